@@ -1,0 +1,16 @@
+//! # parallax-hw
+//!
+//! Hardware for Parallax: the GPU catalog, clusters and their interconnect, the
+//! [`CostModel`] trait and its roofline implementation.
+//!
+//! Every time is in seconds, every size in bytes, every rate in units per second.
+
+#![warn(missing_docs)]
+
+pub mod cost;
+pub mod gpu;
+pub mod topology;
+
+pub use cost::CostModel;
+pub use gpu::{Gpu, PeakFlops};
+pub use topology::{Cluster, DeviceGroup, Link, LinkKind};

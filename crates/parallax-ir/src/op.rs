@@ -1,0 +1,264 @@
+//! Hardware-agnostic operators that a cell lowers to for one iteration on one device.
+//!
+//! `parallax-ir` says *what* work a cell does under a sharding ([`CellShard`]) for a
+//! [`Batch`](crate::Batch); `parallax-hw`'s `CostModel` says how long each [`Op`] takes.
+//!
+//! Invariant relied on by the cost caches downstream: every op except
+//! [`OpBody::Attention`] depends on the batch only through its token count
+//! ([`Batch::tokens`](crate::Batch::tokens)).
+
+use crate::batch::{DecodeGroup, PrefillChunk};
+use crate::dtype::DType;
+use serde::{Deserialize, Serialize};
+
+/// How one cell is split across the devices that run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CellShard {
+    /// Tensor-parallel degree: heads (attention) or inner width (MLP, and each expert of a MoE)
+    /// split over `tp` devices.
+    pub tp: u32,
+    /// Expert-parallel degree (MoE only; 1 elsewhere): routed experts split over `ep` groups.
+    pub ep: u32,
+}
+
+impl CellShard {
+    /// No parallelism: one device runs the whole cell.
+    pub const SINGLE: CellShard = CellShard { tp: 1, ep: 1 };
+
+    /// Tensor parallelism of degree `tp`, no expert parallelism.
+    pub fn tp(tp: u32) -> Self {
+        CellShard { tp, ep: 1 }
+    }
+
+    /// Devices the cell spans (`tp * ep`).
+    pub fn devices(&self) -> u32 {
+        self.tp * self.ep
+    }
+}
+
+/// Coarse class of an op, used for time breakdowns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// Matrix multiplications.
+    Gemm,
+    /// Attention kernels.
+    Attention,
+    /// Norms, activations, residual adds, rotary embeddings, routing, sampling.
+    Elementwise,
+    /// Collectives and point-to-point transfers.
+    Communication,
+    /// Kernel launches and framework overhead.
+    Overhead,
+}
+
+impl OpKind {
+    /// Every kind, in breakdown order.
+    pub const ALL: [OpKind; 5] = [
+        OpKind::Gemm,
+        OpKind::Attention,
+        OpKind::Elementwise,
+        OpKind::Communication,
+        OpKind::Overhead,
+    ];
+
+    /// Lowercase name as used in JSON breakdowns.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Gemm => "gemm",
+            OpKind::Attention => "attention",
+            OpKind::Elementwise => "elementwise",
+            OpKind::Communication => "communication",
+            OpKind::Overhead => "overhead",
+        }
+    }
+}
+
+/// `count` identical GEMMs `y[m,n] = x[m,k] · W[k,n]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gemm {
+    /// Rows (tokens).
+    pub m: u64,
+    /// Output columns.
+    pub n: u64,
+    /// Reduction width.
+    pub k: u64,
+    /// Independent GEMMs of this shape (e.g. local experts).
+    pub count: u32,
+    /// Type of `W`.
+    pub weight_dtype: DType,
+    /// Type of `x` and `y`.
+    pub act_dtype: DType,
+}
+
+impl Gemm {
+    /// Floating-point operations of all `count` GEMMs.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64 * self.count as f64
+    }
+
+    /// Bytes read and written by all `count` GEMMs (inputs, weights, outputs once each).
+    pub fn bytes(&self) -> f64 {
+        let (m, n, k) = (self.m as f64, self.n as f64, self.k as f64);
+        self.count as f64
+            * (k * n * self.weight_dtype.bytes() + (m * k + m * n) * self.act_dtype.bytes())
+    }
+}
+
+/// Per-device shape of an attention kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AttentionShape {
+    /// Query heads on this device.
+    pub heads: u32,
+    /// Key/value heads on this device (1 for MLA's shared latent).
+    pub kv_heads: u32,
+    /// Width of the query-key dot product per head.
+    pub qk_head_dim: u32,
+    /// Width of the value per head.
+    pub v_head_dim: u32,
+    /// KV-cache bytes per token held on this device for this layer.
+    pub kv_bytes_per_token: f64,
+    /// Sliding window, if the layer attends only to its last `w` tokens.
+    pub window: Option<u32>,
+    /// Type of queries and outputs.
+    pub act_dtype: DType,
+    /// Type of the cache.
+    pub kv_dtype: DType,
+}
+
+/// Class of an elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElementwiseKind {
+    /// RMSNorm / LayerNorm.
+    Norm,
+    /// SiLU/GELU and gating multiply.
+    Activation,
+    /// Residual addition.
+    Residual,
+    /// Rotary position embedding.
+    Rotary,
+    /// MoE router softmax / top-k and token permutation.
+    Routing,
+    /// Embedding lookup.
+    Embedding,
+    /// Sampling from logits.
+    Sampling,
+}
+
+/// A memory-bound elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Elementwise {
+    /// What it is.
+    pub kind: ElementwiseKind,
+    /// Bytes read plus written.
+    pub bytes: f64,
+    /// Floating-point operations.
+    pub flops: f64,
+}
+
+/// A collective operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectiveKind {
+    /// Sum across ranks, result on every rank.
+    AllReduce,
+    /// Concatenate every rank's shard on every rank.
+    AllGather,
+    /// Sum and scatter shards.
+    ReduceScatter,
+    /// Every rank sends a distinct shard to every other rank.
+    AllToAll,
+    /// Point-to-point transfer between two ranks.
+    SendRecv,
+}
+
+impl CollectiveKind {
+    /// Every kind.
+    pub const ALL: [CollectiveKind; 5] = [
+        CollectiveKind::AllReduce,
+        CollectiveKind::AllGather,
+        CollectiveKind::ReduceScatter,
+        CollectiveKind::AllToAll,
+        CollectiveKind::SendRecv,
+    ];
+
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CollectiveKind::AllReduce => "all_reduce",
+            CollectiveKind::AllGather => "all_gather",
+            CollectiveKind::ReduceScatter => "reduce_scatter",
+            CollectiveKind::AllToAll => "all_to_all",
+            CollectiveKind::SendRecv => "send_recv",
+        }
+    }
+}
+
+/// Which group of devices a collective runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRole {
+    /// The cell's tensor-parallel group.
+    TensorParallel,
+    /// The cell's expert-parallel group.
+    ExpertParallel,
+    /// All devices of the stage (e.g. resharding between cells of different layouts).
+    Stage,
+}
+
+/// A collective over `ranks` devices of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Collective {
+    /// Operation.
+    pub kind: CollectiveKind,
+    /// Which group.
+    pub group: GroupRole,
+    /// Ranks taking part.
+    pub ranks: u32,
+    /// Bytes of the full buffer on each rank (the all-reduce input size; for all-gather the
+    /// gathered output size; for all-to-all the data each rank sends in total).
+    pub bytes: f64,
+}
+
+/// The body of an op.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum OpBody {
+    /// Matrix multiplications.
+    Gemm(Gemm),
+    /// An attention kernel over the batch's prefill chunks and decode requests.
+    Attention {
+        /// Per-device shape.
+        shape: AttentionShape,
+        /// Prefill chunks.
+        prefill: Vec<PrefillChunk>,
+        /// Decode requests.
+        decode: DecodeGroup,
+    },
+    /// Memory-bound op.
+    Elementwise(Elementwise),
+    /// Collective.
+    Collective(Collective),
+}
+
+/// A named operator of one iteration on one device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Short name, e.g. `qkv_proj`, `o_proj`, `down_proj`, `attn`, `tp_all_reduce`.
+    pub name: &'static str,
+    /// What it computes.
+    pub body: OpBody,
+}
+
+impl Op {
+    /// The breakdown class.
+    pub fn kind(&self) -> OpKind {
+        match self.body {
+            OpBody::Gemm(_) => OpKind::Gemm,
+            OpBody::Attention { .. } => OpKind::Attention,
+            OpBody::Elementwise(_) => OpKind::Elementwise,
+            OpBody::Collective(_) => OpKind::Communication,
+        }
+    }
+}
