@@ -9,6 +9,7 @@
 
 pub mod cost;
 pub mod gpu;
+pub mod profile;
 pub mod topology;
 
 pub use cost::CostModel;

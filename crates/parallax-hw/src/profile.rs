@@ -1,0 +1,1 @@
+//! Measured operator profiles and the profiled cost model that interpolates them.
