@@ -1,0 +1,82 @@
+//! Errors and output helpers shared by the subcommands.
+
+use std::fmt::Display;
+
+/// An error that ends the program: a message for stderr and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    /// What went wrong, naming the input, field and value.
+    pub message: String,
+    /// 2 for bad input, 1 for everything else.
+    pub code: u8,
+}
+
+impl CliError {
+    /// Bad user input (exit code 2).
+    pub fn input(e: impl Display) -> Self {
+        CliError {
+            message: e.to_string(),
+            code: 2,
+        }
+    }
+
+    /// A failure that is not the input's fault (exit code 1).
+    pub fn failure(e: impl Display) -> Self {
+        CliError {
+            message: e.to_string(),
+            code: 1,
+        }
+    }
+}
+
+/// Serialise `value` as pretty JSON to stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(CliError::failure)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Write `text` to `path`, naming the path on failure.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Render rows as an aligned text table with a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut first = true;
+        for (i, c) in cells.iter().enumerate() {
+            if !first {
+                out.push_str("  ");
+            }
+            first = false;
+            let pad = widths[i].saturating_sub(c.chars().count());
+            // Right-align everything but the first column.
+            if i == 0 {
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad));
+            } else {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(c);
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(rule.iter().map(|s| s.as_str()).collect(), &mut out);
+    for row in rows {
+        line(row.iter().map(|s| s.as_str()).collect(), &mut out);
+    }
+    out
+}
