@@ -12,13 +12,21 @@
 
 #![warn(missing_docs)]
 
+pub mod accounting;
 pub mod batch;
+pub mod catalog;
 pub mod dtype;
+pub mod error;
+pub mod hf;
+pub mod lower;
 pub mod model;
 pub mod op;
 
 pub use batch::{Batch, DecodeGroup, PrefillChunk};
+pub use catalog::{embedded, resolve, EmbeddedModel};
 pub use dtype::{DType, Precision};
+pub use error::IrError;
+pub use lower::{check_shard, lower_cell, lower_embedding, lower_lm_head};
 pub use model::{Attention, AttentionKind, Block, BlockRun, Cell, Mlp, Model, Moe, Norm};
 pub use op::{
     AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, Gemm,

@@ -165,3 +165,125 @@ pub struct Moe {
     /// Bias on expert projections and router.
     pub bias: bool,
 }
+
+impl BlockRun {
+    /// Group a per-layer list of cells into runs of identical blocks.
+    ///
+    /// Consecutive layers that repeat with the shortest period are stored once: e.g. three
+    /// dense layers then 58 MoE layers give two runs (`[dense] × 3`, `[moe] × 58`), and
+    /// layers alternating dense/MoE give one run of a two-layer block.
+    ///
+    /// # Arguments
+    /// - `layers`: the cells of each layer, in order.
+    ///
+    /// # Returns
+    /// Runs whose expansion is exactly `layers` (concatenated).
+    ///
+    /// # Complexity
+    /// See [`repeating_runs`].
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{BlockRun, Cell, Norm};
+    /// let a = vec![Cell::Norm(Norm { hidden: 8 })];
+    /// let b = vec![Cell::Norm(Norm { hidden: 16 })];
+    /// let runs = BlockRun::from_layers(&[a.clone(), a.clone(), a, b.clone(), b]);
+    /// assert_eq!(runs.len(), 2);
+    /// assert_eq!((runs[0].repeat, runs[1].repeat), (3, 2));
+    /// ```
+    pub fn from_layers(layers: &[Vec<Cell>]) -> Vec<BlockRun> {
+        repeating_runs(layers)
+            .into_iter()
+            .map(|(pattern, repeat)| BlockRun {
+                block: Block {
+                    cells: layers[pattern].iter().flatten().cloned().collect(),
+                },
+                repeat,
+            })
+            .collect()
+    }
+}
+
+/// Longest period [`repeating_runs`] looks for.
+pub const MAX_PATTERN: usize = 64;
+
+/// Split `items` into runs `items[pattern]` repeated `repeat` times.
+///
+/// Greedy from the front: at each position, take the pattern length `p` (1 ≤ `p` ≤
+/// [`MAX_PATTERN`]) whose consecutive repetitions cover the most items, preferring the shortest
+/// pattern on ties. A position where nothing repeats becomes a run of one item.
+///
+/// # Arguments
+/// - `items`: the per-layer sequence.
+///
+/// # Returns
+/// `(pattern, repeat)` pairs: `pattern` indexes `items` (its first occurrence), and expanding
+/// every pattern `repeat` times, in order, reproduces `items`.
+///
+/// # Complexity
+/// O(n · P) comparisons per emitted run, with P = min([`MAX_PATTERN`], n/2).
+///
+/// # Examples
+/// ```
+/// use parallax_ir::model::repeating_runs;
+/// let runs = repeating_runs(&['d', 'd', 'd', 'm', 'm']);
+/// assert_eq!(runs, vec![(0..1, 3), (3..4, 2)]);
+/// let runs = repeating_runs(&['s', 'f', 's', 'f', 's', 'f']);
+/// assert_eq!(runs, vec![(0..2, 3)]);
+/// ```
+pub fn repeating_runs<T: PartialEq>(items: &[T]) -> Vec<(std::ops::Range<usize>, u32)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        let rest = items.len() - i;
+        let mut best = (1usize, 1usize); // (period, repeats)
+        for p in 1..=MAX_PATTERN.min(rest / 2) {
+            if p * (rest / p) <= best.0 * best.1 {
+                // Cannot cover more than the current best.
+                continue;
+            }
+            let mut reps = 1;
+            while (reps + 1) * p <= rest && (0..p).all(|j| items[i + j] == items[i + reps * p + j])
+            {
+                reps += 1;
+            }
+            if reps >= 2 && p * reps > best.0 * best.1 {
+                best = (p, reps);
+            }
+        }
+        let (p, reps) = best;
+        out.push((i..i + p, reps as u32));
+        i += p * reps;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_expand_to_input() {
+        let cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![1],
+            vec![1, 1, 1],
+            vec![1, 2, 1, 2, 1, 2, 3],
+            vec![1, 1, 2, 1, 1, 2],
+            vec![1, 2, 3, 4, 5],
+            vec![0, 0, 0, 1, 1, 1, 1, 1],
+        ];
+        for c in cases {
+            let runs = repeating_runs(&c);
+            let mut back = Vec::new();
+            for (r, n) in &runs {
+                for _ in 0..*n {
+                    back.extend_from_slice(&c[r.clone()]);
+                }
+            }
+            assert_eq!(back, c);
+        }
+        assert_eq!(repeating_runs(&[1, 1, 2, 1, 1, 2]), vec![(0..3, 2)]);
+        assert_eq!(repeating_runs(&[1, 2, 3]).len(), 3);
+    }
+}

@@ -3,9 +3,13 @@
 //! `parallax-ir` says *what* work a cell does under a sharding ([`CellShard`]) for a
 //! [`Batch`](crate::Batch); `parallax-hw`'s `CostModel` says how long each [`Op`] takes.
 //!
-//! Invariant relied on by the cost caches downstream: every op except
-//! [`OpBody::Attention`] depends on the batch only through its token count
-//! ([`Batch::tokens`](crate::Batch::tokens)).
+//! Invariant relied on by the cost caches downstream: every op that
+//! [`lower_cell`](crate::lower::lower_cell) and
+//! [`lower_embedding`](crate::lower::lower_embedding) emit, except [`OpBody::Attention`],
+//! depends on the batch only through its token count
+//! ([`Batch::tokens`](crate::Batch::tokens)). [`lower_lm_head`](crate::lower::lower_lm_head)
+//! computes logits for one row per sequence, so its GEMM, sampling and gather also depend on
+//! [`Batch::sequences`](crate::Batch::sequences).
 
 use crate::batch::{DecodeGroup, PrefillChunk};
 use crate::dtype::DType;
@@ -124,6 +128,73 @@ pub struct AttentionShape {
     pub act_dtype: DType,
     /// Type of the cache.
     pub kv_dtype: DType,
+}
+
+impl AttentionShape {
+    /// Sum over the batch's new tokens of the number of keys each attends to (causal, clipped
+    /// to the window).
+    ///
+    /// A prefill chunk of `n` new tokens after `p` cached ones contributes
+    /// `Σ_{i=1..n} min(p + i, w)`, computed in closed form. Decode requests contribute their
+    /// `context_sum`; with a window and `context_max > w` only the aggregate is known, so the
+    /// result is the upper bound `min(context_sum, requests · w)`.
+    ///
+    /// # Complexity
+    /// O(number of prefill chunks).
+    pub fn attended_keys(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+        let w = self.window.map(|w| w as u64).unwrap_or(u64::MAX);
+        let mut sum = 0.0;
+        for c in prefill {
+            let (n, p) = (c.new_tokens as u64, c.prefix as u64);
+            // Tokens i = 1..=k see p + i keys (unclipped); the rest see w.
+            let k = w.saturating_sub(p).min(n);
+            sum += k as f64 * p as f64 + (k as f64) * (k as f64 + 1.0) / 2.0;
+            sum += (n - k) as f64 * w.min(u32::MAX as u64) as f64;
+        }
+        let d = if decode.context_max as u64 <= w {
+            decode.context_sum as f64
+        } else {
+            (decode.context_sum as f64).min(decode.requests as f64 * w as f64)
+        };
+        sum + d
+    }
+
+    /// KV-cache tokens read by the kernel: each prefill chunk reads its prefix plus its new
+    /// tokens once (clipped to window + new tokens), each decode request its context (clipped
+    /// to the window; an upper bound for mixed contexts, see [`Self::attended_keys`]).
+    pub fn kv_tokens_read(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+        let w = self.window.map(|w| w as u64).unwrap_or(u64::MAX);
+        let mut sum = 0.0;
+        for c in prefill {
+            let (n, p) = (c.new_tokens as u64, c.prefix as u64);
+            sum += (p.min(w) + n) as f64;
+        }
+        let d = if decode.context_max as u64 <= w {
+            decode.context_sum as f64
+        } else {
+            (decode.context_sum as f64).min(decode.requests as f64 * w as f64)
+        };
+        sum + d
+    }
+
+    /// Floating-point operations: `2 · heads · (qk_head_dim + v_head_dim)` per attended key.
+    pub fn flops(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+        2.0 * self.heads as f64
+            * (self.qk_head_dim as f64 + self.v_head_dim as f64)
+            * self.attended_keys(prefill, decode)
+    }
+
+    /// Bytes moved: the KV cache read ([`Self::kv_tokens_read`] × `kv_bytes_per_token`), the new
+    /// tokens' KV written, and the queries read and outputs written.
+    pub fn bytes(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+        let new_tokens: f64 =
+            prefill.iter().map(|c| c.new_tokens as f64).sum::<f64>() + decode.requests as f64;
+        let qo = new_tokens
+            * self.heads as f64
+            * (self.qk_head_dim as f64 + self.v_head_dim as f64)
+            * self.act_dtype.bytes();
+        (self.kv_tokens_read(prefill, decode) + new_tokens) * self.kv_bytes_per_token + qo
+    }
 }
 
 /// Class of an elementwise op.

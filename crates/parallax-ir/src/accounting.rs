@@ -1,0 +1,438 @@
+//! Parameter, weight-byte, KV-cache and FLOP accounting for models and cells.
+//!
+//! Conventions (all counts are exact integers, computed in 128-bit and saturated to `u64`):
+//! - Every weight is counted: projections, biases, norm scales, attention sinks, routers, the
+//!   MLA low-rank norms. Two tiny tensors the IR has no place for are not: Qwen3's per-head
+//!   q/k RMSNorm scales (`2 · head_dim` per layer) and DeepSeek-V3's routing-score correction
+//!   bias (`experts` per MoE layer); both are below 10⁻⁶ of the model.
+//! - The final norm before the LM head is counted in [`Model::lm_head_params`].
+//! - [`Model::params_active`] is every parameter except the routed experts a token does not
+//!   visit (top-k routed experts plus shared experts are active), embeddings included — the
+//!   convention of the Mixtral, Qwen and DeepSeek model cards. OpenAI's gpt-oss card leaves the
+//!   input embedding out; subtract [`Model::embedding_params`] to compare with it.
+//! - KV bytes per token sum over every layer. Sliding-window layers count full per-token bytes
+//!   here; the bound to `window` tokens is applied by capacity code through
+//!   [`Attention::sliding_window`].
+
+use crate::batch::Batch;
+use crate::dtype::Precision;
+use crate::lower::{self, kv_heads_local};
+use crate::model::{Attention, AttentionKind, Cell, Mlp, Model, Moe, Norm};
+use crate::op::{CellShard, OpBody};
+
+fn sat(x: u128) -> u64 {
+    u64::try_from(x).unwrap_or(u64::MAX)
+}
+
+/// Parameters of one feed-forward network `hidden → inner → hidden`.
+fn ffn_params(hidden: u128, inner: u128, gated: bool, bias: bool) -> u128 {
+    let mats = if gated { 3 } else { 2 };
+    let b = if bias { (mats - 1) * inner + hidden } else { 0 };
+    mats * hidden * inner + b
+}
+
+fn ceil_div(a: u32, b: u32) -> u128 {
+    a.div_ceil(b.max(1)) as u128
+}
+
+impl Attention {
+    /// Parameters held by a device under tensor parallelism `tp` (all of them for `tp = 1`).
+    fn params_tp(&self, tp: u32) -> u128 {
+        let h = self.hidden as u128;
+        match self.kind {
+            AttentionKind::Standard {
+                heads,
+                kv_heads,
+                head_dim,
+            } => {
+                let hl = ceil_div(heads, tp);
+                let kvl = kv_heads_local(kv_heads, tp) as u128;
+                let d = head_dim as u128;
+                let mut p = h * hl * d + 2 * h * kvl * d + hl * d * h;
+                if self.qkv_bias {
+                    p += hl * d + 2 * kvl * d;
+                }
+                if self.o_bias {
+                    p += h;
+                }
+                if self.sinks {
+                    p += hl;
+                }
+                p
+            }
+            AttentionKind::Mla {
+                heads,
+                q_lora_rank,
+                kv_lora_rank,
+                qk_nope_head_dim,
+                qk_rope_head_dim,
+                v_head_dim,
+            } => {
+                let hl = ceil_div(heads, tp);
+                let (c, n, r, v) = (
+                    kv_lora_rank as u128,
+                    qk_nope_head_dim as u128,
+                    qk_rope_head_dim as u128,
+                    v_head_dim as u128,
+                );
+                // Down projections and their norms are replicated; up projections and the
+                // output projection are split by heads.
+                let q = match q_lora_rank {
+                    Some(q) => {
+                        let q = q as u128;
+                        h * q + q + q * hl * (n + r)
+                    }
+                    None => h * hl * (n + r),
+                };
+                let kv = h * (c + r) + c + c * hl * (n + v);
+                let mut p = q + kv + hl * v * h;
+                if self.qkv_bias {
+                    p += hl * (n + r) + (c + r) + hl * (n + v);
+                }
+                if self.o_bias {
+                    p += h;
+                }
+                if self.sinks {
+                    p += hl;
+                }
+                p
+            }
+        }
+    }
+
+    /// KV-cache elements per token of this layer (whole layer, unsharded).
+    pub fn kv_elements_per_token(&self) -> u64 {
+        match self.kind {
+            AttentionKind::Standard {
+                kv_heads, head_dim, ..
+            } => 2 * kv_heads as u64 * head_dim as u64,
+            AttentionKind::Mla {
+                kv_lora_rank,
+                qk_rope_head_dim,
+                ..
+            } => kv_lora_rank as u64 + qk_rope_head_dim as u64,
+        }
+    }
+
+    /// KV-cache elements per token held by one device under tensor parallelism `tp`.
+    ///
+    /// Standard attention splits KV heads when `tp ≤ kv_heads` and otherwise keeps one
+    /// (replicated) KV head per device; MLA's latent is replicated on every device.
+    pub fn kv_elements_per_token_per_device(&self, tp: u32) -> u64 {
+        match self.kind {
+            AttentionKind::Standard {
+                kv_heads, head_dim, ..
+            } => 2 * kv_heads_local(kv_heads, tp) as u64 * head_dim as u64,
+            AttentionKind::Mla { .. } => self.kv_elements_per_token(),
+        }
+    }
+}
+
+impl Mlp {
+    fn params_tp(&self, tp: u32) -> u128 {
+        let il = ceil_div(self.intermediate, tp);
+        let mats = if self.gated { 3 } else { 2 };
+        let mut p = mats * self.hidden as u128 * il;
+        if self.bias {
+            p += (mats - 1) * il + self.hidden as u128;
+        }
+        p
+    }
+}
+
+impl Moe {
+    fn router_params(&self) -> u128 {
+        let e = self.experts as u128;
+        self.hidden as u128 * e + if self.bias { e } else { 0 }
+    }
+
+    fn expert_params(&self, tp: u32) -> u128 {
+        ffn_params(
+            self.hidden as u128,
+            ceil_div(self.expert_intermediate, tp),
+            self.gated,
+            self.bias,
+        )
+    }
+
+    fn shared_params(&self, tp: u32) -> u128 {
+        self.shared_experts as u128
+            * ffn_params(
+                self.hidden as u128,
+                ceil_div(self.shared_intermediate, tp),
+                self.gated,
+                self.bias,
+            )
+    }
+
+    fn params_shard(&self, shard: CellShard) -> u128 {
+        self.router_params()
+            + ceil_div(self.experts, shard.ep) * self.expert_params(shard.tp)
+            + self.shared_params(shard.tp)
+    }
+}
+
+impl Cell {
+    fn params_shard(&self, shard: CellShard) -> u128 {
+        match self {
+            Cell::Norm(Norm { hidden }) => *hidden as u128,
+            Cell::Attention(a) => a.params_tp(shard.tp),
+            Cell::Mlp(m) => m.params_tp(shard.tp),
+            Cell::Moe(m) => m.params_shard(shard),
+        }
+    }
+
+    fn active_params_u128(&self) -> u128 {
+        match self {
+            Cell::Moe(m) => {
+                m.router_params()
+                    + m.top_k.min(m.experts) as u128 * m.expert_params(1)
+                    + m.shared_params(1)
+            }
+            other => other.params_shard(CellShard::SINGLE),
+        }
+    }
+
+    /// Parameters of the whole cell.
+    pub fn params(&self) -> u64 {
+        sat(self.params_shard(CellShard::SINGLE))
+    }
+
+    /// Parameters one token uses: for a MoE, the router, `top_k` routed experts and the shared
+    /// experts; for every other cell, all of them.
+    pub fn active_params(&self) -> u64 {
+        sat(self.active_params_u128())
+    }
+
+    /// Weight bytes held by each device under `shard`.
+    ///
+    /// Attention splits heads by `tp` (KV heads replicated when `tp > kv_heads`; MLA's down
+    /// projections replicated); MLPs and each expert split their inner width by `tp`; a MoE
+    /// holds `experts / ep` routed experts per device, replicates the router and shards the
+    /// shared experts by `tp` only; norms are replicated. Sizes round up when not divisible
+    /// (see [`crate::lower::check_shard`]).
+    pub fn weight_bytes_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
+        self.params_shard(shard) as f64 * precision.weights.bytes()
+    }
+
+    /// KV-cache bytes per token of this cell held on each device under `shard` (0 for cells
+    /// other than attention).
+    pub fn kv_bytes_per_token_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
+        match self {
+            Cell::Attention(a) => {
+                a.kv_elements_per_token_per_device(shard.tp) as f64 * precision.kv_cache.bytes()
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// KV-cache bytes per token of this cell, whole (unsharded).
+    pub fn kv_bytes_per_token(&self, precision: &Precision) -> f64 {
+        match self {
+            Cell::Attention(a) => a.kv_elements_per_token() as f64 * precision.kv_cache.bytes(),
+            _ => 0.0,
+        }
+    }
+
+    /// Floating-point operations of the whole (unsharded) cell for one iteration's `batch`.
+    ///
+    /// GEMMs count `2 · rows · weights`; MoE routed experts use the balanced-routing model of
+    /// [`crate::lower`] (activated experts × rows per expert); attention counts
+    /// [`crate::AttentionShape::flops`]; norms, rotary, activations and routing count their
+    /// elementwise FLOPs. Equals the sum of the FLOPs of [`crate::lower::lower_cell`] with
+    /// [`CellShard::SINGLE`].
+    pub fn flops(&self, batch: &Batch) -> f64 {
+        let t = batch.tokens() as f64;
+        let act = crate::DType::Bf16; // FLOPs do not depend on types.
+        match self {
+            Cell::Norm(n) => lower::norm_op(batch.tokens(), n.hidden, act, act).flops,
+            Cell::Attention(a) => {
+                let h = a.hidden as f64;
+                let shape = lower::attention_shape(a, 1, &Precision::uniform(act));
+                let attn = shape.flops(&batch.prefill, &batch.decode);
+                match a.kind {
+                    AttentionKind::Standard {
+                        heads,
+                        kv_heads,
+                        head_dim,
+                    } => {
+                        let (hq, k, d) = (heads as f64, kv_heads as f64, head_dim as f64);
+                        2.0 * t * h * (hq + 2.0 * k) * d
+                            + lower::rotary_op(
+                                batch.tokens(),
+                                (heads + kv_heads) as u64 * head_dim as u64,
+                                act,
+                            )
+                            .flops
+                            + attn
+                            + 2.0 * t * hq * d * h
+                    }
+                    AttentionKind::Mla {
+                        heads,
+                        q_lora_rank,
+                        kv_lora_rank,
+                        qk_nope_head_dim,
+                        qk_rope_head_dim,
+                        v_head_dim,
+                    } => {
+                        let (hq, c, n, r, v) = (
+                            heads as f64,
+                            kv_lora_rank as f64,
+                            qk_nope_head_dim as f64,
+                            qk_rope_head_dim as f64,
+                            v_head_dim as f64,
+                        );
+                        let q = match q_lora_rank {
+                            Some(q) => {
+                                2.0 * t * h * q as f64
+                                    + lower::norm_op(batch.tokens(), q, act, act).flops
+                                    + 2.0 * t * q as f64 * hq * (n + r)
+                            }
+                            None => 2.0 * t * h * hq * (n + r),
+                        };
+                        q + 2.0 * t * h * (c + r)
+                            + lower::norm_op(batch.tokens(), kv_lora_rank, act, act).flops
+                            + lower::rotary_op(
+                                batch.tokens(),
+                                (heads as u64 + 1) * qk_rope_head_dim as u64,
+                                act,
+                            )
+                            .flops
+                            + 2.0 * t * hq * n * c
+                            + attn
+                            + 2.0 * t * hq * c * v
+                            + 2.0 * t * hq * v * h
+                    }
+                }
+            }
+            Cell::Mlp(m) => {
+                let (h, i) = (m.hidden as f64, m.intermediate as f64);
+                let up = if m.gated { 2.0 } else { 1.0 };
+                2.0 * t * h * i * up
+                    + lower::activation_op(batch.tokens(), m.intermediate as u64, m.gated, act)
+                        .flops
+                    + 2.0 * t * i * h
+            }
+            Cell::Moe(m) => {
+                let h = m.hidden as f64;
+                let up = if m.gated { 2.0 } else { 1.0 };
+                let (count, rows) =
+                    lower::routed_load(batch.tokens(), m.experts, m.experts, m.top_k);
+                let ei = m.expert_intermediate as f64;
+                let routed_rows = count as f64 * rows as f64;
+                let routed = 2.0 * routed_rows * h * ei * up
+                    + lower::activation_op(
+                        rows,
+                        m.expert_intermediate as u64 * count as u64,
+                        m.gated,
+                        act,
+                    )
+                    .flops
+                    + 2.0 * routed_rows * ei * h;
+                let si = m.shared_experts as f64 * m.shared_intermediate as f64;
+                let shared = if m.shared_experts > 0 {
+                    2.0 * t * h * si * up
+                        + lower::activation_op(
+                            batch.tokens(),
+                            m.shared_experts as u64 * m.shared_intermediate as u64,
+                            m.gated,
+                            act,
+                        )
+                        .flops
+                        + 2.0 * t * si * h
+                } else {
+                    0.0
+                };
+                2.0 * t * h * m.experts as f64
+                    + lower::routing_op(batch.tokens(), m.experts, m.top_k, m.hidden, act).flops
+                    + routed
+                    + shared
+            }
+        }
+    }
+
+    /// Bytes moved by the whole (unsharded) cell for one iteration's `batch`: weights read once,
+    /// activations read and written by every op, the KV cache read and written by attention.
+    /// This is the sum of the bytes of [`crate::lower::lower_cell`] with [`CellShard::SINGLE`].
+    pub fn bytes(&self, batch: &Batch, precision: &Precision) -> f64 {
+        let mut ops = Vec::new();
+        lower::lower_cell(self, CellShard::SINGLE, batch, precision, &mut ops);
+        ops.iter()
+            .map(|op| match &op.body {
+                OpBody::Gemm(g) => g.bytes(),
+                OpBody::Attention {
+                    shape,
+                    prefill,
+                    decode,
+                } => shape.bytes(prefill, decode),
+                OpBody::Elementwise(e) => e.bytes,
+                OpBody::Collective(c) => c.bytes,
+            })
+            .sum()
+    }
+}
+
+impl Model {
+    /// Every cell with how many times it occurs in the model.
+    pub fn cells(&self) -> impl Iterator<Item = (&Cell, u32)> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|r| r.block.cells.iter().map(move |c| (c, r.repeat)))
+    }
+
+    /// Transformer layers (attention cells) in the model.
+    pub fn layers(&self) -> u32 {
+        self.runs
+            .iter()
+            .map(|r| r.block.layers().saturating_mul(r.repeat))
+            .fold(0u32, u32::saturating_add)
+    }
+
+    /// Parameters of the input embedding table (`vocab_size × hidden_size`).
+    pub fn embedding_params(&self) -> u64 {
+        self.vocab_size as u64 * self.hidden_size as u64
+    }
+
+    /// Parameters of the output head: the final norm (`hidden_size`) plus, unless tied to the
+    /// embedding, the `hidden_size × vocab_size` projection.
+    pub fn lm_head_params(&self) -> u64 {
+        let proj = if self.tie_word_embeddings {
+            0
+        } else {
+            self.embedding_params()
+        };
+        proj + self.hidden_size as u64
+    }
+
+    fn blocks_sum(&self, f: impl Fn(&Cell) -> u128) -> u128 {
+        self.cells().map(|(c, n)| f(c) * n as u128).sum()
+    }
+
+    /// Total parameters (embedding, every block, final norm and LM head).
+    pub fn params_total(&self) -> u64 {
+        sat(self.embedding_params() as u128
+            + self.lm_head_params() as u128
+            + self.blocks_sum(|c| c.params_shard(CellShard::SINGLE)))
+    }
+
+    /// Parameters used per token: all but the routed experts a token does not visit (see the
+    /// module docs for the convention).
+    pub fn params_active(&self) -> u64 {
+        sat(self.embedding_params() as u128
+            + self.lm_head_params() as u128
+            + self.blocks_sum(Cell::active_params_u128))
+    }
+
+    /// Bytes of all weights in the model's weight type.
+    pub fn weight_bytes(&self) -> f64 {
+        self.params_total() as f64 * self.precision.weights.bytes()
+    }
+
+    /// KV-cache bytes per token of context, summed over all layers, in the model's KV type.
+    /// Sliding-window layers count full per-token bytes (see the module docs).
+    pub fn kv_bytes_per_token(&self) -> f64 {
+        self.cells()
+            .map(|(c, n)| c.kv_bytes_per_token(&self.precision) * n as f64)
+            .sum()
+    }
+}

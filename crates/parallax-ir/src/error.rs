@@ -1,0 +1,106 @@
+//! The error type of `parallax-ir`.
+//!
+//! Every variant names where the problem is (file, field, cell) and, where there is one, the
+//! offending value and what was expected, so a message alone is enough to fix the input.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while importing or sharding a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IrError {
+    /// A file could not be read.
+    #[error("cannot read `{}`: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file is not valid JSON (or its top level is not an object).
+    #[error("{file}:{line}:{column}: invalid JSON: {message}")]
+    Json {
+        /// File name (or the source label given to the importer).
+        file: String,
+        /// 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// 1-based column of the problem (0 when unknown).
+        column: usize,
+        /// What the parser reported.
+        message: String,
+    },
+    /// A required field is absent (or `null`).
+    #[error("{file}: missing field `{field}`")]
+    MissingField {
+        /// File name.
+        file: String,
+        /// Dotted path of the field, e.g. `text_config.hidden_size`.
+        field: String,
+    },
+    /// A field is present but its value is unusable.
+    #[error("{file}: field `{field}` = {value}: expected {expected}")]
+    InvalidValue {
+        /// File name.
+        file: String,
+        /// Dotted path of the field.
+        field: String,
+        /// The value as written (JSON text).
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// The `architectures[0]` / `model_type` is not one Parallax can import.
+    #[error("{file}: unsupported architecture `{name}`; supported: {}", supported.join(", "))]
+    UnsupportedArchitecture {
+        /// File name.
+        file: String,
+        /// The architecture as written.
+        name: String,
+        /// Architectures that are supported.
+        supported: Vec<String>,
+    },
+    /// A cell cannot be split as requested.
+    #[error("cannot shard {cell} with tp={tp}, ep={ep}: {reason}")]
+    InvalidShard {
+        /// Description of the cell, e.g. `attention (heads=64, kv_heads=8)`.
+        cell: String,
+        /// Requested tensor-parallel degree.
+        tp: u32,
+        /// Requested expert-parallel degree.
+        ep: u32,
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// A model spec is neither an embedded short name, an embedded HF id nor a config file.
+    #[error("unknown model `{spec}`; did you mean: {}? (`parallax models` lists all; a path to a config.json also works)", suggestions.join(", "))]
+    UnknownModel {
+        /// The spec as given.
+        spec: String,
+        /// The closest embedded names.
+        suggestions: Vec<String>,
+    },
+}
+
+impl IrError {
+    /// Shorthand for [`IrError::InvalidValue`].
+    pub(crate) fn invalid(
+        file: &str,
+        field: &str,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        IrError::InvalidValue {
+            file: file.to_string(),
+            field: field.to_string(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+
+    /// Shorthand for [`IrError::MissingField`].
+    pub(crate) fn missing(file: &str, field: &str) -> Self {
+        IrError::MissingField {
+            file: file.to_string(),
+            field: field.to_string(),
+        }
+    }
+}

@@ -1,0 +1,833 @@
+//! Import of Hugging Face `config.json` files.
+//!
+//! Supported families ([`SUPPORTED`]): Llama 2/3/3.1 (`LlamaForCausalLM`), Llama 4
+//! (`Llama4ForConditionalGeneration` / `Llama4ForCausalLM`, text fields under `text_config`),
+//! Mistral, Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V2/V3/R1 and gpt-oss.
+//!
+//! # What is read
+//! - Dimensions: `hidden_size`, `num_hidden_layers`, `num_attention_heads`,
+//!   `num_key_value_heads` (absent means multi-head attention, as in HF), `head_dim` (absent:
+//!   `hidden_size / num_attention_heads`, which must divide), `intermediate_size`,
+//!   `vocab_size`, `max_position_embeddings`, `tie_word_embeddings` (absent: false, the
+//!   default of every supported family).
+//! - Biases: `attention_bias` (q/k/v/o), Qwen2's fixed q/k/v bias, `mlp_bias`; gpt-oss has
+//!   biases on every projection, the router and learned attention sinks.
+//! - Sliding windows: `layer_types` (`sliding_attention` / `full_attention`) when present;
+//!   otherwise Mistral/Mixtral's `sliding_window` on every layer, Qwen's `use_sliding_window`
+//!   with `max_window_layers`.
+//! - MoE: Mixtral/gpt-oss/Llama 4 `num_local_experts`, Qwen3-MoE `num_experts` +
+//!   `moe_intermediate_size` + `decoder_sparse_step` + `mlp_only_layers`, DeepSeek
+//!   `n_routed_experts` + `n_shared_experts` + `moe_intermediate_size` +
+//!   `first_k_dense_replace` + `moe_layer_freq`, Llama 4 `interleave_moe_layer_step` (or
+//!   `moe_layers`) with `intermediate_size_mlp` for dense layers, `intermediate_size` for each
+//!   expert and one shared expert.
+//! - DeepSeek MLA: `q_lora_rank` (null: full-rank query), `kv_lora_rank`, `qk_nope_head_dim`,
+//!   `qk_rope_head_dim`, `v_head_dim`. The multi-token-prediction module
+//!   (`num_nextn_predict_layers`) is not part of the serving model and is excluded.
+//!
+//! # Precision
+//! Activations and KV cache take `torch_dtype` (or `dtype`; absent: bf16). Weights take
+//! `torch_dtype` unless `quantization_config` says otherwise: `fp8` → fp8 (DeepSeek-V3/R1's
+//! block-wise fp8 checkpoint), `gptq`/`awq` with `bits` 4 or 8 → int4/int8, and `mxfp4`
+//! (gpt-oss) → int4. The IR has one weight type per model, so for gpt-oss — whose mxfp4 covers
+//! only the experts (≈98% of the weights) while attention, router and embeddings stay bf16 —
+//! int4 is an approximation: it understates the checkpoint (≈ 61 GiB for gpt-oss-120b) by
+//! about 10% (the mxfp4 scales and the bf16 remainder). Any other `quant_method` is an error.
+//!
+//! Every problem is an [`IrError`] naming the file, the (dotted) field and its value.
+
+use crate::dtype::{DType, Precision};
+use crate::error::IrError;
+use crate::model::{Attention, AttentionKind, BlockRun, Cell, Mlp, Model, Moe, Norm};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// Architectures (`architectures[0]`) the importer accepts.
+pub const SUPPORTED: &[&str] = &[
+    "LlamaForCausalLM",
+    "MistralForCausalLM",
+    "MixtralForCausalLM",
+    "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM",
+    "Qwen3MoeForCausalLM",
+    "DeepseekV2ForCausalLM",
+    "DeepseekV3ForCausalLM",
+    "Llama4ForConditionalGeneration",
+    "Llama4ForCausalLM",
+    "GptOssForCausalLM",
+];
+
+/// Largest accepted width, head count, expert count or vocabulary (2²⁴).
+pub const MAX_DIM: u32 = 1 << 24;
+/// Largest accepted number of layers (2¹⁶).
+pub const MAX_LAYERS: u32 = 1 << 16;
+/// Largest accepted model, in parameters (2⁵³, so every count is exact in `f64`).
+pub const MAX_PARAMS: u64 = 1 << 53;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Llama,
+    Mistral,
+    Mixtral,
+    Qwen2,
+    Qwen3,
+    Qwen3Moe,
+    Deepseek,
+    Llama4,
+    GptOss,
+}
+
+fn family_of(name: &str) -> Option<Family> {
+    Some(match name {
+        "LlamaForCausalLM" | "llama" => Family::Llama,
+        "MistralForCausalLM" | "mistral" => Family::Mistral,
+        "MixtralForCausalLM" | "mixtral" => Family::Mixtral,
+        "Qwen2ForCausalLM" | "qwen2" => Family::Qwen2,
+        "Qwen3ForCausalLM" | "qwen3" => Family::Qwen3,
+        "Qwen3MoeForCausalLM" | "qwen3_moe" => Family::Qwen3Moe,
+        "DeepseekV2ForCausalLM" | "DeepseekV3ForCausalLM" | "deepseek_v2" | "deepseek_v3" => {
+            Family::Deepseek
+        }
+        "Llama4ForConditionalGeneration" | "Llama4ForCausalLM" | "llama4" | "llama4_text" => {
+            Family::Llama4
+        }
+        "GptOssForCausalLM" | "gpt_oss" => Family::GptOss,
+        _ => return None,
+    })
+}
+
+/// Read a `config.json` file and import it.
+///
+/// # Arguments
+/// - `path`: the file. Its file name is used in error messages; its stem is the model name
+///   unless the file has `_name_or_path`.
+///
+/// # Returns
+/// The model, [`IrError::Io`] when the file cannot be read, or any error of
+/// [`from_json_str`].
+pub fn load(path: &Path) -> Result<Model, IrError> {
+    let text = std::fs::read_to_string(path).map_err(|e| IrError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    from_json_str(&text, &path.display().to_string())
+}
+
+/// Import a Hugging Face `config.json` given as text.
+///
+/// # Arguments
+/// - `text`: the JSON.
+/// - `source`: the file name used in error messages; its stem (without directories and
+///   `.json`) names the model when the JSON has no `_name_or_path`.
+///
+/// # Returns
+/// The model with consecutive identical layers grouped into [`BlockRun`]s, or a typed
+/// [`IrError`]: JSON syntax (with line and column), missing field, invalid value (zero,
+/// negative, non-integer, too large, heads not divisible, ...), unsupported architecture.
+///
+/// # Complexity
+/// O(size of the text + layers · P) with P the longest repeating block searched
+/// ([`crate::model::MAX_PATTERN`]).
+///
+/// # Examples
+/// ```
+/// let json = r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+///   "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+///   "intermediate_size": 128, "vocab_size": 1000, "max_position_embeddings": 512}"#;
+/// let m = parallax_ir::hf::from_json_str(json, "tiny.json").unwrap();
+/// assert_eq!(m.layers(), 2);
+/// assert_eq!(m.runs.len(), 1);
+/// ```
+pub fn from_json_str(text: &str, source: &str) -> Result<Model, IrError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
+        file: source.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let root = match root.as_object() {
+        Some(o) => o,
+        None => {
+            return Err(IrError::Json {
+                file: source.to_string(),
+                line: 1,
+                column: 1,
+                message: format!("top level is {}, expected an object", kind_name(&root)),
+            })
+        }
+    };
+    let top = Cfg {
+        obj: root,
+        prefix: String::new(),
+        file: source,
+    };
+    let (arch, family) = architecture(&top)?;
+    // Llama 4 (and other multimodal wrappers) keep the language model under `text_config`.
+    let cfg = match root.get("text_config") {
+        Some(Value::Object(t)) => Cfg {
+            obj: t,
+            prefix: "text_config.".to_string(),
+            file: source,
+        },
+        Some(Value::Null) | None => top.clone(),
+        Some(other) => {
+            return Err(IrError::invalid(
+                source,
+                "text_config",
+                show(other),
+                "an object",
+            ))
+        }
+    };
+    let name = match root.get("_name_or_path") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => stem(source),
+    };
+    let precision = precision(&top, &cfg)?;
+    let model = build(&cfg, family, name, arch, precision)?;
+    let total = model.params_total();
+    if total > MAX_PARAMS {
+        return Err(IrError::invalid(
+            source,
+            "num_hidden_layers",
+            format!("{} (giving {total} parameters)", model.layers()),
+            format!("a model of at most {MAX_PARAMS} parameters"),
+        ));
+    }
+    Ok(model)
+}
+
+fn stem(source: &str) -> String {
+    let base = source.rsplit(['/', '\\']).next().unwrap_or(source);
+    base.strip_suffix(".json").unwrap_or(base).to_string()
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// JSON text of a value, shortened for messages.
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        let head: String = s.chars().take(77).collect();
+        format!("{head}...")
+    } else {
+        s
+    }
+}
+
+fn architecture(top: &Cfg<'_>) -> Result<(String, Family), IrError> {
+    let supported = || SUPPORTED.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let model_type = match top.get("model_type") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(top.invalid("model_type", other, "a string such as \"llama\""));
+        }
+        None => None,
+    };
+    let arch = match top.get("architectures") {
+        Some(Value::Array(a)) => match a.first() {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(top.invalid(
+                    "architectures",
+                    other,
+                    "a list of architecture names (strings)",
+                ))
+            }
+            None => None,
+        },
+        Some(other) => {
+            return Err(top.invalid(
+                "architectures",
+                other,
+                "a list of architecture names, e.g. [\"LlamaForCausalLM\"]",
+            ))
+        }
+        None => None,
+    };
+    match (arch, model_type) {
+        (Some(a), mt) => match family_of(&a) {
+            Some(f) => Ok((a, f)),
+            None => match mt.as_deref().and_then(family_of) {
+                // An unknown wrapper class around a known model type (e.g. a fine-tune).
+                Some(f) => Ok((a, f)),
+                None => Err(IrError::UnsupportedArchitecture {
+                    file: top.file.to_string(),
+                    name: a,
+                    supported: supported(),
+                }),
+            },
+        },
+        (None, Some(mt)) => match family_of(&mt) {
+            Some(f) => Ok((mt, f)),
+            None => Err(IrError::UnsupportedArchitecture {
+                file: top.file.to_string(),
+                name: mt,
+                supported: supported(),
+            }),
+        },
+        (None, None) => Err(top.missing("architectures")),
+    }
+}
+
+fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>) -> Result<Precision, IrError> {
+    let mut base = DType::Bf16;
+    for c in [cfg, top] {
+        let mut found = false;
+        for key in ["torch_dtype", "dtype"] {
+            if let Some(v) = c.get(key) {
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| c.invalid(key, v, "a dtype name such as \"bfloat16\""))?;
+                base = s.parse::<DType>().map_err(|_| {
+                    c.invalid(
+                        key,
+                        v,
+                        "one of float32, bfloat16, float16, float8, int8, int4",
+                    )
+                })?;
+                found = true;
+                break;
+            }
+        }
+        if found {
+            break;
+        }
+    }
+    let mut precision = Precision::uniform(base);
+    for c in [cfg, top] {
+        let Some(q) = c.get("quantization_config") else {
+            continue;
+        };
+        let field = "quantization_config";
+        let q = q
+            .as_object()
+            .ok_or_else(|| c.invalid(field, q, "an object"))?;
+        let qc = Cfg {
+            obj: q,
+            prefix: format!("{}{field}.", c.prefix),
+            file: c.file,
+        };
+        let method = match qc.get("quant_method") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => return Err(qc.invalid("quant_method", other, "a string")),
+            None => return Err(qc.missing("quant_method")),
+        };
+        precision.weights = match method.to_ascii_lowercase().as_str() {
+            "fp8" => DType::Fp8,
+            "mxfp4" => DType::Int4,
+            "gptq" | "awq" => match qc.opt_u32("bits")? {
+                Some(4) => DType::Int4,
+                Some(8) => DType::Int8,
+                Some(b) => {
+                    return Err(IrError::invalid(
+                        c.file,
+                        &qc.name("bits"),
+                        b.to_string(),
+                        "4 or 8",
+                    ))
+                }
+                None => return Err(qc.missing("bits")),
+            },
+            _ => {
+                return Err(qc.invalid(
+                    "quant_method",
+                    &Value::String(method.clone()),
+                    "one of fp8, mxfp4, gptq, awq",
+                ))
+            }
+        };
+        break;
+    }
+    Ok(precision)
+}
+
+/// A view of one JSON object with the dotted prefix used in messages.
+#[derive(Debug, Clone)]
+struct Cfg<'a> {
+    obj: &'a Map<String, Value>,
+    prefix: String,
+    file: &'a str,
+}
+
+impl<'a> Cfg<'a> {
+    fn name(&self, field: &str) -> String {
+        format!("{}{field}", self.prefix)
+    }
+
+    /// The field's value; `null` counts as absent.
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v),
+        }
+    }
+
+    fn missing(&self, field: &str) -> IrError {
+        IrError::missing(self.file, &self.name(field))
+    }
+
+    fn invalid(&self, field: &str, v: &Value, expected: &str) -> IrError {
+        IrError::invalid(self.file, &self.name(field), show(v), expected)
+    }
+
+    /// A non-negative integer no larger than `max`, or `None` when absent.
+    fn int(&self, field: &str, max: u64) -> Result<Option<u64>, IrError> {
+        let Some(v) = self.get(field) else {
+            return Ok(None);
+        };
+        let expected = format!("a non-negative integer at most {max}");
+        let n = match v {
+            Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    u
+                } else if let Some(f) = n.as_f64() {
+                    if f >= 0.0 && f.fract() == 0.0 && f <= max as f64 {
+                        f as u64
+                    } else {
+                        return Err(self.invalid(field, v, &expected));
+                    }
+                } else {
+                    return Err(self.invalid(field, v, &expected));
+                }
+            }
+            _ => return Err(self.invalid(field, v, &expected)),
+        };
+        if n > max {
+            return Err(self.invalid(field, v, &expected));
+        }
+        Ok(Some(n))
+    }
+
+    fn opt_u32(&self, field: &str) -> Result<Option<u32>, IrError> {
+        Ok(self.int(field, u32::MAX as u64)?.map(|n| n as u32))
+    }
+
+    /// A positive integer at most `max`, or `None` when absent.
+    fn opt_pos(&self, field: &str, max: u32) -> Result<Option<u32>, IrError> {
+        match self.int(field, max as u64)? {
+            None => Ok(None),
+            Some(0) => Err(IrError::invalid(
+                self.file,
+                &self.name(field),
+                "0",
+                format!("a positive integer at most {max}"),
+            )),
+            Some(n) => Ok(Some(n as u32)),
+        }
+    }
+
+    /// A required positive integer at most `max`.
+    fn pos(&self, field: &str, max: u32) -> Result<u32, IrError> {
+        self.opt_pos(field, max)?.ok_or_else(|| self.missing(field))
+    }
+
+    fn dim(&self, field: &str) -> Result<u32, IrError> {
+        self.pos(field, MAX_DIM)
+    }
+
+    fn opt_bool(&self, field: &str) -> Result<Option<bool>, IrError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.invalid(field, v, "true or false")),
+        }
+    }
+
+    fn opt_str_list(&self, field: &str) -> Result<Option<Vec<String>>, IrError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(self.invalid(field, v, "a list of strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.invalid(field, v, "a list of strings")),
+        }
+    }
+
+    /// A list of layer indices, each below `layers`.
+    fn opt_layer_list(&self, field: &str, layers: u32) -> Result<Option<Vec<u32>>, IrError> {
+        let expected = format!("a list of layer indices below num_hidden_layers ({layers})");
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v.as_u64() {
+                    Some(i) if i < layers as u64 => Ok(i as u32),
+                    _ => Err(self.invalid(field, v, &expected)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.invalid(field, v, &expected)),
+        }
+    }
+}
+
+/// What the FFN of one layer is.
+#[derive(Debug, Clone, Copy)]
+enum Ffn {
+    Dense(Mlp),
+    Moe(Moe),
+}
+
+fn build(
+    c: &Cfg<'_>,
+    family: Family,
+    name: String,
+    architecture: String,
+    precision: Precision,
+) -> Result<Model, IrError> {
+    let hidden = c.dim("hidden_size")?;
+    let layers = c.pos("num_hidden_layers", MAX_LAYERS)?;
+    let heads = c.dim("num_attention_heads")?;
+    let vocab = c.dim("vocab_size")?;
+    let max_pos = c.pos("max_position_embeddings", u32::MAX)?;
+    let tie = c.opt_bool("tie_word_embeddings")?.unwrap_or(false);
+    let attention_bias = c.opt_bool("attention_bias")?;
+    let mlp_bias = c.opt_bool("mlp_bias")?.unwrap_or(false);
+
+    // Attention structure shared by every layer.
+    let (kind, qkv_bias, o_bias, sinks) = if family == Family::Deepseek {
+        let q_lora_rank = c.opt_pos("q_lora_rank", MAX_DIM)?;
+        let kind = AttentionKind::Mla {
+            heads,
+            q_lora_rank,
+            kv_lora_rank: c.dim("kv_lora_rank")?,
+            qk_nope_head_dim: c.dim("qk_nope_head_dim")?,
+            qk_rope_head_dim: c.dim("qk_rope_head_dim")?,
+            v_head_dim: c.dim("v_head_dim")?,
+        };
+        let b = attention_bias.unwrap_or(false);
+        (kind, b, b, false)
+    } else {
+        let kv_heads = c.opt_pos("num_key_value_heads", MAX_DIM)?.unwrap_or(heads);
+        let head_dim = match c.opt_pos("head_dim", MAX_DIM)? {
+            Some(d) => d,
+            None => {
+                if hidden % heads != 0 {
+                    return Err(IrError::invalid(
+                        c.file,
+                        &c.name("hidden_size"),
+                        hidden.to_string(),
+                        format!(
+                            "a multiple of num_attention_heads ({heads}) when head_dim is absent"
+                        ),
+                    ));
+                }
+                hidden / heads
+            }
+        };
+        if heads % kv_heads != 0 {
+            return Err(IrError::invalid(
+                c.file,
+                &c.name("num_key_value_heads"),
+                kv_heads.to_string(),
+                format!("a divisor of num_attention_heads ({heads})"),
+            ));
+        }
+        let kind = AttentionKind::Standard {
+            heads,
+            kv_heads,
+            head_dim,
+        };
+        match family {
+            // Qwen2 always has q/k/v biases and no output bias.
+            Family::Qwen2 => (kind, true, false, false),
+            Family::GptOss => {
+                let b = attention_bias.unwrap_or(true);
+                (kind, b, b, true)
+            }
+            _ => {
+                let b = attention_bias.unwrap_or(false);
+                (kind, b, b, false)
+            }
+        }
+    };
+
+    let windows = sliding_windows(c, family, layers)?;
+    let ffns = ffns(c, family, layers, hidden, mlp_bias)?;
+
+    let per_layer: Vec<Vec<Cell>> = (0..layers as usize)
+        .map(|i| {
+            let attn = Attention {
+                hidden,
+                kind,
+                sliding_window: windows[i],
+                sinks,
+                qkv_bias,
+                o_bias,
+            };
+            let ffn = match ffns[i] {
+                Ffn::Dense(m) => Cell::Mlp(m),
+                Ffn::Moe(m) => Cell::Moe(m),
+            };
+            vec![
+                Cell::Norm(Norm { hidden }),
+                Cell::Attention(attn),
+                Cell::Norm(Norm { hidden }),
+                ffn,
+            ]
+        })
+        .collect();
+
+    Ok(Model {
+        name,
+        architecture,
+        hidden_size: hidden,
+        vocab_size: vocab,
+        tie_word_embeddings: tie,
+        max_position_embeddings: max_pos,
+        precision,
+        runs: BlockRun::from_layers(&per_layer),
+    })
+}
+
+fn sliding_windows(c: &Cfg<'_>, family: Family, layers: u32) -> Result<Vec<Option<u32>>, IrError> {
+    let n = layers as usize;
+    let window = || c.pos("sliding_window", u32::MAX);
+    if let Some(types) = c.opt_str_list("layer_types")? {
+        if types.len() != n {
+            return Err(IrError::invalid(
+                c.file,
+                &c.name("layer_types"),
+                format!("a list of {} entries", types.len()),
+                format!("one entry per layer (num_hidden_layers = {layers})"),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for t in &types {
+            out.push(match t.as_str() {
+                "full_attention" => None,
+                "sliding_attention" => Some(window()?),
+                other => {
+                    return Err(IrError::invalid(
+                        c.file,
+                        &c.name("layer_types"),
+                        format!("\"{other}\""),
+                        "entries \"full_attention\" or \"sliding_attention\"",
+                    ))
+                }
+            });
+        }
+        return Ok(out);
+    }
+    Ok(match family {
+        Family::Mistral | Family::Mixtral => {
+            vec![c.opt_pos("sliding_window", u32::MAX)?; n]
+        }
+        Family::Qwen2 | Family::Qwen3 | Family::Qwen3Moe => {
+            if c.opt_bool("use_sliding_window")?.unwrap_or(false) {
+                let w = window()?;
+                let from = c
+                    .opt_u32("max_window_layers")?
+                    .ok_or_else(|| c.missing("max_window_layers"))?;
+                (0..layers).map(|i| (i >= from).then_some(w)).collect()
+            } else {
+                vec![None; n]
+            }
+        }
+        // gpt-oss without `layer_types`: HF's default, sliding on even layers.
+        Family::GptOss => {
+            let w = window()?;
+            (0..layers).map(|i| (i % 2 == 0).then_some(w)).collect()
+        }
+        Family::Llama | Family::Llama4 | Family::Deepseek => vec![None; n],
+    })
+}
+
+fn top_k(c: &Cfg<'_>, experts: u32) -> Result<u32, IrError> {
+    let k = c.dim("num_experts_per_tok")?;
+    if k > experts {
+        return Err(IrError::invalid(
+            c.file,
+            &c.name("num_experts_per_tok"),
+            k.to_string(),
+            format!("at most the number of experts ({experts})"),
+        ));
+    }
+    Ok(k)
+}
+
+fn ffns(
+    c: &Cfg<'_>,
+    family: Family,
+    layers: u32,
+    hidden: u32,
+    mlp_bias: bool,
+) -> Result<Vec<Ffn>, IrError> {
+    let n = layers as usize;
+    let dense = |inter: u32| {
+        Ffn::Dense(Mlp {
+            hidden,
+            intermediate: inter,
+            gated: true,
+            bias: mlp_bias,
+        })
+    };
+    Ok(match family {
+        Family::Llama | Family::Mistral | Family::Qwen2 | Family::Qwen3 => {
+            vec![dense(c.dim("intermediate_size")?); n]
+        }
+        Family::Mixtral => {
+            let experts = c.dim("num_local_experts")?;
+            let moe = Moe {
+                hidden,
+                experts,
+                top_k: top_k(c, experts)?,
+                expert_intermediate: c.dim("intermediate_size")?,
+                shared_experts: 0,
+                shared_intermediate: 0,
+                gated: true,
+                bias: false,
+            };
+            vec![Ffn::Moe(moe); n]
+        }
+        Family::GptOss => {
+            let experts = c.dim("num_local_experts")?;
+            let k = top_k(c, experts)?;
+            if let Some(alt) = c.opt_pos("experts_per_token", MAX_DIM)? {
+                if alt != k {
+                    return Err(IrError::invalid(
+                        c.file,
+                        &c.name("experts_per_token"),
+                        alt.to_string(),
+                        format!("equal to num_experts_per_tok ({k})"),
+                    ));
+                }
+            }
+            let moe = Moe {
+                hidden,
+                experts,
+                top_k: k,
+                expert_intermediate: c.dim("intermediate_size")?,
+                shared_experts: 0,
+                shared_intermediate: 0,
+                gated: true,
+                bias: true,
+            };
+            vec![Ffn::Moe(moe); n]
+        }
+        Family::Qwen3Moe => {
+            let experts = c.dim("num_experts")?;
+            let moe = Moe {
+                hidden,
+                experts,
+                top_k: top_k(c, experts)?,
+                expert_intermediate: c.dim("moe_intermediate_size")?,
+                shared_experts: 0,
+                shared_intermediate: 0,
+                gated: true,
+                bias: false,
+            };
+            let step = c.opt_pos("decoder_sparse_step", MAX_LAYERS)?.unwrap_or(1);
+            let mut mlp_only = vec![false; n];
+            for i in c
+                .opt_layer_list("mlp_only_layers", layers)?
+                .unwrap_or_default()
+            {
+                mlp_only[i as usize] = true;
+            }
+            let is_moe = |i: u32| !mlp_only[i as usize] && (i + 1) % step == 0;
+            let dense_inter = if (0..layers).all(is_moe) {
+                0
+            } else {
+                c.dim("intermediate_size")?
+            };
+            (0..layers)
+                .map(|i| {
+                    if is_moe(i) {
+                        Ffn::Moe(moe)
+                    } else {
+                        dense(dense_inter)
+                    }
+                })
+                .collect()
+        }
+        Family::Deepseek => {
+            let experts = c.dim("n_routed_experts")?;
+            let ei = c.dim("moe_intermediate_size")?;
+            let shared = c.int("n_shared_experts", MAX_DIM as u64)?.unwrap_or(0) as u32;
+            let moe = Moe {
+                hidden,
+                experts,
+                top_k: top_k(c, experts)?,
+                expert_intermediate: ei,
+                shared_experts: shared,
+                shared_intermediate: if shared > 0 { ei } else { 0 },
+                gated: true,
+                bias: false,
+            };
+            let first_dense = c.int("first_k_dense_replace", layers as u64)?.unwrap_or(0) as u32;
+            let freq = c.opt_pos("moe_layer_freq", MAX_LAYERS)?.unwrap_or(1);
+            let is_moe = |i: u32| i >= first_dense && i % freq == 0;
+            let dense_inter = if (0..layers).all(is_moe) {
+                0
+            } else {
+                c.dim("intermediate_size")?
+            };
+            (0..layers)
+                .map(|i| {
+                    if is_moe(i) {
+                        Ffn::Moe(moe)
+                    } else {
+                        dense(dense_inter)
+                    }
+                })
+                .collect()
+        }
+        Family::Llama4 => {
+            let experts = c.dim("num_local_experts")?;
+            let ei = c.dim("intermediate_size")?;
+            let moe = Moe {
+                hidden,
+                experts,
+                top_k: top_k(c, experts)?,
+                expert_intermediate: ei,
+                shared_experts: 1,
+                shared_intermediate: ei,
+                gated: true,
+                bias: false,
+            };
+            let list = match c.opt_layer_list("moe_layers", layers)? {
+                Some(l) => l,
+                None => {
+                    let step = c
+                        .opt_pos("interleave_moe_layer_step", MAX_LAYERS)?
+                        .unwrap_or(1);
+                    (step - 1..layers).step_by(step as usize).collect()
+                }
+            };
+            let mut is_moe = vec![false; n];
+            for i in list {
+                is_moe[i as usize] = true;
+            }
+            let dense_inter = if is_moe.iter().all(|&m| m) {
+                0
+            } else {
+                c.dim("intermediate_size_mlp")?
+            };
+            (0..n)
+                .map(|i| {
+                    if is_moe[i] {
+                        Ffn::Moe(moe)
+                    } else {
+                        dense(dense_inter)
+                    }
+                })
+                .collect()
+        }
+    })
+}

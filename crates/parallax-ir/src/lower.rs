@@ -1,0 +1,523 @@
+//! Lowering a cell under a [`CellShard`] to the [`Op`]s one device runs in one iteration.
+//!
+//! This is the contract between the IR and the cost models: `parallax-hw` prices each op,
+//! `parallax-plan` sums them per stage.
+//!
+//! # Semantics (per device, one iteration, `T = batch.tokens()`)
+//! - **Attention** (standard): tensor parallelism splits query heads (`heads % tp == 0`); KV
+//!   heads are split when `tp ≤ kv_heads` (`kv_heads % tp == 0`), otherwise each device holds
+//!   one replicated KV head (`tp % kv_heads == 0`). Ops: `qkv_proj` GEMM (`m = T`), `rotary`,
+//!   `attn` ([`OpBody::Attention`] with the per-device [`AttentionShape`]), `o_proj` GEMM, and
+//!   for `tp > 1` a `tp_all_reduce` of `T × hidden` activations.
+//! - **Attention** (MLA) uses the weight-absorbed form that serving engines run for decode:
+//!   `q_a_proj` (replicated, when the query is low-rank), `q_a_norm`, `q_b_proj`, `kv_a_proj`
+//!   (replicated), `kv_a_norm`, `rotary`, `q_absorb` (per-head `W_UK`, `count = heads/tp`),
+//!   `attn` with `kv_heads = 1`, `qk_head_dim = kv_lora_rank + qk_rope_head_dim` and
+//!   `v_head_dim = kv_lora_rank` over the replicated latent cache, `v_up` (per-head `W_UV`),
+//!   `o_proj`, all-reduce. Prefill in the absorbed form costs more attention FLOPs than the
+//!   naive form; engines that switch forms for prefill are faster than this estimate there.
+//! - **Dense MLP**: column-parallel `gate_up_proj`, `act`, row-parallel `down_proj`,
+//!   all-reduce when `tp > 1`.
+//! - **MoE**: `router` GEMM (replicated), `routing`; when `ep > 1` an `ep_dispatch` all-to-all
+//!   over the EP group; local experts as GEMMs with `count` = expected number of local
+//!   experts that receive at least one token and `m` rows each (see [`routed_load`]);
+//!   `ep_combine` all-to-all when `ep > 1`; shared experts as a dense MLP split by `tp`;
+//!   all-reduce over TP when `tp > 1`.
+//! - **Norm**: one `norm` elementwise op (a fused residual-add + RMSNorm).
+//!
+//! Every op except `attn` depends on the batch only through `T` (see [`crate::op`]).
+
+use crate::batch::Batch;
+use crate::dtype::{DType, Precision};
+use crate::error::IrError;
+use crate::model::{Attention, AttentionKind, Cell, Model};
+use crate::op::{
+    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, Gemm,
+    GroupRole, Op, OpBody,
+};
+
+/// KV heads held by one device under tensor parallelism `tp`: `kv_heads / tp` (rounded up)
+/// when `tp ≤ kv_heads`, else one replicated head.
+pub fn kv_heads_local(kv_heads: u32, tp: u32) -> u32 {
+    if kv_heads == 0 {
+        0
+    } else if tp.max(1) <= kv_heads {
+        kv_heads.div_ceil(tp.max(1))
+    } else {
+        1
+    }
+}
+
+/// Balanced-routing load of the routed experts on one device.
+///
+/// With `tokens` tokens each choosing `top_k` of `experts` experts uniformly, the expected
+/// number of the device's `local_experts` that receive at least one token is
+/// `local · (1 − (1 − top_k/experts)^tokens)`, rounded up (at least 1 when `tokens > 0`);
+/// each of them processes `ceil(tokens · top_k / experts)` rows. The rows are the mean load of
+/// a perfectly balanced router; the count models that small batches touch few experts (so
+/// decode reads few experts' weights).
+///
+/// # Returns
+/// `(count, rows)`: GEMM count and rows per GEMM. `(0, 0)` for no tokens.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Examples
+/// ```
+/// use parallax_ir::lower::routed_load;
+/// // One token, top-2 of 8 experts: two experts with one row each.
+/// assert_eq!(routed_load(1, 8, 8, 2), (2, 1));
+/// // Many tokens touch every expert.
+/// assert_eq!(routed_load(4096, 8, 8, 2), (8, 1024));
+/// ```
+pub fn routed_load(tokens: u64, local_experts: u32, experts: u32, top_k: u32) -> (u32, u64) {
+    if tokens == 0 || local_experts == 0 || experts == 0 {
+        return (0, 0);
+    }
+    let k = top_k.min(experts) as f64 / experts as f64;
+    let p_hit = 1.0 - (1.0 - k).powf(tokens as f64);
+    let expected = local_experts as f64 * p_hit;
+    let count = ((expected - 1e-9).ceil().max(1.0) as u32).min(local_experts);
+    let rows = (tokens as u128 * top_k.min(experts) as u128).div_ceil(experts as u128);
+    (count, u64::try_from(rows).unwrap_or(u64::MAX))
+}
+
+/// A fused residual-add + RMSNorm over `tokens × hidden`: reads input and residual, writes
+/// both; 5 FLOPs per element.
+pub fn norm_op(tokens: u64, hidden: u32, act: DType, weights: DType) -> Elementwise {
+    let elems = tokens as f64 * hidden as f64;
+    Elementwise {
+        kind: ElementwiseKind::Norm,
+        bytes: 4.0 * elems * act.bytes() + hidden as f64 * weights.bytes(),
+        flops: 5.0 * elems,
+    }
+}
+
+/// Rotary embedding of `width` elements per token (query and key heads × rotary width).
+pub fn rotary_op(tokens: u64, width: u64, act: DType) -> Elementwise {
+    let elems = tokens as f64 * width as f64;
+    Elementwise {
+        kind: ElementwiseKind::Rotary,
+        bytes: 2.0 * elems * act.bytes(),
+        flops: 3.0 * elems,
+    }
+}
+
+/// Activation over `width` inner features per token: SiLU·gate for gated FFNs (reads 2,
+/// writes 1), plain activation otherwise.
+pub fn activation_op(tokens: u64, width: u64, gated: bool, act: DType) -> Elementwise {
+    let elems = tokens as f64 * width as f64;
+    let (rw, flops) = if gated { (3.0, 5.0) } else { (2.0, 4.0) };
+    Elementwise {
+        kind: ElementwiseKind::Activation,
+        bytes: rw * elems * act.bytes(),
+        flops: flops * elems,
+    }
+}
+
+/// Router softmax/top-k over `experts` logits per token plus the permutation of the
+/// `top_k` routed copies of each token's hidden state (read and written).
+pub fn routing_op(tokens: u64, experts: u32, top_k: u32, hidden: u32, act: DType) -> Elementwise {
+    let t = tokens as f64;
+    Elementwise {
+        kind: ElementwiseKind::Routing,
+        bytes: t * experts as f64 * act.bytes()
+            + 2.0 * t * top_k as f64 * hidden as f64 * act.bytes(),
+        flops: 5.0 * t * experts as f64,
+    }
+}
+
+/// The per-device shape of `a`'s attention kernel under tensor parallelism `tp`.
+pub fn attention_shape(a: &Attention, tp: u32, precision: &Precision) -> AttentionShape {
+    let tp = tp.max(1);
+    let kv_elems = a.kv_elements_per_token_per_device(tp) as f64;
+    let (heads, kv_heads, qk, v) = match a.kind {
+        AttentionKind::Standard {
+            heads,
+            kv_heads,
+            head_dim,
+        } => (
+            heads.div_ceil(tp),
+            kv_heads_local(kv_heads, tp),
+            head_dim,
+            head_dim,
+        ),
+        AttentionKind::Mla {
+            heads,
+            kv_lora_rank,
+            qk_rope_head_dim,
+            ..
+        } => (
+            heads.div_ceil(tp),
+            1,
+            kv_lora_rank.saturating_add(qk_rope_head_dim),
+            kv_lora_rank,
+        ),
+    };
+    AttentionShape {
+        heads,
+        kv_heads,
+        qk_head_dim: qk,
+        v_head_dim: v,
+        kv_bytes_per_token: kv_elems * precision.kv_cache.bytes(),
+        window: a.sliding_window,
+        act_dtype: precision.activations,
+        kv_dtype: precision.kv_cache,
+    }
+}
+
+/// A short description of a cell for error messages.
+pub fn describe(cell: &Cell) -> String {
+    match cell {
+        Cell::Norm(n) => format!("norm (hidden={})", n.hidden),
+        Cell::Attention(a) => match a.kind {
+            AttentionKind::Standard {
+                heads, kv_heads, ..
+            } => format!("attention (heads={heads}, kv_heads={kv_heads})"),
+            AttentionKind::Mla { heads, .. } => format!("MLA attention (heads={heads})"),
+        },
+        Cell::Mlp(m) => format!("MLP (intermediate={})", m.intermediate),
+        Cell::Moe(m) => format!(
+            "MoE (experts={}, expert_intermediate={}, shared_intermediate={})",
+            m.experts, m.expert_intermediate, m.shared_intermediate
+        ),
+    }
+}
+
+/// Check that `cell` can be split as `shard` says.
+///
+/// # Returns
+/// `Ok(())`, or [`IrError::InvalidShard`] naming the cell, the degrees and the violated rule:
+/// zero degrees; `ep > 1` on a cell that is not a MoE; attention heads not divisible by `tp`;
+/// KV heads neither divisible by `tp` nor dividing it; MLP/expert/shared widths not divisible
+/// by `tp`; experts not divisible by `ep`.
+///
+/// # Complexity
+/// O(1).
+pub fn check_shard(cell: &Cell, shard: CellShard) -> Result<(), IrError> {
+    let err = |reason: String| IrError::InvalidShard {
+        cell: describe(cell),
+        tp: shard.tp,
+        ep: shard.ep,
+        reason,
+    };
+    if shard.tp == 0 || shard.ep == 0 {
+        return Err(err("degrees must be at least 1".into()));
+    }
+    let tp = shard.tp;
+    if shard.ep > 1 && !matches!(cell, Cell::Moe(_)) {
+        return Err(err(
+            "expert parallelism applies only to MoE cells (use ep=1)".into(),
+        ));
+    }
+    match cell {
+        Cell::Norm(_) => Ok(()),
+        Cell::Attention(a) => {
+            let heads = a.kind.heads();
+            if heads % tp != 0 {
+                return Err(err(format!(
+                    "{heads} query heads are not divisible by tp={tp}"
+                )));
+            }
+            if let AttentionKind::Standard { kv_heads, .. } = a.kind {
+                if tp <= kv_heads && kv_heads % tp != 0 {
+                    return Err(err(format!(
+                        "{kv_heads} KV heads are not divisible by tp={tp}"
+                    )));
+                }
+                if tp > kv_heads && (kv_heads == 0 || tp % kv_heads != 0) {
+                    return Err(err(format!(
+                        "tp={tp} exceeds the {kv_heads} KV heads and is not a multiple of them"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        Cell::Mlp(m) => {
+            if m.intermediate % tp != 0 {
+                return Err(err(format!(
+                    "intermediate width {} is not divisible by tp={tp}",
+                    m.intermediate
+                )));
+            }
+            Ok(())
+        }
+        Cell::Moe(m) => {
+            if m.experts % shard.ep != 0 {
+                return Err(err(format!(
+                    "{} experts are not divisible by ep={}",
+                    m.experts, shard.ep
+                )));
+            }
+            if m.expert_intermediate % tp != 0 {
+                return Err(err(format!(
+                    "expert width {} is not divisible by tp={tp}",
+                    m.expert_intermediate
+                )));
+            }
+            if m.shared_experts > 0 && m.shared_intermediate % tp != 0 {
+                return Err(err(format!(
+                    "shared-expert width {} is not divisible by tp={tp}",
+                    m.shared_intermediate
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn gemm(name: &'static str, m: u64, n: u64, k: u64, count: u32, p: &Precision) -> Op {
+    Op {
+        name,
+        body: OpBody::Gemm(Gemm {
+            m,
+            n,
+            k,
+            count,
+            weight_dtype: p.weights,
+            act_dtype: p.activations,
+        }),
+    }
+}
+
+fn elementwise(name: &'static str, e: Elementwise) -> Op {
+    Op {
+        name,
+        body: OpBody::Elementwise(e),
+    }
+}
+
+fn collective(
+    name: &'static str,
+    kind: CollectiveKind,
+    group: GroupRole,
+    ranks: u32,
+    bytes: f64,
+) -> Op {
+    Op {
+        name,
+        body: OpBody::Collective(Collective {
+            kind,
+            group,
+            ranks,
+            bytes,
+        }),
+    }
+}
+
+fn tp_all_reduce(tokens: u64, hidden: u32, tp: u32, p: &Precision, out: &mut Vec<Op>) {
+    if tp > 1 {
+        out.push(collective(
+            "tp_all_reduce",
+            CollectiveKind::AllReduce,
+            GroupRole::TensorParallel,
+            tp,
+            tokens as f64 * hidden as f64 * p.activations.bytes(),
+        ));
+    }
+}
+
+/// Append the ops one device runs for `cell` under `shard` in one iteration of `batch`.
+///
+/// See the module docs for the ops of each cell kind. Call [`check_shard`] first: for a shard
+/// it rejects, per-device sizes are rounded up instead of failing.
+///
+/// # Complexity
+/// O(1) ops per cell, plus O(prefill chunks) to copy the batch into the attention op.
+pub fn lower_cell(
+    cell: &Cell,
+    shard: CellShard,
+    batch: &Batch,
+    precision: &Precision,
+    out: &mut Vec<Op>,
+) {
+    let t = batch.tokens();
+    let tp = shard.tp.max(1);
+    let ep = shard.ep.max(1);
+    let act = precision.activations;
+    match cell {
+        Cell::Norm(n) => out.push(elementwise(
+            "norm",
+            norm_op(t, n.hidden, act, precision.weights),
+        )),
+        Cell::Attention(a) => {
+            let shape = attention_shape(a, tp, precision);
+            let h = a.hidden as u64;
+            match a.kind {
+                AttentionKind::Standard { head_dim, .. } => {
+                    let d = head_dim as u64;
+                    let (hl, kvl) = (shape.heads as u64, shape.kv_heads as u64);
+                    out.push(gemm("qkv_proj", t, (hl + 2 * kvl) * d, h, 1, precision));
+                    out.push(elementwise("rotary", rotary_op(t, (hl + kvl) * d, act)));
+                    push_attn(shape, batch, out);
+                    out.push(gemm("o_proj", t, h, hl * d, 1, precision));
+                }
+                AttentionKind::Mla {
+                    q_lora_rank,
+                    kv_lora_rank,
+                    qk_nope_head_dim,
+                    qk_rope_head_dim,
+                    v_head_dim,
+                    ..
+                } => {
+                    let hl = shape.heads as u64;
+                    let (c, n, r, v) = (
+                        kv_lora_rank as u64,
+                        qk_nope_head_dim as u64,
+                        qk_rope_head_dim as u64,
+                        v_head_dim as u64,
+                    );
+                    match q_lora_rank {
+                        Some(q) => {
+                            out.push(gemm("q_a_proj", t, q as u64, h, 1, precision));
+                            out.push(elementwise(
+                                "q_a_norm",
+                                norm_op(t, q, act, precision.weights),
+                            ));
+                            out.push(gemm("q_b_proj", t, hl * (n + r), q as u64, 1, precision));
+                        }
+                        None => out.push(gemm("q_proj", t, hl * (n + r), h, 1, precision)),
+                    }
+                    out.push(gemm("kv_a_proj", t, c + r, h, 1, precision));
+                    out.push(elementwise(
+                        "kv_a_norm",
+                        norm_op(t, kv_lora_rank, act, precision.weights),
+                    ));
+                    out.push(elementwise("rotary", rotary_op(t, (hl + 1) * r, act)));
+                    out.push(gemm("q_absorb", t, c, n, shape.heads, precision));
+                    push_attn(shape, batch, out);
+                    out.push(gemm("v_up", t, v, c, shape.heads, precision));
+                    out.push(gemm("o_proj", t, h, hl * v, 1, precision));
+                }
+            }
+            tp_all_reduce(t, a.hidden, tp, precision, out);
+        }
+        Cell::Mlp(m) => {
+            let il = m.intermediate.div_ceil(tp) as u64;
+            let up = if m.gated { 2 } else { 1 };
+            out.push(gemm(
+                "gate_up_proj",
+                t,
+                up * il,
+                m.hidden as u64,
+                1,
+                precision,
+            ));
+            out.push(elementwise("act", activation_op(t, il, m.gated, act)));
+            out.push(gemm("down_proj", t, m.hidden as u64, il, 1, precision));
+            tp_all_reduce(t, m.hidden, tp, precision, out);
+        }
+        Cell::Moe(m) => {
+            let h = m.hidden as u64;
+            out.push(gemm("router", t, m.experts as u64, h, 1, precision));
+            out.push(elementwise(
+                "routing",
+                routing_op(t, m.experts, m.top_k, m.hidden, act),
+            ));
+            let a2a_bytes = t as f64 * m.top_k as f64 * m.hidden as f64 * act.bytes() / ep as f64;
+            if ep > 1 {
+                out.push(collective(
+                    "ep_dispatch",
+                    CollectiveKind::AllToAll,
+                    GroupRole::ExpertParallel,
+                    ep,
+                    a2a_bytes,
+                ));
+            }
+            let local = m.experts.div_ceil(ep);
+            let (count, rows) = routed_load(t, local, m.experts, m.top_k);
+            let ei = m.expert_intermediate.div_ceil(tp) as u64;
+            let up = if m.gated { 2 } else { 1 };
+            out.push(gemm("experts_gate_up", rows, up * ei, h, count, precision));
+            out.push(elementwise(
+                "experts_act",
+                activation_op(rows, ei * count as u64, m.gated, act),
+            ));
+            out.push(gemm("experts_down", rows, h, ei, count, precision));
+            if ep > 1 {
+                out.push(collective(
+                    "ep_combine",
+                    CollectiveKind::AllToAll,
+                    GroupRole::ExpertParallel,
+                    ep,
+                    a2a_bytes,
+                ));
+            }
+            if m.shared_experts > 0 {
+                let si = m.shared_experts as u64 * m.shared_intermediate.div_ceil(tp) as u64;
+                out.push(gemm("shared_gate_up", t, up * si, h, 1, precision));
+                out.push(elementwise(
+                    "shared_act",
+                    activation_op(t, si, m.gated, act),
+                ));
+                out.push(gemm("shared_down", t, h, si, 1, precision));
+            }
+            tp_all_reduce(t, m.hidden, tp, precision, out);
+        }
+    }
+}
+
+fn push_attn(shape: AttentionShape, batch: &Batch, out: &mut Vec<Op>) {
+    out.push(Op {
+        name: "attn",
+        body: OpBody::Attention {
+            shape,
+            prefill: batch.prefill.clone(),
+            decode: batch.decode,
+        },
+    });
+}
+
+/// Append the ops of the input embedding for one iteration: a vocab-parallel lookup of
+/// `T = batch.tokens()` rows and, when `tp > 1`, an all-reduce of `T × hidden` activations.
+pub fn lower_embedding(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>) {
+    let t = batch.tokens();
+    let p = &model.precision;
+    let elems = t as f64 * model.hidden_size as f64;
+    out.push(elementwise(
+        "embedding",
+        Elementwise {
+            kind: ElementwiseKind::Embedding,
+            // Each device reads the rows of its vocabulary shard and writes the full output.
+            bytes: elems * p.weights.bytes() / tp.max(1) as f64
+                + elems * p.activations.bytes()
+                + t as f64 * 4.0,
+            flops: 0.0,
+        },
+    ));
+    tp_all_reduce(t, model.hidden_size, tp.max(1), p, out);
+}
+
+/// Append the ops of the output head for one iteration: the final norm over all
+/// `batch.tokens()` rows, then logits for one row per sequence (`batch.sequences()`) with the
+/// vocabulary split over `tp` devices, an all-gather of the logits when `tp > 1`, and sampling.
+pub fn lower_lm_head(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>) {
+    let tp = tp.max(1);
+    let p = &model.precision;
+    let s = batch.sequences() as u64;
+    out.push(elementwise(
+        "final_norm",
+        norm_op(batch.tokens(), model.hidden_size, p.activations, p.weights),
+    ));
+    let vl = model.vocab_size.div_ceil(tp) as u64;
+    out.push(gemm("lm_head", s, vl, model.hidden_size as u64, 1, p));
+    let logits = s as f64 * model.vocab_size as f64 * p.activations.bytes();
+    if tp > 1 {
+        out.push(collective(
+            "logits_all_gather",
+            CollectiveKind::AllGather,
+            GroupRole::TensorParallel,
+            tp,
+            logits,
+        ));
+    }
+    out.push(elementwise(
+        "sampling",
+        Elementwise {
+            kind: ElementwiseKind::Sampling,
+            bytes: logits + s as f64 * 4.0,
+            flops: 5.0 * s as f64 * model.vocab_size as f64,
+        },
+    ));
+}
