@@ -6,9 +6,35 @@
 //!
 //! The simulator knows nothing of hardware: it sees each pipeline stage through the
 //! [`StageCost`] trait, which `parallax-plan` implements by lowering a plan.
+//!
+//! ```text
+//! Workload ──▶ Router ──▶ replica ─ engines (pp virtual engines: queues + KV share)
+//!                                    └─▶ stage 0 ─▶ stage 1 ─▶ … (StageCost per stage)
+//! ```
+//!
+//! Entry points: [`workload`] (traces, synthetic, embedded defaults), [`Simulator`] with
+//! [`SimConfig`] / [`SchedulerConfig`] / [`RouterPolicy`], and the outputs [`SimReport`],
+//! [`Metrics`], [`requests_csv`], [`chrome_trace`]. Nothing here does I/O except the clearly
+//! named [`workload::load_path`].
 
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod error;
+pub mod metrics;
+pub mod rng;
+pub mod router;
+pub mod scheduler;
+pub mod sim;
+pub mod workload;
 
 pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use error::SimError;
+pub use metrics::{
+    chrome_trace, requests_csv, GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord,
+    SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,
+};
+pub use router::RouterPolicy;
+pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
+pub use sim::{SimConfig, Simulator, Slo};
+pub use workload::{Request, Workload};

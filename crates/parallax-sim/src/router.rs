@@ -1,0 +1,101 @@
+//! Routing requests to data-parallel replicas.
+
+use crate::error::SimError;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// How a request is assigned to a replica (among those whose KV cache can ever hold it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouterPolicy {
+    /// Replicas in turn (skipping ones that cannot hold the request).
+    #[default]
+    RoundRobin,
+    /// Fewest unfinished (waiting + running) requests; ties → lowest index.
+    LeastOutstanding,
+    /// Join the shortest queue by tokens: fewest outstanding tokens, Σ (prompt + output −
+    /// generated) over unfinished requests; ties → lowest index.
+    ShortestQueueTokens,
+    /// Uniformly at random, from [`crate::SimConfig::seed`].
+    Random,
+}
+
+impl RouterPolicy {
+    /// Canonical name (`round-robin`, `least-outstanding`, `shortest-queue`, `random`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterPolicy::RoundRobin => "round-robin",
+            RouterPolicy::LeastOutstanding => "least-outstanding",
+            RouterPolicy::ShortestQueueTokens => "shortest-queue",
+            RouterPolicy::Random => "random",
+        }
+    }
+}
+
+impl FromStr for RouterPolicy {
+    type Err = SimError;
+
+    /// Accepts `round-robin`/`rr`, `least-outstanding`/`lor`, `shortest-queue`/`jsq`, `random`.
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.to_ascii_lowercase().as_str() {
+            "round-robin" | "rr" => Ok(RouterPolicy::RoundRobin),
+            "least-outstanding" | "lor" => Ok(RouterPolicy::LeastOutstanding),
+            "shortest-queue" | "jsq" => Ok(RouterPolicy::ShortestQueueTokens),
+            "random" => Ok(RouterPolicy::Random),
+            _ => Err(SimError::config(
+                "router",
+                s,
+                "one of round-robin (rr), least-outstanding (lor), shortest-queue (jsq), random",
+            )),
+        }
+    }
+}
+
+/// Router state.
+#[derive(Debug)]
+pub(crate) struct Router {
+    pub policy: RouterPolicy,
+    next: usize,
+    rng: Rng,
+}
+
+impl Router {
+    pub fn new(policy: RouterPolicy, seed: u64) -> Self {
+        Router {
+            policy,
+            next: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Pick among `eligible` (replica indices, ascending, non-empty); `load(i)` gives the
+    /// policy's load of replica `i`.
+    pub fn pick(&mut self, n: usize, eligible: &[usize], load: impl Fn(usize) -> u64) -> usize {
+        match self.policy {
+            RouterPolicy::RoundRobin => {
+                for k in 0..n {
+                    let i = (self.next + k) % n;
+                    if eligible.contains(&i) {
+                        self.next = (i + 1) % n;
+                        return i;
+                    }
+                }
+                eligible[0]
+            }
+            RouterPolicy::Random => eligible[self.rng.below(eligible.len() as u64) as usize],
+            RouterPolicy::LeastOutstanding | RouterPolicy::ShortestQueueTokens => {
+                let mut best = eligible[0];
+                let mut best_load = load(best);
+                for &i in &eligible[1..] {
+                    let l = load(i);
+                    if l < best_load {
+                        best = i;
+                        best_load = l;
+                    }
+                }
+                best
+            }
+        }
+    }
+}

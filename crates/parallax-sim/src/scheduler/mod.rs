@@ -1,0 +1,654 @@
+//! Iteration-level schedulers and the per-engine state they act on (queues and paged KV cache).
+//!
+//! # Engine model
+//! A replica with `pp` pipeline stages runs `pp` *engines* (vLLM v0's "virtual engines"): each
+//! has its own waiting and running queues, its own share `kv_blocks / pp` of the KV cache, and at
+//! most one micro-batch in flight. A new request goes to the engine with the fewest unfinished
+//! requests (ties: lowest index), as vLLM does. An engine schedules its next batch when its
+//! previous batch leaves the last stage (or when a request arrives at an idle engine); the batch
+//! enters stage 0 as soon as stage 0 is free, and every later stage as soon as both the batch has
+//! left the previous stage and the stage is free. With `pp = 1` this is plain continuous batching.
+//!
+//! # Paged KV cache
+//! Blocks of [`crate::ReplicaSpec::block_size`] tokens. A request with prompt `p` that has
+//! generated `g` tokens needs `ceil((p + g) / block)` blocks to run its next decode step (the KV
+//! of the token it feeds back); a prefill of `n` tokens after `k` cached ones needs
+//! `ceil((k + n) / block)`. New admissions must leave at least `watermark × blocks` blocks free
+//! (vLLM's 1 % watermark); growth of running requests needs only free blocks. When a running
+//! request cannot grow, the latest-arrived running request not yet scheduled in this iteration is
+//! preempted by *recompute* (vLLM's default): it loses its KV, goes to the front of the waiting
+//! queue and later re-prefills its prompt plus the tokens generated so far. Swapping to host
+//! memory is not modelled. A request whose peak need `ceil((p + o - 1) / block)` exceeds
+//! `blocks - watermark` can never run and is rejected at arrival.
+
+mod chunked;
+mod orca;
+mod static_batch;
+mod vllm_v0;
+
+pub use chunked::Chunked;
+pub use orca::Orca;
+pub use static_batch::StaticBatching;
+pub use vllm_v0::VllmV0;
+
+use crate::error::SimError;
+use crate::metrics::RequestRecord;
+use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::str::FromStr;
+
+/// Which scheduling policy an engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedulerKind {
+    /// vLLM v0 default: an iteration is either all prefills (admitted FCFS while
+    /// `max_num_seqs`, the `max_num_batched_tokens` budget and the KV watermark allow) or, if no
+    /// prefill could be admitted, a decode step of every running request. No mixing.
+    VllmV0,
+    /// vLLM v1 / Sarathi-Serve chunked prefill: a per-iteration token budget (`chunk_size`, or
+    /// `max_num_batched_tokens` when unset); every running decode first (1 token each), then
+    /// continuing prefill chunks, then new requests' chunks, until the budget is spent.
+    Chunked,
+    /// Orca: iteration-level mixing of every running decode with whole prefills admitted FCFS
+    /// while the token budget (decodes count one token each) allows.
+    Orca,
+    /// Static batching baseline: when the engine is empty, admit up to `max_num_seqs` waiting
+    /// requests (reserving their full KV up front), prefill them together, then decode until the
+    /// whole batch has finished; no request joins a running batch. Finished requests stop
+    /// consuming compute (no padding).
+    Static,
+}
+
+impl SchedulerKind {
+    /// Every kind.
+    pub const ALL: [SchedulerKind; 4] = [
+        SchedulerKind::VllmV0,
+        SchedulerKind::Chunked,
+        SchedulerKind::Orca,
+        SchedulerKind::Static,
+    ];
+
+    /// Canonical lowercase name (`vllm`, `sarathi`, `orca`, `static`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::VllmV0 => "vllm",
+            SchedulerKind::Chunked => "sarathi",
+            SchedulerKind::Orca => "orca",
+            SchedulerKind::Static => "static",
+        }
+    }
+
+    /// True when prefills may be split into chunks.
+    pub fn chunked(self) -> bool {
+        self == SchedulerKind::Chunked
+    }
+}
+
+impl FromStr for SchedulerKind {
+    type Err = SimError;
+
+    /// Accepts `vllm`, `vllm-v0`, `v0`; `sarathi`, `vllm-v1`, `v1`, `chunked`; `orca`; `static`.
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.to_ascii_lowercase().as_str() {
+            "vllm" | "vllm-v0" | "v0" => Ok(SchedulerKind::VllmV0),
+            "sarathi" | "vllm-v1" | "v1" | "chunked" => Ok(SchedulerKind::Chunked),
+            "orca" => Ok(SchedulerKind::Orca),
+            "static" => Ok(SchedulerKind::Static),
+            _ => Err(SimError::config(
+                "scheduler.kind",
+                s,
+                "one of vllm (vllm-v0), sarathi (vllm-v1, chunked), orca, static",
+            )),
+        }
+    }
+}
+
+/// Scheduler settings (shared by every engine of every replica).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerConfig {
+    /// Policy. Default [`SchedulerKind::VllmV0`].
+    pub kind: SchedulerKind,
+    /// Most requests running at once per engine. Default 256 (vLLM).
+    pub max_num_seqs: u32,
+    /// Token budget of one iteration. Default 8192 (vLLM v1's default for online serving; vLLM
+    /// v0 uses `max(max_model_len, 2048)` — pass that explicitly to mimic it). Under the
+    /// non-chunked policies a prompt longer than this is rejected at arrival; a recompute
+    /// prefill longer than it may run as the only prefill of its iteration.
+    pub max_num_batched_tokens: u32,
+    /// Per-iteration token budget of [`SchedulerKind::Chunked`]; `None` uses
+    /// `max_num_batched_tokens`. Ignored by the other policies.
+    pub chunk_size: Option<u32>,
+    /// Fraction of KV blocks new admissions must leave free. Default 0.01 (vLLM).
+    pub watermark: f64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            kind: SchedulerKind::VllmV0,
+            max_num_seqs: 256,
+            max_num_batched_tokens: 8192,
+            chunk_size: None,
+            watermark: 0.01,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Defaults with the given policy.
+    pub fn new(kind: SchedulerKind) -> Self {
+        SchedulerConfig {
+            kind,
+            ..Default::default()
+        }
+    }
+
+    /// The per-iteration token budget the policy uses.
+    pub fn token_budget(&self) -> u32 {
+        match self.kind {
+            SchedulerKind::Chunked => self.chunk_size.unwrap_or(self.max_num_batched_tokens),
+            _ => self.max_num_batched_tokens,
+        }
+    }
+
+    /// Check the settings.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.max_num_seqs == 0 {
+            return Err(SimError::config("scheduler.max_num_seqs", 0, "≥ 1"));
+        }
+        if self.max_num_batched_tokens == 0 {
+            return Err(SimError::config(
+                "scheduler.max_num_batched_tokens",
+                0,
+                "≥ 1",
+            ));
+        }
+        if self.chunk_size == Some(0) {
+            return Err(SimError::config("scheduler.chunk_size", 0, "≥ 1"));
+        }
+        if !(self.watermark.is_finite() && (0.0..1.0).contains(&self.watermark)) {
+            return Err(SimError::config(
+                "scheduler.watermark",
+                self.watermark,
+                "0 ≤ watermark < 1",
+            ));
+        }
+        let budget = self.token_budget();
+        if matches!(self.kind, SchedulerKind::Chunked | SchedulerKind::Orca)
+            && budget < self.max_num_seqs
+        {
+            let field = if self.kind == SchedulerKind::Chunked && self.chunk_size.is_some() {
+                "scheduler.chunk_size"
+            } else {
+                "scheduler.max_num_batched_tokens"
+            };
+            return Err(SimError::config(
+                field,
+                budget,
+                &format!(
+                    "≥ max_num_seqs ({}) so every running decode fits one iteration",
+                    self.max_num_seqs
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The scheduler object for this policy.
+    pub fn build(&self) -> Box<dyn Scheduler> {
+        match self.kind {
+            SchedulerKind::VllmV0 => Box::new(VllmV0 { cfg: *self }),
+            SchedulerKind::Chunked => Box::new(Chunked { cfg: *self }),
+            SchedulerKind::Orca => Box::new(Orca { cfg: *self }),
+            SchedulerKind::Static => Box::new(StaticBatching { cfg: *self }),
+        }
+    }
+}
+
+/// A batching policy: forms an engine's next iteration from its queues.
+///
+/// Implementations fill [`Engine`]'s plan through its helper methods; they must be
+/// deterministic. A plan of decodes only that covers every running request, with no preemption
+/// in the iteration, must be repeatable until a request finishes, a KV block runs out or (if
+/// [`Scheduler::arrival_may_change_plan`] says so) a request arrives: the simulator then skips
+/// ahead without calling the scheduler.
+pub trait Scheduler: Debug + Send + Sync {
+    /// The policy.
+    fn kind(&self) -> SchedulerKind;
+
+    /// Form the next iteration's plan (the engine's plan is empty on entry).
+    fn schedule(&self, engine: &mut Engine, records: &mut [RequestRecord]);
+
+    /// Whether a request arriving now could change the plan of an engine that is repeating a
+    /// decode-only plan (called before the request joins the waiting queue).
+    fn arrival_may_change_plan(&self, engine: &Engine) -> bool;
+}
+
+/// State of one request inside an engine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seq {
+    pub idx: u32,
+    pub prompt: u32,
+    pub output: u32,
+    /// Tokens generated so far (excluding lazily skipped steps, see `Engine::lazy_steps`).
+    pub generated: u32,
+    /// Prefill length of the current attempt (prompt, or prompt + generated after preemption).
+    pub target: u32,
+    /// Tokens of `target` already prefilled.
+    pub prefilled: u32,
+    /// KV blocks held.
+    pub blocks: u32,
+    /// In the running queue with its prefill complete.
+    pub decoding: bool,
+}
+
+/// What an engine has in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inflight {
+    None,
+    /// The plan in `Engine::plan`.
+    Full,
+    /// A repeated decode-only step (applied lazily).
+    Steady,
+}
+
+/// One engine's queues and KV cache. Schedulers act on it through its methods.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) seqs: Vec<Seq>,
+    pub(crate) free_slots: Vec<u32>,
+    pub(crate) waiting: VecDeque<u32>,
+    pub(crate) running: Vec<u32>,
+    pub(crate) total_blocks: u64,
+    pub(crate) free_blocks: u64,
+    pub(crate) watermark_blocks: u64,
+    pub(crate) block_size: u32,
+    /// `(slot, prefill tokens)`; 0 tokens = a decode step.
+    pub(crate) plan: Vec<(u32, u32)>,
+    pub(crate) preempted_now: bool,
+    pub(crate) inflight: Inflight,
+    pub(crate) wake_pending: bool,
+    pub(crate) steady_left: u64,
+    pub(crate) lazy_steps: u32,
+    pub(crate) steady_group: DecodeGroup,
+    /// Sum of prompt + output over unfinished requests.
+    pub(crate) sum_po: u64,
+    /// Sum of materialised generated tokens over unfinished requests.
+    pub(crate) sum_generated: u64,
+    /// Prefill tokens processed (first attempts and recomputes).
+    pub(crate) prefill_tokens: u64,
+}
+
+impl Engine {
+    pub(crate) fn new(total_blocks: u64, block_size: u32, watermark: f64) -> Self {
+        Engine {
+            seqs: Vec::new(),
+            free_slots: Vec::new(),
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            total_blocks,
+            free_blocks: total_blocks,
+            watermark_blocks: (watermark * total_blocks as f64) as u64,
+            block_size,
+            plan: Vec::new(),
+            preempted_now: false,
+            inflight: Inflight::None,
+            wake_pending: false,
+            steady_left: 0,
+            lazy_steps: 0,
+            steady_group: DecodeGroup::default(),
+            sum_po: 0,
+            sum_generated: 0,
+            prefill_tokens: 0,
+        }
+    }
+
+    /// Blocks needed to hold `tokens` tokens.
+    pub fn blocks_for(&self, tokens: u64) -> u64 {
+        tokens.div_ceil(self.block_size as u64)
+    }
+
+    /// Requests waiting (including preempted ones).
+    pub fn num_waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Requests running (holding KV).
+    pub fn num_running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Unfinished requests (waiting + running).
+    pub fn num_unfinished(&self) -> usize {
+        self.waiting.len() + self.running.len()
+    }
+
+    /// KV blocks of this engine.
+    pub fn total_blocks(&self) -> u64 {
+        self.total_blocks
+    }
+
+    /// Free KV blocks.
+    pub fn free_blocks(&self) -> u64 {
+        self.free_blocks
+    }
+
+    /// Outstanding tokens: Σ (prompt + output − generated) over unfinished requests.
+    pub fn outstanding_tokens(&self) -> u64 {
+        let lazy = self.lazy_steps as u64 * self.steady_group.requests as u64;
+        self.sum_po - self.sum_generated - lazy
+    }
+
+    pub(crate) fn add(&mut self, idx: u32, prompt: u32, output: u32) {
+        let seq = Seq {
+            idx,
+            prompt,
+            output,
+            generated: 0,
+            target: prompt,
+            prefilled: 0,
+            blocks: 0,
+            decoding: false,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.seqs[s as usize] = seq;
+                s
+            }
+            None => {
+                self.seqs.push(seq);
+                (self.seqs.len() - 1) as u32
+            }
+        };
+        self.sum_po += prompt as u64 + output as u64;
+        self.waiting.push_back(slot);
+    }
+
+    fn insert_running(&mut self, slot: u32) {
+        let idx = self.seqs[slot as usize].idx;
+        let pos = self
+            .running
+            .partition_point(|&s| self.seqs[s as usize].idx < idx);
+        self.running.insert(pos, slot);
+    }
+
+    /// Preempt the running request at `pos` by recompute.
+    fn preempt_at(&mut self, pos: usize, records: &mut [RequestRecord]) {
+        let slot = self.running.remove(pos);
+        let s = &mut self.seqs[slot as usize];
+        self.free_blocks += s.blocks as u64;
+        s.blocks = 0;
+        s.decoding = false;
+        s.prefilled = 0;
+        s.target = s.prompt + s.generated;
+        records[s.idx as usize].preemptions += 1;
+        self.waiting.push_front(slot);
+        self.preempted_now = true;
+    }
+
+    /// Schedule one decode token for every running request whose prefill is complete, in
+    /// arrival order, allocating KV blocks and preempting (latest-arrived not yet scheduled
+    /// first, the request itself last) when blocks run out. Returns the number scheduled.
+    pub fn schedule_decodes(&mut self, records: &mut [RequestRecord]) -> u32 {
+        let mut i = 0;
+        let mut n = 0;
+        while i < self.running.len() {
+            let slot = self.running[i];
+            let s = self.seqs[slot as usize];
+            if !s.decoding {
+                i += 1;
+                continue;
+            }
+            let need = self
+                .blocks_for(s.prompt as u64 + s.generated as u64)
+                .saturating_sub(s.blocks as u64);
+            loop {
+                if need <= self.free_blocks {
+                    self.free_blocks -= need;
+                    self.seqs[slot as usize].blocks += need as u32;
+                    self.plan.push((slot, 0));
+                    n += 1;
+                    i += 1;
+                    break;
+                }
+                let last = self.running.len() - 1;
+                if last > i {
+                    self.preempt_at(last, records);
+                } else {
+                    self.preempt_at(i, records);
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// Continue the prefill of running requests that are mid-prefill (chunked policies), in
+    /// arrival order, with at most `budget` tokens in all; preempts later mid-prefill requests if
+    /// blocks run out (never decodes already scheduled). Returns the tokens scheduled.
+    pub fn schedule_partial_prefills(&mut self, budget: u32, records: &mut [RequestRecord]) -> u32 {
+        let mut used = 0;
+        let mut i = 0;
+        while i < self.running.len() && used < budget {
+            let slot = self.running[i];
+            let s = self.seqs[slot as usize];
+            if s.decoding {
+                i += 1;
+                continue;
+            }
+            let chunk = (s.target - s.prefilled).min(budget - used);
+            let need = self
+                .blocks_for(s.prefilled as u64 + chunk as u64)
+                .saturating_sub(s.blocks as u64);
+            while need > self.free_blocks {
+                let victim = (i + 1..self.running.len())
+                    .rev()
+                    .find(|&j| !self.seqs[self.running[j] as usize].decoding);
+                match victim {
+                    Some(j) => self.preempt_at(j, records),
+                    None => break,
+                }
+            }
+            if need > self.free_blocks {
+                break;
+            }
+            self.free_blocks -= need;
+            self.seqs[slot as usize].blocks += need as u32;
+            self.plan.push((slot, chunk));
+            used += chunk;
+            i += 1;
+        }
+        used
+    }
+
+    /// Try to admit the head of the waiting queue with a first chunk of up to `max_tokens`
+    /// tokens (its whole remaining prefill when `whole`, which must then fit `max_tokens` unless
+    /// `allow_oversize` and it alone exceeds the full budget). `reserve_full` reserves the peak
+    /// KV of the request (static batching). Checks `max_num_seqs` and the watermark. Returns
+    /// the tokens scheduled, or `None` (the head stays first in line).
+    pub fn admit_head(
+        &mut self,
+        max_num_seqs: u32,
+        max_tokens: u32,
+        whole: bool,
+        allow_oversize: bool,
+        reserve_full: bool,
+    ) -> Option<u32> {
+        let &slot = self.waiting.front()?;
+        if self.running.len() >= max_num_seqs as usize {
+            return None;
+        }
+        let s = self.seqs[slot as usize];
+        let left = s.target - s.prefilled;
+        let tokens = if whole {
+            if left > max_tokens && !allow_oversize {
+                return None;
+            }
+            left
+        } else {
+            left.min(max_tokens)
+        };
+        if tokens == 0 {
+            return None;
+        }
+        let need = if reserve_full {
+            self.blocks_for(s.prompt as u64 + s.output as u64 - 1)
+        } else {
+            self.blocks_for(tokens as u64)
+        };
+        if self.free_blocks < need + self.watermark_blocks {
+            return None;
+        }
+        self.waiting.pop_front();
+        self.free_blocks -= need;
+        self.seqs[slot as usize].blocks = need as u32;
+        self.insert_running(slot);
+        self.plan.push((slot, tokens));
+        Some(tokens)
+    }
+
+    /// Build the cost-model batch of the current plan into `batch`.
+    pub(crate) fn plan_batch(&self, batch: &mut Batch) {
+        batch.prefill.clear();
+        let mut d = DecodeGroup::default();
+        for &(slot, tokens) in &self.plan {
+            let s = &self.seqs[slot as usize];
+            if tokens == 0 {
+                let ctx = s.prompt + s.generated;
+                d.requests += 1;
+                d.context_sum += ctx as u64;
+                d.context_max = d.context_max.max(ctx);
+            } else {
+                batch.prefill.push(PrefillChunk {
+                    new_tokens: tokens,
+                    prefix: s.prefilled,
+                });
+            }
+        }
+        batch.decode = d;
+    }
+
+    /// After a full plan is formed: if it is a decode-only plan of every running request with
+    /// no preemption, compute how many identical decode steps may follow (until the first
+    /// completion or the first KV block shortage) and arm the skip-ahead.
+    pub(crate) fn arm_steady(&mut self, group: DecodeGroup) {
+        self.steady_left = 0;
+        if self.preempted_now
+            || self.plan.is_empty()
+            || self.plan.len() != self.running.len()
+            || self.plan.iter().any(|&(_, t)| t != 0)
+        {
+            return;
+        }
+        // Steps after this one before someone finishes.
+        let k_done = self
+            .running
+            .iter()
+            .map(|&s| {
+                let s = &self.seqs[s as usize];
+                s.output - s.generated - 1
+            })
+            .min()
+            .unwrap_or(0) as u64;
+        if k_done == 0 {
+            return;
+        }
+        let extra = |k: u64| -> u64 {
+            self.running
+                .iter()
+                .map(|&s| {
+                    let s = &self.seqs[s as usize];
+                    self.blocks_for(s.prompt as u64 + s.generated as u64 + k)
+                        .saturating_sub(s.blocks as u64)
+                })
+                .sum()
+        };
+        let k = if extra(k_done) <= self.free_blocks {
+            k_done
+        } else {
+            // Largest k with extra(k) ≤ free (extra is monotone, extra(0) = 0).
+            let (mut lo, mut hi) = (0u64, k_done);
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                if extra(mid) <= self.free_blocks {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lo
+        };
+        self.steady_left = k;
+        self.steady_group = group;
+    }
+
+    /// Apply the lazily skipped decode steps to every running request and allocate the KV
+    /// they wrote.
+    pub(crate) fn materialise(&mut self) {
+        if self.lazy_steps == 0 {
+            return;
+        }
+        let l = self.lazy_steps;
+        for &slot in &self.running {
+            let s = &mut self.seqs[slot as usize];
+            s.generated += l;
+            let held = (s.prompt as u64 + s.generated as u64 - 1).div_ceil(self.block_size as u64);
+            if held > s.blocks as u64 {
+                self.free_blocks -= held - s.blocks as u64;
+                s.blocks = held as u32;
+            }
+        }
+        self.sum_generated += l as u64 * self.running.len() as u64;
+        self.lazy_steps = 0;
+    }
+
+    /// Apply the results of the full plan in flight, finishing at `t`.
+    pub(crate) fn complete_full(&mut self, t: f64, records: &mut [RequestRecord]) {
+        for i in 0..self.plan.len() {
+            let (slot, tokens) = self.plan[i];
+            let s = &mut self.seqs[slot as usize];
+            if tokens == 0 {
+                s.generated += 1;
+                self.sum_generated += 1;
+            } else {
+                s.prefilled += tokens;
+                if s.prefilled == s.target {
+                    s.decoding = true;
+                    s.generated += 1;
+                    self.sum_generated += 1;
+                    let r = &mut records[s.idx as usize];
+                    if r.first_token_s.is_nan() {
+                        r.first_token_s = t;
+                    }
+                }
+            }
+        }
+        self.plan.clear();
+    }
+
+    /// Retire running requests that generated all their tokens, at time `t`.
+    pub(crate) fn retire(&mut self, t: f64, records: &mut [RequestRecord]) -> u32 {
+        let mut finished = 0;
+        let mut i = 0;
+        while i < self.running.len() {
+            let slot = self.running[i];
+            let s = self.seqs[slot as usize];
+            if s.decoding && s.generated >= s.output {
+                let r = &mut records[s.idx as usize];
+                r.finish_s = t;
+                r.completed = true;
+                self.free_blocks += s.blocks as u64;
+                self.sum_po -= s.prompt as u64 + s.output as u64;
+                self.sum_generated -= s.generated as u64;
+                self.free_slots.push(slot);
+                self.running.remove(i);
+                finished += 1;
+            } else {
+                i += 1;
+            }
+        }
+        finished
+    }
+}

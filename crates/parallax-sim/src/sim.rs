@@ -1,0 +1,589 @@
+//! The discrete-event simulator.
+//!
+//! # Event loop
+//! Events are request arrivals (from the sorted workload) and engine "ready" points (an engine's
+//! batch left the last pipeline stage, or a request arrived at an idle engine). At equal times
+//! arrivals are handled first. At a ready point the engine applies its finished batch (tokens,
+//! first-token and completion times) and forms the next one (see [`crate::scheduler`] for the
+//! engine, pipeline and KV model).
+//!
+//! # Skipping ahead
+//! When a scheduler forms a decode-only batch of every running request with no preemption, the
+//! engine computes how many identical steps can follow before the first request finishes or
+//! the KV cache runs out of blocks, and replays them without calling the scheduler or touching
+//! requests: each step costs one [`crate::StageCost::step`] call per stage with the decode
+//! group's context sum advanced by the batch size (O(pp), no per-request work). Requests are
+//! updated in one pass when the run ends, when it is cut short by an arrival that could change
+//! the plan, or at its last step. With one replica and `pp = 1` consecutive steps run in a tight
+//! loop without touching the event queue.
+
+use crate::cost::{ReplicaSpec, StepCost};
+use crate::error::SimError;
+use crate::metrics::{
+    GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord, SimReport, SloMetrics, Span,
+    Summary, Throughput, TokenCounts,
+};
+use crate::router::{Router, RouterPolicy};
+use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
+use crate::workload::Workload;
+use parallax_ir::{Batch, OpKind};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// Optional service-level objectives.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Slo {
+    /// Time-to-first-token objective, ms.
+    pub ttft_ms: Option<f64>,
+    /// Time-per-output-token objective, ms.
+    pub tpot_ms: Option<f64>,
+}
+
+/// Simulation settings.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Scheduler policy and limits (every engine of every replica).
+    pub scheduler: SchedulerConfig,
+    /// Replica routing. Default round-robin.
+    pub router: RouterPolicy,
+    /// Seed of the only random choice ([`RouterPolicy::Random`]). Default 0.
+    pub seed: u64,
+    /// SLOs for attainment and goodput.
+    pub slo: Slo,
+    /// Record one [`Span`] per stage iteration for [`crate::chrome_trace`] (memory grows with
+    /// iterations; off by default).
+    pub record_timeline: bool,
+}
+
+/// A configured simulator: replicas plus settings. Running it is pure and deterministic.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    replicas: Vec<ReplicaSpec>,
+    config: SimConfig,
+}
+
+#[derive(Debug, PartialEq)]
+struct Ev {
+    t: f64,
+    seq: u64,
+    r: u32,
+    v: u32,
+}
+
+impl Eq for Ev {}
+
+impl Ord for Ev {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap and we want the earliest event.
+        o.t.total_cmp(&self.t).then(o.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+struct Rep<'a> {
+    spec: &'a ReplicaSpec,
+    engines: Vec<Engine>,
+    stage_free: Vec<f64>,
+    busy: Vec<f64>,
+    flops: f64,
+    bytes: f64,
+    /// Largest peak KV (blocks) a request may need on one engine.
+    max_fit_blocks: u64,
+}
+
+struct Run<'a> {
+    reps: Vec<Rep<'a>>,
+    sched: Box<dyn Scheduler>,
+    records: Vec<RequestRecord>,
+    heap: BinaryHeap<Ev>,
+    seq: u64,
+    iterations: u64,
+    breakdown: [f64; 5],
+    timeline: Option<Vec<Span>>,
+    batch: Batch,
+    last_end: f64,
+    bad_cost: Option<SimError>,
+}
+
+impl Simulator {
+    /// Validate replicas and settings.
+    ///
+    /// Each replica needs at least one stage, `block_size ≥ 1`, at least one KV block per
+    /// engine (`kv_blocks ≥ stages`), `gpus ≥ 1`, and finite non-negative power, peak FLOP/s
+    /// and bandwidth.
+    pub fn new(replicas: Vec<ReplicaSpec>, config: SimConfig) -> Result<Self, SimError> {
+        if replicas.is_empty() {
+            return Err(SimError::config("replicas", 0, "at least one replica"));
+        }
+        config.scheduler.validate()?;
+        for (i, r) in replicas.iter().enumerate() {
+            let f = |name: &str| format!("replicas[{i}].{name}");
+            if r.stages.is_empty() {
+                return Err(SimError::config(
+                    &f("stages"),
+                    0,
+                    "at least one pipeline stage",
+                ));
+            }
+            if r.block_size == 0 {
+                return Err(SimError::config(&f("block_size"), 0, "≥ 1 token"));
+            }
+            if r.kv_blocks < r.stages.len() as u64 {
+                return Err(SimError::config(
+                    &f("kv_blocks"),
+                    r.kv_blocks,
+                    &format!("≥ {} (one per pipeline engine)", r.stages.len()),
+                ));
+            }
+            if r.gpus == 0 {
+                return Err(SimError::config(&f("gpus"), 0, "≥ 1"));
+            }
+            for (name, v) in [
+                ("power.idle_watts", r.power.idle_watts),
+                ("power.busy_watts", r.power.busy_watts),
+                ("peak_flops", r.peak_flops),
+                ("peak_bandwidth", r.peak_bandwidth),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(SimError::config(&f(name), v, "a finite number ≥ 0"));
+                }
+            }
+        }
+        if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
+        }
+        if let Some(v) = config.slo.tpot_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(SimError::config("slo.tpot_ms", v, "a finite time > 0"));
+        }
+        Ok(Simulator { replicas, config })
+    }
+
+    /// The replicas.
+    pub fn replicas(&self) -> &[ReplicaSpec] {
+        &self.replicas
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Simulate `workload` to completion.
+    ///
+    /// # Returns
+    /// The report (metrics, one record per request, optional timeline). Errors only if a
+    /// [`crate::StageCost`] returns a negative or non-finite time.
+    ///
+    /// # Complexity
+    /// O((A + C) · (n + log E) + I · pp) for A arrivals, C completions/preemptions/KV-boundary
+    /// events, n running requests per engine, E engines and I iterations; memory O(requests)
+    /// (≈ 72 bytes each) plus O(I · pp) only when a timeline is recorded.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_sim::*;
+    /// use std::sync::Arc;
+    /// #[derive(Debug)]
+    /// struct Const;
+    /// impl StageCost for Const {
+    ///     fn step(&self, _: &parallax_ir::Batch) -> StepCost {
+    ///         StepCost::constant(0.01, parallax_ir::OpKind::Gemm)
+    ///     }
+    /// }
+    /// let replica = ReplicaSpec {
+    ///     stages: vec![Arc::new(Const)],
+    ///     kv_blocks: 1000,
+    ///     block_size: 16,
+    ///     gpus: 1,
+    ///     power: PowerModel { idle_watts: 100.0, busy_watts: 700.0 },
+    ///     peak_flops: 1e15,
+    ///     peak_bandwidth: 3e12,
+    /// };
+    /// let w = workload::Workload::new("two", vec![
+    ///     workload::Request { id: 0, arrival_s: 0.0, prompt_tokens: 8, output_tokens: 3 },
+    /// ]).unwrap();
+    /// let report = Simulator::new(vec![replica], SimConfig::default()).unwrap().run(&w).unwrap();
+    /// // prefill 10 ms → first token; two decodes of 10 ms each.
+    /// assert!((report.requests[0].ttft_s() - 0.01).abs() < 1e-12);
+    /// assert!((report.requests[0].e2e_s() - 0.03).abs() < 1e-12);
+    /// ```
+    pub fn run(&self, workload: &Workload) -> Result<SimReport, SimError> {
+        let cfg = &self.config;
+        let reps = self
+            .replicas
+            .iter()
+            .map(|spec| {
+                let pp = spec.stages.len();
+                let per_engine = spec.kv_blocks / pp as u64;
+                let engines: Vec<Engine> = (0..pp)
+                    .map(|_| Engine::new(per_engine, spec.block_size, cfg.scheduler.watermark))
+                    .collect();
+                let wm = engines[0].watermark_blocks;
+                Rep {
+                    spec,
+                    engines,
+                    stage_free: vec![f64::NEG_INFINITY; pp],
+                    busy: vec![0.0; pp],
+                    flops: 0.0,
+                    bytes: 0.0,
+                    max_fit_blocks: per_engine - wm,
+                }
+            })
+            .collect();
+        let mut run = Run {
+            reps,
+            sched: cfg.scheduler.build(),
+            records: workload
+                .requests
+                .iter()
+                .map(|r| RequestRecord::new(r.id, r.arrival_s, r.prompt_tokens, r.output_tokens))
+                .collect(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            iterations: 0,
+            breakdown: [0.0; 5],
+            timeline: cfg.record_timeline.then(Vec::new),
+            batch: Batch::default(),
+            last_end: f64::NEG_INFINITY,
+            bad_cost: None,
+        };
+        let mut router = Router::new(cfg.router, cfg.seed);
+        let reqs = &workload.requests;
+        let mut ai = 0usize;
+        let mut eligible = Vec::with_capacity(run.reps.len());
+        loop {
+            let ta = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
+            let te = run.heap.peek().map_or(f64::INFINITY, |e| e.t);
+            if ta == f64::INFINITY && te == f64::INFINITY {
+                break;
+            }
+            if ta <= te {
+                run.arrive(ai, &mut router, &mut eligible, cfg);
+                ai += 1;
+            } else if let Some(ev) = run.heap.pop() {
+                let next_arrival = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
+                run.on_ready(ev.r as usize, ev.v as usize, ev.t, next_arrival);
+                if let Some(e) = run.bad_cost.take() {
+                    return Err(e);
+                }
+            }
+        }
+        let first_arrival = reqs.first().map_or(0.0, |r| r.arrival_s);
+        let metrics = run.metrics(first_arrival, cfg);
+        Ok(SimReport {
+            metrics,
+            requests: run.records,
+            timeline: run.timeline,
+        })
+    }
+}
+
+impl Run<'_> {
+    fn arrive(
+        &mut self,
+        ai: usize,
+        router: &mut Router,
+        eligible: &mut Vec<usize>,
+        cfg: &SimConfig,
+    ) {
+        let rec = self.records[ai];
+        let (p, o) = (rec.prompt_tokens, rec.output_tokens);
+        let t = rec.arrival_s;
+        let chunked = cfg.scheduler.kind.chunked();
+        let prompt_ok = chunked || p <= cfg.scheduler.max_num_batched_tokens;
+        eligible.clear();
+        for (i, rep) in self.reps.iter().enumerate() {
+            let peak = (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64);
+            if peak <= rep.max_fit_blocks && prompt_ok {
+                eligible.push(i);
+            }
+        }
+        if eligible.is_empty() {
+            self.records[ai].rejected = Some(if prompt_ok {
+                RejectReason::KvCapacity
+            } else {
+                RejectReason::PromptTooLong
+            });
+            return;
+        }
+        let reps = &self.reps;
+        let r = router.pick(reps.len(), eligible, |i| match router_load(cfg.router) {
+            Load::Requests => reps[i]
+                .engines
+                .iter()
+                .map(|e| e.num_unfinished() as u64)
+                .sum(),
+            Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
+        });
+        let rep = &mut self.reps[r];
+        let v = (0..rep.engines.len())
+            .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
+            .unwrap_or(0);
+        let eng = &mut rep.engines[v];
+        if eng.inflight == Inflight::None {
+            if !eng.wake_pending {
+                eng.wake_pending = true;
+                self.seq += 1;
+                self.heap.push(Ev {
+                    t,
+                    seq: self.seq,
+                    r: r as u32,
+                    v: v as u32,
+                });
+            }
+        } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
+            eng.steady_left = 0;
+        }
+        eng.add(ai as u32, p, o);
+        self.records[ai].replica = Some(r as u32);
+    }
+
+    /// Run the batch in `self.batch` through replica `r`'s stages, formed by engine `v` at `t`.
+    /// Returns (stage-0 start, end of last stage).
+    fn dispatch(&mut self, r: usize, v: usize, t: f64) -> (f64, f64) {
+        let rep = &mut self.reps[r];
+        let mut at = t;
+        let mut start0 = t;
+        for (s, stage) in rep.spec.stages.iter().enumerate() {
+            let c: StepCost = stage.step(&self.batch);
+            if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
+                self.bad_cost = Some(SimError::config(
+                    &format!("replicas[{r}].stages[{s}].step(..).seconds"),
+                    c.seconds,
+                    "a finite time ≥ 0 from the StageCost",
+                ));
+            }
+            let start = at.max(rep.stage_free[s]);
+            let end = start + c.seconds;
+            rep.stage_free[s] = end;
+            rep.busy[s] += c.seconds;
+            rep.flops += c.flops;
+            rep.bytes += c.bytes;
+            for k in 0..5 {
+                self.breakdown[k] += c.breakdown[k];
+            }
+            if let Some(tl) = &mut self.timeline {
+                tl.push(Span {
+                    replica: r as u32,
+                    stage: s as u32,
+                    engine: v as u32,
+                    start_s: start,
+                    end_s: end,
+                    prefill_tokens: self.batch.prefill_tokens(),
+                    decode_requests: self.batch.decode.requests,
+                });
+            }
+            if s == 0 {
+                start0 = start;
+            }
+            at = end;
+        }
+        self.iterations += 1;
+        if at > self.last_end {
+            self.last_end = at;
+        }
+        (start0, at)
+    }
+
+    fn on_ready(&mut self, r: usize, v: usize, mut t: f64, next_arrival: f64) {
+        loop {
+            let end;
+            {
+                let eng = &mut self.reps[r].engines[v];
+                match eng.inflight {
+                    Inflight::Full => {
+                        eng.complete_full(t, &mut self.records);
+                        eng.retire(t, &mut self.records);
+                    }
+                    Inflight::Steady => eng.lazy_steps += 1,
+                    Inflight::None => {}
+                }
+                eng.inflight = Inflight::None;
+                eng.wake_pending = false;
+            }
+            let eng = &mut self.reps[r].engines[v];
+            if eng.steady_left > 0 {
+                eng.steady_left -= 1;
+                let g = &mut eng.steady_group;
+                g.context_sum += g.requests as u64;
+                g.context_max += 1;
+                self.batch.prefill.clear();
+                self.batch.decode = *g;
+                eng.inflight = Inflight::Steady;
+                end = self.dispatch(r, v, t).1;
+            } else {
+                if eng.lazy_steps > 0 {
+                    eng.materialise();
+                    eng.retire(t, &mut self.records);
+                }
+                eng.preempted_now = false;
+                self.sched.schedule(eng, &mut self.records);
+                if eng.plan.is_empty() {
+                    return;
+                }
+                eng.plan_batch(&mut self.batch);
+                eng.arm_steady(self.batch.decode);
+                eng.prefill_tokens += self.batch.prefill_tokens();
+                eng.inflight = Inflight::Full;
+                let (start0, e) = self.dispatch(r, v, t);
+                end = e;
+                let eng = &self.reps[r].engines[v];
+                for &(slot, tokens) in &eng.plan {
+                    if tokens > 0 {
+                        let rec = &mut self.records[eng.seqs[slot as usize].idx as usize];
+                        if rec.scheduled_s.is_nan() {
+                            rec.scheduled_s = start0;
+                        }
+                    }
+                }
+            }
+            if end < next_arrival && self.heap.peek().map_or(true, |e| end < e.t) {
+                t = end;
+                continue;
+            }
+            self.seq += 1;
+            self.heap.push(Ev {
+                t: end,
+                seq: self.seq,
+                r: r as u32,
+                v: v as u32,
+            });
+            return;
+        }
+    }
+
+    fn metrics(&mut self, first_arrival: f64, cfg: &SimConfig) -> Metrics {
+        let recs = &self.records;
+        let mut counts = RequestCounts {
+            total: recs.len() as u64,
+            ..Default::default()
+        };
+        let mut tokens = TokenCounts::default();
+        let (mut ttft, mut tpot, mut e2e, mut queue) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut good = 0u64;
+        for r in recs {
+            counts.preemptions += r.preemptions as u64;
+            counts.preempted_requests += (r.preemptions > 0) as u64;
+            match r.rejected {
+                Some(RejectReason::KvCapacity) => counts.rejected_kv_capacity += 1,
+                Some(RejectReason::PromptTooLong) => counts.rejected_prompt_too_long += 1,
+                None => {}
+            }
+            if r.rejected.is_some() {
+                counts.rejected += 1;
+                continue;
+            }
+            if !r.completed {
+                counts.unfinished += 1;
+                continue;
+            }
+            counts.completed += 1;
+            tokens.prompt += r.prompt_tokens as u64;
+            tokens.output += r.output_tokens as u64;
+            ttft.push(r.ttft_s());
+            e2e.push(r.e2e_s());
+            queue.push(r.queue_s());
+            let tp = r.tpot_s();
+            if !tp.is_nan() {
+                tpot.push(tp);
+            }
+            let ok_ttft = cfg.slo.ttft_ms.map_or(true, |s| r.ttft_s() * 1e3 <= s);
+            let ok_tpot = cfg.slo.tpot_ms.map_or(true, |s| tp.is_nan() || tp * 1e3 <= s);
+            good += (ok_ttft && ok_tpot) as u64;
+        }
+        let prefilled: u64 = self
+            .reps
+            .iter()
+            .flat_map(|r| r.engines.iter())
+            .map(|e| e.prefill_tokens)
+            .sum();
+        tokens.recomputed = prefilled.saturating_sub(tokens.prompt);
+        let makespan = if self.last_end.is_finite() {
+            (self.last_end - first_arrival).max(0.0)
+        } else {
+            0.0
+        };
+        let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
+        let throughput = Throughput {
+            requests_per_s: per_s(counts.completed as f64),
+            output_tokens_per_s: per_s(tokens.output as f64),
+            total_tokens_per_s: per_s((tokens.prompt + tokens.output) as f64),
+        };
+        let has_slo = cfg.slo.ttft_ms.is_some() || cfg.slo.tpot_ms.is_some();
+        let slo = SloMetrics {
+            ttft_ms: cfg.slo.ttft_ms,
+            tpot_ms: cfg.slo.tpot_ms,
+            attainment: has_slo.then(|| {
+                if counts.total == 0 {
+                    0.0
+                } else {
+                    good as f64 / counts.total as f64
+                }
+            }),
+            goodput_requests_per_s: has_slo.then(|| per_s(good as f64)),
+        };
+        let mut gpu = GpuMetrics::default();
+        let (mut busy_gpu_s, mut peak_flop, mut peak_bytes, mut flops, mut bytes) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
+        for rep in &self.reps {
+            let s = rep.spec;
+            let per_stage = s.gpus as f64 / s.stages.len() as f64;
+            gpu.gpus += s.gpus as u64;
+            let busy: f64 = rep.busy.iter().sum::<f64>() * per_stage;
+            busy_gpu_s += busy;
+            gpu.energy_j += s.gpus as f64 * s.power.idle_watts * makespan
+                + (s.power.busy_watts - s.power.idle_watts) * busy;
+            flops += rep.flops * per_stage;
+            bytes += rep.bytes * per_stage;
+            peak_flop += s.gpus as f64 * s.peak_flops;
+            peak_bytes += s.gpus as f64 * s.peak_bandwidth;
+        }
+        if makespan > 0.0 {
+            gpu.utilisation = busy_gpu_s / (gpu.gpus as f64 * makespan);
+            gpu.mean_power_w = gpu.energy_j / (gpu.gpus as f64 * makespan);
+            if peak_flop > 0.0 {
+                gpu.mfu = flops / (peak_flop * makespan);
+            }
+            if peak_bytes > 0.0 {
+                gpu.mbu = bytes / (peak_bytes * makespan);
+            }
+        }
+        let breakdown_s: BTreeMap<String, f64> = OpKind::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), self.breakdown[*k as usize]))
+            .collect();
+        Metrics {
+            requests: counts,
+            ttft_ms: Summary::of(&mut ttft, 1e3),
+            tpot_ms: Summary::of(&mut tpot, 1e3),
+            e2e_s: Summary::of(&mut e2e, 1.0),
+            queue_ms: Summary::of(&mut queue, 1e3),
+            throughput,
+            slo,
+            tokens,
+            gpu,
+            breakdown_s,
+            makespan_s: makespan,
+            iterations: self.iterations,
+        }
+    }
+}
+
+enum Load {
+    Requests,
+    Tokens,
+}
+
+fn router_load(p: RouterPolicy) -> Load {
+    match p {
+        RouterPolicy::ShortestQueueTokens => Load::Tokens,
+        _ => Load::Requests,
+    }
+}
