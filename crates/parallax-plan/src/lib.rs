@@ -2,6 +2,95 @@
 //!
 //! The plan space of LLM serving: data-parallel replicas, pipeline stages with layer ranges,
 //! and per-cell tensor/expert parallelism; enumeration with pruning; lowering of a plan to the
-//! simulator's [`parallax_sim::ReplicaSpec`].
+//! simulator's [`parallax_sim::ReplicaSpec`]; one-iteration prediction through the same stage
+//! costs the simulator uses.
+//!
+//! - [`Plan`] and its canonical string (`crates/parallax-plan/PLAN-STRING.md`).
+//! - [`Mapping`]: devices of a plan on the cluster topology.
+//! - [`plan_memory`]: weights, activation reserve and KV capacity per stage.
+//! - [`lower`]: a plan to one [`parallax_sim::ReplicaSpec`] per replica.
+//! - [`predict()`]: the latency of one iteration with a breakdown by op kind.
+//! - [`enumerate()`]: the pruned plan space, with the heuristic and max-TP baselines.
+//!
+//! Nothing here does I/O.
 
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod lower;
+pub mod mapping;
+pub mod memory;
+pub mod plan;
+pub mod predict;
+
+pub use error::{MemoryShortfall, PlanError};
+pub use lower::{lower, lower_plan, LowerOptions, LoweredPlan, PlanStageCost};
+pub use mapping::{Mapping, StageSlot};
+pub use memory::{plan_memory, MemoryOptions, MemoryReport, StageMemory};
+pub use plan::{CellLayout, CellPlacement, MoeLayout, Plan, Segment, StageSpec};
+pub use predict::{
+    batch_from_specs, parse_decode_spec, parse_prefill_spec, predict, predict_with,
+    IterationPrediction,
+};
+
+use parallax_hw::Cluster;
+use parallax_ir::{check_shard, Cell, Model};
+
+/// Check `plan` against `model` and `cluster` and resolve its stages.
+///
+/// Checks: the plan's shape ([`Plan::check_shape`]); layer ranges cover the model on block
+/// boundaries; every cell accepts its shard (heads, KV heads, widths and experts divisible);
+/// MoE layouts only on MoE models and MLP layouts only on models with dense MLPs; the devices
+/// fit and pack into the cluster ([`Mapping::new`]).
+///
+/// # Complexity
+/// O(pp × runs + cells per block), independent of depth.
+///
+/// # Errors
+/// [`PlanError::Inconsistent`] naming the field at fault.
+pub fn validate(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+) -> Result<Vec<StageSpec>, PlanError> {
+    plan.check_shape()?;
+    let has = |f: fn(&Cell) -> bool| model.runs.iter().any(|r| r.block.cells.iter().any(f));
+    let has_moe = has(|c| matches!(c, Cell::Moe(_)));
+    let has_mlp = has(|c| matches!(c, Cell::Mlp(_)));
+    if plan.moe != (MoeLayout { ep: 1, tp: plan.tp }) && !has_moe {
+        return Err(PlanError::inconsistent(
+            plan,
+            if plan.moe.ep > 1 { "ep" } else { "moe" },
+            format!(
+                "model `{}` is dense (no MoE cells): expert parallelism and MoE layouts need a \
+                 mixture-of-experts model",
+                model.name
+            ),
+        ));
+    }
+    if plan.mlp != CellLayout::tp(plan.tp) && !has_mlp {
+        return Err(PlanError::inconsistent(
+            plan,
+            "mlp",
+            format!("model `{}` has no dense MLP cells to lay out", model.name),
+        ));
+    }
+    let stages = plan.stages(model)?;
+    for run in &model.runs {
+        for i in 0..run.block.cells.len() {
+            let cell = &run.block.cells[i];
+            let pl = plan.placement(&run.block, i);
+            if let Err(e) = check_shard(cell, pl.shard) {
+                let field = match cell {
+                    Cell::Attention(_) if plan.attn != CellLayout::tp(plan.tp) => "attn",
+                    Cell::Mlp(_) if plan.mlp != CellLayout::tp(plan.tp) => "mlp",
+                    Cell::Moe(_) if plan.moe.ep > 1 => "moe",
+                    _ => "tp",
+                };
+                return Err(PlanError::inconsistent(plan, field, e.to_string()));
+            }
+        }
+    }
+    Mapping::new(plan, cluster)?;
+    Ok(stages)
+}

@@ -1,0 +1,748 @@
+//! Lowering a plan to what the simulator runs: one [`ReplicaSpec`] per data-parallel replica,
+//! each a list of pipeline stages implementing [`StageCost`].
+//!
+//! # What a stage costs
+//!
+//! A [`PlanStageCost`] holds the stage's cells once per block (one entry per cell of each
+//! block run it holds, multiplied by the number of blocks — never one entry per layer), plus:
+//! the embedding on the first stage, the final norm, LM head and sampling on the last, the
+//! resharding collectives between cells of different token layouts, and the pipeline send of
+//! activations to the next stage.
+//!
+//! For a batch, [`StageCost::step`] sums:
+//! - **token-dependent work** (GEMMs, elementwise ops, collectives, the send): it depends on
+//!   the batch only through `batch.tokens()` (the IR's invariant), so it is computed **once per
+//!   token count** and kept in a lock-free lazily filled table ([`std::sync::OnceLock`] slots in
+//!   chunks of 64 token counts; a hit is two atomic loads);
+//! - **the LM head**, which depends only on `batch.sequences()` (one logit row per sequence),
+//!   in a second table of the same kind;
+//! - **attention**, per call: `cost.prefill_attention` over the prefill chunks plus
+//!   `cost.decode_attention` over the decode group, times the layers of each distinct
+//!   attention shape in the stage. With attention replicas (`attn=RxtpT`) the batch is split
+//!   between the `R` groups (prefill chunks round-robin, decode requests evenly) and the
+//!   slowest group counts;
+//! - **overhead**: `cost.iteration_overhead()` once per stage per iteration (every stage's
+//!   worker prepares its inputs), plus `cost.kernel_launch_overhead()` per kernel unless the
+//!   iteration is decode-only, CUDA graphs are on and the batch has at most
+//!   [`LowerOptions::cuda_graph_max_batch`] requests (vLLM captures decode iterations up to a
+//!   size in CUDA graphs and runs prefill and mixed iterations eagerly).
+//!
+//! # Resharding between cells
+//!
+//! Each cell has a token layout: `R` groups that each hold `1/R` of the stage's sequences
+//! (`R` = attention or MLP replicas, or a MoE's `ep`; norms take the layout of the cell they
+//! feed). Going from `Ra` to `Rb` groups:
+//! - `Rb` a multiple of `Ra` (splitting further): free — every device already holds the tokens
+//!   of its finer group and keeps its slice;
+//! - `Ra` a multiple of `Rb` (merging): an **all-gather** over the `Ra/Rb` devices that hold
+//!   the same TP position in the merged groups (stride `tp/Ra`), of the merged group's
+//!   `T/Rb × hidden` activations;
+//! - otherwise an **all-to-all** over the whole stage, each device sending its `T/Ra × hidden`.
+//!
+//! All-gather (rather than all-reduce + slice) is chosen because the layouts differ only in how
+//! tokens are split: no partial sums cross the boundary, the cell's own TP all-reduce has
+//! already produced complete activations. The stage's first cell receives the pipeline
+//! transfer (or the embedding output, `R = 1`) already in its layout; the LM head needs `R = 1`.
+//!
+//! Every collective's [`DeviceGroup`] comes from the [`Mapping`].
+
+use crate::error::PlanError;
+use crate::mapping::Mapping;
+use crate::memory::{plan_memory, MemoryOptions, MemoryReport};
+use crate::plan::{CellPlacement, Plan, StageSpec};
+use parallax_hw::{Cluster, CostModel, DeviceGroup};
+use parallax_ir::{
+    lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
+    DecodeGroup, GroupRole, Model, Op, OpBody, PrefillChunk,
+};
+use parallax_sim::{PowerModel, ReplicaSpec, StageCost, StepCost};
+use std::sync::{Arc, OnceLock};
+
+/// Options of the lowering.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LowerOptions {
+    /// Memory settings (KV capacity, activation reserve).
+    pub memory: MemoryOptions,
+    /// Capture decode-only iterations in CUDA graphs (no per-kernel launch overhead); default
+    /// `true`, as vLLM does.
+    pub cuda_graphs: bool,
+    /// Largest decode batch captured in a CUDA graph (vLLM's largest capture size); default 512.
+    pub cuda_graph_max_batch: u32,
+    /// Tokens of context one request must be able to hold for the plan to be feasible (the
+    /// workload's largest request); `0` means one KV block. Default 0.
+    pub required_kv_tokens: u64,
+    /// Token counts (and sequence counts) up to which step costs are cached; larger batches
+    /// are computed on every call. Default 16,384.
+    pub cache_tokens: u32,
+}
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions {
+            memory: MemoryOptions::default(),
+            cuda_graphs: true,
+            cuda_graph_max_batch: 512,
+            required_kv_tokens: 0,
+            cache_tokens: 16_384,
+        }
+    }
+}
+
+/// A plan lowered for the simulator, with its memory report and the concrete stage costs.
+#[derive(Debug, Clone)]
+pub struct LoweredPlan {
+    /// One spec per data-parallel replica.
+    pub replicas: Vec<ReplicaSpec>,
+    /// The same stages with their concrete type, `stages[replica][stage]`.
+    pub stages: Vec<Vec<Arc<PlanStageCost>>>,
+    /// Memory of one replica.
+    pub memory: MemoryReport,
+    /// The device mapping.
+    pub mapping: Mapping,
+}
+
+/// Lower `plan` for `model` on `cluster` to one [`ReplicaSpec`] per data-parallel replica.
+///
+/// # Arguments
+/// - `cost`: the cost model every op is priced with.
+/// - `opts`: memory settings, CUDA graphs, the KV a request must be able to hold.
+///
+/// # Returns
+/// `dp` replica specs (identical replicas share their stage objects).
+///
+/// # Complexity
+/// O(dp × pp + pp × (runs + cells per block)); independent of depth. Costs are computed
+/// lazily on the first step of each token count.
+///
+/// # Errors
+/// [`PlanError::Inconsistent`] for a plan that does not fit the model or cluster,
+/// [`PlanError::Memory`] when a stage cannot hold its weights, reserves and one request of
+/// `opts.required_kv_tokens` (at least one KV block).
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use parallax_plan::{lower, LowerOptions, Plan};
+/// let model = parallax_ir::resolve("llama-3.1-8b").unwrap();
+/// let cluster = parallax_hw::Cluster::parse("1x8xH100").unwrap();
+/// let cost = Arc::new(parallax_hw::RooflineModel::new(&cluster.gpu));
+/// let plan: Plan = "dp=2,tp=4".parse().unwrap();
+/// let replicas = lower(&model, &plan, &cluster, cost, &LowerOptions::default()).unwrap();
+/// assert_eq!(replicas.len(), 2);
+/// assert!(replicas[0].kv_blocks > 0);
+/// ```
+pub fn lower(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    cost: Arc<dyn CostModel>,
+    opts: &LowerOptions,
+) -> Result<Vec<ReplicaSpec>, PlanError> {
+    Ok(lower_plan(model, plan, cluster, cost, opts)?.replicas)
+}
+
+/// Like [`lower`], returning the concrete stage costs, the memory report and the mapping too.
+///
+/// # Errors
+/// As [`lower`].
+pub fn lower_plan(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    cost: Arc<dyn CostModel>,
+    opts: &LowerOptions,
+) -> Result<LoweredPlan, PlanError> {
+    let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
+    let need = opts.required_kv_tokens.max(opts.memory.block_size as u64);
+    lowered.memory.check(need)?;
+    if lowered.memory.kv_blocks() == 0 {
+        // Only reachable when a request needs less than a block yet a block does not fit.
+        return lowered.memory.check(u64::MAX / 4).map(|_| lowered);
+    }
+    Ok(lowered)
+}
+
+/// Lower without the memory check (used by one-iteration prediction, which reports memory
+/// but prices the iteration even when the weights do not fit).
+pub(crate) fn lower_unchecked(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    cost: Arc<dyn CostModel>,
+    opts: &LowerOptions,
+) -> Result<LoweredPlan, PlanError> {
+    let memory = plan_memory(model, plan, cluster, &opts.memory)?;
+    let specs = plan.stages(model)?;
+    let mapping = Mapping::new(plan, cluster)?;
+    let kv_blocks = memory.kv_blocks();
+    let gpu = &cluster.gpu;
+    let shared_model = Arc::new(model.clone());
+    let mut stages: Vec<Vec<Arc<PlanStageCost>>> = Vec::with_capacity(plan.dp as usize);
+    for r in 0..plan.dp as usize {
+        let mut row = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let send = mapping.send_group(r, spec.index);
+            // Replicas whose stage has the same groups share the stage object.
+            let reuse = stages
+                .iter()
+                .map(|prev| &prev[spec.index])
+                .find(|s| s.send_group == send)
+                .cloned();
+            let stage = match reuse {
+                Some(s) => s,
+                None => Arc::new(PlanStageCost::build(
+                    &shared_model,
+                    plan,
+                    spec,
+                    &mapping,
+                    r,
+                    cost.clone(),
+                    opts,
+                )),
+            };
+            row.push(stage);
+        }
+        stages.push(row);
+    }
+    let replicas = stages
+        .iter()
+        .map(|row| ReplicaSpec {
+            stages: row
+                .iter()
+                .map(|s| s.clone() as Arc<dyn StageCost>)
+                .collect(),
+            kv_blocks,
+            block_size: opts.memory.block_size,
+            gpus: plan.replica_devices(),
+            power: PowerModel {
+                idle_watts: gpu.idle_watts,
+                busy_watts: gpu.tdp_watts,
+            },
+            peak_flops: gpu.peak_flops(model.precision.activations),
+            peak_bandwidth: gpu.memory_bandwidth,
+        })
+        .collect();
+    Ok(LoweredPlan {
+        replicas,
+        stages,
+        memory,
+        mapping,
+    })
+}
+
+/// Work of the token- or sequence-dependent part of a stage for one count.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Part {
+    gemm: f64,
+    elementwise: f64,
+    communication: f64,
+    flops: f64,
+    bytes: f64,
+    kernels: f64,
+}
+
+impl Part {
+    fn add_op(&mut self, op: &Op, cost: &dyn CostModel, groups: &Groups, mult: f64) {
+        match &op.body {
+            OpBody::Gemm(g) => {
+                self.gemm += mult * cost.gemm(g);
+                self.flops += mult * g.flops();
+                self.bytes += mult * g.bytes();
+            }
+            OpBody::Elementwise(e) => {
+                self.elementwise += mult * cost.elementwise(e);
+                self.flops += mult * e.flops;
+                self.bytes += mult * e.bytes;
+            }
+            OpBody::Collective(c) => {
+                let g = match c.group {
+                    GroupRole::TensorParallel => groups.tp,
+                    GroupRole::ExpertParallel => groups.ep,
+                    GroupRole::Stage => groups.stage,
+                };
+                self.communication += mult * cost.collective(c.kind, c.bytes, &g);
+            }
+            // Attention is priced per call, never through the tables.
+            OpBody::Attention { .. } => return,
+        }
+        self.kernels += mult;
+    }
+}
+
+/// Device groups a unit's collectives run over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Groups {
+    tp: DeviceGroup,
+    ep: DeviceGroup,
+    stage: DeviceGroup,
+}
+
+/// One piece of token-dependent work of a stage.
+#[derive(Debug, Clone)]
+enum UnitKind {
+    /// Cell `cell` of the block of run `run`.
+    Cell {
+        run: usize,
+        cell: usize,
+        placement: CellPlacement,
+    },
+    /// The input embedding (first stage).
+    Embedding,
+    /// The final norm (last stage; the rest of the LM head depends on sequences).
+    FinalNorm,
+    /// Resharding between token layouts.
+    Reshard {
+        kind: CollectiveKind,
+        /// Bytes per token of the collective (the per-rank size is this × tokens / divisor).
+        divisor: u32,
+        group: DeviceGroup,
+    },
+    /// Activations sent to the next stage.
+    Send(DeviceGroup),
+}
+
+#[derive(Debug, Clone)]
+struct Unit {
+    kind: UnitKind,
+    mult: f64,
+    groups: Groups,
+}
+
+/// One distinct attention shape of the stage.
+#[derive(Debug, Clone, Copy)]
+struct AttnUnit {
+    shape: AttentionShape,
+    layers: f64,
+}
+
+const CHUNK: usize = 64;
+
+/// A lazily filled, lock-free table of [`Part`]s indexed by a count in `1..=cap`.
+#[derive(Debug)]
+struct Table {
+    chunks: Box<[OnceLock<Box<[OnceLock<Part>]>>]>,
+}
+
+impl Table {
+    fn new(cap: u32) -> Self {
+        let n = (cap as usize).div_ceil(CHUNK);
+        Table {
+            chunks: (0..n).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, count: u64, f: impl FnOnce() -> Part) -> Part {
+        let i = count as usize;
+        let (c, o) = (i / CHUNK, i % CHUNK);
+        match self.chunks.get(c) {
+            Some(chunk) => {
+                let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+                *chunk[o].get_or_init(f)
+            }
+            None => f(),
+        }
+    }
+}
+
+/// The [`StageCost`] of one pipeline stage of a lowered plan (see the module docs).
+#[derive(Debug)]
+pub struct PlanStageCost {
+    stage: usize,
+    layers: u32,
+    units: Vec<Unit>,
+    attn: Vec<AttnUnit>,
+    attn_replicas: u32,
+    model: Arc<Model>,
+    /// Devices of the stage (the TP degree of the embedding and LM head).
+    width: u32,
+    /// Groups of the embedding / LM head / stage-wide ops.
+    full: Groups,
+    last: bool,
+    cost: Arc<dyn CostModel>,
+    cuda_graphs: bool,
+    cuda_graph_max_batch: u32,
+    send_group: Option<DeviceGroup>,
+    tokens: Table,
+    seqs: Table,
+}
+
+fn tokens_batch(t: u64) -> Batch {
+    Batch {
+        prefill: Vec::new(),
+        decode: DecodeGroup {
+            requests: u32::try_from(t).unwrap_or(u32::MAX),
+            context_sum: t,
+            context_max: 1,
+        },
+    }
+}
+
+/// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
+/// themselves and so are lowered at the stage's full token count.
+const MOE_ROUTED_OPS: [&str; 5] = [
+    "ep_dispatch",
+    "experts_gate_up",
+    "experts_act",
+    "experts_down",
+    "ep_combine",
+];
+
+impl PlanStageCost {
+    fn build(
+        model: &Arc<Model>,
+        plan: &Plan,
+        spec: &StageSpec,
+        mapping: &Mapping,
+        replica: usize,
+        cost: Arc<dyn CostModel>,
+        opts: &LowerOptions,
+    ) -> Self {
+        let s = spec.index;
+        let w = plan.tp;
+        let stage_group = mapping.stage_group(replica, s);
+        let full = Groups {
+            tp: stage_group,
+            ep: stage_group,
+            stage: stage_group,
+        };
+        let ep_group = mapping.strided_group(replica, s, plan.moe.ep, plan.moe.tp);
+        let groups_for = |pl: &CellPlacement| Groups {
+            tp: mapping.tp_group(replica, s, pl.shard.tp),
+            ep: ep_group,
+            stage: stage_group,
+        };
+        let first = s == 0;
+        let last = s + 1 == plan.pp as usize;
+        let mut units: Vec<Unit> = Vec::new();
+        let mut attn: Vec<AttnUnit> = Vec::new();
+        let mut transitions: Vec<((u32, u32), f64)> = Vec::new();
+        let mut add_transition = |from: u32, to: u32, mult: f64| {
+            if from == to || mult <= 0.0 {
+                return;
+            }
+            match transitions.iter_mut().find(|e| e.0 == (from, to)) {
+                Some(e) => e.1 += mult,
+                None => transitions.push(((from, to), mult)),
+            }
+        };
+        if first {
+            units.push(Unit {
+                kind: UnitKind::Embedding,
+                mult: 1.0,
+                groups: full,
+            });
+        }
+        let mut prev_layout: Option<u32> = if first { Some(1) } else { None };
+        let p = &model.precision;
+        for seg in &spec.segments {
+            let block = &model.runs[seg.run].block;
+            let n = seg.blocks as f64;
+            let layouts: Vec<u32> = (0..block.cells.len())
+                .map(|i| plan.placement(block, i).replicas)
+                .collect();
+            for (i, cell) in block.cells.iter().enumerate() {
+                let pl = plan.placement(block, i);
+                units.push(Unit {
+                    kind: UnitKind::Cell {
+                        run: seg.run,
+                        cell: i,
+                        placement: pl,
+                    },
+                    mult: n,
+                    groups: groups_for(&pl),
+                });
+                if let Cell::Attention(a) = cell {
+                    let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
+                    match attn.iter_mut().find(|u| u.shape == shape) {
+                        Some(u) => u.layers += n,
+                        None => attn.push(AttnUnit { shape, layers: n }),
+                    }
+                }
+                if i + 1 < layouts.len() {
+                    add_transition(layouts[i], layouts[i + 1], n);
+                }
+            }
+            if let (Some(&f), Some(&l)) = (layouts.first(), layouts.last()) {
+                if let Some(prev) = prev_layout {
+                    add_transition(prev, f, 1.0);
+                }
+                add_transition(l, f, n - 1.0);
+                prev_layout = Some(l);
+            }
+        }
+        if last {
+            if let Some(prev) = prev_layout {
+                add_transition(prev, 1, 1.0);
+            }
+            units.push(Unit {
+                kind: UnitKind::FinalNorm,
+                mult: 1.0,
+                groups: full,
+            });
+        }
+        for ((from, to), mult) in transitions {
+            let (kind, divisor, group) = if to % from == 0 {
+                continue; // splitting further is a local slice
+            } else if from % to == 0 {
+                let k = from / to;
+                (
+                    CollectiveKind::AllGather,
+                    to,
+                    mapping.strided_group(replica, s, k, w / from),
+                )
+            } else {
+                (CollectiveKind::AllToAll, from, stage_group)
+            };
+            units.push(Unit {
+                kind: UnitKind::Reshard {
+                    kind,
+                    divisor,
+                    group,
+                },
+                mult,
+                groups: full,
+            });
+        }
+        let send_group = mapping.send_group(replica, s);
+        if let Some(g) = send_group {
+            units.push(Unit {
+                kind: UnitKind::Send(g),
+                mult: 1.0,
+                groups: full,
+            });
+        }
+        PlanStageCost {
+            stage: s,
+            layers: spec.layers(),
+            units,
+            attn,
+            attn_replicas: plan.attn.replicas.max(1),
+            model: model.clone(),
+            width: w,
+            full,
+            last,
+            cost,
+            cuda_graphs: opts.cuda_graphs,
+            cuda_graph_max_batch: opts.cuda_graph_max_batch,
+            send_group,
+            tokens: Table::new(opts.cache_tokens),
+            seqs: Table::new(opts.cache_tokens),
+        }
+    }
+
+    /// Stage index in its pipeline.
+    pub fn stage(&self) -> usize {
+        self.stage
+    }
+
+    /// Layers the stage holds.
+    pub fn layers(&self) -> u32 {
+        self.layers
+    }
+
+    /// Token-dependent work for `t` tokens, computed from scratch.
+    fn token_part(&self, t: u64) -> Part {
+        let mut part = Part::default();
+        if t == 0 {
+            return part;
+        }
+        let cost = &*self.cost;
+        let model = &*self.model;
+        let p = &model.precision;
+        let hidden = model.hidden_size as f64;
+        let act = p.activations.bytes();
+        let mut ops: Vec<Op> = Vec::with_capacity(16);
+        for u in &self.units {
+            ops.clear();
+            match &u.kind {
+                UnitKind::Cell {
+                    run,
+                    cell,
+                    placement: pl,
+                } => {
+                    let cell = &model.runs[*run].block.cells[*cell];
+                    let share = t.div_ceil(pl.replicas.max(1) as u64);
+                    if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 {
+                        lower_cell(cell, pl.shard, &tokens_batch(t), p, &mut ops);
+                        for op in ops.iter().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
+                            part.add_op(op, cost, &u.groups, u.mult);
+                        }
+                        ops.clear();
+                        lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
+                        ops.retain(|o| !MOE_ROUTED_OPS.contains(&o.name));
+                    } else {
+                        lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
+                    }
+                }
+                UnitKind::Embedding => {
+                    lower_embedding(model, self.width, &tokens_batch(t), &mut ops);
+                }
+                UnitKind::FinalNorm => {
+                    lower_lm_head(model, self.width, &tokens_batch(t), &mut ops);
+                    ops.retain(|o| o.name == "final_norm");
+                }
+                UnitKind::Reshard {
+                    kind,
+                    divisor,
+                    group,
+                } => {
+                    let bytes = t.div_ceil(*divisor as u64) as f64 * hidden * act;
+                    part.communication += u.mult * cost.collective(*kind, bytes, group);
+                    part.kernels += u.mult;
+                }
+                UnitKind::Send(g) => {
+                    let bytes = t as f64 * hidden * act;
+                    part.communication +=
+                        u.mult * cost.collective(CollectiveKind::SendRecv, bytes, g);
+                    part.kernels += u.mult;
+                }
+            }
+            for op in &ops {
+                part.add_op(op, cost, &u.groups, u.mult);
+            }
+        }
+        part
+    }
+
+    /// The LM head's work (logits, their all-gather, sampling) for `seqs` sequences.
+    fn seq_part(&self, seqs: u64) -> Part {
+        let mut part = Part::default();
+        if !self.last || seqs == 0 {
+            return part;
+        }
+        let mut ops: Vec<Op> = Vec::with_capacity(4);
+        lower_lm_head(&self.model, self.width, &tokens_batch(seqs), &mut ops);
+        for op in ops.iter().filter(|o| o.name != "final_norm") {
+            part.add_op(op, &*self.cost, &self.full, 1.0);
+        }
+        part
+    }
+
+    /// Attention of the batch: (seconds, flops, bytes, kernels).
+    fn attention(&self, batch: &Batch) -> (f64, f64, f64, f64) {
+        let cost = &*self.cost;
+        let r = self.attn_replicas;
+        let mut time = 0.0;
+        let mut flops = 0.0;
+        let mut bytes = 0.0;
+        let mut kernels = 0.0;
+        if r <= 1 {
+            for a in &self.attn {
+                let (t, f, b) = attention_call(cost, &a.shape, &batch.prefill, &batch.decode);
+                time += a.layers * t;
+                flops += a.layers * f;
+                bytes += a.layers * b;
+                kernels += a.layers;
+            }
+            return (time, flops, bytes, kernels);
+        }
+        // Split the batch between the attention replica groups; the slowest group counts.
+        let mut bins: Vec<Vec<PrefillChunk>> = vec![Vec::new(); r as usize];
+        for (i, c) in batch.prefill.iter().enumerate() {
+            bins[i % r as usize].push(*c);
+        }
+        let d = batch.decode;
+        for (g, bin) in bins.iter().enumerate() {
+            let g = g as u32;
+            let req = d.requests / r + u32::from(g < d.requests % r);
+            let decode = if req == 0 || d.requests == 0 {
+                DecodeGroup::default()
+            } else {
+                DecodeGroup {
+                    requests: req,
+                    context_sum: ((d.context_sum as f64) * req as f64 / d.requests as f64).round()
+                        as u64,
+                    context_max: d.context_max,
+                }
+            };
+            let (mut gt, mut gf, mut gb) = (0.0, 0.0, 0.0);
+            for a in &self.attn {
+                let (t, f, b) = attention_call(cost, &a.shape, bin, &decode);
+                gt += a.layers * t;
+                gf += a.layers * f;
+                gb += a.layers * b;
+            }
+            if gt > time || g == 0 {
+                time = gt;
+                flops = gf;
+                bytes = gb;
+            }
+        }
+        for a in &self.attn {
+            kernels += a.layers;
+        }
+        (time, flops, bytes, kernels)
+    }
+
+    fn compute(&self, batch: &Batch, cached: bool) -> StepCost {
+        if batch.is_empty() {
+            return StepCost::default();
+        }
+        let t = batch.tokens();
+        let s = batch.sequences() as u64;
+        let (tok, seq) = if cached {
+            (
+                self.tokens.get(t, || self.token_part(t)),
+                self.seqs.get(s, || self.seq_part(s)),
+            )
+        } else {
+            (self.token_part(t), self.seq_part(s))
+        };
+        let (attn, attn_flops, attn_bytes, attn_kernels) = self.attention(batch);
+        let graphed = self.cuda_graphs
+            && batch.prefill.is_empty()
+            && batch.decode.requests <= self.cuda_graph_max_batch;
+        let kernels = tok.kernels + seq.kernels + attn_kernels;
+        let mut overhead = self.cost.iteration_overhead();
+        if !graphed {
+            overhead += kernels * self.cost.kernel_launch_overhead();
+        }
+        let breakdown = [
+            tok.gemm + seq.gemm,
+            attn,
+            tok.elementwise + seq.elementwise,
+            tok.communication + seq.communication,
+            overhead,
+        ];
+        StepCost {
+            seconds: breakdown.iter().sum(),
+            breakdown,
+            flops: tok.flops + seq.flops + attn_flops,
+            bytes: tok.bytes + seq.bytes + attn_bytes,
+        }
+    }
+
+    /// The step cost computed from scratch, bypassing the caches (for tests and checks; equal
+    /// to [`StageCost::step`]).
+    pub fn step_uncached(&self, batch: &Batch) -> StepCost {
+        self.compute(batch, false)
+    }
+}
+
+/// One attention kernel over a batch: (seconds, flops, bytes).
+fn attention_call(
+    cost: &dyn CostModel,
+    shape: &AttentionShape,
+    prefill: &[PrefillChunk],
+    decode: &DecodeGroup,
+) -> (f64, f64, f64) {
+    let mut t = 0.0;
+    if !prefill.is_empty() {
+        t += cost.prefill_attention(shape, prefill);
+    }
+    if decode.requests > 0 {
+        t += cost.decode_attention(shape, decode);
+    }
+    (
+        t,
+        shape.flops(prefill, decode),
+        shape.bytes(prefill, decode),
+    )
+}
+
+impl StageCost for PlanStageCost {
+    fn step(&self, batch: &Batch) -> StepCost {
+        self.compute(batch, true)
+    }
+}

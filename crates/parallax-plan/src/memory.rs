@@ -1,0 +1,336 @@
+//! Device memory of a plan: weights, activation reserve and KV-cache capacity per stage.
+//!
+//! For one device of each pipeline stage:
+//!
+//! - **Weights**: every cell of the stage's blocks under its shard
+//!   ([`parallax_ir::Cell::weight_bytes_per_device`], times the blocks held), plus the
+//!   vocabulary-parallel input embedding (`vocab × hidden / tp`) on the first stage and the
+//!   final norm and LM head (`vocab × hidden / tp`) on the last. A tied LM head costs nothing
+//!   extra when the first and last stage coincide (`pp = 1`); with `pp > 1` the last stage
+//!   holds its own copy, as vLLM does.
+//! - **Activation reserve** (the peak that vLLM's profiling run measures, estimated): the
+//!   residual stream and hidden state of `max_num_batched_tokens` tokens
+//!   (`2 · T · hidden · act_bytes`) plus the largest input+output pair of any GEMM of the
+//!   stage's cells lowered at that token count (per device, so it shrinks with TP and EP), plus
+//!   on the last stage fp32 logits and probabilities for `max_num_seqs` sequences
+//!   (`2 · 4 · S · vocab / tp`).
+//! - **Runtime reserve**: a fixed allowance per device for CUDA context, NCCL and cuBLAS
+//!   workspaces ([`MemoryOptions::runtime_reserve_bytes`], default 512 MiB).
+//! - **KV cache**: what is left of `gpu_memory_utilization × capacity`. The KV bytes per
+//!   token per device sum the stage's attention layers under the attention shard (replicated
+//!   KV heads when TP exceeds the KV heads cost more). With attention replicas (`attn=RxtpT`)
+//!   each replica group holds the KV of its own sequences only, so the stage holds `R` times
+//!   the tokens of one group. The replica's KV capacity is the minimum over its stages,
+//!   in blocks of `block_size` tokens.
+//!
+//! **Sliding-window layers** (gpt-oss, Mistral): the paged capacity ([`MemoryReport::kv_blocks`])
+//! counts every layer at full per-token size, as vLLM's uniform block tables do, which is
+//! conservative. The per-request check ([`StageMemory::request_kv_bytes`], used to prune
+//! plans against the workload's largest request) caps sliding-window layers at their window.
+
+use crate::error::{MemoryShortfall, PlanError};
+use crate::plan::{Plan, StageSpec};
+use parallax_hw::Cluster;
+use parallax_ir::{lower_cell, Batch, Cell, DecodeGroup, Model, OpBody};
+
+/// Memory settings of the serving engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryOptions {
+    /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`); default 0.9.
+    pub gpu_memory_utilization: f64,
+    /// Tokens per KV-cache block; default 16.
+    pub block_size: u32,
+    /// Largest number of tokens in one iteration (sizes the activation reserve); default 8192.
+    pub max_num_batched_tokens: u32,
+    /// Largest number of sequences in one iteration (sizes the logits reserve); default 256.
+    pub max_num_seqs: u32,
+    /// Fixed per-device reserve for CUDA context and library workspaces; default 512 MiB.
+    pub runtime_reserve_bytes: f64,
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        MemoryOptions {
+            gpu_memory_utilization: 0.9,
+            block_size: 16,
+            max_num_batched_tokens: 8192,
+            max_num_seqs: 256,
+            runtime_reserve_bytes: 512.0 * 1024.0 * 1024.0,
+        }
+    }
+}
+
+impl MemoryOptions {
+    /// Check every option's range.
+    ///
+    /// # Errors
+    /// [`PlanError::Option`] naming the option and its value.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        let bad = |option: &str, value: String, expected: &str| {
+            Err(PlanError::Option {
+                option: option.into(),
+                value,
+                expected: expected.into(),
+            })
+        };
+        let u = self.gpu_memory_utilization;
+        if !(u > 0.0 && u <= 1.0) {
+            return bad(
+                "gpu_memory_utilization",
+                u.to_string(),
+                "a fraction in (0, 1]",
+            );
+        }
+        if self.block_size == 0 {
+            return bad("block_size", "0".into(), "at least 1 token");
+        }
+        if self.max_num_batched_tokens == 0 {
+            return bad("max_num_batched_tokens", "0".into(), "at least 1 token");
+        }
+        if self.max_num_seqs == 0 {
+            return bad("max_num_seqs", "0".into(), "at least 1 sequence");
+        }
+        let r = self.runtime_reserve_bytes;
+        if !(r >= 0.0 && r.is_finite()) {
+            return bad("runtime_reserve_bytes", r.to_string(), "a finite size ≥ 0");
+        }
+        Ok(())
+    }
+}
+
+/// Memory of one device of one pipeline stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StageMemory {
+    /// Stage index.
+    pub stage: usize,
+    /// Usable bytes per device (`gpu_memory_utilization × capacity`).
+    pub available_bytes: f64,
+    /// Weight bytes per device.
+    pub weights_bytes: f64,
+    /// Activation reserve per device.
+    pub activation_bytes: f64,
+    /// Runtime reserve per device.
+    pub runtime_bytes: f64,
+    /// KV-cache bytes per token of context per device, every layer at full size.
+    pub kv_bytes_per_token: f64,
+    /// Part of `kv_bytes_per_token` from sliding-window layers, by window length.
+    pub windowed_kv: Vec<(u32, f64)>,
+    /// Attention replica groups in the stage (each holds its own sequences' KV).
+    pub attn_replicas: u32,
+}
+
+impl StageMemory {
+    /// Bytes left for the KV cache on one device (negative when weights and reserves alone
+    /// do not fit).
+    pub fn kv_free_bytes(&self) -> f64 {
+        self.available_bytes - self.weights_bytes - self.activation_bytes - self.runtime_bytes
+    }
+
+    /// Paged KV capacity of the stage in tokens (every attention replica group together).
+    pub fn kv_tokens(&self) -> u64 {
+        let free = self.kv_free_bytes();
+        if free <= 0.0 || self.kv_bytes_per_token <= 0.0 {
+            return if free > 0.0 { u64::MAX } else { 0 };
+        }
+        let per_group = (free / self.kv_bytes_per_token).floor();
+        (per_group * self.attn_replicas as f64).min(u64::MAX as f64) as u64
+    }
+
+    /// KV bytes on one device of this stage for one request of `tokens` tokens of context,
+    /// with sliding-window layers capped at their window.
+    pub fn request_kv_bytes(&self, tokens: u64) -> f64 {
+        let n = tokens as f64;
+        let windowed: f64 = self.windowed_kv.iter().map(|&(_, b)| b).sum();
+        let full = self.kv_bytes_per_token - windowed;
+        full * n
+            + self
+                .windowed_kv
+                .iter()
+                .map(|&(w, b)| b * n.min(w as f64))
+                .sum::<f64>()
+    }
+
+    /// Bytes one device needs to hold the weights, reserves and one request of `tokens`.
+    pub fn needed_bytes(&self, tokens: u64) -> f64 {
+        self.weights_bytes
+            + self.activation_bytes
+            + self.runtime_bytes
+            + self.request_kv_bytes(tokens)
+    }
+}
+
+/// Memory of every stage of one replica of a plan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MemoryReport {
+    /// The plan, canonical.
+    pub plan: String,
+    /// Per stage.
+    pub stages: Vec<StageMemory>,
+    /// Tokens per KV block.
+    pub block_size: u32,
+}
+
+impl MemoryReport {
+    /// KV-cache blocks of one replica: the minimum over stages of the stage's paged capacity.
+    pub fn kv_blocks(&self) -> u64 {
+        self.stages
+            .iter()
+            .map(|s| s.kv_tokens() / self.block_size.max(1) as u64)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The worst stage's shortfall for holding weights, reserves and one request of `tokens`
+    /// tokens, or `None` when every stage fits.
+    pub fn shortfall(&self, tokens: u64) -> Option<MemoryShortfall> {
+        let mut worst: Option<MemoryShortfall> = None;
+        for s in &self.stages {
+            let needed = s.needed_bytes(tokens);
+            if needed > s.available_bytes {
+                let miss = MemoryShortfall {
+                    plan: self.plan.clone(),
+                    stage: s.stage,
+                    needed_bytes: needed,
+                    available_bytes: s.available_bytes,
+                };
+                if worst
+                    .as_ref()
+                    .map_or(true, |w| miss.deficit_bytes() > w.deficit_bytes())
+                {
+                    worst = Some(miss);
+                }
+            }
+        }
+        worst
+    }
+
+    /// `Ok` when every stage holds its weights, reserves and one request of `tokens` tokens.
+    ///
+    /// # Errors
+    /// [`PlanError::Memory`] with the worst stage's shortfall.
+    pub fn check(&self, tokens: u64) -> Result<(), PlanError> {
+        match self.shortfall(tokens) {
+            Some(s) => Err(PlanError::Memory(s)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn tokens_batch(t: u64) -> Batch {
+    Batch {
+        prefill: Vec::new(),
+        decode: DecodeGroup {
+            requests: u32::try_from(t).unwrap_or(u32::MAX),
+            context_sum: t,
+            context_max: 1,
+        },
+    }
+}
+
+/// Memory of one stage (see the module docs).
+pub(crate) fn stage_memory(
+    model: &Model,
+    plan: &Plan,
+    stage: &StageSpec,
+    cluster: &Cluster,
+    opts: &MemoryOptions,
+) -> StageMemory {
+    let p = &model.precision;
+    let w = plan.tp.max(1) as f64;
+    let a = p.activations.bytes();
+    let hidden = model.hidden_size as f64;
+    let t_max = opts.max_num_batched_tokens as u64;
+    let mut weights = 0.0;
+    let mut kv = 0.0;
+    let mut windowed: Vec<(u32, f64)> = Vec::new();
+    let mut peak_gemm: f64 = 0.0;
+    let mut ops = Vec::new();
+    for seg in &stage.segments {
+        let block = &model.runs[seg.run].block;
+        let n = seg.blocks as f64;
+        for (i, cell) in block.cells.iter().enumerate() {
+            let pl = plan.placement(block, i);
+            weights += n * cell.weight_bytes_per_device(pl.shard, p);
+            let k = cell.kv_bytes_per_token_per_device(pl.shard, p);
+            if k > 0.0 {
+                kv += n * k;
+                if let Cell::Attention(att) = cell {
+                    if let Some(win) = att.sliding_window {
+                        match windowed.iter_mut().find(|e| e.0 == win) {
+                            Some(e) => e.1 += n * k,
+                            None => windowed.push((win, n * k)),
+                        }
+                    }
+                }
+            }
+            // Peak GEMM activations at the largest iteration.
+            let rows = if matches!(cell, Cell::Moe(_)) {
+                t_max
+            } else {
+                t_max.div_ceil(pl.replicas.max(1) as u64)
+            };
+            ops.clear();
+            lower_cell(cell, pl.shard, &tokens_batch(rows), p, &mut ops);
+            for op in &ops {
+                if let OpBody::Gemm(g) = &op.body {
+                    let live = g.count as f64 * g.m as f64 * (g.k + g.n) as f64 * a;
+                    peak_gemm = peak_gemm.max(live);
+                }
+            }
+        }
+    }
+    let table = model.vocab_size as f64 * hidden * p.weights.bytes() / w;
+    let first = stage.index == 0;
+    let last = stage.index + 1 == plan.pp as usize;
+    if first {
+        weights += table;
+    }
+    let mut activation = 2.0 * t_max as f64 * hidden * a + peak_gemm;
+    if last {
+        weights += hidden * p.weights.bytes();
+        if !model.tie_word_embeddings || !first {
+            weights += table;
+        }
+        activation += 2.0 * 4.0 * opts.max_num_seqs as f64 * model.vocab_size as f64 / w;
+    }
+    windowed.sort_by_key(|e| e.0);
+    StageMemory {
+        stage: stage.index,
+        available_bytes: opts.gpu_memory_utilization * cluster.gpu.memory_bytes as f64,
+        weights_bytes: weights,
+        activation_bytes: activation,
+        runtime_bytes: opts.runtime_reserve_bytes,
+        kv_bytes_per_token: kv,
+        windowed_kv: windowed,
+        attn_replicas: plan.attn.replicas,
+    }
+}
+
+/// Memory of one replica of `plan` for `model` on `cluster`'s GPU.
+///
+/// Does not fail when memory misses: inspect [`MemoryReport::shortfall`] or call
+/// [`MemoryReport::check`].
+///
+/// # Complexity
+/// O(pp × (runs + cells per block)), independent of depth.
+///
+/// # Errors
+/// [`PlanError`] when the options are out of range or the plan is inconsistent with the
+/// model or the cluster (see [`crate::validate`]).
+pub fn plan_memory(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    opts: &MemoryOptions,
+) -> Result<MemoryReport, PlanError> {
+    opts.validate()?;
+    let stages = crate::validate(model, plan, cluster)?;
+    Ok(MemoryReport {
+        plan: plan.to_string(),
+        stages: stages
+            .iter()
+            .map(|s| stage_memory(model, plan, s, cluster, opts))
+            .collect(),
+        block_size: opts.block_size,
+    })
+}

@@ -1,0 +1,776 @@
+//! The parallel plan of one deployment and its canonical string.
+//!
+//! A [`Plan`] is `dp` identical data-parallel replicas, each a pipeline of `pp` stages. Every
+//! stage runs on `tp` devices (the *stage width*) and holds a contiguous range of the model's
+//! layers. Inside a stage each cell kind has its own layout over the stage's devices:
+//!
+//! - attention: `replicas × tp` ([`CellLayout`]): tokens (whole sequences) are split across
+//!   `replicas` groups, each group runs the cell with tensor parallelism `tp`. When `tp`
+//!   exceeds the KV-head count, KV heads are replicated (the IR's sharding rule).
+//! - dense MLP: `replicas × tp` likewise.
+//! - MoE: `ep × tp` ([`MoeLayout`]): routed experts split over `ep` groups, each expert
+//!   sharded `tp` ways inside its group; tokens reach their experts by all-to-all dispatch and
+//!   return by all-to-all combine.
+//! - norms run in the layout of the cell they feed.
+//!
+//! Between consecutive cells of different token layouts the lowering inserts resharding
+//! collectives over the stage (see [`crate::lower`]).
+//!
+//! The canonical string (grammar in `crates/parallax-plan/PLAN-STRING.md`) is what `search`
+//! prints and `simulate --plan` accepts back:
+//!
+//! ```
+//! use parallax_plan::Plan;
+//! let p: Plan = "dp=2,tp=4".parse().unwrap();
+//! assert_eq!(p.to_string(), "dp=2,pp=1,tp=4");
+//! let q: Plan = "pp=2,tp=8,layers=38+42,attn=2xtp4".parse().unwrap();
+//! assert_eq!(q.to_string().parse::<Plan>().unwrap(), q);
+//! ```
+
+use crate::error::PlanError;
+use parallax_ir::{Block, Cell, CellShard, Model};
+use std::fmt;
+use std::str::FromStr;
+
+/// Layout of a dense cell kind (attention or MLP) over a stage's devices:
+/// `replicas` groups of `tp` devices each; `replicas × tp` = stage width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellLayout {
+    /// Groups that each run the cell on their share of the stage's sequences.
+    pub replicas: u32,
+    /// Tensor-parallel degree inside each group.
+    pub tp: u32,
+}
+
+impl CellLayout {
+    /// One group spanning `tp` devices.
+    pub fn tp(tp: u32) -> Self {
+        CellLayout { replicas: 1, tp }
+    }
+
+    /// Devices the layout spans.
+    pub fn devices(&self) -> u32 {
+        self.replicas * self.tp
+    }
+}
+
+/// Layout of a mixture-of-experts cell over a stage's devices: `ep × tp` = stage width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MoeLayout {
+    /// Expert-parallel degree: routed experts are split over `ep` groups.
+    pub ep: u32,
+    /// Tensor-parallel degree of each expert inside its group.
+    pub tp: u32,
+}
+
+impl MoeLayout {
+    /// Devices the layout spans.
+    pub fn devices(&self) -> u32 {
+        self.ep * self.tp
+    }
+}
+
+/// A parallel plan: `dp` replicas × `pp` stages × `tp` devices per stage, with per-cell
+/// layouts inside each stage. Build one with [`Plan::new`] and the `with_*` methods, or parse
+/// its string form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Plan {
+    /// Data-parallel replicas.
+    pub dp: u32,
+    /// Pipeline stages per replica.
+    pub pp: u32,
+    /// Devices per stage (the stage width; the TP degree of every cell kind not given its own
+    /// layout).
+    pub tp: u32,
+    /// Layers of each stage, in order (sums to the model's layers); `None` = even split.
+    pub layers: Option<Vec<u32>>,
+    /// Attention layout.
+    pub attn: CellLayout,
+    /// Dense MLP layout.
+    pub mlp: CellLayout,
+    /// MoE layout.
+    pub moe: MoeLayout,
+}
+
+/// Where one cell of a block runs: its shard and how many token groups split the stage's
+/// sequences between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CellPlacement {
+    /// Tensor/expert sharding of the cell inside one group.
+    pub shard: CellShard,
+    /// Token groups splitting the stage's sequences (1 = every device sees every token):
+    /// `R` for a dense layout `RxtpT`; for a MoE its `ep` groups (each holds the tokens it
+    /// dispatches; the IR's MoE lowering already divides the routed work by `ep`).
+    pub replicas: u32,
+}
+
+/// The part of one [`parallax_ir::BlockRun`] that a stage holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Index of the run in `model.runs`.
+    pub run: usize,
+    /// Whole blocks of that run in the stage.
+    pub blocks: u32,
+}
+
+/// A pipeline stage resolved against a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageSpec {
+    /// Stage index (0-based).
+    pub index: usize,
+    /// First layer (0-based, inclusive).
+    pub first_layer: u32,
+    /// One past the last layer.
+    pub end_layer: u32,
+    /// The blocks held, run by run.
+    pub segments: Vec<Segment>,
+}
+
+impl StageSpec {
+    /// Layers in the stage.
+    pub fn layers(&self) -> u32 {
+        self.end_layer - self.first_layer
+    }
+}
+
+impl Plan {
+    /// `dp` replicas × `pp` stages (even split) × `tp`-way tensor parallelism for every cell.
+    ///
+    /// Degrees of 0 are rejected by [`Plan::check_shape`] (and by every function that takes a
+    /// plan), never silently raised.
+    pub fn new(dp: u32, pp: u32, tp: u32) -> Self {
+        Plan {
+            dp,
+            pp,
+            tp,
+            layers: None,
+            attn: CellLayout::tp(tp),
+            mlp: CellLayout::tp(tp),
+            moe: MoeLayout { ep: 1, tp },
+        }
+    }
+
+    /// Explicit per-stage layer counts.
+    pub fn with_layers(mut self, layers: Vec<u32>) -> Self {
+        self.layers = Some(layers);
+        self
+    }
+
+    /// Attention as `replicas` groups of `tp` devices.
+    pub fn with_attn(mut self, replicas: u32, tp: u32) -> Self {
+        self.attn = CellLayout { replicas, tp };
+        self
+    }
+
+    /// Dense MLP as `replicas` groups of `tp` devices.
+    pub fn with_mlp(mut self, replicas: u32, tp: u32) -> Self {
+        self.mlp = CellLayout { replicas, tp };
+        self
+    }
+
+    /// MoE as `ep` expert groups of `tp` devices.
+    pub fn with_moe(mut self, ep: u32, tp: u32) -> Self {
+        self.moe = MoeLayout { ep, tp };
+        self
+    }
+
+    /// Devices the plan occupies (`dp × pp × tp`).
+    pub fn devices(&self) -> u32 {
+        self.dp.saturating_mul(self.pp).saturating_mul(self.tp)
+    }
+
+    /// Devices of one replica (`pp × tp`).
+    pub fn replica_devices(&self) -> u32 {
+        self.pp.saturating_mul(self.tp)
+    }
+
+    /// True when the plan uses expert parallelism.
+    pub fn uses_ep(&self) -> bool {
+        self.moe.ep > 1
+    }
+
+    /// Model-independent consistency: degrees ≥ 1, every layout spans exactly the stage width,
+    /// `layers` (if given) has `pp` non-zero entries.
+    ///
+    /// # Errors
+    /// [`PlanError::Inconsistent`] naming the field.
+    pub fn check_shape(&self) -> Result<(), PlanError> {
+        for (name, v) in [("dp", self.dp), ("pp", self.pp), ("tp", self.tp)] {
+            if v == 0 {
+                return Err(PlanError::inconsistent(self, name, "must be at least 1"));
+            }
+        }
+        for (name, l) in [("attn", self.attn), ("mlp", self.mlp)] {
+            if l.replicas == 0 || l.tp == 0 {
+                return Err(PlanError::inconsistent(
+                    self,
+                    name,
+                    "replicas and tp must be at least 1",
+                ));
+            }
+            if l.devices() != self.tp {
+                return Err(PlanError::inconsistent(
+                    self,
+                    name,
+                    format!(
+                        "{}x tp{} spans {} devices but the stage has tp={} devices",
+                        l.replicas,
+                        l.tp,
+                        l.replicas as u64 * l.tp as u64,
+                        self.tp
+                    ),
+                ));
+            }
+        }
+        if self.moe.ep == 0 || self.moe.tp == 0 {
+            return Err(PlanError::inconsistent(
+                self,
+                "moe",
+                "ep and tp must be at least 1",
+            ));
+        }
+        if self.moe.devices() != self.tp {
+            return Err(PlanError::inconsistent(
+                self,
+                "moe",
+                format!(
+                    "ep{} x tp{} spans {} devices but the stage has tp={} devices",
+                    self.moe.ep,
+                    self.moe.tp,
+                    self.moe.ep as u64 * self.moe.tp as u64,
+                    self.tp
+                ),
+            ));
+        }
+        if let Some(layers) = &self.layers {
+            if layers.len() != self.pp as usize {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "layers",
+                    format!("{} stage sizes given but pp={}", layers.len(), self.pp),
+                ));
+            }
+            if layers.contains(&0) {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "layers",
+                    "every stage needs at least one layer",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `block.cells[index]` runs under this plan. Norms take the layout of the next
+    /// non-norm cell of the block (the cell they feed), or of the previous one at the end.
+    pub fn placement(&self, block: &Block, index: usize) -> CellPlacement {
+        let cell = &block.cells[index];
+        let target = match cell {
+            Cell::Norm(_) => block.cells[index..]
+                .iter()
+                .chain(block.cells[..index].iter().rev())
+                .find(|c| !matches!(c, Cell::Norm(_))),
+            other => Some(other),
+        };
+        match target {
+            Some(Cell::Attention(_)) => CellPlacement {
+                shard: CellShard::tp(self.attn.tp),
+                replicas: self.attn.replicas,
+            },
+            Some(Cell::Mlp(_)) => CellPlacement {
+                shard: CellShard::tp(self.mlp.tp),
+                replicas: self.mlp.replicas,
+            },
+            Some(Cell::Moe(_)) => CellPlacement {
+                shard: CellShard {
+                    tp: self.moe.tp,
+                    ep: self.moe.ep,
+                },
+                replicas: self.moe.ep,
+            },
+            Some(Cell::Norm(_)) | None => CellPlacement {
+                shard: CellShard::tp(self.tp),
+                replicas: 1,
+            },
+        }
+    }
+
+    /// Resolve the pipeline stages against `model`: layer ranges (explicit, or the even split)
+    /// and the blocks each stage holds.
+    ///
+    /// Even split: boundary `i` is the block boundary nearest to `i·L/pp` (ties to the lower),
+    /// moved forward when needed so that every stage is non-empty.
+    ///
+    /// # Complexity
+    /// O(pp × runs), independent of depth.
+    ///
+    /// # Errors
+    /// [`PlanError::Inconsistent`] when explicit layers do not sum to the model's layers, a
+    /// boundary falls inside a multi-layer block, or `pp` exceeds the number of blocks.
+    pub fn stages(&self, model: &Model) -> Result<Vec<StageSpec>, PlanError> {
+        self.check_shape()?;
+        let geo = Geometry::new(model);
+        let total = geo.total_layers;
+        let mut bounds = Vec::with_capacity(self.pp as usize + 1);
+        bounds.push(0u32);
+        match &self.layers {
+            Some(layers) => {
+                let sum: u64 = layers.iter().map(|&l| l as u64).sum();
+                if sum != total as u64 {
+                    return Err(PlanError::inconsistent(
+                        self,
+                        "layers",
+                        format!(
+                            "stage sizes sum to {sum} but model `{}` has {total} layers",
+                            model.name
+                        ),
+                    ));
+                }
+                let mut acc = 0u32;
+                for &l in layers {
+                    acc += l;
+                    if !geo.is_boundary(acc) {
+                        return Err(PlanError::inconsistent(
+                            self,
+                            "layers",
+                            format!(
+                                "a stage boundary after layer {acc} falls inside a block of \
+                                 {} layers; boundaries must fall on block boundaries",
+                                geo.block_layers_at(acc)
+                            ),
+                        ));
+                    }
+                    bounds.push(acc);
+                }
+            }
+            None => {
+                if geo.blocks_total < self.pp as u64 {
+                    return Err(PlanError::inconsistent(
+                        self,
+                        "pp",
+                        format!(
+                            "pp={} exceeds the {} blocks of model `{}` (stages hold whole blocks)",
+                            self.pp, geo.blocks_total, model.name
+                        ),
+                    ));
+                }
+                for i in 1..self.pp {
+                    let target = i as f64 * total as f64 / self.pp as f64;
+                    let prev = *bounds.last().unwrap_or(&0);
+                    let mut b = geo.nearest_boundary(target);
+                    if b <= prev {
+                        b = geo.next_boundary(prev);
+                    }
+                    bounds.push(b);
+                }
+                bounds.push(total);
+                if bounds.windows(2).any(|w| w[1] <= w[0]) {
+                    return Err(PlanError::inconsistent(
+                        self,
+                        "pp",
+                        format!(
+                            "cannot split the {} blocks of model `{}` into {} non-empty stages",
+                            geo.blocks_total, model.name, self.pp
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(bounds
+            .windows(2)
+            .enumerate()
+            .map(|(index, w)| StageSpec {
+                index,
+                first_layer: w[0],
+                end_layer: w[1],
+                segments: geo.segments(w[0], w[1]),
+            })
+            .collect())
+    }
+}
+
+/// Layer geometry of a model's runs (helper for stage splits).
+#[derive(Debug, Clone)]
+pub(crate) struct Geometry {
+    /// (first layer, layers per block, blocks) of each run.
+    runs: Vec<(u32, u32, u32)>,
+    pub(crate) total_layers: u32,
+    pub(crate) blocks_total: u64,
+}
+
+impl Geometry {
+    pub(crate) fn new(model: &Model) -> Self {
+        let mut runs = Vec::with_capacity(model.runs.len());
+        let mut start = 0u32;
+        let mut blocks_total = 0u64;
+        for r in &model.runs {
+            let per = r.block.layers();
+            if per == 0 || r.repeat == 0 {
+                // A run without layers holds no stage boundary; it is attached to its
+                // neighbours by `segments` through its zero width.
+                runs.push((start, per, r.repeat));
+                continue;
+            }
+            runs.push((start, per, r.repeat));
+            start += per * r.repeat;
+            blocks_total += r.repeat as u64;
+        }
+        Geometry {
+            runs,
+            total_layers: start,
+            blocks_total,
+        }
+    }
+
+    fn is_boundary(&self, layer: u32) -> bool {
+        if layer == 0 || layer == self.total_layers {
+            return true;
+        }
+        self.runs.iter().any(|&(s, per, n)| {
+            per > 0 && layer >= s && layer <= s + per * n && (layer - s) % per == 0
+        })
+    }
+
+    fn block_layers_at(&self, layer: u32) -> u32 {
+        self.runs
+            .iter()
+            .find(|&&(s, per, n)| per > 0 && layer >= s && layer < s + per * n)
+            .map(|r| r.1)
+            .unwrap_or(1)
+    }
+
+    /// Nearest block boundary to `target` (ties to the lower).
+    fn nearest_boundary(&self, target: f64) -> u32 {
+        let mut best = 0u32;
+        let mut best_d = f64::INFINITY;
+        let mut consider = |b: u32| {
+            let d = (b as f64 - target).abs();
+            if d < best_d - 1e-9 || ((d - best_d).abs() <= 1e-9 && b < best) {
+                best = b;
+                best_d = d;
+            }
+        };
+        consider(self.total_layers);
+        for &(s, per, n) in &self.runs {
+            if per == 0 || n == 0 {
+                continue;
+            }
+            let end = s + per * n;
+            let t = target.clamp(s as f64, end as f64);
+            let k = ((t - s as f64) / per as f64).floor() as u32;
+            consider(s + per * k.min(n));
+            consider(s + per * (k + 1).min(n));
+        }
+        best
+    }
+
+    /// Smallest block boundary strictly after `layer`.
+    fn next_boundary(&self, layer: u32) -> u32 {
+        for &(s, per, n) in &self.runs {
+            if per == 0 || n == 0 {
+                continue;
+            }
+            let end = s + per * n;
+            if layer < end {
+                if layer < s {
+                    return s + per;
+                }
+                let k = (layer - s) / per + 1;
+                return s + per * k;
+            }
+        }
+        self.total_layers + 1
+    }
+
+    /// Blocks held by the stage `[first, end)`, run by run.
+    fn segments(&self, first: u32, end: u32) -> Vec<Segment> {
+        let mut out = Vec::new();
+        for (run, &(s, per, n)) in self.runs.iter().enumerate() {
+            if per == 0 {
+                continue;
+            }
+            let e = s + per * n;
+            let lo = first.max(s);
+            let hi = end.min(e);
+            if hi > lo {
+                out.push(Segment {
+                    run,
+                    blocks: (hi - lo) / per,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for CellLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}xtp{}", self.replicas, self.tp)
+    }
+}
+
+impl fmt::Display for MoeLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ep{}xtp{}", self.ep, self.tp)
+    }
+}
+
+impl fmt::Display for Plan {
+    /// The canonical form: `dp=D,pp=P,tp=W` then, only when they differ from the defaults,
+    /// `layers=a+b+…`, `attn=RxtpT`, `mlp=RxtpT`, `moe=epExtpT`, in that order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dp={},pp={},tp={}", self.dp, self.pp, self.tp)?;
+        if let Some(layers) = &self.layers {
+            f.write_str(",layers=")?;
+            for (i, l) in layers.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("+")?;
+                }
+                write!(f, "{l}")?;
+            }
+        }
+        if self.attn != CellLayout::tp(self.tp) {
+            write!(f, ",attn={}", self.attn)?;
+        }
+        if self.mlp != CellLayout::tp(self.tp) {
+            write!(f, ",mlp={}", self.mlp)?;
+        }
+        if self.moe != (MoeLayout { ep: 1, tp: self.tp }) {
+            write!(f, ",moe={}", self.moe)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_err(input: &str, token: &str, expected: &str) -> PlanError {
+    PlanError::Parse {
+        input: input.to_string(),
+        token: token.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+fn parse_degree(input: &str, token: &str, digits: &str) -> Result<u32, PlanError> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(parse_err(input, token, "a positive integer"));
+    }
+    match digits.parse::<u32>() {
+        Ok(0) => Err(parse_err(input, token, "a positive integer (at least 1)")),
+        Ok(v) => Ok(v),
+        Err(_) => Err(parse_err(input, token, "an integer below 2^32")),
+    }
+}
+
+/// `RxtpT` or `tpT`.
+fn parse_layout(input: &str, token: &str, v: &str) -> Result<CellLayout, PlanError> {
+    const EXP: &str = "a layout `RxtpT` (R replicas of TP T) or `tpT`";
+    let (r, t) = match v.split_once('x') {
+        Some((r, t)) => (parse_degree(input, token, r)?, t),
+        None => (1, v),
+    };
+    let t = t
+        .strip_prefix("tp")
+        .ok_or_else(|| parse_err(input, token, EXP))?;
+    Ok(CellLayout {
+        replicas: r,
+        tp: parse_degree(input, token, t)?,
+    })
+}
+
+/// `epExtpT`, `epE` or `tpT`.
+fn parse_moe(input: &str, token: &str, v: &str) -> Result<MoeLayout, PlanError> {
+    const EXP: &str = "a MoE layout `epExtpT`, `epE` or `tpT`";
+    let (e, t) = match v.split_once('x') {
+        Some((e, t)) => (Some(e), Some(t)),
+        None if v.starts_with("ep") => (Some(v), None),
+        None => (None, Some(v)),
+    };
+    let ep = match e {
+        Some(e) => {
+            let d = e
+                .strip_prefix("ep")
+                .ok_or_else(|| parse_err(input, token, EXP))?;
+            parse_degree(input, token, d)?
+        }
+        None => 1,
+    };
+    let tp = match t {
+        Some(t) => {
+            let d = t
+                .strip_prefix("tp")
+                .ok_or_else(|| parse_err(input, token, EXP))?;
+            Some(parse_degree(input, token, d)?)
+        }
+        None => None,
+    };
+    // `epE` alone: tp is filled in from the stage width by the caller (marked by 0).
+    Ok(MoeLayout {
+        ep,
+        tp: tp.unwrap_or(0),
+    })
+}
+
+impl FromStr for Plan {
+    type Err = PlanError;
+
+    /// Parse a plan string; see `PLAN-STRING.md` for the grammar. Keys are case-insensitive
+    /// and may come in any order, each at most once.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let input = s.trim();
+        if input.is_empty() {
+            return Err(parse_err(
+                s,
+                "",
+                "a plan such as `tp=8` or `dp=2,pp=2,tp=4`",
+            ));
+        }
+        let lower = input.to_ascii_lowercase();
+        let mut dp = None;
+        let mut pp = None;
+        let mut tp = None;
+        let mut ep = None;
+        let mut layers: Option<Vec<u32>> = None;
+        let mut attn = None;
+        let mut mlp = None;
+        let mut moe = None;
+        for token in lower.split(',') {
+            let token = token.trim();
+            let (key, value) = token.split_once('=').ok_or_else(|| {
+                parse_err(
+                    input,
+                    token,
+                    "`key=value` with key one of dp, pp, tp, ep, layers, attn, mlp, moe",
+                )
+            })?;
+            let (key, value) = (key.trim(), value.trim());
+            let dup = |set: bool| {
+                if set {
+                    Err(parse_err(input, token, "each key at most once"))
+                } else {
+                    Ok(())
+                }
+            };
+            match key {
+                "dp" => {
+                    dup(dp.is_some())?;
+                    dp = Some(parse_degree(input, token, value)?);
+                }
+                "pp" => {
+                    dup(pp.is_some())?;
+                    pp = Some(parse_degree(input, token, value)?);
+                }
+                "tp" => {
+                    dup(tp.is_some())?;
+                    tp = Some(parse_degree(input, token, value)?);
+                }
+                "ep" => {
+                    dup(ep.is_some())?;
+                    ep = Some(parse_degree(input, token, value)?);
+                }
+                "layers" => {
+                    dup(layers.is_some())?;
+                    let v = value
+                        .split('+')
+                        .map(|p| parse_degree(input, token, p.trim()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    layers = Some(v);
+                }
+                "attn" => {
+                    dup(attn.is_some())?;
+                    attn = Some(parse_layout(input, token, value)?);
+                }
+                "mlp" => {
+                    dup(mlp.is_some())?;
+                    mlp = Some(parse_layout(input, token, value)?);
+                }
+                "moe" => {
+                    dup(moe.is_some())?;
+                    moe = Some(parse_moe(input, token, value)?);
+                }
+                _ => {
+                    return Err(parse_err(
+                        input,
+                        token,
+                        "a key among dp, pp, tp, ep, layers, attn, mlp, moe",
+                    ))
+                }
+            }
+        }
+        if ep.is_some() && moe.is_some() {
+            return Err(parse_err(
+                input,
+                "ep",
+                "either `ep=E` or `moe=...`, not both",
+            ));
+        }
+        // Stage width: tp, else ep, else the first explicit layout.
+        let width = tp
+            .or(ep)
+            .or(attn.map(|l| l.devices()))
+            .or(mlp.map(|l| l.devices()))
+            .or(moe.and_then(|m| (m.tp > 0).then(|| m.devices())))
+            .or(moe.map(|m| m.ep))
+            .unwrap_or(1);
+        let moe = match (ep, moe) {
+            (Some(e), _) => {
+                if width % e != 0 {
+                    return Err(PlanError::inconsistent(
+                        input,
+                        "ep",
+                        format!("ep={e} must divide the stage width tp={width}"),
+                    ));
+                }
+                MoeLayout {
+                    ep: e,
+                    tp: width / e,
+                }
+            }
+            (None, Some(m)) if m.tp == 0 => {
+                if width % m.ep != 0 {
+                    return Err(PlanError::inconsistent(
+                        input,
+                        "moe",
+                        format!("ep{} must divide the stage width tp={width}", m.ep),
+                    ));
+                }
+                MoeLayout {
+                    ep: m.ep,
+                    tp: width / m.ep,
+                }
+            }
+            (None, Some(m)) => m,
+            (None, None) => MoeLayout { ep: 1, tp: width },
+        };
+        let plan = Plan {
+            dp: dp.unwrap_or(1),
+            pp: pp.unwrap_or(1),
+            tp: width,
+            layers,
+            attn: attn.unwrap_or(CellLayout::tp(width)),
+            mlp: mlp.unwrap_or(CellLayout::tp(width)),
+            moe,
+        };
+        plan.check_shape().map_err(|e| match e {
+            PlanError::Inconsistent { field, reason, .. } => PlanError::Inconsistent {
+                plan: input.to_string(),
+                field,
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(plan)
+    }
+}
+
+impl serde::Serialize for Plan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Plan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,289 @@
+//! One-iteration prediction and the batch specs of the CLI.
+//!
+//! [`predict`] prices one iteration of one replica with tensor parallelism `tp` by lowering
+//! the plan `dp=1,pp=1,tp=N` and calling its stage's [`StageCost::step`] — the very code path
+//! the simulator runs.
+
+use crate::error::PlanError;
+use crate::lower::{lower_unchecked, LowerOptions};
+use crate::memory::MemoryReport;
+use crate::plan::Plan;
+use parallax_hw::{Cluster, CostModel};
+use parallax_ir::{Batch, DecodeGroup, Model, OpKind, PrefillChunk};
+use parallax_sim::StageCost;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The predicted latency of one iteration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IterationPrediction {
+    /// The plan priced (`dp=1,pp=1,tp=N`).
+    pub plan: String,
+    /// The cost model's name.
+    pub cost_model: String,
+    /// Whether the iteration ran as a CUDA graph (decode-only, graphs on, batch small enough).
+    pub cuda_graph: bool,
+    /// Tokens through the GEMMs.
+    pub tokens: u64,
+    /// Wall time of the iteration in milliseconds.
+    pub iteration_ms: f64,
+    /// Milliseconds by op kind: keys `gemm`, `attention`, `elementwise`, `communication`,
+    /// `overhead`; they sum to `iteration_ms`.
+    pub breakdown_ms: BTreeMap<String, f64>,
+    /// Floating-point operations per device.
+    pub flops_per_device: f64,
+    /// Bytes moved to and from device memory per device.
+    pub bytes_per_device: f64,
+    /// Whether the weights, reserves and the batch's KV fit one device.
+    pub fits_memory: bool,
+    /// The memory of the plan's single stage.
+    pub memory: MemoryReport,
+}
+
+/// Predict one iteration of `batch` on one replica of `tp` GPUs of `cluster`.
+///
+/// To predict on a bare GPU, pass a one-node cluster of it (e.g.
+/// `Cluster::parse("1x8xH100")`); the TP group takes the first `tp` GPUs of the node.
+///
+/// # Arguments
+/// - `tp`: tensor-parallel degree of every cell.
+/// - `cuda_graphs`: whether decode-only iterations run as CUDA graphs.
+/// - `cost`: the cost model.
+///
+/// # Returns
+/// The iteration time with its breakdown, computed by the same [`crate::PlanStageCost`] the
+/// simulator uses. A plan whose weights do not fit is still priced; `fits_memory` says so.
+///
+/// # Complexity
+/// O(cells per block + prefill chunks): microseconds.
+///
+/// # Errors
+/// [`PlanError::Inconsistent`] when `tp` does not fit the model's heads/widths or the cluster,
+/// [`PlanError::BatchSpec`] for an empty batch.
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use parallax_ir::{Batch, DecodeGroup};
+/// let model = parallax_ir::resolve("llama-3.1-8b").unwrap();
+/// let cluster = parallax_hw::Cluster::parse("1x8xH100").unwrap();
+/// let cost = Arc::new(parallax_hw::RooflineModel::new(&cluster.gpu));
+/// let batch = Batch { prefill: vec![], decode: DecodeGroup::uniform(32, 1024) };
+/// let p = parallax_plan::predict(&model, &cluster, 1, &batch, true, cost).unwrap();
+/// assert!(p.iteration_ms > 1.0 && p.iteration_ms < 100.0);
+/// ```
+pub fn predict(
+    model: &Model,
+    cluster: &Cluster,
+    tp: u32,
+    batch: &Batch,
+    cuda_graphs: bool,
+    cost: Arc<dyn CostModel>,
+) -> Result<IterationPrediction, PlanError> {
+    predict_with(
+        model,
+        cluster,
+        tp,
+        batch,
+        cost,
+        &LowerOptions {
+            cuda_graphs,
+            ..LowerOptions::default()
+        },
+    )
+}
+
+/// [`predict`] with every lowering option.
+///
+/// # Errors
+/// As [`predict`], plus [`PlanError::Option`] for out-of-range options.
+pub fn predict_with(
+    model: &Model,
+    cluster: &Cluster,
+    tp: u32,
+    batch: &Batch,
+    cost: Arc<dyn CostModel>,
+    opts: &LowerOptions,
+) -> Result<IterationPrediction, PlanError> {
+    if batch.is_empty() {
+        return Err(PlanError::BatchSpec {
+            flag: "--prefill/--decode".into(),
+            spec: String::new(),
+            expected: "at least one prefill or decode token in the batch".into(),
+        });
+    }
+    let plan = Plan::new(1, 1, tp);
+    let name = cost.name().to_string();
+    let lowered = lower_unchecked(model, &plan, cluster, cost, opts)?;
+    let step = lowered.stages[0][0].step(batch);
+    let mut breakdown_ms = BTreeMap::new();
+    for k in OpKind::ALL {
+        breakdown_ms.insert(k.name().to_string(), step.breakdown[k as usize] * 1e3);
+    }
+    // The KV the batch itself holds after the iteration.
+    let stage = &lowered.memory.stages[0];
+    let kv_tokens: u64 = batch
+        .prefill
+        .iter()
+        .map(|c| c.new_tokens as u64 + c.prefix as u64)
+        .sum::<u64>()
+        + batch.decode.context_sum;
+    let fits = stage.weights_bytes
+        + stage.activation_bytes
+        + stage.runtime_bytes
+        + kv_tokens as f64 * stage.kv_bytes_per_token
+        <= stage.available_bytes;
+    Ok(IterationPrediction {
+        plan: plan.to_string(),
+        cost_model: name,
+        cuda_graph: opts.cuda_graphs
+            && batch.prefill.is_empty()
+            && batch.decode.requests <= opts.cuda_graph_max_batch,
+        tokens: batch.tokens(),
+        iteration_ms: step.seconds * 1e3,
+        breakdown_ms,
+        flops_per_device: step.flops,
+        bytes_per_device: step.bytes,
+        fits_memory: fits,
+        memory: lowered.memory,
+    })
+}
+
+fn spec_err(flag: &str, spec: &str, expected: &str) -> PlanError {
+    PlanError::BatchSpec {
+        flag: flag.to_string(),
+        spec: spec.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+fn positive(
+    flag: &str,
+    spec: &str,
+    s: &str,
+    what: &str,
+    allow_zero: bool,
+) -> Result<u32, PlanError> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(spec_err(flag, spec, &format!("{what} as a whole number")));
+    }
+    match s.parse::<u32>() {
+        Ok(0) if !allow_zero => Err(spec_err(flag, spec, &format!("{what} of at least 1"))),
+        Ok(v) => Ok(v),
+        Err(_) => Err(spec_err(flag, spec, &format!("{what} below 2^32"))),
+    }
+}
+
+/// Most prefill sequences one `--prefill` spec may ask for (each is a separate chunk).
+pub const MAX_PREFILL_SEQUENCES: u32 = 1 << 16;
+
+/// Parse a `--prefill` spec `BxS` or `BxS+P`: `B` sequences of `S` new tokens, each after `P`
+/// cached tokens (0 when omitted).
+///
+/// # Errors
+/// [`PlanError::BatchSpec`] naming the spec and what was expected.
+///
+/// # Examples
+/// ```
+/// let chunks = parallax_plan::parse_prefill_spec("2x512+2048").unwrap();
+/// assert_eq!(chunks.len(), 2);
+/// assert_eq!((chunks[0].new_tokens, chunks[0].prefix), (512, 2048));
+/// ```
+pub fn parse_prefill_spec(spec: &str) -> Result<Vec<PrefillChunk>, PlanError> {
+    const FLAG: &str = "--prefill";
+    const EXP: &str = "`BxS` or `BxS+P` (B sequences of S new tokens after P cached tokens)";
+    let (b, rest) = spec
+        .trim()
+        .split_once(['x', 'X'])
+        .ok_or_else(|| spec_err(FLAG, spec, EXP))?;
+    let (s, p) = match rest.split_once('+') {
+        Some((s, p)) => (s, Some(p)),
+        None => (rest, None),
+    };
+    let b = positive(FLAG, spec, b, "a sequence count B", false)?;
+    if b > MAX_PREFILL_SEQUENCES {
+        return Err(spec_err(
+            FLAG,
+            spec,
+            &format!("at most {MAX_PREFILL_SEQUENCES} sequences B in one spec"),
+        ));
+    }
+    let s = positive(FLAG, spec, s, "new tokens S", false)?;
+    let p = match p {
+        Some(p) => positive(FLAG, spec, p, "cached tokens P", true)?,
+        None => 0,
+    };
+    Ok(vec![
+        PrefillChunk {
+            new_tokens: s,
+            prefix: p,
+        };
+        b as usize
+    ])
+}
+
+/// Parse a `--decode` spec `BxC`: `B` requests, each with `C` tokens of context.
+///
+/// # Errors
+/// [`PlanError::BatchSpec`] naming the spec and what was expected.
+pub fn parse_decode_spec(spec: &str) -> Result<DecodeGroup, PlanError> {
+    const FLAG: &str = "--decode";
+    const EXP: &str = "`BxC` (B requests with C tokens of context each)";
+    let (b, c) = spec
+        .trim()
+        .split_once(['x', 'X'])
+        .ok_or_else(|| spec_err(FLAG, spec, EXP))?;
+    let b = positive(FLAG, spec, b, "a request count B", false)?;
+    let c = positive(FLAG, spec, c, "a context length C", false)?;
+    Ok(DecodeGroup::uniform(b, c))
+}
+
+/// Build one iteration's [`Batch`] from repeated `--prefill` and `--decode` specs (they mix).
+///
+/// # Errors
+/// [`PlanError::BatchSpec`] for a malformed spec, for more than 2^32 decode requests, or when
+/// no spec is given.
+///
+/// # Examples
+/// ```
+/// let b = parallax_plan::batch_from_specs(&["1x512+2048"], &["32x1024", "8x4096"]).unwrap();
+/// assert_eq!(b.tokens(), 512 + 40);
+/// assert_eq!(b.decode.context_max, 4096);
+/// ```
+pub fn batch_from_specs<P: AsRef<str>, D: AsRef<str>>(
+    prefill: &[P],
+    decode: &[D],
+) -> Result<Batch, PlanError> {
+    let mut batch = Batch::default();
+    for p in prefill {
+        batch.prefill.extend(parse_prefill_spec(p.as_ref())?);
+    }
+    for d in decode {
+        let g = parse_decode_spec(d.as_ref())?;
+        let requests = batch
+            .decode
+            .requests
+            .checked_add(g.requests)
+            .ok_or_else(|| {
+                spec_err(
+                    "--decode",
+                    d.as_ref(),
+                    "fewer than 2^32 decode requests in total",
+                )
+            })?;
+        batch.decode = DecodeGroup {
+            requests,
+            context_sum: batch.decode.context_sum + g.context_sum,
+            context_max: batch.decode.context_max.max(g.context_max),
+        };
+    }
+    if batch.is_empty() {
+        return Err(spec_err(
+            "--prefill/--decode",
+            "",
+            "at least one `--prefill BxS[+P]` or `--decode BxC`",
+        ));
+    }
+    Ok(batch)
+}
