@@ -1,5 +1,7 @@
 //! GPU specifications.
 
+use crate::error::HwError;
+use crate::topology::LinkKind;
 use parallax_ir::DType;
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `None` where the GPU has no native support for the type.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PeakFlops {
-    /// fp32 (non-tensor-core or TF32? see the catalog's notes; we record plain FP32 vector).
+    /// fp32 on the vector units (not TF32 tensor cores).
     pub fp32: f64,
     /// bf16 tensor core.
     pub bf16: f64,
@@ -42,13 +44,48 @@ pub struct Gpu {
     pub idle_watts: f64,
     /// Scale-up link bandwidth (NVLink / Infinity Fabric / PCIe), bytes/s per direction per GPU.
     pub scale_up_bandwidth: f64,
-    /// Price per GPU-hour in USD (overridable).
+    /// The intra-node fabric that clusters of this GPU get by default.
+    pub scale_up_kind: LinkKind,
+    /// Price per GPU-hour in USD (overridable, see [`Gpu::with_price`]).
     pub price_per_hour: f64,
+    /// Streaming multiprocessors (NVIDIA) or compute units (AMD): the number of GEMM tiles
+    /// that run at once, used for wave quantisation by the roofline model.
+    pub compute_units: u32,
     /// Datasheet references for the figures above.
     pub sources: Vec<String>,
 }
 
 impl Gpu {
+    /// The same GPU at another price per GPU-hour (USD).
+    ///
+    /// # Errors
+    /// [`HwError::InvalidValue`] when `price_per_hour` is negative or not finite.
+    ///
+    /// # Examples
+    /// ```
+    /// let h100 = parallax_hw::catalog::gpu("H100")?.with_price(2.10)?;
+    /// assert_eq!(h100.price_per_hour, 2.10);
+    /// # Ok::<(), parallax_hw::HwError>(())
+    /// ```
+    pub fn with_price(mut self, price_per_hour: f64) -> Result<Gpu, HwError> {
+        if !(price_per_hour.is_finite() && price_per_hour >= 0.0) {
+            return Err(HwError::InvalidValue {
+                what: format!("price_per_hour of {}", self.name),
+                value: price_per_hour.to_string(),
+                expected: "a finite, non-negative USD amount per GPU-hour".into(),
+            });
+        }
+        self.price_per_hour = price_per_hour;
+        Ok(self)
+    }
+
+    /// True when `name` is this GPU's canonical name or one of its aliases (ASCII
+    /// case-insensitive; `_` and spaces count as `-`).
+    pub fn matches(&self, name: &str) -> bool {
+        let want = normalise_name(name);
+        normalise_name(&self.name) == want || self.aliases.iter().any(|a| normalise_name(a) == want)
+    }
+
     /// Dense peak FLOP/s for computing in `dtype`. Types without native tensor-core support fall
     /// back to the next wider supported type (int4 → int8 → fp8 → bf16).
     pub fn peak_flops(&self, dtype: DType) -> f64 {
@@ -62,4 +99,15 @@ impl Gpu {
             DType::Int4 => p.int4.or(p.int8).or(p.fp8).unwrap_or(p.bf16),
         }
     }
+}
+
+/// Lower-case a GPU name and unify separators, for lookups.
+pub(crate) fn normalise_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            '_' | ' ' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }

@@ -7,11 +7,16 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod cost;
+pub mod error;
 pub mod gpu;
 pub mod profile;
+pub mod roofline;
 pub mod topology;
 
 pub use cost::CostModel;
+pub use error::HwError;
 pub use gpu::{Gpu, PeakFlops};
+pub use roofline::{RooflineModel, RooflineParams};
 pub use topology::{Cluster, DeviceGroup, Link, LinkKind};

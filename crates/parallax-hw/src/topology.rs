@@ -1,7 +1,13 @@
 //! Clusters of N nodes × G GPUs and the links between them.
 
+use crate::catalog;
+use crate::error::HwError;
 use crate::gpu::Gpu;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Default inter-node bandwidth per GPU per direction: one 400 Gb/s InfiniBand NDR NIC per GPU.
+pub const DEFAULT_INTER_NODE_BANDWIDTH: f64 = 50e9;
 
 /// Kind of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,6 +27,55 @@ pub enum LinkKind {
     Roce,
     /// Plain Ethernet.
     Ethernet,
+}
+
+impl LinkKind {
+    /// Every kind.
+    pub const ALL: [LinkKind; 7] = [
+        LinkKind::NvSwitch,
+        LinkKind::NvLink,
+        LinkKind::Pcie,
+        LinkKind::InfinityFabric,
+        LinkKind::InfiniBand,
+        LinkKind::Roce,
+        LinkKind::Ethernet,
+    ];
+
+    /// Lowercase name, as written in TOML files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkKind::NvSwitch => "nvswitch",
+            LinkKind::NvLink => "nvlink",
+            LinkKind::Pcie => "pcie",
+            LinkKind::InfinityFabric => "infinityfabric",
+            LinkKind::InfiniBand => "infiniband",
+            LinkKind::Roce => "roce",
+            LinkKind::Ethernet => "ethernet",
+        }
+    }
+
+    /// Parse a lowercase name (as [`LinkKind::name`] writes it; ASCII case ignored).
+    pub fn from_name(name: &str) -> Option<LinkKind> {
+        LinkKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Assumed latency of one step of a collective over this kind of link, in seconds.
+    ///
+    /// These are effective per-step latencies of NCCL/RCCL-class libraries (the hardware hop
+    /// plus the protocol's synchronisation), not raw wire latencies: NVLink/NVSwitch 2 µs,
+    /// Infinity Fabric 3 µs, PCIe 5 µs, InfiniBand 6 µs, RoCE 8 µs, plain Ethernet (TCP) 30 µs.
+    pub fn default_latency(self) -> f64 {
+        match self {
+            LinkKind::NvSwitch | LinkKind::NvLink => 2e-6,
+            LinkKind::InfinityFabric => 3e-6,
+            LinkKind::Pcie => 5e-6,
+            LinkKind::InfiniBand => 6e-6,
+            LinkKind::Roce => 8e-6,
+            LinkKind::Ethernet => 30e-6,
+        }
+    }
 }
 
 /// A link class: bandwidth per GPU per direction and per-message latency.
@@ -49,7 +104,297 @@ pub struct Cluster {
     pub inter_node: Link,
 }
 
+impl Link {
+    /// The default intra-node link of `gpu`: its scale-up fabric at its datasheet bandwidth
+    /// ([`Gpu::scale_up_bandwidth`]) and the kind's [`LinkKind::default_latency`].
+    pub fn default_intra_node(gpu: &Gpu) -> Link {
+        Link {
+            kind: gpu.scale_up_kind,
+            bandwidth: gpu.scale_up_bandwidth,
+            latency: gpu.scale_up_kind.default_latency(),
+        }
+    }
+
+    /// The default inter-node network: InfiniBand, 400 Gb/s (50 GB/s) per GPU per direction,
+    /// 6 µs per step.
+    pub fn default_inter_node() -> Link {
+        Link {
+            kind: LinkKind::InfiniBand,
+            bandwidth: DEFAULT_INTER_NODE_BANDWIDTH,
+            latency: LinkKind::InfiniBand.default_latency(),
+        }
+    }
+
+    /// Check that the bandwidth is positive and finite and the latency non-negative and finite.
+    ///
+    /// # Errors
+    /// [`HwError::InvalidValue`] naming `what` (e.g. `intra_node bandwidth`).
+    pub fn validate(&self, what: &str) -> Result<(), HwError> {
+        if !(self.bandwidth.is_finite() && self.bandwidth > 0.0) {
+            return Err(HwError::InvalidValue {
+                what: format!("{what} bandwidth"),
+                value: self.bandwidth.to_string(),
+                expected: "a positive, finite number of bytes/s".into(),
+            });
+        }
+        if !(self.latency.is_finite() && self.latency >= 0.0) {
+            return Err(HwError::InvalidValue {
+                what: format!("{what} latency"),
+                value: self.latency.to_string(),
+                expected: "a non-negative, finite number of seconds".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Cluster {
+    /// `nodes` × `gpus_per_node` GPUs of kind `gpu` with the default links
+    /// ([`Link::default_intra_node`], [`Link::default_inter_node`]).
+    ///
+    /// # Errors
+    /// [`HwError::InvalidValue`] when a count is zero or the total overflows `u32`.
+    pub fn new(nodes: u32, gpus_per_node: u32, gpu: Gpu) -> Result<Cluster, HwError> {
+        let intra_node = Link::default_intra_node(&gpu);
+        let c = Cluster {
+            nodes,
+            gpus_per_node,
+            gpu,
+            intra_node,
+            inter_node: Link::default_inter_node(),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Check counts and links.
+    ///
+    /// # Errors
+    /// [`HwError::InvalidValue`] for zero nodes or GPUs per node, a GPU total beyond `u32`,
+    /// or a link with a non-positive bandwidth or negative latency.
+    pub fn validate(&self) -> Result<(), HwError> {
+        for (what, v) in [("nodes", self.nodes), ("gpus_per_node", self.gpus_per_node)] {
+            if v == 0 {
+                return Err(HwError::InvalidValue {
+                    what: what.into(),
+                    value: "0".into(),
+                    expected: "a positive integer".into(),
+                });
+            }
+        }
+        if self.nodes.checked_mul(self.gpus_per_node).is_none() {
+            return Err(HwError::InvalidValue {
+                what: "nodes x gpus_per_node".into(),
+                value: format!("{} x {}", self.nodes, self.gpus_per_node),
+                expected: format!("a total of at most {} GPUs", u32::MAX),
+            });
+        }
+        self.intra_node.validate("intra_node")?;
+        self.inter_node.validate("inter_node")
+    }
+
+    /// Parse a cluster string: `NxGxGPU` (N nodes of G GPUs, e.g. `2x8xH100`) or `GxGPU`
+    /// (one node, e.g. `8xH100`). The GPU is looked up in the [`catalog`] (aliases and ASCII
+    /// case are accepted); the links are the defaults of [`Cluster::new`].
+    ///
+    /// # Errors
+    /// [`HwError::MalformedCluster`] naming the part that is wrong, [`HwError::UnknownGpu`]
+    /// when the GPU is not catalogued.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_hw::Cluster;
+    /// let c = Cluster::parse("2x8xH100")?;
+    /// assert_eq!((c.nodes, c.gpus_per_node, c.gpu.name.as_str()), (2, 8, "H100-SXM"));
+    /// assert_eq!(Cluster::parse("8xMI300X")?.total_gpus(), 8);
+    /// assert!(Cluster::parse("2x8").is_err());
+    /// # Ok::<(), parallax_hw::HwError>(())
+    /// ```
+    pub fn parse(spec: &str) -> Result<Cluster, HwError> {
+        let malformed = |part: &str, value: &str, expected: &str| HwError::MalformedCluster {
+            spec: spec.to_string(),
+            part: part.to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        };
+        let s = spec.trim();
+        if s.is_empty() {
+            return Err(malformed("format", "", "`NxGxGPU` or `GxGPU`"));
+        }
+        let is_sep = |c: char| c == 'x' || c == 'X' || c == '×';
+        let split = |t: &str| -> Option<(String, String)> {
+            let i = t.find(is_sep)?;
+            let sep_len = t[i..].chars().next().map_or(1, char::len_utf8);
+            Some((
+                t[..i].trim().to_string(),
+                t[i + sep_len..].trim().to_string(),
+            ))
+        };
+        let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        let count = |part: &str, t: &str| -> Result<u32, HwError> {
+            if !digits(t) {
+                return Err(malformed(part, t, "a positive integer"));
+            }
+            match t.parse::<u32>() {
+                Ok(0) | Err(_) => Err(malformed(
+                    part,
+                    t,
+                    "a positive integer (at most 4294967295)",
+                )),
+                Ok(v) => Ok(v),
+            }
+        };
+        let Some((first, rest)) = split(s) else {
+            return Err(malformed(
+                "format",
+                s,
+                "`NxGxGPU` or `GxGPU` (counts and GPU separated by `x`)",
+            ));
+        };
+        let (nodes, gpus_per_node, gpu_name) = match split(&rest) {
+            Some((second, tail)) if digits(&second) => (
+                count("nodes", &first)?,
+                count("gpus per node", &second)?,
+                tail,
+            ),
+            _ => (1, count("gpus per node", &first)?, rest),
+        };
+        if gpu_name.is_empty() || digits(&gpu_name) {
+            return Err(malformed(
+                "gpu",
+                &gpu_name,
+                "a GPU name after the counts (see `parallax gpus`)",
+            ));
+        }
+        let gpu = catalog::gpu(&gpu_name)?;
+        Cluster::new(nodes, gpus_per_node, gpu).map_err(|e| match e {
+            HwError::InvalidValue {
+                what,
+                value,
+                expected,
+            } => malformed(&what, &value, &expected),
+            other => other,
+        })
+    }
+
+    /// Read a cluster TOML file (format: `docs/cluster-toml.md`).
+    ///
+    /// # Errors
+    /// [`HwError::Io`] when the file cannot be read, else as [`Cluster::from_toml_str`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Cluster, HwError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| HwError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Cluster::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parse a cluster from TOML text (format: `docs/cluster-toml.md`).
+    ///
+    /// ```toml
+    /// nodes = 2
+    /// gpus_per_node = 8
+    /// gpu = "H100"
+    /// price_per_hour = 2.5          # optional, USD per GPU-hour
+    /// [intra_node]                  # optional; defaults by GPU
+    /// kind = "nvswitch"
+    /// bandwidth_gbytes_per_s = 450  # per GPU per direction
+    /// latency_us = 2
+    /// [inter_node]                  # optional; default InfiniBand 400 Gb/s per GPU
+    /// kind = "infiniband"
+    /// bandwidth_gbps = 400          # gigabits/s per GPU per direction
+    /// latency_us = 6
+    /// ```
+    ///
+    /// # Arguments
+    /// * `text` - the TOML text.
+    /// * `source` - where it came from (a file name), used in error messages.
+    ///
+    /// # Errors
+    /// [`HwError::Toml`] for syntax errors, missing or unknown fields; [`HwError::TomlField`]
+    /// for bad values (zero counts, unknown link kinds, non-positive bandwidths, a bandwidth
+    /// given in both units); [`HwError::UnknownGpu`].
+    pub fn from_toml_str(text: &str, source: &str) -> Result<Cluster, HwError> {
+        let file: ClusterFile = toml::from_str(text).map_err(|e| HwError::Toml {
+            source_name: source.to_string(),
+            message: e.to_string(),
+        })?;
+        let field_err = |field: &str, value: String, expected: &str| HwError::TomlField {
+            source_name: source.to_string(),
+            field: field.to_string(),
+            value,
+            expected: expected.to_string(),
+        };
+        for (field, v) in [("nodes", file.nodes), ("gpus_per_node", file.gpus_per_node)] {
+            if v == 0 {
+                return Err(field_err(field, "0".into(), "a positive integer"));
+            }
+        }
+        let nodes = u32::try_from(file.nodes)
+            .map_err(|_| field_err("nodes", file.nodes.to_string(), "at most 4294967295"))?;
+        let gpus_per_node = u32::try_from(file.gpus_per_node).map_err(|_| {
+            field_err(
+                "gpus_per_node",
+                file.gpus_per_node.to_string(),
+                "at most 4294967295",
+            )
+        })?;
+        let mut gpu = catalog::gpu(&file.gpu)?;
+        if let Some(p) = file.price_per_hour {
+            gpu = gpu.with_price(p).map_err(|_| {
+                field_err(
+                    "price_per_hour",
+                    p.to_string(),
+                    "a finite, non-negative USD amount per GPU-hour",
+                )
+            })?;
+        }
+        let intra = resolve_link(
+            file.intra_node.as_ref(),
+            Link::default_intra_node(&gpu),
+            "intra_node",
+            source,
+        )?;
+        let inter = resolve_link(
+            file.inter_node.as_ref(),
+            Link::default_inter_node(),
+            "inter_node",
+            source,
+        )?;
+        let c = Cluster {
+            nodes,
+            gpus_per_node,
+            gpu,
+            intra_node: intra,
+            inter_node: inter,
+        };
+        c.validate().map_err(|e| match e {
+            HwError::InvalidValue {
+                what,
+                value,
+                expected,
+            } => HwError::TomlField {
+                source_name: source.to_string(),
+                field: what,
+                value,
+                expected,
+            },
+            other => other,
+        })?;
+        Ok(c)
+    }
+
+    /// A short description, e.g. `2x8xH100-SXM`.
+    pub fn spec(&self) -> String {
+        format!("{}x{}x{}", self.nodes, self.gpus_per_node, self.gpu.name)
+    }
+
+    /// Price of the whole cluster per hour in USD.
+    pub fn price_per_hour(&self) -> f64 {
+        self.total_gpus() as f64 * self.gpu.price_per_hour
+    }
+
     /// Total number of GPUs.
     pub fn total_gpus(&self) -> u32 {
         self.nodes * self.gpus_per_node
@@ -91,4 +436,97 @@ impl DeviceGroup {
     pub fn is_intra_node(&self) -> bool {
         self.nodes() <= 1
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    nodes: u64,
+    gpus_per_node: u64,
+    gpu: String,
+    price_per_hour: Option<f64>,
+    intra_node: Option<LinkFile>,
+    inter_node: Option<LinkFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFile {
+    kind: Option<String>,
+    /// Gigabits per second.
+    bandwidth_gbps: Option<f64>,
+    /// Gigabytes per second.
+    bandwidth_gbytes_per_s: Option<f64>,
+    latency_us: Option<f64>,
+}
+
+fn resolve_link(
+    file: Option<&LinkFile>,
+    default: Link,
+    table: &str,
+    source: &str,
+) -> Result<Link, HwError> {
+    let Some(f) = file else {
+        return Ok(default);
+    };
+    let err = |field: &str, value: String, expected: &str| HwError::TomlField {
+        source_name: source.to_string(),
+        field: format!("{table}.{field}"),
+        value,
+        expected: expected.to_string(),
+    };
+    let kind = match &f.kind {
+        None => default.kind,
+        Some(k) => LinkKind::from_name(k).ok_or_else(|| {
+            let names: Vec<&str> = LinkKind::ALL.iter().map(|k| k.name()).collect();
+            err("kind", k.clone(), &format!("one of {}", names.join(", ")))
+        })?,
+    };
+    let positive = |field: &str, v: f64| -> Result<f64, HwError> {
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(err(field, v.to_string(), "a positive, finite number"))
+        }
+    };
+    let bandwidth = match (f.bandwidth_gbps, f.bandwidth_gbytes_per_s) {
+        (Some(a), Some(b)) => {
+            return Err(err(
+                "bandwidth_gbps",
+                format!("{a} (and bandwidth_gbytes_per_s = {b})"),
+                "only one of bandwidth_gbps (Gbit/s) and bandwidth_gbytes_per_s (GB/s)",
+            ))
+        }
+        (Some(gbit), None) => positive("bandwidth_gbps", gbit)? * 1e9 / 8.0,
+        (None, Some(gbyte)) => positive("bandwidth_gbytes_per_s", gbyte)? * 1e9,
+        (None, None) if kind == default.kind => default.bandwidth,
+        (None, None) => {
+            return Err(err(
+                "bandwidth_gbps",
+                "(missing)".into(),
+                &format!(
+                    "a bandwidth when kind `{}` differs from the default `{}`",
+                    kind.name(),
+                    default.kind.name()
+                ),
+            ))
+        }
+    };
+    let latency = match f.latency_us {
+        None if kind == default.kind => default.latency,
+        None => kind.default_latency(),
+        Some(us) if us.is_finite() && us >= 0.0 => us * 1e-6,
+        Some(us) => {
+            return Err(err(
+                "latency_us",
+                us.to_string(),
+                "a non-negative, finite number of microseconds",
+            ))
+        }
+    };
+    Ok(Link {
+        kind,
+        bandwidth,
+        latency,
+    })
 }
