@@ -1,0 +1,149 @@
+//! A minimal reader for the plain comma-separated files of the published profiles (no quoted
+//! fields, no embedded commas), keeping line numbers for error messages.
+
+use super::error::{ProfileError, Row};
+
+/// One parsed CSV file: its header and its data lines with their 1-based line numbers.
+#[derive(Debug)]
+pub(crate) struct Csv<'a> {
+    pub file: &'a str,
+    pub table: &'a str,
+    pub header: Vec<&'a str>,
+    pub rows: Vec<(usize, Vec<&'a str>)>,
+}
+
+impl<'a> Csv<'a> {
+    /// Splits `text` into a header and rows. Blank lines are skipped; a row with a different
+    /// number of fields than the header is an error naming its line.
+    pub fn parse(file: &'a str, table: &'a str, text: &'a str) -> Result<Self, ProfileError> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+        let header: Vec<&str> = loop {
+            match lines.next() {
+                Some((_, l)) if l.trim().is_empty() => continue,
+                Some((_, l)) => break l.split(',').map(str::trim).collect(),
+                None => {
+                    return Err(ProfileError::Empty {
+                        file: file.to_string(),
+                        table: table.to_string(),
+                    })
+                }
+            }
+        };
+        let mut rows = Vec::new();
+        for (line, l) in lines {
+            if l.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
+            if fields.len() != header.len() {
+                return Err(ProfileError::BadValue {
+                    file: file.to_string(),
+                    table: table.to_string(),
+                    row: Row::Line(line),
+                    column: "(row)".to_string(),
+                    value: l.to_string(),
+                    expected: format!("{} comma-separated fields as in the header", header.len()),
+                });
+            }
+            rows.push((line, fields));
+        }
+        if rows.is_empty() {
+            return Err(ProfileError::Empty {
+                file: file.to_string(),
+                table: table.to_string(),
+            });
+        }
+        Ok(Csv {
+            file,
+            table,
+            header,
+            rows,
+        })
+    }
+
+    /// Index of column `name`, or a [`ProfileError::MissingColumn`].
+    pub fn col(&self, name: &str) -> Result<usize, ProfileError> {
+        self.header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| ProfileError::MissingColumn {
+                file: self.file.to_string(),
+                table: self.table.to_string(),
+                column: name.to_string(),
+                present: self.header.join(", "),
+            })
+    }
+
+    fn bad(&self, line: usize, col: usize, expected: &str) -> ProfileError {
+        let value = self
+            .rows
+            .iter()
+            .find(|(l, _)| *l == line)
+            .and_then(|(_, f)| f.get(col))
+            .copied()
+            .unwrap_or("");
+        ProfileError::BadValue {
+            file: self.file.to_string(),
+            table: self.table.to_string(),
+            row: Row::Line(line),
+            column: self.header.get(col).copied().unwrap_or("?").to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    /// Field `col` of the row at `line` as a finite number.
+    pub fn f64(&self, line: usize, fields: &[&str], col: usize) -> Result<f64, ProfileError> {
+        match fields[col].parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(self.bad(line, col, "a finite number")),
+        }
+    }
+
+    /// Field `col` as a finite number ≥ 0 (sizes; zero allowed).
+    pub fn size(&self, line: usize, fields: &[&str], col: usize) -> Result<f64, ProfileError> {
+        let v = self.f64(line, fields, col)?;
+        if v < 0.0 {
+            return Err(self.bad(line, col, "a size >= 0"));
+        }
+        Ok(v)
+    }
+
+    /// Field `col` as a positive integer.
+    pub fn pos_int(&self, line: usize, fields: &[&str], col: usize) -> Result<u64, ProfileError> {
+        match fields[col].parse::<u64>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(self.bad(line, col, "a positive integer")),
+        }
+    }
+
+    /// Field `col` as a time in the file's unit, checked positive, times `scale` (to seconds).
+    pub fn time(
+        &self,
+        line: usize,
+        fields: &[&str],
+        col: usize,
+        scale: f64,
+    ) -> Result<f64, ProfileError> {
+        let raw = fields[col];
+        match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+            Ok(_) => Err(ProfileError::NonPositiveTime {
+                file: self.file.to_string(),
+                table: self.table.to_string(),
+                row: Row::Line(line),
+                column: self.header[col].to_string(),
+                value: raw.to_string(),
+            }),
+            Err(_) => Err(self.bad(line, col, "a time (a finite number > 0)")),
+        }
+    }
+
+    /// Error for a field with an unexpected value.
+    pub fn bad_value(&self, line: usize, col: usize, expected: &str) -> ProfileError {
+        self.bad(line, col, expected)
+    }
+}

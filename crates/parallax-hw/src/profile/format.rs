@@ -1,0 +1,1161 @@
+//! The profile file format (version 1): types, JSON reader and writer.
+//!
+//! See `docs/profile-format.md` for the specification. In short, a profile is one JSON object:
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "name": "h100-pytorch",
+//!   "gpu": {"name": "H100-SXM", "device": "NVIDIA H100 80GB HBM3",
+//!           "matmul_flops": 7.6e14, "memory_bandwidth": 2.97e12},
+//!   "software": {"torch": "2.11.0+cu130", "cuda": "13.0", "driver": "580.159.04"},
+//!   "provenance": {"source": "...", "date": "2025-01-01", "method": "..."},
+//!   "overheads": {"kernel_launch_seconds": 4e-6},
+//!   "tables": {
+//!     "gemm": {"columns": ["m", "n", "k", "dtype", "seconds"],
+//!              "rows": [[1, 6144, 4096, "bf16", 2.98e-5], [16, 6144, 4096, "bf16", 2.9e-5]]}
+//!   }
+//! }
+//! ```
+//!
+//! Every entry carries its GPU (the file's `gpu`), software versions (the table's `software`,
+//! else the file's) and provenance (the table's `provenance`, else the file's).
+
+use super::error::{ProfileError, Row};
+use parallax_ir::{CollectiveKind, DType, ElementwiseKind};
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The GPU a profile was measured on, with the two ceilings measured alongside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileGpu {
+    /// Catalog name (`H100-SXM`).
+    pub name: String,
+    /// The device string the driver reports (`NVIDIA H100 80GB HBM3`).
+    pub device: String,
+    /// Achieved dense matmul rate in FLOP/s (e.g. an 8192³ bf16 matmul), used to scale GEMM
+    /// and attention times to shapes the tables lack.
+    pub matmul_flops: f64,
+    /// Achieved device-memory bandwidth in bytes/s (bytes read + written by a large copy).
+    pub memory_bandwidth: f64,
+}
+
+/// Software versions the measurements were taken with (`unknown` where not recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Software {
+    /// PyTorch version.
+    pub torch: String,
+    /// CUDA (or ROCm) version.
+    pub cuda: String,
+    /// Driver version.
+    pub driver: String,
+}
+
+/// Where measurements came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// Source: a tool, repository and commit, or a file.
+    pub source: String,
+    /// Date of measurement (ISO 8601) or of the source snapshot.
+    pub date: String,
+    /// How the numbers were obtained (timer, statistic, repetitions, how runs were combined).
+    pub method: String,
+}
+
+/// Intra- or inter-node placement of a collective's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every rank in one node.
+    Intra,
+    /// Ranks on more than one node.
+    Inter,
+}
+
+impl Scope {
+    /// `intra` or `inter`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Intra => "intra",
+            Scope::Inter => "inter",
+        }
+    }
+}
+
+/// One GEMM measurement: `y[m,n] = x[m,k] · W[k,n]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmPoint {
+    /// Rows (tokens).
+    pub m: u64,
+    /// Output columns.
+    pub n: u64,
+    /// Reduction width.
+    pub k: u64,
+    /// Type of inputs, weights and outputs.
+    pub dtype: DType,
+    /// Kernel time in seconds.
+    pub seconds: f64,
+}
+
+/// One prefill-attention measurement: `batch` sequences of `new_tokens` causal tokens, each
+/// after `prefix` cached tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrefillPoint {
+    /// Sequences.
+    pub batch: u32,
+    /// New tokens per sequence.
+    pub new_tokens: u32,
+    /// Cached tokens before them (0 = plain causal prefill).
+    pub prefix: u32,
+    /// Query heads.
+    pub heads: u32,
+    /// Key/value heads.
+    pub kv_heads: u32,
+    /// Head dimension.
+    pub head_dim: u32,
+    /// Type of queries, keys and values.
+    pub dtype: DType,
+    /// Kernel time in seconds.
+    pub seconds: f64,
+}
+
+/// One decode-attention measurement: `batch` requests, one query token each, over `context`
+/// cached tokens each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodePoint {
+    /// Requests.
+    pub batch: u32,
+    /// Context length of every request.
+    pub context: u32,
+    /// Query heads.
+    pub heads: u32,
+    /// Key/value heads.
+    pub kv_heads: u32,
+    /// Head dimension.
+    pub head_dim: u32,
+    /// Type of queries and KV cache.
+    pub dtype: DType,
+    /// Kernel time in seconds.
+    pub seconds: f64,
+}
+
+/// One elementwise / norm measurement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ElementwisePoint {
+    /// Which op class.
+    pub kind: ElementwiseKind,
+    /// Bytes read plus written.
+    pub bytes: f64,
+    /// Kernel time in seconds.
+    pub seconds: f64,
+}
+
+/// One collective measurement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CollectivePoint {
+    /// Operation.
+    pub op: CollectiveKind,
+    /// Ranks in the group.
+    pub group_size: u32,
+    /// Intra- or inter-node.
+    pub scope: Scope,
+    /// Bytes as [`parallax_ir::Collective::bytes`] defines them (per rank buffer).
+    pub bytes: f64,
+    /// Time of one operation in seconds.
+    pub seconds: f64,
+}
+
+/// A table of measurements of one kind, with its own provenance.
+///
+/// Equality compares provenance, software and rows (not where the rows were read from).
+#[derive(Debug, Clone)]
+pub struct Table<T> {
+    /// Where these rows come from (`None`: the profile's).
+    pub provenance: Option<Provenance>,
+    /// Software they were measured with (`None`: the profile's).
+    pub software: Option<Software>,
+    /// The measurements.
+    pub rows: Vec<T>,
+    /// Where each row came from, for error messages (JSON entry index or CSV line).
+    pub(crate) origin: Vec<Row>,
+}
+
+impl<T: PartialEq> PartialEq for Table<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.provenance == other.provenance
+            && self.software == other.software
+            && self.rows == other.rows
+    }
+}
+
+impl<T> Table<T> {
+    /// A table of `rows` inheriting the profile's provenance and software.
+    pub fn new(rows: Vec<T>) -> Self {
+        let origin = (0..rows.len()).map(Row::Entry).collect();
+        Table {
+            provenance: None,
+            software: None,
+            rows,
+            origin,
+        }
+    }
+
+    /// The same table with its own provenance.
+    pub fn with_provenance(mut self, p: Provenance) -> Self {
+        self.provenance = Some(p);
+        self
+    }
+
+    /// The same table with its own software versions.
+    pub fn with_software(mut self, s: Software) -> Self {
+        self.software = Some(s);
+        self
+    }
+
+    pub(crate) fn with_origin(rows: Vec<T>, origin: Vec<Row>) -> Self {
+        Table {
+            provenance: None,
+            software: None,
+            rows,
+            origin,
+        }
+    }
+
+    /// Where row `i` came from.
+    pub fn origin(&self, i: usize) -> Row {
+        self.origin.get(i).copied().unwrap_or(Row::Entry(i))
+    }
+}
+
+/// Fixed overheads measured alongside the tables (each optional: absent ones come from the
+/// fallback cost model).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Overheads {
+    /// Host-side launch cost of one eagerly launched kernel, seconds.
+    pub kernel_launch_seconds: Option<f64>,
+    /// Fixed per-iteration framework overhead, seconds.
+    pub iteration_seconds: Option<f64>,
+}
+
+/// A measured operator profile of one GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Short name (`h100-pytorch`); the cost model is named `profiled:<name>`.
+    pub name: String,
+    /// Where the file came from (a path, or `<embedded ...>`), used in error messages.
+    pub source_name: String,
+    /// The GPU.
+    pub gpu: ProfileGpu,
+    /// Default software versions of the tables.
+    pub software: Software,
+    /// Default provenance of the tables.
+    pub provenance: Provenance,
+    /// Fixed overheads.
+    pub overheads: Overheads,
+    /// GEMM table.
+    pub gemm: Option<Table<GemmPoint>>,
+    /// Prefill-attention table.
+    pub prefill_attention: Option<Table<PrefillPoint>>,
+    /// Decode-attention table.
+    pub decode_attention: Option<Table<DecodePoint>>,
+    /// Elementwise / norm table.
+    pub elementwise: Option<Table<ElementwisePoint>>,
+    /// Collective table.
+    pub collective: Option<Table<CollectivePoint>>,
+}
+
+/// Column lists of the five tables, in the order [`to_json`](Profile::to_json) writes them.
+pub const GEMM_COLUMNS: [&str; 5] = ["m", "n", "k", "dtype", "seconds"];
+/// Columns of `prefill_attention`.
+pub const PREFILL_COLUMNS: [&str; 8] = [
+    "batch",
+    "new_tokens",
+    "prefix",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "dtype",
+    "seconds",
+];
+/// Columns of `decode_attention`.
+pub const DECODE_COLUMNS: [&str; 7] = [
+    "batch", "context", "heads", "kv_heads", "head_dim", "dtype", "seconds",
+];
+/// Columns of `elementwise`.
+pub const ELEMENTWISE_COLUMNS: [&str; 3] = ["kind", "bytes", "seconds"];
+/// Columns of `collective`.
+pub const COLLECTIVE_COLUMNS: [&str; 5] = ["op", "group_size", "scope", "bytes", "seconds"];
+
+/// snake_case name of an elementwise kind, as the format writes it.
+pub fn elementwise_kind_name(k: ElementwiseKind) -> &'static str {
+    match k {
+        ElementwiseKind::Norm => "norm",
+        ElementwiseKind::Activation => "activation",
+        ElementwiseKind::Residual => "residual",
+        ElementwiseKind::Rotary => "rotary",
+        ElementwiseKind::Routing => "routing",
+        ElementwiseKind::Embedding => "embedding",
+        ElementwiseKind::Sampling => "sampling",
+    }
+}
+
+/// Every elementwise kind, in the order used for lookup tables.
+pub const ELEMENTWISE_KINDS: [ElementwiseKind; 7] = [
+    ElementwiseKind::Norm,
+    ElementwiseKind::Activation,
+    ElementwiseKind::Residual,
+    ElementwiseKind::Rotary,
+    ElementwiseKind::Routing,
+    ElementwiseKind::Embedding,
+    ElementwiseKind::Sampling,
+];
+
+fn parse_elementwise_kind(s: &str) -> Option<ElementwiseKind> {
+    ELEMENTWISE_KINDS
+        .into_iter()
+        .find(|k| elementwise_kind_name(*k) == s)
+}
+
+fn parse_collective_kind(s: &str) -> Option<CollectiveKind> {
+    CollectiveKind::ALL.into_iter().find(|k| k.name() == s)
+}
+
+fn parse_scope(s: &str) -> Option<Scope> {
+    match s {
+        "intra" => Some(Scope::Intra),
+        "inter" => Some(Scope::Inter),
+        _ => None,
+    }
+}
+
+/// Reads one table's rows: checks the column list, and hands each row's cells, by column name,
+/// to `row`.
+struct TableReader<'a> {
+    file: &'a str,
+    table: &'a str,
+    index: Vec<usize>,
+    columns: &'a [&'a str],
+}
+
+impl<'a> TableReader<'a> {
+    fn new(
+        file: &'a str,
+        table: &'a str,
+        obj: &'a Map<String, Value>,
+        columns: &'a [&'a str],
+    ) -> Result<(Self, &'a Vec<Value>), ProfileError> {
+        let given = match obj.get("columns") {
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(bad_field(
+                    file,
+                    table,
+                    Row::Header,
+                    "columns",
+                    v,
+                    "an array of column names",
+                ))
+            }
+            None => {
+                return Err(ProfileError::MissingField {
+                    file: file.to_string(),
+                    location: format!("tables.{table}"),
+                    field: "columns".to_string(),
+                })
+            }
+        };
+        let mut names = Vec::with_capacity(given.len());
+        for v in given {
+            match v.as_str() {
+                Some(s) => names.push(s),
+                None => {
+                    return Err(bad_field(
+                        file,
+                        table,
+                        Row::Header,
+                        "columns",
+                        v,
+                        "a column name (string)",
+                    ))
+                }
+            }
+        }
+        for n in &names {
+            if !columns.contains(n) {
+                return Err(ProfileError::UnknownColumn {
+                    file: file.to_string(),
+                    table: table.to_string(),
+                    column: n.to_string(),
+                    expected: columns.join(", "),
+                });
+            }
+        }
+        let mut index = Vec::with_capacity(columns.len());
+        for c in columns {
+            match names.iter().position(|n| n == c) {
+                Some(i) => index.push(i),
+                None => {
+                    return Err(ProfileError::MissingColumn {
+                        file: file.to_string(),
+                        table: table.to_string(),
+                        column: c.to_string(),
+                        present: names.join(", "),
+                    })
+                }
+            }
+        }
+        let rows = match obj.get("rows") {
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(bad_field(
+                    file,
+                    table,
+                    Row::Header,
+                    "rows",
+                    v,
+                    "an array of rows",
+                ))
+            }
+            None => {
+                return Err(ProfileError::MissingField {
+                    file: file.to_string(),
+                    location: format!("tables.{table}"),
+                    field: "rows".to_string(),
+                })
+            }
+        };
+        if rows.is_empty() {
+            return Err(ProfileError::Empty {
+                file: file.to_string(),
+                table: table.to_string(),
+            });
+        }
+        let width = names.len();
+        let reader = TableReader {
+            file,
+            table,
+            index,
+            columns,
+        };
+        for (i, r) in rows.iter().enumerate() {
+            match r.as_array() {
+                Some(a) if a.len() == width => {}
+                _ => {
+                    return Err(bad_field(
+                        file,
+                        table,
+                        Row::Entry(i),
+                        "(row)",
+                        r,
+                        &format!("an array of {width} values in the order of `columns`"),
+                    ))
+                }
+            }
+        }
+        Ok((reader, rows))
+    }
+
+    fn cell<'v>(&self, row: &'v Value, col: usize) -> &'v Value {
+        // Shapes were checked in `new`.
+        &row[self.index[col]]
+    }
+
+    fn bad(&self, i: usize, col: usize, v: &Value, expected: &str) -> ProfileError {
+        bad_field(
+            self.file,
+            self.table,
+            Row::Entry(i),
+            self.columns[col],
+            v,
+            expected,
+        )
+    }
+
+    fn pos_int(&self, i: usize, row: &Value, col: usize) -> Result<u64, ProfileError> {
+        let v = self.cell(row, col);
+        match as_int(v) {
+            Some(x) if x > 0 => Ok(x),
+            _ => Err(self.bad(i, col, v, "a positive integer")),
+        }
+    }
+
+    fn nonneg_int(&self, i: usize, row: &Value, col: usize) -> Result<u64, ProfileError> {
+        let v = self.cell(row, col);
+        as_int(v).ok_or_else(|| self.bad(i, col, v, "an integer >= 0"))
+    }
+
+    fn u32(&self, i: usize, row: &Value, col: usize, positive: bool) -> Result<u32, ProfileError> {
+        let x = if positive {
+            self.pos_int(i, row, col)?
+        } else {
+            self.nonneg_int(i, row, col)?
+        };
+        u32::try_from(x).map_err(|_| self.bad(i, col, self.cell(row, col), "an integer < 2^32"))
+    }
+
+    fn pos_f64(&self, i: usize, row: &Value, col: usize) -> Result<f64, ProfileError> {
+        let v = self.cell(row, col);
+        match v.as_f64() {
+            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            _ => Err(self.bad(i, col, v, "a finite number > 0")),
+        }
+    }
+
+    fn seconds(&self, i: usize, row: &Value, col: usize) -> Result<f64, ProfileError> {
+        let v = self.cell(row, col);
+        match v.as_f64() {
+            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            Some(_) => Err(ProfileError::NonPositiveTime {
+                file: self.file.to_string(),
+                table: self.table.to_string(),
+                row: Row::Entry(i),
+                column: self.columns[col].to_string(),
+                value: v.to_string(),
+            }),
+            None => Err(self.bad(i, col, v, "a time in seconds (a number > 0)")),
+        }
+    }
+
+    fn dtype(&self, i: usize, row: &Value, col: usize) -> Result<DType, ProfileError> {
+        let v = self.cell(row, col);
+        v.as_str()
+            .and_then(|s| s.parse::<DType>().ok())
+            .ok_or_else(|| self.bad(i, col, v, "one of fp32, bf16, fp16, fp8, int8, int4"))
+    }
+
+    fn str<'v>(&self, row: &'v Value, col: usize) -> Option<&'v str> {
+        self.cell(row, col).as_str()
+    }
+}
+
+fn as_int(v: &Value) -> Option<u64> {
+    if let Some(x) = v.as_u64() {
+        return Some(x);
+    }
+    match v.as_f64() {
+        Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e15 => Some(x as u64),
+        _ => None,
+    }
+}
+
+fn bad_field(
+    file: &str,
+    table: &str,
+    row: Row,
+    column: &str,
+    v: &Value,
+    expected: &str,
+) -> ProfileError {
+    ProfileError::BadValue {
+        file: file.to_string(),
+        table: table.to_string(),
+        row,
+        column: column.to_string(),
+        value: match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        expected: expected.to_string(),
+    }
+}
+
+fn req_obj<'a>(
+    file: &str,
+    obj: &'a Map<String, Value>,
+    location: &str,
+    field: &str,
+) -> Result<&'a Map<String, Value>, ProfileError> {
+    match obj.get(field) {
+        Some(Value::Object(o)) => Ok(o),
+        Some(v) => Err(bad_field(
+            file,
+            location,
+            Row::Header,
+            field,
+            v,
+            "a JSON object",
+        )),
+        None => Err(ProfileError::MissingField {
+            file: file.to_string(),
+            location: location.to_string(),
+            field: field.to_string(),
+        }),
+    }
+}
+
+fn req_str(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+    field: &str,
+) -> Result<String, ProfileError> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(v) => Err(bad_field(
+            file,
+            location,
+            Row::Header,
+            field,
+            v,
+            "a non-empty string",
+        )),
+        None => Err(ProfileError::MissingField {
+            file: file.to_string(),
+            location: location.to_string(),
+            field: field.to_string(),
+        }),
+    }
+}
+
+fn req_pos(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+    field: &str,
+) -> Result<f64, ProfileError> {
+    match obj.get(field) {
+        Some(v) => match v.as_f64() {
+            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            _ => Err(bad_field(
+                file,
+                location,
+                Row::Header,
+                field,
+                v,
+                "a finite number > 0",
+            )),
+        },
+        None => Err(ProfileError::MissingField {
+            file: file.to_string(),
+            location: location.to_string(),
+            field: field.to_string(),
+        }),
+    }
+}
+
+fn opt_pos(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+    field: &str,
+) -> Result<Option<f64>, ProfileError> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(_) => req_pos(file, obj, location, field).map(Some),
+    }
+}
+
+fn parse_software(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+) -> Result<Software, ProfileError> {
+    Ok(Software {
+        torch: req_str(file, obj, location, "torch")?,
+        cuda: req_str(file, obj, location, "cuda")?,
+        driver: req_str(file, obj, location, "driver")?,
+    })
+}
+
+fn parse_provenance(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+) -> Result<Provenance, ProfileError> {
+    Ok(Provenance {
+        source: req_str(file, obj, location, "source")?,
+        date: req_str(file, obj, location, "date")?,
+        method: req_str(file, obj, location, "method")?,
+    })
+}
+
+fn check_keys(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+    allowed: &[&str],
+) -> Result<(), ProfileError> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ProfileError::UnknownColumn {
+                file: file.to_string(),
+                table: location.to_string(),
+                column: k.clone(),
+                expected: allowed.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the `provenance` / `software` of a table and builds the table.
+fn table_meta<T>(
+    file: &str,
+    name: &str,
+    obj: &Map<String, Value>,
+    rows: Vec<T>,
+) -> Result<Table<T>, ProfileError> {
+    let location = format!("tables.{name}");
+    check_keys(
+        file,
+        obj,
+        &location,
+        &["columns", "rows", "provenance", "software"],
+    )?;
+    let mut t = Table::new(rows);
+    if obj.contains_key("provenance") {
+        let p = req_obj(file, obj, &location, "provenance")?;
+        t.provenance = Some(parse_provenance(
+            file,
+            p,
+            &format!("{location}.provenance"),
+        )?);
+    }
+    if obj.contains_key("software") {
+        let s = req_obj(file, obj, &location, "software")?;
+        t.software = Some(parse_software(file, s, &format!("{location}.software"))?);
+    }
+    Ok(t)
+}
+
+impl Profile {
+    /// Reads a profile from a JSON file.
+    ///
+    /// # Errors
+    /// [`ProfileError::Io`] when the file cannot be read; otherwise as [`Profile::from_json`].
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::io(path, &e))?;
+        Profile::from_json(&path.display().to_string(), &text)
+    }
+
+    /// Parses a profile from JSON text; `file` names the source in error messages.
+    ///
+    /// The profile is validated: required fields and columns are present, sizes are positive
+    /// integers, times are positive, and every curve the cost model interpolates has at least
+    /// two distinct sizes (see [`Profile::validate`]).
+    ///
+    /// # Errors
+    /// A [`ProfileError`] naming the file, and for row-level faults the table, the row (entry
+    /// index) and the column.
+    pub fn from_json(file: &str, text: &str) -> Result<Profile, ProfileError> {
+        let root: Value = serde_json::from_str(text).map_err(|e| ProfileError::Json {
+            file: file.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let top = match &root {
+            Value::Object(o) => o,
+            other => {
+                return Err(bad_field(
+                    file,
+                    "top level",
+                    Row::Header,
+                    "(document)",
+                    other,
+                    "a JSON object",
+                ))
+            }
+        };
+        check_keys(
+            file,
+            top,
+            "top level",
+            &[
+                "format_version",
+                "name",
+                "gpu",
+                "software",
+                "provenance",
+                "overheads",
+                "tables",
+            ],
+        )?;
+        match top.get("format_version") {
+            None => {
+                return Err(ProfileError::MissingField {
+                    file: file.to_string(),
+                    location: "top level".to_string(),
+                    field: "format_version".to_string(),
+                })
+            }
+            Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(ProfileError::UnsupportedVersion {
+                    file: file.to_string(),
+                    found: v.to_string(),
+                    supported: FORMAT_VERSION.to_string(),
+                })
+            }
+        }
+        let name = req_str(file, top, "top level", "name")?;
+        let g = req_obj(file, top, "top level", "gpu")?;
+        check_keys(
+            file,
+            g,
+            "gpu",
+            &["name", "device", "matmul_flops", "memory_bandwidth"],
+        )?;
+        let gpu = ProfileGpu {
+            name: req_str(file, g, "gpu", "name")?,
+            device: req_str(file, g, "gpu", "device")?,
+            matmul_flops: req_pos(file, g, "gpu", "matmul_flops")?,
+            memory_bandwidth: req_pos(file, g, "gpu", "memory_bandwidth")?,
+        };
+        let software = parse_software(
+            file,
+            req_obj(file, top, "top level", "software")?,
+            "software",
+        )?;
+        let provenance = parse_provenance(
+            file,
+            req_obj(file, top, "top level", "provenance")?,
+            "provenance",
+        )?;
+        let mut overheads = Overheads::default();
+        if top.contains_key("overheads") {
+            let o = req_obj(file, top, "top level", "overheads")?;
+            check_keys(
+                file,
+                o,
+                "overheads",
+                &["kernel_launch_seconds", "iteration_seconds"],
+            )?;
+            overheads.kernel_launch_seconds =
+                opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
+            overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
+        }
+        let tables = req_obj(file, top, "top level", "tables")?;
+        check_keys(
+            file,
+            tables,
+            "tables",
+            &[
+                "gemm",
+                "prefill_attention",
+                "decode_attention",
+                "elementwise",
+                "collective",
+            ],
+        )?;
+        let mut p = Profile {
+            name,
+            source_name: file.to_string(),
+            gpu,
+            software,
+            provenance,
+            overheads,
+            gemm: None,
+            prefill_attention: None,
+            decode_attention: None,
+            elementwise: None,
+            collective: None,
+        };
+        if tables.contains_key("gemm") {
+            let obj = req_obj(file, tables, "tables", "gemm")?;
+            let (r, rows) = TableReader::new(file, "gemm", obj, &GEMM_COLUMNS)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                out.push(GemmPoint {
+                    m: r.pos_int(i, row, 0)?,
+                    n: r.pos_int(i, row, 1)?,
+                    k: r.pos_int(i, row, 2)?,
+                    dtype: r.dtype(i, row, 3)?,
+                    seconds: r.seconds(i, row, 4)?,
+                });
+            }
+            p.gemm = Some(table_meta(file, "gemm", obj, out)?);
+        }
+        if tables.contains_key("prefill_attention") {
+            let obj = req_obj(file, tables, "tables", "prefill_attention")?;
+            let (r, rows) = TableReader::new(file, "prefill_attention", obj, &PREFILL_COLUMNS)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                out.push(PrefillPoint {
+                    batch: r.u32(i, row, 0, true)?,
+                    new_tokens: r.u32(i, row, 1, true)?,
+                    prefix: r.u32(i, row, 2, false)?,
+                    heads: r.u32(i, row, 3, true)?,
+                    kv_heads: r.u32(i, row, 4, true)?,
+                    head_dim: r.u32(i, row, 5, true)?,
+                    dtype: r.dtype(i, row, 6)?,
+                    seconds: r.seconds(i, row, 7)?,
+                });
+            }
+            p.prefill_attention = Some(table_meta(file, "prefill_attention", obj, out)?);
+        }
+        if tables.contains_key("decode_attention") {
+            let obj = req_obj(file, tables, "tables", "decode_attention")?;
+            let (r, rows) = TableReader::new(file, "decode_attention", obj, &DECODE_COLUMNS)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                out.push(DecodePoint {
+                    batch: r.u32(i, row, 0, true)?,
+                    context: r.u32(i, row, 1, true)?,
+                    heads: r.u32(i, row, 2, true)?,
+                    kv_heads: r.u32(i, row, 3, true)?,
+                    head_dim: r.u32(i, row, 4, true)?,
+                    dtype: r.dtype(i, row, 5)?,
+                    seconds: r.seconds(i, row, 6)?,
+                });
+            }
+            p.decode_attention = Some(table_meta(file, "decode_attention", obj, out)?);
+        }
+        if tables.contains_key("elementwise") {
+            let obj = req_obj(file, tables, "tables", "elementwise")?;
+            let (r, rows) = TableReader::new(file, "elementwise", obj, &ELEMENTWISE_COLUMNS)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let kind = r
+                    .str(row, 0)
+                    .and_then(parse_elementwise_kind)
+                    .ok_or_else(|| {
+                        r.bad(
+                        i,
+                        0,
+                        r.cell(row, 0),
+                        "one of norm, activation, residual, rotary, routing, embedding, sampling",
+                    )
+                    })?;
+                out.push(ElementwisePoint {
+                    kind,
+                    bytes: r.pos_f64(i, row, 1)?,
+                    seconds: r.seconds(i, row, 2)?,
+                });
+            }
+            p.elementwise = Some(table_meta(file, "elementwise", obj, out)?);
+        }
+        if tables.contains_key("collective") {
+            let obj = req_obj(file, tables, "tables", "collective")?;
+            let (r, rows) = TableReader::new(file, "collective", obj, &COLLECTIVE_COLUMNS)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let op = r
+                    .str(row, 0)
+                    .and_then(parse_collective_kind)
+                    .ok_or_else(|| {
+                        r.bad(
+                            i,
+                            0,
+                            r.cell(row, 0),
+                            "one of all_reduce, all_gather, reduce_scatter, all_to_all, send_recv",
+                        )
+                    })?;
+                let group_size = r.u32(i, row, 1, true)?;
+                let scope = r
+                    .str(row, 2)
+                    .and_then(parse_scope)
+                    .ok_or_else(|| r.bad(i, 2, r.cell(row, 2), "`intra` or `inter`"))?;
+                out.push(CollectivePoint {
+                    op,
+                    group_size,
+                    scope,
+                    bytes: r.pos_f64(i, row, 3)?,
+                    seconds: r.seconds(i, row, 4)?,
+                });
+            }
+            p.collective = Some(table_meta(file, "collective", obj, out)?);
+        }
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks what the cost model needs beyond per-value checks: every curve it will
+    /// interpolate (one per shape family, see `docs/profile-format.md`) has at least two
+    /// distinct sizes, and every time is positive.
+    ///
+    /// # Errors
+    /// [`ProfileError::TooFewPoints`] naming the table, the family's first row and the size
+    /// column; [`ProfileError::NonPositiveTime`] for a bad time in a profile built in code.
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        super::model::Families::build(self).map(|_| ())
+    }
+
+    /// Writes the profile as JSON (format version [`FORMAT_VERSION`]), one table row per line.
+    /// [`Profile::from_json`] reads it back to an equal profile (times round-trip exactly).
+    pub fn to_json(&self) -> String {
+        let mut s = String::new();
+        let js = |v: &str| Value::String(v.to_string()).to_string();
+        let num = |x: f64| {
+            serde_json::Number::from_f64(x)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "null".to_string())
+        };
+        let _ = writeln!(s, "{{");
+        let _ = writeln!(s, "  \"format_version\": {FORMAT_VERSION},");
+        let _ = writeln!(s, "  \"name\": {},", js(&self.name));
+        let _ = writeln!(
+            s,
+            "  \"gpu\": {{\"name\": {}, \"device\": {}, \"matmul_flops\": {}, \"memory_bandwidth\": {}}},",
+            js(&self.gpu.name),
+            js(&self.gpu.device),
+            num(self.gpu.matmul_flops),
+            num(self.gpu.memory_bandwidth)
+        );
+        let sw = |w: &Software| {
+            format!(
+                "{{\"torch\": {}, \"cuda\": {}, \"driver\": {}}}",
+                js(&w.torch),
+                js(&w.cuda),
+                js(&w.driver)
+            )
+        };
+        let pv = |p: &Provenance| {
+            format!(
+                "{{\"source\": {}, \"date\": {}, \"method\": {}}}",
+                js(&p.source),
+                js(&p.date),
+                js(&p.method)
+            )
+        };
+        let _ = writeln!(s, "  \"software\": {},", sw(&self.software));
+        let _ = writeln!(s, "  \"provenance\": {},", pv(&self.provenance));
+        let mut o = Vec::new();
+        if let Some(x) = self.overheads.kernel_launch_seconds {
+            o.push(format!("\"kernel_launch_seconds\": {}", num(x)));
+        }
+        if let Some(x) = self.overheads.iteration_seconds {
+            o.push(format!("\"iteration_seconds\": {}", num(x)));
+        }
+        if !o.is_empty() {
+            let _ = writeln!(s, "  \"overheads\": {{{}}},", o.join(", "));
+        }
+        let mut tables: Vec<String> = Vec::new();
+        fn table<T>(
+            name: &str,
+            cols: &[&str],
+            t: &Table<T>,
+            sw: &dyn Fn(&Software) -> String,
+            pv: &dyn Fn(&Provenance) -> String,
+            row: &dyn Fn(&T) -> String,
+        ) -> String {
+            let mut s = format!("    \"{name}\": {{\n");
+            if let Some(p) = &t.provenance {
+                let _ = writeln!(s, "      \"provenance\": {},", pv(p));
+            }
+            if let Some(w) = &t.software {
+                let _ = writeln!(s, "      \"software\": {},", sw(w));
+            }
+            let cols: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+            let _ = writeln!(s, "      \"columns\": [{}],", cols.join(", "));
+            let _ = writeln!(s, "      \"rows\": [");
+            let n = t.rows.len();
+            for (i, r) in t.rows.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "        [{}]{}",
+                    row(r),
+                    if i + 1 < n { "," } else { "" }
+                );
+            }
+            s.push_str("      ]\n    }");
+            s
+        }
+        if let Some(t) = &self.gemm {
+            tables.push(table(
+                "gemm",
+                &GEMM_COLUMNS,
+                t,
+                &sw,
+                &pv,
+                &|r: &GemmPoint| {
+                    format!(
+                        "{}, {}, {}, {}, {}",
+                        r.m,
+                        r.n,
+                        r.k,
+                        js(r.dtype.name()),
+                        num(r.seconds)
+                    )
+                },
+            ));
+        }
+        if let Some(t) = &self.prefill_attention {
+            tables.push(table(
+                "prefill_attention",
+                &PREFILL_COLUMNS,
+                t,
+                &sw,
+                &pv,
+                &|r: &PrefillPoint| {
+                    format!(
+                        "{}, {}, {}, {}, {}, {}, {}, {}",
+                        r.batch,
+                        r.new_tokens,
+                        r.prefix,
+                        r.heads,
+                        r.kv_heads,
+                        r.head_dim,
+                        js(r.dtype.name()),
+                        num(r.seconds)
+                    )
+                },
+            ));
+        }
+        if let Some(t) = &self.decode_attention {
+            tables.push(table(
+                "decode_attention",
+                &DECODE_COLUMNS,
+                t,
+                &sw,
+                &pv,
+                &|r: &DecodePoint| {
+                    format!(
+                        "{}, {}, {}, {}, {}, {}, {}",
+                        r.batch,
+                        r.context,
+                        r.heads,
+                        r.kv_heads,
+                        r.head_dim,
+                        js(r.dtype.name()),
+                        num(r.seconds)
+                    )
+                },
+            ));
+        }
+        if let Some(t) = &self.elementwise {
+            tables.push(table(
+                "elementwise",
+                &ELEMENTWISE_COLUMNS,
+                t,
+                &sw,
+                &pv,
+                &|r: &ElementwisePoint| {
+                    format!(
+                        "{}, {}, {}",
+                        js(elementwise_kind_name(r.kind)),
+                        num(r.bytes),
+                        num(r.seconds)
+                    )
+                },
+            ));
+        }
+        if let Some(t) = &self.collective {
+            tables.push(table(
+                "collective",
+                &COLLECTIVE_COLUMNS,
+                t,
+                &sw,
+                &pv,
+                &|r: &CollectivePoint| {
+                    format!(
+                        "{}, {}, {}, {}, {}",
+                        js(r.op.name()),
+                        r.group_size,
+                        js(r.scope.name()),
+                        num(r.bytes),
+                        num(r.seconds)
+                    )
+                },
+            ));
+        }
+        let _ = writeln!(s, "  \"tables\": {{");
+        let _ = writeln!(s, "{}", tables.join(",\n"));
+        let _ = writeln!(s, "  }}");
+        s.push_str("}\n");
+        s
+    }
+}

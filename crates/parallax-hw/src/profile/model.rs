@@ -1,0 +1,684 @@
+//! [`ProfiledCostModel`]: a [`CostModel`] that interpolates a measured [`Profile`] and falls
+//! back, op by op, to another cost model (the roofline) where the profile has nothing.
+//!
+//! # Lookup rules (also in `docs/profile-format.md`)
+//!
+//! Every table is split into *families* (curves) of one shape, each a 1-D curve of time over
+//! one size variable `x`, interpolated by a monotone cubic (PCHIP) in `(ln x, ln t)`:
+//!
+//! | table | family key | `x` |
+//! |---|---|---|
+//! | gemm | dtype, n, k | m |
+//! | prefill_attention | dtype, heads, kv_heads, head_dim | causal query–key pairs per head, summed over the batch: `batch · (new·prefix + new·(new+1)/2)` |
+//! | decode_attention | dtype, heads, kv_heads, head_dim | KV tokens read: `batch · context` |
+//! | elementwise | kind | bytes |
+//! | collective | op, group_size, scope | bytes |
+//!
+//! Points with equal `x` in a family are merged by their median time.
+//!
+//! - **Inside a family's range**: the PCHIP value (exact at points, monotone between them).
+//! - **Below the smallest `x`**: a power law from the first point with the first segment's
+//!   log–log slope clamped to `[0, 1]` (small ops approach a latency floor).
+//! - **Above the largest `x`**: proportional scaling from the last point by a reference cost:
+//!   for GEMM the roofline `max(2mnk / F, bytes / B)` with the profile's measured matmul rate
+//!   `F` and bandwidth `B`; for every other table `x` itself (time linear in work, bytes or
+//!   KV tokens), as APEX does for collectives.
+//! - **GEMM shape not in the table** (same dtype): the family nearest in
+//!   `|ln(n/n_f)| + |ln(k/k_f)|` (ties: the smaller key), its time at `m` scaled by
+//!   `r(m, n, k) / r(m, n_f, k_f)` with the reference `r` above.
+//! - **Attention head shape not in the table** (same dtype): the family nearest in
+//!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
+//!   `heads·d / (heads_f·d_f)` (equal FLOPs), decode KV tokens times `kv·d / (kv_f·d_f)`
+//!   (equal KV bytes), with `d = (qk_head_dim + v_head_dim) / 2`.
+//! - **Fallback**: a dtype with no family in a table, an elementwise kind or a collective
+//!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
+//!   Kernel-launch and iteration overheads come from the profile's `overheads` when given,
+//!   else from the fallback.
+//! - Zero-size work (m = 0, no chunks, zero bytes, a group of one) costs 0.
+//! - `count` GEMMs cost `count` times one.
+
+use super::error::{ProfileError, Row};
+use super::format::{Profile, Scope, ELEMENTWISE_KINDS};
+use super::interp::{Curve, Ideal};
+use crate::cost::CostModel;
+use crate::topology::DeviceGroup;
+use parallax_ir::{
+    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, Gemm,
+    PrefillChunk,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub(crate) struct GemmFamily {
+    pub dtype: DType,
+    pub n: u64,
+    pub k: u64,
+    ln_n: f64,
+    ln_k: f64,
+    pub curve: Curve,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AttnFamily {
+    pub dtype: DType,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    ln_h: f64,
+    ln_kv: f64,
+    ln_d: f64,
+    pub curve: Curve,
+}
+
+/// The curves of a profile, sorted for binary search.
+#[derive(Debug, Clone)]
+pub(crate) struct Families {
+    pub gemm: Vec<GemmFamily>,
+    pub prefill: Vec<AttnFamily>,
+    pub decode: Vec<AttnFamily>,
+    pub elementwise: [Option<Curve>; 7],
+    pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
+}
+
+/// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
+/// sliding window of `w` keys.
+#[inline]
+pub(crate) fn causal_pairs(new: f64, prefix: f64, window: Option<u32>) -> f64 {
+    let full = new * prefix + new * (new + 1.0) / 2.0;
+    match window {
+        None => full,
+        Some(w) => {
+            let w = w as f64;
+            if prefix + new <= w {
+                full
+            } else if prefix >= w {
+                new * w
+            } else {
+                let j = w - prefix;
+                j * prefix + j * (j + 1.0) / 2.0 + (new - j) * w
+            }
+        }
+    }
+}
+
+fn too_few(
+    file: &str,
+    table: &str,
+    row: Row,
+    column: &str,
+    family: String,
+    points: usize,
+) -> ProfileError {
+    ProfileError::TooFewPoints {
+        file: file.to_string(),
+        table: table.to_string(),
+        row,
+        column: column.to_string(),
+        family,
+        points,
+    }
+}
+
+fn check_time(file: &str, table: &str, row: Row, column: &str, t: f64) -> Result<(), ProfileError> {
+    if t.is_finite() && t > 0.0 {
+        Ok(())
+    } else {
+        Err(ProfileError::NonPositiveTime {
+            file: file.to_string(),
+            table: table.to_string(),
+            row,
+            column: column.to_string(),
+            value: t.to_string(),
+        })
+    }
+}
+
+fn check_size(file: &str, table: &str, row: Row, column: &str, x: f64) -> Result<(), ProfileError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(ProfileError::BadValue {
+            file: file.to_string(),
+            table: table.to_string(),
+            row,
+            column: column.to_string(),
+            value: x.to_string(),
+            expected: "a size > 0".to_string(),
+        })
+    }
+}
+
+/// Groups `(key, x, t, row)` tuples into curves, reporting families with < 2 distinct x.
+fn group<K: Ord + Clone + std::fmt::Debug>(
+    file: &str,
+    table: &str,
+    column: &str,
+    items: Vec<(K, f64, f64, Row)>,
+    show: impl Fn(&K) -> String,
+    ideal: impl Fn(&K) -> Ideal,
+) -> Result<Vec<(K, Curve)>, ProfileError> {
+    let mut map: BTreeMap<K, (Row, Vec<(f64, f64)>)> = BTreeMap::new();
+    for (k, x, t, row) in items {
+        map.entry(k)
+            .or_insert_with(|| (row, Vec::new()))
+            .1
+            .push((x, t));
+    }
+    let mut out = Vec::with_capacity(map.len());
+    for (k, (row, pts)) in map {
+        match Curve::new(&pts, ideal(&k)) {
+            Some(c) => out.push((k, c)),
+            None => {
+                let mut xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+                xs.sort_by(f64::total_cmp);
+                xs.dedup();
+                return Err(too_few(file, table, row, column, show(&k), xs.len()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks that every family (key `K`) of `(key, x, row)` items has at least two distinct `x`;
+/// used by the importers to name the source file and line.
+pub(crate) fn group_check<K: Ord + std::fmt::Debug>(
+    file: &str,
+    table: &str,
+    column: &str,
+    items: impl Iterator<Item = (K, f64, Row)>,
+) -> Result<(), ProfileError> {
+    let mut map: BTreeMap<K, (Row, Vec<f64>)> = BTreeMap::new();
+    for (k, x, row) in items {
+        map.entry(k).or_insert_with(|| (row, Vec::new())).1.push(x);
+    }
+    for (k, (row, mut xs)) in map {
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        if xs.len() < 2 {
+            return Err(too_few(
+                file,
+                table,
+                row,
+                column,
+                format!("{k:?}"),
+                xs.len(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn dtype_rank(d: DType) -> u8 {
+    DType::ALL.iter().position(|x| *x == d).unwrap_or(0) as u8
+}
+
+impl Families {
+    /// Builds every family of `p`.
+    pub fn build(p: &Profile) -> Result<Families, ProfileError> {
+        let file = p.source_name.as_str();
+        let (fl, bw) = (p.gpu.matmul_flops, p.gpu.memory_bandwidth);
+        let mut gemm = Vec::new();
+        if let Some(t) = &p.gemm {
+            let mut items = Vec::with_capacity(t.rows.len());
+            for (i, r) in t.rows.iter().enumerate() {
+                let row = t.origin(i);
+                check_time(file, "gemm", row, "seconds", r.seconds)?;
+                for (c, v) in [("m", r.m), ("n", r.n), ("k", r.k)] {
+                    check_size(file, "gemm", row, c, v as f64)?;
+                }
+                items.push((
+                    (dtype_rank(r.dtype), r.n, r.k, r.dtype),
+                    r.m as f64,
+                    r.seconds,
+                    row,
+                ));
+            }
+            let fams = group(
+                file,
+                "gemm",
+                "m",
+                items,
+                |k| format!("(dtype={}, n={}, k={})", k.3, k.1, k.2),
+                |k| Ideal::Gemm {
+                    n: k.1 as f64,
+                    k: k.2 as f64,
+                    b: k.3.bytes(),
+                    flops: fl,
+                    bw,
+                },
+            )?;
+            for ((_, n, k, dtype), curve) in fams {
+                gemm.push(GemmFamily {
+                    dtype,
+                    n,
+                    k,
+                    ln_n: (n as f64).ln(),
+                    ln_k: (k as f64).ln(),
+                    curve,
+                });
+            }
+        }
+        let attn_family =
+            |((_, h, kv, d, dtype), curve): ((u8, u32, u32, u32, DType), Curve)| AttnFamily {
+                dtype,
+                heads: h,
+                kv_heads: kv,
+                head_dim: d,
+                ln_h: (h as f64).ln(),
+                ln_kv: (kv as f64).ln(),
+                ln_d: (d as f64).ln(),
+                curve,
+            };
+        let show = |k: &(u8, u32, u32, u32, DType)| {
+            format!(
+                "(dtype={}, heads={}, kv_heads={}, head_dim={})",
+                k.4, k.1, k.2, k.3
+            )
+        };
+        let mut prefill = Vec::new();
+        if let Some(t) = &p.prefill_attention {
+            let mut items = Vec::with_capacity(t.rows.len());
+            for (i, r) in t.rows.iter().enumerate() {
+                let row = t.origin(i);
+                check_time(file, "prefill_attention", row, "seconds", r.seconds)?;
+                for (c, v) in [
+                    ("batch", r.batch),
+                    ("new_tokens", r.new_tokens),
+                    ("heads", r.heads),
+                    ("kv_heads", r.kv_heads),
+                    ("head_dim", r.head_dim),
+                ] {
+                    check_size(file, "prefill_attention", row, c, v as f64)?;
+                }
+                let x = r.batch as f64 * causal_pairs(r.new_tokens as f64, r.prefix as f64, None);
+                items.push((
+                    (
+                        dtype_rank(r.dtype),
+                        r.heads,
+                        r.kv_heads,
+                        r.head_dim,
+                        r.dtype,
+                    ),
+                    x,
+                    r.seconds,
+                    row,
+                ));
+            }
+            prefill = group(file, "prefill_attention", "new_tokens", items, show, |k| {
+                Ideal::Linear(4.0 * k.1 as f64 * k.3 as f64 / fl)
+            })?
+            .into_iter()
+            .map(attn_family)
+            .collect();
+        }
+        let mut decode = Vec::new();
+        if let Some(t) = &p.decode_attention {
+            let mut items = Vec::with_capacity(t.rows.len());
+            for (i, r) in t.rows.iter().enumerate() {
+                let row = t.origin(i);
+                check_time(file, "decode_attention", row, "seconds", r.seconds)?;
+                for (c, v) in [
+                    ("batch", r.batch),
+                    ("context", r.context),
+                    ("heads", r.heads),
+                    ("kv_heads", r.kv_heads),
+                    ("head_dim", r.head_dim),
+                ] {
+                    check_size(file, "decode_attention", row, c, v as f64)?;
+                }
+                let x = r.batch as f64 * r.context as f64;
+                items.push((
+                    (
+                        dtype_rank(r.dtype),
+                        r.heads,
+                        r.kv_heads,
+                        r.head_dim,
+                        r.dtype,
+                    ),
+                    x,
+                    r.seconds,
+                    row,
+                ));
+            }
+            decode = group(file, "decode_attention", "context", items, show, |k| {
+                Ideal::Linear(2.0 * k.2 as f64 * k.3 as f64 * k.4.bytes() / bw)
+            })?
+            .into_iter()
+            .map(attn_family)
+            .collect();
+        }
+        let mut elementwise: [Option<Curve>; 7] = Default::default();
+        if let Some(t) = &p.elementwise {
+            let mut items = Vec::with_capacity(t.rows.len());
+            for (i, r) in t.rows.iter().enumerate() {
+                let row = t.origin(i);
+                check_time(file, "elementwise", row, "seconds", r.seconds)?;
+                check_size(file, "elementwise", row, "bytes", r.bytes)?;
+                let ki = kind_index(r.kind);
+                items.push((ki, r.bytes, r.seconds, row));
+            }
+            for (ki, c) in group(
+                file,
+                "elementwise",
+                "bytes",
+                items,
+                |k| {
+                    format!(
+                        "(kind={})",
+                        super::format::elementwise_kind_name(ELEMENTWISE_KINDS[*k])
+                    )
+                },
+                |_| Ideal::Linear(1.0 / bw),
+            )? {
+                elementwise[ki] = Some(c);
+            }
+        }
+        let mut collective = Vec::new();
+        if let Some(t) = &p.collective {
+            let mut items = Vec::with_capacity(t.rows.len());
+            for (i, r) in t.rows.iter().enumerate() {
+                let row = t.origin(i);
+                check_time(file, "collective", row, "seconds", r.seconds)?;
+                check_size(file, "collective", row, "bytes", r.bytes)?;
+                check_size(file, "collective", row, "group_size", r.group_size as f64)?;
+                items.push(((r.op, r.group_size, r.scope), r.bytes, r.seconds, row));
+            }
+            collective = group(
+                file,
+                "collective",
+                "bytes",
+                items,
+                |k| {
+                    format!(
+                        "(op={}, group_size={}, scope={})",
+                        k.0.name(),
+                        k.1,
+                        k.2.name()
+                    )
+                },
+                |_| Ideal::ThroughTop,
+            )?;
+        }
+        Ok(Families {
+            gemm,
+            prefill,
+            decode,
+            elementwise,
+            collective,
+        })
+    }
+}
+
+#[inline]
+fn kind_index(k: ElementwiseKind) -> usize {
+    match k {
+        ElementwiseKind::Norm => 0,
+        ElementwiseKind::Activation => 1,
+        ElementwiseKind::Residual => 2,
+        ElementwiseKind::Rotary => 3,
+        ElementwiseKind::Routing => 4,
+        ElementwiseKind::Embedding => 5,
+        ElementwiseKind::Sampling => 6,
+    }
+}
+
+/// A cost model that interpolates a measured profile, falling back op by op.
+///
+/// See the [module documentation](self) for the lookup and extrapolation rules.
+///
+/// # Examples
+/// ```ignore
+/// let fallback: Arc<dyn CostModel> = Arc::new(RooflineModel::new(gpu));
+/// let model = ProfiledCostModel::new(&profile::embedded_h100(), fallback)?;
+/// let t = model.gemm(&gemm);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProfiledCostModel {
+    name: String,
+    fam: Families,
+    fallback: Arc<dyn CostModel>,
+    matmul_flops: f64,
+    memory_bandwidth: f64,
+    launch: Option<f64>,
+    iteration: Option<f64>,
+}
+
+impl ProfiledCostModel {
+    /// Builds the model from `profile`, falling back to `fallback` where the profile has no
+    /// data for an op.
+    ///
+    /// # Errors
+    /// As [`Profile::validate`]: a family with fewer than two distinct sizes, a non-positive
+    /// time or size.
+    ///
+    /// Complexity: O(r log r) for r rows.
+    pub fn new(profile: &Profile, fallback: Arc<dyn CostModel>) -> Result<Self, ProfileError> {
+        let fam = Families::build(profile)?;
+        Ok(ProfiledCostModel {
+            name: format!("profiled:{}", profile.name),
+            fam,
+            fallback,
+            matmul_flops: profile.gpu.matmul_flops,
+            memory_bandwidth: profile.gpu.memory_bandwidth,
+            launch: profile.overheads.kernel_launch_seconds,
+            iteration: profile.overheads.iteration_seconds,
+        })
+    }
+
+    /// The wrapped fallback model.
+    pub fn fallback(&self) -> &Arc<dyn CostModel> {
+        &self.fallback
+    }
+
+    /// The profiled time of one GEMM of `g`'s shape (times `g.count`), or `None` when the
+    /// profile has no GEMM family of its dtype (then [`CostModel::gemm`] uses the fallback).
+    ///
+    /// Complexity: O(log f + log p) for f families of p points when the shape is in the table,
+    /// O(f + log p) otherwise. No allocation.
+    pub fn profiled_gemm(&self, g: &Gemm) -> Option<f64> {
+        if g.m == 0 || g.n == 0 || g.k == 0 || g.count == 0 {
+            return Some(0.0);
+        }
+        if g.weight_dtype != g.act_dtype {
+            return None;
+        }
+        let dt = g.act_dtype;
+        let key = (dtype_rank(dt), g.n, g.k);
+        let fams = &self.fam.gemm;
+        let lo = fams.partition_point(|f| (dtype_rank(f.dtype), f.n, f.k) < key);
+        let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
+        let t = if lo < fams.len() && fams[lo].dtype == dt && fams[lo].n == g.n && fams[lo].k == g.k
+        {
+            fams[lo].curve.eval(m)
+        } else {
+            let (ln_n, ln_k) = (n.ln(), k.ln());
+            let mut best: Option<(&GemmFamily, f64)> = None;
+            for f in fams.iter().filter(|f| f.dtype == dt) {
+                let d = (ln_n - f.ln_n).abs() + (ln_k - f.ln_k).abs();
+                if best.map_or(true, |(_, bd)| d < bd) {
+                    best = Some((f, d));
+                }
+            }
+            let f = best?.0;
+            let query = Ideal::Gemm {
+                n,
+                k,
+                b: dt.bytes(),
+                flops: self.matmul_flops,
+                bw: self.memory_bandwidth,
+            };
+            f.curve.eval(m) * (f.curve.floor() + query.eval(m)) / f.curve.reference(m)
+        };
+        Some(t * g.count as f64)
+    }
+
+    fn attn_family<'a>(
+        fams: &'a [AttnFamily],
+        shape: &AttentionShape,
+    ) -> Option<(&'a AttnFamily, bool)> {
+        let dt = shape.act_dtype;
+        if shape.kv_dtype != dt {
+            return None;
+        }
+        let exact = shape.qk_head_dim == shape.v_head_dim;
+        let mut best: Option<(&AttnFamily, f64)> = None;
+        let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
+        let (lh, lkv, ld) = (
+            (shape.heads.max(1) as f64).ln(),
+            (shape.kv_heads.max(1) as f64).ln(),
+            d.max(1.0).ln(),
+        );
+        for f in fams.iter().filter(|f| f.dtype == dt) {
+            if exact
+                && f.heads == shape.heads
+                && f.kv_heads == shape.kv_heads
+                && f.head_dim == shape.qk_head_dim
+            {
+                return Some((f, true));
+            }
+            let dist = (lh - f.ln_h).abs() + (lkv - f.ln_kv).abs() + (ld - f.ln_d).abs();
+            if best.map_or(true, |(_, bd)| dist < bd) {
+                best = Some((f, dist));
+            }
+        }
+        best.map(|(f, _)| (f, false))
+    }
+
+    /// The profiled time of prefill attention, or `None` when the profile has no prefill
+    /// family of the shape's dtype (or the KV dtype differs from the activation dtype).
+    ///
+    /// Complexity: O(f + c + log p) for f families, c chunks, p points. No allocation.
+    pub fn profiled_prefill(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> Option<f64> {
+        let pairs: f64 = chunks
+            .iter()
+            .map(|c| causal_pairs(c.new_tokens as f64, c.prefix as f64, shape.window))
+            .sum();
+        if pairs <= 0.0 || shape.heads == 0 {
+            return Some(0.0);
+        }
+        let (f, exact) = Self::attn_family(&self.fam.prefill, shape)?;
+        let x = if exact {
+            pairs
+        } else {
+            let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
+            pairs * (shape.heads as f64 * d) / (f.heads as f64 * f.head_dim as f64)
+        };
+        Some(f.curve.eval(x))
+    }
+
+    /// The profiled time of decode attention, or `None` as for [`Self::profiled_prefill`].
+    ///
+    /// `x` is the group's total context (`context_sum`); with a sliding window `w` smaller
+    /// than the longest context, `min(context_sum, requests · w)`.
+    ///
+    /// Complexity: O(f + log p). No allocation.
+    pub fn profiled_decode(&self, shape: &AttentionShape, decode: &DecodeGroup) -> Option<f64> {
+        if decode.requests == 0 || shape.heads == 0 {
+            return Some(0.0);
+        }
+        let mut ctx = (decode.context_sum as f64).max(decode.requests as f64);
+        if let Some(w) = shape.window {
+            if decode.context_max > w {
+                ctx = ctx.min(decode.requests as f64 * w as f64);
+            }
+        }
+        let (f, exact) = Self::attn_family(&self.fam.decode, shape)?;
+        let x = if exact {
+            ctx
+        } else {
+            let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
+            ctx * (shape.kv_heads.max(1) as f64 * d) / (f.kv_heads as f64 * f.head_dim as f64)
+        };
+        Some(f.curve.eval(x))
+    }
+
+    /// The profiled time of an elementwise op, or `None` when its kind has no curve.
+    ///
+    /// Complexity: O(log p). No allocation.
+    pub fn profiled_elementwise(&self, op: &Elementwise) -> Option<f64> {
+        if op.bytes <= 0.0 {
+            return Some(0.0);
+        }
+        let c = self.fam.elementwise[kind_index(op.kind)].as_ref()?;
+        Some(c.eval(op.bytes))
+    }
+
+    /// The profiled time of a collective, or `None` when the profile has no curve for this
+    /// (op, group size, intra/inter node).
+    ///
+    /// Complexity: O(log f + log p). No allocation.
+    pub fn profiled_collective(
+        &self,
+        kind: CollectiveKind,
+        bytes: f64,
+        group: &DeviceGroup,
+    ) -> Option<f64> {
+        if group.size <= 1 || bytes <= 0.0 {
+            return Some(0.0);
+        }
+        let scope = if group.is_intra_node() {
+            Scope::Intra
+        } else {
+            Scope::Inter
+        };
+        let key = (kind, group.size, scope);
+        let i = self
+            .fam
+            .collective
+            .binary_search_by(|(k, _)| k.cmp(&key))
+            .ok()?;
+        Some(self.fam.collective[i].1.eval(bytes))
+    }
+}
+
+impl CostModel for ProfiledCostModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn gemm(&self, g: &Gemm) -> f64 {
+        match self.profiled_gemm(g) {
+            Some(t) => t,
+            None => self.fallback.gemm(g),
+        }
+    }
+
+    fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
+        match self.profiled_prefill(shape, chunks) {
+            Some(t) => t,
+            None => self.fallback.prefill_attention(shape, chunks),
+        }
+    }
+
+    fn decode_attention(&self, shape: &AttentionShape, decode: &DecodeGroup) -> f64 {
+        match self.profiled_decode(shape, decode) {
+            Some(t) => t,
+            None => self.fallback.decode_attention(shape, decode),
+        }
+    }
+
+    fn elementwise(&self, op: &Elementwise) -> f64 {
+        match self.profiled_elementwise(op) {
+            Some(t) => t,
+            None => self.fallback.elementwise(op),
+        }
+    }
+
+    fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
+        match self.profiled_collective(kind, bytes, group) {
+            Some(t) => t,
+            None => self.fallback.collective(kind, bytes, group),
+        }
+    }
+
+    fn kernel_launch_overhead(&self) -> f64 {
+        self.launch
+            .unwrap_or_else(|| self.fallback.kernel_launch_overhead())
+    }
+
+    fn iteration_overhead(&self) -> f64 {
+        self.iteration
+            .unwrap_or_else(|| self.fallback.iteration_overhead())
+    }
+}
