@@ -56,8 +56,11 @@ impl Block {
 }
 
 /// One cell of a block.
+///
+/// Serialized with a `"cell"` tag (`{"cell": "attention", ...}`): the attention cell has its
+/// own `kind` field, so the tag cannot be `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "cell", rename_all = "snake_case")]
 pub enum Cell {
     /// RMSNorm / LayerNorm over the hidden dimension.
     Norm(Norm),

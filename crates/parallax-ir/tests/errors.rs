@@ -1,0 +1,223 @@
+//! Bad configs give typed errors that name the file, the field and the value.
+
+use parallax_ir::hf::{from_json_str, load};
+use parallax_ir::{resolve, IrError};
+use serde_json::{json, Value};
+
+fn llama() -> Value {
+    json!({
+        "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
+        "vocab_size": 128256, "max_position_embeddings": 131072, "torch_dtype": "bfloat16"
+    })
+}
+
+fn import(v: &Value) -> Result<parallax_ir::Model, IrError> {
+    from_json_str(&v.to_string(), "cfg.json")
+}
+
+#[test]
+fn baseline_imports() {
+    assert!(import(&llama()).is_ok());
+}
+
+#[test]
+fn missing_field() {
+    let mut v = llama();
+    v.as_object_mut().unwrap().remove("intermediate_size");
+    let e = import(&v).unwrap_err();
+    assert_eq!(
+        e,
+        IrError::MissingField {
+            file: "cfg.json".into(),
+            field: "intermediate_size".into()
+        }
+    );
+    assert!(e.to_string().contains("cfg.json") && e.to_string().contains("intermediate_size"));
+    // null counts as missing.
+    let mut v = llama();
+    v["vocab_size"] = Value::Null;
+    assert!(
+        matches!(import(&v), Err(IrError::MissingField { ref field, .. }) if field == "vocab_size")
+    );
+}
+
+#[test]
+fn zero_negative_fractional_huge_and_string_values() {
+    for (bad, shown) in [
+        (json!(0), "0"),
+        (json!(-4), "-4"),
+        (json!(12.5), "12.5"),
+        (json!("4096"), "\"4096\""),
+        (json!(1u64 << 40), "1099511627776"),
+    ] {
+        let mut v = llama();
+        v["hidden_size"] = bad;
+        match import(&v) {
+            Err(IrError::InvalidValue {
+                file, field, value, ..
+            }) => {
+                assert_eq!((file.as_str(), field.as_str()), ("cfg.json", "hidden_size"));
+                assert_eq!(value, shown);
+            }
+            other => panic!("expected InvalidValue for {shown}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn heads_not_divisible() {
+    let mut v = llama();
+    v["num_attention_heads"] = json!(30);
+    let e = import(&v).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. } if field == "hidden_size" && value == "4096"),
+        "{msg}"
+    );
+    assert!(msg.contains("num_attention_heads (30)"), "{msg}");
+
+    let mut v = llama();
+    v["num_key_value_heads"] = json!(5);
+    let e = import(&v).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. } if field == "num_key_value_heads" && value == "5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_architecture_lists_supported() {
+    let mut v = llama();
+    v["architectures"] = json!(["FalconForCausalLM"]);
+    v["model_type"] = json!("falcon");
+    let e = import(&v).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, IrError::UnsupportedArchitecture { ref name, .. } if name == "FalconForCausalLM")
+    );
+    for s in [
+        "LlamaForCausalLM",
+        "DeepseekV3ForCausalLM",
+        "GptOssForCausalLM",
+        "Qwen3MoeForCausalLM",
+    ] {
+        assert!(msg.contains(s), "{msg}");
+    }
+}
+
+#[test]
+fn json_syntax_error_has_line_and_column() {
+    let e = from_json_str("{\n  \"hidden_size\": 4096,\n  oops\n}", "bad.json").unwrap_err();
+    match e {
+        IrError::Json {
+            file, line, column, ..
+        } => {
+            assert_eq!(file, "bad.json");
+            assert_eq!(line, 3);
+            assert!(column > 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        from_json_str("[1, 2]", "a.json"),
+        Err(IrError::Json { .. })
+    ));
+    assert!(matches!(
+        from_json_str("", "a.json"),
+        Err(IrError::Json { .. })
+    ));
+}
+
+#[test]
+fn nested_fields_are_named_with_their_path() {
+    let json = parallax_ir::catalog::embedded()
+        .iter()
+        .find(|e| e.short_name == "llama-4-scout")
+        .unwrap()
+        .json;
+    let mut v: Value = serde_json::from_str(json).unwrap();
+    v["text_config"]["num_local_experts"] = json!(0);
+    let e = import(&v).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, .. } if field == "text_config.num_local_experts"),
+        "{e}"
+    );
+}
+
+#[test]
+fn moe_and_layer_type_errors() {
+    let mut v = llama();
+    v["architectures"] = json!(["MixtralForCausalLM"]);
+    v["num_local_experts"] = json!(8);
+    v["num_experts_per_tok"] = json!(9);
+    let e = import(&v).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. } if field == "num_experts_per_tok" && value == "9"),
+        "{e}"
+    );
+
+    let mut v = llama();
+    v["layer_types"] = json!(["full_attention"]);
+    assert!(
+        matches!(import(&v), Err(IrError::InvalidValue { ref field, .. }) if field == "layer_types")
+    );
+    let mut v = llama();
+    v["layer_types"] = json!(vec!["diagonal_attention"; 32]);
+    let e = import(&v).unwrap_err();
+    assert!(e.to_string().contains("diagonal_attention"), "{e}");
+    let mut v = llama();
+    v["layer_types"] = json!(vec!["sliding_attention"; 32]);
+    assert!(
+        matches!(import(&v), Err(IrError::MissingField { ref field, .. }) if field == "sliding_window")
+    );
+}
+
+#[test]
+fn bad_precision_fields() {
+    let mut v = llama();
+    v["torch_dtype"] = json!("float13");
+    assert!(
+        matches!(import(&v), Err(IrError::InvalidValue { ref field, ref value, .. }) if field == "torch_dtype" && value == "\"float13\"")
+    );
+    let mut v = llama();
+    v["quantization_config"] = json!({"quant_method": "bitsandbytes"});
+    let e = import(&v).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, .. } if field == "quantization_config.quant_method"),
+        "{e}"
+    );
+    let mut v = llama();
+    v["quantization_config"] = json!({"quant_method": "gptq", "bits": 3});
+    assert!(
+        matches!(import(&v), Err(IrError::InvalidValue { ref field, .. }) if field == "quantization_config.bits")
+    );
+    let mut v = llama();
+    v["quantization_config"] = json!({"quant_method": "awq", "bits": 4});
+    assert_eq!(
+        import(&v).unwrap().precision.weights,
+        parallax_ir::DType::Int4
+    );
+}
+
+#[test]
+fn unknown_model_and_missing_file() {
+    let e = resolve("llama-3.1-7b").unwrap_err();
+    match &e {
+        IrError::UnknownModel { spec, suggestions } => {
+            assert_eq!(spec, "llama-3.1-7b");
+            assert_eq!(suggestions.len(), 3);
+            assert!(
+                suggestions.iter().any(|s| s.starts_with("llama-3.1")),
+                "{suggestions:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = resolve("mixtral").unwrap_err();
+    assert!(e.to_string().contains("mixtral-8x7b"), "{e}");
+    let e = resolve("/nonexistent/config.json").unwrap_err();
+    assert!(matches!(e, IrError::Io { .. }));
+    assert!(e.to_string().contains("/nonexistent/config.json"));
+    assert!(load(std::path::Path::new("/nonexistent.json")).is_err());
+}

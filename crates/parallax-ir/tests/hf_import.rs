@@ -1,0 +1,235 @@
+//! Import of every embedded Hugging Face config and the structure it produces.
+
+use parallax_ir::hf::{from_json_str, load};
+use parallax_ir::{embedded, resolve, AttentionKind, Cell, DType, Model};
+use std::path::PathBuf;
+
+fn model(name: &str) -> Model {
+    resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/models")
+}
+
+/// (layers per block, repeat) of each run.
+fn shape(m: &Model) -> Vec<(u32, u32)> {
+    m.runs
+        .iter()
+        .map(|r| (r.block.layers(), r.repeat))
+        .collect()
+}
+
+#[test]
+fn every_config_file_imports() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let m = load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(m.layers() > 0 && m.params_total() > 0, "{}", path.display());
+        n += 1;
+    }
+    assert_eq!(n, embedded().len());
+    assert_eq!(n, 25);
+}
+
+#[test]
+fn resolve_accepts_short_names_hf_ids_and_paths() {
+    let a = model("llama-3.1-70b");
+    let b = model("meta-llama/Llama-3.1-70B");
+    let c = model("META-LLAMA/llama-3.1-70b");
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert_eq!(a.name, "llama-3.1-70b");
+    let path = data_dir().join("meta-llama--Llama-3.1-70B.json");
+    let d = resolve(path.to_str().unwrap()).unwrap();
+    assert_eq!(d.name, "meta-llama--Llama-3.1-70B");
+    assert_eq!(d.runs, a.runs);
+    // `_name_or_path` names a model imported from a file.
+    let e = load(&data_dir().join("meta-llama--Llama-2-7b-hf.json")).unwrap();
+    assert_eq!(e.name, "meta-llama/Llama-2-7b-hf");
+    for short in [
+        "mixtral-8x7b",
+        "mixtral-8x22b",
+        "qwen3-30b-a3b",
+        "deepseek-v3",
+        "gpt-oss-120b",
+        "llama-3.1-405b",
+        "llama-3.1-8b",
+    ] {
+        assert_eq!(model(short).name, short);
+    }
+}
+
+#[test]
+fn short_names_are_unique_and_lowercase() {
+    let mut names: Vec<&str> = embedded().iter().map(|e| e.short_name).collect();
+    assert!(names.iter().all(|n| *n == n.to_ascii_lowercase()));
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), embedded().len());
+}
+
+#[test]
+fn deepseek_v3_has_three_dense_then_58_moe_blocks() {
+    let m = model("deepseek-v3");
+    assert_eq!(shape(&m), vec![(1, 3), (1, 58)]);
+    assert!(matches!(m.runs[0].block.cells[3], Cell::Mlp(ref x) if x.intermediate == 18432));
+    match &m.runs[1].block.cells[3] {
+        Cell::Moe(x) => {
+            assert_eq!((x.experts, x.top_k, x.expert_intermediate), (256, 8, 2048));
+            assert_eq!((x.shared_experts, x.shared_intermediate), (1, 2048));
+        }
+        other => panic!("expected MoE, got {other:?}"),
+    }
+    match &m.runs[0].block.cells[1] {
+        Cell::Attention(a) => assert_eq!(
+            a.kind,
+            AttentionKind::Mla {
+                heads: 128,
+                q_lora_rank: Some(1536),
+                kv_lora_rank: 512,
+                qk_nope_head_dim: 128,
+                qk_rope_head_dim: 64,
+                v_head_dim: 128
+            }
+        ),
+        other => panic!("expected attention, got {other:?}"),
+    }
+    assert_eq!(m.precision.weights, DType::Fp8);
+    assert_eq!(m.precision.activations, DType::Bf16);
+    assert_eq!(m.precision.kv_cache, DType::Bf16);
+}
+
+#[test]
+fn llama4_maverick_alternates_dense_and_moe() {
+    let m = model("llama-4-maverick");
+    assert_eq!(shape(&m), vec![(2, 24)]);
+    let cells = &m.runs[0].block.cells;
+    assert_eq!(cells.len(), 8);
+    assert!(matches!(cells[3], Cell::Mlp(ref x) if x.intermediate == 16384));
+    match &cells[7] {
+        Cell::Moe(x) => {
+            assert_eq!((x.experts, x.top_k, x.expert_intermediate), (128, 1, 8192));
+            assert_eq!((x.shared_experts, x.shared_intermediate), (1, 8192));
+        }
+        other => panic!("expected MoE, got {other:?}"),
+    }
+    assert_eq!(m.hidden_size, 5120);
+    assert_eq!(m.vocab_size, 202048);
+    // Scout: every layer is MoE.
+    let s = model("llama-4-scout");
+    assert_eq!(shape(&s), vec![(1, 48)]);
+    assert!(matches!(s.runs[0].block.cells[3], Cell::Moe(ref x) if x.experts == 16));
+}
+
+#[test]
+fn gpt_oss_alternates_sliding_and_full_attention() {
+    let m = model("gpt-oss-120b");
+    assert_eq!(shape(&m), vec![(2, 18)]);
+    let cells = &m.runs[0].block.cells;
+    match (&cells[1], &cells[5]) {
+        (Cell::Attention(s), Cell::Attention(f)) => {
+            assert_eq!(s.sliding_window, Some(128));
+            assert_eq!(f.sliding_window, None);
+            for a in [s, f] {
+                assert!(a.sinks && a.qkv_bias && a.o_bias);
+                assert_eq!(
+                    a.kind,
+                    AttentionKind::Standard {
+                        heads: 64,
+                        kv_heads: 8,
+                        head_dim: 64
+                    }
+                );
+            }
+        }
+        other => panic!("unexpected cells {other:?}"),
+    }
+    assert!(matches!(cells[3], Cell::Moe(ref x) if x.bias && x.experts == 128 && x.top_k == 4));
+    assert_eq!(m.precision.weights, DType::Int4);
+    assert_eq!(m.precision.kv_cache, DType::Bf16);
+}
+
+#[test]
+fn family_details() {
+    let m = model("mistral-7b");
+    assert!(
+        matches!(m.runs[0].block.cells[1], Cell::Attention(ref a) if a.sliding_window == Some(4096))
+    );
+    let m = model("qwen2.5-7b");
+    assert!(
+        matches!(m.runs[0].block.cells[1], Cell::Attention(ref a) if a.qkv_bias && !a.o_bias && a.sliding_window.is_none())
+    );
+    let m = model("qwen3-32b");
+    // head_dim is explicit: 64 × 128 ≠ hidden 5120.
+    assert!(
+        matches!(m.runs[0].block.cells[1], Cell::Attention(ref a) if a.kind == AttentionKind::Standard { heads: 64, kv_heads: 8, head_dim: 128 })
+    );
+    let m = model("mistral-nemo");
+    assert!(
+        matches!(m.runs[0].block.cells[1], Cell::Attention(ref a) if a.kind == AttentionKind::Standard { heads: 32, kv_heads: 8, head_dim: 128 })
+    );
+    let m = model("llama-2-13b");
+    assert_eq!(m.precision, parallax_ir::Precision::uniform(DType::F16));
+    assert!(
+        matches!(m.runs[0].block.cells[1], Cell::Attention(ref a) if a.kind == AttentionKind::Standard { heads: 40, kv_heads: 40, head_dim: 128 })
+    );
+    let m = model("mixtral-8x7b");
+    assert!(
+        matches!(m.runs[0].block.cells[3], Cell::Moe(ref x) if x.experts == 8 && x.top_k == 2 && x.expert_intermediate == 14336 && x.shared_experts == 0)
+    );
+    assert_eq!(m.architecture, "MixtralForCausalLM");
+}
+
+#[test]
+fn qwen3_moe_layer_selection() {
+    let base = parallax_ir::catalog::embedded()
+        .iter()
+        .find(|e| e.short_name == "qwen3-30b-a3b")
+        .unwrap()
+        .json;
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["mlp_only_layers"] = serde_json::json!([0, 1]);
+    let m = from_json_str(&v.to_string(), "q.json").unwrap();
+    assert_eq!(shape(&m), vec![(1, 2), (1, 46)]);
+    assert!(matches!(m.runs[0].block.cells[3], Cell::Mlp(ref x) if x.intermediate == 6144));
+    v["mlp_only_layers"] = serde_json::json!([]);
+    v["decoder_sparse_step"] = serde_json::json!(2);
+    let m = from_json_str(&v.to_string(), "q.json").unwrap();
+    // Layers 1, 3, 5, ... are sparse: a dense+MoE block repeated.
+    assert_eq!(shape(&m), vec![(2, 24)]);
+    assert!(matches!(m.runs[0].block.cells[3], Cell::Mlp(_)));
+    assert!(matches!(m.runs[0].block.cells[7], Cell::Moe(_)));
+}
+
+#[test]
+fn qwen_sliding_window_applies_from_max_window_layers() {
+    let base = parallax_ir::catalog::embedded()
+        .iter()
+        .find(|e| e.short_name == "qwen2.5-7b")
+        .unwrap()
+        .json;
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["use_sliding_window"] = serde_json::json!(true);
+    v["sliding_window"] = serde_json::json!(4096);
+    v["max_window_layers"] = serde_json::json!(20);
+    let m = from_json_str(&v.to_string(), "q.json").unwrap();
+    assert_eq!(shape(&m), vec![(1, 20), (1, 8)]);
+    assert!(
+        matches!(m.runs[1].block.cells[1], Cell::Attention(ref a) if a.sliding_window == Some(4096))
+    );
+}
+
+#[test]
+fn model_round_trips_through_serde() {
+    for e in embedded() {
+        let m = e.model().unwrap();
+        let s = serde_json::to_string(&m).unwrap();
+        let back: Model = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, m, "{}", e.short_name);
+    }
+}
