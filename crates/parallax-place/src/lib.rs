@@ -1,5 +1,36 @@
 //! # parallax-place
 //!
-//! Exact placement of a DNN operator DAG on accelerators with memory limits and CPUs.
+//! Exact placement of a DNN operator DAG on accelerators with memory limits and CPUs, after
+//! Tarnawski et al., "Efficient Algorithms for Device Placement of DNN Graph Operators"
+//! (NeurIPS 2020).
+//!
+//! * [`solve_contiguous`] — contiguous max-load (time per sample) by DP over ideals.
+//! * [`solve_latency`] — single-input latency with up to q contiguous subgraphs per
+//!   accelerator, by an exact label-setting search over ideals.
+//! * [`solve_milp`] — non-contiguous (or contiguity-constrained) max-load by MILP.
+//! * [`baselines::run_all`] — heuristic baselines.
+//!
+//! Inputs: [`Graph`] (our format, see `FORMAT.md`) or the paper's JSON via
+//! [`Graph::from_paper_json`]; validate with [`Instance::new`].
 
 #![warn(missing_docs)]
+
+pub mod baselines;
+pub mod contract;
+pub mod error;
+pub mod eval;
+pub mod ideals;
+mod incr;
+//TMP pub mod latency;
+pub mod limits;
+//TMP pub mod milp;
+pub mod model;
+pub mod throughput;
+
+pub use error::PlaceError;
+pub use eval::{evaluate, DeviceKind, DeviceLoad, Placement};
+//TMP pub use latency::{solve_latency, LatencySolution};
+pub use limits::{Limits, ProofStatus, StopReason};
+//TMP pub use milp::{solve_milp, MilpOptions, MilpSolution};
+pub use model::{load_graph, Devices, Edge, Graph, Instance, Node, NodeId};
+pub use throughput::{solve_contiguous, DpStats, ThroughputSolution};

@@ -1,0 +1,357 @@
+//! Heuristic baselines printed beside the optimum.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Contraction;
+use crate::eval::{evaluate, violations, Assignment, Placement};
+use crate::incr::CommTracker;
+use crate::model::Instance;
+
+/// One baseline's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Short name: `one_accelerator`, `greedy_fill`, `local_search`, `pipedream_chain`.
+    pub name: String,
+    /// Whether the placement satisfies memory, support and colocation.
+    pub feasible: bool,
+    /// The evaluated placement (also given when infeasible, for reference).
+    pub placement: Option<Placement>,
+}
+
+fn baseline(inst: &Instance, name: &str, slot: Option<Assignment>) -> Baseline {
+    match slot {
+        Some(slot) => Baseline {
+            name: name.to_string(),
+            feasible: violations(inst, &slot).is_empty(),
+            placement: Some(evaluate(inst, &slot)),
+        },
+        None => Baseline {
+            name: name.to_string(),
+            feasible: false,
+            placement: None,
+        },
+    }
+}
+
+/// Runs all four baselines.
+///
+/// # Complexity
+/// Dominated by the chain DP, O(g²·(k+1)(l+1) + g·(n+m)) for g groups, and by local
+/// search, O(iterations · g · (k+l) · (n+m)).
+pub fn run_all(inst: &Instance) -> Vec<Baseline> {
+    let con = Contraction::new(inst, false);
+    let greedy = greedy_fill(inst, &con);
+    let ls = local_search(inst, &con, greedy.clone());
+    vec![
+        baseline(inst, "one_accelerator", one_accelerator(inst, &con)),
+        baseline(inst, "greedy_fill", greedy),
+        baseline(inst, "local_search", ls),
+        baseline(inst, "pipedream_chain", chain_dp_assignment(inst, &con)),
+    ]
+}
+
+fn assign_groups(con: &Contraction, n: usize, gslot: &[usize]) -> Assignment {
+    let mut slot = vec![0; n];
+    for (g, members) in con.groups.iter().enumerate() {
+        for &u in members {
+            slot[u] = gslot[g];
+        }
+    }
+    slot
+}
+
+/// Everything on accelerator 0 (unsupported groups on CPU 0); `None` without accelerators,
+/// or when some group is unsupported and there is no CPU.
+pub fn one_accelerator(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    let k = inst.devices.accelerators;
+    if k == 0 {
+        return None;
+    }
+    let mut gslot = vec![0; con.len()];
+    for g in 0..con.len() {
+        if !con.supported[g] {
+            if inst.devices.cpus == 0 {
+                return None;
+            }
+            gslot[g] = k;
+        }
+    }
+    Some(assign_groups(con, inst.len(), &gslot))
+}
+
+/// Greedy topological fill: walk the groups in topological order and fill accelerators up
+/// to an equal share of the accelerator work (or their memory), unsupported groups on CPU 0.
+pub fn greedy_fill(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+    if k == 0 {
+        return (l > 0).then(|| vec![k; inst.len()]);
+    }
+    let total: f64 = (0..con.len())
+        .filter(|&g| con.supported[g])
+        .map(|g| con.p_acc[g])
+        .sum();
+    let share = total / k as f64;
+    let mut gslot = vec![0; con.len()];
+    let (mut a, mut work, mut mem) = (0usize, 0.0f64, 0.0f64);
+    for g in 0..con.len() {
+        if !con.supported[g] {
+            if l == 0 {
+                return None;
+            }
+            gslot[g] = k;
+            continue;
+        }
+        let over = (work > 0.0 && work + con.p_acc[g] > share)
+            || (mem > 0.0 && mem + con.size[g] > inst.devices.accelerator_memory);
+        if over && a + 1 < k {
+            a += 1;
+            work = 0.0;
+            mem = 0.0;
+        }
+        gslot[g] = a;
+        work += con.p_acc[g];
+        mem += con.size[g];
+    }
+    Some(assign_groups(con, inst.len(), &gslot))
+}
+
+/// A depth-first topological order of the groups (keeps branches together, like PipeDream's
+/// linearisation).
+fn dfs_topo_order(con: &Contraction) -> Vec<usize> {
+    let ng = con.len();
+    let mut indeg: Vec<usize> = con.pred.iter().map(Vec::len).collect();
+    let mut stack: Vec<usize> = (0..ng).rev().filter(|&g| indeg[g] == 0).collect();
+    let mut order = Vec::with_capacity(ng);
+    while let Some(g) = stack.pop() {
+        order.push(g);
+        for &h in con.succ[g].iter().rev() {
+            indeg[h] -= 1;
+            if indeg[h] == 0 {
+                stack.push(h);
+            }
+        }
+    }
+    order
+}
+
+/// PipeDream-style DP: linearise the groups in a depth-first topological order, then split
+/// the chain optimally into at most k accelerator and l CPU intervals (exact loads,
+/// including transfers). Intervals of a topological order are convex, so the result is a
+/// valid contiguous placement. `None` when no split fits.
+///
+/// # Complexity
+/// O(g·(n + m) + g²·(k+1)(l+1)) time, O(g²) memory for g groups.
+pub fn chain_dp_assignment(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+    let order = dfs_topo_order(con);
+    let ng = order.len();
+    if ng == 0 {
+        return Some(Vec::new());
+    }
+    // interval loads [i, j) for j > i
+    let idx = |i: usize, j: usize| i * (ng + 1) + j;
+    let mut acc = vec![f64::INFINITY; (ng + 1) * (ng + 1)];
+    let mut cpu = vec![0.0f64; (ng + 1) * (ng + 1)];
+    let mut tr = CommTracker::new(inst.len());
+    for i in 0..ng {
+        let (mut p_acc, mut p_cpu, mut size, mut comm, mut sup) = (0.0, 0.0, 0.0, 0.0, true);
+        for j in i..ng {
+            let g = order[j];
+            p_acc += con.p_acc[g];
+            p_cpu += con.p_cpu[g];
+            size += con.size[g];
+            sup &= con.supported[g];
+            comm += tr.add(inst, &con.groups[g]);
+            if sup && size <= inst.devices.accelerator_memory {
+                acc[idx(i, j + 1)] = p_acc + comm;
+            }
+            cpu[idx(i, j + 1)] = p_cpu;
+        }
+        for j in i..ng {
+            tr.remove(inst, &con.groups[order[j]]);
+        }
+    }
+    // best[j][a][c]: first j groups with at most a accelerators and c CPUs
+    let w = (k + 1) * (l + 1);
+    let cell = |j: usize, a: usize, c: usize| j * w + a * (l + 1) + c;
+    let mut best = vec![f64::INFINITY; (ng + 1) * w];
+    let mut back = vec![(usize::MAX, false); (ng + 1) * w];
+    for x in best.iter_mut().take(w) {
+        *x = 0.0;
+    }
+    for j in 1..=ng {
+        for a in 0..=k {
+            for c in 0..=l {
+                let mut b = f64::INFINITY;
+                let mut bk = (usize::MAX, false);
+                for i in 0..j {
+                    if a > 0 {
+                        let v = best[cell(i, a - 1, c)].max(acc[idx(i, j)]);
+                        if v < b {
+                            b = v;
+                            bk = (i, true);
+                        }
+                    }
+                    if c > 0 && l > 0 {
+                        let v = best[cell(i, a, c - 1)].max(cpu[idx(i, j)]);
+                        if v < b {
+                            b = v;
+                            bk = (i, false);
+                        }
+                    }
+                }
+                best[cell(j, a, c)] = b;
+                back[cell(j, a, c)] = bk;
+            }
+        }
+    }
+    if !best[cell(ng, k, l)].is_finite() {
+        return None;
+    }
+    let mut gslot = vec![0; con.len()];
+    let (mut j, mut a, mut c) = (ng, k, l);
+    let (mut next_acc, mut next_cpu) = (0, k);
+    while j > 0 {
+        let (i, on_acc) = back[cell(j, a, c)];
+        if i == usize::MAX {
+            return None;
+        }
+        let dev = if on_acc {
+            a -= 1;
+            next_acc += 1;
+            next_acc - 1
+        } else {
+            c -= 1;
+            next_cpu += 1;
+            next_cpu - 1
+        };
+        for &g in &order[i..j] {
+            gslot[g] = dev;
+        }
+        j = i;
+    }
+    Some(assign_groups(con, inst.len(), &gslot))
+}
+
+/// Load of one device slot from scratch, given the members of that slot.
+fn device_load(
+    inst: &Instance,
+    slot: &[usize],
+    d: usize,
+    members: &[usize],
+    mark: &mut [u32],
+    epoch: u32,
+) -> f64 {
+    let k = inst.devices.accelerators;
+    if d >= k {
+        return members.iter().map(|&u| inst.p_cpu[u]).sum();
+    }
+    let mut load = 0.0;
+    for &u in members {
+        load += inst.p_acc[u];
+        if inst.succ[u].iter().any(|&v| slot[v] != d) && mark[u] != epoch {
+            mark[u] = epoch;
+            load += inst.out_cost[u];
+        }
+        for &w in &inst.pred[u] {
+            if slot[w] != d && mark[w] != epoch {
+                mark[w] = epoch;
+                load += inst.out_cost[w];
+            }
+        }
+    }
+    load
+}
+
+/// Steepest-descent local search over moves of one group to another device (not restricted
+/// to contiguous placements), respecting memory and support, from a start assignment.
+/// Objective: max load, then the sum of squared loads. Deterministic.
+pub fn local_search(
+    inst: &Instance,
+    con: &Contraction,
+    start: Option<Assignment>,
+) -> Option<Assignment> {
+    let mut slot = start?;
+    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+    let nd = k + l;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); nd];
+    for u in 0..inst.len() {
+        members[slot[u]].push(u);
+    }
+    let mut mark = vec![0u32; inst.len()];
+    let mut epoch = 0u32;
+    let mut loads: Vec<f64> = (0..nd)
+        .map(|d| {
+            epoch += 1;
+            device_load(inst, &slot, d, &members[d], &mut mark, epoch)
+        })
+        .collect();
+    let mut mem: Vec<f64> = (0..nd)
+        .map(|d| members[d].iter().map(|&u| inst.size[u]).sum())
+        .collect();
+    let objective = |loads: &[f64]| {
+        (
+            loads.iter().copied().fold(0.0, f64::max),
+            loads.iter().map(|x| x * x).sum::<f64>(),
+        )
+    };
+    let better = |a: (f64, f64), b: (f64, f64)| {
+        a.0 < b.0 - 1e-12 * b.0.abs().max(1.0)
+            || (a.0 <= b.0 + 1e-12 * b.0.abs().max(1.0) && a.1 < b.1 - 1e-9 * b.1.abs().max(1.0))
+    };
+    let mut cur = objective(&loads);
+    for _iter in 0..200 {
+        let mut best: Option<((f64, f64), usize, usize, f64, f64)> = None;
+        for g in 0..con.len() {
+            let from = slot[con.groups[g][0]];
+            for to in 0..nd {
+                if to == from
+                    || (to < k
+                        && (!con.supported[g]
+                            || mem[to] + con.size[g] > inst.devices.accelerator_memory))
+                {
+                    continue;
+                }
+                for &u in &con.groups[g] {
+                    slot[u] = to;
+                }
+                let from_members: Vec<usize> = members[from]
+                    .iter()
+                    .copied()
+                    .filter(|&u| slot[u] == from)
+                    .collect();
+                let mut to_members = members[to].clone();
+                to_members.extend_from_slice(&con.groups[g]);
+                epoch += 1;
+                let lf = device_load(inst, &slot, from, &from_members, &mut mark, epoch);
+                epoch += 1;
+                let lt = device_load(inst, &slot, to, &to_members, &mut mark, epoch);
+                for &u in &con.groups[g] {
+                    slot[u] = from;
+                }
+                let mut trial = loads.clone();
+                trial[from] = lf;
+                trial[to] = lt;
+                let obj = objective(&trial);
+                if better(obj, best.map_or(cur, |b| b.0)) {
+                    best = Some((obj, g, to, lf, lt));
+                }
+            }
+        }
+        let Some((obj, g, to, lf, lt)) = best else {
+            break;
+        };
+        let from = slot[con.groups[g][0]];
+        for &u in &con.groups[g] {
+            slot[u] = to;
+        }
+        members[from].retain(|&u| slot[u] == from);
+        members[to].extend_from_slice(&con.groups[g]);
+        mem[from] -= con.size[g];
+        mem[to] += con.size[g];
+        loads[from] = lf;
+        loads[to] = lt;
+        cur = obj;
+    }
+    Some(slot)
+}

@@ -1,0 +1,108 @@
+//! The error type of `parallax-place`.
+
+use std::path::PathBuf;
+
+use crate::model::NodeId;
+
+/// Everything that can go wrong when loading or solving a placement instance.
+///
+/// Budget exhaustion is *not* an error: a solver stopped by its [`crate::Limits`]
+/// returns its best placement with [`crate::ProofStatus::Stopped`].
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    /// The file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of the expected shape.
+    #[error("{file}: invalid placement JSON: {source}")]
+    Json {
+        /// The file (or `<string>` for in-memory input).
+        file: PathBuf,
+        /// The underlying serde error (carries line and column).
+        source: serde_json::Error,
+    },
+    /// Two nodes share one id.
+    #[error("node id {id} is used by more than one node")]
+    DuplicateNode {
+        /// The repeated id.
+        id: NodeId,
+    },
+    /// An edge names a node that does not exist.
+    #[error("edge {from} -> {to} refers to node {missing}, which does not exist")]
+    MissingNode {
+        /// Edge source.
+        from: NodeId,
+        /// Edge destination.
+        to: NodeId,
+        /// The id that is not a node.
+        missing: NodeId,
+    },
+    /// A time, size or cost is negative or not finite.
+    #[error("node {node}: field `{field}` is {value}, expected a finite number >= 0")]
+    NegativeValue {
+        /// The node carrying the value.
+        node: NodeId,
+        /// The field name as written in the input.
+        field: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+    /// A device parameter is out of range.
+    #[error("device parameter `{field}` is {value}, expected {expected}")]
+    InvalidDevices {
+        /// The field name as written in the input.
+        field: &'static str,
+        /// The offending value.
+        value: f64,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The out-edges of one node carry different transfer costs.
+    #[error("node {node}: its out-edges carry different costs ({first} and {second}); the model needs one output transfer cost per node")]
+    InconsistentEdgeCost {
+        /// The edge source.
+        node: NodeId,
+        /// The first cost seen.
+        first: f64,
+        /// A different cost.
+        second: f64,
+    },
+    /// The graph has a directed cycle.
+    #[error("the graph has a cycle through nodes {nodes:?}")]
+    Cycle {
+        /// The node ids on the cycle, in order (the first follows the last).
+        nodes: Vec<NodeId>,
+    },
+    /// A node (or the colocation class it belongs to) fits on no device.
+    #[error("node {node} can be placed on no device: {reason}")]
+    NoDevice {
+        /// The node.
+        node: NodeId,
+        /// Why.
+        reason: String,
+    },
+    /// No placement satisfies the accelerator memory limit.
+    #[error("infeasible memory: no contiguous placement fits {accelerators} accelerator(s) of memory {memory} (total node size {total_size}) and there are no CPUs")]
+    InfeasibleMemory {
+        /// Number of accelerators.
+        accelerators: usize,
+        /// Memory per accelerator.
+        memory: f64,
+        /// Sum of all node sizes.
+        total_size: f64,
+    },
+    /// A request the solver does not support (for example a bad option value).
+    #[error("unsupported request: {0}")]
+    Unsupported(String),
+    /// The MILP solver failed.
+    #[error("MILP solver failed: {0}")]
+    Milp(String),
+    /// A placement did not pass the independent re-verification (a bug, please report).
+    #[error("internal check failed: {0}")]
+    Verification(String),
+}

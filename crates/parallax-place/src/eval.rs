@@ -1,0 +1,237 @@
+//! Placements and their independent evaluation from scratch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Instance, NodeId};
+
+/// Kind of device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// An accelerator (the paper's FPGA).
+    Accelerator,
+    /// A CPU.
+    Cpu,
+}
+
+/// Where each node goes: `slot[u]` is a device slot, accelerators `0..k`, CPUs `k..k+l`.
+pub type Assignment = Vec<usize>;
+
+/// One device of an evaluated placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceLoad {
+    /// The kind of device.
+    pub kind: DeviceKind,
+    /// Index among devices of this kind.
+    pub index: usize,
+    /// Its load (time per sample).
+    pub load: f64,
+    /// Memory used (accelerators; CPUs report the sum of sizes too).
+    pub memory: f64,
+    /// Ids of the nodes placed there, ascending.
+    pub nodes: Vec<NodeId>,
+}
+
+/// An evaluated placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Every device that holds at least one node, accelerators first.
+    pub devices: Vec<DeviceLoad>,
+    /// The maximum load over devices.
+    pub max_load: f64,
+    /// Whether every device's set is convex on the forward class graph.
+    pub contiguous: bool,
+}
+
+/// A constraint a placement breaks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Violation {
+    /// A slot outside `0..k+l`.
+    BadSlot(NodeId),
+    /// An accelerator-unsupported node on an accelerator.
+    Unsupported(NodeId),
+    /// An accelerator over its memory.
+    Memory {
+        /// The accelerator.
+        accelerator: usize,
+        /// Memory used.
+        used: f64,
+    },
+    /// Two nodes of one colocation class on different devices.
+    SplitClass(NodeId, NodeId),
+}
+
+/// Load of each device slot (`0..k` accelerators, then CPUs), computed from scratch:
+/// accelerator load = Σ p_acc + Σ_{u ∈ X(S)} c(u), CPU load = Σ p_cpu.
+///
+/// # Complexity
+/// O((n + m) log m).
+pub fn slot_loads(inst: &Instance, slot: &[usize]) -> Vec<f64> {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let mut load = vec![0.0f64; nd];
+    for u in 0..inst.len() {
+        let d = slot[u];
+        if d < k {
+            load[d] += inst.p_acc[u];
+        } else if d < nd {
+            load[d] += inst.p_cpu[u];
+        }
+    }
+    let mut crossing: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            if slot[u] != slot[v] {
+                crossing.insert((slot[u], u));
+                crossing.insert((slot[v], u));
+            }
+        }
+    }
+    for (d, u) in crossing {
+        if d < k {
+            load[d] += inst.out_cost[u];
+        }
+    }
+    load
+}
+
+/// Checks memory, support, slots and colocation.
+pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let mut out = Vec::new();
+    let mut mem = vec![0.0f64; k];
+    for u in 0..inst.len() {
+        let d = slot[u];
+        if d >= nd {
+            out.push(Violation::BadSlot(inst.ids[u]));
+            continue;
+        }
+        if d < k {
+            mem[d] += inst.size[u];
+            if !inst.supported[u] {
+                out.push(Violation::Unsupported(inst.ids[u]));
+            }
+        }
+    }
+    for (a, &used) in mem.iter().enumerate() {
+        if used > inst.devices.accelerator_memory {
+            out.push(Violation::Memory {
+                accelerator: a,
+                used,
+            });
+        }
+    }
+    let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+    for u in 0..inst.len() {
+        let f = *first.entry(inst.class[u]).or_insert(u);
+        if slot[f] != slot[u] {
+            out.push(Violation::SplitClass(inst.ids[f], inst.ids[u]));
+        }
+    }
+    out
+}
+
+/// Whether every device's node set is convex in the forward graph with colocation classes
+/// contracted (no forward path leaves the set and comes back).
+///
+/// # Complexity
+/// O(D·(n + m)) for D used devices.
+pub fn is_contiguous(inst: &Instance, slot: &[usize]) -> bool {
+    // class graph on forward edges, plus mirrored edges of backward-only classes
+    let nc = inst.classes;
+    let mut has_fwd = vec![false; nc];
+    for u in 0..inst.len() {
+        if !inst.backward[u] {
+            has_fwd[inst.class[u]] = true;
+        }
+    }
+    let mut adj: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nc];
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            let (a, b) = (inst.class[u], inst.class[v]);
+            if a == b {
+                continue;
+            }
+            if !inst.backward[u] && !inst.backward[v] {
+                adj[a].insert(b);
+            } else if inst.backward[u] && inst.backward[v] && (!has_fwd[a] || !has_fwd[b]) {
+                adj[b].insert(a);
+            }
+        }
+    }
+    let mut class_slot = vec![usize::MAX; nc];
+    for u in 0..inst.len() {
+        class_slot[inst.class[u]] = slot[u];
+    }
+    let used: BTreeSet<usize> = class_slot.iter().copied().collect();
+    for d in used {
+        // from every class outside d reachable from d in one step, search; reaching d is bad
+        let mut seen = vec![false; nc];
+        let mut stack: Vec<usize> = Vec::new();
+        for c in 0..nc {
+            if class_slot[c] == d {
+                for &w in &adj[c] {
+                    if class_slot[w] != d && !seen[w] {
+                        seen[w] = true;
+                        stack.push(w);
+                    }
+                }
+            }
+        }
+        while let Some(c) = stack.pop() {
+            for &w in &adj[c] {
+                if class_slot[w] == d {
+                    return false;
+                }
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Evaluates an assignment from scratch into a [`Placement`].
+pub fn evaluate(inst: &Instance, slot: &[usize]) -> Placement {
+    let k = inst.devices.accelerators;
+    let loads = slot_loads(inst, slot);
+    let mut nodes: Vec<Vec<NodeId>> = vec![Vec::new(); loads.len()];
+    let mut mem = vec![0.0f64; loads.len()];
+    for u in 0..inst.len() {
+        if slot[u] < loads.len() {
+            nodes[slot[u]].push(inst.ids[u]);
+            mem[slot[u]] += inst.size[u];
+        }
+    }
+    let mut devices = Vec::new();
+    for (d, ns) in nodes.into_iter().enumerate() {
+        if ns.is_empty() {
+            continue;
+        }
+        let mut ns = ns;
+        ns.sort_unstable();
+        let (kind, index) = if d < k {
+            (DeviceKind::Accelerator, d)
+        } else {
+            (DeviceKind::Cpu, d - k)
+        };
+        devices.push(DeviceLoad {
+            kind,
+            index,
+            load: loads[d],
+            memory: mem[d],
+            nodes: ns,
+        });
+    }
+    let max_load = devices.iter().map(|d| d.load).fold(0.0, f64::max);
+    Placement {
+        devices,
+        max_load,
+        contiguous: is_contiguous(inst, slot),
+    }
+}
