@@ -19,7 +19,8 @@
 //! # Prefill attention (flash, causal, with prefix)
 //! FLOPs `= 2 · heads · (qk_dim + v_dim) · new · (prefix + new/2)` per chunk. The kernel runs
 //! one CTA per (head, block of `block_q` query rows); CTAs run in whole waves over the SMs and
-//! each costs its share of the FLOPs plus a fixed overhead worth `cta_overhead_tokens` keys.
+//! each costs its share of the FLOPs plus a fixed overhead worth `cta_overhead_tokens` keys;
+//! the last wave lasts as long as the longest CTA (the last query block, which sees every key).
 //!
 //! # Decode attention
 //! Memory-bound on reading the KV cache: `context_sum · kv_bytes_per_token` at
@@ -124,8 +125,9 @@ impl Default for RooflineParams {
     ///   8 µs floor. Large GEMMs reach 700-790 TFLOP/s of 989: compute efficiency 0.85 with
     ///   tile efficiency ~0.95 for 128×256 tiles (overhead 4). A cube-norm (q = 3) blends the
     ///   two terms near the ridge (m ≈ 256).
-    /// * Prefill: 8192-token causal attention sustains ~610 TFLOP/s: efficiency 0.7 with
-    ///   64-row CTAs, each paying ~512 keys of fixed work, 7 µs floor.
+    /// * Prefill: 8192-token causal attention sustains ~610 TFLOP/s: efficiency 0.65 with
+    ///   128-row CTAs, each paying ~128 keys of fixed work, 7 µs floor; short sequences with
+    ///   few heads are set by their longest CTA.
     /// * Decode: 1 GiB of KV read in 365 µs (~3.0 TB/s): efficiency 0.9; ~11 µs floor.
     /// * Elementwise: 0.8 of bandwidth, 2 µs floor. Links: 0.8 of the datasheet bandwidth
     ///   (NCCL bus bandwidth on NVLink). Launch: 4 µs per eager kernel; iteration: 1 ms.
@@ -144,9 +146,9 @@ impl Default for RooflineParams {
             ],
             gemm_tile_overhead: 4.0,
             gemm_overlap_exponent: 3.0,
-            prefill_compute_efficiency: 0.7,
-            prefill_block_q: 64,
-            prefill_cta_overhead_tokens: 512.0,
+            prefill_compute_efficiency: 0.65,
+            prefill_block_q: 128,
+            prefill_cta_overhead_tokens: 128.0,
             prefill_floor: 7e-6,
             decode_memory_efficiency: 0.9,
             decode_compute_efficiency: 0.5,
@@ -301,25 +303,32 @@ impl CostModel for RooflineModel {
         let dims = (shape.qk_head_dim + shape.v_head_dim) as f64;
         let bq = p.prefill_block_q.max(1) as f64;
         let mut ctas = 0.0;
-        let mut work = 0.0; // FLOPs including the per-CTA overhead
+        let mut work = 0.0; // FLOPs of all CTAs, including the per-CTA overhead
+        let mut longest: f64 = 0.0; // FLOPs of the CTA with the most keys
+        let per_key = 2.0 * bq * dims; // FLOPs of one CTA per key
         for c in chunks.iter().filter(|c| c.new_tokens > 0) {
             let new = c.new_tokens as f64;
             let mut keys = c.prefix as f64 + new / 2.0 + bq / 2.0;
+            let mut last_keys = c.prefix as f64 + new;
             if let Some(w) = shape.window {
                 keys = keys.min(w as f64);
+                last_keys = last_keys.min(w as f64);
             }
             let blocks = (new / bq).ceil();
             ctas += heads * blocks;
-            // Each CTA: 2·bq rows·(qk+v)·keys FLOPs; the last block's padding rows count.
-            work += heads * blocks * 2.0 * bq * dims * (keys + p.prefill_cta_overhead_tokens);
+            work += heads * blocks * per_key * (keys + p.prefill_cta_overhead_tokens);
+            longest = longest.max(per_key * (last_keys + p.prefill_cta_overhead_tokens));
         }
         if ctas == 0.0 {
             return 0.0;
         }
         let sms = self.gpu.compute_units.max(1) as f64;
         let per_sm = self.gpu.peak_flops(shape.act_dtype) * p.prefill_compute_efficiency / sms;
+        // Whole waves of average CTAs; the last wave lasts as long as the longest CTA
+        // (the causal diagonal's last query block sees every key).
         let waves = (ctas / sms).ceil();
-        p.prefill_floor + waves * (work / ctas) / per_sm
+        let average = work / ctas;
+        p.prefill_floor + ((waves - 1.0) * average + longest.max(average)) / per_sm
     }
 
     fn decode_attention(&self, shape: &AttentionShape, decode: &DecodeGroup) -> f64 {
