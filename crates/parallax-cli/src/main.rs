@@ -6,7 +6,11 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod catalogs;
+mod common;
+mod inspect;
 mod output;
+mod predict;
 
 /// Find how to split a large model across devices for a workload.
 #[derive(Debug, Parser)]
@@ -17,11 +21,25 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// List the embedded models.
+    Models(catalogs::ModelsArgs),
+    /// List the GPU catalog.
+    Gpus(catalogs::GpusArgs),
+    /// Show a model's structure, parameters and memory needs.
+    Inspect(inspect::InspectArgs),
+    /// Predict the latency of one serving iteration, with a breakdown by op kind.
+    Predict(predict::PredictArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: Result<(), output::CliError> = match cli.command {};
+    let result: Result<(), output::CliError> = match cli.command {
+        Command::Models(a) => catalogs::models(a),
+        Command::Gpus(a) => catalogs::gpus(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Predict(a) => predict::run(a),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

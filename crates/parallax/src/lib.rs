@@ -1,8 +1,24 @@
 //! # parallax
 //!
-//! The facade of Parallax: the search API and re-exports of the focused crates.
+//! The facade of Parallax: the search API, cost-model selection, validation against
+//! measurements, and re-exports of the focused crates.
+//!
+//! ```
+//! let model = parallax::ir::resolve("llama-3.1-8b")?;
+//! let cluster = parallax::hw::Cluster::parse("1x8xH100")?;
+//! let cost = parallax::cost_model(&cluster, parallax::CostModelChoice::Roofline)?;
+//! assert_eq!(cost.name(), "roofline");
+//! # let _ = model;
+//! # Ok::<(), parallax::Error>(())
+//! ```
 
 #![warn(missing_docs)]
+
+pub mod cost;
+pub mod error;
+
+pub use cost::{cost_model, has_embedded_profile, CostModelChoice};
+pub use error::{Error, Result};
 
 pub use parallax_hw as hw;
 pub use parallax_ir as ir;

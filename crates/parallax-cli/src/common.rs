@@ -1,0 +1,66 @@
+//! Resolving the inputs every subcommand shares: models, clusters, cost models.
+
+use crate::output::CliError;
+use parallax::hw::{catalog, Cluster, CostModel};
+use parallax::ir::Model;
+use parallax::CostModelChoice;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A model from an embedded short name, an HF id, or a path to a `config.json`.
+pub fn model(spec: &str) -> Result<Model, CliError> {
+    parallax::ir::resolve(spec).map_err(CliError::input)
+}
+
+/// A cluster from `NxGxGPU`, `GxGPU`, or a path to a TOML file.
+pub fn cluster(spec: &str) -> Result<Cluster, CliError> {
+    let looks_like_file = spec.ends_with(".toml") || Path::new(spec).is_file();
+    if looks_like_file {
+        Cluster::load(spec).map_err(CliError::input)
+    } else {
+        Cluster::parse(spec).map_err(CliError::input)
+    }
+}
+
+/// One node of `gpus` GPUs of the named kind (for commands that take `--gpu`).
+pub fn single_node(gpu: &str, gpus: u32) -> Result<Cluster, CliError> {
+    let g = catalog::gpu(gpu).map_err(CliError::input)?;
+    Cluster::new(1, gpus.max(1), g).map_err(CliError::input)
+}
+
+/// The cost model for `cluster` from a `--cost-model` value.
+pub fn cost_model(cluster: &Cluster, choice: &str) -> Result<Arc<dyn CostModel>, CliError> {
+    let choice: CostModelChoice = choice.parse().map_err(CliError::input)?;
+    parallax::cost_model(cluster, choice).map_err(CliError::input)
+}
+
+/// Bytes as a human-readable binary size.
+pub fn bytes(b: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.2} {}", UNITS[i])
+    }
+}
+
+/// A count with a B/M/K suffix (parameters).
+pub fn count(n: f64) -> String {
+    if n >= 1e12 {
+        format!("{:.2}T", n / 1e12)
+    } else if n >= 1e9 {
+        format!("{:.2}B", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}K", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}

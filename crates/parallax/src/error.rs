@@ -1,0 +1,37 @@
+//! The facade's error: one variant per focused crate, so callers can match on the category.
+
+/// Any error Parallax reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A model config could not be read or understood.
+    #[error(transparent)]
+    Model(#[from] parallax_ir::IrError),
+    /// A GPU, cluster or hardware description was invalid.
+    #[error(transparent)]
+    Hardware(#[from] parallax_hw::HwError),
+    /// A profile or measured file was invalid.
+    #[error(transparent)]
+    Profile(#[from] parallax_hw::profile::ProfileError),
+    /// A workload or simulator configuration was invalid.
+    #[error(transparent)]
+    Simulation(#[from] parallax_sim::SimError),
+    /// A plan was malformed or does not fit.
+    #[error(transparent)]
+    Plan(#[from] parallax_plan::PlanError),
+    /// A placement instance was invalid or infeasible.
+    #[error(transparent)]
+    Placement(#[from] parallax_place::PlaceError),
+    /// A search or validation option was out of range.
+    #[error("invalid option `{option}` = `{value}`: expected {expected}")]
+    Option {
+        /// The option (CLI flag or builder method).
+        option: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+}
+
+/// Shorthand for results of the facade.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
