@@ -41,7 +41,7 @@ pub struct Slo {
 }
 
 /// Simulation settings.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
     /// Scheduler policy and limits (every engine of every replica).
     pub scheduler: SchedulerConfig,
@@ -54,6 +54,22 @@ pub struct SimConfig {
     /// Record one [`Span`] per stage iteration for [`crate::chrome_trace`] (memory grows with
     /// iterations; off by default).
     pub record_timeline: bool,
+    /// Skip ahead through repeated decode-only steps (default `true`). Results are identical
+    /// either way (a test checks it byte for byte); `false` calls the scheduler every iteration.
+    pub skip_ahead: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            scheduler: SchedulerConfig::default(),
+            router: RouterPolicy::default(),
+            seed: 0,
+            slo: Slo::default(),
+            record_timeline: false,
+            skip_ahead: true,
+        }
+    }
 }
 
 /// A configured simulator: replicas plus settings. Running it is pure and deterministic.
@@ -109,6 +125,7 @@ struct Run<'a> {
     batch: Batch,
     last_end: f64,
     bad_cost: Option<SimError>,
+    skip_ahead: bool,
 }
 
 impl Simulator {
@@ -252,6 +269,7 @@ impl Simulator {
             batch: Batch::default(),
             last_end: f64::NEG_INFINITY,
             bad_cost: None,
+            skip_ahead: cfg.skip_ahead,
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
@@ -428,7 +446,9 @@ impl Run<'_> {
                     return;
                 }
                 eng.plan_batch(&mut self.batch);
-                eng.arm_steady(self.batch.decode);
+                if self.skip_ahead {
+                    eng.arm_steady(self.batch.decode);
+                }
                 eng.prefill_tokens += self.batch.prefill_tokens();
                 eng.inflight = Inflight::Full;
                 let (start0, e) = self.dispatch(r, v, t);
@@ -495,7 +515,10 @@ impl Run<'_> {
                 tpot.push(tp);
             }
             let ok_ttft = cfg.slo.ttft_ms.map_or(true, |s| r.ttft_s() * 1e3 <= s);
-            let ok_tpot = cfg.slo.tpot_ms.map_or(true, |s| tp.is_nan() || tp * 1e3 <= s);
+            let ok_tpot = cfg
+                .slo
+                .tpot_ms
+                .map_or(true, |s| tp.is_nan() || tp * 1e3 <= s);
             good += (ok_ttft && ok_tpot) as u64;
         }
         let prefilled: u64 = self
