@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod enumerate;
 pub mod error;
 pub mod lower;
 pub mod mapping;
@@ -23,6 +24,9 @@ pub mod memory;
 pub mod plan;
 pub mod predict;
 
+pub use enumerate::{
+    enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,
+};
 pub use error::{MemoryShortfall, PlanError};
 pub use lower::{lower, lower_plan, LowerOptions, LoweredPlan, PlanStageCost};
 pub use mapping::{Mapping, StageSlot};

@@ -272,7 +272,7 @@ impl Plan {
                 .find(|c| !matches!(c, Cell::Norm(_))),
             other => Some(other),
         };
-        match target {
+        let mut pl = match target {
             Some(Cell::Attention(_)) => CellPlacement {
                 shard: CellShard::tp(self.attn.tp),
                 replicas: self.attn.replicas,
@@ -292,7 +292,12 @@ impl Plan {
                 shard: CellShard::tp(self.tp),
                 replicas: 1,
             },
+        };
+        if matches!(cell, Cell::Norm(_)) {
+            // A norm is replicated: it only follows the token split of the cell it feeds.
+            pl.shard.ep = 1;
         }
+        pl
     }
 
     /// Resolve the pipeline stages against `model`: layer ranges (explicit, or the even split)
