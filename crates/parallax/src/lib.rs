@@ -16,9 +16,11 @@
 
 pub mod cost;
 pub mod error;
+pub mod simulate;
 
 pub use cost::{cost_model, has_embedded_profile, CostModelChoice};
 pub use error::{Error, Result};
+pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
 
 pub use parallax_hw as hw;
 pub use parallax_ir as ir;

@@ -1,0 +1,74 @@
+//! Simulating one plan: lowering plus the batching simulator.
+
+use crate::error::{Error, Result};
+use parallax_hw::{Cluster, CostModel};
+use parallax_ir::Model;
+use parallax_plan::{lower_plan, LowerOptions, Plan};
+use parallax_sim::{workload, SimConfig, SimReport, Simulator, Workload};
+use std::sync::Arc;
+
+/// A workload from an embedded name (`chat`, `creation`, `summarization`, `code`,
+/// `conversation`) or a trace file path, optionally cut to its first `requests` requests and
+/// rescaled to `rate` req/s (in that order).
+///
+/// This is the only function here that reads a file, and only when `spec` is not an embedded
+/// name.
+///
+/// # Errors
+/// [`Error::Simulation`] for an unknown name, an unreadable or malformed trace, or an invalid
+/// `requests`/`rate`.
+pub fn load_workload(spec: &str, rate: Option<f64>, requests: Option<usize>) -> Result<Workload> {
+    let mut w = if workload::names().contains(&spec) {
+        workload::embedded(spec)?
+    } else if std::path::Path::new(spec).exists() {
+        workload::load_path(spec)?
+    } else {
+        return Err(Error::Option {
+            option: "workload".into(),
+            value: spec.into(),
+            expected: format!(
+                "an embedded workload ({}) or the path of a trace file",
+                workload::names().join(", ")
+            ),
+        });
+    };
+    if let Some(n) = requests {
+        w = w.take(n)?;
+    }
+    if let Some(r) = rate {
+        w = w.with_rate(r)?;
+    }
+    Ok(w)
+}
+
+/// The largest KV footprint, in tokens, of any request of `workload` (prompt + output).
+pub fn largest_request_tokens(workload: &Workload) -> u64 {
+    workload
+        .requests
+        .iter()
+        .map(|r| r.prompt_tokens as u64 + r.output_tokens as u64)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Lower `plan` and simulate `workload` on it.
+///
+/// Requests that can never fit the plan's KV cache are rejected and counted by the simulator
+/// (`requests.rejected`); the plan itself must hold its weights and at least one KV block.
+///
+/// # Errors
+/// [`Error::Plan`] when the plan does not fit the model or cluster, [`Error::Simulation`] for an
+/// invalid simulator configuration.
+pub fn simulate_plan(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &Plan,
+    cost: Arc<dyn CostModel>,
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+) -> Result<SimReport> {
+    let lowered = lower_plan(model, plan, cluster, cost, lower)?;
+    let sim = Simulator::new(lowered.replicas, *config)?;
+    Ok(sim.run(workload)?)
+}
