@@ -64,3 +64,24 @@ pub fn count(n: f64) -> String {
         format!("{n:.0}")
     }
 }
+
+/// A duration in milliseconds from `500ms`, `0.5s`, `50ms` or a bare number of milliseconds.
+pub fn duration_ms(flag: &str, text: &str) -> Result<f64, CliError> {
+    let t = text.trim();
+    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = t.strip_suffix("us") {
+        (v, 1e-3)
+    } else if let Some(v) = t.strip_suffix('s') {
+        (v, 1e3)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+        _ => Err(CliError::input(format!(
+            "invalid {flag} `{text}`: expected a positive duration such as 500ms, 0.5s or 50 \
+             (milliseconds)"
+        ))),
+    }
+}

@@ -11,6 +11,7 @@ mod common;
 mod inspect;
 mod output;
 mod predict;
+mod simulate;
 
 /// Find how to split a large model across devices for a workload.
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Predict the latency of one serving iteration, with a breakdown by op kind.
     Predict(predict::PredictArgs),
+    /// Simulate serving a workload with one plan, iteration by iteration.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Gpus(a) => catalogs::gpus(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Simulate(a) => simulate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,202 @@
+//! `parallax simulate`: run one plan through the batching simulator.
+
+use crate::common;
+use crate::output::{print_json, table, write_file, CliError};
+use clap::Args;
+use parallax::plan::{LowerOptions, MemoryOptions, Plan};
+use parallax::sim::{
+    chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Slo,
+    Summary,
+};
+use std::path::PathBuf;
+
+/// Arguments of `parallax simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Embedded short name, HF id or path to a `config.json`.
+    #[arg(long, short, default_value = "llama-3.1-70b")]
+    model: String,
+    /// `NxGxGPU` (e.g. `1x8xH100`) or a cluster TOML file.
+    #[arg(long, default_value = "1x8xH100")]
+    cluster: String,
+    /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4` or a canonical string from `search`.
+    #[arg(long, default_value = "tp=8")]
+    plan: String,
+    /// Embedded workload (chat, creation, summarization, code, conversation) or a trace file.
+    #[arg(long, short, default_value = "chat")]
+    workload: String,
+    /// Rescale arrivals to this rate (requests/s).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Keep only the first N requests.
+    #[arg(long)]
+    requests: Option<usize>,
+    /// vllm (v0, prefill first), sarathi (v1 chunked prefill), orca, static.
+    #[arg(long, default_value = "vllm")]
+    scheduler: String,
+    /// Most requests running at once per engine.
+    #[arg(long)]
+    max_num_seqs: Option<u32>,
+    /// Token budget of one iteration.
+    #[arg(long)]
+    max_batched_tokens: Option<u32>,
+    /// Chunk size (token budget) of the chunked-prefill scheduler.
+    #[arg(long)]
+    chunk: Option<u32>,
+    /// Replica router: round-robin, least-outstanding, shortest-queue, random.
+    #[arg(long, default_value = "round-robin")]
+    router: String,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Time-to-first-token SLO (e.g. 500ms, 0.5s).
+    #[arg(long)]
+    slo_ttft: Option<String>,
+    /// Time-per-output-token SLO (e.g. 50ms).
+    #[arg(long)]
+    slo_tpot: Option<String>,
+    /// Fraction of GPU memory the engine may use.
+    #[arg(long, default_value_t = 0.9)]
+    gpu_memory_utilization: f64,
+    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    #[arg(long, default_value = "auto")]
+    cost_model: String,
+    /// Write one CSV row per request to FILE.
+    #[arg(long, value_name = "FILE")]
+    requests_csv: Option<PathBuf>,
+    /// Write a Chrome trace (Perfetto) of iterations per replica and stage to FILE.
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The simulator settings from the flags.
+fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
+    let kind: SchedulerKind = a.scheduler.parse().map_err(CliError::input)?;
+    let mut scheduler = SchedulerConfig::new(kind);
+    if let Some(n) = a.max_num_seqs {
+        scheduler.max_num_seqs = n;
+    }
+    if let Some(n) = a.max_batched_tokens {
+        scheduler.max_num_batched_tokens = n;
+    }
+    scheduler.chunk_size = a.chunk;
+    let slo = Slo {
+        ttft_ms: a
+            .slo_ttft
+            .as_deref()
+            .map(|s| common::duration_ms("--slo-ttft", s))
+            .transpose()?,
+        tpot_ms: a
+            .slo_tpot
+            .as_deref()
+            .map(|s| common::duration_ms("--slo-tpot", s))
+            .transpose()?,
+    };
+    Ok(SimConfig {
+        scheduler,
+        router: a.router.parse::<RouterPolicy>().map_err(CliError::input)?,
+        seed: a.seed,
+        slo,
+        record_timeline: a.timeline.is_some(),
+        ..SimConfig::default()
+    })
+}
+
+fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
+    vec![
+        format!("{name} ({unit})"),
+        format!("{:.3}", s.mean),
+        format!("{:.3}", s.p50),
+        format!("{:.3}", s.p90),
+        format!("{:.3}", s.p99),
+        format!("{:.3}", s.max),
+    ]
+}
+
+/// Run `parallax simulate`.
+pub fn run(args: SimulateArgs) -> Result<(), CliError> {
+    let model = common::model(&args.model)?;
+    let cluster = common::cluster(&args.cluster)?;
+    let plan: Plan = args.plan.parse().map_err(CliError::input)?;
+    let config = sim_config(&args)?;
+    let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
+        .map_err(CliError::input)?;
+    let cost = common::cost_model(&cluster, &args.cost_model)?;
+    let lower = LowerOptions {
+        memory: MemoryOptions {
+            gpu_memory_utilization: args.gpu_memory_utilization,
+            max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
+            max_num_seqs: config.scheduler.max_num_seqs,
+            ..MemoryOptions::default()
+        },
+        ..LowerOptions::default()
+    };
+    let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
+        .map_err(CliError::input)?;
+    if let Some(path) = &args.requests_csv {
+        write_file(path, &requests_csv(&report))?;
+    }
+    if let Some(path) = &args.timeline {
+        write_file(path, &chrome_trace(&report))?;
+    }
+    for note in &workload.notes {
+        eprintln!("note: {note}");
+    }
+    let m = &report.metrics;
+    if args.json {
+        return print_json(m);
+    }
+    println!(
+        "{} on {} with plan {} ({}), workload {} ({} requests), scheduler {}",
+        model.name,
+        cluster.spec(),
+        plan,
+        args.cost_model,
+        workload.name,
+        workload.len(),
+        config.scheduler.kind.name()
+    );
+    println!(
+        "requests      {} completed, {} rejected, {} preemptions",
+        m.requests.completed, m.requests.rejected, m.requests.preemptions
+    );
+    let rows = vec![
+        summary_row("TTFT", "ms", &m.ttft_ms),
+        summary_row("TPOT", "ms", &m.tpot_ms),
+        summary_row("e2e", "s", &m.e2e_s),
+        summary_row("queueing", "ms", &m.queue_ms),
+    ];
+    print!(
+        "{}",
+        table(&["metric", "mean", "p50", "p90", "p99", "max"], &rows)
+    );
+    println!(
+        "throughput    {:.3} req/s, {:.1} output tok/s, {:.1} total tok/s",
+        m.throughput.requests_per_s,
+        m.throughput.output_tokens_per_s,
+        m.throughput.total_tokens_per_s
+    );
+    if let Some(att) = m.slo.attainment {
+        println!(
+            "SLO           {:.1}% attained, goodput {:.3} req/s",
+            100.0 * att,
+            m.slo.goodput_requests_per_s.unwrap_or(0.0)
+        );
+    }
+    println!(
+        "GPUs          {} GPUs, utilisation {:.1}%, MFU {:.2}%, MBU {:.2}%, energy {:.1} kJ",
+        m.gpu.gpus,
+        100.0 * m.gpu.utilisation,
+        100.0 * m.gpu.mfu,
+        100.0 * m.gpu.mbu,
+        m.gpu.energy_j / 1e3
+    );
+    println!(
+        "makespan      {:.1} s, {} iterations",
+        m.makespan_s, m.iterations
+    );
+    Ok(())
+}
