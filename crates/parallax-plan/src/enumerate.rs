@@ -76,6 +76,9 @@ pub struct Constraints {
     pub required_kv_tokens: u64,
     /// Memory settings.
     pub memory: MemoryOptions,
+    /// Keep every pruned plan with its reason in [`Enumeration::pruned_plans`] (for audits and
+    /// tests); default `false`.
+    pub record_pruned: bool,
 }
 
 impl Default for Constraints {
@@ -87,6 +90,7 @@ impl Default for Constraints {
             allowed: Allowed::default(),
             required_kv_tokens: 0,
             memory: MemoryOptions::default(),
+            record_pruned: false,
         }
     }
 }
@@ -131,6 +135,9 @@ pub struct Enumeration {
     pub kept: u64,
     /// Of the plans pruned for memory, the one that misses by the fewest bytes.
     pub closest_miss: Option<MemoryShortfall>,
+    /// Pruned plans with their reason (divisibility, topology, memory), when
+    /// [`Constraints::record_pruned`] is set; symmetric duplicates are not listed.
+    pub pruned_plans: Vec<(Plan, PruneReason)>,
 }
 
 impl Enumeration {
@@ -249,7 +256,9 @@ pub fn enumerate(
         pruned: BTreeMap::new(),
         kept: 0,
         closest_miss: None,
+        pruned_plans: Vec::new(),
     };
+    let record = constraints.record_pruned;
     let prune = |out: &mut Enumeration, r: PruneReason, n: u64| {
         *out.pruned.entry(r).or_insert(0) += n;
     };
@@ -324,25 +333,36 @@ pub fn enumerate(
                         plan.attn = attn;
                         plan.mlp = mlp;
                         plan.moe = moe;
-                        if geo.blocks_total < pp as u64 || !shards_ok(model, &plan) {
+                        let mem = if geo.blocks_total < pp as u64 || !shards_ok(model, &plan) {
+                            None
+                        } else {
+                            memory_of(model, &plan, cluster, &constraints.memory).ok()
+                        };
+                        let Some(mem) = mem else {
                             prune(&mut out, PruneReason::Divisibility, n);
-                            continue;
-                        }
-                        let mem = match memory_of(model, &plan, cluster, &constraints.memory) {
-                            Ok(m) => m,
-                            Err(_) => {
-                                prune(&mut out, PruneReason::Divisibility, n);
-                                continue;
+                            if record {
+                                for &d in &dps {
+                                    plan.dp = d;
+                                    out.pruned_plans
+                                        .push((plan.clone(), PruneReason::Divisibility));
+                                }
                             }
+                            continue;
                         };
                         for &d in &dps {
                             plan.dp = d;
                             if Mapping::new(&plan, cluster).is_err() {
                                 prune(&mut out, PruneReason::Topology, 1);
+                                if record {
+                                    out.pruned_plans.push((plan.clone(), PruneReason::Topology));
+                                }
                                 continue;
                             }
                             if let Some(mut miss) = mem.shortfall(required) {
                                 prune(&mut out, PruneReason::Memory, 1);
+                                if record {
+                                    out.pruned_plans.push((plan.clone(), PruneReason::Memory));
+                                }
                                 miss.plan = plan.to_string();
                                 let closer = out
                                     .closest_miss
