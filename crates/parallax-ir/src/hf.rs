@@ -414,7 +414,18 @@ impl<'a> Cfg<'a> {
 
     /// A positive integer at most `max`, or `None` when absent.
     fn opt_pos(&self, field: &str, max: u32) -> Result<Option<u32>, IrError> {
-        match self.int(field, max as u64)? {
+        let n = self.int(field, max as u64).map_err(|e| match e {
+            IrError::InvalidValue {
+                file, field, value, ..
+            } => IrError::InvalidValue {
+                file,
+                field,
+                value,
+                expected: format!("a positive integer at most {max}"),
+            },
+            other => other,
+        })?;
+        match n {
             None => Ok(None),
             Some(0) => Err(IrError::invalid(
                 self.file,
