@@ -1,0 +1,196 @@
+//! End-to-end tests of the `parallax` binary: the flags and `--json` fields documented in
+//! `docs/cli.md` are a public contract.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn parallax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the parallax binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = parallax(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let out = parallax(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?} should fail with exit code 2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: stderr `{err}` lacks `{n}`");
+    }
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn inspect_json_has_the_documented_fields() {
+    let v = json(&["inspect", "--model", "llama-3.1-70b", "--json"]);
+    assert_eq!(v["kv_bytes_per_token"].as_f64(), Some(327_680.0));
+    let total = v["params_total"].as_f64().unwrap();
+    assert!((total / 70.6e9 - 1.0).abs() < 0.005, "{total}");
+    assert_eq!(v["params_active"], v["params_total"]);
+    assert!(v["weight_bytes"].as_f64().unwrap() > 1.4e11);
+}
+
+#[test]
+fn inspect_accepts_hf_ids_and_paths() {
+    let by_id = json(&["inspect", "--model", "meta-llama/Llama-3.1-70B", "--json"]);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-ir/data/models/meta-llama--Llama-3.1-70B.json"
+    );
+    let by_path = json(&["inspect", "--model", path, "--json"]);
+    assert_eq!(by_id["params_total"], by_path["params_total"]);
+}
+
+#[test]
+fn predict_json_has_iteration_and_breakdown() {
+    let v = json(&[
+        "predict", "--model", "llama-3.1-70b", "--gpu", "H100", "--tp", "8", "--prefill",
+        "1x512+2048", "--decode", "32x1024", "--json",
+    ]);
+    let total = v["iteration_ms"].as_f64().unwrap();
+    assert!(total > 0.0);
+    let b = &v["breakdown_ms"];
+    let mut sum = 0.0;
+    for k in ["gemm", "attention", "elementwise", "communication", "overhead"] {
+        sum += b[k].as_f64().unwrap_or_else(|| panic!("breakdown lacks {k}"));
+    }
+    assert!((sum - total).abs() < 1e-6 * total);
+    assert!(b["communication"].as_f64().unwrap() > 0.0, "tp=8 communicates");
+}
+
+#[test]
+fn cuda_graphs_remove_launch_overhead_in_decode() {
+    let args = |g: &'static str| {
+        vec![
+            "predict", "-m", "llama-3.1-8b", "--gpu", "H100", "--decode", "16x512",
+            "--cuda-graphs", g, "--json",
+        ]
+    };
+    let on = json(&args("on"));
+    let off = json(&args("off"));
+    assert!(
+        on["iteration_ms"].as_f64().unwrap() < off["iteration_ms"].as_f64().unwrap(),
+        "graphs on must be faster"
+    );
+}
+
+#[test]
+fn simulate_json_has_the_documented_fields() {
+    let v = json(&[
+        "simulate", "--model", "llama-3.1-8b", "--cluster", "1x2xH100", "--plan", "dp=2,tp=1",
+        "--workload", "chat", "--requests", "64", "--json",
+    ]);
+    assert_eq!(v["requests"]["completed"].as_u64(), Some(64));
+    assert_eq!(v["requests"]["rejected"].as_u64(), Some(0));
+    for k in ["ttft_ms", "tpot_ms", "e2e_s"] {
+        for s in ["mean", "p50", "p90", "p99"] {
+            assert!(v[k][s].is_number(), "{k}.{s}");
+        }
+    }
+    assert!(v["throughput"]["output_tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["makespan_s"].as_f64().unwrap() > 0.0);
+    assert!(v["iterations"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn simulate_is_byte_identical_across_runs_and_threads() {
+    let args = [
+        "simulate", "-m", "llama-3.1-8b", "--cluster", "1x4xH100", "--plan", "dp=2,tp=2",
+        "--workload", "code", "--requests", "200", "--scheduler", "sarathi", "--json",
+    ];
+    let a = parallax(&args);
+    let b = Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn simulate_writes_requests_csv_and_timeline() {
+    let dir = std::env::temp_dir().join(format!("parallax-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("req.csv");
+    let trace = dir.join("trace.json");
+    let out = parallax(&[
+        "simulate", "-m", "llama-3.1-8b", "--cluster", "1x1xH100", "--plan", "tp=1",
+        "--requests", "20", "--requests-csv", csv.to_str().unwrap(), "--timeline",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(rows.lines().count(), 21, "header + one row per request");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(t.is_object() || t.is_array());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_names_the_value_and_exits_2() {
+    fails_with(&["inspect", "--model", "no-such-model"], &["no-such-model"]);
+    fails_with(
+        &["predict", "-m", "llama-3.1-8b", "--gpu", "H999", "--decode", "1x1"],
+        &["H999"],
+    );
+    fails_with(
+        &["predict", "-m", "llama-3.1-70b", "--gpu", "H100", "--tp", "3", "--decode", "1x1"],
+        &["tp=3"],
+    );
+    fails_with(
+        &["predict", "-m", "llama-3.1-8b", "--gpu", "H100", "--decode", "1y1"],
+        &["1y1"],
+    );
+    fails_with(&["simulate", "--cluster", "2x8"], &["2x8"]);
+    fails_with(&["simulate", "--plan", "tp=eight"], &["eight"]);
+    fails_with(&["simulate", "--workload", "nope"], &["nope"]);
+    fails_with(&["simulate", "--slo-ttft", "fast"], &["fast"]);
+    fails_with(&["simulate", "--scheduler", "fifo"], &["fifo"]);
+}
+
+#[test]
+fn bad_config_file_names_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("parallax-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json");
+    std::fs::write(
+        &path,
+        r#"{"architectures":["LlamaForCausalLM"],"hidden_size":4096,"num_attention_heads":0,
+            "num_hidden_layers":2,"intermediate_size":11008,"vocab_size":32000}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["inspect", "--model", path.to_str().unwrap()],
+        &["config.json", "num_attention_heads"],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn catalogs_list_models_and_gpus() {
+    let models = json(&["models", "--json"]);
+    assert!(models.as_array().unwrap().len() >= 20);
+    let gpus = json(&["gpus", "--json"]);
+    let names: Vec<&str> = gpus
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for want in ["A100-40GB-SXM", "A100-80GB-SXM", "H100-SXM", "H100-PCIe", "H200", "B200", "L40S", "MI300X"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+}
