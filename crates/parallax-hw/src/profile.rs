@@ -5,6 +5,7 @@
 //! - [`ProfiledCostModel`]: a [`CostModel`](crate::CostModel) interpolating a profile in log
 //!   space, falling back op by op to a wrapped model (the roofline).
 
+pub mod calibrate;
 mod csv;
 pub mod error;
 pub mod format;
@@ -13,6 +14,7 @@ mod interp;
 pub mod measured;
 pub mod model;
 
+pub use calibrate::{calibrate, calibrated_hold_out, Calibration, TableFit};
 pub use error::{ProfileError, Row};
 pub use format::{
     CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, Overheads, PrefillPoint, Profile,
@@ -101,4 +103,48 @@ pub fn embedded_h100() -> Arc<Profile> {
         Arc::new(build_embedded_h100().expect("embedded H100 profile data are valid"))
     })
     .clone()
+}
+
+/// Which cost model [`default_cost_model`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CostModelChoice {
+    /// The profiled model where an embedded profile exists for the GPU (H100-SXM), else the
+    /// roofline.
+    #[default]
+    Auto,
+    /// The roofline alone (`--cost-model roofline`).
+    Roofline,
+}
+
+/// Whether an embedded profile exists for `gpu` (by catalog name: `H100-SXM`).
+pub fn has_embedded_profile(gpu: &crate::Gpu) -> bool {
+    gpu.name == "H100-SXM"
+}
+
+/// The cost model Parallax uses by default for `cluster`'s GPU: for an H100 SXM, the embedded
+/// H100 profile interpolated by [`ProfiledCostModel`] over a roofline fallback (the roofline
+/// still times ops and collectives the profile lacks); for every other GPU, or when
+/// `choice` is [`CostModelChoice::Roofline`], the roofline with default parameters.
+///
+/// # Examples
+/// ```
+/// use parallax_hw::{profile, Cluster, CostModel};
+/// let c = Cluster::parse("1x8xH100")?;
+/// assert_eq!(profile::default_cost_model(&c, profile::CostModelChoice::Auto).name(), "profiled:h100-pytorch");
+/// assert!(profile::default_cost_model(&c, profile::CostModelChoice::Roofline).name().starts_with("roofline"));
+/// # Ok::<(), parallax_hw::HwError>(())
+/// ```
+pub fn default_cost_model(
+    cluster: &crate::Cluster,
+    choice: CostModelChoice,
+) -> Arc<dyn crate::CostModel> {
+    let roofline: Arc<dyn crate::CostModel> = Arc::new(crate::RooflineModel::new(&cluster.gpu));
+    if choice == CostModelChoice::Roofline || !has_embedded_profile(&cluster.gpu) {
+        return roofline;
+    }
+    match ProfiledCostModel::new(&embedded_h100(), roofline.clone()) {
+        Ok(m) => Arc::new(m),
+        // Unreachable with valid embedded data (tested); the roofline is a safe answer.
+        Err(_) => roofline,
+    }
 }

@@ -120,25 +120,38 @@ impl<'a> Csv<'a> {
         }
     }
 
-    /// Field `col` as a time in the file's unit, checked positive, times `scale` (to seconds).
+    /// Field `col` as a time in the file's unit, checked positive, converted to seconds by
+    /// shifting its decimal exponent by `exp10` (-3 for ms, -6 for µs) before parsing, so the
+    /// result is the double nearest to the decimal value (and the JSON writer's shortest
+    /// output re-reads exactly).
     pub fn time(
         &self,
         line: usize,
         fields: &[&str],
         col: usize,
-        scale: f64,
+        exp10: i32,
     ) -> Result<f64, ProfileError> {
         let raw = fields[col];
-        match raw.parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
-            Ok(_) => Err(ProfileError::NonPositiveTime {
+        let plain = match raw.parse::<f64>() {
+            Ok(v) => v,
+            Err(_) => return Err(self.bad(line, col, "a time (a finite number > 0)")),
+        };
+        if !(plain.is_finite() && plain > 0.0) {
+            return Err(ProfileError::NonPositiveTime {
                 file: self.file.to_string(),
                 table: self.table.to_string(),
                 row: Row::Line(line),
                 column: self.header[col].to_string(),
                 value: raw.to_string(),
-            }),
-            Err(_) => Err(self.bad(line, col, "a time (a finite number > 0)")),
+            });
+        }
+        let (mant, e) = match raw.find(['e', 'E']) {
+            Some(i) => (&raw[..i], raw[i + 1..].parse::<i32>().unwrap_or(0)),
+            None => (raw, 0),
+        };
+        match format!("{mant}e{}", e + exp10).parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Ok(plain * 10f64.powi(exp10)),
         }
     }
 

@@ -21,8 +21,8 @@ use super::model::group_check;
 use parallax_ir::{CollectiveKind, DType, ElementwiseKind};
 use std::path::Path;
 
-const MS: f64 = 1e-3;
-const US: f64 = 1e-6;
+const MS: i32 = -3;
+const US: i32 = -6;
 
 fn read(path: &Path) -> Result<String, ProfileError> {
     std::fs::read_to_string(path).map_err(|e| ProfileError::io(path, &e))

@@ -12,12 +12,18 @@
 //! - between two adjacent points the time stays within the two end values (it is clamped to
 //!   them), and follows the reference's shape (latency floor, memory-bound, compute-bound)
 //!   instead of a straight line in log–log;
+//! - monotone between adjacent points: a segment where the efficiency interpolant would make
+//!   the time non-monotone (checked at build time at 256 points per segment) uses plain PCHIP
+//!   of `ln t` over `ln x` instead, which is monotone by construction;
 //! - outside the table the efficiency of the nearest end point is held constant: the time
 //!   scales like the reference cost (towards the latency floor below, linearly in FLOPs or
 //!   bytes above).
 //!
 //! The floor factor 0.8 was chosen by leave-one-out over the embedded H100 tables; every
 //! factor in 0.5–1.0 gives a median hold-out error under 4% there.
+
+/// Samples per segment used to check that the efficiency interpolant keeps the time monotone.
+pub(crate) const MONOTONE_SAMPLES: usize = 256;
 
 /// Fraction of a family's smallest measured time used as its latency floor `t0`.
 pub(crate) const FLOOR_FRACTION: f64 = 0.8;
@@ -64,6 +70,12 @@ pub(crate) struct Curve {
     le: Vec<f64>,
     t: Vec<f64>,
     d: Vec<f64>,
+    /// PCHIP slopes of `ln t` itself, for segments where the efficiency curve would make the
+    /// time non-monotone.
+    lt: Vec<f64>,
+    dt: Vec<f64>,
+    /// Per segment: use plain log–log PCHIP of `ln t` instead of the efficiency curve.
+    plain: Vec<bool>,
     t0: f64,
     ideal: Ideal,
     spec: Ideal,
@@ -116,15 +128,68 @@ impl Curve {
             .map(|(&x, &t)| (t / (t0 + ideal.eval(x))).ln())
             .collect();
         let d = pchip_slopes(&lx, &le);
-        Some(Curve {
+        let lt: Vec<f64> = ts.iter().map(|t| t.ln()).collect();
+        let dt = pchip_slopes(&lx, &lt);
+        let mut c = Curve {
             lx,
             le,
             t: ts,
             d,
+            lt,
+            dt,
+            plain: Vec::new(),
             t0,
             ideal,
             spec,
-        })
+        };
+        c.plain = (0..c.lx.len() - 1)
+            .map(|i| !c.segment_monotone(i))
+            .collect();
+        Some(c)
+    }
+
+    /// Whether the efficiency interpolant is monotone on segment `i` (checked at
+    /// [`MONOTONE_SAMPLES`] points evenly spaced in `ln x`).
+    fn segment_monotone(&self, i: usize) -> bool {
+        let up = self.t[i + 1] >= self.t[i];
+        let mut prev = self.t[i];
+        for s in 1..=MONOTONE_SAMPLES {
+            let lx =
+                self.lx[i] + (self.lx[i + 1] - self.lx[i]) * s as f64 / MONOTONE_SAMPLES as f64;
+            let t = self.eval_ratio(i, lx);
+            if (up && t < prev) || (!up && t > prev) {
+                return false;
+            }
+            prev = t;
+        }
+        true
+    }
+
+    #[inline]
+    fn hermite(x0: f64, x1: f64, y0: f64, y1: f64, d0: f64, d1: f64, lx: f64) -> f64 {
+        let h = x1 - x0;
+        let s = (lx - x0) / h;
+        let s2 = s * s;
+        let s3 = s2 * s;
+        (2.0 * s3 - 3.0 * s2 + 1.0) * y0
+            + (s3 - 2.0 * s2 + s) * h * d0
+            + (-2.0 * s3 + 3.0 * s2) * y1
+            + (s3 - s2) * h * d1
+    }
+
+    /// Unclamped efficiency interpolant on segment `i`.
+    #[inline]
+    fn eval_ratio(&self, i: usize, lx: f64) -> f64 {
+        let le = Self::hermite(
+            self.lx[i],
+            self.lx[i + 1],
+            self.le[i],
+            self.le[i + 1],
+            self.d[i],
+            self.d[i + 1],
+            lx,
+        );
+        self.reference(lx.exp()) * le.exp()
     }
 
     /// Number of distinct points.
@@ -171,18 +236,31 @@ impl Curve {
         }
         // The interval [i, i+1] holding lx.
         let i = (self.lx.partition_point(|&v| v <= lx) - 1).min(n - 2);
-        let h = self.lx[i + 1] - self.lx[i];
-        let s = (lx - self.lx[i]) / h;
-        let s2 = s * s;
-        let s3 = s2 * s;
-        let h00 = 2.0 * s3 - 3.0 * s2 + 1.0;
-        let h10 = s3 - 2.0 * s2 + s;
-        let h01 = -2.0 * s3 + 3.0 * s2;
-        let h11 = s3 - s2;
-        let le =
-            h00 * self.le[i] + h10 * h * self.d[i] + h01 * self.le[i + 1] + h11 * h * self.d[i + 1];
+        let t = if self.plain[i] {
+            Self::hermite(
+                self.lx[i],
+                self.lx[i + 1],
+                self.lt[i],
+                self.lt[i + 1],
+                self.dt[i],
+                self.dt[i + 1],
+                lx,
+            )
+            .exp()
+        } else {
+            let le = Self::hermite(
+                self.lx[i],
+                self.lx[i + 1],
+                self.le[i],
+                self.le[i + 1],
+                self.d[i],
+                self.d[i + 1],
+                lx,
+            );
+            r * le.exp()
+        };
         let (a, b) = (self.t[i], self.t[i + 1]);
-        (r * le.exp()).clamp(a.min(b), a.max(b))
+        t.clamp(a.min(b), a.max(b))
     }
 }
 

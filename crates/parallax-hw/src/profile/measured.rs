@@ -206,7 +206,7 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
             prefill,
             decode,
             cuda_graphs,
-            measured_ms: c.time(l, f, cms, 1.0)?,
+            measured_ms: c.time(l, f, cms, 0)?,
             line: l,
         });
     }
@@ -223,7 +223,7 @@ pub fn load_measured(path: &Path) -> Result<Vec<MeasuredIteration>, ProfileError
 }
 
 /// Median, mean and maximum of absolute percentage errors.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ErrorSummary {
     /// Number of comparisons.
     pub count: usize,

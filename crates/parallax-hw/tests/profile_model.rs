@@ -1,0 +1,297 @@
+//! The profiled cost model: exact at table points, bounded/monotone between them, rules
+//! outside the table, and per-op fallback.
+
+use parallax_hw::profile::{
+    default_cost_model, embedded_h100, CostModelChoice, GemmPoint, Profile, ProfiledCostModel,
+    Table,
+};
+use parallax_hw::{Cluster, CostModel, DeviceGroup, RooflineModel};
+use parallax_ir::{
+    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, Gemm,
+    PrefillChunk,
+};
+use std::sync::Arc;
+
+/// A fallback that answers fixed, recognisable times.
+#[derive(Debug)]
+struct Marker;
+impl CostModel for Marker {
+    fn name(&self) -> &str {
+        "marker"
+    }
+    fn gemm(&self, _: &Gemm) -> f64 {
+        1.0
+    }
+    fn prefill_attention(&self, _: &AttentionShape, _: &[PrefillChunk]) -> f64 {
+        2.0
+    }
+    fn decode_attention(&self, _: &AttentionShape, _: &DecodeGroup) -> f64 {
+        3.0
+    }
+    fn elementwise(&self, _: &Elementwise) -> f64 {
+        4.0
+    }
+    fn collective(&self, _: CollectiveKind, _: f64, _: &DeviceGroup) -> f64 {
+        5.0
+    }
+    fn kernel_launch_overhead(&self) -> f64 {
+        6.0
+    }
+    fn iteration_overhead(&self) -> f64 {
+        7.0
+    }
+}
+
+fn gemm(m: u64, n: u64, k: u64) -> Gemm {
+    Gemm {
+        m,
+        n,
+        k,
+        count: 1,
+        weight_dtype: DType::Bf16,
+        act_dtype: DType::Bf16,
+    }
+}
+
+fn shape(heads: u32, kv: u32) -> AttentionShape {
+    AttentionShape {
+        heads,
+        kv_heads: kv,
+        qk_head_dim: 128,
+        v_head_dim: 128,
+        kv_bytes_per_token: 2.0 * kv as f64 * 128.0 * 2.0,
+        window: None,
+        act_dtype: DType::Bf16,
+        kv_dtype: DType::Bf16,
+    }
+}
+
+fn model() -> ProfiledCostModel {
+    ProfiledCostModel::new(&embedded_h100(), Arc::new(Marker)).unwrap()
+}
+
+fn median2(a: f64, b: f64) -> f64 {
+    0.5 * (a + b)
+}
+
+#[test]
+fn exact_at_table_points() {
+    let m = model();
+    let p = embedded_h100();
+    let rows = &p.gemm.as_ref().unwrap().rows;
+    // Two runs per shape: the model returns their median (mean of two).
+    let half = rows.len() / 2;
+    for (a, b) in rows[..half].iter().zip(&rows[half..]) {
+        assert_eq!((a.m, a.n, a.k), (b.m, b.n, b.k));
+        let t = m.gemm(&gemm(a.m, a.n, a.k));
+        let want = median2(a.seconds, b.seconds);
+        assert!((t - want).abs() <= 1e-12 * want, "{a:?}: {t} vs {want}");
+    }
+    // Prefill: run1,l3_8b,1,2048,32,8,128: 0.086928 / 0.085856 ms.
+    let t = m.prefill_attention(
+        &shape(32, 8),
+        &[PrefillChunk {
+            new_tokens: 2048,
+            prefix: 0,
+        }],
+    );
+    assert!((t - median2(0.086928e-3, 0.085856e-3)).abs() < 1e-12);
+    // Decode: 32 × 2048: 0.103136 / 0.103456 ms.
+    let t = m.decode_attention(&shape(32, 8), &DecodeGroup::uniform(32, 2048));
+    assert!((t - median2(0.103136e-3, 0.103456e-3)).abs() < 1e-12);
+    // APEX: 8 GPUs, 131072 KiB all-reduce = 597 µs.
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let t = m.collective(CollectiveKind::AllReduce, 131072.0 * 1024.0, &c.group(8));
+    assert!((t - 597e-6).abs() < 1e-12, "{t}");
+}
+
+#[test]
+fn monotone_and_bounded_between_points() {
+    let m = model();
+    let p = embedded_h100();
+    let rows = &p.gemm.as_ref().unwrap().rows;
+    let half = rows.len() / 2;
+    let pts: Vec<(u64, u64, u64, f64)> = rows[..half]
+        .iter()
+        .zip(&rows[half..])
+        .map(|(a, b)| (a.m, a.n, a.k, median2(a.seconds, b.seconds)))
+        .collect();
+    let mut checked = 0;
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.1, a.2) != (b.1, b.2) {
+            continue;
+        }
+        let (lo, hi) = (a.3.min(b.3), a.3.max(b.3));
+        let mut prev = a.3;
+        for m_ in a.0 + 1..b.0 {
+            let t = m.gemm(&gemm(m_, a.1, a.2));
+            assert!(
+                t >= lo && t <= hi,
+                "m={m_} n={} k={}: {t} outside [{lo}, {hi}]",
+                a.1,
+                a.2
+            );
+            if b.3 >= a.3 {
+                assert!(t >= prev * (1.0 - 1e-12), "not monotone at m={m_}");
+            } else {
+                assert!(t <= prev * (1.0 + 1e-12), "not monotone at m={m_}");
+            }
+            prev = t;
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000);
+}
+
+#[test]
+fn extrapolation_and_unseen_shapes_follow_the_rules() {
+    let m = model();
+    // Above the largest m (16384) the time grows like the roofline reference: ~linear.
+    let t16 = m.gemm(&gemm(16384, 4096, 4096));
+    let t64 = m.gemm(&gemm(65536, 4096, 4096));
+    assert!((t64 / t16 - 4.0).abs() < 0.1, "{}", t64 / t16);
+    // Below m = 1 is impossible; m = 0 costs nothing.
+    assert_eq!(m.gemm(&gemm(0, 4096, 4096)), 0.0);
+    // An unseen (n, k) scales from the nearest family: n = 2·4096 between 4096 and 14336.
+    let t = m.gemm(&gemm(4096, 8192, 4096));
+    let measured = median2(0.370144e-3, 0.369e-3); // l3_70b-like 8192×4096 rows exist too
+    assert!(
+        t > 0.0 && (t / measured - 1.0).abs() < 0.1,
+        "{t} vs {measured}"
+    );
+    let t_small = m.gemm(&gemm(1, 5000, 4096));
+    assert!(t_small > m.gemm(&gemm(1, 4096, 4096)) && t_small < m.gemm(&gemm(1, 6144, 4096)));
+    // `count` multiplies.
+    let mut g = gemm(64, 4096, 4096);
+    let one = m.gemm(&g);
+    g.count = 8;
+    assert!((m.gemm(&g) - 8.0 * one).abs() < 1e-15);
+    // Unseen head shape (48 heads / 8 kv) lies between 32 and 64 heads.
+    let c = [PrefillChunk {
+        new_tokens: 4096,
+        prefix: 0,
+    }];
+    let t48 = m.prefill_attention(&shape(48, 8), &c);
+    assert!(t48 > m.prefill_attention(&shape(32, 8), &c));
+    assert!(t48 < m.prefill_attention(&shape(64, 8), &c));
+    // A prefix makes prefill slower than without.
+    let with_prefix = m.prefill_attention(
+        &shape(32, 8),
+        &[PrefillChunk {
+            new_tokens: 512,
+            prefix: 4096,
+        }],
+    );
+    assert!(
+        with_prefix
+            > m.prefill_attention(
+                &shape(32, 8),
+                &[PrefillChunk {
+                    new_tokens: 512,
+                    prefix: 0
+                }]
+            )
+    );
+    // Decode grows with context.
+    let d1 = m.decode_attention(&shape(32, 8), &DecodeGroup::uniform(16, 1000));
+    let d2 = m.decode_attention(&shape(32, 8), &DecodeGroup::uniform(16, 4000));
+    assert!(d2 > d1);
+}
+
+#[test]
+fn falls_back_per_op_where_the_profile_lacks_data() {
+    let m = model();
+    // No elementwise table in the embedded profile.
+    let e = Elementwise {
+        kind: ElementwiseKind::Norm,
+        bytes: 1e6,
+        flops: 0.0,
+    };
+    assert_eq!(m.elementwise(&e), 4.0);
+    // No fp8 GEMMs.
+    let mut g = gemm(64, 4096, 4096);
+    g.weight_dtype = DType::Fp8;
+    g.act_dtype = DType::Fp8;
+    assert_eq!(m.gemm(&g), 1.0);
+    // fp8 KV cache: no family.
+    let mut s = shape(32, 8);
+    s.kv_dtype = DType::Fp8;
+    assert_eq!(m.decode_attention(&s, &DecodeGroup::uniform(4, 100)), 3.0);
+    assert_eq!(
+        m.prefill_attention(
+            &s,
+            &[PrefillChunk {
+                new_tokens: 10,
+                prefix: 0
+            }]
+        ),
+        2.0
+    );
+    // 16 ranks over two nodes: no inter-node curve.
+    let c = Cluster::parse("2x8xH100").unwrap();
+    assert_eq!(
+        m.collective(CollectiveKind::AllReduce, 1e6, &c.group(16)),
+        5.0
+    );
+    // 8 ranks in a node: profiled.
+    assert_ne!(
+        m.collective(CollectiveKind::AllReduce, 1e6, &c.group(8)),
+        5.0
+    );
+    // Overheads: the profile has none.
+    assert_eq!(m.kernel_launch_overhead(), 6.0);
+    assert_eq!(m.iteration_overhead(), 7.0);
+
+    // A profile with only a GEMM table falls back for attention.
+    let mut p: Profile = (*embedded_h100()).clone();
+    p.prefill_attention = None;
+    p.decode_attention = None;
+    p.collective = None;
+    p.gemm = Some(Table::new(vec![
+        GemmPoint {
+            m: 1,
+            n: 64,
+            k: 64,
+            dtype: DType::Bf16,
+            seconds: 1e-5,
+        },
+        GemmPoint {
+            m: 64,
+            n: 64,
+            k: 64,
+            dtype: DType::Bf16,
+            seconds: 2e-5,
+        },
+    ]));
+    let m2 = ProfiledCostModel::new(&p, Arc::new(Marker)).unwrap();
+    assert_eq!(
+        m2.decode_attention(&shape(32, 8), &DecodeGroup::uniform(4, 100)),
+        3.0
+    );
+    assert_eq!(
+        m2.collective(CollectiveKind::AllGather, 1e6, &c.group(8)),
+        5.0
+    );
+    assert!((m2.gemm(&gemm(64, 64, 64)) - 2e-5).abs() < 1e-15);
+}
+
+#[test]
+fn default_chooser_picks_profiled_for_h100_only() {
+    let h100 = Cluster::parse("1x8xH100").unwrap();
+    let auto = default_cost_model(&h100, CostModelChoice::Auto);
+    assert_eq!(auto.name(), "profiled:h100-pytorch");
+    let roof = default_cost_model(&h100, CostModelChoice::Roofline);
+    assert_eq!(roof.name(), RooflineModel::new(&h100.gpu).name());
+    let a100 = Cluster::parse("1x8xA100").unwrap();
+    assert!(default_cost_model(&a100, CostModelChoice::Auto)
+        .name()
+        .starts_with("roofline"));
+    // The profiled model falls back to the roofline for elementwise ops.
+    let e = Elementwise {
+        kind: ElementwiseKind::Residual,
+        bytes: 1e7,
+        flops: 0.0,
+    };
+    assert_eq!(auto.elementwise(&e), roof.elementwise(&e));
+}
