@@ -155,9 +155,23 @@ pub fn lower_plan(
     let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
     let need = opts.required_kv_tokens.max(opts.memory.block_size as u64);
     lowered.memory.check(need)?;
-    if lowered.memory.kv_blocks() == 0 {
-        // Only reachable when a request needs less than a block yet a block does not fit.
-        return lowered.memory.check(u64::MAX / 4).map(|_| lowered);
+    // A request's KV with sliding windows capped can fit while a whole paged block (every
+    // layer at full size) does not: the replica then has no usable KV block.
+    if let Some(s) = lowered
+        .memory
+        .stages
+        .iter()
+        .find(|s| s.kv_tokens() < opts.memory.block_size as u64)
+    {
+        return Err(PlanError::Memory(crate::error::MemoryShortfall {
+            plan: lowered.memory.plan.clone(),
+            stage: s.stage,
+            needed_bytes: s.weights_bytes
+                + s.activation_bytes
+                + s.runtime_bytes
+                + opts.memory.block_size as f64 * s.kv_bytes_per_token,
+            available_bytes: s.available_bytes,
+        }));
     }
     Ok(lowered)
 }
@@ -317,10 +331,13 @@ struct AttnUnit {
 
 const CHUNK: usize = 64;
 
+/// One chunk of [`CHUNK`] lazily filled slots.
+type Chunk = Box<[OnceLock<Part>]>;
+
 /// A lazily filled, lock-free table of [`Part`]s indexed by a count in `1..=cap`.
 #[derive(Debug)]
 struct Table {
-    chunks: Box<[OnceLock<Box<[OnceLock<Part>]>>]>,
+    chunks: Box<[OnceLock<Chunk>]>,
 }
 
 impl Table {

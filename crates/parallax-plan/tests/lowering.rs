@@ -162,8 +162,8 @@ fn lowering_is_independent_of_depth() {
     o.memory.gpu_memory_utilization = 1.0;
     let plan: Plan = "pp=2,tp=4".parse().unwrap();
     let shallow = lower_plan(&model, &plan, &cluster, cost.clone(), &o).unwrap();
-    // 16 x deeper, scaled down in width so it still fits: the stage holds one cell entry per
-    // block cell, not per layer; the costs scale with the repeat count.
+    // Twice as deep: the stage holds one entry per cell of the block, not per layer; the costs
+    // scale with the repeat count.
     model.runs[0].repeat *= 2;
     let deep = lower_plan(&model, &plan, &cluster, cost, &o);
     match deep {

@@ -130,14 +130,7 @@ fn malformed_batch_specs_are_typed_errors() {
         let e = batch_from_specs(&[bad], &[] as &[&str]).unwrap_err();
         match e {
             PlanError::BatchSpec { flag, spec, .. } => {
-                assert_eq!(
-                    flag,
-                    if bad.is_empty() {
-                        "--prefill"
-                    } else {
-                        "--prefill"
-                    }
-                );
+                assert_eq!(flag, "--prefill");
                 assert_eq!(spec, bad);
             }
             other => panic!("{bad}: {other}"),
