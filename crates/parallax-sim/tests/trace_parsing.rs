@@ -199,3 +199,15 @@ fn load_path_reads_and_reports_missing_files() {
         Err(SimError::Io { .. })
     ));
 }
+
+#[test]
+fn resolve_prefers_embedded_names_then_paths() {
+    assert_eq!(workload::resolve("creation").unwrap().len(), 512);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/traces/vidur-splitwise_code.csv");
+    assert_eq!(workload::resolve(p.to_str().unwrap()).unwrap().len(), 8819);
+    assert!(matches!(
+        workload::resolve("no-such-workload"),
+        Err(SimError::Io { .. })
+    ));
+}

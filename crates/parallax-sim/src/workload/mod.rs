@@ -222,6 +222,16 @@ pub fn load_path(path: impl AsRef<Path>) -> Result<Workload, SimError> {
     parse(&path.display().to_string(), &text)
 }
 
+/// An embedded workload by name ([`names`]), otherwise a trace file path ([`load_path`]) —
+/// what a `--workload chat|<file>` option needs.
+pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
+    if names().contains(&name_or_path) {
+        embedded(name_or_path)
+    } else {
+        load_path(name_or_path)
+    }
+}
+
 const APEX_CHAT: &str = include_str!("../../data/traces/apex-llama-lmsys_025.jsonl");
 const APEX_CREATION: &str = include_str!("../../data/traces/apex-llama-creation_025.jsonl");
 const VIDUR_ARXIV: &str = include_str!("../../data/traces/vidur-arxiv_summarization_first4096.csv");
