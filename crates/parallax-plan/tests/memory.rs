@@ -1,0 +1,138 @@
+//! Memory per stage: weights by shard, embeddings and LM head placement, replicated KV heads,
+//! attention replicas, sliding windows, KV blocks as the minimum over stages.
+
+use parallax_hw::Cluster;
+use parallax_plan::{plan_memory, MemoryOptions, Plan, PlanError};
+
+fn mem(model: &str, cluster: &str, plan: &str) -> parallax_plan::MemoryReport {
+    let m = parallax_ir::resolve(model).unwrap();
+    let c = Cluster::parse(cluster).unwrap();
+    plan_memory(
+        &m,
+        &plan.parse::<Plan>().unwrap(),
+        &c,
+        &MemoryOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn weights_split_by_tp_and_stages() {
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let total = model.weight_bytes();
+    let tp8 = mem("llama-3.1-70b", "1x8xH100", "tp=8");
+    let w = tp8.stages[0].weights_bytes;
+    // Norms are replicated, everything else split 8 ways.
+    assert!(
+        w > total / 8.0 && w < total / 8.0 * 1.001,
+        "{w} vs {}",
+        total / 8.0
+    );
+    let pp = mem("llama-3.1-70b", "1x8xH100", "pp=2,tp=4");
+    let sum: f64 = pp.stages.iter().map(|s| s.weights_bytes).sum();
+    assert!((sum * 4.0 - total).abs() / total < 0.001);
+    // Embedding on the first stage, LM head on the last: 40 layers each, similar weights.
+    let (a, b) = (pp.stages[0].weights_bytes, pp.stages[1].weights_bytes);
+    assert!((a - b).abs() / a < 0.01);
+}
+
+#[test]
+fn kv_per_token_follows_stage_layers_and_sharding() {
+    // Llama-3.1-70B: 80 layers x 2 x 8 KV heads x 128 x 2 B = 327,680 B per token.
+    let tp1 = mem("llama-3.1-70b", "1x8xH100", "tp=1");
+    assert_eq!(tp1.stages[0].kv_bytes_per_token, 327_680.0);
+    let tp8 = mem("llama-3.1-70b", "1x8xH100", "tp=8");
+    assert_eq!(tp8.stages[0].kv_bytes_per_token, 327_680.0 / 8.0);
+    let pp2 = mem("llama-3.1-70b", "1x8xH100", "pp=2,tp=4");
+    assert_eq!(pp2.stages[0].kv_bytes_per_token, 327_680.0 / 2.0 / 4.0);
+    // TP 16 over 8 KV heads replicates them: the same bytes per device as TP 8.
+    let tp16 = mem("llama-3.1-70b", "2x8xH100", "tp=16");
+    assert_eq!(tp16.stages[0].kv_bytes_per_token, 327_680.0 / 8.0);
+}
+
+#[test]
+fn kv_blocks_are_the_minimum_over_stages() {
+    let r = mem("llama-3.1-70b", "1x8xH100", "pp=2,tp=4,layers=30+50");
+    let blocks: Vec<u64> = r.stages.iter().map(|s| s.kv_tokens() / 16).collect();
+    assert_eq!(r.kv_blocks(), *blocks.iter().min().unwrap());
+    assert!(blocks[0] > blocks[1]);
+}
+
+#[test]
+fn attention_replicas_pool_kv_of_their_own_sequences() {
+    let a = mem("llama-3.1-70b", "1x8xH100", "tp=8");
+    let b = mem("llama-3.1-70b", "1x8xH100", "tp=8,attn=2xtp4");
+    // Twice the KV per token per device, two groups: about the same paged capacity, a little
+    // less because attention weights are split 4 ways instead of 8.
+    assert_eq!(
+        b.stages[0].kv_bytes_per_token,
+        2.0 * a.stages[0].kv_bytes_per_token
+    );
+    assert_eq!(b.stages[0].attn_replicas, 2);
+    let ratio = b.kv_blocks() as f64 / a.kv_blocks() as f64;
+    assert!(ratio > 0.9 && ratio < 1.0, "{ratio}");
+}
+
+#[test]
+fn sliding_windows_cap_request_kv() {
+    let r = mem("gpt-oss-120b", "1x8xH100", "tp=8");
+    let s = &r.stages[0];
+    assert_eq!(s.windowed_kv.len(), 1);
+    let (w, wb) = s.windowed_kv[0];
+    assert_eq!(w, 128);
+    // Half the layers are windowed: a long request holds only the window of those.
+    let n = 100_000u64;
+    let full = s.kv_bytes_per_token * n as f64;
+    let capped = s.request_kv_bytes(n);
+    assert!((full - capped - wb * (n - w as u64) as f64).abs() < 1.0);
+    assert!(capped < 0.51 * full);
+}
+
+#[test]
+fn shortfall_names_stage_and_deficit() {
+    let r = mem("llama-3.1-70b", "1x8xH100", "dp=8,tp=1");
+    let miss = r.shortfall(16).unwrap();
+    assert_eq!(miss.stage, 0);
+    assert!(miss.deficit_bytes() > 0.0);
+    assert!(matches!(r.check(16), Err(PlanError::Memory(_))));
+    // A request larger than the free memory also misses on a plan that holds the weights.
+    let ok = mem("llama-3.1-70b", "1x8xH100", "tp=8");
+    assert!(ok.check(16).is_ok());
+    let huge = ok.stages[0].kv_tokens() * 2;
+    let m = ok.shortfall(huge).unwrap();
+    assert!(m.needed_bytes > m.available_bytes);
+}
+
+#[test]
+fn bad_options_are_typed_errors() {
+    let m = parallax_ir::resolve("llama-3.1-8b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let p: Plan = "tp=1".parse().unwrap();
+    for o in [
+        MemoryOptions {
+            gpu_memory_utilization: 0.0,
+            ..Default::default()
+        },
+        MemoryOptions {
+            gpu_memory_utilization: 1.5,
+            ..Default::default()
+        },
+        MemoryOptions {
+            block_size: 0,
+            ..Default::default()
+        },
+        MemoryOptions {
+            max_num_batched_tokens: 0,
+            ..Default::default()
+        },
+        MemoryOptions {
+            runtime_reserve_bytes: f64::NAN,
+            ..Default::default()
+        },
+    ] {
+        assert!(
+            matches!(plan_memory(&m, &p, &c, &o), Err(PlanError::Option { .. })),
+            "{o:?}"
+        );
+    }
+}
