@@ -10,6 +10,7 @@ mod catalogs;
 mod common;
 mod inspect;
 mod output;
+mod place;
 mod predict;
 mod simulate;
 
@@ -33,6 +34,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Simulate serving a workload with one plan, iteration by iteration.
     Simulate(simulate::SimulateArgs),
+    /// Place a DNN operator graph on accelerators and CPUs exactly (max-load or latency).
+    Place(place::PlaceArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Place(a) => place::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

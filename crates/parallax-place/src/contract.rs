@@ -74,6 +74,18 @@ impl Contraction {
     /// # Complexity
     /// O(n + m) per folding round, O(n·(n + m)) in the worst case.
     pub fn new(inst: &Instance, fold_trivial: bool) -> Contraction {
+        Contraction::build(inst, fold_trivial, false)
+    }
+
+    /// Like [`Contraction::new`], but every edge (forward or backward) orders the groups;
+    /// used by the latency objective, where all edges are data dependencies of one input.
+    /// Folding stays exact there: a folded group takes no time, has no other inputs or
+    /// outputs, and joining its neighbour's block or CPU never delays anything.
+    pub fn all_edges(inst: &Instance, fold_trivial: bool) -> Contraction {
+        Contraction::build(inst, fold_trivial, true)
+    }
+
+    fn build(inst: &Instance, fold_trivial: bool, all_edges: bool) -> Contraction {
         let n = inst.len();
         let members = inst.class_members();
         let nc = inst.classes;
@@ -89,7 +101,7 @@ impl Contraction {
                 if cu == cv {
                     continue;
                 }
-                if !inst.backward[u] && !inst.backward[v] {
+                if all_edges || (!inst.backward[u] && !inst.backward[v]) {
                     cedges.insert((cu, cv));
                 } else if inst.backward[u]
                     && inst.backward[v]

@@ -41,7 +41,7 @@ pub struct Placement {
     pub devices: Vec<DeviceLoad>,
     /// The maximum load over devices.
     pub max_load: f64,
-    /// Whether every device's set is convex on the forward class graph.
+    /// Whether the placement is contiguous (see [`is_contiguous`]).
     pub contiguous: bool,
 }
 
@@ -134,13 +134,15 @@ pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
     out
 }
 
-/// Whether every device's node set is convex in the forward graph with colocation classes
-/// contracted (no forward path leaves the set and comes back).
+/// Whether the placement is *contiguous*: the devices can be ordered so that every forward
+/// edge (of the graph with colocation classes contracted) stays on a device or goes to a
+/// later one — equivalently, the quotient graph of the device sets is acyclic, which makes
+/// every device's set convex (no forward path leaves it and comes back). These are exactly
+/// the splits into a chain of ideals that the DP enumerates.
 ///
 /// # Complexity
-/// O(D·(n + m)) for D used devices.
+/// O(n + m log m).
 pub fn is_contiguous(inst: &Instance, slot: &[usize]) -> bool {
-    // class graph on forward edges, plus mirrored edges of backward-only classes
     let nc = inst.classes;
     let mut has_fwd = vec![false; nc];
     for u in 0..inst.len() {
@@ -148,52 +150,55 @@ pub fn is_contiguous(inst: &Instance, slot: &[usize]) -> bool {
             has_fwd[inst.class[u]] = true;
         }
     }
-    let mut adj: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nc];
-    for u in 0..inst.len() {
-        for &v in &inst.succ[u] {
-            let (a, b) = (inst.class[u], inst.class[v]);
-            if a == b {
-                continue;
-            }
-            if !inst.backward[u] && !inst.backward[v] {
-                adj[a].insert(b);
-            } else if inst.backward[u] && inst.backward[v] && (!has_fwd[a] || !has_fwd[b]) {
-                adj[b].insert(a);
-            }
-        }
-    }
     let mut class_slot = vec![usize::MAX; nc];
     for u in 0..inst.len() {
         class_slot[inst.class[u]] = slot[u];
     }
-    let used: BTreeSet<usize> = class_slot.iter().copied().collect();
-    for d in used {
-        // from every class outside d reachable from d in one step, search; reaching d is bad
-        let mut seen = vec![false; nc];
-        let mut stack: Vec<usize> = Vec::new();
-        for c in 0..nc {
-            if class_slot[c] == d {
-                for &w in &adj[c] {
-                    if class_slot[w] != d && !seen[w] {
-                        seen[w] = true;
-                        stack.push(w);
-                    }
-                }
-            }
-        }
-        while let Some(c) = stack.pop() {
-            for &w in &adj[c] {
-                if class_slot[w] == d {
-                    return false;
-                }
-                if !seen[w] {
-                    seen[w] = true;
-                    stack.push(w);
+    // quotient edges between device slots
+    let mut qedges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            let (a, b) = (inst.class[u], inst.class[v]);
+            let edge = if !inst.backward[u] && !inst.backward[v] {
+                Some((a, b))
+            } else if inst.backward[u] && inst.backward[v] && (!has_fwd[a] || !has_fwd[b]) {
+                Some((b, a))
+            } else {
+                None
+            };
+            if let Some((a, b)) = edge {
+                let (da, db) = (class_slot[a], class_slot[b]);
+                if da != db {
+                    qedges.insert((da, db));
                 }
             }
         }
     }
-    true
+    // Kahn on the quotient
+    let slots: BTreeSet<usize> = class_slot.iter().copied().collect();
+    let mut indeg: BTreeMap<usize, usize> = slots.iter().map(|&d| (d, 0)).collect();
+    for &(_, b) in &qedges {
+        *indeg.entry(b).or_insert(0) += 1;
+    }
+    let mut ready: Vec<usize> = indeg
+        .iter()
+        .filter(|(_, &c)| c == 0)
+        .map(|(&d, _)| d)
+        .collect();
+    let mut seen = 0;
+    while let Some(d) = ready.pop() {
+        seen += 1;
+        for &(a, b) in qedges.range((d, 0)..=(d, usize::MAX)) {
+            debug_assert_eq!(a, d);
+            if let Some(c) = indeg.get_mut(&b) {
+                *c -= 1;
+                if *c == 0 {
+                    ready.push(b);
+                }
+            }
+        }
+    }
+    seen == indeg.len()
 }
 
 /// Evaluates an assignment from scratch into a [`Placement`].

@@ -1,0 +1,376 @@
+//! `parallax place`: exact operator placement of a DNN graph (Tarnawski et al., NeurIPS 2020).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use parallax::place::{
+    self, baselines, DeviceKind, Instance, Limits, MilpOptions, PlaceError, Placement, ProofStatus,
+};
+use serde::Serialize;
+
+use crate::output::{print_json, table, CliError};
+
+/// What to minimise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Maximum device load (time per sample of the pipeline).
+    Throughput,
+    /// Finish time of one input.
+    Latency,
+}
+
+/// Arguments of `parallax place`.
+#[derive(Debug, Args)]
+pub struct PlaceArgs {
+    /// Placement graph: the paper's JSON (maxFPGAs, nodes, edges) or parallax-place's format.
+    pub graph: PathBuf,
+    /// Objective to minimise.
+    #[arg(long, value_enum, default_value_t = Objective::Throughput)]
+    pub objective: Objective,
+    /// Allow non-contiguous device sets (throughput only; solved by MILP).
+    #[arg(long)]
+    pub non_contiguous: bool,
+    /// Subgraphs allowed per accelerator (latency only).
+    #[arg(long, default_value_t = 1)]
+    pub subgraphs: usize,
+    /// Stop after this many seconds and report the best placement with its gap.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct DeviceOut {
+    kind: DeviceKind,
+    index: usize,
+    load: f64,
+    memory: f64,
+    nodes: Vec<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct BaselineOut {
+    name: String,
+    feasible: bool,
+    contiguous: bool,
+    max_load: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    file: String,
+    objective: Objective,
+    contiguous: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_load: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency: Option<f64>,
+    optimal: bool,
+    lower_bound: f64,
+    gap: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_reason: Option<place::StopReason>,
+    solve_ms: f64,
+    devices: Vec<DeviceOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subgraphs: Option<Vec<place::latency::Subgraph>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_tasks: Option<Vec<place::latency::CpuTask>>,
+    baselines: Vec<BaselineOut>,
+    solver: serde_json::Value,
+}
+
+fn place_error(e: PlaceError) -> CliError {
+    match e {
+        PlaceError::Milp(_) | PlaceError::Verification(_) => CliError::failure(e),
+        _ => CliError::input(e),
+    }
+}
+
+fn devices_of(p: &Placement) -> Vec<DeviceOut> {
+    p.devices
+        .iter()
+        .map(|d| DeviceOut {
+            kind: d.kind,
+            index: d.index,
+            load: d.load,
+            memory: d.memory,
+            nodes: d.nodes.clone(),
+        })
+        .collect()
+}
+
+fn status_parts(s: &ProofStatus, value: f64) -> (bool, f64, f64, Option<place::StopReason>) {
+    match *s {
+        ProofStatus::Optimal => (true, value, 0.0, None),
+        ProofStatus::Stopped {
+            reason,
+            lower_bound,
+            gap,
+        } => (false, lower_bound, gap, Some(reason)),
+    }
+}
+
+/// Runs `parallax place`.
+pub fn run(args: PlaceArgs) -> Result<(), CliError> {
+    if let Some(t) = args.time_limit {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(CliError::input(format!(
+                "--time-limit is {t}, expected a number of seconds > 0"
+            )));
+        }
+    }
+    if args.non_contiguous && args.objective == Objective::Latency {
+        return Err(CliError::input(
+            "--non-contiguous applies to --objective throughput only",
+        ));
+    }
+    let graph = place::load_graph(&args.graph).map_err(place_error)?;
+    let inst = Instance::new(&graph).map_err(place_error)?;
+    let limits = Limits {
+        time_limit: args.time_limit.map(Duration::from_secs_f64),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let mut report = match args.objective {
+        Objective::Throughput if args.non_contiguous => {
+            let opts = MilpOptions {
+                contiguous: false,
+                time_limit: args.time_limit,
+                ..MilpOptions::default()
+            };
+            let sol = place::solve_milp(&inst, &opts).map_err(place_error)?;
+            let v = sol.placement.max_load;
+            let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
+            Report {
+                file: args.graph.display().to_string(),
+                objective: args.objective,
+                contiguous: false,
+                max_load: Some(v),
+                latency: None,
+                optimal,
+                lower_bound,
+                gap,
+                stop_reason,
+                solve_ms: 0.0,
+                devices: devices_of(&sol.placement),
+                subgraphs: None,
+                cpu_tasks: None,
+                baselines: Vec::new(),
+                solver: serde_json::json!({
+                    "method": "milp",
+                    "backend": format!("{:?}", opts.backend).to_lowercase(),
+                    "variables": sol.variables,
+                    "constraints": sol.constraints,
+                }),
+            }
+        }
+        Objective::Throughput => {
+            let sol = place::solve_contiguous(&inst, &limits).map_err(place_error)?;
+            let v = sol.placement.max_load;
+            let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
+            Report {
+                file: args.graph.display().to_string(),
+                objective: args.objective,
+                contiguous: true,
+                max_load: Some(v),
+                latency: None,
+                optimal,
+                lower_bound,
+                gap,
+                stop_reason,
+                solve_ms: 0.0,
+                devices: devices_of(&sol.placement),
+                subgraphs: None,
+                cpu_tasks: None,
+                baselines: Vec::new(),
+                solver: serde_json::json!({
+                    "method": "ideal_dp",
+                    "groups": sol.stats.groups,
+                    "ideals": sol.stats.ideals,
+                    "pairs": sol.stats.pairs,
+                    "upper_bound": sol.stats.upper_bound,
+                }),
+            }
+        }
+        Objective::Latency => {
+            let sol = place::solve_latency(&inst, args.subgraphs, &limits).map_err(place_error)?;
+            let v = sol.schedule.latency;
+            let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
+            let mut per_acc: std::collections::BTreeMap<usize, DeviceOut> = Default::default();
+            for s in &sol.schedule.subgraphs {
+                let d = per_acc.entry(s.accelerator).or_insert(DeviceOut {
+                    kind: DeviceKind::Accelerator,
+                    index: s.accelerator,
+                    load: 0.0,
+                    memory: 0.0,
+                    nodes: Vec::new(),
+                });
+                d.load += s.finish - s.start;
+                d.nodes.extend_from_slice(&s.nodes);
+            }
+            let mut devices: Vec<DeviceOut> = per_acc.into_values().collect();
+            let size_of: std::collections::BTreeMap<i64, f64> =
+                graph.nodes.iter().map(|n| (n.id, n.memory)).collect();
+            for d in &mut devices {
+                d.nodes.sort_unstable();
+                d.memory = d.nodes.iter().filter_map(|id| size_of.get(id)).sum();
+            }
+            if !sol.schedule.cpu.is_empty() {
+                let mut nodes: Vec<i64> = sol.schedule.cpu.iter().map(|t| t.node).collect();
+                nodes.sort_unstable();
+                devices.push(DeviceOut {
+                    kind: DeviceKind::Cpu,
+                    index: 0,
+                    load: sol.schedule.cpu.iter().map(|t| t.finish - t.start).sum(),
+                    memory: nodes.iter().filter_map(|id| size_of.get(id)).sum(),
+                    nodes,
+                });
+            }
+            Report {
+                file: args.graph.display().to_string(),
+                objective: args.objective,
+                contiguous: true,
+                max_load: None,
+                latency: Some(v),
+                optimal,
+                lower_bound,
+                gap,
+                stop_reason,
+                solve_ms: 0.0,
+                devices,
+                subgraphs: Some(sol.schedule.subgraphs.clone()),
+                cpu_tasks: Some(sol.schedule.cpu.clone()),
+                baselines: Vec::new(),
+                solver: serde_json::json!({
+                    "method": "label_search",
+                    "subgraphs_per_accelerator": args.subgraphs,
+                    "ideals": sol.ideals,
+                    "labels": sol.labels,
+                }),
+            }
+        }
+    };
+    report.solve_ms = started.elapsed().as_secs_f64() * 1e3;
+    if args.objective == Objective::Throughput {
+        report.baselines = baselines::run_all(&inst)
+            .into_iter()
+            .map(|b| BaselineOut {
+                max_load: b.placement.as_ref().map(|p| p.max_load),
+                contiguous: b.placement.as_ref().is_some_and(|p| p.contiguous),
+                name: b.name,
+                feasible: b.feasible,
+            })
+            .collect();
+    }
+    if args.json {
+        return print_json(&report);
+    }
+    print_table(&report);
+    Ok(())
+}
+
+fn fmt(x: f64) -> String {
+    format!("{x:.6}")
+}
+
+fn print_table(r: &Report) {
+    let (name, value) = match (r.max_load, r.latency) {
+        (Some(v), _) => ("max load", v),
+        (_, Some(v)) => ("latency", v),
+        _ => ("value", f64::NAN),
+    };
+    let proof = if r.optimal {
+        "optimal".to_string()
+    } else {
+        format!(
+            "stopped ({:?}), lower bound {}, gap {:.3}%",
+            r.stop_reason,
+            fmt(r.lower_bound),
+            r.gap * 100.0
+        )
+    };
+    println!("{}", r.file);
+    println!(
+        "{name}: {}  [{proof}]  {}  solved in {:.1} ms",
+        fmt(value),
+        if r.contiguous {
+            "contiguous"
+        } else {
+            "non-contiguous"
+        },
+        r.solve_ms
+    );
+    println!();
+    let rows: Vec<Vec<String>> = r
+        .devices
+        .iter()
+        .map(|d| {
+            vec![
+                format!("{:?} {}", d.kind, d.index).to_lowercase(),
+                fmt(d.load),
+                format!("{:.0}", d.memory),
+                d.nodes.len().to_string(),
+                compact_ids(&d.nodes),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["device", "load", "memory", "nodes", "node ids"], &rows)
+    );
+    if !r.baselines.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = r
+            .baselines
+            .iter()
+            .map(|b| {
+                vec![
+                    b.name.clone(),
+                    b.max_load.map_or("-".into(), fmt),
+                    b.feasible.to_string(),
+                    b.contiguous.to_string(),
+                    b.max_load
+                        .filter(|_| value > 0.0)
+                        .map_or("-".into(), |v| format!("{:.3}x", v / value)),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "baseline",
+                    "max load",
+                    "feasible",
+                    "contiguous",
+                    "vs optimum"
+                ],
+                &rows
+            )
+        );
+    }
+}
+
+/// `1-5,7,9-10` for sorted ids.
+fn compact_ids(ids: &[i64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}-{}", ids[i], ids[j])
+        } else {
+            ids[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}

@@ -1,0 +1,164 @@
+//! Bad input is reported as a typed error naming what is wrong.
+
+use std::path::Path;
+
+use parallax_place::{load_graph, solve_contiguous, Graph, Instance, Limits, PlaceError};
+
+fn paper(nodes: &str, edges: &str, fpgas: i64, cpus: i64, mem: f64) -> String {
+    format!(
+        r#"{{"maxSizePerFPGA": {mem}, "maxFPGAs": {fpgas}, "maxCPUs": {cpus},
+            "nodes": [{nodes}], "edges": [{edges}]}}"#
+    )
+}
+
+fn node(id: i64, acc: f64, size: f64, supported: u8) -> String {
+    format!(
+        r#"{{"id": {id}, "cpuLatency": 10, "fpgaLatency": {acc}, "size": {size},
+            "supportedOnFpga": {supported}, "isBackwardNode": false}}"#
+    )
+}
+
+fn parse(text: &str) -> Result<Instance, PlaceError> {
+    let g = Graph::from_any_json(text, Path::new("test.json"))?;
+    Instance::new(&g)
+}
+
+#[test]
+fn cycle_names_its_nodes() {
+    let nodes = [
+        node(1, 1.0, 0.0, 1),
+        node(2, 1.0, 0.0, 1),
+        node(3, 1.0, 0.0, 1),
+    ]
+    .join(",");
+    let edges = r#"{"sourceId":1,"destId":2,"cost":1},{"sourceId":2,"destId":3,"cost":1},{"sourceId":3,"destId":2,"cost":1}"#;
+    match parse(&paper(&nodes, edges, 2, 1, 10.0)) {
+        Err(PlaceError::Cycle { nodes }) => {
+            let mut n = nodes.clone();
+            n.sort_unstable();
+            assert_eq!(n, vec![2, 3]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn edge_to_missing_node() {
+    let nodes = node(1, 1.0, 0.0, 1);
+    let edges = r#"{"sourceId":1,"destId":9,"cost":1}"#;
+    let e = parse(&paper(&nodes, edges, 1, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(e, PlaceError::MissingNode { missing: 9, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains('9'));
+}
+
+#[test]
+fn negative_time_and_size() {
+    let e = parse(&paper(&node(4, -1.0, 0.0, 1), "", 1, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(e, PlaceError::NegativeValue { node: 4, field: "acc_time", value } if value == -1.0),
+        "{e}"
+    );
+    let e = parse(&paper(&node(5, 1.0, -3.0, 1), "", 1, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::NegativeValue {
+                node: 5,
+                field: "memory",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn node_no_device_can_take() {
+    // unsupported on accelerators and no CPU
+    let e = parse(&paper(&node(7, 1.0, 0.0, 0), "", 2, 0, 10.0)).unwrap_err();
+    assert!(matches!(e, PlaceError::NoDevice { node: 7, .. }), "{e}");
+    // larger than an accelerator and no CPU
+    let e = parse(&paper(&node(8, 1.0, 50.0, 1), "", 2, 0, 10.0)).unwrap_err();
+    assert!(matches!(e, PlaceError::NoDevice { node: 8, .. }), "{e}");
+}
+
+#[test]
+fn infeasible_memory_is_reported_as_such() {
+    // each node fits, but three of size 6 do not fit on two accelerators of 10
+    let nodes = [
+        node(1, 1.0, 6.0, 1),
+        node(2, 1.0, 6.0, 1),
+        node(3, 1.0, 6.0, 1),
+    ]
+    .join(",");
+    let inst = parse(&paper(&nodes, "", 2, 0, 10.0)).expect("valid");
+    let e = solve_contiguous(&inst, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::InfeasibleMemory {
+                accelerators: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn inconsistent_out_edge_costs() {
+    let nodes = [
+        node(1, 1.0, 0.0, 1),
+        node(2, 1.0, 0.0, 1),
+        node(3, 1.0, 0.0, 1),
+    ]
+    .join(",");
+    let edges = r#"{"sourceId":1,"destId":2,"cost":1},{"sourceId":1,"destId":3,"cost":2}"#;
+    let e = parse(&paper(&nodes, edges, 1, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(e, PlaceError::InconsistentEdgeCost { node: 1, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_ids_and_bad_devices() {
+    let nodes = [node(1, 1.0, 0.0, 1), node(1, 1.0, 0.0, 1)].join(",");
+    let e = parse(&paper(&nodes, "", 1, 1, 10.0)).unwrap_err();
+    assert!(matches!(e, PlaceError::DuplicateNode { id: 1 }), "{e}");
+    let e = parse(&paper(&node(1, 1.0, 0.0, 1), "", -1, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::InvalidDevices {
+                field: "maxFPGAs",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn json_errors_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("parallax-place-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let file = dir.join("broken.json");
+    std::fs::write(&file, r#"{"maxFPGAs": 2, "nodes": [}"#).expect("write");
+    let e = load_graph(&file).unwrap_err();
+    assert!(matches!(e, PlaceError::Json { .. }));
+    assert!(e.to_string().contains("broken.json"), "{e}");
+    let e = load_graph(&dir.join("missing.json")).unwrap_err();
+    assert!(matches!(e, PlaceError::Io { .. }));
+    // our format rejects unknown fields
+    let e = Graph::from_json(
+        r#"{"devices":{"accelerators":1,"accelerator_memory":1,"cpus":0},"nodes":[{"id":1,"acc_time":1,"cpu_time":1,"colour":3}],"edges":[]}"#,
+        Path::new("ours.json"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("colour"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
