@@ -522,6 +522,17 @@ impl ProfiledCostModel {
             return None;
         }
         let exact = shape.qk_head_dim == shape.v_head_dim;
+        if exact {
+            for f in fams {
+                if f.dtype == dt
+                    && f.heads == shape.heads
+                    && f.kv_heads == shape.kv_heads
+                    && f.head_dim == shape.qk_head_dim
+                {
+                    return Some((f, true));
+                }
+            }
+        }
         let mut best: Option<(&AttnFamily, f64)> = None;
         let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
         let (lh, lkv, ld) = (
