@@ -1,1 +1,73 @@
-fn main() {}
+//! Per-instance solve times of the exact contiguous max-load DP (all shipped throughput
+#![allow(clippy::needless_range_loop)]
+//! graphs, Inception-v3 included) and of the latency search on the layer graphs it solves.
+//! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use parallax_place::{load_graph, solve_contiguous, solve_latency, Instance, Limits};
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+fn instance(rel: &str) -> Instance {
+    let g = load_graph(&data(rel)).expect("shipped instance loads");
+    Instance::new(&g).expect("shipped instance is valid")
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("throughput_dp");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
+    for name in [
+        "layer_bert24_inference",
+        "layer_bert24_training",
+        "layer_gnmt_inference",
+        "layer_gnmt_training",
+        "layer_resnet50_inference",
+        "layer_resnet50_training",
+        "op_bert_l-3_inference",
+    ] {
+        let inst = instance(&format!("throughput/{name}.json"));
+        group.bench_function(name, |b| {
+            b.iter(|| solve_contiguous(&inst, &Limits::default()).expect("solves"))
+        });
+    }
+    group.finish();
+}
+
+fn inception(c: &mut Criterion) {
+    let mut group = c.benchmark_group("throughput_dp_inception");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(120));
+    for name in ["layer_inceptionv3_inference", "layer_inceptionv3_training"] {
+        let inst = instance(&format!("throughput/{name}.json"));
+        group.bench_function(name, |b| {
+            b.iter(|| solve_contiguous(&inst, &Limits::default()).expect("solves"))
+        });
+    }
+    group.finish();
+}
+
+fn latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("latency_search");
+    group.sample_size(10);
+    for name in ["layer_bert24_inference", "layer_resnet50_inference"] {
+        let inst = instance(&format!("latency/{name}.json"));
+        group.bench_function(name, |b| {
+            b.iter(|| solve_latency(&inst, 1, &Limits::default()).expect("solves"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, latency, inception);
+criterion_main!(benches);

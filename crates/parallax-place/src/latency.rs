@@ -315,7 +315,7 @@ pub fn solve_latency(
     let mut best: Option<(f64, LatencyPlan)> = None;
     for plan in initial_plans(inst, &con) {
         if let Some(s) = evaluate_plan(inst, &plan, q) {
-            if best.as_ref().is_none_or(|b| s.latency < b.0) {
+            if best.as_ref().map_or(true, |b| s.latency < b.0) {
                 best = Some((s.latency, plan));
             }
         }
@@ -755,11 +755,8 @@ fn replay(
                 fresh = Some(o);
             }
         }
-        accs[target] = match fresh {
-            Some(o) => o,
-            // closed: the state no longer matters
-            None => (f64::INFINITY, f64::INFINITY, u32::MAX),
-        };
+        // closed accelerators keep a state no later move can match
+        accs[target] = fresh.unwrap_or((f64::INFINITY, f64::INFINITY, u32::MAX));
     }
     plan
 }

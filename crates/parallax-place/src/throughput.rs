@@ -129,8 +129,7 @@ impl Ctx<'_> {
             comm: 0.0,
         });
         let mut pairs = 0u64;
-        loop {
-            let Some(top) = s.stack.last_mut() else { break };
+        while let Some(top) = s.stack.last_mut() {
             let edges = self.ideals.down_of(top.ideal as usize);
             if (top.pos as usize) < edges.len() {
                 let (v, j) = edges[top.pos as usize];

@@ -1,4 +1,5 @@
 //! Bad input is reported as a typed error naming what is wrong.
+#![allow(clippy::needless_range_loop)]
 
 use std::path::Path;
 

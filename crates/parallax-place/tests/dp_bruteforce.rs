@@ -1,4 +1,5 @@
 //! The ideal DP equals brute force on random DAGs of up to 10 nodes with random devices,
+#![allow(clippy::needless_range_loop)]
 //! memory limits, colocation classes, backward nodes and unsupported nodes.
 
 mod common;

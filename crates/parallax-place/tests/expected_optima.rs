@@ -1,4 +1,5 @@
 //! Every instance in `expected.json` reproduces its contiguous max-load optimum (1e-9 rel.).
+#![allow(clippy::needless_range_loop)]
 
 use std::path::{Path, PathBuf};
 

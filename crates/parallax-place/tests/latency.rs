@@ -1,4 +1,5 @@
 //! The latency search equals brute force on small graphs, and solves shipped instances.
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 
@@ -69,7 +70,7 @@ fn brute(inst: &Instance, q: usize) -> Option<f64> {
         }
         if blocks.values().all(|b| convex(inst, b)) {
             if let Some(s) = evaluate_plan(inst, &plan, q) {
-                if best.is_none_or(|b| s.latency < b) {
+                if best.map_or(true, |b| s.latency < b) {
                     best = Some(s.latency);
                 }
             }

@@ -1,4 +1,5 @@
 //! The MILP equals the DP under contiguity and brute force without it, on small graphs.
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 

@@ -112,7 +112,7 @@ pub fn brute_max_load(inst: &Instance, contiguous: bool) -> Option<f64> {
             return;
         }
         let v = slot_loads(inst, slot).into_iter().fold(0.0, f64::max);
-        if best.is_none_or(|b| v < b) {
+        if best.map_or(true, |b| v < b) {
             best = Some(v);
         }
     });
