@@ -1,0 +1,899 @@
+//! The search API: find the best serving plan for a model, a cluster and a workload.
+//!
+//! ```no_run
+//! use parallax::search::{Objective, Search};
+//! use parallax::sim::Slo;
+//! let model = parallax::ir::resolve("llama-3.1-70b")?;
+//! let cluster = parallax::hw::Cluster::parse("1x8xH100")?;
+//! let workload = parallax::load_workload("chat", None, None)?;
+//! let report = Search::new(model, cluster, workload)
+//!     .objective(Objective::E2eMean)
+//!     .slo(Slo { ttft_ms: Some(500.0), tpot_ms: Some(50.0) })
+//!     .run()?;
+//! let best = report.best.as_ref().expect("a plan fits");
+//! println!("{} mean e2e {:.3} s", best.plan, best.metrics.e2e_s.mean);
+//! for b in &report.baselines {
+//!     println!("{}: {:?}× better", b.name, b.speedup);
+//! }
+//! # Ok::<(), parallax::Error>(())
+//! ```
+//!
+//! # How a search runs
+//! 1. **Candidates.** For each scheduler setting (the base [`SchedulerConfig`], or the
+//!    product of the lists in [`SchedulerSpace`]) the plan crate's
+//!    [`parallax_plan::enumerate()`] lists the plans under the constraints, pruned by
+//!    symmetry, divisibility, topology and memory (weights + activation reserve + the KV of
+//!    the workload's largest request, [`crate::largest_request_tokens`]). The memory settings
+//!    follow the scheduler: the activation reserve is sized for its per-iteration token
+//!    budget and `max_num_seqs`. Candidates are ordered by scheduler setting, then in
+//!    enumeration order; [`Limits::max_plans`] keeps the first ones.
+//! 2. **Simulation.** Candidates are lowered and simulated in parallel (rayon `par_iter` over
+//!    the ordered list, results collected in order). Every simulation is deterministic, so
+//!    the report does not depend on the thread count.
+//! 3. **Ranking.** Candidates that meet the constraints (every request completes; SLO
+//!    attainment ≥ [`Search::slo_target`] when SLOs are given) come first, then by objective
+//!    value ([`f64::total_cmp`], oriented by [`Direction`]), then mean end-to-end latency, then
+//!    canonical plan string, then scheduler settings: a total order, so ties are broken
+//!    deterministically.
+//! 4. **Baselines.** The common heuristic ([`parallax_plan::heuristic_plan`]: TP within a
+//!    node, PP across nodes, DP for the rest) and maximum TP ([`parallax_plan::max_tp_plan`]),
+//!    with the base scheduler settings and at most [`SearchConstraints::max_gpus`] GPUs, are
+//!    simulated the same way; each reports the best plan's gain ([`Objective::gain`]).
+//!
+//! # Throughput: the rate search
+//! For [`Objective::Throughput`] each plan is lowered once and simulated on the workload with
+//! its arrivals rescaled to `m ×` its own rate. From `m = 1` the multiplier doubles (or halves)
+//! up to [`RATE_BRACKET_STEPS`] times until sustainability flips, then
+//! [`RATE_BISECTION_STEPS`] geometric bisection steps narrow the bracket: a fixed, deterministic
+//! number of simulations. The value is the highest rate found sustainable (see [`Objective`]),
+//! assuming sustainability is monotone in the rate; it is 0 when even `2^-12 ×` the rate is not
+//! sustainable, and capped at `2^12 ×` the rate.
+//!
+//! # Time limits
+//! [`Limits::time`] is checked before each candidate starts: once past, the remaining
+//! candidates are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
+//! were simulated then depends on timing and thread count — the only way a report can differ
+//! between runs. A plan limit is deterministic.
+
+// `Error` carries the hardware crate's large `ProfileError` inline; boxing it belongs in
+// `crate::error` (reported to its owner).
+#![allow(clippy::result_large_err)]
+
+mod objective;
+mod report;
+
+pub use objective::{Direction, Objective};
+pub use report::{
+    Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
+};
+
+use crate::error::{Error, Result};
+use parallax_hw::{Cluster, CostModel};
+use parallax_ir::Model;
+use parallax_plan::{
+    enumerate, heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, LowerOptions,
+    MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
+};
+use parallax_sim::{Metrics, SchedulerConfig, SchedulerKind, SimConfig, Simulator, Slo, Workload};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Doubling (or halving) steps of the rate multiplier before bisection, at most.
+pub const RATE_BRACKET_STEPS: u32 = 12;
+/// Geometric bisection steps of the rate search (final bracket ratio `2^(1/2^6)` ≈ 1.1 %).
+pub const RATE_BISECTION_STEPS: u32 = 6;
+/// Default required SLO attainment.
+pub const DEFAULT_SLO_TARGET: f64 = 0.9;
+
+/// Budget of a search. Running out of it is a result ([`StopReason`]), not an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Simulate at most this many candidates (the first in enumeration order);
+    /// deterministic.
+    pub max_plans: Option<usize>,
+    /// Stop starting new simulations after this wall time; the result then depends on timing.
+    pub time: Option<Duration>,
+}
+
+/// Which plans the search considers.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SearchConstraints {
+    /// Most GPUs a plan may use (default: the whole cluster).
+    pub max_gpus: Option<u32>,
+    /// Only plans using exactly `max_gpus` (or the whole cluster). `None` (default): `true`,
+    /// except for [`Objective::MinGpus`], which needs smaller plans.
+    pub use_all_gpus: Option<bool>,
+    /// Deepest pipeline.
+    pub max_pp: Option<u32>,
+    /// Allowed parallelisms (DP, PP, TP, EP, attention and MLP cell replicas).
+    pub allowed: Allowed,
+}
+
+
+/// Scheduler settings to search over: each non-empty list replaces the base setting's field,
+/// and the candidates are every plan × every combination.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SchedulerSpace {
+    /// Values of `max_num_seqs` (max batch size) to try.
+    pub max_num_seqs: Vec<u32>,
+    /// Chunk sizes to try (chunked/Sarathi scheduler only).
+    pub chunk_sizes: Vec<u32>,
+}
+
+/// Progress of a running search, passed to [`Search::progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Candidates finished (simulated or skipped by the time limit).
+    pub simulated: usize,
+    /// Candidates to simulate.
+    pub total: usize,
+}
+
+type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// A plan search, configured with builder methods and started with [`Search::run`].
+#[derive(Clone)]
+pub struct Search {
+    model: Model,
+    cluster: Cluster,
+    workload: Workload,
+    objective: Objective,
+    slo: Slo,
+    slo_target: f64,
+    cost: Option<Arc<dyn CostModel>>,
+    limits: Limits,
+    constraints: SearchConstraints,
+    scheduler: SchedulerConfig,
+    space: SchedulerSpace,
+    memory: MemoryOptions,
+    price: Option<f64>,
+    pareto: Option<(Objective, Objective)>,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Search {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Search")
+            .field("model", &self.model.name)
+            .field("cluster", &self.cluster.spec())
+            .field("workload", &self.workload.name)
+            .field("objective", &self.objective)
+            .field("slo", &self.slo)
+            .field("limits", &self.limits)
+            .field("constraints", &self.constraints)
+            .field("scheduler", &self.scheduler)
+            .field("space", &self.space)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Search {
+    /// A search of `model` on `cluster` for `workload` with the defaults: objective
+    /// [`Objective::E2eMean`], no SLOs (target 90 % when given), the cost model
+    /// [`crate::cost_model`]`(cluster, Auto)`, no limits, every parallelism but MLP cell
+    /// replicas, vLLM default scheduler settings, the GPU's catalogue price.
+    pub fn new(model: Model, cluster: Cluster, workload: Workload) -> Self {
+        Search {
+            model,
+            cluster,
+            workload,
+            objective: Objective::default(),
+            slo: Slo::default(),
+            slo_target: DEFAULT_SLO_TARGET,
+            cost: None,
+            limits: Limits::default(),
+            constraints: SearchConstraints::default(),
+            scheduler: SchedulerConfig::default(),
+            space: SchedulerSpace::default(),
+            memory: MemoryOptions::default(),
+            price: None,
+            pareto: None,
+            progress: None,
+        }
+    }
+
+    /// What to optimise.
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// Service-level objectives (constraints for every objective; needed by `throughput` and
+    /// `goodput`).
+    pub fn slo(mut self, slo: Slo) -> Self {
+        self.slo = slo;
+        self
+    }
+
+    /// Fraction of requests that must meet every SLO, in (0, 1]; default 0.9.
+    pub fn slo_target(mut self, target: f64) -> Self {
+        self.slo_target = target;
+        self
+    }
+
+    /// The cost model every op is priced with (a custom [`CostModel`] plugs in here).
+    pub fn cost_model(mut self, cost: Arc<dyn CostModel>) -> Self {
+        self.cost = Some(cost);
+        self
+    }
+
+    /// The search budget.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Which plans to consider.
+    pub fn constraints(mut self, constraints: SearchConstraints) -> Self {
+        self.constraints = constraints;
+        self
+    }
+
+    /// Base scheduler settings (used as given unless [`Search::scheduler_space`] lists
+    /// override fields; the baselines always use them).
+    pub fn scheduler(mut self, scheduler: SchedulerConfig) -> Self {
+        self.scheduler = scheduler;
+        self
+    }
+
+    /// Scheduler settings to search over.
+    pub fn scheduler_space(mut self, space: SchedulerSpace) -> Self {
+        self.space = space;
+        self
+    }
+
+    /// Memory settings (GPU memory utilisation, KV block size, runtime reserve). Their
+    /// `max_num_batched_tokens` and `max_num_seqs` are replaced by each scheduler setting's
+    /// token budget and `max_num_seqs`.
+    pub fn memory(mut self, memory: MemoryOptions) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// Price of one GPU-hour for [`Objective::Cost`] (default: the GPU catalogue's price).
+    pub fn price_per_gpu_hour(mut self, price: f64) -> Self {
+        self.price = Some(price);
+        self
+    }
+
+    /// Also compute the Pareto front of two objectives ([`SearchReport::pareto`]).
+    pub fn pareto(mut self, a: Objective, b: Objective) -> Self {
+        self.pareto = Some((a, b));
+        self
+    }
+
+    /// A callback told of progress after each candidate (from worker threads, in no
+    /// particular order).
+    pub fn progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |option: &str, value: String, expected: &str| {
+            Err(Error::Option {
+                option: option.into(),
+                value,
+                expected: expected.into(),
+            })
+        };
+        let has_slo = self.slo.ttft_ms.is_some() || self.slo.tpot_ms.is_some();
+        if self.objective.needs_slo() && !has_slo {
+            return bad(
+                "objective",
+                self.objective.name().into(),
+                "at least one SLO (TTFT or TPOT) with this objective: it counts requests \
+                 within the SLOs",
+            );
+        }
+        for (name, v) in [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms)] {
+            if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                return bad(name, v.to_string(), "a finite time > 0 ms");
+            }
+        }
+        if !(self.slo_target > 0.0 && self.slo_target <= 1.0) {
+            return bad(
+                "slo_target",
+                self.slo_target.to_string(),
+                "a fraction in (0, 1]",
+            );
+        }
+        if self.limits.max_plans == Some(0) {
+            return bad("limits.max_plans", "0".into(), "at least 1 plan");
+        }
+        if let Some(p) = self.price {
+            if !(p.is_finite() && p >= 0.0) {
+                return bad("price_per_gpu_hour", p.to_string(), "a finite price ≥ 0");
+            }
+        }
+        if self.workload.is_empty() {
+            return bad(
+                "workload",
+                self.workload.name.clone(),
+                "a workload with at least one request",
+            );
+        }
+        if self.objective.searches_rate() && self.workload.mean_rate().is_none() {
+            return bad(
+                "workload",
+                self.workload.name.clone(),
+                "a workload with at least two distinct arrival times (the throughput search \
+                 rescales its arrival rate)",
+            );
+        }
+        if !self.space.chunk_sizes.is_empty() && self.scheduler.kind != SchedulerKind::Chunked {
+            return bad(
+                "scheduler_space.chunk_sizes",
+                format!("{:?}", self.space.chunk_sizes),
+                "the sarathi (chunked) scheduler: the other policies do not chunk prefills",
+            );
+        }
+        for (name, list) in [
+            ("scheduler_space.max_num_seqs", &self.space.max_num_seqs),
+            ("scheduler_space.chunk_sizes", &self.space.chunk_sizes),
+        ] {
+            for (i, v) in list.iter().enumerate() {
+                if *v == 0 {
+                    return bad(name, format!("{list:?}"), "values ≥ 1");
+                }
+                if list[..i].contains(v) {
+                    return bad(name, format!("{list:?}"), "distinct values (no repeats)");
+                }
+            }
+        }
+        self.scheduler.validate()?;
+        self.memory.validate()?;
+        Ok(())
+    }
+
+    /// The scheduler settings to try, in order.
+    fn scheduler_configs(&self) -> Vec<SchedulerConfig> {
+        let seqs: Vec<u32> = if self.space.max_num_seqs.is_empty() {
+            vec![self.scheduler.max_num_seqs]
+        } else {
+            self.space.max_num_seqs.clone()
+        };
+        let chunks: Vec<Option<u32>> = if self.space.chunk_sizes.is_empty() {
+            vec![self.scheduler.chunk_size]
+        } else {
+            self.space.chunk_sizes.iter().map(|&c| Some(c)).collect()
+        };
+        let mut out = Vec::new();
+        for &s in &seqs {
+            for &c in &chunks {
+                out.push(SchedulerConfig {
+                    max_num_seqs: s,
+                    chunk_size: c,
+                    ..self.scheduler
+                });
+            }
+        }
+        out
+    }
+
+    fn memory_for(&self, s: &SchedulerConfig) -> MemoryOptions {
+        MemoryOptions {
+            max_num_batched_tokens: s.token_budget(),
+            max_num_seqs: s.max_num_seqs,
+            ..self.memory
+        }
+    }
+
+    /// Run the search.
+    ///
+    /// # Returns
+    /// A [`SearchReport`]; when no plan fits, its `best` is `None` and `infeasible` says why
+    /// (with the closest memory miss).
+    ///
+    /// # Complexity
+    /// One lowering and one simulation per candidate (about 2 × `RATE_BRACKET_STEPS`-bounded
+    /// plus [`RATE_BISECTION_STEPS`] simulations for `throughput`), spread over the rayon pool;
+    /// enumeration and lowering are independent of the model's depth.
+    ///
+    /// # Errors
+    /// [`Error::Option`] for invalid settings (an SLO-based objective without SLOs, an SLO
+    /// target outside (0, 1], chunk sizes without the chunked scheduler, …),
+    /// [`Error::Simulation`] for invalid scheduler settings, [`Error::Plan`] for invalid
+    /// memory options or `max_gpus`.
+    pub fn run(&self) -> Result<SearchReport> {
+        let start = Instant::now();
+        self.check()?;
+        let cost = match &self.cost {
+            Some(c) => Arc::clone(c),
+            None => crate::cost_model(&self.cluster, crate::CostModelChoice::Auto)?,
+        };
+        let price = self.price.unwrap_or(self.cluster.gpu.price_per_hour);
+        let required = crate::largest_request_tokens(&self.workload);
+        let use_all = self
+            .constraints
+            .use_all_gpus
+            .unwrap_or(self.objective != Objective::MinGpus);
+
+        // 1. Candidates.
+        let mut candidates: Vec<(Plan, SchedulerConfig)> = Vec::new();
+        let mut enumerated = 0u64;
+        let mut pruned: BTreeMap<String, u64> = [
+            PruneReason::Symmetry,
+            PruneReason::Divisibility,
+            PruneReason::Topology,
+            PruneReason::Memory,
+        ]
+        .into_iter()
+        .map(|r| (r.name().to_string(), 0))
+        .collect();
+        let mut closest: Option<MemoryShortfall> = None;
+        for s in self.scheduler_configs() {
+            let e = enumerate(
+                &self.model,
+                &self.cluster,
+                &Constraints {
+                    max_gpus: self.constraints.max_gpus,
+                    use_all_gpus: use_all,
+                    max_pp: self.constraints.max_pp,
+                    allowed: self.constraints.allowed,
+                    required_kv_tokens: required,
+                    memory: self.memory_for(&s),
+                    ..Constraints::default()
+                },
+            )?;
+            enumerated += e.enumerated;
+            for (r, n) in &e.pruned {
+                *pruned.entry(r.name().to_string()).or_insert(0) += n;
+            }
+            if let Some(m) = e.closest_miss {
+                if closest
+                    .as_ref()
+                    .map_or(true, |c| m.deficit_bytes() < c.deficit_bytes())
+                {
+                    closest = Some(m);
+                }
+            }
+            candidates.extend(e.plans.into_iter().map(|p| (p, s)));
+        }
+        let feasible = candidates.len() as u64;
+        let mut stop = StopReason::Exhausted;
+        if let Some(n) = self.limits.max_plans {
+            if candidates.len() > n {
+                candidates.truncate(n);
+                stop = StopReason::PlanLimit;
+            }
+        }
+
+        // 2. Simulation.
+        let ctx = Ctx {
+            search: self,
+            cost: &cost,
+            required,
+            price,
+            sims: AtomicU64::new(0),
+        };
+        let deadline = self.limits.time.map(|t| start + t);
+        let done = AtomicUsize::new(0);
+        let total = candidates.len();
+        let results: Vec<Option<Result<Evaluated>>> = candidates
+            .par_iter()
+            .map(|(plan, sched)| {
+                let out = if deadline.is_some_and(|d| Instant::now() >= d) {
+                    None
+                } else {
+                    Some(ctx.evaluate(plan, sched))
+                };
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(cb) = &self.progress {
+                    cb(Progress {
+                        simulated: n,
+                        total,
+                    });
+                }
+                out
+            })
+            .collect();
+        let mut ranked = Vec::new();
+        let mut skipped = false;
+        for ((plan, sched), r) in candidates.into_iter().zip(results) {
+            match r {
+                None => skipped = true,
+                Some(r) => ranked.push(r?.ranked(plan, sched)),
+            }
+        }
+        if skipped {
+            stop = StopReason::TimeLimit;
+        }
+        let obj = self.objective;
+        ranked.sort_by(|a, b| {
+            b.meets_constraints
+                .cmp(&a.meets_constraints)
+                .then(obj.compare(a.objective, b.objective))
+                .then(a.metrics.e2e_s.mean.total_cmp(&b.metrics.e2e_s.mean))
+                .then_with(|| a.plan.to_string().cmp(&b.plan.to_string()))
+                .then_with(|| sched_key(&a.scheduler).cmp(&sched_key(&b.scheduler)))
+        });
+        for (i, r) in ranked.iter_mut().enumerate() {
+            r.rank = i + 1;
+        }
+        let best = ranked.first().filter(|r| r.meets_constraints).cloned();
+
+        // 3. Baselines.
+        let baselines = ctx.baselines(&ranked, best.as_ref());
+
+        // 4. Why nothing, if nothing.
+        let infeasible = if best.is_some() {
+            None
+        } else if feasible == 0 {
+            let reason = match &closest {
+                Some(m) => format!(
+                    "no feasible plan among {enumerated} candidates for {} on {}; the closest, {m}",
+                    self.model.name,
+                    self.cluster.spec()
+                ),
+                None => format!(
+                    "no feasible plan among {enumerated} candidates for {} on {} (pruned: {})",
+                    self.model.name,
+                    self.cluster.spec(),
+                    pruned
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(r, n)| format!("{r} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            Some(Infeasibility {
+                reason,
+                deficit_bytes: closest.as_ref().map(|m| m.deficit_bytes()),
+                closest_miss: closest,
+            })
+        } else if ranked.is_empty() {
+            Some(Infeasibility {
+                reason: "the time limit passed before any plan was simulated".into(),
+                closest_miss: None,
+                deficit_bytes: None,
+            })
+        } else {
+            Some(Infeasibility {
+                reason: self.miss_reason(&ranked[0]),
+                closest_miss: None,
+                deficit_bytes: None,
+            })
+        };
+
+        let pareto = match self.pareto {
+            Some((a, b)) => {
+                let tmp = SearchReport {
+                    ranked: ranked.clone(),
+                    ..self.empty_report(&cost, price)
+                };
+                Some(tmp.pareto(a, b)?)
+            }
+            None => None,
+        };
+        Ok(SearchReport {
+            plans_enumerated: enumerated,
+            plans_pruned_total: pruned.values().sum(),
+            plans_pruned: pruned,
+            plans_feasible: feasible,
+            plans_simulated: ranked.len() as u64,
+            simulations: ctx.sims.load(Ordering::Relaxed),
+            stop_reason: stop,
+            best,
+            ranked,
+            baselines,
+            pareto,
+            infeasible,
+            elapsed: start.elapsed(),
+            ..self.empty_report(&cost, price)
+        })
+    }
+
+    fn miss_reason(&self, r: &RankedPlan) -> String {
+        let m = &r.metrics;
+        let mut why = Vec::new();
+        if m.requests.rejected > 0 {
+            why.push(format!("{} requests rejected", m.requests.rejected));
+        }
+        if m.requests.unfinished > 0 {
+            why.push(format!("{} requests unfinished", m.requests.unfinished));
+        }
+        if let Some(a) = m.slo.attainment {
+            if a < self.slo_target {
+                why.push(format!(
+                    "SLO attainment {:.1} % < target {:.1} %",
+                    100.0 * a,
+                    100.0 * self.slo_target
+                ));
+            }
+        }
+        if self.objective.searches_rate() {
+            why.push(format!(
+                "no rate down to 2^-{RATE_BRACKET_STEPS} × the workload's was sustainable"
+            ));
+        }
+        format!(
+            "no plan meets the constraints; the closest, `{}`: {}",
+            r.plan,
+            why.join(", ")
+        )
+    }
+
+    fn empty_report(&self, cost: &Arc<dyn CostModel>, price: f64) -> SearchReport {
+        SearchReport {
+            model: self.model.name.clone(),
+            cluster: self.cluster.spec(),
+            workload: self.workload.name.clone(),
+            requests: self.workload.len(),
+            rate_req_per_s: self.workload.mean_rate(),
+            objective: self.objective,
+            direction: self.objective.direction(),
+            unit: self.objective.unit(),
+            cost_model: cost.name().to_string(),
+            slo: self.slo,
+            slo_target: self.slo_target,
+            scheduler: self.scheduler,
+            price_per_gpu_hour: price,
+            plans_enumerated: 0,
+            plans_pruned: BTreeMap::new(),
+            plans_pruned_total: 0,
+            plans_feasible: 0,
+            plans_simulated: 0,
+            simulations: 0,
+            stop_reason: StopReason::Exhausted,
+            best: None,
+            ranked: Vec::new(),
+            baselines: Vec::new(),
+            pareto: None,
+            infeasible: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+fn sched_key(s: &SchedulerConfig) -> (u32, Option<u32>, u32) {
+    (s.max_num_seqs, s.chunk_size, s.max_num_batched_tokens)
+}
+
+/// One evaluated candidate.
+struct Evaluated {
+    metrics: Metrics,
+    rate: Option<f64>,
+    value: f64,
+    meets: bool,
+    gpus: u32,
+    energy: f64,
+    cost: f64,
+}
+
+impl Evaluated {
+    fn ranked(self, plan: Plan, scheduler: SchedulerConfig) -> RankedPlan {
+        RankedPlan {
+            rank: 0,
+            plan,
+            gpus: self.gpus,
+            scheduler,
+            objective: self.value,
+            meets_constraints: self.meets,
+            rate_req_per_s: self.rate,
+            energy_j_per_token: self.energy,
+            cost_per_mtok: self.cost,
+            metrics: self.metrics,
+        }
+    }
+}
+
+struct Ctx<'a> {
+    search: &'a Search,
+    cost: &'a Arc<dyn CostModel>,
+    required: u64,
+    price: f64,
+    sims: AtomicU64,
+}
+
+impl Ctx<'_> {
+    fn meets(&self, m: &Metrics) -> bool {
+        m.requests.rejected == 0
+            && m.requests.unfinished == 0
+            && m.slo
+                .attainment
+                .map_or(true, |a| a >= self.search.slo_target)
+    }
+
+    fn run(&self, sim: &Simulator, w: &Workload) -> Result<Metrics> {
+        self.sims.fetch_add(1, Ordering::Relaxed);
+        Ok(sim.run(w)?.metrics)
+    }
+
+    /// Lower and simulate one candidate (with the rate search for `throughput`).
+    fn evaluate(&self, plan: &Plan, sched: &SchedulerConfig) -> Result<Evaluated> {
+        let s = self.search;
+        let lowered = lower_plan(
+            &s.model,
+            plan,
+            &s.cluster,
+            Arc::clone(self.cost),
+            &LowerOptions {
+                memory: s.memory_for(sched),
+                required_kv_tokens: self.required,
+                ..LowerOptions::default()
+            },
+        )?;
+        let config = SimConfig {
+            scheduler: *sched,
+            slo: s.slo,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::new(lowered.replicas, config)?;
+        let gpus = plan.devices();
+        let (metrics, rate, value, meets) = if s.objective.searches_rate() {
+            self.rate_search(&sim)?
+        } else {
+            let m = self.run(&sim, &s.workload)?;
+            let v = s
+                .objective
+                .value(&m, gpus, self.price)
+                .unwrap_or(f64::NAN);
+            let meets = self.meets(&m);
+            (m, s.workload.mean_rate(), v, meets)
+        };
+        let energy = Objective::Energy
+            .value(&metrics, gpus, self.price)
+            .unwrap_or(f64::NAN);
+        let cost = Objective::Cost
+            .value(&metrics, gpus, self.price)
+            .unwrap_or(f64::NAN);
+        Ok(Evaluated {
+            metrics,
+            rate,
+            value,
+            meets,
+            gpus,
+            energy,
+            cost,
+        })
+    }
+
+    /// The highest sustainable rate (see the module docs): metrics at that rate, the rate,
+    /// the value and whether any rate was sustainable.
+    fn rate_search(&self, sim: &Simulator) -> Result<(Metrics, Option<f64>, f64, bool)> {
+        let w = &self.search.workload;
+        let base = w.mean_rate().unwrap_or(1.0);
+        let at = |m: f64| -> Result<(bool, Metrics)> {
+            let wl = w.clone().with_rate(base * m)?;
+            let metrics = self.run(sim, &wl)?;
+            Ok((self.meets(&metrics), metrics))
+        };
+        let (ok1, m1) = at(1.0)?;
+        // (multiplier, metrics) of the best sustainable rate so far, and the lowest failing.
+        let mut lo: Option<(f64, Metrics)> = None;
+        let mut hi: Option<f64> = None;
+        let mut fallback = m1.clone();
+        if ok1 {
+            lo = Some((1.0, m1));
+            let mut m = 1.0;
+            for _ in 0..RATE_BRACKET_STEPS {
+                m *= 2.0;
+                let (ok, met) = at(m)?;
+                if ok {
+                    lo = Some((m, met));
+                } else {
+                    hi = Some(m);
+                    break;
+                }
+            }
+        } else {
+            hi = Some(1.0);
+            let mut m = 1.0;
+            for _ in 0..RATE_BRACKET_STEPS {
+                m /= 2.0;
+                let (ok, met) = at(m)?;
+                if ok {
+                    lo = Some((m, met));
+                    break;
+                }
+                hi = Some(m);
+                fallback = met;
+            }
+        }
+        if let (Some(h0), Some(_)) = (hi, &lo) {
+            let mut h = h0;
+            for _ in 0..RATE_BISECTION_STEPS {
+                let l = lo.as_ref().map_or(h, |x| x.0);
+                let mid = (l * h).sqrt();
+                let (ok, met) = at(mid)?;
+                if ok {
+                    lo = Some((mid, met));
+                } else {
+                    h = mid;
+                }
+            }
+        }
+        Ok(match lo {
+            Some((m, met)) => (met, Some(base * m), base * m, true),
+            None => {
+                let r = base * 0.5f64.powi(RATE_BRACKET_STEPS as i32);
+                (fallback, Some(r), 0.0, false)
+            }
+        })
+    }
+
+    fn baselines(&self, ranked: &[RankedPlan], best: Option<&RankedPlan>) -> Vec<Baseline> {
+        let s = self.search;
+        let view = baseline_cluster(&s.cluster, s.constraints.max_gpus);
+        let mem = s.memory_for(&s.scheduler);
+        let kinds: [(&str, &str, BaselineFn); 2] = [
+            (
+                "heuristic",
+                "TP within a node (smallest that fits), PP across nodes, DP for the rest",
+                heuristic_plan,
+            ),
+            (
+                "max-tp",
+                "largest TP within a node, smallest PP that fits, DP for the rest",
+                max_tp_plan,
+            ),
+        ];
+        kinds
+            .into_iter()
+            .map(|(name, description, f)| {
+                let mut b = Baseline {
+                    name: name.into(),
+                    description: description.into(),
+                    plan: None,
+                    objective: None,
+                    meets_constraints: false,
+                    metrics: None,
+                    speedup: None,
+                    error: None,
+                };
+                let plan = match f(&s.model, &view, &mem, self.required) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        b.error = Some(e.to_string());
+                        return b;
+                    }
+                };
+                let found = ranked
+                    .iter()
+                    .find(|r| r.plan == plan && r.scheduler == s.scheduler);
+                let r = match found {
+                    Some(r) => Ok(r.clone()),
+                    None => self
+                        .evaluate(&plan, &s.scheduler)
+                        .map(|e| e.ranked(plan.clone(), s.scheduler)),
+                };
+                b.plan = Some(plan);
+                match r {
+                    Ok(r) => {
+                        b.objective = Some(r.objective);
+                        b.meets_constraints = r.meets_constraints;
+                        b.speedup =
+                            best.and_then(|best| s.objective.gain(best.objective, r.objective));
+                        b.metrics = Some(r.metrics);
+                    }
+                    Err(e) => b.error = Some(e.to_string()),
+                }
+                b
+            })
+            .collect()
+    }
+}
+
+type BaselineFn = fn(&Model, &Cluster, &MemoryOptions, u64) -> std::result::Result<Plan, PlanError>;
+
+/// The cluster the baselines may use: the whole cluster, or under a GPU limit the largest
+/// whole-node part of it (a single node's first `max_gpus` GPUs below one node).
+fn baseline_cluster(cluster: &Cluster, max_gpus: Option<u32>) -> Cluster {
+    let mut c = cluster.clone();
+    if let Some(m) = max_gpus.filter(|&m| m > 0 && m < cluster.total_gpus()) {
+        let g = cluster.gpus_per_node.max(1);
+        if m < g {
+            c.nodes = 1;
+            c.gpus_per_node = m;
+        } else {
+            c.nodes = m / g;
+        }
+    }
+    c
+}
