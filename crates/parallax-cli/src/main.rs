@@ -12,6 +12,7 @@ mod inspect;
 mod output;
 mod place;
 mod predict;
+mod search;
 mod simulate;
 
 /// Find how to split a large model across devices for a workload.
@@ -34,6 +35,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Simulate serving a workload with one plan, iteration by iteration.
     Simulate(simulate::SimulateArgs),
+    /// Search the plan space for the best serving plan, with baselines and gains.
+    Search(search::SearchArgs),
     /// Place a DNN operator graph on accelerators and CPUs exactly (max-load or latency).
     Place(place::PlaceArgs),
 }
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Search(a) => search::run(a),
         Command::Place(a) => place::run(a),
     };
     match result {

@@ -24,8 +24,8 @@
 //!    [`parallax_plan::enumerate()`] lists the plans under the constraints, pruned by
 //!    symmetry, divisibility, topology and memory (weights + activation reserve + the KV of
 //!    the workload's largest request, [`crate::largest_request_tokens`]). The memory settings
-//!    follow the scheduler: the activation reserve is sized for its per-iteration token
-//!    budget and `max_num_seqs`. Candidates are ordered by scheduler setting, then in
+//!    follow the scheduler, as `parallax simulate` does: the activation reserve is sized for
+//!    its `max_num_batched_tokens` and `max_num_seqs`. Candidates are ordered by scheduler setting, then in
 //!    enumeration order; [`Limits::max_plans`] keeps the first ones.
 //! 2. **Simulation.** Candidates are lowered and simulated in parallel (rayon `par_iter` over
 //!    the ordered list, results collected in order). Every simulation is deterministic, so
@@ -112,7 +112,6 @@ pub struct SearchConstraints {
     /// Allowed parallelisms (DP, PP, TP, EP, attention and MLP cell replicas).
     pub allowed: Allowed,
 }
-
 
 /// Scheduler settings to search over: each non-empty list replaces the base setting's field,
 /// and the candidates are every plan × every combination.
@@ -247,8 +246,7 @@ impl Search {
     }
 
     /// Memory settings (GPU memory utilisation, KV block size, runtime reserve). Their
-    /// `max_num_batched_tokens` and `max_num_seqs` are replaced by each scheduler setting's
-    /// token budget and `max_num_seqs`.
+    /// `max_num_batched_tokens` and `max_num_seqs` are replaced by each scheduler setting's.
     pub fn memory(mut self, memory: MemoryOptions) -> Self {
         self.memory = memory;
         self
@@ -290,7 +288,10 @@ impl Search {
                  within the SLOs",
             );
         }
-        for (name, v) in [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms)] {
+        for (name, v) in [
+            ("slo.ttft_ms", self.slo.ttft_ms),
+            ("slo.tpot_ms", self.slo.tpot_ms),
+        ] {
             if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
                 return bad(name, v.to_string(), "a finite time > 0 ms");
             }
@@ -377,7 +378,7 @@ impl Search {
 
     fn memory_for(&self, s: &SchedulerConfig) -> MemoryOptions {
         MemoryOptions {
-            max_num_batched_tokens: s.token_budget(),
+            max_num_batched_tokens: s.max_num_batched_tokens,
             max_num_seqs: s.max_num_seqs,
             ..self.memory
         }
@@ -730,10 +731,7 @@ impl Ctx<'_> {
             self.rate_search(&sim)?
         } else {
             let m = self.run(&sim, &s.workload)?;
-            let v = s
-                .objective
-                .value(&m, gpus, self.price)
-                .unwrap_or(f64::NAN);
+            let v = s.objective.value(&m, gpus, self.price).unwrap_or(f64::NAN);
             let meets = self.meets(&m);
             (m, s.workload.mean_rate(), v, meets)
         };

@@ -108,10 +108,9 @@ impl Objective {
     pub fn unit(self) -> &'static str {
         match self {
             Objective::E2eMean | Objective::E2eP50 | Objective::E2eP99 => "s",
-            Objective::TtftMean
-            | Objective::TtftP99
-            | Objective::TpotMean
-            | Objective::TpotP99 => "ms",
+            Objective::TtftMean | Objective::TtftP99 | Objective::TpotMean | Objective::TpotP99 => {
+                "ms"
+            }
             Objective::Throughput | Objective::Goodput => "req/s",
             Objective::Energy => "J/token",
             Objective::Cost => "$/Mtok",
@@ -237,10 +236,7 @@ impl FromStr for Objective {
         found.ok_or_else(|| Error::Option {
             option: "objective".into(),
             value: s.into(),
-            expected: format!(
-                "one of {}",
-                Objective::ALL.map(Objective::name).join(", ")
-            ),
+            expected: format!("one of {}", Objective::ALL.map(Objective::name).join(", ")),
         })
     }
 }
