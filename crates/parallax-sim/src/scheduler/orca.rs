@@ -28,7 +28,13 @@ impl Scheduler for Orca {
         }
         let mut prefills = 0;
         while used < budget {
-            let alone = prefills == 0;
+            // Only a (recompute) prefill longer than the whole budget may overrun it, and only
+            // as the iteration's sole prefill; any other prompt waits for room.
+            let alone = prefills == 0
+                && engine.waiting.front().is_some_and(|&slot| {
+                    let s = &engine.seqs[slot as usize];
+                    s.target - s.prefilled > budget
+                });
             match engine.admit_head(self.cfg.max_num_seqs, budget - used, true, alone, false) {
                 Some(t) => {
                     used = used.saturating_add(t);
