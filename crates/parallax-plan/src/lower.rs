@@ -19,8 +19,8 @@
 //! - **attention**, per call: `cost.prefill_attention` over the prefill chunks plus
 //!   `cost.decode_attention` over the decode group, times the layers of each distinct
 //!   attention shape in the stage. With attention replicas (`attn=RxtpT`) the batch is split
-//!   between the `R` groups (prefill chunks round-robin, decode requests evenly) and the
-//!   slowest group counts;
+//!   between the `R` groups (prefill chunks in contiguous runs of equal count, decode
+//!   requests evenly) and the slowest group counts;
 //! - **overhead**: `cost.iteration_overhead()` once per stage per iteration (every stage's
 //!   worker prepares its inputs), plus `cost.kernel_launch_overhead()` per kernel unless the
 //!   iteration is decode-only, CUDA graphs are on and the batch has at most
@@ -655,13 +655,15 @@ impl PlanStageCost {
             return (time, flops, bytes, kernels);
         }
         // Split the batch between the attention replica groups; the slowest group counts.
-        let mut bins: Vec<Vec<PrefillChunk>> = vec![Vec::new(); r as usize];
-        for (i, c) in batch.prefill.iter().enumerate() {
-            bins[i % r as usize].push(*c);
-        }
+        // Group `g` takes a contiguous run of the prefill chunks (`n/r` of them, one more for
+        // the first `n % r` groups): a sub-slice, so no allocation on this hot path.
         let d = batch.decode;
-        for (g, bin) in bins.iter().enumerate() {
-            let g = g as u32;
+        let n = batch.prefill.len() as u32;
+        let mut start = 0usize;
+        for g in 0..r {
+            let len = (n / r + u32::from(g < n % r)) as usize;
+            let bin = &batch.prefill[start..start + len];
+            start += len;
             let req = d.requests / r + u32::from(g < d.requests % r);
             let decode = if req == 0 || d.requests == 0 {
                 DecodeGroup::default()

@@ -204,3 +204,86 @@ fn infeasible_memory_is_reported_with_the_deficit() {
         other => panic!("{other}"),
     }
 }
+
+/// The lazily filled tables agree with the uncached computation for every token and sequence
+/// count around the table's chunk boundaries and its capacity (`cache_tokens`), including
+/// counts just past it (computed on every call).
+#[test]
+fn cache_equals_uncached_at_every_count_around_the_boundaries() {
+    let model = parallax_ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    for plan in ["pp=2,tp=2", "tp=4,attn=2xtp2"] {
+        let plan: Plan = plan.parse().unwrap();
+        let opts = LowerOptions {
+            cache_tokens: 130,
+            ..LowerOptions::default()
+        };
+        let lowered = lower_plan(&model, &plan, &cluster, cost.clone(), &opts).unwrap();
+        for stage in &lowered.stages[0] {
+            for n in (1u32..=200).chain([255, 256, 257, 16_383, 16_384, 16_385]) {
+                let decode = Batch {
+                    prefill: vec![],
+                    decode: DecodeGroup::uniform(n, 300),
+                };
+                let prefill = Batch {
+                    prefill: vec![
+                        PrefillChunk {
+                            new_tokens: n,
+                            prefix: 7,
+                        },
+                        PrefillChunk {
+                            new_tokens: 3,
+                            prefix: 0,
+                        },
+                    ],
+                    decode: DecodeGroup::uniform(n % 5, 40),
+                };
+                for b in [decode, prefill] {
+                    let u = stage.step_uncached(&b);
+                    assert_eq!(stage.step(&b), u, "{plan} stage {} n={n}", stage.stage());
+                    assert_eq!(stage.step(&b), u, "{plan} stage {} n={n}", stage.stage());
+                }
+            }
+        }
+    }
+}
+
+/// With attention replicas the prefill chunks split evenly by count: two equal chunks on two
+/// groups cost what one chunk costs on one group of the same shape.
+#[test]
+fn attention_replicas_split_prefill_chunks_evenly() {
+    let model = parallax_ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let o = LowerOptions::default();
+    let rep = lower_plan(
+        &model,
+        &"tp=4,attn=2xtp2".parse().unwrap(),
+        &cluster,
+        cost,
+        &o,
+    )
+    .unwrap();
+    let chunk = PrefillChunk {
+        new_tokens: 1000,
+        prefix: 0,
+    };
+    let one = Batch {
+        prefill: vec![chunk],
+        decode: DecodeGroup::default(),
+    };
+    let two = Batch {
+        prefill: vec![chunk, chunk],
+        decode: DecodeGroup::default(),
+    };
+    let three = Batch {
+        prefill: vec![chunk, chunk, chunk],
+        decode: DecodeGroup::default(),
+    };
+    let s = &rep.stages[0][0];
+    let attn = |b: &Batch| s.step(b).breakdown[OpKind::Attention as usize];
+    assert_eq!(attn(&one), attn(&two));
+    // Three chunks: the busier group runs two of them.
+    assert!(attn(&three) > attn(&two));
+}
