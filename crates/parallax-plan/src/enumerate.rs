@@ -23,7 +23,7 @@
 
 use crate::error::{MemoryShortfall, PlanError};
 use crate::mapping::Mapping;
-use crate::memory::{stage_memory, MemoryOptions, MemoryReport};
+use crate::memory::{report, MemoryOptions, MemoryReport};
 use crate::plan::{CellLayout, MoeLayout, Plan};
 use parallax_hw::Cluster;
 use parallax_ir::{check_shard, Cell, Model};
@@ -180,15 +180,7 @@ fn memory_of(
     cluster: &Cluster,
     opts: &MemoryOptions,
 ) -> Result<MemoryReport, PlanError> {
-    let stages = plan.stages(model)?;
-    Ok(MemoryReport {
-        plan: plan.to_string(),
-        stages: stages
-            .iter()
-            .map(|s| stage_memory(model, plan, s, cluster, opts))
-            .collect(),
-        block_size: opts.block_size,
-    })
+    Ok(report(model, plan, &plan.stages(model)?, cluster, opts))
 }
 
 /// Every cell of the model accepts its shard under `plan`.
@@ -464,16 +456,34 @@ pub fn heuristic_plan(
         }
     }
     if let Some(&t) = tps.last() {
-        let mut pp = 2;
-        while pp * t <= total {
-            let p = Plan::new(1, pp, t);
-            if fits(model, &p, cluster, memory, required, &mut miss) {
-                return Ok(Plan::new(total / (pp * t), pp, t));
-            }
-            pp *= 2;
+        if let Some(plan) = smallest_pipeline(model, cluster, memory, required, t, 2, &mut miss) {
+            return Ok(plan);
         }
     }
     Err(no_fit(model, cluster, miss))
+}
+
+/// With TP degree `t`, the smallest `pp ∈ {from, 2·from, …}` (`pp × t ≤` the cluster) whose
+/// one-replica plan fits memory, as a plan with `dp` filling the cluster; `None` when none
+/// fits (`miss` keeps the closest miss).
+fn smallest_pipeline(
+    model: &Model,
+    cluster: &Cluster,
+    memory: &MemoryOptions,
+    required: u64,
+    t: u32,
+    from: u32,
+    miss: &mut Option<MemoryShortfall>,
+) -> Option<Plan> {
+    let total = cluster.total_gpus();
+    let mut pp = from;
+    while pp as u64 * t as u64 <= total as u64 {
+        if fits(model, &Plan::new(1, pp, t), cluster, memory, required, miss) {
+            return Some(Plan::new(total / (pp * t), pp, t));
+        }
+        pp *= 2;
+    }
+    None
 }
 
 /// The maximum-TP baseline: the largest valid TP within a node, the smallest
@@ -490,16 +500,10 @@ pub fn max_tp_plan(
     memory.validate()?;
     let required = required_kv_tokens.max(memory.block_size as u64);
     let tps = valid_tps(model, cluster);
-    let total = cluster.total_gpus();
     let mut miss = None;
     if let Some(&t) = tps.last() {
-        let mut pp = 1;
-        while pp * t <= total {
-            let p = Plan::new(1, pp, t);
-            if fits(model, &p, cluster, memory, required, &mut miss) {
-                return Ok(Plan::new(total / (pp * t), pp, t));
-            }
-            pp *= 2;
+        if let Some(plan) = smallest_pipeline(model, cluster, memory, required, t, 1, &mut miss) {
+            return Ok(plan);
         }
     }
     Err(no_fit(model, cluster, miss))

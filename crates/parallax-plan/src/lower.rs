@@ -48,7 +48,7 @@
 
 use crate::error::PlanError;
 use crate::mapping::Mapping;
-use crate::memory::{plan_memory, MemoryOptions, MemoryReport};
+use crate::memory::{plan_memory, tokens_batch, MemoryOptions, MemoryReport};
 use crate::plan::{CellPlacement, Plan, StageSpec};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
@@ -382,17 +382,6 @@ pub struct PlanStageCost {
     send_group: Option<DeviceGroup>,
     tokens: Table,
     seqs: Table,
-}
-
-fn tokens_batch(t: u64) -> Batch {
-    Batch {
-        prefill: Vec::new(),
-        decode: DecodeGroup {
-            requests: u32::try_from(t).unwrap_or(u32::MAX),
-            context_sum: t,
-            context_max: 1,
-        },
-    }
 }
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`

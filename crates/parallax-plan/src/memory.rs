@@ -216,7 +216,9 @@ impl MemoryReport {
     }
 }
 
-fn tokens_batch(t: u64) -> Batch {
+/// A decode-only batch of `t` requests of context 1: `t` tokens through the token-dependent
+/// ops (the IR lowers GEMMs and elementwise ops from `Batch::tokens` alone).
+pub(crate) fn tokens_batch(t: u64) -> Batch {
     Batch {
         prefill: Vec::new(),
         decode: DecodeGroup {
@@ -325,12 +327,23 @@ pub fn plan_memory(
 ) -> Result<MemoryReport, PlanError> {
     opts.validate()?;
     let stages = crate::validate(model, plan, cluster)?;
-    Ok(MemoryReport {
+    Ok(report(model, plan, &stages, cluster, opts))
+}
+
+/// The memory report of `plan` over already resolved `stages` (no validation).
+pub(crate) fn report(
+    model: &Model,
+    plan: &Plan,
+    stages: &[StageSpec],
+    cluster: &Cluster,
+    opts: &MemoryOptions,
+) -> MemoryReport {
+    MemoryReport {
         plan: plan.to_string(),
         stages: stages
             .iter()
             .map(|s| stage_memory(model, plan, s, cluster, opts))
             .collect(),
         block_size: opts.block_size,
-    })
+    }
 }
