@@ -30,6 +30,11 @@ CONFIGS = {
     # Llama-3.1-8B config.json: hidden 4096, 32 layers, 32 heads, 8 KV heads, MLP 14336,
     # vocab 128256, rope_theta 500000, rms_norm_eps 1e-5.
     "llama-3.1-8b": dict(hidden=4096, layers=32, heads=32, kv_heads=8, inter=14336, vocab=128256, theta=500000.0),
+    # Llama-2-7B: multi-head attention (32 KV heads), MLP 11008, vocab 32000, rope_theta 1e4.
+    "llama-2-7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, inter=11008, vocab=32000, theta=10000.0),
+    # Qwen2.5-7B: hidden 3584, 28 layers, 28 heads, 4 KV heads, MLP 18944, vocab 152064
+    # (its small QKV biases are left out).
+    "qwen2.5-7b": dict(hidden=3584, layers=28, heads=28, kv_heads=4, inter=18944, vocab=152064, theta=1000000.0),
     "tiny-llama": dict(hidden=64, layers=2, heads=4, kv_heads=2, inter=128, vocab=256, theta=10000.0),
 }
 
@@ -47,8 +52,13 @@ DEFAULT_CASES = [
     ([], ["32x2048"], True),
     ([], ["64x512"], True),
     ([], ["64x2048"], True),
+    ([], ["1x512"], False),
+    ([], ["8x1024"], False),
     ([], ["32x2048"], False),
     ([], ["64x512"], False),
+    ([], ["128x512"], True),
+    (["1x128"], [], False),
+    (["8x512"], [], False),
     (["1x512"], ["16x1024"], False),
     (["1x1024"], ["32x2048"], False),
     (["2x256+512"], ["64x512"], False),
@@ -108,6 +118,9 @@ class Llama(torch.nn.Module):
 
     @staticmethod
     def rms(x, w):
+        # Fused where PyTorch has it (as serving engines fuse RMSNorm); composite otherwise.
+        if hasattr(F, "rms_norm"):
+            return F.rms_norm(x, (x.shape[-1],), w, 1e-5)
         var = x.float().pow(2).mean(-1, keepdim=True)
         return (x.float() * torch.rsqrt(var + 1e-5)).to(x.dtype) * w
 
@@ -197,7 +210,18 @@ def build_inputs(model, prefill, decode, device):
     return ids, pos, groups, caches, torch.tensor(last, device=device, dtype=torch.long)
 
 
+def kv_cache_bytes(model, prefill, decode):
+    cfg = model.cfg
+    tokens = sum(b * (n + p) for b, n, p in prefill) + sum(b * c for b, c in decode)
+    return cfg["layers"] * 2 * tokens * cfg["kv_heads"] * model.hd * model.emb.element_size()
+
+
 def time_case(model, prefill, decode, graphs, device, reps):
+    if device == "cuda":
+        free, _ = torch.cuda.mem_get_info()
+        need = kv_cache_bytes(model, prefill, decode)
+        if need > 0.7 * free:
+            raise RuntimeError("KV cache of %.1f GB does not fit in %.1f GB free" % (need / 1e9, free / 1e9))
     ids, pos, groups, caches, last = build_inputs(model, prefill, decode, device)
     fn = lambda: model.forward(ids, pos, groups, caches, last)  # noqa: E731
     if device != "cuda":
@@ -243,7 +267,7 @@ def time_case(model, prefill, decode, graphs, device, reps):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="parallax_profiler.iterations", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--model", default=None, help="llama-3.1-8b (default) or tiny-llama")
+    p.add_argument("--model", default=None, help="comma-separated: llama-3.1-8b (default), llama-2-7b, qwen2.5-7b, tiny-llama")
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny model, fp32")
     p.add_argument("--reps", type=int, default=None)
     p.add_argument("--budget-s", type=float, default=200.0, help="stop starting new cases after this many seconds")
@@ -258,26 +282,36 @@ def main(argv=None):
         device, dtype, model_name = "cuda", torch.bfloat16, args.model or "llama-3.1-8b"
         cases, reps = DEFAULT_CASES, args.reps or 10
         gpu = gpu_catalog_name(torch.cuda.get_device_name(0))
-    cfg = CONFIGS[model_name]
-    torch.manual_seed(0)
-    model = Llama(cfg, dtype, device, max_ctx=4096)
-    print("model %s built in %.1f s" % (model_name, time.time() - started), file=sys.stderr)
-    lines = ["model,gpu,tp,prefill,decode,cuda_graphs,measured_ms"]
+    names = [n for n in model_name.split(",") if n]
+    for n in names:
+        if n not in CONFIGS:
+            raise SystemExit("unknown model %r: expected one of %s" % (n, ", ".join(CONFIGS)))
     with open(args.out, "w") as f:
-        f.write(lines[0] + "\n")
-        for pre, dec, graphs in cases:
+        f.write("model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n")
+        for name in names:
             if time.time() - started > args.budget_s:
-                print("time budget reached; skipping the remaining cases", file=sys.stderr)
-                break
-            try:
-                ms = time_case(model, [parse_prefill(s) for s in pre], [parse_decode(s) for s in dec], graphs, device, reps)
-            except Exception as e:  # report and go on: one failing case must not lose the others
-                print("case %s %s graphs=%s failed: %s" % (pre, dec, graphs, e), file=sys.stderr)
+                print("time budget reached; skipping model %s" % name, file=sys.stderr)
                 continue
-            row = "%s,%s,1,%s,%s,%s,%.4f" % (model_name, gpu, " ".join(pre), " ".join(dec), "on" if graphs else "off", ms)
-            print(row, file=sys.stderr)
-            f.write(row + "\n")
-            f.flush()
+            torch.manual_seed(0)
+            t0 = time.time()
+            model = Llama(CONFIGS[name], dtype, device, max_ctx=4096)
+            print("model %s built in %.1f s" % (name, time.time() - t0), file=sys.stderr)
+            for pre, dec, graphs in cases:
+                if time.time() - started > args.budget_s:
+                    print("time budget reached; skipping the remaining cases", file=sys.stderr)
+                    break
+                try:
+                    ms = time_case(model, [parse_prefill(x) for x in pre], [parse_decode(x) for x in dec], graphs, device, reps)
+                except Exception as e:  # report and go on: one failing case must not lose the others
+                    print("case %s %s graphs=%s failed: %s" % (pre, dec, graphs, e), file=sys.stderr)
+                    continue
+                row = "%s,%s,1,%s,%s,%s,%.4f" % (name, gpu, " ".join(pre), " ".join(dec), "on" if graphs else "off", ms)
+                print(row, file=sys.stderr)
+                f.write(row + "\n")
+                f.flush()
+            del model
+            if device == "cuda":
+                torch.cuda.empty_cache()
     return 0
 
 
