@@ -17,7 +17,9 @@
 //!   exceeds the model's blocks;
 //! - **topology**: the stage slots do not pack into the nodes (see [`crate::mapping`]);
 //! - **memory**: some stage cannot hold its weights, activation reserve and the KV of the
-//!   workload's largest request ([`Constraints::required_kv_tokens`]). The plan with the smallest
+//!   workload's largest request ([`Constraints::required_kv_tokens`]) in one pipeline engine's
+//!   share (`1/pp`) of its KV cache, which is what the simulator admits
+//!   ([`crate::MemoryReport::shortfall`]). The plan with the smallest
 //!   deficit is kept as [`Enumeration::closest_miss`] so that "no feasible plan" can say by how
 //!   much memory it misses.
 
@@ -72,7 +74,8 @@ pub struct Constraints {
     /// Allowed parallelisms.
     pub allowed: Allowed,
     /// Tokens of the workload's largest request: every stage must hold its KV (with sliding
-    /// windows capped) on top of weights and reserves. At least one KV block is always required.
+    /// windows capped) in one pipeline engine's share (`1/pp`) of the KV cache, on top of
+    /// weights and reserves. At least one KV block is always required.
     pub required_kv_tokens: u64,
     /// Memory settings.
     pub memory: MemoryOptions,

@@ -69,7 +69,8 @@ pub struct LowerOptions {
     /// Largest decode batch captured in a CUDA graph (vLLM's largest capture size); default 512.
     pub cuda_graph_max_batch: u32,
     /// Tokens of context one request must be able to hold for the plan to be feasible (the
-    /// workload's largest request); `0` means one KV block. Default 0.
+    /// workload's largest request), in one pipeline engine's share (`1/pp`) of the KV cache;
+    /// `0` means one KV block. Default 0.
     pub required_kv_tokens: u64,
     /// Token counts (and sequence counts) up to which step costs are cached; larger batches
     /// are computed on every call. Default 16,384.
@@ -117,7 +118,8 @@ pub struct LoweredPlan {
 /// # Errors
 /// [`PlanError::Inconsistent`] for a plan that does not fit the model or cluster,
 /// [`PlanError::Memory`] when a stage cannot hold its weights, reserves and one request of
-/// `opts.required_kv_tokens` (at least one KV block).
+/// `opts.required_kv_tokens` (at least one KV block) in each of its `pp` pipeline engines'
+/// shares of the KV cache.
 ///
 /// # Examples
 /// ```
@@ -156,12 +158,14 @@ pub fn lower_plan(
     let need = opts.required_kv_tokens.max(opts.memory.block_size as u64);
     lowered.memory.check(need)?;
     // A request's KV with sliding windows capped can fit while a whole paged block (every
-    // layer at full size) does not: the replica then has no usable KV block.
+    // layer at full size) per pipeline engine does not: an engine then has no usable KV block.
+    let engines = plan.pp as u64;
+    let block = opts.memory.block_size as u64;
     if let Some(s) = lowered
         .memory
         .stages
         .iter()
-        .find(|s| s.kv_tokens() < opts.memory.block_size as u64)
+        .find(|s| s.kv_tokens() < engines.saturating_mul(block))
     {
         return Err(PlanError::Memory(crate::error::MemoryShortfall {
             plan: lowered.memory.plan.clone(),
@@ -169,7 +173,7 @@ pub fn lower_plan(
             needed_bytes: s.weights_bytes
                 + s.activation_bytes
                 + s.runtime_bytes
-                + opts.memory.block_size as f64 * s.kv_bytes_per_token,
+                + (engines * block) as f64 * s.kv_bytes_per_token / s.attn_replicas.max(1) as f64,
             available_bytes: s.available_bytes,
         }));
     }

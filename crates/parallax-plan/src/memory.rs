@@ -150,7 +150,8 @@ impl StageMemory {
                 .sum::<f64>()
     }
 
-    /// Bytes one device needs to hold the weights, reserves and one request of `tokens`.
+    /// Bytes one device needs to hold the weights, reserves and one request of `tokens` (in a
+    /// replica of one stage; [`MemoryReport::shortfall`] accounts for pipeline engines).
     pub fn needed_bytes(&self, tokens: u64) -> f64 {
         self.weights_bytes
             + self.activation_bytes
@@ -182,10 +183,19 @@ impl MemoryReport {
 
     /// The worst stage's shortfall for holding weights, reserves and one request of `tokens`
     /// tokens, or `None` when every stage fits.
+    ///
+    /// With `pp` stages the KV cache is split evenly between the `pp` pipeline engines (vLLM's
+    /// virtual engines, one per micro-batch in flight; see [`parallax_sim::scheduler`]), and a
+    /// request lives in one of them: each stage must hold `pp` times the request's KV, or the
+    /// simulator rejects the request at arrival.
     pub fn shortfall(&self, tokens: u64) -> Option<MemoryShortfall> {
         let mut worst: Option<MemoryShortfall> = None;
+        let engines = self.stages.len().max(1) as f64;
         for s in &self.stages {
-            let needed = s.needed_bytes(tokens);
+            let needed = s.weights_bytes
+                + s.activation_bytes
+                + s.runtime_bytes
+                + engines * s.request_kv_bytes(tokens);
             if needed > s.available_bytes {
                 let miss = MemoryShortfall {
                     plan: self.plan.clone(),
@@ -204,7 +214,8 @@ impl MemoryReport {
         worst
     }
 
-    /// `Ok` when every stage holds its weights, reserves and one request of `tokens` tokens.
+    /// `Ok` when every stage holds its weights, reserves and one request of `tokens` tokens
+    /// in one pipeline engine's share of the KV cache ([`MemoryReport::shortfall`]).
     ///
     /// # Errors
     /// [`PlanError::Memory`] with the worst stage's shortfall.

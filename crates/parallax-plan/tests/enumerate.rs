@@ -162,3 +162,76 @@ fn baselines() {
         Plan::new(1, 2, 8)
     );
 }
+
+/// Memory feasibility agrees with what the simulator admits, pipeline engines included: with
+/// `pp` stages each virtual engine gets `1/pp` of the KV cache, so a kept plan must let the
+/// simulator admit the largest request, and a plan pruned for memory must make it reject it.
+#[test]
+fn memory_feasibility_matches_simulator_admission() {
+    use parallax_sim::workload::{Request, Workload};
+    use parallax_sim::{SchedulerConfig, SimConfig, Simulator};
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let req = 60_000u64;
+    let mut kept_pp = 0;
+    let mut pruned_pp = 0;
+    for util in [0.3, 0.35, 0.45, 0.6, 0.9] {
+        let memory = parallax_plan::MemoryOptions {
+            gpu_memory_utilization: util,
+            ..Default::default()
+        };
+        let cons = Constraints {
+            required_kv_tokens: req,
+            record_pruned: true,
+            memory,
+            allowed: parallax_plan::Allowed {
+                attn_replicas: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = enumerate(&model, &cluster, &cons).unwrap();
+        // One request of `req` tokens (its KV peaks at req − 1), no admission watermark.
+        let w = Workload::new(
+            "one",
+            vec![Request {
+                id: 0,
+                arrival_s: 0.0,
+                prompt_tokens: 1000,
+                output_tokens: (req - 1000) as u32,
+            }],
+        )
+        .unwrap();
+        let cfg = SimConfig {
+            scheduler: SchedulerConfig {
+                watermark: 0.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let admitted = |plan: &Plan| -> Option<bool> {
+            // Lower with the one-block minimum only, to see what the simulator does.
+            let opts = LowerOptions {
+                memory,
+                ..Default::default()
+            };
+            let reps = lower(&model, plan, &cluster, cost.clone(), &opts).ok()?;
+            let sim = Simulator::new(reps, cfg).ok()?;
+            let rec = sim.run(&w).unwrap().requests[0];
+            Some(rec.rejected.is_none())
+        };
+        for plan in &e.plans {
+            assert_eq!(admitted(plan), Some(true), "kept {plan} at {util}");
+            kept_pp += (plan.pp > 1) as u32;
+        }
+        for (plan, reason) in &e.pruned_plans {
+            if *reason == PruneReason::Memory {
+                // Either it does not even lower with one block per engine, or it rejects.
+                assert_ne!(admitted(plan), Some(true), "pruned {plan} at {util}");
+                pruned_pp += (plan.pp > 1) as u32;
+            }
+        }
+    }
+    assert!(kept_pp > 0 && pruned_pp > 0, "{kept_pp} {pruned_pp}");
+}
