@@ -14,6 +14,7 @@ mod place;
 mod predict;
 mod search;
 mod simulate;
+mod validate;
 
 /// Find how to split a large model across devices for a workload.
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Place a DNN operator graph on accelerators and CPUs exactly (max-load or latency).
     Place(place::PlaceArgs),
+    /// Compare predictions with measured iterations or serving runs.
+    Validate(validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Search(a) => search::run(a),
         Command::Place(a) => place::run(a),
+        Command::Validate(a) => validate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

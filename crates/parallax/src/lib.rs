@@ -18,12 +18,14 @@ pub mod cost;
 pub mod error;
 pub mod search;
 pub mod simulate;
+pub mod validate;
 
 pub use cost::{cost_model, has_embedded_profile, CostModelChoice};
 pub use error::{Error, Result};
 pub use search::{
     Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport, StopReason,
 };
+pub use validate::{validate_file, ValidationReport};
 pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
 
 pub use parallax_hw as hw;

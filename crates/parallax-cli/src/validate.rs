@@ -1,0 +1,96 @@
+//! `parallax validate`: compare predictions with measurements.
+
+use crate::output::{print_json, table, CliError};
+use clap::Args;
+use parallax::CostModelChoice;
+use std::path::PathBuf;
+
+/// Arguments of `parallax validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A measured-iteration CSV or a serving-run CSV (docs/measured-format.md).
+    #[arg(long, value_name = "FILE")]
+    measured: PathBuf,
+    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    #[arg(long, default_value = "auto")]
+    cost_model: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `parallax validate`.
+pub fn run(args: ValidateArgs) -> Result<(), CliError> {
+    let choice: CostModelChoice = args.cost_model.parse().map_err(CliError::input)?;
+    let report = parallax::validate_file(&args.measured, choice).map_err(CliError::input)?;
+    if args.json {
+        return print_json(&report);
+    }
+    if report.kind == "iterations" {
+        let rows: Vec<Vec<String>> = report
+            .iterations
+            .iter()
+            .map(|r| {
+                vec![
+                    r.line.to_string(),
+                    r.model.clone(),
+                    r.gpu.clone(),
+                    r.tp.to_string(),
+                    r.prefill.clone(),
+                    r.decode.clone(),
+                    if r.cuda_graphs { "on" } else { "off" }.to_string(),
+                    format!("{:.3}", r.measured_ms),
+                    format!("{:.3}", r.predicted_ms),
+                    format!("{:+.1}%", r.error_pct),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "line", "model", "gpu", "tp", "prefill", "decode", "graphs", "measured ms",
+                    "predicted ms", "error"
+                ],
+                &rows
+            )
+        );
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .serving
+            .iter()
+            .map(|r| {
+                vec![
+                    r.line.to_string(),
+                    r.model.clone(),
+                    r.plan.clone(),
+                    r.workload.clone(),
+                    format!("{:.2}", r.measured_ttft_ms),
+                    format!("{:.2}", r.predicted_ttft_ms),
+                    format!("{:+.1}%", r.ttft_error_pct),
+                    format!("{:.2}", r.measured_tpot_ms),
+                    format!("{:.2}", r.predicted_tpot_ms),
+                    format!("{:+.1}%", r.tpot_error_pct),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "line", "model", "plan", "workload", "TTFT ms", "predicted", "error",
+                    "TPOT ms", "predicted", "error"
+                ],
+                &rows
+            )
+        );
+    }
+    match report.summary {
+        Some(s) => println!(
+            "absolute error over {} comparisons ({}): median {:.1}%, mean {:.1}%, max {:.1}%",
+            s.count, report.cost_model, s.median, s.mean, s.max
+        ),
+        None => println!("no rows to compare"),
+    }
+    Ok(())
+}

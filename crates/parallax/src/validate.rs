@@ -1,0 +1,368 @@
+//! Validation of predictions against measurements.
+//!
+//! Two kinds of measurement files (formats in `docs/measured-format.md`):
+//! - **iterations**: one measured serving iteration per row (model, GPU, TP, batch, CUDA graphs,
+//!   measured ms), compared with [`parallax_plan::predict`];
+//! - **serving runs**: a trace served with a plan and its measured mean TTFT/TPOT, compared with
+//!   a simulation of the same run.
+
+use crate::cost::{cost_model, CostModelChoice};
+use crate::error::{Error, Result};
+use crate::simulate::{load_workload, simulate_plan};
+use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
+use parallax_hw::{catalog, Cluster};
+use parallax_plan::{predict, LowerOptions, Plan};
+use parallax_sim::{SchedulerConfig, SchedulerKind, SimConfig};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One compared iteration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IterationComparison {
+    /// Line of the measured file.
+    pub line: usize,
+    /// Model as written.
+    pub model: String,
+    /// GPU as written.
+    pub gpu: String,
+    /// Tensor-parallel degree.
+    pub tp: u32,
+    /// Prefill specs (`BxS+P`, space-separated).
+    pub prefill: String,
+    /// Decode specs (`BxC`, space-separated).
+    pub decode: String,
+    /// CUDA graphs on.
+    pub cuda_graphs: bool,
+    /// Measured milliseconds.
+    pub measured_ms: f64,
+    /// Predicted milliseconds.
+    pub predicted_ms: f64,
+    /// Signed error, percent of measured (positive = over-prediction).
+    pub error_pct: f64,
+}
+
+/// One compared serving run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServingComparison {
+    /// Line of the measured file.
+    pub line: usize,
+    /// Model as written.
+    pub model: String,
+    /// Cluster as written.
+    pub cluster: String,
+    /// Plan, canonical.
+    pub plan: String,
+    /// Workload as written.
+    pub workload: String,
+    /// Measured mean TTFT, ms.
+    pub measured_ttft_ms: f64,
+    /// Simulated mean TTFT, ms.
+    pub predicted_ttft_ms: f64,
+    /// Signed TTFT error, percent.
+    pub ttft_error_pct: f64,
+    /// Measured mean TPOT, ms.
+    pub measured_tpot_ms: f64,
+    /// Simulated mean TPOT, ms.
+    pub predicted_tpot_ms: f64,
+    /// Signed TPOT error, percent.
+    pub tpot_error_pct: f64,
+}
+
+/// The result of a validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationReport {
+    /// The measured file.
+    pub file: String,
+    /// `iterations` or `serving`.
+    pub kind: String,
+    /// Cost-model choice used.
+    pub cost_model: String,
+    /// Per-iteration comparisons (iteration files).
+    pub iterations: Vec<IterationComparison>,
+    /// Per-run comparisons (serving files).
+    pub serving: Vec<ServingComparison>,
+    /// Absolute % error summary over every compared quantity.
+    pub summary: Option<ErrorSummary>,
+}
+
+fn signed_pct(predicted: f64, measured: f64) -> f64 {
+    100.0 * (predicted - measured) / measured
+}
+
+/// Compare measured iterations with predictions.
+///
+/// # Errors
+/// [`Error::Model`], [`Error::Hardware`] or [`Error::Plan`] naming the row's model, GPU or TP
+/// (the message carries the file and line).
+pub fn validate_iterations(
+    file: &str,
+    rows: &[MeasuredIteration],
+    choice: CostModelChoice,
+) -> Result<ValidationReport> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let at = |e: Error| Error::Option {
+            option: format!("{file}:{}", r.line),
+            value: format!("{} on {} tp={}", r.model, r.gpu, r.tp),
+            expected: e.to_string(),
+        };
+        let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
+        let cluster = Cluster::new(1, r.tp.max(1), gpu).map_err(|e| at(e.into()))?;
+        let cost = cost_model(&cluster, choice).map_err(at)?;
+        let p = predict(&model, &cluster, r.tp, &r.batch(), r.cuda_graphs, cost)
+            .map_err(|e| at(e.into()))?;
+        out.push(IterationComparison {
+            line: r.line,
+            model: r.model.clone(),
+            gpu: r.gpu.clone(),
+            tp: r.tp,
+            prefill: r.prefill_spec(),
+            decode: r.decode_spec(),
+            cuda_graphs: r.cuda_graphs,
+            measured_ms: r.measured_ms,
+            predicted_ms: p.iteration_ms,
+            error_pct: signed_pct(p.iteration_ms, r.measured_ms),
+        });
+    }
+    let summary = ErrorSummary::from_pairs(out.iter().map(|c| (c.predicted_ms, c.measured_ms)));
+    Ok(ValidationReport {
+        file: file.to_string(),
+        kind: "iterations".into(),
+        cost_model: choice.to_string(),
+        iterations: out,
+        serving: Vec::new(),
+        summary,
+    })
+}
+
+/// One measured serving run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredRun {
+    /// Line in the file.
+    pub line: usize,
+    /// Model spec.
+    pub model: String,
+    /// Cluster spec.
+    pub cluster: String,
+    /// Plan string.
+    pub plan: String,
+    /// Workload: embedded name or trace path (relative paths are relative to the file).
+    pub workload: String,
+    /// Rescale to this rate, if given.
+    pub rate: Option<f64>,
+    /// Keep the first N requests, if given.
+    pub requests: Option<usize>,
+    /// Scheduler, if given (default vLLM v0).
+    pub scheduler: Option<String>,
+    /// Measured mean TTFT, ms.
+    pub ttft_ms: f64,
+    /// Measured mean TPOT, ms.
+    pub tpot_ms: f64,
+}
+
+fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
+    Error::Option {
+        option: format!("{file}:{line}: column `{column}`"),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// Parse a serving-run CSV (header: `model,cluster,plan,workload,rate,requests,scheduler,
+/// ttft_ms,tpot_ms`; `rate`, `requests` and `scheduler` may be empty or absent).
+///
+/// # Errors
+/// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
+pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let Some((hline, header)) = lines.next() else {
+        return Err(bad(file, 1, "header", "", "a CSV header line"));
+    };
+    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let find = |name: &str| cols.iter().position(|c| c == name);
+    let need = |name: &str| {
+        find(name).ok_or_else(|| bad(file, hline, name, header, &format!("a `{name}` column")))
+    };
+    let (cm, cc, cp, cw) = (need("model")?, need("cluster")?, need("plan")?, need("workload")?);
+    let (ct, cpo) = (need("ttft_ms")?, need("tpot_ms")?);
+    let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
+    let mut out = Vec::new();
+    for (line, l) in lines {
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        if f.len() != cols.len() {
+            return Err(bad(
+                file,
+                line,
+                "*",
+                l,
+                &format!("{} comma-separated fields like the header", cols.len()),
+            ));
+        }
+        let text_field = |c: usize, name: &str| -> Result<String> {
+            if f[c].is_empty() {
+                Err(bad(file, line, name, "", "a value"))
+            } else {
+                Ok(f[c].to_string())
+            }
+        };
+        let positive = |c: usize, name: &str| -> Result<f64> {
+            match f[c].parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                _ => Err(bad(file, line, name, f[c], "a positive number")),
+            }
+        };
+        let optional = |c: Option<usize>| c.map(|c| f[c]).filter(|v| !v.is_empty());
+        out.push(MeasuredRun {
+            line,
+            model: text_field(cm, "model")?,
+            cluster: text_field(cc, "cluster")?,
+            plan: text_field(cp, "plan")?,
+            workload: text_field(cw, "workload")?,
+            rate: optional(cr)
+                .map(|v| {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .ok_or_else(|| bad(file, line, "rate", v, "a positive rate in req/s"))
+                })
+                .transpose()?,
+            requests: optional(cn)
+                .map(|v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| bad(file, line, "requests", v, "a positive integer"))
+                })
+                .transpose()?,
+            scheduler: optional(cs).map(str::to_string),
+            ttft_ms: positive(ct, "ttft_ms")?,
+            tpot_ms: positive(cpo, "tpot_ms")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Simulate each measured serving run and compare mean TTFT and TPOT.
+///
+/// `base` is the directory that relative trace paths are resolved against (the measured
+/// file's directory).
+///
+/// # Errors
+/// Any error of resolving the run's model, cluster, plan, workload or scheduler, prefixed with
+/// the file and line.
+pub fn validate_serving(
+    file: &str,
+    base: &Path,
+    runs: &[MeasuredRun],
+    choice: CostModelChoice,
+) -> Result<ValidationReport> {
+    let mut out = Vec::with_capacity(runs.len());
+    let mut errors = Vec::new();
+    for r in runs {
+        let at = |e: Error| Error::Option {
+            option: format!("{file}:{}", r.line),
+            value: format!("{} / {} / {}", r.model, r.cluster, r.plan),
+            expected: e.to_string(),
+        };
+        let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
+        let plan: Plan = r.plan.parse().map_err(|e: parallax_plan::PlanError| at(e.into()))?;
+        let workload_spec = if parallax_sim::workload::names().contains(&r.workload.as_str())
+            || Path::new(&r.workload).is_absolute()
+        {
+            r.workload.clone()
+        } else {
+            let p: PathBuf = base.join(&r.workload);
+            p.display().to_string()
+        };
+        let workload = load_workload(&workload_spec, r.rate, r.requests).map_err(at)?;
+        let kind: SchedulerKind = match &r.scheduler {
+            Some(s) => s.parse().map_err(|e: parallax_sim::SimError| at(e.into()))?,
+            None => SchedulerKind::VllmV0,
+        };
+        let config = SimConfig {
+            scheduler: SchedulerConfig::new(kind),
+            ..SimConfig::default()
+        };
+        let cost = cost_model(&cluster, choice).map_err(at)?;
+        let report = simulate_plan(
+            &model,
+            &cluster,
+            &plan,
+            cost,
+            &workload,
+            &config,
+            &LowerOptions::default(),
+        )
+        .map_err(at)?;
+        let m = &report.metrics;
+        errors.push(ErrorSummary::abs_pct(m.ttft_ms.mean, r.ttft_ms));
+        errors.push(ErrorSummary::abs_pct(m.tpot_ms.mean, r.tpot_ms));
+        out.push(ServingComparison {
+            line: r.line,
+            model: r.model.clone(),
+            cluster: r.cluster.clone(),
+            plan: plan.to_string(),
+            workload: r.workload.clone(),
+            measured_ttft_ms: r.ttft_ms,
+            predicted_ttft_ms: m.ttft_ms.mean,
+            ttft_error_pct: signed_pct(m.ttft_ms.mean, r.ttft_ms),
+            measured_tpot_ms: r.tpot_ms,
+            predicted_tpot_ms: m.tpot_ms.mean,
+            tpot_error_pct: signed_pct(m.tpot_ms.mean, r.tpot_ms),
+        });
+    }
+    Ok(ValidationReport {
+        file: file.to_string(),
+        kind: "serving".into(),
+        cost_model: choice.to_string(),
+        iterations: Vec::new(),
+        serving: out,
+        summary: ErrorSummary::from_abs_pct(&errors),
+    })
+}
+
+/// Validate a measured file of either kind, told apart by its header: a `measured_ms` column
+/// means iterations, `ttft_ms` and `tpot_ms` columns mean serving runs.
+///
+/// This reads `path` (and, for serving runs, the traces it names).
+///
+/// # Errors
+/// [`Error::Option`] when the header matches neither format, and the errors of
+/// [`validate_iterations`] / [`validate_serving`].
+pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationReport> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Option {
+        option: "measured".into(),
+        value: file.clone(),
+        expected: format!("a readable file ({e})"),
+    })?;
+    let header = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    if cols.contains(&"measured_ms") {
+        let rows = parse_measured(&file, &text)?;
+        validate_iterations(&file, &rows, choice)
+    } else if cols.contains(&"ttft_ms") && cols.contains(&"tpot_ms") {
+        let runs = parse_serving(&file, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        validate_serving(&file, base, &runs, choice)
+    } else {
+        Err(Error::Option {
+            option: format!("{file}:1 header"),
+            value: header,
+            expected: "a measured-iteration CSV (with a `measured_ms` column) or a serving-run \
+                       CSV (with `ttft_ms` and `tpot_ms` columns); see docs/measured-format.md"
+                .into(),
+        })
+    }
+}
