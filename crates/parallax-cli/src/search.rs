@@ -384,8 +384,8 @@ fn print_text(r: &SearchReport) {
     let brows: Vec<Vec<String>> = r
         .baselines
         .iter()
-        .map(|b| match (&b.plan, &b.metrics) {
-            (Some(p), Some(m)) => vec![
+        .filter_map(|b| match (&b.plan, &b.metrics) {
+            (Some(p), Some(m)) => Some(vec![
                 b.name.clone(),
                 p.to_string(),
                 b.objective.map_or("-".into(), fmt_value),
@@ -393,33 +393,34 @@ fn print_text(r: &SearchReport) {
                 format!("{:.2}", m.tpot_ms.mean),
                 format!("{:.3}", m.e2e_s.mean),
                 b.speedup.map_or("-".into(), |s| format!("{s:.2}×")),
-            ],
-            _ => vec![
-                b.name.clone(),
-                b.error.clone().unwrap_or_else(|| "-".into()),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ],
+            ]),
+            _ => None,
         })
         .collect();
-    print!(
-        "{}",
-        table(
-            &[
-                "baseline",
-                "plan",
-                obj_col.as_str(),
-                "TTFT ms",
-                "TPOT ms",
-                "e2e s",
-                "best's gain",
-            ],
-            &brows
-        )
-    );
+    if !brows.is_empty() {
+        print!(
+            "{}",
+            table(
+                &[
+                    "baseline",
+                    "plan",
+                    obj_col.as_str(),
+                    "TTFT ms",
+                    "TPOT ms",
+                    "e2e s",
+                    "best's gain",
+                ],
+                &brows
+            )
+        );
+    }
+    for b in r.baselines.iter().filter(|b| b.metrics.is_none()) {
+        println!(
+            "baseline {}: {}",
+            b.name,
+            b.error.as_deref().unwrap_or("not simulated")
+        );
+    }
     println!();
     match &r.best {
         Some(b) => println!("best: {}", b.plan),

@@ -112,7 +112,7 @@ fn check(objective: Objective, slo: Slo) -> SearchReport {
     // Ranking is sorted.
     for w in report.ranked.windows(2) {
         assert!(
-            w[0].meets_constraints > w[1].meets_constraints
+            (w[0].meets_constraints && !w[1].meets_constraints)
                 || (w[0].meets_constraints == w[1].meets_constraints
                     && objective.compare(w[0].objective, w[1].objective).is_le())
         );
