@@ -9,9 +9,10 @@ pub enum Error {
     /// A GPU, cluster or hardware description was invalid.
     #[error(transparent)]
     Hardware(#[from] parallax_hw::HwError),
-    /// A profile or measured file was invalid.
+    /// A profile or measured file was invalid (boxed: the error names file, table, row and
+    /// column, and is large).
     #[error(transparent)]
-    Profile(#[from] parallax_hw::profile::ProfileError),
+    Profile(Box<parallax_hw::profile::ProfileError>),
     /// A workload or simulator configuration was invalid.
     #[error(transparent)]
     Simulation(#[from] parallax_sim::SimError),
@@ -35,3 +36,9 @@ pub enum Error {
 
 /// Shorthand for results of the facade.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<parallax_hw::profile::ProfileError> for Error {
+    fn from(e: parallax_hw::profile::ProfileError) -> Self {
+        Error::Profile(Box::new(e))
+    }
+}

@@ -7,7 +7,7 @@
 //! let model = parallax::ir::resolve("llama-3.1-8b")?;
 //! let cluster = parallax::hw::Cluster::parse("1x8xH100")?;
 //! let cost = parallax::cost_model(&cluster, parallax::CostModelChoice::Roofline)?;
-//! assert_eq!(cost.name(), "roofline");
+//! assert!(cost.name().starts_with("roofline"));
 //! # let _ = model;
 //! # Ok::<(), parallax::Error>(())
 //! ```

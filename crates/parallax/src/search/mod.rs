@@ -55,10 +55,6 @@
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
 
-// `Error` carries the hardware crate's large `ProfileError` inline; boxing it belongs in
-// `crate::error` (reported to its owner).
-#![allow(clippy::result_large_err)]
-
 mod objective;
 mod report;
 

@@ -1,4 +1,3 @@
-#![allow(clippy::result_large_err)] // see search/mod.rs
 //! What a search returns: [`SearchReport`] with ranked plans, baselines, counts and the stop
 //! reason.
 
