@@ -24,7 +24,11 @@ fn json(args: &[&str]) -> Value {
 
 fn fails_with(args: &[&str], needles: &[&str]) {
     let out = parallax(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?} should fail with exit code 2");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} should fail with exit code 2"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     for n in needles {
         assert!(err.contains(n), "{args:?}: stderr `{err}` lacks `{n}`");
@@ -56,26 +60,55 @@ fn inspect_accepts_hf_ids_and_paths() {
 #[test]
 fn predict_json_has_iteration_and_breakdown() {
     let v = json(&[
-        "predict", "--model", "llama-3.1-70b", "--gpu", "H100", "--tp", "8", "--prefill",
-        "1x512+2048", "--decode", "32x1024", "--json",
+        "predict",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "H100",
+        "--tp",
+        "8",
+        "--prefill",
+        "1x512+2048",
+        "--decode",
+        "32x1024",
+        "--json",
     ]);
     let total = v["iteration_ms"].as_f64().unwrap();
     assert!(total > 0.0);
     let b = &v["breakdown_ms"];
     let mut sum = 0.0;
-    for k in ["gemm", "attention", "elementwise", "communication", "overhead"] {
-        sum += b[k].as_f64().unwrap_or_else(|| panic!("breakdown lacks {k}"));
+    for k in [
+        "gemm",
+        "attention",
+        "elementwise",
+        "communication",
+        "overhead",
+    ] {
+        sum += b[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("breakdown lacks {k}"));
     }
     assert!((sum - total).abs() < 1e-6 * total);
-    assert!(b["communication"].as_f64().unwrap() > 0.0, "tp=8 communicates");
+    assert!(
+        b["communication"].as_f64().unwrap() > 0.0,
+        "tp=8 communicates"
+    );
 }
 
 #[test]
 fn cuda_graphs_remove_launch_overhead_in_decode() {
     let args = |g: &'static str| {
         vec![
-            "predict", "-m", "llama-3.1-8b", "--gpu", "H100", "--decode", "16x512",
-            "--cuda-graphs", g, "--json",
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "16x512",
+            "--cuda-graphs",
+            g,
+            "--json",
         ]
     };
     let on = json(&args("on"));
@@ -89,8 +122,18 @@ fn cuda_graphs_remove_launch_overhead_in_decode() {
 #[test]
 fn simulate_json_has_the_documented_fields() {
     let v = json(&[
-        "simulate", "--model", "llama-3.1-8b", "--cluster", "1x2xH100", "--plan", "dp=2,tp=1",
-        "--workload", "chat", "--requests", "64", "--json",
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--plan",
+        "dp=2,tp=1",
+        "--workload",
+        "chat",
+        "--requests",
+        "64",
+        "--json",
     ]);
     assert_eq!(v["requests"]["completed"].as_u64(), Some(64));
     assert_eq!(v["requests"]["rejected"].as_u64(), Some(0));
@@ -107,8 +150,20 @@ fn simulate_json_has_the_documented_fields() {
 #[test]
 fn simulate_is_byte_identical_across_runs_and_threads() {
     let args = [
-        "simulate", "-m", "llama-3.1-8b", "--cluster", "1x4xH100", "--plan", "dp=2,tp=2",
-        "--workload", "code", "--requests", "200", "--scheduler", "sarathi", "--json",
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--plan",
+        "dp=2,tp=2",
+        "--workload",
+        "code",
+        "--requests",
+        "200",
+        "--scheduler",
+        "sarathi",
+        "--json",
     ];
     let a = parallax(&args);
     let b = Command::new(env!("CARGO_BIN_EXE_parallax"))
@@ -127,11 +182,25 @@ fn simulate_writes_requests_csv_and_timeline() {
     let csv = dir.join("req.csv");
     let trace = dir.join("trace.json");
     let out = parallax(&[
-        "simulate", "-m", "llama-3.1-8b", "--cluster", "1x1xH100", "--plan", "tp=1",
-        "--requests", "20", "--requests-csv", csv.to_str().unwrap(), "--timeline",
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--requests",
+        "20",
+        "--requests-csv",
+        csv.to_str().unwrap(),
+        "--timeline",
         trace.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(rows.lines().count(), 21, "header + one row per request");
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
@@ -143,15 +212,41 @@ fn simulate_writes_requests_csv_and_timeline() {
 fn bad_input_names_the_value_and_exits_2() {
     fails_with(&["inspect", "--model", "no-such-model"], &["no-such-model"]);
     fails_with(
-        &["predict", "-m", "llama-3.1-8b", "--gpu", "H999", "--decode", "1x1"],
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H999",
+            "--decode",
+            "1x1",
+        ],
         &["H999"],
     );
     fails_with(
-        &["predict", "-m", "llama-3.1-70b", "--gpu", "H100", "--tp", "3", "--decode", "1x1"],
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-70b",
+            "--gpu",
+            "H100",
+            "--tp",
+            "3",
+            "--decode",
+            "1x1",
+        ],
         &["tp=3"],
     );
     fails_with(
-        &["predict", "-m", "llama-3.1-8b", "--gpu", "H100", "--decode", "1y1"],
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1y1",
+        ],
         &["1y1"],
     );
     fails_with(&["simulate", "--cluster", "2x8"], &["2x8"]);
@@ -190,7 +285,102 @@ fn catalogs_list_models_and_gpus() {
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
-    for want in ["A100-40GB-SXM", "A100-80GB-SXM", "H100-SXM", "H100-PCIe", "H200", "B200", "L40S", "MI300X"] {
+    for want in [
+        "A100-40GB-SXM",
+        "A100-80GB-SXM",
+        "H100-SXM",
+        "H100-PCIe",
+        "H200",
+        "B200",
+        "L40S",
+        "MI300X",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
+}
+
+#[test]
+fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
+    let args = [
+        "search",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--workload",
+        "chat",
+        "--requests",
+        "96",
+        "--top",
+        "3",
+        "--json",
+    ];
+    let v = json(&args);
+    assert!(v["plans_enumerated"].as_u64().unwrap() >= v["plans_simulated"].as_u64().unwrap());
+    assert!(v["plans_simulated"].as_u64().unwrap() > 1);
+    assert_eq!(v["stop_reason"], "exhausted");
+    let best = &v["best"];
+    let plan = best["plan"].as_str().unwrap();
+    assert!(best["metrics"]["ttft_ms"]["p99"].is_number());
+    assert_eq!(v["ranked"][0]["plan"], best["plan"]);
+    assert!(v["ranked"].as_array().unwrap().len() <= 3);
+    let baselines = v["baselines"].as_array().unwrap();
+    assert!(baselines.len() >= 2);
+    for b in baselines {
+        assert!(b["plan"].is_string() && b["metrics"].is_object());
+        assert!(
+            b["speedup"].as_f64().unwrap() >= 1.0 - 1e-12,
+            "best never loses to a baseline"
+        );
+    }
+    // The printed plan string is accepted back by `simulate --plan` with the same metrics.
+    let sim = json(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--workload",
+        "chat",
+        "--requests",
+        "96",
+        "--plan",
+        plan,
+        "--json",
+    ]);
+    assert_eq!(sim, best["metrics"]);
+    // Same bytes with one thread.
+    let one = Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(one.stdout, parallax(&args).stdout);
+}
+
+#[test]
+fn search_reports_a_model_that_cannot_fit() {
+    let v = json(&[
+        "search",
+        "--model",
+        "llama-3.1-405b",
+        "--cluster",
+        "1x1xH100",
+        "--requests",
+        "16",
+        "--json",
+    ]);
+    let inf = &v["infeasible"];
+    assert!(inf.is_object(), "{v}");
+    assert!(
+        inf["deficit_bytes"].as_f64().unwrap() > 5e11,
+        "405B misses by hundreds of GB"
+    );
+}
+
+#[test]
+fn search_rejects_bad_options() {
+    fails_with(&["search", "--objective", "fastest"], &["fastest"]);
+    fails_with(&["search", "--slo-tpot=-3ms"], &["-3ms"]);
+    fails_with(&["search", "--cluster", "1x8xH999"], &["H999"]);
 }
