@@ -8,7 +8,8 @@ use parallax_sim::{workload, SimConfig, SimReport, Simulator, Workload};
 use std::sync::Arc;
 
 /// A workload from an embedded name (`chat`, `creation`, `summarization`, `code`,
-/// `conversation`) or a trace file path, optionally cut to its first `requests` requests and
+/// `conversation`), a synthetic spec (`synthetic:requests=N,rate=R,…`, see
+/// [`parallax_sim::workload::spec`]) or a trace file path, optionally cut to its first `requests` requests and
 /// rescaled to `rate` req/s (in that order).
 ///
 /// This is the only function here that reads a file, and only when `spec` is not an embedded
@@ -18,20 +19,20 @@ use std::sync::Arc;
 /// [`Error::Simulation`] for an unknown name, an unreadable or malformed trace, or an invalid
 /// `requests`/`rate`.
 pub fn load_workload(spec: &str, rate: Option<f64>, requests: Option<usize>) -> Result<Workload> {
-    let mut w = if workload::names().contains(&spec) {
-        workload::embedded(spec)?
-    } else if std::path::Path::new(spec).exists() {
-        workload::load_path(spec)?
-    } else {
+    let known = workload::names().contains(&spec)
+        || spec.starts_with(workload::spec::PREFIX)
+        || std::path::Path::new(spec).exists();
+    if !known {
         return Err(Error::Option {
             option: "workload".into(),
             value: spec.into(),
             expected: format!(
-                "an embedded workload ({}) or the path of a trace file",
+                "an embedded workload ({}), a `synthetic:…` spec, or the path of a trace file",
                 workload::names().join(", ")
             ),
         });
-    };
+    }
+    let mut w = workload::resolve(spec)?;
     if let Some(n) = requests {
         w = w.take(n)?;
     }

@@ -24,6 +24,7 @@
 //! is needed.
 
 mod parse;
+pub mod spec;
 pub mod synthetic;
 
 pub use parse::{parse, parse_as, parse_lengths, TraceFormat};
@@ -222,11 +223,14 @@ pub fn load_path(path: impl AsRef<Path>) -> Result<Workload, SimError> {
     parse(&path.display().to_string(), &text)
 }
 
-/// An embedded workload by name ([`names`]), otherwise a trace file path ([`load_path`]) —
-/// what a `--workload chat|<file>` option needs.
+/// An embedded workload by name ([`names`]), a synthetic spec (`synthetic:…`, see [`spec`]),
+/// otherwise a trace file path ([`load_path`]) — what a `--workload chat|<file>|synthetic:…`
+/// option needs.
 pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
     if names().contains(&name_or_path) {
         embedded(name_or_path)
+    } else if name_or_path.starts_with(spec::PREFIX) {
+        spec::parse_synthetic(name_or_path)?.generate()
     } else {
         load_path(name_or_path)
     }

@@ -1,0 +1,270 @@
+//! A one-line text form of a synthetic workload, for command lines:
+//!
+//! ```text
+//! synthetic:requests=N,rate=R[,arrivals=poisson|gamma][,cv=C]
+//!           (,prompt=DIST,output=DIST | ,resample=WORKLOAD)[,seed=S]
+//! DIST := fixed(N) | uniform(MIN,MAX) | normal(MEAN,STD) | lognormal(MEAN,STD) | zipf(S,MAX)
+//! ```
+//!
+//! `resample` names an embedded workload ([`super::names`]) whose `(prompt, output)` pairs are
+//! drawn with replacement. `arrivals` defaults to `poisson`; `cv` (gamma only) defaults to 1;
+//! `seed` to 0. Keys may come in any order, each once.
+//!
+//! ```
+//! use parallax_sim::workload::spec::parse_synthetic;
+//! let spec = parse_synthetic("synthetic:requests=100,rate=2,prompt=fixed(128),output=uniform(1,64)")?;
+//! let w = spec.generate()?;
+//! assert_eq!(w.len(), 100);
+//! # Ok::<(), parallax_sim::SimError>(())
+//! ```
+
+use super::synthetic::{Arrivals, LengthDist, Lengths, SyntheticSpec};
+use crate::error::SimError;
+use std::collections::BTreeMap;
+
+/// The prefix that marks a synthetic workload spec.
+pub const PREFIX: &str = "synthetic:";
+
+const KEYS: [&str; 8] = [
+    "requests", "rate", "arrivals", "cv", "prompt", "output", "resample", "seed",
+];
+
+fn err(spec: &str, field: &str, value: &str, expected: &str) -> SimError {
+    SimError::workload(spec, field, value, expected)
+}
+
+/// Split on commas that are not inside parentheses.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn number<T: std::str::FromStr>(
+    spec: &str,
+    field: &str,
+    v: &str,
+    expected: &str,
+) -> Result<T, SimError> {
+    v.trim()
+        .parse::<T>()
+        .map_err(|_| err(spec, field, v, expected))
+}
+
+fn dist(spec: &str, field: &str, v: &str) -> Result<LengthDist, SimError> {
+    const EXPECTED: &str =
+        "fixed(N), uniform(MIN,MAX), normal(MEAN,STD), lognormal(MEAN,STD) or zipf(S,MAX)";
+    let v = v.trim();
+    let (name, args) = v
+        .strip_suffix(')')
+        .and_then(|x| x.split_once('('))
+        .ok_or_else(|| err(spec, field, v, EXPECTED))?;
+    let args: Vec<&str> = args.split(',').map(str::trim).collect();
+    let arity = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(err(spec, field, v, EXPECTED))
+        }
+    };
+    let f = |i: usize| number::<f64>(spec, field, args[i], EXPECTED);
+    let u = |i: usize| number::<u32>(spec, field, args[i], EXPECTED);
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "fixed" => {
+            arity(1)?;
+            LengthDist::Fixed(u(0)?)
+        }
+        "uniform" => {
+            arity(2)?;
+            LengthDist::Uniform {
+                min: u(0)?,
+                max: u(1)?,
+            }
+        }
+        "normal" => {
+            arity(2)?;
+            LengthDist::Normal {
+                mean: f(0)?,
+                std: f(1)?,
+            }
+        }
+        "lognormal" => {
+            arity(2)?;
+            LengthDist::LogNormal {
+                mean: f(0)?,
+                std: f(1)?,
+            }
+        }
+        "zipf" => {
+            arity(2)?;
+            LengthDist::Zipf {
+                s: f(0)?,
+                max: u(1)?,
+            }
+        }
+        _ => return Err(err(spec, field, v, EXPECTED)),
+    })
+}
+
+/// Parse a `synthetic:` spec (see the module docs).
+///
+/// # Errors
+/// [`SimError::InvalidWorkload`] naming the spec, the key and the value: an unknown or repeated
+/// key, a missing `requests`/`rate`, lengths given both ways or not at all, a malformed number
+/// or distribution, an unknown `resample` workload. Values are range-checked when the
+/// workload is generated ([`SyntheticSpec::generate`]).
+pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
+    let body = spec
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| err(spec, "prefix", spec, "a spec starting with `synthetic:`"))?;
+    let mut kv: BTreeMap<&str, &str> = BTreeMap::new();
+    for part in split_top(body)
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| err(spec, part, part, "key=value"))?;
+        let k = k.trim();
+        if !KEYS.contains(&k) {
+            return Err(err(
+                spec,
+                k,
+                v,
+                &format!("one of the keys {}", KEYS.join(", ")),
+            ));
+        }
+        if kv.insert(k, v.trim()).is_some() {
+            return Err(err(spec, k, v, "each key at most once"));
+        }
+    }
+    let need = |k: &str| {
+        kv.get(k)
+            .copied()
+            .ok_or_else(|| err(spec, k, "", "a value"))
+    };
+    let requests: usize = number(spec, "requests", need("requests")?, "a positive integer")?;
+    let rate: f64 = number(spec, "rate", need("rate")?, "a rate in req/s")?;
+    let arrivals = match kv.get("arrivals").copied().unwrap_or("poisson") {
+        "poisson" => {
+            if let Some(cv) = kv.get("cv") {
+                return Err(err(
+                    spec,
+                    "cv",
+                    cv,
+                    "no cv with poisson arrivals (use arrivals=gamma)",
+                ));
+            }
+            Arrivals::Poisson { rate }
+        }
+        "gamma" => Arrivals::Gamma {
+            rate,
+            cv: match kv.get("cv") {
+                Some(cv) => number(spec, "cv", cv, "a positive coefficient of variation")?,
+                None => 1.0,
+            },
+        },
+        other => return Err(err(spec, "arrivals", other, "poisson or gamma")),
+    };
+    let lengths = match (kv.get("resample"), kv.get("prompt"), kv.get("output")) {
+        (Some(name), None, None) => Lengths::Resample(super::embedded(name)?.lengths()),
+        (None, Some(p), Some(o)) => Lengths::Independent {
+            prompt: dist(spec, "prompt", p)?,
+            output: dist(spec, "output", o)?,
+        },
+        _ => {
+            return Err(err(
+                spec,
+                "prompt/output/resample",
+                "",
+                "either both prompt=DIST and output=DIST, or resample=WORKLOAD alone",
+            ))
+        }
+    };
+    let seed = match kv.get("seed") {
+        Some(s) => number(spec, "seed", s, "an unsigned integer seed")?,
+        None => 0,
+    };
+    Ok(SyntheticSpec {
+        requests,
+        arrivals,
+        lengths,
+        seed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        let s = parse_synthetic(
+            "synthetic:requests=10,rate=2,arrivals=gamma,cv=2,prompt=lognormal(500,200),\
+             output=zipf(1.1,400),seed=7",
+        )
+        .unwrap();
+        assert_eq!(s.requests, 10);
+        assert_eq!(s.seed, 7);
+        assert_eq!(s.arrivals, Arrivals::Gamma { rate: 2.0, cv: 2.0 });
+        let r = parse_synthetic("synthetic:requests=5,rate=1,resample=chat").unwrap();
+        assert!(matches!(r.lengths, Lengths::Resample(ref v) if v.len() == 1024));
+        assert_eq!(r.generate().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_value() {
+        for (spec, needle) in [
+            (
+                "synthetic:rate=1,prompt=fixed(1),output=fixed(1)",
+                "requests",
+            ),
+            (
+                "synthetic:requests=1,rate=fast,prompt=fixed(1),output=fixed(1)",
+                "fast",
+            ),
+            (
+                "synthetic:requests=1,rate=1,prompt=fixed(1)",
+                "prompt/output/resample",
+            ),
+            (
+                "synthetic:requests=1,rate=1,prompt=gauss(1,2),output=fixed(1)",
+                "gauss(1,2)",
+            ),
+            (
+                "synthetic:requests=1,rate=1,prompt=uniform(1),output=fixed(1)",
+                "uniform(1)",
+            ),
+            ("synthetic:requests=1,rate=1,resample=nope", "nope"),
+            ("synthetic:requests=1,rate=1,speed=3,resample=chat", "speed"),
+            (
+                "synthetic:requests=1,requests=2,rate=1,resample=chat",
+                "requests",
+            ),
+            ("synthetic:requests=1,rate=1,cv=2,resample=chat", "cv"),
+        ] {
+            let e = parse_synthetic(spec).unwrap_err().to_string();
+            assert!(e.contains(needle), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_fail_at_generation() {
+        let s = parse_synthetic("synthetic:requests=3,rate=-1,prompt=fixed(1),output=fixed(1)")
+            .unwrap();
+        assert!(s.generate().is_err());
+    }
+}
