@@ -384,3 +384,29 @@ fn search_rejects_bad_options() {
     fails_with(&["search", "--slo-tpot=-3ms"], &["-3ms"]);
     fails_with(&["search", "--cluster", "1x8xH999"], &["H999"]);
 }
+
+#[test]
+fn simulate_accepts_a_synthetic_workload() {
+    let spec = "synthetic:requests=300,rate=4,arrivals=gamma,cv=2,prompt=lognormal(400,200),output=uniform(1,200),seed=3";
+    let v = json(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        spec,
+        "--json",
+    ]);
+    assert_eq!(v["requests"]["completed"].as_u64(), Some(300));
+    fails_with(
+        &[
+            "simulate",
+            "--workload",
+            "synthetic:requests=3,rate=1,prompt=gauss(1,2),output=fixed(1)",
+        ],
+        &["gauss(1,2)"],
+    );
+}
