@@ -31,10 +31,47 @@ pub trait CostModel: Send + Sync + Debug {
     /// A collective of `bytes` (per rank, see [`parallax_ir::Collective::bytes`]) over `group`.
     fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64;
 
-    /// Host-side launch overhead of one kernel when it is launched eagerly (no CUDA graph).
+    /// Host time to issue one lowered op eagerly (no CUDA graph): the framework's dispatch
+    /// and the launches of every kernel it runs for that op (a `parallax_ir::Op`, or one
+    /// attention call). An eager iteration cannot finish before the host has issued all its
+    /// ops: its host time is this times the op count (see [`Self::host_overlap_exponent`]).
     fn kernel_launch_overhead(&self) -> f64;
 
-    /// Fixed per-iteration framework overhead (scheduling, sampling set-up, input preparation).
-    /// Paid once per iteration, with or without CUDA graphs.
+    /// Fixed device-side time per iteration, paid with or without CUDA graphs (graph launch,
+    /// latency of the first kernel, the final synchronisation). Scheduler time of a serving
+    /// engine is not part of it (that is a simulator-level setting).
     fn iteration_overhead(&self) -> f64;
+
+    /// Exponent `p` of the blend `(G^p + H^p)^(1/p)` of device time `G` and host issue time
+    /// `H` of an eager iteration: `∞` is the pure maximum (the slower side hides the other
+    /// entirely); a finite `p` adds the partial waits near balance, when a layer's long GEMMs
+    /// let the host run ahead and its many short kernels let the GPU catch up and idle.
+    ///
+    /// The default is the fitted [`crate::roofline::DEFAULT_HOST_OVERLAP`], so custom models
+    /// (e.g. wrappers of the roofline) need not implement it.
+    fn host_overlap_exponent(&self) -> f64 {
+        crate::roofline::DEFAULT_HOST_OVERLAP
+    }
+}
+
+/// Wall time of an eager iteration with device time `device` and host issue time `host`:
+/// `(device^p + host^p)^(1/p)` for the exponent `p` of
+/// [`CostModel::host_overlap_exponent`] (`p = ∞`, or not above 0, gives the maximum).
+///
+/// # Examples
+/// ```
+/// use parallax_hw::cost::eager_wall_time;
+/// assert_eq!(eager_wall_time(3.0, 4.0, 2.0), 5.0);
+/// assert_eq!(eager_wall_time(3.0, 4.0, f64::INFINITY), 4.0);
+/// ```
+pub fn eager_wall_time(device: f64, host: f64, p: f64) -> f64 {
+    let hi = device.max(host);
+    if hi <= 0.0 {
+        return 0.0;
+    }
+    if !p.is_finite() || p <= 0.0 {
+        return hi;
+    }
+    let lo = device.min(host);
+    hi * (1.0 + (lo / hi).powf(p)).powf(1.0 / p)
 }

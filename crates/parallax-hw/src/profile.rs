@@ -17,7 +17,10 @@ mod interp;
 pub mod measured;
 pub mod model;
 
-pub use calibrate::{calibrate, calibrated_hold_out, Calibration, TableFit};
+pub use calibrate::{
+    calibrate, calibrated_hold_out, fit_overheads, Calibration, IterationSample, OverheadFit,
+    TableFit,
+};
 pub use error::{ProfileError, Row};
 pub use format::{
     CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, Overheads, PrefillPoint, Profile,
@@ -57,6 +60,9 @@ const APEX_H100: [(&str, &str); 5] = [
     ),
 ];
 
+const H100_SXM_PROFILER: &str = include_str!("../data/profiles/parallax-profiler/h100-sxm.json");
+const H200_QUICK: &str = include_str!("../data/profiles/parallax-profiler/h200-quick.json");
+
 /// Builds the embedded H100 profile (see [`embedded_h100`]); an error here means the embedded
 /// data are corrupt.
 ///
@@ -87,15 +93,42 @@ pub fn build_embedded_h100() -> Result<Profile, ProfileError> {
             .with_provenance(import::apex_provenance("apex-comm/H100-SXM-80GB"))
             .with_software(import::unknown_software()),
     );
+    // The elementwise table of this project's profiler run on an H100 SXM, with that file's
+    // provenance and software versions (the h100-pytorch measurements have no such table).
+    let sxm = Profile::from_json(
+        "<embedded parallax-profiler/h100-sxm.json>",
+        H100_SXM_PROFILER,
+    )?;
+    if let Some(mut t) = sxm.elementwise {
+        t.provenance = Some(t.provenance.unwrap_or(sxm.provenance));
+        t.software = Some(t.software.unwrap_or(sxm.software));
+        p.elementwise = Some(t);
+    }
+    p.validate()?;
+    Ok(p)
+}
+
+/// Builds the embedded H200 profile (see [`embedded_h200`]).
+///
+/// # Errors
+/// A [`ProfileError`] naming the embedded file, entry and column.
+pub fn build_embedded_h200() -> Result<Profile, ProfileError> {
+    let mut p = Profile::from_json("<embedded parallax-profiler/h200-quick.json>", H200_QUICK)?;
+    // Its elementwise rows below ~16 MB time the host, not the GPU: torch ops of two or more
+    // kernels timed alone leave the GPU waiting for the (slow) host between their kernels
+    // (a 1.4 MB SiLU·mul takes 32 µs there, 11 µs on the H100). Those ops use the
+    // calibrated roofline instead.
+    p.elementwise = None;
     p.validate()?;
     Ok(p)
 }
 
 /// The embedded H100 SXM profile: GEMM, prefill and decode attention from this project's
-/// PyTorch measurements (`data/profiles/h100-pytorch`, bf16, two runs merged by median), and
-/// NCCL collectives (half precision, 2/4/8 GPUs in one node) from APEX+
-/// (`data/profiles/apex-comm/H100-SXM-80GB`, MIT). It has no elementwise table: those ops
-/// fall back to the wrapped model.
+/// PyTorch measurements (`data/profiles/h100-pytorch`, bf16, two runs merged by median), NCCL
+/// collectives (half precision, 2/4/8 GPUs in one node) from APEX+
+/// (`data/profiles/apex-comm/H100-SXM-80GB`, MIT), and the elementwise table of this
+/// project's profiler (`data/profiles/parallax-profiler/h100-sxm.json`, PyTorch 2.11 torch
+/// ops). Each table keeps its own provenance.
 ///
 /// Built once on first use and shared.
 pub fn embedded_h100() -> Arc<Profile> {
@@ -108,26 +141,102 @@ pub fn embedded_h100() -> Arc<Profile> {
     .clone()
 }
 
+/// The embedded H200 profile: this project's profiler in `--quick` mode on one H200
+/// (`data/profiles/parallax-profiler/h200-quick.json`: GEMM and attention; its elementwise
+/// table is left out, see [`build_embedded_h200`]).
+///
+/// Built once on first use and shared.
+pub fn embedded_h200() -> Arc<Profile> {
+    static CELL: OnceLock<Arc<Profile>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        Arc::new(build_embedded_h200().expect("embedded H200 profile data are valid"))
+    })
+    .clone()
+}
+
+/// The embedded profile of `gpu` (by catalog name: `H100-SXM`, `H200`), if one ships.
+pub fn embedded_profile(gpu: &crate::Gpu) -> Option<Arc<Profile>> {
+    match gpu.name.as_str() {
+        "H100-SXM" => Some(embedded_h100()),
+        "H200" => Some(embedded_h200()),
+        _ => None,
+    }
+}
+
 /// Which cost model [`default_cost_model`] builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CostModelChoice {
-    /// The profiled model where an embedded profile exists for the GPU (H100-SXM), else the
-    /// roofline.
+    /// The profiled model where an embedded profile exists for the GPU (H100-SXM, H200),
+    /// else the calibrated roofline.
     #[default]
     Auto,
-    /// The roofline alone (`--cost-model roofline`).
+    /// The roofline alone (`--cost-model roofline`), calibrated to the embedded H100 profile.
     Roofline,
+    /// The profiled model; an error for a GPU without an embedded profile.
+    Profiled,
 }
 
-/// Whether an embedded profile exists for `gpu` (by catalog name: `H100-SXM`).
+impl CostModelChoice {
+    /// The lower-case name (`auto`, `roofline`, `profiled`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CostModelChoice::Auto => "auto",
+            CostModelChoice::Roofline => "roofline",
+            CostModelChoice::Profiled => "profiled",
+        }
+    }
+}
+
+/// Whether an embedded profile exists for `gpu` (by catalog name: `H100-SXM`, `H200`).
 pub fn has_embedded_profile(gpu: &crate::Gpu) -> bool {
-    gpu.name == "H100-SXM"
+    matches!(gpu.name.as_str(), "H100-SXM" | "H200")
 }
 
-/// The cost model Parallax uses by default for `cluster`'s GPU: for an H100 SXM, the embedded
-/// H100 profile interpolated by [`ProfiledCostModel`] over a roofline fallback (the roofline
-/// still times ops and collectives the profile lacks); for every other GPU, or when
-/// `choice` is [`CostModelChoice::Roofline`], the roofline with default parameters.
+/// The roofline model Parallax uses for `gpu`: [`crate::RooflineModel::calibrated`] (the
+/// efficiency fractions fitted to the embedded H100 profile, which carry over to every GPU).
+pub fn default_roofline(gpu: &crate::Gpu) -> crate::RooflineModel {
+    crate::RooflineModel::calibrated(gpu)
+}
+
+/// The cost model Parallax uses for `cluster`'s GPU under `choice`: with an embedded profile
+/// (H100 SXM, H200) and `Auto` or `Profiled`, that profile interpolated by
+/// [`ProfiledCostModel`] over the calibrated roofline (which still times the ops and
+/// collectives the profile lacks); otherwise the calibrated roofline
+/// ([`default_roofline`]).
+///
+/// # Errors
+/// [`ProfileError::NoProfile`] when `choice` is `Profiled` and no profile ships for the GPU.
+///
+/// # Examples
+/// ```
+/// use parallax_hw::{profile, Cluster, CostModel};
+/// let c = Cluster::parse("1x8xH100")?;
+/// let auto = profile::cost_model_for(&c, profile::CostModelChoice::Auto).unwrap();
+/// assert_eq!(auto.name(), "profiled:h100-pytorch");
+/// let roofline = profile::cost_model_for(&c, profile::CostModelChoice::Roofline).unwrap();
+/// assert!(roofline.name().starts_with("roofline"));
+/// # Ok::<(), parallax_hw::HwError>(())
+/// ```
+pub fn cost_model_for(
+    cluster: &crate::Cluster,
+    choice: CostModelChoice,
+) -> Result<Arc<dyn crate::CostModel>, ProfileError> {
+    let roofline: Arc<dyn crate::CostModel> = Arc::new(default_roofline(&cluster.gpu));
+    if choice == CostModelChoice::Roofline {
+        return Ok(roofline);
+    }
+    match embedded_profile(&cluster.gpu) {
+        Some(p) => Ok(Arc::new(ProfiledCostModel::new(&p, roofline)?)),
+        None if choice == CostModelChoice::Profiled => Err(ProfileError::NoProfile {
+            gpu: cluster.gpu.name.clone(),
+            available: vec!["H100-SXM".into(), "H200".into()],
+        }),
+        None => Ok(roofline),
+    }
+}
+
+/// [`cost_model_for`] without the error: `Profiled` for a GPU without a profile gives the
+/// calibrated roofline.
 ///
 /// # Examples
 /// ```
@@ -141,13 +250,10 @@ pub fn default_cost_model(
     cluster: &crate::Cluster,
     choice: CostModelChoice,
 ) -> Arc<dyn crate::CostModel> {
-    let roofline: Arc<dyn crate::CostModel> = Arc::new(crate::RooflineModel::new(&cluster.gpu));
-    if choice == CostModelChoice::Roofline || !has_embedded_profile(&cluster.gpu) {
-        return roofline;
-    }
-    match ProfiledCostModel::new(&embedded_h100(), roofline.clone()) {
-        Ok(m) => Arc::new(m),
-        // Unreachable with valid embedded data (tested); the roofline is a safe answer.
-        Err(_) => roofline,
+    match cost_model_for(cluster, choice) {
+        Ok(m) => m,
+        // Only `Profiled` without a profile, or corrupt embedded data (tested): the
+        // calibrated roofline is a safe answer.
+        Err(_) => Arc::new(default_roofline(&cluster.gpu)),
     }
 }

@@ -27,7 +27,15 @@ fn embedded_h100_parses_and_round_trips() {
     assert_eq!(p.decode_attention.as_ref().unwrap().rows.len(), 14);
     // 4 collectives × 3 group sizes × 19 half rows + 19 send/recv rows.
     assert_eq!(p.collective.as_ref().unwrap().rows.len(), 4 * 3 * 19 + 19);
-    assert!(p.elementwise.is_none());
+    // The elementwise table of the parallax-profiler H100 run, with its own provenance.
+    let ew = p.elementwise.as_ref().unwrap();
+    assert_eq!(ew.rows.len(), 30);
+    assert!(ew
+        .provenance
+        .as_ref()
+        .unwrap()
+        .source
+        .starts_with("parallax_profiler"));
     assert_eq!(p.software.torch, "2.11.0+cu130");
     assert_eq!(p.software.cuda, "13.0");
     assert_eq!(p.software.driver, "580.159.04");

@@ -202,9 +202,9 @@ fn extrapolation_and_unseen_shapes_follow_the_rules() {
 #[test]
 fn falls_back_per_op_where_the_profile_lacks_data() {
     let m = model();
-    // No elementwise table in the embedded profile.
+    // The embedded elementwise table has no routing rows.
     let e = Elementwise {
-        kind: ElementwiseKind::Norm,
+        kind: ElementwiseKind::Routing,
         bytes: 1e6,
         flops: 0.0,
     };
@@ -277,7 +277,7 @@ fn falls_back_per_op_where_the_profile_lacks_data() {
 }
 
 #[test]
-fn default_chooser_picks_profiled_for_h100_only() {
+fn default_chooser_picks_profiled_for_gpus_with_a_profile() {
     let h100 = Cluster::parse("1x8xH100").unwrap();
     let auto = default_cost_model(&h100, CostModelChoice::Auto);
     assert_eq!(auto.name(), "profiled:h100-pytorch");
@@ -287,11 +287,19 @@ fn default_chooser_picks_profiled_for_h100_only() {
     assert!(default_cost_model(&a100, CostModelChoice::Auto)
         .name()
         .starts_with("roofline"));
-    // The profiled model falls back to the roofline for elementwise ops.
+    let h200 = Cluster::parse("1x8xH200").unwrap();
+    assert_eq!(
+        default_cost_model(&h200, CostModelChoice::Auto).name(),
+        "profiled:h200-pytorch-quick"
+    );
+    // The profiled model falls back to the roofline for elementwise kinds it lacks.
     let e = Elementwise {
-        kind: ElementwiseKind::Residual,
+        kind: ElementwiseKind::Sampling,
         bytes: 1e7,
         flops: 0.0,
     };
     assert_eq!(auto.elementwise(&e), roof.elementwise(&e));
+    // Profiled without a profile is an error naming the GPU.
+    let err = parallax_hw::profile::cost_model_for(&a100, CostModelChoice::Profiled).unwrap_err();
+    assert!(err.to_string().contains("A100"), "{err}");
 }

@@ -288,5 +288,9 @@ fn params_round_trip_and_are_used() {
     let g = bf16_gemm(8192, 8192, 8192);
     assert!(m.gemm(&g) > 1.8 * h100().gemm(&g));
     assert!(m.name().starts_with("roofline"));
-    assert!(h100().iteration_overhead() > 0.0);
+    // Graph replays add nothing measurable to their kernels (fitted: 0); eager iterations
+    // pay a host time per op and blend it with device time.
+    assert!(h100().iteration_overhead() >= 0.0);
+    assert!(h100().kernel_launch_overhead() > 1e-5);
+    assert!(h100().host_overlap_exponent() >= 1.0);
 }

@@ -451,3 +451,99 @@ pub fn calibrated_hold_out(
     }
     Ok(HoldOutReport { points: out })
 }
+
+/// One measured whole iteration, reduced to what [`fit_overheads`] needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationSample {
+    /// Predicted device time of its kernels, seconds.
+    pub device: f64,
+    /// Lowered ops it issues.
+    pub ops: f64,
+    /// Whether it replays a CUDA graph.
+    pub cuda_graph: bool,
+    /// Measured wall time, seconds.
+    pub measured: f64,
+}
+
+/// Host and iteration overheads fitted to measured iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OverheadFit {
+    /// Host time per eagerly issued lowered op, seconds ([`RooflineParams::kernel_launch`]).
+    pub host_op: f64,
+    /// Fixed device time per iteration, seconds ([`RooflineParams::iteration`]).
+    pub iteration: f64,
+    /// Blend exponent of eager iterations ([`RooflineParams::host_overlap`]).
+    pub host_overlap: f64,
+    /// Mean absolute log error of the eager samples at the fit.
+    pub eager_loss: f64,
+}
+
+/// Candidate blend exponents of [`fit_overheads`].
+pub const OVERLAP_GRID: [f64; 8] = [1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 16.0];
+
+/// Fits the host and iteration overheads to measured whole iterations whose device time is
+/// already predicted.
+///
+/// # Method
+/// * `iteration` = the median of `measured − device` over the CUDA-graph samples (at least
+///   0): what a replay adds to its kernels.
+/// * `host_op` and `host_overlap`: a grid search (host per op 5–150 µs in 0.5 µs steps, the
+///   exponents of [`OVERLAP_GRID`]) minimising the mean absolute log error of the eager
+///   samples' `eager_wall_time(device, ops · host_op, p) + iteration`; ties keep the first.
+///   Deterministic.
+///
+/// # Errors
+/// [`ProfileError::Calibration`] without eager samples.
+///
+/// # Complexity
+/// O(291 · 8 · n) for n samples.
+pub fn fit_overheads(samples: &[IterationSample]) -> Result<OverheadFit, ProfileError> {
+    let mut gaps: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.cuda_graph)
+        .map(|s| s.measured - s.device)
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let iteration = if gaps.is_empty() {
+        0.0
+    } else if gaps.len() % 2 == 1 {
+        gaps[gaps.len() / 2]
+    } else {
+        0.5 * (gaps[gaps.len() / 2 - 1] + gaps[gaps.len() / 2])
+    }
+    .max(0.0);
+    let eager: Vec<&IterationSample> = samples.iter().filter(|s| !s.cuda_graph).collect();
+    if eager.is_empty() {
+        return Err(ProfileError::Calibration {
+            message: "no eager iterations to fit the host overheads to".into(),
+        });
+    }
+    let mut best = OverheadFit {
+        host_op: 0.0,
+        iteration,
+        host_overlap: OVERLAP_GRID[0],
+        eager_loss: f64::INFINITY,
+    };
+    for step in 0..=290u32 {
+        let c = 5e-6 + f64::from(step) * 0.5e-6;
+        for &p in &OVERLAP_GRID {
+            let loss = eager
+                .iter()
+                .map(|s| {
+                    let t = crate::cost::eager_wall_time(s.device, s.ops * c, p) + iteration;
+                    (t / s.measured).ln().abs()
+                })
+                .sum::<f64>()
+                / eager.len() as f64;
+            if loss < best.eager_loss {
+                best = OverheadFit {
+                    host_op: c,
+                    iteration,
+                    host_overlap: p,
+                    eager_loss: loss,
+                };
+            }
+        }
+    }
+    Ok(best)
+}

@@ -165,6 +165,15 @@ pub enum ProfileError {
         table: String,
     },
 
+    /// A profiled cost model asked for a GPU without an embedded profile.
+    #[error("no measured profile ships for GPU `{gpu}`: expected one of {} (or use the roofline)", available.join(", "))]
+    NoProfile {
+        /// The GPU's catalog name.
+        gpu: String,
+        /// GPUs with an embedded profile.
+        available: Vec<String>,
+    },
+
     /// Calibration or validation could not run (no usable points, no parameters to fit).
     #[error("calibration: {message}")]
     Calibration {

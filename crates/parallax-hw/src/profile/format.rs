@@ -234,9 +234,15 @@ impl<T> Table<T> {
 /// fallback cost model).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Overheads {
-    /// Host-side launch cost of one eagerly launched kernel, seconds.
+    /// Host time of one eagerly launched tiny kernel as the profiler measures it (a tight
+    /// loop of `x.add_(1)`), seconds. Informational: a lower bound of the per-op host time
+    /// below, which also pays for the framework's Python dispatch and the several kernels one
+    /// lowered op is in an eager framework. Not used for prediction.
     pub kernel_launch_seconds: Option<f64>,
-    /// Fixed per-iteration framework overhead, seconds.
+    /// Host time to issue one *lowered op* (one `parallax_ir::Op`, or one attention call)
+    /// eagerly, seconds: what [`crate::CostModel::kernel_launch_overhead`] returns.
+    pub host_op_seconds: Option<f64>,
+    /// Fixed device-side time per iteration (graph launch, first-kernel latency), seconds.
     pub iteration_seconds: Option<f64>,
 }
 
@@ -822,10 +828,15 @@ impl Profile {
                 file,
                 o,
                 "overheads",
-                &["kernel_launch_seconds", "iteration_seconds"],
+                &[
+                    "kernel_launch_seconds",
+                    "host_op_seconds",
+                    "iteration_seconds",
+                ],
             )?;
             overheads.kernel_launch_seconds =
                 opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
+            overheads.host_op_seconds = opt_pos(file, o, "overheads", "host_op_seconds")?;
             overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
         }
         let tables = req_obj(file, top, "top level", "tables")?;
@@ -1016,6 +1027,9 @@ impl Profile {
         let mut o = Vec::new();
         if let Some(x) = self.overheads.kernel_launch_seconds {
             o.push(format!("\"kernel_launch_seconds\": {}", num(x)));
+        }
+        if let Some(x) = self.overheads.host_op_seconds {
+            o.push(format!("\"host_op_seconds\": {}", num(x)));
         }
         if let Some(x) = self.overheads.iteration_seconds {
             o.push(format!("\"iteration_seconds\": {}", num(x)));

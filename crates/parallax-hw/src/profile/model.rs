@@ -32,8 +32,9 @@
 //!   (equal KV bytes), with `d = (qk_head_dim + v_head_dim) / 2`.
 //! - **Fallback**: a dtype with no family in a table, an elementwise kind or a collective
 //!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
-//!   Kernel-launch and iteration overheads come from the profile's `overheads` when given,
-//!   else from the fallback.
+//!   Host time per lowered op and the per-iteration overhead come from the profile's
+//!   `overheads.host_op_seconds` / `iteration_seconds` when given, else from the fallback
+//!   (as does the eager blend exponent).
 //! - Zero-size work (m = 0, no chunks, zero bytes, a group of one) costs 0.
 //! - `count` GEMMs cost `count` times one.
 
@@ -207,6 +208,26 @@ pub(crate) fn group_check<K: Ord + std::fmt::Debug>(
         }
     }
     Ok(())
+}
+
+/// The dtype whose families serve a lookup in `d`: `d` itself when the table has it, else
+/// its 16-bit twin (bf16 ↔ fp16: two bytes per element and the same tensor-core rate on every
+/// catalogued GPU, so one's measurements time the other), else `d` (no family: fallback).
+#[inline]
+pub(crate) fn serving_dtype(d: DType, has: impl Fn(DType) -> bool) -> DType {
+    if has(d) {
+        return d;
+    }
+    let twin = match d {
+        DType::Bf16 => DType::F16,
+        DType::F16 => DType::Bf16,
+        _ => return d,
+    };
+    if has(twin) {
+        twin
+    } else {
+        d
+    }
 }
 
 fn dtype_rank(d: DType) -> u8 {
@@ -461,7 +482,7 @@ impl ProfiledCostModel {
             fallback,
             matmul_flops: profile.gpu.matmul_flops,
             memory_bandwidth: profile.gpu.memory_bandwidth,
-            launch: profile.overheads.kernel_launch_seconds,
+            launch: profile.overheads.host_op_seconds,
             iteration: profile.overheads.iteration_seconds,
         })
     }
@@ -483,9 +504,15 @@ impl ProfiledCostModel {
         if g.weight_dtype != g.act_dtype {
             return None;
         }
-        let dt = g.act_dtype;
-        let key = (dtype_rank(dt), g.n, g.k);
         let fams = &self.fam.gemm;
+        // Families are sorted by (dtype rank, n, k): a dtype is present iff the first family
+        // at or after its rank has it (O(log f)).
+        let dt = serving_dtype(g.act_dtype, |d| {
+            let r = dtype_rank(d);
+            let i = fams.partition_point(|f| dtype_rank(f.dtype) < r);
+            i < fams.len() && fams[i].dtype == d
+        });
+        let key = (dtype_rank(dt), g.n, g.k);
         let lo = fams.partition_point(|f| (dtype_rank(f.dtype), f.n, f.k) < key);
         let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
         let t = if lo < fams.len() && fams[lo].dtype == dt && fams[lo].n == g.n && fams[lo].k == g.k
@@ -517,10 +544,10 @@ impl ProfiledCostModel {
         fams: &'a [AttnFamily],
         shape: &AttentionShape,
     ) -> Option<(&'a AttnFamily, bool)> {
-        let dt = shape.act_dtype;
-        if shape.kv_dtype != dt {
+        if shape.kv_dtype != shape.act_dtype {
             return None;
         }
+        let dt = serving_dtype(shape.act_dtype, |d| fams.iter().any(|f| f.dtype == d));
         let exact = shape.qk_head_dim == shape.v_head_dim;
         if exact {
             for f in fams {
@@ -691,5 +718,9 @@ impl CostModel for ProfiledCostModel {
     fn iteration_overhead(&self) -> f64 {
         self.iteration
             .unwrap_or_else(|| self.fallback.iteration_overhead())
+    }
+
+    fn host_overlap_exponent(&self) -> f64 {
+        self.fallback.host_overlap_exponent()
     }
 }
