@@ -21,12 +21,21 @@
 //!   attention shape in the stage. With attention replicas (`attn=RxtpT`) the batch is split
 //!   between the `R` groups (prefill chunks in contiguous runs of equal count, decode
 //!   requests evenly) and the slowest group counts;
-//! - **overhead**: `cost.iteration_overhead()` once per stage per iteration (every stage's
-//!   worker prepares its inputs), plus `cost.kernel_launch_overhead()` per kernel unless the
-//!   iteration is decode-only, CUDA graphs are on and the batch has at most
-//!   [`LowerOptions::cuda_graph_max_batch`] requests (vLLM captures decode iterations up to a
-//!   size in CUDA graphs and runs prefill and mixed iterations eagerly).
-//!
+//! - **the KV-cache write** of the new tokens' keys and values, one elementwise op per
+//!   attention layer (the profiled attention kernels do not include it);
+//! - **overhead**: how the device time `G` (the four kinds above) becomes wall time. A decode-
+//!   only iteration with CUDA graphs on and at most [`LowerOptions::cuda_graph_max_batch`]
+//!   requests replays a graph: its kernels run back to back, wall = `G` (vLLM captures
+//!   decode iterations up to a size and runs prefill and mixed iterations eagerly). An eager
+//!   iteration waits for the host to issue its ops: host time `H = ops ×
+//!   cost.kernel_launch_overhead()` (ops = GEMMs, elementwise ops, collectives, one
+//!   attention call per layer for the prefill chunks and one for the decode group), and
+//!   wall = `cost::eager_wall_time(G, H, cost.host_overlap_exponent())`, a smooth maximum.
+//!   Both then add `cost.iteration_overhead()` (fixed device time per iteration) and
+//!   [`LowerOptions::scheduler_overhead`] (the serving engine's scheduler, default 0). The
+//!   `overhead` key of the breakdown is `wall − G` plus those two, so the breakdown sums to
+//!   the iteration time; [`PlanStageCost::timing`] gives `G`, `H` and the op count.
+
 //! # Resharding between cells
 //!
 //! Each cell has a token layout: `R` groups that each hold `1/R` of the stage's sequences
@@ -50,10 +59,11 @@ use crate::error::PlanError;
 use crate::mapping::Mapping;
 use crate::memory::{plan_memory, tokens_batch, MemoryOptions, MemoryReport};
 use crate::plan::{CellPlacement, Plan, StageSpec};
+use parallax_hw::cost::eager_wall_time;
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
     lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
-    DecodeGroup, GroupRole, Model, Op, OpBody, PrefillChunk,
+    DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody, PrefillChunk,
 };
 use parallax_sim::{PowerModel, ReplicaSpec, StageCost, StepCost};
 use std::sync::{Arc, OnceLock};
@@ -75,6 +85,13 @@ pub struct LowerOptions {
     /// Token counts (and sequence counts) up to which step costs are cached; larger batches
     /// are computed on every call. Default 16,384.
     pub cache_tokens: u32,
+    /// Serving-engine scheduler time per iteration and stage, seconds, added on top of the
+    /// device and host time of the forward (batch formation, block-table updates, sampling
+    /// set-up in a vLLM-class engine). Default 0: vLLM's V1 engine overlaps scheduling with
+    /// the previous step's GPU work, and the measured iterations Parallax validates against
+    /// (`crates/parallax/data/measured/`) time the forward alone. Set it for an engine whose
+    /// scheduler runs between steps.
+    pub scheduler_overhead: f64,
 }
 
 impl Default for LowerOptions {
@@ -85,6 +102,7 @@ impl Default for LowerOptions {
             cuda_graph_max_batch: 512,
             required_kv_tokens: 0,
             cache_tokens: 16_384,
+            scheduler_overhead: 0.0,
         }
     }
 }
@@ -383,6 +401,7 @@ pub struct PlanStageCost {
     cost: Arc<dyn CostModel>,
     cuda_graphs: bool,
     cuda_graph_max_batch: u32,
+    scheduler_overhead: f64,
     send_group: Option<DeviceGroup>,
     tokens: Table,
     seqs: Table,
@@ -535,6 +554,7 @@ impl PlanStageCost {
             cost,
             cuda_graphs: opts.cuda_graphs,
             cuda_graph_max_batch: opts.cuda_graph_max_batch,
+            scheduler_overhead: opts.scheduler_overhead.max(0.0),
             send_group,
             tokens: Table::new(opts.cache_tokens),
             seqs: Table::new(opts.cache_tokens),
@@ -583,6 +603,10 @@ impl PlanStageCost {
                         ops.retain(|o| !MOE_ROUTED_OPS.contains(&o.name));
                     } else {
                         lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
+                    }
+                    if let Cell::Attention(a) = cell {
+                        let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
+                        ops.push(kv_cache_write(share, &shape));
                     }
                 }
                 UnitKind::Embedding => {
@@ -638,12 +662,13 @@ impl PlanStageCost {
         let mut bytes = 0.0;
         let mut kernels = 0.0;
         if r <= 1 {
+            let calls = attention_calls(&batch.prefill, &batch.decode);
             for a in &self.attn {
                 let (t, f, b) = attention_call(cost, &a.shape, &batch.prefill, &batch.decode);
                 time += a.layers * t;
                 flops += a.layers * f;
                 bytes += a.layers * b;
-                kernels += a.layers;
+                kernels += a.layers * calls;
             }
             return (time, flops, bytes, kernels);
         }
@@ -681,15 +706,21 @@ impl PlanStageCost {
                 bytes = gb;
             }
         }
+        let calls = attention_calls(&batch.prefill, &batch.decode);
         for a in &self.attn {
-            kernels += a.layers;
+            kernels += a.layers * calls;
         }
         (time, flops, bytes, kernels)
     }
 
     fn compute(&self, batch: &Batch, cached: bool) -> StepCost {
+        self.compute_timed(batch, cached).0
+    }
+
+    /// The step cost and its timing components.
+    fn compute_timed(&self, batch: &Batch, cached: bool) -> (StepCost, IterationTiming) {
         if batch.is_empty() {
-            return StepCost::default();
+            return (StepCost::default(), IterationTiming::default());
         }
         let t = batch.tokens();
         let s = batch.sequences() as u64;
@@ -706,10 +737,23 @@ impl PlanStageCost {
             && batch.prefill.is_empty()
             && batch.decode.requests <= self.cuda_graph_max_batch;
         let kernels = tok.kernels + seq.kernels + attn_kernels;
-        let mut overhead = self.cost.iteration_overhead();
-        if !graphed {
-            overhead += kernels * self.cost.kernel_launch_overhead();
-        }
+        let device = tok.gemm
+            + seq.gemm
+            + attn
+            + tok.elementwise
+            + seq.elementwise
+            + tok.communication
+            + seq.communication;
+        let host = kernels * self.cost.kernel_launch_overhead();
+        // A CUDA graph replays its kernels back to back; an eager iteration waits for the
+        // host to issue every op, and the slower of the two sides sets the pace.
+        let wall = if graphed {
+            device
+        } else {
+            eager_wall_time(device, host, self.cost.host_overlap_exponent())
+        };
+        let overhead =
+            (wall - device).max(0.0) + self.cost.iteration_overhead() + self.scheduler_overhead;
         let breakdown = [
             tok.gemm + seq.gemm,
             attn,
@@ -717,18 +761,69 @@ impl PlanStageCost {
             tok.communication + seq.communication,
             overhead,
         ];
-        StepCost {
+        let step = StepCost {
             seconds: breakdown.iter().sum(),
             breakdown,
             flops: tok.flops + seq.flops + attn_flops,
             bytes: tok.bytes + seq.bytes + attn_bytes,
-        }
+        };
+        let timing = IterationTiming {
+            device_seconds: device,
+            host_seconds: host,
+            ops: kernels,
+            cuda_graph: graphed,
+        };
+        (step, timing)
+    }
+
+    /// How `batch`'s iteration time arises: device time, host issue time, op count and
+    /// whether it replays a CUDA graph (see the module docs).
+    ///
+    /// # Complexity
+    /// As [`StageCost::step`] (uses the same caches).
+    pub fn timing(&self, batch: &Batch) -> IterationTiming {
+        self.compute_timed(batch, true).1
     }
 
     /// The step cost computed from scratch, bypassing the caches (for tests and checks; equal
     /// to [`StageCost::step`]).
     pub fn step_uncached(&self, batch: &Batch) -> StepCost {
         self.compute(batch, false)
+    }
+}
+
+/// How one iteration's time arises on one stage ([`PlanStageCost::timing`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct IterationTiming {
+    /// Summed device time of the iteration's kernels (GEMM, attention, elementwise,
+    /// communication), seconds.
+    pub device_seconds: f64,
+    /// Host time to issue the iteration's ops eagerly (ops × the cost model's per-op host
+    /// time), seconds; it counts only when the iteration runs eagerly.
+    pub host_seconds: f64,
+    /// Lowered ops (kernels) the iteration issues, attention calls included.
+    pub ops: f64,
+    /// Whether the iteration replays a CUDA graph.
+    pub cuda_graph: bool,
+}
+
+/// Attention calls per layer: one for the prefill chunks, one for the decode group.
+fn attention_calls(prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+    f64::from(u8::from(!prefill.is_empty()) + u8::from(decode.requests > 0))
+}
+
+/// The write of `tokens` new tokens' keys and values into one layer's paged KV cache
+/// (vLLM's `reshape_and_cache`, a `copy_` in eager PyTorch): read from the projection's
+/// output and written to the cache. Every engine runs it; the attention kernels that the
+/// profiles time do not include it.
+fn kv_cache_write(tokens: u64, shape: &AttentionShape) -> Op {
+    Op {
+        name: "kv_cache_write",
+        body: OpBody::Elementwise(Elementwise {
+            kind: ElementwiseKind::Residual,
+            bytes: 2.0 * tokens as f64 * shape.kv_bytes_per_token,
+            flops: 0.0,
+        }),
     }
 }
 

@@ -30,6 +30,13 @@ pub struct IterationPrediction {
     /// Milliseconds by op kind: keys `gemm`, `attention`, `elementwise`, `communication`,
     /// `overhead`; they sum to `iteration_ms`.
     pub breakdown_ms: BTreeMap<String, f64>,
+    /// Summed device time of the kernels, milliseconds (what a CUDA-graph replay takes
+    /// before the fixed per-iteration overhead).
+    pub device_ms: f64,
+    /// Host time to issue the ops eagerly, milliseconds (counts only for eager iterations).
+    pub host_ms: f64,
+    /// Lowered ops (kernels) the iteration issues.
+    pub ops: f64,
     /// Floating-point operations per device.
     pub flops_per_device: f64,
     /// Bytes moved to and from device memory per device.
@@ -116,6 +123,7 @@ pub fn predict_with(
     let name = cost.name().to_string();
     let lowered = lower_unchecked(model, &plan, cluster, cost, opts)?;
     let step = lowered.stages[0][0].step(batch);
+    let timing = lowered.stages[0][0].timing(batch);
     let mut breakdown_ms = BTreeMap::new();
     for k in OpKind::ALL {
         breakdown_ms.insert(k.name().to_string(), step.breakdown[k as usize] * 1e3);
@@ -136,12 +144,13 @@ pub fn predict_with(
     Ok(IterationPrediction {
         plan: plan.to_string(),
         cost_model: name,
-        cuda_graph: opts.cuda_graphs
-            && batch.prefill.is_empty()
-            && batch.decode.requests <= opts.cuda_graph_max_batch,
+        cuda_graph: timing.cuda_graph,
         tokens: batch.tokens(),
         iteration_ms: step.seconds * 1e3,
         breakdown_ms,
+        device_ms: timing.device_seconds * 1e3,
+        host_ms: timing.host_seconds * 1e3,
+        ops: timing.ops,
         flops_per_device: step.flops,
         bytes_per_device: step.bytes,
         fits_memory: fits,
