@@ -1,8 +1,9 @@
-//! Choosing a cost model for a cluster.
+//! Choosing a cost model for a cluster: the facade's name for
+//! [`parallax_hw::profile::cost_model_for`], with `FromStr`/`Display` for the CLI's
+//! `--cost-model auto|roofline|profiled`.
 
 use crate::error::{Error, Result};
-use parallax_hw::profile::{embedded_h100, ProfiledCostModel};
-use parallax_hw::{Cluster, CostModel, RooflineModel};
+use parallax_hw::{profile, Cluster, CostModel};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -10,13 +11,24 @@ use std::sync::Arc;
 /// Which cost model to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CostModelChoice {
-    /// The measured profile when one ships for the cluster's GPU (H100 SXM), else the roofline.
+    /// The measured profile when one ships for the cluster's GPU (H100 SXM, H200), else the
+    /// calibrated roofline.
     #[default]
     Auto,
-    /// The analytical roofline model.
+    /// The analytical roofline model (calibrated to the embedded H100 profile).
     Roofline,
     /// The measured profile; an error when none ships for the GPU.
     Profiled,
+}
+
+impl CostModelChoice {
+    fn hw(self) -> profile::CostModelChoice {
+        match self {
+            CostModelChoice::Auto => profile::CostModelChoice::Auto,
+            CostModelChoice::Roofline => profile::CostModelChoice::Roofline,
+            CostModelChoice::Profiled => profile::CostModelChoice::Profiled,
+        }
+    }
 }
 
 impl FromStr for CostModelChoice {
@@ -37,42 +49,23 @@ impl FromStr for CostModelChoice {
 
 impl fmt::Display for CostModelChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CostModelChoice::Auto => "auto",
-            CostModelChoice::Roofline => "roofline",
-            CostModelChoice::Profiled => "profiled",
-        })
+        f.write_str(self.hw().name())
     }
 }
 
 /// Whether an embedded measured profile exists for `cluster`'s GPU.
 pub fn has_embedded_profile(cluster: &Cluster) -> bool {
-    cluster.gpu.name.eq_ignore_ascii_case("H100-SXM")
+    profile::has_embedded_profile(&cluster.gpu)
 }
 
-/// The cost model for `cluster` under `choice`.
+/// The cost model for `cluster` under `choice` ([`parallax_hw::profile::cost_model_for`]).
 ///
 /// # Errors
 /// [`Error::Option`] when `Profiled` is asked for a GPU without an embedded profile.
 pub fn cost_model(cluster: &Cluster, choice: CostModelChoice) -> Result<Arc<dyn CostModel>> {
-    let roofline: Arc<dyn CostModel> = Arc::new(RooflineModel::new(&cluster.gpu));
-    let profiled = match choice {
-        CostModelChoice::Roofline => false,
-        CostModelChoice::Auto => has_embedded_profile(cluster),
-        CostModelChoice::Profiled => {
-            if !has_embedded_profile(cluster) {
-                return Err(Error::Option {
-                    option: "cost-model".into(),
-                    value: format!("profiled (GPU {})", cluster.gpu.name),
-                    expected: "roofline or auto: a measured profile ships only for H100-SXM".into(),
-                });
-            }
-            true
-        }
-    };
-    if !profiled {
-        return Ok(roofline);
-    }
-    let model = ProfiledCostModel::new(&embedded_h100(), roofline)?;
-    Ok(Arc::new(model))
+    profile::cost_model_for(cluster, choice.hw()).map_err(|e| Error::Option {
+        option: "cost-model".into(),
+        value: format!("{choice} (GPU {})", cluster.gpu.name),
+        expected: e.to_string(),
+    })
 }

@@ -39,6 +39,46 @@ pub struct IterationComparison {
     pub predicted_ms: f64,
     /// Signed error, percent of measured (positive = over-prediction).
     pub error_pct: f64,
+    /// Iteration type: `prefill`, `graph decode`, `eager decode` or `mixed`.
+    pub kind: String,
+    /// Predicted device time of the kernels, milliseconds.
+    pub device_ms: f64,
+    /// Predicted host issue time (eager iterations), milliseconds.
+    pub host_ms: f64,
+    /// Lowered ops of the iteration.
+    pub ops: f64,
+}
+
+impl IterationComparison {
+    /// The iteration type of a batch: `prefill` (prefill chunks only), `mixed` (prefill and
+    /// decode), else `graph decode` or `eager decode`.
+    pub fn kind_of(has_prefill: bool, has_decode: bool, cuda_graph: bool) -> &'static str {
+        match (has_prefill, has_decode) {
+            (true, false) => "prefill",
+            (true, true) => "mixed",
+            _ if cuda_graph => "graph decode",
+            _ => "eager decode",
+        }
+    }
+}
+
+/// Absolute % error summaries of `rows` grouped by `key` (e.g. the iteration type or the
+/// model), in key order.
+pub fn summary_by<K: Ord>(
+    rows: &[IterationComparison],
+    key: impl Fn(&IterationComparison) -> K,
+) -> std::collections::BTreeMap<K, ErrorSummary> {
+    let mut groups: std::collections::BTreeMap<K, Vec<(f64, f64)>> = Default::default();
+    for r in rows {
+        groups
+            .entry(key(r))
+            .or_default()
+            .push((r.predicted_ms, r.measured_ms));
+    }
+    groups
+        .into_iter()
+        .filter_map(|(k, v)| ErrorSummary::from_pairs(v).map(|s| (k, s)))
+        .collect()
 }
 
 /// One compared serving run.
@@ -123,6 +163,15 @@ pub fn validate_iterations(
             measured_ms: r.measured_ms,
             predicted_ms: p.iteration_ms,
             error_pct: signed_pct(p.iteration_ms, r.measured_ms),
+            kind: IterationComparison::kind_of(
+                !r.batch().prefill.is_empty(),
+                r.batch().decode.requests > 0,
+                p.cuda_graph,
+            )
+            .into(),
+            device_ms: p.device_ms,
+            host_ms: p.host_ms,
+            ops: p.ops,
         });
     }
     let summary = ErrorSummary::from_pairs(out.iter().map(|c| (c.predicted_ms, c.measured_ms)));
@@ -183,12 +232,20 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     let Some((hline, header)) = lines.next() else {
         return Err(bad(file, 1, "header", "", "a CSV header line"));
     };
-    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
     let find = |name: &str| cols.iter().position(|c| c == name);
     let need = |name: &str| {
         find(name).ok_or_else(|| bad(file, hline, name, header, &format!("a `{name}` column")))
     };
-    let (cm, cc, cp, cw) = (need("model")?, need("cluster")?, need("plan")?, need("workload")?);
+    let (cm, cc, cp, cw) = (
+        need("model")?,
+        need("cluster")?,
+        need("plan")?,
+        need("workload")?,
+    );
     let (ct, cpo) = (need("ttft_ms")?, need("tpot_ms")?);
     let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
     let mut out = Vec::new();
@@ -271,7 +328,10 @@ pub fn validate_serving(
         };
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
-        let plan: Plan = r.plan.parse().map_err(|e: parallax_plan::PlanError| at(e.into()))?;
+        let plan: Plan = r
+            .plan
+            .parse()
+            .map_err(|e: parallax_plan::PlanError| at(e.into()))?;
         let workload_spec = if parallax_sim::workload::names().contains(&r.workload.as_str())
             || Path::new(&r.workload).is_absolute()
         {
@@ -282,7 +342,9 @@ pub fn validate_serving(
         };
         let workload = load_workload(&workload_spec, r.rate, r.requests).map_err(at)?;
         let kind: SchedulerKind = match &r.scheduler {
-            Some(s) => s.parse().map_err(|e: parallax_sim::SimError| at(e.into()))?,
+            Some(s) => s
+                .parse()
+                .map_err(|e: parallax_sim::SimError| at(e.into()))?,
             None => SchedulerKind::VllmV0,
         };
         let config = SimConfig {
