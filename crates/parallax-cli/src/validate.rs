@@ -49,8 +49,16 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
             "{}",
             table(
                 &[
-                    "line", "model", "gpu", "tp", "prefill", "decode", "graphs", "measured ms",
-                    "predicted ms", "error"
+                    "line",
+                    "model",
+                    "gpu",
+                    "tp",
+                    "prefill",
+                    "decode",
+                    "graphs",
+                    "measured ms",
+                    "predicted ms",
+                    "error"
                 ],
                 &rows
             )
@@ -78,8 +86,16 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
             "{}",
             table(
                 &[
-                    "line", "model", "plan", "workload", "TTFT ms", "predicted", "error",
-                    "TPOT ms", "predicted", "error"
+                    "line",
+                    "model",
+                    "plan",
+                    "workload",
+                    "TTFT ms",
+                    "predicted",
+                    "error",
+                    "TPOT ms",
+                    "predicted",
+                    "error"
                 ],
                 &rows
             )

@@ -23,10 +23,11 @@ pub mod validate;
 pub use cost::{cost_model, has_embedded_profile, CostModelChoice};
 pub use error::{Error, Result};
 pub use search::{
-    Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport, StopReason,
+    Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport,
+    StopReason,
 };
-pub use validate::{validate_file, ValidationReport};
 pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
+pub use validate::{validate_file, ValidationReport};
 
 pub use parallax_hw as hw;
 pub use parallax_ir as ir;
