@@ -57,6 +57,9 @@ impl CostModel for SlowCollectives {
     fn iteration_overhead(&self) -> f64 {
         self.inner.iteration_overhead()
     }
+    fn host_overlap_exponent(&self) -> f64 {
+        self.inner.host_overlap_exponent()
+    }
 }
 
 /// Search Llama-3.1-8B on one node of 8 H100s (the first 256 requests of the `chat` workload
