@@ -410,3 +410,59 @@ fn simulate_accepts_a_synthetic_workload() {
         &["gauss(1,2)"],
     );
 }
+
+#[test]
+fn calibrate_reports_the_fit_per_table() {
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/parallax-profiler/h100-sxm.json"
+    );
+    let v = json(&["calibrate", profile, "--json"]);
+    let tables = v["tables"].as_array().unwrap();
+    let gemm = tables
+        .iter()
+        .find(|t| t["table"] == "gemm")
+        .expect("a gemm table");
+    assert!(gemm["points"].as_u64().unwrap() >= 100);
+    assert!(
+        gemm["after"]["median"].as_f64().unwrap() <= gemm["before"]["median"].as_f64().unwrap(),
+        "the fit never makes the GEMM median worse"
+    );
+    assert!(v["params"].is_object());
+    fails_with(
+        &["calibrate", "/no/such/profile.json"],
+        &["/no/such/profile.json"],
+    );
+}
+
+#[test]
+fn validate_compares_measured_iterations() {
+    let measured = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax/data/measured/h100-sxm-iterations.csv"
+    );
+    let v = json(&["validate", "--measured", measured, "--json"]);
+    assert_eq!(v["kind"], "iterations");
+    let rows = v["iterations"].as_array().unwrap();
+    assert!(rows.len() >= 60);
+    assert!(rows
+        .iter()
+        .all(|r| r["predicted_ms"].as_f64().unwrap() > 0.0));
+    assert!(v["summary"]["median"].as_f64().unwrap() < 15.0);
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(["models", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101));
+}

@@ -58,7 +58,7 @@ pub fn models(args: ModelsArgs) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["model", "hf id", "layers", "params", "active", "weights", "kv/token"],
@@ -100,7 +100,7 @@ pub fn gpus(args: GpusArgs) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &[

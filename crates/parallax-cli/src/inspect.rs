@@ -75,27 +75,32 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
     if args.json {
         return print_json(&info);
     }
-    println!("model         {} ({})", info.name, info.architecture);
-    println!(
+    outln!("model         {} ({})", info.name, info.architecture);
+    outln!(
         "shape         {} layers, hidden {}, vocab {}, max context {}",
-        info.layers, info.hidden_size, info.vocab_size, info.max_position_embeddings
+        info.layers,
+        info.hidden_size,
+        info.vocab_size,
+        info.max_position_embeddings
     );
-    println!(
+    outln!(
         "precision     weights {}, activations {}, kv cache {}",
-        info.precision.weights, info.precision.activations, info.precision.kv_cache
+        info.precision.weights,
+        info.precision.activations,
+        info.precision.kv_cache
     );
-    println!(
+    outln!(
         "parameters    {} total, {} active per token",
         common::count(info.params_total as f64),
         common::count(info.params_active as f64)
     );
-    println!("weights       {}", common::bytes(info.weight_bytes));
-    println!(
+    outln!("weights       {}", common::bytes(info.weight_bytes));
+    outln!(
         "kv cache      {} per token, {} at max context",
         common::bytes(info.kv_bytes_per_token),
         common::bytes(info.kv_bytes_at_max_context)
     );
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = info
         .runs
         .iter()
@@ -107,7 +112,7 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(&["repeat", "layers/block", "block cells"], &rows)
     );

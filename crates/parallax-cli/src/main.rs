@@ -6,10 +6,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[macro_use]
+mod output;
+
+mod calibrate;
 mod catalogs;
 mod common;
 mod inspect;
-mod output;
 mod place;
 mod predict;
 mod search;
@@ -40,6 +43,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Place a DNN operator graph on accelerators and CPUs exactly (max-load or latency).
     Place(place::PlaceArgs),
+    /// Fit the roofline's efficiency curves to a measured profile and report the fit.
+    Calibrate(calibrate::CalibrateArgs),
     /// Compare predictions with measured iterations or serving runs.
     Validate(validate::ValidateArgs),
 }
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Search(a) => search::run(a),
         Command::Place(a) => place::run(a),
+        Command::Calibrate(a) => calibrate::run(a),
         Command::Validate(a) => validate::run(a),
     };
     match result {

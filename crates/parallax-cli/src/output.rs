@@ -1,4 +1,27 @@
 //! Errors and output helpers shared by the subcommands.
+//!
+//! Everything written to stdout goes through [`out!`] / [`outln!`], which ignore write errors:
+//! a closed pipe (`parallax search --json | head`) must end the output quietly, never panic.
+
+/// `print!` to stdout, ignoring write errors (e.g. a closed pipe).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` to stdout, ignoring write errors (e.g. a closed pipe).
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 use std::fmt::Display;
 
@@ -32,7 +55,7 @@ impl CliError {
 /// Serialise `value` as pretty JSON to stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(CliError::failure)?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

@@ -294,8 +294,8 @@ fn print_table(r: &Report) {
             r.gap * 100.0
         )
     };
-    println!("{}", r.file);
-    println!(
+    outln!("{}", r.file);
+    outln!(
         "{name}: {}  [{proof}]  {}  solved in {:.1} ms",
         fmt(value),
         if r.contiguous {
@@ -305,7 +305,7 @@ fn print_table(r: &Report) {
         },
         r.solve_ms
     );
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = r
         .devices
         .iter()
@@ -319,12 +319,12 @@ fn print_table(r: &Report) {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(&["device", "load", "memory", "nodes", "node ids"], &rows)
     );
     if !r.baselines.is_empty() {
-        println!();
+        outln!();
         let rows: Vec<Vec<String>> = r
             .baselines
             .iter()
@@ -340,7 +340,7 @@ fn print_table(r: &Report) {
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(
                 &[

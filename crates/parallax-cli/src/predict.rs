@@ -66,7 +66,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     if args.json {
         return print_json(&p);
     }
-    println!(
+    outln!(
         "{} on {}x {} ({}), {} tokens, cuda graph: {}",
         model.name,
         args.tp,
@@ -87,10 +87,10 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
             vec![k.clone(), format!("{v:.4}"), format!("{share:.1}%")]
         })
         .collect();
-    print!("{}", table(&["op kind", "ms", "share"], &rows));
-    println!("iteration     {:.4} ms", p.iteration_ms);
+    out!("{}", table(&["op kind", "ms", "share"], &rows));
+    outln!("iteration     {:.4} ms", p.iteration_ms);
     if !p.fits_memory {
-        println!("warning: weights, reserves and this batch's KV cache do not fit one device");
+        outln!("warning: weights, reserves and this batch's KV cache do not fit one device");
     }
     Ok(())
 }

@@ -317,9 +317,13 @@ fn print_text(r: &SearchReport) {
     let rate = r
         .rate_req_per_s
         .map_or("single arrival time".into(), |x| format!("{x:.3} req/s"));
-    println!(
+    outln!(
         "search: {} on {} ({}), workload {} ({} requests, {rate})",
-        r.model, r.cluster, r.cost_model, r.workload, r.requests
+        r.model,
+        r.cluster,
+        r.cost_model,
+        r.workload,
+        r.requests
     );
     let mut slo = Vec::new();
     if let Some(t) = r.slo.ttft_ms {
@@ -328,7 +332,7 @@ fn print_text(r: &SearchReport) {
     if let Some(t) = r.slo.tpot_ms {
         slo.push(format!("TPOT ≤ {t} ms"));
     }
-    println!(
+    outln!(
         "objective: {} ({}, {}){}",
         r.objective,
         r.unit,
@@ -377,10 +381,10 @@ fn print_text(r: &SearchReport) {
         })
         .collect();
     if !rows.is_empty() {
-        println!();
-        print!("{}", table(&header, &rows));
+        outln!();
+        out!("{}", table(&header, &rows));
     }
-    println!();
+    outln!();
     let brows: Vec<Vec<String>> = r
         .baselines
         .iter()
@@ -398,7 +402,7 @@ fn print_text(r: &SearchReport) {
         })
         .collect();
     if !brows.is_empty() {
-        print!(
+        out!(
             "{}",
             table(
                 &[
@@ -415,16 +419,16 @@ fn print_text(r: &SearchReport) {
         );
     }
     for b in r.baselines.iter().filter(|b| b.metrics.is_none()) {
-        println!(
+        outln!(
             "baseline {}: {}",
             b.name,
             b.error.as_deref().unwrap_or("not simulated")
         );
     }
-    println!();
+    outln!();
     match &r.best {
-        Some(b) => println!("best: {}", b.plan),
-        None => println!(
+        Some(b) => outln!("best: {}", b.plan),
+        None => outln!(
             "no plan: {}",
             r.infeasible
                 .as_ref()
@@ -436,7 +440,7 @@ fn print_text(r: &SearchReport) {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!(
+    outln!(
         "plans: {} enumerated, {} pruned ({}), {} feasible, {} simulated ({} simulator runs); stop: {}",
         r.plans_enumerated,
         r.plans_pruned_total,
@@ -447,14 +451,14 @@ fn print_text(r: &SearchReport) {
         r.stop_reason.name()
     );
     if let Some(p) = &r.pareto {
-        println!();
-        println!("Pareto front ({} vs {}):", p.objectives[0], p.objectives[1]);
+        outln!();
+        outln!("Pareto front ({} vs {}):", p.objectives[0], p.objectives[1]);
         let rows: Vec<Vec<String>> = p
             .points
             .iter()
             .map(|x| vec![x.plan.to_string(), fmt_value(x.a), fmt_value(x.b)])
             .collect();
-        print!(
+        out!(
             "{}",
             table(
                 &["plan", p.objectives[0].name(), p.objectives[1].name()],

@@ -149,7 +149,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     if args.json {
         return print_json(m);
     }
-    println!(
+    outln!(
         "{} on {} with plan {} ({}), workload {} ({} requests), scheduler {}",
         model.name,
         cluster.spec(),
@@ -159,9 +159,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         workload.len(),
         config.scheduler.kind.name()
     );
-    println!(
+    outln!(
         "requests      {} completed, {} rejected, {} preemptions",
-        m.requests.completed, m.requests.rejected, m.requests.preemptions
+        m.requests.completed,
+        m.requests.rejected,
+        m.requests.preemptions
     );
     let rows = vec![
         summary_row("TTFT", "ms", &m.ttft_ms),
@@ -169,24 +171,24 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         summary_row("e2e", "s", &m.e2e_s),
         summary_row("queueing", "ms", &m.queue_ms),
     ];
-    print!(
+    out!(
         "{}",
         table(&["metric", "mean", "p50", "p90", "p99", "max"], &rows)
     );
-    println!(
+    outln!(
         "throughput    {:.3} req/s, {:.1} output tok/s, {:.1} total tok/s",
         m.throughput.requests_per_s,
         m.throughput.output_tokens_per_s,
         m.throughput.total_tokens_per_s
     );
     if let Some(att) = m.slo.attainment {
-        println!(
+        outln!(
             "SLO           {:.1}% attained, goodput {:.3} req/s",
             100.0 * att,
             m.slo.goodput_requests_per_s.unwrap_or(0.0)
         );
     }
-    println!(
+    outln!(
         "GPUs          {} GPUs, utilisation {:.1}%, MFU {:.2}%, MBU {:.2}%, energy {:.1} kJ",
         m.gpu.gpus,
         100.0 * m.gpu.utilisation,
@@ -194,9 +196,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         100.0 * m.gpu.mbu,
         m.gpu.energy_j / 1e3
     );
-    println!(
+    outln!(
         "makespan      {:.1} s, {} iterations",
-        m.makespan_s, m.iterations
+        m.makespan_s,
+        m.iterations
     );
     Ok(())
 }

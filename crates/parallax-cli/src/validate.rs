@@ -45,7 +45,7 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(
                 &[
@@ -82,7 +82,7 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(
                 &[
@@ -102,11 +102,15 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         );
     }
     match report.summary {
-        Some(s) => println!(
+        Some(s) => outln!(
             "absolute error over {} comparisons ({}): median {:.1}%, mean {:.1}%, max {:.1}%",
-            s.count, report.cost_model, s.median, s.mean, s.max
+            s.count,
+            report.cost_model,
+            s.median,
+            s.mean,
+            s.max
         ),
-        None => println!("no rows to compare"),
+        None => outln!("no rows to compare"),
     }
     Ok(())
 }

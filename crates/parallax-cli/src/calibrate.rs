@@ -1,0 +1,111 @@
+//! `parallax calibrate`: fit the roofline's efficiency curves to a measured profile.
+
+use crate::common;
+use crate::output::{print_json, table, CliError};
+use clap::Args;
+use parallax::hw::profile::import::h100_pytorch_dir;
+use parallax::hw::profile::{calibrate, Profile, TableFit};
+use parallax::hw::{catalog, Cluster, RooflineParams};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Arguments of `parallax calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// A profile file (docs/profile-format.md) or a directory of h100-pytorch-style CSVs
+    /// (`gemm.csv`, `attention_prefill.csv`, `attention_decode.csv`, `device.json`).
+    profile: PathBuf,
+    /// GPU whose datasheet ceilings the roofline scales (default: the profile's GPU).
+    #[arg(long)]
+    gpu: Option<String>,
+    /// Cluster whose links collective rows are timed over (default: one node of 8 of the GPU).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Print JSON (the report and the fitted parameters) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CalibrationOutput<'a> {
+    profile: String,
+    gpu: String,
+    tables: &'a [TableFit],
+    params: &'a RooflineParams,
+}
+
+/// Run `parallax calibrate`.
+pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
+    let profile = if args.profile.is_dir() {
+        let name = args
+            .profile
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "profile".into());
+        h100_pytorch_dir(&args.profile, &name).map_err(CliError::input)?
+    } else {
+        Profile::load(&args.profile).map_err(CliError::input)?
+    };
+    let cluster: Cluster = match (&args.cluster, &args.gpu) {
+        (Some(c), _) => common::cluster(c)?,
+        (None, gpu) => {
+            let name = gpu.clone().unwrap_or_else(|| profile.gpu.name.clone());
+            let g = catalog::gpu(&name).map_err(|e| {
+                CliError::input(format!(
+                    "{e} (the profile's GPU is `{}`; pass --gpu to choose a catalog GPU)",
+                    profile.gpu.name
+                ))
+            })?;
+            Cluster::new(1, 8, g).map_err(CliError::input)?
+        }
+    };
+    let fit = calibrate(&profile, &cluster, &RooflineParams::default()).map_err(CliError::input)?;
+    if args.json {
+        return print_json(&CalibrationOutput {
+            profile: args.profile.display().to_string(),
+            gpu: cluster.gpu.name.clone(),
+            tables: &fit.report,
+            params: &fit.params,
+        });
+    }
+    outln!(
+        "calibrating the roofline for {} to {} ({})",
+        cluster.gpu.name,
+        args.profile.display(),
+        profile.name
+    );
+    let rows: Vec<Vec<String>> = fit
+        .report
+        .iter()
+        .map(|t| {
+            vec![
+                t.table.to_string(),
+                t.points.to_string(),
+                format!("{:.1}%", t.before.median),
+                format!("{:.1}%", t.before.mean),
+                format!("{:.1}%", t.before.max),
+                format!("{:.1}%", t.after.median),
+                format!("{:.1}%", t.after.mean),
+                format!("{:.1}%", t.after.max),
+            ]
+        })
+        .collect();
+    out!(
+        "{}",
+        table(
+            &[
+                "table",
+                "points",
+                "median before",
+                "mean before",
+                "max before",
+                "median after",
+                "mean after",
+                "max after",
+            ],
+            &rows
+        )
+    );
+    outln!("fitted parameters: use --json to print them");
+    Ok(())
+}
