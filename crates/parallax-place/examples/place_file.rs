@@ -1,22 +1,42 @@
 //! Solves one placement file and prints the optimum, for timing and peak-memory checks:
-//! `cargo run --release --example place_file -- GRAPH.json [latency]`.
+//! `cargo run --release --example place_file -- GRAPH.json [latency [Q]]`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use parallax_place::{load_graph, solve_contiguous, Instance, Limits};
+use parallax_place::{load_graph, solve_contiguous, solve_latency, Instance, Limits};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: place_file GRAPH.json");
+        eprintln!("usage: place_file GRAPH.json [latency [Q]]");
         return ExitCode::from(2);
+    };
+    let latency = args.get(2).is_some_and(|a| a == "latency");
+    let q: usize = match args.get(3).map(|a| a.parse()) {
+        None => 1,
+        Some(Ok(q)) => q,
+        Some(Err(_)) => {
+            eprintln!("Q must be an integer >= 1");
+            return ExitCode::from(2);
+        }
     };
     let run = || -> Result<String, parallax_place::PlaceError> {
         let g = load_graph(Path::new(path))?;
         let inst = Instance::new(&g)?;
         let t = Instant::now();
+        if latency {
+            let sol = solve_latency(&inst, q, &Limits::default())?;
+            return Ok(format!(
+                "{path}: latency {:.12} q {q} status {:?} ideals {} labels {} in {:.3} s",
+                sol.schedule.latency,
+                sol.status,
+                sol.ideals,
+                sol.labels,
+                t.elapsed().as_secs_f64()
+            ));
+        }
         let sol = solve_contiguous(&inst, &Limits::default())?;
         Ok(format!(
             "{path}: max_load {:.12} optimal {} groups {} ideals {} pairs {} ub {:.6} in {:.3} s",

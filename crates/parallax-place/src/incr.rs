@@ -38,6 +38,12 @@ impl CommTracker {
         }
     }
 
+    /// Whether `u` is in X(D) now.
+    #[inline]
+    pub(crate) fn crossing(&self, u: usize) -> bool {
+        self.in_x[u]
+    }
+
     /// Adds nodes to D; returns the change of the communication cost.
     pub(crate) fn add(&mut self, inst: &Instance, nodes: &[usize]) -> f64 {
         let mut delta = 0.0;

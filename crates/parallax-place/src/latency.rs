@@ -10,6 +10,7 @@
 //! of the last node.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -227,11 +228,14 @@ enum Move {
 
 #[derive(Clone, Debug)]
 struct Label {
+    /// Finish times of the frontier nodes of the ideal (nodes with a successor outside it).
     times: Vec<f64>,
     /// Open accelerators (fewer than q subgraphs): (available, memory, subgraphs), sorted.
     open: Vec<(f64, f64, u32)>,
     closed: u32,
     makespan: f64,
+    /// A lower bound on the latency of every completion of this label.
+    lb: f64,
     parent: (u32, u32),
     mv: Move,
     dead: bool,
@@ -244,276 +248,583 @@ fn dominates(a: &Label, b: &Label) -> bool {
         && a.times.iter().zip(&b.times).all(|(x, y)| x <= y)
 }
 
-/// Solves the latency objective exactly by a label-setting search over the ideals of the
-/// group DAG.
+/// Memory buckets of the path bound (see [`PathBound`]).
+const BUCKETS: usize = 1024;
+
+/// A lower bound on the time from a node's start to the end of every path through it, with
+/// the node on a CPU or on an accelerator, counting transfers and the memory of one subgraph.
 ///
-/// A state is an ideal I (the nodes already scheduled) with the finish times of I's nodes that
-/// feed nodes outside I, the open accelerators and the makespan so far. A move schedules the
-/// next block — one group on a CPU, or a convex set J \ I on a fresh or an open accelerator —
-/// as early as possible. Every feasible schedule is reached by adding its blocks in a
-/// topological order of its block graph (plus accelerator order), so the search is exact.
-/// States are pruned by Pareto dominance and by a critical-path lower bound against the best
-/// schedule known (a chain split to start with).
-///
-/// # Arguments
-/// * `inst` — a validated instance.
-/// * `q` — subgraphs allowed per accelerator (≥ 1).
-/// * `limits` — budgets; when one runs out the best schedule known is returned with
-///   [`ProofStatus::Stopped`].
-///
-/// # Errors
-/// [`PlaceError::Unsupported`] for `q == 0`; [`PlaceError::InfeasibleMemory`] when nothing
-/// fits; [`PlaceError::Verification`] if the schedule fails re-evaluation.
-///
-/// # Complexity
-/// Exponential in the worst case (the problem is NP-hard); in practice bounded by
-/// O(P·L) for P visited ideal pairs and L surviving labels per ideal.
-pub fn solve_latency(
-    inst: &Instance,
-    q: usize,
-    limits: &Limits,
-) -> Result<LatencySolution, PlaceError> {
-    if q == 0 {
-        return Err(PlaceError::Unsupported(
-            "q (subgraphs per accelerator) must be >= 1".into(),
-        ));
-    }
-    let started = Instant::now();
-    let con = Contraction::all_edges(inst, true);
-    let n = inst.len();
-    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
-    let mem_cap = inst.devices.accelerator_memory;
-    // node topological order and tails for the lower bound
-    let topo = node_topo(inst);
-    let mut rank = vec![0usize; n];
-    for (i, &u) in topo.iter().enumerate() {
-        rank[u] = i;
-    }
-    let minw: Vec<f64> = (0..n)
-        .map(|u| {
-            let a = if k > 0 && inst.supported[u] {
-                inst.p_acc[u]
+/// For a path v₁ → … → v_r of any schedule, the finish of v_r is at least the sum, over the
+/// path, of p_cpu of its CPU nodes and of the durations of the subgraphs it visits (each is
+/// visited in one consecutive stretch, by convexity). A subgraph's duration is at least
+/// Σ p_acc of its path nodes plus c(u) for the path edge that enters it and for the one that
+/// leaves it, and those path nodes fit in M. `hc[v]` / `ha[v][b]` is the least such cost of a
+/// path from v (inclusive) when v runs on a CPU / on an accelerator after path nodes of at
+/// least `b·M/BUCKETS` memory in the same subgraph, minimised per node but maximised over
+/// successors (min-max, which is valid because the true schedule fixes one choice per node).
+struct PathBound {
+    /// From v on a CPU.
+    hc: Vec<f64>,
+    /// From v on an accelerator, first path node of its subgraph.
+    ha0: Vec<f64>,
+    /// From v on an accelerator after `b` buckets of memory: `ha[v * (BUCKETS + 2) + b]`.
+    ha: Vec<f64>,
+    /// Bucket width, M / BUCKETS.
+    delta: f64,
+}
+
+impl PathBound {
+    fn new(inst: &Instance, topo: &[usize]) -> PathBound {
+        let n = inst.len();
+        let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+        let cap = inst.devices.accelerator_memory;
+        let width = BUCKETS + 2;
+        let delta = cap / BUCKETS as f64;
+        let step = |s: f64| -> usize {
+            if delta.is_finite() && delta > 0.0 {
+                let b = (s / delta * (1.0 - 1e-9)).floor();
+                if b >= (BUCKETS + 1) as f64 {
+                    BUCKETS + 1
+                } else {
+                    b as usize
+                }
             } else {
-                f64::INFINITY
-            };
-            let c = if l > 0 { inst.p_cpu[u] } else { f64::INFINITY };
-            a.min(c)
-        })
-        .collect();
-    let mut tail = vec![0.0f64; n];
-    for &u in topo.iter().rev() {
-        tail[u] = inst.succ[u]
-            .iter()
-            .map(|&v| minw[v] + tail[v])
-            .fold(0.0, f64::max);
-    }
-    let mut gmembers = con.groups.clone();
-    for m in &mut gmembers {
-        m.sort_by_key(|&u| rank[u]);
-    }
-    // initial upper bound: chain split with one subgraph per accelerator, or all on CPU
-    let mut best: Option<(f64, LatencyPlan)> = None;
-    for plan in initial_plans(inst, &con) {
-        if let Some(s) = evaluate_plan(inst, &plan, q) {
-            if best.as_ref().map_or(true, |b| s.latency < b.0) {
-                best = Some((s.latency, plan));
+                0
+            }
+        };
+        let fits = |b: usize, s: f64| -> bool {
+            if b > BUCKETS {
+                return false;
+            }
+            if b == 0 {
+                s <= cap
+            } else {
+                b as f64 * delta + s <= cap
+            }
+        };
+        let inf = f64::INFINITY;
+        let mut hc = vec![inf; n];
+        let mut ha = vec![inf; n * width];
+        for &v in topo.iter().rev() {
+            let c = inst.out_cost[v];
+            if l > 0 {
+                let mut worst = 0.0f64;
+                for &w in &inst.succ[v] {
+                    worst = worst.max(hc[w].min(c + ha[w * width]));
+                }
+                hc[v] = inst.p_cpu[v] + worst;
+            }
+            if k > 0 && inst.supported[v] {
+                let sv = inst.size[v];
+                let sb = step(sv);
+                for b in 0..width {
+                    if !fits(b, sv) {
+                        break;
+                    }
+                    let nb = (b + sb).min(BUCKETS + 1);
+                    let mut worst = 0.0f64;
+                    for &w in &inst.succ[v] {
+                        let stay = ha[w * width + nb];
+                        let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
+                        worst = worst.max(stay.min(leave));
+                    }
+                    ha[v * width + b] = inst.p_acc[v] + worst;
+                }
             }
         }
+        let ha0 = (0..n).map(|v| ha[v * width]).collect();
+        PathBound { hc, ha0, ha, delta }
     }
-    let lb_root = (0..n)
-        .filter(|&u| inst.pred[u].is_empty())
-        .map(|u| minw[u] + tail[u])
-        .fold(0.0, f64::max);
-    let Some(ideals) = Ideals::enumerate(&con.pred, limits.max_ideals) else {
-        return finish_stopped(inst, q, best, StopReason::IdealLimit, lb_root, 0, 0);
-    };
-    let ni = ideals.len();
-    let mut ub = best.as_ref().map_or(f64::INFINITY, |b| b.0);
-    let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
-    let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
-    labels[0].push(Label {
-        times: Vec::new(),
-        open: Vec::new(),
-        closed: 0,
-        makespan: 0.0,
-        parent: (u32::MAX, u32::MAX),
-        mv: Move::Root,
-        dead: false,
+
+    /// Bound on what follows a node z with output cost `c` inside a subgraph that already
+    /// holds `mem` memory, along its edge to a successor v outside the subgraph so far:
+    /// either the edge leaves the subgraph (z pays the output, v a CPU or a new subgraph) or
+    /// v joins it.
+    #[inline]
+    fn beyond(&self, v: usize, c: f64, mem: f64) -> f64 {
+        let b = if self.delta.is_finite() && self.delta > 0.0 {
+            let b = (mem / self.delta * (1.0 - 1e-9)).floor();
+            if b >= (BUCKETS + 1) as f64 {
+                BUCKETS + 1
+            } else if b > 0.0 {
+                b as usize
+            } else {
+                0
+            }
+        } else {
+            0
+        };
+        let stay = self.ha[v * (BUCKETS + 2) + b];
+        stay.min(c + self.hc[v]).min(2.0 * c + self.ha0[v])
+    }
+
+    /// Bound from a node v that receives an input from an already placed node with output
+    /// cost `c`.
+    #[inline]
+    fn enter(&self, v: usize, c: f64) -> f64 {
+        self.hc[v].min(c + self.ha0[v])
+    }
+
+    /// Bound from a node v without inputs.
+    #[inline]
+    fn source(&self, v: usize) -> f64 {
+        self.hc[v].min(self.ha0[v])
+    }
+}
+
+/// Frontier of an ideal: nodes with a successor outside, with the path bound after each,
+/// and the bound of the source nodes outside.
+struct Frontier {
+    nodes: Vec<u32>,
+    after: Vec<f64>,
+    sources: f64,
+}
+
+/// Zero-time sinks hanging off one node (`host`): with q = 1 and CPUs allowed they either
+/// join the host's subgraph (costing memory, saving c(host) when the host's other successors
+/// are in the subgraph too) or run on a CPU at no time.
+#[derive(Clone, Copy, Debug)]
+struct Host {
+    weight: f64,
+    value: f64,
+    /// Some satellite cannot run on an accelerator: they never join.
+    forced: bool,
+}
+
+/// Best set of hosts whose satellites join a subgraph: maximises the saved transfer cost
+/// with total weight at most `cap` (exact 0/1 knapsack by branch and bound; few items).
+/// Returns (saved, chosen flags in the order of `items`).
+fn satellite_knapsack(items: &[(f64, f64)], cap: f64) -> (f64, Vec<bool>) {
+    let total_w: f64 = items.iter().map(|x| x.0).sum();
+    if total_w <= cap {
+        return (items.iter().map(|x| x.1).sum(), vec![true; items.len()]);
+    }
+    // order by value density, ties by index (deterministic)
+    let mut ord: Vec<usize> = (0..items.len()).collect();
+    ord.sort_by(|&a, &b| {
+        let da = items[a].1 / items[a].0.max(1e-300);
+        let db = items[b].1 / items[b].0.max(1e-300);
+        db.partial_cmp(&da)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
     });
-    let mut frontier: Vec<Option<Vec<u32>>> = vec![None; ni];
-    frontier[0] = Some(Vec::new());
-    let mut in_i = vec![false; n];
-    let mut pos = vec![u32::MAX; n];
-    let mut tracker = CommTracker::new(n);
-    let mut in_d = vec![false; n];
-    let mut stamp = vec![u32::MAX; ni];
-    let mut created: u64 = 1;
-    let mut stopped: Option<StopReason> = None;
-    let mut best_label: Option<(u32, u32)> = None;
-    let full = ideals.full();
-    let frontier_of = |j: usize, ideals: &Ideals, cache: &mut Vec<Option<Vec<u32>>>| -> Vec<u32> {
-        if let Some(f) = &cache[j] {
-            return f.clone();
+    struct Bb<'a> {
+        items: &'a [(f64, f64)],
+        ord: &'a [usize],
+        take: Vec<bool>,
+        best: f64,
+        best_take: Vec<bool>,
+    }
+    fn go(s: &mut Bb, i: usize, room: f64, value: f64) {
+        if value > s.best {
+            s.best = value;
+            s.best_take.clone_from(&s.take);
         }
+        if i == s.ord.len() {
+            return;
+        }
+        // fractional bound
+        let (mut r, mut bound) = (room, value);
+        for &x in &s.ord[i..] {
+            let (w, v) = s.items[x];
+            if w <= r {
+                r -= w;
+                bound += v;
+            } else {
+                bound += v * (r / w);
+                break;
+            }
+        }
+        if bound <= s.best {
+            return;
+        }
+        let x = s.ord[i];
+        let (w, v) = s.items[x];
+        if w <= room {
+            s.take[x] = true;
+            go(s, i + 1, room - w, value + v);
+            s.take[x] = false;
+        }
+        go(s, i + 1, room, value);
+    }
+    let mut s = Bb {
+        items,
+        ord: &ord,
+        take: vec![false; items.len()],
+        best: 0.0,
+        best_take: vec![false; items.len()],
+    };
+    go(&mut s, 0, cap, 0.0);
+    (s.best, s.best_take)
+}
+
+/// What one pass of the label search returns.
+struct RunOut {
+    /// Best full label found with latency below the starting bound.
+    best: Option<(f64, LatencyPlan)>,
+    stopped: Option<StopReason>,
+    /// Least bound of the labels left open when stopped (`+∞` when none).
+    open_lb: f64,
+    /// Whether the beam discarded a label.
+    #[allow(dead_code)]
+    truncated: bool,
+}
+
+/// The label-setting search on a reduced instance (see [`solve_latency`]).
+struct Search<'a> {
+    inst: &'a Instance,
+    q: usize,
+    con: Contraction,
+    ideals: Ideals,
+    gmembers: Vec<Vec<usize>>,
+    host: Vec<Option<Host>>,
+    bound: PathBound,
+    /// Labels created, all passes.
+    created: u64,
+    /// Subgraphs (ideal pairs) evaluated, all passes.
+    pairs: u64,
+}
+
+impl<'a> Search<'a> {
+    fn frontier(&self, j: usize, cache: &mut [Option<Rc<Frontier>>]) -> Rc<Frontier> {
+        if let Some(f) = &cache[j] {
+            return Rc::clone(f);
+        }
+        let inst = self.inst;
+        let n = inst.len();
         let mut member = vec![false; n];
-        for g in 0..con.len() {
-            if ideals.contains(j, g) {
-                for &u in &con.groups[g] {
+        for g in 0..self.con.len() {
+            if self.ideals.contains(j, g) {
+                for &u in &self.con.groups[g] {
                     member[u] = true;
                 }
             }
         }
-        let f: Vec<u32> = (0..n)
-            .filter(|&u| member[u] && inst.succ[u].iter().any(|&v| !member[v]))
-            .map(|u| u as u32)
-            .collect();
-        cache[j] = Some(f.clone());
-        f
-    };
-    for i in 0..ni {
-        if stopped.is_some() {
-            break;
-        }
-        if labels[i].iter().all(|lb| lb.dead) {
-            continue;
-        }
-        if i == full {
-            break;
-        }
-        if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
-            stopped = Some(StopReason::TimeLimit);
-            break;
-        }
-        let fi = frontier_of(i, &ideals, &mut frontier);
-        for (p, &u) in fi.iter().enumerate() {
-            pos[u as usize] = p as u32;
-        }
-        for g in 0..con.len() {
-            if ideals.contains(i, g) {
-                for &u in &con.groups[g] {
-                    in_i[u] = true;
+        let mut nodes = Vec::new();
+        let mut after = Vec::new();
+        let mut sources = 0.0f64;
+        for u in 0..n {
+            if member[u] {
+                let mut worst = f64::NEG_INFINITY;
+                for &v in &inst.succ[u] {
+                    if !member[v] {
+                        worst = worst.max(self.bound.enter(v, inst.out_cost[u]));
+                    }
                 }
+                if worst > f64::NEG_INFINITY {
+                    nodes.push(u as u32);
+                    after.push(worst);
+                }
+            } else if inst.pred[u].is_empty() {
+                sources = sources.max(self.bound.source(u));
             }
         }
-        let alive: Vec<u32> = (0..labels[i].len() as u32)
-            .filter(|&x| !labels[i][x as usize].dead)
-            .collect();
-        let mut pending: Vec<(usize, Label)> = Vec::new();
-        // CPU moves
-        if l > 0 {
-            for &(g, j) in ideals.up_of(i) {
-                let g = g as usize;
-                let fj = frontier_of(j as usize, &ideals, &mut frontier);
-                for &li in &alive {
-                    let lab = &labels[i][li as usize];
-                    let mut t: BTreeMap<usize, f64> = BTreeMap::new();
-                    let mut mk = lab.makespan;
-                    for &x in &gmembers[g] {
-                        let mut r = 0.0f64;
-                        for &w in &inst.pred[x] {
-                            let tw = if in_i[w] {
-                                lab.times[pos[w] as usize]
-                            } else {
-                                t[&w]
-                            };
-                            r = r.max(tw);
-                        }
-                        let fx = r + inst.p_cpu[x];
-                        mk = mk.max(fx);
-                        t.insert(x, fx);
+        let f = Rc::new(Frontier {
+            nodes,
+            after,
+            sources,
+        });
+        cache[j] = Some(Rc::clone(&f));
+        f
+    }
+
+    /// Extra transfer time of a subgraph from satellites left out, given its hosts (nodes
+    /// of the subgraph with satellites), whether each host's other outputs stay inside, and
+    /// the memory left. Returns the extra time and which hosts take their satellites.
+    fn satellite_extra(&self, hosts: &[(usize, bool)], room: f64) -> (f64, Vec<bool>) {
+        satellite_decision(&self.host, hosts, room)
+    }
+
+    /// One pass over the ideals in order. `beam` keeps only that many labels per ideal
+    /// (a heuristic pass); `ub` is the best latency known (labels that cannot beat it are cut).
+    fn run(
+        &mut self,
+        beam: Option<usize>,
+        mut ub: f64,
+        limits: &Limits,
+        started: Instant,
+    ) -> RunOut {
+        let inst = self.inst;
+        let k_limit = inst.devices.accelerators;
+        let q = self.q;
+        let n = inst.len();
+        let k = inst.devices.accelerators;
+        let l = inst.devices.cpus;
+        let mem_cap = inst.devices.accelerator_memory;
+        let ni = self.ideals.len();
+        let full = self.ideals.full();
+        let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
+        let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
+        let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
+        let root_front = self.frontier(0, &mut cache);
+        labels[0].push(Label {
+            times: Vec::new(),
+            open: Vec::new(),
+            closed: 0,
+            makespan: 0.0,
+            lb: root_front.sources,
+            parent: (u32::MAX, u32::MAX),
+            mv: Move::Root,
+            dead: false,
+        });
+        let mut in_i = vec![false; n];
+        let mut pos = vec![u32::MAX; n];
+        let mut tracker = CommTracker::new(n);
+        let mut in_d = vec![false; n];
+        let mut tnew = vec![0.0f64; n];
+        let mut stamp = vec![u32::MAX; ni];
+        let mut stopped: Option<StopReason> = None;
+        let mut stop_at = ni;
+        let mut lost_lb = f64::INFINITY;
+        let mut truncated = false;
+        let mut best_label: Option<(u32, u32)> = None;
+        // the beam pass is bounded by its width; only the exact pass uses the label budget
+        let max_labels = if beam.is_some() {
+            None
+        } else {
+            limits.max_labels
+        };
+        let mut made: u64 = 0;
+        for i in 0..ni {
+            if labels[i].iter().all(|lb| lb.dead) {
+                labels[i] = Vec::new();
+                continue;
+            }
+            if i == full {
+                break;
+            }
+            if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
+                stopped = Some(StopReason::TimeLimit);
+                stop_at = i;
+                break;
+            }
+            // cut labels that can no longer beat the incumbent, and apply the beam
+            for lab in labels[i].iter_mut() {
+                if !lab.dead && ub.is_finite() && lab.lb >= tol(ub) {
+                    lab.dead = true;
+                }
+            }
+            let mut alive: Vec<u32> = (0..labels[i].len() as u32)
+                .filter(|&x| !labels[i][x as usize].dead)
+                .collect();
+            if let Some(w) = beam {
+                if alive.len() > w {
+                    alive.sort_by(|&a, &b| {
+                        let (x, y) = (&labels[i][a as usize], &labels[i][b as usize]);
+                        x.lb.partial_cmp(&y.lb)
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                            .then(
+                                x.makespan
+                                    .partial_cmp(&y.makespan)
+                                    .unwrap_or(std::cmp::Ordering::Equal),
+                            )
+                            .then(a.cmp(&b))
+                    });
+                    for &x in &alive[w..] {
+                        labels[i][x as usize].dead = true;
                     }
-                    let times: Vec<f64> = fj
-                        .iter()
-                        .map(|&u| {
-                            let u = u as usize;
-                            if in_i[u] {
-                                lab.times[pos[u] as usize]
-                            } else {
-                                t[&u]
+                    alive.truncate(w);
+                    alive.sort_unstable();
+                    truncated = true;
+                }
+            }
+            if alive.is_empty() {
+                continue;
+            }
+            let fi = self.frontier(i, &mut cache);
+            for (p, &u) in fi.nodes.iter().enumerate() {
+                pos[u as usize] = p as u32;
+            }
+            for g in 0..self.con.len() {
+                if self.ideals.contains(i, g) {
+                    for &u in &self.con.groups[g] {
+                        in_i[u] = true;
+                    }
+                }
+            }
+            let mut pending: Vec<(usize, Label)> = Vec::new();
+            // CPU moves: one group
+            if l > 0 {
+                for &(g, j) in self.ideals.up_of(i) {
+                    let g = g as usize;
+                    let fj = self.frontier(j as usize, &mut cache);
+                    for &li in &alive {
+                        let lab = &labels[i][li as usize];
+                        let mut mk = lab.makespan;
+                        for &x in &self.gmembers[g] {
+                            let mut r = 0.0f64;
+                            for &w in &inst.pred[x] {
+                                let tw = if in_i[w] {
+                                    lab.times[pos[w] as usize]
+                                } else {
+                                    tnew[w]
+                                };
+                                r = r.max(tw);
                             }
-                        })
-                        .collect();
-                    let lbv = times
-                        .iter()
-                        .zip(&fj)
-                        .map(|(t, &u)| t + tail[u as usize])
-                        .fold(mk, f64::max);
-                    if lbv >= tol(ub) && ub.is_finite() {
+                            tnew[x] = r + inst.p_cpu[x];
+                            mk = mk.max(tnew[x]);
+                        }
+                        let times: Vec<f64> = fj
+                            .nodes
+                            .iter()
+                            .map(|&u| {
+                                let u = u as usize;
+                                if in_i[u] {
+                                    lab.times[pos[u] as usize]
+                                } else {
+                                    tnew[u]
+                                }
+                            })
+                            .collect();
+                        let lbv = times
+                            .iter()
+                            .zip(&fj.after)
+                            .map(|(t, a)| t + a)
+                            .fold(mk.max(fj.sources), f64::max);
+                        if ub.is_finite() && lbv >= tol(ub) {
+                            continue;
+                        }
+                        pending.push((
+                            j as usize,
+                            Label {
+                                times,
+                                open: lab.open.clone(),
+                                closed: lab.closed,
+                                makespan: mk,
+                                lb: lbv,
+                                parent: (i as u32, li),
+                                mv: Move::Cpu,
+                                dead: false,
+                            },
+                        ));
+                    }
+                }
+            }
+            // accelerator moves: DFS over super-ideals J of I; the subgraph is D = J \ I
+            if k > 0 {
+                let min_open_mem = alive
+                    .iter()
+                    .map(|&x| {
+                        let x = &labels[i][x as usize];
+                        if (x.closed as usize + x.open.len()) < k_limit {
+                            0.0
+                        } else {
+                            x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min)
+                        }
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                // frames: (ideal, next up-edge, group, p_acc, size, comm)
+                let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
+                    vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
+                // nodes of D with satellites
+                let mut hosts_in_d: Vec<usize> = Vec::new();
+                // groups of D
+                let mut dstack: Vec<usize> = Vec::new();
+                stamp[i] = i as u32;
+                while let Some(top) = stack.last_mut() {
+                    let ups = self.ideals.up_of(top.0 as usize);
+                    if (top.1 as usize) >= ups.len() {
+                        if let Some(fr) = stack.pop() {
+                            if fr.2 != u32::MAX {
+                                dstack.pop();
+                                let members = &self.con.groups[fr.2 as usize];
+                                tracker.remove(inst, members);
+                                for &u in members {
+                                    in_d[u] = false;
+                                    if self.host[u].is_some() {
+                                        hosts_in_d.pop();
+                                    }
+                                }
+                            }
+                        }
                         continue;
                     }
-                    pending.push((
-                        j as usize,
-                        Label {
-                            times,
-                            open: lab.open.clone(),
-                            closed: lab.closed,
-                            makespan: mk,
-                            parent: (i as u32, li),
-                            mv: Move::Cpu,
-                            dead: false,
-                        },
-                    ));
-                }
-            }
-        }
-        // accelerator moves: DFS over super-ideals J of I
-        if k > 0 {
-            let min_open_mem = labels[i]
-                .iter()
-                .filter(|x| !x.dead)
-                .map(|x| {
-                    let fresh = (x.closed as usize + x.open.len()) < k;
-                    let open_min = x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min);
-                    if fresh {
-                        0.0
+                    let (g, j) = if beam.is_some() {
+                        // heuristic pass: subgraphs grow along the topological numbering
+                        // of the groups only (the least group outside J is always addable)
+                        top.1 = u32::MAX;
+                        match ups.iter().min_by_key(|e| e.0) {
+                            Some(&e) => e,
+                            None => continue,
+                        }
                     } else {
-                        open_min
-                    }
-                })
-                .fold(f64::INFINITY, f64::min);
-            // a block without inputs may start at time 0 on a fresh accelerator
-            let min_start = 0.0f64;
-            // frames: (ideal, pos, group, p_acc, size, comm)
-            let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
-                vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
-            stamp[i] = i as u32;
-            while let Some(top) = stack.last_mut() {
-                let ups = ideals.up_of(top.0 as usize);
-                if (top.1 as usize) < ups.len() {
-                    let (g, j) = ups[top.1 as usize];
-                    top.1 += 1;
+                        let e = ups[top.1 as usize];
+                        top.1 += 1;
+                        e
+                    };
                     if stamp[j as usize] == i as u32 {
                         continue;
                     }
                     stamp[j as usize] = i as u32;
                     let gi = g as usize;
-                    let p_acc = top.3 + con.p_acc[gi];
-                    let size = top.4 + con.size[gi];
-                    if !con.supported[gi]
-                        || size + min_open_mem > mem_cap
-                        || (ub.is_finite() && min_start + p_acc >= tol(ub))
-                    {
+                    let p_acc = top.3 + self.con.p_acc[gi];
+                    let size = top.4 + self.con.size[gi];
+                    if !self.con.supported[gi] || size + min_open_mem > mem_cap {
                         continue;
                     }
-                    let comm = top.5 + tracker.add(inst, &con.groups[gi]);
-                    for &u in &con.groups[gi] {
+                    let comm = top.5 + tracker.add(inst, &self.con.groups[gi]);
+                    for &u in &self.con.groups[gi] {
                         in_d[u] = true;
+                        if self.host[u].is_some() {
+                            hosts_in_d.push(u);
+                        }
                     }
                     stack.push((j, 0, g, p_acc, size, comm));
-                    let dur = p_acc + comm;
-                    let fj = frontier_of(j as usize, &ideals, &mut frontier);
+                    dstack.push(gi);
+                    self.pairs += 1;
                     // inputs of D: frontier nodes of I with a successor in D
-                    let inputs: Vec<usize> = fi
+                    let mut inputs: Vec<usize> = Vec::new();
+                    let mut incomm = 0.0;
+                    for (p, &u) in fi.nodes.iter().enumerate() {
+                        if inst.succ[u as usize].iter().any(|&v| in_d[v]) {
+                            inputs.push(p);
+                            incomm += inst.out_cost[u as usize];
+                        }
+                    }
+                    // D and every superset start no earlier than their inputs and run at
+                    // least p_acc plus the input transfers
+                    let min_ready = alive
                         .iter()
-                        .enumerate()
-                        .filter(|&(_, &u)| inst.succ[u as usize].iter().any(|&v| in_d[v]))
-                        .map(|(p, _)| p)
-                        .collect();
+                        .map(|&li| {
+                            let lab = &labels[i][li as usize];
+                            inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
+                        })
+                        .fold(f64::INFINITY, f64::min);
+                    let mut beyond = 0.0f64;
+                    if ub.is_finite() {
+                        for &g2 in &dstack {
+                            for &z in &self.con.groups[g2] {
+                                let c = inst.out_cost[z];
+                                for &v in &inst.succ[z] {
+                                    if !in_d[v] {
+                                        beyond = beyond.max(self.bound.beyond(v, c, size));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if ub.is_finite() && min_ready + p_acc + incomm + beyond >= tol(ub) {
+                        if let Some(t) = stack.last_mut() {
+                            t.1 = u32::MAX; // no supersets; popped next
+                        }
+                        continue;
+                    }
+                    let extra = if hosts_in_d.is_empty() {
+                        0.0
+                    } else {
+                        let hs: Vec<(usize, bool)> = hosts_in_d
+                            .iter()
+                            .map(|&u| (u, !tracker.crossing(u)))
+                            .collect();
+                        self.satellite_extra(&hs, mem_cap - size).0
+                    };
+                    let dur = p_acc + comm + extra;
+                    let fj = self.frontier(j as usize, &mut cache);
                     for &li in &alive {
                         let lab = &labels[i][li as usize];
                         let ready = inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max);
                         let mut options: Vec<(Move, f64)> = Vec::new();
-                        if (lab.closed as usize + lab.open.len()) < k && size <= mem_cap {
+                        if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
                             options.push((Move::NewAcc, ready));
                         }
                         let mut prev: Option<(f64, f64, u32)> = None;
@@ -528,6 +839,7 @@ pub fn solve_latency(
                             let fin = start + dur;
                             let mk = lab.makespan.max(fin);
                             let times: Vec<f64> = fj
+                                .nodes
                                 .iter()
                                 .map(|&u| {
                                     let u = u as usize;
@@ -540,9 +852,9 @@ pub fn solve_latency(
                                 .collect();
                             let lbv = times
                                 .iter()
-                                .zip(&fj)
-                                .map(|(t, &u)| t + tail[u as usize])
-                                .fold(mk, f64::max);
+                                .zip(&fj.after)
+                                .map(|(t, a)| t + a)
+                                .fold(mk.max(fj.sources), f64::max);
                             if ub.is_finite() && lbv >= tol(ub) {
                                 continue;
                             }
@@ -578,6 +890,7 @@ pub fn solve_latency(
                                     open,
                                     closed,
                                     makespan: mk,
+                                    lb: lbv,
                                     parent: (i as u32, li),
                                     mv,
                                     dead: false,
@@ -585,64 +898,271 @@ pub fn solve_latency(
                             ));
                         }
                     }
-                } else {
-                    let fr = stack.pop();
-                    if let Some(fr) = fr {
-                        if fr.2 != u32::MAX {
-                            let members = &con.groups[fr.2 as usize];
-                            tracker.remove(inst, members);
-                            for &u in members {
-                                in_d[u] = false;
-                            }
-                        }
+                }
+            }
+            // insert pending labels with dominance
+            let mut rest = pending.into_iter();
+            for (j, lab) in rest.by_ref() {
+                self.created += 1;
+                made += 1;
+                if max_labels.is_some_and(|m| made > m) {
+                    stopped = Some(StopReason::LabelLimit);
+                    lost_lb = lost_lb.min(lab.lb);
+                    break;
+                }
+                if labels[j].iter().any(|x| !x.dead && dominates(x, &lab)) {
+                    continue;
+                }
+                for x in labels[j].iter_mut() {
+                    if !x.dead && dominates(&lab, x) {
+                        x.dead = true;
+                    }
+                }
+                if j == full && lab.makespan < ub {
+                    ub = lab.makespan;
+                    best_label = Some((j as u32, labels[j].len() as u32));
+                }
+                labels[j].push(lab);
+            }
+            for (_, lab) in rest {
+                lost_lb = lost_lb.min(lab.lb);
+            }
+            for g in 0..self.con.len() {
+                if self.ideals.contains(i, g) {
+                    for &u in &self.con.groups[g] {
+                        in_i[u] = false;
+                    }
+                }
+            }
+            if stopped.is_some() {
+                // ideal i was expanded, but not all of its children were kept
+                stop_at = i;
+                break;
+            }
+            // free what is no longer needed (parents and moves stay for the replay)
+            for lab in labels[i].iter_mut() {
+                lab.times = Vec::new();
+            }
+            cache[i] = None;
+        }
+        let mut open_lb = lost_lb;
+        if stopped.is_some() {
+            for labs in &labels[stop_at..] {
+                for x in labs {
+                    if !x.dead {
+                        open_lb = open_lb.min(x.lb);
                     }
                 }
             }
         }
-        // insert pending labels with dominance
-        for (j, lab) in pending {
-            created += 1;
-            if limits.max_labels.is_some_and(|m| created > m) {
-                stopped = Some(StopReason::LabelLimit);
-                break;
-            }
-            if labels[j].iter().any(|x| !x.dead && dominates(x, &lab)) {
-                continue;
-            }
-            for x in labels[j].iter_mut() {
-                if !x.dead && dominates(&lab, x) {
-                    x.dead = true;
-                }
-            }
-            if j == full && lab.makespan < ub {
-                ub = lab.makespan;
-                best_label = Some((j as u32, labels[j].len() as u32));
-            }
-            labels[j].push(lab);
-        }
-        for g in 0..con.len() {
-            if ideals.contains(i, g) {
-                for &u in &con.groups[g] {
-                    in_i[u] = false;
-                }
-            }
-        }
-        // free what is no longer needed
-        for lab in labels[i].iter_mut() {
-            lab.times = Vec::new();
-        }
-        frontier[i] = None;
-    }
-    if let Some((j, li)) = best_label {
-        let plan = replay(&labels, &ideals, &con, (j, li), n);
-        if let Some(s) = evaluate_plan(inst, &plan, q) {
-            best = Some((s.latency, plan));
-        } else {
-            return Err(PlaceError::Verification(
-                "latency search produced an unschedulable plan".into(),
-            ));
+        let best = best_label.map(|end| {
+            let plan = self.replay(&labels, end);
+            (labels[end.0 as usize][end.1 as usize].makespan, plan)
+        });
+        RunOut {
+            best,
+            stopped,
+            open_lb,
+            truncated,
         }
     }
+
+    /// Rebuilds a plan (on this instance, satellites left out) by replaying the moves from
+    /// the root to a label.
+    fn replay(&self, labels: &[Vec<Label>], end: (u32, u32)) -> LatencyPlan {
+        let n = self.inst.len();
+        let mut chain: Vec<(u32, u32)> = Vec::new();
+        let mut cur = end;
+        while cur.0 != u32::MAX {
+            chain.push(cur);
+            cur = labels[cur.0 as usize][cur.1 as usize].parent;
+        }
+        chain.reverse();
+        let mut plan: LatencyPlan = vec![None; n];
+        // replayed accelerators: (available, memory, subgraphs) by index; the memory and
+        // subgraph count identify an open accelerator exactly as the search saw it
+        let mut accs: Vec<(f64, f64, u32)> = Vec::new();
+        for w in chain.windows(2) {
+            let (pi, ci) = (w[0], w[1]);
+            let child = &labels[ci.0 as usize][ci.1 as usize];
+            let diff: Vec<usize> = (0..self.con.len())
+                .filter(|&g| {
+                    self.ideals.contains(ci.0 as usize, g)
+                        && !self.ideals.contains(pi.0 as usize, g)
+                })
+                .collect();
+            let target = match child.mv {
+                Move::Root | Move::Cpu => continue,
+                Move::NewAcc => {
+                    accs.push((0.0, 0.0, 0));
+                    accs.len() - 1
+                }
+                Move::OpenAcc(a, m, c) => {
+                    let Some(t) = accs.iter().position(|&x| x == (a, m, c)) else {
+                        continue;
+                    };
+                    t
+                }
+            };
+            let posn = accs[target].2 as usize;
+            for &g in &diff {
+                for &u in &self.con.groups[g] {
+                    plan[u] = Some((target, posn));
+                }
+            }
+            // the accelerator's new state is the child's open entry that the parent lacks
+            // (after removing the one it used); none when the accelerator closed
+            let parent = &labels[pi.0 as usize][pi.1 as usize];
+            let mut rest = parent.open.clone();
+            if let Move::OpenAcc(a, m, c) = child.mv {
+                if let Some(p) = rest.iter().position(|&o| o == (a, m, c)) {
+                    rest.remove(p);
+                }
+            }
+            let mut fresh = None;
+            for &o in &child.open {
+                if let Some(p) = rest.iter().position(|&r| r == o) {
+                    rest.remove(p);
+                } else {
+                    fresh = Some(o);
+                }
+            }
+            accs[target] = fresh.unwrap_or((f64::INFINITY, f64::INFINITY, u32::MAX));
+        }
+        plan
+    }
+}
+
+/// Solves the latency objective exactly by a label-setting search over the ideals of the
+/// group DAG.
+///
+/// Two exact reductions come first (both need CPUs): nodes with no CPU time and no output
+/// cost whose inputs are all such nodes are fixed on a CPU at time 0 (moving one out of a
+/// subgraph never delays anything), and, with q = 1, zero-time sinks with one input
+/// (*satellites*) leave the DAG: each either joins its input's subgraph — chosen per
+/// subgraph by an exact knapsack over memory, saving that input's transfer — or runs on a
+/// CPU (any other subgraph is never better).
+///
+/// A state (label) is an ideal I (the groups already scheduled) with the finish times of I's
+/// nodes that feed nodes outside I, the open accelerators and the makespan so far. A move
+/// schedules the next block — one group on a CPU, or a convex set J \ I on a fresh or an open
+/// accelerator — as early as possible. Every feasible schedule is reached by adding its
+/// blocks in a topological order of its block graph (plus accelerator order), so the search
+/// is exact. Labels of one ideal are pruned by Pareto dominance, and every label by a lower
+/// bound against the best schedule known: the makespan so far and, from each frontier node,
+/// a path bound that charges CPU time or accelerator time plus the transfers into and out of
+/// each subgraph, with the memory of a subgraph limited to M (see `PathBound`). The
+/// incumbent comes from a chain split and a heuristic pass of the same search (the few best
+/// labels per ideal, subgraphs grown along one topological order only).
+///
+/// # Arguments
+/// * `inst` — a validated instance.
+/// * `q` — subgraphs allowed per accelerator (≥ 1).
+/// * `limits` — budgets; when one runs out the best schedule known is returned with
+///   [`ProofStatus::Stopped`] and a proven lower bound (the least bound of the labels left).
+///
+/// # Errors
+/// [`PlaceError::Unsupported`] for `q == 0`; [`PlaceError::InfeasibleMemory`] when nothing
+/// fits; [`PlaceError::Verification`] if the schedule fails re-evaluation.
+///
+/// # Complexity
+/// Exponential in the worst case (the problem is NP-hard); in practice bounded by
+/// O(P·L) for P visited ideal pairs and L surviving labels per ideal.
+///
+/// # Examples
+/// ```
+/// use parallax_place::{solve_latency, Devices, Edge, Graph, Instance, Limits, Node};
+/// let node = |id, acc_time, cpu_time| Node {
+///     id, name: None, acc_time, cpu_time, memory: 1.0, acc_supported: true,
+///     backward: false, class: None, output_cost: 0.5,
+/// };
+/// let g = Graph {
+///     devices: Devices { accelerators: 2, accelerator_memory: 1.0, cpus: 1 },
+///     nodes: vec![node(1, 1.0, 10.0), node(2, 2.0, 20.0)],
+///     edges: vec![Edge { from: 1, to: 2 }],
+/// };
+/// let inst = Instance::new(&g).unwrap();
+/// let sol = solve_latency(&inst, 1, &Limits::default()).unwrap();
+/// // one node per accelerator: 1 + 0.5 (out), then 0.5 (in) + 2
+/// assert!((sol.schedule.latency - 4.0).abs() < 1e-12);
+/// assert!(sol.status.is_optimal());
+/// ```
+pub fn solve_latency(
+    inst: &Instance,
+    q: usize,
+    limits: &Limits,
+) -> Result<LatencySolution, PlaceError> {
+    if q == 0 {
+        return Err(PlaceError::Unsupported(
+            "q (subgraphs per accelerator) must be >= 1".into(),
+        ));
+    }
+    let started = Instant::now();
+    let k = inst.devices.accelerators;
+    let mem_cap = inst.devices.accelerator_memory;
+    let red = Reduction::new(inst, q);
+    let core = &red.core;
+    let con = Contraction::all_edges(core, true);
+    let topo = node_topo(core);
+    let mut rank = vec![0usize; core.len()];
+    for (i, &u) in topo.iter().enumerate() {
+        rank[u] = i;
+    }
+    let bound = PathBound::new(core, &topo);
+    let root_lb = (0..core.len())
+        .filter(|&u| core.pred[u].is_empty())
+        .map(|u| bound.source(u))
+        .fold(0.0, f64::max);
+    // incumbent: chain split with one subgraph per accelerator, or all on CPU
+    let mut best: Option<(f64, LatencyPlan)> = None;
+    let consider = |plan: LatencyPlan, best: &mut Option<(f64, LatencyPlan)>| {
+        let full = red.lift(&plan);
+        if let Some(s) = evaluate_plan(inst, &full, q) {
+            if best.as_ref().map_or(true, |b| s.latency < b.0) {
+                *best = Some((s.latency, full));
+            }
+        }
+    };
+    for plan in initial_plans(core, &con) {
+        consider(plan, &mut best);
+    }
+    let Some(ideals) = Ideals::enumerate(&con.pred, limits.max_ideals) else {
+        return finish_stopped(inst, q, best, StopReason::IdealLimit, root_lb, 0, 0);
+    };
+    let ni = ideals.len();
+    let mut gmembers = con.groups.clone();
+    for m in &mut gmembers {
+        m.sort_by_key(|&u| rank[u]);
+    }
+    let mut search = Search {
+        inst: core,
+        q,
+        con,
+        ideals,
+        gmembers,
+        host: red.host.clone(),
+        bound,
+        created: 1,
+        pairs: 0,
+    };
+    let value = |b: &Option<(f64, LatencyPlan)>| b.as_ref().map_or(f64::INFINITY, |b| b.0);
+    // heuristic pass: a beam of the best labels per ideal
+    let beam = search.run(Some(BEAM), value(&best), limits, started);
+    let mut claimed: Option<f64> = None;
+    if let Some((v, plan)) = beam.best {
+        let full = red.lift(&plan);
+        best = Some((v, full));
+        claimed = Some(v);
+    }
+    // the heuristic pass restricts subgraphs, so only the exact pass proves anything
+    let (stopped, open_lb) = {
+        let exact = search.run(None, value(&best), limits, started);
+        if let Some((v, plan)) = exact.best {
+            best = Some((v, red.lift(&plan)));
+            claimed = Some(v);
+        }
+        (exact.stopped, exact.open_lb)
+    };
     let Some((value, plan)) = best else {
         return Err(PlaceError::InfeasibleMemory {
             accelerators: k,
@@ -650,24 +1170,223 @@ pub fn solve_latency(
             total_size: inst.total_size(),
         });
     };
-    let schedule = evaluate_plan(inst, &plan, q)
-        .ok_or_else(|| PlaceError::Verification("best latency plan does not evaluate".into()))?;
-    if (schedule.latency - value).abs() > 1e-9 * value.max(1.0) {
+    let schedule = evaluate_plan(inst, &plan, q).ok_or_else(|| {
+        PlaceError::Verification("the latency search produced an unschedulable plan".into())
+    })?;
+    let expect = claimed.unwrap_or(value);
+    if (schedule.latency - expect).abs() > 1e-9 * expect.abs().max(1.0) {
         return Err(PlaceError::Verification(format!(
-            "search latency {value} but the schedule evaluates to {}",
+            "search latency {expect} but the schedule evaluates to {}",
             schedule.latency
         )));
     }
     let status = match stopped {
         None => ProofStatus::Optimal,
-        Some(r) => ProofStatus::stopped(r, lb_root, schedule.latency),
+        Some(r) => {
+            let lb = root_lb.max(open_lb.min(schedule.latency));
+            ProofStatus::stopped(r, lb, schedule.latency)
+        }
     };
     Ok(LatencySolution {
         schedule,
         status,
-        labels: created,
+        labels: search.created,
         ideals: ni,
     })
+}
+
+/// Labels kept per ideal by the heuristic pass.
+const BEAM: usize = 8;
+
+/// The exact reductions of [`solve_latency`]: nodes fixed on a CPU at time 0 and satellites.
+struct Reduction<'a> {
+    inst: &'a Instance,
+    /// The instance the search runs on.
+    core: Instance,
+    /// Original index of each core node.
+    core_of: Vec<usize>,
+    /// Satellites (original indices) of each core node.
+    sats_of: Vec<Vec<usize>>,
+    /// Satellite summary of each core node.
+    host: Vec<Option<Host>>,
+}
+
+impl<'a> Reduction<'a> {
+    fn new(inst: &'a Instance, q: usize) -> Reduction<'a> {
+        let n = inst.len();
+        let members = inst.class_members();
+        let alone = |u: usize| members[inst.class[u]].len() == 1;
+        let mut drop = vec![false; n];
+        let mut host_of: Vec<Option<usize>> = vec![None; n];
+        if inst.devices.cpus > 0 {
+            // fixed on a CPU at time 0: no CPU time, no output cost, inputs all fixed
+            for &u in &node_topo(inst) {
+                drop[u] = alone(u)
+                    && inst.p_cpu[u] == 0.0
+                    && (inst.succ[u].is_empty() || inst.out_cost[u] == 0.0)
+                    && inst.pred[u].iter().all(|&w| drop[w]);
+            }
+            if q == 1 {
+                for s in 0..n {
+                    if drop[s]
+                        || !alone(s)
+                        || !inst.succ[s].is_empty()
+                        || inst.pred[s].len() != 1
+                        || inst.p_acc[s] != 0.0
+                        || inst.p_cpu[s] != 0.0
+                    {
+                        continue;
+                    }
+                    let u = inst.pred[s][0];
+                    if !drop[u] {
+                        host_of[s] = Some(u);
+                    }
+                }
+            }
+        }
+        let keep: Vec<bool> = (0..n).map(|u| !drop[u] && host_of[u].is_none()).collect();
+        let (core, core_of) = induced(inst, &keep);
+        let mut index = vec![usize::MAX; n];
+        for (c, &u) in core_of.iter().enumerate() {
+            index[u] = c;
+        }
+        let mut sats_of = vec![Vec::new(); core.len()];
+        let mut host: Vec<Option<Host>> = vec![None; core.len()];
+        for s in 0..n {
+            if let Some(u) = host_of[s] {
+                let c = index[u];
+                sats_of[c].push(s);
+                let h = host[c].get_or_insert(Host {
+                    weight: 0.0,
+                    value: inst.out_cost[u],
+                    forced: false,
+                });
+                h.weight += inst.size[s];
+                h.forced |= !inst.supported[s];
+            }
+        }
+        Reduction {
+            inst,
+            core,
+            core_of,
+            sats_of,
+            host,
+        }
+    }
+
+    /// A plan of the whole instance from a plan of the core: fixed nodes on a CPU, each
+    /// subgraph's satellites by the same knapsack the search used.
+    fn lift(&self, plan: &LatencyPlan) -> LatencyPlan {
+        let inst = self.inst;
+        let core = &self.core;
+        let mut out: LatencyPlan = vec![None; inst.len()];
+        let mut blocks: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for (c, p) in plan.iter().enumerate() {
+            out[self.core_of[c]] = *p;
+            if let Some(b) = p {
+                blocks.entry(*b).or_default().push(c);
+            }
+        }
+        for (b, nodes) in blocks {
+            let size: f64 = nodes.iter().map(|&c| core.size[c]).sum();
+            let hosts: Vec<(usize, bool)> = nodes
+                .iter()
+                .filter(|&&c| self.host[c].is_some())
+                .map(|&c| (c, core.succ[c].iter().all(|&v| plan[v] == Some(b))))
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let take = satellite_choice(&self.host, &hosts, inst.devices.accelerator_memory - size);
+            for (&(c, _), t) in hosts.iter().zip(take) {
+                if t {
+                    for &s in &self.sats_of[c] {
+                        out[s] = Some(b);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The satellite decision of a subgraph (see `Search::satellite_extra`): which hosts take
+/// their satellites. Returns (extra transfer time, flags).
+fn satellite_decision(
+    host: &[Option<Host>],
+    hosts: &[(usize, bool)],
+    room: f64,
+) -> (f64, Vec<bool>) {
+    let mut extra = 0.0;
+    let mut items: Vec<(f64, f64)> = Vec::new();
+    let mut idx: Vec<usize> = Vec::new();
+    for (t, &(u, internal)) in hosts.iter().enumerate() {
+        let Some(h) = host[u] else { continue };
+        if !internal {
+            continue;
+        }
+        extra += h.value;
+        if !h.forced {
+            items.push((h.weight, h.value));
+            idx.push(t);
+        }
+    }
+    let mut take = vec![false; hosts.len()];
+    if items.is_empty() {
+        return (extra, take);
+    }
+    let (saved, chosen) = satellite_knapsack(&items, room.max(0.0));
+    for (c, &t) in chosen.iter().zip(&idx) {
+        take[t] = *c;
+    }
+    (extra - saved, take)
+}
+
+fn satellite_choice(host: &[Option<Host>], hosts: &[(usize, bool)], room: f64) -> Vec<bool> {
+    satellite_decision(host, hosts, room).1
+}
+
+/// The sub-instance on the kept nodes (edges between kept nodes only), and the original
+/// index of each of its nodes.
+fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) {
+    let of: Vec<usize> = (0..inst.len()).filter(|&u| keep[u]).collect();
+    let mut index = vec![usize::MAX; inst.len()];
+    for (c, &u) in of.iter().enumerate() {
+        index[u] = c;
+    }
+    let mut class_map: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut class = Vec::with_capacity(of.len());
+    for &u in &of {
+        let next = class_map.len();
+        class.push(*class_map.entry(inst.class[u]).or_insert(next));
+    }
+    let pick = |v: &Vec<f64>| of.iter().map(|&u| v[u]).collect::<Vec<f64>>();
+    let adj = |lists: &Vec<Vec<usize>>| {
+        of.iter()
+            .map(|&u| {
+                lists[u]
+                    .iter()
+                    .filter(|&&w| keep[w])
+                    .map(|&w| index[w])
+                    .collect::<Vec<usize>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let sub = Instance {
+        ids: of.iter().map(|&u| inst.ids[u]).collect(),
+        p_acc: pick(&inst.p_acc),
+        p_cpu: pick(&inst.p_cpu),
+        size: pick(&inst.size),
+        supported: of.iter().map(|&u| inst.supported[u]).collect(),
+        backward: of.iter().map(|&u| inst.backward[u]).collect(),
+        classes: class_map.len(),
+        class,
+        out_cost: pick(&inst.out_cost),
+        succ: adj(&inst.succ),
+        pred: adj(&inst.pred),
+        devices: inst.devices,
+    };
+    (sub, of)
 }
 
 fn finish_stopped(
@@ -694,71 +1413,6 @@ fn finish_stopped(
         labels,
         ideals,
     })
-}
-
-/// Rebuilds a plan by replaying the moves from the root to a label.
-fn replay(
-    labels: &[Vec<Label>],
-    ideals: &Ideals,
-    con: &Contraction,
-    end: (u32, u32),
-    n: usize,
-) -> LatencyPlan {
-    let mut chain: Vec<(u32, u32)> = Vec::new();
-    let mut cur = end;
-    while cur.0 != u32::MAX {
-        chain.push(cur);
-        cur = labels[cur.0 as usize][cur.1 as usize].parent;
-    }
-    chain.reverse();
-    let mut plan: LatencyPlan = vec![None; n];
-    // replayed accelerators: (avail, mem, count) by id
-    let mut accs: Vec<(f64, f64, u32)> = Vec::new();
-    for w in chain.windows(2) {
-        let (pi, ci) = (w[0], w[1]);
-        let parent = &labels[pi.0 as usize][pi.1 as usize];
-        let child = &labels[ci.0 as usize][ci.1 as usize];
-        let diff: Vec<usize> = (0..con.len())
-            .filter(|&g| ideals.contains(ci.0 as usize, g) && !ideals.contains(pi.0 as usize, g))
-            .collect();
-        let (target, used) = match child.mv {
-            Move::Root | Move::Cpu => continue,
-            Move::NewAcc => {
-                accs.push((0.0, 0.0, 0));
-                (accs.len() - 1, None)
-            }
-            Move::OpenAcc(a, m, c) => {
-                let Some(t) = accs.iter().position(|&x| x == (a, m, c)) else {
-                    continue;
-                };
-                (t, Some((a, m, c)))
-            }
-        };
-        let posn = accs[target].2 as usize;
-        for &g in &diff {
-            for &u in &con.groups[g] {
-                plan[u] = Some((target, posn));
-            }
-        }
-        // the new open entry is the child's open list minus the parent's (less the used one)
-        let mut rest = parent.open.clone();
-        if let Some(u) = used {
-            if let Some(p) = rest.iter().position(|&o| o == u) {
-                rest.remove(p);
-            }
-        }
-        let mut fresh = None;
-        for &o in &child.open {
-            if let Some(p) = rest.iter().position(|&r| r == o) {
-                rest.remove(p);
-            } else {
-                fresh = Some(o);
-            }
-        }
-        // closed accelerators keep a state no later move can match
-        accs[target] = fresh.unwrap_or((f64::INFINITY, f64::INFINITY, u32::MAX));
-    }
-    plan
 }
 
 fn node_topo(inst: &Instance) -> Vec<usize> {

@@ -8,7 +8,11 @@ use std::path::Path;
 
 use common::{close, random_graph, Rng};
 use parallax_place::latency::{evaluate_plan, LatencyPlan};
-use parallax_place::{load_graph, solve_latency, Instance, Limits, PlaceError};
+use parallax_place::{
+    load_graph, solve_latency, Devices, Edge, Graph, Instance, Limits, Node, PlaceError,
+    ProofStatus,
+};
+use proptest::prelude::*;
 
 /// Whether a node set is convex in the graph of all edges with classes contracted.
 fn convex(inst: &Instance, set: &BTreeSet<usize>) -> bool {
@@ -129,17 +133,147 @@ fn latency_matches_brute_force_on_small_graphs() {
     assert!(compared >= 30, "only {compared} feasible cases");
 }
 
+/// A random DAG rich in what the search reduces or prunes: zero-time sources without output
+/// cost (fixed on a CPU), zero-time sinks with one input (satellites, which join their
+/// input's subgraph only when memory allows), transfers that dominate compute, tight memory
+/// and several identical accelerators.
+fn reducible_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for i in 0..n {
+        let id = i as i64 + 1;
+        let kind = rng.below(6);
+        let (acc, cpu, cost) = match kind {
+            // free source candidate
+            0 => (0.0, 0.0, 0.0),
+            // satellite candidate (a sink once edges are drawn below); sometimes it takes
+            // CPU time, and then it is not one
+            1 => (
+                0.0,
+                if rng.chance(0.3) { 2.0 } else { 0.0 },
+                rng.below(3) as f64,
+            ),
+            _ => {
+                let a = (1 + rng.below(6)) as f64;
+                (
+                    a,
+                    a * (1 + rng.below(12)) as f64,
+                    rng.below(8) as f64 * 0.75,
+                )
+            }
+        };
+        nodes.push(Node {
+            id,
+            name: None,
+            acc_time: acc,
+            cpu_time: cpu,
+            memory: rng.below(4) as f64,
+            acc_supported: l == 0 || !rng.chance(0.1),
+            backward: false,
+            class: if rng.chance(0.15) {
+                Some(rng.below(2) as i64)
+            } else {
+                None
+            },
+            output_cost: cost,
+        });
+        if i > 0 && kind != 0 {
+            // one or two inputs from earlier nodes
+            let a = rng.below(i as u64) as i64 + 1;
+            edges.push(Edge { from: a, to: id });
+            if kind != 1 && i > 1 && rng.chance(0.4) {
+                let b = rng.below(i as u64) as i64 + 1;
+                if b != a {
+                    edges.push(Edge { from: b, to: id });
+                }
+            }
+        }
+    }
+    let total: f64 = nodes.iter().map(|n| n.memory).sum();
+    let memory = (total * (0.2 + 0.6 * (rng.below(100) as f64 / 100.0))).max(3.0);
+    Graph {
+        devices: Devices {
+            accelerators: k,
+            accelerator_memory: memory,
+            cpus: l,
+        },
+        nodes,
+        edges,
+    }
+}
+
+fn check_against_brute(g: &Graph, q: usize) -> Result<bool, TestCaseError> {
+    let Ok(inst) = Instance::new(g) else {
+        return Ok(false);
+    };
+    let got = solve_latency(&inst, q, &Limits::default());
+    match (brute(&inst, q), got) {
+        (Some(b), Ok(s)) => {
+            prop_assert!(s.status.is_optimal());
+            prop_assert!(
+                close(b, s.schedule.latency, 1e-9),
+                "q {}: brute {} search {} on {}",
+                q,
+                b,
+                s.schedule.latency,
+                g.to_json()
+            );
+            Ok(true)
+        }
+        (None, Err(PlaceError::InfeasibleMemory { .. })) => Ok(false),
+        (b, s) => Err(TestCaseError::fail(format!(
+            "q {q}: brute {b:?} search {:?} on {}",
+            s.map(|s| s.schedule.latency),
+            g.to_json()
+        ))),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, .. ProptestConfig::default() })]
+
+    /// Every pruning rule (reductions, path bound, subgraph bound, dominance, heuristic
+    /// incumbent) is checked against brute force over all class-to-subgraph assignments.
+    #[test]
+    fn latency_equals_brute_force(
+        seed in any::<u64>(),
+        n in 2usize..8,
+        k in 1usize..4,
+        l in 0usize..2,
+        q in 1usize..3,
+    ) {
+        let choices = (l + k * q) as u64;
+        prop_assume!(choices.pow(n as u32) <= 20_000);
+        let mut rng = Rng(seed);
+        let g = reducible_graph(&mut rng, n, k, l);
+        check_against_brute(&g, q)?;
+    }
+}
+
+fn shipped(file: &str) -> (Graph, Instance) {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/latency");
+    let g = load_graph(&data.join(file)).expect("load");
+    let inst = Instance::new(&g).expect("valid");
+    (g, inst)
+}
+
+/// Optima of the shipped layer graphs with q = 1 (GNMT's was also proven without the
+/// reductions, over all 3.08M ideals of the unreduced graph).
 #[test]
 fn shipped_layer_graphs_are_solved() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/latency");
-    for file in [
-        "layer_bert24_inference.json",
-        "layer_resnet50_inference.json",
+    for (file, optimum) in [
+        ("layer_bert24_inference.json", 100.2185),
+        ("layer_resnet50_inference.json", 1156.88128125),
+        ("layer_gnmt_inference.json", 225.647890625),
     ] {
-        let g = load_graph(&data.join(file)).expect("load");
-        let inst = Instance::new(&g).expect("valid");
+        let (g, inst) = shipped(file);
         let s = solve_latency(&inst, 1, &Limits::default()).expect("solved");
         assert!(s.status.is_optimal(), "{file}");
+        assert!(
+            close(s.schedule.latency, optimum, 1e-9),
+            "{file}: {} vs {optimum}",
+            s.schedule.latency
+        );
         let placed: usize = s
             .schedule
             .subgraphs
@@ -149,7 +283,55 @@ fn shipped_layer_graphs_are_solved() {
             + s.schedule.cpu.len();
         assert_eq!(placed, g.nodes.len());
         assert!(s.schedule.subgraphs.len() <= g.devices.accelerators);
-        // a single accelerator-only chain is never better than the optimum
-        assert!(s.schedule.latency > 0.0);
     }
+}
+
+/// A search stopped by its budget returns a real schedule and an honest bound: the known
+/// optimum lies in `[lower_bound, latency]`.
+#[test]
+fn stopped_search_certifies_its_gap() {
+    let (_, inst) = shipped("layer_gnmt_inference.json");
+    let optimum = 225.647890625;
+    for max_labels in [1, 50, 300] {
+        let limits = Limits {
+            max_labels: Some(max_labels),
+            ..Limits::default()
+        };
+        let s = solve_latency(&inst, 1, &limits).expect("a schedule");
+        let again = evaluate_plan_of(&inst, &s.schedule);
+        assert!(close(again, s.schedule.latency, 1e-12));
+        assert!(s.schedule.latency >= optimum * (1.0 - 1e-12));
+        match s.status {
+            ProofStatus::Optimal => assert!(close(s.schedule.latency, optimum, 1e-9)),
+            ProofStatus::Stopped {
+                lower_bound, gap, ..
+            } => {
+                assert!(
+                    lower_bound <= optimum * (1.0 + 1e-12),
+                    "{max_labels}: {lower_bound}"
+                );
+                assert!((0.0..=1.0).contains(&gap));
+            }
+        }
+    }
+}
+
+/// Re-evaluates a returned schedule from its node sets.
+fn evaluate_plan_of(inst: &Instance, s: &parallax_place::latency::LatencySchedule) -> f64 {
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    let index: std::collections::BTreeMap<i64, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut count = std::collections::BTreeMap::new();
+    for b in &s.subgraphs {
+        let p = count.entry(b.accelerator).or_insert(0usize);
+        for id in &b.nodes {
+            plan[index[id]] = Some((b.accelerator, *p));
+        }
+        *p += 1;
+    }
+    evaluate_plan(inst, &plan, 1).expect("schedulable").latency
 }
