@@ -187,6 +187,30 @@ impl CostModelChoice {
     }
 }
 
+impl std::fmt::Display for CostModelChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for CostModelChoice {
+    type Err = crate::HwError;
+
+    /// Accepts `auto`, `roofline`, `profiled` (or `profile`), case-insensitive.
+    fn from_str(s: &str) -> Result<Self, crate::HwError> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(CostModelChoice::Auto),
+            "roofline" => Ok(CostModelChoice::Roofline),
+            "profiled" | "profile" => Ok(CostModelChoice::Profiled),
+            _ => Err(crate::HwError::InvalidValue {
+                what: "cost-model".into(),
+                value: s.into(),
+                expected: "auto, roofline or profiled".into(),
+            }),
+        }
+    }
+}
+
 /// Whether an embedded profile exists for `gpu` (by catalog name: `H100-SXM`, `H200`).
 pub fn has_embedded_profile(gpu: &crate::Gpu) -> bool {
     matches!(gpu.name.as_str(), "H100-SXM" | "H200")
