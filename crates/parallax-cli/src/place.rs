@@ -38,9 +38,31 @@ pub struct PlaceArgs {
     /// Stop after this many seconds and report the best placement with its gap.
     #[arg(long)]
     pub time_limit: Option<f64>,
+    /// A human-expert split (the paper's `*_expert.json`: node ids per accelerator and CPU)
+    /// to score beside the optimum.
+    #[arg(long, value_name = "EXPERT.json")]
+    pub expert: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ExpertOut {
+    file: String,
+    /// Keeps memory, support and colocation.
+    feasible: bool,
+    contiguous: bool,
+    /// Its max load (time per sample), evaluated from scratch.
+    max_load: f64,
+    /// Its latency with each accelerator's nodes as one subgraph; null when that is not a
+    /// valid latency schedule.
+    latency: Option<f64>,
+    /// Accelerators over their memory: [index, memory used].
+    over_memory: Vec<(usize, f64)>,
+    /// Its value for the chosen objective divided by the solver's value (null when it is
+    /// infeasible or has no value for the objective).
+    vs_solution: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,6 +103,8 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_tasks: Option<Vec<place::latency::CpuTask>>,
     baselines: Vec<BaselineOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expert: Option<ExpertOut>,
     solver: serde_json::Value,
 }
 
@@ -131,6 +155,17 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     let graph = place::load_graph(&args.graph).map_err(place_error)?;
     let inst = Instance::new(&graph).map_err(place_error)?;
+    // score the expert split first so that a mismatch is reported before a long solve
+    let expert = match &args.expert {
+        Some(path) => {
+            let split = place::load_expert(path).map_err(place_error)?;
+            let score = split
+                .evaluate(&inst, args.subgraphs.max(1))
+                .map_err(place_error)?;
+            Some((path.display().to_string(), score))
+        }
+        None => None,
+    };
     let limits = Limits {
         time_limit: args.time_limit.map(Duration::from_secs_f64),
         ..Limits::default()
@@ -161,6 +196,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 subgraphs: None,
                 cpu_tasks: None,
                 baselines: Vec::new(),
+                expert: None,
                 solver: serde_json::json!({
                     "method": "milp",
                     "backend": format!("{:?}", opts.backend).to_lowercase(),
@@ -188,6 +224,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 subgraphs: None,
                 cpu_tasks: None,
                 baselines: Vec::new(),
+                expert: None,
                 solver: serde_json::json!({
                     "method": "ideal_dp",
                     "groups": sol.stats.groups,
@@ -246,6 +283,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 subgraphs: Some(sol.schedule.subgraphs.clone()),
                 cpu_tasks: Some(sol.schedule.cpu.clone()),
                 baselines: Vec::new(),
+                expert: None,
                 solver: serde_json::json!({
                     "method": "label_search",
                     "subgraphs_per_accelerator": args.subgraphs,
@@ -266,6 +304,25 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 feasible: b.feasible,
             })
             .collect();
+    }
+    if let Some((file, score)) = expert {
+        let (value, mine) = match args.objective {
+            Objective::Throughput => (report.max_load, Some(score.placement.max_load)),
+            Objective::Latency => (report.latency, score.latency),
+        };
+        let vs_solution = match (value, mine) {
+            (Some(v), Some(m)) if score.feasible && v > 0.0 => Some(m / v),
+            _ => None,
+        };
+        report.expert = Some(ExpertOut {
+            file,
+            feasible: score.feasible,
+            contiguous: score.placement.contiguous,
+            max_load: score.placement.max_load,
+            latency: score.latency,
+            over_memory: score.over_memory,
+            vs_solution,
+        });
     }
     if args.json {
         return print_json(&report);
@@ -354,6 +411,43 @@ fn print_table(r: &Report) {
             )
         );
     }
+    if let Some(e) = &r.expert {
+        print_expert(e, r.objective);
+    }
+}
+
+fn print_expert(e: &ExpertOut, objective: Objective) {
+    println!();
+    let value = match objective {
+        Objective::Throughput => format!("max load {}", fmt(e.max_load)),
+        Objective::Latency => match e.latency {
+            Some(l) => format!("latency {}", fmt(l)),
+            None => "no valid latency schedule".to_string(),
+        },
+    };
+    let ratio = e
+        .vs_solution
+        .map_or(String::new(), |r| format!(" = {r:.3}x the solution"));
+    let memory = if e.over_memory.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = e
+            .over_memory
+            .iter()
+            .map(|(a, m)| format!("accelerator {a} holds {m:.0}"))
+            .collect();
+        format!(", over memory: {}", list.join("; "))
+    };
+    println!(
+        "human expert ({}): {value}{ratio}  [{}{}{memory}]",
+        e.file,
+        if e.feasible { "feasible" } else { "infeasible" },
+        if e.contiguous {
+            ", contiguous"
+        } else {
+            ", non-contiguous"
+        },
+    );
 }
 
 /// `1-5,7,9-10` for sorted ids.

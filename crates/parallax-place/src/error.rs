@@ -87,7 +87,7 @@ pub enum PlaceError {
         reason: String,
     },
     /// No placement satisfies the accelerator memory limit.
-    #[error("infeasible memory: no contiguous placement fits {accelerators} accelerator(s) of memory {memory} (total node size {total_size}) and there are no CPUs")]
+    #[error("infeasible memory: no placement that keeps the constraints (contiguity, colocation, subgraphs) fits {accelerators} accelerator(s) of memory {memory} each (total node size {total_size}), and there are no CPUs")]
     InfeasibleMemory {
         /// Number of accelerators.
         accelerators: usize,
@@ -95,6 +95,14 @@ pub enum PlaceError {
         memory: f64,
         /// Sum of all node sizes.
         total_size: f64,
+    },
+    /// A human-expert split does not fit the instance it is compared with.
+    #[error("{file}: expert split does not match the instance: {reason}")]
+    ExpertMismatch {
+        /// The expert file.
+        file: PathBuf,
+        /// What does not match (node id, device count).
+        reason: String,
     },
     /// A request the solver does not support (for example a bad option value).
     #[error("unsupported request: {0}")]

@@ -8,7 +8,8 @@
 //! * [`solve_latency`] — single-input latency with up to q contiguous subgraphs per
 //!   accelerator, by an exact label-setting search over ideals.
 //! * [`solve_milp`] — non-contiguous (or contiguity-constrained) max-load by MILP.
-//! * [`baselines::run_all`] — heuristic baselines.
+//! * [`baselines::run_all`] — heuristic baselines; [`ExpertSplit`] — the paper's
+//!   human-expert splits, scored on an instance.
 //!
 //! Inputs: [`Graph`] (our format, see `FORMAT.md`) or the paper's JSON via
 //! [`Graph::from_paper_json`]; validate with [`Instance::new`].
@@ -21,6 +22,7 @@ pub mod baselines;
 pub mod contract;
 pub mod error;
 pub mod eval;
+pub mod experts;
 pub mod ideals;
 mod incr;
 pub mod latency;
@@ -31,6 +33,7 @@ pub mod throughput;
 
 pub use error::PlaceError;
 pub use eval::{evaluate, DeviceKind, DeviceLoad, Placement};
+pub use experts::{load_expert, ExpertScore, ExpertSplit};
 pub use latency::{solve_latency, LatencySolution};
 pub use limits::{Limits, ProofStatus, StopReason};
 pub use milp::{solve_milp, MilpBackend, MilpOptions, MilpSolution};

@@ -167,6 +167,22 @@ impl Graph {
             accelerator_memory: raw.max_size_per_fpga,
             cpus: count("maxCPUs", raw.max_cpus)?,
         };
+        // name the paper's fields in errors (our own validation would name ours)
+        for n in &raw.nodes {
+            for (field, value) in [
+                ("cpuLatency", n.cpu_latency),
+                ("fpgaLatency", n.fpga_latency),
+                ("size", n.size),
+            ] {
+                if !(value.is_finite() && value >= 0.0) {
+                    return Err(PlaceError::NegativeValue {
+                        node: n.id,
+                        field,
+                        value,
+                    });
+                }
+            }
+        }
         let mut cost: BTreeMap<NodeId, f64> = BTreeMap::new();
         for e in &raw.edges {
             if !(e.cost.is_finite() && e.cost >= 0.0) {

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use parallax_place::{load_graph, solve_contiguous, Graph, Instance, Limits, PlaceError};
+use parallax_place::{
+    load_graph, solve_contiguous, solve_latency, Graph, Instance, Limits, PlaceError,
+};
 
 fn paper(nodes: &str, edges: &str, fpgas: i64, cpus: i64, mem: f64) -> String {
     format!(
@@ -59,7 +61,22 @@ fn edge_to_missing_node() {
 fn negative_time_and_size() {
     let e = parse(&paper(&node(4, -1.0, 0.0, 1), "", 1, 1, 10.0)).unwrap_err();
     assert!(
-        matches!(e, PlaceError::NegativeValue { node: 4, field: "acc_time", value } if value == -1.0),
+        matches!(e, PlaceError::NegativeValue { node: 4, field: "fpgaLatency", value } if value == -1.0),
+        "{e}"
+    );
+    // our own format names its own fields
+    let ours = r#"{"devices": {"accelerators": 1, "accelerator_memory": 10, "cpus": 1},
+        "nodes": [{"id": 6, "acc_time": 1, "cpu_time": -0.5}], "edges": []}"#;
+    let e = parse(ours).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::NegativeValue {
+                node: 6,
+                field: "cpu_time",
+                ..
+            }
+        ),
         "{e}"
     );
     let e = parse(&paper(&node(5, 1.0, -3.0, 1), "", 1, 1, 10.0)).unwrap_err();
@@ -68,7 +85,7 @@ fn negative_time_and_size() {
             e,
             PlaceError::NegativeValue {
                 node: 5,
-                field: "memory",
+                field: "size",
                 ..
             }
         ),
@@ -107,6 +124,22 @@ fn infeasible_memory_is_reported_as_such() {
         ),
         "{e}"
     );
+    assert!(e.to_string().starts_with("infeasible memory"), "{e}");
+    // the latency objective too, with one subgraph per accelerator
+    let e = solve_latency(&inst, 1, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::InfeasibleMemory {
+                accelerators: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // two subgraphs per accelerator do not add memory
+    let e = solve_latency(&inst, 2, &Limits::default()).unwrap_err();
+    assert!(matches!(e, PlaceError::InfeasibleMemory { .. }), "{e}");
 }
 
 #[test]
