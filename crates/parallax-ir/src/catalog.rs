@@ -202,7 +202,8 @@ pub fn embedded() -> &'static [EmbeddedModel] {
 ///
 /// # Arguments
 /// - `spec`: a path to a `config.json` (used when it exists on disk or ends in `.json`), an
-///   embedded short name (`llama-3.1-70b`), or an embedded HF id (`meta-llama/Llama-3.1-70B`,
+///   embedded short name (`llama-3.1-70b`), a model directory holding a `config.json` (a
+///   Hugging Face checkout), or an embedded HF id (`meta-llama/Llama-3.1-70B`,
 ///   case-insensitive; the part after `/` alone also works).
 ///
 /// # Returns
@@ -217,8 +218,23 @@ pub fn embedded() -> &'static [EmbeddedModel] {
 /// ```
 pub fn resolve(spec: &str) -> Result<Model, IrError> {
     let path = Path::new(spec);
-    if path.is_file() || spec.to_ascii_lowercase().ends_with(".json") {
-        return hf::load(path);
+    let file = if path.is_dir() {
+        // A Hugging Face checkout: its config.json (named in the error when missing).
+        Some(path.join("config.json"))
+    } else if path.is_file() || spec.to_ascii_lowercase().ends_with(".json") {
+        Some(path.to_path_buf())
+    } else {
+        None
+    };
+    if let Some(file) = file {
+        let mut model = hf::load(&file)?;
+        // `…/Some-Model/config.json` without `_name_or_path` is named after its folder.
+        if model.name == "config" {
+            if let Some(dir) = file.parent().and_then(Path::file_name) {
+                model.name = dir.to_string_lossy().into_owned();
+            }
+        }
+        return Ok(model);
     }
     if let Some(e) = EMBEDDED.iter().find(|e| e.matches(spec)) {
         return e.model();

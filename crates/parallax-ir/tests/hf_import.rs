@@ -233,3 +233,23 @@ fn model_round_trips_through_serde() {
         assert_eq!(back, m, "{}", e.short_name);
     }
 }
+
+#[test]
+fn a_checkout_directory_resolves_to_its_config_and_is_named_after_it() {
+    let dir = std::env::temp_dir().join(format!("parallax-ir-checkout-{}", std::process::id()));
+    let model_dir = dir.join("My-Model-7B");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/models/mistralai--Mistral-7B-v0.1.json"
+    );
+    std::fs::copy(src, model_dir.join("config.json")).unwrap();
+    let m = parallax_ir::resolve(model_dir.to_str().unwrap()).unwrap();
+    assert_eq!(m.name, "My-Model-7B");
+    assert_eq!(m.layers(), 32);
+    let missing = parallax_ir::resolve(dir.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("config.json"), "{missing}");
+    std::fs::remove_dir_all(&dir).ok();
+}
