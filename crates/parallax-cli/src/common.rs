@@ -85,3 +85,11 @@ pub fn duration_ms(flag: &str, text: &str) -> Result<f64, CliError> {
         ))),
     }
 }
+
+/// The SLOs from `--slo-ttft` / `--slo-tpot` values.
+pub fn slo(ttft: Option<&str>, tpot: Option<&str>) -> Result<parallax::sim::Slo, CliError> {
+    Ok(parallax::sim::Slo {
+        ttft_ms: ttft.map(|s| duration_ms("--slo-ttft", s)).transpose()?,
+        tpot_ms: tpot.map(|s| duration_ms("--slo-tpot", s)).transpose()?,
+    })
+}

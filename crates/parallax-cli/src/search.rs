@@ -41,7 +41,7 @@ use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax::plan::{Allowed, MemoryOptions};
-use parallax::sim::{SchedulerConfig, SchedulerKind, Slo};
+use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -214,18 +214,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .map_err(CliError::input)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     let obj = objective(&args.objective)?;
-    let slo = Slo {
-        ttft_ms: args
-            .slo_ttft
-            .as_deref()
-            .map(|t| common::duration_ms("--slo-ttft", t))
-            .transpose()?,
-        tpot_ms: args
-            .slo_tpot
-            .as_deref()
-            .map(|t| common::duration_ms("--slo-tpot", t))
-            .transpose()?,
-    };
+    let slo = common::slo(args.slo_ttft.as_deref(), args.slo_tpot.as_deref())?;
     let time = args
         .time_limit
         .as_deref()

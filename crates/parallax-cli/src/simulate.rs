@@ -5,8 +5,7 @@ use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
 use parallax::plan::{LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
-    chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Slo,
-    Summary,
+    chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Summary,
 };
 use std::path::PathBuf;
 
@@ -83,18 +82,7 @@ fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
         scheduler.max_num_batched_tokens = n;
     }
     scheduler.chunk_size = a.chunk;
-    let slo = Slo {
-        ttft_ms: a
-            .slo_ttft
-            .as_deref()
-            .map(|s| common::duration_ms("--slo-ttft", s))
-            .transpose()?,
-        tpot_ms: a
-            .slo_tpot
-            .as_deref()
-            .map(|s| common::duration_ms("--slo-tpot", s))
-            .transpose()?,
-    };
+    let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
         router: a.router.parse::<RouterPolicy>().map_err(CliError::input)?,
