@@ -188,7 +188,7 @@ impl Default for RooflineParams {
 }
 
 /// The calibrated roofline parameters as embedded JSON (`data/calibrated-roofline.json`):
-/// [`crate::profile::calibrate`] run on the embedded H100 profile from
+/// [`crate::profile::calibrate()`] run on the embedded H100 profile from
 /// [`RooflineParams::default`] (`parallax calibrate` reproduces it; the test
 /// `profile_calibrate.rs` re-derives it).
 pub const CALIBRATED_JSON: &str = include_str!("../data/calibrated-roofline.json");

@@ -8,7 +8,7 @@
 //! - [`Plan`] and its canonical string (`crates/parallax-plan/PLAN-STRING.md`).
 //! - [`Mapping`]: devices of a plan on the cluster topology.
 //! - [`plan_memory`]: weights, activation reserve and KV capacity per stage.
-//! - [`lower`]: a plan to one [`parallax_sim::ReplicaSpec`] per replica.
+//! - [`lower()`]: a plan to one [`parallax_sim::ReplicaSpec`] per replica.
 //! - [`predict()`]: the latency of one iteration with a breakdown by op kind.
 //! - [`enumerate()`]: the pruned plan space, with the heuristic and max-TP baselines.
 //!

@@ -14,7 +14,7 @@
 //! - norms run in the layout of the cell they feed.
 //!
 //! Between consecutive cells of different token layouts the lowering inserts resharding
-//! collectives over the stage (see [`crate::lower`]).
+//! collectives over the stage (see [`crate::lower()`]).
 //!
 //! The canonical string (grammar in `crates/parallax-plan/PLAN-STRING.md`) is what `search`
 //! prints and `simulate --plan` accepts back:

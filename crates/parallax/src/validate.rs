@@ -2,7 +2,7 @@
 //!
 //! Two kinds of measurement files (formats in `docs/measured-format.md`):
 //! - **iterations**: one measured serving iteration per row (model, GPU, TP, batch, CUDA graphs,
-//!   measured ms), compared with [`parallax_plan::predict`];
+//!   measured ms), compared with [`parallax_plan::predict()`];
 //! - **serving runs**: a trace served with a plan and its measured mean TTFT/TPOT, compared with
 //!   a simulation of the same run.
 
