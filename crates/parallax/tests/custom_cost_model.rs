@@ -25,7 +25,10 @@ fn custom_cost_model_example_runs_and_changes_the_search() {
     };
     let fast_best = fast.best.as_ref().unwrap();
     let (slow_comm, fast_comm) = (comm(&same.metrics), comm(&fast_best.metrics));
-    assert!(slow_comm > 10.0 * fast_comm, "{slow_comm} vs {fast_comm} s per iteration");
+    assert!(
+        slow_comm > 10.0 * fast_comm,
+        "{slow_comm} vs {fast_comm} s per iteration"
+    );
     assert!(same.metrics.e2e_s.mean > fast_best.metrics.e2e_s.mean);
     // With slow collectives the best plan uses less tensor parallelism.
     let slow_best = slow.best.as_ref().unwrap();
