@@ -465,6 +465,8 @@ struct RunOut {
     stopped: Option<StopReason>,
     /// Least bound of the labels left open when stopped (`+∞` when none).
     open_lb: f64,
+    /// Labels made (created and not cut by the bound) in this pass.
+    made: u64,
     /// Whether the beam discarded a label.
     #[allow(dead_code)]
     truncated: bool,
@@ -961,6 +963,7 @@ impl<'a> Search<'a> {
         });
         RunOut {
             best,
+            made,
             stopped,
             open_lb,
             truncated,
@@ -1154,15 +1157,73 @@ pub fn solve_latency(
         best = Some((v, full));
         claimed = Some(v);
     }
-    // the heuristic pass restricts subgraphs, so only the exact pass proves anything
-    let (stopped, open_lb) = {
-        let exact = search.run(None, value(&best), limits, started);
-        if let Some((v, plan)) = exact.best {
-            best = Some((v, red.lift(&plan)));
-            claimed = Some(v);
-        }
-        (exact.stopped, exact.open_lb)
+    // the heuristic pass restricts subgraphs, so only exact passes prove anything: first
+    // one against the incumbent with half the label budget, then, if it stops, probes
+    // against targets T between the bounds — a probe that completes proves that nothing
+    // beats T (or finds the optimum below T), one that stops moves the next target down
+    let with_budget = |labels: Option<u64>| Limits {
+        max_labels: labels,
+        ..limits.clone()
     };
+    let mut remaining = limits.max_labels;
+    let exact = search.run(
+        None,
+        value(&best),
+        &with_budget(remaining.map(|b| b / 2)),
+        started,
+    );
+    remaining = remaining.map(|b| b.saturating_sub(exact.made));
+    if let Some((v, plan)) = exact.best {
+        best = Some((v, red.lift(&plan)));
+        claimed = Some(v);
+    }
+    let mut stopped = exact.stopped;
+    let mut lower = root_lb.max(exact.open_lb.min(value(&best)));
+    if stopped == Some(StopReason::LabelLimit) {
+        let mut target_frac = 0.5;
+        for probe in 0..PROBES {
+            let upper = value(&best);
+            let target = lower + target_frac * (upper - lower);
+            let budget = remaining.map(|r| r / (PROBES - probe) as u64);
+            if budget == Some(0) || !(target > lower && target < upper) {
+                break;
+            }
+            let out = search.run(None, target, &with_budget(budget), started);
+            remaining = remaining.map(|r| r.saturating_sub(out.made));
+            let found = out.best.is_some();
+            if let Some((v, plan)) = out.best {
+                best = Some((v, red.lift(&plan)));
+                claimed = Some(v);
+            }
+            match out.stopped {
+                None => {
+                    if found {
+                        // exact below the target, and it found something: the optimum
+                        stopped = None;
+                        break;
+                    }
+                    // no schedule beats the target (up to the pruning tolerance)
+                    lower = lower.max(target * (1.0 - 1e-12) - 1e-12);
+                    target_frac = 0.5;
+                }
+                Some(StopReason::LabelLimit) => {
+                    lower = lower.max(out.open_lb.min(target));
+                    target_frac *= 0.5;
+                }
+                Some(r) => {
+                    stopped = Some(r);
+                    break;
+                }
+            }
+        }
+    }
+    let open_lb = lower;
+    if let (None, Some(reason)) = (&best, stopped) {
+        // nothing found, but nothing proven either
+        return Err(PlaceError::Unsupported(format!(
+            "the latency search stopped ({reason:?}) before finding any schedule; raise the budget"
+        )));
+    }
     let Some((value, plan)) = best else {
         return Err(PlaceError::InfeasibleMemory {
             accelerators: k,
@@ -1182,10 +1243,7 @@ pub fn solve_latency(
     }
     let status = match stopped {
         None => ProofStatus::Optimal,
-        Some(r) => {
-            let lb = root_lb.max(open_lb.min(schedule.latency));
-            ProofStatus::stopped(r, lb, schedule.latency)
-        }
+        Some(r) => ProofStatus::stopped(r, open_lb.min(schedule.latency), schedule.latency),
     };
     Ok(LatencySolution {
         schedule,
@@ -1194,6 +1252,9 @@ pub fn solve_latency(
         ideals: ni,
     })
 }
+
+/// Bound-proving probes after a stopped exact pass (see [`solve_latency`]).
+const PROBES: usize = 8;
 
 /// Labels kept per ideal by the heuristic pass.
 const BEAM: usize = 8;

@@ -218,6 +218,32 @@ fn check_against_brute(g: &Graph, q: usize) -> Result<bool, TestCaseError> {
                 s.schedule.latency,
                 g.to_json()
             );
+            // a tiny label budget: the first exact pass and the probes stop early, and
+            // whatever they report must bracket the optimum
+            for budget in [2, 9] {
+                let limits = Limits {
+                    max_labels: Some(budget),
+                    ..Limits::default()
+                };
+                let s = match solve_latency(&inst, q, &limits) {
+                    Ok(s) => s,
+                    // stopped before any schedule: said so, never called infeasible
+                    Err(PlaceError::Unsupported(m)) if m.contains("before finding") => continue,
+                    Err(e) => return Err(TestCaseError::fail(e.to_string())),
+                };
+                prop_assert!(s.schedule.latency >= b * (1.0 - 1e-9) - 1e-9);
+                match s.status {
+                    ProofStatus::Optimal => prop_assert!(close(b, s.schedule.latency, 1e-9)),
+                    ProofStatus::Stopped { lower_bound, .. } => {
+                        prop_assert!(
+                            lower_bound <= b * (1.0 + 1e-9) + 1e-9,
+                            "bound {} > optimum {}",
+                            lower_bound,
+                            b
+                        )
+                    }
+                }
+            }
             Ok(true)
         }
         (None, Err(PlaceError::InfeasibleMemory { .. })) => Ok(false),
