@@ -337,8 +337,8 @@ fn parse_scope(s: &str) -> Option<Scope> {
     }
 }
 
-/// Reads one table's rows: checks the column list, and hands each row's cells, by column name,
-/// to `row`.
+/// Reads one table's rows: checks the column list and row shapes, then reads each row's cells
+/// by column position (in the table's canonical column order), naming the cell in errors.
 struct TableReader<'a> {
     file: &'a str,
     table: &'a str,
@@ -526,14 +526,28 @@ impl<'a> TableReader<'a> {
     }
 
     fn dtype(&self, i: usize, row: &Value, col: usize) -> Result<DType, ProfileError> {
-        let v = self.cell(row, col);
-        v.as_str()
-            .and_then(|s| s.parse::<DType>().ok())
-            .ok_or_else(|| self.bad(i, col, v, "one of fp32, bf16, fp16, fp8, int8, int4"))
+        self.parsed(
+            i,
+            row,
+            col,
+            |s| s.parse::<DType>().ok(),
+            "one of fp32, bf16, fp16, fp8, int8, int4",
+        )
     }
 
-    fn str<'v>(&self, row: &'v Value, col: usize) -> Option<&'v str> {
-        self.cell(row, col).as_str()
+    /// A string cell parsed by `parse`; `expected` names the accepted values.
+    fn parsed<T>(
+        &self,
+        i: usize,
+        row: &Value,
+        col: usize,
+        parse: fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, ProfileError> {
+        let v = self.cell(row, col);
+        v.as_str()
+            .and_then(parse)
+            .ok_or_else(|| self.bad(i, col, v, expected))
     }
 }
 
@@ -727,6 +741,219 @@ fn table_meta<T>(
     Ok(t)
 }
 
+/// A row type of one of the five tables: the table's name and columns, and how one row is
+/// read from and written to JSON.
+trait TableRow: Sized {
+    /// Key under `tables`.
+    const NAME: &'static str;
+    /// Columns, in the order rows are written and `read` indexes them.
+    const COLUMNS: &'static [&'static str];
+    /// Reads entry `i`, a row whose shape `r` has checked.
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError>;
+    /// The row's cells as JSON values, comma-separated, in [`Self::COLUMNS`] order.
+    fn write(&self) -> String;
+}
+
+impl TableRow for GemmPoint {
+    const NAME: &'static str = "gemm";
+    const COLUMNS: &'static [&'static str] = &GEMM_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(GemmPoint {
+            m: r.pos_int(i, row, 0)?,
+            n: r.pos_int(i, row, 1)?,
+            k: r.pos_int(i, row, 2)?,
+            dtype: r.dtype(i, row, 3)?,
+            seconds: r.seconds(i, row, 4)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}",
+            self.m,
+            self.n,
+            self.k,
+            js(self.dtype.name()),
+            num(self.seconds)
+        )
+    }
+}
+
+impl TableRow for PrefillPoint {
+    const NAME: &'static str = "prefill_attention";
+    const COLUMNS: &'static [&'static str] = &PREFILL_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(PrefillPoint {
+            batch: r.u32(i, row, 0, true)?,
+            new_tokens: r.u32(i, row, 1, true)?,
+            prefix: r.u32(i, row, 2, false)?,
+            heads: r.u32(i, row, 3, true)?,
+            kv_heads: r.u32(i, row, 4, true)?,
+            head_dim: r.u32(i, row, 5, true)?,
+            dtype: r.dtype(i, row, 6)?,
+            seconds: r.seconds(i, row, 7)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}, {}, {}, {}",
+            self.batch,
+            self.new_tokens,
+            self.prefix,
+            self.heads,
+            self.kv_heads,
+            self.head_dim,
+            js(self.dtype.name()),
+            num(self.seconds)
+        )
+    }
+}
+
+impl TableRow for DecodePoint {
+    const NAME: &'static str = "decode_attention";
+    const COLUMNS: &'static [&'static str] = &DECODE_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(DecodePoint {
+            batch: r.u32(i, row, 0, true)?,
+            context: r.u32(i, row, 1, true)?,
+            heads: r.u32(i, row, 2, true)?,
+            kv_heads: r.u32(i, row, 3, true)?,
+            head_dim: r.u32(i, row, 4, true)?,
+            dtype: r.dtype(i, row, 5)?,
+            seconds: r.seconds(i, row, 6)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}, {}, {}",
+            self.batch,
+            self.context,
+            self.heads,
+            self.kv_heads,
+            self.head_dim,
+            js(self.dtype.name()),
+            num(self.seconds)
+        )
+    }
+}
+
+impl TableRow for ElementwisePoint {
+    const NAME: &'static str = "elementwise";
+    const COLUMNS: &'static [&'static str] = &ELEMENTWISE_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(ElementwisePoint {
+            kind: r.parsed(i, row, 0, parse_elementwise_kind, ELEMENTWISE_EXPECTED)?,
+            bytes: r.pos_f64(i, row, 1)?,
+            seconds: r.seconds(i, row, 2)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}",
+            js(elementwise_kind_name(self.kind)),
+            num(self.bytes),
+            num(self.seconds)
+        )
+    }
+}
+
+impl TableRow for CollectivePoint {
+    const NAME: &'static str = "collective";
+    const COLUMNS: &'static [&'static str] = &COLLECTIVE_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(CollectivePoint {
+            op: r.parsed(i, row, 0, parse_collective_kind, COLLECTIVE_EXPECTED)?,
+            group_size: r.u32(i, row, 1, true)?,
+            scope: r.parsed(i, row, 2, parse_scope, "`intra` or `inter`")?,
+            bytes: r.pos_f64(i, row, 3)?,
+            seconds: r.seconds(i, row, 4)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}",
+            js(self.op.name()),
+            self.group_size,
+            js(self.scope.name()),
+            num(self.bytes),
+            num(self.seconds)
+        )
+    }
+}
+
+const ELEMENTWISE_EXPECTED: &str =
+    "one of norm, activation, residual, rotary, routing, embedding, sampling";
+const COLLECTIVE_EXPECTED: &str =
+    "one of all_reduce, all_gather, reduce_scatter, all_to_all, send_recv";
+
+/// Reads table `T::NAME` of `tables` when present: its columns, rows and metadata.
+fn read_table<T: TableRow>(
+    file: &str,
+    tables: &Map<String, Value>,
+) -> Result<Option<Table<T>>, ProfileError> {
+    if !tables.contains_key(T::NAME) {
+        return Ok(None);
+    }
+    let obj = req_obj(file, tables, "tables", T::NAME)?;
+    let (r, rows) = TableReader::new(file, T::NAME, obj, T::COLUMNS)?;
+    let out = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| T::read(&r, i, row))
+        .collect::<Result<Vec<T>, ProfileError>>()?;
+    table_meta(file, T::NAME, obj, out).map(Some)
+}
+
+/// A JSON string literal.
+fn js(v: &str) -> String {
+    Value::String(v.to_string()).to_string()
+}
+
+/// A JSON number (`null` for a non-finite one).
+fn num(x: f64) -> String {
+    serde_json::Number::from_f64(x)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "null".to_string())
+}
+
+fn software_json(w: &Software) -> String {
+    format!(
+        "{{\"torch\": {}, \"cuda\": {}, \"driver\": {}}}",
+        js(&w.torch),
+        js(&w.cuda),
+        js(&w.driver)
+    )
+}
+
+fn provenance_json(p: &Provenance) -> String {
+    format!(
+        "{{\"source\": {}, \"date\": {}, \"method\": {}}}",
+        js(&p.source),
+        js(&p.date),
+        js(&p.method)
+    )
+}
+
+/// Writes table `t` as the JSON member `"<T::NAME>": {...}`, one row per line.
+fn write_table<T: TableRow>(t: &Table<T>) -> String {
+    let mut s = format!("    \"{}\": {{\n", T::NAME);
+    if let Some(p) = &t.provenance {
+        let _ = writeln!(s, "      \"provenance\": {},", provenance_json(p));
+    }
+    if let Some(w) = &t.software {
+        let _ = writeln!(s, "      \"software\": {},", software_json(w));
+    }
+    let cols: Vec<String> = T::COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
+    let _ = writeln!(s, "      \"columns\": [{}],", cols.join(", "));
+    let _ = writeln!(s, "      \"rows\": [");
+    let n = t.rows.len();
+    for (i, r) in t.rows.iter().enumerate() {
+        let sep = if i + 1 < n { "," } else { "" };
+        let _ = writeln!(s, "        [{}]{sep}", r.write());
+    }
+    s.push_str("      ]\n    }");
+    s
+}
+
 impl Profile {
     /// Reads a profile from a JSON file.
     ///
@@ -852,124 +1079,19 @@ impl Profile {
                 "collective",
             ],
         )?;
-        let mut p = Profile {
+        let p = Profile {
             name,
             source_name: file.to_string(),
             gpu,
             software,
             provenance,
             overheads,
-            gemm: None,
-            prefill_attention: None,
-            decode_attention: None,
-            elementwise: None,
-            collective: None,
+            gemm: read_table(file, tables)?,
+            prefill_attention: read_table(file, tables)?,
+            decode_attention: read_table(file, tables)?,
+            elementwise: read_table(file, tables)?,
+            collective: read_table(file, tables)?,
         };
-        if tables.contains_key("gemm") {
-            let obj = req_obj(file, tables, "tables", "gemm")?;
-            let (r, rows) = TableReader::new(file, "gemm", obj, &GEMM_COLUMNS)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                out.push(GemmPoint {
-                    m: r.pos_int(i, row, 0)?,
-                    n: r.pos_int(i, row, 1)?,
-                    k: r.pos_int(i, row, 2)?,
-                    dtype: r.dtype(i, row, 3)?,
-                    seconds: r.seconds(i, row, 4)?,
-                });
-            }
-            p.gemm = Some(table_meta(file, "gemm", obj, out)?);
-        }
-        if tables.contains_key("prefill_attention") {
-            let obj = req_obj(file, tables, "tables", "prefill_attention")?;
-            let (r, rows) = TableReader::new(file, "prefill_attention", obj, &PREFILL_COLUMNS)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                out.push(PrefillPoint {
-                    batch: r.u32(i, row, 0, true)?,
-                    new_tokens: r.u32(i, row, 1, true)?,
-                    prefix: r.u32(i, row, 2, false)?,
-                    heads: r.u32(i, row, 3, true)?,
-                    kv_heads: r.u32(i, row, 4, true)?,
-                    head_dim: r.u32(i, row, 5, true)?,
-                    dtype: r.dtype(i, row, 6)?,
-                    seconds: r.seconds(i, row, 7)?,
-                });
-            }
-            p.prefill_attention = Some(table_meta(file, "prefill_attention", obj, out)?);
-        }
-        if tables.contains_key("decode_attention") {
-            let obj = req_obj(file, tables, "tables", "decode_attention")?;
-            let (r, rows) = TableReader::new(file, "decode_attention", obj, &DECODE_COLUMNS)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                out.push(DecodePoint {
-                    batch: r.u32(i, row, 0, true)?,
-                    context: r.u32(i, row, 1, true)?,
-                    heads: r.u32(i, row, 2, true)?,
-                    kv_heads: r.u32(i, row, 3, true)?,
-                    head_dim: r.u32(i, row, 4, true)?,
-                    dtype: r.dtype(i, row, 5)?,
-                    seconds: r.seconds(i, row, 6)?,
-                });
-            }
-            p.decode_attention = Some(table_meta(file, "decode_attention", obj, out)?);
-        }
-        if tables.contains_key("elementwise") {
-            let obj = req_obj(file, tables, "tables", "elementwise")?;
-            let (r, rows) = TableReader::new(file, "elementwise", obj, &ELEMENTWISE_COLUMNS)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                let kind = r
-                    .str(row, 0)
-                    .and_then(parse_elementwise_kind)
-                    .ok_or_else(|| {
-                        r.bad(
-                        i,
-                        0,
-                        r.cell(row, 0),
-                        "one of norm, activation, residual, rotary, routing, embedding, sampling",
-                    )
-                    })?;
-                out.push(ElementwisePoint {
-                    kind,
-                    bytes: r.pos_f64(i, row, 1)?,
-                    seconds: r.seconds(i, row, 2)?,
-                });
-            }
-            p.elementwise = Some(table_meta(file, "elementwise", obj, out)?);
-        }
-        if tables.contains_key("collective") {
-            let obj = req_obj(file, tables, "tables", "collective")?;
-            let (r, rows) = TableReader::new(file, "collective", obj, &COLLECTIVE_COLUMNS)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                let op = r
-                    .str(row, 0)
-                    .and_then(parse_collective_kind)
-                    .ok_or_else(|| {
-                        r.bad(
-                            i,
-                            0,
-                            r.cell(row, 0),
-                            "one of all_reduce, all_gather, reduce_scatter, all_to_all, send_recv",
-                        )
-                    })?;
-                let group_size = r.u32(i, row, 1, true)?;
-                let scope = r
-                    .str(row, 2)
-                    .and_then(parse_scope)
-                    .ok_or_else(|| r.bad(i, 2, r.cell(row, 2), "`intra` or `inter`"))?;
-                out.push(CollectivePoint {
-                    op,
-                    group_size,
-                    scope,
-                    bytes: r.pos_f64(i, row, 3)?,
-                    seconds: r.seconds(i, row, 4)?,
-                });
-            }
-            p.collective = Some(table_meta(file, "collective", obj, out)?);
-        }
         p.validate()?;
         Ok(p)
     }
@@ -989,12 +1111,6 @@ impl Profile {
     /// [`Profile::from_json`] reads it back to an equal profile (times round-trip exactly).
     pub fn to_json(&self) -> String {
         let mut s = String::new();
-        let js = |v: &str| Value::String(v.to_string()).to_string();
-        let num = |x: f64| {
-            serde_json::Number::from_f64(x)
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "null".to_string())
-        };
         let _ = writeln!(s, "{{");
         let _ = writeln!(s, "  \"format_version\": {FORMAT_VERSION},");
         let _ = writeln!(s, "  \"name\": {},", js(&self.name));
@@ -1006,166 +1122,36 @@ impl Profile {
             num(self.gpu.matmul_flops),
             num(self.gpu.memory_bandwidth)
         );
-        let sw = |w: &Software| {
-            format!(
-                "{{\"torch\": {}, \"cuda\": {}, \"driver\": {}}}",
-                js(&w.torch),
-                js(&w.cuda),
-                js(&w.driver)
-            )
-        };
-        let pv = |p: &Provenance| {
-            format!(
-                "{{\"source\": {}, \"date\": {}, \"method\": {}}}",
-                js(&p.source),
-                js(&p.date),
-                js(&p.method)
-            )
-        };
-        let _ = writeln!(s, "  \"software\": {},", sw(&self.software));
-        let _ = writeln!(s, "  \"provenance\": {},", pv(&self.provenance));
-        let mut o = Vec::new();
-        if let Some(x) = self.overheads.kernel_launch_seconds {
-            o.push(format!("\"kernel_launch_seconds\": {}", num(x)));
-        }
-        if let Some(x) = self.overheads.host_op_seconds {
-            o.push(format!("\"host_op_seconds\": {}", num(x)));
-        }
-        if let Some(x) = self.overheads.iteration_seconds {
-            o.push(format!("\"iteration_seconds\": {}", num(x)));
-        }
+        let _ = writeln!(s, "  \"software\": {},", software_json(&self.software));
+        let _ = writeln!(
+            s,
+            "  \"provenance\": {},",
+            provenance_json(&self.provenance)
+        );
+        let o: Vec<String> = [
+            (
+                "kernel_launch_seconds",
+                self.overheads.kernel_launch_seconds,
+            ),
+            ("host_op_seconds", self.overheads.host_op_seconds),
+            ("iteration_seconds", self.overheads.iteration_seconds),
+        ]
+        .into_iter()
+        .filter_map(|(k, x)| x.map(|x| format!("\"{k}\": {}", num(x))))
+        .collect();
         if !o.is_empty() {
             let _ = writeln!(s, "  \"overheads\": {{{}}},", o.join(", "));
         }
-        let mut tables: Vec<String> = Vec::new();
-        fn table<T>(
-            name: &str,
-            cols: &[&str],
-            t: &Table<T>,
-            sw: &dyn Fn(&Software) -> String,
-            pv: &dyn Fn(&Provenance) -> String,
-            row: &dyn Fn(&T) -> String,
-        ) -> String {
-            let mut s = format!("    \"{name}\": {{\n");
-            if let Some(p) = &t.provenance {
-                let _ = writeln!(s, "      \"provenance\": {},", pv(p));
-            }
-            if let Some(w) = &t.software {
-                let _ = writeln!(s, "      \"software\": {},", sw(w));
-            }
-            let cols: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
-            let _ = writeln!(s, "      \"columns\": [{}],", cols.join(", "));
-            let _ = writeln!(s, "      \"rows\": [");
-            let n = t.rows.len();
-            for (i, r) in t.rows.iter().enumerate() {
-                let _ = writeln!(
-                    s,
-                    "        [{}]{}",
-                    row(r),
-                    if i + 1 < n { "," } else { "" }
-                );
-            }
-            s.push_str("      ]\n    }");
-            s
-        }
-        if let Some(t) = &self.gemm {
-            tables.push(table(
-                "gemm",
-                &GEMM_COLUMNS,
-                t,
-                &sw,
-                &pv,
-                &|r: &GemmPoint| {
-                    format!(
-                        "{}, {}, {}, {}, {}",
-                        r.m,
-                        r.n,
-                        r.k,
-                        js(r.dtype.name()),
-                        num(r.seconds)
-                    )
-                },
-            ));
-        }
-        if let Some(t) = &self.prefill_attention {
-            tables.push(table(
-                "prefill_attention",
-                &PREFILL_COLUMNS,
-                t,
-                &sw,
-                &pv,
-                &|r: &PrefillPoint| {
-                    format!(
-                        "{}, {}, {}, {}, {}, {}, {}, {}",
-                        r.batch,
-                        r.new_tokens,
-                        r.prefix,
-                        r.heads,
-                        r.kv_heads,
-                        r.head_dim,
-                        js(r.dtype.name()),
-                        num(r.seconds)
-                    )
-                },
-            ));
-        }
-        if let Some(t) = &self.decode_attention {
-            tables.push(table(
-                "decode_attention",
-                &DECODE_COLUMNS,
-                t,
-                &sw,
-                &pv,
-                &|r: &DecodePoint| {
-                    format!(
-                        "{}, {}, {}, {}, {}, {}, {}",
-                        r.batch,
-                        r.context,
-                        r.heads,
-                        r.kv_heads,
-                        r.head_dim,
-                        js(r.dtype.name()),
-                        num(r.seconds)
-                    )
-                },
-            ));
-        }
-        if let Some(t) = &self.elementwise {
-            tables.push(table(
-                "elementwise",
-                &ELEMENTWISE_COLUMNS,
-                t,
-                &sw,
-                &pv,
-                &|r: &ElementwisePoint| {
-                    format!(
-                        "{}, {}, {}",
-                        js(elementwise_kind_name(r.kind)),
-                        num(r.bytes),
-                        num(r.seconds)
-                    )
-                },
-            ));
-        }
-        if let Some(t) = &self.collective {
-            tables.push(table(
-                "collective",
-                &COLLECTIVE_COLUMNS,
-                t,
-                &sw,
-                &pv,
-                &|r: &CollectivePoint| {
-                    format!(
-                        "{}, {}, {}, {}, {}",
-                        js(r.op.name()),
-                        r.group_size,
-                        js(r.scope.name()),
-                        num(r.bytes),
-                        num(r.seconds)
-                    )
-                },
-            ));
-        }
+        let tables: Vec<String> = [
+            self.gemm.as_ref().map(write_table),
+            self.prefill_attention.as_ref().map(write_table),
+            self.decode_attention.as_ref().map(write_table),
+            self.elementwise.as_ref().map(write_table),
+            self.collective.as_ref().map(write_table),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let _ = writeln!(s, "  \"tables\": {{");
         let _ = writeln!(s, "{}", tables.join(",\n"));
         let _ = writeln!(s, "  }}");
