@@ -39,7 +39,10 @@
 //! - `count` GEMMs cost `count` times one.
 
 use super::error::{ProfileError, Row};
-use super::format::{Profile, Scope, ELEMENTWISE_KINDS};
+use super::format::{
+    elementwise_kind_name, CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, PrefillPoint,
+    Profile, Scope, Table, ELEMENTWISE_KINDS,
+};
 use super::interp::{Curve, Ideal};
 use crate::cost::CostModel;
 use crate::topology::DeviceGroup;
@@ -150,37 +153,6 @@ fn check_size(file: &str, table: &str, row: Row, column: &str, x: f64) -> Result
     }
 }
 
-/// Groups `(key, x, t, row)` tuples into curves, reporting families with < 2 distinct x.
-fn group<K: Ord + Clone + std::fmt::Debug>(
-    file: &str,
-    table: &str,
-    column: &str,
-    items: Vec<(K, f64, f64, Row)>,
-    show: impl Fn(&K) -> String,
-    ideal: impl Fn(&K) -> Ideal,
-) -> Result<Vec<(K, Curve)>, ProfileError> {
-    let mut map: BTreeMap<K, (Row, Vec<(f64, f64)>)> = BTreeMap::new();
-    for (k, x, t, row) in items {
-        map.entry(k)
-            .or_insert_with(|| (row, Vec::new()))
-            .1
-            .push((x, t));
-    }
-    let mut out = Vec::with_capacity(map.len());
-    for (k, (row, pts)) in map {
-        match Curve::new(&pts, ideal(&k)) {
-            Some(c) => out.push((k, c)),
-            None => {
-                let mut xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
-                xs.sort_by(f64::total_cmp);
-                xs.dedup();
-                return Err(too_few(file, table, row, column, show(&k), xs.len()));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Checks that every family (key `K`) of `(key, x, row)` items has at least two distinct `x`;
 /// used by the importers to name the source file and line.
 pub(crate) fn group_check<K: Ord + std::fmt::Debug>(
@@ -193,21 +165,217 @@ pub(crate) fn group_check<K: Ord + std::fmt::Debug>(
     for (k, x, row) in items {
         map.entry(k).or_insert_with(|| (row, Vec::new())).1.push(x);
     }
-    for (k, (row, mut xs)) in map {
-        xs.sort_by(f64::total_cmp);
-        xs.dedup();
-        if xs.len() < 2 {
-            return Err(too_few(
-                file,
-                table,
-                row,
-                column,
-                format!("{k:?}"),
-                xs.len(),
-            ));
+    for (k, (row, xs)) in map {
+        let n = distinct(xs);
+        if n < 2 {
+            return Err(too_few(file, table, row, column, format!("{k:?}"), n));
         }
     }
     Ok(())
+}
+
+/// How many distinct values `xs` holds.
+fn distinct(mut xs: Vec<f64>) -> usize {
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    xs.len()
+}
+
+/// A table's row type as the families see it: which curve it lies on and where.
+trait FamilyRow {
+    /// The table, for errors.
+    const TABLE: &'static str;
+    /// The size column named when a family has fewer than two distinct sizes.
+    const SIZE: &'static str;
+    /// The family key; the families are sorted by it.
+    type Key: Ord;
+    /// Measured seconds.
+    fn seconds(&self) -> f64;
+    /// The size columns, each of which must be > 0, in the order they are checked.
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)>;
+    /// The row's family.
+    fn key(&self) -> Self::Key;
+    /// The row's position on its family's curve.
+    fn x(&self) -> f64;
+    /// A family key as error messages show it.
+    fn show(key: &Self::Key) -> String;
+}
+
+impl FamilyRow for GemmPoint {
+    const TABLE: &'static str = "gemm";
+    const SIZE: &'static str = "m";
+    type Key = (DType, u64, u64);
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [("m", self.m), ("n", self.n), ("k", self.k)].map(|(c, v)| (c, v as f64))
+    }
+    fn key(&self) -> Self::Key {
+        (self.dtype, self.n, self.k)
+    }
+    fn x(&self) -> f64 {
+        self.m as f64
+    }
+    fn show(k: &Self::Key) -> String {
+        format!("(dtype={}, n={}, k={})", k.0, k.1, k.2)
+    }
+}
+
+/// Key of an attention family: dtype, heads, KV heads, head dimension.
+type AttnKey = (DType, u32, u32, u32);
+
+fn show_attn(k: &AttnKey) -> String {
+    format!(
+        "(dtype={}, heads={}, kv_heads={}, head_dim={})",
+        k.0, k.1, k.2, k.3
+    )
+}
+
+impl FamilyRow for PrefillPoint {
+    const TABLE: &'static str = "prefill_attention";
+    const SIZE: &'static str = "new_tokens";
+    type Key = AttnKey;
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [
+            ("batch", self.batch),
+            ("new_tokens", self.new_tokens),
+            ("heads", self.heads),
+            ("kv_heads", self.kv_heads),
+            ("head_dim", self.head_dim),
+        ]
+        .map(|(c, v)| (c, v as f64))
+    }
+    fn key(&self) -> AttnKey {
+        (self.dtype, self.heads, self.kv_heads, self.head_dim)
+    }
+    fn x(&self) -> f64 {
+        self.batch as f64 * causal_pairs(self.new_tokens as f64, self.prefix as f64, None)
+    }
+    fn show(k: &AttnKey) -> String {
+        show_attn(k)
+    }
+}
+
+impl FamilyRow for DecodePoint {
+    const TABLE: &'static str = "decode_attention";
+    const SIZE: &'static str = "context";
+    type Key = AttnKey;
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [
+            ("batch", self.batch),
+            ("context", self.context),
+            ("heads", self.heads),
+            ("kv_heads", self.kv_heads),
+            ("head_dim", self.head_dim),
+        ]
+        .map(|(c, v)| (c, v as f64))
+    }
+    fn key(&self) -> AttnKey {
+        (self.dtype, self.heads, self.kv_heads, self.head_dim)
+    }
+    fn x(&self) -> f64 {
+        self.batch as f64 * self.context as f64
+    }
+    fn show(k: &AttnKey) -> String {
+        show_attn(k)
+    }
+}
+
+impl FamilyRow for ElementwisePoint {
+    const TABLE: &'static str = "elementwise";
+    const SIZE: &'static str = "bytes";
+    /// The kind's index in [`ELEMENTWISE_KINDS`].
+    type Key = usize;
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [("bytes", self.bytes)]
+    }
+    fn key(&self) -> usize {
+        kind_index(self.kind)
+    }
+    fn x(&self) -> f64 {
+        self.bytes
+    }
+    fn show(k: &usize) -> String {
+        format!("(kind={})", elementwise_kind_name(ELEMENTWISE_KINDS[*k]))
+    }
+}
+
+impl FamilyRow for CollectivePoint {
+    const TABLE: &'static str = "collective";
+    const SIZE: &'static str = "bytes";
+    type Key = (CollectiveKind, u32, Scope);
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [
+            ("bytes", self.bytes),
+            ("group_size", self.group_size as f64),
+        ]
+    }
+    fn key(&self) -> Self::Key {
+        (self.op, self.group_size, self.scope)
+    }
+    fn x(&self) -> f64 {
+        self.bytes
+    }
+    fn show(k: &Self::Key) -> String {
+        format!(
+            "(op={}, group_size={}, scope={})",
+            k.0.name(),
+            k.1,
+            k.2.name()
+        )
+    }
+}
+
+/// The curves of table `t` (none when the profile lacks it), sorted by family key: every
+/// row's time and sizes checked, rows grouped by family, each family's curve built with the
+/// reference cost `ideal(key)`.
+///
+/// # Errors
+/// A non-positive time or size; a family with fewer than two distinct sizes.
+fn curves<R: FamilyRow>(
+    file: &str,
+    t: Option<&Table<R>>,
+    ideal: impl Fn(&R::Key) -> Ideal,
+) -> Result<Vec<(R::Key, Curve)>, ProfileError> {
+    let Some(t) = t else {
+        return Ok(Vec::new());
+    };
+    let mut map = BTreeMap::new();
+    for (i, r) in t.rows.iter().enumerate() {
+        let row = t.origin(i);
+        check_time(file, R::TABLE, row, "seconds", r.seconds())?;
+        for (c, v) in r.sizes() {
+            check_size(file, R::TABLE, row, c, v)?;
+        }
+        map.entry(r.key())
+            .or_insert_with(|| (row, Vec::new()))
+            .1
+            .push((r.x(), r.seconds()));
+    }
+    let mut out = Vec::with_capacity(map.len());
+    for (k, (row, pts)) in map {
+        match Curve::new(&pts, ideal(&k)) {
+            Some(c) => out.push((k, c)),
+            None => {
+                let n = distinct(pts.iter().map(|p| p.0).collect());
+                return Err(too_few(file, R::TABLE, row, R::SIZE, R::show(&k), n));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The dtype whose families serve a lookup in `d`: `d` itself when the table has it, else
@@ -230,8 +398,29 @@ pub(crate) fn serving_dtype(d: DType, has: impl Fn(DType) -> bool) -> DType {
     }
 }
 
-fn dtype_rank(d: DType) -> u8 {
-    DType::ALL.iter().position(|x| *x == d).unwrap_or(0) as u8
+/// The families of dtype `d` in `fams`, which are sorted by dtype first.
+///
+/// Complexity: O(log f). No allocation.
+#[inline]
+fn of_dtype<F>(fams: &[F], d: DType, dtype: impl Fn(&F) -> DType) -> &[F] {
+    let lo = fams.partition_point(|f| dtype(f) < d);
+    let hi = lo + fams[lo..].partition_point(|f| dtype(f) == d);
+    &fams[lo..hi]
+}
+
+/// The family of `fams` at the least `dist` (the first of equals), `None` when `fams` is empty.
+///
+/// Complexity: O(f). No allocation.
+#[inline]
+fn nearest<F>(fams: &[F], dist: impl Fn(&F) -> f64) -> Option<&F> {
+    let mut best: Option<(&F, f64)> = None;
+    for f in fams {
+        let d = dist(f);
+        if best.map_or(true, |(_, bd)| d < bd) {
+            best = Some((f, d));
+        }
+    }
+    best.map(|(f, _)| f)
 }
 
 impl Families {
@@ -239,188 +428,50 @@ impl Families {
     pub fn build(p: &Profile) -> Result<Families, ProfileError> {
         let file = p.source_name.as_str();
         let (fl, bw) = (p.gpu.matmul_flops, p.gpu.memory_bandwidth);
-        let mut gemm = Vec::new();
-        if let Some(t) = &p.gemm {
-            let mut items = Vec::with_capacity(t.rows.len());
-            for (i, r) in t.rows.iter().enumerate() {
-                let row = t.origin(i);
-                check_time(file, "gemm", row, "seconds", r.seconds)?;
-                for (c, v) in [("m", r.m), ("n", r.n), ("k", r.k)] {
-                    check_size(file, "gemm", row, c, v as f64)?;
-                }
-                items.push((
-                    (dtype_rank(r.dtype), r.n, r.k, r.dtype),
-                    r.m as f64,
-                    r.seconds,
-                    row,
-                ));
-            }
-            let fams = group(
-                file,
-                "gemm",
-                "m",
-                items,
-                |k| format!("(dtype={}, n={}, k={})", k.3, k.1, k.2),
-                |k| Ideal::Gemm {
-                    n: k.1 as f64,
-                    k: k.2 as f64,
-                    b: k.3.bytes(),
-                    flops: fl,
-                    bw,
-                },
-            )?;
-            for ((_, n, k, dtype), curve) in fams {
-                gemm.push(GemmFamily {
-                    dtype,
-                    n,
-                    k,
-                    ln_n: (n as f64).ln(),
-                    ln_k: (k as f64).ln(),
-                    curve,
-                });
-            }
-        }
-        let attn_family =
-            |((_, h, kv, d, dtype), curve): ((u8, u32, u32, u32, DType), Curve)| AttnFamily {
-                dtype,
-                heads: h,
-                kv_heads: kv,
-                head_dim: d,
-                ln_h: (h as f64).ln(),
-                ln_kv: (kv as f64).ln(),
-                ln_d: (d as f64).ln(),
-                curve,
-            };
-        let show = |k: &(u8, u32, u32, u32, DType)| {
-            format!(
-                "(dtype={}, heads={}, kv_heads={}, head_dim={})",
-                k.4, k.1, k.2, k.3
-            )
+        let gemm = curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
+            n: n as f64,
+            k: k as f64,
+            b: dtype.bytes(),
+            flops: fl,
+            bw,
+        })?
+        .into_iter()
+        .map(|((dtype, n, k), curve)| GemmFamily {
+            dtype,
+            n,
+            k,
+            ln_n: (n as f64).ln(),
+            ln_k: (k as f64).ln(),
+            curve,
+        })
+        .collect();
+        let attn_family = |((dtype, h, kv, d), curve): (AttnKey, Curve)| AttnFamily {
+            dtype,
+            heads: h,
+            kv_heads: kv,
+            head_dim: d,
+            ln_h: (h as f64).ln(),
+            ln_kv: (kv as f64).ln(),
+            ln_d: (d as f64).ln(),
+            curve,
         };
-        let mut prefill = Vec::new();
-        if let Some(t) = &p.prefill_attention {
-            let mut items = Vec::with_capacity(t.rows.len());
-            for (i, r) in t.rows.iter().enumerate() {
-                let row = t.origin(i);
-                check_time(file, "prefill_attention", row, "seconds", r.seconds)?;
-                for (c, v) in [
-                    ("batch", r.batch),
-                    ("new_tokens", r.new_tokens),
-                    ("heads", r.heads),
-                    ("kv_heads", r.kv_heads),
-                    ("head_dim", r.head_dim),
-                ] {
-                    check_size(file, "prefill_attention", row, c, v as f64)?;
-                }
-                let x = r.batch as f64 * causal_pairs(r.new_tokens as f64, r.prefix as f64, None);
-                items.push((
-                    (
-                        dtype_rank(r.dtype),
-                        r.heads,
-                        r.kv_heads,
-                        r.head_dim,
-                        r.dtype,
-                    ),
-                    x,
-                    r.seconds,
-                    row,
-                ));
-            }
-            prefill = group(file, "prefill_attention", "new_tokens", items, show, |k| {
-                Ideal::Linear(4.0 * k.1 as f64 * k.3 as f64 / fl)
-            })?
-            .into_iter()
-            .map(attn_family)
-            .collect();
-        }
-        let mut decode = Vec::new();
-        if let Some(t) = &p.decode_attention {
-            let mut items = Vec::with_capacity(t.rows.len());
-            for (i, r) in t.rows.iter().enumerate() {
-                let row = t.origin(i);
-                check_time(file, "decode_attention", row, "seconds", r.seconds)?;
-                for (c, v) in [
-                    ("batch", r.batch),
-                    ("context", r.context),
-                    ("heads", r.heads),
-                    ("kv_heads", r.kv_heads),
-                    ("head_dim", r.head_dim),
-                ] {
-                    check_size(file, "decode_attention", row, c, v as f64)?;
-                }
-                let x = r.batch as f64 * r.context as f64;
-                items.push((
-                    (
-                        dtype_rank(r.dtype),
-                        r.heads,
-                        r.kv_heads,
-                        r.head_dim,
-                        r.dtype,
-                    ),
-                    x,
-                    r.seconds,
-                    row,
-                ));
-            }
-            decode = group(file, "decode_attention", "context", items, show, |k| {
-                Ideal::Linear(2.0 * k.2 as f64 * k.3 as f64 * k.4.bytes() / bw)
-            })?
-            .into_iter()
-            .map(attn_family)
-            .collect();
-        }
+        let prefill = curves(file, p.prefill_attention.as_ref(), |&(_, h, _, d)| {
+            Ideal::Linear(4.0 * h as f64 * d as f64 / fl)
+        })?
+        .into_iter()
+        .map(attn_family)
+        .collect();
+        let decode = curves(file, p.decode_attention.as_ref(), |&(dtype, _, kv, d)| {
+            Ideal::Linear(2.0 * kv as f64 * d as f64 * dtype.bytes() / bw)
+        })?
+        .into_iter()
+        .map(attn_family)
+        .collect();
         let mut elementwise: [Option<Curve>; 7] = Default::default();
-        if let Some(t) = &p.elementwise {
-            let mut items = Vec::with_capacity(t.rows.len());
-            for (i, r) in t.rows.iter().enumerate() {
-                let row = t.origin(i);
-                check_time(file, "elementwise", row, "seconds", r.seconds)?;
-                check_size(file, "elementwise", row, "bytes", r.bytes)?;
-                let ki = kind_index(r.kind);
-                items.push((ki, r.bytes, r.seconds, row));
-            }
-            for (ki, c) in group(
-                file,
-                "elementwise",
-                "bytes",
-                items,
-                |k| {
-                    format!(
-                        "(kind={})",
-                        super::format::elementwise_kind_name(ELEMENTWISE_KINDS[*k])
-                    )
-                },
-                |_| Ideal::Linear(1.0 / bw),
-            )? {
-                elementwise[ki] = Some(c);
-            }
+        for (ki, c) in curves(file, p.elementwise.as_ref(), |_| Ideal::Linear(1.0 / bw))? {
+            elementwise[ki] = Some(c);
         }
-        let mut collective = Vec::new();
-        if let Some(t) = &p.collective {
-            let mut items = Vec::with_capacity(t.rows.len());
-            for (i, r) in t.rows.iter().enumerate() {
-                let row = t.origin(i);
-                check_time(file, "collective", row, "seconds", r.seconds)?;
-                check_size(file, "collective", row, "bytes", r.bytes)?;
-                check_size(file, "collective", row, "group_size", r.group_size as f64)?;
-                items.push(((r.op, r.group_size, r.scope), r.bytes, r.seconds, row));
-            }
-            collective = group(
-                file,
-                "collective",
-                "bytes",
-                items,
-                |k| {
-                    format!(
-                        "(op={}, group_size={}, scope={})",
-                        k.0.name(),
-                        k.1,
-                        k.2.name()
-                    )
-                },
-                |_| Ideal::ThroughTop,
-            )?;
-        }
+        let collective = curves(file, p.collective.as_ref(), |_| Ideal::ThroughTop)?;
         Ok(Families {
             gemm,
             prefill,
@@ -504,42 +555,35 @@ impl ProfiledCostModel {
         if g.weight_dtype != g.act_dtype {
             return None;
         }
-        let fams = &self.fam.gemm;
-        // Families are sorted by (dtype rank, n, k): a dtype is present iff the first family
-        // at or after its rank has it (O(log f)).
-        let dt = serving_dtype(g.act_dtype, |d| {
-            let r = dtype_rank(d);
-            let i = fams.partition_point(|f| dtype_rank(f.dtype) < r);
-            i < fams.len() && fams[i].dtype == d
-        });
-        let key = (dtype_rank(dt), g.n, g.k);
-        let lo = fams.partition_point(|f| (dtype_rank(f.dtype), f.n, f.k) < key);
+        // Families are sorted by (dtype, n, k): binary searches find the dtype's range and
+        // the exact shape in it.
+        let has = |d| !of_dtype(&self.fam.gemm, d, |f| f.dtype).is_empty();
+        let dt = serving_dtype(g.act_dtype, has);
+        let fams = of_dtype(&self.fam.gemm, dt, |f| f.dtype);
         let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
-        let t = if lo < fams.len() && fams[lo].dtype == dt && fams[lo].n == g.n && fams[lo].k == g.k
-        {
-            fams[lo].curve.eval(m)
-        } else {
-            let (ln_n, ln_k) = (n.ln(), k.ln());
-            let mut best: Option<(&GemmFamily, f64)> = None;
-            for f in fams.iter().filter(|f| f.dtype == dt) {
-                let d = (ln_n - f.ln_n).abs() + (ln_k - f.ln_k).abs();
-                if best.map_or(true, |(_, bd)| d < bd) {
-                    best = Some((f, d));
-                }
+        let t = match fams.binary_search_by(|f| (f.n, f.k).cmp(&(g.n, g.k))) {
+            Ok(i) => fams[i].curve.eval(m),
+            Err(_) => {
+                let (ln_n, ln_k) = (n.ln(), k.ln());
+                let f = nearest(fams, |f| (ln_n - f.ln_n).abs() + (ln_k - f.ln_k).abs())?;
+                let query = Ideal::Gemm {
+                    n,
+                    k,
+                    b: dt.bytes(),
+                    flops: self.matmul_flops,
+                    bw: self.memory_bandwidth,
+                };
+                f.curve.eval(m) * (f.curve.floor() + query.eval(m)) / f.curve.reference(m)
             }
-            let f = best?.0;
-            let query = Ideal::Gemm {
-                n,
-                k,
-                b: dt.bytes(),
-                flops: self.matmul_flops,
-                bw: self.memory_bandwidth,
-            };
-            f.curve.eval(m) * (f.curve.floor() + query.eval(m)) / f.curve.reference(m)
         };
         Some(t * g.count as f64)
     }
 
+    /// The family serving `shape`: the exact one (`true`) when the table has its dtype (or
+    /// 16-bit twin), heads, KV heads and head dimension (query and value dims equal), else
+    /// the nearest one of that dtype (`false`).
+    ///
+    /// Complexity: O(log f) for an exact match, O(f) otherwise. No allocation.
     fn attn_family<'a>(
         fams: &'a [AttnFamily],
         shape: &AttentionShape,
@@ -547,40 +591,27 @@ impl ProfiledCostModel {
         if shape.kv_dtype != shape.act_dtype {
             return None;
         }
-        let dt = serving_dtype(shape.act_dtype, |d| fams.iter().any(|f| f.dtype == d));
-        let exact = shape.qk_head_dim == shape.v_head_dim;
-        if exact {
-            for f in fams {
-                if f.dtype == dt
-                    && f.heads == shape.heads
-                    && f.kv_heads == shape.kv_heads
-                    && f.head_dim == shape.qk_head_dim
-                {
-                    return Some((f, true));
-                }
+        let dt = serving_dtype(shape.act_dtype, |d| {
+            !of_dtype(fams, d, |f| f.dtype).is_empty()
+        });
+        // Sorted by (dtype, heads, kv_heads, head_dim).
+        let fams = of_dtype(fams, dt, |f| f.dtype);
+        if shape.qk_head_dim == shape.v_head_dim {
+            let key = (shape.heads, shape.kv_heads, shape.qk_head_dim);
+            if let Ok(i) = fams.binary_search_by(|f| (f.heads, f.kv_heads, f.head_dim).cmp(&key)) {
+                return Some((&fams[i], true));
             }
         }
-        let mut best: Option<(&AttnFamily, f64)> = None;
         let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
         let (lh, lkv, ld) = (
             (shape.heads.max(1) as f64).ln(),
             (shape.kv_heads.max(1) as f64).ln(),
             d.max(1.0).ln(),
         );
-        for f in fams.iter().filter(|f| f.dtype == dt) {
-            if exact
-                && f.heads == shape.heads
-                && f.kv_heads == shape.kv_heads
-                && f.head_dim == shape.qk_head_dim
-            {
-                return Some((f, true));
-            }
-            let dist = (lh - f.ln_h).abs() + (lkv - f.ln_kv).abs() + (ld - f.ln_d).abs();
-            if best.map_or(true, |(_, bd)| dist < bd) {
-                best = Some((f, dist));
-            }
-        }
-        best.map(|(f, _)| (f, false))
+        let f = nearest(fams, |f| {
+            (lh - f.ln_h).abs() + (lkv - f.ln_kv).abs() + (ld - f.ln_d).abs()
+        })?;
+        Some((f, false))
     }
 
     /// The profiled time of prefill attention, or `None` when the profile has no prefill
