@@ -167,92 +167,37 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
     )?;
     let gemm = Table::with_origin(rows, origin);
 
-    // attention_prefill.csv
-    let pf = format!("{src}/attention_prefill.csv");
-    let c = Csv::parse(&pf, "prefill_attention", t.prefill)?;
-    let cols = [
-        c.col("batch")?,
-        c.col("seq")?,
-        c.col("heads")?,
-        c.col("kv_heads")?,
-        c.col("head_dim")?,
-    ];
-    let cms = c.col("ms")?;
-    let mut rows = Vec::new();
-    let mut origin = Vec::new();
-    for (line, f) in &c.rows {
-        let v = |i: usize| -> Result<u32, ProfileError> {
-            let x = c.pos_int(*line, f, cols[i])?;
-            u32::try_from(x).map_err(|_| c.bad_value(*line, cols[i], "an integer < 2^32"))
-        };
-        rows.push(PrefillPoint {
-            batch: v(0)?,
-            new_tokens: v(1)?,
-            prefix: 0,
-            heads: v(2)?,
-            kv_heads: v(3)?,
-            head_dim: v(4)?,
-            dtype: DType::Bf16,
-            seconds: c.time(*line, f, cms, MS)?,
-        });
-        origin.push(Row::Line(*line));
-    }
-    group_check(
-        &pf,
+    let prefill = pytorch_attention(
+        &format!("{src}/attention_prefill.csv"),
         "prefill_attention",
+        t.prefill,
         "seq",
-        rows.iter().zip(&origin).map(|(r, o)| {
-            (
-                (r.heads, r.kv_heads, r.head_dim),
-                r.batch as f64 * r.new_tokens as f64,
-                *o,
-            )
-        }),
-    )?;
-    let prefill = Table::with_origin(rows, origin);
-
-    // attention_decode.csv
-    let df = format!("{src}/attention_decode.csv");
-    let c = Csv::parse(&df, "decode_attention", t.decode)?;
-    let cols = [
-        c.col("batch")?,
-        c.col("ctx")?,
-        c.col("heads")?,
-        c.col("kv_heads")?,
-        c.col("head_dim")?,
-    ];
-    let cms = c.col("ms")?;
-    let mut rows = Vec::new();
-    let mut origin = Vec::new();
-    for (line, f) in &c.rows {
-        let v = |i: usize| -> Result<u32, ProfileError> {
-            let x = c.pos_int(*line, f, cols[i])?;
-            u32::try_from(x).map_err(|_| c.bad_value(*line, cols[i], "an integer < 2^32"))
-        };
-        rows.push(DecodePoint {
-            batch: v(0)?,
-            context: v(1)?,
-            heads: v(2)?,
-            kv_heads: v(3)?,
-            head_dim: v(4)?,
+        |[batch, new_tokens, heads, kv_heads, head_dim], seconds| PrefillPoint {
+            batch,
+            new_tokens,
+            prefix: 0,
+            heads,
+            kv_heads,
+            head_dim,
             dtype: DType::Bf16,
-            seconds: c.time(*line, f, cms, MS)?,
-        });
-        origin.push(Row::Line(*line));
-    }
-    group_check(
-        &df,
-        "decode_attention",
-        "ctx",
-        rows.iter().zip(&origin).map(|(r, o)| {
-            (
-                (r.heads, r.kv_heads, r.head_dim),
-                r.batch as f64 * r.context as f64,
-                *o,
-            )
-        }),
+            seconds,
+        },
     )?;
-    let decode = Table::with_origin(rows, origin);
+    let decode = pytorch_attention(
+        &format!("{src}/attention_decode.csv"),
+        "decode_attention",
+        t.decode,
+        "ctx",
+        |[batch, context, heads, kv_heads, head_dim], seconds| DecodePoint {
+            batch,
+            context,
+            heads,
+            kv_heads,
+            head_dim,
+            dtype: DType::Bf16,
+            seconds,
+        },
+    )?;
 
     let software = Software {
         torch,
@@ -281,6 +226,51 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
         elementwise: None,
         collective: None,
     })
+}
+
+/// Reads one attention CSV of the `h100-pytorch` layout (columns `batch`, `size`, `heads`,
+/// `kv_heads`, `head_dim` and `ms`): `point` makes each row's table row from those five
+/// dimensions, in that order, and its time in seconds. Every family (heads, kv_heads,
+/// head_dim) must have two distinct `batch · size`.
+///
+/// # Errors
+/// A [`ProfileError`] naming `file`, the line and the column.
+fn pytorch_attention<T>(
+    file: &str,
+    table: &str,
+    text: &str,
+    size: &str,
+    point: impl Fn([u32; 5], f64) -> T,
+) -> Result<Table<T>, ProfileError> {
+    let c = Csv::parse(file, table, text)?;
+    let cols = [
+        c.col("batch")?,
+        c.col(size)?,
+        c.col("heads")?,
+        c.col("kv_heads")?,
+        c.col("head_dim")?,
+    ];
+    let cms = c.col("ms")?;
+    let mut rows = Vec::new();
+    let mut origin = Vec::new();
+    let mut families = Vec::new();
+    for (line, f) in &c.rows {
+        let mut dims = [0u32; 5];
+        for (d, &col) in dims.iter_mut().zip(&cols) {
+            let x = c.pos_int(*line, f, col)?;
+            *d = u32::try_from(x).map_err(|_| c.bad_value(*line, col, "an integer < 2^32"))?;
+        }
+        let [batch, size, heads, kv_heads, head_dim] = dims;
+        rows.push(point(dims, c.time(*line, f, cms, MS)?));
+        origin.push(Row::Line(*line));
+        families.push((
+            (heads, kv_heads, head_dim),
+            batch as f64 * size as f64,
+            Row::Line(*line),
+        ));
+    }
+    group_check(file, table, size, families.into_iter())?;
+    Ok(Table::with_origin(rows, origin))
 }
 
 /// Reads an `h100-pytorch`-style folder and imports it with [`h100_pytorch`].
