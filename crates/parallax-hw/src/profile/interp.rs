@@ -207,31 +207,25 @@ impl Curve {
         true
     }
 
+    /// The cubic Hermite interpolant on segment `i` of values `y` with slopes `d` (both over
+    /// the points' `ln x`), at `lx`.
     #[inline]
-    fn hermite(x0: f64, x1: f64, y0: f64, y1: f64, d0: f64, d1: f64, lx: f64) -> f64 {
+    fn hermite(&self, y: &[f64], d: &[f64], i: usize, lx: f64) -> f64 {
+        let (x0, x1) = (self.lx[i], self.lx[i + 1]);
         let h = x1 - x0;
         let s = (lx - x0) / h;
         let s2 = s * s;
         let s3 = s2 * s;
-        (2.0 * s3 - 3.0 * s2 + 1.0) * y0
-            + (s3 - 2.0 * s2 + s) * h * d0
-            + (-2.0 * s3 + 3.0 * s2) * y1
-            + (s3 - s2) * h * d1
+        (2.0 * s3 - 3.0 * s2 + 1.0) * y[i]
+            + (s3 - 2.0 * s2 + s) * h * d[i]
+            + (-2.0 * s3 + 3.0 * s2) * y[i + 1]
+            + (s3 - s2) * h * d[i + 1]
     }
 
     /// Unclamped efficiency interpolant on segment `i`.
     #[inline]
     fn eval_ratio(&self, i: usize, lx: f64) -> f64 {
-        let le = Self::hermite(
-            self.lx[i],
-            self.lx[i + 1],
-            self.le[i],
-            self.le[i + 1],
-            self.d[i],
-            self.d[i + 1],
-            lx,
-        );
-        self.reference(lx.exp()) * le.exp()
+        self.reference(lx.exp()) * self.hermite(&self.le, &self.d, i, lx).exp()
     }
 
     /// Number of distinct points.
@@ -297,27 +291,9 @@ impl Curve {
         // The interval [i, i+1] holding lx.
         let i = (self.lx.partition_point(|&v| v <= lx) - 1).min(n - 2);
         let t = if self.plain[i] {
-            Self::hermite(
-                self.lx[i],
-                self.lx[i + 1],
-                self.lt[i],
-                self.lt[i + 1],
-                self.dt[i],
-                self.dt[i + 1],
-                lx,
-            )
-            .exp()
+            self.hermite(&self.lt, &self.dt, i, lx).exp()
         } else {
-            let le = Self::hermite(
-                self.lx[i],
-                self.lx[i + 1],
-                self.le[i],
-                self.le[i + 1],
-                self.d[i],
-                self.d[i + 1],
-                lx,
-            );
-            r * le.exp()
+            r * self.hermite(&self.le, &self.d, i, lx).exp()
         };
         let (a, b) = (self.t[i], self.t[i + 1]);
         t.clamp(a.min(b), a.max(b))
