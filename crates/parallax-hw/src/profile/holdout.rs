@@ -70,45 +70,35 @@ fn curve_holdout(
     if n < 3 {
         return;
     }
+    // Predicts the points `held` from a curve through the others.
+    let mut predict = |held: &[usize]| {
+        let rest: Vec<(f64, f64)> = pts
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| !held.contains(j))
+            .map(|(_, p)| *p)
+            .collect();
+        if let Some(r) = Curve::new(&rest, c.spec()) {
+            for &i in held {
+                out.push(HeldOutPoint {
+                    table,
+                    family,
+                    x: pts[i].0,
+                    measured: pts[i].1,
+                    predicted: r.eval(pts[i].0),
+                });
+            }
+        }
+    };
     match scheme {
         HoldOut::LeaveOneOut => {
             for i in 1..n - 1 {
-                let rest: Vec<(f64, f64)> = pts
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, p)| *p)
-                    .collect();
-                if let Some(r) = Curve::new(&rest, c.spec()) {
-                    out.push(HeldOutPoint {
-                        table,
-                        family,
-                        x: pts[i].0,
-                        measured: pts[i].1,
-                        predicted: r.eval(pts[i].0),
-                    });
-                }
+                predict(&[i]);
             }
         }
         HoldOut::EveryOther => {
             let held: Vec<usize> = (1..n - 1).filter(|i| i % 2 == 1).collect();
-            let rest: Vec<(f64, f64)> = pts
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| !held.contains(j))
-                .map(|(_, p)| *p)
-                .collect();
-            if let Some(r) = Curve::new(&rest, c.spec()) {
-                for i in held {
-                    out.push(HeldOutPoint {
-                        table,
-                        family,
-                        x: pts[i].0,
-                        measured: pts[i].1,
-                        predicted: r.eval(pts[i].0),
-                    });
-                }
-            }
+            predict(&held);
         }
     }
 }
