@@ -115,13 +115,13 @@ pub fn profiled_hold_out(
 ) -> Result<HoldOutReport, ProfileError> {
     let fam = Families::build(profile)?;
     let mut out = Vec::new();
-    for (i, f) in fam.gemm.iter().enumerate() {
+    for (i, f) in fam.gemm.all().iter().enumerate() {
         curve_holdout("gemm", i, &f.curve, scheme, &mut out);
     }
-    for (i, f) in fam.prefill.iter().enumerate() {
+    for (i, f) in fam.prefill.all().iter().enumerate() {
         curve_holdout("prefill_attention", i, &f.curve, scheme, &mut out);
     }
-    for (i, f) in fam.decode.iter().enumerate() {
+    for (i, f) in fam.decode.all().iter().enumerate() {
         curve_holdout("decode_attention", i, &f.curve, scheme, &mut out);
     }
     for (i, c) in fam.elementwise.iter().enumerate() {

@@ -78,9 +78,9 @@ pub(crate) struct AttnFamily {
 /// The curves of a profile, sorted for binary search.
 #[derive(Debug, Clone)]
 pub(crate) struct Families {
-    pub gemm: Vec<GemmFamily>,
-    pub prefill: Vec<AttnFamily>,
-    pub decode: Vec<AttnFamily>,
+    pub gemm: ByDtype<GemmFamily>,
+    pub prefill: ByDtype<AttnFamily>,
+    pub decode: ByDtype<AttnFamily>,
     pub elementwise: [Option<Curve>; 7],
     pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
 }
@@ -398,14 +398,48 @@ pub(crate) fn serving_dtype(d: DType, has: impl Fn(DType) -> bool) -> DType {
     }
 }
 
-/// The families of dtype `d` in `fams`, which are sorted by dtype first.
-///
-/// Complexity: O(log f). No allocation.
-#[inline]
-fn of_dtype<F>(fams: &[F], d: DType, dtype: impl Fn(&F) -> DType) -> &[F] {
-    let lo = fams.partition_point(|f| dtype(f) < d);
-    let hi = lo + fams[lo..].partition_point(|f| dtype(f) == d);
-    &fams[lo..hi]
+/// Families sorted by dtype first, with each dtype's index range, so that a lookup finds
+/// its dtype's families in O(1).
+#[derive(Debug, Clone)]
+pub(crate) struct ByDtype<F> {
+    fams: Vec<F>,
+    /// `[start, end)` of each dtype's families, indexed by `DType as usize`.
+    range: [(usize, usize); DType::ALL.len()],
+}
+
+impl<F> ByDtype<F> {
+    /// Indexes `fams`, which are sorted by `dtype` first.
+    fn new(fams: Vec<F>, dtype: impl Fn(&F) -> DType) -> Self {
+        let mut range = [(0, 0); DType::ALL.len()];
+        for d in DType::ALL {
+            range[d as usize] = (
+                fams.partition_point(|f| dtype(f) < d),
+                fams.partition_point(|f| dtype(f) <= d),
+            );
+        }
+        ByDtype { fams, range }
+    }
+
+    /// Every family, in order.
+    pub fn all(&self) -> &[F] {
+        &self.fams
+    }
+
+    /// The families of dtype `d`.
+    ///
+    /// Complexity: O(1). No allocation.
+    #[inline]
+    fn of(&self, d: DType) -> &[F] {
+        let (lo, hi) = self.range[d as usize];
+        &self.fams[lo..hi]
+    }
+
+    /// Whether any family has dtype `d`.
+    #[inline]
+    fn has(&self, d: DType) -> bool {
+        let (lo, hi) = self.range[d as usize];
+        lo < hi
+    }
 }
 
 /// The family of `fams` at the least `dist` (the first of equals), `None` when `fams` is empty.
@@ -428,7 +462,7 @@ impl Families {
     pub fn build(p: &Profile) -> Result<Families, ProfileError> {
         let file = p.source_name.as_str();
         let (fl, bw) = (p.gpu.matmul_flops, p.gpu.memory_bandwidth);
-        let gemm = curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
+        let gemm: Vec<GemmFamily> = curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
             n: n as f64,
             k: k as f64,
             b: dtype.bytes(),
@@ -455,27 +489,29 @@ impl Families {
             ln_d: (d as f64).ln(),
             curve,
         };
-        let prefill = curves(file, p.prefill_attention.as_ref(), |&(_, h, _, d)| {
-            Ideal::Linear(4.0 * h as f64 * d as f64 / fl)
-        })?
-        .into_iter()
-        .map(attn_family)
-        .collect();
-        let decode = curves(file, p.decode_attention.as_ref(), |&(dtype, _, kv, d)| {
-            Ideal::Linear(2.0 * kv as f64 * d as f64 * dtype.bytes() / bw)
-        })?
-        .into_iter()
-        .map(attn_family)
-        .collect();
+        let prefill: Vec<AttnFamily> =
+            curves(file, p.prefill_attention.as_ref(), |&(_, h, _, d)| {
+                Ideal::Linear(4.0 * h as f64 * d as f64 / fl)
+            })?
+            .into_iter()
+            .map(attn_family)
+            .collect();
+        let decode: Vec<AttnFamily> =
+            curves(file, p.decode_attention.as_ref(), |&(dtype, _, kv, d)| {
+                Ideal::Linear(2.0 * kv as f64 * d as f64 * dtype.bytes() / bw)
+            })?
+            .into_iter()
+            .map(attn_family)
+            .collect();
         let mut elementwise: [Option<Curve>; 7] = Default::default();
         for (ki, c) in curves(file, p.elementwise.as_ref(), |_| Ideal::Linear(1.0 / bw))? {
             elementwise[ki] = Some(c);
         }
         let collective = curves(file, p.collective.as_ref(), |_| Ideal::ThroughTop)?;
         Ok(Families {
-            gemm,
-            prefill,
-            decode,
+            gemm: ByDtype::new(gemm, |f| f.dtype),
+            prefill: ByDtype::new(prefill, |f| f.dtype),
+            decode: ByDtype::new(decode, |f| f.dtype),
             elementwise,
             collective,
         })
@@ -557,9 +593,8 @@ impl ProfiledCostModel {
         }
         // Families are sorted by (dtype, n, k): binary searches find the dtype's range and
         // the exact shape in it.
-        let has = |d| !of_dtype(&self.fam.gemm, d, |f| f.dtype).is_empty();
-        let dt = serving_dtype(g.act_dtype, has);
-        let fams = of_dtype(&self.fam.gemm, dt, |f| f.dtype);
+        let dt = serving_dtype(g.act_dtype, |d| self.fam.gemm.has(d));
+        let fams = self.fam.gemm.of(dt);
         let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
         let t = match fams.binary_search_by(|f| (f.n, f.k).cmp(&(g.n, g.k))) {
             Ok(i) => fams[i].curve.eval(m),
@@ -585,21 +620,23 @@ impl ProfiledCostModel {
     ///
     /// Complexity: O(log f) for an exact match, O(f) otherwise. No allocation.
     fn attn_family<'a>(
-        fams: &'a [AttnFamily],
+        fams: &'a ByDtype<AttnFamily>,
         shape: &AttentionShape,
     ) -> Option<(&'a AttnFamily, bool)> {
         if shape.kv_dtype != shape.act_dtype {
             return None;
         }
-        let dt = serving_dtype(shape.act_dtype, |d| {
-            !of_dtype(fams, d, |f| f.dtype).is_empty()
-        });
-        // Sorted by (dtype, heads, kv_heads, head_dim).
-        let fams = of_dtype(fams, dt, |f| f.dtype);
+        let dt = serving_dtype(shape.act_dtype, |d| fams.has(d));
+        let fams = fams.of(dt);
+        // A handful of families: a scan with predictable branches beats a binary search.
         if shape.qk_head_dim == shape.v_head_dim {
-            let key = (shape.heads, shape.kv_heads, shape.qk_head_dim);
-            if let Ok(i) = fams.binary_search_by(|f| (f.heads, f.kv_heads, f.head_dim).cmp(&key)) {
-                return Some((&fams[i], true));
+            let exact = fams.iter().find(|f| {
+                f.heads == shape.heads
+                    && f.kv_heads == shape.kv_heads
+                    && f.head_dim == shape.qk_head_dim
+            });
+            if let Some(f) = exact {
+                return Some((f, true));
             }
         }
         let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
