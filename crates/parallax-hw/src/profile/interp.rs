@@ -30,6 +30,18 @@ pub(crate) const MONOTONE_SAMPLES: usize = 256;
 /// to 16× in size), so a lookup is a binary search and one multiply-add.
 pub(crate) const GRID_PER_SEGMENT: usize = 32;
 
+/// [`Curve::eval`] finds a size's grid interval by first looking up its bucket: the bits of a
+/// positive `f64` above this shift (sign, exponent and the top 3 mantissa bits), which order
+/// like the values themselves, so a bucket spans an eighth of an octave and holds a few grid
+/// samples. This keeps the dependent loads of a lookup to a handful.
+pub(crate) const BUCKET_SHIFT: u32 = 49;
+
+/// The bucket of a size `x > 0` (see [`BUCKET_SHIFT`]).
+#[inline]
+fn bucket_key(x: f64) -> u64 {
+    x.to_bits() >> BUCKET_SHIFT
+}
+
 /// Fraction of a family's smallest measured time used as its latency floor `t0`.
 pub(crate) const FLOOR_FRACTION: f64 = 0.8;
 
@@ -85,6 +97,11 @@ pub(crate) struct Curve {
     grid_x: Vec<f64>,
     grid_t: Vec<f64>,
     grid_s: Vec<f64>,
+    /// Where each bucket's grid samples start (see [`BUCKET_SHIFT`]); one entry more than
+    /// buckets, the last being the end of the grid.
+    bucket: Vec<u32>,
+    /// The bucket key of the first grid sample.
+    bucket_base: u64,
     /// Efficiency of the first and last points.
     e_lo: f64,
     e_hi: f64,
@@ -153,6 +170,8 @@ impl Curve {
             grid_x: Vec::new(),
             grid_t: Vec::new(),
             grid_s: Vec::new(),
+            bucket: Vec::new(),
+            bucket_base: 0,
             e_lo: 0.0,
             e_hi: 0.0,
             t0,
@@ -186,6 +205,14 @@ impl Curve {
             .windows(2)
             .zip(c.grid_t.windows(2))
             .map(|(x, t)| (t[1] - t[0]) / (x[1] - x[0]))
+            .collect();
+        c.bucket_base = bucket_key(xs[0]);
+        let buckets = bucket_key(xs[n - 1]) - c.bucket_base + 1;
+        c.bucket = (0..=buckets)
+            .map(|b| {
+                let key = c.bucket_base + b;
+                c.grid_x.partition_point(|&v| bucket_key(v) < key) as u32
+            })
             .collect();
         Some(c)
     }
@@ -271,7 +298,14 @@ impl Curve {
         if x >= gx[last] {
             return self.reference(x) * self.e_hi;
         }
-        let j = (gx.partition_point(|&v| v <= x) - 1).min(last - 1);
+        // The samples before x's bucket are below x, those after it above: searching the
+        // bucket alone finds the same interval as searching the whole grid.
+        let b = bucket_key(x).saturating_sub(self.bucket_base) as usize;
+        let Some(&[lo, hi]) = self.bucket.get(b..b + 2) else {
+            return f64::NAN; // x is NaN
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        let j = (lo + gx[lo..hi].partition_point(|&v| v <= x) - 1).min(last - 1);
         self.grid_t[j] + (x - gx[j]) * self.grid_s[j]
     }
 
