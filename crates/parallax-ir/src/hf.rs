@@ -672,6 +672,32 @@ fn top_k(c: &Cfg<'_>, experts: u32) -> Result<u32, IrError> {
     Ok(k)
 }
 
+/// The FFNs of a model mixing MoE and dense layers: `moe` on the layers where `is_moe`, a
+/// dense MLP of width `dense_field` on the others (read only when some layer is dense).
+fn mixed(
+    c: &Cfg<'_>,
+    layers: u32,
+    is_moe: impl Fn(u32) -> bool,
+    moe: Moe,
+    dense_field: &str,
+    dense: impl Fn(u32) -> Ffn,
+) -> Result<Vec<Ffn>, IrError> {
+    let inter = if (0..layers).all(&is_moe) {
+        0
+    } else {
+        c.dim(dense_field)?
+    };
+    Ok((0..layers)
+        .map(|i| {
+            if is_moe(i) {
+                Ffn::Moe(moe)
+            } else {
+                dense(inter)
+            }
+        })
+        .collect())
+}
+
 fn ffns(
     c: &Cfg<'_>,
     family: Family,
@@ -752,20 +778,7 @@ fn ffns(
                 mlp_only[i as usize] = true;
             }
             let is_moe = |i: u32| !mlp_only[i as usize] && (i + 1) % step == 0;
-            let dense_inter = if (0..layers).all(is_moe) {
-                0
-            } else {
-                c.dim("intermediate_size")?
-            };
-            (0..layers)
-                .map(|i| {
-                    if is_moe(i) {
-                        Ffn::Moe(moe)
-                    } else {
-                        dense(dense_inter)
-                    }
-                })
-                .collect()
+            mixed(c, layers, is_moe, moe, "intermediate_size", dense)?
         }
         Family::Deepseek => {
             let experts = c.dim("n_routed_experts")?;
@@ -784,20 +797,7 @@ fn ffns(
             let first_dense = c.int("first_k_dense_replace", layers as u64)?.unwrap_or(0) as u32;
             let freq = c.opt_pos("moe_layer_freq", MAX_LAYERS)?.unwrap_or(1);
             let is_moe = |i: u32| i >= first_dense && i % freq == 0;
-            let dense_inter = if (0..layers).all(is_moe) {
-                0
-            } else {
-                c.dim("intermediate_size")?
-            };
-            (0..layers)
-                .map(|i| {
-                    if is_moe(i) {
-                        Ffn::Moe(moe)
-                    } else {
-                        dense(dense_inter)
-                    }
-                })
-                .collect()
+            mixed(c, layers, is_moe, moe, "intermediate_size", dense)?
         }
         Family::Llama4 => {
             let experts = c.dim("num_local_experts")?;
@@ -825,20 +825,14 @@ fn ffns(
             for i in list {
                 is_moe[i as usize] = true;
             }
-            let dense_inter = if is_moe.iter().all(|&m| m) {
-                0
-            } else {
-                c.dim("intermediate_size_mlp")?
-            };
-            (0..n)
-                .map(|i| {
-                    if is_moe[i] {
-                        Ffn::Moe(moe)
-                    } else {
-                        dense(dense_inter)
-                    }
-                })
-                .collect()
+            mixed(
+                c,
+                layers,
+                |i| is_moe[i as usize],
+                moe,
+                "intermediate_size_mlp",
+                dense,
+            )?
         }
     })
 }
