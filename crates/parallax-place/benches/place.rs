@@ -1,7 +1,8 @@
 //! Per-instance solve times of the exact contiguous max-load DP (all shipped throughput
-#![allow(clippy::needless_range_loop)]
-//! graphs, Inception-v3 included) and of the latency search on the layer graphs it solves.
+//! graphs, Inception-v3 included) and of the latency search (q = 1) on all four shipped
+//! latency graphs (Inception-v3 stops at the default label budget with a certified gap).
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
+#![allow(clippy::needless_range_loop)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,7 +61,11 @@ fn inception(c: &mut Criterion) {
 fn latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("latency_search");
     group.sample_size(10);
-    for name in ["layer_bert24_inference", "layer_resnet50_inference"] {
+    for name in [
+        "layer_bert24_inference",
+        "layer_gnmt_inference",
+        "layer_resnet50_inference",
+    ] {
         let inst = instance(&format!("latency/{name}.json"));
         group.bench_function(name, |b| {
             b.iter(|| solve_latency(&inst, 1, &Limits::default()).expect("solves"))
@@ -69,5 +74,18 @@ fn latency(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, latency, inception);
+fn latency_inception(c: &mut Criterion) {
+    let mut group = c.benchmark_group("latency_search_inception");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(150));
+    let inst = instance("latency/layer_inceptionv3_inference.json");
+    group.bench_function("layer_inceptionv3_inference", |b| {
+        b.iter(|| solve_latency(&inst, 1, &Limits::default()).expect("a schedule"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, throughput, latency, inception, latency_inception);
 criterion_main!(benches);

@@ -467,9 +467,6 @@ struct RunOut {
     open_lb: f64,
     /// Labels made (created and not cut by the bound) in this pass.
     made: u64,
-    /// Whether the beam discarded a label.
-    #[allow(dead_code)]
-    truncated: bool,
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
@@ -578,7 +575,6 @@ impl<'a> Search<'a> {
         let mut stopped: Option<StopReason> = None;
         let mut stop_at = ni;
         let mut lost_lb = f64::INFINITY;
-        let mut truncated = false;
         let mut best_label: Option<(u32, u32)> = None;
         // the beam pass is bounded by its width; only the exact pass uses the label budget
         let max_labels = if beam.is_some() {
@@ -627,7 +623,6 @@ impl<'a> Search<'a> {
                     }
                     alive.truncate(w);
                     alive.sort_unstable();
-                    truncated = true;
                 }
             }
             if alive.is_empty() {
@@ -966,7 +961,6 @@ impl<'a> Search<'a> {
             made,
             stopped,
             open_lb,
-            truncated,
         }
     }
 

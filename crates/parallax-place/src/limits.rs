@@ -14,7 +14,8 @@ pub struct Limits {
     pub max_ideals: usize,
     /// Stop after visiting this many ideal pairs (a deterministic work budget).
     pub max_pairs: Option<u64>,
-    /// Stop the latency search after this many labels (states) are created.
+    /// Label (state) budget of the latency search's exact passes: the first pass gets half,
+    /// the bound probes the rest (the heuristic beam pass is bounded by its width).
     pub max_labels: Option<u64>,
 }
 
