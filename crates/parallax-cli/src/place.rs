@@ -289,6 +289,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "subgraphs_per_accelerator": args.subgraphs,
                     "ideals": sol.ideals,
                     "labels": sol.labels,
+                    "pairs": sol.pairs,
                 }),
             }
         }

@@ -68,6 +68,8 @@ pub struct LatencySolution {
     pub labels: u64,
     /// Ideals of the group DAG.
     pub ideals: usize,
+    /// Subgraphs (ideal pairs) evaluated, all passes.
+    pub pairs: u64,
 }
 
 /// A plan to evaluate: node index → `None` (CPU) or `(accelerator, position)`.
@@ -1244,6 +1246,7 @@ pub fn solve_latency(
         status,
         labels: search.created,
         ideals: ni,
+        pairs: search.pairs,
     })
 }
 
@@ -1467,6 +1470,7 @@ fn finish_stopped(
         status,
         labels,
         ideals,
+        pairs: 0,
     })
 }
 
