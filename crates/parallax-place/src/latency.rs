@@ -243,11 +243,41 @@ struct Label {
     dead: bool,
 }
 
-fn dominates(a: &Label, b: &Label) -> bool {
-    a.makespan <= b.makespan
-        && a.closed <= b.closed
-        && a.open == b.open
-        && a.times.iter().zip(&b.times).all(|(x, y)| x <= y)
+/// Whether label `a` is at least as good as `b` (same ideal): no later makespan, no later
+/// frontier time, and every accelerator `b` can still use is matched by a distinct one of
+/// `a` that is available no later, holds no more memory and has run no more subgraphs (a
+/// fresh accelerator matches anything). The matching is greedy (hardest of `b` first), so
+/// this is a sufficient test, never a wrong one.
+fn dominates(a: &Label, b: &Label, k: usize) -> bool {
+    if a.makespan > b.makespan || a.times.iter().zip(&b.times).any(|(x, y)| x > y) {
+        return false;
+    }
+    let fresh = |x: &Label| k.saturating_sub(x.closed as usize + x.open.len());
+    let (fa, fb) = (fresh(a), fresh(b));
+    if fa < fb {
+        return false;
+    }
+    if b.open.is_empty() {
+        return true;
+    }
+    let mut spare = fa - fb;
+    let mut used = [false; 64];
+    if a.open.len() > used.len() {
+        return a.open == b.open && a.closed <= b.closed;
+    }
+    for ob in b.open.iter().rev() {
+        let hit = a
+            .open
+            .iter()
+            .enumerate()
+            .position(|(t, oa)| !used[t] && oa.0 <= ob.0 && oa.1 <= ob.1 && oa.2 <= ob.2);
+        match hit {
+            Some(t) => used[t] = true,
+            None if spare > 0 => spare -= 1,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Memory buckets of the path bound (see [`PathBound`]).
@@ -909,11 +939,14 @@ impl<'a> Search<'a> {
                     lost_lb = lost_lb.min(lab.lb);
                     break;
                 }
-                if labels[j].iter().any(|x| !x.dead && dominates(x, &lab)) {
+                if labels[j]
+                    .iter()
+                    .any(|x| !x.dead && dominates(x, &lab, k_limit))
+                {
                     continue;
                 }
                 for x in labels[j].iter_mut() {
-                    if !x.dead && dominates(&lab, x) {
+                    if !x.dead && dominates(&lab, x, k_limit) {
                         x.dead = true;
                     }
                 }

@@ -276,6 +276,30 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, .. ProptestConfig::default() })]
+
+    /// Several subgraphs per accelerator under tight memory: the accelerator states (free
+    /// time, memory held, subgraphs run) of the labels decide dominance.
+    #[test]
+    fn latency_with_shared_accelerators_equals_brute_force(
+        seed in any::<u64>(),
+        n in 4usize..9,
+        k in 1usize..3,
+        l in 0usize..2,
+        q in 2usize..4,
+    ) {
+        let choices = (l + k * q) as u64;
+        prop_assume!(choices.pow(n as u32) <= 40_000);
+        let mut rng = Rng(seed);
+        let mut g = reducible_graph(&mut rng, n, k, l);
+        // memory for about one and a half nodes' worth per accelerator
+        let total: f64 = g.nodes.iter().map(|n| n.memory).sum();
+        g.devices.accelerator_memory = (total / (k as f64 + 0.5)).max(3.0);
+        check_against_brute(&g, q)?;
+    }
+}
+
 fn shipped(file: &str) -> (Graph, Instance) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/latency");
     let g = load_graph(&data.join(file)).expect("load");
