@@ -280,6 +280,79 @@ fn dominates(a: &Label, b: &Label, k: usize) -> bool {
     true
 }
 
+/// The chain of cut vertices of a DAG (nodes that every maximal path passes through) and
+/// the segments between consecutive ones. A subgraph (convex) that holds both ends of a
+/// segment holds every node of it, so its duration counts all their work and memory.
+struct Segments {
+    /// For a segment entry: (exit, Σ p_acc and Σ size strictly inside, all inside supported).
+    exit: Vec<Option<(usize, f64, f64, bool)>>,
+    /// For a node strictly inside a segment: the segment's exit.
+    inside: Vec<Option<usize>>,
+}
+
+impl Segments {
+    /// Graphs larger than this get no segments (the reachability sets are quadratic).
+    const MAX_NODES: usize = 16_384;
+
+    fn new(inst: &Instance, topo: &[usize]) -> Segments {
+        let n = inst.len();
+        let mut out = Segments {
+            exit: vec![None; n],
+            inside: vec![None; n],
+        };
+        if !(3..=Self::MAX_NODES).contains(&n) || topo.len() != n {
+            return out;
+        }
+        let words = n.div_ceil(64);
+        let mut desc = vec![0u64; n * words];
+        let mut anc = vec![0u64; n * words];
+        for &v in topo.iter().rev() {
+            for &w in &inst.succ[v] {
+                desc[v * words + w / 64] |= 1 << (w % 64);
+                for t in 0..words {
+                    let x = desc[w * words + t];
+                    desc[v * words + t] |= x;
+                }
+            }
+        }
+        for &v in topo {
+            for &u in &inst.pred[v] {
+                anc[v * words + u / 64] |= 1 << (u % 64);
+                for t in 0..words {
+                    let x = anc[u * words + t];
+                    anc[v * words + t] |= x;
+                }
+            }
+        }
+        let count = |bits: &[u64], v: usize| -> usize {
+            bits[v * words..(v + 1) * words]
+                .iter()
+                .map(|x| x.count_ones() as usize)
+                .sum()
+        };
+        let cuts: Vec<usize> = topo
+            .iter()
+            .copied()
+            .filter(|&v| count(&desc, v) + count(&anc, v) + 1 == n)
+            .collect();
+        for pair in cuts.windows(2) {
+            let (a, e) = (pair[0], pair[1]);
+            let (mut sp, mut ss, mut ok) = (0.0, 0.0, true);
+            for w in 0..n {
+                let bit = 1u64 << (w % 64);
+                if desc[a * words + w / 64] & bit != 0 && anc[e * words + w / 64] & bit != 0 {
+                    sp += inst.p_acc[w];
+                    ss += inst.size[w];
+                    ok &= inst.supported[w];
+                    out.inside[w] = Some(e);
+                }
+            }
+            out.exit[a] = Some((e, sp, ss, ok));
+        }
+        out
+    }
+}
+
 /// Memory buckets of the path bound (see [`PathBound`]).
 const BUCKETS: usize = 1024;
 
@@ -335,8 +408,17 @@ impl PathBound {
             }
         };
         let inf = f64::INFINITY;
+        let seg = Segments::new(inst, topo);
         let mut hc = vec![inf; n];
         let mut ha = vec![inf; n * width];
+        // `hin[w * width + b]`: like `ha`, for a node w strictly inside a segment whose
+        // subgraph also holds the segment's entry (so the path must leave it before the
+        // exit: a subgraph holding both ends holds the whole segment, counted at the entry)
+        let mut hin = if seg.exit.iter().any(|e| e.is_some()) {
+            vec![inf; n * width]
+        } else {
+            Vec::new()
+        };
         for &v in topo.iter().rev() {
             let c = inst.out_cost[v];
             if l > 0 {
@@ -349,6 +431,8 @@ impl PathBound {
             if k > 0 && inst.supported[v] {
                 let sv = inst.size[v];
                 let sb = step(sv);
+                let inner = seg.inside[v];
+                let entry = seg.exit[v];
                 for b in 0..width {
                     if !fits(b, sv) {
                         break;
@@ -361,6 +445,35 @@ impl PathBound {
                         worst = worst.max(stay.min(leave));
                     }
                     ha[v * width + b] = inst.p_acc[v] + worst;
+                    if let Some(e) = inner {
+                        // inside a segment, with its entry in the subgraph
+                        let mut worst = 0.0f64;
+                        for &w in &inst.succ[v] {
+                            let stay = if w == e { inf } else { hin[w * width + nb] };
+                            let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
+                            worst = worst.max(stay.min(leave));
+                        }
+                        hin[v * width + b] = inst.p_acc[v] + worst;
+                    }
+                    if let Some((e, sp, ss, ok)) = entry {
+                        // v is a segment entry: its subgraph either holds the exit too,
+                        // hence the whole segment (all its work and memory), or every
+                        // path leaves it inside the segment
+                        let mut worst = 0.0f64;
+                        for &w in &inst.succ[v] {
+                            let stay = if w == e { inf } else { hin[w * width + nb] };
+                            let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
+                            worst = worst.max(stay.min(leave));
+                        }
+                        let split = inst.p_acc[v] + worst;
+                        let whole = if ok && fits(b, sv + ss) {
+                            let nb1 = (b + step(sv + ss)).min(BUCKETS + 1);
+                            inst.p_acc[v] + sp + ha[e * width + nb1]
+                        } else {
+                            inf
+                        };
+                        ha[v * width + b] = split.min(whole);
+                    }
                 }
             }
         }

@@ -300,6 +300,93 @@ proptest! {
     }
 }
 
+/// A chain of fork-join modules (as in Inception): an entry node, two or three short
+/// branches, a join node that is the next module's entry. Every entry is a cut vertex, so
+/// the segment rule of the path bound (a subgraph holding both ends of a module holds all
+/// of it) is exercised, under memory tight enough that modules rarely fit whole.
+fn modular_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut edges = Vec::new();
+    let push = |rng: &mut Rng, nodes: &mut Vec<Node>| -> i64 {
+        let id = nodes.len() as i64 + 1;
+        let a = rng.below(5) as f64;
+        nodes.push(Node {
+            id,
+            name: None,
+            acc_time: a,
+            cpu_time: a * (1 + rng.below(8)) as f64 + rng.below(2) as f64,
+            memory: 1.0 + rng.below(3) as f64,
+            acc_supported: l == 0 || !rng.chance(0.1),
+            backward: false,
+            class: None,
+            output_cost: rng.below(6) as f64 * 0.5,
+        });
+        id
+    };
+    let mut entry = push(rng, &mut nodes);
+    while nodes.len() < n {
+        let branches = 2 + rng.below(2) as usize;
+        let mut ends = Vec::new();
+        for _ in 0..branches {
+            if nodes.len() + 1 >= n {
+                break;
+            }
+            let mut prev = entry;
+            for _ in 0..1 + rng.below(2) {
+                if nodes.len() + 1 >= n {
+                    break;
+                }
+                let v = push(rng, &mut nodes);
+                edges.push(Edge { from: prev, to: v });
+                prev = v;
+            }
+            ends.push(prev);
+        }
+        let join = push(rng, &mut nodes);
+        if ends.is_empty() || rng.chance(0.2) {
+            edges.push(Edge {
+                from: entry,
+                to: join,
+            });
+        }
+        for e in ends {
+            edges.push(Edge { from: e, to: join });
+        }
+        entry = join;
+    }
+    let total: f64 = nodes.iter().map(|n| n.memory).sum();
+    let memory = (total * (0.25 + 0.5 * (rng.below(100) as f64 / 100.0))).max(3.0);
+    Graph {
+        devices: Devices {
+            accelerators: k,
+            accelerator_memory: memory,
+            cpus: l,
+        },
+        nodes,
+        edges,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    /// Fork-join chains: the segment-aware path bound never cuts the optimum.
+    #[test]
+    fn latency_on_fork_join_chains_equals_brute_force(
+        seed in any::<u64>(),
+        n in 4usize..9,
+        k in 1usize..4,
+        l in 0usize..2,
+        q in 1usize..3,
+    ) {
+        let choices = (l + k * q) as u64;
+        prop_assume!(choices.pow(n as u32) <= 40_000);
+        let mut rng = Rng(seed);
+        let g = modular_graph(&mut rng, n, k, l);
+        check_against_brute(&g, q)?;
+    }
+}
+
 fn shipped(file: &str) -> (Graph, Instance) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/latency");
     let g = load_graph(&data.join(file)).expect("load");
