@@ -38,6 +38,10 @@ pub struct PlaceArgs {
     /// Stop after this many seconds and report the best placement with its gap.
     #[arg(long)]
     pub time_limit: Option<f64>,
+    /// Label budget of the latency search (default: that of `Limits::default()`); when it
+    /// runs out the best schedule is reported with its proven gap.
+    #[arg(long)]
+    pub max_labels: Option<u64>,
     /// A human-expert split (the paper's `*_expert.json`: node ids per accelerator and CPU)
     /// to score beside the optimum.
     #[arg(long, value_name = "EXPERT.json")]
@@ -168,6 +172,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     let limits = Limits {
         time_limit: args.time_limit.map(Duration::from_secs_f64),
+        max_labels: args.max_labels.or(Limits::default().max_labels),
         ..Limits::default()
     };
     let started = Instant::now();
