@@ -9,7 +9,7 @@
 //! to at most M. A colocation class stays inside one subgraph. The latency is the finish time
 //! of the last node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -1299,6 +1299,13 @@ pub fn solve_latency(
         best = Some((v, full));
         claimed = Some(v);
     }
+    // local search from the incumbent: a better one lets the exact passes prune more
+    if let Some((v, plan)) = &best {
+        if let Some((w, better)) = improve(inst, plan, q, *v, limits, started) {
+            best = Some((w, better));
+            claimed = Some(w);
+        }
+    }
     // the heuristic pass restricts subgraphs, so only exact passes prove anything: first
     // one against the incumbent with half the label budget, then, if it stops, probes
     // against targets T between the bounds — a probe that completes proves that nothing
@@ -1395,6 +1402,85 @@ pub fn solve_latency(
         pairs: search.pairs,
     })
 }
+
+/// Hill climbing over a plan: one node at a time moves into the subgraph of a neighbour,
+/// onto a CPU or onto an unused accelerator, when that lowers (latency, Σ finish times)
+/// lexicographically (the second key walks the plateaus of the max). Every candidate is
+/// re-evaluated from scratch, so whatever is returned is a valid schedule of the model
+/// (convexity: a non-convex subgraph makes a cycle, which [`evaluate_plan`] rejects).
+///
+/// Skipped on graphs with colocation classes of several nodes (moves would have to carry
+/// the whole class). Returns the better plan and its latency, or `None`.
+///
+/// # Complexity
+/// O(R·n·d·(n + m) log n) for R rounds (at most [`IMPROVE_ROUNDS`]) and degree d.
+fn improve(
+    inst: &Instance,
+    start: &LatencyPlan,
+    q: usize,
+    value: f64,
+    limits: &Limits,
+    started: Instant,
+) -> Option<(f64, LatencyPlan)> {
+    let n = inst.len();
+    let k = inst.devices.accelerators;
+    if inst.class_members().iter().any(|m| m.len() > 1) {
+        return None;
+    }
+    let key = |s: &LatencySchedule| -> (f64, f64) {
+        let total = s.subgraphs.iter().map(|b| b.finish).sum::<f64>()
+            + s.cpu.iter().map(|c| c.finish).sum::<f64>();
+        (s.latency, total)
+    };
+    let better = |a: (f64, f64), b: (f64, f64)| -> bool {
+        let eps = |x: f64| 1e-12 * x.abs().max(1.0);
+        a.0 < b.0 - eps(b.0) || (a.0 <= b.0 + eps(b.0) && a.1 < b.1 - eps(b.1))
+    };
+    let mut plan = start.clone();
+    let mut cur = key(&evaluate_plan(inst, &plan, q)?);
+    for _ in 0..IMPROVE_ROUNDS {
+        if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        let mut moved = false;
+        for u in 0..n {
+            let mut targets: Vec<Option<(usize, usize)>> = Vec::new();
+            for &w in inst.pred[u].iter().chain(&inst.succ[u]) {
+                if plan[w] != plan[u] && !targets.contains(&plan[w]) {
+                    targets.push(plan[w]);
+                }
+            }
+            if inst.devices.cpus > 0 && plan[u].is_some() && !targets.contains(&None) {
+                targets.push(None);
+            }
+            let used: BTreeSet<usize> = plan.iter().flatten().map(|b| b.0).collect();
+            if let Some(a) = (0..k).find(|a| !used.contains(a)) {
+                targets.push(Some((a, 0)));
+            }
+            for t in targets {
+                let old = plan[u];
+                plan[u] = t;
+                let ok = evaluate_plan(inst, &plan, q).map(|s| key(&s));
+                match ok {
+                    Some(x) if better(x, cur) => {
+                        cur = x;
+                        moved = true;
+                        break;
+                    }
+                    _ => plan[u] = old,
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let s = evaluate_plan(inst, &plan, q)?;
+    (s.latency < value * (1.0 - 1e-12)).then_some((s.latency, plan))
+}
+
+/// Rounds (sweeps over all nodes) of [`improve`].
+const IMPROVE_ROUNDS: usize = 200;
 
 /// Bound-proving probes after a stopped exact pass (see [`solve_latency`]).
 const PROBES: usize = 8;
