@@ -52,6 +52,49 @@ pub trait CostModel: Send + Sync + Debug {
     fn host_overlap_exponent(&self) -> f64 {
         crate::roofline::DEFAULT_HOST_OVERLAP
     }
+
+    /// Device time, seconds, that each pair of consecutive kernels of a CUDA-graph replay
+    /// hides by overlapping: the op tables time every kernel in isolation (launch, prologue
+    /// and tail exposed), while a replay starts the next kernel's launch and prologue under
+    /// the previous one's tail. A replay of `ops` ops with summed device time `G` takes
+    /// [`graph_wall_time`]`(G, ops, overlap)`. Eager iterations are not affected.
+    ///
+    /// The default is 0 (no overlap), so custom models keep their summed times; the roofline
+    /// and profiled models return the fitted [`crate::roofline::DEFAULT_GRAPH_OVERLAP`].
+    fn graph_kernel_overlap(&self) -> f64 {
+        0.0
+    }
+}
+
+/// Smallest fraction of the summed device time a CUDA-graph replay can take
+/// ([`graph_wall_time`]).
+///
+/// Why one half: the overlap of a replay comes from consecutive kernels running
+/// concurrently (the next one's launch and prologue under the previous one's tail, as with
+/// programmatic dependent launch); a kernel only waits on its predecessor, so at most two
+/// kernels of the chain are resident at any instant, and `k` busy kernels sharing the
+/// timeline two at a time take at least half their summed time.
+pub const GRAPH_OVERLAP_FLOOR: f64 = 0.5;
+
+/// Wall time of a CUDA-graph replay of `ops` ops whose kernels sum to `device` seconds when
+/// timed in isolation, with `overlap` seconds hidden per pair of consecutive kernels
+/// ([`CostModel::graph_kernel_overlap`]):
+/// `max(device − (ops − 1)·overlap, GRAPH_OVERLAP_FLOOR · device)`.
+///
+/// A non-positive or non-finite `overlap`, or fewer than two ops, gives `device`.
+///
+/// # Examples
+/// ```
+/// use parallax_hw::cost::graph_wall_time;
+/// assert!((graph_wall_time(10e-3, 1001.0, 2e-6) - 8e-3).abs() < 1e-12);
+/// assert_eq!(graph_wall_time(1e-3, 1001.0, 2e-6), 0.5e-3); // the floor
+/// assert_eq!(graph_wall_time(1e-3, 1001.0, 0.0), 1e-3);
+/// ```
+pub fn graph_wall_time(device: f64, ops: f64, overlap: f64) -> f64 {
+    if !overlap.is_finite() || overlap <= 0.0 || ops < 2.0 || device <= 0.0 {
+        return device;
+    }
+    (device - (ops - 1.0) * overlap).max(GRAPH_OVERLAP_FLOOR * device)
 }
 
 /// Wall time of an eager iteration with device time `device` and host issue time `host`:

@@ -25,16 +25,23 @@
 //!   attention layer (the profiled attention kernels do not include it);
 //! - **overhead**: how the device time `G` (the four kinds above) becomes wall time. A decode-
 //!   only iteration with CUDA graphs on and at most [`LowerOptions::cuda_graph_max_batch`]
-//!   requests replays a graph: its kernels run back to back, wall = `G` (vLLM captures
-//!   decode iterations up to a size and runs prefill and mixed iterations eagerly). An eager
+//!   requests replays a graph (vLLM captures decode iterations up to a size and runs prefill
+//!   and mixed iterations eagerly): its kernels run back to back, each pair of consecutive
+//!   kernels hiding `o = cost.graph_kernel_overlap()` of the isolated times the cost model
+//!   gives (the next kernel's launch and prologue under the previous one's tail), so wall =
+//!   `cost::graph_wall_time(G, ops, o)` = `max(G − (ops − 1)·o, G/2)` (the floor: only
+//!   neighbouring kernels overlap, at most two at a time). An eager
 //!   iteration waits for the host to issue its ops: host time `H = ops ×
 //!   cost.kernel_launch_overhead()` (ops = GEMMs, elementwise ops, collectives, one
 //!   attention call per layer for the prefill chunks and one for the decode group), and
 //!   wall = `cost::eager_wall_time(G, H, cost.host_overlap_exponent())`, a smooth maximum.
 //!   Both then add `cost.iteration_overhead()` (fixed device time per iteration) and
 //!   [`LowerOptions::scheduler_overhead`] (the serving engine's scheduler, default 0). The
-//!   `overhead` key of the breakdown is `wall − G` plus those two, so the breakdown sums to
-//!   the iteration time; [`PlanStageCost::timing`] gives `G`, `H` and the op count.
+//!   `overhead` key of the breakdown is `wall − G` plus those two (negative for a replay
+//!   whose overlap hides more than they add: the four kinds keep the kernels' isolated
+//!   times, those of `G`), so the breakdown sums to
+//!   the iteration time; [`PlanStageCost::timing`] gives `G`, `H`, the op count and the
+//!   time a replay's overlap hides.
 
 //! # Resharding between cells
 //!
@@ -59,7 +66,7 @@ use crate::error::PlanError;
 use crate::mapping::Mapping;
 use crate::memory::{plan_memory, tokens_batch, MemoryOptions, MemoryReport};
 use crate::plan::{CellPlacement, Plan, StageSpec};
-use parallax_hw::cost::eager_wall_time;
+use parallax_hw::cost::{eager_wall_time, graph_wall_time};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
     lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
@@ -745,15 +752,17 @@ impl PlanStageCost {
             + tok.communication
             + seq.communication;
         let host = kernels * self.cost.kernel_launch_overhead();
-        // A CUDA graph replays its kernels back to back; an eager iteration waits for the
-        // host to issue every op, and the slower of the two sides sets the pace.
+        // A CUDA graph replays its kernels back to back, consecutive kernels overlapping
+        // their launch, prologue and tail; an eager iteration waits for the host to issue
+        // every op, and the slower of the two sides sets the pace.
         let wall = if graphed {
-            device
+            graph_wall_time(device, kernels, self.cost.graph_kernel_overlap())
         } else {
             eager_wall_time(device, host, self.cost.host_overlap_exponent())
         };
-        let overhead =
-            (wall - device).max(0.0) + self.cost.iteration_overhead() + self.scheduler_overhead;
+        // The kinds keep their isolated kernel times; a replay's hidden overlap makes the
+        // overhead negative (wall − G < 0), so the breakdown still sums to the wall time.
+        let overhead = wall - device + self.cost.iteration_overhead() + self.scheduler_overhead;
         let breakdown = [
             tok.gemm + seq.gemm,
             attn,
@@ -772,6 +781,7 @@ impl PlanStageCost {
             host_seconds: host,
             ops: kernels,
             cuda_graph: graphed,
+            overlap_seconds: (device - wall).max(0.0),
         };
         (step, timing)
     }
@@ -805,6 +815,9 @@ pub struct IterationTiming {
     pub ops: f64,
     /// Whether the iteration replays a CUDA graph.
     pub cuda_graph: bool,
+    /// Device time the replay's consecutive kernels hide by overlapping, seconds
+    /// ([`parallax_hw::cost::graph_wall_time`]); 0 for eager iterations.
+    pub overlap_seconds: f64,
 }
 
 /// Attention calls per layer: one for the prefill chunks, one for the decode group.

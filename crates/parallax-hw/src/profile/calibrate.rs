@@ -474,6 +474,9 @@ pub struct OverheadFit {
     pub iteration: f64,
     /// Blend exponent of eager iterations ([`RooflineParams::host_overlap`]).
     pub host_overlap: f64,
+    /// Device time hidden per pair of consecutive kernels of a CUDA-graph replay, seconds
+    /// ([`RooflineParams::graph_kernel_overlap`]).
+    pub graph_overlap: f64,
     /// Mean absolute log error of the eager samples at the fit.
     pub eager_loss: f64,
 }
@@ -485,8 +488,11 @@ pub const OVERLAP_GRID: [f64; 8] = [1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 16.0];
 /// already predicted.
 ///
 /// # Method
-/// * `iteration` = the median of `measured − device` over the CUDA-graph samples (at least
-///   0): what a replay adds to its kernels.
+/// * `graph_overlap` = the median of `(device − measured) / (ops − 1)` over the CUDA-graph
+///   samples of at least two ops (at least 0): the device time each pair of consecutive
+///   kernels hides in a replay, against the kernels' isolated (profiled) times.
+/// * `iteration` = the median of `measured − graph_wall_time(device, ops, graph_overlap)`
+///   over the CUDA-graph samples (at least 0): what a replay adds to its overlapped kernels.
 /// * `host_op` and `host_overlap`: a grid search (host per op 5–150 µs in 0.5 µs steps, the
 ///   exponents of [`OVERLAP_GRID`]) minimising the mean absolute log error of the eager
 ///   samples' `eager_wall_time(device, ops · host_op, p) + iteration`; ties keep the first.
@@ -498,19 +504,21 @@ pub const OVERLAP_GRID: [f64; 8] = [1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 16.0];
 /// # Complexity
 /// O(291 · 8 · n) for n samples.
 pub fn fit_overheads(samples: &[IterationSample]) -> Result<OverheadFit, ProfileError> {
-    let mut gaps: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.cuda_graph)
-        .map(|s| s.measured - s.device)
-        .collect();
-    gaps.sort_by(f64::total_cmp);
-    let iteration = if gaps.is_empty() {
-        0.0
-    } else if gaps.len() % 2 == 1 {
-        gaps[gaps.len() / 2]
-    } else {
-        0.5 * (gaps[gaps.len() / 2 - 1] + gaps[gaps.len() / 2])
-    }
+    let graph_overlap = median(
+        samples
+            .iter()
+            .filter(|s| s.cuda_graph && s.ops >= 2.0)
+            .map(|s| (s.device - s.measured) / (s.ops - 1.0))
+            .collect(),
+    )
+    .max(0.0);
+    let iteration = median(
+        samples
+            .iter()
+            .filter(|s| s.cuda_graph)
+            .map(|s| s.measured - crate::cost::graph_wall_time(s.device, s.ops, graph_overlap))
+            .collect(),
+    )
     .max(0.0);
     let eager: Vec<&IterationSample> = samples.iter().filter(|s| !s.cuda_graph).collect();
     if eager.is_empty() {
@@ -522,6 +530,7 @@ pub fn fit_overheads(samples: &[IterationSample]) -> Result<OverheadFit, Profile
         host_op: 0.0,
         iteration,
         host_overlap: OVERLAP_GRID[0],
+        graph_overlap,
         eager_loss: f64::INFINITY,
     };
     for step in 0..=290u32 {
@@ -540,10 +549,24 @@ pub fn fit_overheads(samples: &[IterationSample]) -> Result<OverheadFit, Profile
                     host_op: c,
                     iteration,
                     host_overlap: p,
+                    graph_overlap,
                     eager_loss: loss,
                 };
             }
         }
     }
     Ok(best)
+}
+
+/// The median of `v` (0 when empty; NaNs sort last).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }

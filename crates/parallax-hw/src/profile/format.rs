@@ -244,6 +244,9 @@ pub struct Overheads {
     pub host_op_seconds: Option<f64>,
     /// Fixed device-side time per iteration (graph launch, first-kernel latency), seconds.
     pub iteration_seconds: Option<f64>,
+    /// Device time hidden per pair of consecutive kernels of a CUDA-graph replay, seconds
+    /// (at least 0): what [`crate::CostModel::graph_kernel_overlap`] returns.
+    pub graph_kernel_overlap_seconds: Option<f64>,
 }
 
 /// A measured operator profile of one GPU.
@@ -668,6 +671,28 @@ fn opt_pos(
     }
 }
 
+fn opt_nonneg(
+    file: &str,
+    obj: &Map<String, Value>,
+    location: &str,
+    field: &str,
+) -> Result<Option<f64>, ProfileError> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+            _ => Err(bad_field(
+                file,
+                location,
+                Row::Header,
+                field,
+                v,
+                "a finite number >= 0",
+            )),
+        },
+    }
+}
+
 fn parse_software(
     file: &str,
     obj: &Map<String, Value>,
@@ -1059,12 +1084,15 @@ impl Profile {
                     "kernel_launch_seconds",
                     "host_op_seconds",
                     "iteration_seconds",
+                    "graph_kernel_overlap_seconds",
                 ],
             )?;
             overheads.kernel_launch_seconds =
                 opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
             overheads.host_op_seconds = opt_pos(file, o, "overheads", "host_op_seconds")?;
             overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
+            overheads.graph_kernel_overlap_seconds =
+                opt_nonneg(file, o, "overheads", "graph_kernel_overlap_seconds")?;
         }
         let tables = req_obj(file, top, "top level", "tables")?;
         check_keys(
@@ -1135,6 +1163,10 @@ impl Profile {
             ),
             ("host_op_seconds", self.overheads.host_op_seconds),
             ("iteration_seconds", self.overheads.iteration_seconds),
+            (
+                "graph_kernel_overlap_seconds",
+                self.overheads.graph_kernel_overlap_seconds,
+            ),
         ]
         .into_iter()
         .filter_map(|(k, x)| x.map(|x| format!("\"{k}\": {}", num(x))))

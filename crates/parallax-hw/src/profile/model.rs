@@ -34,7 +34,8 @@
 //!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
 //!   Host time per lowered op and the per-iteration overhead come from the profile's
 //!   `overheads.host_op_seconds` / `iteration_seconds` when given, else from the fallback
-//!   (as does the eager blend exponent).
+//!   (as does the eager blend exponent); so does the per-kernel overlap of CUDA-graph
+//!   replays (`overheads.graph_kernel_overlap_seconds`).
 //! - Zero-size work (m = 0, no chunks, zero bytes, a group of one) costs 0.
 //! - `count` GEMMs cost `count` times one.
 
@@ -550,6 +551,7 @@ pub struct ProfiledCostModel {
     memory_bandwidth: f64,
     launch: Option<f64>,
     iteration: Option<f64>,
+    graph_overlap: Option<f64>,
 }
 
 impl ProfiledCostModel {
@@ -571,6 +573,7 @@ impl ProfiledCostModel {
             memory_bandwidth: profile.gpu.memory_bandwidth,
             launch: profile.overheads.host_op_seconds,
             iteration: profile.overheads.iteration_seconds,
+            graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
         })
     }
 
@@ -790,5 +793,10 @@ impl CostModel for ProfiledCostModel {
 
     fn host_overlap_exponent(&self) -> f64 {
         self.fallback.host_overlap_exponent()
+    }
+
+    fn graph_kernel_overlap(&self) -> f64 {
+        self.graph_overlap
+            .unwrap_or_else(|| self.fallback.graph_kernel_overlap())
     }
 }
