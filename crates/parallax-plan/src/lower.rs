@@ -37,11 +37,11 @@
 //!   wall = `cost::eager_wall_time(G, H, cost.host_overlap_exponent())`, a smooth maximum.
 //!   Both then add `cost.iteration_overhead()` (fixed device time per iteration) and
 //!   [`LowerOptions::scheduler_overhead`] (the serving engine's scheduler, default 0). The
-//!   `overhead` key of the breakdown is `wall − G` plus those two (negative for a replay
-//!   whose overlap hides more than they add: the four kinds keep the kernels' isolated
-//!   times, those of `G`), so the breakdown sums to
-//!   the iteration time; [`PlanStageCost::timing`] gives `G`, `H`, the op count and the
-//!   time a replay's overlap hides.
+//!   breakdown sums to the iteration time and no entry is negative: in an eager iteration
+//!   the four kinds keep their isolated times and `overhead` is the exposed host time
+//!   `wall − G` plus those two; in a replay (`wall ≤ G`) each kind is scaled by `wall / G`
+//!   and `overhead` is those two alone. [`PlanStageCost::timing`] gives `G`, `H`, the op
+//!   count and the time a replay's overlap hides.
 
 //! # Resharding between cells
 //!
@@ -760,14 +760,21 @@ impl PlanStageCost {
         } else {
             eager_wall_time(device, host, self.cost.host_overlap_exponent())
         };
-        // The kinds keep their isolated kernel times; a replay's hidden overlap makes the
-        // overhead negative (wall − G < 0), so the breakdown still sums to the wall time.
-        let overhead = wall - device + self.cost.iteration_overhead() + self.scheduler_overhead;
+        // A replay hides part of the kernels' isolated times (wall < G): every kernel kind
+        // keeps its share of the wall time. Eager iterations keep the isolated times and the
+        // exposed host time (wall − G ≥ 0) is overhead. Either way no entry is negative and
+        // the breakdown sums to the iteration time.
+        let (scale, exposed) = if wall < device && device > 0.0 {
+            (wall / device, 0.0)
+        } else {
+            (1.0, wall - device)
+        };
+        let overhead = exposed + self.cost.iteration_overhead() + self.scheduler_overhead;
         let breakdown = [
-            tok.gemm + seq.gemm,
-            attn,
-            tok.elementwise + seq.elementwise,
-            tok.communication + seq.communication,
+            scale * (tok.gemm + seq.gemm),
+            scale * attn,
+            scale * (tok.elementwise + seq.elementwise),
+            scale * (tok.communication + seq.communication),
             overhead,
         ];
         let step = StepCost {

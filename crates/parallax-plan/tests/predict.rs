@@ -79,7 +79,19 @@ fn cuda_graphs_reduce_overhead() {
     let off = predict(&model, &cluster, 2, &decode(32, 1024), false, cost).unwrap();
     assert!(on.breakdown_ms["overhead"] < off.breakdown_ms["overhead"]);
     assert!(on.iteration_ms < off.iteration_ms);
-    assert_eq!(on.breakdown_ms["gemm"], off.breakdown_ms["gemm"]);
+    // A replay overlaps consecutive kernels: the kernels' share shrinks, never grows, and no
+    // breakdown entry is negative.
+    assert!(on.breakdown_ms["gemm"] <= off.breakdown_ms["gemm"]);
+    assert!(on.breakdown_ms["gemm"] > 0.5 * off.breakdown_ms["gemm"]);
+    for p in [&on, &off] {
+        assert!(
+            p.breakdown_ms.values().all(|v| *v >= 0.0),
+            "{:?}",
+            p.breakdown_ms
+        );
+        let sum: f64 = p.breakdown_ms.values().sum();
+        assert!((sum - p.iteration_ms).abs() < 1e-9 * p.iteration_ms);
+    }
 }
 
 #[test]
