@@ -280,28 +280,61 @@ fn dominates(a: &Label, b: &Label, k: usize) -> bool {
     true
 }
 
-/// The chain of cut vertices of a DAG (nodes that every maximal path passes through) and
-/// the segments between consecutive ones. A subgraph (convex) that holds both ends of a
-/// segment holds every node of it, so its duration counts all their work and memory.
-struct Segments {
-    /// For a segment entry: (exit, Σ p_acc and Σ size strictly inside, all inside supported).
+/// Post-dominator regions of a DAG. Node e post-dominates v when every path from v to a
+/// sink passes through e; the region of v and its immediate post-dominator e is every node
+/// strictly between them (descendants of v that are ancestors of e). A convex subgraph that
+/// holds v and e holds the whole region, so its duration counts all of the region's work
+/// and memory (an inception module between its fork and its concat, for instance).
+struct Regions {
+    /// Per node v: (immediate post-dominator e, Σ p_acc and Σ size of the region strictly
+    /// between, all of it supported), when e is a node (not the virtual sink).
     exit: Vec<Option<(usize, f64, f64, bool)>>,
-    /// For a node strictly inside a segment: the segment's exit.
-    inside: Vec<Option<usize>>,
+    /// Per node x: (e, slot) for every exit e whose region (from some v) holds x.
+    within: Vec<Vec<(usize, usize)>>,
+    /// Slots in use.
+    slots: usize,
 }
 
-impl Segments {
-    /// Graphs larger than this get no segments (the reachability sets are quadratic).
+impl Regions {
+    /// Graphs larger than this get no regions (the reachability sets are quadratic).
     const MAX_NODES: usize = 16_384;
+    /// At most this many (node, exit) slots (each holds a row of memory buckets).
+    const MAX_SLOTS: usize = 8_192;
 
-    fn new(inst: &Instance, topo: &[usize]) -> Segments {
+    fn new(inst: &Instance, topo: &[usize]) -> Regions {
         let n = inst.len();
-        let mut out = Segments {
+        let mut out = Regions {
             exit: vec![None; n],
-            inside: vec![None; n],
+            within: vec![Vec::new(); n],
+            slots: 0,
         };
         if !(3..=Self::MAX_NODES).contains(&n) || topo.len() != n {
             return out;
+        }
+        // immediate post-dominators: n stands for the virtual sink
+        let sink = n;
+        let mut ipdom = vec![sink; n];
+        let mut depth = vec![0usize; n + 1];
+        for &v in topo.iter().rev() {
+            let mut d: Option<usize> = None;
+            for &w in &inst.succ[v] {
+                d = Some(match d {
+                    None => w,
+                    Some(mut x) => {
+                        let mut y = w;
+                        while x != y {
+                            if depth[x] >= depth[y] {
+                                x = if x == sink { sink } else { ipdom[x] };
+                            } else {
+                                y = if y == sink { sink } else { ipdom[y] };
+                            }
+                        }
+                        x
+                    }
+                });
+            }
+            ipdom[v] = d.unwrap_or(sink);
+            depth[v] = depth[ipdom[v]] + 1;
         }
         let words = n.div_ceil(64);
         let mut desc = vec![0u64; n * words];
@@ -324,32 +357,50 @@ impl Segments {
                 }
             }
         }
-        let count = |bits: &[u64], v: usize| -> usize {
-            bits[v * words..(v + 1) * words]
-                .iter()
-                .map(|x| x.count_ones() as usize)
-                .sum()
-        };
-        let cuts: Vec<usize> = topo
-            .iter()
-            .copied()
-            .filter(|&v| count(&desc, v) + count(&anc, v) + 1 == n)
-            .collect();
-        for pair in cuts.windows(2) {
-            let (a, e) = (pair[0], pair[1]);
+        let has =
+            |bits: &[u64], v: usize, w: usize| bits[v * words + w / 64] & (1 << (w % 64)) != 0;
+        // per exit e: the union of the regions of the nodes whose ipdom is e
+        let mut member = vec![0u64; n * words];
+        for v in 0..n {
+            let e = ipdom[v];
+            if e == sink {
+                continue;
+            }
             let (mut sp, mut ss, mut ok) = (0.0, 0.0, true);
             for w in 0..n {
-                let bit = 1u64 << (w % 64);
-                if desc[a * words + w / 64] & bit != 0 && anc[e * words + w / 64] & bit != 0 {
+                if has(&desc, v, w) && has(&anc, e, w) {
                     sp += inst.p_acc[w];
                     ss += inst.size[w];
                     ok &= inst.supported[w];
-                    out.inside[w] = Some(e);
+                    member[e * words + w / 64] |= 1 << (w % 64);
                 }
             }
-            out.exit[a] = Some((e, sp, ss, ok));
+            out.exit[v] = Some((e, sp, ss, ok));
         }
+        let mut slots = 0;
+        for e in 0..n {
+            for x in 0..n {
+                if has(&member, e, x) {
+                    out.within[x].push((e, slots));
+                    slots += 1;
+                }
+            }
+        }
+        if slots > Self::MAX_SLOTS {
+            // too many rows: keep the per-node rule without the forbidden-exit rows
+            for v in 0..n {
+                out.exit[v] = None;
+                out.within[v].clear();
+            }
+            slots = 0;
+        }
+        out.slots = slots;
         out
+    }
+
+    /// The slot of x for exit e.
+    fn slot(&self, x: usize, e: usize) -> Option<usize> {
+        self.within[x].iter().find(|r| r.0 == e).map(|r| r.1)
     }
 }
 
@@ -408,17 +459,13 @@ impl PathBound {
             }
         };
         let inf = f64::INFINITY;
-        let seg = Segments::new(inst, topo);
+        let reg = Regions::new(inst, topo);
         let mut hc = vec![inf; n];
         let mut ha = vec![inf; n * width];
-        // `hin[w * width + b]`: like `ha`, for a node w strictly inside a segment whose
-        // subgraph also holds the segment's entry (so the path must leave it before the
-        // exit: a subgraph holding both ends holds the whole segment, counted at the entry)
-        let mut hin = if seg.exit.iter().any(|e| e.is_some()) {
-            vec![inf; n * width]
-        } else {
-            Vec::new()
-        };
+        // `hin[slot * width + b]` for the slot of (x, e): like `ha` for x, when the path's
+        // subgraph at x must not hold e (it holds a node whose post-dominator region, up to
+        // e, it does not hold whole)
+        let mut hin = vec![inf; reg.slots * width];
         for &v in topo.iter().rev() {
             let c = inst.out_cost[v];
             if l > 0 {
@@ -431,48 +478,66 @@ impl PathBound {
             if k > 0 && inst.supported[v] {
                 let sv = inst.size[v];
                 let sb = step(sv);
-                let inner = seg.inside[v];
-                let entry = seg.exit[v];
                 for b in 0..width {
                     if !fits(b, sv) {
                         break;
                     }
                     let nb = (b + sb).min(BUCKETS + 1);
-                    let mut worst = 0.0f64;
-                    for &w in &inst.succ[v] {
-                        let stay = ha[w * width + nb];
-                        let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
-                        worst = worst.max(stay.min(leave));
-                    }
-                    ha[v * width + b] = inst.p_acc[v] + worst;
-                    if let Some(e) = inner {
-                        // inside a segment, with its entry in the subgraph
-                        let mut worst = 0.0f64;
-                        for &w in &inst.succ[v] {
-                            let stay = if w == e { inf } else { hin[w * width + nb] };
-                            let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
-                            worst = worst.max(stay.min(leave));
-                        }
-                        hin[v * width + b] = inst.p_acc[v] + worst;
-                    }
-                    if let Some((e, sp, ss, ok)) = entry {
-                        // v is a segment entry: its subgraph either holds the exit too,
-                        // hence the whole segment (all its work and memory), or every
-                        // path leaves it inside the segment
-                        let mut worst = 0.0f64;
-                        for &w in &inst.succ[v] {
-                            let stay = if w == e { inf } else { hin[w * width + nb] };
-                            let leave = (c + hc[w]).min(2.0 * c + ha[w * width]);
-                            worst = worst.max(stay.min(leave));
-                        }
-                        let split = inst.p_acc[v] + worst;
-                        let whole = if ok && fits(b, sv + ss) {
-                            let nb1 = (b + step(sv + ss)).min(BUCKETS + 1);
-                            inst.p_acc[v] + sp + ha[e * width + nb1]
-                        } else {
-                            inf
+                    let (own, rows) = 'cell: {
+                        let leave = |w: usize| (c + hc[w]).min(2.0 * c + ha[w * width]);
+                        // the path stays in the subgraph, which must not hold `forbid`
+                        let split = |forbid: usize| -> f64 {
+                            let mut worst = 0.0f64;
+                            for &w in &inst.succ[v] {
+                                let stay = if w == forbid {
+                                    inf
+                                } else {
+                                    reg.slot(w, forbid)
+                                        .map_or(ha[w * width + nb], |t| hin[t * width + nb])
+                                };
+                                worst = worst.max(stay.min(leave(w)));
+                            }
+                            inst.p_acc[v] + worst
                         };
-                        ha[v * width + b] = split.min(whole);
+                        let mut worst = 0.0f64;
+                        for &w in &inst.succ[v] {
+                            worst = worst.max(ha[w * width + nb].min(leave(w)));
+                        }
+                        let plain = inst.p_acc[v] + worst;
+                        let Some((e, sp, ss, ok)) = reg.exit[v] else {
+                            break 'cell (plain, Vec::new());
+                        };
+                        // either the subgraph holds v's post-dominator e, hence the whole region
+                        // (all its work and memory), or every path leaves it before e
+                        let whole_at = |row: &[f64], base: usize| -> f64 {
+                            if ok && fits(b, sv + ss) {
+                                let nb1 = (b + step(sv + ss)).min(BUCKETS + 1);
+                                inst.p_acc[v] + sp + row[base + nb1]
+                            } else {
+                                inf
+                            }
+                        };
+                        let split_e = split(e);
+                        let own = plain.max(whole_at(&ha, e * width).min(split_e));
+                        let mut rows = Vec::with_capacity(reg.within[v].len());
+                        for &(f, slot) in &reg.within[v] {
+                            // v inside the region of some node up to f, which the subgraph
+                            // must not hold
+                            let value = if f == e {
+                                split_e
+                            } else {
+                                let whole = reg.slot(e, f).map_or(whole_at(&ha, e * width), |t| {
+                                    whole_at(&hin, t * width)
+                                });
+                                whole.min(split(f).max(split_e))
+                            };
+                            rows.push((slot, value));
+                        }
+                        (own, rows)
+                    };
+                    ha[v * width + b] = own;
+                    for (slot, value) in rows {
+                        hin[slot * width + b] = value;
                     }
                 }
             }
@@ -1196,9 +1261,12 @@ impl<'a> Search<'a> {
 /// is exact. Labels of one ideal are pruned by Pareto dominance, and every label by a lower
 /// bound against the best schedule known: the makespan so far and, from each frontier node,
 /// a path bound that charges CPU time or accelerator time plus the transfers into and out of
-/// each subgraph, with the memory of a subgraph limited to M (see `PathBound`). The
+/// each subgraph, with the memory of a subgraph limited to M (see `PathBound`); between two
+/// consecutive cut vertices of the DAG (a fork-join module) a subgraph holding both holds
+/// the whole module, so the bound charges all of its work and memory (see `Segments`). The
 /// incumbent comes from a chain split and a heuristic pass of the same search (the few best
-/// labels per ideal, subgraphs grown along one topological order only).
+/// labels per ideal, subgraphs grown along one topological order only), then hill climbing
+/// (one node at a time into a neighbour's subgraph, a CPU or a free accelerator).
 ///
 /// # Arguments
 /// * `inst` — a validated instance.
