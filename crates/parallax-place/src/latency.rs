@@ -478,6 +478,13 @@ impl PathBound {
             if k > 0 && inst.supported[v] {
                 let sv = inst.size[v];
                 let sb = step(sv);
+                // per exit that may be forbidden at v: the slot of each successor
+                let succ_slots: Vec<(usize, Vec<Option<usize>>)> = reg.exit[v]
+                    .iter()
+                    .map(|x| x.0)
+                    .chain(reg.within[v].iter().map(|r| r.0))
+                    .map(|f| (f, inst.succ[v].iter().map(|&w| reg.slot(w, f)).collect()))
+                    .collect();
                 for b in 0..width {
                     if !fits(b, sv) {
                         break;
@@ -487,12 +494,14 @@ impl PathBound {
                         let leave = |w: usize| (c + hc[w]).min(2.0 * c + ha[w * width]);
                         // the path stays in the subgraph, which must not hold `forbid`
                         let split = |forbid: usize| -> f64 {
+                            let slots = succ_slots.iter().find(|x| x.0 == forbid).map(|x| &x.1);
                             let mut worst = 0.0f64;
-                            for &w in &inst.succ[v] {
+                            for (i, &w) in inst.succ[v].iter().enumerate() {
                                 let stay = if w == forbid {
                                     inf
                                 } else {
-                                    reg.slot(w, forbid)
+                                    slots
+                                        .and_then(|x| x[i])
                                         .map_or(ha[w * width + nb], |t| hin[t * width + nb])
                                 };
                                 worst = worst.max(stay.min(leave(w)));
