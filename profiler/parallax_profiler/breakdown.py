@@ -26,7 +26,7 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from .iterations import CONFIGS, Llama, build_inputs, parse_decode, parse_prefill
+from .iterations import CONFIGS, Llama, build_inputs, median_ms, parse_decode, parse_prefill
 
 CASES = [
     (["4x1024"], []),
@@ -56,19 +56,6 @@ def category(name):
     if "reduce" in n or "argmax" in n:
         return "reduce"
     return "elementwise"
-
-
-def median_ms(run, reps):
-    times = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        run()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
 
 
 def kernel_events(prof):

@@ -251,6 +251,13 @@ def time_case(model, prefill, decode, graphs, device, reps):
     for _ in range(2):
         run()
     torch.cuda.synchronize()
+    ms = median_ms(run, reps)
+    del caches
+    return ms
+
+
+def median_ms(run, reps):
+    """Median over ``reps`` calls of ``run``, each timed with CUDA events, in milliseconds."""
     times = []
     for _ in range(reps):
         a = torch.cuda.Event(enable_timing=True)
@@ -260,7 +267,6 @@ def time_case(model, prefill, decode, graphs, device, reps):
         b.record()
         b.synchronize()
         times.append(a.elapsed_time(b))
-    del caches
     return statistics.median(times)
 
 
