@@ -287,8 +287,9 @@ fn dominates(a: &Label, b: &Label, k: usize) -> bool {
 /// and memory (an inception module between its fork and its concat, for instance).
 struct Regions {
     /// Per node v: (immediate post-dominator e, Σ p_acc and Σ size of the region strictly
-    /// between, all of it supported), when e is a node (not the virtual sink).
-    exit: Vec<Option<(usize, f64, f64, bool)>>,
+    /// between, all of it supported, whether it is empty), when e is a node (not the
+    /// virtual sink).
+    exit: Vec<Option<(usize, f64, f64, bool, bool)>>,
     /// Per node x: (e, slot) for every exit e whose region (from some v) holds x.
     within: Vec<Vec<(usize, usize)>>,
     /// Slots in use.
@@ -366,16 +367,17 @@ impl Regions {
             if e == sink {
                 continue;
             }
-            let (mut sp, mut ss, mut ok) = (0.0, 0.0, true);
+            let (mut sp, mut ss, mut ok, mut empty) = (0.0, 0.0, true, true);
             for w in 0..n {
                 if has(&desc, v, w) && has(&anc, e, w) {
+                    empty = false;
                     sp += inst.p_acc[w];
                     ss += inst.size[w];
                     ok &= inst.supported[w];
                     member[e * words + w / 64] |= 1 << (w % 64);
                 }
             }
-            out.exit[v] = Some((e, sp, ss, ok));
+            out.exit[v] = Some((e, sp, ss, ok, empty));
         }
         let mut slots = 0;
         for e in 0..n {
@@ -485,12 +487,14 @@ impl PathBound {
                     .chain(reg.within[v].iter().map(|r| r.0))
                     .map(|f| (f, inst.succ[v].iter().map(|&w| reg.slot(w, f)).collect()))
                     .collect();
+                let mut rows: Vec<(usize, f64)> = Vec::with_capacity(reg.within[v].len());
                 for b in 0..width {
                     if !fits(b, sv) {
                         break;
                     }
                     let nb = (b + sb).min(BUCKETS + 1);
-                    let (own, rows) = 'cell: {
+                    rows.clear();
+                    let own = 'cell: {
                         let leave = |w: usize| (c + hc[w]).min(2.0 * c + ha[w * width]);
                         // the path stays in the subgraph, which must not hold `forbid`
                         let split = |forbid: usize| -> f64 {
@@ -513,9 +517,13 @@ impl PathBound {
                             worst = worst.max(ha[w * width + nb].min(leave(w)));
                         }
                         let plain = inst.p_acc[v] + worst;
-                        let Some((e, sp, ss, ok)) = reg.exit[v] else {
-                            break 'cell (plain, Vec::new());
+                        let Some((e, sp, ss, ok, empty)) = reg.exit[v] else {
+                            break 'cell plain;
                         };
+                        if empty && reg.within[v].is_empty() {
+                            // a lone edge to e: staying or leaving, as in `plain`
+                            break 'cell plain;
+                        }
                         // either the subgraph holds v's post-dominator e, hence the whole region
                         // (all its work and memory), or every path leaves it before e
                         let whole_at = |row: &[f64], base: usize| -> f64 {
@@ -527,8 +535,11 @@ impl PathBound {
                             }
                         };
                         let split_e = split(e);
-                        let own = plain.max(whole_at(&ha, e * width).min(split_e));
-                        let mut rows = Vec::with_capacity(reg.within[v].len());
+                        let own = if empty {
+                            plain
+                        } else {
+                            plain.max(whole_at(&ha, e * width).min(split_e))
+                        };
                         for &(f, slot) in &reg.within[v] {
                             // v inside the region of some node up to f, which the subgraph
                             // must not hold
@@ -542,10 +553,10 @@ impl PathBound {
                             };
                             rows.push((slot, value));
                         }
-                        (own, rows)
+                        own
                     };
                     ha[v * width + b] = own;
-                    for (slot, value) in rows {
+                    for &(slot, value) in &rows {
                         hin[slot * width + b] = value;
                     }
                 }
