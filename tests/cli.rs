@@ -466,3 +466,34 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101));
 }
+
+#[test]
+fn place_json_reproduces_a_published_optimum() {
+    let graph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-place/tests/data/throughput/layer_bert24_inference.json"
+    );
+    let v = json(&["place", graph, "--json"]);
+    let max_load = v["max_load"].as_f64().unwrap();
+    assert!((max_load / 17.78990625 - 1.0).abs() < 1e-9, "{max_load}");
+    assert_eq!(v["optimal"], true);
+    assert!(v["solve_ms"].is_number());
+    let devices = v["devices"].as_array().unwrap();
+    assert!(devices
+        .iter()
+        .all(|d| d["kind"].is_string() && d["nodes"].is_array()));
+    assert!(v["baselines"].as_array().unwrap().len() >= 4);
+    let lat = json(&[
+        "place",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../parallax-place/tests/data/latency/layer_bert24_inference.json"
+        ),
+        "--objective",
+        "latency",
+        "--json",
+    ]);
+    assert!((lat["latency"].as_f64().unwrap() / 100.2185 - 1.0).abs() < 1e-6);
+    assert_eq!(lat["optimal"], true);
+    fails_with(&["place", "/no/such/graph.json"], &["/no/such/graph.json"]);
+}

@@ -143,6 +143,36 @@ fn status_parts(s: &ProofStatus, value: f64) -> (bool, f64, f64, Option<place::S
     }
 }
 
+/// The report of a max-load (throughput) solve; the caller adds baselines and timing.
+fn throughput_report(
+    args: &PlaceArgs,
+    contiguous: bool,
+    placement: &Placement,
+    status: &ProofStatus,
+    solver: serde_json::Value,
+) -> Report {
+    let v = placement.max_load;
+    let (optimal, lower_bound, gap, stop_reason) = status_parts(status, v);
+    Report {
+        file: args.graph.display().to_string(),
+        objective: args.objective,
+        contiguous,
+        max_load: Some(v),
+        latency: None,
+        optimal,
+        lower_bound,
+        gap,
+        stop_reason,
+        solve_ms: 0.0,
+        devices: devices_of(placement),
+        subgraphs: None,
+        cpu_tasks: None,
+        baselines: Vec::new(),
+        expert: None,
+        solver,
+    }
+}
+
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     if let Some(t) = args.time_limit {
@@ -184,60 +214,34 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 ..MilpOptions::default()
             };
             let sol = place::solve_milp(&inst, &opts).map_err(place_error)?;
-            let v = sol.placement.max_load;
-            let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
-            Report {
-                file: args.graph.display().to_string(),
-                objective: args.objective,
-                contiguous: false,
-                max_load: Some(v),
-                latency: None,
-                optimal,
-                lower_bound,
-                gap,
-                stop_reason,
-                solve_ms: 0.0,
-                devices: devices_of(&sol.placement),
-                subgraphs: None,
-                cpu_tasks: None,
-                baselines: Vec::new(),
-                expert: None,
-                solver: serde_json::json!({
+            throughput_report(
+                &args,
+                false,
+                &sol.placement,
+                &sol.status,
+                serde_json::json!({
                     "method": "milp",
                     "backend": format!("{:?}", opts.backend).to_lowercase(),
                     "variables": sol.variables,
                     "constraints": sol.constraints,
                 }),
-            }
+            )
         }
         Objective::Throughput => {
             let sol = place::solve_contiguous(&inst, &limits).map_err(place_error)?;
-            let v = sol.placement.max_load;
-            let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
-            Report {
-                file: args.graph.display().to_string(),
-                objective: args.objective,
-                contiguous: true,
-                max_load: Some(v),
-                latency: None,
-                optimal,
-                lower_bound,
-                gap,
-                stop_reason,
-                solve_ms: 0.0,
-                devices: devices_of(&sol.placement),
-                subgraphs: None,
-                cpu_tasks: None,
-                baselines: Vec::new(),
-                expert: None,
-                solver: serde_json::json!({
+            throughput_report(
+                &args,
+                true,
+                &sol.placement,
+                &sol.status,
+                serde_json::json!({
                     "method": "ideal_dp",
                     "groups": sol.stats.groups,
                     "ideals": sol.stats.ideals,
                     "pairs": sol.stats.pairs,
                     "upper_bound": sol.stats.upper_bound,
                 }),
-            }
+            )
         }
         Objective::Latency => {
             let sol = place::solve_latency(&inst, args.subgraphs, &limits).map_err(place_error)?;
