@@ -26,7 +26,15 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from .iterations import CONFIGS, Llama, build_inputs, median_ms, parse_decode, parse_prefill
+from .iterations import (
+    CONFIGS,
+    Llama,
+    build_inputs,
+    capture_graph,
+    median_ms,
+    parse_decode,
+    parse_prefill,
+)
 
 CASES = [
     (["4x1024"], []),
@@ -100,15 +108,7 @@ def run_case(model, pre, dec, reps):
     top = sorted(names.items(), key=lambda kv: -kv[1][1])[:25]
     graph = None
     try:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(2):
-                fn()
-        torch.cuda.current_stream().wait_stream(s)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            fn()
+        g = capture_graph(fn)
         for _ in range(2):
             g.replay()
         torch.cuda.synchronize()

@@ -235,25 +235,27 @@ def time_case(model, prefill, decode, graphs, device, reps):
     for _ in range(3):
         fn()
     torch.cuda.synchronize()
-    if graphs:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(2):
-                fn()
-        torch.cuda.current_stream().wait_stream(s)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            fn()
-        run = g.replay
-    else:
-        run = fn
+    run = capture_graph(fn).replay if graphs else fn
     for _ in range(2):
         run()
     torch.cuda.synchronize()
     ms = median_ms(run, reps)
     del caches
     return ms
+
+
+def capture_graph(fn):
+    """Warm ``fn`` up on a side stream, then capture one call in a CUDA graph."""
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(2):
+            fn()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        fn()
+    return g
 
 
 def median_ms(run, reps):
