@@ -26,8 +26,33 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
     if args.json {
         return print_json(&report);
     }
-    if report.kind == "iterations" {
-        let rows: Vec<Vec<String>> = report
+    // Each file kind has its own columns; one table prints either.
+    const ITERATION_COLUMNS: [&str; 10] = [
+        "line",
+        "model",
+        "gpu",
+        "tp",
+        "prefill",
+        "decode",
+        "graphs",
+        "measured ms",
+        "predicted ms",
+        "error",
+    ];
+    const SERVING_COLUMNS: [&str; 10] = [
+        "line",
+        "model",
+        "plan",
+        "workload",
+        "TTFT ms",
+        "predicted",
+        "error",
+        "TPOT ms",
+        "predicted",
+        "error",
+    ];
+    let (header, rows): (&[&str], Vec<Vec<String>>) = if report.kind == "iterations" {
+        let rows = report
             .iterations
             .iter()
             .map(|r| {
@@ -45,26 +70,9 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
                 ]
             })
             .collect();
-        out!(
-            "{}",
-            table(
-                &[
-                    "line",
-                    "model",
-                    "gpu",
-                    "tp",
-                    "prefill",
-                    "decode",
-                    "graphs",
-                    "measured ms",
-                    "predicted ms",
-                    "error"
-                ],
-                &rows
-            )
-        );
+        (&ITERATION_COLUMNS, rows)
     } else {
-        let rows: Vec<Vec<String>> = report
+        let rows = report
             .serving
             .iter()
             .map(|r| {
@@ -82,25 +90,9 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
                 ]
             })
             .collect();
-        out!(
-            "{}",
-            table(
-                &[
-                    "line",
-                    "model",
-                    "plan",
-                    "workload",
-                    "TTFT ms",
-                    "predicted",
-                    "error",
-                    "TPOT ms",
-                    "predicted",
-                    "error"
-                ],
-                &rows
-            )
-        );
-    }
+        (&SERVING_COLUMNS, rows)
+    };
+    out!("{}", table(header, &rows));
     match report.summary {
         Some(s) => outln!(
             "absolute error over {} comparisons ({}): median {:.1}%, mean {:.1}%, max {:.1}%",
