@@ -9,8 +9,7 @@ use std::path::Path;
 use common::{close, random_graph, Rng};
 use parallax_place::latency::{evaluate_plan, LatencyPlan};
 use parallax_place::{
-    load_graph, solve_latency, Devices, Edge, Graph, Instance, Limits, Node, PlaceError,
-    ProofStatus,
+    load_graph, solve_latency, Edge, Graph, Instance, Limits, Node, PlaceError, ProofStatus,
 };
 use proptest::prelude::*;
 
@@ -189,17 +188,7 @@ fn reducible_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
             }
         }
     }
-    let total: f64 = nodes.iter().map(|n| n.memory).sum();
-    let memory = (total * (0.2 + 0.6 * (rng.below(100) as f64 / 100.0))).max(3.0);
-    Graph {
-        devices: Devices {
-            accelerators: k,
-            accelerator_memory: memory,
-            cpus: l,
-        },
-        nodes,
-        edges,
-    }
+    common::with_random_memory(rng, nodes, edges, (k, l), (0.2, 0.6, 3.0))
 }
 
 fn check_against_brute(g: &Graph, q: usize) -> Result<bool, TestCaseError> {
@@ -366,17 +355,7 @@ fn modular_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
         }
         entry = join;
     }
-    let total: f64 = nodes.iter().map(|n| n.memory).sum();
-    let memory = (total * (0.25 + 0.5 * (rng.below(100) as f64 / 100.0))).max(3.0);
-    Graph {
-        devices: Devices {
-            accelerators: k,
-            accelerator_memory: memory,
-            cpus: l,
-        },
-        nodes,
-        edges,
-    }
+    common::with_random_memory(rng, nodes, edges, (k, l), (0.25, 0.5, 3.0))
 }
 
 proptest! {

@@ -65,8 +65,21 @@ pub fn random_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
             }
         }
     }
+    with_random_memory(rng, nodes, edges, (k, l), (0.3, 0.8, 5.0))
+}
+
+/// Enumerates every class-to-slot assignment; calls `f` with the node slots.
+/// A graph over `nodes` and `edges` on `k` accelerators and `l` CPUs whose accelerator memory
+/// is a random fraction in `[lo, lo + span)` of the total node memory (at least `floor`).
+pub fn with_random_memory(
+    rng: &mut Rng,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    (k, l): (usize, usize),
+    (lo, span, floor): (f64, f64, f64),
+) -> Graph {
     let total: f64 = nodes.iter().map(|n| n.memory).sum();
-    let memory = (total * (0.3 + 0.8 * (rng.below(100) as f64 / 100.0))).max(5.0);
+    let memory = (total * (lo + span * (rng.below(100) as f64 / 100.0))).max(floor);
     Graph {
         devices: Devices {
             accelerators: k,
@@ -78,7 +91,6 @@ pub fn random_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
     }
 }
 
-/// Enumerates every class-to-slot assignment; calls `f` with the node slots.
 pub fn for_each_assignment(inst: &Instance, mut f: impl FnMut(&[usize])) {
     let nd = inst.devices.accelerators + inst.devices.cpus;
     let nc = inst.classes;
