@@ -1,31 +1,50 @@
 //! Leave-out acceptance: measured H100 GEMM and attention points left out of the table are
 //! predicted by the profiled interpolation within 5% median absolute error.
 
-use parallax_hw::profile::{embedded_h100, profiled_hold_out, HoldOut};
+use parallax_hw::profile::{
+    embedded_h100, profiled_hold_out, ErrorSummary, HoldOut, HoldOutReport,
+};
+
+/// Print the per-table and GEMM+attention error summaries of `r` under `label`; returns the
+/// GEMM+attention summary (which must exist: both tables are in the embedded profile).
+fn print_summaries(label: &str, r: &HoldOutReport) -> ErrorSummary {
+    let line = |name: &str, tables: &[&str]| {
+        if let Some(s) = r.summary(tables) {
+            println!(
+                "{label} {name}: n={} median={:.2}% mean={:.2}% max={:.2}%",
+                s.count, s.median, s.mean, s.max
+            );
+        }
+    };
+    for t in [
+        "gemm",
+        "prefill_attention",
+        "decode_attention",
+        "collective",
+    ] {
+        line(t, &[t]);
+    }
+    let both = ["gemm", "prefill_attention", "decode_attention"];
+    line("gemm+attention", &both);
+    r.summary(&both)
+        .expect("GEMM and attention points were held out")
+}
 
 #[test]
 fn profiled_leave_one_out_median_within_5_percent() {
     let p = embedded_h100();
     for scheme in [HoldOut::LeaveOneOut, HoldOut::EveryOther] {
         let r = profiled_hold_out(&p, scheme).unwrap();
-        for t in [
-            "gemm",
-            "prefill_attention",
-            "decode_attention",
-            "collective",
-        ] {
-            let s = r.summary(&[t]).unwrap();
-            println!(
-                "{scheme:?} {t}: n={} median={:.2}% mean={:.2}% max={:.2}%",
-                s.count, s.median, s.mean, s.max
-            );
-        }
-        let s = r
-            .summary(&["gemm", "prefill_attention", "decode_attention"])
-            .unwrap();
-        println!(
-            "{scheme:?} gemm+attention: n={} median={:.2}% mean={:.2}% max={:.2}%",
-            s.count, s.median, s.mean, s.max
+        let s = print_summaries(&format!("{scheme:?}"), &r);
+        assert!(
+            s.count >= 60,
+            "{scheme:?}: only {} points held out",
+            s.count
+        );
+        assert!(
+            s.median <= 5.0,
+            "{scheme:?}: held-out GEMM+attention median {:.2}% exceeds 5%",
+            s.median
         );
     }
 }
@@ -42,24 +61,23 @@ fn calibrated_roofline_hold_out() {
     }
     println!("{:?}", cal.params);
     let r = calibrated_hold_out(&p, &cluster, &RooflineParams::default(), 4).unwrap();
-    for t in [
-        "gemm",
-        "prefill_attention",
-        "decode_attention",
-        "collective",
-    ] {
-        if let Some(s) = r.summary(&[t]) {
-            println!(
-                "4-fold {t}: n={} median={:.2}% mean={:.2}% max={:.2}%",
-                s.count, s.median, s.mean, s.max
-            );
-        }
-    }
-    let s = r
-        .summary(&["gemm", "prefill_attention", "decode_attention"])
-        .unwrap();
-    println!(
-        "4-fold gemm+attention: n={} median={:.2}% mean={:.2}% max={:.2}%",
-        s.count, s.median, s.mean, s.max
+    let s = print_summaries("4-fold", &r);
+    // The calibrated roofline is the fallback for GPUs without a profile: looser than the
+    // profiled model (measured 7.0%), but it must stay a useful predictor.
+    assert!(
+        s.median <= 10.0,
+        "calibrated roofline 4-fold median {:.2}% exceeds 10%",
+        s.median
     );
+    // The fit minimises the mean log error per table, so the mean never gets worse (a median
+    // may move either way).
+    for t in &cal.report {
+        assert!(
+            t.after.mean <= t.before.mean + 1e-9,
+            "fitting made {}'s mean error worse: {:.2}% -> {:.2}%",
+            t.table,
+            t.before.mean,
+            t.after.mean
+        );
+    }
 }
