@@ -21,6 +21,7 @@
 
 pub mod cost;
 pub mod error;
+pub mod host;
 pub mod metrics;
 pub mod rng;
 pub mod router;
@@ -30,6 +31,7 @@ pub mod workload;
 
 pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};
 pub use error::SimError;
+pub use host::HostOverhead;
 pub use metrics::{
     chrome_trace, requests_csv, GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord,
     SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,

@@ -19,6 +19,7 @@
 
 use crate::cost::{ReplicaSpec, StepCost};
 use crate::error::SimError;
+use crate::host::HostOverhead;
 use crate::metrics::{
     GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord, SimReport, SloMetrics, Span,
     Summary, Throughput, TokenCounts,
@@ -28,7 +29,7 @@ use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
 use crate::workload::Workload;
 use parallax_ir::{Batch, OpKind};
 use serde::{Deserialize, Serialize};
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// Optional service-level objectives.
@@ -57,6 +58,15 @@ pub struct SimConfig {
     /// Skip ahead through repeated decode-only steps (default `true`). Results are identical
     /// either way (a test checks it byte for byte); `false` calls the scheduler every iteration.
     pub skip_ahead: bool,
+    /// The serving engine's host (CPU) time per iteration (default none).
+    #[serde(default)]
+    pub host: HostOverhead,
+    /// Most requests the clients keep in flight, as `vllm bench serve --max-concurrency` does:
+    /// a request is sent at its arrival time or, when `max_concurrency` requests are already
+    /// outstanding, as soon as one of them completes (or is rejected), whichever is later. Its
+    /// record's `arrival_s` is the time it was sent. `None` (default): open loop.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
 }
 
 impl Default for SimConfig {
@@ -68,6 +78,8 @@ impl Default for SimConfig {
             slo: Slo::default(),
             record_timeline: false,
             skip_ahead: true,
+            host: HostOverhead::default(),
+            max_concurrency: None,
         }
     }
 }
@@ -126,6 +138,29 @@ struct Run<'a> {
     last_end: f64,
     bad_cost: Option<SimError>,
     skip_ahead: bool,
+    host: HostOverhead,
+    /// Closed loop: times at which client slots became free (completions, rejections).
+    slots: Option<BinaryHeap<Reverse<OrdF64>>>,
+    /// A slot was released during the current `on_ready` call.
+    released: bool,
+}
+
+/// `f64` with a total order (for the slot heap).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF64(f64);
+
+impl Eq for OrdF64 {}
+
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 impl Simulator {
@@ -139,6 +174,14 @@ impl Simulator {
             return Err(SimError::config("replicas", 0, "at least one replica"));
         }
         config.scheduler.validate()?;
+        config.host.validate()?;
+        if config.max_concurrency == Some(0) {
+            return Err(SimError::config(
+                "max_concurrency",
+                0,
+                "≥ 1 request in flight",
+            ));
+        }
         for (i, r) in replicas.iter().enumerate() {
             let f = |name: &str| format!("replicas[{i}].{name}");
             if r.stages.is_empty() {
@@ -270,23 +313,32 @@ impl Simulator {
             last_end: f64::NEG_INFINITY,
             bad_cost: None,
             skip_ahead: cfg.skip_ahead,
+            host: cfg.host,
+            slots: cfg.max_concurrency.map(|c| {
+                let n = (c as usize).min(workload.requests.len());
+                (0..n).map(|_| Reverse(OrdF64(f64::NEG_INFINITY))).collect()
+            }),
+            released: false,
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
         let mut ai = 0usize;
         let mut eligible = Vec::with_capacity(run.reps.len());
         loop {
-            let ta = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
+            let ta = run.next_arrival(reqs.get(ai).map(|r| r.arrival_s));
             let te = run.heap.peek().map_or(f64::INFINITY, |e| e.t);
             if ta == f64::INFINITY && te == f64::INFINITY {
                 break;
             }
             if ta <= te {
+                if let Some(slots) = &mut run.slots {
+                    slots.pop();
+                    run.records[ai].arrival_s = ta;
+                }
                 run.arrive(ai, &mut router, &mut eligible, cfg);
                 ai += 1;
             } else if let Some(ev) = run.heap.pop() {
-                let next_arrival = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
-                run.on_ready(ev.r as usize, ev.v as usize, ev.t, next_arrival);
+                run.on_ready(ev.r as usize, ev.v as usize, ev.t, ta);
                 if let Some(e) = run.bad_cost.take() {
                     return Err(e);
                 }
@@ -303,6 +355,29 @@ impl Simulator {
 }
 
 impl Run<'_> {
+    /// When the next request (scheduled at `scheduled`, `None` when none is left) is sent:
+    /// its scheduled time, or in a closed loop the later of that and the earliest free slot
+    /// (`∞` while every slot is taken).
+    fn next_arrival(&self, scheduled: Option<f64>) -> f64 {
+        let Some(t) = scheduled else {
+            return f64::INFINITY;
+        };
+        match &self.slots {
+            None => t,
+            Some(slots) => slots.peek().map_or(f64::INFINITY, |s| s.0 .0.max(t)),
+        }
+    }
+
+    /// Free `n` client slots at `t` (closed loop only).
+    fn release(&mut self, t: f64, n: u32) {
+        if let Some(slots) = &mut self.slots {
+            for _ in 0..n {
+                slots.push(Reverse(OrdF64(t)));
+            }
+            self.released |= n > 0;
+        }
+    }
+
     fn arrive(
         &mut self,
         ai: usize,
@@ -328,6 +403,7 @@ impl Run<'_> {
             } else {
                 RejectReason::PromptTooLong
             });
+            self.release(t, 1);
             return;
         }
         let reps = &self.reps;
@@ -366,8 +442,15 @@ impl Run<'_> {
     /// Returns (stage-0 start, end of last stage).
     fn dispatch(&mut self, r: usize, v: usize, t: f64) -> (f64, f64) {
         let rep = &mut self.reps[r];
-        let mut at = t;
-        let mut start0 = t;
+        // The engine's host work for this iteration: before the first stage, or alongside it.
+        let host = if self.host.is_zero() {
+            0.0
+        } else {
+            self.host
+                .seconds(self.batch.decode.requests + self.batch.prefill.len() as u32)
+        };
+        let mut at = if self.host.overlapped { t } else { t + host };
+        let mut start0 = at;
         for (s, stage) in rep.spec.stages.iter().enumerate() {
             let c: StepCost = stage.step(&self.batch);
             if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
@@ -402,6 +485,12 @@ impl Run<'_> {
             }
             at = end;
         }
+        if self.host.overlapped && t + host > at {
+            self.breakdown[OpKind::Overhead as usize] += t + host - at;
+            at = t + host;
+        } else if !self.host.overlapped {
+            self.breakdown[OpKind::Overhead as usize] += host;
+        }
         self.iterations += 1;
         if at > self.last_end {
             self.last_end = at;
@@ -412,12 +501,13 @@ impl Run<'_> {
     fn on_ready(&mut self, r: usize, v: usize, mut t: f64, next_arrival: f64) {
         loop {
             let end;
+            let mut done = 0;
             {
                 let eng = &mut self.reps[r].engines[v];
                 match eng.inflight {
                     Inflight::Full => {
                         eng.complete_full(t, &mut self.records);
-                        eng.retire(t, &mut self.records);
+                        done = eng.retire(t, &mut self.records);
                     }
                     Inflight::Steady => eng.lazy_steps += 1,
                     Inflight::None => {}
@@ -425,6 +515,7 @@ impl Run<'_> {
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
             }
+            self.release(t, done);
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 {
                 eng.steady_left -= 1;
@@ -438,8 +529,10 @@ impl Run<'_> {
             } else {
                 if eng.lazy_steps > 0 {
                     eng.materialise();
-                    eng.retire(t, &mut self.records);
+                    let n = eng.retire(t, &mut self.records);
+                    self.release(t, n);
                 }
+                let eng = &mut self.reps[r].engines[v];
                 eng.preempted_now = false;
                 self.sched.schedule(eng, &mut self.records);
                 if eng.plan.is_empty() {
@@ -463,7 +556,8 @@ impl Run<'_> {
                     }
                 }
             }
-            if end < next_arrival && self.heap.peek().map_or(true, |e| end < e.t) {
+            let released = std::mem::take(&mut self.released);
+            if !released && end < next_arrival && self.heap.peek().map_or(true, |e| end < e.t) {
                 t = end;
                 continue;
             }

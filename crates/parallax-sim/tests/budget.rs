@@ -41,7 +41,7 @@ proptest! {
     #[test]
     fn no_iteration_exceeds_the_token_budget(
         reqs in prop::collection::vec((0.0f64..0.5, 1u32..100, 1u32..40), 1..40),
-        k in 0usize..4,
+        k in 0usize..SchedulerKind::ALL.len(),
         budget in 100u32..200,
         seqs in 1u32..16,
         pp in 1usize..3,

@@ -15,12 +15,18 @@ proptest! {
         kv in 8u64..120,
         block in prop::sample::select(vec![1u32, 4, 16]),
         pp in 1usize..3,
-        k in 0usize..4,
+        k in 0usize..SchedulerKind::ALL.len(),
         seqs in 1u32..12,
+        clients in prop::option::of(1u32..6),
+        host in prop::option::of((0.0f64..0.02, 0.0f64..0.005, any::<bool>())),
     ) {
         let w = workload(&reqs);
         let kind = SchedulerKind::ALL[k];
         let mut cfg = config(kind);
+        cfg.max_concurrency = clients;
+        if let Some((per_iteration_s, per_request_s, overlapped)) = host {
+            cfg.host = HostOverhead { per_iteration_s, per_request_s, overlapped };
+        }
         cfg.scheduler.max_num_seqs = seqs;
         cfg.scheduler.max_num_batched_tokens = 64;
         let stages: Vec<Arc<dyn StageCost>> = (0..pp).map(|_| affine()).collect();

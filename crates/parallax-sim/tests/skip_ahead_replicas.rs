@@ -17,7 +17,7 @@ proptest! {
         block in prop::sample::select(vec![1u32, 3, 16]),
         pp in 1usize..4,
         dp in 1usize..4,
-        k in 0usize..4,
+        k in 0usize..SchedulerKind::ALL.len(),
         router in 0usize..4,
         seqs in 1u32..10,
         budget in 32u32..128,
@@ -57,7 +57,7 @@ proptest! {
     fn work_matches_tokens_without_preemption(
         reqs in prop::collection::vec((0.0f64..1.0, 1u32..90, 1u32..90), 1..40),
         pp in 1usize..3,
-        k in 0usize..4,
+        k in 0usize..SchedulerKind::ALL.len(),
     ) {
         let w = workload(&reqs);
         let mut cfg = config(SchedulerKind::ALL[k]);

@@ -23,11 +23,13 @@
 
 mod chunked;
 mod orca;
+mod prefill_first;
 mod static_batch;
 mod vllm_v0;
 
 pub use chunked::Chunked;
 pub use orca::Orca;
+pub use prefill_first::PrefillFirst;
 pub use static_batch::StaticBatching;
 pub use vllm_v0::VllmV0;
 
@@ -59,47 +61,56 @@ pub enum SchedulerKind {
     /// whole batch has finished; no request joins a running batch. Finished requests stop
     /// consuming compute (no padding).
     Static,
+    /// SGLang: prefill priority with chunked prefill and no mixing. A per-iteration token
+    /// budget (`chunk_size`, or `max_num_batched_tokens`); the cut request's next chunk
+    /// first, then new requests' chunks; if any prefill token was scheduled the iteration is
+    /// prefill-only, otherwise every running request decodes.
+    PrefillFirst,
 }
 
 impl SchedulerKind {
     /// Every kind.
-    pub const ALL: [SchedulerKind; 4] = [
+    pub const ALL: [SchedulerKind; 5] = [
         SchedulerKind::VllmV0,
         SchedulerKind::Chunked,
         SchedulerKind::Orca,
         SchedulerKind::Static,
+        SchedulerKind::PrefillFirst,
     ];
 
-    /// Canonical lowercase name (`vllm`, `sarathi`, `orca`, `static`).
+    /// Canonical lowercase name (`vllm`, `sarathi`, `orca`, `static`, `prefill-first`).
     pub fn name(self) -> &'static str {
         match self {
             SchedulerKind::VllmV0 => "vllm",
             SchedulerKind::Chunked => "sarathi",
             SchedulerKind::Orca => "orca",
             SchedulerKind::Static => "static",
+            SchedulerKind::PrefillFirst => "prefill-first",
         }
     }
 
     /// True when prefills may be split into chunks.
     pub fn chunked(self) -> bool {
-        self == SchedulerKind::Chunked
+        matches!(self, SchedulerKind::Chunked | SchedulerKind::PrefillFirst)
     }
 }
 
 impl FromStr for SchedulerKind {
     type Err = SimError;
 
-    /// Accepts `vllm`, `vllm-v0`, `v0`; `sarathi`, `vllm-v1`, `v1`, `chunked`; `orca`; `static`.
+    /// Accepts `vllm`, `vllm-v0`, `v0`; `sarathi`, `vllm-v1`, `v1`, `chunked`; `orca`; `static`;
+    /// `prefill-first`, `sglang`.
     fn from_str(s: &str) -> Result<Self, SimError> {
         match s.to_ascii_lowercase().as_str() {
             "vllm" | "vllm-v0" | "v0" => Ok(SchedulerKind::VllmV0),
             "sarathi" | "vllm-v1" | "v1" | "chunked" => Ok(SchedulerKind::Chunked),
             "orca" => Ok(SchedulerKind::Orca),
             "static" => Ok(SchedulerKind::Static),
+            "prefill-first" | "sglang" => Ok(SchedulerKind::PrefillFirst),
             _ => Err(SimError::config(
                 "scheduler.kind",
                 s,
-                "one of vllm (vllm-v0), sarathi (vllm-v1, chunked), orca, static",
+                "one of vllm (vllm-v0), sarathi (vllm-v1, chunked), orca, static, prefill-first (sglang)",
             )),
         }
     }
@@ -148,7 +159,9 @@ impl SchedulerConfig {
     /// The per-iteration token budget the policy uses.
     pub fn token_budget(&self) -> u32 {
         match self.kind {
-            SchedulerKind::Chunked => self.chunk_size.unwrap_or(self.max_num_batched_tokens),
+            SchedulerKind::Chunked | SchedulerKind::PrefillFirst => {
+                self.chunk_size.unwrap_or(self.max_num_batched_tokens)
+            }
             _ => self.max_num_batched_tokens,
         }
     }
@@ -203,6 +216,7 @@ impl SchedulerConfig {
             SchedulerKind::Chunked => Box::new(Chunked { cfg: *self }),
             SchedulerKind::Orca => Box::new(Orca { cfg: *self }),
             SchedulerKind::Static => Box::new(StaticBatching { cfg: *self }),
+            SchedulerKind::PrefillFirst => Box::new(PrefillFirst { cfg: *self }),
         }
     }
 }
