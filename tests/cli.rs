@@ -348,6 +348,10 @@ fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
         plan,
         "--json",
     ]);
+    let mut sim = sim;
+    let o = sim.as_object_mut().unwrap();
+    assert_eq!(o.remove("engine").unwrap(), "vllm");
+    assert!(o.remove("cost_model").unwrap().is_string());
     assert_eq!(sim, best["metrics"]);
     // Same bytes with one thread.
     let one = Command::new(env!("CARGO_BIN_EXE_parallax"))

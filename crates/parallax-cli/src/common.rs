@@ -93,3 +93,14 @@ pub fn slo(ttft: Option<&str>, tpot: Option<&str>) -> Result<parallax::sim::Slo,
         tpot_ms: tpot.map(|s| duration_ms("--slo-tpot", s)).transpose()?,
     })
 }
+
+/// The serving-engine model named by `--engine` (`vllm`, `vllm-v0`, `sglang`, `trtllm`) for
+/// `model` on `cluster` with instances of `tp` GPUs.
+pub fn engine(
+    name: &str,
+    model: &Model,
+    cluster: &Cluster,
+    tp: u32,
+) -> Result<parallax::EngineModel, CliError> {
+    parallax::engine_named(name, model, cluster, tp).map_err(CliError::input)
+}

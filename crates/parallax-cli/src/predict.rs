@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, CliError};
 use clap::{Args, ValueEnum};
-use parallax::plan::{batch_from_specs, predict};
+use parallax::plan::{batch_from_specs, predict_with, LowerOptions};
 
 /// CUDA graphs on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,9 +32,13 @@ pub struct PredictArgs {
     /// `BxC`: B decode requests, each with C tokens of context. Repeatable.
     #[arg(long)]
     decode: Vec<String>,
-    /// Whether decode-only iterations run as CUDA graphs.
+    /// Whether iterations may replay CUDA graphs (`on`: as the engine does it).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     cuda_graphs: OnOff,
+    /// Serving engine whose kernels, CUDA-graph policy and issue costs to price: vllm (V1),
+    /// vllm-v0, sglang, trtllm.
+    #[arg(long, default_value = "vllm")]
+    engine: String,
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
@@ -52,26 +56,32 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         ));
     }
     let cluster = common::single_node(&args.gpu, args.tp)?;
-    let cost = common::cost_model(&cluster, &args.cost_model)?;
+    let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;
+    let cost = engine.cost_model(
+        common::cost_model(&cluster, &args.cost_model)?,
+        cluster.gpu.memory_bandwidth,
+    );
     let batch = batch_from_specs(&args.prefill, &args.decode).map_err(CliError::input)?;
-    let p = predict(
-        &model,
-        &cluster,
-        args.tp,
-        &batch,
-        args.cuda_graphs == OnOff::On,
-        cost,
-    )
-    .map_err(CliError::input)?;
+    let mut lower = engine.lower_options(&LowerOptions::default());
+    if args.cuda_graphs == OnOff::Off {
+        lower.cuda_graphs = false;
+    }
+    let p =
+        predict_with(&model, &cluster, args.tp, &batch, cost, &lower).map_err(CliError::input)?;
     if args.json {
-        return print_json(&p);
+        let mut v = serde_json::to_value(&p).map_err(CliError::failure)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("engine".into(), engine.name.clone().into());
+        }
+        return print_json(&v);
     }
     outln!(
-        "{} on {}x {} ({}), {} tokens, cuda graph: {}",
+        "{} on {}x {} (cost model {}, engine {}), {} tokens, cuda graph: {}",
         model.name,
         args.tp,
         cluster.gpu.name,
         p.cost_model,
+        engine.name,
         p.tokens,
         if p.cuda_graph { "yes" } else { "no" }
     );

@@ -92,9 +92,13 @@ pub struct SearchArgs {
     /// Allowed parallelisms, comma-separated from dp, pp, tp, ep, attn-replicas, mlp-replicas.
     #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas")]
     parallelisms: String,
-    /// Scheduler policy: vllm, sarathi, orca or static.
+    /// Serving engine every plan runs under: vllm (V1), vllm-v0, sglang, trtllm.
     #[arg(long, default_value = "vllm")]
-    scheduler: String,
+    engine: String,
+    /// Override the engine's scheduling policy: vllm (v0), sarathi (v1 chunked), orca, static,
+    /// prefill-first (sglang).
+    #[arg(long)]
+    scheduler: Option<String>,
     /// Max running requests per engine; a comma-separated list searches over the values.
     #[arg(long)]
     max_num_seqs: Option<String>,
@@ -104,9 +108,9 @@ pub struct SearchArgs {
     /// Chunk size for `--scheduler sarathi`; a comma-separated list searches over the values.
     #[arg(long)]
     chunk: Option<String>,
-    /// Fraction of GPU memory the engine may use.
-    #[arg(long, default_value_t = 0.9)]
-    gpu_memory_utilization: f64,
+    /// Fraction of GPU memory the engine may use (default: the engine's).
+    #[arg(long)]
+    gpu_memory_utilization: Option<f64>,
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
@@ -173,9 +177,15 @@ fn objective(text: &str) -> Result<Objective, CliError> {
     text.parse().map_err(CliError::input)
 }
 
-fn scheduler(args: &SearchArgs) -> Result<(SchedulerConfig, SchedulerSpace), CliError> {
-    let kind: SchedulerKind = args.scheduler.parse().map_err(CliError::input)?;
-    let mut cfg = SchedulerConfig::new(kind);
+fn scheduler(
+    args: &SearchArgs,
+    base: SchedulerConfig,
+) -> Result<(SchedulerConfig, SchedulerSpace), CliError> {
+    let mut cfg = base;
+    if let Some(s) = &args.scheduler {
+        cfg.kind = s.parse::<SchedulerKind>().map_err(CliError::input)?;
+    }
+    let kind = cfg.kind;
     if let Some(t) = args.max_batched_tokens {
         cfg.max_num_batched_tokens = t;
     }
@@ -189,11 +199,11 @@ fn scheduler(args: &SearchArgs) -> Result<(SchedulerConfig, SchedulerSpace), Cli
         }
     }
     if let Some(s) = &args.chunk {
-        if kind != SchedulerKind::Chunked {
+        if !kind.chunked() {
             return Err(CliError::input(format!(
-                "invalid --chunk `{s}` with --scheduler {}: chunk sizes apply to \
-                 --scheduler sarathi only",
-                args.scheduler
+                "invalid --chunk `{s}` with scheduler {}: chunk sizes apply to the chunked \
+                 schedulers only (--scheduler sarathi or prefill-first)",
+                kind.name()
             )));
         }
         let v = parse_list("--chunk", s)?;
@@ -220,7 +230,8 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .as_deref()
         .map(|t| common::duration_ms("--time-limit", t).map(|ms| Duration::from_secs_f64(ms / 1e3)))
         .transpose()?;
-    let (sched, space) = scheduler(&args)?;
+    let engine = common::engine(&args.engine, &model, &cluster, cluster.gpus_per_node)?;
+    let (sched, space) = scheduler(&args, engine.scheduler)?;
     let pareto = match &args.pareto {
         None => None,
         Some(p) => match p.split_once(',') {
@@ -248,12 +259,23 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             max_pp: args.max_pp,
             allowed: parse_allowed(&args.parallelisms)?,
         })
-        .scheduler(sched)
-        .scheduler_space(space)
         .memory(MemoryOptions {
-            gpu_memory_utilization: args.gpu_memory_utilization,
+            gpu_memory_utilization: args
+                .gpu_memory_utilization
+                .unwrap_or(engine.gpu_memory_utilization),
+            block_size: engine.block_size,
+            ..MemoryOptions::default()
+        })
+        .engine(engine.clone())
+        .scheduler(sched)
+        .scheduler_space(space);
+    if let Some(u) = args.gpu_memory_utilization {
+        search = search.memory(MemoryOptions {
+            gpu_memory_utilization: u,
+            block_size: engine.block_size,
             ..MemoryOptions::default()
         });
+    }
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
     }
@@ -307,10 +329,11 @@ fn print_text(r: &SearchReport) {
         .rate_req_per_s
         .map_or("single arrival time".into(), |x| format!("{x:.3} req/s"));
     outln!(
-        "search: {} on {} ({}), workload {} ({} requests, {rate})",
+        "search: {} on {} ({}, engine {}), workload {} ({} requests, {rate})",
         r.model,
         r.cluster,
         r.cost_model,
+        r.engine,
         r.workload,
         r.requests
     );

@@ -7,6 +7,7 @@ use parallax::plan::{LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
     chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Summary,
 };
+use parallax::EngineModel;
 use std::path::PathBuf;
 
 /// Arguments of `parallax simulate`.
@@ -30,9 +31,14 @@ pub struct SimulateArgs {
     /// Keep only the first N requests.
     #[arg(long)]
     requests: Option<usize>,
-    /// vllm (v0, prefill first), sarathi (v1 chunked prefill), orca, static.
+    /// Serving engine whose defaults and mechanics to simulate: vllm (V1), vllm-v0, sglang,
+    /// trtllm.
     #[arg(long, default_value = "vllm")]
-    scheduler: String,
+    engine: String,
+    /// Override the engine's scheduling policy: vllm (v0, prefill first), sarathi (v1
+    /// chunked prefill), orca, static, prefill-first (sglang).
+    #[arg(long)]
+    scheduler: Option<String>,
     /// Most requests running at once per engine.
     #[arg(long)]
     max_num_seqs: Option<u32>,
@@ -54,9 +60,13 @@ pub struct SimulateArgs {
     /// Time-per-output-token SLO (e.g. 50ms).
     #[arg(long)]
     slo_tpot: Option<String>,
-    /// Fraction of GPU memory the engine may use.
-    #[arg(long, default_value_t = 0.9)]
-    gpu_memory_utilization: f64,
+    /// Fraction of GPU memory the engine may use (default: the engine's).
+    #[arg(long)]
+    gpu_memory_utilization: Option<f64>,
+    /// Clients keep at most N requests in flight (closed loop, as `vllm bench serve
+    /// --max-concurrency`): a request is sent at its arrival time or when one completes.
+    #[arg(long)]
+    max_concurrency: Option<u32>,
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
@@ -71,20 +81,27 @@ pub struct SimulateArgs {
     json: bool,
 }
 
-/// The simulator settings from the flags.
-fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
-    let kind: SchedulerKind = a.scheduler.parse().map_err(CliError::input)?;
-    let mut scheduler = SchedulerConfig::new(kind);
+/// The simulator settings from the flags on top of the engine's.
+fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliError> {
+    let mut scheduler: SchedulerConfig = engine.scheduler;
+    if let Some(s) = &a.scheduler {
+        let kind: SchedulerKind = s.parse().map_err(CliError::input)?;
+        scheduler.kind = kind;
+    }
     if let Some(n) = a.max_num_seqs {
         scheduler.max_num_seqs = n;
     }
     if let Some(n) = a.max_batched_tokens {
         scheduler.max_num_batched_tokens = n;
     }
-    scheduler.chunk_size = a.chunk;
+    if a.chunk.is_some() {
+        scheduler.chunk_size = a.chunk;
+    }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
+        host: engine.host,
+        max_concurrency: a.max_concurrency,
         router: a.router.parse::<RouterPolicy>().map_err(CliError::input)?,
         seed: a.seed,
         slo,
@@ -109,18 +126,22 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
     let cluster = common::cluster(&args.cluster)?;
     let plan: Plan = args.plan.parse().map_err(CliError::input)?;
-    let config = sim_config(&args)?;
+    let engine = common::engine(&args.engine, &model, &cluster, plan.tp)?;
+    let config = sim_config(&args, &engine)?;
     let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
         .map_err(CliError::input)?;
-    let cost = common::cost_model(&cluster, &args.cost_model)?;
-    let lower = LowerOptions {
-        memory: MemoryOptions {
-            gpu_memory_utilization: args.gpu_memory_utilization,
-            max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
-            max_num_seqs: config.scheduler.max_num_seqs,
-            ..MemoryOptions::default()
-        },
-        ..LowerOptions::default()
+    let cost = engine.cost_model(
+        common::cost_model(&cluster, &args.cost_model)?,
+        cluster.gpu.memory_bandwidth,
+    );
+    let mut lower = engine.lower_options(&LowerOptions::default());
+    lower.memory = MemoryOptions {
+        gpu_memory_utilization: args
+            .gpu_memory_utilization
+            .unwrap_or(engine.gpu_memory_utilization),
+        max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
+        max_num_seqs: config.scheduler.max_num_seqs,
+        ..lower.memory
     };
     let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
         .map_err(CliError::input)?;
@@ -135,14 +156,26 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     let m = &report.metrics;
     if args.json {
-        return print_json(m);
+        let mut v = serde_json::to_value(m).map_err(CliError::failure)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("engine".into(), engine.name.clone().into());
+            o.insert(
+                "cost_model".into(),
+                common::cost_model(&cluster, &args.cost_model)?
+                    .name()
+                    .into(),
+            );
+        }
+        return print_json(&v);
     }
     outln!(
-        "{} on {} with plan {} ({}), workload {} ({} requests), scheduler {}",
+        "{} on {} with plan {} (cost model {}), engine {} ({}), workload {} ({} requests), scheduler {}",
         model.name,
         cluster.spec(),
         plan,
-        args.cost_model,
+        common::cost_model(&cluster, &args.cost_model)?.name(),
+        engine.name,
+        engine.mirrors,
         workload.name,
         workload.len(),
         config.scheduler.kind.name()

@@ -8,9 +8,27 @@ use std::path::PathBuf;
 /// Arguments of `parallax validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// A measured-iteration CSV or a serving-run CSV (docs/measured-format.md).
+    /// A measured-iteration CSV, a serving-run CSV or a load-point CSV
+    /// (docs/measured-format.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "serving",
+        conflicts_with = "serving"
+    )]
+    measured: Option<PathBuf>,
+    /// A serving measurement: a serving-run CSV, or closed-loop engine load points
+    /// (aiconfigurator's silicon CSV; each row is predicted with its own backend's engine).
     #[arg(long, value_name = "FILE")]
-    measured: PathBuf,
+    serving: Option<PathBuf>,
+    /// Serving engine for iterations and serving runs: vllm (V1), vllm-v0, sglang, trtllm, or
+    /// `none` (the cost model alone, as the project's PyTorch harness measures iterations).
+    /// Default: none for iterations, vllm for serving runs.
+    #[arg(long)]
+    engine: Option<String>,
+    /// With load points: also print one line per row.
+    #[arg(long)]
+    rows: bool,
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
@@ -22,7 +40,31 @@ pub struct ValidateArgs {
 /// Run `parallax validate`.
 pub fn run(args: ValidateArgs) -> Result<(), CliError> {
     let choice: CostModelChoice = args.cost_model.parse().map_err(CliError::input)?;
-    let report = parallax::validate_file(&args.measured, choice).map_err(CliError::input)?;
+    let path = match (&args.measured, &args.serving) {
+        (Some(p), _) | (None, Some(p)) => p.clone(),
+        (None, None) => return Err(CliError::input("give --measured FILE or --serving FILE")),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError::input(format!("cannot read measured file {}: {e}", path.display()))
+    })?;
+    let header = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    if parallax::loadpoints::is_load_point_header(header) {
+        return load_points(&args, &path, &text, choice);
+    }
+    let engine = match args.engine.as_deref() {
+        Some("none") => None,
+        Some(name) => Some(
+            name.parse::<parallax::EngineKind>()
+                .map_err(CliError::input)?,
+        ),
+        None if header.to_ascii_lowercase().contains("measured_ms") => None,
+        None => Some(parallax::EngineKind::Vllm),
+    };
+    let report = parallax::validate_file_with(&path, choice, engine).map_err(CliError::input)?;
     if args.json {
         return print_json(&report);
     }
@@ -104,5 +146,127 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         ),
         None => outln!("no rows to compare"),
     }
+    Ok(())
+}
+
+/// Predict closed-loop engine load points and print the errors per engine and GPU.
+fn load_points(
+    args: &ValidateArgs,
+    path: &std::path::Path,
+    text: &str,
+    choice: CostModelChoice,
+) -> Result<(), CliError> {
+    use parallax::loadpoints::{parse_load_points, validate_load_points, LoadPointOptions};
+    let file = path.display().to_string();
+    if args.engine.is_some() {
+        return Err(CliError::input(
+            "--engine does not apply to load points: each row is predicted with its own \
+             `backend` column's engine model",
+        ));
+    }
+    let points = parse_load_points(&file, text).map_err(CliError::input)?;
+    let report = validate_load_points(
+        &file,
+        &points,
+        &LoadPointOptions {
+            cost_model: choice,
+            ..LoadPointOptions::default()
+        },
+    );
+    if args.json {
+        return print_json(&report);
+    }
+    let pct = |s: &Option<parallax::hw::profile::ErrorSummary>| {
+        s.as_ref()
+            .map_or("-".to_string(), |e| format!("{:.1}%", e.median))
+    };
+    let n = |s: &Option<parallax::hw::profile::ErrorSummary>| s.as_ref().map_or(0, |e| e.count);
+    if args.rows {
+        let rows: Vec<Vec<String>> = report
+            .rows
+            .iter()
+            .map(|r| {
+                let p = &r.point;
+                let mut v = vec![
+                    p.line.to_string(),
+                    p.engine.name().to_string(),
+                    p.system.clone(),
+                    p.model.clone(),
+                    format!("tp={}", p.tp),
+                    format!("{}/{}", p.isl, p.osl),
+                    p.concurrency.map_or("-".into(), |c| c.to_string()),
+                    format!("{:.1}", p.ttft_ms),
+                ];
+                match &r.skipped {
+                    Some(why) => v.extend([
+                        "-".into(),
+                        "-".into(),
+                        format!("{:.2}", p.tpot_ms),
+                        "-".into(),
+                        format!("skipped: {why}"),
+                    ]),
+                    None => v.extend([
+                        format!("{:.1}", r.predicted_ttft_ms),
+                        format!("{:+.1}%", r.ttft_error_pct),
+                        format!("{:.2}", p.tpot_ms),
+                        format!("{:.2}", r.predicted_tpot_ms),
+                        format!("{:+.1}%", r.tpot_error_pct),
+                    ]),
+                }
+                v
+            })
+            .collect();
+        out!(
+            "{}",
+            table(
+                &[
+                    "line",
+                    "engine",
+                    "gpu",
+                    "model",
+                    "plan",
+                    "isl/osl",
+                    "conc",
+                    "TTFT ms",
+                    "predicted",
+                    "error",
+                    "TPOT ms",
+                    "predicted",
+                    "error"
+                ],
+                &rows
+            )
+        );
+    }
+    let rows: Vec<Vec<String>> = report
+        .by_engine
+        .iter()
+        .map(|s| {
+            vec![
+                s.engine.clone(),
+                s.system.clone(),
+                n(&s.ttft).to_string(),
+                pct(&s.ttft),
+                pct(&s.tpot),
+            ]
+        })
+        .collect();
+    outln!(
+        "{} load points from {} ({} predicted, {} skipped), cost model {}; median |error| of the means:",
+        report.rows.len(),
+        file,
+        report.rows.iter().filter(|r| r.skipped.is_none()).count(),
+        report.rows.iter().filter(|r| r.skipped.is_some()).count(),
+        report.cost_model
+    );
+    out!(
+        "{}",
+        table(&["engine", "gpu", "rows", "TTFT", "TPOT"], &rows)
+    );
+    outln!(
+        "all: TTFT {}, TPOT {}",
+        pct(&report.ttft),
+        pct(&report.tpot)
+    );
     Ok(())
 }

@@ -4,13 +4,14 @@ use parallax_hw::catalog::{self, gpu, gpus, parse_catalog, GPUS_TOML};
 use parallax_hw::{HwError, LinkKind};
 use parallax_ir::DType;
 
-const REQUIRED: [&str; 8] = [
+const REQUIRED: [&str; 9] = [
     "A100-40GB-SXM",
     "A100-80GB-SXM",
     "H100-SXM",
     "H100-PCIe",
     "H200",
     "B200",
+    "GB200",
     "L40S",
     "MI300X",
 ];

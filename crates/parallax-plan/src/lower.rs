@@ -85,6 +85,17 @@ pub struct LowerOptions {
     pub cuda_graphs: bool,
     /// Largest decode batch captured in a CUDA graph (vLLM's largest capture size); default 512.
     pub cuda_graph_max_batch: u32,
+    /// Prefill or mixed iterations of at most this many tokens replay piecewise CUDA graphs
+    /// (vLLM V1's `FULL_AND_PIECEWISE` mode up to its capture size); default 0 (they run
+    /// eagerly). Needs `cuda_graphs`.
+    pub cuda_graph_max_tokens: u32,
+    /// Host time to issue one op of an eager iteration, seconds; `None` (default) uses the
+    /// cost model's [`CostModel::kernel_launch_overhead`]. Serving-engine models set it to
+    /// their compiled forward's issue time ([`crate::engine::EngineModel`]).
+    pub eager_op_host: Option<f64>,
+    /// Blend exponent of an eager iteration's device and host times; `None` (default) uses
+    /// the cost model's [`CostModel::host_overlap_exponent`]; `∞` is the maximum.
+    pub eager_overlap_exponent: Option<f64>,
     /// Tokens of context one request must be able to hold for the plan to be feasible (the
     /// workload's largest request), in one pipeline engine's share (`1/pp`) of the KV cache;
     /// `0` means one KV block. Default 0.
@@ -107,6 +118,9 @@ impl Default for LowerOptions {
             memory: MemoryOptions::default(),
             cuda_graphs: true,
             cuda_graph_max_batch: 512,
+            cuda_graph_max_tokens: 0,
+            eager_op_host: None,
+            eager_overlap_exponent: None,
             required_kv_tokens: 0,
             cache_tokens: 16_384,
             scheduler_overhead: 0.0,
@@ -408,6 +422,9 @@ pub struct PlanStageCost {
     cost: Arc<dyn CostModel>,
     cuda_graphs: bool,
     cuda_graph_max_batch: u32,
+    cuda_graph_max_tokens: u32,
+    eager_op_host: Option<f64>,
+    eager_overlap_exponent: Option<f64>,
     scheduler_overhead: f64,
     send_group: Option<DeviceGroup>,
     tokens: Table,
@@ -561,6 +578,9 @@ impl PlanStageCost {
             cost,
             cuda_graphs: opts.cuda_graphs,
             cuda_graph_max_batch: opts.cuda_graph_max_batch,
+            cuda_graph_max_tokens: opts.cuda_graph_max_tokens,
+            eager_op_host: opts.eager_op_host,
+            eager_overlap_exponent: opts.eager_overlap_exponent,
             scheduler_overhead: opts.scheduler_overhead.max(0.0),
             send_group,
             tokens: Table::new(opts.cache_tokens),
@@ -741,8 +761,8 @@ impl PlanStageCost {
         };
         let (attn, attn_flops, attn_bytes, attn_kernels) = self.attention(batch);
         let graphed = self.cuda_graphs
-            && batch.prefill.is_empty()
-            && batch.decode.requests <= self.cuda_graph_max_batch;
+            && ((batch.prefill.is_empty() && batch.decode.requests <= self.cuda_graph_max_batch)
+                || (!batch.prefill.is_empty() && t <= self.cuda_graph_max_tokens as u64));
         let kernels = tok.kernels + seq.kernels + attn_kernels;
         let device = tok.gemm
             + seq.gemm
@@ -751,14 +771,20 @@ impl PlanStageCost {
             + seq.elementwise
             + tok.communication
             + seq.communication;
-        let host = kernels * self.cost.kernel_launch_overhead();
+        let host = kernels
+            * self
+                .eager_op_host
+                .unwrap_or_else(|| self.cost.kernel_launch_overhead());
         // A CUDA graph replays its kernels back to back, consecutive kernels overlapping
         // their launch, prologue and tail; an eager iteration waits for the host to issue
         // every op, and the slower of the two sides sets the pace.
         let wall = if graphed {
             graph_wall_time(device, kernels, self.cost.graph_kernel_overlap())
         } else {
-            eager_wall_time(device, host, self.cost.host_overlap_exponent())
+            let p = self
+                .eager_overlap_exponent
+                .unwrap_or_else(|| self.cost.host_overlap_exponent());
+            eager_wall_time(device, host, p)
         };
         // A replay hides part of the kernels' isolated times (wall < G): every kernel kind
         // keeps its share of the wall time. Eager iterations keep the isolated times and the

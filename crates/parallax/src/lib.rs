@@ -15,19 +15,23 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod engine;
 pub mod error;
+pub mod loadpoints;
 pub mod search;
 pub mod simulate;
 pub mod validate;
 
 pub use cost::{cost_model, has_embedded_profile, CostModelChoice};
+pub use engine::{engine_model, engine_named};
 pub use error::{Error, Result};
+pub use parallax_plan::{EngineKind, EngineModel};
 pub use search::{
     Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport,
     StopReason,
 };
 pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
-pub use validate::{validate_file, ValidationReport};
+pub use validate::{validate_file, validate_file_with, ValidationReport};
 
 pub use parallax_hw as hw;
 pub use parallax_ir as ir;

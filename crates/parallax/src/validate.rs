@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::simulate::{load_workload, simulate_plan};
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
 use parallax_hw::{catalog, Cluster};
-use parallax_plan::{predict, LowerOptions, Plan};
+use parallax_plan::{predict_with, EngineKind, LowerOptions, Plan};
 use parallax_sim::{SchedulerConfig, SchedulerKind, SimConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -139,6 +139,21 @@ pub fn validate_iterations(
     rows: &[MeasuredIteration],
     choice: CostModelChoice,
 ) -> Result<ValidationReport> {
+    validate_iterations_with(file, rows, choice, None)
+}
+
+/// [`validate_iterations`] with the kernels, CUDA-graph policy and eager issue time of
+/// serving-engine model `engine` (a row with `cuda_graphs` off runs eagerly). `None`: the
+/// cost model alone, as the project's PyTorch harness measures iterations.
+///
+/// # Errors
+/// As [`validate_iterations`].
+pub fn validate_iterations_with(
+    file: &str,
+    rows: &[MeasuredIteration],
+    choice: CostModelChoice,
+    engine: Option<EngineKind>,
+) -> Result<ValidationReport> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let at = |e: Error| Error::Option {
@@ -149,8 +164,15 @@ pub fn validate_iterations(
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
         let cluster = Cluster::new(1, r.tp.max(1), gpu).map_err(|e| at(e.into()))?;
-        let cost = cost_model(&cluster, choice).map_err(at)?;
-        let p = predict(&model, &cluster, r.tp, &r.batch(), r.cuda_graphs, cost)
+        let mut cost = cost_model(&cluster, choice).map_err(at)?;
+        let mut lower = LowerOptions::default();
+        if let Some(k) = engine {
+            let e = crate::engine_model(k, &model, &cluster, r.tp);
+            cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
+            lower = e.lower_options(&lower);
+        }
+        lower.cuda_graphs &= r.cuda_graphs;
+        let p = predict_with(&model, &cluster, r.tp, &r.batch(), cost, &lower)
             .map_err(|e| at(e.into()))?;
         out.push(IterationComparison {
             line: r.line,
@@ -318,6 +340,22 @@ pub fn validate_serving(
     runs: &[MeasuredRun],
     choice: CostModelChoice,
 ) -> Result<ValidationReport> {
+    validate_serving_with(file, base, runs, choice, None)
+}
+
+/// [`validate_serving`] under serving-engine model `engine` (its scheduler, host work,
+/// kernels, CUDA graphs and memory defaults; a row's `scheduler` overrides the policy).
+/// `None` keeps the plain simulation (vLLM V0 scheduler, no engine terms).
+///
+/// # Errors
+/// As [`validate_serving`].
+pub fn validate_serving_with(
+    file: &str,
+    base: &Path,
+    runs: &[MeasuredRun],
+    choice: CostModelChoice,
+    engine: Option<EngineKind>,
+) -> Result<ValidationReport> {
     let mut out = Vec::with_capacity(runs.len());
     let mut errors = Vec::new();
     for r in runs {
@@ -341,27 +379,33 @@ pub fn validate_serving(
             p.display().to_string()
         };
         let workload = load_workload(&workload_spec, r.rate, r.requests).map_err(at)?;
+        let eng = engine.map(|k| crate::engine_model(k, &model, &cluster, plan.tp));
         let kind: SchedulerKind = match &r.scheduler {
             Some(s) => s
                 .parse()
                 .map_err(|e: parallax_sim::SimError| at(e.into()))?,
-            None => SchedulerKind::VllmV0,
+            None => eng
+                .as_ref()
+                .map_or(SchedulerKind::VllmV0, |e| e.scheduler.kind),
         };
-        let config = SimConfig {
-            scheduler: SchedulerConfig::new(kind),
-            ..SimConfig::default()
+        let mut cost = cost_model(&cluster, choice).map_err(at)?;
+        let (config, lower) = match &eng {
+            Some(e) => {
+                cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
+                let mut c = e.sim_config(&SimConfig::default());
+                c.scheduler.kind = kind;
+                (c, e.lower_options(&LowerOptions::default()))
+            }
+            None => (
+                SimConfig {
+                    scheduler: SchedulerConfig::new(kind),
+                    ..SimConfig::default()
+                },
+                LowerOptions::default(),
+            ),
         };
-        let cost = cost_model(&cluster, choice).map_err(at)?;
-        let report = simulate_plan(
-            &model,
-            &cluster,
-            &plan,
-            cost,
-            &workload,
-            &config,
-            &LowerOptions::default(),
-        )
-        .map_err(at)?;
+        let report =
+            simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower).map_err(at)?;
         let m = &report.metrics;
         errors.push(ErrorSummary::abs_pct(m.ttft_ms.mean, r.ttft_ms));
         errors.push(ErrorSummary::abs_pct(m.tpot_ms.mean, r.tpot_ms));
@@ -398,6 +442,20 @@ pub fn validate_serving(
 /// [`Error::Option`] when the header matches neither format, and the errors of
 /// [`validate_iterations`] / [`validate_serving`].
 pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationReport> {
+    validate_file_with(path, choice, None)
+}
+
+/// [`validate_file`] under serving-engine model `engine`: serving runs are simulated with it
+/// ([`validate_serving_with`]); iterations are priced with its kernels and eager issue time
+/// (the file's `cuda_graphs` column still decides graphs). `None`: as [`validate_file`].
+///
+/// # Errors
+/// As [`validate_file`].
+pub fn validate_file_with(
+    path: &Path,
+    choice: CostModelChoice,
+    engine: Option<EngineKind>,
+) -> Result<ValidationReport> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| Error::Option {
         option: "measured".into(),
@@ -413,11 +471,11 @@ pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationR
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     if cols.contains(&"measured_ms") {
         let rows = parse_measured(&file, &text)?;
-        validate_iterations(&file, &rows, choice)
+        validate_iterations_with(&file, &rows, choice, engine)
     } else if cols.contains(&"ttft_ms") && cols.contains(&"tpot_ms") {
         let runs = parse_serving(&file, &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        validate_serving(&file, base, &runs, choice)
+        validate_serving_with(&file, base, &runs, choice, engine)
     } else {
         Err(Error::Option {
             option: format!("{file}:1 header"),

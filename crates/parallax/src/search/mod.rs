@@ -67,10 +67,10 @@ use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{
-    enumerate, heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, LowerOptions,
-    MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
+    enumerate, heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, EngineModel,
+    LowerOptions, MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
 };
-use parallax_sim::{Metrics, SchedulerConfig, SchedulerKind, SimConfig, Simulator, Slo, Workload};
+use parallax_sim::{Metrics, SchedulerConfig, SimConfig, Simulator, Slo, Workload};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -148,6 +148,7 @@ pub struct Search {
     price: Option<f64>,
     pareto: Option<(Objective, Objective)>,
     progress: Option<ProgressFn>,
+    engine: Option<EngineModel>,
 }
 
 impl fmt::Debug for Search {
@@ -188,7 +189,20 @@ impl Search {
             price: None,
             pareto: None,
             progress: None,
+            engine: None,
         }
+    }
+
+    /// The serving engine every plan runs under: its CUDA-graph policy, eager issue time,
+    /// host work and memory fraction and block size. Its scheduler becomes the base scheduler
+    /// (call [`Search::scheduler`] afterwards to override it). Without an engine, plans are
+    /// lowered with [`LowerOptions::default`] and simulated without host work.
+    pub fn engine(mut self, engine: EngineModel) -> Self {
+        self.scheduler = engine.scheduler;
+        self.memory.gpu_memory_utilization = engine.gpu_memory_utilization;
+        self.memory.block_size = engine.block_size;
+        self.engine = Some(engine);
+        self
     }
 
     /// What to optimise.
@@ -322,7 +336,7 @@ impl Search {
                  rescales its arrival rate)",
             );
         }
-        if !self.space.chunk_sizes.is_empty() && self.scheduler.kind != SchedulerKind::Chunked {
+        if !self.space.chunk_sizes.is_empty() && !self.scheduler.kind.chunked() {
             return bad(
                 "scheduler_space.chunk_sizes",
                 format!("{:?}", self.space.chunk_sizes),
@@ -372,6 +386,20 @@ impl Search {
         out
     }
 
+    /// Lowering options for scheduler setting `s` (the engine's graphs and issue time).
+    fn lower_options(&self, s: &SchedulerConfig, required_kv_tokens: u64) -> LowerOptions {
+        let base = LowerOptions {
+            required_kv_tokens,
+            ..LowerOptions::default()
+        };
+        let mut o = match &self.engine {
+            Some(e) => e.lower_options(&base),
+            None => base,
+        };
+        o.memory = self.memory_for(s);
+        o
+    }
+
     fn memory_for(&self, s: &SchedulerConfig) -> MemoryOptions {
         MemoryOptions {
             max_num_batched_tokens: s.max_num_batched_tokens,
@@ -402,6 +430,10 @@ impl Search {
         let cost = match &self.cost {
             Some(c) => Arc::clone(c),
             None => crate::cost_model(&self.cluster, crate::CostModelChoice::Auto)?,
+        };
+        let cost = match &self.engine {
+            Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
+            None => cost,
         };
         let price = self.price.unwrap_or(self.cluster.gpu.price_per_hour);
         let required = crate::largest_request_tokens(&self.workload);
@@ -627,6 +659,10 @@ impl Search {
             direction: self.objective.direction(),
             unit: self.objective.unit(),
             cost_model: cost.name().to_string(),
+            engine: self
+                .engine
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |e| e.name.clone()),
             slo: self.slo,
             slo_target: self.slo_target,
             scheduler: self.scheduler,
@@ -710,15 +746,12 @@ impl Ctx<'_> {
             plan,
             &s.cluster,
             Arc::clone(self.cost),
-            &LowerOptions {
-                memory: s.memory_for(sched),
-                required_kv_tokens: self.required,
-                ..LowerOptions::default()
-            },
+            &s.lower_options(sched, self.required),
         )?;
         let config = SimConfig {
             scheduler: *sched,
             slo: s.slo,
+            host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
             ..SimConfig::default()
         };
         let sim = Simulator::new(lowered.replicas, config)?;

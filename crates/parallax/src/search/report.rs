@@ -171,6 +171,8 @@ pub struct SearchReport {
     pub unit: &'static str,
     /// Name of the cost model.
     pub cost_model: String,
+    /// Name of the serving-engine model (`none` without one).
+    pub engine: String,
     /// The SLOs.
     pub slo: Slo,
     /// Required SLO attainment (fraction of requests within every SLO).

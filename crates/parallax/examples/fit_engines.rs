@@ -1,0 +1,149 @@
+//! Fit each engine's host terms on the development load points and print the errors.
+//!
+//! ```sh
+//! cargo run --release -p parallax --example fit_engines            # errors with the presets
+//! cargo run --release -p parallax --example fit_engines -- --grid  # grid search per engine
+//! ```
+//!
+//! Data: `crates/parallax/data/serving/aiconfigurator/silicon_train.csv` (the development
+//! split of aiconfigurator's silicon measurements; nothing held back is read). The grid search
+//! minimises, per engine, the mean of the median |error| of mean TTFT and of mean TPOT over
+//! that engine's bf16 and fp8 rows on H100/H200.
+
+use parallax::loadpoints::{parse_load_points, validate_load_points, LoadPointOptions};
+use parallax::sim::HostOverhead;
+use parallax::EngineKind;
+
+const DATA: &str = include_str!("../data/serving/aiconfigurator/silicon_train.csv");
+
+fn main() {
+    let grid = std::env::args().any(|a| a == "--grid");
+    let points = parse_load_points("silicon_train.csv", DATA).expect("development data parses");
+    let base = validate_load_points("silicon_train.csv", &points, &LoadPointOptions::default());
+    println!("presets:");
+    for s in &base.by_engine {
+        println!(
+            "  {:8} {:10} ttft {:>7.1}% (n={:3})  tpot {:>7.1}%",
+            s.engine,
+            s.system,
+            s.ttft.as_ref().map_or(f64::NAN, |e| e.median),
+            s.ttft.as_ref().map_or(0, |e| e.count),
+            s.tpot.as_ref().map_or(f64::NAN, |e| e.median),
+        );
+    }
+    let signed = |engine: &str, ttft: bool| {
+        let mut v: Vec<f64> = base
+            .rows
+            .iter()
+            .filter(|r| r.skipped.is_none() && r.point.engine.name() == engine)
+            .map(|r| {
+                if ttft {
+                    r.ttft_error_pct
+                } else {
+                    r.tpot_error_pct
+                }
+            })
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    for e in ["vllm", "sglang", "trtllm"] {
+        println!(
+            "  {e}: median signed ttft {:+.1}%, tpot {:+.1}%",
+            signed(e, true),
+            signed(e, false)
+        );
+    }
+    for r in base.rows.iter().filter(|r| r.skipped.is_some()).take(5) {
+        println!(
+            "  skipped line {}: {}",
+            r.point.line,
+            r.skipped.as_deref().unwrap_or("")
+        );
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rows") {
+        let (e, sys) = (&args[i + 1], &args[i + 2]);
+        for r in base
+            .rows
+            .iter()
+            .filter(|r| r.point.engine.name() == e && &r.point.system == sys)
+        {
+            let p = &r.point;
+            println!(
+                "  {:5} tp{} isl {:5} osl {:4} c {:4?} bs {:4?} q {:9} ttft {:9.1} vs {:9.1} ({:+6.1}%)  tpot {:6.2} vs {:6.2} ({:+6.1}%) {}",
+                p.line, p.tp, p.isl, p.osl, p.concurrency, p.batch_size, p.quantization,
+                r.predicted_ttft_ms, p.ttft_ms, r.ttft_error_pct, r.predicted_tpot_ms, p.tpot_ms, r.tpot_error_pct,
+                r.skipped.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if args.iter().any(|a| a == "--stagger") {
+        for st in [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0] {
+            let rep = validate_load_points(
+                "dev",
+                &points,
+                &LoadPointOptions {
+                    stagger: st,
+                    ..Default::default()
+                },
+            );
+            print!("stagger {st}:");
+            for s in &rep.by_engine {
+                print!(
+                    " {}/{} {:.0}%/{:.0}%",
+                    s.engine,
+                    s.system,
+                    s.ttft.as_ref().map_or(f64::NAN, |e| e.median),
+                    s.tpot.as_ref().map_or(f64::NAN, |e| e.median)
+                );
+            }
+            println!();
+        }
+    }
+    if !grid {
+        return;
+    }
+    for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
+        let pts: Vec<_> = points
+            .iter()
+            .filter(|p| p.engine == kind && p.quantization.is_empty())
+            .cloned()
+            .collect();
+        let mut best = (f64::INFINITY, 0.0, 0.0, false);
+        for overlapped in [true, false] {
+            for it in [0.0, 1e-3, 2.5e-3, 5e-3] {
+                for rq in [0.0, 10e-6, 30e-6, 60e-6] {
+                    let opts = LoadPointOptions {
+                        host: Some(HostOverhead {
+                            per_iteration_s: it,
+                            per_request_s: rq,
+                            overlapped,
+                        }),
+                        ..Default::default()
+                    };
+                    let rep = validate_load_points("dev", &pts, &opts);
+                    let (t, p) = (
+                        rep.ttft.map_or(f64::INFINITY, |e| e.median),
+                        rep.tpot.map_or(f64::INFINITY, |e| e.median),
+                    );
+                    let score = 0.5 * (t + p);
+                    if score < best.0 {
+                        best = (score, it, rq, overlapped);
+                        println!(
+                            "  {kind}: it {:.1} ms, per-request {:.0} us, overlapped {overlapped}: ttft {t:.1}%, tpot {p:.1}%",
+                            it * 1e3,
+                            rq * 1e6
+                        );
+                    }
+                }
+            }
+        }
+        println!("best {kind}: {best:?}");
+    }
+}
+
+/// Print rows of one engine/system (debugging aid): `--rows ENGINE SYSTEM`.
+#[allow(dead_code)]
+fn rows() {}

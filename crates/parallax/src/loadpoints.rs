@@ -1,0 +1,512 @@
+//! Closed-loop load points of real serving engines (the aiconfigurator "silicon" CSV):
+//! parsing, prediction with the matching engine model, and error summaries.
+//!
+//! Each row is one deployment (engine, GPU, model, TP/PP) at one load point of a closed-loop
+//! benchmark: every request has `isl` input and `osl` output tokens and the client keeps
+//! `concurrency` requests in flight. The measured mean TTFT and TPOT are compared with a
+//! simulation of the same benchmark.
+//!
+//! # The simulated benchmark
+//! The benchmark protocol is not recorded in the file; Parallax simulates the convention of
+//! NVIDIA's benchmarking tools (genai-perf / AIPerf): `2 × concurrency` warm-up requests
+//! followed by `10 × concurrency` measured ones, all sent as soon as a client slot frees
+//! ([`parallax_sim::SimConfig::max_concurrency`]); the means are over the measured requests.
+//! The deployment's `batch_size` (its configured maximum of running requests) becomes the
+//! engine's `max_num_seqs`; everything else is the engine preset's default
+//! ([`crate::engine_model`]).
+
+use crate::cost::{cost_model, CostModelChoice};
+use crate::error::{Error, Result};
+use parallax_hw::profile::ErrorSummary;
+use parallax_hw::Cluster;
+use parallax_ir::Model;
+use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions, Plan};
+use parallax_sim::workload::{Request, Workload};
+use parallax_sim::{SimConfig, Simulator};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Warm-up requests per unit of concurrency.
+pub const WARMUP_PER_CLIENT: usize = 2;
+/// Measured requests per unit of concurrency.
+pub const MEASURED_PER_CLIENT: usize = 10;
+
+/// One row of a load-point file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadPoint {
+    /// Line of the file (1-based, header = 1).
+    pub line: usize,
+    /// Row id as written.
+    pub id: String,
+    /// Engine (`backend` column).
+    pub engine: EngineKind,
+    /// Engine version as written (may be empty).
+    pub engine_version: String,
+    /// Hugging Face model id as written.
+    pub model: String,
+    /// GPU system as written (`h100_sxm`, …).
+    pub system: String,
+    /// `agg` or `disagg`.
+    pub mode: String,
+    /// Input tokens per request.
+    pub isl: u32,
+    /// Output tokens per request.
+    pub osl: u32,
+    /// Client concurrency (`silicon_concurrency=N` in the provenance, else a `_c<N>_` token of
+    /// the id, else the configured batch size); `None` when none is recorded.
+    pub concurrency: Option<u32>,
+    /// Tensor-parallel degree (agg rows).
+    pub tp: u32,
+    /// Pipeline-parallel degree (agg rows).
+    pub pp: u32,
+    /// Configured maximum of running requests per worker, when recorded.
+    pub batch_size: Option<u32>,
+    /// GEMM quantisation as written (`fp8`, `fp8_block`, `nvfp4`, …; empty = none).
+    pub quantization: String,
+    /// Measured mean TTFT, ms.
+    pub ttft_ms: f64,
+    /// Measured mean TPOT, ms.
+    pub tpot_ms: f64,
+}
+
+fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
+    Error::Option {
+        option: format!("{file}:{line}: column `{column}`"),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// True when `header` (the first line of a CSV) is a load-point file's.
+pub fn is_load_point_header(header: &str) -> bool {
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    cols.iter().any(|c| c == "silicon_ttft_ms") && cols.iter().any(|c| c == "backend")
+}
+
+/// Parse a load-point CSV (aiconfigurator's silicon columns; see `docs/measured-format.md`).
+///
+/// # Errors
+/// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
+pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| bad(file, 1, "header", "", &format!("a CSV header ({e})")))?
+        .clone();
+    let col = |name: &str| -> Result<usize> {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+            .ok_or_else(|| bad(file, 1, name, "", &format!("a `{name}` column")))
+    };
+    let c_id = col("id")?;
+    let c_src = col("silicon_data_source")?;
+    let c_backend = col("backend")?;
+    let c_version = col("backend_version")?;
+    let c_model = col("model_path")?;
+    let c_system = col("system")?;
+    let c_mode = col("mode")?;
+    let c_isl = col("isl")?;
+    let c_osl = col("osl")?;
+    let c_quant = col("gemm_quant_mode")?;
+    let c_batch = col("batch_size")?;
+    let c_tp = col("tp_size")?;
+    let c_pp = col("pp_size")?;
+    let c_ttft = col("silicon_ttft_ms")?;
+    let c_tpot = col("silicon_tpot_ms")?;
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec =
+            rec.map_err(|e| bad(file, line, "*", "", &format!("a well-formed CSV row ({e})")))?;
+        let f = |c: usize| rec.get(c).unwrap_or("").trim();
+        let count = |c: usize, name: &str, default: Option<u32>| -> Result<u32> {
+            let v = f(c);
+            if v.is_empty() {
+                return default.ok_or_else(|| bad(file, line, name, v, "a positive integer"));
+            }
+            v.parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(file, line, name, v, "a positive integer"))
+        };
+        let ms = |c: usize, name: &str| -> Result<f64> {
+            f(c).parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| bad(file, line, name, f(c), "a positive time in ms"))
+        };
+        let engine: EngineKind = f(c_backend).parse().map_err(|_| {
+            bad(
+                file,
+                line,
+                "backend",
+                f(c_backend),
+                "one of trtllm, vllm, sglang",
+            )
+        })?;
+        let mode = f(c_mode).to_ascii_lowercase();
+        let agg = mode != "disagg";
+        let batch_size = if f(c_batch).is_empty() {
+            None
+        } else {
+            Some(count(c_batch, "batch_size", None)?)
+        };
+        // `silicon_concurrency=N` in the provenance string; else `_c<N>_` in the id; else the
+        // configured batch size.
+        let from_id = f(c_id)
+            .split('_')
+            .filter_map(|t| t.strip_prefix('c'))
+            .find_map(|d| d.parse::<u32>().ok().filter(|&n| n > 0));
+        let concurrency =
+            match f(c_src)
+                .split(';')
+                .map(str::trim)
+                .find_map(|kv| kv.strip_prefix("silicon_concurrency="))
+            {
+                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(
+                    || {
+                        bad(
+                            file,
+                            line,
+                            "silicon_data_source",
+                            v,
+                            "silicon_concurrency=<positive integer>",
+                        )
+                    },
+                )?),
+                None => from_id.or(batch_size),
+            };
+        out.push(LoadPoint {
+            line,
+            id: f(c_id).to_string(),
+            engine,
+            engine_version: f(c_version).to_string(),
+            model: f(c_model).to_string(),
+            system: f(c_system).to_string(),
+            mode,
+            isl: count(c_isl, "isl", None)?,
+            osl: count(c_osl, "osl", None)?,
+            concurrency,
+            tp: if agg {
+                count(c_tp, "tp_size", Some(1))?
+            } else {
+                1
+            },
+            pp: if agg {
+                count(c_pp, "pp_size", Some(1))?
+            } else {
+                1
+            },
+            batch_size,
+            quantization: f(c_quant).to_ascii_lowercase(),
+            ttft_ms: ms(c_ttft, "silicon_ttft_ms")?,
+            tpot_ms: ms(c_tpot, "silicon_tpot_ms")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The catalogue GPU of a `system` column value (`h100_sxm` → `H100-SXM`).
+pub fn gpu_of_system(system: &str) -> Option<&'static str> {
+    match system.to_ascii_lowercase().as_str() {
+        "h100_sxm" | "h100" => Some("H100-SXM"),
+        "h200_sxm" | "h200" => Some("H200"),
+        "b200_sxm" | "b200" => Some("B200"),
+        "gb200" => Some("GB200"),
+        "a100_sxm" | "a100" => Some("A100-80GB-SXM"),
+        "l40s" => Some("L40S"),
+        _ => None,
+    }
+}
+
+/// The model of a checkpoint id: the id itself when it resolves, else its base model with
+/// the organisation, `-Instruct` and quantisation suffixes (`-FP8`, `-NVFP4`, `-FP4`) removed
+/// (`nvidia/Llama-3.1-8B-Instruct-FP8` → `llama-3.1-8b`).
+pub fn model_of_checkpoint(id: &str) -> Option<Model> {
+    if let Ok(m) = parallax_ir::resolve(id) {
+        return Some(m);
+    }
+    let mut name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
+    loop {
+        let before = name.len();
+        for suffix in [
+            "-fp8",
+            "-nvfp4",
+            "-fp4",
+            "-instruct",
+            "-awq",
+            "-gptq",
+            "-int4",
+        ] {
+            if let Some(s) = name.strip_suffix(suffix) {
+                name = s.to_string();
+            }
+        }
+        if name.len() == before {
+            break;
+        }
+    }
+    parallax_ir::resolve(&name).ok()
+}
+
+/// One predicted load point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadPointComparison {
+    /// The row.
+    pub point: LoadPoint,
+    /// Why the row was not predicted (unknown GPU or model, disaggregated, …).
+    pub skipped: Option<String>,
+    /// Predicted mean TTFT, ms (NaN when skipped).
+    pub predicted_ttft_ms: f64,
+    /// Predicted mean TPOT, ms (NaN when skipped).
+    pub predicted_tpot_ms: f64,
+    /// Signed TTFT error, percent of measured.
+    pub ttft_error_pct: f64,
+    /// Signed TPOT error, percent of measured.
+    pub tpot_error_pct: f64,
+}
+
+/// Median errors of one engine on one GPU.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadPointSummary {
+    /// Engine name.
+    pub engine: String,
+    /// GPU system as written.
+    pub system: String,
+    /// Mean-TTFT |error| summary.
+    pub ttft: Option<ErrorSummary>,
+    /// Mean-TPOT |error| summary.
+    pub tpot: Option<ErrorSummary>,
+}
+
+/// Predictions of a load-point file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadPointReport {
+    /// The file as given.
+    pub file: String,
+    /// Cost model used.
+    pub cost_model: String,
+    /// One comparison per row, in file order.
+    pub rows: Vec<LoadPointComparison>,
+    /// Per (engine, system), in that order.
+    pub by_engine: Vec<LoadPointSummary>,
+    /// Over every predicted row: TTFT.
+    pub ttft: Option<ErrorSummary>,
+    /// Over every predicted row: TPOT.
+    pub tpot: Option<ErrorSummary>,
+}
+
+/// How far apart the benchmark's clients start, as a fraction of one request's lifetime
+/// (0: all at once, 1: evenly spread). Real benchmarks start every client at once, and the
+/// resulting waves of identical requests persist, partly smeared by timing noise that the
+/// simulator does not model; this fraction stands for that smearing. Fitted on the
+/// development load points with the engines' host terms (`examples/fit_engines.rs`).
+pub const CLIENT_STAGGER: f64 = 0.1;
+
+/// Settings of [`validate_load_points`].
+#[derive(Debug, Clone, Copy)]
+pub struct LoadPointOptions {
+    /// Cost model.
+    pub cost_model: CostModelChoice,
+    /// Replace the host terms of every engine (for fitting them); `None` keeps the presets'.
+    pub host: Option<parallax_sim::HostOverhead>,
+    /// Client start spread ([`CLIENT_STAGGER`] by default).
+    pub stagger: f64,
+}
+
+impl Default for LoadPointOptions {
+    fn default() -> Self {
+        LoadPointOptions {
+            cost_model: CostModelChoice::default(),
+            host: None,
+            stagger: CLIENT_STAGGER,
+        }
+    }
+}
+
+/// Predict one load point with its engine's model. `Err(reason)` when it cannot be predicted.
+pub fn predict_load_point(
+    p: &LoadPoint,
+    opts: &LoadPointOptions,
+) -> std::result::Result<(f64, f64), String> {
+    if p.mode == "disagg" {
+        return Err("disaggregated deployment (not predicted by this command)".into());
+    }
+    let concurrency = p
+        .concurrency
+        .ok_or("no client concurrency recorded (provenance, id or batch_size)")?;
+    let gpu = gpu_of_system(&p.system)
+        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
+    let model = model_of_checkpoint(&p.model)
+        .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
+    let gpus = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
+    let cluster = Cluster::parse(&format!("1x{gpus}x{gpu}")).map_err(|e| e.to_string())?;
+    let mut engine: EngineModel = crate::engine_model(p.engine, &model, &cluster, p.tp);
+    if let Some(b) = p.batch_size {
+        engine.scheduler.max_num_seqs = b;
+        if engine.scheduler.max_num_batched_tokens < b {
+            engine.scheduler.max_num_batched_tokens = b;
+        }
+    }
+    if let Some(h) = opts.host {
+        engine.host = h;
+    }
+    let plan = Plan::new(1, p.pp, p.tp);
+    let cost = engine.cost_model(
+        cost_model(&cluster, opts.cost_model).map_err(|e| e.to_string())?,
+        cluster.gpu.memory_bandwidth,
+    );
+    let c = concurrency as usize;
+    let warm = WARMUP_PER_CLIENT * c;
+    let n = warm + MEASURED_PER_CLIENT * c;
+    // A prompt longer than a non-chunking engine's token budget was evidently served: the
+    // deployment's budget was at least the prompt.
+    if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
+        engine.scheduler.max_num_batched_tokens = p.isl;
+    }
+    let workload = |e2e: f64| -> std::result::Result<Workload, String> {
+        let requests: Vec<Request> = (0..n)
+            .map(|i| Request {
+                id: i as u64,
+                // Clients start staggered over one request's lifetime (0 on the first pass).
+                arrival_s: if i < c {
+                    e2e * i as f64 / c as f64
+                } else {
+                    e2e
+                },
+                prompt_tokens: p.isl,
+                output_tokens: p.osl,
+            })
+            .collect();
+        Workload::new(&p.id, requests).map_err(|e| e.to_string())
+    };
+    let lower = LowerOptions {
+        required_kv_tokens: p.isl as u64 + p.osl as u64,
+        ..engine.lower_options(&LowerOptions::default())
+    };
+    let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
+    let config = SimConfig {
+        max_concurrency: Some(concurrency),
+        ..engine.sim_config(&SimConfig::default())
+    };
+    let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
+    // Pass 1: every client starts at once; its mean request lifetime sets the stagger of
+    // pass 2, whose clients start spread over that lifetime, as they are in a running
+    // benchmark's steady state (a deterministic simulation would otherwise keep identical
+    // requests in lock-step waves).
+    let first = sim.run(&workload(0.0)?).map_err(|e| e.to_string())?;
+    let done: Vec<f64> = first.requests[warm..]
+        .iter()
+        .filter(|r| r.completed)
+        .map(|r| r.e2e_s())
+        .collect();
+    let lifetime = if done.is_empty() {
+        0.0
+    } else {
+        done.iter().sum::<f64>() / done.len() as f64
+    };
+    let report = sim
+        .run(&workload(opts.stagger * lifetime)?)
+        .map_err(|e| e.to_string())?;
+    let measured = &report.requests[warm..];
+    if let Some(r) = measured.iter().find(|r| !r.completed) {
+        return Err(format!(
+            "request {} did not complete in the simulation ({})",
+            r.id,
+            r.rejected.map_or("unfinished".into(), |x| format!("{x:?}"))
+        ));
+    }
+    let k = measured.len() as f64;
+    let ttft = measured.iter().map(|r| r.ttft_s()).sum::<f64>() / k * 1e3;
+    let tpot = if p.osl > 1 {
+        measured.iter().map(|r| r.tpot_s()).sum::<f64>() / k * 1e3
+    } else {
+        f64::NAN
+    };
+    Ok((ttft, tpot))
+}
+
+fn signed_pct(predicted: f64, measured: f64) -> f64 {
+    100.0 * (predicted - measured) / measured
+}
+
+/// Predict every row of `points` (in parallel; results in row order) and summarise the
+/// errors per engine and GPU.
+pub fn validate_load_points(
+    file: &str,
+    points: &[LoadPoint],
+    opts: &LoadPointOptions,
+) -> LoadPointReport {
+    let rows: Vec<LoadPointComparison> = points
+        .par_iter()
+        .map(|p| match predict_load_point(p, opts) {
+            Ok((ttft, tpot)) => LoadPointComparison {
+                point: p.clone(),
+                skipped: None,
+                predicted_ttft_ms: ttft,
+                predicted_tpot_ms: tpot,
+                ttft_error_pct: signed_pct(ttft, p.ttft_ms),
+                tpot_error_pct: signed_pct(tpot, p.tpot_ms),
+            },
+            Err(why) => LoadPointComparison {
+                point: p.clone(),
+                skipped: Some(why),
+                predicted_ttft_ms: f64::NAN,
+                predicted_tpot_ms: f64::NAN,
+                ttft_error_pct: f64::NAN,
+                tpot_error_pct: f64::NAN,
+            },
+        })
+        .collect();
+    summarise(file, opts.cost_model, rows)
+}
+
+/// Group `rows` into a report.
+pub fn summarise(
+    file: &str,
+    cost: CostModelChoice,
+    rows: Vec<LoadPointComparison>,
+) -> LoadPointReport {
+    let pairs = |rs: &[&LoadPointComparison], ttft: bool| {
+        ErrorSummary::from_pairs(rs.iter().filter(|r| r.skipped.is_none()).filter_map(|r| {
+            let (p, m) = if ttft {
+                (r.predicted_ttft_ms, r.point.ttft_ms)
+            } else {
+                (r.predicted_tpot_ms, r.point.tpot_ms)
+            };
+            p.is_finite().then_some((p, m))
+        }))
+    };
+    let mut groups: BTreeMap<(String, String), Vec<&LoadPointComparison>> = BTreeMap::new();
+    for r in &rows {
+        groups
+            .entry((r.point.engine.name().to_string(), r.point.system.clone()))
+            .or_default()
+            .push(r);
+    }
+    let by_engine = groups
+        .into_iter()
+        .map(|((engine, system), rs)| LoadPointSummary {
+            engine,
+            system,
+            ttft: pairs(&rs, true),
+            tpot: pairs(&rs, false),
+        })
+        .collect();
+    let all: Vec<&LoadPointComparison> = rows.iter().collect();
+    LoadPointReport {
+        file: file.to_string(),
+        cost_model: cost.to_string(),
+        ttft: pairs(&all, true),
+        tpot: pairs(&all, false),
+        by_engine,
+        rows,
+    }
+}

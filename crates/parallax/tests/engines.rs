@@ -1,0 +1,167 @@
+//! Engine models: presets mirror the engines' documented defaults, the engine cost wrapper
+//! changes only what it claims to, and the development load points are predicted within the
+//! errors stated in the README (pinned here so a regression fails).
+
+use parallax::hw::{catalog, Cluster, CostModel, RooflineModel};
+use parallax::loadpoints::{parse_load_points, validate_load_points, LoadPointOptions};
+use parallax::plan::{EngineKernels, EngineModel};
+use parallax::sim::SchedulerKind;
+use parallax::EngineKind;
+use std::sync::Arc;
+
+const DEV: &str = include_str!("../data/serving/aiconfigurator/silicon_train.csv");
+
+fn engine(kind: &str, gpu: &str, tp: u32) -> EngineModel {
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse(&format!("1x8x{gpu}")).unwrap();
+    parallax::engine_named(kind, &model, &cluster, tp).unwrap()
+}
+
+#[test]
+fn presets_follow_each_engines_defaults() {
+    let v = engine("vllm", "H100", 1);
+    assert_eq!(v.scheduler.kind, SchedulerKind::Chunked);
+    assert_eq!(
+        (v.scheduler.max_num_batched_tokens, v.scheduler.max_num_seqs),
+        (8192, 1024)
+    );
+    assert_eq!(
+        (v.cuda_graph_max_batch, v.cuda_graph_max_tokens),
+        (512, 512)
+    );
+    let a = engine("vllm", "A100-80GB", 1);
+    assert_eq!(
+        (a.scheduler.max_num_batched_tokens, a.scheduler.max_num_seqs),
+        (2048, 256)
+    );
+    let v0 = engine("vllm-v0", "H100", 1);
+    assert_eq!(v0.scheduler.kind, SchedulerKind::VllmV0);
+    assert_eq!(v0.scheduler.max_num_batched_tokens, 131_072); // Llama-3.1's context length
+    let s = engine("sglang", "H100", 1);
+    assert_eq!(s.scheduler.kind, SchedulerKind::PrefillFirst);
+    assert_eq!(s.scheduler.max_num_batched_tokens, 8192);
+    assert_eq!(s.cuda_graph_max_batch, 256);
+    assert_eq!(engine("sglang", "H100", 4).cuda_graph_max_batch, 512);
+    assert_eq!(
+        engine("sglang", "B200", 1).scheduler.max_num_batched_tokens,
+        16384
+    );
+    assert_eq!(
+        engine("sglang", "L40S", 1).scheduler.max_num_batched_tokens,
+        4096
+    );
+    assert_eq!(s.block_size, 1);
+    let t = engine("trtllm", "H100", 1);
+    assert_eq!(t.scheduler.kind, SchedulerKind::Orca);
+    assert_eq!(t.block_size, 32);
+    for k in EngineKind::ALL {
+        let e = engine(k.name(), "H100", 2);
+        e.validate().unwrap();
+        assert_eq!(e.name, k.name());
+        assert_eq!(k.name().parse::<EngineKind>().unwrap(), k);
+    }
+    let err = "vllm-v2".parse::<EngineKind>().unwrap_err().to_string();
+    assert!(
+        err.contains("--engine") && err.contains("vllm-v2") && err.contains("sglang"),
+        "{err}"
+    );
+}
+
+#[test]
+fn engine_cost_changes_only_fused_elementwise_and_small_all_reduces() {
+    let gpu = catalog::gpu("H100").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let base: Arc<dyn CostModel> = Arc::new(RooflineModel::new(&gpu));
+    let e = engine("vllm", "H100", 8);
+    // No kernel changes: the model itself comes back.
+    let plain = EngineModel {
+        kernels: EngineKernels::default(),
+        ..e.clone()
+    };
+    assert!(Arc::ptr_eq(
+        &plain.cost_model(base.clone(), gpu.memory_bandwidth),
+        &base
+    ));
+    let wrapped = e.cost_model(base.clone(), gpu.memory_bandwidth);
+    let g = parallax::ir::Gemm {
+        m: 64,
+        n: 4096,
+        k: 4096,
+        count: 1,
+        weight_dtype: parallax::ir::DType::Bf16,
+        act_dtype: parallax::ir::DType::Bf16,
+    };
+    assert_eq!(wrapped.gemm(&g), base.gemm(&g));
+    assert_eq!(wrapped.graph_kernel_overlap(), base.graph_kernel_overlap());
+    assert_eq!(
+        wrapped.kernel_launch_overhead(),
+        base.kernel_launch_overhead()
+    );
+    let group = cluster.group(8);
+    let small = wrapped.collective(parallax::ir::CollectiveKind::AllReduce, 80e3, &group);
+    assert!(small <= base.collective(parallax::ir::CollectiveKind::AllReduce, 80e3, &group));
+    assert!(small < 20e-6, "custom all-reduce of 80 kB: {small}");
+    // Above the custom all-reduce's size the collective is the model's.
+    let big = 64e6;
+    assert_eq!(
+        wrapped.collective(parallax::ir::CollectiveKind::AllReduce, big, &group),
+        base.collective(parallax::ir::CollectiveKind::AllReduce, big, &group)
+    );
+}
+
+#[test]
+fn load_points_parse_and_name_bad_cells() {
+    let pts = parse_load_points("dev.csv", DEV).unwrap();
+    assert_eq!(pts.len(), 630);
+    assert!(pts
+        .iter()
+        .all(|p| p.concurrency.is_some() || p.mode == "disagg"));
+    let header = DEV.lines().next().unwrap();
+    let isl = header.split(',').position(|c| c == "isl").unwrap();
+    let mut row: Vec<&str> = DEV.lines().nth(5).unwrap().split(',').collect();
+    row[isl] = "zero";
+    let bad = format!("{header}\n{}", row.join(","));
+    let e = parse_load_points("x.csv", &bad).unwrap_err().to_string();
+    assert!(
+        e.contains("x.csv:2") && e.contains("isl") && e.contains("zero"),
+        "{e}"
+    );
+    let e = parse_load_points("y.csv", "id,backend\n1,vllm\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("y.csv") && e.contains("silicon_data_source"),
+        "{e}"
+    );
+}
+
+/// Median |error| per (engine, GPU) on the bf16 H100 development rows, within the figures
+/// the README states (TTFT / TPOT, percent).
+#[test]
+fn development_load_points_within_stated_errors() {
+    let pts: Vec<_> = parse_load_points("dev.csv", DEV)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.system == "h100_sxm" && p.quantization.is_empty())
+        .collect();
+    let rep = validate_load_points("dev.csv", &pts, &LoadPointOptions::default());
+    let limits = [
+        ("vllm", 40.0, 8.0),
+        ("sglang", 18.0, 8.0),
+        ("trtllm", 68.0, 8.0),
+    ];
+    for (engine, ttft, tpot) in limits {
+        let s = rep
+            .by_engine
+            .iter()
+            .find(|s| s.engine == engine && s.system == "h100_sxm")
+            .unwrap();
+        let (t, p) = (s.ttft.as_ref().unwrap(), s.tpot.as_ref().unwrap());
+        println!(
+            "{engine}: TTFT {:.1}% TPOT {:.1}% over {} rows",
+            t.median, p.median, t.count
+        );
+        assert!(t.median <= ttft, "{engine} TTFT median {:.1}%", t.median);
+        assert!(p.median <= tpot, "{engine} TPOT median {:.1}%", p.median);
+    }
+}
