@@ -46,11 +46,7 @@ pub struct PredictArgs {
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
-    if args.tp == 0 {
-        return Err(CliError::input(
-            "invalid --tp 0: expected a tensor-parallel degree of at least 1",
-        ));
-    }
+    common::count_in("--tp", args.tp, 1, common::MAX_GPUS)?;
     let cluster = common::single_node(&args.gpu, args.tp)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     let batch = batch_from_specs(&args.prefill, &args.decode).map_err(CliError::input)?;

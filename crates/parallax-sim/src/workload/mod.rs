@@ -277,7 +277,25 @@ pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
     if names().contains(&name_or_path) {
         embedded(name_or_path)
     } else if name_or_path.starts_with(spec::PREFIX) {
-        spec::parse_synthetic(name_or_path)?.generate()
+        // Named (and its errors labelled) by the spec as the user wrote it.
+        let mut w = spec::parse_synthetic(name_or_path)?
+            .generate()
+            .map_err(|e| match e {
+                SimError::InvalidWorkload {
+                    field,
+                    value,
+                    expected,
+                    ..
+                } => SimError::InvalidWorkload {
+                    workload: name_or_path.to_string(),
+                    field,
+                    value,
+                    expected,
+                },
+                other => other,
+            })?;
+        w.name = name_or_path.to_string();
+        Ok(w)
     } else {
         load_path(name_or_path)
     }

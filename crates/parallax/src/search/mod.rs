@@ -342,6 +342,10 @@ impl Search {
                 }
             }
         }
+        if self.constraints.max_pp == Some(0) {
+            return bad("max_pp", "0".into(), "a pipeline depth of at least 1");
+        }
+        crate::check_context(&self.model, &self.workload)?;
         self.scheduler.validate()?;
         self.memory.validate()?;
         Ok(())
