@@ -111,7 +111,9 @@ struct Files {
 }
 
 fn repo(rel: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -433,9 +435,8 @@ fn mutated_invocations_never_panic_abort_or_hang() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let files = Files::new(
-        std::env::temp_dir().join(format!("parallax-cli-fuzz-{}", std::process::id())),
-    );
+    let files =
+        Files::new(std::env::temp_dir().join(format!("parallax-cli-fuzz-{}", std::process::id())));
     let seeds = seeds();
     let mut g = Gen(seed);
     let mut failures = Vec::new();

@@ -95,7 +95,10 @@ fn count_flags_have_documented_maxima() {
         &refs(&sim(&["--scheduler", "sarathi", "--chunk", "16777217"])),
         &["--chunk", "16777216"],
     );
-    fails_with(&["simulate", "--requests", "10000001"], &["--requests", "10000000"]);
+    fails_with(
+        &["simulate", "--requests", "10000001"],
+        &["--requests", "10000000"],
+    );
     fails_with(&["simulate", "--requests", "0"], &["--requests"]);
     fails_with(&["simulate", "--rate", "1e7"], &["--rate", "1e6"]);
     fails_with(&["simulate", "--rate", "1e-7"], &["--rate", "1e-6"]);
@@ -111,7 +114,10 @@ fn count_flags_have_documented_maxima() {
         fails_with(&["search", flag, over], &[flag, max]);
         fails_with(&["search", flag, "0"], &[flag]);
     }
-    fails_with(&["search", "--max-num-seqs", "1048577"], &["--max-num-seqs", "1048576"]);
+    fails_with(
+        &["search", "--max-num-seqs", "1048577"],
+        &["--max-num-seqs", "1048576"],
+    );
     let long: Vec<String> = (1..=65).map(|i| i.to_string()).collect();
     fails_with(
         &["search", "--max-num-seqs", &long.join(",")],
@@ -139,17 +145,29 @@ fn count_flags_have_documented_maxima() {
     // predict
     let p = ["predict", "--model", "llama-3.1-8b", "--gpu", "H100"];
     let with = |extra: &[&'static str]| -> Vec<&str> { p.iter().chain(extra).copied().collect() };
-    fails_with(&with(&["--tp", "65537", "--decode", "1x1"]), &["--tp", "65536"]);
+    fails_with(
+        &with(&["--tp", "65537", "--decode", "1x1"]),
+        &["--tp", "65536"],
+    );
     fails_with(
         &with(&["--decode", "4294967295x4294967295"]),
         &["--decode", "4294967295x4294967295", "1048576"],
     );
-    fails_with(&with(&["--decode", "1x16777217"]), &["--decode", "16777216"]);
+    fails_with(
+        &with(&["--decode", "1x16777217"]),
+        &["--decode", "16777216"],
+    );
     fails_with(&with(&["--prefill", "65537x1"]), &["--prefill", "65536"]);
     accepted(&with(&["--decode", "1048576x1"]), "--decode");
     // plans, clusters, synthetic specs
-    fails_with(&["simulate", "--plan", "pp=4294967295"], &["pp=4294967295", "65536"]);
-    fails_with(&["simulate", "--cluster", "1000000000x8xH100"], &["1000000000", "65536"]);
+    fails_with(
+        &["simulate", "--plan", "pp=4294967295"],
+        &["pp=4294967295", "65536"],
+    );
+    fails_with(
+        &["simulate", "--cluster", "1000000000x8xH100"],
+        &["1000000000", "65536"],
+    );
     fails_with(
         &[
             "simulate",
@@ -198,7 +216,11 @@ fn prompts_beyond_the_context_window_are_refused() {
     ]);
     fails_with(
         &refs(&args),
-        &["max_position_embeddings = 131072", "200001 tokens", "4 of 4"],
+        &[
+            "max_position_embeddings = 131072",
+            "200001 tokens",
+            "4 of 4",
+        ],
     );
 }
 
@@ -261,7 +283,10 @@ fn unknown_gpu_in_a_cluster_file_names_file_and_field() {
     let f = dir.join("c.toml");
     std::fs::write(&f, "nodes = 1\ngpus_per_node = 8\ngpu = \"Z80\"\n").unwrap();
     let path = f.display().to_string();
-    fails_with(&["simulate", "--cluster", &path], &[&path, "gpu", "Z80", "H100"]);
+    fails_with(
+        &["simulate", "--cluster", &path],
+        &[&path, "gpu", "Z80", "H100"],
+    );
     std::fs::write(
         &f,
         "nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\n[intra_node]\nbandwidth_gbps = 5e-324\n",

@@ -361,7 +361,10 @@ impl Cluster {
             HwError::UnknownGpu { name, known } => field_err(
                 "gpu",
                 format!("\"{name}\""),
-                &format!("a GPU from the catalog (`parallax gpus`): {}", known.join(", ")),
+                &format!(
+                    "a GPU from the catalog (`parallax gpus`): {}",
+                    known.join(", ")
+                ),
             ),
             other => other,
         })?;
@@ -525,11 +528,7 @@ fn resolve_link(
             Err(err(
                 field,
                 num(v),
-                &format!(
-                    "a number in [{}, {}] (1 MB/s to 1 PB/s)",
-                    num(lo),
-                    num(hi)
-                ),
+                &format!("a number in [{}, {}] (1 MB/s to 1 PB/s)", num(lo), num(hi)),
             ))
         }
     };

@@ -23,19 +23,41 @@ fn cluster_sizes_are_bounded_before_anything_is_sized() {
         assert!(e.contains(spec) || e.contains("65536"), "{spec}: {e}");
         assert!(e.contains("65536"), "{spec}: {e}");
     }
-    let e = Cluster::from_toml_str("nodes = 1000000000\ngpus_per_node = 8\ngpu = \"H100\"\n", "c.toml")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("c.toml") && e.contains("nodes") && e.contains("1000000000"), "{e}");
+    let e = Cluster::from_toml_str(
+        "nodes = 1000000000\ngpus_per_node = 8\ngpu = \"H100\"\n",
+        "c.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("c.toml") && e.contains("nodes") && e.contains("1000000000"),
+        "{e}"
+    );
 }
 
 #[test]
 fn link_values_are_bounded_and_quoted_compactly() {
     for (link, field, needle) in [
-        ("bandwidth_gbps = 5e-324", "intra_node.bandwidth_gbps", "5e-324"),
-        ("bandwidth_gbytes_per_s = 1e300", "intra_node.bandwidth_gbytes_per_s", "1e300"),
-        ("bandwidth_gbytes_per_s = 0.0", "intra_node.bandwidth_gbytes_per_s", "0"),
-        ("latency_us = 1e12", "intra_node.latency_us", "1000000000000"),
+        (
+            "bandwidth_gbps = 5e-324",
+            "intra_node.bandwidth_gbps",
+            "5e-324",
+        ),
+        (
+            "bandwidth_gbytes_per_s = 1e300",
+            "intra_node.bandwidth_gbytes_per_s",
+            "1e300",
+        ),
+        (
+            "bandwidth_gbytes_per_s = 0.0",
+            "intra_node.bandwidth_gbytes_per_s",
+            "0",
+        ),
+        (
+            "latency_us = 1e12",
+            "intra_node.latency_us",
+            "1000000000000",
+        ),
     ] {
         let text = format!("{H100}[intra_node]\n{link}\n");
         let e = Cluster::from_toml_str(&text, "c.toml").unwrap_err();
@@ -44,7 +66,10 @@ fn link_values_are_bounded_and_quoted_compactly() {
             matches!(e, HwError::TomlField { field: ref f, .. } if f == field),
             "{link}: {msg}"
         );
-        assert!(msg.contains(needle) && msg.contains("c.toml"), "{link}: {msg}");
+        assert!(
+            msg.contains(needle) && msg.contains("c.toml"),
+            "{link}: {msg}"
+        );
         assert!(msg.len() < 400, "{msg}");
     }
 }
@@ -66,7 +91,10 @@ fn intra_node_link_override_is_honoured_by_the_default_cost_model() {
     let bytes = 64.0 * 1024.0 * 1024.0;
     let t_base = auto(&base).collective(CollectiveKind::AllReduce, bytes, &base.group(8));
     let t_slow = auto(&slow).collective(CollectiveKind::AllReduce, bytes, &slow.group(8));
-    assert!(t_slow > 3.0 * t_base, "slow link {t_slow} s vs default {t_base} s");
+    assert!(
+        t_slow > 3.0 * t_base,
+        "slow link {t_slow} s vs default {t_base} s"
+    );
     let same = Cluster::from_toml_str(
         &format!(
             "{H100}[intra_node]\nkind = \"{}\"\nbandwidth_gbytes_per_s = {}\n",
@@ -176,7 +204,9 @@ fn profile_sizes_are_bounded_before_use() {
     ] {
         let text = ok.replacen(from, to, 1);
         assert_ne!(text, ok);
-        let e = profile::Profile::from_json("p.json", &text).unwrap_err().to_string();
+        let e = profile::Profile::from_json("p.json", &text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("p.json") && e.contains("4294967295"), "{e}");
         assert!(e.contains("at most"), "{e}");
     }

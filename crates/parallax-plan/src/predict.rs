@@ -268,8 +268,22 @@ pub fn parse_decode_spec(spec: &str) -> Result<DecodeGroup, PlanError> {
         .trim()
         .split_once(['x', 'X'])
         .ok_or_else(|| spec_err(FLAG, spec, EXP))?;
-    let b = bounded(FLAG, spec, b, "a request count B", false, MAX_BATCH_SEQUENCES)?;
-    let c = bounded(FLAG, spec, c, "a context length C", false, MAX_SEQUENCE_TOKENS)?;
+    let b = bounded(
+        FLAG,
+        spec,
+        b,
+        "a request count B",
+        false,
+        MAX_BATCH_SEQUENCES,
+    )?;
+    let c = bounded(
+        FLAG,
+        spec,
+        c,
+        "a context length C",
+        false,
+        MAX_SEQUENCE_TOKENS,
+    )?;
     Ok(DecodeGroup::uniform(b, c))
 }
 

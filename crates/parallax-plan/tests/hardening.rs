@@ -21,7 +21,10 @@ fn oversized_degrees_are_refused_at_parse_time() {
             "{s}: {e:?}"
         );
         let msg = e.to_string();
-        assert!(msg.contains("65536") || msg.contains("devices"), "{s}: {msg}");
+        assert!(
+            msg.contains("65536") || msg.contains("devices"),
+            "{s}: {msg}"
+        );
     }
     assert!("dp=8,tp=8".parse::<Plan>().is_ok());
 }
@@ -37,7 +40,10 @@ fn batch_specs_are_bounded() {
         (vec![], vec!["1048576x1", "1x1"]),
     ] {
         let e = batch_from_specs(&p, &d).unwrap_err();
-        assert!(matches!(e, PlanError::BatchSpec { .. }), "{p:?} {d:?}: {e:?}");
+        assert!(
+            matches!(e, PlanError::BatchSpec { .. }),
+            "{p:?} {d:?}: {e:?}"
+        );
         assert!(e.to_string().contains("at most"), "{e}");
     }
     let b = batch_from_specs(&["65536x1"], &["983040x16777216"]).unwrap();

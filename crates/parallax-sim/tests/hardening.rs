@@ -22,8 +22,8 @@ fn azure_dates_must_exist_and_years_must_be_plausible() {
         "-2023-01-01 00:00:00",
     ] {
         let text = format!("TIMESTAMP,ContextTokens,GeneratedTokens\n{bad},1,1\n");
-        let e = workload::parse_as("azure.csv", &text, workload::TraceFormat::AzureCsv)
-            .unwrap_err();
+        let e =
+            workload::parse_as("azure.csv", &text, workload::TraceFormat::AzureCsv).unwrap_err();
         let msg = e.to_string();
         assert!(
             matches!(e, SimError::TraceValue { line: 2, ref field, .. } if field == "TIMESTAMP"),
@@ -100,8 +100,16 @@ fn utilisation_and_power_stay_physical_at_late_arrivals() {
             &w,
         );
         let g = &rep.metrics.gpu;
-        assert!(g.utilisation <= 1.0, "t0 {t0}: utilisation {}", g.utilisation);
-        assert!(g.utilisation > 0.9, "t0 {t0}: utilisation {}", g.utilisation);
+        assert!(
+            g.utilisation <= 1.0,
+            "t0 {t0}: utilisation {}",
+            g.utilisation
+        );
+        assert!(
+            g.utilisation > 0.9,
+            "t0 {t0}: utilisation {}",
+            g.utilisation
+        );
     }
 }
 

@@ -179,25 +179,28 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
         let mut prefill = Vec::new();
         for s in specs(f[cp]) {
             prefill.push(parse_prefill(s).ok_or_else(|| {
-                c.bad_value(l, cp, &format!(
-                    "prefill specs `BxS` or `BxS+P` with 1 ≤ B ≤ {MAX_BATCH_SEQUENCES}, \
+                c.bad_value(
+                    l,
+                    cp,
+                    &format!(
+                        "prefill specs `BxS` or `BxS+P` with 1 ≤ B ≤ {MAX_BATCH_SEQUENCES}, \
                      1 ≤ S ≤ {MAX_SEQUENCE_TOKENS}, P ≤ {MAX_SEQUENCE_TOKENS}"
-                ))
+                    ),
+                )
             })?);
         }
         let mut decode = Vec::new();
         for s in specs(f[cd]) {
-            decode.push(
-                parse_decode(s)
-                    .ok_or_else(|| c.bad_value(
+            decode.push(parse_decode(s).ok_or_else(|| {
+                c.bad_value(
                     l,
                     cd,
                     &format!(
                         "decode specs `BxC` with 1 ≤ B ≤ {MAX_BATCH_SEQUENCES}, \
                          1 ≤ C ≤ {MAX_SEQUENCE_TOKENS}"
                     ),
-                ))?,
-            );
+                )
+            })?);
         }
         let sequences: u64 = prefill.iter().map(|s| s.batch as u64).sum::<u64>()
             + decode.iter().map(|s| s.batch as u64).sum::<u64>();

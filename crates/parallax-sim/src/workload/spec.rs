@@ -297,7 +297,10 @@ mod tests {
     #[test]
     fn out_of_range_values_fail_at_parse_time_quoting_the_spec() {
         for (spec, needle) in [
-            ("synthetic:requests=3,rate=-1,prompt=fixed(1),output=fixed(1)", "-1"),
+            (
+                "synthetic:requests=3,rate=-1,prompt=fixed(1),output=fixed(1)",
+                "-1",
+            ),
             (
                 "synthetic:requests=4294967296,rate=1,prompt=fixed(1),output=fixed(1)",
                 "4294967296",
