@@ -236,7 +236,7 @@ impl Workload {
         let factor = current / rate;
         let t0 = self.requests[0].arrival_s;
         let last = t0 + self.span_s() * factor;
-        if !(last <= MAX_ARRIVAL_S) {
+        if last.is_nan() || last > MAX_ARRIVAL_S {
             return Err(SimError::workload(
                 &self.name,
                 "rate",

@@ -384,7 +384,7 @@ impl SyntheticSpec {
                 None => rng.exponential(rate),
                 Some(k) => rng.gamma(k) / (k * rate),
             };
-            if i + 1 < self.requests && !(t <= MAX_ARRIVAL_S) {
+            if i + 1 < self.requests && (t.is_nan() || t > MAX_ARRIVAL_S) {
                 return Err(SimError::workload(
                     &name,
                     "arrivals",
