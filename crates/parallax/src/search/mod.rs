@@ -472,7 +472,8 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
         };
-        let deadline = self.limits.time.map(|t| start + t);
+        // A limit past what `Instant` can represent is never reached (no overflow panic).
+        let deadline = self.limits.time.and_then(|t| start.checked_add(t));
         let done = AtomicUsize::new(0);
         let total = candidates.len();
         let results: Vec<Option<Result<Evaluated>>> = candidates
