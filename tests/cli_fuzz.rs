@@ -17,6 +17,8 @@
 //! PARALLAX_FUZZ_RUNS=20000 PARALLAX_FUZZ_SEED=7 cargo test --release -p parallax-cli --test cli_fuzz -- --nocapture
 //! ```
 //!
+//! `PARALLAX_FUZZ_PLACE=1` adds `place` invocations on a mutated placement graph.
+//!
 //! Every failure is printed with the arguments that reproduce it (files it used are kept in
 //! the temp folder named in the message).
 
@@ -170,6 +172,10 @@ impl Files {
                 repo("crates/parallax-hw/data/profiles/parallax-profiler/h100-sxm.json"),
             ),
             ("measured.csv", measured),
+            (
+                "graph.json",
+                repo("crates/parallax-place/tests/data/throughput/layer_bert24_inference.json"),
+            ),
         ];
         for (name, text) in &seeds {
             std::fs::write(dir.join(name), text).unwrap();
@@ -437,7 +443,13 @@ fn mutated_invocations_never_panic_abort_or_hang() {
         .unwrap_or(1);
     let files =
         Files::new(std::env::temp_dir().join(format!("parallax-cli-fuzz-{}", std::process::id())));
-    let seeds = seeds();
+    let mut seeds = seeds();
+    // `place` is fuzzed on request (its solver budgets are the placement crate's; set
+    // PARALLAX_FUZZ_PLACE=1 to include it).
+    if std::env::var_os("PARALLAX_FUZZ_PLACE").is_some() {
+        seeds.push(vec!["place", "@graph.json", "--json"]);
+        seeds.push(vec!["place", "@graph.json", "--objective", "latency"]);
+    }
     let mut g = Gen(seed);
     let mut failures = Vec::new();
     let start = Instant::now();
