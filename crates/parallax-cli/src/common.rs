@@ -65,25 +65,106 @@ pub fn count(n: f64) -> String {
     }
 }
 
-/// A duration in milliseconds from `500ms`, `0.5s`, `50ms` or a bare number of milliseconds.
-pub fn duration_ms(flag: &str, text: &str) -> Result<f64, CliError> {
+/// Largest duration any flag accepts, in seconds (1,000,000 s, about 11.6 days).
+pub const MAX_DURATION_S: f64 = 1_000_000.0;
+
+/// A duration with a unit: `800us`, `500ms`, `0.5s`, `2m` (minutes) or `1h`, in (0, 1,000,000 s].
+///
+/// Every duration flag of every subcommand goes through here, so they all read the same way.
+/// A bare number is an error: `30` could mean 30 ms or 30 s, so the user must say which.
+pub fn duration(flag: &str, text: &str) -> Result<std::time::Duration, CliError> {
     let t = text.trim();
-    let (num, scale) = if let Some(v) = t.strip_suffix("ms") {
-        (v, 1.0)
-    } else if let Some(v) = t.strip_suffix("us") {
-        (v, 1e-3)
-    } else if let Some(v) = t.strip_suffix('s') {
-        (v, 1e3)
-    } else {
-        (t, 1.0)
+    let units: [(&str, f64); 5] = [
+        ("us", 1e-6),
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ];
+    let unit = units.iter().find_map(|(u, scale)| {
+        let num = t.strip_suffix(u)?;
+        // `ms`/`us` end in `s` and `m`: only take a unit whose number is a number.
+        let n = num.trim();
+        (!n.is_empty() && !n.ends_with(|c: char| c.is_ascii_alphabetic())).then_some((n, *scale))
+    });
+    let Some((num, scale)) = unit else {
+        let hint = if t.parse::<f64>().is_ok() {
+            format!(": a bare number has no unit; write e.g. `{t}s` or `{t}ms`")
+        } else {
+            String::new()
+        };
+        return Err(CliError::input(format!(
+            "invalid {flag} `{text}`{hint} (expected a duration with a unit: us, ms, s, m or h, \
+             e.g. 500ms, 0.5s, 2m)"
+        )));
     };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+    let secs = num.parse::<f64>().ok().map(|v| v * scale);
+    match secs {
+        Some(v) if v.is_finite() && v > 0.0 && v <= MAX_DURATION_S => {
+            Ok(std::time::Duration::from_secs_f64(v))
+        }
         _ => Err(CliError::input(format!(
-            "invalid {flag} `{text}`: expected a positive duration such as 500ms, 0.5s or 50 \
-             (milliseconds)"
+            "invalid {flag} `{text}`: expected a duration > 0 and at most {MAX_DURATION_S} s \
+             (about 11.6 days), e.g. 500ms, 0.5s, 2m"
         ))),
     }
+}
+
+/// A duration flag in milliseconds (see [`duration`]).
+pub fn duration_ms(flag: &str, text: &str) -> Result<f64, CliError> {
+    duration(flag, text).map(|d| d.as_secs_f64() * 1e3)
+}
+
+/// Largest `--requests` (the largest workload).
+pub const MAX_REQUESTS: usize = parallax::sim::workload::MAX_REQUESTS;
+/// Largest `--max-num-seqs` value.
+pub const MAX_NUM_SEQS: u32 = parallax::ir::MAX_BATCH_SEQUENCES;
+/// Largest `--max-batched-tokens` and `--chunk` value.
+pub const MAX_BATCHED_TOKENS: u32 = parallax::ir::MAX_SEQUENCE_TOKENS;
+/// Largest `--max-gpus`, `--max-pp` and `--tp` (the largest cluster).
+pub const MAX_GPUS: u32 = parallax::hw::MAX_CLUSTER_GPUS;
+/// Largest `--max-plans`.
+pub const MAX_PLANS: usize = 10_000_000;
+/// Largest `--top`.
+pub const MAX_TOP: usize = 100_000;
+/// Most values in a comma-separated `--max-num-seqs` or `--chunk` list.
+pub const MAX_LIST_VALUES: usize = 64;
+/// Largest `--price`, USD per GPU-hour.
+pub const MAX_PRICE: f64 = 1e6;
+
+/// `--rate`, checked against the simulator's documented range.
+pub fn rate(value: Option<f64>) -> Result<Option<f64>, CliError> {
+    use parallax::sim::workload::{MAX_RATE, MIN_RATE};
+    match value {
+        Some(r) if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) => {
+            Err(CliError::input(format!(
+                "invalid --rate {r}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s"
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `--requests`, checked against its documented range.
+pub fn requests(value: Option<usize>) -> Result<Option<usize>, CliError> {
+    value
+        .map(|n| count_in("--requests", n, 1, MAX_REQUESTS))
+        .transpose()
+}
+
+/// A count flag checked against its documented range `min..=max`.
+pub fn count_in<T: PartialOrd + std::fmt::Display + Copy>(
+    flag: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<T, CliError> {
+    if value < min || value > max {
+        return Err(CliError::input(format!(
+            "invalid {flag} {value}: expected {min}..={max}"
+        )));
+    }
+    Ok(value)
 }
 
 /// The SLOs from `--slo-ttft` / `--slo-tpot` values.

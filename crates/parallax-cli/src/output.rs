@@ -34,11 +34,42 @@ pub struct CliError {
     pub code: u8,
 }
 
+/// Library option names and the flags that set them, longest first: errors from the library
+/// speak of builder fields, users of flags.
+const FLAG_NAMES: [(&str, &str); 15] = [
+    ("scheduler_space.max_num_seqs", "--max-num-seqs"),
+    ("scheduler.max_num_batched_tokens", "--max-batched-tokens"),
+    ("scheduler_space.chunk_sizes", "--chunk"),
+    ("scheduler.max_num_seqs", "--max-num-seqs"),
+    ("scheduler.chunk_size", "--chunk"),
+    ("gpu_memory_utilization", "--gpu-memory-utilization"),
+    ("max_num_batched_tokens", "--max-batched-tokens"),
+    ("price_per_gpu_hour", "--price"),
+    ("limits.max_plans", "--max-plans"),
+    ("max_num_seqs", "--max-num-seqs"),
+    ("slo.ttft_ms", "--slo-ttft"),
+    ("slo.tpot_ms", "--slo-tpot"),
+    ("slo_target", "--slo-target"),
+    ("max_gpus", "--max-gpus"),
+    ("max_pp", "--max-pp"),
+];
+
+/// `message` with library option names replaced by the flags that set them.
+pub fn public_names(message: &str) -> String {
+    let mut m = message.to_string();
+    for (internal, flag) in FLAG_NAMES {
+        if m.contains(internal) {
+            m = m.replace(internal, flag);
+        }
+    }
+    m
+}
+
 impl CliError {
-    /// Bad user input (exit code 2).
+    /// Bad user input (exit code 2). Library option names in the message become flag names.
     pub fn input(e: impl Display) -> Self {
         CliError {
-            message: e.to_string(),
+            message: public_names(&e.to_string()),
             code: 2,
         }
     }

@@ -50,11 +50,7 @@ pub struct PredictArgs {
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
-    if args.tp == 0 {
-        return Err(CliError::input(
-            "invalid --tp 0: expected a tensor-parallel degree of at least 1",
-        ));
-    }
+    common::count_in("--tp", args.tp, 1, common::MAX_GPUS)?;
     let cluster = common::single_node(&args.gpu, args.tp)?;
     let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;
     let cost = engine.cost_model(

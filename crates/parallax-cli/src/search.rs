@@ -4,8 +4,9 @@
 //! workload, minimising mean end-to-end latency.
 //!
 //! # Durations
-//! `--slo-ttft`, `--slo-tpot` and `--time-limit` take `500ms`, `0.5s` or a bare number, which
-//! means milliseconds (`500` = `500ms`). Anything else is an error.
+//! `--slo-ttft`, `--slo-tpot` and `--time-limit` take a number with a unit (`800us`, `500ms`,
+//! `0.5s`, `2m`, `1h`), at most 1,000,000 s ([`common::duration`]). A bare number is an
+//! error: it could mean milliseconds or seconds.
 //!
 //! # Objectives
 //! `e2e-mean`, `e2e-p50`, `e2e-p99` (s); `ttft-mean`, `ttft-p99`, `tpot-mean`, `tpot-p99` (ms);
@@ -44,7 +45,6 @@ use parallax::plan::{Allowed, MemoryOptions};
 use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
-use std::time::Duration;
 
 /// Arguments of `parallax search`.
 #[derive(Debug, Args)]
@@ -68,10 +68,10 @@ pub struct SearchArgs {
     /// tpot-p99, throughput, goodput, energy, cost, min-gpus.
     #[arg(long, short, default_value = "e2e-mean")]
     objective: String,
-    /// Time-to-first-token SLO: `500ms`, `0.5s`, or a bare number of ms.
+    /// Time-to-first-token SLO with a unit: `500ms`, `0.5s`.
     #[arg(long)]
     slo_ttft: Option<String>,
-    /// Time-per-output-token SLO: `50ms`, `0.05s`, or a bare number of ms.
+    /// Time-per-output-token SLO with a unit: `50ms`, `0.05s`.
     #[arg(long)]
     slo_tpot: Option<String>,
     /// Fraction of requests that must meet every SLO, in (0, 1].
@@ -132,17 +132,51 @@ pub struct SearchArgs {
     json: bool,
 }
 
-fn parse_list(flag: &str, text: &str) -> Result<Vec<u32>, CliError> {
-    text.split(',')
-        .map(|s| {
-            s.trim().parse::<u32>().map_err(|_| {
-                CliError::input(format!(
-                    "invalid {flag} `{text}`: expected a positive integer or a comma-separated \
-                     list of them (at `{s}`)"
-                ))
-            })
+fn parse_list(flag: &str, text: &str, max: u32) -> Result<Vec<u32>, CliError> {
+    let parts: Vec<&str> = text.split(',').collect();
+    if parts.len() > common::MAX_LIST_VALUES {
+        return Err(CliError::input(format!(
+            "invalid {flag} `{text}`: expected at most {} values, got {}",
+            common::MAX_LIST_VALUES,
+            parts.len()
+        )));
+    }
+    parts
+        .into_iter()
+        .map(|s| match s.trim().parse::<u32>() {
+            Ok(v) if (1..=max).contains(&v) => Ok(v),
+            _ => Err(CliError::input(format!(
+                "invalid {flag} `{text}`: expected integers in 1..={max}, one or a \
+                 comma-separated list (at `{s}`)"
+            ))),
         })
         .collect()
+}
+
+/// Every count flag against its documented maximum (docs/cli.md, "Limits").
+fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
+    common::count_in("--top", args.top, 1, common::MAX_TOP)?;
+    if let Some(n) = args.max_gpus {
+        common::count_in("--max-gpus", n, 1, common::MAX_GPUS)?;
+    }
+    if let Some(n) = args.max_pp {
+        common::count_in("--max-pp", n, 1, common::MAX_GPUS)?;
+    }
+    if let Some(n) = args.max_batched_tokens {
+        common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
+    }
+    if let Some(n) = args.max_plans {
+        common::count_in("--max-plans", n, 1, common::MAX_PLANS)?;
+    }
+    if let Some(p) = args.price {
+        if !(p.is_finite() && (0.0..=common::MAX_PRICE).contains(&p)) {
+            return Err(CliError::input(format!(
+                "invalid --price {p}: expected a price per GPU-hour in [0, {}]",
+                common::MAX_PRICE
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_allowed(text: &str) -> Result<Allowed, CliError> {
@@ -191,7 +225,7 @@ fn scheduler(
     }
     let mut space = SchedulerSpace::default();
     if let Some(s) = &args.max_num_seqs {
-        let v = parse_list("--max-num-seqs", s)?;
+        let v = parse_list("--max-num-seqs", s, common::MAX_NUM_SEQS)?;
         if v.len() == 1 {
             cfg.max_num_seqs = v[0];
         } else {
@@ -206,7 +240,7 @@ fn scheduler(
                 kind.name()
             )));
         }
-        let v = parse_list("--chunk", s)?;
+        let v = parse_list("--chunk", s, common::MAX_BATCHED_TOKENS)?;
         if v.len() == 1 {
             cfg.chunk_size = Some(v[0]);
         } else {
@@ -218,17 +252,22 @@ fn scheduler(
 
 /// Run `parallax search`.
 pub fn run(args: SearchArgs) -> Result<(), CliError> {
+    check_counts(&args)?;
     let model = common::model(&args.model)?;
     let cluster = common::cluster(&args.cluster)?;
-    let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
-        .map_err(CliError::input)?;
+    let workload = parallax::load_workload(
+        &args.workload,
+        common::rate(args.rate)?,
+        common::requests(args.requests)?,
+    )
+    .map_err(CliError::input)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     let obj = objective(&args.objective)?;
     let slo = common::slo(args.slo_ttft.as_deref(), args.slo_tpot.as_deref())?;
     let time = args
         .time_limit
         .as_deref()
-        .map(|t| common::duration_ms("--time-limit", t).map(|ms| Duration::from_secs_f64(ms / 1e3)))
+        .map(|t| common::duration("--time-limit", t))
         .transpose()?;
     let engine = common::engine(&args.engine, &model, &cluster, cluster.gpus_per_node)?;
     let (sched, space) = scheduler(&args, engine.scheduler)?;

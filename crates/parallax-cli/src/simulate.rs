@@ -5,7 +5,8 @@ use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
 use parallax::plan::{LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
-    chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Summary,
+    chrome_trace, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
+    SchedulerKind, SimConfig, SimReport, Summary,
 };
 use parallax::EngineModel;
 use std::path::PathBuf;
@@ -81,6 +82,46 @@ pub struct SimulateArgs {
     json: bool,
 }
 
+/// Why requests were rejected, one line per reason with the fix (empty when none were).
+fn rejection_notes(report: &SimReport, config: &SimConfig) -> Vec<String> {
+    let mut notes = Vec::new();
+    let longest = |reason: RejectReason, f: &dyn Fn(&RequestRecord) -> u64| {
+        report
+            .requests
+            .iter()
+            .filter(|r| r.rejected == Some(reason))
+            .map(f)
+            .max()
+            .unwrap_or(0)
+    };
+    let c = &report.metrics.requests;
+    if c.rejected_prompt_too_long > 0 {
+        let prompt = longest(RejectReason::PromptTooLong, &|r| r.prompt_tokens as u64);
+        notes.push(format!(
+            "{} of {} requests rejected: their prompt (up to {prompt} tokens) exceeds the token \
+             budget of one iteration (--max-batched-tokens {}) and scheduler {} does not split \
+             prompts; raise --max-batched-tokens to at least {prompt}, or use --scheduler \
+             sarathi (chunked prefill)",
+            c.rejected_prompt_too_long,
+            c.total,
+            config.scheduler.max_num_batched_tokens,
+            config.scheduler.kind.name()
+        ));
+    }
+    if c.rejected_kv_capacity > 0 {
+        let tokens = longest(RejectReason::KvCapacity, &|r| {
+            r.prompt_tokens as u64 + r.output_tokens as u64
+        });
+        notes.push(format!(
+            "{} of {} requests rejected: their KV cache (up to {tokens} tokens, prompt + output) \
+             can never fit one replica's KV memory; give each replica more GPUs (a larger tp or \
+             pp in --plan), raise --gpu-memory-utilization, or use shorter requests",
+            c.rejected_kv_capacity, c.total
+        ));
+    }
+    notes
+}
+
 /// The simulator settings from the flags on top of the engine's.
 fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliError> {
     let mut scheduler: SchedulerConfig = engine.scheduler;
@@ -89,13 +130,14 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
         scheduler.kind = kind;
     }
     if let Some(n) = a.max_num_seqs {
-        scheduler.max_num_seqs = n;
+        scheduler.max_num_seqs = common::count_in("--max-num-seqs", n, 1, common::MAX_NUM_SEQS)?;
     }
     if let Some(n) = a.max_batched_tokens {
-        scheduler.max_num_batched_tokens = n;
+        scheduler.max_num_batched_tokens =
+            common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
     }
-    if a.chunk.is_some() {
-        scheduler.chunk_size = a.chunk;
+    if let Some(n) = a.chunk {
+        scheduler.chunk_size = Some(common::count_in("--chunk", n, 1, common::MAX_BATCHED_TOKENS)?);
     }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
@@ -128,8 +170,12 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let plan: Plan = args.plan.parse().map_err(CliError::input)?;
     let engine = common::engine(&args.engine, &model, &cluster, plan.tp)?;
     let config = sim_config(&args, &engine)?;
-    let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
-        .map_err(CliError::input)?;
+    let workload = parallax::load_workload(
+        &args.workload,
+        common::rate(args.rate)?,
+        common::requests(args.requests)?,
+    )
+    .map_err(CliError::input)?;
     let cost = engine.cost_model(
         common::cost_model(&cluster, &args.cost_model)?,
         cluster.gpu.memory_bandwidth,
@@ -153,6 +199,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     for note in &workload.notes {
         eprintln!("note: {note}");
+    }
+    for note in rejection_notes(&report, &config) {
+        eprintln!("warning: {note}");
     }
     let m = &report.metrics;
     if args.json {

@@ -250,7 +250,11 @@ pub fn cost_model_for(
         return Ok(roofline);
     }
     match embedded_profile(&cluster.gpu) {
-        Some(p) => Ok(Arc::new(ProfiledCostModel::new(&p, roofline)?)),
+        // The embedded profiles were measured on the GPU's default links.
+        Some(p) => Ok(Arc::new(ProfiledCostModel::new(&p, roofline)?.measured_on(
+            crate::Link::default_intra_node(&cluster.gpu),
+            crate::Link::default_inter_node(),
+        ))),
         None if choice == CostModelChoice::Profiled => Err(ProfileError::NoProfile {
             gpu: cluster.gpu.name.clone(),
             available: vec!["H100-SXM".into(), "H200".into()],

@@ -78,6 +78,16 @@ impl LinkKind {
     }
 }
 
+/// Most GPUs a cluster may have in total (65,536). Larger counts are refused at parse time,
+/// before anything is sized from them.
+pub const MAX_CLUSTER_GPUS: u32 = 1 << 16;
+/// Smallest link bandwidth accepted, bytes/s per GPU per direction (1 MB/s).
+pub const MIN_LINK_BANDWIDTH: f64 = 1e6;
+/// Largest link bandwidth accepted, bytes/s per GPU per direction (1 PB/s).
+pub const MAX_LINK_BANDWIDTH: f64 = 1e15;
+/// Largest link latency accepted, seconds (1 s).
+pub const MAX_LINK_LATENCY: f64 = 1.0;
+
 /// A link class: bandwidth per GPU per direction and per-message latency.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Link {
@@ -130,18 +140,21 @@ impl Link {
     /// # Errors
     /// [`HwError::InvalidValue`] naming `what` (e.g. `intra_node bandwidth`).
     pub fn validate(&self, what: &str) -> Result<(), HwError> {
-        if !(self.bandwidth.is_finite() && self.bandwidth > 0.0) {
+        if !(MIN_LINK_BANDWIDTH..=MAX_LINK_BANDWIDTH).contains(&self.bandwidth) {
             return Err(HwError::InvalidValue {
                 what: format!("{what} bandwidth"),
-                value: self.bandwidth.to_string(),
-                expected: "a positive, finite number of bytes/s".into(),
+                value: num(self.bandwidth),
+                expected: format!(
+                    "a bandwidth in [{MIN_LINK_BANDWIDTH:e}, {MAX_LINK_BANDWIDTH:e}] bytes/s \
+                     (1 MB/s to 1 PB/s)"
+                ),
             });
         }
-        if !(self.latency.is_finite() && self.latency >= 0.0) {
+        if !(0.0..=MAX_LINK_LATENCY).contains(&self.latency) {
             return Err(HwError::InvalidValue {
                 what: format!("{what} latency"),
-                value: self.latency.to_string(),
-                expected: "a non-negative, finite number of seconds".into(),
+                value: num(self.latency),
+                expected: format!("a latency in [0, {MAX_LINK_LATENCY}] s"),
             });
         }
         Ok(())
@@ -182,11 +195,15 @@ impl Cluster {
                 });
             }
         }
-        if self.nodes.checked_mul(self.gpus_per_node).is_none() {
+        if self
+            .nodes
+            .checked_mul(self.gpus_per_node)
+            .map_or(true, |n| n > MAX_CLUSTER_GPUS)
+        {
             return Err(HwError::InvalidValue {
                 what: "nodes x gpus_per_node".into(),
                 value: format!("{} x {}", self.nodes, self.gpus_per_node),
-                expected: format!("a total of at most {} GPUs", u32::MAX),
+                expected: format!("a total of at most {MAX_CLUSTER_GPUS} GPUs"),
             });
         }
         self.intra_node.validate("intra_node")?;
@@ -236,12 +253,12 @@ impl Cluster {
                 return Err(malformed(part, t, "a positive integer"));
             }
             match t.parse::<u32>() {
-                Ok(0) | Err(_) => Err(malformed(
+                Ok(v) if (1..=MAX_CLUSTER_GPUS).contains(&v) => Ok(v),
+                _ => Err(malformed(
                     part,
                     t,
-                    "a positive integer (at most 4294967295)",
+                    &format!("a positive integer (at most {MAX_CLUSTER_GPUS})"),
                 )),
-                Ok(v) => Ok(v),
             }
         };
         let Some((first, rest)) = split(s) else {
@@ -331,16 +348,26 @@ impl Cluster {
                 return Err(field_err(field, "0".into(), "a positive integer"));
             }
         }
+        let max = format!("at most {MAX_CLUSTER_GPUS}");
         let nodes = u32::try_from(file.nodes)
-            .map_err(|_| field_err("nodes", file.nodes.to_string(), "at most 4294967295"))?;
-        let gpus_per_node = u32::try_from(file.gpus_per_node).map_err(|_| {
-            field_err(
-                "gpus_per_node",
-                file.gpus_per_node.to_string(),
-                "at most 4294967295",
-            )
+            .ok()
+            .filter(|n| *n <= MAX_CLUSTER_GPUS)
+            .ok_or_else(|| field_err("nodes", file.nodes.to_string(), &max))?;
+        let gpus_per_node = u32::try_from(file.gpus_per_node)
+            .ok()
+            .filter(|n| *n <= MAX_CLUSTER_GPUS)
+            .ok_or_else(|| field_err("gpus_per_node", file.gpus_per_node.to_string(), &max))?;
+        let mut gpu = catalog::gpu(&file.gpu).map_err(|e| match e {
+            HwError::UnknownGpu { name, known } => field_err(
+                "gpu",
+                format!("\"{name}\""),
+                &format!(
+                    "a GPU from the catalog (`parallax gpus`): {}",
+                    known.join(", ")
+                ),
+            ),
+            other => other,
         })?;
-        let mut gpu = catalog::gpu(&file.gpu)?;
         if let Some(p) = file.price_per_hour {
             gpu = gpu.with_price(p).map_err(|_| {
                 field_err(
@@ -460,6 +487,16 @@ struct LinkFile {
     latency_us: Option<f64>,
 }
 
+/// `v` as written for ordinary magnitudes, in scientific notation when tiny or huge (a
+/// denormal prints as `5e-324`, not as 300 digits).
+fn num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&v.abs()) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
 fn resolve_link(
     file: Option<&LinkFile>,
     default: Link,
@@ -482,11 +519,17 @@ fn resolve_link(
             err("kind", k.clone(), &format!("one of {}", names.join(", ")))
         })?,
     };
-    let positive = |field: &str, v: f64| -> Result<f64, HwError> {
-        if v.is_finite() && v > 0.0 {
+    // Range-checked in the unit the user wrote, so the error quotes their number.
+    let positive = |field: &str, v: f64, scale: f64| -> Result<f64, HwError> {
+        let (lo, hi) = (MIN_LINK_BANDWIDTH / scale, MAX_LINK_BANDWIDTH / scale);
+        if (lo..=hi).contains(&v) {
             Ok(v)
         } else {
-            Err(err(field, v.to_string(), "a positive, finite number"))
+            Err(err(
+                field,
+                num(v),
+                &format!("a number in [{}, {}] (1 MB/s to 1 PB/s)", num(lo), num(hi)),
+            ))
         }
     };
     let bandwidth = match (f.bandwidth_gbps, f.bandwidth_gbytes_per_s) {
@@ -497,8 +540,8 @@ fn resolve_link(
                 "only one of bandwidth_gbps (Gbit/s) and bandwidth_gbytes_per_s (GB/s)",
             ))
         }
-        (Some(gbit), None) => positive("bandwidth_gbps", gbit)? * 1e9 / 8.0,
-        (None, Some(gbyte)) => positive("bandwidth_gbytes_per_s", gbyte)? * 1e9,
+        (Some(gbit), None) => positive("bandwidth_gbps", gbit, 1e9 / 8.0)? * 1e9 / 8.0,
+        (None, Some(gbyte)) => positive("bandwidth_gbytes_per_s", gbyte, 1e9)? * 1e9,
         (None, None) if kind == default.kind => default.bandwidth,
         (None, None) => {
             return Err(err(
@@ -515,12 +558,15 @@ fn resolve_link(
     let latency = match f.latency_us {
         None if kind == default.kind => default.latency,
         None => kind.default_latency(),
-        Some(us) if us.is_finite() && us >= 0.0 => us * 1e-6,
+        Some(us) if (0.0..=MAX_LINK_LATENCY * 1e6).contains(&us) => us * 1e-6,
         Some(us) => {
             return Err(err(
                 "latency_us",
-                us.to_string(),
-                "a non-negative, finite number of microseconds",
+                num(us),
+                &format!(
+                    "a number of microseconds in [0, {}]",
+                    MAX_LINK_LATENCY * 1e6
+                ),
             ))
         }
     };

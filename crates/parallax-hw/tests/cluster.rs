@@ -133,7 +133,13 @@ fn toml_errors_name_file_field_and_value() {
     assert!(e.to_string().contains("speed"), "{e}");
     let e = Cluster::from_toml_str("nodes = 1\ngpus_per_node = 8\ngpu = \"Z80\"\n", "z.toml")
         .unwrap_err();
-    assert!(matches!(e, HwError::UnknownGpu { ref name, .. } if name == "Z80"));
+    // An unknown GPU names the file and the field, and lists the catalog.
+    assert!(
+        matches!(e, HwError::TomlField { ref field, ref value, .. } if field == "gpu" && value == "\"Z80\""),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("z.toml") && msg.contains("H100-SXM"), "{msg}");
 }
 
 #[test]

@@ -8,6 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Most sequences (prefill chunks plus decode requests) one iteration may hold when it is
+/// described as text (`--prefill`, `--decode`, profile and measured rows): 2^20 = 1,048,576.
+/// Parsers refuse more before allocating anything per sequence.
+pub const MAX_BATCH_SEQUENCES: u32 = 1 << 20;
+/// Longest sequence length (new tokens, prefix or decode context) a batch description may
+/// give: 2^24 = 16,777,216 tokens.
+pub const MAX_SEQUENCE_TOKENS: u32 = 1 << 24;
+
 /// One prefill chunk: `new_tokens` new tokens appended after `prefix` cached tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PrefillChunk {

@@ -239,6 +239,17 @@ pub fn resolve(spec: &str) -> Result<Model, IrError> {
     if let Some(e) = EMBEDDED.iter().find(|e| e.matches(spec)) {
         return e.model();
     }
+    // Clearly a path (not a short name or an `org/name` id): say it is missing rather than
+    // suggest unrelated short names.
+    let t = spec.trim();
+    if t.starts_with(['.', '/', '~']) || t.contains('\\') || t.matches('/').count() >= 2 {
+        return Err(IrError::Io {
+            path: path.to_path_buf(),
+            message: "no such file or directory (expected a config.json, a folder holding \
+                      one, or an embedded short name from `parallax models`)"
+                .into(),
+        });
+    }
     Err(IrError::UnknownModel {
         spec: spec.to_string(),
         suggestions: suggestions(spec, 3),

@@ -22,7 +22,7 @@ pub mod lower;
 pub mod model;
 pub mod op;
 
-pub use batch::{Batch, DecodeGroup, PrefillChunk};
+pub use batch::{Batch, DecodeGroup, PrefillChunk, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS};
 pub use catalog::{embedded, resolve, EmbeddedModel};
 pub use dtype::{DType, Precision};
 pub use error::IrError;

@@ -50,7 +50,7 @@ impl CellLayout {
 
     /// Devices the layout spans.
     pub fn devices(&self) -> u32 {
-        self.replicas * self.tp
+        self.replicas.saturating_mul(self.tp)
     }
 }
 
@@ -66,7 +66,7 @@ pub struct MoeLayout {
 impl MoeLayout {
     /// Devices the layout spans.
     pub fn devices(&self) -> u32 {
-        self.ep * self.tp
+        self.ep.saturating_mul(self.tp)
     }
 }
 
@@ -200,6 +200,15 @@ impl Plan {
                 return Err(PlanError::inconsistent(self, name, "must be at least 1"));
             }
         }
+        let max = parallax_hw::MAX_CLUSTER_GPUS as u64;
+        let total = self.dp as u64 * self.pp as u64 * self.tp as u64;
+        if total > max {
+            return Err(PlanError::inconsistent(
+                self,
+                "dp x pp x tp",
+                format!("spans {total} devices; the largest cluster has {max}"),
+            ));
+        }
         for (name, l) in [("attn", self.attn), ("mlp", self.mlp)] {
             if l.replicas == 0 || l.tp == 0 {
                 return Err(PlanError::inconsistent(
@@ -208,7 +217,7 @@ impl Plan {
                     "replicas and tp must be at least 1",
                 ));
             }
-            if l.devices() != self.tp {
+            if l.replicas as u64 * l.tp as u64 != self.tp as u64 {
                 return Err(PlanError::inconsistent(
                     self,
                     name,
@@ -229,7 +238,7 @@ impl Plan {
                 "ep and tp must be at least 1",
             ));
         }
-        if self.moe.devices() != self.tp {
+        if self.moe.ep as u64 * self.moe.tp as u64 != self.tp as u64 {
             return Err(PlanError::inconsistent(
                 self,
                 "moe",
@@ -559,10 +568,15 @@ fn parse_degree(input: &str, token: &str, digits: &str) -> Result<u32, PlanError
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(parse_err(input, token, "a positive integer"));
     }
+    let max = parallax_hw::MAX_CLUSTER_GPUS;
     match digits.parse::<u32>() {
         Ok(0) => Err(parse_err(input, token, "a positive integer (at least 1)")),
-        Ok(v) => Ok(v),
-        Err(_) => Err(parse_err(input, token, "an integer below 2^32")),
+        Ok(v) if v <= max => Ok(v),
+        _ => Err(parse_err(
+            input,
+            token,
+            &format!("a degree of at most {max} (the largest cluster)"),
+        )),
     }
 }
 

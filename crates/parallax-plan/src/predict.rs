@@ -9,7 +9,9 @@ use crate::lower::{lower_unchecked, LowerOptions};
 use crate::memory::MemoryReport;
 use crate::plan::Plan;
 use parallax_hw::{Cluster, CostModel};
-use parallax_ir::{Batch, DecodeGroup, Model, OpKind, PrefillChunk};
+use parallax_ir::{
+    Batch, DecodeGroup, Model, OpKind, PrefillChunk, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
+};
 use parallax_sim::StageCost;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -184,6 +186,22 @@ fn positive(
     }
 }
 
+/// `positive`, then at most `max`.
+fn bounded(
+    flag: &str,
+    spec: &str,
+    s: &str,
+    what: &str,
+    allow_zero: bool,
+    max: u32,
+) -> Result<u32, PlanError> {
+    let v = positive(flag, spec, s, what, allow_zero)?;
+    if v > max {
+        return Err(spec_err(flag, spec, &format!("{what} of at most {max}")));
+    }
+    Ok(v)
+}
+
 /// Most prefill sequences one `--prefill` spec may ask for (each is a separate chunk).
 pub const MAX_PREFILL_SEQUENCES: u32 = 1 << 16;
 
@@ -218,11 +236,18 @@ pub fn parse_prefill_spec(spec: &str) -> Result<Vec<PrefillChunk>, PlanError> {
             &format!("at most {MAX_PREFILL_SEQUENCES} sequences B in one spec"),
         ));
     }
-    let s = positive(FLAG, spec, s, "new tokens S", false)?;
+    let s = bounded(FLAG, spec, s, "new tokens S", false, MAX_SEQUENCE_TOKENS)?;
     let p = match p {
-        Some(p) => positive(FLAG, spec, p, "cached tokens P", true)?,
+        Some(p) => bounded(FLAG, spec, p, "cached tokens P", true, MAX_SEQUENCE_TOKENS)?,
         None => 0,
     };
+    if s + p > MAX_SEQUENCE_TOKENS {
+        return Err(spec_err(
+            FLAG,
+            spec,
+            &format!("S + P of at most {MAX_SEQUENCE_TOKENS} tokens per sequence"),
+        ));
+    }
     Ok(vec![
         PrefillChunk {
             new_tokens: s,
@@ -243,8 +268,22 @@ pub fn parse_decode_spec(spec: &str) -> Result<DecodeGroup, PlanError> {
         .trim()
         .split_once(['x', 'X'])
         .ok_or_else(|| spec_err(FLAG, spec, EXP))?;
-    let b = positive(FLAG, spec, b, "a request count B", false)?;
-    let c = positive(FLAG, spec, c, "a context length C", false)?;
+    let b = bounded(
+        FLAG,
+        spec,
+        b,
+        "a request count B",
+        false,
+        MAX_BATCH_SEQUENCES,
+    )?;
+    let c = bounded(
+        FLAG,
+        spec,
+        c,
+        "a context length C",
+        false,
+        MAX_SEQUENCE_TOKENS,
+    )?;
     Ok(DecodeGroup::uniform(b, c))
 }
 
@@ -266,7 +305,15 @@ pub fn batch_from_specs<P: AsRef<str>, D: AsRef<str>>(
 ) -> Result<Batch, PlanError> {
     let mut batch = Batch::default();
     for p in prefill {
-        batch.prefill.extend(parse_prefill_spec(p.as_ref())?);
+        let chunks = parse_prefill_spec(p.as_ref())?;
+        if batch.prefill.len() + chunks.len() > MAX_BATCH_SEQUENCES as usize {
+            return Err(spec_err(
+                "--prefill",
+                p.as_ref(),
+                &format!("at most {MAX_BATCH_SEQUENCES} sequences (prefill and decode) in total"),
+            ));
+        }
+        batch.prefill.extend(chunks);
     }
     for d in decode {
         let g = parse_decode_spec(d.as_ref())?;
@@ -274,11 +321,14 @@ pub fn batch_from_specs<P: AsRef<str>, D: AsRef<str>>(
             .decode
             .requests
             .checked_add(g.requests)
+            .filter(|n| *n as usize + batch.prefill.len() <= MAX_BATCH_SEQUENCES as usize)
             .ok_or_else(|| {
                 spec_err(
                     "--decode",
                     d.as_ref(),
-                    "fewer than 2^32 decode requests in total",
+                    &format!(
+                        "at most {MAX_BATCH_SEQUENCES} sequences (prefill and decode) in total"
+                    ),
                 )
             })?;
         batch.decode = DecodeGroup {

@@ -463,7 +463,9 @@ impl Run<'_> {
             let start = at.max(rep.stage_free[s]);
             let end = start + c.seconds;
             rep.stage_free[s] = end;
-            rep.busy[s] += c.seconds;
+            // Busy time as the clock saw it (not `c.seconds`): at large absolute times the
+            // clock rounds, and busy must never exceed the makespan it is divided by.
+            rep.busy[s] += end - start;
             rep.flops += c.flops;
             rep.bytes += c.bytes;
             for k in 0..5 {

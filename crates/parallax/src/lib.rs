@@ -30,7 +30,7 @@ pub use search::{
     Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport,
     StopReason,
 };
-pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
+pub use simulate::{check_context, largest_request_tokens, load_workload, simulate_plan};
 pub use validate::{validate_file, validate_file_with, ValidationReport};
 
 pub use parallax_hw as hw;

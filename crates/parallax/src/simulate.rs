@@ -22,6 +22,20 @@ pub fn load_workload(spec: &str, rate: Option<f64>, requests: Option<usize>) -> 
     let known = workload::names().contains(&spec)
         || spec.starts_with(workload::spec::PREFIX)
         || std::path::Path::new(spec).exists();
+    let looks_like_path = spec.contains(['/', '\\'])
+        || [".csv", ".jsonl", ".json", ".txt"]
+            .iter()
+            .any(|ext| spec.to_ascii_lowercase().ends_with(ext));
+    if !known && looks_like_path {
+        return Err(Error::Option {
+            option: "workload".into(),
+            value: spec.into(),
+            expected: format!(
+                "an existing trace file: `{spec}` does not exist (embedded workloads: {})",
+                workload::names().join(", ")
+            ),
+        });
+    }
     if !known {
         return Err(Error::Option {
             option: "workload".into(),
@@ -34,6 +48,13 @@ pub fn load_workload(spec: &str, rate: Option<f64>, requests: Option<usize>) -> 
     }
     let mut w = workload::resolve(spec)?;
     if let Some(n) = requests {
+        if n > workload::MAX_REQUESTS {
+            return Err(Error::Option {
+                option: "requests".into(),
+                value: n.to_string(),
+                expected: format!("at most {} requests", workload::MAX_REQUESTS),
+            });
+        }
         w = w.take(n)?;
     }
     if let Some(r) = rate {
@@ -52,6 +73,37 @@ pub fn largest_request_tokens(workload: &Workload) -> u64 {
         .unwrap_or(0)
 }
 
+/// Check that every request of `workload` fits `model`'s context window: prompt plus output
+/// at most `max_position_embeddings` tokens (what vLLM calls `max_model_len`).
+///
+/// # Errors
+/// [`Error::Option`] naming the first request that does not fit, its length, the model's
+/// limit, and how many requests exceed it.
+pub fn check_context(model: &Model, workload: &Workload) -> Result<()> {
+    let limit = model.max_position_embeddings as u64;
+    let len = |r: &parallax_sim::workload::Request| r.prompt_tokens as u64 + r.output_tokens as u64;
+    let Some(first) = workload.requests.iter().find(|r| len(r) > limit) else {
+        return Ok(());
+    };
+    let over = workload.requests.iter().filter(|r| len(r) > limit).count();
+    Err(Error::Option {
+        option: "workload".into(),
+        value: workload.name.clone(),
+        expected: format!(
+            "requests that fit the context window of model `{}` (max_position_embeddings = \
+             {limit} tokens): request id {} needs {} tokens ({} prompt + {} output), and {over} \
+             of {} requests exceed the window; use a model with a longer context or a workload \
+             with shorter requests",
+            model.name,
+            first.id,
+            len(first),
+            first.prompt_tokens,
+            first.output_tokens,
+            workload.len()
+        ),
+    })
+}
+
 /// Lower `plan` and simulate `workload` on it.
 ///
 /// Requests that can never fit the plan's KV cache are rejected and counted by the simulator
@@ -59,7 +111,8 @@ pub fn largest_request_tokens(workload: &Workload) -> u64 {
 ///
 /// # Errors
 /// [`Error::Plan`] when the plan does not fit the model or cluster, [`Error::Simulation`] for an
-/// invalid simulator configuration.
+/// invalid simulator configuration, [`Error::Option`] when a request is longer than the
+/// model's context window ([`check_context`]).
 pub fn simulate_plan(
     model: &Model,
     cluster: &Cluster,
@@ -69,6 +122,7 @@ pub fn simulate_plan(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    check_context(model, workload)?;
     let lowered = lower_plan(model, plan, cluster, cost, lower)?;
     let sim = Simulator::new(lowered.replicas, *config)?;
     Ok(sim.run(workload)?)

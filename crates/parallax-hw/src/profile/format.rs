@@ -22,7 +22,9 @@
 //! else the file's) and provenance (the table's `provenance`, else the file's).
 
 use super::error::{ProfileError, Row};
-use parallax_ir::{CollectiveKind, DType, ElementwiseKind};
+use parallax_ir::{
+    CollectiveKind, DType, ElementwiseKind, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
+};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -505,6 +507,23 @@ impl<'a> TableReader<'a> {
         u32::try_from(x).map_err(|_| self.bad(i, col, self.cell(row, col), "an integer < 2^32"))
     }
 
+    /// [`Self::u32`], then at most `max` (sizes that are later expanded per sequence or
+    /// multiplied together are bounded before use).
+    fn u32_max(
+        &self,
+        i: usize,
+        row: &Value,
+        col: usize,
+        positive: bool,
+        max: u32,
+    ) -> Result<u32, ProfileError> {
+        let x = self.u32(i, row, col, positive)?;
+        if x > max {
+            return Err(self.bad(i, col, self.cell(row, col), &format!("at most {max}")));
+        }
+        Ok(x)
+    }
+
     fn pos_f64(&self, i: usize, row: &Value, col: usize) -> Result<f64, ProfileError> {
         let v = self.cell(row, col);
         match v.as_f64() {
@@ -808,9 +827,9 @@ impl TableRow for PrefillPoint {
     const COLUMNS: &'static [&'static str] = &PREFILL_COLUMNS;
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
         Ok(PrefillPoint {
-            batch: r.u32(i, row, 0, true)?,
-            new_tokens: r.u32(i, row, 1, true)?,
-            prefix: r.u32(i, row, 2, false)?,
+            batch: r.u32_max(i, row, 0, true, MAX_BATCH_SEQUENCES)?,
+            new_tokens: r.u32_max(i, row, 1, true, MAX_SEQUENCE_TOKENS)?,
+            prefix: r.u32_max(i, row, 2, false, MAX_SEQUENCE_TOKENS)?,
             heads: r.u32(i, row, 3, true)?,
             kv_heads: r.u32(i, row, 4, true)?,
             head_dim: r.u32(i, row, 5, true)?,
@@ -838,8 +857,8 @@ impl TableRow for DecodePoint {
     const COLUMNS: &'static [&'static str] = &DECODE_COLUMNS;
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
         Ok(DecodePoint {
-            batch: r.u32(i, row, 0, true)?,
-            context: r.u32(i, row, 1, true)?,
+            batch: r.u32_max(i, row, 0, true, MAX_BATCH_SEQUENCES)?,
+            context: r.u32_max(i, row, 1, true, MAX_SEQUENCE_TOKENS)?,
             heads: r.u32(i, row, 2, true)?,
             kv_heads: r.u32(i, row, 3, true)?,
             head_dim: r.u32(i, row, 4, true)?,

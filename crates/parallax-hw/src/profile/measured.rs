@@ -15,7 +15,7 @@
 
 use super::csv::Csv;
 use super::error::{ProfileError, Row};
-use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
+use parallax_ir::{Batch, DecodeGroup, PrefillChunk, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS};
 use std::path::Path;
 
 /// One measured iteration.
@@ -117,7 +117,10 @@ fn parse_prefill(s: &str) -> Option<PrefillSpec> {
         None => (rest, 0),
     };
     let (batch, new_tokens) = (parse_u32(b)?, parse_u32(n)?);
-    (batch > 0 && new_tokens > 0).then_some(PrefillSpec {
+    let sized = (1..=MAX_BATCH_SEQUENCES).contains(&batch)
+        && (1..=MAX_SEQUENCE_TOKENS).contains(&new_tokens)
+        && p <= MAX_SEQUENCE_TOKENS;
+    sized.then_some(PrefillSpec {
         batch,
         new_tokens,
         prefix: p,
@@ -127,7 +130,9 @@ fn parse_prefill(s: &str) -> Option<PrefillSpec> {
 fn parse_decode(s: &str) -> Option<DecodeSpec> {
     let (b, c) = s.split_once('x')?;
     let (batch, context) = (parse_u32(b)?, parse_u32(c)?);
-    (batch > 0 && context > 0).then_some(DecodeSpec { batch, context })
+    let sized =
+        (1..=MAX_BATCH_SEQUENCES).contains(&batch) && (1..=MAX_SEQUENCE_TOKENS).contains(&context);
+    sized.then_some(DecodeSpec { batch, context })
 }
 
 fn specs(s: &str) -> impl Iterator<Item = &str> {
@@ -174,15 +179,40 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
         let mut prefill = Vec::new();
         for s in specs(f[cp]) {
             prefill.push(parse_prefill(s).ok_or_else(|| {
-                c.bad_value(l, cp, "prefill specs `BxS` or `BxS+P` with B, S > 0")
+                c.bad_value(
+                    l,
+                    cp,
+                    &format!(
+                        "prefill specs `BxS` or `BxS+P` with 1 ≤ B ≤ {MAX_BATCH_SEQUENCES}, \
+                     1 ≤ S ≤ {MAX_SEQUENCE_TOKENS}, P ≤ {MAX_SEQUENCE_TOKENS}"
+                    ),
+                )
             })?);
         }
         let mut decode = Vec::new();
         for s in specs(f[cd]) {
-            decode.push(
-                parse_decode(s)
-                    .ok_or_else(|| c.bad_value(l, cd, "decode specs `BxC` with B, C > 0"))?,
-            );
+            decode.push(parse_decode(s).ok_or_else(|| {
+                c.bad_value(
+                    l,
+                    cd,
+                    &format!(
+                        "decode specs `BxC` with 1 ≤ B ≤ {MAX_BATCH_SEQUENCES}, \
+                         1 ≤ C ≤ {MAX_SEQUENCE_TOKENS}"
+                    ),
+                )
+            })?);
+        }
+        let sequences: u64 = prefill.iter().map(|s| s.batch as u64).sum::<u64>()
+            + decode.iter().map(|s| s.batch as u64).sum::<u64>();
+        if sequences > MAX_BATCH_SEQUENCES as u64 {
+            return Err(c.bad_value(
+                l,
+                cp,
+                &format!(
+                    "at most {MAX_BATCH_SEQUENCES} sequences (prefill and decode) in one row; \
+                     this row has {sequences}"
+                ),
+            ));
         }
         if prefill.is_empty() && decode.is_empty() {
             return Err(ProfileError::BadValue {

@@ -46,7 +46,7 @@ use super::format::{
 };
 use super::interp::{Curve, Ideal};
 use crate::cost::CostModel;
-use crate::topology::DeviceGroup;
+use crate::topology::{DeviceGroup, Link};
 use parallax_ir::{
     AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, Gemm,
     PrefillChunk,
@@ -552,9 +552,21 @@ pub struct ProfiledCostModel {
     launch: Option<f64>,
     iteration: Option<f64>,
     graph_overlap: Option<f64>,
+    /// The (intra-node, inter-node) links the profile's collectives were measured on; a
+    /// group on other links is timed by the fallback (see [`ProfiledCostModel::measured_on`]).
+    measured_links: Option<(Link, Link)>,
 }
 
 impl ProfiledCostModel {
+    /// Declare the links the profile's collectives were measured on. A collective over a
+    /// group whose links differ (a cluster TOML that overrides `intra_node` or `inter_node`)
+    /// is then timed by the fallback model, which honours the group's links, instead of by
+    /// curves measured on other hardware.
+    pub fn measured_on(mut self, intra_node: Link, inter_node: Link) -> Self {
+        self.measured_links = Some((intra_node, inter_node));
+        self
+    }
+
     /// Builds the model from `profile`, falling back to `fallback` where the profile has no
     /// data for an op.
     ///
@@ -574,6 +586,7 @@ impl ProfiledCostModel {
             launch: profile.overheads.host_op_seconds,
             iteration: profile.overheads.iteration_seconds,
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
+            measured_links: None,
         })
     }
 
@@ -731,6 +744,12 @@ impl ProfiledCostModel {
         } else {
             Scope::Inter
         };
+        if let Some((intra, inter)) = &self.measured_links {
+            let same = group.intra == *intra && (scope == Scope::Intra || group.inter == *inter);
+            if !same {
+                return None;
+            }
+        }
         let key = (kind, group.size, scope);
         let i = self
             .fam

@@ -37,6 +37,19 @@ use std::path::Path;
 pub const DEFAULT_LENGTHS_ONLY_RATE: f64 = 0.5;
 /// Default seed of the Poisson arrivals given to lengths-only traces.
 pub const DEFAULT_LENGTHS_ONLY_SEED: u64 = 0;
+/// Most requests a workload may hold: a trace, a `synthetic:` spec's `requests`, or a
+/// `--requests` cut (10,000,000).
+pub const MAX_REQUESTS: usize = 10_000_000;
+/// Longest prompt or output of one request, in tokens (2^24 = 16,777,216).
+pub const MAX_REQUEST_TOKENS: u32 = 1 << 24;
+/// Latest arrival time of a request, in seconds (10^9 s, about 31.7 years). Beyond it the
+/// simulator's `f64` clock could no longer resolve a microsecond.
+pub const MAX_ARRIVAL_S: f64 = 1e9;
+/// Smallest arrival rate (req/s) a synthetic spec or a rescale may ask for.
+pub const MIN_RATE: f64 = 1e-6;
+/// Largest arrival rate (req/s) a synthetic spec or a rescale may ask for.
+pub const MAX_RATE: f64 = 1e6;
+
 /// Rows of the arXiv summarization trace embedded as `summarization` (a prefix of the file).
 pub const SUMMARIZATION_EMBEDDED_ROWS: usize = 4096;
 
@@ -75,7 +88,28 @@ impl Workload {
     /// O(n log n) if unsorted, O(n) otherwise.
     pub fn new(name: impl Into<String>, mut requests: Vec<Request>) -> Result<Self, SimError> {
         let name = name.into();
+        if requests.len() > MAX_REQUESTS {
+            return Err(SimError::workload(
+                &name,
+                "requests",
+                requests.len(),
+                &format!("at most {MAX_REQUESTS} requests"),
+            ));
+        }
         for r in &requests {
+            for (field, v) in [
+                ("prompt_tokens", r.prompt_tokens),
+                ("output_tokens", r.output_tokens),
+            ] {
+                if v > MAX_REQUEST_TOKENS {
+                    return Err(SimError::workload(
+                        &name,
+                        &format!("requests[id={}].{field}", r.id),
+                        v,
+                        &format!("at most {MAX_REQUEST_TOKENS} tokens"),
+                    ));
+                }
+            }
             if r.prompt_tokens == 0 {
                 return Err(SimError::workload(
                     &name,
@@ -92,12 +126,12 @@ impl Workload {
                     "≥ 1",
                 ));
             }
-            if !(r.arrival_s.is_finite() && r.arrival_s >= 0.0) {
+            if !(r.arrival_s.is_finite() && (0.0..=MAX_ARRIVAL_S).contains(&r.arrival_s)) {
                 return Err(SimError::workload(
                     &name,
                     &format!("requests[id={}].arrival_s", r.id),
-                    r.arrival_s,
-                    "a finite time ≥ 0",
+                    crate::error::compact(r.arrival_s),
+                    &format!("a time in [0, {MAX_ARRIVAL_S:e}] s"),
                 ));
             }
         }
@@ -183,12 +217,12 @@ impl Workload {
     /// # Complexity
     /// O(n).
     pub fn with_rate(mut self, rate: f64) -> Result<Self, SimError> {
-        if !(rate.is_finite() && rate > 0.0) {
+        if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) {
             return Err(SimError::workload(
                 &self.name,
                 "rate",
-                rate,
-                "a finite rate > 0 req/s",
+                crate::error::compact(rate),
+                &format!("a rate in [{MIN_RATE:e}, {MAX_RATE:e}] req/s"),
             ));
         }
         let Some(current) = self.mean_rate() else {
@@ -201,6 +235,19 @@ impl Workload {
         };
         let factor = current / rate;
         let t0 = self.requests[0].arrival_s;
+        let last = t0 + self.span_s() * factor;
+        if last.is_nan() || last > MAX_ARRIVAL_S {
+            return Err(SimError::workload(
+                &self.name,
+                "rate",
+                crate::error::compact(rate),
+                &format!(
+                    "a rate at which the last arrival stays within {MAX_ARRIVAL_S:e} s (it \
+                     would be at {} s)",
+                    crate::error::compact(last)
+                ),
+            ));
+        }
         for r in &mut self.requests {
             r.arrival_s = t0 + (r.arrival_s - t0) * factor;
         }
@@ -230,7 +277,25 @@ pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
     if names().contains(&name_or_path) {
         embedded(name_or_path)
     } else if name_or_path.starts_with(spec::PREFIX) {
-        spec::parse_synthetic(name_or_path)?.generate()
+        // Named (and its errors labelled) by the spec as the user wrote it.
+        let mut w = spec::parse_synthetic(name_or_path)?
+            .generate()
+            .map_err(|e| match e {
+                SimError::InvalidWorkload {
+                    field,
+                    value,
+                    expected,
+                    ..
+                } => SimError::InvalidWorkload {
+                    workload: name_or_path.to_string(),
+                    field,
+                    value,
+                    expected,
+                },
+                other => other,
+            })?;
+        w.name = name_or_path.to_string();
+        Ok(w)
     } else {
         load_path(name_or_path)
     }

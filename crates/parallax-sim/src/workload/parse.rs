@@ -399,7 +399,17 @@ fn parse_timestamp(s: &str) -> Option<(i64, f64)> {
     let y: i64 = dp.next()?.parse().ok()?;
     let mo: i64 = dp.next()?.parse().ok()?;
     let d: i64 = dp.next()?.parse().ok()?;
-    if dp.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    // Years 1900..=9999 keep day counts far from overflow and catch garbage; the day must
+    // exist in its month (no 2023-02-31).
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if dp.next().is_some() || !(1900..=9999).contains(&y) || !(1..=month_days).contains(&d) {
         return None;
     }
     let mut tp = time.split(':');
@@ -443,7 +453,7 @@ fn parse_azure(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
                 line,
                 "TIMESTAMP",
                 &f[ct],
-                "a date-time `YYYY-MM-DD HH:MM:SS[.fraction]`",
+                "a valid date-time `YYYY-MM-DD HH:MM:SS[.fraction]` with a year in 1900..=9999",
             )
         })?;
         stamps.push(ts);

@@ -18,8 +18,9 @@
 //! # Ok::<(), parallax_sim::SimError>(())
 //! ```
 
-use super::synthetic::{Arrivals, LengthDist, Lengths, SyntheticSpec};
-use crate::error::SimError;
+use super::synthetic::{Arrivals, LengthDist, Lengths, Sampler, SyntheticSpec, CV_RANGE};
+use super::{MAX_RATE, MAX_REQUESTS, MIN_RATE};
+use crate::error::{compact, SimError};
 use std::collections::BTreeMap;
 
 /// The prefix that marks a synthetic workload spec.
@@ -123,8 +124,11 @@ fn dist(spec: &str, field: &str, v: &str) -> Result<LengthDist, SimError> {
 /// # Errors
 /// [`SimError::InvalidWorkload`] naming the spec, the key and the value: an unknown or repeated
 /// key, a missing `requests`/`rate`, lengths given both ways or not at all, a malformed number
-/// or distribution, an unknown `resample` workload. Values are range-checked when the
-/// workload is generated ([`SyntheticSpec::generate`]).
+/// or distribution, an unknown `resample` workload, a value out of its documented range
+/// (`requests` ≤ [`MAX_REQUESTS`], `rate` in [[`MIN_RATE`], [`MAX_RATE`]], `cv` in
+/// [`CV_RANGE`], lengths ≤ [`super::MAX_REQUEST_TOKENS`]), or a continuous length
+/// distribution with less than 1% of its mass in the valid range (it would be redrawn
+/// almost forever).
 pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
     let body = spec
         .strip_prefix(PREFIX)
@@ -156,8 +160,22 @@ pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
             .copied()
             .ok_or_else(|| err(spec, k, "", "a value"))
     };
-    let requests: usize = number(spec, "requests", need("requests")?, "a positive integer")?;
-    let rate: f64 = number(spec, "rate", need("rate")?, "a rate in req/s")?;
+    let req_text = need("requests")?;
+    let requests_expected = format!("an integer in 1..={MAX_REQUESTS}");
+    let requests: usize = number(spec, "requests", req_text, &requests_expected)?;
+    if requests == 0 || requests > MAX_REQUESTS {
+        return Err(err(spec, "requests", req_text, &requests_expected));
+    }
+    let rate_text = need("rate")?;
+    let rate_expected = format!(
+        "a rate in [{}, {}] req/s",
+        compact(MIN_RATE),
+        compact(MAX_RATE)
+    );
+    let rate: f64 = number(spec, "rate", rate_text, &rate_expected)?;
+    if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate)) {
+        return Err(err(spec, "rate", rate_text, &rate_expected));
+    }
     let arrivals = match kv.get("arrivals").copied().unwrap_or("poisson") {
         "poisson" => {
             if let Some(cv) = kv.get("cv") {
@@ -173,7 +191,18 @@ pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
         "gamma" => Arrivals::Gamma {
             rate,
             cv: match kv.get("cv") {
-                Some(cv) => number(spec, "cv", cv, "a positive coefficient of variation")?,
+                Some(text) => {
+                    let expected = format!(
+                        "a coefficient of variation in [{}, {}]",
+                        compact(CV_RANGE.0),
+                        compact(CV_RANGE.1)
+                    );
+                    let cv: f64 = number(spec, "cv", text, &expected)?;
+                    if !(cv.is_finite() && (CV_RANGE.0..=CV_RANGE.1).contains(&cv)) {
+                        return Err(err(spec, "cv", text, &expected));
+                    }
+                    cv
+                }
                 None => 1.0,
             },
         },
@@ -181,10 +210,14 @@ pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
     };
     let lengths = match (kv.get("resample"), kv.get("prompt"), kv.get("output")) {
         (Some(name), None, None) => Lengths::Resample(super::embedded(name)?.lengths()),
-        (None, Some(p), Some(o)) => Lengths::Independent {
-            prompt: dist(spec, "prompt", p)?,
-            output: dist(spec, "output", o)?,
-        },
+        (None, Some(p), Some(o)) => {
+            let prompt = dist(spec, "prompt", p)?;
+            let output = dist(spec, "output", o)?;
+            // Range and mass checks now, so errors quote the spec as written.
+            Sampler::new(spec, "prompt", &prompt)?;
+            Sampler::new(spec, "output", &output)?;
+            Lengths::Independent { prompt, output }
+        }
         _ => {
             return Err(err(
                 spec,
@@ -262,9 +295,58 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_values_fail_at_generation() {
-        let s = parse_synthetic("synthetic:requests=3,rate=-1,prompt=fixed(1),output=fixed(1)")
-            .unwrap();
-        assert!(s.generate().is_err());
+    fn out_of_range_values_fail_at_parse_time_quoting_the_spec() {
+        for (spec, needle) in [
+            (
+                "synthetic:requests=3,rate=-1,prompt=fixed(1),output=fixed(1)",
+                "-1",
+            ),
+            (
+                "synthetic:requests=4294967296,rate=1,prompt=fixed(1),output=fixed(1)",
+                "4294967296",
+            ),
+            ("synthetic:requests=0,rate=1,resample=chat", "requests = 0"),
+            ("synthetic:requests=3,rate=1e-300,resample=chat", "1e-300"),
+            (
+                "synthetic:requests=3,rate=1,arrivals=gamma,cv=1e-300,resample=chat",
+                "1e-300",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=normal(1,1e19),output=fixed(1)",
+                "1e19",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=normal(1e300,1e300),output=fixed(1)",
+                "1e300",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=lognormal(1,16777216),output=fixed(1)",
+                "1% of its draws",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=fixed(1),output=fixed(4294967295)",
+                "4294967295",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=fixed(1),output=uniform(1,4294967295)",
+                "uniform(1,4294967295)",
+            ),
+            (
+                "synthetic:requests=3,rate=1,prompt=zipf(1000,5),output=fixed(1)",
+                "1000",
+            ),
+        ] {
+            let e = parse_synthetic(spec).unwrap_err().to_string();
+            assert!(e.contains(spec), "{spec}: {e}");
+            assert!(e.contains(needle), "{spec}: {e}");
+            assert!(e.len() < 600, "{spec}: error too long: {e}");
+        }
+    }
+
+    #[test]
+    fn arrivals_past_the_clock_limit_are_an_error() {
+        let s = parse_synthetic("synthetic:requests=10000000,rate=1e-6,resample=chat").unwrap();
+        let e = s.generate().unwrap_err().to_string();
+        assert!(e.contains("arrivals within"), "{e}");
     }
 }

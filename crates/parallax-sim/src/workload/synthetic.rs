@@ -1,7 +1,8 @@
 //! Synthetic workloads: an arrival process and length distributions, drawn from a seeded RNG.
 
 use super::{Request, Workload};
-use crate::error::SimError;
+use super::{MAX_ARRIVAL_S, MAX_RATE, MAX_REQUESTS, MAX_REQUEST_TOKENS, MIN_RATE};
+use crate::error::{compact, SimError};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,7 +26,9 @@ pub enum Arrivals {
 }
 
 /// A distribution of token counts. Draws are rounded to the nearest integer; continuous
-/// distributions whose draw rounds below 1 are redrawn (never clamped).
+/// distributions whose draw rounds outside `[1, MAX_REQUEST_TOKENS]` are redrawn (never
+/// clamped). Redrawing is bounded: a distribution needs at least 1% of its mass in that range
+/// (checked with a fixed-seed pilot), and one length gets at most 10,000 draws.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum LengthDist {
     /// Always `n`.
@@ -100,21 +103,36 @@ impl Workload {
     }
 }
 
-fn positive(name: &str, field: &str, v: f64, min: f64) -> Result<(), SimError> {
-    if v.is_finite() && v >= min {
+fn positive(name: &str, field: &str, v: f64, min: f64, max: f64) -> Result<(), SimError> {
+    if v.is_finite() && v >= min && v <= max {
         Ok(())
     } else {
         Err(SimError::workload(
             name,
             field,
-            v,
-            &format!("a finite number ≥ {min}"),
+            compact(v),
+            &format!("a number in [{}, {}]", compact(min), compact(max)),
         ))
     }
 }
 
+/// Smallest and largest coefficient of variation of gamma arrivals.
+pub const CV_RANGE: (f64, f64) = (1e-3, 1e3);
+/// Largest `max` of a Zipf length distribution (its CDF table is built once).
+pub const MAX_ZIPF_MAX: u32 = 10_000_000;
+/// Largest Zipf exponent.
+pub const MAX_ZIPF_S: f64 = 100.0;
+/// Draws of a continuous length distribution tried per accepted length before giving up.
+/// A distribution passes [`Sampler::new`]'s pilot only if at least 1% of its draws land in
+/// `[1, MAX_REQUEST_TOKENS]`, so reaching this cap has probability below `0.99^10000`.
+const MAX_DRAWS_PER_LENGTH: u32 = 10_000;
+/// Draws of the pilot that estimates a continuous distribution's mass in the valid range.
+const PILOT_DRAWS: u32 = 10_000;
+/// Accepted pilot draws required (1%).
+const PILOT_MIN_ACCEPTED: u32 = 100;
+
 /// A sampler prepared from a [`LengthDist`] (Zipf builds its CDF once).
-enum Sampler {
+pub(crate) enum Sampler {
     Fixed(u32),
     Uniform(u32, u32),
     Normal(f64, f64),
@@ -123,46 +141,59 @@ enum Sampler {
 }
 
 impl Sampler {
-    fn new(name: &str, field: &str, d: &LengthDist) -> Result<Self, SimError> {
-        Ok(match *d {
+    /// Check `d` and prepare it. `name` and `field` label errors (the spec as the user wrote
+    /// it and the key, when called from the spec parser).
+    pub(crate) fn new(name: &str, field: &str, d: &LengthDist) -> Result<Self, SimError> {
+        let max_tokens = MAX_REQUEST_TOKENS as f64;
+        let sampler = match *d {
             LengthDist::Fixed(n) => {
-                if n == 0 {
-                    return Err(SimError::workload(name, field, 0, "≥ 1"));
+                if n == 0 || n > MAX_REQUEST_TOKENS {
+                    return Err(SimError::workload(
+                        name,
+                        field,
+                        n,
+                        &format!("a length in 1..={MAX_REQUEST_TOKENS}"),
+                    ));
                 }
                 Sampler::Fixed(n)
             }
             LengthDist::Uniform { min, max } => {
-                if min == 0 || max < min {
+                if min == 0 || max < min || max > MAX_REQUEST_TOKENS {
                     return Err(SimError::workload(
                         name,
                         field,
-                        format!("uniform {min}..={max}"),
-                        "1 ≤ min ≤ max",
+                        format!("uniform({min},{max})"),
+                        &format!("1 ≤ MIN ≤ MAX ≤ {MAX_REQUEST_TOKENS}"),
                     ));
                 }
                 Sampler::Uniform(min, max)
             }
             LengthDist::Normal { mean, std } => {
-                positive(name, &format!("{field}.mean"), mean, 1.0)?;
-                positive(name, &format!("{field}.std"), std, 0.0)?;
+                positive(name, &format!("{field}.mean"), mean, 1.0, max_tokens)?;
+                positive(name, &format!("{field}.std"), std, 0.0, max_tokens)?;
                 Sampler::Normal(mean, std)
             }
             LengthDist::LogNormal { mean, std } => {
-                positive(name, &format!("{field}.mean"), mean, 1.0)?;
-                positive(name, &format!("{field}.std"), std, 0.0)?;
+                positive(name, &format!("{field}.mean"), mean, 1.0, max_tokens)?;
+                positive(name, &format!("{field}.std"), std, 0.0, max_tokens)?;
                 let sigma2 = (1.0 + (std / mean).powi(2)).ln();
                 Sampler::LogNormal(mean.ln() - sigma2 / 2.0, sigma2.sqrt())
             }
             LengthDist::Zipf { s, max } => {
-                if !(s.is_finite() && s > 0.0) {
-                    return Err(SimError::workload(name, &format!("{field}.s"), s, "> 0"));
+                if !(s.is_finite() && s > 0.0 && s <= MAX_ZIPF_S) {
+                    return Err(SimError::workload(
+                        name,
+                        &format!("{field}.s"),
+                        compact(s),
+                        &format!("an exponent in (0, {MAX_ZIPF_S}]"),
+                    ));
                 }
-                if max == 0 || max > 10_000_000 {
+                if max == 0 || max > MAX_ZIPF_MAX {
                     return Err(SimError::workload(
                         name,
                         &format!("{field}.max"),
                         max,
-                        "1..=10000000",
+                        &format!("1..={MAX_ZIPF_MAX}"),
                     ));
                 }
                 let mut cdf = Vec::with_capacity(max as usize);
@@ -176,30 +207,70 @@ impl Sampler {
                 }
                 Sampler::Zipf(cdf)
             }
-        })
+        };
+        if matches!(sampler, Sampler::Normal(..) | Sampler::LogNormal(..)) {
+            // Rejection sampling needs mass in the valid range: estimate it with a fixed-seed
+            // pilot so the answer is deterministic.
+            let mut rng = Rng::new(0x5eed_9110_7000_0001);
+            let accepted = (0..PILOT_DRAWS)
+                .filter(|_| sampler.try_draw(&mut rng).is_some())
+                .count() as u32;
+            if accepted < PILOT_MIN_ACCEPTED {
+                return Err(SimError::workload(
+                    name,
+                    field,
+                    d.to_string(),
+                    &format!(
+                        "a distribution with at least 1% of its draws in [1, \
+                         {MAX_REQUEST_TOKENS}] tokens ({accepted} of {PILOT_DRAWS} pilot draws \
+                         were; lengths are redrawn, never clamped): raise the mean or lower \
+                         the std"
+                    ),
+                ));
+            }
+        }
+        Ok(sampler)
     }
 
-    fn draw(&self, rng: &mut Rng) -> u32 {
-        let cont = |rng: &mut Rng, f: &dyn Fn(&mut Rng) -> f64| -> u32 {
-            loop {
-                let x = f(rng).round();
-                if x >= 1.0 && x <= u32::MAX as f64 {
-                    return x as u32;
-                }
-            }
+    /// One draw, or `None` when a continuous draw rounds outside `[1, MAX_REQUEST_TOKENS]`.
+    fn try_draw(&self, rng: &mut Rng) -> Option<u32> {
+        let cont = |x: f64| {
+            let x = x.round();
+            (x >= 1.0 && x <= MAX_REQUEST_TOKENS as f64).then_some(x as u32)
         };
         match self {
-            Sampler::Fixed(n) => *n,
-            Sampler::Uniform(a, b) => a + rng.below((b - a) as u64 + 1) as u32,
-            Sampler::Normal(m, s) => cont(rng, &|r| m + s * r.standard_normal()),
-            Sampler::LogNormal(mu, sigma) => {
-                cont(rng, &|r| (mu + sigma * r.standard_normal()).exp())
-            }
+            Sampler::Fixed(n) => Some(*n),
+            Sampler::Uniform(a, b) => Some(a + rng.below((b - a) as u64 + 1) as u32),
+            Sampler::Normal(m, s) => cont(m + s * rng.standard_normal()),
+            Sampler::LogNormal(mu, sigma) => cont((mu + sigma * rng.standard_normal()).exp()),
             Sampler::Zipf(cdf) => {
                 let u = rng.next_f64();
                 let k = cdf.partition_point(|&c| c <= u);
-                (k.min(cdf.len() - 1) + 1) as u32
+                Some((k.min(cdf.len() - 1) + 1) as u32)
             }
+        }
+    }
+
+    /// One length, redrawing out-of-range continuous draws at most
+    /// [`MAX_DRAWS_PER_LENGTH`] times.
+    fn draw(&self, rng: &mut Rng) -> Option<u32> {
+        (0..MAX_DRAWS_PER_LENGTH).find_map(|_| self.try_draw(rng))
+    }
+}
+
+impl std::fmt::Display for LengthDist {
+    /// The spec form: `fixed(N)`, `uniform(MIN,MAX)`, `normal(MEAN,STD)`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LengthDist::Fixed(n) => write!(f, "fixed({n})"),
+            LengthDist::Uniform { min, max } => write!(f, "uniform({min},{max})"),
+            LengthDist::Normal { mean, std } => {
+                write!(f, "normal({},{})", compact(mean), compact(std))
+            }
+            LengthDist::LogNormal { mean, std } => {
+                write!(f, "lognormal({},{})", compact(mean), compact(std))
+            }
+            LengthDist::Zipf { s, max } => write!(f, "zipf({},{max})", compact(s)),
         }
     }
 }
@@ -237,24 +308,22 @@ impl SyntheticSpec {
     /// ```
     pub fn generate(&self) -> Result<Workload, SimError> {
         let name = self.name();
-        if self.requests == 0 {
-            return Err(SimError::workload(&name, "requests", 0, "≥ 1"));
+        if self.requests == 0 || self.requests > MAX_REQUESTS {
+            return Err(SimError::workload(
+                &name,
+                "requests",
+                self.requests,
+                &format!("1..={MAX_REQUESTS}"),
+            ));
         }
         let (rate, shape) = match self.arrivals {
             Arrivals::Poisson { rate } => (rate, None),
             Arrivals::Gamma { rate, cv } => {
-                positive(&name, "arrivals.cv", cv, f64::MIN_POSITIVE)?;
+                positive(&name, "arrivals.cv", cv, CV_RANGE.0, CV_RANGE.1)?;
                 (rate, Some(1.0 / (cv * cv)))
             }
         };
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(SimError::workload(
-                &name,
-                "arrivals.rate",
-                rate,
-                "a finite rate > 0",
-            ));
-        }
+        positive(&name, "arrivals.rate", rate, MIN_RATE, MAX_RATE)?;
         enum L {
             Ind(Sampler, Sampler),
             Res(Arc<Vec<(u32, u32)>>),
@@ -286,10 +355,23 @@ impl SyntheticSpec {
         };
         let mut rng = Rng::new(self.seed);
         let mut t = 0.0;
-        let mut requests = Vec::with_capacity(self.requests);
+        let mut requests = Vec::with_capacity(self.requests.min(1 << 16));
         for i in 0..self.requests {
             let (p, o) = match &lens {
-                L::Ind(a, b) => (a.draw(&mut rng), b.draw(&mut rng)),
+                L::Ind(a, b) => match (a.draw(&mut rng), b.draw(&mut rng)) {
+                    (Some(p), Some(o)) => (p, o),
+                    _ => {
+                        return Err(SimError::workload(
+                            &name,
+                            "lengths",
+                            format!("request {i}"),
+                            &format!(
+                                "a length in [1, {MAX_REQUEST_TOKENS}] within \
+                                 {MAX_DRAWS_PER_LENGTH} draws"
+                            ),
+                        ))
+                    }
+                },
                 L::Res(pairs) => pairs[rng.below(pairs.len() as u64) as usize],
             };
             requests.push(Request {
@@ -302,6 +384,16 @@ impl SyntheticSpec {
                 None => rng.exponential(rate),
                 Some(k) => rng.gamma(k) / (k * rate),
             };
+            if i + 1 < self.requests && (t.is_nan() || t > MAX_ARRIVAL_S) {
+                return Err(SimError::workload(
+                    &name,
+                    "arrivals",
+                    format!("request {} at {} s", i + 1, compact(t)),
+                    &format!(
+                        "arrivals within {MAX_ARRIVAL_S:e} s: raise the rate or lower requests"
+                    ),
+                ));
+            }
         }
         Workload::new(name, requests)
     }

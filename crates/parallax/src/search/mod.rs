@@ -356,6 +356,10 @@ impl Search {
                 }
             }
         }
+        if self.constraints.max_pp == Some(0) {
+            return bad("max_pp", "0".into(), "a pipeline depth of at least 1");
+        }
+        crate::check_context(&self.model, &self.workload)?;
         self.scheduler.validate()?;
         self.memory.validate()?;
         Ok(())
@@ -500,7 +504,8 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
         };
-        let deadline = self.limits.time.map(|t| start + t);
+        // A limit past what `Instant` can represent is never reached (no overflow panic).
+        let deadline = self.limits.time.and_then(|t| start.checked_add(t));
         let done = AtomicUsize::new(0);
         let total = candidates.len();
         let results: Vec<Option<Result<Evaluated>>> = candidates
