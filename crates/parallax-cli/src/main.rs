@@ -12,6 +12,7 @@ mod output;
 mod calibrate;
 mod catalogs;
 mod common;
+mod emit;
 mod inspect;
 mod place;
 mod predict;

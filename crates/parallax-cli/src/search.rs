@@ -98,9 +98,15 @@ pub struct SearchArgs {
     /// Max running requests per engine; a comma-separated list searches over the values.
     #[arg(long)]
     max_num_seqs: Option<String>,
-    /// Token budget of one iteration.
+    /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
+    #[arg(long, alias = "max-batched-tokens")]
+    max_num_batched_tokens: Option<u32>,
+    /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
+    #[arg(long, conflicts_with = "scheduler")]
+    enable_chunked_prefill: bool,
+    /// Tokens per KV-cache block (vLLM's `--block-size`).
     #[arg(long)]
-    max_batched_tokens: Option<u32>,
+    block_size: Option<u32>,
     /// Chunk size for `--scheduler sarathi`; a comma-separated list searches over the values.
     #[arg(long)]
     chunk: Option<String>,
@@ -123,6 +129,9 @@ pub struct SearchArgs {
     /// Also print the Pareto front of two objectives, e.g. `e2e-mean,energy`.
     #[arg(long)]
     pareto: Option<String>,
+    /// Also print the best plan's launch command for vllm, sglang or trtllm.
+    #[arg(long, value_name = "ENGINE")]
+    emit: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -174,9 +183,13 @@ fn objective(text: &str) -> Result<Objective, CliError> {
 }
 
 fn scheduler(args: &SearchArgs) -> Result<(SchedulerConfig, SchedulerSpace), CliError> {
-    let kind: SchedulerKind = args.scheduler.parse().map_err(CliError::input)?;
+    let kind: SchedulerKind = if args.enable_chunked_prefill {
+        SchedulerKind::Chunked
+    } else {
+        args.scheduler.parse().map_err(CliError::input)?
+    };
     let mut cfg = SchedulerConfig::new(kind);
-    if let Some(t) = args.max_batched_tokens {
+    if let Some(t) = args.max_num_batched_tokens {
         cfg.max_num_batched_tokens = t;
     }
     let mut space = SchedulerSpace::default();
@@ -221,6 +234,15 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .map(|t| common::duration_ms("--time-limit", t).map(|ms| Duration::from_secs_f64(ms / 1e3)))
         .transpose()?;
     let (sched, space) = scheduler(&args)?;
+    let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
+    let memory = MemoryOptions {
+        gpu_memory_utilization: args.gpu_memory_utilization,
+        block_size: args
+            .block_size
+            .unwrap_or(MemoryOptions::default().block_size),
+        ..MemoryOptions::default()
+    };
+    let emit_inputs = emit_engine.map(|e| (e, model.clone(), cluster.clone()));
     let pareto = match &args.pareto {
         None => None,
         Some(p) => match p.split_once(',') {
@@ -250,10 +272,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         })
         .scheduler(sched)
         .scheduler_space(space)
-        .memory(MemoryOptions {
-            gpu_memory_utilization: args.gpu_memory_utilization,
-            ..MemoryOptions::default()
-        });
+        .memory(memory);
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
     }
@@ -282,13 +301,53 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     }
     let mut report = result.map_err(CliError::input)?;
     report.ranked.truncate(args.top);
+    let launch = match &emit_inputs {
+        None => None,
+        Some((engine, model, cluster)) => {
+            let best = report.best.as_ref().ok_or_else(|| {
+                CliError::input(format!(
+                    "--emit {engine}: no plan to emit ({})",
+                    report
+                        .infeasible
+                        .as_ref()
+                        .map_or("no candidate was simulated", |i| i.reason.as_str())
+                ))
+            })?;
+            Some(crate::emit::launch(
+                *engine,
+                model,
+                &args.model,
+                cluster,
+                &best.plan,
+                best.scheduler,
+                memory,
+            )?)
+        }
+    };
     if args.json {
-        return print_json(&report);
+        return match launch {
+            None => print_json(&report),
+            Some(l) => {
+                let mut v = serde_json::to_value(&report).map_err(CliError::failure)?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(
+                        "launch".into(),
+                        serde_json::to_value(&l).map_err(CliError::failure)?,
+                    );
+                }
+                print_json(&v)
+            }
+        };
     }
     for note in &workload.notes {
         eprintln!("note: {note}");
     }
     print_text(&report);
+    if let Some(l) = launch {
+        outln!();
+        outln!("launch ({}):", l.engine);
+        out!("{}", l.script());
+    }
     Ok(())
 }
 
