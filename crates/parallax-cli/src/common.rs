@@ -7,9 +7,19 @@ use parallax::CostModelChoice;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A model from an embedded short name, an HF id, or a path to a `config.json`.
+/// A model from an embedded short name, an HF id (embedded, or in the local Hugging Face
+/// cache), or a path to a `config.json`.
 pub fn model(spec: &str) -> Result<Model, CliError> {
-    parallax::ir::resolve(spec).map_err(CliError::input)
+    match parallax::ir::resolve(spec) {
+        Err(e @ parallax::ir::IrError::UnknownModel { .. })
+            if parallax::ir::hf_cache::looks_like_hub_id(spec.trim()) =>
+        {
+            let cache = parallax::ir::hf_cache::CacheDir::from_env();
+            parallax::ir::hf_cache::load(spec.trim(), cache.as_ref())
+                .map_err(|c| CliError::input(format!("{c}; not an embedded model either ({e})")))
+        }
+        r => r.map_err(CliError::input),
+    }
 }
 
 /// A cluster from `NxGxGPU`, `GxGPU`, or a path to a TOML file.
