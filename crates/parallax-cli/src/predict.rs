@@ -35,7 +35,8 @@ pub struct PredictArgs {
     /// Whether decode-only iterations run as CUDA graphs.
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     cuda_graphs: OnOff,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Print JSON instead of text.

@@ -113,7 +113,8 @@ pub struct SearchArgs {
     /// Fraction of GPU memory the engine may use.
     #[arg(long, default_value_t = 0.9)]
     gpu_memory_utilization: f64,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).

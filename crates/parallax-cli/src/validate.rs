@@ -2,7 +2,6 @@
 
 use crate::output::{print_json, table, CliError};
 use clap::Args;
-use parallax::CostModelChoice;
 use std::path::PathBuf;
 
 /// Arguments of `parallax validate`.
@@ -11,7 +10,8 @@ pub struct ValidateArgs {
     /// A measured-iteration CSV or a serving-run CSV (docs/measured-format.md).
     #[arg(long, value_name = "FILE")]
     measured: PathBuf,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Print JSON instead of a table.
@@ -21,7 +21,7 @@ pub struct ValidateArgs {
 
 /// Run `parallax validate`.
 pub fn run(args: ValidateArgs) -> Result<(), CliError> {
-    let choice: CostModelChoice = args.cost_model.parse().map_err(CliError::input)?;
+    let choice = crate::common::cost_source(&args.cost_model)?;
     let report = parallax::validate_file(&args.measured, choice).map_err(CliError::input)?;
     if args.json {
         return print_json(&report);

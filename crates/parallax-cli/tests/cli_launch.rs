@@ -174,3 +174,163 @@ fn models_resolve_from_the_local_hugging_face_cache() {
     );
     let _ = std::fs::remove_dir_all(&home);
 }
+
+fn predict_ms(cost_model: &str) -> (f64, String) {
+    let out = ok(&parallax(&[
+        "predict",
+        "-m",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100",
+        "--decode",
+        "8x512",
+        "--prefill",
+        "1x2048",
+        "--cost-model",
+        cost_model,
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["iteration_ms"].as_f64().unwrap(),
+        v["cost_model"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn cost_model_files_from_calibrate_and_the_profiler() {
+    let d = temp("cost");
+    let params = d.join("roofline.json");
+    let profile_dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/h100-pytorch"
+    );
+    let text = ok(&parallax(&[
+        "calibrate",
+        profile_dir,
+        "--out",
+        params.to_str().unwrap(),
+    ]));
+    assert!(text.contains("fitted parameters written to"), "{text}");
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&params).unwrap()).unwrap();
+    assert_eq!(written["parallax_roofline_params"], 1);
+    assert_eq!(written["gpu"], "H100-SXM");
+
+    // The fitted roofline is used as written: change a parameter and the prediction moves.
+    let (fitted, name) = predict_ms(params.to_str().unwrap());
+    assert_eq!(name, "roofline:H100-SXM");
+    let mut slower = written.clone();
+    let eff = slower["params"]["gemm_compute_efficiency"]
+        .as_f64()
+        .unwrap();
+    slower["params"]["gemm_compute_efficiency"] = (eff / 2.0).into();
+    let slow_file = d.join("slow.json");
+    std::fs::write(&slow_file, slower.to_string()).unwrap();
+    let (slow, _) = predict_ms(slow_file.to_str().unwrap());
+    assert!(slow > fitted * 1.2, "{slow} vs {fitted}");
+
+    // A profile file gives the profiled model over it.
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/parallax-profiler/h100-sxm.json"
+    );
+    let (ms, name) = predict_ms(profile);
+    assert_eq!(name, "profiled:h100-sxm-pytorch");
+    assert!(ms > 0.0);
+    // Search, simulate and validate take the file too.
+    ok(&parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--requests",
+        "5",
+        "--cost-model",
+        params.to_str().unwrap(),
+    ]));
+    let v: Value = serde_json::from_str(&ok(&parallax(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--requests",
+        "5",
+        "--cost-model",
+        profile,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(v["cost_model"], "profiled:h100-sxm-pytorch");
+    let measured = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax/data/measured/h100-sxm-iterations.csv"
+    );
+    let v: Value = serde_json::from_str(&ok(&parallax(&[
+        "validate",
+        "--measured",
+        measured,
+        "--cost-model",
+        params.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(v["kind"], "iterations");
+
+    // Errors name the file and what was expected.
+    fails(
+        &parallax(&[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "A100",
+            "--decode",
+            "1x8",
+            "--cost-model",
+            profile,
+        ]),
+        &[
+            "h100-sxm.json",
+            "a profile of the cluster's GPU A100",
+            "not of H100-SXM",
+        ],
+    );
+    fails(
+        &parallax(&[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x8",
+            "--cost-model",
+            "missing.json",
+        ]),
+        &[
+            "invalid --cost-model `missing.json`: no such file",
+            "auto, roofline, profiled",
+        ],
+    );
+    let junk = d.join("junk.json");
+    std::fs::write(&junk, r#"{"params": 1}"#).unwrap();
+    fails(
+        &parallax(&[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x8",
+            "--cost-model",
+            junk.to_str().unwrap(),
+        ]),
+        &["junk.json", "format_version", "parallax_roofline_params"],
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

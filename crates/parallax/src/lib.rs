@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod cost_file;
 pub mod emit;
 pub mod error;
 pub mod search;

@@ -6,7 +6,7 @@
 //! - **serving runs**: a trace served with a plan and its measured mean TTFT/TPOT, compared with
 //!   a simulation of the same run.
 
-use crate::cost::{cost_model, CostModelChoice};
+use crate::cost_file::CostSource;
 use crate::error::{Error, Result};
 use crate::simulate::{load_workload, simulate_plan};
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
@@ -137,8 +137,9 @@ fn signed_pct(predicted: f64, measured: f64) -> f64 {
 pub fn validate_iterations(
     file: &str,
     rows: &[MeasuredIteration],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
 ) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let at = |e: Error| Error::Option {
@@ -149,7 +150,7 @@ pub fn validate_iterations(
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
         let cluster = Cluster::new(1, r.tp.max(1), gpu).map_err(|e| at(e.into()))?;
-        let cost = cost_model(&cluster, choice).map_err(at)?;
+        let cost = choice.build(&cluster).map_err(at)?;
         let p = predict(&model, &cluster, r.tp, &r.batch(), r.cuda_graphs, cost)
             .map_err(|e| at(e.into()))?;
         out.push(IterationComparison {
@@ -316,8 +317,9 @@ pub fn validate_serving(
     file: &str,
     base: &Path,
     runs: &[MeasuredRun],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
 ) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let mut out = Vec::with_capacity(runs.len());
     let mut errors = Vec::new();
     for r in runs {
@@ -351,7 +353,7 @@ pub fn validate_serving(
             scheduler: SchedulerConfig::new(kind),
             ..SimConfig::default()
         };
-        let cost = cost_model(&cluster, choice).map_err(at)?;
+        let cost = choice.build(&cluster).map_err(at)?;
         let report = simulate_plan(
             &model,
             &cluster,
@@ -397,7 +399,8 @@ pub fn validate_serving(
 /// # Errors
 /// [`Error::Option`] when the header matches neither format, and the errors of
 /// [`validate_iterations`] / [`validate_serving`].
-pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationReport> {
+pub fn validate_file(path: &Path, choice: impl Into<CostSource>) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| Error::Option {
         option: "measured".into(),
