@@ -9,6 +9,7 @@ use std::process::ExitCode;
 #[macro_use]
 mod output;
 
+mod bench_compare;
 mod calibrate;
 mod catalogs;
 mod common;

@@ -23,8 +23,8 @@ pub struct PredictArgs {
     /// GPU name from `parallax gpus` (e.g. `H100`).
     #[arg(long)]
     gpu: String,
-    /// Tensor-parallel degree.
-    #[arg(long, default_value_t = 1)]
+    /// Tensor-parallel degree (`--tensor-parallel-size` also works).
+    #[arg(long, alias = "tensor-parallel-size", default_value_t = 1)]
     tp: u32,
     /// `BxS` or `BxS+P`: B sequences of S new tokens, each after P cached tokens. Repeatable.
     #[arg(long)]

@@ -21,6 +21,15 @@ pub struct SimulateArgs {
     /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4` or a canonical string from `search`.
     #[arg(long, default_value = "tp=8")]
     plan: String,
+    /// vLLM's flag: the plan's tensor-parallel degree (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    tensor_parallel_size: Option<u32>,
+    /// vLLM's flag: the plan's pipeline depth (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    pipeline_parallel_size: Option<u32>,
+    /// vLLM's flag: the plan's data-parallel replicas (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    data_parallel_size: Option<u32>,
     /// Embedded workload (chat, creation, summarization, code, conversation) or a trace file.
     #[arg(long, short, default_value = "chat")]
     workload: String,
@@ -36,9 +45,15 @@ pub struct SimulateArgs {
     /// Most requests running at once per engine.
     #[arg(long)]
     max_num_seqs: Option<u32>,
-    /// Token budget of one iteration.
+    /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
+    #[arg(long, alias = "max-batched-tokens")]
+    max_num_batched_tokens: Option<u32>,
+    /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
+    #[arg(long, conflicts_with = "scheduler")]
+    enable_chunked_prefill: bool,
+    /// Tokens per KV-cache block (vLLM's `--block-size`).
     #[arg(long)]
-    max_batched_tokens: Option<u32>,
+    block_size: Option<u32>,
     /// Chunk size (token budget) of the chunked-prefill scheduler.
     #[arg(long)]
     chunk: Option<u32>,
@@ -74,12 +89,16 @@ pub struct SimulateArgs {
 
 /// The simulator settings from the flags.
 fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
-    let kind: SchedulerKind = a.scheduler.parse().map_err(CliError::input)?;
+    let kind: SchedulerKind = if a.enable_chunked_prefill {
+        SchedulerKind::Chunked
+    } else {
+        a.scheduler.parse().map_err(CliError::input)?
+    };
     let mut scheduler = SchedulerConfig::new(kind);
     if let Some(n) = a.max_num_seqs {
         scheduler.max_num_seqs = n;
     }
-    if let Some(n) = a.max_batched_tokens {
+    if let Some(n) = a.max_num_batched_tokens {
         scheduler.max_num_batched_tokens = n;
     }
     scheduler.chunk_size = a.chunk;
@@ -109,7 +128,21 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
     let cluster = common::cluster(&args.cluster)?;
-    let plan: Plan = args.plan.parse().map_err(CliError::input)?;
+    let plan: Plan = match (
+        args.data_parallel_size,
+        args.pipeline_parallel_size,
+        args.tensor_parallel_size,
+    ) {
+        (None, None, None) => args.plan.parse().map_err(CliError::input)?,
+        (dp, pp, tp) => format!(
+            "dp={},pp={},tp={}",
+            dp.unwrap_or(1),
+            pp.unwrap_or(1),
+            tp.unwrap_or(1)
+        )
+        .parse()
+        .map_err(CliError::input)?,
+    };
     let config = sim_config(&args)?;
     let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
         .map_err(CliError::input)?;
@@ -119,6 +152,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             gpu_memory_utilization: args.gpu_memory_utilization,
             max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
             max_num_seqs: config.scheduler.max_num_seqs,
+            block_size: args
+                .block_size
+                .unwrap_or(MemoryOptions::default().block_size),
             ..MemoryOptions::default()
         },
         ..LowerOptions::default()
@@ -190,5 +226,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.makespan_s,
         m.iterations
     );
+    if let Some(t) = crate::bench_compare::measured(&args.workload)
+        .and_then(|b| crate::bench_compare::render(&b, m))
+    {
+        outln!();
+        out!("{t}");
+    }
     Ok(())
 }

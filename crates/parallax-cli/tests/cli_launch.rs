@@ -334,3 +334,175 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn sharegpt_and_vllm_bench_results_are_workloads() {
+    let d = temp("workloads");
+    let sg = d.join("sharegpt.json");
+    let conv: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"id": "c{i}", "conversations": [{{"from": "human", "value": "{}"}},
+                   {{"from": "gpt", "value": "{}"}}]}}"#,
+                "word ".repeat(20 + 10 * i),
+                "reply ".repeat(30 + i)
+            )
+        })
+        .collect();
+    std::fs::write(&sg, format!("[{}]", conv.join(","))).unwrap();
+    let out = parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        sg.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["requests"]["completed"], 40);
+    // ⌈chars / 4⌉: the first prompt is 100 characters = 25 tokens, its reply 180 = 45.
+    assert_eq!(
+        v["tokens"]["prompt"].as_u64(),
+        Some((0..40).map(|i| (100 + 50 * i as u64).div_ceil(4)).sum())
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tokenized approximately as ⌈characters / 4⌉"),
+        "{err}"
+    );
+
+    let bench = d.join("vllm-bench.json");
+    let n = 30;
+    let starts: Vec<String> = (0..n)
+        .map(|i| format!("{}", 100.0 + 0.25 * i as f64))
+        .collect();
+    std::fs::write(
+        &bench,
+        format!(
+            r#"{{"backend": "vllm", "request_rate": 4.0, "burstiness": 1.0, "max_concurrency": null,
+            "input_lens": [{}], "output_lens": [{}], "errors": [{}], "start_times": [{}],
+            "mean_ttft_ms": 25.0, "median_ttft_ms": 24.0, "p99_ttft_ms": 60.0,
+            "mean_tpot_ms": 7.5, "p99_tpot_ms": 9.0, "mean_e2el_ms": 900.0,
+            "request_throughput": 3.9, "output_throughput": 480.0}}"#,
+            vec!["512"; n].join(","),
+            vec!["128"; n].join(","),
+            vec!["\"\""; n].join(","),
+            starts.join(",")
+        ),
+    )
+    .unwrap();
+    let text = ok(&parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        bench.to_str().unwrap(),
+    ]));
+    assert!(text.contains(&format!("({n} requests)")), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("mean_ttft_ms"))
+        .expect("comparison row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], "25.000");
+    let sim: f64 = cells[2].parse().unwrap();
+    assert!(sim > 0.0 && cells[3].ends_with('%'), "{row}");
+    for k in [
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "mean_e2el_ms",
+        "request_throughput",
+        "output_throughput",
+    ] {
+        assert!(text.contains(k), "{k} missing: {text}");
+    }
+    // 30 requests 0.25 s apart: the simulated request rate follows the start times.
+    let v: Value = serde_json::from_str(&ok(&parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        bench.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    let rps = v["throughput"]["requests_per_s"].as_f64().unwrap();
+    assert!(rps > 3.0 && rps < 4.5, "{rps}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn vllm_flag_names_mean_the_same_as_parallax_flags() {
+    let base = [
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--requests",
+        "30",
+        "--json",
+    ];
+    let run = |extra: &[&str]| -> Value {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        serde_json::from_str(&ok(&parallax(&a))).unwrap()
+    };
+    assert_eq!(
+        run(&["--plan", "dp=2,tp=1"]),
+        run(&["--data-parallel-size", "2", "--tensor-parallel-size", "1"])
+    );
+    assert_eq!(
+        run(&["--plan", "pp=2"]),
+        run(&["--pipeline-parallel-size", "2"])
+    );
+    let a = run(&[
+        "--plan",
+        "tp=2",
+        "--scheduler",
+        "sarathi",
+        "--max-batched-tokens",
+        "1024",
+    ]);
+    let b = run(&[
+        "--tensor-parallel-size",
+        "2",
+        "--enable-chunked-prefill",
+        "--max-num-batched-tokens",
+        "1024",
+    ]);
+    assert_eq!(a, b);
+    assert_ne!(a, run(&["--plan", "tp=2"]));
+    fails(
+        &parallax(&["simulate", "--plan", "tp=2", "--tensor-parallel-size", "2"]),
+        &["--plan", "--tensor-parallel-size", "cannot be used with"],
+    );
+    let p = |flag: &str| -> Value {
+        serde_json::from_str(&ok(&parallax(&[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            flag,
+            "2",
+            "--decode",
+            "4x100",
+            "--json",
+        ])))
+        .unwrap()
+    };
+    assert_eq!(p("--tp"), p("--tensor-parallel-size"));
+}
