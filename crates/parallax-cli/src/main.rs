@@ -15,6 +15,7 @@ mod catalogs;
 mod common;
 mod emit;
 mod inspect;
+mod knobs;
 mod place;
 mod predict;
 mod search;

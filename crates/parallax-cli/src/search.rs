@@ -400,7 +400,7 @@ fn print_text(r: &SearchReport) {
         }
     );
     let obj_col = format!("{} ({})", r.objective, r.unit);
-    let header = [
+    let header: Vec<String> = [
         "#",
         "plan",
         obj_col.as_str(),
@@ -410,8 +410,12 @@ fn print_text(r: &SearchReport) {
         "req/s",
         "out tok/s",
         "ok",
-    ];
-    let rows: Vec<Vec<String>> = r
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut header = header;
+    let mut rows: Vec<Vec<String>> = r
         .ranked
         .iter()
         .map(|p| {
@@ -429,7 +433,10 @@ fn print_text(r: &SearchReport) {
             ]
         })
         .collect();
+    let scheds: Vec<_> = r.ranked.iter().map(|p| p.scheduler).collect();
+    crate::knobs::insert(&mut header, &mut rows, 2, crate::knobs::columns(&scheds));
     if !rows.is_empty() {
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
         outln!();
         out!("{}", table(&header, &rows));
     }
@@ -502,17 +509,18 @@ fn print_text(r: &SearchReport) {
     if let Some(p) = &r.pareto {
         outln!();
         outln!("Pareto front ({} vs {}):", p.objectives[0], p.objectives[1]);
-        let rows: Vec<Vec<String>> = p
+        let mut rows: Vec<Vec<String>> = p
             .points
             .iter()
             .map(|x| vec![x.plan.to_string(), fmt_value(x.a), fmt_value(x.b)])
             .collect();
-        out!(
-            "{}",
-            table(
-                &["plan", p.objectives[0].name(), p.objectives[1].name()],
-                &rows
-            )
-        );
+        let mut header: Vec<String> = ["plan", p.objectives[0].name(), p.objectives[1].name()]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let scheds: Vec<_> = p.points.iter().map(|x| x.scheduler).collect();
+        crate::knobs::insert(&mut header, &mut rows, 1, crate::knobs::columns(&scheds));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        out!("{}", table(&header, &rows));
     }
 }

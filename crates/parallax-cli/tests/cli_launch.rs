@@ -506,3 +506,47 @@ fn vllm_flag_names_mean_the_same_as_parallax_flags() {
     };
     assert_eq!(p("--tp"), p("--tensor-parallel-size"));
 }
+
+#[test]
+fn knob_search_shows_knob_values_in_the_table() {
+    let text = ok(&parallax(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--requests",
+        "20",
+        "--max-num-seqs",
+        "16,64,256",
+        "--top",
+        "3",
+    ]));
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.starts_with('#'))
+        .expect("a table");
+    assert!(lines[header].contains("max-num-seqs"), "{text}");
+    let rows = &lines[header + 2..header + 5];
+    let mut seqs: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().nth(2).unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, ["16", "256", "64"], "{text}");
+    let mut unique: Vec<&&str> = rows.iter().collect();
+    unique.dedup();
+    assert_eq!(unique.len(), 3);
+    // Without a knob search the table has no knob columns.
+    let text = ok(&parallax(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--requests",
+        "5",
+    ]));
+    assert!(!text.contains("max-num-seqs"), "{text}");
+}
