@@ -538,6 +538,11 @@ fn knob_search_shows_knob_values_in_the_table() {
     let mut unique: Vec<&&str> = rows.iter().collect();
     unique.dedup();
     assert_eq!(unique.len(), 3);
+    // Knob lists in errors read as the user wrote them, not as Rust Debug text.
+    fails(
+        &parallax(&["search", "-m", "llama-3.1-8b", "--max-num-seqs", "16,64,16"]),
+        &["`16,64,16`", "distinct values"],
+    );
     // Without a knob search the table has no knob columns.
     let text = ok(&parallax(&[
         "search",
