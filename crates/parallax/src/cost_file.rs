@@ -152,3 +152,60 @@ impl From<crate::CostModelChoice> for CostSource {
         CostSource::Choice(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parallax_ir::{DType, Gemm};
+
+    fn gemm() -> Gemm {
+        Gemm {
+            m: 2048,
+            n: 4096,
+            k: 4096,
+            count: 1,
+            weight_dtype: DType::Bf16,
+            act_dtype: DType::Bf16,
+        }
+    }
+
+    #[test]
+    fn roofline_parameters_round_trip() {
+        let cluster = Cluster::parse("1x8xH100").unwrap();
+        let mut params = RooflineParams::default();
+        params.gemm_compute_efficiency = 0.5;
+        let file = RooflineParamsFile {
+            parallax_roofline_params: 1,
+            profile: "test".into(),
+            gpu: cluster.gpu.name.clone(),
+            params: params.clone(),
+        };
+        let text = serde_json::to_string(&file).unwrap();
+        let m = cost_model_from_text(&cluster, "p.json", &text).unwrap();
+        let want = RooflineModel::with_params(&cluster.gpu, params).gemm(&gemm());
+        assert_eq!(m.gemm(&gemm()), want);
+        assert!(m.gemm(&gemm()) > RooflineModel::new(&cluster.gpu).gemm(&gemm()));
+
+        let v2 = text.replace(
+            "\"parallax_roofline_params\":1",
+            "\"parallax_roofline_params\":2",
+        );
+        let e = cost_model_from_text(&cluster, "p.json", &v2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.json") && e.contains("this file has 2"), "{e}");
+        let extra = text.replacen('{', "{\"extra\": 1, ", 1);
+        let e = cost_model_from_text(&cluster, "p.json", &extra)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        let e = cost_model_from_text(&cluster, "p.json", "[1, 2]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a JSON object"), "{e}");
+        assert_eq!(
+            CostSource::from(crate::CostModelChoice::Roofline).to_string(),
+            "roofline"
+        );
+    }
+}
