@@ -82,6 +82,9 @@ pub struct SimulateArgs {
     /// Write a Chrome trace (Perfetto) of iterations per replica and stage to FILE.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
+    /// Also print the plan's launch command for vllm, sglang or trtllm.
+    #[arg(long, value_name = "ENGINE")]
+    emit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -159,6 +162,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         },
         ..LowerOptions::default()
     };
+    let launch = match args.emit.as_deref() {
+        None => None,
+        Some(e) => Some(crate::emit::launch(
+            crate::emit::engine(e)?,
+            &model,
+            &args.model,
+            &cluster,
+            &plan,
+            config.scheduler,
+            lower.memory,
+        )?),
+    };
     let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
         .map_err(CliError::input)?;
     if let Some(path) = &args.requests_csv {
@@ -172,7 +187,19 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     let m = &report.metrics;
     if args.json {
-        return print_json(m);
+        return match &launch {
+            None => print_json(m),
+            Some(l) => {
+                let mut v = serde_json::to_value(m).map_err(CliError::failure)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert(
+                        "launch".into(),
+                        serde_json::to_value(l).map_err(CliError::failure)?,
+                    );
+                }
+                print_json(&v)
+            }
+        };
     }
     outln!(
         "{} on {} with plan {} ({}), workload {} ({} requests), scheduler {}",
@@ -226,6 +253,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.makespan_s,
         m.iterations
     );
+    if let Some(l) = &launch {
+        outln!();
+        outln!("launch ({}):", l.engine);
+        out!("{}", l.script());
+    }
     if let Some(t) = crate::bench_compare::measured(&args.workload)
         .and_then(|b| crate::bench_compare::render(&b, m))
     {

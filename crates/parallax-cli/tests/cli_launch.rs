@@ -555,3 +555,65 @@ fn knob_search_shows_knob_values_in_the_table() {
     ]));
     assert!(!text.contains("max-num-seqs"), "{text}");
 }
+
+#[test]
+fn simulate_emits_the_simulated_plan() {
+    let text = ok(&parallax(&[
+        "simulate",
+        "-m",
+        "mixtral-8x7b",
+        "--cluster",
+        "1x8xH100",
+        "--plan",
+        "tp=8,ep=8",
+        "--requests",
+        "5",
+        "--enable-chunked-prefill",
+        "--emit",
+        "sglang",
+    ]));
+    assert!(
+        text.contains(
+            "launch (sglang):\n# sglang launch for plan dp=1,pp=1,tp=8,moe=ep8xtp1\npython3 -m \
+         sglang.launch_server --model-path mistralai/Mixtral-8x7B-v0.1 --tp-size 8 --ep-size 8 "
+        ),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&ok(&parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-70b",
+        "--plan",
+        "dp=2,tp=4",
+        "--requests",
+        "5",
+        "--emit",
+        "trtllm",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(v["launch"]["instances"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["launch"]["instances"][1]["env"]["CUDA_VISIBLE_DEVICES"],
+        "4,5,6,7"
+    );
+    assert!(v["requests"]["completed"].as_u64().unwrap() > 0);
+    // A plan the engine cannot express is an error naming engine, plan and reason.
+    fails(
+        &parallax(&[
+            "simulate",
+            "-m",
+            "mixtral-8x7b",
+            "--plan",
+            "tp=8,ep=4",
+            "--requests",
+            "5",
+            "--emit",
+            "vllm",
+        ]),
+        &[
+            "vllm cannot express plan `dp=1,pp=1,tp=8,moe=ep4xtp2`",
+            "expert parallelism",
+        ],
+    );
+}

@@ -15,7 +15,7 @@
 //! | `attn=RxtpT` | `--data-parallel-size R`, TP `T` (MoE + EP only) | `--enable-dp-attention --dp-size R` | YAML `enable_attention_dp` (`T` = 1 only) |
 //! | `moe=epE` | `--enable-expert-parallel` (`E` = stage width only) | `--ep-size E` | `--ep_size E` |
 //! | `dp` replicas | `--data-parallel-size` (dense, `pp` = 1, no attention DP), else one command per replica | `--dp-size` (`pp` = 1, no attention DP), else one command per replica | one command per replica |
-//! | `max_num_seqs` | `--max-num-seqs` | `--max-running-requests` | `--max_batch_size` |
+//! | `max_num_seqs` | `--max-num-seqs` (per attention-DP rank) | `--max-running-requests` | `--max_batch_size` (per attention-DP rank) |
 //! | token budget | `--max-num-batched-tokens` | `--max-prefill-tokens` (+ `--chunked-prefill-size`) | `--max_num_tokens` |
 //! | chunked prefill | `--enable-chunked-prefill` / `--no-enable-chunked-prefill` | `--chunked-prefill-size N --enable-mixed-chunk` / `-1` | `--enable_chunked_prefill` |
 //! | memory | `--gpu-memory-utilization` | `--mem-fraction-static` (weights + KV share) | `--kv_cache_free_gpu_memory_fraction` (KV share of memory left after weights and activations) |
@@ -330,6 +330,26 @@ fn fractions(req: &EmitRequest<'_>, plan_s: &str) -> Result<Fractions, EmitError
     })
 }
 
+/// Per-rank scheduler limits under attention data parallelism: vLLM and TensorRT-LLM run one
+/// scheduler per data-parallel rank, while the simulated engine's limits cover the whole stage.
+fn per_rank(
+    seqs: u32,
+    tokens: u32,
+    ranks: u32,
+    engine: &str,
+    notes: &mut Vec<String>,
+) -> (u32, u32) {
+    if ranks <= 1 {
+        return (seqs, tokens);
+    }
+    let (s, t) = (seqs.div_ceil(ranks), tokens.div_ceil(ranks));
+    notes.push(format!(
+        "{engine} applies max-num-seqs and the token budget per attention data-parallel rank: \
+         {s} = ⌈{seqs} / {ranks}⌉ sequences and {t} = ⌈{tokens} / {ranks}⌉ tokens per rank"
+    ));
+    (s, t)
+}
+
 /// Write the launch config of `req.plan` for `engine`.
 ///
 /// # Errors
@@ -455,8 +475,9 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             if let Some(l) = &layers_csv {
                 env.insert("VLLM_PP_LAYER_PARTITION".into(), l.clone());
             }
-            a(&mut argv, "--max-num-seqs", &max_seqs);
-            a(&mut argv, "--max-num-batched-tokens", &budget);
+            let (seqs, tokens) = per_rank(max_seqs, budget, attn_dp, "vLLM", &mut notes);
+            a(&mut argv, "--max-num-seqs", &seqs);
+            a(&mut argv, "--max-num-batched-tokens", &tokens);
             argv.push(if kind.chunked() {
                 "--enable-chunked-prefill".into()
             } else {
@@ -592,8 +613,9 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             if c.moe {
                 a(&mut argv, "--ep_size", &moe_ep);
             }
-            a(&mut argv, "--max_batch_size", &max_seqs);
-            a(&mut argv, "--max_num_tokens", &budget);
+            let (seqs, tokens) = per_rank(max_seqs, budget, attn_dp, "TensorRT-LLM", &mut notes);
+            a(&mut argv, "--max_batch_size", &seqs);
+            a(&mut argv, "--max_num_tokens", &tokens);
             let f = fractions(req, &plan_s)?;
             a(
                 &mut argv,

@@ -251,8 +251,15 @@ fn expert_parallel_plans() {
     );
     assert!(lines(&v)[0].starts_with(
         "vllm serve Qwen/Qwen3-30B-A3B --tensor-parallel-size 1 --data-parallel-size 8 \
-         --enable-expert-parallel --max-num-seqs 128"
+         --enable-expert-parallel --max-num-seqs 16 --max-num-batched-tokens 512 "
     ));
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("16 = ⌈128 / 8⌉ sequences")),
+        "{:?}",
+        v.notes
+    );
     let s = launch(
         Engine::Sglang,
         "qwen3-30b-a3b",
@@ -270,7 +277,9 @@ fn expert_parallel_plans() {
         plan,
         SchedulerKind::Chunked,
     );
-    assert!(lines(&t)[0].contains(" --tp_size 8 --pp_size 1 --ep_size 8 "));
+    assert!(lines(&t)[0].contains(
+        " --tp_size 8 --pp_size 1 --ep_size 8 --max_batch_size 16 --max_num_tokens 512 "
+    ));
     assert_eq!(
         t.files[0].contents,
         "dtype: bfloat16\nenable_attention_dp: true\nkv_cache_config:\n  tokens_per_block: 16\n"
