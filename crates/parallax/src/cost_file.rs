@@ -172,8 +172,10 @@ mod tests {
     #[test]
     fn roofline_parameters_round_trip() {
         let cluster = Cluster::parse("1x8xH100").unwrap();
-        let mut params = RooflineParams::default();
-        params.gemm_compute_efficiency = 0.5;
+        let params = RooflineParams {
+            gemm_compute_efficiency: 0.5,
+            ..RooflineParams::default()
+        };
         let file = RooflineParamsFile {
             parallax_roofline_params: 1,
             profile: "test".into(),
