@@ -12,8 +12,9 @@
 //!   `input_len`/`output_len`), those are used as they are;
 //! - otherwise the lengths are **approximated as ⌈characters / 4⌉** (Unicode scalar values),
 //!   the usual rule of thumb for English text under GPT/Llama-style BPE tokenizers; a note
-//!   says so. Expect ±25 % per request against a real tokenizer, less on totals; for exact
-//!   lengths pre-tokenize with the model's tokenizer and add the two fields.
+//!   says so. Its error against a real tokenizer was not measured here (no tokenizer ships);
+//!   code and non-English text have fewer characters per token, so the rule undercounts them.
+//!   For exact lengths pre-tokenize with the model's tokenizer and add the two fields.
 //!
 //! A turn that yields 0 tokens (an empty string) skips its conversation (counted in the note).
 //! The dataset has no arrival times: requests get Poisson arrivals at
