@@ -23,6 +23,10 @@
 //! | FP8 weights | `--quantization fp8` | `--quantization fp8` | from the checkpoint (note) |
 //! | FP8 KV cache | `--kv-cache-dtype fp8` | `--kv-cache-dtype fp8_e4m3` | YAML `kv_cache_config.dtype: fp8` |
 //!
+//! Multi-node instances: SGLang gets one process per node (`--nnodes`, `--node-rank`,
+//! `--dist-init-addr NODEh_ADDR:5000` with `NODEh_ADDR` named in a note); vLLM (Ray) and
+//! TensorRT-LLM (mpirun/srun) get a note.
+//!
 //! SGLang's and TensorRT-LLM's memory fractions mean something else than Parallax's
 //! `gpu_memory_utilization` (the share of device memory for everything), so they are computed
 //! from the plan's memory report to give the same KV-cache size.
@@ -232,6 +236,13 @@ impl LaunchConfig {
             ));
         }
         let many = self.instances.len() > 1;
+        if self
+            .instances
+            .iter()
+            .any(|i| i.node != self.instances[0].node)
+        {
+            s.push_str("# the instances run on different nodes: run each command on its node\n");
+        }
         for i in &self.instances {
             if many {
                 s.push_str(&format!(
@@ -695,28 +706,58 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             argv.push("--port".into());
             argv.push(port.to_string());
         }
+        let name = if count > 1 {
+            format!("replica-{r}")
+        } else {
+            "all".into()
+        };
+        if nodes > 1 && engine == Engine::Sglang {
+            // SGLang runs one process per node: same arguments, its own --node-rank. `NODEk_ADDR`
+            // stands for node k's address (the note says to replace it).
+            let head = format!("NODE{node}_ADDR");
+            notes.push(format!(
+                "{name} spans {nodes} nodes of {gpn} GPUs: run each of its commands on its node \
+                 and replace {head} with the address of node {node}"
+            ));
+            for k in 0..nodes {
+                let mut argv = argv.clone();
+                for (f, v) in [
+                    ("--nnodes", nodes.to_string()),
+                    ("--node-rank", k.to_string()),
+                    ("--dist-init-addr", format!("{head}:5000")),
+                ] {
+                    argv.push(f.into());
+                    argv.push(v);
+                }
+                let on_node: Vec<u32> = gpus
+                    .iter()
+                    .copied()
+                    .filter(|g| g / gpn == node + k)
+                    .collect();
+                instances.push(Instance {
+                    name: format!("{name}-node{k}"),
+                    node: node + k,
+                    nodes,
+                    gpus: on_node,
+                    env: env.clone(),
+                    argv,
+                });
+            }
+            continue;
+        }
         if nodes > 1 {
             notes.push(format!(
-                "{} spans {nodes} nodes of {gpn} GPUs: start it with the engine's multi-node \
-                 launcher ({})",
-                if count > 1 {
-                    format!("replica-{r}")
-                } else {
-                    "the deployment".into()
-                },
+                "{name} spans {nodes} nodes of {gpn} GPUs: start it with {}",
                 match engine {
-                    Engine::Vllm => "a Ray cluster, or --nnodes/--node-rank with data parallelism",
-                    Engine::Sglang => "--nnodes, --node-rank and --dist-init-addr on every node",
-                    Engine::Trtllm => "mpirun or srun with one rank per GPU",
+                    Engine::Vllm =>
+                        "a Ray cluster (`ray start` on every node, then the command \
+                                     on the head node)",
+                    _ => "mpirun or srun, one rank per GPU (trtllm-llmapi-launch trtllm-serve …)",
                 }
             ));
         }
         instances.push(Instance {
-            name: if count > 1 {
-                format!("replica-{r}")
-            } else {
-                "all".into()
-            },
+            name,
             node,
             nodes,
             gpus,

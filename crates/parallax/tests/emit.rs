@@ -443,6 +443,34 @@ fn multi_node_replicas_and_engine_names() {
         "{:?}",
         v.notes
     );
+    assert!(v.notes.iter().any(|n| n.contains("Ray cluster")));
+    // SGLang: one process per node, each with its rank.
+    let s = launch(
+        Engine::Sglang,
+        "llama-3.1-405b",
+        "2x8xH100",
+        "pp=2,tp=8",
+        SchedulerKind::Chunked,
+    );
+    let l = lines(&s);
+    assert_eq!(l.len(), 2);
+    assert!(
+        l[0].ends_with("--nnodes 2 --node-rank 0 --dist-init-addr NODE0_ADDR:5000"),
+        "{}",
+        l[0]
+    );
+    assert!(
+        l[1].ends_with("--nnodes 2 --node-rank 1 --dist-init-addr NODE0_ADDR:5000"),
+        "{}",
+        l[1]
+    );
+    assert_eq!((s.instances[1].node, s.instances[1].gpus[0]), (1, 8));
+    assert_eq!(s.instances[0].name, "all-node0");
+    assert!(s.script().contains("run each command on its node"));
+    assert!(s
+        .notes
+        .iter()
+        .any(|n| n.contains("replace NODE0_ADDR with the address of node 0")));
     for e in Engine::ALL {
         assert_eq!(e.name().parse::<Engine>().unwrap(), e);
     }
