@@ -302,19 +302,19 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     }
     let mut report = result.map_err(CliError::input)?;
     report.ranked.truncate(args.top);
+    // A launch config that cannot be written is reported after the text report (the search
+    // result is still worth seeing), and instead of the JSON.
     let launch = match &emit_inputs {
-        None => None,
-        Some((engine, model, cluster)) => {
-            let best = report.best.as_ref().ok_or_else(|| {
-                CliError::input(format!(
-                    "--emit {engine}: no plan to emit ({})",
-                    report
-                        .infeasible
-                        .as_ref()
-                        .map_or("no candidate was simulated", |i| i.reason.as_str())
-                ))
-            })?;
-            Some(crate::emit::launch(
+        None => Ok(None),
+        Some((engine, model, cluster)) => match report.best.as_ref() {
+            None => Err(CliError::input(format!(
+                "--emit {engine}: no plan to emit ({})",
+                report
+                    .infeasible
+                    .as_ref()
+                    .map_or("no candidate was simulated", |i| i.reason.as_str())
+            ))),
+            Some(best) => crate::emit::launch(
                 *engine,
                 model,
                 &args.model,
@@ -322,11 +322,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                 &best.plan,
                 best.scheduler,
                 memory,
-            )?)
-        }
+            )
+            .map(Some),
+        },
     };
     if args.json {
-        return match launch {
+        return match launch? {
             None => print_json(&report),
             Some(l) => {
                 let mut v = serde_json::to_value(&report).map_err(CliError::failure)?;
@@ -344,7 +345,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         eprintln!("note: {note}");
     }
     print_text(&report);
-    if let Some(l) = launch {
+    if let Some(l) = launch? {
         outln!();
         outln!("launch ({}):", l.engine);
         out!("{}", l.script());

@@ -98,6 +98,28 @@ fn search_emits_the_best_plans_launch_command() {
     assert_eq!(argv[0], "vllm");
     assert_eq!(v["best"]["scheduler"]["kind"], "chunked");
 
+    // A plan the engine cannot run: the report is printed, then the error (exit 2).
+    let out = parallax(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--requests",
+        "5",
+        "--scheduler",
+        "orca",
+        "--emit",
+        "vllm",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("best: dp=1,pp=1,tp=1"));
+    fails(
+        &out,
+        &[
+            "vllm cannot express plan",
+            "`orca` scheduler policy has no vllm equivalent",
+        ],
+    );
     // The old flag name still works; the engine name is checked.
     ok(&parallax(&[
         "search",
