@@ -21,6 +21,10 @@ pub struct CalibrateArgs {
     /// Cluster whose links collective rows are timed over (default: one node of 8 of the GPU).
     #[arg(long)]
     cluster: Option<String>,
+    /// Write the fitted parameters to FILE, for `--cost-model FILE` of predict, simulate,
+    /// search and validate.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Print JSON (the report and the fitted parameters) instead of a table.
     #[arg(long)]
     json: bool,
@@ -60,6 +64,16 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
         }
     };
     let fit = calibrate(&profile, &cluster, &RooflineParams::default()).map_err(CliError::input)?;
+    if let Some(out) = &args.out {
+        let file = parallax::cost_file::RooflineParamsFile {
+            parallax_roofline_params: 1,
+            profile: profile.name.clone(),
+            gpu: cluster.gpu.name.clone(),
+            params: fit.params.clone(),
+        };
+        let text = serde_json::to_string_pretty(&file).map_err(CliError::failure)?;
+        crate::output::write_file(out, &format!("{text}\n"))?;
+    }
     if args.json {
         return print_json(&CalibrationOutput {
             profile: args.profile.display().to_string(),
@@ -106,6 +120,13 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
             &rows
         )
     );
-    outln!("fitted parameters: use --json to print them");
+    match &args.out {
+        Some(out) => outln!(
+            "fitted parameters written to {} (use it with --cost-model {})",
+            out.display(),
+            out.display()
+        ),
+        None => outln!("fitted parameters: use --json to print them, or --out FILE to save them"),
+    }
     Ok(())
 }

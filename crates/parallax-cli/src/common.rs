@@ -1,15 +1,26 @@
 //! Resolving the inputs every subcommand shares: models, clusters, cost models.
 
 use crate::output::CliError;
+use parallax::cost_file::CostSource;
 use parallax::hw::{catalog, Cluster, CostModel};
 use parallax::ir::Model;
 use parallax::CostModelChoice;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A model from an embedded short name, an HF id, or a path to a `config.json`.
+/// A model from an embedded short name, an HF id (embedded, or in the local Hugging Face
+/// cache), or a path to a `config.json`.
 pub fn model(spec: &str) -> Result<Model, CliError> {
-    parallax::ir::resolve(spec).map_err(CliError::input)
+    match parallax::ir::resolve(spec) {
+        Err(e @ parallax::ir::IrError::UnknownModel { .. })
+            if parallax::ir::hf_cache::looks_like_hub_id(spec.trim()) =>
+        {
+            let cache = parallax::ir::hf_cache::CacheDir::from_env();
+            parallax::ir::hf_cache::load(spec.trim(), cache.as_ref())
+                .map_err(|c| CliError::input(format!("{c}; not an embedded model either ({e})")))
+        }
+        r => r.map_err(CliError::input),
+    }
 }
 
 /// A cluster from `NxGxGPU`, `GxGPU`, or a path to a TOML file.
@@ -28,10 +39,30 @@ pub fn single_node(gpu: &str, gpus: u32) -> Result<Cluster, CliError> {
     Cluster::new(1, gpus.max(1), g).map_err(CliError::input)
 }
 
-/// The cost model for `cluster` from a `--cost-model` value.
+/// Where the cost model comes from, from a `--cost-model` value: `auto`, `roofline`,
+/// `profiled`, or a file (a profile, or the roofline parameters `calibrate --out` writes).
+pub fn cost_source(choice: &str) -> Result<CostSource, CliError> {
+    if let Ok(c) = choice.parse::<CostModelChoice>() {
+        return Ok(CostSource::Choice(c));
+    }
+    let path = Path::new(choice);
+    if path.is_file() {
+        return Ok(CostSource::File(path.to_path_buf()));
+    }
+    let what = if choice.to_ascii_lowercase().ends_with(".json") || choice.contains('/') {
+        "no such file"
+    } else {
+        "not a cost model name nor an existing file"
+    };
+    Err(CliError::input(format!(
+        "invalid --cost-model `{choice}`: {what}; expected auto, roofline, profiled, or a \
+         profile / `calibrate --out` parameters file"
+    )))
+}
+
+/// The cost model for `cluster` from a `--cost-model` value (see [`cost_source`]).
 pub fn cost_model(cluster: &Cluster, choice: &str) -> Result<Arc<dyn CostModel>, CliError> {
-    let choice: CostModelChoice = choice.parse().map_err(CliError::input)?;
-    parallax::cost_model(cluster, choice).map_err(CliError::input)
+    cost_source(choice)?.build(cluster).map_err(CliError::input)
 }
 
 /// Bytes as a human-readable binary size.

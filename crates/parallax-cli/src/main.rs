@@ -9,10 +9,13 @@ use std::process::ExitCode;
 #[macro_use]
 mod output;
 
+mod bench_compare;
 mod calibrate;
 mod catalogs;
 mod common;
+mod emit;
 mod inspect;
+mod knobs;
 mod place;
 mod predict;
 mod search;

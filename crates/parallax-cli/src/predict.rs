@@ -23,8 +23,8 @@ pub struct PredictArgs {
     /// GPU name from `parallax gpus` (e.g. `H100`).
     #[arg(long)]
     gpu: String,
-    /// Tensor-parallel degree.
-    #[arg(long, default_value_t = 1)]
+    /// Tensor-parallel degree (`--tensor-parallel-size` also works).
+    #[arg(long, alias = "tensor-parallel-size", default_value_t = 1)]
     tp: u32,
     /// `BxS` or `BxS+P`: B sequences of S new tokens, each after P cached tokens. Repeatable.
     #[arg(long)]
@@ -39,7 +39,8 @@ pub struct PredictArgs {
     /// vllm-v0, sglang, trtllm.
     #[arg(long, default_value = "vllm")]
     engine: String,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Print JSON instead of text.

@@ -102,16 +102,26 @@ pub struct SearchArgs {
     /// Max running requests per engine; a comma-separated list searches over the values.
     #[arg(long)]
     max_num_seqs: Option<String>,
-    /// Token budget of one iteration.
+    /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
+    #[arg(long, alias = "max-batched-tokens")]
+    max_num_batched_tokens: Option<u32>,
+    /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
+    #[arg(long, conflicts_with = "scheduler")]
+    enable_chunked_prefill: bool,
+    /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
     #[arg(long)]
-    max_batched_tokens: Option<u32>,
+    block_size: Option<u32>,
+    /// Also print the best plan's launch command for vllm, sglang or trtllm.
+    #[arg(long, value_name = "ENGINE")]
+    emit: Option<String>,
     /// Chunk size for `--scheduler sarathi`; a comma-separated list searches over the values.
     #[arg(long)]
     chunk: Option<String>,
     /// Fraction of GPU memory the engine may use (default: the engine's).
     #[arg(long)]
     gpu_memory_utilization: Option<f64>,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
@@ -162,7 +172,7 @@ fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
     if let Some(n) = args.max_pp {
         common::count_in("--max-pp", n, 1, common::MAX_GPUS)?;
     }
-    if let Some(n) = args.max_batched_tokens {
+    if let Some(n) = args.max_num_batched_tokens {
         common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
     }
     if let Some(n) = args.max_plans {
@@ -218,9 +228,11 @@ fn scheduler(
     let mut cfg = base;
     if let Some(s) = &args.scheduler {
         cfg.kind = s.parse::<SchedulerKind>().map_err(CliError::input)?;
+    } else if args.enable_chunked_prefill {
+        cfg.kind = SchedulerKind::Chunked;
     }
     let kind = cfg.kind;
-    if let Some(t) = args.max_batched_tokens {
+    if let Some(t) = args.max_num_batched_tokens {
         cfg.max_num_batched_tokens = t;
     }
     let mut space = SchedulerSpace::default();
@@ -271,6 +283,15 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .transpose()?;
     let engine = common::engine(&args.engine, &model, &cluster, cluster.gpus_per_node)?;
     let (sched, space) = scheduler(&args, engine.scheduler)?;
+    let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
+    let memory = MemoryOptions {
+        gpu_memory_utilization: args
+            .gpu_memory_utilization
+            .unwrap_or(engine.gpu_memory_utilization),
+        block_size: args.block_size.unwrap_or(engine.block_size),
+        ..MemoryOptions::default()
+    };
+    let emit_inputs = emit_engine.map(|e| (e, model.clone(), cluster.clone()));
     let pareto = match &args.pareto {
         None => None,
         Some(p) => match p.split_once(',') {
@@ -298,23 +319,10 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             max_pp: args.max_pp,
             allowed: parse_allowed(&args.parallelisms)?,
         })
-        .memory(MemoryOptions {
-            gpu_memory_utilization: args
-                .gpu_memory_utilization
-                .unwrap_or(engine.gpu_memory_utilization),
-            block_size: engine.block_size,
-            ..MemoryOptions::default()
-        })
         .engine(engine.clone())
+        .memory(memory)
         .scheduler(sched)
         .scheduler_space(space);
-    if let Some(u) = args.gpu_memory_utilization {
-        search = search.memory(MemoryOptions {
-            gpu_memory_utilization: u,
-            block_size: engine.block_size,
-            ..MemoryOptions::default()
-        });
-    }
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
     }
@@ -343,13 +351,54 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     }
     let mut report = result.map_err(CliError::input)?;
     report.ranked.truncate(args.top);
+    // A launch config that cannot be written is reported after the text report (the search
+    // result is still worth seeing), and instead of the JSON.
+    let launch = match &emit_inputs {
+        None => Ok(None),
+        Some((engine, model, cluster)) => match report.best.as_ref() {
+            None => Err(CliError::input(format!(
+                "--emit {engine}: no plan to emit ({})",
+                report
+                    .infeasible
+                    .as_ref()
+                    .map_or("no candidate was simulated", |i| i.reason.as_str())
+            ))),
+            Some(best) => crate::emit::launch(
+                *engine,
+                model,
+                &args.model,
+                cluster,
+                &best.plan,
+                best.scheduler,
+                memory,
+            )
+            .map(Some),
+        },
+    };
     if args.json {
-        return print_json(&report);
+        return match launch? {
+            None => print_json(&report),
+            Some(l) => {
+                let mut v = serde_json::to_value(&report).map_err(CliError::failure)?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(
+                        "launch".into(),
+                        serde_json::to_value(&l).map_err(CliError::failure)?,
+                    );
+                }
+                print_json(&v)
+            }
+        };
     }
     for note in &workload.notes {
         eprintln!("note: {note}");
     }
     print_text(&report);
+    if let Some(l) = launch? {
+        outln!();
+        outln!("launch ({}):", l.engine);
+        out!("{}", l.script());
+    }
     Ok(())
 }
 
@@ -402,7 +451,7 @@ fn print_text(r: &SearchReport) {
         }
     );
     let obj_col = format!("{} ({})", r.objective, r.unit);
-    let header = [
+    let header: Vec<String> = [
         "#",
         "plan",
         obj_col.as_str(),
@@ -412,8 +461,12 @@ fn print_text(r: &SearchReport) {
         "req/s",
         "out tok/s",
         "ok",
-    ];
-    let rows: Vec<Vec<String>> = r
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let mut header = header;
+    let mut rows: Vec<Vec<String>> = r
         .ranked
         .iter()
         .map(|p| {
@@ -431,7 +484,10 @@ fn print_text(r: &SearchReport) {
             ]
         })
         .collect();
+    let scheds: Vec<_> = r.ranked.iter().map(|p| p.scheduler).collect();
+    crate::knobs::insert(&mut header, &mut rows, 2, crate::knobs::columns(&scheds));
     if !rows.is_empty() {
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
         outln!();
         out!("{}", table(&header, &rows));
     }
@@ -504,17 +560,18 @@ fn print_text(r: &SearchReport) {
     if let Some(p) = &r.pareto {
         outln!();
         outln!("Pareto front ({} vs {}):", p.objectives[0], p.objectives[1]);
-        let rows: Vec<Vec<String>> = p
+        let mut rows: Vec<Vec<String>> = p
             .points
             .iter()
             .map(|x| vec![x.plan.to_string(), fmt_value(x.a), fmt_value(x.b)])
             .collect();
-        out!(
-            "{}",
-            table(
-                &["plan", p.objectives[0].name(), p.objectives[1].name()],
-                &rows
-            )
-        );
+        let mut header: Vec<String> = ["plan", p.objectives[0].name(), p.objectives[1].name()]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let scheds: Vec<_> = p.points.iter().map(|x| x.scheduler).collect();
+        crate::knobs::insert(&mut header, &mut rows, 1, crate::knobs::columns(&scheds));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        out!("{}", table(&header, &rows));
     }
 }

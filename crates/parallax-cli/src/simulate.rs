@@ -43,9 +43,9 @@ pub struct SimulateArgs {
     /// Most requests running at once per engine.
     #[arg(long)]
     max_num_seqs: Option<u32>,
-    /// Token budget of one iteration.
-    #[arg(long)]
-    max_batched_tokens: Option<u32>,
+    /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
+    #[arg(long, alias = "max-batched-tokens")]
+    max_num_batched_tokens: Option<u32>,
     /// Chunk size (token budget) of the chunked-prefill scheduler.
     #[arg(long)]
     chunk: Option<u32>,
@@ -68,9 +68,28 @@ pub struct SimulateArgs {
     /// --max-concurrency`): a request is sent at its arrival time or when one completes.
     #[arg(long)]
     max_concurrency: Option<u32>,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Also print the plan's launch command for vllm, sglang or trtllm.
+    #[arg(long, value_name = "ENGINE")]
+    emit: Option<String>,
+    /// vLLM's flag: the plan's tensor-parallel degree (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    tensor_parallel_size: Option<u32>,
+    /// vLLM's flag: the plan's pipeline depth (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    pipeline_parallel_size: Option<u32>,
+    /// vLLM's flag: the plan's data-parallel replicas (instead of `--plan`).
+    #[arg(long, conflicts_with = "plan")]
+    data_parallel_size: Option<u32>,
+    /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
+    #[arg(long, conflicts_with = "scheduler")]
+    enable_chunked_prefill: bool,
+    /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
+    #[arg(long)]
+    block_size: Option<u32>,
     /// Write one CSV row per request to FILE.
     #[arg(long, value_name = "FILE")]
     requests_csv: Option<PathBuf>,
@@ -128,16 +147,23 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
     if let Some(s) = &a.scheduler {
         let kind: SchedulerKind = s.parse().map_err(CliError::input)?;
         scheduler.kind = kind;
+    } else if a.enable_chunked_prefill {
+        scheduler.kind = SchedulerKind::Chunked;
     }
     if let Some(n) = a.max_num_seqs {
         scheduler.max_num_seqs = common::count_in("--max-num-seqs", n, 1, common::MAX_NUM_SEQS)?;
     }
-    if let Some(n) = a.max_batched_tokens {
+    if let Some(n) = a.max_num_batched_tokens {
         scheduler.max_num_batched_tokens =
             common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
     }
     if let Some(n) = a.chunk {
-        scheduler.chunk_size = Some(common::count_in("--chunk", n, 1, common::MAX_BATCHED_TOKENS)?);
+        scheduler.chunk_size = Some(common::count_in(
+            "--chunk",
+            n,
+            1,
+            common::MAX_BATCHED_TOKENS,
+        )?);
     }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
@@ -167,7 +193,21 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
     let cluster = common::cluster(&args.cluster)?;
-    let plan: Plan = args.plan.parse().map_err(CliError::input)?;
+    let plan: Plan = match (
+        args.data_parallel_size,
+        args.pipeline_parallel_size,
+        args.tensor_parallel_size,
+    ) {
+        (None, None, None) => args.plan.parse().map_err(CliError::input)?,
+        (dp, pp, tp) => format!(
+            "dp={},pp={},tp={}",
+            dp.unwrap_or(1),
+            pp.unwrap_or(1),
+            tp.unwrap_or(1)
+        )
+        .parse()
+        .map_err(CliError::input)?,
+    };
     let engine = common::engine(&args.engine, &model, &cluster, plan.tp)?;
     let config = sim_config(&args, &engine)?;
     let workload = parallax::load_workload(
@@ -176,10 +216,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         common::requests(args.requests)?,
     )
     .map_err(CliError::input)?;
-    let cost = engine.cost_model(
-        common::cost_model(&cluster, &args.cost_model)?,
-        cluster.gpu.memory_bandwidth,
-    );
+    let base_cost = common::cost_model(&cluster, &args.cost_model)?;
+    let cost_name = base_cost.name().to_string();
+    let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);
     let mut lower = engine.lower_options(&LowerOptions::default());
     lower.memory = MemoryOptions {
         gpu_memory_utilization: args
@@ -187,6 +226,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .unwrap_or(engine.gpu_memory_utilization),
         max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
         max_num_seqs: config.scheduler.max_num_seqs,
+        block_size: args.block_size.unwrap_or(engine.block_size),
         ..lower.memory
     };
     let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
@@ -204,16 +244,29 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         eprintln!("warning: {note}");
     }
     let m = &report.metrics;
+    let launch = match args.emit.as_deref() {
+        None => None,
+        Some(e) => Some(crate::emit::launch(
+            crate::emit::engine(e)?,
+            &model,
+            &args.model,
+            &cluster,
+            &plan,
+            config.scheduler,
+            lower.memory,
+        )?),
+    };
     if args.json {
         let mut v = serde_json::to_value(m).map_err(CliError::failure)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
-            o.insert(
-                "cost_model".into(),
-                common::cost_model(&cluster, &args.cost_model)?
-                    .name()
-                    .into(),
-            );
+            o.insert("cost_model".into(), cost_name.clone().into());
+            if let Some(l) = &launch {
+                o.insert(
+                    "launch".into(),
+                    serde_json::to_value(l).map_err(CliError::failure)?,
+                );
+            }
         }
         return print_json(&v);
     }
@@ -222,7 +275,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         model.name,
         cluster.spec(),
         plan,
-        common::cost_model(&cluster, &args.cost_model)?.name(),
+        cost_name,
         engine.name,
         engine.mirrors,
         workload.name,
@@ -271,5 +324,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.makespan_s,
         m.iterations
     );
+    if let Some(l) = &launch {
+        outln!();
+        outln!("launch ({}):", l.engine);
+        out!("{}", l.script());
+    }
+    if let Some(t) = crate::bench_compare::measured(&args.workload)
+        .and_then(|b| crate::bench_compare::render(&b, m))
+    {
+        outln!();
+        out!("{t}");
+    }
     Ok(())
 }

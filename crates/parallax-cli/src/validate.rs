@@ -2,7 +2,7 @@
 
 use crate::output::{print_json, table, CliError};
 use clap::Args;
-use parallax::CostModelChoice;
+use parallax::cost_file::CostSource;
 use std::path::PathBuf;
 
 /// Arguments of `parallax validate`.
@@ -29,7 +29,8 @@ pub struct ValidateArgs {
     /// With load points: also print one line per row.
     #[arg(long)]
     rows: bool,
-    /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
+    /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
+    /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
     /// Print JSON instead of a table.
@@ -39,7 +40,7 @@ pub struct ValidateArgs {
 
 /// Run `parallax validate`.
 pub fn run(args: ValidateArgs) -> Result<(), CliError> {
-    let choice: CostModelChoice = args.cost_model.parse().map_err(CliError::input)?;
+    let choice = crate::common::cost_source(&args.cost_model)?;
     let path = match (&args.measured, &args.serving) {
         (Some(p), _) | (None, Some(p)) => p.clone(),
         (None, None) => return Err(CliError::input("give --measured FILE or --serving FILE")),
@@ -154,7 +155,7 @@ fn load_points(
     args: &ValidateArgs,
     path: &std::path::Path,
     text: &str,
-    choice: CostModelChoice,
+    choice: CostSource,
 ) -> Result<(), CliError> {
     use parallax::loadpoints::{parse_load_points, validate_load_points, LoadPointOptions};
     let file = path.display().to_string();

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod dtype;
 pub mod error;
 pub mod hf;
+pub mod hf_cache;
 pub mod lower;
 pub mod model;
 pub mod op;

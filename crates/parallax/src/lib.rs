@@ -15,6 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod cost_file;
+pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod loadpoints;

@@ -15,7 +15,8 @@
 //! engine's `max_num_seqs`; everything else is the engine preset's default
 //! ([`crate::engine_model`]).
 
-use crate::cost::{cost_model, CostModelChoice};
+use crate::cost::CostModelChoice;
+use crate::cost_file::CostSource;
 use crate::error::{Error, Result};
 use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
@@ -311,10 +312,10 @@ pub struct LoadPointReport {
 pub const CLIENT_STAGGER: f64 = 0.1;
 
 /// Settings of [`validate_load_points`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadPointOptions {
     /// Cost model.
-    pub cost_model: CostModelChoice,
+    pub cost_model: CostSource,
     /// Replace the host terms of every engine (for fitting them); `None` keeps the presets'.
     pub host: Option<parallax_sim::HostOverhead>,
     /// Client start spread ([`CLIENT_STAGGER`] by default).
@@ -324,7 +325,7 @@ pub struct LoadPointOptions {
 impl Default for LoadPointOptions {
     fn default() -> Self {
         LoadPointOptions {
-            cost_model: CostModelChoice::default(),
+            cost_model: CostSource::Choice(CostModelChoice::default()),
             host: None,
             stagger: CLIENT_STAGGER,
         }
@@ -360,7 +361,7 @@ pub fn predict_load_point(
     }
     let plan = Plan::new(1, p.pp, p.tp);
     let cost = engine.cost_model(
-        cost_model(&cluster, opts.cost_model).map_err(|e| e.to_string())?,
+        opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
     );
     let c = concurrency as usize;
@@ -465,15 +466,11 @@ pub fn validate_load_points(
             },
         })
         .collect();
-    summarise(file, opts.cost_model, rows)
+    summarise(file, &opts.cost_model, rows)
 }
 
 /// Group `rows` into a report.
-pub fn summarise(
-    file: &str,
-    cost: CostModelChoice,
-    rows: Vec<LoadPointComparison>,
-) -> LoadPointReport {
+pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) -> LoadPointReport {
     let pairs = |rs: &[&LoadPointComparison], ttft: bool| {
         ErrorSummary::from_pairs(rs.iter().filter(|r| r.skipped.is_none()).filter_map(|r| {
             let (p, m) = if ttft {

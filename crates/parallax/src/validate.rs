@@ -6,7 +6,7 @@
 //! - **serving runs**: a trace served with a plan and its measured mean TTFT/TPOT, compared with
 //!   a simulation of the same run.
 
-use crate::cost::{cost_model, CostModelChoice};
+use crate::cost_file::CostSource;
 use crate::error::{Error, Result};
 use crate::simulate::{load_workload, simulate_plan};
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
@@ -137,7 +137,7 @@ fn signed_pct(predicted: f64, measured: f64) -> f64 {
 pub fn validate_iterations(
     file: &str,
     rows: &[MeasuredIteration],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
 ) -> Result<ValidationReport> {
     validate_iterations_with(file, rows, choice, None)
 }
@@ -151,9 +151,10 @@ pub fn validate_iterations(
 pub fn validate_iterations_with(
     file: &str,
     rows: &[MeasuredIteration],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
     engine: Option<EngineKind>,
 ) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let at = |e: Error| Error::Option {
@@ -164,7 +165,7 @@ pub fn validate_iterations_with(
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
         let cluster = Cluster::new(1, r.tp.max(1), gpu).map_err(|e| at(e.into()))?;
-        let mut cost = cost_model(&cluster, choice).map_err(at)?;
+        let mut cost = choice.build(&cluster).map_err(at)?;
         let mut lower = LowerOptions::default();
         if let Some(k) = engine {
             let e = crate::engine_model(k, &model, &cluster, r.tp);
@@ -338,7 +339,7 @@ pub fn validate_serving(
     file: &str,
     base: &Path,
     runs: &[MeasuredRun],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
 ) -> Result<ValidationReport> {
     validate_serving_with(file, base, runs, choice, None)
 }
@@ -353,9 +354,10 @@ pub fn validate_serving_with(
     file: &str,
     base: &Path,
     runs: &[MeasuredRun],
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
     engine: Option<EngineKind>,
 ) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let mut out = Vec::with_capacity(runs.len());
     let mut errors = Vec::new();
     for r in runs {
@@ -388,7 +390,7 @@ pub fn validate_serving_with(
                 .as_ref()
                 .map_or(SchedulerKind::VllmV0, |e| e.scheduler.kind),
         };
-        let mut cost = cost_model(&cluster, choice).map_err(at)?;
+        let mut cost = choice.build(&cluster).map_err(at)?;
         let (config, lower) = match &eng {
             Some(e) => {
                 cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
@@ -441,7 +443,7 @@ pub fn validate_serving_with(
 /// # Errors
 /// [`Error::Option`] when the header matches neither format, and the errors of
 /// [`validate_iterations`] / [`validate_serving`].
-pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationReport> {
+pub fn validate_file(path: &Path, choice: impl Into<CostSource>) -> Result<ValidationReport> {
     validate_file_with(path, choice, None)
 }
 
@@ -453,9 +455,10 @@ pub fn validate_file(path: &Path, choice: CostModelChoice) -> Result<ValidationR
 /// As [`validate_file`].
 pub fn validate_file_with(
     path: &Path,
-    choice: CostModelChoice,
+    choice: impl Into<CostSource>,
     engine: Option<EngineKind>,
 ) -> Result<ValidationReport> {
+    let choice: CostSource = choice.into();
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| Error::Option {
         option: "measured".into(),

@@ -23,6 +23,7 @@
 //! measures everything relative to arrivals and the makespan from the first arrival, so no shift
 //! is needed.
 
+pub mod external;
 mod parse;
 pub mod spec;
 pub mod synthetic;

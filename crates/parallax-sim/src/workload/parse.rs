@@ -86,6 +86,10 @@ struct Row {
 /// assert_eq!(w.requests[1].prompt_tokens, 20);
 /// ```
 pub fn parse(source: &str, text: &str) -> Result<Workload, SimError> {
+    // ShareGPT datasets and `vllm bench serve` results (see `super::external`).
+    if let Some(w) = super::external::parse(source, text)? {
+        return Ok(w);
+    }
     let format = TraceFormat::detect(source, text)?;
     parse_as(source, text, format)
 }

@@ -339,7 +339,7 @@ impl Search {
         if !self.space.chunk_sizes.is_empty() && !self.scheduler.kind.chunked() {
             return bad(
                 "scheduler_space.chunk_sizes",
-                format!("{:?}", self.space.chunk_sizes),
+                comma_list(&self.space.chunk_sizes),
                 "the sarathi (chunked) scheduler: the other policies do not chunk prefills",
             );
         }
@@ -349,10 +349,10 @@ impl Search {
         ] {
             for (i, v) in list.iter().enumerate() {
                 if *v == 0 {
-                    return bad(name, format!("{list:?}"), "values ≥ 1");
+                    return bad(name, comma_list(list), "values ≥ 1");
                 }
                 if list[..i].contains(v) {
-                    return bad(name, format!("{list:?}"), "distinct values (no repeats)");
+                    return bad(name, comma_list(list), "distinct values (no repeats)");
                 }
             }
         }
@@ -910,6 +910,11 @@ impl Ctx<'_> {
             })
             .collect()
     }
+}
+
+/// `16,64,256`: a list of knob values as the user writes it (`--max-num-seqs 16,64,256`).
+fn comma_list(v: &[u32]) -> String {
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
 type BaselineFn = fn(&Model, &Cluster, &MemoryOptions, u64) -> std::result::Result<Plan, PlanError>;
