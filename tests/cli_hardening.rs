@@ -226,9 +226,12 @@ fn prompts_beyond_the_context_window_are_refused() {
 
 #[test]
 fn rejected_requests_are_explained_with_the_fix() {
+    // vLLM V0's scheduler does not split prompts (the default engine, vLLM V1, chunks them).
     let args = sim(&[
         "--workload",
         "synthetic:requests=4,rate=1,prompt=fixed(20000),output=fixed(1)",
+        "--scheduler",
+        "vllm",
     ]);
     let err = succeeds(&refs(&args));
     assert!(err.contains("4 of 4 requests rejected"), "{err}");

@@ -506,7 +506,7 @@ fn vllm_flag_names_mean_the_same_as_parallax_flags() {
         "1024",
     ]);
     assert_eq!(a, b);
-    assert_ne!(a, run(&["--plan", "tp=2"]));
+    assert_ne!(a, run(&["--plan", "tp=2", "--scheduler", "vllm"]));
     fails(
         &parallax(&["simulate", "--plan", "tp=2", "--tensor-parallel-size", "2"]),
         &["--plan", "--tensor-parallel-size", "cannot be used with"],
