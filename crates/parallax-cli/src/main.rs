@@ -14,6 +14,7 @@ mod catalogs;
 mod common;
 mod inspect;
 mod place;
+mod precision;
 mod predict;
 mod search;
 mod simulate;

@@ -38,6 +38,9 @@ pub struct PredictArgs {
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -45,7 +48,7 @@ pub struct PredictArgs {
 
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     if args.tp == 0 {
         return Err(CliError::input(
             "invalid --tp 0: expected a tensor-parallel degree of at least 1",

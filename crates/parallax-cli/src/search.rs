@@ -110,6 +110,9 @@ pub struct SearchArgs {
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -208,7 +211,7 @@ fn scheduler(args: &SearchArgs) -> Result<(SchedulerConfig, SchedulerSpace), Cli
 
 /// Run `parallax search`.
 pub fn run(args: SearchArgs) -> Result<(), CliError> {
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     let cluster = common::cluster(&args.cluster)?;
     let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
         .map_err(CliError::input)?;

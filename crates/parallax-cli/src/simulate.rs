@@ -60,6 +60,9 @@ pub struct SimulateArgs {
     /// `auto` (measured profile where one ships, else roofline), `roofline` or `profiled`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Write one CSV row per request to FILE.
     #[arg(long, value_name = "FILE")]
     requests_csv: Option<PathBuf>,
@@ -106,7 +109,7 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     let cluster = common::cluster(&args.cluster)?;
     let plan: Plan = args.plan.parse().map_err(CliError::input)?;
     let config = sim_config(&args)?;

@@ -24,7 +24,7 @@ pub mod op;
 
 pub use batch::{Batch, DecodeGroup, PrefillChunk};
 pub use catalog::{embedded, resolve, EmbeddedModel};
-pub use dtype::{DType, Precision};
+pub use dtype::{DType, KvCacheDtype, Precision, Quantization};
 pub use error::IrError;
 pub use lower::{check_shard, lower_cell, lower_embedding, lower_lm_head};
 pub use model::{Attention, AttentionKind, Block, BlockRun, Cell, Mlp, Model, Moe, Norm};

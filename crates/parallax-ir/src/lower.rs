@@ -276,7 +276,7 @@ fn gemm(name: &'static str, m: u64, n: u64, k: u64, count: u32, p: &Precision) -
             k,
             count,
             weight_dtype: p.weights,
-            act_dtype: p.activations,
+            act_dtype: p.compute,
         }),
     }
 }

@@ -261,7 +261,7 @@ pub(crate) fn lower_unchecked(
                 idle_watts: gpu.idle_watts,
                 busy_watts: gpu.tdp_watts,
             },
-            peak_flops: gpu.peak_flops(model.precision.activations),
+            peak_flops: gpu.peak_flops(model.precision.compute),
             peak_bandwidth: gpu.memory_bandwidth,
         })
         .collect();

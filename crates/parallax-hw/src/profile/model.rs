@@ -30,6 +30,10 @@
 //!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
 //!   `heads·d / (heads_f·d_f)` (equal FLOPs), decode KV tokens times `kv·d / (kv_f·d_f)`
 //!   (equal KV bytes), with `d = (qk_head_dim + v_head_dim) / 2`.
+//! - **Quantised GEMM without a family of its types** (fp8 W8A8, fp4, weight-only int4/int8
+//!   with a bf16 table): the bf16 family's time for the shape times the fallback model's
+//!   ratio `fallback(g) / fallback(g in bf16)` (the roofline at the quantised path's peak
+//!   and bytes), so quantised GEMMs stay on the measured scale.
 //! - **Fallback**: a dtype with no family in a table, an elementwise kind or a collective
 //!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
 //!   Host time per lowered op and the per-iteration overhead come from the profile's
@@ -747,10 +751,27 @@ impl CostModel for ProfiledCostModel {
     }
 
     fn gemm(&self, g: &Gemm) -> f64 {
-        match self.profiled_gemm(g) {
-            Some(t) => t,
-            None => self.fallback.gemm(g),
+        if let Some(t) = self.profiled_gemm(g) {
+            return t;
         }
+        // No family of this GEMM's types (an fp8 or weight-only quantised GEMM with a bf16
+        // table): the measured 16-bit time of the shape, scaled by the fallback's ratio of the
+        // two, so quantised and unquantised GEMMs stay on one measured scale.
+        let wide = |d: DType| matches!(d, DType::Bf16 | DType::F16);
+        if !(wide(g.weight_dtype) && wide(g.act_dtype)) {
+            let g16 = Gemm {
+                weight_dtype: DType::Bf16,
+                act_dtype: DType::Bf16,
+                ..*g
+            };
+            if let Some(t16) = self.profiled_gemm(&g16) {
+                let (f, f16) = (self.fallback.gemm(g), self.fallback.gemm(&g16));
+                if f16 > 0.0 && f.is_finite() {
+                    return t16 * f / f16;
+                }
+            }
+        }
+        self.fallback.gemm(g)
     }
 
     fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
