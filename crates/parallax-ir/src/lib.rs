@@ -29,6 +29,6 @@ pub use error::IrError;
 pub use lower::{check_shard, lower_cell, lower_embedding, lower_lm_head};
 pub use model::{Attention, AttentionKind, Block, BlockRun, Cell, Mlp, Model, Moe, Norm};
 pub use op::{
-    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, Gemm,
-    GroupRole, Op, OpBody, OpKind,
+    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm, GroupRole, Op, OpBody, OpKind,
 };

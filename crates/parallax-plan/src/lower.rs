@@ -297,6 +297,11 @@ impl Part {
                 self.flops += mult * e.flops;
                 self.bytes += mult * e.bytes;
             }
+            OpBody::FusedMoe(f) => {
+                self.gemm += mult * cost.fused_moe(f);
+                self.flops += mult * f.flops();
+                self.bytes += mult * f.bytes();
+            }
             OpBody::Collective(c) => {
                 let g = match c.group {
                     GroupRole::TensorParallel => groups.tp,
@@ -416,13 +421,7 @@ pub struct PlanStageCost {
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
 /// themselves and so are lowered at the stage's full token count.
-const MOE_ROUTED_OPS: [&str; 5] = [
-    "ep_dispatch",
-    "experts_gate_up",
-    "experts_act",
-    "experts_down",
-    "ep_combine",
-];
+const MOE_ROUTED_OPS: [&str; 3] = ["ep_dispatch", "experts", "ep_combine"];
 
 impl PlanStageCost {
     fn build(

@@ -52,7 +52,8 @@ use super::interp::{Curve, Ideal};
 use crate::cost::CostModel;
 use crate::topology::DeviceGroup;
 use parallax_ir::{
-    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, Gemm,
+    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm,
     PrefillChunk,
 };
 use std::collections::BTreeMap;
@@ -786,6 +787,12 @@ impl CostModel for ProfiledCostModel {
             Some(t) => t,
             None => self.fallback.decode_attention(shape, decode),
         }
+    }
+
+    /// No fused-MoE table yet: the fallback's fused kernel (never the per-expert GEMM
+    /// tables, whose skinny shapes extrapolate a large-GEMM floor per expert).
+    fn fused_moe(&self, op: &FusedMoe) -> f64 {
+        self.fallback.fused_moe(op)
     }
 
     fn elementwise(&self, op: &Elementwise) -> f64 {
