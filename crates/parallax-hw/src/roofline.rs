@@ -459,9 +459,7 @@ impl CostModel for RooflineModel {
         let t_c = 2.0 * padded * op.hidden as f64 * op.intermediate as f64 * (op.up() + 1.0)
             / (peak * p.gemm_compute_efficiency * tile_eff);
         let t_m = op.bytes() / (p.gemm_memory_efficiency * self.gpu.memory_bandwidth);
-        2.0 * p.gemm_floor
-            + p.elementwise_floor
-            + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
+        2.0 * p.gemm_floor + p.elementwise_floor + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
     }
 
     fn elementwise(&self, op: &Elementwise) -> f64 {

@@ -317,8 +317,7 @@ impl Cell {
                 let h = m.hidden as f64;
                 let up = if m.gated { 2.0 } else { 1.0 };
                 let routed =
-                    lower::fused_moe_op(m, batch.tokens(), 1, 1, &Precision::uniform(act))
-                        .flops();
+                    lower::fused_moe_op(m, batch.tokens(), 1, 1, &Precision::uniform(act)).flops();
                 let si = m.shared_experts as f64 * m.shared_intermediate as f64;
                 let shared = if m.shared_experts > 0 {
                     2.0 * t * h * si * up

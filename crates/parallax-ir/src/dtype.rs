@@ -337,7 +337,9 @@ mod tests {
     #[test]
     fn quantization_keeps_activations() {
         for q in Quantization::ALL {
-            let p = Precision::default().quantized(q).with_kv_cache(KvCacheDtype::Fp8);
+            let p = Precision::default()
+                .quantized(q)
+                .with_kv_cache(KvCacheDtype::Fp8);
             assert_eq!(p.activations, DType::Bf16);
             assert_eq!(p.kv_cache, DType::Fp8);
             assert!(p.weights.bytes() < 2.0);

@@ -371,7 +371,9 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
             if let Some(v) = qc.get("activation_scheme") {
                 match v.as_str() {
                     Some("dynamic") | Some("static") => {}
-                    _ => return Err(qc.invalid("activation_scheme", v, "\"dynamic\" or \"static\"")),
+                    _ => {
+                        return Err(qc.invalid("activation_scheme", v, "\"dynamic\" or \"static\""))
+                    }
                 }
             }
             with(DType::Fp8, DType::Fp8)
@@ -420,7 +422,11 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
                     p.kv_cache = DType::Fp4
                 }
                 Some(other) => {
-                    return Err(src.invalid("kv_cache_quant_algo", other, "\"FP8\", \"NVFP4\" or null"))
+                    return Err(src.invalid(
+                        "kv_cache_quant_algo",
+                        other,
+                        "\"FP8\", \"NVFP4\" or null",
+                    ))
                 }
             }
             if let Some(kv) = kv_scheme(qc)? {
@@ -473,7 +479,9 @@ fn ct_args(c: &Cfg<'_>, field: &str) -> Result<Option<DType>, IrError> {
         prefix: format!("{}{field}.", c.prefix),
         file: c.file,
     };
-    let bits = a.opt_u32("num_bits")?.ok_or_else(|| a.missing("num_bits"))?;
+    let bits = a
+        .opt_u32("num_bits")?
+        .ok_or_else(|| a.missing("num_bits"))?;
     let kind = match a.get("type") {
         Some(Value::String(s)) => s.to_ascii_lowercase(),
         Some(other) => return Err(a.invalid("type", other, "\"int\" or \"float\"")),

@@ -33,8 +33,8 @@ use crate::dtype::{DType, Precision};
 use crate::error::IrError;
 use crate::model::{Attention, AttentionKind, Cell, Model, Moe};
 use crate::op::{
-    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind,
-    FusedMoe, Gemm, GroupRole, Op, OpBody,
+    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm, GroupRole, Op, OpBody,
 };
 
 /// KV heads held by one device under tensor parallelism `tp`: `kv_heads / tp` (rounded up)
@@ -124,6 +124,7 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
         assignments,
         active_experts: active,
         local_experts: local,
+        top_k,
         max_rows,
         hidden: m.hidden,
         intermediate: m.expert_intermediate.div_ceil(tp),

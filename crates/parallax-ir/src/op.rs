@@ -127,6 +127,8 @@ pub struct FusedMoe {
     pub active_experts: u32,
     /// Experts held by this device.
     pub local_experts: u32,
+    /// Experts each token is routed to (of all the layer's experts).
+    pub top_k: u32,
     /// Rows of the busiest local expert.
     pub max_rows: u64,
     /// Residual width (`k` of gate/up, `n` of down).

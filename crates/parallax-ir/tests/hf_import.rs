@@ -100,7 +100,10 @@ fn deepseek_v3_has_three_dense_then_58_moe_blocks() {
         other => panic!("expected attention, got {other:?}"),
     }
     assert_eq!(m.precision.weights, DType::Fp8);
-    assert_eq!((m.precision.compute, m.precision.activations), (DType::Fp8, DType::Bf16));
+    assert_eq!(
+        (m.precision.compute, m.precision.activations),
+        (DType::Fp8, DType::Bf16)
+    );
     assert_eq!(m.precision.activations, DType::Bf16);
     assert_eq!(m.precision.kv_cache, DType::Bf16);
 }

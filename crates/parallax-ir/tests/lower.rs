@@ -377,7 +377,13 @@ fn moe_routing_load() {
     match &experts[0].body {
         OpBody::FusedMoe(f) => {
             assert_eq!(
-                (f.active_experts, f.max_rows, f.assignments, f.intermediate, f.hidden),
+                (
+                    f.active_experts,
+                    f.max_rows,
+                    f.assignments,
+                    f.intermediate,
+                    f.hidden
+                ),
                 (2, 1, 2, 14336, 4096)
             );
             // Two active experts' weights are read, gate+up+down.
@@ -403,7 +409,13 @@ fn moe_routing_load() {
         })
         .unwrap();
     assert_eq!(
-        (f.local_experts, f.active_experts, f.assignments, f.max_rows, f.intermediate),
+        (
+            f.local_experts,
+            f.active_experts,
+            f.assignments,
+            f.max_rows,
+            f.intermediate
+        ),
         (2, 2, 2048, 1024, 7168)
     );
 }

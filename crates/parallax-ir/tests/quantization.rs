@@ -32,19 +32,26 @@ use DType::{Bf16, Fp4, Fp8, Int4, Int8};
 fn fp8_per_tensor_and_block_scaled() {
     let p = precision(json!({"quant_method": "fp8", "activation_scheme": "static"})).unwrap();
     assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
-    let p = precision(json!({"quant_method": "fp8", "activation_scheme": "dynamic",
-        "fmt": "e4m3", "weight_block_size": [128, 128]}))
+    let p = precision(
+        json!({"quant_method": "fp8", "activation_scheme": "dynamic",
+        "fmt": "e4m3", "weight_block_size": [128, 128]}),
+    )
     .unwrap();
     assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
     let e = precision(json!({"quant_method": "fp8", "weight_block_size": [128]})).unwrap_err();
-    assert!(matches!(e, IrError::InvalidValue { ref field, ref value, .. }
-        if field == "quantization_config.weight_block_size" && value == "[128]"), "{e}");
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.weight_block_size" && value == "[128]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn fbgemm_fp8() {
-    let p = precision(json!({"quant_method": "fbgemm_fp8", "activation_scale_ub": 1200.0,
-        "modules_to_not_convert": ["lm_head"]}))
+    let p = precision(
+        json!({"quant_method": "fbgemm_fp8", "activation_scale_ub": 1200.0,
+        "modules_to_not_convert": ["lm_head"]}),
+    )
     .unwrap();
     assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
 }
@@ -104,12 +111,18 @@ fn compressed_tensors_schemes() {
             "weights": {"num_bits": 3, "type": "int"}}}
     }))
     .unwrap_err();
-    assert!(matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
         if field == "quantization_config.config_groups.group_0.weights.num_bits"
-            && value.starts_with('3')), "{e}");
+            && value.starts_with('3')),
+        "{e}"
+    );
     let e = precision(json!({"quant_method": "compressed-tensors"})).unwrap_err();
-    assert!(matches!(e, IrError::MissingField { ref field, .. }
-        if field == "quantization_config.config_groups"), "{e}");
+    assert!(
+        matches!(e, IrError::MissingField { ref field, .. }
+        if field == "quantization_config.config_groups"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -128,8 +141,11 @@ fn modelopt_flat_and_nested() {
     let p = precision(json!({"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"})).unwrap();
     assert_eq!(types(p), (Int4, Fp8, Bf16, Bf16));
     let e = precision(json!({"quant_method": "modelopt", "quant_algo": "INT3"})).unwrap_err();
-    assert!(matches!(e, IrError::InvalidValue { ref field, ref value, .. }
-        if field == "quantization_config.quant_algo" && value == "\"INT3\""), "{e}");
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.quant_algo" && value == "\"INT3\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -140,8 +156,10 @@ fn gptq_awq_mxfp4() {
     assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
     let p = precision(json!({"quant_method": "gptq", "bits": 8})).unwrap();
     assert_eq!(types(p), (Int8, Bf16, Bf16, Bf16));
-    let p = precision(json!({"quant_method": "awq", "w_bit": 4, "q_group_size": 128,
-        "zero_point": true, "version": "gemm"}))
+    let p = precision(
+        json!({"quant_method": "awq", "w_bit": 4, "q_group_size": 128,
+        "zero_point": true, "version": "gemm"}),
+    )
     .unwrap();
     assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
     let p = precision(json!({"quant_method": "mxfp4",
@@ -149,7 +167,10 @@ fn gptq_awq_mxfp4() {
     .unwrap();
     assert_eq!(types(p), (Fp4, Bf16, Bf16, Bf16));
     let e = precision(json!({"quant_method": "bitsandbytes"})).unwrap_err();
-    assert!(e.to_string().contains("bitsandbytes") && e.to_string().contains("modelopt"), "{e}");
+    assert!(
+        e.to_string().contains("bitsandbytes") && e.to_string().contains("modelopt"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -163,9 +184,18 @@ fn float8_torch_dtype_keeps_activations_wide() {
 #[test]
 fn cli_overrides() {
     let base = Precision::default();
-    assert_eq!(types(base.quantized(Quantization::Nvfp4)), (Fp4, Fp4, Bf16, Bf16));
-    assert_eq!(types(base.quantized(Quantization::Mxfp4)), (Fp4, Bf16, Bf16, Bf16));
-    assert_eq!(types(base.quantized(Quantization::Int8)), (Int8, Bf16, Bf16, Bf16));
+    assert_eq!(
+        types(base.quantized(Quantization::Nvfp4)),
+        (Fp4, Fp4, Bf16, Bf16)
+    );
+    assert_eq!(
+        types(base.quantized(Quantization::Mxfp4)),
+        (Fp4, Bf16, Bf16, Bf16)
+    );
+    assert_eq!(
+        types(base.quantized(Quantization::Int8)),
+        (Int8, Bf16, Bf16, Bf16)
+    );
     let fp8kv = base.with_kv_cache(KvCacheDtype::Fp8);
     assert_eq!(types(fp8kv), (Bf16, Bf16, Bf16, Fp8));
     assert_eq!(fp8kv.with_kv_cache(KvCacheDtype::Bf16), base);

@@ -40,7 +40,10 @@ fn qwen3_moe_decode_profiled_and_roofline_agree() {
     let prof = iteration_ms("qwen3-30b-a3b", None, CostModelChoice::Profiled, "32x1024");
     let roof = iteration_ms("qwen3-30b-a3b", None, CostModelChoice::Roofline, "32x1024");
     let ratio = prof / roof;
-    assert!((0.8..=1.25).contains(&ratio), "profiled {prof} ms, roofline {roof} ms");
+    assert!(
+        (0.8..=1.25).contains(&ratio),
+        "profiled {prof} ms, roofline {roof} ms"
+    );
     // Physically: the 32 tokens touch ~112 of 128 experts per layer, ~1.06 GB of bf16 expert
     // weights per layer over 48 layers: at least ~15 ms at 3.35 TB/s.
     assert!(roof > 15.0 && roof < 40.0, "{roof} ms");
@@ -59,11 +62,20 @@ fn fused_kernel_is_weight_bound_in_decode_and_compute_bound_in_prefill() {
     let t = roof.fused_moe(&f);
     assert!(t >= f.weight_bytes() / gpu.memory_bandwidth, "{t}");
     let batched: f64 = f.as_gemms().iter().map(|g| roof.gemm(g)).sum();
-    assert!((t / batched - 1.0).abs() < 0.1, "fused {t} vs batched GEMMs {batched}");
-    let prof = cost_model_for(&Cluster::parse("1xH100").unwrap(), CostModelChoice::Profiled)
-        .unwrap();
+    assert!(
+        (t / batched - 1.0).abs() < 0.1,
+        "fused {t} vs batched GEMMs {batched}"
+    );
+    let prof = cost_model_for(
+        &Cluster::parse("1xH100").unwrap(),
+        CostModelChoice::Profiled,
+    )
+    .unwrap();
     let skinny: f64 = f.as_gemms().iter().map(|g| prof.gemm(g)).sum();
-    assert!(t < skinny / 2.0, "fused {t} vs profiled skinny GEMMs {skinny}");
+    assert!(
+        t < skinny / 2.0,
+        "fused {t} vs profiled skinny GEMMs {skinny}"
+    );
     // One token: top-8 experts only.
     let one = fused_moe_op(&moe, 1, 1, 1, &p);
     assert_eq!(one.active_experts, 8);
@@ -81,8 +93,11 @@ fn fused_kernel_is_weight_bound_in_decode_and_compute_bound_in_prefill() {
         last = t;
     }
     // The profiled model prices the fused op with its fallback (no fused-MoE table).
-    let roof_default: Arc<dyn CostModel> =
-        cost_model_for(&Cluster::parse("1xH100").unwrap(), CostModelChoice::Roofline).unwrap();
+    let roof_default: Arc<dyn CostModel> = cost_model_for(
+        &Cluster::parse("1xH100").unwrap(),
+        CostModelChoice::Roofline,
+    )
+    .unwrap();
     assert_eq!(prof.fused_moe(&f), roof_default.fused_moe(&f));
 }
 
@@ -101,5 +116,8 @@ fn quantised_weights_speed_up_decode() {
         CostModelChoice::Profiled,
         "16x1024",
     );
-    assert!(fp8 < 0.85 * base && int4 < fp8, "bf16 {base}, fp8 {fp8}, int4 {int4}");
+    assert!(
+        fp8 < 0.85 * base && int4 < fp8,
+        "bf16 {base}, fp8 {fp8}, int4 {int4}"
+    );
 }

@@ -168,6 +168,27 @@ pub struct CollectivePoint {
     pub seconds: f64,
 }
 
+/// One fused-MoE measurement: the routed experts of one layer (gate/up grouped GEMM,
+/// activation, down grouped GEMM) for `tokens` tokens each routed to `top_k` of `experts`
+/// experts (uniformly at random, i.e. balanced in expectation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusedMoePoint {
+    /// Tokens entering the layer.
+    pub tokens: u64,
+    /// Experts on the measured device.
+    pub experts: u32,
+    /// Experts each token is routed to.
+    pub top_k: u32,
+    /// Residual width.
+    pub hidden: u32,
+    /// Inner width of one expert (per device).
+    pub intermediate: u32,
+    /// Type of weights and GEMM inputs.
+    pub dtype: DType,
+    /// Kernel time in seconds (all kernels of the fused op).
+    pub seconds: f64,
+}
+
 /// A table of measurements of one kind, with its own provenance.
 ///
 /// Equality compares provenance, software and rows (not where the rows were read from).
@@ -274,6 +295,8 @@ pub struct Profile {
     pub elementwise: Option<Table<ElementwisePoint>>,
     /// Collective table.
     pub collective: Option<Table<CollectivePoint>>,
+    /// Fused-MoE table.
+    pub fused_moe: Option<Table<FusedMoePoint>>,
 }
 
 /// Column lists of the five tables, in the order [`to_json`](Profile::to_json) writes them.
@@ -297,6 +320,16 @@ pub const DECODE_COLUMNS: [&str; 7] = [
 pub const ELEMENTWISE_COLUMNS: [&str; 3] = ["kind", "bytes", "seconds"];
 /// Columns of `collective`.
 pub const COLLECTIVE_COLUMNS: [&str; 5] = ["op", "group_size", "scope", "bytes", "seconds"];
+/// Columns of `fused_moe`.
+pub const FUSED_MOE_COLUMNS: [&str; 7] = [
+    "tokens",
+    "experts",
+    "top_k",
+    "hidden",
+    "intermediate",
+    "dtype",
+    "seconds",
+];
 
 /// snake_case name of an elementwise kind, as the format writes it.
 pub fn elementwise_kind_name(k: ElementwiseKind) -> &'static str {
@@ -905,6 +938,34 @@ impl TableRow for CollectivePoint {
     }
 }
 
+impl TableRow for FusedMoePoint {
+    const NAME: &'static str = "fused_moe";
+    const COLUMNS: &'static [&'static str] = &FUSED_MOE_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(FusedMoePoint {
+            tokens: r.pos_int(i, row, 0)?,
+            experts: r.u32(i, row, 1, true)?,
+            top_k: r.u32(i, row, 2, true)?,
+            hidden: r.u32(i, row, 3, true)?,
+            intermediate: r.u32(i, row, 4, true)?,
+            dtype: r.dtype(i, row, 5)?,
+            seconds: r.seconds(i, row, 6)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}, {}, {}",
+            self.tokens,
+            self.experts,
+            self.top_k,
+            self.hidden,
+            self.intermediate,
+            js(self.dtype.name()),
+            num(self.seconds)
+        )
+    }
+}
+
 const ELEMENTWISE_EXPECTED: &str =
     "one of norm, activation, residual, rotary, routing, embedding, sampling";
 const COLLECTIVE_EXPECTED: &str =
@@ -1105,6 +1166,7 @@ impl Profile {
                 "decode_attention",
                 "elementwise",
                 "collective",
+                "fused_moe",
             ],
         )?;
         let p = Profile {
@@ -1119,6 +1181,7 @@ impl Profile {
             decode_attention: read_table(file, tables)?,
             elementwise: read_table(file, tables)?,
             collective: read_table(file, tables)?,
+            fused_moe: read_table(file, tables)?,
         };
         p.validate()?;
         Ok(p)
@@ -1180,6 +1243,7 @@ impl Profile {
             self.decode_attention.as_ref().map(write_table),
             self.elementwise.as_ref().map(write_table),
             self.collective.as_ref().map(write_table),
+            self.fused_moe.as_ref().map(write_table),
         ]
         .into_iter()
         .flatten()
