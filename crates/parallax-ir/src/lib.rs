@@ -21,6 +21,7 @@ pub mod hf;
 pub mod lower;
 pub mod model;
 pub mod op;
+pub mod routing;
 
 pub use batch::{Batch, DecodeGroup, PrefillChunk};
 pub use catalog::{embedded, resolve, EmbeddedModel};

@@ -260,6 +260,10 @@ pub struct Overheads {
     /// below, which also pays for the framework's Python dispatch and the several kernels one
     /// lowered op is in an eager framework. Not used for prediction.
     pub kernel_launch_seconds: Option<f64>,
+    /// Device time per tiny kernel replayed from a CUDA graph (the profiler replays a graph of
+    /// 1,000 `x.add_(1)`), seconds. Informational, like `kernel_launch_seconds`: the pair
+    /// gives the eager/graph launch cost of the user's machine. Not used for prediction.
+    pub graph_kernel_seconds: Option<f64>,
     /// Host time to issue one *lowered op* (one `parallax_ir::Op`, or one attention call)
     /// eagerly, seconds: what [`crate::CostModel::kernel_launch_overhead`] returns.
     pub host_op_seconds: Option<f64>,
@@ -1143,6 +1147,7 @@ impl Profile {
                 "overheads",
                 &[
                     "kernel_launch_seconds",
+                    "graph_kernel_seconds",
                     "host_op_seconds",
                     "iteration_seconds",
                     "graph_kernel_overlap_seconds",
@@ -1150,6 +1155,7 @@ impl Profile {
             )?;
             overheads.kernel_launch_seconds =
                 opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
+            overheads.graph_kernel_seconds = opt_pos(file, o, "overheads", "graph_kernel_seconds")?;
             overheads.host_op_seconds = opt_pos(file, o, "overheads", "host_op_seconds")?;
             overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
             overheads.graph_kernel_overlap_seconds =
@@ -1224,6 +1230,7 @@ impl Profile {
                 "kernel_launch_seconds",
                 self.overheads.kernel_launch_seconds,
             ),
+            ("graph_kernel_seconds", self.overheads.graph_kernel_seconds),
             ("host_op_seconds", self.overheads.host_op_seconds),
             ("iteration_seconds", self.overheads.iteration_seconds),
             (
