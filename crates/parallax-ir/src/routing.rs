@@ -213,9 +213,9 @@ impl ExpertLoad {
             replicas[best] += 1;
         }
         let mut items: Vec<(f64, usize)> = Vec::with_capacity(slots_total);
-        for i in 0..e {
-            for _ in 0..replicas[i] {
-                items.push((self.shares[i] / replicas[i] as f64, i));
+        for (i, (&share, &n)) in self.shares.iter().zip(&replicas).enumerate() {
+            for _ in 0..n {
+                items.push((share / n as f64, i));
             }
         }
         items.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
