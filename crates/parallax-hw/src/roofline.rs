@@ -40,7 +40,9 @@
 //! `floor + bytes / (memory_efficiency · bandwidth)`.
 //!
 //! # Collectives (α-β)
-//! Link bandwidth is the datasheet figure times `link_efficiency`; α is the link's latency.
+//! Every collective over more than one rank costs a fixed `collective_floor` (NCCL's kernel
+//! launch and handshake; 0 by default, fitted in the calibrated parameters) plus the α-β time
+//! below. Link bandwidth is the datasheet figure times `link_efficiency`; α is the link's latency.
 //! For a group of `n` ranks in one node:
 //! * all-reduce: ring `2(n-1)·α + 2(n-1)/n · B/bw`, tree `2⌈log2 n⌉·α + 2·B/bw`; the
 //!   faster of the two is used (tree wins for small messages, ring for large ones),
@@ -134,6 +136,11 @@ pub struct RooflineParams {
 
     /// Fraction of a link's datasheet bandwidth a collective library achieves (bus bandwidth).
     pub link_efficiency: f64,
+    /// Fixed device time of one collective (NCCL kernel launch and the ranks' handshake),
+    /// seconds, added to the α-β time of every collective over more than one rank. Absent in
+    /// a JSON file: 0.
+    #[serde(default)]
+    pub collective_floor: f64,
 
     /// Host time to issue one lowered op eagerly (without a CUDA graph), seconds: the
     /// framework's dispatch plus the launches of every kernel it runs for the op
@@ -203,6 +210,7 @@ impl Default for RooflineParams {
             elementwise_memory_efficiency: 0.8,
             elementwise_floor: 2e-6,
             link_efficiency: 0.8,
+            collective_floor: 0.0,
             kernel_launch: DEFAULT_HOST_OP,
             iteration: DEFAULT_ITERATION,
             host_overlap: DEFAULT_HOST_OVERLAP,
@@ -300,6 +308,46 @@ impl RooflineModel {
             inputs
         };
         self.gpu.peak_flops(dtype)
+    }
+
+    /// The α-β time of a collective over more than one rank (see the module docs), without
+    /// the fixed per-collective floor.
+    fn collective_alpha_beta(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
+        let n = group.size as f64;
+        let eff = self.params.link_efficiency;
+        let (a_i, bw_i) = effective(group.intra, eff);
+        let (a_e, bw_e) = effective(group.inter, eff);
+        let p = group.per_node.clamp(1, group.size) as f64;
+        let nodes = group.nodes() as f64;
+        if group.is_intra_node() {
+            return match kind {
+                CollectiveKind::AllReduce => all_reduce_flat(n, bytes, a_i, bw_i),
+                CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
+                    ring_gather(n, bytes, a_i, bw_i)
+                }
+                CollectiveKind::AllToAll => (n - 1.0) * (a_i + bytes / (n * bw_i)),
+                CollectiveKind::SendRecv => a_i + bytes / bw_i,
+            };
+        }
+        match kind {
+            CollectiveKind::AllReduce => {
+                // Bandwidth: intra reduce-scatter + inter all-reduce of B/p + intra all-gather.
+                // Latency: every step of an algorithm spanning nodes waits for the network.
+                let intra_bw = 2.0 * (p - 1.0) / p * bytes / bw_i;
+                let ring = 2.0 * (n - 1.0) * a_e + 2.0 * (nodes - 1.0) / nodes * (bytes / p) / bw_e;
+                let tree = 2.0 * n.log2().ceil() * a_e + 2.0 * (bytes / p) / bw_e;
+                intra_bw + ring.min(tree)
+            }
+            CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
+                (n - 1.0) * a_e
+                    + (nodes - 1.0) / nodes * (bytes / p) / bw_e
+                    + (p - 1.0) / p * bytes / bw_i
+            }
+            CollectiveKind::AllToAll => {
+                (p - 1.0) * (a_i + bytes / (n * bw_i)) + (n - p) * (a_e + bytes / (n * bw_e))
+            }
+            CollectiveKind::SendRecv => a_e + bytes / bw_e,
+        }
     }
 
     /// Compute-side time of the GEMM: the best tile shape's whole waves.
@@ -473,44 +521,10 @@ impl CostModel for RooflineModel {
     }
 
     fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
-        let n = group.size as f64;
         if group.size <= 1 || bytes <= 0.0 || !bytes.is_finite() {
             return 0.0;
         }
-        let eff = self.params.link_efficiency;
-        let (a_i, bw_i) = effective(group.intra, eff);
-        let (a_e, bw_e) = effective(group.inter, eff);
-        let p = group.per_node.clamp(1, group.size) as f64;
-        let nodes = group.nodes() as f64;
-        if group.is_intra_node() {
-            return match kind {
-                CollectiveKind::AllReduce => all_reduce_flat(n, bytes, a_i, bw_i),
-                CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
-                    ring_gather(n, bytes, a_i, bw_i)
-                }
-                CollectiveKind::AllToAll => (n - 1.0) * (a_i + bytes / (n * bw_i)),
-                CollectiveKind::SendRecv => a_i + bytes / bw_i,
-            };
-        }
-        match kind {
-            CollectiveKind::AllReduce => {
-                // Bandwidth: intra reduce-scatter + inter all-reduce of B/p + intra all-gather.
-                // Latency: every step of an algorithm spanning nodes waits for the network.
-                let intra_bw = 2.0 * (p - 1.0) / p * bytes / bw_i;
-                let ring = 2.0 * (n - 1.0) * a_e + 2.0 * (nodes - 1.0) / nodes * (bytes / p) / bw_e;
-                let tree = 2.0 * n.log2().ceil() * a_e + 2.0 * (bytes / p) / bw_e;
-                intra_bw + ring.min(tree)
-            }
-            CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
-                (n - 1.0) * a_e
-                    + (nodes - 1.0) / nodes * (bytes / p) / bw_e
-                    + (p - 1.0) / p * bytes / bw_i
-            }
-            CollectiveKind::AllToAll => {
-                (p - 1.0) * (a_i + bytes / (n * bw_i)) + (n - p) * (a_e + bytes / (n * bw_e))
-            }
-            CollectiveKind::SendRecv => a_e + bytes / bw_e,
-        }
+        self.params.collective_floor.max(0.0) + self.collective_alpha_beta(kind, bytes, group)
     }
 
     fn kernel_launch_overhead(&self) -> f64 {

@@ -1,5 +1,6 @@
-//! The roofline's α-β collective model against the published NCCL tables (APEX+ H100 and
-//! H200, 2/4/8 GPUs in one NVSwitch node), and the embedded H200 profile's measured table.
+//! The calibrated roofline's collective model (a fixed floor plus α-β) against the published
+//! NCCL tables (APEX+ H100 and H200, 2/4/8 GPUs in one NVSwitch node), and the embedded H200
+//! profile's measured table.
 
 use parallax_hw::profile::{embedded_h100, embedded_h200, CollectivePoint, ProfiledCostModel};
 use parallax_hw::{catalog, Cluster, CostModel, RooflineModel};
@@ -59,7 +60,11 @@ fn roofline_collectives_against_apex_tables() {
         }
         let all = median(e.iter().map(|x| x.3.abs()).collect());
         println!("  all: median |err| {:.1}%", 100.0 * all);
-        assert!(all.is_finite());
+        // Calibrated on the H100 table (link_efficiency and collective_floor, see
+        // `profile::calibrate`): 15.2% there, 20.8% on the H200 table it never saw (both
+        // about 30% before the fixed floor was fitted).
+        let bound = if gpu == "H100" { 0.17 } else { 0.23 };
+        assert!(all <= bound, "{gpu}: median |err| {all}");
     }
 }
 
