@@ -128,7 +128,21 @@ def _py_tables():
         for n in [64, 256, 1024]:
             data = [1.0] * n
             elementwise.append([kind, 8 * n, _py_time(lambda: [x * 1.5 + 1.0 for x in data])])
-    return gemm, prefill, decode, elementwise
+
+    def moe(tokens, experts, top_k, hidden, inter):
+        # Reference loop: route token t to experts (t + j) % experts, run each expert's rows.
+        rows = {}
+        for t in range(tokens):
+            for j in range(top_k):
+                rows.setdefault((t + j) % experts, []).append(t)
+        for e, ts in rows.items():
+            matmul(len(ts), 2 * inter, hidden)
+            matmul(len(ts), hidden, inter)
+
+    fused_moe = []
+    for tokens in [1, 4, 16]:
+        fused_moe.append([tokens, 4, 2, 8, 8, "fp32", _py_time(lambda: moe(tokens, 4, 2, 8, 8))])
+    return gemm, prefill, decode, elementwise, fused_moe
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +159,116 @@ def measure_gemm(timer, device, dtype, dname, shapes, ms):
             del x
         del w
     return rows
+
+
+def measure_gemm_fp8(timer, shapes, ms):
+    """fp8 (e4m3) W8A8 GEMMs with per-tensor scales through ``torch._scaled_mm`` (the kernel
+    path vLLM's fp8 linear layers use on Hopper without CUTLASS); rows of dtype ``fp8``.
+    Returns [] when this PyTorch or GPU has no fp8 scaled matmul."""
+    f8 = getattr(torch, "float8_e4m3fn", None)
+    mm = getattr(torch, "_scaled_mm", None)
+    if f8 is None or mm is None:
+        return []
+    one = torch.ones((), device="cuda", dtype=torch.float32)
+    rows = []
+    try:
+        for n, k in shapes:
+            # _scaled_mm wants the second operand column-major: transpose of a row-major (n, k).
+            w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16).to(f8).t()
+            for m in ms:
+                if m % 16 != 0 and m > 1:
+                    continue
+                mm_rows = max(m, 16)  # fp8 matmul needs dimensions divisible by 16
+                x = torch.randn(mm_rows, k, device="cuda", dtype=torch.bfloat16).to(f8)
+                t = timer(lambda: mm(x, w, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+                rows.append([mm_rows, n, k, "fp8", t])
+                del x
+            del w
+    except Exception as e:  # pragma: no cover - depends on the GPU and PyTorch build
+        print("fp8 GEMMs skipped: %s" % e, file=sys.stderr)
+        return []
+    # Several m may round up to 16: keep the first time of each (m, n, k).
+    seen = set()
+    out = []
+    for r in rows:
+        key = (r[0], r[1], r[2])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def _fused_moe_kernel():
+    """vLLM's fused MoE (Triton grouped GEMM) if importable: (callable, label)."""
+    try:
+        from vllm.model_executor.layers.fused_moe import fused_experts  # type: ignore
+
+        return fused_experts, "vllm fused_experts (Triton grouped GEMM)"
+    except Exception:
+        return None, "torch reference loop (per-expert torch.matmul; NOT a fused kernel: slower than engines)"
+
+
+def measure_fused_moe(timer, device, dtype, dname, cfgs, tokens_list):
+    """The routed experts of one MoE layer: tokens routed uniformly at random to top_k of
+    ``experts`` experts; rows [tokens, experts, top_k, hidden, intermediate, dtype, seconds].
+    Returns (rows, label of the kernel used)."""
+    fused, label = _fused_moe_kernel() if device == "cuda" else (None, "torch reference loop on CPU")
+    rows = []
+    for experts, top_k, hidden, inter in cfgs:
+        w13 = torch.randn(experts, 2 * inter, hidden, device=device, dtype=dtype) * 0.02
+        w2 = torch.randn(experts, hidden, inter, device=device, dtype=dtype) * 0.02
+        for t in tokens_list:
+            x = torch.randn(t, hidden, device=device, dtype=dtype)
+            logits = torch.randn(t, experts, device=device, dtype=torch.float32)
+            weights, ids = torch.topk(torch.softmax(logits, -1), top_k, dim=-1)
+            if fused is not None:
+                fn = lambda: fused(x, w13, w2, weights, ids.to(torch.int32))  # noqa: E731
+            else:
+
+                def fn():
+                    out = torch.zeros_like(x)
+                    flat = ids.reshape(-1)
+                    tok = torch.arange(t, device=device).repeat_interleave(top_k)
+                    wts = weights.reshape(-1, 1).to(dtype)
+                    for e in torch.unique(flat).tolist():
+                        sel = flat == e
+                        rows_e = tok[sel]
+                        h = x.index_select(0, rows_e) @ w13[e].t()
+                        a = F.silu(h[:, :inter]) * h[:, inter:]
+                        out.index_add_(0, rows_e, (a @ w2[e].t()) * wts[sel])
+                    return out
+
+            rows.append([t, experts, top_k, hidden, inter, dname, timer(fn)])
+            del x, logits, weights, ids
+        del w13, w2
+    return rows, label
+
+
+def measure_graph_launch(n=1000):
+    """Device time per tiny kernel replayed from a CUDA graph (seconds), or None."""
+    try:
+        x = torch.zeros(1, device="cuda")
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                x.add_(1)
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(n):
+                x.add_(1)
+        g.replay()
+        torch.cuda.synchronize()
+        reps = 10
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            g.replay()
+        torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / (reps * n)
+    except Exception as e:  # pragma: no cover - depends on the GPU
+        print("graph launch measurement skipped: %s" % e, file=sys.stderr)
+        return None
 
 
 def _causal_bias(q_len, kv_len, device):
@@ -400,7 +524,14 @@ COLUMNS = {
     "decode_attention": ["batch", "context", "heads", "kv_heads", "head_dim", "dtype", "seconds"],
     "elementwise": ["kind", "bytes", "seconds"],
     "collective": ["op", "group_size", "scope", "bytes", "seconds"],
+    "fused_moe": ["tokens", "experts", "top_k", "hidden", "intermediate", "dtype", "seconds"],
 }
+
+# Fused-MoE shapes (experts on one GPU, top_k, hidden, per-GPU intermediate): Qwen3-30B-A3B
+# (TP1 and EP 4), Mixtral-8x7B (TP1), DeepSeek-V3 at EP 8 (32 local experts of 256).
+MOE_CFGS = [(128, 8, 2048, 768), (32, 8, 2048, 768), (8, 2, 4096, 14336), (32, 8, 7168, 2048)]
+MOE_TOKENS = [1, 4, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384]
+MOE_TOKENS_QUICK = [1, 16, 64, 256, 1024, 8192]
 
 
 def run(args):
@@ -408,8 +539,9 @@ def run(args):
     today = datetime.date.today().isoformat()
     overheads = {}
     collective = []
+    moe_label = "pure-Python reference loop (dry run)"
     if args.dry_run and torch is None:
-        gemm, prefill, decode, elementwise = _py_tables()
+        gemm, prefill, decode, elementwise, fused_moe = _py_tables()
         gpu = {"name": "cpu-dry-run", "device": platform.processor() or platform.machine() or "cpu",
                "matmul_flops": 1e8, "memory_bandwidth": 1e9}
         software = {"torch": "none (pure-Python dry run)", "cuda": "none", "driver": "none"}
@@ -429,6 +561,7 @@ def run(args):
             pcases = [(1, 16, 0), (1, 64, 0), (2, 32, 0), (1, 16, 48)]
             dcases = [(1, 64), (4, 64), (8, 128)]
             ecfg = (64, [4, 16, 64], 128)
+            moe_cfgs, moe_tokens = [(4, 2, 16, 16)], [1, 4, 16]
         else:
             shapes = llama_gemm_shapes(args.quick)
             ms = M_QUICK if args.quick else M_FULL
@@ -440,8 +573,17 @@ def run(args):
             cs = [512, 1024, 2048, 8192] if not args.quick else [512, 2048, 8192]
             dcases = [(b, c) for b in bs for c in cs if b * c <= 256 * 2048]
             ecfg = (4096, [1, 16, 128, 1024, 4096, 16384], 14336)
+            moe_cfgs = MOE_CFGS[:2] if args.quick else MOE_CFGS
+            moe_tokens = MOE_TOKENS_QUICK if args.quick else MOE_TOKENS
         t0 = time.time()
         gemm = measure_gemm(timer, device, dtype, dname, shapes, ms)
+        if device == "cuda":
+            fp8 = measure_gemm_fp8(timer, shapes, ms)
+            gemm += fp8
+            print("fp8 gemm: %d rows" % len(fp8), file=sys.stderr)
+        t0 = time.time()
+        fused_moe, moe_label = measure_fused_moe(timer, device, dtype, dname, moe_cfgs, moe_tokens)
+        print("fused moe (%s): %d rows in %.1f s" % (moe_label, len(fused_moe), time.time() - t0), file=sys.stderr)
         print("gemm: %d rows in %.1f s" % (len(gemm), time.time() - t0), file=sys.stderr)
         t0 = time.time()
         prefill = measure_prefill(timer, device, dtype, dname, heads, pcases)
@@ -450,6 +592,10 @@ def run(args):
         elementwise = measure_elementwise(timer, device, dtype, *ecfg)
         flops, bw = measure_ceilings(device, dtype, args.quick)
         overheads["kernel_launch_seconds"] = measure_launch(device)
+        if device == "cuda":
+            g = measure_graph_launch()
+            if g is not None:
+                overheads["graph_kernel_seconds"] = g
         if device == "cuda":
             name = torch.cuda.get_device_name(0)
             gpu = {"name": gpu_catalog_name(name), "device": name, "matmul_flops": flops, "memory_bandwidth": bw}
@@ -463,7 +609,7 @@ def run(args):
                    "matmul_flops": flops, "memory_bandwidth": bw}
             software = {"torch": torch.__version__, "cuda": "none", "driver": "none"}
         method = ("CUDA events around one call, L2 flushed (256 MiB write) before each, median of %d after 2 warm-ups; "
-                  "GEMM torch.matmul, attention F.scaled_dot_product_attention (causal; prefix via causal_lower_right), "
+                  "GEMM torch.matmul (fp8: torch._scaled_mm, per-tensor scales, bf16 out), attention F.scaled_dot_product_attention (causal; prefix via causal_lower_right), "
                   "elementwise torch ops; bytes = read + written" % reps)
         if args.dry_run:
             method = "dry run on CPU with tiny fp32 shapes (perf_counter, median of 3); meaningless for any GPU"
@@ -480,6 +626,9 @@ def run(args):
             "prefill_attention": {"columns": COLUMNS["prefill_attention"], "rows": prefill},
             "decode_attention": {"columns": COLUMNS["decode_attention"], "rows": decode},
             "elementwise": {"columns": COLUMNS["elementwise"], "rows": elementwise},
+            "fused_moe": {"columns": COLUMNS["fused_moe"], "rows": fused_moe,
+                          "provenance": {"source": "parallax_profiler", "date": today,
+                                         "method": "routed experts of one MoE layer, uniform random top-k routing; kernel: %s" % moe_label}},
             "collective": {"columns": COLUMNS["collective"], "rows": collective,
                            "provenance": {"source": "parallax_profiler torch.distributed NCCL", "date": today,
                                           "method": "rank-0 CUDA events around one call, median of 10, bf16 buffers"}},

@@ -17,6 +17,7 @@ mod emit;
 mod inspect;
 mod knobs;
 mod place;
+mod precision;
 mod predict;
 mod search;
 mod simulate;

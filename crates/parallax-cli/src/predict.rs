@@ -43,6 +43,9 @@ pub struct PredictArgs {
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -50,7 +53,7 @@ pub struct PredictArgs {
 
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     common::count_in("--tp", args.tp, 1, common::MAX_GPUS)?;
     let cluster = common::single_node(&args.gpu, args.tp)?;
     let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;

@@ -124,6 +124,9 @@ pub struct SearchArgs {
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -265,7 +268,7 @@ fn scheduler(
 /// Run `parallax search`.
 pub fn run(args: SearchArgs) -> Result<(), CliError> {
     check_counts(&args)?;
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     let cluster = common::cluster(&args.cluster)?;
     let workload = parallax::load_workload(
         &args.workload,

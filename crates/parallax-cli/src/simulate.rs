@@ -90,6 +90,9 @@ pub struct SimulateArgs {
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
     #[arg(long)]
     block_size: Option<u32>,
+    /// Weight quantisation and KV-cache type.
+    #[command(flatten)]
+    precision: crate::precision::PrecisionArgs,
     /// Write one CSV row per request to FILE.
     #[arg(long, value_name = "FILE")]
     requests_csv: Option<PathBuf>,
@@ -191,7 +194,7 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
-    let model = common::model(&args.model)?;
+    let model = args.precision.apply(common::model(&args.model)?)?;
     let cluster = common::cluster(&args.cluster)?;
     let plan: Plan = match (
         args.data_parallel_size,

@@ -31,6 +31,8 @@ struct PeakEntry {
     fp8: Option<f64>,
     int8: Option<f64>,
     int4: Option<f64>,
+    #[serde(default)]
+    fp4: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +82,7 @@ impl GpuEntry {
             fp8: opt("peak_tflops.fp8", p.fp8)?,
             int8: opt("peak_tflops.int8", p.int8)?,
             int4: opt("peak_tflops.int4", p.int4)?,
+            fp4: opt("peak_tflops.fp4", p.fp4)?,
         };
         if self.compute_units == 0 {
             return Err(HwError::TomlField {

@@ -1,7 +1,9 @@
 //! The [`CostModel`] trait: how long each lowered op takes on one device.
 
 use crate::topology::DeviceGroup;
-use parallax_ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
+use parallax_ir::{
+    AttentionShape, CollectiveKind, DecodeGroup, Elementwise, FusedMoe, Gemm, PrefillChunk,
+};
 use std::fmt::Debug;
 
 /// Time of operators on one device of a known GPU, and of collectives over device groups.
@@ -27,6 +29,27 @@ pub trait CostModel: Send + Sync + Debug {
 
     /// A memory-bound elementwise or norm op.
     fn elementwise(&self, op: &Elementwise) -> f64;
+
+    /// The routed experts of a MoE layer as one fused kernel.
+    ///
+    /// The default prices its two grouped GEMMs as [`FusedMoe::as_gemms`] (one GEMM per
+    /// active expert) plus the activation as an elementwise op, so custom models need not
+    /// implement it; the roofline and profiled models price the fused kernel itself.
+    fn fused_moe(&self, op: &FusedMoe) -> f64 {
+        if op.assignments == 0 || op.active_experts == 0 {
+            return 0.0;
+        }
+        let [gate_up, down] = op.as_gemms();
+        let act = Elementwise {
+            kind: parallax_ir::ElementwiseKind::Activation,
+            bytes: (op.up() + 1.0)
+                * op.assignments as f64
+                * op.intermediate as f64
+                * op.act_dtype.bytes(),
+            flops: op.flops() - op.gemm_flops(),
+        };
+        self.gemm(&gate_up) + self.elementwise(&act) + self.gemm(&down)
+    }
 
     /// A collective of `bytes` (per rank, see [`parallax_ir::Collective::bytes`]) over `group`.
     fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64;

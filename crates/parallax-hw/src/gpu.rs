@@ -21,6 +21,9 @@ pub struct PeakFlops {
     pub int8: Option<f64>,
     /// int4 tensor core.
     pub int4: Option<f64>,
+    /// fp4 (E2M1, NVFP4/MXFP4) tensor core (Blackwell).
+    #[serde(default)]
+    pub fp4: Option<f64>,
 }
 
 /// One GPU model.
@@ -87,7 +90,7 @@ impl Gpu {
     }
 
     /// Dense peak FLOP/s for computing in `dtype`. Types without native tensor-core support fall
-    /// back to the next wider supported type (int4 → int8 → fp8 → bf16).
+    /// back to the next wider supported type (int4 → int8 → fp8 → bf16; fp4 → fp8 → bf16).
     pub fn peak_flops(&self, dtype: DType) -> f64 {
         let p = &self.peak;
         match dtype {
@@ -97,6 +100,7 @@ impl Gpu {
             DType::Fp8 => p.fp8.unwrap_or(p.bf16),
             DType::Int8 => p.int8.or(p.fp8).unwrap_or(p.bf16),
             DType::Int4 => p.int4.or(p.int8).or(p.fp8).unwrap_or(p.bf16),
+            DType::Fp4 => p.fp4.or(p.fp8).unwrap_or(p.bf16),
         }
     }
 }

@@ -23,8 +23,9 @@ pub use calibrate::{
 };
 pub use error::{ProfileError, Row};
 pub use format::{
-    CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, Overheads, PrefillPoint, Profile,
-    ProfileGpu, Provenance, Scope, Software, Table, FORMAT_VERSION,
+    CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, Overheads,
+    PrefillPoint, Profile, ProfileGpu, Provenance, Scope, Software, Table, FORMAT_VERSION,
+    FUSED_MOE_COLUMNS,
 };
 pub use holdout::{profiled_hold_out, HoldOut, HoldOutReport};
 pub use measured::{parse_measured, ErrorSummary, MeasuredIteration};
@@ -60,6 +61,49 @@ const APEX_H100: [(&str, &str); 5] = [
     ),
 ];
 
+const APEX_H200: [(&str, &str); 5] = [
+    (
+        "all_gather.csv",
+        include_str!("../data/profiles/apex-comm/H200-SXM-141GB/all_gather.csv"),
+    ),
+    (
+        "all_reduce.csv",
+        include_str!("../data/profiles/apex-comm/H200-SXM-141GB/all_reduce.csv"),
+    ),
+    (
+        "alltoall.csv",
+        include_str!("../data/profiles/apex-comm/H200-SXM-141GB/alltoall.csv"),
+    ),
+    (
+        "reduce_scatter.csv",
+        include_str!("../data/profiles/apex-comm/H200-SXM-141GB/reduce_scatter.csv"),
+    ),
+    (
+        "sendrecv.csv",
+        include_str!("../data/profiles/apex-comm/H200-SXM-141GB/sendrecv.csv"),
+    ),
+];
+
+/// The half-precision NCCL collectives of one APEX+ GPU folder as one table with the folder's
+/// provenance.
+fn apex_table(
+    folder: &str,
+    files: &[(&str, &str)],
+) -> Result<Table<CollectivePoint>, ProfileError> {
+    let mut rows = Vec::new();
+    let mut origin = Vec::new();
+    for (file, text) in files {
+        let op = import::apex_file_op(file).unwrap_or(parallax_ir::CollectiveKind::AllReduce);
+        let name = format!("<embedded apex-comm/{folder}/{file}>");
+        let t = import::apex_collectives(&name, text, op, "half")?;
+        rows.extend(t.rows);
+        origin.extend(t.origin);
+    }
+    Ok(Table::with_origin(rows, origin)
+        .with_provenance(import::apex_provenance(&format!("apex-comm/{folder}")))
+        .with_software(import::unknown_software()))
+}
+
 const H100_SXM_PROFILER: &str = include_str!("../data/profiles/parallax-profiler/h100-sxm.json");
 const H200_QUICK: &str = include_str!("../data/profiles/parallax-profiler/h200-quick.json");
 
@@ -79,20 +123,7 @@ pub fn build_embedded_h100() -> Result<Profile, ProfileError> {
         },
         "h100-pytorch",
     )?;
-    let mut rows = Vec::new();
-    let mut origin = Vec::new();
-    for (file, text) in APEX_H100 {
-        let op = import::apex_file_op(file).unwrap_or(parallax_ir::CollectiveKind::AllReduce);
-        let name = format!("<embedded apex-comm/H100-SXM-80GB/{file}>");
-        let t = import::apex_collectives(&name, text, op, "half")?;
-        rows.extend(t.rows);
-        origin.extend(t.origin);
-    }
-    p.collective = Some(
-        Table::with_origin(rows, origin)
-            .with_provenance(import::apex_provenance("apex-comm/H100-SXM-80GB"))
-            .with_software(import::unknown_software()),
-    );
+    p.collective = Some(apex_table("H100-SXM-80GB", &APEX_H100)?);
     // The elementwise table of this project's profiler run on an H100 SXM, with that file's
     // provenance and software versions (the h100-pytorch measurements have no such table).
     let sxm = Profile::from_json(
@@ -119,6 +150,11 @@ pub fn build_embedded_h200() -> Result<Profile, ProfileError> {
     // (a 1.4 MB SiLU·mul takes 32 µs there, 11 µs on the H100). Those ops use the
     // calibrated roofline instead.
     p.elementwise = None;
+    // NCCL collectives (half precision, 2/4/8 GPUs in one node) from APEX+, unless the file
+    // has its own.
+    if p.collective.is_none() {
+        p.collective = Some(apex_table("H200-SXM-141GB", &APEX_H200)?);
+    }
     p.validate()?;
     Ok(p)
 }
@@ -143,7 +179,8 @@ pub fn embedded_h100() -> Arc<Profile> {
 
 /// The embedded H200 profile: this project's profiler in `--quick` mode on one H200
 /// (`data/profiles/parallax-profiler/h200-quick.json`: GEMM and attention; its elementwise
-/// table is left out, see [`build_embedded_h200`]).
+/// table is left out, see [`build_embedded_h200`]) and NCCL collectives (half precision,
+/// 2/4/8 GPUs in one node) from APEX+ (`data/profiles/apex-comm/H200-SXM-141GB`, MIT).
 ///
 /// Built once on first use and shared.
 pub fn embedded_h200() -> Arc<Profile> {

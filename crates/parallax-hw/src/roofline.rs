@@ -16,6 +16,15 @@
 //!   `1 / (1 + tile_overhead · (1/TM + 1/TN))` makes small tiles slower per FLOP. Waves are
 //!   whole numbers: this is the wave-quantisation that makes `m = 1024, n = 1280` slow.
 //!
+//! # Fused MoE
+//! The routed experts of a layer run as one grouped kernel (gate/up GEMM, activation, down
+//! GEMM): memory term = the active experts' weights once plus the rows' activations
+//! ([`FusedMoe::bytes`]); compute term = the GEMM FLOPs over rows padded, per active expert,
+//! to the kernel's row tile (a power of two in 16…128 that follows the mean rows per expert),
+//! at the GEMM compute efficiency times that tile's efficiency; blended as for GEMMs, plus
+//! two GEMM floors and one elementwise floor. No per-expert launch or floor: this is what
+//! makes fine-grained MoE (128 experts of width 768) cheap in decode.
+//!
 //! # Prefill attention (flash, causal, with prefix)
 //! FLOPs `= 2 · heads · (qk_dim + v_dim) · new · (prefix + new/2)` per chunk. The kernel runs
 //! one CTA per (head, block of `block_q` query rows); CTAs run in whole waves over the SMs and
@@ -31,7 +40,9 @@
 //! `floor + bytes / (memory_efficiency · bandwidth)`.
 //!
 //! # Collectives (α-β)
-//! Link bandwidth is the datasheet figure times `link_efficiency`; α is the link's latency.
+//! Every collective over more than one rank costs a fixed `collective_floor` (NCCL's kernel
+//! launch and handshake; 0 by default, fitted in the calibrated parameters) plus the α-β time
+//! below. Link bandwidth is the datasheet figure times `link_efficiency`; α is the link's latency.
 //! For a group of `n` ranks in one node:
 //! * all-reduce: ring `2(n-1)·α + 2(n-1)/n · B/bw`, tree `2⌈log2 n⌉·α + 2·B/bw`; the
 //!   faster of the two is used (tree wins for small messages, ring for large ones),
@@ -54,7 +65,7 @@ use crate::cost::CostModel;
 use crate::gpu::Gpu;
 use crate::topology::{DeviceGroup, Link};
 use parallax_ir::{
-    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, Gemm, PrefillChunk,
+    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, FusedMoe, Gemm, PrefillChunk,
 };
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +136,11 @@ pub struct RooflineParams {
 
     /// Fraction of a link's datasheet bandwidth a collective library achieves (bus bandwidth).
     pub link_efficiency: f64,
+    /// Fixed device time of one collective (NCCL kernel launch and the ranks' handshake),
+    /// seconds, added to the α-β time of every collective over more than one rank. Absent in
+    /// a JSON file: 0.
+    #[serde(default)]
+    pub collective_floor: f64,
 
     /// Host time to issue one lowered op eagerly (without a CUDA graph), seconds: the
     /// framework's dispatch plus the launches of every kernel it runs for the op
@@ -194,6 +210,7 @@ impl Default for RooflineParams {
             elementwise_memory_efficiency: 0.8,
             elementwise_floor: 2e-6,
             link_efficiency: 0.8,
+            collective_floor: 0.0,
             kernel_launch: DEFAULT_HOST_OP,
             iteration: DEFAULT_ITERATION,
             host_overlap: DEFAULT_HOST_OVERLAP,
@@ -278,15 +295,59 @@ impl RooflineModel {
         &self.gpu
     }
 
-    /// Peak FLOP/s for a GEMM: the narrower of the two operand types decides which tensor-core
+    /// Peak FLOP/s for a GEMM: the wider of the two operand types decides which tensor-core
     /// path runs (weight-only quantised GEMMs dequantise to the activation type).
     fn gemm_peak(&self, g: &Gemm) -> f64 {
-        let dtype = if g.weight_dtype.bytes() >= g.act_dtype.bytes() {
-            g.weight_dtype
+        self.peak_for(g.weight_dtype, g.act_dtype)
+    }
+
+    fn peak_for(&self, weights: DType, inputs: DType) -> f64 {
+        let dtype = if weights.bytes() >= inputs.bytes() {
+            weights
         } else {
-            g.act_dtype
+            inputs
         };
         self.gpu.peak_flops(dtype)
+    }
+
+    /// The α-β time of a collective over more than one rank (see the module docs), without
+    /// the fixed per-collective floor.
+    fn collective_alpha_beta(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
+        let n = group.size as f64;
+        let eff = self.params.link_efficiency;
+        let (a_i, bw_i) = effective(group.intra, eff);
+        let (a_e, bw_e) = effective(group.inter, eff);
+        let p = group.per_node.clamp(1, group.size) as f64;
+        let nodes = group.nodes() as f64;
+        if group.is_intra_node() {
+            return match kind {
+                CollectiveKind::AllReduce => all_reduce_flat(n, bytes, a_i, bw_i),
+                CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
+                    ring_gather(n, bytes, a_i, bw_i)
+                }
+                CollectiveKind::AllToAll => (n - 1.0) * (a_i + bytes / (n * bw_i)),
+                CollectiveKind::SendRecv => a_i + bytes / bw_i,
+            };
+        }
+        match kind {
+            CollectiveKind::AllReduce => {
+                // Bandwidth: intra reduce-scatter + inter all-reduce of B/p + intra all-gather.
+                // Latency: every step of an algorithm spanning nodes waits for the network.
+                let intra_bw = 2.0 * (p - 1.0) / p * bytes / bw_i;
+                let ring = 2.0 * (n - 1.0) * a_e + 2.0 * (nodes - 1.0) / nodes * (bytes / p) / bw_e;
+                let tree = 2.0 * n.log2().ceil() * a_e + 2.0 * (bytes / p) / bw_e;
+                intra_bw + ring.min(tree)
+            }
+            CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
+                (n - 1.0) * a_e
+                    + (nodes - 1.0) / nodes * (bytes / p) / bw_e
+                    + (p - 1.0) / p * bytes / bw_i
+            }
+            CollectiveKind::AllToAll => {
+                (p - 1.0) * (a_i + bytes / (n * bw_i)) + (n - p) * (a_e + bytes / (n * bw_e))
+            }
+            CollectiveKind::SendRecv => a_e + bytes / bw_e,
+        }
     }
 
     /// Compute-side time of the GEMM: the best tile shape's whole waves.
@@ -429,6 +490,26 @@ impl CostModel for RooflineModel {
         p.decode_floor + p.decode_per_request * decode.requests as f64 + t_m.max(t_c)
     }
 
+    /// A fused MoE kernel (see the module docs, "Fused MoE").
+    fn fused_moe(&self, op: &FusedMoe) -> f64 {
+        if op.assignments == 0 || op.active_experts == 0 {
+            return 0.0;
+        }
+        let p = &self.params;
+        let active = op.active_experts as f64;
+        let mean_rows = op.assignments as f64 / active;
+        // The kernel's row tile follows its per-expert load: a power of two in [16, 128].
+        let bm = mean_rows.max(16.0).log2().ceil().exp2().min(128.0);
+        let bn = 128.0;
+        let padded = active * (mean_rows / bm).ceil() * bm;
+        let tile_eff = 1.0 / (1.0 + p.gemm_tile_overhead * (1.0 / bm + 1.0 / bn));
+        let peak = self.peak_for(op.weight_dtype, op.act_dtype);
+        let t_c = 2.0 * padded * op.hidden as f64 * op.intermediate as f64 * (op.up() + 1.0)
+            / (peak * p.gemm_compute_efficiency * tile_eff);
+        let t_m = op.bytes() / (p.gemm_memory_efficiency * self.gpu.memory_bandwidth);
+        2.0 * p.gemm_floor + p.elementwise_floor + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
+    }
+
     fn elementwise(&self, op: &Elementwise) -> f64 {
         if op.bytes <= 0.0 && op.flops <= 0.0 {
             return 0.0;
@@ -440,44 +521,10 @@ impl CostModel for RooflineModel {
     }
 
     fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
-        let n = group.size as f64;
         if group.size <= 1 || bytes <= 0.0 || !bytes.is_finite() {
             return 0.0;
         }
-        let eff = self.params.link_efficiency;
-        let (a_i, bw_i) = effective(group.intra, eff);
-        let (a_e, bw_e) = effective(group.inter, eff);
-        let p = group.per_node.clamp(1, group.size) as f64;
-        let nodes = group.nodes() as f64;
-        if group.is_intra_node() {
-            return match kind {
-                CollectiveKind::AllReduce => all_reduce_flat(n, bytes, a_i, bw_i),
-                CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
-                    ring_gather(n, bytes, a_i, bw_i)
-                }
-                CollectiveKind::AllToAll => (n - 1.0) * (a_i + bytes / (n * bw_i)),
-                CollectiveKind::SendRecv => a_i + bytes / bw_i,
-            };
-        }
-        match kind {
-            CollectiveKind::AllReduce => {
-                // Bandwidth: intra reduce-scatter + inter all-reduce of B/p + intra all-gather.
-                // Latency: every step of an algorithm spanning nodes waits for the network.
-                let intra_bw = 2.0 * (p - 1.0) / p * bytes / bw_i;
-                let ring = 2.0 * (n - 1.0) * a_e + 2.0 * (nodes - 1.0) / nodes * (bytes / p) / bw_e;
-                let tree = 2.0 * n.log2().ceil() * a_e + 2.0 * (bytes / p) / bw_e;
-                intra_bw + ring.min(tree)
-            }
-            CollectiveKind::AllGather | CollectiveKind::ReduceScatter => {
-                (n - 1.0) * a_e
-                    + (nodes - 1.0) / nodes * (bytes / p) / bw_e
-                    + (p - 1.0) / p * bytes / bw_i
-            }
-            CollectiveKind::AllToAll => {
-                (p - 1.0) * (a_i + bytes / (n * bw_i)) + (n - p) * (a_e + bytes / (n * bw_e))
-            }
-            CollectiveKind::SendRecv => a_e + bytes / bw_e,
-        }
+        self.params.collective_floor.max(0.0) + self.collective_alpha_beta(kind, bytes, group)
     }
 
     fn kernel_launch_overhead(&self) -> f64 {

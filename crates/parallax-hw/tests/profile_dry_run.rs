@@ -38,6 +38,24 @@ fn check(path: &Path) {
         act_dtype: DType::Bf16,
     };
     assert_eq!(m.gemm(&g), m.fallback().gemm(&g));
+    // The fused-MoE table (4 experts, top-2, 8 -> 8, fp32) prices a matching op.
+    let moe = p.fused_moe.as_ref().expect("fused_moe table");
+    assert!(moe.rows.len() >= 2);
+    let r = moe.rows[0];
+    let op = parallax_ir::FusedMoe {
+        tokens: r.tokens,
+        assignments: r.tokens * r.top_k as u64,
+        active_experts: r.top_k,
+        local_experts: r.experts,
+        top_k: r.top_k,
+        max_rows: r.tokens,
+        hidden: r.hidden,
+        intermediate: r.intermediate,
+        gated: true,
+        weight_dtype: r.dtype,
+        act_dtype: r.dtype,
+    };
+    assert!((m.fused_moe(&op) - r.seconds).abs() <= 1e-12 * r.seconds.max(1.0));
 }
 
 #[test]

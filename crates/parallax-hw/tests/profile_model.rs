@@ -209,11 +209,13 @@ fn falls_back_per_op_where_the_profile_lacks_data() {
         flops: 0.0,
     };
     assert_eq!(m.elementwise(&e), 4.0);
-    // No fp8 GEMMs.
+    // No fp8 GEMMs: the bf16 time of the shape times the fallback's fp8/bf16 ratio (1 for
+    // this constant fallback).
     let mut g = gemm(64, 4096, 4096);
     g.weight_dtype = DType::Fp8;
     g.act_dtype = DType::Fp8;
-    assert_eq!(m.gemm(&g), 1.0);
+    assert_eq!(m.gemm(&g), m.gemm(&gemm(64, 4096, 4096)));
+    assert_ne!(m.gemm(&g), 1.0);
     // fp8 KV cache: no family.
     let mut s = shape(32, 8);
     s.kv_dtype = DType::Fp8;
@@ -302,4 +304,29 @@ fn default_chooser_picks_profiled_for_gpus_with_a_profile() {
     // Profiled without a profile is an error naming the GPU.
     let err = parallax_hw::profile::cost_model_for(&a100, CostModelChoice::Profiled).unwrap_err();
     assert!(err.to_string().contains("A100"), "{err}");
+}
+
+#[test]
+fn quantised_gemms_scale_the_measured_bf16_time() {
+    let gpu = parallax_hw::catalog::gpu("H100").unwrap();
+    let roof = Arc::new(parallax_hw::RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&embedded_h100(), roof).unwrap();
+    let q = |mut g: Gemm, w: DType, a: DType| {
+        g.weight_dtype = w;
+        g.act_dtype = a;
+        g
+    };
+    // Compute-bound: fp8 W8A8 runs on the fp8 path at about twice the bf16 rate.
+    let big = gemm(8192, 8192, 8192);
+    let r = m.gemm(&q(big, DType::Fp8, DType::Fp8)) / m.gemm(&big);
+    assert!(r > 0.45 && r < 0.65, "fp8/bf16 at m=8192: {r}");
+    // Weight-only int4 at m = 8192 stays on the bf16 path.
+    let r = m.gemm(&q(big, DType::Int4, DType::Bf16)) / m.gemm(&big);
+    assert!(r > 0.9 && r <= 1.0, "int4 weight-only/bf16 at m=8192: {r}");
+    // Memory-bound decode GEMM: int4 weights read a quarter of the bytes.
+    let small = gemm(8, 8192, 8192);
+    let r = m.gemm(&q(small, DType::Int4, DType::Bf16)) / m.gemm(&small);
+    assert!(r > 0.2 && r < 0.6, "int4 weight-only/bf16 at m=8: {r}");
+    let r = m.gemm(&q(small, DType::Fp8, DType::Fp8)) / m.gemm(&small);
+    assert!(r > 0.45 && r < 0.8, "fp8/bf16 at m=8: {r}");
 }

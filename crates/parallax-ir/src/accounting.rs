@@ -316,19 +316,8 @@ impl Cell {
             Cell::Moe(m) => {
                 let h = m.hidden as f64;
                 let up = if m.gated { 2.0 } else { 1.0 };
-                let (count, rows) =
-                    lower::routed_load(batch.tokens(), m.experts, m.experts, m.top_k);
-                let ei = m.expert_intermediate as f64;
-                let routed_rows = count as f64 * rows as f64;
-                let routed = 2.0 * routed_rows * h * ei * up
-                    + lower::activation_op(
-                        rows,
-                        m.expert_intermediate as u64 * count as u64,
-                        m.gated,
-                        act,
-                    )
-                    .flops
-                    + 2.0 * routed_rows * ei * h;
+                let routed =
+                    lower::fused_moe_op(m, batch.tokens(), 1, 1, &Precision::uniform(act)).flops();
                 let si = m.shared_experts as f64 * m.shared_intermediate as f64;
                 let shared = if m.shared_experts > 0 {
                     2.0 * t * h * si * up
@@ -366,6 +355,7 @@ impl Cell {
                     decode,
                 } => shape.bytes(prefill, decode),
                 OpBody::Elementwise(e) => e.bytes,
+                OpBody::FusedMoe(f) => f.bytes(),
                 OpBody::Collective(c) => c.bytes,
             })
             .sum()

@@ -20,17 +20,22 @@ pub enum DType {
     Int8,
     /// 4-bit integer (two values per byte).
     Int4,
+    /// 4-bit floating point (E2M1, two values per byte): the element type of NVFP4 and MXFP4.
+    /// Its block scales (one fp8 per 16 values for NVFP4, one e8m0 per 32 for MXFP4: 3-6% on
+    /// top) are not counted, as the group scales of int4 are not.
+    Fp4,
 }
 
 impl DType {
     /// Every data type, in a stable order.
-    pub const ALL: [DType; 6] = [
+    pub const ALL: [DType; 7] = [
         DType::F32,
         DType::Bf16,
         DType::F16,
         DType::Fp8,
         DType::Int8,
         DType::Int4,
+        DType::Fp4,
     ];
 
     /// Storage size of one element in bytes (0.5 for int4).
@@ -39,7 +44,7 @@ impl DType {
             DType::F32 => 4.0,
             DType::Bf16 | DType::F16 => 2.0,
             DType::Fp8 | DType::Int8 => 1.0,
-            DType::Int4 => 0.5,
+            DType::Int4 | DType::Fp4 => 0.5,
         }
     }
 
@@ -52,6 +57,7 @@ impl DType {
             DType::Fp8 => "fp8",
             DType::Int8 => "int8",
             DType::Int4 => "int4",
+            DType::Fp4 => "fp4",
         }
     }
 }
@@ -64,7 +70,7 @@ impl fmt::Display for DType {
 
 /// Error for an unknown data-type name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown data type `{0}`: expected one of fp32, bf16, fp16, fp8, int8, int4")]
+#[error("unknown data type `{0}`: expected one of fp32, bf16, fp16, fp8, int8, int4, fp4")]
 pub struct UnknownDType(pub String);
 
 impl FromStr for DType {
@@ -77,29 +83,96 @@ impl FromStr for DType {
             "fp8" | "f8" | "float8" | "e4m3" | "fp8_e4m3" => DType::Fp8,
             "int8" | "i8" => DType::Int8,
             "int4" | "i4" => DType::Int4,
+            "fp4" | "f4" | "float4" | "e2m1" | "fp4_e2m1" => DType::Fp4,
             _ => return Err(UnknownDType(s.to_string())),
         })
     }
 }
 
-/// Data types kept separately for weights, activations and the KV cache.
+/// Data types kept separately for weights, activations, GEMM inputs and the KV cache.
+///
+/// `activations` is the engine's activation type: the residual stream, norms, elementwise ops,
+/// collectives and attention queries. `compute` is the type GEMM inputs are quantised to, i.e.
+/// the tensor-core path a GEMM runs on: equal to `activations` for unquantised and
+/// weight-only quantised models (int4/int8/mxfp4 weights are dequantised to the activation
+/// type inside the kernel), fp8 for W8A8 fp8 checkpoints and fp4 for NVFP4 (W4A4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Precision {
     /// Type of stored weights.
     pub weights: DType,
-    /// Type of activations and GEMM compute.
+    /// Type of activations (residual stream, elementwise ops, collectives).
     pub activations: DType,
     /// Type of KV-cache entries.
     pub kv_cache: DType,
+    /// Type GEMM inputs are quantised to (the tensor-core path GEMMs run on).
+    pub compute: DType,
 }
 
 impl Precision {
-    /// The same type for all three classes.
+    /// The same type for all four classes.
     pub fn uniform(d: DType) -> Self {
         Precision {
             weights: d,
             activations: d,
             kv_cache: d,
+            compute: d,
+        }
+    }
+
+    /// The precision of a checkpoint whose `torch_dtype` is `d`: a 16/32-bit type is used
+    /// everywhere; an 8- or 4-bit type describes the stored weights only, while activations,
+    /// collectives and the KV cache stay in bf16 (what engines run such checkpoints with), and
+    /// GEMMs run on the fp8 path for fp8 weights, on the bf16 path (weight-only) otherwise.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{DType, Precision};
+    /// let p = Precision::from_checkpoint_dtype(DType::Fp8);
+    /// assert_eq!((p.weights, p.compute, p.activations, p.kv_cache),
+    ///            (DType::Fp8, DType::Fp8, DType::Bf16, DType::Bf16));
+    /// assert_eq!(Precision::from_checkpoint_dtype(DType::F16), Precision::uniform(DType::F16));
+    /// ```
+    pub fn from_checkpoint_dtype(d: DType) -> Self {
+        match d {
+            DType::F32 | DType::Bf16 | DType::F16 => Precision::uniform(d),
+            DType::Fp8 => Precision {
+                weights: DType::Fp8,
+                compute: DType::Fp8,
+                ..Precision::uniform(DType::Bf16)
+            },
+            DType::Int8 | DType::Int4 | DType::Fp4 => Precision {
+                weights: d,
+                ..Precision::uniform(DType::Bf16)
+            },
+        }
+    }
+
+    /// This precision with the weights (and GEMM inputs, for the W8A8/W4A4 schemes) quantised
+    /// as `q` says; activations and the KV cache are unchanged.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{DType, Precision, Quantization};
+    /// let bf16 = Precision::default();
+    /// let fp8 = bf16.quantized(Quantization::Fp8);
+    /// assert_eq!((fp8.weights, fp8.compute, fp8.activations), (DType::Fp8, DType::Fp8, DType::Bf16));
+    /// let int4 = bf16.quantized(Quantization::Int4);
+    /// assert_eq!((int4.weights, int4.compute), (DType::Int4, DType::Bf16));
+    /// ```
+    pub fn quantized(self, q: Quantization) -> Self {
+        let (weights, compute) = q.dtypes(self.activations);
+        Precision {
+            weights,
+            compute,
+            ..self
+        }
+    }
+
+    /// This precision with the KV cache stored as `kv` says (`Auto` keeps it).
+    pub fn with_kv_cache(self, kv: KvCacheDtype) -> Self {
+        Precision {
+            kv_cache: kv.dtype().unwrap_or(self.kv_cache),
+            ..self
         }
     }
 }
@@ -107,6 +180,138 @@ impl Precision {
 impl Default for Precision {
     fn default() -> Self {
         Precision::uniform(DType::Bf16)
+    }
+}
+
+/// A weight-quantisation scheme as serving engines run it (`--quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// W8A8 fp8: fp8 weights, activations quantised to fp8 per token, fp8 tensor cores
+    /// (vLLM `fp8`, `fbgemm_fp8`, compressed-tensors float8, ModelOpt FP8).
+    Fp8,
+    /// Weight-only int8 (W8A16, GPTQ 8-bit): memory-bound dequantising GEMMs on the
+    /// activation type's tensor cores.
+    Int8,
+    /// Weight-only int4 (W4A16: GPTQ / AWQ 4-bit, Marlin kernels).
+    Int4,
+    /// Weight-only MXFP4 (gpt-oss): fp4 weights with e8m0 block scales, dequantised to the
+    /// activation type.
+    Mxfp4,
+    /// NVFP4 W4A4: fp4 weights and activations with fp8 block scales, fp4 tensor cores
+    /// (Blackwell; elsewhere the GPU's next wider path, see `Gpu::peak_flops`).
+    Nvfp4,
+}
+
+impl Quantization {
+    /// Every scheme, in CLI order.
+    pub const ALL: [Quantization; 5] = [
+        Quantization::Fp8,
+        Quantization::Int8,
+        Quantization::Int4,
+        Quantization::Mxfp4,
+        Quantization::Nvfp4,
+    ];
+
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::Fp8 => "fp8",
+            Quantization::Int8 => "int8",
+            Quantization::Int4 => "int4",
+            Quantization::Mxfp4 => "mxfp4",
+            Quantization::Nvfp4 => "nvfp4",
+        }
+    }
+
+    /// `(weights, compute)` types of the scheme for a model whose activations are `act`.
+    pub fn dtypes(self, act: DType) -> (DType, DType) {
+        match self {
+            Quantization::Fp8 => (DType::Fp8, DType::Fp8),
+            Quantization::Int8 => (DType::Int8, act),
+            Quantization::Int4 => (DType::Int4, act),
+            Quantization::Mxfp4 => (DType::Fp4, act),
+            Quantization::Nvfp4 => (DType::Fp4, DType::Fp4),
+        }
+    }
+}
+
+impl fmt::Display for Quantization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Error for an unknown quantisation or KV-cache type name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{value}`: expected one of {expected}")]
+pub struct UnknownScheme {
+    /// What was being parsed.
+    pub what: &'static str,
+    /// The value as written.
+    pub value: String,
+    /// The accepted names.
+    pub expected: &'static str,
+}
+
+impl FromStr for Quantization {
+    type Err = UnknownScheme;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Quantization::ALL
+            .into_iter()
+            .find(|q| q.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownScheme {
+                what: "quantization",
+                value: s.to_string(),
+                expected: "fp8, int8, int4, mxfp4, nvfp4",
+            })
+    }
+}
+
+/// The KV-cache type an engine stores (`--kv-cache-dtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvCacheDtype {
+    /// The checkpoint's: its KV-cache quantisation when it declares one, else the activation
+    /// type (vLLM's `auto`).
+    Auto,
+    /// fp8 (E4M3) entries.
+    Fp8,
+    /// bf16 entries.
+    Bf16,
+}
+
+impl KvCacheDtype {
+    /// The forced type, `None` for `Auto`.
+    pub fn dtype(self) -> Option<DType> {
+        match self {
+            KvCacheDtype::Auto => None,
+            KvCacheDtype::Fp8 => Some(DType::Fp8),
+            KvCacheDtype::Bf16 => Some(DType::Bf16),
+        }
+    }
+
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvCacheDtype::Auto => "auto",
+            KvCacheDtype::Fp8 => "fp8",
+            KvCacheDtype::Bf16 => "bf16",
+        }
+    }
+}
+
+impl FromStr for KvCacheDtype {
+    type Err = UnknownScheme;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [KvCacheDtype::Auto, KvCacheDtype::Fp8, KvCacheDtype::Bf16]
+            .into_iter()
+            .find(|q| q.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownScheme {
+                what: "KV-cache dtype",
+                value: s.to_string(),
+                expected: "auto, fp8, bf16",
+            })
     }
 }
 
@@ -120,5 +325,26 @@ mod tests {
             assert_eq!(d.name().parse::<DType>().unwrap(), d);
         }
         assert!("fp7".parse::<DType>().is_err());
+        for q in Quantization::ALL {
+            assert_eq!(q.name().parse::<Quantization>().unwrap(), q);
+        }
+        let e = "fp6".parse::<Quantization>().unwrap_err().to_string();
+        assert!(e.contains("`fp6`") && e.contains("nvfp4"), "{e}");
+        assert_eq!("FP8".parse::<KvCacheDtype>().unwrap(), KvCacheDtype::Fp8);
+        assert!("int8".parse::<KvCacheDtype>().is_err());
+    }
+
+    #[test]
+    fn quantization_keeps_activations() {
+        for q in Quantization::ALL {
+            let p = Precision::default()
+                .quantized(q)
+                .with_kv_cache(KvCacheDtype::Fp8);
+            assert_eq!(p.activations, DType::Bf16);
+            assert_eq!(p.kv_cache, DType::Fp8);
+            assert!(p.weights.bytes() < 2.0);
+        }
+        let p = Precision::default().with_kv_cache(KvCacheDtype::Auto);
+        assert_eq!(p, Precision::default());
     }
 }

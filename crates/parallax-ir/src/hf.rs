@@ -26,13 +26,25 @@
 //!   (`num_nextn_predict_layers`) is not part of the serving model and is excluded.
 //!
 //! # Precision
-//! Activations and KV cache take `torch_dtype` (or `dtype`; absent: bf16). Weights take
-//! `torch_dtype` unless `quantization_config` says otherwise: `fp8` → fp8 (DeepSeek-V3/R1's
-//! block-wise fp8 checkpoint), `gptq`/`awq` with `bits` 4 or 8 → int4/int8, and `mxfp4`
-//! (gpt-oss) → int4. The IR has one weight type per model, so for gpt-oss — whose mxfp4 covers
-//! only the experts (≈98% of the weights) while attention, router and embeddings stay bf16 —
-//! int4 is an approximation: it understates the checkpoint (≈ 61 GiB for gpt-oss-120b) by
-//! about 10% (the mxfp4 scales and the bf16 remainder). Any other `quant_method` is an error.
+//! Activations, collectives and the KV cache take `torch_dtype` (or `dtype`; absent: bf16); a
+//! `torch_dtype` of 8 or 4 bits describes the stored weights only (activations then bf16, see
+//! [`Precision::from_checkpoint_dtype`]). `quantization_config` sets the weight type and the
+//! type GEMM inputs are quantised to (`Precision::compute`), and may set the KV-cache type:
+//! - `fp8` (vLLM; per-tensor, or block-scaled with `weight_block_size` as in DeepSeek-V3/R1)
+//!   and `fbgemm_fp8`: fp8 weights, fp8 GEMM inputs (W8A8);
+//! - `compressed-tensors`: the first of `config_groups` (by name) targeting `Linear` gives
+//!   `weights` and `input_activations` (`num_bits` 8/4, `type` int/float; `null` inputs:
+//!   weight-only), `kv_cache_scheme` the KV type;
+//! - `modelopt` / `modelopt_fp4` (`quant_algo` at the top level or under `quantization`):
+//!   `FP8`, `FP8_PER_CHANNEL_PER_TOKEN` (W8A8 fp8), `FP8_PB_WO` (fp8 weight-only), `NVFP4`
+//!   (fp4 W4A4), `W4A8_AWQ` (int4 weights, fp8 inputs); `kv_cache_quant_algo: FP8` → fp8 KV;
+//! - `gptq` / `awq` with `bits` (or AWQ's `w_bit`) 4 or 8: weight-only int4/int8;
+//! - `mxfp4` (gpt-oss): weight-only fp4.
+//!
+//! The IR has one weight type per model, so for gpt-oss — whose mxfp4 covers only the experts
+//! (≈98% of the weights) while attention, router and embeddings stay bf16 — fp4 everywhere
+//! understates the checkpoint (≈ 61 GiB for gpt-oss-120b) by about 10% (the mxfp4 scales and
+//! the bf16 remainder). Any other `quant_method` is an error.
 //!
 //! Every problem is an [`IrError`] naming the file, the (dotted) field and its value.
 
@@ -303,7 +315,7 @@ fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>) -> Result<Precision, IrError> {
             break;
         }
     }
-    let mut precision = Precision::uniform(base);
+    let mut precision = Precision::from_checkpoint_dtype(base);
     for c in [cfg, top] {
         let Some(q) = c.get("quantization_config") else {
             continue;
@@ -317,38 +329,237 @@ fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>) -> Result<Precision, IrError> {
             prefix: format!("{}{field}.", c.prefix),
             file: c.file,
         };
-        let method = match qc.get("quant_method") {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => return Err(qc.invalid("quant_method", other, "a string")),
-            None => return Err(qc.missing("quant_method")),
-        };
-        precision.weights = match method.to_ascii_lowercase().as_str() {
-            "fp8" => DType::Fp8,
-            "mxfp4" => DType::Int4,
-            "gptq" | "awq" => match qc.opt_u32("bits")? {
-                Some(4) => DType::Int4,
-                Some(8) => DType::Int8,
-                Some(b) => {
+        precision = quantization(&qc, precision)?;
+        break;
+    }
+    Ok(precision)
+}
+
+/// The quant methods [`quantization`] understands, for messages.
+const QUANT_METHODS: &str =
+    "one of fp8, fbgemm_fp8, compressed-tensors, modelopt, modelopt_fp4, gptq, awq, mxfp4";
+
+/// Apply a `quantization_config` object to the checkpoint's precision (see the module docs).
+fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
+    let act = base.activations;
+    let method = match qc.get("quant_method") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(qc.invalid("quant_method", other, "a string")),
+        None => return Err(qc.missing("quant_method")),
+    };
+    let with = |weights: DType, compute: DType| Precision {
+        weights,
+        compute,
+        ..base
+    };
+    Ok(match method.to_ascii_lowercase().as_str() {
+        // vLLM `fp8`: fp8 weights (per tensor, or block-scaled with `weight_block_size` as in
+        // DeepSeek-V3/R1), activations quantised to fp8 dynamically or statically.
+        "fp8" => {
+            if let Some(v) = qc.get("weight_block_size") {
+                let ok = v.as_array().is_some_and(|a| {
+                    a.len() == 2 && a.iter().all(|x| x.as_u64().is_some_and(|n| n > 0))
+                });
+                if !ok {
+                    return Err(qc.invalid(
+                        "weight_block_size",
+                        v,
+                        "two positive integers, e.g. [128, 128]",
+                    ));
+                }
+            }
+            if let Some(v) = qc.get("activation_scheme") {
+                match v.as_str() {
+                    Some("dynamic") | Some("static") => {}
+                    _ => {
+                        return Err(qc.invalid("activation_scheme", v, "\"dynamic\" or \"static\""))
+                    }
+                }
+            }
+            with(DType::Fp8, DType::Fp8)
+        }
+        // FBGEMM fp8: per-channel fp8 weights, dynamic per-token fp8 activations.
+        "fbgemm_fp8" => with(DType::Fp8, DType::Fp8),
+        "compressed-tensors" | "compressed_tensors" => compressed_tensors(qc, base)?,
+        "modelopt" | "modelopt_fp4" => {
+            // `hf_quant_config.json` nests the algorithm under `quantization`; the config.json
+            // form has it at the top level of `quantization_config`.
+            let nested = match qc.get("quantization") {
+                Some(Value::Object(o)) => Some(Cfg {
+                    obj: o,
+                    prefix: format!("{}quantization.", qc.prefix),
+                    file: qc.file,
+                }),
+                Some(other) => return Err(qc.invalid("quantization", other, "an object")),
+                None => None,
+            };
+            let src = nested.as_ref().unwrap_or(qc);
+            let algo = match src.get("quant_algo") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => return Err(src.invalid("quant_algo", other, "a string")),
+                None if method.eq_ignore_ascii_case("modelopt_fp4") => "NVFP4".to_string(),
+                None => return Err(src.missing("quant_algo")),
+            };
+            let mut p = match algo.to_ascii_uppercase().as_str() {
+                "FP8" | "FP8_PER_CHANNEL_PER_TOKEN" => with(DType::Fp8, DType::Fp8),
+                // Block-scaled fp8 weight-only.
+                "FP8_PB_WO" => with(DType::Fp8, act),
+                "NVFP4" => with(DType::Fp4, DType::Fp4),
+                // int4 AWQ weights, fp8 activations.
+                "W4A8_AWQ" => with(DType::Int4, DType::Fp8),
+                _ => {
+                    return Err(src.invalid(
+                        "quant_algo",
+                        &Value::String(algo),
+                        "one of FP8, FP8_PER_CHANNEL_PER_TOKEN, FP8_PB_WO, NVFP4, W4A8_AWQ",
+                    ))
+                }
+            };
+            match src.get("kv_cache_quant_algo") {
+                None => {}
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("fp8") => p.kv_cache = DType::Fp8,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("nvfp4") => {
+                    p.kv_cache = DType::Fp4
+                }
+                Some(other) => {
+                    return Err(src.invalid(
+                        "kv_cache_quant_algo",
+                        other,
+                        "\"FP8\", \"NVFP4\" or null",
+                    ))
+                }
+            }
+            if let Some(kv) = kv_scheme(qc)? {
+                p.kv_cache = kv;
+            }
+            p
+        }
+        "gptq" | "awq" => {
+            let bits = match qc.opt_u32("bits")? {
+                Some(b) => Some(("bits", b)),
+                None => qc.opt_u32("w_bit")?.map(|b| ("w_bit", b)),
+            };
+            match bits {
+                Some((_, 4)) => with(DType::Int4, act),
+                Some((_, 8)) => with(DType::Int8, act),
+                Some((key, b)) => {
                     return Err(IrError::invalid(
-                        c.file,
-                        &qc.name("bits"),
+                        qc.file,
+                        &qc.name(key),
                         b.to_string(),
                         "4 or 8",
                     ))
                 }
                 None => return Err(qc.missing("bits")),
-            },
-            _ => {
-                return Err(qc.invalid(
-                    "quant_method",
-                    &Value::String(method.clone()),
-                    "one of fp8, mxfp4, gptq, awq",
-                ))
             }
-        };
-        break;
+        }
+        // gpt-oss: MXFP4 expert weights, dequantised to the activation type (W4A16).
+        "mxfp4" => with(DType::Fp4, act),
+        _ => {
+            return Err(qc.invalid(
+                "quant_method",
+                &Value::String(method.clone()),
+                QUANT_METHODS,
+            ))
+        }
+    })
+}
+
+/// The type of a compressed-tensors quantisation arguments object (`num_bits`, `type`), or
+/// `None` for `null` (not quantised).
+fn ct_args(c: &Cfg<'_>, field: &str) -> Result<Option<DType>, IrError> {
+    let Some(v) = c.get(field) else {
+        return Ok(None);
+    };
+    let o = v
+        .as_object()
+        .ok_or_else(|| c.invalid(field, v, "an object with num_bits and type, or null"))?;
+    let a = Cfg {
+        obj: o,
+        prefix: format!("{}{field}.", c.prefix),
+        file: c.file,
+    };
+    let bits = a
+        .opt_u32("num_bits")?
+        .ok_or_else(|| a.missing("num_bits"))?;
+    let kind = match a.get("type") {
+        Some(Value::String(s)) => s.to_ascii_lowercase(),
+        Some(other) => return Err(a.invalid("type", other, "\"int\" or \"float\"")),
+        None => "int".to_string(),
+    };
+    Ok(Some(match (bits, kind.as_str()) {
+        (8, "float") => DType::Fp8,
+        (8, "int") => DType::Int8,
+        (4, "float") => DType::Fp4,
+        (4, "int") => DType::Int4,
+        (16, "float") => return Ok(None),
+        _ => {
+            return Err(IrError::invalid(
+                a.file,
+                &a.name("num_bits"),
+                format!("{bits} (type \"{kind}\")"),
+                "8 or 4 bits of type \"int\" or \"float\"",
+            ))
+        }
+    }))
+}
+
+/// A `kv_cache_scheme` (compressed-tensors, also in recent ModelOpt configs), if any.
+fn kv_scheme(qc: &Cfg<'_>) -> Result<Option<DType>, IrError> {
+    ct_args(qc, "kv_cache_scheme")
+}
+
+/// compressed-tensors: the first (by name) of `config_groups` that targets `Linear` layers
+/// (else the first group) gives the weight type (`weights`) and the GEMM input type
+/// (`input_activations`; `null`: weight-only); `kv_cache_scheme` the KV type.
+fn compressed_tensors(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
+    let groups = match qc.get("config_groups") {
+        Some(Value::Object(o)) if !o.is_empty() => o,
+        Some(other) => {
+            return Err(qc.invalid(
+                "config_groups",
+                other,
+                "a non-empty object of quantisation groups",
+            ))
+        }
+        None => return Err(qc.missing("config_groups")),
+    };
+    let targets_linear = |g: &Value| {
+        g.get("targets")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Linear")))
+    };
+    let Some((name, group)) = groups
+        .iter()
+        .find(|(_, g)| targets_linear(g))
+        .or_else(|| groups.iter().next())
+    else {
+        return Err(qc.missing("config_groups"));
+    };
+    let g = group.as_object().ok_or_else(|| {
+        IrError::invalid(
+            qc.file,
+            &qc.name(&format!("config_groups.{name}")),
+            show(group),
+            "an object with weights and input_activations",
+        )
+    })?;
+    let gc = Cfg {
+        obj: g,
+        prefix: format!("{}config_groups.{name}.", qc.prefix),
+        file: qc.file,
+    };
+    let weights = ct_args(&gc, "weights")?.ok_or_else(|| gc.missing("weights"))?;
+    let compute = ct_args(&gc, "input_activations")?.unwrap_or(base.activations);
+    let mut p = Precision {
+        weights,
+        compute,
+        ..base
+    };
+    if let Some(kv) = kv_scheme(qc)? {
+        p.kv_cache = kv;
     }
-    Ok(precision)
+    Ok(p)
 }
 
 /// A view of one JSON object with the dotted prefix used in messages.

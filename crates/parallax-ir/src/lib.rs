@@ -22,14 +22,15 @@ pub mod hf_cache;
 pub mod lower;
 pub mod model;
 pub mod op;
+pub mod routing;
 
 pub use batch::{Batch, DecodeGroup, PrefillChunk, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS};
 pub use catalog::{embedded, resolve, EmbeddedModel};
-pub use dtype::{DType, Precision};
+pub use dtype::{DType, KvCacheDtype, Precision, Quantization};
 pub use error::IrError;
 pub use lower::{check_shard, lower_cell, lower_embedding, lower_lm_head};
 pub use model::{Attention, AttentionKind, Block, BlockRun, Cell, Mlp, Model, Moe, Norm};
 pub use op::{
-    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, Gemm,
-    GroupRole, Op, OpBody, OpKind,
+    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm, GroupRole, Op, OpBody, OpKind,
 };

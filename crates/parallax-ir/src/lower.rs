@@ -19,8 +19,9 @@
 //! - **Dense MLP**: column-parallel `gate_up_proj`, `act`, row-parallel `down_proj`,
 //!   all-reduce when `tp > 1`.
 //! - **MoE**: `router` GEMM (replicated), `routing`; when `ep > 1` an `ep_dispatch` all-to-all
-//!   over the EP group; local experts as GEMMs with `count` = expected number of local
-//!   experts that receive at least one token and `m` rows each (see [`routed_load`]);
+//!   over the EP group; the local routed experts as one `experts` [`FusedMoe`] op (grouped
+//!   gate/up GEMM, activation, grouped down GEMM; see [`fused_moe_op`]: balanced routing, the
+//!   expected number of local experts that receive at least one token);
 //!   `ep_combine` all-to-all when `ep > 1`; shared experts as a dense MLP split by `tp`;
 //!   all-reduce over TP when `tp > 1`.
 //! - **Norm**: one `norm` elementwise op (a fused residual-add + RMSNorm).
@@ -30,10 +31,10 @@
 use crate::batch::Batch;
 use crate::dtype::{DType, Precision};
 use crate::error::IrError;
-use crate::model::{Attention, AttentionKind, Cell, Model};
+use crate::model::{Attention, AttentionKind, Cell, Model, Moe};
 use crate::op::{
-    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, Gemm,
-    GroupRole, Op, OpBody,
+    AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm, GroupRole, Op, OpBody,
 };
 
 /// KV heads held by one device under tensor parallelism `tp`: `kv_heads / tp` (rounded up)
@@ -81,6 +82,56 @@ pub fn routed_load(tokens: u64, local_experts: u32, experts: u32, top_k: u32) ->
     let count = ((expected - 1e-9).ceil().max(1.0) as u32).min(local_experts);
     let rows = (tokens as u128 * top_k.min(experts) as u128).div_ceil(experts as u128);
     (count, u64::try_from(rows).unwrap_or(u64::MAX))
+}
+
+/// The routed experts of `m` on one device under `tp × ep` for `tokens` tokens, as one
+/// [`FusedMoe`] op with balanced routing.
+///
+/// The device holds `local = experts / ep` experts and processes its share of the
+/// `tokens · top_k` token-expert pairs, `ceil(tokens · top_k · local / experts)`; the active
+/// experts are [`routed_load`]'s expected count and each gets an equal share (the busiest
+/// `ceil(assignments / active)` rows).
+///
+/// # Examples
+/// ```
+/// use parallax_ir::{lower::fused_moe_op, Moe, Precision};
+/// let m = Moe { hidden: 2048, experts: 128, top_k: 8, expert_intermediate: 768,
+///     shared_experts: 0, shared_intermediate: 0, gated: true, bias: false };
+/// let f = fused_moe_op(&m, 32, 1, 1, &Precision::default());
+/// assert_eq!(f.assignments, 256);
+/// assert!(f.active_experts > 100 && f.active_experts < 128);
+/// let f = fused_moe_op(&m, 32, 1, 4, &Precision::default());
+/// assert_eq!((f.local_experts, f.assignments), (32, 64));
+/// ```
+pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> FusedMoe {
+    let (tp, ep) = (tp.max(1), ep.max(1));
+    let local = m.experts.div_ceil(ep);
+    let top_k = m.top_k.min(m.experts);
+    let assignments = if m.experts == 0 {
+        0
+    } else {
+        let a = (tokens as u128 * top_k as u128 * local as u128).div_ceil(m.experts as u128);
+        u64::try_from(a).unwrap_or(u64::MAX)
+    };
+    let (active, _) = routed_load(tokens, local, m.experts, top_k);
+    let max_rows = if active == 0 {
+        0
+    } else {
+        assignments.div_ceil(active as u64)
+    };
+    FusedMoe {
+        tokens,
+        assignments,
+        active_experts: active,
+        local_experts: local,
+        top_k,
+        max_rows,
+        hidden: m.hidden,
+        intermediate: m.expert_intermediate.div_ceil(tp),
+        gated: m.gated,
+        weight_dtype: p.weights,
+        act_dtype: p.compute,
+    }
 }
 
 /// A fused residual-add + RMSNorm over `tokens × hidden`: reads input and residual, writes
@@ -276,7 +327,7 @@ fn gemm(name: &'static str, m: u64, n: u64, k: u64, count: u32, p: &Precision) -
             k,
             count,
             weight_dtype: p.weights,
-            act_dtype: p.activations,
+            act_dtype: p.compute,
         }),
     }
 }
@@ -425,16 +476,10 @@ pub fn lower_cell(
                     a2a_bytes,
                 ));
             }
-            let local = m.experts.div_ceil(ep);
-            let (count, rows) = routed_load(t, local, m.experts, m.top_k);
-            let ei = m.expert_intermediate.div_ceil(tp) as u64;
-            let up = if m.gated { 2 } else { 1 };
-            out.push(gemm("experts_gate_up", rows, up * ei, h, count, precision));
-            out.push(elementwise(
-                "experts_act",
-                activation_op(rows, ei * count as u64, m.gated, act),
-            ));
-            out.push(gemm("experts_down", rows, h, ei, count, precision));
+            out.push(Op {
+                name: "experts",
+                body: OpBody::FusedMoe(fused_moe_op(m, t, tp, ep, precision)),
+            });
             if ep > 1 {
                 out.push(collective(
                     "ep_combine",
@@ -445,6 +490,7 @@ pub fn lower_cell(
                 ));
             }
             if m.shared_experts > 0 {
+                let up = if m.gated { 2 } else { 1 };
                 let si = m.shared_experts as u64 * m.shared_intermediate.div_ceil(tp) as u64;
                 out.push(gemm("shared_gate_up", t, up * si, h, 1, precision));
                 out.push(elementwise(

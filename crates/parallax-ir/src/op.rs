@@ -109,6 +109,100 @@ impl Gemm {
     }
 }
 
+/// The routed experts of one MoE layer on one device, run as one fused kernel (vLLM's
+/// `fused_moe`, SGLang's and TensorRT-LLM's grouped GEMMs): gate/up grouped GEMM, activation,
+/// down grouped GEMM over the token-expert pairs routed to the device's local experts.
+///
+/// Each active expert's weights are read once; expert `e` processes its own rows. Under
+/// balanced routing every active expert gets `assignments / active_experts` rows;
+/// `max_rows` is the busiest local expert's rows (equal to the mean when balanced), which a
+/// grouped GEMM pads to its row tile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FusedMoe {
+    /// Tokens of the layer (before routing) — the batch's `T` (its share on this device).
+    pub tokens: u64,
+    /// Token-expert pairs processed on this device.
+    pub assignments: u64,
+    /// Local experts with at least one row.
+    pub active_experts: u32,
+    /// Experts held by this device.
+    pub local_experts: u32,
+    /// Experts each token is routed to (of all the layer's experts).
+    pub top_k: u32,
+    /// Rows of the busiest local expert.
+    pub max_rows: u64,
+    /// Residual width (`k` of gate/up, `n` of down).
+    pub hidden: u32,
+    /// Inner width of one expert on this device (`expert_intermediate / tp`).
+    pub intermediate: u32,
+    /// Gated experts (gate and up projections).
+    pub gated: bool,
+    /// Type of the expert weights.
+    pub weight_dtype: DType,
+    /// Type of the GEMM inputs (the tensor-core path).
+    pub act_dtype: DType,
+}
+
+impl FusedMoe {
+    /// Projections multiplied in before the activation (2 when gated).
+    pub fn up(&self) -> f64 {
+        if self.gated {
+            2.0
+        } else {
+            1.0
+        }
+    }
+
+    /// GEMM FLOPs: `2 · assignments · hidden · intermediate · (up + 1)`.
+    pub fn gemm_flops(&self) -> f64 {
+        2.0 * self.assignments as f64
+            * self.hidden as f64
+            * self.intermediate as f64
+            * (self.up() + 1.0)
+    }
+
+    /// All FLOPs: the GEMMs plus the activation (5 per inner element when gated, 4 if not).
+    pub fn flops(&self) -> f64 {
+        let act = if self.gated { 5.0 } else { 4.0 };
+        self.gemm_flops() + act * self.assignments as f64 * self.intermediate as f64
+    }
+
+    /// Bytes of the active experts' weights (each read once).
+    pub fn weight_bytes(&self) -> f64 {
+        self.active_experts as f64
+            * (self.up() + 1.0)
+            * self.hidden as f64
+            * self.intermediate as f64
+            * self.weight_dtype.bytes()
+    }
+
+    /// Bytes moved: active experts' weights once; per row the input and output
+    /// (`2 · hidden`) and the inner activations written, read by the activation, written and
+    /// read again (`(up + 1) · intermediate` twice), in the input type.
+    pub fn bytes(&self) -> f64 {
+        let rows = self.assignments as f64;
+        self.weight_bytes()
+            + rows
+                * (2.0 * self.hidden as f64 + 2.0 * (self.up() + 1.0) * self.intermediate as f64)
+                * self.act_dtype.bytes()
+    }
+
+    /// The two grouped GEMMs as plain GEMM batches of `active_experts` GEMMs of `max_rows`
+    /// rows each (gate/up, down): how a model without a fused-MoE rule prices the op.
+    pub fn as_gemms(&self) -> [Gemm; 2] {
+        let (h, i) = (self.hidden as u64, self.intermediate as u64);
+        let g = |n: u64, k: u64| Gemm {
+            m: self.max_rows,
+            n,
+            k,
+            count: self.active_experts,
+            weight_dtype: self.weight_dtype,
+            act_dtype: self.act_dtype,
+        };
+        [g(self.up() as u64 * i, h), g(h, i)]
+    }
+}
+
 /// Per-device shape of an attention kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AttentionShape {
@@ -309,6 +403,8 @@ pub enum OpBody {
     },
     /// Memory-bound op.
     Elementwise(Elementwise),
+    /// The routed experts of a MoE layer as one fused kernel.
+    FusedMoe(FusedMoe),
     /// Collective.
     Collective(Collective),
 }
@@ -326,7 +422,7 @@ impl Op {
     /// The breakdown class.
     pub fn kind(&self) -> OpKind {
         match self.body {
-            OpBody::Gemm(_) => OpKind::Gemm,
+            OpBody::Gemm(_) | OpBody::FusedMoe(_) => OpKind::Gemm,
             OpBody::Attention { .. } => OpKind::Attention,
             OpBody::Elementwise(_) => OpKind::Elementwise,
             OpBody::Collective(_) => OpKind::Communication,

@@ -100,6 +100,10 @@ fn deepseek_v3_has_three_dense_then_58_moe_blocks() {
         other => panic!("expected attention, got {other:?}"),
     }
     assert_eq!(m.precision.weights, DType::Fp8);
+    assert_eq!(
+        (m.precision.compute, m.precision.activations),
+        (DType::Fp8, DType::Bf16)
+    );
     assert_eq!(m.precision.activations, DType::Bf16);
     assert_eq!(m.precision.kv_cache, DType::Bf16);
 }
@@ -150,7 +154,8 @@ fn gpt_oss_alternates_sliding_and_full_attention() {
         other => panic!("unexpected cells {other:?}"),
     }
     assert!(matches!(cells[3], Cell::Moe(ref x) if x.bias && x.experts == 128 && x.top_k == 4));
-    assert_eq!(m.precision.weights, DType::Int4);
+    assert_eq!(m.precision.weights, DType::Fp4);
+    assert_eq!(m.precision.compute, DType::Bf16); // weight-only mxfp4 (W4A16)
     assert_eq!(m.precision.kv_cache, DType::Bf16);
 }
 

@@ -47,6 +47,7 @@ fn flops(ops: &[Op]) -> f64 {
                 decode,
             } => shape.flops(prefill, decode),
             OpBody::Elementwise(e) => e.flops,
+            OpBody::FusedMoe(f) => f.flops(),
             OpBody::Collective(_) => 0.0,
         })
         .sum()
@@ -371,11 +372,52 @@ fn moe_routing_load() {
         decode: DecodeGroup::uniform(1, 10),
     };
     let ops = lower(&moe, CellShard::SINGLE, &b, &p);
-    let experts = ops.iter().find(|o| o.name == "experts_gate_up").unwrap();
-    match &experts.body {
-        OpBody::Gemm(g) => assert_eq!((g.count, g.m, g.n, g.k), (2, 1, 2 * 14336, 4096)),
+    let experts: Vec<&Op> = ops.iter().filter(|o| o.name.contains("expert")).collect();
+    assert_eq!(experts.len(), 1, "one fused op for the routed experts");
+    match &experts[0].body {
+        OpBody::FusedMoe(f) => {
+            assert_eq!(
+                (
+                    f.active_experts,
+                    f.max_rows,
+                    f.assignments,
+                    f.intermediate,
+                    f.hidden
+                ),
+                (2, 1, 2, 14336, 4096)
+            );
+            // Two active experts' weights are read, gate+up+down.
+            assert_eq!(f.weight_bytes(), 2.0 * 3.0 * 14336.0 * 4096.0 * 2.0);
+            let [gu, d] = f.as_gemms();
+            assert_eq!((gu.count, gu.m, gu.n, gu.k), (2, 1, 2 * 14336, 4096));
+            assert_eq!((d.count, d.m, d.n, d.k), (2, 1, 4096, 14336));
+        }
         other => panic!("{other:?}"),
     }
+    // Under ep = 4 and tp = 2 a device holds 2 experts of half width and a quarter of the
+    // 4096 · 2 token-expert pairs.
+    let b = Batch {
+        prefill: vec![],
+        decode: DecodeGroup::uniform(4096, 10),
+    };
+    let ops = lower(&moe, CellShard { tp: 2, ep: 4 }, &b, &p);
+    let f = ops
+        .iter()
+        .find_map(|o| match &o.body {
+            OpBody::FusedMoe(f) => Some(*f),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        (
+            f.local_experts,
+            f.active_experts,
+            f.assignments,
+            f.max_rows,
+            f.intermediate
+        ),
+        (2, 2, 2048, 1024, 7168)
+    );
 }
 
 #[test]

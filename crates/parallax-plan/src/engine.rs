@@ -477,6 +477,9 @@ impl parallax_hw::CostModel for EngineCost {
     fn gemm(&self, g: &parallax_ir::Gemm) -> f64 {
         self.inner.gemm(g)
     }
+    fn fused_moe(&self, op: &parallax_ir::FusedMoe) -> f64 {
+        self.inner.fused_moe(op)
+    }
     fn prefill_attention(
         &self,
         shape: &parallax_ir::AttentionShape,

@@ -275,7 +275,7 @@ pub(crate) fn lower_unchecked(
                 idle_watts: gpu.idle_watts,
                 busy_watts: gpu.tdp_watts,
             },
-            peak_flops: gpu.peak_flops(model.precision.activations),
+            peak_flops: gpu.peak_flops(model.precision.compute),
             peak_bandwidth: gpu.memory_bandwidth,
         })
         .collect();
@@ -310,6 +310,11 @@ impl Part {
                 self.elementwise += mult * cost.elementwise(e);
                 self.flops += mult * e.flops;
                 self.bytes += mult * e.bytes;
+            }
+            OpBody::FusedMoe(f) => {
+                self.gemm += mult * cost.fused_moe(f);
+                self.flops += mult * f.flops();
+                self.bytes += mult * f.bytes();
             }
             OpBody::Collective(c) => {
                 let g = match c.group {
@@ -433,13 +438,7 @@ pub struct PlanStageCost {
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
 /// themselves and so are lowered at the stage's full token count.
-const MOE_ROUTED_OPS: [&str; 5] = [
-    "ep_dispatch",
-    "experts_gate_up",
-    "experts_act",
-    "experts_down",
-    "ep_combine",
-];
+const MOE_ROUTED_OPS: [&str; 3] = ["ep_dispatch", "experts", "ep_combine"];
 
 impl PlanStageCost {
     fn build(

@@ -285,10 +285,17 @@ pub(crate) fn stage_memory(
             ops.clear();
             lower_cell(cell, pl.shard, &tokens_batch(rows), p, &mut ops);
             for op in &ops {
-                if let OpBody::Gemm(g) = &op.body {
-                    let live = g.count as f64 * g.m as f64 * (g.k + g.n) as f64 * a;
-                    peak_gemm = peak_gemm.max(live);
-                }
+                let live = match &op.body {
+                    OpBody::Gemm(g) => g.count as f64 * g.m as f64 * (g.k + g.n) as f64 * a,
+                    // The grouped gate/up GEMM's input rows and outputs.
+                    OpBody::FusedMoe(f) => {
+                        f.assignments as f64
+                            * (f.hidden as f64 + f.up() * f.intermediate as f64)
+                            * a
+                    }
+                    _ => 0.0,
+                };
+                peak_gemm = peak_gemm.max(live);
             }
         }
     }

@@ -257,6 +257,26 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
     parallax_ir::resolve(&name).ok()
 }
 
+/// The GEMM quantisation of a `gemm_quant_mode` value: `fp8` and `fp8_block` (block-scaled
+/// fp8) are W8A8 fp8, `nvfp4` is W4A4 fp4, `int4_wo` / `int8_wo` weight-only; empty is none.
+///
+/// # Errors
+/// The value, for any other mode.
+pub fn quantization_of(
+    mode: &str,
+) -> std::result::Result<Option<parallax_ir::Quantization>, String> {
+    use parallax_ir::Quantization as Q;
+    Ok(match mode.trim().to_ascii_lowercase().as_str() {
+        "" | "none" | "bf16" | "fp16" => None,
+        "fp8" | "fp8_block" | "fp8_pc_pt" => Some(Q::Fp8),
+        "nvfp4" | "fp4" => Some(Q::Nvfp4),
+        "int4_wo" | "w4a16" => Some(Q::Int4),
+        "int8_wo" | "w8a16" => Some(Q::Int8),
+        "mxfp4" => Some(Q::Mxfp4),
+        other => return Err(format!("GEMM quantisation `{other}` is not modelled")),
+    })
+}
+
 /// One predicted load point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadPointComparison {
@@ -345,8 +365,11 @@ pub fn predict_load_point(
         .ok_or("no client concurrency recorded (provenance, id or batch_size)")?;
     let gpu = gpu_of_system(&p.system)
         .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
-    let model = model_of_checkpoint(&p.model)
+    let mut model = model_of_checkpoint(&p.model)
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
+    if let Some(q) = quantization_of(&p.quantization)? {
+        model.precision = model.precision.quantized(q);
+    }
     let gpus = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
     let cluster = Cluster::parse(&format!("1x{gpus}x{gpu}")).map_err(|e| e.to_string())?;
     let mut engine: EngineModel = crate::engine_model(p.engine, &model, &cluster, p.tp);

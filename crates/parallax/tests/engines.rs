@@ -92,6 +92,40 @@ fn engine_cost_changes_only_fused_elementwise_and_small_all_reduces() {
         act_dtype: parallax::ir::DType::Bf16,
     };
     assert_eq!(wrapped.gemm(&g), base.gemm(&g));
+    // Every method the wrapper does not change is forwarded, including those with defaults.
+    let moe = parallax::ir::resolve("qwen3-30b-a3b").unwrap();
+    let ops = moe
+        .runs
+        .iter()
+        .flat_map(|r| r.block.cells.iter())
+        .filter_map(|c| match c {
+            parallax::ir::Cell::Moe(_) => Some(c),
+            _ => None,
+        })
+        .next()
+        .map(|c| {
+            let mut out = Vec::new();
+            parallax::ir::lower_cell(
+                c,
+                parallax::ir::CellShard { tp: 1, ep: 1 },
+                &parallax::ir::Batch {
+                    prefill: vec![],
+                    decode: parallax::ir::DecodeGroup::uniform(32, 1024),
+                },
+                &moe.precision,
+                &mut out,
+            );
+            out
+        })
+        .unwrap();
+    let mut fused = 0;
+    for op in &ops {
+        if let parallax::ir::OpBody::FusedMoe(m) = &op.body {
+            fused += 1;
+            assert_eq!(wrapped.fused_moe(m), base.fused_moe(m));
+        }
+    }
+    assert_eq!(fused, 1);
     assert_eq!(wrapped.graph_kernel_overlap(), base.graph_kernel_overlap());
     assert_eq!(
         wrapped.kernel_launch_overhead(),

@@ -10,7 +10,7 @@
 //! | prefill_attention | `prefill_compute_efficiency` (0.1–1), `prefill_cta_overhead_tokens` (0–4096), `prefill_floor` (0–50 µs) |
 //! | decode_attention | `decode_memory_efficiency` (0.1–1), `decode_floor` (0–50 µs), `decode_per_request` (0–2 µs) |
 //! | elementwise | `elementwise_memory_efficiency` (0.1–1), `elementwise_floor` (0–50 µs) |
-//! | collective | `link_efficiency` (0.05–1) |
+//! | collective | `link_efficiency` (0.05–1), `collective_floor` (0–50 µs) |
 //!
 //! The loss of a table is the mean absolute log error `mean(|ln t_pred − ln t_meas|)` over its
 //! rows (an L1 loss, which tracks the median error reported). The optimiser is cyclic coordinate descent: [`SWEEPS`] sweeps over the table's
@@ -93,6 +93,7 @@ pub fn fit_params() -> Vec<FitParam> {
         param!("elementwise", elementwise_memory_efficiency, 0.1, 1.0),
         param!("elementwise", elementwise_floor, 0.0, 50e-6),
         param!("collective", link_efficiency, 0.05, 1.0),
+        param!("collective", collective_floor, 0.0, 50e-6),
     ]
 }
 

@@ -170,6 +170,27 @@ pub struct CollectivePoint {
     pub seconds: f64,
 }
 
+/// One fused-MoE measurement: the routed experts of one layer (gate/up grouped GEMM,
+/// activation, down grouped GEMM) for `tokens` tokens each routed to `top_k` of `experts`
+/// experts (uniformly at random, i.e. balanced in expectation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusedMoePoint {
+    /// Tokens entering the layer.
+    pub tokens: u64,
+    /// Experts on the measured device.
+    pub experts: u32,
+    /// Experts each token is routed to.
+    pub top_k: u32,
+    /// Residual width.
+    pub hidden: u32,
+    /// Inner width of one expert (per device).
+    pub intermediate: u32,
+    /// Type of weights and GEMM inputs.
+    pub dtype: DType,
+    /// Kernel time in seconds (all kernels of the fused op).
+    pub seconds: f64,
+}
+
 /// A table of measurements of one kind, with its own provenance.
 ///
 /// Equality compares provenance, software and rows (not where the rows were read from).
@@ -241,6 +262,10 @@ pub struct Overheads {
     /// below, which also pays for the framework's Python dispatch and the several kernels one
     /// lowered op is in an eager framework. Not used for prediction.
     pub kernel_launch_seconds: Option<f64>,
+    /// Device time per tiny kernel replayed from a CUDA graph (the profiler replays a graph of
+    /// 1,000 `x.add_(1)`), seconds. Informational, like `kernel_launch_seconds`: the pair
+    /// gives the eager/graph launch cost of the user's machine. Not used for prediction.
+    pub graph_kernel_seconds: Option<f64>,
     /// Host time to issue one *lowered op* (one `parallax_ir::Op`, or one attention call)
     /// eagerly, seconds: what [`crate::CostModel::kernel_launch_overhead`] returns.
     pub host_op_seconds: Option<f64>,
@@ -276,6 +301,8 @@ pub struct Profile {
     pub elementwise: Option<Table<ElementwisePoint>>,
     /// Collective table.
     pub collective: Option<Table<CollectivePoint>>,
+    /// Fused-MoE table.
+    pub fused_moe: Option<Table<FusedMoePoint>>,
 }
 
 /// Column lists of the five tables, in the order [`to_json`](Profile::to_json) writes them.
@@ -299,6 +326,16 @@ pub const DECODE_COLUMNS: [&str; 7] = [
 pub const ELEMENTWISE_COLUMNS: [&str; 3] = ["kind", "bytes", "seconds"];
 /// Columns of `collective`.
 pub const COLLECTIVE_COLUMNS: [&str; 5] = ["op", "group_size", "scope", "bytes", "seconds"];
+/// Columns of `fused_moe`.
+pub const FUSED_MOE_COLUMNS: [&str; 7] = [
+    "tokens",
+    "experts",
+    "top_k",
+    "hidden",
+    "intermediate",
+    "dtype",
+    "seconds",
+];
 
 /// snake_case name of an elementwise kind, as the format writes it.
 pub fn elementwise_kind_name(k: ElementwiseKind) -> &'static str {
@@ -924,6 +961,34 @@ impl TableRow for CollectivePoint {
     }
 }
 
+impl TableRow for FusedMoePoint {
+    const NAME: &'static str = "fused_moe";
+    const COLUMNS: &'static [&'static str] = &FUSED_MOE_COLUMNS;
+    fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        Ok(FusedMoePoint {
+            tokens: r.pos_int(i, row, 0)?,
+            experts: r.u32(i, row, 1, true)?,
+            top_k: r.u32(i, row, 2, true)?,
+            hidden: r.u32(i, row, 3, true)?,
+            intermediate: r.u32(i, row, 4, true)?,
+            dtype: r.dtype(i, row, 5)?,
+            seconds: r.seconds(i, row, 6)?,
+        })
+    }
+    fn write(&self) -> String {
+        format!(
+            "{}, {}, {}, {}, {}, {}, {}",
+            self.tokens,
+            self.experts,
+            self.top_k,
+            self.hidden,
+            self.intermediate,
+            js(self.dtype.name()),
+            num(self.seconds)
+        )
+    }
+}
+
 const ELEMENTWISE_EXPECTED: &str =
     "one of norm, activation, residual, rotary, routing, embedding, sampling";
 const COLLECTIVE_EXPECTED: &str =
@@ -1101,6 +1166,7 @@ impl Profile {
                 "overheads",
                 &[
                     "kernel_launch_seconds",
+                    "graph_kernel_seconds",
                     "host_op_seconds",
                     "iteration_seconds",
                     "graph_kernel_overlap_seconds",
@@ -1108,6 +1174,7 @@ impl Profile {
             )?;
             overheads.kernel_launch_seconds =
                 opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
+            overheads.graph_kernel_seconds = opt_pos(file, o, "overheads", "graph_kernel_seconds")?;
             overheads.host_op_seconds = opt_pos(file, o, "overheads", "host_op_seconds")?;
             overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
             overheads.graph_kernel_overlap_seconds =
@@ -1124,6 +1191,7 @@ impl Profile {
                 "decode_attention",
                 "elementwise",
                 "collective",
+                "fused_moe",
             ],
         )?;
         let p = Profile {
@@ -1138,6 +1206,7 @@ impl Profile {
             decode_attention: read_table(file, tables)?,
             elementwise: read_table(file, tables)?,
             collective: read_table(file, tables)?,
+            fused_moe: read_table(file, tables)?,
         };
         p.validate()?;
         Ok(p)
@@ -1180,6 +1249,7 @@ impl Profile {
                 "kernel_launch_seconds",
                 self.overheads.kernel_launch_seconds,
             ),
+            ("graph_kernel_seconds", self.overheads.graph_kernel_seconds),
             ("host_op_seconds", self.overheads.host_op_seconds),
             ("iteration_seconds", self.overheads.iteration_seconds),
             (
@@ -1199,6 +1269,7 @@ impl Profile {
             self.decode_attention.as_ref().map(write_table),
             self.elementwise.as_ref().map(write_table),
             self.collective.as_ref().map(write_table),
+            self.fused_moe.as_ref().map(write_table),
         ]
         .into_iter()
         .flatten()

@@ -225,6 +225,7 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
         decode_attention: Some(decode),
         elementwise: None,
         collective: None,
+        fused_moe: None,
     })
 }
 

@@ -13,6 +13,7 @@
 //! | decode_attention | dtype, heads, kv_heads, head_dim | KV tokens read: `batch · context` |
 //! | elementwise | kind | bytes |
 //! | collective | op, group_size, scope | bytes |
+//! | fused_moe | dtype, experts, top_k, hidden, intermediate | tokens (an op's `assignments / top_k`) |
 //!
 //! Points with equal `x` in a family are merged by their median time.
 //!
@@ -30,6 +31,12 @@
 //!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
 //!   `heads·d / (heads_f·d_f)` (equal FLOPs), decode KV tokens times `kv·d / (kv_f·d_f)`
 //!   (equal KV bytes), with `d = (qk_head_dim + v_head_dim) / 2`.
+//! - **Quantised GEMM without a family of its types** (fp8 W8A8, fp4, weight-only int4/int8
+//!   with a bf16 table): the bf16 family's time for the shape times the fallback model's
+//!   ratio `fallback(g) / fallback(g in bf16)` (the roofline at the quantised path's peak
+//!   and bytes), so quantised GEMMs stay on the measured scale.
+//! - **Fused MoE**: only the exact family (no nearest-shape scaling: active-expert counts
+//!   differ between shapes); otherwise the fallback's fused kernel.
 //! - **Fallback**: a dtype with no family in a table, an elementwise kind or a collective
 //!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
 //!   Host time per lowered op and the per-iteration overhead come from the profile's
@@ -41,15 +48,15 @@
 
 use super::error::{ProfileError, Row};
 use super::format::{
-    elementwise_kind_name, CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, PrefillPoint,
-    Profile, Scope, Table, ELEMENTWISE_KINDS,
+    elementwise_kind_name, CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint,
+    GemmPoint, PrefillPoint, Profile, Scope, Table, ELEMENTWISE_KINDS,
 };
 use super::interp::{Curve, Ideal};
 use crate::cost::CostModel;
 use crate::topology::{DeviceGroup, Link};
 use parallax_ir::{
-    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, Gemm,
-    PrefillChunk,
+    AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, FusedMoe,
+    Gemm, PrefillChunk,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -84,7 +91,11 @@ pub(crate) struct Families {
     pub decode: ByDtype<AttnFamily>,
     pub elementwise: [Option<Curve>; 7],
     pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
+    pub fused_moe: Vec<(MoeKey, Curve)>,
 }
+
+/// Key of a fused-MoE family: dtype, experts, top-k, hidden, intermediate.
+pub(crate) type MoeKey = (DType, u32, u32, u32, u32);
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -340,6 +351,42 @@ impl FamilyRow for CollectivePoint {
     }
 }
 
+impl FamilyRow for FusedMoePoint {
+    const TABLE: &'static str = "fused_moe";
+    const SIZE: &'static str = "tokens";
+    type Key = MoeKey;
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn sizes(&self) -> impl IntoIterator<Item = (&'static str, f64)> {
+        [
+            ("tokens", self.tokens as f64),
+            ("experts", self.experts as f64),
+            ("top_k", self.top_k as f64),
+            ("hidden", self.hidden as f64),
+            ("intermediate", self.intermediate as f64),
+        ]
+    }
+    fn key(&self) -> MoeKey {
+        (
+            self.dtype,
+            self.experts,
+            self.top_k,
+            self.hidden,
+            self.intermediate,
+        )
+    }
+    fn x(&self) -> f64 {
+        self.tokens as f64
+    }
+    fn show(k: &MoeKey) -> String {
+        format!(
+            "(dtype={}, experts={}, top_k={}, hidden={}, intermediate={})",
+            k.0, k.1, k.2, k.3, k.4
+        )
+    }
+}
+
 /// The curves of table `t` (none when the profile lacks it), sorted by family key: every
 /// row's time and sizes checked, rows grouped by family, each family's curve built with the
 /// reference cost `ideal(key)`.
@@ -509,7 +556,12 @@ impl Families {
             elementwise[ki] = Some(c);
         }
         let collective = curves(file, p.collective.as_ref(), |_| Ideal::ThroughTop)?;
+        // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
+        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, k, h, i)| {
+            Ideal::Linear(6.0 * k as f64 * h as f64 * i as f64 / fl)
+        })?;
         Ok(Families {
+            fused_moe,
             gemm: ByDtype::new(gemm, |f| f.dtype),
             prefill: ByDtype::new(prefill, |f| f.dtype),
             decode: ByDtype::new(decode, |f| f.dtype),
@@ -715,6 +767,33 @@ impl ProfiledCostModel {
         Some(f.curve.eval(x))
     }
 
+    /// The profiled time of a fused MoE op, or `None` when the profile has no `fused_moe`
+    /// family of exactly its (dtype, local experts, top-k, hidden, intermediate) — weights and
+    /// GEMM inputs of one type. The curve is read at the op's equivalent token count on one
+    /// device, `assignments / top_k` (under expert parallelism a device holding `L` of `E`
+    /// experts receives `T·top_k·L/E` token-expert pairs).
+    ///
+    /// Complexity: O(log f + log p). No allocation.
+    pub fn profiled_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
+        if op.assignments == 0 || op.active_experts == 0 {
+            return Some(0.0);
+        }
+        if op.weight_dtype != op.act_dtype {
+            return None;
+        }
+        let dt = serving_dtype(op.act_dtype, |d| {
+            self.fam.fused_moe.iter().any(|(k, _)| k.0 == d)
+        });
+        let key = (dt, op.local_experts, op.top_k, op.hidden, op.intermediate);
+        let i = self
+            .fam
+            .fused_moe
+            .binary_search_by(|(k, _)| k.cmp(&key))
+            .ok()?;
+        let x = op.assignments as f64 / op.top_k.max(1) as f64;
+        Some(self.fam.fused_moe[i].1.eval(x))
+    }
+
     /// The profiled time of an elementwise op, or `None` when its kind has no curve.
     ///
     /// Complexity: O(log p). No allocation.
@@ -766,10 +845,27 @@ impl CostModel for ProfiledCostModel {
     }
 
     fn gemm(&self, g: &Gemm) -> f64 {
-        match self.profiled_gemm(g) {
-            Some(t) => t,
-            None => self.fallback.gemm(g),
+        if let Some(t) = self.profiled_gemm(g) {
+            return t;
         }
+        // No family of this GEMM's types (an fp8 or weight-only quantised GEMM with a bf16
+        // table): the measured 16-bit time of the shape, scaled by the fallback's ratio of the
+        // two, so quantised and unquantised GEMMs stay on one measured scale.
+        let wide = |d: DType| matches!(d, DType::Bf16 | DType::F16);
+        if !(wide(g.weight_dtype) && wide(g.act_dtype)) {
+            let g16 = Gemm {
+                weight_dtype: DType::Bf16,
+                act_dtype: DType::Bf16,
+                ..*g
+            };
+            if let Some(t16) = self.profiled_gemm(&g16) {
+                let (f, f16) = (self.fallback.gemm(g), self.fallback.gemm(&g16));
+                if f16 > 0.0 && f.is_finite() {
+                    return t16 * f / f16;
+                }
+            }
+        }
+        self.fallback.gemm(g)
     }
 
     fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
@@ -783,6 +879,16 @@ impl CostModel for ProfiledCostModel {
         match self.profiled_decode(shape, decode) {
             Some(t) => t,
             None => self.fallback.decode_attention(shape, decode),
+        }
+    }
+
+    /// The measured fused-MoE curve of the op's exact family, else the fallback's fused
+    /// kernel (never the per-expert GEMM tables, whose skinny shapes extrapolate a large-GEMM
+    /// floor per expert).
+    fn fused_moe(&self, op: &FusedMoe) -> f64 {
+        match self.profiled_fused_moe(op) {
+            Some(t) => t,
+            None => self.fallback.fused_moe(op),
         }
     }
 

@@ -1,0 +1,120 @@
+//! `--quantization` and `--kv-cache-dtype` on `predict`, `simulate` and `search`
+//! (documented in `docs/cli.md`, "Precision flags").
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn parallax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the parallax binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = parallax(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn predict_ms(extra: &[&str]) -> f64 {
+    let mut args = vec![
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100",
+        "--decode",
+        "32x2048",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)["iteration_ms"].as_f64().unwrap()
+}
+
+#[test]
+fn predict_prices_quantised_weights_and_kv() {
+    let bf16 = predict_ms(&[]);
+    let fp8 = predict_ms(&["--quantization", "fp8"]);
+    let int4 = predict_ms(&["--quantization", "int4"]);
+    let kv8 = predict_ms(&["--kv-cache-dtype", "fp8"]);
+    assert!(fp8 < 0.85 * bf16, "fp8 {fp8} vs bf16 {bf16}");
+    assert!(int4 < fp8, "int4 {int4} vs fp8 {fp8}");
+    assert!(kv8 < bf16, "fp8 KV {kv8} vs bf16 {bf16}");
+    assert_eq!(predict_ms(&["--kv-cache-dtype", "auto"]), bf16);
+}
+
+fn simulate_tpot(extra: &[&str]) -> f64 {
+    let mut args = vec![
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        "chat",
+        "--requests",
+        "32",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let v = json(&args);
+    assert_eq!(v["requests"]["completed"].as_u64(), Some(32));
+    v["tpot_ms"]["mean"].as_f64().unwrap()
+}
+
+#[test]
+fn simulate_and_search_accept_the_flags() {
+    let bf16 = simulate_tpot(&[]);
+    let fp8 = simulate_tpot(&["--quantization", "fp8", "--kv-cache-dtype", "fp8"]);
+    assert!(fp8 < bf16, "fp8 TPOT {fp8} vs bf16 {bf16}");
+    let v = json(&[
+        "search",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--workload",
+        "chat",
+        "--requests",
+        "32",
+        "--quantization",
+        "int4",
+        "--json",
+    ]);
+    assert!(v["plans_simulated"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn bad_values_name_the_flag() {
+    for (flag, value, expected) in [
+        ("--quantization", "fp6", "nvfp4"),
+        ("--kv-cache-dtype", "int8", "auto, fp8, bf16"),
+    ] {
+        let out = parallax(&[
+            "predict",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x16",
+            flag,
+            value,
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains(value) && err.contains(expected),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -1,0 +1,96 @@
+//! The `fused_moe` profile table: parsing, round trip, lookup and fallback.
+
+use parallax_hw::profile::ProfiledCostModel;
+use parallax_hw::profile::{embedded_h100, FusedMoePoint, Profile, ProfileError, Table};
+use parallax_hw::{catalog, CostModel, RooflineModel};
+use parallax_ir::lower::fused_moe_op;
+use parallax_ir::{DType, Moe, Precision};
+use std::sync::Arc;
+
+fn moe() -> Moe {
+    Moe {
+        hidden: 2048,
+        experts: 128,
+        top_k: 8,
+        expert_intermediate: 768,
+        shared_experts: 0,
+        shared_intermediate: 0,
+        gated: true,
+        bias: false,
+    }
+}
+
+fn point(tokens: u64, seconds: f64) -> FusedMoePoint {
+    FusedMoePoint {
+        tokens,
+        experts: 128,
+        top_k: 8,
+        hidden: 2048,
+        intermediate: 768,
+        dtype: DType::Bf16,
+        seconds,
+    }
+}
+
+fn profile() -> Profile {
+    let mut p = (*embedded_h100()).clone();
+    p.fused_moe = Some(Table::new(vec![
+        point(1, 40e-6),
+        point(32, 300e-6),
+        point(256, 420e-6),
+        point(4096, 2.0e-3),
+    ]));
+    p
+}
+
+#[test]
+fn round_trips_and_interpolates() {
+    let p = profile();
+    let back = Profile::from_json("moe.json", &p.to_json()).unwrap();
+    assert!(back.fused_moe == p.fused_moe, "fused_moe table round trip");
+    let gpu = catalog::gpu("H100").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&back, roof.clone()).unwrap();
+    let bf16 = Precision::default();
+    // At a measured point: exact.
+    let f = fused_moe_op(&moe(), 32, 1, 1, &bf16);
+    assert!(
+        (m.fused_moe(&f) - 300e-6).abs() < 1e-12,
+        "{}",
+        m.fused_moe(&f)
+    );
+    // Between points: monotone.
+    let f100 = fused_moe_op(&moe(), 100, 1, 1, &bf16);
+    let t = m.fused_moe(&f100);
+    assert!(t > 300e-6 && t < 420e-6, "{t}");
+    // Under ep = 4 a device holds 32 experts: no such family, the roofline prices it.
+    let ep = fused_moe_op(&moe(), 32, 1, 4, &bf16);
+    assert_eq!(m.fused_moe(&ep), roof.fused_moe(&ep));
+    // fp8 weights: no fp8 family, the roofline prices it.
+    let fp8 = fused_moe_op(
+        &moe(),
+        32,
+        1,
+        1,
+        &Precision::default().quantized(parallax_ir::Quantization::Fp8),
+    );
+    assert_eq!(m.fused_moe(&fp8), roof.fused_moe(&fp8));
+}
+
+#[test]
+fn bad_tables_name_the_row_and_column() {
+    let mut p = profile();
+    p.fused_moe = Some(Table::new(vec![point(32, 300e-6)]));
+    let e = Profile::from_json("moe.json", &p.to_json()).unwrap_err();
+    assert!(matches!(e, ProfileError::TooFewPoints { .. }), "{e}");
+    assert!(e.to_string().contains("fused_moe"), "{e}");
+    let text = profile()
+        .to_json()
+        .replace("[4096, 128, 8, 2048, 768", "[4096, 0, 8, 2048, 768");
+    let e = Profile::from_json("moe.json", &text).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("fused_moe") && msg.contains("experts"),
+        "{msg}"
+    );
+}

@@ -1,0 +1,202 @@
+//! `quantization_config` formats of real checkpoints, and the precision they give.
+//!
+//! The JSON objects follow the key layout that vLLM's quantisation loaders read
+//! (`model_executor/layers/quantization/{fp8,fbgemm_fp8,compressed_tensors,modelopt,gptq,awq,
+//! mxfp4}.py`).
+
+use parallax_ir::hf::from_json_str;
+use parallax_ir::{DType, IrError, KvCacheDtype, Precision, Quantization};
+use serde_json::{json, Value};
+
+fn llama(q: Value) -> Value {
+    json!({
+        "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
+        "vocab_size": 128256, "max_position_embeddings": 131072, "torch_dtype": "bfloat16",
+        "quantization_config": q
+    })
+}
+
+fn precision(q: Value) -> Result<Precision, IrError> {
+    from_json_str(&llama(q).to_string(), "cfg.json").map(|m| m.precision)
+}
+
+/// (weights, compute, activations, kv).
+fn types(p: Precision) -> (DType, DType, DType, DType) {
+    (p.weights, p.compute, p.activations, p.kv_cache)
+}
+
+use DType::{Bf16, Fp4, Fp8, Int4, Int8};
+
+#[test]
+fn fp8_per_tensor_and_block_scaled() {
+    let p = precision(json!({"quant_method": "fp8", "activation_scheme": "static"})).unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
+    let p = precision(
+        json!({"quant_method": "fp8", "activation_scheme": "dynamic",
+        "fmt": "e4m3", "weight_block_size": [128, 128]}),
+    )
+    .unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
+    let e = precision(json!({"quant_method": "fp8", "weight_block_size": [128]})).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.weight_block_size" && value == "[128]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn fbgemm_fp8() {
+    let p = precision(
+        json!({"quant_method": "fbgemm_fp8", "activation_scale_ub": 1200.0,
+        "modules_to_not_convert": ["lm_head"]}),
+    )
+    .unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
+}
+
+#[test]
+fn compressed_tensors_schemes() {
+    // FP8-dynamic (W8A8 fp8) with an fp8 KV cache.
+    let p = precision(json!({
+        "quant_method": "compressed-tensors", "format": "float-quantized",
+        "config_groups": {"group_0": {
+            "targets": ["Linear"],
+            "weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": true},
+            "input_activations": {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": true}
+        }},
+        "kv_cache_scheme": {"num_bits": 8, "type": "float", "strategy": "tensor"},
+        "ignore": ["lm_head"]
+    }))
+    .unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Fp8));
+    // W4A16 (GPTQ-style, pack-quantized): weight-only.
+    let p = precision(json!({
+        "quant_method": "compressed-tensors", "format": "pack-quantized",
+        "config_groups": {"group_0": {
+            "targets": ["Linear"],
+            "weights": {"num_bits": 4, "type": "int", "group_size": 128, "strategy": "group"},
+            "input_activations": null
+        }}
+    }))
+    .unwrap();
+    assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
+    // W8A8 int8 (SmoothQuant-style).
+    let p = precision(json!({
+        "quant_method": "compressed-tensors", "format": "int-quantized",
+        "config_groups": {"group_0": {
+            "targets": ["Linear"],
+            "weights": {"num_bits": 8, "type": "int"},
+            "input_activations": {"num_bits": 8, "type": "int", "dynamic": true}
+        }}
+    }))
+    .unwrap();
+    assert_eq!(types(p), (Int8, Int8, Bf16, Bf16));
+    // NVFP4 (W4A4).
+    let p = precision(json!({
+        "quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
+        "config_groups": {"group_0": {
+            "targets": ["Linear"],
+            "weights": {"num_bits": 4, "type": "float", "group_size": 16},
+            "input_activations": {"num_bits": 4, "type": "float", "group_size": 16}
+        }}
+    }))
+    .unwrap();
+    assert_eq!(types(p), (Fp4, Fp4, Bf16, Bf16));
+    // Errors name the group and the field.
+    let e = precision(json!({
+        "quant_method": "compressed-tensors",
+        "config_groups": {"group_0": {"targets": ["Linear"],
+            "weights": {"num_bits": 3, "type": "int"}}}
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.config_groups.group_0.weights.num_bits"
+            && value.starts_with('3')),
+        "{e}"
+    );
+    let e = precision(json!({"quant_method": "compressed-tensors"})).unwrap_err();
+    assert!(
+        matches!(e, IrError::MissingField { ref field, .. }
+        if field == "quantization_config.config_groups"),
+        "{e}"
+    );
+}
+
+#[test]
+fn modelopt_flat_and_nested() {
+    let p = precision(json!({"quant_method": "modelopt", "quant_algo": "FP8",
+        "kv_cache_quant_algo": "FP8"}))
+    .unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Fp8));
+    let p = precision(json!({"quant_method": "modelopt",
+        "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": null,
+            "group_size": 16, "exclude_modules": ["lm_head"]}}))
+    .unwrap();
+    assert_eq!(types(p), (Fp4, Fp4, Bf16, Bf16));
+    let p = precision(json!({"quant_method": "modelopt_fp4"})).unwrap();
+    assert_eq!(types(p), (Fp4, Fp4, Bf16, Bf16));
+    let p = precision(json!({"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"})).unwrap();
+    assert_eq!(types(p), (Int4, Fp8, Bf16, Bf16));
+    let e = precision(json!({"quant_method": "modelopt", "quant_algo": "INT3"})).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.quant_algo" && value == "\"INT3\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn gptq_awq_mxfp4() {
+    let p = precision(json!({"quant_method": "gptq", "bits": 4, "group_size": 128,
+        "desc_act": false, "sym": true}))
+    .unwrap();
+    assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
+    let p = precision(json!({"quant_method": "gptq", "bits": 8})).unwrap();
+    assert_eq!(types(p), (Int8, Bf16, Bf16, Bf16));
+    let p = precision(
+        json!({"quant_method": "awq", "w_bit": 4, "q_group_size": 128,
+        "zero_point": true, "version": "gemm"}),
+    )
+    .unwrap();
+    assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
+    let p = precision(json!({"quant_method": "mxfp4",
+        "modules_to_not_convert": ["model.layers.*.self_attn", "model.embed_tokens", "lm_head"]}))
+    .unwrap();
+    assert_eq!(types(p), (Fp4, Bf16, Bf16, Bf16));
+    let e = precision(json!({"quant_method": "bitsandbytes"})).unwrap_err();
+    assert!(
+        e.to_string().contains("bitsandbytes") && e.to_string().contains("modelopt"),
+        "{e}"
+    );
+}
+
+#[test]
+fn float8_torch_dtype_keeps_activations_wide() {
+    let mut v = llama(Value::Null);
+    v["torch_dtype"] = json!("float8");
+    let p = from_json_str(&v.to_string(), "cfg.json").unwrap().precision;
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
+}
+
+#[test]
+fn cli_overrides() {
+    let base = Precision::default();
+    assert_eq!(
+        types(base.quantized(Quantization::Nvfp4)),
+        (Fp4, Fp4, Bf16, Bf16)
+    );
+    assert_eq!(
+        types(base.quantized(Quantization::Mxfp4)),
+        (Fp4, Bf16, Bf16, Bf16)
+    );
+    assert_eq!(
+        types(base.quantized(Quantization::Int8)),
+        (Int8, Bf16, Bf16, Bf16)
+    );
+    let fp8kv = base.with_kv_cache(KvCacheDtype::Fp8);
+    assert_eq!(types(fp8kv), (Bf16, Bf16, Bf16, Fp8));
+    assert_eq!(fp8kv.with_kv_cache(KvCacheDtype::Bf16), base);
+}
