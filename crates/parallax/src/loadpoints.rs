@@ -11,9 +11,10 @@
 //! NVIDIA's benchmarking tools (genai-perf / AIPerf): `2 × concurrency` warm-up requests
 //! followed by `10 × concurrency` measured ones, all sent as soon as a client slot frees
 //! ([`parallax_sim::SimConfig::max_concurrency`]); the means are over the measured requests.
-//! The deployment's `batch_size` (its configured maximum of running requests) becomes the
-//! engine's `max_num_seqs`; everything else is the engine preset's default
-//! ([`crate::engine_model`]).
+//! The deployment's `batch_size` (its configured maximum of running requests per worker)
+//! becomes the engine's `max_num_seqs`; a concurrency above it means `⌈concurrency /
+//! batch_size⌉` workers (data-parallel replicas behind a round-robin router). Everything else
+//! is the engine preset's default ([`crate::engine_model`]).
 
 use crate::cost::CostModelChoice;
 use crate::cost_file::CostSource;
@@ -370,8 +371,27 @@ pub fn predict_load_point(
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
     }
-    let gpus = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
-    let cluster = Cluster::parse(&format!("1x{gpus}x{gpu}")).map_err(|e| e.to_string())?;
+    // `batch_size` is per worker: a concurrency above it means several workers (replicas).
+    let workers = match p.batch_size {
+        Some(b) if b < concurrency => concurrency.div_ceil(b),
+        _ => 1,
+    };
+    if workers > 64 {
+        return Err(format!(
+            "{workers} workers implied by concurrency {concurrency} over batch size {}",
+            p.batch_size.unwrap_or(0)
+        ));
+    }
+    let per_replica = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
+    let gpus = per_replica * workers;
+    let spec = if gpus <= 8 {
+        format!("1x{gpus}x{gpu}")
+    } else if per_replica <= 8 && gpus % 8 == 0 {
+        format!("{}x8x{gpu}", gpus / 8)
+    } else {
+        format!("{workers}x{per_replica}x{gpu}")
+    };
+    let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
     let mut engine: EngineModel = crate::engine_model(p.engine, &model, &cluster, p.tp);
     if let Some(b) = p.batch_size {
         engine.scheduler.max_num_seqs = b;
@@ -382,7 +402,7 @@ pub fn predict_load_point(
     if let Some(h) = opts.host {
         engine.host = h;
     }
-    let plan = Plan::new(1, p.pp, p.tp);
+    let plan = Plan::new(workers, p.pp, p.tp);
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
