@@ -497,3 +497,71 @@ fn place_json_reproduces_a_published_optimum() {
     assert_eq!(lat["optimal"], true);
     fails_with(&["place", "/no/such/graph.json"], &["/no/such/graph.json"]);
 }
+
+#[test]
+fn place_budgets_sizes_and_errors_never_panic() {
+    let graph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-place/tests/data/throughput/layer_bert24_inference.json"
+    );
+    for bad in ["1e300", "1e19", "0", "-1", "inf", "NaN", "1000001"] {
+        let flag = format!("--time-limit={bad}");
+        fails_with(&["place", graph, &flag], &["--time-limit", "1000000"]);
+    }
+    let dir = std::env::temp_dir().join(format!("parallax-place-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // far too many devices: rejected at parse time, naming the file and the field
+    let huge = dir.join("huge.json");
+    std::fs::write(
+        &huge,
+        r#"{"maxSizePerFPGA": 10, "maxFPGAs": 1000000000000, "maxCPUs": 1,
+            "nodes": [{"id": 1, "cpuLatency": 1, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}], "edges": []}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["place", huge.to_str().unwrap()],
+        &["huge.json", "maxFPGAs", "1048576"],
+    );
+    // many devices within the maximum: solved, with device tables capped at the classes
+    let many = dir.join("many.json");
+    std::fs::write(
+        &many,
+        r#"{"maxSizePerFPGA": 10, "maxFPGAs": 1048576, "maxCPUs": 1048576,
+            "nodes": [{"id": 1, "cpuLatency": 4, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0},
+                      {"id": 2, "cpuLatency": 4, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}],
+            "edges": [{"sourceId": 1, "destId": 2, "cost": 1e15}]}"#,
+    )
+    .unwrap();
+    for extra in [
+        &[][..],
+        &["--non-contiguous"][..],
+        &["--objective", "latency"][..],
+    ] {
+        let mut args = vec!["place", many.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let v = json(&args);
+        assert_eq!(v["optimal"], true, "{extra:?}: {v}");
+    }
+    // a node no device can take: the error names the file
+    let none = dir.join("nodevice.json");
+    std::fs::write(
+        &none,
+        r#"{"maxSizePerFPGA": 1, "maxFPGAs": 1, "maxCPUs": 0,
+            "nodes": [{"id": 7, "cpuLatency": 1, "fpgaLatency": 1, "size": 5,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}], "edges": []}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["place", none.to_str().unwrap()],
+        &["nodevice.json", "node 7"],
+    );
+    // a stopped run prints its reason in words, not Rust Debug
+    let out = parallax(&["place", graph, "--time-limit", "0.000001"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Some("), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

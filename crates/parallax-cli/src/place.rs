@@ -1,7 +1,7 @@
 //! `parallax place`: exact operator placement of a DNN graph (Tarnawski et al., NeurIPS 2020).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use parallax::place::{
@@ -35,7 +35,8 @@ pub struct PlaceArgs {
     /// Subgraphs allowed per accelerator (latency only).
     #[arg(long, default_value_t = 1)]
     pub subgraphs: usize,
-    /// Stop after this many seconds and report the best placement with its gap.
+    /// Wall-clock budget in seconds for the whole run (solver and baselines; default 300,
+    /// at most 1000000); when it runs out the best placement is reported with its gap.
     #[arg(long)]
     pub time_limit: Option<f64>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
@@ -84,6 +85,8 @@ struct BaselineOut {
     feasible: bool,
     contiguous: bool,
     max_load: Option<f64>,
+    /// The time limit cut this baseline short.
+    timed_out: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,10 +115,20 @@ struct Report {
     solver: serde_json::Value,
 }
 
-fn place_error(e: PlaceError) -> CliError {
+/// Maps a placement error, naming the graph file when the error does not already.
+fn place_error(e: PlaceError, file: &std::path::Path) -> CliError {
+    let names_file = matches!(
+        e,
+        PlaceError::Io { .. } | PlaceError::Json { .. } | PlaceError::ExpertMismatch { .. }
+    );
+    let msg = if names_file {
+        e.to_string()
+    } else {
+        format!("{}: {e}", file.display())
+    };
     match e {
-        PlaceError::Milp(_) | PlaceError::Verification(_) => CliError::failure(e),
-        _ => CliError::input(e),
+        PlaceError::Milp(_) | PlaceError::Verification(_) => CliError::failure(msg),
+        _ => CliError::input(msg),
     }
 }
 
@@ -175,33 +188,36 @@ fn throughput_report(
 
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
-    if let Some(t) = args.time_limit {
-        if !(t.is_finite() && t > 0.0) {
-            return Err(CliError::input(format!(
-                "--time-limit is {t}, expected a number of seconds > 0"
-            )));
-        }
-    }
+    let budget = match args.time_limit {
+        Some(t) => Limits::time_limit_from_secs(t).map_err(|_| {
+            CliError::input(format!(
+                "--time-limit is {t}, expected a number of seconds > 0 and <= {}",
+                place::limits::MAX_TIME_LIMIT_SECS
+            ))
+        })?,
+        None => place::limits::DEFAULT_TIME_LIMIT,
+    };
     if args.non_contiguous && args.objective == Objective::Latency {
         return Err(CliError::input(
             "--non-contiguous applies to --objective throughput only",
         ));
     }
-    let graph = place::load_graph(&args.graph).map_err(place_error)?;
-    let inst = Instance::new(&graph).map_err(place_error)?;
+    let file = args.graph.as_path();
+    let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
+    let inst = Instance::new(&graph).map_err(|e| place_error(e, file))?;
     // score the expert split first so that a mismatch is reported before a long solve
     let expert = match &args.expert {
         Some(path) => {
-            let split = place::load_expert(path).map_err(place_error)?;
+            let split = place::load_expert(path).map_err(|e| place_error(e, path))?;
             let score = split
                 .evaluate(&inst, args.subgraphs.max(1))
-                .map_err(place_error)?;
+                .map_err(|e| place_error(e, path))?;
             Some((path.display().to_string(), score))
         }
         None => None,
     };
     let limits = Limits {
-        time_limit: args.time_limit.map(Duration::from_secs_f64),
+        time_limit: Some(budget),
         max_labels: args.max_labels.or(Limits::default().max_labels),
         ..Limits::default()
     };
@@ -210,10 +226,10 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
         Objective::Throughput if args.non_contiguous => {
             let opts = MilpOptions {
                 contiguous: false,
-                time_limit: args.time_limit,
+                time_limit: Some(budget.as_secs_f64()),
                 ..MilpOptions::default()
             };
-            let sol = place::solve_milp(&inst, &opts).map_err(place_error)?;
+            let sol = place::solve_milp(&inst, &opts).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
                 false,
@@ -224,11 +240,13 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "backend": format!("{:?}", opts.backend).to_lowercase(),
                     "variables": sol.variables,
                     "constraints": sol.constraints,
+                    "seed": sol.seed,
+                    "from_seed": sol.from_seed,
                 }),
             )
         }
         Objective::Throughput => {
-            let sol = place::solve_contiguous(&inst, &limits).map_err(place_error)?;
+            let sol = place::solve_contiguous(&inst, &limits).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
                 true,
@@ -244,7 +262,8 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             )
         }
         Objective::Latency => {
-            let sol = place::solve_latency(&inst, args.subgraphs, &limits).map_err(place_error)?;
+            let sol = place::solve_latency(&inst, args.subgraphs, &limits)
+                .map_err(|e| place_error(e, file))?;
             let v = sol.schedule.latency;
             let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
             let mut per_acc: std::collections::BTreeMap<usize, DeviceOut> = Default::default();
@@ -305,13 +324,19 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     report.solve_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.objective == Objective::Throughput {
-        report.baselines = baselines::run_all(&inst)
+        // the baselines get what is left of the budget
+        let left = Limits {
+            time_limit: Some(budget.saturating_sub(started.elapsed())),
+            ..Limits::default()
+        };
+        report.baselines = baselines::run_all_with(&inst, &left)
             .into_iter()
             .map(|b| BaselineOut {
                 max_load: b.placement.as_ref().map(|p| p.max_load),
                 contiguous: b.placement.as_ref().is_some_and(|p| p.contiguous),
                 name: b.name,
                 feasible: b.feasible,
+                timed_out: b.timed_out,
             })
             .collect();
     }
@@ -355,8 +380,9 @@ fn print_table(r: &Report) {
         "optimal".to_string()
     } else {
         format!(
-            "stopped ({:?}), lower bound {}, gap {:.3}%",
-            r.stop_reason,
+            "stopped: {}, lower bound {}, gap {:.3}%",
+            r.stop_reason
+                .map_or("budget".to_string(), |s| s.to_string()),
             fmt(r.lower_bound),
             r.gap * 100.0
         )
@@ -397,7 +423,11 @@ fn print_table(r: &Report) {
             .iter()
             .map(|b| {
                 vec![
-                    b.name.clone(),
+                    if b.timed_out {
+                        format!("{} (time limit)", b.name)
+                    } else {
+                        b.name.clone()
+                    },
                     b.max_load.map_or("-".into(), fmt),
                     b.feasible.to_string(),
                     b.contiguous.to_string(),

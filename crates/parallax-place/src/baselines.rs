@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::contract::Contraction;
 use crate::eval::{evaluate, violations, Assignment, Placement};
 use crate::incr::CommTracker;
+use crate::limits::{Deadline, Limits, DEFAULT_MAX_TABLE_BYTES};
 use crate::model::Instance;
 
 /// One baseline's outcome.
@@ -16,37 +17,56 @@ pub struct Baseline {
     pub feasible: bool,
     /// The evaluated placement (also given when infeasible, for reference).
     pub placement: Option<Placement>,
+    /// Whether the time limit cut this baseline short (its placement, if any, is the best
+    /// it had; `None` when it had none).
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
-fn baseline(inst: &Instance, name: &str, slot: Option<Assignment>) -> Baseline {
+fn baseline(inst: &Instance, name: &str, slot: Option<Assignment>, timed_out: bool) -> Baseline {
     match slot {
         Some(slot) => Baseline {
             name: name.to_string(),
             feasible: violations(inst, &slot).is_empty(),
             placement: Some(evaluate(inst, &slot)),
+            timed_out,
         },
         None => Baseline {
             name: name.to_string(),
             feasible: false,
             placement: None,
+            timed_out,
         },
     }
 }
 
-/// Runs all four baselines.
+/// Runs all four baselines with the default [`Limits`].
 ///
 /// # Complexity
-/// Dominated by the chain DP, O(g²·(k+1)(l+1) + g·(n+m)) for g groups, and by local
-/// search, O(iterations · g · (k+l) · (n+m)).
+/// Dominated by the chain DP, O(g²·(d + (k+1)(l+1))) for g groups, and by local
+/// search, O(iterations · g · (k+l) · (n+m)), with k and l capped at the number of
+/// colocation classes ([`Instance::usable`]).
 pub fn run_all(inst: &Instance) -> Vec<Baseline> {
+    run_all_with(inst, &Limits::default())
+}
+
+/// Runs all four baselines within `limits.time_limit` (for all of them together) and
+/// `limits.max_table_bytes`. A baseline the budget cuts short is marked `timed_out`.
+pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
+    let deadline = limits.deadline(std::time::Instant::now());
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
     let con = Contraction::new(inst, false);
     let greedy = greedy_fill(inst, &con);
-    let ls = local_search(inst, &con, greedy.clone());
+    let ls = local_search_until(inst, &con, greedy.clone(), deadline);
+    let ls_cut = deadline.passed();
+    let chain = chain_dp_until(inst, &con, deadline, limits.max_table_bytes);
+    let chain_cut = chain.is_none() && deadline.passed();
     vec![
-        baseline(inst, "one_accelerator", one_accelerator(inst, &con)),
-        baseline(inst, "greedy_fill", greedy),
-        baseline(inst, "local_search", ls),
-        baseline(inst, "pipedream_chain", chain_dp_assignment(inst, &con)),
+        baseline(inst, "one_accelerator", one_accelerator(inst, &con), false),
+        baseline(inst, "greedy_fill", greedy, false),
+        baseline(inst, "local_search", ls, ls_cut),
+        baseline(inst, "pipedream_chain", chain, chain_cut),
     ]
 }
 
@@ -140,68 +160,89 @@ fn dfs_topo_order(con: &Contraction) -> Vec<usize> {
 /// valid contiguous placement. `None` when no split fits.
 ///
 /// # Complexity
-/// O(g·(n + m) + g²·(k+1)(l+1)) time, O(g²) memory for g groups.
+/// O(g²·(d + (k+1)(l+1))) time for g groups of average degree d, O(g·(k+1)(l+1)) memory.
 pub fn chain_dp_assignment(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    chain_dp_until(inst, con, Deadline::NONE, DEFAULT_MAX_TABLE_BYTES)
+}
+
+/// [`chain_dp_assignment`] under a deadline and a table-size limit: `None` also when the
+/// deadline passes or the table (g+1)·(k+1)(l+1) cells of 13 bytes would exceed
+/// `max_bytes` (computed with checked arithmetic before allocating).
+pub(crate) fn chain_dp_until(
+    inst: &Instance,
+    con: &Contraction,
+    deadline: Deadline,
+    max_bytes: u64,
+) -> Option<Assignment> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let order = dfs_topo_order(con);
     let ng = order.len();
     if ng == 0 {
         return Some(Vec::new());
     }
-    // interval loads [i, j) for j > i
-    let idx = |i: usize, j: usize| i * (ng + 1) + j;
-    let mut acc = vec![f64::INFINITY; (ng + 1) * (ng + 1)];
-    let mut cpu = vec![0.0f64; (ng + 1) * (ng + 1)];
+    // best[j][a][c]: first j groups with at most a accelerators and c CPUs
+    let w = (k + 1).checked_mul(l + 1)?;
+    let cells = (ng + 1).checked_mul(w)?;
+    let bytes = cells.checked_mul(13)?;
+    if bytes as u64 > max_bytes || ng > u32::MAX as usize {
+        return None;
+    }
+    let cell = |j: usize, a: usize, c: usize| j * w + a * (l + 1) + c;
+    let mut best = vec![f64::INFINITY; cells];
+    let mut back_from = vec![u32::MAX; cells];
+    let mut back_acc = vec![false; cells];
+    for x in best.iter_mut().take(w) {
+        *x = 0.0;
+    }
+    // loads of the intervals [i, j) ending at the current j
+    let mut acc = vec![f64::INFINITY; ng];
+    let mut cpu = vec![0.0f64; ng];
     let mut tr = CommTracker::new(inst.len());
-    for i in 0..ng {
+    for j in 1..=ng {
+        if deadline.passed() {
+            return None;
+        }
         let (mut p_acc, mut p_cpu, mut size, mut comm, mut sup) = (0.0, 0.0, 0.0, 0.0, true);
-        for j in i..ng {
-            let g = order[j];
+        for i in (0..j).rev() {
+            let g = order[i];
             p_acc += con.p_acc[g];
             p_cpu += con.p_cpu[g];
             size += con.size[g];
             sup &= con.supported[g];
             comm += tr.add(inst, &con.groups[g]);
-            if sup && size <= inst.devices.accelerator_memory {
-                acc[idx(i, j + 1)] = p_acc + comm;
-            }
-            cpu[idx(i, j + 1)] = p_cpu;
+            acc[i] = if sup && size <= inst.devices.accelerator_memory {
+                p_acc + comm
+            } else {
+                f64::INFINITY
+            };
+            cpu[i] = p_cpu;
         }
-        for j in i..ng {
-            tr.remove(inst, &con.groups[order[j]]);
+        for i in 0..j {
+            tr.remove(inst, &con.groups[order[i]]);
         }
-    }
-    // best[j][a][c]: first j groups with at most a accelerators and c CPUs
-    let w = (k + 1) * (l + 1);
-    let cell = |j: usize, a: usize, c: usize| j * w + a * (l + 1) + c;
-    let mut best = vec![f64::INFINITY; (ng + 1) * w];
-    let mut back = vec![(usize::MAX, false); (ng + 1) * w];
-    for x in best.iter_mut().take(w) {
-        *x = 0.0;
-    }
-    for j in 1..=ng {
         for a in 0..=k {
             for c in 0..=l {
                 let mut b = f64::INFINITY;
-                let mut bk = (usize::MAX, false);
+                let mut bk = (u32::MAX, false);
                 for i in 0..j {
                     if a > 0 {
-                        let v = best[cell(i, a - 1, c)].max(acc[idx(i, j)]);
+                        let v = best[cell(i, a - 1, c)].max(acc[i]);
                         if v < b {
                             b = v;
-                            bk = (i, true);
+                            bk = (i as u32, true);
                         }
                     }
-                    if c > 0 && l > 0 {
-                        let v = best[cell(i, a, c - 1)].max(cpu[idx(i, j)]);
+                    if c > 0 {
+                        let v = best[cell(i, a, c - 1)].max(cpu[i]);
                         if v < b {
                             b = v;
-                            bk = (i, false);
+                            bk = (i as u32, false);
                         }
                     }
                 }
                 best[cell(j, a, c)] = b;
-                back[cell(j, a, c)] = bk;
+                back_from[cell(j, a, c)] = bk.0;
+                back_acc[cell(j, a, c)] = bk.1;
             }
         }
     }
@@ -212,10 +253,11 @@ pub fn chain_dp_assignment(inst: &Instance, con: &Contraction) -> Option<Assignm
     let (mut j, mut a, mut c) = (ng, k, l);
     let (mut next_acc, mut next_cpu) = (0, k);
     while j > 0 {
-        let (i, on_acc) = back[cell(j, a, c)];
-        if i == usize::MAX {
+        let (i, on_acc) = (back_from[cell(j, a, c)], back_acc[cell(j, a, c)]);
+        if i == u32::MAX {
             return None;
         }
+        let i = i as usize;
         let dev = if on_acc {
             a -= 1;
             next_acc += 1;
@@ -271,6 +313,16 @@ pub fn local_search(
     con: &Contraction,
     start: Option<Assignment>,
 ) -> Option<Assignment> {
+    local_search_until(inst, con, start, Deadline::NONE)
+}
+
+/// [`local_search`] that stops at a deadline with the best assignment so far.
+pub(crate) fn local_search_until(
+    inst: &Instance,
+    con: &Contraction,
+    start: Option<Assignment>,
+    deadline: Deadline,
+) -> Option<Assignment> {
     let mut slot = start?;
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let nd = k + l;
@@ -300,9 +352,12 @@ pub fn local_search(
             || (a.0 <= b.0 + 1e-12 * b.0.abs().max(1.0) && a.1 < b.1 - 1e-9 * b.1.abs().max(1.0))
     };
     let mut cur = objective(&loads);
-    for _iter in 0..200 {
+    'search: for _iter in 0..200 {
         let mut best: Option<((f64, f64), usize, usize, f64, f64)> = None;
         for g in 0..con.len() {
+            if deadline.passed() {
+                break 'search;
+            }
             let from = slot[con.groups[g][0]];
             for to in 0..nd {
                 if to == from

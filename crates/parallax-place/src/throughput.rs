@@ -275,13 +275,22 @@ pub fn solve_contiguous(
     limits: &Limits,
 ) -> Result<ThroughputSolution, PlaceError> {
     let started = Instant::now();
+    let deadline = limits.deadline(started);
+    let user = inst;
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
     let con = Contraction::new(inst, true);
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let mem = inst.devices.accelerator_memory;
-    let heuristic = baselines::chain_dp_assignment(inst, &con).and_then(|slot| {
+    let valid = |slot: Vec<usize>| {
         let p = evaluate(inst, &slot);
         (violations(inst, &slot).is_empty() && p.contiguous).then_some((slot, p))
-    });
+    };
+    // the chain DP, or (when it is cut short or too big) the linear-time greedy fill, so
+    // that a stop always has a placement to return when one of them fits
+    let heuristic = baselines::chain_dp_until(inst, &con, deadline, limits.max_table_bytes)
+        .and_then(valid)
+        .or_else(|| baselines::greedy_fill(inst, &con).and_then(valid));
     let ub = heuristic.as_ref().map_or(INF, |(_, p)| p.max_load);
     let ub_prune = if ub.is_finite() {
         ub * (1.0 + 1e-9) + 1e-12
@@ -303,12 +312,20 @@ pub fn solve_contiguous(
                 stats,
             }),
             None => Err(PlaceError::Unsupported(format!(
-                "the exact DP stopped ({reason:?}) and no heuristic placement is feasible"
+                "the exact DP stopped ({reason}) before finding any placement and no heuristic placement fits; raise the budget"
             ))),
         }
     };
-    let Some(ideals) = Ideals::enumerate(&con.pred, limits.max_ideals) else {
-        return stop(StopReason::IdealLimit, stats);
+    if heuristic.is_some() && ProofStatus::stopped(StopReason::TimeLimit, lb, ub).is_optimal() {
+        // the heuristic meets the lower bound: nothing to search
+        return stop(StopReason::TimeLimit, stats);
+    }
+    if deadline.passed() {
+        return stop(StopReason::TimeLimit, stats);
+    }
+    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+        Ok(ideals) => ideals,
+        Err(reason) => return stop(reason, stats),
     };
     stats.ideals = ideals.len();
     let ctx = Ctx {
@@ -321,15 +338,27 @@ pub fn solve_contiguous(
         ub: ub_prune,
     };
     let w = ctx.width();
-    let mut dp = vec![INF; ideals.len() * w];
+    let cells = ideals.len().checked_mul(w);
+    let bytes = cells.and_then(|c| c.checked_mul(std::mem::size_of::<f64>()));
+    let Some(cells) = cells.filter(|_| bytes.is_some_and(|b| b as u64 <= limits.max_table_bytes))
+    else {
+        return stop(StopReason::MemoryLimit, stats);
+    };
+    let mut dp = vec![INF; cells];
     dp[..w].iter_mut().for_each(|x| *x = 0.0);
     for t in 1..ideals.level_start.len() - 1 {
         let (lo, hi) = (ideals.level_start[t], ideals.level_start[t + 1]);
-        let rows: Vec<(Vec<f64>, u64)> = (lo..hi)
+        let rows: Vec<Option<(Vec<f64>, u64)>> = (lo..hi)
             .into_par_iter()
-            .map_init(|| ctx.scratch(), |s, i| ctx.row(&dp, i, s))
+            .map_init(
+                || ctx.scratch(),
+                |s, i| (!deadline.passed()).then(|| ctx.row(&dp, i, s)),
+            )
             .collect();
-        for (off, (row, pairs)) in rows.into_iter().enumerate() {
+        if rows.iter().any(Option::is_none) {
+            return stop(StopReason::TimeLimit, stats);
+        }
+        for (off, (row, pairs)) in rows.into_iter().flatten().enumerate() {
             let i = lo + off;
             dp[i * w..(i + 1) * w].copy_from_slice(&row);
             stats.pairs += pairs;
@@ -338,11 +367,6 @@ pub fn solve_contiguous(
             && t + 1 < ideals.level_start.len() - 1
         {
             return stop(StopReason::PairLimit, stats);
-        }
-        if limits.time_limit.is_some_and(|d| started.elapsed() >= d)
-            && t + 1 < ideals.level_start.len() - 1
-        {
-            return stop(StopReason::TimeLimit, stats);
         }
     }
     let full = ideals.full();
@@ -354,7 +378,7 @@ pub fn solve_contiguous(
             ));
         }
         return Err(PlaceError::InfeasibleMemory {
-            accelerators: k,
+            accelerators: user.devices.accelerators,
             memory: mem,
             total_size: inst.total_size(),
         });
@@ -368,7 +392,7 @@ pub fn solve_contiguous(
             placement.contiguous
         )));
     }
-    if (placement.max_load - best).abs() > 1e-9 * best.abs().max(1.0) {
+    if !close(placement.max_load, best, inst) {
         return Err(PlaceError::Verification(format!(
             "DP value {best} but the placement evaluates to {}",
             placement.max_load
@@ -379,6 +403,14 @@ pub fn solve_contiguous(
         status: ProofStatus::Optimal,
         stats,
     })
+}
+
+/// Whether a value the solver computed incrementally matches the from-scratch evaluation:
+/// up to a relative 1e-9 of the magnitude of the terms that were added and subtracted
+/// (the transfer costs can be far larger than the result, and cancel).
+pub(crate) fn close(evaluated: f64, claimed: f64, inst: &Instance) -> bool {
+    let scale: f64 = inst.out_cost.iter().sum::<f64>() + claimed.abs().max(evaluated.abs());
+    (evaluated - claimed).abs() <= 1e-9 * scale.max(1.0)
 }
 
 fn reconstruct(ctx: &Ctx<'_>, dp: &[f64], best: f64) -> Result<Vec<usize>, PlaceError> {
