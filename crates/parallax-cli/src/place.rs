@@ -32,6 +32,10 @@ pub struct PlaceArgs {
     /// Allow non-contiguous device sets (throughput only; solved by MILP).
     #[arg(long)]
     pub non_contiguous: bool,
+    /// Solve the contiguous problem with the MILP instead of the DP (throughput only; the
+    /// DP's optimum seeds it, so this mainly cross-checks).
+    #[arg(long)]
+    pub milp: bool,
     /// Subgraphs allowed per accelerator (latency only).
     #[arg(long, default_value_t = 1)]
     pub subgraphs: usize,
@@ -85,6 +89,9 @@ struct BaselineOut {
     feasible: bool,
     contiguous: bool,
     max_load: Option<f64>,
+    /// Latency objective: the baseline's latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency: Option<f64>,
     /// The time limit cut this baseline short.
     timed_out: bool,
 }
@@ -98,6 +105,10 @@ struct Report {
     max_load: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     latency: Option<f64>,
+    /// Throughput: the latency of one input on the returned split (each accelerator's nodes
+    /// one subgraph); null when that is not a valid schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_latency: Option<Option<f64>>,
     optimal: bool,
     lower_bound: f64,
     gap: f64,
@@ -172,6 +183,7 @@ fn throughput_report(
         contiguous,
         max_load: Some(v),
         latency: None,
+        split_latency: None,
         optimal,
         lower_bound,
         gap,
@@ -197,9 +209,9 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
         })?,
         None => place::limits::DEFAULT_TIME_LIMIT,
     };
-    if args.non_contiguous && args.objective == Objective::Latency {
+    if (args.non_contiguous || args.milp) && args.objective == Objective::Latency {
         return Err(CliError::input(
-            "--non-contiguous applies to --objective throughput only",
+            "--non-contiguous and --milp apply to --objective throughput only",
         ));
     }
     let file = args.graph.as_path();
@@ -223,16 +235,16 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let mut report = match args.objective {
-        Objective::Throughput if args.non_contiguous => {
+        Objective::Throughput if args.non_contiguous || args.milp => {
             let opts = MilpOptions {
-                contiguous: false,
+                contiguous: !args.non_contiguous,
                 time_limit: Some(budget.as_secs_f64()),
                 ..MilpOptions::default()
             };
             let sol = place::solve_milp(&inst, &opts).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
-                false,
+                !args.non_contiguous,
                 &sol.placement,
                 &sol.status,
                 serde_json::json!({
@@ -302,6 +314,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 contiguous: true,
                 max_load: None,
                 latency: Some(v),
+                split_latency: None,
                 optimal,
                 lower_bound,
                 gap,
@@ -324,6 +337,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     report.solve_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.objective == Objective::Throughput {
+        report.split_latency = Some(report_split_latency(&inst, &report));
         // the baselines get what is left of the budget
         let left = Limits {
             time_limit: Some(budget.saturating_sub(started.elapsed())),
@@ -336,9 +350,20 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 contiguous: b.placement.as_ref().is_some_and(|p| p.contiguous),
                 name: b.name,
                 feasible: b.feasible,
+                latency: None,
                 timed_out: b.timed_out,
             })
             .collect();
+    } else {
+        let greedy = place::latency::latency_greedy(&inst);
+        report.baselines = vec![BaselineOut {
+            name: "latency_greedy".into(),
+            feasible: greedy.is_some(),
+            contiguous: true,
+            max_load: None,
+            latency: greedy.map(|s| s.latency),
+            timed_out: false,
+        }];
     }
     if let Some((file, score)) = expert {
         let (value, mine) = match args.objective {
@@ -364,6 +389,27 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     print_table(&report);
     Ok(())
+}
+
+/// The latency of the reported split, rebuilt from its devices.
+fn report_split_latency(inst: &Instance, r: &Report) -> Option<f64> {
+    let devices = r
+        .devices
+        .iter()
+        .map(|d| place::DeviceLoad {
+            kind: d.kind,
+            index: d.index,
+            load: d.load,
+            memory: d.memory,
+            nodes: d.nodes.clone(),
+        })
+        .collect();
+    let p = Placement {
+        devices,
+        max_load: r.max_load.unwrap_or(0.0),
+        contiguous: r.contiguous,
+    };
+    place::latency::latency_of_placement(inst, &p)
 }
 
 fn fmt(x: f64) -> String {
@@ -398,6 +444,12 @@ fn print_table(r: &Report) {
         },
         r.solve_ms
     );
+    if let Some(l) = r.split_latency {
+        outln!(
+            "latency of one input on this split: {}",
+            l.map_or("- (not a valid latency schedule)".to_string(), fmt)
+        );
+    }
     outln!();
     let rows: Vec<Vec<String>> = r
         .devices
@@ -428,10 +480,11 @@ fn print_table(r: &Report) {
                     } else {
                         b.name.clone()
                     },
-                    b.max_load.map_or("-".into(), fmt),
+                    b.latency.or(b.max_load).map_or("-".into(), fmt),
                     b.feasible.to_string(),
                     b.contiguous.to_string(),
-                    b.max_load
+                    b.latency
+                        .or(b.max_load)
                         .filter(|_| value > 0.0)
                         .map_or("-".into(), |v| format!("{:.3}x", v / value)),
                 ]
@@ -440,13 +493,7 @@ fn print_table(r: &Report) {
         out!(
             "{}",
             table(
-                &[
-                    "baseline",
-                    "max load",
-                    "feasible",
-                    "contiguous",
-                    "vs optimum"
-                ],
+                &["baseline", name, "feasible", "contiguous", "vs optimum"],
                 &rows
             )
         );

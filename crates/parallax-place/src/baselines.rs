@@ -40,6 +40,10 @@ fn baseline(inst: &Instance, name: &str, slot: Option<Assignment>, timed_out: bo
     }
 }
 
+/// Random restarts of the `local_search` baseline (besides the greedy start), as in the
+/// authors' code, which reports the best of several random starts.
+pub const LOCAL_SEARCH_RESTARTS: usize = 10;
+
 /// Runs all four baselines with the default [`Limits`].
 ///
 /// # Complexity
@@ -58,7 +62,7 @@ pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let inst: &Instance = &usable;
     let con = Contraction::new(inst, false);
     let greedy = greedy_fill(inst, &con);
-    let ls = local_search_until(inst, &con, greedy.clone(), deadline);
+    let ls = local_search_restarts(inst, &con, LOCAL_SEARCH_RESTARTS, deadline);
     let ls_cut = deadline.passed();
     let chain = chain_dp_until(inst, &con, deadline, limits.max_table_bytes);
     let chain_cut = chain.is_none() && deadline.passed();
@@ -137,7 +141,7 @@ pub fn greedy_fill(inst: &Instance, con: &Contraction) -> Option<Assignment> {
 
 /// A depth-first topological order of the groups (keeps branches together, like PipeDream's
 /// linearisation).
-fn dfs_topo_order(con: &Contraction) -> Vec<usize> {
+pub(crate) fn dfs_topo_order(con: &Contraction) -> Vec<usize> {
     let ng = con.len();
     let mut indeg: Vec<usize> = con.pred.iter().map(Vec::len).collect();
     let mut stack: Vec<usize> = (0..ng).rev().filter(|&g| indeg[g] == 0).collect();
@@ -409,4 +413,99 @@ pub(crate) fn local_search_until(
         cur = obj;
     }
     Some(slot)
+}
+
+/// SplitMix64, for deterministic random restarts.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A random start: each group on a random accelerator where it fits (memory and support,
+/// in a random order of tries), else on a random CPU; `None` when some group fits nowhere.
+fn random_start(inst: &Instance, con: &Contraction, rng: &mut SplitMix) -> Option<Assignment> {
+    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+    let mut mem = vec![0.0f64; k];
+    let mut gslot = vec![0; con.len()];
+    for g in 0..con.len() {
+        let mut placed = false;
+        if k > 0 && con.supported[g] {
+            let first = rng.below(k);
+            for t in 0..k {
+                let a = (first + t) % k;
+                if mem[a] + con.size[g] <= inst.devices.accelerator_memory {
+                    mem[a] += con.size[g];
+                    gslot[g] = a;
+                    placed = true;
+                    break;
+                }
+            }
+        }
+        if !placed {
+            if l == 0 {
+                return None;
+            }
+            gslot[g] = k + rng.below(l);
+        }
+    }
+    Some(assign_groups(con, inst.len(), &gslot))
+}
+
+/// Local search with restarts: steepest descent ([`local_search`]) from the greedy fill and
+/// from `restarts` random feasible starts (seeded, so deterministic), keeping the feasible
+/// result of least max load (first one on ties). Stops at the deadline with the best so far.
+///
+/// # Complexity
+/// (restarts + 1) times that of [`local_search`].
+pub fn local_search_with_restarts(
+    inst: &Instance,
+    con: &Contraction,
+    restarts: usize,
+) -> Option<Assignment> {
+    local_search_restarts(inst, con, restarts, Deadline::NONE)
+}
+
+pub(crate) fn local_search_restarts(
+    inst: &Instance,
+    con: &Contraction,
+    restarts: usize,
+    deadline: Deadline,
+) -> Option<Assignment> {
+    let mut rng = SplitMix(0x5EED_0F_1A11);
+    let mut best: Option<(f64, Assignment)> = None;
+    let mut first: Option<Assignment> = None;
+    for r in 0..=restarts {
+        if r > 0 && deadline.passed() {
+            break;
+        }
+        let start = if r == 0 {
+            greedy_fill(inst, con)
+        } else {
+            random_start(inst, con, &mut rng)
+        };
+        let Some(slot) = local_search_until(inst, con, start, deadline) else {
+            continue;
+        };
+        if !violations(inst, &slot).is_empty() {
+            first.get_or_insert(slot);
+            continue;
+        }
+        let v = evaluate(inst, &slot).max_load;
+        if best.as_ref().map_or(true, |b| v < b.0) {
+            best = Some((v, slot));
+        }
+    }
+    // nothing feasible: the first result, for reference (reported as infeasible)
+    best.map(|b| b.1).or(first)
 }

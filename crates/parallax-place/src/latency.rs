@@ -1795,6 +1795,67 @@ fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) {
     (sub, of)
 }
 
+/// The latency of a max-load placement run as one input: each accelerator's nodes form one
+/// subgraph, CPU nodes run on the CPUs. `None` when that is not a valid schedule (the
+/// device sets exchange data both ways, as training placements do, or break memory).
+///
+/// # Complexity
+/// O((n + m) log n).
+pub fn latency_of_placement(inst: &Instance, placement: &crate::eval::Placement) -> Option<f64> {
+    let index: std::collections::BTreeMap<NodeId, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    for d in &placement.devices {
+        if d.kind == crate::eval::DeviceKind::Accelerator {
+            for id in &d.nodes {
+                plan[*index.get(id)?] = Some((d.index, 0));
+            }
+        }
+    }
+    evaluate_plan(inst, &plan, 1).map(|s| s.latency)
+}
+
+/// The authors' latency greedy baseline: colocation classes and cycles contracted into
+/// inseparable blocks (over all edges), blocks in a depth-first topological order, each
+/// accelerator filled with consecutive blocks while its memory allows; blocks that fit on
+/// no accelerator (too big, unsupported, or all accelerators used) go to the CPUs. Returns
+/// the evaluated schedule, or `None` when a block fits nowhere (no CPUs).
+///
+/// # Complexity
+/// O((n + m) log n).
+pub fn latency_greedy(inst: &Instance) -> Option<LatencySchedule> {
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let con = Contraction::all_edges(inst, false);
+    let order = crate::baselines::dfs_topo_order(&con);
+    let (k, cap) = (inst.devices.accelerators, inst.devices.accelerator_memory);
+    let fits = |g: usize| con.supported[g] && con.size[g] <= cap;
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    let mut used = 0usize;
+    let mut i = 0;
+    while i < order.len() {
+        let g = order[i];
+        if !fits(g) || used == k {
+            i += 1; // CPU
+            continue;
+        }
+        let mut size = 0.0;
+        while i < order.len() && fits(order[i]) && size + con.size[order[i]] <= cap {
+            size += con.size[order[i]];
+            for &u in &con.groups[order[i]] {
+                plan[u] = Some((used, 0));
+            }
+            i += 1;
+        }
+        used += 1;
+    }
+    evaluate_plan(inst, &plan, 1)
+}
+
 /// The plan of a schedule (positions in execution order on each accelerator).
 fn plan_of(inst: &Instance, schedule: &LatencySchedule) -> LatencyPlan {
     let index: std::collections::BTreeMap<NodeId, usize> = inst

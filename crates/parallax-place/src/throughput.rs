@@ -11,7 +11,7 @@ use crate::error::PlaceError;
 use crate::eval::{evaluate, violations, Placement};
 use crate::ideals::Ideals;
 use crate::incr::CommTracker;
-use crate::limits::{Limits, ProofStatus, StopReason};
+use crate::limits::{Deadline, Limits, ProofStatus, StopReason};
 use crate::model::Instance;
 
 const INF: f64 = f64::INFINITY;
@@ -245,13 +245,29 @@ impl Ctx<'_> {
 /// [`PlaceError::InfeasibleMemory`] when no contiguous placement fits (only possible without
 /// CPUs); [`PlaceError::Verification`] if the reconstructed placement fails re-verification.
 ///
+/// When memory can bind (the nodes do not all fit on one accelerator), zero-time groups
+/// with a size cannot be folded exactly, and the lattice can grow by orders of magnitude
+/// (GNMT: 17,914 → 3.1 million ideals). The solver then bounds the optimum from both sides
+/// first: the same DP without the memory limit (a relaxation, folded exactly) gives a lower
+/// bound — and the answer, when its placement happens to fit; the DP with sized zero-time
+/// groups folded anyway (a restriction, like the authors' C++ DP) gives a valid placement.
+/// When the two meet, that placement is optimal; otherwise the exact DP runs on the
+/// unfolded lattice, pruned by the better placement and with the relaxation's bound.
+///
 /// # Complexity
-/// The ideals of the group DAG are enumerated once (O(I·(n+m)) time, O(I·n/64) memory). The
-/// DP visits, for each ideal I, only the sub-ideals J whose difference I \ J can still fit
-/// under the heuristic upper bound (by time, memory and support, all monotone), each in
-/// O(1 + degree) amortised time with an incremental cut cost, and never stores pairs:
-/// O(P·(k+1)(l+1)) time for P visited pairs and O(I·(k+1)(l+1)) memory. Ideals of equal size
-/// are processed in parallel; results do not depend on the thread count.
+/// With g groups, I ideals of the group DAG, P visited ideal pairs, k' = min(k, classes)
+/// and l' = min(l, classes) (see [`Instance::usable`]):
+///
+/// - Time: **O(g²·(deg + k'l') + I·(g + m_g) + P·(deg + k'l'))** — the chain-DP heuristic,
+///   ideal enumeration, and the DP, which visits for each ideal only the sub-ideals whose
+///   difference still fits under the upper bound (time, memory and support are monotone)
+///   with an incremental cut cost. Up to three such runs when memory binds.
+/// - Auxiliary space: **O(I·(g/64 + k'l') + g·k'l')** — the ideals' bitsets and Hasse
+///   diagram, the DP table (checked against [`Limits::max_table_bytes`] before it is
+///   allocated) and the chain DP; pairs are never stored.
+///
+/// Ideals of equal size are processed in parallel; results do not depend on the thread
+/// count. Every phase checks the deadline.
 ///
 /// # Examples
 /// ```
@@ -276,10 +292,100 @@ pub fn solve_contiguous(
 ) -> Result<ThroughputSolution, PlaceError> {
     let started = Instant::now();
     let deadline = limits.deadline(started);
-    let user = inst;
+    let user_k = inst.devices.accelerators;
     let usable = inst.usable();
     let inst: &Instance = &usable;
-    let con = Contraction::new(inst, true);
+    let mem = inst.devices.accelerator_memory;
+    if inst.total_size() <= mem {
+        return dp_solve(
+            inst,
+            Contraction::new(inst, true),
+            limits,
+            deadline,
+            None,
+            0.0,
+            user_k,
+        );
+    }
+    // Memory can bind, so sized zero-time groups cannot be folded exactly and the lattice
+    // can be far larger. Bound the optimum from both sides first:
+    // (1) relaxation: the same instance without the memory limit (folds exactly);
+    let mut relaxed = inst.clone();
+    relaxed.devices.accelerator_memory = f64::INFINITY;
+    let relax = dp_solve(
+        &relaxed,
+        Contraction::new(&relaxed, true),
+        limits,
+        deadline,
+        None,
+        0.0,
+        user_k,
+    )?;
+    let relax_lb = match relax.status {
+        ProofStatus::Optimal => relax.placement.max_load,
+        ProofStatus::Stopped { lower_bound, .. } => lower_bound,
+    };
+    let relax_fits = relax.status.is_optimal() && relax_slots_fit(inst, &relax.placement);
+    if relax_fits {
+        return Ok(ThroughputSolution {
+            placement: relax.placement,
+            status: ProofStatus::Optimal,
+            stats: relax.stats,
+        });
+    }
+    // (2) restriction: fold sized zero-time groups anyway; any placement it finds is valid.
+    let restricted = dp_solve(
+        inst,
+        Contraction::restricted(inst),
+        limits,
+        deadline,
+        None,
+        0.0,
+        user_k,
+    );
+    let incumbent = match restricted {
+        Ok(r) => {
+            let status =
+                ProofStatus::stopped(StopReason::TimeLimit, relax_lb, r.placement.max_load);
+            if status.is_optimal() {
+                // the restriction meets the relaxation: optimal
+                return Ok(ThroughputSolution { status, ..r });
+            }
+            Some(r.placement)
+        }
+        Err(PlaceError::Verification(e)) => return Err(PlaceError::Verification(e)),
+        Err(_) => None,
+    };
+    // (3) the exact DP, pruned by the best placement so far and bounded below by (1)
+    dp_solve(
+        inst,
+        Contraction::new(inst, true),
+        limits,
+        deadline,
+        incumbent,
+        relax_lb,
+        user_k,
+    )
+}
+
+/// Whether a placement (of the memory-relaxed instance) keeps the real memory limit.
+fn relax_slots_fit(inst: &Instance, p: &Placement) -> bool {
+    p.devices.iter().all(|d| {
+        d.kind == crate::eval::DeviceKind::Cpu || d.memory <= inst.devices.accelerator_memory
+    })
+}
+
+/// The DP on one contraction. `incumbent` (a valid contiguous placement) joins the
+/// heuristics as an upper bound; `extra_lb` is a proven lower bound from elsewhere.
+fn dp_solve(
+    inst: &Instance,
+    con: Contraction,
+    limits: &Limits,
+    deadline: Deadline,
+    incumbent: Option<Placement>,
+    extra_lb: f64,
+    user_k: usize,
+) -> Result<ThroughputSolution, PlaceError> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let mem = inst.devices.accelerator_memory;
     let valid = |slot: Vec<usize>| {
@@ -290,8 +396,13 @@ pub fn solve_contiguous(
     // that a stop always has a placement to return when one of them fits
     let heuristic = baselines::chain_dp_until(inst, &con, deadline, limits.max_table_bytes)
         .and_then(valid)
-        .or_else(|| baselines::greedy_fill(inst, &con).and_then(valid));
-    let ub = heuristic.as_ref().map_or(INF, |(_, p)| p.max_load);
+        .or_else(|| baselines::greedy_fill(inst, &con).and_then(valid))
+        .map(|(_, p)| p);
+    let heuristic = match (heuristic, incumbent) {
+        (Some(h), Some(i)) => Some(if i.max_load < h.max_load { i } else { h }),
+        (h, i) => h.or(i),
+    };
+    let ub = heuristic.as_ref().map_or(INF, |p| p.max_load);
     let ub_prune = if ub.is_finite() {
         ub * (1.0 + 1e-9) + 1e-12
     } else {
@@ -303,10 +414,10 @@ pub fn solve_contiguous(
         pairs: 0,
         upper_bound: ub,
     };
-    let lb = lower_bound(inst, &con);
+    let lb = lower_bound(inst, &con).max(extra_lb);
     let stop = |reason: StopReason, stats: DpStats| -> Result<ThroughputSolution, PlaceError> {
         match &heuristic {
-            Some((_, p)) => Ok(ThroughputSolution {
+            Some(p) => Ok(ThroughputSolution {
                 placement: p.clone(),
                 status: ProofStatus::stopped(reason, lb, p.max_load),
                 stats,
@@ -378,7 +489,7 @@ pub fn solve_contiguous(
             ));
         }
         return Err(PlaceError::InfeasibleMemory {
-            accelerators: user.devices.accelerators,
+            accelerators: user_k,
             memory: mem,
             total_size: inst.total_size(),
         });
