@@ -565,3 +565,41 @@ fn place_budgets_sizes_and_errors_never_panic() {
     assert!(!text.contains("Some("), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn place_milp_split_latency_and_latency_baseline() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../parallax-place/tests/data");
+    let graph = format!("{dir}/throughput/layer_bert24_inference.json");
+    let v = json(&["place", &graph, "--milp", "--json", "--time-limit", "4"]);
+    assert_eq!(v["contiguous"], true);
+    assert_eq!(v["solver"]["method"], "milp");
+    // the MILP may not finish in 4 s, but the DP seed's proof settles the contiguous problem
+    assert_eq!(v["optimal"], true);
+    let max_load = v["max_load"].as_f64().unwrap();
+    assert!((max_load / 17.78990625 - 1.0).abs() < 1e-9, "{max_load}");
+    let split = v["split_latency"]
+        .as_f64()
+        .expect("inference split has a latency");
+    assert!(split >= max_load);
+    let names: Vec<&str> = v["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"local_search"), "{names:?}");
+    let lat = json(&[
+        "place",
+        &format!("{dir}/latency/layer_bert24_inference.json"),
+        "--objective",
+        "latency",
+        "--json",
+    ]);
+    let b = &lat["baselines"][0];
+    assert_eq!(b["name"], "latency_greedy");
+    assert!(b["latency"].as_f64().unwrap() >= lat["latency"].as_f64().unwrap() * (1.0 - 1e-9));
+    fails_with(
+        &["place", &graph, "--milp", "--objective", "latency"],
+        &["--milp"],
+    );
+}
