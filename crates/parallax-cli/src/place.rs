@@ -72,6 +72,9 @@ struct ExpertOut {
     /// Its value for the chosen objective divided by the solver's value (null when it is
     /// infeasible or has no value for the objective).
     vs_solution: Option<f64>,
+    /// Nodes the file does not name, placed with their colocation class (an inference
+    /// split on a training graph); 0 when the file names every node.
+    derived_nodes: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -221,10 +224,13 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     let expert = match &args.expert {
         Some(path) => {
             let split = place::load_expert(path).map_err(|e| place_error(e, path))?;
+            // an inference split scored on a training graph: backward nodes follow their
+            // colocation class
+            let (split, derived) = split.derive_for(&inst).map_err(|e| place_error(e, path))?;
             let score = split
                 .evaluate(&inst, args.subgraphs.max(1))
                 .map_err(|e| place_error(e, path))?;
-            Some((path.display().to_string(), score))
+            Some((path.display().to_string(), score, derived))
         }
         None => None,
     };
@@ -365,7 +371,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             timed_out: false,
         }];
     }
-    if let Some((file, score)) = expert {
+    if let Some((file, score, derived_nodes)) = expert {
         let (value, mine) = match args.objective {
             Objective::Throughput => (report.max_load, Some(score.placement.max_load)),
             Objective::Latency => (report.latency, score.latency),
@@ -382,6 +388,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             latency: score.latency,
             over_memory: score.over_memory,
             vs_solution,
+            derived_nodes,
         });
     }
     if args.json {
