@@ -603,3 +603,23 @@ fn place_milp_split_latency_and_latency_baseline() {
         &["--milp"],
     );
 }
+
+#[test]
+fn place_overlap_never_raises_the_optimum() {
+    let graph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-place/tests/data/throughput/layer_gnmt_inference.json"
+    );
+    let plain = json(&["place", graph, "--json"]);
+    let over = json(&["place", graph, "--overlap", "--json"]);
+    assert_eq!(over["optimal"], true);
+    let (a, b) = (
+        plain["max_load"].as_f64().unwrap(),
+        over["max_load"].as_f64().unwrap(),
+    );
+    assert!(b <= a * (1.0 + 1e-12), "overlap {b} > sum {a}");
+    fails_with(
+        &["place", graph, "--overlap", "--objective", "latency"],
+        &["--overlap"],
+    );
+}

@@ -36,6 +36,10 @@ pub struct PlaceArgs {
     /// DP's optimum seeds it, so this mainly cross-checks).
     #[arg(long)]
     pub milp: bool,
+    /// Compute/communication overlap: an accelerator's load is the larger of its compute
+    /// and transfer times instead of their sum (throughput only).
+    #[arg(long)]
+    pub overlap: bool,
     /// Subgraphs allowed per accelerator (latency only).
     #[arg(long, default_value_t = 1)]
     pub subgraphs: usize,
@@ -219,7 +223,14 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     let file = args.graph.as_path();
     let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
-    let inst = Instance::new(&graph).map_err(|e| place_error(e, file))?;
+    if args.overlap && args.objective == Objective::Latency {
+        return Err(CliError::input(
+            "--overlap applies to --objective throughput only",
+        ));
+    }
+    let inst = Instance::new(&graph)
+        .map_err(|e| place_error(e, file))?
+        .with_overlap(args.overlap);
     // score the expert split first so that a mismatch is reported before a long solve
     let expert = match &args.expert {
         Some(path) => {

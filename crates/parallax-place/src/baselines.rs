@@ -215,7 +215,7 @@ pub(crate) fn chain_dp_until(
             sup &= con.supported[g];
             comm += tr.add(inst, &con.groups[g]);
             acc[i] = if sup && size <= inst.devices.accelerator_memory {
-                p_acc + comm
+                inst.acc_load(p_acc, comm)
             } else {
                 f64::INFINITY
             };
@@ -292,21 +292,21 @@ fn device_load(
     if d >= k {
         return members.iter().map(|&u| inst.p_cpu[u]).sum();
     }
-    let mut load = 0.0;
+    let (mut load, mut transfer) = (0.0, 0.0);
     for &u in members {
         load += inst.p_acc[u];
         if inst.succ[u].iter().any(|&v| slot[v] != d) && mark[u] != epoch {
             mark[u] = epoch;
-            load += inst.out_cost[u];
+            transfer += inst.out_cost[u];
         }
         for &w in &inst.pred[u] {
             if slot[w] != d && mark[w] != epoch {
                 mark[w] = epoch;
-                load += inst.out_cost[w];
+                transfer += inst.out_cost[w];
             }
         }
     }
-    load
+    inst.acc_load(load, transfer)
 }
 
 /// Steepest-descent local search over moves of one group to another device (not restricted

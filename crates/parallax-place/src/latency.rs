@@ -1331,6 +1331,11 @@ pub fn solve_latency(
             "q (subgraphs per accelerator) must be >= 1".into(),
         ));
     }
+    if inst.overlap {
+        return Err(PlaceError::Unsupported(
+            "compute/communication overlap applies to the max-load objective only".into(),
+        ));
+    }
     let started = Instant::now();
     let deadline = limits.deadline(started);
     let usable = inst.usable();
@@ -1791,6 +1796,7 @@ fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) {
         succ: adj(&inst.succ),
         pred: adj(&inst.pred),
         devices: inst.devices,
+        overlap: inst.overlap,
     };
     (sub, of)
 }

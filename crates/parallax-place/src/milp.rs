@@ -166,6 +166,7 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let rows = nc
         .saturating_add(nd)
         .saturating_add(k)
+        .saturating_add(k)
         .saturating_add(edge_rows)
         .saturating_add(order_rows);
     if rows > MAX_CONSTRAINTS {
@@ -215,6 +216,8 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     };
     // cut variables: y[u][d] >= |x[cu][d] - x[cv][d]| for u's successors v in other classes
     let mut load_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
+    // with overlap, transfers form their own row per accelerator: load >= Σ transfers
+    let mut transfer_expr: Vec<Expression> = vec![Expression::from(0.0); k];
     for c in 0..nc {
         for d in 0..nd {
             if let Some(v) = x[c][d] {
@@ -252,11 +255,20 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
             } else {
                 inst.out_cost[u]
             };
-            load_expr[d] += (cost / scale) * y;
+            if inst.overlap {
+                transfer_expr[d] += (cost / scale) * y;
+            } else {
+                load_expr[d] += (cost / scale) * y;
+            }
         }
     }
     for e in load_expr {
         constraints.push(constraint!(e <= load));
+    }
+    if inst.overlap {
+        for e in transfer_expr {
+            constraints.push(constraint!(e <= load));
+        }
     }
     if cap.is_finite() && cap > 0.0 && inst.total_size() > cap {
         for d in 0..k {

@@ -317,9 +317,29 @@ pub struct Instance {
     pub pred: Vec<Vec<usize>>,
     /// The devices.
     pub devices: Devices,
+    /// Compute/communication overlap: an accelerator's load is max(Σ p_acc, Σ transfers)
+    /// instead of their sum (the authors' code notes both options). Off by default; set
+    /// with [`Instance::with_overlap`]. Max-load objective only.
+    pub overlap: bool,
 }
 
 impl Instance {
+    /// The same instance with compute/communication overlap on or off.
+    pub fn with_overlap(mut self, overlap: bool) -> Instance {
+        self.overlap = overlap;
+        self
+    }
+
+    /// An accelerator's load from its compute time and its transfer time.
+    #[inline]
+    pub fn acc_load(&self, compute: f64, transfer: f64) -> f64 {
+        if self.overlap {
+            compute.max(transfer)
+        } else {
+            compute + transfer
+        }
+    }
+
     /// Validates a graph.
     ///
     /// # Errors
@@ -423,6 +443,7 @@ impl Instance {
             succ,
             pred,
             devices: d,
+            overlap: false,
         };
         inst.check_devices_can_take()?;
         Ok(inst)

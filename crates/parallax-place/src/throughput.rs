@@ -163,7 +163,7 @@ impl Ctx<'_> {
                 f(
                     j as usize,
                     PairLoads {
-                        acc: acc_ok.then_some(p_acc + comm),
+                        acc: acc_ok.then_some(self.inst.acc_load(p_acc, comm)),
                         cpu: cpu_ok.then_some(p_cpu),
                     },
                 );

@@ -183,3 +183,40 @@ fn milp_time_limit_is_validated() {
         assert!(matches!(r, Err(PlaceError::Unsupported(_))), "{t}");
     }
 }
+
+#[test]
+fn milp_with_overlap_matches_brute_force() {
+    let mut rng = Rng(21);
+    let mut compared = 0;
+    for case in 0..12 {
+        let g = random_graph(&mut rng, 3 + case % 4, 2, case % 2);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let inst = inst.with_overlap(true);
+        let r = solve_milp(
+            &inst,
+            &MilpOptions {
+                seed: false,
+                backend: MilpBackend::Microlp,
+                ..MilpOptions::default()
+            },
+        );
+        match (brute_max_load(&inst, false), r) {
+            (Some(b), Ok(s)) => {
+                assert!(
+                    close(b, s.placement.max_load, 1e-6),
+                    "case {case}: {b} vs {}",
+                    s.placement.max_load
+                );
+                compared += 1;
+            }
+            (None, Err(PlaceError::InfeasibleMemory { .. })) => {}
+            (b, s) => panic!(
+                "case {case}: brute {b:?} milp {:?}",
+                s.map(|s| s.placement.max_load)
+            ),
+        }
+    }
+    assert!(compared >= 6, "only {compared}");
+}
