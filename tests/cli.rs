@@ -623,3 +623,75 @@ fn place_overlap_never_raises_the_optimum() {
         &["--overlap"],
     );
 }
+
+#[test]
+fn place_fuzzed_graphs_and_flags_exit_cleanly() {
+    // mutated copies of a small paper-format graph, each run with a 1 s budget: exit 0 or 2,
+    // never 101 (panic) or a signal (abort)
+    let base = r#"{"maxSizePerFPGA": MEM, "maxFPGAs": K, "maxCPUs": L,
+        "nodes": [{"id": 1, "cpuLatency": C1, "fpgaLatency": A1, "size": S1, "supportedOnFpga": 1, "isBackwardNode": 0},
+                  {"id": 2, "cpuLatency": 4, "fpgaLatency": A2, "size": 2, "supportedOnFpga": SUP, "isBackwardNode": 0},
+                  {"id": 3, "cpuLatency": 5, "fpgaLatency": 1, "size": 1, "supportedOnFpga": 1, "isBackwardNode": 0}],
+        "edges": [{"sourceId": 1, "destId": 2, "cost": E1}, {"sourceId": 2, "destId": 3, "cost": 0.5}]}"#;
+    let weird = [
+        "0",
+        "1",
+        "-1",
+        "1e300",
+        "1e15",
+        "1e-300",
+        "4294967296",
+        "1000000000000",
+        "1048576",
+        "\"x\"",
+        "null",
+        "2.5",
+    ];
+    let keys = ["MEM", "K", "L", "C1", "A1", "S1", "A2", "SUP", "E1"];
+    let flags: [&[&str]; 5] = [
+        &[],
+        &["--non-contiguous"],
+        &["--objective", "latency", "--subgraphs", "2"],
+        &["--overlap"],
+        &["--milp"],
+    ];
+    let dir = std::env::temp_dir().join(format!("parallax-place-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut state = 0x1234_5678_u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for case in 0..60 {
+        let mut text = base.to_string();
+        for key in keys {
+            let v = if next() % 3 == 0 {
+                weird[next() % weird.len()]
+            } else {
+                "2"
+            };
+            text = text.replace(key, v);
+        }
+        let file = dir.join(format!("g{case}.json"));
+        std::fs::write(&file, &text).unwrap();
+        let mut args = vec![
+            "place",
+            file.to_str().unwrap(),
+            "--time-limit",
+            "1",
+            "--json",
+        ];
+        args.extend_from_slice(flags[case % flags.len()]);
+        let out = parallax(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(2)),
+            "{args:?} on {text}: status {:?}, stderr {err}",
+            out.status
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
