@@ -482,7 +482,7 @@ pub(crate) fn local_search_restarts(
     restarts: usize,
     deadline: Deadline,
 ) -> Option<Assignment> {
-    let mut rng = SplitMix(0x5EED_0F_1A11);
+    let mut rng = SplitMix(0x005E_ED0F_1A11);
     let mut best: Option<(f64, Assignment)> = None;
     let mut first: Option<Assignment> = None;
     for r in 0..=restarts {
