@@ -501,3 +501,201 @@ fn place_json_reproduces_a_published_optimum() {
     assert_eq!(lat["optimal"], true);
     fails_with(&["place", "/no/such/graph.json"], &["/no/such/graph.json"]);
 }
+
+#[test]
+fn place_budgets_sizes_and_errors_never_panic() {
+    let graph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-place/tests/data/throughput/layer_bert24_inference.json"
+    );
+    for bad in ["1e300", "1e19", "0", "-1", "inf", "NaN", "1000001"] {
+        let flag = format!("--time-limit={bad}");
+        fails_with(&["place", graph, &flag], &["--time-limit", "1000000"]);
+    }
+    let dir = std::env::temp_dir().join(format!("parallax-place-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // far too many devices: rejected at parse time, naming the file and the field
+    let huge = dir.join("huge.json");
+    std::fs::write(
+        &huge,
+        r#"{"maxSizePerFPGA": 10, "maxFPGAs": 1000000000000, "maxCPUs": 1,
+            "nodes": [{"id": 1, "cpuLatency": 1, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}], "edges": []}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["place", huge.to_str().unwrap()],
+        &["huge.json", "maxFPGAs", "1048576"],
+    );
+    // many devices within the maximum: solved, with device tables capped at the classes
+    let many = dir.join("many.json");
+    std::fs::write(
+        &many,
+        r#"{"maxSizePerFPGA": 10, "maxFPGAs": 1048576, "maxCPUs": 1048576,
+            "nodes": [{"id": 1, "cpuLatency": 4, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0},
+                      {"id": 2, "cpuLatency": 4, "fpgaLatency": 1, "size": 1,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}],
+            "edges": [{"sourceId": 1, "destId": 2, "cost": 1e15}]}"#,
+    )
+    .unwrap();
+    for extra in [
+        &[][..],
+        &["--non-contiguous"][..],
+        &["--objective", "latency"][..],
+    ] {
+        let mut args = vec!["place", many.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let v = json(&args);
+        assert_eq!(v["optimal"], true, "{extra:?}: {v}");
+    }
+    // a node no device can take: the error names the file
+    let none = dir.join("nodevice.json");
+    std::fs::write(
+        &none,
+        r#"{"maxSizePerFPGA": 1, "maxFPGAs": 1, "maxCPUs": 0,
+            "nodes": [{"id": 7, "cpuLatency": 1, "fpgaLatency": 1, "size": 5,
+                       "supportedOnFpga": 1, "isBackwardNode": 0}], "edges": []}"#,
+    )
+    .unwrap();
+    fails_with(
+        &["place", none.to_str().unwrap()],
+        &["nodevice.json", "node 7"],
+    );
+    // a stopped run prints its reason in words, not Rust Debug
+    let out = parallax(&["place", graph, "--time-limit", "0.000001"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Some("), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn place_milp_split_latency_and_latency_baseline() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../parallax-place/tests/data");
+    let graph = format!("{dir}/throughput/layer_bert24_inference.json");
+    let v = json(&["place", &graph, "--milp", "--json", "--time-limit", "4"]);
+    assert_eq!(v["contiguous"], true);
+    assert_eq!(v["solver"]["method"], "milp");
+    // the MILP may not finish in 4 s, but the DP seed's proof settles the contiguous problem
+    assert_eq!(v["optimal"], true);
+    let max_load = v["max_load"].as_f64().unwrap();
+    assert!((max_load / 17.78990625 - 1.0).abs() < 1e-9, "{max_load}");
+    let split = v["split_latency"]
+        .as_f64()
+        .expect("inference split has a latency");
+    assert!(split >= max_load);
+    let names: Vec<&str> = v["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"local_search"), "{names:?}");
+    let lat = json(&[
+        "place",
+        &format!("{dir}/latency/layer_bert24_inference.json"),
+        "--objective",
+        "latency",
+        "--json",
+    ]);
+    let b = &lat["baselines"][0];
+    assert_eq!(b["name"], "latency_greedy");
+    assert!(b["latency"].as_f64().unwrap() >= lat["latency"].as_f64().unwrap() * (1.0 - 1e-9));
+    fails_with(
+        &["place", &graph, "--milp", "--objective", "latency"],
+        &["--milp"],
+    );
+}
+
+#[test]
+fn place_overlap_never_raises_the_optimum() {
+    let graph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-place/tests/data/throughput/layer_gnmt_inference.json"
+    );
+    let plain = json(&["place", graph, "--json"]);
+    let over = json(&["place", graph, "--overlap", "--json"]);
+    assert_eq!(over["optimal"], true);
+    let (a, b) = (
+        plain["max_load"].as_f64().unwrap(),
+        over["max_load"].as_f64().unwrap(),
+    );
+    assert!(b <= a * (1.0 + 1e-12), "overlap {b} > sum {a}");
+    fails_with(
+        &["place", graph, "--overlap", "--objective", "latency"],
+        &["--overlap"],
+    );
+}
+
+#[test]
+fn place_fuzzed_graphs_and_flags_exit_cleanly() {
+    // mutated copies of a small paper-format graph, each run with a 1 s budget: exit 0 or 2,
+    // never 101 (panic) or a signal (abort)
+    let base = r#"{"maxSizePerFPGA": MEM, "maxFPGAs": K, "maxCPUs": L,
+        "nodes": [{"id": 1, "cpuLatency": C1, "fpgaLatency": A1, "size": S1, "supportedOnFpga": 1, "isBackwardNode": 0},
+                  {"id": 2, "cpuLatency": 4, "fpgaLatency": A2, "size": 2, "supportedOnFpga": SUP, "isBackwardNode": 0},
+                  {"id": 3, "cpuLatency": 5, "fpgaLatency": 1, "size": 1, "supportedOnFpga": 1, "isBackwardNode": 0}],
+        "edges": [{"sourceId": 1, "destId": 2, "cost": E1}, {"sourceId": 2, "destId": 3, "cost": 0.5}]}"#;
+    let weird = [
+        "0",
+        "1",
+        "-1",
+        "1e300",
+        "1e15",
+        "1e-300",
+        "4294967296",
+        "1000000000000",
+        "1048576",
+        "\"x\"",
+        "null",
+        "2.5",
+    ];
+    let keys = ["MEM", "K", "L", "C1", "A1", "S1", "A2", "SUP", "E1"];
+    let flags: [&[&str]; 5] = [
+        &[],
+        &["--non-contiguous"],
+        &["--objective", "latency", "--subgraphs", "2"],
+        &["--overlap"],
+        &["--milp"],
+    ];
+    let dir = std::env::temp_dir().join(format!("parallax-place-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut state = 0x1234_5678_u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for case in 0..60 {
+        let mut text = base.to_string();
+        for key in keys {
+            let v = if next() % 3 == 0 {
+                weird[next() % weird.len()]
+            } else {
+                "2"
+            };
+            text = text.replace(key, v);
+        }
+        let file = dir.join(format!("g{case}.json"));
+        std::fs::write(&file, &text).unwrap();
+        let mut args = vec![
+            "place",
+            file.to_str().unwrap(),
+            "--time-limit",
+            "1",
+            "--json",
+        ];
+        args.extend_from_slice(flags[case % flags.len()]);
+        let out = parallax(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(2)),
+            "{args:?} on {text}: status {:?}, stderr {err}",
+            out.status
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,7 @@
 //! `parallax place`: exact operator placement of a DNN graph (Tarnawski et al., NeurIPS 2020).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use parallax::place::{
@@ -32,10 +32,19 @@ pub struct PlaceArgs {
     /// Allow non-contiguous device sets (throughput only; solved by MILP).
     #[arg(long)]
     pub non_contiguous: bool,
+    /// Solve the contiguous problem with the MILP instead of the DP (throughput only; the
+    /// DP's optimum seeds it, so this mainly cross-checks).
+    #[arg(long)]
+    pub milp: bool,
+    /// Compute/communication overlap: an accelerator's load is the larger of its compute
+    /// and transfer times instead of their sum (throughput only).
+    #[arg(long)]
+    pub overlap: bool,
     /// Subgraphs allowed per accelerator (latency only).
     #[arg(long, default_value_t = 1)]
     pub subgraphs: usize,
-    /// Stop after this many seconds and report the best placement with its gap.
+    /// Wall-clock budget in seconds for the whole run (solver and baselines; default 300,
+    /// at most 1000000); when it runs out the best placement is reported with its gap.
     #[arg(long)]
     pub time_limit: Option<f64>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
@@ -67,6 +76,9 @@ struct ExpertOut {
     /// Its value for the chosen objective divided by the solver's value (null when it is
     /// infeasible or has no value for the objective).
     vs_solution: Option<f64>,
+    /// Nodes the file does not name, placed with their colocation class (an inference
+    /// split on a training graph); 0 when the file names every node.
+    derived_nodes: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,6 +96,11 @@ struct BaselineOut {
     feasible: bool,
     contiguous: bool,
     max_load: Option<f64>,
+    /// Latency objective: the baseline's latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency: Option<f64>,
+    /// The time limit cut this baseline short.
+    timed_out: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +112,10 @@ struct Report {
     max_load: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     latency: Option<f64>,
+    /// Throughput: the latency of one input on the returned split (each accelerator's nodes
+    /// one subgraph); null when that is not a valid schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_latency: Option<Option<f64>>,
     optimal: bool,
     lower_bound: f64,
     gap: f64,
@@ -112,10 +133,20 @@ struct Report {
     solver: serde_json::Value,
 }
 
-fn place_error(e: PlaceError) -> CliError {
+/// Maps a placement error, naming the graph file when the error does not already.
+fn place_error(e: PlaceError, file: &std::path::Path) -> CliError {
+    let names_file = matches!(
+        e,
+        PlaceError::Io { .. } | PlaceError::Json { .. } | PlaceError::ExpertMismatch { .. }
+    );
+    let msg = if names_file {
+        e.to_string()
+    } else {
+        format!("{}: {e}", file.display())
+    };
     match e {
-        PlaceError::Milp(_) | PlaceError::Verification(_) => CliError::failure(e),
-        _ => CliError::input(e),
+        PlaceError::Milp(_) | PlaceError::Verification(_) => CliError::failure(msg),
+        _ => CliError::input(msg),
     }
 }
 
@@ -159,6 +190,7 @@ fn throughput_report(
         contiguous,
         max_load: Some(v),
         latency: None,
+        split_latency: None,
         optimal,
         lower_bound,
         gap,
@@ -175,48 +207,61 @@ fn throughput_report(
 
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
-    if let Some(t) = args.time_limit {
-        if !(t.is_finite() && t > 0.0) {
-            return Err(CliError::input(format!(
-                "--time-limit is {t}, expected a number of seconds > 0"
-            )));
-        }
-    }
-    if args.non_contiguous && args.objective == Objective::Latency {
+    let budget = match args.time_limit {
+        Some(t) => Limits::time_limit_from_secs(t).map_err(|_| {
+            CliError::input(format!(
+                "--time-limit is {t}, expected a number of seconds > 0 and <= {}",
+                place::limits::MAX_TIME_LIMIT_SECS
+            ))
+        })?,
+        None => place::limits::DEFAULT_TIME_LIMIT,
+    };
+    if (args.non_contiguous || args.milp) && args.objective == Objective::Latency {
         return Err(CliError::input(
-            "--non-contiguous applies to --objective throughput only",
+            "--non-contiguous and --milp apply to --objective throughput only",
         ));
     }
-    let graph = place::load_graph(&args.graph).map_err(place_error)?;
-    let inst = Instance::new(&graph).map_err(place_error)?;
+    let file = args.graph.as_path();
+    let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
+    if args.overlap && args.objective == Objective::Latency {
+        return Err(CliError::input(
+            "--overlap applies to --objective throughput only",
+        ));
+    }
+    let inst = Instance::new(&graph)
+        .map_err(|e| place_error(e, file))?
+        .with_overlap(args.overlap);
     // score the expert split first so that a mismatch is reported before a long solve
     let expert = match &args.expert {
         Some(path) => {
-            let split = place::load_expert(path).map_err(place_error)?;
+            let split = place::load_expert(path).map_err(|e| place_error(e, path))?;
+            // an inference split scored on a training graph: backward nodes follow their
+            // colocation class
+            let (split, derived) = split.derive_for(&inst).map_err(|e| place_error(e, path))?;
             let score = split
                 .evaluate(&inst, args.subgraphs.max(1))
-                .map_err(place_error)?;
-            Some((path.display().to_string(), score))
+                .map_err(|e| place_error(e, path))?;
+            Some((path.display().to_string(), score, derived))
         }
         None => None,
     };
     let limits = Limits {
-        time_limit: args.time_limit.map(Duration::from_secs_f64),
+        time_limit: Some(budget),
         max_labels: args.max_labels.or(Limits::default().max_labels),
         ..Limits::default()
     };
     let started = Instant::now();
     let mut report = match args.objective {
-        Objective::Throughput if args.non_contiguous => {
+        Objective::Throughput if args.non_contiguous || args.milp => {
             let opts = MilpOptions {
-                contiguous: false,
-                time_limit: args.time_limit,
+                contiguous: !args.non_contiguous,
+                time_limit: Some(budget.as_secs_f64()),
                 ..MilpOptions::default()
             };
-            let sol = place::solve_milp(&inst, &opts).map_err(place_error)?;
+            let sol = place::solve_milp(&inst, &opts).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
-                false,
+                !args.non_contiguous,
                 &sol.placement,
                 &sol.status,
                 serde_json::json!({
@@ -224,11 +269,13 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "backend": format!("{:?}", opts.backend).to_lowercase(),
                     "variables": sol.variables,
                     "constraints": sol.constraints,
+                    "seed": sol.seed,
+                    "from_seed": sol.from_seed,
                 }),
             )
         }
         Objective::Throughput => {
-            let sol = place::solve_contiguous(&inst, &limits).map_err(place_error)?;
+            let sol = place::solve_contiguous(&inst, &limits).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
                 true,
@@ -244,7 +291,8 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             )
         }
         Objective::Latency => {
-            let sol = place::solve_latency(&inst, args.subgraphs, &limits).map_err(place_error)?;
+            let sol = place::solve_latency(&inst, args.subgraphs, &limits)
+                .map_err(|e| place_error(e, file))?;
             let v = sol.schedule.latency;
             let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, v);
             let mut per_acc: std::collections::BTreeMap<usize, DeviceOut> = Default::default();
@@ -283,6 +331,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 contiguous: true,
                 max_load: None,
                 latency: Some(v),
+                split_latency: None,
                 optimal,
                 lower_bound,
                 gap,
@@ -305,17 +354,35 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     report.solve_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.objective == Objective::Throughput {
-        report.baselines = baselines::run_all(&inst)
+        report.split_latency = Some(report_split_latency(&inst, &report));
+        // the baselines get what is left of the budget
+        let left = Limits {
+            time_limit: Some(budget.saturating_sub(started.elapsed())),
+            ..Limits::default()
+        };
+        report.baselines = baselines::run_all_with(&inst, &left)
             .into_iter()
             .map(|b| BaselineOut {
                 max_load: b.placement.as_ref().map(|p| p.max_load),
                 contiguous: b.placement.as_ref().is_some_and(|p| p.contiguous),
                 name: b.name,
                 feasible: b.feasible,
+                latency: None,
+                timed_out: b.timed_out,
             })
             .collect();
+    } else {
+        let greedy = place::latency::latency_greedy(&inst);
+        report.baselines = vec![BaselineOut {
+            name: "latency_greedy".into(),
+            feasible: greedy.is_some(),
+            contiguous: true,
+            max_load: None,
+            latency: greedy.map(|s| s.latency),
+            timed_out: false,
+        }];
     }
-    if let Some((file, score)) = expert {
+    if let Some((file, score, derived_nodes)) = expert {
         let (value, mine) = match args.objective {
             Objective::Throughput => (report.max_load, Some(score.placement.max_load)),
             Objective::Latency => (report.latency, score.latency),
@@ -332,6 +399,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             latency: score.latency,
             over_memory: score.over_memory,
             vs_solution,
+            derived_nodes,
         });
     }
     if args.json {
@@ -339,6 +407,27 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     print_table(&report);
     Ok(())
+}
+
+/// The latency of the reported split, rebuilt from its devices.
+fn report_split_latency(inst: &Instance, r: &Report) -> Option<f64> {
+    let devices = r
+        .devices
+        .iter()
+        .map(|d| place::DeviceLoad {
+            kind: d.kind,
+            index: d.index,
+            load: d.load,
+            memory: d.memory,
+            nodes: d.nodes.clone(),
+        })
+        .collect();
+    let p = Placement {
+        devices,
+        max_load: r.max_load.unwrap_or(0.0),
+        contiguous: r.contiguous,
+    };
+    place::latency::latency_of_placement(inst, &p)
 }
 
 fn fmt(x: f64) -> String {
@@ -355,8 +444,9 @@ fn print_table(r: &Report) {
         "optimal".to_string()
     } else {
         format!(
-            "stopped ({:?}), lower bound {}, gap {:.3}%",
-            r.stop_reason,
+            "stopped: {}, lower bound {}, gap {:.3}%",
+            r.stop_reason
+                .map_or("budget".to_string(), |s| s.to_string()),
             fmt(r.lower_bound),
             r.gap * 100.0
         )
@@ -372,6 +462,12 @@ fn print_table(r: &Report) {
         },
         r.solve_ms
     );
+    if let Some(l) = r.split_latency {
+        outln!(
+            "latency of one input on this split: {}",
+            l.map_or("- (not a valid latency schedule)".to_string(), fmt)
+        );
+    }
     outln!();
     let rows: Vec<Vec<String>> = r
         .devices
@@ -397,11 +493,16 @@ fn print_table(r: &Report) {
             .iter()
             .map(|b| {
                 vec![
-                    b.name.clone(),
-                    b.max_load.map_or("-".into(), fmt),
+                    if b.timed_out {
+                        format!("{} (time limit)", b.name)
+                    } else {
+                        b.name.clone()
+                    },
+                    b.latency.or(b.max_load).map_or("-".into(), fmt),
                     b.feasible.to_string(),
                     b.contiguous.to_string(),
-                    b.max_load
+                    b.latency
+                        .or(b.max_load)
                         .filter(|_| value > 0.0)
                         .map_or("-".into(), |v| format!("{:.3}x", v / value)),
                 ]
@@ -410,13 +511,7 @@ fn print_table(r: &Report) {
         out!(
             "{}",
             table(
-                &[
-                    "baseline",
-                    "max load",
-                    "feasible",
-                    "contiguous",
-                    "vs optimum"
-                ],
+                &["baseline", name, "feasible", "contiguous", "vs optimum"],
                 &rows
             )
         );

@@ -74,7 +74,16 @@ impl Contraction {
     /// # Complexity
     /// O(n + m) per folding round, O(n·(n + m)) in the worst case.
     pub fn new(inst: &Instance, fold_trivial: bool) -> Contraction {
-        Contraction::build(inst, fold_trivial, false)
+        Contraction::build(inst, fold_trivial, false, false)
+    }
+
+    /// Like [`Contraction::new`] with folding, but folds trivial groups *whatever their
+    /// memory* (as the authors' C++ DP does). Not exact when memory binds — a folded group
+    /// can no longer leave its neighbour's device — but a *restriction*: every placement
+    /// of the folded graph is a placement of the original with the same loads and memory,
+    /// so its optimum is an upper bound (and often meets the memory-relaxed lower bound).
+    pub fn restricted(inst: &Instance) -> Contraction {
+        Contraction::build(inst, true, false, true)
     }
 
     /// Like [`Contraction::new`], but every edge (forward or backward) orders the groups;
@@ -82,10 +91,10 @@ impl Contraction {
     /// Folding stays exact there: a folded group takes no time, has no other inputs or
     /// outputs, and joining its neighbour's block or CPU never delays anything.
     pub fn all_edges(inst: &Instance, fold_trivial: bool) -> Contraction {
-        Contraction::build(inst, fold_trivial, true)
+        Contraction::build(inst, fold_trivial, true, false)
     }
 
-    fn build(inst: &Instance, fold_trivial: bool, all_edges: bool) -> Contraction {
+    fn build(inst: &Instance, fold_trivial: bool, all_edges: bool, forced: bool) -> Contraction {
         let n = inst.len();
         let members = inst.class_members();
         let nc = inst.classes;
@@ -122,7 +131,7 @@ impl Contraction {
             uf.union(c, comp[c]);
         }
         if fold_trivial {
-            let memory_never_binds = inst.total_size() <= inst.devices.accelerator_memory;
+            let memory_never_binds = forced || inst.total_size() <= inst.devices.accelerator_memory;
             loop {
                 let mut changed = false;
                 // aggregate per current root

@@ -72,6 +72,7 @@ pub fn slot_loads(inst: &Instance, slot: &[usize]) -> Vec<f64> {
     let k = inst.devices.accelerators;
     let nd = k + inst.devices.cpus;
     let mut load = vec![0.0f64; nd];
+    let mut transfer = vec![0.0f64; k];
     for u in 0..inst.len() {
         let d = slot[u];
         if d < k {
@@ -91,8 +92,11 @@ pub fn slot_loads(inst: &Instance, slot: &[usize]) -> Vec<f64> {
     }
     for (d, u) in crossing {
         if d < k {
-            load[d] += inst.out_cost[u];
+            transfer[d] += inst.out_cost[u];
         }
+    }
+    for d in 0..k {
+        load[d] = inst.acc_load(load[d], transfer[d]);
     }
     load
 }

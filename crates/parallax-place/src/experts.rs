@@ -130,6 +130,76 @@ impl ExpertSplit {
         Ok(slot)
     }
 
+    /// Completes a split for an instance that has more nodes than it names — typically a
+    /// training graph scored with the expert split of its inference graph (as the authors'
+    /// code does): every node the split leaves out joins the device of the nodes of its
+    /// colocation class that the split places (a backward node shares a class with its
+    /// forward node). Returns the completed split and the number of nodes added; a split
+    /// that already names every node comes back unchanged.
+    ///
+    /// # Errors
+    /// [`PlaceError::ExpertMismatch`] when a left-out node's class has no placed node, or
+    /// has placed nodes on different devices.
+    ///
+    /// # Complexity
+    /// O((n + s) log n) for s listed ids.
+    pub fn derive_for(&self, inst: &Instance) -> Result<(ExpertSplit, usize), PlaceError> {
+        let mismatch = |reason: String| PlaceError::ExpertMismatch {
+            file: self.file.clone(),
+            reason,
+        };
+        // device of each listed id: (is_cpu, index in file order)
+        let mut device: BTreeMap<NodeId, (bool, usize)> = BTreeMap::new();
+        for (i, d) in self.accelerators.iter().enumerate() {
+            for &id in d {
+                device.insert(id, (false, i));
+            }
+        }
+        for (i, d) in self.cpus.iter().enumerate() {
+            for &id in d {
+                device.insert(id, (true, i));
+            }
+        }
+        let mut class_device: BTreeMap<usize, (bool, usize)> = BTreeMap::new();
+        for u in 0..inst.len() {
+            if let Some(&dev) = device.get(&inst.ids[u]) {
+                let c = inst.class[u];
+                match class_device.get(&c) {
+                    Some(&other) if other != dev => {
+                        return Err(mismatch(format!(
+                            "node {} is on a different device than another node of its colocation class",
+                            inst.ids[u]
+                        )))
+                    }
+                    _ => {
+                        class_device.insert(c, dev);
+                    }
+                }
+            }
+        }
+        let mut out = self.clone();
+        let mut added = 0;
+        for u in 0..inst.len() {
+            if device.contains_key(&inst.ids[u]) {
+                continue;
+            }
+            let Some(&(cpu, i)) = class_device.get(&inst.class[u]) else {
+                return Err(mismatch(format!(
+                    "node {} is not placed, and no node of its colocation class is",
+                    inst.ids[u]
+                )));
+            };
+            let list = if cpu {
+                &mut out.cpus[i]
+            } else {
+                &mut out.accelerators[i]
+            };
+            list.push(inst.ids[u]);
+            added += 1;
+        }
+        Ok((out, added))
+    }
+
     /// Scores the split on an instance with the same node ids.
     ///
     /// # Arguments

@@ -1,6 +1,9 @@
 //! Enumeration of the ideals (predecessor-closed sets) of the group DAG.
 
 use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::limits::StopReason;
 
 /// All ideals of a DAG, indexed level by level (by cardinality), with the Hasse diagram of
 /// the ideal lattice in both directions.
@@ -33,6 +36,20 @@ impl Ideals {
     /// # Complexity
     /// O(I·(n + m)) time and O(I·n/64 + I·w) memory for I ideals of width at most w.
     pub fn enumerate(pred: &[Vec<usize>], limit: usize) -> Option<Ideals> {
+        Ideals::enumerate_until(pred, limit, None).ok()
+    }
+
+    /// Like [`Ideals::enumerate`], but also stops at a wall-clock deadline (checked every
+    /// 4096 ideals).
+    ///
+    /// # Errors
+    /// [`StopReason::IdealLimit`] for more than `limit` ideals, [`StopReason::TimeLimit`]
+    /// when the deadline passes.
+    pub fn enumerate_until(
+        pred: &[Vec<usize>],
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Ideals, StopReason> {
         let n = pred.len();
         let words = n.div_ceil(64).max(1);
         let mut bits = vec![0u64; words];
@@ -60,14 +77,20 @@ impl Ideals {
                         None => {
                             let id = count as u32;
                             count += 1;
-                            if count > limit {
-                                return None;
+                            if count > limit || count > u32::MAX as usize {
+                                return Err(StopReason::IdealLimit);
+                            }
+                            if count % 4096 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                                return Err(StopReason::TimeLimit);
                             }
                             next_bits.extend_from_slice(&nb);
                             map.insert(nb, id);
                             id
                         }
                     };
+                    if edges.len() >= u32::MAX as usize {
+                        return Err(StopReason::IdealLimit);
+                    }
                     edges.push((i as u32, v as u32, id));
                 }
             }
@@ -92,7 +115,7 @@ impl Ideals {
         };
         let (up_start, up) = csr(&|&(a, v, b)| (a, v, b));
         let (down_start, down) = csr(&|&(a, v, b)| (b, v, a));
-        Some(Ideals {
+        Ok(Ideals {
             words,
             bits,
             level_start,

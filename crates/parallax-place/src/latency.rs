@@ -21,6 +21,7 @@ use crate::ideals::Ideals;
 use crate::incr::CommTracker;
 use crate::limits::{Limits, ProofStatus, StopReason};
 use crate::model::{Instance, NodeId};
+use crate::throughput::close;
 
 /// One accelerator subgraph of a latency schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1330,7 +1331,33 @@ pub fn solve_latency(
             "q (subgraphs per accelerator) must be >= 1".into(),
         ));
     }
+    if inst.overlap {
+        return Err(PlaceError::Unsupported(
+            "compute/communication overlap applies to the max-load objective only".into(),
+        ));
+    }
     let started = Instant::now();
+    let deadline = limits.deadline(started);
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    // q >= 2: the q = 1 optimum is a valid schedule, and a strong incumbent; it gets half
+    // the time and half the label budget
+    let mut seed: Option<(f64, LatencyPlan)> = None;
+    let mut limits = limits.clone();
+    if q >= 2 {
+        let half = Limits {
+            time_limit: limits.time_limit.map(|d| d / 2),
+            max_labels: limits.max_labels.map(|m| m / 2),
+            ..limits.clone()
+        };
+        if let Ok(one) = solve_latency(inst, 1, &half) {
+            limits.max_labels = limits
+                .max_labels
+                .map(|m| m.saturating_sub(one.labels.min(m / 2)));
+            seed = Some((one.schedule.latency, plan_of(inst, &one.schedule)));
+        }
+    }
+    let limits = &limits;
     let k = inst.devices.accelerators;
     let mem_cap = inst.devices.accelerator_memory;
     let red = Reduction::new(inst, q);
@@ -1356,11 +1383,17 @@ pub fn solve_latency(
             }
         }
     };
-    for plan in initial_plans(core, &con) {
+    for plan in initial_plans(core, &con, limits.max_table_bytes) {
         consider(plan, &mut best);
     }
-    let Some(ideals) = Ideals::enumerate(&con.pred, limits.max_ideals) else {
-        return finish_stopped(inst, q, best, StopReason::IdealLimit, root_lb, 0, 0);
+    if let Some((v, plan)) = seed {
+        if best.as_ref().map_or(true, |b| v < b.0) {
+            best = Some((v, plan));
+        }
+    }
+    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+        Ok(ideals) => ideals,
+        Err(reason) => return finish_stopped(inst, q, best, reason, root_lb, 0, 0),
     };
     let ni = ideals.len();
     let mut gmembers = con.groups.clone();
@@ -1458,7 +1491,7 @@ pub fn solve_latency(
     if let (None, Some(reason)) = (&best, stopped) {
         // nothing found, but nothing proven either
         return Err(PlaceError::Unsupported(format!(
-            "the latency search stopped ({reason:?}) before finding any schedule; raise the budget"
+            "the latency search stopped ({reason}) before finding any schedule; raise the budget"
         )));
     }
     let Some((value, plan)) = best else {
@@ -1472,7 +1505,7 @@ pub fn solve_latency(
         PlaceError::Verification("the latency search produced an unschedulable plan".into())
     })?;
     let expect = claimed.unwrap_or(value);
-    if (schedule.latency - expect).abs() > 1e-9 * expect.abs().max(1.0) {
+    if !close(schedule.latency, expect, inst) {
         return Err(PlaceError::Verification(format!(
             "search latency {expect} but the schedule evaluates to {}",
             schedule.latency
@@ -1763,8 +1796,92 @@ fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) {
         succ: adj(&inst.succ),
         pred: adj(&inst.pred),
         devices: inst.devices,
+        overlap: inst.overlap,
     };
     (sub, of)
+}
+
+/// The latency of a max-load placement run as one input: each accelerator's nodes form one
+/// subgraph, CPU nodes run on the CPUs. `None` when that is not a valid schedule (the
+/// device sets exchange data both ways, as training placements do, or break memory).
+///
+/// # Complexity
+/// O((n + m) log n).
+pub fn latency_of_placement(inst: &Instance, placement: &crate::eval::Placement) -> Option<f64> {
+    let index: std::collections::BTreeMap<NodeId, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    for d in &placement.devices {
+        if d.kind == crate::eval::DeviceKind::Accelerator {
+            for id in &d.nodes {
+                plan[*index.get(id)?] = Some((d.index, 0));
+            }
+        }
+    }
+    evaluate_plan(inst, &plan, 1).map(|s| s.latency)
+}
+
+/// The authors' latency greedy baseline: colocation classes and cycles contracted into
+/// inseparable blocks (over all edges), blocks in a depth-first topological order, each
+/// accelerator filled with consecutive blocks while its memory allows; blocks that fit on
+/// no accelerator (too big, unsupported, or all accelerators used) go to the CPUs. Returns
+/// the evaluated schedule, or `None` when a block fits nowhere (no CPUs).
+///
+/// # Complexity
+/// O((n + m) log n).
+pub fn latency_greedy(inst: &Instance) -> Option<LatencySchedule> {
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let con = Contraction::all_edges(inst, false);
+    let order = crate::baselines::dfs_topo_order(&con);
+    let (k, cap) = (inst.devices.accelerators, inst.devices.accelerator_memory);
+    let fits = |g: usize| con.supported[g] && con.size[g] <= cap;
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    let mut used = 0usize;
+    let mut i = 0;
+    while i < order.len() {
+        let g = order[i];
+        if !fits(g) || used == k {
+            i += 1; // CPU
+            continue;
+        }
+        let mut size = 0.0;
+        while i < order.len() && fits(order[i]) && size + con.size[order[i]] <= cap {
+            size += con.size[order[i]];
+            for &u in &con.groups[order[i]] {
+                plan[u] = Some((used, 0));
+            }
+            i += 1;
+        }
+        used += 1;
+    }
+    evaluate_plan(inst, &plan, 1)
+}
+
+/// The plan of a schedule (positions in execution order on each accelerator).
+fn plan_of(inst: &Instance, schedule: &LatencySchedule) -> LatencyPlan {
+    let index: std::collections::BTreeMap<NodeId, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    let mut next: std::collections::BTreeMap<usize, usize> = Default::default();
+    for s in &schedule.subgraphs {
+        let pos = next.entry(s.accelerator).or_insert(0);
+        for id in &s.nodes {
+            if let Some(&u) = index.get(id) {
+                plan[u] = Some((s.accelerator, *pos));
+            }
+        }
+        *pos += 1;
+    }
+    plan
 }
 
 fn finish_stopped(
@@ -1778,7 +1895,7 @@ fn finish_stopped(
 ) -> Result<LatencySolution, PlaceError> {
     let Some((_, plan)) = best else {
         return Err(PlaceError::Unsupported(format!(
-            "the latency search stopped ({reason:?}) before finding any schedule"
+            "the latency search stopped ({reason}) before finding any schedule; raise the budget"
         )));
     };
     let schedule = evaluate_plan(inst, &plan, q).ok_or_else(|| {
@@ -1813,17 +1930,23 @@ fn node_topo(inst: &Instance) -> Vec<usize> {
 
 /// Starting plans: all on CPU (when allowed) and a chain split into at most k subgraphs
 /// minimising the sum of subgraph durations under the memory limit.
-fn initial_plans(inst: &Instance, con: &Contraction) -> Vec<LatencyPlan> {
+fn initial_plans(inst: &Instance, con: &Contraction, max_bytes: u64) -> Vec<LatencyPlan> {
     let n = inst.len();
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let mut plans = Vec::new();
     if l > 0 {
         plans.push(vec![None; n]);
     }
-    if k == 0 {
+    let ng = con.len();
+    let k = k.min(ng);
+    // tables: (ng+1)² durations and (ng+1)(k+1) values and back pointers
+    let bytes = (ng + 1)
+        .checked_mul(ng + 1)
+        .and_then(|x| x.checked_mul(8))
+        .and_then(|x| x.checked_add((ng + 1).checked_mul(k + 1)?.checked_mul(32)?));
+    if k == 0 || !bytes.is_some_and(|b| b as u64 <= max_bytes) {
         return plans;
     }
-    let ng = con.len();
     // group order: con numbering is topological
     let mut tr = CommTracker::new(n);
     let idx = |i: usize, j: usize| i * (ng + 1) + j;

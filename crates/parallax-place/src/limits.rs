@@ -1,14 +1,31 @@
 //! Budgets and proof status (egg-style: running out of budget is a result, not an error).
 
-use std::time::Duration;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::PlaceError;
+
+/// The default wall-clock budget of every placement solver: 300 seconds.
+///
+/// Every shipped instance is proven optimal well inside it (the slowest, the latency
+/// objective on Inception-v3, takes about two minutes on 2 cores). A solver that runs out
+/// returns its best placement with a proven lower bound ([`ProofStatus::Stopped`]).
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(300);
+
+/// The largest accepted time limit, in seconds: 1,000,000 s (about 11.6 days).
+pub const MAX_TIME_LIMIT_SECS: f64 = 1_000_000.0;
+
+/// The default size limit of the DP tables (ideals × (k+1)·(l+1) values): 2 GiB.
+pub const DEFAULT_MAX_TABLE_BYTES: u64 = 2 << 30;
 
 /// Budgets for the exact solvers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Wall-clock budget, checked between DP levels. `None` = unlimited (the default, which
-    /// keeps results independent of machine speed).
+    /// Wall-clock budget, checked in every phase (heuristics, ideal enumeration, the DP or
+    /// search levels, the MILP, local search). `None` = unlimited. The default is
+    /// [`DEFAULT_TIME_LIMIT`]; results only depend on machine speed when it runs out.
     pub time_limit: Option<Duration>,
     /// Stop when the DAG has more ideals than this (memory guard).
     pub max_ideals: usize,
@@ -19,16 +36,57 @@ pub struct Limits {
     /// default, 200 million (a few hundred MB at most), lets every shipped latency instance
     /// finish with a proof — Inception-v3 needs about 77 million labels, ~2 minutes on 2 cores.
     pub max_labels: Option<u64>,
+    /// Largest DP table (and chain-DP table) allowed, in bytes; the size is computed with
+    /// checked arithmetic before anything is allocated. Default [`DEFAULT_MAX_TABLE_BYTES`].
+    pub max_table_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            time_limit: None,
+            time_limit: Some(DEFAULT_TIME_LIMIT),
             max_ideals: 4_000_000,
             max_pairs: None,
             max_labels: Some(200_000_000),
+            max_table_bytes: DEFAULT_MAX_TABLE_BYTES,
         }
+    }
+}
+
+impl Limits {
+    /// Validates a time limit given in seconds: finite, > 0 and at most
+    /// [`MAX_TIME_LIMIT_SECS`].
+    ///
+    /// # Errors
+    /// [`PlaceError::Unsupported`] naming the value and the accepted range.
+    pub fn time_limit_from_secs(secs: f64) -> Result<Duration, PlaceError> {
+        if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIME_LIMIT_SECS) {
+            return Err(PlaceError::Unsupported(format!(
+                "time limit {secs} s is out of range: expected a number of seconds > 0 and <= {MAX_TIME_LIMIT_SECS}"
+            )));
+        }
+        // in range, so the conversion cannot fail
+        Duration::try_from_secs_f64(secs).map_err(|e| PlaceError::Unsupported(e.to_string()))
+    }
+
+    /// The deadline of a solve that started at `started` (`None` when unlimited or when
+    /// it is not representable).
+    pub(crate) fn deadline(&self, started: Instant) -> Deadline {
+        Deadline(self.time_limit.and_then(|d| started.checked_add(d)))
+    }
+}
+
+/// A wall-clock deadline (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline(pub(crate) Option<Instant>);
+
+impl Deadline {
+    /// No deadline.
+    pub(crate) const NONE: Deadline = Deadline(None);
+
+    /// Whether the deadline has passed.
+    pub(crate) fn passed(&self) -> bool {
+        self.0.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -44,6 +102,23 @@ pub enum StopReason {
     PairLimit,
     /// [`Limits::max_labels`] search states created.
     LabelLimit,
+    /// The DP table would exceed [`Limits::max_table_bytes`].
+    MemoryLimit,
+    /// The MILP solver failed numerically; the best placement known is returned.
+    SolverFailure,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::TimeLimit => "time limit reached",
+            StopReason::IdealLimit => "too many ideals (max_ideals)",
+            StopReason::PairLimit => "pair budget reached (max_pairs)",
+            StopReason::LabelLimit => "label budget reached (--max-labels)",
+            StopReason::MemoryLimit => "DP table larger than the memory limit",
+            StopReason::SolverFailure => "the MILP solver failed",
+        })
+    }
 }
 
 /// Whether a returned value is proven optimal.
@@ -63,19 +138,29 @@ pub enum ProofStatus {
     },
 }
 
+/// Relative gap below which a stopped solve counts as proven optimal (the solvers prune
+/// with a relative tolerance of 1e-9 too).
+pub const OPTIMALITY_GAP: f64 = 1e-9;
+
 impl ProofStatus {
     /// Whether optimality is proven.
     pub fn is_optimal(&self) -> bool {
         matches!(self, ProofStatus::Optimal)
     }
 
-    pub(crate) fn stopped(reason: StopReason, lower_bound: f64, value: f64) -> ProofStatus {
+    /// The status of a solve that stopped with a proven `lower_bound` on the optimum and a
+    /// placement of value `value`: [`ProofStatus::Optimal`] when the bound meets the value
+    /// (relative gap at most [`OPTIMALITY_GAP`]), `Stopped` otherwise.
+    pub fn stopped(reason: StopReason, lower_bound: f64, value: f64) -> ProofStatus {
         let lower_bound = lower_bound.min(value);
         let gap = if value > 0.0 {
             (value - lower_bound) / value
         } else {
             0.0
         };
+        if gap <= OPTIMALITY_GAP {
+            return ProofStatus::Optimal;
+        }
         ProofStatus::Stopped {
             reason,
             lower_bound,

@@ -8,17 +8,17 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use good_lp::{
-    constraint, variable, Constraint, Expression, ProblemVariables, Solution, SolverModel,
-    Variable, WithTimeLimit,
+    constraint, variable, Constraint, Expression, ProblemVariables, Solution, SolutionStatus,
+    SolverModel, Variable, WithInitialSolution, WithTimeLimit,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contraction;
 use crate::error::PlaceError;
 use crate::eval::{evaluate, violations, Placement};
-use crate::limits::{ProofStatus, StopReason};
+use crate::limits::{Limits, ProofStatus, StopReason, DEFAULT_TIME_LIMIT};
 use crate::model::Instance;
-use crate::throughput::lower_bound;
+use crate::throughput::{lower_bound, solve_contiguous};
 
 /// Which MILP solver to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,18 +47,26 @@ pub struct MilpOptions {
     /// Impose contiguity (an acyclic quotient of device sets); then the optimum equals
     /// [`crate::solve_contiguous`]'s.
     pub contiguous: bool,
-    /// Solver time limit in seconds.
+    /// Time limit in seconds for the whole solve (seed and MILP), at most
+    /// [`crate::limits::MAX_TIME_LIMIT_SECS`]; `None` = unlimited. Default: the
+    /// [`crate::limits::DEFAULT_TIME_LIMIT`].
     pub time_limit: Option<f64>,
     /// Solver backend.
     pub backend: MilpBackend,
+    /// Seed the MILP with the DP's contiguous optimum ([`crate::solve_contiguous`], given at
+    /// most half the time): its value bounds the MILP's objective (which prunes variables
+    /// and keeps the coefficients well scaled), and it is returned when the MILP finds
+    /// nothing better in time. Default `true`.
+    pub seed: bool,
 }
 
 impl Default for MilpOptions {
     fn default() -> Self {
         MilpOptions {
             contiguous: false,
-            time_limit: None,
+            time_limit: Some(DEFAULT_TIME_LIMIT.as_secs_f64()),
             backend: MilpBackend::best_available(),
+            seed: true,
         }
     }
 }
@@ -74,7 +82,16 @@ pub struct MilpSolution {
     pub variables: usize,
     /// Number of MILP constraints.
     pub constraints: usize,
+    /// The seed's value (the DP's contiguous optimum, or its best placement when the DP was
+    /// stopped); `None` when not seeded.
+    pub seed: Option<f64>,
+    /// Whether the returned placement is the seed (the MILP found nothing better).
+    pub from_seed: bool,
 }
+
+/// Most constraints [`solve_milp`] builds; a larger model is not built (the seed is
+/// returned with [`StopReason::MemoryLimit`]).
+pub const MAX_CONSTRAINTS: usize = 4_000_000;
 
 struct Model {
     vars: ProblemVariables,
@@ -82,18 +99,19 @@ struct Model {
     x: Vec<Vec<Option<Variable>>>,
     constraints: Vec<Constraint>,
     nvars: usize,
+    /// Times are divided by this (the seed's value when there is one): keeps the
+    /// coefficients near 1 whatever the input's units.
+    scale: f64,
 }
 
-fn build(inst: &Instance, opts: &MilpOptions) -> Model {
+/// Builds the model; `ub` (the seed's value, or ∞) bounds the objective: class-device
+/// variables whose own time already exceeds it are left out. `None` when the model would
+/// have more than [`MAX_CONSTRAINTS`] constraints.
+fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let nd = k + l;
     let nc = inst.classes;
     let members = inst.class_members();
-    let mut vars = ProblemVariables::new();
-    let mut nvars = 0usize;
-    let mut constraints = Vec::new();
-    let load = vars.add(variable().min(0.0));
-    nvars += 1;
     let csize: Vec<f64> = members
         .iter()
         .map(|m| m.iter().map(|&u| inst.size[u]).sum())
@@ -102,70 +120,30 @@ fn build(inst: &Instance, opts: &MilpOptions) -> Model {
         .iter()
         .map(|m| m.iter().all(|&u| inst.supported[u]))
         .collect();
-    let mut x: Vec<Vec<Option<Variable>>> = vec![vec![None; nd]; nc];
-    for c in 0..nc {
-        for (d, slot) in x[c].iter_mut().enumerate() {
-            if d < k && (!csup[c] || csize[c] > inst.devices.accelerator_memory) {
-                continue;
-            }
-            *slot = Some(vars.add(variable().binary()));
-            nvars += 1;
+    let cp_acc: Vec<f64> = members
+        .iter()
+        .map(|m| m.iter().map(|&u| inst.p_acc[u]).sum())
+        .collect();
+    let cp_cpu: Vec<f64> = members
+        .iter()
+        .map(|m| m.iter().map(|&u| inst.p_cpu[u]).sum())
+        .collect();
+    let cap = inst.devices.accelerator_memory;
+    let ub_tol = ub * (1.0 + 1e-9);
+    let allowed = |c: usize, d: usize| -> bool {
+        if d < k {
+            csup[c] && csize[c] <= cap && cp_acc[c] <= ub_tol
+        } else {
+            cp_cpu[c] <= ub_tol
         }
-        let sum: Expression = x[c].iter().flatten().map(|&v| Expression::from(v)).sum();
-        constraints.push(constraint!(sum == 1.0));
-    }
-    let xe = |c: usize, d: usize, x: &Vec<Vec<Option<Variable>>>| -> Expression {
-        x[c][d].map_or(Expression::from(0.0), Expression::from)
     };
-    // cut variables: y[u][d] >= |x[cu][d] - x[cv][d]| for u's successors v in other classes
-    let mut load_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
-    for c in 0..nc {
-        for d in 0..nd {
-            if let Some(v) = x[c][d] {
-                let p: f64 = members[c]
-                    .iter()
-                    .map(|&u| if d < k { inst.p_acc[u] } else { inst.p_cpu[u] })
-                    .sum();
-                load_expr[d] += p * v;
-            }
-        }
-    }
-    for u in 0..inst.len() {
-        let other: BTreeSet<usize> = inst.succ[u]
-            .iter()
-            .map(|&v| inst.class[v])
-            .filter(|&cv| cv != inst.class[u])
-            .collect();
-        if other.is_empty() || inst.out_cost[u] == 0.0 {
-            continue;
-        }
-        for d in 0..k {
-            let y = vars.add(variable().min(0.0).max(1.0));
-            nvars += 1;
-            let xu = xe(inst.class[u], d, &x);
-            for &cv in &other {
-                let xv = xe(cv, d, &x);
-                constraints.push(constraint!(y >= xu.clone() - xv.clone()));
-                constraints.push(constraint!(y >= xv - xu.clone()));
-            }
-            load_expr[d] += inst.out_cost[u] * y;
-        }
-    }
-    for (d, e) in load_expr.into_iter().enumerate() {
-        let _ = d;
-        constraints.push(constraint!(e <= load));
-    }
-    for d in 0..k {
-        let m: Expression = (0..nc).filter_map(|c| x[c][d].map(|v| csize[c] * v)).sum();
-        constraints.push(constraint!(m <= inst.devices.accelerator_memory));
-    }
+    // forward class graph for contiguity (with mirrored edges of backward-only classes)
+    let mut cedges: BTreeSet<(usize, usize)> = BTreeSet::new();
     if opts.contiguous {
-        // forward class graph (with mirrored edges of backward-only classes)
         let mut has_fwd = vec![false; nc];
         for u in 0..inst.len() {
             has_fwd[inst.class[u]] |= !inst.backward[u];
         }
-        let mut cedges: BTreeSet<(usize, usize)> = BTreeSet::new();
         for u in 0..inst.len() {
             for &v in &inst.succ[u] {
                 let (a, b) = (inst.class[u], inst.class[v]);
@@ -179,6 +157,128 @@ fn build(inst: &Instance, opts: &MilpOptions) -> Model {
                 }
             }
         }
+    }
+    // count the constraints before building anything big
+    let edge_rows: usize = (0..inst.len())
+        .map(|u| inst.succ[u].len().saturating_mul(2).saturating_mul(k))
+        .fold(0usize, usize::saturating_add);
+    let order_rows = cedges.len().saturating_mul(nd).saturating_mul(nd);
+    let rows = nc
+        .saturating_add(nd)
+        .saturating_add(k)
+        .saturating_add(k)
+        .saturating_add(edge_rows)
+        .saturating_add(order_rows);
+    if rows > MAX_CONSTRAINTS {
+        return None;
+    }
+    let scale = if ub.is_finite() && ub > 0.0 {
+        ub
+    } else {
+        let lb = (0..nc)
+            .map(|c| {
+                (0..nd)
+                    .filter(|&d| allowed(c, d))
+                    .map(|d| if d < k { cp_acc[c] } else { cp_cpu[c] })
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max);
+        if lb > 0.0 {
+            lb
+        } else {
+            1.0
+        }
+    };
+    let mut vars = ProblemVariables::new();
+    let mut nvars = 0usize;
+    let mut constraints = Vec::new();
+    let load = if ub.is_finite() {
+        vars.add(variable().min(0.0).max(ub_tol / scale))
+    } else {
+        vars.add(variable().min(0.0))
+    };
+    nvars += 1;
+    let mut x: Vec<Vec<Option<Variable>>> = vec![vec![None; nd]; nc];
+    for c in 0..nc {
+        for (d, slot) in x[c].iter_mut().enumerate() {
+            if !allowed(c, d) {
+                continue;
+            }
+            *slot = Some(vars.add(variable().binary()));
+            nvars += 1;
+        }
+        let sum: Expression = x[c].iter().flatten().map(|&v| Expression::from(v)).sum();
+        constraints.push(constraint!(sum == 1.0));
+    }
+    let xe = |c: usize, d: usize, x: &Vec<Vec<Option<Variable>>>| -> Expression {
+        x[c][d].map_or(Expression::from(0.0), Expression::from)
+    };
+    // cut variables: y[u][d] >= |x[cu][d] - x[cv][d]| for u's successors v in other classes
+    let mut load_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
+    // with overlap, transfers form their own row per accelerator: load >= Σ transfers
+    let mut transfer_expr: Vec<Expression> = vec![Expression::from(0.0); k];
+    for c in 0..nc {
+        for d in 0..nd {
+            if let Some(v) = x[c][d] {
+                let p = if d < k { cp_acc[c] } else { cp_cpu[c] };
+                load_expr[d] += (p / scale) * v;
+            }
+        }
+    }
+    for u in 0..inst.len() {
+        let other: BTreeSet<usize> = inst.succ[u]
+            .iter()
+            .map(|&v| inst.class[v])
+            .filter(|&cv| cv != inst.class[u])
+            .collect();
+        if other.is_empty() || inst.out_cost[u] == 0.0 {
+            continue;
+        }
+        for d in 0..k {
+            let xu_var = x[inst.class[u]][d];
+            if xu_var.is_none() && other.iter().all(|&cv| x[cv][d].is_none()) {
+                continue; // neither end can be on d
+            }
+            let y = vars.add(variable().min(0.0).max(1.0));
+            nvars += 1;
+            let xu = xe(inst.class[u], d, &x);
+            for &cv in &other {
+                let xv = xe(cv, d, &x);
+                constraints.push(constraint!(y >= xu.clone() - xv.clone()));
+                constraints.push(constraint!(y >= xv - xu.clone()));
+            }
+            // a cut dearer than the bound can never be paid: clamping its cost to twice the
+            // bound keeps the integer solutions the same and the coefficients near 1
+            let cost = if ub.is_finite() {
+                inst.out_cost[u].min(2.0 * ub_tol)
+            } else {
+                inst.out_cost[u]
+            };
+            if inst.overlap {
+                transfer_expr[d] += (cost / scale) * y;
+            } else {
+                load_expr[d] += (cost / scale) * y;
+            }
+        }
+    }
+    for e in load_expr {
+        constraints.push(constraint!(e <= load));
+    }
+    if inst.overlap {
+        for e in transfer_expr {
+            constraints.push(constraint!(e <= load));
+        }
+    }
+    if cap.is_finite() && cap > 0.0 && inst.total_size() > cap {
+        for d in 0..k {
+            let m: Expression = (0..nc)
+                .filter_map(|c| x[c][d].map(|v| (csize[c] / cap) * v))
+                .sum();
+            constraints.push(constraint!(m <= 1.0));
+        }
+    }
+    if opts.contiguous {
         // acyclic quotient: device positions P_d with P_e >= P_d + 1 whenever a forward
         // edge a -> b has a on d and b on e (big-M on the two assignment binaries)
         let big = nd as f64;
@@ -200,13 +300,14 @@ fn build(inst: &Instance, opts: &MilpOptions) -> Model {
             }
         }
     }
-    Model {
+    Some(Model {
         vars,
         load,
         x,
         constraints,
         nvars,
-    }
+        scale,
+    })
 }
 
 fn extract<S: Solution>(sol: &S, x: &[Vec<Option<Variable>>], inst: &Instance) -> Vec<usize> {
@@ -226,70 +327,230 @@ fn extract<S: Solution>(sol: &S, x: &[Vec<Option<Variable>>], inst: &Instance) -
     (0..inst.len()).map(|u| cslot[inst.class[u]]).collect()
 }
 
+/// Device slots (accelerators `0..k`, CPUs `k..`) of an evaluated placement.
+fn slots_of(inst: &Instance, p: &Placement) -> Vec<usize> {
+    let index: std::collections::BTreeMap<i64, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let mut slot = vec![0usize; inst.len()];
+    for d in &p.devices {
+        let s = match d.kind {
+            crate::eval::DeviceKind::Accelerator => d.index,
+            crate::eval::DeviceKind::Cpu => inst.devices.accelerators + d.index,
+        };
+        for id in &d.nodes {
+            if let Some(&u) = index.get(id) {
+                slot[u] = s;
+            }
+        }
+    }
+    slot
+}
+
+/// What the MILP backend returned.
+struct Solved {
+    slot: Vec<usize>,
+    /// The solver proved its solution optimal.
+    optimal: bool,
+    /// The solver's own lower bound (unscaled), when it reports one.
+    bound: Option<f64>,
+}
+
 /// Solves max-load placement by MILP: binary class-to-device variables, cut variables for
 /// the transfer costs, memory rows, and (optionally) contiguity as an acyclic quotient:
 /// device positions P with P_e ≥ P_d + 1 whenever a forward edge runs from device d to
 /// device e (see [`crate::eval::is_contiguous`]).
 ///
+/// With [`MilpOptions::seed`] (the default) the DP's contiguous optimum is computed first;
+/// it bounds the objective, is given to the solver as a start, and is returned (with the
+/// best proven bound) when the MILP finds nothing better, fails numerically, or runs out of
+/// time — running out of time is a result, never an error. Device counts are capped at the
+/// number of classes first ([`Instance::usable`]).
+///
 /// # Arguments
 /// * `inst` — a validated instance.
-/// * `opts` — contiguity, time limit, backend.
+/// * `opts` — contiguity, time limit, backend, seeding.
 ///
 /// # Errors
-/// [`PlaceError::Unsupported`] when HiGHS is requested without the `highs` feature;
-/// [`PlaceError::InfeasibleMemory`] when the MILP is infeasible; [`PlaceError::Milp`] for
-/// other solver failures; [`PlaceError::Verification`] if the solution breaks a constraint.
+/// [`PlaceError::Unsupported`] when HiGHS is requested without the `highs` feature or the
+/// time limit is out of range; [`PlaceError::InfeasibleMemory`] when the MILP is
+/// infeasible; [`PlaceError::Milp`] for solver failures without a seed to fall back on;
+/// [`PlaceError::Verification`] if the solution breaks a constraint.
 ///
 /// # Complexity
-/// O(C·(k+l) + m·k) variables and O(m·(k+l)²) constraints (C classes, m edges); solve time is
-/// exponential in the worst case.
+/// O(C·(k+l) + m·k) variables and O(m·k + E·(k+l)²) constraints (C classes, m edges, E
+/// class edges under contiguity, at most [`MAX_CONSTRAINTS`]); solve time is exponential
+/// in the worst case.
 pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, PlaceError> {
     let started = Instant::now();
-    let m = build(inst, opts);
+    let time_limit = match opts.time_limit {
+        Some(t) => Some(Limits::time_limit_from_secs(t)?),
+        None => None,
+    };
+    if opts.backend == MilpBackend::Highs && !cfg!(feature = "highs") {
+        return Err(PlaceError::Unsupported(
+            "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
+        ));
+    }
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let con = Contraction::new(inst, false);
+    let trivial_lb = lower_bound(inst, &con);
+    // the seed: the DP's contiguous optimum, with at most half the time
+    let seed = if opts.seed {
+        let limits = Limits {
+            time_limit: time_limit.map(|d| d / 2),
+            ..Limits::default()
+        };
+        match solve_contiguous(inst, &limits) {
+            Ok(s) => Some(s),
+            Err(PlaceError::InfeasibleMemory { .. }) if opts.contiguous => {
+                return Err(PlaceError::InfeasibleMemory {
+                    accelerators: usable.devices.accelerators,
+                    memory: inst.devices.accelerator_memory,
+                    total_size: inst.total_size(),
+                });
+            }
+            Err(PlaceError::Verification(e)) => return Err(PlaceError::Verification(e)),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let ub = seed
+        .as_ref()
+        .map_or(f64::INFINITY, |s| s.placement.max_load);
+    // under contiguity the DP's proof settles the MILP's question
+    let seed_lb = match &seed {
+        Some(s) if opts.contiguous => match s.status {
+            ProofStatus::Optimal => ub,
+            ProofStatus::Stopped { lower_bound, .. } => lower_bound,
+        },
+        _ => trivial_lb,
+    };
+    let left = |limit: Option<std::time::Duration>| {
+        limit.map(|d| d.saturating_sub(started.elapsed()).as_secs_f64())
+    };
+    let from_seed = |reason: StopReason, lb: f64, nvars: usize, ncons: usize| {
+        let s = seed.as_ref().map(|s| s.placement.clone());
+        s.map(|placement| MilpSolution {
+            status: ProofStatus::stopped(reason, lb.max(trivial_lb), placement.max_load),
+            seed: Some(placement.max_load),
+            placement,
+            variables: nvars,
+            constraints: ncons,
+            from_seed: true,
+        })
+    };
+    let Some(m) = build(inst, opts, ub) else {
+        return from_seed(StopReason::MemoryLimit, seed_lb, 0, 0).ok_or_else(|| {
+            PlaceError::Unsupported(format!(
+                "the MILP would have more than {MAX_CONSTRAINTS} constraints and no seed placement is known"
+            ))
+        });
+    };
     let ncons = m.constraints.len();
     let nvars = m.nvars;
-    let x = m.x.clone();
-    let slot = match opts.backend {
-        MilpBackend::Microlp => {
-            let mut model = m.vars.minimise(m.load).using(good_lp::microlp);
-            if let Some(t) = opts.time_limit {
-                model = model.with_time_limit(t);
+    let remaining = left(time_limit);
+    if remaining.is_some_and(|t| t <= 0.0) {
+        return from_seed(StopReason::TimeLimit, seed_lb, nvars, ncons).ok_or_else(|| {
+            PlaceError::Unsupported("the time limit ran out before the MILP".into())
+        });
+    }
+    let start: Vec<(Variable, f64)> = match &seed {
+        Some(s) => {
+            let slot = slots_of(inst, &s.placement);
+            let mut v = Vec::new();
+            for (c, members) in inst.class_members().iter().enumerate() {
+                let Some(&u) = members.first() else { continue };
+                for (d, var) in m.x[c].iter().enumerate() {
+                    if let Some(var) = var {
+                        v.push((*var, if d == slot[u] { 1.0 } else { 0.0 }));
+                    }
+                }
             }
-            for c in m.constraints {
-                model.add_constraint(c);
-            }
-            let sol = model.solve().map_err(|e| map_err(e, inst))?;
-            extract(&sol, &x, inst)
+            v
         }
-        MilpBackend::Highs => solve_highs(m, opts, &x, inst)?,
+        None => Vec::new(),
     };
-    let placement = evaluate(inst, &slot);
-    let bad = violations(inst, &slot);
+    let solved = match opts.backend {
+        MilpBackend::Microlp => solve_microlp(m, remaining, start, inst),
+        MilpBackend::Highs => solve_highs(m, remaining, start, inst),
+    };
+    let solved = match solved {
+        Ok(s) => s,
+        Err(e) => {
+            let timed_out = left(time_limit).is_some_and(|t| t <= 0.0);
+            let reason = if timed_out {
+                StopReason::TimeLimit
+            } else {
+                StopReason::SolverFailure
+            };
+            return match (from_seed(reason, seed_lb, nvars, ncons), e) {
+                (_, PlaceError::InfeasibleMemory { .. }) if seed.is_none() => {
+                    Err(PlaceError::InfeasibleMemory {
+                        accelerators: usable.devices.accelerators,
+                        memory: inst.devices.accelerator_memory,
+                        total_size: inst.total_size(),
+                    })
+                }
+                (Some(sol), _) => Ok(sol),
+                (None, e) => Err(e),
+            };
+        }
+    };
+    let placement = evaluate(inst, &solved.slot);
+    let bad = violations(inst, &solved.slot);
     if !bad.is_empty() || (opts.contiguous && !placement.contiguous) {
         return Err(PlaceError::Verification(format!(
             "MILP placement breaks constraints: {bad:?}, contiguous = {}",
             placement.contiguous
         )));
     }
-    let timed_out = opts
-        .time_limit
-        .is_some_and(|t| started.elapsed().as_secs_f64() >= t);
-    let status = if timed_out {
-        let con = Contraction::new(inst, false);
-        ProofStatus::stopped(
-            StopReason::TimeLimit,
-            lower_bound(inst, &con),
-            placement.max_load,
-        )
+    let lb = if solved.optimal {
+        placement.max_load.min(ub)
     } else {
-        ProofStatus::Optimal
+        solved.bound.unwrap_or(0.0).max(seed_lb)
     };
-    Ok(MilpSolution {
-        placement,
-        status,
-        variables: nvars,
-        constraints: ncons,
-    })
+    let status = |value: f64| {
+        if solved.optimal {
+            ProofStatus::Optimal
+        } else {
+            ProofStatus::stopped(StopReason::TimeLimit, lb.max(trivial_lb), value)
+        }
+    };
+    if placement.max_load < ub {
+        return Ok(MilpSolution {
+            status: status(placement.max_load),
+            placement,
+            variables: nvars,
+            constraints: ncons,
+            seed: seed.as_ref().map(|s| s.placement.max_load),
+            from_seed: false,
+        });
+    }
+    // the seed is at least as good
+    match &seed {
+        Some(s) => Ok(MilpSolution {
+            status: status(ub),
+            placement: s.placement.clone(),
+            variables: nvars,
+            constraints: ncons,
+            seed: Some(ub),
+            from_seed: true,
+        }),
+        None => Ok(MilpSolution {
+            status: status(placement.max_load),
+            placement,
+            variables: nvars,
+            constraints: ncons,
+            seed: None,
+            from_seed: false,
+        }),
+    }
 }
 
 fn map_err(e: good_lp::ResolutionError, inst: &Instance) -> PlaceError {
@@ -303,31 +564,72 @@ fn map_err(e: good_lp::ResolutionError, inst: &Instance) -> PlaceError {
     }
 }
 
-#[cfg(feature = "highs")]
-fn solve_highs(
+fn solve_microlp(
     m: Model,
-    opts: &MilpOptions,
-    x: &[Vec<Option<Variable>>],
+    time_limit: Option<f64>,
+    start: Vec<(Variable, f64)>,
     inst: &Instance,
-) -> Result<Vec<usize>, PlaceError> {
-    let mut model = m.vars.minimise(m.load).using(good_lp::highs);
-    if let Some(t) = opts.time_limit {
+) -> Result<Solved, PlaceError> {
+    let mut model = m.vars.minimise(m.load).using(good_lp::microlp);
+    if let Some(t) = time_limit {
         model = model.with_time_limit(t);
+    }
+    if !start.is_empty() {
+        model = model.with_initial_solution(start);
     }
     for c in m.constraints {
         model.add_constraint(c);
     }
     let sol = model.solve().map_err(|e| map_err(e, inst))?;
-    Ok(extract(&sol, x, inst))
+    let optimal = matches!(sol.status(), SolutionStatus::Optimal);
+    let slot = extract(&sol, &m.x, inst);
+    let bound = sol
+        .into_inner()
+        .stats()
+        .best_bound
+        .filter(|b| b.is_finite())
+        .map(|b| b * m.scale);
+    Ok(Solved {
+        slot,
+        optimal,
+        bound,
+    })
+}
+
+#[cfg(feature = "highs")]
+fn solve_highs(
+    m: Model,
+    time_limit: Option<f64>,
+    start: Vec<(Variable, f64)>,
+    inst: &Instance,
+) -> Result<Solved, PlaceError> {
+    let mut model = m.vars.minimise(m.load).using(good_lp::highs);
+    if let Some(t) = time_limit {
+        model = model.with_time_limit(t);
+    }
+    if !start.is_empty() {
+        model = model.with_initial_solution(start);
+    }
+    for c in m.constraints {
+        model.add_constraint(c);
+    }
+    let sol = model.solve().map_err(|e| map_err(e, inst))?;
+    let optimal = matches!(sol.status(), SolutionStatus::Optimal);
+    let slot = extract(&sol, &m.x, inst);
+    Ok(Solved {
+        slot,
+        optimal,
+        bound: None,
+    })
 }
 
 #[cfg(not(feature = "highs"))]
 fn solve_highs(
     _m: Model,
-    _opts: &MilpOptions,
-    _x: &[Vec<Option<Variable>>],
+    _time_limit: Option<f64>,
+    _start: Vec<(Variable, f64)>,
     _inst: &Instance,
-) -> Result<Vec<usize>, PlaceError> {
+) -> Result<Solved, PlaceError> {
     Err(PlaceError::Unsupported(
         "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
     ))

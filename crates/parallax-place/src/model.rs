@@ -12,6 +12,12 @@ use crate::error::PlaceError;
 /// A node id as written in the input.
 pub type NodeId = i64;
 
+/// The largest accepted number of accelerators (and, separately, of CPUs): 1,048,576.
+///
+/// Solvers never build tables over more devices of a kind than there are colocation
+/// classes (see [`Instance::usable`]), so a large count costs nothing by itself.
+pub const MAX_DEVICES: usize = 1 << 20;
+
 /// One operator of the DAG.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,11 +162,13 @@ impl Graph {
             source,
         })?;
         let count = |field: &'static str, v: i64| -> Result<usize, PlaceError> {
-            usize::try_from(v).map_err(|_| PlaceError::InvalidDevices {
-                field,
-                value: v as f64,
-                expected: "an integer >= 0",
-            })
+            usize::try_from(v).ok().filter(|&c| c <= MAX_DEVICES).ok_or(
+                PlaceError::InvalidDevices {
+                    field,
+                    value: v as f64,
+                    expected: "an integer >= 0 and <= 1048576",
+                },
+            )
         };
         let devices = Devices {
             accelerators: count("maxFPGAs", raw.max_fpgas)?,
@@ -309,9 +317,29 @@ pub struct Instance {
     pub pred: Vec<Vec<usize>>,
     /// The devices.
     pub devices: Devices,
+    /// Compute/communication overlap: an accelerator's load is max(Σ p_acc, Σ transfers)
+    /// instead of their sum (the authors' code notes both options). Off by default; set
+    /// with [`Instance::with_overlap`]. Max-load objective only.
+    pub overlap: bool,
 }
 
 impl Instance {
+    /// The same instance with compute/communication overlap on or off.
+    pub fn with_overlap(mut self, overlap: bool) -> Instance {
+        self.overlap = overlap;
+        self
+    }
+
+    /// An accelerator's load from its compute time and its transfer time.
+    #[inline]
+    pub fn acc_load(&self, compute: f64, transfer: f64) -> f64 {
+        if self.overlap {
+            compute.max(transfer)
+        } else {
+            compute + transfer
+        }
+    }
+
     /// Validates a graph.
     ///
     /// # Errors
@@ -330,6 +358,15 @@ impl Instance {
                 value: d.accelerator_memory,
                 expected: "a number >= 0",
             });
+        }
+        for (field, count) in [("accelerators", d.accelerators), ("cpus", d.cpus)] {
+            if count > MAX_DEVICES {
+                return Err(PlaceError::InvalidDevices {
+                    field,
+                    value: count as f64,
+                    expected: "an integer >= 0 and <= 1048576",
+                });
+            }
         }
         if d.accelerators + d.cpus == 0 {
             return Err(PlaceError::InvalidDevices {
@@ -406,6 +443,7 @@ impl Instance {
             succ,
             pred,
             devices: d,
+            overlap: false,
         };
         inst.check_devices_can_take()?;
         Ok(inst)
@@ -433,6 +471,24 @@ impl Instance {
     /// Sum of all node sizes.
     pub fn total_size(&self) -> f64 {
         self.size.iter().sum()
+    }
+
+    /// The instance with at most as many accelerators and as many CPUs as there are
+    /// colocation classes: a placement never uses more devices of a kind than that, and
+    /// devices of a kind are identical, so optima do not change. Solvers size their tables
+    /// with these counts. Borrowed when nothing is capped.
+    ///
+    /// # Complexity
+    /// O(1), or O(n + m) for the copy when a count is capped.
+    pub fn usable(&self) -> std::borrow::Cow<'_, Instance> {
+        let cap = self.classes.max(1);
+        if self.devices.accelerators <= cap && self.devices.cpus <= cap {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut capped = self.clone();
+        capped.devices.accelerators = capped.devices.accelerators.min(cap);
+        capped.devices.cpus = capped.devices.cpus.min(cap);
+        std::borrow::Cow::Owned(capped)
     }
 
     fn check_devices_can_take(&self) -> Result<(), PlaceError> {

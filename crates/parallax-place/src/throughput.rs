@@ -11,7 +11,7 @@ use crate::error::PlaceError;
 use crate::eval::{evaluate, violations, Placement};
 use crate::ideals::Ideals;
 use crate::incr::CommTracker;
-use crate::limits::{Limits, ProofStatus, StopReason};
+use crate::limits::{Deadline, Limits, ProofStatus, StopReason};
 use crate::model::Instance;
 
 const INF: f64 = f64::INFINITY;
@@ -163,7 +163,7 @@ impl Ctx<'_> {
                 f(
                     j as usize,
                     PairLoads {
-                        acc: acc_ok.then_some(p_acc + comm),
+                        acc: acc_ok.then_some(self.inst.acc_load(p_acc, comm)),
                         cpu: cpu_ok.then_some(p_cpu),
                     },
                 );
@@ -245,13 +245,29 @@ impl Ctx<'_> {
 /// [`PlaceError::InfeasibleMemory`] when no contiguous placement fits (only possible without
 /// CPUs); [`PlaceError::Verification`] if the reconstructed placement fails re-verification.
 ///
+/// When memory can bind (the nodes do not all fit on one accelerator), zero-time groups
+/// with a size cannot be folded exactly, and the lattice can grow by orders of magnitude
+/// (GNMT: 17,914 → 3.1 million ideals). The solver then bounds the optimum from both sides
+/// first: the same DP without the memory limit (a relaxation, folded exactly) gives a lower
+/// bound — and the answer, when its placement happens to fit; the DP with sized zero-time
+/// groups folded anyway (a restriction, like the authors' C++ DP) gives a valid placement.
+/// When the two meet, that placement is optimal; otherwise the exact DP runs on the
+/// unfolded lattice, pruned by the better placement and with the relaxation's bound.
+///
 /// # Complexity
-/// The ideals of the group DAG are enumerated once (O(I·(n+m)) time, O(I·n/64) memory). The
-/// DP visits, for each ideal I, only the sub-ideals J whose difference I \ J can still fit
-/// under the heuristic upper bound (by time, memory and support, all monotone), each in
-/// O(1 + degree) amortised time with an incremental cut cost, and never stores pairs:
-/// O(P·(k+1)(l+1)) time for P visited pairs and O(I·(k+1)(l+1)) memory. Ideals of equal size
-/// are processed in parallel; results do not depend on the thread count.
+/// With g groups, I ideals of the group DAG, P visited ideal pairs, k' = min(k, classes)
+/// and l' = min(l, classes) (see [`Instance::usable`]):
+///
+/// - Time: **O(g²·(deg + k'l') + I·(g + m_g) + P·(deg + k'l'))** — the chain-DP heuristic,
+///   ideal enumeration, and the DP, which visits for each ideal only the sub-ideals whose
+///   difference still fits under the upper bound (time, memory and support are monotone)
+///   with an incremental cut cost. Up to three such runs when memory binds.
+/// - Auxiliary space: **O(I·(g/64 + k'l') + g·k'l')** — the ideals' bitsets and Hasse
+///   diagram, the DP table (checked against [`Limits::max_table_bytes`] before it is
+///   allocated) and the chain DP; pairs are never stored.
+///
+/// Ideals of equal size are processed in parallel; results do not depend on the thread
+/// count. Every phase checks the deadline.
 ///
 /// # Examples
 /// ```
@@ -275,14 +291,118 @@ pub fn solve_contiguous(
     limits: &Limits,
 ) -> Result<ThroughputSolution, PlaceError> {
     let started = Instant::now();
-    let con = Contraction::new(inst, true);
+    let deadline = limits.deadline(started);
+    let user_k = inst.devices.accelerators;
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let mem = inst.devices.accelerator_memory;
+    if inst.total_size() <= mem {
+        return dp_solve(
+            inst,
+            Contraction::new(inst, true),
+            limits,
+            deadline,
+            None,
+            0.0,
+            user_k,
+        );
+    }
+    // Memory can bind, so sized zero-time groups cannot be folded exactly and the lattice
+    // can be far larger. Bound the optimum from both sides first:
+    // (1) relaxation: the same instance without the memory limit (folds exactly);
+    let mut relaxed = inst.clone();
+    relaxed.devices.accelerator_memory = f64::INFINITY;
+    let relax = dp_solve(
+        &relaxed,
+        Contraction::new(&relaxed, true),
+        limits,
+        deadline,
+        None,
+        0.0,
+        user_k,
+    )?;
+    let relax_lb = match relax.status {
+        ProofStatus::Optimal => relax.placement.max_load,
+        ProofStatus::Stopped { lower_bound, .. } => lower_bound,
+    };
+    let relax_fits = relax.status.is_optimal() && relax_slots_fit(inst, &relax.placement);
+    if relax_fits {
+        return Ok(ThroughputSolution {
+            placement: relax.placement,
+            status: ProofStatus::Optimal,
+            stats: relax.stats,
+        });
+    }
+    // (2) restriction: fold sized zero-time groups anyway; any placement it finds is valid.
+    let restricted = dp_solve(
+        inst,
+        Contraction::restricted(inst),
+        limits,
+        deadline,
+        None,
+        0.0,
+        user_k,
+    );
+    let incumbent = match restricted {
+        Ok(r) => {
+            let status =
+                ProofStatus::stopped(StopReason::TimeLimit, relax_lb, r.placement.max_load);
+            if status.is_optimal() {
+                // the restriction meets the relaxation: optimal
+                return Ok(ThroughputSolution { status, ..r });
+            }
+            Some(r.placement)
+        }
+        Err(PlaceError::Verification(e)) => return Err(PlaceError::Verification(e)),
+        Err(_) => None,
+    };
+    // (3) the exact DP, pruned by the best placement so far and bounded below by (1)
+    dp_solve(
+        inst,
+        Contraction::new(inst, true),
+        limits,
+        deadline,
+        incumbent,
+        relax_lb,
+        user_k,
+    )
+}
+
+/// Whether a placement (of the memory-relaxed instance) keeps the real memory limit.
+fn relax_slots_fit(inst: &Instance, p: &Placement) -> bool {
+    p.devices.iter().all(|d| {
+        d.kind == crate::eval::DeviceKind::Cpu || d.memory <= inst.devices.accelerator_memory
+    })
+}
+
+/// The DP on one contraction. `incumbent` (a valid contiguous placement) joins the
+/// heuristics as an upper bound; `extra_lb` is a proven lower bound from elsewhere.
+fn dp_solve(
+    inst: &Instance,
+    con: Contraction,
+    limits: &Limits,
+    deadline: Deadline,
+    incumbent: Option<Placement>,
+    extra_lb: f64,
+    user_k: usize,
+) -> Result<ThroughputSolution, PlaceError> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let mem = inst.devices.accelerator_memory;
-    let heuristic = baselines::chain_dp_assignment(inst, &con).and_then(|slot| {
+    let valid = |slot: Vec<usize>| {
         let p = evaluate(inst, &slot);
         (violations(inst, &slot).is_empty() && p.contiguous).then_some((slot, p))
-    });
-    let ub = heuristic.as_ref().map_or(INF, |(_, p)| p.max_load);
+    };
+    // the chain DP, or (when it is cut short or too big) the linear-time greedy fill, so
+    // that a stop always has a placement to return when one of them fits
+    let heuristic = baselines::chain_dp_until(inst, &con, deadline, limits.max_table_bytes)
+        .and_then(valid)
+        .or_else(|| baselines::greedy_fill(inst, &con).and_then(valid))
+        .map(|(_, p)| p);
+    let heuristic = match (heuristic, incumbent) {
+        (Some(h), Some(i)) => Some(if i.max_load < h.max_load { i } else { h }),
+        (h, i) => h.or(i),
+    };
+    let ub = heuristic.as_ref().map_or(INF, |p| p.max_load);
     let ub_prune = if ub.is_finite() {
         ub * (1.0 + 1e-9) + 1e-12
     } else {
@@ -294,21 +414,29 @@ pub fn solve_contiguous(
         pairs: 0,
         upper_bound: ub,
     };
-    let lb = lower_bound(inst, &con);
+    let lb = lower_bound(inst, &con).max(extra_lb);
     let stop = |reason: StopReason, stats: DpStats| -> Result<ThroughputSolution, PlaceError> {
         match &heuristic {
-            Some((_, p)) => Ok(ThroughputSolution {
+            Some(p) => Ok(ThroughputSolution {
                 placement: p.clone(),
                 status: ProofStatus::stopped(reason, lb, p.max_load),
                 stats,
             }),
             None => Err(PlaceError::Unsupported(format!(
-                "the exact DP stopped ({reason:?}) and no heuristic placement is feasible"
+                "the exact DP stopped ({reason}) before finding any placement and no heuristic placement fits; raise the budget"
             ))),
         }
     };
-    let Some(ideals) = Ideals::enumerate(&con.pred, limits.max_ideals) else {
-        return stop(StopReason::IdealLimit, stats);
+    if heuristic.is_some() && ProofStatus::stopped(StopReason::TimeLimit, lb, ub).is_optimal() {
+        // the heuristic meets the lower bound: nothing to search
+        return stop(StopReason::TimeLimit, stats);
+    }
+    if deadline.passed() {
+        return stop(StopReason::TimeLimit, stats);
+    }
+    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+        Ok(ideals) => ideals,
+        Err(reason) => return stop(reason, stats),
     };
     stats.ideals = ideals.len();
     let ctx = Ctx {
@@ -321,15 +449,27 @@ pub fn solve_contiguous(
         ub: ub_prune,
     };
     let w = ctx.width();
-    let mut dp = vec![INF; ideals.len() * w];
+    let cells = ideals.len().checked_mul(w);
+    let bytes = cells.and_then(|c| c.checked_mul(std::mem::size_of::<f64>()));
+    let Some(cells) = cells.filter(|_| bytes.is_some_and(|b| b as u64 <= limits.max_table_bytes))
+    else {
+        return stop(StopReason::MemoryLimit, stats);
+    };
+    let mut dp = vec![INF; cells];
     dp[..w].iter_mut().for_each(|x| *x = 0.0);
     for t in 1..ideals.level_start.len() - 1 {
         let (lo, hi) = (ideals.level_start[t], ideals.level_start[t + 1]);
-        let rows: Vec<(Vec<f64>, u64)> = (lo..hi)
+        let rows: Vec<Option<(Vec<f64>, u64)>> = (lo..hi)
             .into_par_iter()
-            .map_init(|| ctx.scratch(), |s, i| ctx.row(&dp, i, s))
+            .map_init(
+                || ctx.scratch(),
+                |s, i| (!deadline.passed()).then(|| ctx.row(&dp, i, s)),
+            )
             .collect();
-        for (off, (row, pairs)) in rows.into_iter().enumerate() {
+        if rows.iter().any(Option::is_none) {
+            return stop(StopReason::TimeLimit, stats);
+        }
+        for (off, (row, pairs)) in rows.into_iter().flatten().enumerate() {
             let i = lo + off;
             dp[i * w..(i + 1) * w].copy_from_slice(&row);
             stats.pairs += pairs;
@@ -338,11 +478,6 @@ pub fn solve_contiguous(
             && t + 1 < ideals.level_start.len() - 1
         {
             return stop(StopReason::PairLimit, stats);
-        }
-        if limits.time_limit.is_some_and(|d| started.elapsed() >= d)
-            && t + 1 < ideals.level_start.len() - 1
-        {
-            return stop(StopReason::TimeLimit, stats);
         }
     }
     let full = ideals.full();
@@ -354,7 +489,7 @@ pub fn solve_contiguous(
             ));
         }
         return Err(PlaceError::InfeasibleMemory {
-            accelerators: k,
+            accelerators: user_k,
             memory: mem,
             total_size: inst.total_size(),
         });
@@ -368,7 +503,7 @@ pub fn solve_contiguous(
             placement.contiguous
         )));
     }
-    if (placement.max_load - best).abs() > 1e-9 * best.abs().max(1.0) {
+    if !close(placement.max_load, best, inst) {
         return Err(PlaceError::Verification(format!(
             "DP value {best} but the placement evaluates to {}",
             placement.max_load
@@ -379,6 +514,14 @@ pub fn solve_contiguous(
         status: ProofStatus::Optimal,
         stats,
     })
+}
+
+/// Whether a value the solver computed incrementally matches the from-scratch evaluation:
+/// up to a relative 1e-9 of the magnitude of the terms that were added and subtracted
+/// (the transfer costs can be far larger than the result, and cancel).
+pub(crate) fn close(evaluated: f64, claimed: f64, inst: &Instance) -> bool {
+    let scale: f64 = inst.out_cost.iter().sum::<f64>() + claimed.abs().max(evaluated.abs());
+    (evaluated - claimed).abs() <= 1e-9 * scale.max(1.0)
 }
 
 fn reconstruct(ctx: &Ctx<'_>, dp: &[f64], best: f64) -> Result<Vec<usize>, PlaceError> {

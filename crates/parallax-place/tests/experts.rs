@@ -93,3 +93,46 @@ fn malformed_expert_names_the_file() {
         .expect_err("twice");
     assert!(err.to_string().contains("node 2 is placed twice"), "{err}");
 }
+
+#[test]
+fn inference_experts_are_derived_for_training_graphs() {
+    use parallax_place::{solve_contiguous, Limits};
+    // ResNet-50 and Inception-v3 have no training split: derive it from the inference one
+    for (expert, graph) in [
+        ("resnet50_inference", "layer_resnet50_training"),
+        ("gnmt_inference", "layer_gnmt_training"),
+    ] {
+        let split = load_expert(&data().join(format!("experts/{expert}_expert.json")))
+            .expect("expert loads");
+        let inst = instance(&format!("throughput/{graph}.json"));
+        let (full, added) = split.derive_for(&inst).expect("derivable");
+        let backward = inst.backward.iter().filter(|&&b| b).count();
+        assert_eq!(
+            added, backward,
+            "{graph}: every backward node follows its class"
+        );
+        let score = full.evaluate(&inst, 1).expect("scored");
+        // colocation holds by construction; the max load is no better than the optimum
+        let opt = solve_contiguous(&inst, &Limits::default()).expect("solved");
+        assert!(
+            !score.feasible || score.placement.max_load >= opt.placement.max_load * (1.0 - 1e-9),
+            "{graph}: expert {} beats the optimum {}",
+            score.placement.max_load,
+            opt.placement.max_load
+        );
+        // a complete split comes back unchanged
+        let (again, none) = full.derive_for(&inst).expect("complete");
+        assert_eq!(none, 0);
+        assert_eq!(again, full);
+    }
+    // a node whose class is not placed at all is named
+    let split = ExpertSplit {
+        file: "partial.json".into(),
+        accelerators: vec![vec![1]],
+        cpus: vec![],
+    };
+    let inst = instance("throughput/layer_resnet50_training.json");
+    let e = split.derive_for(&inst).unwrap_err();
+    assert!(matches!(e, PlaceError::ExpertMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("partial.json"), "{e}");
+}

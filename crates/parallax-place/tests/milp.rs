@@ -21,10 +21,12 @@ fn milp_matches_dp_and_brute_force_on_small_graphs() {
             continue;
         };
         let dp = solve_contiguous(&inst, &Limits::default());
+        // unseeded, so that the MILP itself is checked (the seed is the DP's answer)
         let opts = MilpOptions {
             contiguous: true,
             time_limit: None,
             backend: MilpBackend::Microlp,
+            seed: false,
         };
         let milp = solve_milp(&inst, &opts);
         match (&dp, &milp) {
@@ -56,17 +58,31 @@ fn milp_matches_dp_and_brute_force_on_small_graphs() {
                 ..opts
             },
         );
-        match (brute_max_load(&inst, false), free) {
-            (Some(b), Ok(s)) => assert!(
-                close(b, s.placement.max_load, 1e-6),
-                "case {case}: brute {b} milp {}",
-                s.placement.max_load
-            ),
-            (None, Err(PlaceError::InfeasibleMemory { .. })) => {}
-            (b, s) => panic!(
-                "case {case}: brute {b:?} milp {:?}",
-                s.map(|s| s.placement.max_load)
-            ),
+        let seeded = solve_milp(
+            &inst,
+            &MilpOptions {
+                contiguous: false,
+                seed: true,
+                ..opts
+            },
+        );
+        let brute = brute_max_load(&inst, false);
+        for (what, r) in [("unseeded", free), ("seeded", seeded)] {
+            match (brute, r) {
+                (Some(b), Ok(s)) => {
+                    assert!(
+                        close(b, s.placement.max_load, 1e-6),
+                        "case {case} {what}: brute {b} milp {}",
+                        s.placement.max_load
+                    );
+                    assert!(s.status.is_optimal(), "case {case} {what}");
+                }
+                (None, Err(PlaceError::InfeasibleMemory { .. })) => {}
+                (b, s) => panic!(
+                    "case {case} {what}: brute {b:?} milp {:?}",
+                    s.map(|s| s.placement.max_load)
+                ),
+            }
         }
     }
     assert!(compared >= 12, "only {compared} feasible cases");
@@ -88,4 +104,119 @@ fn highs_without_feature_is_reported() {
         },
     );
     assert!(matches!(r, Err(PlaceError::Unsupported(_))));
+}
+
+#[test]
+fn milp_is_seeded_with_the_dp_optimum_and_never_worse() {
+    let mut rng = Rng(11);
+    let mut seeded = 0;
+    for case in 0..16 {
+        let g = random_graph(&mut rng, 4 + case % 3, 2, case % 2);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let Ok(dp) = solve_contiguous(&inst, &Limits::default()) else {
+            continue;
+        };
+        let s = solve_milp(&inst, &MilpOptions::default()).expect("seeded MILP");
+        assert_eq!(s.seed, Some(dp.placement.max_load), "case {case}");
+        assert!(
+            s.placement.max_load <= dp.placement.max_load * (1.0 + 1e-12),
+            "case {case}: milp {} > dp {}",
+            s.placement.max_load,
+            dp.placement.max_load
+        );
+        if s.from_seed {
+            assert_eq!(s.placement, dp.placement, "case {case}");
+        }
+        seeded += 1;
+    }
+    assert!(seeded >= 8, "only {seeded} feasible cases");
+}
+
+#[test]
+fn milp_with_huge_cpu_time_is_solved() {
+    // one CPU time of 1e9 next to unit times made microlp report "Singular matrix"
+    let g = parallax_place::Graph::from_json(
+        r#"{"devices": {"accelerators": 2, "accelerator_memory": 10, "cpus": 1},
+            "nodes": [
+              {"id": 1, "acc_time": 1, "cpu_time": 1e9, "memory": 1, "output_cost": 0.5},
+              {"id": 2, "acc_time": 2, "cpu_time": 3, "memory": 1, "output_cost": 0.25},
+              {"id": 3, "acc_time": 1, "cpu_time": 2, "memory": 1}],
+            "edges": [{"from": 1, "to": 2}, {"from": 2, "to": 3}]}"#,
+        std::path::Path::new("<test>"),
+    )
+    .expect("parse");
+    let inst = Instance::new(&g).expect("valid");
+    for seed in [false, true] {
+        let s = solve_milp(
+            &inst,
+            &MilpOptions {
+                backend: MilpBackend::Microlp,
+                seed,
+                ..MilpOptions::default()
+            },
+        )
+        .expect("solved");
+        let b = brute_max_load(&inst, false).expect("feasible");
+        assert!(
+            close(b, s.placement.max_load, 1e-9),
+            "seed {seed}: {b} vs {}",
+            s.placement.max_load
+        );
+    }
+}
+
+#[test]
+fn milp_time_limit_is_validated() {
+    let mut rng = Rng(3);
+    let g = random_graph(&mut rng, 3, 1, 1);
+    let inst = Instance::new(&g).expect("valid");
+    for t in [0.0, -1.0, f64::NAN, 1e300, f64::INFINITY] {
+        let r = solve_milp(
+            &inst,
+            &MilpOptions {
+                time_limit: Some(t),
+                ..MilpOptions::default()
+            },
+        );
+        assert!(matches!(r, Err(PlaceError::Unsupported(_))), "{t}");
+    }
+}
+
+#[test]
+fn milp_with_overlap_matches_brute_force() {
+    let mut rng = Rng(21);
+    let mut compared = 0;
+    for case in 0..12 {
+        let g = random_graph(&mut rng, 3 + case % 4, 2, case % 2);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let inst = inst.with_overlap(true);
+        let r = solve_milp(
+            &inst,
+            &MilpOptions {
+                seed: false,
+                backend: MilpBackend::Microlp,
+                ..MilpOptions::default()
+            },
+        );
+        match (brute_max_load(&inst, false), r) {
+            (Some(b), Ok(s)) => {
+                assert!(
+                    close(b, s.placement.max_load, 1e-6),
+                    "case {case}: {b} vs {}",
+                    s.placement.max_load
+                );
+                compared += 1;
+            }
+            (None, Err(PlaceError::InfeasibleMemory { .. })) => {}
+            (b, s) => panic!(
+                "case {case}: brute {b:?} milp {:?}",
+                s.map(|s| s.placement.max_load)
+            ),
+        }
+    }
+    assert!(compared >= 6, "only {compared}");
 }
