@@ -14,9 +14,12 @@ pub mod gpu;
 pub mod profile;
 pub mod roofline;
 pub mod topology;
+mod text;
+pub mod wrap;
 
 pub use cost::CostModel;
 pub use error::HwError;
 pub use gpu::{Gpu, PeakFlops};
 pub use roofline::{RooflineModel, RooflineParams};
 pub use topology::{Cluster, DeviceGroup, Link, LinkKind};
+pub use wrap::{CostOverride, Overridden, PassThrough};
