@@ -15,6 +15,7 @@ mod common;
 mod inspect;
 mod place;
 mod predict;
+mod report;
 mod search;
 mod simulate;
 mod validate;

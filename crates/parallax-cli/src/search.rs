@@ -126,6 +126,9 @@ pub struct SearchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML report (tables, SVG plots of the top plans) to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
 }
 
 fn parse_list(flag: &str, text: &str) -> Result<Vec<u32>, CliError> {
@@ -233,6 +236,10 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             }
         },
     };
+    let inputs = args
+        .report
+        .as_ref()
+        .map(|_| (model.clone(), cluster.clone(), cost.clone()));
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
@@ -281,6 +288,13 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         bar.finish_and_clear();
     }
     let mut report = result.map_err(CliError::input)?;
+    if let (Some(path), Some((model, cluster, cost))) = (&args.report, &inputs) {
+        let memory = MemoryOptions {
+            gpu_memory_utilization: args.gpu_memory_utilization,
+            ..MemoryOptions::default()
+        };
+        crate::report::write(path, &report, model, cluster, &workload, cost, memory, args.top)?;
+    }
     report.ranked.truncate(args.top);
     if args.json {
         return print_json(&report);

@@ -1,0 +1,33 @@
+//! `search --report FILE.html`: the HTML report of a search (built by `parallax-report`).
+
+use crate::output::{write_file, CliError};
+use parallax::plan::MemoryOptions;
+use parallax::{Cluster, CostModel, Model, SearchReport, Workload};
+use parallax_report::{Report, ReportInput, ReportOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Build the report of `report` (every ranked plan, before `--top` cuts the list) showing
+/// the `top` best plans, and write it to `path`.
+#[allow(clippy::too_many_arguments)]
+pub fn write(
+    path: &Path,
+    report: &SearchReport,
+    model: &Model,
+    cluster: &Cluster,
+    workload: &Workload,
+    cost: &Arc<dyn CostModel>,
+    memory: MemoryOptions,
+    top: usize,
+) -> Result<(), CliError> {
+    let input = ReportInput {
+        memory,
+        ..ReportInput::new(report, model, cluster, workload, cost.clone())
+    };
+    // LAUNCH-COMMAND SLOT: `--emit ENGINE` sets `ReportOptions::launch_command` here.
+    let options = ReportOptions::default().top(top.max(1));
+    let page = Report::build(&input, &options)
+        .map_err(|e| CliError::failure(e.to_string()))?
+        .to_html();
+    write_file(path, &page)
+}
