@@ -6,9 +6,7 @@
 //! the field, the value and what was expected).
 
 use parallax::hw::{catalog, DeviceGroup};
-use parallax::ir::{
-    AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk,
-};
+use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
 use parallax::place::{self, Instance};
 use parallax::plan::batch_from_specs;
 use parallax::{
@@ -150,7 +148,11 @@ impl PyWorkload {
         to_json(&self.inner.requests)
     }
     fn __repr__(&self) -> String {
-        format!("Workload({:?}, {} requests)", self.inner.name, self.inner.len())
+        format!(
+            "Workload({:?}, {} requests)",
+            self.inner.name,
+            self.inner.len()
+        )
     }
 }
 
@@ -427,9 +429,9 @@ fn cost_arg(
         defined[i] = obj.hasattr(*m)? && obj.getattr(*m)?.is_callable();
     }
     let name: String = match obj.getattr("name") {
-        Ok(n) if !n.is_none() => n.extract().map_err(|_| {
-            PyTypeError::new_err("cost model: `name` must be a string")
-        })?,
+        Ok(n) if !n.is_none() => n
+            .extract()
+            .map_err(|_| PyTypeError::new_err("cost model: `name` must be a string"))?,
         _ => format!("python:{}", obj.get_type().name()?),
     };
     let error: PyErrSlot = Arc::new(Mutex::new(None));
@@ -581,10 +583,7 @@ fn search_json(
         s = s.price_per_gpu_hour(p);
     }
     if let Some((a, b)) = pareto {
-        s = s.pareto(
-            a.parse().map_err(value_err)?,
-            b.parse().map_err(value_err)?,
-        );
+        s = s.pareto(a.parse().map_err(value_err)?, b.parse().map_err(value_err)?);
     }
     let report = py.allow_threads(|| s.run());
     raise_kept(&kept)?;
@@ -673,14 +672,10 @@ fn predict_json(
     let g = catalog::gpu(gpu).map_err(value_err)?;
     let cluster = Cluster::new(1, tp, g).map_err(value_err)?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
-    let batch = batch_from_specs(
-        &prefill.unwrap_or_default(),
-        &decode.unwrap_or_default(),
-    )
-    .map_err(value_err)?;
-    let p = py.allow_threads(|| {
-        parallax::plan::predict(&model, &cluster, tp, &batch, cuda_graphs, cost)
-    });
+    let batch = batch_from_specs(&prefill.unwrap_or_default(), &decode.unwrap_or_default())
+        .map_err(value_err)?;
+    let p = py
+        .allow_threads(|| parallax::plan::predict(&model, &cluster, tp, &batch, cuda_graphs, cost));
     raise_kept(&kept)?;
     to_json(&p.map_err(value_err)?)
 }

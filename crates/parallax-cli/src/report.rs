@@ -7,8 +7,11 @@ use parallax_report::{Report, ReportInput, ReportOptions};
 use std::path::Path;
 use std::sync::Arc;
 
+/// Most plans the report shows (its plots have eight distinguishable colours).
+pub const MAX_PLANS: usize = 8;
+
 /// Build the report of `report` (every ranked plan, before `--top` cuts the list) showing
-/// the `top` best plans, and write it to `path`.
+/// the `min(top, MAX_PLANS)` best plans, and write it to `path`.
 #[allow(clippy::too_many_arguments)]
 pub fn write(
     path: &Path,
@@ -25,7 +28,7 @@ pub fn write(
         ..ReportInput::new(report, model, cluster, workload, cost.clone())
     };
     // LAUNCH-COMMAND SLOT: `--emit ENGINE` sets `ReportOptions::launch_command` here.
-    let options = ReportOptions::default().top(top.max(1));
+    let options = ReportOptions::default().top(top.clamp(1, MAX_PLANS));
     let page = Report::build(&input, &options)
         .map_err(|e| CliError::failure(e.to_string()))?
         .to_html();

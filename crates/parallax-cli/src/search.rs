@@ -293,7 +293,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             gpu_memory_utilization: args.gpu_memory_utilization,
             ..MemoryOptions::default()
         };
-        crate::report::write(path, &report, model, cluster, &workload, cost, memory, args.top)?;
+        crate::report::write(
+            path, &report, model, cluster, &workload, cost, memory, args.top,
+        )?;
     }
     report.ranked.truncate(args.top);
     if args.json {

@@ -13,8 +13,8 @@ pub mod error;
 pub mod gpu;
 pub mod profile;
 pub mod roofline;
-pub mod topology;
 mod text;
+pub mod topology;
 pub mod wrap;
 
 pub use cost::CostModel;

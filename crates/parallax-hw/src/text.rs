@@ -52,10 +52,7 @@ impl FromStr for LinkKind {
         LinkKind::from_name(s).ok_or_else(|| HwError::InvalidValue {
             what: "link kind".into(),
             value: s.to_string(),
-            expected: format!(
-                "one of {}",
-                LinkKind::ALL.map(LinkKind::name).join(", ")
-            ),
+            expected: format!("one of {}", LinkKind::ALL.map(LinkKind::name).join(", ")),
         })
     }
 }

@@ -127,7 +127,13 @@ pub(crate) fn render(r: &Report) -> String {
         ),
     };
     let best = match &s.best {
-        Some(b) => format!("{} ({} {} {})", b.plan, num(b.objective, 4), s.unit, s.objective.name()),
+        Some(b) => format!(
+            "{} ({} {} {})",
+            b.plan,
+            num(b.objective, 4),
+            s.unit,
+            s.objective.name()
+        ),
         None => "no plan meets the constraints".into(),
     };
     let facts = vec![

@@ -160,6 +160,7 @@ impl ReportOptions {
 
 /// One point of a throughput–latency curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct LoadPoint {
     /// Offered load, req/s.
     pub offered_req_per_s: f64,
@@ -177,6 +178,7 @@ pub struct LoadPoint {
 
 /// The data of one top plan.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PlanData {
     /// The ranked candidate.
     pub ranked: RankedPlan,
@@ -192,6 +194,7 @@ pub struct PlanData {
 
 /// A built report: the search, the re-simulated top plans and the options.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Report {
     /// The search's report (every ranked candidate).
     pub search: SearchReport,

@@ -73,7 +73,14 @@ fn range(values: impl Iterator<Item = f64>, from_zero: bool) -> Option<(f64, f64
         return Some((lo - pad, hi + pad));
     }
     let pad = 0.05 * (hi - lo);
-    Some((if from_zero && lo == 0.0 { 0.0 } else { lo - pad }, hi + pad))
+    Some((
+        if from_zero && lo == 0.0 {
+            0.0
+        } else {
+            lo - pad
+        },
+        hi + pad,
+    ))
 }
 
 /// A scatter of every candidate (grey), the non-dominated front (a line through coloured
@@ -127,11 +134,18 @@ pub fn pareto(
             .label("Pareto front")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color(0).stroke_width(2)));
         chart
-            .draw_series(fr.iter().map(|&(x, y)| Circle::new((x, y), 4, color(0).filled())))
+            .draw_series(
+                fr.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 4, color(0).filled())),
+            )
             .map_err(err)?;
         if let Some((x, y)) = best.filter(|b| b.0.is_finite() && b.1.is_finite()) {
             chart
-                .draw_series(std::iter::once(Circle::new((x, y), 8, color(1).stroke_width(2))))
+                .draw_series(std::iter::once(Circle::new(
+                    (x, y),
+                    8,
+                    color(1).stroke_width(2),
+                )))
                 .map_err(err)?
                 .label("best")
                 .legend(|(x, y)| Circle::new((x, y), 5, color(1).stroke_width(2)));
@@ -146,7 +160,11 @@ pub fn pareto(
 }
 
 /// Empirical CDFs (a step line per series) of the values of each `(name, values)`.
-pub fn cdf(title: &str, x_label: &str, series: &[(String, Vec<f64>)]) -> Result<String, ReportError> {
+pub fn cdf(
+    title: &str,
+    x_label: &str,
+    series: &[(String, Vec<f64>)],
+) -> Result<String, ReportError> {
     render(|root| {
         let Some(xr) = range(series.iter().flat_map(|s| s.1.iter().copied()), true) else {
             return no_data(root, title);
@@ -183,7 +201,9 @@ pub fn cdf(title: &str, x_label: &str, series: &[(String, Vec<f64>)]) -> Result<
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(err)?
                 .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -205,8 +225,10 @@ pub fn curves(
 ) -> Result<String, ReportError> {
     render(|root| {
         let all = || series.iter().flat_map(|s| s.1.iter().copied());
-        let (Some(xr), Some(yr)) = (range(all().map(|p| p.0), true), range(all().map(|p| p.1), true))
-        else {
+        let (Some(xr), Some(yr)) = (
+            range(all().map(|p| p.0), true),
+            range(all().map(|p| p.1), true),
+        ) else {
             return no_data(root, title);
         };
         let mut chart = ChartBuilder::on(root)
@@ -234,7 +256,9 @@ pub fn curves(
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
                 .map_err(err)?
                 .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
             chart
                 .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, c.filled())))
                 .map_err(err)?;
@@ -258,7 +282,9 @@ pub fn stacked_bars(
 ) -> Result<String, ReportError> {
     render(|root| {
         let total = |m: &BTreeMap<String, f64>| {
-            m.values().filter(|v| v.is_finite() && **v > 0.0).sum::<f64>()
+            m.values()
+                .filter(|v| v.is_finite() && **v > 0.0)
+                .sum::<f64>()
         };
         let max = bars.iter().map(|b| total(&b.1)).fold(0.0, f64::max);
         if bars.is_empty() || max <= 0.0 {

@@ -76,14 +76,28 @@ fn check_svg(doc: &str) -> Vec<String> {
 fn pareto_plot_has_every_point_the_front_and_the_best() {
     let cands = [(1.0, 5.0), (2.0, 3.0), (3.0, 1.0), (2.5, 4.0), (4.0, 4.0)];
     let front = [(1.0, 5.0), (2.0, 3.0), (3.0, 1.0)];
-    let doc = svg::pareto("front", "e2e-mean (s)", "cost ($/Mtok)", &cands, &front, Some((2.0, 3.0)))
-        .unwrap();
+    let doc = svg::pareto(
+        "front",
+        "e2e-mean (s)",
+        "cost ($/Mtok)",
+        &cands,
+        &front,
+        Some((2.0, 3.0)),
+    )
+    .unwrap();
     let names = check_svg(&doc);
     // 5 candidates + 3 front points + the best ring + 2 legend markers.
     assert!(count(&names, "circle") >= 5 + 3 + 1, "{names:?}");
     assert!(series_lines(&doc) >= 1);
     let t = texts(&doc);
-    for label in ["front", "e2e-mean (s)", "cost ($/Mtok)", "Pareto front", "best", "candidate"] {
+    for label in [
+        "front",
+        "e2e-mean (s)",
+        "cost ($/Mtok)",
+        "Pareto front",
+        "best",
+        "candidate",
+    ] {
         assert!(t.iter().any(|x| x == label), "missing text {label}: {t:?}");
     }
 }
@@ -183,16 +197,32 @@ fn page_has_tables_plots_and_the_launch_slot() {
         let m = &p.ranked.metrics;
         assert_eq!(p.e2e_s.len() as u64, m.requests.completed);
         let mean = p.e2e_s.iter().sum::<f64>() / p.e2e_s.len() as f64;
-        assert!((mean - m.e2e_s.mean).abs() <= 1e-9 * m.e2e_s.mean, "{mean} vs {}", m.e2e_s.mean);
+        assert!(
+            (mean - m.e2e_s.mean).abs() <= 1e-9 * m.e2e_s.mean,
+            "{mean} vs {}",
+            m.e2e_s.mean
+        );
         assert!(!p.curve.is_empty());
-        assert!(p.curve.windows(2).all(|w| w[0].offered_req_per_s < w[1].offered_req_per_s));
+        assert!(p
+            .curve
+            .windows(2)
+            .all(|w| w[0].offered_req_per_s < w[1].offered_req_per_s));
     }
     let page = built.to_html();
     assert!(page.starts_with("<!DOCTYPE html>"));
     let names = elements(&page);
     assert_eq!(count(&names, "svg"), 5, "five plots");
     assert_eq!(count(&names, "table"), 3, "summary, ranked, baselines");
-    for id in ["summary", "launch", "ranked", "baselines", "plot-pareto", "plot-cdf", "plot-curves", "plot-breakdown"] {
+    for id in [
+        "summary",
+        "launch",
+        "ranked",
+        "baselines",
+        "plot-pareto",
+        "plot-cdf",
+        "plot-curves",
+        "plot-breakdown",
+    ] {
         assert!(page.contains(&format!("id=\"{id}\"")), "missing #{id}");
     }
     assert!(page.contains("No launch command"));
@@ -207,9 +237,12 @@ fn page_has_tables_plots_and_the_launch_slot() {
     // Deterministic.
     assert_eq!(page, Report::build(&input, &options).unwrap().to_html());
 
-    let page = Report::build(&input, &ReportOptions::default().launch_command("vllm serve m --tp 4 <x>"))
-        .unwrap()
-        .to_html();
+    let page = Report::build(
+        &input,
+        &ReportOptions::default().launch_command("vllm serve m --tp 4 <x>"),
+    )
+    .unwrap()
+    .to_html();
     assert!(page.contains("<pre class=\"launch\">vllm serve m --tp 4 &lt;x&gt;</pre>"));
 }
 
@@ -218,9 +251,15 @@ fn throughput_report_and_bad_options() {
     let (report, (model, cluster, workload, cost)) = search(Objective::Throughput);
     let input = ReportInput::new(&report, &model, &cluster, &workload, cost);
     let built = Report::build(&input, &ReportOptions::default().top(2)).unwrap();
-    assert_eq!(built.pareto_objectives, (Objective::Throughput, Objective::Cost));
+    assert_eq!(
+        built.pareto_objectives,
+        (Objective::Throughput, Objective::Cost)
+    );
     let best = &built.plans[0];
-    assert_eq!(best.e2e_s.len() as u64, best.ranked.metrics.requests.completed);
+    assert_eq!(
+        best.e2e_s.len() as u64,
+        best.ranked.metrics.requests.completed
+    );
     elements(&built.to_html());
     let err = Report::build(&input, &ReportOptions::default().top(0)).unwrap_err();
     assert!(err.to_string().contains("top = 0"), "{err}");

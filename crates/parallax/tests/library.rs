@@ -4,8 +4,8 @@
 use parallax::hw::{DeviceGroup, RooflineModel};
 use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
 use parallax::{
-    Cluster, CostModel, CostModelChoice, Limits, Objective, Overridden, PassThrough, Plan,
-    Search, Simulation, Slo,
+    Cluster, CostModel, CostModelChoice, Limits, Objective, Overridden, PassThrough, Plan, Search,
+    Simulation, Slo,
 };
 use std::sync::Arc;
 
@@ -84,9 +84,16 @@ fn simulation_builder_equals_simulate_plan() {
         ..Default::default()
     };
     let lower = parallax::LowerOptions::default();
-    let direct =
-        parallax::simulate_plan(&model, &cluster, &plan, cost.clone(), &workload, &config, &lower)
-            .unwrap();
+    let direct = parallax::simulate_plan(
+        &model,
+        &cluster,
+        &plan,
+        cost.clone(),
+        &workload,
+        &config,
+        &lower,
+    )
+    .unwrap();
     let built = Simulation::new(&model, &cluster, &plan, &workload)
         .cost_model(cost)
         .config(config)
@@ -109,16 +116,24 @@ fn every_text_type_parses() {
     assert_eq!(c.total_gpus(), 16);
     let g: parallax::Gpu = "MI300X".parse().unwrap();
     assert_eq!(g.name, "MI300X");
-    assert_eq!("throughput".parse::<Objective>().unwrap(), Objective::Throughput);
+    assert_eq!(
+        "throughput".parse::<Objective>().unwrap(),
+        Objective::Throughput
+    );
     assert!("tp=8".parse::<Plan>().is_ok());
     assert!("sarathi".parse::<parallax::SchedulerKind>().is_ok());
     assert!("round-robin".parse::<parallax::RouterPolicy>().is_ok());
-    assert_eq!("auto".parse::<CostModelChoice>().unwrap(), CostModelChoice::Auto);
+    assert_eq!(
+        "auto".parse::<CostModelChoice>().unwrap(),
+        CostModelChoice::Auto
+    );
     assert!("bf16".parse::<parallax::ir::DType>().is_ok());
     let slo: Slo = "ttft=500ms,tpot=50ms".parse().unwrap();
     assert_eq!(slo.tpot_ms, Some(50.0));
-    assert!("synthetic:requests=4,rate=1,prompt=fixed(8),output=fixed(8)"
-        .parse::<parallax::sim::workload::synthetic::SyntheticSpec>()
-        .is_ok());
+    assert!(
+        "synthetic:requests=4,rate=1,prompt=fixed(8),output=fixed(8)"
+            .parse::<parallax::sim::workload::synthetic::SyntheticSpec>()
+            .is_ok()
+    );
     let _ = Limits::default();
 }
