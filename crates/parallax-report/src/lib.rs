@@ -52,7 +52,7 @@ pub enum ReportError {
         /// The plan string.
         plan: String,
         /// The library's error.
-        source: parallax::Error,
+        source: Box<parallax::Error>,
     },
     /// The plotting backend failed.
     #[error("report: drawing a plot: {0}")]
@@ -397,9 +397,9 @@ fn plan_data(
         required_kv_tokens: parallax::largest_request_tokens(input.workload),
         ..LowerOptions::default()
     };
-    let sim_err = |source| ReportError::Simulation {
+    let sim_err = |source: parallax::Error| ReportError::Simulation {
         plan: ranked.plan.to_string(),
-        source,
+        source: Box::new(source),
     };
     let simulate = |w: &Workload| {
         Simulation::new(input.model, input.cluster, &ranked.plan, w)
