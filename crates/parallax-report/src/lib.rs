@@ -126,7 +126,7 @@ pub struct ReportOptions {
     pub top: usize,
     /// Load multipliers of the throughput–latency curves, relative to the workload's rate,
     /// ascending; a curve stops after the first load its plan does not sustain. Default
-    /// `0.5, 1, 2, …, 128`.
+    /// `0.5, 1, 2, …, 4096` (the search's own rate cap is `2^12 ×`).
     pub load_multipliers: Vec<f64>,
     /// The chosen plan's launch command, shown in the page's launch section.
     ///
@@ -139,7 +139,7 @@ impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             top: 4,
-            load_multipliers: (-1..=7).map(|k| 2f64.powi(k)).collect(),
+            load_multipliers: (-1..=12).map(|k| 2f64.powi(k)).collect(),
             launch_command: None,
         }
     }
