@@ -285,7 +285,8 @@ pub(crate) fn render(r: &Report) -> String {
         let m = &r.options.load_multipliers;
         format!(
             "Each plan simulated with the workload's arrivals rescaled to {}× … {}× its rate; a \
-             curve ends at the first load it does not sustain.",
+             curve ends at the first load it does not sustain or completes at under half the \
+             offered rate (saturation).",
             num(m.first().copied().unwrap_or(f64::NAN), 2),
             num(m.last().copied().unwrap_or(f64::NAN), 2)
         )

@@ -125,7 +125,8 @@ pub struct ReportOptions {
     /// Plans shown in the tables, CDFs, curves and breakdown (best first). Default 4.
     pub top: usize,
     /// Load multipliers of the throughput–latency curves, relative to the workload's rate,
-    /// ascending; a curve stops after the first load its plan does not sustain. Default
+    /// ascending; a curve stops after the first load its plan does not sustain or completes
+    /// at under half the offered rate (saturation). Default
     /// `0.5, 1, 2, …, 4096` (the search's own rate cap is `2^12 ×`).
     pub load_multipliers: Vec<f64>,
     /// The chosen plan's launch command, shown in the page's launch section.
@@ -442,7 +443,10 @@ fn plan_data(
                 e2e_p99_s: met.e2e_s.p99,
                 sustained,
             });
-            if !sustained {
+            // Past saturation the completed rate stops following the offered one (with a
+            // finite trace, ever-higher loads only turn it into one batch): stop there.
+            let saturated = met.throughput.requests_per_s < 0.5 * rate;
+            if !sustained || saturated {
                 break;
             }
         }
