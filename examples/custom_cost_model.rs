@@ -1,65 +1,48 @@
 //! Plugging a custom cost model into the plan search.
 //!
 //! `CostModel` is the extension point between the plan search and the hardware: every lowered
-//! op is priced through it. Here a wrapper around the roofline model makes every collective
+//! op is priced through it. Here the roofline model is adjusted so that every collective is
 //! `factor` times slower — a node whose GPUs talk over PCIe instead of NVLink — and the search
 //! runs twice on the same node, once with each model. With slow collectives the best plan
 //! leans away from tensor parallelism (whose all-reduces dominate), towards replicas.
 //!
+//! The adjustment implements `CostOverride` (only the method it changes) and is wrapped in
+//! `Overridden`, which forwards every other method to the roofline model — including the
+//! defaulted `host_overlap_exponent` and `graph_kernel_overlap`, which a hand-written wrapper
+//! easily forgets (and then silently changes every CUDA-graph iteration).
+//!
 //! Run it with `cargo run -p parallax --example custom_cost_model`.
 
-use parallax::hw::{Cluster, CostModel, DeviceGroup, RooflineModel};
-use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
+use parallax::hw::{Cluster, CostModel, CostOverride, DeviceGroup, Overridden, RooflineModel};
+use parallax::ir::CollectiveKind;
 use parallax::{Objective, Search, SearchReport};
 use std::sync::Arc;
 
-/// The roofline model with every collective `factor` times slower.
+/// Every collective `factor` times slower than the inner model says.
 #[derive(Debug)]
 pub struct SlowCollectives {
-    inner: RooflineModel,
     factor: f64,
-    name: String,
 }
 
-impl SlowCollectives {
-    /// Wrap the roofline model of `cluster`'s GPU.
-    pub fn new(cluster: &Cluster, factor: f64) -> Self {
-        SlowCollectives {
-            inner: RooflineModel::new(&cluster.gpu),
-            factor,
-            name: format!("roofline-collectives-x{factor}"),
-        }
+impl CostOverride for SlowCollectives {
+    fn collective(
+        &self,
+        inner: &dyn CostModel,
+        kind: CollectiveKind,
+        bytes: f64,
+        group: &DeviceGroup,
+    ) -> f64 {
+        self.factor * inner.collective(kind, bytes, group)
     }
 }
 
-impl CostModel for SlowCollectives {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn gemm(&self, g: &Gemm) -> f64 {
-        self.inner.gemm(g)
-    }
-    fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
-        self.inner.prefill_attention(shape, chunks)
-    }
-    fn decode_attention(&self, shape: &AttentionShape, decode: &DecodeGroup) -> f64 {
-        self.inner.decode_attention(shape, decode)
-    }
-    fn elementwise(&self, op: &Elementwise) -> f64 {
-        self.inner.elementwise(op)
-    }
-    fn collective(&self, kind: CollectiveKind, bytes: f64, group: &DeviceGroup) -> f64 {
-        self.factor * self.inner.collective(kind, bytes, group)
-    }
-    fn kernel_launch_overhead(&self) -> f64 {
-        self.inner.kernel_launch_overhead()
-    }
-    fn iteration_overhead(&self) -> f64 {
-        self.inner.iteration_overhead()
-    }
-    fn host_overlap_exponent(&self) -> f64 {
-        self.inner.host_overlap_exponent()
-    }
+/// The roofline model of `cluster`'s GPU with every collective `factor` times slower.
+pub fn slow_collectives(cluster: &Cluster, factor: f64) -> Overridden<SlowCollectives> {
+    Overridden::new(
+        Arc::new(RooflineModel::new(&cluster.gpu)),
+        SlowCollectives { factor },
+    )
+    .with_name(format!("roofline-collectives-x{factor}"))
 }
 
 /// Search Llama-3.1-8B on one node of 8 H100s (the first 256 requests of the `chat` workload
@@ -78,7 +61,7 @@ pub fn run() -> parallax::Result<(SearchReport, SearchReport)> {
             .run()
     };
     let fast = search(Arc::new(RooflineModel::new(&cluster.gpu)))?;
-    let slow = search(Arc::new(SlowCollectives::new(&cluster, 20.0)))?;
+    let slow = search(Arc::new(slow_collectives(&cluster, 20.0)))?;
     Ok((fast, slow))
 }
 

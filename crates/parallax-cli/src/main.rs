@@ -19,6 +19,7 @@ mod knobs;
 mod place;
 mod precision;
 mod predict;
+mod report;
 mod search;
 mod simulate;
 mod validate;

@@ -143,6 +143,9 @@ pub struct SearchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML report (tables, SVG plots of the top plans) to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
 }
 
 fn parse_list(flag: &str, text: &str, max: u32) -> Result<Vec<u32>, CliError> {
@@ -307,6 +310,10 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             }
         },
     };
+    let inputs = args
+        .report
+        .as_ref()
+        .map(|_| (model.clone(), cluster.clone(), cost.clone()));
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
@@ -353,6 +360,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         bar.finish_and_clear();
     }
     let mut report = result.map_err(CliError::input)?;
+    let full = report.clone();
     report.ranked.truncate(args.top);
     // A launch config that cannot be written is reported after the text report (the search
     // result is still worth seeing), and instead of the JSON.
@@ -378,6 +386,24 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             .map(Some),
         },
     };
+    let launch_text = match &launch {
+        Ok(Some(l)) => Some(l.script()),
+        _ => None,
+    };
+    if let (Some(path), Some((model, cluster, cost))) = (&args.report, &inputs) {
+        crate::report::write(
+            path,
+            &full,
+            model,
+            cluster,
+            &workload,
+            cost,
+            memory,
+            &engine,
+            args.top,
+            launch_text.clone(),
+        )?;
+    }
     if args.json {
         return match launch? {
             None => print_json(&report),

@@ -13,7 +13,11 @@ use std::fmt::Debug;
 /// the simulator calls them in its inner loop (through caches, but still often).
 ///
 /// Implement this trait to plug a custom cost model into the search
-/// (see `examples/custom_cost_model.rs`).
+/// (see `examples/custom_cost_model.rs`). To *adjust* an existing model, implement
+/// [`crate::wrap::CostOverride`] and wrap it in [`crate::wrap::Overridden`] instead: a
+/// hand-written wrapper must forward every method, the defaulted ones included
+/// (`host_overlap_exponent`, `graph_kernel_overlap`), or it silently changes results.
+/// A method added here needs its delegating counterpart in `CostOverride`.
 pub trait CostModel: Send + Sync + Debug {
     /// A short name for reports (`roofline`, `profiled:h100-pytorch`, ...).
     fn name(&self) -> &str;

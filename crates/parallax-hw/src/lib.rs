@@ -13,7 +13,9 @@ pub mod error;
 pub mod gpu;
 pub mod profile;
 pub mod roofline;
+mod text;
 pub mod topology;
+pub mod wrap;
 
 pub use cost::CostModel;
 pub use error::HwError;
@@ -23,3 +25,4 @@ pub use topology::{
     Cluster, DeviceGroup, Link, LinkKind, MAX_CLUSTER_GPUS, MAX_LINK_BANDWIDTH, MAX_LINK_LATENCY,
     MIN_LINK_BANDWIDTH,
 };
+pub use wrap::{CostOverride, Overridden, PassThrough};

@@ -27,6 +27,7 @@ pub mod rng;
 pub mod router;
 pub mod scheduler;
 pub mod sim;
+mod text;
 pub mod workload;
 
 pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};

@@ -2,6 +2,7 @@
 
 /// Any error Parallax reports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A model config could not be read or understood.
     #[error(transparent)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 /// Why a search stopped. Running out of budget is a result, not an error (as in egg).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StopReason {
     /// Every feasible candidate was simulated.
     Exhausted,
@@ -115,6 +116,7 @@ pub struct Baseline {
 
 /// Why no candidate is a result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Infeasibility {
     /// A sentence saying why.
     pub reason: String,
@@ -152,6 +154,7 @@ pub struct ParetoFront {
 /// it holds no timings, so it is byte-identical across runs and thread counts unless a time
 /// limit stopped the search.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SearchReport {
     /// Model name.
     pub model: String,

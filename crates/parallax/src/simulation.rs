@@ -1,0 +1,164 @@
+//! [`Simulation`]: simulating one plan with named options instead of
+//! [`crate::simulate_plan`]'s seven positional arguments.
+//!
+//! Migrating: `simulate_plan(&m, &c, &p, cost, &w, &config, &lower)` is
+//! `Simulation::new(&m, &c, &p, &w).cost_model(cost).config(config).lower(lower).run()`,
+//! except that [`Simulation::run`] sizes the memory's activation reserve from the scheduler's
+//! limits (as `parallax simulate` and the search do) instead of taking them as given.
+
+use crate::error::Result;
+use parallax_hw::{Cluster, CostModel};
+use parallax_ir::Model;
+use parallax_plan::{EngineModel, LowerOptions, Plan};
+use parallax_sim::{SchedulerConfig, SimConfig, SimReport, Slo, Workload};
+use std::fmt;
+use std::sync::Arc;
+
+/// One plan's simulation, configured with builder methods and started with
+/// [`Simulation::run`]. Defaults: the cost model [`crate::cost_model`]`(cluster, Auto)`,
+/// [`SimConfig::default`] (vLLM default scheduler, round-robin router, seed 0, no SLOs) and
+/// [`LowerOptions::default`] (CUDA graphs, 90 % GPU memory).
+///
+/// ```
+/// use parallax::{Cluster, Plan, Simulation, Slo};
+/// let model = parallax::ir::resolve("llama-3.1-8b")?;
+/// let cluster: Cluster = "1x2xH100".parse()?;
+/// let plan: Plan = "tp=2".parse()?;
+/// let workload = parallax::load_workload("chat", None, Some(32))?;
+/// let report = Simulation::new(&model, &cluster, &plan, &workload)
+///     .slo("ttft=500ms,tpot=50ms".parse()?)
+///     .run()?;
+/// assert_eq!(report.metrics.requests.completed, 32);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Simulation<'a> {
+    model: &'a Model,
+    cluster: &'a Cluster,
+    plan: &'a Plan,
+    workload: &'a Workload,
+    cost: Option<Arc<dyn CostModel>>,
+    config: SimConfig,
+    lower: LowerOptions,
+    engine: Option<EngineModel>,
+}
+
+impl fmt::Debug for Simulation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulation")
+            .field("model", &self.model.name)
+            .field("cluster", &self.cluster.spec())
+            .field("plan", &self.plan.to_string())
+            .field("workload", &self.workload.name)
+            .field("cost", &self.cost.as_ref().map(|c| c.name().to_string()))
+            .field("config", &self.config)
+            .field("lower", &self.lower)
+            .field("engine", &self.engine.as_ref().map(|e| e.name.clone()))
+            .finish()
+    }
+}
+
+impl<'a> Simulation<'a> {
+    /// Simulate `workload` on `plan` of `model` over `cluster`, with the defaults.
+    pub fn new(
+        model: &'a Model,
+        cluster: &'a Cluster,
+        plan: &'a Plan,
+        workload: &'a Workload,
+    ) -> Self {
+        Simulation {
+            model,
+            cluster,
+            plan,
+            workload,
+            cost: None,
+            config: SimConfig::default(),
+            lower: LowerOptions::default(),
+            engine: None,
+        }
+    }
+
+    /// Run under serving-engine model `engine`: its scheduler and host time (later
+    /// [`Simulation::scheduler`] or [`Simulation::config`] calls override them), its lowering
+    /// options (graphs, eager issue, memory fraction, block size: a later
+    /// [`Simulation::lower`] replaces them) and its kernels (the cost model is wrapped in
+    /// [`parallax_plan::EngineCost`] when the simulation runs).
+    pub fn engine(mut self, engine: &EngineModel) -> Self {
+        self.config.scheduler = engine.scheduler;
+        self.config.host = engine.host;
+        self.lower = engine.lower_options(&self.lower);
+        self.engine = Some(engine.clone());
+        self
+    }
+
+    /// The cost model every op is priced with.
+    pub fn cost_model(mut self, cost: Arc<dyn CostModel>) -> Self {
+        self.cost = Some(cost);
+        self
+    }
+
+    /// All simulator settings at once (replaces earlier [`Self::scheduler`] / [`Self::slo`] /
+    /// [`Self::seed`] calls).
+    pub fn config(mut self, config: SimConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Scheduler policy and limits.
+    pub fn scheduler(mut self, scheduler: SchedulerConfig) -> Self {
+        self.config.scheduler = scheduler;
+        self
+    }
+
+    /// Service-level objectives for the attainment and goodput metrics.
+    pub fn slo(mut self, slo: Slo) -> Self {
+        self.config.slo = slo;
+        self
+    }
+
+    /// Seed of the simulator's random choices.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Lowering options (memory, CUDA graphs, caches).
+    pub fn lower(mut self, lower: LowerOptions) -> Self {
+        self.lower = lower;
+        self
+    }
+
+    /// Fraction of GPU memory the engine may use (vLLM's `--gpu-memory-utilization`).
+    pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
+        self.lower.memory.gpu_memory_utilization = fraction;
+        self
+    }
+
+    /// Lower the plan and simulate.
+    ///
+    /// # Errors
+    /// As [`crate::simulate_plan`]; also [`crate::Error::Option`] when the default cost model
+    /// cannot be built.
+    pub fn run(&self) -> Result<SimReport> {
+        let cost = match &self.cost {
+            Some(c) => c.clone(),
+            None => crate::cost_model(self.cluster, crate::CostModelChoice::Auto)?,
+        };
+        let cost = match &self.engine {
+            Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
+            None => cost,
+        };
+        let mut lower = self.lower;
+        lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
+        lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
+        crate::simulate_plan(
+            self.model,
+            self.cluster,
+            self.plan,
+            cost,
+            self.workload,
+            &self.config,
+            &lower,
+        )
+    }
+}

@@ -1,0 +1,767 @@
+//! `parallax._native`: the Rust half of the `parallax` Python package.
+//!
+//! Functions take model, cluster and workload objects or their text forms and return JSON
+//! text; the pure-Python half (`parallax/__init__.py`) turns it into dicts, result objects and
+//! DataFrames. Every Rust error becomes a `ValueError` with the library's message (which names
+//! the field, the value and what was expected).
+
+use parallax::hw::{catalog, DeviceGroup};
+use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
+use parallax::place::{self, Instance};
+use parallax::plan::batch_from_specs;
+use parallax::{
+    Cluster, CostModel, CostModelChoice, CostOverride, Limits, Model, Objective, Overridden, Plan,
+    SchedulerConfig, SchedulerKind, SchedulerSpace, Search, SearchConstraints, Simulation, Slo,
+    Workload,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn value_err(e: impl fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn to_json(v: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(v).map_err(value_err)
+}
+
+/// A model: an embedded short name, a Hugging Face id or the path of a `config.json`.
+#[pyclass(frozen, module = "parallax._native", name = "Model")]
+#[derive(Debug, Clone)]
+struct PyModel {
+    inner: Model,
+}
+
+#[pymethods]
+impl PyModel {
+    #[new]
+    fn new(spec: &str) -> PyResult<Self> {
+        Ok(PyModel {
+            inner: parallax::ir::resolve(spec).map_err(value_err)?,
+        })
+    }
+    /// The model's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+    /// Parameters.
+    #[getter]
+    fn params(&self) -> u64 {
+        self.inner.params_total()
+    }
+    /// Parameters active per token (MoE: routed experts counted `top_k` times).
+    #[getter]
+    fn active_params(&self) -> u64 {
+        self.inner.params_active()
+    }
+    /// The whole IR as JSON text.
+    fn to_json(&self) -> PyResult<String> {
+        to_json(&self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!("Model({:?})", self.inner.name)
+    }
+}
+
+/// A cluster: `NxGxGPU` (e.g. `1x8xH100`) or the path of a cluster TOML file.
+#[pyclass(frozen, module = "parallax._native", name = "Cluster")]
+#[derive(Debug, Clone)]
+struct PyCluster {
+    inner: Cluster,
+}
+
+#[pymethods]
+impl PyCluster {
+    #[new]
+    fn new(spec: &str) -> PyResult<Self> {
+        let inner = if std::path::Path::new(spec).is_file() {
+            Cluster::load(spec)
+        } else {
+            spec.parse::<Cluster>()
+        }
+        .map_err(value_err)?;
+        Ok(PyCluster { inner })
+    }
+    /// `NxGxGPU`.
+    #[getter]
+    fn spec(&self) -> String {
+        self.inner.spec()
+    }
+    /// The GPU's catalogue name.
+    #[getter]
+    fn gpu(&self) -> String {
+        self.inner.gpu.name.clone()
+    }
+    #[getter]
+    fn nodes(&self) -> u32 {
+        self.inner.nodes
+    }
+    #[getter]
+    fn gpus_per_node(&self) -> u32 {
+        self.inner.gpus_per_node
+    }
+    #[getter]
+    fn total_gpus(&self) -> u32 {
+        self.inner.total_gpus()
+    }
+    fn __repr__(&self) -> String {
+        format!("Cluster({:?})", self.inner.spec())
+    }
+}
+
+/// A workload: an embedded name (`chat`, `code`, …), a `synthetic:…` spec or a trace file,
+/// optionally cut to its first `requests` requests and rescaled to `rate` req/s.
+#[pyclass(frozen, module = "parallax._native", name = "Workload")]
+#[derive(Debug, Clone)]
+struct PyWorkload {
+    inner: Workload,
+}
+
+#[pymethods]
+impl PyWorkload {
+    #[new]
+    #[pyo3(signature = (spec, rate=None, requests=None))]
+    fn new(spec: &str, rate: Option<f64>, requests: Option<usize>) -> PyResult<Self> {
+        Ok(PyWorkload {
+            inner: parallax::load_workload(spec, rate, requests).map_err(value_err)?,
+        })
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+    /// Mean arrival rate, req/s (`None` with a single arrival time).
+    #[getter]
+    fn rate(&self) -> Option<f64> {
+        self.inner.mean_rate()
+    }
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+    /// The requests as JSON text (id, arrival_s, prompt_tokens, output_tokens, …).
+    fn requests_json(&self) -> PyResult<String> {
+        to_json(&self.inner.requests)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Workload({:?}, {} requests)",
+            self.inner.name,
+            self.inner.len()
+        )
+    }
+}
+
+fn model_arg(obj: &Bound<'_, PyAny>) -> PyResult<Model> {
+    if let Ok(m) = obj.downcast::<PyModel>() {
+        return Ok(m.get().inner.clone());
+    }
+    match obj.extract::<String>() {
+        Ok(s) => Ok(PyModel::new(&s)?.inner),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "model: expected a parallax.Model or a string, got {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
+fn cluster_arg(obj: &Bound<'_, PyAny>) -> PyResult<Cluster> {
+    if let Ok(c) = obj.downcast::<PyCluster>() {
+        return Ok(c.get().inner.clone());
+    }
+    match obj.extract::<String>() {
+        Ok(s) => Ok(PyCluster::new(&s)?.inner),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "cluster: expected a parallax.Cluster or a string such as \"1x8xH100\", got {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
+fn workload_arg(
+    obj: &Bound<'_, PyAny>,
+    rate: Option<f64>,
+    requests: Option<usize>,
+) -> PyResult<Workload> {
+    if let Ok(w) = obj.downcast::<PyWorkload>() {
+        let mut w = w.get().inner.clone();
+        if let Some(n) = requests {
+            w = w.take(n).map_err(value_err)?;
+        }
+        if let Some(r) = rate {
+            w = w.with_rate(r).map_err(value_err)?;
+        }
+        return Ok(w);
+    }
+    match obj.extract::<String>() {
+        Ok(s) => Ok(PyWorkload::new(&s, rate, requests)?.inner),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "workload: expected a parallax.Workload or a string such as \"chat\", got {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
+/// Which [`CostModel`] methods a Python cost model defines, in this order.
+const METHODS: [&str; 9] = [
+    "gemm",
+    "prefill_attention",
+    "decode_attention",
+    "elementwise",
+    "collective",
+    "kernel_launch_overhead",
+    "iteration_overhead",
+    "host_overlap_exponent",
+    "graph_kernel_overlap",
+];
+
+/// A cost model written in Python: each method it defines is called with a dict describing
+/// the op and the base model's answer (`inner`), and returns seconds; every method it does not
+/// define is the base model's (through [`Overridden`], so nothing is silently dropped).
+///
+/// A Python exception (or a value that is not a finite number ≥ 0) is kept and raised when
+/// the search or simulation returns; until then the base model's answer stands in.
+struct PyOverride {
+    obj: Py<PyAny>,
+    defined: [bool; 9],
+    error: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl fmt::Debug for PyOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PyOverride")
+            .field("defined", &self.defined)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PyOverride {
+    fn call(
+        &self,
+        idx: usize,
+        inner: f64,
+        op: impl for<'py> FnOnce(Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>>,
+    ) -> f64 {
+        if !self.defined[idx] {
+            return inner;
+        }
+        let failed = self
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if failed {
+            return inner;
+        }
+        let method = METHODS[idx];
+        Python::with_gil(|py| {
+            let result = (|| -> PyResult<f64> {
+                let obj = self.obj.bind(py);
+                let v = match op(py)? {
+                    Some(d) => obj.call_method1(method, (d, inner))?,
+                    None => obj.call_method1(method, (inner,))?,
+                };
+                let x: f64 = v.extract().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "cost model method {method} returned {}, expected a float (seconds)",
+                        v.repr().map(|r| r.to_string()).unwrap_or_default()
+                    ))
+                })?;
+                let ok = if method == "host_overlap_exponent" {
+                    x > 0.0 && !x.is_nan()
+                } else {
+                    x.is_finite() && x >= 0.0
+                };
+                if !ok {
+                    return Err(PyValueError::new_err(format!(
+                        "cost model method {method} returned {x}, expected {}",
+                        if method == "host_overlap_exponent" {
+                            "an exponent > 0 (inf allowed)"
+                        } else {
+                            "a finite time in seconds >= 0"
+                        }
+                    )));
+                }
+                Ok(x)
+            })();
+            match result {
+                Ok(x) => x,
+                Err(e) => {
+                    let mut g = self.error.lock().unwrap_or_else(|p| p.into_inner());
+                    if g.is_none() {
+                        *g = Some(e);
+                    }
+                    inner
+                }
+            }
+        })
+    }
+}
+
+fn shape_dict<'py>(py: Python<'py>, s: &AttentionShape) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("heads", s.heads)?;
+    d.set_item("kv_heads", s.kv_heads)?;
+    d.set_item("qk_head_dim", s.qk_head_dim)?;
+    d.set_item("v_head_dim", s.v_head_dim)?;
+    d.set_item("kv_bytes_per_token", s.kv_bytes_per_token)?;
+    d.set_item("window", s.window)?;
+    d.set_item("act_dtype", s.act_dtype.to_string())?;
+    d.set_item("kv_dtype", s.kv_dtype.to_string())?;
+    Ok(d)
+}
+
+impl CostOverride for PyOverride {
+    fn gemm(&self, inner: &dyn CostModel, g: &Gemm) -> f64 {
+        self.call(0, inner.gemm(g), |py| {
+            let d = PyDict::new(py);
+            d.set_item("m", g.m)?;
+            d.set_item("n", g.n)?;
+            d.set_item("k", g.k)?;
+            d.set_item("count", g.count)?;
+            d.set_item("weight_dtype", g.weight_dtype.to_string())?;
+            d.set_item("act_dtype", g.act_dtype.to_string())?;
+            Ok(Some(d))
+        })
+    }
+    fn prefill_attention(
+        &self,
+        inner: &dyn CostModel,
+        shape: &AttentionShape,
+        chunks: &[PrefillChunk],
+    ) -> f64 {
+        self.call(1, inner.prefill_attention(shape, chunks), |py| {
+            let d = shape_dict(py, shape)?;
+            let c: Vec<(u32, u32)> = chunks.iter().map(|c| (c.new_tokens, c.prefix)).collect();
+            d.set_item("chunks", c)?;
+            Ok(Some(d))
+        })
+    }
+    fn decode_attention(
+        &self,
+        inner: &dyn CostModel,
+        shape: &AttentionShape,
+        decode: &DecodeGroup,
+    ) -> f64 {
+        self.call(2, inner.decode_attention(shape, decode), |py| {
+            let d = shape_dict(py, shape)?;
+            d.set_item("requests", decode.requests)?;
+            d.set_item("context_sum", decode.context_sum)?;
+            d.set_item("context_max", decode.context_max)?;
+            Ok(Some(d))
+        })
+    }
+    fn elementwise(&self, inner: &dyn CostModel, op: &Elementwise) -> f64 {
+        self.call(3, inner.elementwise(op), |py| {
+            let d = PyDict::new(py);
+            let kind = serde_json::to_value(op.kind).map_err(value_err)?;
+            d.set_item("kind", kind.as_str().unwrap_or_default())?;
+            d.set_item("bytes", op.bytes)?;
+            d.set_item("flops", op.flops)?;
+            Ok(Some(d))
+        })
+    }
+    fn collective(
+        &self,
+        inner: &dyn CostModel,
+        kind: CollectiveKind,
+        bytes: f64,
+        group: &DeviceGroup,
+    ) -> f64 {
+        self.call(4, inner.collective(kind, bytes, group), |py| {
+            let d = PyDict::new(py);
+            let k = serde_json::to_value(kind).map_err(value_err)?;
+            d.set_item("kind", k.as_str().unwrap_or_default())?;
+            d.set_item("bytes", bytes)?;
+            d.set_item("group_size", group.size)?;
+            d.set_item("per_node", group.per_node)?;
+            d.set_item("nodes", group.nodes())?;
+            Ok(Some(d))
+        })
+    }
+    fn kernel_launch_overhead(&self, inner: &dyn CostModel) -> f64 {
+        self.call(5, inner.kernel_launch_overhead(), |_| Ok(None))
+    }
+    fn iteration_overhead(&self, inner: &dyn CostModel) -> f64 {
+        self.call(6, inner.iteration_overhead(), |_| Ok(None))
+    }
+    fn host_overlap_exponent(&self, inner: &dyn CostModel) -> f64 {
+        self.call(7, inner.host_overlap_exponent(), |_| Ok(None))
+    }
+    fn graph_kernel_overlap(&self, inner: &dyn CostModel) -> f64 {
+        self.call(8, inner.graph_kernel_overlap(), |_| Ok(None))
+    }
+}
+
+type PyErrSlot = Arc<Mutex<Option<PyErr>>>;
+
+/// The cost model from a `cost_model=` argument: `None` (auto), a choice name (`auto`,
+/// `roofline`, `profiled`) or a Python object (see [`PyOverride`]) whose `base` attribute
+/// names the model it adjusts (default `auto`) and `name` names it in reports.
+fn cost_arg(
+    py: Python<'_>,
+    cluster: &Cluster,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Arc<dyn CostModel>, Option<PyErrSlot>)> {
+    let choice = |s: &str| -> PyResult<Arc<dyn CostModel>> {
+        let c: CostModelChoice = s.parse().map_err(value_err)?;
+        parallax::cost_model(cluster, c).map_err(value_err)
+    };
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok((choice("auto")?, None));
+    };
+    if let Ok(s) = obj.extract::<String>() {
+        return Ok((choice(&s)?, None));
+    }
+    let base: String = match obj.getattr("base") {
+        Ok(b) if !b.is_none() => b.extract().map_err(|_| {
+            PyTypeError::new_err("cost model: `base` must be a string (auto, roofline, profiled)")
+        })?,
+        _ => "auto".into(),
+    };
+    let inner = choice(&base)?;
+    let mut defined = [false; 9];
+    for (i, m) in METHODS.iter().enumerate() {
+        defined[i] = obj.hasattr(*m)? && obj.getattr(*m)?.is_callable();
+    }
+    let name: String = match obj.getattr("name") {
+        Ok(n) if !n.is_none() => n
+            .extract()
+            .map_err(|_| PyTypeError::new_err("cost model: `name` must be a string"))?,
+        _ => format!("python:{}", obj.get_type().name()?),
+    };
+    let error: PyErrSlot = Arc::new(Mutex::new(None));
+    let over = PyOverride {
+        obj: obj.clone().unbind(),
+        defined,
+        error: error.clone(),
+    };
+    let _ = py;
+    Ok((
+        Arc::new(Overridden::new(inner, over).with_name(name)),
+        Some(error),
+    ))
+}
+
+fn raise_kept(slot: &Option<PyErrSlot>) -> PyResult<()> {
+    if let Some(s) = slot {
+        if let Some(e) = s.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn scheduler_arg(
+    scheduler: Option<&str>,
+    max_num_seqs: Option<u32>,
+    max_num_batched_tokens: Option<u32>,
+    chunk_size: Option<u32>,
+) -> PyResult<SchedulerConfig> {
+    let kind: SchedulerKind = scheduler.unwrap_or("vllm").parse().map_err(value_err)?;
+    let mut s = SchedulerConfig::new(kind);
+    if let Some(n) = max_num_seqs {
+        s.max_num_seqs = n;
+    }
+    if let Some(n) = max_num_batched_tokens {
+        s.max_num_batched_tokens = n;
+    }
+    if chunk_size.is_some() {
+        s.chunk_size = chunk_size;
+    }
+    Ok(s)
+}
+
+fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> PyResult<Slo> {
+    let mut slo: Slo = match text {
+        Some(t) => t.parse().map_err(value_err)?,
+        None => Slo::default(),
+    };
+    for (name, v, slot) in [
+        ("slo_ttft_ms", ttft_ms, &mut slo.ttft_ms),
+        ("slo_tpot_ms", tpot_ms, &mut slo.tpot_ms),
+    ] {
+        if let Some(v) = v {
+            if slot.is_some() {
+                return Err(PyValueError::new_err(format!(
+                    "{name} = {v}: the SLO text already sets it; give it once"
+                )));
+            }
+            *slot = Some(v);
+        }
+    }
+    Ok(slo)
+}
+
+/// Search the serving plans; returns the report as JSON text (the CLI's `search --json`).
+#[pyfunction]
+#[pyo3(signature = (
+    model, cluster, workload, *, objective="e2e-mean", slo=None, slo_ttft_ms=None,
+    slo_tpot_ms=None, slo_target=None, cost_model=None, max_plans=None, time_limit_s=None,
+    max_gpus=None, use_all_gpus=None, max_pp=None, scheduler=None, max_num_seqs=None,
+    max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
+    search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
+    pareto=None, rate=None, requests=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn search_json(
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    cluster: &Bound<'_, PyAny>,
+    workload: &Bound<'_, PyAny>,
+    objective: &str,
+    slo: Option<&str>,
+    slo_ttft_ms: Option<f64>,
+    slo_tpot_ms: Option<f64>,
+    slo_target: Option<f64>,
+    cost_model: Option<&Bound<'_, PyAny>>,
+    max_plans: Option<usize>,
+    time_limit_s: Option<f64>,
+    max_gpus: Option<u32>,
+    use_all_gpus: Option<bool>,
+    max_pp: Option<u32>,
+    scheduler: Option<&str>,
+    max_num_seqs: Option<u32>,
+    max_num_batched_tokens: Option<u32>,
+    chunk_size: Option<u32>,
+    search_max_num_seqs: Option<Vec<u32>>,
+    search_chunk_sizes: Option<Vec<u32>>,
+    gpu_memory_utilization: Option<f64>,
+    price_per_gpu_hour: Option<f64>,
+    pareto: Option<(String, String)>,
+    rate: Option<f64>,
+    requests: Option<usize>,
+) -> PyResult<String> {
+    let model = model_arg(model)?;
+    let cluster = cluster_arg(cluster)?;
+    let workload = workload_arg(workload, rate, requests)?;
+    let objective: Objective = objective.parse().map_err(value_err)?;
+    let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
+    let time = match time_limit_s {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(PyValueError::new_err(format!(
+                "time_limit_s = {t}: expected a number of seconds > 0"
+            )))
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
+    let mut s = Search::new(model, cluster, workload)
+        .objective(objective)
+        .slo(slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?)
+        .cost_model(cost)
+        .limits(Limits { max_plans, time })
+        .constraints(SearchConstraints {
+            max_gpus,
+            use_all_gpus,
+            max_pp,
+            ..SearchConstraints::default()
+        })
+        .scheduler(scheduler_arg(
+            scheduler,
+            max_num_seqs,
+            max_num_batched_tokens,
+            chunk_size,
+        )?)
+        .scheduler_space(SchedulerSpace {
+            max_num_seqs: search_max_num_seqs.unwrap_or_default(),
+            chunk_sizes: search_chunk_sizes.unwrap_or_default(),
+        });
+    if let Some(t) = slo_target {
+        s = s.slo_target(t);
+    }
+    if let Some(u) = gpu_memory_utilization {
+        s = s.memory(parallax::MemoryOptions {
+            gpu_memory_utilization: u,
+            ..parallax::MemoryOptions::default()
+        });
+    }
+    if let Some(p) = price_per_gpu_hour {
+        s = s.price_per_gpu_hour(p);
+    }
+    if let Some((a, b)) = pareto {
+        s = s.pareto(a.parse().map_err(value_err)?, b.parse().map_err(value_err)?);
+    }
+    let report = py.allow_threads(|| s.run());
+    raise_kept(&kept)?;
+    to_json(&report.map_err(value_err)?)
+}
+
+/// Simulate one plan; returns `{"cost_model", "metrics", "requests"}` as JSON text.
+#[pyfunction]
+#[pyo3(signature = (
+    model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
+    max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
+    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None
+))]
+#[allow(clippy::too_many_arguments)]
+fn simulate_json(
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    cluster: &Bound<'_, PyAny>,
+    plan: &str,
+    workload: &Bound<'_, PyAny>,
+    cost_model: Option<&Bound<'_, PyAny>>,
+    scheduler: Option<&str>,
+    max_num_seqs: Option<u32>,
+    max_num_batched_tokens: Option<u32>,
+    chunk_size: Option<u32>,
+    slo: Option<&str>,
+    slo_ttft_ms: Option<f64>,
+    slo_tpot_ms: Option<f64>,
+    router: Option<&str>,
+    seed: u64,
+    gpu_memory_utilization: Option<f64>,
+    rate: Option<f64>,
+    requests: Option<usize>,
+) -> PyResult<String> {
+    let model = model_arg(model)?;
+    let cluster = cluster_arg(cluster)?;
+    let workload = workload_arg(workload, rate, requests)?;
+    let plan: Plan = plan.parse().map_err(value_err)?;
+    let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
+    let cost_name = cost.name().to_string();
+    let config = parallax::SimConfig {
+        scheduler: scheduler_arg(scheduler, max_num_seqs, max_num_batched_tokens, chunk_size)?,
+        router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
+        seed,
+        slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,
+        ..parallax::SimConfig::default()
+    };
+    let mut sim = Simulation::new(&model, &cluster, &plan, &workload)
+        .cost_model(cost)
+        .config(config);
+    if let Some(u) = gpu_memory_utilization {
+        sim = sim.gpu_memory_utilization(u);
+    }
+    let report = py.allow_threads(|| sim.run());
+    raise_kept(&kept)?;
+    let report = report.map_err(value_err)?;
+    to_json(&serde_json::json!({
+        "plan": plan.to_string(),
+        "cost_model": cost_name,
+        "metrics": report.metrics,
+        "requests": report.requests,
+    }))
+}
+
+/// Predict one iteration of `model` with tensor parallelism `tp` on one node of `gpu`;
+/// returns the prediction as JSON text (the CLI's `predict --json`).
+#[pyfunction]
+#[pyo3(signature = (model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None))]
+#[allow(clippy::too_many_arguments)]
+fn predict_json(
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    gpu: &str,
+    tp: u32,
+    prefill: Option<Vec<String>>,
+    decode: Option<Vec<String>>,
+    cuda_graphs: bool,
+    cost_model: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let model = model_arg(model)?;
+    if tp == 0 {
+        return Err(PyValueError::new_err(
+            "tp = 0: expected a tensor-parallel degree of at least 1",
+        ));
+    }
+    let g = catalog::gpu(gpu).map_err(value_err)?;
+    let cluster = Cluster::new(1, tp, g).map_err(value_err)?;
+    let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
+    let batch = batch_from_specs(&prefill.unwrap_or_default(), &decode.unwrap_or_default())
+        .map_err(value_err)?;
+    let p = py
+        .allow_threads(|| parallax::plan::predict(&model, &cluster, tp, &batch, cuda_graphs, cost));
+    raise_kept(&kept)?;
+    to_json(&p.map_err(value_err)?)
+}
+
+/// Place an operator graph (paper JSON or Parallax's FORMAT.md, from a file) exactly;
+/// returns `{"objective", "value", "status", "placement" | "schedule"}` as JSON text.
+#[pyfunction]
+#[pyo3(signature = (graph, *, objective="throughput", subgraphs=1, time_limit_s=None))]
+fn place_json(
+    py: Python<'_>,
+    graph: &str,
+    objective: &str,
+    subgraphs: usize,
+    time_limit_s: Option<f64>,
+) -> PyResult<String> {
+    let time_limit = match time_limit_s {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(PyValueError::new_err(format!(
+                "time_limit_s = {t}: expected a number of seconds > 0"
+            )))
+        }
+        t => t.map(Duration::from_secs_f64),
+    };
+    let g = place::load_graph(std::path::Path::new(graph)).map_err(value_err)?;
+    let inst = Instance::new(&g).map_err(value_err)?;
+    let limits = place::Limits {
+        time_limit,
+        ..place::Limits::default()
+    };
+    let out = match objective {
+        "throughput" => {
+            let sol = py
+                .allow_threads(|| place::solve_contiguous(&inst, &limits))
+                .map_err(value_err)?;
+            serde_json::json!({
+                "objective": "throughput",
+                "value": sol.placement.max_load,
+                "status": sol.status,
+                "placement": sol.placement,
+            })
+        }
+        "latency" => {
+            if subgraphs == 0 {
+                return Err(PyValueError::new_err(
+                    "subgraphs = 0: expected at least 1 subgraph per accelerator",
+                ));
+            }
+            let sol = py
+                .allow_threads(|| place::solve_latency(&inst, subgraphs, &limits))
+                .map_err(value_err)?;
+            serde_json::json!({
+                "objective": "latency",
+                "value": sol.schedule.latency,
+                "status": sol.status,
+                "schedule": sol.schedule,
+            })
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "objective = {other:?}: expected \"throughput\" or \"latency\""
+            )))
+        }
+    };
+    to_json(&out)
+}
+
+/// Names of the embedded models, GPUs and workloads, as JSON text.
+#[pyfunction]
+fn catalog_json() -> PyResult<String> {
+    to_json(&serde_json::json!({
+        "models": parallax::ir::embedded().iter().map(|m| m.short_name).collect::<Vec<_>>(),
+        "gpus": catalog::names(),
+        "workloads": parallax::sim::workload::names(),
+    }))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyModel>()?;
+    m.add_class::<PyCluster>()?;
+    m.add_class::<PyWorkload>()?;
+    m.add_function(wrap_pyfunction!(search_json, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_json, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_json, m)?)?;
+    m.add_function(wrap_pyfunction!(place_json, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog_json, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

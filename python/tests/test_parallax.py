@@ -1,0 +1,247 @@
+"""Tests of the `parallax` Python package (run by python/ci.sh)."""
+
+import json
+import math
+import pathlib
+
+import pytest
+
+import parallax
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PLACE_DATA = ROOT / "crates" / "parallax-place" / "tests" / "data"
+
+MODEL = "llama-3.1-8b"
+CLUSTER = "1x2xH100"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return parallax.Model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def workload():
+    return parallax.Workload("chat", rate=4.0, requests=48)
+
+
+def small_search(model, workload, **options):
+    return parallax.search(model, CLUSTER, workload, slo="ttft=1s,tpot=100ms", **options)
+
+
+def test_catalog_lists_embedded_data():
+    c = parallax.catalog()
+    assert MODEL in c["models"]
+    assert "H100-SXM" in c["gpus"]
+    assert "chat" in c["workloads"]
+
+
+def test_loading_objects(model, workload):
+    assert model.name
+    assert model.params > model.active_params * 0.99 > 7e9
+    cluster = parallax.Cluster("2x8xH200")
+    assert (cluster.nodes, cluster.gpus_per_node, cluster.total_gpus) == (2, 8, 16)
+    assert cluster.gpu == "H200"
+    assert len(workload) == 48
+    assert workload.rate == pytest.approx(4.0)
+    reqs = json.loads(workload.requests_json())
+    assert len(reqs) == 48 and reqs[0]["prompt_tokens"] > 0
+    assert json.loads(model.to_json())["name"] == model.name
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda: parallax.Cluster("2x0xH100"), "2x0xH100"),
+        (lambda: parallax.Cluster("8xH999"), "H999"),
+        (lambda: parallax.Model("no-such-model-xyz"), "no-such-model-xyz"),
+        (lambda: parallax.Workload("no-such-trace.jsonl"), "no-such-trace.jsonl"),
+        (lambda: parallax.Workload("chat", requests=0), "0"),
+    ],
+)
+def test_bad_input_is_a_value_error_naming_the_value(make, needle):
+    with pytest.raises(ValueError) as e:
+        make()
+    assert needle in str(e.value)
+
+
+def test_wrong_types_are_type_errors():
+    with pytest.raises(TypeError, match="cluster"):
+        parallax.search(MODEL, 8, "chat")
+
+
+def test_search_ranks_plans_and_matches_simulate(model, workload):
+    r = small_search(model, workload, objective="e2e-mean")
+    assert r.report["objective"] == "e2e-mean"
+    assert r.best is not None and r.best["meets_constraints"]
+    assert len(r.ranked) >= 2
+    values = [p["objective"] for p in r.ranked if p["meets_constraints"]]
+    assert values == sorted(values)
+    assert r.best["objective"] == pytest.approx(r.best["metrics"]["e2e_s"]["mean"])
+    assert {b["name"] for b in r.baselines} == {"heuristic", "max-tp"}
+    # The winner simulated on its own gives the same numbers.
+    s = parallax.simulate(model, CLUSTER, r.best["plan"], workload, slo="ttft=1s,tpot=100ms")
+    assert s.metrics["e2e_s"] == r.best["metrics"]["e2e_s"]
+    assert len(s.requests) == 48
+    assert "SearchResult" in repr(r) and "SimulationResult" in repr(s)
+
+
+def test_search_is_deterministic_and_takes_strings_or_objects(model, workload):
+    a = small_search(model, workload, max_plans=2)
+    b = parallax.search(
+        MODEL, CLUSTER, "chat", rate=4.0, requests=48, slo_ttft_ms=1000.0, slo_tpot_ms=100.0,
+        max_plans=2,
+    )
+    assert a.to_json() == b.to_json()
+    assert a.report["stop_reason"] == "plan_limit"
+    assert a.report["plans_simulated"] == 2
+
+
+def test_throughput_objective_with_slos_and_pareto(model, workload):
+    r = small_search(model, workload, objective="throughput", pareto=("throughput", "e2e-p99"))
+    assert r.best["objective"] > 0
+    assert r.report["unit"] == "req/s"
+    assert r.pareto["points"]
+
+
+def test_search_option_errors(model, workload):
+    with pytest.raises(ValueError, match="objective"):
+        small_search(model, workload, objective="fastest")
+    with pytest.raises(ValueError, match="SLO"):
+        parallax.search(model, CLUSTER, workload, objective="goodput")
+    with pytest.raises(ValueError, match="nanms"):
+        parallax.search(model, CLUSTER, workload, slo="ttft=nanms")
+    with pytest.raises(ValueError, match="time_limit_s"):
+        small_search(model, workload, time_limit_s=-1)
+
+
+def test_dataframes(model, workload):
+    pd = pytest.importorskip("pandas")
+    r = small_search(model, workload)
+    df = r.to_dataframe()
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) == len(r.ranked)
+    assert "metrics.e2e_s.p99" in df.columns
+    assert list(df["plan"]) == [p["plan"] for p in r.ranked]
+    s = parallax.simulate(model, CLUSTER, "tp=2", workload)
+    rq = s.to_dataframe()
+    assert len(rq) == 48 and "prompt_tokens" in rq.columns
+
+
+class PassThrough(parallax.CostModel):
+    """Defines every method and returns the base model's answer."""
+
+    base = "auto"
+
+    def gemm(self, op, inner):
+        assert op["m"] > 0 and op["weight_dtype"]
+        return inner
+
+    def prefill_attention(self, op, inner):
+        assert op["chunks"] and op["heads"] > 0
+        return inner
+
+    def decode_attention(self, op, inner):
+        assert op["requests"] > 0
+        return inner
+
+    def elementwise(self, op, inner):
+        return inner
+
+    def collective(self, op, inner):
+        assert op["kind"] in {"all_reduce", "all_gather", "reduce_scatter", "all_to_all",
+                              "send_recv"}
+        return inner
+
+    def kernel_launch_overhead(self, inner):
+        return inner
+
+    def iteration_overhead(self, inner):
+        return inner
+
+    def host_overlap_exponent(self, inner):
+        return inner
+
+    def graph_kernel_overlap(self, inner):
+        return inner
+
+
+class SlowCollectives(parallax.CostModel):
+    name = "slow-collectives"
+
+    def collective(self, op, inner):
+        return 50.0 * inner
+
+
+def ranked_metrics(r):
+    return [(p["plan"], p["metrics"]) for p in r.ranked]
+
+
+def test_python_cost_model_pass_through_changes_nothing(model, workload):
+    plain = small_search(model, workload)
+    for cm in (PassThrough(), parallax.CostModel()):
+        wrapped = small_search(model, workload, cost_model=cm)
+        assert ranked_metrics(wrapped) == ranked_metrics(plain)
+    assert wrapped.report["cost_model"] == "python:CostModel"
+
+
+def test_python_cost_model_changes_results(model, workload):
+    plain = parallax.simulate(model, CLUSTER, "tp=2", workload)
+    slow = parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=SlowCollectives())
+    assert slow.cost_model == "slow-collectives"
+    comm = lambda s: s.metrics["breakdown_s"].get("communication", 0.0)  # noqa: E731
+    assert comm(slow) > 10 * comm(plain) > 0
+    assert slow.metrics["e2e_s"]["mean"] > plain.metrics["e2e_s"]["mean"]
+    # The search then prefers replicas to tensor parallelism.
+    r = small_search(model, workload, cost_model=SlowCollectives())
+    assert r.best["plan"].startswith("dp=2")
+
+
+def test_python_cost_model_errors_are_raised(model, workload):
+    class Raises(parallax.CostModel):
+        def gemm(self, op, inner):
+            raise RuntimeError("boom from python")
+
+    class Negative(parallax.CostModel):
+        def gemm(self, op, inner):
+            return -1.0
+
+    class NotANumber(parallax.CostModel):
+        def elementwise(self, op, inner):
+            return "fast"
+
+    with pytest.raises(RuntimeError, match="boom from python"):
+        small_search(model, workload, cost_model=Raises())
+    with pytest.raises(ValueError, match="gemm returned -1"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=Negative())
+    with pytest.raises(TypeError, match="elementwise returned 'fast'"):
+        parallax.predict(model, tp=1, prefill=["1x512"], cost_model=NotANumber())
+
+
+def test_predict(model):
+    p = parallax.predict(model, gpu="H100", tp=1, prefill=["1x1024"], decode=["8x2048"])
+    assert p["iteration_ms"] > 0
+    assert p["tokens"] == 1024 + 8
+    assert sum(p["breakdown_ms"].values()) == pytest.approx(p["iteration_ms"], rel=1e-9)
+    slower = parallax.predict(model, gpu="H100", tp=1, prefill=["1x1024"], decode=["8x2048"],
+                              cost_model="roofline")
+    assert slower["cost_model"].startswith("roofline")
+    with pytest.raises(ValueError, match="tp = 0"):
+        parallax.predict(model, tp=0, prefill=["1x8"])
+    with pytest.raises(ValueError, match="1xfoo"):
+        parallax.predict(model, prefill=["1xfoo"])
+
+
+def test_place_matches_published_optimum():
+    expected = json.loads((PLACE_DATA / "expected.json").read_text())["optima"]
+    name = "throughput/layer_bert24_inference.json"
+    r = parallax.place(PLACE_DATA / name)
+    assert r["status"]["status"] == "optimal"
+    assert math.isclose(r["value"], expected[name], rel_tol=1e-9)
+    lat = parallax.place(PLACE_DATA / "latency" / "layer_bert24_inference.json",
+                         objective="latency", subgraphs=1)
+    assert lat["value"] > 0
+    with pytest.raises(ValueError, match="missing.json"):
+        parallax.place(PLACE_DATA / "missing.json")
+    with pytest.raises(ValueError, match="objective"):
+        parallax.place(PLACE_DATA / name, objective="energy")
