@@ -223,7 +223,7 @@ impl Simulator {
     ///     peak_bandwidth: 3e12,
     /// };
     /// let w = workload::Workload::new("two", vec![
-    ///     workload::Request { id: 0, arrival_s: 0.0, prompt_tokens: 8, output_tokens: 3 },
+    ///     workload::Request { id: 0, arrival_s: 0.0, prompt_tokens: 8, output_tokens: 3, prefix: None },
     /// ]).unwrap();
     /// let report = Simulator::new(vec![replica], SimConfig::default()).unwrap().run(&w).unwrap();
     /// // prefill 10 ms → first token; two decodes of 10 ms each.

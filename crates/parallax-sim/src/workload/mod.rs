@@ -24,6 +24,7 @@
 //! is needed.
 
 mod parse;
+pub mod prefix;
 pub mod spec;
 pub mod synthetic;
 
@@ -52,6 +53,24 @@ pub struct Request {
     pub prompt_tokens: u32,
     /// Output length in tokens (≥ 1).
     pub output_tokens: u32,
+    /// Prefix identity for prefix caching (`None`: the request shares nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
+}
+
+/// What a request's token sequence (prompt, then output) shares with others: its first
+/// `tokens` tokens are the first `tokens` tokens of the token stream `stream`. Requests naming
+/// the same stream share those tokens, so the KV blocks that cover them are the same blocks
+/// (as vLLM's chained block hashes make them). A shared system prompt is a stream whose
+/// `tokens` is the system prompt's length; a multi-turn conversation is one stream in which
+/// every turn's whole sequence (`prompt + output` tokens) lies, each turn's prompt extending
+/// the previous turn's prompt and answer. Tokens past `tokens` belong to the request alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefix {
+    /// Stream identifier (< 2^63).
+    pub stream: u64,
+    /// Leading tokens of the request that lie in the stream.
+    pub tokens: u32,
 }
 
 /// A request stream, sorted by arrival (ties keep source order).
@@ -230,7 +249,7 @@ pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
     if names().contains(&name_or_path) {
         embedded(name_or_path)
     } else if name_or_path.starts_with(spec::PREFIX) {
-        spec::parse_synthetic(name_or_path)?.generate()
+        spec::generate(name_or_path)
     } else {
         load_path(name_or_path)
     }
