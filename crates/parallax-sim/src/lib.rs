@@ -21,7 +21,9 @@
 
 pub mod cost;
 pub mod error;
+mod itl;
 pub mod metrics;
+mod prefix_cache;
 pub mod rng;
 pub mod router;
 pub mod scheduler;
@@ -31,10 +33,10 @@ pub mod workload;
 pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};
 pub use error::SimError;
 pub use metrics::{
-    chrome_trace, requests_csv, GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord,
-    SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,
+    chrome_trace, requests_csv, GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason,
+    RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
 pub use sim::{SimConfig, Simulator, Slo};
-pub use workload::{Request, Workload};
+pub use workload::{Prefix, Request, Workload};

@@ -19,13 +19,14 @@
 
 use crate::cost::{ReplicaSpec, StepCost};
 use crate::error::SimError;
+use crate::itl::Gaps;
 use crate::metrics::{
-    GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord, SimReport, SloMetrics, Span,
-    Summary, Throughput, TokenCounts,
+    GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
+    SloMetrics, Span, Summary, Throughput, TokenCounts,
 };
 use crate::router::{Router, RouterPolicy};
 use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
-use crate::workload::Workload;
+use crate::workload::{Prefix, Workload};
 use parallax_ir::{Batch, OpKind};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -57,6 +58,11 @@ pub struct SimConfig {
     /// Skip ahead through repeated decode-only steps (default `true`). Results are identical
     /// either way (a test checks it byte for byte); `false` calls the scheduler every iteration.
     pub skip_ahead: bool,
+    /// Automatic prefix caching in every engine (vLLM's `enable_prefix_caching`; default
+    /// `false`): full KV blocks are kept by content and reused by later requests with the same
+    /// prefix (see [`crate::workload::Prefix`]). Off, results are exactly those without it.
+    #[serde(default)]
+    pub prefix_caching: bool,
 }
 
 impl Default for SimConfig {
@@ -68,6 +74,7 @@ impl Default for SimConfig {
             slo: Slo::default(),
             record_timeline: false,
             skip_ahead: true,
+            prefix_caching: false,
         }
     }
 }
@@ -126,6 +133,7 @@ struct Run<'a> {
     last_end: f64,
     bad_cost: Option<SimError>,
     skip_ahead: bool,
+    itl: Gaps,
 }
 
 impl Simulator {
@@ -174,6 +182,13 @@ impl Simulator {
         }
         if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
+        }
+        if config.router == RouterPolicy::PrefixAffinity && !config.prefix_caching {
+            return Err(SimError::config(
+                "router",
+                "prefix-affinity",
+                "prefix_caching on (the affinity router routes by cached prefix)",
+            ));
         }
         if let Some(v) = config.slo.tpot_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.tpot_ms", v, "a finite time > 0"));
@@ -239,7 +254,14 @@ impl Simulator {
                 let pp = spec.stages.len();
                 let per_engine = spec.kv_blocks / pp as u64;
                 let engines: Vec<Engine> = (0..pp)
-                    .map(|_| Engine::new(per_engine, spec.block_size, cfg.scheduler.watermark))
+                    .map(|_| {
+                        Engine::new(
+                            per_engine,
+                            spec.block_size,
+                            cfg.scheduler.watermark,
+                            cfg.prefix_caching,
+                        )
+                    })
                     .collect();
                 let wm = engines[0].watermark_blocks;
                 Rep {
@@ -270,6 +292,7 @@ impl Simulator {
             last_end: f64::NEG_INFINITY,
             bad_cost: None,
             skip_ahead: cfg.skip_ahead,
+            itl: Gaps::default(),
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
@@ -282,7 +305,7 @@ impl Simulator {
                 break;
             }
             if ta <= te {
-                run.arrive(ai, &mut router, &mut eligible, cfg);
+                run.arrive(ai, reqs[ai].prefix, &mut router, &mut eligible, cfg);
                 ai += 1;
             } else if let Some(ev) = run.heap.pop() {
                 let next_arrival = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
@@ -306,6 +329,7 @@ impl Run<'_> {
     fn arrive(
         &mut self,
         ai: usize,
+        prefix: Option<Prefix>,
         router: &mut Router,
         eligible: &mut Vec<usize>,
         cfg: &SimConfig,
@@ -330,6 +354,29 @@ impl Run<'_> {
             });
             return;
         }
+        let (stream, shared) = prefix.map_or((0, 0), |x| (x.stream, x.tokens));
+        let affinity = cfg.router == RouterPolicy::PrefixAffinity;
+        if affinity {
+            // Cache affinity: the replicas whose engines hold the longest cached prefix.
+            let mut best = 0;
+            let mut keep = Vec::with_capacity(eligible.len());
+            for &i in eligible.iter() {
+                let h = self.reps[i]
+                    .engines
+                    .iter_mut()
+                    .map(|e| e.cached_prefix(ai as u32, stream, shared, p).0)
+                    .max()
+                    .unwrap_or(0);
+                if h > best {
+                    best = h;
+                    keep.clear();
+                }
+                if h == best {
+                    keep.push(i);
+                }
+            }
+            *eligible = keep;
+        }
         let reps = &self.reps;
         let r = router.pick(reps.len(), eligible, |i| match router_load(cfg.router) {
             Load::Requests => reps[i]
@@ -340,9 +387,20 @@ impl Run<'_> {
             Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
         });
         let rep = &mut self.reps[r];
-        let v = (0..rep.engines.len())
-            .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
-            .unwrap_or(0);
+        let v = if affinity && rep.engines.len() > 1 {
+            let hits: Vec<u32> = rep
+                .engines
+                .iter_mut()
+                .map(|e| e.cached_prefix(ai as u32, stream, shared, p).0)
+                .collect();
+            (0..rep.engines.len())
+                .min_by_key(|&v| (u32::MAX - hits[v], rep.engines[v].num_unfinished(), v))
+                .unwrap_or(0)
+        } else {
+            (0..rep.engines.len())
+                .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
+                .unwrap_or(0)
+        };
         let eng = &mut rep.engines[v];
         if eng.inflight == Inflight::None {
             if !eng.wake_pending {
@@ -358,7 +416,7 @@ impl Run<'_> {
         } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
             eng.steady_left = 0;
         }
-        eng.add(ai as u32, p, o);
+        eng.add(ai as u32, p, o, prefix);
         self.records[ai].replica = Some(r as u32);
     }
 
@@ -416,7 +474,7 @@ impl Run<'_> {
                 let eng = &mut self.reps[r].engines[v];
                 match eng.inflight {
                     Inflight::Full => {
-                        eng.complete_full(t, &mut self.records);
+                        eng.complete_full(t, &mut self.records, &mut self.itl);
                         eng.retire(t, &mut self.records);
                     }
                     Inflight::Steady => eng.lazy_steps += 1,
@@ -433,11 +491,14 @@ impl Run<'_> {
                 g.context_max += 1;
                 self.batch.prefill.clear();
                 self.batch.decode = *g;
+                let n = g.requests as u64;
                 eng.inflight = Inflight::Steady;
                 end = self.dispatch(r, v, t).1;
+                // Every request of the repeated step gets its token `end − t` after the last.
+                self.itl.add(end - t, n);
             } else {
                 if eng.lazy_steps > 0 {
-                    eng.materialise();
+                    eng.materialise(t);
                     eng.retire(t, &mut self.records);
                 }
                 eng.preempted_now = false;
@@ -527,7 +588,27 @@ impl Run<'_> {
             .flat_map(|r| r.engines.iter())
             .map(|e| e.prefill_tokens)
             .sum();
-        tokens.recomputed = prefilled.saturating_sub(tokens.prompt);
+        let prefix_cache = cfg.prefix_caching.then(|| {
+            let mut m = PrefixCacheMetrics::default();
+            for e in self.reps.iter_mut().flat_map(|r| r.engines.iter_mut()) {
+                let free = e.free_blocks;
+                if let Some(c) = e.cache.as_deref_mut() {
+                    c.trim(free);
+                    let k = c.counters;
+                    m.queries += k.queries;
+                    m.query_tokens += k.query_tokens;
+                    m.hit_tokens += k.hit_tokens;
+                    m.hit_blocks += k.hit_blocks;
+                    m.evicted_blocks += k.evictions;
+                }
+            }
+            if m.query_tokens > 0 {
+                m.hit_rate = m.hit_tokens as f64 / m.query_tokens as f64;
+            }
+            m
+        });
+        let cached = prefix_cache.map_or(0, |m| m.hit_tokens);
+        tokens.recomputed = (prefilled + cached).saturating_sub(tokens.prompt);
         let makespan = if self.last_end.is_finite() {
             (self.last_end - first_arrival).max(0.0)
         } else {
@@ -586,6 +667,8 @@ impl Run<'_> {
             requests: counts,
             ttft_ms: Summary::of(&mut ttft, 1e3),
             tpot_ms: Summary::of(&mut tpot, 1e3),
+            itl_ms: self.itl.summary(1e3),
+            prefix_cache,
             e2e_s: Summary::of(&mut e2e, 1.0),
             queue_ms: Summary::of(&mut queue, 1e3),
             throughput,

@@ -32,7 +32,10 @@ pub use static_batch::StaticBatching;
 pub use vllm_v0::VllmV0;
 
 use crate::error::SimError;
+use crate::itl::Gaps;
 use crate::metrics::RequestRecord;
+use crate::prefix_cache::{BlockKey, PrefixCache, Registered, UNIQUE};
+use crate::workload::Prefix;
 use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -242,6 +245,15 @@ pub(crate) struct Seq {
     pub blocks: u32,
     /// In the running queue with its prefill complete.
     pub decoding: bool,
+    /// Prefix stream and the leading tokens in it (0: none).
+    pub stream: u64,
+    pub shared: u32,
+    /// Leading blocks registered in the prefix cache (this request holds a reference each).
+    pub keyed: u32,
+    /// Counted in the prefix-cache hit statistics (first admission only).
+    pub queried: bool,
+    /// When its latest output token was produced (for inter-token latency).
+    pub last_token_s: f64,
 }
 
 /// What an engine has in flight.
@@ -279,10 +291,17 @@ pub struct Engine {
     pub(crate) sum_generated: u64,
     /// Prefill tokens processed (first attempts and recomputes).
     pub(crate) prefill_tokens: u64,
+    /// Automatic prefix caching (`None` when off).
+    pub(crate) cache: Option<Box<PrefixCache>>,
 }
 
 impl Engine {
-    pub(crate) fn new(total_blocks: u64, block_size: u32, watermark: f64) -> Self {
+    pub(crate) fn new(
+        total_blocks: u64,
+        block_size: u32,
+        watermark: f64,
+        prefix_caching: bool,
+    ) -> Self {
         Engine {
             seqs: Vec::new(),
             free_slots: Vec::new(),
@@ -302,6 +321,7 @@ impl Engine {
             sum_po: 0,
             sum_generated: 0,
             prefill_tokens: 0,
+            cache: prefix_caching.then(Box::default),
         }
     }
 
@@ -341,7 +361,8 @@ impl Engine {
         self.sum_po - self.sum_generated - lazy
     }
 
-    pub(crate) fn add(&mut self, idx: u32, prompt: u32, output: u32) {
+    pub(crate) fn add(&mut self, idx: u32, prompt: u32, output: u32, prefix: Option<Prefix>) {
+        let (stream, shared) = prefix.map_or((0, 0), |p| (p.stream, p.tokens));
         let seq = Seq {
             idx,
             prompt,
@@ -351,6 +372,11 @@ impl Engine {
             prefilled: 0,
             blocks: 0,
             decoding: false,
+            stream,
+            shared,
+            keyed: 0,
+            queried: false,
+            last_token_s: f64::NAN,
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -374,11 +400,99 @@ impl Engine {
         self.running.insert(pos, slot);
     }
 
+    /// Content key of block `b` of the request with workload index `idx`.
+    fn key(&self, idx: u32, stream: u64, shared: u32, b: u32) -> BlockKey {
+        if (b as u64 + 1) * self.block_size as u64 <= shared as u64 {
+            BlockKey { stream, block: b }
+        } else {
+            BlockKey {
+                stream: UNIQUE | idx as u64,
+                block: b,
+            }
+        }
+    }
+
+    /// Prefix-cache hit of a fresh request with `target` prompt tokens: (leading cached
+    /// blocks, how many of them are free), at most `(target − 1) / block` blocks. `(0, 0)`
+    /// when caching is off.
+    pub(crate) fn cached_prefix(
+        &mut self,
+        idx: u32,
+        stream: u64,
+        shared: u32,
+        target: u32,
+    ) -> (u32, u32) {
+        let free = self.free_blocks;
+        let Some(c) = self.cache.as_deref_mut() else {
+            return (0, 0);
+        };
+        c.trim(free);
+        let max = target.saturating_sub(1) / self.block_size;
+        let (mut h, mut ev) = (0, 0);
+        while h < max {
+            let k = self.key(idx, stream, shared, h);
+            match self.cache.as_deref().and_then(|c| c.probe(&k)) {
+                Some(free) => {
+                    ev += free as u32;
+                    h += 1;
+                }
+                None => break,
+            }
+        }
+        (h, ev)
+    }
+
+    /// Register the full blocks of `slot` covering its first `tokens` computed tokens.
+    fn register(&mut self, slot: u32, tokens: u64) {
+        let s = self.seqs[slot as usize];
+        let full = (tokens / self.block_size as u64) as u32;
+        if full <= s.keyed {
+            return;
+        }
+        let free = self.free_blocks;
+        let Some(mut c) = self.cache.take() else {
+            return;
+        };
+        c.trim(free);
+        for b in s.keyed..full {
+            if let Registered::Shared(false) = c.register(self.key(s.idx, s.stream, s.shared, b)) {
+                self.free_blocks += 1;
+            }
+        }
+        self.cache = Some(c);
+        self.seqs[slot as usize].keyed = full;
+    }
+
+    /// Give back every KV block `slot` holds (cached blocks stay cached while free).
+    fn release(&mut self, slot: u32) {
+        let s = self.seqs[slot as usize];
+        if self.cache.is_some() {
+            let computed = if s.decoding {
+                s.prompt as u64 + s.generated as u64 - 1
+            } else {
+                s.prefilled as u64
+            };
+            self.register(slot, computed);
+            let s = self.seqs[slot as usize];
+            if let Some(mut c) = self.cache.take() {
+                c.trim(self.free_blocks);
+                for b in (0..s.keyed).rev() {
+                    self.free_blocks += c.release(&self.key(s.idx, s.stream, s.shared, b)) as u64;
+                }
+                self.cache = Some(c);
+            }
+            self.free_blocks += (s.blocks - s.keyed) as u64;
+            self.seqs[slot as usize].keyed = 0;
+        } else {
+            self.free_blocks += s.blocks as u64;
+        }
+    }
+
     /// Preempt the running request at `pos` by recompute.
     fn preempt_at(&mut self, pos: usize, records: &mut [RequestRecord]) {
         let slot = self.running.remove(pos);
+        self.release(slot);
         let s = &mut self.seqs[slot as usize];
-        self.free_blocks += s.blocks as u64;
         s.blocks = 0;
         s.decoding = false;
         s.prefilled = 0;
@@ -481,7 +595,13 @@ impl Engine {
             return None;
         }
         let s = self.seqs[slot as usize];
-        let left = s.target - s.prefilled;
+        let (h, ev) = if self.cache.is_some() && s.blocks == 0 && s.prefilled == 0 {
+            self.cached_prefix(s.idx, s.stream, s.shared, s.target)
+        } else {
+            (0, 0)
+        };
+        let hit = h * self.block_size;
+        let left = s.target - s.prefilled - hit;
         let tokens = if whole {
             if left > max_tokens && !allow_oversize {
                 return None;
@@ -493,17 +613,35 @@ impl Engine {
         if tokens == 0 {
             return None;
         }
-        let need = if reserve_full {
+        let total = if reserve_full {
             self.blocks_for(s.prompt as u64 + s.output as u64 - 1)
         } else {
-            self.blocks_for(tokens as u64)
+            self.blocks_for(hit as u64 + tokens as u64)
         };
+        let need = total - h as u64 + ev as u64;
         if self.free_blocks < need + self.watermark_blocks {
             return None;
         }
         self.waiting.pop_front();
+        if let Some(mut c) = self.cache.take() {
+            for b in 0..h {
+                c.acquire(&self.key(s.idx, s.stream, s.shared, b));
+            }
+            if !s.queried {
+                let k = &mut c.counters;
+                k.queries += 1;
+                k.query_tokens += s.target as u64;
+                k.hit_tokens += hit as u64;
+                k.hit_blocks += h as u64;
+            }
+            self.cache = Some(c);
+        }
         self.free_blocks -= need;
-        self.seqs[slot as usize].blocks = need as u32;
+        let q = &mut self.seqs[slot as usize];
+        q.blocks = total as u32;
+        q.keyed = h;
+        q.prefilled += hit;
+        q.queried = true;
         self.insert_running(slot);
         self.plan.push((slot, tokens));
         Some(tokens)
@@ -586,7 +724,7 @@ impl Engine {
 
     /// Apply the lazily skipped decode steps to every running request and allocate the KV
     /// they wrote.
-    pub(crate) fn materialise(&mut self) {
+    pub(crate) fn materialise(&mut self, t: f64) {
         if self.lazy_steps == 0 {
             return;
         }
@@ -594,6 +732,7 @@ impl Engine {
         for &slot in &self.running {
             let s = &mut self.seqs[slot as usize];
             s.generated += l;
+            s.last_token_s = t;
             let held = (s.prompt as u64 + s.generated as u64 - 1).div_ceil(self.block_size as u64);
             if held > s.blocks as u64 {
                 self.free_blocks -= held - s.blocks as u64;
@@ -605,15 +744,18 @@ impl Engine {
     }
 
     /// Apply the results of the full plan in flight, finishing at `t`.
-    pub(crate) fn complete_full(&mut self, t: f64, records: &mut [RequestRecord]) {
+    pub(crate) fn complete_full(&mut self, t: f64, records: &mut [RequestRecord], itl: &mut Gaps) {
         for i in 0..self.plan.len() {
             let (slot, tokens) = self.plan[i];
             let s = &mut self.seqs[slot as usize];
             if tokens == 0 {
                 s.generated += 1;
                 self.sum_generated += 1;
+                itl.add(t - s.last_token_s, 1);
+                s.last_token_s = t;
             } else {
                 s.prefilled += tokens;
+                let prefilled = s.prefilled;
                 if s.prefilled == s.target {
                     s.decoding = true;
                     s.generated += 1;
@@ -621,7 +763,14 @@ impl Engine {
                     let r = &mut records[s.idx as usize];
                     if r.first_token_s.is_nan() {
                         r.first_token_s = t;
+                    } else {
+                        // A recompute after preemption: the stall is an inter-token gap.
+                        itl.add(t - s.last_token_s, 1);
                     }
+                    s.last_token_s = t;
+                }
+                if self.cache.is_some() {
+                    self.register(slot, prefilled as u64);
                 }
             }
         }
@@ -639,7 +788,7 @@ impl Engine {
                 let r = &mut records[s.idx as usize];
                 r.finish_s = t;
                 r.completed = true;
-                self.free_blocks += s.blocks as u64;
+                self.release(slot);
                 self.sum_po -= s.prompt as u64 + s.output as u64;
                 self.sum_generated -= s.generated as u64;
                 self.free_slots.push(slot);
