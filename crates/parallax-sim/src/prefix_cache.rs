@@ -108,11 +108,20 @@ impl PrefixCache {
 
     /// Register a block the caller computed and holds.
     pub fn register(&mut self, key: BlockKey) -> Registered {
-        if self.map.contains_key(&key) {
-            Registered::Shared(self.acquire(&key))
-        } else {
-            self.map.insert(key, Entry { refs: 1, stamp: 0 });
-            Registered::New
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                let was_free = e.refs == 0;
+                if was_free {
+                    self.lru.remove(&e.stamp);
+                }
+                e.refs += 1;
+                Registered::Shared(was_free)
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Entry { refs: 1, stamp: 0 });
+                Registered::New
+            }
         }
     }
 
