@@ -497,3 +497,55 @@ fn place_json_reproduces_a_published_optimum() {
     assert_eq!(lat["optimal"], true);
     fails_with(&["place", "/no/such/graph.json"], &["/no/such/graph.json"]);
 }
+
+#[test]
+fn simulate_prefix_caching_and_itl_fields() {
+    let w = "synthetic:requests=60,rate=2,resample=chat,turns=4,think=5,seed=2";
+    let base = [
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--plan",
+        "dp=2,tp=1",
+        "--workload",
+        w,
+        "--json",
+    ];
+    let off = json(&base);
+    assert!(off.get("prefix_cache").is_none());
+    assert!(off["itl_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let mut on_args = base.to_vec();
+    on_args.extend(["--prefix-caching", "--router", "prefix-affinity"]);
+    let on = json(&on_args);
+    let c = &on["prefix_cache"];
+    for k in [
+        "queries",
+        "query_tokens",
+        "hit_tokens",
+        "hit_rate",
+        "hit_blocks",
+        "evicted_blocks",
+    ] {
+        assert!(c[k].is_number(), "prefix_cache.{k}");
+    }
+    assert!(c["hit_rate"].as_f64().unwrap() > 0.3);
+    assert_eq!(on["requests"]["completed"].as_u64(), Some(60));
+    fails_with(
+        &[
+            "simulate",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x2xH100",
+            "--plan",
+            "dp=2,tp=1",
+            "--workload",
+            w,
+            "--router",
+            "prefix-affinity",
+        ],
+        &["prefix-affinity", "prefix_caching"],
+    );
+}

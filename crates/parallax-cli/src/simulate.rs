@@ -42,9 +42,14 @@ pub struct SimulateArgs {
     /// Chunk size (token budget) of the chunked-prefill scheduler.
     #[arg(long)]
     chunk: Option<u32>,
-    /// Replica router: round-robin, least-outstanding, shortest-queue, random.
+    /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
+    /// (needs --prefix-caching).
     #[arg(long, default_value = "round-robin")]
     router: String,
+    /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
+    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` does.
+    #[arg(long)]
+    prefix_caching: bool,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -89,6 +94,7 @@ fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
         seed: a.seed,
         slo,
         record_timeline: a.timeline.is_some(),
+        prefix_caching: a.prefix_caching,
         ..SimConfig::default()
     })
 }
@@ -156,6 +162,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let rows = vec![
         summary_row("TTFT", "ms", &m.ttft_ms),
         summary_row("TPOT", "ms", &m.tpot_ms),
+        summary_row("ITL", "ms", &m.itl_ms),
         summary_row("e2e", "s", &m.e2e_s),
         summary_row("queueing", "ms", &m.queue_ms),
     ];
@@ -169,6 +176,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.throughput.output_tokens_per_s,
         m.throughput.total_tokens_per_s
     );
+    if let Some(c) = &m.prefix_cache {
+        outln!(
+            "prefix cache  {:.1}% of prompt tokens hit ({} of {}), {} blocks reused, {} evicted",
+            100.0 * c.hit_rate,
+            c.hit_tokens,
+            c.query_tokens,
+            c.hit_blocks,
+            c.evicted_blocks
+        );
+    }
     if let Some(att) = m.slo.attainment {
         outln!(
             "SLO           {:.1}% attained, goodput {:.3} req/s",
