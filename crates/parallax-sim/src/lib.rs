@@ -28,15 +28,17 @@ pub mod rng;
 pub mod router;
 pub mod scheduler;
 pub mod sim;
+pub mod swap;
 pub mod workload;
 
-pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use cost::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
 pub use error::SimError;
 pub use metrics::{
     chrome_trace, requests_csv, GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason,
-    RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,
+    RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, SwapMetrics, Throughput,
+    TokenCounts,
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
-pub use sim::{SimConfig, Simulator, Slo};
+pub use sim::{PreemptionMode, SimConfig, Simulator, Slo};
 pub use workload::{Prefix, Request, Workload};

@@ -230,6 +230,22 @@ pub struct PrefixCacheMetrics {
     pub evicted_blocks: u64,
 }
 
+/// Preemption by swapping KV to host memory, summed over engines.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SwapMetrics {
+    /// Requests swapped out (each also counts as a preemption).
+    pub swap_outs: u64,
+    /// Requests swapped back in.
+    pub swap_ins: u64,
+    /// KV tokens copied, both directions.
+    pub tokens: u64,
+    /// KV bytes copied over the host links, both directions.
+    pub bytes: f64,
+    /// Stage-seconds the copies added to iterations (summed over stages; also in
+    /// `breakdown_s.communication`).
+    pub transfer_s: f64,
+}
+
 /// Device-level metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct GpuMetrics {
@@ -265,6 +281,9 @@ pub struct Metrics {
     /// Prefix-cache statistics (only with [`crate::SimConfig::prefix_caching`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_cache: Option<PrefixCacheMetrics>,
+    /// KV swapping (only with [`crate::PreemptionMode::Swap`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<SwapMetrics>,
     /// End-to-end latency, s, over completed requests.
     pub e2e_s: Summary,
     /// Queueing delay (arrival to first scheduled), ms, over completed requests.

@@ -22,10 +22,11 @@ use crate::error::SimError;
 use crate::itl::Gaps;
 use crate::metrics::{
     GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
-    SloMetrics, Span, Summary, Throughput, TokenCounts,
+    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts,
 };
 use crate::router::{Router, RouterPolicy};
 use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
+use crate::swap::Swap;
 use crate::workload::{Prefix, Workload};
 use parallax_ir::{Batch, OpKind};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,43 @@ pub struct SimConfig {
     /// prefix (see [`crate::workload::Prefix`]). Off, results are exactly those without it.
     #[serde(default)]
     pub prefix_caching: bool,
+    /// How a running request is preempted when KV runs out. Default recompute.
+    #[serde(default)]
+    pub preemption: PreemptionMode,
+    /// Host swap space per GPU for [`PreemptionMode::Swap`], bytes (vLLM's `swap_space`,
+    /// default 4 GiB). Split evenly over a replica's pipeline engines.
+    #[serde(default = "default_swap_space")]
+    pub swap_space_bytes_per_gpu: f64,
+}
+
+fn default_swap_space() -> f64 {
+    4.0 * (1u64 << 30) as f64
+}
+
+/// Preemption policy (vLLM v0's `preemption_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreemptionMode {
+    /// Drop the KV and re-prefill prompt + generated tokens later.
+    #[default]
+    Recompute,
+    /// Copy a decoding request's KV to host memory over the stage's [`crate::HostLink`] and
+    /// back when room frees up (see [`crate::swap`]); falls back to recompute when the host
+    /// swap space is full or the request is mid-prefill.
+    Swap,
+}
+
+impl std::str::FromStr for PreemptionMode {
+    type Err = SimError;
+
+    /// Accepts `recompute`, `swap`.
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.to_ascii_lowercase().as_str() {
+            "recompute" => Ok(PreemptionMode::Recompute),
+            "swap" => Ok(PreemptionMode::Swap),
+            _ => Err(SimError::config("preemption", s, "recompute or swap")),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -75,6 +113,8 @@ impl Default for SimConfig {
             record_timeline: false,
             skip_ahead: true,
             prefix_caching: false,
+            preemption: PreemptionMode::Recompute,
+            swap_space_bytes_per_gpu: default_swap_space(),
         }
     }
 }
@@ -118,6 +158,10 @@ struct Rep<'a> {
     bytes: f64,
     /// Largest peak KV (blocks) a request may need on one engine.
     max_fit_blocks: u64,
+    /// Seconds per swapped token, per stage (empty without swapping).
+    swap_s_per_token: Vec<f64>,
+    /// KV bytes per token over all stages.
+    kv_bytes_per_token: f64,
 }
 
 struct Run<'a> {
@@ -134,6 +178,11 @@ struct Run<'a> {
     bad_cost: Option<SimError>,
     skip_ahead: bool,
     itl: Gaps,
+    max_num_seqs: u32,
+    /// Tokens swapped by the batch being dispatched.
+    swap_tokens: u64,
+    /// Stage-seconds of swap transfers.
+    swap_s: f64,
 }
 
 impl Simulator {
@@ -182,6 +231,33 @@ impl Simulator {
         }
         if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
+        }
+        if config.preemption == PreemptionMode::Swap {
+            let v = config.swap_space_bytes_per_gpu;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(SimError::config(
+                    "swap_space_bytes_per_gpu",
+                    v,
+                    "a finite size ≥ 0 bytes",
+                ));
+            }
+            for (i, r) in replicas.iter().enumerate() {
+                for (s, st) in r.stages.iter().enumerate() {
+                    let ok = st.host_link().is_some_and(|l| {
+                        l.kv_bytes_per_token.is_finite()
+                            && l.kv_bytes_per_token > 0.0
+                            && l.bandwidth.is_finite()
+                            && l.bandwidth > 0.0
+                    });
+                    if !ok {
+                        return Err(SimError::config(
+                            &format!("replicas[{i}].stages[{s}].host_link"),
+                            format!("{:?}", st.host_link()),
+                            "KV bytes per token > 0 and a host-link bandwidth > 0 to swap KV",
+                        ));
+                    }
+                }
+            }
         }
         if config.router == RouterPolicy::PrefixAffinity && !config.prefix_caching {
             return Err(SimError::config(
@@ -253,7 +329,20 @@ impl Simulator {
             .map(|spec| {
                 let pp = spec.stages.len();
                 let per_engine = spec.kv_blocks / pp as u64;
-                let engines: Vec<Engine> = (0..pp)
+                let links: Vec<_> = if cfg.preemption == PreemptionMode::Swap {
+                    spec.stages.iter().filter_map(|s| s.host_link()).collect()
+                } else {
+                    Vec::new()
+                };
+                let kv_bytes_per_token: f64 = links.iter().map(|l| l.kv_bytes_per_token).sum();
+                let host_tokens = if kv_bytes_per_token > 0.0 {
+                    (cfg.swap_space_bytes_per_gpu * spec.gpus as f64
+                        / kv_bytes_per_token
+                        / pp as f64) as u64
+                } else {
+                    0
+                };
+                let mut engines: Vec<Engine> = (0..pp)
                     .map(|_| {
                         Engine::new(
                             per_engine,
@@ -263,6 +352,14 @@ impl Simulator {
                         )
                     })
                     .collect();
+                if !links.is_empty() {
+                    for e in &mut engines {
+                        e.swap = Some(Box::new(Swap {
+                            host_free_tokens: host_tokens,
+                            ..Swap::default()
+                        }));
+                    }
+                }
                 let wm = engines[0].watermark_blocks;
                 Rep {
                     spec,
@@ -272,6 +369,11 @@ impl Simulator {
                     flops: 0.0,
                     bytes: 0.0,
                     max_fit_blocks: per_engine - wm,
+                    swap_s_per_token: links
+                        .iter()
+                        .map(|l| l.kv_bytes_per_token / l.bandwidth)
+                        .collect(),
+                    kv_bytes_per_token,
                 }
             })
             .collect();
@@ -293,6 +395,9 @@ impl Simulator {
             bad_cost: None,
             skip_ahead: cfg.skip_ahead,
             itl: Gaps::default(),
+            max_num_seqs: cfg.scheduler.max_num_seqs,
+            swap_tokens: 0,
+            swap_s: 0.0,
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
@@ -427,7 +532,14 @@ impl Run<'_> {
         let mut at = t;
         let mut start0 = t;
         for (s, stage) in rep.spec.stages.iter().enumerate() {
-            let c: StepCost = stage.step(&self.batch);
+            let mut c: StepCost = stage.step(&self.batch);
+            if self.swap_tokens > 0 {
+                // Swap copies block the iteration (vLLM v0 issues them before the forward).
+                let x = self.swap_tokens as f64 * rep.swap_s_per_token[s];
+                c.seconds += x;
+                c.breakdown[OpKind::Communication as usize] += x;
+                self.swap_s += x;
+            }
             if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
                 self.bad_cost = Some(SimError::config(
                     &format!("replicas[{r}].stages[{s}].step(..).seconds"),
@@ -502,7 +614,12 @@ impl Run<'_> {
                     eng.retire(t, &mut self.records);
                 }
                 eng.preempted_now = false;
+                eng.swap_in(self.max_num_seqs);
                 self.sched.schedule(eng, &mut self.records);
+                self.swap_tokens = eng
+                    .swap
+                    .as_deref_mut()
+                    .map_or(0, |w| std::mem::take(&mut w.pending_tokens));
                 if eng.plan.is_empty() {
                     return;
                 }
@@ -513,6 +630,7 @@ impl Run<'_> {
                 eng.prefill_tokens += self.batch.prefill_tokens();
                 eng.inflight = Inflight::Full;
                 let (start0, e) = self.dispatch(r, v, t);
+                self.swap_tokens = 0;
                 end = e;
                 let eng = &self.reps[r].engines[v];
                 for &(slot, tokens) in &eng.plan {
@@ -608,6 +726,23 @@ impl Run<'_> {
             m
         });
         let cached = prefix_cache.map_or(0, |m| m.hit_tokens);
+        let swap = (cfg.preemption == PreemptionMode::Swap).then(|| {
+            let mut m = SwapMetrics {
+                transfer_s: self.swap_s,
+                ..SwapMetrics::default()
+            };
+            for rep in &self.reps {
+                for e in &rep.engines {
+                    if let Some(w) = e.swap.as_deref() {
+                        m.swap_outs += w.swap_outs;
+                        m.swap_ins += w.swap_ins;
+                        m.tokens += w.tokens_moved;
+                        m.bytes += w.tokens_moved as f64 * rep.kv_bytes_per_token;
+                    }
+                }
+            }
+            m
+        });
         tokens.recomputed = (prefilled + cached).saturating_sub(tokens.prompt);
         let makespan = if self.last_end.is_finite() {
             (self.last_end - first_arrival).max(0.0)
@@ -669,6 +804,7 @@ impl Run<'_> {
             tpot_ms: Summary::of(&mut tpot, 1e3),
             itl_ms: self.itl.summary(1e3),
             prefix_cache,
+            swap,
             e2e_s: Summary::of(&mut e2e, 1.0),
             queue_ms: Summary::of(&mut queue, 1e3),
             throughput,

@@ -17,8 +17,10 @@
 //! (vLLM's 1 % watermark); growth of running requests needs only free blocks. When a running
 //! request cannot grow, the latest-arrived running request not yet scheduled in this iteration is
 //! preempted by *recompute* (vLLM's default): it loses its KV, goes to the front of the waiting
-//! queue and later re-prefills its prompt plus the tokens generated so far. Swapping to host
-//! memory is not modelled. A request whose peak need `ceil((p + o - 1) / block)` exceeds
+//! queue and later re-prefills its prompt plus the tokens generated so far. With
+//! [`crate::PreemptionMode::Swap`] a decoding request's KV goes to host memory instead (see
+//! [`crate::swap`]); with prefix caching its blocks stay cached while free (see
+//! `prefix_cache`). A request whose peak need `ceil((p + o - 1) / block)` exceeds
 //! `blocks - watermark` can never run and is rejected at arrival.
 
 mod chunked;
@@ -35,6 +37,7 @@ use crate::error::SimError;
 use crate::itl::Gaps;
 use crate::metrics::RequestRecord;
 use crate::prefix_cache::{BlockKey, PrefixCache, Registered, UNIQUE};
+use crate::swap::Swap;
 use crate::workload::Prefix;
 use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
 use serde::{Deserialize, Serialize};
@@ -293,6 +296,8 @@ pub struct Engine {
     pub(crate) prefill_tokens: u64,
     /// Automatic prefix caching (`None` when off).
     pub(crate) cache: Option<Box<PrefixCache>>,
+    /// Preemption by swapping to host memory (`None`: recompute only).
+    pub(crate) swap: Option<Box<Swap>>,
 }
 
 impl Engine {
@@ -322,6 +327,7 @@ impl Engine {
             sum_generated: 0,
             prefill_tokens: 0,
             cache: prefix_caching.then(Box::default),
+            swap: None,
         }
     }
 
@@ -340,9 +346,14 @@ impl Engine {
         self.running.len()
     }
 
-    /// Unfinished requests (waiting + running).
+    /// Unfinished requests (waiting + running + swapped out).
     pub fn num_unfinished(&self) -> usize {
-        self.waiting.len() + self.running.len()
+        self.waiting.len() + self.running.len() + self.swap.as_ref().map_or(0, |w| w.queue.len())
+    }
+
+    /// Requests swapped out to host memory.
+    pub fn num_swapped(&self) -> usize {
+        self.swap.as_ref().map_or(0, |w| w.queue.len())
     }
 
     /// KV blocks of this engine.
@@ -491,6 +502,26 @@ impl Engine {
     /// Preempt the running request at `pos` by recompute.
     fn preempt_at(&mut self, pos: usize, records: &mut [RequestRecord]) {
         let slot = self.running.remove(pos);
+        let q = self.seqs[slot as usize];
+        let kv = q.prompt as u64 + q.generated as u64 - 1;
+        if q.decoding && self.swap.as_ref().is_some_and(|w| w.host_free_tokens >= kv) {
+            // Swap out: the KV goes to host memory; the request keeps its progress.
+            self.release(slot);
+            self.seqs[slot as usize].blocks = 0;
+            if let Some(w) = self.swap.as_deref_mut() {
+                w.host_free_tokens -= kv;
+                w.pending_tokens += kv;
+                w.tokens_moved += kv;
+                w.swap_outs += 1;
+                let pos = w
+                    .queue
+                    .partition_point(|&x| self.seqs[x as usize].idx < q.idx);
+                w.queue.insert(pos, slot);
+            }
+            records[q.idx as usize].preemptions += 1;
+            self.preempted_now = true;
+            return;
+        }
         self.release(slot);
         let s = &mut self.seqs[slot as usize];
         s.blocks = 0;
@@ -591,7 +622,7 @@ impl Engine {
         reserve_full: bool,
     ) -> Option<u32> {
         let &slot = self.waiting.front()?;
-        if self.running.len() >= max_num_seqs as usize {
+        if self.running.len() >= max_num_seqs as usize || self.num_swapped() > 0 {
             return None;
         }
         let s = self.seqs[slot as usize];
@@ -645,6 +676,34 @@ impl Engine {
         self.insert_running(slot);
         self.plan.push((slot, tokens));
         Some(tokens)
+    }
+
+    /// Bring swapped-out requests back, in arrival order, while `max_num_seqs` and the KV
+    /// cache (above the watermark) allow. Called before the scheduler forms an iteration.
+    pub(crate) fn swap_in(&mut self, max_num_seqs: u32) {
+        let Some(mut w) = self.swap.take() else {
+            return;
+        };
+        while let Some(&slot) = w.queue.front() {
+            if self.running.len() >= max_num_seqs as usize {
+                break;
+            }
+            let q = self.seqs[slot as usize];
+            let kv = q.prompt as u64 + q.generated as u64 - 1;
+            let need = self.blocks_for(kv);
+            if self.free_blocks < need + self.watermark_blocks {
+                break;
+            }
+            w.queue.pop_front();
+            self.free_blocks -= need;
+            self.seqs[slot as usize].blocks = need as u32;
+            self.insert_running(slot);
+            w.host_free_tokens += kv;
+            w.pending_tokens += kv;
+            w.tokens_moved += kv;
+            w.swap_ins += 1;
+        }
+        self.swap = Some(w);
     }
 
     /// Build the cost-model batch of the current plan into `batch`.
