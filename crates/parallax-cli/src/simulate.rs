@@ -50,6 +50,15 @@ pub struct SimulateArgs {
     /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` does.
     #[arg(long)]
     prefix_caching: bool,
+    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe).
+    #[arg(long, default_value = "recompute")]
+    preemption: String,
+    /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
+    #[arg(long, default_value_t = 4.0)]
+    swap_space: f64,
+    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps).
+    #[arg(long, default_value_t = 50.0)]
+    host_link_gbps: f64,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -95,6 +104,8 @@ fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
         slo,
         record_timeline: a.timeline.is_some(),
         prefix_caching: a.prefix_caching,
+        preemption: a.preemption.parse().map_err(CliError::input)?,
+        swap_space_bytes_per_gpu: a.swap_space * (1u64 << 30) as f64,
         ..SimConfig::default()
     })
 }
@@ -126,6 +137,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             max_num_seqs: config.scheduler.max_num_seqs,
             ..MemoryOptions::default()
         },
+        host_link_bandwidth: args.host_link_gbps * 1e9,
         ..LowerOptions::default()
     };
     let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
@@ -184,6 +196,15 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             c.query_tokens,
             c.hit_blocks,
             c.evicted_blocks
+        );
+    }
+    if let Some(w) = &m.swap {
+        outln!(
+            "KV swap       {} out, {} in, {:.2} GB moved, {:.3} s of transfers",
+            w.swap_outs,
+            w.swap_ins,
+            w.bytes / 1e9,
+            w.transfer_s
         );
     }
     if let Some(att) = m.slo.attainment {
