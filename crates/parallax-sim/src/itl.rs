@@ -1,7 +1,7 @@
 //! Inter-token latency: the gap between consecutive output tokens of a request, over every
 //! token after the first (a recompute after preemption adds the stall it causes).
 //!
-//! Gaps go into a log-spaced histogram (buckets 0.1 % wide from 0.1 µs, grown on demand), so
+//! Gaps go into a log-spaced histogram (buckets ≤ 0.1 % wide from 60 ns, grown on demand), so
 //! memory stays O(1) in iterations and skip-ahead adds one weighted sample per step (all
 //! requests of a repeated decode step share its gap). The count, mean (from a sum in
 //! picoseconds) and maximum are exact; percentiles are the centre of the bucket that holds the
@@ -10,8 +10,11 @@
 
 use crate::metrics::Summary;
 
-const FLOOR_S: f64 = 1e-7;
-const GROWTH: f64 = 1.001;
+/// Gaps below this (2^-24 s ≈ 60 ns) share bucket 0.
+const FLOOR_S: f64 = 1.0 / (1u64 << 24) as f64;
+/// Mantissa bits kept: buckets are 2^-10 ≈ 0.1 % wide.
+const BITS: u32 = 10;
+const SHIFT: u32 = 52 - BITS;
 
 /// A histogram of gaps in seconds.
 #[derive(Debug, Clone, Default)]
@@ -23,19 +26,25 @@ pub(crate) struct Gaps {
     max: f64,
 }
 
+/// Bucket of a gap ≥ 0: the exponent and top mantissa bits of its IEEE-754 form (positive
+/// doubles order like their bit patterns), so no logarithm is taken.
+#[inline]
 fn bucket(gap: f64) -> usize {
     if gap < FLOOR_S {
         0
     } else {
-        ((gap / FLOOR_S).ln() / GROWTH.ln()) as usize + 1
+        ((gap.to_bits() - FLOOR_S.to_bits()) >> SHIFT) as usize + 1
     }
 }
 
+/// Centre of bucket `i` (0 for bucket 0).
 fn centre(i: usize) -> f64 {
     if i == 0 {
         0.0
     } else {
-        FLOOR_S * GROWTH.powf(i as f64 - 0.5)
+        let lo = f64::from_bits(FLOOR_S.to_bits() + (((i - 1) as u64) << SHIFT));
+        let hi = f64::from_bits(FLOOR_S.to_bits() + ((i as u64) << SHIFT));
+        0.5 * (lo + hi)
     }
 }
 

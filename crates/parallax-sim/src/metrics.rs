@@ -104,6 +104,12 @@ pub struct Span {
     pub prefill_tokens: u64,
     /// Decode requests in the batch.
     pub decode_requests: u32,
+    /// Prompt tokens its admissions found in the prefix cache (not recomputed).
+    #[serde(default)]
+    pub cached_tokens: u64,
+    /// KV tokens swapped to or from host memory before it (the copy time is in the span).
+    #[serde(default)]
+    pub swap_tokens: u64,
 }
 
 /// Distribution summary. All zero when `count` is 0.
@@ -358,8 +364,10 @@ pub fn requests_csv(report: &SimReport) -> String {
 }
 
 /// A Chrome trace / Perfetto JSON timeline: one complete (`"ph":"X"`) event per recorded stage
-/// iteration, process = replica, thread = pipeline stage, times in µs. Holds only metadata when
-/// the run did not record a timeline.
+/// iteration, process = replica, thread = pipeline stage, times in µs; `args` carry the engine,
+/// prefill tokens, decode requests and, when non-zero, `cached_tokens` (prefix-cache hits of the
+/// batch's admissions) and `swap_tokens` (KV swapped before it). Holds only metadata when the
+/// run did not record a timeline.
 pub fn chrome_trace(report: &SimReport) -> String {
     let spans = report.timeline.as_deref().unwrap_or(&[]);
     let mut out = String::with_capacity(160 * spans.len() + 256);
@@ -388,9 +396,16 @@ pub fn chrome_trace(report: &SimReport) -> String {
             (true, false) => "prefill",
             _ => "decode",
         };
+        let mut extra = String::new();
+        if s.cached_tokens > 0 {
+            let _ = write!(extra, ",\"cached_tokens\":{}", s.cached_tokens);
+        }
+        if s.swap_tokens > 0 {
+            let _ = write!(extra, ",\"swap_tokens\":{}", s.swap_tokens);
+        }
         let _ = write!(
             out,
-            "{{\"name\":\"{name}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"engine\":{},\"prefill_tokens\":{},\"decode_requests\":{}}}}}",
+            "{{\"name\":\"{name}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"engine\":{},\"prefill_tokens\":{},\"decode_requests\":{}{extra}}}}}",
             s.replica,
             s.stage,
             s.start_s * 1e6,

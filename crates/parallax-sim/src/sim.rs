@@ -183,6 +183,8 @@ struct Run<'a> {
     swap_tokens: u64,
     /// Stage-seconds of swap transfers.
     swap_s: f64,
+    /// Prompt tokens found in the prefix cache by the batch being dispatched.
+    batch_cached: u64,
 }
 
 impl Simulator {
@@ -398,6 +400,7 @@ impl Simulator {
             max_num_seqs: cfg.scheduler.max_num_seqs,
             swap_tokens: 0,
             swap_s: 0.0,
+            batch_cached: 0,
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
@@ -565,6 +568,8 @@ impl Run<'_> {
                     end_s: end,
                     prefill_tokens: self.batch.prefill_tokens(),
                     decode_requests: self.batch.decode.requests,
+                    cached_tokens: self.batch_cached,
+                    swap_tokens: self.swap_tokens,
                 });
             }
             if s == 0 {
@@ -620,6 +625,7 @@ impl Run<'_> {
                     .swap
                     .as_deref_mut()
                     .map_or(0, |w| std::mem::take(&mut w.pending_tokens));
+                self.batch_cached = std::mem::take(&mut eng.batch_cached);
                 if eng.plan.is_empty() {
                     return;
                 }
@@ -631,6 +637,7 @@ impl Run<'_> {
                 eng.inflight = Inflight::Full;
                 let (start0, e) = self.dispatch(r, v, t);
                 self.swap_tokens = 0;
+                self.batch_cached = 0;
                 end = e;
                 let eng = &self.reps[r].engines[v];
                 for &(slot, tokens) in &eng.plan {

@@ -404,3 +404,22 @@ fn trace_columns_give_prefix_identity() {
         assert!(workload::spec::generate(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_timeline_shows_cached_tokens() {
+    let w = workload::spec::generate(
+        "synthetic:requests=20,rate=1,prompt=fixed(40),output=fixed(3),prefix=shared(64),seed=1",
+    )
+    .unwrap();
+    let mut c = cfg(SchedulerKind::VllmV0, true);
+    c.record_timeline = true;
+    let rep = run(vec![const_replica(0.01, 500, 16)], c, &w);
+    let tl = rep.timeline.as_ref().unwrap();
+    let cached: u64 = tl.iter().map(|s| s.cached_tokens).sum();
+    assert_eq!(cached, rep.metrics.prefix_cache.unwrap().hit_tokens);
+    assert!(cached > 0);
+    assert!(chrome_trace(&rep).contains("\"cached_tokens\":64"));
+    c.prefix_caching = false;
+    let off = run(vec![const_replica(0.01, 500, 16)], c, &w);
+    assert!(!chrome_trace(&off).contains("cached_tokens"));
+}

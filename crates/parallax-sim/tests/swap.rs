@@ -163,3 +163,21 @@ fn swapping_needs_a_host_link() {
     assert!("swap".parse::<PreemptionMode>().is_ok());
     assert!("drop".parse::<PreemptionMode>().is_err());
 }
+
+#[test]
+fn the_timeline_shows_swaps() {
+    let w = tight();
+    let mut c = cfg(SchedulerKind::VllmV0, PreemptionMode::Swap);
+    c.record_timeline = true;
+    let r = run(vec![linked(1, 90)], c, &w);
+    let moved: u64 = r
+        .timeline
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|s| s.swap_tokens)
+        .sum();
+    assert_eq!(moved, r.metrics.swap.unwrap().tokens);
+    assert!(moved > 0);
+    assert!(chrome_trace(&r).contains("\"swap_tokens\":"));
+}

@@ -298,6 +298,8 @@ pub struct Engine {
     pub(crate) cache: Option<Box<PrefixCache>>,
     /// Preemption by swapping to host memory (`None`: recompute only).
     pub(crate) swap: Option<Box<Swap>>,
+    /// Prompt tokens found cached by the admissions of the iteration being formed.
+    pub(crate) batch_cached: u64,
 }
 
 impl Engine {
@@ -328,6 +330,7 @@ impl Engine {
             prefill_tokens: 0,
             cache: prefix_caching.then(Box::default),
             swap: None,
+            batch_cached: 0,
         }
     }
 
@@ -673,6 +676,7 @@ impl Engine {
         q.keyed = h;
         q.prefilled += hit;
         q.queried = true;
+        self.batch_cached += hit as u64;
         self.insert_running(slot);
         self.plan.push((slot, tokens));
         Some(tokens)
