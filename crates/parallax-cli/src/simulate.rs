@@ -56,7 +56,11 @@ pub struct SimulateArgs {
     /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
     #[arg(long, default_value_t = 4.0)]
     swap_space: f64,
-    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps).
+    /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching): blocks
+    /// evicted from the GPU are kept there and loaded back over the host link.
+    #[arg(long, default_value_t = 0.0)]
+    cpu_prefix_cache: f64,
+    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads).
     #[arg(long, default_value_t = 50.0)]
     host_link_gbps: f64,
     /// Seed for every random choice.
@@ -106,6 +110,7 @@ fn sim_config(a: &SimulateArgs) -> Result<SimConfig, CliError> {
         prefix_caching: a.prefix_caching,
         preemption: a.preemption.parse().map_err(CliError::input)?,
         swap_space_bytes_per_gpu: a.swap_space * (1u64 << 30) as f64,
+        cpu_prefix_cache_bytes_per_gpu: a.cpu_prefix_cache * (1u64 << 30) as f64,
         ..SimConfig::default()
     })
 }
@@ -197,6 +202,14 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             c.hit_blocks,
             c.evicted_blocks
         );
+        if c.offloaded_blocks > 0 || c.cpu_hit_tokens > 0 {
+            outln!(
+                "host tier     {} blocks offloaded, {} tokens loaded back in {:.3} s",
+                c.offloaded_blocks,
+                c.cpu_hit_tokens,
+                c.cpu_load_s
+            );
+        }
     }
     if let Some(w) = &m.swap {
         outln!(

@@ -226,14 +226,25 @@ pub struct PrefixCacheMetrics {
     pub queries: u64,
     /// Prompt tokens looked up.
     pub query_tokens: u64,
-    /// Prompt tokens found cached (not recomputed).
+    /// Prompt tokens found cached, on the GPU or in the host tier (not recomputed).
     pub hit_tokens: u64,
     /// `hit_tokens / query_tokens` (0 without lookups).
     pub hit_rate: f64,
     /// Cached blocks reused.
     pub hit_blocks: u64,
-    /// Cached blocks evicted to make room.
+    /// Cached blocks evicted from GPU memory to make room.
     pub evicted_blocks: u64,
+    /// Of `hit_tokens`, those loaded back from the host tier
+    /// ([`crate::SimConfig::cpu_prefix_cache_bytes_per_gpu`]).
+    #[serde(default)]
+    pub cpu_hit_tokens: u64,
+    /// Evicted blocks stored in the host tier.
+    #[serde(default)]
+    pub offloaded_blocks: u64,
+    /// Stage-seconds the host-tier loads added to iterations (also in
+    /// `breakdown_s.communication`).
+    #[serde(default)]
+    pub cpu_load_s: f64,
 }
 
 /// Preemption by swapping KV to host memory, summed over engines.

@@ -54,6 +54,51 @@ pub(crate) struct CacheCounters {
     pub queries: u64,
     pub hit_blocks: u64,
     pub evictions: u64,
+    pub cpu_hit_tokens: u64,
+    pub offloaded: u64,
+}
+
+/// A host-memory tier: blocks evicted from the GPU are kept here (LRU, bounded), and a later
+/// lookup that finds them loads them back over the host link instead of recomputing them (as
+/// vLLM's CPU offloading connector / LMCache do).
+#[derive(Debug, Default)]
+pub(crate) struct CpuTier {
+    pub capacity: u64,
+    map: HashMap<BlockKey, u64>,
+    lru: BTreeMap<u64, BlockKey>,
+    stamp: u64,
+}
+
+impl CpuTier {
+    /// An empty tier of `capacity` blocks.
+    pub fn new(capacity: u64) -> Self {
+        CpuTier {
+            capacity,
+            ..CpuTier::default()
+        }
+    }
+
+    /// Store (or refresh) `key` as most recently used, evicting the oldest beyond capacity.
+    pub fn put(&mut self, key: BlockKey) {
+        if self.capacity == 0 {
+            return;
+        }
+        self.stamp += 1;
+        if let Some(old) = self.map.insert(key, self.stamp) {
+            self.lru.remove(&old);
+        }
+        self.lru.insert(self.stamp, key);
+        while self.lru.len() as u64 > self.capacity {
+            if let Some((_, k)) = self.lru.pop_first() {
+                self.map.remove(&k);
+            }
+        }
+    }
+
+    /// Whether `key` is held.
+    pub fn has(&self, key: &BlockKey) -> bool {
+        self.map.contains_key(key)
+    }
 }
 
 /// The table of cached blocks of one engine.
@@ -64,6 +109,8 @@ pub(crate) struct PrefixCache {
     lru: BTreeMap<u64, BlockKey>,
     stamp: u64,
     pub counters: CacheCounters,
+    /// Host tier for evicted blocks (`None`: evicted blocks are gone).
+    pub cpu: Option<CpuTier>,
 }
 
 /// What registering a computed block found.
@@ -84,6 +131,10 @@ impl PrefixCache {
             if let Some((_, key)) = self.lru.pop_first() {
                 self.map.remove(&key);
                 self.counters.evictions += 1;
+                if let Some(cpu) = &mut self.cpu {
+                    cpu.put(key);
+                    self.counters.offloaded += 1;
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ use crate::metrics::{
     GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
     SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts,
 };
+use crate::prefix_cache::CpuTier;
 use crate::router::{Router, RouterPolicy};
 use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
 use crate::swap::Swap;
@@ -71,6 +72,11 @@ pub struct SimConfig {
     /// default 4 GiB). Split evenly over a replica's pipeline engines.
     #[serde(default = "default_swap_space")]
     pub swap_space_bytes_per_gpu: f64,
+    /// Host-memory tier of the prefix cache per GPU, bytes (default 0: off; needs
+    /// `prefix_caching`). Blocks evicted from the GPU are kept there (LRU) and loaded back over
+    /// the stage's [`crate::HostLink`] when a later request's prefix finds them.
+    #[serde(default)]
+    pub cpu_prefix_cache_bytes_per_gpu: f64,
 }
 
 fn default_swap_space() -> f64 {
@@ -115,6 +121,7 @@ impl Default for SimConfig {
             prefix_caching: false,
             preemption: PreemptionMode::Recompute,
             swap_space_bytes_per_gpu: default_swap_space(),
+            cpu_prefix_cache_bytes_per_gpu: 0.0,
         }
     }
 }
@@ -185,6 +192,10 @@ struct Run<'a> {
     swap_s: f64,
     /// Prompt tokens found in the prefix cache by the batch being dispatched.
     batch_cached: u64,
+    /// Tokens the batch being dispatched loads from the host prefix tier.
+    load_tokens: u64,
+    /// Stage-seconds of host-tier loads.
+    load_s: f64,
 }
 
 impl Simulator {
@@ -234,7 +245,22 @@ impl Simulator {
         if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
         }
-        if config.preemption == PreemptionMode::Swap {
+        let v = config.cpu_prefix_cache_bytes_per_gpu;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(SimError::config(
+                "cpu_prefix_cache_bytes_per_gpu",
+                v,
+                "a finite size ≥ 0 bytes",
+            ));
+        }
+        if v > 0.0 && !config.prefix_caching {
+            return Err(SimError::config(
+                "cpu_prefix_cache_bytes_per_gpu",
+                v,
+                "0 unless prefix_caching is on (the host tier holds evicted prefix blocks)",
+            ));
+        }
+        if config.preemption == PreemptionMode::Swap || v > 0.0 {
             let v = config.swap_space_bytes_per_gpu;
             if !(v.is_finite() && v >= 0.0) {
                 return Err(SimError::config(
@@ -331,7 +357,8 @@ impl Simulator {
             .map(|spec| {
                 let pp = spec.stages.len();
                 let per_engine = spec.kv_blocks / pp as u64;
-                let links: Vec<_> = if cfg.preemption == PreemptionMode::Swap {
+                let offload = cfg.cpu_prefix_cache_bytes_per_gpu > 0.0;
+                let links: Vec<_> = if cfg.preemption == PreemptionMode::Swap || offload {
                     spec.stages.iter().filter_map(|s| s.host_link()).collect()
                 } else {
                     Vec::new()
@@ -354,7 +381,18 @@ impl Simulator {
                         )
                     })
                     .collect();
-                if !links.is_empty() {
+                if offload && kv_bytes_per_token > 0.0 {
+                    let blocks = (cfg.cpu_prefix_cache_bytes_per_gpu * spec.gpus as f64
+                        / kv_bytes_per_token
+                        / spec.block_size as f64
+                        / pp as f64) as u64;
+                    for e in &mut engines {
+                        if let Some(c) = e.cache.as_deref_mut() {
+                            c.cpu = Some(CpuTier::new(blocks));
+                        }
+                    }
+                }
+                if cfg.preemption == PreemptionMode::Swap && !links.is_empty() {
                     for e in &mut engines {
                         e.swap = Some(Box::new(Swap {
                             host_free_tokens: host_tokens,
@@ -401,6 +439,8 @@ impl Simulator {
             swap_tokens: 0,
             swap_s: 0.0,
             batch_cached: 0,
+            load_tokens: 0,
+            load_s: 0.0,
         };
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
@@ -543,6 +583,12 @@ impl Run<'_> {
                 c.breakdown[OpKind::Communication as usize] += x;
                 self.swap_s += x;
             }
+            if self.load_tokens > 0 {
+                let x = self.load_tokens as f64 * rep.swap_s_per_token[s];
+                c.seconds += x;
+                c.breakdown[OpKind::Communication as usize] += x;
+                self.load_s += x;
+            }
             if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
                 self.bad_cost = Some(SimError::config(
                     &format!("replicas[{r}].stages[{s}].step(..).seconds"),
@@ -626,6 +672,7 @@ impl Run<'_> {
                     .as_deref_mut()
                     .map_or(0, |w| std::mem::take(&mut w.pending_tokens));
                 self.batch_cached = std::mem::take(&mut eng.batch_cached);
+                self.load_tokens = std::mem::take(&mut eng.host_load_tokens);
                 if eng.plan.is_empty() {
                     return;
                 }
@@ -638,6 +685,7 @@ impl Run<'_> {
                 let (start0, e) = self.dispatch(r, v, t);
                 self.swap_tokens = 0;
                 self.batch_cached = 0;
+                self.load_tokens = 0;
                 end = e;
                 let eng = &self.reps[r].engines[v];
                 for &(slot, tokens) in &eng.plan {
@@ -725,11 +773,14 @@ impl Run<'_> {
                     m.hit_tokens += k.hit_tokens;
                     m.hit_blocks += k.hit_blocks;
                     m.evicted_blocks += k.evictions;
+                    m.cpu_hit_tokens += k.cpu_hit_tokens;
+                    m.offloaded_blocks += k.offloaded;
                 }
             }
             if m.query_tokens > 0 {
                 m.hit_rate = m.hit_tokens as f64 / m.query_tokens as f64;
             }
+            m.cpu_load_s = self.load_s;
             m
         });
         let cached = prefix_cache.map_or(0, |m| m.hit_tokens);

@@ -91,10 +91,25 @@ fn sequential(seed: u64, n: usize) -> Workload {
 }
 
 /// Independent replay of the block sequence with an LRU of free cached blocks holding at
-/// most the free memory. Returns (hit blocks, evictions).
-fn replay(w: &Workload, capacity: u64, bs: u64) -> (u64, u64) {
-    let mut lru: VecDeque<(bool, u64, u64)> = VecDeque::new();
-    let (mut hits, mut evictions) = (0u64, 0u64);
+/// most the free memory, and a host LRU of `cpu` blocks that evicted blocks go to. Returns
+/// (hit blocks, evictions, host-tier hit blocks).
+fn replay(w: &Workload, capacity: u64, bs: u64, cpu: u64) -> (u64, u64, u64) {
+    type Key = (bool, u64, u64);
+    let mut lru: VecDeque<Key> = VecDeque::new();
+    let mut host: VecDeque<Key> = VecDeque::new();
+    let put = |host: &mut VecDeque<Key>, k: Key| {
+        if cpu == 0 {
+            return;
+        }
+        if let Some(pos) = host.iter().position(|&x| x == k) {
+            host.remove(pos);
+        }
+        host.push_back(k);
+        if host.len() as u64 > cpu {
+            host.pop_front();
+        }
+    };
+    let (mut hits, mut evictions, mut cpu_hits) = (0u64, 0u64, 0u64);
     for r in &w.requests {
         let (p, o) = (r.prompt_tokens as u64, r.output_tokens as u64);
         let k = |b: u64| key(r.id, r.prefix, b, bs);
@@ -109,15 +124,25 @@ fn replay(w: &Workload, capacity: u64, bs: u64) -> (u64, u64) {
                 None => break,
             }
         }
-        hits += h;
+        let mut c = 0;
+        while h + c < (p - 1) / bs && host.contains(&k(h + c)) {
+            c += 1;
+        }
+        for b in h..h + c {
+            put(&mut host, k(b));
+        }
+        hits += h + c;
+        cpu_hits += c;
         let mut in_use = p.div_ceil(bs);
-        let evict = |lru: &mut VecDeque<_>, in_use: u64, ev: &mut u64| {
-            while lru.len() as u64 > capacity - in_use {
-                lru.pop_front();
-                *ev += 1;
-            }
-        };
-        evict(&mut lru, in_use, &mut evictions);
+        let evict =
+            |lru: &mut VecDeque<Key>, host: &mut VecDeque<Key>, in_use: u64, ev: &mut u64| {
+                while lru.len() as u64 > capacity - in_use {
+                    let k = lru.pop_front().unwrap();
+                    put(host, k);
+                    *ev += 1;
+                }
+            };
+        evict(&mut lru, &mut host, in_use, &mut evictions);
         // Computed prompt blocks already cached (free) are shared; the request's copy is freed.
         for b in h..p / bs {
             if let Some(pos) = lru.iter().position(|&x| x == k(b)) {
@@ -126,7 +151,7 @@ fn replay(w: &Workload, capacity: u64, bs: u64) -> (u64, u64) {
             }
         }
         in_use += (p + o - 1).div_ceil(bs) - p.div_ceil(bs);
-        evict(&mut lru, in_use, &mut evictions);
+        evict(&mut lru, &mut host, in_use, &mut evictions);
         // Decode blocks: the same check when they are registered at the end.
         for b in (p / bs).max(h)..(p + o - 1) / bs {
             if let Some(pos) = lru.iter().position(|&x| x == k(b)) {
@@ -137,7 +162,7 @@ fn replay(w: &Workload, capacity: u64, bs: u64) -> (u64, u64) {
             lru.push_back(k(b));
         }
     }
-    (hits, evictions)
+    (hits, evictions, cpu_hits)
 }
 
 #[test]
@@ -164,7 +189,7 @@ fn hit_counts_equal_an_independent_lru_replay() {
                 .map(|(q, _)| *q)
                 .collect();
             let done = Workload::new("done", done).unwrap();
-            let (hits, evictions) = replay(&done, capacity, bs);
+            let (hits, evictions, _) = replay(&done, capacity, bs, 0);
             let m = rep.metrics.prefix_cache.expect("caching on");
             assert_eq!(m.hit_blocks, hits, "seed {seed}, capacity {capacity}");
             assert_eq!(m.hit_tokens, hits * bs);
@@ -422,4 +447,95 @@ fn the_timeline_shows_cached_tokens() {
     c.prefix_caching = false;
     let off = run(vec![const_replica(0.01, 500, 16)], c, &w);
     assert!(!chrome_trace(&off).contains("cached_tokens"));
+}
+
+/// Constant step time with a host link of 1 byte per token (so host-tier bytes = tokens).
+#[derive(Debug)]
+struct Linked;
+impl StageCost for Linked {
+    fn step(&self, b: &parallax_ir::Batch) -> StepCost {
+        StepCost::constant(
+            0.01 + 1e-5 * b.prefill_tokens() as f64,
+            parallax_ir::OpKind::Gemm,
+        )
+    }
+    fn host_link(&self) -> Option<HostLink> {
+        Some(HostLink {
+            kv_bytes_per_token: 1.0,
+            bandwidth: 1e5,
+        })
+    }
+}
+
+#[test]
+fn host_tier_hits_equal_an_independent_two_level_lru_replay() {
+    let bs = 4u64;
+    let mut all_cpu = 0;
+    for seed in 0..8 {
+        for (capacity, cpu) in [(30u64, 10u64), (30, 40), (60, 25)] {
+            let w = sequential(seed, 80);
+            let c = SimConfig {
+                cpu_prefix_cache_bytes_per_gpu: (cpu * bs) as f64,
+                ..cfg(SchedulerKind::VllmV0, true)
+            };
+            let rep = run(
+                vec![replica(vec![Arc::new(Linked)], capacity, bs as u32)],
+                c,
+                &w,
+            );
+            let done: Vec<Request> = w
+                .requests
+                .iter()
+                .zip(&rep.requests)
+                .filter(|(_, r)| r.completed)
+                .map(|(q, _)| *q)
+                .collect();
+            let done = Workload::new("done", done).unwrap();
+            let (hits, evictions, cpu_hits) = replay(&done, capacity, bs, cpu);
+            let m = rep.metrics.prefix_cache.unwrap();
+            let what = format!("seed {seed}, capacity {capacity}, cpu {cpu}");
+            assert_eq!(m.hit_blocks, hits, "{what}");
+            assert_eq!(m.evicted_blocks, evictions, "{what}");
+            assert_eq!(m.offloaded_blocks, evictions, "{what}");
+            assert_eq!(m.cpu_hit_tokens, cpu_hits * bs, "{what}");
+            // Loads are priced by bytes over the link: 1 byte per token at 1e5 B/s.
+            assert!(
+                (m.cpu_load_s - (cpu_hits * bs) as f64 / 1e5).abs() < 1e-9,
+                "{what}"
+            );
+            all_cpu += cpu_hits;
+        }
+    }
+    assert!(all_cpu > 50, "the workload must exercise the host tier");
+}
+
+#[test]
+fn the_host_tier_needs_prefix_caching_and_a_host_link() {
+    let mut c = cfg(SchedulerKind::VllmV0, false);
+    c.cpu_prefix_cache_bytes_per_gpu = 1e9;
+    assert!(Simulator::new(vec![replica(vec![Arc::new(Linked)], 100, 16)], c).is_err());
+    c.prefix_caching = true;
+    assert!(Simulator::new(vec![replica(vec![Arc::new(Linked)], 100, 16)], c).is_ok());
+    let e = Simulator::new(vec![const_replica(0.01, 100, 16)], c).unwrap_err();
+    assert!(e.to_string().contains("host_link"), "{e}");
+}
+
+#[test]
+fn the_host_tier_keeps_conservation_and_skip_ahead_under_pressure() {
+    let w = loaded();
+    for kind in [SchedulerKind::VllmV0, SchedulerKind::Chunked] {
+        let mut c = cfg(kind, true);
+        c.scheduler.max_num_batched_tokens = 2048;
+        c.cpu_prefix_cache_bytes_per_gpu = 4000.0;
+        c.preemption = PreemptionMode::Swap;
+        let fast = run(vec![replica(vec![Arc::new(Linked)], 120, 8)], c, &w);
+        c.skip_ahead = false;
+        let slow = run(vec![replica(vec![Arc::new(Linked)], 120, 8)], c, &w);
+        assert_eq!(fast, slow, "{kind:?}");
+        let m = &fast.metrics;
+        assert_eq!(m.requests.unfinished, 0);
+        assert_eq!(m.requests.completed + m.requests.rejected, w.len() as u64);
+        assert!(m.prefix_cache.unwrap().cpu_hit_tokens > 0, "{kind:?}");
+        assert!(m.requests.preemptions > 0, "{kind:?}");
+    }
 }

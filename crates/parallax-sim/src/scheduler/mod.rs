@@ -300,6 +300,8 @@ pub struct Engine {
     pub(crate) swap: Option<Box<Swap>>,
     /// Prompt tokens found cached by the admissions of the iteration being formed.
     pub(crate) batch_cached: u64,
+    /// Tokens loaded from the host prefix tier by the iteration being formed.
+    pub(crate) host_load_tokens: u64,
 }
 
 impl Engine {
@@ -331,6 +333,7 @@ impl Engine {
             cache: prefix_caching.then(Box::default),
             swap: None,
             batch_cached: 0,
+            host_load_tokens: 0,
         }
     }
 
@@ -427,18 +430,18 @@ impl Engine {
     }
 
     /// Prefix-cache hit of a fresh request with `target` prompt tokens: (leading cached
-    /// blocks, how many of them are free), at most `(target − 1) / block` blocks. `(0, 0)`
-    /// when caching is off.
+    /// blocks, how many of them are free, blocks after those found in the host tier), at most
+    /// `(target − 1) / block` blocks in all. Zeros when caching is off.
     pub(crate) fn cached_prefix(
         &mut self,
         idx: u32,
         stream: u64,
         shared: u32,
         target: u32,
-    ) -> (u32, u32) {
+    ) -> (u32, u32, u32) {
         let free = self.free_blocks;
         let Some(c) = self.cache.as_deref_mut() else {
-            return (0, 0);
+            return (0, 0, 0);
         };
         c.trim(free);
         let max = target.saturating_sub(1) / self.block_size;
@@ -453,7 +456,13 @@ impl Engine {
                 None => break,
             }
         }
-        (h, ev)
+        let mut c = 0;
+        if let Some(cpu) = self.cache.as_deref().and_then(|x| x.cpu.as_ref()) {
+            while h + c < max && cpu.has(&self.key(idx, stream, shared, h + c)) {
+                c += 1;
+            }
+        }
+        (h, ev, c)
     }
 
     /// Register the full blocks of `slot` covering its first `tokens` computed tokens.
@@ -629,12 +638,12 @@ impl Engine {
             return None;
         }
         let s = self.seqs[slot as usize];
-        let (h, ev) = if self.cache.is_some() && s.blocks == 0 && s.prefilled == 0 {
+        let (h, ev, hc) = if self.cache.is_some() && s.blocks == 0 && s.prefilled == 0 {
             self.cached_prefix(s.idx, s.stream, s.shared, s.target)
         } else {
-            (0, 0)
+            (0, 0, 0)
         };
-        let hit = h * self.block_size;
+        let hit = (h + hc) * self.block_size;
         let left = s.target - s.prefilled - hit;
         let tokens = if whole {
             if left > max_tokens && !allow_oversize {
@@ -661,12 +670,18 @@ impl Engine {
             for b in 0..h {
                 c.acquire(&self.key(s.idx, s.stream, s.shared, b));
             }
+            if let Some(cpu) = &mut c.cpu {
+                for b in h..h + hc {
+                    cpu.put(self.key(s.idx, s.stream, s.shared, b));
+                }
+            }
             if !s.queried {
                 let k = &mut c.counters;
                 k.queries += 1;
                 k.query_tokens += s.target as u64;
                 k.hit_tokens += hit as u64;
-                k.hit_blocks += h as u64;
+                k.hit_blocks += (h + hc) as u64;
+                k.cpu_hit_tokens += (hc * self.block_size) as u64;
             }
             self.cache = Some(c);
         }
@@ -677,6 +692,11 @@ impl Engine {
         q.prefilled += hit;
         q.queried = true;
         self.batch_cached += hit as u64;
+        if hc > 0 {
+            // Blocks loaded from the host tier are now cached on the GPU too.
+            self.host_load_tokens += (hc * self.block_size) as u64;
+            self.register(slot, hit as u64);
+        }
         self.insert_running(slot);
         self.plan.push((slot, tokens));
         Some(tokens)
