@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod disagg;
 pub mod error;
 mod itl;
 pub mod metrics;
@@ -32,11 +33,12 @@ pub mod swap;
 pub mod workload;
 
 pub use cost::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use disagg::{Disaggregation, KvLink};
 pub use error::SimError;
 pub use metrics::{
     chrome_trace, requests_csv, GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason,
     RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, SwapMetrics, Throughput,
-    TokenCounts,
+    TokenCounts, TransferMetrics,
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};

@@ -247,6 +247,17 @@ pub struct PrefixCacheMetrics {
     pub cpu_load_s: f64,
 }
 
+/// Prefill → decode KV transfers of a disaggregated deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TransferMetrics {
+    /// Requests whose KV moved.
+    pub transfers: u64,
+    /// KV bytes moved.
+    pub bytes: f64,
+    /// Transfer time per request (latency + bytes / bandwidth), ms.
+    pub transfer_ms: Summary,
+}
+
 /// Preemption by swapping KV to host memory, summed over engines.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct SwapMetrics {
@@ -298,6 +309,9 @@ pub struct Metrics {
     /// Prefix-cache statistics (only with [`crate::SimConfig::prefix_caching`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_cache: Option<PrefixCacheMetrics>,
+    /// Prefill → decode KV transfers (only with [`crate::SimConfig::disaggregation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_transfer: Option<TransferMetrics>,
     /// KV swapping (only with [`crate::PreemptionMode::Swap`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap: Option<SwapMetrics>,

@@ -18,11 +18,12 @@
 //! loop without touching the event queue.
 
 use crate::cost::{ReplicaSpec, StepCost};
+use crate::disagg::Disaggregation;
 use crate::error::SimError;
 use crate::itl::Gaps;
 use crate::metrics::{
     GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
-    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts,
+    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics,
 };
 use crate::prefix_cache::CpuTier;
 use crate::router::{Router, RouterPolicy};
@@ -77,6 +78,9 @@ pub struct SimConfig {
     /// the stage's [`crate::HostLink`] when a later request's prefix finds them.
     #[serde(default)]
     pub cpu_prefix_cache_bytes_per_gpu: f64,
+    /// Prefill/decode disaggregation (default `None`: every replica serves whole requests).
+    #[serde(default)]
+    pub disaggregation: Option<Disaggregation>,
 }
 
 fn default_swap_space() -> f64 {
@@ -122,6 +126,7 @@ impl Default for SimConfig {
             preemption: PreemptionMode::Recompute,
             swap_space_bytes_per_gpu: default_swap_space(),
             cpu_prefix_cache_bytes_per_gpu: 0.0,
+            disaggregation: None,
         }
     }
 }
@@ -196,6 +201,10 @@ struct Run<'a> {
     load_tokens: u64,
     /// Stage-seconds of host-tier loads.
     load_s: f64,
+    /// Disaggregation: the pools' split, link and decode-pool router.
+    disagg: Option<(Disaggregation, Router)>,
+    /// Prefill → decode transfer times, s.
+    transfers: Vec<f64>,
 }
 
 impl Simulator {
@@ -244,6 +253,37 @@ impl Simulator {
         }
         if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
+        }
+        if let Some(d) = &config.disaggregation {
+            if d.prefill_replicas == 0 || d.prefill_replicas >= replicas.len() {
+                return Err(SimError::config(
+                    "disaggregation.prefill_replicas",
+                    d.prefill_replicas,
+                    &format!(
+                        "1..={} so both pools have a replica ({} replicas in all)",
+                        replicas.len().saturating_sub(1),
+                        replicas.len()
+                    ),
+                ));
+            }
+            let l = &d.kv_link;
+            for (name, v, zero_ok) in [
+                ("kv_bytes_per_token", l.kv_bytes_per_token, false),
+                ("bandwidth", l.bandwidth, false),
+                ("latency_s", l.latency_s, true),
+            ] {
+                if !(v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0))) {
+                    return Err(SimError::config(
+                        &format!("disaggregation.kv_link.{name}"),
+                        v,
+                        if zero_ok {
+                            "a finite number ≥ 0"
+                        } else {
+                            "a finite number > 0"
+                        },
+                    ));
+                }
+            }
         }
         let v = config.cpu_prefix_cache_bytes_per_gpu;
         if !(v.is_finite() && v >= 0.0) {
@@ -441,7 +481,18 @@ impl Simulator {
             batch_cached: 0,
             load_tokens: 0,
             load_s: 0.0,
+            disagg: cfg
+                .disaggregation
+                .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0xD15A_66))),
+            transfers: Vec::new(),
         };
+        if let Some((d, _)) = &run.disagg {
+            for rep in &mut run.reps[..d.prefill_replicas] {
+                for e in &mut rep.engines {
+                    e.handoff = true;
+                }
+            }
+        }
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
         let mut ai = 0usize;
@@ -457,6 +508,10 @@ impl Simulator {
                 ai += 1;
             } else if let Some(ev) = run.heap.pop() {
                 let next_arrival = reqs.get(ai).map_or(f64::INFINITY, |r| r.arrival_s);
+                if ev.v == KV_ARRIVAL {
+                    run.kv_arrive(ev.r as usize, ev.t, cfg);
+                    continue;
+                }
                 run.on_ready(ev.r as usize, ev.v as usize, ev.t, next_arrival);
                 if let Some(e) = run.bad_cost.take() {
                     return Err(e);
@@ -488,10 +543,32 @@ impl Run<'_> {
         let chunked = cfg.scheduler.kind.chunked();
         let prompt_ok = chunked || p <= cfg.scheduler.max_num_batched_tokens;
         eligible.clear();
-        for (i, rep) in self.reps.iter().enumerate() {
-            let peak = (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64);
-            if peak <= rep.max_fit_blocks && prompt_ok {
-                eligible.push(i);
+        let split = self.disagg.as_ref().map(|(d, _)| d.prefill_replicas);
+        match split {
+            None => {
+                for (i, rep) in self.reps.iter().enumerate() {
+                    let peak = (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64);
+                    if peak <= rep.max_fit_blocks && prompt_ok {
+                        eligible.push(i);
+                    }
+                }
+            }
+            Some(n) => {
+                // Prefill pool: the prompt must fit; decode pool: some replica must hold the
+                // peak (requests of one token never leave the prefill pool).
+                let decode_ok = o == 1
+                    || self.reps[n..].iter().any(|rep| {
+                        (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64)
+                            <= rep.max_fit_blocks
+                    });
+                for (i, rep) in self.reps[..n].iter().enumerate() {
+                    if (p as u64).div_ceil(rep.spec.block_size as u64) <= rep.max_fit_blocks
+                        && prompt_ok
+                        && decode_ok
+                    {
+                        eligible.push(i);
+                    }
+                }
             }
         }
         if eligible.is_empty() {
@@ -564,8 +641,74 @@ impl Run<'_> {
         } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
             eng.steady_left = 0;
         }
-        eng.add(ai as u32, p, o, prefix);
+        eng.add(ai as u32, p, if split.is_some() { 1 } else { o }, prefix);
         self.records[ai].replica = Some(r as u32);
+    }
+
+    /// Send the KV of requests engine `v` of prefill replica `r` finished prefilling at `t`.
+    fn hand_off(&mut self, r: usize, v: usize, t: f64) {
+        let Some((d, _)) = &self.disagg else {
+            return;
+        };
+        let link = d.kv_link;
+        let handed = std::mem::take(&mut self.reps[r].engines[v].handed);
+        for idx in handed {
+            let x = link.seconds(self.records[idx as usize].prompt_tokens as u64);
+            self.transfers.push(x);
+            self.seq += 1;
+            self.heap.push(Ev {
+                t: t + x,
+                seq: self.seq,
+                r: idx,
+                v: KV_ARRIVAL,
+            });
+        }
+    }
+
+    /// The KV of request `idx` arrives at the decode pool at `t`.
+    fn kv_arrive(&mut self, idx: usize, t: f64, cfg: &SimConfig) {
+        let Some((d, router)) = &mut self.disagg else {
+            return;
+        };
+        let n = d.prefill_replicas;
+        let rec = self.records[idx];
+        let (p, o) = (rec.prompt_tokens, rec.output_tokens);
+        let eligible: Vec<usize> = (n..self.reps.len())
+            .filter(|&i| {
+                let rep = &self.reps[i];
+                (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64) <= rep.max_fit_blocks
+            })
+            .collect();
+        let reps = &self.reps;
+        let r = router.pick(reps.len(), &eligible, |i| match router_load(cfg.router) {
+            Load::Requests => reps[i]
+                .engines
+                .iter()
+                .map(|e| e.num_unfinished() as u64)
+                .sum(),
+            Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
+        });
+        let rep = &mut self.reps[r];
+        let v = (0..rep.engines.len())
+            .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
+            .unwrap_or(0);
+        let eng = &mut rep.engines[v];
+        if eng.inflight == Inflight::None {
+            if !eng.wake_pending {
+                eng.wake_pending = true;
+                self.seq += 1;
+                self.heap.push(Ev {
+                    t,
+                    seq: self.seq,
+                    r: r as u32,
+                    v: v as u32,
+                });
+            }
+        } else {
+            // A new decode joins: a repeated decode-only plan no longer covers everyone.
+            eng.steady_left = 0;
+        }
+        eng.add_remote(idx as u32, p, o, rec.first_token_s);
     }
 
     /// Run the batch in `self.batch` through replica `r`'s stages, formed by engine `v` at `t`.
@@ -645,6 +788,9 @@ impl Run<'_> {
                 }
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
+                if !eng.handed.is_empty() {
+                    self.hand_off(r, v, t);
+                }
             }
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 {
@@ -664,8 +810,15 @@ impl Run<'_> {
                     eng.materialise(t);
                     eng.retire(t, &mut self.records);
                 }
+                if !eng.handed.is_empty() {
+                    self.hand_off(r, v, t);
+                }
+                let eng = &mut self.reps[r].engines[v];
                 eng.preempted_now = false;
                 eng.swap_in(self.max_num_seqs);
+                if !eng.remote.is_empty() {
+                    eng.admit_remote(self.max_num_seqs);
+                }
                 self.sched.schedule(eng, &mut self.records);
                 self.swap_tokens = eng
                     .swap
@@ -862,6 +1015,16 @@ impl Run<'_> {
             tpot_ms: Summary::of(&mut tpot, 1e3),
             itl_ms: self.itl.summary(1e3),
             prefix_cache,
+            kv_transfer: self.disagg.as_ref().map(|(d, _)| TransferMetrics {
+                transfers: self.transfers.len() as u64,
+                bytes: self
+                    .records
+                    .iter()
+                    .filter(|r| r.completed && r.output_tokens > 1)
+                    .map(|r| r.prompt_tokens as f64 * d.kv_link.kv_bytes_per_token)
+                    .sum(),
+                transfer_ms: Summary::of(&mut self.transfers.clone(), 1e3),
+            }),
             swap,
             e2e_s: Summary::of(&mut e2e, 1.0),
             queue_ms: Summary::of(&mut queue, 1e3),
@@ -875,6 +1038,9 @@ impl Run<'_> {
         }
     }
 }
+
+/// `Ev::v` of a KV-arrival event (`Ev::r` is then the request index).
+const KV_ARRIVAL: u32 = u32::MAX;
 
 enum Load {
     Requests,

@@ -302,6 +302,13 @@ pub struct Engine {
     pub(crate) batch_cached: u64,
     /// Tokens loaded from the host prefix tier by the iteration being formed.
     pub(crate) host_load_tokens: u64,
+    /// Prefill-pool engine of a disaggregated deployment: requests that want more than one
+    /// token leave after their prefill (into `handed`) instead of completing.
+    pub(crate) handoff: bool,
+    pub(crate) handed: Vec<u32>,
+    /// Decode-pool engine: requests whose KV arrived, waiting for room (workload indices in
+    /// arrival order of their KV).
+    pub(crate) remote: VecDeque<u32>,
 }
 
 impl Engine {
@@ -334,6 +341,9 @@ impl Engine {
             swap: None,
             batch_cached: 0,
             host_load_tokens: 0,
+            handoff: false,
+            handed: Vec::new(),
+            remote: VecDeque::new(),
         }
     }
 
@@ -354,7 +364,10 @@ impl Engine {
 
     /// Unfinished requests (waiting + running + swapped out).
     pub fn num_unfinished(&self) -> usize {
-        self.waiting.len() + self.running.len() + self.swap.as_ref().map_or(0, |w| w.queue.len())
+        self.waiting.len()
+            + self.running.len()
+            + self.remote.len()
+            + self.swap.as_ref().map_or(0, |w| w.queue.len())
     }
 
     /// Requests swapped out to host memory.
@@ -730,6 +743,57 @@ impl Engine {
         self.swap = Some(w);
     }
 
+    /// A request whose prompt KV arrived from a prefill engine: it has its first token and
+    /// waits in the remote queue until [`Engine::admit_remote`] gives it KV blocks.
+    pub(crate) fn add_remote(&mut self, idx: u32, prompt: u32, output: u32, first_token_s: f64) {
+        let seq = Seq {
+            idx,
+            prompt,
+            output,
+            generated: 1,
+            target: prompt,
+            prefilled: prompt,
+            blocks: 0,
+            decoding: true,
+            stream: 0,
+            shared: 0,
+            keyed: 0,
+            queried: true,
+            last_token_s: first_token_s,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.seqs[s as usize] = seq;
+                s
+            }
+            None => {
+                self.seqs.push(seq);
+                (self.seqs.len() - 1) as u32
+            }
+        };
+        self.sum_po += prompt as u64 + output as u64;
+        self.sum_generated += 1;
+        self.remote.push_back(slot);
+    }
+
+    /// Move arrived remote requests into the running queue, in order, while `max_num_seqs`
+    /// and the KV cache (above the watermark) allow.
+    pub(crate) fn admit_remote(&mut self, max_num_seqs: u32) {
+        while let Some(&slot) = self.remote.front() {
+            if self.running.len() >= max_num_seqs as usize {
+                break;
+            }
+            let need = self.blocks_for(self.seqs[slot as usize].prompt as u64);
+            if self.free_blocks < need + self.watermark_blocks {
+                break;
+            }
+            self.remote.pop_front();
+            self.free_blocks -= need;
+            self.seqs[slot as usize].blocks = need as u32;
+            self.insert_running(slot);
+        }
+    }
+
     /// Build the cost-model batch of the current plan into `batch`.
     pub(crate) fn plan_batch(&self, batch: &mut Batch) {
         batch.prefill.clear();
@@ -869,8 +933,12 @@ impl Engine {
             let s = self.seqs[slot as usize];
             if s.decoding && s.generated >= s.output {
                 let r = &mut records[s.idx as usize];
-                r.finish_s = t;
-                r.completed = true;
+                if self.handoff && r.output_tokens > 1 {
+                    self.handed.push(s.idx);
+                } else {
+                    r.finish_s = t;
+                    r.completed = true;
+                }
                 self.release(slot);
                 self.sum_po -= s.prompt as u64 + s.output as u64;
                 self.sum_generated -= s.generated as u64;
