@@ -483,7 +483,7 @@ impl Simulator {
             load_s: 0.0,
             disagg: cfg
                 .disaggregation
-                .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0xD15A_66))),
+                .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0x00D1_5A66))),
             transfers: Vec::new(),
         };
         if let Some((d, _)) = &run.disagg {
