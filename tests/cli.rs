@@ -549,3 +549,42 @@ fn simulate_prefix_caching_and_itl_fields() {
         &["prefix-affinity", "prefix_caching"],
     );
 }
+
+#[test]
+fn simulate_disaggregated_plan() {
+    let v = json(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--plan",
+        "prefill=2x(tp=1);decode=1x(tp=2)",
+        "--workload",
+        "chat",
+        "--requests",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(v["requests"]["completed"].as_u64(), Some(64));
+    let x = &v["kv_transfer"];
+    assert!(x["transfers"].as_u64().unwrap() > 0);
+    assert!(x["bytes"].as_f64().unwrap() > 0.0);
+    assert!(x["transfer_ms"]["mean"].as_f64().unwrap() > 0.0);
+    fails_with(
+        &[
+            "simulate",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x4xH100",
+            "--plan",
+            "prefill=4x(tp=1);decode=1x(tp=2)",
+            "--workload",
+            "chat",
+            "--requests",
+            "4",
+        ],
+        &["6 GPUs"],
+    );
+}

@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
-use parallax::plan::{LowerOptions, MemoryOptions, Plan};
+use parallax::plan::{DisaggPlan, LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
     chrome_trace, requests_csv, RouterPolicy, SchedulerConfig, SchedulerKind, SimConfig, Summary,
 };
@@ -18,7 +18,8 @@ pub struct SimulateArgs {
     /// `NxGxGPU` (e.g. `1x8xH100`) or a cluster TOML file.
     #[arg(long, default_value = "1x8xH100")]
     cluster: String,
-    /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4` or a canonical string from `search`.
+    /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4`, a canonical string from `search`, or a
+    /// disaggregated `prefill=2x(tp=4);decode=1x(tp=8)`.
     #[arg(long, default_value = "tp=8")]
     plan: String,
     /// Embedded workload (chat, creation, summarization, code, conversation) or a trace file.
@@ -130,7 +131,6 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let model = common::model(&args.model)?;
     let cluster = common::cluster(&args.cluster)?;
-    let plan: Plan = args.plan.parse().map_err(CliError::input)?;
     let config = sim_config(&args)?;
     let workload = parallax::load_workload(&args.workload, args.rate, args.requests)
         .map_err(CliError::input)?;
@@ -145,8 +145,19 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         host_link_bandwidth: args.host_link_gbps * 1e9,
         ..LowerOptions::default()
     };
-    let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
+    let (report, plan) = if DisaggPlan::is_disaggregated(&args.plan) {
+        let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
+        let r = parallax::simulate_disaggregated(
+            &model, &cluster, &plan, cost, &workload, &config, &lower,
+        )
         .map_err(CliError::input)?;
+        (r, plan.to_string())
+    } else {
+        let plan: Plan = args.plan.parse().map_err(CliError::input)?;
+        let r = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
+            .map_err(CliError::input)?;
+        (r, plan.to_string())
+    };
     if let Some(path) = &args.requests_csv {
         write_file(path, &requests_csv(&report))?;
     }
@@ -210,6 +221,15 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
                 c.cpu_load_s
             );
         }
+    }
+    if let Some(x) = &m.kv_transfer {
+        outln!(
+            "KV transfer   {} prefill→decode, {:.2} GB, mean {:.2} ms, p99 {:.2} ms",
+            x.transfers,
+            x.bytes / 1e9,
+            x.transfer_ms.mean,
+            x.transfer_ms.p99
+        );
     }
     if let Some(w) = &m.swap {
         outln!(

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod disagg;
 pub mod enumerate;
 pub mod error;
 pub mod lower;
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod plan;
 pub mod predict;
 
+pub use disagg::{lower_disaggregated, DisaggPlan};
 pub use enumerate::{
     enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,
 };

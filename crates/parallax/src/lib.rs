@@ -26,7 +26,7 @@ pub use search::{
     Limits, Objective, Progress, SchedulerSpace, Search, SearchConstraints, SearchReport,
     StopReason,
 };
-pub use simulate::{largest_request_tokens, load_workload, simulate_plan};
+pub use simulate::{largest_request_tokens, load_workload, simulate_disaggregated, simulate_plan};
 pub use validate::{validate_file, ValidationReport};
 
 pub use parallax_hw as hw;
