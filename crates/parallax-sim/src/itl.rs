@@ -17,13 +17,26 @@ const BITS: u32 = 10;
 const SHIFT: u32 = 52 - BITS;
 
 /// A histogram of gaps in seconds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Gaps {
     counts: Vec<u64>,
     n: u64,
+    /// Sum in picoseconds.
     sum_ps: u128,
     min: f64,
     max: f64,
+}
+
+impl Default for Gaps {
+    fn default() -> Self {
+        Gaps {
+            counts: Vec::new(),
+            n: 0,
+            sum_ps: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
 }
 
 /// Bucket of a gap ≥ 0: the exponent and top mantissa bits of its IEEE-754 form (positive
@@ -52,23 +65,22 @@ impl Gaps {
     /// Add `weight` gaps of `gap` seconds (finite, ≥ 0).
     #[inline]
     pub fn add(&mut self, gap: f64, weight: u64) {
-        if weight == 0 || !(gap.is_finite() && gap >= 0.0) {
+        if !(gap >= 0.0 && gap < f64::INFINITY) {
             return;
         }
         let i = bucket(gap);
-        if i >= self.counts.len() {
-            self.counts.resize(i + 1, 0);
+        match self.counts.get_mut(i) {
+            Some(c) => *c += weight,
+            None => {
+                self.counts.resize(i + 1, 0);
+                self.counts[i] = weight;
+            }
         }
-        self.counts[i] += weight;
-        if self.n == 0 {
-            self.min = gap;
-            self.max = gap;
-        } else {
-            self.min = self.min.min(gap);
-            self.max = self.max.max(gap);
-        }
+        self.min = self.min.min(gap);
+        self.max = self.max.max(gap);
         self.n += weight;
-        self.sum_ps += (gap * 1e12).round() as u128 * weight as u128;
+        // Round to the picosecond without a libm call or a float → u128 conversion.
+        self.sum_ps += ((gap * 1e12 + 0.5) as u64) as u128 * weight as u128;
     }
 
     /// The distribution, each value multiplied by `scale`.
