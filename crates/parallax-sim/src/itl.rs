@@ -65,7 +65,7 @@ impl Gaps {
     /// Add `weight` gaps of `gap` seconds (finite, ≥ 0).
     #[inline]
     pub fn add(&mut self, gap: f64, weight: u64) {
-        if !(gap >= 0.0 && gap < f64::INFINITY) {
+        if !(0.0..f64::INFINITY).contains(&gap) {
             return;
         }
         let i = bucket(gap);
