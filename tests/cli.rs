@@ -699,3 +699,94 @@ fn place_fuzzed_graphs_and_flags_exit_cleanly() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn simulate_prefix_caching_and_itl_fields() {
+    let w = "synthetic:requests=60,rate=2,resample=chat,turns=4,think=5,seed=2";
+    let base = [
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--plan",
+        "dp=2,tp=1",
+        "--workload",
+        w,
+        "--json",
+    ];
+    let off = json(&base);
+    assert!(off.get("prefix_cache").is_none());
+    assert!(off["itl_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let mut on_args = base.to_vec();
+    on_args.extend(["--prefix-caching", "--router", "prefix-affinity"]);
+    let on = json(&on_args);
+    let c = &on["prefix_cache"];
+    for k in [
+        "queries",
+        "query_tokens",
+        "hit_tokens",
+        "hit_rate",
+        "hit_blocks",
+        "evicted_blocks",
+    ] {
+        assert!(c[k].is_number(), "prefix_cache.{k}");
+    }
+    assert!(c["hit_rate"].as_f64().unwrap() > 0.3);
+    assert_eq!(on["requests"]["completed"].as_u64(), Some(60));
+    fails_with(
+        &[
+            "simulate",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x2xH100",
+            "--plan",
+            "dp=2,tp=1",
+            "--workload",
+            w,
+            "--router",
+            "prefix-affinity",
+        ],
+        &["prefix-affinity", "prefix_caching"],
+    );
+}
+
+#[test]
+fn simulate_disaggregated_plan() {
+    let v = json(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--plan",
+        "prefill=2x(tp=1);decode=1x(tp=2)",
+        "--workload",
+        "chat",
+        "--requests",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(v["requests"]["completed"].as_u64(), Some(64));
+    let x = &v["kv_transfer"];
+    assert!(x["transfers"].as_u64().unwrap() > 0);
+    assert!(x["bytes"].as_f64().unwrap() > 0.0);
+    assert!(x["transfer_ms"]["mean"].as_f64().unwrap() > 0.0);
+    fails_with(
+        &[
+            "simulate",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x4xH100",
+            "--plan",
+            "prefill=4x(tp=1);decode=1x(tp=2)",
+            "--workload",
+            "chat",
+            "--requests",
+            "4",
+        ],
+        &["6 GPUs"],
+    );
+}

@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
-use parallax::plan::{LowerOptions, MemoryOptions, Plan};
+use parallax::plan::{DisaggPlan, LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
     chrome_trace, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
     SchedulerKind, SimConfig, SimReport, Summary,
@@ -20,7 +20,8 @@ pub struct SimulateArgs {
     /// `NxGxGPU` (e.g. `1x8xH100`) or a cluster TOML file.
     #[arg(long, default_value = "1x8xH100")]
     cluster: String,
-    /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4` or a canonical string from `search`.
+    /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4`, a canonical string from `search`, or a
+    /// disaggregated `prefill=2x(tp=4);decode=1x(tp=8)`.
     #[arg(long, default_value = "tp=8")]
     plan: String,
     /// Embedded workload (chat, creation, summarization, code, conversation) or a trace file.
@@ -49,9 +50,27 @@ pub struct SimulateArgs {
     /// Chunk size (token budget) of the chunked-prefill scheduler.
     #[arg(long)]
     chunk: Option<u32>,
-    /// Replica router: round-robin, least-outstanding, shortest-queue, random.
+    /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
+    /// (needs --prefix-caching).
     #[arg(long, default_value = "round-robin")]
     router: String,
+    /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
+    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` does.
+    #[arg(long)]
+    prefix_caching: bool,
+    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe).
+    #[arg(long, default_value = "recompute")]
+    preemption: String,
+    /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
+    #[arg(long, default_value_t = 4.0)]
+    swap_space: f64,
+    /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching): blocks
+    /// evicted from the GPU are kept there and loaded back over the host link.
+    #[arg(long, default_value_t = 0.0)]
+    cpu_prefix_cache: f64,
+    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads).
+    #[arg(long, default_value_t = 50.0)]
+    host_link_gbps: f64,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -177,6 +196,10 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
         seed: a.seed,
         slo,
         record_timeline: a.timeline.is_some(),
+        prefix_caching: a.prefix_caching,
+        preemption: a.preemption.parse().map_err(CliError::input)?,
+        swap_space_bytes_per_gpu: a.swap_space * (1u64 << 30) as f64,
+        cpu_prefix_cache_bytes_per_gpu: a.cpu_prefix_cache * (1u64 << 30) as f64,
         ..SimConfig::default()
     })
 }
@@ -196,12 +219,17 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let model = args.precision.apply(common::model(&args.model)?)?;
     let cluster = common::cluster(&args.cluster)?;
-    let plan: Plan = match (
+    let disaggregated = DisaggPlan::is_disaggregated(&args.plan)
+        && args.data_parallel_size.is_none()
+        && args.pipeline_parallel_size.is_none()
+        && args.tensor_parallel_size.is_none();
+    let single: Option<Plan> = match (
         args.data_parallel_size,
         args.pipeline_parallel_size,
         args.tensor_parallel_size,
     ) {
-        (None, None, None) => args.plan.parse().map_err(CliError::input)?,
+        _ if disaggregated => None,
+        (None, None, None) => Some(args.plan.parse().map_err(CliError::input)?),
         (dp, pp, tp) => format!(
             "dp={},pp={},tp={}",
             dp.unwrap_or(1),
@@ -209,9 +237,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             tp.unwrap_or(1)
         )
         .parse()
+        .map(Some)
         .map_err(CliError::input)?,
     };
-    let engine = common::engine(&args.engine, &model, &cluster, plan.tp)?;
+    let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
+    let engine = common::engine(&args.engine, &model, &cluster, engine_tp)?;
     let config = sim_config(&args, &engine)?;
     let workload = parallax::load_workload(
         &args.workload,
@@ -232,8 +262,23 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..lower.memory
     };
-    let report = parallax::simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower)
-        .map_err(CliError::input)?;
+    lower.host_link_bandwidth = args.host_link_gbps * 1e9;
+    let (report, plan_text) = match &single {
+        None => {
+            let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
+            let r = parallax::simulate_disaggregated(
+                &model, &cluster, &plan, cost, &workload, &config, &lower,
+            )
+            .map_err(CliError::input)?;
+            (r, plan.to_string())
+        }
+        Some(plan) => {
+            let r =
+                parallax::simulate_plan(&model, &cluster, plan, cost, &workload, &config, &lower)
+                    .map_err(CliError::input)?;
+            (r, plan.to_string())
+        }
+    };
     if let Some(path) = &args.requests_csv {
         write_file(path, &requests_csv(&report))?;
     }
@@ -247,14 +292,20 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         eprintln!("warning: {note}");
     }
     let m = &report.metrics;
-    let launch = match args.emit.as_deref() {
-        None => None,
-        Some(e) => Some(crate::emit::launch(
+    let launch = match (args.emit.as_deref(), &single) {
+        (None, _) => None,
+        (Some(e), None) => {
+            return Err(CliError::input(format!(
+                "--emit {e}: disaggregated plans (`{plan_text}`) have no launch command yet; \
+                 emit each pool's plan separately"
+            )))
+        }
+        (Some(e), Some(plan)) => Some(crate::emit::launch(
             crate::emit::engine(e)?,
             &model,
             &args.model,
             &cluster,
-            &plan,
+            plan,
             config.scheduler,
             lower.memory,
         )?),
@@ -277,7 +328,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         "{} on {} with plan {} (cost model {}), engine {} ({}), workload {} ({} requests), scheduler {}",
         model.name,
         cluster.spec(),
-        plan,
+        plan_text,
         cost_name,
         engine.name,
         engine.mirrors,
@@ -294,6 +345,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let rows = vec![
         summary_row("TTFT", "ms", &m.ttft_ms),
         summary_row("TPOT", "ms", &m.tpot_ms),
+        summary_row("ITL", "ms", &m.itl_ms),
         summary_row("e2e", "s", &m.e2e_s),
         summary_row("queueing", "ms", &m.queue_ms),
     ];
@@ -307,6 +359,42 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.throughput.output_tokens_per_s,
         m.throughput.total_tokens_per_s
     );
+    if let Some(c) = &m.prefix_cache {
+        outln!(
+            "prefix cache  {:.1}% of prompt tokens hit ({} of {}), {} blocks reused, {} evicted",
+            100.0 * c.hit_rate,
+            c.hit_tokens,
+            c.query_tokens,
+            c.hit_blocks,
+            c.evicted_blocks
+        );
+        if c.offloaded_blocks > 0 || c.cpu_hit_tokens > 0 {
+            outln!(
+                "host tier     {} blocks offloaded, {} tokens loaded back in {:.3} s",
+                c.offloaded_blocks,
+                c.cpu_hit_tokens,
+                c.cpu_load_s
+            );
+        }
+    }
+    if let Some(x) = &m.kv_transfer {
+        outln!(
+            "KV transfer   {} prefill→decode, {:.2} GB, mean {:.2} ms, p99 {:.2} ms",
+            x.transfers,
+            x.bytes / 1e9,
+            x.transfer_ms.mean,
+            x.transfer_ms.p99
+        );
+    }
+    if let Some(w) = &m.swap {
+        outln!(
+            "KV swap       {} out, {} in, {:.2} GB moved, {:.3} s of transfers",
+            w.swap_outs,
+            w.swap_ins,
+            w.bytes / 1e9,
+            w.transfer_s
+        );
+    }
     if let Some(att) = m.slo.attainment {
         outln!(
             "SLO           {:.1}% attained, goodput {:.3} req/s",

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod disagg;
 pub mod engine;
 pub mod enumerate;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod memory;
 pub mod plan;
 pub mod predict;
 
+pub use disagg::{lower_disaggregated, DisaggPlan};
 pub use engine::{EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel};
 pub use enumerate::{
     enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,

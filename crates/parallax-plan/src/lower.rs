@@ -72,7 +72,7 @@ use parallax_ir::{
     lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
     DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody, PrefillChunk,
 };
-use parallax_sim::{PowerModel, ReplicaSpec, StageCost, StepCost};
+use parallax_sim::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
 use std::sync::{Arc, OnceLock};
 
 /// Options of the lowering.
@@ -110,6 +110,10 @@ pub struct LowerOptions {
     /// (`crates/parallax/data/measured/`) time the forward alone. Set it for an engine whose
     /// scheduler runs between steps.
     pub scheduler_overhead: f64,
+    /// Host-link (GPU ↔ host memory) bandwidth per GPU, bytes/s per direction, for KV swapping
+    /// (`StageCost::host_link`). Default 50e9: PCIe 5.0 ×16 (64 GB/s per direction) at the
+    /// ~80 % a pinned-memory copy reaches; use ≈ 25e9 for PCIe 4.0 GPUs (A100, L40S).
+    pub host_link_bandwidth: f64,
 }
 
 impl Default for LowerOptions {
@@ -124,6 +128,7 @@ impl Default for LowerOptions {
             required_kv_tokens: 0,
             cache_tokens: 16_384,
             scheduler_overhead: 0.0,
+            host_link_bandwidth: 50e9,
         }
     }
 }
@@ -247,15 +252,27 @@ pub(crate) fn lower_unchecked(
                 .cloned();
             let stage = match reuse {
                 Some(s) => s,
-                None => Arc::new(PlanStageCost::build(
-                    &shared_model,
-                    plan,
-                    spec,
-                    &mapping,
-                    r,
-                    cost.clone(),
-                    opts,
-                )),
+                None => {
+                    let mut st = PlanStageCost::build(
+                        &shared_model,
+                        plan,
+                        spec,
+                        &mapping,
+                        r,
+                        cost.clone(),
+                        opts,
+                    );
+                    // A token's KV lives on one attention group of the stage; its devices
+                    // copy their shares over their own host links in parallel.
+                    if let Some(m) = memory.stages.get(spec.index) {
+                        let group = (st.width / m.attn_replicas.max(1)).max(1) as f64;
+                        st.host_link = Some(HostLink {
+                            kv_bytes_per_token: m.kv_bytes_per_token * group,
+                            bandwidth: opts.host_link_bandwidth * group,
+                        });
+                    }
+                    Arc::new(st)
+                }
             };
             row.push(stage);
         }
@@ -434,6 +451,7 @@ pub struct PlanStageCost {
     send_group: Option<DeviceGroup>,
     tokens: Table,
     seqs: Table,
+    host_link: Option<HostLink>,
 }
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
@@ -584,6 +602,7 @@ impl PlanStageCost {
             send_group,
             tokens: Table::new(opts.cache_tokens),
             seqs: Table::new(opts.cache_tokens),
+            host_link: None,
         }
     }
 
@@ -896,5 +915,9 @@ fn attention_call(
 impl StageCost for PlanStageCost {
     fn step(&self, batch: &Batch) -> StepCost {
         self.compute(batch, true)
+    }
+
+    fn host_link(&self) -> Option<HostLink> {
+        self.host_link
     }
 }

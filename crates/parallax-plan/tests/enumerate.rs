@@ -200,6 +200,7 @@ fn memory_feasibility_matches_simulator_admission() {
                 arrival_s: 0.0,
                 prompt_tokens: 1000,
                 output_tokens: (req - 1000) as u32,
+                prefix: None,
             }],
         )
         .unwrap();

@@ -40,6 +40,21 @@ impl StepCost {
 pub trait StageCost: Send + Sync + Debug {
     /// Cost of running `batch` through this stage once.
     fn step(&self, batch: &Batch) -> StepCost;
+
+    /// The stage's link to host memory, for KV swapping ([`crate::PreemptionMode::Swap`]).
+    /// `None` (the default) when unknown; swapping then is a configuration error.
+    fn host_link(&self) -> Option<HostLink> {
+        None
+    }
+}
+
+/// How fast a stage moves KV cache to and from host memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostLink {
+    /// KV bytes one token occupies on this stage (all its GPUs together).
+    pub kv_bytes_per_token: f64,
+    /// Host-link bandwidth of the stage (all its GPUs together, one direction), bytes/s.
+    pub bandwidth: f64,
 }
 
 /// Power draw of one GPU as a function of utilisation.

@@ -20,24 +20,30 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod disagg;
 pub mod error;
 pub mod host;
+mod itl;
 pub mod metrics;
+mod prefix_cache;
 pub mod rng;
 pub mod router;
 pub mod scheduler;
 pub mod sim;
+pub mod swap;
 mod text;
 pub mod workload;
 
-pub use cost::{PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use cost::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use disagg::{Disaggregation, KvLink};
 pub use error::SimError;
 pub use host::HostOverhead;
 pub use metrics::{
-    chrome_trace, requests_csv, GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord,
-    SimReport, SloMetrics, Span, Summary, Throughput, TokenCounts,
+    chrome_trace, requests_csv, GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason,
+    RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, SwapMetrics, Throughput,
+    TokenCounts, TransferMetrics,
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
-pub use sim::{SimConfig, Simulator, Slo};
-pub use workload::{Request, Workload};
+pub use sim::{PreemptionMode, SimConfig, Simulator, Slo};
+pub use workload::{Prefix, Request, Workload};

@@ -104,6 +104,12 @@ pub struct Span {
     pub prefill_tokens: u64,
     /// Decode requests in the batch.
     pub decode_requests: u32,
+    /// Prompt tokens its admissions found in the prefix cache (not recomputed).
+    #[serde(default)]
+    pub cached_tokens: u64,
+    /// KV tokens swapped to or from host memory before it (the copy time is in the span).
+    #[serde(default)]
+    pub swap_tokens: u64,
 }
 
 /// Distribution summary. All zero when `count` is 0.
@@ -209,8 +215,63 @@ pub struct TokenCounts {
     /// Output tokens of completed requests.
     pub output: u64,
     /// Prefill tokens processed beyond the completed requests' prompts (recompute after
-    /// preemption).
+    /// preemption; with prefix caching, tokens a recompute finds cached are not counted).
     pub recomputed: u64,
+}
+
+/// Automatic prefix caching, summed over engines.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PrefixCacheMetrics {
+    /// Lookups (one per request at its first admission; recomputes are not counted).
+    pub queries: u64,
+    /// Prompt tokens looked up.
+    pub query_tokens: u64,
+    /// Prompt tokens found cached, on the GPU or in the host tier (not recomputed).
+    pub hit_tokens: u64,
+    /// `hit_tokens / query_tokens` (0 without lookups).
+    pub hit_rate: f64,
+    /// Cached blocks reused.
+    pub hit_blocks: u64,
+    /// Cached blocks evicted from GPU memory to make room.
+    pub evicted_blocks: u64,
+    /// Of `hit_tokens`, those loaded back from the host tier
+    /// ([`crate::SimConfig::cpu_prefix_cache_bytes_per_gpu`]).
+    #[serde(default)]
+    pub cpu_hit_tokens: u64,
+    /// Evicted blocks stored in the host tier.
+    #[serde(default)]
+    pub offloaded_blocks: u64,
+    /// Stage-seconds the host-tier loads added to iterations (also in
+    /// `breakdown_s.communication`).
+    #[serde(default)]
+    pub cpu_load_s: f64,
+}
+
+/// Prefill → decode KV transfers of a disaggregated deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TransferMetrics {
+    /// Requests whose KV moved.
+    pub transfers: u64,
+    /// KV bytes moved.
+    pub bytes: f64,
+    /// Transfer time per request (latency + bytes / bandwidth), ms.
+    pub transfer_ms: Summary,
+}
+
+/// Preemption by swapping KV to host memory, summed over engines.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SwapMetrics {
+    /// Requests swapped out (each also counts as a preemption).
+    pub swap_outs: u64,
+    /// Requests swapped back in.
+    pub swap_ins: u64,
+    /// KV tokens copied, both directions.
+    pub tokens: u64,
+    /// KV bytes copied over the host links, both directions.
+    pub bytes: f64,
+    /// Stage-seconds the copies added to iterations (summed over stages; also in
+    /// `breakdown_s.communication`).
+    pub transfer_s: f64,
 }
 
 /// Device-level metrics.
@@ -239,6 +300,21 @@ pub struct Metrics {
     pub ttft_ms: Summary,
     /// Time per output token after the first, ms, over completed requests with ≥ 2 outputs.
     pub tpot_ms: Summary,
+    /// Inter-token latency, ms: every gap between consecutive output tokens of a request
+    /// (all requests, token-weighted; a recompute after preemption adds its stall). Kept in a
+    /// log histogram with 0.1 % buckets: count, mean and max are exact, percentiles within
+    /// 0.05 % (clamped to the observed range, so exact when all gaps are equal).
+    #[serde(default)]
+    pub itl_ms: Summary,
+    /// Prefix-cache statistics (only with [`crate::SimConfig::prefix_caching`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<PrefixCacheMetrics>,
+    /// Prefill → decode KV transfers (only with [`crate::SimConfig::disaggregation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_transfer: Option<TransferMetrics>,
+    /// KV swapping (only with [`crate::PreemptionMode::Swap`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<SwapMetrics>,
     /// End-to-end latency, s, over completed requests.
     pub e2e_s: Summary,
     /// Queueing delay (arrival to first scheduled), ms, over completed requests.
@@ -313,8 +389,10 @@ pub fn requests_csv(report: &SimReport) -> String {
 }
 
 /// A Chrome trace / Perfetto JSON timeline: one complete (`"ph":"X"`) event per recorded stage
-/// iteration, process = replica, thread = pipeline stage, times in µs. Holds only metadata when
-/// the run did not record a timeline.
+/// iteration, process = replica, thread = pipeline stage, times in µs; `args` carry the engine,
+/// prefill tokens, decode requests and, when non-zero, `cached_tokens` (prefix-cache hits of the
+/// batch's admissions) and `swap_tokens` (KV swapped before it). Holds only metadata when the
+/// run did not record a timeline.
 pub fn chrome_trace(report: &SimReport) -> String {
     let spans = report.timeline.as_deref().unwrap_or(&[]);
     let mut out = String::with_capacity(160 * spans.len() + 256);
@@ -343,9 +421,16 @@ pub fn chrome_trace(report: &SimReport) -> String {
             (true, false) => "prefill",
             _ => "decode",
         };
+        let mut extra = String::new();
+        if s.cached_tokens > 0 {
+            let _ = write!(extra, ",\"cached_tokens\":{}", s.cached_tokens);
+        }
+        if s.swap_tokens > 0 {
+            let _ = write!(extra, ",\"swap_tokens\":{}", s.swap_tokens);
+        }
         let _ = write!(
             out,
-            "{{\"name\":\"{name}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"engine\":{},\"prefill_tokens\":{},\"decode_requests\":{}}}}}",
+            "{{\"name\":\"{name}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"engine\":{},\"prefill_tokens\":{},\"decode_requests\":{}{extra}}}}}",
             s.replica,
             s.stage,
             s.start_s * 1e6,

@@ -19,6 +19,11 @@ pub enum RouterPolicy {
     ShortestQueueTokens,
     /// Uniformly at random, from [`crate::SimConfig::seed`].
     Random,
+    /// Cache affinity (needs [`crate::SimConfig::prefix_caching`]): the replicas whose engines
+    /// hold the longest cached prefix of the request, then the fewest unfinished requests among
+    /// them; ties → lowest index. Inside a replica, the engine with the longest cached prefix,
+    /// then the fewest unfinished requests. No load cap: a hot prefix stays on its replica.
+    PrefixAffinity,
 }
 
 impl RouterPolicy {
@@ -29,6 +34,7 @@ impl RouterPolicy {
             RouterPolicy::LeastOutstanding => "least-outstanding",
             RouterPolicy::ShortestQueueTokens => "shortest-queue",
             RouterPolicy::Random => "random",
+            RouterPolicy::PrefixAffinity => "prefix-affinity",
         }
     }
 }
@@ -36,17 +42,19 @@ impl RouterPolicy {
 impl FromStr for RouterPolicy {
     type Err = SimError;
 
-    /// Accepts `round-robin`/`rr`, `least-outstanding`/`lor`, `shortest-queue`/`jsq`, `random`.
+    /// Accepts `round-robin`/`rr`, `least-outstanding`/`lor`, `shortest-queue`/`jsq`, `random`,
+    /// `prefix-affinity`/`cache`.
     fn from_str(s: &str) -> Result<Self, SimError> {
         match s.to_ascii_lowercase().as_str() {
             "round-robin" | "rr" => Ok(RouterPolicy::RoundRobin),
             "least-outstanding" | "lor" => Ok(RouterPolicy::LeastOutstanding),
             "shortest-queue" | "jsq" => Ok(RouterPolicy::ShortestQueueTokens),
             "random" => Ok(RouterPolicy::Random),
+            "prefix-affinity" | "cache" => Ok(RouterPolicy::PrefixAffinity),
             _ => Err(SimError::config(
                 "router",
                 s,
-                "one of round-robin (rr), least-outstanding (lor), shortest-queue (jsq), random",
+                "one of round-robin (rr), least-outstanding (lor), shortest-queue (jsq), random, prefix-affinity (cache)",
             )),
         }
     }
@@ -84,7 +92,9 @@ impl Router {
                 eligible[0]
             }
             RouterPolicy::Random => eligible[self.rng.below(eligible.len() as u64) as usize],
-            RouterPolicy::LeastOutstanding | RouterPolicy::ShortestQueueTokens => {
+            RouterPolicy::LeastOutstanding
+            | RouterPolicy::ShortestQueueTokens
+            | RouterPolicy::PrefixAffinity => {
                 let mut best = eligible[0];
                 let mut best_load = load(best);
                 for &i in &eligible[1..] {

@@ -18,15 +18,19 @@
 //! loop without touching the event queue.
 
 use crate::cost::{ReplicaSpec, StepCost};
+use crate::disagg::Disaggregation;
 use crate::error::SimError;
 use crate::host::HostOverhead;
+use crate::itl::Gaps;
 use crate::metrics::{
-    GpuMetrics, Metrics, RejectReason, RequestCounts, RequestRecord, SimReport, SloMetrics, Span,
-    Summary, Throughput, TokenCounts,
+    GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
+    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics,
 };
+use crate::prefix_cache::CpuTier;
 use crate::router::{Router, RouterPolicy};
 use crate::scheduler::{Engine, Inflight, Scheduler, SchedulerConfig};
-use crate::workload::Workload;
+use crate::swap::Swap;
+use crate::workload::{Prefix, Workload};
 use parallax_ir::{Batch, OpKind};
 use serde::{Deserialize, Serialize};
 use std::cmp::{Ordering, Reverse};
@@ -67,6 +71,56 @@ pub struct SimConfig {
     /// record's `arrival_s` is the time it was sent. `None` (default): open loop.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
+    /// Automatic prefix caching in every engine (vLLM's `enable_prefix_caching`; default
+    /// `false`): full KV blocks are kept by content and reused by later requests with the same
+    /// prefix (see [`crate::workload::Prefix`]). Off, results are exactly those without it.
+    #[serde(default)]
+    pub prefix_caching: bool,
+    /// How a running request is preempted when KV runs out. Default recompute.
+    #[serde(default)]
+    pub preemption: PreemptionMode,
+    /// Host swap space per GPU for [`PreemptionMode::Swap`], bytes (vLLM's `swap_space`,
+    /// default 4 GiB). Split evenly over a replica's pipeline engines.
+    #[serde(default = "default_swap_space")]
+    pub swap_space_bytes_per_gpu: f64,
+    /// Host-memory tier of the prefix cache per GPU, bytes (default 0: off; needs
+    /// `prefix_caching`). Blocks evicted from the GPU are kept there (LRU) and loaded back over
+    /// the stage's [`crate::HostLink`] when a later request's prefix finds them.
+    #[serde(default)]
+    pub cpu_prefix_cache_bytes_per_gpu: f64,
+    /// Prefill/decode disaggregation (default `None`: every replica serves whole requests).
+    #[serde(default)]
+    pub disaggregation: Option<Disaggregation>,
+}
+
+fn default_swap_space() -> f64 {
+    4.0 * (1u64 << 30) as f64
+}
+
+/// Preemption policy (vLLM v0's `preemption_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PreemptionMode {
+    /// Drop the KV and re-prefill prompt + generated tokens later.
+    #[default]
+    Recompute,
+    /// Copy a decoding request's KV to host memory over the stage's [`crate::HostLink`] and
+    /// back when room frees up (see [`crate::swap`]); falls back to recompute when the host
+    /// swap space is full or the request is mid-prefill.
+    Swap,
+}
+
+impl std::str::FromStr for PreemptionMode {
+    type Err = SimError;
+
+    /// Accepts `recompute`, `swap`.
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        match s.to_ascii_lowercase().as_str() {
+            "recompute" => Ok(PreemptionMode::Recompute),
+            "swap" => Ok(PreemptionMode::Swap),
+            _ => Err(SimError::config("preemption", s, "recompute or swap")),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -80,6 +134,11 @@ impl Default for SimConfig {
             skip_ahead: true,
             host: HostOverhead::default(),
             max_concurrency: None,
+            prefix_caching: false,
+            preemption: PreemptionMode::Recompute,
+            swap_space_bytes_per_gpu: default_swap_space(),
+            cpu_prefix_cache_bytes_per_gpu: 0.0,
+            disaggregation: None,
         }
     }
 }
@@ -123,6 +182,10 @@ struct Rep<'a> {
     bytes: f64,
     /// Largest peak KV (blocks) a request may need on one engine.
     max_fit_blocks: u64,
+    /// Seconds per swapped token, per stage (empty without swapping).
+    swap_s_per_token: Vec<f64>,
+    /// KV bytes per token over all stages.
+    kv_bytes_per_token: f64,
 }
 
 struct Run<'a> {
@@ -143,6 +206,22 @@ struct Run<'a> {
     slots: Option<BinaryHeap<Reverse<OrdF64>>>,
     /// A slot was released during the current `on_ready` call.
     released: bool,
+    itl: Gaps,
+    max_num_seqs: u32,
+    /// Tokens swapped by the batch being dispatched.
+    swap_tokens: u64,
+    /// Stage-seconds of swap transfers.
+    swap_s: f64,
+    /// Prompt tokens found in the prefix cache by the batch being dispatched.
+    batch_cached: u64,
+    /// Tokens the batch being dispatched loads from the host prefix tier.
+    load_tokens: u64,
+    /// Stage-seconds of host-tier loads.
+    load_s: f64,
+    /// Disaggregation: the pools' split, link and decode-pool router.
+    disagg: Option<(Disaggregation, Router)>,
+    /// Prefill → decode transfer times, s.
+    transfers: Vec<f64>,
 }
 
 /// `f64` with a total order (for the slot heap).
@@ -218,6 +297,86 @@ impl Simulator {
         if let Some(v) = config.slo.ttft_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.ttft_ms", v, "a finite time > 0"));
         }
+        if let Some(d) = &config.disaggregation {
+            if d.prefill_replicas == 0 || d.prefill_replicas >= replicas.len() {
+                return Err(SimError::config(
+                    "disaggregation.prefill_replicas",
+                    d.prefill_replicas,
+                    &format!(
+                        "1..={} so both pools have a replica ({} replicas in all)",
+                        replicas.len().saturating_sub(1),
+                        replicas.len()
+                    ),
+                ));
+            }
+            let l = &d.kv_link;
+            for (name, v, zero_ok) in [
+                ("kv_bytes_per_token", l.kv_bytes_per_token, false),
+                ("bandwidth", l.bandwidth, false),
+                ("latency_s", l.latency_s, true),
+            ] {
+                if !(v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0))) {
+                    return Err(SimError::config(
+                        &format!("disaggregation.kv_link.{name}"),
+                        v,
+                        if zero_ok {
+                            "a finite number ≥ 0"
+                        } else {
+                            "a finite number > 0"
+                        },
+                    ));
+                }
+            }
+        }
+        let v = config.cpu_prefix_cache_bytes_per_gpu;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(SimError::config(
+                "cpu_prefix_cache_bytes_per_gpu",
+                v,
+                "a finite size ≥ 0 bytes",
+            ));
+        }
+        if v > 0.0 && !config.prefix_caching {
+            return Err(SimError::config(
+                "cpu_prefix_cache_bytes_per_gpu",
+                v,
+                "0 unless prefix_caching is on (the host tier holds evicted prefix blocks)",
+            ));
+        }
+        if config.preemption == PreemptionMode::Swap || v > 0.0 {
+            let v = config.swap_space_bytes_per_gpu;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(SimError::config(
+                    "swap_space_bytes_per_gpu",
+                    v,
+                    "a finite size ≥ 0 bytes",
+                ));
+            }
+            for (i, r) in replicas.iter().enumerate() {
+                for (s, st) in r.stages.iter().enumerate() {
+                    let ok = st.host_link().is_some_and(|l| {
+                        l.kv_bytes_per_token.is_finite()
+                            && l.kv_bytes_per_token > 0.0
+                            && l.bandwidth.is_finite()
+                            && l.bandwidth > 0.0
+                    });
+                    if !ok {
+                        return Err(SimError::config(
+                            &format!("replicas[{i}].stages[{s}].host_link"),
+                            format!("{:?}", st.host_link()),
+                            "KV bytes per token > 0 and a host-link bandwidth > 0 to swap KV",
+                        ));
+                    }
+                }
+            }
+        }
+        if config.router == RouterPolicy::PrefixAffinity && !config.prefix_caching {
+            return Err(SimError::config(
+                "router",
+                "prefix-affinity",
+                "prefix_caching on (the affinity router routes by cached prefix)",
+            ));
+        }
         if let Some(v) = config.slo.tpot_ms.filter(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(SimError::config("slo.tpot_ms", v, "a finite time > 0"));
         }
@@ -266,7 +425,7 @@ impl Simulator {
     ///     peak_bandwidth: 3e12,
     /// };
     /// let w = workload::Workload::new("two", vec![
-    ///     workload::Request { id: 0, arrival_s: 0.0, prompt_tokens: 8, output_tokens: 3 },
+    ///     workload::Request { id: 0, arrival_s: 0.0, prompt_tokens: 8, output_tokens: 3, prefix: None },
     /// ]).unwrap();
     /// let report = Simulator::new(vec![replica], SimConfig::default()).unwrap().run(&w).unwrap();
     /// // prefill 10 ms → first token; two decodes of 10 ms each.
@@ -281,9 +440,49 @@ impl Simulator {
             .map(|spec| {
                 let pp = spec.stages.len();
                 let per_engine = spec.kv_blocks / pp as u64;
-                let engines: Vec<Engine> = (0..pp)
-                    .map(|_| Engine::new(per_engine, spec.block_size, cfg.scheduler.watermark))
+                let offload = cfg.cpu_prefix_cache_bytes_per_gpu > 0.0;
+                let links: Vec<_> = if cfg.preemption == PreemptionMode::Swap || offload {
+                    spec.stages.iter().filter_map(|s| s.host_link()).collect()
+                } else {
+                    Vec::new()
+                };
+                let kv_bytes_per_token: f64 = links.iter().map(|l| l.kv_bytes_per_token).sum();
+                let host_tokens = if kv_bytes_per_token > 0.0 {
+                    (cfg.swap_space_bytes_per_gpu * spec.gpus as f64
+                        / kv_bytes_per_token
+                        / pp as f64) as u64
+                } else {
+                    0
+                };
+                let mut engines: Vec<Engine> = (0..pp)
+                    .map(|_| {
+                        Engine::new(
+                            per_engine,
+                            spec.block_size,
+                            cfg.scheduler.watermark,
+                            cfg.prefix_caching,
+                        )
+                    })
                     .collect();
+                if offload && kv_bytes_per_token > 0.0 {
+                    let blocks = (cfg.cpu_prefix_cache_bytes_per_gpu * spec.gpus as f64
+                        / kv_bytes_per_token
+                        / spec.block_size as f64
+                        / pp as f64) as u64;
+                    for e in &mut engines {
+                        if let Some(c) = e.cache.as_deref_mut() {
+                            c.cpu = Some(CpuTier::new(blocks));
+                        }
+                    }
+                }
+                if cfg.preemption == PreemptionMode::Swap && !links.is_empty() {
+                    for e in &mut engines {
+                        e.swap = Some(Box::new(Swap {
+                            host_free_tokens: host_tokens,
+                            ..Swap::default()
+                        }));
+                    }
+                }
                 let wm = engines[0].watermark_blocks;
                 Rep {
                     spec,
@@ -293,6 +492,11 @@ impl Simulator {
                     flops: 0.0,
                     bytes: 0.0,
                     max_fit_blocks: per_engine - wm,
+                    swap_s_per_token: links
+                        .iter()
+                        .map(|l| l.kv_bytes_per_token / l.bandwidth)
+                        .collect(),
+                    kv_bytes_per_token,
                 }
             })
             .collect();
@@ -319,7 +523,25 @@ impl Simulator {
                 (0..n).map(|_| Reverse(OrdF64(f64::NEG_INFINITY))).collect()
             }),
             released: false,
+            itl: Gaps::default(),
+            max_num_seqs: cfg.scheduler.max_num_seqs,
+            swap_tokens: 0,
+            swap_s: 0.0,
+            batch_cached: 0,
+            load_tokens: 0,
+            load_s: 0.0,
+            disagg: cfg
+                .disaggregation
+                .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0x00D1_5A66))),
+            transfers: Vec::new(),
         };
+        if let Some((d, _)) = &run.disagg {
+            for rep in &mut run.reps[..d.prefill_replicas] {
+                for e in &mut rep.engines {
+                    e.handoff = true;
+                }
+            }
+        }
         let mut router = Router::new(cfg.router, cfg.seed);
         let reqs = &workload.requests;
         let mut ai = 0usize;
@@ -335,9 +557,13 @@ impl Simulator {
                     slots.pop();
                     run.records[ai].arrival_s = ta;
                 }
-                run.arrive(ai, &mut router, &mut eligible, cfg);
+                run.arrive(ai, reqs[ai].prefix, &mut router, &mut eligible, cfg);
                 ai += 1;
             } else if let Some(ev) = run.heap.pop() {
+                if ev.v == KV_ARRIVAL {
+                    run.kv_arrive(ev.r as usize, ev.t, cfg);
+                    continue;
+                }
                 run.on_ready(ev.r as usize, ev.v as usize, ev.t, ta);
                 if let Some(e) = run.bad_cost.take() {
                     return Err(e);
@@ -381,6 +607,7 @@ impl Run<'_> {
     fn arrive(
         &mut self,
         ai: usize,
+        prefix: Option<Prefix>,
         router: &mut Router,
         eligible: &mut Vec<usize>,
         cfg: &SimConfig,
@@ -391,10 +618,32 @@ impl Run<'_> {
         let chunked = cfg.scheduler.kind.chunked();
         let prompt_ok = chunked || p <= cfg.scheduler.max_num_batched_tokens;
         eligible.clear();
-        for (i, rep) in self.reps.iter().enumerate() {
-            let peak = (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64);
-            if peak <= rep.max_fit_blocks && prompt_ok {
-                eligible.push(i);
+        let split = self.disagg.as_ref().map(|(d, _)| d.prefill_replicas);
+        match split {
+            None => {
+                for (i, rep) in self.reps.iter().enumerate() {
+                    let peak = (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64);
+                    if peak <= rep.max_fit_blocks && prompt_ok {
+                        eligible.push(i);
+                    }
+                }
+            }
+            Some(n) => {
+                // Prefill pool: the prompt must fit; decode pool: some replica must hold the
+                // peak (requests of one token never leave the prefill pool).
+                let decode_ok = o == 1
+                    || self.reps[n..].iter().any(|rep| {
+                        (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64)
+                            <= rep.max_fit_blocks
+                    });
+                for (i, rep) in self.reps[..n].iter().enumerate() {
+                    if (p as u64).div_ceil(rep.spec.block_size as u64) <= rep.max_fit_blocks
+                        && prompt_ok
+                        && decode_ok
+                    {
+                        eligible.push(i);
+                    }
+                }
             }
         }
         if eligible.is_empty() {
@@ -406,8 +655,108 @@ impl Run<'_> {
             self.release(t, 1);
             return;
         }
+        let (stream, shared) = prefix.map_or((0, 0), |x| (x.stream, x.tokens));
+        let affinity = cfg.router == RouterPolicy::PrefixAffinity;
+        if affinity {
+            // Cache affinity: the replicas whose engines hold the longest cached prefix.
+            let mut best = 0;
+            let mut keep = Vec::with_capacity(eligible.len());
+            for &i in eligible.iter() {
+                let h = self.reps[i]
+                    .engines
+                    .iter_mut()
+                    .map(|e| e.cached_prefix(ai as u32, stream, shared, p).0)
+                    .max()
+                    .unwrap_or(0);
+                if h > best {
+                    best = h;
+                    keep.clear();
+                }
+                if h == best {
+                    keep.push(i);
+                }
+            }
+            *eligible = keep;
+        }
         let reps = &self.reps;
         let r = router.pick(reps.len(), eligible, |i| match router_load(cfg.router) {
+            Load::Requests => reps[i]
+                .engines
+                .iter()
+                .map(|e| e.num_unfinished() as u64)
+                .sum(),
+            Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
+        });
+        let rep = &mut self.reps[r];
+        let v = if affinity && rep.engines.len() > 1 {
+            let hits: Vec<u32> = rep
+                .engines
+                .iter_mut()
+                .map(|e| e.cached_prefix(ai as u32, stream, shared, p).0)
+                .collect();
+            (0..rep.engines.len())
+                .min_by_key(|&v| (u32::MAX - hits[v], rep.engines[v].num_unfinished(), v))
+                .unwrap_or(0)
+        } else {
+            (0..rep.engines.len())
+                .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
+                .unwrap_or(0)
+        };
+        let eng = &mut rep.engines[v];
+        if eng.inflight == Inflight::None {
+            if !eng.wake_pending {
+                eng.wake_pending = true;
+                self.seq += 1;
+                self.heap.push(Ev {
+                    t,
+                    seq: self.seq,
+                    r: r as u32,
+                    v: v as u32,
+                });
+            }
+        } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
+            eng.steady_left = 0;
+        }
+        eng.add(ai as u32, p, if split.is_some() { 1 } else { o }, prefix);
+        self.records[ai].replica = Some(r as u32);
+    }
+
+    /// Send the KV of requests engine `v` of prefill replica `r` finished prefilling at `t`.
+    fn hand_off(&mut self, r: usize, v: usize, t: f64) {
+        let Some((d, _)) = &self.disagg else {
+            return;
+        };
+        let link = d.kv_link;
+        let handed = std::mem::take(&mut self.reps[r].engines[v].handed);
+        for idx in handed {
+            let x = link.seconds(self.records[idx as usize].prompt_tokens as u64);
+            self.transfers.push(x);
+            self.seq += 1;
+            self.heap.push(Ev {
+                t: t + x,
+                seq: self.seq,
+                r: idx,
+                v: KV_ARRIVAL,
+            });
+        }
+    }
+
+    /// The KV of request `idx` arrives at the decode pool at `t`.
+    fn kv_arrive(&mut self, idx: usize, t: f64, cfg: &SimConfig) {
+        let Some((d, router)) = &mut self.disagg else {
+            return;
+        };
+        let n = d.prefill_replicas;
+        let rec = self.records[idx];
+        let (p, o) = (rec.prompt_tokens, rec.output_tokens);
+        let eligible: Vec<usize> = (n..self.reps.len())
+            .filter(|&i| {
+                let rep = &self.reps[i];
+                (p as u64 + o as u64 - 1).div_ceil(rep.spec.block_size as u64) <= rep.max_fit_blocks
+            })
+            .collect();
+        let reps = &self.reps;
+        let r = router.pick(reps.len(), &eligible, |i| match router_load(cfg.router) {
             Load::Requests => reps[i]
                 .engines
                 .iter()
@@ -431,11 +780,11 @@ impl Run<'_> {
                     v: v as u32,
                 });
             }
-        } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
+        } else {
+            // A new decode joins: a repeated decode-only plan no longer covers everyone.
             eng.steady_left = 0;
         }
-        eng.add(ai as u32, p, o);
-        self.records[ai].replica = Some(r as u32);
+        eng.add_remote(idx as u32, p, o, rec.first_token_s);
     }
 
     /// Run the batch in `self.batch` through replica `r`'s stages, formed by engine `v` at `t`.
@@ -452,7 +801,20 @@ impl Run<'_> {
         let mut at = if self.host.overlapped { t } else { t + host };
         let mut start0 = at;
         for (s, stage) in rep.spec.stages.iter().enumerate() {
-            let c: StepCost = stage.step(&self.batch);
+            let mut c: StepCost = stage.step(&self.batch);
+            if self.swap_tokens > 0 {
+                // Swap copies block the iteration (vLLM v0 issues them before the forward).
+                let x = self.swap_tokens as f64 * rep.swap_s_per_token[s];
+                c.seconds += x;
+                c.breakdown[OpKind::Communication as usize] += x;
+                self.swap_s += x;
+            }
+            if self.load_tokens > 0 {
+                let x = self.load_tokens as f64 * rep.swap_s_per_token[s];
+                c.seconds += x;
+                c.breakdown[OpKind::Communication as usize] += x;
+                self.load_s += x;
+            }
             if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
                 self.bad_cost = Some(SimError::config(
                     &format!("replicas[{r}].stages[{s}].step(..).seconds"),
@@ -480,6 +842,8 @@ impl Run<'_> {
                     end_s: end,
                     prefill_tokens: self.batch.prefill_tokens(),
                     decode_requests: self.batch.decode.requests,
+                    cached_tokens: self.batch_cached,
+                    swap_tokens: self.swap_tokens,
                 });
             }
             if s == 0 {
@@ -508,7 +872,7 @@ impl Run<'_> {
                 let eng = &mut self.reps[r].engines[v];
                 match eng.inflight {
                     Inflight::Full => {
-                        eng.complete_full(t, &mut self.records);
+                        eng.complete_full(t, &mut self.records, &mut self.itl);
                         done = eng.retire(t, &mut self.records);
                     }
                     Inflight::Steady => eng.lazy_steps += 1,
@@ -516,6 +880,9 @@ impl Run<'_> {
                 }
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
+                if !eng.handed.is_empty() {
+                    self.hand_off(r, v, t);
+                }
             }
             self.release(t, done);
             let eng = &mut self.reps[r].engines[v];
@@ -526,17 +893,34 @@ impl Run<'_> {
                 g.context_max += 1;
                 self.batch.prefill.clear();
                 self.batch.decode = *g;
+                let n = g.requests as u64;
                 eng.inflight = Inflight::Steady;
                 end = self.dispatch(r, v, t).1;
+                // Every request of the repeated step gets its token `end − t` after the last.
+                self.itl.add(end - t, n);
             } else {
                 if eng.lazy_steps > 0 {
-                    eng.materialise();
+                    eng.materialise(t);
                     let n = eng.retire(t, &mut self.records);
                     self.release(t, n);
                 }
                 let eng = &mut self.reps[r].engines[v];
+                if !eng.handed.is_empty() {
+                    self.hand_off(r, v, t);
+                }
+                let eng = &mut self.reps[r].engines[v];
                 eng.preempted_now = false;
+                eng.swap_in(self.max_num_seqs);
+                if !eng.remote.is_empty() {
+                    eng.admit_remote(self.max_num_seqs);
+                }
                 self.sched.schedule(eng, &mut self.records);
+                self.swap_tokens = eng
+                    .swap
+                    .as_deref_mut()
+                    .map_or(0, |w| std::mem::take(&mut w.pending_tokens));
+                self.batch_cached = std::mem::take(&mut eng.batch_cached);
+                self.load_tokens = std::mem::take(&mut eng.host_load_tokens);
                 if eng.plan.is_empty() {
                     return;
                 }
@@ -547,6 +931,9 @@ impl Run<'_> {
                 eng.prefill_tokens += self.batch.prefill_tokens();
                 eng.inflight = Inflight::Full;
                 let (start0, e) = self.dispatch(r, v, t);
+                self.swap_tokens = 0;
+                self.batch_cached = 0;
+                self.load_tokens = 0;
                 end = e;
                 let eng = &self.reps[r].engines[v];
                 for &(slot, tokens) in &eng.plan {
@@ -623,7 +1010,47 @@ impl Run<'_> {
             .flat_map(|r| r.engines.iter())
             .map(|e| e.prefill_tokens)
             .sum();
-        tokens.recomputed = prefilled.saturating_sub(tokens.prompt);
+        let prefix_cache = cfg.prefix_caching.then(|| {
+            let mut m = PrefixCacheMetrics::default();
+            for e in self.reps.iter_mut().flat_map(|r| r.engines.iter_mut()) {
+                let free = e.free_blocks;
+                if let Some(c) = e.cache.as_deref_mut() {
+                    c.trim(free);
+                    let k = c.counters;
+                    m.queries += k.queries;
+                    m.query_tokens += k.query_tokens;
+                    m.hit_tokens += k.hit_tokens;
+                    m.hit_blocks += k.hit_blocks;
+                    m.evicted_blocks += k.evictions;
+                    m.cpu_hit_tokens += k.cpu_hit_tokens;
+                    m.offloaded_blocks += k.offloaded;
+                }
+            }
+            if m.query_tokens > 0 {
+                m.hit_rate = m.hit_tokens as f64 / m.query_tokens as f64;
+            }
+            m.cpu_load_s = self.load_s;
+            m
+        });
+        let cached = prefix_cache.map_or(0, |m| m.hit_tokens);
+        let swap = (cfg.preemption == PreemptionMode::Swap).then(|| {
+            let mut m = SwapMetrics {
+                transfer_s: self.swap_s,
+                ..SwapMetrics::default()
+            };
+            for rep in &self.reps {
+                for e in &rep.engines {
+                    if let Some(w) = e.swap.as_deref() {
+                        m.swap_outs += w.swap_outs;
+                        m.swap_ins += w.swap_ins;
+                        m.tokens += w.tokens_moved;
+                        m.bytes += w.tokens_moved as f64 * rep.kv_bytes_per_token;
+                    }
+                }
+            }
+            m
+        });
+        tokens.recomputed = (prefilled + cached).saturating_sub(tokens.prompt);
         let makespan = if self.last_end.is_finite() {
             (self.last_end - first_arrival).max(0.0)
         } else {
@@ -682,6 +1109,19 @@ impl Run<'_> {
             requests: counts,
             ttft_ms: Summary::of(&mut ttft, 1e3),
             tpot_ms: Summary::of(&mut tpot, 1e3),
+            itl_ms: self.itl.summary(1e3),
+            prefix_cache,
+            kv_transfer: self.disagg.as_ref().map(|(d, _)| TransferMetrics {
+                transfers: self.transfers.len() as u64,
+                bytes: self
+                    .records
+                    .iter()
+                    .filter(|r| r.completed && r.output_tokens > 1)
+                    .map(|r| r.prompt_tokens as f64 * d.kv_link.kv_bytes_per_token)
+                    .sum(),
+                transfer_ms: Summary::of(&mut self.transfers.clone(), 1e3),
+            }),
+            swap,
             e2e_s: Summary::of(&mut e2e, 1.0),
             queue_ms: Summary::of(&mut queue, 1e3),
             throughput,
@@ -694,6 +1134,9 @@ impl Run<'_> {
         }
     }
 }
+
+/// `Ev::v` of a KV-arrival event (`Ev::r` is then the request index).
+const KV_ARRIVAL: u32 = u32::MAX;
 
 enum Load {
     Requests,

@@ -43,6 +43,7 @@ fn workload_sizes_and_times_are_bounded() {
         arrival_s,
         prompt_tokens,
         output_tokens: 1,
+        prefix: None,
     };
     assert!(Workload::new("w", vec![r(MAX_ARRIVAL_S, 1)]).is_ok());
     let e = Workload::new("w", vec![r(MAX_ARRIVAL_S * 2.0, 1)]).unwrap_err();

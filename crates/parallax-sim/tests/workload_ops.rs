@@ -174,6 +174,7 @@ fn workload_new_rejects_zero_lengths() {
             arrival_s: 0.0,
             prompt_tokens: 3,
             output_tokens: 0,
+            prefix: None,
         }],
     )
     .unwrap_err();

@@ -60,7 +60,9 @@ pub use search::{
     Baseline, Direction, Limits, Objective, ParetoFront, Progress, RankedPlan, SchedulerSpace,
     Search, SearchConstraints, SearchReport, StopReason,
 };
-pub use simulate::{check_context, largest_request_tokens, load_workload, simulate_plan};
+pub use simulate::{
+    check_context, largest_request_tokens, load_workload, simulate_disaggregated, simulate_plan,
+};
 pub use simulation::Simulation;
 
 // What a search or a simulation needs, without naming the focused crates.

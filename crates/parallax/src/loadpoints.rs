@@ -427,6 +427,7 @@ pub fn predict_load_point(
                 },
                 prompt_tokens: p.isl,
                 output_tokens: p.osl,
+                prefix: None,
             })
             .collect();
         Workload::new(&p.id, requests).map_err(|e| e.to_string())

@@ -127,3 +127,27 @@ pub fn simulate_plan(
     let sim = Simulator::new(lowered.replicas, *config)?;
     Ok(sim.run(workload)?)
 }
+
+/// Lower a disaggregated plan (prefill and decode pools, see
+/// [`parallax_plan::DisaggPlan`]) and simulate `workload` on it; `config.disaggregation` is
+/// set from the plan and the cluster's links.
+///
+/// # Errors
+/// As [`simulate_plan`], and when both pools need more devices than the cluster has.
+pub fn simulate_disaggregated(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &parallax_plan::DisaggPlan,
+    cost: Arc<dyn CostModel>,
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+) -> Result<SimReport> {
+    let (replicas, d) = parallax_plan::lower_disaggregated(model, plan, cluster, cost, lower)?;
+    let config = SimConfig {
+        disaggregation: Some(d),
+        ..*config
+    };
+    let sim = Simulator::new(replicas, config)?;
+    Ok(sim.run(workload)?)
+}

@@ -17,8 +17,10 @@
 //! (vLLM's 1 % watermark); growth of running requests needs only free blocks. When a running
 //! request cannot grow, the latest-arrived running request not yet scheduled in this iteration is
 //! preempted by *recompute* (vLLM's default): it loses its KV, goes to the front of the waiting
-//! queue and later re-prefills its prompt plus the tokens generated so far. Swapping to host
-//! memory is not modelled. A request whose peak need `ceil((p + o - 1) / block)` exceeds
+//! queue and later re-prefills its prompt plus the tokens generated so far. With
+//! [`crate::PreemptionMode::Swap`] a decoding request's KV goes to host memory instead (see
+//! [`crate::swap`]); with prefix caching its blocks stay cached while free (see
+//! `prefix_cache`). A request whose peak need `ceil((p + o - 1) / block)` exceeds
 //! `blocks - watermark` can never run and is rejected at arrival.
 
 mod chunked;
@@ -34,7 +36,11 @@ pub use static_batch::StaticBatching;
 pub use vllm_v0::VllmV0;
 
 use crate::error::SimError;
+use crate::itl::Gaps;
 use crate::metrics::RequestRecord;
+use crate::prefix_cache::{BlockKey, PrefixCache, Registered, UNIQUE};
+use crate::swap::Swap;
+use crate::workload::Prefix;
 use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -256,6 +262,15 @@ pub(crate) struct Seq {
     pub blocks: u32,
     /// In the running queue with its prefill complete.
     pub decoding: bool,
+    /// Prefix stream and the leading tokens in it (0: none).
+    pub stream: u64,
+    pub shared: u32,
+    /// Leading blocks registered in the prefix cache (this request holds a reference each).
+    pub keyed: u32,
+    /// Counted in the prefix-cache hit statistics (first admission only).
+    pub queried: bool,
+    /// When its latest output token was produced (for inter-token latency).
+    pub last_token_s: f64,
 }
 
 /// What an engine has in flight.
@@ -293,10 +308,30 @@ pub struct Engine {
     pub(crate) sum_generated: u64,
     /// Prefill tokens processed (first attempts and recomputes).
     pub(crate) prefill_tokens: u64,
+    /// Automatic prefix caching (`None` when off).
+    pub(crate) cache: Option<Box<PrefixCache>>,
+    /// Preemption by swapping to host memory (`None`: recompute only).
+    pub(crate) swap: Option<Box<Swap>>,
+    /// Prompt tokens found cached by the admissions of the iteration being formed.
+    pub(crate) batch_cached: u64,
+    /// Tokens loaded from the host prefix tier by the iteration being formed.
+    pub(crate) host_load_tokens: u64,
+    /// Prefill-pool engine of a disaggregated deployment: requests that want more than one
+    /// token leave after their prefill (into `handed`) instead of completing.
+    pub(crate) handoff: bool,
+    pub(crate) handed: Vec<u32>,
+    /// Decode-pool engine: requests whose KV arrived, waiting for room (workload indices in
+    /// arrival order of their KV).
+    pub(crate) remote: VecDeque<u32>,
 }
 
 impl Engine {
-    pub(crate) fn new(total_blocks: u64, block_size: u32, watermark: f64) -> Self {
+    pub(crate) fn new(
+        total_blocks: u64,
+        block_size: u32,
+        watermark: f64,
+        prefix_caching: bool,
+    ) -> Self {
         Engine {
             seqs: Vec::new(),
             free_slots: Vec::new(),
@@ -316,6 +351,13 @@ impl Engine {
             sum_po: 0,
             sum_generated: 0,
             prefill_tokens: 0,
+            cache: prefix_caching.then(Box::default),
+            swap: None,
+            batch_cached: 0,
+            host_load_tokens: 0,
+            handoff: false,
+            handed: Vec::new(),
+            remote: VecDeque::new(),
         }
     }
 
@@ -334,9 +376,17 @@ impl Engine {
         self.running.len()
     }
 
-    /// Unfinished requests (waiting + running).
+    /// Unfinished requests (waiting + running + swapped out).
     pub fn num_unfinished(&self) -> usize {
-        self.waiting.len() + self.running.len()
+        self.waiting.len()
+            + self.running.len()
+            + self.remote.len()
+            + self.swap.as_ref().map_or(0, |w| w.queue.len())
+    }
+
+    /// Requests swapped out to host memory.
+    pub fn num_swapped(&self) -> usize {
+        self.swap.as_ref().map_or(0, |w| w.queue.len())
     }
 
     /// KV blocks of this engine.
@@ -355,7 +405,8 @@ impl Engine {
         self.sum_po - self.sum_generated - lazy
     }
 
-    pub(crate) fn add(&mut self, idx: u32, prompt: u32, output: u32) {
+    pub(crate) fn add(&mut self, idx: u32, prompt: u32, output: u32, prefix: Option<Prefix>) {
+        let (stream, shared) = prefix.map_or((0, 0), |p| (p.stream, p.tokens));
         let seq = Seq {
             idx,
             prompt,
@@ -365,6 +416,11 @@ impl Engine {
             prefilled: 0,
             blocks: 0,
             decoding: false,
+            stream,
+            shared,
+            keyed: 0,
+            queried: false,
+            last_token_s: f64::NAN,
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -388,11 +444,125 @@ impl Engine {
         self.running.insert(pos, slot);
     }
 
+    /// Content key of block `b` of the request with workload index `idx`.
+    fn key(&self, idx: u32, stream: u64, shared: u32, b: u32) -> BlockKey {
+        if (b as u64 + 1) * self.block_size as u64 <= shared as u64 {
+            BlockKey { stream, block: b }
+        } else {
+            BlockKey {
+                stream: UNIQUE | idx as u64,
+                block: b,
+            }
+        }
+    }
+
+    /// Prefix-cache hit of a fresh request with `target` prompt tokens: (leading cached
+    /// blocks, how many of them are free, blocks after those found in the host tier), at most
+    /// `(target − 1) / block` blocks in all. Zeros when caching is off.
+    pub(crate) fn cached_prefix(
+        &mut self,
+        idx: u32,
+        stream: u64,
+        shared: u32,
+        target: u32,
+    ) -> (u32, u32, u32) {
+        let free = self.free_blocks;
+        let Some(c) = self.cache.as_deref_mut() else {
+            return (0, 0, 0);
+        };
+        c.trim(free);
+        let max = target.saturating_sub(1) / self.block_size;
+        let (mut h, mut ev) = (0, 0);
+        while h < max {
+            let k = self.key(idx, stream, shared, h);
+            match self.cache.as_deref().and_then(|c| c.probe(&k)) {
+                Some(free) => {
+                    ev += free as u32;
+                    h += 1;
+                }
+                None => break,
+            }
+        }
+        let mut c = 0;
+        if let Some(cpu) = self.cache.as_deref().and_then(|x| x.cpu.as_ref()) {
+            while h + c < max && cpu.has(&self.key(idx, stream, shared, h + c)) {
+                c += 1;
+            }
+        }
+        (h, ev, c)
+    }
+
+    /// Register the full blocks of `slot` covering its first `tokens` computed tokens.
+    fn register(&mut self, slot: u32, tokens: u64) {
+        let s = self.seqs[slot as usize];
+        let full = (tokens / self.block_size as u64) as u32;
+        if full <= s.keyed {
+            return;
+        }
+        let free = self.free_blocks;
+        let Some(mut c) = self.cache.take() else {
+            return;
+        };
+        c.trim(free);
+        for b in s.keyed..full {
+            if let Registered::Shared(false) = c.register(self.key(s.idx, s.stream, s.shared, b)) {
+                self.free_blocks += 1;
+            }
+        }
+        self.cache = Some(c);
+        self.seqs[slot as usize].keyed = full;
+    }
+
+    /// Give back every KV block `slot` holds (cached blocks stay cached while free).
+    fn release(&mut self, slot: u32) {
+        let s = self.seqs[slot as usize];
+        if self.cache.is_some() {
+            let computed = if s.decoding {
+                s.prompt as u64 + s.generated as u64 - 1
+            } else {
+                s.prefilled as u64
+            };
+            self.register(slot, computed);
+            let s = self.seqs[slot as usize];
+            if let Some(mut c) = self.cache.take() {
+                c.trim(self.free_blocks);
+                for b in (0..s.keyed).rev() {
+                    self.free_blocks += c.release(&self.key(s.idx, s.stream, s.shared, b)) as u64;
+                }
+                self.cache = Some(c);
+            }
+            self.free_blocks += (s.blocks - s.keyed) as u64;
+            self.seqs[slot as usize].keyed = 0;
+        } else {
+            self.free_blocks += s.blocks as u64;
+        }
+    }
+
     /// Preempt the running request at `pos` by recompute.
     fn preempt_at(&mut self, pos: usize, records: &mut [RequestRecord]) {
         let slot = self.running.remove(pos);
+        let q = self.seqs[slot as usize];
+        let kv = q.prompt as u64 + q.generated as u64 - 1;
+        if q.decoding && self.swap.as_ref().is_some_and(|w| w.host_free_tokens >= kv) {
+            // Swap out: the KV goes to host memory; the request keeps its progress.
+            self.release(slot);
+            self.seqs[slot as usize].blocks = 0;
+            if let Some(w) = self.swap.as_deref_mut() {
+                w.host_free_tokens -= kv;
+                w.pending_tokens += kv;
+                w.tokens_moved += kv;
+                w.swap_outs += 1;
+                let pos = w
+                    .queue
+                    .partition_point(|&x| self.seqs[x as usize].idx < q.idx);
+                w.queue.insert(pos, slot);
+            }
+            records[q.idx as usize].preemptions += 1;
+            self.preempted_now = true;
+            return;
+        }
+        self.release(slot);
         let s = &mut self.seqs[slot as usize];
-        self.free_blocks += s.blocks as u64;
         s.blocks = 0;
         s.decoding = false;
         s.prefilled = 0;
@@ -491,11 +661,17 @@ impl Engine {
         reserve_full: bool,
     ) -> Option<u32> {
         let &slot = self.waiting.front()?;
-        if self.running.len() >= max_num_seqs as usize {
+        if self.running.len() >= max_num_seqs as usize || self.num_swapped() > 0 {
             return None;
         }
         let s = self.seqs[slot as usize];
-        let left = s.target - s.prefilled;
+        let (h, ev, hc) = if self.cache.is_some() && s.blocks == 0 && s.prefilled == 0 {
+            self.cached_prefix(s.idx, s.stream, s.shared, s.target)
+        } else {
+            (0, 0, 0)
+        };
+        let hit = (h + hc) * self.block_size;
+        let left = s.target - s.prefilled - hit;
         let tokens = if whole {
             if left > max_tokens && !allow_oversize {
                 return None;
@@ -507,20 +683,129 @@ impl Engine {
         if tokens == 0 {
             return None;
         }
-        let need = if reserve_full {
+        let total = if reserve_full {
             self.blocks_for(s.prompt as u64 + s.output as u64 - 1)
         } else {
-            self.blocks_for(tokens as u64)
+            self.blocks_for(hit as u64 + tokens as u64)
         };
+        let need = total - h as u64 + ev as u64;
         if self.free_blocks < need + self.watermark_blocks {
             return None;
         }
         self.waiting.pop_front();
+        if let Some(mut c) = self.cache.take() {
+            for b in 0..h {
+                c.acquire(&self.key(s.idx, s.stream, s.shared, b));
+            }
+            if let Some(cpu) = &mut c.cpu {
+                for b in h..h + hc {
+                    cpu.put(self.key(s.idx, s.stream, s.shared, b));
+                }
+            }
+            if !s.queried {
+                let k = &mut c.counters;
+                k.queries += 1;
+                k.query_tokens += s.target as u64;
+                k.hit_tokens += hit as u64;
+                k.hit_blocks += (h + hc) as u64;
+                k.cpu_hit_tokens += (hc * self.block_size) as u64;
+            }
+            self.cache = Some(c);
+        }
         self.free_blocks -= need;
-        self.seqs[slot as usize].blocks = need as u32;
+        let q = &mut self.seqs[slot as usize];
+        q.blocks = total as u32;
+        q.keyed = h;
+        q.prefilled += hit;
+        q.queried = true;
+        self.batch_cached += hit as u64;
+        if hc > 0 {
+            // Blocks loaded from the host tier are now cached on the GPU too.
+            self.host_load_tokens += (hc * self.block_size) as u64;
+            self.register(slot, hit as u64);
+        }
         self.insert_running(slot);
         self.plan.push((slot, tokens));
         Some(tokens)
+    }
+
+    /// Bring swapped-out requests back, in arrival order, while `max_num_seqs` and the KV
+    /// cache (above the watermark) allow. Called before the scheduler forms an iteration.
+    pub(crate) fn swap_in(&mut self, max_num_seqs: u32) {
+        let Some(mut w) = self.swap.take() else {
+            return;
+        };
+        while let Some(&slot) = w.queue.front() {
+            if self.running.len() >= max_num_seqs as usize {
+                break;
+            }
+            let q = self.seqs[slot as usize];
+            let kv = q.prompt as u64 + q.generated as u64 - 1;
+            let need = self.blocks_for(kv);
+            if self.free_blocks < need + self.watermark_blocks {
+                break;
+            }
+            w.queue.pop_front();
+            self.free_blocks -= need;
+            self.seqs[slot as usize].blocks = need as u32;
+            self.insert_running(slot);
+            w.host_free_tokens += kv;
+            w.pending_tokens += kv;
+            w.tokens_moved += kv;
+            w.swap_ins += 1;
+        }
+        self.swap = Some(w);
+    }
+
+    /// A request whose prompt KV arrived from a prefill engine: it has its first token and
+    /// waits in the remote queue until [`Engine::admit_remote`] gives it KV blocks.
+    pub(crate) fn add_remote(&mut self, idx: u32, prompt: u32, output: u32, first_token_s: f64) {
+        let seq = Seq {
+            idx,
+            prompt,
+            output,
+            generated: 1,
+            target: prompt,
+            prefilled: prompt,
+            blocks: 0,
+            decoding: true,
+            stream: 0,
+            shared: 0,
+            keyed: 0,
+            queried: true,
+            last_token_s: first_token_s,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.seqs[s as usize] = seq;
+                s
+            }
+            None => {
+                self.seqs.push(seq);
+                (self.seqs.len() - 1) as u32
+            }
+        };
+        self.sum_po += prompt as u64 + output as u64;
+        self.sum_generated += 1;
+        self.remote.push_back(slot);
+    }
+
+    /// Move arrived remote requests into the running queue, in order, while `max_num_seqs`
+    /// and the KV cache (above the watermark) allow.
+    pub(crate) fn admit_remote(&mut self, max_num_seqs: u32) {
+        while let Some(&slot) = self.remote.front() {
+            if self.running.len() >= max_num_seqs as usize {
+                break;
+            }
+            let need = self.blocks_for(self.seqs[slot as usize].prompt as u64);
+            if self.free_blocks < need + self.watermark_blocks {
+                break;
+            }
+            self.remote.pop_front();
+            self.free_blocks -= need;
+            self.seqs[slot as usize].blocks = need as u32;
+            self.insert_running(slot);
+        }
     }
 
     /// Build the cost-model batch of the current plan into `batch`.
@@ -600,7 +885,7 @@ impl Engine {
 
     /// Apply the lazily skipped decode steps to every running request and allocate the KV
     /// they wrote.
-    pub(crate) fn materialise(&mut self) {
+    pub(crate) fn materialise(&mut self, t: f64) {
         if self.lazy_steps == 0 {
             return;
         }
@@ -608,6 +893,7 @@ impl Engine {
         for &slot in &self.running {
             let s = &mut self.seqs[slot as usize];
             s.generated += l;
+            s.last_token_s = t;
             let held = (s.prompt as u64 + s.generated as u64 - 1).div_ceil(self.block_size as u64);
             if held > s.blocks as u64 {
                 self.free_blocks -= held - s.blocks as u64;
@@ -619,15 +905,18 @@ impl Engine {
     }
 
     /// Apply the results of the full plan in flight, finishing at `t`.
-    pub(crate) fn complete_full(&mut self, t: f64, records: &mut [RequestRecord]) {
+    pub(crate) fn complete_full(&mut self, t: f64, records: &mut [RequestRecord], itl: &mut Gaps) {
         for i in 0..self.plan.len() {
             let (slot, tokens) = self.plan[i];
             let s = &mut self.seqs[slot as usize];
             if tokens == 0 {
                 s.generated += 1;
                 self.sum_generated += 1;
+                itl.add(t - s.last_token_s, 1);
+                s.last_token_s = t;
             } else {
                 s.prefilled += tokens;
+                let prefilled = s.prefilled;
                 if s.prefilled == s.target {
                     s.decoding = true;
                     s.generated += 1;
@@ -635,7 +924,14 @@ impl Engine {
                     let r = &mut records[s.idx as usize];
                     if r.first_token_s.is_nan() {
                         r.first_token_s = t;
+                    } else {
+                        // A recompute after preemption: the stall is an inter-token gap.
+                        itl.add(t - s.last_token_s, 1);
                     }
+                    s.last_token_s = t;
+                }
+                if self.cache.is_some() {
+                    self.register(slot, prefilled as u64);
                 }
             }
         }
@@ -651,9 +947,13 @@ impl Engine {
             let s = self.seqs[slot as usize];
             if s.decoding && s.generated >= s.output {
                 let r = &mut records[s.idx as usize];
-                r.finish_s = t;
-                r.completed = true;
-                self.free_blocks += s.blocks as u64;
+                if self.handoff && r.output_tokens > 1 {
+                    self.handed.push(s.idx);
+                } else {
+                    r.finish_s = t;
+                    r.completed = true;
+                }
+                self.release(slot);
                 self.sum_po -= s.prompt as u64 + s.output as u64;
                 self.sum_generated -= s.generated as u64;
                 self.free_slots.push(slot);

@@ -124,6 +124,7 @@ fn poisson(lengths: &[(u64, u32, u32)], rate: f64, seed: u64) -> Vec<Request> {
                 arrival_s: t,
                 prompt_tokens: p,
                 output_tokens: o,
+                prefix: None,
             };
             t += rng.exponential(rate);
             r
@@ -336,6 +337,7 @@ fn vllm_bench(source: &str, v: &Value) -> Result<Workload, SimError> {
                 arrival_s: s[id as usize] - t0,
                 prompt_tokens: p,
                 output_tokens: out,
+                prefix: None,
             })
             .collect()
     } else {
@@ -370,6 +372,7 @@ fn vllm_bench(source: &str, v: &Value) -> Result<Workload, SimError> {
                         arrival_s: 0.0,
                         prompt_tokens: p,
                         output_tokens: out,
+                        prefix: None,
                     })
                     .collect()
             }

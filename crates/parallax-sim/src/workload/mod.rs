@@ -25,6 +25,7 @@
 
 pub mod external;
 mod parse;
+pub mod prefix;
 pub mod spec;
 pub mod synthetic;
 
@@ -66,6 +67,24 @@ pub struct Request {
     pub prompt_tokens: u32,
     /// Output length in tokens (≥ 1).
     pub output_tokens: u32,
+    /// Prefix identity for prefix caching (`None`: the request shares nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
+}
+
+/// What a request's token sequence (prompt, then output) shares with others: its first
+/// `tokens` tokens are the first `tokens` tokens of the token stream `stream`. Requests naming
+/// the same stream share those tokens, so the KV blocks that cover them are the same blocks
+/// (as vLLM's chained block hashes make them). A shared system prompt is a stream whose
+/// `tokens` is the system prompt's length; a multi-turn conversation is one stream in which
+/// every turn's whole sequence (`prompt + output` tokens) lies, each turn's prompt extending
+/// the previous turn's prompt and answer. Tokens past `tokens` belong to the request alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefix {
+    /// Stream identifier (< 2^63).
+    pub stream: u64,
+    /// Leading tokens of the request that lie in the stream.
+    pub tokens: u32,
 }
 
 /// A request stream, sorted by arrival (ties keep source order).
@@ -279,22 +298,20 @@ pub fn resolve(name_or_path: &str) -> Result<Workload, SimError> {
         embedded(name_or_path)
     } else if name_or_path.starts_with(spec::PREFIX) {
         // Named (and its errors labelled) by the spec as the user wrote it.
-        let mut w = spec::parse_synthetic(name_or_path)?
-            .generate()
-            .map_err(|e| match e {
-                SimError::InvalidWorkload {
-                    field,
-                    value,
-                    expected,
-                    ..
-                } => SimError::InvalidWorkload {
-                    workload: name_or_path.to_string(),
-                    field,
-                    value,
-                    expected,
-                },
-                other => other,
-            })?;
+        let mut w = spec::generate(name_or_path).map_err(|e| match e {
+            SimError::InvalidWorkload {
+                field,
+                value,
+                expected,
+                ..
+            } => SimError::InvalidWorkload {
+                workload: name_or_path.to_string(),
+                field,
+                value,
+                expected,
+            },
+            other => other,
+        })?;
         w.name = name_or_path.to_string();
         Ok(w)
     } else {

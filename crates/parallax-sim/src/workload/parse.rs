@@ -1,5 +1,6 @@
 //! Trace parsers: APEX JSONL, Vidur/Splitwise CSV and the Azure LLM inference trace CSV.
 
+use super::prefix::{link, Tag};
 use super::{Request, Workload, DEFAULT_LENGTHS_ONLY_RATE, DEFAULT_LENGTHS_ONLY_SEED};
 use crate::error::SimError;
 use crate::rng::Rng;
@@ -61,6 +62,8 @@ struct Row {
     arrival_s: Option<f64>,
     prompt: u32,
     output: u32,
+    /// Prefix columns (see [`super::prefix`]).
+    tag: Tag,
 }
 
 /// Parse a trace whose format is detected with [`TraceFormat::detect`].
@@ -116,6 +119,7 @@ pub fn parse_as(source: &str, text: &str, format: TraceFormat) -> Result<Workloa
                 arrival_s: t,
                 prompt_tokens: r.prompt,
                 output_tokens: r.output,
+                prefix: None,
             });
             t += rng.exponential(DEFAULT_LENGTHS_ONLY_RATE);
         }
@@ -129,6 +133,7 @@ pub fn parse_as(source: &str, text: &str, format: TraceFormat) -> Result<Workloa
                 arrival_s: r.arrival_s.unwrap_or(0.0),
                 prompt_tokens: r.prompt,
                 output_tokens: r.output,
+                prefix: None,
             });
         }
     }
@@ -138,6 +143,8 @@ pub fn parse_as(source: &str, text: &str, format: TraceFormat) -> Result<Workloa
         ));
     }
     let mut w = Workload::new(source, requests)?;
+    let tags: Vec<Tag> = rows.into_iter().map(|r| r.tag).collect();
+    link(source, &mut w, &tags)?;
     notes.append(&mut w.notes);
     w.notes = notes;
     Ok(w)
@@ -260,11 +267,35 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
             Some(u) => u as f64 / 1e9,
             None => ns / 1e9,
         };
+        let id_field = |field: &str| -> Result<Option<String>, SimError> {
+            match obj.get(field) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(other) => Err(value_err(
+                    file,
+                    line,
+                    field,
+                    &other.to_string(),
+                    "a string or an integer id",
+                )),
+            }
+        };
+        let tag = Tag {
+            line,
+            conversation: id_field("conversation_id")?,
+            group: id_field("prefix_id")?,
+            group_tokens: match obj.get("prefix_tokens") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(_) => Some(len("prefix_tokens")?),
+            },
+        };
         rows.push(Row {
             id: rows.len() as u64,
             arrival_s: Some(arrival),
             prompt,
             output,
+            tag,
         });
     }
     Ok(rows)
@@ -337,6 +368,23 @@ impl<'a> Csv<'a> {
             })
     }
 
+    /// The optional prefix columns of a row (empty cells mean none).
+    fn tag(&self, line: usize, f: &[String]) -> Result<Tag, SimError> {
+        let cell = |name: &str| {
+            self.column(name)
+                .map(|c| f[c].trim())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Tag {
+            line,
+            conversation: cell("conversation_id").map(str::to_string),
+            group: cell("prefix_id").map(str::to_string),
+            group_tokens: cell("prefix_tokens")
+                .map(|v| len_from_text(self.file, line, "prefix_tokens", v))
+                .transpose()?,
+        })
+    }
+
     fn fields(&self, line: usize, text: &str) -> Result<Vec<String>, SimError> {
         let f = split_csv(text);
         if f.len() != self.header.len() {
@@ -378,6 +426,7 @@ fn parse_vidur(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
             arrival_s,
             prompt: len_from_text(file, line, "num_prefill_tokens", &f[cp])?,
             output: len_from_text(file, line, "num_decode_tokens", &f[cd])?,
+            tag: csv.tag(line, &f)?,
         });
     }
     Ok(rows)
@@ -466,6 +515,7 @@ fn parse_azure(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
             arrival_s: None,
             prompt: len_from_text(file, line, "ContextTokens", &f[cp])?,
             output: len_from_text(file, line, "GeneratedTokens", &f[cg])?,
+            tag: csv.tag(line, &f)?,
         });
     }
     if let Some(&(d0, s0)) = stamps

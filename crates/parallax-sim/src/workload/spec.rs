@@ -6,6 +6,9 @@
 //! DIST := fixed(N) | uniform(MIN,MAX) | normal(MEAN,STD) | lognormal(MEAN,STD) | zipf(S,MAX)
 //! ```
 //!
+//! Prefix identity for prefix caching (see [`super::prefix`]): `,prefix=shared(N)[,share=F]
+//! [,prompts=G]` or `,turns=T[,think=S]`.
+//!
 //! `resample` names an embedded workload ([`super::names`]) whose `(prompt, output)` pairs are
 //! drawn with replacement. `arrivals` defaults to `poisson`; `cv` (gamma only) defaults to 1;
 //! `seed` to 0. Keys may come in any order, each once.
@@ -18,6 +21,7 @@
 //! # Ok::<(), parallax_sim::SimError>(())
 //! ```
 
+use super::prefix::PrefixSpec;
 use super::synthetic::{Arrivals, LengthDist, Lengths, Sampler, SyntheticSpec, CV_RANGE};
 use super::{MAX_RATE, MAX_REQUESTS, MIN_RATE};
 use crate::error::{compact, SimError};
@@ -26,8 +30,9 @@ use std::collections::BTreeMap;
 /// The prefix that marks a synthetic workload spec.
 pub const PREFIX: &str = "synthetic:";
 
-const KEYS: [&str; 8] = [
-    "requests", "rate", "arrivals", "cv", "prompt", "output", "resample", "seed",
+const KEYS: [&str; 13] = [
+    "requests", "rate", "arrivals", "cv", "prompt", "output", "resample", "seed", "prefix",
+    "share", "prompts", "turns", "think",
 ];
 
 fn err(spec: &str, field: &str, value: &str, expected: &str) -> SimError {
@@ -130,6 +135,12 @@ fn dist(spec: &str, field: &str, v: &str) -> Result<LengthDist, SimError> {
 /// distribution with less than 1% of its mass in the valid range (it would be redrawn
 /// almost forever).
 pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
+    let kv = keyvals(spec)?;
+    parse_kv(spec, &kv)
+}
+
+/// The `key=value` pairs of a spec, each key known and given once.
+fn keyvals(spec: &str) -> Result<BTreeMap<&str, &str>, SimError> {
     let body = spec
         .strip_prefix(PREFIX)
         .ok_or_else(|| err(spec, "prefix", spec, "a spec starting with `synthetic:`"))?;
@@ -155,6 +166,10 @@ pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
             return Err(err(spec, k, v, "each key at most once"));
         }
     }
+    Ok(kv)
+}
+
+fn parse_kv(spec: &str, kv: &BTreeMap<&str, &str>) -> Result<SyntheticSpec, SimError> {
     let need = |k: &str| {
         kv.get(k)
             .copied()
@@ -237,6 +252,78 @@ pub fn parse_synthetic(spec: &str) -> Result<SyntheticSpec, SimError> {
         lengths,
         seed,
     })
+}
+
+/// The prefix keys of a `synthetic:` spec (`prefix=shared(N)`, `share`, `prompts`, `turns`,
+/// `think`; see [`super::prefix`]), or `None` when it has none.
+///
+/// # Errors
+/// Both `prefix` and `turns`, `share`/`prompts` without `prefix`, `think` without `turns`, or
+/// a malformed value.
+pub fn parse_prefix(spec: &str) -> Result<Option<PrefixSpec>, SimError> {
+    let kv = keyvals(spec)?;
+    let get = |k: &str| kv.get(k).copied();
+    let orphan = |k: &str, needs: &str| {
+        get(k).map_or(Ok(()), |v| {
+            Err(err(spec, k, v, &format!("only together with {needs}")))
+        })
+    };
+    match (get("prefix"), get("turns")) {
+        (Some(p), None) => {
+            orphan("think", "turns=T")?;
+            const EXPECTED: &str = "shared(N) with N ≥ 1 tokens";
+            let n = p
+                .strip_prefix("shared(")
+                .and_then(|x| x.strip_suffix(')'))
+                .ok_or_else(|| err(spec, "prefix", p, EXPECTED))?;
+            let tokens: u32 = number(spec, "prefix", n, EXPECTED)?;
+            let share = match get("share") {
+                Some(v) => number(spec, "share", v, "a fraction 0..=1")?,
+                None => 1.0,
+            };
+            let prompts = match get("prompts") {
+                Some(v) => number(spec, "prompts", v, "a count ≥ 1")?,
+                None => 1,
+            };
+            Ok(Some(PrefixSpec::Shared {
+                tokens,
+                share,
+                prompts,
+            }))
+        }
+        (None, Some(t)) => {
+            orphan("share", "prefix=shared(N)")?;
+            orphan("prompts", "prefix=shared(N)")?;
+            let turns = number(spec, "turns", t, "a count ≥ 1")?;
+            let think_s = match get("think") {
+                Some(v) => number(spec, "think", v, "seconds ≥ 0")?,
+                None => 5.0,
+            };
+            Ok(Some(PrefixSpec::Turns { turns, think_s }))
+        }
+        (Some(p), Some(_)) => Err(err(
+            spec,
+            "prefix",
+            p,
+            "either prefix=… or turns=…, not both",
+        )),
+        (None, None) => {
+            orphan("share", "prefix=shared(N)")?;
+            orphan("prompts", "prefix=shared(N)")?;
+            orphan("think", "turns=T")?;
+            Ok(None)
+        }
+    }
+}
+
+/// Generate the workload of a `synthetic:` spec, prefix keys included.
+pub fn generate(spec: &str) -> Result<super::Workload, SimError> {
+    let s = parse_synthetic(spec)?;
+    let w = s.generate()?;
+    match parse_prefix(spec)? {
+        Some(p) => p.apply(w, s.seed),
+        None => Ok(w),
+    }
 }
 
 #[cfg(test)]

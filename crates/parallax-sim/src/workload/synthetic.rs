@@ -379,6 +379,7 @@ impl SyntheticSpec {
                 arrival_s: t,
                 prompt_tokens: p,
                 output_tokens: o,
+                prefix: None,
             });
             t += match shape {
                 None => rng.exponential(rate),

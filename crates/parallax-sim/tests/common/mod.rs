@@ -78,6 +78,7 @@ pub fn workload(reqs: &[(f64, u32, u32)]) -> Workload {
                 arrival_s: t,
                 prompt_tokens: p,
                 output_tokens: o,
+                prefix: None,
             })
             .collect(),
     )

@@ -1,0 +1,48 @@
+//! Pins today's simulation output of the benchmark case (Llama-3.1-70B, 1x8xH100, `tp=8`, the
+//! embedded chat trace, default settings): new simulator features that are off by default must
+//! leave the per-request CSV byte-identical. The pin is an FNV-1a hash of `requests_csv`.
+
+use parallax::hw::Cluster;
+use parallax::plan::{LowerOptions, Plan};
+use parallax::sim::{requests_csv, SimConfig};
+use parallax::CostModelChoice;
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[test]
+fn chat_70b_tp8_requests_csv_is_pinned() {
+    let model = parallax::ir::resolve("llama-3.1-70b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let workload = parallax::load_workload("chat", None, None).unwrap();
+    let plan: Plan = "tp=8".parse().unwrap();
+    let mut got = Vec::new();
+    for (choice, want) in [
+        (CostModelChoice::Auto, 0x72e1_b554_3db2_7e29u64),
+        (CostModelChoice::Roofline, 0x9a82_399c_4e81_fa1fu64),
+    ] {
+        let cost = parallax::cost_model(&cluster, choice).unwrap();
+        let report = parallax::simulate_plan(
+            &model,
+            &cluster,
+            &plan,
+            cost,
+            &workload,
+            &SimConfig::default(),
+            &LowerOptions::default(),
+        )
+        .unwrap();
+        let csv = requests_csv(&report);
+        assert_eq!(report.requests.len(), 1024);
+        got.push((choice, fnv1a(&csv), want));
+    }
+    for (choice, h, want) in got {
+        assert_eq!(h, want, "{choice:?}: per-request CSV changed (hash {h:#x})");
+    }
+}
