@@ -43,10 +43,11 @@ pub struct PlaceArgs {
     /// Subgraphs allowed per accelerator (latency only).
     #[arg(long, default_value_t = 1)]
     pub subgraphs: usize,
-    /// Wall-clock budget in seconds for the whole run (solver and baselines; default 300,
-    /// at most 1000000); when it runs out the best placement is reported with its gap.
+    /// Wall-clock budget of the whole run (solver and baselines), with a unit like every
+    /// duration flag (`30s`, `500ms`, `5m`; default 300s, at most 1000000s); when it runs out
+    /// the best placement is reported with its gap.
     #[arg(long)]
-    pub time_limit: Option<f64>,
+    pub time_limit: Option<String>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
     /// runs out the best schedule is reported with its proven gap.
     #[arg(long)]
@@ -207,13 +208,16 @@ fn throughput_report(
 
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
-    let budget = match args.time_limit {
-        Some(t) => Limits::time_limit_from_secs(t).map_err(|_| {
-            CliError::input(format!(
-                "--time-limit is {t}, expected a number of seconds > 0 and <= {}",
-                place::limits::MAX_TIME_LIMIT_SECS
-            ))
-        })?,
+    let budget = match args.time_limit.as_deref() {
+        Some(text) => {
+            let t = crate::common::duration("--time-limit", text)?.as_secs_f64();
+            Limits::time_limit_from_secs(t).map_err(|_| {
+                CliError::input(format!(
+                    "invalid --time-limit `{text}`: expected a duration > 0 and <= {}s",
+                    place::limits::MAX_TIME_LIMIT_SECS
+                ))
+            })?
+        }
         None => place::limits::DEFAULT_TIME_LIMIT,
     };
     if (args.non_contiguous || args.milp) && args.objective == Objective::Latency {
