@@ -161,6 +161,7 @@ class SimulationResult:
     def __init__(self, out):
         self.plan = out["plan"]
         self.cost_model = out["cost_model"]
+        self.engine = out.get("engine", "none")
         self.metrics = out["metrics"]
         self.requests = out["requests"]
 
@@ -168,6 +169,7 @@ class SimulationResult:
         return {
             "plan": self.plan,
             "cost_model": self.cost_model,
+            "engine": self.engine,
             "metrics": self.metrics,
             "requests": self.requests,
         }
@@ -195,7 +197,9 @@ def search(model, cluster, workload, **options):
     ``use_all_gpus``, ``max_pp``, ``scheduler``, ``max_num_seqs``, ``max_num_batched_tokens``,
     ``chunk_size``, ``search_max_num_seqs`` / ``search_chunk_sizes`` (lists to search over),
     ``gpu_memory_utilization``, ``price_per_gpu_hour``, ``pareto`` (two objective names),
-    ``rate`` and ``requests`` (rescale / cut the workload).
+    ``rate`` and ``requests`` (rescale / cut the workload), ``engine`` (the serving engine every
+    plan runs under: ``"vllm"`` by default, as the CLI; ``"vllm-v0"``, ``"sglang"``,
+    ``"trtllm"``, or ``"none"`` for the bare simulator).
 
     Returns a :class:`SearchResult`.
     """
@@ -207,7 +211,9 @@ def simulate(model, cluster, plan, workload, **options):
 
     Options: ``cost_model``, ``scheduler``, ``max_num_seqs``, ``max_num_batched_tokens``,
     ``chunk_size``, ``slo`` / ``slo_ttft_ms`` / ``slo_tpot_ms``, ``router``, ``seed``,
-    ``gpu_memory_utilization``, ``rate``, ``requests``. Returns a :class:`SimulationResult`.
+    ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
+    CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator).
+    Returns a :class:`SimulationResult`.
     """
     return SimulationResult(
         _json.loads(_native.simulate_json(model, cluster, plan, workload, **options))

@@ -457,13 +457,20 @@ fn raise_kept(slot: &Option<PyErrSlot>) -> PyResult<()> {
 }
 
 fn scheduler_arg(
+    base: Option<SchedulerConfig>,
     scheduler: Option<&str>,
     max_num_seqs: Option<u32>,
     max_num_batched_tokens: Option<u32>,
     chunk_size: Option<u32>,
 ) -> PyResult<SchedulerConfig> {
-    let kind: SchedulerKind = scheduler.unwrap_or("vllm").parse().map_err(value_err)?;
-    let mut s = SchedulerConfig::new(kind);
+    let mut s = match (base, scheduler) {
+        (Some(b), None) => b,
+        (Some(b), Some(k)) => SchedulerConfig {
+            kind: k.parse::<SchedulerKind>().map_err(value_err)?,
+            ..b
+        },
+        (None, k) => SchedulerConfig::new(k.unwrap_or("vllm").parse().map_err(value_err)?),
+    };
     if let Some(n) = max_num_seqs {
         s.max_num_seqs = n;
     }
@@ -474,6 +481,21 @@ fn scheduler_arg(
         s.chunk_size = chunk_size;
     }
     Ok(s)
+}
+
+/// The serving-engine model named `engine` (`"none"`: no engine model, the bare simulator).
+fn engine_arg(
+    engine: &str,
+    model: &parallax::Model,
+    cluster: &Cluster,
+    tp: u32,
+) -> PyResult<Option<parallax::EngineModel>> {
+    if engine.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    parallax::engine_named(engine, model, cluster, tp)
+        .map(Some)
+        .map_err(value_err)
 }
 
 fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> PyResult<Slo> {
@@ -505,7 +527,7 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
     max_gpus=None, use_all_gpus=None, max_pp=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
-    pareto=None, rate=None, requests=None
+    pareto=None, rate=None, requests=None, engine="vllm"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -535,11 +557,13 @@ fn search_json(
     pareto: Option<(String, String)>,
     rate: Option<f64>,
     requests: Option<usize>,
+    engine: &str,
 ) -> PyResult<String> {
     let model = model_arg(model)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let objective: Objective = objective.parse().map_err(value_err)?;
+    let engine = engine_arg(engine, &model, &cluster, cluster.gpus_per_node)?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let time = match time_limit_s {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -549,7 +573,12 @@ fn search_json(
         }
         t => t.map(Duration::from_secs_f64),
     };
-    let mut s = Search::new(model, cluster, workload)
+    let base = engine.as_ref().map(|e| e.scheduler);
+    let mut s = Search::new(model, cluster, workload);
+    if let Some(e) = engine {
+        s = s.engine(e);
+    }
+    let mut s = s
         .objective(objective)
         .slo(slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?)
         .cost_model(cost)
@@ -561,6 +590,7 @@ fn search_json(
             ..SearchConstraints::default()
         })
         .scheduler(scheduler_arg(
+            base,
             scheduler,
             max_num_seqs,
             max_num_batched_tokens,
@@ -574,10 +604,7 @@ fn search_json(
         s = s.slo_target(t);
     }
     if let Some(u) = gpu_memory_utilization {
-        s = s.memory(parallax::MemoryOptions {
-            gpu_memory_utilization: u,
-            ..parallax::MemoryOptions::default()
-        });
+        s = s.gpu_memory_utilization(u);
     }
     if let Some(p) = price_per_gpu_hour {
         s = s.price_per_gpu_hour(p);
@@ -595,7 +622,7 @@ fn search_json(
 #[pyo3(signature = (
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
-    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None
+    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -617,23 +644,34 @@ fn simulate_json(
     gpu_memory_utilization: Option<f64>,
     rate: Option<f64>,
     requests: Option<usize>,
+    engine: &str,
 ) -> PyResult<String> {
     let model = model_arg(model)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let plan: Plan = plan.parse().map_err(value_err)?;
+    let engine = engine_arg(engine, &model, &cluster, plan.tp)?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let cost_name = cost.name().to_string();
     let config = parallax::SimConfig {
-        scheduler: scheduler_arg(scheduler, max_num_seqs, max_num_batched_tokens, chunk_size)?,
+        scheduler: scheduler_arg(
+            engine.as_ref().map(|e| e.scheduler),
+            scheduler,
+            max_num_seqs,
+            max_num_batched_tokens,
+            chunk_size,
+        )?,
+        host: engine.as_ref().map(|e| e.host).unwrap_or_default(),
         router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
         seed,
         slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,
         ..parallax::SimConfig::default()
     };
-    let mut sim = Simulation::new(&model, &cluster, &plan, &workload)
-        .cost_model(cost)
-        .config(config);
+    let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
+    if let Some(e) = &engine {
+        sim = sim.engine(e);
+    }
+    let mut sim = sim.config(config);
     if let Some(u) = gpu_memory_utilization {
         sim = sim.gpu_memory_utilization(u);
     }
@@ -643,6 +681,7 @@ fn simulate_json(
     to_json(&serde_json::json!({
         "plan": plan.to_string(),
         "cost_model": cost_name,
+        "engine": engine.as_ref().map_or("none".to_string(), |e| e.name.clone()),
         "metrics": report.metrics,
         "requests": report.requests,
     }))

@@ -245,3 +245,17 @@ def test_place_matches_published_optimum():
         parallax.place(PLACE_DATA / "missing.json")
     with pytest.raises(ValueError, match="objective"):
         parallax.place(PLACE_DATA / name, objective="energy")
+
+
+def test_engine_default_is_vllm_and_none_is_the_bare_simulator():
+    r = parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=16)
+    bare = parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=16,
+                             engine="none")
+    assert r.engine == "vllm" and bare.engine == "none"
+    assert r.metrics["tpot_ms"]["mean"] != bare.metrics["tpot_ms"]["mean"]
+    sg = parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=16,
+                           engine="sglang")
+    assert sg.engine == "sglang"
+    with pytest.raises(ValueError, match="engine"):
+        parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=4,
+                          engine="vllm-v9")

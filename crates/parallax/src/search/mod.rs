@@ -255,6 +255,12 @@ impl Search {
         self
     }
 
+    /// Fraction of each GPU's memory the engine may use (keeps the other memory options).
+    pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
+        self.memory.gpu_memory_utilization = fraction;
+        self
+    }
+
     /// Memory settings (GPU memory utilisation, KV block size, runtime reserve). Their
     /// `max_num_batched_tokens` and `max_num_seqs` are replaced by each scheduler setting's.
     pub fn memory(mut self, memory: MemoryOptions) -> Self {
