@@ -28,7 +28,8 @@
 //!   `metrics` has the fields of `simulate --json` and `window` (throughput and goodput, else
 //!   `null`) is the steady-state measurement window {`driving_requests`, `warmup_requests`,
 //!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
-//!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `goodput_req_per_s`};
+//!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
+//!   `goodput_req_per_s`};
 //! - `ranked`: entries shaped like `best`, best first;
 //! - `baselines`: {`name` (`heuristic`, `max-tp`), `description`, `plan`, `objective`,
 //!   `meets_constraints`, `metrics`, `speedup` (the best plan's gain: baseline / best when

@@ -62,7 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..SteadyState::default()
     };
     let stream = steady.stream(&trace)?;
-    for factor in [1.0, 1.25] {
+    let factors: Vec<f64> = std::env::var("FACTORS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1.0, 1.25]);
+    for factor in factors {
         let wl = stream.clone().with_rate(rate * factor)?;
         let sim = parallax::simulate_plan(
             &model,

@@ -7,7 +7,9 @@
 //!    (completions finishing inside the window ≥ (1 − [`SteadyState::stability_tolerance`]) ×
 //!    arrivals inside it), so the queue does not grow; and
 //! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
-//!    completing within every SLO) reaches the search's target.
+//!    completing within every SLO) reaches the search's target with confidence: its one-sided
+//!    95 % Wilson lower bound ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
+//!    resampled from the same trace at the reported rate meets the target too.
 //!
 //! The *sustainable rate* (objective `throughput`) is the highest λ found that is sustained.
 //!
@@ -52,6 +54,9 @@ use std::collections::BTreeSet;
 
 /// Default number of requests driving each throughput probe.
 pub const DEFAULT_STEADY_REQUESTS: usize = 2000;
+/// z-score of the one-sided 95 % Wilson lower bound the window's SLO attainment must bring
+/// to the target.
+pub const ATTAINMENT_CONFIDENCE_Z: f64 = 1.645;
 /// Smallest share of the stream a window must measure to show a steady state.
 pub const MIN_MEASURED_FRACTION: f64 = 0.25;
 
@@ -135,6 +140,9 @@ pub struct SteadyWindow {
     pub stable: bool,
     /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
     pub slo_attainment: Option<f64>,
+    /// One-sided 95 % Wilson lower bound of `slo_attainment` over the measured requests
+    /// (what must reach the target).
+    pub slo_attainment_lower: Option<f64>,
     /// Measured requests completing within every SLO, per second of window (`None` without
     /// SLOs).
     pub goodput_req_per_s: Option<f64>,
@@ -241,6 +249,7 @@ impl SteadyState {
                 completion_rate_req_per_s: 0.0,
                 stable: false,
                 slo_attainment: None,
+                slo_attainment_lower: None,
                 goodput_req_per_s: None,
             };
         }
@@ -301,6 +310,7 @@ impl SteadyState {
             stable: measured as f64 >= MIN_MEASURED_FRACTION * n as f64
                 && completions as f64 >= (1.0 - self.stability_tolerance) * measured as f64,
             slo_attainment: has_slo.then(|| good as f64 / measured as f64),
+            slo_attainment_lower: has_slo.then(|| wilson_lower(good, measured)),
             goodput_req_per_s: has_slo.then(|| per_s(good)),
         }
     }
@@ -314,8 +324,20 @@ impl SteadyWindow {
         metrics.requests.rejected == 0
             && metrics.requests.unfinished == 0
             && self.stable
-            && self.slo_attainment.map_or(true, |a| a >= target)
+            && self.slo_attainment_lower.map_or(true, |a| a >= target)
     }
+}
+
+/// One-sided Wilson score lower bound of a proportion `k / n` at [`ATTAINMENT_CONFIDENCE_Z`].
+fn wilson_lower(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, ATTAINMENT_CONFIDENCE_Z);
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - spread) / (1.0 + z2 / n)).clamp(0.0, 1.0)
 }
 
 fn within_slo(r: &RequestRecord, slo: Slo) -> bool {
@@ -436,6 +458,19 @@ mod tests {
         assert_eq!(out, RateOutcome::Never(0.125));
         let out = search_rate(1.0, 3, 6, |r| Ok((r > 0.0, r))).unwrap();
         assert_eq!(out, RateOutcome::Sustained(8.0, 8.0));
+    }
+
+    #[test]
+    fn wilson_lower_bound() {
+        assert_eq!(wilson_lower(0, 10), 0.0);
+        assert_eq!(wilson_lower(5, 0), 0.0);
+        // 90 % of 1,400: about 1.3 points below.
+        let b = wilson_lower(1260, 1400);
+        assert!(b < 0.9 && b > 0.885, "{b}");
+        // All good still leaves a margin on few samples, less on many.
+        assert!(wilson_lower(20, 20) < 0.9);
+        assert!(wilson_lower(2000, 2000) > 0.998);
+        assert!(wilson_lower(1290, 1400) > wilson_lower(1260, 1400));
     }
 
     #[test]
