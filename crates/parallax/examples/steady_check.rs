@@ -3,6 +3,8 @@
 //! from the same trace (another seed), is sustained and 1.25× it is not; and the rate hardly
 //! moves with the number of trace requests.
 //!
+//! `STEADY_REQUESTS` sets the search's stream length, `FACTORS` the re-simulated multiples.
+//!
 //! ```text
 //! cargo run --release -p parallax --example steady_check -- \
 //!     llama-3.1-70b 1x8xH100 creation 500 50 [check_requests] [requests_a,requests_b]
@@ -33,9 +35,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let search = |requests: Option<usize>| -> Result<_, Box<dyn std::error::Error>> {
         let w = parallax::load_workload(&a[2], None, requests)?;
         let t = std::time::Instant::now();
+        let steady_n: usize = std::env::var("STEADY_REQUESTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(parallax::search::DEFAULT_STEADY_REQUESTS);
         let r = Search::new(model.clone(), cluster.clone(), w.clone())
             .objective(Objective::Throughput)
             .slo(slo)
+            .steady_state(SteadyState {
+                requests: steady_n,
+                ..SteadyState::default()
+            })
             .run()?;
         println!(
             "search ({} trace requests): {:.2} s, {} simulations",

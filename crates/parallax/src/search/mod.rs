@@ -42,7 +42,7 @@
 //!
 //! # Throughput: the steady-state rate search
 //! For [`Objective::Throughput`] each plan is lowered once and driven by a steady-state
-//! stream ([`SteadyState`]: by default 2,000 requests resampled from the workload's lengths
+//! stream ([`SteadyState`]: by default 4,000 requests resampled from the workload's lengths
 //! under Poisson arrivals, drawn once per search). From the workload's own rate the rate
 //! doubles (or halves) up to [`RATE_BRACKET_STEPS`] times until sustainability flips, then
 //! [`RATE_BISECTION_STEPS`] geometric bisection steps narrow the bracket: a fixed,

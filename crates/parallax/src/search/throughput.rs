@@ -53,7 +53,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Default number of requests driving each throughput probe.
-pub const DEFAULT_STEADY_REQUESTS: usize = 2000;
+pub const DEFAULT_STEADY_REQUESTS: usize = 4000;
 /// z-score of the one-sided 95 % Wilson lower bound the window's SLO attainment must bring
 /// to the target.
 pub const ATTAINMENT_CONFIDENCE_Z: f64 = 1.645;
