@@ -40,7 +40,7 @@ pub enum Direction {
 /// completions keep up with arrivals in a measurement window that excludes warm-up and drain,
 /// and the SLO attainment of the requests arriving in the window — the fraction that complete
 /// within every given SLO — reaches the search's target (default 90 %,
-/// [`crate::Search::slo_target`]) with 95 % confidence (its Wilson lower bound does). `goodput` is measured in the same window of the same
+/// [`crate::Search::slo_target`]) with confidence (its Wilson lower bound at z = 3 does). `goodput` is measured in the same window of the same
 /// stream at the workload's own rate. `throughput` and `goodput` need at least one SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Objective {

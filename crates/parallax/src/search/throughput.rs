@@ -8,7 +8,7 @@
 //!    arrivals inside it), so the queue does not grow; and
 //! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
 //!    completing within every SLO) reaches the search's target with confidence: its one-sided
-//!    95 % Wilson lower bound ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
+//!    Wilson lower bound at z = 3 ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
 //!    resampled from the same trace at the reported rate meets the target too.
 //!
 //! The *sustainable rate* (objective `throughput`) is the highest λ found that is sustained.
@@ -54,9 +54,11 @@ use std::collections::BTreeSet;
 
 /// Default number of requests driving each throughput probe.
 pub const DEFAULT_STEADY_REQUESTS: usize = 4000;
-/// z-score of the one-sided 95 % Wilson lower bound the window's SLO attainment must bring
-/// to the target.
-pub const ATTAINMENT_CONFIDENCE_Z: f64 = 1.645;
+/// z-score of the one-sided Wilson lower bound (z = 3, 99.87 %) the window's SLO attainment
+/// must bring to the target. Chosen so that the rate agrees with re-simulations from other
+/// streams: at z = 1.645 a 5,000-request re-simulation of the chat trace missed the target by
+/// 0.2 points (its attainment differed from the search's by 1.6 points, about 2σ).
+pub const ATTAINMENT_CONFIDENCE_Z: f64 = 3.0;
 /// Smallest share of the stream a window must measure to show a steady state.
 pub const MIN_MEASURED_FRACTION: f64 = 0.25;
 
@@ -140,8 +142,8 @@ pub struct SteadyWindow {
     pub stable: bool,
     /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
     pub slo_attainment: Option<f64>,
-    /// One-sided 95 % Wilson lower bound of `slo_attainment` over the measured requests
-    /// (what must reach the target).
+    /// One-sided Wilson lower bound (z = [`ATTAINMENT_CONFIDENCE_Z`]) of `slo_attainment` over
+    /// the measured requests (what must reach the target).
     pub slo_attainment_lower: Option<f64>,
     /// Measured requests completing within every SLO, per second of window (`None` without
     /// SLOs).
@@ -462,14 +464,14 @@ mod tests {
 
     #[test]
     fn wilson_lower_bound() {
-        assert_eq!(wilson_lower(0, 10), 0.0);
+        assert!(wilson_lower(0, 10) < 1e-12);
         assert_eq!(wilson_lower(5, 0), 0.0);
-        // 90 % of 1,400: about 1.3 points below.
+        // 90 % of 1,400: about 2.4 points below at z = 3.
         let b = wilson_lower(1260, 1400);
-        assert!(b < 0.9 && b > 0.885, "{b}");
+        assert!(b < 0.9 && b > 0.87, "{b}");
         // All good still leaves a margin on few samples, less on many.
         assert!(wilson_lower(20, 20) < 0.9);
-        assert!(wilson_lower(2000, 2000) > 0.998);
+        assert!(wilson_lower(2000, 2000) > 0.995);
         assert!(wilson_lower(1290, 1400) > wilson_lower(1260, 1400));
     }
 
