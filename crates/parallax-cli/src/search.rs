@@ -25,14 +25,21 @@
 //!   `plans_pruned_total`, `plans_feasible`, `plans_simulated`, `simulations`;
 //! - `stop_reason`: `exhausted`, `plan_limit` or `time_limit`;
 //! - `best`: `null` or {`rank`, `plan`, `gpus`, `scheduler`, `objective`, `meets_constraints`,
-//!   `rate_req_per_s`, `energy_j_per_token`, `cost_per_mtok`, `metrics`}, where `metrics` has
-//!   the fields of `simulate --json`;
+//!   `rate_req_per_s`, `energy_j_per_token`, `cost_per_mtok`, `metrics`, `window`}, where
+//!   `metrics` has the fields of `simulate --json` and `window` (throughput and goodput, else
+//!   `null`) is the steady-state measurement window {`driving_requests`, `warmup_requests`,
+//!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
+//!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
+//!   `goodput_req_per_s`};
 //! - `ranked`: entries shaped like `best`, best first;
 //! - `baselines`: {`name` (`heuristic`, `max-tp`), `description`, `plan`, `objective`,
 //!   `meets_constraints`, `metrics`, `speedup` (the best plan's gain: baseline / best when
 //!   minimising, best / baseline when maximising), `error`};
 //! - `pareto`: `null` or {`objectives`, `points` [{`plan`, `scheduler`, `a`, `b`}]};
-//! - `infeasible`: `null` or {`reason`, `closest_miss`, `deficit_bytes`}.
+//! - `infeasible`: `null` or {`reason`, `closest_miss`, `deficit_bytes`};
+//! - `steady_state`: `null`, or for throughput and goodput the stream settings {`requests`,
+//!   `arrivals` (`poisson`, `trace`), `warmup_fraction`, `drain_fraction`,
+//!   `stability_tolerance`, `seed`}.
 //!
 //! The output holds no timings: it is byte-identical across runs and `RAYON_NUM_THREADS`
 //! values (unless `--time-limit` cut the search short).
@@ -42,6 +49,7 @@ use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax::plan::{Allowed, MemoryOptions};
+use parallax::search::{SteadyArrivals, SteadyState};
 use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
@@ -90,7 +98,7 @@ pub struct SearchArgs {
     #[arg(long)]
     max_pp: Option<u32>,
     /// Allowed parallelisms, comma-separated from dp, pp, tp, ep, attn-replicas, mlp-replicas.
-    #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas")]
+    #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas,mlp-replicas")]
     parallelisms: String,
     /// Serving engine every plan runs under: vllm (V1), vllm-v0, sglang, trtllm.
     #[arg(long, default_value = "vllm")]
@@ -140,6 +148,14 @@ pub struct SearchArgs {
     /// Also print the Pareto front of two objectives, e.g. `e2e-mean,energy`.
     #[arg(long)]
     pareto: Option<String>,
+    /// Requests in the steady-state stream that drives `throughput` and `goodput` (lengths
+    /// resampled from the workload), at least 10.
+    #[arg(long, default_value_t = parallax::search::DEFAULT_STEADY_REQUESTS)]
+    steady_requests: usize,
+    /// Arrivals of the steady-state stream: `poisson`, or `trace` (gamma gaps with the
+    /// workload's own burstiness).
+    #[arg(long, default_value = "poisson")]
+    arrivals: String,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -314,6 +330,15 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .report
         .as_ref()
         .map(|_| (model.clone(), cluster.clone(), cost.clone()));
+    let arrivals = match args.arrivals.to_ascii_lowercase().as_str() {
+        "poisson" => SteadyArrivals::Poisson,
+        "trace" => SteadyArrivals::Trace,
+        other => {
+            return Err(CliError::input(format!(
+                "invalid --arrivals `{other}`: expected poisson or trace"
+            )))
+        }
+    };
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
@@ -332,7 +357,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .engine(engine.clone())
         .memory(memory)
         .scheduler(sched)
-        .scheduler_space(space);
+        .scheduler_space(space)
+        .steady_state(SteadyState {
+            requests: args.steady_requests,
+            arrivals,
+            ..SteadyState::default()
+        });
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
     }
@@ -565,7 +595,28 @@ fn print_text(r: &SearchReport) {
     }
     outln!();
     match &r.best {
-        Some(b) => outln!("best: {}", b.plan),
+        Some(b) => {
+            outln!("best: {}", b.plan);
+            if let (Some(w), Some(st)) = (&b.window, &r.steady_state) {
+                outln!(
+                    "steady state: {} requests ({} arrivals, lengths resampled from the \
+                     workload); window {:.1}-{:.1} s without {} warm-up and {} drain \
+                     requests: {} measured, arrivals {:.3} req/s, completions {:.3} req/s, \
+                     SLO attainment {}",
+                    w.driving_requests,
+                    st.arrivals.name(),
+                    w.start_s,
+                    w.end_s,
+                    w.warmup_requests,
+                    w.drain_requests,
+                    w.measured_requests,
+                    w.arrival_rate_req_per_s,
+                    w.completion_rate_req_per_s,
+                    w.slo_attainment
+                        .map_or("-".into(), |a| format!("{:.1} %", 100.0 * a))
+                );
+            }
+        }
         None => outln!(
             "no plan: {}",
             r.infeasible

@@ -1,9 +1,16 @@
 //! Enumerating the plan space with pruning, and the baseline plans.
 //!
-//! The space: stage width `tp` (a divisor or a multiple of the node size) × pipeline depth
-//! `pp ∈ {1, 2, 4, 8, …}` (at most the model's blocks) × `dp` × cell-level variants inside the
-//! stage: attention as `R` replicas of `tp/R` (every divisor `R`), dense MLP likewise, MoE as
-//! `ep × tp/ep` (every divisor `ep`).
+//! The space: stage width `tp` (a divisor or a multiple of the node size) × every pipeline
+//! depth `pp` (at most the model's blocks; with `use_all_gpus`, those with `pp × tp` dividing
+//! the GPUs, so `pp = 3` on six GPUs) × `dp` × cell-level variants inside the stage: attention
+//! as `R` replicas of `tp/R` (every divisor `R`), dense MLP likewise (the FFN-replica
+//! layouts), MoE as `ep × tp/ep` (every divisor `ep`).
+//!
+//! **TP across nodes is allowed**: a stage wider than a node spans whole nodes (see
+//! [`crate::mapping`]), and its TP collectives are timed over the inter-node links they
+//! cross (the [`parallax_hw::DeviceGroup`] of the ranks they join), so such plans rank by
+//! their real cost instead of being excluded. Restrict them with [`Constraints::max_gpus`] or
+//! by leaving out `tp` from [`Allowed`].
 //!
 //! Block repetition is exploited throughout: a candidate's validity and memory depend on one
 //! block of each kind and on per-stage block counts, never on layers one by one, so enumeration
@@ -56,7 +63,7 @@ impl Default for Allowed {
             tp: true,
             ep: true,
             attn_replicas: true,
-            mlp_replicas: false,
+            mlp_replicas: true,
         }
     }
 }
@@ -262,8 +269,7 @@ pub fn enumerate(
         .filter(|&w| allowed.tp || allowed.ep || allowed.attn_replicas || w == 1)
         .collect();
     for &w in &widths {
-        let mut pp = 1u32;
-        while pp as u64 * w as u64 <= max as u64 {
+        for pp in 1..=max / w {
             if (pp > 1 && !allowed.pp) || constraints.max_pp.is_some_and(|m| pp > m) {
                 break;
             }
@@ -279,7 +285,6 @@ pub fn enumerate(
             };
             let dps: Vec<u32> = dps.into_iter().filter(|&d| d == 1 || allowed.dp).collect();
             if dps.is_empty() {
-                pp *= 2;
                 continue;
             }
             // Layout variants of the stage; canonicalised so that variants of cell kinds the
@@ -373,7 +378,6 @@ pub fn enumerate(
                     }
                 }
             }
-            pp *= 2;
         }
     }
     out.kept = out.plans.len() as u64;

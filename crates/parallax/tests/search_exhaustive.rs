@@ -3,6 +3,7 @@
 
 use parallax::hw::Cluster;
 use parallax::plan::{enumerate, Constraints, LowerOptions, MemoryOptions};
+use parallax::search::SteadyState;
 use parallax::sim::{SchedulerConfig, SimConfig, Slo, Workload};
 use parallax::{Objective, Search, SearchReport};
 use std::sync::Arc;
@@ -51,19 +52,41 @@ fn one_by_one(
         required_kv_tokens: required,
         ..LowerOptions::default()
     };
+    // Goodput is measured at steady state: the search's stream at the workload's own rate.
+    let steady = SteadyState::default();
+    let stream = steady
+        .stream(workload)
+        .unwrap()
+        .with_rate(workload.mean_rate().unwrap())
+        .unwrap();
     e.plans
         .iter()
         .map(|p| {
+            let input = if objective == Objective::Goodput {
+                &stream
+            } else {
+                workload
+            };
             let r = parallax::simulate_plan(
                 model,
                 cluster,
                 p,
                 Arc::clone(&cost),
-                workload,
+                input,
                 &config,
                 &lower,
             )
             .unwrap();
+            if objective == Objective::Goodput {
+                let w = steady.window(&stream, &r, slo);
+                let meets = w.sustains(&r.metrics, 0.9);
+                return (
+                    p.to_string(),
+                    r.metrics,
+                    w.goodput_req_per_s.unwrap(),
+                    meets,
+                );
+            }
             let m = r.metrics;
             let v = objective
                 .value(&m, p.devices(), cluster.gpu.price_per_hour)

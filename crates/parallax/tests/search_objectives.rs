@@ -2,6 +2,7 @@
 
 use parallax::hw::Cluster;
 use parallax::plan::{LowerOptions, MemoryOptions};
+use parallax::search::SteadyState;
 use parallax::sim::{SchedulerConfig, SchedulerKind, SimConfig, Slo};
 use parallax::{Error, Limits, Objective, SchedulerSpace, Search, SearchConstraints, StopReason};
 use std::sync::Arc;
@@ -113,19 +114,37 @@ fn bad_options_are_errors() {
 
 #[test]
 fn throughput_is_the_highest_sustainable_rate_found() {
-    let s = small(4.0, 256).objective(Objective::Throughput).slo(slo());
+    let steady = SteadyState {
+        requests: 600,
+        ..SteadyState::default()
+    };
+    let s = small(4.0, 256)
+        .objective(Objective::Throughput)
+        .slo(slo())
+        .steady_state(steady);
     let r = s.run().unwrap();
+    assert_eq!(r.steady_state, Some(steady));
     let best = r.best.as_ref().expect("some plan sustains a rate");
     assert_eq!(best.rate_req_per_s, Some(best.objective));
     assert!(best.objective > 0.0);
-    // The metrics are those of the workload at that rate, and they meet the SLO target.
-    let att = best.metrics.slo.attainment.unwrap();
-    assert!(att >= 0.9, "{att}");
+    // The window is that of the steady-state stream at that rate, and it meets the target.
+    let win = best.window.expect("throughput reports its window");
+    assert_eq!(win.driving_requests, 600);
+    assert!(win.warmup_requests >= 120 && win.drain_requests == 60);
+    assert!(win.stable);
+    assert!(win.slo_attainment.unwrap() >= 0.9);
+    assert!(win.start_s > 0.0 && win.end_s > win.start_s);
     assert_eq!(best.metrics.requests.rejected, 0);
-    // Re-simulating at that rate reproduces the metrics.
+    assert_eq!(best.metrics.requests.total, 600);
+    // Re-simulating the same stream at that rate reproduces the metrics and the window.
     let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
     let cluster = Cluster::parse("1x4xH100").unwrap();
-    let w = parallax::load_workload("chat", Some(best.objective), Some(256)).unwrap();
+    let trace = parallax::load_workload("chat", Some(4.0), Some(256)).unwrap();
+    let w = steady
+        .stream(&trace)
+        .unwrap()
+        .with_rate(best.objective)
+        .unwrap();
     let cost = parallax::cost_model(&cluster, parallax::CostModelChoice::Auto).unwrap();
     let again = parallax::simulate_plan(
         &model,
@@ -139,13 +158,14 @@ fn throughput_is_the_highest_sustainable_rate_found() {
         },
         &LowerOptions {
             memory: MemoryOptions::default(),
-            required_kv_tokens: parallax::largest_request_tokens(&w),
+            required_kv_tokens: parallax::largest_request_tokens(&trace),
             ..LowerOptions::default()
         },
     )
     .unwrap();
     assert_eq!(again.metrics.requests, best.metrics.requests);
     assert!((again.metrics.e2e_s.mean - best.metrics.e2e_s.mean).abs() < 1e-9);
+    assert_eq!(steady.window(&w, &again, slo()), win);
     // Each ranked plan's simulations: a bracket plus the bisection, a fixed count.
     assert!(
         r.simulations as usize

@@ -40,14 +40,19 @@
 //!    with the base scheduler settings and at most [`SearchConstraints::max_gpus`] GPUs, are
 //!    simulated the same way; each reports the best plan's gain ([`Objective::gain`]).
 //!
-//! # Throughput: the rate search
-//! For [`Objective::Throughput`] each plan is lowered once and simulated on the workload with
-//! its arrivals rescaled to `m ×` its own rate. From `m = 1` the multiplier doubles (or halves)
-//! up to [`RATE_BRACKET_STEPS`] times until sustainability flips, then
-//! [`RATE_BISECTION_STEPS`] geometric bisection steps narrow the bracket: a fixed, deterministic
-//! number of simulations. The value is the highest rate found sustainable (see [`Objective`]),
-//! assuming sustainability is monotone in the rate; it is 0 when even `2^-12 ×` the rate is not
-//! sustainable, and capped at `2^12 ×` the rate.
+//! # Throughput: the steady-state rate search
+//! For [`Objective::Throughput`] each plan is lowered once and driven by a steady-state
+//! stream ([`SteadyState`]: by default 4,000 requests resampled from the workload's lengths
+//! under Poisson arrivals, drawn once per search). From the workload's own rate the rate
+//! doubles (or halves) up to [`RATE_BRACKET_STEPS`] times until sustainability flips, then
+//! [`RATE_BISECTION_STEPS`] geometric bisection steps narrow the bracket: a fixed,
+//! deterministic number of simulations. A rate is sustained when every request completes,
+//! completions keep up with arrivals in a measurement window that excludes warm-up and drain,
+//! and the SLO attainment of the requests arriving in the window reaches the target (see
+//! [`throughput`](self::SteadyState) for the definition beside vLLM's and Vidur's); each
+//! ranked plan reports its window ([`RankedPlan::window`]). The value is the highest rate
+//! found sustained; it is 0 when even `2^-12 ×` the start is not, and capped at `2^12 ×` it.
+//! [`Objective::Goodput`] uses the same stream at the workload's own rate.
 //!
 //! # Time limits
 //! [`Limits::time`] is checked before each candidate starts: once past, the remaining
@@ -57,10 +62,14 @@
 
 mod objective;
 mod report;
+mod throughput;
 
 pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
+};
+pub use throughput::{
+    SteadyArrivals, SteadyState, SteadyWindow, DEFAULT_STEADY_REQUESTS, MIN_MEASURED_FRACTION,
 };
 
 use crate::error::{Error, Result};
@@ -149,6 +158,7 @@ pub struct Search {
     pareto: Option<(Objective, Objective)>,
     progress: Option<ProgressFn>,
     engine: Option<EngineModel>,
+    steady: SteadyState,
 }
 
 impl fmt::Debug for Search {
@@ -170,8 +180,8 @@ impl fmt::Debug for Search {
 impl Search {
     /// A search of `model` on `cluster` for `workload` with the defaults: objective
     /// [`Objective::E2eMean`], no SLOs (target 90 % when given), the cost model
-    /// [`crate::cost_model`]`(cluster, Auto)`, no limits, every parallelism but MLP cell
-    /// replicas, vLLM default scheduler settings, the GPU's catalogue price.
+    /// [`crate::cost_model`]`(cluster, Auto)`, no limits, every parallelism (MLP cell
+    /// replicas included), vLLM default scheduler settings, the GPU's catalogue price.
     pub fn new(model: Model, cluster: Cluster, workload: Workload) -> Self {
         Search {
             model,
@@ -190,6 +200,7 @@ impl Search {
             pareto: None,
             progress: None,
             engine: None,
+            steady: SteadyState::default(),
         }
     }
 
@@ -202,6 +213,12 @@ impl Search {
         self.memory.gpu_memory_utilization = engine.gpu_memory_utilization;
         self.memory.block_size = engine.block_size;
         self.engine = Some(engine);
+        self
+    }
+
+    /// How `throughput` and `goodput` drive each plan (stream length, arrivals, window).
+    pub fn steady_state(mut self, steady: SteadyState) -> Self {
+        self.steady = steady;
         self
     }
 
@@ -334,13 +351,16 @@ impl Search {
                 "a workload with at least one request",
             );
         }
-        if self.objective.searches_rate() && self.workload.mean_rate().is_none() {
+        if self.objective.needs_slo() && self.workload.mean_rate().is_none() {
             return bad(
                 "workload",
                 self.workload.name.clone(),
-                "a workload with at least two distinct arrival times (the throughput search \
-                 rescales its arrival rate)",
+                "a workload with at least two distinct arrival times (throughput and goodput \
+                 start from its arrival rate)",
             );
+        }
+        if self.objective.needs_slo() {
+            self.steady.validate()?;
         }
         if !self.space.chunk_sizes.is_empty() && !self.scheduler.kind.chunked() {
             return bad(
@@ -503,12 +523,18 @@ impl Search {
         }
 
         // 2. Simulation.
+        let stream = if self.objective.needs_slo() {
+            Some(self.steady.stream(&self.workload)?)
+        } else {
+            None
+        };
         let ctx = Ctx {
             search: self,
             cost: &cost,
             required,
             price,
             sims: AtomicU64::new(0),
+            stream,
         };
         // A limit past what `Instant` can represent is never reached (no overflow panic).
         let deadline = self.limits.time.and_then(|t| start.checked_add(t));
@@ -625,6 +651,7 @@ impl Search {
             pareto,
             infeasible,
             elapsed: start.elapsed(),
+            steady_state: self.objective.needs_slo().then_some(self.steady),
             ..self.empty_report(&cost, price)
         })
     }
@@ -691,6 +718,7 @@ impl Search {
             pareto: None,
             infeasible: None,
             elapsed: Duration::ZERO,
+            steady_state: None,
         }
     }
 }
@@ -708,6 +736,7 @@ struct Evaluated {
     gpus: u32,
     energy: f64,
     cost: f64,
+    window: Option<SteadyWindow>,
 }
 
 impl Evaluated {
@@ -723,6 +752,7 @@ impl Evaluated {
             energy_j_per_token: self.energy,
             cost_per_mtok: self.cost,
             metrics: self.metrics,
+            window: self.window,
         }
     }
 }
@@ -733,6 +763,8 @@ struct Ctx<'a> {
     required: u64,
     price: f64,
     sims: AtomicU64,
+    /// The steady-state stream at unit rate (throughput and goodput only).
+    stream: Option<Workload>,
 }
 
 impl Ctx<'_> {
@@ -767,13 +799,14 @@ impl Ctx<'_> {
         };
         let sim = Simulator::new(lowered.replicas, config)?;
         let gpus = plan.devices();
-        let (metrics, rate, value, meets) = if s.objective.searches_rate() {
-            self.rate_search(&sim)?
-        } else {
-            let m = self.run(&sim, &s.workload)?;
-            let v = s.objective.value(&m, gpus, self.price).unwrap_or(f64::NAN);
-            let meets = self.meets(&m);
-            (m, s.workload.mean_rate(), v, meets)
+        let (metrics, rate, value, meets, window) = match &self.stream {
+            Some(stream) => self.steady(&sim, stream)?,
+            None => {
+                let m = self.run(&sim, &s.workload)?;
+                let v = s.objective.value(&m, gpus, self.price).unwrap_or(f64::NAN);
+                let meets = self.meets(&m);
+                (m, s.workload.mean_rate(), v, meets, None)
+            }
         };
         let energy = Objective::Energy
             .value(&metrics, gpus, self.price)
@@ -789,69 +822,40 @@ impl Ctx<'_> {
             gpus,
             energy,
             cost,
+            window,
         })
     }
 
-    /// The highest sustainable rate (see the module docs): metrics at that rate, the rate,
-    /// the value and whether any rate was sustainable.
-    fn rate_search(&self, sim: &Simulator) -> Result<(Metrics, Option<f64>, f64, bool)> {
-        let w = &self.search.workload;
-        let base = w.mean_rate().unwrap_or(1.0);
-        let at = |m: f64| -> Result<(bool, Metrics)> {
-            let wl = w.clone().with_rate(base * m)?;
-            let metrics = self.run(sim, &wl)?;
-            Ok((self.meets(&metrics), metrics))
+    /// `throughput` (the highest sustained rate, see [`SteadyState`]) or `goodput` (at the
+    /// workload's rate) from the steady-state `stream`: metrics, rate, value, whether it is
+    /// sustained, and the window.
+    #[allow(clippy::type_complexity)]
+    fn steady(
+        &self,
+        sim: &Simulator,
+        stream: &Workload,
+    ) -> Result<(Metrics, Option<f64>, f64, bool, Option<SteadyWindow>)> {
+        let s = self.search;
+        let base = s.workload.mean_rate().unwrap_or(1.0);
+        let at = |rate: f64| -> Result<(bool, (Metrics, SteadyWindow))> {
+            let wl = stream.clone().with_rate(rate)?;
+            self.sims.fetch_add(1, Ordering::Relaxed);
+            let report = sim.run(&wl)?;
+            let window = s.steady.window(&wl, &report, s.slo);
+            let ok = window.sustains(&report.metrics, s.slo_target);
+            Ok((ok, (report.metrics, window)))
         };
-        let (ok1, m1) = at(1.0)?;
-        // (multiplier, metrics) of the best sustainable rate so far, and the lowest failing.
-        let mut lo: Option<(f64, Metrics)> = None;
-        let mut hi: Option<f64> = None;
-        let mut fallback = m1.clone();
-        if ok1 {
-            lo = Some((1.0, m1));
-            let mut m = 1.0;
-            for _ in 0..RATE_BRACKET_STEPS {
-                m *= 2.0;
-                let (ok, met) = at(m)?;
-                if ok {
-                    lo = Some((m, met));
-                } else {
-                    hi = Some(m);
-                    break;
-                }
-            }
-        } else {
-            hi = Some(1.0);
-            let mut m = 1.0;
-            for _ in 0..RATE_BRACKET_STEPS {
-                m /= 2.0;
-                let (ok, met) = at(m)?;
-                if ok {
-                    lo = Some((m, met));
-                    break;
-                }
-                hi = Some(m);
-                fallback = met;
-            }
+        if !s.objective.searches_rate() {
+            let (ok, (m, w)) = at(base)?;
+            let v = w.goodput_req_per_s.unwrap_or(f64::NAN);
+            return Ok((m, Some(base), v, ok, Some(w)));
         }
-        if let (Some(h0), Some(_)) = (hi, &lo) {
-            let mut h = h0;
-            for _ in 0..RATE_BISECTION_STEPS {
-                let l = lo.as_ref().map_or(h, |x| x.0);
-                let mid = (l * h).sqrt();
-                let (ok, met) = at(mid)?;
-                if ok {
-                    lo = Some((mid, met));
-                } else {
-                    h = mid;
-                }
-            }
-        }
-        Ok(match lo {
-            Some((m, met)) => (met, Some(base * m), base * m, true),
-            None => {
+        let out = throughput::search_rate(base, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, at)?;
+        Ok(match out {
+            throughput::RateOutcome::Sustained(r, (m, w)) => (m, Some(r), r, true, Some(w)),
+            throughput::RateOutcome::Never((m, w)) => {
                 let r = base * 0.5f64.powi(RATE_BRACKET_STEPS as i32);
-                (fallback, Some(r), 0.0, false)
+                (m, Some(r), 0.0, false, Some(w))
             }
         })
     }

@@ -29,15 +29,19 @@ pub enum Direction {
 /// | `tpot-mean` | [`Objective::TpotMean`] | mean time per output token | ms | minimise |
 /// | `tpot-p99` | [`Objective::TpotP99`] | p99 time per output token | ms | minimise |
 /// | `throughput` | [`Objective::Throughput`] | highest sustainable arrival rate under the SLOs | req/s | maximise |
-/// | `goodput` | [`Objective::Goodput`] | requests per second completed within every SLO | req/s | maximise |
+/// | `goodput` | [`Objective::Goodput`] | requests per second completed within every SLO, at steady state | req/s | maximise |
 /// | `energy` | [`Objective::Energy`] | GPU energy per output token | J/token | minimise |
 /// | `cost` | [`Objective::Cost`] | GPU-hours × price per million output tokens | $/Mtok | minimise |
 /// | `min-gpus` | [`Objective::MinGpus`] | GPUs of a plan that meets the SLOs at the given rate | GPUs | minimise |
 ///
-/// *Sustainable* (for `throughput`): at the rate tried, every request completes (none
-/// rejected, none unfinished) and the SLO attainment — the fraction of requests that complete
-/// within every given SLO — is at least the search's target (default 90 %,
-/// [`crate::Search::slo_target`]). `throughput` and `goodput` need at least one SLO.
+/// *Sustainable* (for `throughput`): driven at the rate tried by a steady-state stream
+/// ([`crate::search::SteadyState`]: requests resampled from the workload's lengths, Poisson
+/// arrivals by default), every request completes (none rejected, none unfinished),
+/// completions keep up with arrivals in a measurement window that excludes warm-up and drain,
+/// and the SLO attainment of the requests arriving in the window — the fraction that complete
+/// within every given SLO — reaches the search's target (default 90 %,
+/// [`crate::Search::slo_target`]) with confidence (its Wilson lower bound at z = 3 does). `goodput` is measured in the same window of the same
+/// stream at the workload's own rate. `throughput` and `goodput` need at least one SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Objective {
     /// Mean end-to-end latency (s).
@@ -55,10 +59,11 @@ pub enum Objective {
     TpotMean,
     /// 99th-percentile time per output token (ms).
     TpotP99,
-    /// Highest sustainable arrival rate under the SLOs (req/s), found by a search over a
-    /// multiplier of the workload's arrival rate.
+    /// Highest sustainable arrival rate under the SLOs (req/s) at steady state, found by a
+    /// search over the rate of a steady-state stream.
     Throughput,
-    /// Requests per second completed within every SLO, at the workload's rate.
+    /// Requests per second completed within every SLO, at the workload's rate, measured at
+    /// steady state (the window of [`crate::search::SteadyWindow`]).
     Goodput,
     /// GPU energy per output token (J).
     Energy,

@@ -75,7 +75,12 @@ pub struct RankedPlan {
     /// Cost per million output tokens, in the currency of the GPU price.
     pub cost_per_mtok: f64,
     /// Metrics of the simulation (at `rate_req_per_s`); the same fields as `simulate --json`.
+    /// For `throughput` and `goodput`: of the whole steady-state stream, warm-up and drain
+    /// included (the measured part is in `window`).
     pub metrics: Metrics,
+    /// For `throughput` and `goodput`: the steady-state measurement window of the simulation
+    /// at `rate_req_per_s` (`None` for the other objectives).
+    pub window: Option<super::SteadyWindow>,
 }
 
 impl RankedPlan {
@@ -209,6 +214,8 @@ pub struct SearchReport {
     pub pareto: Option<ParetoFront>,
     /// Why there is no best plan, if there is none.
     pub infeasible: Option<Infeasibility>,
+    /// The steady-state settings of `throughput` and `goodput` (`None` otherwise).
+    pub steady_state: Option<super::SteadyState>,
     /// Wall time of the search (not serialised).
     #[serde(skip)]
     pub elapsed: Duration,

@@ -1,0 +1,558 @@
+//! Steady-state throughput: the highest arrival rate a deployment sustains.
+//!
+//! # Definition
+//! A plan *sustains* an arrival rate λ when, driven by a long request stream at λ,
+//! 1. every request completes (none rejected, none unfinished);
+//! 2. it is **stable**: over the measurement window, completions keep up with arrivals
+//!    (completions finishing inside the window ≥ (1 − [`SteadyState::stability_tolerance`]) ×
+//!    arrivals inside it), so the queue does not grow; and
+//! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
+//!    completing within every SLO) reaches the search's target with confidence: its one-sided
+//!    Wilson lower bound at z = 3 ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
+//!    resampled from the same trace at the reported rate meets the target too.
+//!
+//! The *sustainable rate* (objective `throughput`) is the highest λ found that is sustained.
+//!
+//! **The stream.** Whatever the trace's length, the plan is driven by
+//! [`SteadyState::requests`] requests whose `(prompt, output)` pairs are resampled uniformly
+//! with replacement from the trace, with Poisson arrivals ([`SteadyArrivals::Poisson`]) or
+//! gamma gaps with the trace's own coefficient of variation ([`SteadyArrivals::Trace`]). The
+//! stream is drawn once per search (seed [`SteadyState::seed`]) at unit rate and every probe
+//! rescales the same arrivals (common random numbers), so probes at different rates differ
+//! only in the rate.
+//!
+//! **The window.** Requests are numbered by arrival. The warm-up, while the empty system
+//! fills, is the first [`SteadyState::warmup_fraction`] of them and at least twice the mean
+//! end-to-end latency of the run (a system fills in about one latency: Little's law); the
+//! drain is the last [`SteadyState::drain_fraction`], which arrive while the stream ends.
+//! Neither is measured. The window runs from the first measured arrival to the first drain
+//! arrival ([`SteadyWindow`] reports it with its rates and attainment). A window left with
+//! fewer than [`MIN_MEASURED_FRACTION`] of the stream cannot show a steady state and counts
+//! as unstable (a rate whose latency grows with the run is not sustained).
+//!
+//! # Beside vLLM and Vidur
+//! - vLLM's `benchmark_serving.py` sends a fixed number of prompts (resampled from a dataset)
+//!   at a request rate with Poisson (or gamma, `--burstiness`) gaps and reports request
+//!   throughput = completed / total duration, including warm-up and drain, with SLO
+//!   "goodput" read from the same run. It does not search the rate: the user sweeps it.
+//! - Vidur's capacity search bisects the QPS of a Poisson stream for the highest rate whose
+//!   scheduling delay (P99 by default) stays under a bound, treating a growing delay as
+//!   overload.
+//! - Here the rate is searched as in Vidur, but the criterion is the SLO attainment (TTFT
+//!   *and* TPOT, as in vLLM's goodput) measured in a warm-up/drain-free window, plus an
+//!   explicit stability test, so that a finite trace arriving as one burst that happens to
+//!   fit in memory is not mistaken for a sustainable rate.
+//!
+//! Goodput uses the same machinery at the workload's own rate: the requests arriving in the
+//! window that complete within every SLO, per second of window.
+
+use crate::error::{Error, Result};
+use parallax_sim::workload::synthetic::{Arrivals, Lengths, SyntheticSpec};
+use parallax_sim::{Metrics, RequestRecord, SimReport, Slo, Workload};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Default number of requests driving each throughput probe.
+pub const DEFAULT_STEADY_REQUESTS: usize = 4000;
+/// z-score of the one-sided Wilson lower bound (z = 3, 99.87 %) the window's SLO attainment
+/// must bring to the target. Chosen so that the rate agrees with re-simulations from other
+/// streams: at z = 1.645 a 5,000-request re-simulation of the chat trace missed the target by
+/// 0.2 points (its attainment differed from the search's by 1.6 points, about 2σ).
+pub const ATTAINMENT_CONFIDENCE_Z: f64 = 3.0;
+/// Smallest share of the stream a window must measure to show a steady state.
+pub const MIN_MEASURED_FRACTION: f64 = 0.25;
+
+/// How the steady-state stream's arrivals are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SteadyArrivals {
+    /// Poisson arrivals (exponential gaps).
+    #[default]
+    Poisson,
+    /// Gamma gaps with the coefficient of variation of the trace's own gaps (its
+    /// burstiness; 1 is Poisson).
+    Trace,
+}
+
+impl SteadyArrivals {
+    /// Name used by the CLI and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SteadyArrivals::Poisson => "poisson",
+            SteadyArrivals::Trace => "trace",
+        }
+    }
+}
+
+/// Settings of the steady-state measurement (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SteadyState {
+    /// Requests in the driving stream (≥ 10).
+    pub requests: usize,
+    /// Arrival process of the stream.
+    pub arrivals: SteadyArrivals,
+    /// Fraction of the stream (first arrivals) not measured while the system fills, in
+    /// [0, 1).
+    pub warmup_fraction: f64,
+    /// Fraction of the stream (last arrivals) not measured while it ends, in [0, 1);
+    /// `warmup_fraction + drain_fraction < 1`.
+    pub drain_fraction: f64,
+    /// Largest shortfall of completions against arrivals inside the window still counted as
+    /// stable, in [0, 1).
+    pub stability_tolerance: f64,
+    /// Seed of the stream.
+    pub seed: u64,
+}
+
+impl Default for SteadyState {
+    fn default() -> Self {
+        SteadyState {
+            requests: DEFAULT_STEADY_REQUESTS,
+            arrivals: SteadyArrivals::Poisson,
+            warmup_fraction: 0.2,
+            drain_fraction: 0.1,
+            stability_tolerance: 0.05,
+            seed: 0,
+        }
+    }
+}
+
+/// The measurement window of one steady-state simulation and what was measured in it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SteadyWindow {
+    /// Requests in the driving stream.
+    pub driving_requests: usize,
+    /// Requests of the warm-up (not measured): the warm-up fraction, or more when twice the
+    /// mean end-to-end latency lasts longer.
+    pub warmup_requests: usize,
+    /// Requests of the drain (not measured).
+    pub drain_requests: usize,
+    /// Requests arriving in the window (measured).
+    pub measured_requests: usize,
+    /// Window start, seconds after the stream's first arrival.
+    pub start_s: f64,
+    /// Window end, seconds after the stream's first arrival.
+    pub end_s: f64,
+    /// Arrivals per second in the window.
+    pub arrival_rate_req_per_s: f64,
+    /// Completions (of any request) per second in the window.
+    pub completion_rate_req_per_s: f64,
+    /// Completions keep up with arrivals (within the tolerance) in a window measuring at
+    /// least [`MIN_MEASURED_FRACTION`] of the stream.
+    pub stable: bool,
+    /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
+    pub slo_attainment: Option<f64>,
+    /// One-sided Wilson lower bound (z = [`ATTAINMENT_CONFIDENCE_Z`]) of `slo_attainment` over
+    /// the measured requests (what must reach the target).
+    pub slo_attainment_lower: Option<f64>,
+    /// Measured requests completing within every SLO, per second of window (`None` without
+    /// SLOs).
+    pub goodput_req_per_s: Option<f64>,
+}
+
+impl SteadyState {
+    /// Check the settings.
+    ///
+    /// # Errors
+    /// [`Error::Option`] naming the field, its value and the expected range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |option: &str, value: String, expected: &str| {
+            Err(Error::Option {
+                option: option.into(),
+                value,
+                expected: expected.into(),
+            })
+        };
+        if self.requests < 10 {
+            return bad(
+                "steady_state.requests",
+                self.requests.to_string(),
+                "at least 10 requests",
+            );
+        }
+        for (name, v) in [
+            ("steady_state.warmup_fraction", self.warmup_fraction),
+            ("steady_state.drain_fraction", self.drain_fraction),
+            ("steady_state.stability_tolerance", self.stability_tolerance),
+        ] {
+            if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+                return bad(name, v.to_string(), "a fraction in [0, 1)");
+            }
+        }
+        let (w, d) = self.split();
+        if w + d + 2 > self.requests {
+            return bad(
+                "steady_state.warmup_fraction",
+                format!("{} (+ drain {})", self.warmup_fraction, self.drain_fraction),
+                "warm-up and drain fractions leaving at least 2 measured requests",
+            );
+        }
+        Ok(())
+    }
+
+    /// Warm-up and drain request counts of a stream of `n` requests.
+    fn split_of(&self, n: usize) -> (usize, usize) {
+        let f = n as f64;
+        (
+            (self.warmup_fraction * f).floor() as usize,
+            (self.drain_fraction * f).floor() as usize,
+        )
+    }
+
+    fn split(&self) -> (usize, usize) {
+        self.split_of(self.requests)
+    }
+
+    /// The driving stream at unit rate (1 req/s on average), lengths resampled from
+    /// `trace`.
+    ///
+    /// # Errors
+    /// [`Error::Option`] for [`SteadyArrivals::Trace`] when the trace's gaps have no
+    /// variation to measure (fewer than two distinct arrival times); simulator errors for an
+    /// empty trace.
+    pub fn stream(&self, trace: &Workload) -> Result<Workload> {
+        let arrivals = match self.arrivals {
+            SteadyArrivals::Poisson => Arrivals::Poisson { rate: 1.0 },
+            SteadyArrivals::Trace => {
+                let cv = gap_cv(trace).ok_or_else(|| Error::Option {
+                    option: "steady_state.arrivals".into(),
+                    value: format!("trace ({})", trace.name),
+                    expected: "a trace whose inter-arrival gaps vary (at least two distinct \
+                               gaps), or poisson arrivals"
+                        .into(),
+                })?;
+                Arrivals::Gamma { rate: 1.0, cv }
+            }
+        };
+        let spec = SyntheticSpec {
+            requests: self.requests,
+            arrivals,
+            lengths: Lengths::Resample(trace.lengths()),
+            seed: self.seed,
+        };
+        Ok(spec.generate()?)
+    }
+
+    /// The window of one simulation `report` of `stream` (any workload; made by
+    /// [`SteadyState::stream`] in a search). The fractions apply to `stream`'s length; a
+    /// stream of fewer than 2 requests has an empty, unstable window.
+    pub fn window(&self, stream: &Workload, report: &SimReport, slo: Slo) -> SteadyWindow {
+        let n = stream.len();
+        let (warm_min, drain) = self.split_of(n);
+        if n < 2 || warm_min + drain + 2 > n {
+            return SteadyWindow {
+                driving_requests: n,
+                warmup_requests: warm_min.min(n),
+                drain_requests: drain.min(n),
+                measured_requests: 0,
+                start_s: 0.0,
+                end_s: 0.0,
+                arrival_rate_req_per_s: 0.0,
+                completion_rate_req_per_s: 0.0,
+                stable: false,
+                slo_attainment: None,
+                slo_attainment_lower: None,
+                goodput_req_per_s: None,
+            };
+        }
+        let t_first = stream.requests.first().map_or(0.0, |r| r.arrival_s);
+        let end_idx = n - drain;
+        // Warm-up: at least the fraction, and at least twice the mean latency.
+        let (sum, count) = report
+            .requests
+            .iter()
+            .filter(|r| r.completed)
+            .fold((0.0, 0usize), |(s, c), r| (s + r.e2e_s(), c + 1));
+        let fill_until = t_first
+            + if count > 0 {
+                2.0 * sum / count as f64
+            } else {
+                0.0
+            };
+        let warm = stream
+            .requests
+            .partition_point(|r| r.arrival_s < fill_until)
+            .max(warm_min)
+            .min(end_idx - 1);
+        let t0 = stream.requests[warm].arrival_s;
+        // The window closes at the first drain arrival (or the last arrival without drain).
+        let t1 = if end_idx < n {
+            stream.requests[end_idx].arrival_s
+        } else {
+            stream.requests[n - 1].arrival_s
+        };
+        let span = t1 - t0;
+        let measured = end_idx - warm;
+        let completions = report
+            .requests
+            .iter()
+            .filter(|r| r.completed && r.finish_s >= t0 && r.finish_s <= t1)
+            .count();
+        let has_slo = slo.ttft_ms.is_some() || slo.tpot_ms.is_some();
+        // Measured requests by id (the stream's positions warm..end_idx).
+        let measured_ids: BTreeSet<u64> = stream.requests[warm..end_idx]
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let good = report
+            .requests
+            .iter()
+            .filter(|r| measured_ids.contains(&r.id) && within_slo(r, slo))
+            .count();
+        let per_s = |x: usize| if span > 0.0 { x as f64 / span } else { 0.0 };
+        SteadyWindow {
+            driving_requests: n,
+            warmup_requests: warm,
+            drain_requests: drain,
+            measured_requests: measured,
+            start_s: t0 - t_first,
+            end_s: t1 - t_first,
+            arrival_rate_req_per_s: per_s(measured),
+            completion_rate_req_per_s: per_s(completions),
+            stable: measured as f64 >= MIN_MEASURED_FRACTION * n as f64
+                && completions as f64 >= (1.0 - self.stability_tolerance) * measured as f64,
+            slo_attainment: has_slo.then(|| good as f64 / measured as f64),
+            slo_attainment_lower: has_slo.then(|| wilson_lower(good, measured)),
+            goodput_req_per_s: has_slo.then(|| per_s(good)),
+        }
+    }
+}
+
+impl SteadyWindow {
+    /// Whether the simulation with these `metrics` and this window sustains its rate for SLO
+    /// attainment target `target`: every request completes, the window is stable and its
+    /// attainment reaches the target.
+    pub fn sustains(&self, metrics: &Metrics, target: f64) -> bool {
+        metrics.requests.rejected == 0
+            && metrics.requests.unfinished == 0
+            && self.stable
+            && self.slo_attainment_lower.map_or(true, |a| a >= target)
+    }
+}
+
+/// One-sided Wilson score lower bound of a proportion `k / n` at [`ATTAINMENT_CONFIDENCE_Z`].
+fn wilson_lower(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, ATTAINMENT_CONFIDENCE_Z);
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - spread) / (1.0 + z2 / n)).clamp(0.0, 1.0)
+}
+
+fn within_slo(r: &RequestRecord, slo: Slo) -> bool {
+    if !r.completed {
+        return false;
+    }
+    let tp = r.tpot_s();
+    slo.ttft_ms.map_or(true, |s| r.ttft_s() * 1e3 <= s)
+        && slo.tpot_ms.map_or(true, |s| tp.is_nan() || tp * 1e3 <= s)
+}
+
+/// Coefficient of variation of the positive-rate gaps of `w` (`None` when undefined or 0).
+fn gap_cv(w: &Workload) -> Option<f64> {
+    let gaps: Vec<f64> = w
+        .requests
+        .windows(2)
+        .map(|p| p[1].arrival_s - p[0].arrival_s)
+        .collect();
+    if gaps.len() < 2 {
+        return None;
+    }
+    let n = gaps.len() as f64;
+    let mean = gaps.iter().sum::<f64>() / n;
+    let var = gaps.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n;
+    let cv = var.sqrt() / mean;
+    (cv.is_finite() && cv > 0.0).then_some(cv)
+}
+
+/// Outcome of a rate search over probes `at(rate) -> (sustained, value)`.
+#[derive(Debug, PartialEq)]
+pub(crate) enum RateOutcome<T> {
+    /// The highest sustained rate found, with its probe.
+    Sustained(f64, T),
+    /// No rate tried was sustained: the last (lowest) probe.
+    Never(T),
+}
+
+/// Bracket then bisect (geometrically) the highest sustained rate from `start`: double (or
+/// halve) up to `bracket_steps` times until the outcome flips, then `bisect_steps` bisections.
+pub(crate) fn search_rate<T>(
+    start: f64,
+    bracket_steps: u32,
+    bisect_steps: u32,
+    mut at: impl FnMut(f64) -> Result<(bool, T)>,
+) -> Result<RateOutcome<T>> {
+    let (ok, p) = at(start)?;
+    // The highest sustained probe and the lowest failing rate.
+    let (mut lo, mut hi) = if ok {
+        let mut lo = (start, p);
+        let mut hi = None;
+        let mut r = start;
+        for _ in 0..bracket_steps {
+            r *= 2.0;
+            let (ok, p) = at(r)?;
+            if ok {
+                lo = (r, p);
+            } else {
+                hi = Some(r);
+                break;
+            }
+        }
+        match hi {
+            Some(h) => (lo, h),
+            None => return Ok(RateOutcome::Sustained(lo.0, lo.1)),
+        }
+    } else {
+        let mut fallback = p;
+        let mut hi = start;
+        let mut found = None;
+        let mut r = start;
+        for _ in 0..bracket_steps {
+            r /= 2.0;
+            let (ok, p) = at(r)?;
+            if ok {
+                found = Some((r, p));
+                break;
+            }
+            hi = r;
+            fallback = p;
+        }
+        match found {
+            Some(lo) => (lo, hi),
+            None => return Ok(RateOutcome::Never(fallback)),
+        }
+    };
+    for _ in 0..bisect_steps {
+        let mid = (lo.0 * hi).sqrt();
+        let (ok, p) = at(mid)?;
+        if ok {
+            lo = (mid, p);
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(RateOutcome::Sustained(lo.0, lo.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_search_finds_a_threshold_within_the_bisection_resolution() {
+        for threshold in [0.003, 0.7, 1.0, 5.3, 900.0] {
+            let mut calls = 0;
+            let out = search_rate(1.0, 12, 6, |r| {
+                calls += 1;
+                Ok((r <= threshold, r))
+            })
+            .unwrap();
+            let RateOutcome::Sustained(r, _) = out else {
+                panic!("{threshold}: nothing sustained")
+            };
+            assert!(r <= threshold && r * 2f64.powf(1.0 / 64.0) > threshold * 0.999_999);
+            assert!(calls <= 1 + 12 + 6);
+        }
+        let out = search_rate(1.0, 3, 6, |r| Ok((r < 0.0, r))).unwrap();
+        assert_eq!(out, RateOutcome::Never(0.125));
+        let out = search_rate(1.0, 3, 6, |r| Ok((r > 0.0, r))).unwrap();
+        assert_eq!(out, RateOutcome::Sustained(8.0, 8.0));
+    }
+
+    #[test]
+    fn wilson_lower_bound() {
+        assert!(wilson_lower(0, 10) < 1e-12);
+        assert_eq!(wilson_lower(5, 0), 0.0);
+        // 90 % of 1,400: about 2.4 points below at z = 3.
+        let b = wilson_lower(1260, 1400);
+        assert!(b < 0.9 && b > 0.87, "{b}");
+        // All good still leaves a margin on few samples, less on many.
+        assert!(wilson_lower(20, 20) < 0.9);
+        assert!(wilson_lower(2000, 2000) > 0.995);
+        assert!(wilson_lower(1290, 1400) > wilson_lower(1260, 1400));
+    }
+
+    #[test]
+    fn stream_resamples_the_trace_at_unit_rate() {
+        let trace = parallax_sim::workload::embedded("chat").unwrap();
+        let s = SteadyState {
+            requests: 3000,
+            ..SteadyState::default()
+        };
+        let w = s.stream(&trace).unwrap();
+        assert_eq!(w.len(), 3000);
+        let rate = w.mean_rate().unwrap();
+        assert!((rate - 1.0).abs() < 0.06, "{rate}");
+        let lens: std::collections::BTreeSet<(u32, u32)> = trace
+            .requests
+            .iter()
+            .map(|r| (r.prompt_tokens, r.output_tokens))
+            .collect();
+        assert!(w
+            .requests
+            .iter()
+            .all(|r| lens.contains(&(r.prompt_tokens, r.output_tokens))));
+        // Same seed, same stream; the trace's burstiness gives a different one.
+        assert_eq!(s.stream(&trace).unwrap(), w);
+        let b = SteadyState {
+            arrivals: SteadyArrivals::Trace,
+            ..s
+        };
+        let wb = b.stream(&trace).unwrap();
+        assert_ne!(wb.requests, w.requests);
+        assert!(gap_cv(&trace).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        let ok = SteadyState::default();
+        ok.validate().unwrap();
+        for bad in [
+            SteadyState { requests: 5, ..ok },
+            SteadyState {
+                warmup_fraction: 1.0,
+                ..ok
+            },
+            SteadyState {
+                drain_fraction: -0.1,
+                ..ok
+            },
+            SteadyState {
+                stability_tolerance: f64::NAN,
+                ..ok
+            },
+            SteadyState {
+                warmup_fraction: 0.6,
+                drain_fraction: 0.4,
+                ..ok
+            },
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("steady_state"), "{e}");
+        }
+        let one = Workload::new(
+            "flat",
+            (0..5)
+                .map(|i| parallax_sim::Request {
+                    id: i,
+                    arrival_s: i as f64,
+                    prompt_tokens: 4,
+                    output_tokens: 4,
+                    prefix: None,
+                })
+                .collect(),
+        )
+        .unwrap();
+        let e = SteadyState {
+            arrivals: SteadyArrivals::Trace,
+            ..ok
+        }
+        .stream(&one)
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("flat") && e.contains("gaps"), "{e}");
+    }
+}
