@@ -256,10 +256,10 @@ fn throughput_report_and_bad_options() {
         (Objective::Throughput, Objective::Cost)
     );
     let best = &built.plans[0];
-    assert_eq!(
-        best.e2e_s.len() as u64,
-        best.ranked.metrics.requests.completed
-    );
+    // A throughput search ranks plans on a steady-state stream (`window`); the report's CDFs
+    // re-simulate the workload itself at the sustained rate, so they cover its requests.
+    assert!(best.ranked.window.is_some());
+    assert_eq!(best.e2e_s.len(), workload.len());
     elements(&built.to_html());
     let err = Report::build(&input, &ReportOptions::default().top(0)).unwrap_err();
     assert!(err.to_string().contains("top = 0"), "{err}");
