@@ -98,11 +98,7 @@ fn engine_cost_changes_only_fused_elementwise_and_small_all_reduces() {
         .runs
         .iter()
         .flat_map(|r| r.block.cells.iter())
-        .filter_map(|c| match c {
-            parallax::ir::Cell::Moe(_) => Some(c),
-            _ => None,
-        })
-        .next()
+        .find(|c| matches!(c, parallax::ir::Cell::Moe(_)))
         .map(|c| {
             let mut out = Vec::new();
             parallax::ir::lower_cell(
