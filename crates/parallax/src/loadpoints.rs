@@ -18,7 +18,8 @@
 
 use crate::cost::CostModelChoice;
 use crate::cost_file::CostSource;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::validate::bad;
 use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
 use parallax_ir::Model;
@@ -70,14 +71,6 @@ pub struct LoadPoint {
     pub ttft_ms: f64,
     /// Measured mean TPOT, ms.
     pub tpot_ms: f64,
-}
-
-fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
-    Error::Option {
-        option: format!("{file}:{line}: column `{column}`"),
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
 }
 
 /// True when `header` (the first line of a CSV) is a load-point file's.

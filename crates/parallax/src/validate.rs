@@ -233,7 +233,8 @@ pub struct MeasuredRun {
     pub tpot_ms: f64,
 }
 
-fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
+/// An error naming `file`, `line` and `column`, the value as written and what was expected.
+pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
     Error::Option {
         option: format!("{file}:{line}: column `{column}`"),
         value: value.to_string(),
