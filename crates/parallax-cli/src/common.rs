@@ -216,3 +216,20 @@ pub fn engine(
 ) -> Result<parallax::EngineModel, CliError> {
     parallax::engine_named(name, model, cluster, tp).map_err(CliError::input)
 }
+
+/// `model` with its context window cut to `--max-model-len` (vLLM's flag), which must be
+/// between 1 and the model's own `max_position_embeddings`.
+pub fn max_model_len(mut model: Model, len: Option<u32>) -> Result<Model, CliError> {
+    if let Some(n) = len {
+        let own = model.max_position_embeddings;
+        if n == 0 || n > own {
+            return Err(CliError::input(format!(
+                "invalid --max-model-len {n}: expected 1 to {own} tokens (model `{}`'s \
+                 max_position_embeddings)",
+                model.name
+            )));
+        }
+        model.max_position_embeddings = n;
+    }
+    Ok(model)
+}

@@ -97,6 +97,11 @@ pub struct SearchArgs {
     /// Deepest pipeline.
     #[arg(long)]
     max_pp: Option<u32>,
+    /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
+    /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
+    /// V0's token budget follows it.
+    #[arg(long)]
+    max_model_len: Option<u32>,
     /// Allowed parallelisms, comma-separated from dp, pp, tp, ep, attn-replicas, mlp-replicas.
     #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas,mlp-replicas")]
     parallelisms: String,
@@ -287,7 +292,10 @@ fn scheduler(
 /// Run `parallax search`.
 pub fn run(args: SearchArgs) -> Result<(), CliError> {
     check_counts(&args)?;
-    let model = args.precision.apply(common::model(&args.model)?)?;
+    let model = common::max_model_len(
+        args.precision.apply(common::model(&args.model)?)?,
+        args.max_model_len,
+    )?;
     let cluster = common::cluster(&args.cluster)?;
     let workload = parallax::load_workload(
         &args.workload,

@@ -87,6 +87,11 @@ pub struct SimulateArgs {
     /// --max-concurrency`): a request is sent at its arrival time or when one completes.
     #[arg(long)]
     max_concurrency: Option<u32>,
+    /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
+    /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
+    /// V0's token budget follows it.
+    #[arg(long)]
+    max_model_len: Option<u32>,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
@@ -217,7 +222,10 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
 
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
-    let model = args.precision.apply(common::model(&args.model)?)?;
+    let model = common::max_model_len(
+        args.precision.apply(common::model(&args.model)?)?,
+        args.max_model_len,
+    )?;
     let cluster = common::cluster(&args.cluster)?;
     let disaggregated = DisaggPlan::is_disaggregated(&args.plan)
         && args.data_parallel_size.is_none()

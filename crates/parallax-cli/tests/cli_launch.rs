@@ -639,3 +639,45 @@ fn simulate_emits_the_simulated_plan() {
         ],
     );
 }
+
+#[test]
+fn max_model_len_and_max_concurrency() {
+    // --max-model-len cuts the context window: a 3000-token request no longer fits 2048.
+    let spec = "synthetic:requests=4,rate=1,prompt=fixed(3000),output=fixed(8)";
+    let base = [
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--workload", spec, "--json"]);
+    ok(&parallax(&a));
+    a.extend(["--max-model-len", "2048"]);
+    fails(&parallax(&a), &["3008 tokens", "2048"]);
+    let mut b = base.to_vec();
+    b.extend(["--workload", spec, "--max-model-len", "200000"]);
+    fails(&parallax(&b), &["--max-model-len 200000", "131072"]);
+    // --max-concurrency 1: requests are sent one at a time (closed loop), so none waits.
+    let run = |extra: &[&str]| -> Value {
+        let mut a = base.to_vec();
+        a.extend([
+            "--workload",
+            "synthetic:requests=6,rate=1000,prompt=fixed(500),output=fixed(20)",
+            "--json",
+        ]);
+        a.extend_from_slice(extra);
+        serde_json::from_str(&ok(&parallax(&a))).unwrap()
+    };
+    let open = run(&[]);
+    let closed = run(&["--max-concurrency", "1"]);
+    // (only the engine's host time before the first iteration, about 1 ms)
+    assert!(closed["queue_ms"]["max"].as_f64().unwrap() < 2.0);
+    assert!(
+        closed["ttft_ms"]["mean"].as_f64().unwrap() < open["ttft_ms"]["mean"].as_f64().unwrap()
+    );
+    assert!(closed["makespan_s"].as_f64().unwrap() > open["makespan_s"].as_f64().unwrap());
+}
