@@ -186,14 +186,17 @@ def test_python_cost_model_pass_through_changes_nothing(model, workload):
 
 
 def test_python_cost_model_changes_results(model, workload):
-    plain = parallax.simulate(model, CLUSTER, "tp=2", workload)
-    slow = parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=SlowCollectives())
+    # The bare simulator (engine="none"): an engine model would price small all-reduces as its
+    # own custom all-reduce kernel, not with the cost model's collectives.
+    plain = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="none")
+    slow = parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=SlowCollectives(),
+                             engine="none")
     assert slow.cost_model == "slow-collectives"
     comm = lambda s: s.metrics["breakdown_s"].get("communication", 0.0)  # noqa: E731
     assert comm(slow) > 10 * comm(plain) > 0
     assert slow.metrics["e2e_s"]["mean"] > plain.metrics["e2e_s"]["mean"]
     # The search then prefers replicas to tensor parallelism.
-    r = small_search(model, workload, cost_model=SlowCollectives())
+    r = small_search(model, workload, cost_model=SlowCollectives(), engine="none")
     assert r.best["plan"].startswith("dp=2")
 
 
