@@ -792,3 +792,29 @@ fn simulate_disaggregated_plan() {
         &["6 GPUs"],
     );
 }
+
+#[test]
+fn engine_none_and_unknown_engines() {
+    let base = [
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--requests",
+        "16",
+        "--json",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--engine", "none"]);
+    let none = json(&a);
+    assert_eq!(none["engine"], "none");
+    let vllm = json(&base);
+    assert_eq!(vllm["engine"], "vllm");
+    assert_ne!(none["tpot_ms"]["mean"], vllm["tpot_ms"]["mean"]);
+    let mut b = base.to_vec();
+    b.extend(["--engine", "vllm-v9"]);
+    fails_with(&b, &["--engine", "vllm-v9", "sglang"]);
+}

@@ -294,3 +294,39 @@ fn levenshtein(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// An embedded model from its short name, Hugging Face id or model name
+/// (`"llama-3.1-70b".parse::<Model>()`). Parsing never reads a file: for a path to a
+/// `config.json` or a checkout, use [`resolve`].
+///
+/// # Errors
+/// [`IrError::UnknownModel`] with the closest embedded names.
+impl std::str::FromStr for Model {
+    type Err = IrError;
+
+    fn from_str(spec: &str) -> Result<Model, IrError> {
+        match EMBEDDED.iter().find(|e| e.matches(spec)) {
+            Some(e) => e.model(),
+            None => Err(IrError::UnknownModel {
+                spec: spec.to_string(),
+                suggestions: suggestions(spec, 3),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod from_str_tests {
+    use super::*;
+
+    #[test]
+    fn parses_embedded_names_and_ids_without_io() {
+        let a: Model = "llama-3.1-8b".parse().unwrap();
+        let b: Model = "meta-llama/Llama-3.1-8B".parse().unwrap();
+        assert_eq!(a, b);
+        let e = "llama-9".parse::<Model>().unwrap_err().to_string();
+        assert!(e.contains("llama-9"), "{e}");
+        // A path is not read by `parse` (that is `resolve`'s job).
+        assert!("/tmp/config.json".parse::<Model>().is_err());
+    }
+}

@@ -84,7 +84,7 @@ impl FromStr for EngineKind {
             _ => Err(PlanError::Option {
                 option: "--engine".into(),
                 value: s.into(),
-                expected: "one of vllm, vllm-v0, sglang, trtllm".into(),
+                expected: "one of vllm, vllm-v0, sglang, trtllm (or none: no engine model)".into(),
             }),
         }
     }
@@ -307,6 +307,31 @@ impl EngineModel {
                 block_size: 32,
                 kernels: compiled,
             },
+        }
+    }
+
+    /// No serving engine: the bare simulator's defaults (vLLM V0's scheduler settings as
+    /// [`SchedulerConfig::default`], no host time, decode-only CUDA graphs up to 512 requests,
+    /// the cost model's own eager issue time and kernels, memory 0.9 with 16-token blocks).
+    /// Its lowering options, simulator settings and cost model equal the defaults exactly.
+    pub fn none() -> EngineModel {
+        let lower = LowerOptions::default();
+        EngineModel {
+            name: "none".into(),
+            mirrors: "the bare simulator, no serving engine".into(),
+            scheduler: SchedulerConfig::default(),
+            host: HostOverhead::default(),
+            cuda_graph_max_batch: if lower.cuda_graphs {
+                lower.cuda_graph_max_batch
+            } else {
+                0
+            },
+            cuda_graph_max_tokens: lower.cuda_graph_max_tokens,
+            eager_op_host_s: lower.eager_op_host,
+            eager_overlap_exponent: lower.eager_overlap_exponent,
+            gpu_memory_utilization: lower.memory.gpu_memory_utilization,
+            block_size: lower.memory.block_size,
+            kernels: EngineKernels::default(),
         }
     }
 

@@ -27,11 +27,15 @@ pub fn engine_model(kind: EngineKind, model: &Model, cluster: &Cluster, tp: u32)
     )
 }
 
-/// [`engine_model`] from the engine's name.
+/// [`engine_model`] from the engine's name; `none` is [`EngineModel::none`] (the bare
+/// simulator).
 ///
 /// # Errors
 /// [`crate::Error::Plan`] for an unknown name.
 pub fn engine_named(name: &str, model: &Model, cluster: &Cluster, tp: u32) -> Result<EngineModel> {
+    if name.trim().eq_ignore_ascii_case("none") {
+        return Ok(EngineModel::none());
+    }
     let kind: EngineKind = name.parse()?;
     Ok(engine_model(kind, model, cluster, tp))
 }

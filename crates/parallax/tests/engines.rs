@@ -195,3 +195,22 @@ fn development_load_points_within_stated_errors() {
         assert!(p.median <= tpot, "{engine} TPOT median {:.1}%", p.median);
     }
 }
+
+#[test]
+fn engine_none_is_the_bare_simulator() {
+    use parallax::plan::LowerOptions;
+    use parallax::sim::SimConfig;
+    let none = engine("none", "H100", 8);
+    assert_eq!(
+        none.lower_options(&LowerOptions::default()),
+        LowerOptions::default()
+    );
+    assert_eq!(none.sim_config(&SimConfig::default()), SimConfig::default());
+    none.validate().unwrap();
+    let gpu = catalog::gpu("H100").unwrap();
+    let base: Arc<dyn CostModel> = Arc::new(RooflineModel::new(&gpu));
+    assert!(Arc::ptr_eq(
+        &none.cost_model(base.clone(), gpu.memory_bandwidth),
+        &base
+    ));
+}
