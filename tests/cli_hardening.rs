@@ -301,3 +301,20 @@ fn unknown_gpu_in_a_cluster_file_names_file_and_field() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn host_memory_and_link_flags_are_bounded() {
+    for (flag, bad) in [
+        ("--host-link-gbps", "0"),
+        ("--host-link-gbps", "NaN"),
+        ("--host-link-gbps", "1e300"),
+        ("--swap-space", "1e30"),
+        ("--cpu-prefix-cache", "inf"),
+    ] {
+        let arg = format!("{flag}={bad}");
+        let args = sim(&[arg.as_str()]);
+        fails_with(&refs(&args), &[flag]);
+    }
+    let args = sim(&["--host-link-gbps=1000000", "--swap-space=1000000"]);
+    succeeds(&refs(&args));
+}

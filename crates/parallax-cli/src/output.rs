@@ -36,7 +36,8 @@ pub struct CliError {
 
 /// Library option names and the flags that set them, longest first: errors from the library
 /// speak of builder fields, users of flags.
-const FLAG_NAMES: [(&str, &str); 15] = [
+const FLAG_NAMES: [(&str, &str); 17] = [
+    ("steady_state.requests", "--steady-requests"),
     ("scheduler_space.max_num_seqs", "--max-num-seqs"),
     ("scheduler.max_num_batched_tokens", "--max-batched-tokens"),
     ("scheduler_space.chunk_sizes", "--chunk"),
@@ -52,6 +53,7 @@ const FLAG_NAMES: [(&str, &str); 15] = [
     ("slo_target", "--slo-target"),
     ("max_gpus", "--max-gpus"),
     ("max_pp", "--max-pp"),
+    ("max_concurrency", "--max-concurrency"),
 ];
 
 /// `message` with library option names replaced by the flags that set them.

@@ -248,6 +248,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         .map(Some)
         .map_err(CliError::input)?,
     };
+    // Host-memory sizes and the host link: finite, in documented ranges (docs/cli.md, Limits).
+    for (flag, v, lo, hi) in [
+        ("--swap-space", args.swap_space, 0.0, 1e6),
+        ("--cpu-prefix-cache", args.cpu_prefix_cache, 0.0, 1e6),
+        ("--host-link-gbps", args.host_link_gbps, 1e-3, 1e6),
+    ] {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            return Err(CliError::input(format!(
+                "invalid {flag} {v}: expected a number from {lo} to {hi}"
+            )));
+        }
+    }
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
     let engine = common::engine(&args.engine, &model, &cluster, engine_tp)?;
     let config = sim_config(&args, &engine)?;
