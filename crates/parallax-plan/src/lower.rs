@@ -35,12 +35,13 @@
 //!   cost.kernel_launch_overhead()` (ops = GEMMs, elementwise ops, collectives, one
 //!   attention call per layer for the prefill chunks and one for the decode group), and
 //!   wall = `cost::eager_wall_time(G, H, cost.host_overlap_exponent())`, a smooth maximum.
-//!   Both then add `cost.iteration_overhead()` (fixed device time per iteration) and
-//!   [`LowerOptions::scheduler_overhead`] (the serving engine's scheduler, default 0). The
+//!   Both then add `cost.iteration_overhead()` (fixed device time per iteration). The
+//!   serving engine's own host time (scheduling, input preparation, sampling) is the
+//!   simulator's [`parallax_sim::HostOverhead`], set by an [`crate::EngineModel`]. The
 //!   breakdown sums to the iteration time and no entry is negative: in an eager iteration
 //!   the four kinds keep their isolated times and `overhead` is the exposed host time
-//!   `wall − G` plus those two; in a replay (`wall ≤ G`) each kind is scaled by `wall / G`
-//!   and `overhead` is those two alone. [`PlanStageCost::timing`] gives `G`, `H`, the op
+//!   `wall − G` plus the iteration overhead; in a replay (`wall ≤ G`) each kind is scaled by
+//!   `wall / G` and `overhead` is the iteration overhead alone. [`PlanStageCost::timing`] gives `G`, `H`, the op
 //!   count and the time a replay's overlap hides.
 
 //! # Resharding between cells
@@ -103,13 +104,6 @@ pub struct LowerOptions {
     /// Token counts (and sequence counts) up to which step costs are cached; larger batches
     /// are computed on every call. Default 16,384.
     pub cache_tokens: u32,
-    /// Serving-engine scheduler time per iteration and stage, seconds, added on top of the
-    /// device and host time of the forward (batch formation, block-table updates, sampling
-    /// set-up in a vLLM-class engine). Default 0: vLLM's V1 engine overlaps scheduling with
-    /// the previous step's GPU work, and the measured iterations Parallax validates against
-    /// (`crates/parallax/data/measured/`) time the forward alone. Set it for an engine whose
-    /// scheduler runs between steps.
-    pub scheduler_overhead: f64,
     /// Host-link (GPU ↔ host memory) bandwidth per GPU, bytes/s per direction, for KV swapping
     /// (`StageCost::host_link`). Default 50e9: PCIe 5.0 ×16 (64 GB/s per direction) at the
     /// ~80 % a pinned-memory copy reaches; use ≈ 25e9 for PCIe 4.0 GPUs (A100, L40S).
@@ -127,7 +121,6 @@ impl Default for LowerOptions {
             eager_overlap_exponent: None,
             required_kv_tokens: 0,
             cache_tokens: 16_384,
-            scheduler_overhead: 0.0,
             host_link_bandwidth: 50e9,
         }
     }
@@ -447,7 +440,6 @@ pub struct PlanStageCost {
     cuda_graph_max_tokens: u32,
     eager_op_host: Option<f64>,
     eager_overlap_exponent: Option<f64>,
-    scheduler_overhead: f64,
     send_group: Option<DeviceGroup>,
     tokens: Table,
     seqs: Table,
@@ -598,7 +590,6 @@ impl PlanStageCost {
             cuda_graph_max_tokens: opts.cuda_graph_max_tokens,
             eager_op_host: opts.eager_op_host,
             eager_overlap_exponent: opts.eager_overlap_exponent,
-            scheduler_overhead: opts.scheduler_overhead.max(0.0),
             send_group,
             tokens: Table::new(opts.cache_tokens),
             seqs: Table::new(opts.cache_tokens),
@@ -813,7 +804,7 @@ impl PlanStageCost {
         } else {
             (1.0, wall - device)
         };
-        let overhead = exposed + self.cost.iteration_overhead() + self.scheduler_overhead;
+        let overhead = exposed + self.cost.iteration_overhead();
         let breakdown = [
             scale * (tok.gemm + seq.gemm),
             scale * attn,

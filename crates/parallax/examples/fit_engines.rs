@@ -143,7 +143,3 @@ fn main() {
         println!("best {kind}: {best:?}");
     }
 }
-
-/// Print rows of one engine/system (debugging aid): `--rows ENGINE SYSTEM`.
-#[allow(dead_code)]
-fn rows() {}

@@ -250,7 +250,14 @@ fn number_list(source: &str, o: &Map<String, Value>, key: &str) -> Result<Vec<f6
 }
 
 fn vllm_bench(source: &str, v: &Value) -> Result<Workload, SimError> {
-    let o = v.as_object().expect("detected as an object");
+    let Some(o) = v.as_object() else {
+        return Err(bad(
+            source,
+            "(top level)".into(),
+            "not an object",
+            "a `vllm bench serve` result object",
+        ));
+    };
     let inputs = number_list(source, o, "input_lens")?;
     let outputs = number_list(source, o, "output_lens")?;
     if inputs.len() != outputs.len() {
