@@ -33,8 +33,8 @@ use crate::swap::Swap;
 use crate::workload::{Prefix, Workload};
 use parallax_ir::{Batch, OpKind};
 use serde::{Deserialize, Serialize};
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 /// Optional service-level objectives.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -202,8 +202,10 @@ struct Run<'a> {
     bad_cost: Option<SimError>,
     skip_ahead: bool,
     host: HostOverhead,
-    /// Closed loop: times at which client slots became free (completions, rejections).
-    slots: Option<BinaryHeap<Reverse<OrdF64>>>,
+    /// Closed loop: times at which client slots became free (completions, rejections), in
+    /// the order they freed. Events are handled in time order, so the times never decrease
+    /// and the front is always the earliest free slot.
+    slots: Option<VecDeque<f64>>,
     /// A slot was released during the current `on_ready` call.
     released: bool,
     itl: Gaps,
@@ -222,24 +224,6 @@ struct Run<'a> {
     disagg: Option<(Disaggregation, Router)>,
     /// Prefill → decode transfer times, s.
     transfers: Vec<f64>,
-}
-
-/// `f64` with a total order (for the slot heap).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct OrdF64(f64);
-
-impl Eq for OrdF64 {}
-
-impl Ord for OrdF64 {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.total_cmp(&o.0)
-    }
-}
-
-impl PartialOrd for OrdF64 {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
 }
 
 impl Simulator {
@@ -520,7 +504,7 @@ impl Simulator {
             host: cfg.host,
             slots: cfg.max_concurrency.map(|c| {
                 let n = (c as usize).min(workload.requests.len());
-                (0..n).map(|_| Reverse(OrdF64(f64::NEG_INFINITY))).collect()
+                std::iter::repeat(f64::NEG_INFINITY).take(n).collect()
             }),
             released: false,
             itl: Gaps::default(),
@@ -554,7 +538,7 @@ impl Simulator {
             }
             if ta <= te {
                 if let Some(slots) = &mut run.slots {
-                    slots.pop();
+                    slots.pop_front();
                     run.records[ai].arrival_s = ta;
                 }
                 run.arrive(ai, reqs[ai].prefix, &mut router, &mut eligible, cfg);
@@ -590,7 +574,7 @@ impl Run<'_> {
         };
         match &self.slots {
             None => t,
-            Some(slots) => slots.peek().map_or(f64::INFINITY, |s| s.0 .0.max(t)),
+            Some(slots) => slots.front().map_or(f64::INFINITY, |s| s.max(t)),
         }
     }
 
@@ -598,7 +582,11 @@ impl Run<'_> {
     fn release(&mut self, t: f64, n: u32) {
         if let Some(slots) = &mut self.slots {
             for _ in 0..n {
-                slots.push(Reverse(OrdF64(t)));
+                debug_assert!(
+                    slots.back().map_or(true, |&b| b <= t),
+                    "slot times decrease"
+                );
+                slots.push_back(t);
             }
             self.released |= n > 0;
         }
