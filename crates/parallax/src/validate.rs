@@ -8,11 +8,12 @@
 
 use crate::cost_file::CostSource;
 use crate::error::{Error, Result};
-use crate::simulate::{load_workload, simulate_plan};
+use crate::simulate::load_workload;
+use crate::simulation::Simulation;
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
 use parallax_hw::{catalog, Cluster};
 use parallax_plan::{predict_with, EngineKind, LowerOptions, Plan};
-use parallax_sim::{SchedulerConfig, SchedulerKind, SimConfig};
+use parallax_sim::SchedulerConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -382,33 +383,21 @@ pub fn validate_serving_with(
             p.display().to_string()
         };
         let workload = load_workload(&workload_spec, r.rate, r.requests).map_err(at)?;
-        let eng = engine.map(|k| crate::engine_model(k, &model, &cluster, plan.tp));
-        let kind: SchedulerKind = match &r.scheduler {
-            Some(s) => s
+        // The engine's scheduler, host time, graphs and kernels; a row's policy overrides it.
+        let cost = choice.build(&cluster).map_err(at)?;
+        let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
+        let mut scheduler = SchedulerConfig::default();
+        if let Some(k) = engine {
+            let e = crate::engine_model(k, &model, &cluster, plan.tp);
+            scheduler = e.scheduler;
+            sim = sim.engine(&e);
+        }
+        if let Some(s) = &r.scheduler {
+            scheduler.kind = s
                 .parse()
-                .map_err(|e: parallax_sim::SimError| at(e.into()))?,
-            None => eng
-                .as_ref()
-                .map_or(SchedulerKind::VllmV0, |e| e.scheduler.kind),
-        };
-        let mut cost = choice.build(&cluster).map_err(at)?;
-        let (config, lower) = match &eng {
-            Some(e) => {
-                cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
-                let mut c = e.sim_config(&SimConfig::default());
-                c.scheduler.kind = kind;
-                (c, e.lower_options(&LowerOptions::default()))
-            }
-            None => (
-                SimConfig {
-                    scheduler: SchedulerConfig::new(kind),
-                    ..SimConfig::default()
-                },
-                LowerOptions::default(),
-            ),
-        };
-        let report =
-            simulate_plan(&model, &cluster, &plan, cost, &workload, &config, &lower).map_err(at)?;
+                .map_err(|e: parallax_sim::SimError| at(e.into()))?;
+        }
+        let report = sim.scheduler(scheduler).run().map_err(at)?;
         let m = &report.metrics;
         errors.push(ErrorSummary::abs_pct(m.ttft_ms.mean, r.ttft_ms));
         errors.push(ErrorSummary::abs_pct(m.tpot_ms.mean, r.tpot_ms));
