@@ -19,7 +19,14 @@ const DATA: &str = include_str!("../data/serving/aiconfigurator/silicon_train.cs
 fn main() {
     let grid = std::env::args().any(|a| a == "--grid");
     let points = parse_load_points("silicon_train.csv", DATA).expect("development data parses");
-    let base = validate_load_points("silicon_train.csv", &points, &LoadPointOptions::default());
+    // `--bare`: every row on the bare simulator (no engine model), the state before engines.
+    let opts = LoadPointOptions {
+        engine: std::env::args()
+            .any(|a| a == "--bare")
+            .then(parallax::EngineModel::none),
+        ..Default::default()
+    };
+    let base = validate_load_points("silicon_train.csv", &points, &opts);
     println!("presets:");
     for s in &base.by_engine {
         println!(
@@ -31,6 +38,12 @@ fn main() {
             s.tpot.as_ref().map_or(f64::NAN, |e| e.median),
         );
     }
+    println!(
+        "  all: ttft {:.1}%, tpot {:.1}% ({} rows predicted)",
+        base.ttft.as_ref().map_or(f64::NAN, |e| e.median),
+        base.tpot.as_ref().map_or(f64::NAN, |e| e.median),
+        base.ttft.as_ref().map_or(0, |e| e.count)
+    );
     let signed = |engine: &str, ttft: bool| {
         let mut v: Vec<f64> = base
             .rows

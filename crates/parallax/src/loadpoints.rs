@@ -334,6 +334,9 @@ pub struct LoadPointOptions {
     pub host: Option<parallax_sim::HostOverhead>,
     /// Client start spread ([`CLIENT_STAGGER`] by default).
     pub stagger: f64,
+    /// Predict every row with this engine model instead of its backend's (e.g.
+    /// [`EngineModel::none`] to see the bare simulator); `None` (default): the row's backend.
+    pub engine: Option<EngineModel>,
 }
 
 impl Default for LoadPointOptions {
@@ -342,6 +345,7 @@ impl Default for LoadPointOptions {
             cost_model: CostSource::Choice(CostModelChoice::default()),
             host: None,
             stagger: CLIENT_STAGGER,
+            engine: None,
         }
     }
 }
@@ -385,7 +389,10 @@ pub fn predict_load_point(
         format!("{workers}x{per_replica}x{gpu}")
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let mut engine: EngineModel = crate::engine_model(p.engine, &model, &cluster, p.tp);
+    let mut engine: EngineModel = match &opts.engine {
+        Some(e) => e.clone(),
+        None => crate::engine_model(p.engine, &model, &cluster, p.tp),
+    };
     if let Some(b) = p.batch_size {
         engine.scheduler.max_num_seqs = b;
         if engine.scheduler.max_num_batched_tokens < b {
