@@ -64,6 +64,18 @@ pub trait CostModel: Send + Sync + Debug {
     /// ops: its host time is this times the op count (see [`Self::host_overlap_exponent`]).
     fn kernel_launch_overhead(&self) -> f64;
 
+    /// Host time of one kernel launch *measured on the user's machine* (a profile's
+    /// `overheads.kernel_launch_seconds`, from the profiler's tight loop of tiny eager
+    /// kernels), seconds; `None` when the model has no measurement (the default).
+    ///
+    /// Serving-engine models that run a compiled forward issue about one launch per lowered
+    /// op, so they take this as their eager issue time when it is known
+    /// (`parallax_plan::EngineModel::launch_from_profile`); [`Self::kernel_launch_overhead`]
+    /// stays the per-op cost of an uncompiled eager framework.
+    fn measured_kernel_launch(&self) -> Option<f64> {
+        None
+    }
+
     /// Fixed device-side time per iteration, paid with or without CUDA graphs (graph launch,
     /// latency of the first kernel, the final synchronisation). Scheduler time of a serving
     /// engine is not part of it (that is a simulator-level setting).

@@ -168,6 +168,9 @@ impl<O: CostOverride> CostModel for Overridden<O> {
     fn kernel_launch_overhead(&self) -> f64 {
         self.overrides.kernel_launch_overhead(&*self.inner)
     }
+    fn measured_kernel_launch(&self) -> Option<f64> {
+        self.inner.measured_kernel_launch()
+    }
     fn iteration_overhead(&self) -> f64 {
         self.overrides.iteration_overhead(&*self.inner)
     }
@@ -198,6 +201,7 @@ mod tests {
             assert_eq!(w.graph_kernel_overlap(), inner.graph_kernel_overlap());
             assert_eq!(w.host_overlap_exponent(), inner.host_overlap_exponent());
             assert_eq!(w.kernel_launch_overhead(), inner.kernel_launch_overhead());
+            assert_eq!(w.measured_kernel_launch(), inner.measured_kernel_launch());
             assert_eq!(w.iteration_overhead(), inner.iteration_overhead());
             let g = Gemm {
                 m: 512,

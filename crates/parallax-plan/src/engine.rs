@@ -112,7 +112,10 @@ pub const FITTED: [(EngineKind, f64, f64); 4] = [
 
 /// Host issue time per eager op of an engine's compiled forward (torch.compile/Inductor in
 /// vLLM V1, SGLang's and TensorRT-LLM's fused custom ops), seconds: one CUDA kernel launch
-/// from a thin wrapper, about 5 µs on current hosts. Engines launch asynchronously, so the
+/// from a thin wrapper, about 5 µs on current hosts. The fallback of
+/// [`EngineModel::launch_from_profile`]: a profile that measured the machine's launch cost
+/// (`kernel_launch_seconds`; the shipped H100 and H200 profiler runs measured 9.6 µs and
+/// 7.3 µs) replaces it. Engines launch asynchronously, so the
 /// host runs ahead and an eager iteration takes the larger of its device and host times.
 pub const COMPILED_OP_HOST_S: f64 = 5e-6;
 
@@ -136,6 +139,12 @@ pub struct EngineModel {
     pub eager_op_host_s: Option<f64>,
     /// Blend exponent of eager device and host time (`None`: the cost model's; `∞`: max).
     pub eager_overlap_exponent: Option<f64>,
+    /// Take the eager issue time per op from the cost model's kernel launch measured on the
+    /// user's machine ([`parallax_hw::CostModel::measured_kernel_launch`], a profile's
+    /// `kernel_launch_seconds`) when it has one; `eager_op_host_s` is then the fallback.
+    /// True for engines that run a compiled forward (about one launch per op).
+    #[serde(default)]
+    pub launch_from_profile: bool,
     /// Fraction of each GPU's memory the engine uses (weights, activations, KV).
     pub gpu_memory_utilization: f64,
     /// Tokens per KV block (page).
@@ -223,6 +232,7 @@ impl EngineModel {
                     cuda_graph_max_tokens: capture,
                     eager_op_host_s: Some(COMPILED_OP_HOST_S),
                     eager_overlap_exponent: Some(f64::INFINITY),
+                    launch_from_profile: true,
                     gpu_memory_utilization: 0.9,
                     block_size: 16,
                     kernels: compiled,
@@ -243,6 +253,7 @@ impl EngineModel {
                 cuda_graph_max_tokens: 0,
                 eager_op_host_s: None,
                 eager_overlap_exponent: None,
+                launch_from_profile: false,
                 gpu_memory_utilization: 0.9,
                 block_size: 16,
                 kernels: EngineKernels {
@@ -283,6 +294,7 @@ impl EngineModel {
                     cuda_graph_max_tokens: 0,
                     eager_op_host_s: Some(COMPILED_OP_HOST_S),
                     eager_overlap_exponent: Some(f64::INFINITY),
+                    launch_from_profile: true,
                     gpu_memory_utilization: 0.88,
                     block_size: 1,
                     kernels: compiled,
@@ -303,6 +315,7 @@ impl EngineModel {
                 cuda_graph_max_tokens: 0,
                 eager_op_host_s: Some(COMPILED_OP_HOST_S),
                 eager_overlap_exponent: Some(f64::INFINITY),
+                launch_from_profile: true,
                 gpu_memory_utilization: 0.9,
                 block_size: 32,
                 kernels: compiled,
@@ -329,6 +342,7 @@ impl EngineModel {
             cuda_graph_max_tokens: lower.cuda_graph_max_tokens,
             eager_op_host_s: lower.eager_op_host,
             eager_overlap_exponent: lower.eager_overlap_exponent,
+            launch_from_profile: false,
             gpu_memory_utilization: lower.memory.gpu_memory_utilization,
             block_size: lower.memory.block_size,
             kernels: EngineKernels::default(),
@@ -347,6 +361,7 @@ impl EngineModel {
         o.cuda_graph_max_batch = self.cuda_graph_max_batch;
         o.cuda_graph_max_tokens = self.cuda_graph_max_tokens;
         o.eager_op_host = self.eager_op_host_s;
+        o.measured_launch = self.launch_from_profile;
         o.eager_overlap_exponent = self.eager_overlap_exponent;
         o
     }
@@ -554,6 +569,9 @@ impl parallax_hw::CostModel for EngineCost {
     }
     fn kernel_launch_overhead(&self) -> f64 {
         self.inner.kernel_launch_overhead()
+    }
+    fn measured_kernel_launch(&self) -> Option<f64> {
+        self.inner.measured_kernel_launch()
     }
     fn iteration_overhead(&self) -> f64 {
         self.inner.iteration_overhead()

@@ -97,6 +97,10 @@ pub struct LowerOptions {
     /// Blend exponent of an eager iteration's device and host times; `None` (default) uses
     /// the cost model's [`CostModel::host_overlap_exponent`]; `∞` is the maximum.
     pub eager_overlap_exponent: Option<f64>,
+    /// Prefer the cost model's measured kernel launch
+    /// ([`CostModel::measured_kernel_launch`]) over `eager_op_host` as the host time per
+    /// eager op when the model has one. Default false.
+    pub measured_launch: bool,
     /// Tokens of context one request must be able to hold for the plan to be feasible (the
     /// workload's largest request), in one pipeline engine's share (`1/pp`) of the KV cache;
     /// `0` means one KV block. Default 0.
@@ -119,6 +123,7 @@ impl Default for LowerOptions {
             cuda_graph_max_tokens: 0,
             eager_op_host: None,
             eager_overlap_exponent: None,
+            measured_launch: false,
             required_kv_tokens: 0,
             cache_tokens: 16_384,
             host_link_bandwidth: 50e9,
@@ -574,6 +579,11 @@ impl PlanStageCost {
                 groups: full,
             });
         }
+        let eager_op_host = if opts.measured_launch {
+            cost.measured_kernel_launch().or(opts.eager_op_host)
+        } else {
+            opts.eager_op_host
+        };
         PlanStageCost {
             stage: s,
             layers: spec.layers(),
@@ -588,7 +598,7 @@ impl PlanStageCost {
             cuda_graphs: opts.cuda_graphs,
             cuda_graph_max_batch: opts.cuda_graph_max_batch,
             cuda_graph_max_tokens: opts.cuda_graph_max_tokens,
-            eager_op_host: opts.eager_op_host,
+            eager_op_host,
             eager_overlap_exponent: opts.eager_overlap_exponent,
             send_group,
             tokens: Table::new(opts.cache_tokens),

@@ -157,3 +157,85 @@ fn malformed_batch_specs_are_typed_errors() {
     }
     assert!(batch_from_specs(&[] as &[&str], &[] as &[&str]).is_err());
 }
+
+/// A roofline that reports a kernel launch measured on "this machine".
+#[derive(Debug)]
+struct Measured(RooflineModel, f64);
+
+impl parallax_hw::CostModel for Measured {
+    fn name(&self) -> &str {
+        "measured-launch"
+    }
+    fn gemm(&self, g: &parallax_ir::Gemm) -> f64 {
+        self.0.gemm(g)
+    }
+    fn prefill_attention(
+        &self,
+        s: &parallax_ir::AttentionShape,
+        c: &[parallax_ir::PrefillChunk],
+    ) -> f64 {
+        self.0.prefill_attention(s, c)
+    }
+    fn decode_attention(
+        &self,
+        s: &parallax_ir::AttentionShape,
+        d: &parallax_ir::DecodeGroup,
+    ) -> f64 {
+        self.0.decode_attention(s, d)
+    }
+    fn elementwise(&self, op: &parallax_ir::Elementwise) -> f64 {
+        self.0.elementwise(op)
+    }
+    fn collective(
+        &self,
+        k: parallax_ir::CollectiveKind,
+        bytes: f64,
+        g: &parallax_hw::DeviceGroup,
+    ) -> f64 {
+        self.0.collective(k, bytes, g)
+    }
+    fn kernel_launch_overhead(&self) -> f64 {
+        self.0.kernel_launch_overhead()
+    }
+    fn measured_kernel_launch(&self) -> Option<f64> {
+        Some(self.1)
+    }
+    fn iteration_overhead(&self) -> f64 {
+        self.0.iteration_overhead()
+    }
+}
+
+#[test]
+fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
+    use parallax_plan::{predict_with, EngineContext, EngineKind, EngineModel, LowerOptions};
+    let (model, cluster, _) = setup();
+    let batch = Batch {
+        prefill: vec![PrefillChunk {
+            new_tokens: 64,
+            prefix: 0,
+        }],
+        decode: DecodeGroup::uniform(0, 0),
+    };
+    let ctx = EngineContext {
+        gpu: &cluster.gpu,
+        tp: 1,
+        max_model_len: model.max_position_embeddings,
+    };
+    let run = |kind: EngineKind, launch: f64| {
+        let engine = EngineModel::preset(kind, &ctx);
+        let cost = Arc::new(Measured(RooflineModel::new(&cluster.gpu), launch));
+        let opts = engine.lower_options(&LowerOptions::default());
+        predict_with(&model, &cluster, 1, &batch, cost, &opts).unwrap()
+    };
+    // A tiny eager prefill is host-bound: its host time is ops × the measured launch.
+    let fast = run(EngineKind::Sglang, 2e-6);
+    let slow = run(EngineKind::Sglang, 40e-6);
+    assert!(!fast.cuda_graph && fast.ops > 100.0);
+    assert!((fast.host_ms - fast.ops * 2e-3).abs() < 1e-9, "{fast:?}");
+    assert!((slow.host_ms - slow.ops * 40e-3).abs() < 1e-9, "{slow:?}");
+    assert!(slow.iteration_ms > fast.iteration_ms);
+    // vLLM V0 runs an uncompiled eager forward: the cost model's per-op dispatch, not the launch.
+    let v0 = run(EngineKind::VllmV0, 2e-6);
+    let per_op = parallax_hw::CostModel::kernel_launch_overhead(&RooflineModel::new(&cluster.gpu));
+    assert!((v0.host_ms - v0.ops * per_op * 1e3).abs() < 1e-9 * v0.host_ms.max(1.0));
+}

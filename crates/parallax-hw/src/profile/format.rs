@@ -258,9 +258,11 @@ impl<T> Table<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Overheads {
     /// Host time of one eagerly launched tiny kernel as the profiler measures it (a tight
-    /// loop of `x.add_(1)`), seconds. Informational: a lower bound of the per-op host time
-    /// below, which also pays for the framework's Python dispatch and the several kernels one
-    /// lowered op is in an eager framework. Not used for prediction.
+    /// loop of `x.add_(1)`), seconds. Serving-engine models that run a compiled forward
+    /// (vLLM V1, SGLang, TensorRT-LLM) take it as their host issue time per op
+    /// ([`crate::CostModel::measured_kernel_launch`]); it is a lower bound of the per-op host
+    /// time below, which also pays for an uncompiled framework's Python dispatch and the
+    /// several kernels one lowered op is in an eager framework.
     pub kernel_launch_seconds: Option<f64>,
     /// Device time per tiny kernel replayed from a CUDA graph (the profiler replays a graph of
     /// 1,000 `x.add_(1)`), seconds. Informational, like `kernel_launch_seconds`: the pair

@@ -602,6 +602,7 @@ pub struct ProfiledCostModel {
     matmul_flops: f64,
     memory_bandwidth: f64,
     launch: Option<f64>,
+    measured_launch: Option<f64>,
     iteration: Option<f64>,
     graph_overlap: Option<f64>,
     /// The (intra-node, inter-node) links the profile's collectives were measured on; a
@@ -636,6 +637,7 @@ impl ProfiledCostModel {
             matmul_flops: profile.gpu.matmul_flops,
             memory_bandwidth: profile.gpu.memory_bandwidth,
             launch: profile.overheads.host_op_seconds,
+            measured_launch: profile.overheads.kernel_launch_seconds,
             iteration: profile.overheads.iteration_seconds,
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
@@ -909,6 +911,11 @@ impl CostModel for ProfiledCostModel {
     fn kernel_launch_overhead(&self) -> f64 {
         self.launch
             .unwrap_or_else(|| self.fallback.kernel_launch_overhead())
+    }
+
+    fn measured_kernel_launch(&self) -> Option<f64> {
+        self.measured_launch
+            .or_else(|| self.fallback.measured_kernel_launch())
     }
 
     fn iteration_overhead(&self) -> f64 {
