@@ -275,6 +275,18 @@ impl Cell {
                         qk_rope_head_dim,
                         v_head_dim,
                     } => {
+                        // Decode in the absorbed form, prefill as multi-head attention over
+                        // up-projected keys and values (and the cached prefixes' up-projection).
+                        let absorbed = shape.flops(&[], &batch.decode);
+                        let mla_attn = match lower::mla_prefill(a, 1, &Precision::uniform(act)) {
+                            Some(m) if !batch.prefill.is_empty() => {
+                                absorbed
+                                    + m.shape
+                                        .flops(&batch.prefill, &crate::DecodeGroup::default())
+                                    + m.context_gemm(&batch.prefill).map_or(0.0, |g| g.flops())
+                            }
+                            _ => absorbed,
+                        };
                         let (hq, c, n, r, v) = (
                             heads as f64,
                             kv_lora_rank as f64,
@@ -299,7 +311,7 @@ impl Cell {
                             )
                             .flops
                             + 2.0 * t * hq * n * c
-                            + attn
+                            + mla_attn
                             + 2.0 * t * hq * c * v
                             + 2.0 * t * hq * v * h
                     }

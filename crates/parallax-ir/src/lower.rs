@@ -14,8 +14,10 @@
 //!   (replicated), `kv_a_norm`, `rotary`, `q_absorb` (per-head `W_UK`, `count = heads/tp`),
 //!   `attn` with `kv_heads = 1`, `qk_head_dim = kv_lora_rank + qk_rope_head_dim` and
 //!   `v_head_dim = kv_lora_rank` over the replicated latent cache, `v_up` (per-head `W_UV`),
-//!   `o_proj`, all-reduce. Prefill in the absorbed form costs more attention FLOPs than the
-//!   naive form; engines that switch forms for prefill are faster than this estimate there.
+//!   `o_proj`, all-reduce. Prefill chunks run as engines run them ([`MlaPrefill`]): an
+//!   `attn_prefill` multi-head attention over up-projected keys and values (`qk_nope +
+//!   qk_rope` and `v_head_dim` wide) and, for chunks with a cached prefix, a
+//!   `kv_b_proj_context` GEMM up-projecting the prefix's latents; `attn` covers decode only.
 //! - **Dense MLP**: column-parallel `gate_up_proj`, `act`, row-parallel `down_proj`,
 //!   all-reduce when `tp > 1`.
 //! - **MoE**: `router` GEMM (replicated), `routing`; when `ep > 1` an `ep_dispatch` all-to-all
@@ -28,7 +30,7 @@
 //!
 //! Every op except `attn` depends on the batch only through `T` (see [`crate::op`]).
 
-use crate::batch::Batch;
+use crate::batch::{Batch, DecodeGroup};
 use crate::dtype::{DType, Precision};
 use crate::error::IrError;
 use crate::model::{Attention, AttentionKind, Cell, Model, Moe};
@@ -216,6 +218,73 @@ pub fn attention_shape(a: &Attention, tp: u32, precision: &Precision) -> Attenti
         act_dtype: precision.activations,
         kv_dtype: precision.kv_cache,
     }
+}
+
+/// MLA prefill as serving engines run it (vLLM's MLA backends, SGLang's `forward_normal`,
+/// TensorRT-LLM's context phase): the latents are up-projected to per-head keys and values
+/// (`kv_b_proj`) and a standard multi-head attention runs over them, instead of the
+/// weight-absorbed form decode uses (whose per-head dot products are `kv_lora_rank +
+/// qk_rope_head_dim` wide, about 3.4× the attention FLOPs of DeepSeek-V3's prefill).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MlaPrefill {
+    /// Multi-head attention over the up-projected keys (`qk_nope + qk_rope` wide) and values
+    /// (`v_head_dim`), one KV head per query head, keys and values in the activation type.
+    pub shape: AttentionShape,
+    /// The up-projection of cached context tokens' latents (`m` = 1 row): the engine
+    /// up-projects a chunk's cached prefix before attending to it. New tokens need no extra
+    /// GEMM: their up-projection costs what the absorbed `q_absorb` and `v_up` cost.
+    pub context_up: Gemm,
+}
+
+impl MlaPrefill {
+    /// The context up-projection GEMM of a batch's prefill chunks (`m` = their cached
+    /// prefix tokens), or `None` when no chunk has a prefix.
+    pub fn context_gemm(&self, prefill: &[crate::batch::PrefillChunk]) -> Option<Gemm> {
+        let m: u64 = prefill.iter().map(|c| c.prefix as u64).sum();
+        (m > 0).then_some(Gemm {
+            m,
+            ..self.context_up
+        })
+    }
+}
+
+/// The prefill form of an MLA attention cell under tensor parallelism `tp` ([`MlaPrefill`]);
+/// `None` for standard attention.
+pub fn mla_prefill(a: &Attention, tp: u32, precision: &Precision) -> Option<MlaPrefill> {
+    let AttentionKind::Mla {
+        heads,
+        kv_lora_rank,
+        qk_nope_head_dim,
+        qk_rope_head_dim,
+        v_head_dim,
+        ..
+    } = a.kind
+    else {
+        return None;
+    };
+    let hl = heads.div_ceil(tp.max(1));
+    let qk = qk_nope_head_dim.saturating_add(qk_rope_head_dim);
+    let act = precision.activations;
+    Some(MlaPrefill {
+        shape: AttentionShape {
+            heads: hl,
+            kv_heads: hl,
+            qk_head_dim: qk,
+            v_head_dim,
+            kv_bytes_per_token: hl as f64 * (qk as f64 + v_head_dim as f64) * act.bytes(),
+            window: a.sliding_window,
+            act_dtype: act,
+            kv_dtype: act,
+        },
+        context_up: Gemm {
+            m: 1,
+            n: hl as u64 * (qk_nope_head_dim as u64 + v_head_dim as u64),
+            k: kv_lora_rank as u64,
+            count: 1,
+            weight_dtype: precision.weights,
+            act_dtype: precision.compute,
+        },
+    })
 }
 
 /// A short description of a cell for error messages.
@@ -437,7 +506,36 @@ pub fn lower_cell(
                     ));
                     out.push(elementwise("rotary", rotary_op(t, (hl + 1) * r, act)));
                     out.push(gemm("q_absorb", t, c, n, shape.heads, precision));
-                    push_attn(shape, batch, out);
+                    // Decode attends over the latent cache in the absorbed form; prefill
+                    // chunks run multi-head attention over up-projected keys and values.
+                    if batch.decode.requests > 0 {
+                        push_attn(
+                            shape,
+                            &Batch {
+                                prefill: Vec::new(),
+                                decode: batch.decode,
+                            },
+                            out,
+                        );
+                    }
+                    if let (false, Some(m)) =
+                        (batch.prefill.is_empty(), mla_prefill(a, tp, precision))
+                    {
+                        if let Some(g) = m.context_gemm(&batch.prefill) {
+                            out.push(Op {
+                                name: "kv_b_proj_context",
+                                body: OpBody::Gemm(g),
+                            });
+                        }
+                        out.push(Op {
+                            name: "attn_prefill",
+                            body: OpBody::Attention {
+                                shape: m.shape,
+                                prefill: batch.prefill.clone(),
+                                decode: DecodeGroup::default(),
+                            },
+                        });
+                    }
                     out.push(gemm("v_up", t, v, c, shape.heads, precision));
                     out.push(gemm("o_proj", t, h, hl * v, 1, precision));
                 }

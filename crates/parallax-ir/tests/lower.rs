@@ -460,3 +460,84 @@ fn cell_bytes_include_weights_and_kv() {
     assert!(bytes > weights + kv);
     assert!(bytes < (weights + kv) * 1.05, "{bytes} vs {}", weights + kv);
 }
+
+#[test]
+fn mla_prefill_runs_multi_head_attention_over_up_projected_keys() {
+    let m = resolve("deepseek-v3").unwrap();
+    let attn = cell_of(&m, |c| matches!(c, Cell::Attention(_)));
+    let p = m.precision;
+    let ops = lower(&attn, CellShard::tp(8), &mixed_batch(), &p);
+    let find = |name: &str| ops.iter().find(|o| o.name == name).cloned();
+    // Decode: the absorbed form over the latent cache (one KV head, 512 + 64 wide).
+    let Some(Op {
+        body:
+            OpBody::Attention {
+                shape,
+                prefill,
+                decode,
+            },
+        ..
+    }) = find("attn")
+    else {
+        panic!("no decode attention in {ops:?}")
+    };
+    assert!(prefill.is_empty() && decode.requests == 4);
+    assert_eq!(
+        (shape.heads, shape.kv_heads, shape.qk_head_dim),
+        (16, 1, 576)
+    );
+    // Prefill: 16 local heads of 128 + 64 (keys) and 128 (values), one KV head per head.
+    let Some(Op {
+        body:
+            OpBody::Attention {
+                shape,
+                prefill,
+                decode,
+            },
+        ..
+    }) = find("attn_prefill")
+    else {
+        panic!("no prefill attention in {ops:?}")
+    };
+    assert_eq!(prefill.len(), 2);
+    assert_eq!(decode.requests, 0);
+    assert_eq!(
+        (
+            shape.heads,
+            shape.kv_heads,
+            shape.qk_head_dim,
+            shape.v_head_dim
+        ),
+        (16, 16, 192, 128)
+    );
+    // The naive form's attention FLOPs are (192 + 128) / (576 + 512) of the absorbed form's.
+    let absorbed = parallax_ir::lower::attention_shape(
+        match &attn {
+            Cell::Attention(a) => a,
+            _ => unreachable!(),
+        },
+        8,
+        &p,
+    );
+    let none = DecodeGroup::default();
+    let ratio = shape.flops(&prefill, &none) / absorbed.flops(&prefill, &none);
+    assert!((ratio - 320.0 / 1088.0).abs() < 1e-12, "{ratio}");
+    // The chunk with a 2,048-token prefix up-projects those latents: 512 → 16 × (128 + 128).
+    let Some(Op {
+        body: OpBody::Gemm(g),
+        ..
+    }) = find("kv_b_proj_context")
+    else {
+        panic!("no context up-projection in {ops:?}")
+    };
+    assert_eq!((g.m, g.n, g.k), (2048, 16 * 256, 512));
+    // Decode-only batches have neither.
+    let decode_only = Batch {
+        prefill: vec![],
+        decode: DecodeGroup::uniform(8, 100),
+    };
+    let ops = lower(&attn, CellShard::tp(8), &decode_only, &p);
+    assert!(ops
+        .iter()
+        .all(|o| o.name != "attn_prefill" && o.name != "kv_b_proj_context"));
+}

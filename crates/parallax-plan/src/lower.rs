@@ -18,7 +18,9 @@
 //!   in a second table of the same kind;
 //! - **attention**, per call: `cost.prefill_attention` over the prefill chunks plus
 //!   `cost.decode_attention` over the decode group, times the layers of each distinct
-//!   attention shape in the stage. With attention replicas (`attn=RxtpT`) the batch is split
+//!   attention shape in the stage (MLA prefill chunks in their multi-head form with their
+//!   cached prefixes' up-projection, `parallax_ir::lower::MlaPrefill`, as engines run them;
+//!   decode in the absorbed form). With attention replicas (`attn=RxtpT`) the batch is split
 //!   between the `R` groups (prefill chunks in contiguous runs of equal count, decode
 //!   requests evenly) and the slowest group counts;
 //! - **the KV-cache write** of the new tokens' keys and values, one elementwise op per
@@ -70,8 +72,9 @@ use crate::plan::{CellPlacement, Plan, StageSpec};
 use parallax_hw::cost::{eager_wall_time, graph_wall_time};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
-    lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
-    DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody, PrefillChunk,
+    lower::MlaPrefill, lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell,
+    CollectiveKind, DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody,
+    PrefillChunk,
 };
 use parallax_sim::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
 use std::sync::{Arc, OnceLock};
@@ -389,6 +392,8 @@ struct Unit {
 #[derive(Debug, Clone, Copy)]
 struct AttnUnit {
     shape: AttentionShape,
+    /// MLA's prefill form (`None`: prefill uses `shape` too).
+    mla: Option<MlaPrefill>,
     layers: f64,
 }
 
@@ -521,9 +526,14 @@ impl PlanStageCost {
                 });
                 if let Cell::Attention(a) = cell {
                     let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
-                    match attn.iter_mut().find(|u| u.shape == shape) {
+                    let mla = parallax_ir::lower::mla_prefill(a, pl.shard.tp, p);
+                    match attn.iter_mut().find(|u| u.shape == shape && u.mla == mla) {
                         Some(u) => u.layers += n,
-                        None => attn.push(AttnUnit { shape, layers: n }),
+                        None => attn.push(AttnUnit {
+                            shape,
+                            mla,
+                            layers: n,
+                        }),
                     }
                 }
                 if i + 1 < layouts.len() {
@@ -710,7 +720,7 @@ impl PlanStageCost {
         if r <= 1 {
             let calls = attention_calls(&batch.prefill, &batch.decode);
             for a in &self.attn {
-                let (t, f, b) = attention_call(cost, &a.shape, &batch.prefill, &batch.decode);
+                let (t, f, b) = attention_call(cost, a, &batch.prefill, &batch.decode);
                 time += a.layers * t;
                 flops += a.layers * f;
                 bytes += a.layers * b;
@@ -741,7 +751,7 @@ impl PlanStageCost {
             };
             let (mut gt, mut gf, mut gb) = (0.0, 0.0, 0.0);
             for a in &self.attn {
-                let (t, f, b) = attention_call(cost, &a.shape, bin, &decode);
+                let (t, f, b) = attention_call(cost, a, bin, &decode);
                 gt += a.layers * t;
                 gf += a.layers * f;
                 gb += a.layers * b;
@@ -892,25 +902,43 @@ fn kv_cache_write(tokens: u64, shape: &AttentionShape) -> Op {
     }
 }
 
-/// One attention kernel over a batch: (seconds, flops, bytes).
+/// One layer's attention over a batch: (seconds, flops, bytes). MLA prefill chunks run in
+/// their multi-head form, with the up-projection of their cached prefixes
+/// ([`MlaPrefill`]).
 fn attention_call(
     cost: &dyn CostModel,
-    shape: &AttentionShape,
+    unit: &AttnUnit,
     prefill: &[PrefillChunk],
     decode: &DecodeGroup,
 ) -> (f64, f64, f64) {
-    let mut t = 0.0;
+    let shape = &unit.shape;
+    let (mut t, mut f, mut b) = (0.0, 0.0, 0.0);
     if !prefill.is_empty() {
-        t += cost.prefill_attention(shape, prefill);
+        let none = DecodeGroup::default();
+        match &unit.mla {
+            Some(m) => {
+                t += cost.prefill_attention(&m.shape, prefill);
+                f += m.shape.flops(prefill, &none);
+                b += m.shape.bytes(prefill, &none);
+                if let Some(g) = m.context_gemm(prefill) {
+                    t += cost.gemm(&g);
+                    f += g.flops();
+                    b += g.bytes();
+                }
+            }
+            None => {
+                t += cost.prefill_attention(shape, prefill);
+                f += shape.flops(prefill, &none);
+                b += shape.bytes(prefill, &none);
+            }
+        }
     }
     if decode.requests > 0 {
         t += cost.decode_attention(shape, decode);
+        f += shape.flops(&[], decode);
+        b += shape.bytes(&[], decode);
     }
-    (
-        t,
-        shape.flops(prefill, decode),
-        shape.bytes(prefill, decode),
-    )
+    (t, f, b)
 }
 
 impl StageCost for PlanStageCost {
