@@ -160,9 +160,22 @@ pub struct EngineContext<'a> {
     pub gpu: &'a Gpu,
     /// Tensor-parallel degree of one instance.
     pub tp: u32,
-    /// The model's context length (`max_position_embeddings`), for vLLM V0's token budget.
+    /// The model's context length (`max_position_embeddings`, or vLLM's `--max-model-len`),
+    /// for vLLM V0's token budget and its long-context chunked-prefill default.
     pub max_model_len: u32,
+    /// The model has MLA or sliding-window attention, for which vLLM V0 never turns chunked
+    /// prefill on by itself.
+    pub mla_or_sliding_window: bool,
 }
+
+/// vLLM V0 turns chunked prefill on by default above this context length
+/// (`EngineArgs` in 0.6.x: `max_model_len > 32768`, CUDA, no sliding window, MLA, LoRA or
+/// speculative decoding).
+pub const VLLM_V0_LONG_CONTEXT: u32 = 32_768;
+
+/// vLLM 0.6.x's token budget when chunked prefill is on and the user set none
+/// (`SchedulerConfig`: 512, "the best balance between ITL and TTFT on A100").
+pub const VLLM_V0_CHUNKED_BUDGET: u32 = 512;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -184,7 +197,10 @@ impl EngineModel {
     ///   watermark; `gpu_memory_utilization` 0.9, block size 16.
     /// - **vllm-v0** (0.6.x): prefill-first without mixing, `max_num_batched_tokens =
     ///   max(max_model_len, 2048)`, `max_num_seqs` 256, 1 % watermark; decode graphs up to 256
-    ///   requests, prefills eager; host work between steps; 0.9, block 16.
+    ///   requests, prefills eager; host work between steps; 0.9, block 16. Above a context of
+    ///   [`VLLM_V0_LONG_CONTEXT`] tokens (a model without MLA or sliding windows) V0 enables
+    ///   chunked prefill itself: decodes first, then prefill chunks under a
+    ///   [`VLLM_V0_CHUNKED_BUDGET`]-token budget.
     /// - **sglang** (0.5.x, `python/sglang/srt/server_args.py`): prefill priority with chunked
     ///   prefill, no mixing; `chunked_prefill_size` 2048 below 35 GB of GPU memory, 4096 below
     ///   60 GB, 8192 below 160 GB, 16384 above; decode graphs up to `cuda_graph_max_bs` (256
@@ -241,12 +257,23 @@ impl EngineModel {
             EngineKind::VllmV0 => EngineModel {
                 name: kind.name().into(),
                 mirrors: "vLLM 0.6 V0 engine defaults".into(),
-                scheduler: SchedulerConfig {
-                    kind: SchedulerKind::VllmV0,
-                    max_num_seqs: 256,
-                    max_num_batched_tokens: ctx.max_model_len.max(2048),
-                    chunk_size: None,
-                    watermark: 0.01,
+                scheduler: if ctx.max_model_len > VLLM_V0_LONG_CONTEXT && !ctx.mla_or_sliding_window
+                {
+                    SchedulerConfig {
+                        kind: SchedulerKind::Chunked,
+                        max_num_seqs: 256,
+                        max_num_batched_tokens: VLLM_V0_CHUNKED_BUDGET,
+                        chunk_size: None,
+                        watermark: 0.01,
+                    }
+                } else {
+                    SchedulerConfig {
+                        kind: SchedulerKind::VllmV0,
+                        max_num_seqs: 256,
+                        max_num_batched_tokens: ctx.max_model_len.max(2048),
+                        chunk_size: None,
+                        watermark: 0.01,
+                    }
                 },
                 host: host(false),
                 cuda_graph_max_batch: 256,

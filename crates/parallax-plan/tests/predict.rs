@@ -220,6 +220,7 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
         gpu: &cluster.gpu,
         tp: 1,
         max_model_len: model.max_position_embeddings,
+        mla_or_sliding_window: false,
     };
     let run = |kind: EngineKind, launch: f64| {
         let engine = EngineModel::preset(kind, &ctx);

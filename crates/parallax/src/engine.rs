@@ -23,6 +23,13 @@ pub fn engine_model(kind: EngineKind, model: &Model, cluster: &Cluster, tp: u32)
             gpu: &cluster.gpu,
             tp,
             max_model_len: model.max_position_embeddings,
+            mla_or_sliding_window: model.cells().any(|(c, _)| match c {
+                parallax_ir::Cell::Attention(a) => {
+                    a.sliding_window.is_some()
+                        || matches!(a.kind, parallax_ir::AttentionKind::Mla { .. })
+                }
+                _ => false,
+            }),
         },
     )
 }

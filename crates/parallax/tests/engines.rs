@@ -34,9 +34,26 @@ fn presets_follow_each_engines_defaults() {
         (a.scheduler.max_num_batched_tokens, a.scheduler.max_num_seqs),
         (2048, 256)
     );
+    // vLLM 0.6 turns chunked prefill on by itself above a 32K context (Llama-3.1: 131,072),
+    // with a 512-token budget; below it, prefill-first with max(max_model_len, 2048).
     let v0 = engine("vllm-v0", "H100", 1);
+    assert_eq!(v0.scheduler.kind, SchedulerKind::Chunked);
+    assert_eq!(v0.scheduler.max_num_batched_tokens, 512);
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let mut short = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    short.max_position_embeddings = 8192; // `--max-model-len 8192`
+    let v0 = parallax::engine_named("vllm-v0", &short, &cluster, 1).unwrap();
     assert_eq!(v0.scheduler.kind, SchedulerKind::VllmV0);
-    assert_eq!(v0.scheduler.max_num_batched_tokens, 131_072); // Llama-3.1's context length
+    assert_eq!(v0.scheduler.max_num_batched_tokens, 8192);
+    short.max_position_embeddings = 32_768;
+    let v0 = parallax::engine_named("vllm-v0", &short, &cluster, 1).unwrap();
+    assert_eq!(v0.scheduler.kind, SchedulerKind::VllmV0);
+    // MLA models never get it by default.
+    let mla = parallax::ir::resolve("deepseek-v3").unwrap();
+    assert!(mla.max_position_embeddings > 32_768);
+    let v0 =
+        parallax::engine_named("vllm-v0", &mla, &Cluster::parse("1x8xH200").unwrap(), 8).unwrap();
+    assert_eq!(v0.scheduler.kind, SchedulerKind::VllmV0);
     let s = engine("sglang", "H100", 1);
     assert_eq!(s.scheduler.kind, SchedulerKind::PrefillFirst);
     assert_eq!(s.scheduler.max_num_batched_tokens, 8192);
