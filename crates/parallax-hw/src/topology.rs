@@ -541,12 +541,12 @@ impl Cluster {
         )?;
         let groups: Vec<NodeGroup> = match &file.group {
             None => {
-                let missing = |f: &str| {
-                    field_err(
-                        f,
-                        "(missing)".into(),
-                        "a value (or `[[group]]` tables for a heterogeneous cluster)",
-                    )
+                let missing = |f: &str| HwError::Toml {
+                    source_name: source.to_string(),
+                    message: format!(
+                        "missing field `{f}` (or give `[[group]]` tables for a heterogeneous \
+                         cluster)"
+                    ),
                 };
                 let g = GroupFile {
                     nodes: file.nodes.ok_or_else(|| missing("nodes"))?,
