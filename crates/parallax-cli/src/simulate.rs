@@ -292,6 +292,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .map_err(CliError::input)?;
             (r, plan.to_string())
         }
+        Some(plan) if cluster.is_heterogeneous() => {
+            common::check_hetero_cost_model(&cluster, &args.cost_model)?;
+            let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
+                .map_err(CliError::input)?;
+            let r = parallax::hetero::simulate_plan(
+                &model, &cluster, plan, &costs, &workload, &config, &lower,
+            )
+            .map_err(CliError::input)?;
+            (r, plan.to_string())
+        }
         Some(plan) => {
             let r =
                 parallax::simulate_plan(&model, &cluster, plan, cost, &workload, &config, &lower)
