@@ -96,3 +96,22 @@ fn at_low_load_the_faster_kind_alone_wins() {
     let best = report.best.expect("a feasible plan");
     assert_eq!(best.plan.to_string(), "dp=1,pp=1,tp=8,on=H100-SXM");
 }
+
+#[test]
+fn a_plan_on_two_kinds_has_no_single_launch_command() {
+    use parallax::emit::{emit, EmitError, EmitRequest, Engine};
+    let model = parallax::ir::resolve("llama-3.1-70b").unwrap();
+    let cluster = Cluster::parse("1x8xH100+1x8xA100-80GB").unwrap();
+    let plan: Plan = "dp=2,tp=8,on=H100/A100-80GB".parse().unwrap();
+    let req = EmitRequest::new(&model, "x", &cluster, &plan, Default::default());
+    match emit(Engine::Vllm, &req) {
+        Err(EmitError::Unsupported { reason, .. }) => {
+            assert!(
+                reason.contains("H100-SXM, A100-80GB-SXM")
+                    || reason.contains("A100-80GB-SXM, H100-SXM"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
