@@ -51,7 +51,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     chunk: Option<u32>,
     /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
-    /// (needs --prefix-caching).
+    /// (needs --prefix-caching), capacity (weighted by replica speed).
     #[arg(long, default_value = "round-robin")]
     router: String,
     /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
