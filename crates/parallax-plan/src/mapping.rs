@@ -23,6 +23,11 @@
 //! - the resharding group between layouts with different token splits: ranks with stride
 //!   equal to the narrower layout's TP degree;
 //! - a pipeline send/recv: rank `i` of stage `s` and rank `i` of stage `s+1`.
+//!
+//! On a heterogeneous cluster (node groups of different GPU kinds) ranks are numbered group
+//! by group, and each stage's slot is packed by the same rule into the node group of its GPU
+//! kind ([`Plan::on`], see [`crate::hetero`]); a collective's intra-node link is its group's,
+//! traffic between groups crosses the network.
 
 use crate::error::PlanError;
 use crate::plan::Plan;

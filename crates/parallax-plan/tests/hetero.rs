@@ -182,3 +182,78 @@ fn enumeration_on_a_mixed_cluster_has_every_family() {
             .unwrap_or_else(|err| panic!("{p}: {err}"));
     }
 }
+
+/// Every mapping that succeeds on a mixed cluster puts each slot's ranks in its own kind's
+/// group, inside one node when the slot fits a node, and never reuses a rank.
+#[test]
+fn mixed_mappings_are_disjoint_and_respect_groups_and_nodes() {
+    for spec in ["1x8xH100+1x8xA100-80GB", "2x4xH100+1x8xL40S+1x2xB200"] {
+        let c = Cluster::parse(spec).unwrap();
+        let groups = c.node_groups();
+        let mut first = Vec::new();
+        let mut acc = 0;
+        for g in &groups {
+            first.push(acc);
+            acc += g.gpus();
+        }
+        let names: Vec<String> = groups.iter().map(|g| g.gpu.name.clone()).collect();
+        let mut checked = 0;
+        for dp in [1u32, 2, 3, 4] {
+            for pp in [1u32, 2, 3] {
+                for tp in [1u32, 2, 4, 8] {
+                    // Kinds: stage s of replica r on group (r + s) % groups, and all on one group.
+                    let mut variants: Vec<Vec<Vec<String>>> = (0..groups.len())
+                        .map(|g| vec![vec![names[g].clone()]])
+                        .collect();
+                    variants.push(
+                        (0..dp as usize)
+                            .map(|r| {
+                                (0..pp as usize)
+                                    .map(|s| names[(r + s) % names.len()].clone())
+                                    .collect()
+                            })
+                            .collect(),
+                    );
+                    for on in variants {
+                        let p = Plan::new(dp, pp, tp).with_on(on);
+                        let Ok(m) = Mapping::new(&p, &c) else {
+                            continue;
+                        };
+                        checked += 1;
+                        let kinds = hetero::stage_groups(&p, &c).unwrap();
+                        let mut used = std::collections::BTreeSet::new();
+                        for (r, row) in m.slots.iter().enumerate() {
+                            for (s, slot) in row.iter().enumerate() {
+                                let g = kinds[r][s];
+                                let lo = first[g];
+                                let hi = lo + groups[g].gpus();
+                                assert!(
+                                    slot.first_rank >= lo && slot.first_rank + slot.width <= hi,
+                                    "{p} on {spec}"
+                                );
+                                for k in 0..slot.width {
+                                    assert!(
+                                        used.insert(slot.first_rank + k),
+                                        "{p} on {spec}: rank reused"
+                                    );
+                                }
+                                let gpn = groups[g].gpus_per_node;
+                                if tp <= gpn {
+                                    let node = |x: u32| (x - lo) / gpn;
+                                    assert_eq!(
+                                        node(slot.first_rank),
+                                        node(slot.first_rank + tp - 1),
+                                        "{p} on {spec}"
+                                    );
+                                    assert!(m.stage_group(r, s).is_intra_node());
+                                    assert_eq!(m.stage_group(r, s).intra, groups[g].intra_node);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 20, "{spec}: only {checked} mappings");
+    }
+}
