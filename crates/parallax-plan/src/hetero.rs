@@ -408,10 +408,10 @@ fn last_boundary_before(geo: &Geometry, layer: u32) -> u32 {
 /// mixed replicas, and two-kind pipelines split by [`proportional_split`] with the per-layer
 /// times measured by `costs` (one cost model per node group) on [`reference_batch`].
 ///
-/// On a homogeneous cluster this is [`crate::enumerate`].
+/// On a homogeneous cluster this is [`crate::enumerate()`].
 ///
 /// # Errors
-/// As [`crate::enumerate`]; [`PlanError::Option`] when `costs` does not have one model per
+/// As [`crate::enumerate()`]; [`PlanError::Option`] when `costs` does not have one model per
 /// node group.
 pub fn enumerate(
     model: &Model,
