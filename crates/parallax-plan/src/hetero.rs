@@ -20,8 +20,9 @@
 //! The enumerator ([`enumerate`]) lists, for a heterogeneous cluster: every plan of each node
 //! group alone (the homogeneous enumeration on that group), mixed replicas (one plan shape
 //! feasible on several groups, every group's GPUs used), and two-kind pipelines (`a` stages on
-//! one kind then `b` on another, all GPUs of both used) whose layers are split in proportion to
-//! each kind's speed ([`proportional_split`]).
+//! one kind then `b` on another, all GPUs of both used) whose layers are split so that the
+//! slowest stage is as fast as possible ([`balanced_split`], with each kind's measured time per
+//! layer and the LM head's).
 
 use crate::enumerate::{enumerate as enumerate_homogeneous, Constraints, Enumeration, PruneReason};
 use crate::error::PlanError;
@@ -330,15 +331,20 @@ pub fn reference_batch() -> Batch {
     }
 }
 
-/// Layer counts for a pipeline whose stage `s` runs at `seconds_per_layer[s]`: boundaries at
-/// the block boundaries nearest the cost-proportional targets (stage `s` gets layers in
-/// proportion to `1 / seconds_per_layer[s]`, so every stage takes about the same time), each
-/// stage at least one block.
+/// Layer counts for a pipeline whose stage `s` runs at `seconds_per_layer[s]` per layer, the
+/// last stage also paying `last_extra` seconds (the LM head): the contiguous split on block
+/// boundaries that minimises the slowest stage's time, `max_s n_s·t_s (+ last_extra)`, each
+/// stage at least one block. Exact: a dynamic program over block boundaries (O(pp × B²) for
+/// B blocks); among equal optima the one with the earliest boundaries.
 ///
 /// # Errors
-/// [`PlanError::Inconsistent`] when the model has fewer blocks than stages or a time is not
-/// positive and finite.
-pub fn proportional_split(model: &Model, seconds_per_layer: &[f64]) -> Result<Vec<u32>, PlanError> {
+/// [`PlanError::Inconsistent`] when the model has fewer blocks than stages, a per-layer time
+/// is not positive and finite, or `last_extra` is not finite and ≥ 0.
+pub fn balanced_split(
+    model: &Model,
+    seconds_per_layer: &[f64],
+    last_extra: f64,
+) -> Result<Vec<u32>, PlanError> {
     let geo = Geometry::new(model);
     let pp = seconds_per_layer.len();
     let what = format!("pp={pp} on {} ({} blocks)", model.name, geo.blocks_total);
@@ -359,54 +365,53 @@ pub fn proportional_split(model: &Model, seconds_per_layer: &[f64]) -> Result<Ve
             format!("{t} is not a positive finite time"),
         ));
     }
-    let speed: Vec<f64> = seconds_per_layer.iter().map(|t| 1.0 / t).collect();
-    let total_speed: f64 = speed.iter().sum();
-    let total = geo.total_layers;
-    let mut bounds = vec![0u32];
-    let mut acc = 0.0;
-    for (i, s) in speed.iter().enumerate().take(pp - 1) {
-        acc += s;
-        let prev = *bounds.last().unwrap_or(&0);
-        let mut b = geo.nearest_boundary(total as f64 * acc / total_speed);
-        if b <= prev {
-            b = geo.next_boundary(prev);
-        }
-        // Leave at least one block for each later stage.
-        let mut limit = total;
-        for _ in 0..(pp - 1 - i) {
-            limit = last_boundary_before(&geo, limit);
-        }
-        b = b.min(limit);
-        if b <= prev {
-            return Err(PlanError::inconsistent(
-                &what,
-                "layers",
-                "cannot give every stage a block",
-            ));
-        }
-        bounds.push(b);
+    if !(last_extra.is_finite() && last_extra >= 0.0) {
+        return Err(PlanError::inconsistent(
+            &what,
+            "last_extra",
+            format!("{last_extra} is not a finite time ≥ 0"),
+        ));
     }
-    bounds.push(total);
-    Ok(bounds.windows(2).map(|w| w[1] - w[0]).collect())
-}
-
-/// The largest block boundary strictly below `layer`.
-fn last_boundary_before(geo: &Geometry, layer: u32) -> u32 {
-    let mut best = 0;
-    let mut b = 0;
-    loop {
-        let next = geo.next_boundary(b);
-        if next >= layer {
-            return best;
-        }
-        best = next;
-        b = next;
+    // Block boundaries 0 = p_0 < p_1 < … < p_B = layers.
+    let mut pos = vec![0u32];
+    while *pos.last().unwrap_or(&0) < geo.total_layers {
+        let next = geo.next_boundary(*pos.last().unwrap_or(&0));
+        pos.push(next.min(geo.total_layers));
     }
+    let b = pos.len() - 1;
+    let stage_time = |s: usize, layers: u32| {
+        layers as f64 * seconds_per_layer[s] + if s + 1 == pp { last_extra } else { 0.0 }
+    };
+    // best[s][j]: the slowest of stages 0..=s holding blocks 0..j; from[s][j]: stage s's start.
+    let mut best = vec![vec![f64::INFINITY; b + 1]; pp];
+    let mut from = vec![vec![0usize; b + 1]; pp];
+    for j in 1..=b {
+        best[0][j] = stage_time(0, pos[j]);
+    }
+    for s in 1..pp {
+        for j in (s + 1)..=b {
+            for i in s..j {
+                let v = best[s - 1][i].max(stage_time(s, pos[j] - pos[i]));
+                if v < best[s][j] {
+                    best[s][j] = v;
+                    from[s][j] = i;
+                }
+            }
+        }
+    }
+    let mut bounds = vec![b];
+    for s in (1..pp).rev() {
+        let j = *bounds.last().unwrap_or(&b);
+        bounds.push(from[s][j]);
+    }
+    bounds.push(0);
+    bounds.reverse();
+    Ok(bounds.windows(2).map(|w| pos[w[1]] - pos[w[0]]).collect())
 }
 
 /// Enumerate plans on a heterogeneous cluster (see the module docs): each node group alone,
-/// mixed replicas, and two-kind pipelines split by [`proportional_split`] with the per-layer
-/// times measured by `costs` (one cost model per node group) on [`reference_batch`].
+/// mixed replicas, and two-kind pipelines split by [`balanced_split`] with the per-layer and
+/// LM-head times measured by `costs` (one cost model per node group) on [`reference_batch`].
 ///
 /// On a homogeneous cluster this is [`crate::enumerate()`].
 ///
@@ -570,16 +575,16 @@ pub fn enumerate(
                             continue;
                         }
                         let t = |g: usize| layer_seconds(model, tp, cluster, g, costs);
-                        let (tx, ty) = match (t(x), t(y)) {
-                            (Some(tx), Some(ty)) => (tx, ty),
+                        let ((tx, _), (ty, head)) = match (t(x), t(y)) {
+                            (Some(a), Some(b)) => (a, b),
                             _ => {
-                                *out.pruned.entry(PruneReason::Memory).or_insert(0) += 1;
+                                *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
                                 continue;
                             }
                         };
                         let times: Vec<f64> =
                             (0..a).map(|_| tx).chain((0..b).map(|_| ty)).collect();
-                        let Ok(layers) = proportional_split(model, &times) else {
+                        let Ok(layers) = balanced_split(model, &times, head) else {
                             *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
                             continue;
                         };
@@ -607,27 +612,38 @@ pub fn enumerate(
     Ok(out)
 }
 
-/// Seconds per layer of `model` on node group `g` at TP `tp` for [`reference_batch`]: one
-/// stage holding the whole model, lowered without the memory check, divided by its layers.
+/// Seconds per layer and of the LM head of `model` on node group `g` at TP `tp` for
+/// [`reference_batch`]: the per-layer time of the middle stage of the even three-stage
+/// pipeline (its layers and its send; the single-stage time per layer when the model has fewer
+/// than three blocks), and what the single-stage time has beyond its layers (embedding, final
+/// norm, LM head). Lowered without the memory check: only the times are used.
 fn layer_seconds(
     model: &Model,
     tp: u32,
     cluster: &Cluster,
     g: usize,
     costs: &[Arc<dyn CostModel>],
-) -> Option<f64> {
+) -> Option<(f64, f64)> {
     let gc = cluster.group_cluster(g)?;
-    let plan = Plan::new(1, 1, tp);
-    let lowered = crate::lower::lower_unchecked(
-        model,
-        &plan,
-        &gc,
-        costs[g].clone(),
-        &LowerOptions::default(),
-    )
-    .ok()?;
-    let stage = lowered.stages.first()?.first()?;
-    let layers = stage.layers().max(1) as f64;
-    let t = stage.step(&reference_batch()).seconds / layers;
-    (t.is_finite() && t > 0.0).then_some(t)
+    let batch = reference_batch();
+    let time = |pp: u32, stage: usize| -> Option<(f64, f64)> {
+        let plan = Plan::new(1, pp, tp);
+        let l = crate::lower::lower_unchecked(
+            model,
+            &plan,
+            &gc,
+            costs[g].clone(),
+            &LowerOptions::default(),
+        )
+        .ok()?;
+        let st = l.stages.first()?.get(stage)?;
+        Some((st.step(&batch).seconds, st.layers().max(1) as f64))
+    };
+    let (whole, layers) = time(1, 0)?;
+    let per_layer = match time(3, 1) {
+        Some((t, n)) => t / n,
+        None => whole / layers,
+    };
+    let extra = (whole - per_layer * layers).max(0.0);
+    (per_layer.is_finite() && per_layer > 0.0 && extra.is_finite()).then_some((per_layer, extra))
 }

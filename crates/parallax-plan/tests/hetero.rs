@@ -137,15 +137,75 @@ fn lowering_prices_each_stage_on_its_own_gpu() {
 }
 
 #[test]
-fn proportional_split_gives_the_slower_kind_fewer_layers() {
+fn balanced_split_gives_the_slower_kind_fewer_layers() {
     let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
-    let l = hetero::proportional_split(&model, &[1.0, 2.0]).unwrap();
-    assert_eq!(l.iter().sum::<u32>(), 80);
-    assert_eq!(l, vec![53, 27]);
-    let l = hetero::proportional_split(&model, &[1.0, 1.0, 1e6]).unwrap();
-    assert_eq!(l.iter().sum::<u32>(), 80);
-    assert!(l[2] >= 1);
-    assert!(hetero::proportional_split(&model, &[1.0, f64::NAN]).is_err());
+    // max(n, 2·(80 − n)) is smallest (54) at n = 53 or 54; the earliest boundary wins.
+    assert_eq!(
+        hetero::balanced_split(&model, &[1.0, 2.0], 0.0).unwrap(),
+        vec![53, 27]
+    );
+    // A heavy LM head moves layers off the last stage: max(n, 80 − n + 10) → 45 + 35.
+    assert_eq!(
+        hetero::balanced_split(&model, &[1.0, 1.0], 10.0).unwrap(),
+        vec![45, 35]
+    );
+    let l = hetero::balanced_split(&model, &[1.0, 1.0, 1e6], 0.0).unwrap();
+    assert_eq!(l, vec![39, 40, 1]);
+    assert!(hetero::balanced_split(&model, &[1.0, f64::NAN], 0.0).is_err());
+    assert!(hetero::balanced_split(&model, &[1.0, 1.0], -1.0).is_err());
+}
+
+/// The split's slowest stage equals brute force over every split, on models with 1- and
+/// 2-layer blocks.
+#[test]
+fn balanced_split_equals_brute_force() {
+    for name in ["llama-3.1-8b", "gpt-oss-20b"] {
+        let model = parallax_ir::resolve(name).unwrap();
+        let total: u32 = model.runs.iter().map(|r| r.block.layers() * r.repeat).sum();
+        let block = model.runs[0].block.layers();
+        let cases: [(&[f64], f64); 5] = [
+            (&[1.0, 2.0, 1.5], 0.0),
+            (&[3.0, 1.0, 1.0], 4.0),
+            (&[1.0, 1.7, 1.0, 2.3], 2.5),
+            (&[0.5, 0.5], 7.0),
+            (&[2.0, 1.0, 2.0, 1.0], 0.0),
+        ];
+        for (times, head) in cases {
+            let pp = times.len();
+            let cost = |l: &[u32]| {
+                l.iter()
+                    .enumerate()
+                    .map(|(s, &n)| n as f64 * times[s] + if s + 1 == pp { head } else { 0.0 })
+                    .fold(0.0, f64::max)
+            };
+            // Every split into pp positive multiples of the block size.
+            let blocks = total / block;
+            let mut best = f64::INFINITY;
+            let mut stack = vec![(Vec::<u32>::new(), 0u32)];
+            while let Some((cur, used)) = stack.pop() {
+                if cur.len() + 1 == pp {
+                    let mut l = cur.clone();
+                    l.push((blocks - used) * block);
+                    if blocks > used {
+                        best = best.min(cost(&l));
+                    }
+                    continue;
+                }
+                for k in 1..blocks.saturating_sub(used) {
+                    let mut l = cur.clone();
+                    l.push(k * block);
+                    stack.push((l, used + k));
+                }
+            }
+            let got = hetero::balanced_split(&model, times, head).unwrap();
+            assert_eq!(got.iter().sum::<u32>(), total);
+            assert!(
+                got.iter().all(|&n| n > 0 && n % block == 0),
+                "{name}: {got:?}"
+            );
+            assert_eq!(cost(&got), best, "{name} {times:?} head {head}: {got:?}");
+        }
+    }
 }
 
 #[test]
