@@ -65,6 +65,19 @@ pub fn cost_model(cluster: &Cluster, choice: &str) -> Result<Arc<dyn CostModel>,
     cost_source(choice)?.build(cluster).map_err(CliError::input)
 }
 
+/// On a heterogeneous cluster only `--cost-model auto` is accepted: each GPU kind gets its own
+/// automatic model (a profile or a file describes one GPU kind).
+pub fn check_hetero_cost_model(cluster: &Cluster, choice: &str) -> Result<(), CliError> {
+    if cluster.is_heterogeneous() && !choice.trim().eq_ignore_ascii_case("auto") {
+        return Err(CliError::input(format!(
+            "invalid --cost-model `{choice}` for the heterogeneous cluster {}: expected `auto` \
+             (each GPU kind gets its own automatic cost model)",
+            cluster.spec()
+        )));
+    }
+    Ok(())
+}
+
 /// Bytes as a human-readable binary size.
 pub fn bytes(b: f64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -304,6 +304,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::input)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
+    // A heterogeneous cluster gets one automatic cost model per GPU kind (facade).
+    let hetero = cluster.is_heterogeneous();
+    common::check_hetero_cost_model(&cluster, &args.cost_model)?;
     let obj = objective(&args.objective)?;
     let slo = common::slo(args.slo_ttft.as_deref(), args.slo_tpot.as_deref())?;
     let time = args
@@ -351,7 +354,6 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .objective(obj)
         .slo(slo)
         .slo_target(args.slo_target)
-        .cost_model(cost)
         .limits(Limits {
             max_plans: args.max_plans,
             time,
@@ -371,6 +373,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             arrivals,
             ..SteadyState::default()
         });
+    if !hetero {
+        search = search.cost_model(cost.clone());
+    }
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
     }

@@ -51,7 +51,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     chunk: Option<u32>,
     /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
-    /// (needs --prefix-caching).
+    /// (needs --prefix-caching), capacity (weighted by replica speed).
     #[arg(long, default_value = "round-robin")]
     router: String,
     /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
@@ -288,6 +288,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
             let r = parallax::simulate_disaggregated(
                 &model, &cluster, &plan, cost, &workload, &config, &lower,
+            )
+            .map_err(CliError::input)?;
+            (r, plan.to_string())
+        }
+        Some(plan) if cluster.is_heterogeneous() => {
+            common::check_hetero_cost_model(&cluster, &args.cost_model)?;
+            let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
+                .map_err(CliError::input)?;
+            let r = parallax::hetero::simulate_plan(
+                &model, &cluster, plan, &costs, &workload, &config, &lower,
             )
             .map_err(CliError::input)?;
             (r, plan.to_string())

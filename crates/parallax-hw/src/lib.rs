@@ -22,7 +22,7 @@ pub use error::HwError;
 pub use gpu::{Gpu, PeakFlops};
 pub use roofline::{RooflineModel, RooflineParams};
 pub use topology::{
-    Cluster, DeviceGroup, Link, LinkKind, MAX_CLUSTER_GPUS, MAX_LINK_BANDWIDTH, MAX_LINK_LATENCY,
-    MIN_LINK_BANDWIDTH,
+    Cluster, DeviceGroup, Link, LinkKind, NodeGroup, MAX_CLUSTER_GPUS, MAX_LINK_BANDWIDTH,
+    MAX_LINK_LATENCY, MIN_LINK_BANDWIDTH,
 };
 pub use wrap::{CostOverride, Overridden, PassThrough};

@@ -99,9 +99,34 @@ pub struct Link {
     pub latency: f64,
 }
 
-/// A homogeneous cluster: `nodes` × `gpus_per_node` GPUs of one kind.
+/// A cluster: `nodes` × `gpus_per_node` GPUs of one kind (the *first node group*), and for a
+/// heterogeneous cluster further node groups of other kinds ([`Cluster::more_groups`]).
+///
+/// Ranks are numbered group by group (the first group's ranks first), node by node inside a
+/// group. One network ([`Cluster::inter_node`]) joins every pair of nodes, of one group or of
+/// two groups; each group has its own intra-node link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
+    /// Number of nodes (of the first node group).
+    pub nodes: u32,
+    /// GPUs in each node (of the first node group).
+    pub gpus_per_node: u32,
+    /// The GPU (of the first node group).
+    pub gpu: Gpu,
+    /// Links between GPUs of one node (of the first node group).
+    pub intra_node: Link,
+    /// Network between nodes (of every group, and between groups).
+    pub inter_node: Link,
+    /// Further node groups of other GPU kinds (empty for a homogeneous cluster). Each kind
+    /// appears in at most one group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_groups: Vec<NodeGroup>,
+}
+
+/// One node group of a cluster: `nodes` × `gpus_per_node` GPUs of one kind and its intra-node
+/// link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeGroup {
     /// Number of nodes.
     pub nodes: u32,
     /// GPUs in each node.
@@ -110,8 +135,18 @@ pub struct Cluster {
     pub gpu: Gpu,
     /// Links between GPUs of one node.
     pub intra_node: Link,
-    /// Network between nodes.
-    pub inter_node: Link,
+}
+
+impl NodeGroup {
+    /// GPUs in the group.
+    pub fn gpus(&self) -> u32 {
+        self.nodes * self.gpus_per_node
+    }
+
+    /// `NxGxGPU`.
+    pub fn spec(&self) -> String {
+        format!("{}x{}x{}", self.nodes, self.gpus_per_node, self.gpu.name)
+    }
 }
 
 impl Link {
@@ -175,9 +210,78 @@ impl Cluster {
             gpu,
             intra_node,
             inter_node: Link::default_inter_node(),
+            more_groups: Vec::new(),
         };
         c.validate()?;
         Ok(c)
+    }
+
+    /// A heterogeneous cluster of `groups` (at least one; the first becomes the cluster's
+    /// first node group) joined by the network `inter_node`.
+    ///
+    /// # Errors
+    /// [`HwError::InvalidValue`] for an empty list, zero counts, a GPU total above
+    /// [`MAX_CLUSTER_GPUS`], a bad link, or a GPU kind in two groups.
+    pub fn from_groups(groups: Vec<NodeGroup>, inter_node: Link) -> Result<Cluster, HwError> {
+        let mut it = groups.into_iter();
+        let Some(first) = it.next() else {
+            return Err(HwError::InvalidValue {
+                what: "node groups".into(),
+                value: "(none)".into(),
+                expected: "at least one node group".into(),
+            });
+        };
+        let c = Cluster {
+            nodes: first.nodes,
+            gpus_per_node: first.gpus_per_node,
+            gpu: first.gpu,
+            intra_node: first.intra_node,
+            inter_node,
+            more_groups: it.collect(),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// True when the cluster has more than one node group (GPU kind).
+    pub fn is_heterogeneous(&self) -> bool {
+        !self.more_groups.is_empty()
+    }
+
+    /// Every node group, the first one first.
+    pub fn node_groups(&self) -> Vec<NodeGroup> {
+        let mut v = Vec::with_capacity(1 + self.more_groups.len());
+        v.push(NodeGroup {
+            nodes: self.nodes,
+            gpus_per_node: self.gpus_per_node,
+            gpu: self.gpu.clone(),
+            intra_node: self.intra_node,
+        });
+        v.extend(self.more_groups.iter().cloned());
+        v
+    }
+
+    /// Node group `index` as a homogeneous cluster with this cluster's network, or `None`
+    /// past the last group.
+    pub fn group_cluster(&self, index: usize) -> Option<Cluster> {
+        let g = self.node_groups().into_iter().nth(index)?;
+        Some(Cluster {
+            nodes: g.nodes,
+            gpus_per_node: g.gpus_per_node,
+            gpu: g.gpu,
+            intra_node: g.intra_node,
+            inter_node: self.inter_node,
+            more_groups: Vec::new(),
+        })
+    }
+
+    /// Index of the node group whose GPU is `name` (canonical name or catalog alias, ASCII
+    /// case ignored), or `None`.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        let canon = catalog::gpu(name).ok().map(|g| g.name);
+        self.node_groups().iter().position(|g| {
+            g.gpu.name.eq_ignore_ascii_case(name.trim()) || canon.as_deref() == Some(&g.gpu.name)
+        })
     }
 
     /// Check counts and links.
@@ -186,33 +290,68 @@ impl Cluster {
     /// [`HwError::InvalidValue`] for zero nodes or GPUs per node, a GPU total beyond `u32`,
     /// or a link with a non-positive bandwidth or negative latency.
     pub fn validate(&self) -> Result<(), HwError> {
-        for (what, v) in [("nodes", self.nodes), ("gpus_per_node", self.gpus_per_node)] {
-            if v == 0 {
+        let groups = self.node_groups();
+        let many = groups.len() > 1;
+        let mut total = 0u64;
+        for (i, g) in groups.iter().enumerate() {
+            // Homogeneous clusters keep their historical field names in errors.
+            let at = |f: &str| {
+                if many {
+                    format!("group {} ({}) {f}", i + 1, g.gpu.name)
+                } else {
+                    f.to_string()
+                }
+            };
+            for (what, v) in [("nodes", g.nodes), ("gpus_per_node", g.gpus_per_node)] {
+                if v == 0 {
+                    return Err(HwError::InvalidValue {
+                        what: at(what),
+                        value: "0".into(),
+                        expected: "a positive integer".into(),
+                    });
+                }
+            }
+            if g.nodes
+                .checked_mul(g.gpus_per_node)
+                .map_or(true, |n| n > MAX_CLUSTER_GPUS)
+            {
                 return Err(HwError::InvalidValue {
-                    what: what.into(),
-                    value: "0".into(),
-                    expected: "a positive integer".into(),
+                    what: at("nodes x gpus_per_node"),
+                    value: format!("{} x {}", g.nodes, g.gpus_per_node),
+                    expected: format!("a total of at most {MAX_CLUSTER_GPUS} GPUs"),
+                });
+            }
+            total += g.gpus() as u64;
+            g.intra_node.validate(&at("intra_node"))?;
+            if let Some(j) = groups[..i].iter().position(|h| h.gpu.name == g.gpu.name) {
+                return Err(HwError::InvalidValue {
+                    what: at("gpu"),
+                    value: g.gpu.name.clone(),
+                    expected: format!(
+                        "a GPU kind not already used by group {} (merge groups of one kind \
+                         into one: `NxGxGPU` with more nodes)",
+                        j + 1
+                    ),
                 });
             }
         }
-        if self
-            .nodes
-            .checked_mul(self.gpus_per_node)
-            .map_or(true, |n| n > MAX_CLUSTER_GPUS)
-        {
+        if total > MAX_CLUSTER_GPUS as u64 {
             return Err(HwError::InvalidValue {
-                what: "nodes x gpus_per_node".into(),
-                value: format!("{} x {}", self.nodes, self.gpus_per_node),
+                what: "node groups".into(),
+                value: format!("{total} GPUs"),
                 expected: format!("a total of at most {MAX_CLUSTER_GPUS} GPUs"),
             });
         }
-        self.intra_node.validate("intra_node")?;
         self.inter_node.validate("inter_node")
     }
 
     /// Parse a cluster string: `NxGxGPU` (N nodes of G GPUs, e.g. `2x8xH100`) or `GxGPU`
     /// (one node, e.g. `8xH100`). The GPU is looked up in the [`catalog`] (aliases and ASCII
     /// case are accepted); the links are the defaults of [`Cluster::new`].
+    ///
+    /// A heterogeneous cluster joins node groups of different GPU kinds with `+`:
+    /// `1x8xH100+1x8xA100-80GB` (each group with its GPU's default intra-node link, the
+    /// default network between all nodes). A GPU kind may appear in one group only.
     ///
     /// # Errors
     /// [`HwError::MalformedCluster`] naming the part that is wrong, [`HwError::UnknownGpu`]
@@ -225,18 +364,69 @@ impl Cluster {
     /// assert_eq!((c.nodes, c.gpus_per_node, c.gpu.name.as_str()), (2, 8, "H100-SXM"));
     /// assert_eq!(Cluster::parse("8xMI300X")?.total_gpus(), 8);
     /// assert!(Cluster::parse("2x8").is_err());
+    /// let mixed = Cluster::parse("1x8xH100+2x4xA100-80GB")?;
+    /// assert_eq!(mixed.total_gpus(), 16);
+    /// assert_eq!(mixed.spec(), "1x8xH100-SXM+2x4xA100-80GB-SXM");
     /// # Ok::<(), parallax_hw::HwError>(())
     /// ```
     pub fn parse(spec: &str) -> Result<Cluster, HwError> {
+        if !spec.contains('+') {
+            return Cluster::parse_one(spec, spec);
+        }
+        let parts: Vec<&str> = spec.split('+').collect();
+        let mut groups = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            let c = Cluster::parse_one(part, spec).map_err(|e| match e {
+                HwError::MalformedCluster {
+                    spec,
+                    part: p,
+                    value,
+                    expected,
+                } => HwError::MalformedCluster {
+                    spec,
+                    part: format!("group {} (`{}`) {p}", i + 1, part.trim()),
+                    value,
+                    expected,
+                },
+                other => other,
+            })?;
+            groups.push(NodeGroup {
+                nodes: c.nodes,
+                gpus_per_node: c.gpus_per_node,
+                gpu: c.gpu,
+                intra_node: c.intra_node,
+            });
+        }
+        Cluster::from_groups(groups, Link::default_inter_node()).map_err(|e| match e {
+            HwError::InvalidValue {
+                what,
+                value,
+                expected,
+            } => HwError::MalformedCluster {
+                spec: spec.to_string(),
+                part: what,
+                value,
+                expected,
+            },
+            other => other,
+        })
+    }
+
+    /// One `NxGxGPU` group of `full` (the whole spec, for error messages).
+    fn parse_one(spec: &str, full: &str) -> Result<Cluster, HwError> {
         let malformed = |part: &str, value: &str, expected: &str| HwError::MalformedCluster {
-            spec: spec.to_string(),
+            spec: full.to_string(),
             part: part.to_string(),
             value: value.to_string(),
             expected: expected.to_string(),
         };
         let s = spec.trim();
         if s.is_empty() {
-            return Err(malformed("format", "", "`NxGxGPU` or `GxGPU`"));
+            return Err(malformed(
+                "format",
+                "",
+                "`NxGxGPU` or `GxGPU`, or node groups joined by `+`",
+            ));
         }
         let is_sep = |c: char| c == 'x' || c == 'X' || c == '×';
         let split = |t: &str| -> Option<(String, String)> {
@@ -343,88 +533,110 @@ impl Cluster {
             value,
             expected: expected.to_string(),
         };
-        for (field, v) in [("nodes", file.nodes), ("gpus_per_node", file.gpus_per_node)] {
-            if v == 0 {
-                return Err(field_err(field, "0".into(), "a positive integer"));
-            }
-        }
-        let max = format!("at most {MAX_CLUSTER_GPUS}");
-        let nodes = u32::try_from(file.nodes)
-            .ok()
-            .filter(|n| *n <= MAX_CLUSTER_GPUS)
-            .ok_or_else(|| field_err("nodes", file.nodes.to_string(), &max))?;
-        let gpus_per_node = u32::try_from(file.gpus_per_node)
-            .ok()
-            .filter(|n| *n <= MAX_CLUSTER_GPUS)
-            .ok_or_else(|| field_err("gpus_per_node", file.gpus_per_node.to_string(), &max))?;
-        let mut gpu = catalog::gpu(&file.gpu).map_err(|e| match e {
-            HwError::UnknownGpu { name, known } => field_err(
-                "gpu",
-                format!("\"{name}\""),
-                &format!(
-                    "a GPU from the catalog (`parallax gpus`): {}",
-                    known.join(", ")
-                ),
-            ),
-            other => other,
-        })?;
-        if let Some(p) = file.price_per_hour {
-            gpu = gpu.with_price(p).map_err(|_| {
-                field_err(
-                    "price_per_hour",
-                    p.to_string(),
-                    "a finite, non-negative USD amount per GPU-hour",
-                )
-            })?;
-        }
-        let intra = resolve_link(
-            file.intra_node.as_ref(),
-            Link::default_intra_node(&gpu),
-            "intra_node",
-            source,
-        )?;
         let inter = resolve_link(
             file.inter_node.as_ref(),
             Link::default_inter_node(),
             "inter_node",
             source,
         )?;
-        let c = Cluster {
-            nodes,
-            gpus_per_node,
-            gpu,
-            intra_node: intra,
-            inter_node: inter,
+        let groups: Vec<NodeGroup> = match &file.group {
+            None => {
+                let missing = |f: &str| HwError::Toml {
+                    source_name: source.to_string(),
+                    message: format!(
+                        "missing field `{f}` (or give `[[group]]` tables for a heterogeneous \
+                         cluster)"
+                    ),
+                };
+                let g = GroupFile {
+                    nodes: file.nodes.ok_or_else(|| missing("nodes"))?,
+                    gpus_per_node: file.gpus_per_node.ok_or_else(|| missing("gpus_per_node"))?,
+                    gpu: file.gpu.clone().ok_or_else(|| missing("gpu"))?,
+                    price_per_hour: file.price_per_hour,
+                    intra_node: file.intra_node.clone(),
+                };
+                vec![resolve_group(&g, "", source)?]
+            }
+            Some(list) => {
+                for (f, set) in [
+                    ("nodes", file.nodes.is_some()),
+                    ("gpus_per_node", file.gpus_per_node.is_some()),
+                    ("gpu", file.gpu.is_some()),
+                    ("price_per_hour", file.price_per_hour.is_some()),
+                    ("intra_node", file.intra_node.is_some()),
+                ] {
+                    if set {
+                        return Err(field_err(
+                            f,
+                            "(set at the top level)".into(),
+                            "no top-level node fields when `[[group]]` tables are given \
+                             (put them in each group)",
+                        ));
+                    }
+                }
+                if list.is_empty() {
+                    return Err(field_err("group", "[]".into(), "at least one `[[group]]`"));
+                }
+                list.iter()
+                    .enumerate()
+                    .map(|(i, g)| resolve_group(g, &format!("group[{i}]."), source))
+                    .collect::<Result<_, _>>()?
+            }
         };
-        c.validate().map_err(|e| match e {
+        let many = groups.len() > 1;
+        let names: Vec<String> = groups.iter().map(|g| g.gpu.name.clone()).collect();
+        Cluster::from_groups(groups, inter).map_err(|e| match e {
             HwError::InvalidValue {
                 what,
                 value,
                 expected,
-            } => HwError::TomlField {
-                source_name: source.to_string(),
-                field: what,
-                value,
-                expected,
-            },
+            } => {
+                // Validation names a group as `group N (GPU) field`; the file says `group[N-1].field`.
+                let field = match what.strip_prefix("group ") {
+                    Some(rest) if many => {
+                        let (n, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                        let tail = tail.split_once(") ").map_or(tail, |(_, t)| t);
+                        match n.parse::<usize>() {
+                            Ok(n) if n >= 1 && n <= names.len() => {
+                                format!("group[{}].{tail}", n - 1)
+                            }
+                            _ => what.clone(),
+                        }
+                    }
+                    _ => what,
+                };
+                HwError::TomlField {
+                    source_name: source.to_string(),
+                    field,
+                    value,
+                    expected,
+                }
+            }
             other => other,
-        })?;
-        Ok(c)
+        })
     }
 
-    /// A short description, e.g. `2x8xH100-SXM`.
+    /// A short description, e.g. `2x8xH100-SXM` (node groups joined by `+`).
     pub fn spec(&self) -> String {
-        format!("{}x{}x{}", self.nodes, self.gpus_per_node, self.gpu.name)
+        let mut s = format!("{}x{}x{}", self.nodes, self.gpus_per_node, self.gpu.name);
+        for g in &self.more_groups {
+            s.push('+');
+            s.push_str(&g.spec());
+        }
+        s
     }
 
     /// Price of the whole cluster per hour in USD.
     pub fn price_per_hour(&self) -> f64 {
-        self.total_gpus() as f64 * self.gpu.price_per_hour
+        self.node_groups()
+            .iter()
+            .map(|g| g.gpus() as f64 * g.gpu.price_per_hour)
+            .sum()
     }
 
-    /// Total number of GPUs.
+    /// Total number of GPUs (of every node group).
     pub fn total_gpus(&self) -> u32 {
-        self.nodes * self.gpus_per_node
+        self.nodes * self.gpus_per_node + self.more_groups.iter().map(NodeGroup::gpus).sum::<u32>()
     }
 
     /// Where a group of `size` consecutive ranks lands when groups are packed into nodes
@@ -468,15 +680,26 @@ impl DeviceGroup {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClusterFile {
+    nodes: Option<u64>,
+    gpus_per_node: Option<u64>,
+    gpu: Option<String>,
+    price_per_hour: Option<f64>,
+    intra_node: Option<LinkFile>,
+    inter_node: Option<LinkFile>,
+    group: Option<Vec<GroupFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
     nodes: u64,
     gpus_per_node: u64,
     gpu: String,
     price_per_hour: Option<f64>,
     intra_node: Option<LinkFile>,
-    inter_node: Option<LinkFile>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct LinkFile {
     kind: Option<String>,
@@ -495,6 +718,62 @@ fn num(v: f64) -> String {
     } else {
         format!("{v:e}")
     }
+}
+
+/// One node group of a TOML file; `prefix` (`group[0].` or empty) starts every field name.
+fn resolve_group(f: &GroupFile, prefix: &str, source: &str) -> Result<NodeGroup, HwError> {
+    let field_err = |field: &str, value: String, expected: &str| HwError::TomlField {
+        source_name: source.to_string(),
+        field: format!("{prefix}{field}"),
+        value,
+        expected: expected.to_string(),
+    };
+    for (field, v) in [("nodes", f.nodes), ("gpus_per_node", f.gpus_per_node)] {
+        if v == 0 {
+            return Err(field_err(field, "0".into(), "a positive integer"));
+        }
+    }
+    let max = format!("at most {MAX_CLUSTER_GPUS}");
+    let nodes = u32::try_from(f.nodes)
+        .ok()
+        .filter(|n| *n <= MAX_CLUSTER_GPUS)
+        .ok_or_else(|| field_err("nodes", f.nodes.to_string(), &max))?;
+    let gpus_per_node = u32::try_from(f.gpus_per_node)
+        .ok()
+        .filter(|n| *n <= MAX_CLUSTER_GPUS)
+        .ok_or_else(|| field_err("gpus_per_node", f.gpus_per_node.to_string(), &max))?;
+    let mut gpu = catalog::gpu(&f.gpu).map_err(|e| match e {
+        HwError::UnknownGpu { name, known } => field_err(
+            "gpu",
+            format!("\"{name}\""),
+            &format!(
+                "a GPU from the catalog (`parallax gpus`): {}",
+                known.join(", ")
+            ),
+        ),
+        other => other,
+    })?;
+    if let Some(p) = f.price_per_hour {
+        gpu = gpu.with_price(p).map_err(|_| {
+            field_err(
+                "price_per_hour",
+                p.to_string(),
+                "a finite, non-negative USD amount per GPU-hour",
+            )
+        })?;
+    }
+    let intra = resolve_link(
+        f.intra_node.as_ref(),
+        Link::default_intra_node(&gpu),
+        &format!("{prefix}intra_node"),
+        source,
+    )?;
+    Ok(NodeGroup {
+        nodes,
+        gpus_per_node,
+        gpu,
+        intra_node: intra,
+    })
 }
 
 fn resolve_link(

@@ -20,6 +20,7 @@ pub mod disagg;
 pub mod engine;
 pub mod enumerate;
 pub mod error;
+pub mod hetero;
 pub mod lower;
 pub mod mapping;
 pub mod memory;

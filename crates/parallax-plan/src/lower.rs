@@ -200,20 +200,29 @@ pub fn lower_plan(
     opts: &LowerOptions,
 ) -> Result<LoweredPlan, PlanError> {
     let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
+    check_memory(&lowered.memory, plan, opts)?;
+    Ok(lowered)
+}
+
+/// The memory check of [`lower_plan`] on one replica's report.
+pub(crate) fn check_memory(
+    memory: &MemoryReport,
+    plan: &Plan,
+    opts: &LowerOptions,
+) -> Result<(), PlanError> {
     let need = opts.required_kv_tokens.max(opts.memory.block_size as u64);
-    lowered.memory.check(need)?;
+    memory.check(need)?;
     // A request's KV with sliding windows capped can fit while a whole paged block (every
     // layer at full size) per pipeline engine does not: an engine then has no usable KV block.
     let engines = plan.pp as u64;
     let block = opts.memory.block_size as u64;
-    if let Some(s) = lowered
-        .memory
+    if let Some(s) = memory
         .stages
         .iter()
         .find(|s| s.kv_tokens() < engines.saturating_mul(block))
     {
         return Err(PlanError::Memory(crate::error::MemoryShortfall {
-            plan: lowered.memory.plan.clone(),
+            plan: memory.plan.clone(),
             stage: s.stage,
             needed_bytes: s.weights_bytes
                 + s.activation_bytes
@@ -222,7 +231,7 @@ pub fn lower_plan(
             available_bytes: s.available_bytes,
         }));
     }
-    Ok(lowered)
+    Ok(())
 }
 
 /// Lower without the memory check (used by one-iteration prediction, which reports memory
@@ -234,6 +243,16 @@ pub(crate) fn lower_unchecked(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<LoweredPlan, PlanError> {
+    if cluster.is_heterogeneous() || plan.on.is_some() {
+        if cluster.is_heterogeneous() {
+            return Err(PlanError::Option {
+                option: "cost model".into(),
+                value: format!("one model for cluster {}", cluster.spec()),
+                expected: "one cost model per node group: use `hetero::lower_plan`".into(),
+            });
+        }
+        return crate::hetero::lower_unchecked(model, plan, cluster, &[cost], opts).map(|(l, _)| l);
+    }
     let memory = plan_memory(model, plan, cluster, &opts.memory)?;
     let specs = plan.stages(model)?;
     let mapping = Mapping::new(plan, cluster)?;
@@ -263,14 +282,8 @@ pub(crate) fn lower_unchecked(
                         cost.clone(),
                         opts,
                     );
-                    // A token's KV lives on one attention group of the stage; its devices
-                    // copy their shares over their own host links in parallel.
                     if let Some(m) = memory.stages.get(spec.index) {
-                        let group = (st.width / m.attn_replicas.max(1)).max(1) as f64;
-                        st.host_link = Some(HostLink {
-                            kv_bytes_per_token: m.kv_bytes_per_token * group,
-                            bandwidth: opts.host_link_bandwidth * group,
-                        });
+                        st.set_host_link(m, opts);
                     }
                     Arc::new(st)
                 }
@@ -461,7 +474,7 @@ pub struct PlanStageCost {
 const MOE_ROUTED_OPS: [&str; 3] = ["ep_dispatch", "experts", "ep_combine"];
 
 impl PlanStageCost {
-    fn build(
+    pub(crate) fn build(
         model: &Arc<Model>,
         plan: &Plan,
         spec: &StageSpec,
@@ -615,6 +628,16 @@ impl PlanStageCost {
             seqs: Table::new(opts.cache_tokens),
             host_link: None,
         }
+    }
+
+    /// A token's KV lives on one attention group of the stage; its devices copy their shares
+    /// over their own host links in parallel.
+    pub(crate) fn set_host_link(&mut self, m: &crate::memory::StageMemory, opts: &LowerOptions) {
+        let group = (self.width / m.attn_replicas.max(1)).max(1) as f64;
+        self.host_link = Some(HostLink {
+            kv_bytes_per_token: m.kv_bytes_per_token * group,
+            bandwidth: opts.host_link_bandwidth * group,
+        });
     }
 
     /// Stage index in its pipeline.

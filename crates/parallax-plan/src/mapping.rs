@@ -23,6 +23,11 @@
 //! - the resharding group between layouts with different token splits: ranks with stride
 //!   equal to the narrower layout's TP degree;
 //! - a pipeline send/recv: rank `i` of stage `s` and rank `i` of stage `s+1`.
+//!
+//! On a heterogeneous cluster (node groups of different GPU kinds) ranks are numbered group
+//! by group, and each stage's slot is packed by the same rule into the node group of its GPU
+//! kind ([`Plan::on`], see [`crate::hetero`]); a collective's intra-node link is its group's,
+//! traffic between groups crosses the network.
 
 use crate::error::PlanError;
 use crate::plan::Plan;
@@ -45,6 +50,23 @@ pub struct Mapping {
     gpus_per_node: u32,
     intra: parallax_hw::Link,
     inter: parallax_hw::Link,
+    /// Node groups of a heterogeneous cluster, in rank order (empty: one group).
+    groups: Vec<RankGroup>,
+}
+
+/// The ranks of one node group of a heterogeneous cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RankGroup {
+    /// First global rank of the group.
+    pub first_rank: u32,
+    /// Global index of the group's first node.
+    pub first_node: u32,
+    /// Ranks in the group.
+    pub ranks: u32,
+    /// GPUs per node.
+    pub gpus_per_node: u32,
+    /// The group's intra-node link.
+    pub intra: parallax_hw::Link,
 }
 
 impl Mapping {
@@ -67,6 +89,9 @@ impl Mapping {
     /// ```
     pub fn new(plan: &Plan, cluster: &Cluster) -> Result<Mapping, PlanError> {
         plan.check_shape()?;
+        if cluster.is_heterogeneous() || plan.on.is_some() {
+            return crate::hetero::map(plan, cluster);
+        }
         let g = cluster.gpus_per_node.max(1);
         let total = cluster.total_gpus();
         let w = plan.tp;
@@ -129,7 +154,44 @@ impl Mapping {
             gpus_per_node: g,
             intra: cluster.intra_node,
             inter: cluster.inter_node,
+            groups: Vec::new(),
         })
+    }
+
+    /// A mapping from explicit slots over the node groups of a heterogeneous cluster.
+    pub(crate) fn from_groups(
+        slots: Vec<Vec<StageSlot>>,
+        groups: Vec<RankGroup>,
+        inter: parallax_hw::Link,
+    ) -> Mapping {
+        let first = groups.first().copied();
+        Mapping {
+            slots,
+            gpus_per_node: first.map_or(1, |g| g.gpus_per_node),
+            intra: first.map_or(inter, |g| g.intra),
+            inter,
+            groups,
+        }
+    }
+
+    /// Global node index of `rank`.
+    fn node_of(&self, rank: u32) -> u32 {
+        match self
+            .groups
+            .iter()
+            .find(|g| rank >= g.first_rank && rank - g.first_rank < g.ranks)
+        {
+            Some(g) => g.first_node + (rank - g.first_rank) / g.gpus_per_node.max(1),
+            None => rank / self.gpus_per_node.max(1),
+        }
+    }
+
+    /// Intra-node link of the node holding `rank`.
+    fn intra_of(&self, rank: u32) -> parallax_hw::Link {
+        self.groups
+            .iter()
+            .find(|g| rank >= g.first_rank && rank - g.first_rank < g.ranks)
+            .map_or(self.intra, |g| g.intra)
     }
 
     /// The group of the given global ranks, as collectives see it (`per_node` = the most
@@ -141,9 +203,11 @@ impl Mapping {
         let mut cur = 0u32;
         // Ranks come in increasing order from every caller in this crate; count runs per node.
         let mut counts: Vec<(u32, u32)> = Vec::new();
+        let mut first_rank = None;
         for r in ranks {
             size += 1;
-            let node = r / self.gpus_per_node;
+            first_rank.get_or_insert(r);
+            let node = self.node_of(r);
             if node != cur_node {
                 if cur_node != u32::MAX {
                     counts.push((cur_node, cur));
@@ -170,7 +234,7 @@ impl Mapping {
         DeviceGroup {
             size,
             per_node: best.max(1),
-            intra: self.intra,
+            intra: first_rank.map_or(self.intra, |r| self.intra_of(r)),
             inter: self.inter,
         }
     }

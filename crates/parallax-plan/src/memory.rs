@@ -344,6 +344,9 @@ pub fn plan_memory(
     opts: &MemoryOptions,
 ) -> Result<MemoryReport, PlanError> {
     opts.validate()?;
+    if cluster.is_heterogeneous() || plan.on.is_some() {
+        return crate::hetero::binding_memory(model, plan, cluster, opts);
+    }
     let stages = crate::validate(model, plan, cluster)?;
     Ok(report(model, plan, &stages, cluster, opts))
 }

@@ -90,6 +90,10 @@ pub struct Plan {
     pub mlp: CellLayout,
     /// MoE layout.
     pub moe: MoeLayout,
+    /// GPU kind of every stage on a heterogeneous cluster (`on=…`, canonical catalog names):
+    /// one list per replica (or one for every replica), each with one kind per stage (or one
+    /// for every stage). `None` = the cluster's first node group. See `PLAN-STRING.md`.
+    pub on: Option<Vec<Vec<String>>>,
 }
 
 /// Where one cell of a block runs: its shard and how many token groups split the stage's
@@ -147,7 +151,31 @@ impl Plan {
             attn: CellLayout::tp(tp),
             mlp: CellLayout::tp(tp),
             moe: MoeLayout { ep: 1, tp },
+            on: None,
         }
+    }
+
+    /// GPU kinds of the stages (see [`Plan::on`]); the lists are normalised (a list whose
+    /// entries are all equal collapses to one entry).
+    pub fn with_on(mut self, on: Vec<Vec<String>>) -> Self {
+        self.on = Some(normalize_on(on));
+        self
+    }
+
+    /// The GPU kind written for `stage` of `replica`, or `None` when the plan names none.
+    pub fn stage_gpu(&self, replica: usize, stage: usize) -> Option<&str> {
+        let on = self.on.as_ref()?;
+        let row = if on.len() == 1 {
+            &on[0]
+        } else {
+            on.get(replica)?
+        };
+        let k = if row.len() == 1 {
+            &row[0]
+        } else {
+            row.get(stage)?
+        };
+        Some(k.as_str())
     }
 
     /// Explicit per-stage layer counts.
@@ -264,6 +292,36 @@ impl Plan {
                     self,
                     "layers",
                     "every stage needs at least one layer",
+                ));
+            }
+        }
+        if let Some(on) = &self.on {
+            if on.is_empty() || (on.len() != 1 && on.len() != self.dp as usize) {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "on",
+                    format!(
+                        "{} replica lists given (separated by `/`) but dp={}: give one for \
+                         every replica or one for all",
+                        on.len(),
+                        self.dp
+                    ),
+                ));
+            }
+            if let Some(row) = on
+                .iter()
+                .find(|r| r.is_empty() || (r.len() != 1 && r.len() != self.pp as usize))
+            {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "on",
+                    format!(
+                        "{} stage kinds given (`{}`) but pp={}: give one for every stage or \
+                         one for all",
+                        row.len(),
+                        row.join("+"),
+                        self.pp
+                    ),
                 ));
             }
         }
@@ -454,7 +512,7 @@ impl Geometry {
     }
 
     /// Nearest block boundary to `target` (ties to the lower).
-    fn nearest_boundary(&self, target: f64) -> u32 {
+    pub(crate) fn nearest_boundary(&self, target: f64) -> u32 {
         let mut best = 0u32;
         let mut best_d = f64::INFINITY;
         let mut consider = |b: u32| {
@@ -479,7 +537,7 @@ impl Geometry {
     }
 
     /// Smallest block boundary strictly after `layer`.
-    fn next_boundary(&self, layer: u32) -> u32 {
+    pub(crate) fn next_boundary(&self, layer: u32) -> u32 {
         for &(s, per, n) in &self.runs {
             if per == 0 || n == 0 {
                 continue;
@@ -551,6 +609,15 @@ impl fmt::Display for Plan {
         }
         if self.moe != (MoeLayout { ep: 1, tp: self.tp }) {
             write!(f, ",moe={}", self.moe)?;
+        }
+        if let Some(on) = &self.on {
+            f.write_str(",on=")?;
+            for (i, row) in on.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("/")?;
+                }
+                f.write_str(&row.join("+"))?;
+            }
         }
         Ok(())
     }
@@ -629,6 +696,46 @@ fn parse_moe(input: &str, token: &str, v: &str) -> Result<MoeLayout, PlanError> 
     })
 }
 
+/// `K`, `K1+K2+…` per stage, replicas separated by `/`; each `K` a catalogued GPU, stored
+/// under its canonical name.
+fn parse_on(input: &str, token: &str, v: &str) -> Result<Vec<Vec<String>>, PlanError> {
+    let mut out = Vec::new();
+    for row in v.split('/') {
+        let mut kinds = Vec::new();
+        for k in row.split('+') {
+            let k = k.trim();
+            let gpu = parallax_hw::catalog::gpu(k).map_err(|_| {
+                parse_err(
+                    input,
+                    token,
+                    &format!(
+                        "GPU kinds from the catalog (`parallax gpus`), `+` between stages and \
+                         `/` between replicas; `{k}` is not one"
+                    ),
+                )
+            })?;
+            kinds.push(gpu.name);
+        }
+        out.push(kinds);
+    }
+    Ok(normalize_on(out))
+}
+
+/// Collapse lists whose entries are all equal to one entry (replicas, then each row's stages).
+fn normalize_on(on: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let collapse_row = |mut r: Vec<String>| {
+        if r.len() > 1 && r.iter().all(|k| *k == r[0]) {
+            r.truncate(1);
+        }
+        r
+    };
+    let mut rows: Vec<Vec<String>> = on.into_iter().map(collapse_row).collect();
+    if rows.len() > 1 && rows.iter().all(|r| *r == rows[0]) {
+        rows.truncate(1);
+    }
+    rows
+}
+
 impl FromStr for Plan {
     type Err = PlanError;
 
@@ -652,13 +759,14 @@ impl FromStr for Plan {
         let mut attn = None;
         let mut mlp = None;
         let mut moe = None;
+        let mut on: Option<Vec<Vec<String>>> = None;
         for token in lower.split(',') {
             let token = token.trim();
             let (key, value) = token.split_once('=').ok_or_else(|| {
                 parse_err(
                     input,
                     token,
-                    "`key=value` with key one of dp, pp, tp, ep, layers, attn, mlp, moe",
+                    "`key=value` with key one of dp, pp, tp, ep, layers, attn, mlp, moe, on",
                 )
             })?;
             let (key, value) = (key.trim(), value.trim());
@@ -706,11 +814,15 @@ impl FromStr for Plan {
                     dup(moe.is_some())?;
                     moe = Some(parse_moe(input, token, value)?);
                 }
+                "on" => {
+                    dup(on.is_some())?;
+                    on = Some(parse_on(input, token, value)?);
+                }
                 _ => {
                     return Err(parse_err(
                         input,
                         token,
-                        "a key among dp, pp, tp, ep, layers, attn, mlp, moe",
+                        "a key among dp, pp, tp, ep, layers, attn, mlp, moe, on",
                     ))
                 }
             }
@@ -768,6 +880,7 @@ impl FromStr for Plan {
             attn: attn.unwrap_or(CellLayout::tp(width)),
             mlp: mlp.unwrap_or(CellLayout::tp(width)),
             moe,
+            on,
         };
         plan.check_shape().map_err(|e| match e {
             PlanError::Inconsistent { field, reason, .. } => PlanError::Inconsistent {

@@ -38,6 +38,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                 tp: tp / rm,
             },
             moe: MoeLayout { ep: e, tp: tp / e },
+            on: None,
         })
 }
 

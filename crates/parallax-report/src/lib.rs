@@ -413,8 +413,13 @@ fn plan_data(
         source: Box::new(source),
     };
     let simulate = |w: &Workload| {
-        let s = Simulation::new(input.model, input.cluster, &ranked.plan, w)
-            .cost_model(input.cost.clone());
+        let s = Simulation::new(input.model, input.cluster, &ranked.plan, w);
+        // A heterogeneous cluster prices each GPU kind with its own automatic model.
+        let s = if input.cluster.is_heterogeneous() {
+            s
+        } else {
+            s.cost_model(input.cost.clone())
+        };
         let s = match &input.engine {
             Some(e) => s.engine(e),
             None => s,

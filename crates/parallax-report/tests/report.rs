@@ -268,3 +268,39 @@ fn throughput_report_and_bad_options() {
     let err = Report::build(&input, &o).unwrap_err();
     assert!(err.to_string().contains("-2"), "{err}");
 }
+
+#[test]
+fn a_mixed_cluster_report_resimulates_the_search() {
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x4xH100+1x4xA100-80GB").unwrap();
+    let workload = parallax::load_workload("chat", Some(60.0), Some(120)).unwrap();
+    let cost = parallax::cost_model(&cluster, CostModelChoice::Auto).unwrap();
+    let report = Search::new(model.clone(), cluster.clone(), workload.clone())
+        .run()
+        .unwrap();
+    let input = ReportInput::new(&report, &model, &cluster, &workload, cost);
+    let built = Report::build(&input, &ReportOptions::default().top(3)).unwrap();
+    // At least one of the re-simulated plans runs on both kinds.
+    assert!(
+        built.plans.iter().any(|p| {
+            let s = p.ranked.plan.to_string();
+            s.contains("H100-SXM") && s.contains("A100-80GB-SXM")
+        }),
+        "{:?}",
+        built
+            .plans
+            .iter()
+            .map(|p| p.ranked.plan.to_string())
+            .collect::<Vec<_>>()
+    );
+    for p in &built.plans {
+        let m = &p.ranked.metrics;
+        let mean = p.e2e_s.iter().sum::<f64>() / p.e2e_s.len() as f64;
+        assert!(
+            (mean - m.e2e_s.mean).abs() <= 1e-9 * m.e2e_s.mean,
+            "{}: {mean} vs {}",
+            p.ranked.plan,
+            m.e2e_s.mean
+        );
+    }
+}

@@ -24,6 +24,29 @@ pub enum RouterPolicy {
     /// them; ties → lowest index. Inside a replica, the engine with the longest cached prefix,
     /// then the fewest unfinished requests. No load cap: a hot prefix stays on its replica.
     PrefixAffinity,
+    /// Capacity-weighted least outstanding, for replicas of unequal speed (different GPU
+    /// kinds): the replica minimising `(unfinished + 1) × t`, where `t` is its time for a
+    /// reference iteration ([`reference_iteration`]: the slowest pipeline stage's step time);
+    /// ties → lowest index. On identical replicas it routes as
+    /// [`RouterPolicy::LeastOutstanding`].
+    CapacityWeighted,
+}
+
+/// The iteration whose time weights replicas under [`RouterPolicy::CapacityWeighted`]: one
+/// 512-token prefill chunk and 64 decode requests at 1,024 tokens of context (a mixed batch,
+/// so both compute- and bandwidth-bound speed count).
+pub fn reference_iteration() -> parallax_ir::Batch {
+    parallax_ir::Batch {
+        prefill: vec![parallax_ir::PrefillChunk {
+            new_tokens: 512,
+            prefix: 0,
+        }],
+        decode: parallax_ir::DecodeGroup {
+            requests: 64,
+            context_sum: 64 * 1024,
+            context_max: 1024,
+        },
+    }
 }
 
 impl RouterPolicy {
@@ -35,6 +58,7 @@ impl RouterPolicy {
             RouterPolicy::ShortestQueueTokens => "shortest-queue",
             RouterPolicy::Random => "random",
             RouterPolicy::PrefixAffinity => "prefix-affinity",
+            RouterPolicy::CapacityWeighted => "capacity",
         }
     }
 }
@@ -43,7 +67,7 @@ impl FromStr for RouterPolicy {
     type Err = SimError;
 
     /// Accepts `round-robin`/`rr`, `least-outstanding`/`lor`, `shortest-queue`/`jsq`, `random`,
-    /// `prefix-affinity`/`cache`.
+    /// `prefix-affinity`/`cache`, `capacity`/`capacity-weighted`.
     fn from_str(s: &str) -> Result<Self, SimError> {
         match s.to_ascii_lowercase().as_str() {
             "round-robin" | "rr" => Ok(RouterPolicy::RoundRobin),
@@ -51,10 +75,11 @@ impl FromStr for RouterPolicy {
             "shortest-queue" | "jsq" => Ok(RouterPolicy::ShortestQueueTokens),
             "random" => Ok(RouterPolicy::Random),
             "prefix-affinity" | "cache" => Ok(RouterPolicy::PrefixAffinity),
+            "capacity" | "capacity-weighted" => Ok(RouterPolicy::CapacityWeighted),
             _ => Err(SimError::config(
                 "router",
                 s,
-                "one of round-robin (rr), least-outstanding (lor), shortest-queue (jsq), random, prefix-affinity (cache)",
+                "one of round-robin (rr), least-outstanding (lor), shortest-queue (jsq), random, prefix-affinity (cache), capacity",
             )),
         }
     }
@@ -66,6 +91,8 @@ pub(crate) struct Router {
     pub policy: RouterPolicy,
     next: usize,
     rng: Rng,
+    /// Reference-iteration seconds per replica ([`RouterPolicy::CapacityWeighted`]).
+    times: Vec<f64>,
 }
 
 impl Router {
@@ -74,7 +101,13 @@ impl Router {
             policy,
             next: 0,
             rng: Rng::new(seed),
+            times: Vec::new(),
         }
+    }
+
+    /// Each replica's reference-iteration time (for [`RouterPolicy::CapacityWeighted`]).
+    pub fn set_times(&mut self, times: Vec<f64>) {
+        self.times = times;
     }
 
     /// Pick among `eligible` (replica indices, ascending, non-empty); `load(i)` gives the
@@ -92,6 +125,19 @@ impl Router {
                 eligible[0]
             }
             RouterPolicy::Random => eligible[self.rng.below(eligible.len() as u64) as usize],
+            RouterPolicy::CapacityWeighted => {
+                let t = |i: usize| self.times.get(i).copied().unwrap_or(1.0);
+                let mut best = eligible[0];
+                let mut best_w = (load(best) as f64 + 1.0) * t(best);
+                for &i in &eligible[1..] {
+                    let w = (load(i) as f64 + 1.0) * t(i);
+                    if w < best_w {
+                        best = i;
+                        best_w = w;
+                    }
+                }
+                best
+            }
             RouterPolicy::LeastOutstanding
             | RouterPolicy::ShortestQueueTokens
             | RouterPolicy::PrefixAffinity => {

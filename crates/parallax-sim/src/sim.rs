@@ -527,6 +527,27 @@ impl Simulator {
             }
         }
         let mut router = Router::new(cfg.router, cfg.seed);
+        if cfg.router == RouterPolicy::CapacityWeighted {
+            let batch = crate::router::reference_iteration();
+            router.set_times(
+                run.reps
+                    .iter()
+                    .map(|r| {
+                        let t = r
+                            .spec
+                            .stages
+                            .iter()
+                            .map(|s| s.step(&batch).seconds)
+                            .fold(0.0, f64::max);
+                        if t.is_finite() && t > 0.0 {
+                            t
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect(),
+            );
+        }
         let reqs = &workload.requests;
         let mut ai = 0usize;
         let mut eligible = Vec::with_capacity(run.reps.len());

@@ -392,6 +392,16 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     let width = plan.tp;
     let attn = plan.attn;
     let mut notes = Vec::new();
+    // Stages or replicas on different GPU kinds are several deployments, not one command.
+    if let Some(on) = &plan.on {
+        let kinds: std::collections::BTreeSet<&String> = on.iter().flatten().collect();
+        if kinds.len() > 1 {
+            return Err(unsupported(format!(
+                "it runs on several GPU kinds ({}); one launch command runs one kind",
+                kinds.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
 
     // Layouts every engine shares: dense MLP must follow the engine's own rule (checked per
     // engine below); MoE layout only matters when the model has MoE cells.

@@ -46,6 +46,7 @@ pub mod cost_file;
 pub mod emit;
 pub mod engine;
 pub mod error;
+pub mod hetero;
 pub mod loadpoints;
 pub mod search;
 pub mod simulate;

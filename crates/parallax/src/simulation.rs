@@ -140,6 +140,25 @@ impl<'a> Simulation<'a> {
     /// As [`crate::simulate_plan`]; also [`crate::Error::Option`] when the default cost model
     /// cannot be built.
     pub fn run(&self) -> Result<SimReport> {
+        if self.cluster.is_heterogeneous() {
+            let costs = crate::hetero::group_cost_models(
+                self.cluster,
+                self.cost.as_ref(),
+                self.engine.as_ref(),
+            )?;
+            let mut lower = self.lower;
+            lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
+            lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
+            return crate::hetero::simulate_plan(
+                self.model,
+                self.cluster,
+                self.plan,
+                &costs,
+                self.workload,
+                &self.config,
+                &lower,
+            );
+        }
         let cost = match &self.cost {
             Some(c) => c.clone(),
             None => crate::cost_model(self.cluster, crate::CostModelChoice::Auto)?,

@@ -76,8 +76,8 @@ use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{
-    enumerate, heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, EngineModel,
-    LowerOptions, MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
+    heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, EngineModel, LowerOptions,
+    MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
 };
 use parallax_sim::{Metrics, SchedulerConfig, SimConfig, Simulator, Slo, Workload};
 use rayon::prelude::*;
@@ -466,6 +466,16 @@ impl Search {
             None => cost,
         };
         let price = self.price.unwrap_or(self.cluster.gpu.price_per_hour);
+        // A heterogeneous cluster: one cost model per node group (empty otherwise).
+        let group_costs = if self.cluster.is_heterogeneous() {
+            crate::hetero::group_cost_models(
+                &self.cluster,
+                self.cost.as_ref(),
+                self.engine.as_ref(),
+            )?
+        } else {
+            Vec::new()
+        };
         let required = crate::largest_request_tokens(&self.workload);
         let use_all = self
             .constraints
@@ -486,7 +496,7 @@ impl Search {
         .collect();
         let mut closest: Option<MemoryShortfall> = None;
         for s in self.scheduler_configs() {
-            let e = enumerate(
+            let e = parallax_plan::hetero::enumerate(
                 &self.model,
                 &self.cluster,
                 &Constraints {
@@ -498,6 +508,7 @@ impl Search {
                     memory: self.memory_for(&s),
                     ..Constraints::default()
                 },
+                &group_costs,
             )?;
             enumerated += e.enumerated;
             for (r, n) in &e.pruned {
@@ -531,6 +542,7 @@ impl Search {
         let ctx = Ctx {
             search: self,
             cost: &cost,
+            group_costs,
             required,
             price,
             sims: AtomicU64::new(0),
@@ -760,6 +772,8 @@ impl Evaluated {
 struct Ctx<'a> {
     search: &'a Search,
     cost: &'a Arc<dyn CostModel>,
+    /// One cost model per node group of a heterogeneous cluster (empty otherwise).
+    group_costs: Vec<Arc<dyn CostModel>>,
     required: u64,
     price: f64,
     sims: AtomicU64,
@@ -784,18 +798,39 @@ impl Ctx<'_> {
     /// Lower and simulate one candidate (with the rate search for `throughput`).
     fn evaluate(&self, plan: &Plan, sched: &SchedulerConfig) -> Result<Evaluated> {
         let s = self.search;
-        let lowered = lower_plan(
-            &s.model,
-            plan,
-            &s.cluster,
-            Arc::clone(self.cost),
-            &s.lower_options(sched, self.required),
-        )?;
-        let config = SimConfig {
+        let hetero = s.cluster.is_heterogeneous();
+        let lowered = if hetero {
+            parallax_plan::hetero::lower_plan(
+                &s.model,
+                plan,
+                &s.cluster,
+                &self.group_costs,
+                &s.lower_options(sched, self.required),
+            )?
+        } else {
+            lower_plan(
+                &s.model,
+                plan,
+                &s.cluster,
+                Arc::clone(self.cost),
+                &s.lower_options(sched, self.required),
+            )?
+        };
+        let mut config = SimConfig {
             scheduler: *sched,
             slo: s.slo,
             host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
             ..SimConfig::default()
+        };
+        // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.
+        let price = if hetero {
+            config.router = crate::hetero::router_for(plan, &s.cluster, config.router);
+            match s.price {
+                Some(p) => p,
+                None => crate::hetero::plan_price_per_gpu_hour(plan, &s.cluster)?,
+            }
+        } else {
+            self.price
         };
         let sim = Simulator::new(lowered.replicas, config)?;
         let gpus = plan.devices();
@@ -803,16 +838,16 @@ impl Ctx<'_> {
             Some(stream) => self.steady(&sim, stream)?,
             None => {
                 let m = self.run(&sim, &s.workload)?;
-                let v = s.objective.value(&m, gpus, self.price).unwrap_or(f64::NAN);
+                let v = s.objective.value(&m, gpus, price).unwrap_or(f64::NAN);
                 let meets = self.meets(&m);
                 (m, s.workload.mean_rate(), v, meets, None)
             }
         };
         let energy = Objective::Energy
-            .value(&metrics, gpus, self.price)
+            .value(&metrics, gpus, price)
             .unwrap_or(f64::NAN);
         let cost = Objective::Cost
-            .value(&metrics, gpus, self.price)
+            .value(&metrics, gpus, price)
             .unwrap_or(f64::NAN);
         Ok(Evaluated {
             metrics,
@@ -932,7 +967,8 @@ type BaselineFn = fn(&Model, &Cluster, &MemoryOptions, u64) -> std::result::Resu
 /// The cluster the baselines may use: the whole cluster, or under a GPU limit the largest
 /// whole-node part of it (a single node's first `max_gpus` GPUs below one node).
 fn baseline_cluster(cluster: &Cluster, max_gpus: Option<u32>) -> Cluster {
-    let mut c = cluster.clone();
+    // On a heterogeneous cluster the baselines use its first node group.
+    let mut c = cluster.group_cluster(0).unwrap_or_else(|| cluster.clone());
     if let Some(m) = max_gpus.filter(|&m| m > 0 && m < cluster.total_gpus()) {
         let g = cluster.gpus_per_node.max(1);
         if m < g {

@@ -1,0 +1,113 @@
+//! `--cluster` with node groups of different GPU kinds on `search` and `simulate`
+//! (documented in `docs/cli.md`, "Heterogeneous clusters").
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn parallax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parallax"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the parallax binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = parallax(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+const MIXED: &str = "1x8xH100+1x8xA100-80GB";
+
+#[test]
+fn search_on_a_mixed_cluster_uses_both_kinds_under_load() {
+    let v = json(&[
+        "search",
+        "--model",
+        "llama-3.1-70b",
+        "--cluster",
+        MIXED,
+        "--workload",
+        "chat",
+        "--rate",
+        "40",
+        "--requests",
+        "400",
+        "--json",
+    ]);
+    assert_eq!(v["cluster"], "1x8xH100-SXM+1x8xA100-80GB-SXM");
+    let best = v["best"]["plan"].as_str().unwrap();
+    assert!(
+        best.contains("H100-SXM") && best.contains("A100-80GB-SXM"),
+        "best: {best}"
+    );
+    // The plan string the search prints is accepted back by simulate.
+    let s = json(&[
+        "simulate",
+        "--model",
+        "llama-3.1-70b",
+        "--cluster",
+        MIXED,
+        "--workload",
+        "chat",
+        "--rate",
+        "40",
+        "--requests",
+        "400",
+        "--plan",
+        best,
+        "--json",
+    ]);
+    assert_eq!(
+        s["e2e_s"]["mean"].as_f64(),
+        v["best"]["metrics"]["e2e_s"]["mean"].as_f64()
+    );
+}
+
+#[test]
+fn bad_mixed_inputs_are_clear_errors() {
+    let err = |args: &[&str]| {
+        let out = parallax(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let base = [
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--workload",
+        "chat",
+        "--requests",
+        "5",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        err(&a)
+    };
+    let e = with(&["--cluster", "1x8xH100+1x0xA100-80GB", "--plan", "tp=8"]);
+    assert!(e.contains("group 2") && e.contains("1x0xA100-80GB"), "{e}");
+    let e = with(&["--cluster", "1x8xH100+2x8xH100", "--plan", "tp=8"]);
+    assert!(e.contains("group 2") && e.contains("H100-SXM"), "{e}");
+    let e = with(&["--cluster", MIXED, "--plan", "tp=8,on=B200"]);
+    assert!(e.contains("B200") && e.contains("A100-80GB-SXM"), "{e}");
+    let e = with(&["--cluster", MIXED, "--plan", "dp=2,tp=8,on=A100-80GB"]);
+    assert!(
+        e.contains("A100-80GB-SXM") && e.contains("1x8xA100-80GB-SXM"),
+        "{e}"
+    );
+    let e = with(&[
+        "--cluster",
+        MIXED,
+        "--plan",
+        "tp=8",
+        "--cost-model",
+        "roofline",
+    ]);
+    assert!(e.contains("--cost-model") && e.contains("auto"), "{e}");
+}
