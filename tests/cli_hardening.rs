@@ -526,11 +526,11 @@ fn load_points_are_bounded_before_anything_is_sized_from_them() {
     for (cells, needles) in [
         (
             vec![("silicon_data_source", "silicon_concurrency=4294967295")],
-            vec!["silicon_data_source", "4294967295", "65536"],
+            vec!["silicon_data_source", "4294967295", "4096"],
         ),
         (
-            vec![("silicon_data_source", "silicon_concurrency=65537")],
-            vec!["silicon_data_source", "65537", "65536"],
+            vec![("silicon_data_source", "silicon_concurrency=4097")],
+            vec!["silicon_data_source", "4097", "4096"],
         ),
         (
             vec![("isl", "16777217")],
@@ -553,7 +553,7 @@ fn load_points_are_bounded_before_anything_is_sized_from_them() {
     std::fs::write(
         &f,
         load_point(&[
-            ("silicon_data_source", "silicon_concurrency=65536"),
+            ("silicon_data_source", "silicon_concurrency=4096"),
             ("mode", "disagg"),
             ("isl", "16777216"),
             ("batch_size", "1048576"),
@@ -644,4 +644,46 @@ fn engine_directives_of_measured_files_are_read_and_checked() {
         fails_with(&["validate", "--measured", &path], &n);
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simulate_and_validate_stop_at_their_wall_budget() {
+    // Ten million requests take far longer than a second: the run stops at its budget with
+    // exit code 3, names the flag, and prints no metrics.
+    let start = std::time::Instant::now();
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        "synthetic:requests=10000000,rate=1000,prompt=fixed(100),output=fixed(100)",
+        "--time-limit",
+        "1s",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--time-limit 1s") && err.contains("stopped"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "a cut run prints no result");
+    assert!(
+        start.elapsed().as_secs_f64() < 20.0,
+        "{:?}",
+        start.elapsed()
+    );
+    for bad in ["0s", "30", "1e300s"] {
+        fails_with(&refs(&sim(&["--time-limit", bad])), &["--time-limit", bad]);
+        fails_with(
+            &["validate", "--measured", "x.csv", "--time-limit", bad],
+            &["--time-limit", bad],
+        );
+    }
+    // Within the budget the output is the full, normal one.
+    succeeds(&refs(&sim(&["--time-limit", "1h"])));
 }

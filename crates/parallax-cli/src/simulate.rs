@@ -123,6 +123,10 @@ pub struct SimulateArgs {
     /// Write a Chrome trace (Perfetto) of iterations per replica and stage to FILE.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
+    /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
+    /// and no result.
+    #[arg(long)]
+    time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -233,6 +237,7 @@ fn check_counts(a: &SimulateArgs) -> Result<(), CliError> {
 
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
+    crate::budget::start("simulate", args.time_limit.as_deref())?;
     let model = common::max_model_len(
         args.precision.apply(common::model(&args.model)?)?,
         args.max_model_len,

@@ -34,6 +34,10 @@ pub struct ValidateArgs {
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
+    /// and no result.
+    #[arg(long)]
+    time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -88,6 +92,7 @@ fn declared_engine(
 
 /// Run `parallax validate`.
 pub fn run(args: ValidateArgs) -> Result<(), CliError> {
+    crate::budget::start("validate", args.time_limit.as_deref())?;
     let choice = crate::common::cost_source(&args.cost_model)?;
     let path = match (&args.measured, &args.serving) {
         (Some(p), _) | (None, Some(p)) => p.clone(),

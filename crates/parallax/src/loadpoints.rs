@@ -35,8 +35,8 @@ pub const WARMUP_PER_CLIENT: usize = 2;
 /// Measured requests per unit of concurrency.
 pub const MEASURED_PER_CLIENT: usize = 10;
 /// Largest client concurrency a load point may record (aiconfigurator's largest is 552): the
-/// simulation of one point runs `12 × concurrency` requests.
-pub const MAX_CONCURRENCY: u32 = 65_536;
+/// simulation of one point runs `12 × concurrency` requests, twice.
+pub const MAX_CONCURRENCY: u32 = 4096;
 
 /// One row of a load-point file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
