@@ -25,8 +25,9 @@
 //!     cargo test --release -p parallax-cli --test cli_fuzz -- --nocapture
 //! ```
 //!
-//! `PARALLAX_FUZZ_PLACE=1` adds `place` invocations on a mutated placement graph (each with
-//! `--time-limit 10s`, the budget under test).
+//! `PARALLAX_FUZZ_PLACE=1` adds `place` invocations on a mutated placement graph and expert
+//! split (each with `--time-limit 10s`, the budget under test; `PARALLAX_FUZZ_PLACE_LIMIT=2s`
+//! changes it); `PARALLAX_FUZZ_PLACE=only` runs nothing else.
 //!
 //! Every failure is printed with the arguments that reproduce it (files it used are kept in
 //! the temp folder named in the message). With `--nocapture` the runs that exited 1 (a failure
@@ -872,9 +873,13 @@ fn mutated_invocations_never_panic_abort_or_hang() {
     let mut seeds = seeds();
     // `place` is fuzzed on request (its solver budgets are the placement crate's; set
     // PARALLAX_FUZZ_PLACE=1 to include it).
-    if std::env::var_os("PARALLAX_FUZZ_PLACE").is_some() {
-        seeds.extend(place_seeds());
+    let place = std::env::var("PARALLAX_FUZZ_PLACE").ok();
+    match place.as_deref() {
+        Some("only") => seeds = place_seeds(),
+        Some(_) => seeds.extend(place_seeds()),
+        None => {}
     }
+    let place_limit = std::env::var("PARALLAX_FUZZ_PLACE_LIMIT").unwrap_or_else(|_| "10s".into());
     let mut g = Gen(seed);
     let mut failures = Vec::new();
     let mut exit1 = Vec::new();
@@ -939,7 +944,7 @@ fn mutated_invocations_never_panic_abort_or_hang() {
         }
         if args[0] == "place" {
             args.push("--time-limit".into());
-            args.push("10s".into());
+            args.push(place_limit.clone());
         }
         let t0 = Instant::now();
         let verdict = run_capped(&args);
