@@ -855,7 +855,9 @@ impl Ctx<'_> {
                 return Err(Error::Option {
                     option: "--time-limit".into(),
                     value: format!("{:?}", s.limits.time.unwrap_or_default()),
-                    expected: "enough time for the rate search (it stopped at the limit)".into(),
+                    expected: "time for this plan's rate search: the search's time limit ran \
+                               out first, so the plan was not simulated"
+                        .into(),
                 });
             }
             let wl = stream.clone().with_rate(rate)?;
