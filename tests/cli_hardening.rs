@@ -687,3 +687,37 @@ fn simulate_and_validate_stop_at_their_wall_budget() {
     // Within the budget the output is the full, normal one.
     succeeds(&refs(&sim(&["--time-limit", "1h"])));
 }
+
+#[test]
+fn place_latency_flags_are_bounded_and_never_silently_ignored() {
+    let graph = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/parallax-place/tests/data/latency/layer_bert24_inference.json")
+        .display()
+        .to_string();
+    fails_with(
+        &["place", &graph, "--subgraphs", "2"],
+        &["--subgraphs", "--objective latency"],
+    );
+    fails_with(
+        &["place", &graph, "--max-labels", "10"],
+        &["--max-labels", "--objective latency"],
+    );
+    fails_with(
+        &["place", &graph, "--objective", "latency", "--subgraphs", "1048577"],
+        &["--subgraphs", "1048577", "1048576"],
+    );
+    fails_with(
+        &["place", &graph, "--objective", "latency", "--subgraphs", "0"],
+        &["--subgraphs", "0"],
+    );
+    succeeds(&[
+        "place",
+        &graph,
+        "--objective",
+        "latency",
+        "--subgraphs",
+        "1048576",
+        "--time-limit",
+        "20s",
+    ]);
+}
