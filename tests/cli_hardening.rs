@@ -703,11 +703,25 @@ fn place_latency_flags_are_bounded_and_never_silently_ignored() {
         &["--max-labels", "--objective latency"],
     );
     fails_with(
-        &["place", &graph, "--objective", "latency", "--subgraphs", "1048577"],
+        &[
+            "place",
+            &graph,
+            "--objective",
+            "latency",
+            "--subgraphs",
+            "1048577",
+        ],
         &["--subgraphs", "1048577", "1048576"],
     );
     fails_with(
-        &["place", &graph, "--objective", "latency", "--subgraphs", "0"],
+        &[
+            "place",
+            &graph,
+            "--objective",
+            "latency",
+            "--subgraphs",
+            "0",
+        ],
         &["--subgraphs", "0"],
     );
     succeeds(&[
@@ -720,4 +734,31 @@ fn place_latency_flags_are_bounded_and_never_silently_ignored() {
         "--time-limit",
         "20s",
     ]);
+}
+
+#[test]
+fn flags_that_would_be_ignored_are_refused() {
+    fails_with(
+        &refs(&sim(&["--cpu-prefix-cache", "2"])),
+        &["--cpu-prefix-cache 2", "--prefix-caching"],
+    );
+    fails_with(
+        &refs(&sim(&["--scheduler", "vllm", "--chunk", "2048"])),
+        &["--chunk 2048", "scheduler vllm"],
+    );
+    fails_with(
+        &refs(&sim(&["--engine", "vllm-v0", "--chunk", "2048"])),
+        &["--chunk 2048", "scheduler vllm"],
+    );
+    fails_with(
+        &["search", "--arrivals", "trace"],
+        &["--arrivals trace", "e2e-mean"],
+    );
+    // Where they apply they run.
+    succeeds(&refs(&sim(&[
+        "--prefix-caching",
+        "--cpu-prefix-cache",
+        "2",
+    ])));
+    succeeds(&refs(&sim(&["--scheduler", "sarathi", "--chunk", "2048"])));
 }

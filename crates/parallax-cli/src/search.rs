@@ -365,6 +365,13 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             )))
         }
     };
+    if arrivals == SteadyArrivals::Trace && !obj.needs_slo() {
+        return Err(CliError::input(format!(
+            "--arrivals trace applies to the steady-state objectives (throughput, goodput), \
+             not --objective {}",
+            args.objective
+        )));
+    }
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)

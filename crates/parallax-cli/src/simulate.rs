@@ -196,6 +196,20 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
             common::MAX_BATCHED_TOKENS,
         )?);
     }
+    if let Some(n) = a.chunk.filter(|_| !scheduler.kind.chunked()) {
+        return Err(CliError::input(format!(
+            "--chunk {n} applies to the chunked-prefill schedulers (sarathi, prefill-first); \
+             scheduler {} does not split prompts",
+            scheduler.kind.name()
+        )));
+    }
+    if a.cpu_prefix_cache > 0.0 && !a.prefix_caching {
+        return Err(CliError::input(format!(
+            "--cpu-prefix-cache {} needs --prefix-caching (the host tier holds evicted prefix \
+             blocks)",
+            common::num(a.cpu_prefix_cache)
+        )));
+    }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
