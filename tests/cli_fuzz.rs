@@ -224,7 +224,8 @@ fn swap_numbers(text: &str, g: &mut Gen) -> String {
     let mut at = 0;
     for (s, e) in picked {
         out.push_str(&text[at..s]);
-        out.push_str(*g.pick(HOSTILE_NUMBERS));
+        let n: &&str = g.pick(HOSTILE_NUMBERS);
+        out.push_str(n);
         at = e;
     }
     out.push_str(&text[at..]);
