@@ -81,7 +81,7 @@ impl FromStr for DisaggPlan {
                 .ok_or_else(|| {
                     bad(
                         part,
-                        "an instance count N before `x(` from 1 to 65536 (the largest cluster)",
+                        "an instance count N ≥ 1 before `x(`, at most 65536 (the largest cluster)",
                     )
                 })?;
             let plan: Plan = plan.parse()?;
