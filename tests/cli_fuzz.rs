@@ -17,7 +17,7 @@
 //! five formats, a model config, a profile, measured and serving files, load points, a
 //! placement graph and expert split) byte by byte or number by number.
 //!
-//! The default campaign is 500 runs (about 15 s on 2 cores with the debug binary). For a
+//! The default campaign is 500 runs (about 10 s on 2 cores with the debug binary). For a
 //! longer developer campaign (release binary; it prints the count of each exit code):
 //!
 //! ```text

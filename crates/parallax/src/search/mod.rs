@@ -55,8 +55,9 @@
 //! [`Objective::Goodput`] uses the same stream at the workload's own rate.
 //!
 //! # Time limits
-//! [`Limits::time`] is checked before each candidate starts: once past, the remaining
-//! candidates are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
+//! [`Limits::time`] is checked before each candidate starts and before each simulation of a
+//! steady-state rate search: once past, the remaining candidates (and a candidate whose rate
+//! search it cuts) are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
 
