@@ -815,7 +815,7 @@ enum Verdict {
     Bad(String),
 }
 
-fn run_capped(args: &[String]) -> Verdict {
+fn run_capped(args: &[String], cwd: &Path) -> Verdict {
     // `ulimit -v` caps the address space; `exec` keeps the pid so a kill reaches the binary.
     let mut child = Command::new("sh")
         .arg("-c")
@@ -823,6 +823,8 @@ fn run_capped(args: &[String]) -> Verdict {
         .arg(env!("CARGO_BIN_EXE_parallax"))
         .args(args)
         .env("RAYON_NUM_THREADS", "2")
+        // A mutated argument may turn into an output path: it lands in the temp folder.
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -948,7 +950,7 @@ fn mutated_invocations_never_panic_abort_or_hang() {
             args.push(place_limit.clone());
         }
         let t0 = Instant::now();
-        let verdict = run_capped(&args);
+        let verdict = run_capped(&args, &files.dir);
         slowest = slowest.max(t0.elapsed().as_secs_f64());
         match verdict {
             Verdict::Bad(why) => {
