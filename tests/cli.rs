@@ -750,7 +750,7 @@ fn simulate_prefix_caching_and_itl_fields() {
             "--router",
             "prefix-affinity",
         ],
-        &["prefix-affinity", "prefix_caching"],
+        &["prefix-affinity", "--prefix-caching"],
     );
 }
 

@@ -318,3 +318,447 @@ fn host_memory_and_link_flags_are_bounded() {
     let args = sim(&["--host-link-gbps=1000000", "--swap-space=1000000"]);
     succeeds(&refs(&args));
 }
+
+/// A fresh temp folder for one test.
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("parallax-hard-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn newer_count_flags_have_documented_maxima() {
+    // (flag, largest accepted, first refused) on `simulate` (docs/cli.md, Limits).
+    for (flag, max, over) in [
+        ("--block-size", "16777216", "16777217"),
+        ("--max-concurrency", "10000000", "10000001"),
+    ] {
+        fails_with(&refs(&sim(&[flag, over])), &[flag, over, max]);
+        fails_with(&refs(&sim(&[flag, "0"])), &[flag]);
+        accepted(&refs(&sim(&[flag, max])), flag);
+    }
+    for flag in [
+        "--tensor-parallel-size",
+        "--pipeline-parallel-size",
+        "--data-parallel-size",
+    ] {
+        fails_with(&["simulate", flag, "65537"], &[flag, "65537", "65536"]);
+        fails_with(&["simulate", flag, "0"], &[flag]);
+    }
+    fails_with(
+        &["search", "--block-size", "16777217"],
+        &["--block-size", "16777216"],
+    );
+    // --steady-requests is checked whatever the objective.
+    fails_with(
+        &["search", "--steady-requests", "9"],
+        &["--steady-requests", "10..=100000"],
+    );
+    fails_with(
+        &["search", "--steady-requests", "100001"],
+        &["--steady-requests", "100001", "100000"],
+    );
+    fails_with(
+        &["search", "--steady-requests", "18446744073709551615"],
+        &["--steady-requests", "100000"],
+    );
+}
+
+#[test]
+fn disaggregated_pools_are_bounded_by_the_largest_cluster() {
+    fails_with(
+        &["simulate", "--plan", "prefill=65537x(tp=1);decode=1x(tp=1)"],
+        &["prefill=65537x(tp=1)", "65536"],
+    );
+    fails_with(
+        &["simulate", "--plan", "prefill=65536x(tp=2);decode=1x(tp=1)"],
+        &["prefill=65536x(tp=2)", "65536 GPUs"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--plan",
+            "prefill=4294967296x(tp=1);decode=1x(tp=1)",
+        ],
+        &["4294967296x", "instance count"],
+    );
+    // The largest pool parses; it is then too big for the cluster, which says so.
+    fails_with(
+        &["simulate", "--plan", "prefill=65535x(tp=1);decode=1x(tp=1)"],
+        &["65536 GPUs", "the cluster"],
+    );
+}
+
+#[test]
+fn tiny_and_huge_floats_are_quoted_as_written() {
+    for (flag, v) in [
+        ("--host-link-gbps", "5e-324"),
+        ("--rate", "5e-324"),
+        ("--rate", "1e300"),
+    ] {
+        let args = sim(&[flag, v]);
+        let out = parallax(&refs(&args));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("{flag} {v}")), "{err}");
+        assert!(!err.contains("00000000000"), "{err}");
+    }
+}
+
+#[test]
+fn errors_name_flags_not_library_fields() {
+    fails_with(
+        &refs(&sim(&["--preemption", "x"])),
+        &["--preemption", "`x`".trim_matches('`')],
+    );
+    fails_with(
+        &refs(&sim(&["--router", "prefix-affinity"])),
+        &["--router", "--prefix-caching"],
+    );
+    fails_with(
+        &["search", "--pareto", "e2e-mean,energy,cost"],
+        &["--pareto", "energy,cost"],
+    );
+    fails_with(&["search", "--objective", "fast"], &["--objective", "fast"]);
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x1",
+            "--cost-model",
+            "/dev/null",
+        ],
+        &["--cost-model", "/dev/null"],
+    );
+    for bad in [
+        refs(&sim(&["--block-size", "0"])),
+        refs(&sim(&["--preemption", "x"])),
+    ] {
+        let out = parallax(&bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("block_size") && !err.contains("config: preemption"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn predict_refuses_sequences_beyond_the_context_window() {
+    let p = ["predict", "--model", "llama-3.1-8b", "--gpu", "H100"];
+    let with = |extra: &[&'static str]| -> Vec<&str> { p.iter().chain(extra).copied().collect() };
+    fails_with(
+        &with(&["--prefill", "1x200000"]),
+        &["--prefill", "1x200000", "131072", "max_position_embeddings"],
+    );
+    fails_with(
+        &with(&["--prefill", "2x1000+130073"]),
+        &["--prefill", "2x1000+130073", "131073 tokens"],
+    );
+    fails_with(&with(&["--decode", "4x131073"]), &["--decode", "4x131073"]);
+    succeeds(&with(&["--decode", "4x131072", "--prefill", "1x72+131000"]));
+}
+
+#[test]
+fn synthetic_prefix_keys_have_maxima() {
+    let base = "synthetic:requests=4,rate=1,prompt=fixed(10),output=fixed(2)";
+    for (extra, needle) in [
+        (",prefix=shared(16777217)", "prefix.shared = 16777217"),
+        (",prefix=shared(10),prompts=10000001", "prompts = 10000001"),
+        (",turns=10000001", "turns = 10000001"),
+    ] {
+        let spec = format!("{base}{extra}");
+        fails_with(
+            &refs(&sim(&["--prefix-caching", "--workload", &spec])),
+            &[needle, "10"],
+        );
+    }
+    let ok = format!("{base},prefix=shared(10),prompts=10000000");
+    succeeds(&refs(&sim(&["--prefix-caching", "--workload", &ok])));
+    let ok = format!("{base},turns=10000000");
+    succeeds(&refs(&sim(&["--prefix-caching", "--workload", &ok])));
+}
+
+/// One aggregated aiconfigurator load point with `cells` replaced.
+fn load_point(cells: &[(&str, &str)]) -> String {
+    let header = "id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,\
+                  isl,osl,gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,\
+                  silicon_ttft_ms,silicon_tpot_ms";
+    let mut row: Vec<String> = [
+        "p_c4_1",
+        "silicon_concurrency=4",
+        "vllm",
+        "0.12",
+        "Qwen/Qwen3-32B",
+        "h200_sxm",
+        "bf16",
+        "agg",
+        "64",
+        "8",
+        "bfloat16",
+        "",
+        "4",
+        "1",
+        "1",
+        "50.0",
+        "10.0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cols: Vec<&str> = header.split(',').collect();
+    for (k, v) in cells {
+        let i = cols.iter().position(|c| c == k).unwrap();
+        row[i] = v.to_string();
+    }
+    format!("{header}\n{}\n", row.join(","))
+}
+
+#[test]
+fn load_points_are_bounded_before_anything_is_sized_from_them() {
+    let dir = temp_dir("lp");
+    let f = dir.join("lp.csv");
+    let path = f.display().to_string();
+    for (cells, needles) in [
+        (
+            vec![("silicon_data_source", "silicon_concurrency=4294967295")],
+            vec!["silicon_data_source", "4294967295", "4096"],
+        ),
+        (
+            vec![("silicon_data_source", "silicon_concurrency=4097")],
+            vec!["silicon_data_source", "4097", "4096"],
+        ),
+        (
+            vec![("isl", "16777217")],
+            vec!["`isl`", "16777217", "16777216"],
+        ),
+        (vec![("osl", "4294967295")], vec!["`osl`", "4294967295"]),
+        (
+            vec![("batch_size", "1048577")],
+            vec!["`batch_size`", "1048576"],
+        ),
+        (vec![("tp_size", "65537")], vec!["`tp_size`", "65536"]),
+        (vec![("pp_size", "0")], vec!["`pp_size`", "0"]),
+    ] {
+        std::fs::write(&f, load_point(&cells)).unwrap();
+        let mut n: Vec<&str> = vec![&path, ":2"];
+        n.extend(needles);
+        fails_with(&["validate", "--serving", &path], &n);
+    }
+    // The maxima themselves parse (a disaggregated row is skipped, not simulated).
+    std::fs::write(
+        &f,
+        load_point(&[
+            ("silicon_data_source", "silicon_concurrency=4096"),
+            ("mode", "disagg"),
+            ("isl", "16777216"),
+            ("batch_size", "1048576"),
+        ]),
+    )
+    .unwrap();
+    let err = succeeds(&["validate", "--serving", &path, "--rows"]);
+    assert!(!err.contains("invalid"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn engine_directives_of_measured_files_are_read_and_checked() {
+    let dir = temp_dir("directive");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../crates/parallax/data/measured/h100-sxm-iterations.csv"),
+    )
+    .unwrap();
+    let body: String = shipped
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .take(4)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let f = dir.join("m.csv");
+    let path = f.display().to_string();
+    let predicted = |directive: &str| -> String {
+        std::fs::write(&f, format!("{directive}{body}")).unwrap();
+        let out = parallax(&["validate", "--measured", &path, "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["iterations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["predicted_ms"].to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let none = predicted("# engine: none  (a plain harness)\n");
+    let sglang = predicted("# engine: sglang\n");
+    assert_eq!(
+        none,
+        predicted(""),
+        "no directive: iterations default to none"
+    );
+    assert_ne!(none, sglang, "the directive chooses the engine");
+    // --engine wins over the directive.
+    std::fs::write(&f, format!("# engine: sglang\n{body}")).unwrap();
+    let out = parallax(&[
+        "validate",
+        "--measured",
+        &path,
+        "--json",
+        "--engine",
+        "none",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flagged: Vec<String> = v["iterations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["predicted_ms"].to_string())
+        .collect();
+    assert_eq!(flagged.join(","), none);
+    for (text, needles) in [
+        (
+            format!("# engine: bogus\n{body}"),
+            vec![":1", "`bogus`", "sglang"],
+        ),
+        (
+            format!("# engine: vllm\n# engine: none\n{body}"),
+            vec![":2", "second", "line 1"],
+        ),
+        (
+            format!("{body}# engine: vllm\n"),
+            vec![":5", "after the header"],
+        ),
+    ] {
+        std::fs::write(&f, text).unwrap();
+        let mut n: Vec<&str> = vec![&path];
+        n.extend(needles);
+        fails_with(&["validate", "--measured", &path], &n);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simulate_and_validate_stop_at_their_wall_budget() {
+    // Ten million requests take far longer than a second: the run stops at its budget with
+    // exit code 3, names the flag, and prints no metrics.
+    let start = std::time::Instant::now();
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1xH100",
+        "--plan",
+        "tp=1",
+        "--workload",
+        "synthetic:requests=10000000,rate=1000,prompt=fixed(100),output=fixed(100)",
+        "--time-limit",
+        "1s",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--time-limit 1s") && err.contains("stopped"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "a cut run prints no result");
+    assert!(
+        start.elapsed().as_secs_f64() < 20.0,
+        "{:?}",
+        start.elapsed()
+    );
+    for bad in ["0s", "30", "1e300s"] {
+        fails_with(&refs(&sim(&["--time-limit", bad])), &["--time-limit", bad]);
+        fails_with(
+            &["validate", "--measured", "x.csv", "--time-limit", bad],
+            &["--time-limit", bad],
+        );
+    }
+    // Within the budget the output is the full, normal one.
+    succeeds(&refs(&sim(&["--time-limit", "1h"])));
+}
+
+#[test]
+fn place_latency_flags_are_bounded_and_never_silently_ignored() {
+    let graph = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/parallax-place/tests/data/latency/layer_bert24_inference.json")
+        .display()
+        .to_string();
+    fails_with(
+        &["place", &graph, "--subgraphs", "2"],
+        &["--subgraphs", "--objective latency"],
+    );
+    fails_with(
+        &["place", &graph, "--max-labels", "10"],
+        &["--max-labels", "--objective latency"],
+    );
+    fails_with(
+        &[
+            "place",
+            &graph,
+            "--objective",
+            "latency",
+            "--subgraphs",
+            "1048577",
+        ],
+        &["--subgraphs", "1048577", "1048576"],
+    );
+    fails_with(
+        &[
+            "place",
+            &graph,
+            "--objective",
+            "latency",
+            "--subgraphs",
+            "0",
+        ],
+        &["--subgraphs", "0"],
+    );
+    succeeds(&[
+        "place",
+        &graph,
+        "--objective",
+        "latency",
+        "--subgraphs",
+        "1048576",
+        "--time-limit",
+        "20s",
+    ]);
+}
+
+#[test]
+fn flags_that_would_be_ignored_are_refused() {
+    fails_with(
+        &refs(&sim(&["--cpu-prefix-cache", "2"])),
+        &["--cpu-prefix-cache 2", "--prefix-caching"],
+    );
+    fails_with(
+        &refs(&sim(&["--scheduler", "vllm", "--chunk", "2048"])),
+        &["--chunk 2048", "scheduler vllm"],
+    );
+    fails_with(
+        &refs(&sim(&["--engine", "vllm-v0", "--chunk", "2048"])),
+        &["--chunk 2048", "scheduler vllm"],
+    );
+    fails_with(
+        &["search", "--arrivals", "trace"],
+        &["--arrivals trace", "e2e-mean"],
+    );
+    // Where they apply they run.
+    succeeds(&refs(&sim(&[
+        "--prefix-caching",
+        "--cpu-prefix-cache",
+        "2",
+    ])));
+    succeeds(&refs(&sim(&["--scheduler", "sarathi", "--chunk", "2048"])));
+}

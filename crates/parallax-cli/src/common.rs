@@ -176,13 +176,46 @@ pub const MAX_LIST_VALUES: usize = 64;
 /// Largest `--price`, USD per GPU-hour.
 pub const MAX_PRICE: f64 = 1e6;
 
+/// Largest `--block-size` (tokens per KV block): the longest sequence.
+pub const MAX_BLOCK_SIZE: u32 = parallax::ir::MAX_SEQUENCE_TOKENS;
+/// Largest `--max-concurrency` (the largest workload's requests).
+pub const MAX_CONCURRENCY: u32 = parallax::sim::workload::MAX_REQUESTS as u32;
+/// Fewest and most requests of `search --steady-requests`.
+pub const STEADY_REQUESTS: (usize, usize) = (10, 100_000);
+
+/// A float as the user would write it: plain digits for ordinary magnitudes, scientific
+/// notation (`5e-324`, `1e300`) for tiny and huge ones, never a 300-digit decimal.
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A float flag checked against its documented range `min..=max` (finite).
+pub fn float_in(flag: &str, v: f64, min: f64, max: f64) -> Result<f64, CliError> {
+    if v.is_finite() && v >= min && v <= max {
+        Ok(v)
+    } else {
+        Err(CliError::input(format!(
+            "invalid {flag} {}: expected a number from {} to {}",
+            num(v),
+            num(min),
+            num(max)
+        )))
+    }
+}
+
 /// `--rate`, checked against the simulator's documented range.
 pub fn rate(value: Option<f64>) -> Result<Option<f64>, CliError> {
     use parallax::sim::workload::{MAX_RATE, MIN_RATE};
     match value {
         Some(r) if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) => {
             Err(CliError::input(format!(
-                "invalid --rate {r}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s"
+                "invalid --rate {}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s",
+                num(r)
             )))
         }
         other => Ok(other),

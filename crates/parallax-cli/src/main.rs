@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod output;
 
 mod bench_compare;
+mod budget;
 mod calibrate;
 mod catalogs;
 mod common;

@@ -36,7 +36,7 @@ pub struct CliError {
 
 /// Library option names and the flags that set them, longest first: errors from the library
 /// speak of builder fields, users of flags.
-const FLAG_NAMES: [(&str, &str); 17] = [
+const FLAG_NAMES: &[(&str, &str)] = &[
     ("steady_state.requests", "--steady-requests"),
     ("scheduler_space.max_num_seqs", "--max-num-seqs"),
     ("scheduler.max_num_batched_tokens", "--max-batched-tokens"),
@@ -54,12 +54,18 @@ const FLAG_NAMES: [(&str, &str); 17] = [
     ("max_gpus", "--max-gpus"),
     ("max_pp", "--max-pp"),
     ("max_concurrency", "--max-concurrency"),
+    ("option block_size", "option --block-size"),
+    ("config: preemption", "config: --preemption"),
+    ("config: router", "config: --router"),
+    ("prefix_caching on", "--prefix-caching"),
+    ("option `objective`", "option `--objective`"),
+    ("option `cost-model`", "option `--cost-model`"),
 ];
 
 /// `message` with library option names replaced by the flags that set them.
 pub fn public_names(message: &str) -> String {
     let mut m = message.to_string();
-    for (internal, flag) in FLAG_NAMES {
+    for &(internal, flag) in FLAG_NAMES {
         if m.contains(internal) {
             m = m.replace(internal, flag);
         }

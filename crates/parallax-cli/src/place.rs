@@ -206,6 +206,9 @@ fn throughput_report(
     }
 }
 
+/// Largest `--subgraphs` (subgraphs per accelerator).
+const MAX_SUBGRAPHS: usize = 1 << 20;
+
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     let budget = match args.time_limit.as_deref() {
@@ -225,6 +228,15 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             "--non-contiguous and --milp apply to --objective throughput only",
         ));
     }
+    // The latency search's flags: ignoring them under throughput would hide a missing
+    // `--objective latency`. `--subgraphs` has a documented maximum (docs/cli.md, Limits).
+    if args.objective == Objective::Throughput && (args.subgraphs != 1 || args.max_labels.is_some())
+    {
+        return Err(CliError::input(
+            "--subgraphs and --max-labels apply to --objective latency only",
+        ));
+    }
+    crate::common::count_in("--subgraphs", args.subgraphs, 1, MAX_SUBGRAPHS)?;
     let file = args.graph.as_path();
     let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
     if args.overlap && args.objective == Objective::Latency {

@@ -51,10 +51,54 @@ pub struct PredictArgs {
     json: bool,
 }
 
+/// Every sequence of every `--prefill` / `--decode` spec fits the model's context window
+/// (`max_position_embeddings`): a longer one cannot be served, so its latency is not
+/// predicted. Specs are already known to parse.
+fn check_context(
+    model: &parallax::ir::Model,
+    prefill: &[String],
+    decode: &[String],
+) -> Result<(), CliError> {
+    let window = u64::from(model.max_position_embeddings);
+    let none: &[&str] = &[];
+    let too_long = |flag: &str, spec: &str, tokens: u64, what: &str| {
+        CliError::input(format!(
+            "invalid {flag} `{spec}`: {what} of {tokens} tokens exceeds model `{}`'s context \
+             window of {window} tokens (max_position_embeddings)",
+            model.name
+        ))
+    };
+    for p in prefill {
+        let b = batch_from_specs(std::slice::from_ref(p), none).map_err(CliError::input)?;
+        let longest = b
+            .prefill
+            .iter()
+            .map(|c| u64::from(c.prefix) + u64::from(c.new_tokens))
+            .max()
+            .unwrap_or(0);
+        if longest > window {
+            return Err(too_long(
+                "--prefill",
+                p,
+                longest,
+                "a sequence (cached + new tokens)",
+            ));
+        }
+    }
+    for d in decode {
+        let b = batch_from_specs(none, std::slice::from_ref(d)).map_err(CliError::input)?;
+        let longest = u64::from(b.decode.context_max);
+        if longest > window {
+            return Err(too_long("--decode", d, longest, "a context"));
+        }
+    }
+    Ok(())
+}
+
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let model = args.precision.apply(common::model(&args.model)?)?;
-    common::count_in("--tp", args.tp, 1, common::MAX_GPUS)?;
+    common::count_in("--tp/--tensor-parallel-size", args.tp, 1, common::MAX_GPUS)?;
     let cluster = common::single_node(&args.gpu, args.tp)?;
     let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;
     let cost = engine.cost_model(
@@ -62,6 +106,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         cluster.gpu.memory_bandwidth,
     );
     let batch = batch_from_specs(&args.prefill, &args.decode).map_err(CliError::input)?;
+    check_context(&model, &args.prefill, &args.decode)?;
     let mut lower = engine.lower_options(&LowerOptions::default());
     if args.cuda_graphs == OnOff::Off {
         lower.cuda_graphs = false;

@@ -208,11 +208,17 @@ fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
     if let Some(p) = args.price {
         if !(p.is_finite() && (0.0..=common::MAX_PRICE).contains(&p)) {
             return Err(CliError::input(format!(
-                "invalid --price {p}: expected a price per GPU-hour in [0, {}]",
+                "invalid --price {}: expected a price per GPU-hour in [0, {}]",
+                common::num(p),
                 common::MAX_PRICE
             )));
         }
     }
+    if let Some(n) = args.block_size {
+        common::count_in("--block-size", n, 1, common::MAX_BLOCK_SIZE)?;
+    }
+    let (lo, hi) = common::STEADY_REQUESTS;
+    common::count_in("--steady-requests", args.steady_requests, lo, hi)?;
     Ok(())
 }
 
@@ -328,7 +334,19 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let pareto = match &args.pareto {
         None => None,
         Some(p) => match p.split_once(',') {
-            Some((a, b)) => Some((objective(a)?, objective(b)?)),
+            Some((a, b)) => {
+                let one = |o: &str| {
+                    o.parse::<Objective>().map_err(|_| {
+                        CliError::input(format!(
+                            "invalid --pareto `{p}` at `{o}`: expected two objectives separated \
+                             by a comma, each one of e2e-mean, e2e-p50, e2e-p99, ttft-mean, \
+                             ttft-p99, tpot-mean, tpot-p99, throughput, goodput, energy, cost, \
+                             min-gpus"
+                        ))
+                    })
+                };
+                Some((one(a)?, one(b)?))
+            }
             None => {
                 return Err(CliError::input(format!(
                     "invalid --pareto `{p}`: expected two objectives separated by a comma, \
@@ -350,6 +368,13 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             )))
         }
     };
+    if arrivals == SteadyArrivals::Trace && !obj.needs_slo() {
+        return Err(CliError::input(format!(
+            "--arrivals trace applies to the steady-state objectives (throughput, goodput), \
+             not --objective {}",
+            args.objective
+        )));
+    }
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)

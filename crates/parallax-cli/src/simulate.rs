@@ -123,6 +123,10 @@ pub struct SimulateArgs {
     /// Write a Chrome trace (Perfetto) of iterations per replica and stage to FILE.
     #[arg(long, value_name = "FILE")]
     timeline: Option<PathBuf>,
+    /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
+    /// and no result.
+    #[arg(long)]
+    time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -192,6 +196,20 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
             common::MAX_BATCHED_TOKENS,
         )?);
     }
+    if let Some(n) = a.chunk.filter(|_| !scheduler.kind.chunked()) {
+        return Err(CliError::input(format!(
+            "--chunk {n} applies to the chunked-prefill schedulers (sarathi, prefill-first); \
+             scheduler {} does not split prompts",
+            scheduler.kind.name()
+        )));
+    }
+    if a.cpu_prefix_cache > 0.0 && !a.prefix_caching {
+        return Err(CliError::input(format!(
+            "--cpu-prefix-cache {} needs --prefix-caching (the host tier holds evicted prefix \
+             blocks)",
+            common::num(a.cpu_prefix_cache)
+        )));
+    }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
@@ -220,8 +238,20 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
     ]
 }
 
+/// Count flags against their documented maxima (docs/cli.md, Limits).
+fn check_counts(a: &SimulateArgs) -> Result<(), CliError> {
+    if let Some(n) = a.block_size {
+        common::count_in("--block-size", n, 1, common::MAX_BLOCK_SIZE)?;
+    }
+    if let Some(n) = a.max_concurrency {
+        common::count_in("--max-concurrency", n, 1, common::MAX_CONCURRENCY)?;
+    }
+    Ok(())
+}
+
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
+    crate::budget::start("simulate", args.time_limit.as_deref())?;
     let model = common::max_model_len(
         args.precision.apply(common::model(&args.model)?)?,
         args.max_model_len,
@@ -231,6 +261,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         && args.data_parallel_size.is_none()
         && args.pipeline_parallel_size.is_none()
         && args.tensor_parallel_size.is_none();
+    // vLLM's size flags name themselves when out of range (not the plan string built from them).
+    for (flag, v) in [
+        ("--data-parallel-size", args.data_parallel_size),
+        ("--pipeline-parallel-size", args.pipeline_parallel_size),
+        ("--tensor-parallel-size", args.tensor_parallel_size),
+    ] {
+        if let Some(n) = v {
+            common::count_in(flag, n, 1, common::MAX_GPUS)?;
+        }
+    }
     let single: Option<Plan> = match (
         args.data_parallel_size,
         args.pipeline_parallel_size,
@@ -254,12 +294,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         ("--cpu-prefix-cache", args.cpu_prefix_cache, 0.0, 1e6),
         ("--host-link-gbps", args.host_link_gbps, 1e-3, 1e6),
     ] {
-        if !(v.is_finite() && v >= lo && v <= hi) {
-            return Err(CliError::input(format!(
-                "invalid {flag} {v}: expected a number from {lo} to {hi}"
-            )));
-        }
+        common::float_in(flag, v, lo, hi)?;
     }
+    check_counts(&args)?;
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
     let engine = common::engine(&args.engine, &model, &cluster, engine_tp)?;
     let config = sim_config(&args, &engine)?;

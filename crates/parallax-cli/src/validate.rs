@@ -23,7 +23,8 @@ pub struct ValidateArgs {
     serving: Option<PathBuf>,
     /// Serving engine for iterations and serving runs: vllm (V1), vllm-v0, sglang, trtllm, or
     /// `none` (the cost model alone, as the project's PyTorch harness measures iterations).
-    /// Default: none for iterations, vllm for serving runs.
+    /// Default: the file's `# engine: NAME` line, else none for iterations, vllm for serving
+    /// runs.
     #[arg(long)]
     engine: Option<String>,
     /// With load points: also print one line per row.
@@ -33,13 +34,65 @@ pub struct ValidateArgs {
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
     cost_model: String,
+    /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
+    /// and no result.
+    #[arg(long)]
+    time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
+/// The engine a measured file declares in a `# engine: NAME` comment line before its header
+/// (`Some(None)` for `none`; `None` when it declares none). An unknown name, or two
+/// directives, is an error naming the file, the line and the value.
+fn declared_engine(
+    file: &str,
+    text: &str,
+) -> Result<Option<Option<parallax::EngineKind>>, CliError> {
+    let mut found: Option<(usize, Option<parallax::EngineKind>)> = None;
+    let mut past_header = false;
+    for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix('#') else {
+            past_header = true; // the header: directives come before it
+            continue;
+        };
+        let Some(rest) = comment.trim_start().strip_prefix("engine:") else {
+            continue;
+        };
+        if past_header {
+            return Err(CliError::input(format!(
+                "{file}:{i}: a `# engine:` directive after the header: it must come before \
+                 the header line to apply"
+            )));
+        }
+        let name = rest.split_whitespace().next().unwrap_or("");
+        let kind = match name.to_ascii_lowercase().as_str() {
+            "none" => None,
+            _ => Some(name.parse::<parallax::EngineKind>().map_err(|_| {
+                CliError::input(format!(
+                    "{file}:{i}: invalid `# engine:` directive `{name}`: expected vllm, \
+                     vllm-v0, sglang, trtllm or none"
+                ))
+            })?),
+        };
+        if let Some((first, _)) = found {
+            return Err(CliError::input(format!(
+                "{file}:{i}: a second `# engine:` directive (`{name}`): the file already \
+                 declares its engine on line {first}"
+            )));
+        }
+        found = Some((i, kind));
+    }
+    Ok(found.map(|(_, k)| k))
+}
+
 /// Run `parallax validate`.
 pub fn run(args: ValidateArgs) -> Result<(), CliError> {
+    crate::budget::start("validate", args.time_limit.as_deref())?;
     let choice = crate::common::cost_source(&args.cost_model)?;
     let path = match (&args.measured, &args.serving) {
         (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -56,12 +109,14 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
     if parallax::loadpoints::is_load_point_header(header) {
         return load_points(&args, &path, &text, choice);
     }
+    let declared = declared_engine(&path.display().to_string(), &text)?;
     let engine = match args.engine.as_deref() {
-        Some("none") => None,
+        Some(n) if n.eq_ignore_ascii_case("none") => None,
         Some(name) => Some(
             name.parse::<parallax::EngineKind>()
                 .map_err(CliError::input)?,
         ),
+        None if declared.is_some() => declared.flatten(),
         None if header.to_ascii_lowercase().contains("measured_ms") => None,
         None => Some(parallax::EngineKind::Vllm),
     };

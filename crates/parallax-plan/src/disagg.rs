@@ -5,7 +5,7 @@
 use crate::error::PlanError;
 use crate::lower::{lower_plan, LowerOptions};
 use crate::plan::Plan;
-use parallax_hw::{Cluster, CostModel};
+use parallax_hw::{Cluster, CostModel, MAX_CLUSTER_GPUS};
 use parallax_ir::Model;
 use parallax_sim::{Disaggregation, KvLink, ReplicaSpec};
 use std::fmt;
@@ -77,9 +77,21 @@ impl FromStr for DisaggPlan {
             let n: u32 = n
                 .parse()
                 .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| bad(part, "an instance count N ≥ 1 before `x(`"))?;
+                .filter(|&n| (1..=MAX_CLUSTER_GPUS).contains(&n))
+                .ok_or_else(|| {
+                    bad(
+                        part,
+                        "an instance count N ≥ 1 before `x(`, at most 65536 (the largest cluster)",
+                    )
+                })?;
             let plan: Plan = plan.parse()?;
+            if u64::from(n) * u64::from(plan.devices()) > u64::from(MAX_CLUSTER_GPUS) {
+                return Err(bad(
+                    part,
+                    "a pool of at most 65536 GPUs (the largest cluster): instances × GPUs per \
+                     instance",
+                ));
+            }
             if plan.dp != 1 {
                 return Err(bad(
                     part,

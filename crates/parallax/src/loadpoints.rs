@@ -34,6 +34,9 @@ use std::collections::BTreeMap;
 pub const WARMUP_PER_CLIENT: usize = 2;
 /// Measured requests per unit of concurrency.
 pub const MEASURED_PER_CLIENT: usize = 10;
+/// Largest client concurrency a load point may record (aiconfigurator's largest is 552): the
+/// simulation of one point runs `12 × concurrency` requests, twice.
+pub const MAX_CONCURRENCY: u32 = 4096;
 
 /// One row of a load-point file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,21 +118,27 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let c_pp = col("pp_size")?;
     let c_ttft = col("silicon_ttft_ms")?;
     let c_tpot = col("silicon_tpot_ms")?;
+    const MAX_TOKENS: u32 = parallax_ir::MAX_SEQUENCE_TOKENS;
+    const MAX_BATCH: u32 = parallax_ir::MAX_BATCH_SEQUENCES;
+    const MAX_GPUS: u32 = parallax_hw::MAX_CLUSTER_GPUS;
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         let rec =
             rec.map_err(|e| bad(file, line, "*", "", &format!("a well-formed CSV row ({e})")))?;
         let f = |c: usize| rec.get(c).unwrap_or("").trim();
-        let count = |c: usize, name: &str, default: Option<u32>| -> Result<u32> {
+        // A count in 1..=max (documented in docs/cli.md, Limits), checked before anything is
+        // sized from it.
+        let count = |c: usize, name: &str, default: Option<u32>, max: u32| -> Result<u32> {
             let v = f(c);
+            let expected = format!("a positive integer (at most {max})");
             if v.is_empty() {
-                return default.ok_or_else(|| bad(file, line, name, v, "a positive integer"));
+                return default.ok_or_else(|| bad(file, line, name, v, &expected));
             }
             v.parse::<u32>()
                 .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| bad(file, line, name, v, "a positive integer"))
+                .filter(|&n| n > 0 && n <= max)
+                .ok_or_else(|| bad(file, line, name, v, &expected))
         };
         let ms = |c: usize, name: &str| -> Result<f64> {
             f(c).parse::<f64>()
@@ -151,33 +160,43 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         let batch_size = if f(c_batch).is_empty() {
             None
         } else {
-            Some(count(c_batch, "batch_size", None)?)
+            Some(count(c_batch, "batch_size", None, MAX_BATCH)?)
         };
         // `silicon_concurrency=N` in the provenance string; else `_c<N>_` in the id; else the
         // configured batch size.
         let from_id = f(c_id)
             .split('_')
             .filter_map(|t| t.strip_prefix('c'))
-            .find_map(|d| d.parse::<u32>().ok().filter(|&n| n > 0));
-        let concurrency =
-            match f(c_src)
-                .split(';')
-                .map(str::trim)
-                .find_map(|kv| kv.strip_prefix("silicon_concurrency="))
-            {
-                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(
-                    || {
+            .find_map(|d| {
+                d.parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= MAX_CONCURRENCY)
+            });
+        let concurrency = match f(c_src)
+            .split(';')
+            .map(str::trim)
+            .find_map(|kv| kv.strip_prefix("silicon_concurrency="))
+        {
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0 && n <= MAX_CONCURRENCY)
+                    .ok_or_else(|| {
                         bad(
                             file,
                             line,
                             "silicon_data_source",
                             v,
-                            "silicon_concurrency=<positive integer>",
+                            &format!(
+                                "silicon_concurrency=<positive integer, at most \
+                                     {MAX_CONCURRENCY}>"
+                            ),
                         )
-                    },
-                )?),
-                None => from_id.or(batch_size),
-            };
+                    })?,
+            ),
+            None => from_id.or(batch_size.filter(|&b| b <= MAX_CONCURRENCY)),
+        };
         out.push(LoadPoint {
             line,
             id: f(c_id).to_string(),
@@ -186,16 +205,16 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             model: f(c_model).to_string(),
             system: f(c_system).to_string(),
             mode,
-            isl: count(c_isl, "isl", None)?,
-            osl: count(c_osl, "osl", None)?,
+            isl: count(c_isl, "isl", None, MAX_TOKENS)?,
+            osl: count(c_osl, "osl", None, MAX_TOKENS)?,
             concurrency,
             tp: if agg {
-                count(c_tp, "tp_size", Some(1))?
+                count(c_tp, "tp_size", Some(1), MAX_GPUS)?
             } else {
                 1
             },
             pp: if agg {
-                count(c_pp, "pp_size", Some(1))?
+                count(c_pp, "pp_size", Some(1), MAX_GPUS)?
             } else {
                 1
             },
@@ -380,7 +399,9 @@ pub fn predict_load_point(
         ));
     }
     let per_replica = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
-    let gpus = per_replica * workers;
+    let gpus = per_replica
+        .checked_mul(workers)
+        .ok_or("tp × pp × workers overflows")?;
     let spec = if gpus <= 8 {
         format!("1x{gpus}x{gpu}")
     } else if per_replica <= 8 && gpus % 8 == 0 {

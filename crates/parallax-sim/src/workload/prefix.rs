@@ -25,7 +25,7 @@
 //!   Arrivals are open-loop: a turn can arrive before the previous turn has finished, and then
 //!   finds only what the cache holds at that moment.
 
-use super::{Prefix, Request, Workload};
+use super::{Prefix, Request, Workload, MAX_REQUESTS, MAX_REQUEST_TOKENS};
 use crate::error::SimError;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -190,14 +190,24 @@ impl PrefixSpec {
                 share,
                 prompts,
             } => {
-                if tokens == 0 {
-                    return Err(SimError::workload(&name, "prefix.shared", 0, "≥ 1 token"));
+                if tokens == 0 || tokens > MAX_REQUEST_TOKENS {
+                    return Err(SimError::workload(
+                        &name,
+                        "prefix.shared",
+                        tokens,
+                        "1 to 16777216 tokens",
+                    ));
                 }
                 if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
                     return Err(SimError::workload(&name, "share", share, "0 ≤ share ≤ 1"));
                 }
-                if prompts == 0 {
-                    return Err(SimError::workload(&name, "prompts", 0, "≥ 1"));
+                if prompts == 0 || prompts as usize > MAX_REQUESTS {
+                    return Err(SimError::workload(
+                        &name,
+                        "prompts",
+                        prompts,
+                        "1 to 10000000",
+                    ));
                 }
                 let mut rng = Rng::new(seed ^ 0x5052_4546_4958_0001);
                 for r in &mut reqs {
@@ -213,8 +223,8 @@ impl PrefixSpec {
                 }
             }
             PrefixSpec::Turns { turns, think_s } => {
-                if turns == 0 {
-                    return Err(SimError::workload(&name, "turns", 0, "≥ 1"));
+                if turns == 0 || turns as usize > MAX_REQUESTS {
+                    return Err(SimError::workload(&name, "turns", turns, "1 to 10000000"));
                 }
                 if !(think_s.is_finite() && think_s >= 0.0) {
                     return Err(SimError::workload(&name, "think", think_s, "seconds ≥ 0"));

@@ -55,8 +55,9 @@
 //! [`Objective::Goodput`] uses the same stream at the workload's own rate.
 //!
 //! # Time limits
-//! [`Limits::time`] is checked before each candidate starts: once past, the remaining
-//! candidates are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
+//! [`Limits::time`] is checked before each candidate starts and before each simulation of a
+//! steady-state rate search: once past, the remaining candidates (and a candidate whose rate
+//! search it cuts) are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
 
@@ -539,6 +540,8 @@ impl Search {
         } else {
             None
         };
+        // A limit past what `Instant` can represent is never reached (no overflow panic).
+        let deadline = self.limits.time.and_then(|t| start.checked_add(t));
         let ctx = Ctx {
             search: self,
             cost: &cost,
@@ -547,18 +550,22 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
             stream,
+            deadline,
         };
-        // A limit past what `Instant` can represent is never reached (no overflow panic).
-        let deadline = self.limits.time.and_then(|t| start.checked_add(t));
         let done = AtomicUsize::new(0);
         let total = candidates.len();
         let results: Vec<Option<Result<Evaluated>>> = candidates
             .par_iter()
             .map(|(plan, sched)| {
-                let out = if deadline.is_some_and(|d| Instant::now() >= d) {
+                let out = if ctx.past_deadline() {
                     None
                 } else {
-                    Some(ctx.evaluate(plan, sched))
+                    // A rate search cut by the deadline has no result: the plan counts as
+                    // not simulated.
+                    match ctx.evaluate(plan, sched) {
+                        Err(_) if ctx.past_deadline() => None,
+                        r => Some(r),
+                    }
                 };
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(cb) = &self.progress {
@@ -779,9 +786,16 @@ struct Ctx<'a> {
     sims: AtomicU64,
     /// The steady-state stream at unit rate (throughput and goodput only).
     stream: Option<Workload>,
+    /// When `Limits::time` runs out: no simulation starts after it, the rate search's
+    /// included.
+    deadline: Option<Instant>,
 }
 
 impl Ctx<'_> {
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
     fn meets(&self, m: &Metrics) -> bool {
         m.requests.rejected == 0
             && m.requests.unfinished == 0
@@ -873,6 +887,15 @@ impl Ctx<'_> {
         let s = self.search;
         let base = s.workload.mean_rate().unwrap_or(1.0);
         let at = |rate: f64| -> Result<(bool, (Metrics, SteadyWindow))> {
+            if self.past_deadline() {
+                return Err(Error::Option {
+                    option: "--time-limit".into(),
+                    value: format!("{:?}", s.limits.time.unwrap_or_default()),
+                    expected: "time for this plan's rate search: the search's time limit ran \
+                               out first, so the plan was not simulated"
+                        .into(),
+                });
+            }
             let wl = stream.clone().with_rate(rate)?;
             self.sims.fetch_add(1, Ordering::Relaxed);
             let report = sim.run(&wl)?;
