@@ -746,8 +746,16 @@ fn flags_that_would_be_ignored_are_refused() {
         &refs(&sim(&["--scheduler", "vllm", "--chunk", "2048"])),
         &["--chunk 2048", "scheduler vllm"],
     );
+    // vLLM V0 without chunked prefill (a context of at most 32K; above it V0 chunks itself).
     fails_with(
-        &refs(&sim(&["--engine", "vllm-v0", "--chunk", "2048"])),
+        &refs(&sim(&[
+            "--engine",
+            "vllm-v0",
+            "--max-model-len",
+            "8192",
+            "--chunk",
+            "2048",
+        ])),
         &["--chunk 2048", "scheduler vllm"],
     );
     fails_with(
