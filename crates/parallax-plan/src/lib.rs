@@ -65,7 +65,7 @@ pub fn validate(
     let has = |f: fn(&Cell) -> bool| model.runs.iter().any(|r| r.block.cells.iter().any(f));
     let has_moe = has(|c| matches!(c, Cell::Moe(_)));
     let has_mlp = has(|c| matches!(c, Cell::Mlp(_)));
-    if plan.moe != (MoeLayout { ep: 1, tp: plan.tp }) && !has_moe {
+    if plan.moe != MoeLayout::new(1, plan.tp) && !has_moe {
         return Err(PlanError::inconsistent(
             plan,
             if plan.moe.ep > 1 { "ep" } else { "moe" },
@@ -92,7 +92,7 @@ pub fn validate(
                 let field = match cell {
                     Cell::Attention(_) if plan.attn != CellLayout::tp(plan.tp) => "attn",
                     Cell::Mlp(_) if plan.mlp != CellLayout::tp(plan.tp) => "mlp",
-                    Cell::Moe(_) if plan.moe.ep > 1 => "moe",
+                    Cell::Moe(_) if plan.moe != MoeLayout::new(1, plan.tp) => "moe",
                     _ => "tp",
                 };
                 return Err(PlanError::inconsistent(plan, field, e.to_string()));
