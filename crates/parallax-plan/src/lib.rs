@@ -25,6 +25,7 @@ pub mod mapping;
 pub mod memory;
 pub mod plan;
 pub mod predict;
+pub mod split;
 
 pub use disagg::{lower_disaggregated, DisaggPlan};
 pub use engine::{EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel};
@@ -40,6 +41,7 @@ pub use predict::{
     batch_from_specs, parse_decode_spec, parse_prefill_spec, predict, predict_with,
     IterationPrediction,
 };
+pub use split::{layer_chain, ChainBlock, LayerChain};
 
 use parallax_hw::Cluster;
 use parallax_ir::{check_shard, Cell, Model};

@@ -463,6 +463,11 @@ impl Geometry {
         }
     }
 
+    /// `(first layer, layers per block, blocks)` of each run, in order.
+    pub(crate) fn runs(&self) -> &[(u32, u32, u32)] {
+        &self.runs
+    }
+
     fn is_boundary(&self, layer: u32) -> bool {
         if layer == 0 || layer == self.total_layers {
             return true;

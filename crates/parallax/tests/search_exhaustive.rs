@@ -42,6 +42,25 @@ fn one_by_one(
     )
     .unwrap();
     assert!(e.plans.len() >= 4, "a small case with several plans");
+    // The search adds the DP-split variants of pipelined plans: simulate them too.
+    let mix = parallax::search::split::batch_mix(
+        workload,
+        sched.max_num_batched_tokens,
+        sched.max_num_seqs.min(64),
+    );
+    let uneven = parallax::search::split::uneven_plans(
+        model,
+        cluster,
+        &cost,
+        &LowerOptions {
+            memory,
+            required_kv_tokens: required,
+            ..LowerOptions::default()
+        },
+        &mix,
+        &e.plans,
+    );
+    let plans: Vec<parallax::Plan> = e.plans.iter().cloned().chain(uneven).collect();
     let config = SimConfig {
         scheduler: sched,
         slo,
@@ -59,7 +78,7 @@ fn one_by_one(
         .unwrap()
         .with_rate(workload.mean_rate().unwrap())
         .unwrap();
-    e.plans
+    plans
         .iter()
         .map(|p| {
             let input = if objective == Objective::Goodput {

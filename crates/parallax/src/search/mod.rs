@@ -62,6 +62,7 @@
 
 mod objective;
 mod report;
+pub mod split;
 mod throughput;
 
 pub use objective::{Direction, Objective};
@@ -485,6 +486,7 @@ impl Search {
         .map(|r| (r.name().to_string(), 0))
         .collect();
         let mut closest: Option<MemoryShortfall> = None;
+        let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
             let e = enumerate(
                 &self.model,
@@ -511,9 +513,19 @@ impl Search {
                     closest = Some(m);
                 }
             }
-            candidates.extend(e.plans.into_iter().map(|p| (p, s)));
+            // Uneven pipeline splits by the exact DP, beside the even ones (see `split`).
+            let mix = split::batch_mix(
+                &self.workload,
+                s.max_num_batched_tokens,
+                s.max_num_seqs.min(64),
+            );
+            let opts = self.lower_options(&s, required);
+            let uneven =
+                split::uneven_plans(&self.model, &self.cluster, &cost, &opts, &mix, &e.plans);
+            uneven_count += uneven.len() as u64;
+            candidates.extend(e.plans.into_iter().chain(uneven).map(|p| (p, s)));
         }
-        let feasible = candidates.len() as u64;
+        let feasible = candidates.len() as u64 - uneven_count;
         let mut stop = StopReason::Exhausted;
         if let Some(n) = self.limits.max_plans {
             if candidates.len() > n {
@@ -642,6 +654,7 @@ impl Search {
             plans_pruned_total: pruned.values().sum(),
             plans_pruned: pruned,
             plans_feasible: feasible,
+            plans_uneven: uneven_count,
             plans_simulated: ranked.len() as u64,
             simulations: ctx.sims.load(Ordering::Relaxed),
             stop_reason: stop,
@@ -709,6 +722,7 @@ impl Search {
             plans_pruned: BTreeMap::new(),
             plans_pruned_total: 0,
             plans_feasible: 0,
+            plans_uneven: 0,
             plans_simulated: 0,
             simulations: 0,
             stop_reason: StopReason::Exhausted,

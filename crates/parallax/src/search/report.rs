@@ -197,6 +197,9 @@ pub struct SearchReport {
     pub plans_pruned_total: u64,
     /// Candidates that survived pruning.
     pub plans_feasible: u64,
+    /// Candidates added beside them: pipelined plans with the uneven stage split of the exact
+    /// DP ([`crate::search::split`]), where it differs from the even split and fits memory.
+    pub plans_uneven: u64,
     /// Candidates simulated (ranked).
     pub plans_simulated: u64,
     /// Simulator runs, including the rate search of `throughput` and the baselines.
