@@ -187,12 +187,13 @@ fn divisors(n: u32) -> Vec<u32> {
 }
 
 /// The MoE layouts of a stage of `w` devices as `(replicas, ep)` pairs, ascending: every
-/// divisor `replicas` of `w` (only 1 unless FFN replicas are allowed), then every divisor `ep`
-/// of `w / replicas` (only 1 unless expert parallelism is allowed).
-fn moe_layouts(w: u32, allowed: Allowed) -> Vec<(u32, u32)> {
+/// divisor `replicas` of `w` (only 1 unless FFN replicas are allowed and the model has MoE
+/// cells), then every divisor `ep` of `w / replicas` (only 1 unless expert parallelism is
+/// allowed).
+fn moe_layouts(w: u32, allowed: Allowed, has_moe: bool) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for r in divisors(w) {
-        if r > 1 && !allowed.mlp_replicas {
+        if r > 1 && !(allowed.mlp_replicas && has_moe) {
             continue;
         }
         for e in divisors(w / r) {
@@ -321,7 +322,7 @@ pub fn enumerate(
                     if rm > 1 && !allowed.mlp_replicas {
                         continue;
                     }
-                    for (rx, e) in moe_layouts(w, allowed) {
+                    for (rx, e) in moe_layouts(w, allowed, has_moe) {
                         let attn = CellLayout {
                             replicas: ra,
                             tp: w / ra,

@@ -66,6 +66,25 @@ impl LayerChain {
         out
     }
 
+    /// Per-stage block counts of per-stage layer counts, or `None` when a stage boundary
+    /// falls inside a block or the layers do not cover the chain.
+    pub fn blocks_of(&self, layers_per_stage: &[u32]) -> Option<Vec<usize>> {
+        let mut out = Vec::with_capacity(layers_per_stage.len());
+        let mut i = 0;
+        for &l in layers_per_stage {
+            let (mut acc, start) = (0u32, i);
+            while acc < l && i < self.blocks.len() {
+                acc += self.blocks[i].layers;
+                i += 1;
+            }
+            if acc != l {
+                return None;
+            }
+            out.push(i - start);
+        }
+        (i == self.blocks.len()).then_some(out)
+    }
+
     /// Max stage load and whether every stage fits, for per-stage block counts.
     pub fn evaluate(&self, blocks_per_stage: &[usize]) -> (f64, bool) {
         let mut i = 0;

@@ -99,6 +99,8 @@ fn real_chain_dp_equals_brute_force_and_beats_the_even_split() {
     assert!(best < even_load, "{best} vs {even_load}");
     let layers = chain.layers_of(&sizes);
     assert!(layers[3] < 8, "{layers:?}");
+    assert_eq!(chain.blocks_of(&layers), Some(sizes.clone()));
+    assert_eq!(chain.blocks_of(&[8, 8, 8, 7]), None);
 
     // Lowered for real (the simulator's stage costs): the DP plan's slowest stage on the mix
     // is faster than the even plan's.

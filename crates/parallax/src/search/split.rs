@@ -19,6 +19,8 @@ use parallax_ir::{Batch, DecodeGroup, Model, PrefillChunk};
 use parallax_place::{Devices, Edge, Graph, Instance, Limits, Node};
 use parallax_plan::{layer_chain, LayerChain, LowerOptions, Plan};
 use parallax_sim::Workload;
+
+use super::{Baseline, Objective, RankedPlan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -176,8 +178,10 @@ pub fn batch_mix(workload: &Workload, max_tokens: u32, decode_batch: u32) -> Vec
     ]
 }
 
-/// For each pipelined plan of `plans` with the even split, the plan with the DP split when it
-/// differs from the even split and passes the exact memory check; in the order of `plans`.
+/// For each pipelined plan of `plans` with the even split, the plan with the DP split when its
+/// slowest stage is strictly faster on the chain than the even split's (or the even split
+/// does not fit the chain's capacity) and it passes the exact memory check; in the order of
+/// `plans`.
 ///
 /// `opts` are the lowering options the plans are simulated with (memory settings and the
 /// workload's largest request); `mix` is the representative batch mix ([`batch_mix`]).
@@ -202,17 +206,24 @@ pub fn uneven_plans(
             .or_insert_with(|| {
                 let chain = layer_chain(model, plan, cluster, cost.clone(), opts, mix).ok()?;
                 let sizes = dp_split(&chain, plan.pp)?;
-                Some(chain.layers_of(&sizes))
+                let even: Vec<u32> = plan
+                    .stages(model)
+                    .ok()?
+                    .iter()
+                    .map(|s| s.layers())
+                    .collect();
+                let (load, _) = chain.evaluate(&sizes);
+                let better = match chain.blocks_of(&even) {
+                    Some(e) => {
+                        let (even_load, even_fits) = chain.evaluate(&e);
+                        !even_fits || load < even_load * (1.0 - 1e-9)
+                    }
+                    None => true,
+                };
+                better.then(|| chain.layers_of(&sizes))
             })
             .clone();
         let Some(layers) = layers else { continue };
-        let even: Option<Vec<u32>> = plan
-            .stages(model)
-            .ok()
-            .map(|s| s.iter().map(|s| s.layers()).collect());
-        if even.as_ref() == Some(&layers) {
-            continue;
-        }
         let candidate = plan.clone().with_layers(layers);
         // The exact checks the simulation's lowering makes (memory, paged KV blocks).
         if parallax_plan::lower_plan(model, &candidate, cluster, cost.clone(), opts).is_ok() {
@@ -220,4 +231,43 @@ pub fn uneven_plans(
         }
     }
     out
+}
+
+/// The `best-even-split` baseline: the best simulated plan whose pipeline (if any) is split
+/// evenly, i.e. the best plan of the search without the DP's uneven splits, and the best
+/// plan's gain over it (1 when the best plan is itself evenly split). `ranked` must be in
+/// rank order.
+pub(crate) fn best_even_baseline(
+    ranked: &[RankedPlan],
+    best: Option<&RankedPlan>,
+    objective: Objective,
+) -> Baseline {
+    let mut b = Baseline {
+        name: "best-even-split".into(),
+        description: "the best simulated plan with every pipeline split evenly (no DP split)"
+            .into(),
+        plan: None,
+        objective: None,
+        meets_constraints: false,
+        metrics: None,
+        speedup: None,
+        error: None,
+    };
+    match ranked.iter().find(|r| r.plan.layers.is_none()) {
+        Some(r) => {
+            b.plan = Some(r.plan.clone());
+            b.objective = Some(r.objective);
+            b.meets_constraints = r.meets_constraints;
+            b.metrics = Some(r.metrics.clone());
+            b.speedup = best.and_then(|best| objective.gain(best.objective, r.objective));
+        }
+        None => {
+            b.error = Some(
+                "no evenly split plan was simulated (none fits memory and the workload's \
+                 largest request, or the search stopped first)"
+                    .into(),
+            )
+        }
+    }
+    b
 }
