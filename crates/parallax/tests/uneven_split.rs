@@ -5,25 +5,31 @@
 use parallax::hw::Cluster;
 use parallax::plan::{enumerate, layer_chain, lower_plan, ChainBlock, Constraints, LayerChain};
 use parallax::plan::{LowerOptions, MemoryOptions};
-use parallax::search::split::{batch_mix, brute_force_split, dp_split, uneven_plans};
+use parallax::search::split::{
+    batch_mix, brute_force_split, dp_split, place_split, runlength_split, uneven_plans,
+};
 use parallax::sim::StageCost;
 use parallax::Plan;
 use proptest::prelude::*;
 
 fn arb_chain() -> impl Strategy<Value = (LayerChain, u32)> {
     (
-        prop::collection::vec((1u32..=2, 1u32..=100, 1u32..=50), 2..9),
+        prop::collection::vec((1u32..=2, 1u32..=100, 1u32..=50, 1usize..=3), 1..6),
         1u32..=4,
         60u32..=400,
     )
         .prop_map(|(blocks, k, cap)| {
             let chain = LayerChain {
+                // Runs of up to 3 identical blocks, as in a model.
                 blocks: blocks
                     .into_iter()
-                    .map(|(layers, t, b)| ChainBlock {
-                        layers,
-                        seconds: t as f64 * 0.01,
-                        bytes: b as f64,
+                    .flat_map(|(layers, t, b, n)| {
+                        std::iter::repeat(ChainBlock {
+                            layers,
+                            seconds: t as f64 * 0.01,
+                            bytes: b as f64,
+                        })
+                        .take(n)
                     })
                     .collect(),
                 capacity_bytes: cap as f64,
@@ -33,11 +39,11 @@ fn arb_chain() -> impl Strategy<Value = (LayerChain, u32)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
     fn dp_equals_brute_force((chain, k) in arb_chain()) {
         let brute = brute_force_split(&chain, k);
-        let dp = dp_split(&chain, k);
+        for dp in [place_split(&chain, k), runlength_split(&chain, k)] {
         match (&brute, &dp) {
             (None, None) => {}
             (Some((_, best)), Some(sizes)) => {
@@ -48,6 +54,7 @@ proptest! {
                 prop_assert!((load - best).abs() <= 1e-9 * best.max(1.0), "{} vs {}", load, best);
             }
             _ => prop_assert!(false, "brute {:?} vs dp {:?}", brute, dp),
+        }
         }
     }
 }
@@ -159,4 +166,33 @@ fn chain_cost_is_independent_of_depth() {
     assert_eq!(b.blocks.len(), 8 * a.blocks.len());
     let rel = (a.blocks[10].seconds - b.blocks[100].seconds).abs() / a.blocks[10].seconds;
     assert!(rel < 1e-6, "{rel}");
+}
+
+#[test]
+fn long_chains_split_by_runs_match_the_place_dp() {
+    // 300 identical blocks with a heavy head: the run-length split (used past
+    // PLACE_CHAIN_BLOCKS) and parallax-place's DP agree on the bottleneck.
+    let mut blocks = vec![
+        ChainBlock {
+            layers: 1,
+            seconds: 1.0,
+            bytes: 1.0,
+        };
+        300
+    ];
+    blocks[0].seconds = 1.5;
+    blocks[299].seconds = 9.0;
+    let chain = LayerChain {
+        blocks,
+        capacity_bytes: 200.0,
+    };
+    for k in [2u32, 3, 7, 16] {
+        let a = place_split(&chain, k).unwrap();
+        let b = runlength_split(&chain, k).unwrap();
+        let (la, fa) = chain.evaluate(&a);
+        let (lb, fb) = chain.evaluate(&b);
+        assert!(fa && fb);
+        assert!((la - lb).abs() <= 1e-9 * la, "{k}: {la} vs {lb}");
+        assert_eq!(dp_split(&chain, k), Some(b));
+    }
 }

@@ -24,11 +24,25 @@ use super::{Baseline, Objective, RankedPlan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Per-stage block counts of the split of `chain` into `stages` contiguous stages that
-/// minimises the largest stage time with every stage within `chain.capacity_bytes`, by
-/// [`parallax_place::solve_contiguous`]; `None` when no split fits memory, when the chain
-/// has fewer blocks than stages, or when the solver does not prove optimality.
+/// Chains of at most this many blocks are split by `parallax-place`'s DP (every model in the
+/// catalogue: at most 128 blocks); longer ones by [`runlength_split`], whose cost does not
+/// grow with depth.
+pub const PLACE_CHAIN_BLOCKS: usize = 256;
+
+/// Per-stage block counts of the split of `chain` into `stages` contiguous non-empty stages
+/// that minimises the largest stage time with every stage within `chain.capacity_bytes`: by
+/// [`parallax_place::solve_contiguous`] for chains of at most [`PLACE_CHAIN_BLOCKS`] blocks,
+/// else by [`runlength_split`]. `None` when no split fits memory, when the chain has fewer
+/// blocks than stages, or when the solver does not prove optimality.
 pub fn dp_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
+    if chain.blocks.len() > PLACE_CHAIN_BLOCKS {
+        return runlength_split(chain, stages);
+    }
+    place_split(chain, stages)
+}
+
+/// [`dp_split`] by [`parallax_place::solve_contiguous`] on the chain as a DAG.
+pub fn place_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
     let n = chain.blocks.len();
     let k = stages as usize;
     if k == 0 || n < k || !(chain.capacity_bytes > 0.0) {
@@ -83,8 +97,13 @@ pub fn dp_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
     if sizes.iter().sum::<usize>() != n {
         return None;
     }
-    // With ties the solver may leave devices empty: split the largest stages further (never
-    // raises the maximum; memory only shrinks).
+    fill_stages(&mut sizes, k)?;
+    Some(sizes)
+}
+
+/// With ties a solver may leave stages empty: split the largest stages further (never raises
+/// the maximum; memory only shrinks) until there are `k`.
+fn fill_stages(sizes: &mut Vec<usize>, k: usize) -> Option<()> {
     while sizes.len() < k {
         let (i, _) = sizes
             .iter()
@@ -95,7 +114,101 @@ pub fn dp_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
         sizes[i] = s - s / 2;
         sizes.insert(i + 1, s / 2);
     }
-    Some(sizes)
+    Some(())
+}
+
+/// Runs of identical consecutive blocks: `(count, seconds, bytes)`.
+fn runs_of(chain: &LayerChain) -> Vec<(usize, f64, f64)> {
+    let mut runs: Vec<(usize, f64, f64)> = Vec::new();
+    for b in &chain.blocks {
+        match runs.last_mut() {
+            Some(r) if r.1 == b.seconds && r.2 == b.bytes => r.0 += 1,
+            _ => runs.push((1, b.seconds, b.bytes)),
+        }
+    }
+    runs
+}
+
+/// Greedy fill under bottleneck `limit`: each stage takes as many blocks as fit its time and
+/// memory; the per-stage block counts when at most `k` stages cover the chain. Exact for the
+/// decision "is there a split with every stage ≤ limit" (stage sums only grow with the stage),
+/// and O(k × runs): whole runs of identical blocks are taken by division.
+fn greedy(runs: &[(usize, f64, f64)], cap: f64, limit: f64, k: usize) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    let (mut r, mut used) = (0usize, 0usize); // run, blocks of it already placed
+    while r < runs.len() {
+        if out.len() == k {
+            return None;
+        }
+        let (mut t, mut b, mut n) = (0.0f64, 0.0f64, 0usize);
+        while r < runs.len() {
+            let (count, rt, rb) = runs[r];
+            let left = count - used;
+            let by = |room: f64, per: f64| {
+                if per <= 0.0 {
+                    left
+                } else if room < 0.0 {
+                    0
+                } else {
+                    ((room / per).floor() as usize).min(left)
+                }
+            };
+            let mut take = by(limit - t, rt).min(by(cap - b, rb));
+            // Never exceed a bound through rounding.
+            while take > 0 && (t + take as f64 * rt > limit || b + take as f64 * rb > cap) {
+                take -= 1;
+            }
+            t += take as f64 * rt;
+            b += take as f64 * rb;
+            n += take;
+            used += take;
+            if used == count {
+                r += 1;
+                used = 0;
+            }
+            if take < left {
+                break;
+            }
+        }
+        if n == 0 {
+            return None; // a single block exceeds the limit or the capacity
+        }
+        out.push(n);
+    }
+    Some(out)
+}
+
+/// [`dp_split`] for long chains, independent of depth: bisection on the bottleneck with the
+/// exact greedy decision over runs of identical blocks (O(k × runs) per step), 200 steps or
+/// until the bracket is below 1e-12 relative, then the greedy split at the upper end. Its
+/// largest stage time is the optimum up to that tolerance (tested against brute force).
+pub fn runlength_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
+    let n = chain.blocks.len();
+    let k = stages as usize;
+    if k == 0 || n < k || !(chain.capacity_bytes > 0.0) {
+        return None;
+    }
+    let runs = runs_of(chain);
+    let cap = chain.capacity_bytes;
+    let total: f64 = chain.blocks.iter().map(|b| b.seconds).sum();
+    // Just above the whole chain's time, so rounding in the greedy's sums cannot reject it.
+    let (mut lo, mut hi) = (0.0f64, total * (1.0 + 1e-9) + f64::MIN_POSITIVE);
+    let mut best = greedy(&runs, cap, hi, k)?;
+    for _ in 0..200 {
+        if hi - lo <= 1e-12 * hi {
+            break;
+        }
+        let mid = 0.5 * (lo + hi);
+        match greedy(&runs, cap, mid, k) {
+            Some(s) => {
+                hi = mid;
+                best = s;
+            }
+            None => lo = mid,
+        }
+    }
+    fill_stages(&mut best, k)?;
+    Some(best)
 }
 
 /// The best split of `chain` into `stages` non-empty contiguous stages by trying every one
