@@ -8,8 +8,11 @@
 //! On a chain the contiguous DP is exact; every stage of its optimum is non-empty because
 //! block times are positive (splitting a stage never raises the maximum), so it equals the
 //! best of all splits into `pp` non-empty stages ([`brute_force_split`] checks this in the
-//! tests). The split plan is then checked against memory exactly and simulated like any
-//! other candidate; the even split stays in the candidates beside it.
+//! tests). Chains longer than [`PLACE_CHAIN_BLOCKS`] blocks (no catalogue model; synthetic
+//! deep variants) are split by [`runlength_split`] instead, an exact bisection whose cost does
+//! not grow with depth, so the search stays flat in depth. The split plan is then checked
+//! against memory exactly and simulated like any other candidate; the even split stays in the
+//! candidates beside it.
 //!
 //! Chains depend only on the stage shape (`tp`, layouts, `pp`), not on `dp`, and are
 //! memoised per shape; each costs two probe lowerings per block run (independent of depth).
