@@ -48,7 +48,7 @@ pub fn dp_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
 pub fn place_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
     let n = chain.blocks.len();
     let k = stages as usize;
-    if k == 0 || n < k || !(chain.capacity_bytes > 0.0) {
+    if k == 0 || n < k || chain.capacity_bytes.is_nan() || chain.capacity_bytes <= 0.0 {
         return None;
     }
     let nodes = chain
@@ -188,7 +188,7 @@ fn greedy(runs: &[(usize, f64, f64)], cap: f64, limit: f64, k: usize) -> Option<
 pub fn runlength_split(chain: &LayerChain, stages: u32) -> Option<Vec<usize>> {
     let n = chain.blocks.len();
     let k = stages as usize;
-    if k == 0 || n < k || !(chain.capacity_bytes > 0.0) {
+    if k == 0 || n < k || chain.capacity_bytes.is_nan() || chain.capacity_bytes <= 0.0 {
         return None;
     }
     let runs = runs_of(chain);
