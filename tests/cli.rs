@@ -319,6 +319,18 @@ fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
     assert!(v["plans_enumerated"].as_u64().unwrap() >= v["plans_simulated"].as_u64().unwrap());
     assert!(v["plans_simulated"].as_u64().unwrap() > 1);
     assert_eq!(v["stop_reason"], "exhausted");
+    // DP-split variants of the pipelined plans, the default budget, the even-split baseline.
+    assert!(v["plans_uneven"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        v["plans_simulated"].as_u64().unwrap(),
+        v["plans_feasible"].as_u64().unwrap() + v["plans_uneven"].as_u64().unwrap()
+    );
+    assert_eq!(v["time_limit_s"].as_f64(), Some(300.0));
+    assert!(v["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["name"] == "best-even-split"));
     let best = &v["best"];
     let plan = best["plan"].as_str().unwrap();
     assert!(best["metrics"]["ttft_ms"]["p99"].is_number());

@@ -121,7 +121,7 @@ class SearchResult:
 
     @property
     def baselines(self):
-        """The heuristic and maximum-TP baselines with the best plan's gain over each."""
+        """The heuristic, maximum-TP and best-even-split baselines with the best plan's gain over each."""
         return self.report["baselines"]
 
     @property

@@ -78,7 +78,7 @@ def test_search_ranks_plans_and_matches_simulate(model, workload):
     values = [p["objective"] for p in r.ranked if p["meets_constraints"]]
     assert values == sorted(values)
     assert r.best["objective"] == pytest.approx(r.best["metrics"]["e2e_s"]["mean"])
-    assert {b["name"] for b in r.baselines} == {"heuristic", "max-tp"}
+    assert {b["name"] for b in r.baselines} == {"heuristic", "max-tp", "best-even-split"}
     # The winner simulated on its own gives the same numbers.
     s = parallax.simulate(model, CLUSTER, r.best["plan"], workload, slo="ttft=1s,tpot=100ms")
     assert s.metrics["e2e_s"] == r.best["metrics"]["e2e_s"]

@@ -32,7 +32,7 @@
 //!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
 //!   `goodput_req_per_s`};
 //! - `ranked`: entries shaped like `best`, best first;
-//! - `baselines`: {`name` (`heuristic`, `max-tp`), `description`, `plan`, `objective`,
+//! - `baselines`: {`name` (`heuristic`, `max-tp`, `best-even-split`), `description`, `plan`, `objective`,
 //!   `meets_constraints`, `metrics`, `speedup` (the best plan's gain: baseline / best when
 //!   minimising, best / baseline when maximising), `error`};
 //! - `pareto`: `null` or {`objectives`, `points` [{`plan`, `scheduler`, `a`, `b`}]};
@@ -668,11 +668,12 @@ fn print_text(r: &SearchReport) {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     outln!(
-        "plans: {} enumerated, {} pruned ({}), {} feasible, {} simulated ({} simulator runs); stop: {}",
+        "plans: {} enumerated, {} pruned ({}), {} feasible, {} DP-split, {} simulated ({} simulator runs); stop: {}",
         r.plans_enumerated,
         r.plans_pruned_total,
         pruned.join(", "),
         r.plans_feasible,
+        r.plans_uneven,
         r.plans_simulated,
         r.simulations,
         r.stop_reason.name()

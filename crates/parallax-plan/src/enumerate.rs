@@ -4,7 +4,9 @@
 //! depth `pp` (at most the model's blocks; with `use_all_gpus`, those with `pp × tp` dividing
 //! the GPUs, so `pp = 3` on six GPUs) × `dp` × cell-level variants inside the stage: attention
 //! as `R` replicas of `tp/R` (every divisor `R`), dense MLP likewise (the FFN-replica
-//! layouts), MoE as `ep × tp/ep` (every divisor `ep`).
+//! layouts), MoE as `R` whole-MoE replicas of `ep × tp/(R·ep)` (every divisor `R` when FFN
+//! replicas are allowed, every divisor `ep` of the rest; APEX+'s replicated MoE cells such as
+//! `SwiMoE=2xtp4` are `moe=2xep1xtp4`).
 //!
 //! **TP across nodes is allowed**: a stage wider than a node spans whole nodes (see
 //! [`crate::mapping`]), and its TP collectives are timed over the inter-node links they
@@ -51,7 +53,8 @@ pub struct Allowed {
     pub ep: bool,
     /// Attention as several replicas inside a stage (`attn=RxtpT`, `R > 1`).
     pub attn_replicas: bool,
-    /// Dense MLP as several replicas inside a stage (`mlp=RxtpT`, `R > 1`).
+    /// The FFN as several replicas inside a stage: dense MLP (`mlp=RxtpT`, `R > 1`) and
+    /// whole-MoE replicas (`moe=RxepExtpT`, `R > 1`).
     pub mlp_replicas: bool,
 }
 
@@ -183,6 +186,26 @@ fn divisors(n: u32) -> Vec<u32> {
     (1..=n).filter(|d| n % d == 0).collect()
 }
 
+/// The MoE layouts of a stage of `w` devices as `(replicas, ep)` pairs, ascending: every
+/// divisor `replicas` of `w` (only 1 unless FFN replicas are allowed and the model has MoE
+/// cells), then every divisor `ep` of `w / replicas` (only 1 unless expert parallelism is
+/// allowed).
+fn moe_layouts(w: u32, allowed: Allowed, has_moe: bool) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for r in divisors(w) {
+        if r > 1 && !(allowed.mlp_replicas && has_moe) {
+            continue;
+        }
+        for e in divisors(w / r) {
+            if e > 1 && !allowed.ep {
+                continue;
+            }
+            out.push((r, e));
+        }
+    }
+    out
+}
+
 /// Memory report of `plan` from resolved stages (no validation).
 fn memory_of(
     model: &Model,
@@ -299,10 +322,7 @@ pub fn enumerate(
                     if rm > 1 && !allowed.mlp_replicas {
                         continue;
                     }
-                    for &e in &divs {
-                        if e > 1 && !allowed.ep {
-                            continue;
-                        }
+                    for (rx, e) in moe_layouts(w, allowed, has_moe) {
                         let attn = CellLayout {
                             replicas: ra,
                             tp: w / ra,
@@ -311,7 +331,11 @@ pub fn enumerate(
                             replicas: rm,
                             tp: w / rm,
                         };
-                        let mut moe = MoeLayout { ep: e, tp: w / e };
+                        let mut moe = MoeLayout {
+                            replicas: rx,
+                            ep: e,
+                            tp: w / (rx * e),
+                        };
                         if !allowed.tp
                             && (attn.tp > 1 || (has_mlp && mlp.tp > 1) || (has_moe && moe.tp > 1))
                         {
@@ -323,7 +347,7 @@ pub fn enumerate(
                             mlp = CellLayout::tp(w);
                         }
                         if !has_moe {
-                            moe = MoeLayout { ep: 1, tp: w };
+                            moe = MoeLayout::new(1, w);
                         }
                         if !seen.insert((attn, mlp, moe)) {
                             prune(&mut out, PruneReason::Symmetry, n);

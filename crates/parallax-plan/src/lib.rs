@@ -26,6 +26,7 @@ pub mod mapping;
 pub mod memory;
 pub mod plan;
 pub mod predict;
+pub mod split;
 
 pub use disagg::{lower_disaggregated, DisaggPlan};
 pub use engine::{EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel};
@@ -41,6 +42,7 @@ pub use predict::{
     batch_from_specs, parse_decode_spec, parse_prefill_spec, predict, predict_with,
     IterationPrediction,
 };
+pub use split::{layer_chain, ChainBlock, LayerChain};
 
 use parallax_hw::Cluster;
 use parallax_ir::{check_shard, Cell, Model};
@@ -66,7 +68,7 @@ pub fn validate(
     let has = |f: fn(&Cell) -> bool| model.runs.iter().any(|r| r.block.cells.iter().any(f));
     let has_moe = has(|c| matches!(c, Cell::Moe(_)));
     let has_mlp = has(|c| matches!(c, Cell::Mlp(_)));
-    if plan.moe != (MoeLayout { ep: 1, tp: plan.tp }) && !has_moe {
+    if plan.moe != MoeLayout::new(1, plan.tp) && !has_moe {
         return Err(PlanError::inconsistent(
             plan,
             if plan.moe.ep > 1 { "ep" } else { "moe" },
@@ -93,7 +95,7 @@ pub fn validate(
                 let field = match cell {
                     Cell::Attention(_) if plan.attn != CellLayout::tp(plan.tp) => "attn",
                     Cell::Mlp(_) if plan.mlp != CellLayout::tp(plan.tp) => "mlp",
-                    Cell::Moe(_) if plan.moe.ep > 1 => "moe",
+                    Cell::Moe(_) if plan.moe != MoeLayout::new(1, plan.tp) => "moe",
                     _ => "tp",
                 };
                 return Err(PlanError::inconsistent(plan, field, e.to_string()));

@@ -673,7 +673,11 @@ impl PlanStageCost {
                     let cell = &model.runs[*run].block.cells[*cell];
                     let share = t.div_ceil(pl.replicas.max(1) as u64);
                     if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 {
-                        lower_cell(cell, pl.shard, &tokens_batch(t), p, &mut ops);
+                        // The routed ops of one whole-MoE replica: its share of the tokens
+                        // (the IR divides them further by `ep`).
+                        let moe_replicas = (pl.replicas / pl.shard.ep).max(1) as u64;
+                        let routed = t.div_ceil(moe_replicas);
+                        lower_cell(cell, pl.shard, &tokens_batch(routed), p, &mut ops);
                         for op in ops.iter().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
                             part.add_op(op, cost, &u.groups, u.mult);
                         }

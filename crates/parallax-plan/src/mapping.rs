@@ -19,7 +19,8 @@
 //! Every collective's [`DeviceGroup`] is derived from the actual ranks it joins under this
 //! mapping (how many of them share a node), not from its size alone:
 //! - a cell's TP group: `tp` consecutive ranks of the slot;
-//! - a MoE's EP group: the `ep` ranks of the slot with stride `moe.tp`;
+//! - a MoE's EP group: the `ep` ranks of the slot with stride `moe.tp` (whole-MoE replicas
+//!   take consecutive blocks of `ep × tp` ranks; the first one stands for all);
 //! - the resharding group between layouts with different token splits: ranks with stride
 //!   equal to the narrower layout's TP degree;
 //! - a pipeline send/recv: rank `i` of stage `s` and rank `i` of stage `s+1`.

@@ -278,7 +278,8 @@ pub(crate) fn stage_memory(
             }
             // Peak GEMM activations at the largest iteration.
             let rows = if matches!(cell, Cell::Moe(_)) {
-                t_max
+                // One whole-MoE replica's tokens (the IR divides routed work by `ep`).
+                t_max.div_ceil(plan.moe.replicas.max(1) as u64)
             } else {
                 t_max.div_ceil(pl.replicas.max(1) as u64)
             };

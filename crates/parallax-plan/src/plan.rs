@@ -8,9 +8,11 @@
 //!   `replicas` groups, each group runs the cell with tensor parallelism `tp`. When `tp`
 //!   exceeds the KV-head count, KV heads are replicated (the IR's sharding rule).
 //! - dense MLP: `replicas × tp` likewise.
-//! - MoE: `ep × tp` ([`MoeLayout`]): routed experts split over `ep` groups, each expert
+//! - MoE: `replicas × ep × tp` ([`MoeLayout`]): `replicas` whole copies of the MoE (every
+//!   replica holds all experts; the stage's tokens are split between them, APEX+'s
+//!   `SwiMoE=2xtp4`), each with its routed experts split over `ep` groups and each expert
 //!   sharded `tp` ways inside its group; tokens reach their experts by all-to-all dispatch and
-//!   return by all-to-all combine.
+//!   return by all-to-all combine inside their replica.
 //! - norms run in the layout of the cell they feed.
 //!
 //! Between consecutive cells of different token layouts the lowering inserts resharding
@@ -54,19 +56,39 @@ impl CellLayout {
     }
 }
 
-/// Layout of a mixture-of-experts cell over a stage's devices: `ep × tp` = stage width.
+/// Layout of a mixture-of-experts cell over a stage's devices:
+/// `replicas × ep × tp` = stage width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MoeLayout {
-    /// Expert-parallel degree: routed experts are split over `ep` groups.
+    /// Whole-MoE replicas: each holds every expert (in its own `ep × tp` layout) and runs the
+    /// cell on its share of the stage's tokens; 1 = one MoE over the whole stage.
+    pub replicas: u32,
+    /// Expert-parallel degree inside a replica: routed experts are split over `ep` groups.
     pub ep: u32,
     /// Tensor-parallel degree of each expert inside its group.
     pub tp: u32,
 }
 
 impl MoeLayout {
-    /// Devices the layout spans.
+    /// One MoE replica of `ep` expert groups of `tp` devices each.
+    pub fn new(ep: u32, tp: u32) -> Self {
+        MoeLayout {
+            replicas: 1,
+            ep,
+            tp,
+        }
+    }
+
+    /// Devices the layout spans (`replicas × ep × tp`).
     pub fn devices(&self) -> u32 {
-        self.ep.saturating_mul(self.tp)
+        self.replicas
+            .saturating_mul(self.ep)
+            .saturating_mul(self.tp)
+    }
+
+    /// Token groups the stage's tokens are split between (`replicas × ep`).
+    pub fn token_groups(&self) -> u32 {
+        self.replicas.saturating_mul(self.ep)
     }
 }
 
@@ -103,8 +125,9 @@ pub struct CellPlacement {
     /// Tensor/expert sharding of the cell inside one group.
     pub shard: CellShard,
     /// Token groups splitting the stage's sequences (1 = every device sees every token):
-    /// `R` for a dense layout `RxtpT`; for a MoE its `ep` groups (each holds the tokens it
-    /// dispatches; the IR's MoE lowering already divides the routed work by `ep`).
+    /// `R` for a dense layout `RxtpT`; for a MoE `R × ep` (its replicas, each split into its
+    /// `ep` groups, each group holding the tokens it dispatches; the IR's MoE lowering already
+    /// divides the routed work of one replica by `ep`).
     pub replicas: u32,
 }
 
@@ -150,7 +173,7 @@ impl Plan {
             layers: None,
             attn: CellLayout::tp(tp),
             mlp: CellLayout::tp(tp),
-            moe: MoeLayout { ep: 1, tp },
+            moe: MoeLayout::new(1, tp),
             on: None,
         }
     }
@@ -198,7 +221,13 @@ impl Plan {
 
     /// MoE as `ep` expert groups of `tp` devices.
     pub fn with_moe(mut self, ep: u32, tp: u32) -> Self {
-        self.moe = MoeLayout { ep, tp };
+        self.moe = MoeLayout::new(ep, tp);
+        self
+    }
+
+    /// MoE as `replicas` whole-MoE replicas of `ep` expert groups of `tp` devices each.
+    pub fn with_moe_replicas(mut self, replicas: u32, ep: u32, tp: u32) -> Self {
+        self.moe = MoeLayout { replicas, ep, tp };
         self
     }
 
@@ -259,23 +288,21 @@ impl Plan {
                 ));
             }
         }
-        if self.moe.ep == 0 || self.moe.tp == 0 {
+        if self.moe.replicas == 0 || self.moe.ep == 0 || self.moe.tp == 0 {
             return Err(PlanError::inconsistent(
                 self,
                 "moe",
-                "ep and tp must be at least 1",
+                "replicas, ep and tp must be at least 1",
             ));
         }
-        if self.moe.ep as u64 * self.moe.tp as u64 != self.tp as u64 {
+        let moe_devices = self.moe.replicas as u64 * self.moe.ep as u64 * self.moe.tp as u64;
+        if moe_devices != self.tp as u64 {
             return Err(PlanError::inconsistent(
                 self,
                 "moe",
                 format!(
-                    "ep{} x tp{} spans {} devices but the stage has tp={} devices",
-                    self.moe.ep,
-                    self.moe.tp,
-                    self.moe.ep as u64 * self.moe.tp as u64,
-                    self.tp
+                    "{} spans {moe_devices} devices but the stage has tp={} devices",
+                    self.moe, self.tp
                 ),
             ));
         }
@@ -353,7 +380,7 @@ impl Plan {
                     tp: self.moe.tp,
                     ep: self.moe.ep,
                 },
-                replicas: self.moe.ep,
+                replicas: self.moe.token_groups(),
             },
             Some(Cell::Norm(_)) | None => CellPlacement {
                 shard: CellShard::tp(self.tp),
@@ -494,6 +521,11 @@ impl Geometry {
         }
     }
 
+    /// `(first layer, layers per block, blocks)` of each run, in order.
+    pub(crate) fn runs(&self) -> &[(u32, u32, u32)] {
+        &self.runs
+    }
+
     fn is_boundary(&self, layer: u32) -> bool {
         if layer == 0 || layer == self.total_layers {
             return true;
@@ -582,7 +614,11 @@ impl fmt::Display for CellLayout {
 }
 
 impl fmt::Display for MoeLayout {
+    /// `epExtpT`, or `RxepExtpT` with `R > 1` replicas.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.replicas != 1 {
+            write!(f, "{}x", self.replicas)?;
+        }
         write!(f, "ep{}xtp{}", self.ep, self.tp)
     }
 }
@@ -607,7 +643,7 @@ impl fmt::Display for Plan {
         if self.mlp != CellLayout::tp(self.tp) {
             write!(f, ",mlp={}", self.mlp)?;
         }
-        if self.moe != (MoeLayout { ep: 1, tp: self.tp }) {
+        if self.moe != MoeLayout::new(1, self.tp) {
             write!(f, ",moe={}", self.moe)?;
         }
         if let Some(on) = &self.on {
@@ -663,35 +699,42 @@ fn parse_layout(input: &str, token: &str, v: &str) -> Result<CellLayout, PlanErr
     })
 }
 
-/// `epExtpT`, `epE` or `tpT`.
+/// `[Rx]epExtpT`, `[Rx]epE` or `[Rx]tpT` (`R` whole-MoE replicas, default 1).
 fn parse_moe(input: &str, token: &str, v: &str) -> Result<MoeLayout, PlanError> {
-    const EXP: &str = "a MoE layout `epExtpT`, `epE` or `tpT`";
-    let (e, t) = match v.split_once('x') {
-        Some((e, t)) => (Some(e), Some(t)),
-        None if v.starts_with("ep") => (Some(v), None),
-        None => (None, Some(v)),
-    };
-    let ep = match e {
-        Some(e) => {
-            let d = e
-                .strip_prefix("ep")
-                .ok_or_else(|| parse_err(input, token, EXP))?;
-            parse_degree(input, token, d)?
+    const EXP: &str = "a MoE layout `epExtpT`, `epE` or `tpT`, optionally prefixed by `Rx` \
+                       (R whole-MoE replicas), e.g. `2xep1xtp4`";
+    let mut parts = v.split('x').map(str::trim).peekable();
+    let mut replicas = 1;
+    if let Some(first) = parts.peek() {
+        if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
+            replicas = parse_degree(input, token, first)?;
+            parts.next();
         }
-        None => 1,
-    };
-    let tp = match t {
-        Some(t) => {
-            let d = t
-                .strip_prefix("tp")
-                .ok_or_else(|| parse_err(input, token, EXP))?;
-            Some(parse_degree(input, token, d)?)
+    }
+    let mut ep = None;
+    let mut tp = None;
+    for part in parts {
+        if let Some(d) = part.strip_prefix("ep") {
+            if ep.is_some() || tp.is_some() {
+                return Err(parse_err(input, token, EXP));
+            }
+            ep = Some(parse_degree(input, token, d)?);
+        } else if let Some(d) = part.strip_prefix("tp") {
+            if tp.is_some() {
+                return Err(parse_err(input, token, EXP));
+            }
+            tp = Some(parse_degree(input, token, d)?);
+        } else {
+            return Err(parse_err(input, token, EXP));
         }
-        None => None,
-    };
+    }
+    if ep.is_none() && tp.is_none() {
+        return Err(parse_err(input, token, EXP));
+    }
     // `epE` alone: tp is filled in from the stage width by the caller (marked by 0).
     Ok(MoeLayout {
-        ep,
+        replicas,
+        ep: ep.unwrap_or(1),
         tp: tp.unwrap_or(0),
     })
 }
@@ -840,7 +883,7 @@ impl FromStr for Plan {
             .or(attn.map(|l| l.devices()))
             .or(mlp.map(|l| l.devices()))
             .or(moe.and_then(|m| (m.tp > 0).then(|| m.devices())))
-            .or(moe.map(|m| m.ep))
+            .or(moe.map(|m| m.token_groups()))
             .unwrap_or(1);
         let moe = match (ep, moe) {
             (Some(e), _) => {
@@ -851,26 +894,32 @@ impl FromStr for Plan {
                         format!("ep={e} must divide the stage width tp={width}"),
                     ));
                 }
-                MoeLayout {
-                    ep: e,
-                    tp: width / e,
-                }
+                MoeLayout::new(e, width / e)
             }
             (None, Some(m)) if m.tp == 0 => {
-                if width % m.ep != 0 {
+                let groups = m.token_groups();
+                if width % groups != 0 {
                     return Err(PlanError::inconsistent(
                         input,
                         "moe",
-                        format!("ep{} must divide the stage width tp={width}", m.ep),
+                        format!(
+                            "{}ep{} must divide the stage width tp={width}",
+                            if m.replicas > 1 {
+                                format!("{}x", m.replicas)
+                            } else {
+                                String::new()
+                            },
+                            m.ep
+                        ),
                     ));
                 }
                 MoeLayout {
-                    ep: m.ep,
-                    tp: width / m.ep,
+                    tp: width / groups,
+                    ..m
                 }
             }
             (None, Some(m)) => m,
-            (None, None) => MoeLayout { ep: 1, tp: width },
+            (None, None) => MoeLayout::new(1, width),
         };
         let plan = Plan {
             dp: dp.unwrap_or(1),

@@ -8,6 +8,14 @@ fn divisors(n: u32) -> Vec<u32> {
     (1..=n).filter(|d| n % d == 0).collect()
 }
 
+/// `(replicas, ep)` pairs of a MoE layout over `tp` devices.
+fn moe_pairs(tp: u32) -> Vec<(u32, u32)> {
+    divisors(tp)
+        .into_iter()
+        .flat_map(|r| divisors(tp / r).into_iter().map(move |e| (r, e)))
+        .collect()
+}
+
 fn arb_plan() -> impl Strategy<Value = Plan> {
     (
         1u32..=8,
@@ -20,11 +28,11 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                 Just((dp, pp, tp)),
                 prop::option::of(prop::collection::vec(1u32..200, pp as usize)),
                 prop::sample::select(d.clone()),
-                prop::sample::select(d.clone()),
                 prop::sample::select(d),
+                prop::sample::select(moe_pairs(tp)),
             )
         })
-        .prop_map(|((dp, pp, tp), layers, ra, rm, e)| Plan {
+        .prop_map(|((dp, pp, tp), layers, ra, rm, (rx, e))| Plan {
             dp,
             pp,
             tp,
@@ -37,7 +45,11 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                 replicas: rm,
                 tp: tp / rm,
             },
-            moe: MoeLayout { ep: e, tp: tp / e },
+            moe: MoeLayout {
+                replicas: rx,
+                ep: e,
+                tp: tp / (rx * e),
+            },
             on: None,
         })
 }
@@ -77,14 +89,64 @@ fn short_forms_parse() {
     // dp=2,ep=4: stage width 4, experts 4 ways, attention/dense TP 4.
     let p: Plan = "dp=2,ep=4".parse().unwrap();
     assert_eq!((p.dp, p.pp, p.tp), (2, 1, 4));
-    assert_eq!(p.moe, MoeLayout { ep: 4, tp: 1 });
+    assert_eq!(p.moe, MoeLayout::new(4, 1));
     assert_eq!(p.attn, CellLayout::tp(4));
     assert_eq!(p.to_string(), "dp=2,pp=1,tp=4,moe=ep4xtp1");
 
     let p: Plan = "tp=8,ep=4".parse().unwrap();
-    assert_eq!(p.moe, MoeLayout { ep: 4, tp: 2 });
+    assert_eq!(p.moe, MoeLayout::new(4, 2));
     let p: Plan = "tp=8,moe=ep2".parse().unwrap();
-    assert_eq!(p.moe, MoeLayout { ep: 2, tp: 4 });
+    assert_eq!(p.moe, MoeLayout::new(2, 4));
+    // Whole-MoE replicas (APEX+'s `SwiMoE=2xtp4`).
+    let p: Plan = "tp=8,moe=2xtp4".parse().unwrap();
+    assert_eq!(
+        p.moe,
+        MoeLayout {
+            replicas: 2,
+            ep: 1,
+            tp: 4
+        }
+    );
+    assert_eq!(p.to_string(), "dp=1,pp=1,tp=8,moe=2xep1xtp4");
+    let p: Plan = "moe=2xep2xtp2".parse().unwrap();
+    assert_eq!(p.tp, 8);
+    assert_eq!(
+        p.moe,
+        MoeLayout {
+            replicas: 2,
+            ep: 2,
+            tp: 2
+        }
+    );
+    let p: Plan = "tp=8,moe=4xep2".parse().unwrap();
+    assert_eq!(
+        p.moe,
+        MoeLayout {
+            replicas: 4,
+            ep: 2,
+            tp: 1
+        }
+    );
+    assert_eq!(p.to_string(), "dp=1,pp=1,tp=8,moe=4xep2xtp1");
+    assert!(matches!(
+        "tp=8,moe=3xtp2".parse::<Plan>(),
+        Err(PlanError::Inconsistent { ref field, .. }) if field == "moe"
+    ));
+    assert!(matches!(
+        "tp=8,moe=3xep2".parse::<Plan>(),
+        Err(PlanError::Inconsistent { ref field, .. }) if field == "moe"
+    ));
+    for bad in [
+        "tp=8,moe=2",
+        "tp=8,moe=2x",
+        "tp=8,moe=tp2xep4",
+        "tp=8,moe=2xyz",
+    ] {
+        assert!(
+            matches!(bad.parse::<Plan>(), Err(PlanError::Parse { .. })),
+            "{bad}"
+        );
+    }
     let p: Plan = " DP=2 , PP=2 , TP=4 , layers=40+40 , attn=2xtp2 "
         .parse()
         .unwrap();

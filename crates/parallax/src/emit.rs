@@ -407,6 +407,13 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     // engine below); MoE layout only matters when the model has MoE cells.
     let attn_dp = attn.replicas;
     let moe_ep = if c.moe { plan.moe.ep } else { 1 };
+    if c.moe && plan.moe.replicas > 1 {
+        return Err(unsupported(format!(
+            "its whole-MoE replicas inside a stage (moe={}) have no {engine} flag; search \
+             without mlp-replicas to get a launchable plan",
+            plan.moe
+        )));
+    }
     let dense_mlp_layout = |expected: CellLayout, rule: &str| -> Result<(), EmitError> {
         if c.dense_mlp && plan.mlp != expected {
             return Err(unsupported(format!(

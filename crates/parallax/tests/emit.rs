@@ -480,3 +480,23 @@ fn multi_node_replicas_and_engine_names() {
         "unknown engine `tgi`: expected one of vllm, sglang, trtllm"
     );
 }
+
+#[test]
+fn replicated_moe_cells_have_no_engine_flag() {
+    for engine in [Engine::Vllm, Engine::Sglang, Engine::Trtllm] {
+        let e = try_launch(
+            engine,
+            "mixtral-8x7b",
+            "1x8xH100",
+            "tp=8,moe=2xtp4",
+            SchedulerKind::Chunked,
+        )
+        .unwrap_err();
+        match e {
+            EmitError::Unsupported { reason, .. } => {
+                assert!(reason.contains("moe=2xep1xtp4"), "{reason}")
+            }
+            other => panic!("{other}"),
+        }
+    }
+}

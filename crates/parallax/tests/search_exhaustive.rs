@@ -42,6 +42,25 @@ fn one_by_one(
     )
     .unwrap();
     assert!(e.plans.len() >= 4, "a small case with several plans");
+    // The search adds the DP-split variants of pipelined plans: simulate them too.
+    let mix = parallax::search::split::batch_mix(
+        workload,
+        sched.max_num_batched_tokens,
+        sched.max_num_seqs.min(64),
+    );
+    let uneven = parallax::search::split::uneven_plans(
+        model,
+        cluster,
+        &cost,
+        &LowerOptions {
+            memory,
+            required_kv_tokens: required,
+            ..LowerOptions::default()
+        },
+        &mix,
+        &e.plans,
+    );
+    let plans: Vec<parallax::Plan> = e.plans.iter().cloned().chain(uneven).collect();
     let config = SimConfig {
         scheduler: sched,
         slo,
@@ -59,7 +78,7 @@ fn one_by_one(
         .unwrap()
         .with_rate(workload.mean_rate().unwrap())
         .unwrap();
-    e.plans
+    plans
         .iter()
         .map(|p| {
             let input = if objective == Objective::Goodput {
@@ -176,7 +195,16 @@ fn baselines_are_the_plan_crates_and_gain_is_baseline_over_best() {
     assert_eq!(h.plan.as_ref(), Some(&heur));
     assert_eq!(m.plan.as_ref(), Some(&maxtp));
     let best = r.best.as_ref().unwrap().objective;
-    for b in [h, m] {
+    // The best evenly split plan: the first of the ranking without a DP split.
+    let e = r.baseline("best-even-split").unwrap();
+    let first_even = r.ranked.iter().find(|x| x.plan.layers.is_none()).unwrap();
+    assert_eq!(e.plan.as_ref(), Some(&first_even.plan));
+    assert!(
+        r.plans_uneven > 0,
+        "llama-3.1-8b on 4 GPUs has DP-split pipelines"
+    );
+    assert!(r.ranked.iter().any(|x| x.plan.layers.is_some()));
+    for b in [h, m, e] {
         let v = b.objective.unwrap();
         assert!(v >= best, "the best is at least as good as {}", b.name);
         let s = b.speedup.unwrap();

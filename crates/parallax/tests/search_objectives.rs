@@ -213,6 +213,12 @@ fn limits_and_constraints() {
     assert_eq!(cut.plans_simulated, 3);
     assert_eq!(cut.plans_feasible, full.plans_feasible);
     assert_eq!(full.stop_reason, StopReason::Exhausted);
+    // No time limit given: the default budget, reported.
+    assert_eq!(
+        parallax::search::DEFAULT_TIME_LIMIT,
+        Duration::from_secs(300)
+    );
+    assert_eq!(full.time_limit_s, 300.0);
     let timed = small(4.0, 32)
         .limits(Limits {
             max_plans: None,
@@ -221,6 +227,7 @@ fn limits_and_constraints() {
         .run()
         .unwrap();
     assert_eq!(timed.stop_reason, StopReason::TimeLimit);
+    assert_eq!(timed.time_limit_s, 0.0);
     assert_eq!(timed.plans_simulated, 0);
     assert!(timed.best.is_none());
     assert!(timed.infeasible.unwrap().reason.contains("time limit"));

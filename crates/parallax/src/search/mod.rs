@@ -38,7 +38,9 @@
 //! 4. **Baselines.** The common heuristic ([`parallax_plan::heuristic_plan`]: TP within a
 //!    node, PP across nodes, DP for the rest) and maximum TP ([`parallax_plan::max_tp_plan`]),
 //!    with the base scheduler settings and at most [`SearchConstraints::max_gpus`] GPUs, are
-//!    simulated the same way; each reports the best plan's gain ([`Objective::gain`]).
+//!    simulated the same way; each reports the best plan's gain ([`Objective::gain`]). A
+//!    third, `best-even-split`, is the best simulated plan whose pipeline is split evenly
+//!    (the search without the DP's uneven splits, see [`split`]), so their gain is visible.
 //!
 //! # Throughput: the steady-state rate search
 //! For [`Objective::Throughput`] each plan is lowered once and driven by a steady-state
@@ -60,9 +62,15 @@
 //! search it cuts) are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
+//!
+//! Without [`Limits::time`] the search runs under [`DEFAULT_TIME_LIMIT`] (300 s): on a huge
+//! cluster (thousands of candidates) it stops there instead of running for hours, reports
+//! what it simulated, [`StopReason::TimeLimit`] and the budget ([`SearchReport::time_limit_s`]).
+//! Searches that finish within it are unaffected and deterministic.
 
 mod objective;
 mod report;
+pub mod split;
 mod throughput;
 
 pub use objective::{Direction, Objective};
@@ -95,6 +103,9 @@ pub const RATE_BISECTION_STEPS: u32 = 6;
 /// Default required SLO attainment.
 pub const DEFAULT_SLO_TARGET: f64 = 0.9;
 
+/// The wall-clock budget of a search whose [`Limits::time`] is unset: 300 s.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(300);
+
 /// Budget of a search. Running out of it is a result ([`StopReason`]), not an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Limits {
@@ -102,6 +113,7 @@ pub struct Limits {
     /// deterministic.
     pub max_plans: Option<usize>,
     /// Stop starting new simulations after this wall time; the result then depends on timing.
+    /// `None` (default): [`DEFAULT_TIME_LIMIT`].
     pub time: Option<Duration>,
 }
 
@@ -496,6 +508,7 @@ impl Search {
         .map(|r| (r.name().to_string(), 0))
         .collect();
         let mut closest: Option<MemoryShortfall> = None;
+        let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
             let e = parallax_plan::hetero::enumerate(
                 &self.model,
@@ -523,9 +536,19 @@ impl Search {
                     closest = Some(m);
                 }
             }
-            candidates.extend(e.plans.into_iter().map(|p| (p, s)));
+            // Uneven pipeline splits by the exact DP, beside the even ones (see `split`).
+            let mix = split::batch_mix(
+                &self.workload,
+                s.max_num_batched_tokens,
+                s.max_num_seqs.min(64),
+            );
+            let opts = self.lower_options(&s, required);
+            let uneven =
+                split::uneven_plans(&self.model, &self.cluster, &cost, &opts, &mix, &e.plans);
+            uneven_count += uneven.len() as u64;
+            candidates.extend(e.plans.into_iter().chain(uneven).map(|p| (p, s)));
         }
-        let feasible = candidates.len() as u64;
+        let feasible = candidates.len() as u64 - uneven_count;
         let mut stop = StopReason::Exhausted;
         if let Some(n) = self.limits.max_plans {
             if candidates.len() > n {
@@ -540,8 +563,10 @@ impl Search {
         } else {
             None
         };
-        // A limit past what `Instant` can represent is never reached (no overflow panic).
-        let deadline = self.limits.time.and_then(|t| start.checked_add(t));
+        // Every search has a budget; a limit past what `Instant` can represent is never reached
+        // (no overflow panic).
+        let budget = self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT);
+        let deadline = start.checked_add(budget);
         let ctx = Ctx {
             search: self,
             cost: &cost,
@@ -603,7 +628,12 @@ impl Search {
         let best = ranked.first().filter(|r| r.meets_constraints).cloned();
 
         // 3. Baselines.
-        let baselines = ctx.baselines(&ranked, best.as_ref());
+        let mut baselines = ctx.baselines(&ranked, best.as_ref());
+        baselines.push(split::best_even_baseline(
+            &ranked,
+            best.as_ref(),
+            self.objective,
+        ));
 
         // 4. Why nothing, if nothing.
         let infeasible = if best.is_some() {
@@ -661,7 +691,9 @@ impl Search {
             plans_pruned_total: pruned.values().sum(),
             plans_pruned: pruned,
             plans_feasible: feasible,
+            plans_uneven: uneven_count,
             plans_simulated: ranked.len() as u64,
+            time_limit_s: budget.as_secs_f64(),
             simulations: ctx.sims.load(Ordering::Relaxed),
             stop_reason: stop,
             best,
@@ -728,7 +760,9 @@ impl Search {
             plans_pruned: BTreeMap::new(),
             plans_pruned_total: 0,
             plans_feasible: 0,
+            plans_uneven: 0,
             plans_simulated: 0,
+            time_limit_s: self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT).as_secs_f64(),
             simulations: 0,
             stop_reason: StopReason::Exhausted,
             best: None,

@@ -19,8 +19,9 @@ pub enum StopReason {
     /// [`super::Limits::max_plans`] cut the candidate list (deterministically: the first
     /// candidates in enumeration order were simulated).
     PlanLimit,
-    /// [`super::Limits::time`] ran out before every candidate was simulated. Which candidates
-    /// were simulated then depends on timing: the result is not reproducible.
+    /// [`super::Limits::time`] (or [`super::DEFAULT_TIME_LIMIT`]) ran out before every
+    /// candidate was simulated. Which candidates were simulated then depends on timing: the
+    /// result is not reproducible.
     TimeLimit,
 }
 
@@ -98,7 +99,7 @@ impl RankedPlan {
 /// A baseline plan, simulated like the candidates, with the best plan's gain over it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
-    /// `heuristic` or `max-tp`.
+    /// `heuristic`, `max-tp` or `best-even-split`.
     pub name: String,
     /// How the plan is chosen.
     pub description: String,
@@ -197,12 +198,18 @@ pub struct SearchReport {
     pub plans_pruned_total: u64,
     /// Candidates that survived pruning.
     pub plans_feasible: u64,
+    /// Candidates added beside them: pipelined plans with the uneven stage split of the exact
+    /// DP ([`crate::search::split`]), where it differs from the even split and fits memory.
+    pub plans_uneven: u64,
     /// Candidates simulated (ranked).
     pub plans_simulated: u64,
     /// Simulator runs, including the rate search of `throughput` and the baselines.
     pub simulations: u64,
     /// Why the search stopped.
     pub stop_reason: StopReason,
+    /// The wall-clock budget the search ran under, seconds (`--time-limit`, or
+    /// [`super::DEFAULT_TIME_LIMIT`]); `stop_reason` is `time_limit` when it ran out.
+    pub time_limit_s: f64,
     /// The best candidate that meets the constraints, if any.
     pub best: Option<RankedPlan>,
     /// Every simulated candidate, best first: those meeting the constraints first, then by
