@@ -13,6 +13,7 @@ mod bench_compare;
 mod calibrate;
 mod catalogs;
 mod common;
+mod disagg;
 mod emit;
 mod inspect;
 mod knobs;

@@ -60,10 +60,14 @@
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
 
+mod disagg;
 mod objective;
 mod report;
 mod throughput;
 
+pub use disagg::{
+    DisaggComparison, DisaggMode, DisaggRanked, PoolPlan, Winner, DISAGG_AUTO_MIN_GPUS,
+};
 pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
@@ -159,6 +163,7 @@ pub struct Search {
     progress: Option<ProgressFn>,
     engine: Option<EngineModel>,
     steady: SteadyState,
+    disagg: DisaggMode,
 }
 
 impl fmt::Debug for Search {
@@ -201,6 +206,7 @@ impl Search {
             progress: None,
             engine: None,
             steady: SteadyState::default(),
+            disagg: DisaggMode::default(),
         }
     }
 
@@ -219,6 +225,13 @@ impl Search {
     /// How `throughput` and `goodput` drive each plan (stream length, arrivals, window).
     pub fn steady_state(mut self, steady: SteadyState) -> Self {
         self.steady = steady;
+        self
+    }
+
+    /// Whether to also search disaggregated deployments (a prefill pool and a decode pool,
+    /// see [`DisaggComparison`]); default [`DisaggMode::Auto`].
+    pub fn disaggregation(mut self, mode: DisaggMode) -> Self {
+        self.disagg = mode;
         self
     }
 
@@ -583,8 +596,9 @@ impl Search {
         }
         let best = ranked.first().filter(|r| r.meets_constraints).cloned();
 
-        // 3. Baselines.
+        // 3. Baselines, and disaggregated deployments against the best aggregated plan.
         let baselines = ctx.baselines(&ranked, best.as_ref());
+        let disaggregation = disagg::compare(&ctx, use_all, deadline, best.as_ref())?;
 
         // 4. Why nothing, if nothing.
         let infeasible = if best.is_some() {
@@ -652,6 +666,7 @@ impl Search {
             infeasible,
             elapsed: start.elapsed(),
             steady_state: self.objective.needs_slo().then_some(self.steady),
+            disaggregation,
             ..self.empty_report(&cost, price)
         })
     }
@@ -719,6 +734,7 @@ impl Search {
             infeasible: None,
             elapsed: Duration::ZERO,
             steady_state: None,
+            disaggregation: None,
         }
     }
 }
@@ -798,11 +814,16 @@ impl Ctx<'_> {
             ..SimConfig::default()
         };
         let sim = Simulator::new(lowered.replicas, config)?;
-        let gpus = plan.devices();
+        self.score(&sim, plan.devices())
+    }
+
+    /// Simulate `sim` (a lowered candidate on `gpus` GPUs) and score it for the objective.
+    fn score(&self, sim: &Simulator, gpus: u32) -> Result<Evaluated> {
+        let s = self.search;
         let (metrics, rate, value, meets, window) = match &self.stream {
-            Some(stream) => self.steady(&sim, stream)?,
+            Some(stream) => self.steady(sim, stream)?,
             None => {
-                let m = self.run(&sim, &s.workload)?;
+                let m = self.run(sim, &s.workload)?;
                 let v = s.objective.value(&m, gpus, self.price).unwrap_or(f64::NAN);
                 let meets = self.meets(&m);
                 (m, s.workload.mean_rate(), v, meets, None)
