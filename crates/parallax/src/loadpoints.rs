@@ -30,6 +30,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod disagg;
+pub use disagg::DisaggShape;
+
 /// Warm-up requests per unit of concurrency.
 pub const WARMUP_PER_CLIENT: usize = 2;
 /// Measured requests per unit of concurrency.
@@ -71,6 +74,9 @@ pub struct LoadPoint {
     pub ttft_ms: f64,
     /// Measured mean TPOT, ms.
     pub tpot_ms: f64,
+    /// Disaggregated rows: the prefill and decode pools (`None` for agg rows, or when the
+    /// worker counts are not recorded).
+    pub disagg: Option<DisaggShape>,
 }
 
 /// True when `header` (the first line of a CSV) is a load-point file's.
@@ -115,6 +121,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let c_pp = col("pp_size")?;
     let c_ttft = col("silicon_ttft_ms")?;
     let c_tpot = col("silicon_tpot_ms")?;
+    let pools = disagg::Columns::find(&headers);
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
@@ -203,6 +210,11 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             quantization: f(c_quant).to_ascii_lowercase(),
             ttft_ms: ms(c_ttft, "silicon_ttft_ms")?,
             tpot_ms: ms(c_tpot, "silicon_tpot_ms")?,
+            disagg: if agg {
+                None
+            } else {
+                pools.shape(&rec, file, line)?
+            },
         });
     }
     Ok(out)
@@ -316,6 +328,9 @@ pub struct LoadPointReport {
     pub ttft: Option<ErrorSummary>,
     /// Over every predicted row: TPOT.
     pub tpot: Option<ErrorSummary>,
+    /// Disaggregated rows, summarised apart (they are in neither `by_engine` nor the overall
+    /// summaries).
+    pub disaggregated: LoadPointSummary,
 }
 
 /// How far apart the benchmark's clients start, as a fraction of one request's lifetime
@@ -356,7 +371,7 @@ pub fn predict_load_point(
     opts: &LoadPointOptions,
 ) -> std::result::Result<(f64, f64), String> {
     if p.mode == "disagg" {
-        return Err("disaggregated deployment (not predicted by this command)".into());
+        return disagg::predict(p, opts);
     }
     let concurrency = p
         .concurrency
@@ -526,7 +541,8 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
         }))
     };
     let mut groups: BTreeMap<(String, String), Vec<&LoadPointComparison>> = BTreeMap::new();
-    for r in &rows {
+    let is_disagg = |r: &LoadPointComparison| r.point.mode == "disagg";
+    for r in rows.iter().filter(|r| !is_disagg(r)) {
         groups
             .entry((r.point.engine.name().to_string(), r.point.system.clone()))
             .or_default()
@@ -541,8 +557,15 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
             tpot: pairs(&rs, false),
         })
         .collect();
-    let all: Vec<&LoadPointComparison> = rows.iter().collect();
+    let all: Vec<&LoadPointComparison> = rows.iter().filter(|r| !is_disagg(r)).collect();
+    let dis: Vec<&LoadPointComparison> = rows.iter().filter(|r| is_disagg(r)).collect();
     LoadPointReport {
+        disaggregated: LoadPointSummary {
+            engine: "all".into(),
+            system: "all".into(),
+            ttft: pairs(&dis, true),
+            tpot: pairs(&dis, false),
+        },
         file: file.to_string(),
         cost_model: cost.to_string(),
         ttft: pairs(&all, true),
