@@ -851,7 +851,13 @@ fn search_compares_disaggregated_deployments_and_their_plans_simulate_back() {
     assert!(d["gain_over_aggregated"].as_f64().unwrap() > 0.0);
     assert!(d["pool_plans"][0]["score_ms"].is_number());
     let best = &d["best"];
-    for k in ["prefill_gpus", "decode_gpus", "gpus", "objective", "metrics"] {
+    for k in [
+        "prefill_gpus",
+        "decode_gpus",
+        "gpus",
+        "objective",
+        "metrics",
+    ] {
         assert!(!best[k].is_null(), "disaggregation.best.{k}");
     }
     let mut sim = json(&[
