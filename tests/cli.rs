@@ -830,3 +830,91 @@ fn engine_none_and_unknown_engines() {
     b.extend(["--engine", "vllm-v9"]);
     fails_with(&b, &["--engine", "vllm-v9", "sglang"]);
 }
+
+#[test]
+fn search_compares_disaggregated_deployments_and_their_plans_simulate_back() {
+    let args = [
+        "search",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--workload",
+        "summarization",
+        "--requests",
+        "48",
+        "--rate",
+        "4",
+        "--slo-ttft",
+        "1s",
+        "--slo-tpot",
+        "40ms",
+        "--top",
+        "2",
+        "--json",
+    ];
+    let v = json(&args);
+    let d = &v["disaggregation"];
+    assert_eq!(d["mode"], "auto");
+    assert_eq!(d["candidates"], 6);
+    assert_eq!(d["ranked"].as_array().unwrap().len(), 2, "cut to --top");
+    assert!(["disaggregated", "aggregated"].contains(&d["winner"].as_str().unwrap()));
+    assert_eq!(d["best_aggregated"], v["best"]["plan"]);
+    assert!(d["gain_over_aggregated"].as_f64().unwrap() > 0.0);
+    assert!(d["pool_plans"][0]["score_ms"].is_number());
+    let best = &d["best"];
+    for k in [
+        "prefill_gpus",
+        "decode_gpus",
+        "gpus",
+        "objective",
+        "metrics",
+    ] {
+        assert!(!best[k].is_null(), "disaggregation.best.{k}");
+    }
+    let mut sim = json(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--workload",
+        "summarization",
+        "--requests",
+        "48",
+        "--rate",
+        "4",
+        "--slo-ttft",
+        "1s",
+        "--slo-tpot",
+        "40ms",
+        "--plan",
+        best["plan"].as_str().unwrap(),
+        "--json",
+    ]);
+    let o = sim.as_object_mut().unwrap();
+    o.remove("engine");
+    o.remove("cost_model");
+    assert_eq!(sim, best["metrics"]);
+    let text = parallax(&args[..args.len() - 1]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("winner: "), "{text}");
+    assert!(text.contains("disaggregated plan"), "{text}");
+    let off = json(&[
+        "search",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--requests",
+        "16",
+        "--disaggregation",
+        "off",
+        "--json",
+    ]);
+    assert!(off["disaggregation"].is_null());
+    fails_with(
+        &["search", "--disaggregation", "maybe"],
+        &["maybe", "auto, on or off"],
+    );
+}

@@ -14,6 +14,7 @@ mod budget;
 mod calibrate;
 mod catalogs;
 mod common;
+mod disagg;
 mod emit;
 mod inspect;
 mod knobs;

@@ -49,7 +49,7 @@ use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax::plan::{Allowed, MemoryOptions};
-use parallax::search::{SteadyArrivals, SteadyState};
+use parallax::search::{DisaggMode, SteadyArrivals, SteadyState};
 use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
@@ -161,6 +161,11 @@ pub struct SearchArgs {
     /// workload's own burstiness).
     #[arg(long, default_value = "poisson")]
     arrivals: String,
+    /// Also search disaggregated deployments (a prefill pool and a decode pool) and compare
+    /// the best with the best aggregated plan: auto (when the search may use ≥ 4 GPUs), on,
+    /// off.
+    #[arg(long, alias = "disagg", default_value = "auto")]
+    disaggregation: String,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -397,7 +402,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             requests: args.steady_requests,
             arrivals,
             ..SteadyState::default()
-        });
+        })
+        .disaggregation(
+            args.disaggregation
+                .parse::<DisaggMode>()
+                .map_err(CliError::input)?,
+        );
     if !hetero {
         search = search.cost_model(cost.clone());
     }
@@ -430,6 +440,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let mut report = result.map_err(CliError::input)?;
     let full = report.clone();
     report.ranked.truncate(args.top);
+    if let Some(d) = report.disaggregation.as_mut() {
+        d.ranked.truncate(args.top);
+    }
     // A launch config that cannot be written is reported after the text report (the search
     // result is still worth seeing), and instead of the JSON.
     let launch = match &emit_inputs {
@@ -661,6 +674,9 @@ fn print_text(r: &SearchReport) {
                 .as_ref()
                 .map_or("no candidate was simulated", |i| i.reason.as_str())
         ),
+    }
+    if let Some(d) = &r.disaggregation {
+        crate::disagg::print(d, r, &obj_col);
     }
     let pruned: Vec<String> = r
         .plans_pruned

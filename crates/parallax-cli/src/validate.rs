@@ -248,7 +248,10 @@ fn load_points(
                     p.engine.name().to_string(),
                     p.system.clone(),
                     p.model.clone(),
-                    format!("tp={}", p.tp),
+                    p.disagg.as_ref().map_or_else(
+                        || format!("tp={}", p.tp),
+                        |d| parallax::loadpoints::disagg::plan_of(d).to_string(),
+                    ),
                     format!("{}/{}", p.isl, p.osl),
                     p.concurrency.map_or("-".into(), |c| c.to_string()),
                     format!("{:.1}", p.ttft_ms),
@@ -324,5 +327,14 @@ fn load_points(
         pct(&report.ttft),
         pct(&report.tpot)
     );
+    let d = &report.disaggregated;
+    if n(&d.ttft) > 0 {
+        outln!(
+            "disaggregated ({} rows, not in the figures above): TTFT {}, TPOT {}",
+            n(&d.ttft),
+            pct(&d.ttft),
+            pct(&d.tpot)
+        );
+    }
     Ok(())
 }

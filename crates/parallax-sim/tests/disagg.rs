@@ -117,3 +117,29 @@ fn bad_disaggregation_settings_are_errors() {
         assert!(e.contains("disaggregation"), "{e}");
     }
 }
+
+#[test]
+fn a_closed_loop_client_waits_for_the_decode_pool() {
+    // One client, three requests (100-token prompt, 3 outputs) scheduled at 0: as in the
+    // hand-computed case each takes 10 ms of prefill, 101 ms of KV transfer and two 5 ms
+    // decodes, 121 ms in all; the next is sent when the previous finishes on the decode
+    // pool, not when its prefill ends.
+    let w = workload(&[(0.0, 100, 3), (0.0, 100, 3), (0.0, 100, 3)]);
+    for skip in [true, false] {
+        let c = SimConfig {
+            skip_ahead: skip,
+            max_concurrency: Some(1),
+            ..disagg(1)
+        };
+        let r = run(pools(1, 1, 100), c, &w);
+        for (k, q) in r.requests.iter().enumerate() {
+            let sent = 0.121 * k as f64;
+            assert!((q.arrival_s - sent).abs() < 1e-9, "{k}: {}", q.arrival_s);
+            assert!(
+                (q.finish_s - sent - 0.121).abs() < 1e-9,
+                "{k}: {}",
+                q.finish_s
+            );
+        }
+    }
+}

@@ -30,6 +30,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod disagg;
+pub use disagg::DisaggShape;
+
 /// Warm-up requests per unit of concurrency.
 pub const WARMUP_PER_CLIENT: usize = 2;
 /// Measured requests per unit of concurrency.
@@ -74,6 +77,9 @@ pub struct LoadPoint {
     pub ttft_ms: f64,
     /// Measured mean TPOT, ms.
     pub tpot_ms: f64,
+    /// Disaggregated rows: the prefill and decode pools (`None` for agg rows, or when the
+    /// worker counts are not recorded).
+    pub disagg: Option<DisaggShape>,
 }
 
 /// True when `header` (the first line of a CSV) is a load-point file's.
@@ -121,6 +127,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     const MAX_TOKENS: u32 = parallax_ir::MAX_SEQUENCE_TOKENS;
     const MAX_BATCH: u32 = parallax_ir::MAX_BATCH_SEQUENCES;
     const MAX_GPUS: u32 = parallax_hw::MAX_CLUSTER_GPUS;
+    let pools = disagg::Columns::find(&headers);
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
@@ -222,6 +229,11 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             quantization: f(c_quant).to_ascii_lowercase(),
             ttft_ms: ms(c_ttft, "silicon_ttft_ms")?,
             tpot_ms: ms(c_tpot, "silicon_tpot_ms")?,
+            disagg: if agg {
+                None
+            } else {
+                pools.shape(&rec, file, line)?
+            },
         });
     }
     Ok(out)
@@ -335,6 +347,9 @@ pub struct LoadPointReport {
     pub ttft: Option<ErrorSummary>,
     /// Over every predicted row: TPOT.
     pub tpot: Option<ErrorSummary>,
+    /// Disaggregated rows, summarised apart (they are in neither `by_engine` nor the overall
+    /// summaries).
+    pub disaggregated: LoadPointSummary,
 }
 
 /// How far apart the benchmark's clients start, as a fraction of one request's lifetime
@@ -375,7 +390,7 @@ pub fn predict_load_point(
     opts: &LoadPointOptions,
 ) -> std::result::Result<(f64, f64), String> {
     if p.mode == "disagg" {
-        return Err("disaggregated deployment (not predicted by this command)".into());
+        return disagg::predict(p, opts);
     }
     let concurrency = p
         .concurrency
@@ -547,7 +562,8 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
         }))
     };
     let mut groups: BTreeMap<(String, String), Vec<&LoadPointComparison>> = BTreeMap::new();
-    for r in &rows {
+    let is_disagg = |r: &LoadPointComparison| r.point.mode == "disagg";
+    for r in rows.iter().filter(|r| !is_disagg(r)) {
         groups
             .entry((r.point.engine.name().to_string(), r.point.system.clone()))
             .or_default()
@@ -562,8 +578,15 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
             tpot: pairs(&rs, false),
         })
         .collect();
-    let all: Vec<&LoadPointComparison> = rows.iter().collect();
+    let all: Vec<&LoadPointComparison> = rows.iter().filter(|r| !is_disagg(r)).collect();
+    let dis: Vec<&LoadPointComparison> = rows.iter().filter(|r| is_disagg(r)).collect();
     LoadPointReport {
+        disaggregated: LoadPointSummary {
+            engine: "all".into(),
+            system: "all".into(),
+            ttft: pairs(&dis, true),
+            tpot: pairs(&dis, false),
+        },
         file: file.to_string(),
         cost_model: cost.to_string(),
         ttft: pairs(&all, true),

@@ -938,7 +938,9 @@ impl Engine {
         self.plan.clear();
     }
 
-    /// Retire running requests that generated all their tokens, at time `t`.
+    /// Retire running requests that generated all their tokens, at time `t`. Returns how
+    /// many completed (a request handed off to the decode pool has not: its client slot stays
+    /// taken until it finishes there).
     pub(crate) fn retire(&mut self, t: f64, records: &mut [RequestRecord]) -> u32 {
         let mut finished = 0;
         let mut i = 0;
@@ -952,13 +954,13 @@ impl Engine {
                 } else {
                     r.finish_s = t;
                     r.completed = true;
+                    finished += 1;
                 }
                 self.release(slot);
                 self.sum_po -= s.prompt as u64 + s.output as u64;
                 self.sum_generated -= s.generated as u64;
                 self.free_slots.push(slot);
                 self.running.remove(i);
-                finished += 1;
             } else {
                 i += 1;
             }

@@ -68,11 +68,15 @@
 //! what it simulated, [`StopReason::TimeLimit`] and the budget ([`SearchReport::time_limit_s`]).
 //! Searches that finish within it are unaffected and deterministic.
 
+mod disagg;
 mod objective;
 mod report;
 pub mod split;
 mod throughput;
 
+pub use disagg::{
+    DisaggComparison, DisaggMode, DisaggRanked, PoolPlan, Winner, DISAGG_AUTO_MIN_GPUS,
+};
 pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
@@ -172,6 +176,7 @@ pub struct Search {
     progress: Option<ProgressFn>,
     engine: Option<EngineModel>,
     steady: SteadyState,
+    disagg: DisaggMode,
 }
 
 impl fmt::Debug for Search {
@@ -214,6 +219,7 @@ impl Search {
             progress: None,
             engine: None,
             steady: SteadyState::default(),
+            disagg: DisaggMode::default(),
         }
     }
 
@@ -232,6 +238,13 @@ impl Search {
     /// How `throughput` and `goodput` drive each plan (stream length, arrivals, window).
     pub fn steady_state(mut self, steady: SteadyState) -> Self {
         self.steady = steady;
+        self
+    }
+
+    /// Whether to also search disaggregated deployments (a prefill pool and a decode pool,
+    /// see [`DisaggComparison`]); default [`DisaggMode::Auto`].
+    pub fn disaggregation(mut self, mode: DisaggMode) -> Self {
+        self.disagg = mode;
         self
     }
 
@@ -627,13 +640,14 @@ impl Search {
         }
         let best = ranked.first().filter(|r| r.meets_constraints).cloned();
 
-        // 3. Baselines.
+        // 3. Baselines, and disaggregated deployments against the best aggregated plan.
         let mut baselines = ctx.baselines(&ranked, best.as_ref());
         baselines.push(split::best_even_baseline(
             &ranked,
             best.as_ref(),
             self.objective,
         ));
+        let disaggregation = disagg::compare(&ctx, use_all, deadline, best.as_ref())?;
 
         // 4. Why nothing, if nothing.
         let infeasible = if best.is_some() {
@@ -703,6 +717,7 @@ impl Search {
             infeasible,
             elapsed: start.elapsed(),
             steady_state: self.objective.needs_slo().then_some(self.steady),
+            disaggregation,
             ..self.empty_report(&cost, price)
         })
     }
@@ -772,6 +787,7 @@ impl Search {
             infeasible: None,
             elapsed: Duration::ZERO,
             steady_state: None,
+            disaggregation: None,
         }
     }
 }
@@ -881,11 +897,17 @@ impl Ctx<'_> {
             self.price
         };
         let sim = Simulator::new(lowered.replicas, config)?;
-        let gpus = plan.devices();
+        self.score(&sim, plan.devices(), price)
+    }
+
+    /// Simulate `sim` (a lowered candidate on `gpus` GPUs, each costing `price` per hour) and
+    /// score it for the objective.
+    fn score(&self, sim: &Simulator, gpus: u32, price: f64) -> Result<Evaluated> {
+        let s = self.search;
         let (metrics, rate, value, meets, window) = match &self.stream {
-            Some(stream) => self.steady(&sim, stream)?,
+            Some(stream) => self.steady(sim, stream)?,
             None => {
-                let m = self.run(&sim, &s.workload)?;
+                let m = self.run(sim, &s.workload)?;
                 let v = s.objective.value(&m, gpus, price).unwrap_or(f64::NAN);
                 let meets = self.meets(&m);
                 (m, s.workload.mean_rate(), v, meets, None)

@@ -223,6 +223,9 @@ pub struct SearchReport {
     pub infeasible: Option<Infeasibility>,
     /// The steady-state settings of `throughput` and `goodput` (`None` otherwise).
     pub steady_state: Option<super::SteadyState>,
+    /// Disaggregated deployments searched against the best aggregated plan (`None` when
+    /// [`super::DisaggMode`] left them out).
+    pub disaggregation: Option<super::DisaggComparison>,
     /// Wall time of the search (not serialised).
     #[serde(skip)]
     pub elapsed: Duration,

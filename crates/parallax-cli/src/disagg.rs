@@ -1,0 +1,102 @@
+//! `parallax search`'s disaggregated section: the best prefill/decode pool deployments and
+//! which kind wins against the best aggregated plan.
+
+use crate::output::table;
+use parallax::search::{DisaggComparison, Winner};
+use parallax::SearchReport;
+
+fn value(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Print the comparison `d` of report `r` (objective column titled `obj_col`).
+pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
+    outln!();
+    let sizes: Vec<String> = d
+        .pool_plans
+        .iter()
+        .map(|p| format!("{} {}×GPU {}", p.role, p.gpus, p.plan))
+        .collect();
+    outln!(
+        "disaggregated (prefill pool + decode pool): {} candidates, {} simulated; pool plans \
+         kept: {}",
+        d.candidates,
+        d.simulated,
+        if sizes.is_empty() {
+            "none".into()
+        } else {
+            sizes.join(", ")
+        }
+    );
+    if let Some(n) = &d.note {
+        outln!("disaggregated: {n}");
+    }
+    let rows: Vec<Vec<String>> = d
+        .ranked
+        .iter()
+        .map(|p| {
+            let m = &p.metrics;
+            vec![
+                p.rank.to_string(),
+                p.plan.to_string(),
+                value(p.objective),
+                format!("{:.1}", m.ttft_ms.mean),
+                format!("{:.2}", m.tpot_ms.mean),
+                format!("{:.3}", m.e2e_s.mean),
+                m.kv_transfer
+                    .as_ref()
+                    .map_or("-".into(), |k| format!("{:.2}", k.transfer_ms.mean)),
+                if p.meets_constraints { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out!(
+            "{}",
+            table(
+                &[
+                    "#",
+                    "disaggregated plan",
+                    obj_col,
+                    "TTFT ms",
+                    "TPOT ms",
+                    "e2e s",
+                    "KV ms",
+                    "ok"
+                ],
+                &rows
+            )
+        );
+    }
+    let agg = d
+        .best_aggregated
+        .as_ref()
+        .map_or("-".into(), |p| p.to_string());
+    let dis = d.best.as_ref().map_or("-".into(), |p| p.plan.to_string());
+    let verdict = match (d.winner, d.gain_over_aggregated) {
+        (Winner::Disaggregated, Some(g)) => format!(
+            "disaggregated `{dis}`, {g:.2}× better {} than the best aggregated `{agg}`",
+            r.objective
+        ),
+        (Winner::Aggregated, Some(g)) => format!(
+            "aggregated `{agg}`, {:.2}× better {} than the best disaggregated `{dis}` \
+             (disaggregation's gain {g:.2}×)",
+            1.0 / g,
+            r.objective
+        ),
+        (Winner::Disaggregated, None) => {
+            format!("disaggregated `{dis}` (no aggregated plan meets the constraints)")
+        }
+        (Winner::Aggregated, None) => {
+            format!("aggregated `{agg}` (no disaggregated deployment meets the constraints)")
+        }
+        (Winner::None, _) => "none: no deployment of either kind meets the constraints".into(),
+    };
+    outln!("winner: {verdict}");
+}
