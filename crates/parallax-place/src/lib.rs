@@ -18,6 +18,7 @@
 // Graph code indexes several parallel per-node arrays by node index on purpose.
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+mod band;
 pub mod baselines;
 pub mod contract;
 pub mod error;
