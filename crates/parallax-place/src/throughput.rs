@@ -111,14 +111,20 @@ impl Ctx<'_> {
 
     /// Visits every sub-ideal J ⊊ I whose difference D = I \ J fits some device under the
     /// bound and whose work is at least `least` (see [`Bands`]), with the loads of D.
-    /// Deterministic: the same I always yields the same calls with bit-identical loads.
+    ///
+    /// `f` returns the loads from which on an accelerator / a CPU move cannot help the
+    /// caller any more (the worst value it still holds); D only grows going down (as do
+    /// its compute, which bounds its load from below, and its CPU time), so the walk stops
+    /// below a J whose D reaches both. Deterministic: the same I always yields the same
+    /// calls with bit-identical loads.
     fn for_each_sub(
         &self,
         i: usize,
         least: f64,
         s: &mut Scratch,
-        mut f: impl FnMut(usize, PairLoads),
+        mut f: impl FnMut(usize, PairLoads) -> (f64, f64),
     ) -> u64 {
+        let (mut acc_limit, mut cpu_limit) = (INF, INF);
         s.epoch = s.epoch.wrapping_add(1);
         if s.epoch == 0 {
             s.stamp.iter_mut().for_each(|x| *x = 0);
@@ -157,8 +163,12 @@ impl Ctx<'_> {
                 let p_cpu = top.p_cpu + self.con.p_cpu[g];
                 let size = top.size + self.con.size[g];
                 let unsup = top.unsup + u32::from(!self.con.supported[g]);
-                let acc_ok = self.k > 0 && unsup == 0 && size <= self.mem && p_acc <= self.ub;
-                let cpu_ok = self.l > 0 && p_cpu <= self.ub;
+                let acc_ok = self.k > 0
+                    && unsup == 0
+                    && size <= self.mem
+                    && p_acc <= self.ub
+                    && p_acc <= acc_limit;
+                let cpu_ok = self.l > 0 && p_cpu <= self.ub && p_cpu <= cpu_limit;
                 if !acc_ok && !cpu_ok {
                     continue;
                 }
@@ -174,7 +184,7 @@ impl Ctx<'_> {
                     comm,
                 });
                 pairs += 1;
-                f(
+                (acc_limit, cpu_limit) = f(
                     j as usize,
                     PairLoads {
                         acc: acc_ok.then_some(self.inst.acc_load(p_acc, comm)),
@@ -253,6 +263,10 @@ impl Ctx<'_> {
                     }
                 }
             }
+            let worst = |cells: &[(usize, usize)]| {
+                cells.iter().map(|&(cell, _)| row[cell]).fold(0.0, f64::max)
+            };
+            (worst(&acc_cells), worst(&cpu_cells))
         });
         for a in 0..=k {
             for c in 0..=l {
@@ -594,20 +608,26 @@ fn reconstruct(ctx: &Ctx<'_>, dp: &[f64], best: f64) -> Result<Vec<usize>, Place
             continue;
         }
         let mut found: Option<(usize, bool)> = None;
+        // once found, limits below every load end the walk
         ctx.for_each_sub(i, f64::NEG_INFINITY, &mut s, |j, loads| {
+            if found.is_none() {
+                if let (Some(load), true) = (loads.acc, a > 0) {
+                    if at(j, a - 1, c).max(load) == target {
+                        found = Some((j, true));
+                    }
+                }
+            }
+            if found.is_none() {
+                if let (Some(load), true) = (loads.cpu, c > 0) {
+                    if at(j, a, c - 1).max(load) == target {
+                        found = Some((j, false));
+                    }
+                }
+            }
             if found.is_some() {
-                return;
-            }
-            if let (Some(load), true) = (loads.acc, a > 0) {
-                if at(j, a - 1, c).max(load) == target {
-                    found = Some((j, true));
-                    return;
-                }
-            }
-            if let (Some(load), true) = (loads.cpu, c > 0) {
-                if at(j, a, c - 1).max(load) == target {
-                    found = Some((j, false));
-                }
+                (-1.0, -1.0)
+            } else {
+                (INF, INF)
             }
         });
         let Some((j, on_acc)) = found else {
