@@ -138,6 +138,65 @@ pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
     out
 }
 
+/// Whether the placement is contiguous with contiguity relaxed on CPUs: CPU nodes count as
+/// devices of their own — one per strongly connected component of the class order graph
+/// (the forward edges between colocation classes, and the mirrored backward edges of
+/// backward-only classes, as in [`is_contiguous`]) — and the accelerators' sets together
+/// with those must form an acyclic quotient. Each accelerator's set is then convex even
+/// through CPU nodes; CPU sets may be anything. Every contiguous placement passes.
+///
+/// # Complexity
+/// O(n + m log m).
+pub fn is_contiguous_on_accelerators(inst: &Instance, slot: &[usize]) -> bool {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let comp = class_components(inst, &class_order_edges(inst));
+    let own: Vec<usize> = (0..inst.len())
+        .map(|u| {
+            if slot[u] >= k && slot[u] < nd {
+                nd + comp[inst.class[u]]
+            } else {
+                slot[u]
+            }
+        })
+        .collect();
+    is_contiguous(inst, &own)
+}
+
+/// The class order edges (a, b) of [`is_contiguous`]: forward edges between classes, and
+/// backward edges between classes reversed where one end has no forward node.
+pub(crate) fn class_order_edges(inst: &Instance) -> BTreeSet<(usize, usize)> {
+    let nc = inst.classes;
+    let mut has_fwd = vec![false; nc];
+    for u in 0..inst.len() {
+        has_fwd[inst.class[u]] |= !inst.backward[u];
+    }
+    let mut out = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            let (a, b) = (inst.class[u], inst.class[v]);
+            if a == b {
+                continue;
+            }
+            if !inst.backward[u] && !inst.backward[v] {
+                out.insert((a, b));
+            } else if inst.backward[u] && inst.backward[v] && (!has_fwd[a] || !has_fwd[b]) {
+                out.insert((b, a));
+            }
+        }
+    }
+    out
+}
+
+/// Strongly connected component (its smallest class) of every class under `edges`.
+pub(crate) fn class_components(inst: &Instance, edges: &BTreeSet<(usize, usize)>) -> Vec<usize> {
+    let mut succ = vec![Vec::new(); inst.classes];
+    for &(a, b) in edges {
+        succ[a].push(b);
+    }
+    crate::contract::tarjan_scc(&succ)
+}
+
 /// Whether the placement is *contiguous*: the devices can be ordered so that every forward
 /// edge (of the graph with colocation classes contracted) stays on a device or goes to a
 /// later one — equivalently, the quotient graph of the device sets is acyclic, which makes

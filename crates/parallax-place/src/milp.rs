@@ -4,7 +4,7 @@
 //! classes). Build with the cargo feature `highs` for real graphs: it compiles HiGHS from
 //! source and needs `cmake` and a C++ compiler.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use good_lp::{
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Contraction;
 use crate::error::PlaceError;
-use crate::eval::{evaluate, violations, Placement};
+use crate::eval::{evaluate, is_contiguous_on_accelerators, violations, Placement};
 use crate::limits::{Limits, ProofStatus, StopReason, DEFAULT_TIME_LIMIT};
 use crate::model::Instance;
 use crate::throughput::{lower_bound, solve_contiguous};
@@ -47,6 +47,12 @@ pub struct MilpOptions {
     /// Impose contiguity (an acyclic quotient of device sets); then the optimum equals
     /// [`crate::solve_contiguous`]'s.
     pub contiguous: bool,
+    /// With `contiguous`, whether the CPUs' sets must be contiguous too. `false` relaxes
+    /// contiguity on CPUs as the paper's MILP can (`ALSO_FORCE_ON_CPUS`): every class on a
+    /// CPU counts as a device of its own, so only the accelerators' sets must form an
+    /// acyclic quotient, paths through CPU nodes included (see
+    /// [`crate::eval::is_contiguous_on_accelerators`]). Default `true`.
+    pub cpu_contiguous: bool,
     /// Time limit in seconds for the whole solve (seed and MILP), at most
     /// [`crate::limits::MAX_TIME_LIMIT_SECS`]; `None` = unlimited. Default: the
     /// [`crate::limits::DEFAULT_TIME_LIMIT`].
@@ -64,6 +70,7 @@ impl Default for MilpOptions {
     fn default() -> Self {
         MilpOptions {
             contiguous: false,
+            cpu_contiguous: true,
             time_limit: Some(DEFAULT_TIME_LIMIT.as_secs_f64()),
             backend: MilpBackend::best_available(),
             seed: true,
@@ -162,7 +169,7 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let edge_rows: usize = (0..inst.len())
         .map(|u| inst.succ[u].len().saturating_mul(2).saturating_mul(k))
         .fold(0usize, usize::saturating_add);
-    let order_rows = cedges.len().saturating_mul(nd).saturating_mul(nd);
+    let order_rows = cedges.len().saturating_mul(nd + 1).saturating_mul(nd + 1);
     let rows = nc
         .saturating_add(nd)
         .saturating_add(k)
@@ -278,7 +285,7 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
             constraints.push(constraint!(m <= 1.0));
         }
     }
-    if opts.contiguous {
+    if opts.contiguous && opts.cpu_contiguous {
         // acyclic quotient: device positions P_d with P_e >= P_d + 1 whenever a forward
         // edge a -> b has a on d and b on e (big-M on the two assignment binaries)
         let big = nd as f64;
@@ -296,6 +303,55 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
                         continue;
                     };
                     constraints.push(constraint!(pos[e] - pos[d] >= 1.0 - big * (2.0 - xa - xb)));
+                }
+            }
+        }
+    } else if opts.contiguous {
+        // contiguity relaxed on CPUs: positions P_d for the accelerators and Q_s for every
+        // component s of the class order graph (its classes on CPUs form a device of
+        // their own); a class edge a -> b orders the holders of a and b when they differ
+        let comp = crate::eval::class_components(inst, &cedges);
+        let on_cpu: Vec<Option<Expression>> = (0..nc)
+            .map(|c| {
+                let vs: Vec<Variable> = (k..nd).filter_map(|d| x[c][d]).collect();
+                (!vs.is_empty()).then(|| vs.into_iter().map(Expression::from).sum())
+            })
+            .collect();
+        let cpu_comps: BTreeSet<usize> = (0..nc)
+            .filter(|&c| on_cpu[c].is_some())
+            .map(|c| comp[c])
+            .collect();
+        let holders = k + cpu_comps.len();
+        let big = holders as f64;
+        let pos: Vec<Variable> = (0..k)
+            .map(|_| vars.add(variable().min(0.0).max(big - 1.0)))
+            .collect();
+        let qpos: BTreeMap<usize, Variable> = cpu_comps
+            .iter()
+            .map(|&s| (s, vars.add(variable().min(0.0).max(big - 1.0))))
+            .collect();
+        nvars += holders;
+        // (holder: accelerator d as `d`, CPU component s as `nd + s`; its position; the
+        // indicator that the class is there) of every holder a class may use
+        let places = |c: usize| -> Vec<(usize, Variable, Expression)> {
+            let mut out: Vec<(usize, Variable, Expression)> = (0..k)
+                .filter_map(|d| x[c][d].map(|v| (d, pos[d], Expression::from(v))))
+                .collect();
+            if let (Some(&q), Some(e)) = (qpos.get(&comp[c]), &on_cpu[c]) {
+                out.push((nd + comp[c], q, e.clone()));
+            }
+            out
+        };
+        for &(a, b) in &cedges {
+            let (pa, pb) = (places(a), places(b));
+            for (d, p, xa) in &pa {
+                for (e, q, xb) in &pb {
+                    if d == e {
+                        continue; // the same holder: no order needed
+                    }
+                    constraints.push(constraint!(
+                        *q - *p >= 1.0 - big * (2.0 - xa.clone() - xb.clone())
+                    ));
                 }
             }
         }
@@ -425,7 +481,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
         .map_or(f64::INFINITY, |s| s.placement.max_load);
     // under contiguity the DP's proof settles the MILP's question
     let seed_lb = match &seed {
-        Some(s) if opts.contiguous => match s.status {
+        Some(s) if opts.contiguous && opts.cpu_contiguous => match s.status {
             ProofStatus::Optimal => ub,
             ProofStatus::Stopped { lower_bound, .. } => lower_bound,
         },
@@ -504,7 +560,12 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
     };
     let placement = evaluate(inst, &solved.slot);
     let bad = violations(inst, &solved.slot);
-    if !bad.is_empty() || (opts.contiguous && !placement.contiguous) {
+    let ordered = if opts.cpu_contiguous {
+        placement.contiguous
+    } else {
+        is_contiguous_on_accelerators(inst, &solved.slot)
+    };
+    if !bad.is_empty() || (opts.contiguous && !ordered) {
         return Err(PlaceError::Verification(format!(
             "MILP placement breaks constraints: {bad:?}, contiguous = {}",
             placement.contiguous
