@@ -101,6 +101,54 @@ pub fn slot_loads(inst: &Instance, slot: &[usize]) -> Vec<f64> {
     load
 }
 
+/// The max-forward + max-backward objective's parts: the largest forward load of a device
+/// and the largest backward load. A device's forward (backward) load is Σ p of its forward
+/// (backward) nodes (p_acc on accelerators, p_cpu on CPUs) plus, on accelerators, c(u) for
+/// every forward (backward) node u it sends or receives across devices (as in
+/// [`slot_loads`], split by u's direction; the authors' MILP attributes transfers the same
+/// way). Overlap is not modelled.
+///
+/// # Complexity
+/// O(n + m log m).
+pub fn split_maxima(inst: &Instance, slot: &[usize]) -> (f64, f64) {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let mut fwd = vec![0.0f64; nd];
+    let mut bwd = vec![0.0f64; nd];
+    for u in 0..inst.len() {
+        let d = slot[u];
+        if d >= nd {
+            continue;
+        }
+        let p = if d < k { inst.p_acc[u] } else { inst.p_cpu[u] };
+        if inst.backward[u] {
+            bwd[d] += p;
+        } else {
+            fwd[d] += p;
+        }
+    }
+    let mut crossing: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            if slot[u] != slot[v] {
+                crossing.insert((slot[u], u));
+                crossing.insert((slot[v], u));
+            }
+        }
+    }
+    for (d, u) in crossing {
+        if d < k {
+            if inst.backward[u] {
+                bwd[d] += inst.out_cost[u];
+            } else {
+                fwd[d] += inst.out_cost[u];
+            }
+        }
+    }
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    (max(&fwd), max(&bwd))
+}
+
 /// Checks memory, support, slots and colocation.
 pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
     let k = inst.devices.accelerators;

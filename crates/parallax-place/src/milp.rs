@@ -114,7 +114,9 @@ struct Model {
 /// Builds the model; `ub` (the seed's value, or ∞) bounds the objective: class-device
 /// variables whose own time already exceeds it are left out. `None` when the model would
 /// have more than [`MAX_CONSTRAINTS`] constraints.
-fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
+/// With `split`, the objective is max forward load + max backward load (see
+/// [`solve_milp_split_maxima`]) instead of the max load.
+fn build(inst: &Instance, opts: &MilpOptions, ub: f64, split: bool) -> Option<Model> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let nd = k + l;
     let nc = inst.classes;
@@ -225,11 +227,26 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let mut load_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
     // with overlap, transfers form their own row per accelerator: load >= Σ transfers
     let mut transfer_expr: Vec<Expression> = vec![Expression::from(0.0); k];
+    // with `split`, load_expr holds the forward part and back_expr the backward part
+    let mut back_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
+    let back_part = |c: usize, acc: bool| -> f64 {
+        members[c]
+            .iter()
+            .filter(|&&u| inst.backward[u])
+            .map(|&u| if acc { inst.p_acc[u] } else { inst.p_cpu[u] })
+            .sum()
+    };
     for c in 0..nc {
         for d in 0..nd {
             if let Some(v) = x[c][d] {
                 let p = if d < k { cp_acc[c] } else { cp_cpu[c] };
-                load_expr[d] += (p / scale) * v;
+                if split {
+                    let b = back_part(c, d < k);
+                    load_expr[d] += ((p - b) / scale) * v;
+                    back_expr[d] += (b / scale) * v;
+                } else {
+                    load_expr[d] += (p / scale) * v;
+                }
             }
         }
     }
@@ -264,13 +281,28 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
             };
             if inst.overlap {
                 transfer_expr[d] += (cost / scale) * y;
+            } else if split && inst.backward[u] {
+                back_expr[d] += (cost / scale) * y;
             } else {
                 load_expr[d] += (cost / scale) * y;
             }
         }
     }
-    for e in load_expr {
-        constraints.push(constraint!(e <= load));
+    if split {
+        let fwd = vars.add(variable().min(0.0));
+        let bwd = vars.add(variable().min(0.0));
+        nvars += 2;
+        for e in load_expr {
+            constraints.push(constraint!(e <= fwd));
+        }
+        for e in back_expr {
+            constraints.push(constraint!(e <= bwd));
+        }
+        constraints.push(constraint!(fwd + bwd <= load));
+    } else {
+        for e in load_expr {
+            constraints.push(constraint!(e <= load));
+        }
     }
     if inst.overlap {
         for e in transfer_expr {
@@ -501,7 +533,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: true,
         })
     };
-    let Some(m) = build(inst, opts, ub) else {
+    let Some(m) = build(inst, opts, ub, false) else {
         return from_seed(StopReason::MemoryLimit, seed_lb, 0, 0).ok_or_else(|| {
             PlaceError::Unsupported(format!(
                 "the MILP would have more than {MAX_CONSTRAINTS} constraints and no seed placement is known"
@@ -694,4 +726,96 @@ fn solve_highs(
     Err(PlaceError::Unsupported(
         "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
     ))
+}
+
+/// The result of [`solve_milp_split_maxima`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitMaximaSolution {
+    /// The placement, evaluated from scratch (its `max_load` is the plain max load).
+    pub placement: Placement,
+    /// Largest forward load of a device.
+    pub forward: f64,
+    /// Largest backward load of a device.
+    pub backward: f64,
+    /// The objective, `forward + backward`.
+    pub value: f64,
+    /// Optimal, or stopped by the time limit with the solver's bound.
+    pub status: ProofStatus,
+}
+
+/// Minimises the paper's *max-forward + max-backward* objective (the authors' MILP with
+/// `diffmaxima`): the largest forward load of any device plus the largest backward load,
+/// where a device's forward (backward) load is the time of its forward (backward) nodes
+/// plus the transfers of the forward (backward) nodes it sends or receives (CPUs pay no
+/// transfers), as [`crate::eval::split_maxima`] evaluates. It models a pipeline whose
+/// forward and backward passes are separated. Contiguity as in [`solve_milp`]
+/// (`opts.contiguous`, `opts.cpu_contiguous`); not seeded (`opts.seed` is ignored).
+///
+/// # Errors
+/// [`PlaceError::Unsupported`] with overlap, an out-of-range time limit, HiGHS without the
+/// feature, or a model over [`MAX_CONSTRAINTS`]; [`PlaceError::InfeasibleMemory`] when
+/// nothing fits; [`PlaceError::Milp`] for solver failures (a time limit that ends before
+/// any solution included); [`PlaceError::Verification`] if the solution breaks a
+/// constraint.
+///
+/// # Complexity
+/// As [`solve_milp`].
+pub fn solve_milp_split_maxima(
+    inst: &Instance,
+    opts: &MilpOptions,
+) -> Result<SplitMaximaSolution, PlaceError> {
+    if inst.overlap {
+        return Err(PlaceError::Unsupported(
+            "the max-forward + max-backward objective does not model overlap".into(),
+        ));
+    }
+    let time_limit = match opts.time_limit {
+        Some(t) => Some(Limits::time_limit_from_secs(t)?.as_secs_f64()),
+        None => None,
+    };
+    if opts.backend == MilpBackend::Highs && !cfg!(feature = "highs") {
+        return Err(PlaceError::Unsupported(
+            "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
+        ));
+    }
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let Some(m) = build(inst, opts, f64::INFINITY, true) else {
+        return Err(PlaceError::Unsupported(format!(
+            "the MILP would have more than {MAX_CONSTRAINTS} constraints"
+        )));
+    };
+    let solved = match opts.backend {
+        MilpBackend::Microlp => solve_microlp(m, time_limit, Vec::new(), inst),
+        MilpBackend::Highs => solve_highs(m, time_limit, Vec::new(), inst),
+    }?;
+    let placement = evaluate(inst, &solved.slot);
+    let bad = violations(inst, &solved.slot);
+    let ordered = if !opts.contiguous {
+        true
+    } else if opts.cpu_contiguous {
+        placement.contiguous
+    } else {
+        is_contiguous_on_accelerators(inst, &solved.slot)
+    };
+    if !bad.is_empty() || !ordered {
+        return Err(PlaceError::Verification(format!(
+            "MILP placement breaks constraints: {bad:?}, contiguous = {}",
+            placement.contiguous
+        )));
+    }
+    let (forward, backward) = crate::eval::split_maxima(inst, &solved.slot);
+    let value = forward + backward;
+    let status = if solved.optimal {
+        ProofStatus::Optimal
+    } else {
+        ProofStatus::stopped(StopReason::TimeLimit, solved.bound.unwrap_or(0.0), value)
+    };
+    Ok(SplitMaximaSolution {
+        placement,
+        forward,
+        backward,
+        value,
+        status,
+    })
 }

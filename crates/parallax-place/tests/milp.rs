@@ -305,3 +305,71 @@ fn cpu_relaxed_contiguity_matches_brute_force() {
         "relaxing CPU contiguity never helped: the test shows nothing"
     );
 }
+
+/// The max-forward + max-backward objective (the authors' `diffmaxima`): the MILP equals
+/// brute force, with and without contiguity, and is never below the plain max-load optimum
+/// (max_d (fwd_d + bwd_d) <= max fwd + max bwd for every placement).
+#[test]
+fn split_maxima_matches_brute_force() {
+    use common::for_each_assignment;
+    use parallax_place::eval::{is_contiguous, split_maxima, violations};
+    use parallax_place::solve_milp_split_maxima;
+    let mut rng = Rng(23);
+    let mut compared = 0;
+    let mut differs = 0;
+    for case in 0..30 {
+        let n = 3 + (case % 4);
+        let k = 1 + (case % 2);
+        let l = case % 3 / 2;
+        let g = random_graph(&mut rng, n, k, l);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        for contiguous in [false, true] {
+            let mut best: Option<f64> = None;
+            for_each_assignment(&inst, |slot| {
+                if !violations(&inst, slot).is_empty()
+                    || (contiguous && !is_contiguous(&inst, slot))
+                {
+                    return;
+                }
+                let (f, b) = split_maxima(&inst, slot);
+                if best.map_or(true, |x| f + b < x) {
+                    best = Some(f + b);
+                }
+            });
+            let opts = MilpOptions {
+                contiguous,
+                cpu_contiguous: true,
+                time_limit: None,
+                backend: MilpBackend::Microlp,
+                seed: false,
+            };
+            match (solve_milp_split_maxima(&inst, &opts), best) {
+                (Ok(s), Some(b)) => {
+                    assert!(
+                        close(s.value, b, 1e-6),
+                        "case {case} contiguous {contiguous}: milp {} brute {b} on {}",
+                        s.value,
+                        g.to_json()
+                    );
+                    assert!(s.status.is_optimal());
+                    assert!(close(s.forward + s.backward, s.value, 1e-12));
+                    let plain = brute_max_load(&inst, contiguous).expect("feasible");
+                    assert!(s.value >= plain - 1e-9, "{} < {plain}", s.value);
+                    if s.value > plain + 1e-9 {
+                        differs += 1;
+                    }
+                    compared += 1;
+                }
+                (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
+                (got, b) => panic!("case {case}: milp {:?} brute {b:?}", got.map(|s| s.value)),
+            }
+        }
+    }
+    assert!(compared >= 30, "only {compared} comparisons");
+    assert!(
+        differs > 0,
+        "the objective never differed from the max load"
+    );
+}
