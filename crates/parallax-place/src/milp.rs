@@ -696,7 +696,15 @@ fn solve_highs(
     start: Vec<(Variable, f64)>,
     inst: &Instance,
 ) -> Result<Solved, PlaceError> {
-    let mut model = m.vars.minimise(m.load).using(good_lp::highs);
+    // a proof, not HiGHS's default 0.01 % relative gap (which good_lp reports as a gap
+    // limit, not an optimum)
+    let mut model = m
+        .vars
+        .minimise(m.load)
+        .using(good_lp::highs)
+        .set_mip_rel_gap(0.0)
+        .and_then(|p| p.set_mip_abs_gap(0.0))
+        .map_err(|e| PlaceError::Milp(format!("HiGHS gap options: {e}")))?;
     if let Some(t) = time_limit {
         model = model.with_time_limit(t);
     }
