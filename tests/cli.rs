@@ -917,4 +917,47 @@ fn search_compares_disaggregated_deployments_and_their_plans_simulate_back() {
         &["search", "--disaggregation", "maybe"],
         &["maybe", "auto, on or off"],
     );
+
+fn place_cpus_noncontiguous_relaxes_only_the_cpus() {
+    // 1 -> 2 -> 3 on one accelerator and one CPU: node 2 is slow on the CPU, 1 and 3 fast.
+    // Contiguous: one end joins node 2 on the accelerator (20). Relaxed on CPUs: {1, 3} on
+    // the CPU and {2} on the accelerator (10), which strict contiguity forbids.
+    let path =
+        std::env::temp_dir().join(format!("parallax_cpus_relaxed_{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        r#"{"devices": {"accelerators": 1, "accelerator_memory": 10, "cpus": 1},
+            "nodes": [{"id": 1, "acc_time": 10, "cpu_time": 5},
+                      {"id": 2, "acc_time": 10, "cpu_time": 100},
+                      {"id": 3, "acc_time": 10, "cpu_time": 5}],
+            "edges": [{"from": 1, "to": 2}, {"from": 2, "to": 3}]}"#,
+    )
+    .expect("temp graph written");
+    let graph = path.to_str().expect("utf-8 temp path");
+    let strict = json(&["place", graph, "--json"]);
+    assert_eq!(strict["max_load"].as_f64(), Some(20.0));
+    let relaxed = json(&["place", graph, "--cpus-noncontiguous", "--json"]);
+    assert_eq!(relaxed["max_load"].as_f64(), Some(10.0));
+    assert_eq!(relaxed["optimal"], true);
+    assert_eq!(relaxed["contiguous"], false);
+    assert_eq!(relaxed["solver"]["method"], "milp");
+    assert_eq!(relaxed["solver"]["cpu_contiguous"], false);
+    let milp = json(&["place", graph, "--milp", "--json"]);
+    assert_eq!(milp["solver"]["cpu_contiguous"], true);
+    assert_eq!(milp["max_load"].as_f64(), Some(20.0));
+    fails_with(
+        &["place", graph, "--cpus-noncontiguous", "--non-contiguous"],
+        &["--cpus-noncontiguous", "--non-contiguous"],
+    );
+    fails_with(
+        &[
+            "place",
+            graph,
+            "--cpus-noncontiguous",
+            "--objective",
+            "latency",
+        ],
+        &["--cpus-noncontiguous"],
+    );
+    let _ = std::fs::remove_file(&path);
 }

@@ -36,6 +36,11 @@ pub struct PlaceArgs {
     /// DP's optimum seeds it, so this mainly cross-checks).
     #[arg(long)]
     pub milp: bool,
+    /// Contiguity relaxed on CPUs: the accelerators' sets stay contiguous (paths through
+    /// CPU nodes included), the CPUs' sets may be anything (throughput only; solved by the
+    /// MILP, so implies --milp).
+    #[arg(long)]
+    pub cpus_noncontiguous: bool,
     /// Compute/communication overlap: an accelerator's load is the larger of its compute
     /// and transfer times instead of their sum (throughput only).
     #[arg(long)]
@@ -223,9 +228,16 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
         }
         None => place::limits::DEFAULT_TIME_LIMIT,
     };
-    if (args.non_contiguous || args.milp) && args.objective == Objective::Latency {
+    if (args.non_contiguous || args.milp || args.cpus_noncontiguous)
+        && args.objective == Objective::Latency
+    {
         return Err(CliError::input(
-            "--non-contiguous and --milp apply to --objective throughput only",
+            "--non-contiguous, --milp and --cpus-noncontiguous apply to --objective throughput only",
+        ));
+    }
+    if args.non_contiguous && args.cpus_noncontiguous {
+        return Err(CliError::input(
+            "--cpus-noncontiguous relaxes contiguity on CPUs only; --non-contiguous already drops it everywhere: give one of them",
         ));
     }
     // The latency search's flags: ignoring them under throughput would hide a missing
@@ -268,20 +280,22 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let mut report = match args.objective {
-        Objective::Throughput if args.non_contiguous || args.milp => {
+        Objective::Throughput if args.non_contiguous || args.milp || args.cpus_noncontiguous => {
             let opts = MilpOptions {
                 contiguous: !args.non_contiguous,
+                cpu_contiguous: !args.cpus_noncontiguous,
                 time_limit: Some(budget.as_secs_f64()),
                 ..MilpOptions::default()
             };
             let sol = place::solve_milp(&inst, &opts).map_err(|e| place_error(e, file))?;
             throughput_report(
                 &args,
-                !args.non_contiguous,
+                !args.non_contiguous && sol.placement.contiguous,
                 &sol.placement,
                 &sol.status,
                 serde_json::json!({
                     "method": "milp",
+                    "cpu_contiguous": opts.contiguous && opts.cpu_contiguous,
                     "backend": format!("{:?}", opts.backend).to_lowercase(),
                     "variables": sol.variables,
                     "constraints": sol.constraints,

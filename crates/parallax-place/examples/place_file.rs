@@ -1,19 +1,24 @@
 //! Solves one placement file and prints the optimum, for timing and peak-memory checks:
-//! `cargo run --release --example place_file -- GRAPH.json [latency [Q]]`.
+//! `cargo run --release --example place_file -- GRAPH.json [latency [Q] | milp]`
+//! (`milp`: the non-contiguous MILP with the best backend compiled in, HiGHS with
+//! `--features highs`).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use parallax_place::{load_graph, solve_contiguous, solve_latency, Instance, Limits};
+use parallax_place::{
+    load_graph, solve_contiguous, solve_latency, solve_milp, Instance, Limits, MilpOptions,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: place_file GRAPH.json [latency [Q]]");
+        eprintln!("usage: place_file GRAPH.json [latency [Q] | milp]");
         return ExitCode::from(2);
     };
     let latency = args.get(2).is_some_and(|a| a == "latency");
+    let milp = args.get(2).is_some_and(|a| a == "milp");
     let q: usize = match args.get(3).map(|a| a.parse()) {
         None => 1,
         Some(Ok(q)) => q,
@@ -26,6 +31,19 @@ fn main() -> ExitCode {
         let g = load_graph(Path::new(path))?;
         let inst = Instance::new(&g)?;
         let t = Instant::now();
+        if milp {
+            let opts = MilpOptions::default();
+            let sol = solve_milp(&inst, &opts)?;
+            return Ok(format!(
+                "{path}: non-contiguous max_load {:.12} status {:?} backend {:?} seed {:?} from_seed {} in {:.3} s",
+                sol.placement.max_load,
+                sol.status,
+                opts.backend,
+                sol.seed,
+                sol.from_seed,
+                t.elapsed().as_secs_f64()
+            ));
+        }
         if latency {
             let sol = solve_latency(&inst, q, &Limits::default())?;
             return Ok(format!(

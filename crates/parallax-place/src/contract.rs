@@ -277,7 +277,7 @@ impl Contraction {
 
 /// Tarjan's strongly connected components (iterative); returns a representative per vertex
 /// (the smallest vertex of its component).
-fn tarjan_scc(succ: &[Vec<usize>]) -> Vec<usize> {
+pub(crate) fn tarjan_scc(succ: &[Vec<usize>]) -> Vec<usize> {
     let n = succ.len();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0usize; n];

@@ -101,6 +101,54 @@ pub fn slot_loads(inst: &Instance, slot: &[usize]) -> Vec<f64> {
     load
 }
 
+/// The max-forward + max-backward objective's parts: the largest forward load of a device
+/// and the largest backward load. A device's forward (backward) load is Σ p of its forward
+/// (backward) nodes (p_acc on accelerators, p_cpu on CPUs) plus, on accelerators, c(u) for
+/// every forward (backward) node u it sends or receives across devices (as in
+/// [`slot_loads`], split by u's direction; the authors' MILP attributes transfers the same
+/// way). Overlap is not modelled.
+///
+/// # Complexity
+/// O(n + m log m).
+pub fn split_maxima(inst: &Instance, slot: &[usize]) -> (f64, f64) {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let mut fwd = vec![0.0f64; nd];
+    let mut bwd = vec![0.0f64; nd];
+    for u in 0..inst.len() {
+        let d = slot[u];
+        if d >= nd {
+            continue;
+        }
+        let p = if d < k { inst.p_acc[u] } else { inst.p_cpu[u] };
+        if inst.backward[u] {
+            bwd[d] += p;
+        } else {
+            fwd[d] += p;
+        }
+    }
+    let mut crossing: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            if slot[u] != slot[v] {
+                crossing.insert((slot[u], u));
+                crossing.insert((slot[v], u));
+            }
+        }
+    }
+    for (d, u) in crossing {
+        if d < k {
+            if inst.backward[u] {
+                bwd[d] += inst.out_cost[u];
+            } else {
+                fwd[d] += inst.out_cost[u];
+            }
+        }
+    }
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    (max(&fwd), max(&bwd))
+}
+
 /// Checks memory, support, slots and colocation.
 pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
     let k = inst.devices.accelerators;
@@ -136,6 +184,65 @@ pub fn violations(inst: &Instance, slot: &[usize]) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Whether the placement is contiguous with contiguity relaxed on CPUs: CPU nodes count as
+/// devices of their own — one per strongly connected component of the class order graph
+/// (the forward edges between colocation classes, and the mirrored backward edges of
+/// backward-only classes, as in [`is_contiguous`]) — and the accelerators' sets together
+/// with those must form an acyclic quotient. Each accelerator's set is then convex even
+/// through CPU nodes; CPU sets may be anything. Every contiguous placement passes.
+///
+/// # Complexity
+/// O(n + m log m).
+pub fn is_contiguous_on_accelerators(inst: &Instance, slot: &[usize]) -> bool {
+    let k = inst.devices.accelerators;
+    let nd = k + inst.devices.cpus;
+    let comp = class_components(inst, &class_order_edges(inst));
+    let own: Vec<usize> = (0..inst.len())
+        .map(|u| {
+            if slot[u] >= k && slot[u] < nd {
+                nd + comp[inst.class[u]]
+            } else {
+                slot[u]
+            }
+        })
+        .collect();
+    is_contiguous(inst, &own)
+}
+
+/// The class order edges (a, b) of [`is_contiguous`]: forward edges between classes, and
+/// backward edges between classes reversed where one end has no forward node.
+pub(crate) fn class_order_edges(inst: &Instance) -> BTreeSet<(usize, usize)> {
+    let nc = inst.classes;
+    let mut has_fwd = vec![false; nc];
+    for u in 0..inst.len() {
+        has_fwd[inst.class[u]] |= !inst.backward[u];
+    }
+    let mut out = BTreeSet::new();
+    for u in 0..inst.len() {
+        for &v in &inst.succ[u] {
+            let (a, b) = (inst.class[u], inst.class[v]);
+            if a == b {
+                continue;
+            }
+            if !inst.backward[u] && !inst.backward[v] {
+                out.insert((a, b));
+            } else if inst.backward[u] && inst.backward[v] && (!has_fwd[a] || !has_fwd[b]) {
+                out.insert((b, a));
+            }
+        }
+    }
+    out
+}
+
+/// Strongly connected component (its smallest class) of every class under `edges`.
+pub(crate) fn class_components(inst: &Instance, edges: &BTreeSet<(usize, usize)>) -> Vec<usize> {
+    let mut succ = vec![Vec::new(); inst.classes];
+    for &(a, b) in edges {
+        succ[a].push(b);
+    }
+    crate::contract::tarjan_scc(&succ)
 }
 
 /// Whether the placement is *contiguous*: the devices can be ordered so that every forward

@@ -18,6 +18,7 @@
 // Graph code indexes several parallel per-node arrays by node index on purpose.
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+mod band;
 pub mod baselines;
 pub mod contract;
 pub mod error;
@@ -36,6 +37,9 @@ pub use eval::{evaluate, DeviceKind, DeviceLoad, Placement};
 pub use experts::{load_expert, ExpertScore, ExpertSplit};
 pub use latency::{solve_latency, LatencySolution};
 pub use limits::{Limits, ProofStatus, StopReason};
-pub use milp::{solve_milp, MilpBackend, MilpOptions, MilpSolution};
+pub use milp::{
+    solve_milp, solve_milp_split_maxima, MilpBackend, MilpOptions, MilpSolution,
+    SplitMaximaSolution,
+};
 pub use model::{load_graph, Devices, Edge, Graph, Instance, Node, NodeId};
 pub use throughput::{solve_contiguous, DpStats, ThroughputSolution};

@@ -4,7 +4,7 @@
 //! classes). Build with the cargo feature `highs` for real graphs: it compiles HiGHS from
 //! source and needs `cmake` and a C++ compiler.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use good_lp::{
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Contraction;
 use crate::error::PlaceError;
-use crate::eval::{evaluate, violations, Placement};
+use crate::eval::{evaluate, is_contiguous_on_accelerators, violations, Placement};
 use crate::limits::{Limits, ProofStatus, StopReason, DEFAULT_TIME_LIMIT};
 use crate::model::Instance;
 use crate::throughput::{lower_bound, solve_contiguous};
@@ -47,6 +47,12 @@ pub struct MilpOptions {
     /// Impose contiguity (an acyclic quotient of device sets); then the optimum equals
     /// [`crate::solve_contiguous`]'s.
     pub contiguous: bool,
+    /// With `contiguous`, whether the CPUs' sets must be contiguous too. `false` relaxes
+    /// contiguity on CPUs as the paper's MILP can (`ALSO_FORCE_ON_CPUS`): every class on a
+    /// CPU counts as a device of its own, so only the accelerators' sets must form an
+    /// acyclic quotient, paths through CPU nodes included (see
+    /// [`crate::eval::is_contiguous_on_accelerators`]). Default `true`.
+    pub cpu_contiguous: bool,
     /// Time limit in seconds for the whole solve (seed and MILP), at most
     /// [`crate::limits::MAX_TIME_LIMIT_SECS`]; `None` = unlimited. Default: the
     /// [`crate::limits::DEFAULT_TIME_LIMIT`].
@@ -64,6 +70,7 @@ impl Default for MilpOptions {
     fn default() -> Self {
         MilpOptions {
             contiguous: false,
+            cpu_contiguous: true,
             time_limit: Some(DEFAULT_TIME_LIMIT.as_secs_f64()),
             backend: MilpBackend::best_available(),
             seed: true,
@@ -107,7 +114,9 @@ struct Model {
 /// Builds the model; `ub` (the seed's value, or ∞) bounds the objective: class-device
 /// variables whose own time already exceeds it are left out. `None` when the model would
 /// have more than [`MAX_CONSTRAINTS`] constraints.
-fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
+/// With `split`, the objective is max forward load + max backward load (see
+/// [`solve_milp_split_maxima`]) instead of the max load.
+fn build(inst: &Instance, opts: &MilpOptions, ub: f64, split: bool) -> Option<Model> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
     let nd = k + l;
     let nc = inst.classes;
@@ -162,7 +171,7 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let edge_rows: usize = (0..inst.len())
         .map(|u| inst.succ[u].len().saturating_mul(2).saturating_mul(k))
         .fold(0usize, usize::saturating_add);
-    let order_rows = cedges.len().saturating_mul(nd).saturating_mul(nd);
+    let order_rows = cedges.len().saturating_mul(nd + 1).saturating_mul(nd + 1);
     let rows = nc
         .saturating_add(nd)
         .saturating_add(k)
@@ -218,11 +227,26 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
     let mut load_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
     // with overlap, transfers form their own row per accelerator: load >= Σ transfers
     let mut transfer_expr: Vec<Expression> = vec![Expression::from(0.0); k];
+    // with `split`, load_expr holds the forward part and back_expr the backward part
+    let mut back_expr: Vec<Expression> = vec![Expression::from(0.0); nd];
+    let back_part = |c: usize, acc: bool| -> f64 {
+        members[c]
+            .iter()
+            .filter(|&&u| inst.backward[u])
+            .map(|&u| if acc { inst.p_acc[u] } else { inst.p_cpu[u] })
+            .sum()
+    };
     for c in 0..nc {
         for d in 0..nd {
             if let Some(v) = x[c][d] {
                 let p = if d < k { cp_acc[c] } else { cp_cpu[c] };
-                load_expr[d] += (p / scale) * v;
+                if split {
+                    let b = back_part(c, d < k);
+                    load_expr[d] += ((p - b) / scale) * v;
+                    back_expr[d] += (b / scale) * v;
+                } else {
+                    load_expr[d] += (p / scale) * v;
+                }
             }
         }
     }
@@ -257,13 +281,28 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
             };
             if inst.overlap {
                 transfer_expr[d] += (cost / scale) * y;
+            } else if split && inst.backward[u] {
+                back_expr[d] += (cost / scale) * y;
             } else {
                 load_expr[d] += (cost / scale) * y;
             }
         }
     }
-    for e in load_expr {
-        constraints.push(constraint!(e <= load));
+    if split {
+        let fwd = vars.add(variable().min(0.0));
+        let bwd = vars.add(variable().min(0.0));
+        nvars += 2;
+        for e in load_expr {
+            constraints.push(constraint!(e <= fwd));
+        }
+        for e in back_expr {
+            constraints.push(constraint!(e <= bwd));
+        }
+        constraints.push(constraint!(fwd + bwd <= load));
+    } else {
+        for e in load_expr {
+            constraints.push(constraint!(e <= load));
+        }
     }
     if inst.overlap {
         for e in transfer_expr {
@@ -278,7 +317,7 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
             constraints.push(constraint!(m <= 1.0));
         }
     }
-    if opts.contiguous {
+    if opts.contiguous && opts.cpu_contiguous {
         // acyclic quotient: device positions P_d with P_e >= P_d + 1 whenever a forward
         // edge a -> b has a on d and b on e (big-M on the two assignment binaries)
         let big = nd as f64;
@@ -296,6 +335,55 @@ fn build(inst: &Instance, opts: &MilpOptions, ub: f64) -> Option<Model> {
                         continue;
                     };
                     constraints.push(constraint!(pos[e] - pos[d] >= 1.0 - big * (2.0 - xa - xb)));
+                }
+            }
+        }
+    } else if opts.contiguous {
+        // contiguity relaxed on CPUs: positions P_d for the accelerators and Q_s for every
+        // component s of the class order graph (its classes on CPUs form a device of
+        // their own); a class edge a -> b orders the holders of a and b when they differ
+        let comp = crate::eval::class_components(inst, &cedges);
+        let on_cpu: Vec<Option<Expression>> = (0..nc)
+            .map(|c| {
+                let vs: Vec<Variable> = (k..nd).filter_map(|d| x[c][d]).collect();
+                (!vs.is_empty()).then(|| vs.into_iter().map(Expression::from).sum())
+            })
+            .collect();
+        let cpu_comps: BTreeSet<usize> = (0..nc)
+            .filter(|&c| on_cpu[c].is_some())
+            .map(|c| comp[c])
+            .collect();
+        let holders = k + cpu_comps.len();
+        let big = holders as f64;
+        let pos: Vec<Variable> = (0..k)
+            .map(|_| vars.add(variable().min(0.0).max(big - 1.0)))
+            .collect();
+        let qpos: BTreeMap<usize, Variable> = cpu_comps
+            .iter()
+            .map(|&s| (s, vars.add(variable().min(0.0).max(big - 1.0))))
+            .collect();
+        nvars += holders;
+        // (holder: accelerator d as `d`, CPU component s as `nd + s`; its position; the
+        // indicator that the class is there) of every holder a class may use
+        let places = |c: usize| -> Vec<(usize, Variable, Expression)> {
+            let mut out: Vec<(usize, Variable, Expression)> = (0..k)
+                .filter_map(|d| x[c][d].map(|v| (d, pos[d], Expression::from(v))))
+                .collect();
+            if let (Some(&q), Some(e)) = (qpos.get(&comp[c]), &on_cpu[c]) {
+                out.push((nd + comp[c], q, e.clone()));
+            }
+            out
+        };
+        for &(a, b) in &cedges {
+            let (pa, pb) = (places(a), places(b));
+            for (d, p, xa) in &pa {
+                for (e, q, xb) in &pb {
+                    if d == e {
+                        continue; // the same holder: no order needed
+                    }
+                    constraints.push(constraint!(
+                        *q - *p >= 1.0 - big * (2.0 - xa.clone() - xb.clone())
+                    ));
                 }
             }
         }
@@ -425,7 +513,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
         .map_or(f64::INFINITY, |s| s.placement.max_load);
     // under contiguity the DP's proof settles the MILP's question
     let seed_lb = match &seed {
-        Some(s) if opts.contiguous => match s.status {
+        Some(s) if opts.contiguous && opts.cpu_contiguous => match s.status {
             ProofStatus::Optimal => ub,
             ProofStatus::Stopped { lower_bound, .. } => lower_bound,
         },
@@ -445,7 +533,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: true,
         })
     };
-    let Some(m) = build(inst, opts, ub) else {
+    let Some(m) = build(inst, opts, ub, false) else {
         return from_seed(StopReason::MemoryLimit, seed_lb, 0, 0).ok_or_else(|| {
             PlaceError::Unsupported(format!(
                 "the MILP would have more than {MAX_CONSTRAINTS} constraints and no seed placement is known"
@@ -504,7 +592,12 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
     };
     let placement = evaluate(inst, &solved.slot);
     let bad = violations(inst, &solved.slot);
-    if !bad.is_empty() || (opts.contiguous && !placement.contiguous) {
+    let ordered = if opts.cpu_contiguous {
+        placement.contiguous
+    } else {
+        is_contiguous_on_accelerators(inst, &solved.slot)
+    };
+    if !bad.is_empty() || (opts.contiguous && !ordered) {
         return Err(PlaceError::Verification(format!(
             "MILP placement breaks constraints: {bad:?}, contiguous = {}",
             placement.contiguous
@@ -603,7 +696,15 @@ fn solve_highs(
     start: Vec<(Variable, f64)>,
     inst: &Instance,
 ) -> Result<Solved, PlaceError> {
-    let mut model = m.vars.minimise(m.load).using(good_lp::highs);
+    // a proof, not HiGHS's default 0.01 % relative gap (which good_lp reports as a gap
+    // limit, not an optimum)
+    let mut model = m
+        .vars
+        .minimise(m.load)
+        .using(good_lp::highs)
+        .set_mip_rel_gap(0.0)
+        .and_then(|p| p.set_mip_abs_gap(0.0))
+        .map_err(|e| PlaceError::Milp(format!("HiGHS gap options: {e}")))?;
     if let Some(t) = time_limit {
         model = model.with_time_limit(t);
     }
@@ -633,4 +734,96 @@ fn solve_highs(
     Err(PlaceError::Unsupported(
         "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
     ))
+}
+
+/// The result of [`solve_milp_split_maxima`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitMaximaSolution {
+    /// The placement, evaluated from scratch (its `max_load` is the plain max load).
+    pub placement: Placement,
+    /// Largest forward load of a device.
+    pub forward: f64,
+    /// Largest backward load of a device.
+    pub backward: f64,
+    /// The objective, `forward + backward`.
+    pub value: f64,
+    /// Optimal, or stopped by the time limit with the solver's bound.
+    pub status: ProofStatus,
+}
+
+/// Minimises the paper's *max-forward + max-backward* objective (the authors' MILP with
+/// `diffmaxima`): the largest forward load of any device plus the largest backward load,
+/// where a device's forward (backward) load is the time of its forward (backward) nodes
+/// plus the transfers of the forward (backward) nodes it sends or receives (CPUs pay no
+/// transfers), as [`crate::eval::split_maxima`] evaluates. It models a pipeline whose
+/// forward and backward passes are separated. Contiguity as in [`solve_milp`]
+/// (`opts.contiguous`, `opts.cpu_contiguous`); not seeded (`opts.seed` is ignored).
+///
+/// # Errors
+/// [`PlaceError::Unsupported`] with overlap, an out-of-range time limit, HiGHS without the
+/// feature, or a model over [`MAX_CONSTRAINTS`]; [`PlaceError::InfeasibleMemory`] when
+/// nothing fits; [`PlaceError::Milp`] for solver failures (a time limit that ends before
+/// any solution included); [`PlaceError::Verification`] if the solution breaks a
+/// constraint.
+///
+/// # Complexity
+/// As [`solve_milp`].
+pub fn solve_milp_split_maxima(
+    inst: &Instance,
+    opts: &MilpOptions,
+) -> Result<SplitMaximaSolution, PlaceError> {
+    if inst.overlap {
+        return Err(PlaceError::Unsupported(
+            "the max-forward + max-backward objective does not model overlap".into(),
+        ));
+    }
+    let time_limit = match opts.time_limit {
+        Some(t) => Some(Limits::time_limit_from_secs(t)?.as_secs_f64()),
+        None => None,
+    };
+    if opts.backend == MilpBackend::Highs && !cfg!(feature = "highs") {
+        return Err(PlaceError::Unsupported(
+            "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
+        ));
+    }
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    let Some(m) = build(inst, opts, f64::INFINITY, true) else {
+        return Err(PlaceError::Unsupported(format!(
+            "the MILP would have more than {MAX_CONSTRAINTS} constraints"
+        )));
+    };
+    let solved = match opts.backend {
+        MilpBackend::Microlp => solve_microlp(m, time_limit, Vec::new(), inst),
+        MilpBackend::Highs => solve_highs(m, time_limit, Vec::new(), inst),
+    }?;
+    let placement = evaluate(inst, &solved.slot);
+    let bad = violations(inst, &solved.slot);
+    let ordered = if !opts.contiguous {
+        true
+    } else if opts.cpu_contiguous {
+        placement.contiguous
+    } else {
+        is_contiguous_on_accelerators(inst, &solved.slot)
+    };
+    if !bad.is_empty() || !ordered {
+        return Err(PlaceError::Verification(format!(
+            "MILP placement breaks constraints: {bad:?}, contiguous = {}",
+            placement.contiguous
+        )));
+    }
+    let (forward, backward) = crate::eval::split_maxima(inst, &solved.slot);
+    let value = forward + backward;
+    let status = if solved.optimal {
+        ProofStatus::Optimal
+    } else {
+        ProofStatus::stopped(StopReason::TimeLimit, solved.bound.unwrap_or(0.0), value)
+    };
+    Ok(SplitMaximaSolution {
+        placement,
+        forward,
+        backward,
+        value,
+        status,
+    })
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::band::Bands;
 use crate::baselines;
 use crate::contract::Contraction;
 use crate::error::PlaceError;
@@ -87,6 +88,8 @@ struct Ctx<'a> {
     l: usize,
     mem: f64,
     ub: f64,
+    /// Live cells under the bound (see [`Bands`]); `None` without a finite bound.
+    bands: Option<Bands>,
 }
 
 struct Scratch {
@@ -107,9 +110,21 @@ impl Ctx<'_> {
     }
 
     /// Visits every sub-ideal J ⊊ I whose difference D = I \ J fits some device under the
-    /// bound, with the loads of D. Deterministic: the same I always yields the same calls
-    /// with bit-identical loads.
-    fn for_each_sub(&self, i: usize, s: &mut Scratch, mut f: impl FnMut(usize, PairLoads)) -> u64 {
+    /// bound and whose work is at least `least` (see [`Bands`]), with the loads of D.
+    ///
+    /// `f` returns the loads from which on an accelerator / a CPU move cannot help the
+    /// caller any more (the worst value it still holds); D only grows going down (as do
+    /// its compute, which bounds its load from below, and its CPU time), so the walk stops
+    /// below a J whose D reaches both. Deterministic: the same I always yields the same
+    /// calls with bit-identical loads.
+    fn for_each_sub(
+        &self,
+        i: usize,
+        least: f64,
+        s: &mut Scratch,
+        mut f: impl FnMut(usize, PairLoads) -> (f64, f64),
+    ) -> u64 {
+        let (mut acc_limit, mut cpu_limit) = (INF, INF);
         s.epoch = s.epoch.wrapping_add(1);
         if s.epoch == 0 {
             s.stamp.iter_mut().for_each(|x| *x = 0);
@@ -138,13 +153,22 @@ impl Ctx<'_> {
                     continue;
                 }
                 s.stamp[j as usize] = epoch;
+                if let Some(b) = &self.bands {
+                    if b.work(j as usize) < least {
+                        continue;
+                    }
+                }
                 let g = v as usize;
                 let p_acc = top.p_acc + self.con.p_acc[g];
                 let p_cpu = top.p_cpu + self.con.p_cpu[g];
                 let size = top.size + self.con.size[g];
                 let unsup = top.unsup + u32::from(!self.con.supported[g]);
-                let acc_ok = self.k > 0 && unsup == 0 && size <= self.mem && p_acc <= self.ub;
-                let cpu_ok = self.l > 0 && p_cpu <= self.ub;
+                let acc_ok = self.k > 0
+                    && unsup == 0
+                    && size <= self.mem
+                    && p_acc <= self.ub
+                    && p_acc <= acc_limit;
+                let cpu_ok = self.l > 0 && p_cpu <= self.ub && p_cpu <= cpu_limit;
                 if !acc_ok && !cpu_ok {
                     continue;
                 }
@@ -160,7 +184,7 @@ impl Ctx<'_> {
                     comm,
                 });
                 pairs += 1;
-                f(
+                (acc_limit, cpu_limit) = f(
                     j as usize,
                     PairLoads {
                         acc: acc_ok.then_some(self.inst.acc_load(p_acc, comm)),
@@ -187,30 +211,62 @@ impl Ctx<'_> {
     fn row(&self, dp: &[f64], i: usize, s: &mut Scratch) -> (Vec<f64>, u64) {
         let (k, l, w) = (self.k, self.l, self.width());
         let mut row = vec![INF; w];
-        let pairs = self.for_each_sub(i, s, |j, loads| {
+        // the cells to update, (cell, source cell of the sub-ideal), for moves that put the
+        // difference on an accelerator and on a CPU; with bands, live cells only
+        let mut acc_cells: Vec<(usize, usize)> = Vec::new();
+        let mut cpu_cells: Vec<(usize, usize)> = Vec::new();
+        // the least work a sub-ideal needs to feed a live cell of this row
+        let mut least = f64::NEG_INFINITY;
+        if self.bands.is_some() {
+            least = INF;
+        }
+        for a in 0..=k {
+            for c in 0..=l {
+                let cell = a * (l + 1) + c;
+                if let Some(b) = &self.bands {
+                    if !b.alive(i, a, c) {
+                        continue;
+                    }
+                    if a > 0 {
+                        least = least.min(b.least_work(a - 1, c));
+                    }
+                    if c > 0 {
+                        least = least.min(b.least_work(a, c - 1));
+                    }
+                }
+                if a > 0 {
+                    acc_cells.push((cell, cell - (l + 1)));
+                }
+                if c > 0 {
+                    cpu_cells.push((cell, cell - 1));
+                }
+            }
+        }
+        if acc_cells.is_empty() && cpu_cells.is_empty() {
+            return (row, 0);
+        }
+        let pairs = self.for_each_sub(i, least, s, |j, loads| {
             let sub = &dp[j * w..(j + 1) * w];
             if let Some(load) = loads.acc {
-                for c in 0..=l {
-                    for a in 1..=k {
-                        let v = sub[(a - 1) * (l + 1) + c].max(load);
-                        let cell = &mut row[a * (l + 1) + c];
-                        if v < *cell {
-                            *cell = v;
-                        }
+                for &(cell, from) in &acc_cells {
+                    let v = sub[from].max(load);
+                    if v < row[cell] {
+                        row[cell] = v;
                     }
                 }
             }
             if let Some(load) = loads.cpu {
-                for a in 0..=k {
-                    for c in 1..=l {
-                        let v = sub[a * (l + 1) + c - 1].max(load);
-                        let cell = &mut row[a * (l + 1) + c];
-                        if v < *cell {
-                            *cell = v;
-                        }
+                for &(cell, from) in &cpu_cells {
+                    let v = sub[from].max(load);
+                    if v < row[cell] {
+                        row[cell] = v;
                     }
                 }
             }
+            let worst = |cells: &[(usize, usize)]| {
+                cells.iter().map(|&(cell, _)| row[cell]).fold(0.0, f64::max)
+            };
+            (worst(&acc_cells), worst(&cpu_cells))
         });
         for a in 0..=k {
             for c in 0..=l {
@@ -222,6 +278,15 @@ impl Ctx<'_> {
                     v = v.min(row[a * (l + 1) + c - 1]);
                 }
                 row[a * (l + 1) + c] = if v <= self.ub { v } else { INF };
+            }
+        }
+        if let Some(b) = &self.bands {
+            for a in 0..=k {
+                for c in 0..=l {
+                    if !b.alive(i, a, c) {
+                        row[a * (l + 1) + c] = INF;
+                    }
+                }
             }
         }
         (row, pairs)
@@ -447,6 +512,7 @@ fn dp_solve(
         l,
         mem,
         ub: ub_prune,
+        bands: Bands::new(&con, &ideals, k, l, ub_prune),
     };
     let w = ctx.width();
     let cells = ideals.len().checked_mul(w);
@@ -542,20 +608,26 @@ fn reconstruct(ctx: &Ctx<'_>, dp: &[f64], best: f64) -> Result<Vec<usize>, Place
             continue;
         }
         let mut found: Option<(usize, bool)> = None;
-        ctx.for_each_sub(i, &mut s, |j, loads| {
+        // once found, limits below every load end the walk
+        ctx.for_each_sub(i, f64::NEG_INFINITY, &mut s, |j, loads| {
+            if found.is_none() {
+                if let (Some(load), true) = (loads.acc, a > 0) {
+                    if at(j, a - 1, c).max(load) == target {
+                        found = Some((j, true));
+                    }
+                }
+            }
+            if found.is_none() {
+                if let (Some(load), true) = (loads.cpu, c > 0) {
+                    if at(j, a, c - 1).max(load) == target {
+                        found = Some((j, false));
+                    }
+                }
+            }
             if found.is_some() {
-                return;
-            }
-            if let (Some(load), true) = (loads.acc, a > 0) {
-                if at(j, a - 1, c).max(load) == target {
-                    found = Some((j, true));
-                    return;
-                }
-            }
-            if let (Some(load), true) = (loads.cpu, c > 0) {
-                if at(j, a, c - 1).max(load) == target {
-                    found = Some((j, false));
-                }
+                (-1.0, -1.0)
+            } else {
+                (INF, INF)
             }
         });
         let Some((j, on_acc)) = found else {

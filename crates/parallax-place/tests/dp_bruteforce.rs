@@ -88,3 +88,47 @@ fn overlap_takes_the_max_of_compute_and_transfer() {
     let s = solve_contiguous(&inst, &Limits::default()).expect("solved");
     assert_eq!(s.placement.max_load, 4.0);
 }
+
+/// Saturated machines (CPU 10× slower, as in the paper's graphs; memory never binds; light
+/// transfers): the DP's work bands (cells whose ideal's compute cannot fit the devices
+/// left, under the heuristic's bound) prune hardest here, so they must never cut the optimum.
+fn check_saturated(seed: u64, n: usize, k: usize, l: usize) -> Result<(), TestCaseError> {
+    let mut rng = Rng(seed);
+    let mut g = random_graph(&mut rng, n, k, l);
+    for node in &mut g.nodes {
+        node.cpu_time = 10.0 * node.acc_time;
+        node.output_cost = if rng.chance(0.5) { 0.0 } else { 0.25 };
+    }
+    g.devices.accelerator_memory = g.nodes.iter().map(|x| x.memory).sum::<f64>().max(1.0);
+    let inst = Instance::new(&g).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    let brute = brute_max_load(&inst, true);
+    let sol = solve_contiguous(&inst, &Limits::default());
+    match (sol, brute) {
+        (Ok(sol), Some(b)) => {
+            prop_assert!(sol.status.is_optimal());
+            prop_assert!(
+                close(sol.placement.max_load, b, 1e-9),
+                "dp {} brute {} graph {}",
+                sol.placement.max_load,
+                b,
+                g.to_json()
+            );
+        }
+        (got, b) => {
+            return Err(TestCaseError::fail(format!(
+                "dp {:?} vs brute {b:?} on {}",
+                got.map(|s| s.placement.max_load),
+                g.to_json()
+            )))
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn dp_matches_brute_force_on_saturated_machines(seed in any::<u64>(), n in 2usize..=9, k in 1usize..=3, l in 0usize..=1) {
+        check_saturated(seed, n, k, l)?;
+    }
+}

@@ -24,6 +24,7 @@ fn milp_matches_dp_and_brute_force_on_small_graphs() {
         // unseeded, so that the MILP itself is checked (the seed is the DP's answer)
         let opts = MilpOptions {
             contiguous: true,
+            cpu_contiguous: true,
             time_limit: None,
             backend: MilpBackend::Microlp,
             seed: false,
@@ -219,4 +220,156 @@ fn milp_with_overlap_matches_brute_force() {
         }
     }
     assert!(compared >= 6, "only {compared}");
+}
+
+/// Contiguity relaxed on CPUs (the paper's MILP without `ALSO_FORCE_ON_CPUS`): the MILP,
+/// seeded or not, equals brute force over the placements whose accelerator sets, with every
+/// CPU class a device of its own, form an acyclic quotient; it is never worse than the
+/// contiguous optimum, and on some graphs strictly better.
+#[test]
+fn cpu_relaxed_contiguity_matches_brute_force() {
+    use common::brute_max_load_where;
+    use parallax_place::eval::is_contiguous_on_accelerators;
+    let mut rng = Rng(11);
+    let (mut compared, mut better) = (0, 0);
+    for case in 0..40 {
+        let n = 3 + (case % 4);
+        let k = 1 + (case % 2);
+        let l = 1 + case % 3 / 2;
+        let mut g = random_graph(&mut rng, n, k, l);
+        // CPUs close to the accelerators' speed, so that they take real work
+        for node in &mut g.nodes {
+            node.cpu_time = node.acc_time * 1.5;
+        }
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let brute = brute_max_load_where(&inst, |slot| is_contiguous_on_accelerators(&inst, slot));
+        let strict = brute_max_load(&inst, true);
+        for seed in [false, true] {
+            let opts = MilpOptions {
+                contiguous: true,
+                cpu_contiguous: false,
+                time_limit: None,
+                backend: MilpBackend::Microlp,
+                seed,
+            };
+            match (solve_milp(&inst, &opts), brute) {
+                (Ok(s), Some(b)) => {
+                    assert!(
+                        close(s.placement.max_load, b, 1e-6),
+                        "case {case} seed {seed}: milp {} brute {b} on {}",
+                        s.placement.max_load,
+                        g.to_json()
+                    );
+                    assert!(s.status.is_optimal());
+                    let slots: Vec<usize> = {
+                        let mut slot = vec![0; inst.len()];
+                        let index: std::collections::BTreeMap<i64, usize> = inst
+                            .ids
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &id)| (id, i))
+                            .collect();
+                        for d in &s.placement.devices {
+                            let base = match d.kind {
+                                parallax_place::DeviceKind::Accelerator => 0,
+                                parallax_place::DeviceKind::Cpu => inst.devices.accelerators,
+                            };
+                            for id in &d.nodes {
+                                slot[index[id]] = base + d.index;
+                            }
+                        }
+                        slot
+                    };
+                    assert!(is_contiguous_on_accelerators(&inst, &slots));
+                    compared += 1;
+                }
+                (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
+                (got, b) => panic!(
+                    "case {case}: milp {:?} brute {b:?}",
+                    got.map(|s| s.placement.max_load)
+                ),
+            }
+        }
+        if let (Some(b), Some(st)) = (brute, strict) {
+            assert!(b <= st + 1e-9);
+            if b < st - 1e-9 {
+                better += 1;
+            }
+        }
+    }
+    assert!(compared >= 40, "only {compared} comparisons");
+    assert!(
+        better > 0,
+        "relaxing CPU contiguity never helped: the test shows nothing"
+    );
+}
+
+/// The max-forward + max-backward objective (the authors' `diffmaxima`): the MILP equals
+/// brute force, with and without contiguity, and is never below the plain max-load optimum
+/// (max_d (fwd_d + bwd_d) <= max fwd + max bwd for every placement).
+#[test]
+fn split_maxima_matches_brute_force() {
+    use common::for_each_assignment;
+    use parallax_place::eval::{is_contiguous, split_maxima, violations};
+    use parallax_place::solve_milp_split_maxima;
+    let mut rng = Rng(23);
+    let mut compared = 0;
+    let mut differs = 0;
+    for case in 0..30 {
+        let n = 3 + (case % 4);
+        let k = 1 + (case % 2);
+        let l = case % 3 / 2;
+        let g = random_graph(&mut rng, n, k, l);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        for contiguous in [false, true] {
+            let mut best: Option<f64> = None;
+            for_each_assignment(&inst, |slot| {
+                if !violations(&inst, slot).is_empty()
+                    || (contiguous && !is_contiguous(&inst, slot))
+                {
+                    return;
+                }
+                let (f, b) = split_maxima(&inst, slot);
+                if best.map_or(true, |x| f + b < x) {
+                    best = Some(f + b);
+                }
+            });
+            let opts = MilpOptions {
+                contiguous,
+                cpu_contiguous: true,
+                time_limit: None,
+                backend: MilpBackend::Microlp,
+                seed: false,
+            };
+            match (solve_milp_split_maxima(&inst, &opts), best) {
+                (Ok(s), Some(b)) => {
+                    assert!(
+                        close(s.value, b, 1e-6),
+                        "case {case} contiguous {contiguous}: milp {} brute {b} on {}",
+                        s.value,
+                        g.to_json()
+                    );
+                    assert!(s.status.is_optimal());
+                    assert!(close(s.forward + s.backward, s.value, 1e-12));
+                    let plain = brute_max_load(&inst, contiguous).expect("feasible");
+                    assert!(s.value >= plain - 1e-9, "{} < {plain}", s.value);
+                    if s.value > plain + 1e-9 {
+                        differs += 1;
+                    }
+                    compared += 1;
+                }
+                (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
+                (got, b) => panic!("case {case}: milp {:?} brute {b:?}", got.map(|s| s.value)),
+            }
+        }
+    }
+    assert!(compared >= 30, "only {compared} comparisons");
+    assert!(
+        differs > 0,
+        "the objective never differed from the max load"
+    );
 }

@@ -118,9 +118,14 @@ pub fn for_each_assignment(inst: &Instance, mut f: impl FnMut(&[usize])) {
 
 /// Brute-force max-load optimum (contiguous or not); `None` when nothing is feasible.
 pub fn brute_max_load(inst: &Instance, contiguous: bool) -> Option<f64> {
+    brute_max_load_where(inst, |slot| !contiguous || is_contiguous(inst, slot))
+}
+
+/// Brute-force max-load optimum over the feasible assignments that `keep` accepts.
+pub fn brute_max_load_where(inst: &Instance, keep: impl Fn(&[usize]) -> bool) -> Option<f64> {
     let mut best: Option<f64> = None;
     for_each_assignment(inst, |slot| {
-        if !violations(inst, slot).is_empty() || (contiguous && !is_contiguous(inst, slot)) {
+        if !violations(inst, slot).is_empty() || !keep(slot) {
             return;
         }
         let v = slot_loads(inst, slot).into_iter().fold(0.0, f64::max);

@@ -1,0 +1,63 @@
+//! Search labels (states) and their Pareto dominance.
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Move {
+    Root,
+    Cpu,
+    /// A subgraph on a fresh accelerator.
+    NewAcc,
+    /// A subgraph on an open accelerator whose state before was `(avail, mem, count)`.
+    OpenAcc(f64, f64, u32),
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Label {
+    /// Finish times of the frontier nodes of the ideal (nodes with a successor outside it).
+    pub(super) times: Vec<f64>,
+    /// Open accelerators (fewer than q subgraphs): (available, memory, subgraphs), sorted.
+    pub(super) open: Vec<(f64, f64, u32)>,
+    pub(super) closed: u32,
+    pub(super) makespan: f64,
+    /// A lower bound on the latency of every completion of this label.
+    pub(super) lb: f64,
+    pub(super) parent: (u32, u32),
+    pub(super) mv: Move,
+    pub(super) dead: bool,
+}
+
+/// Whether label `a` is at least as good as `b` (same ideal): no later makespan, no later
+/// frontier time, and every accelerator `b` can still use is matched by a distinct one of
+/// `a` that is available no later, holds no more memory and has run no more subgraphs (a
+/// fresh accelerator matches anything). The matching is greedy (hardest of `b` first), so
+/// this is a sufficient test, never a wrong one.
+pub(super) fn dominates(a: &Label, b: &Label, k: usize) -> bool {
+    if a.makespan > b.makespan || a.times.iter().zip(&b.times).any(|(x, y)| x > y) {
+        return false;
+    }
+    let fresh = |x: &Label| k.saturating_sub(x.closed as usize + x.open.len());
+    let (fa, fb) = (fresh(a), fresh(b));
+    if fa < fb {
+        return false;
+    }
+    if b.open.is_empty() {
+        return true;
+    }
+    let mut spare = fa - fb;
+    let mut used = [false; 64];
+    if a.open.len() > used.len() {
+        return a.open == b.open && a.closed <= b.closed;
+    }
+    for ob in b.open.iter().rev() {
+        let hit = a
+            .open
+            .iter()
+            .enumerate()
+            .position(|(t, oa)| !used[t] && oa.0 <= ob.0 && oa.1 <= ob.1 && oa.2 <= ob.2);
+        match hit {
+            Some(t) => used[t] = true,
+            None if spare > 0 => spare -= 1,
+            None => return false,
+        }
+    }
+    true
+}

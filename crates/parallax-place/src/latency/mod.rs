@@ -1,0 +1,384 @@
+//! Exact single-input latency with up to q contiguous subgraphs per accelerator.
+//!
+//! Model (the paper's latency variant): every node runs either on a CPU or inside one
+//! *subgraph* on an accelerator. A subgraph is a convex set of groups; it starts when all its
+//! inputs are ready and when its accelerator has finished its previous subgraph, and runs for
+//! Σ p_acc + Σ_{u ∈ X(S)} c(u); all its nodes are done when it finishes. CPU nodes are not
+//! contended (as in the paper: CPUs are allowed when `cpus > 0` and each CPU node starts as
+//! soon as its inputs are ready). Each accelerator runs at most q subgraphs whose sizes add up
+//! to at most M. A colocation class stays inside one subgraph. The latency is the finish time
+//! of the last node.
+
+mod bound;
+mod heuristics;
+mod label;
+mod reduce;
+mod schedule;
+mod search;
+
+pub use heuristics::latency_greedy;
+pub use schedule::{evaluate_plan, latency_of_placement};
+
+use self::bound::PathBound;
+use self::heuristics::{improve, initial_plans, node_topo};
+use self::reduce::Reduction;
+use self::schedule::plan_of;
+use self::search::Search;
+use crate::contract::Contraction;
+use crate::error::PlaceError;
+use crate::ideals::Ideals;
+use crate::limits::Limits;
+use crate::limits::ProofStatus;
+use crate::limits::StopReason;
+use crate::model::Instance;
+use crate::model::NodeId;
+use crate::throughput::close;
+use serde::Deserialize;
+use serde::Serialize;
+use std::time::Instant;
+
+/// One accelerator subgraph of a latency schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subgraph {
+    /// The accelerator.
+    pub accelerator: usize,
+    /// Start time.
+    pub start: f64,
+    /// Finish time.
+    pub finish: f64,
+    /// Node ids, ascending.
+    pub nodes: Vec<NodeId>,
+}
+
+/// A CPU node of a latency schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuTask {
+    /// The node.
+    pub node: NodeId,
+    /// Start time.
+    pub start: f64,
+    /// Finish time.
+    pub finish: f64,
+}
+
+/// A schedule: subgraphs per accelerator in execution order, plus CPU nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySchedule {
+    /// Subgraphs, in execution order on each accelerator.
+    pub subgraphs: Vec<Subgraph>,
+    /// Nodes on CPUs.
+    pub cpu: Vec<CpuTask>,
+    /// Finish time of the last node.
+    pub latency: f64,
+}
+
+/// The result of [`solve_latency`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencySolution {
+    /// The schedule, re-evaluated from scratch.
+    pub schedule: LatencySchedule,
+    /// Optimal, or stopped with a gap.
+    pub status: ProofStatus,
+    /// Search labels (states) created.
+    pub labels: u64,
+    /// Ideals of the group DAG.
+    pub ideals: usize,
+    /// Subgraphs (ideal pairs) evaluated, all passes.
+    pub pairs: u64,
+}
+
+/// A plan to evaluate: node index → `None` (CPU) or `(accelerator, position)`.
+pub type LatencyPlan = Vec<Option<(usize, usize)>>;
+
+/// Solves the latency objective exactly by a label-setting search over the ideals of the
+/// group DAG.
+///
+/// Two exact reductions come first (both need CPUs): nodes with no CPU time and no output
+/// cost whose inputs are all such nodes are fixed on a CPU at time 0 (moving one out of a
+/// subgraph never delays anything), and, with q = 1, zero-time sinks with one input
+/// (*satellites*) leave the DAG: each either joins its input's subgraph — chosen per
+/// subgraph by an exact knapsack over memory, saving that input's transfer — or runs on a
+/// CPU (any other subgraph is never better).
+///
+/// A state (label) is an ideal I (the groups already scheduled) with the finish times of I's
+/// nodes that feed nodes outside I, the open accelerators and the makespan so far. A move
+/// schedules the next block — one group on a CPU, or a convex set J \ I on a fresh or an open
+/// accelerator — as early as possible. Every feasible schedule is reached by adding its
+/// blocks in a topological order of its block graph (plus accelerator order), so the search
+/// is exact. Labels of one ideal are pruned by Pareto dominance, and every label by a lower
+/// bound against the best schedule known: the makespan so far and, from each frontier node,
+/// a path bound that charges CPU time or accelerator time plus the transfers into and out of
+/// each subgraph, with the memory of a subgraph limited to M (see `PathBound`); between two
+/// consecutive cut vertices of the DAG (a fork-join module) a subgraph holding both holds
+/// the whole module, so the bound charges all of its work and memory (see `Segments`). The
+/// incumbent comes from a chain split and a heuristic pass of the same search (the few best
+/// labels per ideal, subgraphs grown along one topological order only), then hill climbing
+/// (one node at a time into a neighbour's subgraph, a CPU or a free accelerator).
+///
+/// # Arguments
+/// * `inst` — a validated instance.
+/// * `q` — subgraphs allowed per accelerator (≥ 1).
+/// * `limits` — budgets; when one runs out the best schedule known is returned with
+///   [`ProofStatus::Stopped`] and a proven lower bound (the least bound of the labels left).
+///
+/// # Errors
+/// [`PlaceError::Unsupported`] for `q == 0`; [`PlaceError::InfeasibleMemory`] when nothing
+/// fits; [`PlaceError::Verification`] if the schedule fails re-evaluation.
+///
+/// # Complexity
+/// Exponential in the worst case (the problem is NP-hard); in practice bounded by
+/// O(P·L) for P visited ideal pairs and L surviving labels per ideal.
+///
+/// # Examples
+/// ```
+/// use parallax_place::{solve_latency, Devices, Edge, Graph, Instance, Limits, Node};
+/// let node = |id, acc_time, cpu_time| Node {
+///     id, name: None, acc_time, cpu_time, memory: 1.0, acc_supported: true,
+///     backward: false, class: None, output_cost: 0.5,
+/// };
+/// let g = Graph {
+///     devices: Devices { accelerators: 2, accelerator_memory: 1.0, cpus: 1 },
+///     nodes: vec![node(1, 1.0, 10.0), node(2, 2.0, 20.0)],
+///     edges: vec![Edge { from: 1, to: 2 }],
+/// };
+/// let inst = Instance::new(&g).unwrap();
+/// let sol = solve_latency(&inst, 1, &Limits::default()).unwrap();
+/// // one node per accelerator: 1 + 0.5 (out), then 0.5 (in) + 2
+/// assert!((sol.schedule.latency - 4.0).abs() < 1e-12);
+/// assert!(sol.status.is_optimal());
+/// ```
+pub fn solve_latency(
+    inst: &Instance,
+    q: usize,
+    limits: &Limits,
+) -> Result<LatencySolution, PlaceError> {
+    if q == 0 {
+        return Err(PlaceError::Unsupported(
+            "q (subgraphs per accelerator) must be >= 1".into(),
+        ));
+    }
+    if inst.overlap {
+        return Err(PlaceError::Unsupported(
+            "compute/communication overlap applies to the max-load objective only".into(),
+        ));
+    }
+    let started = Instant::now();
+    let deadline = limits.deadline(started);
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    // q >= 2: the q = 1 optimum is a valid schedule, and a strong incumbent; it gets half
+    // the time and half the label budget
+    let mut seed: Option<(f64, LatencyPlan)> = None;
+    let mut limits = limits.clone();
+    if q >= 2 {
+        let half = Limits {
+            time_limit: limits.time_limit.map(|d| d / 2),
+            max_labels: limits.max_labels.map(|m| m / 2),
+            ..limits.clone()
+        };
+        if let Ok(one) = solve_latency(inst, 1, &half) {
+            limits.max_labels = limits
+                .max_labels
+                .map(|m| m.saturating_sub(one.labels.min(m / 2)));
+            seed = Some((one.schedule.latency, plan_of(inst, &one.schedule)));
+        }
+    }
+    let limits = &limits;
+    let k = inst.devices.accelerators;
+    let mem_cap = inst.devices.accelerator_memory;
+    let red = Reduction::new(inst, q);
+    let core = &red.core;
+    let con = Contraction::all_edges(core, true);
+    let topo = node_topo(core);
+    let mut rank = vec![0usize; core.len()];
+    for (i, &u) in topo.iter().enumerate() {
+        rank[u] = i;
+    }
+    let bound = PathBound::new(core, &topo);
+    let root_lb = (0..core.len())
+        .filter(|&u| core.pred[u].is_empty())
+        .map(|u| bound.source(u))
+        .fold(0.0, f64::max);
+    // incumbent: chain split with one subgraph per accelerator, or all on CPU
+    let mut best: Option<(f64, LatencyPlan)> = None;
+    let consider = |plan: LatencyPlan, best: &mut Option<(f64, LatencyPlan)>| {
+        let full = red.lift(&plan);
+        if let Some(s) = evaluate_plan(inst, &full, q) {
+            if best.as_ref().map_or(true, |b| s.latency < b.0) {
+                *best = Some((s.latency, full));
+            }
+        }
+    };
+    for plan in initial_plans(core, &con, limits.max_table_bytes) {
+        consider(plan, &mut best);
+    }
+    if let Some((v, plan)) = seed {
+        if best.as_ref().map_or(true, |b| v < b.0) {
+            best = Some((v, plan));
+        }
+    }
+    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+        Ok(ideals) => ideals,
+        Err(reason) => return finish_stopped(inst, q, best, reason, root_lb, 0, 0),
+    };
+    let ni = ideals.len();
+    let mut gmembers = con.groups.clone();
+    for m in &mut gmembers {
+        m.sort_by_key(|&u| rank[u]);
+    }
+    let mut search = Search {
+        inst: core,
+        q,
+        con,
+        ideals,
+        gmembers,
+        host: red.host.clone(),
+        bound,
+        created: 1,
+        pairs: 0,
+    };
+    let value = |b: &Option<(f64, LatencyPlan)>| b.as_ref().map_or(f64::INFINITY, |b| b.0);
+    // heuristic pass: a beam of the best labels per ideal
+    let beam = search.run(Some(BEAM), value(&best), limits, started);
+    let mut claimed: Option<f64> = None;
+    if let Some((v, plan)) = beam.best {
+        let full = red.lift(&plan);
+        best = Some((v, full));
+        claimed = Some(v);
+    }
+    // local search from the incumbent: a better one lets the exact passes prune more
+    if let Some((v, plan)) = &best {
+        if let Some((w, better)) = improve(inst, plan, q, *v, limits, started) {
+            best = Some((w, better));
+            claimed = Some(w);
+        }
+    }
+    // the heuristic pass restricts subgraphs, so only exact passes prove anything: first
+    // one against the incumbent with half the label budget, then, if it stops, probes
+    // against targets T between the bounds — a probe that completes proves that nothing
+    // beats T (or finds the optimum below T), one that stops moves the next target down
+    let with_budget = |labels: Option<u64>| Limits {
+        max_labels: labels,
+        ..limits.clone()
+    };
+    let mut remaining = limits.max_labels;
+    let exact = search.run(
+        None,
+        value(&best),
+        &with_budget(remaining.map(|b| b / 2)),
+        started,
+    );
+    remaining = remaining.map(|b| b.saturating_sub(exact.made));
+    if let Some((v, plan)) = exact.best {
+        best = Some((v, red.lift(&plan)));
+        claimed = Some(v);
+    }
+    let mut stopped = exact.stopped;
+    let mut lower = root_lb.max(exact.open_lb.min(value(&best)));
+    if stopped == Some(StopReason::LabelLimit) {
+        let mut target_frac = 0.5;
+        for probe in 0..PROBES {
+            let upper = value(&best);
+            let target = lower + target_frac * (upper - lower);
+            let budget = remaining.map(|r| r / (PROBES - probe) as u64);
+            if budget == Some(0) || !(target > lower && target < upper) {
+                break;
+            }
+            let out = search.run(None, target, &with_budget(budget), started);
+            remaining = remaining.map(|r| r.saturating_sub(out.made));
+            let found = out.best.is_some();
+            if let Some((v, plan)) = out.best {
+                best = Some((v, red.lift(&plan)));
+                claimed = Some(v);
+            }
+            match out.stopped {
+                None => {
+                    if found {
+                        // exact below the target, and it found something: the optimum
+                        stopped = None;
+                        break;
+                    }
+                    // no schedule beats the target (up to the pruning tolerance)
+                    lower = lower.max(target * (1.0 - 1e-12) - 1e-12);
+                    target_frac = 0.5;
+                }
+                Some(StopReason::LabelLimit) => {
+                    lower = lower.max(out.open_lb.min(target));
+                    target_frac *= 0.5;
+                }
+                Some(r) => {
+                    stopped = Some(r);
+                    break;
+                }
+            }
+        }
+    }
+    let open_lb = lower;
+    if let (None, Some(reason)) = (&best, stopped) {
+        // nothing found, but nothing proven either
+        return Err(PlaceError::Unsupported(format!(
+            "the latency search stopped ({reason}) before finding any schedule; raise the budget"
+        )));
+    }
+    let Some((value, plan)) = best else {
+        return Err(PlaceError::InfeasibleMemory {
+            accelerators: k,
+            memory: mem_cap,
+            total_size: inst.total_size(),
+        });
+    };
+    let schedule = evaluate_plan(inst, &plan, q).ok_or_else(|| {
+        PlaceError::Verification("the latency search produced an unschedulable plan".into())
+    })?;
+    let expect = claimed.unwrap_or(value);
+    if !close(schedule.latency, expect, inst) {
+        return Err(PlaceError::Verification(format!(
+            "search latency {expect} but the schedule evaluates to {}",
+            schedule.latency
+        )));
+    }
+    let status = match stopped {
+        None => ProofStatus::Optimal,
+        Some(r) => ProofStatus::stopped(r, open_lb.min(schedule.latency), schedule.latency),
+    };
+    Ok(LatencySolution {
+        schedule,
+        status,
+        labels: search.created,
+        ideals: ni,
+        pairs: search.pairs,
+    })
+}
+
+/// Bound-proving probes after a stopped exact pass (see [`solve_latency`]).
+const PROBES: usize = 8;
+
+/// Labels kept per ideal by the heuristic pass.
+const BEAM: usize = 8;
+
+fn finish_stopped(
+    inst: &Instance,
+    q: usize,
+    best: Option<(f64, LatencyPlan)>,
+    reason: StopReason,
+    lb: f64,
+    labels: u64,
+    ideals: usize,
+) -> Result<LatencySolution, PlaceError> {
+    let Some((_, plan)) = best else {
+        return Err(PlaceError::Unsupported(format!(
+            "the latency search stopped ({reason}) before finding any schedule; raise the budget"
+        )));
+    };
+    let schedule = evaluate_plan(inst, &plan, q).ok_or_else(|| {
+        PlaceError::Verification("heuristic latency plan does not evaluate".into())
+    })?;
+    let status = ProofStatus::stopped(reason, lb, schedule.latency);
+    Ok(LatencySolution {
+        schedule,
+        status,
+        labels,
+        ideals,
+        pairs: 0,
+    })
+}

@@ -1,0 +1,597 @@
+//! The label-setting search over ideals (one pass: beam or exact, against a bound).
+
+use super::bound::PathBound;
+use super::label::{dominates, Label, Move};
+use super::reduce::{satellite_decision, Host};
+use super::LatencyPlan;
+use crate::contract::Contraction;
+use crate::ideals::Ideals;
+use crate::incr::CommTracker;
+use crate::limits::Limits;
+use crate::limits::StopReason;
+use crate::model::Instance;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Frontier of an ideal: nodes with a successor outside, with the path bound after each,
+/// and the bound of the source nodes outside.
+pub(super) struct Frontier {
+    pub(super) nodes: Vec<u32>,
+    pub(super) after: Vec<f64>,
+    pub(super) sources: f64,
+}
+
+/// What one pass of the label search returns.
+pub(super) struct RunOut {
+    /// Best full label found with latency below the starting bound.
+    pub(super) best: Option<(f64, LatencyPlan)>,
+    pub(super) stopped: Option<StopReason>,
+    /// Least bound of the labels left open when stopped (`+∞` when none).
+    pub(super) open_lb: f64,
+    /// Labels made (created and not cut by the bound) in this pass.
+    pub(super) made: u64,
+}
+
+/// The label-setting search on a reduced instance (see [`solve_latency`]).
+pub(super) struct Search<'a> {
+    pub(super) inst: &'a Instance,
+    pub(super) q: usize,
+    pub(super) con: Contraction,
+    pub(super) ideals: Ideals,
+    pub(super) gmembers: Vec<Vec<usize>>,
+    pub(super) host: Vec<Option<Host>>,
+    pub(super) bound: PathBound,
+    /// Labels created, all passes.
+    pub(super) created: u64,
+    /// Subgraphs (ideal pairs) evaluated, all passes.
+    pub(super) pairs: u64,
+}
+
+impl<'a> Search<'a> {
+    pub(super) fn frontier(&self, j: usize, cache: &mut [Option<Rc<Frontier>>]) -> Rc<Frontier> {
+        if let Some(f) = &cache[j] {
+            return Rc::clone(f);
+        }
+        let inst = self.inst;
+        let n = inst.len();
+        let mut member = vec![false; n];
+        for g in 0..self.con.len() {
+            if self.ideals.contains(j, g) {
+                for &u in &self.con.groups[g] {
+                    member[u] = true;
+                }
+            }
+        }
+        let mut nodes = Vec::new();
+        let mut after = Vec::new();
+        let mut sources = 0.0f64;
+        for u in 0..n {
+            if member[u] {
+                let mut worst = f64::NEG_INFINITY;
+                for &v in &inst.succ[u] {
+                    if !member[v] {
+                        worst = worst.max(self.bound.enter(v, inst.out_cost[u]));
+                    }
+                }
+                if worst > f64::NEG_INFINITY {
+                    nodes.push(u as u32);
+                    after.push(worst);
+                }
+            } else if inst.pred[u].is_empty() {
+                sources = sources.max(self.bound.source(u));
+            }
+        }
+        let f = Rc::new(Frontier {
+            nodes,
+            after,
+            sources,
+        });
+        cache[j] = Some(Rc::clone(&f));
+        f
+    }
+
+    /// Extra transfer time of a subgraph from satellites left out, given its hosts (nodes
+    /// of the subgraph with satellites), whether each host's other outputs stay inside, and
+    /// the memory left. Returns the extra time and which hosts take their satellites.
+    pub(super) fn satellite_extra(&self, hosts: &[(usize, bool)], room: f64) -> (f64, Vec<bool>) {
+        satellite_decision(&self.host, hosts, room)
+    }
+
+    /// One pass over the ideals in order. `beam` keeps only that many labels per ideal
+    /// (a heuristic pass); `ub` is the best latency known (labels that cannot beat it are cut).
+    pub(super) fn run(
+        &mut self,
+        beam: Option<usize>,
+        mut ub: f64,
+        limits: &Limits,
+        started: Instant,
+    ) -> RunOut {
+        let inst = self.inst;
+        let k_limit = inst.devices.accelerators;
+        let q = self.q;
+        let n = inst.len();
+        let k = inst.devices.accelerators;
+        let l = inst.devices.cpus;
+        let mem_cap = inst.devices.accelerator_memory;
+        let ni = self.ideals.len();
+        let full = self.ideals.full();
+        let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
+        let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
+        let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
+        let root_front = self.frontier(0, &mut cache);
+        labels[0].push(Label {
+            times: Vec::new(),
+            open: Vec::new(),
+            closed: 0,
+            makespan: 0.0,
+            lb: root_front.sources,
+            parent: (u32::MAX, u32::MAX),
+            mv: Move::Root,
+            dead: false,
+        });
+        let mut in_i = vec![false; n];
+        let mut pos = vec![u32::MAX; n];
+        let mut tracker = CommTracker::new(n);
+        let mut in_d = vec![false; n];
+        let mut tnew = vec![0.0f64; n];
+        let mut stamp = vec![u32::MAX; ni];
+        let mut stopped: Option<StopReason> = None;
+        let mut stop_at = ni;
+        let mut lost_lb = f64::INFINITY;
+        let mut best_label: Option<(u32, u32)> = None;
+        // the beam pass is bounded by its width; only the exact pass uses the label budget
+        let max_labels = if beam.is_some() {
+            None
+        } else {
+            limits.max_labels
+        };
+        let mut made: u64 = 0;
+        for i in 0..ni {
+            if labels[i].iter().all(|lb| lb.dead) {
+                labels[i] = Vec::new();
+                continue;
+            }
+            if i == full {
+                break;
+            }
+            if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
+                stopped = Some(StopReason::TimeLimit);
+                stop_at = i;
+                break;
+            }
+            // cut labels that can no longer beat the incumbent, and apply the beam
+            for lab in labels[i].iter_mut() {
+                if !lab.dead && ub.is_finite() && lab.lb >= tol(ub) {
+                    lab.dead = true;
+                }
+            }
+            let mut alive: Vec<u32> = (0..labels[i].len() as u32)
+                .filter(|&x| !labels[i][x as usize].dead)
+                .collect();
+            if let Some(w) = beam {
+                if alive.len() > w {
+                    alive.sort_by(|&a, &b| {
+                        let (x, y) = (&labels[i][a as usize], &labels[i][b as usize]);
+                        x.lb.partial_cmp(&y.lb)
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                            .then(
+                                x.makespan
+                                    .partial_cmp(&y.makespan)
+                                    .unwrap_or(std::cmp::Ordering::Equal),
+                            )
+                            .then(a.cmp(&b))
+                    });
+                    for &x in &alive[w..] {
+                        labels[i][x as usize].dead = true;
+                    }
+                    alive.truncate(w);
+                    alive.sort_unstable();
+                }
+            }
+            if alive.is_empty() {
+                continue;
+            }
+            let fi = self.frontier(i, &mut cache);
+            for (p, &u) in fi.nodes.iter().enumerate() {
+                pos[u as usize] = p as u32;
+            }
+            for g in 0..self.con.len() {
+                if self.ideals.contains(i, g) {
+                    for &u in &self.con.groups[g] {
+                        in_i[u] = true;
+                    }
+                }
+            }
+            let mut pending: Vec<(usize, Label)> = Vec::new();
+            // CPU moves: one group
+            if l > 0 {
+                for &(g, j) in self.ideals.up_of(i) {
+                    let g = g as usize;
+                    let fj = self.frontier(j as usize, &mut cache);
+                    for &li in &alive {
+                        let lab = &labels[i][li as usize];
+                        let mut mk = lab.makespan;
+                        for &x in &self.gmembers[g] {
+                            let mut r = 0.0f64;
+                            for &w in &inst.pred[x] {
+                                let tw = if in_i[w] {
+                                    lab.times[pos[w] as usize]
+                                } else {
+                                    tnew[w]
+                                };
+                                r = r.max(tw);
+                            }
+                            tnew[x] = r + inst.p_cpu[x];
+                            mk = mk.max(tnew[x]);
+                        }
+                        let times: Vec<f64> = fj
+                            .nodes
+                            .iter()
+                            .map(|&u| {
+                                let u = u as usize;
+                                if in_i[u] {
+                                    lab.times[pos[u] as usize]
+                                } else {
+                                    tnew[u]
+                                }
+                            })
+                            .collect();
+                        let lbv = times
+                            .iter()
+                            .zip(&fj.after)
+                            .map(|(t, a)| t + a)
+                            .fold(mk.max(fj.sources), f64::max);
+                        if ub.is_finite() && lbv >= tol(ub) {
+                            continue;
+                        }
+                        pending.push((
+                            j as usize,
+                            Label {
+                                times,
+                                open: lab.open.clone(),
+                                closed: lab.closed,
+                                makespan: mk,
+                                lb: lbv,
+                                parent: (i as u32, li),
+                                mv: Move::Cpu,
+                                dead: false,
+                            },
+                        ));
+                    }
+                }
+            }
+            // accelerator moves: DFS over super-ideals J of I; the subgraph is D = J \ I
+            if k > 0 {
+                let min_open_mem = alive
+                    .iter()
+                    .map(|&x| {
+                        let x = &labels[i][x as usize];
+                        if (x.closed as usize + x.open.len()) < k_limit {
+                            0.0
+                        } else {
+                            x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min)
+                        }
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                // frames: (ideal, next up-edge, group, p_acc, size, comm)
+                let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
+                    vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
+                // nodes of D with satellites
+                let mut hosts_in_d: Vec<usize> = Vec::new();
+                // groups of D
+                let mut dstack: Vec<usize> = Vec::new();
+                stamp[i] = i as u32;
+                while let Some(top) = stack.last_mut() {
+                    let ups = self.ideals.up_of(top.0 as usize);
+                    if (top.1 as usize) >= ups.len() {
+                        if let Some(fr) = stack.pop() {
+                            if fr.2 != u32::MAX {
+                                dstack.pop();
+                                let members = &self.con.groups[fr.2 as usize];
+                                tracker.remove(inst, members);
+                                for &u in members {
+                                    in_d[u] = false;
+                                    if self.host[u].is_some() {
+                                        hosts_in_d.pop();
+                                    }
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    let (g, j) = if beam.is_some() {
+                        // heuristic pass: subgraphs grow along the topological numbering
+                        // of the groups only (the least group outside J is always addable)
+                        top.1 = u32::MAX;
+                        match ups.iter().min_by_key(|e| e.0) {
+                            Some(&e) => e,
+                            None => continue,
+                        }
+                    } else {
+                        let e = ups[top.1 as usize];
+                        top.1 += 1;
+                        e
+                    };
+                    if stamp[j as usize] == i as u32 {
+                        continue;
+                    }
+                    stamp[j as usize] = i as u32;
+                    let gi = g as usize;
+                    let p_acc = top.3 + self.con.p_acc[gi];
+                    let size = top.4 + self.con.size[gi];
+                    if !self.con.supported[gi] || size + min_open_mem > mem_cap {
+                        continue;
+                    }
+                    let comm = top.5 + tracker.add(inst, &self.con.groups[gi]);
+                    for &u in &self.con.groups[gi] {
+                        in_d[u] = true;
+                        if self.host[u].is_some() {
+                            hosts_in_d.push(u);
+                        }
+                    }
+                    stack.push((j, 0, g, p_acc, size, comm));
+                    dstack.push(gi);
+                    self.pairs += 1;
+                    // inputs of D: frontier nodes of I with a successor in D
+                    let mut inputs: Vec<usize> = Vec::new();
+                    let mut incomm = 0.0;
+                    for (p, &u) in fi.nodes.iter().enumerate() {
+                        if inst.succ[u as usize].iter().any(|&v| in_d[v]) {
+                            inputs.push(p);
+                            incomm += inst.out_cost[u as usize];
+                        }
+                    }
+                    // D and every superset start no earlier than their inputs and run at
+                    // least p_acc plus the input transfers
+                    let min_ready = alive
+                        .iter()
+                        .map(|&li| {
+                            let lab = &labels[i][li as usize];
+                            inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
+                        })
+                        .fold(f64::INFINITY, f64::min);
+                    let mut beyond = 0.0f64;
+                    if ub.is_finite() {
+                        for &g2 in &dstack {
+                            for &z in &self.con.groups[g2] {
+                                let c = inst.out_cost[z];
+                                for &v in &inst.succ[z] {
+                                    if !in_d[v] {
+                                        beyond = beyond.max(self.bound.beyond(v, c, size));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if ub.is_finite() && min_ready + p_acc + incomm + beyond >= tol(ub) {
+                        if let Some(t) = stack.last_mut() {
+                            t.1 = u32::MAX; // no supersets; popped next
+                        }
+                        continue;
+                    }
+                    let extra = if hosts_in_d.is_empty() {
+                        0.0
+                    } else {
+                        let hs: Vec<(usize, bool)> = hosts_in_d
+                            .iter()
+                            .map(|&u| (u, !tracker.crossing(u)))
+                            .collect();
+                        self.satellite_extra(&hs, mem_cap - size).0
+                    };
+                    let dur = p_acc + comm + extra;
+                    let fj = self.frontier(j as usize, &mut cache);
+                    for &li in &alive {
+                        let lab = &labels[i][li as usize];
+                        let ready = inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max);
+                        let mut options: Vec<(Move, f64)> = Vec::new();
+                        if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
+                            options.push((Move::NewAcc, ready));
+                        }
+                        let mut prev: Option<(f64, f64, u32)> = None;
+                        for &o in &lab.open {
+                            if prev == Some(o) || o.1 + size > mem_cap {
+                                continue;
+                            }
+                            prev = Some(o);
+                            options.push((Move::OpenAcc(o.0, o.1, o.2), ready.max(o.0)));
+                        }
+                        for (mv, start) in options {
+                            let fin = start + dur;
+                            let mk = lab.makespan.max(fin);
+                            let times: Vec<f64> = fj
+                                .nodes
+                                .iter()
+                                .map(|&u| {
+                                    let u = u as usize;
+                                    if in_d[u] {
+                                        fin
+                                    } else {
+                                        lab.times[pos[u] as usize]
+                                    }
+                                })
+                                .collect();
+                            let lbv = times
+                                .iter()
+                                .zip(&fj.after)
+                                .map(|(t, a)| t + a)
+                                .fold(mk.max(fj.sources), f64::max);
+                            if ub.is_finite() && lbv >= tol(ub) {
+                                continue;
+                            }
+                            let mut open = lab.open.clone();
+                            let mut closed = lab.closed;
+                            match mv {
+                                Move::NewAcc => {
+                                    if q == 1 {
+                                        closed += 1;
+                                    } else {
+                                        open.push((fin, size, 1));
+                                    }
+                                }
+                                Move::OpenAcc(a, m, c) => {
+                                    if let Some(p) = open.iter().position(|&o| o == (a, m, c)) {
+                                        open.remove(p);
+                                    }
+                                    if c as usize + 1 >= q {
+                                        closed += 1;
+                                    } else {
+                                        open.push((fin, m + size, c + 1));
+                                    }
+                                }
+                                _ => {}
+                            }
+                            open.sort_by(|x, y| {
+                                x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal)
+                            });
+                            pending.push((
+                                j as usize,
+                                Label {
+                                    times,
+                                    open,
+                                    closed,
+                                    makespan: mk,
+                                    lb: lbv,
+                                    parent: (i as u32, li),
+                                    mv,
+                                    dead: false,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            // insert pending labels with dominance
+            let mut rest = pending.into_iter();
+            for (j, lab) in rest.by_ref() {
+                self.created += 1;
+                made += 1;
+                if max_labels.is_some_and(|m| made > m) {
+                    stopped = Some(StopReason::LabelLimit);
+                    lost_lb = lost_lb.min(lab.lb);
+                    break;
+                }
+                if labels[j]
+                    .iter()
+                    .any(|x| !x.dead && dominates(x, &lab, k_limit))
+                {
+                    continue;
+                }
+                for x in labels[j].iter_mut() {
+                    if !x.dead && dominates(&lab, x, k_limit) {
+                        x.dead = true;
+                    }
+                }
+                if j == full && lab.makespan < ub {
+                    ub = lab.makespan;
+                    best_label = Some((j as u32, labels[j].len() as u32));
+                }
+                labels[j].push(lab);
+            }
+            for (_, lab) in rest {
+                lost_lb = lost_lb.min(lab.lb);
+            }
+            for g in 0..self.con.len() {
+                if self.ideals.contains(i, g) {
+                    for &u in &self.con.groups[g] {
+                        in_i[u] = false;
+                    }
+                }
+            }
+            if stopped.is_some() {
+                // ideal i was expanded, but not all of its children were kept
+                stop_at = i;
+                break;
+            }
+            // free what is no longer needed (parents and moves stay for the replay)
+            for lab in labels[i].iter_mut() {
+                lab.times = Vec::new();
+            }
+            cache[i] = None;
+        }
+        let mut open_lb = lost_lb;
+        if stopped.is_some() {
+            for labs in &labels[stop_at..] {
+                for x in labs {
+                    if !x.dead {
+                        open_lb = open_lb.min(x.lb);
+                    }
+                }
+            }
+        }
+        let best = best_label.map(|end| {
+            let plan = self.replay(&labels, end);
+            (labels[end.0 as usize][end.1 as usize].makespan, plan)
+        });
+        RunOut {
+            best,
+            made,
+            stopped,
+            open_lb,
+        }
+    }
+
+    /// Rebuilds a plan (on this instance, satellites left out) by replaying the moves from
+    /// the root to a label.
+    pub(super) fn replay(&self, labels: &[Vec<Label>], end: (u32, u32)) -> LatencyPlan {
+        let n = self.inst.len();
+        let mut chain: Vec<(u32, u32)> = Vec::new();
+        let mut cur = end;
+        while cur.0 != u32::MAX {
+            chain.push(cur);
+            cur = labels[cur.0 as usize][cur.1 as usize].parent;
+        }
+        chain.reverse();
+        let mut plan: LatencyPlan = vec![None; n];
+        // replayed accelerators: (available, memory, subgraphs) by index; the memory and
+        // subgraph count identify an open accelerator exactly as the search saw it
+        let mut accs: Vec<(f64, f64, u32)> = Vec::new();
+        for w in chain.windows(2) {
+            let (pi, ci) = (w[0], w[1]);
+            let child = &labels[ci.0 as usize][ci.1 as usize];
+            let diff: Vec<usize> = (0..self.con.len())
+                .filter(|&g| {
+                    self.ideals.contains(ci.0 as usize, g)
+                        && !self.ideals.contains(pi.0 as usize, g)
+                })
+                .collect();
+            let target = match child.mv {
+                Move::Root | Move::Cpu => continue,
+                Move::NewAcc => {
+                    accs.push((0.0, 0.0, 0));
+                    accs.len() - 1
+                }
+                Move::OpenAcc(a, m, c) => {
+                    let Some(t) = accs.iter().position(|&x| x == (a, m, c)) else {
+                        continue;
+                    };
+                    t
+                }
+            };
+            let posn = accs[target].2 as usize;
+            for &g in &diff {
+                for &u in &self.con.groups[g] {
+                    plan[u] = Some((target, posn));
+                }
+            }
+            // the accelerator's new state is the child's open entry that the parent lacks
+            // (after removing the one it used); none when the accelerator closed
+            let parent = &labels[pi.0 as usize][pi.1 as usize];
+            let mut rest = parent.open.clone();
+            if let Move::OpenAcc(a, m, c) = child.mv {
+                if let Some(p) = rest.iter().position(|&o| o == (a, m, c)) {
+                    rest.remove(p);
+                }
+            }
+            let mut fresh = None;
+            for &o in &child.open {
+                if let Some(p) = rest.iter().position(|&r| r == o) {
+                    rest.remove(p);
+                } else {
+                    fresh = Some(o);
+                }
+            }
+            accs[target] = fresh.unwrap_or((f64::INFINITY, f64::INFINITY, u32::MAX));
+        }
+        plan
+    }
+}
