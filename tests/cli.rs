@@ -917,7 +917,9 @@ fn search_compares_disaggregated_deployments_and_their_plans_simulate_back() {
         &["search", "--disaggregation", "maybe"],
         &["maybe", "auto, on or off"],
     );
+}
 
+#[test]
 fn place_cpus_noncontiguous_relaxes_only_the_cpus() {
     // 1 -> 2 -> 3 on one accelerator and one CPU: node 2 is slow on the CPU, 1 and 3 fast.
     // Contiguous: one end joins node 2 on the accelerator (20). Relaxed on CPUs: {1, 3} on
