@@ -778,6 +778,53 @@ fn seeds() -> Vec<Vec<&'static str>> {
         s(&["validate", "--measured", "@runs.csv", "--engine", "none"]),
         s(&["validate", "--measured", "@measured-sglang.csv", "--cost-model", "roofline"]),
         s(&["calibrate", "@profile.json", "--out", "%params.json", "--json"]),
+        // Mixed GPU kinds, capacity routing, disaggregated candidates in the search.
+        s(&[
+            "simulate",
+            "--model",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x2xH100+1x2xA100-80GB",
+            "--plan",
+            "dp=2,tp=2,on=H100/A100-80GB",
+            "--workload",
+            "chat",
+            "--requests",
+            "20",
+            "--router",
+            "capacity",
+        ]),
+        s(&[
+            "search",
+            "--model",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x2xH100+1x2xA100-80GB",
+            "--workload",
+            "chat",
+            "--requests",
+            "16",
+            "--max-plans",
+            "4",
+            "--json",
+        ]),
+        s(&[
+            "search",
+            "--model",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x4xH100",
+            "--workload",
+            "summarization",
+            "--requests",
+            "12",
+            "--disaggregation",
+            "on",
+            "--max-plans",
+            "2",
+            "--top",
+            "2",
+        ]),
     ]
 }
 
@@ -806,6 +853,7 @@ fn place_seeds() -> Vec<Vec<&'static str>> {
             "--json",
         ],
         vec!["place", "@graph.json", "--non-contiguous"],
+        vec!["place", "@graph.json", "--cpus-noncontiguous", "--json"],
     ]
 }
 
