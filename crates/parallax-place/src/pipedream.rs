@@ -1,0 +1,251 @@
+//! PipeDream's own partitioning algorithm, as a baseline.
+//!
+//! Narayanan et al., "PipeDream: Generalized Pipeline Parallelism for DNN Training"
+//! (SOSP 2019), §3.1: the optimizer splits a *linear chain* of layers into pipeline stages
+//! and may replicate a stage over several workers (data parallelism). With
+//!
+//! * `T(i..j, m) = (1/m) · max(Σ compute_l, Σ W_l(m))` for layers `i..j` on `m` replicas,
+//!   where `W_l(m) = 4·(m−1)/m · weight_sync_l` is the ring all-reduce of layer `l`'s
+//!   weights (`weight_sync_l` = weight bytes / bandwidth), and
+//! * `C_i` the time to send layer `i`'s output to the next stage,
+//!
+//! the best time per sample of the first `j` layers on `m` workers is
+//!
+//! ```text
+//! A(j, m) = min( T(1..j, m),
+//!                min_{1 ≤ i < j, 1 ≤ m' < m} max(A(i, m − m'), f·C_i, T(i+1..j, m')) )
+//! ```
+//!
+//! with `f = 2` in training (activations forward, gradients backward) — the paper's factor.
+//! [`partition`] computes it exactly. One documented deviation: the base case also allows
+//! a stage to use fewer than the `m` workers it is given (idle workers), so `A(N, M)` is the
+//! best over *at most* `M` workers; PipeDream's formulation uses exactly `M`. The two agree
+//! whenever extra replicas never hurt (no weight synchronisation), and the variant is
+//! monotone in `M`.
+//!
+//! [`assignment`] applies it to a placement [`Instance`] the way Tarnawski et al. compared
+//! against PipeDream: the DAG's groups are linearised in a depth-first topological order,
+//! the chain is split by PipeDream's DP on PipeDream's cost model (no replication — the
+//! instance format has neither weights nor data parallelism — and no memory limits), and the
+//! resulting split is scored by the crate's own evaluator, so the number is comparable with
+//! every other result.
+
+use crate::baselines::dfs_topo_order;
+use crate::contract::Contraction;
+use crate::eval::Assignment;
+use crate::limits::Deadline;
+use crate::model::Instance;
+
+/// One layer of the chain, in time units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainLayer {
+    /// Compute time of the layer (forward and backward together, in training).
+    pub compute: f64,
+    /// Time to send the layer's output activations to the next stage (`C_i`).
+    pub output_comm: f64,
+    /// Weight bytes / bandwidth; the all-reduce over `m` replicas costs `4(m−1)/m` times it.
+    pub weight_sync: f64,
+}
+
+/// One pipeline stage: layers `first..end` replicated over `replicas` workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// First layer (inclusive).
+    pub first: usize,
+    /// One past the last layer.
+    pub end: usize,
+    /// Number of data-parallel replicas (≥ 1).
+    pub replicas: usize,
+}
+
+/// PipeDream's partition of a chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainPartition {
+    /// The stages in chain order; they cover every layer once.
+    pub stages: Vec<Stage>,
+    /// `A(N, M)`: PipeDream's estimate of the time per sample (the slowest stage or boundary).
+    pub time_per_sample: f64,
+}
+
+/// Options of [`partition`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PipeDreamOptions {
+    /// Workers available (`M`).
+    pub workers: usize,
+    /// Whether stages may be replicated (PipeDream's data parallelism). When `false`, every
+    /// stage has one worker and there are at most `workers` stages.
+    pub replication: bool,
+    /// Factor of `C_i` at a stage boundary: 2 in training (PipeDream), 1 for inference.
+    pub comm_factor: f64,
+}
+
+/// Time of layers `first..end` (prefix sums given) on `m` replicas.
+fn stage_time(compute: f64, weight_sync: f64, m: usize) -> f64 {
+    let m = m as f64;
+    let sync = 4.0 * (m - 1.0) / m * weight_sync;
+    compute.max(sync) / m
+}
+
+/// PipeDream's DP over a chain. `None` when the chain is empty of workers (`workers == 0`
+/// with layers), when an input is negative or non-finite, or when the deadline passes.
+///
+/// # Complexity
+/// O(N²·M²) time with replication, O(N²·M) without, O(N·M) memory, for N layers and
+/// M workers.
+pub fn partition(layers: &[ChainLayer], opts: &PipeDreamOptions) -> Option<ChainPartition> {
+    partition_until(layers, opts, Deadline::NONE)
+}
+
+pub(crate) fn partition_until(
+    layers: &[ChainLayer],
+    opts: &PipeDreamOptions,
+    deadline: Deadline,
+) -> Option<ChainPartition> {
+    let n = layers.len();
+    let big_m = opts.workers;
+    let ok = |x: f64| x.is_finite() && x >= 0.0;
+    if !ok(opts.comm_factor)
+        || layers
+            .iter()
+            .any(|l| !ok(l.compute) || !ok(l.output_comm) || !ok(l.weight_sync))
+    {
+        return None;
+    }
+    if n == 0 {
+        return Some(ChainPartition {
+            stages: Vec::new(),
+            time_per_sample: 0.0,
+        });
+    }
+    if big_m == 0 {
+        return None;
+    }
+    let mut pc = vec![0.0; n + 1];
+    let mut pw = vec![0.0; n + 1];
+    for (i, l) in layers.iter().enumerate() {
+        pc[i + 1] = pc[i] + l.compute;
+        pw[i + 1] = pw[i] + l.weight_sync;
+    }
+    let t = |i: usize, j: usize, m: usize| stage_time(pc[j] - pc[i], pw[j] - pw[i], m);
+    // a[j][m] for j in 1..=n, m in 1..=M; back[j][m] = (i, m') with i = 0 for one stage
+    let w = big_m + 1;
+    let mut a = vec![f64::INFINITY; (n + 1) * w];
+    let mut back = vec![(0usize, 0usize); (n + 1) * w];
+    let max_rep = |m: usize| if opts.replication { m } else { 1 };
+    for j in 1..=n {
+        if deadline.passed() {
+            return None;
+        }
+        for m in 1..=big_m {
+            let (mut best, mut bk) = (f64::INFINITY, (0, 0));
+            for r in 1..=max_rep(m) {
+                let v = t(0, j, r);
+                if v < best {
+                    best = v;
+                    bk = (0, r);
+                }
+            }
+            for i in 1..j {
+                let boundary = opts.comm_factor * layers[i - 1].output_comm;
+                for r in 1..=max_rep(m - 1).min(m - 1) {
+                    let v = a[i * w + (m - r)].max(boundary).max(t(i, j, r));
+                    if v < best {
+                        best = v;
+                        bk = (i, r);
+                    }
+                }
+            }
+            a[j * w + m] = best;
+            back[j * w + m] = bk;
+        }
+    }
+    let mut stages = Vec::new();
+    let (mut j, mut m) = (n, big_m);
+    while j > 0 {
+        let (i, r) = back[j * w + m];
+        stages.push(Stage {
+            first: i,
+            end: j,
+            replicas: r,
+        });
+        j = i;
+        m -= r;
+    }
+    stages.reverse();
+    Some(ChainPartition {
+        stages,
+        time_per_sample: a[n * w + big_m],
+    })
+}
+
+/// The chain PipeDream sees for an instance: groups of `con` in a depth-first topological
+/// order (accelerator-supported groups only), each a layer with its accelerator time and,
+/// as `C_i`, the transfer cost of its forward nodes' outputs that leave the group.
+pub fn instance_chain(inst: &Instance, con: &Contraction) -> (Vec<usize>, Vec<ChainLayer>) {
+    let order: Vec<usize> = dfs_topo_order(con)
+        .into_iter()
+        .filter(|&g| con.supported[g])
+        .collect();
+    let layers = order
+        .iter()
+        .map(|&g| {
+            let output_comm = con.groups[g]
+                .iter()
+                .filter(|&&u| {
+                    !inst.backward[u] && inst.succ[u].iter().any(|&v| con.group_of[v] != g)
+                })
+                .map(|&u| inst.out_cost[u])
+                .sum();
+            ChainLayer {
+                compute: con.p_acc[g],
+                output_comm,
+                weight_sync: 0.0,
+            }
+        })
+        .collect();
+    (order, layers)
+}
+
+/// PipeDream's split of an instance: [`instance_chain`] split by [`partition`] over the
+/// accelerators without replication (factor 2 when the instance has backward nodes, else
+/// 1); unsupported groups go to CPU 0. Memory is not considered (PipeDream's DP does not),
+/// so the caller checks feasibility. `None` without accelerators, when some group is
+/// unsupported and there is no CPU, or when the deadline passes.
+pub fn assignment(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    assignment_until(inst, con, Deadline::NONE)
+}
+
+pub(crate) fn assignment_until(
+    inst: &Instance,
+    con: &Contraction,
+    deadline: Deadline,
+) -> Option<Assignment> {
+    let k = inst.devices.accelerators;
+    if k == 0 {
+        return None;
+    }
+    let mut gslot = vec![k; con.len()];
+    if (0..con.len()).any(|g| !con.supported[g]) && inst.devices.cpus == 0 {
+        return None;
+    }
+    let (order, layers) = instance_chain(inst, con);
+    let training = inst.backward.iter().any(|&b| b);
+    let opts = PipeDreamOptions {
+        workers: k,
+        replication: false,
+        comm_factor: if training { 2.0 } else { 1.0 },
+    };
+    let part = partition_until(&layers, &opts, deadline)?;
+    for (dev, s) in part.stages.iter().enumerate() {
+        for &g in &order[s.first..s.end] {
+            gslot[g] = dev;
+        }
+    }
+    let mut slot = vec![0; inst.len()];
+    for (g, members) in con.groups.iter().enumerate() {
+        for &u in members {
+            slot[u] = gslot[g];
+        }
+    }
+    Some(slot)
+}
