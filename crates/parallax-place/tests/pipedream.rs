@@ -245,7 +245,8 @@ proptest! {
     fn random_graphs_give_contiguous_splits(seed in any::<u64>(), n in 1usize..9, k in 1usize..4, l in 0usize..2) {
         let mut rng = common::Rng(seed);
         let g = common::random_graph(&mut rng, n, k, l);
-        let inst = Instance::new(&g).unwrap();
+        // the generator may make a node that no device can take; those are rejected
+        let Ok(inst) = Instance::new(&g) else { return Ok(()) };
         let con = Contraction::new(&inst, false);
         if let Some(slot) = baselines::pipedream(&inst, &con) {
             prop_assert_eq!(slot.len(), inst.len());
