@@ -606,6 +606,7 @@ fn place_milp_split_latency_and_latency_baseline() {
         .map(|b| b["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"local_search"), "{names:?}");
+    assert!(names.contains(&"pipedream"), "{names:?}");
     let lat = json(&[
         "place",
         &format!("{dir}/latency/layer_bert24_inference.json"),

@@ -11,7 +11,8 @@ use crate::model::Instance;
 /// One baseline's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
-    /// Short name: `one_accelerator`, `greedy_fill`, `local_search`, `pipedream_chain`.
+    /// Short name: `one_accelerator`, `greedy_fill`, `local_search`, `pipedream_chain`,
+    /// `pipedream`.
     pub name: String,
     /// Whether the placement satisfies memory, support and colocation.
     pub feasible: bool,
@@ -40,11 +41,18 @@ fn baseline(inst: &Instance, name: &str, slot: Option<Assignment>, timed_out: bo
     }
 }
 
+/// PipeDream's own algorithm on the instance (see [`crate::pipedream::assignment`]): the
+/// chain split on PipeDream's cost model, unlike [`chain_dp_assignment`], which splits the
+/// same chain on exact loads.
+pub fn pipedream(inst: &Instance, con: &Contraction) -> Option<Assignment> {
+    crate::pipedream::assignment(inst, con)
+}
+
 /// Random restarts of the `local_search` baseline (besides the greedy start), as in the
 /// authors' code, which reports the best of several random starts.
 pub const LOCAL_SEARCH_RESTARTS: usize = 10;
 
-/// Runs all four baselines with the default [`Limits`].
+/// Runs all five baselines with the default [`Limits`].
 ///
 /// # Complexity
 /// Dominated by the chain DP, O(g²·(d + (k+1)(l+1))) for g groups, and by local
@@ -54,7 +62,7 @@ pub fn run_all(inst: &Instance) -> Vec<Baseline> {
     run_all_with(inst, &Limits::default())
 }
 
-/// Runs all four baselines within `limits.time_limit` (for all of them together) and
+/// Runs all five baselines within `limits.time_limit` (for all of them together) and
 /// `limits.max_table_bytes`. A baseline the budget cuts short is marked `timed_out`.
 pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let deadline = limits.deadline(std::time::Instant::now());
@@ -66,11 +74,14 @@ pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let ls_cut = deadline.passed();
     let chain = chain_dp_until(inst, &con, deadline, limits.max_table_bytes);
     let chain_cut = chain.is_none() && deadline.passed();
+    let pd = crate::pipedream::assignment_until(inst, &con, deadline);
+    let pd_cut = pd.is_none() && deadline.passed();
     vec![
         baseline(inst, "one_accelerator", one_accelerator(inst, &con), false),
         baseline(inst, "greedy_fill", greedy, false),
         baseline(inst, "local_search", ls, ls_cut),
         baseline(inst, "pipedream_chain", chain, chain_cut),
+        baseline(inst, "pipedream", pd, pd_cut),
     ]
 }
 

@@ -10,6 +10,7 @@
 //! * [`solve_milp`] — non-contiguous (or contiguity-constrained) max-load by MILP.
 //! * [`baselines::run_all`] — heuristic baselines; [`ExpertSplit`] — the paper's
 //!   human-expert splits, scored on an instance.
+//! * [`pipedream`] — PipeDream's own partitioning DP (SOSP 2019, §3.1), a baseline.
 //!
 //! Inputs: [`Graph`] (our format, see `FORMAT.md`) or the paper's JSON via
 //! [`Graph::from_paper_json`]; validate with [`Instance::new`].
@@ -30,6 +31,7 @@ pub mod latency;
 pub mod limits;
 pub mod milp;
 pub mod model;
+pub mod pipedream;
 pub mod throughput;
 
 pub use error::PlaceError;
