@@ -688,7 +688,7 @@ impl PlanStageCost {
                         let routed = t.div_ceil(moe_replicas);
                         lower_cell(cell, pl.shard, &tokens_batch(routed), p, &mut ops);
                         if let Some(sk) = &self.skew {
-                            sk.apply(cell, pl.shard, routed, model, &mut ops);
+                            sk.apply(cell, pl.shard, routed, model, cost, &mut ops);
                         }
                         for op in ops.iter().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
                             part.add_op(op, cost, &u.groups, u.mult);
@@ -699,7 +699,7 @@ impl PlanStageCost {
                     } else {
                         lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
                         if let Some(sk) = &self.skew {
-                            sk.apply(cell, pl.shard, share, model, &mut ops);
+                            sk.apply(cell, pl.shard, share, model, cost, &mut ops);
                         }
                     }
                     if let Cell::Attention(a) = cell {

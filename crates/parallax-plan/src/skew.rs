@@ -1,12 +1,15 @@
 //! MoE routing skew in plan lowering: which [`ExpertLoad`] each MoE cell's routed experts see,
 //! and EPLB's redundant replicas. With a skew set, each MoE cell's fused expert op is the
-//! **busiest** EP rank's ([`parallax_ir::routing::fused_moe_op_with_load`]): the layer waits
-//! for it. Unset (the default) lowers exactly as a balanced router.
+//! **slowest** EP rank's under the cost model (each rank's op from
+//! [`parallax_ir::routing::fused_moe_op_on_rank`]): the layer waits for it. Compute-bound
+//! batches wait for the rank with the most pairs (the busiest); weight-bound decode batches
+//! may wait for a rank with more distinct experts active. Unset (the default) lowers exactly as a balanced router.
 
 use crate::error::PlanError;
 use crate::plan::Plan;
-use parallax_ir::routing::{fused_moe_op_with_load, ExpertLoad};
-use parallax_ir::{Cell, CellShard, Model, Op, OpBody};
+use parallax_hw::CostModel;
+use parallax_ir::routing::{fused_moe_op_on_rank, ExpertLoad};
+use parallax_ir::{Cell, CellShard, FusedMoe, Model, Op, OpBody};
 use std::sync::Arc;
 
 /// How routed tokens fall on a MoE layer's experts.
@@ -120,32 +123,40 @@ impl StageSkew {
     }
 
     /// Replace the `experts` op in `ops` (lowered for `cell` with `tokens` tokens under
-    /// `shard`) by the busiest rank's.
+    /// `shard`) by the **slowest** EP rank's under `cost`: the rank with the most pairs when
+    /// compute-bound, possibly another one with more distinct active experts when reading
+    /// weights dominates (small batches). A balanced load without EPLB leaves `ops` as they are.
     pub(crate) fn apply(
         &self,
         cell: &Cell,
         shard: CellShard,
         tokens: u64,
         model: &Model,
+        cost: &dyn CostModel,
         ops: &mut [Op],
     ) {
         let Cell::Moe(m) = cell else { return };
         let Some((_, load)) = self.by_experts.iter().find(|(e, _)| *e == m.experts) else {
             return;
         };
-        for op in ops.iter_mut().filter(|o| o.name == "experts") {
-            if let OpBody::FusedMoe(f) = &mut op.body {
-                if let Ok(b) = fused_moe_op_with_load(
-                    m,
-                    tokens,
-                    shard.tp,
-                    shard.ep,
-                    &model.precision,
-                    load,
-                    self.load.redundant,
-                ) {
-                    *f = b;
-                }
+        if load.is_balanced() && self.load.redundant == 0 {
+            return;
+        }
+        let Ok(ranks) = load.placement(shard.ep.max(1), self.load.redundant) else {
+            return;
+        };
+        let mut slowest: Option<(f64, FusedMoe)> = None;
+        for rank in &ranks {
+            let op = fused_moe_op_on_rank(m, tokens, shard.tp, shard.ep, &model.precision, rank);
+            let t = cost.fused_moe(&op);
+            if slowest.as_ref().map_or(true, |(best, _)| t > *best) {
+                slowest = Some((t, op));
+            }
+        }
+        let Some((_, op)) = slowest else { return };
+        for o in ops.iter_mut().filter(|o| o.name == "experts") {
+            if let OpBody::FusedMoe(f) = &mut o.body {
+                *f = op.clone();
             }
         }
     }
