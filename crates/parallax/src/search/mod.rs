@@ -453,6 +453,12 @@ impl Search {
     }
 
     /// Lowering options for scheduler setting `s` (the engine's graphs and issue time).
+    /// Whether `plan` can be lowered with the MoE load (EPLB replicas divide over its EP ranks).
+    fn moe_load_fits(&self, plan: &Plan) -> bool {
+        self.moe_load
+            .map_or(true, |l| l.busiest_rank_share(&self.model, plan).is_ok())
+    }
+
     fn lower_options(&self, s: &SchedulerConfig, required_kv_tokens: u64) -> LowerOptions {
         let base = LowerOptions {
             required_kv_tokens,
