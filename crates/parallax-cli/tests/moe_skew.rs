@@ -130,6 +130,7 @@ fn bad_flags_are_errors() {
     ];
     for (v, why) in [
         ("zipf:0", "out of range"),
+        ("zipf:10.5", "out of range"),
         ("zipf:-1", "out of range"),
         ("zipf:nan", "out of range"),
         ("zipf:x", "not a number"),
