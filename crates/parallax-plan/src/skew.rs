@@ -156,7 +156,7 @@ impl StageSkew {
         let Some((_, op)) = slowest else { return };
         for o in ops.iter_mut().filter(|o| o.name == "experts") {
             if let OpBody::FusedMoe(f) = &mut o.body {
-                *f = op.clone();
+                *f = op;
             }
         }
     }
