@@ -24,6 +24,7 @@ mod predict;
 mod report;
 mod search;
 mod simulate;
+mod skew;
 mod validate;
 
 /// Find how to split a large model across devices for a workload.

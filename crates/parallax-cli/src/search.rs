@@ -140,6 +140,9 @@ pub struct SearchArgs {
     /// Weight quantisation and KV-cache type.
     #[command(flatten)]
     precision: crate::precision::PrecisionArgs,
+    /// MoE routing skew and EPLB every plan is lowered with.
+    #[command(flatten)]
+    moe: crate::skew::MoeSkewArgs,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -380,6 +383,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             args.objective
         )));
     }
+    let moe_load = args.moe.moe_load(&model)?;
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
@@ -413,6 +417,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     }
     if let Some(p) = args.price {
         search = search.price_per_gpu_hour(p);
+    }
+    if let Some(l) = moe_load {
+        search = search.moe_load(l);
     }
     if let Some((a, b)) = pareto {
         search = search.pareto(a, b);

@@ -117,6 +117,9 @@ pub struct SimulateArgs {
     /// Weight quantisation and KV-cache type.
     #[command(flatten)]
     precision: crate::precision::PrecisionArgs,
+    /// MoE routing skew and EPLB.
+    #[command(flatten)]
+    moe: crate::skew::MoeSkewArgs,
     /// Write one CSV row per request to FILE.
     #[arg(long, value_name = "FILE")]
     requests_csv: Option<PathBuf>,
@@ -320,6 +323,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         ..lower.memory
     };
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
+    lower.moe_load = args.moe.moe_load(&model)?;
     let (report, plan_text) = match &single {
         None => {
             let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
@@ -358,6 +362,13 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     for note in rejection_notes(&report, &config) {
         eprintln!("warning: {note}");
     }
+    // The busiest EP rank's share of a MoE layer's routed pairs (single plans).
+    let moe_share = match (&lower.moe_load, &single) {
+        (Some(l), Some(plan)) => l
+            .busiest_rank_share(&model, plan)
+            .map_err(CliError::input)?,
+        _ => None,
+    };
     let m = &report.metrics;
     let launch = match (args.emit.as_deref(), &single) {
         (None, _) => None,
@@ -382,6 +393,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("cost_model".into(), cost_name.clone().into());
+            if lower.moe_load.is_some() {
+                o.insert("moe_busiest_rank_share".into(), moe_share.into());
+            }
             if let Some(l) = &launch {
                 o.insert(
                     "launch".into(),
@@ -426,6 +440,12 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         m.throughput.output_tokens_per_s,
         m.throughput.total_tokens_per_s
     );
+    if let Some(share) = moe_share {
+        outln!(
+            "MoE load      busiest EP rank gets {:.1}% of each MoE layer's routed pairs",
+            100.0 * share
+        );
+    }
     if let Some(c) = &m.prefix_cache {
         outln!(
             "prefix cache  {:.1}% of prompt tokens hit ({} of {}), {} blocks reused, {} evicted",

@@ -14,7 +14,8 @@
 //! `(E + redundant)/ep` slots each, hottest first onto the least-loaded rank with a free slot.
 //! Each replica costs one expert's weights on its rank.
 //!
-//! Not yet wired into plan lowering, search or the CLI: [`fused_moe_op_with_load`] gives the
+//! Plan lowering (`parallax_plan::skew`) prices each EP rank with [`fused_moe_op_on_rank`] and
+//! waits for the slowest; [`fused_moe_op_with_load`] gives the
 //! busiest rank's fused MoE op, and with a balanced load and no redundancy it returns exactly
 //! [`crate::lower::fused_moe_op`]'s op.
 
@@ -288,7 +289,21 @@ pub fn fused_moe_op_with_load(
         return Ok(fused_moe_op(m, tokens, tp, ep, p));
     }
     let rank = load.busiest_rank(ep, redundant)?;
-    let mut op = fused_moe_op(m, tokens, tp, ep, p);
+    Ok(fused_moe_op_on_rank(m, tokens, tp, ep, p, &rank))
+}
+
+/// The fused MoE op of one EP rank whose replicas receive the shares `rank` of the routed
+/// pairs (one entry per replica slot, from [`ExpertLoad::placement`]); see
+/// [`fused_moe_op_with_load`] for the counts.
+pub fn fused_moe_op_on_rank(
+    m: &Moe,
+    tokens: u64,
+    tp: u32,
+    ep: u32,
+    p: &Precision,
+    rank: &[f64],
+) -> FusedMoe {
+    let mut op = fused_moe_op(m, tokens, tp, ep.max(1), p);
     let k = m.top_k.min(m.experts) as f64;
     let share: f64 = rank.iter().sum();
     let assignments = (tokens as f64 * k * share).ceil();
@@ -310,5 +325,5 @@ pub fn fused_moe_op_with_load(
     } else {
         op.assignments.div_ceil(active as u64)
     };
-    Ok(op)
+    op
 }

@@ -26,6 +26,7 @@ pub mod mapping;
 pub mod memory;
 pub mod plan;
 pub mod predict;
+pub mod skew;
 pub mod split;
 
 pub use disagg::{lower_disaggregated, DisaggPlan};
@@ -42,6 +43,7 @@ pub use predict::{
     batch_from_specs, parse_decode_spec, parse_prefill_spec, predict, predict_with,
     IterationPrediction,
 };
+pub use skew::{MoeLoad, MoeRouting};
 pub use split::{layer_chain, ChainBlock, LayerChain};
 
 use parallax_hw::Cluster;

@@ -115,6 +115,9 @@ pub struct LowerOptions {
     /// (`StageCost::host_link`). Default 50e9: PCIe 5.0 ×16 (64 GB/s per direction) at the
     /// ~80 % a pinned-memory copy reaches; use ≈ 25e9 for PCIe 4.0 GPUs (A100, L40S).
     pub host_link_bandwidth: f64,
+    /// MoE routing skew and EPLB ([`crate::skew`]): each MoE layer runs at its busiest EP
+    /// rank's speed. Default `None`: a balanced router, as before.
+    pub moe_load: Option<crate::skew::MoeLoad>,
 }
 
 impl Default for LowerOptions {
@@ -130,6 +133,7 @@ impl Default for LowerOptions {
             required_kv_tokens: 0,
             cache_tokens: 16_384,
             host_link_bandwidth: 50e9,
+            moe_load: None,
         }
     }
 }
@@ -243,6 +247,9 @@ pub(crate) fn lower_unchecked(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<LoweredPlan, PlanError> {
+    if let Some(l) = &opts.moe_load {
+        l.busiest_rank_share(model, plan)?;
+    }
     if cluster.is_heterogeneous() || plan.on.is_some() {
         if cluster.is_heterogeneous() {
             return Err(PlanError::Option {
@@ -467,6 +474,7 @@ pub struct PlanStageCost {
     tokens: Table,
     seqs: Table,
     host_link: Option<HostLink>,
+    skew: Option<crate::skew::StageSkew>,
 }
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
@@ -627,6 +635,7 @@ impl PlanStageCost {
             tokens: Table::new(opts.cache_tokens),
             seqs: Table::new(opts.cache_tokens),
             host_link: None,
+            skew: crate::skew::StageSkew::new(model, opts.moe_load),
         }
     }
 
@@ -678,6 +687,9 @@ impl PlanStageCost {
                         let moe_replicas = (pl.replicas / pl.shard.ep).max(1) as u64;
                         let routed = t.div_ceil(moe_replicas);
                         lower_cell(cell, pl.shard, &tokens_batch(routed), p, &mut ops);
+                        if let Some(sk) = &self.skew {
+                            sk.apply(cell, pl.shard, routed, model, cost, &mut ops);
+                        }
                         for op in ops.iter().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
                             part.add_op(op, cost, &u.groups, u.mult);
                         }
@@ -686,6 +698,9 @@ impl PlanStageCost {
                         ops.retain(|o| !MOE_ROUTED_OPS.contains(&o.name));
                     } else {
                         lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
+                        if let Some(sk) = &self.skew {
+                            sk.apply(cell, pl.shard, share, model, cost, &mut ops);
+                        }
                     }
                     if let Cell::Attention(a) = cell {
                         let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);

@@ -355,7 +355,7 @@ pub(super) fn compare(
                     },
                 )?;
                 let mut choice: Option<(Plan, f64)> = None;
-                for plan in &e.plans {
+                for plan in e.plans.iter().filter(|p| s.moe_load_fits(p)) {
                     let lowered =
                         lower_plan(&s.model, plan, &s.cluster, Arc::clone(ctx.cost), &opts)?;
                     let stages = &lowered.replicas[0].stages;

@@ -177,6 +177,7 @@ pub struct Search {
     engine: Option<EngineModel>,
     steady: SteadyState,
     disagg: DisaggMode,
+    moe_load: Option<parallax_plan::MoeLoad>,
 }
 
 impl fmt::Debug for Search {
@@ -220,7 +221,16 @@ impl Search {
             engine: None,
             steady: SteadyState::default(),
             disagg: DisaggMode::default(),
+            moe_load: None,
         }
+    }
+
+    /// MoE routing skew and EPLB every plan is lowered with ([`LowerOptions::moe_load`]):
+    /// each MoE layer runs at its busiest EP rank's speed. Plans whose EP degree does not
+    /// divide the experts plus the EPLB replicas fail to lower and are not ranked.
+    pub fn moe_load(mut self, load: parallax_plan::MoeLoad) -> Self {
+        self.moe_load = Some(load);
+        self
     }
 
     /// The serving engine every plan runs under: its CUDA-graph policy, eager issue time,
@@ -443,6 +453,12 @@ impl Search {
     }
 
     /// Lowering options for scheduler setting `s` (the engine's graphs and issue time).
+    /// Whether `plan` can be lowered with the MoE load (EPLB replicas divide over its EP ranks).
+    fn moe_load_fits(&self, plan: &Plan) -> bool {
+        self.moe_load
+            .map_or(true, |l| l.busiest_rank_share(&self.model, plan).is_ok())
+    }
+
     fn lower_options(&self, s: &SchedulerConfig, required_kv_tokens: u64) -> LowerOptions {
         let base = LowerOptions {
             required_kv_tokens,
@@ -453,6 +469,7 @@ impl Search {
             None => base,
         };
         o.memory = self.memory_for(s);
+        o.moe_load = self.moe_load;
         o
     }
 
@@ -549,6 +566,16 @@ impl Search {
                     closest = Some(m);
                 }
             }
+            // EPLB replicas must divide over a plan's EP ranks (see `Search::moe_load`).
+            let mut plans = e.plans;
+            if let Some(l) = &self.moe_load {
+                let before = plans.len() as u64;
+                plans.retain(|p| l.busiest_rank_share(&self.model, p).is_ok());
+                let dropped = before - plans.len() as u64;
+                if dropped > 0 {
+                    *pruned.entry("moe-load".to_string()).or_insert(0) += dropped;
+                }
+            }
             // Uneven pipeline splits by the exact DP, beside the even ones (see `split`).
             let mix = split::batch_mix(
                 &self.workload,
@@ -557,9 +584,9 @@ impl Search {
             );
             let opts = self.lower_options(&s, required);
             let uneven =
-                split::uneven_plans(&self.model, &self.cluster, &cost, &opts, &mix, &e.plans);
+                split::uneven_plans(&self.model, &self.cluster, &cost, &opts, &mix, &plans);
             uneven_count += uneven.len() as u64;
-            candidates.extend(e.plans.into_iter().chain(uneven).map(|p| (p, s)));
+            candidates.extend(plans.into_iter().chain(uneven).map(|p| (p, s)));
         }
         let feasible = candidates.len() as u64 - uneven_count;
         let mut stop = StopReason::Exhausted;

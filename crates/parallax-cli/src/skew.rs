@@ -1,0 +1,136 @@
+//! `--moe-skew`, `--expert-load` and `--eplb` of `simulate` and `search`: MoE routing skew and
+//! expert-parallel load balancing (see `parallax_plan::skew`).
+
+use crate::output::CliError;
+use clap::Args;
+use parallax::ir::routing::ExpertLoad;
+use parallax::ir::{Cell, Model};
+use parallax::plan::{MoeLoad, MoeRouting};
+use std::path::PathBuf;
+
+/// Largest Zipf exponent accepted by `--moe-skew`.
+pub const MAX_ZIPF: f64 = 10.0;
+/// Most EPLB replicas per MoE layer accepted by `--eplb`.
+pub const MAX_EPLB: u32 = 4096;
+
+/// MoE routing skew flags.
+#[derive(Debug, Args)]
+pub struct MoeSkewArgs {
+    /// MoE routing skew `zipf:S` (S in (0, 10], e.g. 1.2) or `zipf:S:SEED`: expert popularity
+    /// ∝ 1/rank^S, ranks placed on expert ids by a shuffle seeded with SEED (default 0). Each
+    /// MoE layer waits for its busiest EP rank.
+    #[arg(long, value_name = "zipf:S")]
+    moe_skew: Option<String>,
+    /// Measured per-expert loads (counts or fractions, one per routed expert, separated by
+    /// commas, spaces or newlines; `#` comments).
+    #[arg(long, value_name = "FILE", conflicts_with = "moe_skew")]
+    expert_load: Option<PathBuf>,
+    /// EPLB: redundant expert replicas per MoE layer, placed on the busiest EP ranks (vLLM's
+    /// `num_redundant_experts`); the experts plus N must divide over the EP ranks.
+    #[arg(long, value_name = "N")]
+    eplb: Option<u32>,
+}
+
+fn parse_zipf(v: &str) -> Result<MoeRouting, CliError> {
+    let bad = |why: &str| {
+        CliError::input(format!(
+            "invalid --moe-skew `{v}`: {why}; expected `zipf:S` with S a number in (0, {MAX_ZIPF}], \
+             optionally `zipf:S:SEED`"
+        ))
+    };
+    let mut parts = v.split(':');
+    if parts.next() != Some("zipf") {
+        return Err(bad("unknown skew model"));
+    }
+    let s: f64 = parts
+        .next()
+        .ok_or_else(|| bad("missing exponent"))?
+        .parse()
+        .map_err(|_| bad("the exponent is not a number"))?;
+    if !(s.is_finite() && s > 0.0 && s <= MAX_ZIPF) {
+        return Err(bad("exponent out of range"));
+    }
+    let seed = match parts.next() {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| bad("the seed is not a non-negative integer"))?,
+    };
+    if parts.next().is_some() {
+        return Err(bad("too many `:` fields"));
+    }
+    Ok(MoeRouting::Zipf { exponent: s, seed })
+}
+
+impl MoeSkewArgs {
+    /// The load model the flags ask for, `None` when none is given. Reads `--expert-load`.
+    ///
+    /// # Errors
+    /// A malformed flag value, an unreadable or malformed load file, or any flag on a model
+    /// without MoE layers (it would be silently ignored).
+    pub fn moe_load(&self, model: &Model) -> Result<Option<MoeLoad>, CliError> {
+        let routing = match (&self.moe_skew, &self.expert_load) {
+            (Some(v), _) => Some(parse_zipf(v)?),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    CliError::input(format!("--expert-load {}: {e}", path.display()))
+                })?;
+                let load = ExpertLoad::parse(&text, &format!("--expert-load {}", path.display()))
+                    .map_err(CliError::input)?;
+                // Leaked once per process: `LowerOptions` stays `Copy` (see `MoeRouting`).
+                Some(MoeRouting::Measured(Box::leak(Box::new(load))))
+            }
+            (None, None) => None,
+        };
+        let redundant = match self.eplb {
+            Some(n) if n > MAX_EPLB => {
+                return Err(CliError::input(format!(
+                    "invalid --eplb {n}: expected 0 to {MAX_EPLB} redundant experts per MoE layer"
+                )))
+            }
+            Some(n) => n,
+            None => 0,
+        };
+        let routing = match (routing, self.eplb) {
+            (Some(r), _) => r,
+            (None, Some(_)) => MoeRouting::Zipf {
+                exponent: 0.0,
+                seed: 0,
+            },
+            (None, None) => return Ok(None),
+        };
+        let moe = model
+            .runs
+            .iter()
+            .flat_map(|r| &r.block.cells)
+            .find_map(|c| match c {
+                Cell::Moe(m) => Some(m.experts),
+                _ => None,
+            });
+        let flag = if self.moe_skew.is_some() {
+            "--moe-skew"
+        } else if self.expert_load.is_some() {
+            "--expert-load"
+        } else {
+            "--eplb"
+        };
+        match moe {
+            None => Err(CliError::input(format!(
+                "{flag}: model {} has no MoE layers; expected a mixture-of-experts model",
+                model.name
+            ))),
+            Some(experts) => {
+                if let MoeRouting::Measured(l) = routing {
+                    if l.experts() != experts {
+                        return Err(CliError::input(format!(
+                            "--expert-load: {} loads given, expected one per routed expert of {} ({experts})",
+                            l.experts(),
+                            model.name
+                        )));
+                    }
+                }
+                Ok(Some(MoeLoad { routing, redundant }))
+            }
+        }
+    }
+}

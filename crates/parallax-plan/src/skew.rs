@@ -1,0 +1,163 @@
+//! MoE routing skew in plan lowering: which [`ExpertLoad`] each MoE cell's routed experts see,
+//! and EPLB's redundant replicas. With a skew set, each MoE cell's fused expert op is the
+//! **slowest** EP rank's under the cost model (each rank's op from
+//! [`parallax_ir::routing::fused_moe_op_on_rank`]): the layer waits for it. Compute-bound
+//! batches wait for the rank with the most pairs (the busiest); weight-bound decode batches
+//! may wait for a rank with more distinct experts active. Unset (the default) lowers exactly as a balanced router.
+
+use crate::error::PlanError;
+use crate::plan::Plan;
+use parallax_hw::CostModel;
+use parallax_ir::routing::{fused_moe_op_on_rank, ExpertLoad};
+use parallax_ir::{Cell, CellShard, FusedMoe, Model, Op, OpBody};
+use std::sync::Arc;
+
+/// How routed tokens fall on a MoE layer's experts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MoeRouting {
+    /// Zipf popularity with this exponent (> 0 skews; 0 is balanced), popularity ranks placed
+    /// on expert ids by a shuffle seeded with `seed` ([`ExpertLoad::zipf`]).
+    Zipf {
+        /// Zipf exponent `s`.
+        exponent: f64,
+        /// Shuffle seed.
+        seed: u64,
+    },
+    /// A measured per-expert load vector (one entry per routed expert of the model's MoE
+    /// layers). `'static` keeps [`crate::LowerOptions`] `Copy`: a program that reads it from
+    /// a file leaks it once (`Box::leak`).
+    Measured(&'static ExpertLoad),
+}
+
+/// A routing skew plus EPLB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoeLoad {
+    /// The per-expert load model.
+    pub routing: MoeRouting,
+    /// EPLB redundant expert replicas per MoE layer (vLLM's `num_redundant_experts`), placed
+    /// on the busiest ranks; 0: no EPLB.
+    pub redundant: u32,
+}
+
+impl MoeLoad {
+    /// The load over `experts` experts.
+    ///
+    /// # Errors
+    /// [`PlanError::Option`] when a measured vector has another length, or a bad exponent.
+    pub fn expert_load(&self, experts: u32) -> Result<ExpertLoad, PlanError> {
+        match self.routing {
+            MoeRouting::Zipf { exponent, seed } => ExpertLoad::zipf(experts, exponent, seed)
+                .map_err(|e| PlanError::Option {
+                    option: "moe skew".into(),
+                    value: format!("zipf:{exponent}"),
+                    expected: e.to_string(),
+                }),
+            MoeRouting::Measured(l) => {
+                if l.experts() != experts {
+                    return Err(PlanError::Option {
+                        option: "expert load".into(),
+                        value: format!("{} entries", l.experts()),
+                        expected: format!("one load per routed expert of the model ({experts})"),
+                    });
+                }
+                Ok(l.clone())
+            }
+        }
+    }
+
+    /// Per-token share of the busiest EP rank's routed pairs (1/ep when balanced) for `plan`'s
+    /// MoE layers of `model`; `None` for a dense model.
+    ///
+    /// # Errors
+    /// As [`Self::expert_load`]; [`PlanError::Option`] when `E + redundant` is not a multiple of
+    /// the plan's EP degree.
+    pub fn busiest_rank_share(&self, model: &Model, plan: &Plan) -> Result<Option<f64>, PlanError> {
+        let mut worst: Option<f64> = None;
+        for run in &model.runs {
+            for cell in &run.block.cells {
+                if let Cell::Moe(m) = cell {
+                    let load = self.expert_load(m.experts)?;
+                    let rank = load
+                        .busiest_rank(plan.moe.ep.max(1), self.redundant)
+                        .map_err(|e| PlanError::Option {
+                            option: "eplb".into(),
+                            value: self.redundant.to_string(),
+                            expected: e.to_string(),
+                        })?;
+                    let s: f64 = rank.iter().sum();
+                    worst = Some(worst.map_or(s, |w: f64| w.max(s)));
+                }
+            }
+        }
+        Ok(worst)
+    }
+}
+
+/// Per-model cache of the loads by expert count (one entry per distinct MoE width).
+#[derive(Debug, Clone)]
+pub(crate) struct StageSkew {
+    load: MoeLoad,
+    by_experts: Vec<(u32, Arc<ExpertLoad>)>,
+}
+
+impl StageSkew {
+    /// The loads of `model`'s MoE cells; `None` for no skew or no MoE cell. Errors have been
+    /// reported by [`MoeLoad::busiest_rank_share`] before lowering; a load that cannot be
+    /// built here leaves its cells balanced.
+    pub(crate) fn new(model: &Model, load: Option<MoeLoad>) -> Option<StageSkew> {
+        let load = load?;
+        let mut by_experts: Vec<(u32, Arc<ExpertLoad>)> = Vec::new();
+        for run in &model.runs {
+            for cell in &run.block.cells {
+                if let Cell::Moe(m) = cell {
+                    if by_experts.iter().any(|(e, _)| *e == m.experts) {
+                        continue;
+                    }
+                    if let Ok(l) = load.expert_load(m.experts) {
+                        by_experts.push((m.experts, Arc::new(l)));
+                    }
+                }
+            }
+        }
+        (!by_experts.is_empty()).then_some(StageSkew { load, by_experts })
+    }
+
+    /// Replace the `experts` op in `ops` (lowered for `cell` with `tokens` tokens under
+    /// `shard`) by the **slowest** EP rank's under `cost`: the rank with the most pairs when
+    /// compute-bound, possibly another one with more distinct active experts when reading
+    /// weights dominates (small batches). A balanced load without EPLB leaves `ops` as they are.
+    pub(crate) fn apply(
+        &self,
+        cell: &Cell,
+        shard: CellShard,
+        tokens: u64,
+        model: &Model,
+        cost: &dyn CostModel,
+        ops: &mut [Op],
+    ) {
+        let Cell::Moe(m) = cell else { return };
+        let Some((_, load)) = self.by_experts.iter().find(|(e, _)| *e == m.experts) else {
+            return;
+        };
+        if load.is_balanced() && self.load.redundant == 0 {
+            return;
+        }
+        let Ok(ranks) = load.placement(shard.ep.max(1), self.load.redundant) else {
+            return;
+        };
+        let mut slowest: Option<(f64, FusedMoe)> = None;
+        for rank in &ranks {
+            let op = fused_moe_op_on_rank(m, tokens, shard.tp, shard.ep, &model.precision, rank);
+            let t = cost.fused_moe(&op);
+            if slowest.as_ref().map_or(true, |(best, _)| t > *best) {
+                slowest = Some((t, op));
+            }
+        }
+        let Some((_, op)) = slowest else { return };
+        for o in ops.iter_mut().filter(|o| o.name == "experts") {
+            if let OpBody::FusedMoe(f) = &mut o.body {
+                *f = op;
+            }
+        }
+    }
+}

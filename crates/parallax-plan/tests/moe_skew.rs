@@ -1,0 +1,107 @@
+//! MoE routing skew in lowering: a balanced load equals no skew exactly, Zipf skew slows an
+//! EP plan's MoE layers (the busiest rank), EPLB recovers part of it, bad loads are errors.
+
+use parallax_hw::{Cluster, RooflineModel};
+use parallax_ir::routing::ExpertLoad;
+use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
+use parallax_plan::{lower_plan, LowerOptions, MoeLoad, MoeRouting, Plan, PlanError};
+use parallax_sim::StageCost;
+use std::sync::Arc;
+
+fn batches() -> Vec<Batch> {
+    vec![
+        Batch {
+            prefill: vec![],
+            decode: DecodeGroup::uniform(64, 2000),
+        },
+        Batch {
+            prefill: vec![PrefillChunk {
+                new_tokens: 4096,
+                prefix: 0,
+            }],
+            decode: DecodeGroup::default(),
+        },
+        Batch {
+            prefill: vec![PrefillChunk {
+                new_tokens: 20_000,
+                prefix: 0,
+            }],
+            decode: DecodeGroup::default(),
+        },
+    ]
+}
+
+/// Step times of every batch on stage 0 of `plan` for qwen3-30b-a3b on 1×8 H100.
+fn step_times(plan: &str, moe_load: Option<MoeLoad>) -> Result<Vec<f64>, PlanError> {
+    let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let plan: Plan = plan.parse().unwrap();
+    let opts = LowerOptions {
+        moe_load,
+        ..LowerOptions::default()
+    };
+    let l = lower_plan(&model, &plan, &cluster, cost, &opts)?;
+    Ok(batches()
+        .iter()
+        .map(|b| {
+            let s = l.stages[0][0].step(b);
+            s.seconds
+        })
+        .collect())
+}
+
+fn zipf(exponent: f64, redundant: u32) -> Option<MoeLoad> {
+    Some(MoeLoad {
+        routing: MoeRouting::Zipf { exponent, seed: 7 },
+        redundant,
+    })
+}
+
+#[test]
+fn balanced_equals_unset_exactly() {
+    let none = step_times("ep=8", None).unwrap();
+    assert_eq!(step_times("ep=8", zipf(0.0, 0)).unwrap(), none);
+    let flat: &'static ExpertLoad = Box::leak(Box::new(ExpertLoad::balanced(128)));
+    let measured = Some(MoeLoad {
+        routing: MoeRouting::Measured(flat),
+        redundant: 0,
+    });
+    assert_eq!(step_times("ep=8", measured).unwrap(), none);
+    // A dense plan (ep=1) too.
+    assert_eq!(
+        step_times("tp=8", zipf(0.0, 0)).unwrap(),
+        step_times("tp=8", None).unwrap()
+    );
+}
+
+#[test]
+fn zipf_slows_ep_and_eplb_recovers_part() {
+    let none = step_times("ep=8", None).unwrap();
+    let skew = step_times("ep=8", zipf(1.2, 0)).unwrap();
+    let eplb = step_times("ep=8", zipf(1.2, 32)).unwrap();
+    // Prefill batches are compute-bound on the routed experts: the busiest rank is slower.
+    for i in 1..none.len() {
+        assert!(skew[i] > none[i] * 1.1, "{i}: {skew:?} vs {none:?}");
+        assert!(eplb[i] < skew[i], "{i}: {eplb:?} vs {skew:?}");
+        assert!(eplb[i] >= none[i], "{i}: {eplb:?} vs {none:?}");
+    }
+}
+
+#[test]
+fn bad_loads_are_errors() {
+    let short: &'static ExpertLoad = Box::leak(Box::new(ExpertLoad::balanced(10)));
+    let e = step_times(
+        "ep=8",
+        Some(MoeLoad {
+            routing: MoeRouting::Measured(short),
+            redundant: 0,
+        }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("10 entries") && e.contains("128"), "{e}");
+    // 128 + 3 replicas do not divide over 8 ranks.
+    let e = step_times("ep=8", zipf(1.0, 3)).unwrap_err().to_string();
+    assert!(e.contains("eplb") && e.contains('3'), "{e}");
+}
