@@ -89,6 +89,13 @@ pub enum SimError {
         /// What was expected.
         expected: String,
     },
+    /// [`crate::Simulator::run_until`] reached its wall-clock deadline before the workload
+    /// finished (a budget, not a fault of the input).
+    #[error("the simulation stopped at its wall-clock deadline after {events} events")]
+    DeadlineReached {
+        /// Events (arrivals and iterations) processed before stopping.
+        events: u64,
+    },
 }
 
 /// `v` as a short text: plain decimals for ordinary magnitudes, scientific notation for

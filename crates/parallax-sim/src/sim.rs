@@ -417,6 +417,22 @@ impl Simulator {
     /// assert!((report.requests[0].e2e_s() - 0.03).abs() < 1e-12);
     /// ```
     pub fn run(&self, workload: &Workload) -> Result<SimReport, SimError> {
+        self.run_until(workload, None)
+    }
+
+    /// [`Simulator::run`] under a wall-clock `deadline`: the event loop reads the clock every
+    /// 1,024 events and stops with [`SimError::DeadlineReached`] once past it. A run that
+    /// finishes before the deadline is exactly [`Simulator::run`]'s (the clock never changes
+    /// a result, it only cuts a run short); `None` never stops. Searches use it so that a
+    /// wall-clock budget also bounds the simulations already running when it expires.
+    ///
+    /// # Errors
+    /// As [`Simulator::run`], plus [`SimError::DeadlineReached`].
+    pub fn run_until(
+        &self,
+        workload: &Workload,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<SimReport, SimError> {
         let cfg = &self.config;
         let reps = self
             .replicas
@@ -551,7 +567,14 @@ impl Simulator {
         let reqs = &workload.requests;
         let mut ai = 0usize;
         let mut eligible = Vec::with_capacity(run.reps.len());
+        let mut events: u64 = 0;
         loop {
+            events += 1;
+            if let Some(d) = deadline {
+                if events % 1024 == 0 && std::time::Instant::now() >= d {
+                    return Err(SimError::DeadlineReached { events });
+                }
+            }
             let ta = run.next_arrival(reqs.get(ai).map(|r| r.arrival_s));
             let te = run.heap.peek().map_or(f64::INFINITY, |e| e.t);
             if ta == f64::INFINITY && te == f64::INFINITY {

@@ -421,10 +421,15 @@ pub(super) fn compare(
     let results: Vec<Option<Result<Evaluated>>> = candidates
         .par_iter()
         .map(|(plan, sched)| {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let past = || deadline.is_some_and(|d| Instant::now() >= d);
+            if past() {
                 None
             } else {
-                Some(evaluate(ctx, plan, sched, prefill_req.min(ctx.required)))
+                // A simulation the budget cut short counts as not simulated.
+                match evaluate(ctx, plan, sched, prefill_req.min(ctx.required)) {
+                    Err(_) if past() => None,
+                    r => Some(r),
+                }
             }
         })
         .collect();

@@ -883,7 +883,9 @@ impl Ctx<'_> {
 
     fn run(&self, sim: &Simulator, w: &Workload) -> Result<Metrics> {
         self.sims.fetch_add(1, Ordering::Relaxed);
-        Ok(sim.run(w)?.metrics)
+        // The search's budget also stops a simulation already running when it expires (the
+        // candidate then counts as not simulated).
+        Ok(sim.run_until(w, self.deadline)?.metrics)
     }
 
     /// Lower and simulate one candidate (with the rate search for `throughput`).
