@@ -260,7 +260,11 @@ pub(crate) fn lower_unchecked(
         }
         return crate::hetero::lower_unchecked(model, plan, cluster, &[cost], opts).map(|(l, _)| l);
     }
-    let memory = plan_memory(model, plan, cluster, &opts.memory)?;
+    let mut memory = plan_memory(model, plan, cluster, &opts.memory)?;
+    if let Some(l) = &opts.moe_load {
+        // EPLB's redundant experts occupy weight memory on every EP rank.
+        l.add_eplb_weights(model, plan, &mut memory)?;
+    }
     let specs = plan.stages(model)?;
     let mapping = Mapping::new(plan, cluster)?;
     let kv_blocks = memory.kv_blocks();

@@ -40,6 +40,47 @@ pub struct MoeLoad {
 }
 
 impl MoeLoad {
+    /// Add the weights of EPLB's redundant experts to each stage's per-device weights in
+    /// `memory` (one replica's report of `plan`): every EP rank of a MoE layer holds
+    /// `redundant / ep` extra experts, each its gate/up and down projections over the cell's
+    /// expert tensor-parallel degree, in the model's weight type. No redundant experts: no
+    /// change.
+    ///
+    /// # Errors
+    /// As [`Plan::stages`].
+    pub fn add_eplb_weights(
+        &self,
+        model: &Model,
+        plan: &Plan,
+        memory: &mut crate::memory::MemoryReport,
+    ) -> Result<(), PlanError> {
+        if self.redundant == 0 {
+            return Ok(());
+        }
+        let wb = model.precision.weights.bytes();
+        for spec in plan.stages(model)? {
+            let mut extra = 0.0;
+            for seg in &spec.segments {
+                let block = &model.runs[seg.run].block;
+                for (i, cell) in block.cells.iter().enumerate() {
+                    if let Cell::Moe(m) = cell {
+                        let shard = plan.placement(block, i).shard;
+                        let per_rank = self.redundant as f64 / shard.ep.max(1) as f64;
+                        let up = if m.gated { 2.0 } else { 1.0 };
+                        let expert =
+                            (up + 1.0) * m.hidden as f64 * m.expert_intermediate as f64 * wb
+                                / shard.tp.max(1) as f64;
+                        extra += seg.blocks as f64 * per_rank * expert;
+                    }
+                }
+            }
+            if let Some(s) = memory.stages.get_mut(spec.index) {
+                s.weights_bytes += extra;
+            }
+        }
+        Ok(())
+    }
+
     /// The load over `experts` experts.
     ///
     /// # Errors

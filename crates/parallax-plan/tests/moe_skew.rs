@@ -105,3 +105,36 @@ fn bad_loads_are_errors() {
     let e = step_times("ep=8", zipf(1.0, 3)).unwrap_err().to_string();
     assert!(e.contains("eplb") && e.contains('3'), "{e}");
 }
+
+#[test]
+fn eplb_redundant_experts_occupy_weight_memory() {
+    let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let plan: Plan = "ep=8".parse().unwrap();
+    let lower = |moe_load| {
+        let opts = LowerOptions {
+            moe_load,
+            ..LowerOptions::default()
+        };
+        lower_plan(&model, &plan, &cluster, cost.clone(), &opts).unwrap()
+    };
+    let base = lower(zipf(1.2, 0));
+    let eplb = lower(zipf(1.2, 16));
+    // 16 redundant experts over 8 EP ranks: 2 more experts per rank in each of the 48 MoE
+    // layers, each gate/up + down (3 × hidden × expert_intermediate) in bf16, tp 1.
+    let (layers, hidden, inter) = (48.0, 2048.0, 768.0);
+    let expected = layers * 2.0 * 3.0 * hidden * inter * 2.0;
+    let delta = eplb.memory.stages[0].weights_bytes - base.memory.stages[0].weights_bytes;
+    assert!(
+        (delta - expected).abs() < 1e-6 * expected,
+        "{delta} vs {expected}"
+    );
+    assert!(eplb.memory.kv_blocks() < base.memory.kv_blocks());
+    // No EPLB: the weights are the balanced plan's.
+    let none = lower(None);
+    assert_eq!(
+        base.memory.stages[0].weights_bytes,
+        none.memory.stages[0].weights_bytes
+    );
+}
