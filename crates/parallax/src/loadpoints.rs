@@ -443,14 +443,39 @@ pub fn predict_load_point(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
     );
-    let c = concurrency as usize;
-    let warm = WARMUP_PER_CLIENT * c;
-    let n = warm + MEASURED_PER_CLIENT * c;
     // A prompt longer than a non-chunking engine's token budget was evidently served: the
     // deployment's budget was at least the prompt.
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
     }
+    let lower = LowerOptions {
+        required_kv_tokens: p.isl as u64 + p.osl as u64,
+        ..engine.lower_options(&LowerOptions::default())
+    };
+    let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
+    let config = SimConfig {
+        max_concurrency: Some(concurrency),
+        ..engine.sim_config(&SimConfig::default())
+    };
+    let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
+    closed_loop(&sim, p, concurrency, opts.stagger)
+}
+
+/// The closed-loop benchmark of a load point on `sim` (aggregated or disaggregated): every
+/// client runs `WARMUP_PER_CLIENT` warm-up and `MEASURED_PER_CLIENT` measured requests.
+/// Pass 1 starts every client at once; its mean request lifetime sets the stagger of pass 2,
+/// whose clients start spread over `stagger ×` that lifetime, as they are in a running
+/// benchmark's steady state (a deterministic simulation would otherwise keep identical
+/// requests in lock-step waves). Returns the measured requests' mean TTFT and TPOT, ms.
+pub(crate) fn closed_loop(
+    sim: &Simulator,
+    p: &LoadPoint,
+    concurrency: u32,
+    stagger: f64,
+) -> std::result::Result<(f64, f64), String> {
+    let c = concurrency as usize;
+    let warm = WARMUP_PER_CLIENT * c;
+    let n = warm + MEASURED_PER_CLIENT * c;
     let workload = |e2e: f64| -> std::result::Result<Workload, String> {
         let requests: Vec<Request> = (0..n)
             .map(|i| Request {
@@ -468,20 +493,6 @@ pub fn predict_load_point(
             .collect();
         Workload::new(&p.id, requests).map_err(|e| e.to_string())
     };
-    let lower = LowerOptions {
-        required_kv_tokens: p.isl as u64 + p.osl as u64,
-        ..engine.lower_options(&LowerOptions::default())
-    };
-    let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
-    let config = SimConfig {
-        max_concurrency: Some(concurrency),
-        ..engine.sim_config(&SimConfig::default())
-    };
-    let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
-    // Pass 1: every client starts at once; its mean request lifetime sets the stagger of
-    // pass 2, whose clients start spread over that lifetime, as they are in a running
-    // benchmark's steady state (a deterministic simulation would otherwise keep identical
-    // requests in lock-step waves).
     let first = sim.run(&workload(0.0)?).map_err(|e| e.to_string())?;
     let done: Vec<f64> = first.requests[warm..]
         .iter()
@@ -494,7 +505,7 @@ pub fn predict_load_point(
         done.iter().sum::<f64>() / done.len() as f64
     };
     let report = sim
-        .run(&workload(opts.stagger * lifetime)?)
+        .run(&workload(stagger * lifetime)?)
         .map_err(|e| e.to_string())?;
     let measured = &report.requests[warm..];
     if let Some(r) = measured.iter().find(|r| !r.completed) {

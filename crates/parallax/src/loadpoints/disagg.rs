@@ -12,15 +12,11 @@
 //! GPUs are `⌈total / 8⌉` nodes of 8, the prefill pool first; KV moves over the network when
 //! the pools span more than one node.
 
-use super::{
-    gpu_of_system, model_of_checkpoint, quantization_of, LoadPoint, LoadPointOptions,
-    MEASURED_PER_CLIENT, WARMUP_PER_CLIENT,
-};
+use super::{gpu_of_system, model_of_checkpoint, quantization_of, LoadPoint, LoadPointOptions};
 use crate::error::Result;
 use crate::validate::bad;
 use parallax_hw::Cluster;
 use parallax_plan::{lower_disaggregated, DisaggPlan, EngineModel, LowerOptions, Plan};
-use parallax_sim::workload::{Request, Workload};
 use parallax_sim::{SimConfig, Simulator};
 use serde::Serialize;
 
@@ -180,65 +176,5 @@ pub(super) fn predict(
         ..engine.sim_config(&SimConfig::default())
     };
     let sim = Simulator::new(replicas, config).map_err(|e| e.to_string())?;
-    closed_loop(&sim, p, concurrency, opts.stagger)
-}
-
-/// The closed-loop benchmark of [`super`] on `sim`: two passes, the second with clients
-/// started over `stagger ×` the first pass's mean request lifetime; means over the measured
-/// requests.
-fn closed_loop(
-    sim: &Simulator,
-    p: &LoadPoint,
-    concurrency: u32,
-    stagger: f64,
-) -> std::result::Result<(f64, f64), String> {
-    let c = concurrency as usize;
-    let warm = WARMUP_PER_CLIENT * c;
-    let n = warm + MEASURED_PER_CLIENT * c;
-    let workload = |e2e: f64| -> std::result::Result<Workload, String> {
-        let requests: Vec<Request> = (0..n)
-            .map(|i| Request {
-                id: i as u64,
-                arrival_s: if i < c {
-                    e2e * i as f64 / c as f64
-                } else {
-                    e2e
-                },
-                prompt_tokens: p.isl,
-                output_tokens: p.osl,
-                prefix: None,
-            })
-            .collect();
-        Workload::new(&p.id, requests).map_err(|e| e.to_string())
-    };
-    let first = sim.run(&workload(0.0)?).map_err(|e| e.to_string())?;
-    let done: Vec<f64> = first.requests[warm..]
-        .iter()
-        .filter(|r| r.completed)
-        .map(|r| r.e2e_s())
-        .collect();
-    let lifetime = if done.is_empty() {
-        0.0
-    } else {
-        done.iter().sum::<f64>() / done.len() as f64
-    };
-    let report = sim
-        .run(&workload(stagger * lifetime)?)
-        .map_err(|e| e.to_string())?;
-    let measured = &report.requests[warm..];
-    if let Some(r) = measured.iter().find(|r| !r.completed) {
-        return Err(format!(
-            "request {} did not complete in the simulation ({})",
-            r.id,
-            r.rejected.map_or("unfinished".into(), |x| format!("{x:?}"))
-        ));
-    }
-    let k = measured.len() as f64;
-    let ttft = measured.iter().map(|r| r.ttft_s()).sum::<f64>() / k * 1e3;
-    let tpot = if p.osl > 1 {
-        measured.iter().map(|r| r.tpot_s()).sum::<f64>() / k * 1e3
-    } else {
-        f64::NAN
-    };
-    Ok((ttft, tpot))
+    super::closed_loop(&sim, p, concurrency, opts.stagger)
 }
