@@ -312,7 +312,9 @@ pub fn uneven_plans(
     let mut memo: BTreeMap<Plan, Option<Vec<u32>>> = BTreeMap::new();
     let mut out = Vec::new();
     for plan in plans {
-        if plan.pp < 2 || plan.layers.is_some() {
+        // Plans on named GPU kinds (mixed clusters) get their layers from the heterogeneous
+        // enumerator's own split.
+        if plan.pp < 2 || plan.layers.is_some() || plan.on.is_some() {
             continue;
         }
         let mut shape = plan.clone();
