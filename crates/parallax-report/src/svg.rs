@@ -5,6 +5,7 @@
 //! gives a plot that says "no data" rather than an error.
 
 use crate::ReportError;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -55,6 +56,36 @@ fn no_data(root: &Area<'_>, title: &str) -> DrawResult {
         .map_err(err)
 }
 
+/// A titled chart over `x` × `y` with both axes described and no minor grid lines (the
+/// frame of every x–y plot here); `y_area` is the width of the y-label area, px.
+fn xy_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    x: (f64, f64),
+    y: (f64, f64),
+    y_area: u32,
+) -> Result<
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ReportError,
+> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 /// `[lo, hi]` padded by 5 % (or ±1 / ±|v|·10 % when all values are equal).
 fn range(values: impl Iterator<Item = f64>, from_zero: bool) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -102,20 +133,7 @@ pub fn pareto(
         ) else {
             return no_data(root, title);
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = xy_chart(root, title, (x_label, y_label), xr, yr, 64)?;
         let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
         chart
             .draw_series(
@@ -169,20 +187,14 @@ pub fn cdf(
         let Some(xr) = range(series.iter().flat_map(|s| s.1.iter().copied()), true) else {
             return no_data(root, title);
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xr.0..xr.1, 0.0..1.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc("fraction of requests")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = xy_chart(
+            root,
+            title,
+            (x_label, "fraction of requests"),
+            xr,
+            (0.0, 1.0),
+            56,
+        )?;
         for (i, (name, values)) in series.iter().enumerate() {
             let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
             if v.is_empty() {
@@ -231,20 +243,7 @@ pub fn curves(
         ) else {
             return no_data(root, title);
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
+        let mut chart = xy_chart(root, title, (x_label, y_label), xr, yr, 64)?;
         for (i, (name, pts)) in series.iter().enumerate() {
             let pts: Vec<(f64, f64)> = pts
                 .iter()
