@@ -395,13 +395,7 @@ pub fn predict_load_point(
     let concurrency = p
         .concurrency
         .ok_or("no client concurrency recorded (provenance, id or batch_size)")?;
-    let gpu = gpu_of_system(&p.system)
-        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
-    let mut model = model_of_checkpoint(&p.model)
-        .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
-    if let Some(q) = quantization_of(&p.quantization)? {
-        model.precision = model.precision.quantized(q);
-    }
+    let (gpu, model) = row_model(p)?;
     // `batch_size` is per worker: a concurrency above it means several workers (replicas).
     let workers = match p.batch_size {
         Some(b) if b < concurrency => concurrency.div_ceil(b),
@@ -425,29 +419,12 @@ pub fn predict_load_point(
         format!("{workers}x{per_replica}x{gpu}")
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let mut engine: EngineModel = match &opts.engine {
-        Some(e) => e.clone(),
-        None => crate::engine_model(p.engine, &model, &cluster, p.tp),
-    };
-    if let Some(b) = p.batch_size {
-        engine.scheduler.max_num_seqs = b;
-        if engine.scheduler.max_num_batched_tokens < b {
-            engine.scheduler.max_num_batched_tokens = b;
-        }
-    }
-    if let Some(h) = opts.host {
-        engine.host = h;
-    }
+    let engine = row_engine(p, opts, &model, &cluster, p.tp, p.batch_size);
     let plan = Plan::new(workers, p.pp, p.tp);
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
     );
-    // A prompt longer than a non-chunking engine's token budget was evidently served: the
-    // deployment's budget was at least the prompt.
-    if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
-        engine.scheduler.max_num_batched_tokens = p.isl;
-    }
     let lower = LowerOptions {
         required_kv_tokens: p.isl as u64 + p.osl as u64,
         ..engine.lower_options(&LowerOptions::default())
@@ -459,6 +436,50 @@ pub fn predict_load_point(
     };
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
     closed_loop(&sim, p, concurrency, opts.stagger)
+}
+
+/// The GPU name and model of a load point (a quantised checkpoint is its base model with the
+/// row's GEMM quantisation).
+pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
+    let gpu = gpu_of_system(&p.system)
+        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
+    let mut model = model_of_checkpoint(&p.model)
+        .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
+    if let Some(q) = quantization_of(&p.quantization)? {
+        model.precision = model.precision.quantized(q);
+    }
+    Ok((gpu, model))
+}
+
+/// The engine a load point ran: `opts.engine`, else its backend's preset for `cluster` at
+/// TP `tp`; the deployment's `batch_size` (when recorded) as its running-request cap, the
+/// host-term override of `opts`, and a non-chunking engine's token budget raised to the prompt
+/// (a longer prompt was evidently served: the budget was at least the prompt).
+pub(crate) fn row_engine(
+    p: &LoadPoint,
+    opts: &LoadPointOptions,
+    model: &Model,
+    cluster: &Cluster,
+    tp: u32,
+    batch_size: Option<u32>,
+) -> EngineModel {
+    let mut engine: EngineModel = match &opts.engine {
+        Some(e) => e.clone(),
+        None => crate::engine_model(p.engine, model, cluster, tp),
+    };
+    if let Some(b) = batch_size {
+        engine.scheduler.max_num_seqs = b;
+        if engine.scheduler.max_num_batched_tokens < b {
+            engine.scheduler.max_num_batched_tokens = b;
+        }
+    }
+    if let Some(h) = opts.host {
+        engine.host = h;
+    }
+    if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
+        engine.scheduler.max_num_batched_tokens = p.isl;
+    }
+    engine
 }
 
 /// The closed-loop benchmark of a load point on `sim` (aggregated or disaggregated): every

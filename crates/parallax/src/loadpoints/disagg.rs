@@ -12,11 +12,11 @@
 //! GPUs are `⌈total / 8⌉` nodes of 8, the prefill pool first; KV moves over the network when
 //! the pools span more than one node.
 
-use super::{gpu_of_system, model_of_checkpoint, quantization_of, LoadPoint, LoadPointOptions};
+use super::{LoadPoint, LoadPointOptions};
 use crate::error::Result;
 use crate::validate::bad;
 use parallax_hw::Cluster;
-use parallax_plan::{lower_disaggregated, DisaggPlan, EngineModel, LowerOptions, Plan};
+use parallax_plan::{lower_disaggregated, DisaggPlan, LowerOptions, Plan};
 use parallax_sim::{SimConfig, Simulator};
 use serde::Serialize;
 
@@ -126,13 +126,7 @@ pub(super) fn predict(
             .decode_batch_size
             .map(|b| b.saturating_mul(s.decode_workers)))
         .ok_or("no client concurrency recorded (provenance, id or decode batch size)")?;
-    let gpu = gpu_of_system(&p.system)
-        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
-    let mut model = model_of_checkpoint(&p.model)
-        .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
-    if let Some(q) = quantization_of(&p.quantization)? {
-        model.precision = model.precision.quantized(q);
-    }
+    let (gpu, model) = super::row_model(p)?;
     let plan = plan_of(&s);
     let total = plan.devices();
     if total > 1024 {
@@ -144,22 +138,7 @@ pub(super) fn predict(
         format!("{}x8x{gpu}", total.div_ceil(8))
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let mut engine: EngineModel = match &opts.engine {
-        Some(e) => e.clone(),
-        None => crate::engine_model(p.engine, &model, &cluster, s.decode_tp),
-    };
-    if let Some(b) = s.decode_batch_size {
-        engine.scheduler.max_num_seqs = b;
-        if engine.scheduler.max_num_batched_tokens < b {
-            engine.scheduler.max_num_batched_tokens = b;
-        }
-    }
-    if let Some(h) = opts.host {
-        engine.host = h;
-    }
-    if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
-        engine.scheduler.max_num_batched_tokens = p.isl;
-    }
+    let engine = super::row_engine(p, opts, &model, &cluster, s.decode_tp, s.decode_batch_size);
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
