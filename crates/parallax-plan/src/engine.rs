@@ -257,20 +257,19 @@ impl EngineModel {
             EngineKind::VllmV0 => EngineModel {
                 name: kind.name().into(),
                 mirrors: "vLLM 0.6 V0 engine defaults".into(),
-                scheduler: if ctx.max_model_len > VLLM_V0_LONG_CONTEXT && !ctx.mla_or_sliding_window
-                {
+                scheduler: {
+                    // Long contexts: V0 turns chunked prefill on by itself.
+                    let chunked =
+                        ctx.max_model_len > VLLM_V0_LONG_CONTEXT && !ctx.mla_or_sliding_window;
+                    let (policy, max_num_batched_tokens) = if chunked {
+                        (SchedulerKind::Chunked, VLLM_V0_CHUNKED_BUDGET)
+                    } else {
+                        (SchedulerKind::VllmV0, ctx.max_model_len.max(2048))
+                    };
                     SchedulerConfig {
-                        kind: SchedulerKind::Chunked,
+                        kind: policy,
                         max_num_seqs: 256,
-                        max_num_batched_tokens: VLLM_V0_CHUNKED_BUDGET,
-                        chunk_size: None,
-                        watermark: 0.01,
-                    }
-                } else {
-                    SchedulerConfig {
-                        kind: SchedulerKind::VllmV0,
-                        max_num_seqs: 256,
-                        max_num_batched_tokens: ctx.max_model_len.max(2048),
+                        max_num_batched_tokens,
                         chunk_size: None,
                         watermark: 0.01,
                     }
