@@ -711,14 +711,7 @@ impl Run<'_> {
             *eligible = keep;
         }
         let reps = &self.reps;
-        let r = router.pick(reps.len(), eligible, |i| match router_load(cfg.router) {
-            Load::Requests => reps[i]
-                .engines
-                .iter()
-                .map(|e| e.num_unfinished() as u64)
-                .sum(),
-            Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
-        });
+        let r = router.pick(reps.len(), eligible, |i| replica_load(&reps[i], cfg.router));
         let rep = &mut self.reps[r];
         let v = if affinity && rep.engines.len() > 1 {
             let hits: Vec<u32> = rep
@@ -734,21 +727,13 @@ impl Run<'_> {
                 .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
                 .unwrap_or(0)
         };
-        let eng = &mut rep.engines[v];
-        if eng.inflight == Inflight::None {
-            if !eng.wake_pending {
-                eng.wake_pending = true;
-                self.seq += 1;
-                self.heap.push(Ev {
-                    t,
-                    seq: self.seq,
-                    r: r as u32,
-                    v: v as u32,
-                });
+        if !self.wake_if_idle(r, v, t) {
+            let eng = &mut self.reps[r].engines[v];
+            if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
+                eng.steady_left = 0;
             }
-        } else if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
-            eng.steady_left = 0;
         }
+        let eng = &mut self.reps[r].engines[v];
         eng.add(ai as u32, p, if split.is_some() { 1 } else { o }, prefix);
         self.records[ai].replica = Some(r as u32);
     }
@@ -788,35 +773,38 @@ impl Run<'_> {
             })
             .collect();
         let reps = &self.reps;
-        let r = router.pick(reps.len(), &eligible, |i| match router_load(cfg.router) {
-            Load::Requests => reps[i]
-                .engines
-                .iter()
-                .map(|e| e.num_unfinished() as u64)
-                .sum(),
-            Load::Tokens => reps[i].engines.iter().map(|e| e.outstanding_tokens()).sum(),
+        let r = router.pick(reps.len(), &eligible, |i| {
+            replica_load(&reps[i], cfg.router)
         });
         let rep = &mut self.reps[r];
         let v = (0..rep.engines.len())
             .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
             .unwrap_or(0);
-        let eng = &mut rep.engines[v];
-        if eng.inflight == Inflight::None {
-            if !eng.wake_pending {
-                eng.wake_pending = true;
-                self.seq += 1;
-                self.heap.push(Ev {
-                    t,
-                    seq: self.seq,
-                    r: r as u32,
-                    v: v as u32,
-                });
-            }
-        } else {
+        if !self.wake_if_idle(r, v, t) {
             // A new decode joins: a repeated decode-only plan no longer covers everyone.
-            eng.steady_left = 0;
+            self.reps[r].engines[v].steady_left = 0;
         }
-        eng.add_remote(idx as u32, p, o, rec.first_token_s);
+        self.reps[r].engines[v].add_remote(idx as u32, p, o, rec.first_token_s);
+    }
+
+    /// When engine `v` of replica `r` runs no iteration, make sure it wakes at `t` (one
+    /// pending wake-up at most). Returns whether it was idle.
+    fn wake_if_idle(&mut self, r: usize, v: usize, t: f64) -> bool {
+        let eng = &mut self.reps[r].engines[v];
+        if eng.inflight != Inflight::None {
+            return false;
+        }
+        if !eng.wake_pending {
+            eng.wake_pending = true;
+            self.seq += 1;
+            self.heap.push(Ev {
+                t,
+                seq: self.seq,
+                r: r as u32,
+                v: v as u32,
+            });
+        }
+        true
     }
 
     /// Run the batch in `self.batch` through replica `r`'s stages, formed by engine `v` at `t`.
@@ -1173,6 +1161,14 @@ const KV_ARRIVAL: u32 = u32::MAX;
 enum Load {
     Requests,
     Tokens,
+}
+
+/// A replica's load as `policy` counts it: unfinished requests, or outstanding tokens.
+fn replica_load(rep: &Rep<'_>, policy: RouterPolicy) -> u64 {
+    match router_load(policy) {
+        Load::Requests => rep.engines.iter().map(|e| e.num_unfinished() as u64).sum(),
+        Load::Tokens => rep.engines.iter().map(|e| e.outstanding_tokens()).sum(),
+    }
 }
 
 fn router_load(p: RouterPolicy) -> Load {
