@@ -1022,16 +1022,7 @@ impl Ctx<'_> {
         kinds
             .into_iter()
             .map(|(name, description, f)| {
-                let mut b = Baseline {
-                    name: name.into(),
-                    description: description.into(),
-                    plan: None,
-                    objective: None,
-                    meets_constraints: false,
-                    metrics: None,
-                    speedup: None,
-                    error: None,
-                };
+                let mut b = Baseline::unset(name, description);
                 let plan = match f(&s.model, &view, &mem, self.required) {
                     Ok(p) => p,
                     Err(e) => {

@@ -120,6 +120,22 @@ pub struct Baseline {
     pub error: Option<String>,
 }
 
+impl Baseline {
+    /// A baseline named `name` with nothing simulated yet (no plan, no metrics, no error).
+    pub(crate) fn unset(name: &str, description: &str) -> Baseline {
+        Baseline {
+            name: name.into(),
+            description: description.into(),
+            plan: None,
+            objective: None,
+            meets_constraints: false,
+            metrics: None,
+            speedup: None,
+            error: None,
+        }
+    }
+}
+
 /// Why no candidate is a result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]

@@ -360,17 +360,10 @@ pub(crate) fn best_even_baseline(
     best: Option<&RankedPlan>,
     objective: Objective,
 ) -> Baseline {
-    let mut b = Baseline {
-        name: "best-even-split".into(),
-        description: "the best simulated plan with every pipeline split evenly (no DP split)"
-            .into(),
-        plan: None,
-        objective: None,
-        meets_constraints: false,
-        metrics: None,
-        speedup: None,
-        error: None,
-    };
+    let mut b = Baseline::unset(
+        "best-even-split",
+        "the best simulated plan with every pipeline split evenly (no DP split)",
+    );
     match ranked.iter().find(|r| r.plan.layers.is_none()) {
         Some(r) => {
             b.plan = Some(r.plan.clone());
