@@ -662,6 +662,8 @@ fn simulate_json(
             chunk_size,
         )?,
         host: engine.as_ref().map(|e| e.host).unwrap_or_default(),
+        schedule_ahead: engine.as_ref().is_some_and(|e| e.schedule_ahead),
+        frontend_latency_s: engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
         router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
         seed,
         slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,

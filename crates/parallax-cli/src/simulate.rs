@@ -87,6 +87,19 @@ pub struct SimulateArgs {
     /// --max-concurrency`): a request is sent at its arrival time or when one completes.
     #[arg(long)]
     max_concurrency: Option<u32>,
+    /// One-way latency between the clients and the engine's scheduler (HTTP, the API server,
+    /// tokenization), with a unit (`3ms`) or `0`: requests reach the engine this much after
+    /// they are sent and tokens reach the client this much after they are produced, so TTFT
+    /// and end-to-end latency include it twice. Default: the engine's (3 ms for every preset,
+    /// fitted on the development load points; 0 with `--engine none`); at most 60s.
+    #[arg(long, value_name = "DURATION")]
+    frontend_latency: Option<String>,
+    /// Whether the engine forms the next iteration's batch while the current one runs (vLLM
+    /// V1's async scheduling, SGLang's and TensorRT-LLM's overlap schedulers): `on` or `off`.
+    /// A request arriving at a busy engine then joins the second iteration after its arrival.
+    /// Default: the engine's (on for sglang and trtllm, off for vllm 0.12 and vllm-v0).
+    #[arg(long, value_name = "on|off")]
+    schedule_ahead: Option<String>,
     /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
     /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
     /// V0's token budget follows it.
@@ -217,6 +230,14 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
     Ok(SimConfig {
         scheduler,
         host: engine.host,
+        schedule_ahead: match a.schedule_ahead.as_deref() {
+            None => engine.schedule_ahead,
+            Some(v) => on_off("--schedule-ahead", v)?,
+        },
+        frontend_latency_s: match a.frontend_latency.as_deref() {
+            None => engine.frontend_latency_s,
+            Some(v) => frontend_latency(v)?,
+        },
         max_concurrency: a.max_concurrency,
         router: a.router.parse::<RouterPolicy>().map_err(CliError::input)?,
         seed: a.seed,
@@ -228,6 +249,33 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
         cpu_prefix_cache_bytes_per_gpu: a.cpu_prefix_cache * (1u64 << 30) as f64,
         ..SimConfig::default()
     })
+}
+
+/// `on`/`off` (also `true`/`false`).
+fn on_off(flag: &str, v: &str) -> Result<bool, CliError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(CliError::input(format!(
+            "invalid {flag} `{v}` (expected on or off)"
+        ))),
+    }
+}
+
+/// `--frontend-latency`: `0`, or a duration of at most
+/// [`parallax::sim::MAX_FRONTEND_LATENCY_S`].
+fn frontend_latency(v: &str) -> Result<f64, CliError> {
+    if v.trim() == "0" {
+        return Ok(0.0);
+    }
+    let s = common::duration("--frontend-latency", v)?.as_secs_f64();
+    let max = parallax::sim::MAX_FRONTEND_LATENCY_S;
+    if s > max {
+        return Err(CliError::input(format!(
+            "invalid --frontend-latency `{v}`: at most {max} s (expected e.g. 3ms)"
+        )));
+    }
+    Ok(s)
 }
 
 fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {

@@ -674,8 +674,9 @@ fn max_model_len_and_max_concurrency() {
     };
     let open = run(&[]);
     let closed = run(&["--max-concurrency", "1"]);
-    // (only the engine's host time before the first iteration, about 1 ms)
-    assert!(closed["queue_ms"]["max"].as_f64().unwrap() < 2.0);
+    // (only the 3 ms front end and the engine's host time before the first iteration,
+    // about 1 ms)
+    assert!(closed["queue_ms"]["max"].as_f64().unwrap() < 5.0);
     assert!(
         closed["ttft_ms"]["mean"].as_f64().unwrap() < open["ttft_ms"]["mean"].as_f64().unwrap()
     );

@@ -100,9 +100,10 @@ impl FromStr for EngineKind {
 /// fp8/fp4 GEMM prices to be meaningful). For every engine the serial form fits best: the
 /// exposed host time per iteration is what remains after each engine's own overlap (vLLM's
 /// async scheduling, SGLang's and TensorRT-LLM's overlap schedulers), so the presets model it
-/// as serial host time with these magnitudes. Fitted errors (median |error|, bf16 rows, H100):
-/// vLLM TTFT 34.6 % / TPOT 5.2 % (93 rows), SGLang 13.3 % / 5.4 % (84), TensorRT-LLM
-/// 63.0 % / 4.5 % (177). vLLM V0 has no development data: it uses the V1 fit.
+/// as serial host time with these magnitudes. Fitted errors (median |error|, bf16 rows, H100,
+/// with the [`FRONTEND_FITTED`] latency and the presets' scheduling ahead): vLLM TTFT 34.6 % /
+/// TPOT 5.2 % (90 rows), SGLang 14.3 % / 5.4 % (84), TensorRT-LLM 47.8 % / 5.2 % (177; 63.0 %
+/// / 4.5 % before those two). vLLM V0 has no development data: it uses the V1 fit.
 pub const FITTED: [(EngineKind, f64, f64); 4] = [
     (EngineKind::Vllm, 1.0e-3, 60e-6),
     (EngineKind::VllmV0, 1.0e-3, 60e-6),
@@ -151,6 +152,13 @@ pub struct EngineModel {
     pub block_size: u32,
     /// The engine's own kernels (fused elementwise ops, custom all-reduce).
     pub kernels: EngineKernels,
+    /// The scheduler forms the next iteration's batch while the current one runs (vLLM V1's
+    /// async scheduling, SGLang's and TensorRT-LLM's overlap schedulers; see
+    /// [`SimConfig::schedule_ahead`]).
+    pub schedule_ahead: bool,
+    /// One-way latency between a client and the engine's scheduler, seconds (see
+    /// [`SimConfig::frontend_latency_s`]).
+    pub frontend_latency_s: f64,
 }
 
 /// What a preset's defaults depend on.
@@ -179,6 +187,31 @@ pub const VLLM_V0_CHUNKED_BUDGET: u32 = 512;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
+/// One-way client ↔ scheduler latency of each engine's serving front end, seconds
+/// ([`EngineModel::frontend_latency_s`]): the client's HTTP request and the API server's
+/// parsing and tokenization on the way in, detokenization and streaming on the way out.
+/// Fitted on the same development split as [`FITTED`] (`fit_engines -- --frontend`: a grid of
+/// 0, 1, 3, 10 and 30 ms per engine, with and without scheduling ahead, on every aggregated
+/// row): TensorRT-LLM's H100 TTFT median was 57.9/46.7/44.9/41.6/55.0 % (TPOT 7.9/9.2/8.9/
+/// 11.2/14.0 %), vLLM's flat at 35.6 % up to 3 ms and worse above (44.5 % at 10 ms), SGLang's
+/// H100 rows within 13.3 ± 2 % throughout. One value, 3 ms, is used for every engine (it is
+/// within the best range of each; a one-way latency of a few milliseconds is what an
+/// asyncio HTTP client and a Python API server take). All rows: TTFT 51.4 → 43.0 %, TPOT
+/// 7.5 → 8.1 %.
+pub const FRONTEND_FITTED: [(EngineKind, f64); 4] = [
+    (EngineKind::Vllm, 3e-3),
+    (EngineKind::VllmV0, 3e-3),
+    (EngineKind::Sglang, 3e-3),
+    (EngineKind::Trtllm, 3e-3),
+];
+
+fn frontend_latency(kind: EngineKind) -> f64 {
+    FRONTEND_FITTED
+        .iter()
+        .find(|f| f.0 == kind)
+        .map_or(0.0, |f| f.1)
+}
+
 fn fitted(kind: EngineKind) -> (f64, f64) {
     FITTED
         .iter()
@@ -194,7 +227,9 @@ impl EngineModel {
     ///   70 GiB that are not A100s the OpenAI server uses `max_num_batched_tokens` 8192 and
     ///   `max_num_seqs` 1024, elsewhere 2048 and 256; CUDA graphs `FULL_AND_PIECEWISE` up to
     ///   `max_cudagraph_capture_size = min(2 × max_num_seqs, 512)` tokens; no admission
-    ///   watermark; `gpu_memory_utilization` 0.9, block size 16.
+    ///   watermark; `gpu_memory_utilization` 0.9, block size 16. Async scheduling off (0.12's
+    ///   `SchedulerConfig.async_scheduling` defaults to false; later releases turn it on by
+    ///   default, PR #27614: pass `schedule_ahead` for them).
     /// - **vllm-v0** (0.6.x): prefill-first without mixing, `max_num_batched_tokens =
     ///   max(max_model_len, 2048)`, `max_num_seqs` 256, 1 % watermark; decode graphs up to 256
     ///   requests, prefills eager; host work between steps; 0.9, block 16. Above a context of
@@ -205,20 +240,25 @@ impl EngineModel {
     ///   prefill, no mixing; `chunked_prefill_size` 2048 below 35 GB of GPU memory, 4096 below
     ///   60 GB, 8192 below 160 GB, 16384 above; decode graphs up to `cuda_graph_max_bs` (256
     ///   for TP < 4, 512 otherwise, on ≥ 60 GB GPUs; 512 above 160 GB; 160 below 60 GB);
-    ///   prefills eager; `mem_fraction_static` ≈ 0.88; page size 1.
+    ///   prefills eager; `mem_fraction_static` ≈ 0.88; page size 1; overlap scheduler on
+    ///   (`disable_overlap_schedule` false): the next batch is formed while one runs.
     /// - **trtllm** (`trtllm-serve`, PyTorch backend, 1.x): in-flight batching of generation
     ///   steps with whole context (prefill) requests under `max_num_tokens` 8192 (chunked
     ///   context off), `max_batch_size` 2048; generation-only CUDA graphs up to 128 requests;
     ///   KV cache 0.9 of the memory left after weights (approximated as 0.9 of the GPU); 32
-    ///   tokens per block.
+    ///   tokens per block; overlap scheduler on (`disable_overlap_scheduler` false: the
+    ///   PyTorch executor's `_executor_loop_overlap` schedules and launches iteration n + 1
+    ///   before it processes iteration n's outputs).
     ///
-    /// Every preset's host time is the exposed (serial) time fitted in [`FITTED`]; every
-    /// preset prices fused elementwise kernels and a custom all-reduce ([`EngineKernels`]).
+    /// Every preset's host time is the exposed (serial) time fitted in [`FITTED`], its front
+    /// end's latency that of [`FRONTEND_FITTED`]; every preset prices fused elementwise
+    /// kernels and a custom all-reduce ([`EngineKernels`]).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let mem_gb = ctx.gpu.memory_bytes as f64 / 1e9;
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
         let (per_iteration_s, per_request_s) = fitted(kind);
+        let frontend_s = frontend_latency(kind);
         let compiled = EngineKernels {
             fused_elementwise_floor_s: Some(FUSED_ELEMENTWISE_FLOOR_S),
             custom_allreduce_max_bytes: CUSTOM_ALLREDUCE.0,
@@ -252,6 +292,8 @@ impl EngineModel {
                     gpu_memory_utilization: 0.9,
                     block_size: 16,
                     kernels: compiled,
+                    schedule_ahead: false,
+                    frontend_latency_s: frontend_s,
                 }
             }
             EngineKind::VllmV0 => EngineModel {
@@ -287,6 +329,8 @@ impl EngineModel {
                     custom_allreduce_latency_s: CUSTOM_ALLREDUCE.1,
                     ..compiled
                 },
+                schedule_ahead: false,
+                frontend_latency_s: frontend_s,
             },
             EngineKind::Sglang => {
                 let chunk = if mem_gb < 35.0 {
@@ -324,6 +368,8 @@ impl EngineModel {
                     gpu_memory_utilization: 0.88,
                     block_size: 1,
                     kernels: compiled,
+                    schedule_ahead: true,
+                    frontend_latency_s: frontend_s,
                 }
             }
             EngineKind::Trtllm => EngineModel {
@@ -345,6 +391,8 @@ impl EngineModel {
                 gpu_memory_utilization: 0.9,
                 block_size: 32,
                 kernels: compiled,
+                schedule_ahead: true,
+                frontend_latency_s: frontend_s,
             },
         }
     }
@@ -372,6 +420,8 @@ impl EngineModel {
             gpu_memory_utilization: lower.memory.gpu_memory_utilization,
             block_size: lower.memory.block_size,
             kernels: EngineKernels::default(),
+            schedule_ahead: false,
+            frontend_latency_s: 0.0,
         }
     }
 
@@ -411,6 +461,8 @@ impl EngineModel {
         SimConfig {
             scheduler: self.scheduler,
             host: self.host,
+            schedule_ahead: self.schedule_ahead,
+            frontend_latency_s: self.frontend_latency_s,
             ..*base
         }
     }

@@ -91,7 +91,25 @@ pub struct SimConfig {
     /// Prefill/decode disaggregation (default `None`: every replica serves whole requests).
     #[serde(default)]
     pub disaggregation: Option<Disaggregation>,
+    /// The engine schedules one iteration ahead (vLLM V1's async scheduling, SGLang's and
+    /// TensorRT-LLM's overlap schedulers): the batch of iteration `k + 1` is formed when
+    /// iteration `k` is launched, so a request that arrives while an engine is busy joins no
+    /// earlier than the second iteration boundary after its arrival. An idle engine takes it at
+    /// once. Default `false` (the batch is formed when the previous iteration ends).
+    #[serde(default)]
+    pub schedule_ahead: bool,
+    /// One-way latency between a client and the engine's scheduler, seconds (HTTP, the API
+    /// server, tokenization on the way in; detokenization and streaming on the way out).
+    /// A request reaches the engine this long after it is sent, and its tokens reach the
+    /// client this long after they are produced, so TTFT and end-to-end latency as the client
+    /// measures them include it twice (TPOT not at all); in a closed loop the next request is
+    /// sent when the last token arrives. Records and metrics are client times. Default 0.
+    #[serde(default)]
+    pub frontend_latency_s: f64,
 }
+
+/// Largest [`SimConfig::frontend_latency_s`] accepted, seconds.
+pub const MAX_FRONTEND_LATENCY_S: f64 = 60.0;
 
 fn default_swap_space() -> f64 {
     4.0 * (1u64 << 30) as f64
@@ -139,6 +157,8 @@ impl Default for SimConfig {
             swap_space_bytes_per_gpu: default_swap_space(),
             cpu_prefix_cache_bytes_per_gpu: 0.0,
             disaggregation: None,
+            schedule_ahead: false,
+            frontend_latency_s: 0.0,
         }
     }
 }
@@ -206,6 +226,10 @@ struct Run<'a> {
     /// the order they freed. Events are handled in time order, so the times never decrease
     /// and the front is always the earliest free slot.
     slots: Option<VecDeque<f64>>,
+    /// [`SimConfig::frontend_latency_s`].
+    frontend: f64,
+    /// [`SimConfig::schedule_ahead`].
+    ahead: bool,
     /// A slot was released during the current `on_ready` call.
     released: bool,
     itl: Gaps,
@@ -243,6 +267,14 @@ impl Simulator {
                 "max_concurrency",
                 0,
                 "≥ 1 request in flight",
+            ));
+        }
+        let f = config.frontend_latency_s;
+        if !(f.is_finite() && (0.0..=MAX_FRONTEND_LATENCY_S).contains(&f)) {
+            return Err(SimError::config(
+                "frontend_latency_s",
+                f,
+                &format!("a time in [0, {MAX_FRONTEND_LATENCY_S}] seconds"),
             ));
         }
         for (i, r) in replicas.iter().enumerate() {
@@ -522,6 +554,8 @@ impl Simulator {
                 let n = (c as usize).min(workload.requests.len());
                 std::iter::repeat(f64::NEG_INFINITY).take(n).collect()
             }),
+            frontend: cfg.frontend_latency_s,
+            ahead: cfg.schedule_ahead,
             released: false,
             itl: Gaps::default(),
             max_num_seqs: cfg.scheduler.max_num_seqs,
@@ -583,9 +617,14 @@ impl Simulator {
             if ta <= te {
                 if let Some(slots) = &mut run.slots {
                     slots.pop_front();
-                    run.records[ai].arrival_s = ta;
+                    // Sent one frontend latency before it reaches the engine.
+                    run.records[ai].arrival_s = if run.frontend == 0.0 {
+                        ta
+                    } else {
+                        ta - run.frontend
+                    };
                 }
-                run.arrive(ai, reqs[ai].prefix, &mut router, &mut eligible, cfg);
+                run.arrive(ai, ta, reqs[ai].prefix, &mut router, &mut eligible, cfg);
                 ai += 1;
             } else if let Some(ev) = run.heap.pop() {
                 if ev.v == KV_ARRIVAL {
@@ -596,6 +635,13 @@ impl Simulator {
                 if let Some(e) = run.bad_cost.take() {
                     return Err(e);
                 }
+            }
+        }
+        if run.frontend > 0.0 {
+            // Tokens reach the client one frontend latency after the engine produced them.
+            for r in &mut run.records {
+                r.first_token_s += run.frontend;
+                r.finish_s += run.frontend;
             }
         }
         let first_arrival = reqs.first().map_or(0.0, |r| r.arrival_s);
@@ -609,12 +655,17 @@ impl Simulator {
 }
 
 impl Run<'_> {
-    /// When the next request (scheduled at `scheduled`, `None` when none is left) is sent:
-    /// its scheduled time, or in a closed loop the later of that and the earliest free slot
-    /// (`∞` while every slot is taken).
+    /// When the next request (scheduled at `scheduled`, `None` when none is left) reaches
+    /// the engine: its scheduled time, or in a closed loop the later of that and the earliest
+    /// free slot (`∞` while every slot is taken), plus the frontend latency.
     fn next_arrival(&self, scheduled: Option<f64>) -> f64 {
         let Some(t) = scheduled else {
             return f64::INFINITY;
+        };
+        let t = if self.frontend == 0.0 {
+            t
+        } else {
+            t + self.frontend
         };
         match &self.slots {
             None => t,
@@ -622,8 +673,15 @@ impl Run<'_> {
         }
     }
 
-    /// Free `n` client slots at `t` (closed loop only).
+    /// Free `n` client slots for requests the engine finished (or rejected) at `t` (closed
+    /// loop only). A slot holds the engine time its next request can arrive: the client hears
+    /// of the completion one frontend latency later and its next request takes as long again.
     fn release(&mut self, t: f64, n: u32) {
+        let t = if self.frontend == 0.0 {
+            t
+        } else {
+            t + 2.0 * self.frontend
+        };
         if let Some(slots) = &mut self.slots {
             for _ in 0..n {
                 debug_assert!(
@@ -639,6 +697,7 @@ impl Run<'_> {
     fn arrive(
         &mut self,
         ai: usize,
+        t: f64,
         prefix: Option<Prefix>,
         router: &mut Router,
         eligible: &mut Vec<usize>,
@@ -646,7 +705,6 @@ impl Run<'_> {
     ) {
         let rec = self.records[ai];
         let (p, o) = (rec.prompt_tokens, rec.output_tokens);
-        let t = rec.arrival_s;
         let chunked = cfg.scheduler.kind.chunked();
         let prompt_ok = chunked || p <= cfg.scheduler.max_num_batched_tokens;
         eligible.clear();
@@ -727,7 +785,8 @@ impl Run<'_> {
                 .min_by_key(|&v| (rep.engines[v].num_unfinished(), v))
                 .unwrap_or(0)
         };
-        if !self.wake_if_idle(r, v, t) {
+        let busy = !self.wake_if_idle(r, v, t);
+        if busy {
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 && self.sched.arrival_may_change_plan(eng) {
                 eng.steady_left = 0;
@@ -735,6 +794,10 @@ impl Run<'_> {
         }
         let eng = &mut self.reps[r].engines[v];
         eng.add(ai as u32, p, if split.is_some() { 1 } else { o }, prefix);
+        if busy && self.ahead {
+            // The next iteration's batch is already formed: it waits for the one after.
+            eng.defer_newest(t);
+        }
         self.records[ai].replica = Some(r as u32);
     }
 
@@ -906,7 +969,8 @@ impl Run<'_> {
             }
             self.release(t, done);
             let eng = &mut self.reps[r].engines[v];
-            if eng.steady_left > 0 {
+            if eng.steady_left > 0 && eng.incoming.is_empty() {
+                eng.iter_start = t;
                 eng.steady_left -= 1;
                 let g = &mut eng.steady_group;
                 g.context_sum += g.requests as u64;
@@ -934,7 +998,18 @@ impl Run<'_> {
                 if !eng.remote.is_empty() {
                     eng.admit_remote(self.max_num_seqs);
                 }
+                if !eng.incoming.is_empty() {
+                    // Formed when the iteration that just ended was launched.
+                    let cutoff = eng.iter_start;
+                    eng.promote_incoming(cutoff);
+                }
                 self.sched.schedule(eng, &mut self.records);
+                if eng.plan.is_empty() && !eng.incoming.is_empty() {
+                    // Nothing else to run: the scheduler's next pass sees them at once.
+                    eng.promote_incoming(f64::INFINITY);
+                    self.sched.schedule(eng, &mut self.records);
+                }
+                eng.iter_start = t;
                 self.swap_tokens = eng
                     .swap
                     .as_deref_mut()

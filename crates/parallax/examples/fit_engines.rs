@@ -115,6 +115,44 @@ fn main() {
             println!();
         }
     }
+    if args.iter().any(|a| a == "--frontend") {
+        for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
+            let pts: Vec<_> = points
+                .iter()
+                .filter(|p| p.engine == kind && p.mode == "agg")
+                .cloned()
+                .collect();
+            for stagger in [0.0, 0.1] {
+                for ahead in [false, true] {
+                    for f_ms in [0.0, 1.0, 3.0, 10.0, 30.0] {
+                        let rep = validate_load_points(
+                            "dev",
+                            &pts,
+                            &LoadPointOptions {
+                                stagger,
+                                frontend_latency_s: Some(f_ms * 1e-3),
+                                schedule_ahead: Some(ahead),
+                                ..Default::default()
+                            },
+                        );
+                        print!(
+                            "{} stagger {stagger} ahead {ahead} f {f_ms} ms:",
+                            kind.name()
+                        );
+                        for s in &rep.by_engine {
+                            print!(
+                                " {} {:.1}%/{:.1}%",
+                                s.system,
+                                s.ttft.as_ref().map_or(f64::NAN, |e| e.median),
+                                s.tpot.as_ref().map_or(f64::NAN, |e| e.median)
+                            );
+                        }
+                        println!();
+                    }
+                }
+            }
+        }
+    }
     if !grid {
         return;
     }

@@ -371,6 +371,11 @@ pub struct LoadPointOptions {
     /// Predict every row with this engine model instead of its backend's (e.g.
     /// [`EngineModel::none`] to see the bare simulator); `None` (default): the row's backend.
     pub engine: Option<EngineModel>,
+    /// Replace every engine's frontend latency (for fitting it); `None` keeps the presets'.
+    pub frontend_latency_s: Option<f64>,
+    /// Replace every engine's schedule-ahead setting (for studying it); `None` keeps the
+    /// presets'.
+    pub schedule_ahead: Option<bool>,
 }
 
 impl Default for LoadPointOptions {
@@ -380,6 +385,8 @@ impl Default for LoadPointOptions {
             host: None,
             stagger: CLIENT_STAGGER,
             engine: None,
+            frontend_latency_s: None,
+            schedule_ahead: None,
         }
     }
 }
@@ -475,6 +482,12 @@ pub(crate) fn row_engine(
     }
     if let Some(h) = opts.host {
         engine.host = h;
+    }
+    if let Some(f) = opts.frontend_latency_s {
+        engine.frontend_latency_s = f;
+    }
+    if let Some(a) = opts.schedule_ahead {
+        engine.schedule_ahead = a;
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;

@@ -86,6 +86,8 @@ impl<'a> Simulation<'a> {
     pub fn engine(mut self, engine: &EngineModel) -> Self {
         self.config.scheduler = engine.scheduler;
         self.config.host = engine.host;
+        self.config.schedule_ahead = engine.schedule_ahead;
+        self.config.frontend_latency_s = engine.frontend_latency_s;
         self.lower = engine.lower_options(&self.lower);
         self.engine = Some(engine.clone());
         self

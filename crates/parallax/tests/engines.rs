@@ -195,7 +195,7 @@ fn development_load_points_within_stated_errors() {
     let limits = [
         ("vllm", 40.0, 8.0),
         ("sglang", 18.0, 8.0),
-        ("trtllm", 68.0, 8.0),
+        ("trtllm", 52.0, 8.0),
     ];
     for (engine, ttft, tpot) in limits {
         let s = rep

@@ -323,6 +323,12 @@ pub struct Engine {
     /// Decode-pool engine: requests whose KV arrived, waiting for room (workload indices in
     /// arrival order of their KV).
     pub(crate) remote: VecDeque<u32>,
+    /// Scheduling one iteration ahead ([`crate::SimConfig::schedule_ahead`]): requests that
+    /// arrived while the engine was busy, with their arrival times, not yet visible to the
+    /// scheduler (slots; in arrival order).
+    pub(crate) incoming: VecDeque<(u32, f64)>,
+    /// When the iteration in flight was formed.
+    pub(crate) iter_start: f64,
 }
 
 impl Engine {
@@ -358,6 +364,8 @@ impl Engine {
             handoff: false,
             handed: Vec::new(),
             remote: VecDeque::new(),
+            incoming: VecDeque::new(),
+            iter_start: f64::NEG_INFINITY,
         }
     }
 
@@ -366,9 +374,10 @@ impl Engine {
         tokens.div_ceil(self.block_size as u64)
     }
 
-    /// Requests waiting (including preempted ones).
+    /// Requests waiting (including preempted ones and those not yet visible to a scheduler
+    /// that works one iteration ahead).
     pub fn num_waiting(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.incoming.len()
     }
 
     /// Requests running (holding KV).
@@ -379,6 +388,7 @@ impl Engine {
     /// Unfinished requests (waiting + running + swapped out).
     pub fn num_unfinished(&self) -> usize {
         self.waiting.len()
+            + self.incoming.len()
             + self.running.len()
             + self.remote.len()
             + self.swap.as_ref().map_or(0, |w| w.queue.len())
@@ -434,6 +444,26 @@ impl Engine {
         };
         self.sum_po += prompt as u64 + output as u64;
         self.waiting.push_back(slot);
+    }
+
+    /// Hold the request just added ([`Self::add`], arrived at `t`) back from the scheduler
+    /// until the iteration formed after its arrival (scheduling one iteration ahead).
+    pub(crate) fn defer_newest(&mut self, t: f64) {
+        if let Some(slot) = self.waiting.pop_back() {
+            self.incoming.push_back((slot, t));
+        }
+    }
+
+    /// Make the deferred requests that arrived at or before `cutoff` visible to the
+    /// scheduler (at the back of the waiting queue, in arrival order).
+    pub(crate) fn promote_incoming(&mut self, cutoff: f64) {
+        while let Some(&(slot, t)) = self.incoming.front() {
+            if t > cutoff {
+                break;
+            }
+            self.incoming.pop_front();
+            self.waiting.push_back(slot);
+        }
     }
 
     fn insert_running(&mut self, slot: u32) {

@@ -913,6 +913,8 @@ impl Ctx<'_> {
             scheduler: *sched,
             slo: s.slo,
             host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
+            schedule_ahead: s.engine.as_ref().is_some_and(|e| e.schedule_ahead),
+            frontend_latency_s: s.engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
             ..SimConfig::default()
         };
         // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.

@@ -1,0 +1,160 @@
+//! Frontend latency and scheduling one iteration ahead, on hand-computed cases: every
+//! iteration takes 10 ms whatever the batch.
+
+mod common;
+use common::*;
+use parallax_sim::*;
+
+const IT: f64 = 0.01;
+
+fn cfg(kind: SchedulerKind, frontend: f64, ahead: bool) -> SimConfig {
+    SimConfig {
+        frontend_latency_s: frontend,
+        schedule_ahead: ahead,
+        ..config(kind)
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-12
+}
+
+#[test]
+fn frontend_latency_adds_twice_to_ttft_and_e2e_not_to_tpot() {
+    let w = workload(&[(0.0, 10, 3)]);
+    let f = 0.005;
+    let base = run(
+        vec![const_replica(IT, 100, 16)],
+        cfg(SchedulerKind::VllmV0, 0.0, false),
+        &w,
+    );
+    let rep = run(
+        vec![const_replica(IT, 100, 16)],
+        cfg(SchedulerKind::VllmV0, f, false),
+        &w,
+    );
+    assert_conserved(&w, &rep);
+    let (r0, r) = (&base.requests[0], &rep.requests[0]);
+    assert!(close(r0.ttft_s(), IT));
+    // Reaches the engine at 5 ms, first token at 15 ms, at the client at 20 ms.
+    assert!(close(r.arrival_s, 0.0), "{r:?}");
+    assert!(close(r.scheduled_s, f), "{r:?}");
+    assert!(close(r.ttft_s(), IT + 2.0 * f), "{r:?}");
+    assert!(close(r.e2e_s(), 3.0 * IT + 2.0 * f), "{r:?}");
+    assert!(close(r.tpot_s(), r0.tpot_s()), "{r:?} vs {r0:?}");
+}
+
+#[test]
+fn closed_loop_sends_the_next_request_when_the_last_token_reaches_the_client() {
+    let w = workload(&[(0.0, 10, 2), (0.0, 10, 2)]);
+    let f = 0.005;
+    let c = SimConfig {
+        max_concurrency: Some(1),
+        ..cfg(SchedulerKind::VllmV0, f, false)
+    };
+    let rep = run(vec![const_replica(IT, 100, 16)], c, &w);
+    assert_conserved(&w, &rep);
+    let (a, b) = (&rep.requests[0], &rep.requests[1]);
+    // A: engine 5..25 ms, client sees its last token at 30 ms and sends B then.
+    assert!(close(a.finish_s, 0.030), "{a:?}");
+    assert!(close(b.arrival_s, 0.030), "{b:?}");
+    assert!(close(b.scheduled_s, 0.035), "{b:?}");
+    assert!(close(b.ttft_s(), IT + 2.0 * f), "{b:?}");
+    assert!(close(b.finish_s, 0.060), "{b:?}");
+}
+
+#[test]
+fn scheduling_ahead_joins_the_second_iteration_after_arrival() {
+    // A runs from 0; B arrives at 13 ms, inside A's second iteration [10, 20] ms.
+    let w = workload(&[(0.0, 10, 5), (0.013, 10, 5)]);
+    for kind in [SchedulerKind::Orca, SchedulerKind::Chunked] {
+        let now = run(vec![const_replica(IT, 100, 16)], cfg(kind, 0.0, false), &w);
+        let ahead = run(vec![const_replica(IT, 100, 16)], cfg(kind, 0.0, true), &w);
+        assert_conserved(&w, &now);
+        assert_conserved(&w, &ahead);
+        // Without: formed at 20 ms, first token at 30 ms.
+        assert!(close(now.requests[1].first_token_s, 0.030), "{kind:?}");
+        // Ahead: the [20, 30] ms batch was formed at 10 ms, before B; B runs in [30, 40].
+        assert!(close(ahead.requests[1].first_token_s, 0.040), "{kind:?}");
+        assert!(close(ahead.requests[0].finish_s, now.requests[0].finish_s));
+    }
+}
+
+#[test]
+fn scheduling_ahead_takes_a_request_at_once_when_nothing_else_runs() {
+    // B arrives while the engine is idle: no wait.
+    let w = workload(&[(0.0, 10, 1), (0.5, 10, 3)]);
+    let rep = run(
+        vec![const_replica(IT, 100, 16)],
+        cfg(SchedulerKind::Orca, 0.0, true),
+        &w,
+    );
+    assert_conserved(&w, &rep);
+    assert!(close(rep.requests[1].ttft_s(), IT));
+    // B arrives during A's last iteration [10, 20] ms: the engine has nothing else to run at
+    // 20 ms, so its next pass takes B.
+    let w = workload(&[(0.0, 10, 2), (0.015, 10, 3)]);
+    let rep = run(
+        vec![const_replica(IT, 100, 16)],
+        cfg(SchedulerKind::Orca, 0.0, true),
+        &w,
+    );
+    assert_conserved(&w, &rep);
+    assert!(close(rep.requests[1].scheduled_s, 0.020));
+    assert!(close(rep.requests[1].first_token_s, 0.030));
+}
+
+#[test]
+fn zero_frontend_and_no_lookahead_change_nothing() {
+    let w = workload(&[
+        (0.0, 100, 20),
+        (0.003, 200, 10),
+        (0.02, 50, 30),
+        (0.021, 70, 5),
+    ]);
+    for kind in SchedulerKind::ALL {
+        let a = run(vec![const_replica(IT, 100, 16)], config(kind), &w);
+        let b = run(vec![const_replica(IT, 100, 16)], cfg(kind, 0.0, false), &w);
+        assert_eq!(
+            serde_json::to_string(&a.metrics).unwrap(),
+            serde_json::to_string(&b.metrics).unwrap()
+        );
+    }
+}
+
+#[test]
+fn scheduling_ahead_conserves_tokens_under_load() {
+    let reqs: Vec<(f64, u32, u32)> = (0..60)
+        .map(|i| {
+            (
+                i as f64 * 0.004,
+                50 + (i * 37 % 300) as u32,
+                1 + (i * 13 % 40) as u32,
+            )
+        })
+        .collect();
+    let w = workload(&reqs);
+    for kind in SchedulerKind::ALL {
+        for f in [0.0, 0.002] {
+            let rep = run(
+                vec![replica(vec![affine()], 400, 16)],
+                cfg(kind, f, true),
+                &w,
+            );
+            assert_conserved(&w, &rep);
+        }
+    }
+}
+
+#[test]
+fn a_bad_frontend_latency_is_an_error_naming_the_field() {
+    for f in [-0.001, f64::NAN, f64::INFINITY, 61.0] {
+        let err = Simulator::new(
+            vec![const_replica(IT, 100, 16)],
+            cfg(SchedulerKind::Orca, f, false),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("frontend_latency_s"), "{err}");
+    }
+}
