@@ -419,7 +419,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         search = search.price_per_gpu_hour(p);
     }
     if let Some(l) = moe_load {
-        search = search.moe_load(l);
+        search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
     }
     if let Some((a, b)) = pareto {
         search = search.pareto(a, b);

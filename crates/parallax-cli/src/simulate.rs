@@ -5,7 +5,7 @@ use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
 use parallax::plan::{DisaggPlan, LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
-    chrome_trace, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
+    chrome_trace_with, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
     SchedulerKind, SimConfig, SimReport, Summary,
 };
 use parallax::EngineModel;
@@ -323,7 +323,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         ..lower.memory
     };
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
-    lower.moe_load = args.moe.moe_load(&model)?;
+    lower.moe_load = args.moe.simulate_load(&model)?;
     let (report, plan_text) = match &single {
         None => {
             let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
@@ -353,8 +353,17 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     if let Some(path) = &args.requests_csv {
         write_file(path, &requests_csv(&report))?;
     }
+    // Per-EP-rank routed load of a single plan's MoE layers under the skew (docs/cli.md).
+    let moe_ranks = match (&lower.moe_load, &single) {
+        (Some(l), Some(plan)) => {
+            parallax::moe_ranks::moe_rank_load(&model, plan, l, report.metrics.tokens.forward)
+                .map_err(CliError::input)?
+        }
+        _ => None,
+    };
     if let Some(path) = &args.timeline {
-        write_file(path, &chrome_trace(&report))?;
+        let tracks: Vec<_> = moe_ranks.iter().map(|r| r.counter_track()).collect();
+        write_file(path, &chrome_trace_with(&report, &tracks))?;
     }
     for note in &workload.notes {
         eprintln!("note: {note}");
@@ -395,6 +404,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             o.insert("cost_model".into(), cost_name.clone().into());
             if lower.moe_load.is_some() {
                 o.insert("moe_busiest_rank_share".into(), moe_share.into());
+                o.insert(
+                    "moe_rank_load".into(),
+                    serde_json::to_value(&moe_ranks).map_err(CliError::failure)?,
+                );
             }
             if let Some(l) = &launch {
                 o.insert(
@@ -444,6 +457,20 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         outln!(
             "MoE load      busiest EP rank gets {:.1}% of each MoE layer's routed pairs",
             100.0 * share
+        );
+    }
+    if let Some(r) = &moe_ranks {
+        let shares: Vec<String> = r
+            .shares
+            .iter()
+            .map(|s| format!("{:.1}", 100.0 * s))
+            .collect();
+        outln!(
+            "EP ranks      shares % [{}], imbalance {:.2}× (busiest rank {}), {} redundant experts",
+            shares.join(" "),
+            r.imbalance,
+            r.busiest_rank,
+            r.redundant_experts
         );
     }
     if let Some(c) = &m.prefix_cache {

@@ -42,7 +42,11 @@ fn ep_plans(r: &SearchReport) -> Vec<&RankedPlan> {
 
 #[test]
 fn strong_skew_turns_eplb_on_and_it_beats_eplb_off() {
-    let r = search().moe_load(zipf(1.2)).eplb(EplbMode::AUTO).run().unwrap();
+    let r = search()
+        .moe_load(zipf(1.2))
+        .eplb(EplbMode::AUTO)
+        .run()
+        .unwrap();
     let eps = ep_plans(&r);
     assert!(eps.len() >= 2, "{:?}", r.ranked);
     for p in &eps {
@@ -60,7 +64,10 @@ fn strong_skew_turns_eplb_on_and_it_beats_eplb_off() {
         assert_eq!(chosen.tpot_ms_mean, Some(p.metrics.tpot_ms.mean));
     }
     // The widest EP plan, most skewed per rank, picks EPLB on, and it pays in TPOT.
-    let ep8 = eps.iter().find(|p| p.plan.moe.ep == 8).expect("ep=8 simulated");
+    let ep8 = eps
+        .iter()
+        .find(|p| p.plan.moe.ep == 8)
+        .expect("ep=8 simulated");
     let c = ep8.eplb.as_ref().unwrap();
     assert!(c.enabled(), "{c:?}");
     assert_eq!(c.redundant_experts, 8);
@@ -106,7 +113,11 @@ fn strong_skew_turns_eplb_on_and_it_beats_eplb_off() {
 
 #[test]
 fn zero_skew_keeps_eplb_off_and_equals_no_skew_exactly() {
-    let auto = search().moe_load(zipf(0.0)).eplb(EplbMode::AUTO).run().unwrap();
+    let auto = search()
+        .moe_load(zipf(0.0))
+        .eplb(EplbMode::AUTO)
+        .run()
+        .unwrap();
     let none = search().run().unwrap();
     assert_eq!(auto.ranked.len(), none.ranked.len());
     let eps = ep_plans(&auto);
@@ -120,7 +131,10 @@ fn zero_skew_keeps_eplb_off_and_equals_no_skew_exactly() {
         assert_eq!(on.busiest_rank_share, c.options[0].busiest_rank_share);
         assert!(on.extra_weight_bytes_per_gpu > 0.0);
         assert!(on.objective.is_none());
-        assert!(on.error.as_deref().unwrap().contains("not simulated"), "{on:?}");
+        assert!(
+            on.error.as_deref().unwrap().contains("not simulated"),
+            "{on:?}"
+        );
     }
     // Zero skew is today's search exactly: same plans, order and metrics.
     for (a, b) in auto.ranked.iter().zip(&none.ranked) {

@@ -69,6 +69,7 @@
 //! Searches that finish within it are unaffected and deterministic.
 
 mod disagg;
+mod eplb;
 mod objective;
 mod report;
 pub mod split;
@@ -77,6 +78,7 @@ mod throughput;
 pub use disagg::{
     DisaggComparison, DisaggMode, DisaggRanked, PoolPlan, Winner, DISAGG_AUTO_MIN_GPUS,
 };
+pub use eplb::{EplbChoice, EplbMode, EplbOption};
 pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
@@ -178,6 +180,7 @@ pub struct Search {
     steady: SteadyState,
     disagg: DisaggMode,
     moe_load: Option<parallax_plan::MoeLoad>,
+    eplb: EplbMode,
 }
 
 impl fmt::Debug for Search {
@@ -222,6 +225,7 @@ impl Search {
             steady: SteadyState::default(),
             disagg: DisaggMode::default(),
             moe_load: None,
+            eplb: EplbMode::default(),
         }
     }
 
@@ -833,6 +837,8 @@ struct Evaluated {
     energy: f64,
     cost: f64,
     window: Option<SteadyWindow>,
+    /// The EPLB setting chosen for the plan ([`eplb`]).
+    eplb: Option<EplbChoice>,
 }
 
 impl Evaluated {
@@ -849,6 +855,7 @@ impl Evaluated {
             cost_per_mtok: self.cost,
             metrics: self.metrics,
             window: self.window,
+            eplb: self.eplb,
         }
     }
 }
@@ -888,26 +895,22 @@ impl Ctx<'_> {
         Ok(sim.run_until(w, self.deadline)?.metrics)
     }
 
-    /// Lower and simulate one candidate (with the rate search for `throughput`).
-    fn evaluate(&self, plan: &Plan, sched: &SchedulerConfig) -> Result<Evaluated> {
+    /// Lower and simulate one candidate (with the rate search for `throughput`) under MoE
+    /// load `moe` (EPLB is chosen around it in [`eplb`]).
+    fn evaluate_with(
+        &self,
+        plan: &Plan,
+        sched: &SchedulerConfig,
+        moe: Option<parallax_plan::MoeLoad>,
+    ) -> Result<Evaluated> {
         let s = self.search;
         let hetero = s.cluster.is_heterogeneous();
+        let mut opts = s.lower_options(sched, self.required);
+        opts.moe_load = moe;
         let lowered = if hetero {
-            parallax_plan::hetero::lower_plan(
-                &s.model,
-                plan,
-                &s.cluster,
-                &self.group_costs,
-                &s.lower_options(sched, self.required),
-            )?
+            parallax_plan::hetero::lower_plan(&s.model, plan, &s.cluster, &self.group_costs, &opts)?
         } else {
-            lower_plan(
-                &s.model,
-                plan,
-                &s.cluster,
-                Arc::clone(self.cost),
-                &s.lower_options(sched, self.required),
-            )?
+            lower_plan(&s.model, plan, &s.cluster, Arc::clone(self.cost), &opts)?
         };
         let mut config = SimConfig {
             scheduler: *sched,
@@ -957,6 +960,7 @@ impl Ctx<'_> {
             energy,
             cost,
             window,
+            eplb: None,
         })
     }
 
