@@ -24,8 +24,7 @@ use crate::host::HostOverhead;
 use crate::itl::Gaps;
 use crate::metrics::{
     GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
-    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics,
-    TransferSpan,
+    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics, TransferSpan,
 };
 use crate::prefix_cache::CpuTier;
 use crate::router::{Router, RouterPolicy};

@@ -97,12 +97,21 @@ fn kv_transfers_are_timeline_events_with_hand_computed_times() {
     // In arrival order at the decode pool: B first.
     let x = &r.transfers;
     assert_eq!(x.len(), 2);
-    assert_eq!((x[0].request, x[0].from_replica, x[0].to_replica), (1, 0, 1));
-    assert!(close(x[0].start_s, 0.020) && close(x[0].end_s, 0.071), "{x:?}");
+    assert_eq!(
+        (x[0].request, x[0].from_replica, x[0].to_replica),
+        (1, 0, 1)
+    );
+    assert!(
+        close(x[0].start_s, 0.020) && close(x[0].end_s, 0.071),
+        "{x:?}"
+    );
     assert_eq!(x[0].tokens, 50);
     assert!(close(x[0].bytes, 50_000.0));
     assert_eq!((x[1].request, x[1].tokens), (0, 100));
-    assert!(close(x[1].start_s, 0.010) && close(x[1].end_s, 0.111), "{x:?}");
+    assert!(
+        close(x[1].start_s, 0.010) && close(x[1].end_s, 0.111),
+        "{x:?}"
+    );
     // Bytes agree with the transfer metrics.
     let m = r.metrics.kv_transfer.unwrap();
     assert!(close(x.iter().map(|t| t.bytes).sum::<f64>(), m.bytes));
@@ -162,7 +171,10 @@ fn prefix_hits_and_host_tier_loads_are_on_the_timeline() {
     };
     let r = run(vec![replica(vec![Arc::new(Linked)], 30, 4)], c, &w);
     let m = r.metrics.prefix_cache.unwrap();
-    assert!(m.cpu_hit_tokens > 0 && m.hit_tokens > m.cpu_hit_tokens, "{m:?}");
+    assert!(
+        m.cpu_hit_tokens > 0 && m.hit_tokens > m.cpu_hit_tokens,
+        "{m:?}"
+    );
     assert_eq!(r.metrics.requests.preemptions, 0);
     let spans = r.timeline.as_ref().unwrap();
     let loaded: u64 = spans.iter().map(|s| s.host_load_tokens).sum();
@@ -209,14 +221,20 @@ fn counter_tracks_scale_each_iterations_tokens() {
     // Prefill of 16 tokens, then decodes of 2 and 1 requests.
     let tokens: Vec<u64> = spans
         .iter()
-        .map(|s| s["args"]["prefill_tokens"].as_u64().unwrap() + s["args"]["decode_requests"].as_u64().unwrap())
+        .map(|s| {
+            s["args"]["prefill_tokens"].as_u64().unwrap()
+                + s["args"]["decode_requests"].as_u64().unwrap()
+        })
         .collect();
     assert_eq!(tokens, vec![16, 2, 1]);
     for (i, s) in spans.iter().enumerate() {
         let (on, off) = (counters[2 * i], counters[2 * i + 1]);
         assert_eq!(on["ts"], s["ts"]);
         assert_eq!(on["args"]["rank 0"].as_f64(), Some(6.0 * tokens[i] as f64));
-        assert_eq!(on["args"]["rank \"1\""].as_f64(), Some(2.0 * tokens[i] as f64));
+        assert_eq!(
+            on["args"]["rank \"1\""].as_f64(),
+            Some(2.0 * tokens[i] as f64)
+        );
         assert_eq!(off["args"]["rank 0"].as_f64(), Some(0.0));
     }
 }
