@@ -31,6 +31,8 @@
 //!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
 //!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
 //!   `goodput_req_per_s`};
+//!   With a MoE skew, entries of expert-parallel plans also carry `eplb` (the EPLB setting the
+//!   search chose and every count it tried; docs/cli.md, "Per-rank MoE load");
 //! - `ranked`: entries shaped like `best`, best first;
 //! - `baselines`: {`name` (`heuristic`, `max-tp`, `best-even-split`), `description`, `plan`, `objective`,
 //!   `meets_constraints`, `metrics`, `speedup` (the best plan's gain: baseline / best when
@@ -603,6 +605,12 @@ fn print_text(r: &SearchReport) {
             ]
         })
         .collect();
+    if let Some(col) = crate::skew::eplb_column(&r.ranked) {
+        header.insert(2, "EPLB".into());
+        for (row, v) in rows.iter_mut().zip(col) {
+            row.insert(2, v);
+        }
+    }
     let scheds: Vec<_> = r.ranked.iter().map(|p| p.scheduler).collect();
     crate::knobs::insert(&mut header, &mut rows, 2, crate::knobs::columns(&scheds));
     if !rows.is_empty() {
@@ -655,6 +663,9 @@ fn print_text(r: &SearchReport) {
     match &r.best {
         Some(b) => {
             outln!("best: {}", b.plan);
+            if let Some(line) = crate::skew::eplb_line(b, r.objective.name(), r.unit) {
+                outln!("{line}");
+            }
             if let (Some(w), Some(st)) = (&b.window, &r.steady_state) {
                 outln!(
                     "steady state: {} requests ({} arrivals, lengths resampled from the \

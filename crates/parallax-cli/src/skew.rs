@@ -201,3 +201,61 @@ impl MoeSkewArgs {
         }
     }
 }
+
+/// The `EPLB` column of `search`'s table: the redundant experts chosen per plan (`off`, a
+/// count, or `-` where the search made no choice); `None` when no plan has a choice.
+pub fn eplb_column(ranked: &[parallax::RankedPlan]) -> Option<Vec<String>> {
+    if ranked.iter().all(|p| p.eplb.is_none()) {
+        return None;
+    }
+    Some(
+        ranked
+            .iter()
+            .map(|p| match &p.eplb {
+                None => "-".into(),
+                Some(c) if c.enabled() => c.redundant_experts.to_string(),
+                Some(_) => "off".into(),
+            })
+            .collect(),
+    )
+}
+
+/// One line on the EPLB choice of `best` (objective `obj` in `unit`), `None` without one.
+pub fn eplb_line(best: &parallax::RankedPlan, obj: &str, unit: &str) -> Option<String> {
+    let c = best.eplb.as_ref()?;
+    let chosen = c.chosen()?;
+    let pct = |s: Option<f64>| s.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
+    let others: Vec<String> = c
+        .options
+        .iter()
+        .filter(|o| o.redundant_experts != c.redundant_experts)
+        .map(|o| {
+            let what = match o.objective {
+                Some(v) => format!("{obj} {v:.4} {unit}"),
+                None => o.error.clone().unwrap_or_default(),
+            };
+            format!(
+                "{} redundant: busiest rank {}, +{:.2} GB weights per GPU, {what}",
+                o.redundant_experts,
+                pct(o.busiest_rank_share),
+                o.extra_weight_bytes_per_gpu / 1e9
+            )
+        })
+        .collect();
+    Some(format!(
+        "EPLB: {} (busiest EP rank {} of the routed pairs, +{:.2} GB weights per GPU, {obj} \
+         {:.4} {unit}); also tried: {}",
+        if c.enabled() {
+            format!(
+                "on, {} redundant experts per MoE layer",
+                c.redundant_experts
+            )
+        } else {
+            "off".into()
+        },
+        pct(chosen.busiest_rank_share),
+        chosen.extra_weight_bytes_per_gpu / 1e9,
+        chosen.objective.unwrap_or(f64::NAN),
+        others.join("; ")
+    ))
+}
