@@ -43,6 +43,9 @@
 //!   `arrivals` (`poisson`, `trace`), `warmup_fraction`, `drain_fraction`,
 //!   `stability_tolerance`, `seed`}.
 //!
+//! With `--prefix-caching`, `--preemption swap` and the other serving-feature flags
+//! (`crate::serving`), each entry's `metrics` also has `prefix_cache` / `swap`.
+//!
 //! The output holds no timings: it is byte-identical across runs and `RAYON_NUM_THREADS`
 //! values (unless `--time-limit` cut the search short).
 
@@ -145,6 +148,9 @@ pub struct SearchArgs {
     /// MoE routing skew and EPLB every plan is lowered with.
     #[command(flatten)]
     moe: crate::skew::MoeSkewArgs,
+    /// Prefix caching and KV offload every candidate runs with.
+    #[command(flatten)]
+    serving: crate::serving::ServingArgs,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -423,6 +429,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     if let Some(l) = moe_load {
         search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
     }
+    search = search.serving(args.serving.features()?);
     if let Some((a, b)) = pareto {
         search = search.pareto(a, b);
     }

@@ -510,13 +510,14 @@ fn evaluate(
         Arc::clone(ctx.cost),
         &s.lower_options(sched, required),
     )?;
-    let config = SimConfig {
+    let mut config = SimConfig {
         scheduler: *sched,
         slo: s.slo,
         host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
         disaggregation: Some(d),
         ..SimConfig::default()
     };
+    s.serving.apply(&mut config);
     let sim = Simulator::new(replicas, config)?;
     ctx.score(&sim, plan.devices(), ctx.price)
 }

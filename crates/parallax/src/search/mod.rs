@@ -72,6 +72,7 @@ mod disagg;
 mod eplb;
 mod objective;
 mod report;
+mod serving;
 pub mod split;
 mod throughput;
 
@@ -83,6 +84,7 @@ pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
 };
+pub use serving::ServingFeatures;
 pub use throughput::{
     SteadyArrivals, SteadyState, SteadyWindow, DEFAULT_STEADY_REQUESTS, MIN_MEASURED_FRACTION,
 };
@@ -181,6 +183,7 @@ pub struct Search {
     disagg: DisaggMode,
     moe_load: Option<parallax_plan::MoeLoad>,
     eplb: EplbMode,
+    serving: ServingFeatures,
 }
 
 impl fmt::Debug for Search {
@@ -226,6 +229,7 @@ impl Search {
             disagg: DisaggMode::default(),
             moe_load: None,
             eplb: EplbMode::default(),
+            serving: ServingFeatures::default(),
         }
     }
 
@@ -428,6 +432,7 @@ impl Search {
         crate::check_context(&self.model, &self.workload)?;
         self.scheduler.validate()?;
         self.memory.validate()?;
+        self.serving.validate()?;
         Ok(())
     }
 
@@ -474,6 +479,7 @@ impl Search {
         };
         o.memory = self.memory_for(s);
         o.moe_load = self.moe_load;
+        o.host_link_bandwidth = self.serving.host_link_bandwidth;
         o
     }
 
@@ -918,6 +924,7 @@ impl Ctx<'_> {
             host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
             ..SimConfig::default()
         };
+        s.serving.apply(&mut config);
         // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.
         let price = if hetero {
             config.router = crate::hetero::router_for(plan, &s.cluster, config.router);
