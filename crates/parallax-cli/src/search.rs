@@ -479,6 +479,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                 &best.plan,
                 best.scheduler,
                 memory,
+                // The EPLB count simulated with the plan: the search's choice, else the
+                // pinned `--eplb`.
+                best.eplb.as_ref().map_or_else(
+                    || moe_load.map_or(0, |l| l.redundant),
+                    |c| c.redundant_experts,
+                ),
             )
             .map(Some),
         },

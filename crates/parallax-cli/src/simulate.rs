@@ -395,6 +395,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             plan,
             config.scheduler,
             lower.memory,
+            lower.moe_load.map_or(0, |l| l.redundant),
         )?),
     };
     if args.json {

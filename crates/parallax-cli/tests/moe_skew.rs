@@ -342,6 +342,48 @@ fn search_chooses_eplb_under_skew() {
     // Explicit `auto` is the default; `--eplb 0` pins EPLB off: no choice reported.
     assert_eq!(search(&["--moe-skew", "zipf:1.2", "--eplb", "auto"]), auto);
     let off = search(&["--moe-skew", "zipf:1.2", "--eplb", "0"]);
+    // `--emit` writes the chosen EPLB setting into the launch command (objective ttft-mean
+    // picks the EP plan with EPLB on).
+    let out = parallax(&[
+        "search",
+        "-m",
+        "qwen3-30b-a3b",
+        "--cluster",
+        "1x8xH100",
+        "-w",
+        "summarization",
+        "--requests",
+        "32",
+        "--rate",
+        "20",
+        "--objective",
+        "ttft-mean",
+        "--parallelisms",
+        "tp,ep",
+        "--disaggregation",
+        "off",
+        "--moe-skew",
+        "zipf:1.2",
+        "--emit",
+        "vllm",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let emitted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        emitted["best"]["eplb"]["redundant_experts"], 8,
+        "{}",
+        emitted["best"]
+    );
+    let argv = emitted["launch"]["instances"][0]["argv"].to_string();
+    assert!(
+        argv.contains("--enable-eplb") && argv.contains("num_redundant_experts"),
+        "{argv}"
+    );
     assert!(off["ranked"][0].get("eplb").is_none());
     for (v, why) in [
         ("auto:0", "out of range"),

@@ -143,3 +143,43 @@ fn zero_skew_keeps_eplb_off_and_equals_no_skew_exactly() {
         assert_eq!(a.objective, b.objective);
     }
 }
+
+#[test]
+fn launch_commands_carry_the_eplb_setting() {
+    use parallax::emit::{emit, EmitError, EmitRequest, Engine};
+    let model = parallax::ir::resolve(MODEL).unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let plan: parallax::Plan = "tp=8,moe=ep8xtp1".parse().unwrap();
+    let sched = parallax::SchedulerConfig::default();
+    let mut req = EmitRequest::new(&model, "Qwen/Qwen3-30B-A3B", &cluster, &plan, sched);
+    let off = emit(Engine::Vllm, &req).unwrap();
+    assert!(!off.instances[0].command_line().contains("eplb"));
+    req.eplb_redundant_experts = 8;
+    let vllm = emit(Engine::Vllm, &req).unwrap();
+    let line = vllm.instances[0].command_line();
+    assert!(line.contains("--enable-eplb"), "{line}");
+    assert!(
+        line.contains(r#"--eplb-config '{"num_redundant_experts":8}'"#),
+        "{line}"
+    );
+    assert!(vllm.notes.iter().any(|n| n.contains("EPLB")));
+    let sglang = emit(Engine::Sglang, &req).unwrap();
+    let line = sglang.instances[0].command_line();
+    assert!(
+        line.contains("--enable-eplb --ep-num-redundant-experts 8"),
+        "{line}"
+    );
+    assert!(matches!(
+        emit(Engine::Trtllm, &req),
+        Err(EmitError::Unsupported { .. })
+    ));
+    // Replicas that cannot divide over the EP ranks, or no EP at all: an error, never a
+    // command that silently differs from the simulation.
+    req.eplb_redundant_experts = 3;
+    let e = emit(Engine::Vllm, &req).unwrap_err().to_string();
+    assert!(e.contains("EPLB") && e.contains('3'), "{e}");
+    let tp: parallax::Plan = "tp=8".parse().unwrap();
+    let mut req = EmitRequest::new(&model, "Qwen/Qwen3-30B-A3B", &cluster, &tp, sched);
+    req.eplb_redundant_experts = 8;
+    assert!(emit(Engine::Sglang, &req).is_err());
+}

@@ -21,7 +21,7 @@
 use super::{Ctx, Evaluated, Search};
 use crate::error::{Error, Result};
 use parallax_ir::Cell;
-use parallax_plan::{MemoryReport, MoeLoad, Plan, StageMemory};
+use parallax_plan::{plan_memory, MoeLoad, Plan};
 use parallax_sim::SchedulerConfig;
 use serde::Serialize;
 
@@ -130,24 +130,15 @@ impl Search {
     }
 }
 
-/// Weight bytes `load`'s replicas add per GPU to `plan`'s most loaded stage.
+/// Weight bytes `load`'s replicas add per GPU to `plan`'s most loaded stage (NaN when the
+/// plan's memory cannot be computed).
 fn extra_weight_bytes(s: &Search, plan: &Plan, load: &MoeLoad) -> f64 {
-    let mut memory = MemoryReport {
-        plan: String::new(),
-        stages: (0..plan.pp as usize)
-            .map(|stage| StageMemory {
-                stage,
-                available_bytes: 0.0,
-                weights_bytes: 0.0,
-                activation_bytes: 0.0,
-                runtime_bytes: 0.0,
-                kv_bytes_per_token: 0.0,
-                windowed_kv: Vec::new(),
-                attn_replicas: 1,
-            })
-            .collect(),
-        block_size: 1,
+    let Ok(mut memory) = plan_memory(&s.model, plan, &s.cluster, &s.memory) else {
+        return f64::NAN;
     };
+    for st in &mut memory.stages {
+        st.weights_bytes = 0.0;
+    }
     if load.add_eplb_weights(&s.model, plan, &mut memory).is_err() {
         return f64::NAN;
     }
