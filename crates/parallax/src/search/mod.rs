@@ -235,7 +235,8 @@ impl Search {
 
     /// MoE routing skew and EPLB every plan is lowered with ([`LowerOptions::moe_load`]):
     /// each MoE layer runs at its busiest EP rank's speed. Plans whose EP degree does not
-    /// divide the experts plus the EPLB replicas fail to lower and are not ranked.
+    /// divide the experts plus the EPLB replicas fail to lower and are not ranked. With
+    /// [`Search::eplb`]`(`[`EplbMode::Auto`]`)` the EPLB count is chosen per plan instead.
     pub fn moe_load(mut self, load: parallax_plan::MoeLoad) -> Self {
         self.moe_load = Some(load);
         self
