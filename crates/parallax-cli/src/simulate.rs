@@ -324,16 +324,27 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     };
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
     lower.moe_load = args.moe.simulate_load(&model)?;
-    let (report, plan_text) = match &single {
-        None => {
-            let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
+    let disagg_plan: Option<DisaggPlan> = match &single {
+        None => Some(args.plan.parse().map_err(CliError::input)?),
+        Some(_) => None,
+    };
+    let (report, plan_text) = match (&single, &disagg_plan) {
+        (_, Some(plan)) => {
+            // The skew's EPLB count must divide over each pool's EP ranks (checked before the
+            // lowering, which would otherwise leave such a pool balanced).
+            if let Some(l) = &lower.moe_load {
+                for p in [&plan.prefill_plan, &plan.decode_plan] {
+                    l.busiest_rank_share(&model, p).map_err(CliError::input)?;
+                }
+            }
             let r = parallax::simulate_disaggregated(
-                &model, &cluster, &plan, cost, &workload, &config, &lower,
+                &model, &cluster, plan, cost, &workload, &config, &lower,
             )
             .map_err(CliError::input)?;
             (r, plan.to_string())
         }
-        Some(plan) if cluster.is_heterogeneous() => {
+
+        (Some(plan), None) if cluster.is_heterogeneous() => {
             common::check_hetero_cost_model(&cluster, &args.cost_model)?;
             let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
                 .map_err(CliError::input)?;
@@ -343,11 +354,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .map_err(CliError::input)?;
             (r, plan.to_string())
         }
-        Some(plan) => {
+        (Some(plan), None) => {
             let r =
                 parallax::simulate_plan(&model, &cluster, plan, cost, &workload, &config, &lower)
                     .map_err(CliError::input)?;
             (r, plan.to_string())
+        }
+        // `single` is `None` exactly when the plan parsed as disaggregated above.
+        (None, None) => {
+            return Err(CliError::input(format!(
+                "--plan `{}`: expected one plan or a disaggregated `prefill=…;decode=…` plan",
+                args.plan
+            )))
         }
     };
     if let Some(path) = &args.requests_csv {
@@ -361,8 +379,19 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         }
         _ => None,
     };
+    // A disaggregated plan: one load per pool.
+    let pool_ranks = match (&lower.moe_load, &disagg_plan) {
+        (Some(l), Some(plan)) => {
+            parallax::moe_ranks::disaggregated_rank_load(&model, plan, l, &report)
+                .map_err(CliError::input)?
+        }
+        _ => None,
+    };
     if let Some(path) = &args.timeline {
-        let tracks: Vec<_> = moe_ranks.iter().map(|r| r.counter_track()).collect();
+        let mut tracks: Vec<_> = moe_ranks.iter().map(|r| r.counter_track()).collect();
+        if let (Some(p), Some(plan)) = (&pool_ranks, &disagg_plan) {
+            tracks.extend(p.counter_tracks(plan));
+        }
         write_file(path, &chrome_trace_with(&report, &tracks))?;
     }
     for note in &workload.notes {
@@ -405,10 +434,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             o.insert("cost_model".into(), cost_name.clone().into());
             if lower.moe_load.is_some() {
                 o.insert("moe_busiest_rank_share".into(), moe_share.into());
-                o.insert(
-                    "moe_rank_load".into(),
-                    serde_json::to_value(&moe_ranks).map_err(CliError::failure)?,
-                );
+                let ranks = match &pool_ranks {
+                    Some(p) => serde_json::to_value(p),
+                    None => serde_json::to_value(&moe_ranks),
+                };
+                o.insert("moe_rank_load".into(), ranks.map_err(CliError::failure)?);
             }
             if let Some(l) = &launch {
                 o.insert(
@@ -460,14 +490,19 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             100.0 * share
         );
     }
-    if let Some(r) = &moe_ranks {
+    let pools: Vec<(&str, &parallax::moe_ranks::MoeRankLoad)> = match (&moe_ranks, &pool_ranks) {
+        (Some(r), _) => vec![("EP ranks", r)],
+        (None, Some(p)) => vec![("EP prefill", &p.prefill), ("EP decode", &p.decode)],
+        _ => Vec::new(),
+    };
+    for (label, r) in pools {
         let shares: Vec<String> = r
             .shares
             .iter()
             .map(|s| format!("{:.1}", 100.0 * s))
             .collect();
         outln!(
-            "EP ranks      shares % [{}], imbalance {:.2}× (busiest rank {}), {} redundant experts",
+            "{label:<13} shares % [{}], imbalance {:.2}× (busiest rank {}), {} redundant experts",
             shares.join(" "),
             r.imbalance,
             r.busiest_rank,

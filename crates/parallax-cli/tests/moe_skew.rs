@@ -417,3 +417,84 @@ fn search_chooses_eplb_under_skew() {
     ]);
     assert!(e.contains("--eplb auto") && e.contains("search"), "{e}");
 }
+
+/// A disaggregated plan reports one load per pool (each pool its own EP degree), with the
+/// tokens each pool ran; an EPLB count a pool cannot divide is an error.
+#[test]
+fn per_pool_rank_load_of_a_disaggregated_plan() {
+    let dir = std::env::temp_dir().join(format!("parallax-moe-pools-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("load.txt");
+    std::fs::write(&file, "4 2 1 1 0 0 0 0\n").unwrap();
+    let timeline = dir.join("trace.json");
+    let plan = "prefill=1x(tp=2,moe=ep2xtp1);decode=1x(tp=4,moe=ep4xtp1)";
+    let args = |eplb: &'static str| -> Vec<String> {
+        [
+            "simulate",
+            "-m",
+            "mixtral-8x7b",
+            "--cluster",
+            "1x8xH100",
+            "--plan",
+            plan,
+            "-w",
+            "chat",
+            "--requests",
+            "16",
+            "--expert-load",
+            file.to_str().unwrap(),
+            "--eplb",
+            eplb,
+            "--timeline",
+            timeline.to_str().unwrap(),
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let a = args("0");
+    let out = parallax(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["moe_busiest_rank_share"].is_null());
+    let (pre, dec) = (
+        &v["moe_rank_load"]["prefill"],
+        &v["moe_rank_load"]["decode"],
+    );
+    // Prefill ep=2: experts 0-3 on rank 0 (all the load); decode ep=4: experts 0-1 on rank 0
+    // ((4 + 2) / 8), 2-3 on rank 1 ((1 + 1) / 8).
+    assert_eq!(pre["shares"], serde_json::json!([1.0, 0.0]));
+    assert_eq!(dec["shares"], serde_json::json!([0.75, 0.25, 0.0, 0.0]));
+    // The prefill pool computed every prompt once, the decode pool one step per later token.
+    assert_eq!(v["requests"]["completed"], 16);
+    assert_eq!(v["requests"]["preemptions"], 0);
+    let prompt = v["tokens"]["prompt"].as_u64().unwrap();
+    let output = v["tokens"]["output"].as_u64().unwrap();
+    assert_eq!(pre["forward_tokens"].as_u64(), Some(prompt));
+    assert_eq!(dec["forward_tokens"].as_u64(), Some(output - 16));
+    assert_eq!(v["tokens"]["forward"].as_u64(), Some(prompt + output - 16));
+    assert_eq!(
+        dec["routed_pairs_per_layer"][0].as_f64(),
+        Some(2.0 * 0.75 * (output - 16) as f64)
+    );
+    // The timeline: each pool's counters on its own replica.
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(&timeline).unwrap()).unwrap();
+    for e in trace["traceEvents"].as_array().unwrap() {
+        if e["ph"] == "C" && e["name"].as_str().unwrap().starts_with("MoE routed pairs") {
+            let ranks = e["args"].as_object().unwrap().len();
+            assert_eq!(ranks, if e["pid"] == 0 { 2 } else { 4 }, "{e}");
+        }
+    }
+    // 8 experts + 2 replicas divide over the prefill pool's 2 ranks, not the decode pool's 4.
+    let a = args("2");
+    let out = parallax(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("eplb") && e.contains("ep=4"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

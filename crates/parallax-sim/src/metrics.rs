@@ -372,6 +372,10 @@ pub struct SimReport {
     pub metrics: Metrics,
     /// One record per workload request, in workload (arrival) order.
     pub requests: Vec<RequestRecord>,
+    /// Tokens through the model's layers on each replica ([`TokenCounts::forward`] per
+    /// replica, in replica order; a disaggregated run's prefill pool first).
+    #[serde(default)]
+    pub forward_tokens_by_replica: Vec<u64>,
     /// Iteration spans, if recorded.
     pub timeline: Option<Vec<Span>>,
     /// Prefill → decode KV transfers, recorded with the timeline of a disaggregated run (empty
@@ -444,6 +448,10 @@ pub struct CounterTrack {
     pub name: String,
     /// Series: label and value per batch token.
     pub series: Vec<(String, f64)>,
+    /// The replicas it is drawn for (`None`: every replica), e.g. one pool of a disaggregated
+    /// deployment.
+    #[serde(default)]
+    pub replicas: Option<std::ops::Range<u32>>,
 }
 
 fn json_str(out: &mut String, s: &str) {
@@ -524,7 +532,10 @@ pub fn chrome_trace_with(report: &SimReport, tracks: &[CounterTrack]) -> String 
             );
         }
         let tokens = s.prefill_tokens + s.decode_requests as u64;
-        for track in tracks {
+        for track in tracks
+            .iter()
+            .filter(|t| t.replicas.as_ref().map_or(true, |r| r.contains(&s.replica)))
+        {
             for (ts, scale) in [(s.start_s, tokens as f64), (s.end_s, 0.0)] {
                 out.push_str(",{\"name\":");
                 json_str(&mut out, &format!("{} (stage {})", track.name, s.stage));

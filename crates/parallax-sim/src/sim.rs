@@ -186,6 +186,8 @@ struct Rep<'a> {
     swap_s_per_token: Vec<f64>,
     /// KV bytes per token over all stages.
     kv_bytes_per_token: f64,
+    /// Tokens through the model's layers on this replica (see [`TokenCounts::forward`]).
+    forward_tokens: u64,
 }
 
 struct Run<'a> {
@@ -226,8 +228,6 @@ struct Run<'a> {
     transfers: Vec<f64>,
     /// Prefill → decode transfers for the timeline (recorded with it only).
     transfer_spans: Vec<TransferSpan>,
-    /// Tokens through the model's layers (see [`TokenCounts::forward`]).
-    forward_tokens: u64,
 }
 
 impl Simulator {
@@ -501,6 +501,7 @@ impl Simulator {
                         .map(|l| l.kv_bytes_per_token / l.bandwidth)
                         .collect(),
                     kv_bytes_per_token,
+                    forward_tokens: 0,
                 }
             })
             .collect();
@@ -539,7 +540,6 @@ impl Simulator {
                 .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0x00D1_5A66))),
             transfers: Vec::new(),
             transfer_spans: Vec::new(),
-            forward_tokens: 0,
         };
         if let Some((d, _)) = &run.disagg {
             for rep in &mut run.reps[..d.prefill_replicas] {
@@ -609,6 +609,7 @@ impl Simulator {
         Ok(SimReport {
             metrics,
             requests: run.records,
+            forward_tokens_by_replica: run.reps.iter().map(|r| r.forward_tokens).collect(),
             timeline: run.timeline,
             transfers: run.transfer_spans,
         })
@@ -899,7 +900,7 @@ impl Run<'_> {
             self.breakdown[OpKind::Overhead as usize] += host;
         }
         self.iterations += 1;
-        self.forward_tokens += self.batch.tokens();
+        self.reps[r].forward_tokens += self.batch.tokens();
         if at > self.last_end {
             self.last_end = at;
         }
@@ -1093,7 +1094,7 @@ impl Run<'_> {
             m
         });
         tokens.recomputed = (prefilled + cached).saturating_sub(tokens.prompt);
-        tokens.forward = self.forward_tokens;
+        tokens.forward = self.reps.iter().map(|r| r.forward_tokens).sum();
         let makespan = if self.last_end.is_finite() {
             (self.last_end - first_arrival).max(0.0)
         } else {

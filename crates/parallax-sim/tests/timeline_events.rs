@@ -112,6 +112,10 @@ fn kv_transfers_are_timeline_events_with_hand_computed_times() {
         close(x[1].start_s, 0.010) && close(x[1].end_s, 0.111),
         "{x:?}"
     );
+    // Tokens through each pool: the prefill replica computed both prompts (150 tokens), the
+    // decode replica ran 2 + 1 decode steps.
+    assert_eq!(r.forward_tokens_by_replica, vec![150, 3]);
+    assert_eq!(r.metrics.tokens.forward, 153);
     // Bytes agree with the transfer metrics.
     let m = r.metrics.kv_transfer.unwrap();
     assert!(close(x.iter().map(|t| t.bytes).sum::<f64>(), m.bytes));
@@ -207,10 +211,17 @@ fn counter_tracks_scale_each_iterations_tokens() {
     let track = CounterTrack {
         name: "pairs".into(),
         series: vec![("rank 0".into(), 6.0), ("rank \"1\"".into(), 2.0)],
+        replicas: None,
     };
     let with = chrome_trace_with(&r, std::slice::from_ref(&track));
     // Without tracks: the plain trace.
     assert_eq!(chrome_trace_with(&r, &[]), chrome_trace(&r));
+    // A track limited to other replicas draws nothing here.
+    let elsewhere = CounterTrack {
+        replicas: Some(1..3),
+        ..track.clone()
+    };
+    assert_eq!(chrome_trace_with(&r, &[elsewhere]), chrome_trace(&r));
     let ev = events(&with);
     let spans: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "X").collect();
     let counters: Vec<&Value> = ev

@@ -12,8 +12,8 @@
 
 use crate::error::Result;
 use parallax_ir::{Cell, Model};
-use parallax_plan::{MoeLoad, Plan, PlanError};
-use parallax_sim::CounterTrack;
+use parallax_plan::{DisaggPlan, MoeLoad, Plan, PlanError};
+use parallax_sim::{CounterTrack, SimReport};
 use serde::Serialize;
 
 /// Per-EP-rank routed load of one plan's MoE layers (see the module docs).
@@ -59,8 +59,52 @@ impl MoeRankLoad {
                 .enumerate()
                 .map(|(r, s)| (format!("rank {r}"), self.top_k as f64 * s))
                 .collect(),
+            replicas: None,
         }
     }
+}
+
+/// The per-rank load of each pool of a disaggregated deployment (each pool has its own plan,
+/// so its own EP degree and shares).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolRankLoads {
+    /// The prefill pool (its forward tokens: the prompts it computed).
+    pub prefill: MoeRankLoad,
+    /// The decode pool (its forward tokens: the decode steps it ran).
+    pub decode: MoeRankLoad,
+}
+
+impl PoolRankLoads {
+    /// One counter track per pool, each drawn on its own replicas (the prefill pool's are the
+    /// first `plan.prefill`).
+    pub fn counter_tracks(&self, plan: &DisaggPlan) -> Vec<CounterTrack> {
+        let n = plan.prefill;
+        let mut pre = self.prefill.counter_track();
+        pre.replicas = Some(0..n);
+        let mut dec = self.decode.counter_track();
+        dec.replicas = Some(n..n.saturating_add(plan.decode));
+        vec![pre, dec]
+    }
+}
+
+/// [`moe_rank_load`] for each pool of the disaggregated `plan`, with the forward tokens
+/// `report` counted on the pool's replicas; `None` for a model without MoE layers.
+///
+/// # Errors
+/// As [`moe_rank_load`], for either pool's plan.
+pub fn disaggregated_rank_load(
+    model: &Model,
+    plan: &DisaggPlan,
+    load: &MoeLoad,
+    report: &SimReport,
+) -> Result<Option<PoolRankLoads>> {
+    let n = (plan.prefill as usize).min(report.forward_tokens_by_replica.len());
+    let (pre, dec) = report.forward_tokens_by_replica.split_at(n);
+    let prefill = moe_rank_load(model, &plan.prefill_plan, load, pre.iter().sum())?;
+    let decode = moe_rank_load(model, &plan.decode_plan, load, dec.iter().sum())?;
+    Ok(prefill
+        .zip(decode)
+        .map(|(prefill, decode)| PoolRankLoads { prefill, decode }))
 }
 
 /// The per-rank load of `plan`'s MoE layers of `model` under `load`, with `forward_tokens`
