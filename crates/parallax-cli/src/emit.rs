@@ -22,7 +22,7 @@ pub fn model_ref(spec: &str) -> String {
         .map_or_else(|| spec.trim().to_string(), |e| e.hf_id.to_string())
 }
 
-/// The launch config of `plan` for `engine`.
+/// The launch config of `plan` for `engine`, with `eplb` redundant experts per MoE layer.
 #[allow(clippy::too_many_arguments)]
 pub fn launch(
     engine: Engine,
@@ -32,8 +32,10 @@ pub fn launch(
     plan: &Plan,
     scheduler: SchedulerConfig,
     memory: MemoryOptions,
+    eplb: u32,
 ) -> Result<LaunchConfig, CliError> {
     let mut req = EmitRequest::new(model, model_ref(model_spec), cluster, plan, scheduler);
     req.memory = memory;
+    req.eplb_redundant_experts = eplb;
     emit(engine, &req).map_err(CliError::input)
 }

@@ -23,6 +23,7 @@ mod precision;
 mod predict;
 mod report;
 mod search;
+mod serving;
 mod simulate;
 mod skew;
 mod validate;

@@ -31,6 +31,8 @@
 //!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
 //!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
 //!   `goodput_req_per_s`};
+//!   With a MoE skew, entries of expert-parallel plans also carry `eplb` (the EPLB setting the
+//!   search chose and every count it tried; docs/cli.md, "Per-rank MoE load");
 //! - `ranked`: entries shaped like `best`, best first;
 //! - `baselines`: {`name` (`heuristic`, `max-tp`, `best-even-split`), `description`, `plan`, `objective`,
 //!   `meets_constraints`, `metrics`, `speedup` (the best plan's gain: baseline / best when
@@ -40,6 +42,9 @@
 //! - `steady_state`: `null`, or for throughput and goodput the stream settings {`requests`,
 //!   `arrivals` (`poisson`, `trace`), `warmup_fraction`, `drain_fraction`,
 //!   `stability_tolerance`, `seed`}.
+//!
+//! With `--prefix-caching`, `--preemption swap` and the other serving-feature flags
+//! (`crate::serving`), each entry's `metrics` also has `prefix_cache` / `swap`.
 //!
 //! The output holds no timings: it is byte-identical across runs and `RAYON_NUM_THREADS`
 //! values (unless `--time-limit` cut the search short).
@@ -143,6 +148,9 @@ pub struct SearchArgs {
     /// MoE routing skew and EPLB every plan is lowered with.
     #[command(flatten)]
     moe: crate::skew::MoeSkewArgs,
+    /// Prefix caching and KV offload every candidate runs with.
+    #[command(flatten)]
+    serving: crate::serving::ServingArgs,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -419,8 +427,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         search = search.price_per_gpu_hour(p);
     }
     if let Some(l) = moe_load {
-        search = search.moe_load(l);
+        search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
     }
+    search = search.serving(args.serving.features()?);
     if let Some((a, b)) = pareto {
         search = search.pareto(a, b);
     }
@@ -470,6 +479,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                 &best.plan,
                 best.scheduler,
                 memory,
+                // The EPLB count simulated with the plan: the search's choice, else the
+                // pinned `--eplb`.
+                best.eplb.as_ref().map_or_else(
+                    || moe_load.map_or(0, |l| l.redundant),
+                    |c| c.redundant_experts,
+                ),
             )
             .map(Some),
         },
@@ -603,6 +618,12 @@ fn print_text(r: &SearchReport) {
             ]
         })
         .collect();
+    if let Some(col) = crate::skew::eplb_column(&r.ranked) {
+        header.insert(2, "EPLB".into());
+        for (row, v) in rows.iter_mut().zip(col) {
+            row.insert(2, v);
+        }
+    }
     let scheds: Vec<_> = r.ranked.iter().map(|p| p.scheduler).collect();
     crate::knobs::insert(&mut header, &mut rows, 2, crate::knobs::columns(&scheds));
     if !rows.is_empty() {
@@ -655,6 +676,9 @@ fn print_text(r: &SearchReport) {
     match &r.best {
         Some(b) => {
             outln!("best: {}", b.plan);
+            if let Some(line) = crate::skew::eplb_line(b, r.objective.name(), r.unit) {
+                outln!("{line}");
+            }
             if let (Some(w), Some(st)) = (&b.window, &r.steady_state) {
                 outln!(
                     "steady state: {} requests ({} arrivals, lengths resampled from the \

@@ -5,7 +5,7 @@ use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
 use parallax::plan::{DisaggPlan, LowerOptions, MemoryOptions, Plan};
 use parallax::sim::{
-    chrome_trace, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
+    chrome_trace_with, requests_csv, RejectReason, RequestRecord, RouterPolicy, SchedulerConfig,
     SchedulerKind, SimConfig, SimReport, Summary,
 };
 use parallax::EngineModel;
@@ -371,17 +371,28 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         ..lower.memory
     };
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
-    lower.moe_load = args.moe.moe_load(&model)?;
-    let (report, plan_text) = match &single {
-        None => {
-            let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
+    lower.moe_load = args.moe.simulate_load(&model)?;
+    let disagg_plan: Option<DisaggPlan> = match &single {
+        None => Some(args.plan.parse().map_err(CliError::input)?),
+        Some(_) => None,
+    };
+    let (report, plan_text) = match (&single, &disagg_plan) {
+        (_, Some(plan)) => {
+            // The skew's EPLB count must divide over each pool's EP ranks (checked before the
+            // lowering, which would otherwise leave such a pool balanced).
+            if let Some(l) = &lower.moe_load {
+                for p in [&plan.prefill_plan, &plan.decode_plan] {
+                    l.busiest_rank_share(&model, p).map_err(CliError::input)?;
+                }
+            }
             let r = parallax::simulate_disaggregated(
-                &model, &cluster, &plan, cost, &workload, &config, &lower,
+                &model, &cluster, plan, cost, &workload, &config, &lower,
             )
             .map_err(CliError::input)?;
             (r, plan.to_string())
         }
-        Some(plan) if cluster.is_heterogeneous() => {
+
+        (Some(plan), None) if cluster.is_heterogeneous() => {
             common::check_hetero_cost_model(&cluster, &args.cost_model)?;
             let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
                 .map_err(CliError::input)?;
@@ -391,18 +402,45 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .map_err(CliError::input)?;
             (r, plan.to_string())
         }
-        Some(plan) => {
+        (Some(plan), None) => {
             let r =
                 parallax::simulate_plan(&model, &cluster, plan, cost, &workload, &config, &lower)
                     .map_err(CliError::input)?;
             (r, plan.to_string())
         }
+        // `single` is `None` exactly when the plan parsed as disaggregated above.
+        (None, None) => {
+            return Err(CliError::input(format!(
+                "--plan `{}`: expected one plan or a disaggregated `prefill=…;decode=…` plan",
+                args.plan
+            )))
+        }
     };
     if let Some(path) = &args.requests_csv {
         write_file(path, &requests_csv(&report))?;
     }
+    // Per-EP-rank routed load of a single plan's MoE layers under the skew (docs/cli.md).
+    let moe_ranks = match (&lower.moe_load, &single) {
+        (Some(l), Some(plan)) => {
+            parallax::moe_ranks::moe_rank_load(&model, plan, l, report.metrics.tokens.forward)
+                .map_err(CliError::input)?
+        }
+        _ => None,
+    };
+    // A disaggregated plan: one load per pool.
+    let pool_ranks = match (&lower.moe_load, &disagg_plan) {
+        (Some(l), Some(plan)) => {
+            parallax::moe_ranks::disaggregated_rank_load(&model, plan, l, &report)
+                .map_err(CliError::input)?
+        }
+        _ => None,
+    };
     if let Some(path) = &args.timeline {
-        write_file(path, &chrome_trace(&report))?;
+        let mut tracks: Vec<_> = moe_ranks.iter().map(|r| r.counter_track()).collect();
+        if let (Some(p), Some(plan)) = (&pool_ranks, &disagg_plan) {
+            tracks.extend(p.counter_tracks(plan));
+        }
+        write_file(path, &chrome_trace_with(&report, &tracks))?;
     }
     for note in &workload.notes {
         eprintln!("note: {note}");
@@ -434,6 +472,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             plan,
             config.scheduler,
             lower.memory,
+            lower.moe_load.map_or(0, |l| l.redundant),
         )?),
     };
     if args.json {
@@ -443,6 +482,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             o.insert("cost_model".into(), cost_name.clone().into());
             if lower.moe_load.is_some() {
                 o.insert("moe_busiest_rank_share".into(), moe_share.into());
+                let ranks = match &pool_ranks {
+                    Some(p) => serde_json::to_value(p),
+                    None => serde_json::to_value(&moe_ranks),
+                };
+                o.insert("moe_rank_load".into(), ranks.map_err(CliError::failure)?);
             }
             if let Some(l) = &launch {
                 o.insert(
@@ -492,6 +536,25 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         outln!(
             "MoE load      busiest EP rank gets {:.1}% of each MoE layer's routed pairs",
             100.0 * share
+        );
+    }
+    let pools: Vec<(&str, &parallax::moe_ranks::MoeRankLoad)> = match (&moe_ranks, &pool_ranks) {
+        (Some(r), _) => vec![("EP ranks", r)],
+        (None, Some(p)) => vec![("EP prefill", &p.prefill), ("EP decode", &p.decode)],
+        _ => Vec::new(),
+    };
+    for (label, r) in pools {
+        let shares: Vec<String> = r
+            .shares
+            .iter()
+            .map(|s| format!("{:.1}", 100.0 * s))
+            .collect();
+        outln!(
+            "{label:<13} shares % [{}], imbalance {:.2}× (busiest rank {}), {} redundant experts",
+            shares.join(" "),
+            r.imbalance,
+            r.busiest_rank,
+            r.redundant_experts
         );
     }
     if let Some(c) = &m.prefix_cache {

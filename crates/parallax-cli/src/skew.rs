@@ -6,12 +6,15 @@ use clap::Args;
 use parallax::ir::routing::ExpertLoad;
 use parallax::ir::{Cell, Model};
 use parallax::plan::{MoeLoad, MoeRouting};
+use parallax::search::EplbMode;
 use std::path::PathBuf;
 
 /// Largest Zipf exponent accepted by `--moe-skew`.
 pub const MAX_ZIPF: f64 = 10.0;
 /// Most EPLB replicas per MoE layer accepted by `--eplb`.
 pub const MAX_EPLB: u32 = 4096;
+/// Most redundant experts per EP rank `search --eplb auto:K` tries.
+pub const MAX_EPLB_PER_RANK: u32 = 16;
 
 /// MoE routing skew flags.
 #[derive(Debug, Args)]
@@ -26,9 +29,43 @@ pub struct MoeSkewArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "moe_skew")]
     expert_load: Option<PathBuf>,
     /// EPLB: redundant expert replicas per MoE layer, placed on the busiest EP ranks (vLLM's
-    /// `num_redundant_experts`); the experts plus N must divide over the EP ranks.
-    #[arg(long, value_name = "N")]
-    eplb: Option<u32>,
+    /// `num_redundant_experts`); the experts plus N must divide over the EP ranks. `search`
+    /// also takes `auto` (its default with a skew: try 0 and one replica per EP rank, keep
+    /// the better) or `auto:K` (0 to K per rank).
+    #[arg(long, value_name = "N|auto[:K]")]
+    eplb: Option<String>,
+}
+
+/// A parsed `--eplb` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eplb {
+    Count(u32),
+    Auto(u32),
+}
+
+fn parse_eplb(v: &str) -> Result<Eplb, CliError> {
+    let bad = |why: &str| {
+        CliError::input(format!(
+            "invalid --eplb {v}: {why}; expected 0 to {MAX_EPLB} redundant experts per MoE layer, \
+             or (search) `auto` or `auto:K` with K in 1 to {MAX_EPLB_PER_RANK} per EP rank"
+        ))
+    };
+    if let Some(rest) = v.strip_prefix("auto") {
+        let k = match rest.strip_prefix(':') {
+            None if rest.is_empty() => 1,
+            None => return Err(bad("not a number")),
+            Some(k) => k.parse().map_err(|_| bad("K is not a number"))?,
+        };
+        if !(1..=MAX_EPLB_PER_RANK).contains(&k) {
+            return Err(bad("K out of range"));
+        }
+        return Ok(Eplb::Auto(k));
+    }
+    let n: u32 = v.parse().map_err(|_| bad("not a number"))?;
+    if n > MAX_EPLB {
+        return Err(bad("out of range"));
+    }
+    Ok(Eplb::Count(n))
 }
 
 fn parse_zipf(v: &str) -> Result<MoeRouting, CliError> {
@@ -69,6 +106,40 @@ impl MoeSkewArgs {
     /// A malformed flag value, an unreadable or malformed load file, or any flag on a model
     /// without MoE layers (it would be silently ignored).
     pub fn moe_load(&self, model: &Model) -> Result<Option<MoeLoad>, CliError> {
+        self.load(model)
+    }
+
+    /// `simulate`'s load: as [`Self::moe_load`], and `--eplb auto` is an error (only the
+    /// search chooses).
+    ///
+    /// # Errors
+    /// As [`Self::moe_load`].
+    pub fn simulate_load(&self, model: &Model) -> Result<Option<MoeLoad>, CliError> {
+        if let Some(Eplb::Auto(_)) = self.eplb.as_deref().map(parse_eplb).transpose()? {
+            return Err(CliError::input(format!(
+                "--eplb {}: simulate runs one setting; expected a count N (search chooses \
+                 with `auto`)",
+                self.eplb.as_deref().unwrap_or_default()
+            )));
+        }
+        self.load(model)
+    }
+
+    /// How `search` sets EPLB: `auto` (also the default when a skew is given without
+    /// `--eplb`) or the fixed count.
+    ///
+    /// # Errors
+    /// A malformed `--eplb`.
+    pub fn eplb_mode(&self) -> Result<EplbMode, CliError> {
+        let skew = self.moe_skew.is_some() || self.expert_load.is_some();
+        Ok(match self.eplb.as_deref().map(parse_eplb).transpose()? {
+            Some(Eplb::Auto(k)) => EplbMode::Auto { max_per_rank: k },
+            None if skew => EplbMode::AUTO,
+            _ => EplbMode::Fixed,
+        })
+    }
+
+    fn load(&self, model: &Model) -> Result<Option<MoeLoad>, CliError> {
         let routing = match (&self.moe_skew, &self.expert_load) {
             (Some(v), _) => Some(parse_zipf(v)?),
             (None, Some(path)) => {
@@ -82,16 +153,12 @@ impl MoeSkewArgs {
             }
             (None, None) => None,
         };
-        let redundant = match self.eplb {
-            Some(n) if n > MAX_EPLB => {
-                return Err(CliError::input(format!(
-                    "invalid --eplb {n}: expected 0 to {MAX_EPLB} redundant experts per MoE layer"
-                )))
-            }
-            Some(n) => n,
-            None => 0,
+        let eplb = self.eplb.as_deref().map(parse_eplb).transpose()?;
+        let redundant = match eplb {
+            Some(Eplb::Count(n)) => n,
+            Some(Eplb::Auto(_)) | None => 0,
         };
-        let routing = match (routing, self.eplb) {
+        let routing = match (routing, eplb) {
             (Some(r), _) => r,
             (None, Some(_)) => MoeRouting::Zipf {
                 exponent: 0.0,
@@ -133,4 +200,62 @@ impl MoeSkewArgs {
             }
         }
     }
+}
+
+/// The `EPLB` column of `search`'s table: the redundant experts chosen per plan (`off`, a
+/// count, or `-` where the search made no choice); `None` when no plan has a choice.
+pub fn eplb_column(ranked: &[parallax::RankedPlan]) -> Option<Vec<String>> {
+    if ranked.iter().all(|p| p.eplb.is_none()) {
+        return None;
+    }
+    Some(
+        ranked
+            .iter()
+            .map(|p| match &p.eplb {
+                None => "-".into(),
+                Some(c) if c.enabled() => c.redundant_experts.to_string(),
+                Some(_) => "off".into(),
+            })
+            .collect(),
+    )
+}
+
+/// One line on the EPLB choice of `best` (objective `obj` in `unit`), `None` without one.
+pub fn eplb_line(best: &parallax::RankedPlan, obj: &str, unit: &str) -> Option<String> {
+    let c = best.eplb.as_ref()?;
+    let chosen = c.chosen()?;
+    let pct = |s: Option<f64>| s.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s));
+    let others: Vec<String> = c
+        .options
+        .iter()
+        .filter(|o| o.redundant_experts != c.redundant_experts)
+        .map(|o| {
+            let what = match o.objective {
+                Some(v) => format!("{obj} {v:.4} {unit}"),
+                None => o.error.clone().unwrap_or_default(),
+            };
+            format!(
+                "{} redundant: busiest rank {}, +{:.2} GB weights per GPU, {what}",
+                o.redundant_experts,
+                pct(o.busiest_rank_share),
+                o.extra_weight_bytes_per_gpu / 1e9
+            )
+        })
+        .collect();
+    Some(format!(
+        "EPLB: {} (busiest EP rank {} of the routed pairs, +{:.2} GB weights per GPU, {obj} \
+         {:.4} {unit}); also tried: {}",
+        if c.enabled() {
+            format!(
+                "on, {} redundant experts per MoE layer",
+                c.redundant_experts
+            )
+        } else {
+            "off".into()
+        },
+        pct(chosen.busiest_rank_share),
+        chosen.extra_weight_bytes_per_gpu / 1e9,
+        chosen.objective.unwrap_or(f64::NAN),
+        others.join("; ")
+    ))
 }

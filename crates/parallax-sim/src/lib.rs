@@ -39,9 +39,9 @@ pub use disagg::{Disaggregation, KvLink};
 pub use error::SimError;
 pub use host::HostOverhead;
 pub use metrics::{
-    chrome_trace, requests_csv, GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason,
-    RequestCounts, RequestRecord, SimReport, SloMetrics, Span, Summary, SwapMetrics, Throughput,
-    TokenCounts, TransferMetrics,
+    chrome_trace, chrome_trace_with, requests_csv, CounterTrack, GpuMetrics, Metrics,
+    PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport, SloMetrics, Span,
+    Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics, TransferSpan,
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};

@@ -110,6 +110,30 @@ pub struct Span {
     /// KV tokens swapped to or from host memory before it (the copy time is in the span).
     #[serde(default)]
     pub swap_tokens: u64,
+    /// Prompt tokens its admissions loaded back from the host prefix-cache tier before it
+    /// (the load time is in the span).
+    #[serde(default)]
+    pub host_load_tokens: u64,
+}
+
+/// One prefill → decode KV transfer of a disaggregated run (recorded only with
+/// [`crate::SimConfig::record_timeline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TransferSpan {
+    /// The workload request id.
+    pub request: u64,
+    /// Prefill replica the KV left.
+    pub from_replica: u32,
+    /// Decode replica it arrived at.
+    pub to_replica: u32,
+    /// When the transfer started (the end of the prefill iteration), seconds.
+    pub start_s: f64,
+    /// When the KV arrived, seconds.
+    pub end_s: f64,
+    /// KV tokens moved (the prompt).
+    pub tokens: u64,
+    /// KV bytes moved.
+    pub bytes: f64,
 }
 
 /// Distribution summary. All zero when `count` is 0.
@@ -217,6 +241,11 @@ pub struct TokenCounts {
     /// Prefill tokens processed beyond the completed requests' prompts (recompute after
     /// preemption; with prefix caching, tokens a recompute finds cached are not counted).
     pub recomputed: u64,
+    /// Tokens that went through the model's layers, every request included: each prefill
+    /// token computed (recomputes included, prefix-cache hits not) plus one per decode step
+    /// and request. A MoE layer routes `top_k` pairs per such token.
+    #[serde(default)]
+    pub forward: u64,
 }
 
 /// Automatic prefix caching, summed over engines.
@@ -343,8 +372,16 @@ pub struct SimReport {
     pub metrics: Metrics,
     /// One record per workload request, in workload (arrival) order.
     pub requests: Vec<RequestRecord>,
+    /// Tokens through the model's layers on each replica ([`TokenCounts::forward`] per
+    /// replica, in replica order; a disaggregated run's prefill pool first).
+    #[serde(default)]
+    pub forward_tokens_by_replica: Vec<u64>,
     /// Iteration spans, if recorded.
     pub timeline: Option<Vec<Span>>,
+    /// Prefill → decode KV transfers, recorded with the timeline of a disaggregated run (empty
+    /// otherwise).
+    #[serde(default)]
+    pub transfers: Vec<TransferSpan>,
 }
 
 fn fmt_f(out: &mut String, v: f64) {
@@ -391,20 +428,64 @@ pub fn requests_csv(report: &SimReport) -> String {
 /// A Chrome trace / Perfetto JSON timeline: one complete (`"ph":"X"`) event per recorded stage
 /// iteration, process = replica, thread = pipeline stage, times in µs; `args` carry the engine,
 /// prefill tokens, decode requests and, when non-zero, `cached_tokens` (prefix-cache hits of the
-/// batch's admissions) and `swap_tokens` (KV swapped before it). Holds only metadata when the
-/// run did not record a timeline.
+/// batch's admissions), `swap_tokens` (KV swapped before it) and `host_load_tokens` (KV loaded
+/// from the host prefix tier before it). With prefix-cache hits, a counter track per replica
+/// (`prefix cache hit tokens`) sums them over time; a disaggregated run adds one async
+/// `KV transfer` slice per request on its decode replica ([`SimReport::transfers`]). Holds only
+/// metadata when the run did not record a timeline. [`chrome_trace_with`] adds counter tracks.
 pub fn chrome_trace(report: &SimReport) -> String {
+    chrome_trace_with(report, &[])
+}
+
+/// A counter track drawn per iteration: one series per `(label, per_token)` entry whose value
+/// during an iteration is the batch's tokens ([`parallax_ir::Batch::tokens`]: prefill tokens
+/// plus decode requests) times `per_token`, and 0 between iterations. One track per replica
+/// and pipeline stage, named `"{name} (stage S)"`. The facade uses it for a MoE layer's
+/// routed token-expert pairs per EP rank (`top_k × share` of each rank).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterTrack {
+    /// Track name.
+    pub name: String,
+    /// Series: label and value per batch token.
+    pub series: Vec<(String, f64)>,
+    /// The replicas it is drawn for (`None`: every replica), e.g. one pool of a disaggregated
+    /// deployment.
+    #[serde(default)]
+    pub replicas: Option<std::ops::Range<u32>>,
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// [`chrome_trace`] plus the counter `tracks`.
+pub fn chrome_trace_with(report: &SimReport, tracks: &[CounterTrack]) -> String {
     let spans = report.timeline.as_deref().unwrap_or(&[]);
     let mut out = String::with_capacity(160 * spans.len() + 256);
     out.push_str("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[");
     let mut first = true;
     let mut named = std::collections::BTreeSet::new();
+    let mut hits: BTreeMap<u32, u64> = BTreeMap::new();
+    let sep = |out: &mut String, first: &mut bool| {
+        if !*first {
+            out.push(',');
+        }
+        *first = false;
+    };
     for s in spans {
         if named.insert((s.replica, s.stage)) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
+            sep(&mut out, &mut first);
             let _ = write!(
                 out,
                 "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{r},\"tid\":{t},\"args\":{{\"name\":\"replica {r}\"}}}},{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{r},\"tid\":{t},\"args\":{{\"name\":\"stage {t}\"}}}}",
@@ -412,10 +493,7 @@ pub fn chrome_trace(report: &SimReport) -> String {
                 t = s.stage
             );
         }
-        if !first {
-            out.push(',');
-        }
-        first = false;
+        sep(&mut out, &mut first);
         let name = match (s.prefill_tokens > 0, s.decode_requests > 0) {
             (true, true) => "mixed",
             (true, false) => "prefill",
@@ -428,6 +506,9 @@ pub fn chrome_trace(report: &SimReport) -> String {
         if s.swap_tokens > 0 {
             let _ = write!(extra, ",\"swap_tokens\":{}", s.swap_tokens);
         }
+        if s.host_load_tokens > 0 {
+            let _ = write!(extra, ",\"host_load_tokens\":{}", s.host_load_tokens);
+        }
         let _ = write!(
             out,
             "{{\"name\":\"{name}\",\"ph\":\"X\",\"pid\":{},\"tid\":{},\"ts\":{},\"dur\":{},\"args\":{{\"engine\":{},\"prefill_tokens\":{},\"decode_requests\":{}{extra}}}}}",
@@ -439,6 +520,61 @@ pub fn chrome_trace(report: &SimReport) -> String {
             s.prefill_tokens,
             s.decode_requests
         );
+        // A batch's cache hits are on every stage's span: count them once, on stage 0.
+        if s.cached_tokens > 0 && s.stage == 0 {
+            let n = hits.entry(s.replica).or_insert(0);
+            *n += s.cached_tokens;
+            let _ = write!(
+                out,
+                ",{{\"name\":\"prefix cache hit tokens\",\"ph\":\"C\",\"pid\":{},\"ts\":{},\"args\":{{\"tokens\":{n}}}}}",
+                s.replica,
+                s.start_s * 1e6
+            );
+        }
+        let tokens = s.prefill_tokens + s.decode_requests as u64;
+        for track in tracks
+            .iter()
+            .filter(|t| t.replicas.as_ref().map_or(true, |r| r.contains(&s.replica)))
+        {
+            for (ts, scale) in [(s.start_s, tokens as f64), (s.end_s, 0.0)] {
+                out.push_str(",{\"name\":");
+                json_str(&mut out, &format!("{} (stage {})", track.name, s.stage));
+                let _ = write!(
+                    out,
+                    ",\"ph\":\"C\",\"pid\":{},\"ts\":{},\"args\":{{",
+                    s.replica,
+                    ts * 1e6
+                );
+                for (i, (label, per_token)) in track.series.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json_str(&mut out, label);
+                    let v = scale * per_token;
+                    let _ = write!(out, ":{}", if v.is_finite() { v } else { 0.0 });
+                }
+                out.push_str("}}");
+            }
+        }
+    }
+    for (i, x) in report.transfers.iter().enumerate() {
+        for (ph, ts) in [("b", x.start_s), ("e", x.end_s)] {
+            sep(&mut out, &mut first);
+            let _ = write!(
+                out,
+                "{{\"name\":\"KV transfer\",\"cat\":\"kv\",\"ph\":\"{ph}\",\"id\":{i},\"pid\":{},\"ts\":{}",
+                x.to_replica,
+                ts * 1e6
+            );
+            if ph == "b" {
+                let _ = write!(
+                    out,
+                    ",\"args\":{{\"request\":{},\"from_replica\":{},\"tokens\":{},\"bytes\":{}}}",
+                    x.request, x.from_replica, x.tokens, x.bytes
+                );
+            }
+            out.push('}');
+        }
     }
     out.push_str("]}");
     out

@@ -24,7 +24,7 @@ use crate::host::HostOverhead;
 use crate::itl::Gaps;
 use crate::metrics::{
     GpuMetrics, Metrics, PrefixCacheMetrics, RejectReason, RequestCounts, RequestRecord, SimReport,
-    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics,
+    SloMetrics, Span, Summary, SwapMetrics, Throughput, TokenCounts, TransferMetrics, TransferSpan,
 };
 use crate::prefix_cache::CpuTier;
 use crate::router::{Router, RouterPolicy};
@@ -206,6 +206,8 @@ struct Rep<'a> {
     swap_s_per_token: Vec<f64>,
     /// KV bytes per token over all stages.
     kv_bytes_per_token: f64,
+    /// Tokens through the model's layers on this replica (see [`TokenCounts::forward`]).
+    forward_tokens: u64,
 }
 
 struct Run<'a> {
@@ -248,6 +250,8 @@ struct Run<'a> {
     disagg: Option<(Disaggregation, Router)>,
     /// Prefill → decode transfer times, s.
     transfers: Vec<f64>,
+    /// Prefill → decode transfers for the timeline (recorded with it only).
+    transfer_spans: Vec<TransferSpan>,
 }
 
 impl Simulator {
@@ -529,6 +533,7 @@ impl Simulator {
                         .map(|l| l.kv_bytes_per_token / l.bandwidth)
                         .collect(),
                     kv_bytes_per_token,
+                    forward_tokens: 0,
                 }
             })
             .collect();
@@ -568,6 +573,7 @@ impl Simulator {
                 .disaggregation
                 .map(|d| (d, Router::new(cfg.router, cfg.seed ^ 0x00D1_5A66))),
             transfers: Vec::new(),
+            transfer_spans: Vec::new(),
         };
         if let Some((d, _)) = &run.disagg {
             for rep in &mut run.reps[..d.prefill_replicas] {
@@ -649,7 +655,9 @@ impl Simulator {
         Ok(SimReport {
             metrics,
             requests: run.records,
+            forward_tokens_by_replica: run.reps.iter().map(|r| r.forward_tokens).collect(),
             timeline: run.timeline,
+            transfers: run.transfer_spans,
         })
     }
 }
@@ -827,6 +835,7 @@ impl Run<'_> {
             return;
         };
         let n = d.prefill_replicas;
+        let link = d.kv_link;
         let rec = self.records[idx];
         let (p, o) = (rec.prompt_tokens, rec.output_tokens);
         let eligible: Vec<usize> = (n..self.reps.len())
@@ -848,6 +857,18 @@ impl Run<'_> {
             self.reps[r].engines[v].steady_left = 0;
         }
         self.reps[r].engines[v].add_remote(idx as u32, p, o, rec.first_token_s);
+        if self.timeline.is_some() {
+            let x = link.seconds(p as u64);
+            self.transfer_spans.push(TransferSpan {
+                request: rec.id,
+                from_replica: rec.replica.unwrap_or(0),
+                to_replica: r as u32,
+                start_s: t - x,
+                end_s: t,
+                tokens: p as u64,
+                bytes: p as f64 * link.kv_bytes_per_token,
+            });
+        }
     }
 
     /// When engine `v` of replica `r` runs no iteration, make sure it wakes at `t` (one
@@ -927,6 +948,7 @@ impl Run<'_> {
                     decode_requests: self.batch.decode.requests,
                     cached_tokens: self.batch_cached,
                     swap_tokens: self.swap_tokens,
+                    host_load_tokens: self.load_tokens,
                 });
             }
             if s == 0 {
@@ -941,6 +963,7 @@ impl Run<'_> {
             self.breakdown[OpKind::Overhead as usize] += host;
         }
         self.iterations += 1;
+        self.reps[r].forward_tokens += self.batch.tokens();
         if at > self.last_end {
             self.last_end = at;
         }
@@ -1146,6 +1169,7 @@ impl Run<'_> {
             m
         });
         tokens.recomputed = (prefilled + cached).saturating_sub(tokens.prompt);
+        tokens.forward = self.reps.iter().map(|r| r.forward_tokens).sum();
         let makespan = if self.last_end.is_finite() {
             (self.last_end - first_arrival).max(0.0)
         } else {

@@ -22,6 +22,7 @@
 //! | KV block | `--block-size` | `--page-size` | YAML `kv_cache_config.tokens_per_block` |
 //! | FP8 weights | `--quantization fp8` | `--quantization fp8` | from the checkpoint (note) |
 //! | FP8 KV cache | `--kv-cache-dtype fp8` | `--kv-cache-dtype fp8_e4m3` | YAML `kv_cache_config.dtype: fp8` |
+//! | EPLB, `N` redundant experts | `--enable-eplb --eplb-config '{"num_redundant_experts":N}'` | `--enable-eplb --ep-num-redundant-experts N` | not mapped yet (error) |
 //!
 //! Multi-node instances: SGLang gets one process per node (`--nnodes`, `--node-rank`,
 //! `--dist-init-addr NODEh_ADDR:5000` with `NODEh_ADDR` named in a note); vLLM (Ray) and
@@ -145,6 +146,9 @@ pub struct EmitRequest<'a> {
     /// First HTTP port; instance `i` of a multi-instance deployment listens on `base_port + i`.
     /// Default 8000.
     pub base_port: u16,
+    /// EPLB redundant experts per MoE layer simulated with the plan (0, the default: EPLB
+    /// off); their weights count in the memory fractions.
+    pub eplb_redundant_experts: u32,
 }
 
 impl<'a> EmitRequest<'a> {
@@ -164,6 +168,7 @@ impl<'a> EmitRequest<'a> {
             scheduler,
             memory: MemoryOptions::default(),
             base_port: 8000,
+            eplb_redundant_experts: 0,
         }
     }
 }
@@ -319,12 +324,23 @@ struct Fractions {
 }
 
 fn fractions(req: &EmitRequest<'_>, plan_s: &str) -> Result<Fractions, EmitError> {
-    let mem = plan_memory(req.model, req.plan, req.cluster, &req.memory).map_err(|e| {
-        EmitError::Memory {
-            plan: plan_s.to_string(),
-            message: e.to_string(),
-        }
-    })?;
+    let memory_error = |e: parallax_plan::PlanError| EmitError::Memory {
+        plan: plan_s.to_string(),
+        message: e.to_string(),
+    };
+    let mut mem =
+        plan_memory(req.model, req.plan, req.cluster, &req.memory).map_err(memory_error)?;
+    // EPLB's replicas occupy weight memory as simulated (only their count matters here).
+    let replicas = parallax_plan::MoeLoad {
+        routing: parallax_plan::MoeRouting::Zipf {
+            exponent: 0.0,
+            seed: 0,
+        },
+        redundant: req.eplb_redundant_experts,
+    };
+    replicas
+        .add_eplb_weights(req.model, req.plan, &mut mem)
+        .map_err(memory_error)?;
     let capacity = req.cluster.gpu.memory_bytes as f64;
     let mut sg = f64::INFINITY;
     let mut tr = f64::INFINITY;
@@ -441,6 +457,32 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     }
     let budget = req.scheduler.token_budget();
     let max_seqs = req.scheduler.max_num_seqs;
+    let eplb = req.eplb_redundant_experts;
+    if eplb > 0 {
+        let experts = req
+            .model
+            .runs
+            .iter()
+            .flat_map(|r| &r.block.cells)
+            .find_map(|c| match c {
+                Cell::Moe(m) => Some(m.experts),
+                _ => None,
+            });
+        match experts {
+            Some(e) if moe_ep > 1 && (e + eplb) % moe_ep == 0 => notes.push(format!(
+                "EPLB: the engine places its {eplb} redundant experts from the expert loads it \
+                 measures and rearranges them periodically; the simulation used the given \
+                 skew's static placement"
+            )),
+            _ => {
+                return Err(unsupported(format!(
+                    "EPLB's {eplb} redundant experts need expert-parallel MoE layers whose \
+                     experts plus {eplb} divide over the EP ranks (moe={})",
+                    plan.moe
+                )))
+            }
+        }
+    }
 
     // Precision.
     let prec = req.model.precision;
@@ -499,6 +541,14 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             }
             if c.moe && moe_ep > 1 {
                 argv.push("--enable-expert-parallel".into());
+            }
+            if eplb > 0 {
+                argv.push("--enable-eplb".into());
+                a(
+                    &mut argv,
+                    "--eplb-config",
+                    &format!("{{\"num_redundant_experts\":{eplb}}}"),
+                );
             }
             if let Some(l) = &layers_csv {
                 env.insert("VLLM_PP_LAYER_PARTITION".into(), l.clone());
@@ -573,6 +623,10 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             if c.moe && moe_ep > 1 {
                 a(&mut argv, "--ep-size", &moe_ep);
             }
+            if eplb > 0 {
+                argv.push("--enable-eplb".into());
+                a(&mut argv, "--ep-num-redundant-experts", &eplb);
+            }
             if let Some(l) = &layers_csv {
                 env.insert("SGLANG_PP_LAYER_PARTITION".into(), l.clone());
             }
@@ -640,6 +694,12 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             a(&mut argv, "--pp_size", &plan.pp);
             if c.moe {
                 a(&mut argv, "--ep_size", &moe_ep);
+            }
+            if eplb > 0 {
+                return Err(unsupported(format!(
+                    "EPLB ({eplb} redundant experts) is not mapped to TensorRT-LLM's MoE load \
+                     balancer yet; emit for vllm or sglang, or search with --eplb 0"
+                )));
             }
             let (seqs, tokens) = per_rank(max_seqs, budget, attn_dp, "TensorRT-LLM", &mut notes);
             a(&mut argv, "--max_batch_size", &seqs);

@@ -48,6 +48,7 @@ pub mod engine;
 pub mod error;
 pub mod hetero;
 pub mod loadpoints;
+pub mod moe_ranks;
 pub mod search;
 pub mod simulate;
 pub mod simulation;

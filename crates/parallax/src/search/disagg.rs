@@ -510,7 +510,7 @@ fn evaluate(
         Arc::clone(ctx.cost),
         &s.lower_options(sched, required),
     )?;
-    let config = SimConfig {
+    let mut config = SimConfig {
         scheduler: *sched,
         slo: s.slo,
         host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
@@ -519,6 +519,7 @@ fn evaluate(
         disaggregation: Some(d),
         ..SimConfig::default()
     };
+    s.serving.apply(&mut config);
     let sim = Simulator::new(replicas, config)?;
     ctx.score(&sim, plan.devices(), ctx.price)
 }

@@ -69,18 +69,22 @@
 //! Searches that finish within it are unaffected and deterministic.
 
 mod disagg;
+mod eplb;
 mod objective;
 mod report;
+mod serving;
 pub mod split;
 mod throughput;
 
 pub use disagg::{
     DisaggComparison, DisaggMode, DisaggRanked, PoolPlan, Winner, DISAGG_AUTO_MIN_GPUS,
 };
+pub use eplb::{EplbChoice, EplbMode, EplbOption};
 pub use objective::{Direction, Objective};
 pub use report::{
     Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
 };
+pub use serving::ServingFeatures;
 pub use throughput::{
     SteadyArrivals, SteadyState, SteadyWindow, DEFAULT_STEADY_REQUESTS, MIN_MEASURED_FRACTION,
 };
@@ -178,6 +182,8 @@ pub struct Search {
     steady: SteadyState,
     disagg: DisaggMode,
     moe_load: Option<parallax_plan::MoeLoad>,
+    eplb: EplbMode,
+    serving: ServingFeatures,
 }
 
 impl fmt::Debug for Search {
@@ -222,12 +228,15 @@ impl Search {
             steady: SteadyState::default(),
             disagg: DisaggMode::default(),
             moe_load: None,
+            eplb: EplbMode::default(),
+            serving: ServingFeatures::default(),
         }
     }
 
     /// MoE routing skew and EPLB every plan is lowered with ([`LowerOptions::moe_load`]):
     /// each MoE layer runs at its busiest EP rank's speed. Plans whose EP degree does not
-    /// divide the experts plus the EPLB replicas fail to lower and are not ranked.
+    /// divide the experts plus the EPLB replicas fail to lower and are not ranked. With
+    /// [`Search::eplb`]`(`[`EplbMode::Auto`]`)` the EPLB count is chosen per plan instead.
     pub fn moe_load(mut self, load: parallax_plan::MoeLoad) -> Self {
         self.moe_load = Some(load);
         self
@@ -424,6 +433,7 @@ impl Search {
         crate::check_context(&self.model, &self.workload)?;
         self.scheduler.validate()?;
         self.memory.validate()?;
+        self.serving.validate()?;
         Ok(())
     }
 
@@ -470,6 +480,7 @@ impl Search {
         };
         o.memory = self.memory_for(s);
         o.moe_load = self.moe_load;
+        o.host_link_bandwidth = self.serving.host_link_bandwidth;
         o
     }
 
@@ -833,6 +844,8 @@ struct Evaluated {
     energy: f64,
     cost: f64,
     window: Option<SteadyWindow>,
+    /// The EPLB setting chosen for the plan ([`eplb`]).
+    eplb: Option<EplbChoice>,
 }
 
 impl Evaluated {
@@ -849,6 +862,7 @@ impl Evaluated {
             cost_per_mtok: self.cost,
             metrics: self.metrics,
             window: self.window,
+            eplb: self.eplb,
         }
     }
 }
@@ -888,26 +902,22 @@ impl Ctx<'_> {
         Ok(sim.run_until(w, self.deadline)?.metrics)
     }
 
-    /// Lower and simulate one candidate (with the rate search for `throughput`).
-    fn evaluate(&self, plan: &Plan, sched: &SchedulerConfig) -> Result<Evaluated> {
+    /// Lower and simulate one candidate (with the rate search for `throughput`) under MoE
+    /// load `moe` (EPLB is chosen around it in [`eplb`]).
+    fn evaluate_with(
+        &self,
+        plan: &Plan,
+        sched: &SchedulerConfig,
+        moe: Option<parallax_plan::MoeLoad>,
+    ) -> Result<Evaluated> {
         let s = self.search;
         let hetero = s.cluster.is_heterogeneous();
+        let mut opts = s.lower_options(sched, self.required);
+        opts.moe_load = moe;
         let lowered = if hetero {
-            parallax_plan::hetero::lower_plan(
-                &s.model,
-                plan,
-                &s.cluster,
-                &self.group_costs,
-                &s.lower_options(sched, self.required),
-            )?
+            parallax_plan::hetero::lower_plan(&s.model, plan, &s.cluster, &self.group_costs, &opts)?
         } else {
-            lower_plan(
-                &s.model,
-                plan,
-                &s.cluster,
-                Arc::clone(self.cost),
-                &s.lower_options(sched, self.required),
-            )?
+            lower_plan(&s.model, plan, &s.cluster, Arc::clone(self.cost), &opts)?
         };
         let mut config = SimConfig {
             scheduler: *sched,
@@ -917,6 +927,7 @@ impl Ctx<'_> {
             frontend_latency_s: s.engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
             ..SimConfig::default()
         };
+        s.serving.apply(&mut config);
         // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.
         let price = if hetero {
             config.router = crate::hetero::router_for(plan, &s.cluster, config.router);
@@ -959,6 +970,7 @@ impl Ctx<'_> {
             energy,
             cost,
             window,
+            eplb: None,
         })
     }
 

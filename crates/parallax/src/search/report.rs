@@ -82,6 +82,11 @@ pub struct RankedPlan {
     /// For `throughput` and `goodput`: the steady-state measurement window of the simulation
     /// at `rate_req_per_s` (`None` for the other objectives).
     pub window: Option<super::SteadyWindow>,
+    /// The EPLB setting the search chose for this plan, with every redundant-expert count it
+    /// tried ([`super::EplbMode::Auto`] with a MoE skew and `ep > 1`; `None` otherwise, and
+    /// then absent from the JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eplb: Option<super::EplbChoice>,
 }
 
 impl RankedPlan {
