@@ -7,9 +7,10 @@
 //! - **mixed replicas** (`dp=2,tp=8,on=H100-SXM/A100-80GB-SXM`): replicas of the same shape
 //!   on different kinds, behind the simulator's capacity-weighted router
 //!   ([`parallax_sim::RouterPolicy::CapacityWeighted`]);
-//! - **mixed pipelines** (`pp=2,tp=8,layers=46+34,on=H100-SXM+A100-80GB-SXM`): the stages of
-//!   one replica on different kinds; each stage is its own TP group of its kind, and the
-//!   activations between kinds cross the cluster's network.
+//! - **mixed pipelines** (`pp=2,tp=4+8,layers=40+40,on=H100-SXM+A100-80GB-SXM`): the stages
+//!   of one replica on different kinds; each stage is its own TP group of its kind, at the
+//!   plan's `tp` or at its own width ([`Plan::stage_tp`]), and the activations between kinds
+//!   cross the cluster's network.
 //!
 //! Mapping packs each kind's stage slots into that kind's node group by the homogeneous rule
 //! ([`crate::Mapping`]): replica by replica, stage by stage, a TP group never straddling a
@@ -19,10 +20,11 @@
 //!
 //! The enumerator ([`enumerate`]) lists, for a heterogeneous cluster: every plan of each node
 //! group alone (the homogeneous enumeration on that group), mixed replicas (one plan shape
-//! feasible on several groups, every group's GPUs used), and two-kind pipelines (`a` stages on
-//! one kind then `b` on another, all GPUs of both used) whose layers are split so that the
-//! slowest stage is as fast as possible ([`balanced_split`], with each kind's measured time per
-//! layer and the LM head's).
+//! feasible on several groups, every group's GPUs used), and pipelines across 2 to
+//! [`MAX_PIPELINE_KINDS`] kinds (the stages of each kind in one run, at one TP width per kind,
+//! every GPU of each kind used) whose layers are split so that the slowest stage is as fast as
+//! possible within every stage's memory ([`chain_split`] over each stage's own
+//! [`LayerChain`]: its kind's cost model at its width).
 
 use crate::enumerate::{enumerate as enumerate_homogeneous, Constraints, Enumeration, PruneReason};
 use crate::error::PlanError;
@@ -30,10 +32,11 @@ use crate::lower::{check_memory, LowerOptions, LoweredPlan, PlanStageCost};
 use crate::mapping::{Mapping, RankGroup, StageSlot};
 use crate::memory::{stage_memory, MemoryOptions, MemoryReport};
 use crate::plan::{Geometry, Plan};
+use crate::split::{layer_chain, ChainBlock, LayerChain};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::{Batch, DecodeGroup, Model, PrefillChunk};
 use parallax_sim::{PowerModel, ReplicaSpec, StageCost};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The node group (index into [`Cluster::node_groups`]) of every stage: `[replica][stage]`.
@@ -90,12 +93,13 @@ pub(crate) fn map(plan: &Plan, cluster: &Cluster) -> Result<Mapping, PlanError> 
         rank += g.gpus();
         node += g.nodes;
     }
-    let w = plan.tp;
+    let field = if plan.on.is_some() { "on" } else { "tp" };
     let mut cursor = vec![0u32; groups.len()];
     let mut slots = Vec::with_capacity(plan.dp as usize);
     for row in &kinds {
         let mut stages = Vec::with_capacity(row.len());
-        for &gi in row {
+        for (s, &gi) in row.iter().enumerate() {
+            let w = plan.stage_width(s);
             let g = &groups[gi];
             let gpn = g.gpus_per_node.max(1);
             if w > gpn && w % gpn != 0 {
@@ -116,11 +120,16 @@ pub(crate) fn map(plan: &Plan, cluster: &Cluster) -> Result<Mapping, PlanError> 
             }
             if *c as u64 + w as u64 > g.gpus() as u64 {
                 let on_kind = kinds.iter().flatten().filter(|&&k| k == gi).count();
+                let of = if plan.stage_tp.is_some() {
+                    "their widths".to_string()
+                } else {
+                    format!("{w} devices")
+                };
                 return Err(PlanError::inconsistent(
                     plan,
-                    "on",
+                    field,
                     format!(
-                        "{on_kind} stage slots of {w} devices on {} do not pack into its node \
+                        "{on_kind} stage slots of {of} on {} do not pack into its node \
                          group {} without splitting a TP group across nodes",
                         g.gpu.name,
                         g.spec()
@@ -269,14 +278,22 @@ pub(crate) fn lower_unchecked(
         stages.push(row);
     }
     let n = specs.len().max(1) as f64;
+    let devices = plan.replica_devices().max(1) as f64;
     let replicas = stages
         .iter()
         .zip(&kinds)
         .zip(&reports)
         .map(|((row, ks), mem)| {
-            // Every stage has `tp` GPUs: per-GPU figures are the mean over the stages.
-            let mean = |f: &dyn Fn(&parallax_hw::Gpu) -> f64| {
-                ks.iter().map(|&g| f(&groups[g].gpu)).sum::<f64>() / n
+            // Per-GPU figures are the mean over the replica's GPUs (each stage's width).
+            let mean = |f: &dyn Fn(&parallax_hw::Gpu) -> f64| match plan.stage_tp {
+                None => ks.iter().map(|&g| f(&groups[g].gpu)).sum::<f64>() / n,
+                Some(_) => {
+                    ks.iter()
+                        .enumerate()
+                        .map(|(s, &g)| plan.stage_width(s) as f64 * f(&groups[g].gpu))
+                        .sum::<f64>()
+                        / devices
+                }
             };
             ReplicaSpec {
                 stages: row
@@ -315,8 +332,9 @@ pub fn mixes_replica_kinds(plan: &Plan, cluster: &Cluster) -> bool {
     stage_groups(plan, cluster).is_ok_and(|k| k.windows(2).any(|w| w[0] != w[1]))
 }
 
-/// The reference iteration the proportional split times each kind on: one 512-token prefill
-/// chunk and 64 decode requests at 1,024 tokens of context.
+/// The reference iteration [`enumerate`] times each kind's layer chain on: one 512-token
+/// prefill chunk and 64 decode requests at 1,024 tokens of context. (The search passes its
+/// workload's own mix to [`enumerate_with_mix`].)
 pub fn reference_batch() -> Batch {
     Batch {
         prefill: vec![PrefillChunk {
@@ -331,67 +349,71 @@ pub fn reference_batch() -> Batch {
     }
 }
 
-/// Layer counts for a pipeline whose stage `s` runs at `seconds_per_layer[s]` per layer, the
-/// last stage also paying `last_extra` seconds (the LM head): the contiguous split on block
-/// boundaries that minimises the slowest stage's time, `max_s n_s·t_s (+ last_extra)`, each
-/// stage at least one block. Exact: a dynamic program over block boundaries (O(pp × B²) for
-/// B blocks); among equal optima the one with the earliest boundaries.
+/// Most GPU kinds (node groups) one pipeline of [`enumerate`] spans.
+pub const MAX_PIPELINE_KINDS: usize = 3;
+
+/// The split of a pipeline whose stage `s` is priced by `chains[s]`, the [`LayerChain`] of
+/// the same model under that stage's GPU kind and TP width (block times on the batch mix,
+/// block bytes and the stage's capacity): the per-stage block counts of the contiguous split
+/// into `chains.len()` non-empty stages that minimises the slowest stage's time with every
+/// stage within its own chain's capacity. A slower stage (slower kind, narrower TP) gets
+/// fewer blocks; the embedding (first block) and LM head (last block) are priced on the
+/// first and last stage's own chains.
 ///
-/// # Errors
-/// [`PlanError::Inconsistent`] when the model has fewer blocks than stages, a per-layer time
-/// is not positive and finite, or `last_extra` is not finite and ≥ 0.
-pub fn balanced_split(
-    model: &Model,
-    seconds_per_layer: &[f64],
-    last_extra: f64,
-) -> Result<Vec<u32>, PlanError> {
-    let geo = Geometry::new(model);
-    let pp = seconds_per_layer.len();
-    let what = format!("pp={pp} on {} ({} blocks)", model.name, geo.blocks_total);
-    if pp == 0 || geo.blocks_total < pp as u64 {
-        return Err(PlanError::inconsistent(
-            &what,
-            "pp",
-            "needs at least one block per stage",
-        ));
-    }
-    if let Some(t) = seconds_per_layer
-        .iter()
-        .find(|t| !(t.is_finite() && **t > 0.0))
-    {
-        return Err(PlanError::inconsistent(
-            &what,
-            "seconds_per_layer",
-            format!("{t} is not a positive finite time"),
-        ));
-    }
-    if !(last_extra.is_finite() && last_extra >= 0.0) {
-        return Err(PlanError::inconsistent(
-            &what,
-            "last_extra",
-            format!("{last_extra} is not a finite time ≥ 0"),
-        ));
-    }
-    // Block boundaries 0 = p_0 < p_1 < … < p_B = layers.
-    let mut pos = vec![0u32];
-    while *pos.last().unwrap_or(&0) < geo.total_layers {
-        let next = geo.next_boundary(*pos.last().unwrap_or(&0));
-        pos.push(next.min(geo.total_layers));
-    }
-    let b = pos.len() - 1;
-    let stage_time = |s: usize, layers: u32| {
-        layers as f64 * seconds_per_layer[s] + if s + 1 == pp { last_extra } else { 0.0 }
+/// Exact: a dynamic program over block boundaries with per-stage prefix sums, O(pp × B²) for
+/// B blocks (B ≤ 128 for every catalogue model); among equal optima the one with the
+/// earliest boundaries. `None` when the chains differ in their blocks' layers, have fewer
+/// blocks than stages, or no split fits memory.
+pub fn chain_split(chains: &[&LayerChain]) -> Option<Vec<usize>> {
+    let pp = chains.len();
+    let first = chains.first()?;
+    let b = first.blocks.len();
+    let same_blocks = |c: &&LayerChain| {
+        c.blocks.len() == b
+            && c.blocks
+                .iter()
+                .zip(&first.blocks)
+                .all(|(x, y)| x.layers == y.layers)
     };
-    // best[s][j]: the slowest of stages 0..=s holding blocks 0..j; from[s][j]: stage s's start.
+    if b < pp || !chains.iter().all(same_blocks) {
+        return None;
+    }
+    // Prefix sums of every stage's chain: time and bytes of blocks 0..j.
+    let prefix = |f: fn(&ChainBlock) -> f64| -> Vec<Vec<f64>> {
+        chains
+            .iter()
+            .map(|c| {
+                let mut v = Vec::with_capacity(b + 1);
+                let mut acc = 0.0;
+                v.push(acc);
+                for x in &c.blocks {
+                    acc += f(x);
+                    v.push(acc);
+                }
+                v
+            })
+            .collect()
+    };
+    let time = prefix(|x| x.seconds);
+    let bytes = prefix(|x| x.bytes);
+    let fits = |s: usize, i: usize, j: usize| bytes[s][j] - bytes[s][i] <= chains[s].capacity_bytes;
+    // best[s][j]: the slowest of stages 0..=s holding blocks 0..j (∞: no feasible split);
+    // from[s][j]: where stage s starts. Every later stage keeps at least one block.
     let mut best = vec![vec![f64::INFINITY; b + 1]; pp];
     let mut from = vec![vec![0usize; b + 1]; pp];
-    for j in 1..=b {
-        best[0][j] = stage_time(0, pos[j]);
+    for j in 1..=b - (pp - 1) {
+        if fits(0, 0, j) {
+            best[0][j] = time[0][j];
+        }
     }
     for s in 1..pp {
-        for j in (s + 1)..=b {
+        for j in (s + 1)..=(b - (pp - 1 - s)) {
             for i in s..j {
-                let v = best[s - 1][i].max(stage_time(s, pos[j] - pos[i]));
+                let prev = best[s - 1][i];
+                if !prev.is_finite() || !fits(s, i, j) {
+                    continue;
+                }
+                let v = prev.max(time[s][j] - time[s][i]);
                 if v < best[s][j] {
                     best[s][j] = v;
                     from[s][j] = i;
@@ -399,19 +421,110 @@ pub fn balanced_split(
             }
         }
     }
+    if !best[pp - 1][b].is_finite() {
+        return None;
+    }
     let mut bounds = vec![b];
     for s in (1..pp).rev() {
-        let j = *bounds.last().unwrap_or(&b);
+        let j = *bounds.last()?;
         bounds.push(from[s][j]);
     }
     bounds.push(0);
     bounds.reverse();
-    Ok(bounds.windows(2).map(|w| pos[w[1]] - pos[w[0]]).collect())
+    Some(bounds.windows(2).map(|w| w[1] - w[0]).collect())
+}
+
+/// Ordered sequences of at least two and at most [`MAX_PIPELINE_KINDS`] distinct indices
+/// below `n` (the node groups a pipeline's stages run on, first stage first).
+fn group_sequences(n: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<Vec<usize>> = (0..n).map(|g| vec![g]).collect();
+    stack.reverse();
+    while let Some(seq) = stack.pop() {
+        if seq.len() >= 2 {
+            out.push(seq.clone());
+        }
+        if seq.len() < MAX_PIPELINE_KINDS {
+            for g in (0..n).rev().filter(|g| !seq.contains(g)) {
+                let mut next = seq.clone();
+                next.push(g);
+                stack.push(next);
+            }
+        }
+    }
+    out
+}
+
+/// Layer chains by (node group, TP width, pipeline depth, mix index); `None`: no chain.
+type ChainMemo = BTreeMap<(usize, u32, u32, usize), Option<LayerChain>>;
+
+/// The layers of the [`chain_split`] of a pipeline whose stage `s` runs on group
+/// `stages[s].0` at width `stages[s].1`, the chains timed on mix `m` (built by `make` once
+/// per key). The chains' capacities are conservative: when no split fits them, the
+/// time-optimal split is returned for the exact memory check (it may fit after all, else it
+/// is the miss the report gives). `None` when a chain cannot be built.
+fn split_layers(
+    chains: &mut ChainMemo,
+    stages: &[(usize, u32)],
+    pp: u32,
+    m: usize,
+    make: impl Fn(usize, u32) -> Option<LayerChain>,
+) -> Option<Vec<u32>> {
+    for &(g, t) in stages {
+        chains.entry((g, t, pp, m)).or_insert_with(|| make(g, t));
+    }
+    let refs: Vec<&LayerChain> = stages
+        .iter()
+        .map(|&(g, t)| chains.get(&(g, t, pp, m)).and_then(Option::as_ref))
+        .collect::<Option<_>>()?;
+    let blocks = chain_split(&refs).or_else(|| {
+        let free: Vec<LayerChain> = refs
+            .iter()
+            .map(|c| LayerChain {
+                capacity_bytes: f64::INFINITY,
+                ..(*c).clone()
+            })
+            .collect();
+        chain_split(&free.iter().collect::<Vec<_>>())
+    })?;
+    Some(refs[0].layers_of(&blocks))
+}
+
+/// The layer chain ([`layer_chain`]) of `model` on node group `g` at TP `tp` for a pipeline
+/// of `pp` stages (its KV share per pipeline engine), timed by `costs[g]` on `mix`. The probe
+/// pipelines of two `tp`-wide stages are mapped on the group with as many nodes as they need.
+#[allow(clippy::too_many_arguments)]
+fn stage_chain(
+    model: &Model,
+    cluster: &Cluster,
+    g: usize,
+    tp: u32,
+    pp: u32,
+    costs: &[Arc<dyn CostModel>],
+    opts: &LowerOptions,
+    mix: &[(Batch, f64)],
+) -> Option<LayerChain> {
+    let gc = cluster.group_cluster(g)?;
+    let gpn = gc.gpus_per_node.max(1);
+    let probe = Cluster {
+        nodes: gc.nodes.max(2 * tp.div_ceil(gpn)),
+        ..gc
+    };
+    layer_chain(
+        model,
+        &Plan::new(1, pp, tp),
+        &probe,
+        costs.get(g)?.clone(),
+        opts,
+        mix,
+    )
+    .ok()
 }
 
 /// Enumerate plans on a heterogeneous cluster (see the module docs): each node group alone,
-/// mixed replicas, and two-kind pipelines split by [`balanced_split`] with the per-layer and
-/// LM-head times measured by `costs` (one cost model per node group) on [`reference_batch`].
+/// mixed replicas, and pipelines across kinds split by [`chain_split`] with every stage's
+/// layer chain timed by its group's cost model (`costs`, one per node group) on
+/// [`reference_batch`].
 ///
 /// On a homogeneous cluster this is [`crate::enumerate()`].
 ///
@@ -423,6 +536,27 @@ pub fn enumerate(
     cluster: &Cluster,
     constraints: &Constraints,
     costs: &[Arc<dyn CostModel>],
+) -> Result<Enumeration, PlanError> {
+    enumerate_with_mix(
+        model,
+        cluster,
+        constraints,
+        costs,
+        &[(reference_batch(), 1.0)],
+    )
+}
+
+/// [`enumerate`] with the batch mix (`(batch, weight)`) the pipelines' layer chains are
+/// timed on: the search passes its workload's representative mix.
+///
+/// # Errors
+/// As [`enumerate`].
+pub fn enumerate_with_mix(
+    model: &Model,
+    cluster: &Cluster,
+    constraints: &Constraints,
+    costs: &[Arc<dyn CostModel>],
+    mix: &[(Batch, f64)],
 ) -> Result<Enumeration, PlanError> {
     if !cluster.is_heterogeneous() {
         return enumerate_homogeneous(model, cluster, constraints);
@@ -534,61 +668,98 @@ pub fn enumerate(
             keep(&mut out, p.with_on(on));
         }
     }
-    // 3. Two-kind pipelines: `a` stages on group x, then `b` on group y.
+    // 3. Pipelines across kinds: every replica's stages on an ordered sequence of 2 to
+    //    `MAX_PIPELINE_KINDS` distinct node groups, each group's stages at a TP width of its
+    //    own (a divisor of its node size), every GPU of each group in the sequence used; the
+    //    layers split by `chain_split` over each stage's own layer chain.
     if constraints.allowed.pp {
         let geo = Geometry::new(model);
-        for x in 0..groups.len() {
-            for y in 0..groups.len() {
-                if x == y || groups[x].gpus() + groups[y].gpus() > max {
+        let opts = LowerOptions {
+            memory: constraints.memory,
+            required_kv_tokens: constraints.required_kv_tokens,
+            ..LowerOptions::default()
+        };
+        let reference = [(reference_batch(), 1.0)];
+        let mut mixes: Vec<&[(Batch, f64)]> = vec![mix];
+        if mix != reference.as_slice() {
+            mixes.push(&reference);
+        }
+        let mut chains: ChainMemo = BTreeMap::new();
+        let divisors = |n: u32| (1..=n).filter(move |t| n % t == 0);
+        for seq in group_sequences(groups.len()) {
+            if seq.iter().map(|&g| groups[g].gpus() as u64).sum::<u64>() > max as u64 {
+                continue;
+            }
+            // Every choice of one TP width per group of the sequence.
+            let mut width_sets: Vec<Vec<u32>> = vec![Vec::new()];
+            for &g in &seq {
+                width_sets = width_sets
+                    .into_iter()
+                    .flat_map(|w| {
+                        divisors(groups[g].gpus_per_node.max(1)).map(move |t| {
+                            let mut v = w.clone();
+                            v.push(t);
+                            v
+                        })
+                    })
+                    .collect();
+            }
+            for widths in width_sets {
+                if !constraints.allowed.tp && widths.iter().any(|&t| t > 1) {
                     continue;
                 }
-                let (gx, gy) = (&groups[x], &groups[y]);
-                let node = gx.gpus_per_node.min(gy.gpus_per_node);
-                for tp in (1..=node).filter(|t| node % t == 0) {
-                    if tp > 1 && !constraints.allowed.tp {
+                let per: Vec<u32> = seq
+                    .iter()
+                    .zip(&widths)
+                    .map(|(&g, &t)| groups[g].gpus() / t)
+                    .collect();
+                let most = per.iter().copied().min().unwrap_or(0);
+                for dp in 1..=most {
+                    if per.iter().any(|&n| n % dp != 0) || (dp > 1 && !constraints.allowed.dp) {
                         continue;
                     }
-                    let per = |g: &parallax_hw::NodeGroup| g.gpus() / tp;
-                    // dp replicas, each a·tp GPUs of x and b·tp of y, using all of both.
-                    for dp in 1..=per(gx).min(per(gy)) {
-                        if per(gx) % dp != 0
-                            || per(gy) % dp != 0
-                            || (dp > 1 && !constraints.allowed.dp)
-                        {
-                            continue;
-                        }
-                        let (a, b) = (per(gx) / dp, per(gy) / dp);
-                        let pp = a + b;
-                        if constraints.max_pp.is_some_and(|m| pp > m)
-                            || geo.blocks_total < pp as u64
-                        {
-                            continue;
-                        }
-                        out.enumerated += 1;
-                        let on: Vec<String> = (0..a)
-                            .map(|_| gx.gpu.name.clone())
-                            .chain((0..b).map(|_| gy.gpu.name.clone()))
-                            .collect();
-                        let base = Plan::new(dp, pp, tp).with_on(vec![on]);
-                        if crate::validate(model, &base, cluster).is_err() {
-                            *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
-                            continue;
-                        }
-                        let t = |g: usize| layer_seconds(model, tp, cluster, g, costs);
-                        let ((tx, _), (ty, head)) = match (t(x), t(y)) {
-                            (Some(a), Some(b)) => (a, b),
-                            _ => {
-                                *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
-                                continue;
+                    let pp: u32 = per.iter().map(|&n| n / dp).sum();
+                    if constraints.max_pp.is_some_and(|m| pp > m) || geo.blocks_total < pp as u64 {
+                        continue;
+                    }
+                    out.enumerated += 1;
+                    // Stage s: its group and width.
+                    let stages: Vec<(usize, u32)> = seq
+                        .iter()
+                        .zip(&widths)
+                        .zip(&per)
+                        .flat_map(|((&g, &t), &n)| (0..n / dp).map(move |_| (g, t)))
+                        .collect();
+                    let on: Vec<String> = stages
+                        .iter()
+                        .map(|&(g, _)| groups[g].gpu.name.clone())
+                        .collect();
+                    let base = Plan::new(dp, pp, 1)
+                        .with_stage_tp(stages.iter().map(|&(_, t)| t).collect())
+                        .with_on(vec![on]);
+                    if crate::validate(model, &base, cluster).is_err() {
+                        *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
+                        continue;
+                    }
+                    // One split per mix (the workload's, and the reference mixed iteration:
+                    // each a model of the stage loads), each checked exactly and simulated.
+                    let mut splits: Vec<Vec<u32>> = Vec::with_capacity(mixes.len());
+                    for (m, mix) in mixes.iter().enumerate() {
+                        if let Some(l) = split_layers(&mut chains, &stages, pp, m, |g, t| {
+                            stage_chain(model, cluster, g, t, pp, costs, &opts, mix)
+                        }) {
+                            if !splits.contains(&l) {
+                                splits.push(l);
                             }
-                        };
-                        let times: Vec<f64> =
-                            (0..a).map(|_| tx).chain((0..b).map(|_| ty)).collect();
-                        let Ok(layers) = balanced_split(model, &times, head) else {
-                            *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
-                            continue;
-                        };
-                        let plan = base.with_layers(layers);
+                        }
+                    }
+                    if splits.is_empty() {
+                        *out.pruned.entry(PruneReason::Divisibility).or_insert(0) += 1;
+                        continue;
+                    }
+                    out.enumerated += splits.len() as u64 - 1;
+                    for layers in splits {
+                        let plan = base.clone().with_layers(layers);
                         let reports = replica_memory(model, &plan, cluster, &constraints.memory)?;
                         match reports.iter().find_map(|m| m.shortfall(required)) {
                             Some(m) => {
@@ -610,40 +781,4 @@ pub fn enumerate(
     }
     out.kept = out.plans.len() as u64;
     Ok(out)
-}
-
-/// Seconds per layer and of the LM head of `model` on node group `g` at TP `tp` for
-/// [`reference_batch`]: the per-layer time of the middle stage of the even three-stage
-/// pipeline (its layers and its send; the single-stage time per layer when the model has fewer
-/// than three blocks), and what the single-stage time has beyond its layers (embedding, final
-/// norm, LM head). Lowered without the memory check: only the times are used.
-fn layer_seconds(
-    model: &Model,
-    tp: u32,
-    cluster: &Cluster,
-    g: usize,
-    costs: &[Arc<dyn CostModel>],
-) -> Option<(f64, f64)> {
-    let gc = cluster.group_cluster(g)?;
-    let batch = reference_batch();
-    let time = |pp: u32, stage: usize| -> Option<(f64, f64)> {
-        let plan = Plan::new(1, pp, tp);
-        let l = crate::lower::lower_unchecked(
-            model,
-            &plan,
-            &gc,
-            costs[g].clone(),
-            &LowerOptions::default(),
-        )
-        .ok()?;
-        let st = l.stages.first()?.get(stage)?;
-        Some((st.step(&batch).seconds, st.layers().max(1) as f64))
-    };
-    let (whole, layers) = time(1, 0)?;
-    let per_layer = match time(3, 1) {
-        Some((t, n)) => t / n,
-        None => whole / layers,
-    };
-    let extra = (whole - per_layer * layers).max(0.0);
-    (per_layer.is_finite() && per_layer > 0.0 && extra.is_finite()).then_some((per_layer, extra))
 }

@@ -496,6 +496,8 @@ impl PlanStageCost {
         opts: &LowerOptions,
     ) -> Self {
         let s = spec.index;
+        // With per-stage widths the stage sees the plan at its own width.
+        let plan = &*plan.stage_plan(s);
         let w = plan.tp;
         let stage_group = mapping.stage_group(replica, s);
         let full = Groups {
@@ -608,9 +610,14 @@ impl PlanStageCost {
         }
         let send_group = mapping.send_group(replica, s);
         if let Some(g) = send_group {
+            // Every device of the next stage needs the whole activations, which every device
+            // of this stage holds after its TP all-reduce: each sender feeds
+            // ⌈next width / width⌉ receivers one after the other (one send per device pair
+            // when the widths are equal; a narrower next stage is fed in one round).
+            let next = mapping.slots[replica].get(s + 1).map_or(w, |n| n.width);
             units.push(Unit {
                 kind: UnitKind::Send(g),
-                mult: 1.0,
+                mult: next.div_ceil(w.max(1)) as f64,
                 groups: full,
             });
         }
