@@ -28,14 +28,13 @@
 
 use crate::enumerate::{enumerate as enumerate_homogeneous, Constraints, Enumeration, PruneReason};
 use crate::error::PlanError;
-use crate::lower::{check_memory, LowerOptions, LoweredPlan, PlanStageCost};
+use crate::lower::{check_memory, LowerOptions, LoweredPlan};
 use crate::mapping::{Mapping, RankGroup, StageSlot};
 use crate::memory::{stage_memory, MemoryOptions, MemoryReport};
 use crate::plan::{Geometry, Plan};
 use crate::split::{layer_chain, ChainBlock, LayerChain};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::{Batch, DecodeGroup, Model, PrefillChunk};
-use parallax_sim::{PowerModel, ReplicaSpec, StageCost};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -164,17 +163,23 @@ pub fn replica_memory(
         .filter_map(|i| cluster.group_cluster(i))
         .collect();
     let text = plan.to_string();
-    Ok(kinds
-        .iter()
-        .map(|row| MemoryReport {
-            plan: text.clone(),
-            stages: specs
-                .iter()
-                .map(|s| stage_memory(model, plan, s, &groups[row[s.index]], opts))
-                .collect(),
-            block_size: opts.block_size,
-        })
-        .collect())
+    // Replicas on the same kinds have the same report: computed once.
+    let mut out: Vec<MemoryReport> = Vec::with_capacity(kinds.len());
+    for (r, row) in kinds.iter().enumerate() {
+        let report = match kinds[..r].iter().position(|k| k == row) {
+            Some(q) => out[q].clone(),
+            None => MemoryReport {
+                plan: text.clone(),
+                stages: specs
+                    .iter()
+                    .map(|s| stage_memory(model, plan, s, &groups[row[s.index]], opts))
+                    .collect(),
+                block_size: opts.block_size,
+            },
+        };
+        out.push(report);
+    }
+    Ok(out)
 }
 
 /// The binding replica's memory: fewest KV blocks (ties: the lowest index). What
@@ -209,121 +214,11 @@ pub fn lower_plan(
     costs: &[Arc<dyn CostModel>],
     opts: &LowerOptions,
 ) -> Result<LoweredPlan, PlanError> {
-    let (lowered, reports) = lower_unchecked(model, plan, cluster, costs, opts)?;
+    let (lowered, reports) = crate::lower::lower_groups(model, plan, cluster, costs, opts)?;
     for m in &reports {
         check_memory(m, plan, opts)?;
     }
     Ok(lowered)
-}
-
-/// Lowering without the memory check, with every replica's memory report.
-pub(crate) fn lower_unchecked(
-    model: &Model,
-    plan: &Plan,
-    cluster: &Cluster,
-    costs: &[Arc<dyn CostModel>],
-    opts: &LowerOptions,
-) -> Result<(LoweredPlan, Vec<MemoryReport>), PlanError> {
-    let groups = cluster.node_groups();
-    if costs.len() != groups.len() {
-        return Err(PlanError::Option {
-            option: "cost models".into(),
-            value: costs.len().to_string(),
-            expected: format!(
-                "one per node group of {} ({})",
-                cluster.spec(),
-                groups.len()
-            ),
-        });
-    }
-    let reports = replica_memory(model, plan, cluster, &opts.memory)?;
-    let specs = plan.stages(model)?;
-    let mapping = Mapping::new(plan, cluster)?;
-    let kinds = stage_groups(plan, cluster)?;
-    let shared_model = Arc::new(model.clone());
-    let mut stages: Vec<Vec<Arc<PlanStageCost>>> = Vec::with_capacity(plan.dp as usize);
-    for (r, row_kinds) in kinds.iter().enumerate() {
-        let mut row = Vec::with_capacity(specs.len());
-        for spec in &specs {
-            let g = row_kinds[spec.index];
-            let send = mapping.send_group(r, spec.index);
-            let tp = mapping.stage_group(r, spec.index);
-            // Replicas whose stage runs on the same kind over the same groups share it.
-            let reuse = stages.iter().enumerate().find_map(|(q, prev)| {
-                let s = &prev[spec.index];
-                (kinds[q][spec.index] == g
-                    && mapping.send_group(q, spec.index) == send
-                    && mapping.stage_group(q, spec.index) == tp
-                    && reports[q].stages[spec.index] == reports[r].stages[spec.index])
-                    .then(|| s.clone())
-            });
-            let stage = match reuse {
-                Some(s) => s,
-                None => {
-                    let mut st = PlanStageCost::build(
-                        &shared_model,
-                        plan,
-                        spec,
-                        &mapping,
-                        r,
-                        costs[g].clone(),
-                        opts,
-                    );
-                    st.set_host_link(&reports[r].stages[spec.index], opts);
-                    Arc::new(st)
-                }
-            };
-            row.push(stage);
-        }
-        stages.push(row);
-    }
-    let n = specs.len().max(1) as f64;
-    let devices = plan.replica_devices().max(1) as f64;
-    let replicas = stages
-        .iter()
-        .zip(&kinds)
-        .zip(&reports)
-        .map(|((row, ks), mem)| {
-            // Per-GPU figures are the mean over the replica's GPUs (each stage's width).
-            let mean = |f: &dyn Fn(&parallax_hw::Gpu) -> f64| match plan.stage_tp {
-                None => ks.iter().map(|&g| f(&groups[g].gpu)).sum::<f64>() / n,
-                Some(_) => {
-                    ks.iter()
-                        .enumerate()
-                        .map(|(s, &g)| plan.stage_width(s) as f64 * f(&groups[g].gpu))
-                        .sum::<f64>()
-                        / devices
-                }
-            };
-            ReplicaSpec {
-                stages: row
-                    .iter()
-                    .map(|s| s.clone() as Arc<dyn StageCost>)
-                    .collect(),
-                kv_blocks: mem.kv_blocks(),
-                block_size: opts.memory.block_size,
-                gpus: plan.replica_devices(),
-                power: PowerModel {
-                    idle_watts: mean(&|g| g.idle_watts),
-                    busy_watts: mean(&|g| g.tdp_watts),
-                },
-                peak_flops: mean(&|g| g.peak_flops(model.precision.compute)),
-                peak_bandwidth: mean(&|g| g.memory_bandwidth),
-            }
-        })
-        .collect();
-    let binding = (0..reports.len())
-        .min_by_key(|&i| (reports[i].kv_blocks(), i))
-        .unwrap_or(0);
-    Ok((
-        LoweredPlan {
-            replicas,
-            stages,
-            memory: reports[binding].clone(),
-            mapping,
-        },
-        reports,
-    ))
 }
 
 /// True when the replicas of `plan` run on more than one GPU kind of `cluster` (mixed
