@@ -423,3 +423,47 @@ fn enumeration_gives_each_kind_its_own_width() {
         }
     }
 }
+
+#[test]
+fn pipelines_span_up_to_three_kinds() {
+    let model = parallax_ir::resolve("llama-3.1-8b").unwrap();
+    let c = Cluster::parse("1x4xH100+1x4xA100-80GB+1x2xL40S").unwrap();
+    let cs = costs(&c);
+    let e = hetero::enumerate(&model, &c, &Constraints::default(), &cs).unwrap();
+    let kinds_of = |p: &Plan| {
+        let mut k: Vec<usize> = hetero::stage_groups(p, &c).unwrap()[0].clone();
+        k.dedup();
+        k
+    };
+    let three: Vec<&Plan> = e.plans.iter().filter(|p| kinds_of(p).len() == 3).collect();
+    assert!(!three.is_empty());
+    // Every order of the three kinds, each kind's stages in one run at one width, every GPU
+    // of the three groups used; some with a width per kind.
+    let mut orders: Vec<Vec<usize>> = three.iter().map(|p| kinds_of(p)).collect();
+    orders.sort();
+    orders.dedup();
+    assert_eq!(orders.len(), 6, "{orders:?}");
+    assert!(three.iter().any(|p| p.stage_tp.is_some()));
+    for p in &three {
+        assert_eq!(p.devices(), 10, "{p}");
+        let row = &hetero::stage_groups(p, &c).unwrap()[0];
+        for s in 1..p.pp as usize {
+            if row[s] == row[s - 1] {
+                assert_eq!(p.stage_width(s), p.stage_width(s - 1), "{p}");
+            }
+        }
+        let l = hetero::lower_plan(&model, p, &c, &cs, &LowerOptions::default())
+            .unwrap_or_else(|err| panic!("{p}: {err}"));
+        assert_eq!(l.replicas.iter().map(|r| r.gpus).sum::<u32>(), 10);
+    }
+    // No pipeline spans more than `MAX_PIPELINE_KINDS` kinds.
+    assert_eq!(hetero::MAX_PIPELINE_KINDS, 3);
+    let four = Cluster::parse("1x2xH100+1x2xA100-80GB+1x2xL40S+1x2xB200").unwrap();
+    let e = hetero::enumerate(&model, &four, &Constraints::default(), &costs(&four)).unwrap();
+    assert!(e.plans.iter().all(|p| {
+        let mut k = hetero::stage_groups(p, &four).unwrap()[0].clone();
+        k.sort();
+        k.dedup();
+        k.len() <= 3
+    }));
+}
