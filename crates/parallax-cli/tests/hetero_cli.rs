@@ -170,3 +170,27 @@ fn calibrate_and_predict_on_mixed_kinds() {
         "{err}"
     );
 }
+
+/// A disaggregated plan on a mixed cluster is a clear error naming `--cluster` and the plan.
+#[test]
+fn disaggregated_plans_on_mixed_kinds_are_a_clear_error() {
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100+1x4xA100-80GB",
+        "--plan",
+        "prefill=1x(tp=2);decode=1x(tp=2)",
+        "--requests",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cluster = 1x4xH100-SXM+1x4xA100-80GB-SXM")
+            && err.contains("prefill=1x(dp=1,pp=1,tp=2)")
+            && err.contains("one GPU kind"),
+        "{err}"
+    );
+}

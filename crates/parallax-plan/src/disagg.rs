@@ -129,8 +129,9 @@ impl FromStr for DisaggPlan {
 /// are the model's (summed over the prefill instance's stages).
 ///
 /// # Errors
-/// A pool's plan that does not fit the model, cluster or memory ([`lower_plan`]), or pools that
-/// together need more devices than the cluster has ([`PlanError::Inconsistent`]).
+/// A pool's plan that does not fit the model, cluster or memory ([`lower_plan`]), pools that
+/// together need more devices than the cluster has ([`PlanError::Inconsistent`]), or a
+/// heterogeneous cluster ([`PlanError::Option`] naming `cluster`).
 pub fn lower_disaggregated(
     model: &Model,
     plan: &DisaggPlan,
@@ -138,6 +139,17 @@ pub fn lower_disaggregated(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<(Vec<ReplicaSpec>, Disaggregation), PlanError> {
+    if cluster.is_heterogeneous() {
+        return Err(PlanError::Option {
+            option: "cluster".into(),
+            value: cluster.spec(),
+            expected: format!(
+                "a cluster of one GPU kind for the disaggregated plan `{plan}`: prefill and \
+                 decode pools on a mixed cluster are not modelled (simulate an aggregated \
+                 plan with `on=` there)"
+            ),
+        });
+    }
     if plan.devices() > cluster.total_gpus() {
         return Err(PlanError::Inconsistent {
             plan: plan.to_string(),
