@@ -325,6 +325,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
     lower.moe_load = args.moe.moe_load(&model)?;
     let (report, plan_text) = match &single {
+        None if cluster.is_heterogeneous() => {
+            // Pools on a mixed cluster: one automatic cost model per GPU kind (facade).
+            common::check_hetero_cost_model(&cluster, &args.cost_model)?;
+            let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
+            let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
+                .map_err(CliError::input)?;
+            let r = parallax::hetero::simulate_disaggregated(
+                &model, &cluster, &plan, &costs, &workload, &config, &lower,
+            )
+            .map_err(CliError::input)?;
+            (r, plan.to_string())
+        }
         None => {
             let plan: DisaggPlan = args.plan.parse().map_err(CliError::input)?;
             let r = parallax::simulate_disaggregated(

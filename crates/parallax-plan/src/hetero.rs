@@ -221,6 +221,27 @@ pub fn lower_plan(
     Ok(lowered)
 }
 
+/// Lower a disaggregated plan on a (possibly heterogeneous) cluster, each stage priced by the
+/// cost model of its node group (`costs`, one per [`Cluster::node_groups`]): the prefill and
+/// decode pools may run on different GPU kinds (`prefill=1x(tp=4,on=H100);decode=1x(tp=8,
+/// on=A100-80GB)`). Each group must hold both pools' GPUs on it; the KV moves over the
+/// network unless both pools run inside one node of one group (then its intra-node link), at
+/// the bandwidth of `min(prefill instance devices, decode instance devices)` links. As
+/// [`crate::lower_disaggregated`] otherwise.
+///
+/// # Errors
+/// As [`crate::lower_disaggregated`] (a group short of GPUs names its kind) and
+/// [`lower_plan`].
+pub fn lower_disaggregated(
+    model: &Model,
+    plan: &crate::DisaggPlan,
+    cluster: &Cluster,
+    costs: &[Arc<dyn CostModel>],
+    opts: &LowerOptions,
+) -> Result<(Vec<parallax_sim::ReplicaSpec>, parallax_sim::Disaggregation), PlanError> {
+    crate::disagg::lower_pools(model, plan, cluster, costs, opts)
+}
+
 /// True when the replicas of `plan` run on more than one GPU kind of `cluster` (mixed
 /// replicas: the router should weight them by capacity).
 pub fn mixes_replica_kinds(plan: &Plan, cluster: &Cluster) -> bool {

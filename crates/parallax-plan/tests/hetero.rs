@@ -245,3 +245,71 @@ fn mixed_mappings_are_disjoint_and_respect_groups_and_nodes() {
         assert!(checked > 20, "{spec}: only {checked} mappings");
     }
 }
+
+/// Disaggregated pools on different GPU kinds: each pool priced on its own kind, the KV over
+/// the network (or one group's NVLink when both pools share one of its nodes), each group's
+/// GPUs counted apart.
+#[test]
+fn disaggregated_pools_run_on_their_own_kinds() {
+    use parallax_plan::DisaggPlan;
+    use parallax_sim::StageCost;
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x4xH100+1x8xA100-80GB").unwrap();
+    let cs = costs(&c);
+    let opts = LowerOptions::default();
+    let batch = hetero::reference_batch();
+    let p: DisaggPlan = "prefill=1x(tp=4,on=H100);decode=1x(tp=8,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        p.to_string(),
+        "prefill=1x(dp=1,pp=1,tp=4,on=H100-SXM);decode=1x(dp=1,pp=1,tp=8,on=A100-80GB-SXM)"
+    );
+    let (replicas, d) = hetero::lower_disaggregated(&model, &p, &c, &cs, &opts).unwrap();
+    assert_eq!((replicas.len(), d.prefill_replicas), (2, 1));
+    for (r, (g, plan)) in [(0usize, "tp=4"), (1, "tp=8")].into_iter().enumerate() {
+        let alone = lower_plan(
+            &model,
+            &plan.parse().unwrap(),
+            &c.group_cluster(g).unwrap(),
+            cs[g].clone(),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            replicas[r].stages[0].step(&batch),
+            alone.stages[0][0].step(&batch)
+        );
+        assert_eq!(replicas[r].kv_blocks, alone.replicas[0].kv_blocks);
+    }
+    // Four lanes (the narrower pool's GPUs) of the network.
+    assert_eq!(d.kv_link.bandwidth, 4.0 * c.inter_node.bandwidth);
+    // Both pools inside one A100 node: the A100's NVLink.
+    let same: DisaggPlan = "prefill=1x(tp=4,on=A100-80GB);decode=1x(tp=4,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    let (_, d) = hetero::lower_disaggregated(&model, &same, &c, &cs, &opts).unwrap();
+    assert_eq!(
+        d.kv_link.bandwidth,
+        4.0 * c.node_groups()[1].intra_node.bandwidth
+    );
+    // A kind short of GPUs is named, though the cluster has 12.
+    let over: DisaggPlan = "prefill=2x(tp=4,on=H100);decode=1x(tp=4,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    let e = hetero::lower_disaggregated(&model, &over, &c, &cs, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("8 GPUs of H100-SXM") && e.contains("1x4xH100-SXM"),
+        "{e}"
+    );
+    // One cost model for a mixed cluster is refused, naming the cluster.
+    let e = parallax_plan::lower_disaggregated(&model, &p, &c, cs[0].clone(), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster") && e.contains("hetero::lower_disaggregated"),
+        "{e}"
+    );
+}

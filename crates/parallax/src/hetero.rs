@@ -114,3 +114,28 @@ pub fn simulate_plan(
     let sim = Simulator::new(lowered.replicas, config)?;
     Ok(sim.run(workload)?)
 }
+
+/// Lower a disaggregated plan on a (possibly heterogeneous) cluster with one cost model per
+/// node group ([`hetero::lower_disaggregated`]: the pools may run on different GPU kinds) and
+/// simulate `workload` on it.
+///
+/// # Errors
+/// As [`crate::simulate_disaggregated`].
+pub fn simulate_disaggregated(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &parallax_plan::DisaggPlan,
+    costs: &[Arc<dyn CostModel>],
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+) -> Result<SimReport> {
+    crate::check_context(model, workload)?;
+    let (replicas, d) = hetero::lower_disaggregated(model, plan, cluster, costs, lower)?;
+    let config = SimConfig {
+        disaggregation: Some(d),
+        ..*config
+    };
+    let sim = Simulator::new(replicas, config)?;
+    Ok(sim.run(workload)?)
+}
