@@ -1,8 +1,8 @@
 //! The parallel plan of one deployment and its canonical string.
 //!
 //! A [`Plan`] is `dp` identical data-parallel replicas, each a pipeline of `pp` stages. Every
-//! stage runs on `tp` devices (the *stage width*) and holds a contiguous range of the model's
-//! layers. Inside a stage each cell kind has its own layout over the stage's devices:
+//! stage runs on `tp` devices (the *stage width*; or on its own width, [`Plan::stage_tp`],
+//! every cell then at TP = that width) and holds a contiguous range of the model's layers. Inside a stage each cell kind has its own layout over the stage's devices:
 //!
 //! - attention: `replicas × tp` ([`CellLayout`]): tokens (whole sequences) are split across
 //!   `replicas` groups, each group runs the cell with tensor parallelism `tp`. When `tp`
@@ -714,7 +714,8 @@ impl fmt::Display for MoeLayout {
 }
 
 impl fmt::Display for Plan {
-    /// The canonical form: `dp=D,pp=P,tp=W` then, only when they differ from the defaults,
+    /// The canonical form: `dp=D,pp=P,tp=W` (`tp=a+b+…` with per-stage widths) then, only
+    /// when they differ from the defaults,
     /// `layers=a+b+…`, `attn=RxtpT`, `mlp=RxtpT`, `moe=epExtpT`, in that order.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "dp={},pp={},tp=", self.dp, self.pp)?;
