@@ -79,3 +79,22 @@ fn per_stage_widths_have_no_launch_command() {
         }
     }
 }
+
+/// A search with per-stage-TP candidates is byte-identical (as JSON) with one and two threads.
+#[test]
+fn per_stage_tp_search_is_deterministic_across_thread_counts() {
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x2xH100+1x4xA100-80GB").unwrap();
+    let workload = parallax::load_workload("chat", Some(8.0), Some(60)).unwrap();
+    let s = Search::new(model, cluster, workload);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let report = pool.install(|| s.run()).unwrap();
+        assert!(report.ranked.iter().any(|r| r.plan.stage_tp.is_some()));
+        serde_json::to_string(&report).unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
