@@ -20,7 +20,8 @@
 //!
 //! The enumerator ([`enumerate`]) lists, for a heterogeneous cluster: every plan of each node
 //! group alone (the homogeneous enumeration on that group), mixed replicas (one plan shape
-//! feasible on several groups, every group's GPUs used), and pipelines across 2 to
+//! feasible on each group of a set of two or more, every GPU of the set used), and pipelines
+//! across 2 to
 //! [`MAX_PIPELINE_KINDS`] kinds (the stages of each kind in one run, at one TP width per kind,
 //! every GPU of each kind used) whose layers are split so that the slowest stage is as fast as
 //! possible within every stage's memory ([`chain_split`] over each stage's own
@@ -248,9 +249,10 @@ pub fn mixes_replica_kinds(plan: &Plan, cluster: &Cluster) -> bool {
     stage_groups(plan, cluster).is_ok_and(|k| k.windows(2).any(|w| w[0] != w[1]))
 }
 
-/// The reference iteration [`enumerate`] times each kind's layer chain on: one 512-token
-/// prefill chunk and 64 decode requests at 1,024 tokens of context. (The search passes its
-/// workload's own mix to [`enumerate_with_mix`].)
+/// The reference mixed iteration each kind's layer chain is timed on: one 512-token prefill
+/// chunk with 64 decode requests at 1,024 tokens of context (an eager iteration, as vLLM's
+/// chunked-prefill iterations under load are). [`enumerate_with_mix`] splits every pipeline
+/// on it beside the mix it is given.
 pub fn reference_batch() -> Batch {
     Batch {
         prefill: vec![PrefillChunk {
@@ -267,6 +269,10 @@ pub fn reference_batch() -> Batch {
 
 /// Most GPU kinds (node groups) one pipeline of [`enumerate`] spans.
 pub const MAX_PIPELINE_KINDS: usize = 3;
+
+/// On clusters of at most this many node groups [`enumerate`] tries mixed replicas on every
+/// set of two or more groups; on larger ones on all groups together only.
+pub const MIXED_REPLICA_SETS_UP_TO: usize = 6;
 
 /// The split of a pipeline whose stage `s` is priced by `chains[s]`, the [`LayerChain`] of
 /// the same model under that stage's GPU kind and TP width (block times on the batch mix,
@@ -463,7 +469,10 @@ pub fn enumerate(
 }
 
 /// [`enumerate`] with the batch mix (`(batch, weight)`) the pipelines' layer chains are
-/// timed on: the search passes its workload's representative mix.
+/// timed on: the search passes its workload's representative mix. Every pipeline across
+/// kinds gets the split of that mix and, when it differs, the split of [`reference_batch`]
+/// (each a model of the stage loads; both are simulated): on `1x8xH100+1x8xA100-80GB` with
+/// the chat trace the reference split (49+31) simulates faster than the mix's (45+35).
 ///
 /// # Errors
 /// As [`enumerate`].
@@ -510,6 +519,7 @@ pub fn enumerate_with_mix(
     let mut alone: Vec<Vec<Plan>> = Vec::with_capacity(groups.len());
     for (i, g) in groups.iter().enumerate() {
         let Some(gc) = cluster.group_cluster(i) else {
+            alone.push(Vec::new());
             continue;
         };
         let c = Constraints {
@@ -553,35 +563,51 @@ pub fn enumerate_with_mix(
         out.kept = out.plans.len() as u64;
         return Ok(out);
     }
-    // 2. Mixed replicas: a shape feasible on every group, each group's GPUs all used.
-    if constraints.allowed.dp && groups.len() > 1 && total <= max {
+    // 2. Mixed replicas: a shape feasible on each group of a set of at least two groups
+    //    (every such set, up to `MIXED_REPLICA_SETS_UP_TO` groups; all groups beyond), each
+    //    group's GPUs all used.
+    if constraints.allowed.dp && groups.len() > 1 {
         let shape = |p: &Plan| {
             let mut q = p.clone();
             q.dp = 1;
             q.on = None;
             q
         };
-        let mut shapes: Vec<Plan> = alone[0].iter().map(&shape).collect();
-        shapes.dedup();
-        for s in shapes {
-            let mut on = Vec::new();
-            let mut ok = true;
-            for (i, list) in alone.iter().enumerate() {
-                match list.iter().find(|p| shape(p) == s) {
-                    Some(p) => on.extend((0..p.dp).map(|_| vec![groups[i].gpu.name.clone()])),
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if !ok {
+        let n = groups.len();
+        let sets: Vec<Vec<usize>> = if n <= MIXED_REPLICA_SETS_UP_TO {
+            (1u32..1 << n)
+                .filter(|m| m.count_ones() >= 2)
+                .map(|m| (0..n).filter(|&i| m >> i & 1 == 1).collect())
+                .collect()
+        } else {
+            vec![(0..n).collect()]
+        };
+        for set in sets {
+            if set.iter().map(|&i| groups[i].gpus() as u64).sum::<u64>() > max as u64 {
                 continue;
             }
-            out.enumerated += 1;
-            let mut p = s.clone();
-            p.dp = on.len() as u32;
-            keep(&mut out, p.with_on(on));
+            let mut shapes: Vec<Plan> = alone[set[0]].iter().map(&shape).collect();
+            shapes.dedup();
+            for s in shapes {
+                let mut on = Vec::new();
+                let mut ok = true;
+                for &i in &set {
+                    match alone[i].iter().find(|p| shape(p) == s) {
+                        Some(p) => on.extend((0..p.dp).map(|_| vec![groups[i].gpu.name.clone()])),
+                        None => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                out.enumerated += 1;
+                let mut p = s.clone();
+                p.dp = on.len() as u32;
+                keep(&mut out, p.with_on(on));
+            }
         }
     }
     // 3. Pipelines across kinds: every replica's stages on an ordered sequence of 2 to

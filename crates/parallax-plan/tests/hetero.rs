@@ -313,3 +313,26 @@ fn disaggregated_pools_run_on_their_own_kinds() {
         "{e}"
     );
 }
+
+/// Mixed replicas on every set of two or more groups: a kind too small for the model does not
+/// keep the others from sharing a shape.
+#[test]
+fn mixed_replicas_on_subsets_of_the_groups() {
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100+1x8xA100-80GB+1x2xL40S").unwrap();
+    let e = hetero::enumerate(&model, &c, &Constraints::default(), &costs(&c)).unwrap();
+    let names: Vec<String> = e.plans.iter().map(|p| p.to_string()).collect();
+    assert!(
+        names.contains(&"dp=2,pp=1,tp=8,on=H100-SXM/A100-80GB-SXM".to_string()),
+        "{names:?}"
+    );
+    // Two L40S cannot hold 70B: no plan runs a replica on them alone.
+    assert!(!names.iter().any(|n| n.ends_with("on=L40S")), "{names:?}");
+    // The whole cluster's sets stay: on two groups of one kind each, the full set.
+    let two = mixed();
+    let e = hetero::enumerate(&model, &two, &Constraints::default(), &costs(&two)).unwrap();
+    assert!(e
+        .plans
+        .iter()
+        .any(|p| p.to_string() == "dp=2,pp=1,tp=8,on=H100-SXM/A100-80GB-SXM"));
+}
