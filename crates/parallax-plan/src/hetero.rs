@@ -94,6 +94,27 @@ pub(crate) fn map(plan: &Plan, cluster: &Cluster) -> Result<Mapping, PlanError> 
         node += g.nodes;
     }
     let field = if plan.on.is_some() { "on" } else { "tp" };
+    // Devices each group must hold, before packing.
+    let mut need = vec![0u64; groups.len()];
+    for row in &kinds {
+        for (s, &gi) in row.iter().enumerate() {
+            need[gi] += u64::from(plan.stage_width(s));
+        }
+    }
+    if let Some(gi) = (0..groups.len()).find(|&g| need[g] > u64::from(groups[g].gpus())) {
+        let g = &groups[gi];
+        return Err(PlanError::inconsistent(
+            plan,
+            field,
+            format!(
+                "the plan needs {} devices of {} but its node group {} has {}",
+                need[gi],
+                g.gpu.name,
+                g.spec(),
+                g.gpus()
+            ),
+        ));
+    }
     let mut cursor = vec![0u32; groups.len()];
     let mut slots = Vec::with_capacity(plan.dp as usize);
     for row in &kinds {

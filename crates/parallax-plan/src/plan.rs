@@ -900,6 +900,7 @@ impl FromStr for Plan {
         let mut pp = None;
         let mut tp = None;
         let mut stage_tp: Option<Vec<u32>> = None;
+        let mut tp_widths = 1usize;
         let mut ep = None;
         let mut layers: Option<Vec<u32>> = None;
         let mut attn = None;
@@ -940,6 +941,7 @@ impl FromStr for Plan {
                         .map(|p| parse_degree(input, token, p.trim()))
                         .collect::<Result<Vec<_>, _>>()?;
                     tp = v.iter().copied().max();
+                    tp_widths = v.len();
                     if v.iter().any(|&x| x != v[0]) {
                         stage_tp = Some(v);
                     }
@@ -986,6 +988,15 @@ impl FromStr for Plan {
                 input,
                 "ep",
                 "either `ep=E` or `moe=...`, not both",
+            ));
+        }
+        let stages = pp.unwrap_or(1) as usize;
+        if tp_widths > 1 && tp_widths != stages {
+            // Also when the widths are equal (`pp=3,tp=8+8`): one width per stage.
+            return Err(PlanError::inconsistent(
+                input,
+                "tp",
+                format!("{tp_widths} stage widths given but pp={stages}"),
             ));
         }
         if stage_tp.is_some() && (ep.is_some() || attn.is_some() || mlp.is_some() || moe.is_some())

@@ -70,6 +70,10 @@ fn per_stage_widths_reject_bad_input_naming_the_part() {
         "{e}"
     );
     assert!(e.to_string().contains("2 stage widths") && e.to_string().contains("pp=3"));
+    // Equal widths still count: one per stage.
+    let e = "pp=3,tp=8+8".parse::<Plan>().unwrap_err();
+    assert!(e.to_string().contains("2 stage widths"), "{e}");
+    assert_eq!("pp=2,tp=8+8".parse::<Plan>().unwrap(), Plan::new(1, 2, 8));
     // No cell layouts beside them.
     for s in [
         "pp=2,tp=4+8,ep=2",
@@ -139,6 +143,10 @@ fn mapping_gives_each_stage_its_width() {
             .collect::<Vec<_>>(),
         vec![(0, 2), (2, 4)]
     );
+    let e = Mapping::new(&"pp=2,tp=4+8".parse().unwrap(), &node)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs 12 devices of H100-SXM"), "{e}");
     let e = Mapping::new(&"pp=3,tp=4+2+4".parse().unwrap(), &node)
         .unwrap_err()
         .to_string();
