@@ -51,7 +51,34 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
         Profile::load(&args.profile).map_err(CliError::input)?
     };
     let cluster: Cluster = match (&args.cluster, &args.gpu) {
-        (Some(c), _) => common::cluster(c)?,
+        (Some(c), gpu) => {
+            let cluster = common::cluster(c)?;
+            if cluster.is_heterogeneous() {
+                // A profile calibrates one GPU kind: its collective rows are timed over that
+                // kind's node group.
+                let (name, from) = match gpu {
+                    Some(g) => (g.clone(), "--gpu"),
+                    None => (profile.gpu.name.clone(), "the profile's GPU"),
+                };
+                let i = cluster.group_index(&name).ok_or_else(|| {
+                    let kinds: Vec<String> = cluster
+                        .node_groups()
+                        .iter()
+                        .map(|g| g.gpu.name.clone())
+                        .collect();
+                    CliError::input(format!(
+                        "invalid --cluster `{c}`: a profile calibrates one GPU kind, and \
+                         `{name}` ({from}) is none of the cluster's kinds ({}); pass --gpu \
+                         with one of them to choose the node group whose links the \
+                         collective rows are timed over",
+                        kinds.join(", ")
+                    ))
+                })?;
+                cluster.group_cluster(i).unwrap_or(cluster)
+            } else {
+                cluster
+            }
+        }
         (None, gpu) => {
             let name = gpu.clone().unwrap_or_else(|| profile.gpu.name.clone());
             let g = catalog::gpu(&name).map_err(|e| {

@@ -60,6 +60,7 @@ const FLAG_NAMES: &[(&str, &str)] = &[
     ("prefix_caching on", "--prefix-caching"),
     ("option `objective`", "option `--objective`"),
     ("option `cost-model`", "option `--cost-model`"),
+    ("option cluster = ", "option --cluster = "),
 ];
 
 /// `message` with library option names replaced by the flags that set them.

@@ -99,6 +99,15 @@ fn check_context(
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let model = args.precision.apply(common::model(&args.model)?)?;
     common::count_in("--tp/--tensor-parallel-size", args.tp, 1, common::MAX_GPUS)?;
+    if args.gpu.contains('+') {
+        // A mixed cluster's kinds price their iterations apart.
+        return Err(CliError::input(format!(
+            "invalid --gpu `{}`: predict prices one iteration on one GPU kind, not a mix of \
+             kinds; run it once per kind (e.g. --gpu {})",
+            args.gpu,
+            args.gpu.split('+').next().unwrap_or("").trim()
+        )));
+    }
     let cluster = common::single_node(&args.gpu, args.tp)?;
     let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;
     let cost = engine.cost_model(

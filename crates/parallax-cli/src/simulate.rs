@@ -385,10 +385,21 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
                     l.busiest_rank_share(&model, p).map_err(CliError::input)?;
                 }
             }
-            let r = parallax::simulate_disaggregated(
-                &model, &cluster, plan, cost, &workload, &config, &lower,
-            )
-            .map_err(CliError::input)?;
+            let r = if cluster.is_heterogeneous() {
+                // Pools on a mixed cluster: one automatic cost model per GPU kind (facade).
+                common::check_hetero_cost_model(&cluster, &args.cost_model)?;
+                let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
+                    .map_err(CliError::input)?;
+                parallax::hetero::simulate_disaggregated(
+                    &model, &cluster, plan, &costs, &workload, &config, &lower,
+                )
+                .map_err(CliError::input)?
+            } else {
+                parallax::simulate_disaggregated(
+                    &model, &cluster, plan, cost, &workload, &config, &lower,
+                )
+                .map_err(CliError::input)?
+            };
             (r, plan.to_string())
         }
 

@@ -111,3 +111,96 @@ fn bad_mixed_inputs_are_clear_errors() {
     ]);
     assert!(e.contains("--cost-model") && e.contains("auto"), "{e}");
 }
+
+/// `calibrate --cluster` on a mixed cluster times the profile's collectives over its own
+/// kind's group (not silently the first group's); a kind the cluster lacks is an error naming
+/// `--cluster`. `predict` takes one GPU kind and says so for a mix.
+#[test]
+fn calibrate_and_predict_on_mixed_kinds() {
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/parallax-profiler/h100-sxm.json"
+    );
+    // The H100 group is the second one: the fit is for the H100, as on an H100 node.
+    let mixed = json(&[
+        "calibrate",
+        profile,
+        "--cluster",
+        "1x8xA100-80GB+1x8xH100",
+        "--json",
+    ]);
+    let alone = json(&["calibrate", profile, "--cluster", "1x8xH100", "--json"]);
+    assert_eq!(mixed["gpu"], "H100-SXM");
+    assert_eq!(mixed["params"], alone["params"]);
+    // --gpu chooses the group.
+    let a100 = json(&[
+        "calibrate",
+        profile,
+        "--cluster",
+        "1x8xH100+1x8xA100-80GB",
+        "--gpu",
+        "A100-80GB",
+        "--json",
+    ]);
+    assert_eq!(a100["gpu"], "A100-80GB-SXM");
+    let out = parallax(&["calibrate", profile, "--cluster", "1x8xA100-80GB+1x8xL40S"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cluster `1x8xA100-80GB+1x8xL40S`")
+            && err.contains("H100")
+            && err.contains("A100-80GB-SXM, L40S"),
+        "{err}"
+    );
+    let out = parallax(&[
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100+A100-80GB",
+        "--tp",
+        "8",
+        "--decode",
+        "8x1000",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--gpu `H100+A100-80GB`") && err.contains("one GPU kind"),
+        "{err}"
+    );
+}
+
+/// Disaggregated pools on different kinds simulate (the KV crosses the network); a kind
+/// short of GPUs is an error naming it.
+#[test]
+fn disaggregated_pools_on_mixed_kinds() {
+    let v = json(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100+1x4xA100-80GB",
+        "--plan",
+        "prefill=1x(tp=2,on=H100);decode=1x(tp=4,on=A100-80GB)",
+        "--requests",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(v["requests"]["completed"], 30, "{v}");
+    assert_eq!(v["kv_transfer"]["transfers"], 30, "{v}");
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100+1x4xA100-80GB",
+        "--plan",
+        "prefill=2x(tp=4,on=H100);decode=1x(tp=4,on=A100-80GB)",
+        "--requests",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("8 GPUs of H100-SXM"), "{err}");
+}

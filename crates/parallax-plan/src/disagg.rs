@@ -3,7 +3,7 @@
 //! simulator's [`parallax_sim::Disaggregation`].
 
 use crate::error::PlanError;
-use crate::lower::{lower_plan, LowerOptions};
+use crate::lower::LowerOptions;
 use crate::plan::Plan;
 use parallax_hw::{Cluster, CostModel, MAX_CLUSTER_GPUS};
 use parallax_ir::Model;
@@ -128,9 +128,13 @@ impl FromStr for DisaggPlan {
 /// in parallel (each device sends its KV shard), its latency the link's. KV bytes per token
 /// are the model's (summed over the prefill instance's stages).
 ///
+/// On a heterogeneous cluster use [`crate::hetero::lower_disaggregated`] (one cost model per
+/// node group; pools may run on different GPU kinds with `on=`).
+///
 /// # Errors
-/// A pool's plan that does not fit the model, cluster or memory ([`lower_plan`]), or pools that
-/// together need more devices than the cluster has ([`PlanError::Inconsistent`]).
+/// A pool's plan that does not fit the model, cluster or memory ([`lower_plan`]), pools that
+/// together need more devices than the cluster has ([`PlanError::Inconsistent`]), or a
+/// heterogeneous cluster ([`PlanError::Option`] naming `cluster`).
 pub fn lower_disaggregated(
     model: &Model,
     plan: &DisaggPlan,
@@ -138,7 +142,49 @@ pub fn lower_disaggregated(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<(Vec<ReplicaSpec>, Disaggregation), PlanError> {
-    if plan.devices() > cluster.total_gpus() {
+    if cluster.is_heterogeneous() {
+        return Err(PlanError::Option {
+            option: "cluster".into(),
+            value: cluster.spec(),
+            expected: format!(
+                "a cluster of one GPU kind for one cost model and the disaggregated plan \
+                 `{plan}` (a mixed cluster takes one cost model per node group: \
+                 `hetero::lower_disaggregated`)"
+            ),
+        });
+    }
+    lower_pools(model, plan, cluster, std::slice::from_ref(&cost), opts)
+}
+
+/// [`lower_disaggregated`] with one cost model per node group of `cluster` (see
+/// [`crate::hetero::lower_disaggregated`]).
+pub(crate) fn lower_pools(
+    model: &Model,
+    plan: &DisaggPlan,
+    cluster: &Cluster,
+    costs: &[Arc<dyn CostModel>],
+    opts: &LowerOptions,
+) -> Result<(Vec<ReplicaSpec>, Disaggregation), PlanError> {
+    let pool = |n: u32, p: &Plan| Plan { dp: n, ..p.clone() };
+    let (pre_plan, dec_plan) = (
+        pool(plan.prefill, &plan.prefill_plan),
+        pool(plan.decode, &plan.decode_plan),
+    );
+    let groups = cluster.node_groups();
+    // GPUs of each node group the pools use, and the groups each pool runs on.
+    let mut used = vec![0u64; groups.len()];
+    let mut kinds: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
+    for (k, p) in [&pre_plan, &dec_plan].into_iter().enumerate() {
+        for row in crate::hetero::stage_groups(p, cluster)? {
+            for (s, g) in row.into_iter().enumerate() {
+                used[g] += u64::from(p.stage_width(s));
+                if !kinds[k].contains(&g) {
+                    kinds[k].push(g);
+                }
+            }
+        }
+    }
+    if !cluster.is_heterogeneous() && plan.devices() > cluster.total_gpus() {
         return Err(PlanError::Inconsistent {
             plan: plan.to_string(),
             field: "devices".into(),
@@ -150,31 +196,32 @@ pub fn lower_disaggregated(
             ),
         });
     }
-    let pool = |n: u32, p: &Plan| Plan { dp: n, ..p.clone() };
-    let pre = lower_plan(
-        model,
-        &pool(plan.prefill, &plan.prefill_plan),
-        cluster,
-        cost.clone(),
-        opts,
-    )?;
-    let dec = lower_plan(
-        model,
-        &pool(plan.decode, &plan.decode_plan),
-        cluster,
-        cost,
-        opts,
-    )?;
+    if let Some(g) = (0..groups.len()).find(|&g| used[g] > u64::from(groups[g].gpus())) {
+        return Err(PlanError::Inconsistent {
+            plan: plan.to_string(),
+            field: "devices".into(),
+            reason: format!(
+                "both pools need {} GPUs of {}, its node group {} of cluster {} has {}",
+                used[g],
+                groups[g].gpu.name,
+                groups[g].spec(),
+                cluster.spec(),
+                groups[g].gpus()
+            ),
+        });
+    }
+    let pre = crate::hetero::lower_plan(model, &pre_plan, cluster, costs, opts)?;
+    let dec = crate::hetero::lower_plan(model, &dec_plan, cluster, costs, opts)?;
     let kv_bytes_per_token: f64 = pre.replicas[0]
         .stages
         .iter()
         .filter_map(|s| s.host_link())
         .map(|l| l.kv_bytes_per_token)
         .sum();
-    let link = if plan.devices() <= cluster.gpus_per_node {
-        cluster.intra_node
-    } else {
-        cluster.inter_node
+    // Both pools on one group and inside one of its nodes: its intra-node link.
+    let link = match (kinds[0].as_slice(), kinds[1].as_slice()) {
+        ([a], [b]) if a == b && plan.devices() <= groups[*a].gpus_per_node => groups[*a].intra_node,
+        _ => cluster.inter_node,
     };
     let lanes = plan
         .prefill_plan

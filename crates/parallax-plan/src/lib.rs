@@ -89,18 +89,33 @@ pub fn validate(
         ));
     }
     let stages = plan.stages(model)?;
-    for run in &model.runs {
-        for i in 0..run.block.cells.len() {
-            let cell = &run.block.cells[i];
-            let pl = plan.placement(&run.block, i);
-            if let Err(e) = check_shard(cell, pl.shard) {
-                let field = match cell {
-                    Cell::Attention(_) if plan.attn != CellLayout::tp(plan.tp) => "attn",
-                    Cell::Mlp(_) if plan.mlp != CellLayout::tp(plan.tp) => "mlp",
-                    Cell::Moe(_) if plan.moe != MoeLayout::new(1, plan.tp) => "moe",
-                    _ => "tp",
-                };
-                return Err(PlanError::inconsistent(plan, field, e.to_string()));
+    // Every distinct stage width (one for plans without per-stage widths).
+    let mut widths: Vec<u32> = Vec::with_capacity(1);
+    for s in 0..plan.pp as usize {
+        let w = plan.stage_width(s);
+        if widths.contains(&w) {
+            continue;
+        }
+        widths.push(w);
+        let view = plan.stage_plan(s);
+        for run in &model.runs {
+            for i in 0..run.block.cells.len() {
+                let cell = &run.block.cells[i];
+                let pl = view.placement(&run.block, i);
+                if let Err(e) = check_shard(cell, pl.shard) {
+                    let field = match cell {
+                        Cell::Attention(_) if view.attn != CellLayout::tp(view.tp) => "attn",
+                        Cell::Mlp(_) if view.mlp != CellLayout::tp(view.tp) => "mlp",
+                        Cell::Moe(_) if view.moe != MoeLayout::new(1, view.tp) => "moe",
+                        _ => "tp",
+                    };
+                    let reason = if plan.stage_tp.is_some() {
+                        format!("stage {s} (tp={w}): {e}")
+                    } else {
+                        e.to_string()
+                    };
+                    return Err(PlanError::inconsistent(plan, field, reason));
+                }
             }
         }
     }

@@ -67,7 +67,7 @@
 
 use crate::error::PlanError;
 use crate::mapping::Mapping;
-use crate::memory::{plan_memory, tokens_batch, MemoryOptions, MemoryReport};
+use crate::memory::{tokens_batch, MemoryOptions, MemoryReport};
 use crate::plan::{CellPlacement, Plan, StageSpec};
 use parallax_hw::cost::{eager_wall_time, graph_wall_time};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
@@ -247,40 +247,81 @@ pub(crate) fn lower_unchecked(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<LoweredPlan, PlanError> {
+    if cluster.is_heterogeneous() {
+        if let Some(l) = &opts.moe_load {
+            l.busiest_rank_share(model, plan)?;
+        }
+        return Err(PlanError::Option {
+            option: "cost model".into(),
+            value: format!("one model for cluster {}", cluster.spec()),
+            expected: "one cost model per node group: use `hetero::lower_plan`".into(),
+        });
+    }
+    lower_groups(model, plan, cluster, std::slice::from_ref(&cost), opts).map(|(l, _)| l)
+}
+
+/// The one lowering path, for homogeneous and heterogeneous clusters alike, without the
+/// memory check: every stage priced by `costs[g]`, the cost model of its node group `g` (one
+/// per [`Cluster::node_groups`]; one model on a homogeneous cluster), with every replica's
+/// memory report (EPLB's redundant experts included). Replicas whose stage runs on the same
+/// group over the same device groups with the same memory share the stage object; a
+/// replica's per-GPU figures (power, peaks) are its GPU kind's, or the mean over its GPUs
+/// when its stages run on several kinds. [`LoweredPlan::memory`] is the binding replica's
+/// (fewest KV blocks; ties: the lowest index).
+///
+/// # Errors
+/// [`PlanError::Option`] when `costs` does not have one model per node group; otherwise as
+/// [`lower_plan`] (without the memory check).
+pub(crate) fn lower_groups(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    costs: &[Arc<dyn CostModel>],
+    opts: &LowerOptions,
+) -> Result<(LoweredPlan, Vec<MemoryReport>), PlanError> {
+    let groups = cluster.node_groups();
+    if costs.len() != groups.len() {
+        return Err(PlanError::Option {
+            option: "cost models".into(),
+            value: costs.len().to_string(),
+            expected: format!(
+                "one per node group of {} ({})",
+                cluster.spec(),
+                groups.len()
+            ),
+        });
+    }
     if let Some(l) = &opts.moe_load {
         l.busiest_rank_share(model, plan)?;
     }
-    if cluster.is_heterogeneous() || plan.on.is_some() {
-        if cluster.is_heterogeneous() {
-            return Err(PlanError::Option {
-                option: "cost model".into(),
-                value: format!("one model for cluster {}", cluster.spec()),
-                expected: "one cost model per node group: use `hetero::lower_plan`".into(),
-            });
-        }
-        return crate::hetero::lower_unchecked(model, plan, cluster, &[cost], opts).map(|(l, _)| l);
-    }
-    let mut memory = plan_memory(model, plan, cluster, &opts.memory)?;
+    let mut reports = crate::hetero::replica_memory(model, plan, cluster, &opts.memory)?;
     if let Some(l) = &opts.moe_load {
         // EPLB's redundant experts occupy weight memory on every EP rank.
-        l.add_eplb_weights(model, plan, &mut memory)?;
+        for m in &mut reports {
+            l.add_eplb_weights(model, plan, m)?;
+        }
     }
     let specs = plan.stages(model)?;
     let mapping = Mapping::new(plan, cluster)?;
-    let kv_blocks = memory.kv_blocks();
-    let gpu = &cluster.gpu;
+    let kinds = crate::hetero::stage_groups(plan, cluster)?;
     let shared_model = Arc::new(model.clone());
     let mut stages: Vec<Vec<Arc<PlanStageCost>>> = Vec::with_capacity(plan.dp as usize);
-    for r in 0..plan.dp as usize {
+    for (r, row_kinds) in kinds.iter().enumerate() {
         let mut row = Vec::with_capacity(specs.len());
         for spec in &specs {
-            let send = mapping.send_group(r, spec.index);
-            // Replicas whose stage has the same groups share the stage object.
-            let reuse = stages
-                .iter()
-                .map(|prev| &prev[spec.index])
-                .find(|s| s.send_group == send)
-                .cloned();
+            let i = spec.index;
+            let g = row_kinds[i];
+            let send = mapping.send_group(r, i);
+            let tp = mapping.stage_group(r, i);
+            // Replicas whose stage runs on the same kind over the same groups with the same
+            // memory share it.
+            let reuse = stages.iter().enumerate().find_map(|(q, prev)| {
+                (kinds[q][i] == g
+                    && mapping.send_group(q, i) == send
+                    && mapping.stage_group(q, i) == tp
+                    && reports[q].stages[i] == reports[r].stages[i])
+                    .then(|| prev[i].clone())
+            });
             let stage = match reuse {
                 Some(s) => s,
                 None => {
@@ -290,10 +331,10 @@ pub(crate) fn lower_unchecked(
                         spec,
                         &mapping,
                         r,
-                        cost.clone(),
+                        costs[g].clone(),
                         opts,
                     );
-                    if let Some(m) = memory.stages.get(spec.index) {
+                    if let Some(m) = reports[r].stages.get(i) {
                         st.set_host_link(m, opts);
                     }
                     Arc::new(st)
@@ -305,28 +346,66 @@ pub(crate) fn lower_unchecked(
     }
     let replicas = stages
         .iter()
-        .map(|row| ReplicaSpec {
-            stages: row
-                .iter()
-                .map(|s| s.clone() as Arc<dyn StageCost>)
-                .collect(),
-            kv_blocks,
-            block_size: opts.memory.block_size,
-            gpus: plan.replica_devices(),
-            power: PowerModel {
-                idle_watts: gpu.idle_watts,
-                busy_watts: gpu.tdp_watts,
-            },
-            peak_flops: gpu.peak_flops(model.precision.compute),
-            peak_bandwidth: gpu.memory_bandwidth,
+        .zip(&kinds)
+        .zip(&reports)
+        .map(|((row, ks), mem)| {
+            let per_gpu = |f: &dyn Fn(&parallax_hw::Gpu) -> f64| replica_mean(plan, ks, &groups, f);
+            ReplicaSpec {
+                stages: row
+                    .iter()
+                    .map(|s| s.clone() as Arc<dyn StageCost>)
+                    .collect(),
+                kv_blocks: mem.kv_blocks(),
+                block_size: opts.memory.block_size,
+                gpus: plan.replica_devices(),
+                power: PowerModel {
+                    idle_watts: per_gpu(&|g| g.idle_watts),
+                    busy_watts: per_gpu(&|g| g.tdp_watts),
+                },
+                peak_flops: per_gpu(&|g| g.peak_flops(model.precision.compute)),
+                peak_bandwidth: per_gpu(&|g| g.memory_bandwidth),
+            }
         })
         .collect();
-    Ok(LoweredPlan {
-        replicas,
-        stages,
-        memory,
-        mapping,
-    })
+    let binding = (0..reports.len())
+        .min_by_key(|&i| (reports[i].kv_blocks(), i))
+        .unwrap_or(0);
+    Ok((
+        LoweredPlan {
+            replicas,
+            stages,
+            memory: reports[binding].clone(),
+            mapping,
+        },
+        reports,
+    ))
+}
+
+/// A per-GPU figure of one replica whose stage `s` runs on node group `kinds[s]`: its kind's
+/// value when every stage runs on one kind, else the mean over the replica's GPUs (the
+/// stages' kinds weighted by their widths; by stage with one width for all).
+fn replica_mean(
+    plan: &Plan,
+    kinds: &[usize],
+    groups: &[parallax_hw::NodeGroup],
+    f: &dyn Fn(&parallax_hw::Gpu) -> f64,
+) -> f64 {
+    match kinds.first() {
+        Some(&g0) if kinds.iter().all(|&g| g == g0) => f(&groups[g0].gpu),
+        _ => match plan.stage_tp {
+            None => {
+                kinds.iter().map(|&g| f(&groups[g].gpu)).sum::<f64>() / kinds.len().max(1) as f64
+            }
+            Some(_) => {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(s, &g)| plan.stage_width(s) as f64 * f(&groups[g].gpu))
+                    .sum::<f64>()
+                    / plan.replica_devices().max(1) as f64
+            }
+        },
+    }
 }
 
 /// Work of the token- or sequence-dependent part of a stage for one count.
@@ -474,7 +553,6 @@ pub struct PlanStageCost {
     cuda_graph_max_tokens: u32,
     eager_op_host: Option<f64>,
     eager_overlap_exponent: Option<f64>,
-    send_group: Option<DeviceGroup>,
     tokens: Table,
     seqs: Table,
     host_link: Option<HostLink>,
@@ -496,6 +574,8 @@ impl PlanStageCost {
         opts: &LowerOptions,
     ) -> Self {
         let s = spec.index;
+        // With per-stage widths the stage sees the plan at its own width.
+        let plan = &*plan.stage_plan(s);
         let w = plan.tp;
         let stage_group = mapping.stage_group(replica, s);
         let full = Groups {
@@ -606,11 +686,15 @@ impl PlanStageCost {
                 groups: full,
             });
         }
-        let send_group = mapping.send_group(replica, s);
-        if let Some(g) = send_group {
+        if let Some(g) = mapping.send_group(replica, s) {
+            // Every device of the next stage needs the whole activations, which every device
+            // of this stage holds after its TP all-reduce: each sender feeds
+            // ⌈next width / width⌉ receivers one after the other (one send per device pair
+            // when the widths are equal; a narrower next stage is fed in one round).
+            let next = mapping.slots[replica].get(s + 1).map_or(w, |n| n.width);
             units.push(Unit {
                 kind: UnitKind::Send(g),
-                mult: 1.0,
+                mult: next.div_ceil(w.max(1)) as f64,
                 groups: full,
             });
         }
@@ -635,7 +719,6 @@ impl PlanStageCost {
             cuda_graph_max_tokens: opts.cuda_graph_max_tokens,
             eager_op_host,
             eager_overlap_exponent: opts.eager_overlap_exponent,
-            send_group,
             tokens: Table::new(opts.cache_tokens),
             seqs: Table::new(opts.cache_tokens),
             host_link: None,

@@ -39,7 +39,8 @@ use parallax_hw::{Cluster, DeviceGroup};
 pub struct StageSlot {
     /// First global rank of the slot.
     pub first_rank: u32,
-    /// Devices in the slot (the plan's `tp`).
+    /// Devices in the slot (the stage's width: the plan's `tp`, or its entry of
+    /// [`Plan::stage_tp`]).
     pub width: u32,
 }
 
@@ -90,7 +91,7 @@ impl Mapping {
     /// ```
     pub fn new(plan: &Plan, cluster: &Cluster) -> Result<Mapping, PlanError> {
         plan.check_shape()?;
-        if cluster.is_heterogeneous() || plan.on.is_some() {
+        if cluster.is_heterogeneous() || plan.on.is_some() || plan.stage_tp.is_some() {
             return crate::hetero::map(plan, cluster);
         }
         let g = cluster.gpus_per_node.max(1);

@@ -248,6 +248,8 @@ pub(crate) fn stage_memory(
     cluster: &Cluster,
     opts: &MemoryOptions,
 ) -> StageMemory {
+    // With per-stage widths every stage sees the plan at its own width.
+    let plan = &*plan.stage_plan(stage.index);
     let p = &model.precision;
     let w = plan.tp.max(1) as f64;
     let a = p.activations.bytes();

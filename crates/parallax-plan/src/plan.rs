@@ -1,8 +1,8 @@
 //! The parallel plan of one deployment and its canonical string.
 //!
 //! A [`Plan`] is `dp` identical data-parallel replicas, each a pipeline of `pp` stages. Every
-//! stage runs on `tp` devices (the *stage width*) and holds a contiguous range of the model's
-//! layers. Inside a stage each cell kind has its own layout over the stage's devices:
+//! stage runs on `tp` devices (the *stage width*; or on its own width, [`Plan::stage_tp`],
+//! every cell then at TP = that width) and holds a contiguous range of the model's layers. Inside a stage each cell kind has its own layout over the stage's devices:
 //!
 //! - attention: `replicas × tp` ([`CellLayout`]): tokens (whole sequences) are split across
 //!   `replicas` groups, each group runs the cell with tensor parallelism `tp`. When `tp`
@@ -116,6 +116,11 @@ pub struct Plan {
     /// one list per replica (or one for every replica), each with one kind per stage (or one
     /// for every stage). `None` = the cluster's first node group. See `PLAN-STRING.md`.
     pub on: Option<Vec<Vec<String>>>,
+    /// Per-stage TP widths when the stages differ (`tp=a+b+…`, one width per stage, the
+    /// same for every replica); `None` = every stage has `tp` devices. When set, `tp` is the
+    /// widest stage's width and every cell of a stage runs at TP = that stage's width (the
+    /// layouts are the defaults). Build with [`Plan::with_stage_tp`]; see `PLAN-STRING.md`.
+    pub stage_tp: Option<Vec<u32>>,
 }
 
 /// Where one cell of a block runs: its shard and how many token groups split the stage's
@@ -175,6 +180,50 @@ impl Plan {
             mlp: CellLayout::tp(tp),
             moe: MoeLayout::new(1, tp),
             on: None,
+            stage_tp: None,
+        }
+    }
+
+    /// Per-stage TP widths (one per stage, every replica alike): every cell of stage `s`
+    /// runs at TP = `widths[s]` and the cell layouts are reset to the defaults. Widths that
+    /// are all equal collapse to the plain `tp` (no per-stage list).
+    pub fn with_stage_tp(mut self, widths: Vec<u32>) -> Self {
+        let w = widths.iter().copied().max().unwrap_or(self.tp);
+        self.tp = w;
+        self.attn = CellLayout::tp(w);
+        self.mlp = CellLayout::tp(w);
+        self.moe = MoeLayout::new(1, w);
+        self.stage_tp =
+            (widths.len() > 1 && widths.iter().any(|&x| x != widths[0])).then_some(widths);
+        self
+    }
+
+    /// Devices (TP width) of stage `stage`: its entry of [`Plan::stage_tp`], else `tp`.
+    pub fn stage_width(&self, stage: usize) -> u32 {
+        match &self.stage_tp {
+            Some(w) => w.get(stage).copied().unwrap_or(self.tp),
+            None => self.tp,
+        }
+    }
+
+    /// The plan as stage `stage` sees it: for a plan with per-stage widths, the same plan
+    /// with `tp` = that stage's width and default layouts (no per-stage list); otherwise the
+    /// plan itself. Per-stage code (memory, lowering, shard checks) reads `tp`, the layouts
+    /// and [`Plan::placement`] from it.
+    pub(crate) fn stage_plan(&self, stage: usize) -> std::borrow::Cow<'_, Plan> {
+        match &self.stage_tp {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(_) => {
+                let w = self.stage_width(stage);
+                std::borrow::Cow::Owned(Plan {
+                    tp: w,
+                    attn: CellLayout::tp(w),
+                    mlp: CellLayout::tp(w),
+                    moe: MoeLayout::new(1, w),
+                    stage_tp: None,
+                    ..self.clone()
+                })
+            }
         }
     }
 
@@ -231,14 +280,18 @@ impl Plan {
         self
     }
 
-    /// Devices the plan occupies (`dp × pp × tp`).
+    /// Devices the plan occupies (`dp × pp × tp`; `dp ×` the sum of the stage widths with
+    /// per-stage widths).
     pub fn devices(&self) -> u32 {
-        self.dp.saturating_mul(self.pp).saturating_mul(self.tp)
+        self.dp.saturating_mul(self.replica_devices())
     }
 
-    /// Devices of one replica (`pp × tp`).
+    /// Devices of one replica (`pp × tp`, or the sum of the per-stage widths).
     pub fn replica_devices(&self) -> u32 {
-        self.pp.saturating_mul(self.tp)
+        match &self.stage_tp {
+            Some(w) => w.iter().fold(0u32, |a, &x| a.saturating_add(x)),
+            None => self.pp.saturating_mul(self.tp),
+        }
     }
 
     /// True when the plan uses expert parallelism.
@@ -257,8 +310,45 @@ impl Plan {
                 return Err(PlanError::inconsistent(self, name, "must be at least 1"));
             }
         }
+        if let Some(w) = &self.stage_tp {
+            if w.len() != self.pp as usize {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "tp",
+                    format!("{} stage widths given but pp={}", w.len(), self.pp),
+                ));
+            }
+            if w.contains(&0) {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "tp",
+                    "every stage width must be at least 1",
+                ));
+            }
+            if w.iter().copied().max() != Some(self.tp) {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "tp",
+                    format!("tp={} must be the widest of the stage widths", self.tp),
+                ));
+            }
+            if self.attn != CellLayout::tp(self.tp)
+                || self.mlp != CellLayout::tp(self.tp)
+                || self.moe != MoeLayout::new(1, self.tp)
+            {
+                return Err(PlanError::inconsistent(
+                    self,
+                    "tp",
+                    "per-stage widths run every cell at TP = its stage's width: `attn`, `mlp`, \
+                     `moe` and `ep` layouts are for plans with one stage width",
+                ));
+            }
+        }
         let max = parallax_hw::MAX_CLUSTER_GPUS as u64;
-        let total = self.dp as u64 * self.pp as u64 * self.tp as u64;
+        let total = match &self.stage_tp {
+            Some(w) => self.dp as u64 * w.iter().map(|&x| x as u64).sum::<u64>(),
+            None => self.dp as u64 * self.pp as u64 * self.tp as u64,
+        };
         if total > max {
             return Err(PlanError::inconsistent(
                 self,
@@ -624,10 +714,22 @@ impl fmt::Display for MoeLayout {
 }
 
 impl fmt::Display for Plan {
-    /// The canonical form: `dp=D,pp=P,tp=W` then, only when they differ from the defaults,
+    /// The canonical form: `dp=D,pp=P,tp=W` (`tp=a+b+…` with per-stage widths) then, only
+    /// when they differ from the defaults,
     /// `layers=a+b+…`, `attn=RxtpT`, `mlp=RxtpT`, `moe=epExtpT`, in that order.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "dp={},pp={},tp={}", self.dp, self.pp, self.tp)?;
+        write!(f, "dp={},pp={},tp=", self.dp, self.pp)?;
+        match &self.stage_tp {
+            Some(w) => {
+                for (i, x) in w.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("+")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+            }
+            None => write!(f, "{}", self.tp)?,
+        }
         if let Some(layers) = &self.layers {
             f.write_str(",layers=")?;
             for (i, l) in layers.iter().enumerate() {
@@ -797,6 +899,8 @@ impl FromStr for Plan {
         let mut dp = None;
         let mut pp = None;
         let mut tp = None;
+        let mut stage_tp: Option<Vec<u32>> = None;
+        let mut tp_widths = 1usize;
         let mut ep = None;
         let mut layers: Option<Vec<u32>> = None;
         let mut attn = None;
@@ -831,7 +935,16 @@ impl FromStr for Plan {
                 }
                 "tp" => {
                     dup(tp.is_some())?;
-                    tp = Some(parse_degree(input, token, value)?);
+                    // `tp=W`, or per-stage widths `tp=a+b+…` (all equal collapse to one).
+                    let v = value
+                        .split('+')
+                        .map(|p| parse_degree(input, token, p.trim()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    tp = v.iter().copied().max();
+                    tp_widths = v.len();
+                    if v.iter().any(|&x| x != v[0]) {
+                        stage_tp = Some(v);
+                    }
                 }
                 "ep" => {
                     dup(ep.is_some())?;
@@ -875,6 +988,24 @@ impl FromStr for Plan {
                 input,
                 "ep",
                 "either `ep=E` or `moe=...`, not both",
+            ));
+        }
+        let stages = pp.unwrap_or(1) as usize;
+        if tp_widths > 1 && tp_widths != stages {
+            // Also when the widths are equal (`pp=3,tp=8+8`): one width per stage.
+            return Err(PlanError::inconsistent(
+                input,
+                "tp",
+                format!("{tp_widths} stage widths given but pp={stages}"),
+            ));
+        }
+        if stage_tp.is_some() && (ep.is_some() || attn.is_some() || mlp.is_some() || moe.is_some())
+        {
+            return Err(PlanError::inconsistent(
+                input,
+                "tp",
+                "per-stage widths `tp=a+b+…` run every cell at TP = its stage's width: give \
+                 no `ep`, `attn`, `mlp` or `moe` with them",
             ));
         }
         // Stage width: tp, else ep, else the first explicit layout.
@@ -930,6 +1061,7 @@ impl FromStr for Plan {
             mlp: mlp.unwrap_or(CellLayout::tp(width)),
             moe,
             on,
+            stage_tp,
         };
         plan.check_shape().map_err(|e| match e {
             PlanError::Inconsistent { field, reason, .. } => PlanError::Inconsistent {

@@ -137,78 +137,6 @@ fn lowering_prices_each_stage_on_its_own_gpu() {
 }
 
 #[test]
-fn balanced_split_gives_the_slower_kind_fewer_layers() {
-    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
-    // max(n, 2·(80 − n)) is smallest (54) at n = 53 or 54; the earliest boundary wins.
-    assert_eq!(
-        hetero::balanced_split(&model, &[1.0, 2.0], 0.0).unwrap(),
-        vec![53, 27]
-    );
-    // A heavy LM head moves layers off the last stage: max(n, 80 − n + 10) → 45 + 35.
-    assert_eq!(
-        hetero::balanced_split(&model, &[1.0, 1.0], 10.0).unwrap(),
-        vec![45, 35]
-    );
-    let l = hetero::balanced_split(&model, &[1.0, 1.0, 1e6], 0.0).unwrap();
-    assert_eq!(l, vec![39, 40, 1]);
-    assert!(hetero::balanced_split(&model, &[1.0, f64::NAN], 0.0).is_err());
-    assert!(hetero::balanced_split(&model, &[1.0, 1.0], -1.0).is_err());
-}
-
-/// The split's slowest stage equals brute force over every split, on models with 1- and
-/// 2-layer blocks.
-#[test]
-fn balanced_split_equals_brute_force() {
-    for name in ["llama-3.1-8b", "gpt-oss-20b"] {
-        let model = parallax_ir::resolve(name).unwrap();
-        let total: u32 = model.runs.iter().map(|r| r.block.layers() * r.repeat).sum();
-        let block = model.runs[0].block.layers();
-        let cases: [(&[f64], f64); 5] = [
-            (&[1.0, 2.0, 1.5], 0.0),
-            (&[3.0, 1.0, 1.0], 4.0),
-            (&[1.0, 1.7, 1.0, 2.3], 2.5),
-            (&[0.5, 0.5], 7.0),
-            (&[2.0, 1.0, 2.0, 1.0], 0.0),
-        ];
-        for (times, head) in cases {
-            let pp = times.len();
-            let cost = |l: &[u32]| {
-                l.iter()
-                    .enumerate()
-                    .map(|(s, &n)| n as f64 * times[s] + if s + 1 == pp { head } else { 0.0 })
-                    .fold(0.0, f64::max)
-            };
-            // Every split into pp positive multiples of the block size.
-            let blocks = total / block;
-            let mut best = f64::INFINITY;
-            let mut stack = vec![(Vec::<u32>::new(), 0u32)];
-            while let Some((cur, used)) = stack.pop() {
-                if cur.len() + 1 == pp {
-                    let mut l = cur.clone();
-                    l.push((blocks - used) * block);
-                    if blocks > used {
-                        best = best.min(cost(&l));
-                    }
-                    continue;
-                }
-                for k in 1..blocks.saturating_sub(used) {
-                    let mut l = cur.clone();
-                    l.push(k * block);
-                    stack.push((l, used + k));
-                }
-            }
-            let got = hetero::balanced_split(&model, times, head).unwrap();
-            assert_eq!(got.iter().sum::<u32>(), total);
-            assert!(
-                got.iter().all(|&n| n > 0 && n % block == 0),
-                "{name}: {got:?}"
-            );
-            assert_eq!(cost(&got), best, "{name} {times:?} head {head}: {got:?}");
-        }
-    }
-}
-
-#[test]
 fn enumeration_on_a_mixed_cluster_has_every_family() {
     let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
     let c = mixed();
@@ -316,4 +244,95 @@ fn mixed_mappings_are_disjoint_and_respect_groups_and_nodes() {
         }
         assert!(checked > 20, "{spec}: only {checked} mappings");
     }
+}
+
+/// Disaggregated pools on different GPU kinds: each pool priced on its own kind, the KV over
+/// the network (or one group's NVLink when both pools share one of its nodes), each group's
+/// GPUs counted apart.
+#[test]
+fn disaggregated_pools_run_on_their_own_kinds() {
+    use parallax_plan::DisaggPlan;
+    use parallax_sim::StageCost;
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x4xH100+1x8xA100-80GB").unwrap();
+    let cs = costs(&c);
+    let opts = LowerOptions::default();
+    let batch = hetero::reference_batch();
+    let p: DisaggPlan = "prefill=1x(tp=4,on=H100);decode=1x(tp=8,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        p.to_string(),
+        "prefill=1x(dp=1,pp=1,tp=4,on=H100-SXM);decode=1x(dp=1,pp=1,tp=8,on=A100-80GB-SXM)"
+    );
+    let (replicas, d) = hetero::lower_disaggregated(&model, &p, &c, &cs, &opts).unwrap();
+    assert_eq!((replicas.len(), d.prefill_replicas), (2, 1));
+    for (r, (g, plan)) in [(0usize, "tp=4"), (1, "tp=8")].into_iter().enumerate() {
+        let alone = lower_plan(
+            &model,
+            &plan.parse().unwrap(),
+            &c.group_cluster(g).unwrap(),
+            cs[g].clone(),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            replicas[r].stages[0].step(&batch),
+            alone.stages[0][0].step(&batch)
+        );
+        assert_eq!(replicas[r].kv_blocks, alone.replicas[0].kv_blocks);
+    }
+    // Four lanes (the narrower pool's GPUs) of the network.
+    assert_eq!(d.kv_link.bandwidth, 4.0 * c.inter_node.bandwidth);
+    // Both pools inside one A100 node: the A100's NVLink.
+    let same: DisaggPlan = "prefill=1x(tp=4,on=A100-80GB);decode=1x(tp=4,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    let (_, d) = hetero::lower_disaggregated(&model, &same, &c, &cs, &opts).unwrap();
+    assert_eq!(
+        d.kv_link.bandwidth,
+        4.0 * c.node_groups()[1].intra_node.bandwidth
+    );
+    // A kind short of GPUs is named, though the cluster has 12.
+    let over: DisaggPlan = "prefill=2x(tp=4,on=H100);decode=1x(tp=4,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    let e = hetero::lower_disaggregated(&model, &over, &c, &cs, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("8 GPUs of H100-SXM") && e.contains("1x4xH100-SXM"),
+        "{e}"
+    );
+    // One cost model for a mixed cluster is refused, naming the cluster.
+    let e = parallax_plan::lower_disaggregated(&model, &p, &c, cs[0].clone(), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster") && e.contains("hetero::lower_disaggregated"),
+        "{e}"
+    );
+}
+
+/// Mixed replicas on every set of two or more groups: a kind too small for the model does not
+/// keep the others from sharing a shape.
+#[test]
+fn mixed_replicas_on_subsets_of_the_groups() {
+    let model = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100+1x8xA100-80GB+1x2xL40S").unwrap();
+    let e = hetero::enumerate(&model, &c, &Constraints::default(), &costs(&c)).unwrap();
+    let names: Vec<String> = e.plans.iter().map(|p| p.to_string()).collect();
+    assert!(
+        names.contains(&"dp=2,pp=1,tp=8,on=H100-SXM/A100-80GB-SXM".to_string()),
+        "{names:?}"
+    );
+    // Two L40S cannot hold 70B: no plan runs a replica on them alone.
+    assert!(!names.iter().any(|n| n.ends_with("on=L40S")), "{names:?}");
+    // The whole cluster's sets stay: on two groups of one kind each, the full set.
+    let two = mixed();
+    let e = hetero::enumerate(&model, &two, &Constraints::default(), &costs(&two)).unwrap();
+    assert!(e
+        .plans
+        .iter()
+        .any(|p| p.to_string() == "dp=2,pp=1,tp=8,on=H100-SXM/A100-80GB-SXM"));
 }

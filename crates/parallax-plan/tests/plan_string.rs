@@ -51,6 +51,7 @@ fn arb_plan() -> impl Strategy<Value = Plan> {
                 tp: tp / (rx * e),
             },
             on: None,
+            stage_tp: None,
         })
 }
 

@@ -408,6 +408,14 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     let width = plan.tp;
     let attn = plan.attn;
     let mut notes = Vec::new();
+    // Engines run one TP size per deployment.
+    if let Some(w) = &plan.stage_tp {
+        return Err(unsupported(format!(
+            "its stages have different TP widths ({}); {engine} runs one TP size for every \
+             pipeline stage",
+            w.iter().map(u32::to_string).collect::<Vec<_>>().join("+")
+        )));
+    }
     // Stages or replicas on different GPU kinds are several deployments, not one command.
     if let Some(on) = &plan.on {
         let kinds: std::collections::BTreeSet<&String> = on.iter().flatten().collect();

@@ -63,20 +63,32 @@ pub fn router_for(plan: &Plan, cluster: &Cluster, asked: RouterPolicy) -> Router
 }
 
 /// USD per GPU-hour of `plan` on `cluster`: the mean catalogue price of the GPUs its stages
-/// occupy (each stage slot is `tp` GPUs of its kind).
+/// occupy (each stage slot is its width's GPUs of its kind: `tp`, or its entry of
+/// [`Plan::stage_tp`]).
 ///
 /// # Errors
 /// As [`hetero::stage_groups`].
 pub fn plan_price_per_gpu_hour(plan: &Plan, cluster: &Cluster) -> Result<f64> {
     let groups = cluster.node_groups();
     let kinds = hetero::stage_groups(plan, cluster)?;
-    let n = kinds.iter().map(Vec::len).sum::<usize>().max(1) as f64;
-    Ok(kinds
-        .iter()
-        .flatten()
-        .map(|&g| groups[g].gpu.price_per_hour)
-        .sum::<f64>()
-        / n)
+    let slots = kinds.iter().flat_map(|row| row.iter().enumerate());
+    Ok(match plan.stage_tp {
+        // Every slot `tp` wide: the mean over the slots.
+        None => {
+            let n = kinds.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+            slots
+                .map(|(_, &g)| groups[g].gpu.price_per_hour)
+                .sum::<f64>()
+                / n
+        }
+        Some(_) => {
+            let n = plan.devices().max(1) as f64;
+            slots
+                .map(|(s, &g)| plan.stage_width(s) as f64 * groups[g].gpu.price_per_hour)
+                .sum::<f64>()
+                / n
+        }
+    })
 }
 
 /// Lower `plan` on a heterogeneous cluster with one cost model per node group and simulate
@@ -100,5 +112,30 @@ pub fn simulate_plan(
         ..*config
     };
     let sim = Simulator::new(lowered.replicas, config)?;
+    Ok(sim.run(workload)?)
+}
+
+/// Lower a disaggregated plan on a (possibly heterogeneous) cluster with one cost model per
+/// node group ([`hetero::lower_disaggregated`]: the pools may run on different GPU kinds) and
+/// simulate `workload` on it.
+///
+/// # Errors
+/// As [`crate::simulate_disaggregated`].
+pub fn simulate_disaggregated(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &parallax_plan::DisaggPlan,
+    costs: &[Arc<dyn CostModel>],
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+) -> Result<SimReport> {
+    crate::check_context(model, workload)?;
+    let (replicas, d) = hetero::lower_disaggregated(model, plan, cluster, costs, lower)?;
+    let config = SimConfig {
+        disaggregation: Some(d),
+        ..*config
+    };
+    let sim = Simulator::new(replicas, config)?;
     Ok(sim.run(workload)?)
 }

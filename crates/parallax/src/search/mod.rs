@@ -551,7 +551,7 @@ impl Search {
         let mut closest: Option<MemoryShortfall> = None;
         let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
-            let e = parallax_plan::hetero::enumerate(
+            let e = parallax_plan::hetero::enumerate_with_mix(
                 &self.model,
                 &self.cluster,
                 &Constraints {
@@ -564,6 +564,12 @@ impl Search {
                     ..Constraints::default()
                 },
                 &group_costs,
+                // Mixed pipelines' layer chains are timed on the workload's batch mix.
+                &split::batch_mix(
+                    &self.workload,
+                    s.max_num_batched_tokens,
+                    s.max_num_seqs.min(64),
+                ),
             )?;
             enumerated += e.enumerated;
             for (r, n) in &e.pruned {
