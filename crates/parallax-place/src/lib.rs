@@ -21,6 +21,7 @@
 
 mod band;
 pub mod baselines;
+mod bnb;
 pub mod contract;
 pub mod error;
 pub mod eval;
