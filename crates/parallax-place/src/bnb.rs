@@ -634,7 +634,9 @@ impl<'a> Search<'a> {
                 continue;
             }
             let (comp, mem) = (self.comp[d], self.mem[d]);
-            let load = self.load(d);
+            // an item joining d adds its time to the compute; the transfers already
+            // charged stay (their hyperedges have members elsewhere)
+            let base = if self.overlap { comp } else { self.load(d) };
             // the cut needed to reach t (with overlap the transfers alone must reach it)
             let stop = if self.overlap { t } else { t - comp };
             if stop <= self.comm[d] {
@@ -647,7 +649,7 @@ impl<'a> Search<'a> {
                     1
                 } else if a != FREE
                     || !pa[x].is_finite()
-                    || load + pa[x] >= t
+                    || base + pa[x] >= t
                     || mem + size[x] > cap
                 {
                     2
