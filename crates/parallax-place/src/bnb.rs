@@ -266,6 +266,9 @@ struct Search<'a> {
     trail: Vec<(u8, usize, f64)>,
     nodes: u64,
     net: FlowNet,
+    /// Per accelerator, the transfer bound of the current node (0 when not computed): its
+    /// final transfers are at least this.
+    cut_lb: Vec<f64>,
 }
 
 /// Lawler's network of the hyperedges: item vertices `0..ni`, then an in and an out
@@ -467,6 +470,7 @@ impl<'a> Search<'a> {
             trail: Vec::new(),
             nodes: 0,
             net: FlowNet::new(ni, &red.edges),
+            cut_lb: vec![0.0; nd],
             red,
         }
     }
@@ -486,7 +490,7 @@ impl<'a> Search<'a> {
             return t;
         }
         let used = if d < self.k && !self.overlap {
-            self.comp[d] + self.comm[d]
+            self.comp[d] + self.comm[d].max(self.cut_lb[d])
         } else {
             self.comp[d]
         };
@@ -626,6 +630,7 @@ impl<'a> Search<'a> {
     /// too large for what is left below `t`, or over its memory); unplaced items that fit
     /// may go either way. Whether that proves some accelerator reaches `t`.
     fn transfers_prune(&mut self, t: f64) -> bool {
+        self.cut_lb.iter_mut().for_each(|x| *x = 0.0);
         if self.red.edges.is_empty() {
             return false;
         }
@@ -661,6 +666,7 @@ impl<'a> Search<'a> {
             if cut >= stop {
                 return true;
             }
+            self.cut_lb[d] = cut;
         }
         false
     }
