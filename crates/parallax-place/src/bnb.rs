@@ -269,6 +269,8 @@ struct Search<'a> {
     /// Per accelerator, the transfer bound of the current node (0 when not computed): its
     /// final transfers are at least this.
     cut_lb: Vec<f64>,
+    /// The solve's deadline (the root tests stop rejecting once it has passed).
+    deadline: Deadline,
 }
 
 /// Lawler's network of the hyperedges: item vertices `0..ni`, then an in and an out
@@ -471,6 +473,7 @@ impl<'a> Search<'a> {
             nodes: 0,
             net: FlowNet::new(ni, &red.edges),
             cut_lb: vec![0.0; nd],
+            deadline: Deadline::NONE,
             red,
         }
     }
@@ -686,7 +689,7 @@ impl<'a> Search<'a> {
         let mut pcs: Vec<f64> = Vec::new();
         for i in 1..=ni {
             let smallest = self.red.pa[self.order[i - 1]];
-            if smallest <= 0.0 {
+            if smallest <= 0.0 || self.deadline.passed() {
                 break;
             }
             let pc = self.red.pc[self.order[i - 1]];
@@ -1004,7 +1007,7 @@ impl Search<'_> {
     fn root_bound(&mut self, lo: f64, hi: f64, budget: &mut u64) -> f64 {
         let (mut lo, mut hi) = (lo.min(hi), hi);
         for _ in 0..60 {
-            if hi - lo <= REL_TOL * hi {
+            if hi - lo <= REL_TOL * hi || self.deadline.passed() {
                 break;
             }
             let mid = 0.5 * (lo + hi);
@@ -1041,6 +1044,7 @@ pub(crate) fn search(
     let items = red.pa.len();
     let hyperedges = red.edges.len();
     let mut s = Search::new(inst, red);
+    s.deadline = deadline;
     let mut ub = start_value;
     let mut best_items: Option<Vec<usize>> = (items == 0).then(Vec::new);
     let mut budget = SUBSET_BUDGET * 20;

@@ -476,6 +476,11 @@ struct Solved {
 /// device positions P with P_e ≥ P_d + 1 whenever a forward edge runs from device d to
 /// device e (see [`crate::eval::is_contiguous`]).
 ///
+/// With [`MilpBackend::BranchAndBound`] (the default) the non-contiguous model is solved by
+/// the combinatorial branch and bound of the `bnb` module instead of a MILP (see the crate
+/// README); `variables` and `constraints` then count its items and hyperedges and `nodes`
+/// its search nodes. Contiguous models always use a MILP backend.
+///
 /// With [`MilpOptions::seed`] (the default) the DP's contiguous optimum is computed first;
 /// it bounds the objective, is given to the solver as a start, and is returned (with the
 /// best proven bound) when the MILP finds nothing better, fails numerically, or runs out of
@@ -490,7 +495,9 @@ struct Solved {
 /// [`PlaceError::Unsupported`] when HiGHS is requested without the `highs` feature or the
 /// time limit is out of range; [`PlaceError::InfeasibleMemory`] when the MILP is
 /// infeasible; [`PlaceError::Milp`] for solver failures without a seed to fall back on;
-/// [`PlaceError::Verification`] if the solution breaks a constraint.
+/// [`PlaceError::Verification`] if the solution breaks a constraint. Unseeded, the branch and
+/// bound returns [`PlaceError::InfeasibleMemory`] when no placement exists and
+/// [`PlaceError::Unsupported`] when the time runs out before it finds one.
 ///
 /// # Complexity
 /// O(C·(k+l) + m·k) variables and O(m·k + E·(k+l)²) constraints (C classes, m edges, E
