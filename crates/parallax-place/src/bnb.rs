@@ -1,9 +1,10 @@
 //! Exact branch and bound for non-contiguous max-load placement (pure Rust).
 //!
-//! The MILP's LP relaxation is weak on real graphs: BERT-24's is about 15.2 against an
-//! optimum of 17.71, because what decides the optimum is how many near-identical layers
-//! share an accelerator and a few transfers of 0.002 each. This search reasons about
-//! exactly that:
+//! The MILP's LP relaxation is weak on real graphs: it spreads classes fractionally, so its
+//! bound is about the total work over the devices (BERT-24: 92.4 / (6 + 0.1 for the CPU)
+//! ≈ 15.2, against an optimum of 17.71), while what decides the optimum is how many
+//! near-identical layers share an accelerator and a few transfers of 0.002 each. This
+//! search reasons about exactly that:
 //!
 //! 1. **Reduction.** Colocation classes become items. A zero-time, accelerator-supported
 //!    group whose memory cannot matter is merged into its neighbour when that never makes
@@ -22,7 +23,11 @@
 //!    1e-9): every load below `t`; the remaining work fits the free capacity (the CPUs
 //!    absorbing work at their best time ratio); and a *counting* bound — for every prefix
 //!    of the remaining items (the N largest), each device holds at most as many of them
-//!    as the smallest ones fit its free capacity, and the counts must reach N.
+//!    as the smallest ones fit its free capacity, and the counts must reach N; and a
+//!    *transfer* bound — an accelerator pays at least the minimum hyperedge cut (max flow on
+//!    Lawler's network) between its items and the items that cannot join it (placed
+//!    elsewhere, too large for what is left, over its memory), which also comes off its
+//!    free capacity in the other two bounds.
 //! 4. **A root bound with transfers**, tried on every new incumbent: for the items of
 //!    accelerator time at least θ (set F), an accelerator holding exactly the set A ⊆ F
 //!    pays every hyperedge with members in A and in F \ A. If no A of the needed size
@@ -30,8 +35,12 @@
 //!    cannot hold F and no placement beats the incumbent. This settles BERT-24 at once
 //!    (every accelerator holding five layers pays at least six transfers).
 //!
-//! A search that runs out of time returns the incumbent with the best root bound found by
-//! bisection (the largest target the root tests reject).
+//! 5. **Iterative weakening.** The lower bound starts at the largest target the root tests
+//!    reject (bisection); passes look for a placement below a target a little above it —
+//!    a tight target prunes hard — and each refuted target becomes the proven bound, the
+//!    step doubling until the last pass targets the incumbent.
+//!
+//! A search that runs out of time returns the best placement with that proven bound.
 
 use std::collections::BTreeMap;
 
