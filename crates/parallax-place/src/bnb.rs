@@ -1111,3 +1111,93 @@ pub(crate) fn search(
         hyperedges,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Devices, Edge, Graph, Node};
+
+    fn node(id: i64, t: f64, cost: f64) -> Node {
+        Node {
+            id,
+            name: None,
+            acc_time: t,
+            cpu_time: 10.0 * t,
+            memory: 0.0,
+            acc_supported: true,
+            backward: false,
+            class: None,
+            output_cost: cost,
+        }
+    }
+
+    #[test]
+    fn min_cut_separates_at_the_cheapest_hyperedges() {
+        let edges = vec![(vec![0, 1], 1.0), (vec![1, 2], 2.0), (vec![0, 2], 5.0)];
+        let mut net = FlowNet::new(3, &edges);
+        // item 1 may join either side: with 2 costs 1 + 5, with 0 costs 2 + 5
+        let side = |x: usize| [1u8, 0, 2][x];
+        assert!((net.min_cut(side, f64::INFINITY) - 6.0).abs() < 1e-12);
+        // item 1 forced to the sink side: 1 + 5
+        let side = |x: usize| [1u8, 2, 2][x];
+        assert!((net.min_cut(side, f64::INFINITY) - 6.0).abs() < 1e-12);
+        // item 1 forced to the source side: 2 + 5
+        let side = |x: usize| [1u8, 1, 2][x];
+        assert!((net.min_cut(side, f64::INFINITY) - 7.0).abs() < 1e-12);
+        // stops once the flow reaches the limit
+        assert!(net.min_cut(side, 3.0) >= 3.0);
+    }
+
+    #[test]
+    fn zero_time_connectors_merge_and_free_sources_drop() {
+        // 1 (free source, cost 0) -> 2 (work) -> 3 (zero, cost 0, one input) ; 4 (zero,
+        // costly, no input) -> 5 (work)
+        let g = Graph {
+            devices: Devices {
+                accelerators: 2,
+                accelerator_memory: f64::INFINITY,
+                cpus: 1,
+            },
+            nodes: vec![
+                node(1, 0.0, 0.0),
+                node(2, 3.0, 1.0),
+                node(3, 0.0, 0.0),
+                node(4, 0.0, 2.0),
+                node(5, 4.0, 0.0),
+            ],
+            edges: vec![
+                Edge { from: 1, to: 2 },
+                Edge { from: 2, to: 3 },
+                Edge { from: 4, to: 5 },
+            ],
+        };
+        let inst = Instance::new(&g).expect("valid");
+        let red = reduce(&inst);
+        assert_eq!(red.item_of[0], FREE);
+        assert_eq!(red.item_of[2], red.item_of[1]); // 3 joins 2
+        assert_eq!(red.item_of[3], red.item_of[4]); // 4 joins 5
+        assert_eq!(red.pa.len(), 2);
+        assert!(red.edges.is_empty()); // every transfer became internal
+    }
+
+    #[test]
+    fn sized_connectors_stay_when_memory_can_bind() {
+        let mut a = node(1, 2.0, 1.0);
+        a.memory = 1.0;
+        let mut z = node(2, 0.0, 0.0);
+        z.memory = 1.0;
+        let g = Graph {
+            devices: Devices {
+                accelerators: 2,
+                accelerator_memory: 1.5,
+                cpus: 0,
+            },
+            nodes: vec![a, z],
+            edges: vec![Edge { from: 1, to: 2 }],
+        };
+        let inst = Instance::new(&g).expect("valid");
+        let red = reduce(&inst);
+        assert_eq!(red.pa.len(), 2);
+        assert_eq!(red.edges, vec![(vec![0, 1], 1.0)]);
+    }
+}

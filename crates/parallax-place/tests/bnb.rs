@@ -233,3 +233,17 @@ fn a_stopped_search_returns_a_bounded_placement() {
     }
     assert!(sol.placement.max_load <= 33.774666015625 * (1.0 + 1e-12));
 }
+
+/// Same input, same placement, byte for byte.
+#[test]
+fn the_branch_and_bound_is_deterministic() {
+    let g = load_graph(&data("layer_bert24_training.json")).expect("data");
+    let inst = Instance::new(&g).expect("valid");
+    let a = solve_milp(&inst, &MilpOptions::default()).expect("solves");
+    let b = solve_milp(&inst, &MilpOptions::default()).expect("solves");
+    assert_eq!(
+        serde_json::to_string(&a.placement).expect("json"),
+        serde_json::to_string(&b.placement).expect("json")
+    );
+    assert_eq!(a.nodes, b.nodes);
+}
