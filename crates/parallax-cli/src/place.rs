@@ -296,7 +296,8 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 serde_json::json!({
                     "method": "milp",
                     "cpu_contiguous": opts.contiguous && opts.cpu_contiguous,
-                    "backend": format!("{:?}", opts.backend).to_lowercase(),
+                    "backend": sol.backend.name(),
+                    "nodes": sol.nodes,
                     "variables": sol.variables,
                     "constraints": sol.constraints,
                     "seed": sol.seed,

@@ -1,7 +1,6 @@
 //! Solves one placement file and prints the optimum, for timing and peak-memory checks:
 //! `cargo run --release --example place_file -- GRAPH.json [latency [Q] | milp]`
-//! (`milp`: the non-contiguous MILP with the best backend compiled in, HiGHS with
-//! `--features highs`).
+//! (`milp`: the non-contiguous model with the default backend, the branch and bound).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,10 +34,11 @@ fn main() -> ExitCode {
             let opts = MilpOptions::default();
             let sol = solve_milp(&inst, &opts)?;
             return Ok(format!(
-                "{path}: non-contiguous max_load {:.12} status {:?} backend {:?} seed {:?} from_seed {} in {:.3} s",
+                "{path}: non-contiguous max_load {:.12} status {:?} backend {} nodes {} seed {:?} from_seed {} in {:.3} s",
                 sol.placement.max_load,
                 sol.status,
-                opts.backend,
+                sol.backend.name(),
+                sol.nodes,
                 sol.seed,
                 sol.from_seed,
                 t.elapsed().as_secs_f64()

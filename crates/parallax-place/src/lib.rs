@@ -7,7 +7,8 @@
 //! * [`solve_contiguous`] — contiguous max-load (time per sample) by DP over ideals.
 //! * [`solve_latency`] — single-input latency with up to q contiguous subgraphs per
 //!   accelerator, by an exact label-setting search over ideals.
-//! * [`solve_milp`] — non-contiguous (or contiguity-constrained) max-load by MILP.
+//! * [`solve_milp`] — non-contiguous max-load by an exact combinatorial branch and bound
+//!   (the default backend), or contiguity-constrained max-load by MILP.
 //! * [`baselines::run_all`] — heuristic baselines; [`ExpertSplit`] — the paper's
 //!   human-expert splits, scored on an instance.
 //! * [`pipedream`] — PipeDream's own partitioning DP (SOSP 2019, §3.1), a baseline.
@@ -21,6 +22,7 @@
 
 mod band;
 pub mod baselines;
+mod bnb;
 pub mod contract;
 pub mod error;
 pub mod eval;

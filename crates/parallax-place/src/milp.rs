@@ -1,8 +1,12 @@
-//! Max-load placement by mixed-integer linear programming (through `good_lp`).
+//! Max-load placement by mixed-integer linear programming (through `good_lp`), and the
+//! exact combinatorial branch and bound of the `bnb` module for the non-contiguous model.
 //!
-//! The default build uses the pure-Rust `microlp` backend, enough for small graphs (tens of
-//! classes). Build with the cargo feature `highs` for real graphs: it compiles HiGHS from
-//! source and needs `cmake` and a C++ compiler.
+//! The default backend, [`MilpBackend::BranchAndBound`], solves the non-contiguous model
+//! by a pure-Rust branch and bound with counting and transfer bounds (it proves the
+//! optima of GNMT and BERT-24 in seconds); models it does not cover (contiguity, the
+//! max-forward + max-backward objective) go to the best MILP backend compiled in: the
+//! pure-Rust `microlp`, enough for small graphs (tens of classes), or HiGHS with the cargo
+//! feature `highs` (it compiles HiGHS from source and needs `cmake` and a C++ compiler).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -28,15 +32,30 @@ pub enum MilpBackend {
     Microlp,
     /// HiGHS; only with the `highs` cargo feature.
     Highs,
+    /// The exact combinatorial branch and bound of the `bnb` module (pure Rust, always
+    /// available) for the non-contiguous model; contiguous models and
+    /// [`solve_milp_split_maxima`] use [`MilpBackend::best_available`] instead. The
+    /// default.
+    #[serde(rename = "branch_and_bound")]
+    BranchAndBound,
 }
 
 impl MilpBackend {
-    /// HiGHS when compiled in, microlp otherwise.
+    /// The best MILP solver compiled in: HiGHS when compiled in, microlp otherwise.
     pub fn best_available() -> MilpBackend {
         if cfg!(feature = "highs") {
             MilpBackend::Highs
         } else {
             MilpBackend::Microlp
+        }
+    }
+
+    /// The name used in reports: `microlp`, `highs` or `branch_and_bound`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MilpBackend::Microlp => "microlp",
+            MilpBackend::Highs => "highs",
+            MilpBackend::BranchAndBound => "branch_and_bound",
         }
     }
 }
@@ -57,7 +76,7 @@ pub struct MilpOptions {
     /// [`crate::limits::MAX_TIME_LIMIT_SECS`]; `None` = unlimited. Default: the
     /// [`crate::limits::DEFAULT_TIME_LIMIT`].
     pub time_limit: Option<f64>,
-    /// Solver backend.
+    /// Solver backend. Default [`MilpBackend::BranchAndBound`].
     pub backend: MilpBackend,
     /// Seed the MILP with the DP's contiguous optimum ([`crate::solve_contiguous`], given at
     /// most half the time): its value bounds the MILP's objective (which prunes variables
@@ -72,7 +91,7 @@ impl Default for MilpOptions {
             contiguous: false,
             cpu_contiguous: true,
             time_limit: Some(DEFAULT_TIME_LIMIT.as_secs_f64()),
-            backend: MilpBackend::best_available(),
+            backend: MilpBackend::BranchAndBound,
             seed: true,
         }
     }
@@ -85,15 +104,20 @@ pub struct MilpSolution {
     pub placement: Placement,
     /// Optimal, or stopped by the time limit.
     pub status: ProofStatus,
-    /// Number of MILP variables.
+    /// Number of MILP variables (branch and bound: items after its reduction).
     pub variables: usize,
-    /// Number of MILP constraints.
+    /// Number of MILP constraints (branch and bound: transfer hyperedges).
     pub constraints: usize,
     /// The seed's value (the DP's contiguous optimum, or its best placement when the DP was
     /// stopped); `None` when not seeded.
     pub seed: Option<f64>,
     /// Whether the returned placement is the seed (the MILP found nothing better).
     pub from_seed: bool,
+    /// The backend that solved it (a contiguous model asked of
+    /// [`MilpBackend::BranchAndBound`] names the MILP backend used instead).
+    pub backend: MilpBackend,
+    /// Search nodes of the branch and bound (0 for the MILP backends).
+    pub nodes: u64,
 }
 
 /// Most constraints [`solve_milp`] builds; a larger model is not built (the seed is
@@ -452,6 +476,11 @@ struct Solved {
 /// device positions P with P_e ≥ P_d + 1 whenever a forward edge runs from device d to
 /// device e (see [`crate::eval::is_contiguous`]).
 ///
+/// With [`MilpBackend::BranchAndBound`] (the default) the non-contiguous model is solved by
+/// the combinatorial branch and bound of the `bnb` module instead of a MILP (see the crate
+/// README); `variables` and `constraints` then count its items and hyperedges and `nodes`
+/// its search nodes. Contiguous models always use a MILP backend.
+///
 /// With [`MilpOptions::seed`] (the default) the DP's contiguous optimum is computed first;
 /// it bounds the objective, is given to the solver as a start, and is returned (with the
 /// best proven bound) when the MILP finds nothing better, fails numerically, or runs out of
@@ -466,7 +495,9 @@ struct Solved {
 /// [`PlaceError::Unsupported`] when HiGHS is requested without the `highs` feature or the
 /// time limit is out of range; [`PlaceError::InfeasibleMemory`] when the MILP is
 /// infeasible; [`PlaceError::Milp`] for solver failures without a seed to fall back on;
-/// [`PlaceError::Verification`] if the solution breaks a constraint.
+/// [`PlaceError::Verification`] if the solution breaks a constraint. Unseeded, the branch and
+/// bound returns [`PlaceError::InfeasibleMemory`] when no placement exists and
+/// [`PlaceError::Unsupported`] when the time runs out before it finds one.
 ///
 /// # Complexity
 /// O(C·(k+l) + m·k) variables and O(m·k + E·(k+l)²) constraints (C classes, m edges, E
@@ -478,15 +509,24 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
         Some(t) => Some(Limits::time_limit_from_secs(t)?),
         None => None,
     };
-    if opts.backend == MilpBackend::Highs && !cfg!(feature = "highs") {
+    let backend = match opts.backend {
+        MilpBackend::BranchAndBound if opts.contiguous => MilpBackend::best_available(),
+        b => b,
+    };
+    if backend == MilpBackend::Highs && !cfg!(feature = "highs") {
         return Err(PlaceError::Unsupported(
             "the HiGHS backend needs parallax-place built with the `highs` feature".into(),
         ));
     }
     let usable = inst.usable();
     let inst: &Instance = &usable;
-    let con = Contraction::new(inst, false);
-    let trivial_lb = lower_bound(inst, &con);
+    // the contraction fuses classes that contiguity ties together, so its bound holds
+    // for contiguous placements only
+    let trivial_lb = if opts.contiguous {
+        lower_bound(inst, &Contraction::new(inst, false))
+    } else {
+        class_lower_bound(inst)
+    };
     // the seed: the DP's contiguous optimum, with at most half the time
     let seed = if opts.seed {
         let limits = Limits {
@@ -519,6 +559,14 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
         },
         _ => trivial_lb,
     };
+    if backend == MilpBackend::BranchAndBound {
+        let deadline = Limits {
+            time_limit,
+            ..Limits::default()
+        }
+        .deadline(started);
+        return solve_bnb(inst, seed.as_ref(), trivial_lb, deadline);
+    }
     let left = |limit: Option<std::time::Duration>| {
         limit.map(|d| d.saturating_sub(started.elapsed()).as_secs_f64())
     };
@@ -531,6 +579,8 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             variables: nvars,
             constraints: ncons,
             from_seed: true,
+            backend,
+            nodes: 0,
         })
     };
     let Some(m) = build(inst, opts, ub, false) else {
@@ -564,9 +614,9 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
         }
         None => Vec::new(),
     };
-    let solved = match opts.backend {
-        MilpBackend::Microlp => solve_microlp(m, remaining, start, inst),
+    let solved = match backend {
         MilpBackend::Highs => solve_highs(m, remaining, start, inst),
+        _ => solve_microlp(m, remaining, start, inst),
     };
     let solved = match solved {
         Ok(s) => s,
@@ -623,6 +673,8 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             constraints: ncons,
             seed: seed.as_ref().map(|s| s.placement.max_load),
             from_seed: false,
+            backend,
+            nodes: 0,
         });
     }
     // the seed is at least as good
@@ -634,6 +686,8 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             constraints: ncons,
             seed: Some(ub),
             from_seed: true,
+            backend,
+            nodes: 0,
         }),
         None => Ok(MilpSolution {
             status: status(placement.max_load),
@@ -642,8 +696,92 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             constraints: ncons,
             seed: None,
             from_seed: false,
+            backend,
+            nodes: 0,
         }),
     }
+}
+
+/// A simple lower bound on the non-contiguous max-load optimum: the largest colocation
+/// class on its cheapest device, and the total over all devices.
+fn class_lower_bound(inst: &Instance) -> f64 {
+    let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+    let mut best_single: f64 = 0.0;
+    let mut total = 0.0;
+    for m in inst.class_members() {
+        let supported = m.iter().all(|&u| inst.supported[u]);
+        let size: f64 = m.iter().map(|&u| inst.size[u]).sum();
+        let acc = if k > 0 && supported && size <= inst.devices.accelerator_memory {
+            m.iter().map(|&u| inst.p_acc[u]).sum()
+        } else {
+            f64::INFINITY
+        };
+        let cpu = if l > 0 {
+            m.iter().map(|&u| inst.p_cpu[u]).sum()
+        } else {
+            f64::INFINITY
+        };
+        let best = f64::min(acc, cpu);
+        if best.is_finite() {
+            best_single = best_single.max(best);
+            total += best;
+        }
+    }
+    best_single.max(total / (k + l).max(1) as f64)
+}
+
+/// The non-contiguous model by the branch and bound of the `bnb` module, from the seed.
+fn solve_bnb(
+    inst: &Instance,
+    seed: Option<&crate::throughput::ThroughputSolution>,
+    trivial_lb: f64,
+    deadline: crate::limits::Deadline,
+) -> Result<MilpSolution, PlaceError> {
+    let (start, start_value) = match seed {
+        Some(s) => (slots_of(inst, &s.placement), s.placement.max_load),
+        None => (Vec::new(), f64::INFINITY),
+    };
+    let out = crate::bnb::search(inst, &start, start_value, trivial_lb, deadline);
+    if !out.improved && seed.is_none() {
+        return Err(if out.optimal {
+            PlaceError::InfeasibleMemory {
+                accelerators: inst.devices.accelerators,
+                memory: inst.devices.accelerator_memory,
+                total_size: inst.total_size(),
+            }
+        } else {
+            PlaceError::Unsupported(
+                "the time limit ran out before the branch and bound found a placement (seed it with the DP)"
+                    .into(),
+            )
+        });
+    }
+    let placement = evaluate(inst, &out.slot);
+    let bad = violations(inst, &out.slot);
+    if !bad.is_empty() {
+        return Err(PlaceError::Verification(format!(
+            "branch-and-bound placement breaks constraints: {bad:?}"
+        )));
+    }
+    let status = if out.optimal {
+        ProofStatus::Optimal
+    } else {
+        ProofStatus::stopped(
+            StopReason::TimeLimit,
+            out.lower_bound.max(trivial_lb),
+            placement.max_load,
+        )
+    };
+    Ok(MilpSolution {
+        status,
+        placement,
+        variables: out.items,
+        constraints: out.hyperedges,
+        seed: seed.map(|s| s.placement.max_load),
+        from_seed: !out.improved,
+        backend: MilpBackend::BranchAndBound,
+        nodes: out.nodes,
+    })
 }
 
 fn map_err(e: good_lp::ResolutionError, inst: &Instance) -> PlaceError {
@@ -794,8 +932,12 @@ pub fn solve_milp_split_maxima(
         )));
     };
     let solved = match opts.backend {
-        MilpBackend::Microlp => solve_microlp(m, time_limit, Vec::new(), inst),
         MilpBackend::Highs => solve_highs(m, time_limit, Vec::new(), inst),
+        MilpBackend::Microlp => solve_microlp(m, time_limit, Vec::new(), inst),
+        MilpBackend::BranchAndBound => match MilpBackend::best_available() {
+            MilpBackend::Highs => solve_highs(m, time_limit, Vec::new(), inst),
+            _ => solve_microlp(m, time_limit, Vec::new(), inst),
+        },
     }?;
     let placement = evaluate(inst, &solved.slot);
     let bad = violations(inst, &solved.slot);
