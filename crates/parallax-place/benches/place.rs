@@ -133,12 +133,32 @@ fn latency_inception(c: &mut Criterion) {
     group.finish();
 }
 
+/// The Scotch-like baseline alone (`scotch::scotch_like`) on every shipped throughput graph.
+fn scotch_like(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scotch_like");
+    group.sample_size(10);
+    for name in [
+        "layer_bert24_training",
+        "layer_gnmt_training",
+        "layer_inceptionv3_training",
+        "layer_resnet50_training",
+        "op_bert_l-3_inference",
+    ] {
+        let inst = instance(&format!("throughput/{name}.json"));
+        group.bench_function(name, |b| {
+            b.iter(|| parallax_place::scotch::scotch_like(&inst).expect("a placement"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     throughput,
     binding_memory,
     latency,
     inception,
-    latency_inception
+    latency_inception,
+    scotch_like
 );
 criterion_main!(benches);
