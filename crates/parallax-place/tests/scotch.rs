@@ -79,6 +79,38 @@ proptest! {
     }
 }
 
+/// Larger random instances (no brute force): a valid, deterministic placement whose memory
+/// breaks are exactly what `run_all` reports.
+fn check_large(seed: u64, n: usize, k: usize, l: usize) -> Result<(), TestCaseError> {
+    let mut rng = Rng(seed);
+    let g = random_graph(&mut rng, n, k, l);
+    let Ok(inst) = Instance::new(&g) else {
+        return Ok(());
+    };
+    let slot = scotch::scotch_like(&inst).expect("a placement for a valid instance");
+    let again = scotch::scotch_like(&inst);
+    prop_assert_eq!(Some(&slot), again.as_ref());
+    for u in 0..inst.len() {
+        prop_assert!(slot[u] < k + l);
+        prop_assert!(inst.supported[u] || slot[u] >= k);
+    }
+    let bad = violations(&inst, &slot);
+    prop_assert!(
+        bad.iter().all(|v| matches!(v, Violation::Memory { .. })),
+        "{:?}",
+        bad
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn scotch_is_valid_on_larger_graphs(seed in any::<u64>(), n in 8usize..=60, k in 0usize..=8, l in 0usize..=3) {
+        check_large(seed, n, k, l)?;
+    }
+}
+
 /// A partition of a random graph: every vertex in a part, the reported cut, weights and
 /// memory recomputed, deterministic.
 fn check_partition(seed: u64, n: usize, parts: usize) -> Result<(), TestCaseError> {
