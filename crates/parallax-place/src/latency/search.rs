@@ -117,6 +117,10 @@ impl<'a> Search<'a> {
         let full = self.ideals.full();
         let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
         let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
+        // indices of the labels of each ideal not yet dominated, for the dominance scans of
+        // insertions (which never see labels cut when their own ideal is expanded)
+        let mut live: Vec<Vec<u32>> = vec![Vec::new(); ni];
+        live[0].push(0);
         let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
         let root_front = self.frontier(0, &mut cache);
         labels[0].push(Label {
@@ -492,22 +496,26 @@ impl<'a> Search<'a> {
                     lost_lb = lost_lb.min(lab.lb);
                     break;
                 }
-                if labels[j]
+                let lj = &mut labels[j];
+                if live[j]
                     .iter()
-                    .any(|x| !x.dead && dominates(x, &lab, k_limit))
+                    .any(|&x| dominates(&lj[x as usize], &lab, k_limit))
                 {
                     continue;
                 }
-                for x in labels[j].iter_mut() {
-                    if !x.dead && dominates(&lab, x, k_limit) {
-                        x.dead = true;
+                live[j].retain(|&x| {
+                    let beaten = dominates(&lab, &lj[x as usize], k_limit);
+                    if beaten {
+                        lj[x as usize].dead = true;
                     }
-                }
+                    !beaten
+                });
                 if j == full && lab.makespan < ub {
                     ub = lab.makespan;
-                    best_label = Some((j as u32, labels[j].len() as u32));
+                    best_label = Some((j as u32, lj.len() as u32));
                 }
-                labels[j].push(lab);
+                live[j].push(lj.len() as u32);
+                lj.push(lab);
             }
             for (_, lab) in rest {
                 lost_lb = lost_lb.min(lab.lb);
@@ -529,6 +537,7 @@ impl<'a> Search<'a> {
                 lab.times = Vec::new();
             }
             cache[i] = None;
+            live[i] = Vec::new();
         }
         let mut open_lb = lost_lb;
         if stopped.is_some() {
