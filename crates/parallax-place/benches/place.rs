@@ -121,7 +121,7 @@ fn latency_inception(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(150));
     let inst = instance("latency/layer_inceptionv3_inference.json");
-    // The proof takes ~2 minutes per run (the default budget); the bench times the bounded
+    // The proof takes ~1 minute of CPU per run (the default budget); the bench times the bounded
     // run that stops at 50M labels with a certified gap.
     let bounded = Limits {
         max_labels: Some(50_000_000),
