@@ -19,6 +19,10 @@ pub enum Objective {
     Throughput,
     /// Finish time of one input.
     Latency,
+    /// The largest forward load of a device plus the largest backward load (the paper's
+    /// alternative training objective, Appendix C); solved by the MILP.
+    #[serde(rename = "split-maxima")]
+    SplitMaxima,
 }
 
 /// Arguments of `parallax place`.
@@ -29,7 +33,7 @@ pub struct PlaceArgs {
     /// Objective to minimise.
     #[arg(long, value_enum, default_value_t = Objective::Throughput)]
     pub objective: Objective,
-    /// Allow non-contiguous device sets (throughput only; solved by MILP).
+    /// Allow non-contiguous device sets (throughput and split-maxima; solved by MILP).
     #[arg(long)]
     pub non_contiguous: bool,
     /// Solve the contiguous problem with the MILP instead of the DP (throughput only; the
@@ -37,8 +41,8 @@ pub struct PlaceArgs {
     #[arg(long)]
     pub milp: bool,
     /// Contiguity relaxed on CPUs: the accelerators' sets stay contiguous (paths through
-    /// CPU nodes included), the CPUs' sets may be anything (throughput only; solved by the
-    /// MILP, so implies --milp).
+    /// CPU nodes included), the CPUs' sets may be anything (throughput and split-maxima;
+    /// solved by the MILP, so implies --milp).
     #[arg(long)]
     pub cpus_noncontiguous: bool,
     /// Compute/communication overlap: an accelerator's load is the larger of its compute
@@ -85,6 +89,9 @@ struct ExpertOut {
     /// Nodes the file does not name, placed with their colocation class (an inference
     /// split on a training graph); 0 when the file names every node.
     derived_nodes: usize,
+    /// Split-maxima objective: its max forward + max backward load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_maxima: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,8 +112,21 @@ struct BaselineOut {
     /// Latency objective: the baseline's latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     latency: Option<f64>,
+    /// Split-maxima objective: the baseline's max forward + max backward load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_maxima: Option<f64>,
     /// The time limit cut this baseline short.
     timed_out: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct SplitMaximaOut {
+    /// Largest forward load of a device.
+    forward: f64,
+    /// Largest backward load of a device.
+    backward: f64,
+    /// `forward + backward`, the objective.
+    value: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -122,6 +142,9 @@ struct Report {
     /// one subgraph); null when that is not a valid schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     split_latency: Option<Option<f64>>,
+    /// Split-maxima objective: the value and its two parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_maxima: Option<SplitMaximaOut>,
     optimal: bool,
     lower_bound: f64,
     gap: f64,
@@ -197,6 +220,7 @@ fn throughput_report(
         max_load: Some(v),
         latency: None,
         split_latency: None,
+        split_maxima: None,
         optimal,
         lower_bound,
         gap,
@@ -232,7 +256,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
         && args.objective == Objective::Latency
     {
         return Err(CliError::input(
-            "--non-contiguous, --milp and --cpus-noncontiguous apply to --objective throughput only",
+            "--non-contiguous, --milp and --cpus-noncontiguous apply to --objective throughput or split-maxima only",
         ));
     }
     if args.non_contiguous && args.cpus_noncontiguous {
@@ -242,8 +266,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     // The latency search's flags: ignoring them under throughput would hide a missing
     // `--objective latency`. `--subgraphs` has a documented maximum (docs/cli.md, Limits).
-    if args.objective == Objective::Throughput && (args.subgraphs != 1 || args.max_labels.is_some())
-    {
+    if args.objective != Objective::Latency && (args.subgraphs != 1 || args.max_labels.is_some()) {
         return Err(CliError::input(
             "--subgraphs and --max-labels apply to --objective latency only",
         ));
@@ -251,7 +274,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     crate::common::count_in("--subgraphs", args.subgraphs, 1, MAX_SUBGRAPHS)?;
     let file = args.graph.as_path();
     let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
-    if args.overlap && args.objective == Objective::Latency {
+    if args.overlap && args.objective != Objective::Throughput {
         return Err(CliError::input(
             "--overlap applies to --objective throughput only",
         ));
@@ -305,6 +328,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 }),
             )
         }
+        Objective::SplitMaxima => split_maxima_report(&args, &inst, budget)?,
         Objective::Throughput => {
             let sol = place::solve_contiguous(&inst, &limits).map_err(|e| place_error(e, file))?;
             throughput_report(
@@ -363,6 +387,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                 max_load: None,
                 latency: Some(v),
                 split_latency: None,
+                split_maxima: None,
                 optimal,
                 lower_bound,
                 gap,
@@ -386,6 +411,8 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     report.solve_ms = started.elapsed().as_secs_f64() * 1e3;
     if args.objective == Objective::Throughput {
         report.split_latency = Some(report_split_latency(&inst, &report));
+    }
+    if args.objective != Objective::Latency {
         // the baselines get what is left of the budget
         let left = Limits {
             time_limit: Some(budget.saturating_sub(started.elapsed())),
@@ -396,6 +423,11 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             .map(|b| BaselineOut {
                 max_load: b.placement.as_ref().map(|p| p.max_load),
                 contiguous: b.placement.as_ref().is_some_and(|p| p.contiguous),
+                split_maxima: b
+                    .placement
+                    .as_ref()
+                    .filter(|_| args.objective == Objective::SplitMaxima)
+                    .map(|p| split_maxima_of(&inst, p)),
                 name: b.name,
                 feasible: b.feasible,
                 latency: None,
@@ -410,13 +442,17 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             contiguous: true,
             max_load: None,
             latency: greedy.map(|s| s.latency),
+            split_maxima: None,
             timed_out: false,
         }];
     }
     if let Some((file, score, derived_nodes)) = expert {
+        let split_maxima = (args.objective == Objective::SplitMaxima)
+            .then(|| split_maxima_of(&inst, &score.placement));
         let (value, mine) = match args.objective {
             Objective::Throughput => (report.max_load, Some(score.placement.max_load)),
             Objective::Latency => (report.latency, score.latency),
+            Objective::SplitMaxima => (report.split_maxima.as_ref().map(|s| s.value), split_maxima),
         };
         let vs_solution = match (value, mine) {
             (Some(v), Some(m)) if score.feasible && v > 0.0 => Some(m / v),
@@ -431,6 +467,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             over_memory: score.over_memory,
             vs_solution,
             derived_nodes,
+            split_maxima,
         });
     }
     if args.json {
@@ -438,6 +475,57 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     print_table(&report);
     Ok(())
+}
+
+/// Solves the max-forward + max-backward objective by the seeded MILP (contiguity as for
+/// throughput: `--non-contiguous` drops it, `--cpus-noncontiguous` relaxes it on CPUs).
+fn split_maxima_report(
+    args: &PlaceArgs,
+    inst: &Instance,
+    budget: std::time::Duration,
+) -> Result<Report, CliError> {
+    let opts = MilpOptions {
+        contiguous: !args.non_contiguous,
+        cpu_contiguous: !args.cpus_noncontiguous,
+        time_limit: Some(budget.as_secs_f64()),
+        ..MilpOptions::default()
+    };
+    let file = args.graph.as_path();
+    let seeded =
+        place::split_maxima::solve_split_maxima(inst, &opts).map_err(|e| place_error(e, file))?;
+    let sol = &seeded.solution;
+    let mut report = throughput_report(
+        args,
+        !args.non_contiguous && sol.placement.contiguous,
+        &sol.placement,
+        &sol.status,
+        serde_json::json!({
+            "method": "milp",
+            "cpu_contiguous": opts.contiguous && opts.cpu_contiguous,
+            "backend": format!("{:?}", opts.backend).to_lowercase(),
+            "seed": seeded.seed,
+            "seed_from": seeded.seed_from,
+            "from_seed": seeded.from_seed,
+        }),
+    );
+    // the proof is about forward + backward, not the max load
+    let (optimal, lower_bound, gap, stop_reason) = status_parts(&sol.status, sol.value);
+    report.optimal = optimal;
+    report.lower_bound = lower_bound;
+    report.gap = gap;
+    report.stop_reason = stop_reason;
+    report.split_maxima = Some(SplitMaximaOut {
+        forward: sol.forward,
+        backward: sol.backward,
+        value: sol.value,
+    });
+    Ok(report)
+}
+
+/// Max forward + max backward load of an evaluated placement.
+fn split_maxima_of(inst: &Instance, p: &Placement) -> f64 {
+    let (f, b) = place::eval::split_maxima(inst, &place::split_maxima::placement_slots(inst, p));
+    f + b
 }
 
 /// The latency of the reported split, rebuilt from its devices.
@@ -466,9 +554,10 @@ fn fmt(x: f64) -> String {
 }
 
 fn print_table(r: &Report) {
-    let (name, value) = match (r.max_load, r.latency) {
-        (Some(v), _) => ("max load", v),
-        (_, Some(v)) => ("latency", v),
+    let (name, value) = match (&r.split_maxima, r.max_load, r.latency) {
+        (Some(s), _, _) => ("fwd+bwd", s.value),
+        (_, Some(v), _) => ("max load", v),
+        (_, _, Some(v)) => ("latency", v),
         _ => ("value", f64::NAN),
     };
     let proof = if r.optimal {
@@ -493,6 +582,14 @@ fn print_table(r: &Report) {
         },
         r.solve_ms
     );
+    if let Some(s) = &r.split_maxima {
+        outln!(
+            "max forward load {} + max backward load {}; max load of this split: {}",
+            fmt(s.forward),
+            fmt(s.backward),
+            fmt(r.max_load.unwrap_or(f64::NAN))
+        );
+    }
     if let Some(l) = r.split_latency {
         outln!(
             "latency of one input on this split: {}",
@@ -529,10 +626,14 @@ fn print_table(r: &Report) {
                     } else {
                         b.name.clone()
                     },
-                    b.latency.or(b.max_load).map_or("-".into(), fmt),
+                    b.split_maxima
+                        .or(b.latency)
+                        .or(b.max_load)
+                        .map_or("-".into(), fmt),
                     b.feasible.to_string(),
                     b.contiguous.to_string(),
-                    b.latency
+                    b.split_maxima
+                        .or(b.latency)
                         .or(b.max_load)
                         .filter(|_| value > 0.0)
                         .map_or("-".into(), |v| format!("{:.3}x", v / value)),
@@ -556,6 +657,11 @@ fn print_expert(e: &ExpertOut, objective: Objective) {
     println!();
     let value = match objective {
         Objective::Throughput => format!("max load {}", fmt(e.max_load)),
+        Objective::SplitMaxima => format!(
+            "max forward + max backward {} (max load {})",
+            fmt(e.split_maxima.unwrap_or(f64::NAN)),
+            fmt(e.max_load)
+        ),
         Objective::Latency => match e.latency {
             Some(l) => format!("latency {}", fmt(l)),
             None => "no valid latency schedule".to_string(),

@@ -121,7 +121,7 @@ fn latency_inception(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(150));
     let inst = instance("latency/layer_inceptionv3_inference.json");
-    // The proof takes ~2 minutes per run (the default budget); the bench times the bounded
+    // The proof takes ~1 minute of CPU per run (the default budget); the bench times the bounded
     // run that stops at 50M labels with a certified gap.
     let bounded = Limits {
         max_labels: Some(50_000_000),
@@ -133,12 +133,35 @@ fn latency_inception(c: &mut Criterion) {
     group.finish();
 }
 
+/// The Scotch-like baseline alone (`scotch::scotch_like`) on shipped throughput graphs.
+/// Measured (release, the loaded 2-core VM, 2026-12-05, `--warm-up-time 1
+/// --measurement-time 2`, medians): BERT-24 training 1.2 ms, GNMT training 2.9 ms,
+/// Inception-v3 training 7.1 ms, ResNet-50 training 3.7 ms, op-level BERT-L3 1.2 ms.
+fn scotch_like(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scotch_like");
+    group.sample_size(10);
+    for name in [
+        "layer_bert24_training",
+        "layer_gnmt_training",
+        "layer_inceptionv3_training",
+        "layer_resnet50_training",
+        "op_bert_l-3_inference",
+    ] {
+        let inst = instance(&format!("throughput/{name}.json"));
+        group.bench_function(name, |b| {
+            b.iter(|| parallax_place::scotch::scotch_like(&inst).expect("a placement"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     throughput,
     binding_memory,
     latency,
     inception,
-    latency_inception
+    latency_inception,
+    scotch_like
 );
 criterion_main!(benches);

@@ -1,5 +1,7 @@
 //! Solves one placement file and prints the optimum, for timing and peak-memory checks:
-//! `cargo run --release --example place_file -- GRAPH.json [latency [Q] | milp]`
+//! `cargo run --release --example place_file -- GRAPH.json [latency [Q [MAX_LABELS]] | milp]`
+//! (`MAX_LABELS`: the latency search's label budget, with no time limit — a deterministic
+//! amount of work for CPU-time comparisons on a loaded machine)
 //! (`milp`: the non-contiguous model with the default backend, the branch and bound).
 
 use std::path::Path;
@@ -13,7 +15,7 @@ use parallax_place::{
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: place_file GRAPH.json [latency [Q] | milp]");
+        eprintln!("usage: place_file GRAPH.json [latency [Q [MAX_LABELS]] | milp]");
         return ExitCode::from(2);
     };
     let latency = args.get(2).is_some_and(|a| a == "latency");
@@ -23,6 +25,14 @@ fn main() -> ExitCode {
         Some(Ok(q)) => q,
         Some(Err(_)) => {
             eprintln!("Q must be an integer >= 1");
+            return ExitCode::from(2);
+        }
+    };
+    let labels: Option<u64> = match args.get(4).map(|a| a.parse()) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(_)) => {
+            eprintln!("MAX_LABELS must be an integer >= 0");
             return ExitCode::from(2);
         }
     };
@@ -45,7 +55,15 @@ fn main() -> ExitCode {
             ));
         }
         if latency {
-            let sol = solve_latency(&inst, q, &Limits::default())?;
+            let limits = match labels {
+                Some(m) => Limits {
+                    time_limit: None,
+                    max_labels: Some(m),
+                    ..Limits::default()
+                },
+                None => Limits::default(),
+            };
+            let sol = solve_latency(&inst, q, &limits)?;
             return Ok(format!(
                 "{path}: latency {:.12} q {q} status {:?} ideals {} labels {} in {:.3} s",
                 sol.schedule.latency,

@@ -12,7 +12,7 @@ use crate::model::Instance;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// Short name: `one_accelerator`, `greedy_fill`, `local_search`, `pipedream_chain`,
-    /// `pipedream`.
+    /// `pipedream`, `scotch_like`.
     pub name: String,
     /// Whether the placement satisfies memory, support and colocation.
     pub feasible: bool,
@@ -48,21 +48,29 @@ pub fn pipedream(inst: &Instance, con: &Contraction) -> Option<Assignment> {
     crate::pipedream::assignment(inst, con)
 }
 
+/// The Scotch-like multilevel partition of the instance (see [`crate::scotch::scotch_like`]):
+/// colocation classes split into k accelerators minimising the communication cut under a
+/// compute balance constraint, unsupported classes on the CPUs. Not contiguous in general.
+pub fn scotch_like(inst: &Instance) -> Option<Assignment> {
+    crate::scotch::scotch_like(inst)
+}
+
 /// Random restarts of the `local_search` baseline (besides the greedy start), as in the
 /// authors' code, which reports the best of several random starts.
 pub const LOCAL_SEARCH_RESTARTS: usize = 10;
 
-/// Runs all five baselines with the default [`Limits`].
+/// Runs all six baselines with the default [`Limits`].
 ///
 /// # Complexity
 /// Dominated by the chain DP, O(g²·(d + (k+1)(l+1))) for g groups, and by local
 /// search, O(iterations · g · (k+l) · (n+m)), with k and l capped at the number of
-/// colocation classes ([`Instance::usable`]).
+/// colocation classes ([`Instance::usable`]); the Scotch-like partitioner is near-linear
+/// (see [`crate::scotch::partition`]).
 pub fn run_all(inst: &Instance) -> Vec<Baseline> {
     run_all_with(inst, &Limits::default())
 }
 
-/// Runs all five baselines within `limits.time_limit` (for all of them together) and
+/// Runs all six baselines within `limits.time_limit` (for all of them together) and
 /// `limits.max_table_bytes`. A baseline the budget cuts short is marked `timed_out`.
 pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let deadline = limits.deadline(std::time::Instant::now());
@@ -76,12 +84,16 @@ pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let chain_cut = chain.is_none() && deadline.passed();
     let pd = crate::pipedream::assignment_until(inst, &con, deadline);
     let pd_cut = pd.is_none() && deadline.passed();
+    let scotch =
+        crate::scotch::scotch_like_until(inst, &crate::scotch::ScotchOptions::default(), deadline);
+    let scotch_cut = scotch.is_none() && deadline.passed();
     vec![
         baseline(inst, "one_accelerator", one_accelerator(inst, &con), false),
         baseline(inst, "greedy_fill", greedy, false),
         baseline(inst, "local_search", ls, ls_cut),
         baseline(inst, "pipedream_chain", chain, chain_cut),
         baseline(inst, "pipedream", pd, pd_cut),
+        baseline(inst, "scotch_like", scotch, scotch_cut),
     ]
 }
 

@@ -12,6 +12,9 @@
 //! * [`baselines::run_all`] — heuristic baselines; [`ExpertSplit`] — the paper's
 //!   human-expert splits, scored on an instance.
 //! * [`pipedream`] — PipeDream's own partitioning DP (SOSP 2019, §3.1), a baseline.
+//! * [`split_maxima::solve_split_maxima`] — the max-forward + max-backward objective,
+//!   seeded so that a budget always ends in a result.
+//! * [`scotch`] — a Scotch-like multilevel graph partitioner (the paper's Scotch baseline).
 //!
 //! Inputs: [`Graph`] (our format, see `FORMAT.md`) or the paper's JSON via
 //! [`Graph::from_paper_json`]; validate with [`Instance::new`].
@@ -34,6 +37,8 @@ pub mod limits;
 pub mod milp;
 pub mod model;
 pub mod pipedream;
+pub mod scotch;
+pub mod split_maxima;
 pub mod throughput;
 
 pub use error::PlaceError;

@@ -34,7 +34,7 @@ pub struct Limits {
     /// Label (state) budget of the latency search's exact passes: the first pass gets half,
     /// the bound probes the rest (the heuristic beam pass is bounded by its width). The
     /// default, 200 million (a few hundred MB at most), lets every shipped latency instance
-    /// finish with a proof — Inception-v3 needs about 77 million labels, ~2 minutes on 2 cores.
+    /// finish with a proof — Inception-v3 needs about 77 million labels, ~1 minute of CPU.
     pub max_labels: Option<u64>,
     /// Largest DP table (and chain-DP table) allowed, in bytes; the size is computed with
     /// checked arithmetic before anything is allocated. Default [`DEFAULT_MAX_TABLE_BYTES`].

@@ -117,6 +117,10 @@ impl<'a> Search<'a> {
         let full = self.ideals.full();
         let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
         let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
+        // indices of the labels of each ideal not yet dominated, for the dominance scans of
+        // insertions (which never see labels cut when their own ideal is expanded)
+        let mut live: Vec<Vec<u32>> = vec![Vec::new(); ni];
+        live[0].push(0);
         let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
         let root_front = self.frontier(0, &mut cache);
         labels[0].push(Label {
@@ -146,6 +150,12 @@ impl<'a> Search<'a> {
             limits.max_labels
         };
         let mut made: u64 = 0;
+        // per-subgraph scratch, reused: inputs of D, each alive label's ready time, the
+        // frontier nodes of J outside D (position in I's frontier, bound after), options
+        let mut inputs: Vec<usize> = Vec::new();
+        let mut readies: Vec<f64> = Vec::new();
+        let mut kept: Vec<(u32, f64)> = Vec::new();
+        let mut options: Vec<(Move, f64)> = Vec::new();
         for i in 0..ni {
             if labels[i].iter().all(|lb| lb.dead) {
                 labels[i] = Vec::new();
@@ -224,26 +234,25 @@ impl<'a> Search<'a> {
                             tnew[x] = r + inst.p_cpu[x];
                             mk = mk.max(tnew[x]);
                         }
-                        let times: Vec<f64> = fj
+                        let time_of = |u: u32| {
+                            let u = u as usize;
+                            if in_i[u] {
+                                lab.times[pos[u] as usize]
+                            } else {
+                                tnew[u]
+                            }
+                        };
+                        // the bound first: most moves are cut, and then need no times
+                        let lbv = fj
                             .nodes
                             .iter()
-                            .map(|&u| {
-                                let u = u as usize;
-                                if in_i[u] {
-                                    lab.times[pos[u] as usize]
-                                } else {
-                                    tnew[u]
-                                }
-                            })
-                            .collect();
-                        let lbv = times
-                            .iter()
                             .zip(&fj.after)
-                            .map(|(t, a)| t + a)
+                            .map(|(&u, a)| time_of(u) + a)
                             .fold(mk.max(fj.sources), f64::max);
                         if ub.is_finite() && lbv >= tol(ub) {
                             continue;
                         }
+                        let times: Vec<f64> = fj.nodes.iter().map(|&u| time_of(u)).collect();
                         pending.push((
                             j as usize,
                             Label {
@@ -333,7 +342,7 @@ impl<'a> Search<'a> {
                     dstack.push(gi);
                     self.pairs += 1;
                     // inputs of D: frontier nodes of I with a successor in D
-                    let mut inputs: Vec<usize> = Vec::new();
+                    inputs.clear();
                     let mut incomm = 0.0;
                     for (p, &u) in fi.nodes.iter().enumerate() {
                         if inst.succ[u as usize].iter().any(|&v| in_d[v]) {
@@ -343,13 +352,12 @@ impl<'a> Search<'a> {
                     }
                     // D and every superset start no earlier than their inputs and run at
                     // least p_acc plus the input transfers
-                    let min_ready = alive
-                        .iter()
-                        .map(|&li| {
-                            let lab = &labels[i][li as usize];
-                            inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
-                        })
-                        .fold(f64::INFINITY, f64::min);
+                    readies.clear();
+                    readies.extend(alive.iter().map(|&li| {
+                        let lab = &labels[i][li as usize];
+                        inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
+                    }));
+                    let min_ready = readies.iter().copied().fold(f64::INFINITY, f64::min);
                     let mut beyond = 0.0f64;
                     if ub.is_finite() {
                         for &g2 in &dstack {
@@ -380,10 +388,32 @@ impl<'a> Search<'a> {
                     };
                     let dur = p_acc + comm + extra;
                     let fj = self.frontier(j as usize, &mut cache);
-                    for &li in &alive {
+                    // J's frontier: nodes of D finish at `fin` (max over them of fin + after
+                    // is fin + their largest after, as rounding is monotone), the others keep
+                    // the label's times
+                    let mut d_after = f64::NEG_INFINITY;
+                    kept.clear();
+                    for (&u, &a) in fj.nodes.iter().zip(&fj.after) {
+                        if in_d[u as usize] {
+                            d_after = d_after.max(a);
+                        } else {
+                            kept.push((pos[u as usize], a));
+                        }
+                    }
+                    for (ai, &li) in alive.iter().enumerate() {
                         let lab = &labels[i][li as usize];
-                        let ready = inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max);
-                        let mut options: Vec<(Move, f64)> = Vec::new();
+                        let ready = readies[ai];
+                        // the part of the bound every option of this label shares
+                        let base = kept
+                            .iter()
+                            .map(|&(p, a)| lab.times[p as usize] + a)
+                            .fold(lab.makespan.max(fj.sources), f64::max);
+                        // every option starts at `ready` or later
+                        let earliest = ready + dur;
+                        if ub.is_finite() && base.max(earliest).max(earliest + d_after) >= tol(ub) {
+                            continue;
+                        }
+                        options.clear();
                         if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
                             options.push((Move::NewAcc, ready));
                         }
@@ -395,9 +425,13 @@ impl<'a> Search<'a> {
                             prev = Some(o);
                             options.push((Move::OpenAcc(o.0, o.1, o.2), ready.max(o.0)));
                         }
-                        for (mv, start) in options {
+                        for &(mv, start) in &options {
                             let fin = start + dur;
                             let mk = lab.makespan.max(fin);
+                            let lbv = base.max(fin).max(fin + d_after);
+                            if ub.is_finite() && lbv >= tol(ub) {
+                                continue;
+                            }
                             let times: Vec<f64> = fj
                                 .nodes
                                 .iter()
@@ -410,14 +444,6 @@ impl<'a> Search<'a> {
                                     }
                                 })
                                 .collect();
-                            let lbv = times
-                                .iter()
-                                .zip(&fj.after)
-                                .map(|(t, a)| t + a)
-                                .fold(mk.max(fj.sources), f64::max);
-                            if ub.is_finite() && lbv >= tol(ub) {
-                                continue;
-                            }
                             let mut open = lab.open.clone();
                             let mut closed = lab.closed;
                             match mv {
@@ -470,22 +496,26 @@ impl<'a> Search<'a> {
                     lost_lb = lost_lb.min(lab.lb);
                     break;
                 }
-                if labels[j]
+                let lj = &mut labels[j];
+                if live[j]
                     .iter()
-                    .any(|x| !x.dead && dominates(x, &lab, k_limit))
+                    .any(|&x| dominates(&lj[x as usize], &lab, k_limit))
                 {
                     continue;
                 }
-                for x in labels[j].iter_mut() {
-                    if !x.dead && dominates(&lab, x, k_limit) {
-                        x.dead = true;
+                live[j].retain(|&x| {
+                    let beaten = dominates(&lab, &lj[x as usize], k_limit);
+                    if beaten {
+                        lj[x as usize].dead = true;
                     }
-                }
+                    !beaten
+                });
                 if j == full && lab.makespan < ub {
                     ub = lab.makespan;
-                    best_label = Some((j as u32, labels[j].len() as u32));
+                    best_label = Some((j as u32, lj.len() as u32));
                 }
-                labels[j].push(lab);
+                live[j].push(lj.len() as u32);
+                lj.push(lab);
             }
             for (_, lab) in rest {
                 lost_lb = lost_lb.min(lab.lb);
@@ -507,6 +537,7 @@ impl<'a> Search<'a> {
                 lab.times = Vec::new();
             }
             cache[i] = None;
+            live[i] = Vec::new();
         }
         let mut open_lb = lost_lb;
         if stopped.is_some() {
