@@ -61,7 +61,8 @@
 //! objective from its own stage costs (module `bound`: per request, the cheapest prefill
 //! iteration plus `output − 1` decode iterations of the request alone, through every pipeline
 //! stage; the objective's mean or percentile of these). Candidates are simulated in bound
-//! order in fixed waves of [`BOUND_WAVE`], and one whose bound is worse than the
+//! order in fixed waves ([`Search::exact_top`] candidates, then [`BOUND_WAVE`] at a time), and
+//! one whose bound is worse than the
 //! [`Search::exact_top`]-th best value found (and, for an evenly split plan, than the best
 //! even plan) is skipped and counted in `plans_pruned["bound"]` (not in
 //! `plans_pruned_total`, which counts the enumeration's pruning). The top
@@ -123,9 +124,10 @@ pub const RATE_BRACKET_STEPS: u32 = 12;
 pub const RATE_BISECTION_STEPS: u32 = 6;
 /// Default [`Search::exact_top`]: the ten best plans (the CLI's default `--top`).
 pub const DEFAULT_EXACT_TOP: usize = 10;
-/// Candidates simulated together between two updates of the bound-pruning threshold: fixed,
-/// so that which plans are pruned does not depend on the thread count.
-pub const BOUND_WAVE: usize = 16;
+/// Candidates simulated together between two updates of the bound-pruning threshold, after a
+/// first wave of [`Search::exact_top`] candidates: fixed, so that which plans are pruned does
+/// not depend on the thread count.
+pub const BOUND_WAVE: usize = 8;
 /// Default required SLO attainment.
 pub const DEFAULT_SLO_TARGET: f64 = 0.9;
 

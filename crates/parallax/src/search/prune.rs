@@ -4,8 +4,8 @@
 //! # Bound pruning
 //! With [`Search::exact_top`] `= Some(k)` and an objective that has a bound
 //! ([`bound::lower_bound`]), each candidate is lowered and bounded first (in parallel). The
-//! candidates are then taken in ascending bound order (ties: candidate order) in waves of
-//! [`BOUND_WAVE`]. Before each wave the thresholds are read from the plans simulated so far
+//! candidates are then taken in ascending bound order (ties: candidate order): first the `k`
+//! lowest bounds, then waves of [`BOUND_WAVE`]. Before each wave the thresholds are read from the plans simulated so far
 //! that meet the constraints: `T_k`, the `k`-th best value, and `T_even`, the best value of
 //! an evenly split plan. A candidate is skipped when its bound exceeds `T_k` (and, for an
 //! evenly split plan, `T_even` too) by more than [`bound::MARGIN`]: its value is then worse
@@ -114,7 +114,11 @@ impl Search {
         let mut met: Vec<f64> = Vec::new();
         let mut best_even = f64::INFINITY;
         let mut pruned = 0u64;
-        for wave in order.chunks(BOUND_WAVE) {
+        // The first wave is the `keep` lowest bounds (the least that sets a threshold), then
+        // waves of `BOUND_WAVE`.
+        let first = keep.min(order.len());
+        let waves = std::iter::once(&order[..first]).chain(order[first..].chunks(BOUND_WAVE));
+        for wave in waves {
             met.sort_by(|a, b| self.objective.compare(*a, *b));
             let kth = met.get(keep - 1).copied().unwrap_or(f64::INFINITY);
             let beyond = |b: f64, t: f64| b > t + t.abs() * MARGIN;
