@@ -14,10 +14,14 @@
 //! one left the last stage, so each of its iterations lasts at least `Σ_stages step(batch)`.
 //! With `P` the time of the cheapest iteration that can hold a prefill chunk (one new token,
 //! no prefix, no other sequence) and `D_i` that of a decode-only iteration holding request
-//! `i` alone at its smallest decode context (`p_i`), each minimised over the replicas:
-//! - `ttft_i ≥ P`,
+//! `i` alone at its smallest decode context (`p_i`), each minimised over the replicas, the
+//! prefill floor `F_i` is: for a chunked scheduler (`sarathi`, `prefill-first`), whose chunks
+//! never exceed the token budget `B`, `⌈p_i / B⌉ · P`; for the others, which prefill a whole
+//! prompt in one iteration (a recomputed one only grows), the iteration of a `2^⌊log2 p_i⌋`-token
+//! prefill alone (a power of two, so that a plan costs at most ~15 extra table entries). Then
+//! - `ttft_i ≥ F_i`,
 //! - `tpot_i ≥ D_i` (`o_i ≥ 2`; TPOT averages the `o_i − 1` decode gaps),
-//! - `e2e_i ≥ P + (o_i − 1) · D_i`,
+//! - `e2e_i ≥ F_i + (o_i − 1) · D_i`,
 //! - the makespan is at least `max_i (arrival_i + e2e_i) − first arrival`.
 //!
 //! Queueing, batching, preemption, chunking and host time only add to these. The objective
@@ -42,7 +46,7 @@
 
 use super::Objective;
 use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
-use parallax_sim::{ReplicaSpec, Summary, Workload};
+use parallax_sim::{ReplicaSpec, SchedulerConfig, Simulator, Summary, Workload};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -74,36 +78,53 @@ fn distinct(replicas: &[ReplicaSpec]) -> Vec<&ReplicaSpec> {
     out
 }
 
-/// Per-request floors of a lowered plan: `(P, D_i for every request)`, in seconds.
-pub(crate) fn floors(replicas: &[ReplicaSpec], workload: &Workload) -> (f64, Vec<f64>) {
+/// Per-request floors of a lowered plan run by `scheduler`: `(prefill_i, D_i)` for every
+/// request, in seconds (see the module docs).
+pub(crate) fn floors(
+    replicas: &[ReplicaSpec],
+    scheduler: &SchedulerConfig,
+    workload: &Workload,
+) -> (Vec<f64>, Vec<f64>) {
     let reps = distinct(replicas);
     let min_over = |batch: &Batch| {
         reps.iter()
             .map(|r| iteration(r, batch))
             .fold(f64::INFINITY, f64::min)
     };
-    let prefill = Batch {
+    let prefill_of = |tokens: u32| Batch {
         prefill: vec![PrefillChunk {
-            new_tokens: 1,
+            new_tokens: tokens,
             prefix: 0,
         }],
         decode: DecodeGroup::default(),
     };
-    let p = min_over(&prefill);
+    let p = min_over(&prefill_of(1));
+    let budget = scheduler.token_budget().max(1);
+    let mut by_bucket: BTreeMap<u32, f64> = BTreeMap::new();
     let mut by_prompt: BTreeMap<u32, f64> = BTreeMap::new();
-    let d = workload
-        .requests
-        .iter()
-        .map(|r| {
-            *by_prompt.entry(r.prompt_tokens).or_insert_with(|| {
-                min_over(&Batch {
-                    prefill: Vec::new(),
-                    decode: DecodeGroup::from_contexts(&[r.prompt_tokens.max(1)]),
-                })
+    let mut pre = Vec::with_capacity(workload.requests.len());
+    let mut dec = Vec::with_capacity(workload.requests.len());
+    for r in &workload.requests {
+        let prompt = r.prompt_tokens.max(1);
+        let floor = if scheduler.kind.chunked() {
+            // Chunks of at most the budget, each at least the cheapest prefill iteration.
+            prompt.div_ceil(budget) as f64 * p
+        } else {
+            // The whole prompt in one iteration: at least the largest power of two in it.
+            let bucket = 1u32 << (31 - prompt.leading_zeros());
+            *by_bucket
+                .entry(bucket)
+                .or_insert_with(|| min_over(&prefill_of(bucket)))
+        };
+        pre.push(floor.max(p));
+        dec.push(*by_prompt.entry(prompt).or_insert_with(|| {
+            min_over(&Batch {
+                prefill: Vec::new(),
+                decode: DecodeGroup::from_contexts(&[prompt]),
             })
-        })
-        .collect();
-    (p, d)
+        }));
+    }
+    (pre, dec)
 }
 
 /// A lower bound on `objective`'s value for the plan lowered to `replicas` on `gpus` GPUs at
@@ -111,7 +132,7 @@ pub(crate) fn floors(replicas: &[ReplicaSpec], workload: &Workload) -> (f64, Vec
 /// has none.
 pub(crate) fn lower_bound(
     objective: Objective,
-    replicas: &[ReplicaSpec],
+    sim: &Simulator,
     workload: &Workload,
     gpus: u32,
     price: f64,
@@ -120,18 +141,19 @@ pub(crate) fn lower_bound(
     if reqs.is_empty() {
         return None;
     }
-    let e2e = |p: f64, d: &[f64]| -> Vec<f64> {
+    let floors = || floors(sim.replicas(), &sim.config().scheduler, workload);
+    let e2e = |pre: &[f64], dec: &[f64]| -> Vec<f64> {
         reqs.iter()
-            .zip(d)
-            .map(|(r, &d)| p + (r.output_tokens.max(1) - 1) as f64 * d)
+            .zip(pre.iter().zip(dec))
+            .map(|(r, (&p, &d))| p + (r.output_tokens.max(1) - 1) as f64 * d)
             .collect()
     };
     let value = match objective {
         Objective::MinGpus => gpus as f64,
         Objective::Throughput | Objective::Goodput | Objective::Energy => return None,
         Objective::E2eMean | Objective::E2eP50 | Objective::E2eP99 => {
-            let (p, d) = floors(replicas, workload);
-            let s = Summary::of(&mut e2e(p, &d), 1.0);
+            let (pre, dec) = floors();
+            let s = Summary::of(&mut e2e(&pre, &dec), 1.0);
             match objective {
                 Objective::E2eMean => s.mean,
                 Objective::E2eP50 => s.p50,
@@ -139,14 +161,19 @@ pub(crate) fn lower_bound(
             }
         }
         Objective::TtftMean | Objective::TtftP99 => {
-            let (p, _) = floors(replicas, workload);
-            p * 1e3
+            let (mut pre, _) = floors();
+            let s = Summary::of(&mut pre, 1e3);
+            if objective == Objective::TtftMean {
+                s.mean
+            } else {
+                s.p99
+            }
         }
         Objective::TpotMean | Objective::TpotP99 => {
-            let (_, d) = floors(replicas, workload);
+            let (_, dec) = floors();
             let mut v: Vec<f64> = reqs
                 .iter()
-                .zip(&d)
+                .zip(&dec)
                 .filter(|(r, _)| r.output_tokens >= 2)
                 .map(|(_, &d)| d)
                 .collect();
@@ -161,11 +188,11 @@ pub(crate) fn lower_bound(
             }
         }
         Objective::Cost => {
-            let (p, d) = floors(replicas, workload);
+            let (pre, dec) = floors();
             let first = reqs[0].arrival_s;
             let end = reqs
                 .iter()
-                .zip(e2e(p, &d))
+                .zip(e2e(&pre, &dec))
                 .map(|(r, e)| r.arrival_s + e)
                 .fold(f64::NEG_INFINITY, f64::max);
             let out: f64 = reqs.iter().map(|r| r.output_tokens as f64).sum();

@@ -58,9 +58,9 @@
 //!
 //! # Bound pruning
 //! Before simulating, each candidate is lowered and given an analytic lower bound on the
-//! objective from its own stage costs (module `bound`: per request, the cheapest prefill
-//! iteration plus `output − 1` decode iterations of the request alone, through every pipeline
-//! stage; the objective's mean or percentile of these). Candidates are simulated in bound
+//! objective from its own stage costs (module `bound`: per request, a floor of its prefill
+//! plus `output − 1` decode iterations of the request alone, through every pipeline stage;
+//! the objective's mean or percentile of these). Candidates are simulated in bound
 //! order in fixed waves ([`Search::exact_top`] candidates, then [`BOUND_WAVE`] at a time), and
 //! one whose bound is worse than the
 //! [`Search::exact_top`]-th best value found (and, for an evenly split plan, than the best
@@ -579,7 +579,7 @@ impl Search {
         }
         Ok(bound::lower_bound(
             self.objective,
-            sim.replicas(),
+            &sim,
             &self.workload,
             plan.devices(),
             price,

@@ -92,13 +92,7 @@ impl Search {
                 }
                 let prepared = ctx.prepare(plan, sched);
                 let b = prepared.as_ref().ok().and_then(|(sim, price)| {
-                    bound::lower_bound(
-                        self.objective,
-                        sim.replicas(),
-                        &self.workload,
-                        plan.devices(),
-                        *price,
-                    )
+                    bound::lower_bound(self.objective, sim, &self.workload, plan.devices(), *price)
                 });
                 (b, Some(prepared))
             })
