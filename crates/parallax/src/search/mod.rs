@@ -172,7 +172,7 @@ pub struct SchedulerSpace {
 /// Progress of a running search, passed to [`Search::progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Candidates finished (simulated or skipped by the time limit).
+    /// Candidates finished (simulated, or skipped by bound pruning or the time limit).
     pub simulated: usize,
     /// Candidates to simulate.
     pub total: usize,
