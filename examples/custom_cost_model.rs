@@ -58,6 +58,8 @@ pub fn run() -> parallax::Result<(SearchReport, SearchReport)> {
         Search::new(model.clone(), cluster.clone(), workload.clone())
             .objective(Objective::E2eMean)
             .cost_model(cost)
+            // Simulate every plan (no bound pruning) so that both rankings list each plan.
+            .exact_top(None)
             .run()
     };
     let fast = search(Arc::new(RooflineModel::new(&cluster.gpu)))?;

@@ -21,7 +21,8 @@
 //! - `model`, `cluster`, `workload`, `requests`, `rate_req_per_s`, `objective`, `direction`,
 //!   `unit`, `cost_model`, `slo` {`ttft_ms`, `tpot_ms`}, `slo_target`, `scheduler`,
 //!   `price_per_gpu_hour`;
-//! - `plans_enumerated`, `plans_pruned` {`symmetry`, `divisibility`, `topology`, `memory`},
+//! - `plans_enumerated`, `plans_pruned` {`symmetry`, `divisibility`, `topology`, `memory`,
+//!   and `bound` when bound pruning ran (not in the total)},
 //!   `plans_pruned_total`, `plans_feasible`, `plans_simulated`, `simulations`;
 //! - `stop_reason`: `exhausted`, `plan_limit` or `time_limit`;
 //! - `best`: `null` or {`rank`, `plan`, `gpus`, `scheduler`, `objective`, `meets_constraints`,
@@ -177,6 +178,10 @@ pub struct SearchArgs {
     /// off.
     #[arg(long, alias = "disagg", default_value = "auto")]
     disaggregation: String,
+    /// Simulate every feasible candidate: no bound pruning (by default plans that provably
+    /// cannot enter the `--top` best are skipped and counted in `plans_pruned.bound`).
+    #[arg(long)]
+    no_bound_pruning: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -407,6 +412,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             allowed: parse_allowed(&args.parallelisms)?,
         })
         .engine(engine.clone())
+        .exact_top((!args.no_bound_pruning).then_some(args.top))
         .memory(memory)
         .scheduler(sched)
         .scheduler_space(space)
@@ -712,10 +718,15 @@ fn print_text(r: &SearchReport) {
     let pruned: Vec<String> = r
         .plans_pruned
         .iter()
+        .filter(|(k, _)| k.as_str() != "bound")
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
+    let bound = match r.plans_pruned.get("bound") {
+        Some(n) => format!(", {n} skipped by bound"),
+        None => String::new(),
+    };
     outln!(
-        "plans: {} enumerated, {} pruned ({}), {} feasible, {} DP-split, {} simulated ({} simulator runs); stop: {}",
+        "plans: {} enumerated, {} pruned ({}), {} feasible, {} DP-split, {} simulated ({} simulator runs){bound}; stop: {}",
         r.plans_enumerated,
         r.plans_pruned_total,
         pruned.join(", "),

@@ -1,6 +1,8 @@
-//! Whole plan searches (enumeration, DP splits, lowering, simulation of every plan, baselines) with the
-//! default objective (mean end-to-end latency) and the embedded `chat` workload, plus the depth
-//! check: a 1,280-layer variant of a model against its 80-layer version on the same plans.
+//! Whole plan searches (enumeration, DP splits, lowering, bounds, simulation of the plans bound
+//! pruning keeps, baselines) with the default objective (mean end-to-end latency) and the
+//! embedded `chat` workload; the same without bound pruning (`search-unpruned`, every plan
+//! simulated) for the one-node cases; plus the depth check: a 1,280-layer variant of a model
+//! against its 80-layer version on the same plans.
 //!
 //! Targets on a 2-core machine: Llama-3.1-70B on 1x8xH100 ≤ 1 s; Mixtral-8x22B on 1x8xH100
 //! (EP plans included) ≤ 2 s; Llama-3.1-405B on 2x8xH100 ≤ 5 s; DeepSeek-V3 on 8x8xH100
@@ -24,7 +26,11 @@ fn search_case(c: &mut Criterion, name: &str, model: &str, cluster: &str, sample
     let model = parallax::ir::resolve(model).unwrap();
     let cluster = Cluster::parse(cluster).unwrap();
     let search = Search::new(model, cluster, chat());
-    let mut g = c.benchmark_group("search");
+    bench_search(c, "search", name, search, samples);
+}
+
+fn bench_search(c: &mut Criterion, group: &str, name: &str, search: Search, samples: usize) {
+    let mut g = c.benchmark_group(group);
     g.sample_size(samples);
     g.measurement_time(Duration::from_secs(1));
     g.bench_function(name, |b| {
@@ -59,6 +65,17 @@ fn searches(c: &mut Criterion) {
         "2x8xH100",
         10,
     );
+    // Before bound pruning: every candidate simulated (DeepSeek-V3 on 8x8 then takes about
+    // 300 s of CPU, too long to sample; see docs/cli.md).
+    for (name, model) in [
+        ("llama-3.1-70b/1x8xH100/chat", "llama-3.1-70b"),
+        ("mixtral-8x22b/1x8xH100/chat", "mixtral-8x22b"),
+    ] {
+        let model = parallax::ir::resolve(model).unwrap();
+        let cluster = Cluster::parse("1x8xH100").unwrap();
+        let search = Search::new(model, cluster, chat()).exact_top(None);
+        bench_search(c, "search-unpruned", name, search, 10);
+    }
     search_case(
         c,
         "deepseek-v3/8x8xH100/chat",

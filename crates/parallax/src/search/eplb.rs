@@ -112,7 +112,7 @@ impl Search {
 
     /// The redundant-expert counts to try for `plan`, or `None` to evaluate it once with the
     /// load as given.
-    fn eplb_counts(&self, plan: &Plan) -> Option<(MoeLoad, Vec<u32>)> {
+    pub(super) fn eplb_counts(&self, plan: &Plan) -> Option<(MoeLoad, Vec<u32>)> {
         let EplbMode::Auto { max_per_rank } = self.eplb else {
             return None;
         };

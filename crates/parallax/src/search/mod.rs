@@ -56,6 +56,22 @@
 //! found sustained; it is 0 when even `2^-12 ×` the start is not, and capped at `2^12 ×` it.
 //! [`Objective::Goodput`] uses the same stream at the workload's own rate.
 //!
+//! # Bound pruning
+//! Before simulating, each candidate is lowered and given an analytic lower bound on the
+//! objective from its own stage costs (module `bound`: per request, a floor of its prefill
+//! plus `output − 1` decode iterations of the request alone, through every pipeline stage;
+//! the objective's mean or percentile of these). Candidates are simulated in bound
+//! order in fixed waves ([`Search::exact_top`] candidates, then [`BOUND_WAVE`] at a time), and
+//! one whose bound is worse than the
+//! [`Search::exact_top`]-th best value found (and, for an evenly split plan, than the best
+//! even plan) is skipped and counted in `plans_pruned["bound"]` (not in
+//! `plans_pruned_total`, which counts the enumeration's pruning). The top
+//! [`Search::exact_top`] ranked plans, the best plan and the baselines are those of a search
+//! without pruning; the rest of [`SearchReport::ranked`] lists only the plans simulated. The
+//! bound assumes a stage's step time never decreases when its batch gains tokens, sequences
+//! or context (tested: bound ≤ simulated value for every plan of small searches). Off for
+//! `throughput`, `goodput` and `energy`, and with a Pareto front.
+//!
 //! # Time limits
 //! [`Limits::time`] is checked before each candidate starts and before each simulation of a
 //! steady-state rate search: once past, the remaining candidates (and a candidate whose rate
@@ -68,9 +84,11 @@
 //! what it simulated, [`StopReason::TimeLimit`] and the budget ([`SearchReport::time_limit_s`]).
 //! Searches that finish within it are unaffected and deterministic.
 
+mod bound;
 mod disagg;
 mod eplb;
 mod objective;
+mod prune;
 mod report;
 mod serving;
 pub mod split;
@@ -97,7 +115,7 @@ use parallax_plan::{
     MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
 };
 use parallax_sim::{Metrics, SchedulerConfig, SimConfig, Simulator, Slo, Workload};
-use rayon::prelude::*;
+use prune::Slot;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -108,6 +126,12 @@ use std::time::{Duration, Instant};
 pub const RATE_BRACKET_STEPS: u32 = 12;
 /// Geometric bisection steps of the rate search (final bracket ratio `2^(1/2^6)` ≈ 1.1 %).
 pub const RATE_BISECTION_STEPS: u32 = 6;
+/// Default [`Search::exact_top`]: the ten best plans (the CLI's default `--top`).
+pub const DEFAULT_EXACT_TOP: usize = 10;
+/// Candidates simulated together between two updates of the bound-pruning threshold, after a
+/// first wave of [`Search::exact_top`] candidates: fixed, so that which plans are pruned does
+/// not depend on the thread count.
+pub const BOUND_WAVE: usize = 8;
 /// Default required SLO attainment.
 pub const DEFAULT_SLO_TARGET: f64 = 0.9;
 
@@ -152,7 +176,7 @@ pub struct SchedulerSpace {
 /// Progress of a running search, passed to [`Search::progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Candidates finished (simulated or skipped by the time limit).
+    /// Candidates finished (simulated, or skipped by bound pruning or the time limit).
     pub simulated: usize,
     /// Candidates to simulate.
     pub total: usize,
@@ -184,6 +208,7 @@ pub struct Search {
     moe_load: Option<parallax_plan::MoeLoad>,
     eplb: EplbMode,
     serving: ServingFeatures,
+    exact_top: Option<usize>,
 }
 
 impl fmt::Debug for Search {
@@ -230,7 +255,20 @@ impl Search {
             moe_load: None,
             eplb: EplbMode::default(),
             serving: ServingFeatures::default(),
+            exact_top: Some(DEFAULT_EXACT_TOP),
         }
+    }
+
+    /// Bound pruning: the `n` best plans of [`SearchReport::ranked`] (and the best evenly
+    /// split plan, for the `best-even-split` baseline) are exactly those of a search that
+    /// simulates every candidate, and a candidate whose analytic lower bound on the objective
+    /// (see [bound pruning](self#bound-pruning)) is worse than the `n`-th best value found so far is
+    /// not simulated (counted in `plans_pruned["bound"]`). `None`: simulate every candidate.
+    /// Default [`DEFAULT_EXACT_TOP`]. Pruning is off for `throughput`, `goodput`, `energy`
+    /// and with a Pareto front (which needs every plan).
+    pub fn exact_top(mut self, n: Option<usize>) -> Self {
+        self.exact_top = n;
+        self
     }
 
     /// MoE routing skew and EPLB every plan is lowered with ([`LowerOptions::moe_load`]):
@@ -381,6 +419,13 @@ impl Search {
                 "a fraction in (0, 1]",
             );
         }
+        if self.exact_top == Some(0) {
+            return bad(
+                "exact_top",
+                "0".into(),
+                "at least 1 plan, or none to simulate all",
+            );
+        }
         if self.limits.max_plans == Some(0) {
             return bad("limits.max_plans", "0".into(), "at least 1 plan");
         }
@@ -492,25 +537,10 @@ impl Search {
         }
     }
 
-    /// Run the search.
-    ///
-    /// # Returns
-    /// A [`SearchReport`]; when no plan fits, its `best` is `None` and `infeasible` says why
-    /// (with the closest memory miss).
-    ///
-    /// # Complexity
-    /// One lowering and one simulation per candidate (about 2 × `RATE_BRACKET_STEPS`-bounded
-    /// plus [`RATE_BISECTION_STEPS`] simulations for `throughput`), spread over the rayon pool;
-    /// enumeration and lowering are independent of the model's depth.
-    ///
-    /// # Errors
-    /// [`Error::Option`] for invalid settings (an SLO-based objective without SLOs, an SLO
-    /// target outside (0, 1], chunk sizes without the chunked scheduler, …),
-    /// [`Error::Simulation`] for invalid scheduler settings, [`Error::Plan`] for invalid
-    /// memory options or `max_gpus`.
-    pub fn run(&self) -> Result<SearchReport> {
-        let start = Instant::now();
-        self.check()?;
+    /// The search's cost model (wrapped by the engine's), the price of a GPU-hour, and on a
+    /// heterogeneous cluster one cost model per node group (empty otherwise).
+    #[allow(clippy::type_complexity)]
+    fn costs(&self) -> Result<(Arc<dyn CostModel>, f64, Vec<Arc<dyn CostModel>>)> {
         let cost = match &self.cost {
             Some(c) => Arc::clone(c),
             None => crate::cost_model(&self.cluster, crate::CostModelChoice::Auto)?,
@@ -530,6 +560,63 @@ impl Search {
         } else {
             Vec::new()
         };
+        Ok((cost, price, group_costs))
+    }
+
+    /// The analytic lower bound on the objective of `plan` run with the base scheduler
+    /// settings, the value that [bound pruning](self#bound-pruning) compares: the plan's
+    /// simulated objective is never better. `None` for
+    /// objectives without one (`throughput`, `goodput`, `energy`).
+    ///
+    /// # Errors
+    /// As [`Search::run`] for invalid settings; [`Error::Plan`] when the plan does not lower
+    /// (invalid for the model, or it does not fit memory).
+    pub fn lower_bound(&self, plan: &Plan) -> Result<Option<f64>> {
+        self.check()?;
+        let (cost, price, group_costs) = self.costs()?;
+        let ctx = Ctx {
+            search: self,
+            cost: &cost,
+            group_costs,
+            required: crate::largest_request_tokens(&self.workload),
+            price,
+            sims: AtomicU64::new(0),
+            stream: None,
+            deadline: None,
+        };
+        let (sim, price) = ctx.prepare(plan, &self.scheduler)?;
+        if !self.has_bound() {
+            return Ok(None);
+        }
+        Ok(bound::lower_bound(
+            self.objective,
+            &sim,
+            &self.workload,
+            plan.devices(),
+            price,
+        ))
+    }
+
+    /// Run the search.
+    ///
+    /// # Returns
+    /// A [`SearchReport`]; when no plan fits, its `best` is `None` and `infeasible` says why
+    /// (with the closest memory miss).
+    ///
+    /// # Complexity
+    /// One lowering and one simulation per candidate (about 2 × `RATE_BRACKET_STEPS`-bounded
+    /// plus [`RATE_BISECTION_STEPS`] simulations for `throughput`), spread over the rayon pool;
+    /// enumeration and lowering are independent of the model's depth.
+    ///
+    /// # Errors
+    /// [`Error::Option`] for invalid settings (an SLO-based objective without SLOs, an SLO
+    /// target outside (0, 1], chunk sizes without the chunked scheduler, …),
+    /// [`Error::Simulation`] for invalid scheduler settings, [`Error::Plan`] for invalid
+    /// memory options or `max_gpus`.
+    pub fn run(&self) -> Result<SearchReport> {
+        let start = Instant::now();
+        self.check()?;
+        let (cost, price, group_costs) = self.costs()?;
         let required = crate::largest_request_tokens(&self.workload);
         let use_all = self
             .constraints
@@ -636,36 +723,27 @@ impl Search {
         };
         let done = AtomicUsize::new(0);
         let total = candidates.len();
-        let results: Vec<Option<Result<Evaluated>>> = candidates
-            .par_iter()
-            .map(|(plan, sched)| {
-                let out = if ctx.past_deadline() {
-                    None
-                } else {
-                    // A rate search cut by the deadline has no result: the plan counts as
-                    // not simulated.
-                    match ctx.evaluate(plan, sched) {
-                        Err(_) if ctx.past_deadline() => None,
-                        r => Some(r),
-                    }
-                };
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(cb) = &self.progress {
-                    cb(Progress {
-                        simulated: n,
-                        total,
-                    });
-                }
-                out
-            })
-            .collect();
+        let tick = || {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(cb) = &self.progress {
+                cb(Progress {
+                    simulated: n,
+                    total,
+                });
+            }
+        };
+        let (results, bound_pruned) = self.simulate_all(&ctx, &candidates, &tick);
         let mut ranked = Vec::new();
         let mut skipped = false;
         for ((plan, sched), r) in candidates.into_iter().zip(results) {
             match r {
-                None => skipped = true,
-                Some(r) => ranked.push(r?.ranked(plan, sched)),
+                Slot::Skipped => skipped = true,
+                Slot::Pruned => {}
+                Slot::Done(r) => ranked.push((*r)?.ranked(plan, sched)),
             }
+        }
+        if let Some(n) = bound_pruned {
+            pruned.insert("bound".to_string(), n);
         }
         if skipped {
             stop = StopReason::TimeLimit;
@@ -746,7 +824,11 @@ impl Search {
         };
         Ok(SearchReport {
             plans_enumerated: enumerated,
-            plans_pruned_total: pruned.values().sum(),
+            plans_pruned_total: pruned
+                .iter()
+                .filter(|(r, _)| r.as_str() != "bound")
+                .map(|(_, n)| n)
+                .sum(),
             plans_pruned: pruned,
             plans_feasible: feasible,
             plans_uneven: uneven_count,
@@ -916,6 +998,23 @@ impl Ctx<'_> {
         sched: &SchedulerConfig,
         moe: Option<parallax_plan::MoeLoad>,
     ) -> Result<Evaluated> {
+        let (sim, price) = self.prepare_with(plan, sched, moe)?;
+        self.score(&sim, plan.devices(), price)
+    }
+
+    /// Lower one candidate under the search's MoE load: its simulator and the price of one
+    /// of its GPU-hours.
+    fn prepare(&self, plan: &Plan, sched: &SchedulerConfig) -> Result<(Simulator, f64)> {
+        self.prepare_with(plan, sched, self.search.moe_load)
+    }
+
+    /// Lower one candidate under MoE load `moe`.
+    fn prepare_with(
+        &self,
+        plan: &Plan,
+        sched: &SchedulerConfig,
+        moe: Option<parallax_plan::MoeLoad>,
+    ) -> Result<(Simulator, f64)> {
         let s = self.search;
         let hetero = s.cluster.is_heterogeneous();
         let mut opts = s.lower_options(sched, self.required);
@@ -944,8 +1043,7 @@ impl Ctx<'_> {
         } else {
             self.price
         };
-        let sim = Simulator::new(lowered.replicas, config)?;
-        self.score(&sim, plan.devices(), price)
+        Ok((Simulator::new(lowered.replicas, config)?, price))
     }
 
     /// Simulate `sim` (a lowered candidate on `gpus` GPUs, each costing `price` per hour) and
