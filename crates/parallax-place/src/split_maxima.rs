@@ -121,6 +121,55 @@ fn solution_of(inst: &Instance, slot: &[usize], status: ProofStatus) -> SplitMax
     }
 }
 
+/// An inference graph (no backward node): max forward + max backward load is the max load,
+/// which the DP (fully contiguous) or the non-contiguous solver ([`crate::milp::solve_milp`])
+/// proves directly. `None` for a training graph, contiguity relaxed on CPUs only, a solver
+/// that stopped short of a proof, or (a safety net) a value that differs from the max load.
+fn without_backward(
+    inst: &Instance,
+    opts: &MilpOptions,
+    limit: Option<std::time::Duration>,
+) -> Result<Option<SeededSplitMaxima>, PlaceError> {
+    if inst.backward.iter().any(|&b| b) || !opts.seed {
+        return Ok(None);
+    }
+    let (placement, status, from) = if opts.contiguous && opts.cpu_contiguous {
+        let limits = Limits {
+            time_limit: limit,
+            ..Limits::default()
+        };
+        match solve_contiguous(inst, &limits) {
+            Ok(dp) => (dp.placement, dp.status, "ideal_dp"),
+            Err(_) => return Ok(None),
+        }
+    } else if !opts.contiguous {
+        match crate::milp::solve_milp(inst, opts) {
+            Ok(m) => (m.placement, m.status, m.backend.name()),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        return Ok(None);
+    };
+    if !matches!(status, ProofStatus::Optimal) {
+        return Ok(None);
+    }
+    let slot = placement_slots(inst, &placement);
+    if !violations(inst, &slot).is_empty() {
+        return Ok(None);
+    }
+    let solution = solution_of(inst, &slot, ProofStatus::Optimal);
+    let m = placement.max_load;
+    if (solution.value - m).abs() > 1e-9 * m.abs().max(1.0) {
+        return Ok(None);
+    }
+    Ok(Some(SeededSplitMaxima {
+        seed: Some(solution.value),
+        solution,
+        seed_from: Some(from.to_string()),
+        from_seed: true,
+    }))
+}
+
 /// Minimises max forward load + max backward load ([`crate::eval::split_maxima`]) like
 /// [`solve_milp_split_maxima`], seeded: first (with at most half of `opts.time_limit`) the
 /// DP's contiguous max-load optimum and the [`baselines::run_all_with`] placements that are
@@ -150,6 +199,9 @@ pub fn solve_split_maxima(
         None => None,
     };
     let started = Instant::now();
+    if let Some(done) = without_backward(inst, opts, limit)? {
+        return Ok(done);
+    }
     let mut seed: Option<(f64, String, Assignment)> = None;
     if opts.seed {
         let half = Limits {

@@ -109,3 +109,29 @@ fn a_short_budget_returns_the_seed_with_a_bound() {
         Err(PlaceError::Unsupported(_))
     ));
 }
+
+#[test]
+fn an_inference_graph_is_proven_by_the_max_load_solvers() {
+    // No backward node: max forward + max backward = max load, which the DP proves.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/throughput/layer_gnmt_inference.json"
+    );
+    let inst = Instance::new(&load_graph(std::path::Path::new(path)).unwrap()).unwrap();
+    assert!(inst.backward.iter().all(|&b| !b));
+    let opts = MilpOptions {
+        contiguous: true,
+        time_limit: Some(60.0),
+        ..MilpOptions::default()
+    };
+    let s = solve_split_maxima(&inst, &opts).unwrap();
+    assert!(s.solution.status.is_optimal());
+    assert!(
+        close(s.solution.value, 32.910658203125, 1e-9),
+        "{}",
+        s.solution.value
+    );
+    assert_eq!(s.solution.backward, 0.0);
+    assert_eq!(s.seed_from.as_deref(), Some("ideal_dp"));
+    assert!(s.solution.placement.contiguous);
+}
