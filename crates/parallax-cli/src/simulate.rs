@@ -88,7 +88,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     max_concurrency: Option<u32>,
     /// One-way latency between the clients and the engine's scheduler (HTTP, the API server,
-    /// tokenization), with a unit (`3ms`) or `0`: requests reach the engine this much after
+    /// tokenization), with a unit (`3ms`) or `0` (also `0ms`): requests reach the engine this much after
     /// they are sent and tokens reach the client this much after they are produced, so TTFT
     /// and end-to-end latency include it twice. Default: the engine's (3 ms for every preset,
     /// fitted on the development load points; 0 with `--engine none`); at most 60s.
@@ -265,7 +265,9 @@ fn on_off(flag: &str, v: &str) -> Result<bool, CliError> {
 /// `--frontend-latency`: `0`, or a duration of at most
 /// [`parallax::sim::MAX_FRONTEND_LATENCY_S`].
 fn frontend_latency(v: &str) -> Result<f64, CliError> {
-    if v.trim() == "0" {
+    // `0`, `0ms`, `0s`, …: off (a duration flag is otherwise > 0).
+    let number = v.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if matches!(number.trim().parse::<f64>(), Ok(x) if x == 0.0) {
         return Ok(0.0);
     }
     let s = common::duration("--frontend-latency", v)?.as_secs_f64();

@@ -47,6 +47,8 @@ fn mean(v: &Value, metric: &str) -> f64 {
 fn frontend_latency_adds_twice_to_ttft_and_nothing_to_tpot() {
     // Light load (5 req/s): no request waits for another, so only the front end moves.
     let zero = simulate(&["--frontend-latency", "0"]);
+    let zero_ms = simulate(&["--frontend-latency", "0ms"]);
+    assert_eq!(zero.to_string(), zero_ms.to_string());
     let ten = simulate(&["--frontend-latency", "10ms"]);
     let dt = mean(&ten, "ttft_ms") - mean(&zero, "ttft_ms");
     assert!((dt - 20.0).abs() < 0.5, "TTFT moved by {dt} ms");
