@@ -511,7 +511,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         return print_json(&v);
     }
     outln!(
-        "{} on {} with plan {} (cost model {}), engine {} ({}), workload {} ({} requests), scheduler {}",
+        "{} on {} with plan {} (cost model {}), engine {} ({}), workload {} ({} requests), scheduler {}{}, front end {} ms each way",
         model.name,
         cluster.spec(),
         plan_text,
@@ -520,7 +520,13 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         engine.mirrors,
         workload.name,
         workload.len(),
-        config.scheduler.kind.name()
+        config.scheduler.kind.name(),
+        if config.schedule_ahead {
+            " (schedules ahead)"
+        } else {
+            ""
+        },
+        common::num(config.frontend_latency_s * 1e3)
     );
     outln!(
         "requests      {} completed, {} rejected, {} preemptions",
