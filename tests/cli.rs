@@ -983,10 +983,9 @@ fn place_non_contiguous_proves_bert24() {
     assert_eq!(v["solver"]["from_seed"], false, "{v}");
 }
 
-/// `--non-contiguous` proves GNMT's non-contiguous optimum within 60 s: about 4 s with a
-/// release build on the shared 2-core VM (HiGHS: 66 s). Slow in a debug build.
+/// `--non-contiguous` proves GNMT's non-contiguous optimum within 60 s: about 2 s on this
+/// 2-core VM (HiGHS: 66 s).
 #[test]
-#[ignore = "run with --release --ignored"]
 fn place_non_contiguous_proves_gnmt_within_a_minute() {
     let graph = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -200,17 +200,15 @@ fn bert24_training_non_contiguous_optimum_is_proven() {
     prove("layer_bert24_training.json", 39.789538879395);
 }
 
-/// HiGHS proves 31.687310546875 in 66 s; the branch and bound takes about 4 s in a release
-/// build (about 90,000 nodes), longer in a debug build: run with `--ignored`.
+/// HiGHS proves 31.687310546875 in 66 s; the branch and bound takes about 1 s under the
+/// workspace's test profile (opt-level 1).
 #[test]
-#[ignore = "about a minute in a debug build; run with --release --ignored"]
 fn gnmt_inference_non_contiguous_optimum_is_proven() {
     prove("layer_gnmt_inference.json", 31.687310546875);
 }
 
-/// Not in the paper's tables; proven by the branch and bound in about 2 s (release).
+/// Not in the paper's tables; proven by the branch and bound in well under a second.
 #[test]
-#[ignore = "slow in a debug build; run with --release --ignored"]
 fn gnmt_training_non_contiguous_optimum_is_proven() {
     prove("layer_gnmt_training.json", 88.4622421875);
 }
