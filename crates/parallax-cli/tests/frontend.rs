@@ -1,16 +1,9 @@
 //! `simulate --frontend-latency` and `--schedule-ahead` (documented in `docs/cli.md`,
 //! `parallax simulate`).
 
+mod common;
+use common::parallax;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
 
 const BASE: [&str; 12] = [
     "simulate",

@@ -1,16 +1,9 @@
 //! `--moe-skew`, `--expert-load` and `--eplb` on `simulate` and `search` (documented in
 //! `docs/cli.md`, "MoE routing skew").
 
+mod common;
+use common::parallax;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
 
 fn simulate(extra: &[&str]) -> Value {
     let mut args = vec![

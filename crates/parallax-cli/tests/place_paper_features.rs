@@ -3,18 +3,11 @@
 //! library that the CLI must expose (latency of the max-load split, the contiguous MILP,
 //! expert splits derived for training graphs, the latency greedy baseline).
 
+mod common;
+use common::parallax;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
 
 fn json(args: &[&str]) -> Value {
     let out = parallax(args);

@@ -1,16 +1,9 @@
 //! `--quantization` and `--kv-cache-dtype` on `predict`, `simulate` and `search`
 //! (documented in `docs/cli.md`, "Precision flags").
 
+mod common;
+use common::parallax;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
 
 fn json(args: &[&str]) -> Value {
     let out = parallax(args);
