@@ -653,6 +653,7 @@ fn simulate_json(
     let engine = engine_arg(engine, &model, &cluster, plan.tp)?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let cost_name = cost.name().to_string();
+    let base = parallax::SimConfig::default();
     let config = parallax::SimConfig {
         scheduler: scheduler_arg(
             engine.as_ref().map(|e| e.scheduler),
@@ -661,13 +662,10 @@ fn simulate_json(
             max_num_batched_tokens,
             chunk_size,
         )?,
-        host: engine.as_ref().map(|e| e.host).unwrap_or_default(),
-        schedule_ahead: engine.as_ref().is_some_and(|e| e.schedule_ahead),
-        frontend_latency_s: engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
         router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
         seed,
         slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,
-        ..parallax::SimConfig::default()
+        ..engine.as_ref().map_or(base, |e| e.sim_config(&base))
     };
     let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
     if let Some(e) = &engine {

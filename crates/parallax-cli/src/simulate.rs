@@ -229,7 +229,6 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
-        host: engine.host,
         schedule_ahead: match a.schedule_ahead.as_deref() {
             None => engine.schedule_ahead,
             Some(v) => on_off("--schedule-ahead", v)?,
@@ -247,7 +246,7 @@ fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliEr
         preemption: a.preemption.parse().map_err(CliError::input)?,
         swap_space_bytes_per_gpu: a.swap_space * (1u64 << 30) as f64,
         cpu_prefix_cache_bytes_per_gpu: a.cpu_prefix_cache * (1u64 << 30) as f64,
-        ..SimConfig::default()
+        ..engine.sim_config(&SimConfig::default())
     })
 }
 

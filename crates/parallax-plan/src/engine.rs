@@ -456,7 +456,8 @@ impl EngineModel {
         }
     }
 
-    /// The simulator settings of this engine on top of `base` (scheduler and host work).
+    /// The simulator settings of this engine on top of `base` (scheduler, host work,
+    /// scheduling ahead and the front end's latency).
     pub fn sim_config(&self, base: &SimConfig) -> SimConfig {
         SimConfig {
             scheduler: self.scheduler,

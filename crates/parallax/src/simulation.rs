@@ -84,10 +84,7 @@ impl<'a> Simulation<'a> {
     /// [`Simulation::lower`] replaces them) and its kernels (the cost model is wrapped in
     /// [`parallax_plan::EngineCost`] when the simulation runs).
     pub fn engine(mut self, engine: &EngineModel) -> Self {
-        self.config.scheduler = engine.scheduler;
-        self.config.host = engine.host;
-        self.config.schedule_ahead = engine.schedule_ahead;
-        self.config.frontend_latency_s = engine.frontend_latency_s;
+        self.config = engine.sim_config(&self.config);
         self.lower = engine.lower_options(&self.lower);
         self.engine = Some(engine.clone());
         self

@@ -510,16 +510,10 @@ fn evaluate(
         Arc::clone(ctx.cost),
         &s.lower_options(sched, required),
     )?;
-    let mut config = SimConfig {
-        scheduler: *sched,
-        slo: s.slo,
-        host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
-        schedule_ahead: s.engine.as_ref().is_some_and(|e| e.schedule_ahead),
-        frontend_latency_s: s.engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
+    let config = SimConfig {
         disaggregation: Some(d),
-        ..SimConfig::default()
+        ..s.sim_config(sched)
     };
-    s.serving.apply(&mut config);
     let sim = Simulator::new(replicas, config)?;
     ctx.score(&sim, plan.devices(), ctx.price)
 }

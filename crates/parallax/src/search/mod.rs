@@ -514,6 +514,22 @@ impl Search {
             .map_or(true, |l| l.busiest_rank_share(&self.model, plan).is_ok())
     }
 
+    /// The simulator settings of a candidate run with scheduler `sched`: the engine's
+    /// (host time, scheduling ahead, front end), the SLOs and the serving features.
+    fn sim_config(&self, sched: &SchedulerConfig) -> SimConfig {
+        let base = SimConfig {
+            slo: self.slo,
+            ..SimConfig::default()
+        };
+        let mut config = match &self.engine {
+            Some(e) => e.sim_config(&base),
+            None => base,
+        };
+        config.scheduler = *sched;
+        self.serving.apply(&mut config);
+        config
+    }
+
     fn lower_options(&self, s: &SchedulerConfig, required_kv_tokens: u64) -> LowerOptions {
         let base = LowerOptions {
             required_kv_tokens,
@@ -1024,15 +1040,7 @@ impl Ctx<'_> {
         } else {
             lower_plan(&s.model, plan, &s.cluster, Arc::clone(self.cost), &opts)?
         };
-        let mut config = SimConfig {
-            scheduler: *sched,
-            slo: s.slo,
-            host: s.engine.as_ref().map(|e| e.host).unwrap_or_default(),
-            schedule_ahead: s.engine.as_ref().is_some_and(|e| e.schedule_ahead),
-            frontend_latency_s: s.engine.as_ref().map_or(0.0, |e| e.frontend_latency_s),
-            ..SimConfig::default()
-        };
-        s.serving.apply(&mut config);
+        let mut config = s.sim_config(sched);
         // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.
         let price = if hetero {
             config.router = crate::hetero::router_for(plan, &s.cluster, config.router);
