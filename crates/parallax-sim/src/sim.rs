@@ -624,11 +624,7 @@ impl Simulator {
                 if let Some(slots) = &mut run.slots {
                     slots.pop_front();
                     // Sent one frontend latency before it reaches the engine.
-                    run.records[ai].arrival_s = if run.frontend == 0.0 {
-                        ta
-                    } else {
-                        ta - run.frontend
-                    };
+                    run.records[ai].arrival_s = ta - run.frontend;
                 }
                 run.arrive(ai, ta, reqs[ai].prefix, &mut router, &mut eligible, cfg);
                 ai += 1;
@@ -670,11 +666,7 @@ impl Run<'_> {
         let Some(t) = scheduled else {
             return f64::INFINITY;
         };
-        let t = if self.frontend == 0.0 {
-            t
-        } else {
-            t + self.frontend
-        };
+        let t = t + self.frontend;
         match &self.slots {
             None => t,
             Some(slots) => slots.front().map_or(f64::INFINITY, |s| s.max(t)),
@@ -685,11 +677,7 @@ impl Run<'_> {
     /// loop only). A slot holds the engine time its next request can arrive: the client hears
     /// of the completion one frontend latency later and its next request takes as long again.
     fn release(&mut self, t: f64, n: u32) {
-        let t = if self.frontend == 0.0 {
-            t
-        } else {
-            t + 2.0 * self.frontend
-        };
+        let t = t + 2.0 * self.frontend;
         if let Some(slots) = &mut self.slots {
             for _ in 0..n {
                 debug_assert!(
