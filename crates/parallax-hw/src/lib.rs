@@ -20,7 +20,7 @@ pub mod wrap;
 pub use cost::CostModel;
 pub use error::HwError;
 pub use gpu::{Gpu, PeakFlops};
-pub use roofline::{RooflineModel, RooflineParams};
+pub use roofline::{RooflineModel, RooflineParams, GEMM_8BIT_EFFICIENCY};
 pub use topology::{
     Cluster, DeviceGroup, Link, LinkKind, NodeGroup, MAX_CLUSTER_GPUS, MAX_LINK_BANDWIDTH,
     MAX_LINK_LATENCY, MIN_LINK_BANDWIDTH,

@@ -83,6 +83,18 @@ fn default_graph_overlap() -> f64 {
     DEFAULT_GRAPH_OVERLAP
 }
 
+/// Fraction of the bf16 path's compute efficiency that 8-bit (fp8, int8) tensor-core GEMMs
+/// sustain of their own, twice higher, dense peak: measured compute-bound fp8 GEMMs run 1.52×
+/// as fast as bf16 ones, not 2× (median over the 853 shapes with `m, n, k ≥ 4096` of NVIDIA's
+/// TensorRT-LLM 1.2.0rc5 GEMM sweeps on an H100 SXM and an H200 SXM, 1.520 and 1.523 per GPU;
+/// aiconfigurator @095f58a, extract and derivation in `tests/data/aiconfigurator-gemm/` and
+/// `tests/roofline_fp8.rs`). 4-bit paths have no measurement and use 1.
+pub const GEMM_8BIT_EFFICIENCY: f64 = 0.76;
+
+fn default_8bit_efficiency() -> f64 {
+    GEMM_8BIT_EFFICIENCY
+}
+
 /// Explicit efficiency parameters of the [`RooflineModel`].
 ///
 /// Fractions are of the GPU's datasheet ceilings; times are in seconds; tile sizes in
@@ -94,6 +106,11 @@ pub struct RooflineParams {
     /// Fraction of dense peak FLOP/s a full wave of the largest GEMM tiles sustains
     /// (cuBLAS on H100 reaches about 80% of 989 TFLOP/s on large bf16 GEMMs).
     pub gemm_compute_efficiency: f64,
+    /// Fraction of `gemm_compute_efficiency` that GEMMs on the 8-bit (fp8, int8) tensor-core
+    /// path sustain of that path's dense peak ([`GEMM_8BIT_EFFICIENCY`], measured). Absent in
+    /// a JSON file: that value.
+    #[serde(default = "default_8bit_efficiency")]
+    pub gemm_8bit_efficiency: f64,
     /// Fraction of peak memory bandwidth a GEMM reaches when streaming its operands
     /// (the weight-read-bound regime at small `m`).
     pub gemm_memory_efficiency: f64,
@@ -187,6 +204,7 @@ impl Default for RooflineParams {
     fn default() -> Self {
         RooflineParams {
             gemm_compute_efficiency: 0.85,
+            gemm_8bit_efficiency: GEMM_8BIT_EFFICIENCY,
             gemm_memory_efficiency: 0.9,
             gemm_floor: 8e-6,
             gemm_tiles: vec![
@@ -301,6 +319,18 @@ impl RooflineModel {
         self.peak_for(g.weight_dtype, g.act_dtype)
     }
 
+    /// The compute efficiency of `g`'s tensor-core path: the bf16 fraction, times
+    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8).
+    fn gemm_efficiency(&self, g: &Gemm) -> f64 {
+        let p = &self.params;
+        let eight_bit = |d: DType| matches!(d, DType::Fp8 | DType::Int8);
+        if eight_bit(g.weight_dtype) && eight_bit(g.act_dtype) {
+            p.gemm_compute_efficiency * p.gemm_8bit_efficiency
+        } else {
+            p.gemm_compute_efficiency
+        }
+    }
+
     fn peak_for(&self, weights: DType, inputs: DType) -> f64 {
         let dtype = if weights.bytes() >= inputs.bytes() {
             weights
@@ -354,7 +384,8 @@ impl RooflineModel {
     fn gemm_compute_time(&self, g: &Gemm, peak: f64) -> f64 {
         let p = &self.params;
         let sms = self.gpu.compute_units.max(1) as f64;
-        let per_sm = peak * p.gemm_compute_efficiency / sms;
+        let eff = self.gemm_efficiency(g);
+        let per_sm = peak * eff / sms;
         let mut best = f64::INFINITY;
         for &[tm, tn] in &p.gemm_tiles {
             let (tm, tn) = (tm.max(1) as f64, tn.max(1) as f64);
@@ -367,7 +398,7 @@ impl RooflineModel {
         if best.is_finite() {
             best
         } else {
-            g.flops() / (peak * p.gemm_compute_efficiency)
+            g.flops() / (peak * eff)
         }
     }
 }

@@ -316,10 +316,11 @@ fn quantised_gemms_scale_the_measured_bf16_time() {
         g.act_dtype = a;
         g
     };
-    // Compute-bound: fp8 W8A8 runs on the fp8 path at about twice the bf16 rate.
+    // Compute-bound: fp8 W8A8 runs on the fp8 path at the measured 1.52× the bf16 rate
+    // (`GEMM_8BIT_EFFICIENCY`), not the datasheet's 2×.
     let big = gemm(8192, 8192, 8192);
     let r = m.gemm(&q(big, DType::Fp8, DType::Fp8)) / m.gemm(&big);
-    assert!(r > 0.45 && r < 0.65, "fp8/bf16 at m=8192: {r}");
+    assert!(r > 0.6 && r < 0.72, "fp8/bf16 at m=8192: {r}");
     // Weight-only int4 at m = 8192 stays on the bf16 path.
     let r = m.gemm(&q(big, DType::Int4, DType::Bf16)) / m.gemm(&big);
     assert!(r > 0.9 && r <= 1.0, "int4 weight-only/bf16 at m=8192: {r}");

@@ -93,6 +93,13 @@ pub fn cost_model_from_text(
                 ),
             ));
         }
+        let e8 = f.params.gemm_8bit_efficiency;
+        if !(e8.is_finite() && e8 > 0.0 && e8 <= 2.0) {
+            return Err(bad(
+                file,
+                &format!("params.gemm_8bit_efficiency in (0, 2] (this file has {e8})"),
+            ));
+        }
         return Ok(Arc::new(RooflineModel::with_params(&cluster.gpu, f.params)));
     }
     Err(bad(
@@ -201,6 +208,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `extra`"), "{e}");
+        // Files written before the 8-bit efficiency existed get the measured value; a bad
+        // value names the field.
+        let old = text.replace(
+            &format!(
+                "\"gemm_8bit_efficiency\":{}",
+                parallax_hw::GEMM_8BIT_EFFICIENCY
+            ),
+            "",
+        );
+        assert_ne!(old, text);
+        let old = old.replace(",,", ",").replace("{,", "{");
+        let m = cost_model_from_text(&cluster, "p.json", &old).unwrap();
+        assert_eq!(m.gemm(&gemm()), want);
+        let zero = text.replace(
+            &format!(
+                "\"gemm_8bit_efficiency\":{}",
+                parallax_hw::GEMM_8BIT_EFFICIENCY
+            ),
+            "\"gemm_8bit_efficiency\":0.0",
+        );
+        let e = cost_model_from_text(&cluster, "p.json", &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("p.json") && e.contains("gemm_8bit_efficiency") && e.contains("has 0"),
+            "{e}"
+        );
         let e = cost_model_from_text(&cluster, "p.json", "[1, 2]")
             .unwrap_err()
             .to_string();
