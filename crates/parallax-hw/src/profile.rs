@@ -104,6 +104,23 @@ fn apex_table(
         .with_software(import::unknown_software()))
 }
 
+const H100_FUSED_MOE: &str =
+    include_str!("../data/profiles/aiconfigurator-moe/h100-vllm-0.14.0-fused-moe.csv");
+const H200_FUSED_MOE: &str =
+    include_str!("../data/profiles/aiconfigurator-moe/h200-vllm-0.14.0-fused-moe.csv");
+
+/// The measured fused-MoE table of an embedded profile (see [`import::aiconfigurator_fused_moe`]).
+fn embedded_fused_moe(
+    name: &str,
+    gpu: &str,
+    text: &str,
+) -> Result<Table<FusedMoePoint>, ProfileError> {
+    let file = format!("<embedded aiconfigurator-moe/{name}>");
+    Ok(import::aiconfigurator_fused_moe(&file, text)?
+        .with_provenance(import::aiconfigurator_provenance(&file, gpu))
+        .with_software(import::unknown_software()))
+}
+
 const H100_SXM_PROFILER: &str = include_str!("../data/profiles/parallax-profiler/h100-sxm.json");
 const H200_QUICK: &str = include_str!("../data/profiles/parallax-profiler/h200-quick.json");
 
@@ -135,6 +152,11 @@ pub fn build_embedded_h100() -> Result<Profile, ProfileError> {
         t.software = Some(t.software.unwrap_or(sxm.software));
         p.elementwise = Some(t);
     }
+    p.fused_moe = Some(embedded_fused_moe(
+        "h100-vllm-0.14.0-fused-moe.csv",
+        "h100_sxm",
+        H100_FUSED_MOE,
+    )?);
     p.validate()?;
     Ok(p)
 }
@@ -154,6 +176,13 @@ pub fn build_embedded_h200() -> Result<Profile, ProfileError> {
     // has its own.
     if p.collective.is_none() {
         p.collective = Some(apex_table("H200-SXM-141GB", &APEX_H200)?);
+    }
+    if p.fused_moe.is_none() {
+        p.fused_moe = Some(embedded_fused_moe(
+            "h200-vllm-0.14.0-fused-moe.csv",
+            "h200_sxm",
+            H200_FUSED_MOE,
+        )?);
     }
     p.validate()?;
     Ok(p)

@@ -92,13 +92,15 @@ fn fused_kernel_is_weight_bound_in_decode_and_compute_bound_in_prefill() {
         assert!(t >= last, "{tokens}: {t} < {last}");
         last = t;
     }
-    // The profiled model prices the fused op with its fallback (no fused-MoE table).
+    // The profiled model prices this shape from the embedded fused-MoE table (vLLM's Triton
+    // kernel measured on an H100: 0.4247 ms at 32 tokens), within 5 % of the roofline here.
     let roof_default: Arc<dyn CostModel> = cost_model_for(
         &Cluster::parse("1xH100").unwrap(),
         CostModelChoice::Roofline,
     )
     .unwrap();
-    assert_eq!(prof.fused_moe(&f), roof_default.fused_moe(&f));
+    assert!((prof.fused_moe(&f) / 0.424677e-3 - 1.0).abs() < 1e-3);
+    assert!((prof.fused_moe(&f) / roof_default.fused_moe(&f) - 1.0).abs() < 0.05);
 }
 
 #[test]

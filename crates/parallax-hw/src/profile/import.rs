@@ -14,8 +14,8 @@
 use super::csv::Csv;
 use super::error::{ProfileError, Row};
 use super::format::{
-    CollectivePoint, DecodePoint, ElementwisePoint, GemmPoint, PrefillPoint, Profile, ProfileGpu,
-    Provenance, Scope, Software, Table,
+    CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, PrefillPoint,
+    Profile, ProfileGpu, Provenance, Scope, Software, Table,
 };
 use super::model::group_check;
 use parallax_ir::{CollectiveKind, DType, ElementwiseKind};
@@ -425,6 +425,109 @@ pub fn apex_collectives_dir(
         Table::with_origin(all, origin)
             .with_provenance(apex_provenance(&dir.display().to_string())),
     )
+}
+
+/// Imports an extract of aiconfigurator's fused-MoE kernel sweeps (`moe_perf.parquet` of
+/// `aic-core/src/aiconfigurator_core/systems/data/<gpu>/moe/<framework>/<version>/`, written as
+/// CSV with the columns `moe_dtype, num_tokens, hidden_size, inter_size, topk, num_experts,
+/// moe_tp_size, moe_ep_size, distribution, latency`) into a `fused_moe` table.
+///
+/// Each row is one layer's routed experts on one GPU: `num_tokens` tokens routed to `topk` of
+/// `num_experts` experts, each `hidden_size → inter_size / moe_tp_size` wide. Only the rows
+/// this format can express exactly are accepted: `moe_ep_size` 1 (every expert on the GPU),
+/// `distribution` `balanced` (the format's uniform routing) and `moe_dtype` `bfloat16` or
+/// `fp8` (per-tensor scaled W8A8); `inter_size` must divide by `moe_tp_size`. `latency` is in
+/// milliseconds.
+///
+/// # Errors
+/// A [`ProfileError`] naming `file`, the line and the column of the first row outside that
+/// set or with a bad number; a family with fewer than two token counts.
+pub fn aiconfigurator_fused_moe(
+    file: &str,
+    text: &str,
+) -> Result<Table<FusedMoePoint>, ProfileError> {
+    let c = Csv::parse(file, "fused_moe", text)?;
+    let (cd, ct, ch, ci, ck, ce, ctp, cep, cdist, cl) = (
+        c.col("moe_dtype")?,
+        c.col("num_tokens")?,
+        c.col("hidden_size")?,
+        c.col("inter_size")?,
+        c.col("topk")?,
+        c.col("num_experts")?,
+        c.col("moe_tp_size")?,
+        c.col("moe_ep_size")?,
+        c.col("distribution")?,
+        c.col("latency")?,
+    );
+    let u32_of = |line: usize, f: &[&str], col: usize| -> Result<u32, ProfileError> {
+        u32::try_from(c.pos_int(line, f, col)?)
+            .map_err(|_| c.bad_value(line, col, "a positive integer < 2^32"))
+    };
+    let mut rows = Vec::with_capacity(c.rows.len());
+    let mut origin = Vec::with_capacity(c.rows.len());
+    for (line, f) in &c.rows {
+        let line = *line;
+        let dtype = match f[cd] {
+            "bfloat16" => DType::Bf16,
+            "fp8" => DType::Fp8,
+            _ => return Err(c.bad_value(line, cd, "`bfloat16` or `fp8`")),
+        };
+        if c.pos_int(line, f, cep)? != 1 {
+            return Err(c.bad_value(line, cep, "1 (every expert on the measured GPU)"));
+        }
+        if f[cdist] != "balanced" {
+            return Err(c.bad_value(line, cdist, "`balanced` (uniform routing)"));
+        }
+        let (inter, tp) = (u32_of(line, f, ci)?, u32_of(line, f, ctp)?);
+        if inter % tp != 0 {
+            return Err(c.bad_value(line, ctp, "a divisor of inter_size"));
+        }
+        rows.push(FusedMoePoint {
+            tokens: c.pos_int(line, f, ct)?,
+            experts: u32_of(line, f, ce)?,
+            top_k: u32_of(line, f, ck)?,
+            hidden: u32_of(line, f, ch)?,
+            intermediate: inter / tp,
+            dtype,
+            seconds: c.time(line, f, cl, MS)?,
+        });
+        origin.push(Row::Line(line));
+    }
+    if rows.is_empty() {
+        return Err(ProfileError::Empty {
+            file: file.to_string(),
+            table: "fused_moe".into(),
+        });
+    }
+    group_check(
+        file,
+        "fused_moe",
+        "num_tokens",
+        rows.iter().zip(&origin).map(|(r, o)| {
+            (
+                (r.dtype, r.experts, r.top_k, r.hidden, r.intermediate),
+                r.tokens as f64,
+                *o,
+            )
+        }),
+    )?;
+    Ok(Table::with_origin(rows, origin))
+}
+
+/// Provenance of aiconfigurator fused-MoE tables (`src`: the extract's path).
+pub fn aiconfigurator_provenance(src: &str, gpu: &str) -> Provenance {
+    Provenance {
+        source: format!(
+            "ai-dynamo/aiconfigurator @095f58a51c4ca8e61b66ec108d86f223f8d559ce \
+             aic-core/src/aiconfigurator_core/systems/data/{gpu}/moe/vllm/0.14.0/moe_perf.parquet \
+             ({src}; Apache-2.0, Copyright NVIDIA CORPORATION & AFFILIATES)"
+        ),
+        date: "2026".to_string(),
+        method: "NVIDIA's kernel sweep of vLLM 0.14.0's Triton fused_moe (vllm_fused_moe) on one \
+                 GPU: balanced routing, expert parallelism 1; bf16 and per-tensor fp8 rows; \
+                 repeated measurements merged by median"
+            .to_string(),
+    }
 }
 
 /// Provenance of APEX+ collective tables.

@@ -1,0 +1,123 @@
+//! The measured fused-MoE tables of the embedded H100 and H200 profiles (aiconfigurator's
+//! sweeps of vLLM's Triton `fused_moe`) and their importer.
+
+use parallax_hw::profile::import::aiconfigurator_fused_moe;
+use parallax_hw::profile::{embedded_h100, embedded_h200, ProfiledCostModel};
+use parallax_hw::{catalog, CostModel, RooflineModel};
+use parallax_ir::lower::fused_moe_op;
+use parallax_ir::{DType, Moe, Precision};
+use std::sync::Arc;
+
+const HEADER: &str = "moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency";
+
+fn qwen3_30b_moe() -> Moe {
+    Moe {
+        hidden: 2048,
+        experts: 128,
+        top_k: 8,
+        expert_intermediate: 768,
+        shared_experts: 0,
+        shared_intermediate: 0,
+        gated: true,
+        bias: false,
+    }
+}
+
+#[test]
+fn embedded_profiles_carry_the_measured_tables() {
+    for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
+        let t = p.fused_moe.as_ref().expect("a fused_moe table");
+        assert_eq!(t.rows.len(), 3726, "{gpu}");
+        let prov = t.provenance.as_ref().unwrap();
+        assert!(prov.source.contains("aiconfigurator"), "{gpu}: {prov:?}");
+        assert!(prov.source.contains("Apache-2.0"), "{gpu}: {prov:?}");
+        // Every row is on one GPU with all experts: TP shrinks the expert width only.
+        assert!(t
+            .rows
+            .iter()
+            .all(|r| r.dtype == DType::Bf16 || r.dtype == DType::Fp8));
+        assert!(t
+            .rows
+            .iter()
+            .any(|r| r.experts == 256 && r.hidden == 7168 && r.intermediate == 256));
+    }
+}
+
+#[test]
+fn the_profiled_model_prices_fused_moe_from_the_table() {
+    let gpu = catalog::gpu("H100").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&embedded_h100(), roof.clone()).unwrap();
+    let bf16 = Precision::default();
+    // Measured points (vLLM 0.14.0 on an H100 SXM, latency in ms; repeated measurements
+    // merged by median): exact.
+    for (tokens, ms) in [(1u64, 0.050464), (4096, 1.58082)] {
+        let op = fused_moe_op(&qwen3_30b_moe(), tokens, 1, 1, &bf16);
+        let t = m.fused_moe(&op);
+        assert!((t / (ms * 1e-3) - 1.0).abs() < 1e-9, "{tokens} tokens: {t}");
+    }
+    // Decode-sized batches read the weights: measured and roofline agree within 25 %.
+    let op = fused_moe_op(&qwen3_30b_moe(), 32, 1, 1, &bf16);
+    let (meas, roofline) = (m.fused_moe(&op), roof.fused_moe(&op));
+    assert!((meas / roofline - 1.0).abs() < 0.25, "{meas} vs {roofline}");
+    // TP 2 halves the expert width: its own measured family.
+    let tp2 = fused_moe_op(&qwen3_30b_moe(), 64, 2, 1, &bf16);
+    assert_eq!(tp2.intermediate, 384);
+    assert!(m.profiled_fused_moe(&tp2).is_some());
+    // Expert parallelism: no family of 16 local experts, so the roofline's kernel.
+    let ep8 = fused_moe_op(&qwen3_30b_moe(), 64, 1, 8, &bf16);
+    assert_eq!(m.fused_moe(&ep8), roof.fused_moe(&ep8));
+}
+
+#[test]
+fn importer_rejects_rows_the_format_cannot_express() {
+    let ok = "bfloat16,1,2048,768,8,128,1,1,balanced,0.05\nbfloat16,2,2048,768,8,128,1,1,balanced,0.07\n";
+    let t = aiconfigurator_fused_moe("m.csv", &format!("{HEADER}\n{ok}")).unwrap();
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!(t.rows[1].seconds, 0.07e-3);
+    let cases = [
+        (
+            "fp8_block,4,2048,768,8,128,1,1,balanced,0.1",
+            "moe_dtype",
+            "fp8_block",
+        ),
+        (
+            "bfloat16,4,2048,768,8,128,1,8,balanced,0.1",
+            "moe_ep_size",
+            "8",
+        ),
+        (
+            "bfloat16,4,2048,768,8,128,1,1,power_law_1.2,0.1",
+            "distribution",
+            "power_law_1.2",
+        ),
+        (
+            "bfloat16,4,2048,768,8,128,5,1,balanced,0.1",
+            "moe_tp_size",
+            "5",
+        ),
+        ("bfloat16,4,2048,768,8,128,1,1,balanced,-1", "latency", "-1"),
+        (
+            "bfloat16,0,2048,768,8,128,1,1,balanced,0.1",
+            "num_tokens",
+            "0",
+        ),
+    ];
+    for (row, column, value) in cases {
+        let e = aiconfigurator_fused_moe("m.csv", &format!("{HEADER}\n{ok}{row}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("m.csv") && e.contains("line 4") && e.contains(column) && e.contains(value),
+            "{row}: {e}"
+        );
+    }
+    // A family measured at one token count cannot be interpolated.
+    let e = aiconfigurator_fused_moe(
+        "m.csv",
+        &format!("{HEADER}\nbfloat16,1,2048,768,8,128,1,1,balanced,0.05\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("m.csv") && e.contains("num_tokens"), "{e}");
+}
