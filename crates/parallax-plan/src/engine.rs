@@ -100,14 +100,19 @@ impl FromStr for EngineKind {
 /// fp8/fp4 GEMM prices to be meaningful). For every engine the serial form fits best: the
 /// exposed host time per iteration is what remains after each engine's own overlap (vLLM's
 /// async scheduling, SGLang's and TensorRT-LLM's overlap schedulers), so the presets model it
-/// as serial host time with these magnitudes. Fitted errors (median |error|, bf16 rows, H100,
-/// with the [`FRONTEND_FITTED`] latency and the presets' scheduling ahead): vLLM TTFT 34.6 % /
-/// TPOT 5.2 % (90 rows), SGLang 14.3 % / 5.4 % (84), TensorRT-LLM 47.8 % / 5.2 % (177; 63.0 %
-/// / 4.5 % before those two). vLLM V0 has no development data: it uses the V1 fit.
+/// as serial host time with these magnitudes. Refitted (stop 18) once the engines' custom
+/// all-reduce was priced from measurements ([`MeasuredAllReduce`]) instead of the optimistic
+/// one-shot model, whose cheap all-reduces the old terms (vLLM 1 ms per iteration + 60 µs per
+/// request, SGLang 30 µs per request) had partly absorbed. Fitted errors (median |error|, bf16
+/// rows, H100, with the [`FRONTEND_FITTED`] latency and the presets' scheduling ahead): vLLM
+/// TTFT 33.8 % / TPOT 4.3 % (90 rows; 34.6 / 5.2 before the refit), SGLang 14.3 % / 4.6 % (84;
+/// 14.3 / 5.4), TensorRT-LLM 48.6 % / 4.8 % (177; 47.8 / 5.2). On all of SGLang's rows
+/// (`fit_engines -- --grid-all --only sglang`, H200 fp8-block rows included) the same terms fit
+/// best. vLLM V0 has no development data: it uses the V1 fit.
 pub const FITTED: [(EngineKind, f64, f64); 4] = [
-    (EngineKind::Vllm, 1.0e-3, 60e-6),
-    (EngineKind::VllmV0, 1.0e-3, 60e-6),
-    (EngineKind::Sglang, 0.0, 30e-6),
+    (EngineKind::Vllm, 0.0, 60e-6),
+    (EngineKind::VllmV0, 0.0, 60e-6),
+    (EngineKind::Sglang, 0.0, 10e-6),
     (EngineKind::Trtllm, 0.0, 10e-6),
 ];
 
@@ -252,7 +257,8 @@ impl EngineModel {
     ///
     /// Every preset's host time is the exposed (serial) time fitted in [`FITTED`], its front
     /// end's latency that of [`FRONTEND_FITTED`]; every preset prices fused elementwise
-    /// kernels and a custom all-reduce ([`EngineKernels`]).
+    /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100 and H200
+    /// ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's own kernel, vLLM's for the others).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let mem_gb = ctx.gpu.memory_bytes as f64 / 1e9;
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
@@ -263,6 +269,7 @@ impl EngineModel {
             fused_elementwise_floor_s: Some(FUSED_ELEMENTWISE_FLOOR_S),
             custom_allreduce_max_bytes: CUSTOM_ALLREDUCE.0,
             custom_allreduce_latency_s: CUSTOM_ALLREDUCE.1,
+            custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -536,8 +543,162 @@ pub struct EngineKernels {
     /// All-reduces of at most this many bytes per rank within one node use the engine's
     /// custom (one-shot, NVLink peer-to-peer) all-reduce (0: never, as NCCL alone).
     pub custom_allreduce_max_bytes: f64,
-    /// Fixed latency of one custom all-reduce, seconds.
+    /// Fixed latency of one custom all-reduce, seconds (the one-shot model's; see
+    /// [`CUSTOM_ALLREDUCE`]).
     pub custom_allreduce_latency_s: f64,
+    /// The engine's custom all-reduce as measured on this GPU, replacing the one-shot model
+    /// for the group sizes it covers (`None`: the model). Absent in JSON: `None`.
+    #[serde(default)]
+    pub custom_allreduce_measured: Option<MeasuredAllReduce>,
+}
+
+/// An engine's custom all-reduce measured on one GPU kind: NVIDIA's aiconfigurator sweeps
+/// (`data/custom-allreduce/`, Apache-2.0) of vLLM 0.14.0's `CustomAllreduce` replayed in a
+/// CUDA graph and of TensorRT-LLM 1.2.0rc5's custom all-reduce, bf16, 2/4/8 GPUs of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasuredAllReduce {
+    /// vLLM's kernel on an H100 SXM node.
+    VllmH100,
+    /// vLLM's kernel on an H200 SXM node.
+    VllmH200,
+    /// TensorRT-LLM's kernel on an H100 SXM node.
+    TrtllmH100,
+    /// TensorRT-LLM's kernel on an H200 SXM node.
+    TrtllmH200,
+}
+
+/// `(group size, [(bytes per rank, seconds)])` curves of one measured table, bytes ascending.
+type AllReduceCurves = Vec<(u32, Vec<(f64, f64)>)>;
+
+impl MeasuredAllReduce {
+    /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM or H200), if
+    /// measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's derives from it).
+    pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredAllReduce> {
+        let g = gpu.to_ascii_uppercase();
+        let (h100, h200) = (
+            g.starts_with("H100") && !g.contains("PCIE"),
+            g.starts_with("H200"),
+        );
+        match (engine, h100, h200) {
+            (EngineKind::Trtllm, true, _) => Some(MeasuredAllReduce::TrtllmH100),
+            (EngineKind::Trtllm, _, true) => Some(MeasuredAllReduce::TrtllmH200),
+            (_, true, _) => Some(MeasuredAllReduce::VllmH100),
+            (_, _, true) => Some(MeasuredAllReduce::VllmH200),
+            _ => None,
+        }
+    }
+
+    fn text(self) -> (&'static str, &'static str) {
+        match self {
+            MeasuredAllReduce::VllmH100 => (
+                "h100_sxm-vllm-0.14.0.csv",
+                include_str!("../data/custom-allreduce/h100_sxm-vllm-0.14.0.csv"),
+            ),
+            MeasuredAllReduce::VllmH200 => (
+                "h200_sxm-vllm-0.14.0.csv",
+                include_str!("../data/custom-allreduce/h200_sxm-vllm-0.14.0.csv"),
+            ),
+            MeasuredAllReduce::TrtllmH100 => (
+                "h100_sxm-trtllm-1.2.0rc5.csv",
+                include_str!("../data/custom-allreduce/h100_sxm-trtllm-1.2.0rc5.csv"),
+            ),
+            MeasuredAllReduce::TrtllmH200 => (
+                "h200_sxm-trtllm-1.2.0rc5.csv",
+                include_str!("../data/custom-allreduce/h200_sxm-trtllm-1.2.0rc5.csv"),
+            ),
+        }
+    }
+
+    /// Parses an extract (`kernel_source, allreduce_dtype, num_gpus, message_size, latency`;
+    /// message size in bf16 elements per rank, latency in ms) into curves.
+    ///
+    /// # Errors
+    /// A message naming `file`, the line and the field.
+    pub fn parse(file: &str, text: &str) -> Result<AllReduceCurves, String> {
+        let mut lines = text.lines().enumerate();
+        match lines.next() {
+            Some((_, h)) if h.trim() == "kernel_source,allreduce_dtype,num_gpus,message_size,latency" => {}
+            other => {
+                return Err(format!(
+                    "{file}: line 1: expected the header `kernel_source,allreduce_dtype,num_gpus,message_size,latency`, found `{}`",
+                    other.map_or("", |(_, h)| h)
+                ))
+            }
+        }
+        let mut curves: AllReduceCurves = Vec::new();
+        for (i, line) in lines {
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            let at = |what: &str, v: &str| format!("{file}: line {}: {what} `{v}`", i + 1);
+            if f.len() != 5 {
+                return Err(at("expected 5 fields, found", line));
+            }
+            if f[1] != "bfloat16" {
+                return Err(at("expected allreduce_dtype bfloat16, found", f[1]));
+            }
+            let n: u32 = f[2]
+                .parse()
+                .ok()
+                .filter(|&n| n >= 2)
+                .ok_or_else(|| at("expected num_gpus ≥ 2, found", f[2]))?;
+            let elems: f64 = f[3]
+                .parse()
+                .ok()
+                .filter(|&x: &f64| x.is_finite() && x > 0.0)
+                .ok_or_else(|| at("expected a message_size > 0, found", f[3]))?;
+            let ms: f64 = f[4]
+                .parse()
+                .ok()
+                .filter(|&x: &f64| x.is_finite() && x > 0.0)
+                .ok_or_else(|| at("expected a latency > 0 (ms), found", f[4]))?;
+            let point = (2.0 * elems, ms * 1e-3);
+            match curves.iter_mut().find(|c| c.0 == n) {
+                Some(c) => {
+                    if c.1.last().is_some_and(|p| p.0 >= point.0) {
+                        return Err(at(
+                            "expected message sizes ascending per num_gpus, found",
+                            f[3],
+                        ));
+                    }
+                    c.1.push(point);
+                }
+                None => curves.push((n, vec![point])),
+            }
+        }
+        if let Some(c) = curves.iter().find(|c| c.1.len() < 2) {
+            return Err(format!("{file}: num_gpus {} has fewer than two sizes", c.0));
+        }
+        Ok(curves)
+    }
+
+    fn curves(self) -> &'static AllReduceCurves {
+        use std::sync::OnceLock;
+        static CELLS: [OnceLock<AllReduceCurves>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        CELLS[self as usize].get_or_init(|| {
+            let (file, text) = self.text();
+            // Embedded, fixed data covered by tests: a failure is a build defect.
+            MeasuredAllReduce::parse(file, text).expect("embedded all-reduce tables are valid")
+        })
+    }
+
+    /// Seconds of one all-reduce of `bytes` per rank over `group_size` GPUs, interpolated
+    /// log–log between measured sizes (the smallest size's time below it, the last segment's
+    /// slope above), or `None` when the group size was not measured.
+    pub fn seconds(self, group_size: u32, bytes: f64) -> Option<f64> {
+        let (_, pts) = self.curves().iter().find(|c| c.0 == group_size)?;
+        if bytes <= pts[0].0 {
+            return Some(pts[0].1);
+        }
+        let i = pts.partition_point(|p| p.0 < bytes).clamp(1, pts.len() - 1);
+        let (a, b) = (pts[i - 1], pts[i]);
+        let f = (bytes.ln() - a.0.ln()) / (b.0.ln() - a.0.ln());
+        Some((a.1.ln() + f * (b.1.ln() - a.1.ln())).exp())
+    }
 }
 
 impl Default for EngineKernels {
@@ -546,6 +707,7 @@ impl Default for EngineKernels {
             fused_elementwise_floor_s: None,
             custom_allreduce_max_bytes: 0.0,
             custom_allreduce_latency_s: 0.0,
+            custom_allreduce_measured: None,
         }
     }
 }
@@ -557,8 +719,11 @@ pub const FUSED_ELEMENTWISE_FLOOR_S: f64 = 3.0e-6;
 
 /// The engines' custom all-reduce: used up to 8 MiB per rank within a node (vLLM's
 /// `CustomAllreduce` default `max_size`; SGLang and TensorRT-LLM's one-/two-shot kernels cover
-/// the same range), with a fixed latency of about 6 µs on NVLink (one-shot: every rank reads
-/// its peers' buffers once and reduces locally).
+/// the same range). Where it was measured (H100 and H200 nodes of 2, 4 or 8 GPUs:
+/// [`MeasuredAllReduce`]) the measurement prices it; elsewhere a one-shot model with a fixed
+/// latency of about 6 µs on NVLink (every rank reads its peers' buffers once and reduces
+/// locally), which the measurements show to be optimistic by 2–3.5× between 256 KiB and
+/// 8 MiB on 8 GPUs (e.g. vLLM's kernel on 8 H100s: 17.3 µs at 1 MiB, 77 µs at 8 MiB).
 pub const CUSTOM_ALLREDUCE: (f64, f64) = (8.0 * 1024.0 * 1024.0, 6e-6);
 
 /// A cost model as a serving engine runs it: fused elementwise kernels and a custom
@@ -638,11 +803,18 @@ impl parallax_hw::CostModel for EngineCost {
             && bytes <= k.custom_allreduce_max_bytes
             && group.intra.bandwidth > 0.0
         {
+            let nccl = self.inner.collective(kind, bytes, group);
+            if let Some(t) = k
+                .custom_allreduce_measured
+                .and_then(|m| m.seconds(group.size, bytes))
+            {
+                return t.min(nccl);
+            }
             // One-shot: each rank reads its n − 1 peers' buffers over its links.
             let n = group.size as f64;
             let custom =
                 k.custom_allreduce_latency_s + (n - 1.0) * bytes / n / group.intra.bandwidth;
-            return custom.min(self.inner.collective(kind, bytes, group));
+            return custom.min(nccl);
         }
         self.inner.collective(kind, bytes, group)
     }

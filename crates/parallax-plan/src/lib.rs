@@ -30,7 +30,9 @@ pub mod skew;
 pub mod split;
 
 pub use disagg::{lower_disaggregated, DisaggPlan};
-pub use engine::{EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel};
+pub use engine::{
+    EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel, MeasuredAllReduce,
+};
 pub use enumerate::{
     enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,
 };

@@ -17,7 +17,7 @@ use parallax::EngineKind;
 const DATA: &str = include_str!("../data/serving/aiconfigurator/silicon_train.csv");
 
 fn main() {
-    let grid = std::env::args().any(|a| a == "--grid");
+    let grid = std::env::args().any(|a| a == "--grid" || a == "--grid-all");
     let points = parse_load_points("silicon_train.csv", DATA).expect("development data parses");
     // `--bare`: every row on the bare simulator (no engine model), the state before engines.
     let opts = LoadPointOptions {
@@ -156,10 +156,23 @@ fn main() {
     if !grid {
         return;
     }
+    // `--grid-all`: every aggregated row of the engine, quantised ones included (the fit uses
+    // the bf16 rows); `--only ENGINE`: one engine.
+    let all_rows = args.iter().any(|a| a == "--grid-all");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.parse::<EngineKind>().expect("--only vllm|sglang|trtllm"));
     for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
+        if only.is_some_and(|o| o != kind) {
+            continue;
+        }
         let pts: Vec<_> = points
             .iter()
-            .filter(|p| p.engine == kind && p.quantization.is_empty())
+            .filter(|p| {
+                p.engine == kind && p.mode == "agg" && (all_rows || p.quantization.is_empty())
+            })
             .cloned()
             .collect();
         let mut best = (f64::INFINITY, 0.0, 0.0, false);
