@@ -372,34 +372,142 @@ pub fn solve_contiguous(
             user_k,
         );
     }
-    // Memory can bind, so sized zero-time groups cannot be folded exactly and the lattice
-    // can be far larger. Bound the optimum from both sides first:
-    // (1) relaxation: the same instance without the memory limit (folds exactly);
-    let mut relaxed = inst.clone();
-    relaxed.devices.accelerator_memory = f64::INFINITY;
-    let relax = dp_solve(
-        &relaxed,
-        Contraction::new(&relaxed, true),
-        limits,
-        deadline,
-        None,
-        0.0,
-        user_k,
-    )?;
-    let relax_lb = match relax.status {
-        ProofStatus::Optimal => relax.placement.max_load,
-        ProofStatus::Stopped { lower_bound, .. } => lower_bound,
-    };
-    let relax_fits = relax.status.is_optimal() && relax_slots_fit(inst, &relax.placement);
-    if relax_fits {
-        return Ok(ThroughputSolution {
-            placement: relax.placement,
-            status: ProofStatus::Optimal,
-            stats: relax.stats,
-        });
+    // Memory can bind, so sized zero-time groups cannot be folded exactly, and unfolded
+    // they can multiply the lattice. Solve relaxations that drop the memory of some of
+    // them (with zero memory they fold exactly, so the lattice stays small) and refine:
+    let mut zeroed = Contraction::restriction_folds(inst);
+    let mut lb = 0.0f64;
+    // the best valid placement known
+    let mut incumbent: Option<Placement> = None;
+    let mut first = true;
+    loop {
+        let relaxed = with_memory_dropped(inst, &zeroed);
+        let sol = match dp_solve(
+            &relaxed,
+            Contraction::new(&relaxed, true),
+            limits,
+            deadline,
+            incumbent.clone(),
+            lb,
+            user_k,
+        ) {
+            Ok(sol) => sol,
+            // infeasible even with less memory: infeasible
+            Err(PlaceError::InfeasibleMemory { accelerators, .. }) => {
+                return Err(PlaceError::InfeasibleMemory {
+                    accelerators,
+                    memory: mem,
+                    total_size: inst.total_size(),
+                })
+            }
+            Err(PlaceError::Unsupported(_)) if incumbent.is_some() => {
+                return Ok(stopped_with(incumbent, lb, StopReason::TimeLimit));
+            }
+            Err(e) => return Err(e),
+        };
+        let slot = slot_of(inst, &sol.placement);
+        let fits = violations(inst, &slot).is_empty();
+        if fits {
+            // a placement of the relaxation that keeps the real memory limit
+            let p = evaluate(inst, &slot);
+            if incumbent.as_ref().is_none_or(|i| p.max_load < i.max_load) {
+                incumbent = Some(p);
+            }
+        }
+        if let ProofStatus::Stopped {
+            reason,
+            lower_bound,
+            ..
+        } = sol.status
+        {
+            lb = lb.max(lower_bound);
+            if incumbent.is_none() && first {
+                incumbent = restriction(inst, limits, deadline, user_k)?;
+            }
+            return match incumbent {
+                Some(_) => Ok(ThroughputSolution {
+                    stats: sol.stats,
+                    ..stopped_with(incumbent, lb, reason)
+                }),
+                None => Err(PlaceError::Unsupported(format!(
+                    "the exact DP stopped ({reason}) before finding any placement within the memory limit; raise the budget"
+                ))),
+            };
+        }
+        // optimal for a relaxation: a lower bound, and the answer when it fits
+        lb = lb.max(sol.placement.max_load);
+        if fits {
+            return Ok(ThroughputSolution {
+                placement: evaluate(inst, &slot),
+                status: ProofStatus::Optimal,
+                stats: sol.stats,
+            });
+        }
+        if first {
+            // a restriction (fold sized zero-time groups anyway) gives a valid placement
+            first = false;
+            if let Some(r) = restriction(inst, limits, deadline, user_k)? {
+                if incumbent.as_ref().is_none_or(|i| r.max_load < i.max_load) {
+                    incumbent = Some(r);
+                }
+            }
+        }
+        if let Some(i) = &incumbent {
+            if ProofStatus::stopped(StopReason::TimeLimit, lb, i.max_load).is_optimal() {
+                return Ok(ThroughputSolution {
+                    placement: i.clone(),
+                    status: ProofStatus::Optimal,
+                    stats: sol.stats,
+                });
+            }
+        }
+        // refine: keep the memory of the nodes on the accelerators that overflowed
+        let k = inst.devices.accelerators;
+        let mut used = vec![0.0f64; k];
+        for u in 0..inst.len() {
+            if slot[u] < k {
+                used[slot[u]] += inst.size[u];
+            }
+        }
+        let mut changed = false;
+        for u in 0..inst.len() {
+            if zeroed[u] && slot[u] < k && used[slot[u]] > mem {
+                zeroed[u] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            // cannot happen (the relaxation keeps every other node's memory); stay exact
+            if zeroed.iter().all(|&z| !z) {
+                return Err(PlaceError::Verification(
+                    "the exact DP's placement breaks the memory limit".into(),
+                ));
+            }
+            zeroed.iter_mut().for_each(|z| *z = false);
+        }
     }
-    // (2) restriction: fold sized zero-time groups anyway; any placement it finds is valid.
-    let restricted = dp_solve(
+}
+
+/// The instance with the memory of the flagged nodes set to 0: a relaxation.
+fn with_memory_dropped(inst: &Instance, drop: &[bool]) -> Instance {
+    let mut r = inst.clone();
+    for (s, &d) in r.size.iter_mut().zip(drop) {
+        if d {
+            *s = 0.0;
+        }
+    }
+    r
+}
+
+/// The optimum with every sized zero-time group folded anyway (like the authors' C++ DP):
+/// a valid placement (an upper bound), or `None` when the restriction has none in budget.
+fn restriction(
+    inst: &Instance,
+    limits: &Limits,
+    deadline: Deadline,
+    user_k: usize,
+) -> Result<Option<Placement>, PlaceError> {
+    match dp_solve(
         inst,
         Contraction::restricted(inst),
         limits,
@@ -407,37 +515,49 @@ pub fn solve_contiguous(
         None,
         0.0,
         user_k,
-    );
-    let incumbent = match restricted {
-        Ok(r) => {
-            let status =
-                ProofStatus::stopped(StopReason::TimeLimit, relax_lb, r.placement.max_load);
-            if status.is_optimal() {
-                // the restriction meets the relaxation: optimal
-                return Ok(ThroughputSolution { status, ..r });
-            }
-            Some(r.placement)
-        }
-        Err(PlaceError::Verification(e)) => return Err(PlaceError::Verification(e)),
-        Err(_) => None,
-    };
-    // (3) the exact DP, pruned by the best placement so far and bounded below by (1)
-    dp_solve(
-        inst,
-        Contraction::new(inst, true),
-        limits,
-        deadline,
-        incumbent,
-        relax_lb,
-        user_k,
-    )
+    ) {
+        Ok(r) => Ok(Some(r.placement)),
+        Err(PlaceError::Verification(e)) => Err(PlaceError::Verification(e)),
+        Err(_) => Ok(None),
+    }
 }
 
-/// Whether a placement (of the memory-relaxed instance) keeps the real memory limit.
-fn relax_slots_fit(inst: &Instance, p: &Placement) -> bool {
-    p.devices.iter().all(|d| {
-        d.kind == crate::eval::DeviceKind::Cpu || d.memory <= inst.devices.accelerator_memory
-    })
+/// A stop with the best valid placement and a proven lower bound.
+fn stopped_with(incumbent: Option<Placement>, lb: f64, reason: StopReason) -> ThroughputSolution {
+    let placement = incumbent.unwrap_or_else(|| Placement {
+        devices: Vec::new(),
+        max_load: INF,
+        contiguous: true,
+    });
+    ThroughputSolution {
+        status: ProofStatus::stopped(reason, lb, placement.max_load),
+        placement,
+        stats: DpStats::default(),
+    }
+}
+
+/// The device slot of every node of an evaluated placement.
+fn slot_of(inst: &Instance, p: &Placement) -> Vec<usize> {
+    let index: std::collections::HashMap<crate::model::NodeId, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(u, &id)| (id, u))
+        .collect();
+    let k = inst.devices.accelerators;
+    let mut slot = vec![usize::MAX; inst.len()];
+    for d in &p.devices {
+        let s = match d.kind {
+            crate::eval::DeviceKind::Accelerator => d.index,
+            crate::eval::DeviceKind::Cpu => k + d.index,
+        };
+        for id in &d.nodes {
+            if let Some(&u) = index.get(id) {
+                slot[u] = s;
+            }
+        }
+    }
+    slot
 }
 
 /// The DP on one contraction. `incumbent` (a valid contiguous placement) joins the
