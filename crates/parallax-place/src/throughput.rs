@@ -311,13 +311,17 @@ impl Ctx<'_> {
 /// CPUs); [`PlaceError::Verification`] if the reconstructed placement fails re-verification.
 ///
 /// When memory can bind (the nodes do not all fit on one accelerator), zero-time groups
-/// with a size cannot be folded exactly, and the lattice can grow by orders of magnitude
-/// (GNMT: 17,914 → 3.1 million ideals). The solver then bounds the optimum from both sides
-/// first: the same DP without the memory limit (a relaxation, folded exactly) gives a lower
-/// bound — and the answer, when its placement happens to fit; the DP with sized zero-time
-/// groups folded anyway (a restriction, like the authors' C++ DP) gives a valid placement.
-/// When the two meet, that placement is optimal; otherwise the exact DP runs on the
-/// unfolded lattice, pruned by the better placement and with the relaxation's bound.
+/// with a size cannot be folded exactly, and unfolded they multiply the lattice (GNMT:
+/// 17,914 → 3.1 million ideals). The solver then *relaxes and refines*: it drops the memory
+/// of the nodes that [`Contraction::restricted`] folds (any instance with some memory
+/// dropped is a relaxation, and with zero memory these groups fold exactly, so the lattice
+/// stays as small as without memory) and solves that exactly. Its optimum is a lower bound,
+/// and the answer when its placement keeps the real memory limit. Otherwise the optimum of
+/// the restriction (sized zero-time groups folded anyway, like the authors' C++ DP) is a
+/// valid placement; when the two meet it is optimal. Otherwise the memory of the dropped
+/// nodes that sit on an over-full accelerator is restored and the next relaxation is
+/// solved, pruned by the best placement so far and with the bound so far, until one fits
+/// or meets it; at worst every node keeps its memory and the last round is the exact DP.
 ///
 /// # Complexity
 /// With g groups, I ideals of the group DAG, P visited ideal pairs, k' = min(k, classes)
@@ -326,7 +330,10 @@ impl Ctx<'_> {
 /// - Time: **O(g²·(deg + k'l') + I·(g + m_g) + P·(deg + k'l'))** — the chain-DP heuristic,
 ///   ideal enumeration, and the DP, which visits for each ideal only the sub-ideals whose
 ///   difference still fits under the upper bound (time, memory and support are monotone)
-///   with an incremental cut cost. Up to three such runs when memory binds.
+///   with an incremental cut cost. When memory binds, one run per refinement round plus
+///   the restriction; each round restores memory to at least one node, so there are at
+///   most (dropped nodes + 1) rounds — on the shipped graphs capped at 15–50 % of their
+///   memory, at most 2 rounds (I and P of the last round dominate).
 /// - Auxiliary space: **O(I·(g/64 + k'l') + g·k'l')** — the ideals' bitsets and Hasse
 ///   diagram, the DP table (checked against [`Limits::max_table_bytes`] before it is
 ///   allocated) and the chain DP; pairs are never stored.
@@ -380,6 +387,8 @@ pub fn solve_contiguous(
     // the best valid placement known
     let mut incumbent: Option<Placement> = None;
     let mut first = true;
+    // pairs visited over all rounds
+    let mut pairs = 0u64;
     loop {
         let relaxed = with_memory_dropped(inst, &zeroed);
         let sol = match dp_solve(
@@ -400,11 +409,21 @@ pub fn solve_contiguous(
                     total_size: inst.total_size(),
                 })
             }
-            Err(PlaceError::Unsupported(_)) if incumbent.is_some() => {
-                return Ok(stopped_with(incumbent, lb, StopReason::TimeLimit));
+            // stopped before any placement of the relaxation: the best valid one, if any
+            Err(e @ PlaceError::Unsupported(_)) => {
+                let stats = DpStats {
+                    pairs,
+                    ..DpStats::default()
+                };
+                return match incumbent {
+                    Some(i) => Ok(stopped_with(i, lb, StopReason::TimeLimit, stats)),
+                    None => Err(e),
+                };
             }
             Err(e) => return Err(e),
         };
+        pairs += sol.stats.pairs;
+        let stats = DpStats { pairs, ..sol.stats };
         let slot = slot_of(inst, &sol.placement);
         let fits = violations(inst, &slot).is_empty();
         if fits {
@@ -425,10 +444,7 @@ pub fn solve_contiguous(
                 incumbent = restriction(inst, limits, deadline, user_k)?;
             }
             return match incumbent {
-                Some(_) => Ok(ThroughputSolution {
-                    stats: sol.stats,
-                    ..stopped_with(incumbent, lb, reason)
-                }),
+                Some(i) => Ok(stopped_with(i, lb, reason, stats)),
                 None => Err(PlaceError::Unsupported(format!(
                     "the exact DP stopped ({reason}) before finding any placement within the memory limit; raise the budget"
                 ))),
@@ -440,7 +456,7 @@ pub fn solve_contiguous(
             return Ok(ThroughputSolution {
                 placement: evaluate(inst, &slot),
                 status: ProofStatus::Optimal,
-                stats: sol.stats,
+                stats,
             });
         }
         if first {
@@ -457,7 +473,7 @@ pub fn solve_contiguous(
                 return Ok(ThroughputSolution {
                     placement: i.clone(),
                     status: ProofStatus::Optimal,
-                    stats: sol.stats,
+                    stats,
                 });
             }
         }
@@ -523,16 +539,16 @@ fn restriction(
 }
 
 /// A stop with the best valid placement and a proven lower bound.
-fn stopped_with(incumbent: Option<Placement>, lb: f64, reason: StopReason) -> ThroughputSolution {
-    let placement = incumbent.unwrap_or_else(|| Placement {
-        devices: Vec::new(),
-        max_load: INF,
-        contiguous: true,
-    });
+fn stopped_with(
+    placement: Placement,
+    lb: f64,
+    reason: StopReason,
+    stats: DpStats,
+) -> ThroughputSolution {
     ThroughputSolution {
         status: ProofStatus::stopped(reason, lb, placement.max_load),
         placement,
-        stats: DpStats::default(),
+        stats,
     }
 }
 
