@@ -391,10 +391,15 @@ pub fn solve_contiguous(
     let mut pairs = 0u64;
     loop {
         let relaxed = with_memory_dropped(inst, &zeroed);
+        // the pair budget covers all rounds together
+        let round_limits = Limits {
+            max_pairs: limits.max_pairs.map(|m| m.saturating_sub(pairs)),
+            ..limits.clone()
+        };
         let sol = match dp_solve(
             &relaxed,
             Contraction::new(&relaxed, true),
-            limits,
+            &round_limits,
             deadline,
             incumbent.clone(),
             lb,

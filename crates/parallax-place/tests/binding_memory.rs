@@ -180,3 +180,43 @@ fn capped_shipped_graphs_are_proven() {
         }
     }
 }
+
+/// `restriction_folds` flags the sized zero-time groups with one neighbour (also once
+/// folding made them so), and nothing that carries time or has two neighbours.
+#[test]
+fn restriction_folds_flags_sized_zero_time_leaves() {
+    use parallax_place::contract::Contraction;
+    // 1 -> 2 -> 3, with zero-time 4 hanging off 2 (sized), zero-time 5 off 4 (sized), and
+    // zero-time 6 between 1 and 3 (two neighbours)
+    let g = Graph::from_json(
+        r#"{"devices": {"accelerators": 2, "accelerator_memory": 6, "cpus": 0},
+            "nodes": [{"id": 1, "acc_time": 1, "cpu_time": 9, "memory": 2},
+                      {"id": 2, "acc_time": 1, "cpu_time": 9, "memory": 2},
+                      {"id": 3, "acc_time": 1, "cpu_time": 9, "memory": 2},
+                      {"id": 4, "acc_time": 0, "cpu_time": 0, "memory": 1},
+                      {"id": 5, "acc_time": 0, "cpu_time": 0, "memory": 1},
+                      {"id": 6, "acc_time": 0, "cpu_time": 0, "memory": 1}],
+            "edges": [{"from": 1, "to": 2}, {"from": 2, "to": 3}, {"from": 2, "to": 4},
+                      {"from": 4, "to": 5}, {"from": 1, "to": 6}, {"from": 6, "to": 3}]}"#,
+        Path::new("<test>"),
+    )
+    .expect("valid");
+    let inst = Instance::new(&g).expect("valid");
+    let folds = Contraction::restriction_folds(&inst);
+    let flagged: Vec<i64> = (0..inst.len())
+        .filter(|&u| folds[u])
+        .map(|u| inst.ids[u])
+        .collect();
+    assert_eq!(flagged, vec![4, 5]);
+    // memory binds (9 > 6), so the exact contraction keeps them apart; the restriction
+    // folds both into node 2's group
+    assert_eq!(Contraction::new(&inst, true).len(), 6);
+    assert_eq!(Contraction::restricted(&inst).len(), 4);
+    // and the solver's optimum stays exact: 2 accelerators of memory 6 for 9 units
+    let sol = solve_contiguous(&inst, &Limits::default()).expect("solves");
+    assert!(sol.status.is_optimal());
+    assert_eq!(
+        Some(sol.placement.max_load),
+        common::brute_max_load(&inst, true)
+    );
+}
