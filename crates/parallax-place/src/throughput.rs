@@ -433,10 +433,7 @@ pub fn solve_contiguous(
         let fits = violations(inst, &slot).is_empty();
         if fits {
             // a placement of the relaxation that keeps the real memory limit
-            let p = evaluate(inst, &slot);
-            if incumbent.as_ref().is_none_or(|i| p.max_load < i.max_load) {
-                incumbent = Some(p);
-            }
+            keep_better(&mut incumbent, evaluate(inst, &slot));
         }
         if let ProofStatus::Stopped {
             reason,
@@ -468,9 +465,7 @@ pub fn solve_contiguous(
             // a restriction (fold sized zero-time groups anyway) gives a valid placement
             first = false;
             if let Some(r) = restriction(inst, limits, deadline, user_k)? {
-                if incumbent.as_ref().is_none_or(|i| r.max_load < i.max_load) {
-                    incumbent = Some(r);
-                }
+                keep_better(&mut incumbent, r);
             }
         }
         if let Some(i) = &incumbent {
@@ -506,6 +501,13 @@ pub fn solve_contiguous(
             }
             zeroed.iter_mut().for_each(|z| *z = false);
         }
+    }
+}
+
+/// Keeps `p` when it beats the incumbent (or there is none).
+fn keep_better(incumbent: &mut Option<Placement>, p: Placement) {
+    if incumbent.as_ref().map_or(true, |i| p.max_load < i.max_load) {
+        *incumbent = Some(p);
     }
 }
 
