@@ -1,7 +1,7 @@
 //! Binding memory: the contiguous DP's relax-and-refine over sized zero-time groups.
 //!
 //! (1) On small random graphs rich in zero-time sized leaves (and chains of them) with a
-//! memory limit that binds, `solve_contiguous` equals brute force. (2) The proven optima of
+//! memory limit that binds, with and without overlap, `solve_contiguous` equals brute force. (2) The proven optima of
 //! the shipped graphs with the accelerator memory capped at a fraction of the model.
 
 mod common;
@@ -82,8 +82,10 @@ fn leafy_graph(rng: &mut Rng, core: usize, leaves: usize, k: usize, l: usize) ->
 fn check(seed: u64, core: usize, leaves: usize, k: usize, l: usize) -> Result<(), TestCaseError> {
     let mut rng = Rng(seed);
     let g = leafy_graph(&mut rng, core, leaves, k, l);
+    // compute/communication overlap sometimes (dropping memory never touches the loads)
+    let overlap = rng.chance(0.3);
     let inst = match Instance::new(&g) {
-        Ok(i) => i,
+        Ok(i) => i.with_overlap(overlap),
         // a cycle through two leaves of one class, or no device for a node
         Err(_) => return Ok(()),
     };
