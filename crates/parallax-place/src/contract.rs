@@ -94,7 +94,25 @@ impl Contraction {
         Contraction::build(inst, fold_trivial, true, false)
     }
 
-    fn build(inst: &Instance, fold_trivial: bool, all_edges: bool, forced: bool) -> Contraction {
+    /// The nodes that [`Contraction::restricted`] folds into a neighbouring group: members
+    /// of zero-time, accelerator-supported groups with a single neighbour (repeatedly),
+    /// whatever their memory.
+    ///
+    /// Setting the memory of exactly these nodes to 0 gives a *relaxation* that folds as
+    /// far as the restriction (see `solve_contiguous`): with zero memory the folding is
+    /// exact, and dropping memory only loosens the constraints.
+    ///
+    /// # Complexity
+    /// That of [`Contraction::new`].
+    pub fn restriction_folds(inst: &Instance) -> Vec<bool> {
+        let (_, mut uf) = Contraction::class_graph(inst, false);
+        let folded = fold_trivial_groups(inst, &mut uf, true);
+        (0..inst.len()).map(|u| folded[inst.class[u]]).collect()
+    }
+
+    /// The class-level order graph (deduplicated edges) and the union-find that fuses its
+    /// strongly connected pieces.
+    fn class_graph(inst: &Instance, all_edges: bool) -> (BTreeSet<(usize, usize)>, UnionFind) {
         let n = inst.len();
         let members = inst.class_members();
         let nc = inst.classes;
@@ -130,51 +148,16 @@ impl Contraction {
         for c in 0..nc {
             uf.union(c, comp[c]);
         }
+        (cedges, uf)
+    }
+
+    fn build(inst: &Instance, fold_trivial: bool, all_edges: bool, forced: bool) -> Contraction {
+        let n = inst.len();
+        let nc = inst.classes;
+        let (cedges, mut uf) = Contraction::class_graph(inst, all_edges);
         if fold_trivial {
             let memory_never_binds = forced || inst.total_size() <= inst.devices.accelerator_memory;
-            loop {
-                let mut changed = false;
-                // aggregate per current root
-                let mut roots: Vec<usize> = (0..nc).map(|c| uf.find(c)).collect();
-                let mut time = vec![0.0f64; nc];
-                let mut size = vec![0.0f64; nc];
-                let mut sup = vec![true; nc];
-                for u in 0..n {
-                    let r = roots[inst.class[u]];
-                    time[r] += inst.p_acc[u] + inst.p_cpu[u];
-                    size[r] += inst.size[u];
-                    sup[r] &= inst.supported[u];
-                }
-                let mut neigh: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nc];
-                for u in 0..n {
-                    for &v in &inst.succ[u] {
-                        let (a, b) = (roots[inst.class[u]], roots[inst.class[v]]);
-                        if a != b {
-                            neigh[a].insert(b);
-                            neigh[b].insert(a);
-                        }
-                    }
-                }
-                for r in 0..nc {
-                    if roots[r] != r {
-                        continue;
-                    }
-                    if time[r] == 0.0
-                        && sup[r]
-                        && (size[r] == 0.0 || memory_never_binds)
-                        && neigh[r].len() == 1
-                    {
-                        let m = *neigh[r].iter().next().unwrap_or(&r);
-                        uf.union(r, m);
-                        changed = true;
-                        break;
-                    }
-                }
-                if !changed {
-                    break;
-                }
-                roots.clear();
-            }
+            fold_trivial_groups(inst, &mut uf, memory_never_binds);
         }
         // groups: roots renumbered, then topologically sorted
         let root_of_class: Vec<usize> = (0..nc).map(|c| uf.find(c)).collect();
@@ -272,6 +255,57 @@ impl Contraction {
     /// Whether there are no groups.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+}
+
+/// Folds trivial groups — zero time, accelerator-supported, one neighbour group, and zero
+/// memory unless `any_memory` — into their neighbour, one at a time until none is left.
+/// Returns, per class, whether it was folded into another group.
+///
+/// O(n + m) per fold, O(n·(n + m)) in all.
+fn fold_trivial_groups(inst: &Instance, uf: &mut UnionFind, any_memory: bool) -> Vec<bool> {
+    let n = inst.len();
+    let nc = inst.classes;
+    let mut folded = vec![false; nc];
+    loop {
+        // aggregate per current root
+        let roots: Vec<usize> = (0..nc).map(|c| uf.find(c)).collect();
+        let mut time = vec![0.0f64; nc];
+        let mut size = vec![0.0f64; nc];
+        let mut sup = vec![true; nc];
+        for u in 0..n {
+            let r = roots[inst.class[u]];
+            time[r] += inst.p_acc[u] + inst.p_cpu[u];
+            size[r] += inst.size[u];
+            sup[r] &= inst.supported[u];
+        }
+        let mut neigh: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nc];
+        for u in 0..n {
+            for &v in &inst.succ[u] {
+                let (a, b) = (roots[inst.class[u]], roots[inst.class[v]]);
+                if a != b {
+                    neigh[a].insert(b);
+                    neigh[b].insert(a);
+                }
+            }
+        }
+        let trivial = (0..nc).find(|&r| {
+            roots[r] == r
+                && time[r] == 0.0
+                && sup[r]
+                && (size[r] == 0.0 || any_memory)
+                && neigh[r].len() == 1
+        });
+        let Some(r) = trivial else {
+            return folded;
+        };
+        let m = *neigh[r].iter().next().unwrap_or(&r);
+        for c in 0..nc {
+            if roots[c] == r {
+                folded[c] = true;
+            }
+        }
+        uf.union(r, m);
     }
 }
 

@@ -311,13 +311,17 @@ impl Ctx<'_> {
 /// CPUs); [`PlaceError::Verification`] if the reconstructed placement fails re-verification.
 ///
 /// When memory can bind (the nodes do not all fit on one accelerator), zero-time groups
-/// with a size cannot be folded exactly, and the lattice can grow by orders of magnitude
-/// (GNMT: 17,914 → 3.1 million ideals). The solver then bounds the optimum from both sides
-/// first: the same DP without the memory limit (a relaxation, folded exactly) gives a lower
-/// bound — and the answer, when its placement happens to fit; the DP with sized zero-time
-/// groups folded anyway (a restriction, like the authors' C++ DP) gives a valid placement.
-/// When the two meet, that placement is optimal; otherwise the exact DP runs on the
-/// unfolded lattice, pruned by the better placement and with the relaxation's bound.
+/// with a size cannot be folded exactly, and unfolded they multiply the lattice (GNMT:
+/// 17,914 → 3.1 million ideals). The solver then *relaxes and refines*: it drops the memory
+/// of the nodes that [`Contraction::restricted`] folds (any instance with some memory
+/// dropped is a relaxation, and with zero memory these groups fold exactly, so the lattice
+/// stays as small as without memory) and solves that exactly. Its optimum is a lower bound,
+/// and the answer when its placement keeps the real memory limit. Otherwise the optimum of
+/// the restriction (sized zero-time groups folded anyway, like the authors' C++ DP) is a
+/// valid placement; when the two meet it is optimal. Otherwise the memory of the dropped
+/// nodes that sit on an over-full accelerator is restored and the next relaxation is
+/// solved, pruned by the best placement so far and with the bound so far, until one fits
+/// or meets it; at worst every node keeps its memory and the last round is the exact DP.
 ///
 /// # Complexity
 /// With g groups, I ideals of the group DAG, P visited ideal pairs, k' = min(k, classes)
@@ -326,7 +330,10 @@ impl Ctx<'_> {
 /// - Time: **O(g²·(deg + k'l') + I·(g + m_g) + P·(deg + k'l'))** — the chain-DP heuristic,
 ///   ideal enumeration, and the DP, which visits for each ideal only the sub-ideals whose
 ///   difference still fits under the upper bound (time, memory and support are monotone)
-///   with an incremental cut cost. Up to three such runs when memory binds.
+///   with an incremental cut cost. When memory binds, one run per refinement round plus
+///   the restriction; each round restores memory to at least one node, so there are at
+///   most (dropped nodes + 1) rounds — on the shipped graphs capped at 15–50 % of their
+///   memory, at most 2 rounds (I and P of the last round dominate).
 /// - Auxiliary space: **O(I·(g/64 + k'l') + g·k'l')** — the ideals' bitsets and Hasse
 ///   diagram, the DP table (checked against [`Limits::max_table_bytes`] before it is
 ///   allocated) and the chain DP; pairs are never stored.
@@ -372,34 +379,158 @@ pub fn solve_contiguous(
             user_k,
         );
     }
-    // Memory can bind, so sized zero-time groups cannot be folded exactly and the lattice
-    // can be far larger. Bound the optimum from both sides first:
-    // (1) relaxation: the same instance without the memory limit (folds exactly);
-    let mut relaxed = inst.clone();
-    relaxed.devices.accelerator_memory = f64::INFINITY;
-    let relax = dp_solve(
-        &relaxed,
-        Contraction::new(&relaxed, true),
-        limits,
-        deadline,
-        None,
-        0.0,
-        user_k,
-    )?;
-    let relax_lb = match relax.status {
-        ProofStatus::Optimal => relax.placement.max_load,
-        ProofStatus::Stopped { lower_bound, .. } => lower_bound,
-    };
-    let relax_fits = relax.status.is_optimal() && relax_slots_fit(inst, &relax.placement);
-    if relax_fits {
-        return Ok(ThroughputSolution {
-            placement: relax.placement,
-            status: ProofStatus::Optimal,
-            stats: relax.stats,
-        });
+    // Memory can bind, so sized zero-time groups cannot be folded exactly, and unfolded
+    // they can multiply the lattice. Solve relaxations that drop the memory of some of
+    // them (with zero memory they fold exactly, so the lattice stays small) and refine:
+    let mut zeroed = Contraction::restriction_folds(inst);
+    let mut lb = 0.0f64;
+    // the best valid placement known
+    let mut incumbent: Option<Placement> = None;
+    let mut first = true;
+    // pairs visited over all rounds
+    let mut pairs = 0u64;
+    loop {
+        let relaxed = with_memory_dropped(inst, &zeroed);
+        // the pair budget covers all rounds together
+        let round_limits = Limits {
+            max_pairs: limits.max_pairs.map(|m| m.saturating_sub(pairs)),
+            ..limits.clone()
+        };
+        let sol = match dp_solve(
+            &relaxed,
+            Contraction::new(&relaxed, true),
+            &round_limits,
+            deadline,
+            incumbent.clone(),
+            lb,
+            user_k,
+        ) {
+            Ok(sol) => sol,
+            // infeasible even with less memory: infeasible
+            Err(PlaceError::InfeasibleMemory { accelerators, .. }) => {
+                return Err(PlaceError::InfeasibleMemory {
+                    accelerators,
+                    memory: mem,
+                    total_size: inst.total_size(),
+                })
+            }
+            // stopped before any placement of the relaxation: the best valid one, if any
+            Err(e @ PlaceError::Unsupported(_)) => {
+                let stats = DpStats {
+                    pairs,
+                    ..DpStats::default()
+                };
+                return match incumbent {
+                    Some(i) => Ok(stopped_with(i, lb, StopReason::TimeLimit, stats)),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        pairs += sol.stats.pairs;
+        let stats = DpStats { pairs, ..sol.stats };
+        let slot = slot_of(inst, &sol.placement);
+        let fits = violations(inst, &slot).is_empty();
+        if fits {
+            // a placement of the relaxation that keeps the real memory limit
+            keep_better(&mut incumbent, evaluate(inst, &slot));
+        }
+        if let ProofStatus::Stopped {
+            reason,
+            lower_bound,
+            ..
+        } = sol.status
+        {
+            lb = lb.max(lower_bound);
+            if incumbent.is_none() && first {
+                incumbent = restriction(inst, limits, deadline, user_k)?;
+            }
+            return match incumbent {
+                Some(i) => Ok(stopped_with(i, lb, reason, stats)),
+                None => Err(PlaceError::Unsupported(format!(
+                    "the exact DP stopped ({reason}) before finding any placement within the memory limit; raise the budget"
+                ))),
+            };
+        }
+        // optimal for a relaxation: a lower bound, and the answer when it fits
+        lb = lb.max(sol.placement.max_load);
+        if fits {
+            return Ok(ThroughputSolution {
+                placement: evaluate(inst, &slot),
+                status: ProofStatus::Optimal,
+                stats,
+            });
+        }
+        if first {
+            // a restriction (fold sized zero-time groups anyway) gives a valid placement
+            first = false;
+            if let Some(r) = restriction(inst, limits, deadline, user_k)? {
+                keep_better(&mut incumbent, r);
+            }
+        }
+        if let Some(i) = &incumbent {
+            if ProofStatus::stopped(StopReason::TimeLimit, lb, i.max_load).is_optimal() {
+                return Ok(ThroughputSolution {
+                    placement: i.clone(),
+                    status: ProofStatus::Optimal,
+                    stats,
+                });
+            }
+        }
+        // refine: keep the memory of the nodes on the accelerators that overflowed
+        let k = inst.devices.accelerators;
+        let mut used = vec![0.0f64; k];
+        for u in 0..inst.len() {
+            if slot[u] < k {
+                used[slot[u]] += inst.size[u];
+            }
+        }
+        let mut changed = false;
+        for u in 0..inst.len() {
+            if zeroed[u] && slot[u] < k && used[slot[u]] > mem {
+                zeroed[u] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            // cannot happen (the relaxation keeps every other node's memory); stay exact
+            if zeroed.iter().all(|&z| !z) {
+                return Err(PlaceError::Verification(
+                    "the exact DP's placement breaks the memory limit".into(),
+                ));
+            }
+            zeroed.iter_mut().for_each(|z| *z = false);
+        }
     }
-    // (2) restriction: fold sized zero-time groups anyway; any placement it finds is valid.
-    let restricted = dp_solve(
+}
+
+/// Keeps `p` when it beats the incumbent (or there is none).
+fn keep_better(incumbent: &mut Option<Placement>, p: Placement) {
+    if incumbent.as_ref().map_or(true, |i| p.max_load < i.max_load) {
+        *incumbent = Some(p);
+    }
+}
+
+/// The instance with the memory of the flagged nodes set to 0: a relaxation.
+fn with_memory_dropped(inst: &Instance, drop: &[bool]) -> Instance {
+    let mut r = inst.clone();
+    for (s, &d) in r.size.iter_mut().zip(drop) {
+        if d {
+            *s = 0.0;
+        }
+    }
+    r
+}
+
+/// The optimum with every sized zero-time group folded anyway (like the authors' C++ DP):
+/// a valid placement (an upper bound), or `None` when the restriction has none in budget.
+fn restriction(
+    inst: &Instance,
+    limits: &Limits,
+    deadline: Deadline,
+    user_k: usize,
+) -> Result<Option<Placement>, PlaceError> {
+    match dp_solve(
         inst,
         Contraction::restricted(inst),
         limits,
@@ -407,37 +538,49 @@ pub fn solve_contiguous(
         None,
         0.0,
         user_k,
-    );
-    let incumbent = match restricted {
-        Ok(r) => {
-            let status =
-                ProofStatus::stopped(StopReason::TimeLimit, relax_lb, r.placement.max_load);
-            if status.is_optimal() {
-                // the restriction meets the relaxation: optimal
-                return Ok(ThroughputSolution { status, ..r });
-            }
-            Some(r.placement)
-        }
-        Err(PlaceError::Verification(e)) => return Err(PlaceError::Verification(e)),
-        Err(_) => None,
-    };
-    // (3) the exact DP, pruned by the best placement so far and bounded below by (1)
-    dp_solve(
-        inst,
-        Contraction::new(inst, true),
-        limits,
-        deadline,
-        incumbent,
-        relax_lb,
-        user_k,
-    )
+    ) {
+        Ok(r) => Ok(Some(r.placement)),
+        Err(PlaceError::Verification(e)) => Err(PlaceError::Verification(e)),
+        Err(_) => Ok(None),
+    }
 }
 
-/// Whether a placement (of the memory-relaxed instance) keeps the real memory limit.
-fn relax_slots_fit(inst: &Instance, p: &Placement) -> bool {
-    p.devices.iter().all(|d| {
-        d.kind == crate::eval::DeviceKind::Cpu || d.memory <= inst.devices.accelerator_memory
-    })
+/// A stop with the best valid placement and a proven lower bound.
+fn stopped_with(
+    placement: Placement,
+    lb: f64,
+    reason: StopReason,
+    stats: DpStats,
+) -> ThroughputSolution {
+    ThroughputSolution {
+        status: ProofStatus::stopped(reason, lb, placement.max_load),
+        placement,
+        stats,
+    }
+}
+
+/// The device slot of every node of an evaluated placement.
+fn slot_of(inst: &Instance, p: &Placement) -> Vec<usize> {
+    let index: std::collections::HashMap<crate::model::NodeId, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(u, &id)| (id, u))
+        .collect();
+    let k = inst.devices.accelerators;
+    let mut slot = vec![usize::MAX; inst.len()];
+    for d in &p.devices {
+        let s = match d.kind {
+            crate::eval::DeviceKind::Accelerator => d.index,
+            crate::eval::DeviceKind::Cpu => k + d.index,
+        };
+        for id in &d.nodes {
+            if let Some(&u) = index.get(id) {
+                slot[u] = s;
+            }
+        }
+    }
+    slot
 }
 
 /// The DP on one contraction. `incumbent` (a valid contiguous placement) joins the
