@@ -200,6 +200,22 @@ fn scotch_like(c: &mut Criterion) {
     group.finish();
 }
 
+/// All six max-load baselines together (`baselines::run_all`, what `parallax place` runs after
+/// the DP) on Inception-v3 training, the largest shipped throughput graph. Local search with
+/// restarts dominates. Measured (release, the loaded 2-core VM, load average 4–5,
+/// 2026-12-05, `--warm-up-time 1 --measurement-time 5`, medians): 0.92 s, from 3.18 s before
+/// the local search skipped targets whose work alone exceeds the best maximum (same moves,
+/// same placements).
+fn baselines_inception(c: &mut Criterion) {
+    let mut group = c.benchmark_group("baselines");
+    group.sample_size(10);
+    let inst = instance("throughput/layer_inceptionv3_training.json");
+    group.bench_function("layer_inceptionv3_training", |b| {
+        b.iter(|| parallax_place::baselines::run_all(&inst))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     throughput,
@@ -208,6 +224,7 @@ criterion_group!(
     latency,
     inception,
     latency_inception,
-    scotch_like
+    scotch_like,
+    baselines_inception
 );
 criterion_main!(benches);

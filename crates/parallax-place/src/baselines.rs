@@ -378,6 +378,17 @@ pub(crate) fn local_search_until(
         a.0 < b.0 - 1e-12 * b.0.abs().max(1.0)
             || (a.0 <= b.0 + 1e-12 * b.0.abs().max(1.0) && a.1 < b.1 - 1e-9 * b.1.abs().max(1.0))
     };
+    // the work on each device (Σ p_acc on accelerators, Σ p_cpu on CPUs): a move whose
+    // target's load is surely above the current maximum (its work alone exceeds it) cannot
+    // improve the objective and is skipped without the from-scratch evaluation
+    let work_of = |d: usize, members: &[usize]| -> f64 {
+        if d < k {
+            members.iter().map(|&u| inst.p_acc[u]).sum()
+        } else {
+            members.iter().map(|&u| inst.p_cpu[u]).sum()
+        }
+    };
+    let mut work: Vec<f64> = (0..nd).map(|d| work_of(d, &members[d])).collect();
     let mut cur = objective(&loads);
     'search: for _iter in 0..200 {
         let mut best: Option<((f64, f64), usize, usize, f64, f64)> = None;
@@ -386,6 +397,8 @@ pub(crate) fn local_search_until(
                 break 'search;
             }
             let from = slot[con.groups[g][0]];
+            // the source's load without g does not depend on the target
+            let mut lf: Option<f64> = None;
             for to in 0..nd {
                 if to == from
                     || (to < k
@@ -394,18 +407,25 @@ pub(crate) fn local_search_until(
                 {
                     continue;
                 }
+                let added = if to < k { con.p_acc[g] } else { con.p_cpu[g] };
+                let top = best.map_or(cur, |b| b.0).0;
+                if work[to] + added > top + 1e-9 * top.abs().max(1.0) {
+                    continue;
+                }
                 for &u in &con.groups[g] {
                     slot[u] = to;
                 }
-                let from_members: Vec<usize> = members[from]
-                    .iter()
-                    .copied()
-                    .filter(|&u| slot[u] == from)
-                    .collect();
+                let lf = *lf.get_or_insert_with(|| {
+                    let from_members: Vec<usize> = members[from]
+                        .iter()
+                        .copied()
+                        .filter(|&u| slot[u] == from)
+                        .collect();
+                    epoch += 1;
+                    device_load(inst, &slot, from, &from_members, &mut mark, epoch)
+                });
                 let mut to_members = members[to].clone();
                 to_members.extend_from_slice(&con.groups[g]);
-                epoch += 1;
-                let lf = device_load(inst, &slot, from, &from_members, &mut mark, epoch);
                 epoch += 1;
                 let lt = device_load(inst, &slot, to, &to_members, &mut mark, epoch);
                 for &u in &con.groups[g] {
@@ -431,6 +451,8 @@ pub(crate) fn local_search_until(
         members[to].extend_from_slice(&con.groups[g]);
         mem[from] -= con.size[g];
         mem[to] += con.size[g];
+        work[from] = work_of(from, &members[from]);
+        work[to] = work_of(to, &members[to]);
         loads[from] = lf;
         loads[to] = lt;
         cur = obj;
