@@ -270,6 +270,7 @@ impl EngineModel {
             custom_allreduce_max_bytes: CUSTOM_ALLREDUCE.0,
             custom_allreduce_latency_s: CUSTOM_ALLREDUCE.1,
             custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
+            fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -550,6 +551,83 @@ pub struct EngineKernels {
     /// for the group sizes it covers (`None`: the model). Absent in JSON: `None`.
     #[serde(default)]
     pub custom_allreduce_measured: Option<MeasuredAllReduce>,
+    /// The engine's own fused-MoE kernel as measured on this GPU, pricing the MoE layers whose
+    /// shape it covers (`None`: the cost model's kernel). Absent in JSON: `None`.
+    #[serde(default)]
+    pub fused_moe_measured: Option<MeasuredFusedMoe>,
+}
+
+/// TensorRT-LLM's fused-MoE kernel (CUTLASS, gated experts) measured on one GPU kind:
+/// NVIDIA's aiconfigurator sweeps of TensorRT-LLM 1.2.0rc5 (`data/fused-moe/`, Apache-2.0;
+/// bf16 and per-tensor fp8, every expert on one GPU, balanced routing, MoE TP 1–32). The
+/// embedded profiles' own `fused_moe` tables are vLLM's Triton kernel (which SGLang also
+/// runs); TensorRT-LLM's is up to ~1.8× faster at prefill sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasuredFusedMoe {
+    /// On an H100 SXM.
+    TrtllmH100,
+    /// On an H200 SXM.
+    TrtllmH200,
+}
+
+impl MeasuredFusedMoe {
+    /// The table of `engine`'s own kernel on `gpu` (catalogue name), if measured: only
+    /// TensorRT-LLM's, on H100 SXM and H200.
+    pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredFusedMoe> {
+        let g = gpu.to_ascii_uppercase();
+        match engine {
+            EngineKind::Trtllm if g.starts_with("H100") && !g.contains("PCIE") => {
+                Some(MeasuredFusedMoe::TrtllmH100)
+            }
+            EngineKind::Trtllm if g.starts_with("H200") => Some(MeasuredFusedMoe::TrtllmH200),
+            _ => None,
+        }
+    }
+
+    /// The measured table as a profiled cost model (the embedded profile of the GPU with
+    /// this `fused_moe` table), so that lookups follow the profile format's rules.
+    fn model(self) -> &'static parallax_hw::profile::ProfiledCostModel {
+        use parallax_hw::profile::{embedded_h100, embedded_h200, import, ProfiledCostModel};
+        use std::sync::OnceLock;
+        static CELLS: [OnceLock<ProfiledCostModel>; 2] = [OnceLock::new(), OnceLock::new()];
+        CELLS[self as usize].get_or_init(|| {
+            let (file, text, mut profile, gpu) = match self {
+                MeasuredFusedMoe::TrtllmH100 => (
+                    "<embedded fused-moe/h100_sxm-trtllm-1.2.0rc5.csv>",
+                    include_str!("../data/fused-moe/h100_sxm-trtllm-1.2.0rc5.csv"),
+                    (*embedded_h100()).clone(),
+                    "H100-SXM",
+                ),
+                MeasuredFusedMoe::TrtllmH200 => (
+                    "<embedded fused-moe/h200_sxm-trtllm-1.2.0rc5.csv>",
+                    include_str!("../data/fused-moe/h200_sxm-trtllm-1.2.0rc5.csv"),
+                    (*embedded_h200()).clone(),
+                    "H200",
+                ),
+            };
+            // Embedded, fixed data covered by tests: a failure is a build defect.
+            profile.fused_moe = Some(
+                import::aiconfigurator_fused_moe(file, text)
+                    .expect("embedded fused-MoE tables are valid"),
+            );
+            let gpu = parallax_hw::catalog::gpu(gpu).expect("catalogue GPU");
+            ProfiledCostModel::new(
+                &profile,
+                std::sync::Arc::new(parallax_hw::RooflineModel::calibrated(&gpu)),
+            )
+            .expect("embedded fused-MoE tables are valid")
+        })
+    }
+
+    /// Seconds of `op` from the measured kernel, or `None` when the table lacks its shape
+    /// (dtype, local experts, top-k, hidden, width per GPU) or the experts are not gated.
+    pub fn seconds(self, op: &parallax_ir::FusedMoe) -> Option<f64> {
+        if !op.gated {
+            return None;
+        }
+        self.model().profiled_fused_moe(op)
+    }
 }
 
 /// An engine's custom all-reduce measured on one GPU kind: NVIDIA's aiconfigurator sweeps
@@ -708,6 +786,7 @@ impl Default for EngineKernels {
             custom_allreduce_max_bytes: 0.0,
             custom_allreduce_latency_s: 0.0,
             custom_allreduce_measured: None,
+            fused_moe_measured: None,
         }
     }
 }
@@ -762,7 +841,10 @@ impl parallax_hw::CostModel for EngineCost {
         self.inner.gemm(g)
     }
     fn fused_moe(&self, op: &parallax_ir::FusedMoe) -> f64 {
-        self.inner.fused_moe(op)
+        self.kernels
+            .fused_moe_measured
+            .and_then(|m| m.seconds(op))
+            .unwrap_or_else(|| self.inner.fused_moe(op))
     }
     fn prefill_attention(
         &self,
