@@ -163,7 +163,13 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
-        .map(|s| s.parse::<EngineKind>().expect("--only vllm|sglang|trtllm"));
+        .map(|s| match s.parse::<EngineKind>() {
+            Ok(k) => k,
+            Err(_) => {
+                eprintln!("fit_engines: --only expects vllm, sglang or trtllm, not `{s}`");
+                std::process::exit(2)
+            }
+        });
     for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
         if only.is_some_and(|o| o != kind) {
             continue;
