@@ -489,10 +489,32 @@ pub(crate) fn row_engine(
     if let Some(a) = opts.schedule_ahead {
         engine.schedule_ahead = a;
     }
+    if opts.engine.is_none()
+        && p.engine == EngineKind::Sglang
+        && sglang_mixed_chunk(&p.engine_version)
+    {
+        engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
+    }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
     }
     engine
+}
+
+/// Whether aiconfigurator deployed SGLang `version` with `--enable-mixed-chunk` (prefill chunks
+/// ride with the running decodes, as our `sarathi` policy runs them): its generator sets
+/// `enable_mixed_chunk = true` for aggregated SGLang workers, and passes the flag since its
+/// commit 07a3779 (2026-01-19); the launch templates of SGLang 0.5.6.post2 and later were
+/// added after that (0.5.6.post2 on 2026-01-23), those of 0.5.1–0.5.4 before (their rows
+/// predate the fix). An empty or unparsable version: SGLang's own default (no mixing).
+pub(crate) fn sglang_mixed_chunk(version: &str) -> bool {
+    let mut parts = version.split(|c: char| c == '.' || !c.is_ascii_alphanumeric());
+    let mut num = || parts.next().and_then(|x| x.parse::<u32>().ok());
+    match (num(), num(), num()) {
+        (Some(major), Some(minor), Some(patch)) => (major, minor, patch) >= (0, 5, 6),
+        (Some(major), Some(minor), None) => (major, minor) > (0, 5),
+        _ => false,
+    }
 }
 
 /// The closed-loop benchmark of a load point on `sim` (aggregated or disaggregated): every
@@ -638,5 +660,35 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
         tpot: pairs(&all, false),
         by_engine,
         rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sglang_mixed_chunk;
+
+    #[test]
+    fn sglang_versions_deployed_with_mixed_chunks() {
+        for v in [
+            "0.5.6.post2",
+            "0.5.6",
+            "0.5.8",
+            "0.5.10.post1",
+            "0.6",
+            "1.0.0",
+        ] {
+            assert!(sglang_mixed_chunk(v), "{v}");
+        }
+        for v in [
+            "0.5.1.post1",
+            "0.5.4.post3",
+            "0.5.5",
+            "0.5",
+            "0.4.9",
+            "",
+            "latest",
+        ] {
+            assert!(!sglang_mixed_chunk(v), "{v}");
+        }
     }
 }
