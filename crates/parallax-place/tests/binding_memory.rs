@@ -8,10 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{brute_max_load, close, Rng};
-use parallax_place::{
-    load_graph, solve_contiguous, Devices, Edge, Graph, Instance, Limits, Node, PlaceError,
-};
+use common::{close, dp_equals_brute_force, Rng};
+use parallax_place::{load_graph, solve_contiguous, Devices, Edge, Graph, Instance, Limits, Node};
 use proptest::prelude::*;
 
 /// A few compute nodes plus zero-time nodes hanging off them (sources or sinks, sometimes
@@ -89,28 +87,7 @@ fn check(seed: u64, core: usize, leaves: usize, k: usize, l: usize) -> Result<()
         // a cycle through two leaves of one class, or no device for a node
         Err(_) => return Ok(()),
     };
-    let brute = brute_max_load(&inst, true);
-    match (solve_contiguous(&inst, &Limits::default()), brute) {
-        (Ok(sol), Some(b)) => {
-            prop_assert!(sol.status.is_optimal());
-            prop_assert!(
-                close(sol.placement.max_load, b, 1e-9),
-                "dp {} brute {} graph {}",
-                sol.placement.max_load,
-                b,
-                g.to_json()
-            );
-        }
-        (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
-        (got, b) => {
-            return Err(TestCaseError::fail(format!(
-                "dp {:?} vs brute {b:?} on {}",
-                got.map(|s| s.placement.max_load),
-                g.to_json()
-            )))
-        }
-    }
-    Ok(())
+    dp_equals_brute_force(&inst, &g)
 }
 
 proptest! {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{brute_max_load, close, random_graph, Rng};
+use common::{brute_max_load, close, dp_equals_brute_force, random_graph, Rng};
 use parallax_place::{solve_contiguous, Instance, Limits, PlaceError};
 use proptest::prelude::*;
 
@@ -24,28 +24,7 @@ fn check_with(seed: u64, n: usize, k: usize, l: usize, overlap: bool) -> Result<
         }
         Err(e) => return Err(TestCaseError::fail(format!("unexpected {e}"))),
     };
-    let brute = brute_max_load(&inst, true);
-    match (solve_contiguous(&inst, &Limits::default()), brute) {
-        (Ok(sol), Some(b)) => {
-            prop_assert!(sol.status.is_optimal());
-            prop_assert!(
-                close(sol.placement.max_load, b, 1e-9),
-                "dp {} brute {} graph {}",
-                sol.placement.max_load,
-                b,
-                g.to_json()
-            );
-        }
-        (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
-        (got, b) => {
-            return Err(TestCaseError::fail(format!(
-                "dp {:?} vs brute {b:?} on {}",
-                got.map(|s| s.placement.max_load),
-                g.to_json()
-            )))
-        }
-    }
-    Ok(())
+    dp_equals_brute_force(&inst, &g)
 }
 
 proptest! {

@@ -139,3 +139,35 @@ pub fn brute_max_load_where(inst: &Instance, keep: impl Fn(&[usize]) -> bool) ->
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
 }
+
+/// The contiguous DP on `inst` (built from `g`) proves the brute-force optimum, or both find
+/// the memory infeasible; a failure shows `g` as JSON.
+pub fn dp_equals_brute_force(
+    inst: &Instance,
+    g: &Graph,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    use parallax_place::{solve_contiguous, Limits, PlaceError};
+    use proptest::prelude::*;
+    let brute = brute_max_load(inst, true);
+    match (solve_contiguous(inst, &Limits::default()), brute) {
+        (Ok(sol), Some(b)) => {
+            prop_assert!(sol.status.is_optimal());
+            prop_assert!(
+                close(sol.placement.max_load, b, 1e-9),
+                "dp {} brute {} graph {}",
+                sol.placement.max_load,
+                b,
+                g.to_json()
+            );
+        }
+        (Err(PlaceError::InfeasibleMemory { .. }), None) => {}
+        (got, b) => {
+            return Err(TestCaseError::fail(format!(
+                "dp {:?} vs brute {b:?} on {}",
+                got.map(|s| s.placement.max_load),
+                g.to_json()
+            )))
+        }
+    }
+    Ok(())
+}
