@@ -578,14 +578,14 @@ impl MeasuredFusedMoe {
     /// The table of `engine`'s own kernel on `gpu` (catalogue name), if measured: only
     /// TensorRT-LLM's, on H100 SXM and H200.
     pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredFusedMoe> {
-        let g = gpu.to_ascii_uppercase();
-        match engine {
-            EngineKind::Trtllm if g.starts_with("H100") && !g.contains("PCIE") => {
-                Some(MeasuredFusedMoe::TrtllmH100)
-            }
-            EngineKind::Trtllm if g.starts_with("H200") => Some(MeasuredFusedMoe::TrtllmH200),
-            _ => None,
+        if engine != EngineKind::Trtllm {
+            return None;
         }
+        Some(if measured_gpu_is_h200(gpu)? {
+            MeasuredFusedMoe::TrtllmH200
+        } else {
+            MeasuredFusedMoe::TrtllmH100
+        })
     }
 
     /// The measured table as a profiled cost model (the embedded profile of the GPU with
@@ -649,6 +649,19 @@ pub enum MeasuredAllReduce {
     TrtllmH200,
 }
 
+/// The GPU kinds the engines' kernels were measured on, by catalogue name: `Some(false)` for an
+/// H100 SXM, `Some(true)` for an H200, `None` for any other (the H100 PCIe included).
+fn measured_gpu_is_h200(gpu: &str) -> Option<bool> {
+    let g = gpu.to_ascii_uppercase();
+    if g.starts_with("H100") && !g.contains("PCIE") {
+        Some(false)
+    } else if g.starts_with("H200") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 /// `(group size, [(bytes per rank, seconds)])` curves of one measured table, bytes ascending.
 type AllReduceCurves = Vec<(u32, Vec<(f64, f64)>)>;
 
@@ -656,18 +669,13 @@ impl MeasuredAllReduce {
     /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM or H200), if
     /// measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's derives from it).
     pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredAllReduce> {
-        let g = gpu.to_ascii_uppercase();
-        let (h100, h200) = (
-            g.starts_with("H100") && !g.contains("PCIE"),
-            g.starts_with("H200"),
-        );
-        match (engine, h100, h200) {
-            (EngineKind::Trtllm, true, _) => Some(MeasuredAllReduce::TrtllmH100),
-            (EngineKind::Trtllm, _, true) => Some(MeasuredAllReduce::TrtllmH200),
-            (_, true, _) => Some(MeasuredAllReduce::VllmH100),
-            (_, _, true) => Some(MeasuredAllReduce::VllmH200),
-            _ => None,
-        }
+        let h200 = measured_gpu_is_h200(gpu)?;
+        Some(match (engine == EngineKind::Trtllm, h200) {
+            (true, false) => MeasuredAllReduce::TrtllmH100,
+            (true, true) => MeasuredAllReduce::TrtllmH200,
+            (false, false) => MeasuredAllReduce::VllmH100,
+            (false, true) => MeasuredAllReduce::VllmH200,
+        })
     }
 
     fn text(self) -> (&'static str, &'static str) {
