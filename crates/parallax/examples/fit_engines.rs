@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p parallax --example fit_engines            # errors with the presets
 //! cargo run --release -p parallax --example fit_engines -- --grid  # grid search per engine
+//! cargo run --release -p parallax --example fit_engines -- --stagger-rows  # per row, by stagger
 //! ```
 //!
 //! Data: `crates/parallax/data/serving/aiconfigurator/silicon_train.csv` (the development
@@ -90,6 +91,49 @@ fn main() {
                 r.predicted_ttft_ms, p.ttft_ms, r.ttft_error_pct, r.predicted_tpot_ms, p.tpot_ms, r.tpot_error_pct,
                 r.skipped.as_deref().unwrap_or("")
             );
+        }
+    }
+    if args.iter().any(|a| a == "--stagger-rows") {
+        let sts = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0];
+        let reps: Vec<_> = sts
+            .iter()
+            .map(|&st| {
+                validate_load_points(
+                    "dev",
+                    &points,
+                    &LoadPointOptions {
+                        stagger: st,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        for (i, r) in reps[0].rows.iter().enumerate() {
+            let p = &r.point;
+            print!(
+                "ROW {} {} {} tp{} isl {} osl {} c {:?} q {} meas {:.2} {:.3} pred",
+                p.line,
+                p.engine.name(),
+                p.system,
+                p.tp,
+                p.isl,
+                p.osl,
+                p.concurrency,
+                if p.quantization.is_empty() {
+                    "bf16"
+                } else {
+                    &p.quantization
+                },
+                p.ttft_ms,
+                p.tpot_ms
+            );
+            for rep in &reps {
+                print!(
+                    " {:.2}/{:.3}",
+                    rep.rows[i].predicted_ttft_ms, rep.rows[i].predicted_tpot_ms
+                );
+            }
+            println!();
         }
     }
     if args.iter().any(|a| a == "--stagger") {

@@ -353,11 +353,13 @@ pub struct LoadPointReport {
 }
 
 /// How far apart the benchmark's clients start, as a fraction of one request's lifetime
-/// (0: all at once, 1: evenly spread). Real benchmarks start every client at once, and the
-/// resulting waves of identical requests persist, partly smeared by timing noise that the
-/// simulator does not model; this fraction stands for that smearing. Fitted on the
-/// development load points with the engines' host terms (`examples/fit_engines.rs`).
-pub const CLIENT_STAGGER: f64 = 0.1;
+/// (0: all at once, 1: evenly spread). The benchmarks start every client at once (aiperf
+/// `--concurrency`), and so does the simulation: 0. The waves of identical requests that
+/// this starts break up as the engine's token budget splits them, in the simulation as on
+/// the engines. A positive value spreads the clients' first requests (for studies: the
+/// development rows' median TTFT error is 40.9 % at 0 and 43.4 % at 0.1, see
+/// `examples/fit_engines.rs`).
+pub const CLIENT_STAGGER: f64 = 0.0;
 
 /// Settings of [`validate_load_points`].
 #[derive(Debug, Clone)]
@@ -495,6 +497,11 @@ pub(crate) fn row_engine(
     {
         engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
     }
+    if opts.engine.is_none() && p.mode == "agg" {
+        if let Some(tokens) = aiconfigurator_token_budget(p) {
+            engine.scheduler.max_num_batched_tokens = tokens;
+        }
+    }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
     }
@@ -508,21 +515,59 @@ pub(crate) fn row_engine(
 /// added after that (0.5.6.post2 on 2026-01-23), those of 0.5.1–0.5.4 before (their rows
 /// predate the fix). An empty or unparsable version: SGLang's own default (no mixing).
 pub(crate) fn sglang_mixed_chunk(version: &str) -> bool {
-    let mut parts = version.split(|c: char| c == '.' || !c.is_ascii_alphanumeric());
-    let mut num = || parts.next().and_then(|x| x.parse::<u32>().ok());
-    match (num(), num(), num()) {
-        (Some(major), Some(minor), Some(patch)) => (major, minor, patch) >= (0, 5, 6),
-        (Some(major), Some(minor), None) => (major, minor) > (0, 5),
+    version_at_least(version, (0, 5, 6))
+}
+
+/// Whether an engine `version` such as `0.5.6.post2` or `1.3.0rc1` is at least `min`
+/// (major, minor, patch; a missing patch counts as 0 and a pre-release suffix is ignored). An
+/// empty or unparsable version: false.
+fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
+    let mut parts = version.split('.');
+    let mut num = |full: bool| {
+        parts.next().and_then(|x| {
+            let digits: String = x.chars().take_while(char::is_ascii_digit).collect();
+            // a major or minor part must be all digits; a patch may carry `rc1`, `post2`, ...
+            if digits.is_empty() || (full && digits.len() != x.len()) {
+                None
+            } else {
+                digits.parse::<u32>().ok()
+            }
+        })
+    };
+    match (num(true), num(true), num(false)) {
+        (Some(major), Some(minor), patch) => (major, minor, patch.unwrap_or(0)) >= min,
         _ => false,
+    }
+}
+
+/// The token budget per iteration that aiconfigurator's generator gave an aggregated worker,
+/// for the releases measured after its rule existed (`rule_plugin/{vllm,trtllm}.rule` and
+/// their `benchmark/` variants since commit 95ddf24, 2025-12-04: `agg max_num_tokens =
+/// max_batch_size + isl + 1500`, rounded up to TensorRT-LLM's 32-token KV blocks; vLLM gets
+/// it as `--max-num-batched-tokens`). vLLM 0.12 and TensorRT-LLM 1.2 and later were
+/// measured in 2026; the TensorRT-LLM 1.0 rows come from an earlier campaign and keep the
+/// engine's default. `None`: the preset's budget stands.
+pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
+    let tokens = p
+        .batch_size
+        .unwrap_or(0)
+        .checked_add(p.isl)?
+        .checked_add(1500)?;
+    match p.engine {
+        EngineKind::Vllm if version_at_least(&p.engine_version, (0, 12, 0)) => Some(tokens),
+        EngineKind::Trtllm if version_at_least(&p.engine_version, (1, 2, 0)) => {
+            tokens.checked_next_multiple_of(32)
+        }
+        _ => None,
     }
 }
 
 /// The closed-loop benchmark of a load point on `sim` (aggregated or disaggregated): every
 /// client runs `WARMUP_PER_CLIENT` warm-up and `MEASURED_PER_CLIENT` measured requests.
-/// Pass 1 starts every client at once; its mean request lifetime sets the stagger of pass 2,
-/// whose clients start spread over `stagger ×` that lifetime, as they are in a running
-/// benchmark's steady state (a deterministic simulation would otherwise keep identical
-/// requests in lock-step waves). Returns the measured requests' mean TTFT and TPOT, ms.
+/// Every client starts at once, as the benchmark's do. With a positive `stagger` (a study
+/// setting, see [`CLIENT_STAGGER`]) that run only measures the mean request lifetime, and a
+/// second run starts the clients spread over `stagger ×` that lifetime. Returns the measured
+/// requests' mean TTFT and TPOT, ms.
 pub(crate) fn closed_loop(
     sim: &Simulator,
     p: &LoadPoint,
@@ -550,19 +595,22 @@ pub(crate) fn closed_loop(
         Workload::new(&p.id, requests).map_err(|e| e.to_string())
     };
     let first = sim.run(&workload(0.0)?).map_err(|e| e.to_string())?;
-    let done: Vec<f64> = first.requests[warm..]
-        .iter()
-        .filter(|r| r.completed)
-        .map(|r| r.e2e_s())
-        .collect();
-    let lifetime = if done.is_empty() {
-        0.0
+    let report = if stagger == 0.0 {
+        first
     } else {
-        done.iter().sum::<f64>() / done.len() as f64
+        let done: Vec<f64> = first.requests[warm..]
+            .iter()
+            .filter(|r| r.completed)
+            .map(|r| r.e2e_s())
+            .collect();
+        let lifetime = if done.is_empty() {
+            0.0
+        } else {
+            done.iter().sum::<f64>() / done.len() as f64
+        };
+        sim.run(&workload(stagger * lifetime)?)
+            .map_err(|e| e.to_string())?
     };
-    let report = sim
-        .run(&workload(stagger * lifetime)?)
-        .map_err(|e| e.to_string())?;
     let measured = &report.requests[warm..];
     if let Some(r) = measured.iter().find(|r| !r.completed) {
         return Err(format!(
@@ -665,7 +713,66 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
 
 #[cfg(test)]
 mod tests {
-    use super::sglang_mixed_chunk;
+    use super::{aiconfigurator_token_budget, sglang_mixed_chunk, version_at_least, LoadPoint};
+    use parallax_plan::EngineKind;
+
+    #[test]
+    fn versions_compare_by_release() {
+        assert!(version_at_least("1.3.0rc1", (1, 2, 0)));
+        assert!(version_at_least("1.2.0rc6.post1", (1, 2, 0)));
+        assert!(version_at_least("0.12.0", (0, 12, 0)));
+        assert!(version_at_least("0.14", (0, 12, 0)));
+        assert!(!version_at_least("1.0.0rc3", (1, 2, 0)));
+        assert!(!version_at_least("0.9.2", (0, 12, 0)));
+        assert!(!version_at_least("v0.12.0", (0, 12, 0)));
+        assert!(!version_at_least("0", (0, 0, 0)));
+        assert!(!version_at_least("", (0, 0, 0)));
+    }
+
+    #[test]
+    fn generator_token_budget_by_engine_and_release() {
+        let point = |engine, version: &str, batch_size| LoadPoint {
+            line: 2,
+            id: "x".into(),
+            engine,
+            engine_version: version.into(),
+            model: "Qwen/Qwen3-32B".into(),
+            system: "h100_sxm".into(),
+            mode: "agg".into(),
+            isl: 4000,
+            osl: 500,
+            concurrency: Some(8),
+            tp: 1,
+            pp: 1,
+            batch_size,
+            quantization: String::new(),
+            ttft_ms: 1.0,
+            tpot_ms: 1.0,
+            disagg: None,
+        };
+        // vLLM: bs + isl + 1500 as --max-num-batched-tokens
+        assert_eq!(
+            aiconfigurator_token_budget(&point(EngineKind::Vllm, "0.12.0", Some(8))),
+            Some(5508)
+        );
+        // TensorRT-LLM: the same, rounded up to 32-token blocks
+        assert_eq!(
+            aiconfigurator_token_budget(&point(EngineKind::Trtllm, "1.3.0rc1", Some(8))),
+            Some(5536)
+        );
+        // earlier campaigns and other engines keep the preset's budget
+        for (engine, version) in [
+            (EngineKind::Trtllm, "1.0.0rc3"),
+            (EngineKind::Vllm, "0.11.0"),
+            (EngineKind::Vllm, ""),
+            (EngineKind::Sglang, "0.5.6.post2"),
+        ] {
+            assert_eq!(
+                aiconfigurator_token_budget(&point(engine, version, Some(8))),
+                None
+            );
+        }
+    }
 
     #[test]
     fn sglang_versions_deployed_with_mixed_chunks() {
