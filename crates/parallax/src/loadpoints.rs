@@ -356,9 +356,10 @@ pub struct LoadPointReport {
 /// (0: all at once, 1: evenly spread). The benchmarks start every client at once (aiperf
 /// `--concurrency`), and so does the simulation: 0. The waves of identical requests that
 /// this starts break up as the engine's token budget splits them, in the simulation as on
-/// the engines. A positive value spreads the clients' first requests (for studies: the
-/// development rows' median TTFT error is 40.9 % at 0 and 43.4 % at 0.1, see
-/// `examples/fit_engines.rs`).
+/// the engines. A positive value spreads the clients' first requests (for studies: on the
+/// development rows 0 is at least as good as any spread for every engine and GPU, e.g. the
+/// median TTFT error on vLLM H100 is 37 % at 0, 47 % at 0.1 and 52 % at 0.2;
+/// `fit_engines -- --stagger`).
 pub const CLIENT_STAGGER: f64 = 0.0;
 
 /// Settings of [`validate_load_points`].
@@ -540,13 +541,15 @@ fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
     }
 }
 
-/// The token budget per iteration that aiconfigurator's generator gave an aggregated worker,
-/// for the releases measured after its rule existed (`rule_plugin/{vllm,trtllm}.rule` and
-/// their `benchmark/` variants since commit 95ddf24, 2025-12-04: `agg max_num_tokens =
-/// max_batch_size + isl + 1500`, rounded up to TensorRT-LLM's 32-token KV blocks; vLLM gets
-/// it as `--max-num-batched-tokens`). vLLM 0.12 and TensorRT-LLM 1.2 and later were
-/// measured in 2026; the TensorRT-LLM 1.0 rows come from an earlier campaign and keep the
-/// engine's default. `None`: the preset's budget stands.
+/// The token budget per iteration that aiconfigurator's generator gives an aggregated worker
+/// (every development row comes from its gap-analysis campaign, deployed by that generator):
+/// `max_num_tokens = max_batch_size + isl + 1500`. TensorRT-LLM has had it since the
+/// generator's first version (2025-08; rounded up to 32-token KV blocks since the rule
+/// plugins); vLLM since the generator supports it (commit 95ddf24, 2025-12-04, as
+/// `--max-num-batched-tokens`; vLLM 0.12 is the oldest release with a template). SGLang's
+/// rule (`--max-prefill-tokens isl + 1500`) is not applied: our prefill-first model of it made
+/// the development rows worse (H100 TTFT/TPOT 13.2/4.3 → 13.3/4.9 %, H200 65/8.7 →
+/// 71/9.2 %). `None`: the preset's budget stands.
 pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
     let tokens = p
         .batch_size
@@ -555,7 +558,7 @@ pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
         .checked_add(1500)?;
     match p.engine {
         EngineKind::Vllm if version_at_least(&p.engine_version, (0, 12, 0)) => Some(tokens),
-        EngineKind::Trtllm if version_at_least(&p.engine_version, (1, 2, 0)) => {
+        EngineKind::Trtllm if version_at_least(&p.engine_version, (0, 20, 0)) => {
             tokens.checked_next_multiple_of(32)
         }
         _ => None,
@@ -760,9 +763,14 @@ mod tests {
             aiconfigurator_token_budget(&point(EngineKind::Trtllm, "1.3.0rc1", Some(8))),
             Some(5536)
         );
-        // earlier campaigns and other engines keep the preset's budget
+        assert_eq!(
+            aiconfigurator_token_budget(&point(EngineKind::Trtllm, "1.0.0rc3", Some(64))),
+            Some(5568)
+        );
+        // releases the generator never deployed, and SGLang, keep the preset's budget
         for (engine, version) in [
-            (EngineKind::Trtllm, "1.0.0rc3"),
+            (EngineKind::Trtllm, "0.19.0"),
+            (EngineKind::Trtllm, ""),
             (EngineKind::Vllm, "0.11.0"),
             (EngineKind::Vllm, ""),
             (EngineKind::Sglang, "0.5.6.post2"),
