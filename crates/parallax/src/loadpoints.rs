@@ -7,10 +7,17 @@
 //! simulation of the same benchmark.
 //!
 //! # The simulated benchmark
-//! The benchmark protocol is not recorded in the file; Parallax simulates the convention of
-//! NVIDIA's benchmarking tools (genai-perf / AIPerf): `2 × concurrency` warm-up requests
-//! followed by `10 × concurrency` measured ones, all sent as soon as a client slot frees
-//! ([`parallax_sim::SimConfig::max_concurrency`]); the means are over the measured requests.
+//! The benchmark protocol is not recorded in the file; Parallax simulates the one of
+//! aiconfigurator's own harness (its eval runner: `aiperf profile --concurrency c
+//! --request-count 10c --warmup-request-count 2c --streaming`, fixed lengths, `ignore_eos`).
+//! AIPerf waits for every warm-up response before its profiling phase starts; that phase
+//! sends `c` requests at once and then one whenever a response completes, until `10c` were
+//! sent ([`parallax_sim::SimConfig::max_concurrency`]), and the means are over those `10c`:
+//! the first wave and the final drain included. The warm-up leaves nothing behind that the
+//! simulated engine would keep (no prefix cache here), so only the profiling phase is
+//! simulated. (The harness's later benchmark templates send `50c`, then `20c`, requests; the
+//! development rows fit `10c` best: median TTFT error 23.1 % against 30.6 % at `20c` and
+//! 38.1 % at `50c`.)
 //! The deployment's `batch_size` (its configured maximum of running requests per worker)
 //! becomes the engine's `max_num_seqs`; a concurrency above it means `⌈concurrency /
 //! batch_size⌉` workers (data-parallel replicas behind a round-robin router). Everything else
@@ -33,12 +40,10 @@ use std::collections::BTreeMap;
 pub mod disagg;
 pub use disagg::DisaggShape;
 
-/// Warm-up requests per unit of concurrency.
-pub const WARMUP_PER_CLIENT: usize = 2;
-/// Measured requests per unit of concurrency.
+/// Measured requests per unit of concurrency (the profiling phase; see the module docs).
 pub const MEASURED_PER_CLIENT: usize = 10;
 /// Largest client concurrency a load point may record (aiconfigurator's largest is 552): the
-/// simulation of one point runs `12 × concurrency` requests, twice.
+/// simulation of one point runs `10 × concurrency` requests (twice with a stagger).
 pub const MAX_CONCURRENCY: u32 = 4096;
 
 /// One row of a load-point file.
@@ -353,13 +358,11 @@ pub struct LoadPointReport {
 }
 
 /// How far apart the benchmark's clients start, as a fraction of one request's lifetime
-/// (0: all at once, 1: evenly spread). The benchmarks start every client at once (aiperf
-/// `--concurrency`), and so does the simulation: 0. The waves of identical requests that
-/// this starts break up as the engine's token budget splits them, in the simulation as on
-/// the engines. A positive value spreads the clients' first requests (for studies: on the
-/// development rows 0 is at least as good as any spread for every engine and GPU, e.g. the
-/// median TTFT error on vLLM H100 is 37 % at 0, 47 % at 0.1 and 52 % at 0.2;
-/// `fit_engines -- --stagger`).
+/// (0: all at once, 1: evenly spread). The benchmark's profiling phase starts every client at
+/// once (aiperf `--concurrency`), and so does the simulation: 0. A positive value spreads the
+/// clients' first requests, for studies: on the development rows it is worse for every engine
+/// on H100 (median TTFT error on vLLM 11 % at 0, 23 % at 0.1, 40 % at 0.2; `fit_engines --
+/// --stagger`) and better only for the anomalous vLLM H200 FP8 rows.
 pub const CLIENT_STAGGER: f64 = 0.0;
 
 /// Settings of [`validate_load_points`].
@@ -565,9 +568,9 @@ pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
     }
 }
 
-/// The closed-loop benchmark of a load point on `sim` (aggregated or disaggregated): every
-/// client runs `WARMUP_PER_CLIENT` warm-up and `MEASURED_PER_CLIENT` measured requests.
-/// Every client starts at once, as the benchmark's do. With a positive `stagger` (a study
+/// The profiling phase of a load point's closed-loop benchmark on `sim` (aggregated or
+/// disaggregated; see the module docs): `MEASURED_PER_CLIENT × concurrency` requests, every
+/// client starting at once, as the benchmark's do, all measured. With a positive `stagger` (a study
 /// setting, see [`CLIENT_STAGGER`]) that run only measures the mean request lifetime, and a
 /// second run starts the clients spread over `stagger ×` that lifetime. Returns the measured
 /// requests' mean TTFT and TPOT, ms.
@@ -578,13 +581,12 @@ pub(crate) fn closed_loop(
     stagger: f64,
 ) -> std::result::Result<(f64, f64), String> {
     let c = concurrency as usize;
-    let warm = WARMUP_PER_CLIENT * c;
-    let n = warm + MEASURED_PER_CLIENT * c;
+    let n = MEASURED_PER_CLIENT * c;
     let workload = |e2e: f64| -> std::result::Result<Workload, String> {
         let requests: Vec<Request> = (0..n)
             .map(|i| Request {
                 id: i as u64,
-                // Clients start staggered over one request's lifetime (0 on the first pass).
+                // Clients start staggered over `e2e` (0: all at once).
                 arrival_s: if i < c {
                     e2e * i as f64 / c as f64
                 } else {
@@ -601,7 +603,8 @@ pub(crate) fn closed_loop(
     let report = if stagger == 0.0 {
         first
     } else {
-        let done: Vec<f64> = first.requests[warm..]
+        let done: Vec<f64> = first
+            .requests
             .iter()
             .filter(|r| r.completed)
             .map(|r| r.e2e_s())
@@ -614,7 +617,7 @@ pub(crate) fn closed_loop(
         sim.run(&workload(stagger * lifetime)?)
             .map_err(|e| e.to_string())?
     };
-    let measured = &report.requests[warm..];
+    let measured = &report.requests;
     if let Some(r) = measured.iter().find(|r| !r.completed) {
         return Err(format!(
             "request {} did not complete in the simulation ({})",

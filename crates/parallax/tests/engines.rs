@@ -193,9 +193,9 @@ fn development_load_points_within_stated_errors() {
         .collect();
     let rep = validate_load_points("dev.csv", &pts, &LoadPointOptions::default());
     let limits = [
-        ("vllm", 38.0, 8.0),
-        ("sglang", 15.0, 8.0),
-        ("trtllm", 56.0, 8.0),
+        ("vllm", 13.0, 6.0),
+        ("sglang", 15.0, 6.0),
+        ("trtllm", 42.0, 6.0),
     ];
     for (engine, ttft, tpot) in limits {
         let s = rep
