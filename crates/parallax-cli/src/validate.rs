@@ -249,7 +249,19 @@ fn load_points(
                     p.system.clone(),
                     p.model.clone(),
                     p.disagg.as_ref().map_or_else(
-                        || format!("tp={}", p.tp),
+                        || {
+                            let mut s = format!("tp={}", p.tp);
+                            if p.pp > 1 {
+                                s += &format!(",pp={}", p.pp);
+                            }
+                            if p.attention_dp > 1 {
+                                s += &format!(",adp={}", p.attention_dp);
+                            }
+                            if let Some(e) = p.moe_ep.filter(|&e| e > 1) {
+                                s += &format!(",ep={e}");
+                            }
+                            s
+                        },
                         |d| parallax::loadpoints::disagg::plan_of(d).to_string(),
                     ),
                     format!("{}/{}", p.isl, p.osl),

@@ -74,8 +74,16 @@ pub struct LoadPoint {
     pub tp: u32,
     /// Pipeline-parallel degree (agg rows).
     pub pp: u32,
-    /// Configured maximum of running requests per worker, when recorded.
+    /// Configured maximum of running requests per worker (per attention-data-parallel rank
+    /// with `attention_dp` > 1), when recorded.
     pub batch_size: Option<u32>,
+    /// Attention data-parallel ranks of a worker (agg rows; 1 when the column is missing,
+    /// empty or 0). A worker spans `tp × pp × attention_dp` GPUs.
+    pub attention_dp: u32,
+    /// MoE tensor-parallel degree (agg rows; `None` when missing, empty or 0).
+    pub moe_tp: Option<u32>,
+    /// MoE expert-parallel degree (agg rows; `None` when missing, empty or 0).
+    pub moe_ep: Option<u32>,
     /// GEMM quantisation as written (`fp8`, `fp8_block`, `nvfp4`, …; empty = none).
     pub quantization: String,
     /// Measured mean TTFT, ms.
@@ -129,6 +137,15 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let c_pp = col("pp_size")?;
     let c_ttft = col("silicon_ttft_ms")?;
     let c_tpot = col("silicon_tpot_ms")?;
+    // optional columns (older files lack them)
+    let opt_col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let c_adp = opt_col("attention_dp_size");
+    let c_moe_tp = opt_col("moe_tp_size");
+    let c_moe_ep = opt_col("moe_ep_size");
     const MAX_TOKENS: u32 = parallax_ir::MAX_SEQUENCE_TOKENS;
     const MAX_BATCH: u32 = parallax_ir::MAX_BATCH_SEQUENCES;
     const MAX_GPUS: u32 = parallax_hw::MAX_CLUSTER_GPUS;
@@ -169,6 +186,15 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         })?;
         let mode = f(c_mode).to_ascii_lowercase();
         let agg = mode != "disagg";
+        // an optional degree: empty or 0 (aiconfigurator writes 0 for "not used") is None
+        let degree = |c: Option<usize>, name: &str| -> Result<Option<u32>> {
+            match c {
+                Some(c) if !f(c).is_empty() && f(c) != "0" => {
+                    count(c, name, None, MAX_GPUS).map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
         let batch_size = if f(c_batch).is_empty() {
             None
         } else {
@@ -231,6 +257,21 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 1
             },
             batch_size,
+            attention_dp: if agg {
+                degree(c_adp, "attention_dp_size")?.unwrap_or(1)
+            } else {
+                1
+            },
+            moe_tp: if agg {
+                degree(c_moe_tp, "moe_tp_size")?
+            } else {
+                None
+            },
+            moe_ep: if agg {
+                degree(c_moe_ep, "moe_ep_size")?
+            } else {
+                None
+            },
             quantization: f(c_quant).to_ascii_lowercase(),
             ttft_ms: ms(c_ttft, "silicon_ttft_ms")?,
             tpot_ms: ms(c_tpot, "silicon_tpot_ms")?,
@@ -409,8 +450,11 @@ pub fn predict_load_point(
         .concurrency
         .ok_or("no client concurrency recorded (provenance, id or batch_size)")?;
     let (gpu, model) = row_model(p)?;
-    // `batch_size` is per worker: a concurrency above it means several workers (replicas).
-    let workers = match p.batch_size {
+    // `batch_size` is per attention-DP rank: a concurrency above a worker's `batch_size ×
+    // attention_dp` means several workers (replicas).
+    let adp = p.attention_dp.max(1);
+    let per_worker = p.batch_size.map(|b| b.saturating_mul(adp));
+    let workers = match per_worker {
         Some(b) if b < concurrency => concurrency.div_ceil(b),
         _ => 1,
     };
@@ -420,7 +464,10 @@ pub fn predict_load_point(
             p.batch_size.unwrap_or(0)
         ));
     }
-    let per_replica = p.tp.checked_mul(p.pp).ok_or("tp × pp overflows")?;
+    let width = p.tp.checked_mul(adp).ok_or("tp × attention_dp overflows")?;
+    let per_replica = width
+        .checked_mul(p.pp)
+        .ok_or("tp × attention_dp × pp overflows")?;
     let gpus = per_replica
         .checked_mul(workers)
         .ok_or("tp × pp × workers overflows")?;
@@ -432,8 +479,8 @@ pub fn predict_load_point(
         format!("{workers}x{per_replica}x{gpu}")
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let engine = row_engine(p, opts, &model, &cluster, p.tp, p.batch_size);
-    let plan = Plan::new(workers, p.pp, p.tp);
+    let engine = row_engine(p, opts, &model, &cluster, width, per_worker);
+    let plan = row_plan(p, &model, workers)?;
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,
@@ -449,6 +496,61 @@ pub fn predict_load_point(
     };
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
     closed_loop(&sim, p, concurrency, opts.stagger)
+}
+
+/// The plan of an aggregated load point's deployment, aiconfigurator's parallel mapping:
+/// `workers` replicas of `pp` stages of `tp × attention_dp` GPUs; attention (and dense MLPs)
+/// as `attention_dp` groups of `tp` GPUs, each serving its own requests; MoE layers as
+/// `moe_ep` expert groups of `moe_tp` GPUs, where `moe_tp × moe_ep = tp × attention_dp` (one
+/// of them given infers the other; neither: tensor parallelism over the whole width).
+///
+/// # Errors
+/// A message naming the degrees when they do not fit together.
+pub(crate) fn row_plan(
+    p: &LoadPoint,
+    model: &Model,
+    workers: u32,
+) -> std::result::Result<Plan, String> {
+    let adp = p.attention_dp.max(1);
+    let width = p.tp.saturating_mul(adp);
+    let has = |kind: fn(&parallax_ir::Cell) -> bool| {
+        model.runs.iter().any(|r| r.block.cells.iter().any(kind))
+    };
+    let mut plan = Plan::new(workers, p.pp, width);
+    if adp > 1 {
+        plan = plan.with_attn(adp, p.tp);
+        if has(|c| matches!(c, parallax_ir::Cell::Mlp(_))) {
+            plan = plan.with_mlp(adp, p.tp);
+        }
+    }
+    if has(|c| matches!(c, parallax_ir::Cell::Moe(_))) {
+        let infer = |given: u32, name: &str| {
+            if width % given == 0 {
+                Ok(width / given)
+            } else {
+                Err(format!(
+                    "{name} {given} does not divide tp_size × attention_dp_size = {width}"
+                ))
+            }
+        };
+        let (mtp, mep) = match (p.moe_tp, p.moe_ep) {
+            (None, None) => (width, 1),
+            (Some(t), None) => (t, infer(t, "moe_tp_size")?),
+            (None, Some(e)) => (infer(e, "moe_ep_size")?, e),
+            (Some(t), Some(e)) => (t, e),
+        };
+        if mtp.saturating_mul(mep) != width {
+            return Err(format!(
+                "moe_tp_size {mtp} × moe_ep_size {mep} must equal tp_size {} × \
+                 attention_dp_size {adp} = {width}",
+                p.tp
+            ));
+        }
+        if (mtp, mep) != (width, 1) {
+            plan = plan.with_moe(mep, mtp);
+        }
+    }
+    Ok(plan)
 }
 
 /// The GPU name and model of a load point (a quantised checkpoint is its base model with the
@@ -559,10 +661,14 @@ pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
         .unwrap_or(0)
         .checked_add(p.isl)?
         .checked_add(1500)?;
+    // each attention-DP rank schedules its own share under the budget
+    let ranks = p.attention_dp.max(1);
     match p.engine {
-        EngineKind::Vllm if version_at_least(&p.engine_version, (0, 12, 0)) => Some(tokens),
+        EngineKind::Vllm if version_at_least(&p.engine_version, (0, 12, 0)) => {
+            tokens.checked_mul(ranks)
+        }
         EngineKind::Trtllm if version_at_least(&p.engine_version, (0, 20, 0)) => {
-            tokens.checked_next_multiple_of(32)
+            tokens.checked_next_multiple_of(32)?.checked_mul(ranks)
         }
         _ => None,
     }
@@ -722,6 +828,54 @@ mod tests {
     use super::{aiconfigurator_token_budget, sglang_mixed_chunk, version_at_least, LoadPoint};
     use parallax_plan::EngineKind;
 
+    /// A worker's attention-DP ranks and MoE degrees, as aiconfigurator's columns give them.
+    #[test]
+    fn attention_dp_and_expert_parallel_rows() {
+        use super::{parse_load_points, predict_load_point, row_plan, LoadPointOptions};
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
+silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=64,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,,16,1,1,4,1,4,100,10
+b,silicon_concurrency=64,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,,16,1,1,4,,,100,10
+c,silicon_concurrency=64,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,,16,1,1,4,2,4,100,10
+d,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,1,0,0,0,100,10
+";
+        let pts = parse_load_points("moe.csv", csv).unwrap();
+        assert_eq!(
+            (pts[0].attention_dp, pts[0].moe_tp, pts[0].moe_ep),
+            (4, Some(1), Some(4))
+        );
+        // 0 means "not used"
+        assert_eq!(
+            (pts[3].attention_dp, pts[3].moe_tp, pts[3].moe_ep),
+            (1, None, None)
+        );
+        let (_, moe) = super::row_model(&pts[0]).unwrap();
+        let plan = row_plan(&pts[0], &moe, 1).unwrap();
+        assert_eq!((plan.tp, plan.attn.replicas, plan.attn.tp), (4, 4, 1));
+        assert_eq!((plan.moe.ep, plan.moe.tp), (4, 1));
+        // neither MoE degree: tensor parallelism over the worker's 4 GPUs
+        let plan = row_plan(&pts[1], &moe, 1).unwrap();
+        assert_eq!((plan.moe.ep, plan.moe.tp), (1, 4));
+        // 2 × 4 ≠ 1 × 4: named, and the row is skipped rather than guessed
+        let e = row_plan(&pts[2], &moe, 1).unwrap_err();
+        assert!(
+            e.contains("moe_tp_size 2") && e.contains("moe_ep_size 4"),
+            "{e}"
+        );
+        let opts = LoadPointOptions::default();
+        assert!(predict_load_point(&pts[2], &opts).is_err());
+        // the EP row predicts; 64 clients fit one worker's 4 × 16 slots
+        let (ttft, tpot) = predict_load_point(&pts[0], &opts).unwrap();
+        assert!(ttft > 0.0 && tpot > 0.0, "{ttft} {tpot}");
+        // the dense row ignores its MoE columns
+        let (_, dense) = super::row_model(&pts[3]).unwrap();
+        assert_eq!(
+            row_plan(&pts[3], &dense, 1).unwrap(),
+            parallax_plan::Plan::new(1, 1, 2)
+        );
+    }
+
     #[test]
     fn versions_compare_by_release() {
         assert!(version_at_least("1.3.0rc1", (1, 2, 0)));
@@ -751,6 +905,9 @@ mod tests {
             tp: 1,
             pp: 1,
             batch_size,
+            attention_dp: 1,
+            moe_tp: None,
+            moe_ep: None,
             quantization: String::new(),
             ttft_ms: 1.0,
             tpot_ms: 1.0,
