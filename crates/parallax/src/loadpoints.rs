@@ -587,6 +587,11 @@ pub(crate) fn row_engine(
         if engine.scheduler.max_num_batched_tokens < b {
             engine.scheduler.max_num_batched_tokens = b;
         }
+        // aiconfigurator's generator captures CUDA graphs for every batch size up to the
+        // worker's (`cuda_graph_batch_sizes = 1..=max_batch_size`, all three engines)
+        if opts.engine.is_none() && engine.cuda_graph_max_batch > 0 {
+            engine.cuda_graph_max_batch = engine.cuda_graph_max_batch.max(b);
+        }
     }
     if let Some(h) = opts.host {
         engine.host = h;
