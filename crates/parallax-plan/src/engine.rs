@@ -167,6 +167,10 @@ pub struct EngineModel {
     /// One-way latency between a client and the engine's scheduler, seconds (see
     /// [`SimConfig::frontend_latency_s`]).
     pub frontend_latency_s: f64,
+    /// Seconds the serving path spends streaming one output token, a first-in-first-out
+    /// ceiling on the token rate (see [`SimConfig::frontend_token_s`]); 0: none.
+    #[serde(default)]
+    pub frontend_token_s: f64,
 }
 
 /// What a preset's defaults depend on.
@@ -194,6 +198,23 @@ pub const VLLM_V0_LONG_CONTEXT: u32 = 32_768;
 pub const VLLM_V0_CHUNKED_BUDGET: u32 = 512;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Seconds SGLang's serving path spends streaming one output token
+/// ([`EngineModel::frontend_token_s`]). SGLang detokenizes in one separate process
+/// (`DetokenizerManager`) for every request of the server, so the server's output-token rate
+/// has a ceiling. Estimated from the development rows where the measured TPOT stops falling
+/// with the engine's speed: the Llama-3.1-8B fp8-block H200 rows at 512 clients floor at
+/// 29.4 ms (TP 8, 2,000 output tokens; the engine alone: 16.2 ms), 57 µs × 512. With it the
+/// H200 rows' median TTFT error goes from 37.9 % to 22.7 % (TPOT 8.9 → 9.2 %) and the H100
+/// rows' (never above 8,000 tokens/s) stay at 13.2 / 4.3 %.
+pub const SGLANG_STREAM_TOKEN_S: f64 = 57e-6;
+
+/// The same ceiling for TensorRT-LLM 1.0 (`trtllm-serve`'s Python response path), from the
+/// Llama-3.1-8B bf16 H100 rows at 128 clients, whose measured TPOT floors at 10.0 ms at TP 4
+/// and TP 8 (the engine alone: 7.5–9 ms), 78 µs × 128. Later releases stream faster (a
+/// TensorRT-LLM 1.3 B200 row delivers 30,000 tokens/s, past this ceiling), so the preset
+/// (1.x) has none and only load points of 1.0 releases apply it.
+pub const TRTLLM_1_0_STREAM_TOKEN_S: f64 = 78e-6;
 
 /// One-way client ↔ scheduler latency of each engine's serving front end, seconds
 /// ([`EngineModel::frontend_latency_s`]): the client's HTTP request and the API server's
@@ -249,7 +270,8 @@ impl EngineModel {
     ///   60 GB, 8192 below 160 GB, 16384 above; decode graphs up to `cuda_graph_max_bs` (256
     ///   for TP < 4, 512 otherwise, on ≥ 60 GB GPUs; 512 above 160 GB; 160 below 60 GB);
     ///   prefills eager; `mem_fraction_static` ≈ 0.88; page size 1; overlap scheduler on
-    ///   (`disable_overlap_schedule` false): the next batch is formed while one runs.
+    ///   (`disable_overlap_schedule` false): the next batch is formed while one runs; one
+    ///   detokenizer process streams every output token ([`SGLANG_STREAM_TOKEN_S`]).
     /// - **trtllm** (`trtllm-serve`, PyTorch backend, 1.x): in-flight batching of generation
     ///   steps with whole context (prefill) requests under `max_num_tokens` 8192 (chunked
     ///   context off), `max_batch_size` 2048; generation-only CUDA graphs up to 128 requests;
@@ -305,6 +327,7 @@ impl EngineModel {
                     kernels: compiled,
                     schedule_ahead: false,
                     frontend_latency_s: frontend_s,
+                    frontend_token_s: 0.0,
                 }
             }
             EngineKind::VllmV0 => EngineModel {
@@ -342,6 +365,7 @@ impl EngineModel {
                 },
                 schedule_ahead: false,
                 frontend_latency_s: frontend_s,
+                frontend_token_s: 0.0,
             },
             EngineKind::Sglang => {
                 let chunk = if mem_gb < 35.0 {
@@ -381,6 +405,7 @@ impl EngineModel {
                     kernels: compiled,
                     schedule_ahead: true,
                     frontend_latency_s: frontend_s,
+                    frontend_token_s: SGLANG_STREAM_TOKEN_S,
                 }
             }
             EngineKind::Trtllm => EngineModel {
@@ -404,6 +429,7 @@ impl EngineModel {
                 kernels: compiled,
                 schedule_ahead: true,
                 frontend_latency_s: frontend_s,
+                frontend_token_s: 0.0,
             },
         }
     }
@@ -433,6 +459,7 @@ impl EngineModel {
             kernels: EngineKernels::default(),
             schedule_ahead: false,
             frontend_latency_s: 0.0,
+            frontend_token_s: 0.0,
         }
     }
 
@@ -475,6 +502,7 @@ impl EngineModel {
             host: self.host,
             schedule_ahead: self.schedule_ahead,
             frontend_latency_s: self.frontend_latency_s,
+            frontend_token_s: self.frontend_token_s,
             ..*base
         }
     }
@@ -510,6 +538,17 @@ impl EngineModel {
         }
         if self.block_size == 0 {
             return Err(bad("block_size", "0".into(), "≥ 1 token"));
+        }
+        let f = self.frontend_token_s;
+        if !(f.is_finite() && (0.0..=parallax_sim::MAX_FRONTEND_TOKEN_S).contains(&f)) {
+            return Err(bad(
+                "frontend_token_s",
+                f.to_string(),
+                &format!(
+                    "a time in [0, {}] seconds per token",
+                    parallax_sim::MAX_FRONTEND_TOKEN_S
+                ),
+            ));
         }
         if let Some(h) = self
             .eager_op_host_s

@@ -45,5 +45,7 @@ pub use metrics::{
 };
 pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
-pub use sim::{PreemptionMode, SimConfig, Simulator, Slo, MAX_FRONTEND_LATENCY_S};
+pub use sim::{
+    PreemptionMode, SimConfig, Simulator, Slo, MAX_FRONTEND_LATENCY_S, MAX_FRONTEND_TOKEN_S,
+};
 pub use workload::{Prefix, Request, Workload};

@@ -106,10 +106,22 @@ pub struct SimConfig {
     /// sent when the last token arrives. Records and metrics are client times. Default 0.
     #[serde(default)]
     pub frontend_latency_s: f64,
+    /// Seconds the front end spends streaming one output token to its client: one
+    /// first-in-first-out server shared by every replica, which delivers each iteration's
+    /// tokens after those of earlier iterations. When the engines produce tokens faster than
+    /// `1 / frontend_token_s` per second, tokens (first tokens included) and completions
+    /// queue behind the backlog, and in a closed loop the next requests are sent later; the
+    /// engine itself never waits. Records and metrics are client times. Default 0 (no
+    /// limit).
+    #[serde(default)]
+    pub frontend_token_s: f64,
 }
 
 /// Largest [`SimConfig::frontend_latency_s`] accepted, seconds.
 pub const MAX_FRONTEND_LATENCY_S: f64 = 60.0;
+
+/// Largest [`SimConfig::frontend_token_s`] accepted, seconds per token.
+pub const MAX_FRONTEND_TOKEN_S: f64 = 0.1;
 
 fn default_swap_space() -> f64 {
     4.0 * (1u64 << 30) as f64
@@ -159,6 +171,7 @@ impl Default for SimConfig {
             disaggregation: None,
             schedule_ahead: false,
             frontend_latency_s: 0.0,
+            frontend_token_s: 0.0,
         }
     }
 }
@@ -230,6 +243,8 @@ struct Run<'a> {
     slots: Option<VecDeque<f64>>,
     /// [`SimConfig::frontend_latency_s`].
     frontend: f64,
+    /// The streaming front end ([`SimConfig::frontend_token_s`]).
+    stream: Stream,
     /// [`SimConfig::schedule_ahead`].
     ahead: bool,
     /// A slot was released during the current `on_ready` call.
@@ -279,6 +294,14 @@ impl Simulator {
                 "frontend_latency_s",
                 f,
                 &format!("a time in [0, {MAX_FRONTEND_LATENCY_S}] seconds"),
+            ));
+        }
+        let f = config.frontend_token_s;
+        if !(f.is_finite() && (0.0..=MAX_FRONTEND_TOKEN_S).contains(&f)) {
+            return Err(SimError::config(
+                "frontend_token_s",
+                f,
+                &format!("a time in [0, {MAX_FRONTEND_TOKEN_S}] seconds per token"),
             ));
         }
         for (i, r) in replicas.iter().enumerate() {
@@ -560,6 +583,11 @@ impl Simulator {
                 std::iter::repeat(f64::NEG_INFINITY).take(n).collect()
             }),
             frontend: cfg.frontend_latency_s,
+            stream: Stream {
+                token_s: cfg.frontend_token_s,
+                free: f64::NEG_INFINITY,
+                log: Vec::new(),
+            },
             ahead: cfg.schedule_ahead,
             released: false,
             itl: Gaps::default(),
@@ -639,6 +667,13 @@ impl Simulator {
                 }
             }
         }
+        if run.stream.token_s > 0.0 {
+            // Tokens reach the client when the front end has streamed them.
+            for r in &mut run.records {
+                r.first_token_s = run.stream.delivered(r.first_token_s);
+                r.finish_s = run.stream.delivered(r.finish_s);
+            }
+        }
         if run.frontend > 0.0 {
             // Tokens reach the client one frontend latency after the engine produced them.
             for r in &mut run.records {
@@ -655,6 +690,50 @@ impl Simulator {
             timeline: run.timeline,
             transfers: run.transfer_spans,
         })
+    }
+}
+
+/// The streaming front end: a first-in-first-out server of output tokens
+/// ([`SimConfig::frontend_token_s`]).
+struct Stream {
+    /// Seconds per token (0: no limit).
+    token_s: f64,
+    /// When the server has streamed everything emitted so far.
+    free: f64,
+    /// (emitted, delivered) per emission, in time order (only with a limit).
+    log: Vec<(f64, f64)>,
+}
+
+impl Stream {
+    /// Tokens emitted by an engine at `t`: returns when the last of them (or, for `n` = 0, a
+    /// completion at `t`) reaches the client.
+    fn emit(&mut self, t: f64, n: u64) -> f64 {
+        if self.token_s <= 0.0 {
+            return t;
+        }
+        let start = self.free.max(t);
+        self.free = start + n as f64 * self.token_s;
+        if n > 0 {
+            match self.log.last_mut() {
+                Some(last) if last.0 == t => last.1 = self.free,
+                _ => self.log.push((t, self.free)),
+            }
+        }
+        self.free
+    }
+
+    /// When a token the engine emitted at `t` reached the client: the delivery of the last
+    /// emission at or before `t` (`t` itself when none, or for NaN).
+    fn delivered(&self, t: f64) -> f64 {
+        if !t.is_finite() {
+            return t;
+        }
+        let i = self.log.partition_point(|e| e.0 <= t);
+        if i == 0 {
+            t
+        } else {
+            self.log[i - 1].1.max(t)
+        }
     }
 }
 
@@ -738,7 +817,8 @@ impl Run<'_> {
             } else {
                 RejectReason::PromptTooLong
             });
-            self.release(t, 1);
+            let heard = self.stream.emit(t, 0);
+            self.release(heard, 1);
             return;
         }
         let (stream, shared) = prefix.map_or((0, 0), |x| (x.stream, x.tokens));
@@ -964,21 +1044,28 @@ impl Run<'_> {
             let mut done = 0;
             {
                 let eng = &mut self.reps[r].engines[v];
-                match eng.inflight {
+                let emitted = match eng.inflight {
                     Inflight::Full => {
+                        let n = eng.plan.len() as u64;
                         eng.complete_full(t, &mut self.records, &mut self.itl);
                         done = eng.retire(t, &mut self.records);
+                        n
                     }
-                    Inflight::Steady => eng.lazy_steps += 1,
-                    Inflight::None => {}
-                }
+                    Inflight::Steady => {
+                        eng.lazy_steps += 1;
+                        eng.steady_group.requests as u64
+                    }
+                    Inflight::None => 0,
+                };
+                self.stream.emit(t, emitted);
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
                 if !eng.handed.is_empty() {
                     self.hand_off(r, v, t);
                 }
             }
-            self.release(t, done);
+            let heard = self.stream.emit(t, 0);
+            self.release(heard, done);
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 && eng.incoming.is_empty() {
                 eng.iter_start = t;
@@ -997,7 +1084,8 @@ impl Run<'_> {
                 if eng.lazy_steps > 0 {
                     eng.materialise(t);
                     let n = eng.retire(t, &mut self.records);
-                    self.release(t, n);
+                    let heard = self.stream.emit(t, 0);
+                    self.release(heard, n);
                 }
                 let eng = &mut self.reps[r].engines[v];
                 if !eng.handed.is_empty() {

@@ -158,3 +158,60 @@ fn a_bad_frontend_latency_is_an_error_naming_the_field() {
         assert!(err.contains("frontend_latency_s"), "{err}");
     }
 }
+
+fn streamed(token_s: f64, concurrency: Option<u32>) -> SimConfig {
+    SimConfig {
+        frontend_token_s: token_s,
+        max_concurrency: concurrency,
+        ..cfg(SchedulerKind::VllmV0, 0.0, false)
+    }
+}
+
+#[test]
+fn a_slow_stream_delivers_tokens_behind_its_backlog() {
+    // One request, three output tokens emitted at 10, 20 and 30 ms; the stream takes 20 ms
+    // per token: delivered at 30, 50 and 70 ms.
+    let w = workload(&[(0.0, 10, 3)]);
+    let rep = run(vec![const_replica(IT, 100, 16)], streamed(0.02, None), &w);
+    assert_conserved(&w, &rep);
+    let r = &rep.requests[0];
+    assert!(close(r.ttft_s(), 0.030), "{r:?}");
+    assert!(close(r.finish_s, 0.070), "{r:?}");
+    assert!(close(r.tpot_s(), 0.020), "{r:?}");
+    // A fast stream keeps up: the engine's times.
+    let fast = run(vec![const_replica(IT, 100, 16)], streamed(0.001, None), &w);
+    let f = &fast.requests[0];
+    assert!(close(f.ttft_s(), IT + 0.001), "{f:?}");
+    assert!(close(f.finish_s, 3.0 * IT + 0.001), "{f:?}");
+    // 0: no stream at all
+    let none = run(vec![const_replica(IT, 100, 16)], streamed(0.0, None), &w);
+    assert!(close(none.requests[0].finish_s, 3.0 * IT));
+}
+
+#[test]
+fn closed_loop_waits_for_the_stream() {
+    let w = workload(&[(0.0, 10, 3), (0.0, 10, 3)]);
+    let rep = run(
+        vec![const_replica(IT, 100, 16)],
+        streamed(0.02, Some(1)),
+        &w,
+    );
+    assert_conserved(&w, &rep);
+    let (a, b) = (&rep.requests[0], &rep.requests[1]);
+    // A's last token reaches the client at 70 ms: B is sent then, its first token leaves
+    // the engine at 80 ms and the (idle) stream delivers it at 100 ms.
+    assert!(close(a.finish_s, 0.070), "{a:?}");
+    assert!(close(b.arrival_s, 0.070), "{b:?}");
+    assert!(close(b.first_token_s, 0.100), "{b:?}");
+}
+
+#[test]
+fn a_bad_stream_cost_is_named() {
+    for bad in [-1e-6, f64::NAN, 1.0] {
+        let Err(e) = Simulator::new(vec![const_replica(IT, 100, 16)], streamed(bad, None)) else {
+            panic!("{bad} accepted");
+        };
+        let e = e.to_string();
+        assert!(e.contains("frontend_token_s"), "{e}");
+    }
+}

@@ -608,6 +608,13 @@ pub(crate) fn row_engine(
     {
         engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
     }
+    if opts.engine.is_none()
+        && p.engine == EngineKind::Trtllm
+        && !version_at_least(&p.engine_version, (1, 1, 0))
+        && version_at_least(&p.engine_version, (1, 0, 0))
+    {
+        engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
+    }
     if opts.engine.is_none() && p.mode == "agg" {
         if let Some(tokens) = aiconfigurator_token_budget(p) {
             engine.scheduler.max_num_batched_tokens = tokens;
@@ -878,6 +885,38 @@ d,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,1
         assert_eq!(
             row_plan(&pts[3], &dense, 1).unwrap(),
             parallax_plan::Plan::new(1, 1, 2)
+        );
+    }
+
+    /// The serving path's token-rate ceiling: SGLang's preset, TensorRT-LLM 1.0 load points.
+    #[test]
+    fn stream_ceiling_by_engine_and_release() {
+        use super::{parse_load_points, row_engine, row_model, LoadPointOptions};
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
+b,silicon_concurrency=8,trtllm,1.3.0rc1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
+c,silicon_concurrency=8,sglang,0.5.6.post2,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
+d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
+";
+        let pts = parse_load_points("s.csv", csv).unwrap();
+        let cluster = parallax_hw::Cluster::parse("1x1xH100-SXM").unwrap();
+        let got: Vec<f64> = pts
+            .iter()
+            .map(|p| {
+                let (_, model) = row_model(p).unwrap();
+                let opts = LoadPointOptions::default();
+                row_engine(p, &opts, &model, &cluster, 1, p.batch_size).frontend_token_s
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S,
+                0.0,
+                parallax_plan::engine::SGLANG_STREAM_TOKEN_S,
+                0.0
+            ]
         );
     }
 
