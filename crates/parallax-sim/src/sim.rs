@@ -106,9 +106,9 @@ pub struct SimConfig {
     /// sent when the last token arrives. Records and metrics are client times. Default 0.
     #[serde(default)]
     pub frontend_latency_s: f64,
-    /// Seconds the front end spends streaming one output token to its client: one
-    /// first-in-first-out server shared by every replica, which delivers each iteration's
-    /// tokens after those of earlier iterations. When the engines produce tokens faster than
+    /// Seconds a replica's serving path spends streaming one output token to its client:
+    /// one first-in-first-out server per replica, which delivers each iteration's tokens
+    /// after those of earlier iterations. When the engines produce tokens faster than
     /// `1 / frontend_token_s` per second, tokens (first tokens included) and completions
     /// queue behind the backlog, and in a closed loop the next requests are sent later; the
     /// engine itself never waits. Records and metrics are client times. Default 0 (no
@@ -243,8 +243,8 @@ struct Run<'a> {
     slots: Option<VecDeque<f64>>,
     /// [`SimConfig::frontend_latency_s`].
     frontend: f64,
-    /// The streaming front end ([`SimConfig::frontend_token_s`]).
-    stream: Stream,
+    /// The streaming front end of each replica ([`SimConfig::frontend_token_s`]).
+    streams: Vec<Stream>,
     /// [`SimConfig::schedule_ahead`].
     ahead: bool,
     /// A slot was released during the current `on_ready` call.
@@ -560,6 +560,7 @@ impl Simulator {
                 }
             })
             .collect();
+        let replicas_len = self.replicas.len();
         let mut run = Run {
             reps,
             sched: cfg.scheduler.build(),
@@ -583,11 +584,13 @@ impl Simulator {
                 std::iter::repeat(f64::NEG_INFINITY).take(n).collect()
             }),
             frontend: cfg.frontend_latency_s,
-            stream: Stream {
-                token_s: cfg.frontend_token_s,
-                free: f64::NEG_INFINITY,
-                log: Vec::new(),
-            },
+            streams: (0..replicas_len)
+                .map(|_| Stream {
+                    token_s: cfg.frontend_token_s,
+                    free: f64::NEG_INFINITY,
+                    log: Vec::new(),
+                })
+                .collect(),
             ahead: cfg.schedule_ahead,
             released: false,
             itl: Gaps::default(),
@@ -667,11 +670,13 @@ impl Simulator {
                 }
             }
         }
-        if run.stream.token_s > 0.0 {
-            // Tokens reach the client when the front end has streamed them.
+        if cfg.frontend_token_s > 0.0 {
+            // Tokens reach the client when their replica's stream has delivered them.
             for r in &mut run.records {
-                r.first_token_s = run.stream.delivered(r.first_token_s);
-                r.finish_s = run.stream.delivered(r.finish_s);
+                if let Some(s) = r.replica.and_then(|i| run.streams.get(i as usize)) {
+                    r.first_token_s = s.delivered(r.first_token_s);
+                    r.finish_s = s.delivered(r.finish_s);
+                }
             }
         }
         if run.frontend > 0.0 {
@@ -817,8 +822,7 @@ impl Run<'_> {
             } else {
                 RejectReason::PromptTooLong
             });
-            let heard = self.stream.emit(t, 0);
-            self.release(heard, 1);
+            self.release(t, 1);
             return;
         }
         let (stream, shared) = prefix.map_or((0, 0), |x| (x.stream, x.tokens));
@@ -1057,14 +1061,14 @@ impl Run<'_> {
                     }
                     Inflight::None => 0,
                 };
-                self.stream.emit(t, emitted);
+                self.streams[r].emit(t, emitted);
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
                 if !eng.handed.is_empty() {
                     self.hand_off(r, v, t);
                 }
             }
-            let heard = self.stream.emit(t, 0);
+            let heard = self.streams[r].emit(t, 0);
             self.release(heard, done);
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 && eng.incoming.is_empty() {
@@ -1084,7 +1088,7 @@ impl Run<'_> {
                 if eng.lazy_steps > 0 {
                     eng.materialise(t);
                     let n = eng.retire(t, &mut self.records);
-                    let heard = self.stream.emit(t, 0);
+                    let heard = self.streams[r].emit(t, 0);
                     self.release(heard, n);
                 }
                 let eng = &mut self.reps[r].engines[v];

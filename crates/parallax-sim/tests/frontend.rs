@@ -215,3 +215,18 @@ fn a_bad_stream_cost_is_named() {
         assert!(e.contains("frontend_token_s"), "{e}");
     }
 }
+
+#[test]
+fn each_replica_streams_on_its_own() {
+    // Two requests on two replicas: each stream delivers its own tokens at 30, 50, 70 ms.
+    let w = workload(&[(0.0, 10, 3), (0.0, 10, 3)]);
+    let reps = vec![const_replica(IT, 100, 16), const_replica(IT, 100, 16)];
+    let rep = run(reps, streamed(0.02, None), &w);
+    assert_conserved(&w, &rep);
+    let used: std::collections::BTreeSet<_> = rep.requests.iter().map(|r| r.replica).collect();
+    assert_eq!(used.len(), 2, "{:?}", rep.requests);
+    for r in &rep.requests {
+        assert!(close(r.ttft_s(), 0.030), "{r:?}");
+        assert!(close(r.finish_s, 0.070), "{r:?}");
+    }
+}
