@@ -237,9 +237,10 @@ struct Run<'a> {
     bad_cost: Option<SimError>,
     skip_ahead: bool,
     host: HostOverhead,
-    /// Closed loop: times at which client slots became free (completions, rejections), in
-    /// the order they freed. Events are handled in time order, so the times never decrease
-    /// and the front is always the earliest free slot.
+    /// Closed loop: times at which client slots became free (completions, rejections),
+    /// sorted, so the front is always the earliest free slot. Without token streams they
+    /// free in time order; a stream's backlog can delay one replica's completions past
+    /// another's later ones, so each is inserted in order.
     slots: Option<VecDeque<f64>>,
     /// [`SimConfig::frontend_latency_s`].
     frontend: f64,
@@ -763,12 +764,9 @@ impl Run<'_> {
     fn release(&mut self, t: f64, n: u32) {
         let t = t + 2.0 * self.frontend;
         if let Some(slots) = &mut self.slots {
+            let at = slots.partition_point(|&b| b <= t);
             for _ in 0..n {
-                debug_assert!(
-                    slots.back().map_or(true, |&b| b <= t),
-                    "slot times decrease"
-                );
-                slots.push_back(t);
+                slots.insert(at, t);
             }
             self.released |= n > 0;
         }
