@@ -382,6 +382,11 @@ impl Model {
             .flat_map(|r| r.block.cells.iter().map(move |c| (c, r.repeat)))
     }
 
+    /// Whether some cell of the model satisfies `kind` (e.g. `|c| matches!(c, Cell::Moe(_))`).
+    pub fn has_cell(&self, kind: impl Fn(&Cell) -> bool) -> bool {
+        self.cells().any(|(c, _)| kind(c))
+    }
+
     /// Transformer layers (attention cells) in the model.
     pub fn layers(&self) -> u32 {
         self.runs

@@ -271,9 +271,8 @@ pub fn enumerate(
         .required_kv_tokens
         .max(constraints.memory.block_size as u64);
     let geo = crate::plan::Geometry::new(model);
-    let has = |f: fn(&Cell) -> bool| model.runs.iter().any(|r| r.block.cells.iter().any(f));
-    let has_moe = has(|c| matches!(c, Cell::Moe(_)));
-    let has_mlp = has(|c| matches!(c, Cell::Mlp(_)));
+    let has_moe = model.has_cell(|c| matches!(c, Cell::Moe(_)));
+    let has_mlp = model.has_cell(|c| matches!(c, Cell::Mlp(_)));
 
     let mut out = Enumeration {
         plans: Vec::new(),

@@ -70,9 +70,8 @@ pub fn validate(
     cluster: &Cluster,
 ) -> Result<Vec<StageSpec>, PlanError> {
     plan.check_shape()?;
-    let has = |f: fn(&Cell) -> bool| model.runs.iter().any(|r| r.block.cells.iter().any(f));
-    let has_moe = has(|c| matches!(c, Cell::Moe(_)));
-    let has_mlp = has(|c| matches!(c, Cell::Mlp(_)));
+    let has_moe = model.has_cell(|c| matches!(c, Cell::Moe(_)));
+    let has_mlp = model.has_cell(|c| matches!(c, Cell::Mlp(_)));
     if plan.moe != MoeLayout::new(1, plan.tp) && !has_moe {
         return Err(PlanError::inconsistent(
             plan,

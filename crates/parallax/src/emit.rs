@@ -298,10 +298,9 @@ struct Contents {
 }
 
 fn contents(model: &Model) -> Contents {
-    let cells = || model.runs.iter().flat_map(|r| r.block.cells.iter());
     Contents {
-        moe: cells().any(|c| matches!(c, Cell::Moe(_))),
-        dense_mlp: cells().any(|c| matches!(c, Cell::Mlp(_))),
+        moe: model.has_cell(|c| matches!(c, Cell::Moe(_))),
+        dense_mlp: model.has_cell(|c| matches!(c, Cell::Mlp(_))),
     }
 }
 

@@ -513,17 +513,15 @@ pub(crate) fn row_plan(
 ) -> std::result::Result<Plan, String> {
     let adp = p.attention_dp.max(1);
     let width = p.tp.saturating_mul(adp);
-    let has = |kind: fn(&parallax_ir::Cell) -> bool| {
-        model.runs.iter().any(|r| r.block.cells.iter().any(kind))
-    };
+    use parallax_ir::Cell;
     let mut plan = Plan::new(workers, p.pp, width);
     if adp > 1 {
         plan = plan.with_attn(adp, p.tp);
-        if has(|c| matches!(c, parallax_ir::Cell::Mlp(_))) {
+        if model.has_cell(|c| matches!(c, Cell::Mlp(_))) {
             plan = plan.with_mlp(adp, p.tp);
         }
     }
-    if has(|c| matches!(c, parallax_ir::Cell::Moe(_))) {
+    if model.has_cell(|c| matches!(c, Cell::Moe(_))) {
         let infer = |given: u32, name: &str| {
             if width % given == 0 {
                 Ok(width / given)
