@@ -312,6 +312,31 @@ pub fn is_contiguous(inst: &Instance, slot: &[usize]) -> bool {
     seen == indeg.len()
 }
 
+/// Device slots (accelerators `0..k`, then CPUs) of an evaluated placement of `inst`, by node
+/// index; nodes the placement does not list stay on slot 0.
+pub fn placement_slots(inst: &Instance, p: &Placement) -> Assignment {
+    let index: std::collections::BTreeMap<i64, usize> = inst
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    let k = inst.devices.accelerators;
+    let mut slot = vec![0; inst.len()];
+    for d in &p.devices {
+        let s = match d.kind {
+            DeviceKind::Accelerator => d.index,
+            DeviceKind::Cpu => k + d.index,
+        };
+        for id in &d.nodes {
+            if let Some(&u) = index.get(id) {
+                slot[u] = s;
+            }
+        }
+    }
+    slot
+}
+
 /// Evaluates an assignment from scratch into a [`Placement`].
 pub fn evaluate(inst: &Instance, slot: &[usize]) -> Placement {
     let k = inst.devices.accelerators;

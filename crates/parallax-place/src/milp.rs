@@ -439,29 +439,6 @@ fn extract<S: Solution>(sol: &S, x: &[Vec<Option<Variable>>], inst: &Instance) -
     (0..inst.len()).map(|u| cslot[inst.class[u]]).collect()
 }
 
-/// Device slots (accelerators `0..k`, CPUs `k..`) of an evaluated placement.
-fn slots_of(inst: &Instance, p: &Placement) -> Vec<usize> {
-    let index: std::collections::BTreeMap<i64, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    let mut slot = vec![0usize; inst.len()];
-    for d in &p.devices {
-        let s = match d.kind {
-            crate::eval::DeviceKind::Accelerator => d.index,
-            crate::eval::DeviceKind::Cpu => inst.devices.accelerators + d.index,
-        };
-        for id in &d.nodes {
-            if let Some(&u) = index.get(id) {
-                slot[u] = s;
-            }
-        }
-    }
-    slot
-}
-
 /// What the MILP backend returned.
 struct Solved {
     slot: Vec<usize>,
@@ -600,7 +577,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
     }
     let start: Vec<(Variable, f64)> = match &seed {
         Some(s) => {
-            let slot = slots_of(inst, &s.placement);
+            let slot = crate::eval::placement_slots(inst, &s.placement);
             let mut v = Vec::new();
             for (c, members) in inst.class_members().iter().enumerate() {
                 let Some(&u) = members.first() else { continue };
@@ -738,7 +715,10 @@ fn solve_bnb(
     deadline: crate::limits::Deadline,
 ) -> Result<MilpSolution, PlaceError> {
     let (start, start_value) = match seed {
-        Some(s) => (slots_of(inst, &s.placement), s.placement.max_load),
+        Some(s) => (
+            crate::eval::placement_slots(inst, &s.placement),
+            s.placement.max_load,
+        ),
         None => (Vec::new(), f64::INFINITY),
     };
     let out = crate::bnb::search(inst, &start, start_value, trivial_lb, deadline);

@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use crate::baselines;
 use crate::error::PlaceError;
+pub use crate::eval::placement_slots;
+use crate::eval::Placement;
 use crate::eval::{evaluate, is_contiguous_on_accelerators, split_maxima, violations, Assignment};
-use crate::eval::{DeviceKind, Placement};
 use crate::limits::{Limits, ProofStatus, StopReason};
 use crate::milp::{solve_milp_split_maxima, MilpOptions, SplitMaximaSolution};
 use crate::model::Instance;
@@ -30,31 +31,6 @@ pub struct SeededSplitMaxima {
     pub seed_from: Option<String>,
     /// Whether the returned placement is the seed.
     pub from_seed: bool,
-}
-
-/// Device slots (accelerators `0..k`, then CPUs) of an evaluated placement of `inst`, by node
-/// index; nodes the placement does not list stay on slot 0.
-pub fn placement_slots(inst: &Instance, p: &Placement) -> Assignment {
-    let index: std::collections::BTreeMap<i64, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    let k = inst.devices.accelerators;
-    let mut slot = vec![0; inst.len()];
-    for d in &p.devices {
-        let s = match d.kind {
-            DeviceKind::Accelerator => d.index,
-            DeviceKind::Cpu => k + d.index,
-        };
-        for id in &d.nodes {
-            if let Some(&u) = index.get(id) {
-                slot[u] = s;
-            }
-        }
-    }
-    slot
 }
 
 /// A lower bound on the split-maxima optimum: for each direction (forward, backward), the

@@ -429,7 +429,7 @@ pub fn solve_contiguous(
         };
         pairs += sol.stats.pairs;
         let stats = DpStats { pairs, ..sol.stats };
-        let slot = slot_of(inst, &sol.placement);
+        let slot = crate::eval::placement_slots(inst, &sol.placement);
         let fits = violations(inst, &slot).is_empty();
         if fits {
             // a placement of the relaxation that keeps the real memory limit
@@ -557,30 +557,6 @@ fn stopped_with(
         placement,
         stats,
     }
-}
-
-/// The device slot of every node of an evaluated placement.
-fn slot_of(inst: &Instance, p: &Placement) -> Vec<usize> {
-    let index: std::collections::HashMap<crate::model::NodeId, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(u, &id)| (id, u))
-        .collect();
-    let k = inst.devices.accelerators;
-    let mut slot = vec![usize::MAX; inst.len()];
-    for d in &p.devices {
-        let s = match d.kind {
-            crate::eval::DeviceKind::Accelerator => d.index,
-            crate::eval::DeviceKind::Cpu => k + d.index,
-        };
-        for id in &d.nodes {
-            if let Some(&u) = index.get(id) {
-                slot[u] = s;
-            }
-        }
-    }
-    slot
 }
 
 /// The DP on one contraction. `incumbent` (a valid contiguous placement) joins the
