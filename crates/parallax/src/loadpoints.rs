@@ -18,10 +18,13 @@
 //! simulated. (The harness's later benchmark templates send `50c`, then `20c`, requests; the
 //! development rows fit `10c` best: median TTFT error 23.1 % against 30.6 % at `20c` and
 //! 38.1 % at `50c`.)
-//! The deployment's `batch_size` (its configured maximum of running requests per worker)
-//! becomes the engine's `max_num_seqs`; a concurrency above it means `⌈concurrency /
-//! batch_size⌉` workers (data-parallel replicas behind a round-robin router). Everything else
-//! is the engine preset's default ([`crate::engine_model`]).
+//! A worker spans `tp × pp × attention_dp` GPUs; its `batch_size` (the configured maximum of
+//! running requests per attention-DP rank) times `attention_dp` becomes the engine's
+//! `max_num_seqs`, and a concurrency above that means `⌈concurrency / (batch_size ×
+//! attention_dp)⌉` workers (data-parallel replicas behind a round-robin router). Everything else
+//! is the engine preset's default ([`crate::engine_model`]) as aiconfigurator's generator
+//! changed it for the row's engine and release (token budget, CUDA graphs, SGLang's mixed
+//! chunks).
 
 use crate::cost::CostModelChoice;
 use crate::cost_file::CostSource;
@@ -585,11 +588,6 @@ pub(crate) fn row_engine(
         if engine.scheduler.max_num_batched_tokens < b {
             engine.scheduler.max_num_batched_tokens = b;
         }
-        // aiconfigurator's generator captures CUDA graphs for every batch size up to the
-        // worker's (`cuda_graph_batch_sizes = 1..=max_batch_size`, all three engines)
-        if opts.engine.is_none() && engine.cuda_graph_max_batch > 0 {
-            engine.cuda_graph_max_batch = engine.cuda_graph_max_batch.max(b);
-        }
     }
     if let Some(h) = opts.host {
         engine.host = h;
@@ -600,28 +598,41 @@ pub(crate) fn row_engine(
     if let Some(a) = opts.schedule_ahead {
         engine.schedule_ahead = a;
     }
-    if opts.engine.is_none()
-        && p.engine == EngineKind::Sglang
-        && sglang_mixed_chunk(&p.engine_version)
-    {
-        engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
-    }
-    if opts.engine.is_none()
-        && p.engine == EngineKind::Trtllm
-        && !version_at_least(&p.engine_version, (1, 1, 0))
-        && version_at_least(&p.engine_version, (1, 0, 0))
-    {
-        engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
-    }
-    if opts.engine.is_none() && p.mode == "agg" {
-        if let Some(tokens) = aiconfigurator_token_budget(p) {
-            engine.scheduler.max_num_batched_tokens = tokens;
-        }
+    if opts.engine.is_none() {
+        as_generator_deployed(p, &mut engine, batch_size);
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
     }
     engine
+}
+
+/// What aiconfigurator's generator set beyond the preset for the row's engine and release:
+/// CUDA graphs for every batch size up to the worker's `batch_size`
+/// (`cuda_graph_batch_sizes = 1..=max_batch_size`, all three engines), SGLang's mixed chunks
+/// ([`sglang_mixed_chunk`]), an aggregated worker's token budget
+/// ([`aiconfigurator_token_budget`]), and TensorRT-LLM 1.0's token stream
+/// ([`parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S`]; a property of that release, not a
+/// setting).
+fn as_generator_deployed(p: &LoadPoint, engine: &mut EngineModel, batch_size: Option<u32>) {
+    if let Some(b) = batch_size.filter(|_| engine.cuda_graph_max_batch > 0) {
+        engine.cuda_graph_max_batch = engine.cuda_graph_max_batch.max(b);
+    }
+    let release = |min| version_at_least(&p.engine_version, min);
+    match p.engine {
+        EngineKind::Sglang if sglang_mixed_chunk(&p.engine_version) => {
+            engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
+        }
+        EngineKind::Trtllm if release((1, 0, 0)) && !release((1, 1, 0)) => {
+            engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
+        }
+        _ => {}
+    }
+    if p.mode == "agg" {
+        if let Some(tokens) = aiconfigurator_token_budget(p) {
+            engine.scheduler.max_num_batched_tokens = tokens;
+        }
+    }
 }
 
 /// Whether aiconfigurator deployed SGLang `version` with `--enable-mixed-chunk` (prefill chunks
