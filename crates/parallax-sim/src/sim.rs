@@ -1044,14 +1044,19 @@ impl Run<'_> {
         loop {
             let end;
             let mut done = 0;
+            let heard;
             {
                 let eng = &mut self.reps[r].engines[v];
+                // tokens the finished iteration produced (chunks of unfinished prompts none)
                 let emitted = match eng.inflight {
                     Inflight::Full => {
-                        let n = eng.plan.len() as u64;
+                        // `sum_generated` counts the running requests' tokens (`retire`
+                        // takes the finished ones out): the step's growth is what it made
+                        let before = eng.sum_generated;
                         eng.complete_full(t, &mut self.records, &mut self.itl);
+                        let made = eng.sum_generated - before;
                         done = eng.retire(t, &mut self.records);
-                        n
+                        made
                     }
                     Inflight::Steady => {
                         eng.lazy_steps += 1;
@@ -1059,14 +1064,14 @@ impl Run<'_> {
                     }
                     Inflight::None => 0,
                 };
-                self.streams[r].emit(t, emitted);
+                // when the client hears of them, and of the completions
+                heard = self.streams[r].emit(t, emitted);
                 eng.inflight = Inflight::None;
                 eng.wake_pending = false;
                 if !eng.handed.is_empty() {
                     self.hand_off(r, v, t);
                 }
             }
-            let heard = self.streams[r].emit(t, 0);
             self.release(heard, done);
             let eng = &mut self.reps[r].engines[v];
             if eng.steady_left > 0 && eng.incoming.is_empty() {
