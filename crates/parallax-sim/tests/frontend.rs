@@ -261,3 +261,21 @@ fn closed_loop_with_streams_of_unequal_backlogs_completes_everything() {
         assert!(sends[k] >= done[k - 3] - 1e-12, "{sends:?} vs {done:?}");
     }
 }
+
+#[test]
+fn prompt_chunks_stream_no_tokens() {
+    // A 10-token prompt in two 5-token chunks (10 and 20 ms), then two decode steps (30, 40
+    // ms): three tokens, each streamed in 20 ms once made, none for the first chunk.
+    let w = workload(&[(0.0, 10, 3)]);
+    let mut c = streamed(0.02, None);
+    c.scheduler = SchedulerConfig {
+        max_num_batched_tokens: 5,
+        max_num_seqs: 4,
+        ..SchedulerConfig::new(SchedulerKind::Chunked)
+    };
+    let rep = run(vec![const_replica(IT, 100, 16)], c, &w);
+    assert_conserved(&w, &rep);
+    let r = &rep.requests[0];
+    assert!(close(r.first_token_s, 0.040), "{r:?}");
+    assert!(close(r.finish_s, 0.080), "{r:?}");
+}
