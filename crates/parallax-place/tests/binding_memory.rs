@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::{close, dp_equals_brute_force, Rng};
-use parallax_place::{load_graph, solve_contiguous, Devices, Edge, Graph, Instance, Limits, Node};
+use parallax_place::{load_graph, solve_contiguous, Edge, Graph, Instance, Limits, Node};
 use proptest::prelude::*;
 
 /// A few compute nodes plus zero-time nodes hanging off them (sources or sinks, sometimes
@@ -64,17 +64,8 @@ fn leafy_graph(rng: &mut Rng, core: usize, leaves: usize, k: usize, l: usize) ->
             to: id(to),
         });
     }
-    let total: f64 = nodes.iter().map(|n| n.memory).sum();
-    let memory = (total * (0.2 + 0.5 * rng.below(100) as f64 / 100.0)).max(1.0);
-    Graph {
-        devices: Devices {
-            accelerators: k,
-            accelerator_memory: memory,
-            cpus: l,
-        },
-        nodes,
-        edges,
-    }
+    // memory a random 20–70 % of the total (at least 1)
+    common::with_random_memory(rng, nodes, edges, (k, l), (0.2, 0.5, 1.0))
 }
 
 fn check(seed: u64, core: usize, leaves: usize, k: usize, l: usize) -> Result<(), TestCaseError> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{brute_max_load, close, dp_equals_brute_force, random_graph, Rng};
+use common::{dp_equals_brute_force, random_graph, Rng};
 use parallax_place::{solve_contiguous, Instance, Limits, PlaceError};
 use proptest::prelude::*;
 
@@ -80,28 +80,7 @@ fn check_saturated(seed: u64, n: usize, k: usize, l: usize) -> Result<(), TestCa
     }
     g.devices.accelerator_memory = g.nodes.iter().map(|x| x.memory).sum::<f64>().max(1.0);
     let inst = Instance::new(&g).map_err(|e| TestCaseError::fail(format!("{e}")))?;
-    let brute = brute_max_load(&inst, true);
-    let sol = solve_contiguous(&inst, &Limits::default());
-    match (sol, brute) {
-        (Ok(sol), Some(b)) => {
-            prop_assert!(sol.status.is_optimal());
-            prop_assert!(
-                close(sol.placement.max_load, b, 1e-9),
-                "dp {} brute {} graph {}",
-                sol.placement.max_load,
-                b,
-                g.to_json()
-            );
-        }
-        (got, b) => {
-            return Err(TestCaseError::fail(format!(
-                "dp {:?} vs brute {b:?} on {}",
-                got.map(|s| s.placement.max_load),
-                g.to_json()
-            )))
-        }
-    }
-    Ok(())
+    dp_equals_brute_force(&inst, &g)
 }
 
 proptest! {

@@ -263,25 +263,7 @@ fn cpu_relaxed_contiguity_matches_brute_force() {
                         g.to_json()
                     );
                     assert!(s.status.is_optimal());
-                    let slots: Vec<usize> = {
-                        let mut slot = vec![0; inst.len()];
-                        let index: std::collections::BTreeMap<i64, usize> = inst
-                            .ids
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &id)| (id, i))
-                            .collect();
-                        for d in &s.placement.devices {
-                            let base = match d.kind {
-                                parallax_place::DeviceKind::Accelerator => 0,
-                                parallax_place::DeviceKind::Cpu => inst.devices.accelerators,
-                            };
-                            for id in &d.nodes {
-                                slot[index[id]] = base + d.index;
-                            }
-                        }
-                        slot
-                    };
+                    let slots = parallax_place::eval::placement_slots(&inst, &s.placement);
                     assert!(is_contiguous_on_accelerators(&inst, &slots));
                     compared += 1;
                 }

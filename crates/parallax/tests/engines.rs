@@ -189,14 +189,8 @@ fn load_points_parse_and_name_bad_cells() {
 fn development_load_points_within_stated_errors() {
     let pts = parse_load_points("dev.csv", DEV).unwrap();
     let rep = validate_load_points("dev.csv", &pts, &LoadPointOptions::default());
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
+    let median = |v: Vec<f64>| {
+        parallax::hw::profile::ErrorSummary::from_abs_pct(&v).map_or(f64::NAN, |e| e.median)
     };
     // bf16 H100 rows, per engine
     for (engine, ttft, tpot) in [
@@ -215,9 +209,8 @@ fn development_load_points_within_stated_errors() {
                     && r.point.mode == "agg"
             })
             .collect();
-        let mut t: Vec<f64> = rows.iter().map(|r| r.ttft_error_pct.abs()).collect();
-        let mut p: Vec<f64> = rows.iter().map(|r| r.tpot_error_pct.abs()).collect();
-        let (t, p) = (median(&mut t), median(&mut p));
+        let t = median(rows.iter().map(|r| r.ttft_error_pct.abs()).collect());
+        let p = median(rows.iter().map(|r| r.tpot_error_pct.abs()).collect());
         println!(
             "{engine} bf16: TTFT {t:.1}% TPOT {p:.1}% over {} rows",
             rows.len()

@@ -68,7 +68,6 @@ pub fn random_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
     with_random_memory(rng, nodes, edges, (k, l), (0.3, 0.8, 5.0))
 }
 
-/// Enumerates every class-to-slot assignment; calls `f` with the node slots.
 /// A graph over `nodes` and `edges` on `k` accelerators and `l` CPUs whose accelerator memory
 /// is a random fraction in `[lo, lo + span)` of the total node memory (at least `floor`).
 pub fn with_random_memory(
@@ -91,6 +90,7 @@ pub fn with_random_memory(
     }
 }
 
+/// Enumerates every class-to-slot assignment; calls `f` with the node slots.
 pub fn for_each_assignment(inst: &Instance, mut f: impl FnMut(&[usize])) {
     let nd = inst.devices.accelerators + inst.devices.cpus;
     let nc = inst.classes;
