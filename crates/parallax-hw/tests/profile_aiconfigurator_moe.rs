@@ -10,17 +10,14 @@ use std::sync::Arc;
 
 const HEADER: &str = "moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency";
 
+/// The routed experts of the embedded Qwen3-30B-A3B (2,048 → 768, 128 experts, top-8, gated).
 fn qwen3_30b_moe() -> Moe {
-    Moe {
-        hidden: 2048,
-        experts: 128,
-        top_k: 8,
-        expert_intermediate: 768,
-        shared_experts: 0,
-        shared_intermediate: 0,
-        gated: true,
-        bias: false,
-    }
+    let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+    let moe = model.cells().find_map(|(c, _)| match c {
+        parallax_ir::Cell::Moe(m) => Some(*m),
+        _ => None,
+    });
+    moe.unwrap()
 }
 
 #[test]
