@@ -24,8 +24,8 @@ pub use calibrate::{
 pub use error::{ProfileError, Row};
 pub use format::{
     CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, Overheads,
-    PrefillPoint, Profile, ProfileGpu, Provenance, Scope, Software, Table, FORMAT_VERSION,
-    FUSED_MOE_COLUMNS,
+    PrefillPoint, Profile, ProfileGpu, Provenance, Scope, Software, Table, TableRouting,
+    FORMAT_VERSION, FUSED_MOE_COLUMNS,
 };
 pub use holdout::{profiled_hold_out, HoldOut, HoldOutReport};
 pub use measured::{parse_measured, ErrorSummary, MeasuredIteration};

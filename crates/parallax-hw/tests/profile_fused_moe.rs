@@ -1,7 +1,9 @@
 //! The `fused_moe` profile table: parsing, round trip, lookup and fallback.
 
 use parallax_hw::profile::ProfiledCostModel;
-use parallax_hw::profile::{embedded_h100, FusedMoePoint, Profile, ProfileError, Table};
+use parallax_hw::profile::{
+    embedded_h100, FusedMoePoint, Profile, ProfileError, Table, TableRouting,
+};
 use parallax_hw::{catalog, CostModel, RooflineModel};
 use parallax_ir::lower::fused_moe_op;
 use parallax_ir::{DType, Moe, Precision};
@@ -93,4 +95,64 @@ fn bad_tables_name_the_row_and_column() {
         msg.contains("fused_moe") && msg.contains("experts"),
         "{msg}"
     );
+}
+
+/// aiconfigurator's `balanced` sweeps spread the tokens over `min(E, T·k)` experts; the cost
+/// model's routing is random. A table marked `spread` is rescaled to random routing where
+/// the two hit different numbers of experts, and only there.
+#[test]
+fn spread_tables_are_rescaled_to_random_routing() {
+    let gpu = catalog::gpu("H100").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let mut p = profile();
+    let random = ProfiledCostModel::new(&p, roof.clone()).unwrap();
+    p.fused_moe.as_mut().unwrap().routing = Some(TableRouting::Spread);
+    let back = Profile::from_json("moe.json", &p.to_json()).unwrap();
+    assert!(back.fused_moe == p.fused_moe, "routing round trip");
+    assert!(p.to_json().contains("\"routing\": \"spread\""));
+    let spread = ProfiledCostModel::new(&back, roof.clone()).unwrap();
+    let bf16 = Precision::default();
+    // 32 tokens × top-8 = 256 pairs: spread hits all 128 experts, random ~112.
+    let f = fused_moe_op(&moe(), 32, 1, 1, &bf16);
+    assert!(f.active_experts < 128, "{}", f.active_experts);
+    let measured = parallax_ir::FusedMoe {
+        active_experts: 128,
+        max_rows: 2,
+        ..f
+    };
+    let want = 300e-6 * roof.fused_moe(&f) / roof.fused_moe(&measured);
+    assert!((spread.fused_moe(&f) - want).abs() < 1e-12);
+    assert!(spread.fused_moe(&f) < random.fused_moe(&f));
+    // One token: top-8 experts either way; 4096 tokens: every expert either way.
+    for tokens in [1, 4096] {
+        let f = fused_moe_op(&moe(), tokens, 1, 1, &bf16);
+        assert_eq!(
+            spread.fused_moe(&f),
+            random.fused_moe(&f),
+            "{tokens} tokens"
+        );
+    }
+    // The embedded profiles' aiconfigurator tables are spread.
+    assert_eq!(
+        embedded_h100().fused_moe.as_ref().unwrap().routing,
+        Some(TableRouting::Spread)
+    );
+    // A bad value names the table and the field.
+    let bad = p
+        .to_json()
+        .replace("\"routing\": \"spread\"", "\"routing\": \"skewed\"");
+    let e = Profile::from_json("moe.json", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("fused_moe") && e.contains("routing") && e.contains("skewed"),
+        "{e}"
+    );
+    // Other tables have no routing.
+    let gemm_routing = p.to_json().replacen(
+        "\"columns\": [\"m\"",
+        "\"routing\": \"spread\", \"columns\": [\"m\"",
+        1,
+    );
+    assert!(Profile::from_json("moe.json", &gemm_routing).is_err());
 }

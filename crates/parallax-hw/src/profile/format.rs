@@ -202,8 +202,35 @@ pub struct Table<T> {
     pub software: Option<Software>,
     /// The measurements.
     pub rows: Vec<T>,
+    /// `fused_moe` only: how the measured tokens were routed to experts (`None`: uniformly
+    /// at random, as `parallax_profiler` measures).
+    pub routing: Option<TableRouting>,
     /// Where each row came from, for error messages (JSON entry index or CSV line).
     pub(crate) origin: Vec<Row>,
+}
+
+/// How a `fused_moe` table's tokens were routed when it was measured. The kernel reads the
+/// weights of the experts that receive tokens, so at small token counts its time follows the
+/// number of distinct experts hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableRouting {
+    /// Each token to `top_k` experts drawn uniformly at random: `T` tokens hit
+    /// `E·(1 − (1 − k/E)^T)` of `E` experts on average (the cost model's own routing).
+    Random,
+    /// Spread as far as possible: `T` tokens hit `min(E, T·k)` experts (aiconfigurator's
+    /// `balanced` sweeps, `collector/helper.py::balanced_logits`). The cost model rescales
+    /// such a table to random routing (see `ProfiledCostModel::profiled_fused_moe`).
+    Spread,
+}
+
+impl TableRouting {
+    /// The format's name: `random` or `spread`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableRouting::Random => "random",
+            TableRouting::Spread => "spread",
+        }
+    }
 }
 
 impl<T: PartialEq> PartialEq for Table<T> {
@@ -211,6 +238,7 @@ impl<T: PartialEq> PartialEq for Table<T> {
         self.provenance == other.provenance
             && self.software == other.software
             && self.rows == other.rows
+            && self.routing == other.routing
     }
 }
 
@@ -222,6 +250,7 @@ impl<T> Table<T> {
             provenance: None,
             software: None,
             rows,
+            routing: None,
             origin,
         }
     }
@@ -243,6 +272,7 @@ impl<T> Table<T> {
             provenance: None,
             software: None,
             rows,
+            routing: None,
             origin,
         }
     }
@@ -798,17 +828,34 @@ fn check_keys(
 fn table_meta<T>(
     file: &str,
     name: &str,
+    routed: bool,
     obj: &Map<String, Value>,
     rows: Vec<T>,
 ) -> Result<Table<T>, ProfileError> {
     let location = format!("tables.{name}");
-    check_keys(
-        file,
-        obj,
-        &location,
-        &["columns", "rows", "provenance", "software"],
-    )?;
+    let keys: &[&str] = if routed {
+        &["columns", "rows", "provenance", "software", "routing"]
+    } else {
+        &["columns", "rows", "provenance", "software"]
+    };
+    check_keys(file, obj, &location, keys)?;
     let mut t = Table::new(rows);
+    if let Some(v) = obj.get("routing") {
+        t.routing = Some(match v.as_str() {
+            Some("random") => TableRouting::Random,
+            Some("spread") => TableRouting::Spread,
+            _ => {
+                return Err(bad_field(
+                    file,
+                    name,
+                    Row::Header,
+                    "routing",
+                    v,
+                    "`random` or `spread`",
+                ))
+            }
+        });
+    }
     if obj.contains_key("provenance") {
         let p = req_obj(file, obj, &location, "provenance")?;
         t.provenance = Some(parse_provenance(
@@ -831,6 +878,8 @@ trait TableRow: Sized {
     const NAME: &'static str;
     /// Columns, in the order rows are written and `read` indexes them.
     const COLUMNS: &'static [&'static str];
+    /// Whether the table may say how its tokens were routed (`routing`, see [`TableRouting`]).
+    const ROUTED: bool = false;
     /// Reads entry `i`, a row whose shape `r` has checked.
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError>;
     /// The row's cells as JSON values, comma-separated, in [`Self::COLUMNS`] order.
@@ -966,6 +1015,7 @@ impl TableRow for CollectivePoint {
 impl TableRow for FusedMoePoint {
     const NAME: &'static str = "fused_moe";
     const COLUMNS: &'static [&'static str] = &FUSED_MOE_COLUMNS;
+    const ROUTED: bool = true;
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
         Ok(FusedMoePoint {
             tokens: r.pos_int(i, row, 0)?,
@@ -1011,7 +1061,7 @@ fn read_table<T: TableRow>(
         .enumerate()
         .map(|(i, row)| T::read(&r, i, row))
         .collect::<Result<Vec<T>, ProfileError>>()?;
-    table_meta(file, T::NAME, obj, out).map(Some)
+    table_meta(file, T::NAME, T::ROUTED, obj, out).map(Some)
 }
 
 /// A JSON string literal.
@@ -1052,6 +1102,9 @@ fn write_table<T: TableRow>(t: &Table<T>) -> String {
     }
     if let Some(w) = &t.software {
         let _ = writeln!(s, "      \"software\": {},", software_json(w));
+    }
+    if let Some(r) = t.routing {
+        let _ = writeln!(s, "      \"routing\": {},", js(r.name()));
     }
     let cols: Vec<String> = T::COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
     let _ = writeln!(s, "      \"columns\": [{}],", cols.join(", "));

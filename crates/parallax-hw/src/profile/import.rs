@@ -435,9 +435,12 @@ pub fn apex_collectives_dir(
 /// Each row is one layer's routed experts on one GPU: `num_tokens` tokens routed to `topk` of
 /// `num_experts` experts, each `hidden_size → inter_size / moe_tp_size` wide. Only the rows
 /// this format can express exactly are accepted: `moe_ep_size` 1 (every expert on the GPU),
-/// `distribution` `balanced` (the format's uniform routing) and `moe_dtype` `bfloat16` or
-/// `fp8` (per-tensor scaled W8A8); `inter_size` must divide by `moe_tp_size`. `latency` is in
-/// milliseconds.
+/// `distribution` `balanced` and `moe_dtype` `bfloat16` or `fp8` (per-tensor scaled W8A8);
+/// `inter_size` must divide by `moe_tp_size`. `latency` is in milliseconds. aiconfigurator's
+/// `balanced` routing spreads the tokens over as many experts as it can (`T` tokens hit
+/// `min(E, T·top_k)` experts, `collector/helper.py::balanced_logits`), so the table is
+/// marked [`TableRouting::Spread`](super::TableRouting) and the cost model rescales it to random
+/// routing.
 ///
 /// # Errors
 /// A [`ProfileError`] naming `file`, the line and the column of the first row outside that
@@ -476,7 +479,7 @@ pub fn aiconfigurator_fused_moe(
             return Err(c.bad_value(line, cep, "1 (every expert on the measured GPU)"));
         }
         if f[cdist] != "balanced" {
-            return Err(c.bad_value(line, cdist, "`balanced` (uniform routing)"));
+            return Err(c.bad_value(line, cdist, "`balanced` (tokens spread over the experts)"));
         }
         let (inter, tp) = (u32_of(line, f, ci)?, u32_of(line, f, ctp)?);
         if inter % tp != 0 {
@@ -511,7 +514,9 @@ pub fn aiconfigurator_fused_moe(
             )
         }),
     )?;
-    Ok(Table::with_origin(rows, origin))
+    let mut table = Table::with_origin(rows, origin);
+    table.routing = Some(super::TableRouting::Spread);
+    Ok(table)
 }
 
 /// Provenance of aiconfigurator fused-MoE tables (`src`: the extract's path).

@@ -92,6 +92,9 @@ pub(crate) struct Families {
     pub elementwise: [Option<Curve>; 7],
     pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
     pub fused_moe: Vec<(MoeKey, Curve)>,
+    /// The `fused_moe` table was measured with tokens spread over as many experts as
+    /// possible ([`TableRouting::Spread`](super::TableRouting)), not routed at random.
+    pub moe_spread: bool,
 }
 
 /// Key of a fused-MoE family: dtype, experts, top-k, hidden, intermediate.
@@ -560,8 +563,13 @@ impl Families {
         let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, k, h, i)| {
             Ideal::Linear(6.0 * k as f64 * h as f64 * i as f64 / fl)
         })?;
+        let moe_spread = p
+            .fused_moe
+            .as_ref()
+            .is_some_and(|t| t.routing == Some(super::TableRouting::Spread));
         Ok(Families {
             fused_moe,
+            moe_spread,
             gemm: ByDtype::new(gemm, |f| f.dtype),
             prefill: ByDtype::new(prefill, |f| f.dtype),
             decode: ByDtype::new(decode, |f| f.dtype),
@@ -649,8 +657,15 @@ impl ProfiledCostModel {
         &self.fallback
     }
 
-    /// The profiled time of one GEMM of `g`'s shape (times `g.count`), or `None` when the
-    /// profile has no GEMM family of its dtype (then [`CostModel::gemm`] uses the fallback).
+    /// The profiled time of `g`, or `None` when the profile has no GEMM family of its dtype
+    /// (then [`CostModel::gemm`] uses the fallback).
+    ///
+    /// A batch of `count > 1` GEMMs (MLA's per-head absorption, a grouped expert GEMM) runs
+    /// as one batched kernel (`torch.bmm`, cuBLAS strided-batched), as the roofline prices
+    /// it: one GEMM of `count × n` columns, which has the same FLOPs, weight and output
+    /// bytes and one launch. (The table's time of one `n`-column GEMM times `count` would
+    /// charge the small-`m` floor of a separate kernel per head: 128 of them per layer for
+    /// DeepSeek-V3's absorbed decode, 5x its whole decode step.)
     ///
     /// Complexity: O(log f + log p) for f families of p points when the shape is in the table,
     /// O(f + log p) otherwise. No allocation.
@@ -665,8 +680,9 @@ impl ProfiledCostModel {
         // the exact shape in it.
         let dt = serving_dtype(g.act_dtype, |d| self.fam.gemm.has(d));
         let fams = self.fam.gemm.of(dt);
-        let (m, n, k) = (g.m as f64, g.n as f64, g.k as f64);
-        let t = match fams.binary_search_by(|f| (f.n, f.k).cmp(&(g.n, g.k))) {
+        let wide = g.n.saturating_mul(g.count as u64);
+        let (m, n, k) = (g.m as f64, wide as f64, g.k as f64);
+        let t = match fams.binary_search_by(|f| (f.n, f.k).cmp(&(wide, g.k))) {
             Ok(i) => fams[i].curve.eval(m),
             Err(_) => {
                 let (ln_n, ln_k) = (n.ln(), k.ln());
@@ -681,7 +697,7 @@ impl ProfiledCostModel {
                 f.curve.eval(m) * (f.curve.floor() + query.eval(m)) / f.curve.reference(m)
             }
         };
-        Some(t * g.count as f64)
+        Some(t)
     }
 
     /// The family serving `shape`: the exact one (`true`) when the table has its dtype (or
@@ -775,7 +791,12 @@ impl ProfiledCostModel {
     /// device, `assignments / top_k` (under expert parallelism a device holding `L` of `E`
     /// experts receives `T·top_k·L/E` token-expert pairs).
     ///
-    /// Complexity: O(log f + log p). No allocation.
+    /// A table measured with spread routing ([`TableRouting::Spread`](super::TableRouting)) is
+    /// scaled by the fallback's time of the op over the fallback's time of the same op with
+    /// the table's `min(L, pairs)` active experts, so that it prices the op's own (random)
+    /// routing; prefill-sized ops hit every expert either way and are unchanged.
+    ///
+    /// Complexity: O(log f + log p), plus two fallback calls when rescaling. No allocation.
     pub fn profiled_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
@@ -793,7 +814,29 @@ impl ProfiledCostModel {
             .binary_search_by(|(k, _)| k.cmp(&key))
             .ok()?;
         let x = op.assignments as f64 / op.top_k.max(1) as f64;
-        Some(self.fam.fused_moe[i].1.eval(x))
+        let t = self.fam.fused_moe[i].1.eval(x);
+        // A table measured with the tokens spread over min(L, pairs) experts loads more
+        // expert weights than random routing does at small token counts (32 tokens of
+        // DeepSeek-V3 hit all 256 experts spread, ~164 at random): rescale by the fallback's
+        // ratio of the two routings.
+        let spread = u32::try_from(op.assignments)
+            .unwrap_or(u32::MAX)
+            .min(op.local_experts);
+        if self.fam.moe_spread && spread > op.active_experts {
+            let measured = FusedMoe {
+                active_experts: spread,
+                max_rows: op.assignments.div_ceil(spread as u64),
+                ..*op
+            };
+            let (ours, theirs) = (
+                self.fallback.fused_moe(op),
+                self.fallback.fused_moe(&measured),
+            );
+            if ours > 0.0 && theirs > 0.0 && ours.is_finite() && theirs.is_finite() {
+                return Some(t * ours / theirs);
+            }
+        }
+        Some(t)
     }
 
     /// The profiled time of an elementwise op, or `None` when its kind has no curve.
