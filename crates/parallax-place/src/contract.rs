@@ -89,9 +89,20 @@ impl Contraction {
     /// Like [`Contraction::new`], but every edge (forward or backward) orders the groups;
     /// used by the latency objective, where all edges are data dependencies of one input.
     /// Folding stays exact there: a folded group takes no time, has no other inputs or
-    /// outputs, and joining its neighbour's block or CPU never delays anything.
+    /// outputs, and joining its neighbour's block or CPU never delays anything — as long as
+    /// its memory cannot crowd anything out of that block, which this judges from the
+    /// instance's own total (see [`Contraction::all_edges_memory_binds`] when memory outside
+    /// the instance also competes).
     pub fn all_edges(inst: &Instance, fold_trivial: bool) -> Contraction {
         Contraction::build(inst, fold_trivial, true, false)
+    }
+
+    /// [`Contraction::all_edges`] with folding, for an instance whose memory may bind even
+    /// though its own nodes fit one accelerator (the latency search's core, whose satellites
+    /// take memory in the subgraphs they join): only zero-time groups that hold no memory
+    /// are folded.
+    pub fn all_edges_memory_binds(inst: &Instance) -> Contraction {
+        Contraction::build_with(inst, true, true, false, true)
     }
 
     /// The nodes that [`Contraction::restricted`] folds into a neighbouring group: members
@@ -152,11 +163,22 @@ impl Contraction {
     }
 
     fn build(inst: &Instance, fold_trivial: bool, all_edges: bool, forced: bool) -> Contraction {
+        Contraction::build_with(inst, fold_trivial, all_edges, forced, false)
+    }
+
+    fn build_with(
+        inst: &Instance,
+        fold_trivial: bool,
+        all_edges: bool,
+        forced: bool,
+        memory_binds: bool,
+    ) -> Contraction {
         let n = inst.len();
         let nc = inst.classes;
         let (cedges, mut uf) = Contraction::class_graph(inst, all_edges);
         if fold_trivial {
-            let memory_never_binds = forced || inst.total_size() <= inst.devices.accelerator_memory;
+            let memory_never_binds =
+                !memory_binds && (forced || inst.total_size() <= inst.devices.accelerator_memory);
             fold_trivial_groups(inst, &mut uf, memory_never_binds);
         }
         // groups: roots renumbered, then topologically sorted

@@ -315,12 +315,7 @@ pub fn is_contiguous(inst: &Instance, slot: &[usize]) -> bool {
 /// Device slots (accelerators `0..k`, then CPUs) of an evaluated placement of `inst`, by node
 /// index; nodes the placement does not list stay on slot 0.
 pub fn placement_slots(inst: &Instance, p: &Placement) -> Assignment {
-    let index: std::collections::BTreeMap<i64, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
+    let index = inst.index_by_id();
     let k = inst.devices.accelerators;
     let mut slot = vec![0; inst.len()];
     for d in &p.devices {

@@ -94,12 +94,7 @@ impl ExpertSplit {
                 used(&self.cpus)
             )));
         }
-        let index: BTreeMap<NodeId, usize> = inst
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
+        let index = inst.index_by_id();
         let mut slot = vec![usize::MAX; inst.len()];
         let devices = self
             .accelerators

@@ -468,6 +468,19 @@ impl Instance {
         m
     }
 
+    /// Node index of each node id (the inverse of `ids`), to read placements and schedules
+    /// that name nodes by id.
+    ///
+    /// # Complexity
+    /// O(n log n).
+    pub fn index_by_id(&self) -> BTreeMap<NodeId, usize> {
+        self.ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect()
+    }
+
     /// Sum of all node sizes.
     pub fn total_size(&self) -> f64 {
         self.size.iter().sum()

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{close, random_graph, Rng};
-use parallax_place::latency::{evaluate_plan, LatencyPlan};
+use parallax_place::latency::{evaluate_plan, plan_of, solve_latency_block_bounded, LatencyPlan};
 use parallax_place::{
     load_graph, solve_latency, Edge, Graph, Instance, Limits, Node, PlaceError, ProofStatus,
 };
@@ -378,6 +378,64 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, .. ProptestConfig::default() })]
+
+    /// Fork-join chains with the block bound on from the start (it normally comes only
+    /// when a first exact pass runs out of labels): it never cuts the optimum, and what a
+    /// stopped search reports brackets it.
+    #[test]
+    fn block_bound_equals_brute_force(
+        seed in any::<u64>(),
+        n in 4usize..10,
+        k in 1usize..4,
+    ) {
+        let choices = (1 + k) as u64;
+        prop_assume!(choices.pow(n as u32) <= 60_000);
+        let mut rng = Rng(seed);
+        let g = modular_graph(&mut rng, n, k, 1);
+        let Ok(inst) = Instance::new(&g) else {
+            return Ok(());
+        };
+        let got = solve_latency_block_bounded(&inst, 1, &Limits::default());
+        match (brute(&inst, 1), got) {
+            (Some(b), Ok(s)) => {
+                prop_assert!(s.status.is_optimal());
+                prop_assert!(
+                    close(b, s.schedule.latency, 1e-9),
+                    "brute {} search {} on {}",
+                    b,
+                    s.schedule.latency,
+                    g.to_json()
+                );
+                for budget in [2, 9, 40] {
+                    let limits = Limits {
+                        max_labels: Some(budget),
+                        ..Limits::default()
+                    };
+                    let Ok(s) = solve_latency_block_bounded(&inst, 1, &limits) else {
+                        continue;
+                    };
+                    prop_assert!(s.schedule.latency >= b * (1.0 - 1e-9) - 1e-9);
+                    if let ProofStatus::Stopped { lower_bound, .. } = s.status {
+                        prop_assert!(lower_bound <= b * (1.0 + 1e-9) + 1e-9);
+                    } else {
+                        prop_assert!(close(b, s.schedule.latency, 1e-9));
+                    }
+                }
+            }
+            (None, Err(PlaceError::InfeasibleMemory { .. })) => {}
+            (b, s) => prop_assert!(
+                false,
+                "brute {:?} search {:?} on {}",
+                b,
+                s.map(|s| s.schedule.latency),
+                g.to_json()
+            ),
+        }
+    }
+}
+
 fn shipped(file: &str) -> (Graph, Instance) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/latency");
     let g = load_graph(&data.join(file)).expect("load");
@@ -395,6 +453,14 @@ fn shipped_layer_graphs_are_solved() {
         ("layer_gnmt_inference.json", 225.647890625),
     ] {
         let (g, inst) = shipped(file);
+        // the block bound (normally built only for harder instances) keeps the optimum
+        let b = solve_latency_block_bounded(&inst, 1, &Limits::default()).expect("solved");
+        assert!(b.status.is_optimal(), "{file}");
+        assert!(
+            close(b.schedule.latency, optimum, 1e-9),
+            "{file} (block bound): {} vs {optimum}",
+            b.schedule.latency
+        );
         let s = solve_latency(&inst, 1, &Limits::default()).expect("solved");
         assert!(s.status.is_optimal(), "{file}");
         assert!(
@@ -446,20 +512,36 @@ fn stopped_search_certifies_its_gap() {
 
 /// Re-evaluates a returned schedule from its node sets.
 fn evaluate_plan_of(inst: &Instance, s: &parallax_place::latency::LatencySchedule) -> f64 {
-    let mut plan: LatencyPlan = vec![None; inst.len()];
-    let index: std::collections::BTreeMap<i64, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    let mut count = std::collections::BTreeMap::new();
-    for b in &s.subgraphs {
-        let p = count.entry(b.accelerator).or_insert(0usize);
-        for id in &b.nodes {
-            plan[index[id]] = Some((b.accelerator, *p));
-        }
-        *p += 1;
-    }
-    evaluate_plan(inst, &plan, 1).expect("schedulable").latency
+    evaluate_plan(inst, &plan_of(inst, s), 1)
+        .expect("schedulable")
+        .latency
+}
+
+/// A zero-time node that holds memory (1) is not folded into its neighbour's subgraph when a
+/// satellite (4, a zero-time sink off 2) competes for the same memory: {2, 4} with 1 on a CPU
+/// (latency 4) beats {1, 2} with 4 on a CPU (6.5). The core alone (1 and 2) fits one
+/// accelerator, which once made the contraction treat memory as never binding. Found by
+/// `latency_equals_brute_force` (seed 7947930421430629699).
+#[test]
+fn satellites_keep_memory_holding_zero_time_nodes_unfolded() {
+    let text = r#"{
+      "devices": {"accelerators": 1, "accelerator_memory": 5.348, "cpus": 1},
+      "nodes": [
+        {"id": 1, "acc_time": 0.0, "cpu_time": 0.0, "memory": 2.0, "output_cost": 2.0},
+        {"id": 2, "acc_time": 2.0, "cpu_time": 24.0, "memory": 3.0, "output_cost": 4.5},
+        {"id": 3, "acc_time": 0.0, "cpu_time": 0.0, "memory": 1.0, "class": 0, "output_cost": 0.0},
+        {"id": 4, "acc_time": 0.0, "cpu_time": 0.0, "memory": 1.0, "output_cost": 2.0}
+      ],
+      "edges": [{"from": 1, "to": 2}, {"from": 2, "to": 4}]
+    }"#;
+    let g = Graph::from_json(text, Path::new("satellite.json")).expect("valid graph");
+    let inst = Instance::new(&g).expect("valid instance");
+    assert_eq!(brute(&inst, 1), Some(4.0));
+    let s = solve_latency(&inst, 1, &Limits::default()).expect("solves");
+    assert!(s.status.is_optimal());
+    assert!(
+        close(s.schedule.latency, 4.0, 1e-12),
+        "{}",
+        s.schedule.latency
+    );
 }

@@ -25,6 +25,14 @@ pub(super) struct Label {
     pub(super) dead: bool,
 }
 
+impl Label {
+    /// Accelerators of `k` this label has not used yet (neither closed nor open).
+    #[inline]
+    pub(super) fn fresh(&self, k: usize) -> usize {
+        k.saturating_sub(self.closed as usize + self.open.len())
+    }
+}
+
 /// Whether label `a` is at least as good as `b` (same ideal): no later makespan, no later
 /// frontier time, and every accelerator `b` can still use is matched by a distinct one of
 /// `a` that is available no later, holds no more memory and has run no more subgraphs (a
@@ -34,8 +42,7 @@ pub(super) fn dominates(a: &Label, b: &Label, k: usize) -> bool {
     if a.makespan > b.makespan || a.times.iter().zip(&b.times).any(|(x, y)| x > y) {
         return false;
     }
-    let fresh = |x: &Label| k.saturating_sub(x.closed as usize + x.open.len());
-    let (fa, fb) = (fresh(a), fresh(b));
+    let (fa, fb) = (a.fresh(k), b.fresh(k));
     if fa < fb {
         return false;
     }

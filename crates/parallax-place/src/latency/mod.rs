@@ -9,6 +9,7 @@
 //! to at most M. A colocation class stays inside one subgraph. The latency is the finish time
 //! of the last node.
 
+mod blocks;
 mod bound;
 mod heuristics;
 mod label;
@@ -17,12 +18,11 @@ mod schedule;
 mod search;
 
 pub use heuristics::latency_greedy;
-pub use schedule::{evaluate_plan, latency_of_placement};
+pub use schedule::{evaluate_plan, latency_of_placement, plan_of};
 
 use self::bound::PathBound;
 use self::heuristics::{improve, initial_plans, node_topo};
 use self::reduce::Reduction;
-use self::schedule::plan_of;
 use self::search::Search;
 use crate::contract::Contraction;
 use crate::error::PlaceError;
@@ -110,7 +110,11 @@ pub type LatencyPlan = Vec<Option<(usize, usize)>>;
 /// a path bound that charges CPU time or accelerator time plus the transfers into and out of
 /// each subgraph, with the memory of a subgraph limited to M (see `PathBound`); between two
 /// consecutive cut vertices of the DAG (a fork-join module) a subgraph holding both holds
-/// the whole module, so the bound charges all of its work and memory (see `Segments`). The
+/// the whole module, so the bound charges all of its work and memory (see `Segments`).
+/// With q = 1, when a first exact pass of 250,000 labels does not finish, a *block bound*
+/// joins in: per segment between consecutive cut vertices and per number of accelerators,
+/// small exact solves bound the time the segment adds, and a DP over the segments with the
+/// accelerators left bounds the rest of the schedule (see `Blocks`). The
 /// incumbent comes from a chain split and a heuristic pass of the same search (the few best
 /// labels per ideal, subgraphs grown along one topological order only), then hill climbing
 /// (one node at a time into a neighbour's subgraph, a CPU or a free accelerator).
@@ -152,6 +156,28 @@ pub fn solve_latency(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
+    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE))
+}
+
+/// [`solve_latency`] with the block bound from the first exact pass on (it normally comes
+/// only when a pass of [`BLOCK_GATE`] labels does not finish). For tests.
+#[doc(hidden)]
+pub fn solve_latency_block_bounded(
+    inst: &Instance,
+    q: usize,
+    limits: &Limits,
+) -> Result<LatencySolution, PlaceError> {
+    solve_latency_impl(inst, q, limits, Some(0))
+}
+
+/// [`solve_latency`]; `gate` is the label budget of the exact pass before the block bound
+/// is built (`None`: never, as inside the block bound's own local solves).
+pub(crate) fn solve_latency_impl(
+    inst: &Instance,
+    q: usize,
+    limits: &Limits,
+    gate: Option<u64>,
+) -> Result<LatencySolution, PlaceError> {
     if q == 0 {
         return Err(PlaceError::Unsupported(
             "q (subgraphs per accelerator) must be >= 1".into(),
@@ -176,7 +202,7 @@ pub fn solve_latency(
             max_labels: limits.max_labels.map(|m| m / 2),
             ..limits.clone()
         };
-        if let Ok(one) = solve_latency(inst, 1, &half) {
+        if let Ok(one) = solve_latency_impl(inst, 1, &half, gate) {
             limits.max_labels = limits
                 .max_labels
                 .map(|m| m.saturating_sub(one.labels.min(m / 2)));
@@ -188,7 +214,16 @@ pub fn solve_latency(
     let mem_cap = inst.devices.accelerator_memory;
     let red = Reduction::new(inst, q);
     let core = &red.core;
-    let con = Contraction::all_edges(core, true);
+    // Folding a zero-time group that holds memory into its neighbour is exact only when
+    // memory never binds. The contraction judges that from the core's own total, but the
+    // satellites left out of the core take memory in the subgraphs they join: with any
+    // satellite, fold such groups only when the whole instance fits one accelerator.
+    let has_satellites = red.sats_of.iter().any(|s| !s.is_empty());
+    let con = if has_satellites && inst.total_size() > mem_cap {
+        Contraction::all_edges_memory_binds(core)
+    } else {
+        Contraction::all_edges(core, true)
+    };
     let topo = node_topo(core);
     let mut rank = vec![0usize; core.len()];
     for (i, &u) in topo.iter().enumerate() {
@@ -234,6 +269,7 @@ pub fn solve_latency(
         gmembers,
         host: red.host.clone(),
         bound,
+        blocks: None,
         created: 1,
         pairs: 0,
     };
@@ -262,13 +298,34 @@ pub fn solve_latency(
         ..limits.clone()
     };
     let mut remaining = limits.max_labels;
-    let exact = search.run(
-        None,
-        value(&best),
-        &with_budget(remaining.map(|b| b / 2)),
-        started,
-    );
+    // the block bound costs a few seconds on a large DAG: first a short exact pass without
+    // it (most instances finish there), then, if that stops, the pass with it
+    let half = remaining.map(|b| b / 2);
+    // (the block bound needs q = 1: other passes run whole at once)
+    let gate = gate.filter(|_| q == 1);
+    let first = match gate {
+        Some(g) => Some(half.map_or(g, |h| h.min(g))),
+        None => half,
+    };
+    let mut exact = search.run(None, value(&best), &with_budget(first), started);
     remaining = remaining.map(|b| b.saturating_sub(exact.made));
+    let gated = gate.is_some();
+    let gate = first.unwrap_or(0);
+    if gated && exact.stopped == Some(StopReason::LabelLimit) && half.map_or(true, |h| h > gate) {
+        // the pass again, with the rest of its budget (and the block bound where it applies)
+        if let Some((v, plan)) = exact.best.take() {
+            best = Some((v, red.lift(&plan)));
+            claimed = Some(v);
+        }
+        search.blocks = self::blocks::Blocks::new(core, deadline.0);
+        exact = search.run(
+            None,
+            value(&best),
+            &with_budget(half.map(|h| h - gate)),
+            started,
+        );
+        remaining = remaining.map(|b| b.saturating_sub(exact.made));
+    }
     if let Some((v, plan)) = exact.best {
         best = Some((v, red.lift(&plan)));
         claimed = Some(v);
@@ -352,6 +409,9 @@ pub fn solve_latency(
 
 /// Bound-proving probes after a stopped exact pass (see [`solve_latency`]).
 const PROBES: usize = 8;
+
+/// Label budget of the exact pass before the block bound is built (see [`solve_latency`]).
+const BLOCK_GATE: u64 = 250_000;
 
 /// Labels kept per ideal by the heuristic pass.
 const BEAM: usize = 8;

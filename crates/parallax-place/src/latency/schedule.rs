@@ -155,12 +155,7 @@ pub fn evaluate_plan(inst: &Instance, plan: &LatencyPlan, q: usize) -> Option<La
 /// # Complexity
 /// O((n + m) log n).
 pub fn latency_of_placement(inst: &Instance, placement: &crate::eval::Placement) -> Option<f64> {
-    let index: std::collections::BTreeMap<NodeId, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
+    let index = inst.index_by_id();
     let mut plan: LatencyPlan = vec![None; inst.len()];
     for d in &placement.devices {
         if d.kind == crate::eval::DeviceKind::Accelerator {
@@ -172,14 +167,13 @@ pub fn latency_of_placement(inst: &Instance, placement: &crate::eval::Placement)
     evaluate_plan(inst, &plan, 1).map(|s| s.latency)
 }
 
-/// The plan of a schedule (positions in execution order on each accelerator).
-pub(super) fn plan_of(inst: &Instance, schedule: &LatencySchedule) -> LatencyPlan {
-    let index: std::collections::BTreeMap<NodeId, usize> = inst
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
+/// The plan of a schedule (positions in execution order on each accelerator); nodes the
+/// schedule does not list stay on a CPU.
+///
+/// # Complexity
+/// O(n log n).
+pub fn plan_of(inst: &Instance, schedule: &LatencySchedule) -> LatencyPlan {
+    let index = inst.index_by_id();
     let mut plan: LatencyPlan = vec![None; inst.len()];
     let mut next: std::collections::BTreeMap<usize, usize> = Default::default();
     for s in &schedule.subgraphs {

@@ -1,5 +1,6 @@
 //! The label-setting search over ideals (one pass: beam or exact, against a bound).
 
+use super::blocks::Blocks;
 use super::bound::PathBound;
 use super::label::{dominates, Label, Move};
 use super::reduce::{satellite_decision, Host};
@@ -19,6 +20,35 @@ pub(super) struct Frontier {
     pub(super) nodes: Vec<u32>,
     pub(super) after: Vec<f64>,
     pub(super) sources: f64,
+    /// Block bound (see `Blocks`): per frontier node, the local bound after it to the end
+    /// of the current block ...
+    pub(super) blk: Vec<f64>,
+    /// ... plus this, by accelerators not yet used (empty: no block bound).
+    pub(super) tail: Vec<f64>,
+    /// The block p of the first cut vertex outside the ideal (`usize::MAX`: none), and
+    /// min(R(p, a, on a CPU), R(p, a − 1, carried)) by accelerators `a` not yet used: every
+    /// subgraph added to this ideal ends (up to b_p) at least its work in block p after its
+    /// ready time, and then this much is still to come (see `Blocks`).
+    pub(super) dfs_block: usize,
+    pub(super) dfs_tail: Vec<f64>,
+}
+
+impl Frontier {
+    /// The block bound of a label with frontier times `time(p)` (by frontier position) and
+    /// `fresh` accelerators not yet used.
+    #[inline]
+    pub(super) fn block_bound(&self, fresh: usize, time: impl Fn(usize) -> f64) -> f64 {
+        if self.tail.is_empty() {
+            return f64::NEG_INFINITY;
+        }
+        let t = self
+            .blk
+            .iter()
+            .enumerate()
+            .map(|(p, a)| time(p) + a)
+            .fold(f64::NEG_INFINITY, f64::max);
+        t + self.tail[fresh.min(self.tail.len() - 1)]
+    }
 }
 
 /// What one pass of the label search returns.
@@ -41,6 +71,8 @@ pub(super) struct Search<'a> {
     pub(super) gmembers: Vec<Vec<usize>>,
     pub(super) host: Vec<Option<Host>>,
     pub(super) bound: PathBound,
+    /// The block bound (q = 1), when it applies.
+    pub(super) blocks: Option<Blocks>,
     /// Labels created, all passes.
     pub(super) created: u64,
     /// Subgraphs (ideal pairs) evaluated, all passes.
@@ -81,10 +113,42 @@ impl<'a> Search<'a> {
                 sources = sources.max(self.bound.source(u));
             }
         }
+        let (mut blk, mut tail) = (Vec::new(), Vec::new());
+        let (mut dfs_block, mut dfs_tail) = (usize::MAX, Vec::new());
+        if let Some(b) = &self.blocks {
+            // the first block whose end is outside the ideal
+            if let Some(p) = b.ends.iter().position(|&e| !member[e]) {
+                dfs_block = p;
+                dfs_tail = b.inside[p].clone();
+                let started = (0..n).any(|u| member[u] && b.block_of[u] == p);
+                if p >= 1 && !started {
+                    // the ideal ends at b_{p-1}, the only frontier node
+                    blk = vec![0.0; nodes.len()];
+                    tail = b.at_end[p - 1].clone();
+                } else {
+                    blk = nodes
+                        .iter()
+                        .map(|&u| {
+                            let u = u as usize;
+                            inst.succ[u]
+                                .iter()
+                                .filter(|&&v| !member[v])
+                                .map(|&v| b.enter(v, inst.out_cost[u]))
+                                .fold(f64::NEG_INFINITY, f64::max)
+                        })
+                        .collect();
+                    tail = b.inside[p].clone();
+                }
+            }
+        }
         let f = Rc::new(Frontier {
             nodes,
             after,
             sources,
+            blk,
+            tail,
+            dfs_block,
+            dfs_tail,
         });
         cache[j] = Some(Rc::clone(&f));
         f
@@ -128,7 +192,11 @@ impl<'a> Search<'a> {
             open: Vec::new(),
             closed: 0,
             makespan: 0.0,
-            lb: root_front.sources,
+            lb: root_front.sources.max(
+                self.blocks
+                    .as_ref()
+                    .map_or(f64::NEG_INFINITY, |b| b.root[k.min(b.root.len() - 1)]),
+            ),
             parent: (u32::MAX, u32::MAX),
             mv: Move::Root,
             dead: false,
@@ -155,6 +223,7 @@ impl<'a> Search<'a> {
         let mut inputs: Vec<usize> = Vec::new();
         let mut readies: Vec<f64> = Vec::new();
         let mut kept: Vec<(u32, f64)> = Vec::new();
+        let mut kept_blk: Vec<(u32, f64)> = Vec::new();
         let mut options: Vec<(Move, f64)> = Vec::new();
         for i in 0..ni {
             if labels[i].iter().all(|lb| lb.dead) {
@@ -249,6 +318,8 @@ impl<'a> Search<'a> {
                             .zip(&fj.after)
                             .map(|(&u, a)| time_of(u) + a)
                             .fold(mk.max(fj.sources), f64::max);
+                        let fresh = lab.fresh(k);
+                        let lbv = lbv.max(fj.block_bound(fresh, |p| time_of(fj.nodes[p])));
                         if ub.is_finite() && lbv >= tol(ub) {
                             continue;
                         }
@@ -289,6 +360,8 @@ impl<'a> Search<'a> {
                 let mut hosts_in_d: Vec<usize> = Vec::new();
                 // groups of D
                 let mut dstack: Vec<usize> = Vec::new();
+                // p_acc of D inside block p (see `Frontier::dfs_tail`), by depth
+                let mut blkacc: Vec<f64> = Vec::new();
                 stamp[i] = i as u32;
                 while let Some(top) = stack.last_mut() {
                     let ups = self.ideals.up_of(top.0 as usize);
@@ -296,6 +369,7 @@ impl<'a> Search<'a> {
                         if let Some(fr) = stack.pop() {
                             if fr.2 != u32::MAX {
                                 dstack.pop();
+                                blkacc.pop();
                                 let members = &self.con.groups[fr.2 as usize];
                                 tracker.remove(inst, members);
                                 for &u in members {
@@ -340,6 +414,17 @@ impl<'a> Search<'a> {
                     }
                     stack.push((j, 0, g, p_acc, size, comm));
                     dstack.push(gi);
+                    let in_blk: f64 = if fi.dfs_block == usize::MAX {
+                        0.0
+                    } else {
+                        let b = self.blocks.as_ref().map(|b| &b.block_of);
+                        self.con.groups[gi]
+                            .iter()
+                            .filter(|&&u| b.is_some_and(|b| b[u] == fi.dfs_block))
+                            .map(|&u| inst.p_acc[u])
+                            .sum()
+                    };
+                    blkacc.push(blkacc.last().copied().unwrap_or(0.0) + in_blk);
                     self.pairs += 1;
                     // inputs of D: frontier nodes of I with a successor in D
                     inputs.clear();
@@ -358,6 +443,21 @@ impl<'a> Search<'a> {
                         inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
                     }));
                     let min_ready = readies.iter().copied().fold(f64::INFINITY, f64::min);
+                    // the block bound of D and every superset (see `Frontier::dfs_tail`)
+                    let blk_cut = if fi.dfs_tail.is_empty() || !ub.is_finite() {
+                        false
+                    } else {
+                        let least = alive
+                            .iter()
+                            .zip(&readies)
+                            .map(|(&li, &r)| {
+                                let lab = &labels[i][li as usize];
+                                let fresh = lab.fresh(k);
+                                r + fi.dfs_tail[fresh.min(fi.dfs_tail.len() - 1)]
+                            })
+                            .fold(f64::INFINITY, f64::min);
+                        least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
+                    };
                     let mut beyond = 0.0f64;
                     if ub.is_finite() {
                         for &g2 in &dstack {
@@ -371,7 +471,8 @@ impl<'a> Search<'a> {
                             }
                         }
                     }
-                    if ub.is_finite() && min_ready + p_acc + incomm + beyond >= tol(ub) {
+                    if blk_cut || (ub.is_finite() && min_ready + p_acc + incomm + beyond >= tol(ub))
+                    {
                         if let Some(t) = stack.last_mut() {
                             t.1 = u32::MAX; // no supersets; popped next
                         }
@@ -392,12 +493,21 @@ impl<'a> Search<'a> {
                     // is fin + their largest after, as rounding is monotone), the others keep
                     // the label's times
                     let mut d_after = f64::NEG_INFINITY;
+                    let mut d_blk = f64::NEG_INFINITY;
+                    let has_blk = !fj.tail.is_empty();
                     kept.clear();
-                    for (&u, &a) in fj.nodes.iter().zip(&fj.after) {
+                    kept_blk.clear();
+                    for (t, (&u, &a)) in fj.nodes.iter().zip(&fj.after).enumerate() {
                         if in_d[u as usize] {
                             d_after = d_after.max(a);
+                            if has_blk {
+                                d_blk = d_blk.max(fj.blk[t]);
+                            }
                         } else {
                             kept.push((pos[u as usize], a));
+                            if has_blk {
+                                kept_blk.push((pos[u as usize], fj.blk[t]));
+                            }
                         }
                     }
                     for (ai, &li) in alive.iter().enumerate() {
@@ -408,9 +518,26 @@ impl<'a> Search<'a> {
                             .iter()
                             .map(|&(p, a)| lab.times[p as usize] + a)
                             .fold(lab.makespan.max(fj.sources), f64::max);
+                        // the block bound: the part before the subgraph's finish, and the
+                        // tail by accelerators left after a fresh one (q = 1)
+                        let fresh = lab.fresh(k);
+                        let (base_blk, tail_blk) = if has_blk {
+                            (
+                                kept_blk
+                                    .iter()
+                                    .map(|&(p, a)| lab.times[p as usize] + a)
+                                    .fold(f64::NEG_INFINITY, f64::max),
+                                fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)],
+                            )
+                        } else {
+                            (f64::NEG_INFINITY, f64::NEG_INFINITY)
+                        };
                         // every option starts at `ready` or later
                         let earliest = ready + dur;
-                        if ub.is_finite() && base.max(earliest).max(earliest + d_after) >= tol(ub) {
+                        let early_blk = base_blk.max(earliest + d_blk) + tail_blk;
+                        if ub.is_finite()
+                            && base.max(earliest).max(earliest + d_after).max(early_blk) >= tol(ub)
+                        {
                             continue;
                         }
                         options.clear();
@@ -429,6 +556,16 @@ impl<'a> Search<'a> {
                             let fin = start + dur;
                             let mk = lab.makespan.max(fin);
                             let lbv = base.max(fin).max(fin + d_after);
+                            let lbv = if has_blk {
+                                let left = match mv {
+                                    Move::NewAcc => fresh.saturating_sub(1),
+                                    _ => fresh,
+                                };
+                                let tail = fj.tail[left.min(fj.tail.len() - 1)];
+                                lbv.max(base_blk.max(fin + d_blk) + tail)
+                            } else {
+                                lbv
+                            };
                             if ub.is_finite() && lbv >= tol(ub) {
                                 continue;
                             }
