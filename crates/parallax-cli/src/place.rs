@@ -404,6 +404,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "ideals": sol.ideals,
                     "labels": sol.labels,
                     "pairs": sol.pairs,
+                    "series_dp": sol.series,
                 }),
             }
         }

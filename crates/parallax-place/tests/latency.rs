@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{close, random_graph, Rng};
-use parallax_place::latency::{evaluate_plan, plan_of, solve_latency_block_bounded, LatencyPlan};
+use parallax_place::latency::{
+    evaluate_plan, plan_of, solve_latency_block_bounded, solve_latency_series, LatencyPlan,
+};
 use parallax_place::{
     load_graph, solve_latency, Edge, Graph, Instance, Limits, Node, PlaceError, ProofStatus,
 };
@@ -434,6 +436,44 @@ proptest! {
             ),
         }
     }
+}
+
+/// The series DP over the cut vertices, alone (no incumbent to hide behind), with and
+/// without the block bound pruning it: on fork-join chains under tight memory (subgraphs
+/// often span a cut vertex and carry memory on) its optimum is the brute force's, and its
+/// schedule evaluates to it.
+#[test]
+fn series_dp_equals_brute_force_on_fork_join_chains() {
+    let mut applied = 0;
+    for seed in 0..400u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed);
+        let n = 5 + (seed % 5) as usize;
+        let k = 1 + (seed % 3) as usize;
+        if ((1 + k) as u64).pow(n as u32) > 60_000 {
+            continue;
+        }
+        let g = modular_graph(&mut rng, n, k, 1);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let b = brute(&inst, 1);
+        for with_blocks in [false, true] {
+            let Some((v, s)) = solve_latency_series(&inst, with_blocks) else {
+                continue;
+            };
+            applied += 1;
+            let b = b.expect("the series DP found a schedule, so one exists");
+            assert!(
+                close(s.latency, v, 1e-9),
+                "{v} vs {} on {}",
+                s.latency,
+                g.to_json()
+            );
+            assert!(close(b, v, 1e-9), "brute {b} series {v} on {}", g.to_json());
+        }
+    }
+    // most chains have a single source and sink and several blocks
+    assert!(applied >= 200, "the series DP applied {applied} times");
 }
 
 fn shipped(file: &str) -> (Graph, Instance) {

@@ -110,42 +110,12 @@ impl Blocks {
         if inst.devices.cpus == 0 || k == 0 || n < 3 || !(cap.is_finite() && cap > 0.0) {
             return None;
         }
-        let sources = (0..n).filter(|&u| inst.pred[u].is_empty()).count();
-        let sinks = (0..n).filter(|&u| inst.succ[u].is_empty()).count();
-        if sources != 1 || sinks != 1 {
-            return None;
-        }
-        let topo = node_topo(inst);
-        let mut rank = vec![0usize; n];
-        for (i, &u) in topo.iter().enumerate() {
-            rank[u] = i;
-        }
-        // with one source and one sink, the node at position i is a cut vertex when no
-        // edge jumps over position i
-        let mut ends = Vec::new();
-        let mut reach = 0usize;
-        for (i, &u) in topo.iter().enumerate() {
-            if reach <= i {
-                ends.push(u);
-            }
-            for &v in &inst.succ[u] {
-                reach = reach.max(rank[v]);
-            }
-        }
+        let Cuts {
+            ends,
+            members,
+            block_of,
+        } = Cuts::new(inst)?;
         let m = ends.len() - 1;
-        if m < 2 || *ends.last()? != topo[n - 1] || ends[0] != topo[0] {
-            return None;
-        }
-        let mut block_of = vec![0usize; n];
-        let mut members: Vec<Vec<usize>> = vec![vec![ends[0]]];
-        for j in 1..=m {
-            let (lo, hi) = (rank[ends[j - 1]], rank[ends[j]]);
-            let nodes: Vec<usize> = topo[lo + 1..=hi].to_vec();
-            for &u in &nodes {
-                block_of[u] = j;
-            }
-            members.push(nodes);
-        }
         let unit = cap / LEVELS as f64;
         let level = |x: f64| -> usize { ((x / unit) * (1.0 - 1e-12)).floor().max(0.0) as usize };
         let big = 1e6
@@ -337,6 +307,69 @@ impl Blocks {
     #[inline]
     pub(super) fn enter(&self, v: usize, c: f64) -> f64 {
         self.hc[v].min(c + self.ha0[v])
+    }
+}
+
+/// The cut vertices of a DAG with one source and one sink, and the blocks between them.
+pub(super) struct Cuts {
+    /// The cut vertices b₀ (the source) … b_m (the sink), in topological order.
+    pub(super) ends: Vec<usize>,
+    /// Block j ≥ 1: the nodes strictly between b_{j−1} and b_j, then b_j, in topological
+    /// order; block 0 is b₀ alone.
+    pub(super) members: Vec<Vec<usize>>,
+    /// Block of each node.
+    pub(super) block_of: Vec<usize>,
+}
+
+impl Cuts {
+    /// The cut vertices of `inst`, or `None` when it has several sources or sinks or fewer
+    /// than three blocks after b₀.
+    ///
+    /// # Complexity
+    /// O(n + e) after a topological sort.
+    pub(super) fn new(inst: &Instance) -> Option<Cuts> {
+        let n = inst.len();
+        let sources = (0..n).filter(|&u| inst.pred[u].is_empty()).count();
+        let sinks = (0..n).filter(|&u| inst.succ[u].is_empty()).count();
+        if sources != 1 || sinks != 1 {
+            return None;
+        }
+        let topo = node_topo(inst);
+        let mut rank = vec![0usize; n];
+        for (i, &u) in topo.iter().enumerate() {
+            rank[u] = i;
+        }
+        // with one source and one sink, the node at position i is a cut vertex when no
+        // edge jumps over position i
+        let mut ends = Vec::new();
+        let mut reach = 0usize;
+        for (i, &u) in topo.iter().enumerate() {
+            if reach <= i {
+                ends.push(u);
+            }
+            for &v in &inst.succ[u] {
+                reach = reach.max(rank[v]);
+            }
+        }
+        let m = ends.len() - 1;
+        if m < 2 || *ends.last()? != topo[n - 1] || ends[0] != topo[0] {
+            return None;
+        }
+        let mut block_of = vec![0usize; n];
+        let mut members: Vec<Vec<usize>> = vec![vec![ends[0]]];
+        for j in 1..=m {
+            let (lo, hi) = (rank[ends[j - 1]], rank[ends[j]]);
+            let nodes: Vec<usize> = topo[lo + 1..=hi].to_vec();
+            for &u in &nodes {
+                block_of[u] = j;
+            }
+            members.push(nodes);
+        }
+        Some(Cuts {
+            ends,
+            members,
+            block_of,
+        })
     }
 }
 

@@ -18,6 +18,10 @@ pub(super) struct Label {
     pub(super) open: Vec<(f64, f64, u32)>,
     pub(super) closed: u32,
     pub(super) makespan: f64,
+    /// Exit mode with a carried-in c′ (see `series`): the memory of c′'s subgraph (0 before
+    /// it is placed, and always 0 otherwise). Less is better: a larger carried memory still
+    /// fits next to it.
+    pub(super) cmem: f64,
     /// A lower bound on the latency of every completion of this label.
     pub(super) lb: f64,
     pub(super) parent: (u32, u32),
@@ -39,7 +43,10 @@ impl Label {
 /// fresh accelerator matches anything). The matching is greedy (hardest of `b` first), so
 /// this is a sufficient test, never a wrong one.
 pub(super) fn dominates(a: &Label, b: &Label, k: usize) -> bool {
-    if a.makespan > b.makespan || a.times.iter().zip(&b.times).any(|(x, y)| x > y) {
+    if a.makespan > b.makespan
+        || a.cmem > b.cmem
+        || a.times.iter().zip(&b.times).any(|(x, y)| x > y)
+    {
         return false;
     }
     let (fa, fb) = (a.fresh(k), b.fresh(k));

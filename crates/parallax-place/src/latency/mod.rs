@@ -16,6 +16,7 @@ mod label;
 mod reduce;
 mod schedule;
 mod search;
+mod series;
 
 pub use heuristics::latency_greedy;
 pub use schedule::{evaluate_plan, latency_of_placement, plan_of};
@@ -85,6 +86,9 @@ pub struct LatencySolution {
     pub ideals: usize,
     /// Subgraphs (ideal pairs) evaluated, all passes.
     pub pairs: u64,
+    /// Whether the series decomposition at the cut vertices (an exact DP over the blocks
+    /// between them, each block by its own local search) settled the result.
+    pub series: bool,
 }
 
 /// A plan to evaluate: node index → `None` (CPU) or `(accelerator, position)`.
@@ -170,6 +174,34 @@ pub fn solve_latency_block_bounded(
     solve_latency_impl(inst, q, limits, Some(0))
 }
 
+/// The series DP over the cut vertices alone (see [`solve_latency`]), with or without the
+/// block bound, against twice the all-CPU latency: the optimum's value and its schedule, or
+/// `None` when the DP does not apply or stops. For tests.
+#[doc(hidden)]
+pub fn solve_latency_series(inst: &Instance, with_blocks: bool) -> Option<(f64, LatencySchedule)> {
+    let usable = inst.usable();
+    let inst: &Instance = &usable;
+    if inst.devices.cpus == 0 {
+        return None;
+    }
+    let all_cpu = evaluate_plan(inst, &vec![None; inst.len()], 1)?;
+    let red = Reduction::new(inst, 1);
+    let blocks = with_blocks
+        .then(|| self::blocks::Blocks::new(&red.core, None))
+        .flatten();
+    let out = self::series::solve(
+        &red.core,
+        &red.host,
+        blocks.as_ref(),
+        2.0 * all_cpu.latency + 1.0,
+        &Limits::default(),
+        Instant::now(),
+        &mut 0,
+    )?;
+    let (v, plan) = out.best?;
+    Some((v, evaluate_plan(inst, &red.lift(&plan), 1)?))
+}
+
 /// [`solve_latency`]; `gate` is the label budget of the exact pass before the block bound
 /// is built (`None`: never, as inside the block bound's own local solves).
 pub(crate) fn solve_latency_impl(
@@ -225,10 +257,6 @@ pub(crate) fn solve_latency_impl(
         Contraction::all_edges(core, true)
     };
     let topo = node_topo(core);
-    let mut rank = vec![0usize; core.len()];
-    for (i, &u) in topo.iter().enumerate() {
-        rank[u] = i;
-    }
     let bound = PathBound::new(core, &topo);
     let root_lb = (0..core.len())
         .filter(|&u| core.pred[u].is_empty())
@@ -257,22 +285,7 @@ pub(crate) fn solve_latency_impl(
         Err(reason) => return finish_stopped(inst, q, best, reason, root_lb, 0, 0),
     };
     let ni = ideals.len();
-    let mut gmembers = con.groups.clone();
-    for m in &mut gmembers {
-        m.sort_by_key(|&u| rank[u]);
-    }
-    let mut search = Search {
-        inst: core,
-        q,
-        con,
-        ideals,
-        gmembers,
-        host: red.host.clone(),
-        bound,
-        blocks: None,
-        created: 1,
-        pairs: 0,
-    };
+    let mut search = Search::new(core, q, con, ideals, red.host.clone(), &topo, bound);
     let value = |b: &Option<(f64, LatencyPlan)>| b.as_ref().map_or(f64::INFINITY, |b| b.0);
     // heuristic pass: a beam of the best labels per ideal
     let beam = search.run(Some(BEAM), value(&best), limits, started);
@@ -310,6 +323,7 @@ pub(crate) fn solve_latency_impl(
     let mut exact = search.run(None, value(&best), &with_budget(first), started);
     remaining = remaining.map(|b| b.saturating_sub(exact.made));
     let gated = gate.is_some();
+    let mut solved_by_series = false;
     let gate = first.unwrap_or(0);
     if gated && exact.stopped == Some(StopReason::LabelLimit) && half.map_or(true, |h| h > gate) {
         // the pass again, with the rest of its budget (and the block bound where it applies)
@@ -317,14 +331,47 @@ pub(crate) fn solve_latency_impl(
             best = Some((v, red.lift(&plan)));
             claimed = Some(v);
         }
+        // the block bound, then the exact series DP over the cut vertices (pruned by it),
+        // and where that does not apply or runs out of budget, the pass with the block bound
         search.blocks = self::blocks::Blocks::new(core, deadline.0);
-        exact = search.run(
-            None,
+        let mut spent = 0;
+        let series = self::series::solve(
+            core,
+            &red.host,
+            search.blocks.as_ref(),
             value(&best),
             &with_budget(half.map(|h| h - gate)),
             started,
+            &mut spent,
         );
-        remaining = remaining.map(|b| b.saturating_sub(exact.made));
+        search.created += spent;
+        remaining = remaining.map(|b| b.saturating_sub(spent));
+        // a schedule it finds must evaluate to its value (else the pass decides)
+        let series = series.and_then(|out| match out.best {
+            None => Some(None),
+            Some((v, plan)) => {
+                let full = red.lift(&plan);
+                let s = evaluate_plan(inst, &full, q)?;
+                close(s.latency, v, inst).then_some(Some((v, full)))
+            }
+        });
+        if let Some(found) = series {
+            if let Some((v, full)) = found {
+                best = Some((v, full));
+                claimed = Some(v);
+            }
+            exact.stopped = None;
+            exact.open_lb = f64::INFINITY;
+            solved_by_series = true;
+        } else {
+            exact = search.run(
+                None,
+                value(&best),
+                &with_budget(half.map(|h| h - gate).map(|h| h.saturating_sub(spent))),
+                started,
+            );
+            remaining = remaining.map(|b| b.saturating_sub(exact.made));
+        }
     }
     if let Some((v, plan)) = exact.best {
         best = Some((v, red.lift(&plan)));
@@ -404,6 +451,7 @@ pub(crate) fn solve_latency_impl(
         labels: search.created,
         ideals: ni,
         pairs: search.pairs,
+        series: solved_by_series,
     })
 }
 
@@ -440,5 +488,6 @@ fn finish_stopped(
         labels,
         ideals,
         pairs: 0,
+        series: false,
     })
 }

@@ -60,6 +60,9 @@ pub(super) struct RunOut {
     pub(super) open_lb: f64,
     /// Labels made (created and not cut by the bound) in this pass.
     pub(super) made: u64,
+    /// With [`Search::exits`]: every label of the full ideal and its plan, when the pass
+    /// was not stopped.
+    pub(super) exits: Vec<(Label, LatencyPlan)>,
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
@@ -73,6 +76,13 @@ pub(super) struct Search<'a> {
     pub(super) bound: PathBound,
     /// The block bound (q = 1), when it applies.
     pub(super) blocks: Option<Blocks>,
+    /// Exit mode (q = 1, a block of the series decomposition, see `series`): the subgraph
+    /// that holds the sink stays open (it may go on in the next block), labels of the full
+    /// ideal are all kept (no dominance, the bound is not lowered by them) and returned.
+    pub(super) exits: bool,
+    /// Exit mode: a lower bound on what follows the sink, by accelerators not yet used
+    /// (empty: none). Added to the local path bounds like the block bound's tail.
+    pub(super) exit_tail: Vec<f64>,
     /// Labels created, all passes.
     pub(super) created: u64,
     /// Subgraphs (ideal pairs) evaluated, all passes.
@@ -80,6 +90,41 @@ pub(super) struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
+    /// A search over the ideals of `con` (the contraction of `inst`), nodes of each group
+    /// in the order of `topo`, with the path bound `bound`; no block bound, not in exit mode.
+    pub(super) fn new(
+        inst: &'a Instance,
+        q: usize,
+        con: Contraction,
+        ideals: Ideals,
+        host: Vec<Option<Host>>,
+        topo: &[usize],
+        bound: PathBound,
+    ) -> Search<'a> {
+        let mut rank = vec![0usize; inst.len()];
+        for (i, &u) in topo.iter().enumerate() {
+            rank[u] = i;
+        }
+        let mut gmembers = con.groups.clone();
+        for m in &mut gmembers {
+            m.sort_by_key(|&u| rank[u]);
+        }
+        Search {
+            inst,
+            q,
+            con,
+            ideals,
+            gmembers,
+            host,
+            bound,
+            blocks: None,
+            exits: false,
+            exit_tail: Vec::new(),
+            created: 1,
+            pairs: 0,
+        }
+    }
+
     pub(super) fn frontier(&self, j: usize, cache: &mut [Option<Rc<Frontier>>]) -> Rc<Frontier> {
         if let Some(f) = &cache[j] {
             return Rc::clone(f);
@@ -115,6 +160,11 @@ impl<'a> Search<'a> {
         }
         let (mut blk, mut tail) = (Vec::new(), Vec::new());
         let (mut dfs_block, mut dfs_tail) = (usize::MAX, Vec::new());
+        if self.blocks.is_none() && !self.exit_tail.is_empty() && !nodes.is_empty() {
+            // the path bounds end at the sink, and the tail follows it
+            blk.clone_from(&after);
+            tail.clone_from(&self.exit_tail);
+        }
         if let Some(b) = &self.blocks {
             // the first block whose end is outside the ideal
             if let Some(p) = b.ends.iter().position(|&e| !member[e]) {
@@ -192,6 +242,7 @@ impl<'a> Search<'a> {
             open: Vec::new(),
             closed: 0,
             makespan: 0.0,
+            cmem: 0.0,
             lb: root_front.sources.max(
                 self.blocks
                     .as_ref()
@@ -331,6 +382,7 @@ impl<'a> Search<'a> {
                                 open: lab.open.clone(),
                                 closed: lab.closed,
                                 makespan: mk,
+                                cmem: lab.cmem,
                                 lb: lbv,
                                 parent: (i as u32, li),
                                 mv: Move::Cpu,
@@ -585,7 +637,7 @@ impl<'a> Search<'a> {
                             let mut closed = lab.closed;
                             match mv {
                                 Move::NewAcc => {
-                                    if q == 1 {
+                                    if q == 1 && !(self.exits && j as usize == full) {
                                         closed += 1;
                                     } else {
                                         open.push((fin, size, 1));
@@ -613,6 +665,11 @@ impl<'a> Search<'a> {
                                     open,
                                     closed,
                                     makespan: mk,
+                                    cmem: if self.exits && in_d[0] {
+                                        size
+                                    } else {
+                                        lab.cmem
+                                    },
                                     lb: lbv,
                                     parent: (i as u32, li),
                                     mv,
@@ -634,6 +691,10 @@ impl<'a> Search<'a> {
                     break;
                 }
                 let lj = &mut labels[j];
+                if self.exits && j == full {
+                    lj.push(lab);
+                    continue;
+                }
                 if live[j]
                     .iter()
                     .any(|&x| dominates(&lj[x as usize], &lab, k_limit))
@@ -690,11 +751,19 @@ impl<'a> Search<'a> {
             let plan = self.replay(&labels, end);
             (labels[end.0 as usize][end.1 as usize].makespan, plan)
         });
+        let mut exits = Vec::new();
+        if self.exits && stopped.is_none() {
+            for (x, lab) in labels[full].iter().enumerate() {
+                let plan = self.replay(&labels, (full as u32, x as u32));
+                exits.push((lab.clone(), plan));
+            }
+        }
         RunOut {
             best,
             made,
             stopped,
             open_lb,
+            exits,
         }
     }
 

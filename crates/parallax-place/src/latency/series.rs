@@ -1,0 +1,527 @@
+//! The series decomposition of the q = 1 latency search: an exact DP over the cut vertices.
+//!
+//! # Why it is exact
+//!
+//! Let b₀ → b₁ → … → b_m be the cut vertices of a DAG with one source and one sink, block j
+//! the nodes strictly between b_{j−1} and b_j plus b_j (see `Cuts`). No edge jumps over a cut
+//! vertex, every node before b_j is an ancestor of b_j and every node after it a descendant.
+//! Take a schedule (q = 1, every node as early as possible) and the subgraph S that holds b_j,
+//! if any. A node after b_j outside S descends from b_j, so it waits for S to finish; it
+//! cannot feed S (S is convex), so the part of S after b_j has no inputs from outside S, and
+//! nothing before b_j waits for S except through b_j. So everything after b_j depends on
+//! the schedule before it only through
+//! * T_j: when b_j's output is ready — its finish, or, when S goes on after b_j, S's start
+//!   plus what S holds up to b_j (its p_acc and the transfers its nodes up to b_j pay);
+//! * whether S goes on after b_j, and then the memory it holds up to b_j;
+//! * how many accelerators are used.
+//!
+//! and it depends on T_j only by a shift. Block j's part of any schedule is therefore a
+//! schedule of the *local instance* of the block — a node c′ standing for b_{j−1} (no time,
+//! output cost c(b_{j−1})), then the block's nodes, b_j its sink — with c′ on a CPU (b_{j−1}
+//! on a CPU or in a subgraph that ends there: its output is ready at time 0) or on an
+//! accelerator of its own holding the carried memory (S goes on: c′'s subgraph is S's part
+//! in the block), and conversely every local schedule extends a schedule before b_{j−1}. The
+//! local search runs in *exit mode* (`Search::exits`): the subgraph of b_j stays open, and
+//! every label of the full ideal is an *exit*: local time Δ, accelerators used, and b_j
+//! on a CPU (ready at Δ), in a subgraph that ends with it (ready at Δ + c(b_j), its output
+//! transfer) or in a subgraph that goes on (T_j = T_{j−1} + Δ, carrying its memory).
+//!
+//! The DP keeps, per cut vertex, the Pareto-optimal states (accelerators used, carried
+//! memory or none, T_j); one local search per block and carried memory serves every state
+//! with that memory. The latency is the least T_m. States and local labels that cannot beat
+//! the best schedule known are cut, so when nothing beats it, it is optimal.
+//!
+//! # Applies when
+//! q = 1, CPUs allowed, one source and one sink, at least three blocks, no satellites in the
+//! reduced instance (their knapsack couples the blocks a subgraph spans) and every colocation
+//! class inside one block. Otherwise, or when a local search runs out of budget, the caller
+//! falls back to the search over the whole DAG.
+//!
+//! # Cost
+//! One exact local search per block and distinct carried memory, each over the ideals of
+//! one block (an inception module has a few thousand), instead of a search whose labels
+//! multiply across blocks.
+
+use super::blocks::{Blocks, Cuts};
+use super::bound::PathBound;
+use super::heuristics::node_topo;
+use super::reduce::Host;
+use super::search::Search;
+use super::LatencyPlan;
+use crate::contract::Contraction;
+use crate::ideals::Ideals;
+use crate::limits::Limits;
+use crate::model::Instance;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What the series DP returns.
+pub(super) struct SeriesOut {
+    /// A schedule of the instance better than the bound it was given, with its latency, or
+    /// `None` when nothing beats that bound (then the schedule behind it is optimal).
+    pub(super) best: Option<(f64, LatencyPlan)>,
+}
+
+/// One Pareto-optimal state at a cut vertex.
+#[derive(Clone, Copy, Debug)]
+struct State {
+    /// Accelerators used.
+    used: usize,
+    /// The memory of b_j's subgraph when it goes on after b_j.
+    carry: Option<f64>,
+    /// When b_j's output is ready (see the module docs).
+    t: f64,
+    /// The state at b_{j−1} this one extends (`usize::MAX` at b₀).
+    prev: usize,
+    /// The local search (of this block) and its exit; at b₀, whether b₀ is on an
+    /// accelerator.
+    exit: (usize, usize),
+}
+
+/// An exit of a local search (see the module docs).
+#[derive(Clone, Copy, Debug)]
+struct Exit {
+    used: usize,
+    carry: Option<f64>,
+    /// The memory of c′'s subgraph (with the least carried memory; 0 when c′ is on a CPU).
+    cmem: f64,
+    /// Whether b_j is in c′'s subgraph (which then goes on with it).
+    with_entry: bool,
+    dt: f64,
+    /// The index of its plan in the search's plans.
+    plan: usize,
+}
+
+/// Runs the series DP (see the module docs) on the reduced instance `inst` with satellite
+/// summaries `host`, against the best latency known `ub`; the local searches' labels are
+/// added to `spent` (and count against `limits.max_labels`). `None` when it does not apply
+/// or a local search stopped (out of labels or time).
+pub(super) fn solve(
+    inst: &Instance,
+    host: &[Option<Host>],
+    blocks: Option<&Blocks>,
+    ub: f64,
+    limits: &Limits,
+    started: Instant,
+    spent: &mut u64,
+) -> Option<SeriesOut> {
+    let n = inst.len();
+    let k = inst.devices.accelerators;
+    let cap = inst.devices.accelerator_memory;
+    if inst.devices.cpus == 0 || k == 0 || !ub.is_finite() || host.iter().any(Option::is_some) {
+        return None;
+    }
+    let cuts = Cuts::new(inst)?;
+    let m = cuts.ends.len() - 1;
+    // every colocation class inside one block
+    let mut class_block = vec![usize::MAX; inst.classes];
+    for u in 0..n {
+        let c = &mut class_block[inst.class[u]];
+        if *c == usize::MAX {
+            *c = cuts.block_of[u];
+        } else if *c != cuts.block_of[u] {
+            return None;
+        }
+    }
+    let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
+    // a lower bound on latency − T_j: every successor of b_j starts at T_j or later (one in
+    // b_j's subgraph has its work after T_j), and from there the path bound holds
+    let pb = PathBound::new(inst, &node_topo(inst));
+    let rest: Vec<f64> = cuts
+        .ends
+        .iter()
+        .map(|&e| {
+            inst.succ[e]
+                .iter()
+                .map(|&v| pb.enter(v, 0.0))
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let b0 = cuts.ends[0];
+    // states at b₀: on a CPU, or alone on an accelerator (ending there or going on)
+    let mut states: Vec<State> = vec![State {
+        used: 0,
+        carry: None,
+        t: inst.p_cpu[b0],
+        prev: usize::MAX,
+        exit: (0, 0),
+    }];
+    if inst.supported[b0] && inst.size[b0] <= cap {
+        states.push(State {
+            used: 1,
+            carry: None,
+            t: inst.p_acc[b0] + inst.out_cost[b0],
+            prev: usize::MAX,
+            exit: (0, 1),
+        });
+        states.push(State {
+            used: 1,
+            carry: Some(inst.size[b0]),
+            t: inst.p_acc[b0],
+            prev: usize::MAX,
+            exit: (0, 1),
+        });
+    }
+    states.retain(|s| s.t + rest[0] < tol(ub));
+    let mut history: Vec<Vec<State>> = vec![pareto(states)];
+    // per block, per local search: the local instance's node map and its exits' plans
+    let mut plans: Vec<Vec<(Vec<usize>, Vec<LatencyPlan>)>> = vec![Vec::new()];
+    for j in 1..=m {
+        let prev = &history[j - 1];
+        if prev.is_empty() {
+            break;
+        }
+        // two local searches: b_{j−1} ready at T_{j−1}, and b_{j−1}'s subgraph going on
+        // (one search for every carried memory: it runs with the least, and each exit says
+        // how much memory c′'s subgraph adds)
+        let (ready, going): (Vec<usize>, Vec<usize>) =
+            (0..prev.len()).partition(|&x| prev[x].carry.is_none());
+        let mut next: Vec<State> = Vec::new();
+        let mut block_plans = Vec::new();
+        for of_entry in [ready, going] {
+            if of_entry.is_empty() {
+                continue;
+            }
+            let carry = of_entry
+                .iter()
+                .filter_map(|&x| prev[x].carry)
+                .min_by(f64::total_cmp);
+            let least_used = of_entry.iter().map(|&x| prev[x].used).min()?;
+            let least_t = of_entry
+                .iter()
+                .map(|&x| prev[x].t)
+                .fold(f64::INFINITY, f64::min);
+            let budget = limits.max_labels.map(|b| b.saturating_sub(*spent));
+            if budget == Some(0) {
+                return None;
+            }
+            let (of, local) = local_instance(inst, &cuts, j, carry, k - least_used)?;
+            // what follows b_j, by accelerators left (see `Blocks`): b_j's subgraph is
+            // already counted, so at most one more is charged than with it carried
+            let tail: Vec<f64> = match blocks {
+                Some(b) if j < m => (0..=k)
+                    .map(|a| b.inside[j][(a + 1).min(k)].max(rest[j]))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (exits, local_plans, used_labels) = local_exits(
+                &local,
+                tail,
+                j == m,
+                inst.out_cost[cuts.ends[j]],
+                ub - least_t
+                    - if blocks.is_some() && j < m {
+                        0.0
+                    } else {
+                        rest[j]
+                    },
+                &Limits {
+                    max_labels: budget,
+                    ..limits.clone()
+                },
+                started,
+            )?;
+            *spent += used_labels;
+            let search_id = block_plans.len();
+            block_plans.push((of, local_plans));
+            for &x in &of_entry {
+                let s = prev[x];
+                // the memory c′'s subgraph holds beyond the least carried memory
+                let extra = s.carry.zip(carry).map_or(0.0, |(m, least)| m - least);
+                for e in &exits {
+                    let t = s.t + e.dt;
+                    let used = s.used + e.used;
+                    if used > k || e.cmem + extra > cap {
+                        continue;
+                    }
+                    // what follows, by accelerators left (see `Blocks`)
+                    let after = match blocks {
+                        Some(b) if j < m => match e.carry {
+                            None => b.at_end[j][k - used],
+                            Some(_) => b.inside[j][(k - used + 1).min(k)],
+                        },
+                        _ => 0.0,
+                    };
+                    if t + rest[j].max(after) >= tol(ub) {
+                        continue;
+                    }
+                    let carry = match e.carry {
+                        Some(c) if e.with_entry => Some(c + extra),
+                        c => c,
+                    };
+                    next.push(State {
+                        used,
+                        carry,
+                        t,
+                        prev: x,
+                        exit: (search_id, e.plan),
+                    });
+                }
+            }
+        }
+        plans.push(block_plans);
+        history.push(pareto(next));
+    }
+    let best = history.get(m).and_then(|last| {
+        last.iter()
+            .enumerate()
+            .filter(|(_, s)| s.t < tol(ub))
+            .min_by(|a, b| a.1.t.total_cmp(&b.1.t).then(a.0.cmp(&b.0)))
+            .map(|(x, s)| (x, s.t))
+    });
+    let best = best.map(|(x, t)| (t, assemble(inst, &cuts, &history, &plans, x)));
+    Some(SeriesOut { best })
+}
+
+/// The Pareto-optimal states among `states` (fewer accelerators, less carried memory and an
+/// earlier T are better; a state that carries memory and one that does not are not
+/// compared), in a deterministic order.
+fn pareto(mut states: Vec<State>) -> Vec<State> {
+    states.sort_by(|a, b| {
+        a.carry
+            .is_some()
+            .cmp(&b.carry.is_some())
+            .then(a.t.total_cmp(&b.t))
+            .then(a.used.cmp(&b.used))
+            .then(a.carry.unwrap_or(0.0).total_cmp(&b.carry.unwrap_or(0.0)))
+            .then(a.prev.cmp(&b.prev))
+            .then(a.exit.cmp(&b.exit))
+    });
+    let mut kept: Vec<State> = Vec::new();
+    for s in states {
+        // sorted by t within a kind: only earlier (kept) states can dominate
+        let beaten = kept.iter().any(|o| {
+            o.carry.is_some() == s.carry.is_some()
+                && o.used <= s.used
+                && o.carry.unwrap_or(0.0) <= s.carry.unwrap_or(0.0)
+        });
+        if !beaten {
+            kept.push(s);
+        }
+    }
+    kept
+}
+
+/// The local instance of block `j` (see the module docs): c′ as node 0, then the block's
+/// nodes in topological order (b_j last), `k` accelerators for the block plus c′'s own when
+/// it is carried in. Also the map from local to `inst` nodes (c′ to b_{j−1}).
+fn local_instance(
+    inst: &Instance,
+    cuts: &Cuts,
+    j: usize,
+    carry: Option<f64>,
+    k: usize,
+) -> Option<(Vec<usize>, Instance)> {
+    let entry = cuts.ends[j - 1];
+    let mut of = vec![entry];
+    of.extend_from_slice(&cuts.members[j]);
+    let ln = of.len();
+    let mut index = vec![usize::MAX; inst.len()];
+    for (t, &u) in of.iter().enumerate() {
+        index[u] = t;
+    }
+    let mut succ = vec![Vec::new(); ln];
+    let mut pred = vec![Vec::new(); ln];
+    for (t, &u) in of.iter().enumerate() {
+        for &v in &inst.succ[u] {
+            let w = index[v];
+            if w != usize::MAX && w != 0 {
+                succ[t].push(w);
+                pred[w].push(t);
+            }
+        }
+    }
+    let pick = |x: &[f64]| -> Vec<f64> { of.iter().map(|&u| x[u]).collect() };
+    let mut p_acc = pick(&inst.p_acc);
+    let mut p_cpu = pick(&inst.p_cpu);
+    let mut size = pick(&inst.size);
+    let mut supported: Vec<bool> = of.iter().map(|&u| inst.supported[u]).collect();
+    p_acc[0] = 0.0;
+    let mut devices = inst.devices;
+    devices.accelerators = k;
+    match carry {
+        None => {
+            p_cpu[0] = 0.0;
+            size[0] = 0.0;
+            supported[0] = false;
+        }
+        Some(mem) => {
+            // kept off the CPUs by a time no schedule within the bound can afford
+            p_cpu[0] = big(inst);
+            size[0] = mem;
+            supported[0] = true;
+            devices.accelerators = k + 1;
+        }
+    }
+    // classes: c′ alone, the block's renumbered
+    let mut map: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut class = vec![0usize; ln];
+    for (t, &u) in of.iter().enumerate().skip(1) {
+        let next = map.len() + 1;
+        class[t] = *map.entry(inst.class[u]).or_insert(next);
+    }
+    Some((
+        of.clone(),
+        Instance {
+            ids: of.iter().map(|&u| inst.ids[u]).collect(),
+            p_acc,
+            p_cpu,
+            size,
+            supported,
+            backward: of.iter().map(|&u| inst.backward[u]).collect(),
+            class,
+            classes: map.len() + 1,
+            out_cost: pick(&inst.out_cost),
+            succ,
+            pred,
+            devices,
+            overlap: false,
+        },
+    ))
+}
+
+/// A CPU time for a carried-in c′ that no schedule within any bound can afford.
+fn big(inst: &Instance) -> f64 {
+    1e6 * (1.0
+        + (0..inst.len())
+            .map(|u| inst.p_cpu[u] + inst.p_acc[u] + inst.out_cost[u])
+            .sum::<f64>())
+}
+
+/// Exact local search of a block in exit mode: its Pareto-optimal exits below `ub`, their
+/// plans (local nodes), and the labels made. `None` when it stopped.
+fn local_exits(
+    local: &Instance,
+    tail: Vec<f64>,
+    last: bool,
+    out_cost: f64,
+    ub: f64,
+    limits: &Limits,
+    started: Instant,
+) -> Option<(Vec<Exit>, Vec<LatencyPlan>, u64)> {
+    let carried = local.supported[0];
+    let topo = node_topo(local);
+    let bound = PathBound::new(local, &topo);
+    // no folding: a zero-time b_j folded into its input would lose the exits where they part
+    let con = Contraction::all_edges(local, false);
+    let deadline = limits.deadline(started);
+    let ideals = Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0).ok()?;
+    let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
+    search.exits = true;
+    search.exit_tail = tail;
+    let out = search.run(None, ub, limits, started);
+    if out.stopped.is_some() {
+        return None;
+    }
+    let mut exits: Vec<Exit> = Vec::new();
+    let mut plans = Vec::new();
+    let sink = local.len() - 1;
+    for (lab, plan) in out.exits {
+        if carried && plan[0].is_none() {
+            continue;
+        }
+        let used = lab.closed as usize + lab.open.len() - usize::from(carried);
+        let with_entry = carried && plan[0].is_some() && plan[0] == plan[sink];
+        let p = plans.len();
+        plans.push(plan);
+        let exit = |carry: Option<f64>, dt: f64| Exit {
+            used,
+            carry,
+            cmem: lab.cmem,
+            with_entry,
+            dt,
+            plan: p,
+        };
+        // b_j on a CPU, or in a subgraph that ends with it (paying its output transfer) or
+        // goes on; the last block's sink only ends
+        match lab.open.first() {
+            Some(&(_, mem, _)) if !last => {
+                exits.push(exit(None, lab.makespan + out_cost));
+                exits.push(exit(Some(mem), lab.makespan));
+            }
+            _ => exits.push(exit(None, lab.makespan)),
+        }
+    }
+    // Pareto-optimal exits only (the states' Pareto filter would drop the others anyway)
+    exits.sort_by(|a, b| {
+        a.dt.total_cmp(&b.dt)
+            .then(a.used.cmp(&b.used))
+            .then(a.cmem.total_cmp(&b.cmem))
+            .then(a.carry.is_some().cmp(&b.carry.is_some()))
+            .then(a.carry.unwrap_or(0.0).total_cmp(&b.carry.unwrap_or(0.0)))
+            .then(a.with_entry.cmp(&b.with_entry))
+            .then(a.plan.cmp(&b.plan))
+    });
+    let mut kept: Vec<Exit> = Vec::new();
+    for e in exits {
+        if e.dt >= ub * (1.0 - 1e-12) {
+            continue;
+        }
+        // an exit carrying c′'s subgraph on grows with the carried memory: compared only
+        // with its own kind
+        let beaten = kept.iter().any(|o| {
+            o.carry.is_some() == e.carry.is_some()
+                && (e.carry.is_none() || o.with_entry == e.with_entry)
+                && o.used <= e.used
+                && o.cmem <= e.cmem
+                && o.carry.unwrap_or(0.0) <= e.carry.unwrap_or(0.0)
+        });
+        if !beaten {
+            kept.push(e);
+        }
+    }
+    Some((kept, plans, out.made))
+}
+
+/// The plan of `inst` behind state `x` at the last cut vertex: local plans mapped back,
+/// c′'s accelerator the carried one, every other local accelerator a fresh one.
+fn assemble(
+    inst: &Instance,
+    cuts: &Cuts,
+    history: &[Vec<State>],
+    plans: &[Vec<(Vec<usize>, Vec<LatencyPlan>)>],
+    x: usize,
+) -> LatencyPlan {
+    let m = history.len() - 1;
+    // the chain of states, b₀ first
+    let mut chain = vec![0usize; m + 1];
+    let mut cur = x;
+    for j in (0..=m).rev() {
+        chain[j] = cur;
+        cur = history[j][cur].prev;
+    }
+    let mut plan: LatencyPlan = vec![None; inst.len()];
+    let s0 = history[0][chain[0]];
+    let mut next_acc = 0usize;
+    let mut carried: Option<usize> = None;
+    if s0.exit.1 == 1 {
+        plan[cuts.ends[0]] = Some((0, 0));
+        next_acc = 1;
+        if s0.carry.is_some() {
+            carried = Some(0);
+        }
+    }
+    for j in 1..=m {
+        let s = history[j][chain[j]];
+        let (of, local_plans) = &plans[j][s.exit.0];
+        let lp = &local_plans[s.exit.1];
+        let mut acc_of: BTreeMap<usize, usize> = BTreeMap::new();
+        if let (Some(a), Some((la, _))) = (carried, lp[0]) {
+            acc_of.insert(la, a);
+        }
+        for (t, p) in lp.iter().enumerate().skip(1) {
+            if let Some((la, _)) = *p {
+                let g = *acc_of.entry(la).or_insert_with(|| {
+                    next_acc += 1;
+                    next_acc - 1
+                });
+                plan[of[t]] = Some((g, 0));
+            }
+        }
+        carried = match (s.carry, plan[cuts.ends[j]]) {
+            (Some(_), Some((g, _))) => Some(g),
+            _ => None,
+        };
+    }
+    plan
+}
