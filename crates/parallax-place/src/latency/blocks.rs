@@ -59,13 +59,19 @@
 //! whose bound meets that of unlimited accelerators, and carry-in memories that cannot
 //! bind reuse the least one's rows. The DP is O(m·k²·LEVELS). Deterministic (no time
 //! limits inside; the solve's deadline only abandons the bound). On Inception-v3 (33
-//! blocks, 12 accelerators) about 4 s on one core, so [`super::solve_latency`] builds it
-//! only when a first exact pass runs out of its label budget.
+//! blocks, 12 accelerators) 3.3–6 s on the noisy 2-core VM, so [`super::solve_latency`]
+//! builds it only when a first exact pass runs out of its label budget. Two carry-in
+//! levels (0 and M/2) prune the series DP (`series`) as well as four did (Inception-v3:
+//! 14.24M labels either way) and cost less.
+//!
+//! Besides the per-block bounds, [`Blocks::carried`] reads the DP's table for a carried
+//! memory directly (the series DP's states carry their memory).
 
 use super::bound::PathBound;
 use super::heuristics::node_topo;
 use crate::limits::Limits;
 use crate::model::Instance;
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// Memory levels of the carry-in state: carried memory ≥ level · M / LEVELS.
@@ -73,7 +79,7 @@ const LEVELS: usize = 1024;
 
 /// Carry-in levels the local solves use (in units of M / LEVELS): each state is solved with
 /// the largest of these at or below it (less memory is a relaxation).
-const SOLVE_LEVELS: [usize; 4] = [0, 256, 512, 768];
+const SOLVE_LEVELS: [usize; 2] = [0, 512];
 
 /// Label budget of one local solve.
 const LOCAL_LABELS: u64 = 20_000;
@@ -94,6 +100,10 @@ pub(super) struct Blocks {
     pub(super) inside: Vec<Vec<f64>>,
     /// R at the root (before b₀), by accelerators left.
     pub(super) root: Vec<f64>,
+    /// R(j, a, carried ≥ l·M / LEVELS) at `r[j][a · (LEVELS + 1) + 1 + l]` (see the DP).
+    r: Vec<Vec<f64>>,
+    /// M / LEVELS.
+    unit: f64,
 }
 
 impl Blocks {
@@ -139,21 +149,19 @@ impl Blocks {
         let states = LEVELS + 1;
         let inf = f64::INFINITY;
         let mut r = vec![vec![0.0f64; (k + 1) * states]; m + 1];
-        for j in (1..=m).rev() {
+        let kinds: Vec<Option<usize>> = std::iter::once(None)
+            .chain(SOLVE_LEVELS.iter().map(|&l| Some(l)))
+            .collect();
+        // the local solves of block j: per carry-in kind (None: on a CPU, or a solve
+        // level), the carry-in leaves a successor of b_{j−1} out (or c′ is on a CPU), or
+        // it holds all of them (then it holds `hull_mem` more memory)
+        let local_rows = |j: usize| -> Option<Rows> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
             let nodes = &members[j];
             let last = ends[j];
             let pass_mem: f64 = nodes.iter().map(|&u| inst.size[u]).sum();
-            let pass_time: f64 = nodes.iter().map(|&u| inst.p_acc[u]).sum();
-            let pass_ok = nodes.iter().all(|&u| inst.supported[u]);
-            // local bounds per carry-in kind: None (CPU) or a solve level
-            let kinds: Vec<Option<usize>> = std::iter::once(None)
-                .chain(SOLVE_LEVELS.iter().map(|&l| Some(l)))
-                .collect();
-            // per kind: the carry-in leaves a successor of b_{j−1} out (or c′ is on a
-            // CPU), or it holds all of them (then it holds `hull_mem` more memory)
             let mut local_lb: Vec<Vec<f64>> = Vec::with_capacity(kinds.len());
             let mut swallow_lb: Vec<Vec<f64>> = Vec::with_capacity(kinds.len());
             let hull_mem: f64 = {
@@ -217,6 +225,29 @@ impl Blocks {
                     }
                 }
             }
+            Some(Rows {
+                local: local_lb,
+                swallow: swallow_lb,
+                hull_mem,
+            })
+        };
+        // the blocks' local solves are independent and deterministic (label budgets, no
+        // time limits): in parallel
+        let rows: Vec<Rows> = (1..=m)
+            .into_par_iter()
+            .map(local_rows)
+            .collect::<Option<Vec<Rows>>>()?;
+        for j in (1..=m).rev() {
+            let nodes = &members[j];
+            let last = ends[j];
+            let pass_mem: f64 = nodes.iter().map(|&u| inst.size[u]).sum();
+            let pass_time: f64 = nodes.iter().map(|&u| inst.p_acc[u]).sum();
+            let pass_ok = nodes.iter().all(|&u| inst.supported[u]);
+            let Rows {
+                local: local_lb,
+                swallow: swallow_lb,
+                hull_mem,
+            } = &rows[j - 1];
             let out_states: Vec<usize> = if inst.supported[last] {
                 vec![0, 1 + level(inst.size[last]).min(LEVELS - 1)]
             } else {
@@ -292,6 +323,8 @@ impl Blocks {
         let safe =
             |row: Vec<f64>| -> Vec<f64> { row.into_iter().map(|x| x * (1.0 - 1e-10)).collect() };
         Some(Blocks {
+            r: r.into_iter().map(safe).collect(),
+            unit,
             at_end: at_end.into_iter().map(safe).collect(),
             inside: inside.into_iter().map(safe).collect(),
             root: safe(root),
@@ -307,6 +340,15 @@ impl Blocks {
     #[inline]
     pub(super) fn enter(&self, v: usize, c: f64) -> f64 {
         self.hc[v].min(c + self.ha0[v])
+    }
+
+    /// R(j, a, carried `mem`): a lower bound on latency − T_j when b_j's subgraph goes on
+    /// holding `mem` and at most `a` more subgraphs are charged to the blocks after j.
+    pub(super) fn carried(&self, j: usize, a: usize, mem: f64) -> f64 {
+        let l = ((mem / self.unit) * (1.0 - 1e-12)).floor().max(0.0) as usize;
+        let states = LEVELS + 1;
+        let a = a.min(self.r[j].len() / states - 1);
+        self.r[j][a * states + 1 + l.min(LEVELS - 1)]
     }
 }
 
@@ -371,6 +413,16 @@ impl Cuts {
             block_of,
         })
     }
+}
+
+/// The local bounds of one block (see [`Blocks::new`]): per carry-in kind, by accelerators.
+struct Rows {
+    /// The carry-in leaves a successor of b_{j−1} out (or c′ is on a CPU).
+    local: Vec<Vec<f64>>,
+    /// The carry-in holds every successor of b_{j−1} in the block (and what lies between).
+    swallow: Vec<Vec<f64>>,
+    /// The memory of those successors and what lies between.
+    hull_mem: f64,
 }
 
 /// The successors of `entry` in the block and every node on a path between two of them:

@@ -118,7 +118,14 @@ pub type LatencyPlan = Vec<Option<(usize, usize)>>;
 /// With q = 1, when a first exact pass of 250,000 labels does not finish, a *block bound*
 /// joins in: per segment between consecutive cut vertices and per number of accelerators,
 /// small exact solves bound the time the segment adds, and a DP over the segments with the
-/// accelerators left bounds the rest of the schedule (see `Blocks`). The
+/// accelerators left bounds the rest of the schedule (see `Blocks`). Then, where the DAG
+/// has one source, one sink and cut vertices between (and no satellites), the *series DP*
+/// solves it exactly block by block: a schedule after a cut vertex depends on the one
+/// before only through when the cut vertex's output is ready, whether its subgraph goes on
+/// (and with how much memory) and the accelerators used, so one local search per block and
+/// kind of entry yields every Pareto-optimal way through the block, and a DP over the cut
+/// vertices combines them, pruned by the block bound (see `series`). Where it does not
+/// apply or runs out of budget, the search over the whole DAG runs with the block bound. The
 /// incumbent comes from a chain split and a heuristic pass of the same search (the few best
 /// labels per ideal, subgraphs grown along one topological order only), then hill climbing
 /// (one node at a time into a neighbour's subgraph, a CPU or a free accelerator).

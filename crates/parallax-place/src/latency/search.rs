@@ -83,6 +83,16 @@ pub(super) struct Search<'a> {
     /// Exit mode: a lower bound on what follows the sink, by accelerators not yet used
     /// (empty: none). Added to the local path bounds like the block bound's tail.
     pub(super) exit_tail: Vec<f64>,
+    /// Exit mode: the states the local search serves, as (the most memory c′'s subgraph
+    /// may hold for it, its T, how many more accelerators it has used than the one that
+    /// used fewest), and the best latency known. A label is cut when no state it fits (by
+    /// memory and accelerators) can beat that latency with it: T plus the label's bound,
+    /// its tail taken at the state's own accelerators left. Empty: the pass's bound only.
+    pub(super) entry_states: Vec<(f64, f64, usize)>,
+    pub(super) entry_ub: f64,
+    /// Exit mode: c′'s subgraph fits every entry state with up to this much memory, so its
+    /// memory counts as 0 below it (labels then compare on the rest alone).
+    pub(super) cmem_free: f64,
     /// Labels created, all passes.
     pub(super) created: u64,
     /// Subgraphs (ideal pairs) evaluated, all passes.
@@ -120,6 +130,9 @@ impl<'a> Search<'a> {
             blocks: None,
             exits: false,
             exit_tail: Vec::new(),
+            entry_states: Vec::new(),
+            entry_ub: f64::INFINITY,
+            cmem_free: 0.0,
             created: 1,
             pairs: 0,
         }
@@ -202,6 +215,41 @@ impl<'a> Search<'a> {
         });
         cache[j] = Some(Rc::clone(&f));
         f
+    }
+
+    /// Exit mode: whether some entry state fits `lab` (a label of ideal `j`) and could beat
+    /// the best latency known with it (see [`Search::entry_states`]).
+    fn entry_fits(
+        &self,
+        lab: &Label,
+        j: usize,
+        cache: &mut [Option<Rc<Frontier>>],
+        k: usize,
+    ) -> bool {
+        let fresh = lab.fresh(k);
+        let fj = self.frontier(j, cache);
+        // the block-bound part before the tail
+        let core = if fj.tail.is_empty() {
+            f64::NEG_INFINITY
+        } else {
+            fj.blk
+                .iter()
+                .zip(&lab.times)
+                .map(|(a, t)| t + a)
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let ub = self.entry_ub * (1.0 - 1e-12) - 1e-12;
+        self.entry_states.iter().any(|&(room, t, more)| {
+            if room < lab.cmem || fresh < more {
+                return false;
+            }
+            let tail = if fj.tail.is_empty() {
+                f64::NEG_INFINITY
+            } else {
+                core + fj.tail[(fresh - more).min(fj.tail.len() - 1)]
+            };
+            t + lab.lb.max(tail) < ub
+        })
     }
 
     /// Extra transfer time of a subgraph from satellites left out, given its hosts (nodes
@@ -665,7 +713,7 @@ impl<'a> Search<'a> {
                                     open,
                                     closed,
                                     makespan: mk,
-                                    cmem: if self.exits && in_d[0] {
+                                    cmem: if self.exits && in_d[0] && size > self.cmem_free {
                                         size
                                     } else {
                                         lab.cmem
@@ -683,6 +731,9 @@ impl<'a> Search<'a> {
             // insert pending labels with dominance
             let mut rest = pending.into_iter();
             for (j, lab) in rest.by_ref() {
+                if !self.entry_states.is_empty() && !self.entry_fits(&lab, j, &mut cache, k) {
+                    continue;
+                }
                 self.created += 1;
                 made += 1;
                 if max_labels.is_some_and(|m| made > m) {

@@ -204,11 +204,24 @@ pub(super) fn solve(
                     .collect(),
                 _ => Vec::new(),
             };
+            // the states this search serves: the memory c′'s subgraph may hold for each,
+            // its T and the accelerators it has used beyond the fewest
+            let entry_states: Vec<(f64, f64, usize)> = of_entry
+                .iter()
+                .map(|&x| {
+                    let s = prev[x];
+                    let room = s
+                        .carry
+                        .zip(carry)
+                        .map_or(cap, |(m, least)| cap - (m - least));
+                    (room, s.t, s.used - least_used)
+                })
+                .collect();
             let (exits, local_plans, used_labels) = local_exits(
                 &local,
                 tail,
-                j == m,
-                inst.out_cost[cuts.ends[j]],
+                (entry_states, ub),
+                (j < m).then_some(inst.out_cost[cuts.ends[j]]),
                 ub - least_t
                     - if blocks.is_some() && j < m {
                         0.0
@@ -234,21 +247,21 @@ pub(super) fn solve(
                     if used > k || e.cmem + extra > cap {
                         continue;
                     }
-                    // what follows, by accelerators left (see `Blocks`)
+                    let carry = match e.carry {
+                        Some(c) if e.with_entry => Some(c + extra),
+                        c => c,
+                    };
+                    // what follows, by accelerators left and carried memory (see `Blocks`)
                     let after = match blocks {
-                        Some(b) if j < m => match e.carry {
+                        Some(b) if j < m => match carry {
                             None => b.at_end[j][k - used],
-                            Some(_) => b.inside[j][(k - used + 1).min(k)],
+                            Some(mem) => b.carried(j, k - used, mem),
                         },
                         _ => 0.0,
                     };
                     if t + rest[j].max(after) >= tol(ub) {
                         continue;
                     }
-                    let carry = match e.carry {
-                        Some(c) if e.with_entry => Some(c + extra),
-                        c => c,
-                    };
                     next.push(State {
                         used,
                         carry,
@@ -389,12 +402,15 @@ fn big(inst: &Instance) -> f64 {
 }
 
 /// Exact local search of a block in exit mode: its Pareto-optimal exits below `ub`, their
-/// plans (local nodes), and the labels made. `None` when it stopped.
+/// plans (local nodes), and the labels made. `tail` bounds what follows the block by
+/// accelerators left, `entries` are the states it serves and the best latency known (see
+/// `Search::entry_states`), `goes_on` is c(b_j) when the DAG goes on after b_j (`None` for
+/// the last block). `None` when it stopped.
 fn local_exits(
     local: &Instance,
     tail: Vec<f64>,
-    last: bool,
-    out_cost: f64,
+    entries: (Vec<(f64, f64, usize)>, f64),
+    goes_on: Option<f64>,
     ub: f64,
     limits: &Limits,
     started: Instant,
@@ -409,6 +425,8 @@ fn local_exits(
     let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
     search.exits = true;
     search.exit_tail = tail;
+    search.cmem_free = entries.0.iter().map(|e| e.0).fold(f64::INFINITY, f64::min);
+    (search.entry_states, search.entry_ub) = entries;
     let out = search.run(None, ub, limits, started);
     if out.stopped.is_some() {
         return None;
@@ -434,9 +452,9 @@ fn local_exits(
         };
         // b_j on a CPU, or in a subgraph that ends with it (paying its output transfer) or
         // goes on; the last block's sink only ends
-        match lab.open.first() {
-            Some(&(_, mem, _)) if !last => {
-                exits.push(exit(None, lab.makespan + out_cost));
+        match (lab.open.first(), goes_on) {
+            (Some(&(_, mem, _)), Some(out)) => {
+                exits.push(exit(None, lab.makespan + out));
                 exits.push(exit(Some(mem), lab.makespan));
             }
             _ => exits.push(exit(None, lab.makespan)),
