@@ -1,9 +1,12 @@
 //! Per-instance solve times of the exact contiguous max-load DP (all shipped throughput
 //! graphs, Inception-v3 included) and of the latency search (q = 1) on all four shipped
-//! latency graphs. Inception-v3's latency proof (q = 1, 12 accelerators) completes since the
-//! block bound (`src/latency/blocks.rs`): 14.2M labels, 29.0M pairs, 35.2 s wall on the idle
-//! 2-core VM (2026-12-05, `parallax place --objective latency`; 77.1M labels and 50–60 s
-//! before), still above the 5 s target; BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
+//! latency graphs. Inception-v3's latency proof (q = 1, 12 accelerators) is settled by the
+//! series DP over its 33 blocks (`src/latency/series.rs`, pruned by the block bound of
+//! `src/latency/blocks.rs`): 14.2M labels, 1.15M pairs; this bench's median 18.5 s
+//! [17.7, 19.3] on the 2-core VM (2026-12-05, whose speed drifted ±30 % that evening: the
+//! same CLI run took 13.2–18.1 s wall); the search over the whole DAG with the block bound
+//! took 48.8 s (14.2M labels, 29.0M pairs) in the same session, and 77.1M labels and 50–60 s
+//! before that bound. Still above the 5 s target. BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
 //!
 //! Figures (release, the shared 2-core VM, 2026-12-04, load average 13–14 from other jobs,
@@ -174,7 +177,7 @@ fn latency_inception(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(150));
     let inst = instance("latency/layer_inceptionv3_inference.json");
-    // The proof takes ~35 s of CPU per run and 14.2M labels, inside the 50M-label cap.
+    // The proof takes 13–19 s per run and 14.2M labels, inside the 50M-label cap.
     let bounded = Limits {
         max_labels: Some(50_000_000),
         ..Limits::default()
