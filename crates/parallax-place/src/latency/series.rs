@@ -27,9 +27,14 @@
 //! transfer) or in a subgraph that goes on (T_j = T_{j−1} + Δ, carrying its memory).
 //!
 //! The DP keeps, per cut vertex, the Pareto-optimal states (accelerators used, carried
-//! memory or none, T_j); one local search per block and carried memory serves every state
-//! with that memory. The latency is the least T_m. States and local labels that cannot beat
-//! the best schedule known are cut, so when nothing beats it, it is optimal.
+//! memory or none, T_j). Two local searches per block serve them all: one with c′ on a
+//! CPU, one with c′ carried in holding the least carried memory, whose labels also record
+//! the memory c′'s subgraph holds (less is better in their dominance), so each carried
+//! state takes the exits its own memory leaves room for. The latency is the least T_m.
+//! States and local labels that cannot beat the best schedule known are cut — states by
+//! the block bound read at their accelerators left and carried memory, local labels by the
+//! best entry state they fit (memory room, T, accelerators left) plus the block bound of
+//! what follows b_j — so when nothing beats it, it is optimal.
 //!
 //! # Applies when
 //! q = 1, CPUs allowed, one source and one sink, at least three blocks, no satellites in the
@@ -38,9 +43,11 @@
 //! falls back to the search over the whole DAG.
 //!
 //! # Cost
-//! One exact local search per block and distinct carried memory, each over the ideals of
-//! one block (an inception module has a few thousand), instead of a search whose labels
-//! multiply across blocks.
+//! Two exact local searches per block, each over the ideals of one block (an inception
+//! module has a few thousand), instead of a search whose labels multiply across blocks.
+//! On Inception-v3 (33 blocks, 12 accelerators) 14.2M labels, 8–10 s on the 2-core VM, most
+//! of it the carried-in searches of two modules; one search per carried memory took four
+//! times as long.
 
 use super::blocks::{Blocks, Cuts};
 use super::bound::PathBound;
