@@ -85,6 +85,16 @@ struct State {
     exit: (usize, usize),
 }
 
+/// What one local search of a block found: the least carried memory it ran with (`None`:
+/// c′ on a CPU), its node map, exits, their plans and the labels it made.
+struct Found {
+    carry: Option<f64>,
+    of: Vec<usize>,
+    exits: Vec<Exit>,
+    plans: Vec<LatencyPlan>,
+    labels: u64,
+}
+
 /// An exit of a local search (see the module docs).
 #[derive(Clone, Copy, Debug)]
 struct Exit {
@@ -183,11 +193,14 @@ pub(super) fn solve(
         // how much memory c′'s subgraph adds)
         let (ready, going): (Vec<usize>, Vec<usize>) =
             (0..prev.len()).partition(|&x| prev[x].carry.is_none());
-        let mut next: Vec<State> = Vec::new();
-        let mut block_plans = Vec::new();
-        for of_entry in [ready, going] {
+        // both searches get the budget left before them (deterministic in parallel)
+        let budget = limits.max_labels.map(|b| b.saturating_sub(*spent));
+        if budget == Some(0) {
+            return None;
+        }
+        let search = |of_entry: &[usize]| -> Option<Option<Found>> {
             if of_entry.is_empty() {
-                continue;
+                return Some(None);
             }
             let carry = of_entry
                 .iter()
@@ -198,10 +211,6 @@ pub(super) fn solve(
                 .iter()
                 .map(|&x| prev[x].t)
                 .fold(f64::INFINITY, f64::min);
-            let budget = limits.max_labels.map(|b| b.saturating_sub(*spent));
-            if budget == Some(0) {
-                return None;
-            }
             let (of, local) = local_instance(inst, &cuts, j, carry, k - least_used)?;
             // what follows b_j, by accelerators left (see `Blocks`): b_j's subgraph is
             // already counted, so at most one more is charged than with it carried
@@ -224,7 +233,7 @@ pub(super) fn solve(
                     (room, s.t, s.used - least_used)
                 })
                 .collect();
-            let (exits, local_plans, used_labels) = local_exits(
+            let (exits, plans, labels) = local_exits(
                 &local,
                 tail,
                 (entry_states, ub),
@@ -241,6 +250,28 @@ pub(super) fn solve(
                 },
                 started,
             )?;
+            Some(Some(Found {
+                carry,
+                of,
+                exits,
+                plans,
+                labels,
+            }))
+        };
+        let (from_ready, from_going) = rayon::join(|| search(&ready), || search(&going));
+        let mut next: Vec<State> = Vec::new();
+        let mut block_plans = Vec::new();
+        for (of_entry, found) in [(ready, from_ready?), (going, from_going?)] {
+            let Some(Found {
+                carry,
+                of,
+                exits,
+                plans: local_plans,
+                labels: used_labels,
+            }) = found
+            else {
+                continue;
+            };
             *spent += used_labels;
             let search_id = block_plans.len();
             block_plans.push((of, local_plans));
