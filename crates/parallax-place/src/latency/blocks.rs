@@ -69,6 +69,7 @@
 
 use super::bound::PathBound;
 use super::heuristics::node_topo;
+use super::reduce::induced_on;
 use crate::limits::Limits;
 use crate::model::Instance;
 use rayon::prelude::*;
@@ -127,12 +128,8 @@ impl Blocks {
         } = Cuts::new(inst)?;
         let m = ends.len() - 1;
         let unit = cap / LEVELS as f64;
-        let level = |x: f64| -> usize { ((x / unit) * (1.0 - 1e-12)).floor().max(0.0) as usize };
-        let big = 1e6
-            * (1.0
-                + (0..n)
-                    .map(|u| inst.p_cpu[u] + inst.p_acc[u] + inst.out_cost[u])
-                    .sum::<f64>());
+        let level = |x: f64| level_of(x, unit);
+        let big = big(inst);
         // local path bounds
         let mut hc = vec![0.0; n];
         let mut ha0 = vec![0.0; n];
@@ -345,7 +342,7 @@ impl Blocks {
     /// R(j, a, carried `mem`): a lower bound on latency − T_j when b_j's subgraph goes on
     /// holding `mem` and at most `a` more subgraphs are charged to the blocks after j.
     pub(super) fn carried(&self, j: usize, a: usize, mem: f64) -> f64 {
-        let l = ((mem / self.unit) * (1.0 - 1e-12)).floor().max(0.0) as usize;
+        let l = level_of(mem, self.unit);
         let states = LEVELS + 1;
         let a = a.min(self.r[j].len() / states - 1);
         self.r[j][a * states + 1 + l.min(LEVELS - 1)]
@@ -425,6 +422,20 @@ struct Rows {
     hull_mem: f64,
 }
 
+/// The memory level of `x` (rounded down, with a margin): `x ≥ level · unit`.
+fn level_of(x: f64, unit: f64) -> usize {
+    ((x / unit) * (1.0 - 1e-12)).floor().max(0.0) as usize
+}
+
+/// A CPU time that no schedule within any bound can afford (keeps a carried-in c′ of a
+/// local instance off the CPUs).
+pub(super) fn big(inst: &Instance) -> f64 {
+    1e6 * (1.0
+        + (0..inst.len())
+            .map(|u| inst.p_cpu[u] + inst.p_acc[u] + inst.out_cost[u])
+            .sum::<f64>())
+}
+
 /// The successors of `entry` in the block and every node on a path between two of them:
 /// what a convex subgraph holding `entry` and all its successors in the block holds.
 fn hull(inst: &Instance, nodes: &[usize], entry: usize) -> Vec<bool> {
@@ -489,52 +500,36 @@ fn local_instance(
     k: usize,
     big: f64,
 ) -> Option<Instance> {
-    let n = inst.len();
     let last = *nodes.last()?;
     let mut of = vec![entry];
     of.extend_from_slice(nodes);
-    let mut index = vec![usize::MAX; n];
-    for (t, &u) in of.iter().enumerate().skip(1) {
-        index[u] = t;
-    }
-    let carried = !matches!(how, Entry::Cpu);
-    let ln = of.len() + usize::from(carried);
-    let mut succ = vec![Vec::new(); ln];
-    let mut pred = vec![Vec::new(); ln];
-    for (t, &u) in of.iter().enumerate() {
-        for &v in &inst.succ[u] {
-            let w = index[v];
-            if w != usize::MAX {
-                succ[t].push(w);
-                pred[w].push(t);
-            }
-        }
-    }
-    let mut p_acc: Vec<f64> = of.iter().map(|&u| inst.p_acc[u]).collect();
-    let mut p_cpu: Vec<f64> = of.iter().map(|&u| inst.p_cpu[u]).collect();
-    let mut size: Vec<f64> = of.iter().map(|&u| inst.size[u]).collect();
-    let mut supported: Vec<bool> = of.iter().map(|&u| inst.supported[u]).collect();
-    let mut out_cost: Vec<f64> = of.iter().map(|&u| inst.out_cost[u]).collect();
-    let mut class: Vec<usize> = (0..ln).collect();
-    p_acc[0] = 0.0;
+    let mut local = induced_on(inst, &of);
+    local.p_acc[0] = 0.0;
+    local.devices.accelerators = k;
+    local.overlap = false;
+    // colocation is relaxed (a bound): every node a class of its own, but for Swallow's
+    local.class = (0..of.len()).collect();
     match how {
         Entry::Cpu => {
-            p_cpu[0] = 0.0;
-            supported[0] = false;
+            local.p_cpu[0] = 0.0;
+            local.supported[0] = false;
         }
         Entry::Carry(mem) | Entry::Swallow(mem) => {
-            p_cpu[0] = big;
-            size[0] = mem;
+            local.p_cpu[0] = big;
+            local.size[0] = mem;
+            if !local.supported[0] || mem > inst.devices.accelerator_memory {
+                return None;
+            }
             if let Entry::Swallow(_) = how {
                 let h = hull(inst, nodes, entry);
                 if h[last] {
                     return None;
                 }
-                out_cost[0] = 0.0;
+                local.out_cost[0] = 0.0;
                 let mut total = mem;
                 for (t, &u) in of.iter().enumerate().skip(1) {
                     if h[u] {
-                        class[t] = 0;
+                        local.class[t] = 0;
                         total += inst.size[u];
                         if !inst.supported[u] {
                             return None;
@@ -544,51 +539,37 @@ fn local_instance(
                 if total > inst.devices.accelerator_memory {
                     return None;
                 }
-                // class ids 0..classes
-                let mut map = vec![usize::MAX; ln];
-                let mut next = 0;
-                for c in class.iter_mut() {
-                    if map[*c] == usize::MAX {
-                        map[*c] = next;
-                        next += 1;
-                    }
-                    *c = map[*c];
-                }
             }
-            if !supported[0] || mem > inst.devices.accelerator_memory {
-                return None;
-            }
-            let z = ln - 1;
-            let end = of.len() - 1;
-            p_acc.push(0.0);
-            p_cpu.push(0.0);
-            size.push(0.0);
-            supported.push(false);
-            out_cost.push(0.0);
-            succ[z].push(end);
-            pred[end].push(z);
-            succ[0].push(z);
-            pred[z].push(0);
+            // z: CPU-only, no time, c′ → z → b_j
+            let (z, end) = (of.len(), of.len() - 1);
+            local.ids.push(inst.ids[entry]);
+            local.p_acc.push(0.0);
+            local.p_cpu.push(0.0);
+            local.size.push(0.0);
+            local.supported.push(false);
+            local.backward.push(false);
+            local.out_cost.push(0.0);
+            local.class.push(z);
+            local.succ.push(vec![end]);
+            local.pred.push(vec![0]);
+            local.pred[end].push(z);
+            local.succ[0].push(z);
         }
     }
-    let classes = class.iter().max().map_or(0, |c| c + 1);
-    let mut devices = inst.devices;
-    devices.accelerators = k;
-    Some(Instance {
-        ids: (0..ln as i64).collect(),
-        p_acc,
-        p_cpu,
-        size,
-        supported,
-        backward: vec![false; ln],
-        class,
-        classes,
-        out_cost,
-        succ,
-        pred,
-        devices,
-        overlap: false,
-    })
+    // class ids 0..classes, in order of first appearance
+    let mut map = vec![usize::MAX; local.class.len()];
+    let mut next = 0;
+    for c in local.class.iter_mut() {
+        if map[*c] == usize::MAX {
+            map[*c] = next;
+            next += 1;
+        }
+        *c = map[*c];
+    }
+    local.classes = next;
+    local.ids = (0..local.len() as i64).collect();
+    local.backward = vec![false; local.len()];
+    Some(local)
 }
 
 /// A lower bound on the local latency of a block with `a` accelerators for charged

@@ -240,13 +240,19 @@ pub(super) fn satellite_choice(
 /// index of each of its nodes.
 pub(super) fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) {
     let of: Vec<usize> = (0..inst.len()).filter(|&u| keep[u]).collect();
+    (induced_on(inst, &of), of)
+}
+
+/// The sub-instance on the distinct nodes `of`, node `i` standing for `of[i]`: the edges
+/// among them, their classes renumbered in order of first appearance.
+pub(super) fn induced_on(inst: &Instance, of: &[usize]) -> Instance {
     let mut index = vec![usize::MAX; inst.len()];
     for (c, &u) in of.iter().enumerate() {
         index[u] = c;
     }
     let mut class_map: BTreeMap<usize, usize> = BTreeMap::new();
     let mut class = Vec::with_capacity(of.len());
-    for &u in &of {
+    for &u in of {
         let next = class_map.len();
         class.push(*class_map.entry(inst.class[u]).or_insert(next));
     }
@@ -256,13 +262,13 @@ pub(super) fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) 
             .map(|&u| {
                 lists[u]
                     .iter()
-                    .filter(|&&w| keep[w])
+                    .filter(|&&w| index[w] != usize::MAX)
                     .map(|&w| index[w])
                     .collect::<Vec<usize>>()
             })
             .collect::<Vec<_>>()
     };
-    let sub = Instance {
+    Instance {
         ids: of.iter().map(|&u| inst.ids[u]).collect(),
         p_acc: pick(&inst.p_acc),
         p_cpu: pick(&inst.p_cpu),
@@ -276,6 +282,5 @@ pub(super) fn induced(inst: &Instance, keep: &[bool]) -> (Instance, Vec<usize>) 
         pred: adj(&inst.pred),
         devices: inst.devices,
         overlap: inst.overlap,
-    };
-    (sub, of)
+    }
 }

@@ -49,10 +49,10 @@
 //! of it the carried-in searches of two modules; one search per carried memory took four
 //! times as long.
 
-use super::blocks::{Blocks, Cuts};
+use super::blocks::{big, Blocks, Cuts};
 use super::bound::PathBound;
 use super::heuristics::node_topo;
-use super::reduce::Host;
+use super::reduce::{induced_on, Host};
 use super::search::Search;
 use super::LatencyPlan;
 use crate::contract::Contraction;
@@ -211,7 +211,7 @@ pub(super) fn solve(
                 .iter()
                 .map(|&x| prev[x].t)
                 .fold(f64::INFINITY, f64::min);
-            let (of, local) = local_instance(inst, &cuts, j, carry, k - least_used)?;
+            let (of, local) = local_instance(inst, &cuts, j, carry, k - least_used);
             // what follows b_j, by accelerators left (see `Blocks`): b_j's subgraph is
             // already counted, so at most one more is charged than with it carried
             let tail: Vec<f64> = match blocks {
@@ -362,81 +362,29 @@ fn local_instance(
     j: usize,
     carry: Option<f64>,
     k: usize,
-) -> Option<(Vec<usize>, Instance)> {
-    let entry = cuts.ends[j - 1];
-    let mut of = vec![entry];
+) -> (Vec<usize>, Instance) {
+    let mut of = vec![cuts.ends[j - 1]];
     of.extend_from_slice(&cuts.members[j]);
-    let ln = of.len();
-    let mut index = vec![usize::MAX; inst.len()];
-    for (t, &u) in of.iter().enumerate() {
-        index[u] = t;
-    }
-    let mut succ = vec![Vec::new(); ln];
-    let mut pred = vec![Vec::new(); ln];
-    for (t, &u) in of.iter().enumerate() {
-        for &v in &inst.succ[u] {
-            let w = index[v];
-            if w != usize::MAX && w != 0 {
-                succ[t].push(w);
-                pred[w].push(t);
-            }
-        }
-    }
-    let pick = |x: &[f64]| -> Vec<f64> { of.iter().map(|&u| x[u]).collect() };
-    let mut p_acc = pick(&inst.p_acc);
-    let mut p_cpu = pick(&inst.p_cpu);
-    let mut size = pick(&inst.size);
-    let mut supported: Vec<bool> = of.iter().map(|&u| inst.supported[u]).collect();
-    p_acc[0] = 0.0;
-    let mut devices = inst.devices;
-    devices.accelerators = k;
+    // b_{j−1}'s class lies in block j − 1, so c′ keeps a class of its own
+    let mut local = induced_on(inst, &of);
+    local.p_acc[0] = 0.0;
+    local.devices.accelerators = k;
+    local.overlap = false;
     match carry {
         None => {
-            p_cpu[0] = 0.0;
-            size[0] = 0.0;
-            supported[0] = false;
+            local.p_cpu[0] = 0.0;
+            local.size[0] = 0.0;
+            local.supported[0] = false;
         }
         Some(mem) => {
             // kept off the CPUs by a time no schedule within the bound can afford
-            p_cpu[0] = big(inst);
-            size[0] = mem;
-            supported[0] = true;
-            devices.accelerators = k + 1;
+            local.p_cpu[0] = big(inst);
+            local.size[0] = mem;
+            local.supported[0] = true;
+            local.devices.accelerators = k + 1;
         }
     }
-    // classes: c′ alone, the block's renumbered
-    let mut map: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut class = vec![0usize; ln];
-    for (t, &u) in of.iter().enumerate().skip(1) {
-        let next = map.len() + 1;
-        class[t] = *map.entry(inst.class[u]).or_insert(next);
-    }
-    Some((
-        of.clone(),
-        Instance {
-            ids: of.iter().map(|&u| inst.ids[u]).collect(),
-            p_acc,
-            p_cpu,
-            size,
-            supported,
-            backward: of.iter().map(|&u| inst.backward[u]).collect(),
-            class,
-            classes: map.len() + 1,
-            out_cost: pick(&inst.out_cost),
-            succ,
-            pred,
-            devices,
-            overlap: false,
-        },
-    ))
-}
-
-/// A CPU time for a carried-in c′ that no schedule within any bound can afford.
-fn big(inst: &Instance) -> f64 {
-    1e6 * (1.0
-        + (0..inst.len())
-            .map(|u| inst.p_cpu[u] + inst.p_acc[u] + inst.out_cost[u])
-            .sum::<f64>())
+    (of, local)
 }
 
 /// Exact local search of a block in exit mode: its Pareto-optimal exits below `ub`, their
