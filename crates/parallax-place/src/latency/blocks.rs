@@ -66,6 +66,25 @@
 //!
 //! Besides the per-block bounds, [`Blocks::carried`] reads the DP's table for a carried
 //! memory directly (the series DP's states carry their memory).
+//!
+//! # Where it is loose
+//! On Inception-v3 the bound at the root is 978.1 against the optimum 1199.70. Along the
+//! optimal schedule, latency − T_j − R(j, ·) is 222 at b₀…b₁₁ (the stem), 134 at b₁₂–b₁₆,
+//! 111 at b₁₇–b₁₈, 106 at b₁₉, 57 at b₂₀–b₂₃, 52 at b₂₄ and 0 from b₂₅ on. That slack is what the series
+//! DP's local searches cannot cut (block 22's carried-in search alone makes 3.9M labels).
+//! Measured causes (2026-12-06):
+//! * The DP pairs a block's local optimum with *any* exit: a local optimum with b_j on a
+//!   CPU also prices the transition where b_j's subgraph goes on. A second set of rows
+//!   with b_j kept on an accelerator, for those transitions, raises the root to 1072.4 but
+//!   doubles the cost of the bound and cuts the series DP's labels by 12 % only.
+//! * A carried-out state holds b_j's memory only, not what its subgraph already holds in
+//!   the block: with one accelerator left after b₂₄, R = 103.3 where the best completion
+//!   takes 155.0, because a subgraph that must also hold blocks 26–31 (1.53 GB) can hold
+//!   little of block 25. Exits with their carried memory (the series DP's exit-mode local
+//!   searches) would be exact here, but without a bound to cut them they make 64M labels
+//!   for block 22 alone.
+//! * Not the label budget of the local solves: 20k → 400k labels moves the root from 978.1
+//!   to 984.4 and leaves the series DP's labels as they were.
 
 use super::bound::PathBound;
 use super::heuristics::node_topo;
@@ -152,8 +171,10 @@ impl Blocks {
         // the local solves of block j: per carry-in kind (None: on a CPU, or a solve
         // level), the carry-in leaves a successor of b_{j−1} out (or c′ is on a CPU), or
         // it holds all of them (then it holds `hull_mem` more memory)
+        // past the deadline the bound is abandoned (checked before every local solve)
+        let late = || deadline.is_some_and(|d| Instant::now() >= d);
         let local_rows = |j: usize| -> Option<Rows> {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if late() {
                 return None;
             }
             let nodes = &members[j];
@@ -197,6 +218,9 @@ impl Blocks {
                     let floor = local_solve(inst, nodes, entry, how, nodes.len() + 1, big);
                     let mut row = vec![floor; k + 1];
                     for (a, x) in row.iter_mut().enumerate() {
+                        if late() {
+                            return None;
+                        }
                         let v = local_solve(inst, nodes, entry, how, a, big);
                         *x = v.max(floor);
                         if v <= floor + 1e-9 * floor.abs().max(1.0) {
