@@ -8,7 +8,8 @@ use std::path::Path;
 
 use common::{close, random_graph, Rng};
 use parallax_place::latency::{
-    evaluate_plan, plan_of, solve_latency_block_bounded, solve_latency_series, LatencyPlan,
+    evaluate_plan, plan_of, solve_latency_block_bounded, solve_latency_series,
+    solve_latency_series_stopped, LatencyPlan,
 };
 use parallax_place::{
     load_graph, solve_latency, Edge, Graph, Instance, Limits, Node, PlaceError, ProofStatus,
@@ -474,6 +475,46 @@ fn series_dp_equals_brute_force_on_fork_join_chains() {
     }
     // most chains have a single source and sink and several blocks
     assert!(applied >= 200, "the series DP applied {applied} times");
+}
+
+/// A series DP that runs out of labels reports, from the states at the last cut vertex it
+/// reached, a lower bound that never exceeds the optimum (brute force).
+#[test]
+fn stopped_series_dp_bounds_the_optimum() {
+    let (mut stops, mut useful) = (0, 0);
+    for seed in 0..300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xb0d);
+        let n = 5 + (seed % 5) as usize;
+        let k = 1 + (seed % 3) as usize;
+        if ((1 + k) as u64).pow(n as u32) > 60_000 {
+            continue;
+        }
+        let g = modular_graph(&mut rng, n, k, 1);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let Some(b) = brute(&inst, 1) else {
+            continue;
+        };
+        for with_blocks in [false, true] {
+            for budget in [3, 12, 48] {
+                let Some(lb) = solve_latency_series_stopped(&inst, with_blocks, budget) else {
+                    continue;
+                };
+                stops += 1;
+                assert!(
+                    lb <= b * (1.0 + 1e-9) + 1e-9,
+                    "budget {budget}: bound {lb} above the optimum {b} on {}",
+                    g.to_json()
+                );
+                if lb >= 0.5 * b {
+                    useful += 1;
+                }
+            }
+        }
+    }
+    assert!(stops >= 100, "the series DP stopped {stops} times");
+    assert!(useful >= stops / 2, "{useful} of {stops} bounds within 2x");
 }
 
 fn shipped(file: &str) -> (Graph, Instance) {

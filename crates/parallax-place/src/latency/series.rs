@@ -40,7 +40,10 @@
 //! q = 1, CPUs allowed, one source and one sink, at least three blocks, no satellites in the
 //! reduced instance (their knapsack couples the blocks a subgraph spans) and every colocation
 //! class inside one block. Otherwise, or when a local search runs out of budget, the caller
-//! falls back to the search over the whole DAG.
+//! falls back to the search over the whole DAG. A DP that stopped in block j still proves
+//! a lower bound: every schedule that beats the bound it was given passes through one of
+//! the states kept at b_{j−1} (the others were dominated, or cut by that bound), so the
+//! least of their T plus the bound of what follows holds for all.
 //!
 //! # Cost
 //! Two exact local searches per block, each over the ideals of one block (an inception
@@ -58,6 +61,7 @@ use super::LatencyPlan;
 use crate::contract::Contraction;
 use crate::ideals::Ideals;
 use crate::limits::Limits;
+use crate::limits::StopReason;
 use crate::model::Instance;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -67,6 +71,10 @@ pub(super) struct SeriesOut {
     /// A schedule of the instance better than the bound it was given, with its latency, or
     /// `None` when nothing beats that bound (then the schedule behind it is optimal).
     pub(super) best: Option<(f64, LatencyPlan)>,
+    /// When a local search stopped (out of labels or time): why, and a lower bound on every
+    /// schedule (at most the bound it was given) from the states at the last cut vertex it
+    /// reached. `best` is then `None`.
+    pub(super) stopped: Option<(StopReason, f64)>,
 }
 
 /// One Pareto-optimal state at a cut vertex.
@@ -111,8 +119,7 @@ struct Exit {
 
 /// Runs the series DP (see the module docs) on the reduced instance `inst` with satellite
 /// summaries `host`, against the best latency known `ub`; the local searches' labels are
-/// added to `spent` (and count against `limits.max_labels`). `None` when it does not apply
-/// or a local search stopped (out of labels or time).
+/// added to `spent` (and count against `limits.max_labels`). `None` when it does not apply.
 pub(super) fn solve(
     inst: &Instance,
     host: &[Option<Host>],
@@ -154,6 +161,29 @@ pub(super) fn solve(
                 .fold(0.0, f64::max)
         })
         .collect();
+    // a lower bound on latency − T_j for a state at b_j (see `Blocks`)
+    let after = |j: usize, used: usize, carry: Option<f64>| -> f64 {
+        let tail = match blocks {
+            Some(b) if j < m => match carry {
+                None => b.at_end[j][k - used],
+                Some(mem) => b.carried(j, k - used, mem),
+            },
+            _ => 0.0,
+        };
+        rest[j].max(tail)
+    };
+    // every schedule that beats `ub` passes through a state at b_j (the states cut were
+    // dominated, or could not beat it): the least of their bounds holds for all
+    let bound_at = |j: usize, states: &[State]| -> f64 {
+        states
+            .iter()
+            .map(|s| s.t + after(j, s.used, s.carry))
+            .fold(ub, f64::min)
+    };
+    let stopped = |reason: StopReason, j: usize, states: &[State]| SeriesOut {
+        best: None,
+        stopped: Some((reason, bound_at(j, states))),
+    };
     let b0 = cuts.ends[0];
     // states at b₀: on a CPU, or alone on an accelerator (ending there or going on)
     let mut states: Vec<State> = vec![State {
@@ -196,17 +226,17 @@ pub(super) fn solve(
         // both searches get the budget left before them (deterministic in parallel)
         let budget = limits.max_labels.map(|b| b.saturating_sub(*spent));
         if budget == Some(0) {
-            return None;
+            return Some(stopped(StopReason::LabelLimit, j - 1, prev));
         }
-        let search = |of_entry: &[usize]| -> Option<Option<Found>> {
+        let search = |of_entry: &[usize]| -> Result<Option<Found>, StopReason> {
             if of_entry.is_empty() {
-                return Some(None);
+                return Ok(None);
             }
             let carry = of_entry
                 .iter()
                 .filter_map(|&x| prev[x].carry)
                 .min_by(f64::total_cmp);
-            let least_used = of_entry.iter().map(|&x| prev[x].used).min()?;
+            let least_used = of_entry.iter().map(|&x| prev[x].used).min().unwrap_or(0);
             let least_t = of_entry
                 .iter()
                 .map(|&x| prev[x].t)
@@ -250,7 +280,7 @@ pub(super) fn solve(
                 },
                 started,
             )?;
-            Some(Some(Found {
+            Ok(Some(Found {
                 carry,
                 of,
                 exits,
@@ -259,9 +289,13 @@ pub(super) fn solve(
             }))
         };
         let (from_ready, from_going) = rayon::join(|| search(&ready), || search(&going));
+        let (from_ready, from_going) = match (from_ready, from_going) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(reason), _) | (_, Err(reason)) => return Some(stopped(reason, j - 1, prev)),
+        };
         let mut next: Vec<State> = Vec::new();
         let mut block_plans = Vec::new();
-        for (of_entry, found) in [(ready, from_ready?), (going, from_going?)] {
+        for (of_entry, found) in [(ready, from_ready), (going, from_going)] {
             let Some(Found {
                 carry,
                 of,
@@ -290,14 +324,7 @@ pub(super) fn solve(
                         c => c,
                     };
                     // what follows, by accelerators left and carried memory (see `Blocks`)
-                    let after = match blocks {
-                        Some(b) if j < m => match carry {
-                            None => b.at_end[j][k - used],
-                            Some(mem) => b.carried(j, k - used, mem),
-                        },
-                        _ => 0.0,
-                    };
-                    if t + rest[j].max(after) >= tol(ub) {
+                    if t + after(j, used, carry) >= tol(ub) {
                         continue;
                     }
                     next.push(State {
@@ -321,7 +348,10 @@ pub(super) fn solve(
             .map(|(x, s)| (x, s.t))
     });
     let best = best.map(|(x, t)| (t, assemble(inst, &cuts, &history, &plans, x)));
-    Some(SeriesOut { best })
+    Some(SeriesOut {
+        best,
+        stopped: None,
+    })
 }
 
 /// The Pareto-optimal states among `states` (fewer accelerators, less carried memory and an
@@ -391,7 +421,7 @@ fn local_instance(
 /// plans (local nodes), and the labels made. `tail` bounds what follows the block by
 /// accelerators left, `entries` are the states it serves and the best latency known (see
 /// `Search::entry_states`), `goes_on` is c(b_j) when the DAG goes on after b_j (`None` for
-/// the last block). `None` when it stopped.
+/// the last block). `Err` when it stopped.
 fn local_exits(
     local: &Instance,
     tail: Vec<f64>,
@@ -400,22 +430,22 @@ fn local_exits(
     ub: f64,
     limits: &Limits,
     started: Instant,
-) -> Option<(Vec<Exit>, Vec<LatencyPlan>, u64)> {
+) -> Result<(Vec<Exit>, Vec<LatencyPlan>, u64), StopReason> {
     let carried = local.supported[0];
     let topo = node_topo(local);
     let bound = PathBound::new(local, &topo);
     // no folding: a zero-time b_j folded into its input would lose the exits where they part
     let con = Contraction::all_edges(local, false);
     let deadline = limits.deadline(started);
-    let ideals = Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0).ok()?;
+    let ideals = Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0)?;
     let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
     search.exits = true;
     search.exit_tail = tail;
     search.cmem_free = entries.0.iter().map(|e| e.0).fold(f64::INFINITY, f64::min);
     (search.entry_states, search.entry_ub) = entries;
     let out = search.run(None, ub, limits, started);
-    if out.stopped.is_some() {
-        return None;
+    if let Some(reason) = out.stopped {
+        return Err(reason);
     }
     let mut exits: Vec<Exit> = Vec::new();
     let mut plans = Vec::new();
@@ -474,7 +504,7 @@ fn local_exits(
             kept.push(e);
         }
     }
-    Some((kept, plans, out.made))
+    Ok((kept, plans, out.made))
 }
 
 /// The plan of `inst` behind state `x` at the last cut vertex: local plans mapped back,
