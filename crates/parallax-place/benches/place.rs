@@ -4,7 +4,8 @@
 //! series DP over its 33 blocks (`src/latency/series.rs`, pruned by the block bound of
 //! `src/latency/blocks.rs`): 14.2M labels, 1.15M pairs; this bench's median 18.5 s
 //! [17.7, 19.3] on the 2-core VM (2026-12-05, whose speed drifted ±30 % that evening: the
-//! same CLI run took 13.2–18.1 s wall); the search over the whole DAG with the block bound
+//! same CLI run took 13.2–18.1 s wall), 15.1 s [14.1, 16.0] on 2026-12-06 (same labels and
+//! schedule: the VM's drift); the search over the whole DAG with the block bound
 //! took 48.8 s (14.2M labels, 29.0M pairs) in the same session, and 77.1M labels and 50–60 s
 //! before that bound. Still above the 5 s target. BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
