@@ -72,7 +72,8 @@
 //! optimal schedule, latency − T_j − R(j, ·) is 222 at b₀…b₁₁ (the stem), 134 at b₁₂–b₁₆,
 //! 111 at b₁₇–b₁₈, 106 at b₁₉, 57 at b₂₀–b₂₃, 52 at b₂₄ and 0 from b₂₅ on. That slack is
 //! what the series DP's local searches cannot cut (block 22's carried-in search alone makes
-//! 3.9M labels, all of them for the states that carry 1.2 GB or more in).
+//! 3.9M labels, exactly as many as a search for its states that carry 1.2 GB or more in
+//! makes by itself: splitting the states by memory does not help).
 //! Measured causes (2026-12-06):
 //! * The DP pairs a block's local optimum with *any* exit: a local optimum with b_j on a
 //!   CPU also prices the transition where b_j's subgraph goes on. A second set of rows
