@@ -189,27 +189,10 @@ pub fn solve_latency_block_bounded(
 /// `None` when the DP does not apply or stops. For tests.
 #[doc(hidden)]
 pub fn solve_latency_series(inst: &Instance, with_blocks: bool) -> Option<(f64, LatencySchedule)> {
-    let usable = inst.usable();
-    let inst: &Instance = &usable;
-    if inst.devices.cpus == 0 {
-        return None;
-    }
-    let all_cpu = evaluate_plan(inst, &vec![None; inst.len()], 1)?;
-    let red = Reduction::new(inst, 1);
-    let blocks = with_blocks
-        .then(|| self::blocks::Blocks::new(&red.core, None))
-        .flatten();
-    let out = self::series::solve(
-        &red.core,
-        &red.host,
-        blocks.as_ref(),
-        2.0 * all_cpu.latency + 1.0,
-        &Limits::default(),
-        Instant::now(),
-        &mut 0,
-    )?;
-    let (v, plan) = out.best?;
-    Some((v, evaluate_plan(inst, &red.lift(&plan), 1)?))
+    series_alone(inst, with_blocks, &Limits::default(), |usable, red, out| {
+        let (v, plan) = out.best?;
+        Some((v, evaluate_plan(usable, &red.lift(&plan), 1)?))
+    })
 }
 
 /// The series DP as [`solve_latency_series`] does it, with a label budget: the lower bound
@@ -221,30 +204,43 @@ pub fn solve_latency_series_stopped(
     with_blocks: bool,
     max_labels: u64,
 ) -> Option<f64> {
-    let usable = inst.usable();
-    let inst: &Instance = &usable;
-    if inst.devices.cpus == 0 {
-        return None;
-    }
-    let all_cpu = evaluate_plan(inst, &vec![None; inst.len()], 1)?;
-    let red = Reduction::new(inst, 1);
-    let blocks = with_blocks
-        .then(|| self::blocks::Blocks::new(&red.core, None))
-        .flatten();
     let limits = Limits {
         max_labels: Some(max_labels),
         ..Limits::default()
     };
+    series_alone(inst, with_blocks, &limits, |_, _, out| {
+        out.stopped.map(|(_, lb)| lb)
+    })
+}
+
+/// The test hooks' common part: the series DP on the usable, reduced instance (q = 1),
+/// with or without the block bound, against twice the all-CPU latency, its output handed
+/// to `then` with the usable instance and the reduction.
+fn series_alone<T>(
+    inst: &Instance,
+    with_blocks: bool,
+    limits: &Limits,
+    then: impl FnOnce(&Instance, &Reduction, self::series::SeriesOut) -> Option<T>,
+) -> Option<T> {
+    let usable = inst.usable();
+    if usable.devices.cpus == 0 {
+        return None;
+    }
+    let all_cpu = evaluate_plan(&usable, &vec![None; usable.len()], 1)?;
+    let red = Reduction::new(&usable, 1);
+    let blocks = with_blocks
+        .then(|| self::blocks::Blocks::new(&red.core, None))
+        .flatten();
     let out = self::series::solve(
         &red.core,
         &red.host,
         blocks.as_ref(),
         2.0 * all_cpu.latency + 1.0,
-        &limits,
+        limits,
         Instant::now(),
         &mut 0,
     )?;
-    out.stopped.map(|(_, lb)| lb)
+    then(&usable, &red, out)
 }
 
 /// [`solve_latency`]; `gate` is the label budget of the exact pass before the block bound
