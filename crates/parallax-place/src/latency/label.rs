@@ -18,9 +18,10 @@ pub(super) struct Label {
     pub(super) open: Vec<(f64, f64, u32)>,
     pub(super) closed: u32,
     pub(super) makespan: f64,
-    /// Exit mode with a carried-in c′ (see `series`): the memory of c′'s subgraph (0 before
-    /// it is placed, and always 0 otherwise). Less is better: a larger carried memory still
-    /// fits next to it.
+    /// Exit mode with a carried-in c′ (see `series`): the memory of c′'s subgraph as a class
+    /// of the entry states' rooms (`Search::cmem_class`; 0 before it is placed, when it fits
+    /// every entry state, and always outside exit mode). Less is better: it fits more
+    /// entry states.
     pub(super) cmem: f64,
     /// A lower bound on the latency of every completion of this label.
     pub(super) lb: f64,

@@ -90,9 +90,10 @@ pub(super) struct Search<'a> {
     /// its tail taken at the state's own accelerators left. Empty: the pass's bound only.
     pub(super) entry_states: Vec<(f64, f64, usize)>,
     pub(super) entry_ub: f64,
-    /// Exit mode: c′'s subgraph fits every entry state with up to this much memory, so its
-    /// memory counts as 0 below it (labels then compare on the rest alone).
-    pub(super) cmem_free: f64,
+    /// Exit mode: the distinct memory rooms of the entry states, ascending. Labels compare
+    /// the memory of c′'s subgraph only by which entry states it fits (see
+    /// [`Search::cmem_class`]).
+    pub(super) cmem_rooms: Vec<f64>,
     /// Labels created, all passes.
     pub(super) created: u64,
     /// Subgraphs (ideal pairs) evaluated, all passes.
@@ -132,7 +133,7 @@ impl<'a> Search<'a> {
             exit_tail: Vec::new(),
             entry_states: Vec::new(),
             entry_ub: f64::INFINITY,
-            cmem_free: 0.0,
+            cmem_rooms: Vec::new(),
             created: 1,
             pairs: 0,
         }
@@ -250,6 +251,24 @@ impl<'a> Search<'a> {
             };
             t + lab.lb.max(tail) < ub
         })
+    }
+
+    /// Exit mode: the memory `size` of c′'s subgraph as labels hold and compare it: 0 when
+    /// it fits every entry state, else the least room of an entry state that holds it (it
+    /// then fits exactly the states with that room or more), or `size` itself when none
+    /// does. Two subgraphs of one class fit the same entry states, so a label is not kept
+    /// for a memory difference no state can tell apart; the exits' memory is read the
+    /// same way (`room >= cmem`, see `series`).
+    fn cmem_class(&self, size: f64) -> f64 {
+        let rooms = &self.cmem_rooms;
+        match rooms.first() {
+            None => 0.0,
+            Some(&least) if size <= least => 0.0,
+            _ => rooms
+                .get(rooms.partition_point(|&r| r < size))
+                .copied()
+                .unwrap_or(size),
+        }
     }
 
     /// Extra transfer time of a subgraph from satellites left out, given its hosts (nodes
@@ -713,8 +732,8 @@ impl<'a> Search<'a> {
                                     open,
                                     closed,
                                     makespan: mk,
-                                    cmem: if self.exits && in_d[0] && size > self.cmem_free {
-                                        size
+                                    cmem: if self.exits && in_d[0] {
+                                        self.cmem_class(size)
                                     } else {
                                         lab.cmem
                                     },

@@ -184,6 +184,13 @@ pub(super) fn solve(
         best: None,
         stopped: Some((reason, bound_at(j, states))),
     };
+    // the most memory c′'s subgraph may hold in a local search that ran with the least
+    // carried memory `least`, for state `s` (the whole accelerator when nothing is carried)
+    let room = |s: &State, least: Option<f64>| {
+        s.carry
+            .zip(least)
+            .map_or(cap, |(m, least)| cap - (m - least))
+    };
     let b0 = cuts.ends[0];
     // states at b₀: on a CPU, or alone on an accelerator (ending there or going on)
     let mut states: Vec<State> = vec![State {
@@ -256,11 +263,7 @@ pub(super) fn solve(
                 .iter()
                 .map(|&x| {
                     let s = prev[x];
-                    let room = s
-                        .carry
-                        .zip(carry)
-                        .map_or(cap, |(m, least)| cap - (m - least));
-                    (room, s.t, s.used - least_used)
+                    (room(&s, carry), s.t, s.used - least_used)
                 })
                 .collect();
             let (exits, plans, labels) = local_exits(
@@ -313,10 +316,12 @@ pub(super) fn solve(
                 let s = prev[x];
                 // the memory c′'s subgraph holds beyond the least carried memory
                 let extra = s.carry.zip(carry).map_or(0.0, |(m, least)| m - least);
+                // the exits' c′ memory is a class of the rooms (see `Search::cmem_class`)
+                let room = room(&s, carry);
                 for e in &exits {
                     let t = s.t + e.dt;
                     let used = s.used + e.used;
-                    if used > k || e.cmem + extra > cap {
+                    if used > k || e.cmem > room {
                         continue;
                     }
                     let carry = match e.carry {
@@ -441,7 +446,9 @@ fn local_exits(
     let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
     search.exits = true;
     search.exit_tail = tail;
-    search.cmem_free = entries.0.iter().map(|e| e.0).fold(f64::INFINITY, f64::min);
+    search.cmem_rooms = entries.0.iter().map(|e| e.0).collect();
+    search.cmem_rooms.sort_by(f64::total_cmp);
+    search.cmem_rooms.dedup();
     (search.entry_states, search.entry_ub) = entries;
     let out = search.run(None, ub, limits, started);
     if let Some(reason) = out.stopped {
