@@ -34,6 +34,37 @@ impl Label {
     /// Accelerators of `k` this label has not used yet (neither closed nor open).
     #[inline]
     pub(super) fn fresh(&self, k: usize) -> usize {
+        self.key().fresh(k)
+    }
+
+    /// The fields dominance compares.
+    #[inline]
+    pub(super) fn key(&self) -> Key<'_> {
+        Key {
+            times: &self.times,
+            open: &self.open,
+            closed: self.closed,
+            makespan: self.makespan,
+            cmem: self.cmem,
+        }
+    }
+}
+
+/// What dominance compares of a label, borrowed: a kept [`Label`]'s fields, or those of a
+/// candidate not yet allocated (the search checks a candidate before it builds one).
+#[derive(Clone, Copy)]
+pub(super) struct Key<'a> {
+    pub(super) times: &'a [f64],
+    pub(super) open: &'a [(f64, f64, u32)],
+    pub(super) closed: u32,
+    pub(super) makespan: f64,
+    pub(super) cmem: f64,
+}
+
+impl Key<'_> {
+    /// Accelerators of `k` this label has not used yet (neither closed nor open).
+    #[inline]
+    pub(super) fn fresh(&self, k: usize) -> usize {
         k.saturating_sub(self.closed as usize + self.open.len())
     }
 }
@@ -43,10 +74,8 @@ impl Label {
 /// `a` that is available no later, holds no more memory and has run no more subgraphs (a
 /// fresh accelerator matches anything). The matching is greedy (hardest of `b` first), so
 /// this is a sufficient test, never a wrong one.
-pub(super) fn dominates(a: &Label, b: &Label, k: usize) -> bool {
-    if a.makespan > b.makespan
-        || a.cmem > b.cmem
-        || a.times.iter().zip(&b.times).any(|(x, y)| x > y)
+pub(super) fn dominates(a: Key<'_>, b: Key<'_>, k: usize) -> bool {
+    if a.makespan > b.makespan || a.cmem > b.cmem || a.times.iter().zip(b.times).any(|(x, y)| x > y)
     {
         return false;
     }

@@ -2,7 +2,7 @@
 
 use super::blocks::Blocks;
 use super::bound::PathBound;
-use super::label::{dominates, Label, Move};
+use super::label::{dominates, Key, Label, Move};
 use super::reduce::{satellite_decision, Host};
 use super::LatencyPlan;
 use crate::contract::Contraction;
@@ -63,6 +63,20 @@ pub(super) struct RunOut {
     /// With [`Search::exits`]: every label of the full ideal and its plan, when the pass
     /// was not stopped.
     pub(super) exits: Vec<(Label, LatencyPlan)>,
+}
+
+/// A label not yet kept (see [`Search::run`]): its ideal, its fields, and its times and
+/// open accelerators as ranges of the pass's candidate buffers.
+struct Candidate {
+    j: usize,
+    times: (usize, usize),
+    open: (usize, usize),
+    closed: u32,
+    makespan: f64,
+    cmem: f64,
+    lb: f64,
+    parent: (u32, u32),
+    mv: Move,
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
@@ -218,11 +232,13 @@ impl<'a> Search<'a> {
         f
     }
 
-    /// Exit mode: whether some entry state fits `lab` (a label of ideal `j`) and could beat
-    /// the best latency known with it (see [`Search::entry_states`]).
+    /// Exit mode: whether some entry state fits `lab` (a label of ideal `j` with lower
+    /// bound `lb`) and could beat the best latency known with it (see
+    /// [`Search::entry_states`]).
     fn entry_fits(
         &self,
-        lab: &Label,
+        lab: Key<'_>,
+        lb: f64,
         j: usize,
         cache: &mut [Option<Rc<Frontier>>],
         k: usize,
@@ -235,7 +251,7 @@ impl<'a> Search<'a> {
         } else {
             fj.blk
                 .iter()
-                .zip(&lab.times)
+                .zip(lab.times)
                 .map(|(a, t)| t + a)
                 .fold(f64::NEG_INFINITY, f64::max)
         };
@@ -249,7 +265,7 @@ impl<'a> Search<'a> {
             } else {
                 core + fj.tail[(fresh - more).min(fj.tail.len() - 1)]
             };
-            t + lab.lb.max(tail) < ub
+            t + lb.max(tail) < ub
         })
     }
 
@@ -343,6 +359,11 @@ impl<'a> Search<'a> {
         let mut kept: Vec<(u32, f64)> = Vec::new();
         let mut kept_blk: Vec<(u32, f64)> = Vec::new();
         let mut options: Vec<(Move, f64)> = Vec::new();
+        // the candidate labels of one ideal's expansion, before dominance: their fields,
+        // and their times and open accelerators as ranges of two buffers
+        let mut pending: Vec<Candidate> = Vec::new();
+        let mut cand_times: Vec<f64> = Vec::new();
+        let mut cand_open: Vec<(f64, f64, u32)> = Vec::new();
         for i in 0..ni {
             if labels[i].iter().all(|lb| lb.dead) {
                 labels[i] = Vec::new();
@@ -399,7 +420,6 @@ impl<'a> Search<'a> {
                     }
                 }
             }
-            let mut pending: Vec<(usize, Label)> = Vec::new();
             // CPU moves: one group
             if l > 0 {
                 for &(g, j) in self.ideals.up_of(i) {
@@ -441,21 +461,21 @@ impl<'a> Search<'a> {
                         if ub.is_finite() && lbv >= tol(ub) {
                             continue;
                         }
-                        let times: Vec<f64> = fj.nodes.iter().map(|&u| time_of(u)).collect();
-                        pending.push((
-                            j as usize,
-                            Label {
-                                times,
-                                open: lab.open.clone(),
-                                closed: lab.closed,
-                                makespan: mk,
-                                cmem: lab.cmem,
-                                lb: lbv,
-                                parent: (i as u32, li),
-                                mv: Move::Cpu,
-                                dead: false,
-                            },
-                        ));
+                        let t0 = cand_times.len();
+                        cand_times.extend(fj.nodes.iter().map(|&u| time_of(u)));
+                        let o0 = cand_open.len();
+                        cand_open.extend_from_slice(&lab.open);
+                        pending.push(Candidate {
+                            j: j as usize,
+                            times: (t0, cand_times.len()),
+                            open: (o0, cand_open.len()),
+                            closed: lab.closed,
+                            makespan: mk,
+                            cmem: lab.cmem,
+                            lb: lbv,
+                            parent: (i as u32, li),
+                            mv: Move::Cpu,
+                        });
                     }
                 }
             }
@@ -688,106 +708,125 @@ impl<'a> Search<'a> {
                             if ub.is_finite() && lbv >= tol(ub) {
                                 continue;
                             }
-                            let times: Vec<f64> = fj
-                                .nodes
-                                .iter()
-                                .map(|&u| {
-                                    let u = u as usize;
-                                    if in_d[u] {
-                                        fin
-                                    } else {
-                                        lab.times[pos[u] as usize]
-                                    }
-                                })
-                                .collect();
-                            let mut open = lab.open.clone();
+                            let t0 = cand_times.len();
+                            cand_times.extend(fj.nodes.iter().map(|&u| {
+                                let u = u as usize;
+                                if in_d[u] {
+                                    fin
+                                } else {
+                                    lab.times[pos[u] as usize]
+                                }
+                            }));
+                            // the open accelerators after the move: the label's, with the
+                            // one it used updated (the tail of `cand_open` is this label's)
+                            let o0 = cand_open.len();
+                            cand_open.extend_from_slice(&lab.open);
                             let mut closed = lab.closed;
                             match mv {
                                 Move::NewAcc => {
                                     if q == 1 && !(self.exits && j as usize == full) {
                                         closed += 1;
                                     } else {
-                                        open.push((fin, size, 1));
+                                        cand_open.push((fin, size, 1));
                                     }
                                 }
                                 Move::OpenAcc(a, m, c) => {
-                                    if let Some(p) = open.iter().position(|&o| o == (a, m, c)) {
-                                        open.remove(p);
+                                    if let Some(p) =
+                                        cand_open[o0..].iter().position(|&o| o == (a, m, c))
+                                    {
+                                        cand_open.remove(o0 + p);
                                     }
                                     if c as usize + 1 >= q {
                                         closed += 1;
                                     } else {
-                                        open.push((fin, m + size, c + 1));
+                                        cand_open.push((fin, m + size, c + 1));
                                     }
                                 }
                                 _ => {}
                             }
-                            open.sort_by(|x, y| {
+                            cand_open[o0..].sort_by(|x, y| {
                                 x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal)
                             });
-                            pending.push((
-                                j as usize,
-                                Label {
-                                    times,
-                                    open,
-                                    closed,
-                                    makespan: mk,
-                                    cmem: if self.exits && in_d[0] {
-                                        self.cmem_class(size)
-                                    } else {
-                                        lab.cmem
-                                    },
-                                    lb: lbv,
-                                    parent: (i as u32, li),
-                                    mv,
-                                    dead: false,
+                            pending.push(Candidate {
+                                j: j as usize,
+                                times: (t0, cand_times.len()),
+                                open: (o0, cand_open.len()),
+                                closed,
+                                makespan: mk,
+                                cmem: if self.exits && in_d[0] {
+                                    self.cmem_class(size)
+                                } else {
+                                    lab.cmem
                                 },
-                            ));
+                                lb: lbv,
+                                parent: (i as u32, li),
+                                mv,
+                            });
                         }
                     }
                 }
             }
-            // insert pending labels with dominance
-            let mut rest = pending.into_iter();
-            for (j, lab) in rest.by_ref() {
-                if !self.entry_states.is_empty() && !self.entry_fits(&lab, j, &mut cache, k) {
+            // insert the candidates with dominance, in order; a label is built only for
+            // those kept
+            let mut rest = pending.drain(..);
+            for c in rest.by_ref() {
+                let j = c.j;
+                let key = Key {
+                    times: &cand_times[c.times.0..c.times.1],
+                    open: &cand_open[c.open.0..c.open.1],
+                    closed: c.closed,
+                    makespan: c.makespan,
+                    cmem: c.cmem,
+                };
+                if !self.entry_states.is_empty() && !self.entry_fits(key, c.lb, j, &mut cache, k) {
                     continue;
                 }
                 self.created += 1;
                 made += 1;
                 if max_labels.is_some_and(|m| made > m) {
                     stopped = Some(StopReason::LabelLimit);
-                    lost_lb = lost_lb.min(lab.lb);
+                    lost_lb = lost_lb.min(c.lb);
                     break;
                 }
                 let lj = &mut labels[j];
-                if self.exits && j == full {
-                    lj.push(lab);
-                    continue;
-                }
-                if live[j]
-                    .iter()
-                    .any(|&x| dominates(&lj[x as usize], &lab, k_limit))
-                {
-                    continue;
-                }
-                live[j].retain(|&x| {
-                    let beaten = dominates(&lab, &lj[x as usize], k_limit);
-                    if beaten {
-                        lj[x as usize].dead = true;
+                let kept = !(self.exits && j == full);
+                if kept {
+                    if live[j]
+                        .iter()
+                        .any(|&x| dominates(lj[x as usize].key(), key, k_limit))
+                    {
+                        continue;
                     }
-                    !beaten
-                });
-                if j == full && lab.makespan < ub {
-                    ub = lab.makespan;
-                    best_label = Some((j as u32, lj.len() as u32));
+                    live[j].retain(|&x| {
+                        let beaten = dominates(key, lj[x as usize].key(), k_limit);
+                        if beaten {
+                            lj[x as usize].dead = true;
+                        }
+                        !beaten
+                    });
+                    if j == full && c.makespan < ub {
+                        ub = c.makespan;
+                        best_label = Some((j as u32, lj.len() as u32));
+                    }
+                    live[j].push(lj.len() as u32);
                 }
-                live[j].push(lj.len() as u32);
-                lj.push(lab);
+                lj.push(Label {
+                    times: key.times.to_vec(),
+                    open: key.open.to_vec(),
+                    closed: c.closed,
+                    makespan: c.makespan,
+                    cmem: c.cmem,
+                    lb: c.lb,
+                    parent: c.parent,
+                    mv: c.mv,
+                    dead: false,
+                });
             }
-            for (_, lab) in rest {
-                lost_lb = lost_lb.min(lab.lb);
+            for c in rest {
+                lost_lb = lost_lb.min(c.lb);
             }
+            cand_times.clear();
+            cand_open.clear();
             for g in 0..self.con.len() {
                 if self.ideals.contains(i, g) {
                     for &u in &self.con.groups[g] {
