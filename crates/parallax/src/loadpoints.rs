@@ -32,7 +32,7 @@ use crate::error::Result;
 use crate::validate::bad;
 use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
-use parallax_ir::Model;
+use parallax_ir::{KvCacheDtype, Model};
 use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions, Plan};
 use parallax_sim::workload::{Request, Workload};
 use parallax_sim::{SimConfig, Simulator};
@@ -555,7 +555,7 @@ pub(crate) fn row_plan(
 }
 
 /// The GPU name and model of a load point (a quantised checkpoint is its base model with the
-/// row's GEMM quantisation).
+/// row's GEMM quantisation, and the KV cache of [`aiconfigurator_kv_cache`]).
 pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
     let gpu = gpu_of_system(&p.system)
         .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
@@ -564,6 +564,9 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
     }
+    model.precision = model
+        .precision
+        .with_kv_cache(aiconfigurator_kv_cache(&p.quantization));
     Ok((gpu, model))
 }
 
@@ -664,6 +667,26 @@ fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
     match (num(true), num(true), num(false)) {
         (Some(major), Some(minor), patch) => (major, minor, patch.unwrap_or(0)) >= min,
         _ => false,
+    }
+}
+
+/// The KV-cache type aiconfigurator deployed a load point with, from its GEMM quantisation as
+/// written. Its quantisation profiles set every field together: `fp8` (GEMM, MoE, KV cache,
+/// FMHA all fp8) and `nvfp4` (nvfp4 GEMM and MoE, fp8 KV cache and FMHA), as its task
+/// defaults (`sdk/task.py`, `_quants`: `fp8_default`, `nvfp4_default`, 2026-01) and their
+/// successor (`sdk/task_v1_compat.py`, `_PROFILE_TO_QUANT`, @095f58a) do; a row whose dense
+/// model records `moe_quant_mode` `fp8` or `nvfp4` came from one. Those rows ran with an fp8 KV
+/// cache, which holds twice the tokens: the TP 1 Qwen3-32B fp8 TensorRT-LLM rows at 64–128
+/// clients were predicted 3–8x too slow to first token with a bf16 cache, queueing for KV
+/// room (isl 4096, osl 128, 64 clients: +525 % -> +13 %; isl 2048, 128 clients: +535 % ->
+/// −10 %). Other rows (bf16, and `fp8_block`, which no profile
+/// writes and whose KV type the rows do not record) keep the checkpoint's own
+/// ([`KvCacheDtype::Auto`]); the SGLang `fp8_block` rows fit a bf16 cache far better (TPOT
+/// median 9.2 % vs 23.5 % with fp8).
+pub(crate) fn aiconfigurator_kv_cache(gemm_quant: &str) -> KvCacheDtype {
+    match gemm_quant {
+        "fp8" | "nvfp4" => KvCacheDtype::Fp8,
+        _ => KvCacheDtype::Auto,
     }
 }
 
