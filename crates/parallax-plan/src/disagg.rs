@@ -132,7 +132,7 @@ impl FromStr for DisaggPlan {
 /// node group; pools may run on different GPU kinds with `on=`).
 ///
 /// # Errors
-/// A pool's plan that does not fit the model, cluster or memory ([`lower_plan`]), pools that
+/// A pool's plan that does not fit the model, cluster or memory ([`crate::lower_plan`]), pools that
 /// together need more devices than the cluster has ([`PlanError::Inconsistent`]), or a
 /// heterogeneous cluster ([`PlanError::Option`] naming `cluster`).
 pub fn lower_disaggregated(

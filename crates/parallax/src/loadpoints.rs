@@ -110,7 +110,7 @@ pub fn is_load_point_header(header: &str) -> bool {
 /// Parse a load-point CSV (aiconfigurator's silicon columns; see `docs/measured-format.md`).
 ///
 /// # Errors
-/// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
+/// [`crate::Error::Option`] naming the file, line and column for a missing column or a bad value.
 pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)

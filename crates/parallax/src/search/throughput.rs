@@ -142,7 +142,7 @@ pub struct SteadyWindow {
     pub stable: bool,
     /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
     pub slo_attainment: Option<f64>,
-    /// One-sided Wilson lower bound (z = [`ATTAINMENT_CONFIDENCE_Z`]) of `slo_attainment` over
+    /// One-sided Wilson lower bound (z = 3, `ATTAINMENT_CONFIDENCE_Z`) of `slo_attainment` over
     /// the measured requests (what must reach the target).
     pub slo_attainment_lower: Option<f64>,
     /// Measured requests completing within every SLO, per second of window (`None` without
