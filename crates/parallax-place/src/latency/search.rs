@@ -60,9 +60,23 @@ pub(super) struct RunOut {
     pub(super) open_lb: f64,
     /// Labels made (created and not cut by the bound) in this pass.
     pub(super) made: u64,
-    /// With [`Search::exits`]: every label of the full ideal and its plan, when the pass
-    /// was not stopped.
-    pub(super) exits: Vec<(Label, LatencyPlan)>,
+    /// With [`Search::exits`]: every label of the full ideal, when the pass was not stopped.
+    pub(super) exits: Vec<ExitLabel>,
+    /// With [`Search::exits`]: the pass's labels, to replay the plan of an exit
+    /// ([`Search::exit_plan`]); empty otherwise.
+    pub(super) store: Vec<Vec<Label>>,
+}
+
+/// A label of the full ideal in exit mode (see [`Search::exits`]) and where c′ (node 0)
+/// went, read off its chain of moves without replaying its plan.
+pub(super) struct ExitLabel {
+    pub(super) label: Label,
+    /// Its index among the full ideal's labels (see [`Search::exit_plan`]).
+    pub(super) index: u32,
+    /// c′ is on an accelerator.
+    pub(super) entry_on_acc: bool,
+    /// ... in the sink's subgraph (placed by the same, last move).
+    pub(super) entry_with_sink: bool,
 }
 
 /// A label not yet kept (see [`Search::run`]): its ideal, its fields, and its times and
@@ -861,11 +875,24 @@ impl<'a> Search<'a> {
             (labels[end.0 as usize][end.1 as usize].makespan, plan)
         });
         let mut exits = Vec::new();
+        let mut store = Vec::new();
         if self.exits && stopped.is_none() {
+            // the group of c′ (node 0); its plan is replayed only for the exits kept
+            let g0 = (0..self.con.len()).find(|&g| self.con.groups[g].contains(&0));
             for (x, lab) in labels[full].iter().enumerate() {
-                let plan = self.replay(&labels, (full as u32, x as u32));
-                exits.push((lab.clone(), plan));
+                let (mv, last) = match g0 {
+                    Some(g0) => self.entry_move(&labels, (full as u32, x as u32), g0),
+                    None => (Move::Root, false),
+                };
+                let on_acc = matches!(mv, Move::NewAcc | Move::OpenAcc(..));
+                exits.push(ExitLabel {
+                    label: lab.clone(),
+                    index: x as u32,
+                    entry_on_acc: on_acc,
+                    entry_with_sink: on_acc && last,
+                });
             }
+            store = labels;
         }
         RunOut {
             best,
@@ -873,7 +900,34 @@ impl<'a> Search<'a> {
             stopped,
             open_lb,
             exits,
+            store,
         }
+    }
+
+    /// The move that placed group `g0` on the chain of label `end`, and whether it is the
+    /// chain's last move (`Move::Root` when no move did).
+    ///
+    /// Complexity: O(depth of the chain), no allocation.
+    fn entry_move(&self, labels: &[Vec<Label>], end: (u32, u32), g0: usize) -> (Move, bool) {
+        let mut cur = end;
+        let mut last = true;
+        loop {
+            let lab = &labels[cur.0 as usize][cur.1 as usize];
+            let parent = lab.parent;
+            if parent.0 == u32::MAX {
+                return (Move::Root, false);
+            }
+            if !self.ideals.contains(parent.0 as usize, g0) {
+                return (lab.mv, last);
+            }
+            last = false;
+            cur = parent;
+        }
+    }
+
+    /// The plan of exit `index` (see [`RunOut::exits`]) of a pass whose labels are `store`.
+    pub(super) fn exit_plan(&self, store: &[Vec<Label>], index: u32) -> LatencyPlan {
+        self.replay(store, (self.ideals.full() as u32, index))
     }
 
     /// Rebuilds a plan (on this instance, satellites left out) by replaying the moves from

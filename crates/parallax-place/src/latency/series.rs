@@ -458,23 +458,21 @@ fn local_exits(
         return Err(reason);
     }
     let mut exits: Vec<Exit> = Vec::new();
-    let mut plans = Vec::new();
-    let sink = local.len() - 1;
-    for (lab, plan) in out.exits {
-        if carried && plan[0].is_none() {
+    for (x, e) in out.exits.iter().enumerate() {
+        if carried && !e.entry_on_acc {
             continue;
         }
+        let lab = &e.label;
         let used = lab.closed as usize + lab.open.len() - usize::from(carried);
-        let with_entry = carried && plan[0].is_some() && plan[0] == plan[sink];
-        let p = plans.len();
-        plans.push(plan);
+        let with_entry = carried && e.entry_with_sink;
+        // `plan` is the exit label's position until the kept exits' plans are replayed
         let exit = |carry: Option<f64>, dt: f64| Exit {
             used,
             carry,
             cmem: lab.cmem,
             with_entry,
             dt,
-            plan: p,
+            plan: x,
         };
         // b_j on a CPU, or in a subgraph that ends with it (paying its output transfer) or
         // goes on; the last block's sink only ends
@@ -513,6 +511,17 @@ fn local_exits(
         if !beaten {
             kept.push(e);
         }
+    }
+    // replay the plans of the kept exits only (a big block has hundreds of thousands of
+    // exit labels and keeps a few dozen)
+    let mut plans = Vec::new();
+    let mut slot = vec![usize::MAX; out.exits.len()];
+    for e in &mut kept {
+        if slot[e.plan] == usize::MAX {
+            slot[e.plan] = plans.len();
+            plans.push(search.exit_plan(&out.store, out.exits[e.plan].index));
+        }
+        e.plan = slot[e.plan];
     }
     Ok((kept, plans, out.made))
 }
