@@ -439,6 +439,22 @@ proptest! {
     }
 }
 
+/// Fork-join chains small enough for the brute force (`count` seeds salted with `salt`,
+/// 5–9 modules on 1–3 accelerators, one CPU), with their instances.
+fn fork_join_chains(count: u64, salt: u64) -> impl Iterator<Item = (Graph, Instance)> {
+    (0..count).filter_map(move |seed| {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt);
+        let n = 5 + (seed % 5) as usize;
+        let k = 1 + (seed % 3) as usize;
+        if ((1 + k) as u64).pow(n as u32) > 60_000 {
+            return None;
+        }
+        let g = modular_graph(&mut rng, n, k, 1);
+        let inst = Instance::new(&g).ok()?;
+        Some((g, inst))
+    })
+}
+
 /// The series DP over the cut vertices, alone (no incumbent to hide behind), with and
 /// without the block bound pruning it: on fork-join chains under tight memory (subgraphs
 /// often span a cut vertex and carry memory on) its optimum is the brute force's, and its
@@ -446,17 +462,7 @@ proptest! {
 #[test]
 fn series_dp_equals_brute_force_on_fork_join_chains() {
     let mut applied = 0;
-    for seed in 0..400u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed);
-        let n = 5 + (seed % 5) as usize;
-        let k = 1 + (seed % 3) as usize;
-        if ((1 + k) as u64).pow(n as u32) > 60_000 {
-            continue;
-        }
-        let g = modular_graph(&mut rng, n, k, 1);
-        let Ok(inst) = Instance::new(&g) else {
-            continue;
-        };
+    for (g, inst) in fork_join_chains(400, 0x5eed) {
         let b = brute(&inst, 1);
         for with_blocks in [false, true] {
             let Some((v, s)) = solve_latency_series(&inst, with_blocks) else {
@@ -482,17 +488,7 @@ fn series_dp_equals_brute_force_on_fork_join_chains() {
 #[test]
 fn stopped_series_dp_bounds_the_optimum() {
     let (mut stops, mut useful) = (0, 0);
-    for seed in 0..300u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xb0d);
-        let n = 5 + (seed % 5) as usize;
-        let k = 1 + (seed % 3) as usize;
-        if ((1 + k) as u64).pow(n as u32) > 60_000 {
-            continue;
-        }
-        let g = modular_graph(&mut rng, n, k, 1);
-        let Ok(inst) = Instance::new(&g) else {
-            continue;
-        };
+    for (g, inst) in fork_join_chains(300, 0xb0d) {
         let Some(b) = brute(&inst, 1) else {
             continue;
         };

@@ -60,19 +60,17 @@ pub(super) struct RunOut {
     pub(super) open_lb: f64,
     /// Labels made (created and not cut by the bound) in this pass.
     pub(super) made: u64,
-    /// With [`Search::exits`]: every label of the full ideal, when the pass was not stopped.
+    /// With [`Search::exits`], when the pass was not stopped: where c′ went, for every label
+    /// of the full ideal in order (the labels are `store`'s, see [`Search::exit_label`]).
     pub(super) exits: Vec<ExitLabel>,
-    /// With [`Search::exits`]: the pass's labels, to replay the plan of an exit
+    /// With [`Search::exits`]: the pass's labels, to read an exit and replay its plan
     /// ([`Search::exit_plan`]); empty otherwise.
     pub(super) store: Vec<Vec<Label>>,
 }
 
-/// A label of the full ideal in exit mode (see [`Search::exits`]) and where c′ (node 0)
-/// went, read off its chain of moves without replaying its plan.
+/// Where c′ (node 0) went in a label of the full ideal in exit mode (see [`Search::exits`]),
+/// read off its chain of moves without replaying its plan.
 pub(super) struct ExitLabel {
-    pub(super) label: Label,
-    /// Its index among the full ideal's labels (see [`Search::exit_plan`]).
-    pub(super) index: u32,
     /// c′ is on an accelerator.
     pub(super) entry_on_acc: bool,
     /// ... in the sink's subgraph (placed by the same, last move).
@@ -803,8 +801,9 @@ impl<'a> Search<'a> {
                     break;
                 }
                 let lj = &mut labels[j];
-                let kept = !(self.exits && j == full);
-                if kept {
+                // exit mode keeps every label of the full ideal (no dominance there)
+                let compared = !(self.exits && j == full);
+                if compared {
                     if live[j]
                         .iter()
                         .any(|&x| dominates(lj[x as usize].key(), key, k_limit))
@@ -879,15 +878,13 @@ impl<'a> Search<'a> {
         if self.exits && stopped.is_none() {
             // the group of c′ (node 0); its plan is replayed only for the exits kept
             let g0 = (0..self.con.len()).find(|&g| self.con.groups[g].contains(&0));
-            for (x, lab) in labels[full].iter().enumerate() {
+            for x in 0..labels[full].len() {
                 let (mv, last) = match g0 {
                     Some(g0) => self.entry_move(&labels, (full as u32, x as u32), g0),
                     None => (Move::Root, false),
                 };
                 let on_acc = matches!(mv, Move::NewAcc | Move::OpenAcc(..));
                 exits.push(ExitLabel {
-                    label: lab.clone(),
-                    index: x as u32,
                     entry_on_acc: on_acc,
                     entry_with_sink: on_acc && last,
                 });
@@ -925,9 +922,14 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// The plan of exit `index` (see [`RunOut::exits`]) of a pass whose labels are `store`.
-    pub(super) fn exit_plan(&self, store: &[Vec<Label>], index: u32) -> LatencyPlan {
-        self.replay(store, (self.ideals.full() as u32, index))
+    /// Exit `x` (see [`RunOut::exits`]) of a pass whose labels are `store`.
+    pub(super) fn exit_label<'s>(&self, store: &'s [Vec<Label>], x: usize) -> &'s Label {
+        &store[self.ideals.full()][x]
+    }
+
+    /// The plan of exit `x` (see [`RunOut::exits`]) of a pass whose labels are `store`.
+    pub(super) fn exit_plan(&self, store: &[Vec<Label>], x: usize) -> LatencyPlan {
+        self.replay(store, (self.ideals.full() as u32, x as u32))
     }
 
     /// Rebuilds a plan (on this instance, satellites left out) by replaying the moves from

@@ -464,7 +464,7 @@ fn local_exits(
         if carried && !e.entry_on_acc {
             continue;
         }
-        let lab = &e.label;
+        let lab = search.exit_label(&out.store, x);
         let used = lab.closed as usize + lab.open.len() - usize::from(carried);
         let with_entry = carried && e.entry_with_sink;
         // `plan` is the exit label's position until the kept exits' plans are replayed
@@ -521,7 +521,7 @@ fn local_exits(
     for e in &mut kept {
         if slot[e.plan] == usize::MAX {
             slot[e.plan] = plans.len();
-            plans.push(search.exit_plan(&out.store, out.exits[e.plan].index));
+            plans.push(search.exit_plan(&out.store, e.plan));
         }
         e.plan = slot[e.plan];
     }
