@@ -85,8 +85,18 @@
 //!   little of block 25. Exits with their carried memory (the series DP's exit-mode local
 //!   searches) would be exact here, but without a bound to cut them they make 64M labels
 //!   for block 22 alone.
-//! * Not the label budget of the local solves: 20k → 400k labels moves the root from 978.1
-//!   to 984.4 and leaves the series DP's labels as they were.
+//! * Not the label budget of the local solves alone: 20k → 400k labels moves the root from
+//!   978.1 to 984.4 and leaves the series DP's labels as they were.
+//! * Both causes together (tried 2026-12-06, not kept): rows with b_j forced onto an
+//!   accelerator whose subgraph holds at most c of the block, for every memory c at which
+//!   R(j, ·, carried) steps (where the carried subgraph stops fitting a later block whole,
+//!   its hull or the upper solve level), each transition priced by band of carried-out
+//!   memory, with 400k-label local solves: R(24, 1) becomes the exact 155.0, the root
+//!   1088.7, the slack along the optimum 27 at b₂₀–b₂₃ and 0 from b₂₄; the series DP's
+//!   labels fall 13.79M → 11.27M (block 22's carried-in search 3.51M → 2.13M) and its time
+//!   by ~1.5 s, but the bound then takes 25–40 s (the capped solves at small `a` need
+//!   100k–400k labels each: a = 1 with 20k stops at 52.3 where the optimum is 98.9). With
+//!   20k labels, or capped rows for a ≤ 3 only, the labels stay at 13.4–13.8M.
 
 use super::bound::PathBound;
 use super::heuristics::node_topo;
