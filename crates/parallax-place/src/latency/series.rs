@@ -56,6 +56,19 @@
 //! 13.79M labels. An exit's plan is replayed only when the exit survives the Pareto filter
 //! (block 22's carried-in search has 293k exit labels and keeps 42): peak memory 482 ->
 //! 231 MB, and to 182 MB once exits stopped cloning their labels.
+//!
+//! What keeps block 22's carried-in labels alive (measured 2026-12-06, not kept): the
+//! exits where b_j's subgraph goes on. Its exits are few (42 Pareto-optimal), and a label
+//! whose every completion some known exit beats locally (no later, no more accelerators,
+//! no more c′ memory, same kind) could be cut whatever the global slack. For completions
+//! that end b_j (on a CPU or in a subgraph that ends) such an exit exists for most labels:
+//! cutting on them alone leaves 196k of the 3.51M labels. But a completion that carries
+//! b_j's subgraph on is beaten only by an exit carrying no more memory, which in practice
+//! none does, so those completions can be cut only by the global bound (with the tail of
+//! a carried state): with the search's own final exits as the known ones, 3.51M -> 2.19M;
+//! with the exits of the block's ready search (shifted by c(b_{j−1}), known before it),
+//! 3.31M. Too little for the cost of the extra pass; a bound that prices carried-out
+//! memory (see `Blocks`, "Where it is loose") is what would cut the rest.
 
 use super::blocks::{big, Blocks, Cuts};
 use super::bound::PathBound;
