@@ -67,8 +67,13 @@
 //! none does, so those completions can be cut only by the global bound (with the tail of
 //! a carried state): with the search's own final exits as the known ones, 3.51M -> 2.19M;
 //! with the exits of the block's ready search (shifted by c(b_{j−1}), known before it),
-//! 3.31M. Too little for the cost of the extra pass; a bound that prices carried-out
-//! memory (see `Blocks`, "Where it is loose") is what would cut the rest.
+//! 3.31M. Nor does pricing the two kinds of completion apart cut it: a label kept only
+//! while one of its kinds can beat the bound, b_j's on a CPU (or ended) with the tail of
+//! an uncarried state and b_j's carried on with a path bound that keeps b_j on an
+//! accelerator and the tail of a carried state, halves blocks 20 and 24 but leaves block
+//! 22's 3.51M as they were (and costs more than it saves). Too little for the cost of the
+//! extra checks; a bound that prices carried-out memory (see `Blocks`, "Where it is
+//! loose") is what would cut the rest.
 
 use super::blocks::{big, Blocks, Cuts};
 use super::bound::PathBound;
