@@ -301,17 +301,31 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
     }
 }
 
-/// The model of a checkpoint id: the id itself when it resolves, else its base model with
-/// the organisation, `-Instruct` and quantisation suffixes (`-FP8`, `-NVFP4`, `-FP4`) removed
-/// (`nvidia/Llama-3.1-8B-Instruct-FP8` → `llama-3.1-8b`).
+/// The model of a checkpoint id: the id itself when it resolves, else an embedded model of
+/// the same architecture, found from its name without the organisation, trying after each
+/// suffix it sheds:
+/// * quantisation and variant suffixes (`-FP8`, `-NVFP4`, `-FP4`, `-Instruct`, `-AWQ`,
+///   `-GPTQ`, `-INT4`, `-hf`): `nvidia/Llama-3.1-8B-Instruct-FP8` → `llama-3.1-8b`,
+///   `nvidia/Llama-4-Maverick-17B-128E-Instruct-FP8` → `llama-4-maverick`;
+/// * a release date (`-0528`, `-2507`): a re-release of the same architecture
+///   (`deepseek-ai/DeepSeek-R1-0528` → `deepseek-r1`);
+/// * and these renames of checkpoints whose `config.json` has the same architecture as an
+///   embedded one: Meta's old repository names (`Meta-Llama-3.1-70B` → `llama-3.1-70b`),
+///   Llama 3.3 70B (Llama 3.1 70B's architecture), DeepSeek-V3.1 (DeepSeek-V3's) and
+///   Mixtral's instruct releases (`Mixtral-8x7B-Instruct-v0.1` → `mixtral-8x7b`).
+///
+/// `None` when nothing embedded matches (e.g. DeepSeek-V3.2, whose attention differs, or
+/// Kimi-K2, whose expert count does).
 pub fn model_of_checkpoint(id: &str) -> Option<Model> {
     if let Ok(m) = parallax_ir::resolve(id) {
         return Some(m);
     }
     let mut name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
     loop {
-        let before = name.len();
-        for suffix in [
+        if let Some(m) = same_architecture(&name) {
+            return Some(m);
+        }
+        let shed = [
             "-fp8",
             "-nvfp4",
             "-fp4",
@@ -319,16 +333,44 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
             "-awq",
             "-gptq",
             "-int4",
-        ] {
-            if let Some(s) = name.strip_suffix(suffix) {
-                name = s.to_string();
-            }
-        }
-        if name.len() == before {
-            break;
+            "-hf",
+        ]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .or_else(|| {
+            // a release date: `-MMDD` or `-YYMM`
+            let (base, date) = name.rsplit_once('-')?;
+            (date.len() == 4 && date.bytes().all(|b| b.is_ascii_digit())).then_some(base)
+        });
+        match shed {
+            Some(base) => name = base.to_string(),
+            None => return None,
         }
     }
-    parallax_ir::resolve(&name).ok()
+}
+
+/// An embedded model named `name` (lower case, no organisation), or of the same
+/// architecture under one of the renames [`model_of_checkpoint`] lists.
+fn same_architecture(name: &str) -> Option<Model> {
+    let resolve = |n: &str| parallax_ir::resolve(n).ok();
+    if let Some(m) = resolve(name) {
+        return Some(m);
+    }
+    let renamed = if let Some(rest) = name.strip_prefix("meta-") {
+        rest.to_string()
+    } else if let Some(rest) = name.strip_prefix("llama-3.3-70b") {
+        format!("llama-3.1-70b{rest}")
+    } else if let Some(rest) = name.strip_prefix("deepseek-v3.1") {
+        format!("deepseek-v3{rest}")
+    } else if let Some((family, version)) = name
+        .strip_prefix("mixtral-")
+        .and_then(|r| r.split_once("-instruct-"))
+    {
+        format!("mixtral-{family}-{version}")
+    } else {
+        return None;
+    };
+    resolve(&renamed)
 }
 
 /// The GEMM quantisation of a `gemm_quant_mode` value: `fp8` and `fp8_block` (block-scaled
@@ -869,7 +911,10 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
 
 #[cfg(test)]
 mod tests {
-    use super::{aiconfigurator_token_budget, sglang_mixed_chunk, version_at_least, LoadPoint};
+    use super::{
+        aiconfigurator_token_budget, model_of_checkpoint, sglang_mixed_chunk, version_at_least,
+        LoadPoint,
+    };
     use parallax_plan::EngineKind;
 
     /// A worker's attention-DP ranks and MoE degrees, as aiconfigurator's columns give them.
@@ -1015,6 +1060,51 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
                 aiconfigurator_token_budget(&point(engine, version, Some(8))),
                 None
             );
+        }
+    }
+
+    #[test]
+    fn checkpoints_resolve_to_an_embedded_model_of_their_architecture() {
+        let name = |id: &str| model_of_checkpoint(id).map(|m| m.name);
+        for (id, want) in [
+            ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+            ("nvidia/Llama-3.1-8B-Instruct-FP8", "llama-3.1-8b"),
+            ("meta-llama/Meta-Llama-3.1-70B", "llama-3.1-70b"),
+            ("meta-llama/Meta-Llama-3.1-405B-Instruct", "llama-3.1-405b"),
+            (
+                "meta-llama/Llama-3.3-70B-Instruct",
+                "llama-3.1-70b-instruct",
+            ),
+            (
+                "nvidia/Llama-3.3-70B-Instruct-FP8",
+                "llama-3.1-70b-instruct",
+            ),
+            (
+                "nvidia/Llama-4-Maverick-17B-128E-Instruct-FP8",
+                "llama-4-maverick",
+            ),
+            ("nvidia/Llama-4-Scout-17B-16E-Instruct-FP4", "llama-4-scout"),
+            ("deepseek-ai/DeepSeek-R1-0528", "deepseek-r1"),
+            ("nvidia/DeepSeek-R1-0528-FP4", "deepseek-r1"),
+            ("deepseek-ai/DeepSeek-V3-0324", "deepseek-v3"),
+            ("nvidia/DeepSeek-V3.1-NVFP4", "deepseek-v3"),
+            ("Qwen/Qwen3-235B-A22B-FP8", "qwen3-235b-a22b"),
+            ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen3-30b-a3b"),
+            ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
+            ("mistralai/Mistral-Nemo-Instruct-2407", "mistral-nemo"),
+            ("openai/gpt-oss-120b", "gpt-oss-120b"),
+        ] {
+            assert_eq!(name(id).as_deref(), Some(want), "{id}");
+        }
+        // other architectures are not guessed
+        for id in [
+            "deepseek-ai/DeepSeek-V3.2",
+            "moonshotai/Kimi-K2-Instruct",
+            "meta-llama/Llama-3.2-1B-Instruct",
+            "Qwen/Qwen3-4B",
+            "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        ] {
+            assert_eq!(name(id), None, "{id}");
         }
     }
 
