@@ -83,8 +83,12 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
         info.vocab_size,
         info.max_position_embeddings
     );
+    let experts = match info.precision.experts {
+        Some((w, c)) => format!(" (routed experts {w}, GEMM inputs {c})"),
+        None => String::new(),
+    };
     outln!(
-        "precision     weights {}, activations {}, kv cache {}",
+        "precision     weights {}{experts}, activations {}, kv cache {}",
         info.precision.weights,
         info.precision.activations,
         info.precision.kv_cache

@@ -166,9 +166,12 @@ impl Moe {
     }
 
     fn params_shard(&self, shard: CellShard) -> u128 {
-        self.router_params()
-            + ceil_div(self.experts, shard.ep) * self.expert_params(shard.tp)
-            + self.shared_params(shard.tp)
+        self.router_params() + self.routed_params_shard(shard) + self.shared_params(shard.tp)
+    }
+
+    /// The routed experts' parameters on one device under `shard`.
+    fn routed_params_shard(&self, shard: CellShard) -> u128 {
+        ceil_div(self.experts, shard.ep) * self.expert_params(shard.tp)
     }
 }
 
@@ -179,6 +182,14 @@ impl Cell {
             Cell::Attention(a) => a.params_tp(shard.tp),
             Cell::Mlp(m) => m.params_tp(shard.tp),
             Cell::Moe(m) => m.params_shard(shard),
+        }
+    }
+
+    /// The routed experts' parameters on one device (0 for cells other than MoE).
+    fn routed_params_shard(&self, shard: CellShard) -> u128 {
+        match self {
+            Cell::Moe(m) => m.routed_params_shard(shard),
+            _ => 0,
         }
     }
 
@@ -210,9 +221,12 @@ impl Cell {
     /// projections replicated); MLPs and each expert split their inner width by `tp`; a MoE
     /// holds `experts / ep` routed experts per device, replicates the router and shards the
     /// shared experts by `tp` only; norms are replicated. Sizes round up when not divisible
-    /// (see [`crate::lower::check_shard`]).
+    /// (see [`crate::lower::check_shard`]). Routed experts are stored as
+    /// [`Precision::expert_weights`], everything else as `weights`.
     pub fn weight_bytes_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
-        self.params_shard(shard) as f64 * precision.weights.bytes()
+        let routed = self.routed_params_shard(shard);
+        (self.params_shard(shard) - routed) as f64 * precision.weights.bytes()
+            + routed as f64 * precision.expert_weights().bytes()
     }
 
     /// KV-cache bytes per token of this cell held on each device under `shard` (0 for cells
@@ -430,9 +444,13 @@ impl Model {
             + self.blocks_sum(Cell::active_params_u128))
     }
 
-    /// Bytes of all weights in the model's weight type.
+    /// Bytes of all weights in the model's weight types (routed experts as
+    /// [`Precision::expert_weights`]).
     pub fn weight_bytes(&self) -> f64 {
-        self.params_total() as f64 * self.precision.weights.bytes()
+        let routed = self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE));
+        let rest = (self.params_total() as u128).saturating_sub(routed);
+        rest as f64 * self.precision.weights.bytes()
+            + routed as f64 * self.precision.expert_weights().bytes()
     }
 
     /// KV-cache bytes per token of context, summed over all layers, in the model's KV type.

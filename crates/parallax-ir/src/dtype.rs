@@ -106,6 +106,12 @@ pub struct Precision {
     pub kv_cache: DType,
     /// Type GEMM inputs are quantised to (the tensor-core path GEMMs run on).
     pub compute: DType,
+    /// The routed experts' weight type and GEMM-input type where they differ from
+    /// `weights` and `compute`: gpt-oss stores its experts in MXFP4 beside bf16 attention,
+    /// and deployments quantise MoE layers apart (aiconfigurator's `moe_quant_mode`).
+    /// `None`: the experts are stored and run as every other GEMM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experts: Option<(DType, DType)>,
 }
 
 impl Precision {
@@ -116,6 +122,32 @@ impl Precision {
             activations: d,
             kv_cache: d,
             compute: d,
+            experts: None,
+        }
+    }
+
+    /// The routed experts' weight type ([`Precision::experts`], else `weights`).
+    pub fn expert_weights(&self) -> DType {
+        self.experts.map_or(self.weights, |e| e.0)
+    }
+
+    /// The routed experts' GEMM-input type ([`Precision::experts`], else `compute`).
+    pub fn expert_compute(&self) -> DType {
+        self.experts.map_or(self.compute, |e| e.1)
+    }
+
+    /// This precision with the routed experts quantised as `q` says (the rest unchanged).
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{DType, Precision, Quantization};
+    /// let p = Precision::default().with_experts_quantized(Quantization::Mxfp4);
+    /// assert_eq!((p.weights, p.expert_weights(), p.expert_compute()), (DType::Bf16, DType::Fp4, DType::Bf16));
+    /// ```
+    pub fn with_experts_quantized(self, q: Quantization) -> Self {
+        Precision {
+            experts: Some(q.dtypes(self.activations)),
+            ..self
         }
     }
 
@@ -148,7 +180,8 @@ impl Precision {
     }
 
     /// This precision with the weights (and GEMM inputs, for the W8A8/W4A4 schemes) quantised
-    /// as `q` says; activations and the KV cache are unchanged.
+    /// as `q` says; activations, the KV cache and experts stored apart
+    /// ([`Precision::experts`]) are unchanged.
     ///
     /// # Examples
     /// ```

@@ -39,12 +39,12 @@
 //!   `FP8`, `FP8_PER_CHANNEL_PER_TOKEN` (W8A8 fp8), `FP8_PB_WO` (fp8 weight-only), `NVFP4`
 //!   (fp4 W4A4), `W4A8_AWQ` (int4 weights, fp8 inputs); `kv_cache_quant_algo: FP8` → fp8 KV;
 //! - `gptq` / `awq` with `bits` (or AWQ's `w_bit`) 4 or 8: weight-only int4/int8;
-//! - `mxfp4` (gpt-oss): weight-only fp4.
+//! - `mxfp4` (gpt-oss): the routed experts' weights in fp4, dequantised to the activation
+//!   type (W4A16; [`Precision::experts`]); attention, router and embeddings stay in the
+//!   checkpoint's type, as transformers' MXFP4 quantiser converts only the experts. gpt-oss-120b
+//!   then holds 57.4 GiB of weights (the checkpoint: ≈ 61 GiB with the mxfp4 block scales).
 //!
-//! The IR has one weight type per model, so for gpt-oss — whose mxfp4 covers only the experts
-//! (≈98% of the weights) while attention, router and embeddings stay bf16 — fp4 everywhere
-//! understates the checkpoint (≈ 61 GiB for gpt-oss-120b) by about 10% (the mxfp4 scales and
-//! the bf16 remainder). Any other `quant_method` is an error.
+//! Any other `quant_method` is an error.
 //!
 //! Every problem is an [`IrError`] naming the file, the (dotted) field and its value.
 
@@ -453,8 +453,12 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
                 None => return Err(qc.missing("bits")),
             }
         }
-        // gpt-oss: MXFP4 expert weights, dequantised to the activation type (W4A16).
-        "mxfp4" => with(DType::Fp4, act),
+        // gpt-oss: MXFP4 expert weights, dequantised to the activation type (W4A16); the
+        // rest stays as stored.
+        "mxfp4" => Precision {
+            experts: Some((DType::Fp4, act)),
+            ..base
+        },
         _ => {
             return Err(qc.invalid(
                 "quant_method",

@@ -131,8 +131,8 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
         hidden: m.hidden,
         intermediate: m.expert_intermediate.div_ceil(tp),
         gated: m.gated,
-        weight_dtype: p.weights,
-        act_dtype: p.compute,
+        weight_dtype: p.expert_weights(),
+        act_dtype: p.expert_compute(),
     }
 }
 

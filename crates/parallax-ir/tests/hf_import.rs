@@ -154,8 +154,10 @@ fn gpt_oss_alternates_sliding_and_full_attention() {
         other => panic!("unexpected cells {other:?}"),
     }
     assert!(matches!(cells[3], Cell::Moe(ref x) if x.bias && x.experts == 128 && x.top_k == 4));
-    assert_eq!(m.precision.weights, DType::Fp4);
-    assert_eq!(m.precision.compute, DType::Bf16); // weight-only mxfp4 (W4A16)
+    // mxfp4 covers the routed experts only (weight-only, W4A16); attention stays bf16
+    assert_eq!(m.precision.weights, DType::Bf16);
+    assert_eq!(m.precision.compute, DType::Bf16);
+    assert_eq!(m.precision.experts, Some((DType::Fp4, DType::Bf16)));
     assert_eq!(m.precision.kv_cache, DType::Bf16);
 }
 

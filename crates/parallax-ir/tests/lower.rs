@@ -541,3 +541,60 @@ fn mla_prefill_runs_multi_head_attention_over_up_projected_keys() {
         .iter()
         .all(|o| o.name != "attn_prefill" && o.name != "kv_b_proj_context"));
 }
+
+#[test]
+fn routed_experts_run_in_their_own_precision() {
+    // gpt-oss: mxfp4 experts (weight-only), bf16 attention and router
+    let g = resolve("gpt-oss-120b").unwrap();
+    let mut ops = Vec::new();
+    for (cell, _) in g.cells() {
+        lower_cell(
+            cell,
+            CellShard::SINGLE,
+            &mixed_batch(),
+            &g.precision,
+            &mut ops,
+        );
+    }
+    let mut seen = (0, 0);
+    for op in &ops {
+        match &op.body {
+            OpBody::FusedMoe(f) => {
+                assert_eq!((f.weight_dtype, f.act_dtype), (DType::Fp4, DType::Bf16));
+                seen.0 += 1;
+            }
+            OpBody::Gemm(x) => {
+                assert_eq!(
+                    (x.weight_dtype, x.act_dtype),
+                    (DType::Bf16, DType::Bf16),
+                    "{}",
+                    op.name
+                );
+                seen.1 += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
+    // a MoE-only quantisation leaves the other GEMMs as they were
+    let q = resolve("qwen3-30b-a3b").unwrap();
+    let p = q
+        .precision
+        .with_experts_quantized(parallax_ir::Quantization::Fp8);
+    let mut ops = Vec::new();
+    for (cell, _) in q.cells() {
+        lower_cell(cell, CellShard::SINGLE, &mixed_batch(), &p, &mut ops);
+    }
+    for op in &ops {
+        match &op.body {
+            OpBody::FusedMoe(f) => assert_eq!(f.weight_dtype, DType::Fp8),
+            OpBody::Gemm(x) => assert_eq!(x.weight_dtype, DType::Bf16, "{}", op.name),
+            _ => {}
+        }
+    }
+    // and its weights shrink by the routed experts' share only
+    let mut q8 = q.clone();
+    q8.precision = p;
+    let all8 = q.weight_bytes() / 2.0;
+    assert!(q8.weight_bytes() > all8 && q8.weight_bytes() < q.weight_bytes() * 0.6);
+}

@@ -165,7 +165,9 @@ fn gptq_awq_mxfp4() {
     let p = precision(json!({"quant_method": "mxfp4",
         "modules_to_not_convert": ["model.layers.*.self_attn", "model.embed_tokens", "lm_head"]}))
     .unwrap();
-    assert_eq!(types(p), (Fp4, Bf16, Bf16, Bf16));
+    // only the routed experts are mxfp4
+    assert_eq!(types(p), (Bf16, Bf16, Bf16, Bf16));
+    assert_eq!(p.experts, Some((Fp4, Bf16)));
     let e = precision(json!({"quant_method": "bitsandbytes"})).unwrap_err();
     assert!(
         e.to_string().contains("bitsandbytes") && e.to_string().contains("modelopt"),

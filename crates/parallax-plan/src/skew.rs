@@ -57,7 +57,7 @@ impl MoeLoad {
         if self.redundant == 0 {
             return Ok(());
         }
-        let wb = model.precision.weights.bytes();
+        let wb = model.precision.expert_weights().bytes();
         for spec in plan.stages(model)? {
             let mut extra = 0.0;
             for seg in &spec.segments {

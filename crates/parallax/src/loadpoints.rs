@@ -89,6 +89,9 @@ pub struct LoadPoint {
     pub moe_ep: Option<u32>,
     /// GEMM quantisation as written (`fp8`, `fp8_block`, `nvfp4`, …; empty = none).
     pub quantization: String,
+    /// MoE quantisation as written (`moe_quant_mode`: `fp8`, `w4afp8`, `w4a16_mxfp4`, …;
+    /// empty or missing = the checkpoint's).
+    pub moe_quantization: String,
     /// Measured mean TTFT, ms.
     pub ttft_ms: f64,
     /// Measured mean TPOT, ms.
@@ -149,6 +152,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let c_adp = opt_col("attention_dp_size");
     let c_moe_tp = opt_col("moe_tp_size");
     let c_moe_ep = opt_col("moe_ep_size");
+    let c_moe_quant = opt_col("moe_quant_mode");
     const MAX_TOKENS: u32 = parallax_ir::MAX_SEQUENCE_TOKENS;
     const MAX_BATCH: u32 = parallax_ir::MAX_BATCH_SEQUENCES;
     const MAX_GPUS: u32 = parallax_hw::MAX_CLUSTER_GPUS;
@@ -276,6 +280,9 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 None
             },
             quantization: f(c_quant).to_ascii_lowercase(),
+            moe_quantization: c_moe_quant
+                .map(|c| f(c).to_ascii_lowercase())
+                .unwrap_or_default(),
             ttft_ms: ms(c_ttft, "silicon_ttft_ms")?,
             tpot_ms: ms(c_tpot, "silicon_tpot_ms")?,
             disagg: if agg {
@@ -391,6 +398,37 @@ pub fn quantization_of(
         "mxfp4" => Some(Q::Mxfp4),
         other => return Err(format!("GEMM quantisation `{other}` is not modelled")),
     })
+}
+
+/// The routed experts' (weight, GEMM-input) types of a `moe_quant_mode` value, as
+/// aiconfigurator's `MoEQuantMode` defines them, with `act` the activation type: `bfloat16`
+/// unquantised, `fp8` / `fp8_block` W8A8 fp8, `int4_wo` int4 weight-only, `w4afp8` int4
+/// weights on fp8 GEMM inputs, `nvfp4` W4A4 fp4, `nvfp4_wo` / `w4a16_nvfp4` / `w4a16_mxfp4`
+/// (gpt-oss's own) / `w4a16_mxfp4_cutlass` fp4 weight-only, `w4a8_mxfp4_mxfp8` (and its
+/// `_trtllm` kernel) fp4 weights on fp8 inputs. `None` for an empty value: the checkpoint's
+/// own experts stand (a dense model has none, so any value leaves it unchanged).
+///
+/// # Errors
+/// The value, for any other mode.
+pub fn moe_quantization_of(
+    mode: &str,
+    act: parallax_ir::DType,
+) -> std::result::Result<Option<(parallax_ir::DType, parallax_ir::DType)>, String> {
+    use parallax_ir::DType as D;
+    Ok(Some(match mode.trim().to_ascii_lowercase().as_str() {
+        "" | "none" => return Ok(None),
+        "bfloat16" | "bf16" | "fp16" | "float16" => (act, act),
+        "fp8" | "fp8_block" => (D::Fp8, D::Fp8),
+        "int4_wo" | "w4a16" => (D::Int4, act),
+        "int8_wo" | "w8a16" => (D::Int8, act),
+        "w4afp8" => (D::Int4, D::Fp8),
+        "nvfp4" => (D::Fp4, D::Fp4),
+        "nvfp4_wo" | "w4a16_nvfp4" | "w4a16_mxfp4" | "w4a16_mxfp4_cutlass" | "mxfp4" => {
+            (D::Fp4, act)
+        }
+        "w4a8_mxfp4_mxfp8" | "w4a8_mxfp4_mxfp8_trtllm" => (D::Fp4, D::Fp8),
+        other => return Err(format!("MoE quantisation `{other}` is not modelled")),
+    }))
 }
 
 /// One predicted load point.
@@ -605,6 +643,9 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
+    }
+    if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
+        model.precision.experts = Some(experts);
     }
     model.precision = model
         .precision
@@ -965,6 +1006,45 @@ d,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,1
         );
     }
 
+    /// `moe_quant_mode` sets the routed experts' types apart from the GEMMs'.
+    #[test]
+    fn moe_quant_mode_prices_the_experts_apart() {
+        use super::{parse_load_points, predict_load_point, row_model, LoadPointOptions};
+        use parallax_ir::DType;
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,fp8,8,1,1,100,10
+b,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,w4afp8,8,1,1,100,10
+c,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,,w4a16_mxfp4,8,1,1,100,10
+d,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,,,8,1,1,100,10
+e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,int2_magic,8,1,1,100,10
+f,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8,w4afp8,8,1,1,100,10
+";
+        let pts = parse_load_points("moeq.csv", csv).unwrap();
+        let prec = |i: usize| row_model(&pts[i]).unwrap().1.precision;
+        assert_eq!(prec(0).expert_weights(), DType::Fp8);
+        assert_eq!(
+            (
+                prec(1).weights,
+                prec(1).expert_weights(),
+                prec(1).expert_compute()
+            ),
+            (DType::Fp8, DType::Int4, DType::Fp8)
+        );
+        // gpt-oss's own mxfp4 experts, whether the row names them or not
+        assert_eq!(prec(2).experts, Some((DType::Fp4, DType::Bf16)));
+        assert_eq!(prec(3), prec(2));
+        let e = row_model(&pts[4]).unwrap_err();
+        assert!(e.contains("int2_magic"), "{e}");
+        // a dense model has no experts to quantise: its GEMMs are as the row says
+        assert_eq!(prec(5).weights, DType::Fp8);
+        // int4 experts read half the bytes: decode is faster
+        let opts = LoadPointOptions::default();
+        let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();
+        let (_, w4) = predict_load_point(&pts[1], &opts).unwrap();
+        assert!(w4 < fp8, "{w4} {fp8}");
+    }
+
     /// The serving path's token-rate ceiling: SGLang's preset, TensorRT-LLM 1.0 load points.
     #[test]
     fn stream_ceiling_by_engine_and_release() {
@@ -1030,6 +1110,7 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
             moe_tp: None,
             moe_ep: None,
             quantization: String::new(),
+            moe_quantization: String::new(),
             ttft_ms: 1.0,
             tpot_ms: 1.0,
             disagg: None,
