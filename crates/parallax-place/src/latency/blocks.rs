@@ -58,17 +58,22 @@
 //! its proven lower bound, so the bound stays valid. Accelerator counts stop at the first
 //! whose bound meets that of unlimited accelerators, and carry-in memories that cannot
 //! bind reuse the least one's rows. The DP is O(m·k²·LEVELS). Deterministic (no time
-//! limits inside; the solve's deadline only abandons the bound). On Inception-v3 (33
-//! blocks, 12 accelerators) 3.3–6 s on the noisy 2-core VM, so [`super::solve_latency`]
-//! builds it only when a first exact pass runs out of its label budget. Two carry-in
-//! levels (0 and M/2) prune the series DP (`series`) as well as four did (Inception-v3:
-//! 14.24M labels either way) and cost less.
+//! limits inside; the solve's deadline only abandons the bound). A local solve that stops
+//! reports the bound its exact pass proved and runs none of the probes with which
+//! [`super::solve_latency`] raises a stopped bound: on Inception-v3 (33 blocks, 12
+//! accelerators) the 41 stopped solves of 187 took 4.0 s of the bound's 4.8 s of CPU, mostly
+//! in probes, which raised the root bound only from 973.1 to 978.1 and left the series DP's
+//! labels as they were (13,788,832 either way); without them the bound takes 1.0–1.1 s on
+//! the 2-core VM instead of 2.5–3.5 s (2026-12-06). [`super::solve_latency`] still builds
+//! it only when a first exact pass runs out of its label budget. Two carry-in levels (0 and
+//! M/2) prune the series DP (`series`) as well as four did (Inception-v3: 14.24M labels
+//! either way; the second costs 9 of the 187 solves and cuts no label there).
 //!
 //! Besides the per-block bounds, [`Blocks::carried`] reads the DP's table for a carried
 //! memory directly (the series DP's states carry their memory).
 //!
 //! # Where it is loose
-//! On Inception-v3 the bound at the root is 978.1 against the optimum 1199.70. Along the
+//! On Inception-v3 the bound at the root is 973.1 (978.1 with probes in the local solves) against the optimum 1199.70. Along the
 //! optimal schedule, latency − T_j − R(j, ·) is 222 at b₀…b₁₁ (the stem), 134 at b₁₂–b₁₆,
 //! 111 at b₁₇–b₁₈, 106 at b₁₉, 57 at b₂₀–b₂₃, 52 at b₂₄ and 0 from b₂₅ on. That slack is
 //! what the series DP's local searches cannot cut (block 22's carried-in search alone makes
@@ -629,7 +634,8 @@ fn local_solve(
     };
     // a margin below the solver's value: it prunes with a relative tolerance
     let safe = |x: f64| x * (1.0 - 1e-9) - 1e-9;
-    let res = super::solve_latency_impl(&local, 1, &limits, None);
+    // no probes after a stopped exact pass (see the module docs)
+    let res = super::solve_latency_impl(&local, 1, &limits, None, 0);
     match res {
         Ok(sol) => match sol.status {
             crate::limits::ProofStatus::Optimal => safe(sol.schedule.latency),

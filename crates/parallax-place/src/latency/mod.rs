@@ -170,7 +170,7 @@ pub fn solve_latency(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE))
+    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE), PROBES)
 }
 
 /// [`solve_latency`] with the block bound from the first exact pass on (it normally comes
@@ -181,7 +181,7 @@ pub fn solve_latency_block_bounded(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(0))
+    solve_latency_impl(inst, q, limits, Some(0), PROBES)
 }
 
 /// The series DP over the cut vertices alone (see [`solve_latency`]), with or without the
@@ -244,12 +244,15 @@ fn series_alone<T>(
 }
 
 /// [`solve_latency`]; `gate` is the label budget of the exact pass before the block bound
-/// is built (`None`: never, as inside the block bound's own local solves).
+/// is built (`None`: never, as inside the block bound's own local solves), `probes` the
+/// number of bound-proving probes after an exact pass that stops ([`PROBES`]; the block
+/// bound's local solves run none, see `Blocks`).
 pub(crate) fn solve_latency_impl(
     inst: &Instance,
     q: usize,
     limits: &Limits,
     gate: Option<u64>,
+    probes: usize,
 ) -> Result<LatencySolution, PlaceError> {
     if q == 0 {
         return Err(PlaceError::Unsupported(
@@ -275,7 +278,7 @@ pub(crate) fn solve_latency_impl(
             max_labels: limits.max_labels.map(|m| m / 2),
             ..limits.clone()
         };
-        if let Ok(one) = solve_latency_impl(inst, 1, &half, gate) {
+        if let Ok(one) = solve_latency_impl(inst, 1, &half, gate, probes) {
             limits.max_labels = limits
                 .max_labels
                 .map(|m| m.saturating_sub(one.labels.min(m / 2)));
@@ -434,10 +437,10 @@ pub(crate) fn solve_latency_impl(
         .max(series_lb.min(value(&best)));
     if stopped == Some(StopReason::LabelLimit) {
         let mut target_frac = 0.5;
-        for probe in 0..PROBES {
+        for probe in 0..probes {
             let upper = value(&best);
             let target = lower + target_frac * (upper - lower);
-            let budget = remaining.map(|r| r / (PROBES - probe) as u64);
+            let budget = remaining.map(|r| r / (probes - probe) as u64);
             if budget == Some(0) || !(target > lower && target < upper) {
                 break;
             }
