@@ -10,7 +10,9 @@
 //! with the same labels), then 11.9 s [11.3, 12.6] later that day after exit-mode passes
 //! stopped replaying every exit (peak memory 482 -> 231 MB, 182 MB without cloned exit
 //! labels; in alternating CLI runs 9.2–14.0 s against 10.4–15.7 s before, the VM being
-//! slower by then); the search over the whole DAG with the block bound
+//! slower by then), and 8.50 s [7.81, 9.27] after the block bound's local solves stopped
+//! running probes (the bound 2.5–3.5 -> 1.0–1.1 s, same labels and schedule); the search
+//! over the whole DAG with the block bound
 //! took 48.8 s (14.2M labels, 29.0M pairs) in the same session, and 77.1M labels and 50–60 s
 //! before that bound. Still above the 5 s target. BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
