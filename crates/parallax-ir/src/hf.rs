@@ -48,7 +48,7 @@
 //!
 //! Every problem is an [`IrError`] naming the file, the (dotted) field and its value.
 
-use crate::dtype::{DType, Precision};
+use crate::dtype::{DType, Precision, Quantization};
 use crate::error::IrError;
 use crate::model::{Attention, AttentionKind, BlockRun, Cell, Mlp, Model, Moe, Norm};
 use serde_json::{Map, Value};
@@ -455,10 +455,7 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
         }
         // gpt-oss: MXFP4 expert weights, dequantised to the activation type (W4A16); the
         // rest stays as stored.
-        "mxfp4" => Precision {
-            experts: Some((DType::Fp4, act)),
-            ..base
-        },
+        "mxfp4" => base.with_experts_quantized(Quantization::Mxfp4),
         _ => {
             return Err(qc.invalid(
                 "quant_method",

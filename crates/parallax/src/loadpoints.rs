@@ -401,12 +401,13 @@ pub fn quantization_of(
 }
 
 /// The routed experts' (weight, GEMM-input) types of a `moe_quant_mode` value, as
-/// aiconfigurator's `MoEQuantMode` defines them, with `act` the activation type: `bfloat16`
-/// unquantised, `fp8` / `fp8_block` W8A8 fp8, `int4_wo` int4 weight-only, `w4afp8` int4
-/// weights on fp8 GEMM inputs, `nvfp4` W4A4 fp4, `nvfp4_wo` / `w4a16_nvfp4` / `w4a16_mxfp4`
-/// (gpt-oss's own) / `w4a16_mxfp4_cutlass` fp4 weight-only, `w4a8_mxfp4_mxfp8` (and its
-/// `_trtllm` kernel) fp4 weights on fp8 inputs. `None` for an empty value: the checkpoint's
-/// own experts stand (a dense model has none, so any value leaves it unchanged).
+/// aiconfigurator's `MoEQuantMode` defines them, with `act` the activation type: every GEMM
+/// mode of [`quantization_of`] (`fp8`, `fp8_block`, `int4_wo`, `nvfp4`, …) means the same
+/// for the experts; besides, `bfloat16` is unquantised, `w4afp8` int4 weights on fp8 GEMM
+/// inputs, `nvfp4_wo` / `w4a16_nvfp4` / `w4a16_mxfp4` (gpt-oss's own) /
+/// `w4a16_mxfp4_cutlass` fp4 weight-only, `w4a8_mxfp4_mxfp8` (and its `_trtllm` kernel) fp4
+/// weights on fp8 inputs. `None` for an empty value: the checkpoint's own experts stand (a
+/// dense model has none, so any value leaves it unchanged).
 ///
 /// # Errors
 /// The value, for any other mode.
@@ -415,19 +416,17 @@ pub fn moe_quantization_of(
     act: parallax_ir::DType,
 ) -> std::result::Result<Option<(parallax_ir::DType, parallax_ir::DType)>, String> {
     use parallax_ir::DType as D;
-    Ok(Some(match mode.trim().to_ascii_lowercase().as_str() {
+    let mode = mode.trim().to_ascii_lowercase();
+    Ok(Some(match mode.as_str() {
         "" | "none" => return Ok(None),
         "bfloat16" | "bf16" | "fp16" | "float16" => (act, act),
-        "fp8" | "fp8_block" => (D::Fp8, D::Fp8),
-        "int4_wo" | "w4a16" => (D::Int4, act),
-        "int8_wo" | "w8a16" => (D::Int8, act),
         "w4afp8" => (D::Int4, D::Fp8),
-        "nvfp4" => (D::Fp4, D::Fp4),
-        "nvfp4_wo" | "w4a16_nvfp4" | "w4a16_mxfp4" | "w4a16_mxfp4_cutlass" | "mxfp4" => {
-            (D::Fp4, act)
-        }
+        "nvfp4_wo" | "w4a16_nvfp4" | "w4a16_mxfp4" | "w4a16_mxfp4_cutlass" => (D::Fp4, act),
         "w4a8_mxfp4_mxfp8" | "w4a8_mxfp4_mxfp8_trtllm" => (D::Fp4, D::Fp8),
-        other => return Err(format!("MoE quantisation `{other}` is not modelled")),
+        gemm => match quantization_of(gemm) {
+            Ok(Some(q)) => q.dtypes(act),
+            _ => return Err(format!("MoE quantisation `{mode}` is not modelled")),
+        },
     }))
 }
 

@@ -634,8 +634,8 @@ fn local_solve(
     };
     // a margin below the solver's value: it prunes with a relative tolerance
     let safe = |x: f64| x * (1.0 - 1e-9) - 1e-9;
-    // no probes after a stopped exact pass (see the module docs)
-    let res = super::solve_latency_impl(&local, 1, &limits, None, 0);
+    // (no block bound inside, and no probes after a stopped exact pass: see the module docs)
+    let res = super::solve_latency_impl(&local, 1, &limits, None);
     match res {
         Ok(sol) => match sol.status {
             crate::limits::ProofStatus::Optimal => safe(sol.schedule.latency),

@@ -170,7 +170,7 @@ pub fn solve_latency(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE), PROBES)
+    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE))
 }
 
 /// [`solve_latency`] with the block bound from the first exact pass on (it normally comes
@@ -181,7 +181,7 @@ pub fn solve_latency_block_bounded(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(0), PROBES)
+    solve_latency_impl(inst, q, limits, Some(0))
 }
 
 /// The series DP over the cut vertices alone (see [`solve_latency`]), with or without the
@@ -244,16 +244,16 @@ fn series_alone<T>(
 }
 
 /// [`solve_latency`]; `gate` is the label budget of the exact pass before the block bound
-/// is built (`None`: never, as inside the block bound's own local solves), `probes` the
-/// number of bound-proving probes after an exact pass that stops ([`PROBES`]; the block
-/// bound's local solves run none, see `Blocks`).
+/// is built, `None` inside the block bound's own local solves: those never build one, keep
+/// [`BEAM`] labels per ideal in their heuristic pass instead of [`TOP_BEAM`], and run no
+/// probes after an exact pass that stops (see `Blocks`).
 pub(crate) fn solve_latency_impl(
     inst: &Instance,
     q: usize,
     limits: &Limits,
     gate: Option<u64>,
-    probes: usize,
 ) -> Result<LatencySolution, PlaceError> {
+    let local = gate.is_none();
     if q == 0 {
         return Err(PlaceError::Unsupported(
             "q (subgraphs per accelerator) must be >= 1".into(),
@@ -278,7 +278,7 @@ pub(crate) fn solve_latency_impl(
             max_labels: limits.max_labels.map(|m| m / 2),
             ..limits.clone()
         };
-        if let Ok(one) = solve_latency_impl(inst, 1, &half, gate, probes) {
+        if let Ok(one) = solve_latency_impl(inst, 1, &half, gate) {
             limits.max_labels = limits
                 .max_labels
                 .map(|m| m.saturating_sub(one.labels.min(m / 2)));
@@ -333,7 +333,7 @@ pub(crate) fn solve_latency_impl(
     let value = |b: &Option<(f64, LatencyPlan)>| b.as_ref().map_or(f64::INFINITY, |b| b.0);
     // heuristic pass: a beam of the best labels per ideal (narrower for the whole instance,
     // where hill climbing finishes the incumbent, see `TOP_BEAM`)
-    let width = if gate.is_some() { TOP_BEAM } else { BEAM };
+    let width = if local { BEAM } else { TOP_BEAM };
     let beam = search.run(Some(width), value(&best), limits, started);
     let mut claimed: Option<f64> = None;
     if let Some((v, plan)) = beam.best {
@@ -439,6 +439,7 @@ pub(crate) fn solve_latency_impl(
         .max(series_lb.min(value(&best)));
     if stopped == Some(StopReason::LabelLimit) {
         let mut target_frac = 0.5;
+        let probes = if local { 0 } else { PROBES };
         for probe in 0..probes {
             let upper = value(&best);
             let target = lower + target_frac * (upper - lower);
