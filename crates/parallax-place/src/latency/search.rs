@@ -609,21 +609,28 @@ impl<'a> Search<'a> {
                             .fold(f64::INFINITY, f64::min);
                         least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
                     };
-                    let mut beyond = 0.0f64;
-                    if ub.is_finite() {
-                        for &g2 in &dstack {
-                            for &z in &self.con.groups[g2] {
-                                let c = inst.out_cost[z];
-                                for &v in &inst.succ[z] {
-                                    if !in_d[v] {
-                                        beyond = beyond.max(self.bound.beyond(v, c, size));
+                    // ... and the path bound past D's outputs, which takes a pass over D's
+                    // edges: only when the rest does not cut it already, and only until it does
+                    let cut = blk_cut
+                        || (ub.is_finite() && {
+                            let floor = min_ready + p_acc + incomm;
+                            let mut beyond = 0.0f64;
+                            'edges: for &g2 in &dstack {
+                                for &z in &self.con.groups[g2] {
+                                    let c = inst.out_cost[z];
+                                    for &v in &inst.succ[z] {
+                                        if !in_d[v] {
+                                            beyond = beyond.max(self.bound.beyond(v, c, size));
+                                            if floor + beyond >= tol(ub) {
+                                                break 'edges;
+                                            }
+                                        }
                                     }
                                 }
                             }
-                        }
-                    }
-                    if blk_cut || (ub.is_finite() && min_ready + p_acc + incomm + beyond >= tol(ub))
-                    {
+                            floor + beyond >= tol(ub)
+                        });
+                    if cut {
                         if let Some(t) = stack.last_mut() {
                             t.1 = u32::MAX; // no supersets; popped next
                         }
@@ -663,28 +670,36 @@ impl<'a> Search<'a> {
                     }
                     for (ai, &li) in alive.iter().enumerate() {
                         let lab = &labels[i][li as usize];
+                        // every option starts at `ready` or later; the block bound's tail
+                        // is read at the accelerators left after a fresh one (q = 1)
+                        let earliest = readies[ai] + dur;
+                        let fresh = lab.fresh(k);
+                        let tail_blk = if has_blk {
+                            fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
+                        } else {
+                            f64::NEG_INFINITY
+                        };
+                        // D's own part of the bound first: it cuts most pairs, and needs no
+                        // pass over the frontier
+                        if ub.is_finite()
+                            && earliest
+                                .max(earliest + d_after)
+                                .max(earliest + d_blk + tail_blk)
+                                >= tol(ub)
+                        {
+                            continue;
+                        }
                         let ready = readies[ai];
-                        // the part of the bound every option of this label shares
+                        // the part of the bound every option of this label shares, and the
+                        // block bound's part before the subgraph's finish
                         let base = kept
                             .iter()
                             .map(|&(p, a)| lab.times[p as usize] + a)
                             .fold(lab.makespan.max(fj.sources), f64::max);
-                        // the block bound: the part before the subgraph's finish, and the
-                        // tail by accelerators left after a fresh one (q = 1)
-                        let fresh = lab.fresh(k);
-                        let (base_blk, tail_blk) = if has_blk {
-                            (
-                                kept_blk
-                                    .iter()
-                                    .map(|&(p, a)| lab.times[p as usize] + a)
-                                    .fold(f64::NEG_INFINITY, f64::max),
-                                fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)],
-                            )
-                        } else {
-                            (f64::NEG_INFINITY, f64::NEG_INFINITY)
-                        };
-                        // every option starts at `ready` or later
-                        let earliest = ready + dur;
+                        let base_blk = kept_blk
+                            .iter()
+                            .map(|&(p, a)| lab.times[p as usize] + a)
+                            .fold(f64::NEG_INFINITY, f64::max);
                         let early_blk = base_blk.max(earliest + d_blk) + tail_blk;
                         if ub.is_finite()
                             && base.max(earliest).max(earliest + d_after).max(early_blk) >= tol(ub)
