@@ -364,9 +364,13 @@ impl<'a> Search<'a> {
             limits.max_labels
         };
         let mut made: u64 = 0;
-        // per-subgraph scratch, reused: inputs of D, each alive label's ready time, the
-        // frontier nodes of J outside D (position in I's frontier, bound after), options
-        let mut inputs: Vec<usize> = Vec::new();
+        // per-subgraph scratch, reused: D's inputs that its last group added, the edges
+        // into D from each frontier node of I, D's input transfers and each alive label's
+        // ready time by DFS depth, the frontier nodes of J outside D (position in I's
+        // frontier, bound after), options
+        let mut new_inputs: Vec<usize> = Vec::new();
+        let mut uses: Vec<u32> = Vec::new();
+        let mut incomms: Vec<f64> = Vec::new();
         let mut readies: Vec<f64> = Vec::new();
         let mut kept: Vec<(u32, f64)> = Vec::new();
         let mut kept_blk: Vec<(u32, f64)> = Vec::new();
@@ -504,6 +508,11 @@ impl<'a> Search<'a> {
                         }
                     })
                     .fold(f64::INFINITY, f64::min);
+                // how many edges from each frontier node of I enter D
+                uses.clear();
+                uses.resize(fi.nodes.len(), 0);
+                readies.clear();
+                incomms.clear();
                 // frames: (ideal, next up-edge, group, p_acc, size, comm)
                 let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
                     vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
@@ -521,12 +530,19 @@ impl<'a> Search<'a> {
                             if fr.2 != u32::MAX {
                                 dstack.pop();
                                 blkacc.pop();
+                                incomms.pop();
+                                readies.truncate(readies.len() - alive.len());
                                 let members = &self.con.groups[fr.2 as usize];
                                 tracker.remove(inst, members);
                                 for &u in members {
                                     in_d[u] = false;
                                     if self.host[u].is_some() {
                                         hosts_in_d.pop();
+                                    }
+                                    for &w in &inst.pred[u] {
+                                        if in_i[w] {
+                                            uses[pos[w] as usize] -= 1;
+                                        }
                                     }
                                 }
                             }
@@ -577,30 +593,49 @@ impl<'a> Search<'a> {
                     };
                     blkacc.push(blkacc.last().copied().unwrap_or(0.0) + in_blk);
                     self.pairs += 1;
-                    // inputs of D: frontier nodes of I with a successor in D
-                    inputs.clear();
-                    let mut incomm = 0.0;
-                    for (p, &u) in fi.nodes.iter().enumerate() {
-                        if inst.succ[u as usize].iter().any(|&v| in_d[v]) {
-                            inputs.push(p);
-                            incomm += inst.out_cost[u as usize];
+                    // inputs of D (frontier nodes of I with a successor in D), kept along the
+                    // DFS: the group's members add theirs, with their transfers
+                    new_inputs.clear();
+                    let mut incomm = incomms.last().copied().unwrap_or(0.0);
+                    for &u in &self.con.groups[gi] {
+                        for &w in &inst.pred[u] {
+                            if in_i[w] {
+                                let p = pos[w] as usize;
+                                if uses[p] == 0 {
+                                    new_inputs.push(p);
+                                    incomm += inst.out_cost[w];
+                                }
+                                uses[p] += 1;
+                            }
                         }
                     }
+                    incomms.push(incomm);
                     // D and every superset start no earlier than their inputs and run at
-                    // least p_acc plus the input transfers
-                    readies.clear();
-                    readies.extend(alive.iter().map(|&li| {
-                        let lab = &labels[i][li as usize];
-                        inputs.iter().map(|&p| lab.times[p]).fold(0.0, f64::max)
-                    }));
-                    let min_ready = readies.iter().copied().fold(f64::INFINITY, f64::min);
+                    // least p_acc plus the input transfers: each alive label's ready time,
+                    // D's parent's raised by the new inputs (a slice of `readies` per depth)
+                    let r0 = readies.len();
+                    if r0 == 0 {
+                        readies.resize(alive.len(), 0.0);
+                    } else {
+                        readies.extend_from_within(r0 - alive.len()..r0);
+                    }
+                    if !new_inputs.is_empty() {
+                        for (r, &li) in readies[r0..].iter_mut().zip(&alive) {
+                            let lab = &labels[i][li as usize];
+                            for &p in &new_inputs {
+                                *r = r.max(lab.times[p]);
+                            }
+                        }
+                    }
+                    let ready_of = &readies[r0..];
+                    let min_ready = ready_of.iter().copied().fold(f64::INFINITY, f64::min);
                     // the block bound of D and every superset (see `Frontier::dfs_tail`)
                     let blk_cut = if fi.dfs_tail.is_empty() || !ub.is_finite() {
                         false
                     } else {
                         let least = alive
                             .iter()
-                            .zip(&readies)
+                            .zip(ready_of)
                             .map(|(&li, &r)| {
                                 let lab = &labels[i][li as usize];
                                 let fresh = lab.fresh(k);
@@ -672,7 +707,7 @@ impl<'a> Search<'a> {
                         let lab = &labels[i][li as usize];
                         // every option starts at `ready` or later; the block bound's tail
                         // is read at the accelerators left after a fresh one (q = 1)
-                        let earliest = readies[ai] + dur;
+                        let earliest = ready_of[ai] + dur;
                         let fresh = lab.fresh(k);
                         let tail_blk = if has_blk {
                             fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
@@ -689,7 +724,7 @@ impl<'a> Search<'a> {
                         {
                             continue;
                         }
-                        let ready = readies[ai];
+                        let ready = ready_of[ai];
                         // the part of the bound every option of this label shares, and the
                         // block bound's part before the subgraph's finish
                         let base = kept
