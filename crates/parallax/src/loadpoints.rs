@@ -380,8 +380,11 @@ fn same_architecture(name: &str) -> Option<Model> {
     resolve(&renamed)
 }
 
-/// The GEMM quantisation of a `gemm_quant_mode` value: `fp8` and `fp8_block` (block-scaled
-/// fp8) are W8A8 fp8, `nvfp4` is W4A4 fp4, `int4_wo` / `int8_wo` weight-only; empty is none.
+/// The GEMM quantisation of a `gemm_quant_mode` value, as aiconfigurator's `GEMMQuantMode`
+/// defines them: `fp8`, `fp8_block` (block-scaled), `fp8_static` and `fp8_ootb` are W8A8
+/// fp8, `nvfp4` is W4A4 fp4, `int4_wo` / `int8_wo` weight-only, `nvfp4_wo` / `w4a16_nvfp4`
+/// fp4 weight-only (as `mxfp4`); `bfloat16` (or `float16`, or empty) is none. `sq` (W8A8
+/// int8 SmoothQuant) has no scheme here.
 ///
 /// # Errors
 /// The value, for any other mode.
@@ -390,12 +393,14 @@ pub fn quantization_of(
 ) -> std::result::Result<Option<parallax_ir::Quantization>, String> {
     use parallax_ir::Quantization as Q;
     Ok(match mode.trim().to_ascii_lowercase().as_str() {
-        "" | "none" | "bf16" | "fp16" => None,
-        "fp8" | "fp8_block" | "fp8_pc_pt" => Some(Q::Fp8),
+        "" | "none" | "bfloat16" | "bf16" | "float16" | "fp16" => None,
+        "fp8" | "fp8_block" | "fp8_pc_pt" | "fp8_static" | "fp8_ootb" => Some(Q::Fp8),
         "nvfp4" | "fp4" => Some(Q::Nvfp4),
         "int4_wo" | "w4a16" => Some(Q::Int4),
         "int8_wo" | "w8a16" => Some(Q::Int8),
-        "mxfp4" => Some(Q::Mxfp4),
+        // fp4 weights dequantised to the activation type (the block scales are not
+        // counted, see `DType::Fp4`)
+        "mxfp4" | "nvfp4_wo" | "w4a16_nvfp4" => Some(Q::Mxfp4),
         other => return Err(format!("GEMM quantisation `{other}` is not modelled")),
     })
 }
@@ -1018,6 +1023,10 @@ c,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,,
 d,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,,,8,1,1,100,10
 e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,int2_magic,8,1,1,100,10
 f,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8,w4afp8,8,1,1,100,10
+g,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,bfloat16,w4a16_mxfp4,8,1,1,100,10
+h,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,nvfp4_wo,,8,1,1,100,10
+i,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,sq,,8,1,1,100,10
+j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_static,,8,1,1,100,10
 ";
         let pts = parse_load_points("moeq.csv", csv).unwrap();
         let prec = |i: usize| row_model(&pts[i]).unwrap().1.precision;
@@ -1037,6 +1046,16 @@ f,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8,w4
         assert!(e.contains("int2_magic"), "{e}");
         // a dense model has no experts to quantise: its GEMMs are as the row says
         assert_eq!(prec(5).weights, DType::Fp8);
+        // aiconfigurator's own names: `bfloat16` is unquantised, `nvfp4_wo` fp4 weight-only,
+        // `fp8_static` W8A8 fp8; SmoothQuant int8 is not modelled and says so
+        assert_eq!(prec(6), prec(2));
+        assert_eq!(
+            (prec(7).weights, prec(7).activations),
+            (DType::Fp4, DType::Bf16)
+        );
+        assert_eq!(prec(9).weights, DType::Fp8);
+        let e = row_model(&pts[8]).unwrap_err();
+        assert!(e.contains("`sq`"), "{e}");
         // int4 experts read half the bytes: decode is faster
         let opts = LoadPointOptions::default();
         let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();
