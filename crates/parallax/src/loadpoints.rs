@@ -303,6 +303,7 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
         "b200_sxm" | "b200" => Some("B200"),
         "gb200" => Some("GB200"),
         "a100_sxm" | "a100" => Some("A100-80GB-SXM"),
+        "h100_pcie" => Some("H100-PCIe"),
         "l40s" => Some("L40S"),
         _ => None,
     }
@@ -311,9 +312,13 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
 /// The model of a checkpoint id: the id itself when it resolves, else an embedded model of
 /// the same architecture, found from its name without the organisation, trying after each
 /// suffix it sheds:
-/// * quantisation and variant suffixes (`-FP8`, `-NVFP4`, `-FP4`, `-Instruct`, `-AWQ`,
-///   `-GPTQ`, `-INT4`, `-hf`): `nvidia/Llama-3.1-8B-Instruct-FP8` → `llama-3.1-8b`,
-///   `nvidia/Llama-4-Maverick-17B-128E-Instruct-FP8` → `llama-4-maverick`;
+/// * quantisation suffixes (`-FP8`, `-NVFP4`, `-FP4`, `-MXFP4`, `-BF16`, `-INT4`, `-INT8`,
+///   `-W8A8`, `-W8A16`, `-W4A16`, `-AWQ`, `-GPTQ`, `-quantized.w8a8` and its kin, and the
+///   scale kinds `-Static`,
+///   `-Dynamic`, `-PerTensor`) and variant suffixes (`-Instruct`, `-Thinking`, `-chat`,
+///   `-hf`): `nvidia/Llama-3.1-8B-Instruct-FP8` → `llama-3.1-8b`,
+///   `nvidia/Llama-4-Maverick-17B-128E-Instruct-FP8` → `llama-4-maverick`,
+///   `Qwen/Qwen3-32B-FP8-Static-PerTensor` → `qwen3-32b`;
 /// * a release date (`-0528`, `-2507`): a re-release of the same architecture
 ///   (`deepseek-ai/DeepSeek-R1-0528` → `deepseek-r1`);
 /// * and these renames of checkpoints whose `config.json` has the same architecture as an
@@ -336,10 +341,24 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
             "-fp8",
             "-nvfp4",
             "-fp4",
-            "-instruct",
+            "-mxfp4",
+            "-bf16",
+            "-int4",
+            "-int8",
+            "-w8a8",
+            "-w8a16",
+            "-w4a16",
             "-awq",
             "-gptq",
-            "-int4",
+            "-quantized.w8a8",
+            "-quantized.w8a16",
+            "-quantized.w4a16",
+            "-static",
+            "-dynamic",
+            "-pertensor",
+            "-instruct",
+            "-thinking",
+            "-chat",
             "-hf",
         ]
         .iter()
@@ -1192,6 +1211,14 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
             ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mixtral-8x7b"),
             ("mistralai/Mistral-Nemo-Instruct-2407", "mistral-nemo"),
             ("openai/gpt-oss-120b", "gpt-oss-120b"),
+            ("Qwen/Qwen3-32B-FP8-Static-PerTensor", "qwen3-32b"),
+            ("Qwen/Qwen3-30B-A3B-Thinking-2507-FP8", "qwen3-30b-a3b"),
+            ("RedHatAI/Llama-3.1-8B-Instruct-FP8-dynamic", "llama-3.1-8b"),
+            (
+                "neuralmagic/Meta-Llama-3.1-70B-Instruct-quantized.w8a8",
+                "llama-3.1-70b-instruct",
+            ),
+            ("meta-llama/Llama-2-7b-chat-hf", "llama-2-7b"),
         ] {
             assert_eq!(name(id).as_deref(), Some(want), "{id}");
         }
