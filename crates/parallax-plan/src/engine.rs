@@ -74,13 +74,14 @@ impl fmt::Display for EngineKind {
 impl FromStr for EngineKind {
     type Err = PlanError;
 
-    /// `vllm` (also `vllm-v1`), `vllm-v0`, `sglang`, `trtllm` (also `tensorrt-llm`).
+    /// `vllm` (also `vllm-v1`), `vllm-v0`, `sglang`, `trtllm` (also `tensorrt-llm`,
+    /// `tensorrt_llm`, `trt-llm`).
     fn from_str(s: &str) -> Result<Self, PlanError> {
         match s.to_ascii_lowercase().as_str() {
             "vllm" | "vllm-v1" | "v1" => Ok(EngineKind::Vllm),
             "vllm-v0" | "v0" => Ok(EngineKind::VllmV0),
             "sglang" => Ok(EngineKind::Sglang),
-            "trtllm" | "tensorrt-llm" | "trt-llm" => Ok(EngineKind::Trtllm),
+            "trtllm" | "tensorrt-llm" | "tensorrt_llm" | "trt-llm" => Ok(EngineKind::Trtllm),
             _ => Err(PlanError::Option {
                 option: "--engine".into(),
                 value: s.into(),

@@ -77,6 +77,9 @@ fn presets_follow_each_engines_defaults() {
         assert_eq!(e.name, k.name());
         assert_eq!(k.name().parse::<EngineKind>().unwrap(), k);
     }
+    for alias in ["TensorRT-LLM", "tensorrt_llm", "trt-llm"] {
+        assert_eq!(alias.parse::<EngineKind>().unwrap(), EngineKind::Trtllm);
+    }
     let err = "vllm-v2".parse::<EngineKind>().unwrap_err().to_string();
     assert!(
         err.contains("--engine") && err.contains("vllm-v2") && err.contains("sglang"),
