@@ -48,8 +48,9 @@
 //! # Cost
 //! Two exact local searches per block, each over the ideals of one block (an inception
 //! module has a few thousand), instead of a search whose labels multiply across blocks.
-//! On Inception-v3 (33 blocks, 12 accelerators) 11.5M labels in all (13.8M before the
-//! whole-instance beam narrowed to 4), 5–7 s on the 2-core VM, most of it the carried-in
+//! On Inception-v3 (33 blocks, 12 accelerators) 9.6M labels in all with the heuristic
+//! passes (13.8M before the whole-instance beam narrowed to 4, 11.5M at 4, then 2), 7.2M of
+//! them the series DP's local searches, 4–7 s on the 2-core VM, most of it the carried-in
 //! searches of two modules (block 22's: 3.5M labels, 2–3.5 s, while its ready search takes
 //! 0.3–0.6 s); one search per carried memory took four times as long.
 //! The carried-in search compares the memory of c′'s subgraph only by the entry states it
