@@ -288,13 +288,11 @@ impl PathBound {
         PathBound { hc, ha0, ha, delta }
     }
 
-    /// Bound on what follows a node z with output cost `c` inside a subgraph that already
-    /// holds `mem` memory, along its edge to a successor v outside the subgraph so far:
-    /// either the edge leaves the subgraph (z pays the output, v a CPU or a new subgraph) or
-    /// v joins it.
+    /// The memory bucket of a subgraph that already holds `mem` memory, for
+    /// [`PathBound::beyond`] (one per subgraph, shared by its edges).
     #[inline]
-    pub(super) fn beyond(&self, v: usize, c: f64, mem: f64) -> f64 {
-        let b = if self.delta.is_finite() && self.delta > 0.0 {
+    pub(super) fn bucket(&self, mem: f64) -> usize {
+        if self.delta.is_finite() && self.delta > 0.0 {
             let b = (mem / self.delta * (1.0 - 1e-9)).floor();
             if b >= (BUCKETS + 1) as f64 {
                 BUCKETS + 1
@@ -305,7 +303,15 @@ impl PathBound {
             }
         } else {
             0
-        };
+        }
+    }
+
+    /// Bound on what follows a node z with output cost `c` inside a subgraph whose memory
+    /// is in bucket `b` ([`PathBound::bucket`]), along its edge to a successor v outside the
+    /// subgraph so far: either the edge leaves the subgraph (z pays the output, v a CPU or a
+    /// new subgraph) or v joins it.
+    #[inline]
+    pub(super) fn beyond(&self, v: usize, c: f64, b: usize) -> f64 {
         let stay = self.ha[v * (BUCKETS + 2) + b];
         stay.min(c + self.hc[v]).min(2.0 * c + self.ha0[v])
     }

@@ -649,13 +649,17 @@ impl<'a> Search<'a> {
                     let cut = blk_cut
                         || (ub.is_finite() && {
                             let floor = min_ready + p_acc + incomm;
+                            let b = self.bound.bucket(size);
                             let mut beyond = 0.0f64;
                             'edges: for &g2 in &dstack {
+                                if floor >= tol(ub) {
+                                    break;
+                                }
                                 for &z in &self.con.groups[g2] {
                                     let c = inst.out_cost[z];
                                     for &v in &inst.succ[z] {
                                         if !in_d[v] {
-                                            beyond = beyond.max(self.bound.beyond(v, c, size));
+                                            beyond = beyond.max(self.bound.beyond(v, c, b));
                                             if floor + beyond >= tol(ub) {
                                                 break 'edges;
                                             }
