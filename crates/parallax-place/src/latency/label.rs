@@ -28,6 +28,9 @@ pub(super) struct Label {
     pub(super) parent: (u32, u32),
     pub(super) mv: Move,
     pub(super) dead: bool,
+    /// Exit mode, a label of the full ideal: the move that made it placed c′ (node 0), so
+    /// c′ is in the sink's subgraph (see `Search::exit_dominates`).
+    pub(super) with_entry: bool,
 }
 
 impl Label {
@@ -104,4 +107,39 @@ pub(super) fn dominates(a: Key<'_>, b: Key<'_>, k: usize) -> bool {
         }
     }
     true
+}
+
+/// Exit mode, two labels of the full ideal (with whether the move that made each placed c′,
+/// see [`Label::with_entry`]): whether every exit of `b` is beaten by one of `a` as the
+/// series DP's Pareto filter of exits compares them (see `series::local_exits`), so `b`
+/// need not be kept. `out` is the sink's output transfer when the DAG goes on (`None` for
+/// the last block). A label's exits: the sink's subgraph ended (at its makespan, plus `out`
+/// when the sink is in a subgraph that goes on, open here) and, when that subgraph is open
+/// and the DAG goes on, the subgraph carried on (at its makespan, with its memory, and
+/// whether it holds c′). `a` must use no more accelerators and hold c′'s subgraph in no
+/// more memory (its class, see `Label::cmem`).
+///
+/// Complexity: O(1) (q = 1: at most one open accelerator).
+pub(super) fn exit_dominates(a: (Key<'_>, bool), b: (Key<'_>, bool), out: Option<f64>) -> bool {
+    let ((a, a_entry), (b, b_entry)) = (a, b);
+    let used = |x: &Key<'_>| x.closed as usize + x.open.len();
+    if used(&a) > used(&b) || a.cmem > b.cmem {
+        return false;
+    }
+    let end = |x: &Key<'_>| match (x.open.first(), out) {
+        (Some(_), Some(c)) => x.makespan + c,
+        _ => x.makespan,
+    };
+    if end(&a) > end(&b) {
+        return false;
+    }
+    match (b.open.first(), out) {
+        (Some(&(_, b_mem, _)), Some(_)) => match a.open.first() {
+            Some(&(_, a_mem, _)) => {
+                a.makespan <= b.makespan && a_mem <= b_mem && a_entry == b_entry
+            }
+            None => false,
+        },
+        _ => true,
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::blocks::Blocks;
 use super::bound::PathBound;
-use super::label::{dominates, Key, Label, Move};
+use super::label::{dominates, exit_dominates, Key, Label, Move};
 use super::reduce::{satellite_decision, Host};
 use super::LatencyPlan;
 use crate::contract::Contraction;
@@ -89,6 +89,7 @@ struct Candidate {
     lb: f64,
     parent: (u32, u32),
     mv: Move,
+    with_entry: bool,
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
@@ -109,6 +110,9 @@ pub(super) struct Search<'a> {
     /// Exit mode: a lower bound on what follows the sink, by accelerators not yet used
     /// (empty: none). Added to the local path bounds like the block bound's tail.
     pub(super) exit_tail: Vec<f64>,
+    /// Exit mode: the sink's output transfer when the DAG goes on after it (`None` for the
+    /// last block), which an exit that ends the sink's subgraph pays.
+    pub(super) exit_out: Option<f64>,
     /// Exit mode: the states the local search serves, as (the most memory c′'s subgraph
     /// may hold for it, its T, how many more accelerators it has used than the one that
     /// used fewest), and the best latency known. A label is cut when no state it fits (by
@@ -157,6 +161,7 @@ impl<'a> Search<'a> {
             blocks: None,
             exits: false,
             exit_tail: Vec::new(),
+            exit_out: None,
             entry_states: Vec::new(),
             entry_ub: f64::INFINITY,
             cmem_rooms: Vec::new(),
@@ -346,6 +351,7 @@ impl<'a> Search<'a> {
             parent: (u32::MAX, u32::MAX),
             mv: Move::Root,
             dead: false,
+            with_entry: false,
         });
         let mut in_i = vec![false; n];
         let mut pos = vec![u32::MAX; n];
@@ -491,6 +497,7 @@ impl<'a> Search<'a> {
                             lb: lbv,
                             parent: (i as u32, li),
                             mv: Move::Cpu,
+                            with_entry: false,
                         });
                     }
                 }
@@ -827,6 +834,7 @@ impl<'a> Search<'a> {
                                 lb: lbv,
                                 parent: (i as u32, li),
                                 mv,
+                                with_entry: self.exits && j as usize == full && in_d[0],
                             });
                         }
                     }
@@ -855,9 +863,27 @@ impl<'a> Search<'a> {
                     break;
                 }
                 let lj = &mut labels[j];
-                // exit mode keeps every label of the full ideal (no dominance there)
-                let compared = !(self.exits && j == full);
-                if compared {
+                // exit mode keeps the labels of the full ideal whose exits no other's beat
+                // (and does not lower the bound with them)
+                if self.exits && j == full {
+                    let exit_key = (key, c.with_entry);
+                    let out = self.exit_out;
+                    if live[j].iter().any(|&x| {
+                        let o = &lj[x as usize];
+                        exit_dominates((o.key(), o.with_entry), exit_key, out)
+                    }) {
+                        continue;
+                    }
+                    live[j].retain(|&x| {
+                        let o = &mut lj[x as usize];
+                        let beaten = exit_dominates(exit_key, (o.key(), o.with_entry), out);
+                        if beaten {
+                            o.dead = true;
+                        }
+                        !beaten
+                    });
+                    live[j].push(lj.len() as u32);
+                } else {
                     if live[j]
                         .iter()
                         .any(|&x| dominates(lj[x as usize].key(), key, k_limit))
@@ -887,6 +913,7 @@ impl<'a> Search<'a> {
                     parent: c.parent,
                     mv: c.mv,
                     dead: false,
+                    with_entry: c.with_entry,
                 });
             }
             for c in rest {

@@ -471,6 +471,7 @@ fn local_exits(
     let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
     search.exits = true;
     search.exit_tail = tail;
+    search.exit_out = goes_on;
     search.cmem_rooms = entries.0.iter().map(|e| e.0).collect();
     search.cmem_rooms.sort_by(f64::total_cmp);
     search.cmem_rooms.dedup();
@@ -485,6 +486,10 @@ fn local_exits(
             continue;
         }
         let lab = search.exit_label(&out.store, x);
+        // its exits are beaten by those of a label kept after it
+        if lab.dead {
+            continue;
+        }
         let used = lab.closed as usize + lab.open.len() - usize::from(carried);
         let with_entry = carried && e.entry_with_sink;
         // `plan` is the exit label's position until the kept exits' plans are replayed
