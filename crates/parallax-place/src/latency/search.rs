@@ -105,7 +105,8 @@ pub(super) struct Search<'a> {
     pub(super) blocks: Option<Blocks>,
     /// Exit mode (q = 1, a block of the series decomposition, see `series`): the subgraph
     /// that holds the sink stays open (it may go on in the next block), labels of the full
-    /// ideal are all kept (no dominance, the bound is not lowered by them) and returned.
+    /// ideal are compared by their exits only (`exit_dominates`), do not lower the bound and
+    /// are returned.
     pub(super) exits: bool,
     /// Exit mode: a lower bound on what follows the sink, by accelerators not yet used
     /// (empty: none). Added to the local path bounds like the block bound's tail.

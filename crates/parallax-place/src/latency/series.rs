@@ -57,7 +57,9 @@
 //! fits (a class of their rooms, `Search::cmem_class`), not by its exact size: 14.24M ->
 //! 13.79M labels. An exit's plan is replayed only when the exit survives the Pareto filter
 //! (block 22's carried-in search has 293k exit labels and keeps 42): peak memory 482 ->
-//! 231 MB, and to 182 MB once exits stopped cloning their labels.
+//! 231 MB, and to 182 MB once exits stopped cloning their labels. Since exit labels are
+//! compared as they arrive by what the filter compares (`label::exit_dominates`), that
+//! search stores 1,402 of them instead of 254,834.
 //!
 //! What keeps block 22's carried-in labels alive (measured 2026-12-06, not kept): the
 //! exits where b_j's subgraph goes on. Its exits are few (42 Pareto-optimal), and a label
