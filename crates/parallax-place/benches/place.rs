@@ -185,7 +185,7 @@ fn latency_inception(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(150));
     let inst = instance("latency/layer_inceptionv3_inference.json");
-    // The proof takes 10–19 s per run (VM drift) and 13.8M labels, inside the 50M-label cap.
+    // The proof takes 6–11 s per run (VM drift) and 9.6M labels, inside the 50M-label cap.
     let bounded = Limits {
         max_labels: Some(50_000_000),
         ..Limits::default()
