@@ -29,7 +29,7 @@ pub(super) struct Label {
     pub(super) mv: Move,
     pub(super) dead: bool,
     /// Exit mode, a label of the full ideal: the move that made it placed c′ (node 0), so
-    /// c′ is in the sink's subgraph (see `Search::exit_dominates`).
+    /// c′ is in the sink's subgraph (see [`exit_dominates`]).
     pub(super) with_entry: bool,
 }
 
