@@ -175,6 +175,13 @@ impl Moe {
     }
 }
 
+/// Bytes of `params` weights of which `routed` belong to routed experts: those in
+/// [`Precision::expert_weights`], the rest in `weights`.
+fn weight_bytes_of(params: u128, routed: u128, precision: &Precision) -> f64 {
+    params.saturating_sub(routed) as f64 * precision.weights.bytes()
+        + routed as f64 * precision.expert_weights().bytes()
+}
+
 impl Cell {
     fn params_shard(&self, shard: CellShard) -> u128 {
         match self {
@@ -224,9 +231,11 @@ impl Cell {
     /// (see [`crate::lower::check_shard`]). Routed experts are stored as
     /// [`Precision::expert_weights`], everything else as `weights`.
     pub fn weight_bytes_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
-        let routed = self.routed_params_shard(shard);
-        (self.params_shard(shard) - routed) as f64 * precision.weights.bytes()
-            + routed as f64 * precision.expert_weights().bytes()
+        weight_bytes_of(
+            self.params_shard(shard),
+            self.routed_params_shard(shard),
+            precision,
+        )
     }
 
     /// KV-cache bytes per token of this cell held on each device under `shard` (0 for cells
@@ -447,10 +456,11 @@ impl Model {
     /// Bytes of all weights in the model's weight types (routed experts as
     /// [`Precision::expert_weights`]).
     pub fn weight_bytes(&self) -> f64 {
-        let routed = self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE));
-        let rest = (self.params_total() as u128).saturating_sub(routed);
-        rest as f64 * self.precision.weights.bytes()
-            + routed as f64 * self.precision.expert_weights().bytes()
+        weight_bytes_of(
+            self.params_total() as u128,
+            self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE)),
+            &self.precision,
+        )
     }
 
     /// KV-cache bytes per token of context, summed over all layers, in the model's KV type.

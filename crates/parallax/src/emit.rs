@@ -40,7 +40,7 @@
 
 use parallax_hw::Cluster;
 use parallax_ir::{Cell, DType, Model};
-use parallax_plan::{plan_memory, CellLayout, MemoryOptions, Plan};
+use parallax_plan::{plan_memory, CellLayout, EngineKind, MemoryOptions, Plan};
 use parallax_sim::{SchedulerConfig, SchedulerKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -83,13 +83,14 @@ impl fmt::Display for Engine {
 impl FromStr for Engine {
     type Err = EmitError;
 
-    /// Accepts `vllm`, `sglang`, `trtllm` (also `tensorrt-llm`, `trt-llm`), case-insensitive.
+    /// Accepts the engine names of [`EngineKind`] (`vllm`, `sglang`, `trtllm` and their
+    /// aliases, case-insensitive) but vLLM V0, whose launch command is not written.
     fn from_str(s: &str) -> Result<Self, EmitError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "vllm" => Ok(Engine::Vllm),
-            "sglang" => Ok(Engine::Sglang),
-            "trtllm" | "tensorrt-llm" | "trt-llm" => Ok(Engine::Trtllm),
-            _ => Err(EmitError::UnknownEngine {
+        match s.trim().parse::<EngineKind>() {
+            Ok(EngineKind::Vllm) => Ok(Engine::Vllm),
+            Ok(EngineKind::Sglang) => Ok(Engine::Sglang),
+            Ok(EngineKind::Trtllm) => Ok(Engine::Trtllm),
+            Ok(EngineKind::VllmV0) | Err(_) => Err(EmitError::UnknownEngine {
                 value: s.to_string(),
             }),
         }

@@ -427,9 +427,10 @@ pub fn quantization_of(
 /// The routed experts' (weight, GEMM-input) types of a `moe_quant_mode` value, as
 /// aiconfigurator's `MoEQuantMode` defines them, with `act` the activation type: every GEMM
 /// mode of [`quantization_of`] (`fp8`, `fp8_block`, `int4_wo`, `nvfp4`, …) means the same
-/// for the experts; besides, `bfloat16` is unquantised, `w4afp8` int4 weights on fp8 GEMM
-/// inputs, `nvfp4_wo` / `w4a16_nvfp4` / `w4a16_mxfp4` (gpt-oss's own) /
-/// `w4a16_mxfp4_cutlass` fp4 weight-only, `w4a8_mxfp4_mxfp8` (and its `_trtllm` kernel) fp4
+/// for the experts (`nvfp4_wo` and `w4a16_nvfp4` fp4 weight-only among them); besides,
+/// `bfloat16` is unquantised (overriding the checkpoint's experts), `w4afp8` int4 weights on
+/// fp8 GEMM inputs, `w4a16_mxfp4` (gpt-oss's own) and `w4a16_mxfp4_cutlass` fp4
+/// weight-only, `w4a8_mxfp4_mxfp8` (and its `_trtllm` kernel) fp4
 /// weights on fp8 inputs. `None` for an empty value: the checkpoint's own experts stand (a
 /// dense model has none, so any value leaves it unchanged).
 ///
@@ -445,7 +446,7 @@ pub fn moe_quantization_of(
         "" | "none" => return Ok(None),
         "bfloat16" | "bf16" | "fp16" | "float16" => (act, act),
         "w4afp8" => (D::Int4, D::Fp8),
-        "nvfp4_wo" | "w4a16_nvfp4" | "w4a16_mxfp4" | "w4a16_mxfp4_cutlass" => (D::Fp4, act),
+        "w4a16_mxfp4" | "w4a16_mxfp4_cutlass" => (D::Fp4, act),
         "w4a8_mxfp4_mxfp8" | "w4a8_mxfp4_mxfp8_trtllm" => (D::Fp4, D::Fp8),
         gemm => match quantization_of(gemm) {
             Ok(Some(q)) => q.dtypes(act),

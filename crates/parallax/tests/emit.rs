@@ -474,6 +474,9 @@ fn multi_node_replicas_and_engine_names() {
     for e in Engine::ALL {
         assert_eq!(e.name().parse::<Engine>().unwrap(), e);
     }
+    // the simulator's engine names and aliases, but vLLM V0 (no launch command)
+    assert_eq!("TensorRT_LLM".parse::<Engine>().unwrap(), Engine::Trtllm);
+    assert!("vllm-v0".parse::<Engine>().is_err());
     let err = "tgi".parse::<Engine>().unwrap_err().to_string();
     assert_eq!(
         err,
