@@ -224,7 +224,7 @@ pub(crate) fn chain_dp_until(
     // loads of the intervals [i, j) ending at the current j
     let mut acc = vec![f64::INFINITY; ng];
     let mut cpu = vec![0.0f64; ng];
-    let mut tr = CommTracker::new(inst.len());
+    let mut tr = CommTracker::new(inst);
     for j in 1..=ng {
         if deadline.passed() {
             return None;
@@ -236,7 +236,7 @@ pub(crate) fn chain_dp_until(
             p_cpu += con.p_cpu[g];
             size += con.size[g];
             sup &= con.supported[g];
-            comm += tr.add(inst, &con.groups[g]);
+            comm += tr.add(&con.groups[g]);
             acc[i] = if sup && size <= inst.devices.accelerator_memory {
                 inst.acc_load(p_acc, comm)
             } else {
@@ -245,7 +245,7 @@ pub(crate) fn chain_dp_until(
             cpu[i] = p_cpu;
         }
         for i in 0..j {
-            tr.remove(inst, &con.groups[order[i]]);
+            tr.remove(&con.groups[order[i]]);
         }
         for a in 0..=k {
             for c in 0..=l {

@@ -4,36 +4,62 @@ use crate::model::Instance;
 
 /// Tracks X(D) — nodes with an edge that has exactly one end in D — as nodes enter and
 /// leave D. Each change costs O(1 + in-degree).
+///
+/// The tracker keeps its own flat copy of the instance's in-edges, out-degrees and output
+/// costs (built once, O(n + m)), so an update reads a few contiguous arrays: the exact DPs
+/// call it for every visited ideal pair.
 #[derive(Debug, Clone)]
 pub(crate) struct CommTracker {
-    in_d: Vec<bool>,
+    /// Per node: bit 0 set when in D, bit 1 set when in X(D).
+    state: Vec<u8>,
     /// Number of out-edges into D.
     cnt: Vec<u32>,
-    in_x: Vec<bool>,
+    /// Out-degree (with multiplicity).
+    succ_len: Vec<u32>,
+    /// In-edges of node u: `pred[pred_at[u]..pred_at[u + 1]]`.
+    pred_at: Vec<u32>,
+    pred: Vec<u32>,
+    out_cost: Vec<f64>,
 }
 
+const IN_D: u8 = 1;
+const IN_X: u8 = 2;
+
 impl CommTracker {
-    pub(crate) fn new(n: usize) -> CommTracker {
+    /// An empty D over the nodes of `inst`.
+    pub(crate) fn new(inst: &Instance) -> CommTracker {
+        let n = inst.len();
+        let mut pred_at = Vec::with_capacity(n + 1);
+        let mut pred = Vec::new();
+        pred_at.push(0u32);
+        for p in &inst.pred {
+            pred.extend(p.iter().map(|&w| w as u32));
+            pred_at.push(pred.len() as u32);
+        }
         CommTracker {
-            in_d: vec![false; n],
+            state: vec![0; n],
             cnt: vec![0; n],
-            in_x: vec![false; n],
+            succ_len: inst.succ.iter().map(|s| s.len() as u32).collect(),
+            pred_at,
+            pred,
+            out_cost: inst.out_cost.clone(),
         }
     }
 
-    #[inline]
-    fn refresh(&mut self, inst: &Instance, u: usize, delta: &mut f64) {
-        let now = if self.in_d[u] {
-            (self.cnt[u] as usize) < inst.succ[u].len()
+    #[inline(always)]
+    fn refresh(&mut self, u: usize, delta: &mut f64) {
+        let s = self.state[u];
+        let now = if s & IN_D != 0 {
+            self.cnt[u] < self.succ_len[u]
         } else {
             self.cnt[u] > 0
         };
-        if now != self.in_x[u] {
-            self.in_x[u] = now;
+        if now != (s & IN_X != 0) {
+            self.state[u] = s ^ IN_X;
             if now {
-                *delta += inst.out_cost[u];
+                *delta += self.out_cost[u];
             } else {
-                *delta -= inst.out_cost[u];
+                *delta -= self.out_cost[u];
             }
         }
     }
@@ -41,32 +67,36 @@ impl CommTracker {
     /// Whether `u` is in X(D) now.
     #[inline]
     pub(crate) fn crossing(&self, u: usize) -> bool {
-        self.in_x[u]
+        self.state[u] & IN_X != 0
     }
 
     /// Adds nodes to D; returns the change of the communication cost.
-    pub(crate) fn add(&mut self, inst: &Instance, nodes: &[usize]) -> f64 {
+    #[inline]
+    pub(crate) fn add(&mut self, nodes: &[usize]) -> f64 {
         let mut delta = 0.0;
         for &x in nodes {
-            self.in_d[x] = true;
-            self.refresh(inst, x, &mut delta);
-            for &w in &inst.pred[x] {
+            self.state[x] |= IN_D;
+            self.refresh(x, &mut delta);
+            for e in self.pred_at[x] as usize..self.pred_at[x + 1] as usize {
+                let w = self.pred[e] as usize;
                 self.cnt[w] += 1;
-                self.refresh(inst, w, &mut delta);
+                self.refresh(w, &mut delta);
             }
         }
         delta
     }
 
     /// Removes nodes from D; returns the change of the communication cost.
-    pub(crate) fn remove(&mut self, inst: &Instance, nodes: &[usize]) -> f64 {
+    #[inline]
+    pub(crate) fn remove(&mut self, nodes: &[usize]) -> f64 {
         let mut delta = 0.0;
         for &x in nodes {
-            self.in_d[x] = false;
-            self.refresh(inst, x, &mut delta);
-            for &w in &inst.pred[x] {
+            self.state[x] &= !IN_D;
+            self.refresh(x, &mut delta);
+            for e in self.pred_at[x] as usize..self.pred_at[x + 1] as usize {
+                let w = self.pred[e] as usize;
                 self.cnt[w] -= 1;
-                self.refresh(inst, w, &mut delta);
+                self.refresh(w, &mut delta);
             }
         }
         delta

@@ -104,7 +104,7 @@ impl Ctx<'_> {
         Scratch {
             stamp: vec![0; self.ideals.len()],
             epoch: 0,
-            tracker: CommTracker::new(self.inst.len()),
+            tracker: CommTracker::new(self.inst),
             stack: Vec::new(),
         }
     }
@@ -172,7 +172,7 @@ impl Ctx<'_> {
                 if !acc_ok && !cpu_ok {
                     continue;
                 }
-                let comm = top.comm + s.tracker.add(self.inst, &self.con.groups[g]);
+                let comm = top.comm + s.tracker.add(&self.con.groups[g]);
                 s.stack.push(Frame {
                     ideal: j,
                     pos: 0,
@@ -195,8 +195,7 @@ impl Ctx<'_> {
                 let fr = s.stack.pop();
                 if let Some(fr) = fr {
                     if fr.group != u32::MAX {
-                        s.tracker
-                            .remove(self.inst, &self.con.groups[fr.group as usize]);
+                        s.tracker.remove(&self.con.groups[fr.group as usize]);
                     }
                 }
             }
@@ -245,13 +244,21 @@ impl Ctx<'_> {
         if acc_cells.is_empty() && cpu_cells.is_empty() {
             return (row, 0);
         }
+        let worst = |row: &[f64], cells: &[(usize, usize)]| {
+            cells.iter().map(|&(cell, _)| row[cell]).fold(0.0, f64::max)
+        };
+        // the worst value of each kind's cells, recomputed only when a cell improved (a cell
+        // with a > 0 and c > 0 is of both kinds)
+        let (mut acc_worst, mut cpu_worst) = (worst(&row, &acc_cells), worst(&row, &cpu_cells));
         let pairs = self.for_each_sub(i, least, s, |j, loads| {
             let sub = &dp[j * w..(j + 1) * w];
+            let mut improved = false;
             if let Some(load) = loads.acc {
                 for &(cell, from) in &acc_cells {
                     let v = sub[from].max(load);
                     if v < row[cell] {
                         row[cell] = v;
+                        improved = true;
                     }
                 }
             }
@@ -260,13 +267,15 @@ impl Ctx<'_> {
                     let v = sub[from].max(load);
                     if v < row[cell] {
                         row[cell] = v;
+                        improved = true;
                     }
                 }
             }
-            let worst = |cells: &[(usize, usize)]| {
-                cells.iter().map(|&(cell, _)| row[cell]).fold(0.0, f64::max)
-            };
-            (worst(&acc_cells), worst(&cpu_cells))
+            if improved {
+                acc_worst = worst(&row, &acc_cells);
+                cpu_worst = worst(&row, &cpu_cells);
+            }
+            (acc_worst, cpu_worst)
         });
         for a in 0..=k {
             for c in 0..=l {

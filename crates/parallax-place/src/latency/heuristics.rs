@@ -167,7 +167,7 @@ pub(super) fn initial_plans(
         return plans;
     }
     // group order: con numbering is topological
-    let mut tr = CommTracker::new(n);
+    let mut tr = CommTracker::new(inst);
     let idx = |i: usize, j: usize| i * (ng + 1) + j;
     let mut dur = vec![f64::INFINITY; (ng + 1) * (ng + 1)];
     for i in 0..ng {
@@ -176,13 +176,13 @@ pub(super) fn initial_plans(
             p += con.p_acc[j];
             s += con.size[j];
             sup &= con.supported[j];
-            c += tr.add(inst, &con.groups[j]);
+            c += tr.add(&con.groups[j]);
             if sup && s <= inst.devices.accelerator_memory {
                 dur[idx(i, j + 1)] = p + c;
             }
         }
         for j in i..ng {
-            tr.remove(inst, &con.groups[j]);
+            tr.remove(&con.groups[j]);
         }
     }
     // best[j][a]: min total duration for the first j groups in at most a subgraphs,

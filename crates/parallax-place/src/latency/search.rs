@@ -356,7 +356,7 @@ impl<'a> Search<'a> {
         });
         let mut in_i = vec![false; n];
         let mut pos = vec![u32::MAX; n];
-        let mut tracker = CommTracker::new(n);
+        let mut tracker = CommTracker::new(inst);
         let mut in_d = vec![false; n];
         let mut tnew = vec![0.0f64; n];
         let mut stamp = vec![u32::MAX; ni];
@@ -541,7 +541,7 @@ impl<'a> Search<'a> {
                                 incomms.pop();
                                 readies.truncate(readies.len() - alive.len());
                                 let members = &self.con.groups[fr.2 as usize];
-                                tracker.remove(inst, members);
+                                tracker.remove(members);
                                 for &u in members {
                                     in_d[u] = false;
                                     if self.host[u].is_some() {
@@ -580,7 +580,7 @@ impl<'a> Search<'a> {
                     if !self.con.supported[gi] || size + min_open_mem > mem_cap {
                         continue;
                     }
-                    let comm = top.5 + tracker.add(inst, &self.con.groups[gi]);
+                    let comm = top.5 + tracker.add(&self.con.groups[gi]);
                     for &u in &self.con.groups[gi] {
                         in_d[u] = true;
                         if self.host[u].is_some() {
