@@ -37,6 +37,15 @@
 //! 20 % 13.1 s, 25 % 5.7 s, training 20 % 12.5 s. The authors' C++ DP proves GNMT
 //! inference at 25 % in 9.6 s and runs out of memory on Inception-v3.
 //!
+//! After the DP table stored only each ideal's live accelerator counts (180 kB instead of
+//! 4.1 MB on Inception-v3 training, so sub-ideal rows are read from cache) and the cut-cost
+//! tracker read flat arrays (2026-12-06, same pairs and optima): this bench's
+//! `throughput_dp_inception` medians 1.69 s [1.54, 1.81] (inference) and 3.98 s
+//! [3.79, 4.16] (training) on the 2-core VM in a slow phase; the same day's alternating CLI
+//! runs of the training DP, old build against new, 2.77 s vs 2.31 s mean (fast phase) and
+//! 4.16 s vs 3.67 s (slow phase). Cachegrind over a whole CLI run on Inception-v3 inference
+//! (baselines included): 32.2G -> 29.2G instructions.
+//!
 //! Before the work bands (`src/band.rs`) Inception-v3 visited 227M pairs (67.6 s wall under
 //! a lighter load). On an idle 2-core machine the DP's two threads should give about half
 //! the CPU figures; the targets (≤ 1 s, Inception-v3 ≤ 5 s) hold in CPU time except
