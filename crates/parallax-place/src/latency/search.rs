@@ -92,6 +92,45 @@ struct Candidate {
     with_entry: bool,
 }
 
+/// A label of an ideal not yet dominated, with the scalars that [`dominates`] needs to hold
+/// (no later makespan, no more memory of c′'s subgraph, no fewer fresh accelerators, no
+/// later frontier times and so no larger sum of them: floating-point addition in one order
+/// is monotone), kept inline so that the dominance scans of an insertion read a label only
+/// when they all hold.
+#[derive(Clone, Copy)]
+struct Live {
+    makespan: f64,
+    cmem: f64,
+    /// Σ of the frontier times, in frontier order.
+    sum: f64,
+    fresh: u32,
+    /// The label's index in its ideal.
+    idx: u32,
+}
+
+impl Live {
+    /// The summary of the label at `idx` with fields `key`, of `k` accelerators.
+    fn of(idx: usize, key: Key<'_>, k: usize) -> Live {
+        Live {
+            makespan: key.makespan,
+            cmem: key.cmem,
+            sum: key.times.iter().sum(),
+            fresh: key.fresh(k) as u32,
+            idx: idx as u32,
+        }
+    }
+
+    /// Whether the label `self` summarises may dominate the one `other` summarises (false:
+    /// it surely does not).
+    #[inline]
+    fn may_dominate(&self, other: &Live) -> bool {
+        self.makespan <= other.makespan
+            && self.cmem <= other.cmem
+            && self.sum <= other.sum
+            && self.fresh >= other.fresh
+    }
+}
+
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
 pub(super) struct Search<'a> {
     pub(super) inst: &'a Instance,
@@ -334,8 +373,7 @@ impl<'a> Search<'a> {
         let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
         // indices of the labels of each ideal not yet dominated, for the dominance scans of
         // insertions (which never see labels cut when their own ideal is expanded)
-        let mut live: Vec<Vec<u32>> = vec![Vec::new(); ni];
-        live[0].push(0);
+        let mut live: Vec<Vec<Live>> = vec![Vec::new(); ni];
         let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
         let root_front = self.frontier(0, &mut cache);
         labels[0].push(Label {
@@ -354,6 +392,7 @@ impl<'a> Search<'a> {
             dead: false,
             with_entry: false,
         });
+        live[0].push(Live::of(0, labels[0][0].key(), k_limit));
         let mut in_i = vec![false; n];
         let mut pos = vec![u32::MAX; n];
         let mut tracker = CommTracker::new(inst);
@@ -869,32 +908,34 @@ impl<'a> Search<'a> {
                 if self.exits && j == full {
                     let exit_key = (key, c.with_entry);
                     let out = self.exit_out;
-                    if live[j].iter().any(|&x| {
-                        let o = &lj[x as usize];
+                    if live[j].iter().any(|x| {
+                        let o = &lj[x.idx as usize];
                         exit_dominates((o.key(), o.with_entry), exit_key, out)
                     }) {
                         continue;
                     }
-                    live[j].retain(|&x| {
-                        let o = &mut lj[x as usize];
+                    live[j].retain(|x| {
+                        let o = &mut lj[x.idx as usize];
                         let beaten = exit_dominates(exit_key, (o.key(), o.with_entry), out);
                         if beaten {
                             o.dead = true;
                         }
                         !beaten
                     });
-                    live[j].push(lj.len() as u32);
+                    live[j].push(Live::of(lj.len(), key, k_limit));
                 } else {
-                    if live[j]
-                        .iter()
-                        .any(|&x| dominates(lj[x as usize].key(), key, k_limit))
-                    {
+                    // the summaries rule out most pairs before a label is read
+                    let me = Live::of(lj.len(), key, k_limit);
+                    if live[j].iter().any(|x| {
+                        x.may_dominate(&me) && dominates(lj[x.idx as usize].key(), key, k_limit)
+                    }) {
                         continue;
                     }
-                    live[j].retain(|&x| {
-                        let beaten = dominates(key, lj[x as usize].key(), k_limit);
+                    live[j].retain(|x| {
+                        let beaten =
+                            me.may_dominate(x) && dominates(key, lj[x.idx as usize].key(), k_limit);
                         if beaten {
-                            lj[x as usize].dead = true;
+                            lj[x.idx as usize].dead = true;
                         }
                         !beaten
                     });
@@ -902,7 +943,7 @@ impl<'a> Search<'a> {
                         ub = c.makespan;
                         best_label = Some((j as u32, lj.len() as u32));
                     }
-                    live[j].push(lj.len() as u32);
+                    live[j].push(me);
                 }
                 lj.push(Label {
                     times: key.times.to_vec(),
