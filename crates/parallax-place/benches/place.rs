@@ -14,7 +14,9 @@
 //! running probes (the bound 2.5–3.5 -> 1.0–1.1 s, same labels and schedule); the search
 //! over the whole DAG with the block bound
 //! took 48.8 s (14.2M labels, 29.0M pairs) in the same session, and 77.1M labels and 50–60 s
-//! before that bound. Still above the 5 s target. BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
+//! before that bound. Still above the 5 s target: 7.42 s [7.04, 7.85] on 2026-12-06 after the
+//! labels' dominance summaries (a slower phase; 10 alternating CLI rounds against the
+//! morning's build 7.07 s vs 7.32 s mean, the same 61.2G instructions under cachegrind). BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
 //!
 //! Figures (release, the shared 2-core VM, 2026-12-04, load average 13–14 from other jobs,
