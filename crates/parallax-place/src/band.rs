@@ -101,8 +101,31 @@ impl Bands {
     #[inline]
     pub(crate) fn alive(&self, i: usize, a: usize, c: usize) -> bool {
         let w = self.work[i];
+        self.holds_ideal(w, a, c) && self.holds_rest(w, a, c)
+    }
+
+    /// The first test: a and c devices can take an ideal of work `w` (false, then true, as a
+    /// grows).
+    #[inline]
+    fn holds_ideal(&self, w: f64, a: usize, c: usize) -> bool {
         w <= a as f64 * self.t + self.spare[c] + self.tol
-            && self.total - w <= (self.k - a) as f64 * self.t + self.spare[self.l - c] + self.tol
+    }
+
+    /// The second test: the other devices can take the rest (true, then false, as a grows).
+    #[inline]
+    fn holds_rest(&self, w: f64, a: usize, c: usize) -> bool {
+        self.total - w <= (self.k - a) as f64 * self.t + self.spare[self.l - c] + self.tol
+    }
+
+    /// The accelerator counts a for which cell (i, a, c) is alive: exactly those of
+    /// [`Bands::alive`], as a range (both of its tests are monotone in a), found by bisection.
+    ///
+    /// Complexity: O(log k).
+    pub(crate) fn span(&self, i: usize, c: usize) -> std::ops::Range<usize> {
+        let w = self.work[i];
+        let lo = bisect(self.k + 1, |a| !self.holds_ideal(w, a, c));
+        let hi = bisect(self.k + 1, |a| self.holds_rest(w, a, c));
+        lo..hi.max(lo)
     }
 
     /// The least work of an ideal whose cell (a, c) is alive (from the second test).
@@ -115,5 +138,73 @@ impl Bands {
     #[inline]
     pub(crate) fn work(&self, i: usize) -> f64 {
         self.work[i]
+    }
+}
+
+/// How many leading values of `0..n` satisfy `pred`, which holds on a prefix of them.
+fn bisect(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Graph, Instance};
+
+    /// `span` gives exactly the accelerator counts `alive` accepts, at bounds from loose to
+    /// infeasible, on a graph with CPUs and an unsupported node.
+    #[test]
+    fn span_matches_alive() {
+        let g = Graph::from_json(
+            r#"{
+  "devices": {"accelerators": 5, "accelerator_memory": 100.0, "cpus": 2},
+  "nodes": [
+    {"id": 1, "acc_time": 3.0, "cpu_time": 9.0, "output_cost": 1.0},
+    {"id": 2, "acc_time": 2.0, "cpu_time": 4.0, "output_cost": 0.5},
+    {"id": 3, "acc_time": 4.0, "cpu_time": 20.0, "output_cost": 0.5},
+    {"id": 4, "acc_time": 1.0, "cpu_time": 2.0, "acc_supported": false},
+    {"id": 5, "acc_time": 5.0, "cpu_time": 7.0, "output_cost": 2.0},
+    {"id": 6, "acc_time": 2.5, "cpu_time": 3.0}
+  ],
+  "edges": [
+    {"from": 1, "to": 2}, {"from": 1, "to": 3}, {"from": 2, "to": 4},
+    {"from": 3, "to": 5}, {"from": 4, "to": 6}, {"from": 5, "to": 6}
+  ]
+}"#,
+            std::path::Path::new("<test>"),
+        )
+        .unwrap();
+        let inst = Instance::new(&g).unwrap();
+        let con = Contraction::new(&inst, true);
+        let ideals = Ideals::enumerate(&con.pred, 1 << 20).unwrap();
+        let (k, l) = (5, 2);
+        let mut live = 0;
+        for t in [0.5, 2.0, 3.5, 4.0, 5.0, 6.25, 8.0, 100.0] {
+            let b = Bands::new(&con, &ideals, k, l, t).unwrap();
+            for i in 0..ideals.len() {
+                for c in 0..=l {
+                    let span = b.span(i, c);
+                    for a in 0..=k {
+                        assert_eq!(
+                            span.contains(&a),
+                            b.alive(i, a, c),
+                            "t {t} i {i} a {a} c {c}"
+                        );
+                        live += usize::from(b.alive(i, a, c));
+                    }
+                }
+            }
+        }
+        // some cells live, some dead
+        assert!(live > 0 && live < 8 * ideals.len() * (k + 1) * (l + 1));
     }
 }

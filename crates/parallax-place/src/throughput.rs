@@ -115,7 +115,7 @@ struct Table {
 
 impl Table {
     /// The table of `ctx`, every live cell at ∞ and the empty ideal's at 0; `None` when it
-    /// would take more than `max_bytes`.
+    /// would take more than `max_bytes`. O(I·l·log k) for I ideals ([`Bands::span`]).
     fn new(ctx: &Ctx<'_>, max_bytes: u64) -> Option<Table> {
         let (k, l1, n) = (ctx.k, ctx.l + 1, ctx.ideals.len());
         let mut off = Vec::with_capacity(n + 1);
@@ -124,10 +124,12 @@ impl Table {
         off.push(0);
         for i in 0..n {
             let (lo, hi) = match &ctx.bands {
-                Some(b) if i > 0 => {
-                    let live = (0..=k).filter(|&a| (0..l1).any(|c| b.alive(i, a, c)));
-                    live.fold((usize::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a + 1)))
-                }
+                Some(b) if i > 0 => (0..l1)
+                    .map(|c| b.span(i, c))
+                    .filter(|r| !r.is_empty())
+                    .fold((usize::MAX, 0), |(lo, hi), r| {
+                        (lo.min(r.start), hi.max(r.end))
+                    }),
                 _ => (0, k + 1),
             };
             let lo = lo.min(hi);
