@@ -16,8 +16,9 @@ pub(crate) struct CommTracker {
     cnt: Vec<u32>,
     /// Out-degree (with multiplicity).
     succ_len: Vec<u32>,
-    /// In-edges of node u: `pred[pred_at[u]..pred_at[u + 1]]`.
-    pred_at: Vec<u32>,
+    /// In-edges of node u: `pred[pred_at[u]..pred_at[u + 1]]` (node ids as u32, as the
+    /// ideal lattices store them).
+    pred_at: Vec<usize>,
     pred: Vec<u32>,
     out_cost: Vec<f64>,
 }
@@ -31,10 +32,10 @@ impl CommTracker {
         let n = inst.len();
         let mut pred_at = Vec::with_capacity(n + 1);
         let mut pred = Vec::new();
-        pred_at.push(0u32);
+        pred_at.push(0);
         for p in &inst.pred {
             pred.extend(p.iter().map(|&w| w as u32));
-            pred_at.push(pred.len() as u32);
+            pred_at.push(pred.len());
         }
         CommTracker {
             state: vec![0; n],
@@ -77,7 +78,7 @@ impl CommTracker {
         for &x in nodes {
             self.state[x] |= IN_D;
             self.refresh(x, &mut delta);
-            for e in self.pred_at[x] as usize..self.pred_at[x + 1] as usize {
+            for e in self.pred_at[x]..self.pred_at[x + 1] {
                 let w = self.pred[e] as usize;
                 self.cnt[w] += 1;
                 self.refresh(w, &mut delta);
@@ -93,7 +94,7 @@ impl CommTracker {
         for &x in nodes {
             self.state[x] &= !IN_D;
             self.refresh(x, &mut delta);
-            for e in self.pred_at[x] as usize..self.pred_at[x + 1] as usize {
+            for e in self.pred_at[x]..self.pred_at[x + 1] {
                 let w = self.pred[e] as usize;
                 self.cnt[w] -= 1;
                 self.refresh(w, &mut delta);
