@@ -123,18 +123,16 @@ impl Table {
         let mut len = 0usize;
         off.push(0);
         for i in 0..n {
-            let (lo, hi) = match &ctx.bands {
+            let span = match &ctx.bands {
                 Some(b) if i > 0 => (0..l1)
                     .map(|c| b.span(i, c))
                     .filter(|r| !r.is_empty())
-                    .fold((usize::MAX, 0), |(lo, hi), r| {
-                        (lo.min(r.start), hi.max(r.end))
-                    }),
-                _ => (0, k + 1),
+                    .reduce(|x, y| x.start.min(y.start)..x.end.max(y.end))
+                    .unwrap_or(0..0),
+                _ => 0..k + 1,
             };
-            let lo = lo.min(hi);
-            amin.push(lo);
-            len = len.checked_add((hi - lo).checked_mul(l1)?)?;
+            amin.push(span.start);
+            len = len.checked_add(span.len().checked_mul(l1)?)?;
             off.push(len);
         }
         let bytes = len.checked_mul(std::mem::size_of::<f64>())?;
@@ -794,18 +792,17 @@ pub(crate) fn close(evaluated: f64, claimed: f64, inst: &Instance) -> bool {
 
 fn reconstruct(ctx: &Ctx<'_>, dp: &Table, best: f64) -> Result<Vec<usize>, PlaceError> {
     let (k, l) = (ctx.k, ctx.l);
-    let at = |i: usize, a: usize, c: usize| dp.at(i, a, c);
     let (mut i, mut a, mut c) = (ctx.ideals.full(), k, l);
     let mut slot = vec![usize::MAX; ctx.inst.len()];
     let (mut next_acc, mut next_cpu) = (0usize, k);
     let mut s = ctx.scratch();
     let mut target = best;
     while i != 0 {
-        if a > 0 && at(i, a - 1, c) == target {
+        if a > 0 && dp.at(i, a - 1, c) == target {
             a -= 1;
             continue;
         }
-        if c > 0 && at(i, a, c - 1) == target {
+        if c > 0 && dp.at(i, a, c - 1) == target {
             c -= 1;
             continue;
         }
@@ -814,14 +811,14 @@ fn reconstruct(ctx: &Ctx<'_>, dp: &Table, best: f64) -> Result<Vec<usize>, Place
         ctx.for_each_sub(i, f64::NEG_INFINITY, &mut s, |j, loads| {
             if found.is_none() {
                 if let (Some(load), true) = (loads.acc, a > 0) {
-                    if at(j, a - 1, c).max(load) == target {
+                    if dp.at(j, a - 1, c).max(load) == target {
                         found = Some((j, true));
                     }
                 }
             }
             if found.is_none() {
                 if let (Some(load), true) = (loads.cpu, c > 0) {
-                    if at(j, a, c - 1).max(load) == target {
+                    if dp.at(j, a, c - 1).max(load) == target {
                         found = Some((j, false));
                     }
                 }
@@ -854,7 +851,7 @@ fn reconstruct(ctx: &Ctx<'_>, dp: &Table, best: f64) -> Result<Vec<usize>, Place
             }
         }
         i = j;
-        target = at(i, a, c);
+        target = dp.at(i, a, c);
     }
     Ok(slot)
 }

@@ -2,7 +2,7 @@
 
 use super::blocks::Blocks;
 use super::bound::PathBound;
-use super::label::{dominates, exit_dominates, Key, Label, Move};
+use super::label::{dominates, exit_dominates, Key, Label, Live, Move};
 use super::reduce::{satellite_decision, Host};
 use super::LatencyPlan;
 use crate::contract::Contraction;
@@ -90,45 +90,6 @@ struct Candidate {
     parent: (u32, u32),
     mv: Move,
     with_entry: bool,
-}
-
-/// A label of an ideal not yet dominated, with the scalars that [`dominates`] needs to hold
-/// (no later makespan, no more memory of c′'s subgraph, no fewer fresh accelerators, no
-/// later frontier times and so no larger sum of them: floating-point addition in one order
-/// is monotone), kept inline so that the dominance scans of an insertion read a label only
-/// when they all hold.
-#[derive(Clone, Copy)]
-struct Live {
-    makespan: f64,
-    cmem: f64,
-    /// Σ of the frontier times, in frontier order.
-    sum: f64,
-    fresh: u32,
-    /// The label's index in its ideal.
-    idx: u32,
-}
-
-impl Live {
-    /// The summary of the label at `idx` with fields `key`, of `k` accelerators.
-    fn of(idx: usize, key: Key<'_>, k: usize) -> Live {
-        Live {
-            makespan: key.makespan,
-            cmem: key.cmem,
-            sum: key.times.iter().sum(),
-            fresh: key.fresh(k) as u32,
-            idx: idx as u32,
-        }
-    }
-
-    /// Whether the label `self` summarises may dominate the one `other` summarises (false:
-    /// it surely does not).
-    #[inline]
-    fn may_dominate(&self, other: &Live) -> bool {
-        self.makespan <= other.makespan
-            && self.cmem <= other.cmem
-            && self.sum <= other.sum
-            && self.fresh >= other.fresh
-    }
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
