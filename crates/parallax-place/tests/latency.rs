@@ -622,3 +622,60 @@ fn satellites_keep_memory_holding_zero_time_nodes_unfolded() {
         s.schedule.latency
     );
 }
+
+/// The search expands the ideals of a level ahead in parallel and inserts into distinct
+/// ideals in parallel, in the sequential order per ideal: the schedule, its status and the
+/// work counted are the same with any number of threads, finished or stopped by the label
+/// budget, with or without the block bound, q = 1 and q = 2.
+#[test]
+fn latency_search_is_the_same_with_any_thread_count() {
+    let run = |threads: usize, inst: &Instance, q: usize, limits: &Limits, blocks: bool| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            let s = if blocks {
+                solve_latency_block_bounded(inst, q, limits)
+            } else {
+                solve_latency(inst, q, limits)
+            }
+            .expect("a schedule");
+            format!(
+                "{:?} {:?} {} {} {}",
+                s.schedule, s.status, s.labels, s.pairs, s.series
+            )
+        })
+    };
+    let budgets = [None, Some(300), Some(20_000)];
+    for file in ["layer_gnmt_inference.json", "layer_bert24_inference.json"] {
+        let (_, inst) = shipped(file);
+        for (q, blocks, budget) in [
+            (1, false, 0),
+            (1, true, 0),
+            (2, false, 0),
+            (1, false, 1),
+            (1, true, 2),
+        ] {
+            let limits = Limits {
+                max_labels: budgets[budget],
+                ..Limits::default()
+            };
+            let one = run(1, &inst, q, &limits, blocks);
+            for threads in [2, 3] {
+                assert_eq!(
+                    one,
+                    run(threads, &inst, q, &limits, blocks),
+                    "{file}, q = {q}, block bound {blocks}, budget {:?}, {threads} threads",
+                    budgets[budget]
+                );
+            }
+        }
+    }
+    // random fork-join chains, where the series DP's local searches run in exit mode
+    for (_, inst) in fork_join_chains(12, 7) {
+        let limits = Limits::default();
+        let one = run(1, &inst, 1, &limits, true);
+        assert_eq!(one, run(3, &inst, 1, &limits, true));
+    }
+}

@@ -11,7 +11,8 @@ use crate::incr::CommTracker;
 use crate::limits::Limits;
 use crate::limits::StopReason;
 use crate::model::Instance;
-use std::rc::Rc;
+use rayon::prelude::*;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// Frontier of an ideal: nodes with a successor outside, with the path bound after each,
@@ -90,6 +91,96 @@ struct Candidate {
     parent: (u32, u32),
     mv: Move,
     with_entry: bool,
+}
+
+/// How many ideals of a level expand ahead of the insertions, in parallel (see
+/// [`Search::run`]), and how many candidate labels they may hold before the batch stops
+/// growing: every candidate of a batch waits in memory until the batch is committed
+/// (~150 bytes each with a frontier of ten; Inception-v3's batches hold up to 100k).
+const AHEAD: usize = 64;
+const AHEAD_CANDIDATES: usize = 1 << 18;
+
+/// One thread's scratch for [`Search::expand`], sized for one instance and reused: which
+/// nodes are in I, each frontier node's position, the cut-cost tracker of D, which nodes are
+/// in D, CPU finish times, the super-ideals visited (stamped with `visit`), and per
+/// subgraph D: its inputs its last group added, the edges into D from each frontier node of
+/// I, D's input transfers and each alive label's ready time by DFS depth, the frontier
+/// nodes of J outside D (position in I's frontier, bound after), and the options.
+struct Scratch {
+    in_i: Vec<bool>,
+    pos: Vec<u32>,
+    tracker: CommTracker,
+    in_d: Vec<bool>,
+    tnew: Vec<f64>,
+    stamp: Vec<u32>,
+    visit: u32,
+    new_inputs: Vec<usize>,
+    uses: Vec<u32>,
+    incomms: Vec<f64>,
+    readies: Vec<f64>,
+    kept: Vec<(u32, f64)>,
+    kept_blk: Vec<(u32, f64)>,
+    options: Vec<(Move, f64)>,
+}
+
+impl Scratch {
+    fn new(inst: &Instance, ideals: usize) -> Scratch {
+        let n = inst.len();
+        Scratch {
+            in_i: vec![false; n],
+            pos: vec![u32::MAX; n],
+            tracker: CommTracker::new(inst),
+            in_d: vec![false; n],
+            tnew: vec![0.0; n],
+            stamp: vec![0; ideals],
+            visit: 0,
+            new_inputs: Vec::new(),
+            uses: Vec::new(),
+            incomms: Vec::new(),
+            readies: Vec::new(),
+            kept: Vec::new(),
+            kept_blk: Vec::new(),
+            options: Vec::new(),
+        }
+    }
+}
+
+/// One ideal's expansion (see [`Search::expand`]): the bound it ran against, the labels it
+/// kept alive, the candidate labels in the order made (their times and open accelerators
+/// as ranges of two buffers) and the ideal pairs it evaluated.
+#[derive(Default)]
+struct Expansion {
+    ub: f64,
+    alive: Vec<u32>,
+    pending: Vec<Candidate>,
+    cand_times: Vec<f64>,
+    cand_open: Vec<(f64, f64, u32)>,
+    pairs: u64,
+}
+
+impl Expansion {
+    /// The buffers, their capacity cut to what a typical expansion needs.
+    fn trimmed(mut self) -> Expansion {
+        const KEEP: usize = 1 << 12;
+        self.alive.shrink_to(KEEP);
+        self.pending.shrink_to(KEEP);
+        self.cand_times.shrink_to(8 * KEEP);
+        self.cand_open.shrink_to(KEEP);
+        self
+    }
+}
+
+/// Buffers of [`Search::commit_batch`], reused: per ideal, its place among a batch's
+/// target ideals (`u32::MAX`: none), the targets in order of their first candidate, where
+/// each target's candidates start in `refs` (and a copy advanced while filling it), and
+/// the candidates by target as (expansion, index).
+#[derive(Default)]
+struct Buckets {
+    slot: Vec<u32>,
+    targets: Vec<u32>,
+    start: Vec<usize>,
+    fill: Vec<usize>,
+    refs: Vec<(u32, u32)>,
 }
 
 /// The label-setting search on a reduced instance (see [`solve_latency`]).
@@ -171,10 +262,13 @@ impl<'a> Search<'a> {
         }
     }
 
-    pub(super) fn frontier(&self, j: usize, cache: &mut [Option<Rc<Frontier>>]) -> Rc<Frontier> {
-        if let Some(f) = &cache[j] {
-            return Rc::clone(f);
-        }
+    /// The frontier of ideal `j`, made once per pass and shared by the threads of the pass.
+    pub(super) fn frontier<'c>(&self, j: usize, cache: &'c [OnceLock<Frontier>]) -> &'c Frontier {
+        cache[j].get_or_init(|| self.make_frontier(j))
+    }
+
+    /// The frontier of ideal `j` (see [`Frontier`]).
+    fn make_frontier(&self, j: usize) -> Frontier {
         let inst = self.inst;
         let n = inst.len();
         let mut member = vec![false; n];
@@ -237,7 +331,7 @@ impl<'a> Search<'a> {
                 }
             }
         }
-        let f = Rc::new(Frontier {
+        Frontier {
             nodes,
             after,
             sources,
@@ -245,9 +339,7 @@ impl<'a> Search<'a> {
             tail,
             dfs_block,
             dfs_tail,
-        });
-        cache[j] = Some(Rc::clone(&f));
-        f
+        }
     }
 
     /// Exit mode: whether some entry state fits `lab` (a label of ideal `j` with lower
@@ -258,7 +350,7 @@ impl<'a> Search<'a> {
         lab: Key<'_>,
         lb: f64,
         j: usize,
-        cache: &mut [Option<Rc<Frontier>>],
+        cache: &[OnceLock<Frontier>],
         k: usize,
     ) -> bool {
         let fresh = lab.fresh(k);
@@ -314,6 +406,17 @@ impl<'a> Search<'a> {
 
     /// One pass over the ideals in order. `beam` keeps only that many labels per ideal
     /// (a heuristic pass); `ub` is the best latency known (labels that cannot beat it are cut).
+    ///
+    /// Ideals are numbered level by level (by size), and a move always leads to a larger
+    /// ideal, so no ideal of a level adds labels to another of its level. With more than one
+    /// thread the pass takes up to [`AHEAD`] ideals of a level at once and expands them in
+    /// parallel ([`Search::expand`], against the bound as it stands); then, when no
+    /// candidate of the batch could lower the bound and the label budget cannot run out
+    /// in it, it inserts the candidates into their ideals, distinct ideals in parallel and
+    /// each ideal's candidates in the order the sequential pass inserts them
+    /// ([`Search::commit_batch`]). Otherwise the batch's ideals are committed one by one,
+    /// an expansion made against a bound since lowered made again. Either way the pass
+    /// keeps, cuts, counts and returns exactly what it does on one thread.
     pub(super) fn run(
         &mut self,
         beam: Option<usize>,
@@ -323,20 +426,15 @@ impl<'a> Search<'a> {
     ) -> RunOut {
         let inst = self.inst;
         let k_limit = inst.devices.accelerators;
-        let q = self.q;
-        let n = inst.len();
         let k = inst.devices.accelerators;
-        let l = inst.devices.cpus;
-        let mem_cap = inst.devices.accelerator_memory;
         let ni = self.ideals.len();
         let full = self.ideals.full();
-        let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
         let mut labels: Vec<Vec<Label>> = vec![Vec::new(); ni];
         // indices of the labels of each ideal not yet dominated, for the dominance scans of
         // insertions (which never see labels cut when their own ideal is expanded)
         let mut live: Vec<Vec<Live>> = vec![Vec::new(); ni];
-        let mut cache: Vec<Option<Rc<Frontier>>> = vec![None; ni];
-        let root_front = self.frontier(0, &mut cache);
+        let mut cache: Vec<OnceLock<Frontier>> = (0..ni).map(|_| OnceLock::new()).collect();
+        let root_front = self.frontier(0, &cache);
         labels[0].push(Label {
             times: Vec::new(),
             open: Vec::new(),
@@ -354,12 +452,6 @@ impl<'a> Search<'a> {
             with_entry: false,
         });
         live[0].push(Live::of(0, labels[0][0].key(), k_limit));
-        let mut in_i = vec![false; n];
-        let mut pos = vec![u32::MAX; n];
-        let mut tracker = CommTracker::new(inst);
-        let mut in_d = vec![false; n];
-        let mut tnew = vec![0.0f64; n];
-        let mut stamp = vec![u32::MAX; ni];
         let mut stopped: Option<StopReason> = None;
         let mut stop_at = ni;
         let mut lost_lb = f64::INFINITY;
@@ -371,23 +463,26 @@ impl<'a> Search<'a> {
             limits.max_labels
         };
         let mut made: u64 = 0;
-        // per-subgraph scratch, reused: D's inputs that its last group added, the edges
-        // into D from each frontier node of I, D's input transfers and each alive label's
-        // ready time by DFS depth, the frontier nodes of J outside D (position in I's
-        // frontier, bound after), options
-        let mut new_inputs: Vec<usize> = Vec::new();
-        let mut uses: Vec<u32> = Vec::new();
-        let mut incomms: Vec<f64> = Vec::new();
-        let mut readies: Vec<f64> = Vec::new();
-        let mut kept: Vec<(u32, f64)> = Vec::new();
-        let mut kept_blk: Vec<(u32, f64)> = Vec::new();
-        let mut options: Vec<(Move, f64)> = Vec::new();
-        // the candidate labels of one ideal's expansion, before dominance: their fields,
-        // and their times and open accelerators as ranges of two buffers
-        let mut pending: Vec<Candidate> = Vec::new();
-        let mut cand_times: Vec<f64> = Vec::new();
-        let mut cand_open: Vec<(f64, f64, u32)> = Vec::new();
+        // expansions run ahead, in parallel, over the rest of a level (see `expand`): one
+        // scratch per thread, the expansions of ideals `prefetch_start..` and spare buffers
+        let parallel = rayon::current_num_threads() > 1;
+        let pool: Vec<Mutex<Option<Scratch>>> = (0..rayon::current_num_threads())
+            .map(|_| Mutex::new(None))
+            .collect();
+        let mut prefetched: Vec<Option<Expansion>> = Vec::new();
+        let mut prefetch_start = 0usize;
+        let mut spare: Vec<Expansion> = Vec::new();
+        let mut now = Expansion::default();
+        // a batch's candidates by target ideal, and its ideals committed
+        let mut buckets = Buckets {
+            slot: vec![u32::MAX; ni],
+            ..Buckets::default()
+        };
+        let mut done_until = 0usize;
         for i in 0..ni {
+            if i < done_until {
+                continue;
+            }
             if labels[i].iter().all(|lb| lb.dead) {
                 labels[i] = Vec::new();
                 continue;
@@ -400,447 +495,117 @@ impl<'a> Search<'a> {
                 stop_at = i;
                 break;
             }
-            // cut labels that can no longer beat the incumbent, and apply the beam
-            for lab in labels[i].iter_mut() {
-                if !lab.dead && ub.is_finite() && lab.lb >= tol(ub) {
-                    lab.dead = true;
+            if parallel && i >= prefetch_start + prefetched.len() {
+                // the rest of i's level, up to `AHEAD` ideals (the full ideal apart): no
+                // ideal of a level is a subset of another, so none adds labels to another
+                // expanded in waves of a few per thread, until they hold `AHEAD_CANDIDATES`
+                // candidates (which wait in memory until the batch is committed) or the time
+                // is up
+                let level = self.ideals.level_start.partition_point(|&x| x <= i);
+                let last = self.ideals.level_start[level].min(i + AHEAD).min(full);
+                // (spare buffers keep a bounded capacity: one ideal of a large pass can make
+                // millions of candidates)
+                spare.extend(prefetched.drain(..).flatten().map(Expansion::trimmed));
+                prefetch_start = i;
+                let wave = 2 * pool.len();
+                let mut end = i;
+                let mut held = 0;
+                while last - i >= 2
+                    && end < last
+                    && held < AHEAD_CANDIDATES
+                    && !limits.time_limit.is_some_and(|d| started.elapsed() >= d)
+                {
+                    let from = end;
+                    end = (end + wave).min(last);
+                    let first = prefetched.len();
+                    prefetched.extend((from..end).map(|x| {
+                        (!labels[x].iter().all(|lb| lb.dead))
+                            .then(|| spare.pop().unwrap_or_default())
+                    }));
+                    let this = &*self;
+                    let (labs, frontiers, pool) = (&labels, &cache, &pool);
+                    prefetched[first..]
+                        .par_iter_mut()
+                        .enumerate()
+                        .for_each(|(o, slot)| {
+                            if let Some(e) = slot {
+                                let t = rayon::current_thread_index().unwrap_or(0) % pool.len();
+                                let mut s = pool[t].lock().unwrap_or_else(PoisonError::into_inner);
+                                let s = s.get_or_insert_with(|| Scratch::new(inst, ni));
+                                this.expand(from + o, &labs[from + o], ub, beam, frontiers, s, e);
+                            }
+                        });
+                    held += prefetched[first..]
+                        .iter()
+                        .flatten()
+                        .map(|e| e.pending.len())
+                        .sum::<usize>();
                 }
-            }
-            let mut alive: Vec<u32> = (0..labels[i].len() as u32)
-                .filter(|&x| !labels[i][x as usize].dead)
-                .collect();
-            if let Some(w) = beam {
-                if alive.len() > w {
-                    alive.sort_by(|&a, &b| {
-                        let (x, y) = (&labels[i][a as usize], &labels[i][b as usize]);
-                        x.lb.partial_cmp(&y.lb)
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                            .then(
-                                x.makespan
-                                    .partial_cmp(&y.makespan)
-                                    .unwrap_or(std::cmp::Ordering::Equal),
-                            )
-                            .then(a.cmp(&b))
-                    });
-                    for &x in &alive[w..] {
-                        labels[i][x as usize].dead = true;
+                if end - i >= 2 {
+                    // nothing in the batch can lower the bound or run out of labels: commit it
+                    // at once, the insertions into distinct ideals in parallel, each ideal's in
+                    // the sequential order (else the ideals are committed one by one below)
+                    let lowers = !self.exits
+                        && prefetched
+                            .iter()
+                            .flatten()
+                            .any(|e| e.pending.iter().any(|c| c.j == full && c.makespan < ub));
+                    if !lowers && max_labels.map_or(true, |m| made + held as u64 <= m) {
+                        let (count, lost) = self.commit_batch(
+                            &prefetched,
+                            &mut buckets,
+                            &mut labels,
+                            &mut live,
+                            &cache,
+                            limits.time_limit.map(|d| started + d),
+                        );
+                        made += count;
+                        if lost < f64::INFINITY {
+                            // out of time inside the batch: its ideals stay open
+                            stopped = Some(StopReason::TimeLimit);
+                            stop_at = i;
+                            lost_lb = lost;
+                            break;
+                        }
+                        for (o, slot) in prefetched.iter().enumerate() {
+                            let x = i + o;
+                            let Some(e) = slot else {
+                                labels[x] = Vec::new();
+                                continue;
+                            };
+                            cut_unkept(&mut labels[x], &e.alive);
+                            if e.alive.is_empty() {
+                                continue;
+                            }
+                            self.pairs += e.pairs;
+                            release(&mut labels[x], &mut cache[x], &mut live[x]);
+                        }
+                        done_until = end;
+                        continue;
                     }
-                    alive.truncate(w);
-                    alive.sort_unstable();
                 }
             }
-            if alive.is_empty() {
+            let expansion = match prefetched.get_mut(i - prefetch_start) {
+                Some(Some(e)) if e.ub.to_bits() == ub.to_bits() => e,
+                _ => {
+                    // not expanded ahead, or against a bound since lowered: now
+                    let mut s = pool[0].lock().unwrap_or_else(PoisonError::into_inner);
+                    let s = s.get_or_insert_with(|| Scratch::new(inst, ni));
+                    self.expand(i, &labels[i], ub, beam, &cache, s, &mut now);
+                    &mut now
+                }
+            };
+            cut_unkept(&mut labels[i], &expansion.alive);
+            if expansion.alive.is_empty() {
                 continue;
             }
-            let fi = self.frontier(i, &mut cache);
-            for (p, &u) in fi.nodes.iter().enumerate() {
-                pos[u as usize] = p as u32;
-            }
-            for g in 0..self.con.len() {
-                if self.ideals.contains(i, g) {
-                    for &u in &self.con.groups[g] {
-                        in_i[u] = true;
-                    }
-                }
-            }
-            // CPU moves: one group
-            if l > 0 {
-                for &(g, j) in self.ideals.up_of(i) {
-                    let g = g as usize;
-                    let fj = self.frontier(j as usize, &mut cache);
-                    for &li in &alive {
-                        let lab = &labels[i][li as usize];
-                        let mut mk = lab.makespan;
-                        for &x in &self.gmembers[g] {
-                            let mut r = 0.0f64;
-                            for &w in &inst.pred[x] {
-                                let tw = if in_i[w] {
-                                    lab.times[pos[w] as usize]
-                                } else {
-                                    tnew[w]
-                                };
-                                r = r.max(tw);
-                            }
-                            tnew[x] = r + inst.p_cpu[x];
-                            mk = mk.max(tnew[x]);
-                        }
-                        let time_of = |u: u32| {
-                            let u = u as usize;
-                            if in_i[u] {
-                                lab.times[pos[u] as usize]
-                            } else {
-                                tnew[u]
-                            }
-                        };
-                        // the bound first: most moves are cut, and then need no times
-                        let lbv = fj
-                            .nodes
-                            .iter()
-                            .zip(&fj.after)
-                            .map(|(&u, a)| time_of(u) + a)
-                            .fold(mk.max(fj.sources), f64::max);
-                        let fresh = lab.fresh(k);
-                        let lbv = lbv.max(fj.block_bound(fresh, |p| time_of(fj.nodes[p])));
-                        if ub.is_finite() && lbv >= tol(ub) {
-                            continue;
-                        }
-                        let t0 = cand_times.len();
-                        cand_times.extend(fj.nodes.iter().map(|&u| time_of(u)));
-                        let o0 = cand_open.len();
-                        cand_open.extend_from_slice(&lab.open);
-                        pending.push(Candidate {
-                            j: j as usize,
-                            times: (t0, cand_times.len()),
-                            open: (o0, cand_open.len()),
-                            closed: lab.closed,
-                            makespan: mk,
-                            cmem: lab.cmem,
-                            lb: lbv,
-                            parent: (i as u32, li),
-                            mv: Move::Cpu,
-                            with_entry: false,
-                        });
-                    }
-                }
-            }
-            // accelerator moves: DFS over super-ideals J of I; the subgraph is D = J \ I
-            if k > 0 {
-                let min_open_mem = alive
-                    .iter()
-                    .map(|&x| {
-                        let x = &labels[i][x as usize];
-                        if (x.closed as usize + x.open.len()) < k_limit {
-                            0.0
-                        } else {
-                            x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min)
-                        }
-                    })
-                    .fold(f64::INFINITY, f64::min);
-                // how many edges from each frontier node of I enter D
-                uses.clear();
-                uses.resize(fi.nodes.len(), 0);
-                readies.clear();
-                incomms.clear();
-                // frames: (ideal, next up-edge, group, p_acc, size, comm)
-                let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
-                    vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
-                // nodes of D with satellites
-                let mut hosts_in_d: Vec<usize> = Vec::new();
-                // groups of D
-                let mut dstack: Vec<usize> = Vec::new();
-                // p_acc of D inside block p (see `Frontier::dfs_tail`), by depth
-                let mut blkacc: Vec<f64> = Vec::new();
-                stamp[i] = i as u32;
-                while let Some(top) = stack.last_mut() {
-                    let ups = self.ideals.up_of(top.0 as usize);
-                    if (top.1 as usize) >= ups.len() {
-                        if let Some(fr) = stack.pop() {
-                            if fr.2 != u32::MAX {
-                                dstack.pop();
-                                blkacc.pop();
-                                incomms.pop();
-                                readies.truncate(readies.len() - alive.len());
-                                let members = &self.con.groups[fr.2 as usize];
-                                tracker.remove(members);
-                                for &u in members {
-                                    in_d[u] = false;
-                                    if self.host[u].is_some() {
-                                        hosts_in_d.pop();
-                                    }
-                                    for &w in &inst.pred[u] {
-                                        if in_i[w] {
-                                            uses[pos[w] as usize] -= 1;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        continue;
-                    }
-                    let (g, j) = if beam.is_some() {
-                        // heuristic pass: subgraphs grow along the topological numbering
-                        // of the groups only (the least group outside J is always addable)
-                        top.1 = u32::MAX;
-                        match ups.iter().min_by_key(|e| e.0) {
-                            Some(&e) => e,
-                            None => continue,
-                        }
-                    } else {
-                        let e = ups[top.1 as usize];
-                        top.1 += 1;
-                        e
-                    };
-                    if stamp[j as usize] == i as u32 {
-                        continue;
-                    }
-                    stamp[j as usize] = i as u32;
-                    let gi = g as usize;
-                    let p_acc = top.3 + self.con.p_acc[gi];
-                    let size = top.4 + self.con.size[gi];
-                    if !self.con.supported[gi] || size + min_open_mem > mem_cap {
-                        continue;
-                    }
-                    let comm = top.5 + tracker.add(&self.con.groups[gi]);
-                    for &u in &self.con.groups[gi] {
-                        in_d[u] = true;
-                        if self.host[u].is_some() {
-                            hosts_in_d.push(u);
-                        }
-                    }
-                    stack.push((j, 0, g, p_acc, size, comm));
-                    dstack.push(gi);
-                    let in_blk: f64 = if fi.dfs_block == usize::MAX {
-                        0.0
-                    } else {
-                        let b = self.blocks.as_ref().map(|b| &b.block_of);
-                        self.con.groups[gi]
-                            .iter()
-                            .filter(|&&u| b.is_some_and(|b| b[u] == fi.dfs_block))
-                            .map(|&u| inst.p_acc[u])
-                            .sum()
-                    };
-                    blkacc.push(blkacc.last().copied().unwrap_or(0.0) + in_blk);
-                    self.pairs += 1;
-                    // inputs of D (frontier nodes of I with a successor in D), kept along the
-                    // DFS: the group's members add theirs, with their transfers
-                    new_inputs.clear();
-                    let mut incomm = incomms.last().copied().unwrap_or(0.0);
-                    for &u in &self.con.groups[gi] {
-                        for &w in &inst.pred[u] {
-                            if in_i[w] {
-                                let p = pos[w] as usize;
-                                if uses[p] == 0 {
-                                    new_inputs.push(p);
-                                    incomm += inst.out_cost[w];
-                                }
-                                uses[p] += 1;
-                            }
-                        }
-                    }
-                    incomms.push(incomm);
-                    // D and every superset start no earlier than their inputs and run at
-                    // least p_acc plus the input transfers: each alive label's ready time,
-                    // D's parent's raised by the new inputs (a slice of `readies` per depth)
-                    let r0 = readies.len();
-                    if r0 == 0 {
-                        readies.resize(alive.len(), 0.0);
-                    } else {
-                        readies.extend_from_within(r0 - alive.len()..r0);
-                    }
-                    if !new_inputs.is_empty() {
-                        for (r, &li) in readies[r0..].iter_mut().zip(&alive) {
-                            let lab = &labels[i][li as usize];
-                            for &p in &new_inputs {
-                                *r = r.max(lab.times[p]);
-                            }
-                        }
-                    }
-                    let ready_of = &readies[r0..];
-                    let min_ready = ready_of.iter().copied().fold(f64::INFINITY, f64::min);
-                    // the block bound of D and every superset (see `Frontier::dfs_tail`)
-                    let blk_cut = if fi.dfs_tail.is_empty() || !ub.is_finite() {
-                        false
-                    } else {
-                        let least = alive
-                            .iter()
-                            .zip(ready_of)
-                            .map(|(&li, &r)| {
-                                let lab = &labels[i][li as usize];
-                                let fresh = lab.fresh(k);
-                                r + fi.dfs_tail[fresh.min(fi.dfs_tail.len() - 1)]
-                            })
-                            .fold(f64::INFINITY, f64::min);
-                        least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
-                    };
-                    // ... and the path bound past D's outputs, which takes a pass over D's
-                    // edges: only when the rest does not cut it already, and only until it does
-                    let cut = blk_cut
-                        || (ub.is_finite() && {
-                            let floor = min_ready + p_acc + incomm;
-                            let b = self.bound.bucket(size);
-                            let mut beyond = 0.0f64;
-                            'edges: for &g2 in &dstack {
-                                if floor >= tol(ub) {
-                                    break;
-                                }
-                                for &z in &self.con.groups[g2] {
-                                    let c = inst.out_cost[z];
-                                    for &v in &inst.succ[z] {
-                                        if !in_d[v] {
-                                            beyond = beyond.max(self.bound.beyond(v, c, b));
-                                            if floor + beyond >= tol(ub) {
-                                                break 'edges;
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            floor + beyond >= tol(ub)
-                        });
-                    if cut {
-                        if let Some(t) = stack.last_mut() {
-                            t.1 = u32::MAX; // no supersets; popped next
-                        }
-                        continue;
-                    }
-                    let extra = if hosts_in_d.is_empty() {
-                        0.0
-                    } else {
-                        let hs: Vec<(usize, bool)> = hosts_in_d
-                            .iter()
-                            .map(|&u| (u, !tracker.crossing(u)))
-                            .collect();
-                        self.satellite_extra(&hs, mem_cap - size).0
-                    };
-                    let dur = p_acc + comm + extra;
-                    let fj = self.frontier(j as usize, &mut cache);
-                    // J's frontier: nodes of D finish at `fin` (max over them of fin + after
-                    // is fin + their largest after, as rounding is monotone), the others keep
-                    // the label's times
-                    let mut d_after = f64::NEG_INFINITY;
-                    let mut d_blk = f64::NEG_INFINITY;
-                    let has_blk = !fj.tail.is_empty();
-                    kept.clear();
-                    kept_blk.clear();
-                    for (t, (&u, &a)) in fj.nodes.iter().zip(&fj.after).enumerate() {
-                        if in_d[u as usize] {
-                            d_after = d_after.max(a);
-                            if has_blk {
-                                d_blk = d_blk.max(fj.blk[t]);
-                            }
-                        } else {
-                            kept.push((pos[u as usize], a));
-                            if has_blk {
-                                kept_blk.push((pos[u as usize], fj.blk[t]));
-                            }
-                        }
-                    }
-                    for (ai, &li) in alive.iter().enumerate() {
-                        let lab = &labels[i][li as usize];
-                        // every option starts at `ready` or later; the block bound's tail
-                        // is read at the accelerators left after a fresh one (q = 1)
-                        let earliest = ready_of[ai] + dur;
-                        let fresh = lab.fresh(k);
-                        let tail_blk = if has_blk {
-                            fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
-                        } else {
-                            f64::NEG_INFINITY
-                        };
-                        // D's own part of the bound first: it cuts most pairs, and needs no
-                        // pass over the frontier
-                        if ub.is_finite()
-                            && earliest
-                                .max(earliest + d_after)
-                                .max(earliest + d_blk + tail_blk)
-                                >= tol(ub)
-                        {
-                            continue;
-                        }
-                        let ready = ready_of[ai];
-                        // the part of the bound every option of this label shares, and the
-                        // block bound's part before the subgraph's finish
-                        let base = kept
-                            .iter()
-                            .map(|&(p, a)| lab.times[p as usize] + a)
-                            .fold(lab.makespan.max(fj.sources), f64::max);
-                        let base_blk = kept_blk
-                            .iter()
-                            .map(|&(p, a)| lab.times[p as usize] + a)
-                            .fold(f64::NEG_INFINITY, f64::max);
-                        let early_blk = base_blk.max(earliest + d_blk) + tail_blk;
-                        if ub.is_finite()
-                            && base.max(earliest).max(earliest + d_after).max(early_blk) >= tol(ub)
-                        {
-                            continue;
-                        }
-                        options.clear();
-                        if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
-                            options.push((Move::NewAcc, ready));
-                        }
-                        let mut prev: Option<(f64, f64, u32)> = None;
-                        for &o in &lab.open {
-                            if prev == Some(o) || o.1 + size > mem_cap {
-                                continue;
-                            }
-                            prev = Some(o);
-                            options.push((Move::OpenAcc(o.0, o.1, o.2), ready.max(o.0)));
-                        }
-                        for &(mv, start) in &options {
-                            let fin = start + dur;
-                            let mk = lab.makespan.max(fin);
-                            let lbv = base.max(fin).max(fin + d_after);
-                            let lbv = if has_blk {
-                                let left = match mv {
-                                    Move::NewAcc => fresh.saturating_sub(1),
-                                    _ => fresh,
-                                };
-                                let tail = fj.tail[left.min(fj.tail.len() - 1)];
-                                lbv.max(base_blk.max(fin + d_blk) + tail)
-                            } else {
-                                lbv
-                            };
-                            if ub.is_finite() && lbv >= tol(ub) {
-                                continue;
-                            }
-                            let t0 = cand_times.len();
-                            cand_times.extend(fj.nodes.iter().map(|&u| {
-                                let u = u as usize;
-                                if in_d[u] {
-                                    fin
-                                } else {
-                                    lab.times[pos[u] as usize]
-                                }
-                            }));
-                            // the open accelerators after the move: the label's, with the
-                            // one it used updated (the tail of `cand_open` is this label's)
-                            let o0 = cand_open.len();
-                            cand_open.extend_from_slice(&lab.open);
-                            let mut closed = lab.closed;
-                            match mv {
-                                Move::NewAcc => {
-                                    if q == 1 && !(self.exits && j as usize == full) {
-                                        closed += 1;
-                                    } else {
-                                        cand_open.push((fin, size, 1));
-                                    }
-                                }
-                                Move::OpenAcc(a, m, c) => {
-                                    if let Some(p) =
-                                        cand_open[o0..].iter().position(|&o| o == (a, m, c))
-                                    {
-                                        cand_open.remove(o0 + p);
-                                    }
-                                    if c as usize + 1 >= q {
-                                        closed += 1;
-                                    } else {
-                                        cand_open.push((fin, m + size, c + 1));
-                                    }
-                                }
-                                _ => {}
-                            }
-                            cand_open[o0..].sort_by(|x, y| {
-                                x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal)
-                            });
-                            pending.push(Candidate {
-                                j: j as usize,
-                                times: (t0, cand_times.len()),
-                                open: (o0, cand_open.len()),
-                                closed,
-                                makespan: mk,
-                                cmem: if self.exits && in_d[0] {
-                                    self.cmem_class(size)
-                                } else {
-                                    lab.cmem
-                                },
-                                lb: lbv,
-                                parent: (i as u32, li),
-                                mv,
-                                with_entry: self.exits && j as usize == full && in_d[0],
-                            });
-                        }
-                    }
-                }
-            }
+            self.pairs += expansion.pairs;
+            let Expansion {
+                pending,
+                cand_times,
+                cand_open,
+                ..
+            } = expansion;
             // insert the candidates with dominance, in order; a label is built only for
             // those kept
             let mut rest = pending.drain(..);
@@ -853,7 +618,7 @@ impl<'a> Search<'a> {
                     makespan: c.makespan,
                     cmem: c.cmem,
                 };
-                if !self.entry_states.is_empty() && !self.entry_fits(key, c.lb, j, &mut cache, k) {
+                if !self.entry_states.is_empty() && !self.entry_fits(key, c.lb, j, &cache, k) {
                     continue;
                 }
                 self.created += 1;
@@ -863,85 +628,24 @@ impl<'a> Search<'a> {
                     lost_lb = lost_lb.min(c.lb);
                     break;
                 }
-                let lj = &mut labels[j];
-                // exit mode keeps the labels of the full ideal whose exits no other's beat
-                // (and does not lower the bound with them)
-                if self.exits && j == full {
-                    let exit_key = (key, c.with_entry);
-                    let out = self.exit_out;
-                    if live[j].iter().any(|x| {
-                        let o = &lj[x.idx as usize];
-                        exit_dominates((o.key(), o.with_entry), exit_key, out)
-                    }) {
-                        continue;
-                    }
-                    live[j].retain(|x| {
-                        let o = &mut lj[x.idx as usize];
-                        let beaten = exit_dominates(exit_key, (o.key(), o.with_entry), out);
-                        if beaten {
-                            o.dead = true;
-                        }
-                        !beaten
-                    });
-                    live[j].push(Live::of(lj.len(), key, k_limit));
-                } else {
-                    // the summaries rule out most pairs before a label is read
-                    let me = Live::of(lj.len(), key, k_limit);
-                    if live[j].iter().any(|x| {
-                        x.may_dominate(&me) && dominates(lj[x.idx as usize].key(), key, k_limit)
-                    }) {
-                        continue;
-                    }
-                    live[j].retain(|x| {
-                        let beaten =
-                            me.may_dominate(x) && dominates(key, lj[x.idx as usize].key(), k_limit);
-                        if beaten {
-                            lj[x.idx as usize].dead = true;
-                        }
-                        !beaten
-                    });
-                    if j == full && c.makespan < ub {
-                        ub = c.makespan;
-                        best_label = Some((j as u32, lj.len() as u32));
-                    }
-                    live[j].push(me);
+                if self.insert(&c, key, &mut labels[j], &mut live[j])
+                    && !self.exits
+                    && j == full
+                    && c.makespan < ub
+                {
+                    ub = c.makespan;
+                    best_label = Some((j as u32, labels[j].len() as u32 - 1));
                 }
-                lj.push(Label {
-                    times: key.times.to_vec(),
-                    open: key.open.to_vec(),
-                    closed: c.closed,
-                    makespan: c.makespan,
-                    cmem: c.cmem,
-                    lb: c.lb,
-                    parent: c.parent,
-                    mv: c.mv,
-                    dead: false,
-                    with_entry: c.with_entry,
-                });
             }
             for c in rest {
                 lost_lb = lost_lb.min(c.lb);
-            }
-            cand_times.clear();
-            cand_open.clear();
-            for g in 0..self.con.len() {
-                if self.ideals.contains(i, g) {
-                    for &u in &self.con.groups[g] {
-                        in_i[u] = false;
-                    }
-                }
             }
             if stopped.is_some() {
                 // ideal i was expanded, but not all of its children were kept
                 stop_at = i;
                 break;
             }
-            // free what is no longer needed (parents and moves stay for the replay)
-            for lab in labels[i].iter_mut() {
-                lab.times = Vec::new();
-            }
-            cache[i] = None;
-            live[i] = Vec::new();
+            release(&mut labels[i], &mut cache[i], &mut live[i]);
         }
         let mut open_lb = lost_lb;
         if stopped.is_some() {
@@ -982,6 +686,676 @@ impl<'a> Search<'a> {
             open_lb,
             exits,
             store,
+        }
+    }
+
+    /// Commits the candidates of a batch of expansions (ideals of one level, in order):
+    /// each target ideal's candidates are inserted in the order the sequential search
+    /// inserts them (by expansion, then as made), the ideals in parallel. Returns the labels
+    /// made (past the entry check) and, when the `deadline` passed before every candidate
+    /// was inserted, the least bound of those left (else `+∞`). The caller ensures no
+    /// insertion can lower the bound.
+    fn commit_batch(
+        &mut self,
+        batch: &[Option<Expansion>],
+        buckets: &mut Buckets,
+        labels: &mut [Vec<Label>],
+        live: &mut [Vec<Live>],
+        cache: &[OnceLock<Frontier>],
+        deadline: Option<Instant>,
+    ) -> (u64, f64) {
+        // bucket the candidates by target ideal, stably (a counting sort)
+        let Buckets {
+            slot,
+            targets,
+            start,
+            fill,
+            refs,
+        } = buckets;
+        targets.clear();
+        start.clear();
+        for exp in batch.iter().flatten() {
+            for c in &exp.pending {
+                let s = &mut slot[c.j];
+                if *s == u32::MAX {
+                    *s = targets.len() as u32;
+                    targets.push(c.j as u32);
+                    start.push(0);
+                }
+                start[*s as usize] += 1;
+            }
+        }
+        let mut total = 0;
+        for c in start.iter_mut() {
+            (*c, total) = (total, total + *c);
+        }
+        start.push(total);
+        fill.clone_from(start);
+        refs.resize(total, (0, 0));
+        for (e, exp) in batch.iter().enumerate() {
+            for (x, c) in exp.iter().flat_map(|exp| exp.pending.iter().enumerate()) {
+                let t = slot[c.j] as usize;
+                refs[fill[t]] = (e as u32, x as u32);
+                fill[t] += 1;
+            }
+        }
+        let mut work: Vec<(usize, &[(u32, u32)], Vec<Label>, Vec<Live>)> = targets
+            .iter()
+            .enumerate()
+            .map(|(t, &j)| {
+                let j = j as usize;
+                slot[j] = u32::MAX;
+                (
+                    j,
+                    &refs[start[t]..start[t + 1]],
+                    std::mem::take(&mut labels[j]),
+                    std::mem::take(&mut live[j]),
+                )
+            })
+            .collect();
+        let k = self.inst.devices.accelerators;
+        let this = &*self;
+        // (labels made, least bound of the candidates left when the time ran out)
+        let (made, lost) = work
+            .par_iter_mut()
+            .map(|(j, run, lj, lv)| {
+                let mut made = 0;
+                let mut lost = f64::INFINITY;
+                for (n, &(e, x)) in run.iter().enumerate() {
+                    let Some(exp) = &batch[e as usize] else {
+                        continue;
+                    };
+                    let c = &exp.pending[x as usize];
+                    if lost < f64::INFINITY
+                        || (n % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d))
+                    {
+                        lost = lost.min(c.lb);
+                        continue;
+                    }
+                    let key = Key {
+                        times: &exp.cand_times[c.times.0..c.times.1],
+                        open: &exp.cand_open[c.open.0..c.open.1],
+                        closed: c.closed,
+                        makespan: c.makespan,
+                        cmem: c.cmem,
+                    };
+                    if !this.entry_states.is_empty() && !this.entry_fits(key, c.lb, *j, cache, k) {
+                        continue;
+                    }
+                    made += 1;
+                    this.insert(c, key, lj, lv);
+                }
+                (made, lost)
+            })
+            .reduce(|| (0, f64::INFINITY), |a, b| (a.0 + b.0, a.1.min(b.1)));
+        for (j, _, lj, lv) in work {
+            labels[j] = lj;
+            live[j] = lv;
+        }
+        self.created += made;
+        (made, lost)
+    }
+
+    /// Inserts candidate `c` (its fields `key`) into `lj`, the labels of its ideal, whose
+    /// live labels are `lv`, with dominance: `false` when a live label dominates it; else
+    /// the live labels it dominates are cut and it is kept (last of `lj`). In exit mode the
+    /// labels of the full ideal are compared by their exits only.
+    ///
+    /// Complexity: O(L·f) for L live labels of frontier size f (most pairs are ruled out
+    /// by the summaries, see [`Live`]).
+    fn insert(&self, c: &Candidate, key: Key<'_>, lj: &mut Vec<Label>, lv: &mut Vec<Live>) -> bool {
+        let k_limit = self.inst.devices.accelerators;
+        if self.exits && c.j == self.ideals.full() {
+            let exit_key = (key, c.with_entry);
+            let out = self.exit_out;
+            if lv.iter().any(|x| {
+                let o = &lj[x.idx as usize];
+                exit_dominates((o.key(), o.with_entry), exit_key, out)
+            }) {
+                return false;
+            }
+            lv.retain(|x| {
+                let o = &mut lj[x.idx as usize];
+                let beaten = exit_dominates(exit_key, (o.key(), o.with_entry), out);
+                if beaten {
+                    o.dead = true;
+                }
+                !beaten
+            });
+            lv.push(Live::of(lj.len(), key, k_limit));
+        } else {
+            // the summaries rule out most pairs before a label is read
+            let me = Live::of(lj.len(), key, k_limit);
+            if lv
+                .iter()
+                .any(|x| x.may_dominate(&me) && dominates(lj[x.idx as usize].key(), key, k_limit))
+            {
+                return false;
+            }
+            lv.retain(|x| {
+                let beaten =
+                    me.may_dominate(x) && dominates(key, lj[x.idx as usize].key(), k_limit);
+                if beaten {
+                    lj[x.idx as usize].dead = true;
+                }
+                !beaten
+            });
+            lv.push(me);
+        }
+        lj.push(Label {
+            times: key.times.to_vec(),
+            open: key.open.to_vec(),
+            closed: c.closed,
+            makespan: c.makespan,
+            cmem: c.cmem,
+            lb: c.lb,
+            parent: c.parent,
+            mv: c.mv,
+            dead: false,
+            with_entry: c.with_entry,
+        });
+        true
+    }
+
+    /// Expands ideal `i` whose labels are `labs`, against the best latency known `ub`: the
+    /// labels it keeps alive (not cut by `ub`, within the beam) and every candidate label
+    /// of a super-ideal they make, in the order the sequential search makes them, into
+    /// `out`. Reads nothing another ideal of its level changes, so the ideals of one level
+    /// expand in parallel (see [`Search::run`]).
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &self,
+        i: usize,
+        labs: &[Label],
+        ub: f64,
+        beam: Option<usize>,
+        cache: &[OnceLock<Frontier>],
+        s: &mut Scratch,
+        out: &mut Expansion,
+    ) {
+        let inst = self.inst;
+        let k_limit = inst.devices.accelerators;
+        let q = self.q;
+        let k = inst.devices.accelerators;
+        let l = inst.devices.cpus;
+        let mem_cap = inst.devices.accelerator_memory;
+        let full = self.ideals.full();
+        let tol = |x: f64| x * (1.0 - 1e-12) - 1e-12;
+        out.ub = ub;
+        out.pairs = 0;
+        out.pending.clear();
+        out.cand_times.clear();
+        out.cand_open.clear();
+        let Expansion {
+            alive,
+            pending,
+            cand_times,
+            cand_open,
+            pairs,
+            ..
+        } = out;
+        let Scratch {
+            in_i,
+            pos,
+            tracker,
+            in_d,
+            tnew,
+            stamp,
+            visit,
+            new_inputs,
+            uses,
+            incomms,
+            readies,
+            kept,
+            kept_blk,
+            options,
+        } = s;
+        // cut labels that can no longer beat the incumbent, and apply the beam
+        alive.clear();
+        alive.extend((0..labs.len() as u32).filter(|&x| {
+            let lab = &labs[x as usize];
+            let cut = ub.is_finite() && lab.lb >= tol(ub);
+            !lab.dead && !cut
+        }));
+        if let Some(w) = beam {
+            if alive.len() > w {
+                alive.sort_by(|&a, &b| {
+                    let (x, y) = (&labs[a as usize], &labs[b as usize]);
+                    x.lb.partial_cmp(&y.lb)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                        .then(
+                            x.makespan
+                                .partial_cmp(&y.makespan)
+                                .unwrap_or(std::cmp::Ordering::Equal),
+                        )
+                        .then(a.cmp(&b))
+                });
+                alive.truncate(w);
+                alive.sort_unstable();
+            }
+        }
+        if alive.is_empty() {
+            return;
+        }
+        let fi = self.frontier(i, cache);
+        for (p, &u) in fi.nodes.iter().enumerate() {
+            pos[u as usize] = p as u32;
+        }
+        for g in 0..self.con.len() {
+            if self.ideals.contains(i, g) {
+                for &u in &self.con.groups[g] {
+                    in_i[u] = true;
+                }
+            }
+        }
+        // CPU moves: one group
+        if l > 0 {
+            for &(g, j) in self.ideals.up_of(i) {
+                let g = g as usize;
+                let fj = self.frontier(j as usize, cache);
+                for &li in alive.iter() {
+                    let lab = &labs[li as usize];
+                    let mut mk = lab.makespan;
+                    for &x in &self.gmembers[g] {
+                        let mut r = 0.0f64;
+                        for &w in &inst.pred[x] {
+                            let tw = if in_i[w] {
+                                lab.times[pos[w] as usize]
+                            } else {
+                                tnew[w]
+                            };
+                            r = r.max(tw);
+                        }
+                        tnew[x] = r + inst.p_cpu[x];
+                        mk = mk.max(tnew[x]);
+                    }
+                    let time_of = |u: u32| {
+                        let u = u as usize;
+                        if in_i[u] {
+                            lab.times[pos[u] as usize]
+                        } else {
+                            tnew[u]
+                        }
+                    };
+                    // the bound first: most moves are cut, and then need no times
+                    let lbv = fj
+                        .nodes
+                        .iter()
+                        .zip(&fj.after)
+                        .map(|(&u, a)| time_of(u) + a)
+                        .fold(mk.max(fj.sources), f64::max);
+                    let fresh = lab.fresh(k);
+                    let lbv = lbv.max(fj.block_bound(fresh, |p| time_of(fj.nodes[p])));
+                    if ub.is_finite() && lbv >= tol(ub) {
+                        continue;
+                    }
+                    let t0 = cand_times.len();
+                    cand_times.extend(fj.nodes.iter().map(|&u| time_of(u)));
+                    let o0 = cand_open.len();
+                    cand_open.extend_from_slice(&lab.open);
+                    pending.push(Candidate {
+                        j: j as usize,
+                        times: (t0, cand_times.len()),
+                        open: (o0, cand_open.len()),
+                        closed: lab.closed,
+                        makespan: mk,
+                        cmem: lab.cmem,
+                        lb: lbv,
+                        parent: (i as u32, li),
+                        mv: Move::Cpu,
+                        with_entry: false,
+                    });
+                }
+            }
+        }
+        // accelerator moves: DFS over super-ideals J of I; the subgraph is D = J \ I
+        if k > 0 {
+            let min_open_mem = alive
+                .iter()
+                .map(|&x| {
+                    let x = &labs[x as usize];
+                    if (x.closed as usize + x.open.len()) < k_limit {
+                        0.0
+                    } else {
+                        x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min)
+                    }
+                })
+                .fold(f64::INFINITY, f64::min);
+            // how many edges from each frontier node of I enter D
+            uses.clear();
+            uses.resize(fi.nodes.len(), 0);
+            readies.clear();
+            incomms.clear();
+            // frames: (ideal, next up-edge, group, p_acc, size, comm)
+            let mut stack: Vec<(u32, u32, u32, f64, f64, f64)> =
+                vec![(i as u32, 0, u32::MAX, 0.0, 0.0, 0.0)];
+            // nodes of D with satellites
+            let mut hosts_in_d: Vec<usize> = Vec::new();
+            // groups of D
+            let mut dstack: Vec<usize> = Vec::new();
+            // p_acc of D inside block p (see `Frontier::dfs_tail`), by depth
+            let mut blkacc: Vec<f64> = Vec::new();
+            *visit = visit.wrapping_add(1);
+            if *visit == 0 {
+                stamp.fill(0);
+                *visit = 1;
+            }
+            stamp[i] = *visit;
+            while let Some(top) = stack.last_mut() {
+                let ups = self.ideals.up_of(top.0 as usize);
+                if (top.1 as usize) >= ups.len() {
+                    if let Some(fr) = stack.pop() {
+                        if fr.2 != u32::MAX {
+                            dstack.pop();
+                            blkacc.pop();
+                            incomms.pop();
+                            readies.truncate(readies.len() - alive.len());
+                            let members = &self.con.groups[fr.2 as usize];
+                            tracker.remove(members);
+                            for &u in members {
+                                in_d[u] = false;
+                                if self.host[u].is_some() {
+                                    hosts_in_d.pop();
+                                }
+                                for &w in &inst.pred[u] {
+                                    if in_i[w] {
+                                        uses[pos[w] as usize] -= 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let (g, j) = if beam.is_some() {
+                    // heuristic pass: subgraphs grow along the topological numbering
+                    // of the groups only (the least group outside J is always addable)
+                    top.1 = u32::MAX;
+                    match ups.iter().min_by_key(|e| e.0) {
+                        Some(&e) => e,
+                        None => continue,
+                    }
+                } else {
+                    let e = ups[top.1 as usize];
+                    top.1 += 1;
+                    e
+                };
+                if stamp[j as usize] == *visit {
+                    continue;
+                }
+                stamp[j as usize] = *visit;
+                let gi = g as usize;
+                let p_acc = top.3 + self.con.p_acc[gi];
+                let size = top.4 + self.con.size[gi];
+                if !self.con.supported[gi] || size + min_open_mem > mem_cap {
+                    continue;
+                }
+                let comm = top.5 + tracker.add(&self.con.groups[gi]);
+                for &u in &self.con.groups[gi] {
+                    in_d[u] = true;
+                    if self.host[u].is_some() {
+                        hosts_in_d.push(u);
+                    }
+                }
+                stack.push((j, 0, g, p_acc, size, comm));
+                dstack.push(gi);
+                let in_blk: f64 = if fi.dfs_block == usize::MAX {
+                    0.0
+                } else {
+                    let b = self.blocks.as_ref().map(|b| &b.block_of);
+                    self.con.groups[gi]
+                        .iter()
+                        .filter(|&&u| b.is_some_and(|b| b[u] == fi.dfs_block))
+                        .map(|&u| inst.p_acc[u])
+                        .sum()
+                };
+                blkacc.push(blkacc.last().copied().unwrap_or(0.0) + in_blk);
+                *pairs += 1;
+                // inputs of D (frontier nodes of I with a successor in D), kept along the
+                // DFS: the group's members add theirs, with their transfers
+                new_inputs.clear();
+                let mut incomm = incomms.last().copied().unwrap_or(0.0);
+                for &u in &self.con.groups[gi] {
+                    for &w in &inst.pred[u] {
+                        if in_i[w] {
+                            let p = pos[w] as usize;
+                            if uses[p] == 0 {
+                                new_inputs.push(p);
+                                incomm += inst.out_cost[w];
+                            }
+                            uses[p] += 1;
+                        }
+                    }
+                }
+                incomms.push(incomm);
+                // D and every superset start no earlier than their inputs and run at
+                // least p_acc plus the input transfers: each alive label's ready time,
+                // D's parent's raised by the new inputs (a slice of `readies` per depth)
+                let r0 = readies.len();
+                if r0 == 0 {
+                    readies.resize(alive.len(), 0.0);
+                } else {
+                    readies.extend_from_within(r0 - alive.len()..r0);
+                }
+                if !new_inputs.is_empty() {
+                    for (r, &li) in readies[r0..].iter_mut().zip(alive.iter()) {
+                        let lab = &labs[li as usize];
+                        for &p in new_inputs.iter() {
+                            *r = r.max(lab.times[p]);
+                        }
+                    }
+                }
+                let ready_of = &readies[r0..];
+                let min_ready = ready_of.iter().copied().fold(f64::INFINITY, f64::min);
+                // the block bound of D and every superset (see `Frontier::dfs_tail`)
+                let blk_cut = if fi.dfs_tail.is_empty() || !ub.is_finite() {
+                    false
+                } else {
+                    let least = alive
+                        .iter()
+                        .zip(ready_of)
+                        .map(|(&li, &r)| {
+                            let lab = &labs[li as usize];
+                            let fresh = lab.fresh(k);
+                            r + fi.dfs_tail[fresh.min(fi.dfs_tail.len() - 1)]
+                        })
+                        .fold(f64::INFINITY, f64::min);
+                    least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
+                };
+                // ... and the path bound past D's outputs, which takes a pass over D's
+                // edges: only when the rest does not cut it already, and only until it does
+                let cut = blk_cut
+                    || (ub.is_finite() && {
+                        let floor = min_ready + p_acc + incomm;
+                        let b = self.bound.bucket(size);
+                        let mut beyond = 0.0f64;
+                        'edges: for &g2 in &dstack {
+                            if floor >= tol(ub) {
+                                break;
+                            }
+                            for &z in &self.con.groups[g2] {
+                                let c = inst.out_cost[z];
+                                for &v in &inst.succ[z] {
+                                    if !in_d[v] {
+                                        beyond = beyond.max(self.bound.beyond(v, c, b));
+                                        if floor + beyond >= tol(ub) {
+                                            break 'edges;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        floor + beyond >= tol(ub)
+                    });
+                if cut {
+                    if let Some(t) = stack.last_mut() {
+                        t.1 = u32::MAX; // no supersets; popped next
+                    }
+                    continue;
+                }
+                let extra = if hosts_in_d.is_empty() {
+                    0.0
+                } else {
+                    let hs: Vec<(usize, bool)> = hosts_in_d
+                        .iter()
+                        .map(|&u| (u, !tracker.crossing(u)))
+                        .collect();
+                    self.satellite_extra(&hs, mem_cap - size).0
+                };
+                let dur = p_acc + comm + extra;
+                let fj = self.frontier(j as usize, cache);
+                // J's frontier: nodes of D finish at `fin` (max over them of fin + after
+                // is fin + their largest after, as rounding is monotone), the others keep
+                // the label's times
+                let mut d_after = f64::NEG_INFINITY;
+                let mut d_blk = f64::NEG_INFINITY;
+                let has_blk = !fj.tail.is_empty();
+                kept.clear();
+                kept_blk.clear();
+                for (t, (&u, &a)) in fj.nodes.iter().zip(&fj.after).enumerate() {
+                    if in_d[u as usize] {
+                        d_after = d_after.max(a);
+                        if has_blk {
+                            d_blk = d_blk.max(fj.blk[t]);
+                        }
+                    } else {
+                        kept.push((pos[u as usize], a));
+                        if has_blk {
+                            kept_blk.push((pos[u as usize], fj.blk[t]));
+                        }
+                    }
+                }
+                for (ai, &li) in alive.iter().enumerate() {
+                    let lab = &labs[li as usize];
+                    // every option starts at `ready` or later; the block bound's tail
+                    // is read at the accelerators left after a fresh one (q = 1)
+                    let earliest = ready_of[ai] + dur;
+                    let fresh = lab.fresh(k);
+                    let tail_blk = if has_blk {
+                        fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
+                    } else {
+                        f64::NEG_INFINITY
+                    };
+                    // D's own part of the bound first: it cuts most pairs, and needs no
+                    // pass over the frontier
+                    if ub.is_finite()
+                        && earliest
+                            .max(earliest + d_after)
+                            .max(earliest + d_blk + tail_blk)
+                            >= tol(ub)
+                    {
+                        continue;
+                    }
+                    let ready = ready_of[ai];
+                    // the part of the bound every option of this label shares, and the
+                    // block bound's part before the subgraph's finish
+                    let base = kept
+                        .iter()
+                        .map(|&(p, a)| lab.times[p as usize] + a)
+                        .fold(lab.makespan.max(fj.sources), f64::max);
+                    let base_blk = kept_blk
+                        .iter()
+                        .map(|&(p, a)| lab.times[p as usize] + a)
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let early_blk = base_blk.max(earliest + d_blk) + tail_blk;
+                    if ub.is_finite()
+                        && base.max(earliest).max(earliest + d_after).max(early_blk) >= tol(ub)
+                    {
+                        continue;
+                    }
+                    options.clear();
+                    if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
+                        options.push((Move::NewAcc, ready));
+                    }
+                    let mut prev: Option<(f64, f64, u32)> = None;
+                    for &o in &lab.open {
+                        if prev == Some(o) || o.1 + size > mem_cap {
+                            continue;
+                        }
+                        prev = Some(o);
+                        options.push((Move::OpenAcc(o.0, o.1, o.2), ready.max(o.0)));
+                    }
+                    for &(mv, start) in options.iter() {
+                        let fin = start + dur;
+                        let mk = lab.makespan.max(fin);
+                        let lbv = base.max(fin).max(fin + d_after);
+                        let lbv = if has_blk {
+                            let left = match mv {
+                                Move::NewAcc => fresh.saturating_sub(1),
+                                _ => fresh,
+                            };
+                            let tail = fj.tail[left.min(fj.tail.len() - 1)];
+                            lbv.max(base_blk.max(fin + d_blk) + tail)
+                        } else {
+                            lbv
+                        };
+                        if ub.is_finite() && lbv >= tol(ub) {
+                            continue;
+                        }
+                        let t0 = cand_times.len();
+                        cand_times.extend(fj.nodes.iter().map(|&u| {
+                            let u = u as usize;
+                            if in_d[u] {
+                                fin
+                            } else {
+                                lab.times[pos[u] as usize]
+                            }
+                        }));
+                        // the open accelerators after the move: the label's, with the
+                        // one it used updated (the tail of `cand_open` is this label's)
+                        let o0 = cand_open.len();
+                        cand_open.extend_from_slice(&lab.open);
+                        let mut closed = lab.closed;
+                        match mv {
+                            Move::NewAcc => {
+                                if q == 1 && !(self.exits && j as usize == full) {
+                                    closed += 1;
+                                } else {
+                                    cand_open.push((fin, size, 1));
+                                }
+                            }
+                            Move::OpenAcc(a, m, c) => {
+                                if let Some(p) =
+                                    cand_open[o0..].iter().position(|&o| o == (a, m, c))
+                                {
+                                    cand_open.remove(o0 + p);
+                                }
+                                if c as usize + 1 >= q {
+                                    closed += 1;
+                                } else {
+                                    cand_open.push((fin, m + size, c + 1));
+                                }
+                            }
+                            _ => {}
+                        }
+                        cand_open[o0..]
+                            .sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
+                        pending.push(Candidate {
+                            j: j as usize,
+                            times: (t0, cand_times.len()),
+                            open: (o0, cand_open.len()),
+                            closed,
+                            makespan: mk,
+                            cmem: if self.exits && in_d[0] {
+                                self.cmem_class(size)
+                            } else {
+                                lab.cmem
+                            },
+                            lb: lbv,
+                            parent: (i as u32, li),
+                            mv,
+                            with_entry: self.exits && j as usize == full && in_d[0],
+                        });
+                    }
+                }
+            }
+        }
+        for g in 0..self.con.len() {
+            if self.ideals.contains(i, g) {
+                for &u in &self.con.groups[g] {
+                    in_i[u] = false;
+                }
+            }
         }
     }
 
@@ -1080,4 +1454,25 @@ impl<'a> Search<'a> {
         }
         plan
     }
+}
+
+/// Cuts the labels of an expanded ideal that its expansion did not keep alive (`alive`:
+/// their indices, ascending).
+fn cut_unkept(labs: &mut [Label], alive: &[u32]) {
+    let mut keep = alive.iter().peekable();
+    for (x, lab) in labs.iter_mut().enumerate() {
+        if keep.next_if(|&&a| a as usize == x).is_none() {
+            lab.dead = true;
+        }
+    }
+}
+
+/// Frees what an expanded ideal no longer needs: its labels' times, its frontier and its
+/// live list (parents and moves stay for the replay).
+fn release(labs: &mut [Label], frontier: &mut OnceLock<Frontier>, live: &mut Vec<Live>) {
+    for lab in labs.iter_mut() {
+        lab.times = Vec::new();
+    }
+    *frontier = OnceLock::new();
+    *live = Vec::new();
 }
