@@ -479,6 +479,9 @@ impl<'a> Search<'a> {
             ..Buckets::default()
         };
         let mut done_until = 0usize;
+        // the most candidates per label a wave of expansions has made in this pass
+        // (`None` before the first)
+        let mut per_label: Option<f64> = None;
         for i in 0..ni {
             if i < done_until {
                 continue;
@@ -515,8 +518,16 @@ impl<'a> Search<'a> {
                     && held < AHEAD_CANDIDATES
                     && !limits.time_limit.is_some_and(|d| started.elapsed() >= d)
                 {
+                    // a few ideals per thread, and as many more as the candidates per label
+                    // seen so far in the pass leave room for
                     let from = end;
-                    end = (end + wave).min(last);
+                    let mut room = per_label.map_or(0.0, |r| (AHEAD_CANDIDATES - held) as f64 / r);
+                    while end < last && (end < from + wave || labels[end].len() as f64 <= room) {
+                        if end >= from + wave {
+                            room -= labels[end].len() as f64;
+                        }
+                        end += 1;
+                    }
                     let first = prefetched.len();
                     prefetched.extend((from..end).map(|x| {
                         (!labels[x].iter().all(|lb| lb.dead))
@@ -535,11 +546,15 @@ impl<'a> Search<'a> {
                                 this.expand(from + o, &labs[from + o], ub, beam, frontiers, s, e);
                             }
                         });
-                    held += prefetched[first..]
+                    let made_now: usize = prefetched[first..]
                         .iter()
                         .flatten()
                         .map(|e| e.pending.len())
-                        .sum::<usize>();
+                        .sum();
+                    let labels_now: usize = (from..end).map(|x| labels[x].len()).sum();
+                    held += made_now;
+                    let ratio = made_now as f64 / labels_now.max(1) as f64;
+                    per_label = Some(per_label.map_or(ratio, |r| r.max(ratio)));
                 }
                 if end - i >= 2 {
                     // nothing in the batch can lower the bound or run out of labels: commit it
