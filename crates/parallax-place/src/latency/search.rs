@@ -379,6 +379,38 @@ impl<'a> Search<'a> {
         })
     }
 
+    /// Exit mode: drops the candidate just made (the last of `pending`, its times and open
+    /// accelerators the tails of the buffers) when no entry state it fits could beat the
+    /// best latency known with it (see [`Search::entry_fits`]). Checked as candidates are
+    /// made, in parallel, rather than as they are inserted: it reads nothing an insertion
+    /// changes.
+    fn drop_unfit(
+        &self,
+        pending: &mut Vec<Candidate>,
+        cand_times: &mut Vec<f64>,
+        cand_open: &mut Vec<(f64, f64, u32)>,
+        cache: &[OnceLock<Frontier>],
+    ) {
+        if self.entry_states.is_empty() {
+            return;
+        }
+        let Some(c) = pending.last() else {
+            return;
+        };
+        let key = Key {
+            times: &cand_times[c.times.0..c.times.1],
+            open: &cand_open[c.open.0..c.open.1],
+            closed: c.closed,
+            makespan: c.makespan,
+            cmem: c.cmem,
+        };
+        if !self.entry_fits(key, c.lb, c.j, cache, self.inst.devices.accelerators) {
+            cand_times.truncate(c.times.0);
+            cand_open.truncate(c.open.0);
+            pending.pop();
+        }
+    }
+
     /// Exit mode: the memory `size` of c′'s subgraph as labels hold and compare it: 0 when
     /// it fits every entry state, else the least room of an entry state that holds it (it
     /// then fits exactly the states with that room or more), or `size` itself when none
@@ -571,7 +603,6 @@ impl<'a> Search<'a> {
                             &mut buckets,
                             &mut labels,
                             &mut live,
-                            &cache,
                             limits.time_limit.map(|d| started + d),
                         );
                         made += count;
@@ -633,9 +664,6 @@ impl<'a> Search<'a> {
                     makespan: c.makespan,
                     cmem: c.cmem,
                 };
-                if !self.entry_states.is_empty() && !self.entry_fits(key, c.lb, j, &cache, k) {
-                    continue;
-                }
                 self.created += 1;
                 made += 1;
                 if max_labels.is_some_and(|m| made > m) {
@@ -716,7 +744,6 @@ impl<'a> Search<'a> {
         buckets: &mut Buckets,
         labels: &mut [Vec<Label>],
         live: &mut [Vec<Live>],
-        cache: &[OnceLock<Frontier>],
         deadline: Option<Instant>,
     ) -> (u64, f64) {
         // bucket the candidates by target ideal, stably (a counting sort)
@@ -768,12 +795,11 @@ impl<'a> Search<'a> {
                 )
             })
             .collect();
-        let k = self.inst.devices.accelerators;
         let this = &*self;
         // (labels made, least bound of the candidates left when the time ran out)
         let (made, lost) = work
             .par_iter_mut()
-            .map(|(j, run, lj, lv)| {
+            .map(|(_, run, lj, lv)| {
                 let mut made = 0;
                 let mut lost = f64::INFINITY;
                 for (n, &(e, x)) in run.iter().enumerate() {
@@ -794,9 +820,6 @@ impl<'a> Search<'a> {
                         makespan: c.makespan,
                         cmem: c.cmem,
                     };
-                    if !this.entry_states.is_empty() && !this.entry_fits(key, c.lb, *j, cache, k) {
-                        continue;
-                    }
                     made += 1;
                     this.insert(c, key, lj, lv);
                 }
@@ -1020,6 +1043,7 @@ impl<'a> Search<'a> {
                         mv: Move::Cpu,
                         with_entry: false,
                     });
+                    self.drop_unfit(pending, cand_times, cand_open, cache);
                 }
             }
         }
@@ -1361,6 +1385,7 @@ impl<'a> Search<'a> {
                             mv,
                             with_entry: self.exits && j as usize == full && in_d[0],
                         });
+                        self.drop_unfit(pending, cand_times, cand_open, cache);
                     }
                 }
             }

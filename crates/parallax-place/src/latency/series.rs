@@ -52,7 +52,10 @@
 //! passes (13.8M before the whole-instance beam narrowed to 4, 11.5M at 4, then 2), 7.2M of
 //! them the series DP's local searches, 4–7 s on the 2-core VM, most of it the carried-in
 //! searches of two modules (block 22's: 3.5M labels, 2–3.5 s, while its ready search takes
-//! 0.3–0.6 s); one search per carried memory took four times as long.
+//! 0.3–0.6 s); one search per carried memory took four times as long. Since each search
+//! runs a level's expansions and its insertions into distinct ideals in parallel (see
+//! `Search::run`), the series DP takes 3.5–4.7 s there, block 22's carried-in search
+//! 1.5 s (its insertions, with ~1,100 live labels per ideal, are two thirds of it).
 //! The carried-in search compares the memory of c′'s subgraph only by the entry states it
 //! fits (a class of their rooms, `Search::cmem_class`), not by its exact size: 14.24M ->
 //! 13.79M labels. An exit's plan is replayed only when the exit survives the Pareto filter
