@@ -16,7 +16,11 @@
 //! took 48.8 s (14.2M labels, 29.0M pairs) in the same session, and 77.1M labels and 50–60 s
 //! before that bound. Still above the 5 s target: 7.42 s [7.04, 7.85] on 2026-12-06 after the
 //! labels' dominance summaries (a slower phase; 10 alternating CLI rounds against the
-//! morning's build 7.07 s vs 7.32 s mean, the same 61.2G instructions under cachegrind). BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
+//! morning's build 7.07 s vs 7.32 s mean, the same 61.2G instructions under cachegrind);
+//! then 5.83 s [5.61, 6.03] once a pass expanded a level's ideals and inserted into
+//! distinct ideals in parallel (same labels), 5.33 s [5.22, 5.50] after batches grew by the
+//! candidates per label, and 5.72 s [5.37, 6.08] in a slower phase after the entry check
+//! moved into the expansions: still above 5 s. BERT-24, GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
 //!
 //! Figures (release, the shared 2-core VM, 2026-12-04, load average 13–14 from other jobs,
