@@ -531,11 +531,11 @@ impl<'a> Search<'a> {
                 break;
             }
             if parallel && i >= prefetch_start + prefetched.len() {
-                // the rest of i's level, up to `AHEAD` ideals (the full ideal apart): no
-                // ideal of a level is a subset of another, so none adds labels to another
-                // expanded in waves of a few per thread, until they hold `AHEAD_CANDIDATES`
-                // candidates (which wait in memory until the batch is committed) or the time
-                // is up
+                // a batch: the rest of i's level, up to `AHEAD` ideals (the full ideal
+                // apart; no ideal of a level is a subset of another, so none adds labels to
+                // another), expanded in parallel waves until they hold `AHEAD_CANDIDATES`
+                // candidates (which wait in memory until the batch is committed) or the
+                // time is up
                 let level = self.ideals.level_start.partition_point(|&x| x <= i);
                 let last = self.ideals.level_start[level].min(i + AHEAD).min(full);
                 // (spare buffers keep a bounded capacity: one ideal of a large pass can make
