@@ -127,7 +127,7 @@ pub type LatencyPlan = Vec<Option<(usize, usize)>>;
 /// vertices combines them, pruned by the block bound (see `series`). Where it does not
 /// apply or runs out of budget, the search over the whole DAG runs with the block bound
 /// (a series DP that stopped at cut vertex b_j still proves the least, over its states at
-/// b_j, of T_j plus the block bound of the rest: Inception-v3 stopped after 5 s reports a
+/// b_j, of T_j plus the block bound of the rest: Inception-v3 stopped after 2 s reports a
 /// gap of 4.7 % where the block bound alone gives 18.5 %). The
 /// incumbent comes from a chain split and a heuristic pass of the same search (the few best
 /// labels per ideal, subgraphs grown along one topological order only), then hill climbing

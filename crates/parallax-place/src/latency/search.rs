@@ -610,7 +610,7 @@ impl<'a> Search<'a> {
                             // out of time inside the batch: its ideals stay open
                             stopped = Some(StopReason::TimeLimit);
                             stop_at = i;
-                            lost_lb = lost;
+                            lost_lb = lost_lb.min(lost);
                             break;
                         }
                         for (o, slot) in prefetched.iter().enumerate() {
