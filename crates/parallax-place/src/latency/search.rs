@@ -8,8 +8,8 @@ use super::LatencyPlan;
 use crate::contract::Contraction;
 use crate::ideals::Ideals;
 use crate::incr::CommTracker;
-use crate::limits::Limits;
 use crate::limits::StopReason;
+use crate::limits::{Deadline, Limits};
 use crate::model::Instance;
 use rayon::prelude::*;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -91,6 +91,20 @@ struct Candidate {
     parent: (u32, u32),
     mv: Move,
     with_entry: bool,
+}
+
+impl Candidate {
+    /// The fields dominance compares, its times and open accelerators read from the
+    /// buffers they were made into.
+    fn key<'a>(&self, times: &'a [f64], open: &'a [(f64, f64, u32)]) -> Key<'a> {
+        Key {
+            times: &times[self.times.0..self.times.1],
+            open: &open[self.open.0..self.open.1],
+            closed: self.closed,
+            makespan: self.makespan,
+            cmem: self.cmem,
+        }
+    }
 }
 
 /// How many ideals of a level expand ahead of the insertions, in parallel (see
@@ -397,13 +411,7 @@ impl<'a> Search<'a> {
         let Some(c) = pending.last() else {
             return;
         };
-        let key = Key {
-            times: &cand_times[c.times.0..c.times.1],
-            open: &cand_open[c.open.0..c.open.1],
-            closed: c.closed,
-            makespan: c.makespan,
-            cmem: c.cmem,
-        };
+        let key = c.key(cand_times, cand_open);
         if !self.entry_fits(key, c.lb, c.j, cache, self.inst.devices.accelerators) {
             cand_times.truncate(c.times.0);
             cand_open.truncate(c.open.0);
@@ -457,7 +465,6 @@ impl<'a> Search<'a> {
         started: Instant,
     ) -> RunOut {
         let inst = self.inst;
-        let k_limit = inst.devices.accelerators;
         let k = inst.devices.accelerators;
         let ni = self.ideals.len();
         let full = self.ideals.full();
@@ -483,7 +490,7 @@ impl<'a> Search<'a> {
             dead: false,
             with_entry: false,
         });
-        live[0].push(Live::of(0, labels[0][0].key(), k_limit));
+        live[0].push(Live::of(0, labels[0][0].key(), k));
         let mut stopped: Option<StopReason> = None;
         let mut stop_at = ni;
         let mut lost_lb = f64::INFINITY;
@@ -514,6 +521,7 @@ impl<'a> Search<'a> {
         // the most candidates per label a wave of expansions has made in this pass
         // (`None` before the first)
         let mut per_label: Option<f64> = None;
+        let deadline = limits.deadline(started);
         for i in 0..ni {
             if i < done_until {
                 continue;
@@ -525,7 +533,7 @@ impl<'a> Search<'a> {
             if i == full {
                 break;
             }
-            if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
+            if deadline.passed() {
                 stopped = Some(StopReason::TimeLimit);
                 stop_at = i;
                 break;
@@ -545,11 +553,7 @@ impl<'a> Search<'a> {
                 let wave = 2 * pool.len();
                 let mut end = i;
                 let mut held = 0;
-                while last - i >= 2
-                    && end < last
-                    && held < AHEAD_CANDIDATES
-                    && !limits.time_limit.is_some_and(|d| started.elapsed() >= d)
-                {
+                while last - i >= 2 && end < last && held < AHEAD_CANDIDATES && !deadline.passed() {
                     // a few ideals per thread, and as many more as the candidates per label
                     // seen so far in the pass leave room for
                     let from = end;
@@ -603,7 +607,7 @@ impl<'a> Search<'a> {
                             &mut buckets,
                             &mut labels,
                             &mut live,
-                            limits.time_limit.map(|d| started + d),
+                            deadline,
                         );
                         made += count;
                         if lost < f64::INFINITY {
@@ -657,13 +661,7 @@ impl<'a> Search<'a> {
             let mut rest = pending.drain(..);
             for c in rest.by_ref() {
                 let j = c.j;
-                let key = Key {
-                    times: &cand_times[c.times.0..c.times.1],
-                    open: &cand_open[c.open.0..c.open.1],
-                    closed: c.closed,
-                    makespan: c.makespan,
-                    cmem: c.cmem,
-                };
+                let key = c.key(cand_times, cand_open);
                 self.created += 1;
                 made += 1;
                 if max_labels.is_some_and(|m| made > m) {
@@ -744,7 +742,7 @@ impl<'a> Search<'a> {
         buckets: &mut Buckets,
         labels: &mut [Vec<Label>],
         live: &mut [Vec<Live>],
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> (u64, f64) {
         // bucket the candidates by target ideal, stably (a counting sort)
         let Buckets {
@@ -807,19 +805,11 @@ impl<'a> Search<'a> {
                         continue;
                     };
                     let c = &exp.pending[x as usize];
-                    if lost < f64::INFINITY
-                        || (n % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d))
-                    {
+                    if lost < f64::INFINITY || (n % 256 == 255 && deadline.passed()) {
                         lost = lost.min(c.lb);
                         continue;
                     }
-                    let key = Key {
-                        times: &exp.cand_times[c.times.0..c.times.1],
-                        open: &exp.cand_open[c.open.0..c.open.1],
-                        closed: c.closed,
-                        makespan: c.makespan,
-                        cmem: c.cmem,
-                    };
+                    let key = c.key(&exp.cand_times, &exp.cand_open);
                     made += 1;
                     this.insert(c, key, lj, lv);
                 }
@@ -912,7 +902,6 @@ impl<'a> Search<'a> {
         out: &mut Expansion,
     ) {
         let inst = self.inst;
-        let k_limit = inst.devices.accelerators;
         let q = self.q;
         let k = inst.devices.accelerators;
         let l = inst.devices.cpus;
@@ -1053,7 +1042,7 @@ impl<'a> Search<'a> {
                 .iter()
                 .map(|&x| {
                     let x = &labs[x as usize];
-                    if (x.closed as usize + x.open.len()) < k_limit {
+                    if (x.closed as usize + x.open.len()) < k {
                         0.0
                     } else {
                         x.open.iter().map(|o| o.1).fold(f64::INFINITY, f64::min)
@@ -1303,7 +1292,7 @@ impl<'a> Search<'a> {
                         continue;
                     }
                     options.clear();
-                    if (lab.closed as usize + lab.open.len()) < k_limit && size <= mem_cap {
+                    if (lab.closed as usize + lab.open.len()) < k && size <= mem_cap {
                         options.push((Move::NewAcc, ready));
                     }
                     let mut prev: Option<(f64, f64, u32)> = None;
