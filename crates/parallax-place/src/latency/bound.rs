@@ -316,6 +316,15 @@ impl PathBound {
         stay.min(c + self.hc[v]).min(2.0 * c + self.ha0[v])
     }
 
+    /// The most [`PathBound::beyond`] can be for the edge to v, whatever the subgraph's
+    /// memory: it never exceeds the two ways the edge can leave the subgraph, which do not
+    /// depend on the memory (the same expressions, so the inequality holds in floating
+    /// point too).
+    #[inline]
+    pub(super) fn beyond_cap(&self, v: usize, c: f64) -> f64 {
+        (c + self.hc[v]).min(2.0 * c + self.ha0[v])
+    }
+
     /// Bound from a node v that receives an input from an already placed node with output
     /// cost `c`.
     #[inline]
@@ -327,5 +336,42 @@ impl PathBound {
     #[inline]
     pub(super) fn source(&self, v: usize) -> f64 {
         self.hc[v].min(self.ha0[v])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::heuristics::node_topo;
+    use crate::model::{load_graph, Instance};
+
+    /// `beyond_cap` bounds `beyond` at every memory bucket, for every edge of a shipped
+    /// instance (GNMT, its memory tight enough that the buckets matter), and is reached at
+    /// some edges: the latency search skips its pass over a subgraph's edges on it.
+    #[test]
+    fn beyond_cap_bounds_every_bucket() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/latency/layer_gnmt_inference.json");
+        let mut inst = Instance::new(&load_graph(&path).unwrap()).unwrap();
+        inst.devices.accelerator_memory = inst.total_size() / 3.0;
+        let pb = PathBound::new(&inst, &node_topo(&inst));
+        let (mut edges, mut reached, mut below) = (0, 0, 0);
+        for z in 0..inst.len() {
+            let c = inst.out_cost[z];
+            for &v in &inst.succ[z] {
+                let cap = pb.beyond_cap(v, c);
+                for b in 0..BUCKETS + 2 {
+                    let x = pb.beyond(v, c, b);
+                    assert!(x <= cap, "edge {z}->{v} bucket {b}: {x} > {cap}");
+                    reached += usize::from(x == cap);
+                    below += usize::from(x < cap);
+                }
+                edges += 1;
+            }
+        }
+        assert!(
+            edges > 0 && reached > 0 && below > 0,
+            "{edges} {reached} {below}"
+        );
     }
 }

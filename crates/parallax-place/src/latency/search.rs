@@ -119,7 +119,9 @@ const AHEAD_CANDIDATES: usize = 1 << 18;
 /// in D, CPU finish times, the super-ideals visited (stamped with `visit`), and per
 /// subgraph D: its inputs its last group added, the edges into D from each frontier node of
 /// I, D's input transfers and each alive label's ready time by DFS depth, the frontier
-/// nodes of J outside D (position in I's frontier, bound after), and the options.
+/// nodes of J outside D (position in I's frontier, bound after), the options, and the
+/// alive labels' fresh accelerators and frontier times packed in a row each (read for
+/// every subgraph, so from one buffer rather than each label's own).
 struct Scratch {
     in_i: Vec<bool>,
     pos: Vec<u32>,
@@ -135,6 +137,8 @@ struct Scratch {
     kept: Vec<(u32, f64)>,
     kept_blk: Vec<(u32, f64)>,
     options: Vec<(Move, f64)>,
+    fresh_of: Vec<u32>,
+    tmat: Vec<f64>,
 }
 
 impl Scratch {
@@ -155,6 +159,8 @@ impl Scratch {
             kept: Vec::new(),
             kept_blk: Vec::new(),
             options: Vec::new(),
+            fresh_of: Vec::new(),
+            tmat: Vec::new(),
         }
     }
 }
@@ -206,6 +212,10 @@ pub(super) struct Search<'a> {
     pub(super) gmembers: Vec<Vec<usize>>,
     pub(super) host: Vec<Option<Host>>,
     pub(super) bound: PathBound,
+    /// Per group: the most [`PathBound::beyond`] can be on an edge out of one of its
+    /// members ([`PathBound::beyond_cap`] over all their edges), so that `expand` skips the
+    /// pass over a subgraph's edges when even these caps cannot cut it.
+    beyond_cap: Vec<f64>,
     /// The block bound (q = 1), when it applies.
     pub(super) blocks: Option<Blocks>,
     /// Exit mode (q = 1, a block of the series decomposition, see `series`): the subgraph
@@ -256,6 +266,17 @@ impl<'a> Search<'a> {
         for m in &mut gmembers {
             m.sort_by_key(|&u| rank[u]);
         }
+        let beyond_cap = con
+            .groups
+            .iter()
+            .map(|members| {
+                members
+                    .iter()
+                    .flat_map(|&z| inst.succ[z].iter().map(move |&v| (z, v)))
+                    .map(|(z, v)| bound.beyond_cap(v, inst.out_cost[z]))
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
         Search {
             inst,
             q,
@@ -264,6 +285,7 @@ impl<'a> Search<'a> {
             gmembers,
             host,
             bound,
+            beyond_cap,
             blocks: None,
             exits: false,
             exit_tail: Vec::new(),
@@ -936,6 +958,8 @@ impl<'a> Search<'a> {
             kept,
             kept_blk,
             options,
+            fresh_of,
+            tmat,
         } = s;
         // cut labels that can no longer beat the incumbent, and apply the beam
         alive.clear();
@@ -967,6 +991,15 @@ impl<'a> Search<'a> {
         let fi = self.frontier(i, cache);
         for (p, &u) in fi.nodes.iter().enumerate() {
             pos[u as usize] = p as u32;
+        }
+        // the alive labels' fresh accelerators and frontier times, packed in their order
+        let nf = fi.nodes.len();
+        fresh_of.clear();
+        tmat.clear();
+        for &li in alive.iter() {
+            let lab = &labs[li as usize];
+            fresh_of.push(lab.fresh(k) as u32);
+            tmat.extend_from_slice(&lab.times);
         }
         for g in 0..self.con.len() {
             if self.ideals.contains(i, g) {
@@ -1063,6 +1096,8 @@ impl<'a> Search<'a> {
             let mut dstack: Vec<usize> = Vec::new();
             // p_acc of D inside block p (see `Frontier::dfs_tail`), by depth
             let mut blkacc: Vec<f64> = Vec::new();
+            // the most the path bound past D's edges can be, by depth (`beyond_cap`)
+            let mut capmax: Vec<f64> = Vec::new();
             *visit = visit.wrapping_add(1);
             if *visit == 0 {
                 stamp.fill(0);
@@ -1076,6 +1111,7 @@ impl<'a> Search<'a> {
                         if fr.2 != u32::MAX {
                             dstack.pop();
                             blkacc.pop();
+                            capmax.pop();
                             incomms.pop();
                             readies.truncate(readies.len() - alive.len());
                             let members = &self.con.groups[fr.2 as usize];
@@ -1138,6 +1174,13 @@ impl<'a> Search<'a> {
                         .sum()
                 };
                 blkacc.push(blkacc.last().copied().unwrap_or(0.0) + in_blk);
+                capmax.push(
+                    capmax
+                        .last()
+                        .copied()
+                        .unwrap_or(f64::NEG_INFINITY)
+                        .max(self.beyond_cap[gi]),
+                );
                 *pairs += 1;
                 // inputs of D (frontier nodes of I with a successor in D), kept along the
                 // DFS: the group's members add theirs, with their transfers
@@ -1166,10 +1209,9 @@ impl<'a> Search<'a> {
                     readies.extend_from_within(r0 - alive.len()..r0);
                 }
                 if !new_inputs.is_empty() {
-                    for (r, &li) in readies[r0..].iter_mut().zip(alive.iter()) {
-                        let lab = &labs[li as usize];
+                    for (r, times) in readies[r0..].iter_mut().zip(tmat.chunks_exact(nf.max(1))) {
                         for &p in new_inputs.iter() {
-                            *r = r.max(lab.times[p]);
+                            *r = r.max(times[p]);
                         }
                     }
                 }
@@ -1179,13 +1221,11 @@ impl<'a> Search<'a> {
                 let blk_cut = if fi.dfs_tail.is_empty() || !ub.is_finite() {
                     false
                 } else {
-                    let least = alive
+                    let least = fresh_of
                         .iter()
                         .zip(ready_of)
-                        .map(|(&li, &r)| {
-                            let lab = &labs[li as usize];
-                            let fresh = lab.fresh(k);
-                            r + fi.dfs_tail[fresh.min(fi.dfs_tail.len() - 1)]
+                        .map(|(&fresh, &r)| {
+                            r + fi.dfs_tail[(fresh as usize).min(fi.dfs_tail.len() - 1)]
                         })
                         .fold(f64::INFINITY, f64::min);
                     least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
@@ -1195,25 +1235,29 @@ impl<'a> Search<'a> {
                 let cut = blk_cut
                     || (ub.is_finite() && {
                         let floor = min_ready + p_acc + incomm;
-                        let b = self.bound.bucket(size);
-                        let mut beyond = 0.0f64;
-                        'edges: for &g2 in &dstack {
-                            if floor >= tol(ub) {
-                                break;
-                            }
-                            for &z in &self.con.groups[g2] {
-                                let c = inst.out_cost[z];
-                                for &v in &inst.succ[z] {
-                                    if !in_d[v] {
-                                        beyond = beyond.max(self.bound.beyond(v, c, b));
-                                        if floor + beyond >= tol(ub) {
-                                            break 'edges;
+                        // (it cannot cut when even the caps of D's edges do not)
+                        let reach = capmax.last().copied().unwrap_or(f64::NEG_INFINITY);
+                        floor + reach.max(0.0) >= tol(ub) && {
+                            let b = self.bound.bucket(size);
+                            let mut beyond = 0.0f64;
+                            'edges: for &g2 in &dstack {
+                                if floor >= tol(ub) {
+                                    break;
+                                }
+                                for &z in &self.con.groups[g2] {
+                                    let c = inst.out_cost[z];
+                                    for &v in &inst.succ[z] {
+                                        if !in_d[v] {
+                                            beyond = beyond.max(self.bound.beyond(v, c, b));
+                                            if floor + beyond >= tol(ub) {
+                                                break 'edges;
+                                            }
                                         }
                                     }
                                 }
                             }
+                            floor + beyond >= tol(ub)
                         }
-                        floor + beyond >= tol(ub)
                     });
                 if cut {
                     if let Some(t) = stack.last_mut() {
@@ -1258,7 +1302,7 @@ impl<'a> Search<'a> {
                     // every option starts at `ready` or later; the block bound's tail
                     // is read at the accelerators left after a fresh one (q = 1)
                     let earliest = ready_of[ai] + dur;
-                    let fresh = lab.fresh(k);
+                    let fresh = fresh_of[ai] as usize;
                     let tail_blk = if has_blk {
                         fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
                     } else {
@@ -1275,15 +1319,16 @@ impl<'a> Search<'a> {
                         continue;
                     }
                     let ready = ready_of[ai];
+                    let times = &tmat[ai * nf..(ai + 1) * nf];
                     // the part of the bound every option of this label shares, and the
                     // block bound's part before the subgraph's finish
                     let base = kept
                         .iter()
-                        .map(|&(p, a)| lab.times[p as usize] + a)
+                        .map(|&(p, a)| times[p as usize] + a)
                         .fold(lab.makespan.max(fj.sources), f64::max);
                     let base_blk = kept_blk
                         .iter()
-                        .map(|&(p, a)| lab.times[p as usize] + a)
+                        .map(|&(p, a)| times[p as usize] + a)
                         .fold(f64::NEG_INFINITY, f64::max);
                     let early_blk = base_blk.max(earliest + d_blk) + tail_blk;
                     if ub.is_finite()
@@ -1326,7 +1371,7 @@ impl<'a> Search<'a> {
                             if in_d[u] {
                                 fin
                             } else {
-                                lab.times[pos[u] as usize]
+                                times[pos[u] as usize]
                             }
                         }));
                         // the open accelerators after the move: the label's, with the
