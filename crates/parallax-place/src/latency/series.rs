@@ -55,7 +55,10 @@
 //! 0.3–0.6 s); one search per carried memory took four times as long. Since each search
 //! runs a level's expansions and its insertions into distinct ideals in parallel (see
 //! `Search::run`), the series DP takes 3.5–4.7 s there, block 22's carried-in search
-//! 1.5 s (its insertions, with ~1,100 live labels per ideal, are two thirds of it).
+//! 1.5 s (its insertions, with ~1,100 live labels per ideal, are two thirds of it); and
+//! since its subgraph walk skips the path bound's edge pass where the edges' caps cannot
+//! cut and its dominance summaries split the frontier times in four classes, 1.9–2.0 s
+//! (of a 2.9–3.0 s proof) in a fast phase of the VM.
 //! The carried-in search compares the memory of c′'s subgraph only by the entry states it
 //! fits (a class of their rooms, `Search::cmem_class`), not by its exact size: 14.24M ->
 //! 13.79M labels. An exit's plan is replayed only when the exit survives the Pareto filter
