@@ -29,8 +29,10 @@
 //! read the labels' times from one packed buffer: **3.20 s [2.99, 3.47]** in a fast phase
 //! (alternating CLI runs right after: the previous build 3.31 s, this one 2.81 s mean; CPU
 //! 5.85 -> 4.84 s), and 6.46 s [5.86, 7.09] in an exceptionally slow phase an hour before,
-//! when the previous build took 7.1 s in the CLI (this one 5.7 s). BERT-24, GNMT and
-//! ResNet-50 take ≤ 0.01 s.
+//! when the previous build took 7.1 s in the CLI (this one 5.7 s). With the block bound's
+//! local beams narrowed to 2 labels per ideal: 3.99 s [3.73, 4.27] in a middling phase
+//! (alternating CLI runs then: the morning's build 4.78 s, this one 3.73 s mean). BERT-24,
+//! GNMT and ResNet-50 take ≤ 0.01 s.
 //! Peak memory: run `examples/place_file.rs` under `/usr/bin/time -v` (see the README).
 //!
 //! Figures (release, the shared 2-core VM, 2026-12-04, load average 13–14 from other jobs,
