@@ -522,10 +522,10 @@ const BLOCK_GATE: u64 = 250_000;
 
 /// Labels kept per ideal by the heuristic pass of the block bound's local solves. Their
 /// exact passes (10k labels) decide the bound; the beam only gives them an incumbent. On
-/// Inception-v3's 180 local solves widths 8 and 2 give the same bound (the series DP makes
-/// the same 7.20M labels, the same schedule) while the beams make 982k and 658k labels:
-/// 3–7 % less CPU for the whole proof in alternating runs (2026-12-06). Width 1 weakens
-/// the incumbents and costs more than it saves.
+/// Inception-v3's 180 local solves widths 8 and 2 leave the series DP as it was (the same
+/// 7.20M labels and schedule) while the beams make 982k and 658k labels: 3–9 % less CPU
+/// for the whole proof in alternating runs (2026-12-06). Width 1 weakens the incumbents
+/// and costs more than it saves.
 const BEAM: usize = 2;
 
 /// Labels kept per ideal by the heuristic pass over a whole instance. Hill climbing takes
