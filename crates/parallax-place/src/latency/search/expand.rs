@@ -3,7 +3,7 @@
 //! makes.
 
 use super::Frontier;
-use super::{Candidate, Search};
+use super::{by_fresh, Candidate, Search};
 use crate::incr::CommTracker;
 use crate::latency::label::{Label, Move};
 use crate::model::Instance;
@@ -403,9 +403,7 @@ impl Search<'_> {
                     let least = fresh_of
                         .iter()
                         .zip(ready_of)
-                        .map(|(&fresh, &r)| {
-                            r + fi.dfs_tail[(fresh as usize).min(fi.dfs_tail.len() - 1)]
-                        })
+                        .map(|(&fresh, &r)| r + by_fresh(&fi.dfs_tail, fresh as usize))
                         .fold(f64::INFINITY, f64::min);
                     least + blkacc.last().copied().unwrap_or(0.0) + incomm >= tol(ub)
                 };
@@ -414,29 +412,8 @@ impl Search<'_> {
                 let cut = blk_cut
                     || (ub.is_finite() && {
                         let floor = min_ready + p_acc + incomm;
-                        // (it cannot cut when even the caps of D's edges do not)
                         let reach = capmax.last().copied().unwrap_or(f64::NEG_INFINITY);
-                        floor + reach.max(0.0) >= tol(ub) && {
-                            let b = self.bound.bucket(size);
-                            let mut beyond = 0.0f64;
-                            'edges: for &g2 in &dstack {
-                                if floor >= tol(ub) {
-                                    break;
-                                }
-                                for &z in &self.con.groups[g2] {
-                                    let c = inst.out_cost[z];
-                                    for &v in &inst.succ[z] {
-                                        if !in_d[v] {
-                                            beyond = beyond.max(self.bound.beyond(v, c, b));
-                                            if floor + beyond >= tol(ub) {
-                                                break 'edges;
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            floor + beyond >= tol(ub)
-                        }
+                        self.path_cuts(&dstack, in_d, floor, reach, size, tol(ub))
                     });
                 if cut {
                     if let Some(t) = stack.last_mut() {
@@ -483,7 +460,7 @@ impl Search<'_> {
                     let earliest = ready_of[ai] + dur;
                     let fresh = fresh_of[ai] as usize;
                     let tail_blk = if has_blk {
-                        fj.tail[fresh.saturating_sub(1).min(fj.tail.len() - 1)]
+                        by_fresh(&fj.tail, fresh.saturating_sub(1))
                     } else {
                         f64::NEG_INFINITY
                     };
@@ -536,7 +513,7 @@ impl Search<'_> {
                                 Move::NewAcc => fresh.saturating_sub(1),
                                 _ => fresh,
                             };
-                            let tail = fj.tail[left.min(fj.tail.len() - 1)];
+                            let tail = by_fresh(&fj.tail, left);
                             lbv.max(base_blk.max(fin + d_blk) + tail)
                         } else {
                             lbv
@@ -610,5 +587,44 @@ impl Search<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the path bound past the outputs of subgraph D (its groups `dstack`, its
+    /// nodes marked in `in_d`, `size` its memory) cuts D and every superset: D finishes no
+    /// earlier than `floor`, and the pass over D's edges stops as soon as `floor` plus what
+    /// follows an edge reaches `limit`. `reach`, the most any of D's edges can add
+    /// (`PathBound::beyond_cap`), skips the pass when even it cannot reach `limit`.
+    fn path_cuts(
+        &self,
+        dstack: &[usize],
+        in_d: &[bool],
+        floor: f64,
+        reach: f64,
+        size: f64,
+        limit: f64,
+    ) -> bool {
+        if floor + reach.max(0.0) < limit {
+            return false;
+        }
+        let inst = self.inst;
+        let b = self.bound.bucket(size);
+        let mut beyond = 0.0f64;
+        for &g in dstack {
+            if floor >= limit {
+                break;
+            }
+            for &z in &self.con.groups[g] {
+                let c = inst.out_cost[z];
+                for &v in &inst.succ[z] {
+                    if !in_d[v] {
+                        beyond = beyond.max(self.bound.beyond(v, c, b));
+                        if floor + beyond >= limit {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        floor + beyond >= limit
     }
 }

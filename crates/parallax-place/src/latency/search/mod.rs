@@ -44,14 +44,25 @@ impl Frontier {
         if self.tail.is_empty() {
             return f64::NEG_INFINITY;
         }
-        let t = self
-            .blk
+        self.block_core(time) + by_fresh(&self.tail, fresh)
+    }
+
+    /// The block bound's part before its tail: the latest frontier time plus the local
+    /// bound after it (`−∞` with no frontier).
+    #[inline]
+    fn block_core(&self, time: impl Fn(usize) -> f64) -> f64 {
+        self.blk
             .iter()
             .enumerate()
             .map(|(p, a)| time(p) + a)
-            .fold(f64::NEG_INFINITY, f64::max);
-        t + self.tail[fresh.min(self.tail.len() - 1)]
+            .fold(f64::NEG_INFINITY, f64::max)
     }
+}
+
+/// A table by accelerators not yet used, read at `fresh` (its last entry holds for more).
+#[inline]
+pub(super) fn by_fresh(table: &[f64], fresh: usize) -> f64 {
+    table[fresh.min(table.len() - 1)]
 }
 
 /// What one pass of the label search returns.
@@ -196,11 +207,13 @@ impl<'a> Search<'a> {
             .groups
             .iter()
             .map(|members| {
-                members
-                    .iter()
-                    .flat_map(|&z| inst.succ[z].iter().map(move |&v| (z, v)))
-                    .map(|(z, v)| bound.beyond_cap(v, inst.out_cost[z]))
-                    .fold(f64::NEG_INFINITY, f64::max)
+                let mut most = f64::NEG_INFINITY;
+                for &z in members {
+                    for &v in &inst.succ[z] {
+                        most = most.max(bound.beyond_cap(v, inst.out_cost[z]));
+                    }
+                }
+                most
             })
             .collect();
         Search {
@@ -321,11 +334,7 @@ impl<'a> Search<'a> {
         let core = if fj.tail.is_empty() {
             f64::NEG_INFINITY
         } else {
-            fj.blk
-                .iter()
-                .zip(lab.times)
-                .map(|(a, t)| t + a)
-                .fold(f64::NEG_INFINITY, f64::max)
+            fj.block_core(|p| lab.times[p])
         };
         let ub = self.entry_ub * (1.0 - 1e-12) - 1e-12;
         self.entry_states.iter().any(|&(room, t, more)| {
@@ -335,7 +344,7 @@ impl<'a> Search<'a> {
             let tail = if fj.tail.is_empty() {
                 f64::NEG_INFINITY
             } else {
-                core + fj.tail[(fresh - more).min(fj.tail.len() - 1)]
+                core + by_fresh(&fj.tail, fresh - more)
             };
             t + lb.max(tail) < ub
         })
