@@ -30,6 +30,12 @@ pub struct ValidateArgs {
     /// With load points: also print one line per row.
     #[arg(long)]
     rows: bool,
+    /// With load points: the benchmark drew its prompts from N distinct prompts (aiperf's
+    /// `--num-dataset-entries`; 100 when that flag was not given), so engines that cache
+    /// prefixes by default (vLLM V1, SGLang; not TensorRT-LLM as aiconfigurator deploys it)
+    /// reuse a repeated prompt's KV blocks. Default: every request its own prompt.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    prompt_pool: Option<u32>,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
@@ -108,6 +114,13 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         .unwrap_or("");
     if parallax::loadpoints::is_load_point_header(header) {
         return load_points(&args, &path, &text, choice);
+    }
+    if args.prompt_pool.is_some() {
+        return Err(CliError::input(format!(
+            "--prompt-pool applies to closed-loop load points (aiconfigurator's silicon CSV), \
+             not to {}: its header `{header}` is not a load-point header",
+            path.display()
+        )));
     }
     let declared = declared_engine(&path.display().to_string(), &text)?;
     let engine = match args.engine.as_deref() {
@@ -226,6 +239,7 @@ fn load_points(
         &points,
         &LoadPointOptions {
             cost_model: choice,
+            prompt_pool: args.prompt_pool,
             ..LoadPointOptions::default()
         },
     );
@@ -322,8 +336,14 @@ fn load_points(
             ]
         })
         .collect();
+    let prompts = report
+        .prompt_pool
+        .map_or("every request its own prompt".to_string(), |k| {
+            format!("prompts from a pool of {k} (cached by vLLM and SGLang)")
+        });
     outln!(
-        "{} load points from {} ({} predicted, {} skipped), cost model {}; median |error| of the means:",
+        "{} load points from {} ({} predicted, {} skipped), cost model {}, {prompts}; median \
+         |error| of the means:",
         report.rows.len(),
         file,
         report.rows.iter().filter(|r| r.skipped.is_none()).count(),

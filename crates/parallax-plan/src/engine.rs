@@ -63,6 +63,16 @@ impl EngineKind {
             EngineKind::Trtllm => "trtllm",
         }
     }
+
+    /// Whether the engine reuses the KV blocks of a repeated prompt prefix with its shipped
+    /// defaults: vLLM V1 (`enable_prefix_caching` on by default since the V1 engine), SGLang
+    /// (its radix cache, on unless `--disable-radix-cache`) and TensorRT-LLM (`KvCacheConfig`
+    /// `enable_block_reuse`, default true) do; vLLM V0 (0.6.x, `enable_prefix_caching` off by
+    /// default) does not. `simulate` and `search` still cache only with `--prefix-caching`; a
+    /// load point's benchmark uses this (see `parallax::loadpoints`).
+    pub fn caches_prefixes_by_default(self) -> bool {
+        !matches!(self, EngineKind::VllmV0)
+    }
 }
 
 impl fmt::Display for EngineKind {

@@ -4,6 +4,7 @@
 //! cargo run --release -p parallax --example fit_engines            # errors with the presets
 //! cargo run --release -p parallax --example fit_engines -- --grid  # grid search per engine
 //! cargo run --release -p parallax --example fit_engines -- --stagger-rows  # per row, by stagger
+//! cargo run --release -p parallax --example fit_engines -- --prompt-pool 100  # aiperf's pool
 //! ```
 //!
 //! Data: `crates/parallax/data/serving/aiconfigurator/silicon_train.csv` (the development
@@ -21,10 +22,22 @@ fn main() {
     let grid = std::env::args().any(|a| a == "--grid" || a == "--grid-all");
     let points = parse_load_points("silicon_train.csv", DATA).expect("development data parses");
     // `--bare`: every row on the bare simulator (no engine model), the state before engines.
+    // `--prompt-pool N`: the benchmark's prompts from a pool of N (see `LoadPointOptions`).
+    let args: Vec<String> = std::env::args().collect();
+    let prompt_pool = args.iter().position(|a| a == "--prompt-pool").map(|i| {
+        match args.get(i + 1).and_then(|v| v.parse::<u32>().ok()) {
+            Some(n) if n > 0 => n,
+            _ => {
+                eprintln!("fit_engines: --prompt-pool expects a number of prompts ≥ 1");
+                std::process::exit(2);
+            }
+        }
+    });
     let opts = LoadPointOptions {
         engine: std::env::args()
             .any(|a| a == "--bare")
             .then(parallax::EngineModel::none),
+        prompt_pool,
         ..Default::default()
     };
     let base = validate_load_points("silicon_train.csv", &points, &opts);
@@ -76,7 +89,6 @@ fn main() {
             r.skipped.as_deref().unwrap_or("")
         );
     }
-    let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--rows") {
         let (e, sys) = (&args[i + 1], &args[i + 2]);
         for r in base

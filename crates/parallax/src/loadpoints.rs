@@ -9,15 +9,19 @@
 //! # The simulated benchmark
 //! The benchmark protocol is not recorded in the file; Parallax simulates the one of
 //! aiconfigurator's own harness (its eval runner: `aiperf profile --concurrency c
-//! --request-count 10c --warmup-request-count 2c --streaming`, fixed lengths, `ignore_eos`).
+//! --request-count 10c --warmup-request-count 2c --num-dataset-entries 12c --streaming`,
+//! fixed lengths, `ignore_eos`: every request its own prompt).
 //! AIPerf waits for every warm-up response before its profiling phase starts; that phase
 //! sends `c` requests at once and then one whenever a response completes, until `10c` were
 //! sent ([`parallax_sim::SimConfig::max_concurrency`]), and the means are over those `10c`:
-//! the first wave and the final drain included. The warm-up leaves nothing behind that the
-//! simulated engine would keep (no prefix cache here), so only the profiling phase is
-//! simulated. (The harness's later benchmark templates send `50c`, then `20c`, requests; the
+//! the first wave and the final drain included. With distinct prompts the warm-up leaves
+//! nothing behind that the engine would reuse, so only the profiling phase is simulated.
+//! (The harness's later benchmark templates send `50c`, then `20c`, requests; the
 //! development rows fit `10c` best: median TTFT error 23.1 % against 30.6 % at `20c` and
-//! 38.1 % at `50c`.)
+//! 38.1 % at `50c`.) A benchmark that drew its prompts from a smaller pool, as aiperf does
+//! without `--num-dataset-entries` ([`AIPERF_DATASET_ENTRIES`]), is simulated with
+//! [`LoadPointOptions::prompt_pool`]: then the warm-up runs too, since the prompts it leaves
+//! cached are hit later by engines that cache prefixes ([`benchmark_prefix_caching`]).
 //! A worker spans `tp × pp × attention_dp` GPUs; its `batch_size` (the configured maximum of
 //! running requests per attention-DP rank) times `attention_dp` becomes the engine's
 //! `max_num_seqs`, and a concurrency above that means `⌈concurrency / (batch_size ×
@@ -34,7 +38,8 @@ use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
 use parallax_ir::{KvCacheDtype, Model};
 use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions, Plan};
-use parallax_sim::workload::{Request, Workload};
+use parallax_sim::workload::{Prefix, Request, Workload};
+use parallax_sim::RequestRecord;
 use parallax_sim::{SimConfig, Simulator};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -492,6 +497,9 @@ pub struct LoadPointReport {
     pub file: String,
     /// Cost model used.
     pub cost_model: String,
+    /// The benchmark's prompt pool as assumed ([`LoadPointOptions::prompt_pool`]; `None`:
+    /// every request its own prompt).
+    pub prompt_pool: Option<u32>,
     /// One comparison per row, in file order.
     pub rows: Vec<LoadPointComparison>,
     /// Per (engine, system), in that order.
@@ -530,7 +538,18 @@ pub struct LoadPointOptions {
     /// Replace every engine's schedule-ahead setting (for studying it); `None` keeps the
     /// presets'.
     pub schedule_ahead: Option<bool>,
+    /// The benchmark drew its prompts from a pool of this many distinct prompts (aiperf's
+    /// dataset entries; [`AIPERF_DATASET_ENTRIES`] when its `--num-dataset-entries` was not
+    /// given), so engines that cache prefixes reuse a repeated prompt's KV blocks (see
+    /// [`closed_loop`]). `None` (default): every request its own prompt, as the development
+    /// rows' harness sent them.
+    pub prompt_pool: Option<u32>,
 }
+
+/// Distinct prompts aiperf generates for a synthetic benchmark when `--num-dataset-entries`
+/// is not given (its documented default), reused in shuffled order (`shuffle` sampling:
+/// without replacement, re-shuffled once exhausted).
+pub const AIPERF_DATASET_ENTRIES: u32 = 100;
 
 impl Default for LoadPointOptions {
     fn default() -> Self {
@@ -541,6 +560,7 @@ impl Default for LoadPointOptions {
             engine: None,
             frontend_latency_s: None,
             schedule_ahead: None,
+            prompt_pool: None,
         }
     }
 }
@@ -597,12 +617,24 @@ pub fn predict_load_point(
         ..engine.lower_options(&LowerOptions::default())
     };
     let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
+    // a prompt pool matters only where the deployed engine reuses cached prefixes
+    let pool = opts.prompt_pool.filter(|_| benchmark_prefix_caching(p));
     let config = SimConfig {
         max_concurrency: Some(concurrency),
+        prefix_caching: pool.is_some(),
         ..engine.sim_config(&SimConfig::default())
     };
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
-    closed_loop(&sim, p, concurrency, opts.stagger)
+    closed_loop(&sim, p, concurrency, opts.stagger, pool)
+}
+
+/// Whether a load point's engine, as aiconfigurator deployed it, reused the KV blocks of a
+/// repeated prompt: vLLM V1 and SGLang by their defaults
+/// ([`EngineKind::caches_prefixes_by_default`]; the generator passes
+/// `--no-enable-prefix-caching` / `--disable-radix-cache` only when asked to), TensorRT-LLM
+/// not (every TensorRT-LLM template of the generator writes `enable_block_reuse: false`).
+pub(crate) fn benchmark_prefix_caching(p: &LoadPoint) -> bool {
+    p.engine != EngineKind::Trtllm && p.engine.caches_prefixes_by_default()
 }
 
 /// The plan of an aggregated load point's deployment, aiconfigurator's parallel mapping:
@@ -831,14 +863,24 @@ pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
 /// setting, see [`CLIENT_STAGGER`]) that run only measures the mean request lifetime, and a
 /// second run starts the clients spread over `stagger ×` that lifetime. Returns the measured
 /// requests' mean TTFT and TPOT, ms.
+///
+/// With a prompt `pool` (`sim` caching prefixes) the warm-up matters too, since it leaves
+/// cached prompts behind: [`pooled_loop`].
 pub(crate) fn closed_loop(
     sim: &Simulator,
     p: &LoadPoint,
     concurrency: u32,
     stagger: f64,
+    pool: Option<u32>,
 ) -> std::result::Result<(f64, f64), String> {
     let c = concurrency as usize;
     let n = MEASURED_PER_CLIENT * c;
+    if let Some(pool) = pool {
+        if stagger != 0.0 {
+            return Err("a prompt pool with staggered clients is not modelled".into());
+        }
+        return pooled_loop(sim, p, c, n, pool);
+    }
     let workload = |e2e: f64| -> std::result::Result<Workload, String> {
         let requests: Vec<Request> = (0..n)
             .map(|i| Request {
@@ -874,7 +916,16 @@ pub(crate) fn closed_loop(
         sim.run(&workload(stagger * lifetime)?)
             .map_err(|e| e.to_string())?
     };
-    let measured = &report.requests;
+    let measured: Vec<&RequestRecord> = report.requests.iter().collect();
+    mean_ttft_tpot(p, &measured)
+}
+
+/// Mean TTFT and TPOT (ms) of the `measured` requests; an error names one that did not
+/// complete.
+fn mean_ttft_tpot(
+    p: &LoadPoint,
+    measured: &[&RequestRecord],
+) -> std::result::Result<(f64, f64), String> {
     if let Some(r) = measured.iter().find(|r| !r.completed) {
         return Err(format!(
             "request {} did not complete in the simulation ({})",
@@ -890,6 +941,80 @@ pub(crate) fn closed_loop(
         f64::NAN
     };
     Ok((ttft, tpot))
+}
+
+/// The benchmark of [`closed_loop`] when its `n` measured requests (and `2c` warm-up requests
+/// before them, aiperf's `--warmup-request-count 2c`) draw their prompts from `pool` distinct
+/// prompts, in shuffled order re-shuffled once exhausted, warm-up first (one deterministic
+/// order; aiperf's own depends on its seed), on an engine that caches prefixes: a prompt seen
+/// before hits the blocks it left cached, unless they were evicted since. The warm-up runs as
+/// its own closed loop of `c` clients; the measured requests are sent once it has drained
+/// (aiperf waits for every warm-up response), `c` at once, as without a pool.
+fn pooled_loop(
+    sim: &Simulator,
+    p: &LoadPoint,
+    c: usize,
+    n: usize,
+    pool: u32,
+) -> std::result::Result<(f64, f64), String> {
+    if pool == 0 {
+        return Err("a prompt pool of 0 prompts".into());
+    }
+    let warm = 2 * c;
+    let order = shuffled_prompts(pool, warm + n);
+    let request = |i: usize, arrival_s: f64| Request {
+        id: i as u64,
+        arrival_s,
+        prompt_tokens: p.isl,
+        output_tokens: p.osl,
+        prefix: Some(Prefix {
+            stream: u64::from(order[i]),
+            tokens: p.isl,
+        }),
+    };
+    let warm_up: Vec<Request> = (0..warm).map(|i| request(i, 0.0)).collect();
+    let workload = |requests| Workload::new(&p.id, requests).map_err(|e| e.to_string());
+    let first = sim
+        .run(&workload(warm_up.clone())?)
+        .map_err(|e| e.to_string())?;
+    let drained = first
+        .requests
+        .iter()
+        .map(|r| r.arrival_s + r.e2e_s())
+        .fold(0.0, f64::max);
+    let mut requests = warm_up;
+    requests.extend((warm..warm + n).map(|i| request(i, drained)));
+    let report = sim.run(&workload(requests)?).map_err(|e| e.to_string())?;
+    let measured: Vec<&RequestRecord> = report
+        .requests
+        .iter()
+        .filter(|r| r.id >= warm as u64)
+        .collect();
+    mean_ttft_tpot(p, &measured)
+}
+
+/// `len` prompt indices below `pool`: permutations of the pool one after another, each from a
+/// fixed-seed Fisher–Yates shuffle (splitmix64).
+fn shuffled_prompts(pool: u32, len: usize) -> Vec<u32> {
+    let mut state: u64 = 0x5EED_0FA1_0E4F_0001;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order = Vec::with_capacity(len + pool as usize);
+    while order.len() < len {
+        let start = order.len();
+        order.extend(0..pool);
+        for i in (1..pool as usize).rev() {
+            let j = (next() % (i as u64 + 1)) as usize;
+            order.swap(start + i, start + j);
+        }
+    }
+    order.truncate(len);
+    order
 }
 
 fn signed_pct(predicted: f64, measured: f64) -> f64 {
@@ -924,7 +1049,10 @@ pub fn validate_load_points(
             },
         })
         .collect();
-    summarise(file, &opts.cost_model, rows)
+    LoadPointReport {
+        prompt_pool: opts.prompt_pool,
+        ..summarise(file, &opts.cost_model, rows)
+    }
 }
 
 /// Group `rows` into a report.
@@ -967,6 +1095,7 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
         },
         file: file.to_string(),
         cost_model: cost.to_string(),
+        prompt_pool: None,
         ttft: pairs(&all, true),
         tpot: pairs(&all, false),
         by_engine,
@@ -977,8 +1106,8 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
 #[cfg(test)]
 mod tests {
     use super::{
-        aiconfigurator_token_budget, model_of_checkpoint, sglang_mixed_chunk, version_at_least,
-        LoadPoint,
+        aiconfigurator_token_budget, model_of_checkpoint, parse_load_points, predict_load_point,
+        sglang_mixed_chunk, shuffled_prompts, version_at_least, LoadPoint, LoadPointOptions,
     };
     use parallax_plan::EngineKind;
 
@@ -1113,6 +1242,59 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
                 0.0
             ]
         );
+    }
+
+    #[test]
+    fn prompt_pools_are_back_to_back_permutations() {
+        let order = shuffled_prompts(7, 30);
+        assert_eq!(order.len(), 30);
+        for chunk in order.chunks(7).filter(|c| c.len() == 7) {
+            let mut c = chunk.to_vec();
+            c.sort_unstable();
+            assert_eq!(c, (0..7).collect::<Vec<u32>>());
+        }
+        assert_ne!(order[..7], order[7..14], "each pass re-shuffles");
+        assert_eq!(order, shuffled_prompts(7, 30), "deterministic");
+        assert_eq!(shuffled_prompts(1, 3), vec![0, 0, 0]);
+    }
+
+    /// One prompt for every request: vLLM (prefix caching by default) prefills each prompt
+    /// once, in the warm-up, and the measured requests compute a token each, so their first
+    /// token comes far sooner; TensorRT-LLM as deployed (block reuse off) is unchanged.
+    #[test]
+    fn a_repeated_prompt_is_served_from_the_cache() {
+        let text = "\
+id,silicon_data_source,backend,backend_version,model_path,system,precision,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=16,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,4000,100,,16,1,1,100,10
+b,silicon_concurrency=16,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,,agg,4000,100,,16,1,1,100,10
+";
+        let pts = parse_load_points("t.csv", text).unwrap();
+        let one = LoadPointOptions {
+            prompt_pool: Some(1),
+            ..LoadPointOptions::default()
+        };
+        let fresh: Vec<_> = pts
+            .iter()
+            .map(|p| predict_load_point(p, &LoadPointOptions::default()).unwrap())
+            .collect();
+        let pooled: Vec<_> = pts
+            .iter()
+            .map(|p| predict_load_point(p, &one).unwrap())
+            .collect();
+        assert!(
+            pooled[0].0 < 0.5 * fresh[0].0 && pooled[0].1 < fresh[0].1,
+            "vllm {:?} -> {:?}",
+            fresh[0],
+            pooled[0]
+        );
+        assert_eq!(pooled[1], fresh[1], "trtllm");
+        let stagger = LoadPointOptions {
+            stagger: 0.5,
+            ..one
+        };
+        let err = predict_load_point(&pts[0], &stagger).unwrap_err();
+        assert!(err.contains("prompt pool"), "{err}");
     }
 
     #[test]

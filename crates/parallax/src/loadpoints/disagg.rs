@@ -155,5 +155,5 @@ pub(super) fn predict(
         ..engine.sim_config(&SimConfig::default())
     };
     let sim = Simulator::new(replicas, config).map_err(|e| e.to_string())?;
-    super::closed_loop(&sim, p, concurrency, opts.stagger)
+    super::closed_loop(&sim, p, concurrency, opts.stagger, None)
 }
