@@ -994,8 +994,12 @@ fn pooled_loop(
 }
 
 /// `len` prompt indices below `pool`: permutations of the pool one after another, each from a
-/// fixed-seed Fisher–Yates shuffle (splitmix64).
+/// fixed-seed Fisher–Yates shuffle (splitmix64). A pool of at least `len` prompts never
+/// repeats one, whatever the order: `0..len`.
 fn shuffled_prompts(pool: u32, len: usize) -> Vec<u32> {
+    if pool as usize >= len {
+        return (0..len as u32).collect();
+    }
     let mut state: u64 = 0x5EED_0FA1_0E4F_0001;
     let mut next = move || {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -1256,6 +1260,8 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
         assert_ne!(order[..7], order[7..14], "each pass re-shuffles");
         assert_eq!(order, shuffled_prompts(7, 30), "deterministic");
         assert_eq!(shuffled_prompts(1, 3), vec![0, 0, 0]);
+        // a pool as large as the benchmark never repeats a prompt (and allocates no more)
+        assert_eq!(shuffled_prompts(u32::MAX, 4), vec![0, 1, 2, 3]);
     }
 
     /// One prompt for every request: vLLM (prefix caching by default) prefills each prompt
