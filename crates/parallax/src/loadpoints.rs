@@ -21,7 +21,8 @@
 //! 38.1 % at `50c`.) A benchmark that drew its prompts from a smaller pool, as aiperf does
 //! without `--num-dataset-entries` ([`AIPERF_DATASET_ENTRIES`]), is simulated with
 //! [`LoadPointOptions::prompt_pool`]: then the warm-up runs too, since the prompts it leaves
-//! cached are hit later by engines that cache prefixes ([`benchmark_prefix_caching`]).
+//! cached are hit later by engines that cache prefixes (vLLM V1 and SGLang by default;
+//! TensorRT-LLM as aiconfigurator deploys it does not).
 //! A worker spans `tp × pp × attention_dp` GPUs; its `batch_size` (the configured maximum of
 //! running requests per attention-DP rank) times `attention_dp` becomes the engine's
 //! `max_num_seqs`, and a concurrency above that means `⌈concurrency / (batch_size ×
@@ -540,8 +541,8 @@ pub struct LoadPointOptions {
     pub schedule_ahead: Option<bool>,
     /// The benchmark drew its prompts from a pool of this many distinct prompts (aiperf's
     /// dataset entries; [`AIPERF_DATASET_ENTRIES`] when its `--num-dataset-entries` was not
-    /// given), so engines that cache prefixes reuse a repeated prompt's KV blocks (see
-    /// [`closed_loop`]). `None` (default): every request its own prompt, as the development
+    /// given), so engines that cache prefixes reuse a repeated prompt's KV blocks (see the
+    /// module docs). `None` (default): every request its own prompt, as the development
     /// rows' harness sent them.
     pub prompt_pool: Option<u32>,
 }
