@@ -228,20 +228,26 @@ fn falls_back_per_op_where_the_profile_lacks_data() {
     g.act_dtype = DType::Fp8;
     assert_eq!(m.gemm(&g), m.gemm(&gemm(64, 4096, 4096)));
     assert_ne!(m.gemm(&g), 1.0);
-    // fp8 KV cache: no family.
+    // fp8 KV cache: no family of its own; the bf16 family's time times the fallback's
+    // fp8/bf16 ratio (1 for this constant fallback), as for GEMMs.
     let mut s = shape(32, 8);
     s.kv_dtype = DType::Fp8;
-    assert_eq!(m.decode_attention(&s, &DecodeGroup::uniform(4, 100)), 3.0);
+    s.kv_bytes_per_token /= 2.0;
+    let d = DecodeGroup::uniform(4, 100);
     assert_eq!(
-        m.prefill_attention(
-            &s,
-            &[PrefillChunk {
-                new_tokens: 10,
-                prefix: 0
-            }]
-        ),
-        2.0
+        m.decode_attention(&s, &d),
+        m.decode_attention(&shape(32, 8), &d)
     );
+    assert_ne!(m.decode_attention(&s, &d), 3.0);
+    let chunk = [PrefillChunk {
+        new_tokens: 10,
+        prefix: 0,
+    }];
+    assert_eq!(
+        m.prefill_attention(&s, &chunk),
+        m.prefill_attention(&shape(32, 8), &chunk)
+    );
+    assert_ne!(m.prefill_attention(&s, &chunk), 2.0);
     // 16 ranks over two nodes: no inter-node curve.
     let c = Cluster::parse("2x8xH100").unwrap();
     assert_eq!(
@@ -342,4 +348,34 @@ fn quantised_gemms_scale_the_measured_bf16_time() {
     assert!(r > 0.2 && r < 0.6, "int4 weight-only/bf16 at m=8: {r}");
     let r = m.gemm(&q(small, DType::Fp8, DType::Fp8)) / m.gemm(&small);
     assert!(r > 0.45 && r < 0.8, "fp8/bf16 at m=8: {r}");
+}
+
+/// An fp8 KV cache is priced on the measured scale: the bf16 table's time of the shape times
+/// the roofline's ratio of the two caches (fp8 decode attention reads half the KV bytes), so
+/// it keeps the measured kernel's efficiency instead of the roofline's own.
+#[test]
+fn fp8_kv_attention_scales_the_measured_bf16_time() {
+    let gpu = parallax_hw::catalog::gpu("H100").unwrap();
+    let roof = Arc::new(parallax_hw::RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&embedded_h100(), roof.clone()).unwrap();
+    let wide = shape(64, 8);
+    let mut narrow = wide;
+    narrow.kv_dtype = DType::Fp8;
+    narrow.kv_bytes_per_token /= 2.0;
+    for (b, ctx) in [(1, 512), (32, 2048), (128, 4096)] {
+        let d = DecodeGroup::uniform(b, ctx);
+        let (t8, t16) = (
+            m.decode_attention(&narrow, &d),
+            m.decode_attention(&wide, &d),
+        );
+        let (f8, f16) = (
+            roof.decode_attention(&narrow, &d),
+            roof.decode_attention(&wide, &d),
+        );
+        assert!(
+            (t8 - t16 * f8 / f16).abs() <= 1e-12 * t16,
+            "{b}x{ctx}: {t8} vs {t16}"
+        );
+        assert!(t8 < t16, "{b}x{ctx}: fp8 {t8} not below bf16 {t16}");
+    }
 }

@@ -285,7 +285,7 @@ fn development_load_points_within_stated_errors() {
 /// The vLLM H200 FP8 development rows finish far more prefill work than fresh prompts need
 /// (their measured TPOT is about half the prediction with every prompt its own). Benchmarked
 /// with aiperf's default pool of 100 prompts, which vLLM V1's default prefix caching reuses,
-/// their TPOT is predicted within 20 % (14.8 % measured), TTFT much closer too; the pool
+/// their TPOT is predicted within 20 % (16.6 % measured), TTFT much closer too; the pool
 /// leaves TensorRT-LLM rows (block reuse off as deployed) exactly as they were.
 #[test]
 fn prompt_pool_explains_the_vllm_h200_rows() {

@@ -884,6 +884,21 @@ impl ProfiledCostModel {
     }
 }
 
+/// `shape` with its KV cache in the activations' type (the type attention tables are measured
+/// in), or `None` when it already is: the same heads and tokens, the cache's bytes per token
+/// scaled by the ratio of the two types' sizes.
+fn wide_kv(shape: &AttentionShape) -> Option<AttentionShape> {
+    if shape.kv_dtype == shape.act_dtype {
+        return None;
+    }
+    Some(AttentionShape {
+        kv_dtype: shape.act_dtype,
+        kv_bytes_per_token: shape.kv_bytes_per_token * shape.act_dtype.bytes()
+            / shape.kv_dtype.bytes(),
+        ..*shape
+    })
+}
+
 impl CostModel for ProfiledCostModel {
     fn name(&self) -> &str {
         &self.name
@@ -914,17 +929,39 @@ impl CostModel for ProfiledCostModel {
     }
 
     fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
-        match self.profiled_prefill(shape, chunks) {
-            Some(t) => t,
-            None => self.fallback.prefill_attention(shape, chunks),
+        if let Some(t) = self.profiled_prefill(shape, chunks) {
+            return t;
         }
+        // A cache type with no table of its own (an fp8 KV cache beside bf16 tables): as for
+        // GEMMs, the measured time with the cache in the activations' type, scaled by the
+        // fallback's ratio of the two.
+        if let Some(w) = wide_kv(shape) {
+            if let Some(t16) = self.profiled_prefill(&w, chunks) {
+                let f = self.fallback.prefill_attention(shape, chunks);
+                let f16 = self.fallback.prefill_attention(&w, chunks);
+                if f16 > 0.0 && f.is_finite() {
+                    return t16 * f / f16;
+                }
+            }
+        }
+        self.fallback.prefill_attention(shape, chunks)
     }
 
     fn decode_attention(&self, shape: &AttentionShape, decode: &DecodeGroup) -> f64 {
-        match self.profiled_decode(shape, decode) {
-            Some(t) => t,
-            None => self.fallback.decode_attention(shape, decode),
+        if let Some(t) = self.profiled_decode(shape, decode) {
+            return t;
         }
+        // as in `prefill_attention`
+        if let Some(w) = wide_kv(shape) {
+            if let Some(t16) = self.profiled_decode(&w, decode) {
+                let f = self.fallback.decode_attention(shape, decode);
+                let f16 = self.fallback.decode_attention(&w, decode);
+                if f16 > 0.0 && f.is_finite() {
+                    return t16 * f / f16;
+                }
+            }
+        }
+        self.fallback.decode_attention(shape, decode)
     }
 
     /// The measured fused-MoE curve of the op's exact family, else the fallback's fused
