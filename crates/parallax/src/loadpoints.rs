@@ -39,6 +39,7 @@ use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
 use parallax_ir::{KvCacheDtype, Model};
 use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions, Plan};
+use parallax_sim::rng::SplitMix64;
 use parallax_sim::workload::{Prefix, Request, Workload};
 use parallax_sim::RequestRecord;
 use parallax_sim::{SimConfig, Simulator};
@@ -981,7 +982,7 @@ fn pooled_loop(
     let drained = first
         .requests
         .iter()
-        .map(|r| r.arrival_s + r.e2e_s())
+        .map(|r| r.finish_s)
         .fold(0.0, f64::max);
     let mut requests = warm_up;
     requests.extend((warm..warm + n).map(|i| request(i, drained)));
@@ -995,26 +996,19 @@ fn pooled_loop(
 }
 
 /// `len` prompt indices below `pool`: permutations of the pool one after another, each from a
-/// fixed-seed Fisher–Yates shuffle (splitmix64). A pool of at least `len` prompts never
-/// repeats one, whatever the order: `0..len`.
+/// fixed-seed Fisher–Yates shuffle (the simulator's [`SplitMix64`]). A pool of at least `len`
+/// prompts never repeats one, whatever the order: `0..len`.
 fn shuffled_prompts(pool: u32, len: usize) -> Vec<u32> {
     if pool as usize >= len {
         return (0..len as u32).collect();
     }
-    let mut state: u64 = 0x5EED_0FA1_0E4F_0001;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix64::new(0x5EED_0FA1_0E4F_0001);
     let mut order = Vec::with_capacity(len + pool as usize);
     while order.len() < len {
         let start = order.len();
         order.extend(0..pool);
         for i in (1..pool as usize).rev() {
-            let j = (next() % (i as u64 + 1)) as usize;
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             order.swap(start + i, start + j);
         }
     }

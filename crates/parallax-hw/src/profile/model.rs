@@ -899,69 +899,68 @@ fn wide_kv(shape: &AttentionShape) -> Option<AttentionShape> {
     })
 }
 
+/// The time of `op` on the measured scale: its `measured` time when a table has its types;
+/// else, for an op whose types no table has but whose 16-bit `twin` (the same shape in the
+/// tables' type: a quantised GEMM's bf16 GEMM, an fp8 cache's bf16 cache) one does, the
+/// twin's measured time times the `fallback`'s ratio of the two — so quantised ops stay on
+/// one measured scale with unquantised ones; else the fallback's own time.
+fn on_measured_scale<T>(
+    op: &T,
+    twin: Option<T>,
+    measured: impl Fn(&T) -> Option<f64>,
+    fallback: impl Fn(&T) -> f64,
+) -> f64 {
+    if let Some(t) = measured(op) {
+        return t;
+    }
+    if let Some(w) = &twin {
+        if let Some(t16) = measured(w) {
+            let (f, f16) = (fallback(op), fallback(w));
+            if f16 > 0.0 && f.is_finite() {
+                return t16 * f / f16;
+            }
+        }
+    }
+    fallback(op)
+}
+
 impl CostModel for ProfiledCostModel {
     fn name(&self) -> &str {
         &self.name
     }
 
     fn gemm(&self, g: &Gemm) -> f64 {
-        if let Some(t) = self.profiled_gemm(g) {
-            return t;
-        }
-        // No family of this GEMM's types (an fp8 or weight-only quantised GEMM with a bf16
-        // table): the measured 16-bit time of the shape, scaled by the fallback's ratio of the
-        // two, so quantised and unquantised GEMMs stay on one measured scale.
+        // An fp8 or weight-only quantised GEMM with a bf16 table has a 16-bit twin.
         let wide = |d: DType| matches!(d, DType::Bf16 | DType::F16);
-        if !(wide(g.weight_dtype) && wide(g.act_dtype)) {
-            let g16 = Gemm {
-                weight_dtype: DType::Bf16,
-                act_dtype: DType::Bf16,
-                ..*g
-            };
-            if let Some(t16) = self.profiled_gemm(&g16) {
-                let (f, f16) = (self.fallback.gemm(g), self.fallback.gemm(&g16));
-                if f16 > 0.0 && f.is_finite() {
-                    return t16 * f / f16;
-                }
-            }
-        }
-        self.fallback.gemm(g)
+        let twin = (!(wide(g.weight_dtype) && wide(g.act_dtype))).then_some(Gemm {
+            weight_dtype: DType::Bf16,
+            act_dtype: DType::Bf16,
+            ..*g
+        });
+        on_measured_scale(
+            g,
+            twin,
+            |g| self.profiled_gemm(g),
+            |g| self.fallback.gemm(g),
+        )
     }
 
     fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
-        if let Some(t) = self.profiled_prefill(shape, chunks) {
-            return t;
-        }
-        // A cache type with no table of its own (an fp8 KV cache beside bf16 tables): as for
-        // GEMMs, the measured time with the cache in the activations' type, scaled by the
-        // fallback's ratio of the two.
-        if let Some(w) = wide_kv(shape) {
-            if let Some(t16) = self.profiled_prefill(&w, chunks) {
-                let f = self.fallback.prefill_attention(shape, chunks);
-                let f16 = self.fallback.prefill_attention(&w, chunks);
-                if f16 > 0.0 && f.is_finite() {
-                    return t16 * f / f16;
-                }
-            }
-        }
-        self.fallback.prefill_attention(shape, chunks)
+        on_measured_scale(
+            shape,
+            wide_kv(shape),
+            |s| self.profiled_prefill(s, chunks),
+            |s| self.fallback.prefill_attention(s, chunks),
+        )
     }
 
     fn decode_attention(&self, shape: &AttentionShape, decode: &DecodeGroup) -> f64 {
-        if let Some(t) = self.profiled_decode(shape, decode) {
-            return t;
-        }
-        // as in `prefill_attention`
-        if let Some(w) = wide_kv(shape) {
-            if let Some(t16) = self.profiled_decode(&w, decode) {
-                let f = self.fallback.decode_attention(shape, decode);
-                let f16 = self.fallback.decode_attention(&w, decode);
-                if f16 > 0.0 && f.is_finite() {
-                    return t16 * f / f16;
-                }
-            }
-        }
-        self.fallback.decode_attention(shape, decode)
+        on_measured_scale(
+            shape,
+            wide_kv(shape),
+            |s| self.profiled_decode(s, decode),
+            |s| self.fallback.decode_attention(s, decode),
+        )
     }
 
     /// The measured fused-MoE curve of the op's exact family, else the fallback's fused
