@@ -72,6 +72,18 @@ static EMBEDDED: &[EmbeddedModel] = &[
         json: include_str!("../data/models/openai--gpt-oss-20b.json"),
     },
     EmbeddedModel {
+        short_name: "kimi-k2",
+        hf_id: "moonshotai/Kimi-K2-Instruct",
+        file: "moonshotai--Kimi-K2-Instruct.json",
+        json: include_str!("../data/models/moonshotai--Kimi-K2-Instruct.json"),
+    },
+    EmbeddedModel {
+        short_name: "kimi-k2.5",
+        hf_id: "moonshotai/Kimi-K2.5",
+        file: "moonshotai--Kimi-K2.5.json",
+        json: include_str!("../data/models/moonshotai--Kimi-K2.5.json"),
+    },
+    EmbeddedModel {
         short_name: "llama-2-13b",
         hf_id: "meta-llama/Llama-2-13b-hf",
         file: "meta-llama--Llama-2-13b-hf.json",
@@ -124,6 +136,12 @@ static EMBEDDED: &[EmbeddedModel] = &[
         hf_id: "meta-llama/Llama-4-Scout-17B-16E-Instruct",
         file: "meta-llama--Llama-4-Scout-17B-16E-Instruct.json",
         json: include_str!("../data/models/meta-llama--Llama-4-Scout-17B-16E-Instruct.json"),
+    },
+    EmbeddedModel {
+        short_name: "minimax-m2.5",
+        hf_id: "MiniMaxAI/MiniMax-M2.5",
+        file: "MiniMaxAI--MiniMax-M2.5.json",
+        json: include_str!("../data/models/MiniMaxAI--MiniMax-M2.5.json"),
     },
     EmbeddedModel {
         short_name: "mistral-7b",
@@ -190,6 +208,12 @@ static EMBEDDED: &[EmbeddedModel] = &[
         hf_id: "Qwen/Qwen3-8B",
         file: "Qwen--Qwen3-8B.json",
         json: include_str!("../data/models/Qwen--Qwen3-8B.json"),
+    },
+    EmbeddedModel {
+        short_name: "qwen3-coder-480b-a35b",
+        hf_id: "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+        file: "Qwen--Qwen3-Coder-480B-A35B-Instruct.json",
+        json: include_str!("../data/models/Qwen--Qwen3-Coder-480B-A35B-Instruct.json"),
     },
 ];
 

@@ -2,7 +2,16 @@
 //!
 //! Supported families ([`SUPPORTED`]): Llama 2/3/3.1 (`LlamaForCausalLM`), Llama 4
 //! (`Llama4ForConditionalGeneration` / `Llama4ForCausalLM`, text fields under `text_config`),
-//! Mistral, Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V2/V3/R1 and gpt-oss.
+//! Mistral, Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V2/V3/R1 (and Kimi K2, model type
+//! `kimi_k2`), gpt-oss and MiniMax-M2 (`MiniMaxM2ForCausalLM`: Mixtral-style experts, one
+//! shared expert when `shared_intermediate_size` is not 0).
+//!
+//! A multimodal wrapper whose own class is unknown (Qwen3-VL's
+//! `Qwen3VLForConditionalGeneration`, Kimi K2.5's `KimiK25ForConditionalGeneration`) is read
+//! through its `text_config`, whose `architectures` or `model_type` (`qwen3_vl_text`,
+//! `qwen3_vl_moe_text`, `DeepseekV3ForCausalLM`) must be one of these; the model keeps the
+//! wrapper's name as its architecture. The vision tower is not modelled: requests are text
+//! tokens (an image's tokens count as prompt tokens).
 //!
 //! # What is read
 //! - Dimensions: `hidden_size`, `num_hidden_layers`, `num_attention_heads`,
@@ -34,10 +43,18 @@
 //!   and `fbgemm_fp8`: fp8 weights, fp8 GEMM inputs (W8A8);
 //! - `compressed-tensors`: the first of `config_groups` (by name) targeting `Linear` gives
 //!   `weights` and `input_activations` (`num_bits` 8/4, `type` int/float; `null` inputs:
-//!   weight-only), `kv_cache_scheme` the KV type;
+//!   weight-only), `kv_cache_scheme` the KV type; an `ignore` list naming `self_attn` and the
+//!   shared or dense MLPs (Kimi K2.5's int4 experts) quantises the routed experts only
+//!   ([`Precision::experts`]);
 //! - `modelopt` / `modelopt_fp4` (`quant_algo` at the top level or under `quantization`):
 //!   `FP8`, `FP8_PER_CHANNEL_PER_TOKEN` (W8A8 fp8), `FP8_PB_WO` (fp8 weight-only), `NVFP4`
-//!   (fp4 W4A4), `W4A8_AWQ` (int4 weights, fp8 inputs); `kv_cache_quant_algo: FP8` → fp8 KV;
+//!   (fp4 W4A4), `W4A8_AWQ` (int4 weights, fp8 inputs); `kv_cache_quant_algo: FP8` (or
+//!   `kv_cache_scheme: "FP8"`) → fp8 KV. ModelOpt exports without a `quant_method` (a
+//!   `producer.name` of `modelopt`, or a `quant_algo`) are read as `modelopt`; NVIDIA's ModelOpt
+//!   checkpoints that keep their quantisation only in `hf_quant_config.json` are read from that
+//!   file beside the config by [`load`] (`hf_quant_config.json` beside `config.json`,
+//!   `NAME_hf_quant_config.json` beside `NAME_config.json` or `NAME.json`), or given to
+//!   [`from_json_str_with_quant`];
 //! - `gptq` / `awq` with `bits` (or AWQ's `w_bit`) 4 or 8: weight-only int4/int8;
 //! - `mxfp4` (gpt-oss): the routed experts' weights in fp4, dequantised to the activation
 //!   type (W4A16; [`Precision::experts`]); attention, router and embeddings stay in the
@@ -67,6 +84,7 @@ pub const SUPPORTED: &[&str] = &[
     "Llama4ForConditionalGeneration",
     "Llama4ForCausalLM",
     "GptOssForCausalLM",
+    "MiniMaxM2ForCausalLM",
 ];
 
 /// Largest accepted width, head count, expert count or vocabulary (2²⁴).
@@ -87,6 +105,7 @@ enum Family {
     Deepseek,
     Llama4,
     GptOss,
+    MiniMaxM2,
 }
 
 fn family_of(name: &str) -> Option<Family> {
@@ -95,15 +114,20 @@ fn family_of(name: &str) -> Option<Family> {
         "MistralForCausalLM" | "mistral" => Family::Mistral,
         "MixtralForCausalLM" | "mixtral" => Family::Mixtral,
         "Qwen2ForCausalLM" | "qwen2" => Family::Qwen2,
-        "Qwen3ForCausalLM" | "qwen3" => Family::Qwen3,
-        "Qwen3MoeForCausalLM" | "qwen3_moe" => Family::Qwen3Moe,
-        "DeepseekV2ForCausalLM" | "DeepseekV3ForCausalLM" | "deepseek_v2" | "deepseek_v3" => {
-            Family::Deepseek
-        }
+        // Qwen3-VL's language model (`text_config.model_type`) is Qwen3 / Qwen3-MoE.
+        "Qwen3ForCausalLM" | "qwen3" | "qwen3_vl_text" => Family::Qwen3,
+        "Qwen3MoeForCausalLM" | "qwen3_moe" | "qwen3_vl_moe_text" => Family::Qwen3Moe,
+        // Kimi K2 is DeepSeek-V3's architecture under its own model type.
+        "DeepseekV2ForCausalLM"
+        | "DeepseekV3ForCausalLM"
+        | "deepseek_v2"
+        | "deepseek_v3"
+        | "kimi_k2" => Family::Deepseek,
         "Llama4ForConditionalGeneration" | "Llama4ForCausalLM" | "llama4" | "llama4_text" => {
             Family::Llama4
         }
         "GptOssForCausalLM" | "gpt_oss" => Family::GptOss,
+        "MiniMaxM2ForCausalLM" | "minimax_m2" => Family::MiniMaxM2,
         _ => return None,
     })
 }
@@ -118,11 +142,36 @@ fn family_of(name: &str) -> Option<Family> {
 /// The model, [`IrError::Io`] when the file cannot be read, or any error of
 /// [`from_json_str`].
 pub fn load(path: &Path) -> Result<Model, IrError> {
-    let text = std::fs::read_to_string(path).map_err(|e| IrError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    from_json_str(&text, &path.display().to_string())
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| IrError::Io {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let text = read(path)?;
+    let quant_path = hf_quant_config_beside(path).filter(|p| p.is_file());
+    let quant = match &quant_path {
+        Some(p) => Some((read(p)?, p.display().to_string())),
+        None => None,
+    };
+    let quant = quant.as_ref().map(|(t, s)| (t.as_str(), s.as_str()));
+    from_json_str_with_quant(&text, &path.display().to_string(), quant)
+}
+
+/// Where ModelOpt keeps a checkpoint's quantisation beside `config`: `hf_quant_config.json`
+/// in a Hugging Face checkout (beside `config.json`); for a config saved as `NAME_config.json`
+/// or `NAME.json`, `NAME_hf_quant_config.json`.
+fn hf_quant_config_beside(config: &Path) -> Option<std::path::PathBuf> {
+    let file = config.file_name()?.to_str()?;
+    let quant = if file == "config.json" {
+        "hf_quant_config.json".to_string()
+    } else {
+        let base = file
+            .strip_suffix("_config.json")
+            .or_else(|| file.strip_suffix(".json"))?;
+        format!("{base}_hf_quant_config.json")
+    };
+    Some(config.with_file_name(quant))
 }
 
 /// Import a Hugging Face `config.json` given as text.
@@ -151,6 +200,30 @@ pub fn load(path: &Path) -> Result<Model, IrError> {
 /// assert_eq!(m.runs.len(), 1);
 /// ```
 pub fn from_json_str(text: &str, source: &str) -> Result<Model, IrError> {
+    from_json_str_with_quant(text, source, None)
+}
+
+/// [`from_json_str`] with the checkpoint's ModelOpt `hf_quant_config.json` given as text
+/// (`(text, file name)`), which sets the quantisation when `config.json` has no
+/// `quantization_config` of its own (NVIDIA's ModelOpt checkpoints keep it only there).
+///
+/// # Examples
+/// ```
+/// let json = r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+///   "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
+///   "vocab_size": 1000, "max_position_embeddings": 512}"#;
+/// let quant = r#"{"producer": {"name": "modelopt"},
+///   "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}}"#;
+/// let m = parallax_ir::hf::from_json_str_with_quant(json, "config.json",
+///     Some((quant, "hf_quant_config.json"))).unwrap();
+/// assert_eq!(m.precision.weights, parallax_ir::DType::Fp8);
+/// assert_eq!(m.precision.kv_cache, parallax_ir::DType::Fp8);
+/// ```
+pub fn from_json_str_with_quant(
+    text: &str,
+    source: &str,
+    quant: Option<(&str, &str)>,
+) -> Result<Model, IrError> {
     let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
         file: source.to_string(),
         line: e.line(),
@@ -173,7 +246,6 @@ pub fn from_json_str(text: &str, source: &str) -> Result<Model, IrError> {
         prefix: String::new(),
         file: source,
     };
-    let (arch, family) = architecture(&top)?;
     // Llama 4 (and other multimodal wrappers) keep the language model under `text_config`.
     let cfg = match root.get("text_config") {
         Some(Value::Object(t)) => Cfg {
@@ -191,11 +263,23 @@ pub fn from_json_str(text: &str, source: &str) -> Result<Model, IrError> {
             ))
         }
     };
+    let (arch, family) = match architecture(&top) {
+        Ok(found) => found,
+        // A multimodal wrapper of its own (Qwen3-VL, Kimi K2.5): the family of its language
+        // model; the name stays the wrapper's.
+        Err(e @ IrError::UnsupportedArchitecture { .. }) if !cfg.prefix.is_empty() => {
+            match architecture(&cfg) {
+                Ok((_, family)) => (wrapper_name(&top).unwrap_or_default(), family),
+                Err(_) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     let name = match root.get("_name_or_path") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => stem(source),
     };
-    let precision = precision(&top, &cfg)?;
+    let precision = precision(&top, &cfg, quant)?;
     let model = build(&cfg, family, name, arch, precision)?;
     let total = model.params_total();
     if total > MAX_PARAMS {
@@ -207,6 +291,16 @@ pub fn from_json_str(text: &str, source: &str) -> Result<Model, IrError> {
         ));
     }
     Ok(model)
+}
+
+/// The name a config gives itself: `architectures[0]`, else `model_type`.
+fn wrapper_name(top: &Cfg<'_>) -> Option<String> {
+    top.get("architectures")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+        .or_else(|| top.get("model_type").and_then(Value::as_str))
+        .map(str::to_string)
 }
 
 fn stem(source: &str) -> String {
@@ -291,7 +385,11 @@ fn architecture(top: &Cfg<'_>) -> Result<(String, Family), IrError> {
     }
 }
 
-fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>) -> Result<Precision, IrError> {
+fn precision(
+    top: &Cfg<'_>,
+    cfg: &Cfg<'_>,
+    quant: Option<(&str, &str)>,
+) -> Result<Precision, IrError> {
     let mut base = DType::Bf16;
     for c in [cfg, top] {
         let mut found = false;
@@ -329,8 +427,29 @@ fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>) -> Result<Precision, IrError> {
             prefix: format!("{}{field}.", c.prefix),
             file: c.file,
         };
+        return quantization(&qc, precision);
+    }
+    if let Some((text, file)) = quant {
+        let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
+            file: file.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let Value::Object(obj) = &root else {
+            return Err(IrError::Json {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                message: format!("top level is {}, expected an object", kind_name(&root)),
+            });
+        };
+        let qc = Cfg {
+            obj,
+            prefix: String::new(),
+            file,
+        };
         precision = quantization(&qc, precision)?;
-        break;
     }
     Ok(precision)
 }
@@ -345,6 +464,10 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
     let method = match qc.get("quant_method") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => return Err(qc.invalid("quant_method", other, "a string")),
+        // ModelOpt writes no `quant_method` in `hf_quant_config.json` and in some
+        // `config.json` exports (Qwen3-32B-FP8-Static-PerTensor): its `producer` or its
+        // `quant_algo` says what it is.
+        None if is_modelopt(qc) => "modelopt".to_string(),
         None => return Err(qc.missing("quant_method")),
     };
     let with = |weights: DType, compute: DType| Precision {
@@ -429,8 +552,24 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
                     ))
                 }
             }
-            if let Some(kv) = kv_scheme(qc)? {
-                p.kv_cache = kv;
+            // ModelOpt's config.json exports name the KV algorithm as a string here.
+            match qc.get("kv_cache_scheme") {
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("fp8") => p.kv_cache = DType::Fp8,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("nvfp4") => {
+                    p.kv_cache = DType::Fp4
+                }
+                Some(Value::String(_)) => {
+                    return Err(qc.invalid(
+                        "kv_cache_scheme",
+                        qc.get("kv_cache_scheme").unwrap_or(&Value::Null),
+                        "\"FP8\", \"NVFP4\", an object with num_bits and type, or null",
+                    ))
+                }
+                _ => {
+                    if let Some(kv) = kv_scheme(qc)? {
+                        p.kv_cache = kv;
+                    }
+                }
             }
             p
         }
@@ -464,6 +603,22 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
             ))
         }
     })
+}
+
+/// A quantisation object written by NVIDIA ModelOpt without a `quant_method`: its
+/// `producer.name` is `modelopt`, or it has ModelOpt's `quant_algo` (at the top level or under
+/// `quantization`).
+fn is_modelopt(qc: &Cfg<'_>) -> bool {
+    let producer = qc
+        .get("producer")
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .is_some_and(|n| n.eq_ignore_ascii_case("modelopt"));
+    let algo = qc.get("quant_algo").is_some()
+        || qc
+            .get("quantization")
+            .is_some_and(|q| q.get("quant_algo").is_some());
+    producer || algo
 }
 
 /// The type of a compressed-tensors quantisation arguments object (`num_bits`, `type`), or
@@ -552,15 +707,38 @@ fn compressed_tensors(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrErro
     };
     let weights = ct_args(&gc, "weights")?.ok_or_else(|| gc.missing("weights"))?;
     let compute = ct_args(&gc, "input_activations")?.unwrap_or(base.activations);
-    let mut p = Precision {
-        weights,
-        compute,
-        ..base
+    let mut p = if experts_only(qc)? {
+        Precision {
+            experts: Some((weights, compute)),
+            ..base
+        }
+    } else {
+        Precision {
+            weights,
+            compute,
+            ..base
+        }
     };
     if let Some(kv) = kv_scheme(qc)? {
         p.kv_cache = kv;
     }
     Ok(p)
+}
+
+/// Whether a compressed-tensors `ignore` list keeps attention and the dense (or shared) MLPs
+/// unquantised, so that only the routed experts are (Kimi K2 Thinking and K2.5's int4 experts:
+/// `re:.*self_attn.*`, `re:.*shared_experts.*`, `re:.*mlp\.(gate|up|gate_up|down)_proj.*`).
+/// The entries are read as text (a regular expression or a module name): one naming
+/// `self_attn` and one naming `shared_expert` or a dense `mlp.` projection.
+fn experts_only(qc: &Cfg<'_>) -> Result<bool, IrError> {
+    let Some(list) = qc.opt_str_list("ignore")? else {
+        return Ok(false);
+    };
+    let attention = list.iter().any(|e| e.contains("self_attn"));
+    let mlps = list
+        .iter()
+        .any(|e| e.contains("shared_expert") || (e.contains("mlp") && !e.contains("experts")));
+    Ok(attention && mlps)
 }
 
 /// A view of one JSON object with the dotted prefix used in messages.
@@ -867,7 +1045,8 @@ fn sliding_windows(c: &Cfg<'_>, family: Family, layers: u32) -> Result<Vec<Optio
             let w = window()?;
             (0..layers).map(|i| (i % 2 == 0).then_some(w)).collect()
         }
-        Family::Llama | Family::Llama4 | Family::Deepseek => vec![None; n],
+        // MiniMax-M2 attends fully on every layer.
+        Family::Llama | Family::Llama4 | Family::Deepseek | Family::MiniMaxM2 => vec![None; n],
     })
 }
 
@@ -930,15 +1109,22 @@ fn ffns(
         Family::Llama | Family::Mistral | Family::Qwen2 | Family::Qwen3 => {
             vec![dense(c.dim("intermediate_size")?); n]
         }
-        Family::Mixtral => {
+        Family::Mixtral | Family::MiniMaxM2 => {
             let experts = c.dim("num_local_experts")?;
+            // MiniMax-M2: one shared expert of `shared_intermediate_size` when it is not 0.
+            let shared = if family == Family::MiniMaxM2 {
+                c.int("shared_intermediate_size", MAX_DIM as u64)?
+                    .unwrap_or(0) as u32
+            } else {
+                0
+            };
             let moe = Moe {
                 hidden,
                 experts,
                 top_k: top_k(c, experts)?,
                 expert_intermediate: c.dim("intermediate_size")?,
-                shared_experts: 0,
-                shared_intermediate: 0,
+                shared_experts: u32::from(shared > 0),
+                shared_intermediate: shared,
                 gated: true,
                 bias: false,
             };

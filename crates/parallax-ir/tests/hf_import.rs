@@ -33,7 +33,7 @@ fn every_config_file_imports() {
         n += 1;
     }
     assert_eq!(n, embedded().len());
-    assert_eq!(n, 25);
+    assert_eq!(n, 29);
 }
 
 #[test]
@@ -259,4 +259,97 @@ fn a_checkout_directory_resolves_to_its_config_and_is_named_after_it() {
         .to_string();
     assert!(missing.contains("config.json"), "{missing}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn minimax_m2_and_multimodal_wrappers() {
+    use parallax_ir::hf::from_json_str;
+    use parallax_ir::model::Cell;
+    // MiniMax-M2's layout (its config.json, scaled down): Mixtral-style experts, explicit
+    // head_dim, no shared expert when shared_intermediate_size is 0.
+    let m2 = serde_json::json!({
+        "architectures": ["MiniMaxM2ForCausalLM"], "model_type": "minimax_m2",
+        "hidden_size": 384, "num_hidden_layers": 4, "num_attention_heads": 6,
+        "num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 192,
+        "num_local_experts": 32, "num_experts_per_tok": 8, "shared_intermediate_size": 0,
+        "vocab_size": 2000, "max_position_embeddings": 8192, "use_mtp": true,
+        "num_mtp_modules": 3
+    });
+    let m = from_json_str(&m2.to_string(), "m2.json").unwrap();
+    let moe = m.runs[0].block.cells.iter().find_map(|c| match c {
+        Cell::Moe(x) => Some(*x),
+        _ => None,
+    });
+    let moe = moe.expect("MoE layers");
+    assert_eq!(
+        (moe.experts, moe.top_k, moe.expert_intermediate),
+        (32, 8, 192)
+    );
+    assert_eq!(moe.shared_experts, 0);
+    assert_eq!(m.layers(), 4);
+    let mut shared = m2.clone();
+    shared["shared_intermediate_size"] = 512.into();
+    let m = from_json_str(&shared.to_string(), "m2s.json").unwrap();
+    let moe = m.runs[0].block.cells.iter().find_map(|c| match c {
+        Cell::Moe(x) => Some(*x),
+        _ => None,
+    });
+    assert_eq!(
+        moe.map(|x| (x.shared_experts, x.shared_intermediate)),
+        Some((1, 512))
+    );
+
+    // Qwen3-VL: an unknown wrapper whose text_config is Qwen3; the wrapper names the model's
+    // architecture, the language model its shape.
+    let vl = serde_json::json!({
+        "architectures": ["Qwen3VLForConditionalGeneration"], "model_type": "qwen3_vl",
+        "text_config": {"model_type": "qwen3_vl_text", "hidden_size": 256,
+            "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": 64, "intermediate_size": 512, "vocab_size": 1000,
+            "max_position_embeddings": 4096},
+        "vision_config": {"depth": 27}
+    });
+    let m = from_json_str(&vl.to_string(), "vl.json").unwrap();
+    assert_eq!(m.architecture, "Qwen3VLForConditionalGeneration");
+    assert_eq!(m.layers(), 3);
+    // An unknown wrapper around an unknown language model is still refused, by its own name.
+    let mut bad = vl.clone();
+    bad["text_config"]["model_type"] = "mystery_text".into();
+    let e = from_json_str(&bad.to_string(), "bad.json").unwrap_err();
+    assert!(
+        e.to_string().contains("Qwen3VLForConditionalGeneration"),
+        "{e}"
+    );
+}
+
+#[test]
+fn kimi_minimax_and_qwen3_coder_match_their_model_cards() {
+    // (short name, total parameters, active parameters, weight GiB range) as published:
+    // Kimi K2 1.04T / 32B active (fp8 checkpoint), Kimi K2.5 the same with int4 routed
+    // experts, MiniMax-M2.5 230B / 10B (fp8), Qwen3-Coder-480B-A35B (bf16).
+    for (name, total_b, active_b, gib) in [
+        ("kimi-k2", 1030.0, 32.9, 930.0..980.0),
+        ("kimi-k2.5", 1030.0, 32.9, 470.0..520.0),
+        ("minimax-m2.5", 229.0, 11.0, 200.0..225.0),
+        ("qwen3-coder-480b-a35b", 480.0, 35.5, 880.0..910.0),
+    ] {
+        let m = model(name);
+        let total = m.params_total() as f64 / 1e9;
+        let active = m.params_active() as f64 / 1e9;
+        let weights = m.weight_bytes() / (1u64 << 30) as f64;
+        assert!((total / total_b - 1.0).abs() < 0.01, "{name}: {total}B");
+        assert!(
+            (active / active_b - 1.0).abs() < 0.02,
+            "{name}: {active}B active"
+        );
+        assert!(gib.contains(&weights), "{name}: {weights} GiB");
+    }
+    assert_eq!(
+        model("kimi-k2.5").architecture,
+        "KimiK25ForConditionalGeneration"
+    );
+    assert_eq!(
+        model("kimi-k2.5").precision.experts,
+        Some((DType::Int4, DType::Bf16))
+    );
 }

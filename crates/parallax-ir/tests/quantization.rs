@@ -202,3 +202,110 @@ fn cli_overrides() {
     assert_eq!(types(fp8kv), (Bf16, Bf16, Bf16, Fp8));
     assert_eq!(fp8kv.with_kv_cache(KvCacheDtype::Bf16), base);
 }
+
+#[test]
+fn modelopt_without_a_quant_method() {
+    // ModelOpt's config.json export of Qwen3-32B-FP8-Static-PerTensor: no `quant_method`, the
+    // KV algorithm as a string.
+    let p = precision(json!({
+        "config_groups": {"group_0": {
+            "input_activations": {"dynamic": false, "num_bits": 8, "type": "float"},
+            "weights": {"dynamic": false, "num_bits": 8, "type": "float"}}},
+        "ignore": ["lm_head"], "quant_algo": "FP8", "kv_cache_scheme": "FP8",
+        "producer": {"name": "modelopt", "version": "0.31.0"}
+    }))
+    .unwrap();
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Fp8));
+    let e = precision(json!({"quant_algo": "FP8", "kv_cache_scheme": "INT3"})).unwrap_err();
+    assert!(
+        matches!(e, IrError::InvalidValue { ref field, ref value, .. }
+        if field == "quantization_config.kv_cache_scheme" && value == "\"INT3\""),
+        "{e}"
+    );
+    // Nothing says what it is: still an error naming the field.
+    let e = precision(json!({"bits": 4})).unwrap_err();
+    assert!(
+        e.to_string().contains("quantization_config.quant_method"),
+        "{e}"
+    );
+}
+
+#[test]
+fn hf_quant_config_beside_the_config() {
+    use parallax_ir::hf::{from_json_str_with_quant, load};
+    let mut cfg = llama(Value::Null);
+    cfg.as_object_mut().unwrap().remove("quantization_config");
+    let quant = json!({"producer": {"name": "modelopt", "version": "0.19.0"},
+        "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8",
+        "group_size": 16, "exclude_modules": ["lm_head"]}});
+    let p = from_json_str_with_quant(
+        &cfg.to_string(),
+        "config.json",
+        Some((&quant.to_string(), "hf_quant_config.json")),
+    )
+    .unwrap()
+    .precision;
+    assert_eq!(types(p), (Fp4, Fp4, Bf16, Fp8));
+    // A bad file beside it is named in the error.
+    let e = from_json_str_with_quant(
+        &cfg.to_string(),
+        "config.json",
+        Some((
+            "{\"quantization\": {\"quant_algo\": \"FP5\"}}",
+            "hf_quant_config.json",
+        )),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("hf_quant_config.json"), "{e}");
+    assert!(e.to_string().contains("FP5"), "{e}");
+    // On disk: a checkout's hf_quant_config.json, and aiconfigurator's NAME_hf_quant_config.json.
+    let dir = std::env::temp_dir().join(format!("parallax-hfq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    assert_eq!(
+        load(&dir.join("config.json")).unwrap().precision.weights,
+        Bf16
+    );
+    std::fs::write(dir.join("hf_quant_config.json"), quant.to_string()).unwrap();
+    assert_eq!(
+        load(&dir.join("config.json")).unwrap().precision.weights,
+        Fp4
+    );
+    std::fs::write(dir.join("m_config.json"), cfg.to_string()).unwrap();
+    std::fs::write(dir.join("m_hf_quant_config.json"), quant.to_string()).unwrap();
+    assert_eq!(
+        load(&dir.join("m_config.json")).unwrap().precision.weights,
+        Fp4
+    );
+    // The config's own quantization_config wins.
+    let own = llama(json!({"quant_method": "fp8"}));
+    std::fs::write(dir.join("config.json"), own.to_string()).unwrap();
+    assert_eq!(
+        load(&dir.join("config.json")).unwrap().precision.weights,
+        Fp8
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compressed_tensors_experts_only() {
+    // Kimi K2.5: int4 routed experts; attention, shared experts and dense MLPs ignored.
+    let cfg = json!({
+        "architectures": ["DeepseekV3ForCausalLM"], "hidden_size": 1024,
+        "num_hidden_layers": 4, "num_attention_heads": 8, "intermediate_size": 2048,
+        "moe_intermediate_size": 256, "n_routed_experts": 16, "n_shared_experts": 1,
+        "num_experts_per_tok": 4, "first_k_dense_replace": 1, "q_lora_rank": 256,
+        "kv_lora_rank": 128, "qk_nope_head_dim": 64, "qk_rope_head_dim": 32,
+        "v_head_dim": 64, "vocab_size": 1000, "max_position_embeddings": 4096,
+        "torch_dtype": "bfloat16",
+        "quantization_config": {"quant_method": "compressed-tensors", "format": "pack-quantized",
+            "config_groups": {"group_0": {"targets": ["Linear"], "input_activations": null,
+                "weights": {"num_bits": 4, "type": "int", "group_size": 32,
+                "strategy": "group", "symmetric": true}}},
+            "ignore": ["lm_head", "re:.*self_attn.*", "re:.*shared_experts.*",
+                "re:.*mlp\\.(gate|up|gate_up|down)_proj.*"]}
+    });
+    let p = from_json_str(&cfg.to_string(), "k.json").unwrap().precision;
+    assert_eq!(types(p), (Bf16, Bf16, Bf16, Bf16));
+    assert_eq!(p.experts, Some((Int4, Bf16)));
+}

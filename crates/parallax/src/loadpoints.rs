@@ -367,6 +367,8 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
             "-thinking",
             "-chat",
             "-hf",
+            // NVIDIA's re-releases of a quantised checkpoint (`DeepSeek-R1-0528-FP4-v2`)
+            "-v2",
         ]
         .iter()
         .find_map(|suffix| name.strip_suffix(suffix))
@@ -395,6 +397,12 @@ fn same_architecture(name: &str) -> Option<Model> {
         format!("llama-3.1-70b{rest}")
     } else if let Some(rest) = name.strip_prefix("deepseek-v3.1") {
         format!("deepseek-v3{rest}")
+    } else if let Some(rest) = ["minimax-m2.7", "minimax-m2.1", "minimax-m2"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+    {
+        // MiniMax-M2, M2.1, M2.5 and M2.7 share one architecture (62 layers of 256 experts)
+        format!("minimax-m2.5{rest}")
     } else if let Some((family, version)) = name
         .strip_prefix("mixtral-")
         .and_then(|r| r.split_once("-instruct-"))
@@ -1403,13 +1411,25 @@ b,silicon_concurrency=16,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_s
                 "llama-3.1-70b-instruct",
             ),
             ("meta-llama/Llama-2-7b-chat-hf", "llama-2-7b"),
+            ("nvidia/DeepSeek-R1-0528-FP4-v2", "deepseek-r1"),
+            ("moonshotai/Kimi-K2-Instruct", "kimi-k2"),
+            ("moonshotai/Kimi-K2-Instruct-0905", "kimi-k2"),
+            ("moonshotai/Kimi-K2.5", "kimi-k2.5"),
+            ("nvidia/Kimi-K2.5-NVFP4", "kimi-k2.5"),
+            ("MiniMaxAI/MiniMax-M2", "minimax-m2.5"),
+            ("MiniMaxAI/MiniMax-M2.7", "minimax-m2.5"),
+            ("nvidia/MiniMax-M2.5-NVFP4", "minimax-m2.5"),
+            (
+                "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8",
+                "qwen3-coder-480b-a35b",
+            ),
         ] {
             assert_eq!(name(id).as_deref(), Some(want), "{id}");
         }
         // other architectures are not guessed
         for id in [
             "deepseek-ai/DeepSeek-V3.2",
-            "moonshotai/Kimi-K2-Instruct",
+            "MiniMaxAI/MiniMax-M3",
             "meta-llama/Llama-3.2-1B-Instruct",
             "Qwen/Qwen3-4B",
             "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
