@@ -38,6 +38,40 @@ fn ceil_div(a: u32, b: u32) -> u128 {
 impl Attention {
     /// Parameters held by a device under tensor parallelism `tp` (all of them for `tp = 1`).
     fn params_tp(&self, tp: u32) -> u128 {
+        self.projection_params_tp(tp) + self.indexer_params()
+    }
+
+    /// The input width of the sparse-attention indexer's query projection: MLA's compressed
+    /// query (`q_lora_rank`) where it has one, else the residual.
+    pub(crate) fn indexer_query_input(&self) -> u32 {
+        match self.kind {
+            AttentionKind::Mla {
+                q_lora_rank: Some(q),
+                ..
+            } => q,
+            _ => self.hidden,
+        }
+    }
+
+    /// Parameters of the sparse-attention indexer (replicated on every tensor-parallel rank):
+    /// the query projection (`wq_b`), the fused key and head-weight projection
+    /// (`wk_weights_proj`) and the key norm (LayerNorm, weight and bias).
+    fn indexer_params(&self) -> u128 {
+        let Some(ix) = self.sparse.and_then(|s| s.indexer) else {
+            return 0;
+        };
+        let (hi, d) = (ix.heads as u128, ix.head_dim as u128);
+        self.indexer_query_input() as u128 * hi * d + self.hidden as u128 * (d + hi) + 2 * d
+    }
+
+    /// Bytes per token of the sparse-attention indexer's key cache (0 without one).
+    pub fn indexer_cache_bytes_per_token(&self) -> f64 {
+        self.sparse
+            .and_then(|s| s.indexer)
+            .map_or(0.0, |ix| ix.cache_bytes_per_token())
+    }
+
+    fn projection_params_tp(&self, tp: u32) -> u128 {
         let h = self.hidden as u128;
         match self.kind {
             AttentionKind::Standard {
@@ -244,6 +278,7 @@ impl Cell {
         match self {
             Cell::Attention(a) => {
                 a.kv_elements_per_token_per_device(shard.tp) as f64 * precision.kv_cache.bytes()
+                    + a.indexer_cache_bytes_per_token()
             }
             _ => 0.0,
         }
@@ -252,7 +287,10 @@ impl Cell {
     /// KV-cache bytes per token of this cell, whole (unsharded).
     pub fn kv_bytes_per_token(&self, precision: &Precision) -> f64 {
         match self {
-            Cell::Attention(a) => a.kv_elements_per_token() as f64 * precision.kv_cache.bytes(),
+            Cell::Attention(a) => {
+                a.kv_elements_per_token() as f64 * precision.kv_cache.bytes()
+                    + a.indexer_cache_bytes_per_token()
+            }
             _ => 0.0,
         }
     }
@@ -280,7 +318,8 @@ impl Cell {
                         head_dim,
                     } => {
                         let (hq, k, d) = (heads as f64, kv_heads as f64, head_dim as f64);
-                        2.0 * t * h * (hq + 2.0 * k) * d
+                        lower::indexer_flops(a, batch)
+                            + 2.0 * t * h * (hq + 2.0 * k) * d
                             + lower::rotary_op(
                                 batch.tokens(),
                                 (heads + kv_heads) as u64 * head_dim as u64,
@@ -298,15 +337,16 @@ impl Cell {
                         qk_rope_head_dim,
                         v_head_dim,
                     } => {
-                        // Decode in the absorbed form, prefill as multi-head attention over
-                        // up-projected keys and values (and the cached prefixes' up-projection).
-                        let absorbed = shape.flops(&[], &batch.decode);
+                        // Decode (and a sparse layer's long prefill chunks) in the absorbed
+                        // form, prefill as multi-head attention over up-projected keys and
+                        // values (and the cached prefixes' up-projection).
+                        let (dense, sparse) = lower::split_sparse_prefill(a, &batch.prefill);
+                        let absorbed = shape.flops(&sparse, &batch.decode);
                         let mla_attn = match lower::mla_prefill(a, 1, &Precision::uniform(act)) {
-                            Some(m) if !batch.prefill.is_empty() => {
+                            Some(m) if !dense.is_empty() => {
                                 absorbed
-                                    + m.shape
-                                        .flops(&batch.prefill, &crate::DecodeGroup::default())
-                                    + m.context_gemm(&batch.prefill).map_or(0.0, |g| g.flops())
+                                    + m.shape.flops(&dense, &crate::DecodeGroup::default())
+                                    + m.context_gemm(&dense).map_or(0.0, |g| g.flops())
                             }
                             _ => absorbed,
                         };
@@ -325,7 +365,9 @@ impl Cell {
                             }
                             None => 2.0 * t * h * hq * (n + r),
                         };
-                        q + 2.0 * t * h * (c + r)
+                        lower::indexer_flops(a, batch)
+                            + q
+                            + 2.0 * t * h * (c + r)
                             + lower::norm_op(batch.tokens(), kv_lora_rank, act, act).flops
                             + lower::rotary_op(
                                 batch.tokens(),

@@ -60,6 +60,18 @@ static EMBEDDED: &[EmbeddedModel] = &[
         json: include_str!("../data/models/deepseek-ai--DeepSeek-V3.json"),
     },
     EmbeddedModel {
+        short_name: "deepseek-v3.2",
+        hf_id: "deepseek-ai/DeepSeek-V3.2",
+        file: "deepseek-ai--DeepSeek-V3.2.json",
+        json: include_str!("../data/models/deepseek-ai--DeepSeek-V3.2.json"),
+    },
+    EmbeddedModel {
+        short_name: "glm-5",
+        hf_id: "zai-org/GLM-5",
+        file: "zai-org--GLM-5.json",
+        json: include_str!("../data/models/zai-org--GLM-5.json"),
+    },
+    EmbeddedModel {
         short_name: "gpt-oss-120b",
         hf_id: "openai/gpt-oss-120b",
         file: "openai--gpt-oss-120b.json",

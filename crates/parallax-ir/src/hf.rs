@@ -3,7 +3,7 @@
 //! Supported families ([`SUPPORTED`]): Llama 2/3/3.1 (`LlamaForCausalLM`), Llama 4
 //! (`Llama4ForConditionalGeneration` / `Llama4ForCausalLM`, text fields under `text_config`),
 //! Mistral, Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V2/V3/R1 (and Kimi K2, model type
-//! `kimi_k2`), gpt-oss and MiniMax-M2 (`MiniMaxM2ForCausalLM`: Mixtral-style experts, one
+//! `kimi_k2`), DeepSeek-V3.2 and GLM-5 (sparse attention), gpt-oss and MiniMax-M2 (`MiniMaxM2ForCausalLM`: Mixtral-style experts, one
 //! shared expert when `shared_intermediate_size` is not 0).
 //!
 //! A multimodal wrapper whose own class is unknown (Qwen3-VL's
@@ -31,7 +31,10 @@
 //!   `moe_layers`) with `intermediate_size_mlp` for dense layers, `intermediate_size` for each
 //!   expert and one shared expert.
 //! - DeepSeek MLA: `q_lora_rank` (null: full-rank query), `kv_lora_rank`, `qk_nope_head_dim`,
-//!   `qk_rope_head_dim`, `v_head_dim`. The multi-token-prediction module
+//!   `qk_rope_head_dim`, `v_head_dim`. DeepSeek Sparse Attention (`DeepseekV32ForCausalLM`,
+//!   GLM-5's `GlmMoeDsaForCausalLM`): `index_topk`, `index_n_heads`, `index_head_dim`, and
+//!   GLM-5.2's `indexer_types` (`full` / `shared`: a shared layer reuses an earlier selection
+//!   and has no indexer; `index_topk_freq` other than 1 needs that list). The multi-token-prediction module
 //!   (`num_nextn_predict_layers`) is not part of the serving model and is excluded.
 //!
 //! # Precision
@@ -67,7 +70,9 @@
 
 use crate::dtype::{DType, Precision, Quantization};
 use crate::error::IrError;
-use crate::model::{Attention, AttentionKind, BlockRun, Cell, Mlp, Model, Moe, Norm};
+use crate::model::{
+    Attention, AttentionKind, BlockRun, Cell, Indexer, Mlp, Model, Moe, Norm, SparseAttention,
+};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -85,6 +90,8 @@ pub const SUPPORTED: &[&str] = &[
     "Llama4ForCausalLM",
     "GptOssForCausalLM",
     "MiniMaxM2ForCausalLM",
+    "DeepseekV32ForCausalLM",
+    "GlmMoeDsaForCausalLM",
 ];
 
 /// Largest accepted width, head count, expert count or vocabulary (2²⁴).
@@ -123,6 +130,10 @@ fn family_of(name: &str) -> Option<Family> {
         | "deepseek_v2"
         | "deepseek_v3"
         | "kimi_k2" => Family::Deepseek,
+        // DeepSeek-V3.2 and GLM-5: DeepSeek-V3's layout with sparse attention (`index_*`).
+        "DeepseekV32ForCausalLM" | "deepseek_v32" | "GlmMoeDsaForCausalLM" | "glm_moe_dsa" => {
+            Family::Deepseek
+        }
         "Llama4ForConditionalGeneration" | "Llama4ForCausalLM" | "llama4" | "llama4_text" => {
             Family::Llama4
         }
@@ -959,6 +970,7 @@ fn build(
     };
 
     let windows = sliding_windows(c, family, layers)?;
+    let sparse = sparse_attention(c, &architecture, layers)?;
     let ffns = ffns(c, family, layers, hidden, mlp_bias)?;
 
     let per_layer: Vec<Vec<Cell>> = (0..layers as usize)
@@ -970,6 +982,7 @@ fn build(
                 sinks,
                 qkv_bias,
                 o_bias,
+                sparse: sparse[i],
             };
             let ffn = match ffns[i] {
                 Ffn::Dense(m) => Cell::Mlp(m),
@@ -1048,6 +1061,81 @@ fn sliding_windows(c: &Cfg<'_>, family: Family, layers: u32) -> Result<Vec<Optio
         // MiniMax-M2 attends fully on every layer.
         Family::Llama | Family::Llama4 | Family::Deepseek | Family::MiniMaxM2 => vec![None; n],
     })
+}
+
+/// DeepSeek Sparse Attention of each layer (`index_topk`, `index_n_heads`, `index_head_dim`;
+/// required by `DeepseekV32ForCausalLM` and `GlmMoeDsaForCausalLM`, read wherever
+/// `index_topk` is given). Every layer has its own indexer unless `indexer_types` marks it
+/// `shared` (it reuses the previous selection, GLM-5.2).
+fn sparse_attention(
+    c: &Cfg<'_>,
+    architecture: &str,
+    layers: u32,
+) -> Result<Vec<Option<SparseAttention>>, IrError> {
+    let n = layers as usize;
+    let dsa = matches!(
+        architecture,
+        "DeepseekV32ForCausalLM" | "deepseek_v32" | "GlmMoeDsaForCausalLM" | "glm_moe_dsa"
+    );
+    if !dsa && c.get("index_topk").is_none() {
+        return Ok(vec![None; n]);
+    }
+    let top_k = c.pos("index_topk", u32::MAX)?;
+    let indexer = Indexer {
+        heads: c.dim("index_n_heads")?,
+        head_dim: c.dim("index_head_dim")?,
+    };
+    let own: Vec<bool> = match c.opt_str_list("indexer_types")? {
+        Some(types) => {
+            if types.len() != n {
+                return Err(IrError::invalid(
+                    c.file,
+                    &c.name("indexer_types"),
+                    format!("a list of {} entries", types.len()),
+                    format!("one entry per layer (num_hidden_layers = {layers})"),
+                ));
+            }
+            let mut own = Vec::with_capacity(n);
+            for t in &types {
+                own.push(match t.as_str() {
+                    "full" => true,
+                    "shared" => false,
+                    other => {
+                        return Err(IrError::invalid(
+                            c.file,
+                            &c.name("indexer_types"),
+                            format!("\"{other}\""),
+                            "entries \"full\" or \"shared\"",
+                        ))
+                    }
+                });
+            }
+            own
+        }
+        None => {
+            if let Some(f) = c
+                .opt_pos("index_topk_freq", MAX_LAYERS)?
+                .filter(|&f| f != 1)
+            {
+                return Err(IrError::invalid(
+                    c.file,
+                    &c.name("index_topk_freq"),
+                    f.to_string(),
+                    "1, or the layers' indexers listed in indexer_types",
+                ));
+            }
+            vec![true; n]
+        }
+    };
+    Ok(own
+        .into_iter()
+        .map(|own| {
+            Some(SparseAttention {
+                top_k,
+                indexer: own.then_some(indexer),
+            })
+        })
+        .collect())
 }
 
 fn top_k(c: &Cfg<'_>, experts: u32) -> Result<u32, IrError> {

@@ -29,7 +29,10 @@ pub use catalog::{embedded, resolve, EmbeddedModel};
 pub use dtype::{DType, KvCacheDtype, Precision, Quantization};
 pub use error::IrError;
 pub use lower::{check_shard, lower_cell, lower_embedding, lower_lm_head};
-pub use model::{Attention, AttentionKind, Block, BlockRun, Cell, Mlp, Model, Moe, Norm};
+pub use model::{
+    Attention, AttentionKind, Block, BlockRun, Cell, Indexer, Mlp, Model, Moe, Norm,
+    SparseAttention,
+};
 pub use op::{
     AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
     Gemm, GroupRole, Op, OpBody, OpKind,

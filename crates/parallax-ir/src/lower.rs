@@ -18,6 +18,16 @@
 //!   `attn_prefill` multi-head attention over up-projected keys and values (`qk_nope +
 //!   qk_rope` and `v_head_dim` wide) and, for chunks with a cached prefix, a
 //!   `kv_b_proj_context` GEMM up-projecting the prefix's latents; `attn` covers decode only.
+//! - **Sparse attention** (DeepSeek Sparse Attention: DeepSeek-V3.2, GLM-5;
+//!   [`crate::SparseAttention`]): each query attends to the `top_k` tokens its lightning
+//!   indexer selects, priced as a window of `top_k` keys ([`AttentionShape::window`]); the
+//!   layer's own indexer adds, replicated on every rank as vLLM runs it, `indexer_q` (the
+//!   compressed query to `heads × head_dim`), `indexer_k` (keys and head weights, in the
+//!   activation type), `indexer_k_norm`, and `indexer`: an [`OpBody::Attention`] of `heads`
+//!   fp8 dot products of `head_dim` (no values) against every cached token, reading its own
+//!   key cache ([`crate::Indexer::cache_bytes_per_token`]). Prefill chunks whose whole context
+//!   fits in `top_k` run the dense MLA prefill; longer ones the absorbed form over the selected
+//!   tokens, in `attn` beside decode ([`split_sparse_prefill`]).
 //! - **Dense MLP**: column-parallel `gate_up_proj`, `act`, row-parallel `down_proj`,
 //!   all-reduce when `tp > 1`.
 //! - **MoE**: `router` GEMM (replicated), `routing`; when `ep > 1` an `ep_dispatch` all-to-all
@@ -214,10 +224,58 @@ pub fn attention_shape(a: &Attention, tp: u32, precision: &Precision) -> Attenti
         qk_head_dim: qk,
         v_head_dim: v,
         kv_bytes_per_token: kv_elems * precision.kv_cache.bytes(),
-        window: a.sliding_window,
+        window: attended_window(a),
         act_dtype: precision.activations,
         kv_dtype: precision.kv_cache,
     }
+}
+
+/// The keys a query of `a` attends to at most: its sliding window, or the `top_k` tokens a
+/// sparse layer selects (which cost the kernel what a window of that many tokens does; the
+/// KV cache still holds every token, see [`crate::Cell::kv_bytes_per_token`]).
+fn attended_window(a: &Attention) -> Option<u32> {
+    match (a.sliding_window, a.sparse.map(|s| s.top_k)) {
+        (Some(w), Some(k)) => Some(w.min(k)),
+        (w, k) => w.or(k),
+    }
+}
+
+/// A sparse (DSA) layer's prefill chunks split by how engines run them: those whose context
+/// (prefix and new tokens) fits in `top_k` as dense multi-head attention ([`MlaPrefill`];
+/// vLLM's `use_dense_mha` for short prefills), the longer ones in the weight-absorbed sparse
+/// form decode uses, over the selected tokens (FlashMLA's sparse prefill). Dense layers run
+/// every chunk densely. Returns `(dense, sparse)`.
+pub fn split_sparse_prefill(
+    a: &Attention,
+    prefill: &[crate::batch::PrefillChunk],
+) -> (
+    Vec<crate::batch::PrefillChunk>,
+    Vec<crate::batch::PrefillChunk>,
+) {
+    match a.sparse {
+        None => (prefill.to_vec(), Vec::new()),
+        Some(s) => prefill
+            .iter()
+            .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= s.top_k as u64),
+    }
+}
+
+/// The attention-like kernel of a sparse layer's lightning indexer: `heads` fp8 dot products
+/// of width `head_dim` between each new token and every cached token of its sequence (no
+/// window: the indexer scores all of them), reading the indexer's key cache. Replicated on
+/// every tensor-parallel rank. `None` for a layer without an indexer of its own.
+pub fn indexer_shape(a: &Attention) -> Option<AttentionShape> {
+    let ix = a.sparse?.indexer?;
+    Some(AttentionShape {
+        heads: ix.heads,
+        kv_heads: 1,
+        qk_head_dim: ix.head_dim,
+        v_head_dim: 0,
+        kv_bytes_per_token: ix.cache_bytes_per_token(),
+        window: None,
+        act_dtype: DType::Fp8,
+        kv_dtype: DType::Fp8,
+    })
 }
 
 /// MLA prefill as serving engines run it (vLLM's MLA backends, SGLang's `forward_normal`,
@@ -470,6 +528,7 @@ pub fn lower_cell(
                     let (hl, kvl) = (shape.heads as u64, shape.kv_heads as u64);
                     out.push(gemm("qkv_proj", t, (hl + 2 * kvl) * d, h, 1, precision));
                     out.push(elementwise("rotary", rotary_op(t, (hl + kvl) * d, act)));
+                    push_indexer(a, batch, precision, out);
                     push_attn(shape, batch, out);
                     out.push(gemm("o_proj", t, h, hl * d, 1, precision));
                 }
@@ -505,23 +564,25 @@ pub fn lower_cell(
                         norm_op(t, kv_lora_rank, act, precision.weights),
                     ));
                     out.push(elementwise("rotary", rotary_op(t, (hl + 1) * r, act)));
+                    push_indexer(a, batch, precision, out);
                     out.push(gemm("q_absorb", t, c, n, shape.heads, precision));
                     // Decode attends over the latent cache in the absorbed form; prefill
-                    // chunks run multi-head attention over up-projected keys and values.
-                    if batch.decode.requests > 0 {
+                    // chunks run multi-head attention over up-projected keys and values
+                    // (a sparse layer's long chunks run absorbed, see
+                    // `split_sparse_prefill`).
+                    let (dense, sparse) = split_sparse_prefill(a, &batch.prefill);
+                    if batch.decode.requests > 0 || !sparse.is_empty() {
                         push_attn(
                             shape,
                             &Batch {
-                                prefill: Vec::new(),
+                                prefill: sparse,
                                 decode: batch.decode,
                             },
                             out,
                         );
                     }
-                    if let (false, Some(m)) =
-                        (batch.prefill.is_empty(), mla_prefill(a, tp, precision))
-                    {
-                        if let Some(g) = m.context_gemm(&batch.prefill) {
+                    if let (false, Some(m)) = (dense.is_empty(), mla_prefill(a, tp, precision)) {
+                        if let Some(g) = m.context_gemm(&dense) {
                             out.push(Op {
                                 name: "kv_b_proj_context",
                                 body: OpBody::Gemm(g),
@@ -531,7 +592,7 @@ pub fn lower_cell(
                             name: "attn_prefill",
                             body: OpBody::Attention {
                                 shape: m.shape,
-                                prefill: batch.prefill.clone(),
+                                prefill: dense,
                                 decode: DecodeGroup::default(),
                             },
                         });
@@ -600,6 +661,59 @@ pub fn lower_cell(
             tp_all_reduce(t, m.hidden, tp, precision, out);
         }
     }
+}
+
+/// The lightning indexer of a sparse layer, replicated on every rank: its query projection
+/// (the checkpoint's GEMM type), the fused key and head-weight projection (kept in the
+/// activation type, as vLLM loads it), the key norm, and the scores of every cached token
+/// ([`indexer_shape`]). Nothing for a layer without an indexer of its own.
+fn push_indexer(a: &Attention, batch: &Batch, precision: &Precision, out: &mut Vec<Op>) {
+    let (Some(ix), Some(shape)) = (a.sparse.and_then(|s| s.indexer), indexer_shape(a)) else {
+        return;
+    };
+    let t = batch.tokens();
+    let act = precision.activations;
+    let (hi, di) = (ix.heads as u64, ix.head_dim as u64);
+    let q_in = a.indexer_query_input() as u64;
+    out.push(gemm("indexer_q", t, hi * di, q_in, 1, precision));
+    let unquantised = Precision {
+        weights: act,
+        compute: act,
+        ..*precision
+    };
+    out.push(gemm(
+        "indexer_k",
+        t,
+        di + hi,
+        a.hidden as u64,
+        1,
+        &unquantised,
+    ));
+    out.push(elementwise(
+        "indexer_k_norm",
+        norm_op(t, ix.head_dim, act, act),
+    ));
+    out.push(Op {
+        name: "indexer",
+        body: OpBody::Attention {
+            shape,
+            prefill: batch.prefill.clone(),
+            decode: batch.decode,
+        },
+    });
+}
+
+/// The indexer's FLOPs for `batch` (see [`push_indexer`]); 0 without one.
+pub(crate) fn indexer_flops(a: &Attention, batch: &Batch) -> f64 {
+    let (Some(ix), Some(shape)) = (a.sparse.and_then(|s| s.indexer), indexer_shape(a)) else {
+        return 0.0;
+    };
+    let t = batch.tokens() as f64;
+    let (hi, di) = (ix.heads as f64, ix.head_dim as f64);
+    2.0 * t * a.indexer_query_input() as f64 * hi * di
+        + 2.0 * t * a.hidden as f64 * (di + hi)
+        + norm_op(batch.tokens(), ix.head_dim, DType::Bf16, DType::Bf16).flops
+        + shape.flops(&batch.prefill, &batch.decode)
 }
 
 fn push_attn(shape: AttentionShape, batch: &Batch, out: &mut Vec<Op>) {

@@ -133,6 +133,43 @@ pub struct Attention {
     pub qkv_bias: bool,
     /// Bias on the output projection.
     pub o_bias: bool,
+    /// DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): each query attends only to the
+    /// `top_k` cached tokens its lightning indexer selects. `None`: dense attention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<SparseAttention>,
+}
+
+/// Top-k sparse attention with a lightning indexer (DeepSeek Sparse Attention).
+///
+/// The indexer scores every cached token for every query (`heads` ReLU dot products of width
+/// `head_dim` in fp8, weighted over heads) and the attention kernel then reads only the
+/// `top_k` best. vLLM (`models/deepseek_v2.py`, `Indexer`) replicates the indexer's layers on
+/// every tensor-parallel rank and keeps its keys in a cache of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparseAttention {
+    /// Cached tokens each query attends to (`index_topk`).
+    pub top_k: u32,
+    /// The layer's own indexer, or `None` where the layer reuses an earlier layer's selection
+    /// (GLM-5.2's `indexer_types: "shared"`).
+    pub indexer: Option<Indexer>,
+}
+
+/// The lightning indexer of a [`SparseAttention`] layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Indexer {
+    /// Indexer heads (`index_n_heads`).
+    pub heads: u32,
+    /// Width of one indexer head (`index_head_dim`).
+    pub head_dim: u32,
+}
+
+impl Indexer {
+    /// Bytes per token of the indexer's key cache: fp8 keys with one fp32 scale per 128
+    /// values, whatever the model's KV-cache type (vLLM's `DeepseekV32IndexerCache`: 132
+    /// bytes for a 128-wide head).
+    pub fn cache_bytes_per_token(&self) -> f64 {
+        self.head_dim as f64 + 4.0 * self.head_dim.div_ceil(128) as f64
+    }
 }
 
 /// A dense feed-forward network.

@@ -216,7 +216,8 @@ pub struct AttentionShape {
     pub v_head_dim: u32,
     /// KV-cache bytes per token held on this device for this layer.
     pub kv_bytes_per_token: f64,
-    /// Sliding window, if the layer attends only to its last `w` tokens.
+    /// Sliding window, if the layer attends only to its last `w` tokens, or a sparse layer's
+    /// `top_k` selected tokens (the same number of keys per query).
     pub window: Option<u32>,
     /// Type of queries and outputs.
     pub act_dtype: DType,

@@ -33,7 +33,7 @@ fn every_config_file_imports() {
         n += 1;
     }
     assert_eq!(n, embedded().len());
-    assert_eq!(n, 29);
+    assert_eq!(n, 31);
 }
 
 #[test]
@@ -352,4 +352,59 @@ fn kimi_minimax_and_qwen3_coder_match_their_model_cards() {
         model("kimi-k2.5").precision.experts,
         Some((DType::Int4, DType::Bf16))
     );
+}
+
+#[test]
+fn sparse_attention_configs() {
+    use parallax_ir::hf::from_json_str;
+    let v32 = model("deepseek-v3.2");
+    let v3 = model("deepseek-v3");
+    // The indexer adds wq_b (1536 → 64×128), wk + weights_proj (7168 → 128 + 64) and a
+    // LayerNorm per layer: 0.85B parameters, replicated on every rank.
+    let extra = v32.params_total() - v3.params_total();
+    assert_eq!(extra, 61 * (1536 * 64 * 128 + 7168 * (128 + 64) + 2 * 128));
+    let glm = model("glm-5");
+    assert!((glm.params_total() as f64 / 1e9 - 744.0).abs() < 2.0);
+    // GLM-5.2's shared indexers, and what is refused.
+    let base = serde_json::json!({
+        "architectures": ["GlmMoeDsaForCausalLM"], "hidden_size": 256,
+        "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512,
+        "moe_intermediate_size": 64, "n_routed_experts": 8, "n_shared_experts": 1,
+        "num_experts_per_tok": 2, "first_k_dense_replace": 1, "q_lora_rank": 128,
+        "kv_lora_rank": 64, "qk_nope_head_dim": 32, "qk_rope_head_dim": 16,
+        "v_head_dim": 32, "vocab_size": 1000, "max_position_embeddings": 4096,
+        "index_topk": 512, "index_n_heads": 8, "index_head_dim": 64
+    });
+    // Per layer, in order: whether its attention has an indexer of its own.
+    let indexers = |cfg: &serde_json::Value| -> Result<Vec<bool>, String> {
+        let m = from_json_str(&cfg.to_string(), "g.json").map_err(|e| e.to_string())?;
+        let mut own = Vec::new();
+        for run in &m.runs {
+            for _ in 0..run.repeat {
+                for c in &run.block.cells {
+                    if let Cell::Attention(a) = c {
+                        own.push(a.sparse.unwrap().indexer.is_some());
+                    }
+                }
+            }
+        }
+        Ok(own)
+    };
+    assert_eq!(indexers(&base).unwrap(), vec![true; 4]);
+    let mut shared = base.clone();
+    shared["indexer_types"] = serde_json::json!(["full", "shared", "shared", "full"]);
+    shared["index_topk_freq"] = 4.into();
+    assert_eq!(indexers(&shared).unwrap(), vec![true, false, false, true]);
+    let mut bad = base.clone();
+    bad["indexer_types"] = serde_json::json!(["full", "half", "shared", "full"]);
+    let e = indexers(&bad).unwrap_err();
+    assert!(e.contains("indexer_types") && e.contains("half"), "{e}");
+    let mut bad = base.clone();
+    bad["index_topk_freq"] = 4.into();
+    let e = indexers(&bad).unwrap_err();
+    assert!(e.contains("index_topk_freq") && e.contains('4'), "{e}");
+    let mut bad = base.clone();
+    bad.as_object_mut().unwrap().remove("index_n_heads");
+    let e = indexers(&bad).unwrap_err();
+    assert!(e.contains("index_n_heads"), "{e}");
 }

@@ -598,3 +598,85 @@ fn routed_experts_run_in_their_own_precision() {
     let all8 = q.weight_bytes() / 2.0;
     assert!(q8.weight_bytes() > all8 && q8.weight_bytes() < q.weight_bytes() * 0.6);
 }
+
+#[test]
+fn sparse_attention_reads_top_k_and_runs_its_indexer_on_every_rank() {
+    let m = resolve("deepseek-v3.2").unwrap();
+    let p = m.precision;
+    let attn = cell_of(&m, |c| matches!(c, Cell::Attention(_)));
+    let Cell::Attention(a) = &attn else {
+        unreachable!()
+    };
+    let sparse = a.sparse.expect("DeepSeek-V3.2 attends sparsely");
+    let ix = sparse.indexer.expect("every layer has its own indexer");
+    assert_eq!((sparse.top_k, ix.heads, ix.head_dim), (2048, 64, 128));
+    let by_name =
+        |ops: &[Op], name: &str| -> Vec<(AttentionShape, Vec<PrefillChunk>, DecodeGroup)> {
+            ops.iter()
+                .filter(|o| o.name == name)
+                .filter_map(|o| match &o.body {
+                    OpBody::Attention {
+                        shape,
+                        prefill,
+                        decode,
+                    } => Some((*shape, prefill.clone(), *decode)),
+                    _ => None,
+                })
+                .collect()
+        };
+    // Decode at 32k context under TP 8: the latent attention reads 2048 tokens per request,
+    // the indexer (all 64 heads on every rank) scores all 32k.
+    let decode = Batch {
+        prefill: vec![],
+        decode: DecodeGroup::uniform(4, 32768),
+    };
+    let ops = lower(&attn, CellShard::tp(8), &decode, &p);
+    let main = by_name(&ops, "attn");
+    assert_eq!(main.len(), 1);
+    let (shape, _, d) = &main[0];
+    assert_eq!(shape.window, Some(2048));
+    assert_eq!(shape.heads, 16);
+    assert_eq!(shape.attended_keys(&[], d), 4.0 * 2048.0);
+    let index = by_name(&ops, "indexer");
+    assert_eq!(index.len(), 1);
+    let (ishape, _, d) = &index[0];
+    assert_eq!(
+        (ishape.heads, ishape.qk_head_dim, ishape.v_head_dim),
+        (64, 128, 0)
+    );
+    assert_eq!(ishape.attended_keys(&[], d), 4.0 * 32768.0);
+    assert_eq!(ishape.kv_bytes_per_token, 132.0);
+    // The dense model reads the whole context.
+    let v3 = resolve("deepseek-v3").unwrap();
+    let dense = cell_of(&v3, |c| matches!(c, Cell::Attention(_)));
+    let dense_ops = lower(&dense, CellShard::tp(8), &decode, &v3.precision);
+    let (dshape, _, dd) = &by_name(&dense_ops, "attn")[0];
+    assert_eq!(dshape.attended_keys(&[], dd), 4.0 * 32768.0);
+    // Prefill: a chunk within top_k runs dense MHA; a longer one the absorbed sparse form.
+    let short = PrefillChunk {
+        new_tokens: 1024,
+        prefix: 0,
+    };
+    let long = PrefillChunk {
+        new_tokens: 512,
+        prefix: 4096,
+    };
+    let batch = Batch {
+        prefill: vec![short, long],
+        decode: DecodeGroup::default(),
+    };
+    let ops = lower(&attn, CellShard::tp(8), &batch, &p);
+    assert_eq!(by_name(&ops, "attn_prefill")[0].1, vec![short]);
+    let absorbed = by_name(&ops, "attn");
+    assert_eq!(absorbed[0].1, vec![long]);
+    assert_eq!(
+        absorbed[0]
+            .0
+            .attended_keys(&absorbed[0].1, &DecodeGroup::default()),
+        512.0 * 2048.0
+    );
+    assert_eq!(by_name(&ops, "indexer")[0].1, vec![short, long]);
+    // The KV cache keeps every token: the latent plus the indexer's 132 bytes.
+    let kv = attn.kv_bytes_per_token_per_device(CellShard::tp(8), &p);
+    assert_eq!(kv, 576.0 * p.kv_cache.bytes() + 132.0);
+}

@@ -397,6 +397,15 @@ fn same_architecture(name: &str) -> Option<Model> {
         format!("llama-3.1-70b{rest}")
     } else if let Some(rest) = name.strip_prefix("deepseek-v3.1") {
         format!("deepseek-v3{rest}")
+    } else if let Some(rest) = ["deepseek-v3.2-exp", "deepseek-v3.2-speciale"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+    {
+        // the same sparse-attention architecture as DeepSeek-V3.2
+        format!("deepseek-v3.2{rest}")
+    } else if let Some(rest) = name.strip_prefix("glm-5.1") {
+        // GLM-5.1's config differs from GLM-5's only in its transformers version
+        format!("glm-5{rest}")
     } else if let Some(rest) = ["minimax-m2.7", "minimax-m2.1", "minimax-m2"]
         .iter()
         .find_map(|p| name.strip_prefix(p))
@@ -1423,12 +1432,18 @@ b,silicon_concurrency=16,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_s
                 "Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8",
                 "qwen3-coder-480b-a35b",
             ),
+            ("deepseek-ai/DeepSeek-V3.2", "deepseek-v3.2"),
+            ("deepseek-ai/DeepSeek-V3.2-Exp", "deepseek-v3.2"),
+            ("nvidia/DeepSeek-V3.2-NVFP4", "deepseek-v3.2"),
+            ("zai-org/GLM-5-FP8", "glm-5"),
+            ("zai-org/GLM-5.1", "glm-5"),
         ] {
             assert_eq!(name(id).as_deref(), Some(want), "{id}");
         }
         // other architectures are not guessed
         for id in [
-            "deepseek-ai/DeepSeek-V3.2",
+            "deepseek-ai/DeepSeek-V4-Flash",
+            "zai-org/GLM-5.2",
             "MiniMaxAI/MiniMax-M3",
             "meta-llama/Llama-3.2-1B-Instruct",
             "Qwen/Qwen3-4B",
