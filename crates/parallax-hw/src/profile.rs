@@ -161,17 +161,24 @@ pub fn build_embedded_h100() -> Result<Profile, ProfileError> {
     Ok(p)
 }
 
+/// Where the embedded H200 profile's elementwise rows start to time the GPU (16 MiB; see
+/// [`build_embedded_h200`]).
+pub const H200_ELEMENTWISE_MIN_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+
 /// Builds the embedded H200 profile (see [`embedded_h200`]).
 ///
 /// # Errors
 /// A [`ProfileError`] naming the embedded file, entry and column.
 pub fn build_embedded_h200() -> Result<Profile, ProfileError> {
     let mut p = Profile::from_json("<embedded parallax-profiler/h200-quick.json>", H200_QUICK)?;
-    // Its elementwise rows below ~16 MB time the host, not the GPU: torch ops of two or more
+    // Its elementwise rows below 16 MiB time the host, not the GPU: torch ops of two or more
     // kernels timed alone leave the GPU waiting for the (slow) host between their kernels
-    // (a 1.4 MB SiLU·mul takes 32 µs there, 11 µs on the H100). Those ops use the
-    // calibrated roofline instead.
-    p.elementwise = None;
+    // (a 1.4 MB SiLU·mul takes 32 µs there, 11 µs on the H100). Ops that small use the
+    // calibrated roofline; the rows from 16 MiB up (three per kind, GPU-bound) price the
+    // larger ones.
+    if let Some(t) = p.elementwise.as_mut() {
+        t.min_bytes = Some(H200_ELEMENTWISE_MIN_BYTES);
+    }
     // NCCL collectives (half precision, 2/4/8 GPUs in one node) from APEX+, unless the file
     // has its own.
     if p.collective.is_none() {

@@ -379,3 +379,58 @@ fn fp8_kv_attention_scales_the_measured_bf16_time() {
         assert!(t8 < t16, "{b}x{ctx}: fp8 {t8} not below bf16 {t16}");
     }
 }
+
+/// An elementwise table's `min_bytes`: smaller rows are kept but unused, smaller ops go to
+/// the fallback; the embedded H200 profile starts its table at 16 MiB.
+#[test]
+fn elementwise_min_bytes_leaves_small_ops_to_the_fallback() {
+    use parallax_hw::profile::{embedded_h200, H200_ELEMENTWISE_MIN_BYTES};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/profiles/parallax-profiler/h200-quick.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    let all = Profile::from_json("h200.json", &text).unwrap();
+    let mut p = all.clone();
+    p.elementwise.as_mut().unwrap().min_bytes = Some(16.0 * 1024.0 * 1024.0);
+    let back = Profile::from_json("h200.json", &p.to_json()).unwrap();
+    assert!(back.elementwise == p.elementwise, "min_bytes round trip");
+    assert!(p.to_json().contains("\"min_bytes\": 16777216"));
+    let marker: Arc<dyn CostModel> = Arc::new(Marker);
+    let full = ProfiledCostModel::new(&all, marker.clone()).unwrap();
+    let cut = ProfiledCostModel::new(&back, marker).unwrap();
+    let op = |bytes: f64| Elementwise {
+        kind: ElementwiseKind::Activation,
+        bytes,
+        flops: 0.0,
+    };
+    // A measured 1.4 MB SiLU·mul (32.5 µs, host-bound): the fallback's below the cut.
+    assert!((full.elementwise(&op(1_376_256.0)) - 32.48e-6).abs() < 0.1e-6);
+    assert_eq!(cut.elementwise(&op(1_376_256.0)), 4.0);
+    // A measured 352 MB one: the table's either way.
+    for m in [&full, &cut] {
+        let t = m.elementwise(&op(352_321_536.0));
+        assert!((t - 332.64e-6).abs() < 0.1e-6, "{t}");
+    }
+    // Bad values and other tables are refused, naming the table and the field.
+    let json = p.to_json();
+    let at = json.find("\"min_bytes\": ").unwrap();
+    let end = at + json[at..].find(',').unwrap();
+    for bad in ["0", "-1", "\"16MiB\""] {
+        let j = format!("{}\"min_bytes\": {bad}{}", &json[..at], &json[end..]);
+        let e = Profile::from_json("h200.json", &j).unwrap_err().to_string();
+        assert!(
+            e.contains("elementwise") && e.contains("min_bytes"),
+            "{bad}: {e}"
+        );
+    }
+    let on_gemm = all.to_json().replacen(
+        "\"columns\": [\"m\"",
+        "\"min_bytes\": 1, \"columns\": [\"m\"",
+        1,
+    );
+    assert!(Profile::from_json("h200.json", &on_gemm).is_err());
+    // The embedded H200 profile keeps its rows and starts using them at 16 MiB.
+    let h200 = embedded_h200();
+    let t = h200.elementwise.as_ref().expect("elementwise rows kept");
+    assert_eq!(t.rows.len(), 30);
+    assert_eq!(t.min_bytes, Some(H200_ELEMENTWISE_MIN_BYTES));
+}

@@ -205,6 +205,10 @@ pub struct Table<T> {
     /// `fused_moe` only: how the measured tokens were routed to experts (`None`: uniformly
     /// at random, as `parallax_profiler` measures).
     pub routing: Option<TableRouting>,
+    /// `elementwise` only (`min_bytes` in JSON): rows of fewer bytes are kept but not used,
+    /// and ops of fewer bytes are priced by the fallback cost model, for a table whose small
+    /// rows timed the host rather than the GPU. `None`: every row counts.
+    pub min_bytes: Option<f64>,
     /// Where each row came from, for error messages (JSON entry index or CSV line).
     pub(crate) origin: Vec<Row>,
 }
@@ -239,6 +243,7 @@ impl<T: PartialEq> PartialEq for Table<T> {
             && self.software == other.software
             && self.rows == other.rows
             && self.routing == other.routing
+            && self.min_bytes == other.min_bytes
     }
 }
 
@@ -251,6 +256,7 @@ impl<T> Table<T> {
             software: None,
             rows,
             routing: None,
+            min_bytes: None,
             origin,
         }
     }
@@ -273,6 +279,7 @@ impl<T> Table<T> {
             software: None,
             rows,
             routing: None,
+            min_bytes: None,
             origin,
         }
     }
@@ -835,11 +842,29 @@ fn table_meta<T>(
     let location = format!("tables.{name}");
     let keys: &[&str] = if routed {
         &["columns", "rows", "provenance", "software", "routing"]
+    } else if name == "elementwise" {
+        &["columns", "rows", "provenance", "software", "min_bytes"]
     } else {
         &["columns", "rows", "provenance", "software"]
     };
     check_keys(file, obj, &location, keys)?;
     let mut t = Table::new(rows);
+    if let Some(v) = obj.get("min_bytes") {
+        t.min_bytes = Some(
+            v.as_f64()
+                .filter(|b| b.is_finite() && *b > 0.0)
+                .ok_or_else(|| {
+                    bad_field(
+                        file,
+                        name,
+                        Row::Header,
+                        "min_bytes",
+                        v,
+                        "a positive number of bytes",
+                    )
+                })?,
+        );
+    }
     if let Some(v) = obj.get("routing") {
         t.routing = Some(match v.as_str() {
             Some("random") => TableRouting::Random,
@@ -1105,6 +1130,9 @@ fn write_table<T: TableRow>(t: &Table<T>) -> String {
     }
     if let Some(r) = t.routing {
         let _ = writeln!(s, "      \"routing\": {},", js(r.name()));
+    }
+    if let Some(b) = t.min_bytes {
+        let _ = writeln!(s, "      \"min_bytes\": {},", num(b));
     }
     let cols: Vec<String> = T::COLUMNS.iter().map(|c| format!("\"{c}\"")).collect();
     let _ = writeln!(s, "      \"columns\": [{}],", cols.join(", "));

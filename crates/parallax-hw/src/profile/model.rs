@@ -90,6 +90,8 @@ pub(crate) struct Families {
     pub prefill: ByDtype<AttnFamily>,
     pub decode: ByDtype<AttnFamily>,
     pub elementwise: [Option<Curve>; 7],
+    /// Smaller elementwise ops take the fallback (the table's `min_bytes`; 0: none).
+    pub elementwise_min_bytes: f64,
     pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
     pub fused_moe: Vec<(MoeKey, Curve)>,
     /// The `fused_moe` table was measured with tokens spread over as many experts as
@@ -411,6 +413,10 @@ fn curves<R: FamilyRow>(
         for (c, v) in r.sizes() {
             check_size(file, R::TABLE, row, c, v)?;
         }
+        // rows below an elementwise table's `min_bytes` timed the host: not used
+        if t.min_bytes.is_some_and(|m| r.x() < m) {
+            continue;
+        }
         map.entry(r.key())
             .or_insert_with(|| (row, Vec::new()))
             .1
@@ -574,6 +580,11 @@ impl Families {
             prefill: ByDtype::new(prefill, |f| f.dtype),
             decode: ByDtype::new(decode, |f| f.dtype),
             elementwise,
+            elementwise_min_bytes: p
+                .elementwise
+                .as_ref()
+                .and_then(|t| t.min_bytes)
+                .unwrap_or(0.0),
             collective,
         })
     }
@@ -839,12 +850,16 @@ impl ProfiledCostModel {
         Some(t)
     }
 
-    /// The profiled time of an elementwise op, or `None` when its kind has no curve.
+    /// The profiled time of an elementwise op, or `None` when its kind has no curve or the
+    /// op is smaller than the table's `min_bytes`.
     ///
     /// Complexity: O(log p). No allocation.
     pub fn profiled_elementwise(&self, op: &Elementwise) -> Option<f64> {
         if op.bytes <= 0.0 {
             return Some(0.0);
+        }
+        if op.bytes < self.fam.elementwise_min_bytes {
+            return None;
         }
         let c = self.fam.elementwise[kind_index(op.kind)].as_ref()?;
         Some(c.eval(op.bytes))
