@@ -434,3 +434,15 @@ fn elementwise_min_bytes_leaves_small_ops_to_the_fallback() {
     assert_eq!(t.rows.len(), 30);
     assert_eq!(t.min_bytes, Some(H200_ELEMENTWISE_MIN_BYTES));
 }
+
+/// A `min_bytes` that leaves a kind one row is an error naming it.
+#[test]
+fn min_bytes_that_leaves_one_row_is_named() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/profiles/parallax-profiler/h200-quick.json");
+    let mut p = Profile::from_json("h200.json", &std::fs::read_to_string(path).unwrap()).unwrap();
+    p.elementwise.as_mut().unwrap().min_bytes = Some(300e6);
+    let marker: Arc<dyn CostModel> = Arc::new(Marker);
+    let e = ProfiledCostModel::new(&p, marker).unwrap_err().to_string();
+    assert!(e.contains("elementwise") && e.contains("min_bytes"), "{e}");
+}

@@ -12,7 +12,11 @@
 //!   input embedding out; subtract [`Model::embedding_params`] to compare with it.
 //! - KV bytes per token sum over every layer. Sliding-window layers count full per-token bytes
 //!   here; the bound to `window` tokens is applied by capacity code through
-//!   [`Attention::sliding_window`].
+//!   [`Attention::sliding_window`]. A sparse-attention layer keeps every token, plus its
+//!   indexer's keys (132 bytes per token in fp8 whatever the KV type).
+//! - A sparse layer's indexer weights are replicated on every tensor-parallel rank; its fused
+//!   key/head-weight projection is stored in the activation type (vLLM upcasts it at load),
+//!   the query projection in the checkpoint's weight type.
 
 use crate::batch::Batch;
 use crate::dtype::Precision;
@@ -61,7 +65,16 @@ impl Attention {
             return 0;
         };
         let (hi, d) = (ix.heads as u128, ix.head_dim as u128);
-        self.indexer_query_input() as u128 * hi * d + self.hidden as u128 * (d + hi) + 2 * d
+        self.indexer_query_input() as u128 * hi * d + self.indexer_key_params() + 2 * d
+    }
+
+    /// Parameters of the indexer's fused key and head-weight projection (`wk_weights_proj`,
+    /// `hidden → head_dim + heads`), which engines keep in the activation type whatever the
+    /// checkpoint's weight type; 0 without an indexer.
+    pub(crate) fn indexer_key_params(&self) -> u128 {
+        self.sparse.and_then(|s| s.indexer).map_or(0, |ix| {
+            self.hidden as u128 * (ix.head_dim as u128 + ix.heads as u128)
+        })
     }
 
     /// Bytes per token of the sparse-attention indexer's key cache (0 without one).
@@ -269,7 +282,20 @@ impl Cell {
             self.params_shard(shard),
             self.routed_params_shard(shard),
             precision,
-        )
+        ) + self.activation_typed_extra_bytes(precision)
+    }
+
+    /// What the weights this cell stores in the activation type (a sparse layer's indexer
+    /// key projection) add over counting them in the weight type (replicated, so the same on
+    /// every device).
+    fn activation_typed_extra_bytes(&self, precision: &Precision) -> f64 {
+        match self {
+            Cell::Attention(a) => {
+                a.indexer_key_params() as f64
+                    * (precision.activations.bytes() - precision.weights.bytes())
+            }
+            _ => 0.0,
+        }
     }
 
     /// KV-cache bytes per token of this cell held on each device under `shard` (0 for cells
@@ -502,11 +528,16 @@ impl Model {
             self.params_total() as u128,
             self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE)),
             &self.precision,
-        )
+        ) + self
+            .cells()
+            .map(|(c, n)| n as f64 * c.activation_typed_extra_bytes(&self.precision))
+            .sum::<f64>()
     }
 
-    /// KV-cache bytes per token of context, summed over all layers, in the model's KV type.
-    /// Sliding-window layers count full per-token bytes (see the module docs).
+    /// KV-cache bytes per token of context, summed over all layers, in the model's KV type
+    /// (plus a sparse layer's indexer keys, fp8 whatever that type:
+    /// [`crate::Indexer::cache_bytes_per_token`]). Sliding-window layers count full per-token
+    /// bytes (see the module docs).
     pub fn kv_bytes_per_token(&self) -> f64 {
         self.cells()
             .map(|(c, n)| c.kv_bytes_per_token(&self.precision) * n as f64)

@@ -115,6 +115,15 @@ enum Family {
     MiniMaxM2,
 }
 
+/// Architecture names and model types of DeepSeek Sparse Attention models (DeepSeek-V3.2,
+/// GLM-5), which must give `index_topk`, `index_n_heads` and `index_head_dim`.
+const DSA_ARCHITECTURES: [&str; 4] = [
+    "DeepseekV32ForCausalLM",
+    "deepseek_v32",
+    "GlmMoeDsaForCausalLM",
+    "glm_moe_dsa",
+];
+
 fn family_of(name: &str) -> Option<Family> {
     Some(match name {
         "LlamaForCausalLM" | "llama" => Family::Llama,
@@ -131,9 +140,7 @@ fn family_of(name: &str) -> Option<Family> {
         | "deepseek_v3"
         | "kimi_k2" => Family::Deepseek,
         // DeepSeek-V3.2 and GLM-5: DeepSeek-V3's layout with sparse attention (`index_*`).
-        "DeepseekV32ForCausalLM" | "deepseek_v32" | "GlmMoeDsaForCausalLM" | "glm_moe_dsa" => {
-            Family::Deepseek
-        }
+        _ if DSA_ARCHITECTURES.contains(&name) => Family::Deepseek,
         "Llama4ForConditionalGeneration" | "Llama4ForCausalLM" | "llama4" | "llama4_text" => {
             Family::Llama4
         }
@@ -160,7 +167,13 @@ pub fn load(path: &Path) -> Result<Model, IrError> {
         })
     };
     let text = read(path)?;
-    let quant_path = hf_quant_config_beside(path).filter(|p| p.is_file());
+    // The file beside is read only when the config has no quantisation of its own.
+    let has_own = serde_json::from_str::<Value>(&text).is_ok_and(|v| {
+        v.get("quantization_config").is_some()
+            || v.get("text_config")
+                .is_some_and(|t| t.get("quantization_config").is_some())
+    });
+    let quant_path = hf_quant_config_beside(path).filter(|p| !has_own && p.is_file());
     let quant = match &quant_path {
         Some(p) => Some((read(p)?, p.display().to_string())),
         None => None,
@@ -549,38 +562,22 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
                     ))
                 }
             };
-            match src.get("kv_cache_quant_algo") {
-                None => {}
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("fp8") => p.kv_cache = DType::Fp8,
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("nvfp4") => {
-                    p.kv_cache = DType::Fp4
-                }
-                Some(other) => {
-                    return Err(src.invalid(
-                        "kv_cache_quant_algo",
-                        other,
-                        "\"FP8\", \"NVFP4\" or null",
-                    ))
-                }
+            if let Some(kv) = modelopt_kv(src, "kv_cache_quant_algo", "\"FP8\", \"NVFP4\" or null")?
+            {
+                p.kv_cache = kv;
             }
-            // ModelOpt's config.json exports name the KV algorithm as a string here.
-            match qc.get("kv_cache_scheme") {
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("fp8") => p.kv_cache = DType::Fp8,
-                Some(Value::String(s)) if s.eq_ignore_ascii_case("nvfp4") => {
-                    p.kv_cache = DType::Fp4
-                }
-                Some(Value::String(_)) => {
-                    return Err(qc.invalid(
-                        "kv_cache_scheme",
-                        qc.get("kv_cache_scheme").unwrap_or(&Value::Null),
-                        "\"FP8\", \"NVFP4\", an object with num_bits and type, or null",
-                    ))
-                }
-                _ => {
-                    if let Some(kv) = kv_scheme(qc)? {
-                        p.kv_cache = kv;
-                    }
-                }
+            // ModelOpt's config.json exports name the KV algorithm as a string here too;
+            // compressed-tensors and recent ModelOpt configs give an object.
+            let kv = match qc.get("kv_cache_scheme") {
+                Some(Value::String(_)) => modelopt_kv(
+                    qc,
+                    "kv_cache_scheme",
+                    "\"FP8\", \"NVFP4\", an object with num_bits and type, or null",
+                )?,
+                _ => kv_scheme(qc)?,
+            };
+            if let Some(kv) = kv {
+                p.kv_cache = kv;
             }
             p
         }
@@ -614,6 +611,17 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
             ))
         }
     })
+}
+
+/// A ModelOpt KV-cache algorithm named as a string in `field` (`FP8`, `NVFP4`; absent or
+/// `null`: none), or an error expecting `expected`.
+fn modelopt_kv(c: &Cfg<'_>, field: &str, expected: &str) -> Result<Option<DType>, IrError> {
+    match c.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("fp8") => Ok(Some(DType::Fp8)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("nvfp4") => Ok(Some(DType::Fp4)),
+        Some(other) => Err(c.invalid(field, other, expected)),
+    }
 }
 
 /// A quantisation object written by NVIDIA ModelOpt without a `quant_method`: its
@@ -740,15 +748,17 @@ fn compressed_tensors(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrErro
 /// unquantised, so that only the routed experts are (Kimi K2 Thinking and K2.5's int4 experts:
 /// `re:.*self_attn.*`, `re:.*shared_experts.*`, `re:.*mlp\.(gate|up|gate_up|down)_proj.*`).
 /// The entries are read as text (a regular expression or a module name): one naming
-/// `self_attn` and one naming `shared_expert` or a dense `mlp.` projection.
+/// `self_attn` and one naming `shared_expert` or a dense MLP's `mlp…_proj` (the router,
+/// `mlp.gate`, does not count: MoE quantisations leave it alone anyway).
 fn experts_only(qc: &Cfg<'_>) -> Result<bool, IrError> {
     let Some(list) = qc.opt_str_list("ignore")? else {
         return Ok(false);
     };
     let attention = list.iter().any(|e| e.contains("self_attn"));
-    let mlps = list
-        .iter()
-        .any(|e| e.contains("shared_expert") || (e.contains("mlp") && !e.contains("experts")));
+    let mlps = list.iter().any(|e| {
+        e.contains("shared_expert")
+            || (e.contains("mlp") && e.contains("_proj") && !e.contains("experts"))
+    });
     Ok(attention && mlps)
 }
 
@@ -1073,11 +1083,7 @@ fn sparse_attention(
     layers: u32,
 ) -> Result<Vec<Option<SparseAttention>>, IrError> {
     let n = layers as usize;
-    let dsa = matches!(
-        architecture,
-        "DeepseekV32ForCausalLM" | "deepseek_v32" | "GlmMoeDsaForCausalLM" | "glm_moe_dsa"
-    );
-    if !dsa && c.get("index_topk").is_none() {
+    if !DSA_ARCHITECTURES.contains(&architecture) && c.get("index_topk").is_none() {
         return Ok(vec![None; n]);
     }
     let top_k = c.pos("index_topk", u32::MAX)?;
@@ -1093,6 +1099,14 @@ fn sparse_attention(
                     &c.name("indexer_types"),
                     format!("a list of {} entries", types.len()),
                     format!("one entry per layer (num_hidden_layers = {layers})"),
+                ));
+            }
+            if types.first().is_some_and(|t| t == "shared") {
+                return Err(IrError::invalid(
+                    c.file,
+                    &c.name("indexer_types"),
+                    "a list starting with \"shared\"",
+                    "\"full\" first (a shared layer reuses an earlier layer's selection)",
                 ));
             }
             let mut own = Vec::with_capacity(n);

@@ -703,17 +703,12 @@ fn push_indexer(a: &Attention, batch: &Batch, precision: &Precision, out: &mut V
     });
 }
 
-/// The indexer's FLOPs for `batch` (see [`push_indexer`]); 0 without one.
+/// The indexer's FLOPs for `batch`: those of the ops [`push_indexer`] lowers (types do not
+/// change FLOPs); 0 without one.
 pub(crate) fn indexer_flops(a: &Attention, batch: &Batch) -> f64 {
-    let (Some(ix), Some(shape)) = (a.sparse.and_then(|s| s.indexer), indexer_shape(a)) else {
-        return 0.0;
-    };
-    let t = batch.tokens() as f64;
-    let (hi, di) = (ix.heads as f64, ix.head_dim as f64);
-    2.0 * t * a.indexer_query_input() as f64 * hi * di
-        + 2.0 * t * a.hidden as f64 * (di + hi)
-        + norm_op(batch.tokens(), ix.head_dim, DType::Bf16, DType::Bf16).flops
-        + shape.flops(&batch.prefill, &batch.decode)
+    let mut ops = Vec::new();
+    push_indexer(a, batch, &Precision::uniform(DType::Bf16), &mut ops);
+    ops.iter().map(Op::flops).sum()
 }
 
 fn push_attn(shape: AttentionShape, batch: &Batch, out: &mut Vec<Op>) {

@@ -420,6 +420,21 @@ pub struct Op {
 }
 
 impl Op {
+    /// Floating-point operations of the op (0 for collectives).
+    pub fn flops(&self) -> f64 {
+        match &self.body {
+            OpBody::Gemm(g) => g.flops(),
+            OpBody::FusedMoe(f) => f.flops(),
+            OpBody::Attention {
+                shape,
+                prefill,
+                decode,
+            } => shape.flops(prefill, decode),
+            OpBody::Elementwise(e) => e.flops,
+            OpBody::Collective(_) => 0.0,
+        }
+    }
+
     /// The breakdown class.
     pub fn kind(&self) -> OpKind {
         match self.body {

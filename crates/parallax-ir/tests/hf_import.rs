@@ -395,6 +395,24 @@ fn sparse_attention_configs() {
     shared["indexer_types"] = serde_json::json!(["full", "shared", "shared", "full"]);
     shared["index_topk_freq"] = 4.into();
     assert_eq!(indexers(&shared).unwrap(), vec![true, false, false, true]);
+    for (types, want) in [
+        (
+            serde_json::json!(["shared", "full", "full", "full"]),
+            "shared",
+        ),
+        (serde_json::json!(["full", "shared"]), "2 entries"),
+    ] {
+        let mut bad = base.clone();
+        bad["indexer_types"] = types;
+        let e = indexers(&bad).unwrap_err();
+        assert!(e.contains("indexer_types") && e.contains(want), "{e}");
+    }
+    // The indexer's key projection is stored in the activation type: DeepSeek-V3.2's fp8
+    // checkpoint holds 61 × 7168 × 192 of them at 2 bytes, not 1.
+    let fp8 = v32.precision.weights.bytes();
+    assert_eq!(fp8, 1.0);
+    let extra = v32.weight_bytes() - v32.params_total() as f64 * fp8;
+    assert_eq!(extra, 61.0 * 7168.0 * 192.0);
     let mut bad = base.clone();
     bad["indexer_types"] = serde_json::json!(["full", "half", "shared", "full"]);
     let e = indexers(&bad).unwrap_err();

@@ -309,3 +309,56 @@ fn compressed_tensors_experts_only() {
     assert_eq!(types(p), (Bf16, Bf16, Bf16, Bf16));
     assert_eq!(p.experts, Some((Int4, Bf16)));
 }
+
+#[test]
+fn quantisation_edge_cases_of_real_files() {
+    use parallax_ir::hf::{from_json_str_with_quant, load};
+    // hf_quant_config.json files write `kv_cache_quant_algo: null` when the KV stays as is.
+    let mut cfg = llama(Value::Null);
+    cfg.as_object_mut().unwrap().remove("quantization_config");
+    let q = json!({"producer": {"name": "modelopt"},
+        "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": null}});
+    let p = from_json_str_with_quant(
+        &cfg.to_string(),
+        "config.json",
+        Some((&q.to_string(), "hf_quant_config.json")),
+    )
+    .unwrap()
+    .precision;
+    assert_eq!(types(p), (Fp8, Fp8, Bf16, Bf16));
+    // A malformed file beside the config is named.
+    for bad in ["{\"quantization\": ", "[1, 2]"] {
+        let e = from_json_str_with_quant(
+            &cfg.to_string(),
+            "config.json",
+            Some((bad, "dir/hf_quant_config.json")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("dir/hf_quant_config.json"), "{bad}: {e}");
+    }
+    // A router-only ignore list quantises the whole model, not the experts alone.
+    let p = precision(json!({"quant_method": "compressed-tensors",
+        "config_groups": {"g": {"targets": ["Linear"], "input_activations": null,
+            "weights": {"num_bits": 4, "type": "int"}}},
+        "ignore": ["lm_head", "re:.*self_attn.*", "re:.*mlp.gate$"]}))
+    .unwrap();
+    assert_eq!(types(p), (Int4, Bf16, Bf16, Bf16));
+    assert_eq!(p.experts, None);
+    // The file beside is not read when the config quantises itself (here it is a folder,
+    // which cannot be read).
+    let dir = std::env::temp_dir().join(format!("parallax-hfq2-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("hf_quant_config.json")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        llama(json!({"quant_method": "fp8"})).to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        load(&dir.join("config.json")).unwrap().precision.weights,
+        Fp8
+    );
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    assert!(load(&dir.join("config.json")).is_ok_and(|m| m.precision.weights == Bf16));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -497,6 +497,11 @@ struct AttnUnit {
     shape: AttentionShape,
     /// MLA's prefill form (`None`: prefill uses `shape` too).
     mla: Option<MlaPrefill>,
+    /// A sparse layer's `top_k`: its MLA prefill chunks longer than that run in the
+    /// absorbed form over `shape` ([`parallax_ir::lower::split_sparse_prefill`]).
+    sparse_top_k: Option<u32>,
+    /// A sparse layer's lightning indexer ([`parallax_ir::lower::indexer_shape`]).
+    indexer: Option<AttentionShape>,
     layers: f64,
 }
 
@@ -632,11 +637,20 @@ impl PlanStageCost {
                 if let Cell::Attention(a) = cell {
                     let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
                     let mla = parallax_ir::lower::mla_prefill(a, pl.shard.tp, p);
-                    match attn.iter_mut().find(|u| u.shape == shape && u.mla == mla) {
+                    let sparse_top_k = a.sparse.map(|s| s.top_k);
+                    let indexer = parallax_ir::lower::indexer_shape(a);
+                    match attn.iter_mut().find(|u| {
+                        u.shape == shape
+                            && u.mla == mla
+                            && u.sparse_top_k == sparse_top_k
+                            && u.indexer == indexer
+                    }) {
                         Some(u) => u.layers += n,
                         None => attn.push(AttnUnit {
                             shape,
                             mla,
+                            sparse_top_k,
+                            indexer,
                             layers: n,
                         }),
                     }
@@ -791,7 +805,9 @@ impl PlanStageCost {
                     }
                     if let Cell::Attention(a) = cell {
                         let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
-                        ops.push(kv_cache_write(share, &shape));
+                        let per_token =
+                            shape.kv_bytes_per_token + a.indexer_cache_bytes_per_token();
+                        ops.push(kv_cache_write(share, per_token));
                     }
                 }
                 UnitKind::Embedding => {
@@ -847,13 +863,12 @@ impl PlanStageCost {
         let mut bytes = 0.0;
         let mut kernels = 0.0;
         if r <= 1 {
-            let calls = attention_calls(&batch.prefill, &batch.decode);
             for a in &self.attn {
                 let (t, f, b) = attention_call(cost, a, &batch.prefill, &batch.decode);
                 time += a.layers * t;
                 flops += a.layers * f;
                 bytes += a.layers * b;
-                kernels += a.layers * calls;
+                kernels += a.layers * attention_calls(a, &batch.prefill, &batch.decode);
             }
             return (time, flops, bytes, kernels);
         }
@@ -891,9 +906,8 @@ impl PlanStageCost {
                 bytes = gb;
             }
         }
-        let calls = attention_calls(&batch.prefill, &batch.decode);
         for a in &self.attn {
-            kernels += a.layers * calls;
+            kernels += a.layers * attention_calls(a, &batch.prefill, &batch.decode);
         }
         (time, flops, bytes, kernels)
     }
@@ -1011,21 +1025,53 @@ pub struct IterationTiming {
     pub overlap_seconds: f64,
 }
 
-/// Attention calls per layer: one for the prefill chunks, one for the decode group.
-fn attention_calls(prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
-    f64::from(u8::from(!prefill.is_empty()) + u8::from(decode.requests > 0))
+/// Attention calls of one layer of `unit`: one for the prefill chunks (two for a sparse MLA
+/// layer with both short and long chunks), one for the decode group, and its indexer's
+/// (one per phase present).
+fn attention_calls(unit: &AttnUnit, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+    let (dense, sparse) = prefill_split(unit, prefill);
+    let phases = u8::from(!prefill.is_empty()) + u8::from(decode.requests > 0);
+    let main = u8::from(!dense.is_empty()) + u8::from(!sparse.is_empty() || decode.requests > 0);
+    let indexer = if unit.indexer.is_some() { phases } else { 0 };
+    f64::from(main + indexer)
+}
+
+/// A unit's prefill chunks as `(dense, sparse)`: for an MLA layer with `sparse_top_k`, the
+/// chunks whose context exceeds it run in the absorbed form (as
+/// [`parallax_ir::lower::split_sparse_prefill`] lowers them); otherwise all are dense.
+fn prefill_split<'a>(
+    unit: &AttnUnit,
+    prefill: &'a [PrefillChunk],
+) -> (
+    std::borrow::Cow<'a, [PrefillChunk]>,
+    std::borrow::Cow<'a, [PrefillChunk]>,
+) {
+    use std::borrow::Cow;
+    match (unit.mla.is_some(), unit.sparse_top_k) {
+        (true, Some(k))
+            if prefill
+                .iter()
+                .any(|c| c.prefix as u64 + c.new_tokens as u64 > k as u64) =>
+        {
+            let (d, s): (Vec<PrefillChunk>, Vec<PrefillChunk>) = prefill
+                .iter()
+                .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= k as u64);
+            (Cow::Owned(d), Cow::Owned(s))
+        }
+        _ => (Cow::Borrowed(prefill), Cow::Borrowed(&[])),
+    }
 }
 
 /// The write of `tokens` new tokens' keys and values into one layer's paged KV cache
 /// (vLLM's `reshape_and_cache`, a `copy_` in eager PyTorch): read from the projection's
 /// output and written to the cache. Every engine runs it; the attention kernels that the
 /// profiles time do not include it.
-fn kv_cache_write(tokens: u64, shape: &AttentionShape) -> Op {
+fn kv_cache_write(tokens: u64, kv_bytes_per_token: f64) -> Op {
     Op {
         name: "kv_cache_write",
         body: OpBody::Elementwise(Elementwise {
             kind: ElementwiseKind::Residual,
-            bytes: 2.0 * tokens as f64 * shape.kv_bytes_per_token,
+            bytes: 2.0 * tokens as f64 * kv_bytes_per_token,
             flops: 0.0,
         }),
     }
@@ -1033,7 +1079,8 @@ fn kv_cache_write(tokens: u64, shape: &AttentionShape) -> Op {
 
 /// One layer's attention over a batch: (seconds, flops, bytes). MLA prefill chunks run in
 /// their multi-head form, with the up-projection of their cached prefixes
-/// ([`MlaPrefill`]).
+/// ([`MlaPrefill`]); a sparse layer's long chunks in the absorbed form, and its indexer
+/// scores every cached token.
 fn attention_call(
     cost: &dyn CostModel,
     unit: &AttnUnit,
@@ -1042,8 +1089,27 @@ fn attention_call(
 ) -> (f64, f64, f64) {
     let shape = &unit.shape;
     let (mut t, mut f, mut b) = (0.0, 0.0, 0.0);
+    let none = DecodeGroup::default();
+    if let Some(ix) = &unit.indexer {
+        if !prefill.is_empty() {
+            t += cost.prefill_attention(ix, prefill);
+            f += ix.flops(prefill, &none);
+            b += ix.bytes(prefill, &none);
+        }
+        if decode.requests > 0 {
+            t += cost.decode_attention(ix, decode);
+            f += ix.flops(&[], decode);
+            b += ix.bytes(&[], decode);
+        }
+    }
+    let (dense, sparse) = prefill_split(unit, prefill);
+    if !sparse.is_empty() {
+        t += cost.prefill_attention(shape, &sparse);
+        f += shape.flops(&sparse, &none);
+        b += shape.bytes(&sparse, &none);
+    }
+    let prefill = &*dense;
     if !prefill.is_empty() {
-        let none = DecodeGroup::default();
         match &unit.mla {
             Some(m) => {
                 t += cost.prefill_attention(&m.shape, prefill);

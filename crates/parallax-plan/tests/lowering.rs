@@ -287,3 +287,64 @@ fn attention_replicas_split_prefill_chunks_evenly() {
     // Three chunks: the busier group runs two of them.
     assert!(attn(&three) > attn(&two));
 }
+
+/// A sparse-attention model (DeepSeek-V3.2): the stage's FLOPs equal the IR lowering's, its
+/// indexer and its long prefill chunks' absorbed attention included, and the cache agrees.
+#[test]
+fn sparse_attention_stage_flops_equal_the_ir_lowering() {
+    use parallax_ir::{lower_cell, lower_embedding, lower_lm_head, CellShard, Op, OpBody};
+    check_cache("deepseek-v3.2", "1x8xH200", "tp=8");
+    let model = parallax_ir::resolve("deepseek-v3.2").unwrap();
+    let cluster = Cluster::parse("1x8xH200").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let plan: Plan = "tp=8".parse().unwrap();
+    let lowered = lower_plan(&model, &plan, &cluster, cost, &LowerOptions::default()).unwrap();
+    let stage = &lowered.stages[0][0];
+    let flops = |ops: &[Op]| -> f64 {
+        ops.iter()
+            .map(|op| match &op.body {
+                OpBody::Gemm(g) => g.flops(),
+                OpBody::Attention {
+                    shape,
+                    prefill,
+                    decode,
+                } => shape.flops(prefill, decode),
+                OpBody::Elementwise(e) => e.flops,
+                OpBody::FusedMoe(f) => f.flops(),
+                OpBody::Collective(_) => 0.0,
+            })
+            .sum()
+    };
+    let mut long = batches();
+    long.push(Batch {
+        prefill: vec![
+            PrefillChunk {
+                new_tokens: 2048,
+                prefix: 30_000,
+            },
+            PrefillChunk {
+                new_tokens: 1000,
+                prefix: 0,
+            },
+        ],
+        decode: DecodeGroup::uniform(8, 40_000),
+    });
+    for b in long {
+        let mut ops = Vec::new();
+        let mut want = 0.0;
+        for (cell, n) in model.cells() {
+            ops.clear();
+            lower_cell(cell, CellShard::tp(8), &b, &model.precision, &mut ops);
+            want += n as f64 * flops(&ops);
+        }
+        ops.clear();
+        lower_embedding(&model, 8, &b, &mut ops);
+        lower_lm_head(&model, 8, &b, &mut ops);
+        want += flops(&ops);
+        let got = stage.step(&b).flops;
+        assert!(
+            (got - want).abs() <= 1e-9 * want,
+            "{got} vs {want} for {b:?}"
+        );
+    }
+}

@@ -187,7 +187,12 @@ fn points(p: &Profile, cluster: &Cluster) -> Vec<Point> {
         }
     }
     if let Some(t) = &p.elementwise {
-        for r in &t.rows {
+        // rows below the table's `min_bytes` timed the host: not fitted
+        for r in t
+            .rows
+            .iter()
+            .filter(|r| !t.min_bytes.is_some_and(|m| r.bytes < m))
+        {
             out.push(Point {
                 table: "elementwise",
                 probe: Probe::Elementwise(Elementwise {

@@ -428,7 +428,11 @@ fn curves<R: FamilyRow>(
             Some(c) => out.push((k, c)),
             None => {
                 let n = distinct(pts.iter().map(|p| p.0).collect());
-                return Err(too_few(file, R::TABLE, row, R::SIZE, R::show(&k), n));
+                let mut family = R::show(&k);
+                if let Some(m) = t.min_bytes {
+                    family.push_str(&format!(" of at least min_bytes = {m}"));
+                }
+                return Err(too_few(file, R::TABLE, row, R::SIZE, family, n));
             }
         }
     }
