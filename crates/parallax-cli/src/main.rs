@@ -16,6 +16,7 @@ mod catalogs;
 mod common;
 mod disagg;
 mod emit;
+mod engine_flags;
 mod inspect;
 mod knobs;
 mod place;

@@ -35,6 +35,9 @@ pub struct PredictArgs {
     /// Whether iterations may replay CUDA graphs (`on`: as the engine does it).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     cuda_graphs: OnOff,
+    /// `--enforce-eager` (the same as `--cuda-graphs off`), `--disable-custom-all-reduce`.
+    #[command(flatten)]
+    engine_flags: crate::engine_flags::EngineFlags,
     /// Serving engine whose kernels, CUDA-graph policy and issue costs to price: vllm (V1),
     /// vllm-v0, sglang, trtllm.
     #[arg(long, default_value = "vllm")]
@@ -109,7 +112,9 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         )));
     }
     let cluster = common::single_node(&args.gpu, args.tp)?;
-    let engine = common::engine(&args.engine, &model, &cluster, args.tp)?;
+    let engine = args
+        .engine_flags
+        .apply(common::engine(&args.engine, &model, &cluster, args.tp)?);
     let cost = engine.cost_model(
         common::cost_model(&cluster, &args.cost_model)?,
         cluster.gpu.memory_bandwidth,

@@ -152,6 +152,9 @@ pub struct SearchArgs {
     /// Prefix caching and KV offload every candidate runs with.
     #[command(flatten)]
     serving: crate::serving::ServingArgs,
+    /// `--enforce-eager`, `--disable-custom-all-reduce`.
+    #[command(flatten)]
+    engine_flags: crate::engine_flags::EngineFlags,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
     price: Option<f64>,
@@ -341,7 +344,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .as_deref()
         .map(|t| common::duration("--time-limit", t))
         .transpose()?;
-    let engine = common::engine(&args.engine, &model, &cluster, cluster.gpus_per_node)?;
+    let engine = args.engine_flags.apply(common::engine(
+        &args.engine,
+        &model,
+        &cluster,
+        cluster.gpus_per_node,
+    )?);
     let (sched, space) = scheduler(&args, engine.scheduler)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
     let memory = MemoryOptions {

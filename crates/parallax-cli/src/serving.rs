@@ -11,11 +11,13 @@ use parallax::sim::PreemptionMode;
 /// Serving-feature flags of `search`.
 #[derive(Debug, Args)]
 pub struct ServingArgs {
-    /// Automatic prefix caching in every candidate (vLLM's `--enable-prefix-caching`).
-    #[arg(long)]
+    /// Automatic prefix caching in every candidate (vLLM's `--enable-prefix-caching`, also
+    /// accepted).
+    #[arg(long, alias = "enable-prefix-caching")]
     prefix_caching: bool,
-    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe).
-    #[arg(long, default_value = "recompute")]
+    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe)
+    /// (`--preemption-mode` also works).
+    #[arg(long, alias = "preemption-mode", default_value = "recompute")]
     preemption: String,
     /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
     #[arg(long, default_value_t = 4.0)]

@@ -55,11 +55,13 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "round-robin")]
     router: String,
     /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
-    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` does.
-    #[arg(long)]
+    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` (also accepted)
+    /// does.
+    #[arg(long, alias = "enable-prefix-caching")]
     prefix_caching: bool,
-    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe).
-    #[arg(long, default_value = "recompute")]
+    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe)
+    /// (`--preemption-mode`, vLLM's name, also works).
+    #[arg(long, alias = "preemption-mode", default_value = "recompute")]
     preemption: String,
     /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
     #[arg(long, default_value_t = 4.0)]
@@ -127,6 +129,9 @@ pub struct SimulateArgs {
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
     #[arg(long)]
     block_size: Option<u32>,
+    /// `--enforce-eager`, `--disable-custom-all-reduce`.
+    #[command(flatten)]
+    engine_flags: crate::engine_flags::EngineFlags,
     /// Weight quantisation and KV-cache type.
     #[command(flatten)]
     precision: crate::precision::PrecisionArgs,
@@ -350,7 +355,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     check_counts(&args)?;
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
-    let engine = common::engine(&args.engine, &model, &cluster, engine_tp)?;
+    let engine =
+        args.engine_flags
+            .apply(common::engine(&args.engine, &model, &cluster, engine_tp)?);
     let config = sim_config(&args, &engine)?;
     let workload = parallax::load_workload(
         &args.workload,

@@ -1,0 +1,97 @@
+//! vLLM's engine switches (`--enforce-eager`, `--disable-custom-all-reduce`) and flag names
+//! (`--enable-prefix-caching`, `--preemption-mode`) on `predict`, `simulate` and `search`.
+
+mod common;
+use common::parallax;
+use serde_json::Value;
+
+fn json(args: &[&str]) -> Value {
+    let out = parallax(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn predict(extra: &[&str]) -> Value {
+    let mut args = vec![
+        "predict",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "H100",
+        "--tp",
+        "8",
+        "--decode",
+        "32x1024",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
+#[test]
+fn enforce_eager_and_nccl_all_reduce_cost_what_they_should() {
+    let base = predict(&[]);
+    let ms = |v: &Value| v["iteration_ms"].as_f64().unwrap();
+    let graph = |v: &Value| v["cuda_graph"].as_bool().unwrap();
+    assert!(graph(&base));
+    // --enforce-eager is --cuda-graphs off.
+    let eager = predict(&["--enforce-eager"]);
+    assert!(!graph(&eager));
+    assert_eq!(ms(&eager), ms(&predict(&["--cuda-graphs", "off"])));
+    assert!(ms(&eager) > ms(&base));
+    // NCCL for the small decode all-reduces is slower than the custom one-shot kernel.
+    let nccl = predict(&["--disable-custom-all-reduce"]);
+    assert!(graph(&nccl));
+    assert!(ms(&nccl) > ms(&base), "{} vs {}", ms(&nccl), ms(&base));
+    // On one GPU there is nothing to all-reduce.
+    let one = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "8x512",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        ms(&json(&a))
+    };
+    assert_eq!(one(&["--disable-custom-all-reduce"]), one(&[]));
+}
+
+#[test]
+fn simulate_and_search_take_vllm_flag_names() {
+    let sim = |extra: &[&str]| {
+        let mut a = vec!["simulate", "--requests", "60", "--json"];
+        a.extend_from_slice(extra);
+        json(&a)
+    };
+    let tpot = |v: &Value| v["tpot_ms"]["mean"].as_f64().unwrap();
+    let base = sim(&[]);
+    assert!(tpot(&sim(&["--enforce-eager"])) > tpot(&base));
+    assert!(tpot(&sim(&["--disable-custom-all-reduce"])) > tpot(&base));
+    // vLLM's names of our flags mean the same.
+    assert_eq!(
+        sim(&["--enable-prefix-caching", "--preemption-mode", "swap"]),
+        sim(&["--prefix-caching", "--preemption", "swap"])
+    );
+    let search = |extra: &[&str]| {
+        let mut a = vec!["search", "--requests", "40", "--top", "2", "--json"];
+        a.extend_from_slice(extra);
+        json(&a)
+    };
+    assert_eq!(
+        search(&["--enable-prefix-caching", "--enforce-eager"]),
+        search(&["--prefix-caching", "--enforce-eager"])
+    );
+    // An unknown vLLM flag is refused by name, not ignored.
+    let out = parallax(&["simulate", "--num-scheduler-steps", "8"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--num-scheduler-steps"));
+}
