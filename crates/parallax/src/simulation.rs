@@ -127,6 +127,13 @@ impl<'a> Simulation<'a> {
         self
     }
 
+    /// Clients keep at most `n` requests in flight (a closed loop, as `vllm bench serve
+    /// --max-concurrency`): a request is sent at its arrival time or when one completes.
+    pub fn max_concurrency(mut self, n: u32) -> Self {
+        self.config.max_concurrency = Some(n);
+        self
+    }
+
     /// Fraction of GPU memory the engine may use (vLLM's `--gpu-memory-utilization`).
     pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
         self.lower.memory.gpu_memory_utilization = fraction;

@@ -228,10 +228,39 @@ pub struct MeasuredRun {
     pub requests: Option<usize>,
     /// Scheduler, if given (default vLLM v0).
     pub scheduler: Option<String>,
+    /// The engine the run served with and its flags, where the file gives them.
+    pub flags: RunFlags,
     /// Measured mean TTFT, ms.
     pub ttft_ms: f64,
     /// Measured mean TPOT, ms.
     pub tpot_ms: f64,
+}
+
+/// Optional columns of a serving run: the engine it ran (`engine`: a name of
+/// [`EngineKind`], or `none`; absent or empty: the file's `# engine:` line or the caller's)
+/// and the engine flags it ran with, named as vLLM names them (each absent or empty: the
+/// engine's default).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RunFlags {
+    /// `engine`: `Some(None)` for `none` (the bare simulator).
+    pub engine: Option<Option<EngineKind>>,
+    /// `max_num_seqs`.
+    pub max_num_seqs: Option<u32>,
+    /// `max_num_batched_tokens`.
+    pub max_num_batched_tokens: Option<u32>,
+    /// `enable_chunked_prefill` (`true`/`false`): the chunked-prefill scheduler (an error
+    /// together with a `scheduler`).
+    pub enable_chunked_prefill: Option<bool>,
+    /// `max_model_len`: the context window (at most the model's).
+    pub max_model_len: Option<u32>,
+    /// `gpu_memory_utilization`, in (0, 1].
+    pub gpu_memory_utilization: Option<f64>,
+    /// `block_size`, tokens per KV block.
+    pub block_size: Option<u32>,
+    /// `enforce_eager` (`true`/`false`): no CUDA graphs.
+    pub enforce_eager: Option<bool>,
+    /// `max_concurrency`: clients kept at most this many requests in flight (closed loop).
+    pub max_concurrency: Option<u32>,
 }
 
 /// An error naming `file`, `line` and `column`, the value as written and what was expected.
@@ -273,6 +302,7 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     );
     let (ct, cpo) = (need("ttft_ms")?, need("tpot_ms")?);
     let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
+    let flag_cols: Vec<Option<usize>> = RUN_FLAG_COLUMNS.iter().map(|c| find(c)).collect();
     let mut out = Vec::new();
     for (line, l) in lines {
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
@@ -322,11 +352,97 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
                 })
                 .transpose()?,
             scheduler: optional(cs).map(str::to_string),
+            flags: run_flags(file, line, &|i| optional(flag_cols[i]))?,
             ttft_ms: positive(ct, "ttft_ms")?,
             tpot_ms: positive(cpo, "tpot_ms")?,
         });
     }
     Ok(out)
+}
+
+/// The optional engine-flag columns of a serving-run file, in [`RunFlags`] order.
+pub const RUN_FLAG_COLUMNS: [&str; 9] = [
+    "engine",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "enable_chunked_prefill",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "block_size",
+    "enforce_eager",
+    "max_concurrency",
+];
+
+/// Reads a row's [`RunFlags`]; `cell(i)` is the non-empty value of column
+/// [`RUN_FLAG_COLUMNS`]`[i]`, if any.
+fn run_flags<'a>(
+    file: &str,
+    line: usize,
+    cell: &dyn Fn(usize) -> Option<&'a str>,
+) -> Result<RunFlags> {
+    let count = |i: usize| -> Result<Option<u32>> {
+        cell(i)
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad(file, line, RUN_FLAG_COLUMNS[i], v, "a positive integer"))
+            })
+            .transpose()
+    };
+    let switch = |i: usize| -> Result<Option<bool>> {
+        cell(i)
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(bad(file, line, RUN_FLAG_COLUMNS[i], v, "true or false")),
+            })
+            .transpose()
+    };
+    let engine = cell(0)
+        .map(|v| {
+            if v.eq_ignore_ascii_case("none") {
+                Ok(None)
+            } else {
+                v.parse::<EngineKind>().map(Some).map_err(|_| {
+                    bad(
+                        file,
+                        line,
+                        "engine",
+                        v,
+                        "vllm, vllm-v0, sglang, trtllm or none",
+                    )
+                })
+            }
+        })
+        .transpose()?;
+    let gpu_memory_utilization = cell(5)
+        .map(|v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|g| g.is_finite() && *g > 0.0 && *g <= 1.0)
+                .ok_or_else(|| {
+                    bad(
+                        file,
+                        line,
+                        "gpu_memory_utilization",
+                        v,
+                        "a fraction in (0, 1]",
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(RunFlags {
+        engine,
+        max_num_seqs: count(1)?,
+        max_num_batched_tokens: count(2)?,
+        enable_chunked_prefill: switch(3)?,
+        max_model_len: count(4)?,
+        gpu_memory_utilization,
+        block_size: count(6)?,
+        enforce_eager: switch(7)?,
+        max_concurrency: count(8)?,
+    })
 }
 
 /// Simulate each measured serving run and compare mean TTFT and TPOT.
@@ -368,7 +484,33 @@ pub fn validate_serving_with(
             value: format!("{} / {} / {}", r.model, r.cluster, r.plan),
             expected: e.to_string(),
         };
-        let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let mut model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let f = &r.flags;
+        if let Some(n) = f.max_model_len {
+            let own = model.max_position_embeddings;
+            if n > own {
+                return Err(bad(
+                    file,
+                    r.line,
+                    "max_model_len",
+                    &n.to_string(),
+                    &format!(
+                        "at most model `{}`'s max_position_embeddings ({own})",
+                        r.model
+                    ),
+                ));
+            }
+            model.max_position_embeddings = n;
+        }
+        if f.enable_chunked_prefill == Some(true) && r.scheduler.is_some() {
+            return Err(bad(
+                file,
+                r.line,
+                "enable_chunked_prefill",
+                "true",
+                "no `scheduler` in the same row (chunked prefill is scheduler sarathi)",
+            ));
+        }
         let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
         let plan: Plan = r
             .plan
@@ -387,17 +529,54 @@ pub fn validate_serving_with(
         let cost = choice.build(&cluster).map_err(at)?;
         let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
         let mut scheduler = SchedulerConfig::default();
-        if let Some(k) = engine {
-            let e = crate::engine_model(k, &model, &cluster, plan.tp);
-            scheduler = e.scheduler;
-            sim = sim.engine(&e);
+        match f.engine.unwrap_or(engine) {
+            Some(k) => {
+                let mut e = crate::engine_model(k, &model, &cluster, plan.tp);
+                if f.enforce_eager == Some(true) {
+                    e.cuda_graph_max_batch = 0;
+                    e.cuda_graph_max_tokens = 0;
+                }
+                if let Some(g) = f.gpu_memory_utilization {
+                    e.gpu_memory_utilization = g;
+                }
+                if let Some(b) = f.block_size {
+                    e.block_size = b;
+                }
+                scheduler = e.scheduler;
+                sim = sim.engine(&e);
+            }
+            None => {
+                let mut lower = LowerOptions::default();
+                if f.enforce_eager == Some(true) {
+                    lower.cuda_graphs = false;
+                }
+                if let Some(g) = f.gpu_memory_utilization {
+                    lower.memory.gpu_memory_utilization = g;
+                }
+                if let Some(b) = f.block_size {
+                    lower.memory.block_size = b;
+                }
+                sim = sim.lower(lower);
+            }
         }
         if let Some(s) = &r.scheduler {
             scheduler.kind = s
                 .parse()
                 .map_err(|e: parallax_sim::SimError| at(e.into()))?;
+        } else if f.enable_chunked_prefill == Some(true) {
+            scheduler.kind = parallax_sim::SchedulerKind::Chunked;
         }
-        let report = sim.scheduler(scheduler).run().map_err(at)?;
+        if let Some(n) = f.max_num_seqs {
+            scheduler.max_num_seqs = n;
+        }
+        if let Some(n) = f.max_num_batched_tokens {
+            scheduler.max_num_batched_tokens = n;
+        }
+        let mut sim = sim.scheduler(scheduler);
+        if let Some(c) = f.max_concurrency {
+            sim = sim.max_concurrency(c);
+        }
+        let report = sim.run().map_err(at)?;
         let m = &report.metrics;
         errors.push(ErrorSummary::abs_pct(m.ttft_ms.mean, r.ttft_ms));
         errors.push(ErrorSummary::abs_pct(m.tpot_ms.mean, r.tpot_ms));

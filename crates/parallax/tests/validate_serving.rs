@@ -73,3 +73,91 @@ fn bad_serving_rows_name_file_line_and_column() {
         .to_string();
     assert!(e.contains("measured_ms") && e.contains("ttft_ms"), "{e}");
 }
+
+/// A run's engine and its vLLM flags as optional columns.
+#[test]
+fn serving_runs_carry_their_engine_and_flags() {
+    use parallax::validate::validate_file_with;
+    use parallax::EngineKind;
+    let run = |name: &str, cols: &str, vals: &str| {
+        let path = write(
+            name,
+            &format!(
+                "model,cluster,plan,workload,rate,requests,ttft_ms,tpot_ms{cols}\n\
+                 llama-3.1-8b,1x1xH100,tp=1,chat,8,64,40,9{vals}\n"
+            ),
+        );
+        validate_file(&path, CostModelChoice::Roofline)
+            .unwrap()
+            .serving[0]
+            .clone()
+    };
+    let base = run("f0.csv", "", "");
+    // `engine` per row equals the caller's engine for the whole file.
+    let v0 = run("f1.csv", ",engine", ",vllm-v0");
+    let path = write(
+        "f2.csv",
+        "model,cluster,plan,workload,rate,requests,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,1x1xH100,tp=1,chat,8,64,40,9\n",
+    );
+    let whole = validate_file_with(&path, CostModelChoice::Roofline, Some(EngineKind::VllmV0))
+        .unwrap()
+        .serving[0]
+        .clone();
+    assert_eq!(v0, whole);
+    assert_ne!(v0.predicted_tpot_ms, base.predicted_tpot_ms);
+    // Fewer running requests: longer queues; eager iterations: slower tokens.
+    let few = run("f3.csv", ",engine,max_num_seqs", ",vllm-v0,2");
+    assert!(few.predicted_ttft_ms > v0.predicted_ttft_ms);
+    let eager = run("f4.csv", ",engine,enforce_eager", ",vllm-v0,true");
+    assert!(eager.predicted_tpot_ms > v0.predicted_tpot_ms);
+    // (vLLM V0 already chunks Llama-3.1-8B's 131k context at 512 tokens; a larger budget
+    // changes the schedule.)
+    let chunked = run(
+        "f5.csv",
+        ",engine,enable_chunked_prefill,max_num_batched_tokens",
+        ",vllm-v0,true,8192",
+    );
+    assert_ne!(chunked.predicted_ttft_ms, v0.predicted_ttft_ms);
+    let no_chunk = run("f8.csv", ",engine,max_model_len", ",vllm-v0,8192");
+    assert_ne!(no_chunk.predicted_ttft_ms, v0.predicted_ttft_ms);
+    let closed = run("f6.csv", ",engine,max_concurrency", ",vllm-v0,1");
+    assert!(closed.predicted_ttft_ms < v0.predicted_ttft_ms + 1e-9);
+    // Empty cells keep the defaults.
+    assert_eq!(
+        run("f7.csv", ",engine,max_num_seqs,enforce_eager", ",,,"),
+        base
+    );
+    // Bad values name the file's line and the column.
+    for (cols, vals, needle) in [
+        (",engine", ",vllm-v9", "engine"),
+        (",max_num_seqs", ",0", "max_num_seqs"),
+        (
+            ",enable_chunked_prefill",
+            ",maybe",
+            "enable_chunked_prefill",
+        ),
+        (",gpu_memory_utilization", ",1.5", "gpu_memory_utilization"),
+        (",max_model_len", ",999999999", "max_model_len"),
+        (
+            ",scheduler,enable_chunked_prefill",
+            ",orca,true",
+            "enable_chunked_prefill",
+        ),
+    ] {
+        let path = write(
+            "bad-flags.csv",
+            &format!(
+                "model,cluster,plan,workload,requests,ttft_ms,tpot_ms{cols}\n\
+                 llama-3.1-8b,1x1xH100,tp=1,chat,8,40,9{vals}\n"
+            ),
+        );
+        let e = validate_file(&path, CostModelChoice::Roofline)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad-flags.csv:2") && e.contains(needle),
+            "{cols}: {e}"
+        );
+    }
+}
