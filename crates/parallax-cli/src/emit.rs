@@ -22,7 +22,8 @@ pub fn model_ref(spec: &str) -> String {
         .map_or_else(|| spec.trim().to_string(), |e| e.hf_id.to_string())
 }
 
-/// The launch config of `plan` for `engine`, with `eplb` redundant experts per MoE layer.
+/// The launch config of `plan` for `engine`, with `eplb` redundant experts per MoE layer and
+/// the engine switches simulated (`--enforce-eager`, `--disable-custom-all-reduce`).
 #[allow(clippy::too_many_arguments)]
 pub fn launch(
     engine: Engine,
@@ -33,9 +34,12 @@ pub fn launch(
     scheduler: SchedulerConfig,
     memory: MemoryOptions,
     eplb: u32,
+    switches: &crate::engine_flags::EngineFlags,
 ) -> Result<LaunchConfig, CliError> {
     let mut req = EmitRequest::new(model, model_ref(model_spec), cluster, plan, scheduler);
     req.memory = memory;
     req.eplb_redundant_experts = eplb;
+    req.enforce_eager = switches.enforce_eager;
+    req.disable_custom_all_reduce = switches.disable_custom_all_reduce;
     emit(engine, &req).map_err(CliError::input)
 }

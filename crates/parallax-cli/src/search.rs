@@ -499,6 +499,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                     || moe_load.map_or(0, |l| l.redundant),
                     |c| c.redundant_experts,
                 ),
+                &args.engine_flags,
             )
             .map(Some),
         },

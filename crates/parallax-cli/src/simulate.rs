@@ -492,6 +492,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             config.scheduler,
             lower.memory,
             lower.moe_load.map_or(0, |l| l.redundant),
+            &args.engine_flags,
         )?),
     };
     if args.json {

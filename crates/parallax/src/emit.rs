@@ -23,6 +23,8 @@
 //! | FP8 weights | `--quantization fp8` | `--quantization fp8` | from the checkpoint (note) |
 //! | FP8 KV cache | `--kv-cache-dtype fp8` | `--kv-cache-dtype fp8_e4m3` | YAML `kv_cache_config.dtype: fp8` |
 //! | EPLB, `N` redundant experts | `--enable-eplb --eplb-config '{"num_redundant_experts":N}'` | `--enable-eplb --ep-num-redundant-experts N` | not mapped yet (error) |
+//! | no CUDA graphs | `--enforce-eager` | `--disable-cuda-graph` | YAML `cuda_graph_config: null` |
+//! | NCCL all-reduce only | `--disable-custom-all-reduce` | `--disable-custom-all-reduce` | YAML `allreduce_strategy: NCCL` |
 //!
 //! Multi-node instances: SGLang gets one process per node (`--nnodes`, `--node-rank`,
 //! `--dist-init-addr NODEh_ADDR:5000` with `NODEh_ADDR` named in a note); vLLM (Ray) and
@@ -150,6 +152,11 @@ pub struct EmitRequest<'a> {
     /// EPLB redundant experts per MoE layer simulated with the plan (0, the default: EPLB
     /// off); their weights count in the memory fractions.
     pub eplb_redundant_experts: u32,
+    /// The plan was simulated without CUDA graphs (vLLM's `--enforce-eager`; default false).
+    pub enforce_eager: bool,
+    /// The plan was simulated with NCCL for every all-reduce (vLLM's
+    /// `--disable-custom-all-reduce`; default false).
+    pub disable_custom_all_reduce: bool,
 }
 
 impl<'a> EmitRequest<'a> {
@@ -170,6 +177,8 @@ impl<'a> EmitRequest<'a> {
             memory: MemoryOptions::default(),
             base_port: 8000,
             eplb_redundant_experts: 0,
+            enforce_eager: false,
+            disable_custom_all_reduce: false,
         }
     }
 }
@@ -583,6 +592,12 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
                 "--gpu-memory-utilization",
                 &req.memory.gpu_memory_utilization,
             );
+            if req.enforce_eager {
+                argv.push("--enforce-eager".into());
+            }
+            if req.disable_custom_all_reduce {
+                argv.push("--disable-custom-all-reduce".into());
+            }
             if let Some(d) = dtype_name(prec.activations) {
                 a(&mut argv, "--dtype", &d);
             }
@@ -653,6 +668,12 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             let f = fractions(req, &plan_s)?;
             a(&mut argv, "--mem-fraction-static", &f.sglang_static);
             a(&mut argv, "--page-size", &req.memory.block_size);
+            if req.enforce_eager {
+                argv.push("--disable-cuda-graph".into());
+            }
+            if req.disable_custom_all_reduce {
+                argv.push("--disable-custom-all-reduce".into());
+            }
             if let Some(d) = dtype_name(prec.activations) {
                 a(&mut argv, "--dtype", &d);
             }
@@ -737,6 +758,12 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             }
             if let Some(l) = &plan.layers {
                 yaml.push_str(&format!("pp_partition: [{}]\n", join(l, ", ")));
+            }
+            if req.enforce_eager {
+                yaml.push_str("cuda_graph_config: null\n");
+            }
+            if req.disable_custom_all_reduce {
+                yaml.push_str("allreduce_strategy: NCCL\n");
             }
             yaml.push_str("kv_cache_config:\n");
             yaml.push_str(&format!("  tokens_per_block: {}\n", req.memory.block_size));

@@ -503,3 +503,47 @@ fn replicated_moe_cells_have_no_engine_flag() {
         }
     }
 }
+
+/// Plans simulated eagerly or with NCCL all-reduces launch that way in every engine.
+#[test]
+fn eager_and_nccl_all_reduce_are_emitted() {
+    let m: Model = parallax::ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let p: Plan = "tp=8".parse().unwrap();
+    let s = SchedulerConfig::new(SchedulerKind::Chunked);
+    let text = |engine: Engine, eager: bool, nccl: bool| {
+        let mut req = EmitRequest::new(&m, "meta-llama/Llama-3.1-70B", &c, &p, s);
+        req.enforce_eager = eager;
+        req.disable_custom_all_reduce = nccl;
+        let cfg = emit(engine, &req).unwrap();
+        let mut t = lines(&cfg).join("\n");
+        for f in &cfg.files {
+            t.push('\n');
+            t.push_str(&f.contents);
+        }
+        t
+    };
+    for (engine, eager, nccl) in [
+        (
+            Engine::Vllm,
+            "--enforce-eager",
+            "--disable-custom-all-reduce",
+        ),
+        (
+            Engine::Sglang,
+            "--disable-cuda-graph",
+            "--disable-custom-all-reduce",
+        ),
+        (
+            Engine::Trtllm,
+            "cuda_graph_config: null",
+            "allreduce_strategy: NCCL",
+        ),
+    ] {
+        let plain = text(engine, false, false);
+        assert!(!plain.contains(eager) && !plain.contains(nccl), "{plain}");
+        let both = text(engine, true, true);
+        assert!(both.contains(eager) && both.contains(nccl), "{both}");
+        assert!(!text(engine, false, true).contains(eager));
+    }
+}
