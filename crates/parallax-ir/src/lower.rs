@@ -349,12 +349,26 @@ pub fn mla_prefill(a: &Attention, tp: u32, precision: &Precision) -> Option<MlaP
 pub fn describe(cell: &Cell) -> String {
     match cell {
         Cell::Norm(n) => format!("norm (hidden={})", n.hidden),
-        Cell::Attention(a) => match a.kind {
-            AttentionKind::Standard {
-                heads, kv_heads, ..
-            } => format!("attention (heads={heads}, kv_heads={kv_heads})"),
-            AttentionKind::Mla { heads, .. } => format!("MLA attention (heads={heads})"),
-        },
+        Cell::Attention(a) => {
+            let sparse = match a.sparse {
+                Some(s) => match s.indexer {
+                    Some(ix) => format!(
+                        ", sparse top-{} by a {}x{} indexer",
+                        s.top_k, ix.heads, ix.head_dim
+                    ),
+                    None => format!(", sparse top-{} (shared indexer)", s.top_k),
+                },
+                None => String::new(),
+            };
+            match a.kind {
+                AttentionKind::Standard {
+                    heads, kv_heads, ..
+                } => format!("attention (heads={heads}, kv_heads={kv_heads}{sparse})"),
+                AttentionKind::Mla { heads, .. } => {
+                    format!("MLA attention (heads={heads}{sparse})")
+                }
+            }
+        }
         Cell::Mlp(m) => format!("MLP (intermediate={})", m.intermediate),
         Cell::Moe(m) => format!(
             "MoE (experts={}, expert_intermediate={}, shared_intermediate={})",

@@ -610,6 +610,10 @@ fn sparse_attention_reads_top_k_and_runs_its_indexer_on_every_rank() {
     let sparse = a.sparse.expect("DeepSeek-V3.2 attends sparsely");
     let ix = sparse.indexer.expect("every layer has its own indexer");
     assert_eq!((sparse.top_k, ix.heads, ix.head_dim), (2048, 64, 128));
+    assert_eq!(
+        parallax_ir::lower::describe(&attn),
+        "MLA attention (heads=128, sparse top-2048 by a 64x128 indexer)"
+    );
     let by_name =
         |ops: &[Op], name: &str| -> Vec<(AttentionShape, Vec<PrefillChunk>, DecodeGroup)> {
             ops.iter()
