@@ -21,12 +21,10 @@ impl EngineFlags {
     /// `engine` with the switches applied.
     pub fn apply(&self, mut engine: EngineModel) -> EngineModel {
         if self.enforce_eager {
-            engine.cuda_graph_max_batch = 0;
-            engine.cuda_graph_max_tokens = 0;
+            engine = engine.without_cuda_graphs();
         }
         if self.disable_custom_all_reduce {
-            engine.kernels.custom_allreduce_max_bytes = 0.0;
-            engine.kernels.custom_allreduce_measured = None;
+            engine = engine.without_custom_all_reduce();
         }
         engine
     }

@@ -83,6 +83,15 @@ impl CliError {
         }
     }
 
+    /// Bad user input (exit code 2) whose message is kept as written: errors that name a
+    /// file's columns (which share names with library options) rather than flags.
+    pub fn input_verbatim(e: impl Display) -> Self {
+        CliError {
+            message: e.to_string(),
+            code: 2,
+        }
+    }
+
     /// A failure that is not the input's fault (exit code 1).
     pub fn failure(e: impl Display) -> Self {
         CliError {

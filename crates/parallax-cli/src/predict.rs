@@ -32,9 +32,9 @@ pub struct PredictArgs {
     /// `BxC`: B decode requests, each with C tokens of context. Repeatable.
     #[arg(long)]
     decode: Vec<String>,
-    /// Whether iterations may replay CUDA graphs (`on`: as the engine does it).
-    #[arg(long, value_enum, default_value_t = OnOff::On)]
-    cuda_graphs: OnOff,
+    /// Whether iterations may replay CUDA graphs (`on`, the default: as the engine does it).
+    #[arg(long, value_enum)]
+    cuda_graphs: Option<OnOff>,
     /// `--enforce-eager` (the same as `--cuda-graphs off`), `--disable-custom-all-reduce`.
     #[command(flatten)]
     engine_flags: crate::engine_flags::EngineFlags,
@@ -122,8 +122,14 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let batch = batch_from_specs(&args.prefill, &args.decode).map_err(CliError::input)?;
     check_context(&model, &args.prefill, &args.decode)?;
     let mut lower = engine.lower_options(&LowerOptions::default());
-    if args.cuda_graphs == OnOff::Off {
-        lower.cuda_graphs = false;
+    match (args.cuda_graphs, args.engine_flags.enforce_eager) {
+        (Some(OnOff::On), true) => {
+            return Err(CliError::input(
+                "--cuda-graphs on contradicts --enforce-eager (no CUDA graphs); give one",
+            ))
+        }
+        (Some(OnOff::Off), _) => lower.cuda_graphs = false,
+        _ => {}
     }
     let p =
         predict_with(&model, &cluster, args.tp, &batch, cost, &lower).map_err(CliError::input)?;

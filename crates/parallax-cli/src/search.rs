@@ -281,12 +281,19 @@ fn objective(text: &str) -> Result<Objective, CliError> {
 fn scheduler(
     args: &SearchArgs,
     base: SchedulerConfig,
+    max_model_len: u32,
 ) -> Result<(SchedulerConfig, SchedulerSpace), CliError> {
     let mut cfg = base;
     if let Some(s) = &args.scheduler {
         cfg.kind = s.parse::<SchedulerKind>().map_err(CliError::input)?;
     } else if args.enable_chunked_prefill {
-        cfg.kind = SchedulerKind::Chunked;
+        // with the engine's own chunked budget (vLLM V0: 512) unless one is given below
+        cfg = parallax::engine::with_chunked_prefill(
+            cfg,
+            args.engine.parse().ok(),
+            true,
+            max_model_len,
+        );
     }
     let kind = cfg.kind;
     if let Some(t) = args.max_num_batched_tokens {
@@ -350,7 +357,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         &cluster,
         cluster.gpus_per_node,
     )?);
-    let (sched, space) = scheduler(&args, engine.scheduler)?;
+    let (sched, space) = scheduler(&args, engine.scheduler, model.max_position_embeddings)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
     let memory = MemoryOptions {
         gpu_memory_utilization: args

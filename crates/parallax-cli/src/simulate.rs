@@ -194,13 +194,23 @@ fn rejection_notes(report: &SimReport, config: &SimConfig) -> Vec<String> {
 }
 
 /// The simulator settings from the flags on top of the engine's.
-fn sim_config(a: &SimulateArgs, engine: &EngineModel) -> Result<SimConfig, CliError> {
+fn sim_config(
+    a: &SimulateArgs,
+    engine: &EngineModel,
+    max_model_len: u32,
+) -> Result<SimConfig, CliError> {
     let mut scheduler: SchedulerConfig = engine.scheduler;
     if let Some(s) = &a.scheduler {
         let kind: SchedulerKind = s.parse().map_err(CliError::input)?;
         scheduler.kind = kind;
     } else if a.enable_chunked_prefill {
-        scheduler.kind = SchedulerKind::Chunked;
+        // with the engine's own chunked budget (vLLM V0: 512) unless one is given below
+        scheduler = parallax::engine::with_chunked_prefill(
+            scheduler,
+            a.engine.parse().ok(),
+            true,
+            max_model_len,
+        );
     }
     if let Some(n) = a.max_num_seqs {
         scheduler.max_num_seqs = common::count_in("--max-num-seqs", n, 1, common::MAX_NUM_SEQS)?;
@@ -358,7 +368,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let engine =
         args.engine_flags
             .apply(common::engine(&args.engine, &model, &cluster, engine_tp)?);
-    let config = sim_config(&args, &engine)?;
+    let config = sim_config(&args, &engine, model.max_position_embeddings)?;
     let workload = parallax::load_workload(
         &args.workload,
         common::rate(args.rate)?,

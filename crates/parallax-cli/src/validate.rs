@@ -133,7 +133,9 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         None if header.to_ascii_lowercase().contains("measured_ms") => None,
         None => Some(parallax::EngineKind::Vllm),
     };
-    let report = parallax::validate_file_with(&path, choice, engine).map_err(CliError::input)?;
+    // Errors name the file's columns, not flags.
+    let report =
+        parallax::validate_file_with(&path, choice, engine).map_err(CliError::input_verbatim)?;
     if args.json {
         return print_json(&report);
     }
@@ -233,7 +235,7 @@ fn load_points(
              `backend` column's engine model",
         ));
     }
-    let points = parse_load_points(&file, text).map_err(CliError::input)?;
+    let points = parse_load_points(&file, text).map_err(CliError::input_verbatim)?;
     let report = validate_load_points(
         &file,
         &points,

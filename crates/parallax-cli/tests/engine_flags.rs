@@ -90,6 +90,68 @@ fn simulate_and_search_take_vllm_flag_names() {
         search(&["--enable-prefix-caching", "--enforce-eager"]),
         search(&["--prefix-caching", "--enforce-eager"])
     );
+    // vLLM V0 with --enable-chunked-prefill takes V0's chunked budget (512), as vLLM does.
+    let v0 = [
+        "--engine",
+        "vllm-v0",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--plan",
+        "tp=1",
+        "--max-model-len",
+        "8192",
+        "--enable-chunked-prefill",
+    ];
+    assert_eq!(
+        sim(&v0),
+        sim(&[&v0[..], &["--max-num-batched-tokens", "512"]].concat())
+    );
+    assert_ne!(sim(&v0), sim(&v0[..v0.len() - 1]));
+    // The switches change search's results too, and are emitted with the plan.
+    assert_ne!(search(&[]), search(&["--enforce-eager"]));
+    let launch = sim(&[
+        "--enforce-eager",
+        "--disable-custom-all-reduce",
+        "--emit",
+        "vllm",
+    ]);
+    let text = launch["launch"].to_string();
+    assert!(
+        text.contains("--enforce-eager") && text.contains("--disable-custom-all-reduce"),
+        "{text}"
+    );
+    // predict refuses contradicting flags.
+    let out = parallax(&[
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100",
+        "--decode",
+        "8x512",
+        "--cuda-graphs",
+        "on",
+        "--enforce-eager",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--enforce-eager"));
+    // Serving-run files' errors name their columns, not flags.
+    let dir = std::env::temp_dir().join(format!("parallax-ef-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("runs.csv");
+    std::fs::write(
+        &csv,
+        "model,cluster,plan,workload,requests,ttft_ms,tpot_ms,max_num_seqs\n\
+         llama-3.1-8b,1x1xH100,tp=1,chat,8,40,9,0\n",
+    )
+    .unwrap();
+    let out = parallax(&["validate", "--serving", csv.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("column `max_num_seqs`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
     // An unknown vLLM flag is refused by name, not ignored.
     let out = parallax(&["simulate", "--num-scheduler-steps", "8"]);
     assert!(!out.status.success());

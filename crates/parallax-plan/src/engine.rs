@@ -445,6 +445,23 @@ impl EngineModel {
         }
     }
 
+    /// The same engine without CUDA graphs (vLLM's `--enforce-eager`, SGLang's
+    /// `--disable-cuda-graph`): every iteration issues its kernels eagerly.
+    pub fn without_cuda_graphs(mut self) -> EngineModel {
+        self.cuda_graph_max_batch = 0;
+        self.cuda_graph_max_tokens = 0;
+        self
+    }
+
+    /// The same engine with NCCL for every all-reduce (`--disable-custom-all-reduce`;
+    /// TensorRT-LLM's `allreduce_strategy: NCCL`): no custom one-shot kernel, measured or
+    /// modelled.
+    pub fn without_custom_all_reduce(mut self) -> EngineModel {
+        self.kernels.custom_allreduce_max_bytes = 0.0;
+        self.kernels.custom_allreduce_measured = None;
+        self
+    }
+
     /// No serving engine: the bare simulator's defaults (vLLM V0's scheduler settings as
     /// [`SchedulerConfig::default`], no host time, decode-only CUDA graphs up to 512 requests,
     /// the cost model's own eager issue time and kernels, memory 0.9 with 16-token blocks).

@@ -46,3 +46,56 @@ pub fn engine_named(name: &str, model: &Model, cluster: &Cluster, tp: u32) -> Re
     let kind: EngineKind = name.parse()?;
     Ok(engine_model(kind, model, cluster, tp))
 }
+
+/// The scheduler `base` of engine `kind` (`None`: the bare simulator) with chunked prefill
+/// switched on or off as the engine's own switch does it (vLLM's `--enable-chunked-prefill` /
+/// `--no-enable-chunked-prefill`, SGLang's `--chunked-prefill-size -1`, TensorRT-LLM's
+/// `enable_chunked_prefill`), the token budget following the engine's default for the new
+/// mode (a budget the user gives is applied after this):
+/// - on: a chunking policy stays as it is; otherwise the chunked-prefill policy (`sarathi`),
+///   with vLLM V0's chunked budget ([`parallax_plan::engine::VLLM_V0_CHUNKED_BUDGET`], 512)
+///   for vLLM V0 and the bare simulator (whose defaults are V0's);
+/// - off: a non-chunking policy stays; vLLM V0 and the bare simulator go back to V0's policy
+///   (prefills first, whole, under `max(max_model_len, 2048)` tokens); vLLM V1 and
+///   TensorRT-LLM mix whole prefills with the running decodes (`orca`); SGLang runs
+///   whole-prompt prefill batches before decodes (V0's policy, its budget unchanged).
+///
+/// # Examples
+/// ```
+/// use parallax::{engine::with_chunked_prefill, EngineKind};
+/// use parallax::sim::SchedulerKind;
+/// let model = parallax::ir::resolve("llama-3.1-8b").unwrap(); // 131,072-token context
+/// let cluster = parallax::hw::Cluster::parse("1x1xH100").unwrap();
+/// let v0 = parallax::engine_model(EngineKind::VllmV0, &model, &cluster, 1).scheduler;
+/// assert_eq!(v0.kind, SchedulerKind::Chunked); // V0 chunks long contexts by itself
+/// let off = with_chunked_prefill(v0, Some(EngineKind::VllmV0), false, 8192);
+/// assert_eq!((off.kind, off.max_num_batched_tokens), (SchedulerKind::VllmV0, 8192));
+/// ```
+pub fn with_chunked_prefill(
+    base: parallax_sim::SchedulerConfig,
+    kind: Option<EngineKind>,
+    on: bool,
+    max_model_len: u32,
+) -> parallax_sim::SchedulerConfig {
+    use parallax_sim::SchedulerKind;
+    let mut s = base;
+    let v0 = matches!(kind, None | Some(EngineKind::VllmV0));
+    match (on, s.kind.chunked()) {
+        (true, false) => {
+            s.kind = SchedulerKind::Chunked;
+            if v0 {
+                s.max_num_batched_tokens = parallax_plan::engine::VLLM_V0_CHUNKED_BUDGET;
+            }
+        }
+        (false, true) => match kind {
+            None | Some(EngineKind::VllmV0) => {
+                s.kind = SchedulerKind::VllmV0;
+                s.max_num_batched_tokens = max_model_len.max(2048);
+            }
+            Some(EngineKind::Vllm) | Some(EngineKind::Trtllm) => s.kind = SchedulerKind::Orca,
+            Some(EngineKind::Sglang) => s.kind = SchedulerKind::VllmV0,
+        },
+        _ => {}
+    }
+    s
+}

@@ -12,8 +12,7 @@ use crate::simulate::load_workload;
 use crate::simulation::Simulation;
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
 use parallax_hw::{catalog, Cluster};
-use parallax_plan::{predict_with, EngineKind, LowerOptions, Plan};
-use parallax_sim::SchedulerConfig;
+use parallax_plan::{predict_with, EngineKind, EngineModel, LowerOptions, Plan};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -273,7 +272,8 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
 }
 
 /// Parse a serving-run CSV (header: `model,cluster,plan,workload,rate,requests,scheduler,
-/// ttft_ms,tpot_ms`; `rate`, `requests` and `scheduler` may be empty or absent).
+/// ttft_ms,tpot_ms`; `rate`, `requests` and `scheduler` may be empty or absent, as may the
+/// engine and flag columns of [`RUN_FLAG_COLUMNS`], read into [`MeasuredRun::flags`]).
 ///
 /// # Errors
 /// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
@@ -380,16 +380,28 @@ fn run_flags<'a>(
     line: usize,
     cell: &dyn Fn(usize) -> Option<&'a str>,
 ) -> Result<RunFlags> {
-    let count = |i: usize| -> Result<Option<u32>> {
+    let count = |i: usize, max: u32| -> Result<Option<u32>> {
         cell(i)
             .map(|v| {
                 v.parse::<u32>()
                     .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad(file, line, RUN_FLAG_COLUMNS[i], v, "a positive integer"))
+                    .filter(|&n| n > 0 && n <= max)
+                    .ok_or_else(|| {
+                        bad(
+                            file,
+                            line,
+                            RUN_FLAG_COLUMNS[i],
+                            v,
+                            &format!("an integer from 1 to {max}"),
+                        )
+                    })
             })
             .transpose()
     };
+    let (seqs, tokens) = (
+        parallax_ir::MAX_BATCH_SEQUENCES,
+        parallax_ir::MAX_SEQUENCE_TOKENS,
+    );
     let switch = |i: usize| -> Result<Option<bool>> {
         cell(i)
             .map(|v| match v.to_ascii_lowercase().as_str() {
@@ -434,14 +446,14 @@ fn run_flags<'a>(
         .transpose()?;
     Ok(RunFlags {
         engine,
-        max_num_seqs: count(1)?,
-        max_num_batched_tokens: count(2)?,
+        max_num_seqs: count(1, seqs)?,
+        max_num_batched_tokens: count(2, tokens)?,
         enable_chunked_prefill: switch(3)?,
-        max_model_len: count(4)?,
+        max_model_len: count(4, tokens)?,
         gpu_memory_utilization,
-        block_size: count(6)?,
+        block_size: count(6, tokens)?,
         enforce_eager: switch(7)?,
-        max_concurrency: count(8)?,
+        max_concurrency: count(8, seqs)?,
     })
 }
 
@@ -464,7 +476,9 @@ pub fn validate_serving(
 
 /// [`validate_serving`] under serving-engine model `engine` (its scheduler, host work,
 /// kernels, CUDA graphs and memory defaults; a row's `scheduler` overrides the policy).
-/// `None` keeps the plain simulation (vLLM V0 scheduler, no engine terms).
+/// `None` keeps the plain simulation (vLLM V0 scheduler, no engine terms). A row's `engine`
+/// column overrides `engine`; its flag columns ([`RunFlags`]) override the engine's defaults,
+/// `enable_chunked_prefill` as [`crate::engine::with_chunked_prefill`] switches it.
 ///
 /// # Errors
 /// As [`validate_serving`].
@@ -502,15 +516,6 @@ pub fn validate_serving_with(
             }
             model.max_position_embeddings = n;
         }
-        if f.enable_chunked_prefill == Some(true) && r.scheduler.is_some() {
-            return Err(bad(
-                file,
-                r.line,
-                "enable_chunked_prefill",
-                "true",
-                "no `scheduler` in the same row (chunked prefill is scheduler sarathi)",
-            ));
-        }
         let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
         let plan: Plan = r
             .plan
@@ -528,49 +533,71 @@ pub fn validate_serving_with(
         // The engine's scheduler, host time, graphs and kernels; a row's policy overrides it.
         let cost = choice.build(&cluster).map_err(at)?;
         let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
-        let mut scheduler = SchedulerConfig::default();
-        match f.engine.unwrap_or(engine) {
-            Some(k) => {
-                let mut e = crate::engine_model(k, &model, &cluster, plan.tp);
-                if f.enforce_eager == Some(true) {
-                    e.cuda_graph_max_batch = 0;
-                    e.cuda_graph_max_tokens = 0;
-                }
-                if let Some(g) = f.gpu_memory_utilization {
-                    e.gpu_memory_utilization = g;
-                }
-                if let Some(b) = f.block_size {
-                    e.block_size = b;
-                }
-                scheduler = e.scheduler;
-                sim = sim.engine(&e);
-            }
-            None => {
-                let mut lower = LowerOptions::default();
-                if f.enforce_eager == Some(true) {
-                    lower.cuda_graphs = false;
-                }
-                if let Some(g) = f.gpu_memory_utilization {
-                    lower.memory.gpu_memory_utilization = g;
-                }
-                if let Some(b) = f.block_size {
-                    lower.memory.block_size = b;
-                }
-                sim = sim.lower(lower);
-            }
+        // The row's engine (else the caller's), with the row's switches and memory settings.
+        let kind = f.engine.unwrap_or(engine);
+        let mut e = match kind {
+            Some(k) => crate::engine_model(k, &model, &cluster, plan.tp),
+            None => EngineModel::none(),
+        };
+        if f.enforce_eager == Some(true) {
+            e = e.without_cuda_graphs();
         }
+        if let Some(g) = f.gpu_memory_utilization {
+            e.gpu_memory_utilization = g;
+        }
+        if let Some(b) = f.block_size {
+            e.block_size = b;
+        }
+        sim = sim.engine(&e);
+        let mut scheduler = e.scheduler;
         if let Some(s) = &r.scheduler {
             scheduler.kind = s
                 .parse()
                 .map_err(|e: parallax_sim::SimError| at(e.into()))?;
-        } else if f.enable_chunked_prefill == Some(true) {
-            scheduler.kind = parallax_sim::SchedulerKind::Chunked;
+        }
+        if let Some(on) = f.enable_chunked_prefill {
+            if r.scheduler.is_some() && scheduler.kind.chunked() != on {
+                return Err(bad(
+                    file,
+                    r.line,
+                    "enable_chunked_prefill",
+                    &on.to_string(),
+                    &format!(
+                        "agreement with the row's scheduler `{}`",
+                        r.scheduler.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            scheduler = crate::engine::with_chunked_prefill(
+                scheduler,
+                kind,
+                on,
+                model.max_position_embeddings,
+            );
         }
         if let Some(n) = f.max_num_seqs {
             scheduler.max_num_seqs = n;
         }
         if let Some(n) = f.max_num_batched_tokens {
             scheduler.max_num_batched_tokens = n;
+        }
+        // vLLM refuses to start without chunked prefill when a prompt of the whole context
+        // would not fit one iteration.
+        let vllm = matches!(kind, Some(EngineKind::Vllm | EngineKind::VllmV0));
+        if vllm
+            && !scheduler.kind.chunked()
+            && scheduler.max_num_batched_tokens < model.max_position_embeddings
+        {
+            return Err(bad(
+                file,
+                r.line,
+                "max_num_batched_tokens",
+                &scheduler.max_num_batched_tokens.to_string(),
+                &format!(
+                    "at least max_model_len ({}) without chunked prefill, as vLLM requires",
+                    model.max_position_embeddings
+                ),
+            ));
         }
         let mut sim = sim.scheduler(scheduler);
         if let Some(c) = f.max_concurrency {

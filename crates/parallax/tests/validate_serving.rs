@@ -122,7 +122,17 @@ fn serving_runs_carry_their_engine_and_flags() {
     let no_chunk = run("f8.csv", ",engine,max_model_len", ",vllm-v0,8192");
     assert_ne!(no_chunk.predicted_ttft_ms, v0.predicted_ttft_ms);
     let closed = run("f6.csv", ",engine,max_concurrency", ",vllm-v0,1");
-    assert!(closed.predicted_ttft_ms < v0.predicted_ttft_ms + 1e-9);
+    assert!(closed.predicted_ttft_ms <= v0.predicted_ttft_ms);
+    // Chunked prefill off: V0 prefills whole prompts under a budget of the whole context.
+    let off = run("f9.csv", ",engine,enable_chunked_prefill", ",vllm-v0,false");
+    assert_ne!(off.predicted_ttft_ms, v0.predicted_ttft_ms);
+    // A scheduler that agrees with the switch is accepted.
+    let agree = run(
+        "f10.csv",
+        ",engine,scheduler,enable_chunked_prefill",
+        ",vllm-v0,sarathi,true",
+    );
+    assert_eq!(agree.predicted_ttft_ms, v0.predicted_ttft_ms);
     // Empty cells keep the defaults.
     assert_eq!(
         run("f7.csv", ",engine,max_num_seqs,enforce_eager", ",,,"),
@@ -139,6 +149,13 @@ fn serving_runs_carry_their_engine_and_flags() {
         ),
         (",gpu_memory_utilization", ",1.5", "gpu_memory_utilization"),
         (",max_model_len", ",999999999", "max_model_len"),
+        (",max_num_seqs", ",4294967295", "an integer from 1 to"),
+        // vLLM refuses a budget below the context without chunked prefill.
+        (
+            ",engine,enable_chunked_prefill,max_num_batched_tokens",
+            ",vllm-v0,false,4096",
+            "max_num_batched_tokens",
+        ),
         (
             ",scheduler,enable_chunked_prefill",
             ",orca,true",
