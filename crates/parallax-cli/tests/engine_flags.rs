@@ -15,6 +15,17 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
+/// A one-GPU decode iteration for `predict`.
+const ONE_GPU: [&str; 7] = [
+    "predict",
+    "--model",
+    "llama-3.1-8b",
+    "--gpu",
+    "H100",
+    "--decode",
+    "8x512",
+];
+
 fn predict(extra: &[&str]) -> Value {
     let mut args = vec![
         "predict",
@@ -48,20 +59,7 @@ fn enforce_eager_and_nccl_all_reduce_cost_what_they_should() {
     assert!(graph(&nccl));
     assert!(ms(&nccl) > ms(&base), "{} vs {}", ms(&nccl), ms(&base));
     // On one GPU there is nothing to all-reduce.
-    let one = |extra: &[&str]| {
-        let mut a = vec![
-            "predict",
-            "--model",
-            "llama-3.1-8b",
-            "--gpu",
-            "H100",
-            "--decode",
-            "8x512",
-            "--json",
-        ];
-        a.extend_from_slice(extra);
-        ms(&json(&a))
-    };
+    let one = |extra: &[&str]| ms(&json(&[&ONE_GPU[..], &["--json"], extra].concat()));
     assert_eq!(one(&["--disable-custom-all-reduce"]), one(&[]));
 }
 
@@ -123,18 +121,7 @@ fn simulate_and_search_take_vllm_flag_names() {
         "{text}"
     );
     // predict refuses contradicting flags.
-    let out = parallax(&[
-        "predict",
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "H100",
-        "--decode",
-        "8x512",
-        "--cuda-graphs",
-        "on",
-        "--enforce-eager",
-    ]);
+    let out = parallax(&[&ONE_GPU[..], &["--cuda-graphs", "on", "--enforce-eager"]].concat());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--enforce-eager"));
     // Serving-run files' errors name their columns, not flags.
