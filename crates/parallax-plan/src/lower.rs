@@ -868,7 +868,7 @@ impl PlanStageCost {
                 time += a.layers * t;
                 flops += a.layers * f;
                 bytes += a.layers * b;
-                kernels += a.layers * attention_calls(a, &batch.prefill, &batch.decode);
+                kernels += a.layers * attention_call_count(a, &batch.prefill, &batch.decode);
             }
             return (time, flops, bytes, kernels);
         }
@@ -906,8 +906,9 @@ impl PlanStageCost {
                 bytes = gb;
             }
         }
+        // calls of the whole batch, as one group would issue them
         for a in &self.attn {
-            kernels += a.layers * attention_calls(a, &batch.prefill, &batch.decode);
+            kernels += a.layers * attention_call_count(a, &batch.prefill, &batch.decode);
         }
         (time, flops, bytes, kernels)
     }
@@ -1025,40 +1026,15 @@ pub struct IterationTiming {
     pub overlap_seconds: f64,
 }
 
-/// Attention calls of one layer of `unit`: one for the prefill chunks (two for a sparse MLA
-/// layer with both short and long chunks), one for the decode group, and its indexer's
-/// (one per phase present).
-fn attention_calls(unit: &AttnUnit, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
-    let (dense, sparse) = prefill_split(unit, prefill);
-    let phases = u8::from(!prefill.is_empty()) + u8::from(decode.requests > 0);
-    let main = u8::from(!dense.is_empty()) + u8::from(!sparse.is_empty() || decode.requests > 0);
-    let indexer = if unit.indexer.is_some() { phases } else { 0 };
-    f64::from(main + indexer)
-}
-
-/// A unit's prefill chunks as `(dense, sparse)`: for an MLA layer with `sparse_top_k`, the
-/// chunks whose context exceeds it run in the absorbed form (as
-/// [`parallax_ir::lower::split_sparse_prefill`] lowers them); otherwise all are dense.
-fn prefill_split<'a>(
-    unit: &AttnUnit,
-    prefill: &'a [PrefillChunk],
-) -> (
-    std::borrow::Cow<'a, [PrefillChunk]>,
-    std::borrow::Cow<'a, [PrefillChunk]>,
-) {
-    use std::borrow::Cow;
-    match (unit.mla.is_some(), unit.sparse_top_k) {
-        (true, Some(k))
-            if prefill
-                .iter()
-                .any(|c| c.prefix as u64 + c.new_tokens as u64 > k as u64) =>
-        {
-            let (d, s): (Vec<PrefillChunk>, Vec<PrefillChunk>) = prefill
-                .iter()
-                .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= k as u64);
-            (Cow::Owned(d), Cow::Owned(s))
-        }
-        _ => (Cow::Borrowed(prefill), Cow::Borrowed(&[])),
+/// Whether a sparse MLA unit runs some of these prefill chunks in the absorbed form (their
+/// context exceeds its `top_k`, as [`parallax_ir::lower::split_sparse_prefill`] lowers them).
+#[inline]
+fn has_long_sparse_chunk(unit: &AttnUnit, prefill: &[PrefillChunk]) -> bool {
+    match unit.sparse_top_k {
+        Some(k) if unit.mla.is_some() => prefill
+            .iter()
+            .any(|c| c.prefix as u64 + c.new_tokens as u64 > k as u64),
+        _ => false,
     }
 }
 
@@ -1077,10 +1053,67 @@ fn kv_cache_write(tokens: u64, kv_bytes_per_token: f64) -> Op {
     }
 }
 
-/// One layer's attention over a batch: (seconds, flops, bytes). MLA prefill chunks run in
-/// their multi-head form, with the up-projection of their cached prefixes
-/// ([`MlaPrefill`]); a sparse layer's long chunks in the absorbed form, and its indexer
-/// scores every cached token.
+/// The prefill part of [`attention_call`] for a sparse MLA unit with long chunks: those run
+/// in the absorbed form over `shape`, the others as dense MHA ([`MlaPrefill`]). Kept out of
+/// line: the common path does not split.
+#[cold]
+#[inline(never)]
+fn sparse_prefill_call(
+    cost: &dyn CostModel,
+    unit: &AttnUnit,
+    prefill: &[PrefillChunk],
+) -> (f64, f64, f64) {
+    let (shape, none) = (&unit.shape, DecodeGroup::default());
+    let k = unit.sparse_top_k.unwrap_or(u32::MAX) as u64;
+    let (dense, long): (Vec<PrefillChunk>, Vec<PrefillChunk>) = prefill
+        .iter()
+        .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= k);
+    let mut t = cost.prefill_attention(shape, &long);
+    let mut f = shape.flops(&long, &none);
+    let mut b = shape.bytes(&long, &none);
+    if let (false, Some(m)) = (dense.is_empty(), &unit.mla) {
+        t += cost.prefill_attention(&m.shape, &dense);
+        f += m.shape.flops(&dense, &none);
+        b += m.shape.bytes(&dense, &none);
+        if let Some(g) = m.context_gemm(&dense) {
+            t += cost.gemm(&g);
+            f += g.flops();
+            b += g.bytes();
+        }
+    }
+    (t, f, b)
+}
+
+/// The kernel calls of one layer's attention ([`attention_call`]): one for the decode group
+/// (with a sparse MLA layer's long prefill chunks, which run in the same absorbed kernel, or
+/// one for those alone), one for the other prefill chunks, and a sparse layer's indexer once
+/// per phase present.
+fn attention_call_count(unit: &AttnUnit, prefill: &[PrefillChunk], decode: &DecodeGroup) -> f64 {
+    let (p, d) = (!prefill.is_empty(), decode.requests > 0);
+    let mut calls = u8::from(d);
+    if unit.indexer.is_some() {
+        calls += u8::from(p) + u8::from(d);
+    }
+    if p {
+        if has_long_sparse_chunk(unit, prefill) {
+            let k = unit.sparse_top_k.unwrap_or(u32::MAX) as u64;
+            calls += u8::from(!d)
+                + u8::from(
+                    prefill
+                        .iter()
+                        .any(|c| c.prefix as u64 + c.new_tokens as u64 <= k),
+                );
+        } else {
+            calls += 1;
+        }
+    }
+    f64::from(calls)
+}
+
+/// One layer's attention over a batch: (seconds, flops, bytes); its kernel calls are
+/// [`attention_call_count`]. MLA prefill chunks run in their multi-head form, with the
+/// up-projection of their cached prefixes ([`MlaPrefill`]); a sparse layer's long chunks in
+/// the absorbed form beside decode, and its indexer scores every cached token.
 fn attention_call(
     cost: &dyn CostModel,
     unit: &AttnUnit,
@@ -1090,6 +1123,11 @@ fn attention_call(
     let shape = &unit.shape;
     let (mut t, mut f, mut b) = (0.0, 0.0, 0.0);
     let none = DecodeGroup::default();
+    if decode.requests > 0 {
+        t += cost.decode_attention(shape, decode);
+        f += shape.flops(&[], decode);
+        b += shape.bytes(&[], decode);
+    }
     if let Some(ix) = &unit.indexer {
         if !prefill.is_empty() {
             t += cost.prefill_attention(ix, prefill);
@@ -1102,36 +1140,32 @@ fn attention_call(
             b += ix.bytes(&[], decode);
         }
     }
-    let (dense, sparse) = prefill_split(unit, prefill);
-    if !sparse.is_empty() {
-        t += cost.prefill_attention(shape, &sparse);
-        f += shape.flops(&sparse, &none);
-        b += shape.bytes(&sparse, &none);
+    if prefill.is_empty() {
+        return (t, f, b);
     }
-    let prefill = &*dense;
-    if !prefill.is_empty() {
+    if has_long_sparse_chunk(unit, prefill) {
+        let (lt, lf, lb) = sparse_prefill_call(cost, unit, prefill);
+        return (t + lt, f + lf, b + lb);
+    }
+    let dense = prefill;
+    if !dense.is_empty() {
         match &unit.mla {
             Some(m) => {
-                t += cost.prefill_attention(&m.shape, prefill);
-                f += m.shape.flops(prefill, &none);
-                b += m.shape.bytes(prefill, &none);
-                if let Some(g) = m.context_gemm(prefill) {
+                t += cost.prefill_attention(&m.shape, dense);
+                f += m.shape.flops(dense, &none);
+                b += m.shape.bytes(dense, &none);
+                if let Some(g) = m.context_gemm(dense) {
                     t += cost.gemm(&g);
                     f += g.flops();
                     b += g.bytes();
                 }
             }
             None => {
-                t += cost.prefill_attention(shape, prefill);
-                f += shape.flops(prefill, &none);
-                b += shape.bytes(prefill, &none);
+                t += cost.prefill_attention(shape, dense);
+                f += shape.flops(dense, &none);
+                b += shape.bytes(dense, &none);
             }
         }
-    }
-    if decode.requests > 0 {
-        t += cost.decode_attention(shape, decode);
-        f += shape.flops(&[], decode);
-        b += shape.bytes(&[], decode);
     }
     (t, f, b)
 }
@@ -1143,5 +1177,58 @@ impl StageCost for PlanStageCost {
 
     fn host_link(&self) -> Option<HostLink> {
         self.host_link
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attention kernel calls per layer, as engines issue them: prefill and decode apart, a
+    /// sparse layer's long prefill chunks in the absorbed kernel with decode, its indexer once
+    /// per phase.
+    #[test]
+    fn attention_calls_per_layer() {
+        let model = parallax_ir::resolve("deepseek-v3.2").unwrap();
+        let gpu = parallax_hw::catalog::gpu("H200").unwrap();
+        let cost = parallax_hw::RooflineModel::calibrated(&gpu);
+        let p = &model.precision;
+        let a = model
+            .cells()
+            .find_map(|(c, _)| match c {
+                Cell::Attention(a) => Some(*a),
+                _ => None,
+            })
+            .unwrap();
+        let unit = |a: &parallax_ir::Attention| AttnUnit {
+            shape: parallax_ir::lower::attention_shape(a, 8, p),
+            mla: parallax_ir::lower::mla_prefill(a, 8, p),
+            sparse_top_k: a.sparse.map(|s| s.top_k),
+            indexer: parallax_ir::lower::indexer_shape(a),
+            layers: 1.0,
+        };
+        let sparse = unit(&a);
+        let dense = unit(&parallax_ir::Attention { sparse: None, ..a });
+        let chunk = |new_tokens, prefix| PrefillChunk { new_tokens, prefix };
+        let (short, long) = (chunk(512, 0), chunk(512, 4096));
+        let decode = DecodeGroup::uniform(4, 30_000);
+        let none = DecodeGroup::default();
+        for (u, prefill, d, want) in [
+            (&sparse, vec![], decode, 2.0),
+            (&sparse, vec![short], none, 2.0),
+            (&sparse, vec![long], none, 2.0),
+            (&sparse, vec![long], decode, 3.0),
+            (&sparse, vec![short, long], decode, 4.0),
+            (&dense, vec![short, long], decode, 2.0),
+            (&dense, vec![], decode, 1.0),
+        ] {
+            assert_eq!(
+                attention_call_count(u, &prefill, &d),
+                want,
+                "{prefill:?} {d:?}"
+            );
+            let (t, f, b) = attention_call(&cost, u, &prefill, &d);
+            assert!(t > 0.0 && f > 0.0 && b > 0.0);
+        }
     }
 }
