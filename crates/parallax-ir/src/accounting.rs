@@ -77,6 +77,26 @@ impl Attention {
         })
     }
 
+    /// Bytes per token of the layer's KV (or latent) cache held by one device under tensor
+    /// parallelism `tp` in cache type `kv`, without the indexer's keys. A sparse MLA layer's
+    /// fp8 cache is FlashMLA's sparse format (vLLM's `fp8_ds_mla`): the latent in fp8 with one
+    /// fp32 scale per 128 values, and the rotary part in 16 bits (DeepSeek-V3.2: 512 + 16 +
+    /// 128 = 656 bytes, not 576).
+    pub fn kv_cache_bytes_per_token_per_device(&self, tp: u32, kv: crate::DType) -> f64 {
+        match self.kind {
+            AttentionKind::Mla {
+                kv_lora_rank,
+                qk_rope_head_dim,
+                ..
+            } if self.sparse.is_some() && kv == crate::DType::Fp8 => {
+                kv_lora_rank as f64
+                    + 4.0 * kv_lora_rank.div_ceil(128) as f64
+                    + 2.0 * qk_rope_head_dim as f64
+            }
+            _ => self.kv_elements_per_token_per_device(tp) as f64 * kv.bytes(),
+        }
+    }
+
     /// Bytes per token of the sparse-attention indexer's key cache (0 without one).
     pub fn indexer_cache_bytes_per_token(&self) -> f64 {
         self.sparse
@@ -303,7 +323,7 @@ impl Cell {
     pub fn kv_bytes_per_token_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
         match self {
             Cell::Attention(a) => {
-                a.kv_elements_per_token_per_device(shard.tp) as f64 * precision.kv_cache.bytes()
+                a.kv_cache_bytes_per_token_per_device(shard.tp, precision.kv_cache)
                     + a.indexer_cache_bytes_per_token()
             }
             _ => 0.0,
@@ -314,7 +334,8 @@ impl Cell {
     pub fn kv_bytes_per_token(&self, precision: &Precision) -> f64 {
         match self {
             Cell::Attention(a) => {
-                a.kv_elements_per_token() as f64 * precision.kv_cache.bytes()
+                // at TP 1 one device holds the whole layer's cache
+                a.kv_cache_bytes_per_token_per_device(1, precision.kv_cache)
                     + a.indexer_cache_bytes_per_token()
             }
             _ => 0.0,

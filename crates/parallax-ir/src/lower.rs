@@ -194,7 +194,6 @@ pub fn routing_op(tokens: u64, experts: u32, top_k: u32, hidden: u32, act: DType
 /// The per-device shape of `a`'s attention kernel under tensor parallelism `tp`.
 pub fn attention_shape(a: &Attention, tp: u32, precision: &Precision) -> AttentionShape {
     let tp = tp.max(1);
-    let kv_elems = a.kv_elements_per_token_per_device(tp) as f64;
     let (heads, kv_heads, qk, v) = match a.kind {
         AttentionKind::Standard {
             heads,
@@ -223,7 +222,7 @@ pub fn attention_shape(a: &Attention, tp: u32, precision: &Precision) -> Attenti
         kv_heads,
         qk_head_dim: qk,
         v_head_dim: v,
-        kv_bytes_per_token: kv_elems * precision.kv_cache.bytes(),
+        kv_bytes_per_token: a.kv_cache_bytes_per_token_per_device(tp, precision.kv_cache),
         window: attended_window(a),
         act_dtype: precision.activations,
         kv_dtype: precision.kv_cache,

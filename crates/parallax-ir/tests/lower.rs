@@ -683,4 +683,22 @@ fn sparse_attention_reads_top_k_and_runs_its_indexer_on_every_rank() {
     // The KV cache keeps every token: the latent plus the indexer's 132 bytes.
     let kv = attn.kv_bytes_per_token_per_device(CellShard::tp(8), &p);
     assert_eq!(kv, 576.0 * p.kv_cache.bytes() + 132.0);
+    // An fp8 cache is FlashMLA's sparse format: 512 fp8 + 4 scales + 64 rotary in bf16.
+    let fp8 = Precision {
+        kv_cache: DType::Fp8,
+        ..p
+    };
+    assert_eq!(
+        attn.kv_bytes_per_token_per_device(CellShard::tp(8), &fp8),
+        656.0 + 132.0
+    );
+    assert_eq!(attn.kv_bytes_per_token(&fp8), 656.0 + 132.0);
+    let ops = lower(&attn, CellShard::tp(8), &decode, &fp8);
+    assert_eq!(by_name(&ops, "attn")[0].0.kv_bytes_per_token, 656.0);
+    // The dense model's fp8 latent stays 576 bytes.
+    let dense_fp8 = Precision {
+        kv_cache: DType::Fp8,
+        ..v3.precision
+    };
+    assert_eq!(dense.kv_bytes_per_token(&dense_fp8), 576.0);
 }
