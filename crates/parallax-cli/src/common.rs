@@ -265,17 +265,15 @@ pub fn engine(
 
 /// `model` with its context window cut to `--max-model-len` (vLLM's flag), which must be
 /// between 1 and the model's own `max_position_embeddings`.
-pub fn max_model_len(mut model: Model, len: Option<u32>) -> Result<Model, CliError> {
-    if let Some(n) = len {
-        let own = model.max_position_embeddings;
-        if n == 0 || n > own {
-            return Err(CliError::input(format!(
-                "invalid --max-model-len {n}: expected 1 to {own} tokens (model `{}`'s \
-                 max_position_embeddings)",
-                model.name
-            )));
-        }
-        model.max_position_embeddings = n;
-    }
-    Ok(model)
+pub fn max_model_len(model: Model, len: Option<u32>) -> Result<Model, CliError> {
+    let Some(n) = len else {
+        return Ok(model);
+    };
+    let (own, name) = (model.max_position_embeddings, model.name.clone());
+    model.with_max_model_len(n).ok_or_else(|| {
+        CliError::input(format!(
+            "invalid --max-model-len {n}: expected 1 to {own} tokens (model `{name}`'s \
+             max_position_embeddings)"
+        ))
+    })
 }

@@ -2,18 +2,8 @@
 //! (`--enable-prefix-caching`, `--preemption-mode`) on `predict`, `simulate` and `search`.
 
 mod common;
-use common::parallax;
+use common::{json, parallax};
 use serde_json::Value;
-
-fn json(args: &[&str]) -> Value {
-    let out = parallax(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
 
 /// A one-GPU decode iteration for `predict`.
 const ONE_GPU: [&str; 7] = [

@@ -2,18 +2,7 @@
 //! (documented in `docs/cli.md`, "Heterogeneous clusters").
 
 mod common;
-use common::parallax;
-use serde_json::Value;
-
-fn json(args: &[&str]) -> Value {
-    let out = parallax(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
+use common::{json, parallax};
 
 const MIXED: &str = "1x8xH100+1x8xA100-80GB";
 

@@ -4,20 +4,10 @@
 //! expert splits derived for training graphs, the latency greedy baseline).
 
 mod common;
-use common::parallax;
+use common::{json, parallax};
 use std::path::PathBuf;
 
 use serde_json::Value;
-
-fn json(args: &[&str]) -> Value {
-    let out = parallax(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
 
 fn fails_with(args: &[&str], needles: &[&str]) {
     let out = parallax(args);

@@ -2,18 +2,7 @@
 //! (documented in `docs/cli.md`, "Precision flags").
 
 mod common;
-use common::parallax;
-use serde_json::Value;
-
-fn json(args: &[&str]) -> Value {
-    let out = parallax(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
+use common::{json, parallax};
 
 fn predict_ms(extra: &[&str]) -> f64 {
     let mut args = vec![

@@ -242,11 +242,13 @@ impl Moe {
     }
 }
 
-/// Bytes of `params` weights of which `routed` belong to routed experts: those in
-/// [`Precision::expert_weights`], the rest in `weights`.
-fn weight_bytes_of(params: u128, routed: u128, precision: &Precision) -> f64 {
-    params.saturating_sub(routed) as f64 * precision.weights.bytes()
+/// Bytes of `params` weights of which `routed` belong to routed experts (stored in
+/// [`Precision::expert_weights`]) and `unquantised` stay in the activation type (a sparse
+/// layer's indexer key projection); the rest are in `weights`.
+fn weight_bytes_of(params: u128, routed: u128, unquantised: u128, precision: &Precision) -> f64 {
+    params.saturating_sub(routed + unquantised) as f64 * precision.weights.bytes()
         + routed as f64 * precision.expert_weights().bytes()
+        + unquantised as f64 * precision.activations.bytes()
 }
 
 impl Cell {
@@ -296,25 +298,23 @@ impl Cell {
     /// holds `experts / ep` routed experts per device, replicates the router and shards the
     /// shared experts by `tp` only; norms are replicated. Sizes round up when not divisible
     /// (see [`crate::lower::check_shard`]). Routed experts are stored as
-    /// [`Precision::expert_weights`], everything else as `weights`.
+    /// [`Precision::expert_weights`], a sparse layer's indexer key projection in the
+    /// activation type, everything else as `weights`.
     pub fn weight_bytes_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
         weight_bytes_of(
             self.params_shard(shard),
             self.routed_params_shard(shard),
+            self.unquantised_params(),
             precision,
-        ) + self.activation_typed_extra_bytes(precision)
+        )
     }
 
-    /// What the weights this cell stores in the activation type (a sparse layer's indexer
-    /// key projection) add over counting them in the weight type (replicated, so the same on
-    /// every device).
-    fn activation_typed_extra_bytes(&self, precision: &Precision) -> f64 {
+    /// Parameters the cell stores in the activation type whatever the weight type (a sparse
+    /// layer's indexer key projection; replicated, so the same on every device).
+    fn unquantised_params(&self) -> u128 {
         match self {
-            Cell::Attention(a) => {
-                a.indexer_key_params() as f64
-                    * (precision.activations.bytes() - precision.weights.bytes())
-            }
-            _ => 0.0,
+            Cell::Attention(a) => a.indexer_key_params(),
+            _ => 0,
         }
     }
 
@@ -499,6 +499,23 @@ impl Model {
         self.cells().any(|(c, _)| kind(c))
     }
 
+    /// The model served with its context window cut to `len` tokens (vLLM's
+    /// `--max-model-len`), or `None` unless `1 ≤ len ≤ max_position_embeddings`.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = parallax_ir::resolve("llama-3.1-8b").unwrap();
+    /// assert_eq!(m.clone().with_max_model_len(8192).unwrap().max_position_embeddings, 8192);
+    /// assert!(m.with_max_model_len(1 << 20).is_none());
+    /// ```
+    pub fn with_max_model_len(mut self, len: u32) -> Option<Model> {
+        if len == 0 || len > self.max_position_embeddings {
+            return None;
+        }
+        self.max_position_embeddings = len;
+        Some(self)
+    }
+
     /// Transformer layers (attention cells) in the model.
     pub fn layers(&self) -> u32 {
         self.runs
@@ -548,11 +565,9 @@ impl Model {
         weight_bytes_of(
             self.params_total() as u128,
             self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE)),
+            self.blocks_sum(Cell::unquantised_params),
             &self.precision,
-        ) + self
-            .cells()
-            .map(|(c, n)| n as f64 * c.activation_typed_extra_bytes(&self.precision))
-            .sum::<f64>()
+        )
     }
 
     /// KV-cache bytes per token of context, summed over all layers, in the model's KV type

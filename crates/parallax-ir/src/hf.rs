@@ -3,8 +3,9 @@
 //! Supported families ([`SUPPORTED`]): Llama 2/3/3.1 (`LlamaForCausalLM`), Llama 4
 //! (`Llama4ForConditionalGeneration` / `Llama4ForCausalLM`, text fields under `text_config`),
 //! Mistral, Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V2/V3/R1 (and Kimi K2, model type
-//! `kimi_k2`), DeepSeek-V3.2 and GLM-5 (sparse attention), gpt-oss and MiniMax-M2 (`MiniMaxM2ForCausalLM`: Mixtral-style experts, one
-//! shared expert when `shared_intermediate_size` is not 0).
+//! `kimi_k2`), DeepSeek-V3.2 and GLM-5 (sparse attention), gpt-oss and MiniMax-M2
+//! (`MiniMaxM2ForCausalLM`: Mixtral-style experts, one shared expert when
+//! `shared_intermediate_size` is not 0).
 //!
 //! A multimodal wrapper whose own class is unknown (Qwen3-VL's
 //! `Qwen3VLForConditionalGeneration`, Kimi K2.5's `KimiK25ForConditionalGeneration`) is read
@@ -34,8 +35,9 @@
 //!   `qk_rope_head_dim`, `v_head_dim`. DeepSeek Sparse Attention (`DeepseekV32ForCausalLM`,
 //!   GLM-5's `GlmMoeDsaForCausalLM`): `index_topk`, `index_n_heads`, `index_head_dim`, and
 //!   GLM-5.2's `indexer_types` (`full` / `shared`: a shared layer reuses an earlier selection
-//!   and has no indexer; `index_topk_freq` other than 1 needs that list). The multi-token-prediction module
-//!   (`num_nextn_predict_layers`) is not part of the serving model and is excluded.
+//!   and has no indexer; `index_topk_freq` other than 1 needs that list). The
+//!   multi-token-prediction module (`num_nextn_predict_layers`) is not part of the serving
+//!   model and is excluded.
 //!
 //! # Precision
 //! Activations, collectives and the KV cache take `torch_dtype` (or `dtype`; absent: bf16); a
@@ -168,18 +170,34 @@ pub fn load(path: &Path) -> Result<Model, IrError> {
     };
     let text = read(path)?;
     // The file beside is read only when the config has no quantisation of its own.
-    let has_own = serde_json::from_str::<Value>(&text).is_ok_and(|v| {
-        v.get("quantization_config").is_some()
-            || v.get("text_config")
-                .is_some_and(|t| t.get("quantization_config").is_some())
-    });
-    let quant_path = hf_quant_config_beside(path).filter(|p| !has_own && p.is_file());
-    let quant = match &quant_path {
-        Some(p) => Some((read(p)?, p.display().to_string())),
-        None => None,
+    let beside = || match hf_quant_config_beside(path).filter(|p| p.is_file()) {
+        Some(p) => Ok(Some((read(&p)?, p.display().to_string()))),
+        None => Ok(None),
     };
-    let quant = quant.as_ref().map(|(t, s)| (t.as_str(), s.as_str()));
-    from_json_str_with_quant(&text, &path.display().to_string(), quant)
+    import(&text, &path.display().to_string(), &beside)
+}
+
+/// A ModelOpt `hf_quant_config.json` on demand: `(text, file name)`, or `None` when there is
+/// none.
+type QuantSource<'a> = &'a dyn Fn() -> Result<Option<(String, String)>, IrError>;
+
+/// The JSON object `text` (from `file`), or an error naming the file, line and column.
+fn json_object(text: &str, file: &str) -> Result<Map<String, Value>, IrError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
+        file: file.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    match root {
+        Value::Object(o) => Ok(o),
+        other => Err(IrError::Json {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            message: format!("top level is {}, expected an object", kind_name(&other)),
+        }),
+    }
 }
 
 /// Where ModelOpt keeps a checkpoint's quantisation beside `config`: `hf_quant_config.json`
@@ -248,23 +266,15 @@ pub fn from_json_str_with_quant(
     source: &str,
     quant: Option<(&str, &str)>,
 ) -> Result<Model, IrError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
-        file: source.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    let root = match root.as_object() {
-        Some(o) => o,
-        None => {
-            return Err(IrError::Json {
-                file: source.to_string(),
-                line: 1,
-                column: 1,
-                message: format!("top level is {}, expected an object", kind_name(&root)),
-            })
-        }
-    };
+    let given = || Ok(quant.map(|(t, f)| (t.to_string(), f.to_string())));
+    import(text, source, &given)
+}
+
+/// [`from_json_str_with_quant`] with the quantisation file asked for only when the config has
+/// no `quantization_config` of its own.
+fn import(text: &str, source: &str, quant: QuantSource<'_>) -> Result<Model, IrError> {
+    let root = json_object(text, source)?;
+    let root = &root;
     let top = Cfg {
         obj: root,
         prefix: String::new(),
@@ -409,11 +419,7 @@ fn architecture(top: &Cfg<'_>) -> Result<(String, Family), IrError> {
     }
 }
 
-fn precision(
-    top: &Cfg<'_>,
-    cfg: &Cfg<'_>,
-    quant: Option<(&str, &str)>,
-) -> Result<Precision, IrError> {
+fn precision(top: &Cfg<'_>, cfg: &Cfg<'_>, quant: QuantSource<'_>) -> Result<Precision, IrError> {
     let mut base = DType::Bf16;
     for c in [cfg, top] {
         let mut found = false;
@@ -453,25 +459,12 @@ fn precision(
         };
         return quantization(&qc, precision);
     }
-    if let Some((text, file)) = quant {
-        let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
-            file: file.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
-        let Value::Object(obj) = &root else {
-            return Err(IrError::Json {
-                file: file.to_string(),
-                line: 1,
-                column: 1,
-                message: format!("top level is {}, expected an object", kind_name(&root)),
-            });
-        };
+    if let Some((text, file)) = quant()? {
+        let obj = json_object(&text, &file)?;
         let qc = Cfg {
-            obj,
+            obj: &obj,
             prefix: String::new(),
-            file,
+            file: &file,
         };
         precision = quantization(&qc, precision)?;
     }
@@ -881,6 +874,42 @@ impl<'a> Cfg<'a> {
     }
 
     /// A list of layer indices, each below `layers`.
+    /// A per-layer list of two kinds of layer (`field`: one entry per layer, each `yes` or
+    /// `no`), as whether each layer is `yes`.
+    fn opt_layer_kinds(
+        &self,
+        field: &str,
+        layers: u32,
+        yes: &str,
+        no: &str,
+    ) -> Result<Option<Vec<bool>>, IrError> {
+        let Some(types) = self.opt_str_list(field)? else {
+            return Ok(None);
+        };
+        if types.len() != layers as usize {
+            return Err(IrError::invalid(
+                self.file,
+                &self.name(field),
+                format!("a list of {} entries", types.len()),
+                format!("one entry per layer (num_hidden_layers = {layers})"),
+            ));
+        }
+        types
+            .iter()
+            .map(|t| match t.as_str() {
+                t if t == yes => Ok(true),
+                t if t == no => Ok(false),
+                other => Err(IrError::invalid(
+                    self.file,
+                    &self.name(field),
+                    format!("\"{other}\""),
+                    format!("entries \"{no}\" or \"{yes}\""),
+                )),
+            })
+            .collect::<Result<Vec<bool>, _>>()
+            .map(Some)
+    }
+
     fn opt_layer_list(&self, field: &str, layers: u32) -> Result<Option<Vec<u32>>, IrError> {
         let expected = format!("a list of layer indices below num_hidden_layers ({layers})");
         match self.get(field) {
@@ -1022,31 +1051,15 @@ fn build(
 fn sliding_windows(c: &Cfg<'_>, family: Family, layers: u32) -> Result<Vec<Option<u32>>, IrError> {
     let n = layers as usize;
     let window = || c.pos("sliding_window", u32::MAX);
-    if let Some(types) = c.opt_str_list("layer_types")? {
-        if types.len() != n {
-            return Err(IrError::invalid(
-                c.file,
-                &c.name("layer_types"),
-                format!("a list of {} entries", types.len()),
-                format!("one entry per layer (num_hidden_layers = {layers})"),
-            ));
-        }
-        let mut out = Vec::with_capacity(n);
-        for t in &types {
-            out.push(match t.as_str() {
-                "full_attention" => None,
-                "sliding_attention" => Some(window()?),
-                other => {
-                    return Err(IrError::invalid(
-                        c.file,
-                        &c.name("layer_types"),
-                        format!("\"{other}\""),
-                        "entries \"full_attention\" or \"sliding_attention\"",
-                    ))
-                }
-            });
-        }
-        return Ok(out);
+    if let Some(sliding) =
+        c.opt_layer_kinds("layer_types", layers, "sliding_attention", "full_attention")?
+    {
+        let w = if sliding.contains(&true) {
+            Some(window()?)
+        } else {
+            None
+        };
+        return Ok(sliding.into_iter().map(|s| w.filter(|_| s)).collect());
     }
     Ok(match family {
         Family::Mistral | Family::Mixtral => {
@@ -1091,38 +1104,15 @@ fn sparse_attention(
         heads: c.dim("index_n_heads")?,
         head_dim: c.dim("index_head_dim")?,
     };
-    let own: Vec<bool> = match c.opt_str_list("indexer_types")? {
-        Some(types) => {
-            if types.len() != n {
-                return Err(IrError::invalid(
-                    c.file,
-                    &c.name("indexer_types"),
-                    format!("a list of {} entries", types.len()),
-                    format!("one entry per layer (num_hidden_layers = {layers})"),
-                ));
-            }
-            if types.first().is_some_and(|t| t == "shared") {
+    let own: Vec<bool> = match c.opt_layer_kinds("indexer_types", layers, "full", "shared")? {
+        Some(own) => {
+            if own.first() == Some(&false) {
                 return Err(IrError::invalid(
                     c.file,
                     &c.name("indexer_types"),
                     "a list starting with \"shared\"",
                     "\"full\" first (a shared layer reuses an earlier layer's selection)",
                 ));
-            }
-            let mut own = Vec::with_capacity(n);
-            for t in &types {
-                own.push(match t.as_str() {
-                    "full" => true,
-                    "shared" => false,
-                    other => {
-                        return Err(IrError::invalid(
-                            c.file,
-                            &c.name("indexer_types"),
-                            format!("\"{other}\""),
-                            "entries \"full\" or \"shared\"",
-                        ))
-                    }
-                });
             }
             own
         }

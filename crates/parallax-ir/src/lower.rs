@@ -251,12 +251,29 @@ pub fn split_sparse_prefill(
     Vec<crate::batch::PrefillChunk>,
     Vec<crate::batch::PrefillChunk>,
 ) {
-    match a.sparse {
+    split_at_top_k(a.sparse.map(|s| s.top_k), prefill)
+}
+
+/// [`split_sparse_prefill`] for a layer attending to `top_k` selected tokens (`None`: a dense
+/// layer, every chunk dense).
+pub fn split_at_top_k(
+    top_k: Option<u32>,
+    prefill: &[crate::batch::PrefillChunk],
+) -> (
+    Vec<crate::batch::PrefillChunk>,
+    Vec<crate::batch::PrefillChunk>,
+) {
+    match top_k {
         None => (prefill.to_vec(), Vec::new()),
-        Some(s) => prefill
-            .iter()
-            .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= s.top_k as u64),
+        Some(k) => prefill.iter().partition(|c| !beyond_top_k(c, k)),
     }
+}
+
+/// Whether a prefill chunk's context (cached prefix and new tokens) exceeds a sparse layer's
+/// `top_k`, so that engines run it in the absorbed sparse form ([`split_sparse_prefill`]).
+#[inline]
+pub fn beyond_top_k(c: &crate::batch::PrefillChunk, top_k: u32) -> bool {
+    c.prefix as u64 + c.new_tokens as u64 > top_k as u64
 }
 
 /// The attention-like kernel of a sparse layer's lightning indexer: `heads` fp8 dot products

@@ -38,19 +38,7 @@ fn lower(cell: &Cell, shard: CellShard, batch: &Batch, p: &Precision) -> Vec<Op>
 }
 
 fn flops(ops: &[Op]) -> f64 {
-    ops.iter()
-        .map(|op| match &op.body {
-            OpBody::Gemm(g) => g.flops(),
-            OpBody::Attention {
-                shape,
-                prefill,
-                decode,
-            } => shape.flops(prefill, decode),
-            OpBody::Elementwise(e) => e.flops,
-            OpBody::FusedMoe(f) => f.flops(),
-            OpBody::Collective(_) => 0.0,
-        })
-        .sum()
+    ops.iter().map(Op::flops).sum()
 }
 
 #[test]

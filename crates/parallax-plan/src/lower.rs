@@ -72,9 +72,9 @@ use crate::plan::{CellPlacement, Plan, StageSpec};
 use parallax_hw::cost::{eager_wall_time, graph_wall_time};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
-    lower::MlaPrefill, lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell,
-    CollectiveKind, DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody,
-    PrefillChunk,
+    lower::{beyond_top_k, split_at_top_k, MlaPrefill},
+    lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
+    DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody, PrefillChunk,
 };
 use parallax_sim::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
 use std::sync::{Arc, OnceLock};
@@ -803,10 +803,8 @@ impl PlanStageCost {
                             sk.apply(cell, pl.shard, share, model, cost, &mut ops);
                         }
                     }
-                    if let Cell::Attention(a) = cell {
-                        let shape = parallax_ir::lower::attention_shape(a, pl.shard.tp, p);
-                        let per_token =
-                            shape.kv_bytes_per_token + a.indexer_cache_bytes_per_token();
+                    if let Cell::Attention(_) = cell {
+                        let per_token = cell.kv_bytes_per_token_per_device(pl.shard, p);
                         ops.push(kv_cache_write(share, per_token));
                     }
                 }
@@ -1031,9 +1029,7 @@ pub struct IterationTiming {
 #[inline]
 fn has_long_sparse_chunk(unit: &AttnUnit, prefill: &[PrefillChunk]) -> bool {
     match unit.sparse_top_k {
-        Some(k) if unit.mla.is_some() => prefill
-            .iter()
-            .any(|c| c.prefix as u64 + c.new_tokens as u64 > k as u64),
+        Some(k) if unit.mla.is_some() => prefill.iter().any(|c| beyond_top_k(c, k)),
         _ => false,
     }
 }
@@ -1064,10 +1060,7 @@ fn sparse_prefill_call(
     prefill: &[PrefillChunk],
 ) -> (f64, f64, f64) {
     let (shape, none) = (&unit.shape, DecodeGroup::default());
-    let k = unit.sparse_top_k.unwrap_or(u32::MAX) as u64;
-    let (dense, long): (Vec<PrefillChunk>, Vec<PrefillChunk>) = prefill
-        .iter()
-        .partition(|c| c.prefix as u64 + c.new_tokens as u64 <= k);
+    let (dense, long) = split_at_top_k(unit.sparse_top_k, prefill);
     let mut t = cost.prefill_attention(shape, &long);
     let mut f = shape.flops(&long, &none);
     let mut b = shape.bytes(&long, &none);
@@ -1096,13 +1089,8 @@ fn attention_call_count(unit: &AttnUnit, prefill: &[PrefillChunk], decode: &Deco
     }
     if p {
         if has_long_sparse_chunk(unit, prefill) {
-            let k = unit.sparse_top_k.unwrap_or(u32::MAX) as u64;
-            calls += u8::from(!d)
-                + u8::from(
-                    prefill
-                        .iter()
-                        .any(|c| c.prefix as u64 + c.new_tokens as u64 <= k),
-                );
+            let k = unit.sparse_top_k.unwrap_or(u32::MAX);
+            calls += u8::from(!d) + u8::from(prefill.iter().any(|c| !beyond_top_k(c, k)));
         } else {
             calls += 1;
         }

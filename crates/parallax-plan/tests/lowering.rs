@@ -292,7 +292,7 @@ fn attention_replicas_split_prefill_chunks_evenly() {
 /// indexer and its long prefill chunks' absorbed attention included, and the cache agrees.
 #[test]
 fn sparse_attention_stage_flops_equal_the_ir_lowering() {
-    use parallax_ir::{lower_cell, lower_embedding, lower_lm_head, CellShard, Op, OpBody};
+    use parallax_ir::{lower_cell, lower_embedding, lower_lm_head, CellShard, Op};
     check_cache("deepseek-v3.2", "1x8xH200", "tp=8");
     let model = parallax_ir::resolve("deepseek-v3.2").unwrap();
     let cluster = Cluster::parse("1x8xH200").unwrap();
@@ -300,21 +300,7 @@ fn sparse_attention_stage_flops_equal_the_ir_lowering() {
     let plan: Plan = "tp=8".parse().unwrap();
     let lowered = lower_plan(&model, &plan, &cluster, cost, &LowerOptions::default()).unwrap();
     let stage = &lowered.stages[0][0];
-    let flops = |ops: &[Op]| -> f64 {
-        ops.iter()
-            .map(|op| match &op.body {
-                OpBody::Gemm(g) => g.flops(),
-                OpBody::Attention {
-                    shape,
-                    prefill,
-                    decode,
-                } => shape.flops(prefill, decode),
-                OpBody::Elementwise(e) => e.flops,
-                OpBody::FusedMoe(f) => f.flops(),
-                OpBody::Collective(_) => 0.0,
-            })
-            .sum()
-    };
+    let flops = |ops: &[Op]| -> f64 { ops.iter().map(Op::flops).sum() };
     let mut long = batches();
     long.push(Batch {
         prefill: vec![

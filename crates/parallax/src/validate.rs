@@ -13,6 +13,7 @@ use crate::simulation::Simulation;
 use parallax_hw::profile::{parse_measured, ErrorSummary, MeasuredIteration};
 use parallax_hw::{catalog, Cluster};
 use parallax_plan::{predict_with, EngineKind, EngineModel, LowerOptions, Plan};
+use parallax_sim::SchedulerConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -236,9 +237,9 @@ pub struct MeasuredRun {
 }
 
 /// Optional columns of a serving run: the engine it ran (`engine`: a name of
-/// [`EngineKind`], or `none`; absent or empty: the file's `# engine:` line or the caller's)
-/// and the engine flags it ran with, named as vLLM names them (each absent or empty: the
-/// engine's default).
+/// [`EngineKind`], or `none`; absent or empty: the caller's engine) and the engine flags it
+/// ran with, named as vLLM names them (each absent or empty: the engine's default). The
+/// columns are named as the fields.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RunFlags {
     /// `engine`: `Some(None)` for `none` (the bare simulator).
@@ -247,8 +248,9 @@ pub struct RunFlags {
     pub max_num_seqs: Option<u32>,
     /// `max_num_batched_tokens`.
     pub max_num_batched_tokens: Option<u32>,
-    /// `enable_chunked_prefill` (`true`/`false`): the chunked-prefill scheduler (an error
-    /// together with a `scheduler`).
+    /// `enable_chunked_prefill` (`true`/`false`): the engine's chunked-prefill switch
+    /// ([`crate::engine::with_chunked_prefill`]; an error when the row's `scheduler` says
+    /// otherwise).
     pub enable_chunked_prefill: Option<bool>,
     /// `max_model_len`: the context window (at most the model's).
     pub max_model_len: Option<u32>,
@@ -273,7 +275,7 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
 
 /// Parse a serving-run CSV (header: `model,cluster,plan,workload,rate,requests,scheduler,
 /// ttft_ms,tpot_ms`; `rate`, `requests` and `scheduler` may be empty or absent, as may the
-/// engine and flag columns of [`RUN_FLAG_COLUMNS`], read into [`MeasuredRun::flags`]).
+/// engine and flag columns of [`RunFlags`]).
 ///
 /// # Errors
 /// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
@@ -302,7 +304,6 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     );
     let (ct, cpo) = (need("ttft_ms")?, need("tpot_ms")?);
     let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
-    let flag_cols: Vec<Option<usize>> = RUN_FLAG_COLUMNS.iter().map(|c| find(c)).collect();
     let mut out = Vec::new();
     for (line, l) in lines {
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
@@ -352,7 +353,7 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
                 })
                 .transpose()?,
             scheduler: optional(cs).map(str::to_string),
-            flags: run_flags(file, line, &|i| optional(flag_cols[i]))?,
+            flags: run_flags(file, line, &|name| optional(find(name)))?,
             ttft_ms: positive(ct, "ttft_ms")?,
             tpot_ms: positive(cpo, "tpot_ms")?,
         });
@@ -360,28 +361,14 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     Ok(out)
 }
 
-/// The optional engine-flag columns of a serving-run file, in [`RunFlags`] order.
-pub const RUN_FLAG_COLUMNS: [&str; 9] = [
-    "engine",
-    "max_num_seqs",
-    "max_num_batched_tokens",
-    "enable_chunked_prefill",
-    "max_model_len",
-    "gpu_memory_utilization",
-    "block_size",
-    "enforce_eager",
-    "max_concurrency",
-];
-
-/// Reads a row's [`RunFlags`]; `cell(i)` is the non-empty value of column
-/// [`RUN_FLAG_COLUMNS`]`[i]`, if any.
+/// Reads a row's [`RunFlags`]; `cell(column)` is the column's non-empty value, if any.
 fn run_flags<'a>(
     file: &str,
     line: usize,
-    cell: &dyn Fn(usize) -> Option<&'a str>,
+    cell: &dyn Fn(&str) -> Option<&'a str>,
 ) -> Result<RunFlags> {
-    let count = |i: usize, max: u32| -> Result<Option<u32>> {
-        cell(i)
+    let count = |column: &str, max: u32| -> Result<Option<u32>> {
+        cell(column)
             .map(|v| {
                 v.parse::<u32>()
                     .ok()
@@ -390,7 +377,7 @@ fn run_flags<'a>(
                         bad(
                             file,
                             line,
-                            RUN_FLAG_COLUMNS[i],
+                            column,
                             v,
                             &format!("an integer from 1 to {max}"),
                         )
@@ -402,16 +389,16 @@ fn run_flags<'a>(
         parallax_ir::MAX_BATCH_SEQUENCES,
         parallax_ir::MAX_SEQUENCE_TOKENS,
     );
-    let switch = |i: usize| -> Result<Option<bool>> {
-        cell(i)
+    let switch = |column: &str| -> Result<Option<bool>> {
+        cell(column)
             .map(|v| match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
-                _ => Err(bad(file, line, RUN_FLAG_COLUMNS[i], v, "true or false")),
+                _ => Err(bad(file, line, column, v, "true or false")),
             })
             .transpose()
     };
-    let engine = cell(0)
+    let engine = cell("engine")
         .map(|v| {
             if v.eq_ignore_ascii_case("none") {
                 Ok(None)
@@ -428,7 +415,7 @@ fn run_flags<'a>(
             }
         })
         .transpose()?;
-    let gpu_memory_utilization = cell(5)
+    let gpu_memory_utilization = cell("gpu_memory_utilization")
         .map(|v| {
             v.parse::<f64>()
                 .ok()
@@ -446,15 +433,83 @@ fn run_flags<'a>(
         .transpose()?;
     Ok(RunFlags {
         engine,
-        max_num_seqs: count(1, seqs)?,
-        max_num_batched_tokens: count(2, tokens)?,
-        enable_chunked_prefill: switch(3)?,
-        max_model_len: count(4, tokens)?,
+        max_num_seqs: count("max_num_seqs", seqs)?,
+        max_num_batched_tokens: count("max_num_batched_tokens", tokens)?,
+        enable_chunked_prefill: switch("enable_chunked_prefill")?,
+        max_model_len: count("max_model_len", tokens)?,
         gpu_memory_utilization,
-        block_size: count(6, tokens)?,
-        enforce_eager: switch(7)?,
-        max_concurrency: count(8, seqs)?,
+        block_size: count("block_size", tokens)?,
+        enforce_eager: switch("enforce_eager")?,
+        max_concurrency: count("max_concurrency", seqs)?,
     })
+}
+
+impl RunFlags {
+    /// The engine model and scheduler a run of `model` (its context already cut to the run's
+    /// `max_model_len`) on `cluster` at TP `tp` served with: the row's engine (else
+    /// `default`), its switches and memory settings, the row's `scheduler` policy, then its
+    /// chunked-prefill switch and limits. `Err((column, value, expected))` for flags that
+    /// contradict each other or that vLLM would refuse.
+    fn engine_and_scheduler(
+        &self,
+        default: Option<EngineKind>,
+        scheduler_column: Option<&str>,
+        model: &parallax_ir::Model,
+        cluster: &Cluster,
+        tp: u32,
+    ) -> std::result::Result<(EngineModel, SchedulerConfig), (&'static str, String, String)> {
+        let kind = self.engine.unwrap_or(default);
+        let mut e = match kind {
+            Some(k) => crate::engine_model(k, model, cluster, tp),
+            None => EngineModel::none(),
+        };
+        if self.enforce_eager == Some(true) {
+            e = e.without_cuda_graphs();
+        }
+        if let Some(g) = self.gpu_memory_utilization {
+            e.gpu_memory_utilization = g;
+        }
+        if let Some(b) = self.block_size {
+            e.block_size = b;
+        }
+        let mut scheduler = e.scheduler;
+        if let Some(s) = scheduler_column {
+            scheduler.kind = s.parse().map_err(|err: parallax_sim::SimError| {
+                ("scheduler", s.to_string(), err.to_string())
+            })?;
+        }
+        if let Some(on) = self.enable_chunked_prefill {
+            if let Some(s) = scheduler_column.filter(|_| scheduler.kind.chunked() != on) {
+                return Err((
+                    "enable_chunked_prefill",
+                    on.to_string(),
+                    format!("agreement with the row's scheduler `{s}`"),
+                ));
+            }
+            let len = model.max_position_embeddings;
+            scheduler = crate::engine::with_chunked_prefill(scheduler, kind, on, len);
+        }
+        if let Some(n) = self.max_num_seqs {
+            scheduler.max_num_seqs = n;
+        }
+        if let Some(n) = self.max_num_batched_tokens {
+            scheduler.max_num_batched_tokens = n;
+        }
+        // vLLM refuses to start without chunked prefill when a prompt of the whole context
+        // would not fit one iteration.
+        let len = model.max_position_embeddings;
+        if matches!(kind, Some(EngineKind::Vllm | EngineKind::VllmV0))
+            && !scheduler.kind.chunked()
+            && scheduler.max_num_batched_tokens < len
+        {
+            return Err((
+                "max_num_batched_tokens",
+                scheduler.max_num_batched_tokens.to_string(),
+                format!("at least max_model_len ({len}) without chunked prefill, as vLLM requires"),
+            ));
+        }
+        Ok((e, scheduler))
+    }
 }
 
 /// Simulate each measured serving run and compare mean TTFT and TPOT.
@@ -502,8 +557,8 @@ pub fn validate_serving_with(
         let f = &r.flags;
         if let Some(n) = f.max_model_len {
             let own = model.max_position_embeddings;
-            if n > own {
-                return Err(bad(
+            model = model.with_max_model_len(n).ok_or_else(|| {
+                bad(
                     file,
                     r.line,
                     "max_model_len",
@@ -512,9 +567,8 @@ pub fn validate_serving_with(
                         "at most model `{}`'s max_position_embeddings ({own})",
                         r.model
                     ),
-                ));
-            }
-            model.max_position_embeddings = n;
+                )
+            })?;
         }
         let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
         let plan: Plan = r
@@ -532,74 +586,13 @@ pub fn validate_serving_with(
         let workload = load_workload(&workload_spec, r.rate, r.requests).map_err(at)?;
         // The engine's scheduler, host time, graphs and kernels; a row's policy overrides it.
         let cost = choice.build(&cluster).map_err(at)?;
-        let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
-        // The row's engine (else the caller's), with the row's switches and memory settings.
-        let kind = f.engine.unwrap_or(engine);
-        let mut e = match kind {
-            Some(k) => crate::engine_model(k, &model, &cluster, plan.tp),
-            None => EngineModel::none(),
-        };
-        if f.enforce_eager == Some(true) {
-            e = e.without_cuda_graphs();
-        }
-        if let Some(g) = f.gpu_memory_utilization {
-            e.gpu_memory_utilization = g;
-        }
-        if let Some(b) = f.block_size {
-            e.block_size = b;
-        }
-        sim = sim.engine(&e);
-        let mut scheduler = e.scheduler;
-        if let Some(s) = &r.scheduler {
-            scheduler.kind = s
-                .parse()
-                .map_err(|e: parallax_sim::SimError| at(e.into()))?;
-        }
-        if let Some(on) = f.enable_chunked_prefill {
-            if r.scheduler.is_some() && scheduler.kind.chunked() != on {
-                return Err(bad(
-                    file,
-                    r.line,
-                    "enable_chunked_prefill",
-                    &on.to_string(),
-                    &format!(
-                        "agreement with the row's scheduler `{}`",
-                        r.scheduler.as_deref().unwrap_or_default()
-                    ),
-                ));
-            }
-            scheduler = crate::engine::with_chunked_prefill(
-                scheduler,
-                kind,
-                on,
-                model.max_position_embeddings,
-            );
-        }
-        if let Some(n) = f.max_num_seqs {
-            scheduler.max_num_seqs = n;
-        }
-        if let Some(n) = f.max_num_batched_tokens {
-            scheduler.max_num_batched_tokens = n;
-        }
-        // vLLM refuses to start without chunked prefill when a prompt of the whole context
-        // would not fit one iteration.
-        let vllm = matches!(kind, Some(EngineKind::Vllm | EngineKind::VllmV0));
-        if vllm
-            && !scheduler.kind.chunked()
-            && scheduler.max_num_batched_tokens < model.max_position_embeddings
-        {
-            return Err(bad(
-                file,
-                r.line,
-                "max_num_batched_tokens",
-                &scheduler.max_num_batched_tokens.to_string(),
-                &format!(
-                    "at least max_model_len ({}) without chunked prefill, as vLLM requires",
-                    model.max_position_embeddings
-                ),
-            ));
-        }
-        let mut sim = sim.scheduler(scheduler);
+        let (e, scheduler) = f
+            .engine_and_scheduler(engine, r.scheduler.as_deref(), &model, &cluster, plan.tp)
+            .map_err(|(column, value, expected)| bad(file, r.line, column, &value, &expected))?;
+        let mut sim = Simulation::new(&model, &cluster, &plan, &workload)
+            .cost_model(cost)
+            .engine(&e)
+            .scheduler(scheduler);
         if let Some(c) = f.max_concurrency {
             sim = sim.max_concurrency(c);
         }

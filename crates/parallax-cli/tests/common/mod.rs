@@ -11,3 +11,14 @@ pub fn parallax(args: &[&str]) -> Output {
         .output()
         .expect("the parallax binary runs")
 }
+
+/// Run `parallax ARGS`, which must succeed, and parse its stdout as JSON.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    let out = parallax(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}

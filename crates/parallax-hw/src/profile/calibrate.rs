@@ -188,11 +188,7 @@ fn points(p: &Profile, cluster: &Cluster) -> Vec<Point> {
     }
     if let Some(t) = &p.elementwise {
         // rows below the table's `min_bytes` timed the host: not fitted
-        for r in t
-            .rows
-            .iter()
-            .filter(|r| !t.min_bytes.is_some_and(|m| r.bytes < m))
-        {
+        for r in t.rows.iter().filter(|r| !t.below_min_bytes(r.bytes)) {
             out.push(Point {
                 table: "elementwise",
                 probe: Probe::Elementwise(Elementwise {

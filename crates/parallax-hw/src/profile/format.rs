@@ -284,6 +284,12 @@ impl<T> Table<T> {
         }
     }
 
+    /// Whether a size `x` (an elementwise row's or op's bytes) is below the table's
+    /// `min_bytes`, so that the table does not price it.
+    pub fn below_min_bytes(&self, x: f64) -> bool {
+        self.min_bytes.is_some_and(|m| x < m)
+    }
+
     /// Where row `i` came from.
     pub fn origin(&self, i: usize) -> Row {
         self.origin.get(i).copied().unwrap_or(Row::Entry(i))
