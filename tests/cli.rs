@@ -365,6 +365,7 @@ fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
     let o = sim.as_object_mut().unwrap();
     assert_eq!(o.remove("engine").unwrap(), "vllm");
     assert!(o.remove("cost_model").unwrap().is_string());
+    assert!(o.remove("precision").unwrap().is_string());
     assert_eq!(sim, best["metrics"]);
     // Same bytes with one thread.
     let one = Command::new(env!("CARGO_BIN_EXE_parallax"))
@@ -897,6 +898,7 @@ fn search_compares_disaggregated_deployments_and_their_plans_simulate_back() {
     let o = sim.as_object_mut().unwrap();
     o.remove("engine");
     o.remove("cost_model");
+    o.remove("precision");
     assert_eq!(sim, best["metrics"]);
     let text = parallax(&args[..args.len() - 1]);
     let text = String::from_utf8_lossy(&text.stdout);

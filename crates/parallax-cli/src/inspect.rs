@@ -83,16 +83,7 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
         info.vocab_size,
         info.max_position_embeddings
     );
-    let experts = match info.precision.experts {
-        Some((w, c)) => format!(" (routed experts {w}, GEMM inputs {c})"),
-        None => String::new(),
-    };
-    outln!(
-        "precision     weights {}{experts}, activations {}, kv cache {}",
-        info.precision.weights,
-        info.precision.activations,
-        info.precision.kv_cache
-    );
+    outln!("precision     {}", info.precision);
     outln!(
         "parameters    {} total, {} active per token",
         common::count(info.params_total as f64),

@@ -21,18 +21,18 @@ pub struct PrecisionArgs {
 impl PrecisionArgs {
     /// `model` with the flags applied; an unknown value is an input error naming the flag.
     pub fn apply(&self, mut model: Model) -> Result<Model, CliError> {
-        let mut p = model.precision;
-        if let Some(q) = &self.quantization {
-            let q: Quantization = q
-                .parse()
-                .map_err(|e| CliError::input(format!("invalid --quantization: {e}")))?;
-            p = p.quantized(q);
-        }
+        let q: Option<Quantization> = match &self.quantization {
+            Some(q) => Some(
+                q.parse()
+                    .map_err(|e| CliError::input(format!("invalid --quantization: {e}")))?,
+            ),
+            None => None,
+        };
         let kv: KvCacheDtype = self
             .kv_cache_dtype
             .parse()
             .map_err(|e| CliError::input(format!("invalid --kv-cache-dtype: {e}")))?;
-        model.precision = p.with_kv_cache(kv);
+        model.precision = model.precision.deployed(q, kv);
         Ok(model)
     }
 }

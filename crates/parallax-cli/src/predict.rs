@@ -137,6 +137,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         let mut v = serde_json::to_value(&p).map_err(CliError::failure)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
+            o.insert("precision".into(), model.precision.to_string().into());
         }
         return print_json(&v);
     }
@@ -150,6 +151,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         p.tokens,
         if p.cuda_graph { "yes" } else { "no" }
     );
+    outln!("precision: {}", model.precision);
     let rows: Vec<Vec<String>> = p
         .breakdown_ms
         .iter()

@@ -21,9 +21,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "1x8xH100")]
     cluster: String,
     /// The plan, e.g. `tp=8`, `dp=2,tp=4`, `pp=2,tp=4`, a canonical string from `search`, or a
-    /// disaggregated `prefill=2x(tp=4);decode=1x(tp=8)`.
-    #[arg(long, default_value = "tp=8")]
-    plan: String,
+    /// disaggregated `prefill=2x(tp=4);decode=1x(tp=8)` [default: tensor parallelism over one
+    /// node's GPUs, `tp=G` for an `NxGxGPU` cluster].
+    #[arg(long)]
+    plan: Option<String>,
     /// Embedded workload (chat, creation, summarization, code, conversation) or a trace file.
     #[arg(long, short, default_value = "chat")]
     workload: String,
@@ -324,7 +325,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         args.max_model_len,
     )?;
     let cluster = common::cluster(&args.cluster)?;
-    let disaggregated = DisaggPlan::is_disaggregated(&args.plan)
+    let plan_arg = args
+        .plan
+        .clone()
+        .unwrap_or_else(|| format!("tp={}", cluster.gpus_per_node));
+    let disaggregated = DisaggPlan::is_disaggregated(&plan_arg)
         && args.data_parallel_size.is_none()
         && args.pipeline_parallel_size.is_none()
         && args.tensor_parallel_size.is_none();
@@ -344,7 +349,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         args.tensor_parallel_size,
     ) {
         _ if disaggregated => None,
-        (None, None, None) => Some(args.plan.parse().map_err(CliError::input)?),
+        (None, None, None) => Some(plan_arg.parse().map_err(CliError::input)?),
         (dp, pp, tp) => format!(
             "dp={},pp={},tp={}",
             dp.unwrap_or(1),
@@ -391,7 +396,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     lower.host_link_bandwidth = args.host_link_gbps * 1e9;
     lower.moe_load = args.moe.simulate_load(&model)?;
     let disagg_plan: Option<DisaggPlan> = match &single {
-        None => Some(args.plan.parse().map_err(CliError::input)?),
+        None => Some(plan_arg.parse().map_err(CliError::input)?),
         Some(_) => None,
     };
     let (report, plan_text) = match (&single, &disagg_plan) {
@@ -441,7 +446,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         (None, None) => {
             return Err(CliError::input(format!(
                 "--plan `{}`: expected one plan or a disaggregated `prefill=…;decode=…` plan",
-                args.plan
+                plan_arg
             )))
         }
     };
@@ -510,6 +515,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("cost_model".into(), cost_name.clone().into());
+            o.insert("precision".into(), model.precision.to_string().into());
             if lower.moe_load.is_some() {
                 o.insert("moe_busiest_rank_share".into(), moe_share.into());
                 let ranks = match &pool_ranks {
@@ -545,6 +551,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         },
         common::num(config.frontend_latency_s * 1e3)
     );
+    outln!("precision     {}", model.precision);
     outln!(
         "requests      {} completed, {} rejected, {} preemptions",
         m.requests.completed,

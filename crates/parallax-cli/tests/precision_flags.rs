@@ -100,3 +100,56 @@ fn bad_values_name_the_flag() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn predict_and_simulate_name_the_precision_they_priced() {
+    let p = json(&[
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100",
+        "--decode",
+        "8x1024",
+        "--quantization",
+        "fp8",
+        "--kv-cache-dtype",
+        "fp8",
+        "--json",
+    ]);
+    assert_eq!(
+        p["precision"],
+        "weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8"
+    );
+    let s = json(&[
+        "simulate",
+        "--model",
+        "gpt-oss-20b",
+        "--cluster",
+        "1xH100",
+        "--requests",
+        "8",
+        "--json",
+    ]);
+    assert_eq!(
+        s["precision"],
+        "weights bf16 (bf16 GEMMs), routed experts fp4 (bf16 GEMMs), activations bf16, kv cache bf16"
+    );
+}
+
+#[test]
+fn simulate_defaults_to_tensor_parallelism_over_one_node() {
+    // A two-GPU node: the default plan is tp=2 (a fixed tp=8 did not fit it).
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--requests",
+        "8",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("with plan dp=1,pp=1,tp=2 "), "{text}");
+}

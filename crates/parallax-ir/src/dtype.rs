@@ -114,6 +114,29 @@ pub struct Precision {
     pub experts: Option<(DType, DType)>,
 }
 
+/// One line naming every class: `weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8`,
+/// with the routed experts where stored apart (`…, routed experts fp4 (bf16 GEMMs), …`).
+///
+/// # Examples
+/// ```
+/// use parallax_ir::{DType, Precision, Quantization};
+/// let p = Precision::default().quantized(Quantization::Fp8);
+/// assert_eq!(p.to_string(), "weights fp8 (fp8 GEMMs), activations bf16, kv cache bf16");
+/// ```
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "weights {} ({} GEMMs)", self.weights, self.compute)?;
+        if let Some((w, c)) = self.experts {
+            write!(f, ", routed experts {w} ({c} GEMMs)")?;
+        }
+        write!(
+            f,
+            ", activations {}, kv cache {}",
+            self.activations, self.kv_cache
+        )
+    }
+}
+
 impl Precision {
     /// The same type for all four classes.
     pub fn uniform(d: DType) -> Self {
@@ -207,6 +230,21 @@ impl Precision {
             kv_cache: kv.dtype().unwrap_or(self.kv_cache),
             ..self
         }
+    }
+
+    /// This precision as an engine deploys it with `--quantization q` (`None`: the
+    /// checkpoint's own, `self`) and `--kv-cache-dtype kv`: the CLI's and Python's precision
+    /// options.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{DType, KvCacheDtype, Precision, Quantization};
+    /// let p = Precision::default().deployed(Some(Quantization::Fp8), KvCacheDtype::Fp8);
+    /// assert_eq!((p.compute, p.kv_cache), (DType::Fp8, DType::Fp8));
+    /// assert_eq!(Precision::default().deployed(None, KvCacheDtype::Auto), Precision::default());
+    /// ```
+    pub fn deployed(self, q: Option<Quantization>, kv: KvCacheDtype) -> Self {
+        q.map_or(self, |q| self.quantized(q)).with_kv_cache(kv)
     }
 }
 
