@@ -162,6 +162,7 @@ class SimulationResult:
         self.plan = out["plan"]
         self.cost_model = out["cost_model"]
         self.engine = out.get("engine", "none")
+        self.precision = out["precision"]
         self.metrics = out["metrics"]
         self.requests = out["requests"]
 
@@ -170,6 +171,7 @@ class SimulationResult:
             "plan": self.plan,
             "cost_model": self.cost_model,
             "engine": self.engine,
+            "precision": self.precision,
             "metrics": self.metrics,
             "requests": self.requests,
         }
@@ -199,7 +201,10 @@ def search(model, cluster, workload, **options):
     ``gpu_memory_utilization``, ``price_per_gpu_hour``, ``pareto`` (two objective names),
     ``rate`` and ``requests`` (rescale / cut the workload), ``engine`` (the serving engine every
     plan runs under: ``"vllm"`` by default, as the CLI; ``"vllm-v0"``, ``"sglang"``,
-    ``"trtllm"``, or ``"none"`` for the bare simulator).
+    ``"trtllm"``, or ``"none"`` for the bare simulator), ``quantization`` (``"fp8"``,
+    ``"int8"``, ``"int4"``, ``"mxfp4"``, ``"nvfp4"``; default the checkpoint's) and
+    ``kv_cache_dtype`` (``"auto"``, ``"fp8"``, ``"bf16"``) as the CLI's ``--quantization`` and
+    ``--kv-cache-dtype``.
 
     Returns a :class:`SearchResult`.
     """
@@ -212,20 +217,37 @@ def simulate(model, cluster, plan, workload, **options):
     Options: ``cost_model``, ``scheduler``, ``max_num_seqs``, ``max_num_batched_tokens``,
     ``chunk_size``, ``slo`` / ``slo_ttft_ms`` / ``slo_tpot_ms``, ``router``, ``seed``,
     ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
-    CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator).
-    Returns a :class:`SimulationResult`.
+    CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
+    ``quantization`` and ``kv_cache_dtype`` (as :func:`search`). Returns a
+    :class:`SimulationResult` (``.precision`` names the types simulated).
     """
     return SimulationResult(
         _json.loads(_native.simulate_json(model, cluster, plan, workload, **options))
     )
 
 
-def predict(model, *, gpu="H100", tp=1, prefill=(), decode=(), cuda_graphs=True, cost_model=None):
+def predict(
+    model,
+    *,
+    gpu="H100",
+    tp=1,
+    prefill=(),
+    decode=(),
+    cuda_graphs=True,
+    cost_model=None,
+    engine="vllm",
+    quantization=None,
+    kv_cache_dtype="auto",
+):
     """Predict one iteration of ``model`` with tensor parallelism ``tp`` on one node.
 
     ``prefill`` and ``decode`` are lists of batch specs as the CLI takes them
     (``"2x1024"``: two prompts of 1024 tokens; decode ``"32x2048"``: 32 requests with 2048
-    tokens of context). Returns a dict (the CLI's ``predict --json``).
+    tokens of context). ``engine`` (``"vllm"`` by default, as the CLI; ``"vllm-v0"``,
+    ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare cost model) decides the CUDA-graph
+    policy, issue costs and kernels; ``cuda_graphs=False`` runs the iteration eagerly.
+    ``quantization`` and ``kv_cache_dtype`` as in :func:`search`. Returns a dict (the CLI's
+    ``predict --json``, with ``engine`` and ``precision``).
     """
     return _json.loads(
         _native.predict_json(
@@ -236,6 +258,9 @@ def predict(model, *, gpu="H100", tp=1, prefill=(), decode=(), cuda_graphs=True,
             decode=list(decode),
             cuda_graphs=cuda_graphs,
             cost_model=cost_model,
+            engine=engine,
+            quantization=quantization,
+            kv_cache_dtype=kv_cache_dtype,
         )
     )
 

@@ -8,7 +8,7 @@
 use parallax::hw::{catalog, DeviceGroup};
 use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
 use parallax::place::{self, Instance};
-use parallax::plan::batch_from_specs;
+use parallax::plan::{batch_from_specs, LowerOptions};
 use parallax::{
     Cluster, CostModel, CostModelChoice, CostOverride, Limits, Model, Objective, Overridden, Plan,
     SchedulerConfig, SchedulerKind, SchedulerSpace, Search, SearchConstraints, Simulation, Slo,
@@ -498,6 +498,27 @@ fn engine_arg(
         .map_err(value_err)
 }
 
+/// `model` as deployed with the `quantization` / `kv_cache_dtype` keywords (the CLI's
+/// `--quantization` / `--kv-cache-dtype`).
+fn precision_arg(
+    mut model: parallax::Model,
+    quantization: Option<&str>,
+    kv_cache_dtype: &str,
+) -> PyResult<parallax::Model> {
+    let q = match quantization {
+        Some(q) => Some(
+            q.parse::<parallax::ir::Quantization>()
+                .map_err(|e| PyValueError::new_err(format!("quantization: {e}")))?,
+        ),
+        None => None,
+    };
+    let kv: parallax::ir::KvCacheDtype = kv_cache_dtype
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("kv_cache_dtype: {e}")))?;
+    model.precision = model.precision.deployed(q, kv);
+    Ok(model)
+}
+
 fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> PyResult<Slo> {
     let mut slo: Slo = match text {
         Some(t) => t.parse().map_err(value_err)?,
@@ -527,7 +548,7 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
     max_gpus=None, use_all_gpus=None, max_pp=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
-    pareto=None, rate=None, requests=None, engine="vllm"
+    pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -558,8 +579,10 @@ fn search_json(
     rate: Option<f64>,
     requests: Option<usize>,
     engine: &str,
+    quantization: Option<&str>,
+    kv_cache_dtype: &str,
 ) -> PyResult<String> {
-    let model = model_arg(model)?;
+    let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let objective: Objective = objective.parse().map_err(value_err)?;
@@ -622,7 +645,7 @@ fn search_json(
 #[pyo3(signature = (
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
-    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm"
+    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -645,8 +668,10 @@ fn simulate_json(
     rate: Option<f64>,
     requests: Option<usize>,
     engine: &str,
+    quantization: Option<&str>,
+    kv_cache_dtype: &str,
 ) -> PyResult<String> {
-    let model = model_arg(model)?;
+    let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let plan: Plan = plan.parse().map_err(value_err)?;
@@ -682,6 +707,7 @@ fn simulate_json(
         "plan": plan.to_string(),
         "cost_model": cost_name,
         "engine": engine.as_ref().map_or("none".to_string(), |e| e.name.clone()),
+        "precision": model.precision.to_string(),
         "metrics": report.metrics,
         "requests": report.requests,
     }))
@@ -690,7 +716,10 @@ fn simulate_json(
 /// Predict one iteration of `model` with tensor parallelism `tp` on one node of `gpu`;
 /// returns the prediction as JSON text (the CLI's `predict --json`).
 #[pyfunction]
-#[pyo3(signature = (model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None))]
+#[pyo3(signature = (
+    model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None,
+    engine="vllm", quantization=None, kv_cache_dtype="auto"
+))]
 #[allow(clippy::too_many_arguments)]
 fn predict_json(
     py: Python<'_>,
@@ -701,8 +730,11 @@ fn predict_json(
     decode: Option<Vec<String>>,
     cuda_graphs: bool,
     cost_model: Option<&Bound<'_, PyAny>>,
+    engine: &str,
+    quantization: Option<&str>,
+    kv_cache_dtype: &str,
 ) -> PyResult<String> {
-    let model = model_arg(model)?;
+    let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     if tp == 0 {
         return Err(PyValueError::new_err(
             "tp = 0: expected a tensor-parallel degree of at least 1",
@@ -710,13 +742,34 @@ fn predict_json(
     }
     let g = catalog::gpu(gpu).map_err(value_err)?;
     let cluster = Cluster::new(1, tp, g).map_err(value_err)?;
+    let engine = engine_arg(engine, &model, &cluster, tp)?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let batch = batch_from_specs(&prefill.unwrap_or_default(), &decode.unwrap_or_default())
         .map_err(value_err)?;
-    let p = py
-        .allow_threads(|| parallax::plan::predict(&model, &cluster, tp, &batch, cuda_graphs, cost));
+    // As the CLI's `predict`: the engine's lowering (CUDA-graph policy, issue costs) and
+    // kernels; `cuda_graphs=False` runs the iteration eagerly.
+    let (cost, lower) = match &engine {
+        Some(e) => (
+            e.cost_model(cost, cluster.gpu.memory_bandwidth),
+            e.lower_options(&LowerOptions::default()),
+        ),
+        None => (cost, LowerOptions::default()),
+    };
+    let lower = LowerOptions {
+        cuda_graphs: lower.cuda_graphs && cuda_graphs,
+        ..lower
+    };
+    let p = py.allow_threads(|| {
+        parallax::plan::predict_with(&model, &cluster, tp, &batch, cost, &lower)
+    });
     raise_kept(&kept)?;
-    to_json(&p.map_err(value_err)?)
+    let mut v = serde_json::to_value(p.map_err(value_err)?).map_err(value_err)?;
+    if let Some(o) = v.as_object_mut() {
+        let name = engine.as_ref().map_or("none".to_string(), |e| e.name.clone());
+        o.insert("engine".into(), name.into());
+        o.insert("precision".into(), model.precision.to_string().into());
+    }
+    to_json(&v)
 }
 
 /// Place an operator graph (paper JSON or Parallax's FORMAT.md, from a file) exactly;

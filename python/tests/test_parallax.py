@@ -235,6 +235,35 @@ def test_predict(model):
         parallax.predict(model, prefill=["1xfoo"])
 
 
+def test_predict_matches_the_cli_engine_and_precision(model):
+    # The CLI's `predict` defaults: vLLM engine; the bare cost model only when asked.
+    p = parallax.predict(model, decode=["32x2048"])
+    assert p["engine"] == "vllm"
+    assert p["precision"] == "weights bf16 (bf16 GEMMs), activations bf16, kv cache bf16"
+    bare = parallax.predict(model, decode=["32x2048"], engine="none")
+    assert bare["engine"] == "none"
+    fp8 = parallax.predict(model, decode=["32x2048"], quantization="fp8", kv_cache_dtype="fp8")
+    assert fp8["precision"] == "weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8"
+    assert fp8["iteration_ms"] < 0.9 * p["iteration_ms"]
+    eager = parallax.predict(model, decode=["32x2048"], cuda_graphs=False)
+    assert not eager["cuda_graph"] and p["cuda_graph"]
+    with pytest.raises(ValueError, match="quantization: unknown quantization `fp6`"):
+        parallax.predict(model, decode=["8x64"], quantization="fp6")
+    with pytest.raises(ValueError, match="kv_cache_dtype: unknown KV-cache dtype `int2`"):
+        parallax.predict(model, decode=["8x64"], kv_cache_dtype="int2")
+
+
+def test_simulate_and_search_take_the_precision_options(model, workload):
+    sim = parallax.simulate(model, CLUSTER, "tp=2", workload, quantization="fp8",
+                            kv_cache_dtype="fp8")
+    assert sim.precision == "weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8"
+    assert sim.to_dict()["precision"] == sim.precision
+    bf16 = parallax.simulate(model, CLUSTER, "tp=2", workload)
+    assert sim.metrics["tpot_ms"]["mean"] < bf16.metrics["tpot_ms"]["mean"]
+    with pytest.raises(ValueError, match="quantization"):
+        parallax.search(model, CLUSTER, workload, quantization="fp3")
+
+
 def test_place_matches_published_optimum():
     expected = json.loads((PLACE_DATA / "expected.json").read_text())["optima"]
     name = "throughput/layer_bert24_inference.json"
