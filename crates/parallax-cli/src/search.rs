@@ -579,6 +579,7 @@ fn print_text(r: &SearchReport) {
         r.workload,
         r.requests
     );
+    outln!("precision: {}", r.precision);
     let mut slo = Vec::new();
     if let Some(t) = r.slo.ttft_ms {
         slo.push(format!("TTFT ≤ {t} ms"));

@@ -72,6 +72,10 @@ fn simulate_and_search_accept_the_flags() {
         "--json",
     ]);
     assert!(v["plans_simulated"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        v["precision"],
+        "weights int4 (bf16 GEMMs), activations bf16, kv cache bf16"
+    );
 }
 
 #[test]

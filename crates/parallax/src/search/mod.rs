@@ -909,6 +909,7 @@ impl Search {
                 .engine
                 .as_ref()
                 .map_or_else(|| "none".to_string(), |e| e.name.clone()),
+            precision: self.model.precision.to_string(),
             slo: self.slo,
             slo_target: self.slo_target,
             scheduler: self.scheduler,

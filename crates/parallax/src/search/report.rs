@@ -203,6 +203,9 @@ pub struct SearchReport {
     pub cost_model: String,
     /// Name of the serving-engine model (`none` without one).
     pub engine: String,
+    /// The model's weight, GEMM, activation and KV-cache types as searched (the `Display` of
+    /// [`parallax_ir::Precision`]).
+    pub precision: String,
     /// The SLOs.
     pub slo: Slo,
     /// Required SLO attainment (fraction of requests within every SLO).
