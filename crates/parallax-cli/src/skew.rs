@@ -143,7 +143,7 @@ impl MoeSkewArgs {
         let routing = match (&self.moe_skew, &self.expert_load) {
             (Some(v), _) => Some(parse_zipf(v)?),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = parallax::ir::read_text(path).map_err(|e| {
                     CliError::input(format!("--expert-load {}: {e}", path.display()))
                 })?;
                 let load = ExpertLoad::parse(&text, &format!("--expert-load {}", path.display()))

@@ -104,7 +104,7 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         (Some(p), _) | (None, Some(p)) => p.clone(),
         (None, None) => return Err(CliError::input("give --measured FILE or --serving FILE")),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = parallax::ir::read_text(&path).map_err(|e| {
         CliError::input(format!("cannot read measured file {}: {e}", path.display()))
     })?;
     let header = text

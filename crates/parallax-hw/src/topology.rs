@@ -490,7 +490,7 @@ impl Cluster {
     /// [`HwError::Io`] when the file cannot be read, else as [`Cluster::from_toml_str`].
     pub fn load(path: impl AsRef<Path>) -> Result<Cluster, HwError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| HwError::Io {
+        let text = parallax_ir::read_text(path).map_err(|e| HwError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;

@@ -163,7 +163,7 @@ fn family_of(name: &str) -> Option<Family> {
 /// [`from_json_str`].
 pub fn load(path: &Path) -> Result<Model, IrError> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| IrError::Io {
+        crate::read_text(p).map_err(|e| IrError::Io {
             path: p.to_path_buf(),
             message: e.to_string(),
         })

@@ -37,3 +37,17 @@ pub use op::{
     AttentionShape, CellShard, Collective, CollectiveKind, Elementwise, ElementwiseKind, FusedMoe,
     Gemm, GroupRole, Op, OpBody, OpKind,
 };
+
+/// The text of the file at `path` without a leading UTF-8 byte-order mark (which editors on
+/// Windows write and which would otherwise become part of the first JSON token, CSV column
+/// name or trace field). Every Parallax input file is read through this.
+///
+/// # Errors
+/// The I/O error of reading the file (missing, a directory, not UTF-8, …).
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    let mut text = std::fs::read_to_string(path)?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}

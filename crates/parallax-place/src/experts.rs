@@ -238,9 +238,6 @@ impl ExpertSplit {
 /// # Errors
 /// [`PlaceError::Io`] or [`PlaceError::Json`] naming the file.
 pub fn load_expert(path: &Path) -> Result<ExpertSplit, PlaceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlaceError::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::model::read_text(path)?;
     ExpertSplit::from_json(&text, path)
 }

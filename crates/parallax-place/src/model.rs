@@ -279,11 +279,20 @@ impl Graph {
 /// # Errors
 /// [`PlaceError::Io`] or [`PlaceError::Json`] naming the file.
 pub fn load_graph(path: &Path) -> Result<Graph, PlaceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlaceError::Io {
+    let text = read_text(path)?;
+    Graph::from_any_json(&text, path)
+}
+
+/// The text of the file at `path` without a leading UTF-8 byte-order mark.
+pub(crate) fn read_text(path: &Path) -> Result<String, PlaceError> {
+    let mut text = std::fs::read_to_string(path).map_err(|source| PlaceError::Io {
         file: path.to_path_buf(),
         source,
     })?;
-    Graph::from_any_json(&text, path)
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 fn same_cost(a: f64, b: f64) -> bool {

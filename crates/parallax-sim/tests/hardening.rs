@@ -203,3 +203,23 @@ proptest! {
         }
     }
 }
+
+/// A byte-order mark (written by Windows editors) is not part of the first column's name: a
+/// Vidur trace with one keeps its arrival times (it fell back to Poisson arrivals before).
+#[test]
+fn trace_files_with_a_byte_order_mark_read_as_without() {
+    let dir = std::env::temp_dir().join(format!("parallax-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,5\n100,20,5\n200,30,5\n";
+    let plain = dir.join("plain.csv");
+    let bom = dir.join("bom.csv");
+    std::fs::write(&plain, body).unwrap();
+    std::fs::write(&bom, format!("\u{feff}{body}")).unwrap();
+    let a = parallax_sim::workload::load_path(&plain).unwrap();
+    let b = parallax_sim::workload::load_path(&bom).unwrap();
+    let arrivals =
+        |w: &parallax_sim::Workload| w.requests.iter().map(|r| r.arrival_s).collect::<Vec<_>>();
+    assert_eq!(arrivals(&a), vec![0.0, 100.0, 200.0]);
+    assert_eq!(arrivals(&a), arrivals(&b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -119,7 +119,7 @@ pub fn cost_model_from_file(
 ) -> Result<Arc<dyn CostModel>> {
     let file = path.display().to_string();
     let text =
-        std::fs::read_to_string(path).map_err(|e| bad(&file, &format!("a readable file ({e})")))?;
+        parallax_ir::read_text(path).map_err(|e| bad(&file, &format!("a readable file ({e})")))?;
     cost_model_from_text(cluster, &file, &text)
 }
 

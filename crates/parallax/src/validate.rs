@@ -649,7 +649,7 @@ pub fn validate_file_with(
 ) -> Result<ValidationReport> {
     let choice: CostSource = choice.into();
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Option {
+    let text = parallax_ir::read_text(path).map_err(|e| Error::Option {
         option: "measured".into(),
         value: file.clone(),
         expected: format!("a readable file ({e})"),

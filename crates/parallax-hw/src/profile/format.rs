@@ -1158,7 +1158,7 @@ impl Profile {
     /// # Errors
     /// [`ProfileError::Io`] when the file cannot be read; otherwise as [`Profile::from_json`].
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::io(path, &e))?;
+        let text = parallax_ir::read_text(path).map_err(|e| ProfileError::io(path, &e))?;
         Profile::from_json(&path.display().to_string(), &text)
     }
 

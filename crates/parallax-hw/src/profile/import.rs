@@ -25,7 +25,7 @@ const MS: i32 = -3;
 const US: i32 = -6;
 
 fn read(path: &Path) -> Result<String, ProfileError> {
-    std::fs::read_to_string(path).map_err(|e| ProfileError::io(path, &e))
+    parallax_ir::read_text(path).map_err(|e| ProfileError::io(path, &e))
 }
 
 /// The inputs of [`h100_pytorch`]: the texts of the four files of an `h100-pytorch`-style

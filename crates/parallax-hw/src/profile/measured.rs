@@ -248,7 +248,7 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
 /// # Errors
 /// [`ProfileError::Io`] or as [`parse_measured`].
 pub fn load_measured(path: &Path) -> Result<Vec<MeasuredIteration>, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ProfileError::io(path, &e))?;
+    let text = parallax_ir::read_text(path).map_err(|e| ProfileError::io(path, &e))?;
     parse_measured(&path.display().to_string(), &text)
 }
 

@@ -283,7 +283,7 @@ impl Workload {
 /// content. The workload is named after the file name.
 pub fn load_path(path: impl AsRef<Path>) -> Result<Workload, SimError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| SimError::Io {
+    let text = parallax_ir::read_text(path).map_err(|e| SimError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
