@@ -354,6 +354,39 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
         ]),
         &["junk.json", "format_version", "parallax_roofline_params"],
     );
+    // Parameters out of their physical range, and unknown ones, are refused by name (a
+    // negative efficiency priced every GEMM as NaN; 5 made GEMMs faster than the datasheet).
+    for (edit, expect) in [
+        (
+            ("gemm_compute_efficiency", Value::from(-1.0)),
+            "params.gemm_compute_efficiency a fraction in (0, 1] of the datasheet peak (this file has -1)",
+        ),
+        (
+            ("link_efficiency", Value::from(5.0)),
+            "params.link_efficiency a fraction in (0, 1]",
+        ),
+        (("gemm_floor", Value::from(-1e-6)), "params.gemm_floor a time in [0, 1] seconds"),
+        (("gemm_speedup", Value::from(2.0)), "unknown field `gemm_speedup`"),
+    ] {
+        let mut bad = written.clone();
+        bad["params"][edit.0] = edit.1;
+        let file = d.join("bad-params.json");
+        std::fs::write(&file, bad.to_string()).unwrap();
+        fails(
+            &parallax(&[
+                "predict",
+                "-m",
+                "llama-3.1-8b",
+                "--gpu",
+                "H100",
+                "--decode",
+                "1x8",
+                "--cost-model",
+                file.to_str().unwrap(),
+            ]),
+            &["bad-params.json", expect],
+        );
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 

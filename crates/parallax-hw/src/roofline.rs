@@ -102,6 +102,7 @@ fn default_8bit_efficiency() -> f64 {
 /// measurements in `tests/data/` (`roofline_gemm.rs` reports their errors) and are meant to be
 /// refitted per GPU from profiles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RooflineParams {
     /// Fraction of dense peak FLOP/s a full wave of the largest GEMM tiles sustains
     /// (cuBLAS on H100 reaches about 80% of 989 TFLOP/s on large bf16 GEMMs).
@@ -174,6 +175,93 @@ pub struct RooflineParams {
     /// ([`CostModel::graph_kernel_overlap`]). Absent in a JSON file: the default.
     #[serde(default = "default_graph_overlap")]
     pub graph_kernel_overlap: f64,
+}
+
+impl RooflineParams {
+    /// Checks every parameter is in its physical range: efficiencies in (0, 1]
+    /// (`gemm_8bit_efficiency` in (0, 2], a fraction of the bf16 path's efficiency), fixed
+    /// times finite and in [0, 1] s, tiles and CTA rows ≥ 1, the tile overhead finite ≥ 0,
+    /// the blend exponents finite ≥ 1 (`host_overlap` > 0).
+    ///
+    /// # Errors
+    /// `(field, value as written, expected)` of the first parameter out of range.
+    pub fn validate(&self) -> Result<(), (&'static str, String, &'static str)> {
+        let bad = |field, v: f64, expected| Err((field, v.to_string(), expected));
+        for (field, v) in [
+            ("gemm_compute_efficiency", self.gemm_compute_efficiency),
+            ("gemm_memory_efficiency", self.gemm_memory_efficiency),
+            (
+                "prefill_compute_efficiency",
+                self.prefill_compute_efficiency,
+            ),
+            ("decode_memory_efficiency", self.decode_memory_efficiency),
+            ("decode_compute_efficiency", self.decode_compute_efficiency),
+            (
+                "elementwise_memory_efficiency",
+                self.elementwise_memory_efficiency,
+            ),
+            ("link_efficiency", self.link_efficiency),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return bad(field, v, "a fraction in (0, 1] of the datasheet peak");
+            }
+        }
+        let e8 = self.gemm_8bit_efficiency;
+        if !(e8 > 0.0 && e8 <= 2.0) {
+            return bad(
+                "gemm_8bit_efficiency",
+                e8,
+                "in (0, 2]: a fraction of the bf16 path's efficiency",
+            );
+        }
+        for (field, v) in [
+            ("gemm_floor", self.gemm_floor),
+            ("prefill_floor", self.prefill_floor),
+            ("decode_floor", self.decode_floor),
+            ("decode_per_request", self.decode_per_request),
+            ("elementwise_floor", self.elementwise_floor),
+            ("collective_floor", self.collective_floor),
+            ("kernel_launch", self.kernel_launch),
+            ("iteration", self.iteration),
+            ("graph_kernel_overlap", self.graph_kernel_overlap),
+        ] {
+            if !(v >= 0.0 && v <= 1.0) {
+                return bad(field, v, "a time in [0, 1] seconds");
+            }
+        }
+        if self.gemm_tiles.is_empty() || self.gemm_tiles.iter().flatten().any(|&t| t == 0) {
+            return Err((
+                "gemm_tiles",
+                format!("{:?}", self.gemm_tiles),
+                "at least one tile shape [TM, TN] with both sides ≥ 1",
+            ));
+        }
+        if self.prefill_block_q == 0 {
+            return bad("prefill_block_q", 0.0, "≥ 1 query row per CTA");
+        }
+        for (field, v) in [
+            ("gemm_tile_overhead", self.gemm_tile_overhead),
+            (
+                "prefill_cta_overhead_tokens",
+                self.prefill_cta_overhead_tokens,
+            ),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(field, v, "a finite value ≥ 0");
+            }
+        }
+        if !(self.gemm_overlap_exponent.is_finite() && self.gemm_overlap_exponent >= 1.0) {
+            return bad(
+                "gemm_overlap_exponent",
+                self.gemm_overlap_exponent,
+                "a finite exponent ≥ 1",
+            );
+        }
+        if !(self.host_overlap.is_finite() && self.host_overlap > 0.0) {
+            return bad("host_overlap", self.host_overlap, "a finite exponent > 0");
+        }
+        Ok(())
+    }
 }
 
 impl Default for RooflineParams {

@@ -294,3 +294,24 @@ fn params_round_trip_and_are_used() {
     assert!(h100().kernel_launch_overhead() > 1e-5);
     assert!(h100().host_overlap_exponent() >= 1.0);
 }
+
+/// The shipped parameters pass their own range check, and the check names what it refuses.
+#[test]
+fn shipped_roofline_parameters_are_in_range() {
+    use parallax_hw::RooflineParams;
+    RooflineParams::default().validate().unwrap();
+    parallax_hw::roofline::calibrated_params()
+        .validate()
+        .unwrap();
+    let p = RooflineParams {
+        decode_memory_efficiency: 1.5,
+        ..RooflineParams::default()
+    };
+    let (field, value, _) = p.validate().unwrap_err();
+    assert_eq!((field, value.as_str()), ("decode_memory_efficiency", "1.5"));
+    let p = RooflineParams {
+        gemm_tiles: vec![],
+        ..RooflineParams::default()
+    };
+    assert_eq!(p.validate().unwrap_err().0, "gemm_tiles");
+}

@@ -93,11 +93,10 @@ pub fn cost_model_from_text(
                 ),
             ));
         }
-        let e8 = f.params.gemm_8bit_efficiency;
-        if !(e8.is_finite() && e8 > 0.0 && e8 <= 2.0) {
+        if let Err((field, v, expected)) = f.params.validate() {
             return Err(bad(
                 file,
-                &format!("params.gemm_8bit_efficiency in (0, 2] (this file has {e8})"),
+                &format!("params.{field} {expected} (this file has {v})"),
             ));
         }
         return Ok(Arc::new(RooflineModel::with_params(&cluster.gpu, f.params)));
