@@ -606,6 +606,11 @@ fn engine_directives_of_measured_files_are_read_and_checked() {
         "no directive: iterations default to none"
     );
     assert_ne!(none, sglang, "the directive chooses the engine");
+    assert_eq!(
+        predicted("# Engine: SGLang\n"),
+        sglang,
+        "the directive's key and value are case-insensitive"
+    );
     // --engine wins over the directive.
     std::fs::write(&f, format!("# engine: sglang\n{body}")).unwrap();
     let out = parallax(&[

@@ -66,7 +66,13 @@ fn declared_engine(
             past_header = true; // the header: directives come before it
             continue;
         };
-        let Some(rest) = comment.trim_start().strip_prefix("engine:") else {
+        // `# Engine: vllm` is the same directive (case-insensitive key)
+        let comment = comment.trim_start();
+        let Some(rest) = comment
+            .get(..7)
+            .filter(|k| k.eq_ignore_ascii_case("engine:"))
+            .map(|_| &comment[7..])
+        else {
             continue;
         };
         if past_header {

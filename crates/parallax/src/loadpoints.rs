@@ -129,6 +129,17 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         .headers()
         .map_err(|e| bad(file, 1, "header", "", &format!("a CSV header ({e})")))?
         .clone();
+    // A column named twice would be read from its first copy only.
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim();
+        if headers
+            .iter()
+            .take(i)
+            .any(|e| e.trim().eq_ignore_ascii_case(h))
+        {
+            return Err(bad(file, 1, h, h, "each column once"));
+        }
+    }
     let col = |name: &str| -> Result<usize> {
         headers
             .iter()
@@ -199,7 +210,22 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             )
         })?;
         let mode = f(c_mode).to_ascii_lowercase();
+        if mode != "agg" && mode != "disagg" {
+            return Err(bad(file, line, "mode", f(c_mode), "agg or disagg"));
+        }
         let agg = mode != "disagg";
+        // The release decides version-dependent defaults (token budgets, mixed chunks,
+        // streaming): one that does not parse would silently select the oldest behaviour.
+        if !f(c_version).is_empty() && parse_version(f(c_version)).is_none() {
+            return Err(bad(
+                file,
+                line,
+                "backend_version",
+                f(c_version),
+                "a release such as 0.12.0, 0.5.6.post2 or 1.0.0rc3 (empty: the engine's \
+                 current defaults)",
+            ));
+        }
         // an optional degree: empty or 0 (aiconfigurator writes 0 for "not used") is None
         let degree = |c: Option<usize>, name: &str| -> Result<Option<u32>> {
             match c {
@@ -261,7 +287,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             osl: count(c_osl, "osl", None, MAX_TOKENS)?,
             concurrency,
             tp: if agg {
-                count(c_tp, "tp_size", Some(1), MAX_GPUS)?
+                count(c_tp, "tp_size", None, MAX_GPUS)?
             } else {
                 1
             },
@@ -810,6 +836,13 @@ pub(crate) fn sglang_mixed_chunk(version: &str) -> bool {
 /// (major, minor, patch; a missing patch counts as 0 and a pre-release suffix is ignored). An
 /// empty or unparsable version: false.
 fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
+    parse_version(version).is_some_and(|v| v >= min)
+}
+
+/// `(major, minor, patch)` of an engine release such as `0.5.6.post2` or `1.3.0rc1` (a missing
+/// patch counts as 0, a pre-release or post-release suffix is ignored); `None` when the
+/// major or minor part is not all digits.
+fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     let mut parts = version.split('.');
     let mut num = |full: bool| {
         parts.next().and_then(|x| {
@@ -823,8 +856,8 @@ fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
         })
     };
     match (num(true), num(true), num(false)) {
-        (Some(major), Some(minor), patch) => (major, minor, patch.unwrap_or(0)) >= min,
-        _ => false,
+        (Some(major), Some(minor), patch) => Some((major, minor, patch.unwrap_or(0))),
+        _ => None,
     }
 }
 
@@ -1126,6 +1159,50 @@ mod tests {
         sglang_mixed_chunk, shuffled_prompts, version_at_least, LoadPoint, LoadPointOptions,
     };
     use parallax_plan::EngineKind;
+
+    /// Values that used to select a behaviour silently are refused by line and column: a mode
+    /// other than agg/disagg (ran as aggregated), a release that does not parse (the oldest
+    /// defaults), an aggregated row without `tp_size` (TP 1), a column named twice.
+    #[test]
+    fn ambiguous_rows_are_refused_by_line_and_column() {
+        let header = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,\
+osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
+        let row = |version: &str, mode: &str, tp: &str| {
+            format!("r,silicon_concurrency=8,vllm,{version},Qwen/Qwen3-32B,h100_sxm,{mode},1024,128,,8,{tp},1,100,10")
+        };
+        let ok = parse_load_points(
+            "lp.csv",
+            &format!("{header}\n{}\n", row("0.12.0", "AGG", "2")),
+        )
+        .unwrap();
+        assert_eq!((ok[0].tp, ok[0].mode.as_str()), (2, "agg"));
+        // an empty release keeps the engine's current defaults
+        parse_load_points("lp.csv", &format!("{header}\n{}\n", row("", "agg", "2"))).unwrap();
+        for (body, needle) in [
+            (row("0.12.0", "weird", "2"), "lp.csv:2: column `mode`"),
+            (row("0.12.0", "", "2"), "lp.csv:2: column `mode`"),
+            (
+                row("banana", "agg", "2"),
+                "lp.csv:2: column `backend_version`",
+            ),
+            (row("0.12.0", "agg", ""), "lp.csv:2: column `tp_size`"),
+        ] {
+            let e = parse_load_points("lp.csv", &format!("{header}\n{body}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        let e = parse_load_points(
+            "lp.csv",
+            &format!("{header},isl\n{},1\n", row("0.12.0", "agg", "2")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("lp.csv:1: column `isl`") && e.contains("each column once"),
+            "{e}"
+        );
+    }
 
     /// A worker's attention-DP ranks and MoE degrees, as aiconfigurator's columns give them.
     #[test]

@@ -174,8 +174,29 @@ pub fn validate_iterations_with(
             lower = e.lower_options(&lower);
         }
         lower.cuda_graphs &= r.cuda_graphs;
-        let p = predict_with(&model, &cluster, r.tp, &r.batch(), cost, &lower)
-            .map_err(|e| at(e.into()))?;
+        // A sequence beyond the model's context window is not an iteration the model runs
+        // (`predict` refuses it too).
+        let batch = r.batch();
+        let longest = batch
+            .prefill
+            .iter()
+            .map(|c| u64::from(c.prefix) + u64::from(c.new_tokens))
+            .chain([u64::from(batch.decode.context_max)])
+            .max()
+            .unwrap_or(0);
+        if longest > u64::from(model.max_position_embeddings) {
+            return Err(Error::Option {
+                option: format!("{file}:{}: columns `prefill`/`decode`", r.line),
+                value: format!("{} / {}", r.prefill_spec(), r.decode_spec()),
+                expected: format!(
+                    "sequences of at most model `{}`'s context window of {} tokens \
+                     (max_position_embeddings), not {longest}",
+                    r.model, model.max_position_embeddings
+                ),
+            });
+        }
+        let p =
+            predict_with(&model, &cluster, r.tp, &batch, cost, &lower).map_err(|e| at(e.into()))?;
         out.push(IterationComparison {
             line: r.line,
             model: r.model.clone(),
@@ -273,6 +294,42 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
     }
 }
 
+/// The fields of one CSV line (RFC 4180: a field holding a comma is quoted, `""` is a quote),
+/// each trimmed.
+fn csv_fields(line: &str) -> std::result::Result<Vec<String>, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_reader(line.as_bytes());
+    match rdr.records().next() {
+        Some(Ok(r)) => Ok(r.iter().map(str::to_string).collect()),
+        Some(Err(e)) => Err(format!("a well-formed CSV line ({e})")),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The columns a serving-run CSV may have (lower case; any order).
+const SERVING_COLUMNS: [&str; 18] = [
+    "model",
+    "cluster",
+    "plan",
+    "workload",
+    "rate",
+    "requests",
+    "scheduler",
+    "engine",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "enable_chunked_prefill",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "block_size",
+    "enforce_eager",
+    "max_concurrency",
+    "ttft_ms",
+    "tpot_ms",
+];
+
 /// Parse a serving-run CSV (header: `model,cluster,plan,workload,rate,requests,scheduler,
 /// ttft_ms,tpot_ms`; `rate`, `requests` and `scheduler` may be empty or absent, as may the
 /// engine and flag columns of [`RunFlags`]).
@@ -280,6 +337,7 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
 /// # Errors
 /// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
 pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
+    // `#` comments and blank lines are skipped; line numbers are the file's.
     let mut lines = text
         .lines()
         .enumerate()
@@ -288,10 +346,25 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     let Some((hline, header)) = lines.next() else {
         return Err(bad(file, 1, "header", "", "a CSV header line"));
     };
-    let cols: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
+    let header_record = csv_fields(header).map_err(|e| bad(file, hline, "header", header, &e))?;
+    let cols: Vec<String> = header_record
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
         .collect();
+    for (i, c) in cols.iter().enumerate() {
+        if !SERVING_COLUMNS.contains(&c.as_str()) {
+            return Err(bad(
+                file,
+                hline,
+                c,
+                c,
+                &format!("one of the columns {}", SERVING_COLUMNS.join(", ")),
+            ));
+        }
+        if cols[..i].contains(c) {
+            return Err(bad(file, hline, c, c, "each column once"));
+        }
+    }
     let find = |name: &str| cols.iter().position(|c| c == name);
     let need = |name: &str| {
         find(name).ok_or_else(|| bad(file, hline, name, header, &format!("a `{name}` column")))
@@ -306,14 +379,19 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
     let mut out = Vec::new();
     for (line, l) in lines {
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        let fields = csv_fields(l).map_err(|e| bad(file, line, "*", l, &e))?;
+        let f: Vec<&str> = fields.iter().map(String::as_str).collect();
         if f.len() != cols.len() {
             return Err(bad(
                 file,
                 line,
                 "*",
                 l,
-                &format!("{} comma-separated fields like the header", cols.len()),
+                &format!(
+                    "{} comma-separated fields like the header (quote a value that holds a \
+                     comma: \"dp=2,tp=4\")",
+                    cols.len()
+                ),
             ));
         }
         let text_field = |c: usize, name: &str| -> Result<String> {
@@ -576,6 +654,7 @@ pub fn validate_serving_with(
             .parse()
             .map_err(|e: parallax_plan::PlanError| at(e.into()))?;
         let workload_spec = if parallax_sim::workload::names().contains(&r.workload.as_str())
+            || r.workload.starts_with(parallax_sim::workload::spec::PREFIX)
             || Path::new(&r.workload).is_absolute()
         {
             r.workload.clone()

@@ -178,3 +178,70 @@ fn serving_runs_carry_their_engine_and_flags() {
         );
     }
 }
+
+/// RFC 4180 quoting: a plan with commas, as the format's own docs write plans, and a
+/// `synthetic:` workload spec (not a file beside the CSV); unknown and repeated columns are
+/// refused by name instead of being ignored.
+#[test]
+fn serving_rows_quote_plans_with_commas_and_name_unknown_columns() {
+    let runs = parse_serving(
+        "runs.csv",
+        "model,cluster,plan,workload,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,1x4xH100,\"dp=2,tp=2\",chat,40,9\n\n\
+         # a comment between rows\n\
+         llama-3.1-8b,1x4xH100,\"dp=4,tp=1\",chat,\"41\",9\n",
+    )
+    .unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].plan.as_str(), runs[0].line), ("dp=2,tp=2", 2));
+    assert_eq!((runs[1].plan.as_str(), runs[1].line), ("dp=4,tp=1", 5));
+    assert_eq!(runs[1].ttft_ms, 41.0);
+
+    let path = write(
+        "synthetic.csv",
+        "model,cluster,plan,workload,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,1x2xH100,\"dp=2,tp=1\",\"synthetic:requests=16,rate=2,prompt=fixed(128),output=fixed(16)\",40,9\n",
+    );
+    let r = validate_file(&path, CostModelChoice::Roofline).unwrap();
+    assert_eq!(r.serving[0].plan, "dp=2,pp=1,tp=1");
+
+    for (header, needle) in [
+        (
+            "model,cluster,plan,workload,ttft_ms,tpot_ms,max_num_seq",
+            "column `max_num_seq`",
+        ),
+        (
+            "model,cluster,plan,workload,ttft_ms,tpot_ms,TTFT_ms",
+            "each column once",
+        ),
+    ] {
+        let e = parse_serving(
+            "runs.csv",
+            &format!("{header}\nllama-3.1-8b,1x1xH100,tp=1,chat,40,9,1\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("runs.csv:1") && e.contains(needle), "{e}");
+    }
+}
+
+/// A measured iteration longer than the model's context window is refused by line and column
+/// (it was priced, 134,236 % off).
+#[test]
+fn measured_iterations_beyond_the_context_window_are_refused() {
+    let path = write(
+        "long.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,1x512,,off,16.3\n\
+         llama-3.1-8b,H100-SXM,1,1x200000,,off,16.3\n",
+    );
+    let e = validate_file(&path, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("long.csv:3")
+            && e.contains("context window of 131072 tokens")
+            && e.contains("200000"),
+        "{e}"
+    );
+}
