@@ -114,8 +114,9 @@ impl ExpertLoad {
                 ));
             }
         }
-        let total: f64 = counts.iter().sum();
-        if total <= 0.0 {
+        // A sum that overflows is taken over the loads scaled by the largest.
+        let max = counts.iter().copied().fold(0.0, f64::max);
+        if max <= 0.0 {
             return Err(IrError::invalid(
                 source,
                 "expert loads",
@@ -123,9 +124,14 @@ impl ExpertLoad {
                 "at least one expert with a positive load",
             ));
         }
-        Ok(ExpertLoad {
-            shares: counts.iter().map(|c| c / total).collect(),
-        })
+        let total: f64 = counts.iter().sum();
+        let shares = if total.is_finite() {
+            counts.iter().map(|c| c / total).collect()
+        } else {
+            let scaled: f64 = counts.iter().map(|c| c / max).sum();
+            counts.iter().map(|c| c / max / scaled).collect()
+        };
+        Ok(ExpertLoad { shares })
     }
 
     /// Parse a load vector: numbers separated by commas, whitespace or newlines; `#` starts a

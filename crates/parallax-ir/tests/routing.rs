@@ -85,3 +85,16 @@ fn a_measured_vector_places_contiguously() {
     let loads: Vec<f64> = ranks.iter().map(|r| r.iter().sum()).collect();
     assert!(loads.iter().all(|&x| x <= 0.6), "{loads:?}");
 }
+
+/// Measured counts too large to sum in f64 still normalise (their sum overflowed to ∞ and
+/// every share came out 0).
+#[test]
+fn huge_measured_counts_normalise() {
+    let mut counts = vec![1e308; 128];
+    counts[0] = 0.0;
+    let l = ExpertLoad::from_counts(&counts, "load.txt").unwrap();
+    let s = l.shares();
+    assert_eq!(s[0], 0.0);
+    assert!((s[1] - 1.0 / 127.0).abs() < 1e-15, "{}", s[1]);
+    assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}
