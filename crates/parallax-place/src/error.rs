@@ -42,8 +42,9 @@ pub enum PlaceError {
         /// The id that is not a node.
         missing: NodeId,
     },
-    /// A time, size or cost is negative or not finite.
-    #[error("node {node}: field `{field}` is {value}, expected a finite number >= 0")]
+    /// A time, size or cost is negative, not finite, or above [`crate::MAX_VALUE`] (sums of
+    /// such values would overflow).
+    #[error("node {node}: field `{field}` is {value}, expected a number from 0 to 1e15")]
     NegativeValue {
         /// The node carrying the value.
         node: NodeId,

@@ -182,7 +182,7 @@ impl Graph {
                 ("fpgaLatency", n.fpga_latency),
                 ("size", n.size),
             ] {
-                if !(value.is_finite() && value >= 0.0) {
+                if !(0.0..=crate::MAX_VALUE).contains(&value) {
                     return Err(PlaceError::NegativeValue {
                         node: n.id,
                         field,
@@ -193,7 +193,7 @@ impl Graph {
         }
         let mut cost: BTreeMap<NodeId, f64> = BTreeMap::new();
         for e in &raw.edges {
-            if !(e.cost.is_finite() && e.cost >= 0.0) {
+            if !(0.0..=crate::MAX_VALUE).contains(&e.cost) {
                 return Err(PlaceError::NegativeValue {
                     node: e.source_id,
                     field: "cost",
@@ -395,7 +395,7 @@ impl Instance {
                 ("memory", n.memory),
                 ("output_cost", n.output_cost),
             ] {
-                if !(value.is_finite() && value >= 0.0) {
+                if !(0.0..=crate::MAX_VALUE).contains(&value) {
                     return Err(PlaceError::NegativeValue {
                         node: n.id,
                         field,

@@ -93,6 +93,20 @@ fn negative_time_and_size() {
     );
 }
 
+/// Times so large that their sums overflow are input errors naming the node and field (the
+/// DP found no placement and reported an internal check failure).
+#[test]
+fn values_whose_sums_would_overflow() {
+    let nodes = format!("{},{}", node(1, 1e308, 0.0, 1), node(2, 1e308, 0.0, 1));
+    let e = parse(&paper(&nodes, "", 2, 1, 10.0)).unwrap_err();
+    assert!(
+        matches!(e, PlaceError::NegativeValue { node: 1, field: "fpgaLatency", value } if value == 1e308),
+        "{e}"
+    );
+    assert!(e.to_string().contains("from 0 to 1e15"), "{e}");
+    parse(&paper(&node(1, 1e15, 0.0, 1), "", 2, 1, 10.0)).unwrap();
+}
+
 #[test]
 fn node_no_device_can_take() {
     // unsupported on accelerators and no CPU
