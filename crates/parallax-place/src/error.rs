@@ -44,7 +44,7 @@ pub enum PlaceError {
     },
     /// A time, size or cost is negative, not finite, or above [`crate::MAX_VALUE`] (sums of
     /// such values would overflow).
-    #[error("node {node}: field `{field}` is {value}, expected a number from 0 to 1e15")]
+    #[error("node {node}: field `{field}` is {value}, expected a number from 0 to 1e300")]
     NegativeValue {
         /// The node carrying the value.
         node: NodeId,

@@ -41,9 +41,9 @@ pub mod scotch;
 pub mod split_maxima;
 pub mod throughput;
 
-/// The largest time, size or cost a graph may carry (any unit): sums over a graph of up to
-/// millions of such values stay finite, which the DP's and the MILP's arithmetic relies on.
-pub const MAX_VALUE: f64 = 1e15;
+/// The largest time, size or cost a graph may carry (any unit): sums over a graph of up to ten
+/// million such values stay finite, which the DP's and the MILP's arithmetic relies on.
+pub const MAX_VALUE: f64 = 1e300;
 
 pub use error::PlaceError;
 pub use eval::{evaluate, DeviceKind, DeviceLoad, Placement};
