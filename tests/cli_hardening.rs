@@ -775,3 +775,38 @@ fn flags_that_would_be_ignored_are_refused() {
     ])));
     succeeds(&refs(&sim(&["--scheduler", "sarathi", "--chunk", "2048"])));
 }
+
+/// An output file that cannot be written is refused before the run (after it, the run was
+/// lost with exit 1 and nothing on stdout).
+#[test]
+fn output_paths_are_checked_before_the_run() {
+    fails_with(
+        &[
+            "simulate",
+            "--requests",
+            "5",
+            "--requests-csv",
+            "/nonexistent-dir/x.csv",
+        ],
+        &["--requests-csv", "/nonexistent-dir", "does not exist"],
+    );
+    let dir = temp_dir("outdir");
+    fails_with(
+        &[
+            "simulate",
+            "--requests",
+            "5",
+            "--timeline",
+            dir.to_str().unwrap(),
+        ],
+        &["--timeline", "a folder; expected a file path"],
+    );
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/h100-pytorch"
+    );
+    fails_with(
+        &["calibrate", profile, "--out", "/nonexistent-dir/fit.json"],
+        &["--out", "does not exist"],
+    );
+}

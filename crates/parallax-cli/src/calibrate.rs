@@ -40,6 +40,9 @@ struct CalibrationOutput<'a> {
 
 /// Run `parallax calibrate`.
 pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
+    if let Some(out) = &args.out {
+        crate::output::check_output("--out", out)?;
+    }
     let profile = if args.profile.is_dir() {
         let name = args
             .profile

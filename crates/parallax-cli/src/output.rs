@@ -109,6 +109,30 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
 }
 
 /// Write `text` to `path`, naming the path on failure.
+/// Checks, before any work is done, that `path` (given with `flag`) can be written: not a
+/// folder, inside a folder that exists. A run whose output file fails only at the end loses
+/// the whole run.
+pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::input(format!(
+            "invalid {flag} `{}`: a folder; expected a file path",
+            path.display()
+        )));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(CliError::input(format!(
+            "invalid {flag} `{}`: the folder `{}` does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)
         .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))

@@ -320,6 +320,14 @@ fn check_counts(a: &SimulateArgs) -> Result<(), CliError> {
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     crate::budget::start("simulate", args.time_limit.as_deref())?;
+    for (flag, path) in [
+        ("--requests-csv", &args.requests_csv),
+        ("--timeline", &args.timeline),
+    ] {
+        if let Some(p) = path {
+            crate::output::check_output(flag, p)?;
+        }
+    }
     let model = common::max_model_len(
         args.precision.apply(common::model(&args.model)?)?,
         args.max_model_len,
