@@ -810,3 +810,30 @@ fn output_paths_are_checked_before_the_run() {
         &["--out", "does not exist"],
     );
 }
+
+/// A fit clamped at an efficiency of 1 (a profile faster than the chosen GPU's datasheet) is
+/// said on stderr and in the JSON; a fit on the profile's own GPU says nothing.
+#[test]
+fn calibrate_says_when_a_fit_is_clamped_at_peak() {
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-hw/data/profiles/h100-pytorch"
+    );
+    let out = parallax(&["calibrate", profile, "--gpu", "A100", "--json"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: gemm_compute_efficiency fitted at its bound"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["at_peak"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["parameter"] == "gemm_compute_efficiency"));
+    let own = parallax(&["calibrate", profile, "--json"]);
+    assert!(!String::from_utf8_lossy(&own.stderr).contains("warning"));
+    let v: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+    assert_eq!(v["at_peak"].as_array().unwrap().len(), 0);
+}

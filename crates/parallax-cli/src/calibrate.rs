@@ -36,6 +36,14 @@ struct CalibrationOutput<'a> {
     gpu: String,
     tables: &'a [TableFit],
     params: &'a RooflineParams,
+    /// Efficiencies fitted at their bound of 1 (the profile reaches the GPU's peak).
+    at_peak: Vec<AtPeak>,
+}
+
+#[derive(Debug, Serialize)]
+struct AtPeak {
+    parameter: &'static str,
+    value: f64,
 }
 
 /// Run `parallax calibrate`.
@@ -104,8 +112,23 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
         let text = serde_json::to_string_pretty(&file).map_err(CliError::failure)?;
         crate::output::write_file(out, &format!("{text}\n"))?;
     }
+    // A fit held at an efficiency of 1 is clamped: said on stderr (and in the JSON), not
+    // silently written as if it fitted.
+    for (name, v) in &fit.at_peak {
+        eprintln!(
+            "warning: {name} fitted at its bound ({v:.6}): the profile's kernels reach {}'s \
+             datasheet peak or beyond, so the fit is clamped; is the profile (GPU `{}`) from \
+             another GPU? (choose the GPU it was measured on with --gpu)",
+            cluster.gpu.name, profile.gpu.name
+        );
+    }
     if args.json {
         return print_json(&CalibrationOutput {
+            at_peak: fit
+                .at_peak
+                .iter()
+                .map(|&(parameter, value)| AtPeak { parameter, value })
+                .collect(),
             profile: args.profile.display().to_string(),
             gpu: cluster.gpu.name.clone(),
             tables: &fit.report,

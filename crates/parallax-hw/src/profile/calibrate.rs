@@ -326,6 +326,10 @@ pub struct Calibration {
     pub params: RooflineParams,
     /// Per-table errors before and after, for the tables the profile has.
     pub report: Vec<TableFit>,
+    /// The fitted efficiencies (`*_efficiency`) that ended at their upper bound of 1: the
+    /// profile's kernels reach (or exceed) the GPU's datasheet peak, so the fit is clamped —
+    /// usually a profile measured on another GPU. `(parameter, fitted value)`.
+    pub at_peak: Vec<(&'static str, f64)>,
 }
 
 /// Fits [`RooflineParams`] to `profile` on `cluster`'s GPU and links, starting from `start`.
@@ -357,6 +361,7 @@ pub fn calibrate(
     }
     let mut params = start.clone();
     let mut report = Vec::new();
+    let mut at_peak = Vec::new();
     for table in TABLES {
         let pts: Vec<&Point> = all.iter().filter(|p| p.table == table).collect();
         if pts.is_empty() {
@@ -364,6 +369,12 @@ pub fn calibrate(
         }
         let before = summary(cluster, start, &pts);
         fit_table(cluster, &mut params, table, &pts);
+        for f in fit_params().iter().filter(|f| f.table == table) {
+            let v = f.get(&params);
+            if f.name.ends_with("_efficiency") && v >= f.hi - 1e-6 * (f.hi - f.lo) {
+                at_peak.push((f.name, v));
+            }
+        }
         let after = summary(cluster, &params, &pts);
         if let (Some(before), Some(after)) = (before, after) {
             report.push(TableFit {
@@ -374,7 +385,11 @@ pub fn calibrate(
             });
         }
     }
-    Ok(Calibration { params, report })
+    Ok(Calibration {
+        params,
+        report,
+        at_peak,
+    })
 }
 
 /// Leave-out evaluation of the calibrated roofline: the rows of each table are split into
