@@ -837,3 +837,24 @@ fn calibrate_says_when_a_fit_is_clamped_at_peak() {
     let v: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
     assert_eq!(v["at_peak"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn a_profiled_cost_model_without_a_profile_says_what_would_do() {
+    fails_with(
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "A100",
+            "--decode",
+            "1x8",
+            "--cost-model",
+            "profiled",
+        ],
+        &[
+            "--cost-model",
+            "a GPU with a measured profile (H100-SXM, H200), or `roofline` / `auto`",
+        ],
+    );
+}

@@ -20,6 +20,14 @@ pub fn cost_model(cluster: &Cluster, choice: CostModelChoice) -> Result<Arc<dyn 
     profile::cost_model_for(cluster, choice).map_err(|e| Error::Option {
         option: "cost-model".into(),
         value: format!("{choice} (GPU {})", cluster.gpu.name),
-        expected: e.to_string(),
+        expected: match e {
+            profile::ProfileError::NoProfile { available, .. } => format!(
+                "a GPU with a measured profile ({}), or `roofline` / `auto` (the roofline \
+                 where no profile ships) for {}",
+                available.join(", "),
+                cluster.gpu.name
+            ),
+            other => other.to_string(),
+        },
     })
 }

@@ -23,6 +23,19 @@ pub enum Error {
     /// A placement instance was invalid or infeasible.
     #[error(transparent)]
     Placement(#[from] parallax_place::PlaceError),
+    /// A row of a measured file could not be predicted: the file, line and row as written, and
+    /// why.
+    #[error("{file}:{line} (`{row}`): {source}")]
+    Row {
+        /// The file.
+        file: String,
+        /// Its line.
+        line: usize,
+        /// The row's identifying fields, as written.
+        row: String,
+        /// Why it could not be predicted.
+        source: Box<Error>,
+    },
     /// A search or validation option was out of range.
     #[error("invalid option `{option}` = `{value}`: expected {expected}")]
     Option {

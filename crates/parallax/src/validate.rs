@@ -158,10 +158,11 @@ pub fn validate_iterations_with(
     let choice: CostSource = choice.into();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let at = |e: Error| Error::Option {
-            option: format!("{file}:{}", r.line),
-            value: format!("{} on {} tp={}", r.model, r.gpu, r.tp),
-            expected: e.to_string(),
+        let at = |e: Error| Error::Row {
+            file: file.to_string(),
+            line: r.line,
+            row: format!("{} on {} tp={}", r.model, r.gpu, r.tp),
+            source: Box::new(e),
         };
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
@@ -553,7 +554,11 @@ impl RunFlags {
         let mut scheduler = e.scheduler;
         if let Some(s) = scheduler_column {
             scheduler.kind = s.parse().map_err(|err: parallax_sim::SimError| {
-                ("scheduler", s.to_string(), err.to_string())
+                let expected = match err {
+                    parallax_sim::SimError::InvalidConfig { expected, .. } => expected,
+                    other => other.to_string(),
+                };
+                ("scheduler", s.to_string(), expected)
             })?;
         }
         if let Some(on) = self.enable_chunked_prefill {
@@ -626,10 +631,11 @@ pub fn validate_serving_with(
     let mut out = Vec::with_capacity(runs.len());
     let mut errors = Vec::new();
     for r in runs {
-        let at = |e: Error| Error::Option {
-            option: format!("{file}:{}", r.line),
-            value: format!("{} / {} / {}", r.model, r.cluster, r.plan),
-            expected: e.to_string(),
+        let at = |e: Error| Error::Row {
+            file: file.to_string(),
+            line: r.line,
+            row: format!("{} / {} / {}", r.model, r.cluster, r.plan),
+            source: Box::new(e),
         };
         let mut model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let f = &r.flags;

@@ -245,3 +245,21 @@ fn measured_iterations_beyond_the_context_window_are_refused() {
         "{e}"
     );
 }
+
+/// A row that cannot be predicted names the file, line and row, then the cause as the lower
+/// layer words it (it read `expected unknown GPU …` before).
+#[test]
+fn unpredictable_rows_name_file_line_and_cause() {
+    let path = write(
+        "gpubad.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\nllama-3.1-8b,FOO,1,1x512,,off,16.3\n",
+    );
+    let e = validate_file(&path, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("gpubad.csv:2 (`llama-3.1-8b on FOO tp=1`): unknown GPU `FOO`"),
+        "{e}"
+    );
+    assert!(!e.contains("expected unknown"), "{e}");
+}
