@@ -70,7 +70,15 @@ fn durations_need_a_unit_and_have_a_maximum() {
         succeeds(&refs(&sim(&[flag, "1000000s"])));
         succeeds(&refs(&sim(&[flag, "16666m"])));
         succeeds(&refs(&sim(&[flag, "800us"])));
+        succeeds(&refs(&sim(&[flag, "3µs"])));
+        // below 1 µs rounds to nothing: refused by the parser, not later as `0`
+        fails_with(&refs(&sim(&[flag, "1e-12s"])), &[flag, "from 1us"]);
     }
+    // a flag with its own maximum states that one
+    fails_with(
+        &refs(&sim(&["--frontend-latency", "61s"])),
+        &["--frontend-latency", "from 1us to 60 s"],
+    );
     let search = ["search", "--model", "llama-3.1-8b", "--cluster", "1xH100"];
     for bad in ["30", "1e300", "1e19s", "1e300ms", "0s", "-5ms", "NaNs", "h"] {
         let arg = format!("--time-limit={bad}");
@@ -217,7 +225,7 @@ fn prompts_beyond_the_context_window_are_refused() {
     fails_with(
         &refs(&args),
         &[
-            "max_position_embeddings = 131072",
+            "(131072 tokens: its max_position_embeddings",
             "200001 tokens",
             "4 of 4",
         ],

@@ -112,13 +112,24 @@ pub fn count(n: f64) -> String {
 /// Largest duration any flag accepts, in seconds (1,000,000 s, about 11.6 days).
 pub const MAX_DURATION_S: f64 = 1_000_000.0;
 
-/// A duration with a unit: `800us`, `500ms`, `0.5s`, `2m` (minutes) or `1h`, in (0, 1,000,000 s].
+/// A duration with a unit: `800us` (or `800µs`), `500ms`, `0.5s`, `2m` (minutes) or `1h`, from
+/// 1 µs to 1,000,000 s.
 ///
 /// Every duration flag of every subcommand goes through here, so they all read the same way.
 /// A bare number is an error: `30` could mean 30 ms or 30 s, so the user must say which.
 pub fn duration(flag: &str, text: &str) -> Result<std::time::Duration, CliError> {
+    duration_in(flag, text, MAX_DURATION_S)
+}
+
+/// Smallest duration any flag accepts, in seconds (1 µs: shorter ones round to nothing).
+pub const MIN_DURATION_S: f64 = 1e-6;
+
+/// [`duration`] with its own maximum `max_s` (seconds), which the error states.
+pub fn duration_in(flag: &str, text: &str, max_s: f64) -> Result<std::time::Duration, CliError> {
     let t = text.trim();
-    let units: [(&str, f64); 5] = [
+    let units: [(&str, f64); 7] = [
+        ("µs", 1e-6),
+        ("μs", 1e-6),
         ("us", 1e-6),
         ("ms", 1e-3),
         ("s", 1.0),
@@ -127,9 +138,9 @@ pub fn duration(flag: &str, text: &str) -> Result<std::time::Duration, CliError>
     ];
     let unit = units.iter().find_map(|(u, scale)| {
         let num = t.strip_suffix(u)?;
-        // `ms`/`us` end in `s` and `m`: only take a unit whose number is a number.
+        // `ms`/`us`/`µs` end in `s` and `m`: only take a unit whose number is a number.
         let n = num.trim();
-        (!n.is_empty() && !n.ends_with(|c: char| c.is_ascii_alphabetic())).then_some((n, *scale))
+        (!n.is_empty() && !n.ends_with(|c: char| c.is_alphabetic())).then_some((n, *scale))
     });
     let Some((num, scale)) = unit else {
         let hint = if t.parse::<f64>().is_ok() {
@@ -138,19 +149,26 @@ pub fn duration(flag: &str, text: &str) -> Result<std::time::Duration, CliError>
             String::new()
         };
         return Err(CliError::input(format!(
-            "invalid {flag} `{text}`{hint} (expected a duration with a unit: us, ms, s, m or h, \
-             e.g. 500ms, 0.5s, 2m)"
+            "invalid {flag} `{text}`{hint} (expected a duration with a unit: us (µs), ms, s, m \
+             or h, e.g. 500ms, 0.5s, 2m)"
         )));
     };
     let secs = num.parse::<f64>().ok().map(|v| v * scale);
     match secs {
-        Some(v) if v.is_finite() && v > 0.0 && v <= MAX_DURATION_S => {
+        Some(v) if v.is_finite() && (MIN_DURATION_S..=max_s).contains(&v) => {
             Ok(std::time::Duration::from_secs_f64(v))
         }
-        _ => Err(CliError::input(format!(
-            "invalid {flag} `{text}`: expected a duration > 0 and at most {MAX_DURATION_S} s \
-             (about 11.6 days), e.g. 500ms, 0.5s, 2m"
-        ))),
+        _ => {
+            let days = if max_s >= 86_400.0 {
+                format!(" (about {:.1} days)", max_s / 86_400.0)
+            } else {
+                String::new()
+            };
+            Err(CliError::input(format!(
+                "invalid {flag} `{text}`: expected a duration from 1us to {max_s} s{days}, e.g. \
+                 500ms, 0.5s, 2m"
+            )))
+        }
     }
 }
 

@@ -285,14 +285,12 @@ fn frontend_latency(v: &str) -> Result<f64, CliError> {
     if matches!(number.trim().parse::<f64>(), Ok(x) if x == 0.0) {
         return Ok(0.0);
     }
-    let s = common::duration("--frontend-latency", v)?.as_secs_f64();
-    let max = parallax::sim::MAX_FRONTEND_LATENCY_S;
-    if s > max {
-        return Err(CliError::input(format!(
-            "invalid --frontend-latency `{v}`: at most {max} s (expected e.g. 3ms)"
-        )));
-    }
-    Ok(s)
+    common::duration_in(
+        "--frontend-latency",
+        v,
+        parallax::sim::MAX_FRONTEND_LATENCY_S,
+    )
+    .map(|d| d.as_secs_f64())
 }
 
 fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {

@@ -102,7 +102,7 @@ fn bad_values_are_errors_naming_the_flag_and_value() {
     for (flag, value, expect) in [
         ("--frontend-latency", "3", "bare number"),
         ("--frontend-latency", "fast", "--frontend-latency `fast`"),
-        ("--frontend-latency", "2m", "at most 60"),
+        ("--frontend-latency", "2m", "from 1us to 60 s"),
         ("--schedule-ahead", "maybe", "--schedule-ahead `maybe`"),
     ] {
         let mut args = BASE.to_vec();

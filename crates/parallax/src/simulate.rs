@@ -90,10 +90,11 @@ pub fn check_context(model: &Model, workload: &Workload) -> Result<()> {
         option: "workload".into(),
         value: workload.name.clone(),
         expected: format!(
-            "requests that fit the context window of model `{}` (max_position_embeddings = \
-             {limit} tokens): request id {} needs {} tokens ({} prompt + {} output), and {over} \
-             of {} requests exceed the window; use a model with a longer context or a workload \
-             with shorter requests",
+            "requests that fit the context window of model `{}` ({limit} tokens: its \
+             max_position_embeddings, or vLLM's max_model_len where one is set): request id {} \
+             needs {} tokens ({} prompt + {} output), and {over} of {} requests exceed the \
+             window; use a model with a longer context (or a larger max_model_len) or a \
+             workload with shorter requests",
             model.name,
             first.id,
             len(first),

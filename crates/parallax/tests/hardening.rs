@@ -45,7 +45,10 @@ fn requests_longer_than_the_context_window_are_an_error() {
     assert_eq!(model.max_position_embeddings, 4096);
     let w = parallax::load_workload("code", None, Some(2000)).unwrap();
     let e = parallax::check_context(&model, &w).unwrap_err().to_string();
-    assert!(e.contains("max_position_embeddings = 4096"), "{e}");
+    assert!(
+        e.contains("(4096 tokens: its max_position_embeddings"),
+        "{e}"
+    );
     assert!(e.contains("llama-2-7b"), "{e}");
     let fits = parallax::load_workload("chat", None, None).unwrap();
     assert!(parallax::check_context(&model, &fits).is_ok());
