@@ -95,3 +95,19 @@ fn error_summary() {
     assert!((s.max - 30.0).abs() < 1e-12);
     assert!(ErrorSummary::from_pairs(std::iter::empty()).is_none());
 }
+
+/// A column named twice is refused by name (the first copy was read, the second ignored).
+#[test]
+fn measured_columns_named_twice_are_refused() {
+    let e = parallax_hw::profile::parse_measured(
+        "m.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,1x512,,off,16.3,99\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.csv") && e.contains("measured_ms") && e.contains("each column once"),
+        "{e}"
+    );
+}

@@ -223,3 +223,18 @@ fn trace_files_with_a_byte_order_mark_read_as_without() {
     assert_eq!(arrivals(&a), arrivals(&b));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A column named twice is refused by name (the first copy was read, the second ignored).
+#[test]
+fn trace_columns_named_twice_are_refused() {
+    let e = parallax_sim::workload::parse(
+        "t.csv",
+        "arrived_at,num_prefill_tokens,num_decode_tokens,num_prefill_tokens\n0,10,5,20\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("t.csv:1") && e.contains("num_prefill_tokens") && e.contains("each column once"),
+        "{e}"
+    );
+}

@@ -32,6 +32,21 @@ impl<'a> Csv<'a> {
                 }
             }
         };
+        // A column named twice would be read from its first copy only.
+        if let Some(dup) = header
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| header[..i].contains(c).then_some(*c))
+        {
+            return Err(ProfileError::BadValue {
+                file: file.to_string(),
+                table: table.to_string(),
+                row: Row::Header,
+                column: dup.to_string(),
+                value: dup.to_string(),
+                expected: "each column once".to_string(),
+            });
+        }
         let mut rows = Vec::new();
         for (line, l) in lines {
             if l.trim().is_empty() {

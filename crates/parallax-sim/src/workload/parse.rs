@@ -343,10 +343,18 @@ impl<'a> Csv<'a> {
                 message: "the file is empty".into(),
             });
         };
-        let header = split_csv(h)
+        let header: Vec<String> = split_csv(h)
             .into_iter()
             .map(|s| s.trim().to_string())
             .collect();
+        // A column named twice would be read from its first copy only.
+        if let Some(dup) = header
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| header[..i].contains(c).then_some(c))
+        {
+            return Err(value_err(file, header_line, dup, dup, "each column once"));
+        }
         Ok(Csv {
             file,
             header,
