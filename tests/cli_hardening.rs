@@ -866,3 +866,19 @@ fn a_profiled_cost_model_without_a_profile_says_what_would_do() {
         ],
     );
 }
+
+#[test]
+fn search_report_path_is_checked_before_the_search() {
+    fails_with(
+        &[
+            "search",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1xH100",
+            "--report",
+            "/nonexistent-dir/r.html",
+        ],
+        &["--report", "does not exist"],
+    );
+}

@@ -55,7 +55,7 @@ use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax::plan::{Allowed, MemoryOptions};
-use parallax::search::{DisaggMode, SteadyArrivals, SteadyState};
+use parallax::search::{DisaggComparison, DisaggMode, SteadyArrivals, SteadyState};
 use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
@@ -329,6 +329,9 @@ fn scheduler(
 /// Run `parallax search`.
 pub fn run(args: SearchArgs) -> Result<(), CliError> {
     check_counts(&args)?;
+    if let Some(path) = &args.report {
+        crate::output::check_output("--report", path)?;
+    }
     let model = common::max_model_len(
         args.precision.apply(common::model(&args.model)?)?,
         args.max_model_len,
@@ -566,6 +569,38 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+/// Pool plans of each role (prefill, decode) the text output lists; `--json` lists them all.
+const POOL_PLANS_SHOWN: usize = 6;
+
+/// `d` with its pool plans cut to the first [`POOL_PLANS_SHOWN`] of each role for the text
+/// output (a huge cluster keeps two per instance size: thousands, one line), the rest counted
+/// in the note line printed right after them.
+fn capped_pool_plans(d: &DisaggComparison) -> DisaggComparison {
+    let mut d = d.clone();
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    let before = d.pool_plans.len();
+    d.pool_plans
+        .retain(|p| match seen.iter_mut().find(|(r, _)| *r == p.role) {
+            Some((_, n)) => {
+                *n += 1;
+                *n <= POOL_PLANS_SHOWN
+            }
+            None => {
+                seen.push((p.role, 1));
+                true
+            }
+        });
+    let more = before - d.pool_plans.len();
+    if more > 0 {
+        let line = format!("… and {more} more pool plans kept (`--json` lists them all)");
+        d.note = Some(match d.note.take() {
+            Some(n) => format!("{line}; {n}"),
+            None => line,
+        });
+    }
+    d
+}
+
 fn print_text(r: &SearchReport) {
     let rate = r
         .rate_req_per_s
@@ -730,7 +765,7 @@ fn print_text(r: &SearchReport) {
         ),
     }
     if let Some(d) = &r.disaggregation {
-        crate::disagg::print(d, r, &obj_col);
+        crate::disagg::print(&capped_pool_plans(d), r, &obj_col);
     }
     let pruned: Vec<String> = r
         .plans_pruned

@@ -50,12 +50,14 @@ fn search_report_writes_a_page_with_plots_and_keeps_stdout() {
     let ranked = &ranked[..ranked.find("</table>").unwrap()];
     assert_eq!(ranked.matches("<tr>").count(), 4);
 
-    // An unwritable path is a failure that names it (exit 1), after the search.
+    // A path in a missing folder is an input error that names it (exit 2), before the search
+    // (after it, the finished search was lost).
     let bad = dir.join("no-such-dir").join("r.html");
     let mut with = args.to_vec();
     with.extend(["--report", bad.to_str().unwrap()]);
     let out = parallax(&with);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir"));
+    assert!(out.stdout.is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -225,7 +225,7 @@ impl RooflineParams {
             ("iteration", self.iteration),
             ("graph_kernel_overlap", self.graph_kernel_overlap),
         ] {
-            if !(v >= 0.0 && v <= 1.0) {
+            if !(0.0..=1.0).contains(&v) {
                 return bad(field, v, "a time in [0, 1] seconds");
             }
         }

@@ -31,7 +31,16 @@
 //!    [`parallax_plan::lower_disaggregated`] (KV over the intra-node link when both pools fit
 //!    one node, else the network) and simulated like an aggregated plan (the same workload or
 //!    steady-state stream, the same rate search for `throughput`), in parallel, collected in
-//!    order: deterministic. A time limit skips the candidates not yet started.
+//!    order: deterministic.
+//!
+//! # Time limit
+//! The search's deadline ([`super::Limits::time`], whose budget covers both phases) is
+//! checked before each instance size is enumerated, before each instance plan is screened,
+//! before each pair of pool plans is combined (and each prefill pool size, when every `y` is
+//! a candidate) and before each candidate is simulated. Past it nothing more is built or
+//! simulated: the comparison ranks what was simulated, its `note` says what the limit cut,
+//! and the search's stop reason is [`super::StopReason::TimeLimit`]. A phase that finishes
+//! in time is unaffected (and deterministic).
 //!
 //! On one 8-GPU node the candidates are few (a handful of pool splits, one plan per pool
 //! size), so the default search stays fast.
@@ -203,15 +212,20 @@ pub struct DisaggComparison {
     /// `< 1` that the aggregated plan is); `None` unless both exist with finite positive
     /// values.
     pub gain_over_aggregated: Option<f64>,
-    /// Why there is no candidate, when there is none.
+    /// Why there is no candidate, when there is none; or, when the time limit cut this phase
+    /// (building the candidates, or simulating them: `simulated < candidates`), what it cut.
     pub note: Option<String>,
 }
 
 /// Whether `count` instances of `g` GPUs placed from device `start` on nodes of `node` GPUs
 /// keep every instance of at most a node inside one node, and start wider ones on a node
 /// boundary with whole nodes.
+///
+/// Whether an instance fits depends only on its start modulo `node`, which repeats every
+/// `node / gcd(g, node)` instances, so only that many are checked: O(node), not O(count).
 fn fits_nodes(start: u32, g: u32, count: u32, node: u32) -> bool {
     let node = node.max(1);
+    let count = count.min(node / gcd(g, node));
     (0..count).all(|i| {
         let s = start + i * g;
         if g <= node {
@@ -220,6 +234,13 @@ fn fits_nodes(start: u32, g: u32, count: u32, node: u32) -> bool {
             s % node == 0 && g % node == 0
         }
     })
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// Instance sizes: a divisor of the node (so instances tile it) or whole nodes, as
@@ -242,12 +263,14 @@ fn screen_cost(stages: &[Arc<dyn StageCost>], batches: &[Batch]) -> f64 {
 }
 
 /// Run the disaggregated part of a search (see the module docs) and compare it with `best`.
+/// The `bool` is whether `deadline` cut the phase (building the candidates or simulating
+/// them), so that the search reports [`super::StopReason::TimeLimit`].
 pub(super) fn compare(
     ctx: &Ctx<'_>,
     use_all: bool,
     deadline: Option<Instant>,
     best: Option<&RankedPlan>,
-) -> Result<Option<DisaggComparison>> {
+) -> Result<(Option<DisaggComparison>, bool)> {
     let s = ctx.search;
     let total = s
         .constraints
@@ -255,9 +278,9 @@ pub(super) fn compare(
         .unwrap_or(s.cluster.total_gpus())
         .min(s.cluster.total_gpus());
     match s.disagg {
-        DisaggMode::Off => return Ok(None),
+        DisaggMode::Off => return Ok((None, false)),
         DisaggMode::Auto if total < DISAGG_AUTO_MIN_GPUS || s.cluster.is_heterogeneous() => {
-            return Ok(None)
+            return Ok((None, false))
         }
         DisaggMode::On if s.cluster.is_heterogeneous() => {
             return Err(crate::Error::Option {
@@ -294,8 +317,12 @@ pub(super) fn compare(
         } else {
             Winner::None
         };
-        return Ok(Some(out));
+        return Ok((Some(out), false));
     }
+    // Every loop below checks the search's deadline: past it, nothing more is built or
+    // simulated and `cut` says so.
+    let past = || deadline.is_some_and(|d| Instant::now() >= d);
+    let mut cut = false;
 
     let reqs = &s.workload.requests;
     let n = reqs.len().max(1) as f64;
@@ -310,7 +337,7 @@ pub(super) fn compare(
     let rate = s.workload.mean_rate().unwrap_or(0.0);
 
     let mut candidates: Vec<(DisaggPlan, SchedulerConfig)> = Vec::new();
-    for sched in s.scheduler_configs() {
+    'build: for sched in s.scheduler_configs() {
         // 1-2. Instance plans per role and size, screened.
         let prompt = (mean_prompt.round() as u32).max(1);
         let budget = sched.max_num_batched_tokens.max(1);
@@ -338,6 +365,10 @@ pub(super) fn compare(
         {
             let opts = s.lower_options(&sched, required);
             for g in (1..total).filter(|&g| instance_size_ok(g, s.cluster.gpus_per_node)) {
+                if past() {
+                    cut = true;
+                    break 'build;
+                }
                 let e = enumerate(
                     &s.model,
                     &s.cluster,
@@ -356,6 +387,10 @@ pub(super) fn compare(
                 )?;
                 let mut choice: Option<(Plan, f64)> = None;
                 for plan in e.plans.iter().filter(|p| s.moe_load_fits(p)) {
+                    if past() {
+                        cut = true;
+                        break 'build;
+                    }
                     let lowered =
                         lower_plan(&s.model, plan, &s.cluster, Arc::clone(ctx.cost), &opts)?;
                     let stages = &lowered.replicas[0].stages;
@@ -387,18 +422,37 @@ pub(super) fn compare(
                 }
             }
         }
-        // 3. Pool sizes.
+        // 3. Pool sizes: x ascending, then y ascending (with `use_all`, the one y that uses
+        // every GPU).
         let node = s.cluster.gpus_per_node;
         for (gp, pp) in &kept[0] {
+            // The prefill pool sizes that leave GPUs for a decode pool and fit the nodes.
+            let xs: Vec<u32> = (1..=total / gp)
+                .filter(|&x| x * gp < total && fits_nodes(0, *gp, x, node))
+                .collect();
             for (gd, dp) in &kept[1] {
-                for x in 1..=total / gp {
+                if past() {
+                    cut = true;
+                    break 'build;
+                }
+                for &x in &xs {
                     let start = x * gp;
-                    if start >= total || !fits_nodes(0, *gp, x, node) {
-                        continue;
-                    }
-                    for y in 1..=(total - start) / gd {
-                        let used = start + y * gd;
-                        if (use_all && used != total) || !fits_nodes(start, *gd, y, node) {
+                    let free = total - start;
+                    let ys = if use_all {
+                        if free % gd != 0 {
+                            continue;
+                        }
+                        free / gd..=free / gd
+                    } else {
+                        // Without `use_all` every y is a candidate: a long loop.
+                        if past() {
+                            cut = true;
+                            break 'build;
+                        }
+                        1..=free / gd
+                    };
+                    for y in ys {
+                        if !fits_nodes(start, *gd, y, node) {
                             continue;
                         }
                         candidates.push((
@@ -417,12 +471,11 @@ pub(super) fn compare(
     }
     out.candidates = candidates.len() as u64;
 
-    // 4. Simulation.
+    // 4. Simulation (none once the deadline has passed).
     let results: Vec<Option<Result<Evaluated>>> = candidates
         .par_iter()
         .map(|(plan, sched)| {
-            let past = || deadline.is_some_and(|d| Instant::now() >= d);
-            if past() {
+            if cut || past() {
                 None
             } else {
                 // A simulation the budget cut short counts as not simulated.
@@ -453,6 +506,8 @@ pub(super) fn compare(
         });
     }
     out.simulated = out.ranked.len() as u64;
+    let building_cut = cut;
+    cut |= out.simulated < out.candidates;
     let obj = s.objective;
     out.ranked.sort_by(|a, b| {
         b.meets_constraints
@@ -466,7 +521,19 @@ pub(super) fn compare(
         r.rank = i + 1;
     }
     out.best = out.ranked.first().filter(|r| r.meets_constraints).cloned();
-    if out.candidates == 0 {
+    if building_cut {
+        out.note = Some(format!(
+            "the time limit ran out while the candidates were being built ({} built, {} pool \
+             plans kept); none was simulated",
+            out.candidates,
+            out.pool_plans.len()
+        ));
+    } else if cut {
+        out.note = Some(format!(
+            "the time limit ran out: {} of the {} candidates were simulated",
+            out.simulated, out.candidates
+        ));
+    } else if out.candidates == 0 {
         out.note = Some(format!(
             "no pool split of the {total} GPUs has a feasible instance plan for both pools"
         ));
@@ -490,7 +557,7 @@ pub(super) fn compare(
         (Some(d), Some(a)) => obj.gain(d.objective, a.objective),
         _ => None,
     };
-    Ok(Some(out))
+    Ok((Some(out), cut))
 }
 
 /// Lower and simulate one disaggregated candidate. `required` is the KV both pools were
@@ -532,6 +599,34 @@ mod tests {
         assert!(!fits_nodes(0, 12, 1, 8));
         assert!(fits_nodes(6, 2, 5, 8));
         assert!(!fits_nodes(0, 3, 3, 8));
+    }
+
+    #[test]
+    fn fits_nodes_checks_one_period_as_every_instance() {
+        // The naive check, every instance.
+        let naive = |start: u32, g: u32, count: u32, node: u32| {
+            (0..count).all(|i| {
+                let s = start + i * g;
+                if g <= node {
+                    s % node + g <= node
+                } else {
+                    s % node == 0 && g % node == 0
+                }
+            })
+        };
+        for node in 1..=12 {
+            for g in 1..=3 * node {
+                for start in 0..2 * node {
+                    for count in 0..=3 * node {
+                        assert_eq!(
+                            fits_nodes(start, g, count, node),
+                            naive(start, g, count, node),
+                            "start {start}, g {g}, count {count}, node {node}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

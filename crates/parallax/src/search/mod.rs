@@ -73,9 +73,12 @@
 //! `throughput`, `goodput` and `energy`, and with a Pareto front.
 //!
 //! # Time limits
-//! [`Limits::time`] is checked before each candidate starts and before each simulation of a
-//! steady-state rate search: once past, the remaining candidates (and a candidate whose rate
-//! search it cuts) are skipped and the stop reason is [`StopReason::TimeLimit`]. Which candidates
+//! [`Limits::time`] bounds the whole search, from [`Search::run`]'s start: it is checked
+//! before each scheduler setting's enumeration and each plan's uneven split, before each
+//! candidate starts and before each simulation of a steady-state rate search, and in every
+//! loop of the disaggregated phase (see [`DisaggComparison`]). Once past, the remaining
+//! candidates (and a candidate whose rate search it cuts) are skipped and the stop reason is
+//! [`StopReason::TimeLimit`], whichever phase it cut. Which candidates
 //! were simulated then depends on timing and thread count — the only way a report can differ
 //! between runs. A plan limit is deterministic.
 //!
@@ -638,6 +641,13 @@ impl Search {
             .constraints
             .use_all_gpus
             .unwrap_or(self.objective != Objective::MinGpus);
+        // Every search has a budget, for both phases; a limit past what `Instant` can
+        // represent is never reached (no overflow panic).
+        let budget = self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT);
+        let deadline = start.checked_add(budget);
+        let past = || deadline.is_some_and(|d| Instant::now() >= d);
+        // Whether the deadline cut the enumeration (no simulation then starts).
+        let mut enumeration_cut = false;
 
         // 1. Candidates.
         let mut candidates: Vec<(Plan, SchedulerConfig)> = Vec::new();
@@ -654,6 +664,10 @@ impl Search {
         let mut closest: Option<MemoryShortfall> = None;
         let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
+            if past() {
+                enumeration_cut = true;
+                break;
+            }
             let e = parallax_plan::hetero::enumerate_with_mix(
                 &self.model,
                 &self.cluster,
@@ -703,10 +717,21 @@ impl Search {
                 s.max_num_seqs.min(64),
             );
             let opts = self.lower_options(&s, required);
-            let uneven =
-                split::uneven_plans(&self.model, &self.cluster, &cost, &opts, &mix, &plans);
+            let (uneven, cut) = split::uneven_plans_until(
+                &self.model,
+                &self.cluster,
+                &cost,
+                &opts,
+                &mix,
+                &plans,
+                deadline,
+            );
             uneven_count += uneven.len() as u64;
             candidates.extend(plans.into_iter().chain(uneven).map(|p| (p, s)));
+            if cut {
+                enumeration_cut = true;
+                break;
+            }
         }
         let feasible = candidates.len() as u64 - uneven_count;
         let mut stop = StopReason::Exhausted;
@@ -723,10 +748,6 @@ impl Search {
         } else {
             None
         };
-        // Every search has a budget; a limit past what `Instant` can represent is never reached
-        // (no overflow panic).
-        let budget = self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT);
-        let deadline = start.checked_add(budget);
         let ctx = Ctx {
             search: self,
             cost: &cost,
@@ -761,7 +782,7 @@ impl Search {
         if let Some(n) = bound_pruned {
             pruned.insert("bound".to_string(), n);
         }
-        if skipped {
+        if skipped || enumeration_cut {
             stop = StopReason::TimeLimit;
         }
         let obj = self.objective;
@@ -785,12 +806,15 @@ impl Search {
             best.as_ref(),
             self.objective,
         ));
-        let disaggregation = disagg::compare(&ctx, use_all, deadline, best.as_ref())?;
+        let (disaggregation, disagg_cut) = disagg::compare(&ctx, use_all, deadline, best.as_ref())?;
+        if disagg_cut {
+            stop = StopReason::TimeLimit;
+        }
 
         // 4. Why nothing, if nothing.
         let infeasible = if best.is_some() {
             None
-        } else if feasible == 0 {
+        } else if feasible == 0 && !enumeration_cut {
             let reason = match &closest {
                 Some(m) => format!(
                     "no feasible plan among {enumerated} candidates for {} on {}; the closest, {m}",

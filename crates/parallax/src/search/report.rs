@@ -20,7 +20,8 @@ pub enum StopReason {
     /// candidates in enumeration order were simulated).
     PlanLimit,
     /// [`super::Limits::time`] (or [`super::DEFAULT_TIME_LIMIT`]) ran out before every
-    /// candidate was simulated. Which candidates were simulated then depends on timing: the
+    /// candidate was enumerated and simulated, aggregated or disaggregated (then
+    /// [`super::DisaggComparison::note`] says what it cut). Which candidates were simulated then depends on timing: the
     /// result is not reproducible.
     TimeLimit,
 }

@@ -26,6 +26,7 @@ use parallax_sim::Workload;
 use super::{Baseline, Objective, RankedPlan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Chains of at most this many blocks are split by `parallax-place`'s DP (every model in the
 /// catalogue: at most 128 blocks); longer ones by [`runlength_split`], whose cost does not
@@ -309,9 +310,26 @@ pub fn uneven_plans(
     mix: &[(Batch, f64)],
     plans: &[Plan],
 ) -> Vec<Plan> {
+    uneven_plans_until(model, cluster, cost, opts, mix, plans, None).0
+}
+
+/// [`uneven_plans`], stopping before the next plan once `deadline` has passed: the split
+/// plans found so far, and whether the deadline cut the list short.
+pub(crate) fn uneven_plans_until(
+    model: &Model,
+    cluster: &Cluster,
+    cost: &Arc<dyn CostModel>,
+    opts: &LowerOptions,
+    mix: &[(Batch, f64)],
+    plans: &[Plan],
+    deadline: Option<Instant>,
+) -> (Vec<Plan>, bool) {
     let mut memo: BTreeMap<Plan, Option<Vec<u32>>> = BTreeMap::new();
     let mut out = Vec::new();
     for plan in plans {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return (out, true);
+        }
         // Plans on named GPU kinds (mixed clusters) get their layers from the heterogeneous
         // enumerator's own split.
         if plan.pp < 2 || plan.layers.is_some() || plan.on.is_some() {
@@ -348,7 +366,7 @@ pub fn uneven_plans(
             out.push(candidate);
         }
     }
-    out
+    (out, false)
 }
 
 /// The `best-even-split` baseline: the best simulated plan whose pipeline (if any) is split
