@@ -120,7 +120,8 @@ pub fn is_load_point_header(header: &str) -> bool {
 /// Parse a load-point CSV (aiconfigurator's silicon columns; see `docs/measured-format.md`).
 ///
 /// # Errors
-/// [`crate::Error::Option`] naming the file, line and column for a missing column or a bad value.
+/// [`crate::Error::Option`] naming the file, line and column for a missing column or a bad value,
+/// or a file with no load point after its header.
 pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
@@ -324,6 +325,15 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 pools.shape(&rec, file, line)?
             },
         });
+    }
+    if out.is_empty() {
+        return Err(bad(
+            file,
+            1,
+            "*",
+            "",
+            "at least one load point after the header",
+        ));
     }
     Ok(out)
 }
@@ -1202,6 +1212,10 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
             e.contains("lp.csv:1: column `isl`") && e.contains("each column once"),
             "{e}"
         );
+        let e = parse_load_points("lp.csv", &format!("{header}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least one load point"), "{e}");
     }
 
     /// A worker's attention-DP ranks and MoE degrees, as aiconfigurator's columns give them.

@@ -157,7 +157,7 @@ pub enum ProfileError {
     },
 
     /// An empty table or input where rows are required.
-    #[error("{file}: table `{table}` has no rows: expected at least 2")]
+    #[error("{file}: table `{table}` has no rows: expected at least one")]
     Empty {
         /// The file.
         file: String,
