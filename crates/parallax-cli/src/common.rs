@@ -295,3 +295,22 @@ pub fn max_model_len(model: Model, len: Option<u32>) -> Result<Model, CliError> 
         ))
     })
 }
+
+/// The precision line of `predict`, `simulate` and `search`: the model's types and, where `gpu`
+/// lacks the GEMMs' tensor-core type (fp4 on Hopper, fp8 on Ampere), the type they are priced
+/// on instead.
+pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> String {
+    let mut text = p.to_string();
+    let mut seen = Vec::new();
+    for d in [p.compute, p.expert_compute()] {
+        let path = gpu.tensor_path(d);
+        if path != d && !seen.contains(&d) {
+            seen.push(d);
+            text.push_str(&format!(
+                " ({} has no {d} tensor cores: those GEMMs are priced on its {path} path)",
+                gpu.name
+            ));
+        }
+    }
+    text
+}

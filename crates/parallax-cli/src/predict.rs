@@ -151,7 +151,10 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         p.tokens,
         if p.cuda_graph { "yes" } else { "no" }
     );
-    outln!("precision: {}", model.precision);
+    outln!(
+        "precision: {}",
+        common::precision_text(&model.precision, &cluster.gpu)
+    );
     let rows: Vec<Vec<String>> = p
         .breakdown_ms
         .iter()

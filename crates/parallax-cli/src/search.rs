@@ -415,6 +415,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         )));
     }
     let moe_load = args.moe.moe_load(&model)?;
+    let precision_line = common::precision_text(&model.precision, &cluster.gpu);
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
@@ -550,7 +551,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     for note in &workload.notes {
         eprintln!("note: {note}");
     }
-    print_text(&report);
+    print_text(&report, &precision_line);
     if let Some(l) = launch? {
         outln!();
         outln!("launch ({}):", l.engine);
@@ -601,7 +602,8 @@ fn capped_pool_plans(d: &DisaggComparison) -> DisaggComparison {
     d
 }
 
-fn print_text(r: &SearchReport) {
+/// The text report; `precision` is the precision line ([`common::precision_text`]).
+fn print_text(r: &SearchReport, precision: &str) {
     let rate = r
         .rate_req_per_s
         .map_or("single arrival time".into(), |x| format!("{x:.3} req/s"));
@@ -614,7 +616,7 @@ fn print_text(r: &SearchReport) {
         r.workload,
         r.requests
     );
-    outln!("precision: {}", r.precision);
+    outln!("precision: {precision}");
     let mut slo = Vec::new();
     if let Some(t) = r.slo.ttft_ms {
         slo.push(format!("TTFT ≤ {t} ms"));

@@ -557,7 +557,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         },
         common::num(config.frontend_latency_s * 1e3)
     );
-    outln!("precision     {}", model.precision);
+    outln!(
+        "precision     {}",
+        common::precision_text(&model.precision, &cluster.gpu)
+    );
     outln!(
         "requests      {} completed, {} rejected, {} preemptions",
         m.requests.completed,

@@ -93,15 +93,50 @@ impl Gpu {
     /// back to the next wider supported type (int4 → int8 → fp8 → bf16; fp4 → fp8 → bf16).
     pub fn peak_flops(&self, dtype: DType) -> f64 {
         let p = &self.peak;
-        match dtype {
+        match self.tensor_path(dtype) {
             DType::F32 => p.fp32,
             DType::Bf16 => p.bf16,
             DType::F16 => p.fp16,
             DType::Fp8 => p.fp8.unwrap_or(p.bf16),
-            DType::Int8 => p.int8.or(p.fp8).unwrap_or(p.bf16),
-            DType::Int4 => p.int4.or(p.int8).or(p.fp8).unwrap_or(p.bf16),
-            DType::Fp4 => p.fp4.or(p.fp8).unwrap_or(p.bf16),
+            DType::Int8 => p.int8.unwrap_or(p.bf16),
+            DType::Int4 => p.int4.unwrap_or(p.bf16),
+            DType::Fp4 => p.fp4.unwrap_or(p.bf16),
         }
+    }
+
+    /// The tensor-core type GEMMs computing in `dtype` run on: `dtype` itself where the GPU
+    /// has it, else the next wider one it has (int4 → int8 → fp8 → bf16; fp4 → fp8 → bf16),
+    /// as [`Gpu::peak_flops`] prices them.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_hw::catalog;
+    /// use parallax_ir::DType;
+    /// let h100 = catalog::gpu("H100").unwrap();
+    /// assert_eq!(h100.tensor_path(DType::Fp4), DType::Fp8);
+    /// assert_eq!(catalog::gpu("B200").unwrap().tensor_path(DType::Fp4), DType::Fp4);
+    /// ```
+    pub fn tensor_path(&self, dtype: DType) -> DType {
+        let p = &self.peak;
+        let has = |d: DType| match d {
+            DType::Fp8 => p.fp8.is_some(),
+            DType::Int8 => p.int8.is_some(),
+            DType::Int4 => p.int4.is_some(),
+            DType::Fp4 => p.fp4.is_some(),
+            _ => true,
+        };
+        let chain: &[DType] = match dtype {
+            DType::Int4 => &[DType::Int4, DType::Int8, DType::Fp8],
+            DType::Int8 => &[DType::Int8, DType::Fp8],
+            DType::Fp4 => &[DType::Fp4, DType::Fp8],
+            DType::Fp8 => &[DType::Fp8],
+            other => return other,
+        };
+        chain
+            .iter()
+            .copied()
+            .find(|&d| has(d))
+            .unwrap_or(DType::Bf16)
     }
 }
 

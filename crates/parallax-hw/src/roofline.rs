@@ -408,11 +408,16 @@ impl RooflineModel {
     }
 
     /// The compute efficiency of `g`'s tensor-core path: the bf16 fraction, times
-    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8).
+    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8) and the GPU runs
+    /// them on its 8-bit path (a GPU without one, as an A100 for fp8, runs them on its bf16
+    /// path at that path's efficiency).
     fn gemm_efficiency(&self, g: &Gemm) -> f64 {
         let p = &self.params;
         let eight_bit = |d: DType| matches!(d, DType::Fp8 | DType::Int8);
-        if eight_bit(g.weight_dtype) && eight_bit(g.act_dtype) {
+        if eight_bit(g.weight_dtype)
+            && eight_bit(g.act_dtype)
+            && eight_bit(self.gpu.tensor_path(g.act_dtype))
+        {
             p.gemm_compute_efficiency * p.gemm_8bit_efficiency
         } else {
             p.gemm_compute_efficiency

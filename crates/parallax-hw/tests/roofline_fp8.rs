@@ -112,3 +112,30 @@ fn memory_bound_fp8_still_halves_the_weight_read() {
     let bf16 = model.gemm(&gemm(8192, 8192, 8192, DType::Bf16));
     assert!((model.gemm(&w8a16) / bf16 - 1.0).abs() < 0.05);
 }
+
+/// A GPU without an 8-bit tensor-core path runs W8A8 GEMMs on its bf16 path at that path's
+/// efficiency: never slower than bf16 (an A100's fp8 prefill GEMMs were priced 31 % slower,
+/// with the 8-bit path's lower efficiency applied to the bf16 peak).
+#[test]
+fn fp8_gemms_without_an_fp8_path_cost_no_more_than_bf16() {
+    use parallax_hw::{catalog, CostModel, RooflineModel};
+    use parallax_ir::{DType, Gemm};
+    let a100 = RooflineModel::calibrated(&catalog::gpu("A100").unwrap());
+    let h100 = RooflineModel::calibrated(&catalog::gpu("H100").unwrap());
+    let g = |d: DType, m: u64| Gemm {
+        m,
+        n: 8192,
+        k: 8192,
+        count: 1,
+        weight_dtype: d,
+        act_dtype: d,
+    };
+    for m in [1, 64, 1024, 16384] {
+        assert!(
+            a100.gemm(&g(DType::Fp8, m)) <= a100.gemm(&g(DType::Bf16, m)),
+            "m {m}"
+        );
+    }
+    // H100 has the fp8 path: compute-bound fp8 stays faster than bf16.
+    assert!(h100.gemm(&g(DType::Fp8, 16384)) < 0.8 * h100.gemm(&g(DType::Bf16, 16384)));
+}
