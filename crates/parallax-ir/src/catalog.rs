@@ -292,8 +292,9 @@ pub fn resolve(spec: &str) -> Result<Model, IrError> {
     })
 }
 
-/// The `n` embedded short names closest to `spec` (substring matches first, then by edit
-/// distance, ties by name).
+/// At most `n` embedded short names close to `spec` (substring matches first, then by edit
+/// distance, ties by name); names more than a third of `spec` (at least 2 characters) away are
+/// left out, so an unrelated spec gets none.
 pub fn suggestions(spec: &str, n: usize) -> Vec<String> {
     let s = spec.trim().to_ascii_lowercase();
     let s = s.rsplit('/').next().unwrap_or(&s).to_string();
@@ -310,8 +311,12 @@ pub fn suggestions(spec: &str, n: usize) -> Vec<String> {
         })
         .collect();
     scored.sort();
+    // Only names close to what was written: a substring either way, or at most a third of
+    // the name's characters edited (at least 2).
+    let close = |score: usize| score == 0 || score - 1 <= (s.chars().count() / 3).max(2);
     scored
         .into_iter()
+        .filter(|&(score, _)| close(score))
         .take(n)
         .map(|(_, name)| name.to_string())
         .collect()

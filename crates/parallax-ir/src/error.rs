@@ -71,7 +71,10 @@ pub enum IrError {
         reason: String,
     },
     /// A model spec is neither an embedded short name, an embedded HF id nor a config file.
-    #[error("unknown model `{spec}`; did you mean: {}? (`parallax models` lists all; a path to a config.json also works)", suggestions.join(", "))]
+    #[error(
+        "unknown model `{spec}`{}(`parallax models` lists all; a path to a config.json also works)",
+        did_you_mean(suggestions)
+    )]
     UnknownModel {
         /// The spec as given.
         spec: String,
@@ -102,5 +105,14 @@ impl IrError {
             file: file.to_string(),
             field: field.to_string(),
         }
+    }
+}
+
+/// `; did you mean: a, b? ` for suggestions, else a single space.
+fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        " ".to_string()
+    } else {
+        format!("; did you mean: {}? ", suggestions.join(", "))
     }
 }

@@ -216,6 +216,15 @@ fn unknown_model_and_missing_file() {
     }
     let e = resolve("mixtral").unwrap_err();
     assert!(e.to_string().contains("mixtral-8x7b"), "{e}");
+    // An unrelated name gets no suggestion (it got the three "closest" before).
+    match resolve("nope").unwrap_err() {
+        IrError::UnknownModel { suggestions, .. } => assert!(suggestions.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert!(!resolve("nope")
+        .unwrap_err()
+        .to_string()
+        .contains("did you mean"));
     let e = resolve("/nonexistent/config.json").unwrap_err();
     assert!(matches!(e, IrError::Io { .. }));
     assert!(e.to_string().contains("/nonexistent/config.json"));
