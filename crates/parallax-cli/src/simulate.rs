@@ -405,6 +405,23 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         None => Some(plan_arg.parse().map_err(CliError::input)?),
         Some(_) => None,
     };
+    // Redundant experts balance expert-parallel ranks: without EP they only cost memory
+    // (vLLM requires expert parallelism for EPLB too).
+    if let Some(l) = lower.moe_load.filter(|l| l.redundant > 0) {
+        let plans: Vec<&Plan> = match (&single, &disagg_plan) {
+            (Some(p), _) => vec![p],
+            (None, Some(d)) => vec![&d.prefill_plan, &d.decode_plan],
+            (None, None) => Vec::new(),
+        };
+        if let Some(p) = plans.into_iter().find(|p| p.moe.ep <= 1) {
+            return Err(CliError::input(format!(
+                "invalid --eplb `{}`: plan `{p}` has no expert parallelism (ep = 1), and \
+                 redundant experts only balance expert-parallel ranks; give the plan's MoE \
+                 layers ep > 1 (e.g. `tp=8,moe=ep8`) or drop --eplb",
+                l.redundant
+            )));
+        }
+    }
     let (report, plan_text) = match (&single, &disagg_plan) {
         (_, Some(plan)) => {
             // The skew's EPLB count must divide over each pool's EP ranks (checked before the

@@ -144,6 +144,23 @@ fn bad_flags_are_errors() {
     a.extend(["--moe-skew", "zipf:1", "--eplb", "3"]);
     let e = error(&a);
     assert!(e.contains("eplb") && e.contains("ep=8"), "{e}");
+    // Without expert parallelism redundant experts balance nothing (they shifted TPOT by
+    // their memory before): refused, naming the plan.
+    let e = error(&[
+        "simulate",
+        "-m",
+        "qwen3-30b-a3b",
+        "--plan",
+        "tp=8",
+        "--requests",
+        "4",
+        "--eplb",
+        "8",
+    ]);
+    assert!(
+        e.contains("--eplb `8`") && e.contains("no expert parallelism (ep = 1)"),
+        "{e}"
+    );
     let e = error(&[
         "simulate",
         "-m",
