@@ -77,8 +77,9 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
     }
     outln!("model         {} ({})", info.name, info.architecture);
     outln!(
-        "shape         {} layers, hidden {}, vocab {}, max context {}",
+        "shape         {} layer{}, hidden {}, vocab {}, max context {}",
         info.layers,
+        if info.layers == 1 { "" } else { "s" },
         info.hidden_size,
         info.vocab_size,
         info.max_position_embeddings
