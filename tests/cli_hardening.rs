@@ -882,3 +882,19 @@ fn search_report_path_is_checked_before_the_search() {
         &["--report", "does not exist"],
     );
 }
+
+#[test]
+fn a_pareto_front_needs_two_different_objectives() {
+    fails_with(
+        &[
+            "search",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1xH100",
+            "--pareto",
+            "e2e-mean,e2e-mean",
+        ],
+        &["--pareto `e2e-mean,e2e-mean`", "two different objectives"],
+    );
+}

@@ -384,7 +384,14 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                         ))
                     })
                 };
-                Some((one(a)?, one(b)?))
+                let (a, b) = (one(a)?, one(b)?);
+                if a == b {
+                    return Err(CliError::input(format!(
+                        "invalid --pareto `{p}`: expected two different objectives (a front of \
+                         one objective with itself is just its ranking), e.g. e2e-mean,energy"
+                    )));
+                }
+                Some((a, b))
             }
             None => {
                 return Err(CliError::input(format!(
