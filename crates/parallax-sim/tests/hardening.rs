@@ -238,3 +238,14 @@ fn trace_columns_named_twice_are_refused() {
         "{e}"
     );
 }
+
+/// Trailing commas (spreadsheet exports) are empty column names, not repeated ones.
+#[test]
+fn traces_with_trailing_commas_parse() {
+    let w = parallax_sim::workload::parse(
+        "t.csv",
+        "arrived_at,num_prefill_tokens,num_decode_tokens,,\n0,10,5,,\n1,20,5,,\n",
+    )
+    .unwrap();
+    assert_eq!(w.requests.len(), 2);
+}

@@ -133,10 +133,12 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     // A column named twice would be read from its first copy only.
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim();
-        if headers
-            .iter()
-            .take(i)
-            .any(|e| e.trim().eq_ignore_ascii_case(h))
+        // empty names are trailing commas, as spreadsheets export them
+        if !h.is_empty()
+            && headers
+                .iter()
+                .take(i)
+                .any(|e| e.trim().eq_ignore_ascii_case(h))
         {
             return Err(bad(file, 1, h, h, "each column once"));
         }
@@ -330,7 +332,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         return Err(bad(
             file,
             1,
-            "*",
+            "(rows)",
             "",
             "at least one load point after the header",
         ));
@@ -1216,6 +1218,13 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
             .unwrap_err()
             .to_string();
         assert!(e.contains("at least one load point"), "{e}");
+        // trailing commas (spreadsheet exports) are unnamed columns, not repeated ones
+        let pts = parse_load_points(
+            "lp.csv",
+            &format!("{header},,\n{},,\n", row("0.12.0", "agg", "2")),
+        )
+        .unwrap();
+        assert_eq!(pts.len(), 1);
     }
 
     /// A worker's attention-DP ranks and MoE degrees, as aiconfigurator's columns give them.

@@ -353,6 +353,11 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     for (i, c) in cols.iter().enumerate() {
+        // An unnamed column (a trailing comma, as spreadsheets export them) is ignored; its
+        // cells must be empty (checked per row).
+        if c.is_empty() {
+            continue;
+        }
         if !SERVING_COLUMNS.contains(&c.as_str()) {
             return Err(bad(
                 file,
@@ -393,6 +398,15 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
                      comma: \"dp=2,tp=4\")",
                     cols.len()
                 ),
+            ));
+        }
+        if let Some(i) = (0..f.len()).find(|&i| cols[i].is_empty() && !f[i].is_empty()) {
+            return Err(bad(
+                file,
+                line,
+                &format!("(unnamed, field {})", i + 1),
+                f[i],
+                "a column name in the header for this value, or no value",
             ));
         }
         let text_field = |c: usize, name: &str| -> Result<String> {

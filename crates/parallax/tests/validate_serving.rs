@@ -263,3 +263,25 @@ fn unpredictable_rows_name_file_line_and_cause() {
     );
     assert!(!e.contains("expected unknown"), "{e}");
 }
+
+/// Trailing commas (spreadsheet exports) are unnamed, empty columns and ignored; a value under
+/// one is refused.
+#[test]
+fn serving_rows_with_trailing_commas_parse() {
+    let runs = parse_serving(
+        "runs.csv",
+        "model,cluster,plan,workload,ttft_ms,tpot_ms,,\nllama-3.1-8b,1x1xH100,tp=1,chat,40,9,,\n",
+    )
+    .unwrap();
+    assert_eq!(runs.len(), 1);
+    let e = parse_serving(
+        "runs.csv",
+        "model,cluster,plan,workload,ttft_ms,tpot_ms,\nllama-3.1-8b,1x1xH100,tp=1,chat,40,9,7\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("runs.csv:2") && e.contains("unnamed, field 7"),
+        "{e}"
+    );
+}

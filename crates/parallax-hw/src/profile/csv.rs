@@ -36,7 +36,8 @@ impl<'a> Csv<'a> {
         if let Some(dup) = header
             .iter()
             .enumerate()
-            .find_map(|(i, c)| header[..i].contains(c).then_some(*c))
+            // empty names are trailing commas, as spreadsheets export them
+            .find_map(|(i, c)| (!c.is_empty() && header[..i].contains(c)).then_some(*c))
         {
             return Err(ProfileError::BadValue {
                 file: file.to_string(),

@@ -351,7 +351,8 @@ impl<'a> Csv<'a> {
         if let Some(dup) = header
             .iter()
             .enumerate()
-            .find_map(|(i, c)| header[..i].contains(c).then_some(c))
+            // empty names are trailing commas, as spreadsheets export them
+            .find_map(|(i, c)| (!c.is_empty() && header[..i].contains(c)).then_some(c))
         {
             return Err(value_err(file, header_line, dup, dup, "each column once"));
         }
