@@ -49,3 +49,14 @@ fn disaggregated_phase_stops_at_the_time_limit_on_65536_single_gpu_nodes() {
     // Before: 65,535 instance sizes per pool, still enumerating after minutes.
     assert_cut_by_time("65536x1xH100");
 }
+
+#[test]
+fn baselines_are_not_simulated_past_the_time_limit() {
+    let (r, _) = timed_search("1x8xH100", Duration::from_micros(1));
+    assert_eq!(r.stop_reason, StopReason::TimeLimit);
+    for b in r.baselines.iter().filter(|b| b.name != "best-even-split") {
+        let e = b.error.as_deref().unwrap_or_default();
+        assert!(e.contains("skipped: the time limit"), "{}: {e:?}", b.name);
+        assert!(b.metrics.is_none());
+    }
+}

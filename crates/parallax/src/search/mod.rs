@@ -1186,6 +1186,15 @@ impl Ctx<'_> {
                     .find(|r| r.plan == plan && r.scheduler == s.scheduler);
                 let r = match found {
                     Some(r) => Ok(r.clone()),
+                    // Past the search's deadline no baseline is lowered or simulated.
+                    None if self.past_deadline() => {
+                        b.plan = Some(plan);
+                        b.error = Some(
+                            "skipped: the time limit ran out before this baseline was simulated"
+                                .into(),
+                        );
+                        return b;
+                    }
                     None => self
                         .evaluate(&plan, &s.scheduler)
                         .map(|e| e.ranked(plan.clone(), s.scheduler)),
