@@ -251,6 +251,9 @@ def test_predict_matches_the_cli_engine_and_precision(model):
         parallax.predict(model, decode=["8x64"], quantization="fp6")
     with pytest.raises(ValueError, match="kv_cache_dtype: unknown KV-cache dtype `int2`"):
         parallax.predict(model, decode=["8x64"], kv_cache_dtype="int2")
+    # beyond the context window, as the CLI refuses it
+    with pytest.raises(ValueError, match="context window of 131072 tokens"):
+        parallax.predict(model, decode=["1x200000"])
 
 
 def test_simulate_and_search_take_the_precision_options(model, workload):

@@ -12,7 +12,7 @@ pub fn measured(spec: &str) -> Option<BTreeMap<String, f64>> {
     if !path.is_file() {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = parallax::ir::read_text(path).ok()?;
     vllm_bench_summary(&text).filter(|m| !m.is_empty())
 }
 

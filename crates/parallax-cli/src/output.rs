@@ -108,7 +108,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Write `text` to `path`, naming the path on failure.
 /// Checks, before any work is done, that `path` (given with `flag`) can be written: not a
 /// folder, inside a folder that exists. A run whose output file fails only at the end loses
 /// the whole run.
@@ -133,6 +132,7 @@ pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), CliError> 
     Ok(())
 }
 
+/// Write `text` to `path`, naming the path on failure.
 pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)
         .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))

@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, CliError};
 use clap::{Args, ValueEnum};
-use parallax::plan::{batch_from_specs, predict_with, LowerOptions};
+use parallax::plan::{batch_from_specs, longest_sequence, predict_with, LowerOptions};
 
 /// CUDA graphs on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,12 +73,7 @@ fn check_context(
     };
     for p in prefill {
         let b = batch_from_specs(std::slice::from_ref(p), none).map_err(CliError::input)?;
-        let longest = b
-            .prefill
-            .iter()
-            .map(|c| u64::from(c.prefix) + u64::from(c.new_tokens))
-            .max()
-            .unwrap_or(0);
+        let longest = longest_sequence(&b);
         if longest > window {
             return Err(too_long(
                 "--prefill",
@@ -90,7 +85,7 @@ fn check_context(
     }
     for d in decode {
         let b = batch_from_specs(none, std::slice::from_ref(d)).map_err(CliError::input)?;
-        let longest = u64::from(b.decode.context_max);
+        let longest = longest_sequence(&b);
         if longest > window {
             return Err(too_long("--decode", d, longest, "a context"));
         }

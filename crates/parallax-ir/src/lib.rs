@@ -40,7 +40,8 @@ pub use op::{
 
 /// The text of the file at `path` without a leading UTF-8 byte-order mark (which editors on
 /// Windows write and which would otherwise become part of the first JSON token, CSV column
-/// name or trace field). Every Parallax input file is read through this.
+/// name or trace field). Every input file of the library crates and the CLI is read through
+/// this (the placement crate, which does not depend on this one, strips it alike).
 ///
 /// # Errors
 /// The I/O error of reading the file (missing, a directory, not UTF-8, …).

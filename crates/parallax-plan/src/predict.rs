@@ -102,10 +102,24 @@ pub fn predict(
     )
 }
 
+/// The longest sequence of `batch`: a prefill chunk's cached plus new tokens, or the longest
+/// decode context.
+pub fn longest_sequence(batch: &Batch) -> u64 {
+    batch
+        .prefill
+        .iter()
+        .map(|c| u64::from(c.prefix) + u64::from(c.new_tokens))
+        .chain([u64::from(batch.decode.context_max)])
+        .max()
+        .unwrap_or(0)
+}
+
 /// [`predict`] with every lowering option.
 ///
 /// # Errors
-/// As [`predict`], plus [`PlanError::Option`] for out-of-range options.
+/// As [`predict`], plus [`PlanError::Option`] for out-of-range options and
+/// [`PlanError::Option`] for a sequence longer than the model's context window
+/// ([`longest_sequence`] > `max_position_embeddings`).
 pub fn predict_with(
     model: &Model,
     cluster: &Cluster,
@@ -119,6 +133,20 @@ pub fn predict_with(
             flag: "--prefill/--decode".into(),
             spec: String::new(),
             expected: "at least one prefill or decode token in the batch".into(),
+        });
+    }
+    // A sequence beyond the model's context window is not an iteration it runs.
+    let longest = longest_sequence(batch);
+    if longest > u64::from(model.max_position_embeddings) {
+        return Err(PlanError::Option {
+            option: "the batch's longest sequence".into(),
+            value: format!("{longest} tokens"),
+            expected: format!(
+                "sequences (cached + new tokens, or decode context) of at most model `{}`'s \
+                 context window of {} tokens (max_position_embeddings, or max_model_len where \
+                 set)",
+                model.name, model.max_position_embeddings
+            ),
         });
     }
     let plan = Plan::new(1, 1, tp);

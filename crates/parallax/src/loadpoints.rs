@@ -851,10 +851,12 @@ fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
     parse_version(version).is_some_and(|v| v >= min)
 }
 
-/// `(major, minor, patch)` of an engine release such as `0.5.6.post2` or `1.3.0rc1` (a missing
+/// `(major, minor, patch)` of an engine release such as `0.5.6.post2`, `1.3.0rc1` or `v0.12.0` (a missing
 /// patch counts as 0, a pre-release or post-release suffix is ignored); `None` when the
 /// major or minor part is not all digits.
 fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
+    // `v0.12.0` as git tags write it
+    let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
     let mut parts = version.split('.');
     let mut num = |full: bool| {
         parts.next().and_then(|x| {
@@ -1190,6 +1192,12 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
         assert_eq!((ok[0].tp, ok[0].mode.as_str()), (2, "agg"));
         // an empty release keeps the engine's current defaults
         parse_load_points("lp.csv", &format!("{header}\n{}\n", row("", "agg", "2"))).unwrap();
+        let v = parse_load_points(
+            "lp.csv",
+            &format!("{header}\n{}\n", row("v0.12.0", "agg", "2")),
+        )
+        .unwrap();
+        assert!(super::version_at_least(&v[0].engine_version, (0, 12, 0)));
         for (body, needle) in [
             (row("0.12.0", "weird", "2"), "lp.csv:2: column `mode`"),
             (row("0.12.0", "", "2"), "lp.csv:2: column `mode`"),
@@ -1423,7 +1431,11 @@ b,silicon_concurrency=16,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_s
         assert!(version_at_least("0.14", (0, 12, 0)));
         assert!(!version_at_least("1.0.0rc3", (1, 2, 0)));
         assert!(!version_at_least("0.9.2", (0, 12, 0)));
-        assert!(!version_at_least("v0.12.0", (0, 12, 0)));
+        assert!(
+            version_at_least("v0.12.0", (0, 12, 0)),
+            "a leading v as git tags write it"
+        );
+        assert!(!version_at_least("x0.12.0", (0, 12, 0)));
         assert!(!version_at_least("0", (0, 0, 0)));
         assert!(!version_at_least("", (0, 0, 0)));
     }

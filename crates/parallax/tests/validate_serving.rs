@@ -285,3 +285,61 @@ fn serving_rows_with_trailing_commas_parse() {
         "{e}"
     );
 }
+
+/// Every CSV example of `docs/measured-format.md` validates as written (the serving-run
+/// example failed: its `vllm` scheduler cells ask for vLLM V0's whole-prompt policy under the
+/// V1 engine's 8,192-token budget).
+#[test]
+fn the_format_docs_examples_validate() {
+    let doc = include_str!("../../../docs/measured-format.md");
+    let blocks: Vec<&str> = doc
+        .split("```csv\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "{} csv examples", blocks.len());
+    for (i, b) in blocks.iter().enumerate() {
+        let path = write(&format!("doc-example-{i}.csv"), b);
+        let r = validate_file(&path, CostModelChoice::Roofline)
+            .unwrap_or_else(|e| panic!("example {i}: {e}"));
+        assert!(r.summary.is_some(), "example {i}");
+    }
+}
+
+/// Spaces around a quoted field are allowed; an unterminated quote and text after a closing
+/// quote are named as such (not as a field-count mismatch).
+#[test]
+fn serving_row_quoting_errors_say_what_is_wrong() {
+    let header = "model,cluster,plan,workload,ttft_ms,tpot_ms\n";
+    let runs = parse_serving(
+        "runs.csv",
+        &format!("{header}llama-3.1-8b, 1x2xH100 , \"dp=2,tp=1\" ,chat,\"4\"\"0\",9\n"),
+    );
+    // `""` inside quotes is a quote: `4"0` is not a number
+    let e = runs.unwrap_err().to_string();
+    assert!(e.contains("ttft_ms") && e.contains("4\"0"), "{e}");
+    let runs = parse_serving(
+        "runs.csv",
+        &format!("{header}llama-3.1-8b, 1x2xH100 , \"dp=2,tp=1\" ,chat,40,9\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        (runs[0].cluster.as_str(), runs[0].plan.as_str()),
+        ("1x2xH100", "dp=2,tp=1")
+    );
+    for (row, needle) in [
+        (
+            "llama-3.1-8b,1x2xH100,\"dp=2,tp=1,chat,40,9",
+            "unterminated",
+        ),
+        (
+            "llama-3.1-8b,1x2xH100,\"dp=2\"x,chat,40,9",
+            "after the closing quote",
+        ),
+    ] {
+        let e = parse_serving("runs.csv", &format!("{header}{row}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("runs.csv:2") && e.contains(needle), "{e}");
+    }
+}
