@@ -230,3 +230,27 @@ fn unknown_model_and_missing_file() {
     assert!(e.to_string().contains("/nonexistent/config.json"));
     assert!(load(std::path::Path::new("/nonexistent.json")).is_err());
 }
+
+/// A config.json saved with a UTF-8 byte-order mark reads as without one (serde_json refused
+/// it at line 1, column 1).
+#[test]
+fn config_files_with_a_byte_order_mark_load() {
+    let dir = std::env::temp_dir().join(format!("parallax-ir-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"{"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "vocab_size": 1000, "max_position_embeddings": 256,
+        "torch_dtype": "bfloat16"}"#;
+    let plain = dir.join("plain.json");
+    let bom = dir.join("bom.json");
+    std::fs::write(&plain, text).unwrap();
+    std::fs::write(&bom, format!("\u{feff}{text}")).unwrap();
+    let a = parallax_ir::hf::load(&plain).unwrap();
+    let b = parallax_ir::hf::load(&bom).unwrap();
+    assert_eq!(
+        (a.max_position_embeddings, a.precision),
+        (b.max_position_embeddings, b.precision)
+    );
+    assert_eq!(b.max_position_embeddings, 256);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
