@@ -423,7 +423,7 @@ impl Ctx<'_> {
 /// - Auxiliary space: **O(I·(g/64 + k'l') + g·k'l')** — the ideals' bitsets and Hasse
 ///   diagram, the DP table (checked against [`Limits::max_table_bytes`] before it is
 ///   allocated; with a finite bound each ideal stores only the accelerator counts its live
-///   cells span, see [`Bands`]) and the chain DP; pairs are never stored.
+///   cells span, see `Bands`) and the chain DP; pairs are never stored.
 ///
 /// Ideals of equal size are processed in parallel; results do not depend on the thread
 /// count. Every phase checks the deadline.
