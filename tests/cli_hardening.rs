@@ -285,6 +285,16 @@ fn library_option_names_are_shown_as_flags() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--gpu-memory-utilization"), "{err}");
     assert!(!err.contains("max_num_batched_tokens"), "{err}");
+    // a huge value is shown compactly, not as 309 digits
+    fails_with(
+        &[
+            "simulate",
+            "--requests",
+            "5",
+            "--gpu-memory-utilization=1e308",
+        ],
+        &["--gpu-memory-utilization 1e308: expected a fraction in (0, 1]"],
+    );
 }
 
 #[test]

@@ -314,3 +314,15 @@ pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> S
     }
     text
 }
+
+/// `--gpu-memory-utilization`: a fraction in (0, 1] (checked here so that the error shows the
+/// value compactly, as the user may have written `1e308`).
+pub fn memory_fraction(v: Option<f64>) -> Result<Option<f64>, CliError> {
+    match v {
+        Some(u) if !(u > 0.0 && u <= 1.0) => Err(CliError::input(format!(
+            "invalid --gpu-memory-utilization {}: expected a fraction in (0, 1]",
+            num(u)
+        ))),
+        v => Ok(v),
+    }
+}

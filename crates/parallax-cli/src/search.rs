@@ -363,8 +363,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let (sched, space) = scheduler(&args, engine.scheduler, model.max_position_embeddings)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
     let memory = MemoryOptions {
-        gpu_memory_utilization: args
-            .gpu_memory_utilization
+        gpu_memory_utilization: common::memory_fraction(args.gpu_memory_utilization)?
             .unwrap_or(engine.gpu_memory_utilization),
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..MemoryOptions::default()

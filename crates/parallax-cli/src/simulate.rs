@@ -391,8 +391,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);
     let mut lower = engine.lower_options(&LowerOptions::default());
     lower.memory = MemoryOptions {
-        gpu_memory_utilization: args
-            .gpu_memory_utilization
+        gpu_memory_utilization: common::memory_fraction(args.gpu_memory_utilization)?
             .unwrap_or(engine.gpu_memory_utilization),
         max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
         max_num_seqs: config.scheduler.max_num_seqs,
