@@ -771,7 +771,18 @@ fn parse_err(input: &str, token: &str, expected: &str) -> PlanError {
 
 fn parse_degree(input: &str, token: &str, digits: &str) -> Result<u32, PlanError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(parse_err(input, token, "a positive integer"));
+        // `dp=2;tp=4`, `dp=2 tp=4`: another separator than the comma
+        let hint = if digits.contains(|c: char| c == ';' || c.is_whitespace()) {
+            " (settings are separated by commas, `dp=2,tp=4`; in a CSV file quote the plan: \
+             \"dp=2,tp=4\")"
+        } else {
+            ""
+        };
+        return Err(parse_err(
+            input,
+            token,
+            &format!("a positive integer{hint}"),
+        ));
     }
     let max = parallax_hw::MAX_CLUSTER_GPUS;
     match digits.parse::<u32>() {

@@ -281,3 +281,21 @@ fn plan_serializes_as_its_string() {
     let back: Plan = serde_json::from_str(&j).unwrap();
     assert_eq!(back, p);
 }
+
+/// A plan written with another separator than the comma (as a CSV cell might be) gets a hint
+/// on how to write it.
+#[test]
+fn plans_with_other_separators_hint_at_commas() {
+    for bad in ["dp=2;tp=4", "dp=2 tp=4"] {
+        let e = bad.parse::<parallax_plan::Plan>().unwrap_err().to_string();
+        assert!(
+            e.contains("separated by commas") && e.contains("quote the plan"),
+            "{bad}: {e}"
+        );
+    }
+    let e = "dp=x"
+        .parse::<parallax_plan::Plan>()
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("separated by commas"), "{e}");
+}
