@@ -301,11 +301,10 @@ pub fn max_model_len(model: Model, len: Option<u32>) -> Result<Model, CliError> 
 /// on instead.
 pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> String {
     let mut text = p.to_string();
-    let mut seen = Vec::new();
-    for d in [p.compute, p.expert_compute()] {
+    let experts = Some(p.expert_compute()).filter(|&d| d != p.compute);
+    for d in std::iter::once(p.compute).chain(experts) {
         let path = gpu.tensor_path(d);
-        if path != d && !seen.contains(&d) {
-            seen.push(d);
+        if path != d {
             text.push_str(&format!(
                 " ({} has no {d} tensor cores: those GEMMs are priced on its {path} path)",
                 gpu.name

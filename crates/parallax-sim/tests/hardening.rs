@@ -249,3 +249,17 @@ fn traces_with_trailing_commas_parse() {
     .unwrap();
     assert_eq!(w.requests.len(), 2);
 }
+
+/// Trace rows split by the same RFC 4180 tokenizer as serving-run files: a quoted field with
+/// a comma is one field, an unterminated quote is a syntax error naming the line (it used to
+/// swallow the rest of the line into one field).
+#[test]
+fn trace_rows_quote_like_serving_runs() {
+    let header = "arrived_at,num_prefill_tokens,num_decode_tokens,note\n";
+    let w = parallax_sim::workload::parse("t.csv", &format!("{header}0,10,5,\"a, b\"\n")).unwrap();
+    assert_eq!(w.requests.len(), 1);
+    let e = parallax_sim::workload::parse("t.csv", &format!("{header}0,10,5,\"a, b\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.csv:2") && e.contains("unterminated"), "{e}");
+}

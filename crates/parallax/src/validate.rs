@@ -276,51 +276,6 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
     }
 }
 
-/// The fields of one CSV line, each trimmed: RFC 4180 quoting (a field holding a comma is
-/// quoted, `""` inside quotes is a quote), with spaces allowed around a quoted field.
-///
-/// # Errors
-/// An unterminated quote, or text after a closing quote.
-fn csv_fields(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut field = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            loop {
-                match chars.next() {
-                    Some('"') if chars.next_if_eq(&'"').is_some() => field.push('"'),
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => {
-                        return Err("a closing quote (this line has an unterminated one)".into())
-                    }
-                }
-            }
-            while chars.next_if(|c| c.is_whitespace()).is_some() {}
-            match chars.peek() {
-                None | Some(',') => {}
-                Some(_) => {
-                    return Err(format!(
-                        "a comma after the closing quote of `{field}` (a quoted field ends at \
-                         its quote)"
-                    ))
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|&c| c != ',') {
-                field.push(c);
-            }
-            field = field.trim().to_string();
-        }
-        fields.push(field);
-        if chars.next().is_none() {
-            return Ok(fields);
-        }
-    }
-}
-
 /// The columns a serving-run CSV may have (lower case; any order).
 const SERVING_COLUMNS: [&str; 18] = [
     "model",
@@ -359,7 +314,8 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     let Some((hline, header)) = lines.next() else {
         return Err(bad(file, 1, "header", "", "a CSV header line"));
     };
-    let header_record = csv_fields(header).map_err(|e| bad(file, hline, "header", header, &e))?;
+    let header_record = parallax_sim::workload::csv_fields(header)
+        .map_err(|e| bad(file, hline, "header", header, &e))?;
     let cols: Vec<String> = header_record
         .iter()
         .map(|c| c.to_ascii_lowercase())
@@ -397,7 +353,8 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     let (cr, cn, cs) = (find("rate"), find("requests"), find("scheduler"));
     let mut out = Vec::new();
     for (line, l) in lines {
-        let fields = csv_fields(l).map_err(|e| bad(file, line, "*", l, &e))?;
+        let fields =
+            parallax_sim::workload::csv_fields(l).map_err(|e| bad(file, line, "*", l, &e))?;
         let f: Vec<&str> = fields.iter().map(String::as_str).collect();
         if f.len() != cols.len() {
             return Err(bad(

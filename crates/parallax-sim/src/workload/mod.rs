@@ -29,7 +29,7 @@ pub mod prefix;
 pub mod spec;
 pub mod synthetic;
 
-pub use parse::{parse, parse_as, parse_lengths, TraceFormat};
+pub use parse::{csv_fields, parse, parse_as, parse_lengths, TraceFormat};
 
 use crate::error::SimError;
 use serde::{Deserialize, Serialize};

@@ -36,10 +36,8 @@ impl TraceFormat {
         if lower.ends_with(".jsonl") || lower.ends_with(".json") || first.starts_with('{') {
             return Ok(TraceFormat::ApexJsonl);
         }
-        let header: Vec<String> = split_csv(first)
-            .into_iter()
-            .map(|s| s.trim().to_string())
-            .collect();
+        // a header that does not split is no known CSV header
+        let header: Vec<String> = csv_fields(first).unwrap_or_default();
         if header.iter().any(|h| h == "TIMESTAMP") {
             return Ok(TraceFormat::AzureCsv);
         }
@@ -301,25 +299,49 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
     Ok(rows)
 }
 
-/// Split one CSV line into fields (RFC 4180 quoting within a line; no embedded newlines).
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
+/// The fields of one CSV line, each trimmed: RFC 4180 quoting (a field holding a comma is
+/// quoted, `""` inside quotes is a quote), with spaces allowed around a quoted field.
+///
+/// # Errors
+/// An unterminated quote, or text after a closing quote.
+pub fn csv_fields(line: &str) -> std::result::Result<Vec<String>, String> {
+    let mut fields = Vec::new();
     let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut field = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    Some('"') if chars.next_if_eq(&'"').is_some() => field.push('"'),
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => {
+                        return Err("a closing quote (this line has an unterminated one)".into())
+                    }
+                }
             }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            match chars.peek() {
+                None | Some(',') => {}
+                Some(_) => {
+                    return Err(format!(
+                        "a comma after the closing quote of `{field}` (a quoted field ends at \
+                         its quote)"
+                    ))
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                field.push(c);
+            }
+            field = field.trim().to_string();
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
         }
     }
-    out.push(cur);
-    out
 }
 
 /// CSV lines after the header: `(line number, fields)`, with the column count checked.
@@ -343,10 +365,11 @@ impl<'a> Csv<'a> {
                 message: "the file is empty".into(),
             });
         };
-        let header: Vec<String> = split_csv(h)
-            .into_iter()
-            .map(|s| s.trim().to_string())
-            .collect();
+        let header: Vec<String> = csv_fields(h).map_err(|message| SimError::TraceSyntax {
+            file: file.to_string(),
+            line: header_line,
+            message: format!("expected {message}"),
+        })?;
         // A column named twice would be read from its first copy only.
         if let Some(dup) = header
             .iter()
@@ -395,7 +418,11 @@ impl<'a> Csv<'a> {
     }
 
     fn fields(&self, line: usize, text: &str) -> Result<Vec<String>, SimError> {
-        let f = split_csv(text);
+        let f = csv_fields(text).map_err(|message| SimError::TraceSyntax {
+            file: self.file.to_string(),
+            line,
+            message: format!("expected {message}"),
+        })?;
         if f.len() != self.header.len() {
             return Err(SimError::TraceSyntax {
                 file: self.file.to_string(),

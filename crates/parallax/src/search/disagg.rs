@@ -321,7 +321,7 @@ pub(super) fn compare(
     }
     // Every loop below checks the search's deadline: past it, nothing more is built or
     // simulated and `cut` says so.
-    let past = || deadline.is_some_and(|d| Instant::now() >= d);
+    let past = || super::passed(deadline);
     let mut cut = false;
 
     let reqs = &s.workload.requests;

@@ -645,7 +645,6 @@ impl Search {
         // represent is never reached (no overflow panic).
         let budget = self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT);
         let deadline = start.checked_add(budget);
-        let past = || deadline.is_some_and(|d| Instant::now() >= d);
         // Whether the deadline cut the enumeration (no simulation then starts).
         let mut enumeration_cut = false;
 
@@ -664,7 +663,7 @@ impl Search {
         let mut closest: Option<MemoryShortfall> = None;
         let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
-            if past() {
+            if passed(deadline) {
                 enumeration_cut = true;
                 break;
             }
@@ -1013,7 +1012,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        passed(self.deadline)
     }
 
     fn meets(&self, m: &Metrics) -> bool {
@@ -1214,6 +1213,12 @@ impl Ctx<'_> {
             })
             .collect()
     }
+}
+
+/// Whether `deadline` (the search's, `None`: unlimited) has passed; every phase checks it
+/// through here.
+pub(crate) fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
 }
 
 /// `16,64,256`: a list of knob values as the user writes it (`--max-num-seqs 16,64,256`).

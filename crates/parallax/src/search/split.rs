@@ -327,13 +327,13 @@ pub(crate) fn uneven_plans_until(
     let mut memo: BTreeMap<Plan, Option<Vec<u32>>> = BTreeMap::new();
     let mut out = Vec::new();
     for plan in plans {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return (out, true);
-        }
         // Plans on named GPU kinds (mixed clusters) get their layers from the heterogeneous
         // enumerator's own split.
         if plan.pp < 2 || plan.layers.is_some() || plan.on.is_some() {
             continue;
+        }
+        if super::passed(deadline) {
+            return (out, true);
         }
         let mut shape = plan.clone();
         shape.dp = 1;
