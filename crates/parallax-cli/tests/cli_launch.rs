@@ -219,6 +219,21 @@ fn predict_ms(cost_model: &str) -> (f64, String) {
     )
 }
 
+/// `predict` of one 8-token decode of Llama-3.1-8B on `gpu` with `--cost-model cost_model`.
+fn predict_1x8(gpu: &str, cost_model: &str) -> std::process::Output {
+    parallax(&[
+        "predict",
+        "-m",
+        "llama-3.1-8b",
+        "--gpu",
+        gpu,
+        "--decode",
+        "1x8",
+        "--cost-model",
+        cost_model,
+    ])
+}
+
 #[test]
 fn cost_model_files_from_calibrate_and_the_profiler() {
     let d = temp("cost");
@@ -304,17 +319,7 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
 
     // Errors name the file and what was expected.
     fails(
-        &parallax(&[
-            "predict",
-            "-m",
-            "llama-3.1-8b",
-            "--gpu",
-            "A100",
-            "--decode",
-            "1x8",
-            "--cost-model",
-            profile,
-        ]),
+        &predict_1x8("A100", profile),
         &[
             "h100-sxm.json",
             "a profile of the cluster's GPU A100",
@@ -322,17 +327,7 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
         ],
     );
     fails(
-        &parallax(&[
-            "predict",
-            "-m",
-            "llama-3.1-8b",
-            "--gpu",
-            "H100",
-            "--decode",
-            "1x8",
-            "--cost-model",
-            "missing.json",
-        ]),
+        &predict_1x8("H100", "missing.json"),
         &[
             "invalid --cost-model `missing.json`: no such file",
             "auto, roofline, profiled",
@@ -341,17 +336,7 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
     let junk = d.join("junk.json");
     std::fs::write(&junk, r#"{"params": 1}"#).unwrap();
     fails(
-        &parallax(&[
-            "predict",
-            "-m",
-            "llama-3.1-8b",
-            "--gpu",
-            "H100",
-            "--decode",
-            "1x8",
-            "--cost-model",
-            junk.to_str().unwrap(),
-        ]),
+        &predict_1x8("H100", junk.to_str().unwrap()),
         &["junk.json", "format_version", "parallax_roofline_params"],
     );
     // Parameters out of their physical range, and unknown ones, are refused by name (a
@@ -373,17 +358,7 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
         let file = d.join("bad-params.json");
         std::fs::write(&file, bad.to_string()).unwrap();
         fails(
-            &parallax(&[
-                "predict",
-                "-m",
-                "llama-3.1-8b",
-                "--gpu",
-                "H100",
-                "--decode",
-                "1x8",
-                "--cost-model",
-                file.to_str().unwrap(),
-            ]),
+            &predict_1x8("H100", file.to_str().unwrap()),
             &["bad-params.json", expect],
         );
     }
