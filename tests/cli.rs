@@ -366,6 +366,10 @@ fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
     assert_eq!(o.remove("engine").unwrap(), "vllm");
     assert!(o.remove("cost_model").unwrap().is_string());
     assert!(o.remove("precision").unwrap().is_string());
+    assert_eq!(
+        o.remove("memory").unwrap()["setting"],
+        "gpu_memory_utilization"
+    );
     assert_eq!(sim, best["metrics"]);
     // Same bytes with one thread.
     let one = Command::new(env!("CARGO_BIN_EXE_parallax"))

@@ -314,14 +314,21 @@ pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> S
     text
 }
 
-/// `--gpu-memory-utilization`: a fraction in (0, 1] (checked here so that the error shows the
-/// value compactly, as the user may have written `1e308`).
-pub fn memory_fraction(v: Option<f64>) -> Result<Option<f64>, CliError> {
+/// The memory fraction and rule a run uses: `--gpu-memory-utilization` with vLLM's meaning
+/// (the share of each GPU for weights, activations and KV cache) when given, a fraction in
+/// (0, 1] (checked here so that the error shows the value compactly, as the user may have
+/// written `1e308`); otherwise `engine`'s own (SGLang's static fraction, TensorRT-LLM's
+/// free-memory fraction, vLLM's utilization).
+pub fn memory_setting(
+    v: Option<f64>,
+    engine: &parallax::EngineModel,
+) -> Result<(f64, parallax::plan::MemoryRule), CliError> {
     match v {
         Some(u) if !(u > 0.0 && u <= 1.0) => Err(CliError::input(format!(
             "invalid --gpu-memory-utilization {}: expected a fraction in (0, 1]",
             num(u)
         ))),
-        v => Ok(v),
+        Some(u) => Ok((u, parallax::plan::MemoryRule::Utilization)),
+        None => Ok((engine.gpu_memory_utilization, engine.memory_rule)),
     }
 }

@@ -136,7 +136,9 @@ pub struct SearchArgs {
     /// Chunk size for `--scheduler sarathi`; a comma-separated list searches over the values.
     #[arg(long)]
     chunk: Option<String>,
-    /// Fraction of GPU memory the engine may use (default: the engine's).
+    /// Fraction of GPU memory for weights, activations and KV cache, as vLLM's flag means it
+    /// (default: the engine's own setting: vLLM 0.9, SGLang's mem_fraction_static, TensorRT-LLM
+    /// 0.9 of the memory free after the weights).
     #[arg(long)]
     gpu_memory_utilization: Option<f64>,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
@@ -362,9 +364,11 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     )?);
     let (sched, space) = scheduler(&args, engine.scheduler, model.max_position_embeddings)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
+    let (gpu_memory_utilization, rule) =
+        common::memory_setting(args.gpu_memory_utilization, &engine)?;
     let memory = MemoryOptions {
-        gpu_memory_utilization: common::memory_fraction(args.gpu_memory_utilization)?
-            .unwrap_or(engine.gpu_memory_utilization),
+        gpu_memory_utilization,
+        rule,
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..MemoryOptions::default()
     };

@@ -83,7 +83,9 @@ pub struct SimulateArgs {
     /// Time-per-output-token SLO (e.g. 50ms).
     #[arg(long)]
     slo_tpot: Option<String>,
-    /// Fraction of GPU memory the engine may use (default: the engine's).
+    /// Fraction of GPU memory for weights, activations and KV cache, as vLLM's flag means it
+    /// (default: the engine's own setting: vLLM 0.9, SGLang's mem_fraction_static, TensorRT-LLM
+    /// 0.9 of the memory free after the weights).
     #[arg(long)]
     gpu_memory_utilization: Option<f64>,
     /// Clients keep at most N requests in flight (closed loop, as `vllm bench serve
@@ -390,9 +392,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let cost_name = base_cost.name().to_string();
     let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);
     let mut lower = engine.lower_options(&LowerOptions::default());
+    let (gpu_memory_utilization, rule) =
+        common::memory_setting(args.gpu_memory_utilization, &engine)?;
     lower.memory = MemoryOptions {
-        gpu_memory_utilization: common::memory_fraction(args.gpu_memory_utilization)?
-            .unwrap_or(engine.gpu_memory_utilization),
+        gpu_memory_utilization,
+        rule,
         max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
         max_num_seqs: config.scheduler.max_num_seqs,
         block_size: args.block_size.unwrap_or(engine.block_size),
@@ -511,6 +515,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .map_err(CliError::input)?,
         _ => None,
     };
+    // The KV cache the engine's memory rule leaves one replica of a single plan.
+    let memory = match &single {
+        Some(plan) => Some(memory_summary(&model, plan, &cluster, &lower)?),
+        None => None,
+    };
     let m = &report.metrics;
     let launch = match (args.emit.as_deref(), &single) {
         (None, _) => None,
@@ -538,6 +547,12 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("cost_model".into(), cost_name.clone().into());
             o.insert("precision".into(), model.precision.to_string().into());
+            if let Some(mem) = &memory {
+                o.insert(
+                    "memory".into(),
+                    serde_json::to_value(mem).map_err(CliError::failure)?,
+                );
+            }
             if lower.moe_load.is_some() {
                 o.insert("moe_busiest_rank_share".into(), moe_share.into());
                 let ranks = match &pool_ranks {
@@ -577,6 +592,20 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         "precision     {}",
         common::precision_text(&model.precision, &cluster.gpu)
     );
+    if let Some(mem) = &memory {
+        outln!(
+            "memory        {} {}{}: KV cache {} tokens per replica, weights {:.1} GiB per GPU",
+            mem.setting,
+            common::num(mem.fraction),
+            if args.gpu_memory_utilization.is_some() {
+                " (--gpu-memory-utilization)"
+            } else {
+                " (engine default)"
+            },
+            mem.kv_tokens_per_replica,
+            mem.weights_gib_per_gpu
+        );
+    }
     outln!(
         "requests      {} completed, {} rejected, {} preemptions",
         m.requests.completed,
@@ -693,4 +722,42 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         out!("{t}");
     }
     Ok(())
+}
+
+/// The memory of one replica of a single plan (`memory` in the JSON output): the engine's
+/// memory setting and fraction, the KV-cache tokens the rule leaves the replica (its
+/// fullest stage's), and the largest weights per GPU.
+#[derive(Debug, serde::Serialize)]
+struct MemorySummary {
+    /// `gpu_memory_utilization` (vLLM's rule), `mem_fraction_static` (SGLang's) or
+    /// `free_gpu_memory_fraction` (TensorRT-LLM's).
+    setting: &'static str,
+    fraction: f64,
+    kv_tokens_per_replica: u64,
+    weights_gib_per_gpu: f64,
+}
+
+fn memory_summary(
+    model: &parallax::ir::Model,
+    plan: &parallax::Plan,
+    cluster: &parallax::hw::Cluster,
+    lower: &LowerOptions,
+) -> Result<MemorySummary, CliError> {
+    let reports =
+        parallax::plan::lowered_memory(model, plan, cluster, lower).map_err(CliError::input)?;
+    let kv = reports
+        .iter()
+        .map(|r| r.kv_blocks() * r.block_size as u64)
+        .min()
+        .unwrap_or(0);
+    let weights = reports
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.weights_bytes))
+        .fold(0.0, f64::max);
+    Ok(MemorySummary {
+        setting: lower.memory.rule.setting(),
+        fraction: lower.memory.gpu_memory_utilization,
+        kv_tokens_per_replica: kv,
+        weights_gib_per_gpu: weights / (1024.0 * 1024.0 * 1024.0),
+    })
 }

@@ -134,3 +134,67 @@ fn simulate_and_search_take_vllm_flag_names() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--num-scheduler-steps"));
 }
+
+/// `simulate` reports the engine's memory setting and the KV cache it leaves one replica:
+/// SGLang's `mem_fraction_static` formula, TensorRT-LLM's free-memory fraction, vLLM's
+/// utilization; `--gpu-memory-utilization` replaces the engine's rule with vLLM's.
+#[test]
+fn simulate_reports_each_engines_memory_rule() {
+    let memory = |extra: &[&str]| {
+        let mut a = vec![
+            "simulate",
+            "--model",
+            "llama-3.1-70b",
+            "--cluster",
+            "1x8xH100",
+            "--requests",
+            "16",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        json(&a)["memory"].clone()
+    };
+    let setting = |v: &Value| {
+        (
+            v["setting"].as_str().unwrap().to_string(),
+            v["fraction"].as_f64().unwrap(),
+        )
+    };
+    let kv = |v: &Value| v["kv_tokens_per_replica"].as_u64().unwrap();
+    let vllm = memory(&["--engine", "vllm"]);
+    assert_eq!(setting(&vllm), ("gpu_memory_utilization".into(), 0.9));
+    let sglang = memory(&["--engine", "sglang"]);
+    // TP 8 on an H100: 512 + 12,288 + 1,024 + 1,024 MiB reserved of 81,920
+    assert_eq!(setting(&sglang), ("mem_fraction_static".into(), 0.819));
+    let trt = memory(&["--engine", "trtllm"]);
+    assert_eq!(setting(&trt), ("free_gpu_memory_fraction".into(), 0.9));
+    // Same weights, a KV cache of its own under each rule.
+    let w = |v: &Value| v["weights_gib_per_gpu"].as_f64().unwrap();
+    assert!(w(&vllm) > 16.0 && w(&vllm) == w(&sglang) && w(&sglang) == w(&trt));
+    assert!(
+        kv(&sglang) < kv(&vllm) && kv(&vllm) < kv(&trt),
+        "{sglang} {vllm} {trt}"
+    );
+    // vLLM's flag: vLLM's rule for any engine.
+    let flagged = memory(&["--engine", "sglang", "--gpu-memory-utilization", "0.9"]);
+    assert_eq!(setting(&flagged), ("gpu_memory_utilization".into(), 0.9));
+    // (SGLang's larger running limit reserves more logits memory than vLLM's)
+    let ratio = kv(&flagged) as f64 / kv(&vllm) as f64;
+    assert!(ratio > 0.98 && ratio <= 1.0, "{ratio}");
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-70b",
+        "--cluster",
+        "1x8xH100",
+        "--requests",
+        "16",
+        "--engine",
+        "sglang",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("memory        mem_fraction_static 0.819 (engine default): KV cache "),
+        "{text}"
+    );
+}

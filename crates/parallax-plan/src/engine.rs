@@ -25,6 +25,7 @@
 
 use crate::error::PlanError;
 use crate::lower::LowerOptions;
+use crate::memory::MemoryRule;
 use parallax_hw::Gpu;
 use parallax_sim::{HostOverhead, SchedulerConfig, SchedulerKind, SimConfig};
 use serde::{Deserialize, Serialize};
@@ -165,8 +166,14 @@ pub struct EngineModel {
     /// True for engines that run a compiled forward (about one launch per op).
     #[serde(default)]
     pub launch_from_profile: bool,
-    /// Fraction of each GPU's memory the engine uses (weights, activations, KV).
+    /// The engine's memory fraction, read as [`EngineModel::memory_rule`] says (vLLM's
+    /// `gpu_memory_utilization`: the share of each GPU's memory for weights, activations and
+    /// KV cache).
     pub gpu_memory_utilization: f64,
+    /// How the engine sizes its KV cache from [`EngineModel::gpu_memory_utilization`]
+    /// (vLLM's utilization, SGLang's static fraction, TensorRT-LLM's free-memory fraction).
+    #[serde(default)]
+    pub memory_rule: MemoryRule,
     /// Tokens per KV block (page).
     pub block_size: u32,
     /// The engine's own kernels (fused elementwise ops, custom all-reduce).
@@ -209,6 +216,76 @@ pub const VLLM_V0_LONG_CONTEXT: u32 = 32_768;
 pub const VLLM_V0_CHUNKED_BUDGET: u32 = 512;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// SGLang's default `--mem-fraction-static` (the share of GPU memory for weights and KV cache,
+/// [`MemoryRule::Static`]) on a GPU of `memory_bytes` with `parallel` GPUs per instance (TP ×
+/// PP), a `chunked_prefill_size` of `chunk` tokens and CUDA graphs up to `cuda_graph_max_bs`
+/// requests, as SGLang 0.5.3 and later compute it (`server_args.py`,
+/// `_handle_gpu_memory_settings`, unchanged through 0.5.8): it reserves, in MiB,
+/// `512 + 1.5 × max(chunk, 2048) + 2 × cuda_graph_max_bs + parallel / 8 × 1024` for
+/// activations and CUDA graphs, at least 10 GiB on GPUs above 60 GiB, and takes
+/// `(memory − reserved) / memory` rounded to 3 decimals. Without DP attention or speculative
+/// decoding (each reserves more).
+///
+/// # Examples
+/// ```
+/// use parallax_plan::engine::sglang_mem_fraction_static;
+/// // H100 80 GiB, TP 1, 8,192-token chunks, graphs to 256: 13,440 MiB reserved
+/// assert_eq!(sglang_mem_fraction_static(80 << 30, 1, 8192, 256), 0.836);
+/// ```
+pub fn sglang_mem_fraction_static(
+    memory_bytes: u64,
+    parallel: u32,
+    chunk: u32,
+    cuda_graph_max_bs: u32,
+) -> f64 {
+    let mib = memory_bytes as f64 / MIB;
+    let mut reserved = 512.0
+        + 1.5 * chunk.max(2048) as f64
+        + 2.0 * cuda_graph_max_bs as f64
+        + parallel as f64 / 8.0 * 1024.0;
+    if mib > 60.0 * 1024.0 {
+        reserved = reserved.max(10.0 * 1024.0);
+    }
+    fraction_of(mib, reserved)
+}
+
+/// SGLang's default `--mem-fraction-static` before 0.5.3 (0.5.0–0.5.2, `server_args.py`
+/// `__post_init__`): a reserve in GiB by GPU memory, `2.8 + parallel / 10` below 35 GiB,
+/// `9.5 + parallel / 2` below 90 GiB, `12 + parallel / 2` below 160 GiB and 32 above, with
+/// `parallel` = TP × PP; `(memory − reserved) / memory` rounded to 3 decimals.
+///
+/// # Examples
+/// ```
+/// use parallax_plan::engine::sglang_mem_fraction_static_0_5_2;
+/// assert_eq!(sglang_mem_fraction_static_0_5_2(80 << 30, 8), 0.831); // 13.5 of 80 GiB
+/// ```
+pub fn sglang_mem_fraction_static_0_5_2(memory_bytes: u64, parallel: u32) -> f64 {
+    let mib = memory_bytes as f64 / MIB;
+    let p = parallel as f64;
+    let gib = if mib < 35.0 * 1024.0 {
+        2.8 + p / 10.0
+    } else if mib < 90.0 * 1024.0 {
+        9.5 + p / 2.0
+    } else if mib < 160.0 * 1024.0 {
+        12.0 + p / 2.0
+    } else {
+        32.0
+    };
+    fraction_of(mib, gib * 1024.0)
+}
+
+/// `(total − reserved) / total` rounded to 3 decimals as SGLang rounds it, kept within
+/// (0, 1] (a GPU smaller than the reserve gets the smallest fraction, 0.001).
+fn fraction_of(total_mib: f64, reserved_mib: f64) -> f64 {
+    (((total_mib - reserved_mib) / total_mib * 1000.0).round() / 1000.0).clamp(0.001, 1.0)
+}
+
+/// TensorRT-LLM's default `free_gpu_memory_fraction` (`KvCacheConfig`: 0.9 of the memory free
+/// after the weights load and a profiling forward, [`MemoryRule::FreeFraction`]).
+pub const TRTLLM_FREE_GPU_MEMORY_FRACTION: f64 = 0.9;
 
 /// Seconds SGLang's serving path spends streaming one output token
 /// ([`EngineModel::frontend_token_s`]). SGLang detokenizes in one separate process
@@ -280,13 +357,16 @@ impl EngineModel {
     ///   prefill, no mixing; `chunked_prefill_size` 2048 below 35 GB of GPU memory, 4096 below
     ///   60 GB, 8192 below 160 GB, 16384 above; decode graphs up to `cuda_graph_max_bs` (256
     ///   for TP < 4, 512 otherwise, on ≥ 60 GB GPUs; 512 above 160 GB; 160 below 60 GB);
-    ///   prefills eager; `mem_fraction_static` ≈ 0.88; page size 1; overlap scheduler on
+    ///   prefills eager; `mem_fraction_static` from the GPU's memory, TP, chunk and graph
+    ///   sizes ([`sglang_mem_fraction_static`]: 0.836 on an H100 at TP 1, 0.907 on an H200);
+    ///   page size 1; overlap scheduler on
     ///   (`disable_overlap_schedule` false): the next batch is formed while one runs; one
     ///   detokenizer process streams every output token ([`SGLANG_STREAM_TOKEN_S`]).
     /// - **trtllm** (`trtllm-serve`, PyTorch backend, 1.x): in-flight batching of generation
     ///   steps with whole context (prefill) requests under `max_num_tokens` 8192 (chunked
     ///   context off), `max_batch_size` 2048; generation-only CUDA graphs up to 128 requests;
-    ///   KV cache 0.9 of the memory left after weights (approximated as 0.9 of the GPU); 32
+    ///   KV cache 0.9 of the memory left after weights and reserves
+    ///   ([`TRTLLM_FREE_GPU_MEMORY_FRACTION`]); 32
     ///   tokens per block; overlap scheduler on (`disable_overlap_scheduler` false: the
     ///   PyTorch executor's `_executor_loop_overlap` schedules and launches iteration n + 1
     ///   before it processes iteration n's outputs).
@@ -334,6 +414,7 @@ impl EngineModel {
                     eager_overlap_exponent: Some(f64::INFINITY),
                     launch_from_profile: true,
                     gpu_memory_utilization: 0.9,
+                    memory_rule: MemoryRule::Utilization,
                     block_size: 16,
                     kernels: compiled,
                     schedule_ahead: false,
@@ -368,6 +449,7 @@ impl EngineModel {
                 eager_overlap_exponent: None,
                 launch_from_profile: false,
                 gpu_memory_utilization: 0.9,
+                memory_rule: MemoryRule::Utilization,
                 block_size: 16,
                 kernels: EngineKernels {
                     custom_allreduce_max_bytes: CUSTOM_ALLREDUCE.0,
@@ -411,7 +493,13 @@ impl EngineModel {
                     eager_op_host_s: Some(COMPILED_OP_HOST_S),
                     eager_overlap_exponent: Some(f64::INFINITY),
                     launch_from_profile: true,
-                    gpu_memory_utilization: 0.88,
+                    gpu_memory_utilization: sglang_mem_fraction_static(
+                        ctx.gpu.memory_bytes,
+                        ctx.tp,
+                        chunk,
+                        graph_bs,
+                    ),
+                    memory_rule: MemoryRule::Static,
                     block_size: 1,
                     kernels: compiled,
                     schedule_ahead: true,
@@ -435,7 +523,8 @@ impl EngineModel {
                 eager_op_host_s: Some(COMPILED_OP_HOST_S),
                 eager_overlap_exponent: Some(f64::INFINITY),
                 launch_from_profile: true,
-                gpu_memory_utilization: 0.9,
+                gpu_memory_utilization: TRTLLM_FREE_GPU_MEMORY_FRACTION,
+                memory_rule: MemoryRule::FreeFraction,
                 block_size: 32,
                 kernels: compiled,
                 schedule_ahead: true,
@@ -483,6 +572,7 @@ impl EngineModel {
             eager_overlap_exponent: lower.eager_overlap_exponent,
             launch_from_profile: false,
             gpu_memory_utilization: lower.memory.gpu_memory_utilization,
+            memory_rule: lower.memory.rule,
             block_size: lower.memory.block_size,
             kernels: EngineKernels::default(),
             schedule_ahead: false,
@@ -496,6 +586,7 @@ impl EngineModel {
     pub fn lower_options(&self, base: &LowerOptions) -> LowerOptions {
         let mut o = *base;
         o.memory.gpu_memory_utilization = self.gpu_memory_utilization;
+        o.memory.rule = self.memory_rule;
         o.memory.block_size = self.block_size;
         o.memory.max_num_batched_tokens = self.scheduler.max_num_batched_tokens;
         o.memory.max_num_seqs = self.scheduler.max_num_seqs;

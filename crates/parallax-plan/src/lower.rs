@@ -238,6 +238,29 @@ pub(crate) fn check_memory(
     Ok(())
 }
 
+/// The memory report of every replica of `plan` as lowering computes it: each stage against
+/// its own GPU under `opts.memory` (the engine's memory rule), with EPLB's redundant experts
+/// (`opts.moe_load`) in the weights of every EP rank. Does not fail when memory misses
+/// (see [`MemoryReport::shortfall`]).
+///
+/// # Errors
+/// As [`crate::plan_memory`], and [`PlanError`] for an EPLB count the plan cannot place.
+pub fn lowered_memory(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    opts: &LowerOptions,
+) -> Result<Vec<MemoryReport>, PlanError> {
+    let mut reports = crate::hetero::replica_memory(model, plan, cluster, &opts.memory)?;
+    if let Some(l) = &opts.moe_load {
+        // EPLB's redundant experts occupy weight memory on every EP rank.
+        for m in &mut reports {
+            l.add_eplb_weights(model, plan, m)?;
+        }
+    }
+    Ok(reports)
+}
+
 /// Lower without the memory check (used by one-iteration prediction, which reports memory
 /// but prices the iteration even when the weights do not fit).
 pub(crate) fn lower_unchecked(
@@ -294,13 +317,7 @@ pub(crate) fn lower_groups(
     if let Some(l) = &opts.moe_load {
         l.busiest_rank_share(model, plan)?;
     }
-    let mut reports = crate::hetero::replica_memory(model, plan, cluster, &opts.memory)?;
-    if let Some(l) = &opts.moe_load {
-        // EPLB's redundant experts occupy weight memory on every EP rank.
-        for m in &mut reports {
-            l.add_eplb_weights(model, plan, m)?;
-        }
-    }
+    let reports = lowered_memory(model, plan, cluster, opts)?;
     let specs = plan.stages(model)?;
     let mapping = Mapping::new(plan, cluster)?;
     let kinds = crate::hetero::stage_groups(plan, cluster)?;

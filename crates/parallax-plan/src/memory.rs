@@ -16,7 +16,11 @@
 //!   (`2 · 4 · S · vocab / tp`).
 //! - **Runtime reserve**: a fixed allowance per device for CUDA context, NCCL and cuBLAS
 //!   workspaces ([`MemoryOptions::runtime_reserve_bytes`], default 512 MiB).
-//! - **KV cache**: what is left of `gpu_memory_utilization × capacity`. The KV bytes per
+//! - **KV cache**: what the engine's memory rule ([`MemoryRule`]) leaves: vLLM's
+//!   `gpu_memory_utilization × capacity` less the weights and reserves; SGLang's
+//!   `mem_fraction_static × (capacity − runtime reserve)` less the weights (activations and
+//!   CUDA graphs live outside its fraction); TensorRT-LLM's `free_gpu_memory_fraction` of
+//!   what the weights and reserves leave. The KV bytes per
 //!   token per device sum the stage's attention layers under the attention shard (replicated
 //!   KV heads when TP exceeds the KV heads cost more). With attention replicas (`attn=RxtpT`)
 //!   each replica group holds the KV of its own sequences only, so the stage holds `R` times
@@ -33,11 +37,52 @@ use crate::plan::{Plan, StageSpec};
 use parallax_hw::Cluster;
 use parallax_ir::{lower_cell, Batch, Cell, DecodeGroup, Model, OpBody};
 
+/// How a serving engine turns its memory fraction into a KV-cache size (the fraction is
+/// [`MemoryOptions::gpu_memory_utilization`]). With capacity `C`, weights `W`, activation
+/// reserve `A` and runtime reserve `R` per device, the KV cache gets:
+///
+/// | rule | engine setting | KV bytes |
+/// |---|---|---|
+/// | [`Utilization`](MemoryRule::Utilization) | vLLM `--gpu-memory-utilization` | `f·C − W − A − R` |
+/// | [`Static`](MemoryRule::Static) | SGLang `--mem-fraction-static` | `f·(C − R) − W` |
+/// | [`FreeFraction`](MemoryRule::FreeFraction) | TensorRT-LLM `free_gpu_memory_fraction` | `f·(C − W − A − R)` |
+///
+/// SGLang measures its fraction against the memory free before the weights load (`C − R`;
+/// `model_runner.py` `profile_max_num_token`) and keeps activations and CUDA graphs outside
+/// it (`server_args.py` sizes the fraction from them); TensorRT-LLM sizes the KV cache from
+/// the memory free after loading the weights and a profiling forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryRule {
+    /// The fraction of device memory for everything (vLLM).
+    #[default]
+    Utilization,
+    /// The fraction of device memory for weights and KV cache (SGLang).
+    Static,
+    /// The fraction of the memory left after weights and reserves, for the KV cache
+    /// (TensorRT-LLM).
+    FreeFraction,
+}
+
+impl MemoryRule {
+    /// The rule's name as the engine's flag or setting writes it.
+    pub fn setting(self) -> &'static str {
+        match self {
+            MemoryRule::Utilization => "gpu_memory_utilization",
+            MemoryRule::Static => "mem_fraction_static",
+            MemoryRule::FreeFraction => "free_gpu_memory_fraction",
+        }
+    }
+}
+
 /// Memory settings of the serving engine.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryOptions {
-    /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`); default 0.9.
+    /// The engine's memory fraction, read as [`MemoryOptions::rule`] says (vLLM's
+    /// `gpu_memory_utilization` by default); default 0.9.
     pub gpu_memory_utilization: f64,
+    /// How the fraction sizes the KV cache; default [`MemoryRule::Utilization`].
+    pub rule: MemoryRule,
     /// Tokens per KV-cache block; default 16.
     pub block_size: u32,
     /// Largest number of tokens in one iteration (sizes the activation reserve); default 8192.
@@ -52,6 +97,7 @@ impl Default for MemoryOptions {
     fn default() -> Self {
         MemoryOptions {
             gpu_memory_utilization: 0.9,
+            rule: MemoryRule::Utilization,
             block_size: 16,
             max_num_batched_tokens: 8192,
             max_num_seqs: 256,
@@ -61,6 +107,33 @@ impl Default for MemoryOptions {
 }
 
 impl MemoryOptions {
+    /// Bytes one device may use for weights, reserves and KV cache under the engine's rule,
+    /// for a device of `capacity` bytes holding `weights` bytes of weights and
+    /// `reserves` bytes of activation and runtime reserve (the KV cache gets what is left
+    /// after `weights + reserves`; see [`MemoryRule`]).
+    pub fn usable_bytes(&self, capacity: f64, weights: f64, reserves: f64) -> f64 {
+        let f = self.gpu_memory_utilization;
+        let r = self.runtime_reserve_bytes;
+        match self.rule {
+            MemoryRule::Utilization => f * capacity,
+            MemoryRule::Static => f * (capacity - r) + reserves,
+            MemoryRule::FreeFraction => weights + reserves + f * (capacity - weights - reserves),
+        }
+    }
+
+    /// The memory limit of one device as `(limit, kv_weight)`: a device of `capacity` bytes
+    /// with `reserves` bytes of activation and runtime reserve fits when
+    /// `weights + kv_weight × kv ≤ limit` (linear in weights and KV under every
+    /// [`MemoryRule`], for the placement solver's capacity constraint).
+    pub fn weights_kv_limit(&self, capacity: f64, reserves: f64) -> (f64, f64) {
+        let f = self.gpu_memory_utilization;
+        match self.rule {
+            MemoryRule::Utilization => (f * capacity - reserves, 1.0),
+            MemoryRule::Static => (f * (capacity - self.runtime_reserve_bytes), 1.0),
+            MemoryRule::FreeFraction => (capacity - reserves, 1.0 / f),
+        }
+    }
+
     /// Check every option's range.
     ///
     /// # Errors
@@ -103,7 +176,8 @@ impl MemoryOptions {
 pub struct StageMemory {
     /// Stage index.
     pub stage: usize,
-    /// Usable bytes per device (`gpu_memory_utilization × capacity`).
+    /// Bytes one device may use for weights, reserves and KV cache under the engine's memory
+    /// rule ([`MemoryOptions::usable_bytes`]; vLLM's: `gpu_memory_utilization × capacity`).
     pub available_bytes: f64,
     /// Weight bytes per device.
     pub weights_bytes: f64,
@@ -319,7 +393,11 @@ pub(crate) fn stage_memory(
     windowed.sort_by_key(|e| e.0);
     StageMemory {
         stage: stage.index,
-        available_bytes: opts.gpu_memory_utilization * cluster.gpu.memory_bytes as f64,
+        available_bytes: opts.usable_bytes(
+            cluster.gpu.memory_bytes as f64,
+            weights,
+            activation + opts.runtime_reserve_bytes,
+        ),
         weights_bytes: weights,
         activation_bytes: activation,
         runtime_bytes: opts.runtime_reserve_bytes,

@@ -21,9 +21,11 @@
 //!
 //! Memory per block: its weights plus `pp` times its KV for the workload's largest request
 //! (one pipeline engine's share, as [`crate::MemoryReport::shortfall`] checks); the capacity
-//! of a stage is the usable memory minus the runtime reserve and the largest activation
-//! reserve of the probe stages (conservative: a split within capacity is then re-checked
-//! exactly by the caller).
+//! of a stage is what the engine's memory rule leaves weights and KV beside the runtime
+//! reserve and the largest activation reserve of the probe stages
+//! ([`crate::MemoryOptions::weights_kv_limit`]; under TensorRT-LLM's free-memory fraction the
+//! KV counts `1 / fraction` times against the memory left after reserves). Conservative: a
+//! split within capacity is then re-checked exactly by the caller.
 
 use crate::error::PlanError;
 use crate::lower::{lower_unchecked, LowerOptions};
@@ -41,7 +43,8 @@ pub struct ChainBlock {
     /// Seconds of the block on the representative batch mix (embedding folded into the
     /// first block, LM head into the last).
     pub seconds: f64,
-    /// Device bytes the block needs on its stage (weights plus its KV share).
+    /// Device bytes the block needs on its stage (weights plus its KV share, weighted as
+    /// [`crate::MemoryOptions::weights_kv_limit`] says).
     pub bytes: f64,
 }
 
@@ -50,7 +53,8 @@ pub struct ChainBlock {
 pub struct LayerChain {
     /// Blocks, first to last.
     pub blocks: Vec<ChainBlock>,
-    /// Bytes a stage may give its blocks (usable memory minus reserves).
+    /// Bytes a stage may give its blocks (the engine's limit on weights and KV beside the
+    /// reserves).
     pub capacity_bytes: f64,
 }
 
@@ -150,8 +154,8 @@ pub fn layer_chain(
     let engines = plan.pp as f64;
     let tokens = opts.required_kv_tokens.max(opts.memory.block_size as u64);
     let mut activation: f64 = 0.0;
-    let mut available = 0.0;
     let mut runtime = 0.0;
+    let (_, kv_weight) = opts.memory.weights_kv_limit(0.0, 0.0);
     // (seconds, weights, request KV bytes) of stage `which` of the probe split
     // at layer `a`.
     let mut probe = |a: u32, which: usize| -> Result<(f64, f64, f64), PlanError> {
@@ -164,9 +168,12 @@ pub fn layer_chain(
         let secs: f64 = batches.iter().map(|(b, w)| w * st.step(b).seconds).sum();
         let m = &l.memory.stages[which];
         activation = activation.max(m.activation_bytes);
-        available = m.available_bytes;
         runtime = m.runtime_bytes;
-        Ok((secs, m.weights_bytes, m.request_kv_bytes(tokens)))
+        Ok((
+            secs,
+            m.weights_bytes,
+            kv_weight * m.request_kv_bytes(tokens),
+        ))
     };
     // One block of each run: last stage starting at the block minus starting one block later
     // (or, for a run whose first block is the model's last, first stages ending around it).
@@ -206,8 +213,11 @@ pub fn layer_chain(
     let n = chain.len();
     chain[n - 1].seconds = l.0;
     chain[n - 1].bytes = l.1 + engines * l.2;
+    let (capacity_bytes, _) = opts
+        .memory
+        .weights_kv_limit(cluster.gpu.memory_bytes as f64, runtime + activation);
     Ok(LayerChain {
         blocks: chain,
-        capacity_bytes: available - runtime - activation,
+        capacity_bytes,
     })
 }

@@ -136,3 +136,64 @@ fn bad_options_are_typed_errors() {
         );
     }
 }
+
+/// Each engine's memory rule gives the KV cache its own formula (capacity `C`, weights `W`,
+/// activation reserve `A`, runtime reserve `R`), and the placement solver's linear limit
+/// agrees with it.
+#[test]
+fn memory_rules_size_the_kv_cache_as_each_engine_does() {
+    use parallax_plan::MemoryRule;
+    let m = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let p: Plan = "pp=2,tp=2".parse().unwrap();
+    let cap = c.gpu.memory_bytes as f64;
+    for (rule, f) in [
+        (MemoryRule::Utilization, 0.9),
+        (MemoryRule::Static, 0.85),
+        (MemoryRule::FreeFraction, 0.8),
+    ] {
+        let o = MemoryOptions {
+            gpu_memory_utilization: f,
+            rule,
+            ..Default::default()
+        };
+        let r = plan_memory(&m, &p, &c, &o).unwrap();
+        for st in &r.stages {
+            let (w, a, rt) = (st.weights_bytes, st.activation_bytes, st.runtime_bytes);
+            let kv = st.kv_free_bytes();
+            let want = match rule {
+                MemoryRule::Utilization => f * cap - w - a - rt,
+                MemoryRule::Static => f * (cap - rt) - w,
+                MemoryRule::FreeFraction => f * (cap - w - a - rt),
+            };
+            assert!((kv - want).abs() < 1.0, "{rule:?}: {kv} vs {want}");
+            assert!(kv > 0.0, "{rule:?}");
+            let (limit, kv_weight) = o.weights_kv_limit(cap, a + rt);
+            assert!(
+                (w + kv_weight * kv - limit).abs() < 16.0,
+                "{rule:?}: {} vs {limit}",
+                w + kv_weight * kv
+            );
+        }
+        assert_eq!(
+            rule.setting(),
+            [
+                "gpu_memory_utilization",
+                "mem_fraction_static",
+                "free_gpu_memory_fraction"
+            ][rule as usize]
+        );
+    }
+    // Weights beyond what the rule allows leave no KV cache: a shortfall under every rule.
+    let one = "tp=1".parse::<Plan>().unwrap();
+    for rule in [MemoryRule::Static, MemoryRule::FreeFraction] {
+        let o = MemoryOptions {
+            gpu_memory_utilization: 0.5,
+            rule,
+            ..Default::default()
+        };
+        let r = plan_memory(&m, &one, &c, &o).unwrap();
+        assert_eq!(r.kv_blocks(), 0, "{rule:?}");
+        assert!(r.check(16).is_err(), "{rule:?}");
+    }
+}

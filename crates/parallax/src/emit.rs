@@ -30,9 +30,12 @@
 //! `--dist-init-addr NODEh_ADDR:5000` with `NODEh_ADDR` named in a note); vLLM (Ray) and
 //! TensorRT-LLM (mpirun/srun) get a note.
 //!
-//! SGLang's and TensorRT-LLM's memory fractions mean something else than Parallax's
-//! `gpu_memory_utilization` (the share of device memory for everything), so they are computed
-//! from the plan's memory report to give the same KV-cache size.
+//! The engines' memory fractions mean different things ([`parallax_plan::MemoryRule`]: vLLM's
+//! is the share of device memory for everything, SGLang's the share for weights and KV cache
+//! of the memory free before the weights load, TensorRT-LLM's the KV cache's share of the
+//! memory left after weights and reserves), so each is computed from the plan's memory report
+//! to give the simulated KV-cache size (rounded down to 2 decimals), except that a vLLM
+//! utilization simulated under vLLM's own rule is passed through as given.
 //!
 //! A plan an engine cannot express (dense-MLP replicas, a hybrid `ep × tp` MoE layout under
 //! vLLM, the `orca` or `static` scheduler policies, …) is an [`EmitError::Unsupported`] naming
@@ -323,10 +326,13 @@ fn dtype_name(d: DType) -> Option<&'static str> {
     }
 }
 
-/// Memory fractions other engines take, derived from the plan's memory report (minimum over
+/// Memory fractions the engines take, derived from the plan's memory report (minimum over
 /// stages, rounded down to 2 decimals so the engine never gets more than simulated).
 struct Fractions {
-    /// SGLang `--mem-fraction-static`: (weights + KV) / capacity.
+    /// vLLM `--gpu-memory-utilization`: (weights + reserves + KV) / capacity; the simulated
+    /// fraction itself when it was simulated under vLLM's rule.
+    vllm_utilization: f64,
+    /// SGLang `--mem-fraction-static`: (weights + KV) / (capacity − runtime reserve).
     sglang_static: f64,
     /// TensorRT-LLM `free_gpu_memory_fraction`: KV / (capacity − weights − activations − runtime).
     trtllm_free: f64,
@@ -351,16 +357,24 @@ fn fractions(req: &EmitRequest<'_>, plan_s: &str) -> Result<Fractions, EmitError
         .add_eplb_weights(req.model, req.plan, &mut mem)
         .map_err(memory_error)?;
     let capacity = req.cluster.gpu.memory_bytes as f64;
+    let mut vl = f64::INFINITY;
     let mut sg = f64::INFINITY;
     let mut tr = f64::INFINITY;
     for st in &mem.stages {
         let kv = st.kv_free_bytes().max(0.0);
-        sg = sg.min((st.weights_bytes + kv) / capacity);
-        let free = capacity - st.weights_bytes - st.activation_bytes - st.runtime_bytes;
+        let reserves = st.activation_bytes + st.runtime_bytes;
+        vl = vl.min((st.weights_bytes + reserves + kv) / capacity);
+        sg = sg.min((st.weights_bytes + kv) / (capacity - st.runtime_bytes));
+        let free = capacity - st.weights_bytes - reserves;
         tr = tr.min(if free > 0.0 { kv / free } else { 0.0 });
     }
     let floor2 = |x: f64| (x * 100.0).floor() / 100.0;
     Ok(Fractions {
+        vllm_utilization: if req.memory.rule == parallax_plan::MemoryRule::Utilization {
+            req.memory.gpu_memory_utilization
+        } else {
+            floor2(vl.clamp(0.0, 1.0))
+        },
         sglang_static: floor2(sg.clamp(0.0, 1.0)),
         trtllm_free: floor2(tr.clamp(0.0, 1.0)),
     })
@@ -587,11 +601,8 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
                 );
             }
             a(&mut argv, "--block-size", &req.memory.block_size);
-            a(
-                &mut argv,
-                "--gpu-memory-utilization",
-                &req.memory.gpu_memory_utilization,
-            );
+            let f = fractions(req, &plan_s)?;
+            a(&mut argv, "--gpu-memory-utilization", &f.vllm_utilization);
             if req.enforce_eager {
                 argv.push("--enforce-eager".into());
             }

@@ -798,7 +798,7 @@ pub(crate) fn row_engine(
         engine.schedule_ahead = a;
     }
     if opts.engine.is_none() {
-        as_generator_deployed(p, &mut engine, batch_size);
+        as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes);
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
@@ -810,20 +810,50 @@ pub(crate) fn row_engine(
 /// CUDA graphs for every batch size up to the worker's `batch_size`
 /// (`cuda_graph_batch_sizes = 1..=max_batch_size`, all three engines), SGLang's mixed chunks
 /// ([`sglang_mixed_chunk`]), an aggregated worker's token budget
-/// ([`aiconfigurator_token_budget`]), and TensorRT-LLM 1.0's token stream
-/// ([`parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S`]; a property of that release, not a
-/// setting).
-fn as_generator_deployed(p: &LoadPoint, engine: &mut EngineModel, batch_size: Option<u32>) {
-    if let Some(b) = batch_size.filter(|_| engine.cuda_graph_max_batch > 0) {
+/// ([`aiconfigurator_token_budget`]), TensorRT-LLM's KV-cache fraction
+/// ([`AICONFIGURATOR_TRTLLM_FREE_FRACTION`]), and two properties of releases, not settings:
+/// TensorRT-LLM 1.0's token stream ([`parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S`]) and
+/// SGLang's default `mem_fraction_static` as the release computes it (before 0.5.3:
+/// [`parallax_plan::engine::sglang_mem_fraction_static_0_5_2`]; later, with the deployed
+/// graph sizes: [`parallax_plan::engine::sglang_mem_fraction_static`]; the generator leaves
+/// the fraction to SGLang).
+fn as_generator_deployed(
+    p: &LoadPoint,
+    engine: &mut EngineModel,
+    batch_size: Option<u32>,
+    gpu_memory_bytes: u64,
+) {
+    let graphs = engine.cuda_graph_max_batch > 0;
+    if let Some(b) = batch_size.filter(|_| graphs) {
         engine.cuda_graph_max_batch = engine.cuda_graph_max_batch.max(b);
     }
     let release = |min| version_at_least(&p.engine_version, min);
     match p.engine {
-        EngineKind::Sglang if sglang_mixed_chunk(&p.engine_version) => {
-            engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
+        EngineKind::Sglang => {
+            if sglang_mixed_chunk(&p.engine_version) {
+                engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
+            }
+            let parallel = p.tp.saturating_mul(p.pp.max(1));
+            engine.gpu_memory_utilization = if release((0, 5, 3)) {
+                // `--cuda-graph-bs 1..=batch_size` sets SGLang's `cuda_graph_max_bs`
+                let graph_bs = batch_size
+                    .filter(|_| graphs)
+                    .unwrap_or(engine.cuda_graph_max_batch);
+                parallax_plan::engine::sglang_mem_fraction_static(
+                    gpu_memory_bytes,
+                    parallel,
+                    engine.scheduler.max_num_batched_tokens,
+                    graph_bs,
+                )
+            } else {
+                parallax_plan::engine::sglang_mem_fraction_static_0_5_2(gpu_memory_bytes, parallel)
+            };
         }
-        EngineKind::Trtllm if release((1, 0, 0)) && !release((1, 1, 0)) => {
-            engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
+        EngineKind::Trtllm => {
+            engine.gpu_memory_utilization = AICONFIGURATOR_TRTLLM_FREE_FRACTION;
+            if release((1, 0, 0)) && !release((1, 1, 0)) {
+                engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
+            }
         }
         _ => {}
     }
@@ -833,6 +863,12 @@ fn as_generator_deployed(p: &LoadPoint, engine: &mut EngineModel, batch_size: Op
         }
     }
 }
+
+/// TensorRT-LLM's `kv_cache_config.free_gpu_memory_fraction` in aiconfigurator's generated
+/// engine configurations: every `extra_engine_args` template writes
+/// `free_gpu_memory_fraction | default(0.80)` (from the generator's first version, 2025-09,
+/// through @095f58a; TensorRT-LLM's own default is 0.9).
+pub const AICONFIGURATOR_TRTLLM_FREE_FRACTION: f64 = 0.80;
 
 /// Whether aiconfigurator deployed SGLang `version` with `--enable-mixed-chunk` (prefill chunks
 /// ride with the running decodes, as our `sarathi` policy runs them): its generator sets
@@ -1334,6 +1370,49 @@ j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_st
         let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();
         let (_, w4) = predict_load_point(&pts[1], &opts).unwrap();
         assert!(w4 < fp8, "{w4} {fp8}");
+    }
+
+    /// Each row's memory fraction as its engine and release set it: SGLang's formula before and
+    /// after 0.5.3 (0.5.1: 9.5 + TP / 2 GiB reserved; 0.5.8: 512 + 1.5 × 8192 + 2 × 8 + 256 MiB
+    /// with graphs to the batch size 8), aiconfigurator's 0.80 for TensorRT-LLM, vLLM's 0.9.
+    #[test]
+    fn memory_fraction_by_engine_and_release() {
+        use super::{parse_load_points, row_engine, row_model, LoadPointOptions};
+        use parallax_plan::MemoryRule;
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=8,sglang,0.5.1.post1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
+b,silicon_concurrency=8,sglang,0.5.8.post1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
+c,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
+d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
+";
+        let pts = parse_load_points("s.csv", csv).unwrap();
+        let cluster = parallax_hw::Cluster::parse("1x2xH100-SXM").unwrap();
+        let got: Vec<(f64, MemoryRule)> = pts
+            .iter()
+            .map(|p| {
+                let (_, model) = row_model(p).unwrap();
+                let e = row_engine(
+                    p,
+                    &LoadPointOptions::default(),
+                    &model,
+                    &cluster,
+                    2,
+                    p.batch_size,
+                );
+                (e.gpu_memory_utilization, e.memory_rule)
+            })
+            .collect();
+        // 0.5.1: (81,920 − 10.5 × 1024) / 81,920; 0.5.8: (81,920 − 13,072) / 81,920
+        assert_eq!(
+            got,
+            [
+                (0.869, MemoryRule::Static),
+                (0.84, MemoryRule::Static),
+                (0.8, MemoryRule::FreeFraction),
+                (0.9, MemoryRule::Utilization)
+            ]
+        );
     }
 
     /// The serving path's token-rate ceiling: SGLang's preset, TensorRT-LLM 1.0 load points.

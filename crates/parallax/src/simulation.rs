@@ -134,9 +134,12 @@ impl<'a> Simulation<'a> {
         self
     }
 
-    /// Fraction of GPU memory the engine may use (vLLM's `--gpu-memory-utilization`).
+    /// Fraction of GPU memory the engine may use for weights, activations and KV cache
+    /// (vLLM's `--gpu-memory-utilization`; replaces the engine's own memory rule, such as
+    /// SGLang's static fraction, with vLLM's).
     pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
         self.lower.memory.gpu_memory_utilization = fraction;
+        self.lower.memory.rule = parallax_plan::MemoryRule::Utilization;
         self
     }
 

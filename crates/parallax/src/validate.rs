@@ -530,6 +530,7 @@ impl RunFlags {
         }
         if let Some(g) = self.gpu_memory_utilization {
             e.gpu_memory_utilization = g;
+            e.memory_rule = parallax_plan::MemoryRule::Utilization;
         }
         if let Some(b) = self.block_size {
             e.block_size = b;

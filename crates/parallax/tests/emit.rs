@@ -127,7 +127,7 @@ fn memory_fractions_follow_the_memory_report() {
         &emit(Engine::Sglang, &req).unwrap(),
         "--mem-fraction-static",
     );
-    let want = (st.weights_bytes + st.kv_free_bytes()) / cap;
+    let want = (st.weights_bytes + st.kv_free_bytes()) / (cap - st.runtime_bytes);
     assert!(sg <= want && want - sg < 0.01, "{sg} vs {want}");
     let tr = flag(
         &emit(Engine::Trtllm, &req).unwrap(),
@@ -545,5 +545,64 @@ fn eager_and_nccl_all_reduce_are_emitted() {
         let both = text(engine, true, true);
         assert!(both.contains(eager) && both.contains(nccl), "{both}");
         assert!(!text(engine, false, true).contains(eager));
+    }
+}
+
+/// Whatever rule the plan was simulated under (vLLM's utilization, SGLang's static fraction,
+/// TensorRT-LLM's free-memory fraction), each engine's emitted fraction, read under that
+/// engine's own rule, gives at most the simulated KV cache and less than 1 % of the GPU below
+/// it; a vLLM utilization simulated under vLLM's rule is passed through as given.
+#[test]
+fn emitted_memory_fractions_reproduce_the_simulated_kv_cache() {
+    use parallax::plan::MemoryRule;
+    let m = parallax::ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let p: Plan = "tp=4".parse().unwrap();
+    let cap = c.gpu.memory_bytes as f64;
+    let flag = |cfg: &LaunchConfig, name: &str| -> f64 {
+        let a = &cfg.instances[0].argv;
+        let i = a.iter().position(|x| x == name).unwrap();
+        a[i + 1].parse().unwrap()
+    };
+    for (rule, f) in [
+        (MemoryRule::Utilization, 0.925),
+        (MemoryRule::Static, 0.836),
+        (MemoryRule::FreeFraction, 0.9),
+    ] {
+        let mut req = EmitRequest::new(&m, "x", &c, &p, SchedulerConfig::default());
+        req.memory.gpu_memory_utilization = f;
+        req.memory.rule = rule;
+        let kv = |rule, f| {
+            let o = parallax::MemoryOptions {
+                gpu_memory_utilization: f,
+                rule,
+                ..req.memory
+            };
+            parallax::plan::plan_memory(&m, &p, &c, &o).unwrap().stages[0].kv_free_bytes()
+        };
+        let simulated = kv(rule, f);
+        for (engine, name, engine_rule) in [
+            (
+                Engine::Vllm,
+                "--gpu-memory-utilization",
+                MemoryRule::Utilization,
+            ),
+            (Engine::Sglang, "--mem-fraction-static", MemoryRule::Static),
+            (
+                Engine::Trtllm,
+                "--kv_cache_free_gpu_memory_fraction",
+                MemoryRule::FreeFraction,
+            ),
+        ] {
+            let got = flag(&emit(engine, &req).unwrap(), name);
+            let served = kv(engine_rule, got);
+            assert!(
+                served <= simulated + 1.0 && simulated - served < 0.01 * cap,
+                "{rule:?} → {engine:?} {got}: {served} vs {simulated}"
+            );
+            if rule == MemoryRule::Utilization && engine == Engine::Vllm {
+                assert_eq!(got, f);
+            }
+        }
     }
 }

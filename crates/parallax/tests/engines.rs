@@ -4,7 +4,7 @@
 
 use parallax::hw::{catalog, Cluster, CostModel, RooflineModel};
 use parallax::loadpoints::{parse_load_points, validate_load_points, LoadPointOptions};
-use parallax::plan::{EngineKernels, EngineModel};
+use parallax::plan::{EngineKernels, EngineModel, MemoryRule};
 use parallax::sim::SchedulerKind;
 use parallax::EngineKind;
 use std::sync::Arc;
@@ -68,9 +68,22 @@ fn presets_follow_each_engines_defaults() {
         4096
     );
     assert_eq!(s.block_size, 1);
+    // SGLang sizes `mem_fraction_static` from the GPU, TP, chunk and graph sizes (MiB reserved:
+    // 512 + 1.5 × 8192 + 2 × 256 + 1024 / 8 = 13,440 of 81,920 on an H100 at TP 1).
+    assert_eq!(
+        (s.gpu_memory_utilization, s.memory_rule),
+        (0.836, MemoryRule::Static)
+    );
+    assert_eq!(engine("sglang", "H100", 8).gpu_memory_utilization, 0.819);
+    assert_eq!(engine("sglang", "H200", 1).gpu_memory_utilization, 0.907);
     let t = engine("trtllm", "H100", 1);
     assert_eq!(t.scheduler.kind, SchedulerKind::Orca);
     assert_eq!(t.block_size, 32);
+    assert_eq!(
+        (t.gpu_memory_utilization, t.memory_rule),
+        (0.9, MemoryRule::FreeFraction)
+    );
+    assert_eq!(v.memory_rule, MemoryRule::Utilization);
     for k in EngineKind::ALL {
         let e = engine(k.name(), "H100", 2);
         e.validate().unwrap();

@@ -290,6 +290,7 @@ impl Search {
     pub fn engine(mut self, engine: EngineModel) -> Self {
         self.scheduler = engine.scheduler;
         self.memory.gpu_memory_utilization = engine.gpu_memory_utilization;
+        self.memory.rule = engine.memory_rule;
         self.memory.block_size = engine.block_size;
         self.engine = Some(engine);
         self
@@ -358,9 +359,13 @@ impl Search {
         self
     }
 
-    /// Fraction of each GPU's memory the engine may use (keeps the other memory options).
+    /// Fraction of each GPU's memory the engine may use for weights, activations and KV cache
+    /// (vLLM's `--gpu-memory-utilization`; replaces the engine's own memory rule, such as
+    /// SGLang's static fraction, with vLLM's; keeps the other memory options). Call it after
+    /// [`Search::engine`], which sets the engine's own fraction and rule.
     pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
         self.memory.gpu_memory_utilization = fraction;
+        self.memory.rule = parallax_plan::MemoryRule::Utilization;
         self
     }
 
