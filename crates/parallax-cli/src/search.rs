@@ -464,7 +464,11 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     if let Some(l) = moe_load {
         search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
     }
-    search = search.serving(args.serving.features()?);
+    let serving = args.serving.features()?;
+    for note in args.serving.unused_notes(&serving) {
+        eprintln!("note: {note}");
+    }
+    search = search.serving(serving);
     if let Some((a, b)) = pareto {
         search = search.pareto(a, b);
     }

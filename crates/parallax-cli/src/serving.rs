@@ -1,6 +1,7 @@
-//! `search`'s prefix-caching and KV-offload flags (`--prefix-caching`, `--cpu-prefix-cache`,
-//! `--preemption`, `--swap-space`, `--host-link-gbps`): the same meaning, defaults and ranges
-//! as `simulate`'s, applied to every candidate ([`parallax::search::ServingFeatures`]).
+//! The prefix-caching and KV-offload flags of `simulate` and `search` (`--prefix-caching`,
+//! `--cpu-prefix-cache`, `--preemption`, `--swap-space`, `--host-link-gbps`): one meaning,
+//! defaults and ranges for both ([`parallax::search::ServingFeatures`]; `search` applies them
+//! to every candidate).
 
 use crate::common;
 use crate::output::CliError;
@@ -8,26 +9,34 @@ use clap::Args;
 use parallax::search::ServingFeatures;
 use parallax::sim::PreemptionMode;
 
-/// Serving-feature flags of `search`.
+/// Host swap space per GPU without `--swap-space`, GiB (vLLM's default `swap_space`).
+const SWAP_SPACE_GIB: f64 = 4.0;
+/// GPU-to-host bandwidth per GPU without `--host-link-gbps`, GB/s per direction.
+const HOST_LINK_GBPS: f64 = 50.0;
+
+/// Serving-feature flags of `simulate` and `search`.
 #[derive(Debug, Args)]
 pub struct ServingArgs {
-    /// Automatic prefix caching in every candidate (vLLM's `--enable-prefix-caching`, also
-    /// accepted).
+    /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
+    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` (also accepted)
+    /// does.
     #[arg(long, alias = "enable-prefix-caching")]
-    prefix_caching: bool,
+    pub prefix_caching: bool,
     /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe)
-    /// (`--preemption-mode` also works).
+    /// (`--preemption-mode`, vLLM's name, also works).
     #[arg(long, alias = "preemption-mode", default_value = "recompute")]
     preemption: String,
-    /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
-    #[arg(long, default_value_t = 4.0)]
-    swap_space: f64,
-    /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching).
+    /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space; default 4).
+    #[arg(long)]
+    swap_space: Option<f64>,
+    /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching): blocks
+    /// evicted from the GPU are kept there and loaded back over the host link.
     #[arg(long, default_value_t = 0.0)]
     cpu_prefix_cache: f64,
-    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads).
-    #[arg(long, default_value_t = 50.0)]
-    host_link_gbps: f64,
+    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads;
+    /// default 50).
+    #[arg(long)]
+    host_link_gbps: Option<f64>,
 }
 
 impl ServingArgs {
@@ -37,10 +46,12 @@ impl ServingArgs {
     /// A value out of its documented range (docs/cli.md, Limits), an unknown preemption mode,
     /// or `--cpu-prefix-cache` without `--prefix-caching`.
     pub fn features(&self) -> Result<ServingFeatures, CliError> {
+        let swap_space = self.swap_space.unwrap_or(SWAP_SPACE_GIB);
+        let host_link_gbps = self.host_link_gbps.unwrap_or(HOST_LINK_GBPS);
         for (flag, v, lo, hi) in [
-            ("--swap-space", self.swap_space, 0.0, 1e6),
+            ("--swap-space", swap_space, 0.0, 1e6),
             ("--cpu-prefix-cache", self.cpu_prefix_cache, 0.0, 1e6),
-            ("--host-link-gbps", self.host_link_gbps, 1e-3, 1e6),
+            ("--host-link-gbps", host_link_gbps, 1e-3, 1e6),
         ] {
             common::float_in(flag, v, lo, hi)?;
         }
@@ -59,8 +70,35 @@ impl ServingArgs {
                 .preemption
                 .parse::<PreemptionMode>()
                 .map_err(CliError::input)?,
-            swap_space_bytes_per_gpu: self.swap_space * gib,
-            host_link_bandwidth: self.host_link_gbps * 1e9,
+            swap_space_bytes_per_gpu: swap_space * gib,
+            host_link_bandwidth: host_link_gbps * 1e9,
         })
+    }
+
+    /// Notes for flags given that change nothing under the others: `--swap-space` without
+    /// swap preemption, `--host-link-gbps` when nothing crosses the host link (no swap
+    /// preemption, no host tier). vLLM accepts both flags in any mode, so they are not
+    /// errors.
+    pub fn unused_notes(&self, features: &ServingFeatures) -> Vec<String> {
+        let swap = features.preemption == PreemptionMode::Swap;
+        let mut notes = Vec::new();
+        if let Some(v) = self.swap_space.filter(|_| !swap) {
+            notes.push(format!(
+                "--swap-space {} has no effect without --preemption swap (recompute \
+                 preemption keeps no KV in host memory)",
+                common::num(v)
+            ));
+        }
+        if let Some(v) = self
+            .host_link_gbps
+            .filter(|_| !swap && features.cpu_prefix_cache_bytes_per_gpu == 0.0)
+        {
+            notes.push(format!(
+                "--host-link-gbps {} has no effect: nothing crosses the host link without \
+                 --preemption swap or --cpu-prefix-cache",
+                common::num(v)
+            ));
+        }
+        notes
     }
 }

@@ -55,25 +55,8 @@ pub struct SimulateArgs {
     /// (needs --prefix-caching), capacity (weighted by replica speed).
     #[arg(long, default_value = "round-robin")]
     router: String,
-    /// Automatic prefix caching: reuse cached KV blocks of shared prefixes (system prompts,
-    /// earlier turns of a conversation) as vLLM's `--enable-prefix-caching` (also accepted)
-    /// does.
-    #[arg(long, alias = "enable-prefix-caching")]
-    prefix_caching: bool,
-    /// Preemption when KV runs out: recompute, or swap (KV to host memory over PCIe)
-    /// (`--preemption-mode`, vLLM's name, also works).
-    #[arg(long, alias = "preemption-mode", default_value = "recompute")]
-    preemption: String,
-    /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space).
-    #[arg(long, default_value_t = 4.0)]
-    swap_space: f64,
-    /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching): blocks
-    /// evicted from the GPU are kept there and loaded back over the host link.
-    #[arg(long, default_value_t = 0.0)]
-    cpu_prefix_cache: f64,
-    /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads).
-    #[arg(long, default_value_t = 50.0)]
-    host_link_gbps: f64,
+    #[command(flatten)]
+    serving: crate::serving::ServingArgs,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -200,6 +183,7 @@ fn rejection_notes(report: &SimReport, config: &SimConfig) -> Vec<String> {
 fn sim_config(
     a: &SimulateArgs,
     engine: &EngineModel,
+    serving: &parallax::search::ServingFeatures,
     max_model_len: u32,
 ) -> Result<SimConfig, CliError> {
     let mut scheduler: SchedulerConfig = engine.scheduler;
@@ -237,13 +221,6 @@ fn sim_config(
             scheduler.kind.name()
         )));
     }
-    if a.cpu_prefix_cache > 0.0 && !a.prefix_caching {
-        return Err(CliError::input(format!(
-            "--cpu-prefix-cache {} needs --prefix-caching (the host tier holds evicted prefix \
-             blocks)",
-            common::num(a.cpu_prefix_cache)
-        )));
-    }
     let slo = common::slo(a.slo_ttft.as_deref(), a.slo_tpot.as_deref())?;
     Ok(SimConfig {
         scheduler,
@@ -260,10 +237,10 @@ fn sim_config(
         seed: a.seed,
         slo,
         record_timeline: a.timeline.is_some(),
-        prefix_caching: a.prefix_caching,
-        preemption: a.preemption.parse().map_err(CliError::input)?,
-        swap_space_bytes_per_gpu: a.swap_space * (1u64 << 30) as f64,
-        cpu_prefix_cache_bytes_per_gpu: a.cpu_prefix_cache * (1u64 << 30) as f64,
+        prefix_caching: serving.prefix_caching,
+        preemption: serving.preemption,
+        swap_space_bytes_per_gpu: serving.swap_space_bytes_per_gpu,
+        cpu_prefix_cache_bytes_per_gpu: serving.cpu_prefix_cache_bytes_per_gpu,
         ..engine.sim_config(&SimConfig::default())
     })
 }
@@ -369,19 +346,13 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         .map_err(CliError::input)?,
     };
     // Host-memory sizes and the host link: finite, in documented ranges (docs/cli.md, Limits).
-    for (flag, v, lo, hi) in [
-        ("--swap-space", args.swap_space, 0.0, 1e6),
-        ("--cpu-prefix-cache", args.cpu_prefix_cache, 0.0, 1e6),
-        ("--host-link-gbps", args.host_link_gbps, 1e-3, 1e6),
-    ] {
-        common::float_in(flag, v, lo, hi)?;
-    }
+    let serving = args.serving.features()?;
     check_counts(&args)?;
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
     let engine =
         args.engine_flags
             .apply(common::engine(&args.engine, &model, &cluster, engine_tp)?);
-    let config = sim_config(&args, &engine, model.max_position_embeddings)?;
+    let config = sim_config(&args, &engine, &serving, model.max_position_embeddings)?;
     let workload = parallax::load_workload(
         &args.workload,
         common::rate(args.rate)?,
@@ -402,7 +373,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..lower.memory
     };
-    lower.host_link_bandwidth = args.host_link_gbps * 1e9;
+    lower.host_link_bandwidth = serving.host_link_bandwidth;
     lower.moe_load = args.moe.simulate_load(&model)?;
     let disagg_plan: Option<DisaggPlan> = match &single {
         None => Some(plan_arg.parse().map_err(CliError::input)?),
@@ -502,7 +473,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         }
         write_file(path, &chrome_trace_with(&report, &tracks))?;
     }
-    for note in &workload.notes {
+    for note in workload
+        .notes
+        .iter()
+        .chain(&args.serving.unused_notes(&serving))
+    {
         eprintln!("note: {note}");
     }
     for note in rejection_notes(&report, &config) {

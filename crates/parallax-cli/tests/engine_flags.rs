@@ -198,3 +198,70 @@ fn simulate_reports_each_engines_memory_rule() {
         "{text}"
     );
 }
+
+/// vLLM accepts `--swap-space` and a host-link setting in any mode; where they change nothing
+/// the run says so on stderr instead of ignoring them silently (`simulate` and `search`).
+#[test]
+fn host_memory_flags_without_effect_are_noted() {
+    let stderr = |args: &[&str]| {
+        let out = parallax(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let sim = ["simulate", "--requests", "8", "--json"];
+    let unused = stderr(&[&sim[..], &["--swap-space", "16", "--host-link-gbps", "25"]].concat());
+    assert!(
+        unused.contains("note: --swap-space 16 has no effect without --preemption swap"),
+        "{unused}"
+    );
+    assert!(
+        unused.contains("note: --host-link-gbps 25 has no effect"),
+        "{unused}"
+    );
+    // Used: swap preemption takes both; a host tier takes the link.
+    let used = stderr(
+        &[
+            &sim[..],
+            &[
+                "--preemption",
+                "swap",
+                "--swap-space",
+                "16",
+                "--host-link-gbps",
+                "25",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(!used.contains("no effect"), "{used}");
+    let tier = stderr(
+        &[
+            &sim[..],
+            &[
+                "--prefix-caching",
+                "--cpu-prefix-cache",
+                "2",
+                "--host-link-gbps",
+                "25",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(!tier.contains("no effect"), "{tier}");
+    let search = stderr(&[
+        "search",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--requests",
+        "16",
+        "--json",
+        "--swap-space",
+        "8",
+    ]);
+    assert!(
+        search.contains("note: --swap-space 8 has no effect"),
+        "{search}"
+    );
+}
