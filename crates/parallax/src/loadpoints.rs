@@ -37,8 +37,8 @@ use crate::error::Result;
 use crate::validate::bad;
 use parallax_hw::profile::ErrorSummary;
 use parallax_hw::Cluster;
-use parallax_ir::{KvCacheDtype, Model};
-use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions, Plan};
+use parallax_ir::Model;
+use parallax_plan::{lower_plan, EngineKind, EngineModel, LowerOptions};
 use parallax_sim::rng::SplitMix64;
 use parallax_sim::workload::{Prefix, Request, Workload};
 use parallax_sim::RequestRecord;
@@ -47,7 +47,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod deploy;
 pub mod disagg;
+
+pub use deploy::AICONFIGURATOR_TRTLLM_FREE_FRACTION;
+pub(crate) use deploy::{benchmark_prefix_caching, parse_version, row_engine, row_model, row_plan};
 pub use disagg::DisaggShape;
 
 /// Measured requests per unit of concurrency (the profiling phase; see the module docs).
@@ -685,280 +689,6 @@ pub fn predict_load_point(
     closed_loop(&sim, p, concurrency, opts.stagger, pool)
 }
 
-/// Whether a load point's engine, as aiconfigurator deployed it, reused the KV blocks of a
-/// repeated prompt: vLLM V1 and SGLang by their defaults
-/// ([`EngineKind::caches_prefixes_by_default`]; the generator passes
-/// `--no-enable-prefix-caching` / `--disable-radix-cache` only when asked to), TensorRT-LLM
-/// not (every TensorRT-LLM template of the generator writes `enable_block_reuse: false`).
-pub(crate) fn benchmark_prefix_caching(p: &LoadPoint) -> bool {
-    p.engine != EngineKind::Trtllm && p.engine.caches_prefixes_by_default()
-}
-
-/// The plan of an aggregated load point's deployment, aiconfigurator's parallel mapping:
-/// `workers` replicas of `pp` stages of `tp × attention_dp` GPUs; attention (and dense MLPs)
-/// as `attention_dp` groups of `tp` GPUs, each serving its own requests; MoE layers as
-/// `moe_ep` expert groups of `moe_tp` GPUs, where `moe_tp × moe_ep = tp × attention_dp` (one
-/// of them given infers the other; neither: tensor parallelism over the whole width).
-///
-/// # Errors
-/// A message naming the degrees when they do not fit together.
-pub(crate) fn row_plan(
-    p: &LoadPoint,
-    model: &Model,
-    workers: u32,
-) -> std::result::Result<Plan, String> {
-    let adp = p.attention_dp.max(1);
-    let width = p.tp.saturating_mul(adp);
-    use parallax_ir::Cell;
-    let mut plan = Plan::new(workers, p.pp, width);
-    if adp > 1 {
-        plan = plan.with_attn(adp, p.tp);
-        if model.has_cell(|c| matches!(c, Cell::Mlp(_))) {
-            plan = plan.with_mlp(adp, p.tp);
-        }
-    }
-    if model.has_cell(|c| matches!(c, Cell::Moe(_))) {
-        let infer = |given: u32, name: &str| {
-            if width % given == 0 {
-                Ok(width / given)
-            } else {
-                Err(format!(
-                    "{name} {given} does not divide tp_size × attention_dp_size = {width}"
-                ))
-            }
-        };
-        let (mtp, mep) = match (p.moe_tp, p.moe_ep) {
-            (None, None) => (width, 1),
-            (Some(t), None) => (t, infer(t, "moe_tp_size")?),
-            (None, Some(e)) => (infer(e, "moe_ep_size")?, e),
-            (Some(t), Some(e)) => (t, e),
-        };
-        if mtp.saturating_mul(mep) != width {
-            return Err(format!(
-                "moe_tp_size {mtp} × moe_ep_size {mep} must equal tp_size {} × \
-                 attention_dp_size {adp} = {width}",
-                p.tp
-            ));
-        }
-        if (mtp, mep) != (width, 1) {
-            plan = plan.with_moe(mep, mtp);
-        }
-    }
-    Ok(plan)
-}
-
-/// The GPU name and model of a load point (a quantised checkpoint is its base model with the
-/// row's GEMM quantisation, and the KV cache of [`aiconfigurator_kv_cache`]).
-pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
-    let gpu = gpu_of_system(&p.system)
-        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
-    let mut model = model_of_checkpoint(&p.model)
-        .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
-    if let Some(q) = quantization_of(&p.quantization)? {
-        model.precision = model.precision.quantized(q);
-    }
-    if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
-        model.precision.experts = Some(experts);
-    }
-    model.precision = model
-        .precision
-        .with_kv_cache(aiconfigurator_kv_cache(&p.quantization));
-    Ok((gpu, model))
-}
-
-/// The engine a load point ran: `opts.engine`, else its backend's preset for `cluster` at
-/// TP `tp`; the deployment's `batch_size` (when recorded) as its running-request cap, the
-/// host-term override of `opts`, and a non-chunking engine's token budget raised to the prompt
-/// (a longer prompt was evidently served: the budget was at least the prompt).
-pub(crate) fn row_engine(
-    p: &LoadPoint,
-    opts: &LoadPointOptions,
-    model: &Model,
-    cluster: &Cluster,
-    tp: u32,
-    batch_size: Option<u32>,
-) -> EngineModel {
-    let mut engine: EngineModel = match &opts.engine {
-        Some(e) => e.clone(),
-        None => crate::engine_model(p.engine, model, cluster, tp),
-    };
-    if let Some(b) = batch_size {
-        engine.scheduler.max_num_seqs = b;
-        if engine.scheduler.max_num_batched_tokens < b {
-            engine.scheduler.max_num_batched_tokens = b;
-        }
-    }
-    if let Some(h) = opts.host {
-        engine.host = h;
-    }
-    if let Some(f) = opts.frontend_latency_s {
-        engine.frontend_latency_s = f;
-    }
-    if let Some(a) = opts.schedule_ahead {
-        engine.schedule_ahead = a;
-    }
-    if opts.engine.is_none() {
-        as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes);
-    }
-    if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
-        engine.scheduler.max_num_batched_tokens = p.isl;
-    }
-    engine
-}
-
-/// What aiconfigurator's generator set beyond the preset for the row's engine and release:
-/// CUDA graphs for every batch size up to the worker's `batch_size`
-/// (`cuda_graph_batch_sizes = 1..=max_batch_size`, all three engines), SGLang's mixed chunks
-/// ([`sglang_mixed_chunk`]), an aggregated worker's token budget
-/// ([`aiconfigurator_token_budget`]), TensorRT-LLM's KV-cache fraction
-/// ([`AICONFIGURATOR_TRTLLM_FREE_FRACTION`]), and two properties of releases, not settings:
-/// TensorRT-LLM 1.0's token stream ([`parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S`]) and
-/// SGLang's default `mem_fraction_static` as the release computes it (before 0.5.3:
-/// [`parallax_plan::engine::sglang_mem_fraction_static_0_5_2`]; later, with the deployed
-/// graph sizes: [`parallax_plan::engine::sglang_mem_fraction_static`]; the generator leaves
-/// the fraction to SGLang).
-fn as_generator_deployed(
-    p: &LoadPoint,
-    engine: &mut EngineModel,
-    batch_size: Option<u32>,
-    gpu_memory_bytes: u64,
-) {
-    let graphs = engine.cuda_graph_max_batch > 0;
-    if let Some(b) = batch_size.filter(|_| graphs) {
-        engine.cuda_graph_max_batch = engine.cuda_graph_max_batch.max(b);
-    }
-    let release = |min| version_at_least(&p.engine_version, min);
-    match p.engine {
-        EngineKind::Sglang => {
-            if sglang_mixed_chunk(&p.engine_version) {
-                engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
-            }
-            let parallel = p.tp.saturating_mul(p.pp.max(1));
-            engine.gpu_memory_utilization = if release((0, 5, 3)) {
-                // `--cuda-graph-bs 1..=batch_size` sets SGLang's `cuda_graph_max_bs`
-                let graph_bs = batch_size
-                    .filter(|_| graphs)
-                    .unwrap_or(engine.cuda_graph_max_batch);
-                parallax_plan::engine::sglang_mem_fraction_static(
-                    gpu_memory_bytes,
-                    parallel,
-                    engine.scheduler.max_num_batched_tokens,
-                    graph_bs,
-                )
-            } else {
-                parallax_plan::engine::sglang_mem_fraction_static_0_5_2(gpu_memory_bytes, parallel)
-            };
-        }
-        EngineKind::Trtllm => {
-            engine.gpu_memory_utilization = AICONFIGURATOR_TRTLLM_FREE_FRACTION;
-            if release((1, 0, 0)) && !release((1, 1, 0)) {
-                engine.frontend_token_s = parallax_plan::engine::TRTLLM_1_0_STREAM_TOKEN_S;
-            }
-        }
-        _ => {}
-    }
-    if p.mode == "agg" {
-        if let Some(tokens) = aiconfigurator_token_budget(p) {
-            engine.scheduler.max_num_batched_tokens = tokens;
-        }
-    }
-}
-
-/// TensorRT-LLM's `kv_cache_config.free_gpu_memory_fraction` in aiconfigurator's generated
-/// engine configurations: every `extra_engine_args` template writes
-/// `free_gpu_memory_fraction | default(0.80)` (from the generator's first version, 2025-09,
-/// through @095f58a; TensorRT-LLM's own default is 0.9).
-pub const AICONFIGURATOR_TRTLLM_FREE_FRACTION: f64 = 0.80;
-
-/// Whether aiconfigurator deployed SGLang `version` with `--enable-mixed-chunk` (prefill chunks
-/// ride with the running decodes, as our `sarathi` policy runs them): its generator sets
-/// `enable_mixed_chunk = true` for aggregated SGLang workers, and passes the flag since its
-/// commit 07a3779 (2026-01-19); the launch templates of SGLang 0.5.6.post2 and later were
-/// added after that (0.5.6.post2 on 2026-01-23), those of 0.5.1–0.5.4 before (their rows
-/// predate the fix). An empty or unparsable version: SGLang's own default (no mixing).
-pub(crate) fn sglang_mixed_chunk(version: &str) -> bool {
-    version_at_least(version, (0, 5, 6))
-}
-
-/// Whether an engine `version` such as `0.5.6.post2` or `1.3.0rc1` is at least `min`
-/// (major, minor, patch; a missing patch counts as 0 and a pre-release suffix is ignored). An
-/// empty or unparsable version: false.
-fn version_at_least(version: &str, min: (u32, u32, u32)) -> bool {
-    parse_version(version).is_some_and(|v| v >= min)
-}
-
-/// `(major, minor, patch)` of an engine release such as `0.5.6.post2`, `1.3.0rc1` or `v0.12.0` (a missing
-/// patch counts as 0, a pre-release or post-release suffix is ignored); `None` when the
-/// major or minor part is not all digits.
-fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
-    // `v0.12.0` as git tags write it
-    let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
-    let mut parts = version.split('.');
-    let mut num = |full: bool| {
-        parts.next().and_then(|x| {
-            let digits: String = x.chars().take_while(char::is_ascii_digit).collect();
-            // a major or minor part must be all digits; a patch may carry `rc1`, `post2`, ...
-            if digits.is_empty() || (full && digits.len() != x.len()) {
-                None
-            } else {
-                digits.parse::<u32>().ok()
-            }
-        })
-    };
-    match (num(true), num(true), num(false)) {
-        (Some(major), Some(minor), patch) => Some((major, minor, patch.unwrap_or(0))),
-        _ => None,
-    }
-}
-
-/// The KV-cache type aiconfigurator deployed a load point with, from its GEMM quantisation as
-/// written. Its quantisation profiles set every field together: `fp8` (GEMM, MoE, KV cache,
-/// FMHA all fp8) and `nvfp4` (nvfp4 GEMM and MoE, fp8 KV cache and FMHA), as its task
-/// defaults (`sdk/task.py`, `_quants`: `fp8_default`, `nvfp4_default`, 2026-01) and their
-/// successor (`sdk/task_v1_compat.py`, `_PROFILE_TO_QUANT`, @095f58a) do; a row whose dense
-/// model records `moe_quant_mode` `fp8` or `nvfp4` came from one. Those rows ran with an fp8 KV
-/// cache, which holds twice the tokens: the TP 1 Qwen3-32B fp8 TensorRT-LLM rows at 64–128
-/// clients were predicted 3–8x too slow to first token with a bf16 cache, queueing for KV
-/// room (isl 4096, osl 128, 64 clients: +525 % -> +13 %; isl 2048, 128 clients: +535 % ->
-/// −10 %). Other rows (bf16, and `fp8_block`, which no profile
-/// writes and whose KV type the rows do not record) keep the checkpoint's own
-/// ([`KvCacheDtype::Auto`]); the SGLang `fp8_block` rows fit a bf16 cache far better (TPOT
-/// median 9.2 % vs 23.5 % with fp8).
-pub(crate) fn aiconfigurator_kv_cache(gemm_quant: &str) -> KvCacheDtype {
-    match gemm_quant {
-        "fp8" | "nvfp4" => KvCacheDtype::Fp8,
-        _ => KvCacheDtype::Auto,
-    }
-}
-
-/// The token budget per iteration that aiconfigurator's generator gives an aggregated worker
-/// (every development row comes from its gap-analysis campaign, deployed by that generator):
-/// `max_num_tokens = max_batch_size + isl + 1500`. TensorRT-LLM has had it since the
-/// generator's first version (2025-08; rounded up to 32-token KV blocks since the rule
-/// plugins); vLLM since the generator supports it (commit 95ddf24, 2025-12-04, as
-/// `--max-num-batched-tokens`; vLLM 0.12 is the oldest release with a template). SGLang's
-/// rule (`--max-prefill-tokens isl + 1500`) is not applied: our prefill-first model of it made
-/// the development rows worse (H100 TTFT/TPOT 13.2/4.3 → 13.3/4.9 %, H200 65/8.7 →
-/// 71/9.2 %). `None`: the preset's budget stands.
-pub(crate) fn aiconfigurator_token_budget(p: &LoadPoint) -> Option<u32> {
-    let tokens = p
-        .batch_size
-        .unwrap_or(0)
-        .checked_add(p.isl)?
-        .checked_add(1500)?;
-    // each attention-DP rank schedules its own share under the budget
-    let ranks = p.attention_dp.max(1);
-    match p.engine {
-        EngineKind::Vllm if version_at_least(&p.engine_version, (0, 12, 0)) => {
-            tokens.checked_mul(ranks)
-        }
-        EngineKind::Trtllm if version_at_least(&p.engine_version, (0, 20, 0)) => {
-            tokens.checked_next_multiple_of(32)?.checked_mul(ranks)
-        }
-        _ => None,
-    }
-}
-
 /// The profiling phase of a load point's closed-loop benchmark on `sim` (aggregated or
 /// disaggregated; see the module docs): `MEASURED_PER_CLIENT × concurrency` requests, every
 /// client starting at once, as the benchmark's do, all measured. With a positive `stagger` (a study
@@ -1204,9 +934,10 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
 
 #[cfg(test)]
 mod tests {
+    use super::deploy::{aiconfigurator_token_budget, sglang_mixed_chunk, version_at_least};
     use super::{
-        aiconfigurator_token_budget, model_of_checkpoint, parse_load_points, predict_load_point,
-        sglang_mixed_chunk, shuffled_prompts, version_at_least, LoadPoint, LoadPointOptions,
+        model_of_checkpoint, parse_load_points, predict_load_point, shuffled_prompts, LoadPoint,
+        LoadPointOptions,
     };
     use parallax_plan::EngineKind;
 
@@ -1233,7 +964,10 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
             &format!("{header}\n{}\n", row("v0.12.0", "agg", "2")),
         )
         .unwrap();
-        assert!(super::version_at_least(&v[0].engine_version, (0, 12, 0)));
+        assert!(super::deploy::version_at_least(
+            &v[0].engine_version,
+            (0, 12, 0)
+        ));
         for (body, needle) in [
             (row("0.12.0", "weird", "2"), "lp.csv:2: column `mode`"),
             (row("0.12.0", "", "2"), "lp.csv:2: column `mode`"),
