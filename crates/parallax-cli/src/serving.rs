@@ -9,11 +9,6 @@ use clap::Args;
 use parallax::search::ServingFeatures;
 use parallax::sim::PreemptionMode;
 
-/// Host swap space per GPU without `--swap-space`, GiB (vLLM's default `swap_space`).
-const SWAP_SPACE_GIB: f64 = 4.0;
-/// GPU-to-host bandwidth per GPU without `--host-link-gbps`, GB/s per direction.
-const HOST_LINK_GBPS: f64 = 50.0;
-
 /// Serving-feature flags of `simulate` and `search`.
 #[derive(Debug, Args)]
 pub struct ServingArgs {
@@ -46,14 +41,16 @@ impl ServingArgs {
     /// A value out of its documented range (docs/cli.md, Limits), an unknown preemption mode,
     /// or `--cpu-prefix-cache` without `--prefix-caching`.
     pub fn features(&self) -> Result<ServingFeatures, CliError> {
-        let swap_space = self.swap_space.unwrap_or(SWAP_SPACE_GIB);
-        let host_link_gbps = self.host_link_gbps.unwrap_or(HOST_LINK_GBPS);
+        // The library's defaults (vLLM's 4 GiB swap space, a 50 GB/s host link) where not given.
+        let defaults = ServingFeatures::default();
         for (flag, v, lo, hi) in [
-            ("--swap-space", swap_space, 0.0, 1e6),
-            ("--cpu-prefix-cache", self.cpu_prefix_cache, 0.0, 1e6),
-            ("--host-link-gbps", host_link_gbps, 1e-3, 1e6),
+            ("--swap-space", self.swap_space, 0.0, 1e6),
+            ("--cpu-prefix-cache", Some(self.cpu_prefix_cache), 0.0, 1e6),
+            ("--host-link-gbps", self.host_link_gbps, 1e-3, 1e6),
         ] {
-            common::float_in(flag, v, lo, hi)?;
+            if let Some(v) = v {
+                common::float_in(flag, v, lo, hi)?;
+            }
         }
         if self.cpu_prefix_cache > 0.0 && !self.prefix_caching {
             return Err(CliError::input(format!(
@@ -70,8 +67,12 @@ impl ServingArgs {
                 .preemption
                 .parse::<PreemptionMode>()
                 .map_err(CliError::input)?,
-            swap_space_bytes_per_gpu: swap_space * gib,
-            host_link_bandwidth: host_link_gbps * 1e9,
+            swap_space_bytes_per_gpu: self
+                .swap_space
+                .map_or(defaults.swap_space_bytes_per_gpu, |g| g * gib),
+            host_link_bandwidth: self
+                .host_link_gbps
+                .map_or(defaults.host_link_bandwidth, |b| b * 1e9),
         })
     }
 

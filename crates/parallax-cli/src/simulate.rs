@@ -140,7 +140,13 @@ pub struct SimulateArgs {
 }
 
 /// Why requests were rejected, one line per reason with the fix (empty when none were).
-fn rejection_notes(report: &SimReport, config: &SimConfig) -> Vec<String> {
+/// `memory`: a single plan's memory (for the advice on KV rejections under an engine whose
+/// memory rule is not vLLM's).
+fn rejection_notes(
+    report: &SimReport,
+    config: &SimConfig,
+    memory: Option<&MemorySummary>,
+) -> Vec<String> {
     let mut notes = Vec::new();
     let longest = |reason: RejectReason, f: &dyn Fn(&RequestRecord) -> u64| {
         report
@@ -169,10 +175,23 @@ fn rejection_notes(report: &SimReport, config: &SimConfig) -> Vec<String> {
         let tokens = longest(RejectReason::KvCapacity, &|r| {
             r.prompt_tokens as u64 + r.output_tokens as u64
         });
+        // --gpu-memory-utilization has vLLM's meaning: under another engine's rule, name the
+        // utilization the engine's own setting amounts to.
+        let raise = match memory.filter(|m| m.setting != "gpu_memory_utilization") {
+            Some(m) => format!(
+                "raise --gpu-memory-utilization above {} (vLLM's meaning, the share of GPU \
+                 memory for weights, activations and KV cache; the engine's {} {} amounts to \
+                 that)",
+                common::num(m.vllm_equivalent),
+                m.setting,
+                common::num(m.fraction)
+            ),
+            None => "raise --gpu-memory-utilization".to_string(),
+        };
         notes.push(format!(
             "{} of {} requests rejected: their KV cache (up to {tokens} tokens, prompt + output) \
              can never fit one replica's KV memory; give each replica more GPUs (a larger tp or \
-             pp in --plan), raise --gpu-memory-utilization, or use shorter requests",
+             pp in --plan), {raise}, or use shorter requests",
             c.rejected_kv_capacity, c.total
         ));
     }
@@ -473,6 +492,11 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         }
         write_file(path, &chrome_trace_with(&report, &tracks))?;
     }
+    // The KV cache the engine's memory rule leaves one replica of a single plan.
+    let memory = match &single {
+        Some(plan) => Some(memory_summary(&model, plan, &cluster, &lower)?),
+        None => None,
+    };
     for note in workload
         .notes
         .iter()
@@ -480,7 +504,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     {
         eprintln!("note: {note}");
     }
-    for note in rejection_notes(&report, &config) {
+    for note in rejection_notes(&report, &config, memory.as_ref()) {
         eprintln!("warning: {note}");
     }
     // The busiest EP rank's share of a MoE layer's routed pairs (single plans).
@@ -489,11 +513,6 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             .busiest_rank_share(&model, plan)
             .map_err(CliError::input)?,
         _ => None,
-    };
-    // The KV cache the engine's memory rule leaves one replica of a single plan.
-    let memory = match &single {
-        Some(plan) => Some(memory_summary(&model, plan, &cluster, &lower)?),
-        None => None,
     };
     let m = &report.metrics;
     let launch = match (args.emit.as_deref(), &single) {
@@ -710,6 +729,10 @@ struct MemorySummary {
     fraction: f64,
     kv_tokens_per_replica: u64,
     weights_gib_per_gpu: f64,
+    /// The vLLM utilization giving the same KV cache (weights, reserves and KV over the GPU's
+    /// memory, the smallest stage's, rounded down to 2 decimals).
+    #[serde(skip)]
+    vllm_equivalent: f64,
 }
 
 fn memory_summary(
@@ -729,9 +752,23 @@ fn memory_summary(
         .iter()
         .flat_map(|r| r.stages.iter().map(|s| s.weights_bytes))
         .fold(0.0, f64::max);
+    // SGLang's default fraction depends on the GPU and the plan: the one the stages used.
+    let fraction = reports
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.fraction))
+        .fold(f64::INFINITY, f64::min);
+    let vllm_equivalent = reports
+        .iter()
+        .flat_map(|r| r.stages.iter())
+        .map(|s| {
+            (s.weights_bytes + s.activation_bytes + s.runtime_bytes + s.kv_free_bytes().max(0.0))
+                / s.capacity_bytes
+        })
+        .fold(f64::INFINITY, f64::min);
     Ok(MemorySummary {
         setting: lower.memory.rule.setting(),
-        fraction: lower.memory.gpu_memory_utilization,
+        fraction,
+        vllm_equivalent: ((vllm_equivalent * 100.0) + 1e-6).floor() / 100.0,
         kv_tokens_per_replica: kv,
         weights_gib_per_gpu: weights / (1024.0 * 1024.0 * 1024.0),
     })

@@ -277,6 +277,43 @@ pub fn sglang_mem_fraction_static_0_5_2(memory_bytes: u64, parallel: u32) -> f64
     fraction_of(mib, gib * 1024.0)
 }
 
+/// SGLang's defaults by GPU memory and TP (0.5.3 and later, `server_args.py`
+/// `_handle_gpu_memory_settings`): `(chunked_prefill_size, cuda_graph_max_bs)` = (2048, 8)
+/// below 20 GiB; (2048, 24, or 80 at TP ≥ 4) below 35 GiB; (4096, 32, or 160 at TP ≥ 4)
+/// below 60 GiB; (8192, 256, or 512 at TP ≥ 4) below 160 GiB; (16384, 512) above.
+pub fn sglang_gpu_defaults(memory_bytes: u64, tp: u32) -> (u32, u32) {
+    let mib = memory_bytes as f64 / MIB;
+    let wide = tp >= 4;
+    if mib < 20.0 * 1024.0 {
+        (2048, 8)
+    } else if mib < 35.0 * 1024.0 {
+        (2048, if wide { 80 } else { 24 })
+    } else if mib < 60.0 * 1024.0 {
+        (4096, if wide { 160 } else { 32 })
+    } else if mib < 160.0 * 1024.0 {
+        (8192, if wide { 512 } else { 256 })
+    } else {
+        (16384, 512)
+    }
+}
+
+/// SGLang's default `--mem-fraction-static` for an instance of `tp × pp` GPUs of
+/// `memory_bytes` with a `chunk`-token budget and SGLang's default CUDA-graph size for the GPU
+/// and TP ([`sglang_gpu_defaults`], [`sglang_mem_fraction_static`]; [`MemoryRule::StaticDefault`]).
+/// Computed from the catalogue's memory size; SGLang reads `nvidia-smi`'s total, a little
+/// less (81,559 MiB on an H100: 0.001 lower).
+///
+/// # Examples
+/// ```
+/// use parallax_plan::engine::sglang_default_fraction;
+/// assert_eq!(sglang_default_fraction(80 << 30, 8, 1, 8192), 0.819);
+/// assert_eq!(sglang_default_fraction(80 << 30, 4, 2, 8192), 0.819); // TP × PP = 8
+/// ```
+pub fn sglang_default_fraction(memory_bytes: u64, tp: u32, pp: u32, chunk: u32) -> f64 {
+    let (_, graph_bs) = sglang_gpu_defaults(memory_bytes, tp);
+    sglang_mem_fraction_static(memory_bytes, tp.saturating_mul(pp.max(1)), chunk, graph_bs)
+}
+
 /// `(total − reserved) / total` rounded to 3 decimals as SGLang rounds it, kept within
 /// (0, 1] (a GPU smaller than the reserve gets the smallest fraction, 0.001).
 fn fraction_of(total_mib: f64, reserved_mib: f64) -> f64 {
@@ -376,7 +413,6 @@ impl EngineModel {
     /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100 and H200
     /// ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's own kernel, vLLM's for the others).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
-        let mem_gb = ctx.gpu.memory_bytes as f64 / 1e9;
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
         let (per_iteration_s, per_request_s) = fitted(kind);
@@ -461,22 +497,7 @@ impl EngineModel {
                 frontend_token_s: 0.0,
             },
             EngineKind::Sglang => {
-                let chunk = if mem_gb < 35.0 {
-                    2048
-                } else if mem_gb < 60.0 {
-                    4096
-                } else if mem_gb < 160.0 {
-                    8192
-                } else {
-                    16384
-                };
-                let graph_bs = if mem_gb < 60.0 {
-                    160
-                } else if mem_gb >= 160.0 || ctx.tp >= 4 {
-                    512
-                } else {
-                    256
-                };
+                let (chunk, graph_bs) = sglang_gpu_defaults(ctx.gpu.memory_bytes, ctx.tp);
                 EngineModel {
                     name: kind.name().into(),
                     mirrors: "SGLang 0.5 defaults (overlap scheduler on)".into(),
@@ -493,13 +514,13 @@ impl EngineModel {
                     eager_op_host_s: Some(COMPILED_OP_HOST_S),
                     eager_overlap_exponent: Some(f64::INFINITY),
                     launch_from_profile: true,
-                    gpu_memory_utilization: sglang_mem_fraction_static(
+                    gpu_memory_utilization: sglang_default_fraction(
                         ctx.gpu.memory_bytes,
                         ctx.tp,
+                        1,
                         chunk,
-                        graph_bs,
                     ),
-                    memory_rule: MemoryRule::Static,
+                    memory_rule: MemoryRule::StaticDefault,
                     block_size: 1,
                     kernels: compiled,
                     schedule_ahead: true,

@@ -11,7 +11,8 @@ pub struct MemoryShortfall {
     pub stage: usize,
     /// Bytes one device of that stage needs (weights + activation reserve + the KV that must fit).
     pub needed_bytes: f64,
-    /// Bytes available on one device (`gpu_memory_utilization` × capacity).
+    /// Bytes one device may use under the engine's memory rule (vLLM's: `gpu_memory_utilization`
+    /// × capacity; never more than the device's memory).
     pub available_bytes: f64,
 }
 

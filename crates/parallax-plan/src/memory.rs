@@ -38,27 +38,32 @@ use parallax_hw::Cluster;
 use parallax_ir::{lower_cell, Batch, Cell, DecodeGroup, Model, OpBody};
 
 /// How a serving engine turns its memory fraction into a KV-cache size (the fraction is
-/// [`MemoryOptions::gpu_memory_utilization`]). With capacity `C`, weights `W`, activation
-/// reserve `A` and runtime reserve `R` per device, the KV cache gets:
+/// [`MemoryOptions::gpu_memory_utilization`], or SGLang's own default). With capacity `C`,
+/// weights `W`, activation reserve `A` and runtime reserve `R` per device, the KV cache gets:
 ///
 /// | rule | engine setting | KV bytes |
 /// |---|---|---|
 /// | [`Utilization`](MemoryRule::Utilization) | vLLM `--gpu-memory-utilization` | `f·C − W − A − R` |
-/// | [`Static`](MemoryRule::Static) | SGLang `--mem-fraction-static` | `f·(C − R) − W` |
+/// | [`Static`](MemoryRule::Static), [`StaticDefault`](MemoryRule::StaticDefault) | SGLang `--mem-fraction-static` | `f·(C − R) − W` |
 /// | [`FreeFraction`](MemoryRule::FreeFraction) | TensorRT-LLM `free_gpu_memory_fraction` | `f·(C − W − A − R)` |
 ///
-/// SGLang measures its fraction against the memory free before the weights load (`C − R`;
-/// `model_runner.py` `profile_max_num_token`) and keeps activations and CUDA graphs outside
-/// it (`server_args.py` sizes the fraction from them); TensorRT-LLM sizes the KV cache from
-/// the memory free after loading the weights and a profiling forward.
+/// and never more than `C − W − A − R` (the device itself). SGLang measures its fraction
+/// against the memory free before the weights load (`C − R`; `model_runner.py`
+/// `profile_max_num_token`) and keeps activations and CUDA graphs outside it (`server_args.py`
+/// sizes the fraction from them); TensorRT-LLM sizes the KV cache from the memory free after
+/// loading the weights and a profiling forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MemoryRule {
     /// The fraction of device memory for everything (vLLM).
     #[default]
     Utilization,
-    /// The fraction of device memory for weights and KV cache (SGLang).
+    /// The fraction of device memory for weights and KV cache (SGLang, fraction given).
     Static,
+    /// SGLang's static fraction at SGLang's own default, computed per stage from its GPU's
+    /// memory, TP × PP, the token budget (`chunked_prefill_size`) and SGLang's default CUDA-graph
+    /// size ([`crate::engine::sglang_default_fraction`]); the fraction in the options is not read.
+    StaticDefault,
     /// The fraction of the memory left after weights and reserves, for the KV cache
     /// (TensorRT-LLM).
     FreeFraction,
@@ -69,8 +74,49 @@ impl MemoryRule {
     pub fn setting(self) -> &'static str {
         match self {
             MemoryRule::Utilization => "gpu_memory_utilization",
-            MemoryRule::Static => "mem_fraction_static",
+            MemoryRule::Static | MemoryRule::StaticDefault => "mem_fraction_static",
             MemoryRule::FreeFraction => "free_gpu_memory_fraction",
+        }
+    }
+
+    /// Bytes one device of `capacity` bytes may use for weights, reserves and KV cache at
+    /// `fraction` under this rule, holding `weights` bytes of weights and `reserves` bytes of
+    /// activation and runtime reserve, `runtime` of them the runtime reserve (the KV cache gets
+    /// what is left after `weights + reserves`; never more than the device).
+    pub fn usable_bytes(
+        self,
+        fraction: f64,
+        capacity: f64,
+        weights: f64,
+        reserves: f64,
+        runtime: f64,
+    ) -> f64 {
+        let f = fraction;
+        let usable = match self {
+            MemoryRule::Utilization => f * capacity,
+            MemoryRule::Static | MemoryRule::StaticDefault => f * (capacity - runtime) + reserves,
+            MemoryRule::FreeFraction => weights + reserves + f * (capacity - weights - reserves),
+        };
+        usable.min(capacity)
+    }
+
+    /// The memory limit of one device as `(limit, kv_weight)`: a device of `capacity` bytes
+    /// with `reserves` bytes of activation and runtime reserve (`runtime` of them the runtime
+    /// reserve) fits at `fraction` when `weights + kv_weight × kv ≤ limit` (linear in weights
+    /// and KV under every rule, for the placement solver's capacity constraint; the device's
+    /// own bound, [`MemoryRule::usable_bytes`], is looser whenever the rule's is met).
+    pub fn weights_kv_limit(
+        self,
+        fraction: f64,
+        capacity: f64,
+        reserves: f64,
+        runtime: f64,
+    ) -> (f64, f64) {
+        let f = fraction;
+        match self {
+            MemoryRule::Utilization => (f * capacity - reserves, 1.0),
+            MemoryRule::Static | MemoryRule::StaticDefault => (f * (capacity - runtime), 1.0),
+            MemoryRule::FreeFraction => (capacity - reserves, 1.0 / f),
         }
     }
 }
@@ -107,30 +153,19 @@ impl Default for MemoryOptions {
 }
 
 impl MemoryOptions {
-    /// Bytes one device may use for weights, reserves and KV cache under the engine's rule,
-    /// for a device of `capacity` bytes holding `weights` bytes of weights and
-    /// `reserves` bytes of activation and runtime reserve (the KV cache gets what is left
-    /// after `weights + reserves`; see [`MemoryRule`]).
-    pub fn usable_bytes(&self, capacity: f64, weights: f64, reserves: f64) -> f64 {
-        let f = self.gpu_memory_utilization;
-        let r = self.runtime_reserve_bytes;
+    /// The fraction the engine's rule uses on a GPU of `gpu_memory_bytes` for an instance of
+    /// `tp × pp` GPUs: [`MemoryOptions::gpu_memory_utilization`], or under
+    /// [`MemoryRule::StaticDefault`] SGLang's own default for that GPU, TP, PP and the token
+    /// budget ([`crate::engine::sglang_default_fraction`]).
+    pub fn fraction_for(&self, gpu_memory_bytes: u64, tp: u32, pp: u32) -> f64 {
         match self.rule {
-            MemoryRule::Utilization => f * capacity,
-            MemoryRule::Static => f * (capacity - r) + reserves,
-            MemoryRule::FreeFraction => weights + reserves + f * (capacity - weights - reserves),
-        }
-    }
-
-    /// The memory limit of one device as `(limit, kv_weight)`: a device of `capacity` bytes
-    /// with `reserves` bytes of activation and runtime reserve fits when
-    /// `weights + kv_weight × kv ≤ limit` (linear in weights and KV under every
-    /// [`MemoryRule`], for the placement solver's capacity constraint).
-    pub fn weights_kv_limit(&self, capacity: f64, reserves: f64) -> (f64, f64) {
-        let f = self.gpu_memory_utilization;
-        match self.rule {
-            MemoryRule::Utilization => (f * capacity - reserves, 1.0),
-            MemoryRule::Static => (f * (capacity - self.runtime_reserve_bytes), 1.0),
-            MemoryRule::FreeFraction => (capacity - reserves, 1.0 / f),
+            MemoryRule::StaticDefault => crate::engine::sglang_default_fraction(
+                gpu_memory_bytes,
+                tp,
+                pp,
+                self.max_num_batched_tokens,
+            ),
+            _ => self.gpu_memory_utilization,
         }
     }
 
@@ -177,8 +212,14 @@ pub struct StageMemory {
     /// Stage index.
     pub stage: usize,
     /// Bytes one device may use for weights, reserves and KV cache under the engine's memory
-    /// rule ([`MemoryOptions::usable_bytes`]; vLLM's: `gpu_memory_utilization × capacity`).
+    /// rule ([`MemoryRule::usable_bytes`]; vLLM's: `gpu_memory_utilization × capacity`).
     pub available_bytes: f64,
+    /// The device's memory, bytes.
+    pub capacity_bytes: f64,
+    /// The engine's memory rule.
+    pub rule: MemoryRule,
+    /// The fraction the rule used ([`MemoryOptions::fraction_for`]).
+    pub fraction: f64,
     /// Weight bytes per device.
     pub weights_bytes: f64,
     /// Activation reserve per device.
@@ -194,6 +235,31 @@ pub struct StageMemory {
 }
 
 impl StageMemory {
+    /// Recompute [`StageMemory::available_bytes`] after the weights or reserves changed (as
+    /// EPLB's redundant experts change the weights): under TensorRT-LLM's rule the usable
+    /// memory depends on them.
+    pub fn refresh_available(&mut self) {
+        let reserves = self.activation_bytes + self.runtime_bytes;
+        self.available_bytes = self.rule.usable_bytes(
+            self.fraction,
+            self.capacity_bytes,
+            self.weights_bytes,
+            reserves,
+            self.runtime_bytes,
+        );
+    }
+
+    /// This device's weights-and-KV limit as `(limit, kv_weight)`
+    /// ([`MemoryRule::weights_kv_limit`]).
+    pub fn weights_kv_limit(&self) -> (f64, f64) {
+        self.rule.weights_kv_limit(
+            self.fraction,
+            self.capacity_bytes,
+            self.activation_bytes + self.runtime_bytes,
+            self.runtime_bytes,
+        )
+    }
+
     /// Bytes left for the KV cache on one device (negative when weights and reserves alone
     /// do not fit).
     pub fn kv_free_bytes(&self) -> f64 {
@@ -391,20 +457,21 @@ pub(crate) fn stage_memory(
         activation += 2.0 * 4.0 * opts.max_num_seqs as f64 * model.vocab_size as f64 / w;
     }
     windowed.sort_by_key(|e| e.0);
-    StageMemory {
+    let mut memory = StageMemory {
         stage: stage.index,
-        available_bytes: opts.usable_bytes(
-            cluster.gpu.memory_bytes as f64,
-            weights,
-            activation + opts.runtime_reserve_bytes,
-        ),
+        available_bytes: 0.0,
+        capacity_bytes: cluster.gpu.memory_bytes as f64,
+        rule: opts.rule,
+        fraction: opts.fraction_for(cluster.gpu.memory_bytes, plan.tp, plan.pp),
         weights_bytes: weights,
         activation_bytes: activation,
         runtime_bytes: opts.runtime_reserve_bytes,
         kv_bytes_per_token: kv,
         windowed_kv: windowed,
         attn_replicas: plan.attn.replicas,
-    }
+    };
+    memory.refresh_available();
+    memory
 }
 
 /// Memory of one replica of `plan` for `model` on `cluster`'s GPU.

@@ -76,6 +76,7 @@ impl MoeLoad {
             }
             if let Some(s) = memory.stages.get_mut(spec.index) {
                 s.weights_bytes += extra;
+                s.refresh_available();
             }
         }
         Ok(())

@@ -23,7 +23,7 @@
 //! (one pipeline engine's share, as [`crate::MemoryReport::shortfall`] checks); the capacity
 //! of a stage is what the engine's memory rule leaves weights and KV beside the runtime
 //! reserve and the largest activation reserve of the probe stages
-//! ([`crate::MemoryOptions::weights_kv_limit`]; under TensorRT-LLM's free-memory fraction the
+//! ([`crate::memory::MemoryRule::weights_kv_limit`]; under TensorRT-LLM's free-memory fraction the
 //! KV counts `1 / fraction` times against the memory left after reserves). Conservative: a
 //! split within capacity is then re-checked exactly by the caller.
 
@@ -44,7 +44,7 @@ pub struct ChainBlock {
     /// first block, LM head into the last).
     pub seconds: f64,
     /// Device bytes the block needs on its stage (weights plus its KV share, weighted as
-    /// [`crate::MemoryOptions::weights_kv_limit`] says).
+    /// [`crate::memory::MemoryRule::weights_kv_limit`] says).
     pub bytes: f64,
 }
 
@@ -155,7 +155,11 @@ pub fn layer_chain(
     let tokens = opts.required_kv_tokens.max(opts.memory.block_size as u64);
     let mut activation: f64 = 0.0;
     let mut runtime = 0.0;
-    let (_, kv_weight) = opts.memory.weights_kv_limit(0.0, 0.0);
+    // The rule's fraction for the plan's own TP × PP (the probes have two stages).
+    let gpu_memory = cluster.gpu.memory_bytes;
+    let fraction = opts.memory.fraction_for(gpu_memory, plan.tp, plan.pp);
+    let rule = opts.memory.rule;
+    let (_, kv_weight) = rule.weights_kv_limit(fraction, gpu_memory as f64, 0.0, 0.0);
     // (seconds, weights, request KV bytes) of stage `which` of the probe split
     // at layer `a`.
     let mut probe = |a: u32, which: usize| -> Result<(f64, f64, f64), PlanError> {
@@ -213,9 +217,8 @@ pub fn layer_chain(
     let n = chain.len();
     chain[n - 1].seconds = l.0;
     chain[n - 1].bytes = l.1 + engines * l.2;
-    let (capacity_bytes, _) = opts
-        .memory
-        .weights_kv_limit(cluster.gpu.memory_bytes as f64, runtime + activation);
+    let (capacity_bytes, _) =
+        rule.weights_kv_limit(fraction, gpu_memory as f64, runtime + activation, runtime);
     Ok(LayerChain {
         blocks: chain,
         capacity_bytes,

@@ -163,27 +163,44 @@ fn memory_rules_size_the_kv_cache_as_each_engine_does() {
             let kv = st.kv_free_bytes();
             let want = match rule {
                 MemoryRule::Utilization => f * cap - w - a - rt,
-                MemoryRule::Static => f * (cap - rt) - w,
+                MemoryRule::Static | MemoryRule::StaticDefault => f * (cap - rt) - w,
                 MemoryRule::FreeFraction => f * (cap - w - a - rt),
             };
             assert!((kv - want).abs() < 1.0, "{rule:?}: {kv} vs {want}");
             assert!(kv > 0.0, "{rule:?}");
-            let (limit, kv_weight) = o.weights_kv_limit(cap, a + rt);
+            let (limit, kv_weight) = st.weights_kv_limit();
             assert!(
                 (w + kv_weight * kv - limit).abs() < 16.0,
                 "{rule:?}: {} vs {limit}",
                 w + kv_weight * kv
             );
         }
-        assert_eq!(
-            rule.setting(),
-            [
-                "gpu_memory_utilization",
-                "mem_fraction_static",
-                "free_gpu_memory_fraction"
-            ][rule as usize]
-        );
+        let setting = match rule {
+            MemoryRule::Utilization => "gpu_memory_utilization",
+            MemoryRule::FreeFraction => "free_gpu_memory_fraction",
+            _ => "mem_fraction_static",
+        };
+        assert_eq!(rule.setting(), setting);
+        assert_eq!(st_fraction(&r), f);
     }
+    // SGLang's own default: per plan, from the GPU, TP × PP and the token budget (8,192 tokens
+    // at TP 2 × PP 2 on an H100: 512 + 12,288 + 2 × 256 + 512 MiB reserved of 81,920).
+    let o = MemoryOptions {
+        rule: MemoryRule::StaticDefault,
+        max_num_batched_tokens: 8192,
+        ..Default::default()
+    };
+    let r = plan_memory(&m, &p, &c, &o).unwrap();
+    assert_eq!(st_fraction(&r), 0.831);
+    let st = &r.stages[0];
+    let kv = 0.831 * (cap - st.runtime_bytes) - st.weights_bytes;
+    assert!((st.kv_free_bytes() - kv).abs() < 1.0);
+    // A larger budget reserves more activation memory (SGLang: 1.5 MiB per token).
+    let big = MemoryOptions {
+        max_num_batched_tokens: 32_768,
+        ..o
+    };
+    assert_eq!(st_fraction(&plan_memory(&m, &p, &c, &big).unwrap()), 0.381);
     // Weights beyond what the rule allows leave no KV cache: a shortfall under every rule.
     let one = "tp=1".parse::<Plan>().unwrap();
     for rule in [MemoryRule::Static, MemoryRule::FreeFraction] {
@@ -196,4 +213,25 @@ fn memory_rules_size_the_kv_cache_as_each_engine_does() {
         assert_eq!(r.kv_blocks(), 0, "{rule:?}");
         assert!(r.check(16).is_err(), "{rule:?}");
     }
+}
+
+fn st_fraction(r: &parallax_plan::MemoryReport) -> f64 {
+    r.stages[0].fraction
+}
+
+/// Usable memory never exceeds the device: under TensorRT-LLM's rule a model whose weights
+/// alone exceed the GPU reports the GPU's memory as available, not more.
+#[test]
+fn usable_memory_is_at_most_the_device() {
+    use parallax_plan::MemoryRule;
+    let m = parallax_ir::resolve("llama-3.1-70b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let o = MemoryOptions {
+        rule: MemoryRule::FreeFraction,
+        ..Default::default()
+    };
+    let r = plan_memory(&m, &"tp=1".parse::<Plan>().unwrap(), &c, &o).unwrap();
+    let s = r.shortfall(16).unwrap();
+    assert_eq!(s.available_bytes, c.gpu.memory_bytes as f64);
+    assert!(s.needed_bytes > 1.6 * s.available_bytes);
 }

@@ -34,8 +34,8 @@
 //! is the share of device memory for everything, SGLang's the share for weights and KV cache
 //! of the memory free before the weights load, TensorRT-LLM's the KV cache's share of the
 //! memory left after weights and reserves), so each is computed from the plan's memory report
-//! to give the simulated KV-cache size (rounded down to 2 decimals), except that a vLLM
-//! utilization simulated under vLLM's own rule is passed through as given.
+//! to give the simulated KV-cache size (rounded down to 2 decimals, SGLang's to 3), except that
+//! the engine whose rule the plan was simulated under gets the simulated fraction itself.
 //!
 //! A plan an engine cannot express (dense-MLP replicas, a hybrid `ep × tp` MoE layout under
 //! vLLM, the `orca` or `static` scheduler policies, …) is an [`EmitError::Unsupported`] naming
@@ -326,11 +326,11 @@ fn dtype_name(d: DType) -> Option<&'static str> {
     }
 }
 
-/// Memory fractions the engines take, derived from the plan's memory report (minimum over
-/// stages, rounded down to 2 decimals so the engine never gets more than simulated).
+/// Memory fractions the engines take: the simulated fraction itself for the engine whose rule
+/// it was simulated under, else derived from the plan's memory report (minimum over stages,
+/// rounded down, to 2 decimals or SGLang's 3, so the engine never gets more than simulated).
 struct Fractions {
-    /// vLLM `--gpu-memory-utilization`: (weights + reserves + KV) / capacity; the simulated
-    /// fraction itself when it was simulated under vLLM's rule.
+    /// vLLM `--gpu-memory-utilization`: (weights + reserves + KV) / capacity.
     vllm_utilization: f64,
     /// SGLang `--mem-fraction-static`: (weights + KV) / (capacity − runtime reserve).
     sglang_static: f64,
@@ -368,15 +368,28 @@ fn fractions(req: &EmitRequest<'_>, plan_s: &str) -> Result<Fractions, EmitError
         let free = capacity - st.weights_bytes - reserves;
         tr = tr.min(if free > 0.0 { kv / free } else { 0.0 });
     }
-    let floor2 = |x: f64| (x * 100.0).floor() / 100.0;
+    // Rounded down, with a tolerance for the arithmetic (an exact 0.9 stays 0.9).
+    let floor = |x: f64, scale: f64| ((x.clamp(0.0, 1.0) * scale) + 1e-6).floor() / scale;
+    let simulated = mem
+        .stages
+        .iter()
+        .map(|s| s.fraction)
+        .fold(f64::INFINITY, f64::min);
+    let rule = req.memory.rule;
+    use parallax_plan::MemoryRule as R;
     Ok(Fractions {
-        vllm_utilization: if req.memory.rule == parallax_plan::MemoryRule::Utilization {
-            req.memory.gpu_memory_utilization
-        } else {
-            floor2(vl.clamp(0.0, 1.0))
+        vllm_utilization: match rule {
+            R::Utilization => simulated,
+            _ => floor(vl, 100.0),
         },
-        sglang_static: floor2(sg.clamp(0.0, 1.0)),
-        trtllm_free: floor2(tr.clamp(0.0, 1.0)),
+        sglang_static: match rule {
+            R::Static | R::StaticDefault => simulated,
+            _ => floor(sg, 1000.0),
+        },
+        trtllm_free: match rule {
+            R::FreeFraction => simulated,
+            _ => floor(tr, 100.0),
+        },
     })
 }
 

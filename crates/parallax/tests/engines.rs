@@ -72,7 +72,7 @@ fn presets_follow_each_engines_defaults() {
     // 512 + 1.5 × 8192 + 2 × 256 + 1024 / 8 = 13,440 of 81,920 on an H100 at TP 1).
     assert_eq!(
         (s.gpu_memory_utilization, s.memory_rule),
-        (0.836, MemoryRule::Static)
+        (0.836, MemoryRule::StaticDefault)
     );
     assert_eq!(engine("sglang", "H100", 8).gpu_memory_utilization, 0.819);
     assert_eq!(engine("sglang", "H200", 1).gpu_memory_utilization, 0.907);

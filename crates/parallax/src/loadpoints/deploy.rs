@@ -125,7 +125,7 @@ pub(crate) fn row_engine(
         engine.schedule_ahead = a;
     }
     if opts.engine.is_none() {
-        as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes);
+        as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes, tp);
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
@@ -149,6 +149,7 @@ fn as_generator_deployed(
     engine: &mut EngineModel,
     batch_size: Option<u32>,
     gpu_memory_bytes: u64,
+    tp: u32,
 ) {
     let graphs = engine.cuda_graph_max_batch > 0;
     if let Some(b) = batch_size.filter(|_| graphs) {
@@ -160,7 +161,8 @@ fn as_generator_deployed(
             if sglang_mixed_chunk(&p.engine_version) {
                 engine.scheduler.kind = parallax_sim::SchedulerKind::Chunked;
             }
-            let parallel = p.tp.saturating_mul(p.pp.max(1));
+            // SGLang's `tp_size × pp_size` (with attention DP the TP group spans the ranks)
+            let parallel = tp.saturating_mul(p.pp.max(1));
             engine.gpu_memory_utilization = if release((0, 5, 3)) {
                 // `--cuda-graph-bs 1..=batch_size` sets SGLang's `cuda_graph_max_bs`
                 let graph_bs = batch_size
@@ -175,6 +177,7 @@ fn as_generator_deployed(
             } else {
                 parallax_plan::engine::sglang_mem_fraction_static_0_5_2(gpu_memory_bytes, parallel)
             };
+            engine.memory_rule = parallax_plan::MemoryRule::Static;
         }
         EngineKind::Trtllm => {
             engine.gpu_memory_utilization = AICONFIGURATOR_TRTLLM_FREE_FRACTION;
