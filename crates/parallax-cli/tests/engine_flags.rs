@@ -166,6 +166,26 @@ fn simulate_reports_each_engines_memory_rule() {
     let sglang = memory(&["--engine", "sglang"]);
     // TP 8 on an H100: 512 + 12,288 + 1,024 + 1,024 MiB reserved of 81,920
     assert_eq!(setting(&sglang), ("mem_fraction_static".into(), 0.819));
+    // SGLang's default is per plan (TP 1: 0.836) and follows the token budget (1.5 MiB per
+    // token of chunk: 32,768 at TP 8 reserves 50,688 MiB).
+    let tp1 = json(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x8xH100",
+        "--requests",
+        "16",
+        "--json",
+        "--engine",
+        "sglang",
+        "--plan",
+        "tp=1",
+    ])["memory"]
+        .clone();
+    assert_eq!(setting(&tp1), ("mem_fraction_static".into(), 0.836));
+    let big = memory(&["--engine", "sglang", "--max-batched-tokens", "32768"]);
+    assert_eq!(setting(&big), ("mem_fraction_static".into(), 0.369));
     let trt = memory(&["--engine", "trtllm"]);
     assert_eq!(setting(&trt), ("free_gpu_memory_fraction".into(), 0.9));
     // Same weights, a KV cache of its own under each rule.
