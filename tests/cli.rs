@@ -327,6 +327,11 @@ fn search_json_has_the_documented_fields_and_its_plan_simulates_back() {
         v["plans_feasible"].as_u64().unwrap() + v["plans_uneven"].as_u64().unwrap()
     );
     assert_eq!(v["time_limit_s"].as_f64(), Some(300.0));
+    // vLLM's memory rule at its default fraction.
+    assert_eq!(
+        v["memory"],
+        serde_json::json!({"setting": "gpu_memory_utilization", "fraction": 0.9})
+    );
     assert!(v["baselines"]
         .as_array()
         .unwrap()

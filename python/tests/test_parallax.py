@@ -73,6 +73,7 @@ def test_wrong_types_are_type_errors():
 def test_search_ranks_plans_and_matches_simulate(model, workload):
     r = small_search(model, workload, objective="e2e-mean")
     assert r.report["objective"] == "e2e-mean"
+    assert r.report["memory"] == {"setting": "gpu_memory_utilization", "fraction": 0.9}
     assert r.best is not None and r.best["meets_constraints"]
     assert len(r.ranked) >= 2
     values = [p["objective"] for p in r.ranked if p["meets_constraints"]]

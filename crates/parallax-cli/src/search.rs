@@ -631,6 +631,13 @@ fn print_text(r: &SearchReport, precision: &str) {
         r.requests
     );
     outln!("precision: {precision}");
+    match r.memory.fraction {
+        Some(f) => outln!("memory: {} {}", r.memory.setting, common::num(f)),
+        None => outln!(
+            "memory: {}, SGLang's default for each plan (GPU memory, TP × PP, token budget)",
+            r.memory.setting
+        ),
+    }
     let mut slo = Vec::new();
     if let Some(t) = r.slo.ttft_ms {
         slo.push(format!("TTFT ≤ {t} ms"));

@@ -103,7 +103,8 @@ pub use disagg::{
 pub use eplb::{EplbChoice, EplbMode, EplbOption};
 pub use objective::{Direction, Objective};
 pub use report::{
-    Baseline, Infeasibility, ParetoFront, ParetoPoint, RankedPlan, SearchReport, StopReason,
+    Baseline, Infeasibility, MemorySetting, ParetoFront, ParetoPoint, RankedPlan, SearchReport,
+    StopReason,
 };
 pub use serving::ServingFeatures;
 pub use throughput::{
@@ -938,6 +939,7 @@ impl Search {
                 .as_ref()
                 .map_or_else(|| "none".to_string(), |e| e.name.clone()),
             precision: self.model.precision.to_string(),
+            memory: MemorySetting::of(&self.memory),
             slo: self.slo,
             slo_target: self.slo_target,
             scheduler: self.scheduler,

@@ -178,6 +178,29 @@ pub struct ParetoFront {
     pub points: Vec<ParetoPoint>,
 }
 
+/// The engine memory setting every plan was simulated under.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MemorySetting {
+    /// The engine's setting: `gpu_memory_utilization` (vLLM's rule), `mem_fraction_static`
+    /// (SGLang's) or `free_gpu_memory_fraction` (TensorRT-LLM's); see
+    /// [`parallax_plan::MemoryRule`].
+    pub setting: &'static str,
+    /// Its value; `None` for SGLang's own default, which each plan computes from its GPU, TP ×
+    /// PP and token budget ([`parallax_plan::MemoryRule::StaticDefault`]).
+    pub fraction: Option<f64>,
+}
+
+impl MemorySetting {
+    /// The setting of `memory`.
+    pub fn of(memory: &parallax_plan::MemoryOptions) -> MemorySetting {
+        MemorySetting {
+            setting: memory.rule.setting(),
+            fraction: (memory.rule != parallax_plan::MemoryRule::StaticDefault)
+                .then_some(memory.gpu_memory_utilization),
+        }
+    }
+}
+
 /// Everything a search produces. Serialised (`serde_json`) it is the CLI's `--json` output;
 /// it holds no timings, so it is byte-identical across runs and thread counts unless a time
 /// limit stopped the search.
@@ -207,6 +230,8 @@ pub struct SearchReport {
     /// The model's weight, GEMM, activation and KV-cache types as searched (the `Display` of
     /// [`parallax_ir::Precision`]).
     pub precision: String,
+    /// The engine's memory setting.
+    pub memory: MemorySetting,
     /// The SLOs.
     pub slo: Slo,
     /// Required SLO attainment (fraction of requests within every SLO).
