@@ -155,14 +155,16 @@ class SearchResult:
 
 
 class SimulationResult:
-    """What :func:`simulate` returns: ``.metrics`` (a dict, the CLI's ``simulate --json``)
-    and ``.requests`` (one dict per request)."""
+    """What :func:`simulate` returns: ``.metrics`` (a dict, the CLI's ``simulate --json``),
+    ``.requests`` (one dict per request) and ``.memory`` (the engine's memory setting and the KV
+    cache it leaves one replica, as the CLI's ``memory``)."""
 
     def __init__(self, out):
         self.plan = out["plan"]
         self.cost_model = out["cost_model"]
         self.engine = out.get("engine", "none")
         self.precision = out["precision"]
+        self.memory = out["memory"]
         self.metrics = out["metrics"]
         self.requests = out["requests"]
 
@@ -172,6 +174,7 @@ class SimulationResult:
             "cost_model": self.cost_model,
             "engine": self.engine,
             "precision": self.precision,
+            "memory": self.memory,
             "metrics": self.metrics,
             "requests": self.requests,
         }

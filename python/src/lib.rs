@@ -640,7 +640,8 @@ fn search_json(
     to_json(&report.map_err(value_err)?)
 }
 
-/// Simulate one plan; returns `{"cost_model", "metrics", "requests"}` as JSON text.
+/// Simulate one plan; returns `{"plan", "cost_model", "engine", "precision", "memory",
+/// "metrics", "requests"}` as JSON text.
 #[pyfunction]
 #[pyo3(signature = (
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
@@ -703,11 +704,13 @@ fn simulate_json(
     let report = py.allow_threads(|| sim.run());
     raise_kept(&kept)?;
     let report = report.map_err(value_err)?;
+    let memory = sim.memory().map_err(value_err)?;
     to_json(&serde_json::json!({
         "plan": plan.to_string(),
         "cost_model": cost_name,
         "engine": engine.as_ref().map_or("none".to_string(), |e| e.name.clone()),
         "precision": model.precision.to_string(),
+        "memory": memory,
         "metrics": report.metrics,
         "requests": report.requests,
     }))

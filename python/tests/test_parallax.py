@@ -295,3 +295,21 @@ def test_engine_default_is_vllm_and_none_is_the_bare_simulator():
     with pytest.raises(ValueError, match="engine"):
         parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=4,
                           engine="vllm-v9")
+
+
+def test_simulate_names_the_engines_memory_rule(model, workload):
+    # vLLM's utilization; SGLang's own default for the plan (TP 2 on an H100: 0.836 less
+    # 128 MiB of the reserve per extra GPU); the fp8 KV cache holds twice the tokens.
+    vllm = parallax.simulate(model, CLUSTER, "tp=2", workload)
+    assert vllm.memory["setting"] == "gpu_memory_utilization"
+    assert vllm.memory["fraction"] == 0.9
+    sglang = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="sglang")
+    assert sglang.memory["setting"] == "mem_fraction_static"
+    assert sglang.memory["fraction"] == 0.834
+    assert sglang.to_dict()["memory"] == sglang.memory
+    fp8 = parallax.simulate(model, CLUSTER, "tp=2", workload, kv_cache_dtype="fp8")
+    assert fp8.memory["kv_tokens_per_replica"] > 1.9 * vllm.memory["kv_tokens_per_replica"]
+    # vLLM's option means vLLM's rule for any engine
+    mine = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="sglang",
+                             gpu_memory_utilization=0.8)
+    assert mine.memory["setting"] == "gpu_memory_utilization"

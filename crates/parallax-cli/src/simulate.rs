@@ -145,7 +145,7 @@ pub struct SimulateArgs {
 fn rejection_notes(
     report: &SimReport,
     config: &SimConfig,
-    memory: Option<&MemorySummary>,
+    memory: Option<&parallax::MemorySummary>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     let longest = |reason: RejectReason, f: &dyn Fn(&RequestRecord) -> u64| {
@@ -718,58 +718,14 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The memory of one replica of a single plan (`memory` in the JSON output): the engine's
-/// memory setting and fraction, the KV-cache tokens the rule leaves the replica (its
-/// fullest stage's), and the largest weights per GPU.
-#[derive(Debug, serde::Serialize)]
-struct MemorySummary {
-    /// `gpu_memory_utilization` (vLLM's rule), `mem_fraction_static` (SGLang's) or
-    /// `free_gpu_memory_fraction` (TensorRT-LLM's).
-    setting: &'static str,
-    fraction: f64,
-    kv_tokens_per_replica: u64,
-    weights_gib_per_gpu: f64,
-    /// The vLLM utilization giving the same KV cache (weights, reserves and KV over the GPU's
-    /// memory, the smallest stage's, rounded down to 2 decimals).
-    #[serde(skip)]
-    vllm_equivalent: f64,
-}
-
+/// The memory of one replica of a single plan under the engine's rule (`memory`).
 fn memory_summary(
     model: &parallax::ir::Model,
     plan: &parallax::Plan,
     cluster: &parallax::hw::Cluster,
     lower: &LowerOptions,
-) -> Result<MemorySummary, CliError> {
+) -> Result<parallax::MemorySummary, CliError> {
     let reports =
         parallax::plan::lowered_memory(model, plan, cluster, lower).map_err(CliError::input)?;
-    let kv = reports
-        .iter()
-        .map(|r| r.kv_blocks() * r.block_size as u64)
-        .min()
-        .unwrap_or(0);
-    let weights = reports
-        .iter()
-        .flat_map(|r| r.stages.iter().map(|s| s.weights_bytes))
-        .fold(0.0, f64::max);
-    // SGLang's default fraction depends on the GPU and the plan: the one the stages used.
-    let fraction = reports
-        .iter()
-        .flat_map(|r| r.stages.iter().map(|s| s.fraction))
-        .fold(f64::INFINITY, f64::min);
-    let vllm_equivalent = reports
-        .iter()
-        .flat_map(|r| r.stages.iter())
-        .map(|s| {
-            (s.weights_bytes + s.activation_bytes + s.runtime_bytes + s.kv_free_bytes().max(0.0))
-                / s.capacity_bytes
-        })
-        .fold(f64::INFINITY, f64::min);
-    Ok(MemorySummary {
-        setting: lower.memory.rule.setting(),
-        fraction,
-        vllm_equivalent: ((vllm_equivalent * 100.0) + 1e-6).floor() / 100.0,
-        kv_tokens_per_replica: kv,
-        weights_gib_per_gpu: weights / (1024.0 * 1024.0 * 1024.0),
-    })
+    Ok(parallax::MemorySummary::of(&reports, &lower.memory))
 }

@@ -65,7 +65,7 @@ pub use search::{
 pub use simulate::{
     check_context, largest_request_tokens, load_workload, simulate_disaggregated, simulate_plan,
 };
-pub use simulation::Simulation;
+pub use simulation::{MemorySummary, Simulation};
 
 // What a search or a simulation needs, without naming the focused crates.
 pub use parallax_hw::{Cluster, CostModel, CostOverride, Gpu, Overridden, PassThrough};

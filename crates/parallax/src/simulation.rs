@@ -9,7 +9,7 @@
 use crate::error::Result;
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
-use parallax_plan::{EngineModel, LowerOptions, Plan};
+use parallax_plan::{EngineModel, LowerOptions, MemoryOptions, MemoryReport, Plan};
 use parallax_sim::{SchedulerConfig, SimConfig, SimReport, Slo, Workload};
 use std::fmt;
 use std::sync::Arc;
@@ -143,6 +143,29 @@ impl<'a> Simulation<'a> {
         self
     }
 
+    /// The memory of one replica under the engine's memory rule, as [`Simulation::run`]
+    /// lowers the plan (without its check that a request fits).
+    ///
+    /// # Errors
+    /// [`crate::Error::Plan`] for a plan the model or cluster cannot take.
+    pub fn memory(&self) -> Result<MemorySummary> {
+        let reports = parallax_plan::lowered_memory(
+            self.model,
+            self.plan,
+            self.cluster,
+            &self.synced_lower(),
+        )?;
+        Ok(MemorySummary::of(&reports, &self.lower.memory))
+    }
+
+    /// The lowering options with the memory reserves sized for the scheduler's limits.
+    fn synced_lower(&self) -> LowerOptions {
+        let mut lower = self.lower;
+        lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
+        lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
+        lower
+    }
+
     /// Lower the plan and simulate.
     ///
     /// # Errors
@@ -155,9 +178,7 @@ impl<'a> Simulation<'a> {
                 self.cost.as_ref(),
                 self.engine.as_ref(),
             )?;
-            let mut lower = self.lower;
-            lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
-            lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
+            let lower = self.synced_lower();
             return crate::hetero::simulate_plan(
                 self.model,
                 self.cluster,
@@ -176,9 +197,7 @@ impl<'a> Simulation<'a> {
             Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
             None => cost,
         };
-        let mut lower = self.lower;
-        lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
-        lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
+        let lower = self.synced_lower();
         crate::simulate_plan(
             self.model,
             self.cluster,
@@ -188,5 +207,54 @@ impl<'a> Simulation<'a> {
             &self.config,
             &lower,
         )
+    }
+}
+
+/// The memory of one replica of a plan under the engine's memory rule (`simulate`'s `memory`
+/// line and JSON object, Python's `memory`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MemorySummary {
+    /// `gpu_memory_utilization` (vLLM's rule), `mem_fraction_static` (SGLang's) or
+    /// `free_gpu_memory_fraction` (TensorRT-LLM's).
+    pub setting: &'static str,
+    /// The fraction the stages used (SGLang's default is computed per plan).
+    pub fraction: f64,
+    /// KV-cache tokens of one replica (its fullest stage's; the smallest replica's).
+    pub kv_tokens_per_replica: u64,
+    /// The largest weights of one GPU, GiB.
+    pub weights_gib_per_gpu: f64,
+    /// The vLLM utilization giving the same KV cache: weights, reserves and KV over the GPU's
+    /// memory, the smallest stage's, rounded down to 2 decimals.
+    #[serde(skip)]
+    pub vllm_equivalent: f64,
+}
+
+impl MemorySummary {
+    /// The summary of `reports` (one per replica, as [`parallax_plan::lowered_memory`] gives
+    /// them) under `memory`.
+    pub fn of(reports: &[MemoryReport], memory: &MemoryOptions) -> MemorySummary {
+        let stages = || reports.iter().flat_map(|r| r.stages.iter());
+        let kv = reports
+            .iter()
+            .map(|r| r.kv_blocks() * r.block_size as u64)
+            .min()
+            .unwrap_or(0);
+        let vllm = stages()
+            .map(|s| {
+                (s.weights_bytes
+                    + s.activation_bytes
+                    + s.runtime_bytes
+                    + s.kv_free_bytes().max(0.0))
+                    / s.capacity_bytes
+            })
+            .fold(f64::INFINITY, f64::min);
+        MemorySummary {
+            setting: memory.rule.setting(),
+            fraction: stages().map(|s| s.fraction).fold(f64::INFINITY, f64::min),
+            kv_tokens_per_replica: kv,
+            weights_gib_per_gpu: stages().map(|s| s.weights_bytes).fold(0.0, f64::max)
+                / (1024.0 * 1024.0 * 1024.0),
+            vllm_equivalent: ((vllm * 100.0) + 1e-6).floor() / 100.0,
+        }
     }
 }
