@@ -401,7 +401,9 @@ impl EngineModel {
     ///   detokenizer process streams every output token ([`SGLANG_STREAM_TOKEN_S`]).
     /// - **trtllm** (`trtllm-serve`, PyTorch backend, 1.x): in-flight batching of generation
     ///   steps with whole context (prefill) requests under `max_num_tokens` 8192 (chunked
-    ///   context off), `max_batch_size` 2048; generation-only CUDA graphs up to 128 requests;
+    ///   context off), `max_batch_size` 2048; admission reserves each request's whole KV
+    ///   (the `GUARANTEED_NO_EVICT` capacity policy: no preemption); generation-only CUDA
+    ///   graphs up to 128 requests;
     ///   KV cache 0.9 of the memory left after weights and reserves
     ///   ([`TRTLLM_FREE_GPU_MEMORY_FRACTION`]); 32
     ///   tokens per block; overlap scheduler on (`disable_overlap_scheduler` false: the
@@ -442,6 +444,7 @@ impl EngineModel {
                         max_num_batched_tokens: tokens,
                         chunk_size: None,
                         watermark: 0.0,
+                        reserve_to_completion: false,
                     },
                     host: host(false),
                     cuda_graph_max_batch: capture,
@@ -476,6 +479,7 @@ impl EngineModel {
                         max_num_batched_tokens,
                         chunk_size: None,
                         watermark: 0.01,
+                        reserve_to_completion: false,
                     }
                 },
                 host: host(false),
@@ -507,6 +511,7 @@ impl EngineModel {
                         max_num_batched_tokens: chunk,
                         chunk_size: None,
                         watermark: 0.01,
+                        reserve_to_completion: false,
                     },
                     host: host(false),
                     cuda_graph_max_batch: graph_bs,
@@ -537,6 +542,8 @@ impl EngineModel {
                     max_num_batched_tokens: 8192,
                     chunk_size: None,
                     watermark: 0.0,
+                    // `SchedulerConfig.capacity_scheduler_policy` = GUARANTEED_NO_EVICT
+                    reserve_to_completion: true,
                 },
                 host: host(false),
                 cuda_graph_max_batch: 128,

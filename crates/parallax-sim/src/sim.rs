@@ -252,6 +252,8 @@ struct Run<'a> {
     released: bool,
     itl: Gaps,
     max_num_seqs: u32,
+    /// [`SchedulerConfig::reserve_to_completion`].
+    reserve_to_completion: bool,
     /// Tokens swapped by the batch being dispatched.
     swap_tokens: u64,
     /// Stage-seconds of swap transfers.
@@ -596,6 +598,7 @@ impl Simulator {
             released: false,
             itl: Gaps::default(),
             max_num_seqs: cfg.scheduler.max_num_seqs,
+            reserve_to_completion: cfg.scheduler.reserve_to_completion,
             swap_tokens: 0,
             swap_s: 0.0,
             batch_cached: 0,
@@ -1102,7 +1105,7 @@ impl Run<'_> {
                 eng.preempted_now = false;
                 eng.swap_in(self.max_num_seqs);
                 if !eng.remote.is_empty() {
-                    eng.admit_remote(self.max_num_seqs);
+                    eng.admit_remote(self.max_num_seqs, self.reserve_to_completion);
                 }
                 if !eng.incoming.is_empty() {
                     // Formed when the iteration that just ended was launched.

@@ -181,3 +181,52 @@ fn the_timeline_shows_swaps() {
     assert!(moved > 0);
     assert!(chrome_trace(&r).contains("\"swap_tokens\":"));
 }
+
+/// Reserving each request's whole KV at admission (TensorRT-LLM's GUARANTEED_NO_EVICT): under
+/// the same tiny cache no request is ever preempted, every one completes, skip-ahead changes
+/// nothing, and queueing for KV room makes waiting longer than under preemption.
+#[test]
+fn reserving_to_completion_never_preempts() {
+    let w = tight();
+    for kind in [
+        SchedulerKind::VllmV0,
+        SchedulerKind::Chunked,
+        SchedulerKind::Orca,
+        SchedulerKind::PrefillFirst,
+    ] {
+        for pp in [1, 2] {
+            let base = cfg(kind, PreemptionMode::Recompute);
+            let c = SimConfig {
+                scheduler: SchedulerConfig {
+                    reserve_to_completion: true,
+                    ..base.scheduler
+                },
+                ..base
+            };
+            let fast = run(vec![linked(pp, 90)], c, &w);
+            let slow = run(
+                vec![linked(pp, 90)],
+                SimConfig {
+                    skip_ahead: false,
+                    ..c
+                },
+                &w,
+            );
+            let what = format!("{kind:?} pp={pp}");
+            assert_eq!(fast, slow, "{what}: skip-ahead changed results");
+            let m = &fast.metrics;
+            assert_eq!(m.requests.preemptions, 0, "{what}");
+            assert_eq!(m.tokens.recomputed, 0, "{what}");
+            assert_eq!(m.requests.unfinished, 0, "{what}");
+            assert_eq!(m.requests.completed + m.requests.rejected, 300, "{what}");
+            assert_conserved(&w, &fast);
+            let evicting = run(vec![linked(pp, 90)], base, &w);
+            assert!(
+                m.queue_ms.mean > evicting.metrics.queue_ms.mean,
+                "{what}: {} vs {}",
+                m.queue_ms.mean,
+                evicting.metrics.queue_ms.mean
+            );
+        }
+    }
+}

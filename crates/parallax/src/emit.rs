@@ -25,6 +25,7 @@
 //! | EPLB, `N` redundant experts | `--enable-eplb --eplb-config '{"num_redundant_experts":N}'` | `--enable-eplb --ep-num-redundant-experts N` | not mapped yet (error) |
 //! | no CUDA graphs | `--enforce-eager` | `--disable-cuda-graph` | YAML `cuda_graph_config: null` |
 //! | NCCL all-reduce only | `--disable-custom-all-reduce` | `--disable-custom-all-reduce` | YAML `allreduce_strategy: NCCL` |
+//! | admission on the prompt's KV (`reserve_to_completion` off) | default | default | YAML `scheduler_config.capacity_scheduler_policy: MAX_UTILIZATION` (the default, `GUARANTEED_NO_EVICT`, reserves to completion; simulated with it, vLLM and SGLang get a note) |
 //!
 //! Multi-node instances: SGLang gets one process per node (`--nnodes`, `--node-rank`,
 //! `--dist-init-addr NODEh_ADDR:5000` with `NODEh_ADDR` named in a note); vLLM (Ray) and
@@ -501,6 +502,15 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     }
     let budget = req.scheduler.token_budget();
     let max_seqs = req.scheduler.max_num_seqs;
+    // Admission: TensorRT-LLM reserves each request's whole KV by default
+    // (GUARANTEED_NO_EVICT) and can be told otherwise; vLLM and SGLang cannot.
+    if req.scheduler.reserve_to_completion && engine != Engine::Trtllm {
+        notes.push(format!(
+            "the simulation admitted a request only with room for its whole output \
+             (TensorRT-LLM's GUARANTEED_NO_EVICT); {engine} admits on the prompt's KV and \
+             preempts when decodes run out of blocks"
+        ));
+    }
     let eplb = req.eplb_redundant_experts;
     if eplb > 0 {
         let experts = req
@@ -788,6 +798,11 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             }
             if req.disable_custom_all_reduce {
                 yaml.push_str("allreduce_strategy: NCCL\n");
+            }
+            if !req.scheduler.reserve_to_completion {
+                // admit on the prompt and preempt, as simulated (the default reserves to
+                // completion)
+                yaml.push_str("scheduler_config:\n  capacity_scheduler_policy: MAX_UTILIZATION\n");
             }
             yaml.push_str("kv_cache_config:\n");
             yaml.push_str(&format!("  tokens_per_block: {}\n", req.memory.block_size));

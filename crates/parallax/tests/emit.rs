@@ -103,7 +103,7 @@ fn tp8_on_every_engine() {
     assert_eq!(t.files.len(), 1);
     assert_eq!(
         t.files[0].contents,
-        "dtype: bfloat16\nkv_cache_config:\n  tokens_per_block: 16\n"
+        "dtype: bfloat16\nscheduler_config:\n  capacity_scheduler_policy: MAX_UTILIZATION\nkv_cache_config:\n  tokens_per_block: 16\n"
     );
 }
 
@@ -282,7 +282,7 @@ fn expert_parallel_plans() {
     ));
     assert_eq!(
         t.files[0].contents,
-        "dtype: bfloat16\nenable_attention_dp: true\nkv_cache_config:\n  tokens_per_block: 16\n"
+        "dtype: bfloat16\nenable_attention_dp: true\nscheduler_config:\n  capacity_scheduler_policy: MAX_UTILIZATION\nkv_cache_config:\n  tokens_per_block: 16\n"
     );
 
     // A hybrid expert layout vLLM cannot express (EP spans the whole stage there).
@@ -611,4 +611,61 @@ fn emitted_memory_fractions_reproduce_the_simulated_kv_cache() {
             }
         }
     }
+}
+
+/// Admission: a plan simulated as TensorRT-LLM admits (each request's whole KV reserved,
+/// GUARANTEED_NO_EVICT, its default) emits no policy for it and a note for vLLM and SGLang,
+/// which admit on the prompt; one simulated admitting on the prompt tells TensorRT-LLM so.
+#[test]
+fn admission_policy_follows_the_simulation() {
+    let m = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let p: Plan = "tp=8".parse().unwrap();
+    let trt = parallax::engine_named("trtllm", &m, &c, 8)
+        .unwrap()
+        .scheduler;
+    assert!(trt.reserve_to_completion);
+    let req = EmitRequest::new(&m, "x", &c, &p, trt);
+    let t = emit(Engine::Trtllm, &req).unwrap();
+    assert!(!t.files[0].contents.contains("capacity_scheduler_policy"));
+    // (vLLM has no `orca` policy: the same admission under chunked prefill)
+    let chunked = SchedulerConfig {
+        kind: parallax::sim::SchedulerKind::Chunked,
+        ..trt
+    };
+    let v = emit(Engine::Vllm, &EmitRequest::new(&m, "x", &c, &p, chunked)).unwrap();
+    assert!(
+        v.notes.iter().any(|n| n.contains("GUARANTEED_NO_EVICT")),
+        "{:?}",
+        v.notes
+    );
+    let prompt_only = EmitRequest::new(
+        &m,
+        "x",
+        &c,
+        &p,
+        SchedulerConfig {
+            reserve_to_completion: false,
+            ..trt
+        },
+    );
+    let t = emit(Engine::Trtllm, &prompt_only).unwrap();
+    assert!(t.files[0]
+        .contents
+        .contains("scheduler_config:\n  capacity_scheduler_policy: MAX_UTILIZATION\n"));
+    let chunked = EmitRequest::new(
+        &m,
+        "x",
+        &c,
+        &p,
+        SchedulerConfig {
+            reserve_to_completion: false,
+            ..chunked
+        },
+    );
+    assert!(!emit(Engine::Vllm, &chunked)
+        .unwrap()
+        .notes
+        .iter()
+        .any(|n| n.contains("GUARANTEED_NO_EVICT")));
 }

@@ -29,7 +29,13 @@ impl Scheduler for Chunked {
             return;
         }
         while used < budget {
-            match engine.admit_head(self.cfg.max_num_seqs, budget - used, false, false, false) {
+            match engine.admit_head(
+                self.cfg.max_num_seqs,
+                budget - used,
+                false,
+                false,
+                self.cfg.reserve_to_completion,
+            ) {
                 Some(t) => used += t,
                 None => break,
             }

@@ -139,6 +139,15 @@ pub struct SchedulerConfig {
     pub chunk_size: Option<u32>,
     /// Fraction of KV blocks new admissions must leave free. Default 0.01 (vLLM).
     pub watermark: f64,
+    /// Admit a request only when the KV cache holds its whole prompt and output, reserved at
+    /// admission (TensorRT-LLM's default capacity policy, `GUARANTEED_NO_EVICT`): running
+    /// requests then never run out of blocks and are never preempted. Default false (vLLM and
+    /// SGLang admit on the prompt's blocks and preempt when decodes run out); the `static`
+    /// policy always reserves. The simulator knows each request's output length, so it
+    /// reserves that (an engine reserves `max_tokens`, which a benchmark with `ignore_eos`
+    /// sets to the output length).
+    #[serde(default)]
+    pub reserve_to_completion: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -149,6 +158,7 @@ impl Default for SchedulerConfig {
             max_num_batched_tokens: 8192,
             chunk_size: None,
             watermark: 0.01,
+            reserve_to_completion: false,
         }
     }
 }
@@ -822,12 +832,17 @@ impl Engine {
 
     /// Move arrived remote requests into the running queue, in order, while `max_num_seqs`
     /// and the KV cache (above the watermark) allow.
-    pub(crate) fn admit_remote(&mut self, max_num_seqs: u32) {
+    pub(crate) fn admit_remote(&mut self, max_num_seqs: u32, reserve_to_completion: bool) {
         while let Some(&slot) = self.remote.front() {
             if self.running.len() >= max_num_seqs as usize {
                 break;
             }
-            let need = self.blocks_for(self.seqs[slot as usize].prompt as u64);
+            let s = &self.seqs[slot as usize];
+            let need = if reserve_to_completion {
+                self.blocks_for(s.prompt as u64 + s.output as u64 - 1)
+            } else {
+                self.blocks_for(s.prompt as u64)
+            };
             if self.free_blocks < need + self.watermark_blocks {
                 break;
             }

@@ -35,7 +35,13 @@ impl Scheduler for Orca {
                     let s = &engine.seqs[slot as usize];
                     s.target - s.prefilled > budget
                 });
-            match engine.admit_head(self.cfg.max_num_seqs, budget - used, true, alone, false) {
+            match engine.admit_head(
+                self.cfg.max_num_seqs,
+                budget - used,
+                true,
+                alone,
+                self.cfg.reserve_to_completion,
+            ) {
                 Some(t) => {
                     used = used.saturating_add(t);
                     prefills += 1;

@@ -33,7 +33,13 @@ impl Scheduler for PrefillFirst {
         let budget = self.cfg.token_budget();
         let mut used = engine.schedule_partial_prefills(budget, records);
         while used < budget {
-            match engine.admit_head(self.cfg.max_num_seqs, budget - used, false, false, false) {
+            match engine.admit_head(
+                self.cfg.max_num_seqs,
+                budget - used,
+                false,
+                false,
+                self.cfg.reserve_to_completion,
+            ) {
                 Some(t) => used += t,
                 None => break,
             }

@@ -23,9 +23,13 @@ impl Scheduler for VllmV0 {
     fn schedule(&self, engine: &mut Engine, records: &mut [RequestRecord]) {
         let budget = self.cfg.max_num_batched_tokens;
         let mut used = 0u32;
-        while let Some(t) =
-            engine.admit_head(self.cfg.max_num_seqs, budget - used, true, used == 0, false)
-        {
+        while let Some(t) = engine.admit_head(
+            self.cfg.max_num_seqs,
+            budget - used,
+            true,
+            used == 0,
+            self.cfg.reserve_to_completion,
+        ) {
             used = used.saturating_add(t);
             if used >= budget {
                 break;
