@@ -465,7 +465,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
     }
     let serving = args.serving.features()?;
-    for note in args.serving.unused_notes(&serving) {
+    for note in args.serving.unused_notes(&serving, &sched) {
         eprintln!("note: {note}");
     }
     search = search.serving(serving);

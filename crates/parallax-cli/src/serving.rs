@@ -76,19 +76,42 @@ impl ServingArgs {
         })
     }
 
-    /// Notes for flags given that change nothing under the others: `--swap-space` without
-    /// swap preemption, `--host-link-gbps` when nothing crosses the host link (no swap
-    /// preemption, no host tier). vLLM accepts both flags in any mode, so they are not
-    /// errors.
-    pub fn unused_notes(&self, features: &ServingFeatures) -> Vec<String> {
-        let swap = features.preemption == PreemptionMode::Swap;
+    /// Notes for flags given that change nothing under the others: `--preemption swap` when
+    /// the scheduler never preempts (`scheduler`: it reserves each request's whole KV at
+    /// admission, as TensorRT-LLM's default policy, or batches statically), `--swap-space`
+    /// without swap preemption, `--host-link-gbps` when nothing crosses the host link (no swap
+    /// preemption, no host tier). vLLM accepts these flags in any mode, so they are not errors.
+    pub fn unused_notes(
+        &self,
+        features: &ServingFeatures,
+        scheduler: &parallax::sim::SchedulerConfig,
+    ) -> Vec<String> {
+        let never_preempts = scheduler.reserve_to_completion
+            || scheduler.kind == parallax::sim::SchedulerKind::Static;
+        let mut swap = features.preemption == PreemptionMode::Swap;
         let mut notes = Vec::new();
+        if swap && never_preempts {
+            notes.push(
+                "--preemption swap has no effect: the scheduler reserves each request's whole \
+                 KV cache at admission (TensorRT-LLM's GUARANTEED_NO_EVICT, or static \
+                 batching) and never preempts"
+                    .to_string(),
+            );
+            swap = false;
+        }
         if let Some(v) = self.swap_space.filter(|_| !swap) {
-            notes.push(format!(
-                "--swap-space {} has no effect without --preemption swap (recompute \
-                 preemption keeps no KV in host memory)",
-                common::num(v)
-            ));
+            notes.push(if never_preempts {
+                format!(
+                    "--swap-space {} has no effect: nothing is preempted",
+                    common::num(v)
+                )
+            } else {
+                format!(
+                    "--swap-space {} has no effect without --preemption swap (recompute \
+                     preemption keeps no KV in host memory)",
+                    common::num(v)
+                )
+            });
         }
         if let Some(v) = self
             .host_link_gbps

@@ -387,7 +387,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     lower.memory = MemoryOptions {
         gpu_memory_utilization,
         rule,
-        max_num_batched_tokens: config.scheduler.max_num_batched_tokens,
+        max_num_batched_tokens: config.scheduler.token_budget(),
         max_num_seqs: config.scheduler.max_num_seqs,
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..lower.memory
@@ -500,7 +500,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     for note in workload
         .notes
         .iter()
-        .chain(&args.serving.unused_notes(&serving))
+        .chain(&args.serving.unused_notes(&serving, &config.scheduler))
     {
         eprintln!("note: {note}");
     }
@@ -575,10 +575,14 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         workload.name,
         workload.len(),
         config.scheduler.kind.name(),
-        if config.schedule_ahead {
-            " (schedules ahead)"
-        } else {
-            ""
+        match (
+            config.schedule_ahead,
+            config.scheduler.reserve_to_completion,
+        ) {
+            (true, true) => " (schedules ahead, reserves each request's whole KV)",
+            (true, false) => " (schedules ahead)",
+            (false, true) => " (reserves each request's whole KV)",
+            (false, false) => "",
         },
         common::num(config.frontend_latency_s * 1e3)
     );

@@ -268,6 +268,26 @@ fn host_memory_flags_without_effect_are_noted() {
         .concat(),
     );
     assert!(!tier.contains("no effect"), "{tier}");
+    // TensorRT-LLM's engine model never preempts: swap preemption changes nothing.
+    let trt = stderr(
+        &[
+            &sim[..],
+            &[
+                "--engine",
+                "trtllm",
+                "--preemption",
+                "swap",
+                "--swap-space",
+                "8",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        trt.contains("note: --preemption swap has no effect")
+            && trt.contains("note: --swap-space 8 has no effect"),
+        "{trt}"
+    );
     let search = stderr(&[
         "search",
         "--model",

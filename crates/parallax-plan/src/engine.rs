@@ -616,7 +616,7 @@ impl EngineModel {
         o.memory.gpu_memory_utilization = self.gpu_memory_utilization;
         o.memory.rule = self.memory_rule;
         o.memory.block_size = self.block_size;
-        o.memory.max_num_batched_tokens = self.scheduler.max_num_batched_tokens;
+        o.memory.max_num_batched_tokens = self.scheduler.token_budget();
         o.memory.max_num_seqs = self.scheduler.max_num_seqs;
         o.cuda_graphs = self.cuda_graph_max_batch > 0 || self.cuda_graph_max_tokens > 0;
         o.cuda_graph_max_batch = self.cuda_graph_max_batch;

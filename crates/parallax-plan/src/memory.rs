@@ -131,7 +131,9 @@ pub struct MemoryOptions {
     pub rule: MemoryRule,
     /// Tokens per KV-cache block; default 16.
     pub block_size: u32,
-    /// Largest number of tokens in one iteration (sizes the activation reserve); default 8192.
+    /// Largest number of tokens in one iteration, the scheduler's token budget (sizes the
+    /// activation reserve, and SGLang's default fraction as its `chunked_prefill_size`); default
+    /// 8192.
     pub max_num_batched_tokens: u32,
     /// Largest number of sequences in one iteration (sizes the logits reserve); default 256.
     pub max_num_seqs: u32,

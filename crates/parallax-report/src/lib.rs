@@ -394,7 +394,7 @@ fn plan_data(
     let r = input.report;
     let lower = LowerOptions {
         memory: MemoryOptions {
-            max_num_batched_tokens: ranked.scheduler.max_num_batched_tokens,
+            max_num_batched_tokens: ranked.scheduler.token_budget(),
             max_num_seqs: ranked.scheduler.max_num_seqs,
             ..input.memory
         },

@@ -507,8 +507,13 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     if req.scheduler.reserve_to_completion && engine != Engine::Trtllm {
         notes.push(format!(
             "the simulation admitted a request only with room for its whole output \
-             (TensorRT-LLM's GUARANTEED_NO_EVICT); {engine} admits on the prompt's KV and \
-             preempts when decodes run out of blocks"
+             (TensorRT-LLM's GUARANTEED_NO_EVICT); {}",
+            if engine == Engine::Sglang {
+                "SGLang reserves only an estimate of each output (its new-token ratio) and \
+                 retracts decodes when the KV cache runs out"
+            } else {
+                "vLLM admits on the prompt's KV and preempts when decodes run out of blocks"
+            }
         ));
     }
     let eplb = req.eplb_redundant_experts;

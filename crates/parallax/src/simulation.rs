@@ -161,7 +161,7 @@ impl<'a> Simulation<'a> {
     /// The lowering options with the memory reserves sized for the scheduler's limits.
     fn synced_lower(&self) -> LowerOptions {
         let mut lower = self.lower;
-        lower.memory.max_num_batched_tokens = self.config.scheduler.max_num_batched_tokens;
+        lower.memory.max_num_batched_tokens = self.config.scheduler.token_budget();
         lower.memory.max_num_seqs = self.config.scheduler.max_num_seqs;
         lower
     }

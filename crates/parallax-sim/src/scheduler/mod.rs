@@ -20,8 +20,11 @@
 //! queue and later re-prefills its prompt plus the tokens generated so far. With
 //! [`crate::PreemptionMode::Swap`] a decoding request's KV goes to host memory instead (see
 //! [`crate::swap`]); with prefix caching its blocks stay cached while free (see
-//! `prefix_cache`). A request whose peak need `ceil((p + o - 1) / block)` exceeds
-//! `blocks - watermark` can never run and is rejected at arrival.
+//! `prefix_cache`). With [`SchedulerConfig::reserve_to_completion`] (TensorRT-LLM's
+//! `GUARANTEED_NO_EVICT`) a request is admitted only with its peak need free (above the
+//! watermark), reserved at once, and nothing is ever preempted. A request whose peak need
+//! `ceil((p + o - 1) / block)` exceeds `blocks - watermark` can never run and is rejected at
+//! arrival.
 
 mod chunked;
 mod orca;
@@ -141,8 +144,9 @@ pub struct SchedulerConfig {
     pub watermark: f64,
     /// Admit a request only when the KV cache holds its whole prompt and output, reserved at
     /// admission (TensorRT-LLM's default capacity policy, `GUARANTEED_NO_EVICT`): running
-    /// requests then never run out of blocks and are never preempted. Default false (vLLM and
-    /// SGLang admit on the prompt's blocks and preempt when decodes run out); the `static`
+    /// requests then never run out of blocks and are never preempted. Default false: admission
+    /// on the prompt's blocks, preemption when decodes run out (vLLM; SGLang, which reserves an
+    /// estimate of each output and retracts decodes, is modelled this way too); the `static`
     /// policy always reserves. The simulator knows each request's output length, so it
     /// reserves that (an engine reserves `max_tokens`, which a benchmark with `ignore_eos`
     /// sets to the output length).

@@ -556,7 +556,7 @@ impl Search {
 
     fn memory_for(&self, s: &SchedulerConfig) -> MemoryOptions {
         MemoryOptions {
-            max_num_batched_tokens: s.max_num_batched_tokens,
+            max_num_batched_tokens: s.token_budget(),
             max_num_seqs: s.max_num_seqs,
             ..self.memory
         }
