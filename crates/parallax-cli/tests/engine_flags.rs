@@ -228,8 +228,10 @@ fn host_memory_flags_without_effect_are_noted() {
         assert!(out.status.success(), "{args:?}");
         String::from_utf8_lossy(&out.stderr).to_string()
     };
-    let sim = ["simulate", "--requests", "8", "--json"];
-    let unused = stderr(&[&sim[..], &["--swap-space", "16", "--host-link-gbps", "25"]].concat());
+    // stderr of `simulate` with a few requests and `extra` flags
+    let sim =
+        |extra: &[&str]| stderr(&[&["simulate", "--requests", "8", "--json"], extra].concat());
+    let unused = sim(&["--swap-space", "16", "--host-link-gbps", "25"]);
     assert!(
         unused.contains("note: --swap-space 16 has no effect without --preemption swap"),
         "{unused}"
@@ -239,50 +241,32 @@ fn host_memory_flags_without_effect_are_noted() {
         "{unused}"
     );
     // Used: swap preemption takes both; a host tier takes the link.
-    let used = stderr(
-        &[
-            &sim[..],
-            &[
-                "--preemption",
-                "swap",
-                "--swap-space",
-                "16",
-                "--host-link-gbps",
-                "25",
-            ],
-        ]
-        .concat(),
-    );
+    let used = sim(&[
+        "--preemption",
+        "swap",
+        "--swap-space",
+        "16",
+        "--host-link-gbps",
+        "25",
+    ]);
     assert!(!used.contains("no effect"), "{used}");
-    let tier = stderr(
-        &[
-            &sim[..],
-            &[
-                "--prefix-caching",
-                "--cpu-prefix-cache",
-                "2",
-                "--host-link-gbps",
-                "25",
-            ],
-        ]
-        .concat(),
-    );
+    let tier = sim(&[
+        "--prefix-caching",
+        "--cpu-prefix-cache",
+        "2",
+        "--host-link-gbps",
+        "25",
+    ]);
     assert!(!tier.contains("no effect"), "{tier}");
     // TensorRT-LLM's engine model never preempts: swap preemption changes nothing.
-    let trt = stderr(
-        &[
-            &sim[..],
-            &[
-                "--engine",
-                "trtllm",
-                "--preemption",
-                "swap",
-                "--swap-space",
-                "8",
-            ],
-        ]
-        .concat(),
-    );
+    let trt = sim(&[
+        "--engine",
+        "trtllm",
+        "--preemption",
+        "swap",
+        "--swap-space",
+        "8",
+    ]);
     assert!(
         trt.contains("note: --preemption swap has no effect")
             && trt.contains("note: --swap-space 8 has no effect"),

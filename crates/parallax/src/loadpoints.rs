@@ -1106,37 +1106,49 @@ j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_st
         assert!(w4 < fp8, "{w4} {fp8}");
     }
 
+    /// The engine each `(backend, version)` row gets as deployed: Llama-3.1-8B on `tp` H100s,
+    /// batch size 8, isl 1024, osl 128.
+    fn row_engines(rows: &[(&str, &str)], tp: u32) -> Vec<parallax_plan::EngineModel> {
+        use super::{parse_load_points, row_engine, row_model, LoadPointOptions};
+        let mut csv = String::from(
+            "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms\n",
+        );
+        for (i, (backend, version)) in rows.iter().enumerate() {
+            csv.push_str(&format!(
+                "r{i},silicon_concurrency=8,{backend},{version},meta-llama/Llama-3.1-8B-Instruct,\
+h100_sxm,agg,1024,128,,8,{tp},1,100,10\n"
+            ));
+        }
+        let pts = parse_load_points("s.csv", &csv).unwrap();
+        let cluster = parallax_hw::Cluster::parse(&format!("1x{tp}xH100-SXM")).unwrap();
+        pts.iter()
+            .map(|p| {
+                let (_, model) = row_model(p).unwrap();
+                let opts = LoadPointOptions::default();
+                row_engine(p, &opts, &model, &cluster, tp, p.batch_size)
+            })
+            .collect()
+    }
+
     /// Each row's memory fraction as its engine and release set it: SGLang's formula before and
     /// after 0.5.3 (0.5.1: 9.5 + TP / 2 GiB reserved; 0.5.8: 512 + 1.5 × 8192 + 2 × 8 + 256 MiB
     /// with graphs to the batch size 8), aiconfigurator's 0.80 for TensorRT-LLM, vLLM's 0.9.
     #[test]
     fn memory_fraction_by_engine_and_release() {
-        use super::{parse_load_points, row_engine, row_model, LoadPointOptions};
         use parallax_plan::MemoryRule;
-        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
-gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
-a,silicon_concurrency=8,sglang,0.5.1.post1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
-b,silicon_concurrency=8,sglang,0.5.8.post1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
-c,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
-d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,2,1,100,10
-";
-        let pts = parse_load_points("s.csv", csv).unwrap();
-        let cluster = parallax_hw::Cluster::parse("1x2xH100-SXM").unwrap();
-        let got: Vec<(f64, MemoryRule)> = pts
-            .iter()
-            .map(|p| {
-                let (_, model) = row_model(p).unwrap();
-                let e = row_engine(
-                    p,
-                    &LoadPointOptions::default(),
-                    &model,
-                    &cluster,
-                    2,
-                    p.batch_size,
-                );
-                (e.gpu_memory_utilization, e.memory_rule)
-            })
-            .collect();
+        let got: Vec<(f64, MemoryRule)> = row_engines(
+            &[
+                ("sglang", "0.5.1.post1"),
+                ("sglang", "0.5.8.post1"),
+                ("trtllm", "1.0.0rc3"),
+                ("vllm", "0.12.0"),
+            ],
+            2,
+        )
+        .iter()
+        .map(|e| (e.gpu_memory_utilization, e.memory_rule))
+        .collect();
         // 0.5.1: (81,920 − 10.5 × 1024) / 81,920; 0.5.8: (81,920 − 13,072) / 81,920
         assert_eq!(
             got,
@@ -1152,24 +1164,18 @@ d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,ag
     /// The serving path's token-rate ceiling: SGLang's preset, TensorRT-LLM 1.0 load points.
     #[test]
     fn stream_ceiling_by_engine_and_release() {
-        use super::{parse_load_points, row_engine, row_model, LoadPointOptions};
-        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
-gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
-a,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
-b,silicon_concurrency=8,trtllm,1.3.0rc1,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
-c,silicon_concurrency=8,sglang,0.5.6.post2,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
-d,silicon_concurrency=8,vllm,0.12.0,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,agg,1024,128,,8,1,1,100,10
-";
-        let pts = parse_load_points("s.csv", csv).unwrap();
-        let cluster = parallax_hw::Cluster::parse("1x1xH100-SXM").unwrap();
-        let got: Vec<f64> = pts
-            .iter()
-            .map(|p| {
-                let (_, model) = row_model(p).unwrap();
-                let opts = LoadPointOptions::default();
-                row_engine(p, &opts, &model, &cluster, 1, p.batch_size).frontend_token_s
-            })
-            .collect();
+        let got: Vec<f64> = row_engines(
+            &[
+                ("trtllm", "1.0.0rc3"),
+                ("trtllm", "1.3.0rc1"),
+                ("sglang", "0.5.6.post2"),
+                ("vllm", "0.12.0"),
+            ],
+            1,
+        )
+        .iter()
+        .map(|e| e.frontend_token_s)
+        .collect();
         assert_eq!(
             got,
             [
