@@ -207,7 +207,9 @@ def search(model, cluster, workload, **options):
     ``"trtllm"``, or ``"none"`` for the bare simulator), ``quantization`` (``"fp8"``,
     ``"int8"``, ``"int4"``, ``"mxfp4"``, ``"nvfp4"``; default the checkpoint's) and
     ``kv_cache_dtype`` (``"auto"``, ``"fp8"``, ``"bf16"``) as the CLI's ``--quantization`` and
-    ``--kv-cache-dtype``.
+    ``--kv-cache-dtype``, and ``capacity_scheduler_policy`` (``"guaranteed-no-evict"``: admission
+    reserves each request's whole KV, the ``"trtllm"`` engine's default; ``"max-utilization"``:
+    admission on the prompt, with preemption, the others').
 
     Returns a :class:`SearchResult`.
     """
@@ -221,7 +223,8 @@ def simulate(model, cluster, plan, workload, **options):
     ``chunk_size``, ``slo`` / ``slo_ttft_ms`` / ``slo_tpot_ms``, ``router``, ``seed``,
     ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
     CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
-    ``quantization`` and ``kv_cache_dtype`` (as :func:`search`). Returns a
+    ``quantization``, ``kv_cache_dtype`` and ``capacity_scheduler_policy`` (as :func:`search`).
+    Returns a
     :class:`SimulationResult` (``.precision`` names the types simulated).
     """
     return SimulationResult(

@@ -462,6 +462,7 @@ fn scheduler_arg(
     max_num_seqs: Option<u32>,
     max_num_batched_tokens: Option<u32>,
     chunk_size: Option<u32>,
+    capacity_scheduler_policy: Option<&str>,
 ) -> PyResult<SchedulerConfig> {
     let mut s = match (base, scheduler) {
         (Some(b), None) => b,
@@ -479,6 +480,14 @@ fn scheduler_arg(
     }
     if chunk_size.is_some() {
         s.chunk_size = chunk_size;
+    }
+    if let Some(p) = capacity_scheduler_policy {
+        s.reserve_to_completion = SchedulerConfig::reserves_under_policy(p).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "capacity_scheduler_policy: unknown policy `{p}` (expected \"guaranteed-no-evict\" \
+                 or \"max-utilization\")"
+            ))
+        })?;
     }
     Ok(s)
 }
@@ -548,7 +557,8 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
     max_gpus=None, use_all_gpus=None, max_pp=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
-    pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto"
+    pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
+    capacity_scheduler_policy=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -581,6 +591,7 @@ fn search_json(
     engine: &str,
     quantization: Option<&str>,
     kv_cache_dtype: &str,
+    capacity_scheduler_policy: Option<&str>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
@@ -618,6 +629,7 @@ fn search_json(
             max_num_seqs,
             max_num_batched_tokens,
             chunk_size,
+            capacity_scheduler_policy,
         )?)
         .scheduler_space(SchedulerSpace {
             max_num_seqs: search_max_num_seqs.unwrap_or_default(),
@@ -646,7 +658,8 @@ fn search_json(
 #[pyo3(signature = (
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
-    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto"
+    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
+    capacity_scheduler_policy=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -671,6 +684,7 @@ fn simulate_json(
     engine: &str,
     quantization: Option<&str>,
     kv_cache_dtype: &str,
+    capacity_scheduler_policy: Option<&str>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
@@ -687,6 +701,7 @@ fn simulate_json(
             max_num_seqs,
             max_num_batched_tokens,
             chunk_size,
+            capacity_scheduler_policy,
         )?,
         router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
         seed,

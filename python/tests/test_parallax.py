@@ -313,3 +313,14 @@ def test_simulate_names_the_engines_memory_rule(model, workload):
     mine = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="sglang",
                              gpu_memory_utilization=0.8)
     assert mine.memory["setting"] == "gpu_memory_utilization"
+
+
+def test_capacity_scheduler_policy(model, workload):
+    trt = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="trtllm")
+    same = parallax.simulate(model, CLUSTER, "tp=2", workload, engine="trtllm",
+                             capacity_scheduler_policy="GUARANTEED_NO_EVICT")
+    assert trt.metrics == same.metrics
+    parallax.simulate(model, CLUSTER, "tp=2", workload, engine="trtllm",
+                      capacity_scheduler_policy="max-utilization")
+    with pytest.raises(ValueError, match="capacity_scheduler_policy: unknown policy `evict`"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, capacity_scheduler_policy="evict")

@@ -314,6 +314,18 @@ pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> S
     text
 }
 
+/// `--capacity-scheduler-policy`: whether admission reserves each request's whole KV
+/// (`guaranteed-no-evict`, TensorRT-LLM's `GUARANTEED_NO_EVICT`) or admits on the prompt and
+/// preempts (`max-utilization`); TensorRT-LLM's spellings are accepted too.
+pub fn capacity_policy(v: &str) -> Result<bool, CliError> {
+    parallax::sim::SchedulerConfig::reserves_under_policy(v).ok_or_else(|| {
+        CliError::input(format!(
+            "invalid --capacity-scheduler-policy `{v}`: expected guaranteed-no-evict or \
+             max-utilization"
+        ))
+    })
+}
+
 /// The memory fraction and rule a run uses: `--gpu-memory-utilization` with vLLM's meaning
 /// (the share of each GPU for weights, activations and KV cache) when given, a fraction in
 /// (0, 1] (checked here so that the error shows the value compactly, as the user may have

@@ -127,6 +127,12 @@ pub struct SearchArgs {
     /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
     #[arg(long, conflicts_with = "scheduler")]
     enable_chunked_prefill: bool,
+    /// Admission (TensorRT-LLM's `capacity_scheduler_policy`): guaranteed-no-evict reserves
+    /// each request's whole KV at admission and never preempts (the trtllm engine's default);
+    /// max-utilization admits on the prompt's KV and preempts (the others'). Default: the
+    /// engine's.
+    #[arg(long, value_name = "POLICY")]
+    capacity_scheduler_policy: Option<String>,
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
     #[arg(long)]
     block_size: Option<u32>,
@@ -296,6 +302,9 @@ fn scheduler(
             true,
             max_model_len,
         );
+    }
+    if let Some(p) = &args.capacity_scheduler_policy {
+        cfg.reserve_to_completion = common::capacity_policy(p)?;
     }
     let kind = cfg.kind;
     if let Some(t) = args.max_num_batched_tokens {

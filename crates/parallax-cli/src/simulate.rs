@@ -112,6 +112,12 @@ pub struct SimulateArgs {
     /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
     #[arg(long, conflicts_with = "scheduler")]
     enable_chunked_prefill: bool,
+    /// Admission (TensorRT-LLM's `capacity_scheduler_policy`): guaranteed-no-evict reserves
+    /// each request's whole KV at admission and never preempts (the trtllm engine's default);
+    /// max-utilization admits on the prompt's KV and preempts (the others'). Default: the
+    /// engine's.
+    #[arg(long, value_name = "POLICY")]
+    capacity_scheduler_policy: Option<String>,
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
     #[arg(long)]
     block_size: Option<u32>,
@@ -217,6 +223,9 @@ fn sim_config(
             true,
             max_model_len,
         );
+    }
+    if let Some(p) = &a.capacity_scheduler_policy {
+        scheduler.reserve_to_completion = common::capacity_policy(p)?;
     }
     if let Some(n) = a.max_num_seqs {
         scheduler.max_num_seqs = common::count_in("--max-num-seqs", n, 1, common::MAX_NUM_SEQS)?;

@@ -289,3 +289,63 @@ fn host_memory_flags_without_effect_are_noted() {
         "{search}"
     );
 }
+
+/// `--capacity-scheduler-policy` (TensorRT-LLM's names, either spelling) overrides the engine's
+/// admission on `simulate` and `search`: max-utilization admits on the prompt and can preempt,
+/// and emitting for TensorRT-LLM then writes that policy; unknown names are refused.
+#[test]
+fn capacity_scheduler_policy_overrides_the_engines_admission() {
+    let tight = [
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x1xH100",
+        "--engine",
+        "trtllm",
+        "--gpu-memory-utilization",
+        "0.3",
+        "--workload",
+        "synthetic:requests=64,rate=50,prompt=fixed(2000),output=fixed(2000)",
+        "--json",
+    ];
+    let run = |extra: &[&str]| json(&[&tight[..], extra].concat());
+    let preemptions = |v: &Value| v["requests"]["preemptions"].as_u64().unwrap();
+    let reserved = run(&[]);
+    assert_eq!(preemptions(&reserved), 0);
+    assert_eq!(
+        run(&["--capacity-scheduler-policy", "GUARANTEED_NO_EVICT"])["requests"],
+        reserved["requests"]
+    );
+    let prompt_only = run(&["--capacity-scheduler-policy", "max-utilization"]);
+    assert!(preemptions(&prompt_only) > 0, "{}", prompt_only["requests"]);
+    let out = parallax(&[
+        "simulate",
+        "--requests",
+        "8",
+        "--engine",
+        "trtllm",
+        "--capacity-scheduler-policy",
+        "max_utilization",
+        "--emit",
+        "trtllm",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("capacity_scheduler_policy: MAX_UTILIZATION")
+    );
+    for cmd in ["simulate", "search"] {
+        let out = parallax(&[
+            cmd,
+            "--requests",
+            "8",
+            "--capacity-scheduler-policy",
+            "evict",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("invalid --capacity-scheduler-policy `evict`: expected guaranteed-no-evict or max-utilization"),
+            "{err}"
+        );
+    }
+}

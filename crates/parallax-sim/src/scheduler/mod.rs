@@ -168,6 +168,17 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
+    /// [`SchedulerConfig::reserve_to_completion`] for a TensorRT-LLM capacity-scheduler policy
+    /// name: `guaranteed-no-evict` (true) or `max-utilization` (false), in any case, with `_`
+    /// or `-` (`GUARANTEED_NO_EVICT` as TensorRT-LLM writes it); `None` for another name.
+    pub fn reserves_under_policy(name: &str) -> Option<bool> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "guaranteed-no-evict" => Some(true),
+            "max-utilization" => Some(false),
+            _ => None,
+        }
+    }
+
     /// Defaults with the given policy.
     pub fn new(kind: SchedulerKind) -> Self {
         SchedulerConfig {
