@@ -1,26 +1,11 @@
 //! End-to-end tests of the `parallax` binary: the flags and `--json` fields documented in
 //! `docs/cli.md` are a public contract.
 
+#[path = "../crates/parallax-cli/tests/common/mod.rs"]
+mod common;
+use common::{json, parallax};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = parallax(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
+use std::process::Command;
 
 fn fails_with(args: &[&str], needles: &[&str]) {
     let out = parallax(args);

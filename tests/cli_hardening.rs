@@ -2,15 +2,9 @@
 //! accepted and one past it is refused with exit 2 naming the flag; durations read the same
 //! way everywhere; reproducers of the hardening issue fail fast with a clear error.
 
-use std::process::{Command, Output};
-
-fn parallax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parallax"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .expect("the parallax binary runs")
-}
+#[path = "../crates/parallax-cli/tests/common/mod.rs"]
+mod common;
+use common::parallax;
 
 fn fails_with(args: &[&str], needles: &[&str]) {
     let out = parallax(args);

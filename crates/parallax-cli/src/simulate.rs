@@ -183,7 +183,8 @@ fn rejection_notes(
         });
         // --gpu-memory-utilization has vLLM's meaning: under another engine's rule, name the
         // utilization the engine's own setting amounts to.
-        let raise = match memory.filter(|m| m.setting != "gpu_memory_utilization") {
+        let vllm = parallax::plan::MemoryRule::Utilization.setting();
+        let raise = match memory.filter(|m| m.setting != vllm) {
             Some(m) => format!(
                 "raise --gpu-memory-utilization above {} (vLLM's meaning, the share of GPU \
                  memory for weights, activations and KV cache; the engine's {} {} amounts to \
@@ -503,7 +504,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     }
     // The KV cache the engine's memory rule leaves one replica of a single plan.
     let memory = match &single {
-        Some(plan) => Some(memory_summary(&model, plan, &cluster, &lower)?),
+        Some(plan) => Some(
+            parallax::MemorySummary::of_plan(&model, plan, &cluster, &lower)
+                .map_err(CliError::input)?,
+        ),
         None => None,
     };
     for note in workload
@@ -584,14 +588,22 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         workload.name,
         workload.len(),
         config.scheduler.kind.name(),
-        match (
-            config.schedule_ahead,
-            config.scheduler.reserve_to_completion,
-        ) {
-            (true, true) => " (schedules ahead, reserves each request's whole KV)",
-            (true, false) => " (schedules ahead)",
-            (false, true) => " (reserves each request's whole KV)",
-            (false, false) => "",
+        {
+            let traits: Vec<&str> = [
+                (config.schedule_ahead, "schedules ahead"),
+                (
+                    config.scheduler.reserve_to_completion,
+                    "reserves each request's whole KV",
+                ),
+            ]
+            .iter()
+            .filter_map(|&(on, t)| on.then_some(t))
+            .collect();
+            if traits.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", traits.join(", "))
+            }
         },
         common::num(config.frontend_latency_s * 1e3)
     );
@@ -729,16 +741,4 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         out!("{t}");
     }
     Ok(())
-}
-
-/// The memory of one replica of a single plan under the engine's rule (`memory`).
-fn memory_summary(
-    model: &parallax::ir::Model,
-    plan: &parallax::Plan,
-    cluster: &parallax::hw::Cluster,
-    lower: &LowerOptions,
-) -> Result<parallax::MemorySummary, CliError> {
-    let reports =
-        parallax::plan::lowered_memory(model, plan, cluster, lower).map_err(CliError::input)?;
-    Ok(parallax::MemorySummary::of(&reports, &lower.memory))
 }

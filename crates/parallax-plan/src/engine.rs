@@ -562,6 +562,13 @@ impl EngineModel {
         }
     }
 
+    /// The same engine under vLLM's memory rule at `fraction` (`--gpu-memory-utilization`; see
+    /// [`crate::MemoryOptions::use_utilization`]).
+    pub fn use_utilization(&mut self, fraction: f64) {
+        self.gpu_memory_utilization = fraction;
+        self.memory_rule = MemoryRule::Utilization;
+    }
+
     /// The same engine without CUDA graphs (vLLM's `--enforce-eager`, SGLang's
     /// `--disable-cuda-graph`): every iteration issues its kernels eagerly.
     pub fn without_cuda_graphs(mut self) -> EngineModel {

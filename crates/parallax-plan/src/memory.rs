@@ -155,6 +155,13 @@ impl Default for MemoryOptions {
 }
 
 impl MemoryOptions {
+    /// Use vLLM's rule at `fraction` (what `--gpu-memory-utilization` means for every engine):
+    /// the share of device memory for weights, activations and KV cache.
+    pub fn use_utilization(&mut self, fraction: f64) {
+        self.gpu_memory_utilization = fraction;
+        self.rule = MemoryRule::Utilization;
+    }
+
     /// The fraction the engine's rule uses on a GPU of `gpu_memory_bytes` for an instance of
     /// `tp × pp` GPUs: [`MemoryOptions::gpu_memory_utilization`], or under
     /// [`MemoryRule::StaticDefault`] SGLang's own default for that GPU, TP, PP and the token
@@ -260,6 +267,28 @@ impl StageMemory {
             self.activation_bytes + self.runtime_bytes,
             self.runtime_bytes,
         )
+    }
+
+    /// The fraction `rule` would need to give this device the KV cache it has (at least 0):
+    /// under vLLM's rule `(W + A + R + KV) / C`, SGLang's `(W + KV) / (C − R)`, TensorRT-LLM's
+    /// `KV / (C − W − A − R)` (0 when weights and reserves fill the device). What an engine's
+    /// launch flag must say to serve the KV simulated under another rule.
+    pub fn fraction_under(&self, rule: MemoryRule) -> f64 {
+        let kv = self.kv_free_bytes().max(0.0);
+        let (c, w, r) = (self.capacity_bytes, self.weights_bytes, self.runtime_bytes);
+        let reserves = self.activation_bytes + r;
+        match rule {
+            MemoryRule::Utilization => (w + reserves + kv) / c,
+            MemoryRule::Static | MemoryRule::StaticDefault => (w + kv) / (c - r),
+            MemoryRule::FreeFraction => {
+                let free = c - w - reserves;
+                if free > 0.0 {
+                    kv / free
+                } else {
+                    0.0
+                }
+            }
+        }
     }
 
     /// Bytes left for the KV cache on one device (negative when weights and reserves alone

@@ -46,7 +46,7 @@
 
 use parallax_hw::Cluster;
 use parallax_ir::{Cell, DType, Model};
-use parallax_plan::{plan_memory, CellLayout, EngineKind, MemoryOptions, Plan};
+use parallax_plan::{CellLayout, EngineKind, MemoryOptions, MemoryRule, Plan};
 use parallax_sim::{SchedulerConfig, SchedulerKind};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -340,58 +340,54 @@ struct Fractions {
 }
 
 fn fractions(req: &EmitRequest<'_>, plan_s: &str) -> Result<Fractions, EmitError> {
-    let memory_error = |e: parallax_plan::PlanError| EmitError::Memory {
-        plan: plan_s.to_string(),
-        message: e.to_string(),
+    // The memory as simulated, EPLB's replicas in the weights (only their count matters here).
+    let lower = parallax_plan::LowerOptions {
+        memory: req.memory,
+        moe_load: (req.eplb_redundant_experts > 0).then_some(parallax_plan::MoeLoad {
+            routing: parallax_plan::MoeRouting::Zipf {
+                exponent: 0.0,
+                seed: 0,
+            },
+            redundant: req.eplb_redundant_experts,
+        }),
+        ..Default::default()
     };
-    let mut mem =
-        plan_memory(req.model, req.plan, req.cluster, &req.memory).map_err(memory_error)?;
-    // EPLB's replicas occupy weight memory as simulated (only their count matters here).
-    let replicas = parallax_plan::MoeLoad {
-        routing: parallax_plan::MoeRouting::Zipf {
-            exponent: 0.0,
-            seed: 0,
-        },
-        redundant: req.eplb_redundant_experts,
+    let reports =
+        parallax_plan::lowered_memory(req.model, req.plan, req.cluster, &lower).map_err(|e| {
+            EmitError::Memory {
+                plan: plan_s.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    let stages = || reports.iter().flat_map(|r| r.stages.iter());
+    let simulated = stages().map(|s| s.fraction).fold(f64::INFINITY, f64::min);
+    // The engine the plan was simulated as gets the simulated fraction itself; another engine
+    // the fraction its own rule needs for the simulated KV, rounded down.
+    let flag = |rule: MemoryRule, scale: f64| {
+        let simulated_as = match req.memory.rule {
+            MemoryRule::StaticDefault => MemoryRule::Static,
+            r => r,
+        };
+        if simulated_as == rule {
+            simulated
+        } else {
+            let need = stages()
+                .map(|s| s.fraction_under(rule))
+                .fold(f64::INFINITY, f64::min);
+            floor_fraction(need, scale)
+        }
     };
-    replicas
-        .add_eplb_weights(req.model, req.plan, &mut mem)
-        .map_err(memory_error)?;
-    let capacity = req.cluster.gpu.memory_bytes as f64;
-    let mut vl = f64::INFINITY;
-    let mut sg = f64::INFINITY;
-    let mut tr = f64::INFINITY;
-    for st in &mem.stages {
-        let kv = st.kv_free_bytes().max(0.0);
-        let reserves = st.activation_bytes + st.runtime_bytes;
-        vl = vl.min((st.weights_bytes + reserves + kv) / capacity);
-        sg = sg.min((st.weights_bytes + kv) / (capacity - st.runtime_bytes));
-        let free = capacity - st.weights_bytes - reserves;
-        tr = tr.min(if free > 0.0 { kv / free } else { 0.0 });
-    }
-    // Rounded down, with a tolerance for the arithmetic (an exact 0.9 stays 0.9).
-    let floor = |x: f64, scale: f64| ((x.clamp(0.0, 1.0) * scale) + 1e-6).floor() / scale;
-    let simulated = mem
-        .stages
-        .iter()
-        .map(|s| s.fraction)
-        .fold(f64::INFINITY, f64::min);
-    let rule = req.memory.rule;
-    use parallax_plan::MemoryRule as R;
     Ok(Fractions {
-        vllm_utilization: match rule {
-            R::Utilization => simulated,
-            _ => floor(vl, 100.0),
-        },
-        sglang_static: match rule {
-            R::Static | R::StaticDefault => simulated,
-            _ => floor(sg, 1000.0),
-        },
-        trtllm_free: match rule {
-            R::FreeFraction => simulated,
-            _ => floor(tr, 100.0),
-        },
+        vllm_utilization: flag(MemoryRule::Utilization, 100.0),
+        sglang_static: flag(MemoryRule::Static, 1000.0),
+        trtllm_free: flag(MemoryRule::FreeFraction, 100.0),
     })
+}
+
+/// `x` (clamped to [0, 1]) rounded down to `1 / scale`, with a tolerance for the arithmetic
+/// (an exact 0.9 stays 0.9): a memory fraction an engine never exceeds.
+pub(crate) fn floor_fraction(x: f64, scale: f64) -> f64 {
+    ((x.clamp(0.0, 1.0) * scale) + 1e-6).floor() / scale
 }
 
 /// Per-rank scheduler limits under attention data parallelism: vLLM and TensorRT-LLM run one

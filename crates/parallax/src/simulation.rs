@@ -9,7 +9,7 @@
 use crate::error::Result;
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
-use parallax_plan::{EngineModel, LowerOptions, MemoryOptions, MemoryReport, Plan};
+use parallax_plan::{EngineModel, LowerOptions, MemoryOptions, MemoryReport, MemoryRule, Plan};
 use parallax_sim::{SchedulerConfig, SimConfig, SimReport, Slo, Workload};
 use std::fmt;
 use std::sync::Arc;
@@ -138,8 +138,7 @@ impl<'a> Simulation<'a> {
     /// (vLLM's `--gpu-memory-utilization`; replaces the engine's own memory rule, such as
     /// SGLang's static fraction, with vLLM's).
     pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
-        self.lower.memory.gpu_memory_utilization = fraction;
-        self.lower.memory.rule = parallax_plan::MemoryRule::Utilization;
+        self.lower.memory.use_utilization(fraction);
         self
     }
 
@@ -149,13 +148,7 @@ impl<'a> Simulation<'a> {
     /// # Errors
     /// [`crate::Error::Plan`] for a plan the model or cluster cannot take.
     pub fn memory(&self) -> Result<MemorySummary> {
-        let reports = parallax_plan::lowered_memory(
-            self.model,
-            self.plan,
-            self.cluster,
-            &self.synced_lower(),
-        )?;
-        Ok(MemorySummary::of(&reports, &self.lower.memory))
+        MemorySummary::of_plan(self.model, self.plan, self.cluster, &self.synced_lower())
     }
 
     /// The lowering options with the memory reserves sized for the scheduler's limits.
@@ -230,31 +223,43 @@ pub struct MemorySummary {
 }
 
 impl MemorySummary {
+    /// The summary of one replica of `plan` lowered with `lower` (as
+    /// [`parallax_plan::lowered_memory`] computes the memory, without the check that a request
+    /// fits).
+    ///
+    /// # Errors
+    /// [`crate::Error::Plan`] for a plan the model or cluster cannot take.
+    pub fn of_plan(
+        model: &Model,
+        plan: &Plan,
+        cluster: &Cluster,
+        lower: &LowerOptions,
+    ) -> Result<MemorySummary> {
+        let reports = parallax_plan::lowered_memory(model, plan, cluster, lower)?;
+        Ok(MemorySummary::of(&reports, &lower.memory))
+    }
+
     /// The summary of `reports` (one per replica, as [`parallax_plan::lowered_memory`] gives
     /// them) under `memory`.
     pub fn of(reports: &[MemoryReport], memory: &MemoryOptions) -> MemorySummary {
         let stages = || reports.iter().flat_map(|r| r.stages.iter());
-        let kv = reports
-            .iter()
-            .map(|r| r.kv_blocks() * r.block_size as u64)
-            .min()
-            .unwrap_or(0);
-        let vllm = stages()
-            .map(|s| {
-                (s.weights_bytes
-                    + s.activation_bytes
-                    + s.runtime_bytes
-                    + s.kv_free_bytes().max(0.0))
-                    / s.capacity_bytes
-            })
-            .fold(f64::INFINITY, f64::min);
+        let least = |f: &dyn Fn(&parallax_plan::StageMemory) -> f64| {
+            stages().map(f).fold(f64::INFINITY, f64::min)
+        };
         MemorySummary {
             setting: memory.rule.setting(),
-            fraction: stages().map(|s| s.fraction).fold(f64::INFINITY, f64::min),
-            kv_tokens_per_replica: kv,
+            fraction: least(&|s| s.fraction),
+            kv_tokens_per_replica: reports
+                .iter()
+                .map(|r| r.kv_blocks() * r.block_size as u64)
+                .min()
+                .unwrap_or(0),
             weights_gib_per_gpu: stages().map(|s| s.weights_bytes).fold(0.0, f64::max)
                 / (1024.0 * 1024.0 * 1024.0),
-            vllm_equivalent: ((vllm * 100.0) + 1e-6).floor() / 100.0,
+            vllm_equivalent: crate::emit::floor_fraction(
+                least(&|s| s.fraction_under(MemoryRule::Utilization)),
+                100.0,
+            ),
         }
     }
 }

@@ -529,8 +529,7 @@ impl RunFlags {
             e = e.without_cuda_graphs();
         }
         if let Some(g) = self.gpu_memory_utilization {
-            e.gpu_memory_utilization = g;
-            e.memory_rule = parallax_plan::MemoryRule::Utilization;
+            e.use_utilization(g);
         }
         if let Some(b) = self.block_size {
             e.block_size = b;

@@ -365,8 +365,7 @@ impl Search {
     /// SGLang's static fraction, with vLLM's; keeps the other memory options). Call it after
     /// [`Search::engine`], which sets the engine's own fraction and rule.
     pub fn gpu_memory_utilization(mut self, fraction: f64) -> Self {
-        self.memory.gpu_memory_utilization = fraction;
-        self.memory.rule = parallax_plan::MemoryRule::Utilization;
+        self.memory.use_utilization(fraction);
         self
     }
 
