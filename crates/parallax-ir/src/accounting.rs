@@ -309,6 +309,17 @@ impl Cell {
         )
     }
 
+    /// Weight bytes of a MoE's shared experts on each device when they are sharded `tp` ways
+    /// (0 for cells other than MoE, or without shared experts). Part of
+    /// [`Cell::weight_bytes_per_device`], which shards them by the cell's own `tp`; a plan that
+    /// shards them wider (over a whole expert-parallel replica) swaps this part.
+    pub fn shared_expert_bytes_per_device(&self, tp: u32, precision: &Precision) -> f64 {
+        match self {
+            Cell::Moe(m) => m.shared_params(tp.max(1)) as f64 * precision.weights.bytes(),
+            _ => 0.0,
+        }
+    }
+
     /// Parameters the cell stores in the activation type whatever the weight type (a sparse
     /// layer's indexer key projection; replicated, so the same on every device).
     fn unquantised_params(&self) -> u128 {

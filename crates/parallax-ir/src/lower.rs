@@ -35,7 +35,10 @@
 //!   gate/up GEMM, activation, grouped down GEMM; see [`fused_moe_op`]: balanced routing, the
 //!   expected number of local experts that receive at least one token);
 //!   `ep_combine` all-to-all when `ep > 1`; shared experts as a dense MLP split by `tp`;
-//!   all-reduce over TP when `tp > 1`.
+//!   all-reduce over TP when `tp > 1`. (A plan whose MoE tokens stay replicated over the
+//!   expert group, `parallax_plan::Plan::moe_tokens_replicated`, keeps only the `experts` op of
+//!   this lowering and takes the rest from the cell lowered at `tp = ep × tp`: no dispatch or
+//!   combine, one all-reduce.)
 //! - **Norm**: one `norm` elementwise op (a fused residual-add + RMSNorm).
 //!
 //! Every op except `attn` depends on the batch only through `T` (see [`crate::op`]).

@@ -49,8 +49,9 @@
 //! # Resharding between cells
 //!
 //! Each cell has a token layout: `R` groups that each hold `1/R` of the stage's sequences
-//! (`R` = attention or MLP replicas, or a MoE's `ep`; norms take the layout of the cell they
-//! feed). Going from `Ra` to `Rb` groups:
+//! (`R` = attention or MLP replicas; a MoE's replicas, times its `ep` when its tokens are
+//! dispatched rather than kept replicated, [`Plan::moe_tokens_replicated`]; norms take the
+//! layout of the cell they feed). Going from `Ra` to `Rb` groups:
 //! - `Rb` a multiple of `Ra` (splitting further): free — every device already holds the tokens
 //!   of its finer group and keeps its slice;
 //! - `Ra` a multiple of `Rb` (merging): an **all-gather** over the `Ra/Rb` devices that hold
@@ -73,8 +74,9 @@ use parallax_hw::cost::{eager_wall_time, graph_wall_time};
 use parallax_hw::{Cluster, CostModel, DeviceGroup};
 use parallax_ir::{
     lower::{beyond_top_k, split_at_top_k, MlaPrefill},
-    lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CollectiveKind,
-    DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody, PrefillChunk,
+    lower_cell, lower_embedding, lower_lm_head, AttentionShape, Batch, Cell, CellShard,
+    CollectiveKind, DecodeGroup, Elementwise, ElementwiseKind, GroupRole, Model, Op, OpBody,
+    PrefillChunk,
 };
 use parallax_sim::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
 use std::sync::{Arc, OnceLock};
@@ -563,6 +565,8 @@ pub struct PlanStageCost {
     units: Vec<Unit>,
     attn: Vec<AttnUnit>,
     attn_replicas: u32,
+    /// MoE layers keep their tokens replicated over each replica ([`Plan::moe_tokens_replicated`]).
+    moe_replicated: bool,
     model: Arc<Model>,
     /// Devices of the stage (the TP degree of the embedding and LM head).
     width: u32,
@@ -606,8 +610,19 @@ impl PlanStageCost {
             stage: stage_group,
         };
         let ep_group = mapping.strided_group(replica, s, plan.moe.ep, plan.moe.tp);
+        let moe_replicated = plan.moe_tokens_replicated();
         let groups_for = |pl: &CellPlacement| Groups {
-            tp: mapping.tp_group(replica, s, pl.shard.tp),
+            // A MoE whose tokens stay replicated sums its partial outputs over the whole replica
+            // (`ep × tp` consecutive devices); see `token_part`.
+            tp: mapping.tp_group(
+                replica,
+                s,
+                if moe_replicated && pl.shard.ep > 1 {
+                    pl.shard.devices()
+                } else {
+                    pl.shard.tp
+                },
+            ),
             ep: ep_group,
             stage: stage_group,
         };
@@ -740,6 +755,7 @@ impl PlanStageCost {
             units,
             attn,
             attn_replicas: plan.attn.replicas.max(1),
+            moe_replicated,
             model: model.clone(),
             width: w,
             full,
@@ -799,7 +815,27 @@ impl PlanStageCost {
                 } => {
                     let cell = &model.runs[*run].block.cells[*cell];
                     let share = t.div_ceil(pl.replicas.max(1) as u64);
-                    if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 {
+                    if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 && self.moe_replicated {
+                        // Every device of a replica holds all of its `share` tokens: it runs
+                        // its local experts on the tokens routed to them (the IR divides the
+                        // routed work by `ep`), and the router, the routing and the shared
+                        // experts, sharded over the replica's `ep × tp` devices, on every
+                        // token; one all-reduce over those devices (the unit's TP group)
+                        // sums the partial outputs. No dispatch or combine.
+                        lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
+                        if let Some(sk) = &self.skew {
+                            sk.apply(cell, pl.shard, share, model, cost, &mut ops);
+                        }
+                        ops.retain(|o| o.name == "experts");
+                        let routed = ops.len();
+                        let whole = CellShard::tp(pl.shard.devices());
+                        lower_cell(cell, whole, &tokens_batch(share), p, &mut ops);
+                        let mut i = 0;
+                        ops.retain(|o| {
+                            i += 1;
+                            i <= routed || o.name != "experts"
+                        });
+                    } else if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 {
                         // The routed ops of one whole-MoE replica: its share of the tokens
                         // (the IR divides them further by `ep`).
                         let moe_replicas = (pl.replicas / pl.shard.ep).max(1) as u64;

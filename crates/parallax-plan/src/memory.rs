@@ -437,6 +437,12 @@ pub(crate) fn stage_memory(
         for (i, cell) in block.cells.iter().enumerate() {
             let pl = plan.placement(block, i);
             weights += n * cell.weight_bytes_per_device(pl.shard, p);
+            if pl.shard.ep > 1 && plan.moe_tokens_replicated() {
+                // shared experts sharded over the whole replica, as the lowering runs them
+                weights += n
+                    * (cell.shared_expert_bytes_per_device(pl.shard.devices(), p)
+                        - cell.shared_expert_bytes_per_device(pl.shard.tp, p));
+            }
             let k = cell.kv_bytes_per_token_per_device(pl.shard, p);
             if k > 0.0 {
                 kv += n * k;

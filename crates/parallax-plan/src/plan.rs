@@ -86,7 +86,8 @@ impl MoeLayout {
             .saturating_mul(self.tp)
     }
 
-    /// Token groups the stage's tokens are split between (`replicas × ep`).
+    /// Token groups the stage's tokens are split between when every expert group holds only
+    /// the tokens it dispatches (`replicas × ep`; see [`Plan::moe_tokens_replicated`]).
     pub fn token_groups(&self) -> u32 {
         self.replicas.saturating_mul(self.ep)
     }
@@ -130,9 +131,10 @@ pub struct CellPlacement {
     /// Tensor/expert sharding of the cell inside one group.
     pub shard: CellShard,
     /// Token groups splitting the stage's sequences (1 = every device sees every token):
-    /// `R` for a dense layout `RxtpT`; for a MoE `R × ep` (its replicas, each split into its
-    /// `ep` groups, each group holding the tokens it dispatches; the IR's MoE lowering already
-    /// divides the routed work of one replica by `ep`).
+    /// `R` for a dense layout `RxtpT`; for a MoE its replicas `R` when their tokens stay
+    /// replicated on every device of a replica ([`Plan::moe_tokens_replicated`]), else `R × ep`
+    /// (each replica split into its `ep` groups, each group holding the tokens it dispatches).
+    /// Either way the IR's MoE lowering divides the routed work of one replica by `ep`.
     pub replicas: u32,
 }
 
@@ -445,6 +447,21 @@ impl Plan {
         Ok(())
     }
 
+    /// Whether a MoE layer under expert parallelism keeps its tokens replicated on every device
+    /// of its replica (`ep > 1` and no attention layout finer than the MoE's replicas: every
+    /// attention group feeds whole MoE replicas). Serving engines run such a layer as their
+    /// default paths do with tensor-parallel attention (vLLM's `--enable-expert-parallel`,
+    /// SGLang's `--ep` without a `--moe-a2a-backend`, TensorRT-LLM without attention DP):
+    /// every device routes all of its replica's tokens, runs its local experts on those routed
+    /// to them, and one all-reduce over the replica's `ep × tp` devices sums the experts' and
+    /// the shared experts' partial outputs (the shared experts sharded over all of those
+    /// devices). Otherwise (attention data parallel, `attn=RxtpT` with R finer than the MoE
+    /// replicas) each expert group holds only the tokens it dispatches (`replicas × ep` token
+    /// groups), with an all-to-all dispatch and combine.
+    pub fn moe_tokens_replicated(&self) -> bool {
+        self.moe.ep > 1 && self.moe.replicas % self.attn.replicas.max(1) == 0
+    }
+
     /// Where `block.cells[index]` runs under this plan. Norms take the layout of the next
     /// non-norm cell of the block (the cell they feed), or of the previous one at the end.
     pub fn placement(&self, block: &Block, index: usize) -> CellPlacement {
@@ -470,7 +487,11 @@ impl Plan {
                     tp: self.moe.tp,
                     ep: self.moe.ep,
                 },
-                replicas: self.moe.token_groups(),
+                replicas: if self.moe_tokens_replicated() {
+                    self.moe.replicas
+                } else {
+                    self.moe.token_groups()
+                },
             },
             Some(Cell::Norm(_)) | None => CellPlacement {
                 shard: CellShard::tp(self.tp),
