@@ -257,7 +257,8 @@ pub fn resolve(spec: &str) -> Result<Model, IrError> {
     let file = if path.is_dir() {
         // A Hugging Face checkout: its config.json (named in the error when missing).
         Some(path.join("config.json"))
-    } else if path.is_file() || spec.to_ascii_lowercase().ends_with(".json") {
+    } else if path.exists() || spec.to_ascii_lowercase().ends_with(".json") {
+        // a file (or a device or pipe, which reading refuses with what it is)
         Some(path.to_path_buf())
     } else {
         None

@@ -254,3 +254,17 @@ fn config_files_with_a_byte_order_mark_load() {
     assert_eq!(b.max_position_embeddings, 256);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn read_text_refuses_devices_and_directories_instead_of_reading_forever() {
+    // `/dev/zero` never ends: reading it would exhaust memory
+    let e = parallax_ir::read_text(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    let e = parallax_ir::read_text(&std::env::temp_dir()).unwrap_err();
+    assert!(e.to_string().contains("directory"), "{e}");
+    // a model spec naming a device is refused the same way, with the path
+    let e = parallax_ir::resolve("/dev/zero").unwrap_err().to_string();
+    assert!(e.contains("/dev/zero"), "{e}");
+}

@@ -285,10 +285,19 @@ pub fn load_graph(path: &Path) -> Result<Graph, PlaceError> {
 
 /// The text of the file at `path` without a leading UTF-8 byte-order mark.
 pub(crate) fn read_text(path: &Path) -> Result<String, PlaceError> {
-    let mut text = std::fs::read_to_string(path).map_err(|source| PlaceError::Io {
+    let io = |source| PlaceError::Io {
         file: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Only regular files: a device such as `/dev/zero` or a named pipe would never end.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is not a regular file, expected a file",
+        )));
+    }
+    let mut text = std::fs::read_to_string(path).map_err(io)?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
