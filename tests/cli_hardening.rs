@@ -572,8 +572,39 @@ fn load_points_are_bounded_before_anything_is_sized_from_them() {
         ]),
     )
     .unwrap();
-    let err = succeeds(&["validate", "--serving", &path, "--rows"]);
-    assert!(!err.contains("invalid"), "{err}");
+    // (parsed, then skipped: with no row predicted the run fails and names the reason)
+    fails_with(
+        &["validate", "--serving", &path, "--rows"],
+        &["none of the 1 load points", "could be predicted", "line 2"],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn skipped_load_points_are_named_and_all_skipped_is_an_error() {
+    let dir = temp_dir("lpskip");
+    let f = dir.join("lp.csv");
+    let path = f.display().to_string();
+    // one row the catalogue cannot price (an unknown model), one it can
+    let bad = load_point(&[("model_path", "acme/NoSuchModel-7B")]);
+    let good = load_point(&[]);
+    let mut text = bad.clone();
+    text += good.lines().nth(1).unwrap();
+    text += "\n";
+    std::fs::write(&f, &text).unwrap();
+    let out = parallax(&["validate", "--serving", &path]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 of 2 load points skipped") && err.contains("acme/NoSuchModel-7B"),
+        "{err}"
+    );
+    // every row skipped: an error naming the line and the reason, not a table of nothing
+    std::fs::write(&f, &bad).unwrap();
+    fails_with(
+        &["validate", "--serving", &path],
+        &["none of the 1 load points", "line 2", "acme/NoSuchModel-7B"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -901,4 +932,42 @@ fn a_pareto_front_needs_two_different_objectives() {
         ],
         &["--pareto `e2e-mean,e2e-mean`", "two different objectives"],
     );
+}
+
+#[test]
+fn measured_times_beyond_a_day_or_below_a_nanosecond_are_refused() {
+    let dir = temp_dir("times");
+    let f = dir.join("lp.csv");
+    let path = f.display().to_string();
+    for v in ["1e308", "1e-300", "9e7"] {
+        std::fs::write(&f, load_point(&[("silicon_ttft_ms", v)])).unwrap();
+        fails_with(
+            &["validate", "--serving", &path],
+            &[
+                &path,
+                ":2",
+                "silicon_ttft_ms",
+                v,
+                "between 1 ns and one day",
+            ],
+        );
+    }
+    let m = dir.join("m.csv");
+    let mpath = m.display().to_string();
+    std::fs::write(
+        &m,
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\nllama-3.1-8b,H100,1,1x512,,off,1e308\n",
+    )
+    .unwrap();
+    fails_with(
+        &["validate", "--measured", &mpath],
+        &[
+            &mpath,
+            "line 2",
+            "measured_ms",
+            "1e308",
+            "between 1 ns and one day",
+        ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -251,8 +251,53 @@ fn load_points(
             ..LoadPointOptions::default()
         },
     );
+    // why rows were skipped, each reason once with the lines it applies to
+    let mut reasons: Vec<(&str, Vec<usize>)> = Vec::new();
+    for r in &report.rows {
+        if let Some(why) = &r.skipped {
+            match reasons.iter_mut().find(|(w, _)| w == why) {
+                Some((_, lines)) => lines.push(r.point.line),
+                None => reasons.push((why, vec![r.point.line])),
+            }
+        }
+    }
+    let listed = |reasons: &[(&str, Vec<usize>)]| {
+        let mut s = String::new();
+        for (why, lines) in reasons.iter().take(5) {
+            let shown: Vec<String> = lines.iter().take(8).map(|l| l.to_string()).collect();
+            let more = if lines.len() > 8 { ", …" } else { "" };
+            s += &format!(
+                "\n  line{} {}{more}: {why}",
+                if lines.len() > 1 { "s" } else { "" },
+                shown.join(", ")
+            );
+        }
+        if reasons.len() > 5 {
+            let k = reasons.len() - 5;
+            s += &format!(
+                "\n  … and {k} other reason{} (--rows lists every row)",
+                if k > 1 { "s" } else { "" }
+            );
+        }
+        s
+    };
+    if !report.rows.is_empty() && report.rows.iter().all(|r| r.skipped.is_some()) {
+        return Err(CliError::input(format!(
+            "none of the {} load points in {file} could be predicted:{}",
+            report.rows.len(),
+            listed(&reasons)
+        )));
+    }
     if args.json {
         return print_json(&report);
+    }
+    if !reasons.is_empty() && !args.rows {
+        let skipped: usize = reasons.iter().map(|(_, l)| l.len()).sum();
+        eprintln!(
+            "note: {skipped} of {} load points skipped (not in the figures below):{}",
+            report.rows.len(),
+            listed(&reasons)
+        );
     }
     let pct = |s: &Option<parallax::hw::profile::ErrorSummary>| {
         s.as_ref()

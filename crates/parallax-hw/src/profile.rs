@@ -21,6 +21,7 @@ pub use calibrate::{
     calibrate, calibrated_hold_out, fit_overheads, Calibration, IterationSample, OverheadFit,
     TableFit,
 };
+pub use csv::{MAX_TIME_S, MIN_TIME_S};
 pub use error::{ProfileError, Row};
 pub use format::{
     CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, Overheads,

@@ -385,10 +385,21 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
                 Ok(f[c].to_string())
             }
         };
-        let positive = |c: usize, name: &str| -> Result<f64> {
+        // a measured time: between 1 ns and one day, as in every profile
+        let time_ms = |c: usize, name: &str| -> Result<f64> {
+            let (lo, hi) = (
+                parallax_hw::profile::MIN_TIME_S * 1e3,
+                parallax_hw::profile::MAX_TIME_S * 1e3,
+            );
             match f[c].parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-                _ => Err(bad(file, line, name, f[c], "a positive number")),
+                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+                _ => Err(bad(
+                    file,
+                    line,
+                    name,
+                    f[c],
+                    "a time in ms between 1 ns and one day (1e-6 to 8.64e7)",
+                )),
             }
         };
         let optional = |c: Option<usize>| c.map(|c| f[c]).filter(|v| !v.is_empty());
@@ -416,8 +427,8 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
                 .transpose()?,
             scheduler: optional(cs).map(str::to_string),
             flags: run_flags(file, line, &|name| optional(find(name)))?,
-            ttft_ms: positive(ct, "ttft_ms")?,
-            tpot_ms: positive(cpo, "tpot_ms")?,
+            ttft_ms: time_ms(ct, "ttft_ms")?,
+            tpot_ms: time_ms(cpo, "tpot_ms")?,
         });
     }
     Ok(out)

@@ -3,6 +3,11 @@
 
 use super::error::{ProfileError, Row};
 
+/// Shortest time a profile or measurement may give, seconds (1 ns: no kernel is shorter).
+pub const MIN_TIME_S: f64 = 1e-9;
+/// Longest time a profile or measurement may give, seconds (one day).
+pub const MAX_TIME_S: f64 = 86_400.0;
+
 /// One parsed CSV file: its header and its data lines with their 1-based line numbers.
 #[derive(Debug)]
 pub(crate) struct Csv<'a> {
@@ -165,10 +170,14 @@ impl<'a> Csv<'a> {
             Some(i) => (&raw[..i], raw[i + 1..].parse::<i32>().unwrap_or(0)),
             None => (raw, 0),
         };
-        match format!("{mant}e{}", e + exp10).parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-            _ => Ok(plain * 10f64.powi(exp10)),
+        let v = match format!("{mant}e{}", e + exp10).parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => v,
+            _ => plain * 10f64.powi(exp10),
+        };
+        if !(MIN_TIME_S..=MAX_TIME_S).contains(&v) {
+            return Err(self.bad(line, col, "a time between 1 ns and one day"));
         }
+        Ok(v)
     }
 
     /// Error for a field with an unexpected value.
