@@ -555,6 +555,13 @@ fn load_points_are_bounded_before_anything_is_sized_from_them() {
         ),
         (vec![("tp_size", "65537")], vec!["`tp_size`", "65536"]),
         (vec![("pp_size", "0")], vec!["`pp_size`", "0"]),
+        (
+            vec![(
+                "silicon_data_source",
+                "silicon_concurrency=5; silicon_concurrency=500",
+            )],
+            vec!["silicon_data_source", "silicon_concurrency=500", "several"],
+        ),
     ] {
         std::fs::write(&f, load_point(&cells)).unwrap();
         let mut n: Vec<&str> = vec![&path, ":2"];
@@ -968,6 +975,41 @@ fn measured_times_beyond_a_day_or_below_a_nanosecond_are_refused() {
             "1e308",
             "between 1 ns and one day",
         ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serving_runs_take_a_cluster_toml_beside_the_file() {
+    let dir = temp_dir("svtoml");
+    std::fs::write(
+        dir.join("c.toml"),
+        "nodes = 1\ngpus_per_node = 2\ngpu = \"H100\"\n",
+    )
+    .unwrap();
+    let f = dir.join("s.csv");
+    std::fs::write(
+        &f,
+        "model,cluster,plan,workload,rate,requests,scheduler,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,c.toml,tp=2,chat,1,20,,30,8\n\
+         llama-3.1-8b,1x2xH100,tp=2,chat,1,20,,30,8\n",
+    )
+    .unwrap();
+    let out = parallax(&["validate", "--serving", &f.display().to_string(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["serving"].as_array().unwrap();
+    // the TOML describes the same node as `1x2xH100`: the same prediction
+    assert_eq!(rows[0]["predicted_ttft_ms"], rows[1]["predicted_ttft_ms"]);
+    // a TOML that is missing is named as such
+    std::fs::remove_file(dir.join("c.toml")).unwrap();
+    fails_with(
+        &["validate", "--serving", &f.display().to_string()],
+        &["s.csv:2", "c.toml", "No such file"],
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -192,7 +192,7 @@ pub const MAX_TOP: usize = 100_000;
 /// Most values in a comma-separated `--max-num-seqs` or `--chunk` list.
 pub const MAX_LIST_VALUES: usize = 64;
 /// Largest `--price`, USD per GPU-hour.
-pub const MAX_PRICE: f64 = 1e6;
+pub const MAX_PRICE: f64 = parallax::hw::gpu::MAX_PRICE_PER_HOUR;
 
 /// Largest `--block-size` (tokens per KV block): the longest sequence.
 pub const MAX_BLOCK_SIZE: u32 = parallax::ir::MAX_SEQUENCE_TOKENS;

@@ -26,6 +26,9 @@ pub struct PeakFlops {
     pub fp4: Option<f64>,
 }
 
+/// Largest price a GPU may be given, USD per GPU-hour (a million: well above any rental).
+pub const MAX_PRICE_PER_HOUR: f64 = 1e6;
+
 /// One GPU model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gpu {
@@ -71,11 +74,11 @@ impl Gpu {
     /// # Ok::<(), parallax_hw::HwError>(())
     /// ```
     pub fn with_price(mut self, price_per_hour: f64) -> Result<Gpu, HwError> {
-        if !(price_per_hour.is_finite() && price_per_hour >= 0.0) {
+        if !(price_per_hour.is_finite() && (0.0..=MAX_PRICE_PER_HOUR).contains(&price_per_hour)) {
             return Err(HwError::InvalidValue {
                 what: format!("price_per_hour of {}", self.name),
                 value: price_per_hour.to_string(),
-                expected: "a finite, non-negative USD amount per GPU-hour".into(),
+                expected: format!("a USD amount per GPU-hour from 0 to {MAX_PRICE_PER_HOUR:e}"),
             });
         }
         self.price_per_hour = price_per_hour;

@@ -118,6 +118,9 @@ fn toml_errors_name_file_field_and_value() {
     assert_eq!(f, "inter_node.bandwidth_gbps");
     let (f, v) = field("nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\nprice_per_hour = -2\n");
     assert_eq!((f.as_str(), v.as_str()), ("price_per_hour", "-2"));
+    // a price above the cap (1e6, as `--price`) is refused, and shown compactly
+    let (f, v) = field("nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\nprice_per_hour = 1e300\n");
+    assert_eq!((f.as_str(), v.as_str()), ("price_per_hour", "1e300"));
 
     let e = Cluster::from_toml_str("nodes = 1\ngpu = \"H100\"\n", "y.toml").unwrap_err();
     assert!(matches!(e, HwError::Toml { .. }));

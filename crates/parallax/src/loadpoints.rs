@@ -269,11 +269,22 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                     .ok()
                     .filter(|&n| n > 0 && n <= MAX_CONCURRENCY)
             });
-        let concurrency = match f(c_src)
+        let given: Vec<&str> = f(c_src)
             .split(';')
             .map(str::trim)
-            .find_map(|kv| kv.strip_prefix("silicon_concurrency="))
-        {
+            .filter_map(|kv| kv.strip_prefix("silicon_concurrency="))
+            .map(str::trim)
+            .collect();
+        if given.iter().any(|v| *v != given[0]) {
+            return Err(bad(
+                file,
+                line,
+                "silicon_data_source",
+                f(c_src),
+                "one silicon_concurrency (the row gives several different ones)",
+            ));
+        }
+        let concurrency = match given.first() {
             Some(v) => Some(
                 v.trim()
                     .parse::<u32>()

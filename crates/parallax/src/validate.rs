@@ -648,7 +648,15 @@ pub fn validate_serving_with(
                 )
             })?;
         }
-        let cluster = Cluster::parse(&r.cluster).map_err(|e| at(e.into()))?;
+        // `NxGxGPU`, or a cluster TOML file (relative to the measured file's folder)
+        let cluster_file = base.join(&r.cluster);
+        let cluster =
+            if r.cluster.to_ascii_lowercase().ends_with(".toml") || cluster_file.is_file() {
+                Cluster::load(&cluster_file)
+            } else {
+                Cluster::parse(&r.cluster)
+            }
+            .map_err(|e| at(e.into()))?;
         let plan: Plan = r
             .plan
             .parse()
