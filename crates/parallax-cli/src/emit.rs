@@ -1,7 +1,7 @@
 //! `--emit vllm|sglang|trtllm`: the launch commands of the chosen plan.
 
 use crate::output::CliError;
-use parallax::emit::{emit, EmitRequest, Engine, LaunchConfig};
+use parallax::emit::{emit, EmitError, EmitRequest, Engine, LaunchConfig};
 use parallax::hw::Cluster;
 use parallax::ir::Model;
 use parallax::plan::{MemoryOptions, Plan};
@@ -36,10 +36,30 @@ pub fn launch(
     eplb: u32,
     switches: &crate::engine_flags::EngineFlags,
 ) -> Result<LaunchConfig, CliError> {
+    launch_config(
+        engine, model, model_spec, cluster, plan, scheduler, memory, eplb, switches,
+    )
+    .map_err(CliError::input)
+}
+
+/// [`launch`] with the library's error, which tells a plan the engine cannot express
+/// ([`EmitError::Unsupported`]) from a bad setting.
+#[allow(clippy::too_many_arguments)]
+pub fn launch_config(
+    engine: Engine,
+    model: &Model,
+    model_spec: &str,
+    cluster: &Cluster,
+    plan: &Plan,
+    scheduler: SchedulerConfig,
+    memory: MemoryOptions,
+    eplb: u32,
+    switches: &crate::engine_flags::EngineFlags,
+) -> Result<LaunchConfig, EmitError> {
     let mut req = EmitRequest::new(model, model_ref(model_spec), cluster, plan, scheduler);
     req.memory = memory;
     req.eplb_redundant_experts = eplb;
     req.enforce_eager = switches.enforce_eager;
     req.disable_custom_all_reduce = switches.disable_custom_all_reduce;
-    emit(engine, &req).map_err(CliError::input)
+    emit(engine, &req)
 }

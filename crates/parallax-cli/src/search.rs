@@ -519,23 +519,48 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                     .as_ref()
                     .map_or("no candidate was simulated", |i| i.reason.as_str())
             ))),
-            Some(best) => crate::emit::launch(
-                *engine,
-                model,
-                &args.model,
-                cluster,
-                &best.plan,
-                best.scheduler,
-                memory,
-                // The EPLB count simulated with the plan: the search's choice, else the
-                // pinned `--eplb`.
-                best.eplb.as_ref().map_or_else(
-                    || moe_load.map_or(0, |l| l.redundant),
-                    |c| c.redundant_experts,
-                ),
-                &args.engine_flags,
-            )
-            .map(Some),
+            Some(best) => {
+                // The best plan the engine can run: a plan it cannot express (vLLM's expert
+                // parallelism spans the whole stage, SGLang has no dense-MLP replicas, …) is
+                // passed over for the next in rank order, and the note says so.
+                let emit = |r: &parallax::search::RankedPlan| {
+                    crate::emit::launch_config(
+                        *engine,
+                        model,
+                        &args.model,
+                        cluster,
+                        &r.plan,
+                        r.scheduler,
+                        memory,
+                        // The EPLB count simulated with the plan: the search's choice, else
+                        // the pinned `--eplb`.
+                        r.eplb.as_ref().map_or_else(
+                            || moe_load.map_or(0, |l| l.redundant),
+                            |c| c.redundant_experts,
+                        ),
+                        &args.engine_flags,
+                    )
+                };
+                match emit(best) {
+                    Err(e @ parallax::emit::EmitError::Unsupported { .. }) => {
+                        let next =
+                            full.ranked.iter().skip(1).find_map(|r| {
+                                emit(r).ok().map(|l| (r.rank, r.plan.to_string(), l))
+                            });
+                        match next {
+                            Some((rank, plan, l)) => {
+                                eprintln!(
+                                    "note: --emit {engine}: {e}; writing the launch for the best \
+                                     plan it can run instead, #{rank} `{plan}`"
+                                );
+                                Ok(Some(l))
+                            }
+                            None => Err(CliError::input(e)),
+                        }
+                    }
+                    other => other.map(Some).map_err(CliError::input),
+                }
+            }
         },
     };
     let launch_text = match &launch {

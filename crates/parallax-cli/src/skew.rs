@@ -20,12 +20,12 @@ pub const MAX_EPLB_PER_RANK: u32 = 16;
 #[derive(Debug, Args)]
 pub struct MoeSkewArgs {
     /// MoE routing skew `zipf:S` (S in (0, 10], e.g. 1.2) or `zipf:S:SEED`: expert popularity
-    /// ∝ 1/rank^S, ranks placed on expert ids by a shuffle seeded with SEED (default 0). Each
-    /// MoE layer waits for its busiest EP rank.
+    /// ∝ 1/rank^S, ranks placed on expert ids by a shuffle seeded with SEED (default 0), no
+    /// expert above 1/top_k of the pairs. Each MoE layer waits for its busiest EP rank.
     #[arg(long, value_name = "zipf:S")]
     moe_skew: Option<String>,
-    /// Measured per-expert loads (counts or fractions, one per routed expert, separated by
-    /// commas, spaces or newlines; `#` comments).
+    /// Measured per-expert loads (counts or fractions, one per routed expert, none above
+    /// 1/top_k of the total; separated by commas, spaces or newlines; `#` comments).
     #[arg(long, value_name = "FILE", conflicts_with = "moe_skew")]
     expert_load: Option<PathBuf>,
     /// EPLB: redundant expert replicas per MoE layer, placed on the busiest EP ranks (vLLM's

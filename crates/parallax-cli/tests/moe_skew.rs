@@ -66,10 +66,11 @@ fn skew_slows_an_ep_plan_and_eplb_recovers_part() {
     let skew = simulate(&["--moe-skew", "zipf:1.2"]);
     let eplb = simulate(&["--moe-skew", "zipf:1.2", "--eplb", "8"]);
     let share = |v: &Value| v["moe_busiest_rank_share"].as_f64().unwrap();
-    assert!(share(&skew) > 0.3, "{}", share(&skew));
+    // no expert takes more than 1/top_k of the pairs (zipf capped there): 0.24, not 0.125
+    assert!(share(&skew) > 0.2, "{}", share(&skew));
     assert!(share(&eplb) < share(&skew));
     assert!(
-        ttft(&skew) > ttft(&none) * 1.1,
+        ttft(&skew) > ttft(&none) * 1.03,
         "{} vs {}",
         ttft(&skew),
         ttft(&none)
@@ -384,11 +385,18 @@ fn search_chooses_eplb_under_skew() {
         String::from_utf8_lossy(&out.stderr)
     );
     let emitted: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        emitted["best"]["eplb"]["redundant_experts"], 8,
-        "{}",
-        emitted["best"]
-    );
+    // The launch is for the best plan vLLM can run, the EP-8 plan with EPLB (8 redundant
+    // experts, one per rank); a better-ranked plan it cannot express (a hybrid `ep × tp` MoE,
+    // vLLM's EP spans the stage) is passed over with a note.
+    assert_eq!(emitted["launch"]["plan"], "dp=1,pp=1,tp=8,moe=ep8xtp1");
+    let best = emitted["best"]["plan"].as_str().unwrap();
+    if best != "dp=1,pp=1,tp=8,moe=ep8xtp1" {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot express plan") && err.contains("best plan it can run instead"),
+            "{best}: {err}"
+        );
+    }
     let argv = emitted["launch"]["instances"][0]["argv"].to_string();
     assert!(
         argv.contains("--enable-eplb") && argv.contains("num_redundant_experts"),
@@ -507,4 +515,29 @@ fn per_pool_rank_load_of_a_disaggregated_plan() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("eplb") && e.contains("ep=4"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_expert_load_top_k_routing_cannot_produce_is_refused() {
+    let dir = std::env::temp_dir().join(format!("parallax-moe-topk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("one.txt");
+    // every pair on one expert: Mixtral routes each token to 2 distinct experts of 8
+    std::fs::write(&f, "0 0 0 0 0 0 0 1\n").unwrap();
+    let e = error(&[
+        "simulate",
+        "-m",
+        "mixtral-8x7b",
+        "--cluster",
+        "1x4xH100",
+        "--plan",
+        "ep=2,tp=2",
+        "--expert-load",
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("expert 7") && e.contains("1/top_k = 0.5000") && e.contains("2 distinct"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -180,6 +180,66 @@ impl ExpertLoad {
         &self.shares
     }
 
+    /// The largest share and its expert.
+    pub fn max_share(&self) -> (usize, f64) {
+        self.shares
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, 0.0),
+                |best, (i, s)| if s > best.1 { (i, s) } else { best },
+            )
+    }
+
+    /// The load as top-`k` routing can realise it: each token picks `k` distinct experts, so no
+    /// expert receives more than `1/k` of the routed pairs. Shares above that are capped and
+    /// the excess spread over the other experts in proportion to their shares (repeated until
+    /// none exceeds the cap; with `k ≥ E` every expert gets `1/E`). Loads already within the
+    /// cap are returned unchanged.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::routing::ExpertLoad;
+    /// let l = ExpertLoad::from_counts(&[6.0, 2.0, 1.0, 1.0], "x").unwrap();
+    /// let c = l.capped_at_top_k(2); // expert 0 can take at most half of the pairs
+    /// assert!((c.shares()[0] - 0.5).abs() < 1e-12);
+    /// assert!((c.shares()[1] - 0.25).abs() < 1e-12); // 2/4 of the remaining half
+    /// assert_eq!(ExpertLoad::balanced(8).capped_at_top_k(2), ExpertLoad::balanced(8));
+    /// ```
+    pub fn capped_at_top_k(&self, k: u32) -> ExpertLoad {
+        let n = self.shares.len();
+        let k = (k.max(1) as usize).min(n.max(1));
+        let cap = 1.0 / k as f64;
+        let mut shares = self.shares.clone();
+        let mut capped = vec![false; n];
+        loop {
+            let over: Vec<usize> = (0..n)
+                .filter(|&i| !capped[i] && shares[i] > cap * (1.0 + 1e-12))
+                .collect();
+            if over.is_empty() {
+                break;
+            }
+            for &i in &over {
+                capped[i] = true;
+            }
+            let fixed = capped.iter().filter(|&&c| c).count() as f64 * cap;
+            let free: f64 = (0..n).filter(|&i| !capped[i]).map(|i| shares[i]).sum();
+            let rest = (1.0 - fixed).max(0.0);
+            let free_n = capped.iter().filter(|&&c| !c).count();
+            for i in 0..n {
+                shares[i] = if capped[i] {
+                    cap
+                } else if free > 0.0 {
+                    shares[i] * rest / free
+                } else {
+                    rest / free_n.max(1) as f64
+                };
+            }
+        }
+        ExpertLoad { shares }
+    }
+
     /// Whether every expert has the same share.
     pub fn is_balanced(&self) -> bool {
         self.shares.windows(2).all(|w| w[0] == w[1])

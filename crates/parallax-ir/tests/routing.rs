@@ -98,3 +98,24 @@ fn huge_measured_counts_normalise() {
     assert!((s[1] - 1.0 / 127.0).abs() < 1e-15, "{}", s[1]);
     assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
 }
+
+#[test]
+fn top_k_routing_caps_each_expert_at_one_kth_of_the_pairs() {
+    // Zipf 2.0 over 8 experts puts 65 % on the most popular one; top-2 routing cannot
+    // give any expert more than half of the pairs
+    let z = ExpertLoad::zipf(8, 2.0, 3).unwrap();
+    assert!(z.max_share().1 > 0.6);
+    let c = z.capped_at_top_k(2);
+    let sum: f64 = c.shares().iter().sum();
+    assert!((sum - 1.0).abs() < 1e-12, "{sum}");
+    assert!(c.max_share().1 <= 0.5 + 1e-12);
+    assert_eq!(c.max_share().0, z.max_share().0);
+    // the others keep their order
+    let mut order: Vec<usize> = (0..8).collect();
+    order.sort_by(|&a, &b| z.shares()[b].total_cmp(&z.shares()[a]));
+    for w in order.windows(2) {
+        assert!(c.shares()[w[0]] >= c.shares()[w[1]] - 1e-12);
+    }
+    // k = E: every expert takes every token
+    assert_eq!(z.capped_at_top_k(8), ExpertLoad::balanced(8));
+}

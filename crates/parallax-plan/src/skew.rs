@@ -82,13 +82,19 @@ impl MoeLoad {
         Ok(())
     }
 
-    /// The load over `experts` experts.
+    /// The load over the routed experts of a MoE layer with `experts` experts, `top_k` per
+    /// token. A token picks `top_k` distinct experts, so no expert takes more than `1/top_k`
+    /// of the routed pairs: Zipf popularity is capped there
+    /// ([`ExpertLoad::capped_at_top_k`]), a measured vector beyond it is refused.
     ///
     /// # Errors
-    /// [`PlanError::Option`] when a measured vector has another length, or a bad exponent.
-    pub fn expert_load(&self, experts: u32) -> Result<ExpertLoad, PlanError> {
+    /// [`PlanError::Option`] when a measured vector has another length or gives an expert more
+    /// than `1/top_k` of the pairs, or a bad exponent.
+    pub fn expert_load(&self, experts: u32, top_k: u32) -> Result<ExpertLoad, PlanError> {
+        let k = top_k.clamp(1, experts.max(1));
         match self.routing {
             MoeRouting::Zipf { exponent, seed } => ExpertLoad::zipf(experts, exponent, seed)
+                .map(|l| l.capped_at_top_k(k))
                 .map_err(|e| PlanError::Option {
                     option: "moe skew".into(),
                     value: format!("zipf:{exponent}"),
@@ -100,6 +106,18 @@ impl MoeLoad {
                         option: "expert load".into(),
                         value: format!("{} entries", l.experts()),
                         expected: format!("one load per routed expert of the model ({experts})"),
+                    });
+                }
+                let (i, share) = l.max_share();
+                if share > (1.0 + 1e-9) / k as f64 {
+                    return Err(PlanError::Option {
+                        option: "expert load".into(),
+                        value: format!("expert {i} with {share:.4} of the routed load"),
+                        expected: format!(
+                            "at most 1/top_k = {:.4} per expert: each token picks {k} distinct \
+                             experts of the model's {experts}",
+                            1.0 / k as f64
+                        ),
                     });
                 }
                 Ok(l.clone())
@@ -118,7 +136,7 @@ impl MoeLoad {
         for run in &model.runs {
             for cell in &run.block.cells {
                 if let Cell::Moe(m) = cell {
-                    let load = self.expert_load(m.experts)?;
+                    let load = self.expert_load(m.experts, m.top_k)?;
                     let rank = load
                         .busiest_rank(plan.moe.ep.max(1), self.redundant)
                         .map_err(|e| PlanError::Option {
@@ -155,7 +173,7 @@ impl StageSkew {
                     if by_experts.iter().any(|(e, _)| *e == m.experts) {
                         continue;
                     }
-                    if let Ok(l) = load.expert_load(m.experts) {
+                    if let Ok(l) = load.expert_load(m.experts, m.top_k) {
                         by_experts.push((m.experts, Arc::new(l)));
                     }
                 }

@@ -82,7 +82,7 @@ fn zipf_slows_ep_and_eplb_recovers_part() {
     let eplb = step_times("ep=8", zipf(1.2, 32)).unwrap();
     // Prefill batches are compute-bound on the routed experts: the busiest rank is slower.
     for i in 1..none.len() {
-        assert!(skew[i] > none[i] * 1.1, "{i}: {skew:?} vs {none:?}");
+        assert!(skew[i] > none[i] * 1.05, "{i}: {skew:?} vs {none:?}");
         assert!(eplb[i] < skew[i], "{i}: {eplb:?} vs {skew:?}");
         assert!(eplb[i] >= none[i], "{i}: {eplb:?} vs {none:?}");
     }

@@ -145,7 +145,7 @@ pub fn moe_rank_load(
                 continue;
             }
             let shares: Vec<f64> = load
-                .expert_load(m.experts)?
+                .expert_load(m.experts, m.top_k)?
                 .placement(ep, load.redundant)
                 .map_err(|e| PlanError::Option {
                     option: "eplb".into(),
