@@ -976,6 +976,17 @@ fn measured_times_beyond_a_day_or_below_a_nanosecond_are_refused() {
             "between 1 ns and one day",
         ],
     );
+    // a column the format does not define is named, not ignored
+    std::fs::write(
+        &m,
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms,notes\n\
+         llama-3.1-8b,H100,1,1x512,,off,20,x\n",
+    )
+    .unwrap();
+    fails_with(
+        &["validate", "--measured", &mpath],
+        &[&mpath, "unknown column `notes`", "measured_ms"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

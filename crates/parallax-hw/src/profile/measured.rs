@@ -158,6 +158,25 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
         .collect::<Vec<_>>()
         .join("\n");
     let c = Csv::parse(file, "measured", &cleaned)?;
+    // every column is read: one this format does not define is a misspelling or another
+    // format's, not something to ignore
+    const COLUMNS: [&str; 7] = [
+        "model",
+        "gpu",
+        "tp",
+        "prefill",
+        "decode",
+        "cuda_graphs",
+        "measured_ms",
+    ];
+    if let Some(h) = c.header.iter().find(|h| !COLUMNS.contains(h)) {
+        return Err(ProfileError::UnknownColumn {
+            file: file.to_string(),
+            table: "measured".into(),
+            column: h.to_string(),
+            expected: COLUMNS.join(", "),
+        });
+    }
     let cm = c.col("model")?;
     let cg = c.col("gpu")?;
     let ct = c.col("tp")?;
