@@ -326,6 +326,23 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
             "not of H100-SXM",
         ],
     );
+    // fitted parameters are for the GPU they were fitted on, as a profile
+    fails(
+        &predict_1x8("A100", params.to_str().unwrap()),
+        &[
+            "roofline.json",
+            "fitted on the cluster's GPU A100",
+            "not on H100-SXM",
+        ],
+    );
+    let mut other = written.clone();
+    other["gpu"] = "FOO".into();
+    let other_file = d.join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    fails(
+        &predict_1x8("H100", other_file.to_str().unwrap()),
+        &["other.json", "naming a GPU of the catalogue", "`FOO`"],
+    );
     fails(
         &predict_1x8("H100", "missing.json"),
         &[

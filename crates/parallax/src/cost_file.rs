@@ -93,6 +93,26 @@ pub fn cost_model_from_text(
                 ),
             ));
         }
+        // fitted against one GPU's datasheet ceilings: only for that GPU, as a profile
+        if parallax_hw::catalog::gpu(&f.gpu).is_err() {
+            return Err(bad(
+                file,
+                &format!(
+                    "`gpu` naming a GPU of the catalogue (`parallax gpus`), not `{}`",
+                    f.gpu
+                ),
+            ));
+        }
+        if !cluster.gpu.matches(&f.gpu) {
+            return Err(bad(
+                file,
+                &format!(
+                    "parameters fitted on the cluster's GPU {}, not on {} (choose a cluster of \
+                     {} or calibrate on {})",
+                    cluster.gpu.name, f.gpu, f.gpu, cluster.gpu.name
+                ),
+            ));
+        }
         if let Err((field, v, expected)) = f.params.validate() {
             return Err(bad(
                 file,
