@@ -89,8 +89,10 @@ fn count_flags_have_documented_maxima() {
         ("--max-num-seqs", "1048576", "1048577"),
         ("--max-batched-tokens", "16777216", "16777217"),
     ] {
-        fails_with(&refs(&sim(&[flag, over])), &[flag, max]);
-        fails_with(&refs(&sim(&[flag, "0"])), &[flag]);
+        // (an alias is named by the flag's own name: `--max-num-batched-tokens`)
+        let named = flag.trim_start_matches("--max-");
+        fails_with(&refs(&sim(&[flag, over])), &[named, max]);
+        fails_with(&refs(&sim(&[flag, "0"])), &[named]);
         accepted(&refs(&sim(&[flag, max])), flag);
     }
     fails_with(
@@ -113,8 +115,9 @@ fn count_flags_have_documented_maxima() {
         ("--top", "100000", "100001"),
         ("--max-batched-tokens", "16777216", "16777217"),
     ] {
-        fails_with(&["search", flag, over], &[flag, max]);
-        fails_with(&["search", flag, "0"], &[flag]);
+        let named = flag.trim_start_matches("--max-");
+        fails_with(&["search", flag, over], &[named, max]);
+        fails_with(&["search", flag, "0"], &[named]);
     }
     fails_with(
         &["search", "--max-num-seqs", "1048577"],
@@ -1023,4 +1026,37 @@ fn serving_runs_take_a_cluster_toml_beside_the_file() {
         &["s.csv:2", "c.toml", "No such file"],
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn negative_and_oversized_counts_name_the_flag_and_its_range() {
+    // a negative number is the flag's (bad) value, not an unknown argument; a number beyond
+    // the integer type names the documented range, not the type's
+    fails_with(
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x8",
+            "--tp",
+            "-1",
+        ],
+        &["'-1'", "--tp", "expected 1..=65536"],
+    );
+    fails_with(
+        &["search", "--max-gpus", "99999999999"],
+        &["'99999999999'", "--max-gpus", "expected 1..=65536"],
+    );
+    fails_with(
+        &["simulate", "--requests", "-5"],
+        &["'-5'", "--requests", "expected 1..=10000000"],
+    );
+    fails_with(&["simulate", "--seed", "-1"], &["'-1'", "--seed"]);
+    fails_with(
+        &["search", "--top", "2.5"],
+        &["'2.5'", "--top", "a whole number"],
+    );
 }

@@ -247,6 +247,64 @@ pub fn requests(value: Option<usize>) -> Result<Option<usize>, CliError> {
         .transpose()
 }
 
+/// A count flag's value as clap parses it: any whole number as written (a negative or a
+/// huge one included) is checked against the documented range `min..=max`, so the error
+/// names that range rather than the integer type's.
+pub fn count_arg(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    match s.trim().parse::<i128>() {
+        Ok(v) if (min as i128..=max as i128).contains(&v) => Ok(v as u64),
+        Ok(_) => Err(format!("expected {min}..={max}")),
+        Err(_) => Err(format!("expected a whole number in {min}..={max}")),
+    }
+}
+
+/// clap parser of a GPU-count flag (`--tp`, `--max-gpus`, vLLM's size flags): 1..=[`MAX_GPUS`].
+pub fn gpus_arg(s: &str) -> Result<u32, String> {
+    count_arg(s, 1, MAX_GPUS as u64).map(|v| v as u32)
+}
+
+/// clap parser of `--requests`: 1..=[`MAX_REQUESTS`].
+pub fn requests_arg(s: &str) -> Result<usize, String> {
+    count_arg(s, 1, MAX_REQUESTS as u64).map(|v| v as usize)
+}
+
+/// clap parser of `--block-size`: 1..=[`MAX_BLOCK_SIZE`].
+pub fn block_size_arg(s: &str) -> Result<u32, String> {
+    count_arg(s, 1, MAX_BLOCK_SIZE as u64).map(|v| v as u32)
+}
+
+/// clap parser of `--max-concurrency`: 1..=[`MAX_CONCURRENCY`].
+pub fn concurrency_arg(s: &str) -> Result<u32, String> {
+    count_arg(s, 1, MAX_CONCURRENCY as u64).map(|v| v as u32)
+}
+
+/// clap parser of `--max-num-seqs`: 1..=[`MAX_NUM_SEQS`].
+pub fn num_seqs_arg(s: &str) -> Result<u32, String> {
+    count_arg(s, 1, MAX_NUM_SEQS as u64).map(|v| v as u32)
+}
+
+/// clap parser of a token budget (`--max-num-batched-tokens`, `--chunk`):
+/// 1..=[`MAX_BATCHED_TOKENS`].
+pub fn batched_tokens_arg(s: &str) -> Result<u32, String> {
+    count_arg(s, 1, MAX_BATCHED_TOKENS as u64).map(|v| v as u32)
+}
+
+/// clap parser of `--top`: 1..=[`MAX_TOP`].
+pub fn top_arg(s: &str) -> Result<usize, String> {
+    count_arg(s, 1, MAX_TOP as u64).map(|v| v as usize)
+}
+
+/// clap parser of `--max-plans`: 1..=[`MAX_PLANS`].
+pub fn plans_arg(s: &str) -> Result<usize, String> {
+    count_arg(s, 1, MAX_PLANS as u64).map(|v| v as usize)
+}
+
+/// clap parser of `--steady-requests`: [`STEADY_REQUESTS`].
+pub fn steady_requests_arg(s: &str) -> Result<usize, String> {
+    let (lo, hi) = STEADY_REQUESTS;
+    count_arg(s, lo as u64, hi as u64).map(|v| v as usize)
+}
+
 /// A count flag checked against its documented range `min..=max`.
 pub fn count_in<T: PartialOrd + std::fmt::Display + Copy>(
     flag: &str,

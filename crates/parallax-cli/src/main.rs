@@ -44,18 +44,32 @@ enum Command {
     /// List the GPU catalog.
     Gpus(catalogs::GpusArgs),
     /// Show a model's structure, parameters and memory needs.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Inspect(inspect::InspectArgs),
     /// Predict the latency of one serving iteration, with a breakdown by op kind.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Predict(predict::PredictArgs),
     /// Simulate serving a workload with one plan, iteration by iteration.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Simulate(simulate::SimulateArgs),
     /// Search the plan space for the best serving plan, with baselines and gains.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Search(search::SearchArgs),
     /// Place a DNN operator graph on accelerators and CPUs exactly (max-load or latency).
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Place(place::PlaceArgs),
     /// Fit the roofline's efficiency curves to a measured profile and report the fit.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Calibrate(calibrate::CalibrateArgs),
     /// Compare predictions with measured iterations or serving runs.
+    // a negative number is a (bad) value of its flag, not an unknown flag
+    #[command(allow_negative_numbers = true)]
     Validate(validate::ValidateArgs),
 }
 

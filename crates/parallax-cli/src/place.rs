@@ -50,7 +50,8 @@ pub struct PlaceArgs {
     #[arg(long)]
     pub overlap: bool,
     /// Subgraphs allowed per accelerator (latency only).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1,
+          value_parser = |s: &str| crate::common::count_arg(s, 1, MAX_SUBGRAPHS as u64).map(|v| v as usize))]
     pub subgraphs: usize,
     /// Wall-clock budget of the whole run (solver and baselines), with a unit like every
     /// duration flag (`30s`, `500ms`, `5m`; default 300s, at most 1000000s); when it runs out

@@ -24,7 +24,7 @@ pub struct PredictArgs {
     #[arg(long)]
     gpu: String,
     /// Tensor-parallel degree (`--tensor-parallel-size` also works).
-    #[arg(long, alias = "tensor-parallel-size", default_value_t = 1)]
+    #[arg(long, alias = "tensor-parallel-size", default_value_t = 1, value_parser = common::gpus_arg)]
     tp: u32,
     /// `BxS` or `BxS+P`: B sequences of S new tokens, each after P cached tokens. Repeatable.
     #[arg(long)]

@@ -76,7 +76,7 @@ pub struct SearchArgs {
     #[arg(long)]
     rate: Option<f64>,
     /// Use only the first N requests of the workload.
-    #[arg(long)]
+    #[arg(long, value_parser = common::requests_arg)]
     requests: Option<usize>,
     /// What to optimise: e2e-mean, e2e-p50, e2e-p99, ttft-mean, ttft-p99, tpot-mean,
     /// tpot-p99, throughput, goodput, energy, cost, min-gpus.
@@ -92,16 +92,16 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 0.9)]
     slo_target: f64,
     /// Plans shown in the table (and kept in `--json`'s `ranked`).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = common::top_arg)]
     top: usize,
     /// Most GPUs a plan may use (default: the whole cluster).
-    #[arg(long)]
+    #[arg(long, value_parser = common::gpus_arg)]
     max_gpus: Option<u32>,
     /// Also enumerate plans with fewer GPUs than `--max-gpus` (always on for min-gpus).
     #[arg(long)]
     fewer_gpus: bool,
     /// Deepest pipeline.
-    #[arg(long)]
+    #[arg(long, value_parser = common::gpus_arg)]
     max_pp: Option<u32>,
     /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
     /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
@@ -122,7 +122,7 @@ pub struct SearchArgs {
     #[arg(long)]
     max_num_seqs: Option<String>,
     /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
-    #[arg(long, alias = "max-batched-tokens")]
+    #[arg(long, alias = "max-batched-tokens", value_parser = common::batched_tokens_arg)]
     max_num_batched_tokens: Option<u32>,
     /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
     #[arg(long, conflicts_with = "scheduler")]
@@ -134,7 +134,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "POLICY")]
     capacity_scheduler_policy: Option<String>,
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
-    #[arg(long)]
+    #[arg(long, value_parser = common::block_size_arg)]
     block_size: Option<u32>,
     /// Also print the best plan's launch command for vllm, sglang or trtllm.
     #[arg(long, value_name = "ENGINE")]
@@ -167,7 +167,7 @@ pub struct SearchArgs {
     #[arg(long)]
     price: Option<f64>,
     /// Simulate at most this many plans (the first in enumeration order).
-    #[arg(long)]
+    #[arg(long, value_parser = common::plans_arg)]
     max_plans: Option<usize>,
     /// Stop starting simulations after this wall time (`30s`, `500ms`); the result then
     /// depends on timing.
@@ -178,7 +178,7 @@ pub struct SearchArgs {
     pareto: Option<String>,
     /// Requests in the steady-state stream that drives `throughput` and `goodput` (lengths
     /// resampled from the workload), at least 10.
-    #[arg(long, default_value_t = parallax::search::DEFAULT_STEADY_REQUESTS)]
+    #[arg(long, default_value_t = parallax::search::DEFAULT_STEADY_REQUESTS, value_parser = common::steady_requests_arg)]
     steady_requests: usize,
     /// Arrivals of the steady-state stream: `poisson`, or `trace` (gamma gaps with the
     /// workload's own burstiness).

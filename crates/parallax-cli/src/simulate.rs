@@ -32,7 +32,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     rate: Option<f64>,
     /// Keep only the first N requests.
-    #[arg(long)]
+    #[arg(long, value_parser = common::requests_arg)]
     requests: Option<usize>,
     /// Serving engine whose defaults and mechanics to simulate: vllm (V1), vllm-v0, sglang,
     /// trtllm.
@@ -43,13 +43,13 @@ pub struct SimulateArgs {
     #[arg(long)]
     scheduler: Option<String>,
     /// Most requests running at once per engine.
-    #[arg(long)]
+    #[arg(long, value_parser = common::num_seqs_arg)]
     max_num_seqs: Option<u32>,
     /// Token budget of one iteration (vLLM's name; `--max-batched-tokens` also works).
-    #[arg(long, alias = "max-batched-tokens")]
+    #[arg(long, alias = "max-batched-tokens", value_parser = common::batched_tokens_arg)]
     max_num_batched_tokens: Option<u32>,
     /// Chunk size (token budget) of the chunked-prefill scheduler.
-    #[arg(long)]
+    #[arg(long, value_parser = common::batched_tokens_arg)]
     chunk: Option<u32>,
     /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
     /// (needs --prefix-caching), capacity (weighted by replica speed).
@@ -58,7 +58,8 @@ pub struct SimulateArgs {
     #[command(flatten)]
     serving: crate::serving::ServingArgs,
     /// Seed for every random choice.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0,
+          value_parser = |s: &str| common::count_arg(s, 0, u64::MAX))]
     seed: u64,
     /// Time-to-first-token SLO (e.g. 500ms, 0.5s).
     #[arg(long)]
@@ -73,7 +74,7 @@ pub struct SimulateArgs {
     gpu_memory_utilization: Option<f64>,
     /// Clients keep at most N requests in flight (closed loop, as `vllm bench serve
     /// --max-concurrency`): a request is sent at its arrival time or when one completes.
-    #[arg(long)]
+    #[arg(long, value_parser = common::concurrency_arg)]
     max_concurrency: Option<u32>,
     /// One-way latency between the clients and the engine's scheduler (HTTP, the API server,
     /// tokenization), with a unit (`3ms`) or `0` (also `0ms`): requests reach the engine this much after
@@ -101,13 +102,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ENGINE")]
     emit: Option<String>,
     /// vLLM's flag: the plan's tensor-parallel degree (instead of `--plan`).
-    #[arg(long, conflicts_with = "plan")]
+    #[arg(long, conflicts_with = "plan", value_parser = common::gpus_arg)]
     tensor_parallel_size: Option<u32>,
     /// vLLM's flag: the plan's pipeline depth (instead of `--plan`).
-    #[arg(long, conflicts_with = "plan")]
+    #[arg(long, conflicts_with = "plan", value_parser = common::gpus_arg)]
     pipeline_parallel_size: Option<u32>,
     /// vLLM's flag: the plan's data-parallel replicas (instead of `--plan`).
-    #[arg(long, conflicts_with = "plan")]
+    #[arg(long, conflicts_with = "plan", value_parser = common::gpus_arg)]
     data_parallel_size: Option<u32>,
     /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
     #[arg(long, conflicts_with = "scheduler")]
@@ -119,7 +120,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "POLICY")]
     capacity_scheduler_policy: Option<String>,
     /// Tokens per KV-cache block (vLLM's `--block-size`; default: the engine's).
-    #[arg(long)]
+    #[arg(long, value_parser = common::block_size_arg)]
     block_size: Option<u32>,
     /// `--enforce-eager`, `--disable-custom-all-reduce`.
     #[command(flatten)]
