@@ -211,3 +211,39 @@ fn resolve_prefers_embedded_names_then_paths() {
         Err(SimError::Io { .. })
     ));
 }
+
+#[test]
+fn out_of_range_arrivals_and_lengths_name_line_field_and_range() {
+    // beyond the simulator's clock (1e9 s): refused at the line, with the value as written
+    let e = workload::parse(
+        "t.csv",
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,5\n1e300,10,5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("t.csv:3")
+            && e.contains("arrived_at")
+            && e.contains("1e300")
+            && e.contains("1e9"),
+        "{e}"
+    );
+    let e = workload::parse(
+        "t.jsonl",
+        "{\"ContextTokens\": 10, \"GeneratedTokens\": 5, \"StartTimeOffset\": 1e300}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("t.jsonl:1") && e.contains("StartTimeOffset"),
+        "{e}"
+    );
+    // a length beyond 32 bits names the range, not just "≥ 1"
+    let e = workload::parse(
+        "t.csv",
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,99999999999,5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("99999999999") && e.contains("4294967295"), "{e}");
+}

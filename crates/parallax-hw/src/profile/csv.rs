@@ -8,6 +8,15 @@ pub const MIN_TIME_S: f64 = 1e-9;
 /// Longest time a profile or measurement may give, seconds (one day).
 pub const MAX_TIME_S: f64 = 86_400.0;
 
+/// A value as written, cut to its first 120 characters (`…` after) for an error message.
+fn shown(v: &str) -> String {
+    if v.chars().count() <= 120 {
+        v.to_string()
+    } else {
+        format!("{}…", v.chars().take(120).collect::<String>())
+    }
+}
+
 /// One parsed CSV file: its header and its data lines with their 1-based line numbers.
 #[derive(Debug)]
 pub(crate) struct Csv<'a> {
@@ -65,7 +74,7 @@ impl<'a> Csv<'a> {
                     table: table.to_string(),
                     row: Row::Line(line),
                     column: "(row)".to_string(),
-                    value: l.to_string(),
+                    value: shown(l),
                     expected: format!("{} comma-separated fields as in the header", header.len()),
                 });
             }
@@ -111,7 +120,7 @@ impl<'a> Csv<'a> {
             table: self.table.to_string(),
             row: Row::Line(line),
             column: self.header.get(col).copied().unwrap_or("?").to_string(),
-            value: value.to_string(),
+            value: shown(value),
             expected: expected.to_string(),
         }
     }

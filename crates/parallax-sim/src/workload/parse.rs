@@ -184,7 +184,7 @@ fn value_err(file: &str, line: usize, field: &str, value: &str, expected: &str) 
     }
 }
 
-const LEN_EXPECTED: &str = "an integer number of tokens ≥ 1";
+const LEN_EXPECTED: &str = "an integer number of tokens from 1 to 4294967295";
 
 /// A token count written as text: an integer (or a float with integral value) in 1..=u32::MAX.
 fn len_from_text(file: &str, line: usize, field: &str, s: &str) -> Result<u32, SimError> {
@@ -251,14 +251,17 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
         let off = get("StartTimeOffset")?;
         let ns = off
             .as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
+            .filter(|f| f.is_finite() && (0.0..=super::MAX_ARRIVAL_S * 1e9).contains(f))
             .ok_or_else(|| {
                 value_err(
                     file,
                     line,
                     "StartTimeOffset",
                     &off.to_string(),
-                    "a number of nanoseconds ≥ 0",
+                    &format!(
+                        "a number of nanoseconds from 0 to {:e}",
+                        super::MAX_ARRIVAL_S * 1e9
+                    ),
                 )
             })?;
         let arrival = match off.as_u64() {
@@ -451,8 +454,16 @@ fn parse_vidur(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
             Some(c) => {
                 let s = f[c].trim();
                 match s.parse::<f64>() {
-                    Ok(t) if t.is_finite() && t >= 0.0 => Some(t),
-                    _ => return Err(value_err(file, line, "arrived_at", s, "seconds ≥ 0")),
+                    Ok(t) if t.is_finite() && (0.0..=super::MAX_ARRIVAL_S).contains(&t) => Some(t),
+                    _ => {
+                        return Err(value_err(
+                            file,
+                            line,
+                            "arrived_at",
+                            s,
+                            &format!("seconds from 0 to {:e}", super::MAX_ARRIVAL_S),
+                        ))
+                    }
                 }
             }
             None => None,
