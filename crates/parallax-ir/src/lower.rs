@@ -38,7 +38,9 @@
 //!   all-reduce over TP when `tp > 1`. (A plan whose MoE tokens stay replicated over the
 //!   expert group, `parallax_plan::Plan::moe_tokens_replicated`, keeps only the `experts` op of
 //!   this lowering and takes the rest from the cell lowered at `tp = ep × tp`: no dispatch or
-//!   combine, one all-reduce.)
+//!   combine, one all-reduce; a plan that dispatches them prices `ep_dispatch` / `ep_combine`
+//!   as an all-gather and a reduce-scatter unless `parallax_plan::LowerOptions::moe_all_to_all`
+//!   asks for the all-to-all.)
 //! - **Norm**: one `norm` elementwise op (a fused residual-add + RMSNorm).
 //!
 //! Every op except `attn` depends on the batch only through `T` (see [`crate::op`]).

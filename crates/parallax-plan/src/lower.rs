@@ -120,6 +120,15 @@ pub struct LowerOptions {
     /// MoE routing skew and EPLB ([`crate::skew`]): each MoE layer runs at its busiest EP
     /// rank's speed. Default `None`: a balanced router, as before.
     pub moe_load: Option<crate::skew::MoeLoad>,
+    /// How a MoE layer whose tokens are dispatched (attention data parallel finer than the MoE
+    /// replicas, [`Plan::moe_tokens_replicated`] false) moves them: `true`, an all-to-all
+    /// dispatch and combine of each token's top-k expert inputs (DeepEP, pplx); `false`
+    /// (default), an all-gather of the replica's tokens to every expert group and a
+    /// reduce-scatter of the summed outputs back, the default path of vLLM
+    /// (`all2all_backend` `allgather_reducescatter`), SGLang (DP attention without a
+    /// `--moe-a2a-backend`) and TensorRT-LLM (attention DP without DeepEP). Its volume does
+    /// not depend on `top_k`.
+    pub moe_all_to_all: bool,
 }
 
 impl Default for LowerOptions {
@@ -136,6 +145,7 @@ impl Default for LowerOptions {
             cache_tokens: 16_384,
             host_link_bandwidth: 50e9,
             moe_load: None,
+            moe_all_to_all: false,
         }
     }
 }
@@ -567,6 +577,8 @@ pub struct PlanStageCost {
     attn_replicas: u32,
     /// MoE layers keep their tokens replicated over each replica ([`Plan::moe_tokens_replicated`]).
     moe_replicated: bool,
+    /// Dispatched MoE tokens move all-to-all ([`LowerOptions::moe_all_to_all`]).
+    moe_all_to_all: bool,
     model: Arc<Model>,
     /// Devices of the stage (the TP degree of the embedding and LM head).
     width: u32,
@@ -583,6 +595,22 @@ pub struct PlanStageCost {
     seqs: Table,
     host_link: Option<HostLink>,
     skew: Option<crate::skew::StageSkew>,
+}
+
+/// The IR's all-to-all `ep_dispatch` / `ep_combine` of a MoE replica's `tokens` as the
+/// engines' default paths run them ([`LowerOptions::moe_all_to_all`] false): an all-gather of
+/// every token's hidden state (`bytes_per_token` each) over the EP group, and a
+/// reduce-scatter of the outputs back. Other ops are left as they are.
+fn gather_scatter(op: &mut Op, tokens: u64, bytes_per_token: f64) {
+    let kind = match op.name {
+        "ep_dispatch" => CollectiveKind::AllGather,
+        "ep_combine" => CollectiveKind::ReduceScatter,
+        _ => return,
+    };
+    if let OpBody::Collective(c) = &mut op.body {
+        c.kind = kind;
+        c.bytes = tokens as f64 * bytes_per_token;
+    }
 }
 
 /// Routed-expert ops of the IR's MoE lowering, which divide the routed work by `ep`
@@ -756,6 +784,7 @@ impl PlanStageCost {
             attn,
             attn_replicas: plan.attn.replicas.max(1),
             moe_replicated,
+            moe_all_to_all: opts.moe_all_to_all,
             model: model.clone(),
             width: w,
             full,
@@ -844,7 +873,10 @@ impl PlanStageCost {
                         if let Some(sk) = &self.skew {
                             sk.apply(cell, pl.shard, routed, model, cost, &mut ops);
                         }
-                        for op in ops.iter().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
+                        for op in ops.iter_mut().filter(|o| MOE_ROUTED_OPS.contains(&o.name)) {
+                            if !self.moe_all_to_all {
+                                gather_scatter(op, routed, hidden * act);
+                            }
                             part.add_op(op, cost, &u.groups, u.mult);
                         }
                         ops.clear();

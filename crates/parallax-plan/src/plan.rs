@@ -457,7 +457,8 @@ impl Plan {
     /// the shared experts' partial outputs (the shared experts sharded over all of those
     /// devices). Otherwise (attention data parallel, `attn=RxtpT` with R finer than the MoE
     /// replicas) each expert group holds only the tokens it dispatches (`replicas × ep` token
-    /// groups), with an all-to-all dispatch and combine.
+    /// groups), gathered to every expert group and scattered back (or dispatched all-to-all:
+    /// [`crate::LowerOptions::moe_all_to_all`]).
     pub fn moe_tokens_replicated(&self) -> bool {
         self.moe.ep > 1 && self.moe.replicas % self.attn.replicas.max(1) == 0
     }

@@ -90,3 +90,38 @@ fn ep_under_tp_attention_shards_the_shared_experts_over_the_replica() {
     let rel = (ep - tp).abs() / tp;
     assert!(rel < 0.002, "ep {ep} vs tp {tp} ({rel})");
 }
+
+#[test]
+fn ep_under_attention_dp_gathers_and_scatters_unless_all_to_all_is_asked_for() {
+    // Mixtral routes each token to 2 of its 8 experts: an all-to-all moves a quarter of what
+    // the engines' default all-gather + reduce-scatter moves, whose volume ignores top_k
+    let model = parallax_ir::resolve("mixtral-8x7b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let p = plan("tp=8,attn=8xtp1,moe=ep8xtp1");
+    let comm = |a2a: bool, b: &Batch| {
+        let o = LowerOptions {
+            moe_all_to_all: a2a,
+            ..LowerOptions::default()
+        };
+        let l = lower_plan(&model, &p, &cluster, cost.clone(), &o).unwrap();
+        l.stages[0][0].step(b).breakdown[3]
+    };
+    let prefill = &batches()[1];
+    let (gather, a2a) = (comm(false, prefill), comm(true, prefill));
+    assert!(gather > 1.5 * a2a, "gather {gather} vs all-to-all {a2a}");
+    // tensor-parallel attention never dispatches: the option changes nothing there
+    let tp_attn = plan("tp=8,moe=ep8xtp1");
+    let o = |a2a: bool| LowerOptions {
+        moe_all_to_all: a2a,
+        ..LowerOptions::default()
+    };
+    let s = |a2a: bool| {
+        lower_plan(&model, &tp_attn, &cluster, cost.clone(), &o(a2a))
+            .unwrap()
+            .stages[0][0]
+            .step(prefill)
+            .seconds
+    };
+    assert_eq!(s(false), s(true));
+}
