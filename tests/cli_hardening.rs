@@ -979,6 +979,29 @@ fn measured_times_beyond_a_day_or_below_a_nanosecond_are_refused() {
             "between 1 ns and one day",
         ],
     );
+    // milliseconds: a 100 s iteration is a time, 10 fs is not
+    std::fs::write(
+        &m,
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100,1,1x512,,off,100000\n",
+    )
+    .unwrap();
+    let out = parallax(&["validate", "--measured", &mpath]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &m,
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100,1,1x512,,off,1e-8\n",
+    )
+    .unwrap();
+    fails_with(
+        &["validate", "--measured", &mpath],
+        &[&mpath, "measured_ms", "1e-8", "between 1 ns and one day"],
+    );
     // a column the format does not define is named, not ignored
     std::fs::write(
         &m,

@@ -543,10 +543,13 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                 };
                 match emit(best) {
                     Err(e @ parallax::emit::EmitError::Unsupported { .. }) => {
-                        let next =
-                            full.ranked.iter().skip(1).find_map(|r| {
-                                emit(r).ok().map(|l| (r.rank, r.plan.to_string(), l))
-                            });
+                        // the next plans in rank order that meet the constraints, as the
+                        // best does
+                        let next = full
+                            .ranked
+                            .iter()
+                            .filter(|r| r.meets_constraints && r.plan != best.plan)
+                            .find_map(|r| emit(r).ok().map(|l| (r.rank, r.plan.to_string(), l)));
                         match next {
                             Some((rank, plan, l)) => {
                                 eprintln!(

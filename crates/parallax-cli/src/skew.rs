@@ -171,7 +171,7 @@ impl MoeSkewArgs {
             .iter()
             .flat_map(|r| &r.block.cells)
             .find_map(|c| match c {
-                Cell::Moe(m) => Some(m.experts),
+                Cell::Moe(m) => Some((m.experts, m.top_k)),
                 _ => None,
             });
         let flag = if self.moe_skew.is_some() {
@@ -186,12 +186,30 @@ impl MoeSkewArgs {
                 "{flag}: model {} has no MoE layers; expected a mixture-of-experts model",
                 model.name
             ))),
-            Some(experts) => {
+            Some((experts, top_k)) => {
                 if let MoeRouting::Measured(l) = routing {
+                    let file = self
+                        .expert_load
+                        .as_ref()
+                        .map_or(String::new(), |p| format!(" {}", p.display()));
                     if l.experts() != experts {
                         return Err(CliError::input(format!(
-                            "--expert-load: {} loads given, expected one per routed expert of {} ({experts})",
+                            "--expert-load{file}: {} loads given, expected one per routed expert of {} ({experts})",
                             l.experts(),
+                            model.name
+                        )));
+                    }
+                    // top-k routing gives no expert more than 1/top_k of the pairs
+                    let k = top_k.clamp(1, experts.max(1));
+                    let (i, share) = l.max_share();
+                    if share > (1.0 + 1e-9) / k as f64 {
+                        return Err(CliError::input(format!(
+                            "--expert-load{file}: entry {} (expert {i}) is {:.4} of the total; \
+                             expected at most 1/top_k = {:.4}: {} routes each token to {k} \
+                             distinct experts",
+                            i + 1,
+                            share,
+                            1.0 / k as f64,
                             model.name
                         )));
                     }

@@ -536,7 +536,10 @@ fn an_expert_load_top_k_routing_cannot_produce_is_refused() {
         f.to_str().unwrap(),
     ]);
     assert!(
-        e.contains("expert 7") && e.contains("1/top_k = 0.5000") && e.contains("2 distinct"),
+        e.contains("one.txt")
+            && e.contains("entry 8 (expert 7)")
+            && e.contains("1/top_k = 0.5000")
+            && e.contains("2 distinct"),
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

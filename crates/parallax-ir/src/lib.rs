@@ -38,6 +38,21 @@ pub use op::{
     Gemm, GroupRole, Op, OpBody, OpKind,
 };
 
+/// `value` as written, for an error message: its first `max` characters, then `…` when it is
+/// longer (a megabyte-long field is named, not echoed).
+///
+/// ```
+/// assert_eq!(parallax_ir::shown("abcdef", 3), "abc…");
+/// assert_eq!(parallax_ir::shown("ab", 3), "ab");
+/// ```
+pub fn shown(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_string()
+    } else {
+        format!("{}…", value.chars().take(max).collect::<String>())
+    }
+}
+
 /// Largest input file read, bytes (2 GiB): larger request traces or tables should be split.
 pub const MAX_INPUT_BYTES: u64 = 2 << 30;
 

@@ -297,6 +297,13 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PlaceError> {
             "is not a regular file, expected a file",
         )));
     }
+    // the same cap as every other input of the workspace (`parallax_ir::MAX_INPUT_BYTES`)
+    if meta.len() > 2 << 30 {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("is {} bytes, expected at most 2 GiB", meta.len()),
+        )));
+    }
     let mut text = std::fs::read_to_string(path).map_err(io)?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());

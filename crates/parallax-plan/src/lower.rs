@@ -597,6 +597,42 @@ pub struct PlanStageCost {
     skew: Option<crate::skew::StageSkew>,
 }
 
+/// Append the ops one device of a MoE replica runs for `tokens` tokens when they stay
+/// replicated over the replica ([`Plan::moe_tokens_replicated`]): the `experts` op of its
+/// local experts under `shard` (after `experts_hook`, which may reprice it for a routing
+/// skew), then the rest of the cell lowered over the replica's `ep × tp` devices (router and
+/// routing on every token, shared experts sharded over all of them, one all-reduce).
+pub(crate) fn lower_replicated_moe(
+    cell: &Cell,
+    shard: CellShard,
+    tokens: u64,
+    p: &parallax_ir::Precision,
+    ops: &mut Vec<Op>,
+    experts_hook: impl FnOnce(&mut Vec<Op>),
+) {
+    let start = ops.len();
+    lower_cell(cell, shard, &tokens_batch(tokens), p, ops);
+    experts_hook(ops);
+    let mut i = 0;
+    ops.retain(|o| {
+        i += 1;
+        i <= start || o.name == "experts"
+    });
+    let routed = ops.len();
+    lower_cell(
+        cell,
+        CellShard::tp(shard.devices()),
+        &tokens_batch(tokens),
+        p,
+        ops,
+    );
+    let mut i = 0;
+    ops.retain(|o| {
+        i += 1;
+        i <= routed || o.name != "experts"
+    });
+}
+
 /// The IR's all-to-all `ep_dispatch` / `ep_combine` of a MoE replica's `tokens` as the
 /// engines' default paths run them ([`LowerOptions::moe_all_to_all`] false): an all-gather of
 /// every token's hidden state (`bytes_per_token` each) over the EP group, and a
@@ -851,18 +887,10 @@ impl PlanStageCost {
                         // experts, sharded over the replica's `ep × tp` devices, on every
                         // token; one all-reduce over those devices (the unit's TP group)
                         // sums the partial outputs. No dispatch or combine.
-                        lower_cell(cell, pl.shard, &tokens_batch(share), p, &mut ops);
-                        if let Some(sk) = &self.skew {
-                            sk.apply(cell, pl.shard, share, model, cost, &mut ops);
-                        }
-                        ops.retain(|o| o.name == "experts");
-                        let routed = ops.len();
-                        let whole = CellShard::tp(pl.shard.devices());
-                        lower_cell(cell, whole, &tokens_batch(share), p, &mut ops);
-                        let mut i = 0;
-                        ops.retain(|o| {
-                            i += 1;
-                            i <= routed || o.name != "experts"
+                        lower_replicated_moe(cell, pl.shard, share, p, &mut ops, |ops| {
+                            if let Some(sk) = &self.skew {
+                                sk.apply(cell, pl.shard, share, model, cost, ops);
+                            }
                         });
                     } else if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 {
                         // The routed ops of one whole-MoE replica: its share of the tokens

@@ -463,7 +463,12 @@ pub(crate) fn stage_memory(
                 t_max.div_ceil(pl.replicas.max(1) as u64)
             };
             ops.clear();
-            lower_cell(cell, pl.shard, &tokens_batch(rows), p, &mut ops);
+            if matches!(cell, Cell::Moe(_)) && pl.shard.ep > 1 && plan.moe_tokens_replicated() {
+                // as the lowering runs it (the shared experts over the whole replica)
+                crate::lower::lower_replicated_moe(cell, pl.shard, rows, p, &mut ops, |_| {});
+            } else {
+                lower_cell(cell, pl.shard, &tokens_batch(rows), p, &mut ops);
+            }
             for op in &ops {
                 let live = match &op.body {
                     OpBody::Gemm(g) => g.count as f64 * g.m as f64 * (g.k + g.n) as f64 * a,

@@ -11,8 +11,10 @@
 //! - MoE: `replicas × ep × tp` ([`MoeLayout`]): `replicas` whole copies of the MoE (every
 //!   replica holds all experts; the stage's tokens are split between them, APEX+'s
 //!   `SwiMoE=2xtp4`), each with its routed experts split over `ep` groups and each expert
-//!   sharded `tp` ways inside its group; tokens reach their experts by all-to-all dispatch and
-//!   return by all-to-all combine inside their replica.
+//!   sharded `tp` ways inside its group. With tensor-parallel attention a replica's tokens
+//!   stay on all of its devices and one all-reduce sums the experts' outputs; under
+//!   data-parallel attention they are gathered to the expert groups and scattered back
+//!   ([`Plan::moe_tokens_replicated`]), inside their replica.
 //! - norms run in the layout of the cell they feed.
 //!
 //! Between consecutive cells of different token layouts the lowering inserts resharding

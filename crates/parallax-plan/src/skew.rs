@@ -153,11 +153,11 @@ impl MoeLoad {
     }
 }
 
-/// Per-model cache of the loads by expert count (one entry per distinct MoE width).
+/// Per-model cache of the loads by expert count and top-k (one entry per distinct MoE shape).
 #[derive(Debug, Clone)]
 pub(crate) struct StageSkew {
     load: MoeLoad,
-    by_experts: Vec<(u32, Arc<ExpertLoad>)>,
+    by_experts: Vec<((u32, u32), Arc<ExpertLoad>)>,
 }
 
 impl StageSkew {
@@ -166,15 +166,15 @@ impl StageSkew {
     /// built here leaves its cells balanced.
     pub(crate) fn new(model: &Model, load: Option<MoeLoad>) -> Option<StageSkew> {
         let load = load?;
-        let mut by_experts: Vec<(u32, Arc<ExpertLoad>)> = Vec::new();
+        let mut by_experts: Vec<((u32, u32), Arc<ExpertLoad>)> = Vec::new();
         for run in &model.runs {
             for cell in &run.block.cells {
                 if let Cell::Moe(m) = cell {
-                    if by_experts.iter().any(|(e, _)| *e == m.experts) {
+                    if by_experts.iter().any(|(e, _)| *e == (m.experts, m.top_k)) {
                         continue;
                     }
                     if let Ok(l) = load.expert_load(m.experts, m.top_k) {
-                        by_experts.push((m.experts, Arc::new(l)));
+                        by_experts.push(((m.experts, m.top_k), Arc::new(l)));
                     }
                 }
             }
@@ -196,7 +196,11 @@ impl StageSkew {
         ops: &mut [Op],
     ) {
         let Cell::Moe(m) = cell else { return };
-        let Some((_, load)) = self.by_experts.iter().find(|(e, _)| *e == m.experts) else {
+        let Some((_, load)) = self
+            .by_experts
+            .iter()
+            .find(|(e, _)| *e == (m.experts, m.top_k))
+        else {
             return;
         };
         if load.is_balanced() && self.load.redundant == 0 {

@@ -271,7 +271,7 @@ pub struct RunFlags {
 pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
     Error::Option {
         option: format!("{file}:{line}: column `{column}`"),
-        value: value.to_string(),
+        value: parallax_ir::shown(value, 120),
         expected: expected.to_string(),
     }
 }

@@ -10,11 +10,7 @@ pub const MAX_TIME_S: f64 = 86_400.0;
 
 /// A value as written, cut to its first 120 characters (`…` after) for an error message.
 fn shown(v: &str) -> String {
-    if v.chars().count() <= 120 {
-        v.to_string()
-    } else {
-        format!("{}…", v.chars().take(120).collect::<String>())
-    }
+    parallax_ir::shown(v, 120)
 }
 
 /// One parsed CSV file: its header and its data lines with their 1-based line numbers.
@@ -161,6 +157,19 @@ impl<'a> Csv<'a> {
         col: usize,
         exp10: i32,
     ) -> Result<f64, ProfileError> {
+        self.time_in(line, fields, col, exp10, 1.0)
+    }
+
+    /// [`Self::time`] converted by `exp10` to a unit of `unit_s` seconds (1.0: seconds,
+    /// 1e-3: milliseconds), checked between 1 ns and one day in seconds.
+    pub fn time_in(
+        &self,
+        line: usize,
+        fields: &[&str],
+        col: usize,
+        exp10: i32,
+        unit_s: f64,
+    ) -> Result<f64, ProfileError> {
         let raw = fields[col];
         let plain = match raw.parse::<f64>() {
             Ok(v) => v,
@@ -183,7 +192,7 @@ impl<'a> Csv<'a> {
             Ok(v) if v.is_finite() && v > 0.0 => v,
             _ => plain * 10f64.powi(exp10),
         };
-        if !(MIN_TIME_S..=MAX_TIME_S).contains(&v) {
+        if !(MIN_TIME_S..=MAX_TIME_S).contains(&(v * unit_s)) {
             return Err(self.bad(line, col, "a time between 1 ns and one day"));
         }
         Ok(v)

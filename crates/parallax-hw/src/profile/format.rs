@@ -617,7 +617,10 @@ impl<'a> TableReader<'a> {
     fn seconds(&self, i: usize, row: &Value, col: usize) -> Result<f64, ProfileError> {
         let v = self.cell(row, col);
         match v.as_f64() {
-            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            Some(x) if (super::MIN_TIME_S..=super::MAX_TIME_S).contains(&x) => Ok(x),
+            Some(x) if x.is_finite() && x > 0.0 => {
+                Err(self.bad(i, col, v, "a time in seconds between 1 ns and one day"))
+            }
             Some(_) => Err(ProfileError::NonPositiveTime {
                 file: self.file.to_string(),
                 table: self.table.to_string(),

@@ -255,7 +255,7 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
             prefill,
             decode,
             cuda_graphs,
-            measured_ms: c.time(l, f, cms, 0)?,
+            measured_ms: c.time_in(l, f, cms, 0, 1e-3)?,
             line: l,
         });
     }

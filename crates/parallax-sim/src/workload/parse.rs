@@ -166,12 +166,7 @@ fn parse_rows(source: &str, text: &str, format: TraceFormat) -> Result<Vec<Row>,
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(n).collect();
-        format!("{t}…")
-    }
+    parallax_ir::shown(s, n)
 }
 
 fn value_err(file: &str, line: usize, field: &str, value: &str, expected: &str) -> SimError {
