@@ -90,3 +90,21 @@ fn embedded_h200_profile_has_measured_collectives() {
     );
     assert!((t - 710e-6).abs() < 1e-9, "{t}");
 }
+
+#[test]
+fn measured_collective_times_never_fall_with_size() {
+    // The APEX+ H100 all-gather of 8 GPUs measured 555 µs at 64 MiB, above the 375 µs of
+    // 128 MiB: read as the larger size's time (a larger all-gather covers the smaller one).
+    let g = catalog::gpu("H100").unwrap();
+    let c = Cluster::parse("1x8xH100").unwrap();
+    let m =
+        ProfiledCostModel::new(&embedded_h100(), Arc::new(RooflineModel::calibrated(&g))).unwrap();
+    let at = |mib: f64| m.collective(CollectiveKind::AllGather, mib * 1048576.0, &c.group(8));
+    assert!(at(64.0) <= at(128.0), "{} vs {}", at(64.0), at(128.0));
+    let mut last = 0.0;
+    for k in 0..40 {
+        let t = at(0.01 * 1.5f64.powi(k));
+        assert!(t >= last * (1.0 - 1e-9), "{k}: {t} after {last}");
+        last = t;
+    }
+}
