@@ -1083,3 +1083,26 @@ fn negative_and_oversized_counts_name_the_flag_and_its_range() {
         &["'2.5'", "--top", "a whole number"],
     );
 }
+
+#[test]
+fn a_run_with_every_request_rejected_shows_no_latency_figures() {
+    let out = parallax(&[
+        "simulate",
+        "-m",
+        "qwen3-32b",
+        "--cluster",
+        "1xH100",
+        "--plan",
+        "tp=1",
+        "--gpu-memory-utilization",
+        "0.85",
+        "-w",
+        "synthetic:requests=3,rate=1,prompt=fixed(30000),output=fixed(10)",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ttft = text.lines().find(|l| l.starts_with("TTFT (ms)")).unwrap();
+    // no request completed: a dash, not a latency of 0
+    assert!(ttft.contains('-') && !ttft.contains("0.000"), "{ttft}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 of 3 requests rejected"));
+}

@@ -52,9 +52,9 @@ pub struct SimulateArgs {
     #[arg(long, value_parser = common::batched_tokens_arg)]
     chunk: Option<u32>,
     /// Replica router: round-robin, least-outstanding, shortest-queue, random, prefix-affinity
-    /// (needs --prefix-caching), capacity (weighted by replica speed).
-    #[arg(long, default_value = "round-robin")]
-    router: String,
+    /// (needs --prefix-caching), capacity (weighted by replica speed). Default: round-robin.
+    #[arg(long)]
+    router: Option<String>,
     #[command(flatten)]
     serving: crate::serving::ServingArgs,
     /// Seed for every random choice.
@@ -263,7 +263,12 @@ fn sim_config(
             Some(v) => frontend_latency(v)?,
         },
         max_concurrency: a.max_concurrency,
-        router: a.router.parse::<RouterPolicy>().map_err(CliError::input)?,
+        router: a
+            .router
+            .as_deref()
+            .unwrap_or("round-robin")
+            .parse::<RouterPolicy>()
+            .map_err(CliError::input)?,
         seed: a.seed,
         slo,
         record_timeline: a.timeline.is_some(),
@@ -303,13 +308,21 @@ fn frontend_latency(v: &str) -> Result<f64, CliError> {
 }
 
 fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
+    // no sample (every request rejected, or none with a second token): no figure, not 0
+    let v = |x: f64| {
+        if s.count == 0 {
+            "-".to_string()
+        } else {
+            format!("{x:.3}")
+        }
+    };
     vec![
         format!("{name} ({unit})"),
-        format!("{:.3}", s.mean),
-        format!("{:.3}", s.p50),
-        format!("{:.3}", s.p90),
-        format!("{:.3}", s.p99),
-        format!("{:.3}", s.max),
+        v(s.mean),
+        v(s.p50),
+        v(s.p90),
+        v(s.p99),
+        v(s.max),
     ]
 }
 
@@ -511,10 +524,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
+    // a router chooses between replicas: with one, it has nothing to choose
+    let router_note = match (&args.router, &single) {
+        (Some(r), Some(plan)) if plan.dp == 1 => Some(format!(
+            "--router {r} has no effect: plan `{plan}` has one replica"
+        )),
+        _ => None,
+    };
     for note in workload
         .notes
         .iter()
         .chain(&args.serving.unused_notes(&serving, &config.scheduler))
+        .chain(&router_note)
     {
         eprintln!("note: {note}");
     }

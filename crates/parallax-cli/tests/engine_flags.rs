@@ -240,6 +240,32 @@ fn host_memory_flags_without_effect_are_noted() {
         unused.contains("note: --host-link-gbps 25 has no effect"),
         "{unused}"
     );
+    // a router with one replica to route to
+    let one = sim(&[
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1xH100",
+        "--plan",
+        "tp=1",
+        "--router",
+        "random",
+    ]);
+    assert!(
+        one.contains("note: --router random has no effect: plan `dp=1,pp=1,tp=1` has one replica"),
+        "{one}"
+    );
+    let two = sim(&[
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--plan",
+        "dp=2,tp=1",
+        "--router",
+        "random",
+    ]);
+    assert!(!two.contains("--router"), "{two}");
     // Used: swap preemption takes both; a host tier takes the link.
     let used = sim(&[
         "--preemption",
