@@ -1079,6 +1079,10 @@ fn negative_and_oversized_counts_name_the_flag_and_its_range() {
     );
     fails_with(&["simulate", "--seed", "-1"], &["'-1'", "--seed"]);
     fails_with(
+        &["simulate", "--max-model-len", "99999999999"],
+        &["--max-model-len", "expected 1..=16777216"],
+    );
+    fails_with(
         &["search", "--top", "2.5"],
         &["'2.5'", "--top", "a whole number"],
     );

@@ -283,7 +283,7 @@ pub fn num_seqs_arg(s: &str) -> Result<u32, String> {
     count_arg(s, 1, MAX_NUM_SEQS as u64).map(|v| v as u32)
 }
 
-/// clap parser of a token budget (`--max-num-batched-tokens`, `--chunk`):
+/// clap parser of a token count (`--max-num-batched-tokens`, `--chunk`, `--max-model-len`):
 /// 1..=[`MAX_BATCHED_TOKENS`].
 pub fn batched_tokens_arg(s: &str) -> Result<u32, String> {
     count_arg(s, 1, MAX_BATCHED_TOKENS as u64).map(|v| v as u32)

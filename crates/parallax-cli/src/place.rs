@@ -60,7 +60,7 @@ pub struct PlaceArgs {
     pub time_limit: Option<String>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
     /// runs out the best schedule is reported with its proven gap.
-    #[arg(long)]
+    #[arg(long, value_parser = |s: &str| crate::common::count_arg(s, 1, u64::MAX))]
     pub max_labels: Option<u64>,
     /// A human-expert split (the paper's `*_expert.json`: node ids per accelerator and CPU)
     /// to score beside the optimum.

@@ -106,7 +106,7 @@ pub struct SearchArgs {
     /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
     /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
     /// V0's token budget follows it.
-    #[arg(long)]
+    #[arg(long, value_parser = common::batched_tokens_arg)]
     max_model_len: Option<u32>,
     /// Allowed parallelisms, comma-separated from dp, pp, tp, ep, attn-replicas, mlp-replicas.
     #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas,mlp-replicas")]

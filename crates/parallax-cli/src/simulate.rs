@@ -92,7 +92,7 @@ pub struct SimulateArgs {
     /// vLLM's `--max-model-len`: the context window in tokens (prompt + output), at most the
     /// model's `max_position_embeddings` (default: that). Longer requests are an error; vLLM
     /// V0's token budget follows it.
-    #[arg(long)]
+    #[arg(long, value_parser = common::batched_tokens_arg)]
     max_model_len: Option<u32>,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
