@@ -999,3 +999,46 @@ fn place_non_contiguous_proves_gnmt_within_a_minute() {
     let load = v["max_load"].as_f64().unwrap();
     assert!((load - 31.687310546875).abs() < 1e-9, "{v}");
 }
+
+#[test]
+fn predict_prices_expert_parallelism_as_the_engines_run_it() {
+    let p = |extra: &[&str]| {
+        let mut a = vec![
+            "predict",
+            "--model",
+            "qwen3-30b-a3b",
+            "--gpu",
+            "H100",
+            "--tp",
+            "8",
+            "--decode",
+            "64x1024",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        json(&a)
+    };
+    let ep = p(&["--enable-expert-parallel"]);
+    let tp = p(&[]);
+    assert_eq!(ep["plan"], "dp=1,pp=1,tp=8,moe=ep8xtp1");
+    assert_eq!(tp["plan"], "dp=1,pp=1,tp=8");
+    // tokens stay on every GPU: one all-reduce per MoE layer, the communication of TP
+    let comm = |v: &Value| v["breakdown_ms"]["communication"].as_f64().unwrap();
+    assert!(
+        (comm(&ep) - comm(&tp)).abs() <= 0.01 * comm(&tp),
+        "{ep} vs {tp}"
+    );
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x8",
+            "--enable-expert-parallel",
+        ],
+        &["--enable-expert-parallel", "llama-3.1-8b", "no MoE layers"],
+    );
+}

@@ -244,6 +244,7 @@ def predict(
     engine="vllm",
     quantization=None,
     kv_cache_dtype="auto",
+    enable_expert_parallel=False,
 ):
     """Predict one iteration of ``model`` with tensor parallelism ``tp`` on one node.
 
@@ -252,8 +253,10 @@ def predict(
     tokens of context). ``engine`` (``"vllm"`` by default, as the CLI; ``"vllm-v0"``,
     ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare cost model) decides the CUDA-graph
     policy, issue costs and kernels; ``cuda_graphs=False`` runs the iteration eagerly.
-    ``quantization`` and ``kv_cache_dtype`` as in :func:`search`. Returns a dict (the CLI's
-    ``predict --json``, with ``engine`` and ``precision``).
+    ``quantization`` and ``kv_cache_dtype`` as in :func:`search`.
+    ``enable_expert_parallel=True`` (vLLM's flag; MoE models only) splits the experts over
+    the ``tp`` GPUs (plan ``tp=N,ep=N``). Returns a dict (the CLI's ``predict --json``, with
+    ``engine`` and ``precision``).
     """
     return _json.loads(
         _native.predict_json(
@@ -267,6 +270,7 @@ def predict(
             engine=engine,
             quantization=quantization,
             kv_cache_dtype=kv_cache_dtype,
+            enable_expert_parallel=enable_expert_parallel,
         )
     )
 

@@ -736,7 +736,7 @@ fn simulate_json(
 #[pyfunction]
 #[pyo3(signature = (
     model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None,
-    engine="vllm", quantization=None, kv_cache_dtype="auto"
+    engine="vllm", quantization=None, kv_cache_dtype="auto", enable_expert_parallel=false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn predict_json(
@@ -751,6 +751,7 @@ fn predict_json(
     engine: &str,
     quantization: Option<&str>,
     kv_cache_dtype: &str,
+    enable_expert_parallel: bool,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     if tp == 0 {
@@ -777,13 +778,35 @@ fn predict_json(
         cuda_graphs: lower.cuda_graphs && cuda_graphs,
         ..lower
     };
+    // vLLM's `--enable-expert-parallel`: the experts split over the `tp` GPUs
+    let plan = if enable_expert_parallel {
+        if !model.runs.iter().any(|r| {
+            r.block
+                .cells
+                .iter()
+                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
+        }) {
+            return Err(PyValueError::new_err(format!(
+                "enable_expert_parallel=True: model {} has no MoE layers; expected a \
+                 mixture-of-experts model",
+                model.name
+            )));
+        }
+        format!("tp={tp},ep={tp}")
+            .parse::<parallax::plan::Plan>()
+            .map_err(value_err)?
+    } else {
+        parallax::plan::Plan::new(1, 1, tp)
+    };
     let p = py.allow_threads(|| {
-        parallax::plan::predict_with(&model, &cluster, tp, &batch, cost, &lower)
+        parallax::plan::predict_plan(&model, &cluster, &plan, &batch, cost, &lower)
     });
     raise_kept(&kept)?;
     let mut v = serde_json::to_value(p.map_err(value_err)?).map_err(value_err)?;
     if let Some(o) = v.as_object_mut() {
-        let name = engine.as_ref().map_or("none".to_string(), |e| e.name.clone());
+        let name = engine
+            .as_ref()
+            .map_or("none".to_string(), |e| e.name.clone());
         o.insert("engine".into(), name.into());
         o.insert("precision".into(), model.precision.to_string().into());
     }

@@ -236,6 +236,18 @@ def test_predict(model):
         parallax.predict(model, prefill=["1xfoo"])
 
 
+def test_predict_with_expert_parallelism():
+    # vLLM's --enable-expert-parallel, as the CLI's predict takes it
+    ep = parallax.predict("qwen3-30b-a3b", tp=8, decode=["64x1024"], enable_expert_parallel=True)
+    tp = parallax.predict("qwen3-30b-a3b", tp=8, decode=["64x1024"])
+    assert ep["plan"] == "dp=1,pp=1,tp=8,moe=ep8xtp1"
+    assert tp["plan"] == "dp=1,pp=1,tp=8"
+    comm = lambda p: p["breakdown_ms"]["communication"]
+    assert comm(ep) == pytest.approx(comm(tp), rel=0.01)
+    with pytest.raises(ValueError, match="no MoE layers"):
+        parallax.predict("llama-3.1-8b", decode=["1x8"], enable_expert_parallel=True)
+
+
 def test_predict_matches_the_cli_engine_and_precision(model):
     # The CLI's `predict` defaults: vLLM engine; the bare cost model only when asked.
     p = parallax.predict(model, decode=["32x2048"])

@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, CliError};
 use clap::{Args, ValueEnum};
-use parallax::plan::{batch_from_specs, longest_sequence, predict_with, LowerOptions};
+use parallax::plan::{batch_from_specs, longest_sequence, predict_plan, LowerOptions, Plan};
 
 /// CUDA graphs on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -26,6 +26,10 @@ pub struct PredictArgs {
     /// Tensor-parallel degree (`--tensor-parallel-size` also works).
     #[arg(long, alias = "tensor-parallel-size", default_value_t = 1, value_parser = common::gpus_arg)]
     tp: u32,
+    /// vLLM's flag: a MoE model's experts split over the `--tp` GPUs (expert parallelism,
+    /// plan `tp=T,ep=T`) instead of each expert sharded over them.
+    #[arg(long)]
+    enable_expert_parallel: bool,
     /// `BxS` or `BxS+P`: B sequences of S new tokens, each after P cached tokens. Repeatable.
     #[arg(long)]
     prefill: Vec<String>,
@@ -126,8 +130,26 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         (Some(OnOff::Off), _) => lower.cuda_graphs = false,
         _ => {}
     }
-    let p =
-        predict_with(&model, &cluster, args.tp, &batch, cost, &lower).map_err(CliError::input)?;
+    let plan = if args.enable_expert_parallel {
+        if !model.runs.iter().any(|r| {
+            r.block
+                .cells
+                .iter()
+                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
+        }) {
+            return Err(CliError::input(format!(
+                "--enable-expert-parallel: model {} has no MoE layers; expected a \
+                 mixture-of-experts model",
+                model.name
+            )));
+        }
+        format!("tp={},ep={}", args.tp, args.tp)
+            .parse::<Plan>()
+            .map_err(CliError::input)?
+    } else {
+        Plan::new(1, 1, args.tp)
+    };
+    let p = predict_plan(&model, &cluster, &plan, &batch, cost, &lower).map_err(CliError::input)?;
     if args.json {
         let mut v = serde_json::to_value(&p).map_err(CliError::failure)?;
         if let Some(o) = v.as_object_mut() {
@@ -137,10 +159,15 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         return print_json(&v);
     }
     outln!(
-        "{} on {}x {} (cost model {}, engine {}), {} tokens, cuda graph: {}",
+        "{} on {}x {}{} (cost model {}, engine {}), {} tokens, cuda graph: {}",
         model.name,
         args.tp,
         cluster.gpu.name,
+        if args.enable_expert_parallel {
+            format!(", plan {}", p.plan)
+        } else {
+            String::new()
+        },
         p.cost_model,
         engine.name,
         p.tokens,

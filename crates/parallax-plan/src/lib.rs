@@ -44,7 +44,7 @@ pub use memory::{plan_memory, MemoryOptions, MemoryReport, MemoryRule, StageMemo
 pub use plan::{CellLayout, CellPlacement, MoeLayout, Plan, Segment, StageSpec};
 pub use predict::{
     batch_from_specs, longest_sequence, parse_decode_spec, parse_prefill_spec, predict,
-    predict_with, IterationPrediction,
+    predict_plan, predict_with, IterationPrediction,
 };
 pub use skew::{MoeLoad, MoeRouting};
 pub use split::{layer_chain, ChainBlock, LayerChain};

@@ -128,6 +128,30 @@ pub fn predict_with(
     cost: Arc<dyn CostModel>,
     opts: &LowerOptions,
 ) -> Result<IterationPrediction, PlanError> {
+    predict_plan(model, cluster, &Plan::new(1, 1, tp), batch, cost, opts)
+}
+
+/// [`predict_with`] for one stage of `plan` (its cell layouts: expert parallelism, attention
+/// or MLP replicas), which must have `dp = 1` and `pp = 1`.
+///
+/// # Errors
+/// As [`predict_with`], and [`PlanError::Inconsistent`] for a plan with several replicas or
+/// stages.
+pub fn predict_plan(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &Plan,
+    batch: &Batch,
+    cost: Arc<dyn CostModel>,
+    opts: &LowerOptions,
+) -> Result<IterationPrediction, PlanError> {
+    if plan.dp != 1 || plan.pp != 1 {
+        return Err(PlanError::inconsistent(
+            plan,
+            if plan.dp != 1 { "dp" } else { "pp" },
+            "one iteration runs on one stage of one replica: give dp=1 and pp=1",
+        ));
+    }
     if batch.is_empty() {
         return Err(PlanError::BatchSpec {
             flag: "--prefill/--decode".into(),
@@ -149,9 +173,8 @@ pub fn predict_with(
             ),
         });
     }
-    let plan = Plan::new(1, 1, tp);
     let name = cost.name().to_string();
-    let lowered = lower_unchecked(model, &plan, cluster, cost, opts)?;
+    let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
     let step = lowered.stages[0][0].step(batch);
     let timing = lowered.stages[0][0].timing(batch);
     let mut breakdown_ms = BTreeMap::new();

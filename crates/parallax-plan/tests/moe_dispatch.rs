@@ -125,3 +125,24 @@ fn ep_under_attention_dp_gathers_and_scatters_unless_all_to_all_is_asked_for() {
     };
     assert_eq!(s(false), s(true));
 }
+
+#[test]
+fn predict_plan_prices_one_stage_of_one_replica() {
+    let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let b = &batches()[0];
+    let o = LowerOptions::default();
+    let ep = parallax_plan::predict_plan(&model, &cluster, &plan("tp=8,ep=8"), b, cost.clone(), &o)
+        .unwrap();
+    assert_eq!(ep.plan, "dp=1,pp=1,tp=8,moe=ep8xtp1");
+    // the TP-only plan is `predict_with`'s
+    let tp = parallax_plan::predict_with(&model, &cluster, 8, b, cost.clone(), &o).unwrap();
+    let via =
+        parallax_plan::predict_plan(&model, &cluster, &plan("tp=8"), b, cost.clone(), &o).unwrap();
+    assert_eq!(tp.iteration_ms, via.iteration_ms);
+    let e = parallax_plan::predict_plan(&model, &cluster, &plan("dp=2,tp=4"), b, cost, &o)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dp=1 and pp=1"), "{e}");
+}
