@@ -381,7 +381,11 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         block_size: args.block_size.unwrap_or(engine.block_size),
         ..MemoryOptions::default()
     };
-    let emit_inputs = emit_engine.map(|e| (e, model.clone(), cluster.clone()));
+    // The engine whose launch `--emit` writes, else the searched engine's (to say when the
+    // best plan is one it cannot run).
+    let emitting = emit_engine.is_some();
+    let launch_engine = emit_engine.or_else(|| args.engine.parse::<parallax::emit::Engine>().ok());
+    let emit_inputs = launch_engine.map(|e| (e, model.clone(), cluster.clone()));
     let pareto = match &args.pareto {
         None => None,
         Some(p) => match p.split_once(',') {
@@ -512,6 +516,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let launch = match &emit_inputs {
         None => Ok(None),
         Some((engine, model, cluster)) => match report.best.as_ref() {
+            None if !emitting => Ok(None),
             None => Err(CliError::input(format!(
                 "--emit {engine}: no plan to emit ({})",
                 report
@@ -550,17 +555,33 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                             .iter()
                             .filter(|r| r.meets_constraints && r.plan != best.plan)
                             .find_map(|r| emit(r).ok().map(|l| (r.rank, r.plan.to_string(), l)));
-                        match next {
-                            Some((rank, plan, l)) => {
+                        match (next, emitting) {
+                            (Some((rank, plan, l)), true) => {
                                 eprintln!(
                                     "note: --emit {engine}: {e}; writing the launch for the best \
                                      plan it can run instead, #{rank} `{plan}`"
                                 );
                                 Ok(Some(l))
                             }
-                            None => Err(CliError::input(e)),
+                            (Some((rank, plan, _)), false) => {
+                                eprintln!(
+                                    "note: {e}; the best plan {engine} can run is #{rank} \
+                                     `{plan}` (`--emit {engine}` writes its launch)"
+                                );
+                                Ok(None)
+                            }
+                            (None, true) => Err(CliError::input(e)),
+                            (None, false) => {
+                                eprintln!(
+                                    "note: {e}; no ranked plan that meets the constraints is one \
+                                     {engine} can run"
+                                );
+                                Ok(None)
+                            }
                         }
                     }
+                    // without --emit, only whether the engine can run the plan matters
+                    _ if !emitting => Ok(None),
                     other => other.map(Some).map_err(CliError::input),
                 }
             }

@@ -544,3 +544,37 @@ fn an_expert_load_top_k_routing_cannot_produce_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn search_says_when_its_engine_cannot_run_the_best_plan() {
+    let out = parallax(&[
+        "search",
+        "-m",
+        "qwen3-30b-a3b",
+        "--engine",
+        "trtllm",
+        "--requests",
+        "32",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let best = v["best"]["plan"].as_str().unwrap().to_string();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // whole-MoE replicas and dense-MLP replicas have no TensorRT-LLM flag
+    if best.contains("moe=2x") || best.contains("mlp=") {
+        assert!(
+            err.contains(&format!("cannot express plan `{best}`"))
+                && err.contains("the best plan trtllm can run is #"),
+            "{best}: {err}"
+        );
+    } else {
+        assert!(!err.contains("cannot express"), "{best}: {err}");
+    }
+    // no launch is written without --emit
+    assert!(v.get("launch").is_none());
+}
