@@ -110,6 +110,11 @@ pub struct SimulateArgs {
     /// vLLM's flag: the plan's data-parallel replicas (instead of `--plan`).
     #[arg(long, conflicts_with = "plan", value_parser = common::gpus_arg)]
     data_parallel_size: Option<u32>,
+    /// vLLM's flag: a MoE model's experts split over the GPUs of the tensor- and data-parallel
+    /// sizes (instead of `--plan`; with `--data-parallel-size D` the attention runs data
+    /// parallel, plan `tp=D·T,attn=DxtpT,moe=ep(D·T)xtp1`).
+    #[arg(long, conflicts_with = "plan")]
+    enable_expert_parallel: bool,
     /// vLLM's flag: the same as `--scheduler sarathi` (chunked prefill).
     #[arg(long, conflicts_with = "scheduler")]
     enable_chunked_prefill: bool,
@@ -360,7 +365,8 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     let disaggregated = DisaggPlan::is_disaggregated(&plan_arg)
         && args.data_parallel_size.is_none()
         && args.pipeline_parallel_size.is_none()
-        && args.tensor_parallel_size.is_none();
+        && args.tensor_parallel_size.is_none()
+        && !args.enable_expert_parallel;
     // vLLM's size flags name themselves when out of range (not the plan string built from them).
     for (flag, v) in [
         ("--data-parallel-size", args.data_parallel_size),
@@ -371,22 +377,42 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             common::count_in(flag, n, 1, common::MAX_GPUS)?;
         }
     }
+    if args.enable_expert_parallel
+        && !model.runs.iter().any(|r| {
+            r.block
+                .cells
+                .iter()
+                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
+        })
+    {
+        return Err(CliError::input(format!(
+            "--enable-expert-parallel: model {} has no MoE layers; expected a \
+             mixture-of-experts model",
+            model.name
+        )));
+    }
     let single: Option<Plan> = match (
         args.data_parallel_size,
         args.pipeline_parallel_size,
         args.tensor_parallel_size,
     ) {
         _ if disaggregated => None,
-        (None, None, None) => Some(plan_arg.parse().map_err(CliError::input)?),
-        (dp, pp, tp) => format!(
-            "dp={},pp={},tp={}",
-            dp.unwrap_or(1),
-            pp.unwrap_or(1),
-            tp.unwrap_or(1)
-        )
-        .parse()
-        .map(Some)
-        .map_err(CliError::input)?,
+        (None, None, None) if !args.enable_expert_parallel => {
+            Some(plan_arg.parse().map_err(CliError::input)?)
+        }
+        (dp, pp, tp) => {
+            let (dp, pp, tp) = (dp.unwrap_or(1), pp.unwrap_or(1), tp.unwrap_or(1));
+            let text = if !args.enable_expert_parallel {
+                format!("dp={dp},pp={pp},tp={tp}")
+            } else if dp == 1 {
+                format!("pp={pp},tp={tp},ep={tp}")
+            } else {
+                // vLLM's DP + EP: data-parallel attention, the experts over all D·T GPUs
+                let w = dp.saturating_mul(tp);
+                format!("pp={pp},tp={w},attn={dp}xtp{tp},moe=ep{w}xtp1")
+            };
+            Some(text.parse().map_err(CliError::input)?)
+        }
     };
     // Host-memory sizes and the host link: finite, in documented ranges (docs/cli.md, Limits).
     let serving = args.serving.features()?;
@@ -531,11 +557,24 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         )),
         _ => None,
     };
+    // expert parallelism over one GPU splits nothing
+    let ep_note = (args.enable_expert_parallel
+        && args
+            .tensor_parallel_size
+            .unwrap_or(1)
+            .saturating_mul(args.data_parallel_size.unwrap_or(1))
+            == 1)
+        .then(|| {
+            "--enable-expert-parallel has no effect: the experts are split over one GPU (give \
+             --tensor-parallel-size or --data-parallel-size above 1)"
+                .to_string()
+        });
     for note in workload
         .notes
         .iter()
         .chain(&args.serving.unused_notes(&serving, &config.scheduler))
         .chain(&router_note)
+        .chain(&ep_note)
     {
         eprintln!("note: {note}");
     }

@@ -375,3 +375,49 @@ fn capacity_scheduler_policy_overrides_the_engines_admission() {
         );
     }
 }
+
+/// vLLM's `--enable-expert-parallel` beside its size flags: EP over the TP group, or with
+/// `--data-parallel-size` data-parallel attention and EP over every GPU, as vLLM runs it; the
+/// launch written back for vLLM carries the same flags.
+#[test]
+fn simulate_takes_vllm_enable_expert_parallel() {
+    let launch = |extra: &[&str]| {
+        let mut a = vec![
+            "simulate",
+            "-m",
+            "qwen3-30b-a3b",
+            "--cluster",
+            "1x8xH100",
+            "--requests",
+            "10",
+            "--enable-expert-parallel",
+            "--emit",
+            "vllm",
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        json(&a)["launch"].clone()
+    };
+    let ep = launch(&["--tensor-parallel-size", "8"]);
+    assert_eq!(ep["plan"], "dp=1,pp=1,tp=8,moe=ep8xtp1");
+    let dp_ep = launch(&["--tensor-parallel-size", "2", "--data-parallel-size", "4"]);
+    assert_eq!(dp_ep["plan"], "dp=1,pp=1,tp=8,attn=4xtp2,moe=ep8xtp1");
+    let argv = dp_ep["instances"][0]["argv"].to_string();
+    assert!(
+        argv.contains("\"--data-parallel-size\",\"4\"")
+            && argv.contains("\"--tensor-parallel-size\",\"2\"")
+            && argv.contains("--enable-expert-parallel"),
+        "{argv}"
+    );
+    // a dense model has no experts to split
+    let out = parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--requests",
+        "4",
+        "--enable-expert-parallel",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no MoE layers"));
+}
