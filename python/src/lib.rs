@@ -779,25 +779,14 @@ fn predict_json(
         ..lower
     };
     // vLLM's `--enable-expert-parallel`: the experts split over the `tp` GPUs
-    let plan = if enable_expert_parallel {
-        if !model.runs.iter().any(|r| {
-            r.block
-                .cells
-                .iter()
-                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
-        }) {
-            return Err(PyValueError::new_err(format!(
-                "enable_expert_parallel=True: model {} has no MoE layers; expected a \
-                 mixture-of-experts model",
-                model.name
-            )));
-        }
-        format!("tp={tp},ep={tp}")
-            .parse::<parallax::plan::Plan>()
-            .map_err(value_err)?
-    } else {
-        parallax::plan::Plan::new(1, 1, tp)
-    };
+    if enable_expert_parallel && !model.has_moe() {
+        return Err(PyValueError::new_err(format!(
+            "enable_expert_parallel=True: model {} has no MoE layers; expected a \
+             mixture-of-experts model",
+            model.name
+        )));
+    }
+    let plan = parallax::emit::vllm_plan(1, 1, tp, enable_expert_parallel).map_err(value_err)?;
     let p = py.allow_threads(|| {
         parallax::plan::predict_plan(&model, &cluster, &plan, &batch, cost, &lower)
     });

@@ -240,13 +240,6 @@ pub fn rate(value: Option<f64>) -> Result<Option<f64>, CliError> {
     }
 }
 
-/// `--requests`, checked against its documented range.
-pub fn requests(value: Option<usize>) -> Result<Option<usize>, CliError> {
-    value
-        .map(|n| count_in("--requests", n, 1, MAX_REQUESTS))
-        .transpose()
-}
-
 /// A count flag's value as clap parses it: any whole number as written (a negative or a
 /// huge one included) is checked against the documented range `min..=max`, so the error
 /// names that range rather than the integer type's.
@@ -258,66 +251,47 @@ pub fn count_arg(s: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
-/// clap parser of a GPU-count flag (`--tp`, `--max-gpus`, vLLM's size flags): 1..=[`MAX_GPUS`].
-pub fn gpus_arg(s: &str) -> Result<u32, String> {
-    count_arg(s, 1, MAX_GPUS as u64).map(|v| v as u32)
+/// clap parsers of the count flags, each a [`count_arg`] over the flag's documented range.
+macro_rules! count_parsers {
+    ($($(#[$doc:meta])* $name:ident: $t:ty = $lo:expr, $hi:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(s: &str) -> Result<$t, String> {
+            count_arg(s, $lo as u64, $hi as u64).map(|v| v as $t)
+        }
+    )*};
 }
 
-/// clap parser of `--requests`: 1..=[`MAX_REQUESTS`].
-pub fn requests_arg(s: &str) -> Result<usize, String> {
-    count_arg(s, 1, MAX_REQUESTS as u64).map(|v| v as usize)
+count_parsers! {
+    /// A GPU count (`--tp`, `--max-gpus`, `--max-pp`, vLLM's size flags).
+    gpus_arg: u32 = 1, MAX_GPUS;
+    /// `--requests`.
+    requests_arg: usize = 1, MAX_REQUESTS;
+    /// `--block-size`.
+    block_size_arg: u32 = 1, MAX_BLOCK_SIZE;
+    /// `--max-concurrency`.
+    concurrency_arg: u32 = 1, MAX_CONCURRENCY;
+    /// `--max-num-seqs`.
+    num_seqs_arg: u32 = 1, MAX_NUM_SEQS;
+    /// A token count (`--max-num-batched-tokens`, `--chunk`, `--max-model-len`).
+    batched_tokens_arg: u32 = 1, MAX_BATCHED_TOKENS;
+    /// `--top`.
+    top_arg: usize = 1, MAX_TOP;
+    /// `--max-plans`.
+    plans_arg: usize = 1, MAX_PLANS;
+    /// `--steady-requests`.
+    steady_requests_arg: usize = STEADY_REQUESTS.0, STEADY_REQUESTS.1;
 }
 
-/// clap parser of `--block-size`: 1..=[`MAX_BLOCK_SIZE`].
-pub fn block_size_arg(s: &str) -> Result<u32, String> {
-    count_arg(s, 1, MAX_BLOCK_SIZE as u64).map(|v| v as u32)
-}
-
-/// clap parser of `--max-concurrency`: 1..=[`MAX_CONCURRENCY`].
-pub fn concurrency_arg(s: &str) -> Result<u32, String> {
-    count_arg(s, 1, MAX_CONCURRENCY as u64).map(|v| v as u32)
-}
-
-/// clap parser of `--max-num-seqs`: 1..=[`MAX_NUM_SEQS`].
-pub fn num_seqs_arg(s: &str) -> Result<u32, String> {
-    count_arg(s, 1, MAX_NUM_SEQS as u64).map(|v| v as u32)
-}
-
-/// clap parser of a token count (`--max-num-batched-tokens`, `--chunk`, `--max-model-len`):
-/// 1..=[`MAX_BATCHED_TOKENS`].
-pub fn batched_tokens_arg(s: &str) -> Result<u32, String> {
-    count_arg(s, 1, MAX_BATCHED_TOKENS as u64).map(|v| v as u32)
-}
-
-/// clap parser of `--top`: 1..=[`MAX_TOP`].
-pub fn top_arg(s: &str) -> Result<usize, String> {
-    count_arg(s, 1, MAX_TOP as u64).map(|v| v as usize)
-}
-
-/// clap parser of `--max-plans`: 1..=[`MAX_PLANS`].
-pub fn plans_arg(s: &str) -> Result<usize, String> {
-    count_arg(s, 1, MAX_PLANS as u64).map(|v| v as usize)
-}
-
-/// clap parser of `--steady-requests`: [`STEADY_REQUESTS`].
-pub fn steady_requests_arg(s: &str) -> Result<usize, String> {
-    let (lo, hi) = STEADY_REQUESTS;
-    count_arg(s, lo as u64, hi as u64).map(|v| v as usize)
-}
-
-/// A count flag checked against its documented range `min..=max`.
-pub fn count_in<T: PartialOrd + std::fmt::Display + Copy>(
-    flag: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<T, CliError> {
-    if value < min || value > max {
-        return Err(CliError::input(format!(
-            "invalid {flag} {value}: expected {min}..={max}"
-        )));
+/// `flag` applies to mixture-of-experts models only: an error naming it and `model` for a
+/// dense one (the flag would change nothing).
+pub fn require_moe(model: &Model, flag: &str) -> Result<(), CliError> {
+    if model.has_moe() {
+        return Ok(());
     }
-    Ok(value)
+    Err(CliError::input(format!(
+        "{flag}: model {} has no MoE layers; expected a mixture-of-experts model",
+        model.name
+    )))
 }
 
 /// The SLOs from `--slo-ttft` / `--slo-tpot` values.

@@ -23,29 +23,11 @@ pub fn model_ref(spec: &str) -> String {
 }
 
 /// The launch config of `plan` for `engine`, with `eplb` redundant experts per MoE layer and
-/// the engine switches simulated (`--enforce-eager`, `--disable-custom-all-reduce`).
+/// the engine switches simulated (`--enforce-eager`, `--disable-custom-all-reduce`). The
+/// library's error tells a plan the engine cannot express ([`EmitError::Unsupported`]) from a
+/// bad setting.
 #[allow(clippy::too_many_arguments)]
 pub fn launch(
-    engine: Engine,
-    model: &Model,
-    model_spec: &str,
-    cluster: &Cluster,
-    plan: &Plan,
-    scheduler: SchedulerConfig,
-    memory: MemoryOptions,
-    eplb: u32,
-    switches: &crate::engine_flags::EngineFlags,
-) -> Result<LaunchConfig, CliError> {
-    launch_config(
-        engine, model, model_spec, cluster, plan, scheduler, memory, eplb, switches,
-    )
-    .map_err(CliError::input)
-}
-
-/// [`launch`] with the library's error, which tells a plan the engine cannot express
-/// ([`EmitError::Unsupported`]) from a bad setting.
-#[allow(clippy::too_many_arguments)]
-pub fn launch_config(
     engine: Engine,
     model: &Model,
     model_spec: &str,

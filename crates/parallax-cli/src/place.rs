@@ -272,7 +272,6 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             "--subgraphs and --max-labels apply to --objective latency only",
         ));
     }
-    crate::common::count_in("--subgraphs", args.subgraphs, 1, MAX_SUBGRAPHS)?;
     let file = args.graph.as_path();
     let graph = place::load_graph(file).map_err(|e| place_error(e, file))?;
     if args.overlap && args.objective != Objective::Throughput {

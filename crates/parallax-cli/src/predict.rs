@@ -3,7 +3,7 @@
 use crate::common;
 use crate::output::{print_json, table, CliError};
 use clap::{Args, ValueEnum};
-use parallax::plan::{batch_from_specs, longest_sequence, predict_plan, LowerOptions, Plan};
+use parallax::plan::{batch_from_specs, longest_sequence, predict_plan, LowerOptions};
 
 /// CUDA graphs on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,7 +100,6 @@ fn check_context(
 /// Run `parallax predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let model = args.precision.apply(common::model(&args.model)?)?;
-    common::count_in("--tp/--tensor-parallel-size", args.tp, 1, common::MAX_GPUS)?;
     if args.gpu.contains('+') {
         // A mixed cluster's kinds price their iterations apart.
         return Err(CliError::input(format!(
@@ -130,25 +129,11 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         (Some(OnOff::Off), _) => lower.cuda_graphs = false,
         _ => {}
     }
-    let plan = if args.enable_expert_parallel {
-        if !model.runs.iter().any(|r| {
-            r.block
-                .cells
-                .iter()
-                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
-        }) {
-            return Err(CliError::input(format!(
-                "--enable-expert-parallel: model {} has no MoE layers; expected a \
-                 mixture-of-experts model",
-                model.name
-            )));
-        }
-        format!("tp={},ep={}", args.tp, args.tp)
-            .parse::<Plan>()
-            .map_err(CliError::input)?
-    } else {
-        Plan::new(1, 1, args.tp)
-    };
+    if args.enable_expert_parallel {
+        common::require_moe(&model, "--enable-expert-parallel")?;
+    }
+    let plan = parallax::emit::vllm_plan(1, 1, args.tp, args.enable_expert_parallel)
+        .map_err(CliError::input)?;
     let p = predict_plan(&model, &cluster, &plan, &batch, cost, &lower).map_err(CliError::input)?;
     if args.json {
         let mut v = serde_json::to_value(&p).map_err(CliError::failure)?;

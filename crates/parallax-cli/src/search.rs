@@ -222,21 +222,9 @@ fn parse_list(flag: &str, text: &str, max: u32) -> Result<Vec<u32>, CliError> {
         .collect()
 }
 
-/// Every count flag against its documented maximum (docs/cli.md, "Limits").
+/// `--price` against its documented range (docs/cli.md, "Limits"; the count flags' ranges are
+/// their clap parsers', `common::count_arg`).
 fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
-    common::count_in("--top", args.top, 1, common::MAX_TOP)?;
-    if let Some(n) = args.max_gpus {
-        common::count_in("--max-gpus", n, 1, common::MAX_GPUS)?;
-    }
-    if let Some(n) = args.max_pp {
-        common::count_in("--max-pp", n, 1, common::MAX_GPUS)?;
-    }
-    if let Some(n) = args.max_num_batched_tokens {
-        common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
-    }
-    if let Some(n) = args.max_plans {
-        common::count_in("--max-plans", n, 1, common::MAX_PLANS)?;
-    }
     if let Some(p) = args.price {
         if !(p.is_finite() && (0.0..=common::MAX_PRICE).contains(&p)) {
             return Err(CliError::input(format!(
@@ -246,11 +234,6 @@ fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
             )));
         }
     }
-    if let Some(n) = args.block_size {
-        common::count_in("--block-size", n, 1, common::MAX_BLOCK_SIZE)?;
-    }
-    let (lo, hi) = common::STEADY_REQUESTS;
-    common::count_in("--steady-requests", args.steady_requests, lo, hi)?;
     Ok(())
 }
 
@@ -348,12 +331,8 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         args.max_model_len,
     )?;
     let cluster = common::cluster(&args.cluster)?;
-    let workload = parallax::load_workload(
-        &args.workload,
-        common::rate(args.rate)?,
-        common::requests(args.requests)?,
-    )
-    .map_err(CliError::input)?;
+    let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
+        .map_err(CliError::input)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     // A heterogeneous cluster gets one automatic cost model per GPU kind (facade).
     let hetero = cluster.is_heterogeneous();
@@ -529,7 +508,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                 // parallelism spans the whole stage, SGLang has no dense-MLP replicas, …) is
                 // passed over for the next in rank order, and the note says so.
                 let emit = |r: &parallax::search::RankedPlan| {
-                    crate::emit::launch_config(
+                    crate::emit::launch(
                         *engine,
                         model,
                         &args.model,

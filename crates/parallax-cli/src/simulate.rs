@@ -234,20 +234,15 @@ fn sim_config(
     if let Some(p) = &a.capacity_scheduler_policy {
         scheduler.reserve_to_completion = common::capacity_policy(p)?;
     }
+    // (ranges checked by the flags' clap parsers)
     if let Some(n) = a.max_num_seqs {
-        scheduler.max_num_seqs = common::count_in("--max-num-seqs", n, 1, common::MAX_NUM_SEQS)?;
+        scheduler.max_num_seqs = n;
     }
     if let Some(n) = a.max_num_batched_tokens {
-        scheduler.max_num_batched_tokens =
-            common::count_in("--max-batched-tokens", n, 1, common::MAX_BATCHED_TOKENS)?;
+        scheduler.max_num_batched_tokens = n;
     }
     if let Some(n) = a.chunk {
-        scheduler.chunk_size = Some(common::count_in(
-            "--chunk",
-            n,
-            1,
-            common::MAX_BATCHED_TOKENS,
-        )?);
+        scheduler.chunk_size = Some(n);
     }
     if let Some(n) = a.chunk.filter(|_| !scheduler.kind.chunked()) {
         return Err(CliError::input(format!(
@@ -331,17 +326,6 @@ fn summary_row(name: &str, unit: &str, s: &Summary) -> Vec<String> {
     ]
 }
 
-/// Count flags against their documented maxima (docs/cli.md, Limits).
-fn check_counts(a: &SimulateArgs) -> Result<(), CliError> {
-    if let Some(n) = a.block_size {
-        common::count_in("--block-size", n, 1, common::MAX_BLOCK_SIZE)?;
-    }
-    if let Some(n) = a.max_concurrency {
-        common::count_in("--max-concurrency", n, 1, common::MAX_CONCURRENCY)?;
-    }
-    Ok(())
-}
-
 /// Run `parallax simulate`.
 pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     crate::budget::start("simulate", args.time_limit.as_deref())?;
@@ -367,29 +351,8 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         && args.pipeline_parallel_size.is_none()
         && args.tensor_parallel_size.is_none()
         && !args.enable_expert_parallel;
-    // vLLM's size flags name themselves when out of range (not the plan string built from them).
-    for (flag, v) in [
-        ("--data-parallel-size", args.data_parallel_size),
-        ("--pipeline-parallel-size", args.pipeline_parallel_size),
-        ("--tensor-parallel-size", args.tensor_parallel_size),
-    ] {
-        if let Some(n) = v {
-            common::count_in(flag, n, 1, common::MAX_GPUS)?;
-        }
-    }
-    if args.enable_expert_parallel
-        && !model.runs.iter().any(|r| {
-            r.block
-                .cells
-                .iter()
-                .any(|c| matches!(c, parallax::ir::Cell::Moe(_)))
-        })
-    {
-        return Err(CliError::input(format!(
-            "--enable-expert-parallel: model {} has no MoE layers; expected a \
-             mixture-of-experts model",
-            model.name
-        )));
+    if args.enable_expert_parallel {
+        common::require_moe(&model, "--enable-expert-parallel")?;
     }
     let single: Option<Plan> = match (
         args.data_parallel_size,
@@ -400,34 +363,25 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         (None, None, None) if !args.enable_expert_parallel => {
             Some(plan_arg.parse().map_err(CliError::input)?)
         }
-        (dp, pp, tp) => {
-            let (dp, pp, tp) = (dp.unwrap_or(1), pp.unwrap_or(1), tp.unwrap_or(1));
-            let text = if !args.enable_expert_parallel {
-                format!("dp={dp},pp={pp},tp={tp}")
-            } else if dp == 1 {
-                format!("pp={pp},tp={tp},ep={tp}")
-            } else {
-                // vLLM's DP + EP: data-parallel attention, the experts over all D·T GPUs
-                let w = dp.saturating_mul(tp);
-                format!("pp={pp},tp={w},attn={dp}xtp{tp},moe=ep{w}xtp1")
-            };
-            Some(text.parse().map_err(CliError::input)?)
-        }
+        (dp, pp, tp) => Some(
+            parallax::emit::vllm_plan(
+                dp.unwrap_or(1),
+                pp.unwrap_or(1),
+                tp.unwrap_or(1),
+                args.enable_expert_parallel,
+            )
+            .map_err(CliError::input)?,
+        ),
     };
     // Host-memory sizes and the host link: finite, in documented ranges (docs/cli.md, Limits).
     let serving = args.serving.features()?;
-    check_counts(&args)?;
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
     let engine =
         args.engine_flags
             .apply(common::engine(&args.engine, &model, &cluster, engine_tp)?);
     let config = sim_config(&args, &engine, &serving, model.max_position_embeddings)?;
-    let workload = parallax::load_workload(
-        &args.workload,
-        common::rate(args.rate)?,
-        common::requests(args.requests)?,
-    )
-    .map_err(CliError::input)?;
+    let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
+        .map_err(CliError::input)?;
     let base_cost = common::cost_model(&cluster, &args.cost_model)?;
     let cost_name = base_cost.name().to_string();
     let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);
@@ -597,17 +551,20 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
                  emit each pool's plan separately"
             )))
         }
-        (Some(e), Some(plan)) => Some(crate::emit::launch(
-            crate::emit::engine(e)?,
-            &model,
-            &args.model,
-            &cluster,
-            plan,
-            config.scheduler,
-            lower.memory,
-            lower.moe_load.map_or(0, |l| l.redundant),
-            &args.engine_flags,
-        )?),
+        (Some(e), Some(plan)) => Some(
+            crate::emit::launch(
+                crate::emit::engine(e)?,
+                &model,
+                &args.model,
+                &cluster,
+                plan,
+                config.scheduler,
+                lower.memory,
+                lower.moe_load.map_or(0, |l| l.redundant),
+                &args.engine_flags,
+            )
+            .map_err(CliError::input)?,
+        ),
     };
     if args.json {
         let mut v = serde_json::to_value(m).map_err(CliError::failure)?;

@@ -166,14 +166,6 @@ impl MoeSkewArgs {
             },
             (None, None) => return Ok(None),
         };
-        let moe = model
-            .runs
-            .iter()
-            .flat_map(|r| &r.block.cells)
-            .find_map(|c| match c {
-                Cell::Moe(m) => Some((m.experts, m.top_k)),
-                _ => None,
-            });
         let flag = if self.moe_skew.is_some() {
             "--moe-skew"
         } else if self.expert_load.is_some() {
@@ -181,42 +173,26 @@ impl MoeSkewArgs {
         } else {
             "--eplb"
         };
-        match moe {
-            None => Err(CliError::input(format!(
-                "{flag}: model {} has no MoE layers; expected a mixture-of-experts model",
-                model.name
-            ))),
-            Some((experts, top_k)) => {
-                if let MoeRouting::Measured(l) = routing {
-                    let file = self
-                        .expert_load
-                        .as_ref()
-                        .map_or(String::new(), |p| format!(" {}", p.display()));
-                    if l.experts() != experts {
-                        return Err(CliError::input(format!(
-                            "--expert-load{file}: {} loads given, expected one per routed expert of {} ({experts})",
-                            l.experts(),
-                            model.name
-                        )));
-                    }
-                    // top-k routing gives no expert more than 1/top_k of the pairs
-                    let k = top_k.clamp(1, experts.max(1));
-                    let (i, share) = l.max_share();
-                    if share > (1.0 + 1e-9) / k as f64 {
-                        return Err(CliError::input(format!(
-                            "--expert-load{file}: entry {} (expert {i}) is {:.4} of the total; \
-                             expected at most 1/top_k = {:.4}: {} routes each token to {k} \
-                             distinct experts",
-                            i + 1,
-                            share,
-                            1.0 / k as f64,
-                            model.name
-                        )));
-                    }
+        crate::common::require_moe(model, flag)?;
+        let load = MoeLoad { routing, redundant };
+        if let (MoeRouting::Measured(l), Some(path)) = (routing, &self.expert_load) {
+            let file = path.display();
+            for (c, _) in model.cells() {
+                let Cell::Moe(m) = c else { continue };
+                if l.experts() != m.experts {
+                    return Err(CliError::input(format!(
+                        "--expert-load {file}: {} loads given, expected one per routed expert of {} ({})",
+                        l.experts(),
+                        model.name,
+                        m.experts
+                    )));
                 }
-                Ok(Some(MoeLoad { routing, redundant }))
+                // what top-k routing can produce: no expert above 1/top_k of the pairs
+                load.expert_load(m.experts, m.top_k)
+                    .map_err(|e| CliError::input(format!("--expert-load {file}: {e}")))?;
             }
         }
+        Ok(Some(load))
     }
 }
 

@@ -498,6 +498,11 @@ impl Cell {
 }
 
 impl Model {
+    /// Whether any layer is a mixture of experts.
+    pub fn has_moe(&self) -> bool {
+        self.cells().any(|(c, _)| matches!(c, Cell::Moe(_)))
+    }
+
     /// Every cell with how many times it occurs in the model.
     pub fn cells(&self) -> impl Iterator<Item = (&Cell, u32)> + '_ {
         self.runs

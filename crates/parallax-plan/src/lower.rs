@@ -618,19 +618,10 @@ pub(crate) fn lower_replicated_moe(
         i += 1;
         i <= start || o.name == "experts"
     });
-    let routed = ops.len();
-    lower_cell(
-        cell,
-        CellShard::tp(shard.devices()),
-        &tokens_batch(tokens),
-        p,
-        ops,
-    );
-    let mut i = 0;
-    ops.retain(|o| {
-        i += 1;
-        i <= routed || o.name != "experts"
-    });
+    let mut rest = Vec::new();
+    let whole = CellShard::tp(shard.devices());
+    lower_cell(cell, whole, &tokens_batch(tokens), p, &mut rest);
+    ops.extend(rest.into_iter().filter(|o| o.name != "experts"));
 }
 
 /// The IR's all-to-all `ep_dispatch` / `ep_combine` of a MoE replica's `tokens` as the

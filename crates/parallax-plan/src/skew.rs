@@ -112,7 +112,10 @@ impl MoeLoad {
                 if share > (1.0 + 1e-9) / k as f64 {
                     return Err(PlanError::Option {
                         option: "expert load".into(),
-                        value: format!("expert {i} with {share:.4} of the routed load"),
+                        value: format!(
+                            "entry {} (expert {i}) with {share:.4} of the routed load",
+                            i + 1
+                        ),
                         expected: format!(
                             "at most 1/top_k = {:.4} per expert: each token picks {k} distinct \
                              experts of the model's {experts}",

@@ -932,3 +932,35 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
         notes,
     })
 }
+
+/// The plan vLLM's size flags run: `--data-parallel-size dp`, `--pipeline-parallel-size pp`,
+/// `--tensor-parallel-size tp`, and with `--enable-expert-parallel` (`expert_parallel`) a MoE
+/// model's experts split over the TP GPUs (`tp=T,ep=T`), or for `dp > 1`, as vLLM runs DP + EP,
+/// over all `dp·tp` GPUs with data-parallel attention (`tp=D·T,attn=DxtpT,moe=ep(D·T)xtp1`):
+/// the inverse of what [`emit`] writes for vLLM.
+///
+/// # Errors
+/// The plan's [`parallax_plan::PlanError`] for sizes a plan string refuses (0, overflow).
+///
+/// # Examples
+/// ```
+/// let p = parallax::emit::vllm_plan(4, 1, 2, true).unwrap();
+/// assert_eq!(p.to_string(), "dp=1,pp=1,tp=8,attn=4xtp2,moe=ep8xtp1");
+/// assert_eq!(parallax::emit::vllm_plan(2, 1, 4, false).unwrap().to_string(), "dp=2,pp=1,tp=4");
+/// ```
+pub fn vllm_plan(
+    dp: u32,
+    pp: u32,
+    tp: u32,
+    expert_parallel: bool,
+) -> Result<Plan, parallax_plan::PlanError> {
+    let text = if !expert_parallel {
+        format!("dp={dp},pp={pp},tp={tp}")
+    } else if dp == 1 {
+        format!("pp={pp},tp={tp},ep={tp}")
+    } else {
+        let w = dp.saturating_mul(tp);
+        format!("pp={pp},tp={w},attn={dp}xtp{tp},moe=ep{w}xtp1")
+    };
+    text.parse()
+}

@@ -201,24 +201,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 .filter(|&n| n > 0 && n <= max)
                 .ok_or_else(|| bad(file, line, name, v, &expected))
         };
-        let ms = |c: usize, name: &str| -> Result<f64> {
-            let (lo, hi) = (
-                parallax_hw::profile::MIN_TIME_S * 1e3,
-                parallax_hw::profile::MAX_TIME_S * 1e3,
-            );
-            f(c).parse::<f64>()
-                .ok()
-                .filter(|v| (lo..=hi).contains(v))
-                .ok_or_else(|| {
-                    bad(
-                        file,
-                        line,
-                        name,
-                        f(c),
-                        "a time in ms between 1 ns and one day (1e-6 to 8.64e7)",
-                    )
-                })
-        };
+        let ms = |c: usize, name: &str| crate::validate::time_ms(file, line, name, f(c));
         let engine: EngineKind = f(c_backend).parse().map_err(|_| {
             bad(
                 file,

@@ -276,6 +276,28 @@ pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: 
     }
 }
 
+/// A measured time in ms written as `text` in column `column` of `file`'s `line`: between 1 ns
+/// and one day ([`parallax_hw::profile::MIN_TIME_S`], [`parallax_hw::profile::MAX_TIME_S`]),
+/// as in every profile.
+pub(crate) fn time_ms(file: &str, line: usize, column: &str, text: &str) -> Result<f64> {
+    let (lo, hi) = (
+        parallax_hw::profile::MIN_TIME_S * 1e3,
+        parallax_hw::profile::MAX_TIME_S * 1e3,
+    );
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| (lo..=hi).contains(v))
+        .ok_or_else(|| {
+            bad(
+                file,
+                line,
+                column,
+                text,
+                "a time in ms between 1 ns and one day (1e-6 to 8.64e7)",
+            )
+        })
+}
+
 /// The columns a serving-run CSV may have (lower case; any order).
 const SERVING_COLUMNS: [&str; 18] = [
     "model",
@@ -386,22 +408,7 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
             }
         };
         // a measured time: between 1 ns and one day, as in every profile
-        let time_ms = |c: usize, name: &str| -> Result<f64> {
-            let (lo, hi) = (
-                parallax_hw::profile::MIN_TIME_S * 1e3,
-                parallax_hw::profile::MAX_TIME_S * 1e3,
-            );
-            match f[c].parse::<f64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(bad(
-                    file,
-                    line,
-                    name,
-                    f[c],
-                    "a time in ms between 1 ns and one day (1e-6 to 8.64e7)",
-                )),
-            }
-        };
+        let time_ms = |c: usize, name: &str| time_ms(file, line, name, f[c]);
         let optional = |c: Option<usize>| c.map(|c| f[c]).filter(|v| !v.is_empty());
         out.push(MeasuredRun {
             line,

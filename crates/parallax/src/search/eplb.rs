@@ -20,7 +20,6 @@
 
 use super::{Ctx, Evaluated, Search};
 use crate::error::{Error, Result};
-use parallax_ir::Cell;
 use parallax_plan::{plan_memory, MoeLoad, Plan};
 use parallax_sim::SchedulerConfig;
 use serde::Serialize;
@@ -118,12 +117,7 @@ impl Search {
         };
         let load = self.moe_load?;
         let ep = plan.moe.ep;
-        let has_moe = self
-            .model
-            .runs
-            .iter()
-            .any(|r| r.block.cells.iter().any(|c| matches!(c, Cell::Moe(_))));
-        if ep <= 1 || !has_moe {
+        if ep <= 1 || !self.model.has_moe() {
             return None;
         }
         Some((load, (0..=max_per_rank).map(|k| k * ep).collect()))
