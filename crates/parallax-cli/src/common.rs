@@ -337,8 +337,14 @@ pub fn precision_text(p: &parallax::ir::Precision, gpu: &parallax::hw::Gpu) -> S
     for d in std::iter::once(p.compute).chain(experts) {
         let path = gpu.tensor_path(d);
         if path != d {
+            // a 16-bit path means the engines' weight-only kernels (dequantise, then multiply)
+            let how = if path.bytes() >= 2.0 {
+                format!("run weight-only on its {path} path")
+            } else {
+                format!("are priced on its {path} path")
+            };
             text.push_str(&format!(
-                " ({} has no {d} tensor cores: those GEMMs are priced on its {path} path)",
+                " ({} has no {d} tensor cores: those GEMMs {how})",
                 gpu.name
             ));
         }

@@ -36,6 +36,58 @@ fn predict_prices_quantised_weights_and_kv() {
     assert_eq!(predict_ms(&["--kv-cache-dtype", "auto"]), bf16);
 }
 
+/// `predict --json` of one 4,096-token prefill (compute-bound) on `gpu` with `--quantization q`.
+fn prefill_ms(gpu: &str, q: &str) -> f64 {
+    json(&[
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        gpu,
+        "--prefill",
+        "1x4096",
+        "--quantization",
+        q,
+        "--json",
+    ])["iteration_ms"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn nvfp4_without_fp4_tensor_cores_runs_weight_only() {
+    // Hopper has no fp4 tensor cores: engines run NVFP4 weights there weight-only (vLLM's FP4
+    // Marlin kernels), so a compute-bound prefill is as slow as mxfp4's (W4A16) and slower
+    // than fp8's (W8A8); memory-bound decode still reads half a byte per weight.
+    let nvfp4 = prefill_ms("H100", "nvfp4");
+    let mxfp4 = prefill_ms("H100", "mxfp4");
+    let fp8 = prefill_ms("H100", "fp8");
+    assert!(
+        (nvfp4 / mxfp4 - 1.0).abs() < 0.05,
+        "nvfp4 {nvfp4} vs mxfp4 {mxfp4}"
+    );
+    assert!(nvfp4 > 1.2 * fp8, "nvfp4 {nvfp4} vs fp8 {fp8}");
+    assert!(predict_ms(&["--quantization", "nvfp4"]) < predict_ms(&["--quantization", "fp8"]));
+    let out = parallax(&[
+        "predict",
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100",
+        "--decode",
+        "32x2048",
+        "--quantization",
+        "nvfp4",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no fp4 tensor cores: those GEMMs run weight-only on its bf16 path"),
+        "{text}"
+    );
+    // B200 has them: W4A4 outruns fp8 there.
+    assert!(prefill_ms("B200", "nvfp4") < prefill_ms("B200", "fp8"));
+}
+
 fn simulate_tpot(extra: &[&str]) -> f64 {
     let mut args = vec![
         "simulate",

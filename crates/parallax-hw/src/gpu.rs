@@ -93,7 +93,7 @@ impl Gpu {
     }
 
     /// Dense peak FLOP/s for computing in `dtype`. Types without native tensor-core support fall
-    /// back to the next wider supported type (int4 → int8 → fp8 → bf16; fp4 → fp8 → bf16).
+    /// back as [`Gpu::tensor_path`] says (int4 → int8 → fp8 → bf16; fp4 → bf16).
     pub fn peak_flops(&self, dtype: DType) -> f64 {
         let p = &self.peak;
         match self.tensor_path(dtype) {
@@ -108,15 +108,20 @@ impl Gpu {
     }
 
     /// The tensor-core type GEMMs computing in `dtype` run on: `dtype` itself where the GPU
-    /// has it, else the next wider one it has (int4 → int8 → fp8 → bf16; fp4 → fp8 → bf16),
-    /// as [`Gpu::peak_flops`] prices them.
+    /// has it, else the next wider one it has (int4 → int8 → fp8 → bf16), as
+    /// [`Gpu::peak_flops`] prices them. Fp4 without fp4 tensor cores runs on the 16-bit path:
+    /// engines run such checkpoints weight-only, dequantising the fp4 weights inside a 16-bit
+    /// GEMM (vLLM's NVFP4 and MXFP4 layers use its FP4 Marlin kernels, W4A16, on every GPU
+    /// from compute capability 8.0 that lacks native fp4, as Hopper does; no engine runs fp4
+    /// weights on Hopper's fp8 path by default).
     ///
     /// # Examples
     /// ```
     /// use parallax_hw::catalog;
     /// use parallax_ir::DType;
     /// let h100 = catalog::gpu("H100").unwrap();
-    /// assert_eq!(h100.tensor_path(DType::Fp4), DType::Fp8);
+    /// assert_eq!(h100.tensor_path(DType::Fp4), DType::Bf16);
+    /// assert_eq!(h100.tensor_path(DType::Int4), DType::Int8);
     /// assert_eq!(catalog::gpu("B200").unwrap().tensor_path(DType::Fp4), DType::Fp4);
     /// ```
     pub fn tensor_path(&self, dtype: DType) -> DType {
@@ -131,7 +136,7 @@ impl Gpu {
         let chain: &[DType] = match dtype {
             DType::Int4 => &[DType::Int4, DType::Int8, DType::Fp8],
             DType::Int8 => &[DType::Int8, DType::Fp8],
-            DType::Fp4 => &[DType::Fp4, DType::Fp8],
+            DType::Fp4 => &[DType::Fp4],
             DType::Fp8 => &[DType::Fp8],
             other => return other,
         };

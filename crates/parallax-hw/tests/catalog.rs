@@ -53,6 +53,13 @@ fn figures_are_dense_and_in_si_units() {
     // Hopper has no int4 tensor cores: int4 falls back to int8.
     assert_eq!(h100.peak.int4, None);
     assert_eq!(h100.peak_flops(DType::Int4), h100.peak_flops(DType::Int8));
+    // nor fp4 ones: engines run fp4 weights there weight-only, in a bf16 GEMM.
+    assert_eq!(h100.peak.fp4, None);
+    assert_eq!(h100.peak_flops(DType::Fp4), h100.peak.bf16);
+    assert_eq!(h100.tensor_path(DType::Fp4), DType::Bf16);
+    let b200 = gpu("B200").unwrap();
+    assert_eq!(b200.tensor_path(DType::Fp4), DType::Fp4);
+    assert!(b200.peak_flops(DType::Fp4) > b200.peak_flops(DType::Fp8));
 
     let a100 = gpu("A100-40GB-SXM").unwrap();
     assert_eq!(a100.peak.fp8, None);
