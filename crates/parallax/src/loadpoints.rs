@@ -673,7 +673,7 @@ pub fn predict_load_point(
         format!("{workers}x{per_replica}x{gpu}")
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let engine = row_engine(p, opts, &model, &cluster, width, per_worker);
+    let engine = row_engine(p, opts, &model, &cluster, width, running_cap(p, per_worker));
     let plan = row_plan(p, &model, workers)?;
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
@@ -693,6 +693,20 @@ pub fn predict_load_point(
     };
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
     closed_loop(&sim, p, concurrency, opts.stagger, pool)
+}
+
+/// The running-request cap of one aggregated worker of `p`, whose `batch_size` (per
+/// attention-DP rank, as aiconfigurator counts it) gives `per_worker` slots. SGLang takes the
+/// generator's `--max-running-requests batch_size` as the whole worker's and, under DP
+/// attention, gives each rank `max_running_requests // dp_size` of it (`TpModelWorker`, and
+/// `ModelRunner` since 0.5.7): the worker runs `batch_size` requests, not `batch_size × dp`.
+/// vLLM's `--max-num-seqs` and TensorRT-LLM's `max_batch_size` are per rank.
+fn running_cap(p: &LoadPoint, per_worker: Option<u32>) -> Option<u32> {
+    if p.engine == EngineKind::Sglang && p.attention_dp > 1 {
+        p.batch_size
+    } else {
+        per_worker
+    }
 }
 
 /// The profiling phase of a load point's closed-loop benchmark on `sim` (aggregated or
@@ -1057,6 +1071,54 @@ d,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,1
             row_plan(&pts[3], &dense, 1).unwrap(),
             parallax_plan::Plan::new(1, 1, 2)
         );
+    }
+
+    /// SGLang's `--max-running-requests` is the whole worker's under DP attention (each rank
+    /// runs `batch_size / dp` of it); vLLM's and TensorRT-LLM's caps are per rank.
+    #[test]
+    fn sglang_dp_attention_splits_the_running_cap() {
+        use super::{parse_load_points, predict_load_point, running_cap, LoadPointOptions};
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
+silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=64,sglang,0.5.6.post2,Qwen/Qwen3-30B-A3B,h200_sxm,agg,2048,256,,16,1,1,4,1,4,100,10
+b,silicon_concurrency=64,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h200_sxm,agg,2048,256,,16,1,1,4,1,4,100,10
+c,silicon_concurrency=64,sglang,0.5.6.post2,Qwen/Qwen3-30B-A3B,h200_sxm,agg,2048,256,,64,1,1,4,1,4,100,10
+d,silicon_concurrency=16,sglang,0.5.6.post2,Qwen/Qwen3-30B-A3B,h200_sxm,agg,2048,256,,16,4,1,1,1,4,100,10
+";
+        let pts = parse_load_points("dp.csv", csv).unwrap();
+        assert_eq!(running_cap(&pts[0], Some(64)), Some(16));
+        assert_eq!(running_cap(&pts[1], Some(64)), Some(64));
+        // without DP attention SGLang's cap is the worker's batch size as for the others
+        assert_eq!(running_cap(&pts[3], Some(16)), Some(16));
+        // 64 clients on a worker that runs 16 of them queue; with room for all 64 they do not
+        let opts = LoadPointOptions::default();
+        let (queued, _) = predict_load_point(&pts[0], &opts).unwrap();
+        let (roomy, _) = predict_load_point(&pts[2], &opts).unwrap();
+        assert!(queued > 2.0 * roomy, "{queued} vs {roomy}");
+    }
+
+    /// A checkpoint stored in fp8 or NVFP4 runs with an fp8 KV cache as aiconfigurator's SDK
+    /// deploys it, whatever the row's GEMM label; bf16 and weight-only checkpoints keep theirs.
+    #[test]
+    fn native_fp8_checkpoints_get_an_fp8_kv_cache() {
+        use super::{parse_load_points, row_model};
+        use parallax_ir::DType;
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=8,vllm,0.12.0,Qwen/Qwen3-235B-A22B-FP8,h200_sxm,agg,1024,128,fp8_block,8,8,1,100,10
+b,silicon_concurrency=8,vllm,0.12.0,Qwen/Qwen3-32B,h200_sxm,agg,1024,128,fp8_block,8,1,1,100,10
+c,silicon_concurrency=8,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,128,fp8_block,8,8,1,100,10
+d,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h200_sxm,agg,1024,128,,8,1,1,100,10
+e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h200_sxm,agg,1024,128,fp8,8,1,1,100,10
+";
+        let pts = parse_load_points("kv.csv", csv).unwrap();
+        let kv = |i: usize| row_model(&pts[i]).unwrap().1.precision.kv_cache;
+        assert_eq!(kv(0), DType::Fp8);
+        assert_eq!(kv(1), DType::Bf16);
+        assert_eq!(kv(2), DType::Fp8);
+        assert_eq!(kv(3), DType::Bf16);
+        assert_eq!(kv(4), DType::Fp8);
     }
 
     /// `moe_quant_mode` sets the routed experts' types apart from the GEMMs'.

@@ -81,6 +81,7 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
         .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
     let mut model = model_of_checkpoint(&p.model)
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
+    let native = natively_fp8_or_nvfp4(&p.model, &model);
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
     }
@@ -89,8 +90,28 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     }
     model.precision = model
         .precision
-        .with_kv_cache(aiconfigurator_kv_cache(&p.quantization));
+        .with_kv_cache(aiconfigurator_kv_cache(&p.quantization, native));
     Ok((gpu, model))
+}
+
+/// Whether checkpoint `id` (resolved to `model`) is itself stored in fp8 with fp8 GEMM inputs
+/// (per-tensor or block-scaled: DeepSeek-V3's own release, `Qwen/…-FP8`, ModelOpt `…-FP8`)
+/// or in NVFP4 (ModelOpt `…-NVFP4`, `…-FP4`): the embedded configuration says so, or the id
+/// ends in the quantisation suffix [`model_of_checkpoint`] shed to find it. Weight-only
+/// checkpoints (gpt-oss's MXFP4 experts, GPTQ, AWQ) are not.
+pub(crate) fn natively_fp8_or_nvfp4(id: &str, model: &Model) -> bool {
+    use parallax_ir::DType;
+    let pr = &model.precision;
+    let w8a8_or_w4a4 =
+        |w: DType, c: DType| matches!((w, c), (DType::Fp8, DType::Fp8) | (DType::Fp4, DType::Fp4));
+    if w8a8_or_w4a4(pr.weights, pr.compute) {
+        return true;
+    }
+    let name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
+    // the suffix as model_of_checkpoint sheds it, before any variant suffixes after it
+    name.split('-')
+        .skip(1)
+        .any(|part| matches!(part, "fp8" | "nvfp4" | "fp4"))
 }
 
 /// The engine a load point ran: `opts.engine`, else its backend's preset for `cluster` at
@@ -242,7 +263,8 @@ pub(crate) fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// The KV-cache type aiconfigurator deployed a load point with, from its GEMM quantisation as
-/// written. Its quantisation profiles set every field together: `fp8` (GEMM, MoE, KV cache,
+/// written and whether the checkpoint itself is fp8 or NVFP4 (`native_fp8_or_nvfp4`, see
+/// [`natively_fp8_or_nvfp4`]). Its quantisation profiles set every field together: `fp8` (GEMM, MoE, KV cache,
 /// FMHA all fp8) and `nvfp4` (nvfp4 GEMM and MoE, fp8 KV cache and FMHA), as its task
 /// defaults (`sdk/task.py`, `_quants`: `fp8_default`, `nvfp4_default`, 2026-01) and their
 /// successor (`sdk/task_v1_compat.py`, `_PROFILE_TO_QUANT`, @095f58a) do; a row whose dense
@@ -254,9 +276,18 @@ pub(crate) fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
 /// writes and whose KV type the rows do not record) keep the checkpoint's own
 /// ([`KvCacheDtype::Auto`]); the SGLang `fp8_block` rows fit a bf16 cache far better (TPOT
 /// median 9.2 % vs 23.5 % with fp8).
-pub(crate) fn aiconfigurator_kv_cache(gemm_quant: &str) -> KvCacheDtype {
+///
+/// A checkpoint stored in fp8 or NVFP4 (DeepSeek-V3/R1, `Qwen/Qwen3-235B-A22B-FP8`, ModelOpt
+/// exports) also runs with an fp8 cache whatever the row's label: aiconfigurator's SDK reads
+/// the checkpoint's `quantization_config` and sets the KV cache (and FMHA) to fp8 for
+/// `quant_algo` fp8, fp8_block or nvfp4 unless one was asked for
+/// (`_infer_quant_modes_from_raw_config`, `sdk/models.py` @24041f1, 2026-03-14, as at
+/// @095f58a), and the generator passes it on as each engine's `kv-cache-dtype`. The `fp8_block`
+/// development rows are bf16 checkpoints, which it leaves alone.
+pub(crate) fn aiconfigurator_kv_cache(gemm_quant: &str, native_fp8_or_nvfp4: bool) -> KvCacheDtype {
     match gemm_quant {
         "fp8" | "nvfp4" => KvCacheDtype::Fp8,
+        _ if native_fp8_or_nvfp4 => KvCacheDtype::Fp8,
         _ => KvCacheDtype::Auto,
     }
 }
