@@ -209,7 +209,10 @@ def search(model, cluster, workload, **options):
     ``kv_cache_dtype`` (``"auto"``, ``"fp8"``, ``"bf16"``) as the CLI's ``--quantization`` and
     ``--kv-cache-dtype``, and ``capacity_scheduler_policy`` (``"guaranteed-no-evict"``: admission
     reserves each request's whole KV, the ``"trtllm"`` engine's default; ``"max-utilization"``:
-    admission on the prompt, with preemption, the others').
+    admission on the prompt, with preemption, the others'), ``num_speculative_tokens`` and
+    ``speculative_acceptance`` (a list of rates, one per draft) for speculative decoding with
+    the model's multi-token-prediction module, as the CLI's ``--num-speculative-tokens`` and
+    ``--speculative-acceptance``.
 
     Returns a :class:`SearchResult`.
     """
@@ -223,7 +226,8 @@ def simulate(model, cluster, plan, workload, **options):
     ``chunk_size``, ``slo`` / ``slo_ttft_ms`` / ``slo_tpot_ms``, ``router``, ``seed``,
     ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
     CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
-    ``quantization``, ``kv_cache_dtype`` and ``capacity_scheduler_policy`` (as :func:`search`).
+    ``quantization``, ``kv_cache_dtype``, ``capacity_scheduler_policy``,
+    ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`).
     Returns a
     :class:`SimulationResult` (``.precision`` names the types simulated).
     """
@@ -245,6 +249,8 @@ def predict(
     quantization=None,
     kv_cache_dtype="auto",
     enable_expert_parallel=False,
+    num_speculative_tokens=None,
+    speculative_acceptance=None,
 ):
     """Predict one iteration of ``model`` with tensor parallelism ``tp`` on one node.
 
@@ -255,8 +261,10 @@ def predict(
     policy, issue costs and kernels; ``cuda_graphs=False`` runs the iteration eagerly.
     ``quantization`` and ``kv_cache_dtype`` as in :func:`search`.
     ``enable_expert_parallel=True`` (vLLM's flag; MoE models only) splits the experts over
-    the ``tp`` GPUs (plan ``tp=N,ep=N``). Returns a dict (the CLI's ``predict --json``, with
-    ``engine`` and ``precision``).
+    the ``tp`` GPUs (plan ``tp=N,ep=N``). ``num_speculative_tokens`` and
+    ``speculative_acceptance`` as in :func:`search` (the dict then has ``speculation``:
+    ``draft_tokens``, ``tokens_per_step``, ``ms_per_token``). Returns a dict (the CLI's
+    ``predict --json``, with ``engine`` and ``precision``).
     """
     return _json.loads(
         _native.predict_json(
@@ -271,6 +279,8 @@ def predict(
             quantization=quantization,
             kv_cache_dtype=kv_cache_dtype,
             enable_expert_parallel=enable_expert_parallel,
+            num_speculative_tokens=num_speculative_tokens,
+            speculative_acceptance=speculative_acceptance,
         )
     )
 

@@ -507,6 +507,34 @@ fn engine_arg(
         .map_err(value_err)
 }
 
+/// `engine` with speculative decoding by `model`'s MTP module when `num_speculative_tokens`
+/// is given (the CLI's `--num-speculative-tokens` / `--speculative-acceptance`).
+fn speculation_arg(
+    engine: Option<parallax::EngineModel>,
+    model: &parallax::Model,
+    num_speculative_tokens: Option<u32>,
+    speculative_acceptance: Option<Vec<f64>>,
+) -> PyResult<Option<parallax::EngineModel>> {
+    let Some(k) = num_speculative_tokens else {
+        if speculative_acceptance.is_some() {
+            return Err(PyValueError::new_err(
+                "speculative_acceptance needs num_speculative_tokens",
+            ));
+        }
+        return Ok(engine);
+    };
+    let Some(mut e) = engine else {
+        return Err(PyValueError::new_err(format!(
+            "num_speculative_tokens = {k}: speculation is an engine setting; give an engine \
+             other than \"none\""
+        )));
+    };
+    let s = parallax::plan::mtp_speculation(model, k, speculative_acceptance.as_deref())
+        .map_err(|m| PyValueError::new_err(format!("num_speculative_tokens = {k}: {m}")))?;
+    e.speculation = Some(s);
+    Ok(Some(e))
+}
+
 /// `model` as deployed with the `quantization` / `kv_cache_dtype` keywords (the CLI's
 /// `--quantization` / `--kv-cache-dtype`).
 fn precision_arg(
@@ -558,7 +586,7 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
     max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
     pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
-    capacity_scheduler_policy=None
+    capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -592,12 +620,19 @@ fn search_json(
     quantization: Option<&str>,
     kv_cache_dtype: &str,
     capacity_scheduler_policy: Option<&str>,
+    num_speculative_tokens: Option<u32>,
+    speculative_acceptance: Option<Vec<f64>>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let objective: Objective = objective.parse().map_err(value_err)?;
-    let engine = engine_arg(engine, &model, &cluster, cluster.gpus_per_node)?;
+    let engine = speculation_arg(
+        engine_arg(engine, &model, &cluster, cluster.gpus_per_node)?,
+        &model,
+        num_speculative_tokens,
+        speculative_acceptance,
+    )?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let time = match time_limit_s {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -659,7 +694,7 @@ fn search_json(
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
     router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
-    capacity_scheduler_policy=None
+    capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -685,12 +720,19 @@ fn simulate_json(
     quantization: Option<&str>,
     kv_cache_dtype: &str,
     capacity_scheduler_policy: Option<&str>,
+    num_speculative_tokens: Option<u32>,
+    speculative_acceptance: Option<Vec<f64>>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let plan: Plan = plan.parse().map_err(value_err)?;
-    let engine = engine_arg(engine, &model, &cluster, plan.tp)?;
+    let engine = speculation_arg(
+        engine_arg(engine, &model, &cluster, plan.tp)?,
+        &model,
+        num_speculative_tokens,
+        speculative_acceptance,
+    )?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let cost_name = cost.name().to_string();
     let base = parallax::SimConfig::default();
@@ -736,7 +778,8 @@ fn simulate_json(
 #[pyfunction]
 #[pyo3(signature = (
     model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None,
-    engine="vllm", quantization=None, kv_cache_dtype="auto", enable_expert_parallel=false
+    engine="vllm", quantization=None, kv_cache_dtype="auto", enable_expert_parallel=false,
+    num_speculative_tokens=None, speculative_acceptance=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn predict_json(
@@ -752,6 +795,8 @@ fn predict_json(
     quantization: Option<&str>,
     kv_cache_dtype: &str,
     enable_expert_parallel: bool,
+    num_speculative_tokens: Option<u32>,
+    speculative_acceptance: Option<Vec<f64>>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     if tp == 0 {
@@ -761,7 +806,12 @@ fn predict_json(
     }
     let g = catalog::gpu(gpu).map_err(value_err)?;
     let cluster = Cluster::new(1, tp, g).map_err(value_err)?;
-    let engine = engine_arg(engine, &model, &cluster, tp)?;
+    let engine = speculation_arg(
+        engine_arg(engine, &model, &cluster, tp)?,
+        &model,
+        num_speculative_tokens,
+        speculative_acceptance,
+    )?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let batch = batch_from_specs(&prefill.unwrap_or_default(), &decode.unwrap_or_default())
         .map_err(value_err)?;
@@ -798,6 +848,20 @@ fn predict_json(
             .map_or("none".to_string(), |e| e.name.clone());
         o.insert("engine".into(), name.into());
         o.insert("precision".into(), model.precision.to_string().into());
+        if let Some(s) = engine.as_ref().and_then(|e| e.speculation) {
+            let step = o
+                .get("iteration_ms")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(f64::NAN);
+            o.insert(
+                "speculation".into(),
+                serde_json::json!({
+                    "draft_tokens": s.draft_tokens,
+                    "tokens_per_step": s.tokens_per_step(),
+                    "ms_per_token": step / s.tokens_per_step(),
+                }),
+            );
+        }
     }
     to_json(&v)
 }

@@ -336,3 +336,30 @@ def test_capacity_scheduler_policy(model, workload):
                       capacity_scheduler_policy="max-utilization")
     with pytest.raises(ValueError, match="capacity_scheduler_policy: unknown policy `evict`"):
         parallax.simulate(model, CLUSTER, "tp=2", workload, capacity_scheduler_policy="evict")
+
+
+def test_mtp_speculative_decoding():
+    # DeepSeek-V3 ships one MTP module: one draft per step, 0.85 accepted by default
+    kw = dict(requests=24)
+    plain = parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat", **kw)
+    mtp = parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat",
+                            num_speculative_tokens=1, **kw)
+    assert mtp.metrics["tpot_ms"]["mean"] < 0.8 * plain.metrics["tpot_ms"]["mean"]
+    p = parallax.predict("deepseek-v3", gpu="H200", tp=8, decode=["16x1024"],
+                         num_speculative_tokens=2, speculative_acceptance=[0.8, 0.5])
+    assert p["speculation"]["tokens_per_step"] == pytest.approx(2.2)
+    r = parallax.search("deepseek-v3", "1x8xH200", "chat", requests=8, max_plans=2,
+                        num_speculative_tokens=1)
+    assert r.best is not None
+    with pytest.raises(ValueError, match="no multi-token-prediction layers"):
+        parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=4,
+                          num_speculative_tokens=1)
+    with pytest.raises(ValueError, match="need 2 acceptance rates"):
+        parallax.predict("deepseek-v3", gpu="H200", tp=8, decode=["1x128"],
+                         num_speculative_tokens=2)
+    with pytest.raises(ValueError, match="engine"):
+        parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat", requests=4,
+                          engine="none", num_speculative_tokens=1)
+    with pytest.raises(ValueError, match="needs num_speculative_tokens"):
+        parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat", requests=4,
+                          speculative_acceptance=[0.5])

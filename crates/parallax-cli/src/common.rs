@@ -280,6 +280,8 @@ count_parsers! {
     plans_arg: usize = 1, MAX_PLANS;
     /// `--steady-requests`.
     steady_requests_arg: usize = STEADY_REQUESTS.0, STEADY_REQUESTS.1;
+    /// `--num-speculative-tokens`.
+    draft_tokens_arg: u32 = 1, parallax::sim::MAX_DRAFT_TOKENS;
 }
 
 /// `flag` applies to mixture-of-experts models only: an error naming it and `model` for a

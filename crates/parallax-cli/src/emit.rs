@@ -43,5 +43,6 @@ pub fn launch(
     req.eplb_redundant_experts = eplb;
     req.enforce_eager = switches.enforce_eager;
     req.disable_custom_all_reduce = switches.disable_custom_all_reduce;
+    req.speculative_tokens = switches.num_speculative_tokens.unwrap_or(0);
     emit(engine, &req)
 }

@@ -110,9 +110,10 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         )));
     }
     let cluster = common::single_node(&args.gpu, args.tp)?;
-    let engine = args
-        .engine_flags
-        .apply(common::engine(&args.engine, &model, &cluster, args.tp)?);
+    let engine = args.engine_flags.apply(
+        common::engine(&args.engine, &model, &cluster, args.tp)?,
+        &model,
+    )?;
     let cost = engine.cost_model(
         common::cost_model(&cluster, &args.cost_model)?,
         cluster.gpu.memory_bandwidth,
@@ -140,6 +141,16 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("precision".into(), model.precision.to_string().into());
+            if let Some(s) = &engine.speculation {
+                o.insert(
+                    "speculation".into(),
+                    serde_json::json!({
+                        "draft_tokens": s.draft_tokens,
+                        "tokens_per_step": s.tokens_per_step(),
+                        "ms_per_token": p.iteration_ms / s.tokens_per_step(),
+                    }),
+                );
+            }
         }
         return print_json(&v);
     }
@@ -176,6 +187,13 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         .collect();
     out!("{}", table(&["op kind", "ms", "share"], &rows));
     outln!("iteration     {:.4} ms", p.iteration_ms);
+    if let Some(s) = &engine.speculation {
+        outln!("{}", crate::engine_flags::speculation_text(s));
+        outln!(
+            "per token     {:.4} ms (each decoding request)",
+            p.iteration_ms / s.tokens_per_step()
+        );
+    }
     if !p.fits_memory {
         outln!("warning: weights, reserves and this batch's KV cache do not fit one device");
     }

@@ -344,12 +344,10 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         .as_deref()
         .map(|t| common::duration("--time-limit", t))
         .transpose()?;
-    let engine = args.engine_flags.apply(common::engine(
-        &args.engine,
+    let engine = args.engine_flags.apply(
+        common::engine(&args.engine, &model, &cluster, cluster.gpus_per_node)?,
         &model,
-        &cluster,
-        cluster.gpus_per_node,
-    )?);
+    )?;
     let (sched, space) = scheduler(&args, engine.scheduler, model.max_position_embeddings)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
     let (gpu_memory_utilization, rule) =

@@ -376,9 +376,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     // Host-memory sizes and the host link: finite, in documented ranges (docs/cli.md, Limits).
     let serving = args.serving.features()?;
     let engine_tp = single.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
-    let engine =
-        args.engine_flags
-            .apply(common::engine(&args.engine, &model, &cluster, engine_tp)?);
+    let engine = args.engine_flags.apply(
+        common::engine(&args.engine, &model, &cluster, engine_tp)?,
+        &model,
+    )?;
     let config = sim_config(&args, &engine, &serving, model.max_position_embeddings)?;
     let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
         .map_err(CliError::input)?;
@@ -572,6 +573,15 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("cost_model".into(), cost_name.clone().into());
             o.insert("precision".into(), model.precision.to_string().into());
+            if let Some(s) = &config.speculation {
+                o.insert(
+                    "speculation".into(),
+                    serde_json::json!({
+                        "draft_tokens": s.draft_tokens,
+                        "tokens_per_step": s.tokens_per_step(),
+                    }),
+                );
+            }
             if let Some(mem) = &memory {
                 o.insert(
                     "memory".into(),
@@ -629,6 +639,9 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         "precision     {}",
         common::precision_text(&model.precision, &cluster.gpu)
     );
+    if let Some(s) = &config.speculation {
+        outln!("{}", crate::engine_flags::speculation_text(s));
+    }
     if let Some(mem) = &memory {
         outln!(
             "memory        {} {}{}: KV cache {} tokens per replica, weights {:.1} GiB per GPU",

@@ -37,7 +37,7 @@
 //!   GLM-5.2's `indexer_types` (`full` / `shared`: a shared layer reuses an earlier selection
 //!   and has no indexer; `index_topk_freq` other than 1 needs that list). The
 //!   multi-token-prediction module (`num_nextn_predict_layers`) is not part of the serving
-//!   model and is excluded.
+//!   model's layers; its count is kept ([`Model::mtp_layers`]) for speculative decoding.
 //!
 //! # Precision
 //! Activations, collectives and the KV cache take `torch_dtype` (or `dtype`; absent: bf16); a
@@ -1045,6 +1045,7 @@ fn build(
         max_position_embeddings: max_pos,
         precision,
         runs: BlockRun::from_layers(&per_layer),
+        mtp_layers: c.int("num_nextn_predict_layers", 64)?.unwrap_or(0) as u32,
     })
 }
 

@@ -26,6 +26,11 @@ pub struct Model {
     pub precision: Precision,
     /// Runs of identical blocks, in order from the input.
     pub runs: Vec<BlockRun>,
+    /// Multi-token-prediction modules shipped beside the model (`num_nextn_predict_layers`:
+    /// DeepSeek-V3/R1, GLM-4.5, …), which serving engines can run as the draft of speculative
+    /// decoding. Not part of `runs`: they serve no token unless speculation is on. 0: none.
+    #[serde(default)]
+    pub mtp_layers: u32,
 }
 
 /// `repeat` consecutive copies of one block.

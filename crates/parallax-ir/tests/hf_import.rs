@@ -426,3 +426,18 @@ fn sparse_attention_configs() {
     let e = indexers(&bad).unwrap_err();
     assert!(e.contains("index_n_heads"), "{e}");
 }
+
+/// The multi-token-prediction modules a checkpoint ships are counted apart from its layers.
+#[test]
+fn mtp_layers_are_counted_not_served() {
+    let v3 = parallax_ir::resolve("deepseek-v3").unwrap();
+    assert_eq!(v3.mtp_layers, 1);
+    assert_eq!(v3.layers(), 61);
+    assert_eq!(parallax_ir::resolve("llama-3.1-8b").unwrap().mtp_layers, 0);
+    // a negative or absurd count is a named error
+    let bad = r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,
+        "num_attention_heads":4,"num_key_value_heads":4,"num_hidden_layers":2,"vocab_size":100,
+        "max_position_embeddings":128,"num_nextn_predict_layers":-1}"#;
+    let e = parallax_ir::hf::from_json_str(bad, "bad.json").unwrap_err();
+    assert!(e.to_string().contains("num_nextn_predict_layers"), "{e}");
+}

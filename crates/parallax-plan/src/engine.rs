@@ -189,6 +189,13 @@ pub struct EngineModel {
     /// ceiling on the token rate (see [`SimConfig::frontend_token_s`]); 0: none.
     #[serde(default)]
     pub frontend_token_s: f64,
+    /// Speculative decoding by multi-token prediction (vLLM's `--speculative-config` with
+    /// method `mtp`, SGLang's `--speculative-algorithm NEXTN`, TensorRT-LLM's MTP
+    /// `speculative_config`): the simulator emits the accepted drafts
+    /// ([`SimConfig::speculation`]) and the lowering prices the verification and the draft
+    /// module ([`LowerOptions::speculative_tokens`]). `None` (every preset): off.
+    #[serde(default)]
+    pub speculation: Option<parallax_sim::Speculation>,
 }
 
 /// What a preset's defaults depend on.
@@ -459,6 +466,7 @@ impl EngineModel {
                     schedule_ahead: false,
                     frontend_latency_s: frontend_s,
                     frontend_token_s: 0.0,
+                    speculation: None,
                 }
             }
             EngineKind::VllmV0 => EngineModel {
@@ -499,6 +507,7 @@ impl EngineModel {
                 schedule_ahead: false,
                 frontend_latency_s: frontend_s,
                 frontend_token_s: 0.0,
+                speculation: None,
             },
             EngineKind::Sglang => {
                 let (chunk, graph_bs) = sglang_gpu_defaults(ctx.gpu.memory_bytes, ctx.tp);
@@ -531,6 +540,7 @@ impl EngineModel {
                     schedule_ahead: true,
                     frontend_latency_s: frontend_s,
                     frontend_token_s: SGLANG_STREAM_TOKEN_S,
+                    speculation: None,
                 }
             }
             EngineKind::Trtllm => EngineModel {
@@ -558,6 +568,7 @@ impl EngineModel {
                 schedule_ahead: true,
                 frontend_latency_s: frontend_s,
                 frontend_token_s: 0.0,
+                speculation: None,
             },
         }
     }
@@ -613,6 +624,7 @@ impl EngineModel {
             schedule_ahead: false,
             frontend_latency_s: 0.0,
             frontend_token_s: 0.0,
+            speculation: None,
         }
     }
 
@@ -631,6 +643,7 @@ impl EngineModel {
         o.eager_op_host = self.eager_op_host_s;
         o.measured_launch = self.launch_from_profile;
         o.eager_overlap_exponent = self.eager_overlap_exponent;
+        o.speculative_tokens = self.speculation.map_or(0, |s| s.draft_tokens);
         o
     }
 
@@ -657,6 +670,7 @@ impl EngineModel {
             schedule_ahead: self.schedule_ahead,
             frontend_latency_s: self.frontend_latency_s,
             frontend_token_s: self.frontend_token_s,
+            speculation: self.speculation,
             ..*base
         }
     }
@@ -703,6 +717,10 @@ impl EngineModel {
                     parallax_sim::MAX_FRONTEND_TOKEN_S
                 ),
             ));
+        }
+        if let Some(spec) = &self.speculation {
+            spec.validate()
+                .map_err(|e| bad("speculation", format!("{spec:?}"), &e.to_string()))?;
         }
         if let Some(h) = self
             .eager_op_host_s
@@ -1119,4 +1137,61 @@ impl parallax_hw::CostModel for EngineCost {
     fn graph_kernel_overlap(&self) -> f64 {
         self.inner.graph_kernel_overlap()
     }
+}
+
+/// Speculative decoding with `model`'s own multi-token-prediction module drafting
+/// `draft_tokens` tokens per step, each draft position accepted at the conditional rate given
+/// in `rates` (one per draft); without rates, one draft at
+/// [`parallax_sim::DEEPSEEK_MTP_ACCEPTANCE`] (there is no published rate for further drafts of
+/// one module). Set it as [`EngineModel::speculation`].
+///
+/// # Errors
+/// A message naming the problem: a model without MTP layers ([`parallax_ir::Model::mtp_layers`] 0; a
+/// separate draft model is not modelled), more than one draft without rates, a rate count
+/// other than `draft_tokens`, a rate outside `[0, 1]`, or `draft_tokens` outside
+/// `1..=`[`parallax_sim::MAX_DRAFT_TOKENS`].
+///
+/// # Examples
+/// ```
+/// let v3 = parallax_ir::resolve("deepseek-v3").unwrap();
+/// let s = parallax_plan::mtp_speculation(&v3, 1, None).unwrap();
+/// assert_eq!(s.tokens_per_step(), 1.85);
+/// let llama = parallax_ir::resolve("llama-3.1-8b").unwrap();
+/// assert!(parallax_plan::mtp_speculation(&llama, 1, None).is_err());
+/// ```
+pub fn mtp_speculation(
+    model: &parallax_ir::Model,
+    draft_tokens: u32,
+    rates: Option<&[f64]>,
+) -> Result<parallax_sim::Speculation, String> {
+    if model.mtp_layers == 0 {
+        return Err(format!(
+            "model {} ships no multi-token-prediction layers (num_nextn_predict_layers 0 or \
+             absent); speculation with a separate draft model is not modelled",
+            model.name
+        ));
+    }
+    if !(1..=parallax_sim::MAX_DRAFT_TOKENS).contains(&draft_tokens) {
+        return Err(format!(
+            "{draft_tokens} draft tokens; expected 1 to {}",
+            parallax_sim::MAX_DRAFT_TOKENS
+        ));
+    }
+    let rates: Vec<f64> = match rates {
+        Some(r) => r.to_vec(),
+        None if draft_tokens == 1 => vec![parallax_sim::DEEPSEEK_MTP_ACCEPTANCE],
+        None => {
+            return Err(format!(
+                "{draft_tokens} draft tokens need {draft_tokens} acceptance rates, one per draft \
+                 position"
+            ))
+        }
+    };
+    if rates.len() != draft_tokens as usize {
+        return Err(format!(
+            "{} acceptance rates for {draft_tokens} draft tokens; expected one per draft position",
+            rates.len()
+        ));
+    }
+    parallax_sim::Speculation::from_acceptance_rates(&rates)
 }

@@ -31,8 +31,8 @@ pub mod split;
 
 pub use disagg::{lower_disaggregated, DisaggPlan};
 pub use engine::{
-    EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel, MeasuredAllReduce,
-    MeasuredFusedMoe,
+    mtp_speculation, EngineContext, EngineCost, EngineKernels, EngineKind, EngineModel,
+    MeasuredAllReduce, MeasuredFusedMoe,
 };
 pub use enumerate::{
     enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,

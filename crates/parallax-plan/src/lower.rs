@@ -129,6 +129,15 @@ pub struct LowerOptions {
     /// `--moe-a2a-backend`) and TensorRT-LLM (attention DP without DeepEP). Its volume does
     /// not depend on `top_k`.
     pub moe_all_to_all: bool,
+    /// Draft tokens verified per decoding request and step under speculative decoding by
+    /// multi-token prediction (`parallax_sim::Speculation::draft_tokens`; 0, the default:
+    /// none). A decode step then runs `1 + speculative_tokens` tokens of each decoding
+    /// request through the model (the verification; the LM head on each), and the last stage
+    /// runs the draft module `speculative_tokens` times on one token per decoding request,
+    /// priced as one of the stage's layers plus the LM head (an MTP module is one transformer
+    /// block of the model's kind on the shared embedding and head). Attention reads each
+    /// request's KV once for all its verified positions, so it is priced as one decode.
+    pub speculative_tokens: u32,
 }
 
 impl Default for LowerOptions {
@@ -146,6 +155,7 @@ impl Default for LowerOptions {
             host_link_bandwidth: 50e9,
             moe_load: None,
             moe_all_to_all: false,
+            speculative_tokens: 0,
         }
     }
 }
@@ -449,6 +459,16 @@ struct Part {
 }
 
 impl Part {
+    /// Add `x` times `other`.
+    fn add_scaled(&mut self, other: &Part, x: f64) {
+        self.gemm += x * other.gemm;
+        self.elementwise += x * other.elementwise;
+        self.communication += x * other.communication;
+        self.flops += x * other.flops;
+        self.bytes += x * other.bytes;
+        self.kernels += x * other.kernels;
+    }
+
     fn add_op(&mut self, op: &Op, cost: &dyn CostModel, groups: &Groups, mult: f64) {
         match &op.body {
             OpBody::Gemm(g) => {
@@ -595,6 +615,8 @@ pub struct PlanStageCost {
     seqs: Table,
     host_link: Option<HostLink>,
     skew: Option<crate::skew::StageSkew>,
+    /// [`LowerOptions::speculative_tokens`].
+    speculative_tokens: u32,
 }
 
 /// Append the ops one device of a MoE replica runs for `tokens` tokens when they stay
@@ -826,6 +848,7 @@ impl PlanStageCost {
             seqs: Table::new(opts.cache_tokens),
             host_link: None,
             skew: crate::skew::StageSkew::new(model, opts.moe_load),
+            speculative_tokens: opts.speculative_tokens,
         }
     }
 
@@ -1024,17 +1047,44 @@ impl PlanStageCost {
         if batch.is_empty() {
             return (StepCost::default(), IterationTiming::default());
         }
-        let t = batch.tokens();
-        let s = batch.sequences() as u64;
-        let (tok, seq) = if cached {
-            (
-                self.tokens.get(t, || self.token_part(t)),
-                self.seqs.get(s, || self.seq_part(s)),
-            )
-        } else {
-            (self.token_part(t), self.seq_part(s))
+        // Speculative decoding verifies `k` drafts with each decoding request's next token:
+        // `k` more tokens per request through every layer and the LM head.
+        let k = self.speculative_tokens as u64;
+        let verified = k * batch.decode.requests as u64;
+        let t = batch.tokens() + verified;
+        let s = batch.sequences() as u64 + verified;
+        let part = |t: u64, s: u64| {
+            if cached {
+                (
+                    self.tokens.get(t, || self.token_part(t)),
+                    self.seqs.get(s, || self.seq_part(s)),
+                )
+            } else {
+                (self.token_part(t), self.seq_part(s))
+            }
         };
-        let (attn, attn_flops, attn_bytes, attn_kernels) = self.attention(batch);
+        let (mut tok, mut seq) = part(t, s);
+        let (mut attn, mut attn_flops, mut attn_bytes, mut attn_kernels) = self.attention(batch);
+        if k > 0 && self.last && batch.decode.requests > 0 {
+            // the draft module, `k` times on one token per decoding request: one layer's
+            // share of the stage's token work and decode attention, and the LM head
+            let r = batch.decode.requests as u64;
+            let (tok_r, seq_r) = part(r, r);
+            let decode_only = Batch {
+                prefill: Vec::new(),
+                decode: batch.decode,
+            };
+            let (a, af, ab, ak) = self.attention(&decode_only);
+            let per_layer = k as f64 / f64::from(self.layers.max(1));
+            tok.add_scaled(&tok_r, per_layer);
+            seq.add_scaled(&seq_r, k as f64);
+            attn += per_layer * a;
+            attn_flops += per_layer * af;
+            attn_bytes += per_layer * ab;
+            attn_kernels += per_layer * ak;
+        }
+        let (attn, attn_flops, attn_bytes, attn_kernels) =
+            (attn, attn_flops, attn_bytes, attn_kernels);
         let graphed = self.cuda_graphs
             && ((batch.prefill.is_empty() && batch.decode.requests <= self.cuda_graph_max_batch)
                 || (!batch.prefill.is_empty() && t <= self.cuda_graph_max_tokens as u64));

@@ -240,3 +240,36 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
     let per_op = parallax_hw::CostModel::kernel_launch_overhead(&RooflineModel::new(&cluster.gpu));
     assert!((v0.host_ms - v0.ops * per_op * 1e3).abs() < 1e-9 * v0.host_ms.max(1.0));
 }
+
+/// Speculative decoding: a decode step verifies `1 + k` tokens per request and runs the draft
+/// module `k` times, so it costs more than a plain step and less than `1 + k` of them
+/// (decode is weight-bound); prefill-only iterations are not affected.
+#[test]
+fn speculative_steps_price_verification_and_drafts() {
+    use parallax_plan::{predict_plan, LowerOptions, Plan};
+    let model = parallax_ir::resolve("deepseek-v3").unwrap();
+    let cluster = Cluster::parse("1x8xH200").unwrap();
+    let cost: Arc<dyn parallax_hw::CostModel> = Arc::new(RooflineModel::new(&cluster.gpu));
+    let plan = Plan::new(1, 1, 8);
+    let step = |k: u32, batch: &Batch| {
+        let opts = LowerOptions {
+            speculative_tokens: k,
+            ..LowerOptions::default()
+        };
+        predict_plan(&model, &cluster, &plan, batch, cost.clone(), &opts)
+            .unwrap()
+            .iteration_ms
+    };
+    let d = decode(32, 2048);
+    let (plain, one, three) = (step(0, &d), step(1, &d), step(3, &d));
+    assert!(one > plain && one < 2.0 * plain, "{plain} {one}");
+    assert!(three > one && three < 4.0 * plain, "{one} {three}");
+    let pre = Batch {
+        prefill: vec![PrefillChunk {
+            new_tokens: 1024,
+            prefix: 0,
+        }],
+        decode: DecodeGroup::default(),
+    };
+    assert_eq!(step(0, &pre), step(2, &pre));
+}

@@ -115,6 +115,12 @@ pub struct SimConfig {
     /// limit).
     #[serde(default)]
     pub frontend_token_s: f64,
+    /// Speculative decoding (multi-token prediction) in every engine: each decode step emits
+    /// `1 + mean_accepted` tokens per request on average (see [`crate::Speculation`]). The
+    /// cost model must price the verification and the drafts (`parallax_plan` does when its
+    /// lowering is given the same draft count). Default `None`.
+    #[serde(default)]
+    pub speculation: Option<crate::Speculation>,
 }
 
 /// Largest [`SimConfig::frontend_latency_s`] accepted, seconds.
@@ -172,6 +178,7 @@ impl Default for SimConfig {
             schedule_ahead: false,
             frontend_latency_s: 0.0,
             frontend_token_s: 0.0,
+            speculation: None,
         }
     }
 }
@@ -306,6 +313,9 @@ impl Simulator {
                 f,
                 &format!("a time in [0, {MAX_FRONTEND_TOKEN_S}] seconds per token"),
             ));
+        }
+        if let Some(spec) = &config.speculation {
+            spec.validate()?;
         }
         for (i, r) in replicas.iter().enumerate() {
             let f = |name: &str| format!("replicas[{i}].{name}");
@@ -518,12 +528,14 @@ impl Simulator {
                 };
                 let mut engines: Vec<Engine> = (0..pp)
                     .map(|_| {
-                        Engine::new(
+                        let mut e = Engine::new(
                             per_engine,
                             spec.block_size,
                             cfg.scheduler.watermark,
                             cfg.prefix_caching,
-                        )
+                        );
+                        e.speculation = cfg.speculation;
+                        e
                     })
                     .collect();
                 if offload && kv_bytes_per_token > 0.0 {

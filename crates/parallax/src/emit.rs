@@ -161,6 +161,11 @@ pub struct EmitRequest<'a> {
     /// The plan was simulated with NCCL for every all-reduce (vLLM's
     /// `--disable-custom-all-reduce`; default false).
     pub disable_custom_all_reduce: bool,
+    /// Draft tokens per step of speculative decoding by the model's multi-token-prediction
+    /// module, as simulated (0, the default: off): vLLM's `--speculative-config` with method
+    /// `mtp`, SGLang's `--speculative-algorithm NEXTN`, TensorRT-LLM's MTP
+    /// `speculative_config`.
+    pub speculative_tokens: u32,
 }
 
 impl<'a> EmitRequest<'a> {
@@ -183,6 +188,7 @@ impl<'a> EmitRequest<'a> {
             eplb_redundant_experts: 0,
             enforce_eager: false,
             disable_custom_all_reduce: false,
+            speculative_tokens: 0,
         }
     }
 }
@@ -633,6 +639,16 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             if req.disable_custom_all_reduce {
                 argv.push("--disable-custom-all-reduce".into());
             }
+            if req.speculative_tokens > 0 {
+                a(
+                    &mut argv,
+                    "--speculative-config",
+                    &format!(
+                        "{{\"method\":\"mtp\",\"num_speculative_tokens\":{}}}",
+                        req.speculative_tokens
+                    ),
+                );
+            }
             if let Some(d) = dtype_name(prec.activations) {
                 a(&mut argv, "--dtype", &d);
             }
@@ -708,6 +724,21 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             }
             if req.disable_custom_all_reduce {
                 argv.push("--disable-custom-all-reduce".into());
+            }
+            if req.speculative_tokens > 0 {
+                // a chain of drafts: one candidate per step, verified with the next token
+                a(&mut argv, "--speculative-algorithm", &"NEXTN");
+                a(
+                    &mut argv,
+                    "--speculative-num-steps",
+                    &req.speculative_tokens,
+                );
+                a(&mut argv, "--speculative-eagle-topk", &1);
+                a(
+                    &mut argv,
+                    "--speculative-num-draft-tokens",
+                    &(req.speculative_tokens + 1),
+                );
             }
             if let Some(d) = dtype_name(prec.activations) {
                 a(&mut argv, "--dtype", &d);
@@ -799,6 +830,12 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             }
             if req.disable_custom_all_reduce {
                 yaml.push_str("allreduce_strategy: NCCL\n");
+            }
+            if req.speculative_tokens > 0 {
+                yaml.push_str(&format!(
+                    "speculative_config:\n  decoding_type: MTP\n  num_nextn_predict_layers: {}\n",
+                    req.speculative_tokens
+                ));
             }
             if !req.scheduler.reserve_to_completion {
                 // admit on the prompt and preempt, as simulated (the default reserves to

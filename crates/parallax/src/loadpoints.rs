@@ -1121,6 +1121,39 @@ e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h200_sxm,agg,1024,128,fp8,8,
         assert_eq!(kv(4), DType::Fp8);
     }
 
+    /// DeepSeek-family rows ran with one MTP draft per step, as the generator deploys them;
+    /// other models and checkpoints without MTP layers without speculation.
+    #[test]
+    fn deepseek_rows_decode_with_one_mtp_draft() {
+        use super::deploy::generator_speculation;
+        use super::{parse_load_points, predict_load_point, LoadPointOptions};
+        let v3 = parallax_ir::resolve("deepseek-v3").unwrap();
+        let s = generator_speculation(&v3).unwrap();
+        assert_eq!((s.draft_tokens, s.mean_accepted), (1, 0.85));
+        assert_eq!(
+            generator_speculation(&parallax_ir::resolve("qwen3-235b-a22b").unwrap()),
+            None
+        );
+        let mut no_mtp = v3.clone();
+        no_mtp.mtp_layers = 0;
+        assert_eq!(generator_speculation(&no_mtp), None);
+        // the row decodes faster than the same deployment without speculation
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=8,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,256,fp8_block,8,8,1,100,10
+";
+        let p = &parse_load_points("ds.csv", csv).unwrap()[0];
+        let (_, mtp) = predict_load_point(p, &LoadPointOptions::default()).unwrap();
+        let (_, model) = super::row_model(p).unwrap();
+        let cluster = parallax_hw::Cluster::parse("1x8xH200").unwrap();
+        let plain = LoadPointOptions {
+            engine: Some(crate::engine_model(EngineKind::Trtllm, &model, &cluster, 8)),
+            ..LoadPointOptions::default()
+        };
+        let (_, without) = predict_load_point(p, &plain).unwrap();
+        assert!(mtp < 0.8 * without, "{mtp} vs {without}");
+    }
+
     /// `moe_quant_mode` sets the routed experts' types apart from the GEMMs'.
     #[test]
     fn moe_quant_mode_prices_the_experts_apart() {

@@ -83,6 +83,33 @@ fn bound_never_beats_the_simulated_value_of_any_plan() {
 }
 
 #[test]
+fn bound_holds_under_speculative_decoding() {
+    // Every draft accepted: a decode step emits two tokens, the most the bound allows for.
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let model = parallax::ir::resolve("llama-3.1-70b").unwrap();
+    let mut engine = parallax::engine_model(EngineKind::Vllm, &model, &cluster, 8);
+    engine.speculation = Some(parallax::sim::Speculation {
+        draft_tokens: 1,
+        mean_accepted: 1.0,
+    });
+    let s = Search::new(model, cluster, chat(48)).engine(engine);
+    let full = s.clone().exact_top(None).run().unwrap();
+    let price = full.price_per_gpu_hour;
+    for objective in [Objective::TpotMean, Objective::E2eMean, Objective::Cost] {
+        let s = s.clone().objective(objective);
+        for r in full.ranked.iter().filter(|r| r.meets_constraints) {
+            let value = objective.value(&r.metrics, r.gpus, price).unwrap();
+            let bound = s.lower_bound(&r.plan).unwrap().unwrap();
+            assert!(
+                bound <= value * (1.0 + 1e-9),
+                "{objective} {}: bound {bound} > simulated {value}",
+                r.plan
+            );
+        }
+    }
+}
+
+#[test]
 fn pruned_search_reports_the_exact_top_for_every_objective() {
     let cases = searches(64);
     for (i, s) in cases.iter().enumerate() {

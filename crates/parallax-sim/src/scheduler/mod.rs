@@ -296,6 +296,8 @@ pub(crate) struct Seq {
     pub queried: bool,
     /// When its latest output token was produced (for inter-token latency).
     pub last_token_s: f64,
+    /// Accepted-draft credit under speculative decoding ([`crate::Speculation`]).
+    pub spec_credit: f64,
 }
 
 /// What an engine has in flight.
@@ -354,6 +356,9 @@ pub struct Engine {
     pub(crate) incoming: VecDeque<(u32, f64)>,
     /// When the iteration in flight was formed.
     pub(crate) iter_start: f64,
+    /// Speculative decoding ([`crate::SimConfig::speculation`]): decode steps verify drafts
+    /// and emit more than one token.
+    pub(crate) speculation: Option<crate::Speculation>,
 }
 
 impl Engine {
@@ -391,6 +396,18 @@ impl Engine {
             remote: VecDeque::new(),
             incoming: VecDeque::new(),
             iter_start: f64::NEG_INFINITY,
+            speculation: None,
+        }
+    }
+
+    /// Tokens beyond its next one that a decode step of `s` writes KV for: the drafts it
+    /// verifies under speculative decoding, as many as its remaining output can use.
+    fn lookahead(&self, s: &Seq) -> u64 {
+        match &self.speculation {
+            Some(spec) => spec
+                .draft_tokens
+                .min(s.output.saturating_sub(s.generated + 1)) as u64,
+            None => 0,
         }
     }
 
@@ -456,6 +473,7 @@ impl Engine {
             keyed: 0,
             queried: false,
             last_token_s: f64::NAN,
+            spec_credit: 0.0,
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -641,7 +659,7 @@ impl Engine {
                 continue;
             }
             let need = self
-                .blocks_for(s.prompt as u64 + s.generated as u64)
+                .blocks_for(s.prompt as u64 + s.generated as u64 + self.lookahead(&s))
                 .saturating_sub(s.blocks as u64);
             loop {
                 if need <= self.free_blocks {
@@ -829,6 +847,7 @@ impl Engine {
             keyed: 0,
             queried: true,
             last_token_s: first_token_s,
+            spec_credit: 0.0,
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -894,7 +913,9 @@ impl Engine {
     /// completion or the first KV block shortage) and arm the skip-ahead.
     pub(crate) fn arm_steady(&mut self, group: DecodeGroup) {
         self.steady_left = 0;
-        if self.preempted_now
+        // speculative steps emit unequal token counts: no two are alike
+        if self.speculation.is_some()
+            || self.preempted_now
             || self.plan.is_empty()
             || self.plan.len() != self.running.len()
             || self.plan.iter().any(|&(_, t)| t != 0)
@@ -970,9 +991,20 @@ impl Engine {
             let (slot, tokens) = self.plan[i];
             let s = &mut self.seqs[slot as usize];
             if tokens == 0 {
-                s.generated += 1;
-                self.sum_generated += 1;
+                // a speculative step also emits the drafts it accepted (they arrive together:
+                // one gap, then gaps of 0)
+                let extra = match &self.speculation {
+                    Some(spec) => spec
+                        .accept(&mut s.spec_credit)
+                        .min(s.output.saturating_sub(s.generated + 1)),
+                    None => 0,
+                };
+                s.generated += 1 + extra;
+                self.sum_generated += 1 + extra as u64;
                 itl.add(t - s.last_token_s, 1);
+                if extra > 0 {
+                    itl.add(0.0, extra as u64);
+                }
                 s.last_token_s = t;
             } else {
                 s.prefilled += tokens;

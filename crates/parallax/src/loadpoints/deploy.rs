@@ -147,6 +147,7 @@ pub(crate) fn row_engine(
     }
     if opts.engine.is_none() {
         as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes, tp);
+        engine.speculation = generator_speculation(model);
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
@@ -213,6 +214,23 @@ fn as_generator_deployed(
             engine.scheduler.max_num_batched_tokens = tokens;
         }
     }
+}
+
+/// The speculative decoding aiconfigurator deployed a model with: one multi-token-prediction
+/// draft per step for its DeepSeek family (`DeepseekV3ForCausalLM` and its kin; the SDK's task
+/// defaults write `nextn = 1` for that family since 07a3779, 2026-01-19, with acceptance rates
+/// `[0.85, 0.3, …]`, and the generator's benchmark rules pass it on as TensorRT-LLM's MTP
+/// `speculative_config`, vLLM's `--speculative-config` method `mtp` and SGLang's `NEXTN`),
+/// when the checkpoint ships MTP layers; `None` otherwise.
+pub(crate) fn generator_speculation(model: &Model) -> Option<parallax_sim::Speculation> {
+    let deepseek_family = matches!(
+        model.architecture.as_str(),
+        "DeepSeekForCausalLM" | "DeepseekV3ForCausalLM" | "KimiK25ForConditionalGeneration"
+    );
+    (deepseek_family && model.mtp_layers > 0).then_some(parallax_sim::Speculation {
+        draft_tokens: 1,
+        mean_accepted: parallax_sim::DEEPSEEK_MTP_ACCEPTANCE,
+    })
 }
 
 /// TensorRT-LLM's `kv_cache_config.free_gpu_memory_fraction` in aiconfigurator's generated

@@ -20,7 +20,9 @@
 //! prompt in one iteration (a recomputed one only grows), the iteration of a `2^⌊log2 p_i⌋`-token
 //! prefill alone (a power of two, so that a plan costs at most ~15 extra table entries). Then
 //! - `ttft_i ≥ F_i`,
-//! - `tpot_i ≥ D_i` (`o_i ≥ 2`; TPOT averages the `o_i − 1` decode gaps),
+//! - `tpot_i ≥ D_i` (`o_i ≥ 2`; TPOT averages the `o_i − 1` decode gaps; under speculative
+//!   decoding with `k` drafts per step a step emits at most `1 + k` tokens, so `D_i` stands
+//!   for the step floor divided by `1 + k` here and below),
 //! - `e2e_i ≥ F_i + (o_i − 1) · D_i`,
 //! - the makespan is at least `max_i (arrival_i + e2e_i) − first arrival`.
 //!
@@ -141,7 +143,17 @@ pub(crate) fn lower_bound(
     if reqs.is_empty() {
         return None;
     }
-    let floors = || floors(sim.replicas(), &sim.config().scheduler, workload);
+    // A speculative decode step emits at most `1 + draft_tokens` tokens of a request.
+    let per_step = 1.0
+        + sim
+            .config()
+            .speculation
+            .map_or(0.0, |s| s.draft_tokens as f64);
+    let floors = || {
+        let (pre, mut dec) = floors(sim.replicas(), &sim.config().scheduler, workload);
+        dec.iter_mut().for_each(|d| *d /= per_step);
+        (pre, dec)
+    };
     let e2e = |pre: &[f64], dec: &[f64]| -> Vec<f64> {
         reqs.iter()
             .zip(pre.iter().zip(dec))

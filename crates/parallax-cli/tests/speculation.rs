@@ -1,0 +1,198 @@
+//! `--num-speculative-tokens` and `--speculative-acceptance` on `predict`, `simulate` and
+//! `search` (documented in `docs/cli.md` after vLLM's engine switches): MTP speculative decoding.
+
+mod common;
+use common::{json, parallax};
+
+fn simulate(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "simulate",
+        "--model",
+        "deepseek-v3",
+        "--cluster",
+        "1x8xH200",
+        "--workload",
+        "chat",
+        "--requests",
+        "48",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
+#[test]
+fn mtp_speeds_decoding_by_its_accepted_drafts() {
+    let plain = simulate(&[]);
+    let mtp = simulate(&["--num-speculative-tokens", "1"]);
+    let tpot = |v: &serde_json::Value| v["tpot_ms"]["mean"].as_f64().unwrap();
+    assert_eq!(mtp["requests"]["completed"].as_u64(), Some(48));
+    assert_eq!(mtp["speculation"]["draft_tokens"].as_u64(), Some(1));
+    assert_eq!(mtp["speculation"]["tokens_per_step"].as_f64(), Some(1.85));
+    assert!(plain.get("speculation").is_none());
+    // 1.85 tokens per step at a somewhat dearer step
+    let (p, m) = (tpot(&plain), tpot(&mtp));
+    assert!(m < 0.8 * p && m > p / 1.85, "plain {p} ms, mtp {m} ms");
+    // a rate of 0 wastes the drafts: slower than no speculation
+    let none = simulate(&[
+        "--num-speculative-tokens",
+        "1",
+        "--speculative-acceptance",
+        "0",
+    ]);
+    assert!(tpot(&none) > p, "{} vs {p}", tpot(&none));
+    // deterministic
+    assert_eq!(mtp, simulate(&["--num-speculative-tokens", "1"]));
+}
+
+#[test]
+fn predict_prices_the_step_and_reports_per_token() {
+    let args = |k: Option<&str>| {
+        let mut a = vec![
+            "predict",
+            "--model",
+            "deepseek-r1",
+            "--gpu",
+            "H200",
+            "--tp",
+            "8",
+            "--decode",
+            "32x2048",
+            "--json",
+        ];
+        if let Some(k) = k {
+            a.extend(["--num-speculative-tokens", k, "--speculative-acceptance"]);
+            a.push(if k == "1" { "0.8" } else { "0.8,0.5" });
+        }
+        json(&a)
+    };
+    let plain = args(None)["iteration_ms"].as_f64().unwrap();
+    let two = args(Some("2"));
+    let step = two["iteration_ms"].as_f64().unwrap();
+    assert!(step > plain);
+    let s = &two["speculation"];
+    assert_eq!(s["draft_tokens"].as_u64(), Some(2));
+    let per = s["tokens_per_step"].as_f64().unwrap();
+    assert!((per - (1.0 + 0.8 + 0.8 * 0.5)).abs() < 1e-12, "{per}");
+    assert!((s["ms_per_token"].as_f64().unwrap() - step / per).abs() < 1e-9);
+}
+
+#[test]
+fn emit_launches_what_was_simulated() {
+    for (engine, flag) in [
+        (
+            "vllm",
+            r#"--speculative-config '{"method":"mtp","num_speculative_tokens":1}'"#,
+        ),
+        (
+            "sglang",
+            "--speculative-algorithm NEXTN --speculative-num-steps 1",
+        ),
+        ("trtllm", "decoding_type: MTP"),
+    ] {
+        let out = parallax(&[
+            "simulate",
+            "--model",
+            "deepseek-r1",
+            "--cluster",
+            "1x8xH200",
+            "--workload",
+            "chat",
+            "--requests",
+            "16",
+            "--num-speculative-tokens",
+            "1",
+            "--emit",
+            engine,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{engine}: {text}");
+        assert!(text.contains(flag), "{engine}: {text}");
+    }
+}
+
+#[test]
+fn bad_speculation_flags_are_named() {
+    let err = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--model",
+            "deepseek-v3",
+            "--cluster",
+            "1x8xH200",
+            "--workload",
+            "chat",
+            "--requests",
+            "8",
+        ];
+        args.extend_from_slice(extra);
+        let out = parallax(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = err(&["--num-speculative-tokens", "2"]);
+    assert!(e.contains("need 2 acceptance rates"), "{e}");
+    let e = err(&[
+        "--num-speculative-tokens",
+        "1",
+        "--speculative-acceptance",
+        "1.2",
+    ]);
+    assert!(e.contains("1.2") && e.contains("[0, 1]"), "{e}");
+    let e = err(&[
+        "--num-speculative-tokens",
+        "2",
+        "--speculative-acceptance",
+        "0.8",
+    ]);
+    assert!(e.contains("1 acceptance rates for 2 draft tokens"), "{e}");
+    let e = err(&[
+        "--num-speculative-tokens",
+        "1",
+        "--speculative-acceptance",
+        "high",
+    ]);
+    assert!(e.contains("`high` is not a number"), "{e}");
+    let e = err(&["--num-speculative-tokens", "0"]);
+    assert!(e.contains("--num-speculative-tokens"), "{e}");
+    let e = err(&["--num-speculative-tokens", "99"]);
+    assert!(e.contains("--num-speculative-tokens"), "{e}");
+    let e = err(&["--speculative-acceptance", "0.8"]);
+    assert!(e.contains("--num-speculative-tokens"), "{e}");
+    // a model without MTP layers
+    let out = parallax(&[
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--cluster",
+        "1xH100",
+        "--workload",
+        "chat",
+        "--num-speculative-tokens",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("no multi-token-prediction layers"), "{e}");
+}
+
+#[test]
+fn search_takes_the_flags() {
+    let v = json(&[
+        "search",
+        "--model",
+        "deepseek-v3",
+        "--cluster",
+        "1x8xH200",
+        "--workload",
+        "chat",
+        "--requests",
+        "16",
+        "--num-speculative-tokens",
+        "1",
+        "--max-plans",
+        "3",
+        "--json",
+    ]);
+    assert!(v["plans_simulated"].as_u64().unwrap() >= 1);
+}
