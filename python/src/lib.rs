@@ -523,7 +523,7 @@ fn speculation_arg(
         }
         return Ok(engine);
     };
-    let Some(mut e) = engine else {
+    let Some(e) = engine else {
         return Err(PyValueError::new_err(format!(
             "num_speculative_tokens = {k}: speculation is an engine setting; give an engine \
              other than \"none\""
@@ -531,8 +531,7 @@ fn speculation_arg(
     };
     let s = parallax::plan::mtp_speculation(model, k, speculative_acceptance.as_deref())
         .map_err(|m| PyValueError::new_err(format!("num_speculative_tokens = {k}: {m}")))?;
-    e.speculation = Some(s);
-    Ok(Some(e))
+    Ok(Some(e.with_speculation(s)))
 }
 
 /// `model` as deployed with the `quantization` / `kv_cache_dtype` keywords (the CLI's

@@ -47,7 +47,9 @@ impl EngineFlags {
         if self.disable_custom_all_reduce {
             engine = engine.without_custom_all_reduce();
         }
-        engine.speculation = self.speculation(model)?;
+        if let Some(s) = self.speculation(model)? {
+            engine = engine.with_speculation(s);
+        }
         Ok(engine)
     }
 

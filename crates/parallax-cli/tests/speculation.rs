@@ -196,3 +196,47 @@ fn search_takes_the_flags() {
     ]);
     assert!(v["plans_simulated"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn sglang_speculation_turns_off_overlap_and_mixing() {
+    // SGLang 0.5 with NEXTN: no overlap scheduler, no mixed chunks, and an unset
+    // --max-running-requests becomes 48 (an explicit one stands)
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--model",
+            "deepseek-v3",
+            "--cluster",
+            "1x8xH200",
+            "--workload",
+            "chat",
+            "--requests",
+            "16",
+            "--engine",
+            "sglang",
+            "--emit",
+            "sglang",
+        ];
+        args.extend_from_slice(extra);
+        let out = parallax(&args);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let plain = run(&[]);
+    assert!(plain.contains("schedules ahead"), "{plain}");
+    // SGLang's default runs prefill chunks apart from the decodes: no mixed chunks
+    assert!(!plain.contains("--enable-mixed-chunk"), "{plain}");
+    let mixed = run(&["--scheduler", "sarathi"]);
+    assert!(mixed.contains("--enable-mixed-chunk"), "{mixed}");
+    let spec_mixed = run(&["--scheduler", "sarathi", "--num-speculative-tokens", "1"]);
+    assert!(
+        spec_mixed.contains("--enable-mixed-chunk"),
+        "an explicit --scheduler stands"
+    );
+    let spec = run(&["--num-speculative-tokens", "1"]);
+    assert!(!spec.contains("schedules ahead"), "{spec}");
+    assert!(!spec.contains("--enable-mixed-chunk"), "{spec}");
+    assert!(spec.contains("--max-running-requests 48"), "{spec}");
+    let mine = run(&["--num-speculative-tokens", "1", "--max-num-seqs", "64"]);
+    assert!(mine.contains("--max-running-requests 64"), "{mine}");
+}

@@ -588,6 +588,30 @@ impl EngineModel {
         self
     }
 
+    /// The same engine decoding speculatively with `spec` ([`EngineModel::speculation`]), with
+    /// what its engine changes for it. SGLang (0.5, without the beta `SGLANG_ENABLE_SPEC_V2`)
+    /// turns its overlap scheduler and mixed chunks off for EAGLE-style speculation (its
+    /// `NEXTN`), and an unset `--max-running-requests` becomes 48 (`ServerArgs`'
+    /// speculative-decoding checks): the preset's running cap drops to 48, which an explicit
+    /// cap set afterwards overrides. vLLM and TensorRT-LLM keep their schedulers.
+    pub fn with_speculation(mut self, spec: parallax_sim::Speculation) -> EngineModel {
+        self.speculation = Some(spec);
+        if self.name == EngineKind::Sglang.name() {
+            self.mirrors = "SGLang 0.5 defaults with speculative decoding (overlap scheduler and \
+                            mixed chunks off)"
+                .into();
+            self.schedule_ahead = false;
+            if self.scheduler.kind == SchedulerKind::Chunked {
+                self.scheduler.kind = SchedulerKind::PrefillFirst;
+            }
+            self.scheduler.max_num_seqs = self
+                .scheduler
+                .max_num_seqs
+                .min(SGLANG_SPECULATIVE_MAX_RUNNING);
+        }
+        self
+    }
+
     /// The same engine with NCCL for every all-reduce (`--disable-custom-all-reduce`;
     /// TensorRT-LLM's `allreduce_strategy: NCCL`): no custom one-shot kernel, measured or
     /// modelled.
@@ -1138,6 +1162,10 @@ impl parallax_hw::CostModel for EngineCost {
         self.inner.graph_kernel_overlap()
     }
 }
+
+/// SGLang's `--max-running-requests` when speculative decoding is on and none is given
+/// (`ServerArgs`, 0.5.x).
+pub const SGLANG_SPECULATIVE_MAX_RUNNING: u32 = 48;
 
 /// Speculative decoding with `model`'s own multi-token-prediction module drafting
 /// `draft_tokens` tokens per step, each draft position accepted at the conditional rate given

@@ -17,7 +17,7 @@
 //! | `dp` replicas | `--data-parallel-size` (dense, `pp` = 1, no attention DP), else one command per replica | `--dp-size` (`pp` = 1, no attention DP), else one command per replica | one command per replica |
 //! | `max_num_seqs` | `--max-num-seqs` (per attention-DP rank) | `--max-running-requests` | `--max_batch_size` (per attention-DP rank) |
 //! | token budget | `--max-num-batched-tokens` | `--max-prefill-tokens` (+ `--chunked-prefill-size`) | `--max_num_tokens` |
-//! | chunked prefill | `--enable-chunked-prefill` / `--no-enable-chunked-prefill` | `--chunked-prefill-size N --enable-mixed-chunk` / `-1` | `--enable_chunked_prefill` |
+//! | chunked prefill | `--enable-chunked-prefill` / `--no-enable-chunked-prefill` | `--chunked-prefill-size N` (with `--enable-mixed-chunk` for `sarathi`) / `-1` | `--enable_chunked_prefill` |
 //! | memory | `--gpu-memory-utilization` | `--mem-fraction-static` (weights + KV share) | `--kv_cache_free_gpu_memory_fraction` (KV share of memory left after weights and activations) |
 //! | KV block | `--block-size` | `--page-size` | YAML `kv_cache_config.tokens_per_block` |
 //! | FP8 weights | `--quantization fp8` | `--quantization fp8` | from the checkpoint (note) |
@@ -712,7 +712,11 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
             );
             if kind.chunked() {
                 a(&mut argv, "--chunked-prefill-size", &budget);
-                argv.push("--enable-mixed-chunk".into());
+                // prefill chunks ride with the running decodes only in `sarathi`;
+                // `prefill-first` is SGLang's default, which runs them apart
+                if kind == SchedulerKind::Chunked {
+                    argv.push("--enable-mixed-chunk".into());
+                }
             } else {
                 a(&mut argv, "--chunked-prefill-size", &-1);
             }

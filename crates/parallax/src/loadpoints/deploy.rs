@@ -147,7 +147,14 @@ pub(crate) fn row_engine(
     }
     if opts.engine.is_none() {
         as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes, tp);
-        engine.speculation = generator_speculation(model);
+        if let Some(s) = generator_speculation(model) {
+            // the generator passes the running cap (`batch_size`) explicitly
+            let cap = engine.scheduler.max_num_seqs;
+            engine = engine.with_speculation(s);
+            if batch_size.is_some() {
+                engine.scheduler.max_num_seqs = cap;
+            }
+        }
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;
