@@ -380,7 +380,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         common::engine(&args.engine, &model, &cluster, engine_tp)?,
         &model,
     )?;
-    let config = sim_config(&args, &engine, &serving, model.max_position_embeddings)?;
+    let mut config = sim_config(&args, &engine, &serving, model.max_position_embeddings)?;
+    if let Some(p) = &single {
+        engine.adapt_to_plan(&mut config, p);
+    }
     let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
         .map_err(CliError::input)?;
     let base_cost = common::cost_model(&cluster, &args.cost_model)?;

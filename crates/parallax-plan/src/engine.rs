@@ -588,6 +588,25 @@ impl EngineModel {
         self
     }
 
+    /// What this engine changes in `config` for `plan`: SGLang under DP attention
+    /// (`plan.attn.replicas` > 1) chunks each rank's prefill at `chunked_prefill_size / dp`
+    /// (`ServerArgs._handle_data_parallelism`: "the chunked prefill size is adjusted … to avoid
+    /// MoE kernel issues"), so one request prefills at most that many tokens per iteration
+    /// ([`SimConfig::prefill_chunk_per_request`], unless already set); the ranks together still
+    /// fill the budget. Other engines split their budget per rank already (vLLM, TensorRT-LLM
+    /// schedule each DP rank on its own), or need nothing.
+    pub fn adapt_to_plan(&self, config: &mut SimConfig, plan: &crate::Plan) {
+        let ranks = plan.attn.replicas;
+        if self.name == EngineKind::Sglang.name()
+            && ranks > 1
+            && config.prefill_chunk_per_request.is_none()
+            && config.scheduler.kind.chunked()
+        {
+            config.prefill_chunk_per_request =
+                Some((config.scheduler.token_budget() / ranks).max(1));
+        }
+    }
+
     /// The same engine decoding speculatively with `spec` ([`EngineModel::speculation`]), with
     /// what its engine changes for it. SGLang (0.5, without the beta `SGLANG_ENABLE_SPEC_V2`)
     /// turns its overlap scheduler and mixed chunks off for EAGLE-style speculation (its

@@ -121,6 +121,13 @@ pub struct SimConfig {
     /// lowering is given the same draft count). Default `None`.
     #[serde(default)]
     pub speculation: Option<crate::Speculation>,
+    /// Most prompt tokens one request prefills in one iteration under the chunked-prefill
+    /// policies (`sarathi`, `prefill-first`), below the iteration's token budget: vLLM's
+    /// `--long-prefill-token-threshold`, and SGLang under DP attention, where each rank
+    /// chunks at `chunked_prefill_size / dp` while the ranks together fill the budget.
+    /// `None` (default): the whole budget.
+    #[serde(default)]
+    pub prefill_chunk_per_request: Option<u32>,
 }
 
 /// Largest [`SimConfig::frontend_latency_s`] accepted, seconds.
@@ -179,6 +186,7 @@ impl Default for SimConfig {
             frontend_latency_s: 0.0,
             frontend_token_s: 0.0,
             speculation: None,
+            prefill_chunk_per_request: None,
         }
     }
 }
@@ -316,6 +324,13 @@ impl Simulator {
         }
         if let Some(spec) = &config.speculation {
             spec.validate()?;
+        }
+        if config.prefill_chunk_per_request == Some(0) {
+            return Err(SimError::config(
+                "prefill_chunk_per_request",
+                0,
+                "≥ 1 token (or none: the whole budget)",
+            ));
         }
         for (i, r) in replicas.iter().enumerate() {
             let f = |name: &str| format!("replicas[{i}].{name}");
@@ -535,6 +550,7 @@ impl Simulator {
                             cfg.prefix_caching,
                         );
                         e.speculation = cfg.speculation;
+                        e.chunk_cap = cfg.prefill_chunk_per_request.unwrap_or(u32::MAX);
                         e
                     })
                     .collect();

@@ -59,3 +59,38 @@ proptest! {
         prop_assert!(max_iteration_tokens(&rep) <= budget as u64);
     }
 }
+
+/// A per-request chunk limit (`prefill_chunk_per_request`, vLLM's
+/// `--long-prefill-token-threshold`, SGLang's per-rank chunk under DP attention): one request
+/// prefills at most that many tokens per iteration, while others fill the rest of the budget.
+#[test]
+fn per_request_chunks_stay_under_their_limit() {
+    // Budget 64, limit 16: two 40-token prompts prefill 16 + 16 per iteration (3 iterations
+    // each: 16, 16, 8), both in the same iterations, 10 ms each.
+    let w = workload(&[(0.0, 40, 2), (0.0, 40, 2)]);
+    for kind in [SchedulerKind::Chunked, SchedulerKind::PrefillFirst] {
+        let mut cfg = config(kind);
+        cfg.scheduler.max_num_batched_tokens = 64;
+        cfg.scheduler.max_num_seqs = 8;
+        cfg.prefill_chunk_per_request = Some(16);
+        cfg.record_timeline = true;
+        let rep = run(vec![const_replica(0.01, 10_000, 16)], cfg, &w);
+        assert_conserved(&w, &rep);
+        for r in &rep.requests {
+            assert!((r.ttft_s() - 0.03).abs() < 1e-12, "{kind:?} {}", r.ttft_s());
+        }
+        assert_eq!(max_iteration_tokens(&rep), 32, "{kind:?}");
+        // without the limit both prompts fit one iteration... of 64 tokens: 40 + 24, then 16
+        let mut free = config(kind);
+        free.scheduler.max_num_batched_tokens = 64;
+        free.scheduler.max_num_seqs = 8;
+        let rep = run(vec![const_replica(0.01, 10_000, 16)], free, &w);
+        assert!((rep.requests[0].ttft_s() - 0.01).abs() < 1e-12, "{kind:?}");
+    }
+    let bad = SimConfig {
+        prefill_chunk_per_request: Some(0),
+        ..SimConfig::default()
+    };
+    let e = Simulator::new(vec![const_replica(0.01, 100, 16)], bad).unwrap_err();
+    assert!(e.to_string().contains("prefill_chunk_per_request"), "{e}");
+}

@@ -686,11 +686,12 @@ pub fn predict_load_point(
     let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
     // a prompt pool matters only where the deployed engine reuses cached prefixes
     let pool = opts.prompt_pool.filter(|_| benchmark_prefix_caching(p));
-    let config = SimConfig {
+    let mut config = SimConfig {
         max_concurrency: Some(concurrency),
         prefix_caching: pool.is_some(),
         ..engine.sim_config(&SimConfig::default())
     };
+    engine.adapt_to_plan(&mut config, &plan);
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
     closed_loop(&sim, p, concurrency, opts.stagger, pool)
 }
@@ -1119,6 +1120,29 @@ e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h200_sxm,agg,1024,128,fp8,8,
         assert_eq!(kv(2), DType::Fp8);
         assert_eq!(kv(3), DType::Bf16);
         assert_eq!(kv(4), DType::Fp8);
+    }
+
+    /// SGLang under DP attention chunks each rank's prefill at `chunked_prefill_size / dp`;
+    /// without DP attention, or on another engine, a request may take the whole budget.
+    #[test]
+    fn sglang_dp_attention_chunks_prompts_per_rank() {
+        use parallax_plan::Plan;
+        use parallax_sim::SimConfig;
+        let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+        let cluster = parallax_hw::Cluster::parse("1x8xH200").unwrap();
+        let dp = Plan::new(1, 1, 8).with_attn(8, 1).with_moe(8, 1);
+        let tp = Plan::new(1, 1, 8);
+        let chunk = |kind: EngineKind, plan: &Plan| {
+            let e = crate::engine_model(kind, &model, &cluster, 8);
+            let mut c = e.sim_config(&SimConfig::default());
+            e.adapt_to_plan(&mut c, plan);
+            (c.prefill_chunk_per_request, c.scheduler.token_budget())
+        };
+        let (cap, budget) = chunk(EngineKind::Sglang, &dp);
+        assert_eq!(cap, Some(budget / 8));
+        assert_eq!(chunk(EngineKind::Sglang, &tp).0, None);
+        assert_eq!(chunk(EngineKind::Vllm, &dp).0, None);
+        assert_eq!(chunk(EngineKind::Trtllm, &dp).0, None);
     }
 
     /// DeepSeek-family rows ran with one MTP draft per step, as the generator deploys them;

@@ -165,6 +165,11 @@ impl<'a> Simulation<'a> {
     /// As [`crate::simulate_plan`]; also [`crate::Error::Option`] when the default cost model
     /// cannot be built.
     pub fn run(&self) -> Result<SimReport> {
+        let mut config = self.config;
+        if let Some(e) = &self.engine {
+            e.adapt_to_plan(&mut config, self.plan);
+        }
+        let config = &config;
         if self.cluster.is_heterogeneous() {
             let costs = crate::hetero::group_cost_models(
                 self.cluster,
@@ -178,7 +183,7 @@ impl<'a> Simulation<'a> {
                 self.plan,
                 &costs,
                 self.workload,
-                &self.config,
+                config,
                 &lower,
             );
         }
@@ -197,7 +202,7 @@ impl<'a> Simulation<'a> {
             self.plan,
             cost,
             self.workload,
-            &self.config,
+            config,
             &lower,
         )
     }

@@ -359,6 +359,9 @@ pub struct Engine {
     /// Speculative decoding ([`crate::SimConfig::speculation`]): decode steps verify drafts
     /// and emit more than one token.
     pub(crate) speculation: Option<crate::Speculation>,
+    /// Most prompt tokens one request prefills per iteration under the chunked policies
+    /// ([`crate::SimConfig::prefill_chunk_per_request`]; `u32::MAX`: no limit).
+    pub(crate) chunk_cap: u32,
 }
 
 impl Engine {
@@ -397,6 +400,7 @@ impl Engine {
             incoming: VecDeque::new(),
             iter_start: f64::NEG_INFINITY,
             speculation: None,
+            chunk_cap: u32::MAX,
         }
     }
 
@@ -695,7 +699,9 @@ impl Engine {
                 i += 1;
                 continue;
             }
-            let chunk = (s.target - s.prefilled).min(budget - used);
+            let chunk = (s.target - s.prefilled)
+                .min(budget - used)
+                .min(self.chunk_cap);
             let need = self
                 .blocks_for(s.prefilled as u64 + chunk as u64)
                 .saturating_sub(s.blocks as u64);

@@ -1071,6 +1071,9 @@ impl Ctx<'_> {
             lower_plan(&s.model, plan, &s.cluster, Arc::clone(self.cost), &opts)?
         };
         let mut config = s.sim_config(sched);
+        if let Some(e) = &s.engine {
+            e.adapt_to_plan(&mut config, plan);
+        }
         // Mixed GPU kinds: capacity-weighted routing and the plan's own GPUs' price.
         let price = if hetero {
             config.router = crate::hetero::router_for(plan, &s.cluster, config.router);
