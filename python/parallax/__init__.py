@@ -16,13 +16,32 @@ Models, clusters and workloads are given as text (as on the command line) or as
 written in Python (:class:`CostModel`) plugs in wherever ``cost_model=`` is accepted.
 
 Every invalid input raises ``ValueError`` (or ``TypeError`` for a wrong type) with a message
-that names the field, the value and what was expected.
+that names the field, the value and what was expected. Counts are checked against the CLI's
+documented limits, exported here as ``MAX_REQUESTS``, ``MAX_NUM_SEQS``,
+``MAX_BATCHED_TOKENS``, ``MAX_GPUS``, ``MAX_PLANS``, ``MAX_LIST_VALUES``,
+``MAX_PRICE_PER_GPU_HOUR``, ``MAX_DURATION_S``, ``MAX_DRAFT_TOKENS`` and ``MAX_SUBGRAPHS``.
 """
 
 import json as _json
+import operator as _operator
+import os as _os
 
 from . import _native
-from ._native import Cluster, Model, Workload
+from ._native import (
+    MAX_BATCHED_TOKENS,
+    MAX_DRAFT_TOKENS,
+    MAX_DURATION_S,
+    MAX_GPUS,
+    MAX_LIST_VALUES,
+    MAX_NUM_SEQS,
+    MAX_PLANS,
+    MAX_PRICE_PER_GPU_HOUR,
+    MAX_REQUESTS,
+    MAX_SUBGRAPHS,
+    Cluster,
+    Model,
+    Workload,
+)
 
 __all__ = [
     "Cluster",
@@ -39,6 +58,88 @@ __all__ = [
 ]
 
 __version__ = _native.__version__
+
+#: Largest ``seed`` (an unsigned 64-bit integer).
+MAX_SEED = 2**64 - 1
+
+
+def _count(name, value, lo, hi):
+    """``value`` as an int in ``lo..=hi``: a ``TypeError`` naming ``name`` for a non-integer
+    (``bool`` included), a ``ValueError`` naming ``name``, the value and the range otherwise.
+    Checked here, before the native code, so that the error is not a bare ``OverflowError``."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    v = _operator.index(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} = {value!r}: expected a whole number from {lo} to {hi}")
+    return v
+
+
+def _count_list(name, values, hi):
+    """``values`` (a list or tuple of ints in ``1..=hi``, at most ``MAX_LIST_VALUES`` of them)
+    as a list; errors name ``name`` (and the index of a bad element)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(
+            f"{name}: expected a list of ints (values to search over), got "
+            f"{type(values).__name__} {values!r}"
+        )
+    values = list(values)
+    if len(values) > MAX_LIST_VALUES:
+        raise ValueError(f"{name}: expected at most {MAX_LIST_VALUES} values, got {len(values)}")
+    return [_count(f"{name}[{i}]", v, 1, hi) for i, v in enumerate(values)]
+
+
+#: The count options of :func:`search` and :func:`simulate` and their ranges (the CLI's).
+_COUNTS = {
+    "requests": (1, MAX_REQUESTS),
+    "max_plans": (1, MAX_PLANS),
+    "max_gpus": (1, MAX_GPUS),
+    "max_pp": (1, MAX_GPUS),
+    "max_num_seqs": (1, MAX_NUM_SEQS),
+    "max_num_batched_tokens": (1, MAX_BATCHED_TOKENS),
+    "chunk_size": (1, MAX_BATCHED_TOKENS),
+    "num_speculative_tokens": (1, MAX_DRAFT_TOKENS),
+    "seed": (0, MAX_SEED),
+}
+#: The list options of :func:`search` and their values' maxima.
+_COUNT_LISTS = {
+    "search_max_num_seqs": MAX_NUM_SEQS,
+    "search_chunk_sizes": MAX_BATCHED_TOKENS,
+}
+
+
+def _check_options(options):
+    """``options`` with every count (and list of counts) checked; ``None`` means unset."""
+    out = dict(options)
+    for name, v in options.items():
+        if v is None:
+            continue
+        if name in _COUNTS:
+            out[name] = _count(name, v, *_COUNTS[name])
+        elif name in _COUNT_LISTS:
+            out[name] = _count_list(name, v, _COUNT_LISTS[name])
+    return out
+
+
+def _specs(name, specs):
+    """``prefill`` / ``decode``: ``None`` (no specs), one spec string or an iterable of them."""
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        return [specs]
+    if isinstance(specs, bytes) or not hasattr(specs, "__iter__"):
+        raise TypeError(
+            f"{name}: expected a batch spec string such as \"2x1024\", a list of them, or None; "
+            f"got {type(specs).__name__} {specs!r}"
+        )
+    specs = list(specs)
+    for i, s in enumerate(specs):
+        if not isinstance(s, str):
+            raise TypeError(
+                f"{name}[{i}]: expected a batch spec string such as \"2x1024\", got "
+                f"{type(s).__name__} {s!r}"
+            )
+    return specs
 
 
 class CostModel:
@@ -61,12 +162,18 @@ class CostModel:
       ``reduce_scatter``, ``all_to_all``, ``send_recv``), ``bytes`` per rank, ``group_size``,
       ``per_node``, ``nodes``.
     - ``kernel_launch_overhead(inner)``, ``iteration_overhead(inner)``,
-      ``host_overlap_exponent(inner)``, ``graph_kernel_overlap(inner)``: constants.
+      ``host_overlap_exponent(inner)``, ``graph_kernel_overlap(inner)``: constants
+      (``host_overlap_exponent`` > 0, ``inf`` allowed; ``graph_kernel_overlap``, the device
+      time each pair of consecutive kernels of a CUDA-graph replay hides, in [0, 1] seconds).
 
     Methods are called from the simulator's worker threads (one at a time, under the GIL) and
     must be pure functions of their arguments: the results are cached per shape. An exception,
-    or a return value that is not a finite number of seconds >= 0, is raised from the
-    ``search``/``simulate``/``predict`` call that used the model.
+    or a return value that is not a finite number of seconds >= 0 (or out of the ranges above),
+    is raised from the ``search``/``simulate``/``predict`` call that used the model.
+
+    ``cost_model=`` also takes any object defining at least one of these methods (with the
+    ``base`` and ``name`` attributes optional); an object defining none of them that is not a
+    ``CostModel`` is a ``TypeError``. ``name``, when set, must be a non-empty string.
 
     >>> class SlowNetwork(parallax.CostModel):            # doctest: +SKIP
     ...     name = "slow-network"
@@ -200,8 +307,10 @@ def search(model, cluster, workload, **options):
     ``slo_tpot_ms``, ``slo_target``, ``cost_model`` (``"auto"``, ``"roofline"``,
     ``"profiled"`` or a :class:`CostModel`), ``max_plans``, ``time_limit_s``, ``max_gpus``,
     ``use_all_gpus``, ``max_pp``, ``scheduler``, ``max_num_seqs``, ``max_num_batched_tokens``,
-    ``chunk_size``, ``search_max_num_seqs`` / ``search_chunk_sizes`` (lists to search over),
-    ``gpu_memory_utilization``, ``price_per_gpu_hour``, ``pareto`` (two objective names),
+    ``chunk_size`` (chunked-prefill schedulers only: ``"sarathi"``, ``"prefill-first"``),
+    ``search_max_num_seqs`` / ``search_chunk_sizes`` (lists of at most ``MAX_LIST_VALUES``
+    values to search over), ``gpu_memory_utilization``, ``price_per_gpu_hour`` (0 to
+    ``MAX_PRICE_PER_GPU_HOUR``), ``pareto`` (two different objective names),
     ``rate`` and ``requests`` (rescale / cut the workload), ``engine`` (the serving engine every
     plan runs under: ``"vllm"`` by default, as the CLI; ``"vllm-v0"``, ``"sglang"``,
     ``"trtllm"``, or ``"none"`` for the bare simulator), ``quantization`` (``"fp8"``,
@@ -214,8 +323,16 @@ def search(model, cluster, workload, **options):
     the model's multi-token-prediction module, as the CLI's ``--num-speculative-tokens`` and
     ``--speculative-acceptance``.
 
+    ``time_limit_s`` is a number of seconds > 0 and at most ``MAX_DURATION_S`` (1,000,000, as
+    the CLI's durations). Counts are ints within the CLI's limits: ``requests`` 1 to
+    ``MAX_REQUESTS``, ``max_plans`` 1 to ``MAX_PLANS``, ``max_gpus`` / ``max_pp`` 1 to
+    ``MAX_GPUS``, ``max_num_seqs`` 1 to ``MAX_NUM_SEQS``, ``max_num_batched_tokens`` /
+    ``chunk_size`` 1 to ``MAX_BATCHED_TOKENS``, ``num_speculative_tokens`` 1 to
+    ``MAX_DRAFT_TOKENS``.
+
     Returns a :class:`SearchResult`.
     """
+    options = _check_options(options)
     return SearchResult(_json.loads(_native.search_json(model, cluster, workload, **options)))
 
 
@@ -227,10 +344,12 @@ def simulate(model, cluster, plan, workload, **options):
     ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
     CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
     ``quantization``, ``kv_cache_dtype``, ``capacity_scheduler_policy``,
-    ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`).
+    ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`; counts in
+    the same ranges, ``seed`` 0 to 2**64 - 1).
     Returns a
     :class:`SimulationResult` (``.precision`` names the types simulated).
     """
+    options = _check_options(options)
     return SimulationResult(
         _json.loads(_native.simulate_json(model, cluster, plan, workload, **options))
     )
@@ -256,7 +375,8 @@ def predict(
 
     ``prefill`` and ``decode`` are lists of batch specs as the CLI takes them
     (``"2x1024"``: two prompts of 1024 tokens; decode ``"32x2048"``: 32 requests with 2048
-    tokens of context). ``engine`` (``"vllm"`` by default, as the CLI; ``"vllm-v0"``,
+    tokens of context); a single string is one spec and ``None`` means none. ``tp`` is 1 to
+    ``MAX_GPUS``. ``engine`` (``"vllm"`` by default, as the CLI; ``"vllm-v0"``,
     ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare cost model) decides the CUDA-graph
     policy, issue costs and kernels; ``cuda_graphs=False`` runs the iteration eagerly.
     ``quantization`` and ``kv_cache_dtype`` as in :func:`search`.
@@ -266,13 +386,18 @@ def predict(
     ``draft_tokens``, ``tokens_per_step``, ``ms_per_token``). Returns a dict (the CLI's
     ``predict --json``, with ``engine`` and ``precision``).
     """
+    tp = _count("tp", tp, 1, MAX_GPUS)
+    if num_speculative_tokens is not None:
+        num_speculative_tokens = _count(
+            "num_speculative_tokens", num_speculative_tokens, 1, MAX_DRAFT_TOKENS
+        )
     return _json.loads(
         _native.predict_json(
             model,
             gpu=gpu,
             tp=tp,
-            prefill=list(prefill),
-            decode=list(decode),
+            prefill=_specs("prefill", prefill),
+            decode=_specs("decode", decode),
             cuda_graphs=cuda_graphs,
             cost_model=cost_model,
             engine=engine,
@@ -286,13 +411,21 @@ def predict(
 
 
 def place(graph, *, objective="throughput", subgraphs=1, time_limit_s=None):
-    """Place the operator graph in the file ``graph`` exactly (``objective``
-    ``"throughput"``: contiguous max-load; ``"latency"``: at most ``subgraphs`` subgraphs per
-    accelerator). Returns a dict with ``value``, ``status`` (optimal, or stopped with a proven
+    """Place the operator graph in the file ``graph`` (a ``str`` or ``os.PathLike`` path)
+    exactly (``objective`` ``"throughput"``: contiguous max-load; ``"latency"``: at most
+    ``subgraphs`` subgraphs per accelerator, 1 to ``MAX_SUBGRAPHS``; under ``"throughput"``
+    ``subgraphs`` must stay 1, as the CLI's ``--subgraphs``). ``time_limit_s``: seconds > 0 and
+    at most ``MAX_DURATION_S``. Returns a dict with ``value``, ``status`` (optimal, or stopped with a proven
     lower bound) and the placement or schedule."""
+    if not isinstance(graph, (str, _os.PathLike)):
+        raise TypeError(
+            f"graph: expected a path (str or os.PathLike), got {type(graph).__name__} {graph!r}"
+        )
+    subgraphs = _count("subgraphs", subgraphs, 1, MAX_SUBGRAPHS)
     return _json.loads(
         _native.place_json(
-            str(graph), objective=objective, subgraphs=subgraphs, time_limit_s=time_limit_s
+            _os.fsdecode(graph), objective=objective, subgraphs=subgraphs,
+            time_limit_s=time_limit_s,
         )
     )
 

@@ -5,8 +5,12 @@
 //! DataFrames. Every Rust error becomes a `ValueError` with the library's message (which names
 //! the field, the value and what was expected).
 
-use parallax::hw::{catalog, DeviceGroup};
-use parallax::ir::{AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk};
+use parallax::hw::gpu::MAX_PRICE_PER_HOUR;
+use parallax::hw::{catalog, DeviceGroup, MAX_CLUSTER_GPUS};
+use parallax::ir::{
+    AttentionShape, CollectiveKind, DecodeGroup, Elementwise, Gemm, PrefillChunk,
+    MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
+};
 use parallax::place::{self, Instance};
 use parallax::plan::{batch_from_specs, LowerOptions};
 use parallax::{
@@ -16,13 +20,105 @@ use parallax::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn value_err(e: impl fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
+}
+
+/// Largest `time_limit_s`, in seconds (1,000,000 s, about 11.6 days): the CLI's
+/// `MAX_DURATION_S` (crates/parallax-cli/src/common.rs), the largest duration any of its flags
+/// accepts. Defined again here because the bindings do not depend on the CLI crate; keep the
+/// two equal.
+const MAX_DURATION_S: f64 = 1_000_000.0;
+/// Largest `max_plans`: the CLI's `MAX_PLANS` (`search --max-plans`).
+const MAX_PLANS: usize = 10_000_000;
+/// Most values in `search_max_num_seqs` / `search_chunk_sizes`: the CLI's `MAX_LIST_VALUES`
+/// (a comma-separated `--max-num-seqs` or `--chunk` list).
+const MAX_LIST_VALUES: usize = 64;
+/// Largest `subgraphs`: the CLI's `MAX_SUBGRAPHS` (`place --subgraphs`,
+/// crates/parallax-cli/src/place.rs).
+const MAX_SUBGRAPHS: usize = 1 << 20;
+
+/// A float as the user would write it: plain digits for ordinary magnitudes, scientific
+/// notation (`1e20`) for tiny and huge ones (as the CLI's `common::num`).
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// The type name of `obj`, for error messages.
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// `time_limit_s` as a [`Duration`]: finite, > 0 and at most [`MAX_DURATION_S`] (a larger one
+/// would not fit a `Duration`, and the CLI refuses it too).
+fn time_limit_arg(time_limit_s: Option<f64>) -> PyResult<Option<Duration>> {
+    match time_limit_s {
+        None => Ok(None),
+        Some(t) if t.is_finite() && t > 0.0 && t <= MAX_DURATION_S => {
+            Ok(Some(Duration::from_secs_f64(t)))
+        }
+        Some(t) => Err(PyValueError::new_err(format!(
+            "time_limit_s = {}: expected a number of seconds > 0 and at most {} (about {:.1} days)",
+            num(t),
+            num(MAX_DURATION_S),
+            MAX_DURATION_S / 86_400.0
+        ))),
+    }
+}
+
+/// A count given to a native class (which has no Python wrapper to check it): an `int` (not a
+/// `bool`) from `lo` to `hi`, else an error naming `name`, the value and the range.
+fn count_obj(name: &str, obj: &Bound<'_, PyAny>, lo: u64, hi: u64) -> PyResult<u64> {
+    let index = if obj.is_instance_of::<PyBool>() {
+        None
+    } else {
+        obj.call_method0("__index__").ok()
+    };
+    let Some(v) = index else {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected an int, got {} {}",
+            type_name(obj),
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        )));
+    };
+    if v.lt(lo)? || v.gt(hi)? {
+        return Err(PyValueError::new_err(format!(
+            "{name} = {v}: expected a whole number from {lo} to {hi}"
+        )));
+    }
+    v.extract()
+}
+
+/// A library error as a `ValueError`; a scheduler setting the simulator refuses
+/// (`scheduler.chunk_size`) is named by its keyword (`chunk_size`).
+fn lib_err(e: parallax::Error) -> PyErr {
+    if let parallax::Error::Simulation(parallax::sim::SimError::InvalidConfig {
+        field,
+        value,
+        expected,
+    }) = &e
+    {
+        let keyword = field
+            .strip_prefix("scheduler.")
+            .filter(|k| ["max_num_seqs", "max_num_batched_tokens", "chunk_size"].contains(k));
+        if let Some(k) = keyword {
+            return PyValueError::new_err(format!("{k} = {value}: expected {expected}"));
+        }
+    }
+    value_err(e)
 }
 
 fn to_json(v: &impl serde::Serialize) -> PyResult<String> {
@@ -79,12 +175,29 @@ struct PyCluster {
 impl PyCluster {
     #[new]
     fn new(spec: &str) -> PyResult<Self> {
-        let inner = if std::path::Path::new(spec).is_file() {
-            Cluster::load(spec)
-        } else {
-            spec.parse::<Cluster>()
+        let path = std::path::Path::new(spec);
+        if path.is_file() {
+            let inner = Cluster::load(spec).map_err(value_err)?;
+            return Ok(PyCluster { inner });
         }
-        .map_err(value_err)?;
+        // As the CLI (and the workloads): a spec that looks like a file but is none is a
+        // missing file, not a malformed `NxGxGPU`.
+        let looks_like_file = spec.to_ascii_lowercase().ends_with(".toml")
+            || spec.contains(['/', '\\', std::path::MAIN_SEPARATOR]);
+        if looks_like_file {
+            let what = if path.is_dir() {
+                "is a directory"
+            } else if path.exists() {
+                "is not a regular file"
+            } else {
+                "does not exist"
+            };
+            return Err(PyValueError::new_err(format!(
+                "cluster = {spec:?}: expected an existing cluster TOML file: `{spec}` {what} \
+                 (or a spec NxGxGPU such as \"1x8xH100\" or \"2x8xH200\")"
+            )));
+        }
+        let inner = spec.parse::<Cluster>().map_err(value_err)?;
         Ok(PyCluster { inner })
     }
     /// `NxGxGPU`.
@@ -122,14 +235,29 @@ struct PyWorkload {
     inner: Workload,
 }
 
+impl PyWorkload {
+    fn load(spec: &str, rate: Option<f64>, requests: Option<usize>) -> PyResult<Self> {
+        Ok(PyWorkload {
+            inner: parallax::load_workload(spec, rate, requests).map_err(value_err)?,
+        })
+    }
+}
+
 #[pymethods]
 impl PyWorkload {
     #[new]
     #[pyo3(signature = (spec, rate=None, requests=None))]
-    fn new(spec: &str, rate: Option<f64>, requests: Option<usize>) -> PyResult<Self> {
-        Ok(PyWorkload {
-            inner: parallax::load_workload(spec, rate, requests).map_err(value_err)?,
-        })
+    fn new(spec: &str, rate: Option<f64>, requests: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let requests = match requests.filter(|r| !r.is_none()) {
+            Some(r) => Some(count_obj(
+                "requests",
+                r,
+                1,
+                parallax::sim::workload::MAX_REQUESTS as u64,
+            )? as usize),
+            None => None,
+        };
+        Self::load(spec, rate, requests)
     }
     #[getter]
     fn name(&self) -> String {
@@ -198,7 +326,7 @@ fn workload_arg(
         return Ok(w);
     }
     match obj.extract::<String>() {
-        Ok(s) => Ok(PyWorkload::new(&s, rate, requests)?.inner),
+        Ok(s) => Ok(PyWorkload::load(&s, rate, requests)?.inner),
         Err(_) => Err(PyTypeError::new_err(format!(
             "workload: expected a parallax.Workload or a string such as \"chat\", got {}",
             obj.get_type().name()?
@@ -271,19 +399,23 @@ impl PyOverride {
                         v.repr().map(|r| r.to_string()).unwrap_or_default()
                     ))
                 })?;
-                let ok = if method == "host_overlap_exponent" {
-                    x > 0.0 && !x.is_nan()
-                } else {
-                    x.is_finite() && x >= 0.0
+                let (ok, expected) = match method {
+                    "host_overlap_exponent" => {
+                        (x > 0.0 && !x.is_nan(), "an exponent > 0 (inf allowed)")
+                    }
+                    // device time each pair of consecutive kernels of a CUDA-graph replay
+                    // hides: the range the roofline parameters accept (`RooflineParams`)
+                    "graph_kernel_overlap" => (
+                        (0.0..=1.0).contains(&x),
+                        "a time in [0, 1] seconds (hidden per pair of consecutive kernels of a \
+                         CUDA-graph replay)",
+                    ),
+                    _ => (x.is_finite() && x >= 0.0, "a finite time in seconds >= 0"),
                 };
                 if !ok {
                     return Err(PyValueError::new_err(format!(
-                        "cost model method {method} returned {x}, expected {}",
-                        if method == "host_overlap_exponent" {
-                            "an exponent > 0 (inf allowed)"
-                        } else {
-                            "a finite time in seconds >= 0"
-                        }
+                        "cost model method {method} returned {}, expected {expected}",
+                        num(x)
                     )));
                 }
                 Ok(x)
@@ -401,46 +533,94 @@ type PyErrSlot = Arc<Mutex<Option<PyErr>>>;
 
 /// The cost model from a `cost_model=` argument: `None` (auto), a choice name (`auto`,
 /// `roofline`, `profiled`) or a Python object (see [`PyOverride`]) whose `base` attribute
-/// names the model it adjusts (default `auto`) and `name` names it in reports.
+/// names the model it adjusts (default `auto`) and `name` names it in reports. The object must
+/// define at least one of [`METHODS`] or be a `parallax.CostModel` (whose instances without
+/// methods pass the base model through); anything else (an int, a list, a dict…) is a
+/// `TypeError` rather than silently the base model.
 fn cost_arg(
     py: Python<'_>,
     cluster: &Cluster,
     obj: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Arc<dyn CostModel>, Option<PyErrSlot>)> {
-    let choice = |s: &str| -> PyResult<Arc<dyn CostModel>> {
-        let c: CostModelChoice = s.parse().map_err(value_err)?;
-        parallax::cost_model(cluster, c).map_err(value_err)
+    let choice = |what: &str, s: &str| -> PyResult<Arc<dyn CostModel>> {
+        let c: CostModelChoice = s.parse().map_err(|_| {
+            PyValueError::new_err(format!(
+                "{what} = {s:?}: expected \"auto\", \"roofline\" or \"profiled\"{}",
+                if what == "cost_model" {
+                    " (or a parallax.CostModel)"
+                } else {
+                    ""
+                }
+            ))
+        })?;
+        parallax::cost_model(cluster, c).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
     };
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok((choice("auto")?, None));
+        return Ok((choice("cost_model", "auto")?, None));
     };
     if let Ok(s) = obj.extract::<String>() {
-        return Ok((choice(&s)?, None));
+        return Ok((choice("cost_model", &s)?, None));
+    }
+    let mut defined = [false; 9];
+    for (i, m) in METHODS.iter().enumerate() {
+        let Ok(attr) = obj.getattr(*m) else { continue };
+        if attr.is_none() {
+            continue;
+        }
+        if !attr.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "cost_model.{m} = {}: expected a method",
+                attr.repr().map(|r| r.to_string()).unwrap_or_default()
+            )));
+        }
+        defined[i] = true;
+    }
+    let is_base_class = py
+        .import("parallax")
+        .and_then(|m| m.getattr("CostModel"))
+        .and_then(|c| obj.is_instance(&c))
+        .unwrap_or(false);
+    if !is_base_class && !defined.iter().any(|&d| d) {
+        return Err(PyTypeError::new_err(format!(
+            "cost_model: expected None, a string (\"auto\", \"roofline\" or \"profiled\") or an \
+             object defining at least one of the methods {} (e.g. a parallax.CostModel \
+             subclass), got {} {}",
+            METHODS.join(", "),
+            type_name(obj),
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        )));
     }
     let base: String = match obj.getattr("base") {
         Ok(b) if !b.is_none() => b.extract().map_err(|_| {
-            PyTypeError::new_err("cost model: `base` must be a string (auto, roofline, profiled)")
+            PyTypeError::new_err(format!(
+                "cost_model.base: expected a string (\"auto\", \"roofline\" or \"profiled\"), got {}",
+                type_name(&b)
+            ))
         })?,
         _ => "auto".into(),
     };
-    let inner = choice(&base)?;
-    let mut defined = [false; 9];
-    for (i, m) in METHODS.iter().enumerate() {
-        defined[i] = obj.hasattr(*m)? && obj.getattr(*m)?.is_callable();
-    }
+    let inner = choice("cost_model.base", &base)?;
     let name: String = match obj.getattr("name") {
-        Ok(n) if !n.is_none() => n
-            .extract()
-            .map_err(|_| PyTypeError::new_err("cost model: `name` must be a string"))?,
+        Ok(n) if !n.is_none() => n.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "cost_model.name: expected a string (the name reports show), got {}",
+                type_name(&n)
+            ))
+        })?,
         _ => format!("python:{}", obj.get_type().name()?),
     };
+    if name.trim().is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "cost_model.name = {name:?}: expected a non-empty string (the name reports show), \
+             or None for python:<class name>"
+        )));
+    }
     let error: PyErrSlot = Arc::new(Mutex::new(None));
     let over = PyOverride {
         obj: obj.clone().unbind(),
         defined,
         error: error.clone(),
     };
-    let _ = py;
     Ok((
         Arc::new(Overridden::new(inner, over).with_name(name)),
         Some(error),
@@ -464,13 +644,21 @@ fn scheduler_arg(
     chunk_size: Option<u32>,
     capacity_scheduler_policy: Option<&str>,
 ) -> PyResult<SchedulerConfig> {
+    let kind = |k: &str| -> PyResult<SchedulerKind> {
+        k.parse::<SchedulerKind>().map_err(|_| {
+            PyValueError::new_err(format!(
+                "scheduler = {k:?}: expected one of \"vllm\" (\"vllm-v0\"), \"sarathi\" \
+                 (\"vllm-v1\", \"chunked\"), \"orca\", \"static\", \"prefill-first\" (\"sglang\")"
+            ))
+        })
+    };
     let mut s = match (base, scheduler) {
         (Some(b), None) => b,
         (Some(b), Some(k)) => SchedulerConfig {
-            kind: k.parse::<SchedulerKind>().map_err(value_err)?,
+            kind: kind(k)?,
             ..b
         },
-        (None, k) => SchedulerConfig::new(k.unwrap_or("vllm").parse().map_err(value_err)?),
+        (None, k) => SchedulerConfig::new(kind(k.unwrap_or("vllm"))?),
     };
     if let Some(n) = max_num_seqs {
         s.max_num_seqs = n;
@@ -478,8 +666,17 @@ fn scheduler_arg(
     if let Some(n) = max_num_batched_tokens {
         s.max_num_batched_tokens = n;
     }
-    if chunk_size.is_some() {
-        s.chunk_size = chunk_size;
+    if let Some(n) = chunk_size {
+        // as the CLI's `--chunk`: a chunk size under a scheduler that never splits prompts
+        // would be silently ignored
+        if !s.kind.chunked() {
+            return Err(PyValueError::new_err(format!(
+                "chunk_size = {n}: applies to the chunked-prefill schedulers (\"sarathi\", \
+                 \"prefill-first\"); scheduler {:?} does not split prompts",
+                s.kind.name()
+            )));
+        }
+        s.chunk_size = Some(n);
     }
     if let Some(p) = capacity_scheduler_policy {
         s.reserve_to_completion = SchedulerConfig::reserves_under_policy(p).ok_or_else(|| {
@@ -576,6 +773,49 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
     Ok(slo)
 }
 
+/// `pareto=(a, b)`: two different objectives (as the CLI's `--pareto a,b`).
+fn pareto_arg((a, b): &(String, String)) -> PyResult<(Objective, Objective)> {
+    let one = |o: &str| {
+        o.parse::<Objective>().map_err(|_| {
+            PyValueError::new_err(format!(
+                "pareto = ({a:?}, {b:?}): {o:?} is not an objective; expected two objectives, \
+                 each one of {}",
+                Objective::ALL.map(Objective::name).join(", ")
+            ))
+        })
+    };
+    let (x, y) = (one(a)?, one(b)?);
+    if x == y {
+        return Err(PyValueError::new_err(format!(
+            "pareto = ({a:?}, {b:?}): expected two different objectives (a front of one \
+             objective with itself is just its ranking), e.g. (\"e2e-mean\", \"energy\")"
+        )));
+    }
+    Ok((x, y))
+}
+
+/// A `search_max_num_seqs` / `search_chunk_sizes` list: at most [`MAX_LIST_VALUES`] values,
+/// each in `1..=max` (the Python wrapper checks the same first, with the same wording).
+fn list_arg(name: &str, values: Option<Vec<u32>>, max: u32) -> PyResult<Vec<u32>> {
+    let values = values.unwrap_or_default();
+    if values.len() > MAX_LIST_VALUES {
+        return Err(PyValueError::new_err(format!(
+            "{name}: expected at most {MAX_LIST_VALUES} values, got {}",
+            values.len()
+        )));
+    }
+    if let Some((i, v)) = values
+        .iter()
+        .enumerate()
+        .find(|(_, &v)| !(1..=max).contains(&v))
+    {
+        return Err(PyValueError::new_err(format!(
+            "{name}[{i}] = {v}: expected a whole number from 1 to {max}"
+        )));
+    }
+    Ok(values)
+}
+
 /// Search the serving plans; returns the report as JSON text (the CLI's `search --json`).
 #[pyfunction]
 #[pyo3(signature = (
@@ -633,15 +873,46 @@ fn search_json(
         speculative_acceptance,
     )?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
-    let time = match time_limit_s {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
+    let time = time_limit_arg(time_limit_s)?;
+    let pareto = pareto.map(|p| pareto_arg(&p)).transpose()?;
+    if let Some(p) = price_per_gpu_hour {
+        if !(p.is_finite() && (0.0..=MAX_PRICE_PER_HOUR).contains(&p)) {
             return Err(PyValueError::new_err(format!(
-                "time_limit_s = {t}: expected a number of seconds > 0"
-            )))
+                "price_per_gpu_hour = {}: expected a price per GPU-hour in [0, {}] USD",
+                num(p),
+                num(MAX_PRICE_PER_HOUR)
+            )));
         }
-        t => t.map(Duration::from_secs_f64),
-    };
+    }
     let base = engine.as_ref().map(|e| e.scheduler);
+    let scheduler = scheduler_arg(
+        base,
+        scheduler,
+        max_num_seqs,
+        max_num_batched_tokens,
+        chunk_size,
+        capacity_scheduler_policy,
+    )?;
+    let space = SchedulerSpace {
+        max_num_seqs: list_arg(
+            "search_max_num_seqs",
+            search_max_num_seqs,
+            MAX_BATCH_SEQUENCES,
+        )?,
+        chunk_sizes: list_arg(
+            "search_chunk_sizes",
+            search_chunk_sizes,
+            MAX_SEQUENCE_TOKENS,
+        )?,
+    };
+    if !space.chunk_sizes.is_empty() && !scheduler.kind.chunked() {
+        return Err(PyValueError::new_err(format!(
+            "search_chunk_sizes = {:?}: chunk sizes apply to the chunked-prefill schedulers \
+             (\"sarathi\", \"prefill-first\"); scheduler {:?} does not split prompts",
+            space.chunk_sizes,
+            scheduler.kind.name()
+        )));
+    }
     let mut s = Search::new(model, cluster, workload);
     if let Some(e) = engine {
         s = s.engine(e);
@@ -657,18 +928,8 @@ fn search_json(
             max_pp,
             ..SearchConstraints::default()
         })
-        .scheduler(scheduler_arg(
-            base,
-            scheduler,
-            max_num_seqs,
-            max_num_batched_tokens,
-            chunk_size,
-            capacity_scheduler_policy,
-        )?)
-        .scheduler_space(SchedulerSpace {
-            max_num_seqs: search_max_num_seqs.unwrap_or_default(),
-            chunk_sizes: search_chunk_sizes.unwrap_or_default(),
-        });
+        .scheduler(scheduler)
+        .scheduler_space(space);
     if let Some(t) = slo_target {
         s = s.slo_target(t);
     }
@@ -679,11 +940,11 @@ fn search_json(
         s = s.price_per_gpu_hour(p);
     }
     if let Some((a, b)) = pareto {
-        s = s.pareto(a.parse().map_err(value_err)?, b.parse().map_err(value_err)?);
+        s = s.pareto(a, b);
     }
     let report = py.allow_threads(|| s.run());
     raise_kept(&kept)?;
-    to_json(&report.map_err(value_err)?)
+    to_json(&report.map_err(lib_err)?)
 }
 
 /// Simulate one plan; returns `{"plan", "cost_model", "engine", "precision", "memory",
@@ -759,8 +1020,8 @@ fn simulate_json(
     }
     let report = py.allow_threads(|| sim.run());
     raise_kept(&kept)?;
-    let report = report.map_err(value_err)?;
-    let memory = sim.memory().map_err(value_err)?;
+    let report = report.map_err(lib_err)?;
+    let memory = sim.memory().map_err(lib_err)?;
     to_json(&serde_json::json!({
         "plan": plan.to_string(),
         "cost_model": cost_name,
@@ -876,14 +1137,26 @@ fn place_json(
     subgraphs: usize,
     time_limit_s: Option<f64>,
 ) -> PyResult<String> {
-    let time_limit = match time_limit_s {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(PyValueError::new_err(format!(
-                "time_limit_s = {t}: expected a number of seconds > 0"
-            )))
-        }
-        t => t.map(Duration::from_secs_f64),
-    };
+    if !matches!(objective, "throughput" | "latency") {
+        return Err(PyValueError::new_err(format!(
+            "objective = {objective:?}: expected \"throughput\" or \"latency\""
+        )));
+    }
+    if !(1..=MAX_SUBGRAPHS).contains(&subgraphs) {
+        return Err(PyValueError::new_err(format!(
+            "subgraphs = {subgraphs}: expected a whole number of subgraphs per accelerator from \
+             1 to {MAX_SUBGRAPHS}"
+        )));
+    }
+    // As the CLI's `place --subgraphs`: ignoring it under throughput would hide a missing
+    // `objective="latency"`.
+    if objective != "latency" && subgraphs != 1 {
+        return Err(PyValueError::new_err(format!(
+            "subgraphs = {subgraphs}: applies to objective=\"latency\" only (objective is \
+             {objective:?})"
+        )));
+    }
+    let time_limit = time_limit_arg(time_limit_s)?;
     let g = place::load_graph(std::path::Path::new(graph)).map_err(value_err)?;
     let inst = Instance::new(&g).map_err(value_err)?;
     let limits = place::Limits {
@@ -903,11 +1176,6 @@ fn place_json(
             })
         }
         "latency" => {
-            if subgraphs == 0 {
-                return Err(PyValueError::new_err(
-                    "subgraphs = 0: expected at least 1 subgraph per accelerator",
-                ));
-            }
             let sol = py
                 .allow_threads(|| place::solve_latency(&inst, subgraphs, &limits))
                 .map_err(value_err)?;
@@ -918,11 +1186,7 @@ fn place_json(
                 "schedule": sol.schedule,
             })
         }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "objective = {other:?}: expected \"throughput\" or \"latency\""
-            )))
-        }
+        _ => unreachable!("objective checked above"),
     };
     to_json(&out)
 }
@@ -948,5 +1212,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(place_json, m)?)?;
     m.add_function(wrap_pyfunction!(catalog_json, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The documented limits (the CLI's): the Python wrapper checks arguments against them.
+    m.add("MAX_REQUESTS", parallax::sim::workload::MAX_REQUESTS)?;
+    m.add("MAX_NUM_SEQS", MAX_BATCH_SEQUENCES)?;
+    m.add("MAX_BATCHED_TOKENS", MAX_SEQUENCE_TOKENS)?;
+    m.add("MAX_GPUS", MAX_CLUSTER_GPUS)?;
+    m.add("MAX_PLANS", MAX_PLANS)?;
+    m.add("MAX_LIST_VALUES", MAX_LIST_VALUES)?;
+    m.add("MAX_PRICE_PER_GPU_HOUR", MAX_PRICE_PER_HOUR)?;
+    m.add("MAX_DURATION_S", MAX_DURATION_S)?;
+    m.add("MAX_DRAFT_TOKENS", parallax::sim::MAX_DRAFT_TOKENS)?;
+    m.add("MAX_SUBGRAPHS", MAX_SUBGRAPHS)?;
     Ok(())
 }

@@ -363,3 +363,262 @@ def test_mtp_speculative_decoding():
     with pytest.raises(ValueError, match="needs num_speculative_tokens"):
         parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat", requests=4,
                           speculative_acceptance=[0.5])
+
+
+# --- Bad input: a clear exception naming the keyword, never a panic or a silent drop. ---
+
+
+def test_time_limit_s_out_of_range_is_a_value_error_not_a_panic(model, workload):
+    graph = PLACE_DATA / "throughput" / "layer_bert24_inference.json"
+    for t in (1e20, float("inf"), float("nan"), 0.0, -1.0, parallax.MAX_DURATION_S * 2):
+        with pytest.raises(ValueError, match=r"time_limit_s = .*at most 1000000"):
+            small_search(model, workload, time_limit_s=t)
+        with pytest.raises(ValueError, match=r"time_limit_s = .*at most 1000000"):
+            parallax.place(graph, time_limit_s=t)
+    assert parallax.MAX_DURATION_S == 1_000_000.0
+    # the bound itself is accepted
+    r = small_search(model, workload, max_plans=1, time_limit_s=parallax.MAX_DURATION_S)
+    assert r.report["plans_simulated"] == 1
+
+
+class OnlyOverlap:
+    """Not a parallax.CostModel, but defines one of the methods: accepted."""
+
+    def graph_kernel_overlap(self, inner):
+        return inner
+
+
+@pytest.mark.parametrize("bad", [5, 1.5, [], ["gemm"], {}, {"gemm": None}, b"auto", object()])
+def test_cost_model_of_a_wrong_type_is_a_type_error(model, workload, bad):
+    with pytest.raises(TypeError, match=r"cost_model: expected None, a string .*gemm.*"
+                                        r"graph_kernel_overlap"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=bad)
+    with pytest.raises(TypeError, match="cost_model"):
+        parallax.predict(model, decode="1x64", cost_model=bad)
+
+
+def test_cost_model_objects_and_names(model, workload):
+    # a duck-typed object with one method, and a subclass overriding some, are accepted
+    plain = parallax.simulate(model, CLUSTER, "tp=2", workload)
+    duck = parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=OnlyOverlap())
+    assert duck.cost_model == "python:OnlyOverlap"
+    assert duck.metrics == plain.metrics
+    assert parallax.simulate(model, CLUSTER, "tp=2", workload,
+                             cost_model=SlowCollectives()).cost_model == "slow-collectives"
+
+    class Unnamed(parallax.CostModel):
+        name = ""
+
+    class NotCallable(parallax.CostModel):
+        gemm = 3.0
+
+    class BadBase(parallax.CostModel):
+        base = "fast"
+
+    with pytest.raises(ValueError, match=r"cost_model.name = \"\": expected a non-empty"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=Unnamed())
+    with pytest.raises(TypeError, match="cost_model.gemm = 3.0: expected a method"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=NotCallable())
+    with pytest.raises(ValueError, match=r"cost_model.base = \"fast\""):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=BadBase())
+    with pytest.raises(ValueError, match=r"cost_model = \"fastest\": expected \"auto\""):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model="fastest")
+
+
+@pytest.mark.parametrize("scheduler", ["orca", "static", "vllm"])
+def test_chunk_size_with_a_non_chunked_scheduler_is_refused(model, workload, scheduler):
+    needle = rf"chunk_size = 256: applies to the chunked-prefill schedulers .*{scheduler}"
+    with pytest.raises(ValueError, match=needle):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, scheduler=scheduler, chunk_size=256)
+    with pytest.raises(ValueError, match=needle):
+        small_search(model, workload, scheduler=scheduler, chunk_size=256)
+    with pytest.raises(ValueError, match=rf"search_chunk_sizes = .*{scheduler}"):
+        small_search(model, workload, scheduler=scheduler, search_chunk_sizes=[256, 512])
+
+
+def test_chunk_size_zero_names_chunk_size(model, workload):
+    with pytest.raises(ValueError, match=r"chunk_size = 0: expected a whole number from 1"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, chunk_size=0)
+    # a chunked scheduler takes it
+    s = parallax.simulate(model, CLUSTER, "tp=2", workload, scheduler="sarathi", chunk_size=2048)
+    assert s.metrics["requests"]["completed"] == 48
+    # the simulator's own checks name the keyword too, not its `scheduler.chunk_size`
+    with pytest.raises(ValueError, match=r"^chunk_size = 256: expected .*max_num_seqs"):
+        parallax.simulate(model, CLUSTER, "tp=2", workload, scheduler="sarathi", chunk_size=256)
+
+
+def test_place_subgraphs_apply_to_latency_only():
+    graph = PLACE_DATA / "throughput" / "layer_bert24_inference.json"
+    with pytest.raises(ValueError, match=r"subgraphs = 3: applies to objective=\"latency\" only"):
+        parallax.place(graph, subgraphs=3)
+    with pytest.raises(ValueError, match=r"subgraphs = 0: expected a whole number"):
+        parallax.place(graph, objective="latency", subgraphs=0)
+    with pytest.raises(ValueError, match=r"subgraphs = -1"):
+        parallax.place(graph, objective="latency", subgraphs=-1)
+    with pytest.raises(TypeError, match="subgraphs: expected an int"):
+        parallax.place(graph, objective="latency", subgraphs=2.0)
+    assert parallax.place(graph, subgraphs=1)["objective"] == "throughput"
+
+
+@pytest.mark.parametrize("bad", [None, 123, 1.5, ["a.json"]])
+def test_place_graph_of_a_wrong_type_is_a_type_error(bad):
+    with pytest.raises(TypeError, match=r"graph: expected a path \(str or os.PathLike\), got "
+                                        + type(bad).__name__):
+        parallax.place(bad)
+
+
+def test_place_takes_str_and_pathlike():
+    name = "throughput/layer_bert24_inference.json"
+    a = parallax.place(PLACE_DATA / name)
+    b = parallax.place(str(PLACE_DATA / name))
+    assert a["value"] == b["value"]
+
+
+def test_predict_takes_one_spec_string_or_none(model):
+    one = parallax.predict(model, decode="32x2048")
+    listed = parallax.predict(model, decode=["32x2048"])
+    assert one == listed and one["tokens"] == 32
+    p = parallax.predict(model, prefill="1x512", decode=None)
+    assert p == parallax.predict(model, prefill=["1x512"])
+    assert parallax.predict(model, prefill=("1x512",), decode=None)["tokens"] == 512
+    with pytest.raises(TypeError, match="decode: expected a batch spec string"):
+        parallax.predict(model, decode=32)
+    with pytest.raises(TypeError, match=r"prefill\[1\]: expected a batch spec string"):
+        parallax.predict(model, prefill=["1x8", 8])
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, seed=-1), "seed"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, seed=2**64), "seed"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", "chat", requests=-1), "requests"),
+        (lambda m, w: parallax.search(m, CLUSTER, "chat", requests=0), "requests"),
+        (lambda m, w: parallax.search(m, CLUSTER, w, requests=parallax.MAX_REQUESTS + 1),
+         "requests"),
+        (lambda m, w: small_search(m, w, max_plans=-1), "max_plans"),
+        (lambda m, w: small_search(m, w, max_plans=0), "max_plans"),
+        (lambda m, w: small_search(m, w, max_gpus=-1), "max_gpus"),
+        (lambda m, w: small_search(m, w, max_gpus=2**32), "max_gpus"),
+        (lambda m, w: small_search(m, w, max_pp=-1), "max_pp"),
+        (lambda m, w: small_search(m, w, max_num_seqs=-1), "max_num_seqs"),
+        (lambda m, w: small_search(m, w, max_num_seqs=parallax.MAX_NUM_SEQS + 1),
+         "max_num_seqs"),
+        (lambda m, w: small_search(m, w, max_num_batched_tokens=-1), "max_num_batched_tokens"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w,
+                                        max_num_batched_tokens=parallax.MAX_BATCHED_TOKENS + 1),
+         "max_num_batched_tokens"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, chunk_size=-1), "chunk_size"),
+        (lambda m, w: small_search(m, w, chunk_size=parallax.MAX_BATCHED_TOKENS + 1),
+         "chunk_size"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, num_speculative_tokens=-1),
+         "num_speculative_tokens"),
+        (lambda m, w: parallax.predict(m, decode="1x8", num_speculative_tokens=2**40),
+         "num_speculative_tokens"),
+        (lambda m, w: parallax.predict(m, tp=-1, decode="1x8"), "tp"),
+        (lambda m, w: parallax.predict(m, tp=2**32, decode="1x8"), "tp"),
+        (lambda m, w: parallax.Workload("chat", requests=-1), "requests"),
+        (lambda m, w: parallax.Workload("chat", requests=2**70), "requests"),
+        (lambda m, w: small_search(m, w, search_max_num_seqs=[8, 0]),
+         r"search_max_num_seqs\[1\]"),
+        (lambda m, w: small_search(m, w, search_max_num_seqs=[parallax.MAX_NUM_SEQS + 1]),
+         r"search_max_num_seqs\[0\]"),
+        (lambda m, w: small_search(m, w, search_chunk_sizes=[parallax.MAX_BATCHED_TOKENS + 1]),
+         r"search_chunk_sizes\[0\]"),
+    ],
+)
+def test_out_of_range_counts_name_the_argument(model, workload, call, name):
+    with pytest.raises(ValueError, match=rf"^{name} = .*: expected a whole number from \d+ to "
+                                         rf"\d+$"):
+        call(model, workload)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, seed=True), "seed"),
+        (lambda m, w: parallax.simulate(m, CLUSTER, "tp=2", w, max_num_seqs=8.0),
+         "max_num_seqs"),
+        (lambda m, w: small_search(m, w, requests=True), "requests"),
+        (lambda m, w: small_search(m, w, max_plans="2"), "max_plans"),
+        (lambda m, w: parallax.predict(m, tp=False, decode="1x8"), "tp"),
+        (lambda m, w: parallax.Workload("chat", requests=True), "requests"),
+        (lambda m, w: parallax.Workload("chat", requests=4.0), "requests"),
+        (lambda m, w: small_search(m, w, search_max_num_seqs="8,16"), "search_max_num_seqs"),
+        (lambda m, w: small_search(m, w, search_chunk_sizes=[256, True]),
+         r"search_chunk_sizes\[1\]"),
+    ],
+)
+def test_non_integer_counts_are_type_errors_naming_the_argument(model, workload, call, name):
+    with pytest.raises(TypeError, match=rf"^{name}: expected "):
+        call(model, workload)
+
+
+def test_counts_within_range_and_index_types_are_accepted(model, workload):
+    class Index:
+        def __index__(self):
+            return 2
+
+    r = small_search(model, workload, max_plans=Index())
+    assert r.report["plans_simulated"] == 2
+    assert len(parallax.Workload("chat", requests=Index())) == 2
+    s = parallax.simulate(model, CLUSTER, "tp=2", workload, seed=2**64 - 1)
+    assert s.metrics["requests"]["completed"] == 48
+
+
+def test_search_limits_match_the_cli(model, workload):
+    assert parallax.MAX_LIST_VALUES == 64
+    with pytest.raises(ValueError, match="search_max_num_seqs: expected at most 64 values, got 65"):
+        small_search(model, workload, search_max_num_seqs=list(range(1, 66)))
+    with pytest.raises(ValueError, match="search_chunk_sizes: expected at most 64 values, got 65"):
+        small_search(model, workload, search_chunk_sizes=[256] * 65)
+    for p in (1e300, -1.0, float("nan"), parallax.MAX_PRICE_PER_GPU_HOUR * 2):
+        with pytest.raises(ValueError, match=r"price_per_gpu_hour = .*\[0, 1000000\]"):
+            small_search(model, workload, price_per_gpu_hour=p)
+    with pytest.raises(ValueError, match=r"pareto = \(\"e2e-mean\", \"e2e-mean\"\): expected two "
+                                         r"different objectives"):
+        small_search(model, workload, pareto=("e2e-mean", "e2e-mean"))
+    # aliases of one objective are the same objective
+    with pytest.raises(ValueError, match="two different objectives"):
+        small_search(model, workload, pareto=("e2e-mean", "E2E_MEAN"))
+
+
+def test_pareto_error_names_pareto(model, workload):
+    with pytest.raises(ValueError) as e:
+        small_search(model, workload, pareto=("e2e-mean", "nope"))
+    msg = str(e.value)
+    assert msg.startswith("pareto = ") and '"nope" is not an objective' in msg
+    assert "objective`" not in msg and "energy" in msg
+
+
+@pytest.mark.parametrize("spec, what", [
+    ("/nonexistent.toml", "does not exist"),
+    ("no-such-cluster.toml", "does not exist"),
+    ("no/such/dir/x", "does not exist"),
+    (str(ROOT / "crates"), "is a directory"),
+])
+def test_missing_cluster_file_says_so(spec, what):
+    with pytest.raises(ValueError) as e:
+        parallax.Cluster(spec)
+    msg = str(e.value)
+    assert spec in msg and what in msg and "NxGxGPU" in msg
+    assert "gpus per node" not in msg
+    with pytest.raises(ValueError, match=what):
+        parallax.search(MODEL, spec, "chat")
+
+
+def test_python_cost_model_graph_kernel_overlap_range(model, workload):
+    class HugeOverlap(parallax.CostModel):
+        def graph_kernel_overlap(self, inner):
+            return 5.0
+
+    class NegativeOverlap(parallax.CostModel):
+        def graph_kernel_overlap(self, inner):
+            return -1e-6
+
+    for cm in (HugeOverlap(), NegativeOverlap()):
+        with pytest.raises(ValueError, match=r"graph_kernel_overlap returned -?[\de.-]+, expected "
+                                             r"a time in \[0, 1\] seconds"):
+            parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=cm)
+        with pytest.raises(ValueError, match="graph_kernel_overlap returned"):
+            parallax.predict(model, decode="8x1024", cost_model=cm)
