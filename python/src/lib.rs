@@ -726,8 +726,21 @@ fn speculation_arg(
              other than \"none\""
         )));
     };
-    let s = parallax::plan::mtp_speculation(model, k, speculative_acceptance.as_deref())
-        .map_err(|m| PyValueError::new_err(format!("num_speculative_tokens = {k}: {m}")))?;
+    let s = parallax::plan::mtp_speculation(model, k, speculative_acceptance.as_deref()).map_err(
+        |m| {
+            PyValueError::new_err(match &speculative_acceptance {
+                // the rates given are what is wrong (their count or a value)
+                Some(r) if model.mtp_layers > 0 => {
+                    format!("speculative_acceptance = {r:?} (num_speculative_tokens = {k}): {m}")
+                }
+                None if k > 1 => format!(
+                    "num_speculative_tokens = {k}: {m}; give them as speculative_acceptance \
+                     (e.g. [0.85, 0.5])"
+                ),
+                _ => format!("num_speculative_tokens = {k}: {m}"),
+            })
+        },
+    )?;
     Ok(Some(e.with_speculation(s)))
 }
 

@@ -354,6 +354,9 @@ def test_mtp_speculative_decoding():
     with pytest.raises(ValueError, match="no multi-token-prediction layers"):
         parallax.simulate("llama-3.1-8b", "1x1xH100", "tp=1", "chat", requests=4,
                           num_speculative_tokens=1)
+    with pytest.raises(ValueError, match="speculative_acceptance = \\[1.5\\]"):
+        parallax.predict("deepseek-v3", gpu="H200", tp=8, decode=["1x128"],
+                         num_speculative_tokens=1, speculative_acceptance=[1.5])
     with pytest.raises(ValueError, match="need 2 acceptance rates"):
         parallax.predict("deepseek-v3", gpu="H200", tp=8, decode=["1x128"],
                          num_speculative_tokens=2)

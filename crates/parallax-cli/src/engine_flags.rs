@@ -83,7 +83,14 @@ impl EngineFlags {
                         "--num-speculative-tokens {k} --speculative-acceptance {}: {e}",
                         parallax::ir::shown(a, 80)
                     ),
-                    None => format!("--num-speculative-tokens {k}: {e}"),
+                    None => format!(
+                        "--num-speculative-tokens {k}: {e}{}",
+                        if k > 1 {
+                            "; give them with --speculative-acceptance (e.g. 0.85,0.5)"
+                        } else {
+                            ""
+                        }
+                    ),
                 })
             })
     }

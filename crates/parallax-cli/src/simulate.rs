@@ -406,6 +406,10 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         None => Some(plan_arg.parse().map_err(CliError::input)?),
         Some(_) => None,
     };
+    if let Some(d) = &disagg_plan {
+        // prompts are chunked in the prefill pool
+        engine.adapt_to_plan(&mut config, &d.prefill_plan);
+    }
     // Redundant experts balance expert-parallel ranks: without EP they only cost memory
     // (vLLM requires expert parallelism for EPLB too).
     if let Some(l) = lower.moe_load.filter(|l| l.redundant > 0) {

@@ -1064,7 +1064,11 @@ impl Run<'_> {
             self.breakdown[OpKind::Overhead as usize] += host;
         }
         self.iterations += 1;
-        self.reps[r].forward_tokens += self.batch.tokens();
+        // a speculative step verifies its drafts with each decode: they go through the model
+        let verified = self.reps[r].engines[v].speculation.map_or(0, |s| {
+            u64::from(s.draft_tokens) * u64::from(self.batch.decode.requests)
+        });
+        self.reps[r].forward_tokens += self.batch.tokens() + verified;
         if at > self.last_end {
             self.last_end = at;
         }

@@ -7,8 +7,11 @@
 //! before it were) it is `a₁ + a₁a₂ + a₁a₂a₃ + …` ([`Speculation::from_acceptance_rates`]), the
 //! "mean acceptance length − 1" vLLM reports. Emission is deterministic: each request keeps a
 //! credit that grows by the mean every step and emits its whole part (at most `draft_tokens`)
-//! as extra tokens, so its tokens per step average exactly `1 + mean` and every run is
-//! reproducible (a real engine's acceptance is random; the means agree).
+//! as extra tokens, so its tokens per step average `1 + mean` and every run is reproducible (a
+//! real engine's acceptance is random; the means agree). The credit starts at a fraction that
+//! depends on the request ([`initial_credit`]: 0.5 for the first, spread evenly over `[0, 1)`
+//! for the others), so short outputs are not biased towards rejection and requests that
+//! decode together do not all accept on the same steps.
 //!
 //! A step writes KV for the verified and drafted positions, so it needs room for
 //! `draft_tokens` more tokens than a plain decode. What the step costs (the verification runs
@@ -26,6 +29,12 @@ pub const MAX_DRAFT_TOKENS: u32 = 16;
 /// (arXiv:2412.19437, section 5.4.3); also the rate NVIDIA's aiconfigurator assumes for it
 /// (`nextn_accept_rates[0]`).
 pub const DEEPSEEK_MTP_ACCEPTANCE: f64 = 0.85;
+
+/// The accepted-draft credit request `idx` starts with: the fractional part of
+/// `0.5 + idx · φ⁻¹` (the golden ratio's low-discrepancy sequence), in `[0, 1)`.
+pub(crate) fn initial_credit(idx: u32) -> f64 {
+    (0.5 + f64::from(idx) * 0.618_033_988_749_894_9).fract()
+}
 
 /// Speculative decoding settings (see the module docs).
 ///
@@ -132,9 +141,12 @@ mod tests {
     #[test]
     fn emission_averages_the_mean_and_stays_in_range() {
         let s = Speculation::from_acceptance_rates(&[0.85]).unwrap();
-        let mut credit = 0.0;
+        let mut credit = initial_credit(0);
+        assert_eq!(credit, 0.5);
         let extra: Vec<u32> = (0..20).map(|_| s.accept(&mut credit)).collect();
         assert_eq!(extra.iter().sum::<u32>(), 17);
+        // every start in [0, 1)
+        assert!((0..1000).all(|i| (0.0..1.0).contains(&initial_credit(i))));
         assert!(extra.iter().all(|&e| e <= 1));
         let s = Speculation::from_acceptance_rates(&[1.0, 1.0, 0.5]).unwrap();
         let mut credit = 0.0;

@@ -106,6 +106,7 @@ pub fn simulate_plan(
     lower: &LowerOptions,
 ) -> Result<SimReport> {
     crate::check_context(model, workload)?;
+    crate::simulate::check_speculation(config, lower)?;
     let lowered = hetero::lower_plan(model, plan, cluster, costs, lower)?;
     let config = SimConfig {
         router: router_for(plan, cluster, config.router),
@@ -131,6 +132,7 @@ pub fn simulate_disaggregated(
     lower: &LowerOptions,
 ) -> Result<SimReport> {
     crate::check_context(model, workload)?;
+    crate::simulate::check_speculation(config, lower)?;
     let (replicas, d) = hetero::lower_disaggregated(model, plan, cluster, costs, lower)?;
     let config = SimConfig {
         disaggregation: Some(d),

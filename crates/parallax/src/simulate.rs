@@ -105,6 +105,27 @@ pub fn check_context(model: &Model, workload: &Workload) -> Result<()> {
     })
 }
 
+/// Speculative decoding is set twice, once for the simulator (which emits the accepted drafts,
+/// `config.speculation`) and once for the lowering (which prices the verification and the
+/// drafts, `lower.speculative_tokens`); [`parallax_plan::EngineModel`] sets both. An error
+/// names them when they disagree (drafts emitted for free, or priced and never accepted).
+pub(crate) fn check_speculation(config: &SimConfig, lower: &LowerOptions) -> Result<()> {
+    let simulated = config.speculation.map_or(0, |s| s.draft_tokens);
+    if simulated == lower.speculative_tokens {
+        return Ok(());
+    }
+    Err(Error::Option {
+        option: "speculative decoding".into(),
+        value: format!(
+            "SimConfig::speculation draft_tokens {simulated}, LowerOptions::speculative_tokens {}",
+            lower.speculative_tokens
+        ),
+        expected: "the same draft count in both (EngineModel::sim_config and \
+                   EngineModel::lower_options set them together)"
+            .into(),
+    })
+}
+
 /// Lower `plan` and simulate `workload` on it.
 ///
 /// Requests that can never fit the plan's KV cache are rejected and counted by the simulator
@@ -113,7 +134,8 @@ pub fn check_context(model: &Model, workload: &Workload) -> Result<()> {
 /// # Errors
 /// [`Error::Plan`] when the plan does not fit the model or cluster, [`Error::Simulation`] for an
 /// invalid simulator configuration, [`Error::Option`] when a request is longer than the
-/// model's context window ([`check_context`]).
+/// model's context window ([`check_context`]) or the simulator and the lowering disagree on
+/// speculative decoding.
 pub fn simulate_plan(
     model: &Model,
     cluster: &Cluster,
@@ -124,6 +146,7 @@ pub fn simulate_plan(
     lower: &LowerOptions,
 ) -> Result<SimReport> {
     check_context(model, workload)?;
+    check_speculation(config, lower)?;
     let lowered = lower_plan(model, plan, cluster, cost, lower)?;
     let sim = Simulator::new(lowered.replicas, *config)?;
     Ok(sim.run(workload)?)
@@ -144,6 +167,7 @@ pub fn simulate_disaggregated(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    check_speculation(config, lower)?;
     let (replicas, d) = parallax_plan::lower_disaggregated(model, plan, cluster, cost, lower)?;
     let config = SimConfig {
         disaggregation: Some(d),

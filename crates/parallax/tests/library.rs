@@ -137,3 +137,39 @@ fn every_text_type_parses() {
     );
     let _ = Limits::default();
 }
+
+/// Speculative decoding set for the simulator but not the lowering (or the other way) would
+/// emit drafts for free or price drafts never accepted: an error names both settings.
+#[test]
+fn speculation_must_agree_between_simulator_and_lowering() {
+    let model = parallax::ir::resolve("deepseek-v3").unwrap();
+    let cluster: Cluster = "1x8xH200".parse().unwrap();
+    let plan: Plan = "tp=8".parse().unwrap();
+    let workload = parallax::load_workload("chat", None, Some(8)).unwrap();
+    let cost: Arc<dyn CostModel> = Arc::new(RooflineModel::new(&cluster.gpu));
+    let spec = parallax::plan::mtp_speculation(&model, 1, None).unwrap();
+    let config = parallax::SimConfig {
+        speculation: Some(spec),
+        ..Default::default()
+    };
+    let lower = parallax::LowerOptions::default();
+    let run = |config: &parallax::SimConfig, lower: &parallax::LowerOptions| {
+        parallax::simulate_plan(
+            &model,
+            &cluster,
+            &plan,
+            cost.clone(),
+            &workload,
+            config,
+            lower,
+        )
+    };
+    let err = run(&config, &lower).unwrap_err().to_string();
+    assert!(err.contains("speculative_tokens 0"), "{err}");
+    let priced = parallax::LowerOptions {
+        speculative_tokens: 1,
+        ..Default::default()
+    };
+    assert!(run(&parallax::SimConfig::default(), &priced).is_err());
+    assert!(run(&config, &priced).is_ok());
+}

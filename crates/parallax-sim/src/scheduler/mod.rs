@@ -477,7 +477,7 @@ impl Engine {
             keyed: 0,
             queried: false,
             last_token_s: f64::NAN,
-            spec_credit: 0.0,
+            spec_credit: crate::speculation::initial_credit(idx),
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {
@@ -651,7 +651,9 @@ impl Engine {
 
     /// Schedule one decode token for every running request whose prefill is complete, in
     /// arrival order, allocating KV blocks and preempting (latest-arrived not yet scheduled
-    /// first, the request itself last) when blocks run out. Returns the number scheduled.
+    /// first, the request itself last) when blocks run out. Returns the tokens they take of
+    /// the iteration's budget: one each, plus the drafts a speculative step verifies (vLLM
+    /// and TensorRT-LLM count them against `max_num_batched_tokens` / `max_num_tokens`).
     pub fn schedule_decodes(&mut self, records: &mut [RequestRecord]) -> u32 {
         let mut i = 0;
         let mut n = 0;
@@ -662,15 +664,16 @@ impl Engine {
                 i += 1;
                 continue;
             }
+            let ahead = self.lookahead(&s);
             let need = self
-                .blocks_for(s.prompt as u64 + s.generated as u64 + self.lookahead(&s))
+                .blocks_for(s.prompt as u64 + s.generated as u64 + ahead)
                 .saturating_sub(s.blocks as u64);
             loop {
                 if need <= self.free_blocks {
                     self.free_blocks -= need;
                     self.seqs[slot as usize].blocks += need as u32;
                     self.plan.push((slot, 0));
-                    n += 1;
+                    n += 1 + ahead as u32;
                     i += 1;
                     break;
                 }
@@ -853,7 +856,7 @@ impl Engine {
             keyed: 0,
             queried: true,
             last_token_s: first_token_s,
-            spec_credit: 0.0,
+            spec_credit: crate::speculation::initial_credit(idx),
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {

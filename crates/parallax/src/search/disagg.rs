@@ -577,10 +577,14 @@ fn evaluate(
         Arc::clone(ctx.cost),
         &s.lower_options(sched, required),
     )?;
-    let config = SimConfig {
+    let mut config = SimConfig {
         disaggregation: Some(d),
         ..s.sim_config(sched)
     };
+    if let Some(e) = &s.engine {
+        // prompts are chunked in the prefill pool
+        e.adapt_to_plan(&mut config, &plan.prefill_plan);
+    }
     let sim = Simulator::new(replicas, config)?;
     ctx.score(&sim, plan.devices(), ctx.price)
 }
