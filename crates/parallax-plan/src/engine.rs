@@ -687,6 +687,12 @@ impl EngineModel {
         o.measured_launch = self.launch_from_profile;
         o.eager_overlap_exponent = self.eager_overlap_exponent;
         o.speculative_tokens = self.speculation.map_or(0, |s| s.draft_tokens);
+        if o.speculative_tokens > 0
+            && (self.name == EngineKind::Vllm.name() || self.name == EngineKind::VllmV0.name())
+        {
+            // vLLM captures decode graphs by tokens, `1 + k` per request under speculation
+            o.cuda_graph_max_batch /= 1 + o.speculative_tokens;
+        }
         o
     }
 

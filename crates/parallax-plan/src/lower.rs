@@ -135,7 +135,8 @@ pub struct LowerOptions {
     /// request through the model (the verification; the LM head on each), and the last stage
     /// runs the draft module `speculative_tokens` times on one token per decoding request,
     /// priced as one of the stage's layers plus the LM head (an MTP module is one transformer
-    /// block of the model's kind on the shared embedding and head). Attention reads each
+    /// block of the model's kind on the shared embedding and head), and once over the prompt
+    /// tokens of the iteration (one layer's share: the module keeps its own KV). Attention reads each
     /// request's KV once for all its verified positions, so it is priced as one decode. The
     /// MTP module's own weights and KV cache (one layer's: about 2 % of DeepSeek-V3's) are
     /// not counted in memory.
@@ -1080,6 +1081,27 @@ impl PlanStageCost {
             let per_layer = k as f64 / f64::from(self.layers.max(1));
             tok.add_scaled(&tok_r, per_layer);
             seq.add_scaled(&seq_r, k as f64);
+            attn += per_layer * a;
+            attn_flops += per_layer * af;
+            attn_bytes += per_layer * ab;
+            attn_kernels += per_layer * ak;
+        }
+        let prompt = batch.prefill_tokens();
+        if k > 0 && self.last && prompt > 0 {
+            // the draft module also runs once over the prompt tokens (it keeps its own KV for
+            // them): one layer's share of their token work and prefill attention
+            let tok_p = if cached {
+                self.tokens.get(prompt, || self.token_part(prompt))
+            } else {
+                self.token_part(prompt)
+            };
+            let prefill_only = Batch {
+                prefill: batch.prefill.clone(),
+                decode: DecodeGroup::default(),
+            };
+            let (a, af, ab, ak) = self.attention(&prefill_only);
+            let per_layer = 1.0 / f64::from(self.layers.max(1));
+            tok.add_scaled(&tok_p, per_layer);
             attn += per_layer * a;
             attn_flops += per_layer * af;
             attn_bytes += per_layer * ab;

@@ -49,11 +49,15 @@ fn batches() -> Vec<Batch> {
 }
 
 fn check_cache(model: &str, cluster: &str, plan: &str) {
+    check_cache_with(model, cluster, plan, &LowerOptions::default());
+}
+
+fn check_cache_with(model: &str, cluster: &str, plan: &str, opts: &LowerOptions) {
     let model = parallax_ir::resolve(model).unwrap();
     let cluster = Cluster::parse(cluster).unwrap();
     let cost = Arc::new(RooflineModel::new(&cluster.gpu));
     let plan: Plan = plan.parse().unwrap();
-    let lowered = lower_plan(&model, &plan, &cluster, cost, &LowerOptions::default()).unwrap();
+    let lowered = lower_plan(&model, &plan, &cluster, cost, opts).unwrap();
     for stage in &lowered.stages[0] {
         for b in batches() {
             let uncached = stage.step_uncached(&b);
@@ -73,6 +77,13 @@ fn cache_equals_uncached() {
     check_cache("llama-3.1-70b", "1x8xH100", "pp=2,tp=4");
     check_cache("llama-3.1-70b", "1x8xH100", "tp=8,attn=2xtp4");
     check_cache("mixtral-8x7b", "1x8xH100", "dp=2,ep=4");
+    // speculative steps (verification and drafts) as well, on the last stage
+    let spec = LowerOptions {
+        speculative_tokens: 2,
+        ..LowerOptions::default()
+    };
+    check_cache_with("deepseek-v3", "1x8xH200", "tp=8", &spec);
+    check_cache_with("llama-3.1-70b", "1x8xH100", "pp=2,tp=4", &spec);
     check_cache("gpt-oss-120b", "1x8xH100", "tp=8,attn=8xtp1,moe=ep8xtp1");
     check_cache("deepseek-v3", "2x8xH100", "pp=2,tp=8,moe=ep8xtp1");
 }

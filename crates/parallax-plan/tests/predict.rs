@@ -243,7 +243,7 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
 
 /// Speculative decoding: a decode step verifies `1 + k` tokens per request and runs the draft
 /// module `k` times, so it costs more than a plain step and less than `1 + k` of them
-/// (decode is weight-bound); prefill-only iterations are not affected.
+/// (decode is weight-bound); a prefill runs the draft module once over its prompt.
 #[test]
 fn speculative_steps_price_verification_and_drafts() {
     use parallax_plan::{predict_plan, LowerOptions, Plan};
@@ -271,5 +271,39 @@ fn speculative_steps_price_verification_and_drafts() {
         }],
         decode: DecodeGroup::default(),
     };
-    assert_eq!(step(0, &pre), step(2, &pre));
+    // a prefill runs the draft module once over its prompt: one more layer of 61
+    let (p0, p2) = (step(0, &pre), step(2, &pre));
+    assert!(p2 > p0 && p2 < 1.05 * p0, "{p0} {p2}");
+}
+
+/// vLLM captures decode CUDA graphs by tokens: under speculation with `k` drafts a graph of
+/// `N` tokens holds `N / (1 + k)` requests. SGLang and TensorRT-LLM capture by batch size.
+#[test]
+fn vllm_graphs_hold_fewer_speculative_decodes() {
+    use parallax_plan::{EngineContext, EngineKind, EngineModel, LowerOptions};
+    let (model, cluster, _) = setup();
+    let ctx = EngineContext {
+        gpu: &cluster.gpu,
+        tp: 1,
+        max_model_len: model.max_position_embeddings,
+        mla_or_sliding_window: false,
+    };
+    let spec = parallax_sim::Speculation {
+        draft_tokens: 1,
+        mean_accepted: 0.85,
+    };
+    for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
+        let plain = EngineModel::preset(kind, &ctx);
+        let graphs = |e: &EngineModel| {
+            e.lower_options(&LowerOptions::default())
+                .cuda_graph_max_batch
+        };
+        let with = plain.clone().with_speculation(spec);
+        let expected = if kind == EngineKind::Vllm {
+            graphs(&plain) / 2
+        } else {
+            graphs(&plain)
+        };
+        assert_eq!(graphs(&with), expected, "{kind:?}");
+    }
 }
