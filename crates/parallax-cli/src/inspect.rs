@@ -32,6 +32,8 @@ struct Inspection {
     hidden_size: u32,
     vocab_size: u32,
     layers: u32,
+    /// Multi-token-prediction modules shipped beside the layers (`num_nextn_predict_layers`).
+    mtp_layers: u32,
     max_position_embeddings: u32,
     precision: parallax::ir::Precision,
     params_total: u64,
@@ -49,6 +51,7 @@ fn inspection(m: &Model) -> Inspection {
         hidden_size: m.hidden_size,
         vocab_size: m.vocab_size,
         layers: m.layers(),
+        mtp_layers: m.mtp_layers,
         max_position_embeddings: m.max_position_embeddings,
         precision: m.precision,
         params_total: m.params_total(),
@@ -84,6 +87,14 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
         info.vocab_size,
         info.max_position_embeddings
     );
+    if info.mtp_layers > 0 {
+        outln!(
+            "mtp           {} multi-token-prediction layer{} (speculative decoding: \
+             --num-speculative-tokens)",
+            info.mtp_layers,
+            if info.mtp_layers == 1 { "" } else { "s" }
+        );
+    }
     outln!("precision     {}", info.precision);
     outln!(
         "parameters    {} total, {} active per token",

@@ -240,3 +240,13 @@ fn sglang_speculation_turns_off_overlap_and_mixing() {
     let mine = run(&["--num-speculative-tokens", "1", "--max-num-seqs", "64"]);
     assert!(mine.contains("--max-running-requests 64"), "{mine}");
 }
+
+#[test]
+fn inspect_shows_the_mtp_layers() {
+    let v = json(&["inspect", "--model", "deepseek-v3", "--json"]);
+    assert_eq!(v["mtp_layers"].as_u64(), Some(1));
+    let v = json(&["inspect", "--model", "llama-3.1-8b", "--json"]);
+    assert_eq!(v["mtp_layers"].as_u64(), Some(0));
+    let out = parallax(&["inspect", "--model", "deepseek-r1"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 multi-token-prediction layer"));
+}
