@@ -155,6 +155,12 @@ impl PyModel {
     fn active_params(&self) -> u64 {
         self.inner.params_active()
     }
+    /// Multi-token-prediction layers shipped beside the model (`num_nextn_predict_layers`), the
+    /// draft of `num_speculative_tokens`; 0 for none.
+    #[getter]
+    fn mtp_layers(&self) -> u32 {
+        self.inner.mtp_layers
+    }
     /// The whole IR as JSON text.
     fn to_json(&self) -> PyResult<String> {
         to_json(&self.inner)

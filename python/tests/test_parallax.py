@@ -339,6 +339,8 @@ def test_capacity_scheduler_policy(model, workload):
 
 
 def test_mtp_speculative_decoding():
+    assert parallax.Model("deepseek-v3").mtp_layers == 1
+    assert parallax.Model("llama-3.1-8b").mtp_layers == 0
     # DeepSeek-V3 ships one MTP module: one draft per step, 0.85 accepted by default
     kw = dict(requests=24)
     plain = parallax.simulate("deepseek-v3", "1x8xH200", "tp=8", "chat", **kw)
