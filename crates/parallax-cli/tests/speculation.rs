@@ -4,7 +4,8 @@
 mod common;
 use common::{json, parallax};
 
-fn simulate(extra: &[&str]) -> serde_json::Value {
+/// `simulate` of DeepSeek-V3 on 8 H200s serving `requests` chat requests, with `extra` flags.
+fn simulate_args<'a>(requests: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "simulate",
         "--model",
@@ -14,10 +15,15 @@ fn simulate(extra: &[&str]) -> serde_json::Value {
         "--workload",
         "chat",
         "--requests",
-        "48",
-        "--json",
+        requests,
     ];
     args.extend_from_slice(extra);
+    args
+}
+
+fn simulate(extra: &[&str]) -> serde_json::Value {
+    let mut args = simulate_args("48", extra);
+    args.push("--json");
     json(&args)
 }
 
@@ -114,18 +120,7 @@ fn emit_launches_what_was_simulated() {
 #[test]
 fn bad_speculation_flags_are_named() {
     let err = |extra: &[&str]| {
-        let mut args = vec![
-            "simulate",
-            "--model",
-            "deepseek-v3",
-            "--cluster",
-            "1x8xH200",
-            "--workload",
-            "chat",
-            "--requests",
-            "8",
-        ];
-        args.extend_from_slice(extra);
+        let args = simulate_args("8", extra);
         let out = parallax(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         String::from_utf8_lossy(&out.stderr).to_string()
@@ -202,21 +197,7 @@ fn sglang_speculation_turns_off_overlap_and_mixing() {
     // SGLang 0.5 with NEXTN: no overlap scheduler, no mixed chunks, and an unset
     // --max-running-requests becomes 48 (an explicit one stands)
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "simulate",
-            "--model",
-            "deepseek-v3",
-            "--cluster",
-            "1x8xH200",
-            "--workload",
-            "chat",
-            "--requests",
-            "16",
-            "--engine",
-            "sglang",
-            "--emit",
-            "sglang",
-        ];
+        let mut args = simulate_args("16", &["--engine", "sglang", "--emit", "sglang"]);
         args.extend_from_slice(extra);
         let out = parallax(&args);
         assert!(out.status.success());
