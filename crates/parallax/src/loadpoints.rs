@@ -542,6 +542,35 @@ pub struct LoadPointComparison {
     pub ttft_error_pct: f64,
     /// Signed TPOT error, percent of measured.
     pub tpot_error_pct: f64,
+    /// How the row was deployed in the simulation (aggregated rows that were predicted).
+    pub deployment: Option<Deployment>,
+}
+
+/// How an aggregated load point was deployed in the simulation: the cluster, plan and the
+/// engine settings its engine model and aiconfigurator's generator gave it (see the module
+/// docs), so that a prediction can be checked against the deployment it assumes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    /// The cluster simulated (`NxGxGPU`: every worker of the row).
+    pub cluster: String,
+    /// The plan (workers as `dp`, attention / MoE layouts).
+    pub plan: String,
+    /// The engine model's name.
+    pub engine: String,
+    /// Most requests running at once per worker.
+    pub max_num_seqs: u32,
+    /// Token budget of one iteration per worker.
+    pub token_budget: u32,
+    /// Most prompt tokens one request prefills per iteration, when below the budget.
+    pub prefill_chunk_per_request: Option<u32>,
+    /// The KV-cache entry type.
+    pub kv_cache: String,
+    /// Largest decode batch replayed as a CUDA graph (0: none).
+    pub cuda_graph_max_batch: u32,
+    /// The engine forms the next batch while one runs.
+    pub schedule_ahead: bool,
+    /// Speculative decoding, if any.
+    pub speculation: Option<parallax_sim::Speculation>,
 }
 
 /// Median errors of one engine on one GPU.
@@ -637,8 +666,16 @@ pub fn predict_load_point(
     p: &LoadPoint,
     opts: &LoadPointOptions,
 ) -> std::result::Result<(f64, f64), String> {
+    predict_deployed(p, opts).map(|(ttft, tpot, _)| (ttft, tpot))
+}
+
+/// [`predict_load_point`] with the deployment simulated (`None` for disaggregated rows).
+pub fn predict_deployed(
+    p: &LoadPoint,
+    opts: &LoadPointOptions,
+) -> std::result::Result<(f64, f64, Option<Deployment>), String> {
     if p.mode == "disagg" {
-        return disagg::predict(p, opts);
+        return disagg::predict(p, opts).map(|(ttft, tpot)| (ttft, tpot, None));
     }
     let concurrency = p
         .concurrency
@@ -692,8 +729,21 @@ pub fn predict_load_point(
         ..engine.sim_config(&SimConfig::default())
     };
     engine.adapt_to_plan(&mut config, &plan);
+    let deployment = Deployment {
+        cluster: spec,
+        plan: plan.to_string(),
+        engine: engine.name.clone(),
+        max_num_seqs: config.scheduler.max_num_seqs,
+        token_budget: config.scheduler.token_budget(),
+        prefill_chunk_per_request: config.prefill_chunk_per_request,
+        kv_cache: model.precision.kv_cache.to_string(),
+        cuda_graph_max_batch: lower.cuda_graph_max_batch * u32::from(lower.cuda_graphs),
+        schedule_ahead: config.schedule_ahead,
+        speculation: config.speculation,
+    };
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
-    closed_loop(&sim, p, concurrency, opts.stagger, pool)
+    let (ttft, tpot) = closed_loop(&sim, p, concurrency, opts.stagger, pool)?;
+    Ok((ttft, tpot, Some(deployment)))
 }
 
 /// The running-request cap of one aggregated worker of `p`, whose `batch_size` (per
@@ -880,14 +930,15 @@ pub fn validate_load_points(
 ) -> LoadPointReport {
     let rows: Vec<LoadPointComparison> = points
         .par_iter()
-        .map(|p| match predict_load_point(p, opts) {
-            Ok((ttft, tpot)) => LoadPointComparison {
+        .map(|p| match predict_deployed(p, opts) {
+            Ok((ttft, tpot, deployment)) => LoadPointComparison {
                 point: p.clone(),
                 skipped: None,
                 predicted_ttft_ms: ttft,
                 predicted_tpot_ms: tpot,
                 ttft_error_pct: signed_pct(ttft, p.ttft_ms),
                 tpot_error_pct: signed_pct(tpot, p.tpot_ms),
+                deployment,
             },
             Err(why) => LoadPointComparison {
                 point: p.clone(),
@@ -896,6 +947,7 @@ pub fn validate_load_points(
                 predicted_tpot_ms: f64::NAN,
                 ttft_error_pct: f64::NAN,
                 tpot_error_pct: f64::NAN,
+                deployment: None,
             },
         })
         .collect();
@@ -1120,6 +1172,31 @@ e,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h200_sxm,agg,1024,128,fp8,8,
         assert_eq!(kv(2), DType::Fp8);
         assert_eq!(kv(3), DType::Bf16);
         assert_eq!(kv(4), DType::Fp8);
+    }
+
+    /// Each predicted aggregated row reports the deployment it was simulated with.
+    #[test]
+    fn rows_report_their_deployment() {
+        use super::{parse_load_points, validate_load_points, LoadPointOptions};
+        let csv = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+gemm_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,\
+silicon_ttft_ms,silicon_tpot_ms
+a,silicon_concurrency=64,sglang,0.5.6.post2,Qwen/Qwen3-235B-A22B-FP8,h200_sxm,agg,2048,128,fp8_block,16,1,1,8,1,8,100,10
+b,silicon_concurrency=8,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,128,fp8_block,8,8,1,,,,100,10
+c,silicon_concurrency=8,trtllm,1.2.0,no/such-model,h200_sxm,agg,1024,128,,8,8,1,,,,100,10
+";
+        let pts = parse_load_points("dep.csv", csv).unwrap();
+        let r = validate_load_points("dep.csv", &pts, &LoadPointOptions::default());
+        let d = r.rows[0].deployment.as_ref().unwrap();
+        assert_eq!(d.cluster, "1x8xH200");
+        assert_eq!(d.plan, "dp=1,pp=1,tp=8,attn=8xtp1,moe=ep8xtp1");
+        assert_eq!((d.engine.as_str(), d.max_num_seqs), ("sglang", 16));
+        assert_eq!(d.prefill_chunk_per_request, Some(d.token_budget / 8));
+        assert_eq!(d.kv_cache, "fp8");
+        assert!(d.speculation.is_none() && d.schedule_ahead);
+        let d = r.rows[1].deployment.as_ref().unwrap();
+        assert_eq!(d.speculation.map(|s| s.draft_tokens), Some(1));
+        assert!(r.rows[2].skipped.is_some() && r.rows[2].deployment.is_none());
     }
 
     /// SGLang under DP attention chunks each rank's prefill at `chunked_prefill_size / dp`;
