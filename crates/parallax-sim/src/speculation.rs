@@ -9,7 +9,7 @@
 //! credit that grows by the mean every step and emits its whole part (at most `draft_tokens`)
 //! as extra tokens, so its tokens per step average `1 + mean` and every run is reproducible (a
 //! real engine's acceptance is random; the means agree). The credit starts at a fraction that
-//! depends on the request ([`initial_credit`]: 0.5 for the first, spread evenly over `[0, 1)`
+//! depends on the request (`initial_credit`: 0.5 for the first, spread evenly over `[0, 1)`
 //! for the others), so short outputs are not biased towards rejection and requests that
 //! decode together do not all accept on the same steps.
 //!
