@@ -1184,6 +1184,8 @@ silicon_ttft_ms,silicon_tpot_ms
 a,silicon_concurrency=64,sglang,0.5.6.post2,Qwen/Qwen3-235B-A22B-FP8,h200_sxm,agg,2048,128,fp8_block,16,1,1,8,1,8,100,10
 b,silicon_concurrency=8,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,128,fp8_block,8,8,1,,,,100,10
 c,silicon_concurrency=8,trtllm,1.2.0,no/such-model,h200_sxm,agg,1024,128,,8,8,1,,,,100,10
+d,silicon_concurrency=64,sglang,0.5.6.post2,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,128,fp8_block,8,1,1,8,1,8,100,10
+e,silicon_concurrency=64,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,128,fp8_block,8,1,1,8,1,8,100,10
 ";
         let pts = parse_load_points("dep.csv", csv).unwrap();
         let r = validate_load_points("dep.csv", &pts, &LoadPointOptions::default());
@@ -1197,6 +1199,11 @@ c,silicon_concurrency=8,trtllm,1.2.0,no/such-model,h200_sxm,agg,1024,128,,8,8,1,
         let d = r.rows[1].deployment.as_ref().unwrap();
         assert_eq!(d.speculation.map(|s| s.draft_tokens), Some(1));
         assert!(r.rows[2].skipped.is_some() && r.rows[2].deployment.is_none());
+        // DeepSeek's dense MLP layers under DP attention: full width on SGLang (gathered
+        // tokens), data-parallel with the attention on TensorRT-LLM
+        let plan = |i: usize| r.rows[i].deployment.as_ref().unwrap().plan.clone();
+        assert_eq!(plan(3), "dp=1,pp=1,tp=8,attn=8xtp1,moe=ep8xtp1");
+        assert_eq!(plan(4), "dp=1,pp=1,tp=8,attn=8xtp1,mlp=8xtp1,moe=ep8xtp1");
     }
 
     /// SGLang under DP attention chunks each rank's prefill at `chunked_prefill_size / dp`;

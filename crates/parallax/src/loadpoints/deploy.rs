@@ -22,8 +22,9 @@ pub(crate) fn benchmark_prefix_caching(p: &LoadPoint) -> bool {
 }
 
 /// The plan of an aggregated load point's deployment, aiconfigurator's parallel mapping:
-/// `workers` replicas of `pp` stages of `tp × attention_dp` GPUs; attention (and dense MLPs)
-/// as `attention_dp` groups of `tp` GPUs, each serving its own requests; MoE layers as
+/// `workers` replicas of `pp` stages of `tp × attention_dp` GPUs; attention (and dense MLPs,
+/// except on SGLang, which runs them at full width) as `attention_dp` groups of `tp` GPUs,
+/// each serving its own requests; MoE layers as
 /// `moe_ep` expert groups of `moe_tp` GPUs, where `moe_tp × moe_ep = tp × attention_dp` (one
 /// of them given infers the other; neither: tensor parallelism over the whole width).
 ///
@@ -40,7 +41,12 @@ pub(crate) fn row_plan(
     let mut plan = Plan::new(workers, p.pp, width);
     if adp > 1 {
         plan = plan.with_attn(adp, p.tp);
-        if model.has_cell(|c| matches!(c, Cell::Mlp(_))) {
+        // Dense MLP layers (DeepSeek's first three) run data-parallel with the attention in
+        // vLLM and TensorRT-LLM (`mlp_tp_size = 1` under attention DP); SGLang runs them on
+        // the gathered tokens at full TP unless `--moe-dense-tp-size 1` is given
+        // (`LayerScatterModes`: `FULL` unless `enable_moe_dense_fully_dp`), which the generator
+        // stopped passing on 2026-01-29 (058f33c), before its DP-attention SGLang deployments.
+        if model.has_cell(|c| matches!(c, Cell::Mlp(_))) && p.engine != EngineKind::Sglang {
             plan = plan.with_mlp(adp, p.tp);
         }
     }
