@@ -248,13 +248,47 @@ pub fn sglang_mem_fraction_static(
     chunk: u32,
     cuda_graph_max_bs: u32,
 ) -> f64 {
+    sglang_mem_fraction_static_with(memory_bytes, parallel, chunk, cuda_graph_max_bs, 1, false)
+}
+
+/// [`sglang_mem_fraction_static`] with what DP attention over `dp_attention` ranks and
+/// speculative decoding add to the reserve, as the same function of SGLang computes them: DP
+/// attention `3 × cuda_graph_max_bs × dp` MiB of padding (and `1.5 ×` more above 300 graph
+/// requests) before the 10 GiB floor; EAGLE-style speculation (its `NEXTN`) 2 GiB for the
+/// draft and its graphs after it.
+///
+/// # Examples
+/// ```
+/// use parallax_plan::engine::{sglang_mem_fraction_static, sglang_mem_fraction_static_with};
+/// let h200 = 141u64 << 30;
+/// let plain = sglang_mem_fraction_static(h200, 8, 8192, 16);
+/// assert_eq!(sglang_mem_fraction_static_with(h200, 8, 8192, 16, 1, false), plain);
+/// assert!(sglang_mem_fraction_static_with(h200, 8, 8192, 16, 8, true) < plain);
+/// ```
+pub fn sglang_mem_fraction_static_with(
+    memory_bytes: u64,
+    parallel: u32,
+    chunk: u32,
+    cuda_graph_max_bs: u32,
+    dp_attention: u32,
+    speculative: bool,
+) -> f64 {
     let mib = memory_bytes as f64 / MIB;
-    let mut reserved = 512.0
-        + 1.5 * chunk.max(2048) as f64
-        + 2.0 * cuda_graph_max_bs as f64
-        + parallel as f64 / 8.0 * 1024.0;
+    let bs = cuda_graph_max_bs as f64;
+    let mut reserved =
+        512.0 + 1.5 * chunk.max(2048) as f64 + 2.0 * bs + parallel as f64 / 8.0 * 1024.0;
+    if dp_attention > 1 {
+        let dp = dp_attention as f64;
+        reserved += 3.0 * bs * dp;
+        if cuda_graph_max_bs > 300 {
+            reserved += 1.5 * bs * dp;
+        }
+    }
     if mib > 60.0 * 1024.0 {
         reserved = reserved.max(10.0 * 1024.0);
+    }
+    if speculative {
+        reserved += 2.0 * 1024.0;
     }
     fraction_of(mib, reserved)
 }

@@ -565,6 +565,9 @@ pub struct Deployment {
     pub prefill_chunk_per_request: Option<u32>,
     /// The KV-cache entry type.
     pub kv_cache: String,
+    /// The engine's memory setting (vLLM's `gpu_memory_utilization`, SGLang's
+    /// `mem_fraction_static`, TensorRT-LLM's `free_gpu_memory_fraction`).
+    pub memory_fraction: f64,
     /// Largest decode batch replayed as a CUDA graph (0: none).
     pub cuda_graph_max_batch: u32,
     /// The engine forms the next batch while one runs.
@@ -737,6 +740,7 @@ pub fn predict_deployed(
         token_budget: config.scheduler.token_budget(),
         prefill_chunk_per_request: config.prefill_chunk_per_request,
         kv_cache: model.precision.kv_cache.to_string(),
+        memory_fraction: engine.gpu_memory_utilization,
         cuda_graph_max_batch: lower.cuda_graph_max_batch * u32::from(lower.cuda_graphs),
         schedule_ahead: config.schedule_ahead,
         speculation: config.speculation,
@@ -1201,6 +1205,15 @@ e,silicon_concurrency=64,trtllm,1.2.0,deepseek-ai/DeepSeek-V3,h200_sxm,agg,1024,
         assert!(r.rows[2].skipped.is_some() && r.rows[2].deployment.is_none());
         // DeepSeek's dense MLP layers under DP attention: full width on SGLang (gathered
         // tokens), data-parallel with the attention on TensorRT-LLM
+        // SGLang's mem_fraction_static with DP attention's and MTP's reserves (H200, TP 8,
+        // chunk 8192, graphs to the batch of 8)
+        let frac = r.rows[3].deployment.as_ref().unwrap().memory_fraction;
+        let h200 = parallax_hw::catalog::gpu("H200").unwrap().memory_bytes;
+        assert_eq!(
+            frac,
+            parallax_plan::engine::sglang_mem_fraction_static_with(h200, 8, 8192, 8, 8, true)
+        );
+        assert!(frac < parallax_plan::engine::sglang_mem_fraction_static(h200, 8, 8192, 8));
         let plan = |i: usize| r.rows[i].deployment.as_ref().unwrap().plan.clone();
         assert_eq!(plan(3), "dp=1,pp=1,tp=8,attn=8xtp1,moe=ep8xtp1");
         assert_eq!(plan(4), "dp=1,pp=1,tp=8,attn=8xtp1,mlp=8xtp1,moe=ep8xtp1");

@@ -152,8 +152,16 @@ pub(crate) fn row_engine(
         engine.schedule_ahead = a;
     }
     if opts.engine.is_none() {
-        as_generator_deployed(p, &mut engine, batch_size, cluster.gpu.memory_bytes, tp);
-        if let Some(s) = generator_speculation(model) {
+        let speculation = generator_speculation(model);
+        as_generator_deployed(
+            p,
+            &mut engine,
+            batch_size,
+            cluster.gpu.memory_bytes,
+            tp,
+            speculation.is_some(),
+        );
+        if let Some(s) = speculation {
             // the generator passes the running cap (`batch_size`) explicitly
             let cap = engine.scheduler.max_num_seqs;
             engine = engine.with_speculation(s);
@@ -185,6 +193,7 @@ fn as_generator_deployed(
     batch_size: Option<u32>,
     gpu_memory_bytes: u64,
     tp: u32,
+    speculative: bool,
 ) {
     let graphs = engine.cuda_graph_max_batch > 0;
     if let Some(b) = batch_size.filter(|_| graphs) {
@@ -203,11 +212,14 @@ fn as_generator_deployed(
                 let graph_bs = batch_size
                     .filter(|_| graphs)
                     .unwrap_or(engine.cuda_graph_max_batch);
-                parallax_plan::engine::sglang_mem_fraction_static(
+                // with DP attention's and speculation's reserves
+                parallax_plan::engine::sglang_mem_fraction_static_with(
                     gpu_memory_bytes,
                     parallel,
                     engine.scheduler.max_num_batched_tokens,
                     graph_bs,
+                    p.attention_dp,
+                    speculative,
                 )
             } else {
                 parallax_plan::engine::sglang_mem_fraction_static_0_5_2(gpu_memory_bytes, parallel)
