@@ -145,6 +145,12 @@ pub const COMPILED_OP_HOST_S: f64 = 5e-6;
 pub struct EngineModel {
     /// Name for reports (`vllm`, `sglang`, … or the user's).
     pub name: String,
+    /// The engine this model mirrors, for the behaviours that are its own (SGLang's
+    /// per-rank prefill chunk and speculation rules, vLLM's token-counted CUDA graphs);
+    /// `None` for a user-described engine or the bare simulator (see
+    /// [`EngineModel::mirrors_kind`]).
+    #[serde(default)]
+    pub kind: Option<EngineKind>,
     /// What it mirrors (engine, version, mode).
     pub mirrors: String,
     /// Scheduling policy and limits.
@@ -478,6 +484,7 @@ impl EngineModel {
                 let capture = (2 * seqs).min(512);
                 EngineModel {
                     name: kind.name().into(),
+                    kind: Some(kind),
                     mirrors: "vLLM 0.12 V1 engine, OpenAI server defaults".into(),
                     scheduler: SchedulerConfig {
                         kind: SchedulerKind::Chunked,
@@ -505,6 +512,7 @@ impl EngineModel {
             }
             EngineKind::VllmV0 => EngineModel {
                 name: kind.name().into(),
+                kind: Some(kind),
                 mirrors: "vLLM 0.6 V0 engine defaults".into(),
                 scheduler: {
                     // Long contexts: V0 turns chunked prefill on by itself.
@@ -547,6 +555,7 @@ impl EngineModel {
                 let (chunk, graph_bs) = sglang_gpu_defaults(ctx.gpu.memory_bytes, ctx.tp);
                 EngineModel {
                     name: kind.name().into(),
+                    kind: Some(kind),
                     mirrors: "SGLang 0.5 defaults (overlap scheduler on)".into(),
                     scheduler: SchedulerConfig {
                         kind: SchedulerKind::PrefillFirst,
@@ -579,6 +588,7 @@ impl EngineModel {
             }
             EngineKind::Trtllm => EngineModel {
                 name: kind.name().into(),
+                kind: Some(kind),
                 mirrors: "TensorRT-LLM 1.x trtllm-serve (PyTorch backend) defaults".into(),
                 scheduler: SchedulerConfig {
                     kind: SchedulerKind::Orca,
@@ -631,7 +641,7 @@ impl EngineModel {
     /// schedule each DP rank on its own), or need nothing.
     pub fn adapt_to_plan(&self, config: &mut SimConfig, plan: &crate::Plan) {
         let ranks = plan.attn.replicas;
-        if self.name == EngineKind::Sglang.name()
+        if self.mirrors_kind() == Some(EngineKind::Sglang)
             && ranks > 1
             && config.prefill_chunk_per_request.is_none()
             && config.scheduler.kind.chunked()
@@ -639,6 +649,12 @@ impl EngineModel {
             config.prefill_chunk_per_request =
                 Some((config.scheduler.token_budget() / ranks).max(1));
         }
+    }
+
+    /// The engine this model mirrors: [`EngineModel::kind`], else the engine its name names
+    /// (an engine file written before `kind` existed).
+    pub fn mirrors_kind(&self) -> Option<EngineKind> {
+        self.kind.or_else(|| self.name.parse().ok())
     }
 
     /// The same engine decoding speculatively with `spec` ([`EngineModel::speculation`]), with
@@ -649,7 +665,7 @@ impl EngineModel {
     /// cap set afterwards overrides. vLLM and TensorRT-LLM keep their schedulers.
     pub fn with_speculation(mut self, spec: parallax_sim::Speculation) -> EngineModel {
         self.speculation = Some(spec);
-        if self.name == EngineKind::Sglang.name() {
+        if self.mirrors_kind() == Some(EngineKind::Sglang) {
             self.mirrors = "SGLang 0.5 defaults with speculative decoding (overlap scheduler and \
                             mixed chunks off)"
                 .into();
@@ -682,6 +698,7 @@ impl EngineModel {
         let lower = LowerOptions::default();
         EngineModel {
             name: "none".into(),
+            kind: None,
             mirrors: "the bare simulator, no serving engine".into(),
             scheduler: SchedulerConfig::default(),
             host: HostOverhead::default(),
@@ -722,7 +739,10 @@ impl EngineModel {
         o.eager_overlap_exponent = self.eager_overlap_exponent;
         o.speculative_tokens = self.speculation.map_or(0, |s| s.draft_tokens);
         if o.speculative_tokens > 0
-            && (self.name == EngineKind::Vllm.name() || self.name == EngineKind::VllmV0.name())
+            && matches!(
+                self.mirrors_kind(),
+                Some(EngineKind::Vllm | EngineKind::VllmV0)
+            )
         {
             // vLLM captures decode graphs by tokens, `1 + k` per request under speculation
             o.cuda_graph_max_batch /= 1 + o.speculative_tokens;

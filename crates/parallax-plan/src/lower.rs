@@ -504,6 +504,25 @@ impl Part {
     }
 }
 
+/// Attention of a batch: seconds, FLOPs, bytes and kernel calls.
+#[derive(Debug, Clone, Copy, Default)]
+struct Attn {
+    time: f64,
+    flops: f64,
+    bytes: f64,
+    kernels: f64,
+}
+
+impl Attn {
+    /// Add `x` times `other`.
+    fn add_scaled(&mut self, other: &Attn, x: f64) {
+        self.time += x * other.time;
+        self.flops += x * other.flops;
+        self.bytes += x * other.bytes;
+        self.kernels += x * other.kernels;
+    }
+}
+
 /// Device groups a unit's collectives run over.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Groups {
@@ -643,10 +662,15 @@ pub(crate) fn lower_replicated_moe(
         i += 1;
         i <= start || o.name == "experts"
     });
-    let mut rest = Vec::new();
+    // the rest over the whole replica, lowered in place and its own `experts` dropped
+    let mid = ops.len();
     let whole = CellShard::tp(shard.devices());
-    lower_cell(cell, whole, &tokens_batch(tokens), p, &mut rest);
-    ops.extend(rest.into_iter().filter(|o| o.name != "experts"));
+    lower_cell(cell, whole, &tokens_batch(tokens), p, ops);
+    let mut i = 0;
+    ops.retain(|o| {
+        i += 1;
+        i <= mid || o.name != "experts"
+    });
 }
 
 /// The IR's all-to-all `ep_dispatch` / `ep_combine` of a MoE replica's `tokens` as the
@@ -982,8 +1006,8 @@ impl PlanStageCost {
         part
     }
 
-    /// Attention of the batch: (seconds, flops, bytes, kernels).
-    fn attention(&self, batch: &Batch) -> (f64, f64, f64, f64) {
+    /// Attention of a batch of `prefill` chunks and `decode` requests.
+    fn attention(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> Attn {
         let cost = &*self.cost;
         let r = self.attn_replicas;
         let mut time = 0.0;
@@ -992,23 +1016,28 @@ impl PlanStageCost {
         let mut kernels = 0.0;
         if r <= 1 {
             for a in &self.attn {
-                let (t, f, b) = attention_call(cost, a, &batch.prefill, &batch.decode);
+                let (t, f, b) = attention_call(cost, a, prefill, decode);
                 time += a.layers * t;
                 flops += a.layers * f;
                 bytes += a.layers * b;
-                kernels += a.layers * attention_call_count(a, &batch.prefill, &batch.decode);
+                kernels += a.layers * attention_call_count(a, prefill, decode);
             }
-            return (time, flops, bytes, kernels);
+            return Attn {
+                time,
+                flops,
+                bytes,
+                kernels,
+            };
         }
         // Split the batch between the attention replica groups; the slowest group counts.
         // Group `g` takes a contiguous run of the prefill chunks (`n/r` of them, one more for
         // the first `n % r` groups): a sub-slice, so no allocation on this hot path.
-        let d = batch.decode;
-        let n = batch.prefill.len() as u32;
+        let d = *decode;
+        let n = prefill.len() as u32;
         let mut start = 0usize;
         for g in 0..r {
             let len = (n / r + u32::from(g < n % r)) as usize;
-            let bin = &batch.prefill[start..start + len];
+            let bin = &prefill[start..start + len];
             start += len;
             let req = d.requests / r + u32::from(g < d.requests % r);
             let decode = if req == 0 || d.requests == 0 {
@@ -1036,9 +1065,14 @@ impl PlanStageCost {
         }
         // calls of the whole batch, as one group would issue them
         for a in &self.attn {
-            kernels += a.layers * attention_call_count(a, &batch.prefill, &batch.decode);
+            kernels += a.layers * attention_call_count(a, prefill, decode);
         }
-        (time, flops, bytes, kernels)
+        Attn {
+            time,
+            flops,
+            bytes,
+            kernels,
+        }
     }
 
     fn compute(&self, batch: &Batch, cached: bool) -> StepCost {
@@ -1056,59 +1090,48 @@ impl PlanStageCost {
         let verified = k * batch.decode.requests as u64;
         let t = batch.tokens() + verified;
         let s = batch.sequences() as u64 + verified;
-        let part = |t: u64, s: u64| {
+        let tok_part = |t: u64| {
             if cached {
-                (
-                    self.tokens.get(t, || self.token_part(t)),
-                    self.seqs.get(s, || self.seq_part(s)),
-                )
+                self.tokens.get(t, || self.token_part(t))
             } else {
-                (self.token_part(t), self.seq_part(s))
+                self.token_part(t)
             }
         };
-        let (mut tok, mut seq) = part(t, s);
-        let (mut attn, mut attn_flops, mut attn_bytes, mut attn_kernels) = self.attention(batch);
-        if k > 0 && self.last && batch.decode.requests > 0 {
-            // the draft module, `k` times on one token per decoding request: one layer's
-            // share of the stage's token work and decode attention, and the LM head
-            let r = batch.decode.requests as u64;
-            let (tok_r, seq_r) = part(r, r);
-            let decode_only = Batch {
-                prefill: Vec::new(),
-                decode: batch.decode,
-            };
-            let (a, af, ab, ak) = self.attention(&decode_only);
-            let per_layer = k as f64 / f64::from(self.layers.max(1));
-            tok.add_scaled(&tok_r, per_layer);
-            seq.add_scaled(&seq_r, k as f64);
-            attn += per_layer * a;
-            attn_flops += per_layer * af;
-            attn_bytes += per_layer * ab;
-            attn_kernels += per_layer * ak;
-        }
-        let prompt = batch.prefill_tokens();
-        if k > 0 && self.last && prompt > 0 {
-            // the draft module also runs once over the prompt tokens (it keeps its own KV for
-            // them): one layer's share of their token work and prefill attention
-            let tok_p = if cached {
-                self.tokens.get(prompt, || self.token_part(prompt))
+        let seq_part = |s: u64| {
+            if cached {
+                self.seqs.get(s, || self.seq_part(s))
             } else {
-                self.token_part(prompt)
-            };
-            let prefill_only = Batch {
-                prefill: batch.prefill.clone(),
-                decode: DecodeGroup::default(),
-            };
-            let (a, af, ab, ak) = self.attention(&prefill_only);
-            let per_layer = 1.0 / f64::from(self.layers.max(1));
-            tok.add_scaled(&tok_p, per_layer);
-            attn += per_layer * a;
-            attn_flops += per_layer * af;
-            attn_bytes += per_layer * ab;
-            attn_kernels += per_layer * ak;
+                self.seq_part(s)
+            }
+        };
+        let (mut tok, mut seq) = (tok_part(t), seq_part(s));
+        let mut attn = self.attention(&batch.prefill, &batch.decode);
+        if k > 0 && self.last {
+            // The draft module, one of the stage's layers in kind: `k` runs on one token per
+            // decoding request (with the LM head), and one over the prompt tokens (it keeps
+            // its own KV for them).
+            let layers = f64::from(self.layers.max(1));
+            let r = batch.decode.requests as u64;
+            if r > 0 {
+                let drafts = k as f64 / layers;
+                tok.add_scaled(&tok_part(r), drafts);
+                seq.add_scaled(&seq_part(r), k as f64);
+                attn.add_scaled(&self.attention(&[], &batch.decode), drafts);
+            }
+            let prompt = batch.prefill_tokens();
+            if prompt > 0 {
+                let per_layer = 1.0 / layers;
+                tok.add_scaled(&tok_part(prompt), per_layer);
+                let prefill_attn = self.attention(&batch.prefill, &DecodeGroup::default());
+                attn.add_scaled(&prefill_attn, per_layer);
+            }
         }
-        let (attn, attn_flops, attn_bytes, attn_kernels) =
-            (attn, attn_flops, attn_bytes, attn_kernels);
+        let Attn {
+            time: attn,
+            flops: attn_flops,
+            bytes: attn_bytes,
+            kernels: attn_kernels,
+        } = attn;
         let graphed = self.cuda_graphs
             && ((batch.prefill.is_empty() && batch.decode.requests <= self.cuda_graph_max_batch)
                 || (!batch.prefill.is_empty() && t <= self.cuda_graph_max_tokens as u64));

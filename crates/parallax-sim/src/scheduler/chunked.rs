@@ -31,7 +31,7 @@ impl Scheduler for Chunked {
         while used < budget {
             match engine.admit_head(
                 self.cfg.max_num_seqs,
-                (budget - used).min(engine.chunk_cap),
+                budget - used,
                 false,
                 false,
                 self.cfg.reserve_to_completion,

@@ -364,6 +364,13 @@ pub struct Engine {
     pub(crate) chunk_cap: u32,
 }
 
+impl Seq {
+    /// Output tokens still to come after the next one.
+    fn after_next(&self) -> u32 {
+        self.output.saturating_sub(self.generated + 1)
+    }
+}
+
 impl Engine {
     pub(crate) fn new(
         total_blocks: u64,
@@ -408,9 +415,7 @@ impl Engine {
     /// verifies under speculative decoding, as many as its remaining output can use.
     fn lookahead(&self, s: &Seq) -> u64 {
         match &self.speculation {
-            Some(spec) => spec
-                .draft_tokens
-                .min(s.output.saturating_sub(s.generated + 1)) as u64,
+            Some(spec) => spec.draft_tokens.min(s.after_next()) as u64,
             None => 0,
         }
     }
@@ -760,7 +765,8 @@ impl Engine {
             }
             left
         } else {
-            left.min(max_tokens)
+            // a chunk, at most the per-request limit
+            left.min(max_tokens).min(self.chunk_cap)
         };
         if tokens == 0 {
             return None;
@@ -1003,9 +1009,7 @@ impl Engine {
                 // a speculative step also emits the drafts it accepted (they arrive together:
                 // one gap, then gaps of 0)
                 let extra = match &self.speculation {
-                    Some(spec) => spec
-                        .accept(&mut s.spec_credit)
-                        .min(s.output.saturating_sub(s.generated + 1)),
+                    Some(spec) => spec.accept(&mut s.spec_credit).min(s.after_next()),
                     None => 0,
                 };
                 s.generated += 1 + extra;

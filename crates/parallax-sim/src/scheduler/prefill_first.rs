@@ -35,7 +35,7 @@ impl Scheduler for PrefillFirst {
         while used < budget {
             match engine.admit_head(
                 self.cfg.max_num_seqs,
-                (budget - used).min(engine.chunk_cap),
+                budget - used,
                 false,
                 false,
                 self.cfg.reserve_to_completion,

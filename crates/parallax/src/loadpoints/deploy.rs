@@ -162,11 +162,10 @@ pub(crate) fn row_engine(
             speculation.is_some(),
         );
         if let Some(s) = speculation {
-            // the generator passes the running cap (`batch_size`) explicitly
-            let cap = engine.scheduler.max_num_seqs;
             engine = engine.with_speculation(s);
-            if batch_size.is_some() {
-                engine.scheduler.max_num_seqs = cap;
+            // the generator passes the running cap (`batch_size`) explicitly
+            if let Some(b) = batch_size {
+                engine.scheduler.max_num_seqs = b;
             }
         }
     }
