@@ -1134,11 +1134,7 @@ fn predict_json(
                 .unwrap_or(f64::NAN);
             o.insert(
                 "speculation".into(),
-                serde_json::json!({
-                    "draft_tokens": s.draft_tokens,
-                    "tokens_per_step": s.tokens_per_step(),
-                    "ms_per_token": step / s.tokens_per_step(),
-                }),
+                serde_json::to_value(s.summary(Some(step))).map_err(value_err)?,
             );
         }
     }

@@ -144,11 +144,8 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
             if let Some(s) = &engine.speculation {
                 o.insert(
                     "speculation".into(),
-                    serde_json::json!({
-                        "draft_tokens": s.draft_tokens,
-                        "tokens_per_step": s.tokens_per_step(),
-                        "ms_per_token": p.iteration_ms / s.tokens_per_step(),
-                    }),
+                    serde_json::to_value(s.summary(Some(p.iteration_ms)))
+                        .map_err(CliError::failure)?,
                 );
             }
         }

@@ -583,10 +583,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             if let Some(s) = &config.speculation {
                 o.insert(
                     "speculation".into(),
-                    serde_json::json!({
-                        "draft_tokens": s.draft_tokens,
-                        "tokens_per_step": s.tokens_per_step(),
-                    }),
+                    serde_json::to_value(s.summary(None)).map_err(CliError::failure)?,
                 );
             }
             if let Some(mem) = &memory {

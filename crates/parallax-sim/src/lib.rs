@@ -49,5 +49,5 @@ pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
 pub use sim::{
     PreemptionMode, SimConfig, Simulator, Slo, MAX_FRONTEND_LATENCY_S, MAX_FRONTEND_TOKEN_S,
 };
-pub use speculation::{Speculation, DEEPSEEK_MTP_ACCEPTANCE, MAX_DRAFT_TOKENS};
+pub use speculation::{Speculation, SpeculationSummary, DEEPSEEK_MTP_ACCEPTANCE, MAX_DRAFT_TOKENS};
 pub use workload::{Prefix, Request, Workload};

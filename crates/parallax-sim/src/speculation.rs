@@ -30,6 +30,18 @@ pub const MAX_DRAFT_TOKENS: u32 = 16;
 /// (`nextn_accept_rates[0]`).
 pub const DEEPSEEK_MTP_ACCEPTANCE: f64 = 0.85;
 
+/// What a report says of a [`Speculation`] ([`Speculation::summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpeculationSummary {
+    /// Draft tokens per step.
+    pub draft_tokens: u32,
+    /// Mean tokens a decoding request emits per step.
+    pub tokens_per_step: f64,
+    /// A decode step's time per emitted token, ms (when a step's time is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ms_per_token: Option<f64>,
+}
+
 /// The accepted-draft credit request `idx` starts with: the fractional part of
 /// `0.5 + idx · φ⁻¹` (the golden ratio's low-discrepancy sequence), in `[0, 1)`.
 pub(crate) fn initial_credit(idx: u32) -> f64 {
@@ -94,6 +106,17 @@ impl Speculation {
     /// Mean tokens a request emits per decode step: `1 + mean_accepted`.
     pub fn tokens_per_step(&self) -> f64 {
         1.0 + self.mean_accepted
+    }
+
+    /// The report of this speculation (the `speculation` object of `predict` and `simulate`
+    /// JSON): its draft tokens, tokens per step and, given a decode step's time in ms, the
+    /// time per token.
+    pub fn summary(&self, step_ms: Option<f64>) -> SpeculationSummary {
+        SpeculationSummary {
+            draft_tokens: self.draft_tokens,
+            tokens_per_step: self.tokens_per_step(),
+            ms_per_token: step_ms.map(|ms| ms / self.tokens_per_step()),
+        }
     }
 
     /// Check the settings.

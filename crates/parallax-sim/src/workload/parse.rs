@@ -48,7 +48,7 @@ impl TraceFormat {
             file: source.to_string(),
             message: format!(
                 "first line `{}` is neither a JSON object (APEX JSONL) nor a CSV header with `num_prefill_tokens` (Vidur) or `TIMESTAMP` (Azure)",
-                truncate(first, 80)
+                parallax_ir::shown(first, 80)
             ),
         })
     }
@@ -165,16 +165,12 @@ fn parse_rows(source: &str, text: &str, format: TraceFormat) -> Result<Vec<Row>,
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    parallax_ir::shown(s, n)
-}
-
 fn value_err(file: &str, line: usize, field: &str, value: &str, expected: &str) -> SimError {
     SimError::TraceValue {
         file: file.to_string(),
         line,
         field: field.to_string(),
-        value: truncate(value, 60),
+        value: parallax_ir::shown(value, 60),
         expected: expected.to_string(),
     }
 }
