@@ -357,8 +357,40 @@ pub fn sglang_gpu_defaults(memory_bytes: u64, tp: u32) -> (u32, u32) {
 /// assert_eq!(sglang_default_fraction(80 << 30, 4, 2, 8192), 0.819); // TP × PP = 8
 /// ```
 pub fn sglang_default_fraction(memory_bytes: u64, tp: u32, pp: u32, chunk: u32) -> f64 {
+    sglang_default_fraction_with(memory_bytes, tp, pp, chunk, 1, false)
+}
+
+/// [`sglang_default_fraction`] with DP attention over `dp_attention` ranks and, when
+/// `speculative`, an EAGLE/NEXTN draft, whose reserves SGLang adds
+/// ([`sglang_mem_fraction_static_with`]).
+///
+/// # Examples
+/// ```
+/// use parallax_plan::engine::{sglang_default_fraction, sglang_default_fraction_with};
+/// let h200 = 141u64 << 30;
+/// assert_eq!(sglang_default_fraction_with(h200, 8, 1, 8192, 1, false),
+///            sglang_default_fraction(h200, 8, 1, 8192));
+/// // DP attention over 8 ranks pads 3 × 512 × 8 MiB; the draft reserves 2 GiB more
+/// assert!(sglang_default_fraction_with(h200, 8, 1, 8192, 8, true)
+///         < sglang_default_fraction_with(h200, 8, 1, 8192, 8, false));
+/// ```
+pub fn sglang_default_fraction_with(
+    memory_bytes: u64,
+    tp: u32,
+    pp: u32,
+    chunk: u32,
+    dp_attention: u32,
+    speculative: bool,
+) -> f64 {
     let (_, graph_bs) = sglang_gpu_defaults(memory_bytes, tp);
-    sglang_mem_fraction_static(memory_bytes, tp.saturating_mul(pp.max(1)), chunk, graph_bs)
+    sglang_mem_fraction_static_with(
+        memory_bytes,
+        tp.saturating_mul(pp.max(1)),
+        chunk,
+        graph_bs,
+        dp_attention,
+        speculative,
+    )
 }
 
 /// `(total − reserved) / total` rounded to 3 decimals as SGLang rounds it, kept within
@@ -738,6 +770,7 @@ impl EngineModel {
         o.measured_launch = self.launch_from_profile;
         o.eager_overlap_exponent = self.eager_overlap_exponent;
         o.speculative_tokens = self.speculation.map_or(0, |s| s.draft_tokens);
+        o.memory.draft_module = o.speculative_tokens > 0;
         if o.speculative_tokens > 0
             && matches!(
                 self.mirrors_kind(),

@@ -138,8 +138,9 @@ pub struct LowerOptions {
     /// block of the model's kind on the shared embedding and head), and once over the prompt
     /// tokens of the iteration (one layer's share: the module keeps its own KV). Attention reads each
     /// request's KV once for all its verified positions, so it is priced as one decode. The
-    /// MTP module's own weights and KV cache (one layer's: about 2 % of DeepSeek-V3's) are
-    /// not counted in memory.
+    /// MTP module's own weights and KV cache count in memory as the engine loads them when
+    /// [`MemoryOptions::draft_module`] is set ([`crate::EngineModel::lower_options`] sets
+    /// both).
     pub speculative_tokens: u32,
 }
 

@@ -27,6 +27,11 @@
 //!   the tokens of one group. The replica's KV capacity is the minimum over its stages,
 //!   in blocks of `block_size` tokens.
 //!
+//! - **Draft module** ([`MemoryOptions::draft_module`], speculative decoding by multi-token
+//!   prediction): under vLLM's and TensorRT-LLM's rules the model's MTP layers add their
+//!   weights and KV per token to the last stage; SGLang loads its draft outside
+//!   `mem_fraction_static` and reserves for it in the fraction instead.
+//!
 //! **Sliding-window layers** (gpt-oss, Mistral): the paged capacity ([`MemoryReport::kv_blocks`])
 //! counts every layer at full per-token size, as vLLM's uniform block tables do, which is
 //! conservative. The per-request check ([`StageMemory::request_kv_bytes`], used to prune
@@ -70,6 +75,12 @@ pub enum MemoryRule {
 }
 
 impl MemoryRule {
+    /// Whether this is SGLang's `mem_fraction_static` ([`MemoryRule::Static`] or
+    /// [`MemoryRule::StaticDefault`]).
+    pub fn is_static(self) -> bool {
+        matches!(self, MemoryRule::Static | MemoryRule::StaticDefault)
+    }
+
     /// The rule's name as the engine's flag or setting writes it.
     pub fn setting(self) -> &'static str {
         match self {
@@ -139,6 +150,19 @@ pub struct MemoryOptions {
     pub max_num_seqs: u32,
     /// Fixed per-device reserve for CUDA context and library workspaces; default 512 MiB.
     pub runtime_reserve_bytes: f64,
+    /// The model's multi-token-prediction module is loaded as the draft of speculative
+    /// decoding (set with [`crate::LowerOptions::speculative_tokens`] by
+    /// [`crate::EngineModel::lower_options`]); default `false`. Under vLLM's and
+    /// TensorRT-LLM's rules its [`Model::mtp_layers`] join the last stage before the KV cache
+    /// is sized: each layer's weights (one block of the model's last run at the stage's
+    /// shard) and its `eh_proj` (`2·hidden × hidden`, an unsharded `nn.Linear` in the
+    /// activation dtype), and each layer's KV per token (vLLM allocates the draft's attention
+    /// layers in the same KV pool; TensorRT-LLM's KV manager appends the MTP layers on the last
+    /// pipeline rank). The embedding and LM head are the target's. Under SGLang's rules the
+    /// draft worker loads after the target's KV pool is sized, from the memory outside
+    /// `mem_fraction_static`: nothing is added, and its default fraction reserves 2 GiB for
+    /// it ([`crate::engine::sglang_mem_fraction_static_with`]).
+    pub draft_module: bool,
 }
 
 impl Default for MemoryOptions {
@@ -150,6 +174,7 @@ impl Default for MemoryOptions {
             max_num_batched_tokens: 8192,
             max_num_seqs: 256,
             runtime_reserve_bytes: 512.0 * 1024.0 * 1024.0,
+            draft_module: false,
         }
     }
 }
@@ -163,16 +188,20 @@ impl MemoryOptions {
     }
 
     /// The fraction the engine's rule uses on a GPU of `gpu_memory_bytes` for an instance of
-    /// `tp × pp` GPUs: [`MemoryOptions::gpu_memory_utilization`], or under
-    /// [`MemoryRule::StaticDefault`] SGLang's own default for that GPU, TP, PP and the token
-    /// budget ([`crate::engine::sglang_default_fraction`]).
-    pub fn fraction_for(&self, gpu_memory_bytes: u64, tp: u32, pp: u32) -> f64 {
+    /// `plan`: [`MemoryOptions::gpu_memory_utilization`], or under
+    /// [`MemoryRule::StaticDefault`] SGLang's own default for that GPU, the plan's TP, PP and
+    /// DP attention (its attention replicas, SGLang's `dp_size` under
+    /// `--enable-dp-attention`), the token budget and, with [`MemoryOptions::draft_module`],
+    /// its reserve for the draft ([`crate::engine::sglang_default_fraction_with`]).
+    pub fn fraction_for(&self, gpu_memory_bytes: u64, plan: &Plan) -> f64 {
         match self.rule {
-            MemoryRule::StaticDefault => crate::engine::sglang_default_fraction(
+            MemoryRule::StaticDefault => crate::engine::sglang_default_fraction_with(
                 gpu_memory_bytes,
-                tp,
-                pp,
+                plan.tp,
+                plan.pp,
                 self.max_num_batched_tokens,
+                plan.attn.replicas,
+                self.draft_module,
             ),
             _ => self.gpu_memory_utilization,
         }
@@ -431,19 +460,24 @@ pub(crate) fn stage_memory(
     let mut windowed: Vec<(u32, f64)> = Vec::new();
     let mut peak_gemm: f64 = 0.0;
     let mut ops = Vec::new();
+    // One block of the stage's last segment (weights, KV per token): an MTP layer's.
+    let mut last_block = (0.0, 0.0);
     for seg in &stage.segments {
         let block = &model.runs[seg.run].block;
         let n = seg.blocks as f64;
+        last_block = (0.0, 0.0);
         for (i, cell) in block.cells.iter().enumerate() {
             let pl = plan.placement(block, i);
-            weights += n * cell.weight_bytes_per_device(pl.shard, p);
+            let mut w_cell = cell.weight_bytes_per_device(pl.shard, p);
             if pl.shard.ep > 1 && plan.moe_tokens_replicated() {
                 // shared experts sharded over the whole replica, as the lowering runs them
-                weights += n
-                    * (cell.shared_expert_bytes_per_device(pl.shard.devices(), p)
-                        - cell.shared_expert_bytes_per_device(pl.shard.tp, p));
+                w_cell += cell.shared_expert_bytes_per_device(pl.shard.devices(), p)
+                    - cell.shared_expert_bytes_per_device(pl.shard.tp, p);
             }
+            weights += n * w_cell;
             let k = cell.kv_bytes_per_token_per_device(pl.shard, p);
+            last_block.0 += w_cell;
+            last_block.1 += k;
             if k > 0.0 {
                 kv += n * k;
                 if let Cell::Attention(att) = cell {
@@ -491,6 +525,12 @@ pub(crate) fn stage_memory(
         weights += table;
     }
     let mut activation = 2.0 * t_max as f64 * hidden * a + peak_gemm;
+    if last && opts.draft_module && !opts.rule.is_static() {
+        // the MTP layers, each a block of the last run and its unsharded `eh_proj`
+        let mtp = model.mtp_layers as f64;
+        weights += mtp * (last_block.0 + 2.0 * hidden * hidden * a);
+        kv += mtp * last_block.1;
+    }
     if last {
         weights += hidden * p.weights.bytes();
         if !model.tie_word_embeddings || !first {
@@ -504,7 +544,7 @@ pub(crate) fn stage_memory(
         available_bytes: 0.0,
         capacity_bytes: cluster.gpu.memory_bytes as f64,
         rule: opts.rule,
-        fraction: opts.fraction_for(cluster.gpu.memory_bytes, plan.tp, plan.pp),
+        fraction: opts.fraction_for(cluster.gpu.memory_bytes, plan),
         weights_bytes: weights,
         activation_bytes: activation,
         runtime_bytes: opts.runtime_reserve_bytes,

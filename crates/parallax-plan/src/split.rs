@@ -157,7 +157,7 @@ pub fn layer_chain(
     let mut runtime = 0.0;
     // The rule's fraction for the plan's own TP × PP (the probes have two stages).
     let gpu_memory = cluster.gpu.memory_bytes;
-    let fraction = opts.memory.fraction_for(gpu_memory, plan.tp, plan.pp);
+    let fraction = opts.memory.fraction_for(gpu_memory, plan);
     let rule = opts.memory.rule;
     let (_, kv_weight) = rule.weights_kv_limit(fraction, gpu_memory as f64, 0.0, 0.0);
     // (seconds, weights, request KV bytes) of stage `which` of the probe split

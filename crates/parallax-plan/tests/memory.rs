@@ -235,3 +235,58 @@ fn usable_memory_is_at_most_the_device() {
     assert_eq!(s.available_bytes, c.gpu.memory_bytes as f64);
     assert!(s.needed_bytes > 1.6 * s.available_bytes);
 }
+
+#[test]
+fn the_mtp_draft_module_counts_as_each_engine_loads_it() {
+    use parallax_plan::MemoryRule;
+    let m = parallax_ir::resolve("deepseek-v3").unwrap();
+    assert_eq!(m.mtp_layers, 1);
+    let c = Cluster::parse("1x8xH200").unwrap();
+    let p: Plan = "tp=8,moe=ep8".parse().unwrap();
+    let two: Plan = "pp=2,tp=4,moe=ep4".parse().unwrap();
+    let run = |plan: &Plan, rule, draft| {
+        let o = MemoryOptions {
+            rule,
+            draft_module: draft,
+            ..Default::default()
+        };
+        plan_memory(&m, plan, &c, &o).unwrap()
+    };
+    // vLLM and TensorRT-LLM: one more MoE block and its eh_proj on the last stage, and one
+    // more layer of KV per token (61 → 62 layers)
+    for rule in [MemoryRule::Utilization, MemoryRule::FreeFraction] {
+        let (base, mtp) = (run(&p, rule, false), run(&p, rule, true));
+        let (b, d) = (&base.stages[0], &mtp.stages[0]);
+        let extra = d.weights_bytes - b.weights_bytes;
+        // an fp8 MoE layer of 256 experts over 8 GPUs is about 1.4 GB per GPU
+        assert!(extra > 1.2e9 && extra < 1.8e9, "{rule:?}: {extra}");
+        let ratio = d.kv_bytes_per_token / b.kv_bytes_per_token;
+        assert!((ratio - 62.0 / 61.0).abs() < 1e-9, "{rule:?}: {ratio}");
+        assert!(mtp.kv_blocks() < base.kv_blocks(), "{rule:?}");
+        // only the last pipeline stage holds the draft
+        let (base, mtp) = (run(&two, rule, false), run(&two, rule, true));
+        assert_eq!(mtp.stages[0], base.stages[0]);
+        assert!(mtp.stages[1].weights_bytes > base.stages[1].weights_bytes);
+    }
+    // SGLang: the draft worker loads outside mem_fraction_static; a given fraction is
+    // unchanged, its default one reserves 2 GiB for the draft
+    let (base, mtp) = (
+        run(&p, MemoryRule::Static, false),
+        run(&p, MemoryRule::Static, true),
+    );
+    assert_eq!(base, mtp);
+    let (base, mtp) = (
+        run(&p, MemoryRule::StaticDefault, false),
+        run(&p, MemoryRule::StaticDefault, true),
+    );
+    assert_eq!(base.stages[0].weights_bytes, mtp.stages[0].weights_bytes);
+    assert!(mtp.stages[0].fraction < base.stages[0].fraction);
+    // and DP attention over the 8 ranks pads 3 × 512 × 8 + 1.5 × 512 × 8 MiB more
+    let dp: Plan = "tp=8,attn=8xtp1,moe=ep8".parse().unwrap();
+    let with_dp = run(&dp, MemoryRule::StaticDefault, false);
+    let gib = (1u64 << 30) as f64;
+    let expected =
+        parallax_plan::engine::sglang_mem_fraction_static_with(141 << 30, 8, 8192, 512, 8, false);
+    assert_eq!(with_dp.stages[0].fraction, expected);
+    assert!(base.stages[0].fraction - expected > 18.0 * gib / (141.0 * gib) - 0.001);
+}
