@@ -330,6 +330,9 @@ def search(model, cluster, workload, **options):
     ``chunk_size`` 1 to ``MAX_BATCHED_TOKENS``, ``num_speculative_tokens`` 1 to
     ``MAX_DRAFT_TOKENS``.
 
+    Ctrl-C (``KeyboardInterrupt``, or any exception a signal handler raises) stops a running
+    search within about 100 ms plus the candidate being simulated, and is raised here.
+
     Returns a :class:`SearchResult`.
     """
     options = _check_options(options)

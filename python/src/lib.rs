@@ -22,6 +22,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -961,9 +962,50 @@ fn search_json(
     if let Some((a, b)) = pareto {
         s = s.pareto(a, b);
     }
-    let report = py.allow_threads(|| s.run());
+    let cancel = Arc::new(AtomicBool::new(false));
+    let s = s.cancel_on(cancel.clone());
+    let report = interruptible(py, &cancel, || s.run())?;
     raise_kept(&kept)?;
     to_json(&report.map_err(lib_err)?)
+}
+
+/// Run `work` on a thread of its own while this thread, the GIL released between checks,
+/// watches for Python signals every 100 ms: on one (Ctrl-C's `KeyboardInterrupt`) it sets
+/// `cancel`, waits for `work` to see it and stop, and raises the signal's exception. Python
+/// delivers signals to the main thread only, so checking them inside the worker threads'
+/// callbacks would never see one.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    cancel: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    std::thread::scope(|scope| {
+        let watcher = std::thread::current();
+        let worker = scope.spawn(move || {
+            let out = work();
+            watcher.unpark();
+            out
+        });
+        loop {
+            if worker.is_finished() {
+                return Ok(join(worker));
+            }
+            py.allow_threads(|| std::thread::park_timeout(Duration::from_millis(100)));
+            if let Err(e) = py.check_signals() {
+                cancel.store(true, Ordering::Relaxed);
+                // the worker stops promptly once the flag is set
+                py.allow_threads(|| drop(join(worker)));
+                return Err(e);
+            }
+        }
+    })
+}
+
+/// The worker's result, its panic (if any) raised again here.
+fn join<T>(worker: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    worker
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Simulate one plan; returns `{"plan", "cost_model", "engine", "precision", "memory",

@@ -627,3 +627,32 @@ def test_python_cost_model_graph_kernel_overlap_range(model, workload):
             parallax.simulate(model, CLUSTER, "tp=2", workload, cost_model=cm)
         with pytest.raises(ValueError, match="graph_kernel_overlap returned"):
             parallax.predict(model, decode="8x1024", cost_model=cm)
+
+
+def test_ctrl_c_stops_a_running_search():
+    # A search of a few minutes (a Python cost model on a large cluster); Ctrl-C after
+    # 0.5 s must raise KeyboardInterrupt promptly instead of after the whole search.
+    import _thread
+    import threading
+    import time
+
+    class Slow(parallax.CostModel):
+        def gemm(self, op, inner):
+            time.sleep(0.001)
+            return inner
+
+        def decode_attention(self, op, inner):
+            time.sleep(0.001)
+            return inner
+
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            parallax.search(
+                "llama-3.1-70b", "4x8xH100", "chat", cost_model=Slow(), time_limit_s=600
+            )
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 30

@@ -96,6 +96,13 @@ pub enum SimError {
         /// Events (arrivals and iterations) processed before stopping.
         events: u64,
     },
+    /// [`crate::Simulator::run_until`] saw its deadline's cancellation flag set
+    /// ([`crate::Deadline::cancel_on`]) before the workload finished.
+    #[error("the simulation was cancelled after {events} events")]
+    Cancelled {
+        /// Events (arrivals and iterations) processed before stopping.
+        events: u64,
+    },
 }
 
 /// `v` as a short text: plain decimals for ordinary magnitudes, scientific notation for

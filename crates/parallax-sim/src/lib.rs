@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+pub mod deadline;
 pub mod disagg;
 pub mod error;
 pub mod host;
@@ -36,6 +37,7 @@ mod text;
 pub mod workload;
 
 pub use cost::{HostLink, PowerModel, ReplicaSpec, StageCost, StepCost};
+pub use deadline::Deadline;
 pub use disagg::{Disaggregation, KvLink};
 pub use error::SimError;
 pub use host::HostOverhead;

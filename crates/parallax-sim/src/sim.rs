@@ -18,6 +18,7 @@
 //! loop without touching the event queue.
 
 use crate::cost::{ReplicaSpec, StepCost};
+use crate::deadline::Deadline;
 use crate::disagg::Disaggregation;
 use crate::error::SimError;
 use crate::host::HostOverhead;
@@ -507,19 +508,22 @@ impl Simulator {
         self.run_until(workload, None)
     }
 
-    /// [`Simulator::run`] under a wall-clock `deadline`: the event loop reads the clock every
-    /// 1,024 events and stops with [`SimError::DeadlineReached`] once past it. A run that
-    /// finishes before the deadline is exactly [`Simulator::run`]'s (the clock never changes
-    /// a result, it only cuts a run short); `None` never stops. Searches use it so that a
-    /// wall-clock budget also bounds the simulations already running when it expires.
+    /// [`Simulator::run`] under a `deadline` (a wall-clock instant, `Option<Instant>`, or a
+    /// [`Deadline`] with a cancellation flag): the event loop checks it every 1,024 events and
+    /// stops with [`SimError::DeadlineReached`] once past the instant, or
+    /// [`SimError::Cancelled`] once the flag is set. A run that finishes first is exactly
+    /// [`Simulator::run`]'s (the deadline never changes a result, it only cuts a run short);
+    /// `None` never stops. Searches use it so that a wall-clock budget, or the caller's
+    /// cancellation, also bounds the simulations already running.
     ///
     /// # Errors
-    /// As [`Simulator::run`], plus [`SimError::DeadlineReached`].
+    /// As [`Simulator::run`], plus [`SimError::DeadlineReached`] and [`SimError::Cancelled`].
     pub fn run_until(
         &self,
         workload: &Workload,
-        deadline: Option<std::time::Instant>,
+        deadline: impl Into<Deadline>,
     ) -> Result<SimReport, SimError> {
+        let deadline = deadline.into();
         let cfg = &self.config;
         let reps = self
             .replicas
@@ -673,10 +677,12 @@ impl Simulator {
         let mut events: u64 = 0;
         loop {
             events += 1;
-            if let Some(d) = deadline {
-                if events % 1024 == 0 && std::time::Instant::now() >= d {
-                    return Err(SimError::DeadlineReached { events });
-                }
+            if events % 1024 == 0 && deadline.passed() {
+                return Err(if deadline.cancelled() {
+                    SimError::Cancelled { events }
+                } else {
+                    SimError::DeadlineReached { events }
+                });
             }
             let ta = run.next_arrival(reqs.get(ai).map(|r| r.arrival_s));
             let te = run.heap.peek().map_or(f64::INFINITY, |e| e.t);

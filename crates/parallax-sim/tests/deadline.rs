@@ -47,3 +47,28 @@ fn a_run_within_its_deadline_equals_an_unbounded_run() {
     );
     assert_eq!(bounded.requests.len(), free.requests.len());
 }
+
+#[test]
+fn a_set_cancellation_flag_stops_the_run_and_an_unset_one_changes_nothing() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let w = long_workload();
+    let sim = Simulator::new(
+        vec![const_replica(0.01, 100_000, 16)],
+        config(SchedulerKind::Chunked),
+    )
+    .unwrap();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let set = Deadline::at(far).cancel_on(Arc::new(AtomicBool::new(true)));
+    match sim.run_until(&w, set) {
+        Err(SimError::Cancelled { events }) => assert_eq!(events, 1024),
+        other => panic!("expected Cancelled, got {:?}", other.map(|r| r.metrics)),
+    }
+    let unset = Deadline::default().cancel_on(Arc::new(AtomicBool::new(false)));
+    let bounded = sim.run_until(&w, unset).unwrap();
+    let free = sim.run(&w).unwrap();
+    assert_eq!(
+        serde_json::to_string(&bounded.metrics).unwrap(),
+        serde_json::to_string(&free.metrics).unwrap()
+    );
+}

@@ -60,3 +60,50 @@ fn baselines_are_not_simulated_past_the_time_limit() {
         assert!(b.metrics.is_none());
     }
 }
+
+/// A search cancelled by its caller ([`Search::cancel_on`]) while it runs stops promptly,
+/// ranks what it simulated and says it was cancelled, the disaggregated phase included.
+#[test]
+fn a_cancelled_search_stops_and_says_so() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let workload = parallax::load_workload("chat", None, Some(10)).unwrap();
+    let full = Search::new(
+        model.clone(),
+        Cluster::parse("1x8xH100").unwrap(),
+        workload.clone(),
+    )
+    .run()
+    .unwrap();
+    assert_eq!(full.stop_reason, StopReason::Exhausted);
+    // Cancel after the first candidate finishes.
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let start = Instant::now();
+    let r = Search::new(model, Cluster::parse("1x8xH100").unwrap(), workload)
+        .cancel_on(flag)
+        .progress(move |_| set.store(true, Ordering::Relaxed))
+        .run()
+        .unwrap();
+    assert!(start.elapsed() < HANG_GUARD);
+    assert_eq!(r.stop_reason, StopReason::Cancelled);
+    assert_eq!(r.stop_reason.name(), "cancelled");
+    assert!(!r.ranked.is_empty());
+    assert!(
+        r.ranked.len() < full.ranked.len(),
+        "{} of {}",
+        r.ranked.len(),
+        full.ranked.len()
+    );
+    let note = r
+        .disaggregation
+        .as_ref()
+        .and_then(|d| d.note.as_deref())
+        .unwrap_or_default();
+    assert!(note.contains("cancelled"), "note {note:?}");
+    for b in r.baselines.iter().filter(|b| b.metrics.is_none()) {
+        let e = b.error.as_deref().unwrap_or_default();
+        assert!(e.contains("cancelled"), "{}: {e:?}", b.name);
+    }
+}

@@ -49,13 +49,13 @@ use super::{Ctx, Evaluated, RankedPlan, SteadyWindow};
 use crate::error::{Error, Result};
 use parallax_ir::{Batch, DecodeGroup, PrefillChunk};
 use parallax_plan::{enumerate, lower_disaggregated, lower_plan, Constraints, DisaggPlan, Plan};
+use parallax_sim::Deadline;
 use parallax_sim::{SchedulerConfig, SimConfig, Simulator, StageCost};
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// With [`DisaggMode::Auto`], disaggregated deployments are searched when the search may use
 /// at least this many GPUs (two per pool).
@@ -268,7 +268,7 @@ fn screen_cost(stages: &[Arc<dyn StageCost>], batches: &[Batch]) -> f64 {
 pub(super) fn compare(
     ctx: &Ctx<'_>,
     use_all: bool,
-    deadline: Option<Instant>,
+    deadline: &Deadline,
     best: Option<&RankedPlan>,
 ) -> Result<(Option<DisaggComparison>, bool)> {
     let s = ctx.search;
@@ -321,7 +321,7 @@ pub(super) fn compare(
     }
     // Every loop below checks the search's deadline: past it, nothing more is built or
     // simulated and `cut` says so.
-    let past = || super::passed(deadline);
+    let past = || deadline.passed();
     let mut cut = false;
 
     let reqs = &s.workload.requests;
@@ -523,15 +523,18 @@ pub(super) fn compare(
     out.best = out.ranked.first().filter(|r| r.meets_constraints).cloned();
     if building_cut {
         out.note = Some(format!(
-            "the time limit ran out while the candidates were being built ({} built, {} pool \
-             plans kept); none was simulated",
+            "{} while the candidates were being built ({} built, {} pool plans kept); none \
+             was simulated",
+            super::cut_reason(deadline),
             out.candidates,
             out.pool_plans.len()
         ));
     } else if cut {
         out.note = Some(format!(
-            "the time limit ran out: {} of the {} candidates were simulated",
-            out.simulated, out.candidates
+            "{}: {} of the {} candidates were simulated",
+            super::cut_reason(deadline),
+            out.simulated,
+            out.candidates
         ));
     } else if out.candidates == 0 {
         out.note = Some(format!(

@@ -118,11 +118,11 @@ use parallax_plan::{
     heuristic_plan, lower_plan, max_tp_plan, Allowed, Constraints, EngineModel, LowerOptions,
     MemoryOptions, MemoryShortfall, Plan, PlanError, PruneReason,
 };
-use parallax_sim::{Metrics, SchedulerConfig, SimConfig, Simulator, Slo, Workload};
+use parallax_sim::{Deadline, Metrics, SchedulerConfig, SimConfig, Simulator, Slo, Workload};
 use prune::Slot;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -213,6 +213,7 @@ pub struct Search {
     eplb: EplbMode,
     serving: ServingFeatures,
     exact_top: Option<usize>,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for Search {
@@ -260,6 +261,7 @@ impl Search {
             eplb: EplbMode::default(),
             serving: ServingFeatures::default(),
             exact_top: Some(DEFAULT_EXACT_TOP),
+            cancel: None,
         }
     }
 
@@ -392,6 +394,30 @@ impl Search {
     /// particular order).
     pub fn progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// Stop early once `flag` is set (by any thread: a Ctrl-C handler, a user interface):
+    /// no candidate is enumerated, lowered or simulated after it, simulations already running
+    /// stop within 1,024 events, and [`Search::run`] returns what was simulated with
+    /// [`StopReason::Cancelled`]. A flag set before the run starts cuts it before any
+    /// simulation.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax::search::{Search, StopReason};
+    /// use std::sync::{atomic::AtomicBool, Arc};
+    ///
+    /// let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    /// let cluster = parallax::hw::Cluster::parse("1x8xH100").unwrap();
+    /// let workload = parallax::load_workload("chat", None, None).unwrap();
+    /// let flag = Arc::new(AtomicBool::new(true)); // already set
+    /// let report = Search::new(model, cluster, workload).cancel_on(flag).run().unwrap();
+    /// assert_eq!(report.stop_reason, StopReason::Cancelled);
+    /// assert!(report.best.is_none());
+    /// ```
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
         self
     }
 
@@ -606,7 +632,7 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
             stream: None,
-            deadline: None,
+            deadline: Deadline::default(),
         };
         let (sim, price) = ctx.prepare(plan, &self.scheduler)?;
         if !self.has_bound() {
@@ -649,7 +675,10 @@ impl Search {
         // Every search has a budget, for both phases; a limit past what `Instant` can
         // represent is never reached (no overflow panic).
         let budget = self.limits.time.unwrap_or(DEFAULT_TIME_LIMIT);
-        let deadline = start.checked_add(budget);
+        let mut deadline = Deadline::from(start.checked_add(budget));
+        if let Some(flag) = &self.cancel {
+            deadline = deadline.cancel_on(flag.clone());
+        }
         // Whether the deadline cut the enumeration (no simulation then starts).
         let mut enumeration_cut = false;
 
@@ -668,7 +697,7 @@ impl Search {
         let mut closest: Option<MemoryShortfall> = None;
         let mut uneven_count = 0u64;
         for s in self.scheduler_configs() {
-            if passed(deadline) {
+            if deadline.passed() {
                 enumeration_cut = true;
                 break;
             }
@@ -728,7 +757,7 @@ impl Search {
                 &opts,
                 &mix,
                 &plans,
-                deadline,
+                &deadline,
             );
             uneven_count += uneven.len() as u64;
             candidates.extend(plans.into_iter().chain(uneven).map(|p| (p, s)));
@@ -760,7 +789,7 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
             stream,
-            deadline,
+            deadline: deadline.clone(),
         };
         let done = AtomicUsize::new(0);
         let total = candidates.len();
@@ -787,7 +816,7 @@ impl Search {
             pruned.insert("bound".to_string(), n);
         }
         if skipped || enumeration_cut {
-            stop = StopReason::TimeLimit;
+            stop = StopReason::cut_by(&deadline);
         }
         let obj = self.objective;
         ranked.sort_by(|a, b| {
@@ -810,9 +839,10 @@ impl Search {
             best.as_ref(),
             self.objective,
         ));
-        let (disaggregation, disagg_cut) = disagg::compare(&ctx, use_all, deadline, best.as_ref())?;
+        let (disaggregation, disagg_cut) =
+            disagg::compare(&ctx, use_all, &deadline, best.as_ref())?;
         if disagg_cut {
-            stop = StopReason::TimeLimit;
+            stop = StopReason::cut_by(&deadline);
         }
 
         // 4. Why nothing, if nothing.
@@ -844,7 +874,7 @@ impl Search {
             })
         } else if ranked.is_empty() {
             Some(Infeasibility {
-                reason: "the time limit passed before any plan was simulated".into(),
+                reason: format!("{} before any plan was simulated", cut_reason(&deadline)),
                 closest_miss: None,
                 deficit_bytes: None,
             })
@@ -1011,14 +1041,14 @@ struct Ctx<'a> {
     sims: AtomicU64,
     /// The steady-state stream at unit rate (throughput and goodput only).
     stream: Option<Workload>,
-    /// When `Limits::time` runs out: no simulation starts after it, the rate search's
-    /// included.
-    deadline: Option<Instant>,
+    /// When `Limits::time` runs out or the caller cancels ([`Search::cancel_on`]): no
+    /// simulation starts after it, the rate search's included.
+    deadline: Deadline,
 }
 
 impl Ctx<'_> {
     fn past_deadline(&self) -> bool {
-        passed(self.deadline)
+        self.deadline.passed()
     }
 
     fn meets(&self, m: &Metrics) -> bool {
@@ -1033,7 +1063,7 @@ impl Ctx<'_> {
         self.sims.fetch_add(1, Ordering::Relaxed);
         // The search's budget also stops a simulation already running when it expires (the
         // candidate then counts as not simulated).
-        Ok(sim.run_until(w, self.deadline)?.metrics)
+        Ok(sim.run_until(w, self.deadline.clone())?.metrics)
     }
 
     /// Lower and simulate one candidate (with the rate search for `throughput`) under MoE
@@ -1135,9 +1165,11 @@ impl Ctx<'_> {
                 return Err(Error::Option {
                     option: "--time-limit".into(),
                     value: format!("{:?}", s.limits.time.unwrap_or_default()),
-                    expected: "time for this plan's rate search: the search's time limit ran \
-                               out first, so the plan was not simulated"
-                        .into(),
+                    expected: format!(
+                        "time for this plan's rate search: {} first, so the plan was not \
+                         simulated",
+                        cut_reason(&self.deadline)
+                    ),
                 });
             }
             let wl = stream.clone().with_rate(rate)?;
@@ -1197,10 +1229,10 @@ impl Ctx<'_> {
                     // Past the search's deadline no baseline is lowered or simulated.
                     None if self.past_deadline() => {
                         b.plan = Some(plan);
-                        b.error = Some(
-                            "skipped: the time limit ran out before this baseline was simulated"
-                                .into(),
-                        );
+                        b.error = Some(format!(
+                            "skipped: {} before this baseline was simulated",
+                            cut_reason(&self.deadline)
+                        ));
                         return b;
                     }
                     None => self
@@ -1224,10 +1256,14 @@ impl Ctx<'_> {
     }
 }
 
-/// Whether `deadline` (the search's, `None`: unlimited) has passed; every phase checks it
-/// through here.
-pub(crate) fn passed(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|d| Instant::now() >= d)
+/// What cut the search short once `deadline` has passed: "the search was cancelled" or "the
+/// time limit ran out".
+pub(crate) fn cut_reason(deadline: &Deadline) -> &'static str {
+    if deadline.cancelled() {
+        "the search was cancelled"
+    } else {
+        "the time limit ran out"
+    }
 }
 
 /// `16,64,256`: a list of knob values as the user writes it (`--max-num-seqs 16,64,256`).

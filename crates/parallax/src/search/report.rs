@@ -24,15 +24,29 @@ pub enum StopReason {
     /// [`super::DisaggComparison::note`] says what it cut). Which candidates were simulated then depends on timing: the
     /// result is not reproducible.
     TimeLimit,
+    /// The caller's cancellation flag ([`super::Search::cancel_on`]) was set before every
+    /// candidate was simulated; the report ranks what was simulated (not reproducible, as
+    /// for [`StopReason::TimeLimit`]).
+    Cancelled,
 }
 
 impl StopReason {
+    /// Why a search whose `deadline` has passed stopped.
+    pub(crate) fn cut_by(deadline: &parallax_sim::Deadline) -> Self {
+        if deadline.cancelled() {
+            StopReason::Cancelled
+        } else {
+            StopReason::TimeLimit
+        }
+    }
+
     /// snake_case name (as in JSON).
     pub fn name(self) -> &'static str {
         match self {
             StopReason::Exhausted => "exhausted",
             StopReason::PlanLimit => "plan_limit",
             StopReason::TimeLimit => "time_limit",
+            StopReason::Cancelled => "cancelled",
         }
     }
 }

@@ -26,7 +26,6 @@ use parallax_sim::Workload;
 use super::{Baseline, Objective, RankedPlan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Chains of at most this many blocks are split by `parallax-place`'s DP (every model in the
 /// catalogue: at most 128 blocks); longer ones by [`runlength_split`], whose cost does not
@@ -310,7 +309,16 @@ pub fn uneven_plans(
     mix: &[(Batch, f64)],
     plans: &[Plan],
 ) -> Vec<Plan> {
-    uneven_plans_until(model, cluster, cost, opts, mix, plans, None).0
+    uneven_plans_until(
+        model,
+        cluster,
+        cost,
+        opts,
+        mix,
+        plans,
+        &parallax_sim::Deadline::default(),
+    )
+    .0
 }
 
 /// [`uneven_plans`], stopping before the next plan once `deadline` has passed: the split
@@ -322,7 +330,7 @@ pub(crate) fn uneven_plans_until(
     opts: &LowerOptions,
     mix: &[(Batch, f64)],
     plans: &[Plan],
-    deadline: Option<Instant>,
+    deadline: &parallax_sim::Deadline,
 ) -> (Vec<Plan>, bool) {
     let mut memo: BTreeMap<Plan, Option<Vec<u32>>> = BTreeMap::new();
     let mut out = Vec::new();
@@ -332,7 +340,7 @@ pub(crate) fn uneven_plans_until(
         if plan.pp < 2 || plan.layers.is_some() || plan.on.is_some() {
             continue;
         }
-        if super::passed(deadline) {
+        if deadline.passed() {
             return (out, true);
         }
         let mut shape = plan.clone();
