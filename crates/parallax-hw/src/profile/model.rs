@@ -812,12 +812,25 @@ impl ProfiledCostModel {
                 ctx = ctx.min(decode.requests as f64 * w as f64);
             }
         }
+        // Cache elements per token: `kv_heads · (qk + v)` for keys and values of their own;
+        // fewer for a latent that is both key and value (MLA: 576 for DeepSeek-V3, not
+        // 576 + 512). Engines decode such a cache with kernels of its own (FlashMLA,
+        // FlashAttention-3's MLA path, TensorRT-LLM's MLA kernel), up to 128 query heads on
+        // one latent and compute-bound there, unlike the GQA kernels a profile's families
+        // measure: no family prices it (NVIDIA's aiconfigurator sweeps of those kernels on
+        // H100 and H200 agree with the roofline within about 10 % at large sizes; a family
+        // scaled by cache bytes missed their 128-head times by 35–50 %).
+        let per_token = shape.kv_bytes_per_token / shape.kv_dtype.bytes();
+        let own_kv = shape.kv_heads as f64 * (shape.qk_head_dim + shape.v_head_dim) as f64;
+        if per_token < own_kv - 0.5 {
+            return None;
+        }
         let (f, exact) = Self::attn_family(&self.fam.decode, shape)?;
         let x = if exact {
             ctx
         } else {
-            let d = 0.5 * (shape.qk_head_dim as f64 + shape.v_head_dim as f64);
-            ctx * (shape.kv_heads.max(1) as f64 * d) / (f.kv_heads as f64 * f.head_dim as f64)
+            // decode reads the cache: the context scaled by cache elements per token
+            ctx * per_token / (2.0 * f.kv_heads.max(1) as f64 * f.head_dim as f64)
         };
         Some(f.curve.eval(x))
     }
