@@ -75,3 +75,29 @@ fn tensorrt_llm_prices_moe_from_its_kernel() {
     assert_eq!(trt.fused_moe(&op), profiled.fused_moe(&op));
     assert_eq!(MeasuredFusedMoe::TrtllmH200.seconds(&op), None);
 }
+
+#[test]
+fn expert_parallel_layers_are_priced_from_their_own_measurements() {
+    // DeepSeek-V3's routed experts (256 of 7,168 → 2,048, top-8) split over 8 GPUs: each
+    // holds 32 experts and receives an eighth of the 4,096 tokens' pairs. The measured
+    // points (H200, bf16): TensorRT-LLM 0.922315 ms, vLLM's Triton kernel 2.17932 ms.
+    let v3 = Moe {
+        hidden: 7168,
+        experts: 256,
+        top_k: 8,
+        expert_intermediate: 2048,
+        shared_experts: 1,
+        shared_intermediate: 2048,
+        gated: true,
+        bias: false,
+    };
+    let op = fused_moe_op(&v3, 4096, 1, 8, &Precision::default());
+    assert_eq!((op.local_experts, op.assignments), (32, 4096));
+    let t = MeasuredFusedMoe::TrtllmH200.seconds(&op).unwrap();
+    assert!((t / 0.922315e-3 - 1.0).abs() < 1e-9, "{t}");
+    let cluster = Cluster::parse("1xH200").unwrap();
+    let profiled =
+        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let v = profiled.fused_moe(&op);
+    assert!((v / 2.17932e-3 - 1.0).abs() < 1e-9, "{v}");
+}

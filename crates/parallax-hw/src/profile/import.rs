@@ -433,10 +433,14 @@ pub fn apex_collectives_dir(
 /// moe_tp_size, moe_ep_size, distribution, latency`) into a `fused_moe` table.
 ///
 /// Each row is one layer's routed experts on one GPU: `num_tokens` tokens routed to `topk` of
-/// `num_experts` experts, each `hidden_size → inter_size / moe_tp_size` wide. Only the rows
-/// this format can express exactly are accepted: `moe_ep_size` 1 (every expert on the GPU),
-/// `distribution` `balanced` and `moe_dtype` `bfloat16` or `fp8` (per-tensor scaled W8A8);
-/// `inter_size` must divide by `moe_tp_size`. `latency` is in milliseconds. aiconfigurator's
+/// `num_experts` experts, each `hidden_size → inter_size / moe_tp_size` wide, the experts split
+/// over `moe_ep_size` GPUs (the measured one holds `num_experts / moe_ep_size` of them and
+/// receives `num_tokens · topk / moe_ep_size` token-expert pairs: a point of `num_tokens /
+/// moe_ep_size` tokens on its local experts, the unit [`FusedMoe`](parallax_ir::FusedMoe)'s
+/// `assignments / top_k` measures). Only the rows this format can express exactly are
+/// accepted: `num_experts`, `num_tokens` and `inter_size` divisible by `moe_ep_size`,
+/// `moe_ep_size` and `moe_tp_size`, `distribution` `balanced` and `moe_dtype` `bfloat16` or
+/// `fp8` (per-tensor scaled W8A8). `latency` is in milliseconds. aiconfigurator's
 /// `balanced` routing spreads the tokens over as many experts as it can (`T` tokens hit
 /// `min(E, T·top_k)` experts, `collector/helper.py::balanced_logits`), so the table is
 /// marked [`TableRouting::Spread`](super::TableRouting) and the cost model rescales it to random
@@ -475,8 +479,17 @@ pub fn aiconfigurator_fused_moe(
             "fp8" => DType::Fp8,
             _ => return Err(c.bad_value(line, cd, "`bfloat16` or `fp8`")),
         };
-        if c.pos_int(line, f, cep)? != 1 {
-            return Err(c.bad_value(line, cep, "1 (every expert on the measured GPU)"));
+        let ep = c.pos_int(line, f, cep)?;
+        let (tokens, experts) = (c.pos_int(line, f, ct)?, u32_of(line, f, ce)?);
+        if experts as u64 % ep != 0 {
+            return Err(c.bad_value(line, cep, "a divisor of num_experts"));
+        }
+        if tokens % ep != 0 {
+            return Err(c.bad_value(
+                line,
+                ct,
+                "a multiple of moe_ep_size (a whole number of tokens on the measured GPU)",
+            ));
         }
         if f[cdist] != "balanced" {
             return Err(c.bad_value(line, cdist, "`balanced` (tokens spread over the experts)"));
@@ -486,8 +499,8 @@ pub fn aiconfigurator_fused_moe(
             return Err(c.bad_value(line, ctp, "a divisor of inter_size"));
         }
         rows.push(FusedMoePoint {
-            tokens: c.pos_int(line, f, ct)?,
-            experts: u32_of(line, f, ce)?,
+            tokens: tokens / ep,
+            experts: (experts as u64 / ep) as u32,
             top_k: u32_of(line, f, ck)?,
             hidden: u32_of(line, f, ch)?,
             intermediate: inter / tp,
