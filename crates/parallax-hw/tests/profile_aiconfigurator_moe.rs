@@ -24,7 +24,7 @@ fn qwen3_30b_moe() -> Moe {
 fn embedded_profiles_carry_the_measured_tables() {
     for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
         let t = p.fused_moe.as_ref().expect("a fused_moe table");
-        assert_eq!(t.rows.len(), 3726 + 2966, "{gpu}");
+        assert_eq!(t.rows.len(), 3726 + 2966 + 1161 + 1348, "{gpu}");
         let prov = t.provenance.as_ref().unwrap();
         assert!(prov.source.contains("aiconfigurator"), "{gpu}: {prov:?}");
         assert!(prov.source.contains("Apache-2.0"), "{gpu}: {prov:?}");
@@ -79,9 +79,9 @@ fn importer_rejects_rows_the_format_cannot_express() {
     assert_eq!(t.rows[1].seconds, 0.07e-3);
     let cases = [
         (
-            "fp8_block,4,2048,768,8,128,1,1,balanced,0.1",
+            "int4_wo,4,2048,768,8,128,1,1,balanced,0.1",
             "moe_dtype",
-            "fp8_block",
+            "int4_wo",
         ),
         (
             "bfloat16,4,2048,768,8,128,1,8,balanced,0.1",
@@ -127,4 +127,49 @@ fn importer_rejects_rows_the_format_cannot_express() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("m.csv") && e.contains("num_tokens"), "{e}");
+}
+
+#[test]
+fn block_scaled_fp8_experts_have_their_own_family() {
+    // DeepSeek-V3's checkpoint is block-scaled fp8 (`weight_block_size` [128, 128]): its
+    // routed experts run vLLM's block-quantised kernel, measured apart from per-tensor fp8.
+    let model = parallax_ir::resolve("deepseek-v3").unwrap();
+    assert!(model.precision.fp8_block_scales);
+    let moe = model
+        .cells()
+        .find_map(|(c, _)| match c {
+            parallax_ir::Cell::Moe(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap();
+    let gpu = catalog::gpu("H200").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&embedded_h200(), roof).unwrap();
+    let block = fused_moe_op(&moe, 4096, 1, 1, &model.precision);
+    assert!(block.block_scales);
+    let tensor = parallax_ir::FusedMoe {
+        block_scales: false,
+        ..block
+    };
+    // The measured points (vLLM 0.14.0, H200, 4,096 tokens): block 6.0459 ms, per tensor
+    // 11.3073 ms (repeated measurements merged by median).
+    let (b, t) = (m.fused_moe(&block), m.fused_moe(&tensor));
+    assert!((b / 6.045898e-3 - 1.0).abs() < 1e-3, "{b}");
+    assert!((t / 11.307344e-3 - 1.0).abs() < 1e-3, "{t}");
+    // Under EP 8 too.
+    let ep8 = fused_moe_op(&moe, 4096, 1, 8, &model.precision);
+    assert!(
+        m.fused_moe(&ep8)
+            < m.fused_moe(&parallax_ir::FusedMoe {
+                block_scales: false,
+                ..ep8
+            })
+    );
+    // A table without block-scaled rows prices them as per-tensor fp8.
+    let mut p = (*embedded_h200()).clone();
+    let t = p.fused_moe.as_mut().unwrap();
+    t.rows.retain(|r| !r.block_scales);
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let without = ProfiledCostModel::new(&p, roof).unwrap();
+    assert_eq!(without.fused_moe(&block), m.fused_moe(&tensor));
 }

@@ -54,6 +54,7 @@ fn check(path: &Path) {
         gated: true,
         weight_dtype: r.dtype,
         act_dtype: r.dtype,
+        block_scales: r.block_scales,
     };
     assert!((m.fused_moe(&op) - r.seconds).abs() <= 1e-12 * r.seconds.max(1.0));
 }

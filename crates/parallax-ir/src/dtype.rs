@@ -112,6 +112,13 @@ pub struct Precision {
     /// `None`: the experts are stored and run as every other GEMM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experts: Option<(DType, DType)>,
+    /// The fp8 weights carry block scales (one per 128×128 block; GEMM inputs one per 1×128
+    /// group), as block-scaled checkpoints store them (`weight_block_size`: DeepSeek-V3/R1,
+    /// Qwen3's `-FP8` releases) and aiconfigurator's `fp8_block` mode runs them; `false`
+    /// (default): per-tensor or per-channel scales. Engines run the two with different
+    /// kernels ([`crate::FusedMoe::block_scales`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fp8_block_scales: bool,
 }
 
 /// One line naming every class: `weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8`,
@@ -125,9 +132,17 @@ pub struct Precision {
 /// ```
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "weights {} ({} GEMMs)", self.weights, self.compute)?;
+        let block = |d: DType| {
+            if self.fp8_block_scales && d == DType::Fp8 {
+                " block-scaled"
+            } else {
+                ""
+            }
+        };
+        let w = self.weights;
+        write!(f, "weights {w}{} ({} GEMMs)", block(w), self.compute)?;
         if let Some((w, c)) = self.experts {
-            write!(f, ", routed experts {w} ({c} GEMMs)")?;
+            write!(f, ", routed experts {w}{} ({c} GEMMs)", block(w))?;
         }
         write!(
             f,
@@ -146,6 +161,7 @@ impl Precision {
             kv_cache: d,
             compute: d,
             experts: None,
+            fp8_block_scales: false,
         }
     }
 
@@ -203,8 +219,9 @@ impl Precision {
     }
 
     /// This precision with the weights (and GEMM inputs, for the W8A8/W4A4 schemes) quantised
-    /// as `q` says; activations, the KV cache and experts stored apart
-    /// ([`Precision::experts`]) are unchanged.
+    /// as `q` says, with per-tensor scales as engines quantise online
+    /// ([`Precision::fp8_block_scales`] off); activations, the KV cache and experts stored
+    /// apart ([`Precision::experts`]) are unchanged.
     ///
     /// # Examples
     /// ```
@@ -220,6 +237,8 @@ impl Precision {
         Precision {
             weights,
             compute,
+            // engines quantise online per tensor (vLLM's `--quantization fp8`)
+            fp8_block_scales: false,
             ..self
         }
     }

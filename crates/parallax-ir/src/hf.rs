@@ -44,7 +44,9 @@
 //! `torch_dtype` of 8 or 4 bits describes the stored weights only (activations then bf16, see
 //! [`Precision::from_checkpoint_dtype`]). `quantization_config` sets the weight type and the
 //! type GEMM inputs are quantised to (`Precision::compute`), and may set the KV-cache type:
-//! - `fp8` (vLLM; per-tensor, or block-scaled with `weight_block_size` as in DeepSeek-V3/R1)
+//! - `fp8` (vLLM; per-tensor, or block-scaled with `weight_block_size` as in DeepSeek-V3/R1:
+//!   [`crate::Precision::fp8_block_scales`], also set by compressed-tensors' `"strategy":
+//!   "block"`)
 //!   and `fbgemm_fp8`: fp8 weights, fp8 GEMM inputs (W8A8);
 //! - `compressed-tensors`: the first of `config_groups` (by name) targeting `Linear` gives
 //!   `weights` and `input_activations` (`num_bits` 8/4, `type` int/float; `null` inputs:
@@ -496,7 +498,8 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
         // vLLM `fp8`: fp8 weights (per tensor, or block-scaled with `weight_block_size` as in
         // DeepSeek-V3/R1), activations quantised to fp8 dynamically or statically.
         "fp8" => {
-            if let Some(v) = qc.get("weight_block_size") {
+            let block = qc.get("weight_block_size");
+            if let Some(v) = block {
                 let ok = v.as_array().is_some_and(|a| {
                     a.len() == 2 && a.iter().all(|x| x.as_u64().is_some_and(|n| n > 0))
                 });
@@ -516,7 +519,10 @@ fn quantization(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrError> {
                     }
                 }
             }
-            with(DType::Fp8, DType::Fp8)
+            Precision {
+                fp8_block_scales: block.is_some(),
+                ..with(DType::Fp8, DType::Fp8)
+            }
         }
         // FBGEMM fp8: per-channel fp8 weights, dynamic per-token fp8 activations.
         "fbgemm_fp8" => with(DType::Fp8, DType::Fp8),
@@ -719,6 +725,17 @@ fn compressed_tensors(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrErro
     };
     let weights = ct_args(&gc, "weights")?.ok_or_else(|| gc.missing("weights"))?;
     let compute = ct_args(&gc, "input_activations")?.unwrap_or(base.activations);
+    // `"strategy": "block"` (with a `block_structure` such as [128, 128]): block-scaled fp8
+    let block = weights == DType::Fp8
+        && gc
+            .get("weights")
+            .and_then(|w| w.get("strategy"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("block"));
+    let base = Precision {
+        fp8_block_scales: block,
+        ..base
+    };
     let mut p = if experts_only(qc)? {
         Precision {
             experts: Some((weights, compute)),

@@ -909,7 +909,7 @@ pub struct EngineKernels {
 
 /// TensorRT-LLM's fused-MoE kernel (CUTLASS, gated experts) measured on one GPU kind:
 /// NVIDIA's aiconfigurator sweeps of TensorRT-LLM 1.2.0rc5 (`data/fused-moe/`, Apache-2.0;
-/// bf16 and per-tensor fp8, balanced routing, MoE TP 1–32 or EP 2–64). The
+/// bf16, per-tensor and block-scaled fp8, balanced routing, MoE TP 1–32 or EP 2–64). The
 /// embedded profiles' own `fused_moe` tables are vLLM's Triton kernel (which SGLang also
 /// runs); TensorRT-LLM's is up to ~1.8× faster at prefill sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -187,6 +187,9 @@ pub struct FusedMoePoint {
     pub intermediate: u32,
     /// Type of weights and GEMM inputs.
     pub dtype: DType,
+    /// fp8 weights with block scales (the `dtype` cell `fp8_block`;
+    /// [`parallax_ir::FusedMoe::block_scales`]); `false`: per-tensor scales.
+    pub block_scales: bool,
     /// Kernel time in seconds (all kernels of the fused op).
     pub seconds: f64,
 }
@@ -1051,13 +1054,25 @@ impl TableRow for FusedMoePoint {
     const COLUMNS: &'static [&'static str] = &FUSED_MOE_COLUMNS;
     const ROUTED: bool = true;
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
+        // `fp8_block`: fp8 with block scales, a kernel of its own
+        let (dtype, block_scales) = r.parsed(
+            i,
+            row,
+            5,
+            |s| match s {
+                "fp8_block" => Some((DType::Fp8, true)),
+                _ => s.parse::<DType>().ok().map(|d| (d, false)),
+            },
+            "one of fp32, bf16, fp16, fp8, fp8_block, int8, int4",
+        )?;
         Ok(FusedMoePoint {
             tokens: r.pos_int(i, row, 0)?,
             experts: r.u32(i, row, 1, true)?,
             top_k: r.u32(i, row, 2, true)?,
             hidden: r.u32(i, row, 3, true)?,
             intermediate: r.u32(i, row, 4, true)?,
-            dtype: r.dtype(i, row, 5)?,
+            dtype,
+            block_scales,
             seconds: r.seconds(i, row, 6)?,
         })
     }
@@ -1069,7 +1084,11 @@ impl TableRow for FusedMoePoint {
             self.top_k,
             self.hidden,
             self.intermediate,
-            js(self.dtype.name()),
+            js(if self.block_scales {
+                "fp8_block"
+            } else {
+                self.dtype.name()
+            }),
             num(self.seconds)
         )
     }

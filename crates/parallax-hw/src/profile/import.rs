@@ -439,8 +439,8 @@ pub fn apex_collectives_dir(
 /// moe_ep_size` tokens on its local experts, the unit [`FusedMoe`](parallax_ir::FusedMoe)'s
 /// `assignments / top_k` measures). Only the rows this format can express exactly are
 /// accepted: `num_experts`, `num_tokens` and `inter_size` divisible by `moe_ep_size`,
-/// `moe_ep_size` and `moe_tp_size`, `distribution` `balanced` and `moe_dtype` `bfloat16` or
-/// `fp8` (per-tensor scaled W8A8). `latency` is in milliseconds. aiconfigurator's
+/// `moe_ep_size` and `moe_tp_size`, `distribution` `balanced` and `moe_dtype` `bfloat16`, `fp8`
+/// (per-tensor scaled W8A8) or `fp8_block` (block-scaled). `latency` is in milliseconds. aiconfigurator's
 /// `balanced` routing spreads the tokens over as many experts as it can (`T` tokens hit
 /// `min(E, T·top_k)` experts, `collector/helper.py::balanced_logits`), so the table is
 /// marked [`TableRouting::Spread`](super::TableRouting) and the cost model rescales it to random
@@ -474,10 +474,11 @@ pub fn aiconfigurator_fused_moe(
     let mut origin = Vec::with_capacity(c.rows.len());
     for (line, f) in &c.rows {
         let line = *line;
-        let dtype = match f[cd] {
-            "bfloat16" => DType::Bf16,
-            "fp8" => DType::Fp8,
-            _ => return Err(c.bad_value(line, cd, "`bfloat16` or `fp8`")),
+        let (dtype, block_scales) = match f[cd] {
+            "bfloat16" => (DType::Bf16, false),
+            "fp8" => (DType::Fp8, false),
+            "fp8_block" => (DType::Fp8, true),
+            _ => return Err(c.bad_value(line, cd, "`bfloat16`, `fp8` or `fp8_block`")),
         };
         let ep = c.pos_int(line, f, cep)?;
         let (tokens, experts) = (c.pos_int(line, f, ct)?, u32_of(line, f, ce)?);
@@ -505,6 +506,7 @@ pub fn aiconfigurator_fused_moe(
             hidden: u32_of(line, f, ch)?,
             intermediate: inter / tp,
             dtype,
+            block_scales,
             seconds: c.time(line, f, cl, MS)?,
         });
         origin.push(Row::Line(line));
@@ -521,7 +523,14 @@ pub fn aiconfigurator_fused_moe(
         "num_tokens",
         rows.iter().zip(&origin).map(|(r, o)| {
             (
-                (r.dtype, r.experts, r.top_k, r.hidden, r.intermediate),
+                (
+                    r.dtype,
+                    r.block_scales,
+                    r.experts,
+                    r.top_k,
+                    r.hidden,
+                    r.intermediate,
+                ),
                 r.tokens as f64,
                 *o,
             )

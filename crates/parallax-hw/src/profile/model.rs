@@ -99,8 +99,8 @@ pub(crate) struct Families {
     pub moe_spread: bool,
 }
 
-/// Key of a fused-MoE family: dtype, experts, top-k, hidden, intermediate.
-pub(crate) type MoeKey = (DType, u32, u32, u32, u32);
+/// Key of a fused-MoE family: dtype, block scales, experts, top-k, hidden, intermediate.
+pub(crate) type MoeKey = (DType, bool, u32, u32, u32, u32);
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -375,6 +375,7 @@ impl FamilyRow for FusedMoePoint {
     fn key(&self) -> MoeKey {
         (
             self.dtype,
+            self.block_scales,
             self.experts,
             self.top_k,
             self.hidden,
@@ -386,8 +387,13 @@ impl FamilyRow for FusedMoePoint {
     }
     fn show(k: &MoeKey) -> String {
         format!(
-            "(dtype={}, experts={}, top_k={}, hidden={}, intermediate={})",
-            k.0, k.1, k.2, k.3, k.4
+            "(dtype={}{}, experts={}, top_k={}, hidden={}, intermediate={})",
+            k.0,
+            if k.1 { " block-scaled" } else { "" },
+            k.2,
+            k.3,
+            k.4,
+            k.5
         )
     }
 }
@@ -592,7 +598,7 @@ impl Families {
         }
         let collective = curves_with(file, p.collective.as_ref(), |_| Ideal::ThroughTop, true)?;
         // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
-        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, k, h, i)| {
+        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, _, k, h, i)| {
             Ideal::Linear(6.0 * k as f64 * h as f64 * i as f64 / fl)
         })?;
         let moe_spread = p
@@ -857,12 +863,23 @@ impl ProfiledCostModel {
         let dt = serving_dtype(op.act_dtype, |d| {
             self.fam.fused_moe.iter().any(|(k, _)| k.0 == d)
         });
-        let key = (dt, op.local_experts, op.top_k, op.hidden, op.intermediate);
-        let i = self
-            .fam
-            .fused_moe
-            .binary_search_by(|(k, _)| k.cmp(&key))
-            .ok()?;
+        // Block-scaled fp8 from its own family; a profile without one prices it as
+        // per-tensor fp8.
+        let find = |block: bool| {
+            let key = (
+                dt,
+                block,
+                op.local_experts,
+                op.top_k,
+                op.hidden,
+                op.intermediate,
+            );
+            self.fam
+                .fused_moe
+                .binary_search_by(|(k, _)| k.cmp(&key))
+                .ok()
+        };
+        let i = find(op.block_scales).or_else(|| find(false).filter(|_| op.block_scales))?;
         let x = op.assignments as f64 / op.top_k.max(1) as f64;
         let t = self.fam.fused_moe[i].1.eval(x);
         // A table measured with the tokens spread over min(L, pairs) experts loads more

@@ -94,6 +94,15 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
         model.precision.experts = Some(experts);
     }
+    // The experts' scales: `fp8_block` is block-scaled fp8, any other mode per tensor (or
+    // not fp8); no mode keeps the checkpoint's.
+    let experts_mode = match p.moe_quantization.trim() {
+        "" => p.quantization.trim(),
+        mode => mode,
+    };
+    if !experts_mode.is_empty() {
+        model.precision.fp8_block_scales = experts_mode.eq_ignore_ascii_case("fp8_block");
+    }
     model.precision = model
         .precision
         .with_kv_cache(aiconfigurator_kv_cache(&p.quantization, native));
