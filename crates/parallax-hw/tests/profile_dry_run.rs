@@ -53,7 +53,7 @@ fn check(path: &Path) {
         intermediate: r.intermediate,
         gated: true,
         weight_dtype: r.dtype,
-        act_dtype: r.dtype,
+        act_dtype: r.act_dtype,
         block_scales: r.block_scales,
     };
     assert!((m.fused_moe(&op) - r.seconds).abs() <= 1e-12 * r.seconds.max(1.0));

@@ -30,6 +30,7 @@ fn point(tokens: u64, seconds: f64) -> FusedMoePoint {
         hidden: 2048,
         intermediate: 768,
         dtype: DType::Bf16,
+        act_dtype: DType::Bf16,
         block_scales: false,
         seconds,
     }

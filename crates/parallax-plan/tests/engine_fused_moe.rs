@@ -101,3 +101,40 @@ fn expert_parallel_layers_are_priced_from_their_own_measurements() {
     let v = profiled.fused_moe(&op);
     assert!((v / 2.17932e-3 - 1.0).abs() < 1e-9, "{v}");
 }
+
+#[test]
+fn weight_only_mxfp4_experts_are_priced_from_their_own_measurements() {
+    // gpt-oss-120b's routed experts: MXFP4 weights on bf16 GEMMs (Hopper has no fp4 tensor
+    // cores), 128 of 2,880 → 2,880, top-4. The measured point (TensorRT-LLM 1.2.0rc5 on an
+    // H200, 4,096 tokens, every expert on the GPU) is about twice the roofline's kernel.
+    let model = parallax_ir::resolve("gpt-oss-120b").unwrap();
+    let moe = model
+        .cells()
+        .find_map(|(c, _)| match c {
+            parallax_ir::Cell::Moe(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap();
+    let op = fused_moe_op(&moe, 4096, 1, 1, &model.precision);
+    assert_eq!(
+        (op.weight_dtype, op.act_dtype),
+        (parallax_ir::DType::Fp4, parallax_ir::DType::Bf16)
+    );
+    let t = MeasuredFusedMoe::TrtllmH200.seconds(&op).unwrap();
+    let measured = 1e-3 * measured_ms("w4a16_mxfp4,4096,2880,2880,4,128,1,1,");
+    assert!((t / measured - 1.0).abs() < 1e-9, "{t} vs {measured}");
+    let gpu = catalog::gpu("H200").unwrap();
+    let roof = parallax_hw::RooflineModel::calibrated(&gpu);
+    use parallax_hw::CostModel;
+    assert!(t > 1.5 * roof.fused_moe(&op));
+}
+
+/// The latency (ms) of the first H200 row of the TensorRT-LLM extract starting with `key`
+/// after the kernel name.
+fn measured_ms(key: &str) -> f64 {
+    include_str!("../data/fused-moe/h200_sxm-trtllm-1.2.0rc5.csv")
+        .lines()
+        .find_map(|l| l.strip_prefix("moe_torch_flow,")?.strip_prefix(key))
+        .and_then(|rest| rest.rsplit(',').next()?.parse().ok())
+        .unwrap()
+}

@@ -185,8 +185,11 @@ pub struct FusedMoePoint {
     pub hidden: u32,
     /// Inner width of one expert (per device).
     pub intermediate: u32,
-    /// Type of weights and GEMM inputs.
+    /// Type of the expert weights (and of the GEMM inputs, unless `act_dtype` differs).
     pub dtype: DType,
+    /// Type of the GEMM inputs: `dtype`, or wider for weight-only quantisation (the `dtype`
+    /// cell `fp4/bf16`: fp4 weights dequantised to bf16 GEMMs).
+    pub act_dtype: DType,
     /// fp8 weights with block scales (the `dtype` cell `fp8_block`;
     /// [`parallax_ir::FusedMoe::block_scales`]); `false`: per-tensor scales.
     pub block_scales: bool,
@@ -1049,21 +1052,45 @@ impl TableRow for CollectivePoint {
     }
 }
 
+/// A `fused_moe` row's `dtype` cell: one type for weights and GEMM inputs (`bf16`, `fp8`),
+/// `fp8_block` for block-scaled fp8, or `weights/inputs` for weight-only quantised experts
+/// (`fp4/bf16`).
+fn parse_moe_dtype(s: &str) -> Option<(DType, DType, bool)> {
+    if s == "fp8_block" {
+        return Some((DType::Fp8, DType::Fp8, true));
+    }
+    match s.split_once('/') {
+        Some((w, a)) => {
+            let (w, a) = (w.parse::<DType>().ok()?, a.parse::<DType>().ok()?);
+            (w != a).then_some((w, a, false))
+        }
+        None => s.parse::<DType>().ok().map(|d| (d, d, false)),
+    }
+}
+
+/// The `dtype` cell of a `fused_moe` row ([`parse_moe_dtype`]'s inverse).
+fn moe_dtype_name(weights: DType, inputs: DType, block_scales: bool) -> String {
+    if block_scales {
+        "fp8_block".to_string()
+    } else if weights == inputs {
+        weights.name().to_string()
+    } else {
+        format!("{}/{}", weights.name(), inputs.name())
+    }
+}
+
 impl TableRow for FusedMoePoint {
     const NAME: &'static str = "fused_moe";
     const COLUMNS: &'static [&'static str] = &FUSED_MOE_COLUMNS;
     const ROUTED: bool = true;
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
-        // `fp8_block`: fp8 with block scales, a kernel of its own
-        let (dtype, block_scales) = r.parsed(
+        let (dtype, act_dtype, block_scales) = r.parsed(
             i,
             row,
             5,
-            |s| match s {
-                "fp8_block" => Some((DType::Fp8, true)),
-                _ => s.parse::<DType>().ok().map(|d| (d, false)),
-            },
-            "one of fp32, bf16, fp16, fp8, fp8_block, int8, int4",
+            parse_moe_dtype,
+            "one of fp32, bf16, fp16, fp8, fp8_block, int8, int4, fp4, or weights/inputs for \
+             weight-only experts (e.g. fp4/bf16)",
         )?;
         Ok(FusedMoePoint {
             tokens: r.pos_int(i, row, 0)?,
@@ -1072,6 +1099,7 @@ impl TableRow for FusedMoePoint {
             hidden: r.u32(i, row, 3, true)?,
             intermediate: r.u32(i, row, 4, true)?,
             dtype,
+            act_dtype,
             block_scales,
             seconds: r.seconds(i, row, 6)?,
         })
@@ -1084,11 +1112,11 @@ impl TableRow for FusedMoePoint {
             self.top_k,
             self.hidden,
             self.intermediate,
-            js(if self.block_scales {
-                "fp8_block"
-            } else {
-                self.dtype.name()
-            }),
+            js(&moe_dtype_name(
+                self.dtype,
+                self.act_dtype,
+                self.block_scales
+            )),
             num(self.seconds)
         )
     }

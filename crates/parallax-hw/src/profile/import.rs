@@ -440,7 +440,8 @@ pub fn apex_collectives_dir(
 /// `assignments / top_k` measures). Only the rows this format can express exactly are
 /// accepted: `num_experts`, `num_tokens` and `inter_size` divisible by `moe_ep_size`,
 /// `moe_ep_size` and `moe_tp_size`, `distribution` `balanced` and `moe_dtype` `bfloat16`, `fp8`
-/// (per-tensor scaled W8A8) or `fp8_block` (block-scaled). `latency` is in milliseconds. aiconfigurator's
+/// (per-tensor scaled W8A8), `fp8_block` (block-scaled) or `w4a16_mxfp4` (MXFP4 weights on
+/// bf16 GEMMs). `latency` is in milliseconds. aiconfigurator's
 /// `balanced` routing spreads the tokens over as many experts as it can (`T` tokens hit
 /// `min(E, T·top_k)` experts, `collector/helper.py::balanced_logits`), so the table is
 /// marked [`TableRouting::Spread`](super::TableRouting) and the cost model rescales it to random
@@ -474,11 +475,19 @@ pub fn aiconfigurator_fused_moe(
     let mut origin = Vec::with_capacity(c.rows.len());
     for (line, f) in &c.rows {
         let line = *line;
-        let (dtype, block_scales) = match f[cd] {
-            "bfloat16" => (DType::Bf16, false),
-            "fp8" => (DType::Fp8, false),
-            "fp8_block" => (DType::Fp8, true),
-            _ => return Err(c.bad_value(line, cd, "`bfloat16`, `fp8` or `fp8_block`")),
+        let (dtype, act_dtype, block_scales) = match f[cd] {
+            "bfloat16" => (DType::Bf16, DType::Bf16, false),
+            "fp8" => (DType::Fp8, DType::Fp8, false),
+            "fp8_block" => (DType::Fp8, DType::Fp8, true),
+            // MXFP4 weights dequantised to bf16 GEMMs (gpt-oss's experts)
+            "w4a16_mxfp4" => (DType::Fp4, DType::Bf16, false),
+            _ => {
+                return Err(c.bad_value(
+                    line,
+                    cd,
+                    "`bfloat16`, `fp8`, `fp8_block` or `w4a16_mxfp4`",
+                ))
+            }
         };
         let ep = c.pos_int(line, f, cep)?;
         let (tokens, experts) = (c.pos_int(line, f, ct)?, u32_of(line, f, ce)?);
@@ -506,6 +515,7 @@ pub fn aiconfigurator_fused_moe(
             hidden: u32_of(line, f, ch)?,
             intermediate: inter / tp,
             dtype,
+            act_dtype,
             block_scales,
             seconds: c.time(line, f, cl, MS)?,
         });
@@ -525,6 +535,7 @@ pub fn aiconfigurator_fused_moe(
             (
                 (
                     r.dtype,
+                    r.act_dtype,
                     r.block_scales,
                     r.experts,
                     r.top_k,

@@ -99,8 +99,9 @@ pub(crate) struct Families {
     pub moe_spread: bool,
 }
 
-/// Key of a fused-MoE family: dtype, block scales, experts, top-k, hidden, intermediate.
-pub(crate) type MoeKey = (DType, bool, u32, u32, u32, u32);
+/// Key of a fused-MoE family: weight dtype, GEMM-input dtype, block scales, experts, top-k,
+/// hidden, intermediate.
+pub(crate) type MoeKey = (DType, DType, bool, u32, u32, u32, u32);
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -375,6 +376,7 @@ impl FamilyRow for FusedMoePoint {
     fn key(&self) -> MoeKey {
         (
             self.dtype,
+            self.act_dtype,
             self.block_scales,
             self.experts,
             self.top_k,
@@ -386,14 +388,19 @@ impl FamilyRow for FusedMoePoint {
         self.tokens as f64
     }
     fn show(k: &MoeKey) -> String {
+        let weight_only = if k.0 == k.1 {
+            String::new()
+        } else {
+            format!(" ({} GEMMs)", k.1)
+        };
         format!(
-            "(dtype={}{}, experts={}, top_k={}, hidden={}, intermediate={})",
+            "(dtype={}{}{weight_only}, experts={}, top_k={}, hidden={}, intermediate={})",
             k.0,
-            if k.1 { " block-scaled" } else { "" },
-            k.2,
+            if k.2 { " block-scaled" } else { "" },
             k.3,
             k.4,
-            k.5
+            k.5,
+            k.6
         )
     }
 }
@@ -598,7 +605,7 @@ impl Families {
         }
         let collective = curves_with(file, p.collective.as_ref(), |_| Ideal::ThroughTop, true)?;
         // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
-        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, _, k, h, i)| {
+        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, _, _, k, h, i)| {
             Ideal::Linear(6.0 * k as f64 * h as f64 * i as f64 / fl)
         })?;
         let moe_spread = p
@@ -857,17 +864,21 @@ impl ProfiledCostModel {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
-        if op.weight_dtype != op.act_dtype {
-            return None;
-        }
-        let dt = serving_dtype(op.act_dtype, |d| {
-            self.fam.fused_moe.iter().any(|(k, _)| k.0 == d)
+        let act = serving_dtype(op.act_dtype, |d| {
+            self.fam.fused_moe.iter().any(|(k, _)| k.1 == d)
         });
+        // weight-only quantised experts (fp4 weights, bf16 GEMMs) have families of their own
+        let weights = if op.weight_dtype == op.act_dtype {
+            act
+        } else {
+            op.weight_dtype
+        };
         // Block-scaled fp8 from its own family; a profile without one prices it as
         // per-tensor fp8.
         let find = |block: bool| {
             let key = (
-                dt,
+                weights,
+                act,
                 block,
                 op.local_experts,
                 op.top_k,
