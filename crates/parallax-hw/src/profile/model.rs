@@ -93,10 +93,49 @@ pub(crate) struct Families {
     /// Smaller elementwise ops take the fallback (the table's `min_bytes`; 0: none).
     pub elementwise_min_bytes: f64,
     pub collective: Vec<((CollectiveKind, u32, Scope), Curve)>,
-    pub fused_moe: Vec<(MoeKey, Curve)>,
+    pub fused_moe: MoeFamilies,
     /// The `fused_moe` table was measured with tokens spread over as many experts as
     /// possible ([`TableRouting::Spread`](super::TableRouting)), not routed at random.
     pub moe_spread: bool,
+}
+
+/// One family's key and measured points `(size, seconds)`.
+type Group<K> = (K, Vec<(f64, f64)>);
+
+/// The fused-MoE families of a profile, checked when the profile is read (every row's numbers,
+/// two sizes or more per family) and interpolated on first use: the embedded tables hold some
+/// 600 families (30 ms of curve building) that a dense model never reads.
+#[derive(Debug, Clone)]
+pub(crate) struct MoeFamilies {
+    /// Each family's points, sorted by key.
+    groups: Vec<Group<MoeKey>>,
+    /// The profile's matmul rate (the families' reference cost).
+    matmul_flops: f64,
+    curves: std::sync::OnceLock<Vec<(MoeKey, Curve)>>,
+}
+
+impl MoeFamilies {
+    /// The families' curves, sorted by key (built on the first call).
+    pub(crate) fn curves(&self) -> &[(MoeKey, Curve)] {
+        self.curves.get_or_init(|| {
+            let fl = self.matmul_flops;
+            // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
+            // Every group has two sizes or more (checked in `grouped_points`).
+            self.groups
+                .iter()
+                .filter_map(|(k, pts)| {
+                    let (top_k, h, i) = (k.4 as f64, k.5 as f64, k.6 as f64);
+                    let ideal = Ideal::Linear(6.0 * top_k * h * i / fl);
+                    Curve::new(pts, ideal).map(|c| (*k, c))
+                })
+                .collect()
+        })
+    }
+
+    /// Whether a family has GEMM inputs of type `d`.
+    pub(crate) fn has_inputs(&self, d: DType) -> bool {
+        self.groups.iter().any(|(k, _)| k.1 == d)
+    }
 }
 
 /// Key of a fused-MoE family: weight dtype, GEMM-input dtype, block scales, experts, top-k,
@@ -430,6 +469,27 @@ fn curves_with<R: FamilyRow>(
     ideal: impl Fn(&R::Key) -> Ideal,
     monotone: bool,
 ) -> Result<Vec<(R::Key, Curve)>, ProfileError> {
+    let mut out = Vec::new();
+    for (k, pts) in grouped_points(file, t, monotone)? {
+        // two sizes or more: checked by `grouped_points`
+        if let Some(c) = Curve::new(&pts, ideal(&k)) {
+            out.push((k, c));
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of table `t` (none when the profile lacks it) grouped by family key, sorted, each
+/// group's points `(x, seconds)`; rows below an elementwise table's `min_bytes` left out. With
+/// `monotone` as [`curves_with`].
+///
+/// # Errors
+/// A row with a bad time or size; a family with fewer than two distinct sizes.
+fn grouped_points<R: FamilyRow>(
+    file: &str,
+    t: Option<&Table<R>>,
+    monotone: bool,
+) -> Result<Vec<Group<R::Key>>, ProfileError> {
     let Some(t) = t else {
         return Ok(Vec::new());
     };
@@ -459,17 +519,15 @@ fn curves_with<R: FamilyRow>(
                 p.1 = floor;
             }
         }
-        match Curve::new(&pts, ideal(&k)) {
-            Some(c) => out.push((k, c)),
-            None => {
-                let n = distinct(pts.iter().map(|p| p.0).collect());
-                let mut family = R::show(&k);
-                if let Some(m) = t.min_bytes {
-                    family.push_str(&format!(" of at least min_bytes = {m}"));
-                }
-                return Err(too_few(file, R::TABLE, row, R::SIZE, family, n));
+        let n = distinct(pts.iter().map(|p| p.0).collect());
+        if n < 2 {
+            let mut family = R::show(&k);
+            if let Some(m) = t.min_bytes {
+                family.push_str(&format!(" of at least min_bytes = {m}"));
             }
+            return Err(too_few(file, R::TABLE, row, R::SIZE, family, n));
         }
+        out.push((k, pts));
     }
     Ok(out)
 }
@@ -604,10 +662,11 @@ impl Families {
             elementwise[ki] = Some(c);
         }
         let collective = curves_with(file, p.collective.as_ref(), |_| Ideal::ThroughTop, true)?;
-        // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
-        let fused_moe = curves(file, p.fused_moe.as_ref(), |&(_, _, _, _, k, h, i)| {
-            Ideal::Linear(6.0 * k as f64 * h as f64 * i as f64 / fl)
-        })?;
+        let fused_moe = MoeFamilies {
+            groups: grouped_points(file, p.fused_moe.as_ref(), false)?,
+            matmul_flops: fl,
+            curves: std::sync::OnceLock::new(),
+        };
         let moe_spread = p
             .fused_moe
             .as_ref()
@@ -864,9 +923,7 @@ impl ProfiledCostModel {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
-        let act = serving_dtype(op.act_dtype, |d| {
-            self.fam.fused_moe.iter().any(|(k, _)| k.1 == d)
-        });
+        let act = serving_dtype(op.act_dtype, |d| self.fam.fused_moe.has_inputs(d));
         // weight-only quantised experts (fp4 weights, bf16 GEMMs) have families of their own
         let weights = if op.weight_dtype == op.act_dtype {
             act
@@ -875,6 +932,7 @@ impl ProfiledCostModel {
         };
         // Block-scaled fp8 from its own family; a profile without one prices it as
         // per-tensor fp8.
+        let curves = self.fam.fused_moe.curves();
         let find = |block: bool| {
             let key = (
                 weights,
@@ -885,14 +943,11 @@ impl ProfiledCostModel {
                 op.hidden,
                 op.intermediate,
             );
-            self.fam
-                .fused_moe
-                .binary_search_by(|(k, _)| k.cmp(&key))
-                .ok()
+            curves.binary_search_by(|(k, _)| k.cmp(&key)).ok()
         };
         let i = find(op.block_scales).or_else(|| find(false).filter(|_| op.block_scales))?;
         let x = op.assignments as f64 / op.top_k.max(1) as f64;
-        let t = self.fam.fused_moe[i].1.eval(x);
+        let t = curves[i].1.eval(x);
         // A table measured with the tokens spread over min(L, pairs) experts loads more
         // expert weights than random routing does at small token counts (32 tokens of
         // DeepSeek-V3 hit all 256 experts spread, ~164 at random): rescale by the fallback's
