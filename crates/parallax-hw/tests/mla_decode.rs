@@ -84,7 +84,7 @@ fn mla_decode_matches_the_engines_kernels() {
                 let err = (t / measured - 1.0).abs();
                 if *heads == 128 { &mut many } else { &mut few }.push(err);
             }
-            // Memory-bound up to 64 heads: within 15 % (measured 7.5-13 %; a GQA family
+            // Memory-bound up to 64 heads: within 15 % (measured 7.5-13.6 %; a GQA family
             // scaled as if keys and values were apart, 576 + 512 elements per token, was
             // about 2x over).
             let (f, m) = (median(few), median(many));
@@ -92,8 +92,10 @@ fn mla_decode_matches_the_engines_kernels() {
                 f < 0.15,
                 "{gpu} {engine}: 1-64 heads, median |error| {f:.3}"
             );
-            // 128 heads on one latent are compute-bound: within 30 % (measured 18-26 %).
-            assert!(m < 0.30, "{gpu} {engine}: 128 heads, median |error| {m:.3}");
+            // 128 heads on one latent are compute-bound: within 15 % (measured 7.4-10 %; the
+            // roofline's decode compute efficiency, 0.6, was chosen on these rows, so this
+            // pins a fit; at 0.5 they were 18-22 % off).
+            assert!(m < 0.15, "{gpu} {engine}: 128 heads, median |error| {m:.3}");
             eprintln!("{gpu} {engine}: median |error| 1-64 heads {f:.3}, 128 heads {m:.3}");
         }
     }
