@@ -981,11 +981,19 @@ fn interruptible<T: Send>(
 ) -> PyResult<T> {
     std::thread::scope(|scope| {
         let watcher = std::thread::current();
-        let worker = scope.spawn(move || {
-            let out = work();
-            watcher.unpark();
-            out
-        });
+        // the main thread's usual stack, not a spawned thread's 2 MiB default
+        let worker = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, move || {
+                let out = work();
+                watcher.unpark();
+                out
+            })
+            .map_err(|e| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!(
+                    "could not start the search thread: {e}"
+                ))
+            })?;
         loop {
             if worker.is_finished() {
                 return Ok(join(worker));

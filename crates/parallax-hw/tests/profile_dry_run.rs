@@ -47,6 +47,7 @@ fn check(path: &Path) {
         assignments: r.tokens * r.top_k as u64,
         active_experts: r.top_k,
         local_experts: r.experts,
+        layer_experts: r.layer_experts,
         top_k: r.top_k,
         max_rows: r.tokens,
         hidden: r.hidden,

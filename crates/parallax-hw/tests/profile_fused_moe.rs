@@ -26,6 +26,7 @@ fn point(tokens: u64, seconds: f64) -> FusedMoePoint {
     FusedMoePoint {
         tokens,
         experts: 128,
+        layer_experts: 128,
         top_k: 8,
         hidden: 2048,
         intermediate: 768,
@@ -157,4 +158,73 @@ fn spread_tables_are_rescaled_to_random_routing() {
         1,
     );
     assert!(Profile::from_json("moe.json", &gemm_routing).is_err());
+}
+
+#[test]
+fn expert_parallel_block_scaled_and_weight_only_rows_round_trip() {
+    // A row of the measured GPU's 32 of 128 experts, a block-scaled fp8 row and a weight-only
+    // fp4 row, each a family of its own, written and read back.
+    let ep = FusedMoePoint {
+        experts: 32,
+        ..point(8, 50e-6)
+    };
+    let rows = vec![
+        FusedMoePoint { tokens: 16, ..ep },
+        FusedMoePoint { tokens: 64, ..ep },
+        FusedMoePoint {
+            dtype: DType::Fp8,
+            act_dtype: DType::Fp8,
+            block_scales: true,
+            ..point(1, 30e-6)
+        },
+        FusedMoePoint {
+            dtype: DType::Fp8,
+            act_dtype: DType::Fp8,
+            block_scales: true,
+            ..point(64, 90e-6)
+        },
+        FusedMoePoint {
+            dtype: DType::Fp4,
+            ..point(1, 35e-6)
+        },
+        FusedMoePoint {
+            dtype: DType::Fp4,
+            ..point(64, 95e-6)
+        },
+    ];
+    let mut p = (*embedded_h100()).clone();
+    p.fused_moe = Some(Table::new(rows));
+    let json = p.to_json();
+    assert!(
+        json.contains("\"32/128\"")
+            && json.contains("\"fp8_block\"")
+            && json.contains("\"fp4/bf16\"")
+    );
+    let back = Profile::from_json("moe.json", &json).unwrap();
+    assert!(back.fused_moe == p.fused_moe);
+    let gpu = catalog::gpu("H100").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
+    let m = ProfiledCostModel::new(&back, roof).unwrap();
+    // EP 4 of the 128-expert layer: 64 tokens put 16 tokens' pairs on the GPU.
+    let op = fused_moe_op(&moe(), 64, 1, 4, &Precision::default());
+    assert_eq!((op.local_experts, op.layer_experts), (32, 128));
+    assert!(
+        (m.fused_moe(&op) - 50e-6).abs() < 1e-12,
+        "{}",
+        m.fused_moe(&op)
+    );
+    // Malformed cells name the column and the value.
+    for (from, to, column) in [
+        ("\"32/128\"", "\"32/100\"", "experts"),
+        ("\"fp4/bf16\"", "\"fp4/fp4\"", "dtype"),
+    ] {
+        let bad = json.replacen(from, to, 1);
+        let e = Profile::from_json("moe.json", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(column) && e.contains(&to.replace('"', "")),
+            "{e}"
+        );
+    }
 }

@@ -220,8 +220,9 @@ impl Precision {
 
     /// This precision with the weights (and GEMM inputs, for the W8A8/W4A4 schemes) quantised
     /// as `q` says, with per-tensor scales as engines quantise online
-    /// ([`Precision::fp8_block_scales`] off); activations, the KV cache and experts stored
-    /// apart ([`Precision::experts`]) are unchanged.
+    /// ([`Precision::fp8_block_scales`] off, unless the weights already were block-scaled fp8
+    /// and `q` is fp8, or fp8 experts stored apart keep their block scales); activations, the
+    /// KV cache and experts stored apart ([`Precision::experts`]) are unchanged.
     ///
     /// # Examples
     /// ```
@@ -237,8 +238,12 @@ impl Precision {
         Precision {
             weights,
             compute,
-            // engines quantise online per tensor (vLLM's `--quantization fp8`)
-            fp8_block_scales: false,
+            // engines quantise online per tensor (vLLM's `--quantization fp8`), but a
+            // checkpoint already in block-scaled fp8 loads its own scales, and experts stored
+            // apart keep theirs
+            fp8_block_scales: self.fp8_block_scales
+                && ((q == Quantization::Fp8 && self.weights == DType::Fp8)
+                    || self.experts.is_some_and(|e| e.0 == DType::Fp8)),
             ..self
         }
     }

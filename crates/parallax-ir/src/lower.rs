@@ -141,6 +141,7 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
         assignments,
         active_experts: active,
         local_experts: local,
+        layer_experts: m.experts,
         top_k,
         max_rows,
         hidden: m.hidden,

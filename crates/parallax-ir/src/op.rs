@@ -127,6 +127,11 @@ pub struct FusedMoe {
     pub active_experts: u32,
     /// Experts held by this device.
     pub local_experts: u32,
+    /// Experts of the whole layer (`local_experts` × the EP degree without redundant
+    /// experts): an expert-parallel kernel still routes every token of the layer, so its time
+    /// is not that of a layer of `local_experts` experts.
+    #[serde(default)]
+    pub layer_experts: u32,
     /// Experts each token is routed to (of all the layer's experts).
     pub top_k: u32,
     /// Rows of the busiest local expert.
@@ -144,6 +149,7 @@ pub struct FusedMoe {
     /// fp8 weights with block scales ([`crate::Precision::fp8_block_scales`]): engines run
     /// other kernels for them than for per-tensor fp8 (vLLM's block-quantised Triton
     /// `fused_moe` config, about twice as fast at prefill sizes on DeepSeek-V3's experts).
+    #[serde(default)]
     pub block_scales: bool,
 }
 

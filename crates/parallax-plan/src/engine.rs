@@ -689,6 +689,14 @@ impl EngineModel {
         self.kind.or_else(|| self.name.parse().ok())
     }
 
+    /// Whether the engine loads the model's multi-token-prediction module as a draft
+    /// (speculation with at least one draft token; [`MemoryOptions::draft_module`]).
+    ///
+    /// [`MemoryOptions::draft_module`]: crate::MemoryOptions::draft_module
+    pub fn loads_draft_module(&self) -> bool {
+        self.speculation.is_some_and(|s| s.draft_tokens > 0)
+    }
+
     /// The same engine decoding speculatively with `spec` ([`EngineModel::speculation`]), with
     /// what its engine changes for it. SGLang (0.5, without the beta `SGLANG_ENABLE_SPEC_V2`)
     /// turns its overlap scheduler and mixed chunks off for EAGLE-style speculation (its
@@ -770,7 +778,7 @@ impl EngineModel {
         o.measured_launch = self.launch_from_profile;
         o.eager_overlap_exponent = self.eager_overlap_exponent;
         o.speculative_tokens = self.speculation.map_or(0, |s| s.draft_tokens);
-        o.memory.draft_module = o.speculative_tokens > 0;
+        o.memory.draft_module = self.loads_draft_module();
         if o.speculative_tokens > 0
             && matches!(
                 self.mirrors_kind(),

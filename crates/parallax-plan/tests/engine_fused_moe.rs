@@ -138,3 +138,37 @@ fn measured_ms(key: &str) -> f64 {
         .and_then(|rest| rest.rsplit(',').next()?.parse().ok())
         .unwrap()
 }
+
+#[test]
+fn expert_parallel_rows_keep_the_layer_they_were_measured_on() {
+    // gpt-oss-120b at EP 4 holds 32 of its 128 experts per GPU, as gpt-oss-20b holds all of
+    // its 32: the same local shape, but the EP kernel still routes every token of the layer.
+    // Each is priced from its own rows.
+    let big = parallax_ir::resolve("gpt-oss-120b").unwrap();
+    let small = parallax_ir::resolve("gpt-oss-20b").unwrap();
+    let moe = |m: &parallax_ir::Model| {
+        m.cells()
+            .find_map(|(c, _)| match c {
+                parallax_ir::Cell::Moe(m) => Some(*m),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let ep4 = fused_moe_op(&moe(&big), 16384, 1, 4, &big.precision);
+    let all = fused_moe_op(&moe(&small), 4096, 1, 1, &small.precision);
+    assert_eq!((ep4.local_experts, ep4.layer_experts), (32, 128));
+    assert_eq!((all.local_experts, all.layer_experts), (32, 32));
+    // the same pairs per GPU (16,384 · 4 / 4 = 4,096 · 4)
+    assert_eq!(ep4.assignments, all.assignments);
+    let m = MeasuredFusedMoe::TrtllmH200;
+    let (a, b) = (m.seconds(&ep4).unwrap(), m.seconds(&all).unwrap());
+    let ms = |key| 1e-3 * measured_ms(key);
+    assert!(
+        (a / ms("w4a16_mxfp4,16384,2880,2880,4,128,1,4,") - 1.0).abs() < 1e-9,
+        "{a}"
+    );
+    assert!(
+        (b / ms("w4a16_mxfp4,4096,2880,2880,4,32,1,1,") - 1.0).abs() < 1e-9,
+        "{b}"
+    );
+}

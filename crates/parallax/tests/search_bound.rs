@@ -181,3 +181,44 @@ fn objectives_without_a_bound_and_pareto_searches_simulate_everything() {
     assert_eq!(r.lower_bound(&plan).unwrap(), None);
     assert!(s.clone().exact_top(Some(0)).run().is_err());
 }
+
+#[test]
+fn the_search_counts_the_speculative_draft_as_simulate_does() {
+    // DeepSeek-V3 with one MTP draft on 8×H200 under a KV-bound burst (300 requests of 5,000
+    // tokens at once, more than the KV cache holds: requests are preempted): a candidate's
+    // metrics depend on the KV room the draft module leaves, and must be `simulate`'s for the
+    // same plan (without the draft's memory in the search: TTFT 40.5 s, simulate 41.4 s).
+    let cluster = Cluster::parse("1x8xH200").unwrap();
+    let model = parallax::ir::resolve("deepseek-v3").unwrap();
+    let spec = parallax::plan::mtp_speculation(&model, 1, None).unwrap();
+    let engine =
+        parallax::engine_model(EngineKind::Vllm, &model, &cluster, 8).with_speculation(spec);
+    let workload = parallax::load_workload(
+        "synthetic:requests=300,rate=1000,prompt=fixed(4000),output=fixed(1000)",
+        None,
+        None,
+    )
+    .unwrap();
+    let r = Search::new(model.clone(), cluster.clone(), workload.clone())
+        .engine(engine.clone())
+        .disaggregation(parallax::search::DisaggMode::Off)
+        // one stage: every layer's KV on each GPU, so the cache binds
+        .constraints(parallax::SearchConstraints {
+            max_pp: Some(1),
+            ..parallax::SearchConstraints::default()
+        })
+        .limits(parallax::Limits {
+            max_plans: Some(1),
+            time: None,
+        })
+        .run()
+        .unwrap();
+    let first = &r.ranked[0];
+    assert!(first.metrics.requests.preemptions > 0, "KV-bound");
+    let again = parallax::Simulation::new(&model, &cluster, &first.plan, &workload)
+        .engine(&engine)
+        .scheduler(first.scheduler)
+        .run()
+        .unwrap();
+    assert_eq!(again.metrics, first.metrics, "{}", first.plan);
+}

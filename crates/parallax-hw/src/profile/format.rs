@@ -179,6 +179,9 @@ pub struct FusedMoePoint {
     pub tokens: u64,
     /// Experts on the measured device.
     pub experts: u32,
+    /// Experts of the whole layer: `experts`, or more when they were split over several GPUs
+    /// by expert parallelism (the `experts` cell `local/layer`, e.g. `32/256`).
+    pub layer_experts: u32,
     /// Experts each token is routed to.
     pub top_k: u32,
     /// Residual width.
@@ -1056,7 +1059,7 @@ impl TableRow for CollectivePoint {
 /// `fp8_block` for block-scaled fp8, or `weights/inputs` for weight-only quantised experts
 /// (`fp4/bf16`).
 fn parse_moe_dtype(s: &str) -> Option<(DType, DType, bool)> {
-    if s == "fp8_block" {
+    if s.eq_ignore_ascii_case("fp8_block") {
         return Some((DType::Fp8, DType::Fp8, true));
     }
     match s.split_once('/') {
@@ -1068,9 +1071,17 @@ fn parse_moe_dtype(s: &str) -> Option<(DType, DType, bool)> {
     }
 }
 
+/// A `fused_moe` row's `experts` cell as a string, `local/layer` (expert parallelism: the
+/// measured GPU's experts of the layer's; the layer's a positive multiple of the local).
+fn parse_local_experts(s: &str) -> Option<(u32, u32)> {
+    let (l, e) = s.split_once('/')?;
+    let (l, e) = (l.trim().parse::<u32>().ok()?, e.trim().parse::<u32>().ok()?);
+    (l > 0 && e >= l && e % l == 0).then_some((l, e))
+}
+
 /// The `dtype` cell of a `fused_moe` row ([`parse_moe_dtype`]'s inverse).
 fn moe_dtype_name(weights: DType, inputs: DType, block_scales: bool) -> String {
-    if block_scales {
+    if block_scales && weights == DType::Fp8 {
         "fp8_block".to_string()
     } else if weights == inputs {
         weights.name().to_string()
@@ -1092,9 +1103,24 @@ impl TableRow for FusedMoePoint {
             "one of fp32, bf16, fp16, fp8, fp8_block, int8, int4, fp4, or weights/inputs for \
              weight-only experts (e.g. fp4/bf16)",
         )?;
+        let (experts, layer_experts) = match r.cell(row, 1).as_str() {
+            Some(_) => r.parsed(
+                i,
+                row,
+                1,
+                parse_local_experts,
+                "a positive integer, or local/layer experts under expert parallelism (e.g. \
+                 32/256, the layer's a multiple of the local)",
+            )?,
+            None => {
+                let e = r.u32(i, row, 1, true)?;
+                (e, e)
+            }
+        };
         Ok(FusedMoePoint {
             tokens: r.pos_int(i, row, 0)?,
-            experts: r.u32(i, row, 1, true)?,
+            experts,
+            layer_experts,
             top_k: r.u32(i, row, 2, true)?,
             hidden: r.u32(i, row, 3, true)?,
             intermediate: r.u32(i, row, 4, true)?,
@@ -1108,7 +1134,11 @@ impl TableRow for FusedMoePoint {
         format!(
             "{}, {}, {}, {}, {}, {}, {}",
             self.tokens,
-            self.experts,
+            if self.layer_experts == self.experts {
+                self.experts.to_string()
+            } else {
+                js(&format!("{}/{}", self.experts, self.layer_experts))
+            },
             self.top_k,
             self.hidden,
             self.intermediate,

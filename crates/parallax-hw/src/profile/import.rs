@@ -511,6 +511,7 @@ pub fn aiconfigurator_fused_moe(
         rows.push(FusedMoePoint {
             tokens: tokens / ep,
             experts: (experts as u64 / ep) as u32,
+            layer_experts: experts,
             top_k: u32_of(line, f, ck)?,
             hidden: u32_of(line, f, ch)?,
             intermediate: inter / tp,
@@ -538,6 +539,7 @@ pub fn aiconfigurator_fused_moe(
                     r.act_dtype,
                     r.block_scales,
                     r.experts,
+                    r.layer_experts,
                     r.top_k,
                     r.hidden,
                     r.intermediate,

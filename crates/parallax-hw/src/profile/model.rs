@@ -124,7 +124,7 @@ impl MoeFamilies {
             self.groups
                 .iter()
                 .filter_map(|(k, pts)| {
-                    let (top_k, h, i) = (k.4 as f64, k.5 as f64, k.6 as f64);
+                    let (top_k, h, i) = (k.5 as f64, k.6 as f64, k.7 as f64);
                     let ideal = Ideal::Linear(6.0 * top_k * h * i / fl);
                     Curve::new(pts, ideal).map(|c| (*k, c))
                 })
@@ -132,15 +132,15 @@ impl MoeFamilies {
         })
     }
 
-    /// Whether a family has GEMM inputs of type `d`.
-    pub(crate) fn has_inputs(&self, d: DType) -> bool {
-        self.groups.iter().any(|(k, _)| k.1 == d)
+    /// Whether a family has weights and GEMM inputs both of type `d`.
+    pub(crate) fn has_dtype(&self, d: DType) -> bool {
+        self.groups.iter().any(|(k, _)| k.0 == d && k.1 == d)
     }
 }
 
-/// Key of a fused-MoE family: weight dtype, GEMM-input dtype, block scales, experts, top-k,
-/// hidden, intermediate.
-pub(crate) type MoeKey = (DType, DType, bool, u32, u32, u32, u32);
+/// Key of a fused-MoE family: weight dtype, GEMM-input dtype, block scales, local experts,
+/// layer experts, top-k, hidden, intermediate.
+pub(crate) type MoeKey = (DType, DType, bool, u32, u32, u32, u32, u32);
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -418,6 +418,7 @@ impl FamilyRow for FusedMoePoint {
             self.act_dtype,
             self.block_scales,
             self.experts,
+            self.layer_experts,
             self.top_k,
             self.hidden,
             self.intermediate,
@@ -432,14 +433,18 @@ impl FamilyRow for FusedMoePoint {
         } else {
             format!(" ({} GEMMs)", k.1)
         };
+        let experts = if k.3 == k.4 {
+            k.3.to_string()
+        } else {
+            format!("{}/{}", k.3, k.4)
+        };
         format!(
-            "(dtype={}{}{weight_only}, experts={}, top_k={}, hidden={}, intermediate={})",
+            "(dtype={}{}{weight_only}, experts={experts}, top_k={}, hidden={}, intermediate={})",
             k.0,
             if k.2 { " block-scaled" } else { "" },
-            k.3,
-            k.4,
             k.5,
-            k.6
+            k.6,
+            k.7
         )
     }
 }
@@ -923,7 +928,7 @@ impl ProfiledCostModel {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
-        let act = serving_dtype(op.act_dtype, |d| self.fam.fused_moe.has_inputs(d));
+        let act = serving_dtype(op.act_dtype, |d| self.fam.fused_moe.has_dtype(d));
         // weight-only quantised experts (fp4 weights, bf16 GEMMs) have families of their own
         let weights = if op.weight_dtype == op.act_dtype {
             act
@@ -939,6 +944,7 @@ impl ProfiledCostModel {
                 act,
                 block,
                 op.local_experts,
+                op.layer_experts,
                 op.top_k,
                 op.hidden,
                 op.intermediate,

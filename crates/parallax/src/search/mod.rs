@@ -287,7 +287,7 @@ impl Search {
     }
 
     /// The serving engine every plan runs under: its CUDA-graph policy, eager issue time,
-    /// host work and memory fraction and block size. Its scheduler becomes the base scheduler
+    /// host work, memory fraction and block size, and the memory of its speculative draft. Its scheduler becomes the base scheduler
     /// (call [`Search::scheduler`] afterwards to override it). Without an engine, plans are
     /// lowered with [`LowerOptions::default`] and simulated without host work.
     pub fn engine(mut self, engine: EngineModel) -> Self {
@@ -295,6 +295,7 @@ impl Search {
         self.memory.gpu_memory_utilization = engine.gpu_memory_utilization;
         self.memory.rule = engine.memory_rule;
         self.memory.block_size = engine.block_size;
+        self.memory.draft_module = engine.loads_draft_module();
         self.engine = Some(engine);
         self
     }
