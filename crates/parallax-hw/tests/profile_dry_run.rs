@@ -48,6 +48,7 @@ fn check(path: &Path) {
         active_experts: r.top_k,
         local_experts: r.experts,
         layer_experts: r.layer_experts,
+        ep: r.layer_experts / r.experts,
         top_k: r.top_k,
         max_rows: r.tokens,
         hidden: r.hidden,

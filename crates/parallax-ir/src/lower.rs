@@ -142,6 +142,7 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
         active_experts: active,
         local_experts: local,
         layer_experts: m.experts,
+        ep,
         top_k,
         max_rows,
         hidden: m.hidden,

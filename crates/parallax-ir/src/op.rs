@@ -132,6 +132,11 @@ pub struct FusedMoe {
     /// is not that of a layer of `local_experts` experts.
     #[serde(default)]
     pub layer_experts: u32,
+    /// Expert-parallel ranks the layer's experts are split over (1: all on this device; 0,
+    /// read from an older file: unknown). With EPLB's redundant experts a rank holds more
+    /// than `layer_experts / ep` of them.
+    #[serde(default)]
+    pub ep: u32,
     /// Experts each token is routed to (of all the layer's experts).
     pub top_k: u32,
     /// Rows of the busiest local expert.

@@ -172,3 +172,40 @@ fn expert_parallel_rows_keep_the_layer_they_were_measured_on() {
         "{b}"
     );
 }
+
+#[test]
+fn eplb_ranks_are_priced_on_their_layouts_measured_kernel() {
+    // DeepSeek-V3's experts over 8 ranks with one redundant expert per rank (EPLB): a rank
+    // holds 33 slots, a layout the sweeps never measured. Its pairs are priced on the EP 8
+    // kernel (32 of 256 experts), so EPLB is compared with plain EP on one kernel, not on the
+    // roofline's (about half vLLM's measured time at prefill sizes).
+    use parallax_ir::routing::{fused_moe_op_with_load, ExpertLoad};
+    let v3 = Moe {
+        hidden: 7168,
+        experts: 256,
+        top_k: 8,
+        expert_intermediate: 2048,
+        shared_experts: 1,
+        shared_intermediate: 2048,
+        gated: true,
+        bias: false,
+    };
+    let bf16 = Precision::default();
+    let load = ExpertLoad::zipf(256, 0.5, 7).unwrap();
+    let plain = fused_moe_op_with_load(&v3, 4096, 1, 8, &bf16, &load, 0).unwrap();
+    let eplb = fused_moe_op_with_load(&v3, 4096, 1, 8, &bf16, &load, 8).unwrap();
+    assert_eq!((plain.local_experts, eplb.local_experts), (32, 33));
+    assert!(
+        eplb.assignments < plain.assignments,
+        "redundancy evens the busiest rank"
+    );
+    let cluster = Cluster::parse("1xH200").unwrap();
+    let profiled =
+        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let gpu = catalog::gpu("H200").unwrap();
+    let roof = parallax_hw::RooflineModel::calibrated(&gpu);
+    use parallax_hw::CostModel;
+    let (p, e) = (profiled.fused_moe(&plain), profiled.fused_moe(&eplb));
+    assert!(e < p, "{e} vs {p}");
+    assert!(e > 1.5 * roof.fused_moe(&eplb), "{e}");
+}

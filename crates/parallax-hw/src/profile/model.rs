@@ -938,12 +938,18 @@ impl ProfiledCostModel {
         // Block-scaled fp8 from its own family; a profile without one prices it as
         // per-tensor fp8.
         let curves = self.fam.fused_moe.curves();
+        // The layout's family: `layer / ep` experts per rank (a rank with EPLB's redundant
+        // experts holds a few more, its pairs priced on the same kernel).
+        let local = match op.ep {
+            ep if ep > 1 && op.layer_experts % ep == 0 => op.layer_experts / ep,
+            _ => op.local_experts,
+        };
         let find = |block: bool| {
             let key = (
                 weights,
                 act,
                 block,
-                op.local_experts,
+                local,
                 op.layer_experts,
                 op.top_k,
                 op.hidden,
