@@ -68,9 +68,20 @@ fn round_trips_and_interpolates() {
     let f100 = fused_moe_op(&moe(), 100, 1, 1, &bf16);
     let t = m.fused_moe(&f100);
     assert!(t > 300e-6 && t < 420e-6, "{t}");
-    // Under ep = 4 a device holds 32 experts: no such family, the roofline prices it.
+    // Under ep = 4 a device holds 32 experts: no such family; the layer's measured layout of
+    // the same width (all 128 experts) at the same pairs, times the roofline's ratio.
     let ep = fused_moe_op(&moe(), 32, 1, 4, &bf16);
-    assert_eq!(m.fused_moe(&ep), roof.fused_moe(&ep));
+    let twin = parallax_ir::FusedMoe {
+        local_experts: 128,
+        ep: 1,
+        max_rows: ep.assignments.div_ceil(ep.active_experts as u64),
+        ..ep
+    };
+    let expected = m.fused_moe(&twin) * roof.fused_moe(&ep) / roof.fused_moe(&twin);
+    assert!((m.fused_moe(&ep) / expected - 1.0).abs() < 1e-12);
+    // A width the table never measured: the roofline prices it.
+    let tp2 = fused_moe_op(&moe(), 32, 2, 1, &bf16);
+    assert_eq!(m.fused_moe(&tp2), roof.fused_moe(&tp2));
     // fp8 weights: no fp8 family, the roofline prices it.
     let fp8 = fused_moe_op(
         &moe(),

@@ -912,22 +912,43 @@ impl ProfiledCostModel {
         Some(f.curve.eval(x))
     }
 
-    /// The profiled time of a fused MoE op, or `None` when the profile has no `fused_moe`
-    /// family of exactly its (dtype, local experts, top-k, hidden, intermediate) — weights and
-    /// GEMM inputs of one type. The curve is read at the op's equivalent token count on one
-    /// device, `assignments / top_k` (under expert parallelism a device holding `L` of `E`
-    /// experts receives `T·top_k·L/E` token-expert pairs).
+    /// The profiled time of a fused MoE op: from the `fused_moe` family of its layout (weight
+    /// and GEMM-input types, block scales, local of layer experts, top-k, hidden,
+    /// intermediate), read at the op's equivalent token count on one device,
+    /// `assignments / top_k` (under expert parallelism a device holding `L` of `E` experts
+    /// receives `T·top_k·L/E` token-expert pairs). A layout without a family (an EP × TP
+    /// hybrid, an EP degree the sweeps skipped) takes the measured layout of the same layer
+    /// and expert width with the nearest local expert count, at the same pairs, times the
+    /// fallback's ratio of the two ops, so that such layouts are priced on the measured
+    /// scale. `None` when no family of the layer's types, experts, top-k and widths is
+    /// measured.
     ///
     /// A table measured with spread routing ([`TableRouting::Spread`](super::TableRouting)) is
     /// scaled by the fallback's time of the op over the fallback's time of the same op with
     /// the table's `min(L, pairs)` active experts, so that it prices the op's own (random)
     /// routing; prefill-sized ops hit every expert either way and are unchanged.
     ///
-    /// Complexity: O(log f + log p), plus two fallback calls when rescaling. No allocation.
+    /// Complexity: O(log f + log p) with a family, O(f) without, plus up to four fallback
+    /// calls. No allocation.
     pub fn profiled_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
+        if let Some(t) = self.measured_fused_moe(op) {
+            return Some(t);
+        }
+        // No family of this layout (an EP × TP hybrid, an EP degree the sweeps skipped): the
+        // nearest measured layout of the same layer, scaled by the fallback's ratio of the
+        // two, so that measured and unmeasured layouts are compared on one scale.
+        let twin = self.fused_moe_twin(op)?;
+        let t = self.measured_fused_moe(&twin)?;
+        let (ours, theirs) = (self.fallback.fused_moe(op), self.fallback.fused_moe(&twin));
+        (ours > 0.0 && theirs > 0.0 && ours.is_finite() && theirs.is_finite())
+            .then(|| t * ours / theirs)
+    }
+
+    /// The dtypes of `op`'s families: (weights, GEMM inputs).
+    fn moe_dtypes(&self, op: &FusedMoe) -> (DType, DType) {
         let act = serving_dtype(op.act_dtype, |d| self.fam.fused_moe.has_dtype(d));
         // weight-only quantised experts (fp4 weights, bf16 GEMMs) have families of their own
         let weights = if op.weight_dtype == op.act_dtype {
@@ -935,8 +956,12 @@ impl ProfiledCostModel {
         } else {
             op.weight_dtype
         };
-        // Block-scaled fp8 from its own family; a profile without one prices it as
-        // per-tensor fp8.
+        (weights, act)
+    }
+
+    /// The time of `op` from its own layout's family, or `None` without one.
+    fn measured_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
+        let (weights, act) = self.moe_dtypes(op);
         let curves = self.fam.fused_moe.curves();
         // The layout's family: `layer / ep` experts per rank (a rank with EPLB's redundant
         // experts holds a few more, its pairs priced on the same kernel).
@@ -944,6 +969,8 @@ impl ProfiledCostModel {
             ep if ep > 1 && op.layer_experts % ep == 0 => op.layer_experts / ep,
             _ => op.local_experts,
         };
+        // Block-scaled fp8 from its own family; a profile without one of the shape prices it
+        // as per-tensor fp8.
         let find = |block: bool| {
             let key = (
                 weights,
@@ -982,6 +1009,56 @@ impl ProfiledCostModel {
             }
         }
         Some(t)
+    }
+
+    /// The measured layout of `op`'s layer (same dtypes and scales, layer experts, top-k,
+    /// hidden width) with `op`'s expert width and the local expert count nearest its (in
+    /// `|ln L/L_f|`, the first of equals in key order): `op` with that layout's experts and
+    /// EP degree, receiving the same pairs. Same width only: the two then differ in the
+    /// expert weights they read, not in the work per pair, so their ratio grows with the load
+    /// and the priced time stays monotone in it. `None` when the layer has no family of that
+    /// width.
+    fn fused_moe_twin(&self, op: &FusedMoe) -> Option<FusedMoe> {
+        if op.layer_experts == 0 {
+            return None;
+        }
+        let (weights, act) = self.moe_dtypes(op);
+        let curves = self.fam.fused_moe.curves();
+        let nearest = |block: bool| {
+            let same = (
+                weights,
+                act,
+                block,
+                op.layer_experts,
+                op.top_k,
+                op.hidden,
+                op.intermediate,
+            );
+            curves
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| (k.0, k.1, k.2, k.4, k.5, k.6, k.7) == same)
+                .fold(None::<(&MoeKey, f64)>, |best, k| {
+                    let d = (op.local_experts.max(1) as f64 / k.3.max(1) as f64)
+                        .ln()
+                        .abs();
+                    match best {
+                        Some((_, b)) if b <= d => best,
+                        _ => Some((k, d)),
+                    }
+                })
+        };
+        let (k, _) =
+            nearest(op.block_scales).or_else(|| nearest(false).filter(|_| op.block_scales))?;
+        let active = op.active_experts.min(k.3).max(1);
+        Some(FusedMoe {
+            local_experts: k.3,
+            ep: k.4 / k.3.max(1),
+            active_experts: active,
+            max_rows: op.assignments.div_ceil(active as u64),
+            block_scales: k.2,
+            ..*op
+        })
     }
 
     /// The profiled time of an elementwise op, or `None` when its kind has no curve or the
