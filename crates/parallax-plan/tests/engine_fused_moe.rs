@@ -17,6 +17,20 @@ fn qwen3_30b_moe() -> Moe {
     moe.unwrap()
 }
 
+/// DeepSeek-V3's routed experts (256 of 7,168 → 2,048, top-8, gated).
+fn deepseek_v3_moe() -> Moe {
+    Moe {
+        hidden: 7168,
+        experts: 256,
+        top_k: 8,
+        expert_intermediate: 2048,
+        shared_experts: 1,
+        shared_intermediate: 2048,
+        gated: true,
+        bias: false,
+    }
+}
+
 fn preset(kind: EngineKind, gpu: &str) -> EngineModel {
     let gpu = catalog::gpu(gpu).unwrap();
     let ctx = EngineContext {
@@ -81,16 +95,7 @@ fn expert_parallel_layers_are_priced_from_their_own_measurements() {
     // DeepSeek-V3's routed experts (256 of 7,168 → 2,048, top-8) split over 8 GPUs: each
     // holds 32 experts and receives an eighth of the 4,096 tokens' pairs. The measured
     // points (H200, bf16): TensorRT-LLM 0.922315 ms, vLLM's Triton kernel 2.17932 ms.
-    let v3 = Moe {
-        hidden: 7168,
-        experts: 256,
-        top_k: 8,
-        expert_intermediate: 2048,
-        shared_experts: 1,
-        shared_intermediate: 2048,
-        gated: true,
-        bias: false,
-    };
+    let v3 = deepseek_v3_moe();
     let op = fused_moe_op(&v3, 4096, 1, 8, &Precision::default());
     assert_eq!((op.local_experts, op.assignments), (32, 4096));
     let t = MeasuredFusedMoe::TrtllmH200.seconds(&op).unwrap();
@@ -180,16 +185,7 @@ fn eplb_ranks_are_priced_on_their_layouts_measured_kernel() {
     // kernel (32 of 256 experts), so EPLB is compared with plain EP on one kernel, not on the
     // roofline's (about half vLLM's measured time at prefill sizes).
     use parallax_ir::routing::{fused_moe_op_with_load, ExpertLoad};
-    let v3 = Moe {
-        hidden: 7168,
-        experts: 256,
-        top_k: 8,
-        expert_intermediate: 2048,
-        shared_experts: 1,
-        shared_intermediate: 2048,
-        gated: true,
-        bias: false,
-    };
+    let v3 = deepseek_v3_moe();
     let bf16 = Precision::default();
     let load = ExpertLoad::zipf(256, 0.5, 7).unwrap();
     let plain = fused_moe_op_with_load(&v3, 4096, 1, 8, &bf16, &load, 0).unwrap();
