@@ -199,8 +199,15 @@ fn the_search_counts_the_speculative_draft_as_simulate_does() {
         None,
     )
     .unwrap();
+    // `memory` after `engine`, as the CLI calls them, keeps the draft
     let r = Search::new(model.clone(), cluster.clone(), workload.clone())
         .engine(engine.clone())
+        .memory(parallax::plan::MemoryOptions {
+            rule: engine.memory_rule,
+            gpu_memory_utilization: engine.gpu_memory_utilization,
+            block_size: engine.block_size,
+            ..parallax::plan::MemoryOptions::default()
+        })
         .disaggregation(parallax::search::DisaggMode::Off)
         // one stage: every layer's KV on each GPU, so the cache binds
         .constraints(parallax::SearchConstraints {

@@ -295,7 +295,6 @@ impl Search {
         self.memory.gpu_memory_utilization = engine.gpu_memory_utilization;
         self.memory.rule = engine.memory_rule;
         self.memory.block_size = engine.block_size;
-        self.memory.draft_module = engine.loads_draft_module();
         self.engine = Some(engine);
         self
     }
@@ -580,10 +579,17 @@ impl Search {
         o
     }
 
+    /// The memory options of scheduler setting `s`: the search's, with the setting's limits
+    /// and the engine's speculative draft (derived here, so that [`Search::memory`] called
+    /// after [`Search::engine`] keeps it).
     fn memory_for(&self, s: &SchedulerConfig) -> MemoryOptions {
         MemoryOptions {
             max_num_batched_tokens: s.token_budget(),
             max_num_seqs: s.max_num_seqs,
+            draft_module: self
+                .engine
+                .as_ref()
+                .is_some_and(EngineModel::loads_draft_module),
             ..self.memory
         }
     }
