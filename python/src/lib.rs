@@ -13,6 +13,7 @@ use parallax::ir::{
 };
 use parallax::place::{self, Instance};
 use parallax::plan::{batch_from_specs, LowerOptions};
+use parallax::sim::error::compact;
 use parallax::{
     Cluster, CostModel, CostModelChoice, CostOverride, Limits, Model, Objective, Overridden, Plan,
     SchedulerConfig, SchedulerKind, SchedulerSpace, Search, SearchConstraints, Simulation, Slo,
@@ -44,17 +45,6 @@ const MAX_LIST_VALUES: usize = 64;
 /// crates/parallax-cli/src/place.rs).
 const MAX_SUBGRAPHS: usize = 1 << 20;
 
-/// A float as the user would write it: plain digits for ordinary magnitudes, scientific
-/// notation (`1e20`) for tiny and huge ones (as the CLI's `common::num`).
-fn num(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
 /// The type name of `obj`, for error messages.
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -73,8 +63,8 @@ fn time_limit_arg(time_limit_s: Option<f64>) -> PyResult<Option<Duration>> {
         }
         Some(t) => Err(PyValueError::new_err(format!(
             "time_limit_s = {}: expected a number of seconds > 0 and at most {} (about {:.1} days)",
-            num(t),
-            num(MAX_DURATION_S),
+            compact(t),
+            compact(MAX_DURATION_S),
             MAX_DURATION_S / 86_400.0
         ))),
     }
@@ -422,7 +412,7 @@ impl PyOverride {
                 if !ok {
                     return Err(PyValueError::new_err(format!(
                         "cost model method {method} returned {}, expected {expected}",
-                        num(x)
+                        compact(x)
                     )));
                 }
                 Ok(x)
@@ -899,8 +889,8 @@ fn search_json(
         if !(p.is_finite() && (0.0..=MAX_PRICE_PER_HOUR).contains(&p)) {
             return Err(PyValueError::new_err(format!(
                 "price_per_gpu_hour = {}: expected a price per GPU-hour in [0, {}] USD",
-                num(p),
-                num(MAX_PRICE_PER_HOUR)
+                compact(p),
+                compact(MAX_PRICE_PER_HOUR)
             )));
         }
     }

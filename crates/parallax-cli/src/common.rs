@@ -204,12 +204,7 @@ pub const STEADY_REQUESTS: (usize, usize) = (10, 100_000);
 /// A float as the user would write it: plain digits for ordinary magnitudes, scientific
 /// notation (`5e-324`, `1e300`) for tiny and huge ones, never a 300-digit decimal.
 pub fn num(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
+    parallax::sim::error::compact(v)
 }
 
 /// A float flag checked against its documented range `min..=max` (finite).

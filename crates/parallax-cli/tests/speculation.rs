@@ -6,12 +6,22 @@ use common::{json, parallax};
 
 /// `simulate` of DeepSeek-V3 on 8 H200s serving `requests` chat requests, with `extra` flags.
 fn simulate_args<'a>(requests: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    simulate_on("deepseek-v3", "1x8xH200", requests, extra)
+}
+
+/// `simulate` of `model` on `cluster` serving `requests` chat requests, with `extra` flags.
+fn simulate_on<'a>(
+    model: &'a str,
+    cluster: &'a str,
+    requests: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "simulate",
         "--model",
-        "deepseek-v3",
+        model,
         "--cluster",
-        "1x8xH200",
+        cluster,
         "--workload",
         "chat",
         "--requests",
@@ -96,21 +106,12 @@ fn emit_launches_what_was_simulated() {
         ),
         ("trtllm", "decoding_type: MTP"),
     ] {
-        let out = parallax(&[
-            "simulate",
-            "--model",
+        let out = parallax(&simulate_on(
             "deepseek-r1",
-            "--cluster",
             "1x8xH200",
-            "--workload",
-            "chat",
-            "--requests",
             "16",
-            "--num-speculative-tokens",
-            "1",
-            "--emit",
-            engine,
-        ]);
+            &["--num-speculative-tokens", "1", "--emit", engine],
+        ));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{engine}: {text}");
         assert!(text.contains(flag), "{engine}: {text}");
@@ -155,17 +156,12 @@ fn bad_speculation_flags_are_named() {
     let e = err(&["--speculative-acceptance", "0.8"]);
     assert!(e.contains("--num-speculative-tokens"), "{e}");
     // a model without MTP layers
-    let out = parallax(&[
-        "simulate",
-        "--model",
+    let out = parallax(&simulate_on(
         "llama-3.1-8b",
-        "--cluster",
         "1xH100",
-        "--workload",
-        "chat",
-        "--num-speculative-tokens",
-        "1",
-    ]);
+        "8",
+        &["--num-speculative-tokens", "1"],
+    ));
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("no multi-token-prediction layers"), "{e}");

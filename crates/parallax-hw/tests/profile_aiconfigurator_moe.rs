@@ -13,11 +13,7 @@ const HEADER: &str = "moe_dtype,num_tokens,hidden_size,inter_size,topk,num_exper
 /// The routed experts of the embedded Qwen3-30B-A3B (2,048 → 768, 128 experts, top-8, gated).
 fn qwen3_30b_moe() -> Moe {
     let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
-    let moe = model.cells().find_map(|(c, _)| match c {
-        parallax_ir::Cell::Moe(m) => Some(*m),
-        _ => None,
-    });
-    moe.unwrap()
+    *model.first_moe().unwrap()
 }
 
 #[test]
@@ -135,13 +131,7 @@ fn block_scaled_fp8_experts_have_their_own_family() {
     // routed experts run vLLM's block-quantised kernel, measured apart from per-tensor fp8.
     let model = parallax_ir::resolve("deepseek-v3").unwrap();
     assert!(model.precision.fp8_block_scales);
-    let moe = model
-        .cells()
-        .find_map(|(c, _)| match c {
-            parallax_ir::Cell::Moe(m) => Some(*m),
-            _ => None,
-        })
-        .unwrap();
+    let moe = *model.first_moe().unwrap();
     let gpu = catalog::gpu("H200").unwrap();
     let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&gpu));
     let m = ProfiledCostModel::new(&embedded_h200(), roof).unwrap();

@@ -500,7 +500,15 @@ impl Cell {
 impl Model {
     /// Whether any layer is a mixture of experts.
     pub fn has_moe(&self) -> bool {
-        self.cells().any(|(c, _)| matches!(c, Cell::Moe(_)))
+        self.first_moe().is_some()
+    }
+
+    /// The first mixture-of-experts layer's experts, if any (models repeat one MoE shape).
+    pub fn first_moe(&self) -> Option<&crate::Moe> {
+        self.cells().find_map(|(c, _)| match c {
+            Cell::Moe(m) => Some(m),
+            _ => None,
+        })
     }
 
     /// Every cell with how many times it occurs in the model.

@@ -1107,6 +1107,8 @@ impl PlanStageCost {
         };
         let (mut tok, mut seq) = (tok_part(t), seq_part(s));
         let mut attn = self.attention(&batch.prefill, &batch.decode);
+        // the batch's own attention, reused by the drafts when they run the same calls
+        let whole = attn;
         if k > 0 && self.last {
             // The draft module, one of the stage's layers in kind: `k` runs on one token per
             // decoding request (with the LM head), and one over the prompt tokens (it keeps
@@ -1117,13 +1119,22 @@ impl PlanStageCost {
                 let drafts = k as f64 / layers;
                 tok.add_scaled(&tok_part(r), drafts);
                 seq.add_scaled(&seq_part(r), k as f64);
-                attn.add_scaled(&self.attention(&[], &batch.decode), drafts);
+                let decode_attn = if batch.prefill.is_empty() {
+                    whole
+                } else {
+                    self.attention(&[], &batch.decode)
+                };
+                attn.add_scaled(&decode_attn, drafts);
             }
             let prompt = batch.prefill_tokens();
             if prompt > 0 {
                 let per_layer = 1.0 / layers;
                 tok.add_scaled(&tok_part(prompt), per_layer);
-                let prefill_attn = self.attention(&batch.prefill, &DecodeGroup::default());
+                let prefill_attn = if batch.decode == DecodeGroup::default() {
+                    whole
+                } else {
+                    self.attention(&batch.prefill, &DecodeGroup::default())
+                };
                 attn.add_scaled(&prefill_attn, per_layer);
             }
         }

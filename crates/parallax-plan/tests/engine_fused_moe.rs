@@ -10,11 +10,7 @@ use parallax_plan::{EngineContext, EngineKind, EngineModel, MeasuredFusedMoe};
 /// The routed experts of the embedded Qwen3-30B-A3B (2,048 → 768, 128 experts, top-8, gated).
 fn qwen3_30b_moe() -> Moe {
     let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
-    let moe = model.cells().find_map(|(c, _)| match c {
-        parallax_ir::Cell::Moe(m) => Some(*m),
-        _ => None,
-    });
-    moe.unwrap()
+    *model.first_moe().unwrap()
 }
 
 /// DeepSeek-V3's routed experts (256 of 7,168 → 2,048, top-8, gated).
@@ -113,13 +109,7 @@ fn weight_only_mxfp4_experts_are_priced_from_their_own_measurements() {
     // cores), 128 of 2,880 → 2,880, top-4. The measured point (TensorRT-LLM 1.2.0rc5 on an
     // H200, 4,096 tokens, every expert on the GPU) is about twice the roofline's kernel.
     let model = parallax_ir::resolve("gpt-oss-120b").unwrap();
-    let moe = model
-        .cells()
-        .find_map(|(c, _)| match c {
-            parallax_ir::Cell::Moe(m) => Some(*m),
-            _ => None,
-        })
-        .unwrap();
+    let moe = *model.first_moe().unwrap();
     let op = fused_moe_op(&moe, 4096, 1, 1, &model.precision);
     assert_eq!(
         (op.weight_dtype, op.act_dtype),
@@ -151,14 +141,7 @@ fn expert_parallel_rows_keep_the_layer_they_were_measured_on() {
     // Each is priced from its own rows.
     let big = parallax_ir::resolve("gpt-oss-120b").unwrap();
     let small = parallax_ir::resolve("gpt-oss-20b").unwrap();
-    let moe = |m: &parallax_ir::Model| {
-        m.cells()
-            .find_map(|(c, _)| match c {
-                parallax_ir::Cell::Moe(m) => Some(*m),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let moe = |m: &parallax_ir::Model| *m.first_moe().unwrap();
     let ep4 = fused_moe_op(&moe(&big), 16384, 1, 4, &big.precision);
     let all = fused_moe_op(&moe(&small), 4096, 1, 1, &small.precision);
     assert_eq!((ep4.local_experts, ep4.layer_experts), (32, 128));

@@ -4,7 +4,7 @@
 use parallax_hw::profile::{cost_model_for, CostModelChoice};
 use parallax_hw::{Cluster, CostModel, RooflineModel};
 use parallax_ir::lower::fused_moe_op;
-use parallax_ir::{resolve, Cell, Gemm, Moe, Precision, Quantization};
+use parallax_ir::{resolve, Gemm, Moe, Precision, Quantization};
 use parallax_plan::{batch_from_specs, predict};
 use std::sync::Arc;
 
@@ -39,15 +39,7 @@ fn profiled_and_roofline_ms(
 }
 
 fn qwen_moe() -> Moe {
-    let m = resolve("qwen3-30b-a3b").unwrap();
-    let moe = m
-        .cells()
-        .find_map(|(c, _)| match c {
-            Cell::Moe(x) => Some(*x),
-            _ => None,
-        })
-        .unwrap();
-    moe
+    *resolve("qwen3-30b-a3b").unwrap().first_moe().unwrap()
 }
 
 /// Issue 9's acceptance check: `predict --model qwen3-30b-a3b --gpu H100 --decode 32x1024`,

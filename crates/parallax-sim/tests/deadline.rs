@@ -12,14 +12,28 @@ fn long_workload() -> Workload {
     workload(&reqs)
 }
 
-#[test]
-fn a_passed_deadline_stops_the_run_with_a_typed_error() {
-    let w = long_workload();
-    let sim = Simulator::new(
+fn simulator() -> Simulator {
+    Simulator::new(
         vec![const_replica(0.01, 100_000, 16)],
         config(SchedulerKind::Chunked),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// `bounded` reports the same metrics and requests as an unbounded run of the same workload.
+fn assert_same_as_unbounded(sim: &Simulator, w: &Workload, bounded: &SimReport) {
+    let free = sim.run(w).unwrap();
+    assert_eq!(
+        serde_json::to_string(&bounded.metrics).unwrap(),
+        serde_json::to_string(&free.metrics).unwrap()
+    );
+    assert_eq!(bounded.requests.len(), free.requests.len());
+}
+
+#[test]
+fn a_passed_deadline_stops_the_run_with_a_typed_error() {
+    let w = long_workload();
+    let sim = simulator();
     let past = Instant::now();
     match sim.run_until(&w, Some(past)) {
         Err(SimError::DeadlineReached { events }) => assert_eq!(events, 1024),
@@ -33,19 +47,10 @@ fn a_passed_deadline_stops_the_run_with_a_typed_error() {
 #[test]
 fn a_run_within_its_deadline_equals_an_unbounded_run() {
     let w = long_workload();
-    let sim = Simulator::new(
-        vec![const_replica(0.01, 100_000, 16)],
-        config(SchedulerKind::Chunked),
-    )
-    .unwrap();
+    let sim = simulator();
     let far = Instant::now() + Duration::from_secs(3600);
     let bounded = sim.run_until(&w, Some(far)).unwrap();
-    let free = sim.run(&w).unwrap();
-    assert_eq!(
-        serde_json::to_string(&bounded.metrics).unwrap(),
-        serde_json::to_string(&free.metrics).unwrap()
-    );
-    assert_eq!(bounded.requests.len(), free.requests.len());
+    assert_same_as_unbounded(&sim, &w, &bounded);
 }
 
 #[test]
@@ -53,11 +58,7 @@ fn a_set_cancellation_flag_stops_the_run_and_an_unset_one_changes_nothing() {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     let w = long_workload();
-    let sim = Simulator::new(
-        vec![const_replica(0.01, 100_000, 16)],
-        config(SchedulerKind::Chunked),
-    )
-    .unwrap();
+    let sim = simulator();
     let far = Instant::now() + Duration::from_secs(3600);
     let set = Deadline::at(far).cancel_on(Arc::new(AtomicBool::new(true)));
     match sim.run_until(&w, set) {
@@ -66,9 +67,5 @@ fn a_set_cancellation_flag_stops_the_run_and_an_unset_one_changes_nothing() {
     }
     let unset = Deadline::default().cancel_on(Arc::new(AtomicBool::new(false)));
     let bounded = sim.run_until(&w, unset).unwrap();
-    let free = sim.run(&w).unwrap();
-    assert_eq!(
-        serde_json::to_string(&bounded.metrics).unwrap(),
-        serde_json::to_string(&free.metrics).unwrap()
-    );
+    assert_same_as_unbounded(&sim, &w, &bounded);
 }

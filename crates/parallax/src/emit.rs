@@ -520,15 +520,7 @@ pub fn emit(engine: Engine, req: &EmitRequest<'_>) -> Result<LaunchConfig, EmitE
     }
     let eplb = req.eplb_redundant_experts;
     if eplb > 0 {
-        let experts = req
-            .model
-            .runs
-            .iter()
-            .flat_map(|r| &r.block.cells)
-            .find_map(|c| match c {
-                Cell::Moe(m) => Some(m.experts),
-                _ => None,
-            });
+        let experts = req.model.first_moe().map(|m| m.experts);
         match experts {
             Some(e) if moe_ep > 1 && (e + eplb) % moe_ep == 0 => notes.push(format!(
                 "EPLB: the engine places its {eplb} redundant experts from the expert loads it \

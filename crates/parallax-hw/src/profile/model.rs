@@ -132,9 +132,13 @@ impl MoeFamilies {
         })
     }
 
-    /// Whether a family has weights and GEMM inputs both of type `d`.
+    /// Whether a family has weights and GEMM inputs both of type `d` (the groups are sorted
+    /// by key, types first: a binary search).
     pub(crate) fn has_dtype(&self, d: DType) -> bool {
-        self.groups.iter().any(|(k, _)| k.0 == d && k.1 == d)
+        let i = self.groups.partition_point(|(k, _)| (k.0, k.1) < (d, d));
+        self.groups
+            .get(i)
+            .is_some_and(|(k, _)| (k.0, k.1) == (d, d))
     }
 }
 
@@ -934,14 +938,16 @@ impl ProfiledCostModel {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
-        if let Some(t) = self.measured_fused_moe(op) {
+        // the twin below has the same types
+        let dtypes = self.moe_dtypes(op);
+        if let Some(t) = self.measured_fused_moe(op, dtypes) {
             return Some(t);
         }
         // No family of this layout (an EP × TP hybrid, an EP degree the sweeps skipped): the
         // nearest measured layout of the same layer, scaled by the fallback's ratio of the
         // two, so that measured and unmeasured layouts are compared on one scale.
-        let twin = self.fused_moe_twin(op)?;
-        let t = self.measured_fused_moe(&twin)?;
+        let twin = self.fused_moe_twin(op, dtypes)?;
+        let t = self.measured_fused_moe(&twin, dtypes)?;
         let (ours, theirs) = (self.fallback.fused_moe(op), self.fallback.fused_moe(&twin));
         (ours > 0.0 && theirs > 0.0 && ours.is_finite() && theirs.is_finite())
             .then(|| t * ours / theirs)
@@ -960,8 +966,7 @@ impl ProfiledCostModel {
     }
 
     /// The time of `op` from its own layout's family, or `None` without one.
-    fn measured_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
-        let (weights, act) = self.moe_dtypes(op);
+    fn measured_fused_moe(&self, op: &FusedMoe, (weights, act): (DType, DType)) -> Option<f64> {
         let curves = self.fam.fused_moe.curves();
         // The layout's family: `layer / ep` experts per rank (a rank with EPLB's redundant
         // experts holds a few more, its pairs priced on the same kernel).
@@ -984,7 +989,7 @@ impl ProfiledCostModel {
             );
             curves.binary_search_by(|(k, _)| k.cmp(&key)).ok()
         };
-        let i = find(op.block_scales).or_else(|| find(false).filter(|_| op.block_scales))?;
+        let i = find(op.block_scales).or_else(|| op.block_scales.then(|| find(false)).flatten())?;
         let x = op.assignments as f64 / op.top_k.max(1) as f64;
         let t = curves[i].1.eval(x);
         // A table measured with the tokens spread over min(L, pairs) experts loads more
@@ -1018,11 +1023,10 @@ impl ProfiledCostModel {
     /// expert weights they read, not in the work per pair, so their ratio grows with the load
     /// and the priced time stays monotone in it. `None` when the layer has no family of that
     /// width.
-    fn fused_moe_twin(&self, op: &FusedMoe) -> Option<FusedMoe> {
+    fn fused_moe_twin(&self, op: &FusedMoe, (weights, act): (DType, DType)) -> Option<FusedMoe> {
         if op.layer_experts == 0 {
             return None;
         }
-        let (weights, act) = self.moe_dtypes(op);
         let curves = self.fam.fused_moe.curves();
         let nearest = |block: bool| {
             let same = (
@@ -1048,8 +1052,8 @@ impl ProfiledCostModel {
                     }
                 })
         };
-        let (k, _) =
-            nearest(op.block_scales).or_else(|| nearest(false).filter(|_| op.block_scales))?;
+        let (k, _) = nearest(op.block_scales)
+            .or_else(|| op.block_scales.then(|| nearest(false)).flatten())?;
         let active = op.active_experts.min(k.3).max(1);
         Some(FusedMoe {
             local_experts: k.3,

@@ -145,6 +145,22 @@ pub(crate) fn row_engine(
         Some(e) => e.clone(),
         None => crate::engine_model(p.engine, model, cluster, tp),
     };
+    if opts.engine.is_none() {
+        let speculation = generator_speculation(model);
+        as_generator_deployed(
+            p,
+            &mut engine,
+            batch_size,
+            cluster.gpu.memory_bytes,
+            tp,
+            speculation.is_some(),
+        );
+        if let Some(s) = speculation {
+            engine = engine.with_speculation(s);
+        }
+    }
+    // the generator passes the running cap (`batch_size`) explicitly; the caller's overrides
+    // come last, so that no engine rule above undoes them
     if let Some(b) = batch_size {
         engine.scheduler.max_num_seqs = b;
         if engine.scheduler.max_num_batched_tokens < b {
@@ -159,24 +175,6 @@ pub(crate) fn row_engine(
     }
     if let Some(a) = opts.schedule_ahead {
         engine.schedule_ahead = a;
-    }
-    if opts.engine.is_none() {
-        let speculation = generator_speculation(model);
-        as_generator_deployed(
-            p,
-            &mut engine,
-            batch_size,
-            cluster.gpu.memory_bytes,
-            tp,
-            speculation.is_some(),
-        );
-        if let Some(s) = speculation {
-            engine = engine.with_speculation(s);
-            // the generator passes the running cap (`batch_size`) explicitly
-            if let Some(b) = batch_size {
-                engine.scheduler.max_num_seqs = b;
-            }
-        }
     }
     if !engine.scheduler.kind.chunked() && engine.scheduler.max_num_batched_tokens < p.isl {
         engine.scheduler.max_num_batched_tokens = p.isl;

@@ -1266,11 +1266,7 @@ impl Ctx<'_> {
 /// What cut the search short once `deadline` has passed: "the search was cancelled" or "the
 /// time limit ran out".
 pub(crate) fn cut_reason(deadline: &Deadline) -> &'static str {
-    if deadline.cancelled() {
-        "the search was cancelled"
-    } else {
-        "the time limit ran out"
-    }
+    StopReason::cut_by(deadline).cut_message()
 }
 
 /// `16,64,256`: a list of knob values as the user writes it (`--max-num-seqs 16,64,256`).

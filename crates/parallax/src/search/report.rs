@@ -40,6 +40,15 @@ impl StopReason {
         }
     }
 
+    /// What cut a search short, for notes and errors: "the search was cancelled" or "the
+    /// time limit ran out" (the budgets a passed deadline holds).
+    pub(crate) fn cut_message(self) -> &'static str {
+        match self {
+            StopReason::Cancelled => "the search was cancelled",
+            _ => "the time limit ran out",
+        }
+    }
+
     /// snake_case name (as in JSON).
     pub fn name(self) -> &'static str {
         match self {
