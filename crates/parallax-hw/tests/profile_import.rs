@@ -170,3 +170,59 @@ fn shared_published_tables_import_when_present() {
         assert_eq!(t.rows.len(), 4 * 3 * 19 + 19);
     }
 }
+
+/// The measured H100 tables as `calibrate DIR` reads them, with `edit` applied to one file.
+fn pytorch_texts_edited(
+    edit: impl Fn(&str, &str) -> String,
+) -> Result<parallax_hw::profile::Profile, String> {
+    use parallax_hw::profile::import::{h100_pytorch, PytorchTexts};
+    let gemm = edit("gemm", include_str!("data/gemm.csv"));
+    let prefill = edit("prefill", include_str!("data/attention_prefill.csv"));
+    let decode = edit("decode", include_str!("data/attention_decode.csv"));
+    let device = edit("device", include_str!("data/device.json"));
+    h100_pytorch(
+        PytorchTexts {
+            source: "dir",
+            gemm: &gemm,
+            prefill: &prefill,
+            decode: &decode,
+            device: &device,
+        },
+        "p",
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn measured_tables_refuse_what_would_not_fit_and_keep_odd_versions() {
+    // A torch version with a non-ASCII CUDA suffix is kept as written (it panicked slicing
+    // inside a character).
+    let p = pytorch_texts_edited(|f, t| {
+        if f == "device" {
+            t.replace("2.11.0+cu130", "2.11.0+cu13é")
+        } else {
+            t.to_string()
+        }
+    })
+    .unwrap();
+    assert_eq!(p.software.cuda, "13é");
+    // A batch past the format's limit is an error naming it (it aborted allocating 2^32
+    // sequences when calibrating).
+    let e = pytorch_texts_edited(|f, t| {
+        if f == "prefill" {
+            let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+            let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+            cells[2] = "4294967295".into();
+            lines[1] = cells.join(",");
+            lines.join("\n") + "\n"
+        } else {
+            t.to_string()
+        }
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("4294967295") && e.contains("batch") && e.contains("at most"),
+        "{e}"
+    );
+}

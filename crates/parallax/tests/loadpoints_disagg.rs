@@ -84,3 +84,18 @@ fn disaggregated_rows_are_predicted_and_summarised_apart() {
         );
     }
 }
+
+#[test]
+fn an_implied_concurrency_past_the_limit_is_skipped_with_the_reason() {
+    // A row without a recorded concurrency implies decode_batch_size × decode_num_workers
+    // clients: 65,536 × 1,000 is past MAX_CONCURRENCY (it aborted allocating the requests).
+    let header = DEV.lines().next().unwrap();
+    let row = DEV.lines().find(|l| l.contains("vllm_disagg")).unwrap();
+    let big = row.replace(",224,2,4,", ",65536,1000,4,");
+    assert_ne!(big, row);
+    let pts = parse_load_points("x.csv", &format!("{header}\n{big}\n")).unwrap();
+    assert_eq!(pts[0].concurrency, None);
+    let rep = validate_load_points("x.csv", &pts, &LoadPointOptions::default());
+    let why = rep.rows[0].skipped.as_deref().unwrap_or_default();
+    assert!(why.contains("65536000") && why.contains("4096"), "{why}");
+}

@@ -18,7 +18,9 @@ use super::format::{
     Profile, ProfileGpu, Provenance, Scope, Software, Table,
 };
 use super::model::group_check;
-use parallax_ir::{CollectiveKind, DType, ElementwiseKind};
+use parallax_ir::{
+    CollectiveKind, DType, ElementwiseKind, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
+};
 use std::path::Path;
 
 const MS: i32 = -3;
@@ -123,8 +125,9 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
     let cuda = torch
         .split_once("+cu")
         .map(|(_, c)| {
+            // `130` → `13.0`; anything but ASCII digits is kept as written
             let c = c.trim();
-            if c.len() >= 3 {
+            if c.len() >= 3 && c.bytes().all(|b| b.is_ascii_digit()) {
                 format!("{}.{}", &c[..c.len() - 1], &c[c.len() - 1..])
             } else {
                 c.to_string()
@@ -257,9 +260,18 @@ fn pytorch_attention<T>(
     let mut families = Vec::new();
     for (line, f) in &c.rows {
         let mut dims = [0u32; 5];
-        for (d, &col) in dims.iter_mut().zip(&cols) {
+        for (i, (d, &col)) in dims.iter_mut().zip(&cols).enumerate() {
             let x = c.pos_int(*line, f, col)?;
             *d = u32::try_from(x).map_err(|_| c.bad_value(*line, col, "an integer < 2^32"))?;
+            // batch and sequence length within the profile format's limits (as its JSON rows)
+            let max = match i {
+                0 => MAX_BATCH_SEQUENCES,
+                1 => MAX_SEQUENCE_TOKENS,
+                _ => u32::MAX,
+            };
+            if *d > max {
+                return Err(c.bad_value(*line, col, &format!("at most {max}")));
+            }
         }
         let [batch, size, heads, kv_heads, head_dim] = dims;
         rows.push(point(dims, c.time(*line, f, cms, MS)?));

@@ -120,12 +120,23 @@ pub(super) fn predict(
     let s = p
         .disagg
         .ok_or("disaggregated row without prefill_num_workers / decode_num_workers")?;
-    let concurrency = p
-        .concurrency
-        .or(s
-            .decode_batch_size
-            .map(|b| b.saturating_mul(s.decode_workers)))
-        .ok_or("no client concurrency recorded (provenance, id or decode batch size)")?;
+    let concurrency = match p.concurrency {
+        Some(c) => c,
+        None => {
+            let implied = s
+                .decode_batch_size
+                .map(|b| b.saturating_mul(s.decode_workers))
+                .ok_or("no client concurrency recorded (provenance, id or decode batch size)")?;
+            if implied > super::MAX_CONCURRENCY {
+                return Err(format!(
+                    "the concurrency the decode pool implies, decode_batch_size × \
+                     decode_num_workers = {implied}, exceeds {}",
+                    super::MAX_CONCURRENCY
+                ));
+            }
+            implied
+        }
+    };
     let (gpu, model) = super::row_model(p)?;
     let plan = plan_of(&s);
     let total = plan.devices();
