@@ -4,7 +4,7 @@ use parallax_hw::catalog::{self, gpu, gpus, parse_catalog, GPUS_TOML};
 use parallax_hw::{HwError, LinkKind};
 use parallax_ir::DType;
 
-const REQUIRED: [&str; 9] = [
+const REQUIRED: [&str; 11] = [
     "A100-40GB-SXM",
     "A100-80GB-SXM",
     "H100-SXM",
@@ -12,6 +12,8 @@ const REQUIRED: [&str; 9] = [
     "H200",
     "B200",
     "GB200",
+    "B300",
+    "GB300",
     "L40S",
     "MI300X",
 ];
@@ -60,6 +62,14 @@ fn figures_are_dense_and_in_si_units() {
     let b200 = gpu("B200").unwrap();
     assert_eq!(b200.tensor_path(DType::Fp4), DType::Fp4);
     assert!(b200.peak_flops(DType::Fp4) > b200.peak_flops(DType::Fp8));
+    // Blackwell Ultra: more fp4, a fraction of the int8 path, more memory than B200.
+    for ultra in ["B300", "GB300"] {
+        let g = gpu(ultra).unwrap();
+        assert!(g.peak_flops(DType::Fp4) > 1.5 * b200.peak_flops(DType::Fp4), "{ultra}");
+        assert!(g.peak_flops(DType::Int8) < 0.05 * b200.peak_flops(DType::Int8), "{ultra}");
+        assert!(g.memory_bytes > b200.memory_bytes + (80 << 30), "{ultra}");
+        assert_eq!(g.tensor_path(DType::Fp4), DType::Fp4);
+    }
 
     let a100 = gpu("A100-40GB-SXM").unwrap();
     assert_eq!(a100.peak.fp8, None);

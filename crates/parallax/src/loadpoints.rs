@@ -357,6 +357,8 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
         "h200_sxm" | "h200" => Some("H200"),
         "b200_sxm" | "b200" => Some("B200"),
         "gb200" => Some("GB200"),
+        "b300_sxm" | "b300" => Some("B300"),
+        "gb300" => Some("GB300"),
         "a100_sxm" | "a100" => Some("A100-80GB-SXM"),
         "h100_pcie" => Some("H100-PCIe"),
         "l40s" => Some("L40S"),
