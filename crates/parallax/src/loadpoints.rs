@@ -1020,6 +1020,25 @@ mod tests {
     };
     use parallax_plan::EngineKind;
 
+    /// Every system the benchmark's rows name and the catalogue covers resolves to a
+    /// catalogued GPU; Blackwell Ultra's among them.
+    #[test]
+    fn systems_resolve_to_catalogued_gpus() {
+        for (system, name) in [
+            ("h100_sxm", "H100-SXM"),
+            ("h200_sxm", "H200"),
+            ("b200_sxm", "B200"),
+            ("gb200", "GB200"),
+            ("b300_sxm", "B300"),
+            ("GB300", "GB300"),
+            ("h100_pcie", "H100-PCIe"),
+        ] {
+            let gpu = super::gpu_of_system(system).unwrap();
+            assert_eq!(parallax_hw::catalog::gpu(gpu).unwrap().name, name);
+        }
+        assert_eq!(super::gpu_of_system("l4"), None);
+    }
+
     /// Values that used to select a behaviour silently are refused by line and column: a mode
     /// other than agg/disagg (ran as aggregated), a release that does not parse (the oldest
     /// defaults), an aggregated row without `tp_size` (TP 1), a column named twice.
