@@ -198,6 +198,18 @@ static EMBEDDED: &[EmbeddedModel] = &[
         json: include_str!("../data/models/Qwen--Qwen2.5-7B.json"),
     },
     EmbeddedModel {
+        short_name: "qwen3-0.6b",
+        hf_id: "Qwen/Qwen3-0.6B",
+        file: "Qwen--Qwen3-0.6B.json",
+        json: include_str!("../data/models/Qwen--Qwen3-0.6B.json"),
+    },
+    EmbeddedModel {
+        short_name: "qwen3-1.7b",
+        hf_id: "Qwen/Qwen3-1.7B",
+        file: "Qwen--Qwen3-1.7B.json",
+        json: include_str!("../data/models/Qwen--Qwen3-1.7B.json"),
+    },
+    EmbeddedModel {
         short_name: "qwen3-235b-a22b",
         hf_id: "Qwen/Qwen3-235B-A22B",
         file: "Qwen--Qwen3-235B-A22B.json",

@@ -33,7 +33,7 @@ fn every_config_file_imports() {
         n += 1;
     }
     assert_eq!(n, embedded().len());
-    assert_eq!(n, 31);
+    assert_eq!(n, 33);
 }
 
 #[test]
