@@ -65,8 +65,14 @@ fn figures_are_dense_and_in_si_units() {
     // Blackwell Ultra: more fp4, a fraction of the int8 path, more memory than B200.
     for ultra in ["B300", "GB300"] {
         let g = gpu(ultra).unwrap();
-        assert!(g.peak_flops(DType::Fp4) > 1.5 * b200.peak_flops(DType::Fp4), "{ultra}");
-        assert!(g.peak_flops(DType::Int8) < 0.05 * b200.peak_flops(DType::Int8), "{ultra}");
+        assert!(
+            g.peak_flops(DType::Fp4) > 1.5 * b200.peak_flops(DType::Fp4),
+            "{ultra}"
+        );
+        assert!(
+            g.peak_flops(DType::Int8) < 0.05 * b200.peak_flops(DType::Int8),
+            "{ultra}"
+        );
         assert!(g.memory_bytes > b200.memory_bytes + (80 << 30), "{ultra}");
         assert_eq!(g.tensor_path(DType::Fp4), DType::Fp4);
     }

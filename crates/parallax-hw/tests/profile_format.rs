@@ -236,6 +236,40 @@ fn other_bad_values_are_reported() {
     assert!(
         matches!(Profile::from_json("g.json", &text), Err(ProfileError::MissingField { field, .. }) if field == "matmul_flops")
     );
+    // A rate far outside any GPU's (the cost model divides by it: 1e-300 made every
+    // extrapolated time infinite and `predict` print NaN).
+    for (field, written) in [
+        ("matmul_flops", "\"matmul_flops\": 1e-300"),
+        ("memory_bandwidth", "\"memory_bandwidth\": 1e30"),
+    ] {
+        let text = minimal(GEMM_OK)
+            .replace(
+                "\"matmul_flops\": 7.6e14",
+                if field == "matmul_flops" {
+                    written
+                } else {
+                    "\"matmul_flops\": 7.6e14"
+                },
+            )
+            .replace(
+                "\"memory_bandwidth\": 3e12",
+                if field == "memory_bandwidth" {
+                    written
+                } else {
+                    "\"memory_bandwidth\": 3e12"
+                },
+            );
+        let e = Profile::from_json("r.json", &text).unwrap_err();
+        assert!(
+            matches!(&e, ProfileError::BadValue { column, .. } if column == field),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("r.json") && msg.contains(field) && msg.contains("between"),
+            "{msg}"
+        );
+    }
     // JSON syntax error: line and column.
     assert!(matches!(
         Profile::from_json("s.json", "{\n  \"a\": }"),

@@ -50,8 +50,18 @@ fn dense_totals_match_published() {
     );
     assert_close("qwen3-8b", model("qwen3-8b").params_total(), 8.19e9, 0.005);
     // Qwen3's small models tie their embeddings (counted once): model cards 0.6B and 1.7B.
-    assert_close("qwen3-0.6b", model("qwen3-0.6b").params_total(), 0.6e9, 0.01);
-    assert_close("qwen3-1.7b", model("qwen3-1.7b").params_total(), 1.7e9, 0.02);
+    assert_close(
+        "qwen3-0.6b",
+        model("qwen3-0.6b").params_total(),
+        0.6e9,
+        0.01,
+    );
+    assert_close(
+        "qwen3-1.7b",
+        model("qwen3-1.7b").params_total(),
+        1.7e9,
+        0.02,
+    );
 }
 
 #[test]

@@ -46,6 +46,49 @@ pub struct ProfileGpu {
     pub memory_bandwidth: f64,
 }
 
+/// The matmul rates a profile may record, FLOP/s: 1 GFLOP/s to 1 EFLOP/s, a range far wider
+/// than any GPU's and narrow enough that the extrapolations built on it stay finite.
+pub const MATMUL_FLOPS_RANGE: (f64, f64) = (1e9, 1e18);
+/// The memory bandwidths a profile may record, bytes/s: 100 MB/s to 1 PB/s.
+pub const MEMORY_BANDWIDTH_RANGE: (f64, f64) = (1e8, 1e15);
+
+impl ProfileGpu {
+    /// Checks that both rates lie in [`MATMUL_FLOPS_RANGE`] and [`MEMORY_BANDWIDTH_RANGE`]:
+    /// the cost model divides by them, and a rate such as `1e-300` would make every
+    /// extrapolated time infinite and the interpolated ones NaN.
+    ///
+    /// # Errors
+    /// [`ProfileError::BadValue`] naming `file`, the field and the value as written.
+    pub fn check_rates(&self, file: &str) -> Result<(), ProfileError> {
+        for (field, value, (lo, hi), unit) in [
+            (
+                "matmul_flops",
+                self.matmul_flops,
+                MATMUL_FLOPS_RANGE,
+                "FLOP/s",
+            ),
+            (
+                "memory_bandwidth",
+                self.memory_bandwidth,
+                MEMORY_BANDWIDTH_RANGE,
+                "bytes/s",
+            ),
+        ] {
+            if !(lo..=hi).contains(&value) {
+                return Err(ProfileError::BadValue {
+                    file: file.to_string(),
+                    table: "gpu".to_string(),
+                    row: Row::Header,
+                    column: field.to_string(),
+                    value: format!("{value:e}"),
+                    expected: format!("a rate in {unit} between {lo:e} and {hi:e}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Software versions the measurements were taken with (`unknown` where not recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Software {
@@ -1316,6 +1359,7 @@ impl Profile {
             matmul_flops: req_pos(file, g, "gpu", "matmul_flops")?,
             memory_bandwidth: req_pos(file, g, "gpu", "memory_bandwidth")?,
         };
+        gpu.check_rates(file)?;
         let software = parse_software(
             file,
             req_obj(file, top, "top level", "software")?,

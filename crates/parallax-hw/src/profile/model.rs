@@ -624,6 +624,7 @@ impl Families {
     /// Builds every family of `p`.
     pub fn build(p: &Profile) -> Result<Families, ProfileError> {
         let file = p.source_name.as_str();
+        p.gpu.check_rates(file)?;
         let (fl, bw) = (p.gpu.matmul_flops, p.gpu.memory_bandwidth);
         let gemm: Vec<GemmFamily> = curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
             n: n as f64,
