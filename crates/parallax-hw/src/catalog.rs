@@ -4,7 +4,7 @@
 //! stated assumptions (see the file's header).
 
 use crate::error::HwError;
-use crate::gpu::{Gpu, PeakFlops};
+use crate::gpu::{Gpu, GpuArchitecture, PeakFlops};
 use crate::topology::LinkKind;
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -41,6 +41,7 @@ struct GpuEntry {
     name: String,
     aliases: Vec<String>,
     vendor: String,
+    architecture: GpuArchitecture,
     compute_units: u32,
     peak_tflops: PeakEntry,
     memory_gib: f64,
@@ -109,6 +110,7 @@ impl GpuEntry {
             scale_up_kind: self.scale_up_kind,
             aliases: self.aliases,
             vendor: self.vendor,
+            architecture: self.architecture,
             sources: self.sources,
             name: self.name,
         };

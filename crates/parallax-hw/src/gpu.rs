@@ -26,6 +26,27 @@ pub struct PeakFlops {
     pub fp4: Option<f64>,
 }
 
+/// A GPU's architecture (its generation of tensor cores and memory system), as the catalog
+/// records it. The calibrated roofline uses it where measurements show a generation's kernels
+/// reaching a different share of its datasheet peak ([`crate::RooflineModel::calibrated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuArchitecture {
+    /// NVIDIA Ampere (A100).
+    Ampere,
+    /// NVIDIA Ada Lovelace (L40S).
+    Ada,
+    /// NVIDIA Hopper (H100, H200).
+    Hopper,
+    /// NVIDIA Blackwell and Blackwell Ultra (B200, GB200, B300, GB300).
+    Blackwell,
+    /// AMD CDNA 3 (MI300X).
+    Cdna3,
+    /// Not recorded (a GPU described outside the catalog).
+    #[default]
+    Other,
+}
+
 /// Largest price a GPU may be given, USD per GPU-hour (a million: well above any rental).
 pub const MAX_PRICE_PER_HOUR: f64 = 1e6;
 
@@ -38,6 +59,9 @@ pub struct Gpu {
     pub aliases: Vec<String>,
     /// Vendor (`nvidia`, `amd`).
     pub vendor: String,
+    /// Architecture (generation).
+    #[serde(default)]
+    pub architecture: GpuArchitecture,
     /// Dense peak throughput.
     pub peak: PeakFlops,
     /// HBM / device memory capacity in bytes.

@@ -19,8 +19,11 @@ pub mod wrap;
 
 pub use cost::CostModel;
 pub use error::HwError;
-pub use gpu::{Gpu, PeakFlops};
-pub use roofline::{RooflineModel, RooflineParams, GEMM_8BIT_EFFICIENCY};
+pub use gpu::{Gpu, GpuArchitecture, PeakFlops};
+pub use roofline::{
+    RooflineModel, RooflineParams, BLACKWELL_GEMM_COMPUTE_EFFICIENCY, GEMM_4BIT_EFFICIENCY,
+    GEMM_8BIT_EFFICIENCY,
+};
 pub use topology::{
     Cluster, DeviceGroup, Link, LinkKind, NodeGroup, MAX_CLUSTER_GPUS, MAX_LINK_BANDWIDTH,
     MAX_LINK_LATENCY, MIN_LINK_BANDWIDTH,

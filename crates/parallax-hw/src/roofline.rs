@@ -21,7 +21,8 @@
 //! GEMM): memory term = the active experts' weights once plus the rows' activations
 //! ([`FusedMoe::bytes`]); compute term = the GEMM FLOPs over rows padded, per active expert,
 //! to the kernel's row tile (a power of two in 16…128 that follows the mean rows per expert),
-//! at the GEMM compute efficiency times that tile's efficiency; blended as for GEMMs, plus
+//! at the GEMM compute efficiency of its types' tensor-core path (as for GEMMs: the 8-bit and
+//! 4-bit paths' own fractions) times that tile's efficiency; blended as for GEMMs, plus
 //! two GEMM floors and one elementwise floor. No per-expert launch or floor: this is what
 //! makes fine-grained MoE (128 experts of width 768) cheap in decode.
 //!
@@ -62,7 +63,7 @@
 //! The inter-node link is the bottleneck.
 
 use crate::cost::CostModel;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, GpuArchitecture};
 use crate::topology::{DeviceGroup, Link};
 use parallax_ir::{
     AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, FusedMoe, Gemm, PrefillChunk,
@@ -88,12 +89,36 @@ fn default_graph_overlap() -> f64 {
 /// as fast as bf16 ones, not 2× (median over the 853 shapes with `m, n, k ≥ 4096` of NVIDIA's
 /// TensorRT-LLM 1.2.0rc5 GEMM sweeps on an H100 SXM and an H200 SXM, 1.520 and 1.523 per GPU;
 /// aiconfigurator @095f58a, extract and derivation in `tests/data/aiconfigurator-gemm/` and
-/// `tests/roofline_fp8.rs`). 4-bit paths have no measurement and use 1.
+/// `tests/roofline_fp8.rs`). The 4-bit path has its own, [`GEMM_4BIT_EFFICIENCY`].
 pub const GEMM_8BIT_EFFICIENCY: f64 = 0.76;
 
 fn default_8bit_efficiency() -> f64 {
     GEMM_8BIT_EFFICIENCY
 }
+
+/// Fraction of the bf16 path's compute efficiency that fp4 tensor-core GEMMs (NVFP4 W4A4 on
+/// Blackwell) sustain of their own, four times higher, dense peak: compute-bound NVFP4 GEMMs
+/// run 2.73× as fast as bf16 ones, not 4× (median over the 2,061 shape-and-engine pairs with
+/// `m, n, k ≥ 4096` of NVIDIA's B200 GEMM sweeps of TensorRT-LLM 1.3.0rc20 (2.41×), vLLM
+/// 0.19.0 (2.66×) and SGLang 0.5.9 (3.13×); GB200's sweeps, not fitted, give 2.79×;
+/// aiconfigurator @095f58a, extract in `tests/data/aiconfigurator-blackwell-gemm/`, derived
+/// and checked by `tests/roofline_blackwell.rs`). The standalone timings include the
+/// activation's quantisation kernel, as engines run it.
+pub const GEMM_4BIT_EFFICIENCY: f64 = 0.682;
+
+fn default_4bit_efficiency() -> f64 {
+    GEMM_4BIT_EFFICIENCY
+}
+
+/// `gemm_compute_efficiency` of Blackwell GPUs ([`GpuArchitecture::Blackwell`]): large bf16
+/// GEMMs on a B200 reach 0.708 of the 2,250 TFLOP/s datasheet peak where the H100-calibrated
+/// 0.81 would have them: the median measured/predicted time over the same 2,061 pairs as
+/// [`GEMM_4BIT_EFFICIENCY`] is 1.145 (TensorRT-LLM 1.143, vLLM 1.096, SGLang 1.233; GB200's,
+/// not fitted, 1.196, and 1.048 with this value). [`RooflineModel::calibrated`] uses it for
+/// Blackwell GPUs in place of the calibrated file's value; every other parameter stands (the
+/// same source's TensorRT-LLM 1.3.0rc20 sweeps put decode attention within 4% of the
+/// calibrated roofline on both GPUs, and all-reduces of 1 MiB or more within 10%).
+pub const BLACKWELL_GEMM_COMPUTE_EFFICIENCY: f64 = 0.708;
 
 /// Explicit efficiency parameters of the [`RooflineModel`].
 ///
@@ -112,6 +137,11 @@ pub struct RooflineParams {
     /// a JSON file: that value.
     #[serde(default = "default_8bit_efficiency")]
     pub gemm_8bit_efficiency: f64,
+    /// Fraction of `gemm_compute_efficiency` that GEMMs on the fp4 tensor-core path (fp4
+    /// weights and inputs on a GPU with one) sustain of that path's dense peak
+    /// ([`GEMM_4BIT_EFFICIENCY`], measured). Absent in a JSON file: that value.
+    #[serde(default = "default_4bit_efficiency")]
+    pub gemm_4bit_efficiency: f64,
     /// Fraction of peak memory bandwidth a GEMM reaches when streaming its operands
     /// (the weight-read-bound regime at small `m`).
     pub gemm_memory_efficiency: f64,
@@ -180,7 +210,8 @@ pub struct RooflineParams {
 
 impl RooflineParams {
     /// Checks every parameter is in its physical range: efficiencies in (0, 1]
-    /// (`gemm_8bit_efficiency` in (0, 2], a fraction of the bf16 path's efficiency), fixed
+    /// (`gemm_8bit_efficiency` and `gemm_4bit_efficiency` in (0, 2], fractions of the bf16
+    /// path's efficiency), fixed
     /// times finite and in [0, 1] s, tiles and CTA rows ≥ 1, the tile overhead finite ≥ 0,
     /// the blend exponents finite ≥ 1 (`host_overlap` > 0).
     ///
@@ -207,13 +238,17 @@ impl RooflineParams {
                 return bad(field, v, "a fraction in (0, 1] of the datasheet peak");
             }
         }
-        let e8 = self.gemm_8bit_efficiency;
-        if !(e8 > 0.0 && e8 <= 2.0) {
-            return bad(
-                "gemm_8bit_efficiency",
-                e8,
-                "in (0, 2]: a fraction of the bf16 path's efficiency",
-            );
+        for (field, e) in [
+            ("gemm_8bit_efficiency", self.gemm_8bit_efficiency),
+            ("gemm_4bit_efficiency", self.gemm_4bit_efficiency),
+        ] {
+            if !(e > 0.0 && e <= 2.0) {
+                return bad(
+                    field,
+                    e,
+                    "in (0, 2]: a fraction of the bf16 path's efficiency",
+                );
+            }
         }
         for (field, v) in [
             ("gemm_floor", self.gemm_floor),
@@ -294,6 +329,7 @@ impl Default for RooflineParams {
         RooflineParams {
             gemm_compute_efficiency: 0.85,
             gemm_8bit_efficiency: GEMM_8BIT_EFFICIENCY,
+            gemm_4bit_efficiency: GEMM_4BIT_EFFICIENCY,
             gemm_memory_efficiency: 0.9,
             gemm_floor: 8e-6,
             gemm_tiles: vec![
@@ -383,7 +419,10 @@ impl RooflineModel {
     }
 
     /// The roofline model of `gpu` with the parameters calibrated to the embedded H100
-    /// profile ([`calibrated_params`]); named `roofline:<gpu>` like the default one.
+    /// profile ([`calibrated_params`]); named `roofline:<gpu>` like the default one. A
+    /// Blackwell GPU ([`GpuArchitecture::Blackwell`]) gets
+    /// [`BLACKWELL_GEMM_COMPUTE_EFFICIENCY`] in place of the file's `gemm_compute_efficiency`:
+    /// its GEMMs reach a smaller share of their datasheet peak than Hopper's.
     ///
     /// # Examples
     /// ```
@@ -393,7 +432,11 @@ impl RooflineModel {
     /// # Ok::<(), parallax_hw::HwError>(())
     /// ```
     pub fn calibrated(gpu: &Gpu) -> Self {
-        Self::with_params(gpu, calibrated_params().clone())
+        let mut params = calibrated_params().clone();
+        if gpu.architecture == GpuArchitecture::Blackwell {
+            params.gemm_compute_efficiency = BLACKWELL_GEMM_COMPUTE_EFFICIENCY;
+        }
+        Self::with_params(gpu, params)
     }
 
     /// The parameters in use.
@@ -413,17 +456,26 @@ impl RooflineModel {
     }
 
     /// The compute efficiency of `g`'s tensor-core path: the bf16 fraction, times
-    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8) and the GPU runs
+    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8), or
+    /// `gemm_4bit_efficiency` when both are fp4 (NVFP4 W4A4), and the GPU runs
     /// them on its 8-bit path (a GPU without one, as an A100 for fp8, runs them on its bf16
     /// path at that path's efficiency).
     fn gemm_efficiency(&self, g: &Gemm) -> f64 {
+        self.path_efficiency(g.weight_dtype, g.act_dtype)
+    }
+
+    /// The compute efficiency of a GEMM with `weights` and `inputs` (see
+    /// [`Self::gemm_efficiency`]), shared by GEMMs and fused MoE kernels.
+    fn path_efficiency(&self, weights: DType, inputs: DType) -> f64 {
         let p = &self.params;
         let eight_bit = |d: DType| matches!(d, DType::Fp8 | DType::Int8);
-        if eight_bit(g.weight_dtype)
-            && eight_bit(g.act_dtype)
-            && eight_bit(self.gpu.tensor_path(g.act_dtype))
-        {
+        if eight_bit(weights) && eight_bit(inputs) && eight_bit(self.gpu.tensor_path(inputs)) {
             p.gemm_compute_efficiency * p.gemm_8bit_efficiency
+        } else if weights == DType::Fp4
+            && inputs == DType::Fp4
+            && self.gpu.tensor_path(DType::Fp4) == DType::Fp4
+        {
+            p.gemm_compute_efficiency * p.gemm_4bit_efficiency
         } else {
             p.gemm_compute_efficiency
         }
@@ -634,7 +686,7 @@ impl CostModel for RooflineModel {
         let tile_eff = 1.0 / (1.0 + p.gemm_tile_overhead * (1.0 / bm + 1.0 / bn));
         let peak = self.peak_for(op.weight_dtype, op.act_dtype);
         let t_c = 2.0 * padded * op.hidden as f64 * op.intermediate as f64 * (op.up() + 1.0)
-            / (peak * p.gemm_compute_efficiency * tile_eff);
+            / (peak * self.path_efficiency(op.weight_dtype, op.act_dtype) * tile_eff);
         let t_m = op.bytes() / (p.gemm_memory_efficiency * self.gpu.memory_bandwidth);
         2.0 * p.gemm_floor + p.elementwise_floor + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
     }
