@@ -109,6 +109,27 @@ fn bad_tables_name_the_row_and_column() {
         msg.contains("fused_moe") && msg.contains("experts"),
         "{msg}"
     );
+    // The experts as a string of one number are the number (they were refused), and a
+    // string of zero or of words is refused by column.
+    let quoted = profile()
+        .to_json()
+        .replace("[4096, 128, 8, 2048, 768", "[4096, \"128\", 8, 2048, 768");
+    assert_ne!(quoted, profile().to_json());
+    let back = Profile::from_json("moe.json", &quoted).unwrap();
+    assert!(back.fused_moe == profile().fused_moe);
+    for bad in ["\"0\"", "\"many\""] {
+        let text = profile().to_json().replace(
+            "[4096, 128, 8, 2048, 768",
+            &format!("[4096, {bad}, 8, 2048, 768"),
+        );
+        let msg = Profile::from_json("moe.json", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("experts") && msg.contains(bad.trim_matches('"')),
+            "{msg}"
+        );
+    }
 }
 
 /// aiconfigurator's `balanced` sweeps spread the tokens over `min(E, T·k)` experts; the cost

@@ -1115,10 +1115,14 @@ fn parse_moe_dtype(s: &str) -> Option<(DType, DType, bool)> {
     }
 }
 
-/// A `fused_moe` row's `experts` cell as a string, `local/layer` (expert parallelism: the
-/// measured GPU's experts of the layer's; the layer's a positive multiple of the local).
+/// A `fused_moe` row's `experts` cell as a string: `local/layer` (expert parallelism: the
+/// measured GPU's experts of the layer's; the layer's a positive multiple of the local), or
+/// one positive integer written as a string (`"128"`: every expert of the layer local).
 fn parse_local_experts(s: &str) -> Option<(u32, u32)> {
-    let (l, e) = s.split_once('/')?;
+    let Some((l, e)) = s.split_once('/') else {
+        let n = s.trim().parse::<u32>().ok()?;
+        return (n > 0).then_some((n, n));
+    };
     let (l, e) = (l.trim().parse::<u32>().ok()?, e.trim().parse::<u32>().ok()?);
     (l > 0 && e >= l && e % l == 0).then_some((l, e))
 }
@@ -1153,7 +1157,7 @@ impl TableRow for FusedMoePoint {
                 row,
                 1,
                 parse_local_experts,
-                "a positive integer, or local/layer experts under expert parallelism (e.g. \
+                "a positive integer (a number or a string), or local/layer experts under expert parallelism (e.g. \
                  32/256, the layer's a multiple of the local)",
             )?,
             None => {
