@@ -989,8 +989,10 @@ impl MeasuredFusedMoe {
 }
 
 /// An engine's custom all-reduce measured on one GPU kind: NVIDIA's aiconfigurator sweeps
-/// (`data/custom-allreduce/`, Apache-2.0) of vLLM 0.14.0's `CustomAllreduce` replayed in a
-/// CUDA graph and of TensorRT-LLM 1.2.0rc5's custom all-reduce, bf16, 2/4/8 GPUs of one node.
+/// (`data/custom-allreduce/`, Apache-2.0) of vLLM's `CustomAllreduce` replayed in a CUDA graph
+/// and of TensorRT-LLM's custom all-reduce, bf16: on Hopper vLLM 0.14.0 and TensorRT-LLM
+/// 1.2.0rc5 on 2/4/8 GPUs of one node, on Blackwell vLLM 0.19.0 and TensorRT-LLM 1.3.0rc20 on
+/// 2/4/8 GPUs of a B200 or B300 node and 2/4 GPUs of a GB200 or GB300 tray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MeasuredAllReduce {
@@ -1002,6 +1004,22 @@ pub enum MeasuredAllReduce {
     TrtllmH100,
     /// TensorRT-LLM's kernel on an H200 SXM node.
     TrtllmH200,
+    /// vLLM's kernel on a B200 node.
+    VllmB200,
+    /// TensorRT-LLM's kernel on a B200 node.
+    TrtllmB200,
+    /// vLLM's kernel on a GB200 tray (2 and 4 GPUs).
+    VllmGb200,
+    /// TensorRT-LLM's kernel on a GB200 tray (2 and 4 GPUs).
+    TrtllmGb200,
+    /// vLLM's kernel on a B300 node.
+    VllmB300,
+    /// TensorRT-LLM's kernel on a B300 node.
+    TrtllmB300,
+    /// vLLM's kernel on a GB300 tray (2 and 4 GPUs).
+    VllmGb300,
+    /// TensorRT-LLM's kernel on a GB300 tray (2 and 4 GPUs).
+    TrtllmGb300,
 }
 
 /// The GPU kinds the engines' kernels were measured on, by catalogue name: `Some(false)` for an
@@ -1021,16 +1039,27 @@ fn measured_gpu_is_h200(gpu: &str) -> Option<bool> {
 type AllReduceCurves = Vec<(u32, Vec<(f64, f64)>)>;
 
 impl MeasuredAllReduce {
-    /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM or H200), if
-    /// measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's derives from it).
+    /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM, H200, B200,
+    /// GB200, B300 or GB300), if measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's
+    /// derives from it).
     pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredAllReduce> {
-        let h200 = measured_gpu_is_h200(gpu)?;
-        Some(match (engine == EngineKind::Trtllm, h200) {
-            (true, false) => MeasuredAllReduce::TrtllmH100,
-            (true, true) => MeasuredAllReduce::TrtllmH200,
-            (false, false) => MeasuredAllReduce::VllmH100,
-            (false, true) => MeasuredAllReduce::VllmH200,
-        })
+        use MeasuredAllReduce as M;
+        let trt = engine == EngineKind::Trtllm;
+        let pick = |vllm, trtllm| Some(if trt { trtllm } else { vllm });
+        if let Some(h200) = measured_gpu_is_h200(gpu) {
+            return if h200 {
+                pick(M::VllmH200, M::TrtllmH200)
+            } else {
+                pick(M::VllmH100, M::TrtllmH100)
+            };
+        }
+        match gpu.to_ascii_uppercase().as_str() {
+            "B200" => pick(M::VllmB200, M::TrtllmB200),
+            "GB200" => pick(M::VllmGb200, M::TrtllmGb200),
+            "B300" => pick(M::VllmB300, M::TrtllmB300),
+            "GB300" => pick(M::VllmGb300, M::TrtllmGb300),
+            _ => None,
+        }
     }
 
     fn text(self) -> (&'static str, &'static str) {
@@ -1050,6 +1079,38 @@ impl MeasuredAllReduce {
             MeasuredAllReduce::TrtllmH200 => (
                 "h200_sxm-trtllm-1.2.0rc5.csv",
                 include_str!("../data/custom-allreduce/h200_sxm-trtllm-1.2.0rc5.csv"),
+            ),
+            MeasuredAllReduce::VllmB200 => (
+                "b200_sxm-vllm-0.19.0.csv",
+                include_str!("../data/custom-allreduce/b200_sxm-vllm-0.19.0.csv"),
+            ),
+            MeasuredAllReduce::TrtllmB200 => (
+                "b200_sxm-trtllm-1.3.0rc20.csv",
+                include_str!("../data/custom-allreduce/b200_sxm-trtllm-1.3.0rc20.csv"),
+            ),
+            MeasuredAllReduce::VllmGb200 => (
+                "gb200-vllm-0.19.0.csv",
+                include_str!("../data/custom-allreduce/gb200-vllm-0.19.0.csv"),
+            ),
+            MeasuredAllReduce::TrtllmGb200 => (
+                "gb200-trtllm-1.3.0rc20.csv",
+                include_str!("../data/custom-allreduce/gb200-trtllm-1.3.0rc20.csv"),
+            ),
+            MeasuredAllReduce::VllmB300 => (
+                "b300_sxm-vllm-0.19.0.csv",
+                include_str!("../data/custom-allreduce/b300_sxm-vllm-0.19.0.csv"),
+            ),
+            MeasuredAllReduce::TrtllmB300 => (
+                "b300_sxm-trtllm-1.3.0rc20.csv",
+                include_str!("../data/custom-allreduce/b300_sxm-trtllm-1.3.0rc20.csv"),
+            ),
+            MeasuredAllReduce::VllmGb300 => (
+                "gb300-vllm-0.19.0.csv",
+                include_str!("../data/custom-allreduce/gb300-vllm-0.19.0.csv"),
+            ),
+            MeasuredAllReduce::TrtllmGb300 => (
+                "gb300-trtllm-1.3.0rc20.csv",
+                include_str!("../data/custom-allreduce/gb300-trtllm-1.3.0rc20.csv"),
             ),
         }
     }
@@ -1117,12 +1178,7 @@ impl MeasuredAllReduce {
 
     fn curves(self) -> &'static AllReduceCurves {
         use std::sync::OnceLock;
-        static CELLS: [OnceLock<AllReduceCurves>; 4] = [
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-        ];
+        static CELLS: [OnceLock<AllReduceCurves>; 12] = [const { OnceLock::new() }; 12];
         CELLS[self as usize].get_or_init(|| {
             let (file, text) = self.text();
             // Embedded, fixed data covered by tests: a failure is a build defect.
@@ -1164,8 +1220,9 @@ pub const FUSED_ELEMENTWISE_FLOOR_S: f64 = 3.0e-6;
 
 /// The engines' custom all-reduce: used up to 8 MiB per rank within a node (vLLM's
 /// `CustomAllreduce` default `max_size`; SGLang and TensorRT-LLM's one-/two-shot kernels cover
-/// the same range). Where it was measured (H100 and H200 nodes of 2, 4 or 8 GPUs:
-/// [`MeasuredAllReduce`]) the measurement prices it; elsewhere a one-shot model with a fixed
+/// the same range). Where it was measured (H100, H200, B200 and B300 nodes of 2, 4 or 8 GPUs,
+/// GB200 and GB300 trays of 2 or 4: [`MeasuredAllReduce`]) the measurement prices it; elsewhere
+/// a one-shot model with a fixed
 /// latency of about 6 µs on NVLink (every rank reads its peers' buffers once and reduces
 /// locally), which the measurements show to be optimistic by 2–3.5× between 256 KiB and
 /// 8 MiB on 8 GPUs (e.g. vLLM's kernel on 8 H100s: 17.3 µs at 1 MiB, 77 µs at 8 MiB).

@@ -6,17 +6,35 @@ use parallax_hw::{catalog, Cluster};
 use parallax_ir::CollectiveKind;
 use parallax_plan::{EngineContext, EngineKind, EngineModel, MeasuredAllReduce};
 
-const ALL: [MeasuredAllReduce; 4] = [
+const ALL: [MeasuredAllReduce; 12] = [
     MeasuredAllReduce::VllmH100,
     MeasuredAllReduce::VllmH200,
     MeasuredAllReduce::TrtllmH100,
     MeasuredAllReduce::TrtllmH200,
+    MeasuredAllReduce::VllmB200,
+    MeasuredAllReduce::TrtllmB200,
+    MeasuredAllReduce::VllmGb200,
+    MeasuredAllReduce::TrtllmGb200,
+    MeasuredAllReduce::VllmB300,
+    MeasuredAllReduce::TrtllmB300,
+    MeasuredAllReduce::VllmGb300,
+    MeasuredAllReduce::TrtllmGb300,
 ];
 
 #[test]
 fn tables_cover_two_four_and_eight_gpus_and_interpolate() {
     for m in ALL {
-        for n in [2, 4, 8] {
+        // A GB200 / GB300 tray holds 4 GPUs: 8 was not measured there.
+        let tray = matches!(
+            m,
+            MeasuredAllReduce::VllmGb200
+                | MeasuredAllReduce::TrtllmGb200
+                | MeasuredAllReduce::VllmGb300
+                | MeasuredAllReduce::TrtllmGb300
+        );
+        assert_eq!(m.seconds(8, 1e6).is_none(), tray, "{m:?}");
+        let sizes: &[u32] = if tray { &[2, 4] } else { &[2, 4, 8] };
+        for &n in sizes {
             let small = m.seconds(n, 256.0).unwrap();
             let big = m.seconds(n, 8.0 * 1024.0 * 1024.0).unwrap();
             assert!(small > 2e-6 && small < 1e-5, "{m:?} {n}: {small}");
@@ -38,7 +56,7 @@ fn tables_cover_two_four_and_eight_gpus_and_interpolate() {
 }
 
 #[test]
-fn presets_pick_their_engines_kernel_on_h100_and_h200_only() {
+fn presets_pick_their_engines_kernel_where_measured() {
     let pick = |kind, gpu: &str| {
         let gpu = catalog::gpu(gpu).unwrap();
         let ctx = EngineContext {
@@ -57,6 +75,10 @@ fn presets_pick_their_engines_kernel_on_h100_and_h200_only() {
     assert_eq!(pick(EngineKind::Sglang, "H200"), Some(M::VllmH200));
     assert_eq!(pick(EngineKind::Trtllm, "H100-SXM"), Some(M::TrtllmH100));
     assert_eq!(pick(EngineKind::Trtllm, "H200"), Some(M::TrtllmH200));
+    assert_eq!(pick(EngineKind::Vllm, "B200"), Some(M::VllmB200));
+    assert_eq!(pick(EngineKind::Sglang, "GB200"), Some(M::VllmGb200));
+    assert_eq!(pick(EngineKind::Trtllm, "B300"), Some(M::TrtllmB300));
+    assert_eq!(pick(EngineKind::Trtllm, "GB300"), Some(M::TrtllmGb300));
     assert_eq!(pick(EngineKind::Vllm, "H100-PCIe"), None);
     assert_eq!(pick(EngineKind::Vllm, "A100-80GB-SXM"), None);
 }
