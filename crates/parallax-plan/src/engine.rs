@@ -504,6 +504,7 @@ impl EngineModel {
             custom_allreduce_latency_s: CUSTOM_ALLREDUCE.1,
             custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
             fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
+            fp8_kv_decode_vs_bf16: fp8_kv_decode_ratio(kind, &ctx.gpu.name),
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -913,6 +914,43 @@ pub struct EngineKernels {
     /// shape it covers (`None`: the cost model's kernel). Absent in JSON: `None`.
     #[serde(default)]
     pub fused_moe_measured: Option<MeasuredFusedMoe>,
+    /// The time of the engine's decode attention over an fp8 KV cache as a fraction of the
+    /// same decode over a bf16 cache, at least (its Hopper kernels dequantise every element
+    /// to 16 bits, and that, not the halved bytes, bounds them): decode attention over an
+    /// fp8 cache takes at least this fraction of the bf16 cache's time
+    /// ([`fp8_kv_decode_ratio`]). `None`: the cost model's time. Absent in JSON: `None`.
+    #[serde(default)]
+    pub fp8_kv_decode_vs_bf16: Option<f64>,
+}
+
+/// How long `engine`'s decode attention over an fp8 KV cache takes on `gpu` (catalogue name)
+/// as a fraction of the same decode over a bf16 cache, where measured: NVIDIA's
+/// aiconfigurator sweeps of each engine's decode attention
+/// (`systems/data/{h100_sxm,h200_sxm}/attention/<engine>/<version>/generation_attention_perf.parquet`
+/// @095f58a; head dim 128, batch ≥ 8, ≥ 1,024 cached tokens, ≥ 256 MB of bf16 cache, where
+/// reading the cache dominates; the median over the shapes measured with both caches). Half
+/// the bytes would give 0.5; on Hopper the kernels dequantise each element to bf16, and
+/// vLLM's and SGLang's read an fp8 cache at only about 2 T elements/s on either GPU, so they
+/// gain less, and less on the H200's faster memory:
+///
+/// | engine (release measured) | H100 | H200 |
+/// |---|---|---|
+/// | vLLM (0.14.0, FlashAttention) | 0.680 | 0.831 |
+/// | SGLang (0.5.6.post2, FlashAttention 3) | 0.682 | 0.881 |
+/// | TensorRT-LLM (1.3.0rc20; 1.2.0rc5's sweep reads faster than the memory allows) | 0.535 | 0.534 |
+///
+/// On Blackwell the same engines' kernels read an fp8 cache at 5.3–5.9 T elements/s on a
+/// B200, near the memory's pace: no fraction there. vLLM V0 runs vLLM's kernel.
+pub fn fp8_kv_decode_ratio(engine: EngineKind, gpu: &str) -> Option<f64> {
+    let h200 = measured_gpu_is_h200(gpu)?;
+    Some(match (engine, h200) {
+        (EngineKind::Vllm | EngineKind::VllmV0, false) => 0.680,
+        (EngineKind::Vllm | EngineKind::VllmV0, true) => 0.831,
+        (EngineKind::Sglang, false) => 0.682,
+        (EngineKind::Sglang, true) => 0.881,
+        (EngineKind::Trtllm, false) => 0.535,
+        (EngineKind::Trtllm, true) => 0.534,
+    })
 }
 
 /// TensorRT-LLM's fused-MoE kernel (CUTLASS, gated experts) measured on one GPU kind:
@@ -1209,6 +1247,7 @@ impl Default for EngineKernels {
             custom_allreduce_latency_s: 0.0,
             custom_allreduce_measured: None,
             fused_moe_measured: None,
+            fp8_kv_decode_vs_bf16: None,
         }
     }
 }
@@ -1256,6 +1295,15 @@ impl EngineCost {
     }
 }
 
+/// Whether `shape` reads a one-byte (fp8) cache of separate keys and values beside 16-bit
+/// activations: the GQA/MHA kernels [`fp8_kv_decode_ratio`] measured (not MLA's latent, which
+/// other kernels read).
+fn fp8_gqa_cache(shape: &parallax_ir::AttentionShape) -> bool {
+    shape.kv_dtype.bytes() == 1.0
+        && shape.act_dtype.bytes() == 2.0
+        && shape.qk_head_dim == shape.v_head_dim
+}
+
 impl parallax_hw::CostModel for EngineCost {
     fn name(&self) -> &str {
         &self.name
@@ -1281,7 +1329,19 @@ impl parallax_hw::CostModel for EngineCost {
         shape: &parallax_ir::AttentionShape,
         decode: &parallax_ir::DecodeGroup,
     ) -> f64 {
-        self.inner.decode_attention(shape, decode)
+        let t = self.inner.decode_attention(shape, decode);
+        match self.kernels.fp8_kv_decode_vs_bf16 {
+            Some(ratio) if fp8_gqa_cache(shape) => {
+                let bf16 = parallax_ir::AttentionShape {
+                    kv_dtype: shape.act_dtype,
+                    kv_bytes_per_token: shape.kv_bytes_per_token * shape.act_dtype.bytes()
+                        / shape.kv_dtype.bytes(),
+                    ..*shape
+                };
+                t.max(ratio * self.inner.decode_attention(&bf16, decode))
+            }
+            _ => t,
+        }
     }
     fn elementwise(&self, op: &parallax_ir::Elementwise) -> f64 {
         use parallax_ir::ElementwiseKind as K;
