@@ -291,7 +291,8 @@ pub fn has_embedded_profile(gpu: &crate::Gpu) -> bool {
 }
 
 /// The roofline model Parallax uses for `gpu`: [`crate::RooflineModel::calibrated`] (the
-/// efficiency fractions fitted to the embedded H100 profile, which carry over to every GPU).
+/// efficiency fractions fitted to the embedded H100 profile, which carry over to every GPU
+/// but Blackwell's GEMM efficiency, measured on its own).
 pub fn default_roofline(gpu: &crate::Gpu) -> crate::RooflineModel {
     crate::RooflineModel::calibrated(gpu)
 }

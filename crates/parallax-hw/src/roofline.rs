@@ -97,7 +97,9 @@ fn default_8bit_efficiency() -> f64 {
 }
 
 /// Fraction of the bf16 path's compute efficiency that fp4 tensor-core GEMMs (NVFP4 W4A4 on
-/// Blackwell) sustain of their own, four times higher, dense peak: compute-bound NVFP4 GEMMs
+/// Blackwell) sustain of their own dense peak, four times the bf16 one on a B200 or GB200
+/// (B300's and GB300's six times is not measured: the same fraction is assumed there, which
+/// prices NVFP4 at about 4× bf16 on them): compute-bound NVFP4 GEMMs
 /// run 2.73× as fast as bf16 ones, not 4× (median over the 2,061 shape-and-engine pairs with
 /// `m, n, k ≥ 4096` of NVIDIA's B200 GEMM sweeps of TensorRT-LLM 1.3.0rc20 (2.41×), vLLM
 /// 0.19.0 (2.66×) and SGLang 0.5.9 (3.13×); GB200's sweeps, not fitted, give 2.79×;
@@ -455,11 +457,11 @@ impl RooflineModel {
         self.peak_for(g.weight_dtype, g.act_dtype)
     }
 
-    /// The compute efficiency of `g`'s tensor-core path: the bf16 fraction, times
-    /// `gemm_8bit_efficiency` when both operands are 8-bit (fp8/int8 W8A8), or
-    /// `gemm_4bit_efficiency` when both are fp4 (NVFP4 W4A4), and the GPU runs
-    /// them on its 8-bit path (a GPU without one, as an A100 for fp8, runs them on its bf16
-    /// path at that path's efficiency).
+    /// The compute efficiency of `g`'s tensor-core path, the path of the wider of its two
+    /// types (as [`Self::peak_for`] prices it): the bf16 fraction, times
+    /// `gemm_8bit_efficiency` on the 8-bit path (fp8/int8 W8A8, and W4A8), or
+    /// `gemm_4bit_efficiency` on the fp4 path (NVFP4 W4A4). A GPU without the path (an
+    /// A100 for fp8, Hopper for fp4) runs them on its bf16 path at that path's efficiency.
     fn gemm_efficiency(&self, g: &Gemm) -> f64 {
         self.path_efficiency(g.weight_dtype, g.act_dtype)
     }
@@ -468,16 +470,16 @@ impl RooflineModel {
     /// [`Self::gemm_efficiency`]), shared by GEMMs and fused MoE kernels.
     fn path_efficiency(&self, weights: DType, inputs: DType) -> f64 {
         let p = &self.params;
-        let eight_bit = |d: DType| matches!(d, DType::Fp8 | DType::Int8);
-        if eight_bit(weights) && eight_bit(inputs) && eight_bit(self.gpu.tensor_path(inputs)) {
-            p.gemm_compute_efficiency * p.gemm_8bit_efficiency
-        } else if weights == DType::Fp4
-            && inputs == DType::Fp4
-            && self.gpu.tensor_path(DType::Fp4) == DType::Fp4
-        {
-            p.gemm_compute_efficiency * p.gemm_4bit_efficiency
+        // The path [`Self::peak_for`] prices: the wider type's (W4A8 runs on the 8-bit path).
+        let wider = if weights.bytes() >= inputs.bytes() {
+            weights
         } else {
-            p.gemm_compute_efficiency
+            inputs
+        };
+        match self.gpu.tensor_path(wider) {
+            DType::Fp8 | DType::Int8 => p.gemm_compute_efficiency * p.gemm_8bit_efficiency,
+            DType::Fp4 => p.gemm_compute_efficiency * p.gemm_4bit_efficiency,
+            _ => p.gemm_compute_efficiency,
         }
     }
 

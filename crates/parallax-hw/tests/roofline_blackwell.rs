@@ -214,6 +214,23 @@ fn only_blackwell_changes() {
     // Weight-only fp4 on Hopper is the bf16 GEMM's compute at a quarter of the weight bytes.
     assert!(m.gemm(&fp4) <= m.gemm(&bf16));
     assert!(m.gemm(&fp4) > 0.9 * m.gemm(&bf16));
+    // So is W4A4 there (no fp4 path): the 4-bit fraction does not apply.
+    let w4a4 = gemm((8192, 8192, 8192), DType::Fp4);
+    assert!((m.gemm(&w4a4) / m.gemm(&fp4) - 1.0).abs() < 0.01);
+    // W4A8 runs on the 8-bit path at its fraction, no faster than W8A8 (it was priced
+    // at the fp8 peak with the bf16 fraction, 1.3x faster).
+    for gpu in ["H100", "B200"] {
+        let m = RooflineModel::calibrated(&catalog::gpu(gpu).unwrap());
+        let w8a8 = gemm((8192, 8192, 8192), DType::Fp8);
+        for w in [DType::Int4, DType::Fp4] {
+            let w4a8 = Gemm {
+                weight_dtype: w,
+                ..w8a8
+            };
+            let (a, b) = (m.gemm(&w4a8), m.gemm(&w8a8));
+            assert!(a >= 0.99 * b && a <= b, "{gpu} {w:?}: {a} vs {b}");
+        }
+    }
     let b200 = RooflineModel::calibrated(&catalog::gpu("B200").unwrap());
     assert_eq!(
         b200.params().gemm_compute_efficiency,

@@ -491,8 +491,10 @@ impl EngineModel {
     ///
     /// Every preset's host time is the exposed (serial) time fitted in [`FITTED`], its front
     /// end's latency that of [`FRONTEND_FITTED`]; every preset prices fused elementwise
-    /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100 and H200
-    /// ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's own kernel, vLLM's for the others).
+    /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100, H200, B200 and
+    /// B300 nodes and GB200 and GB300 trays ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's
+    /// own kernel, vLLM's for the others), and on Hopper decodes over an fp8 KV cache at its
+    /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
@@ -824,7 +826,8 @@ impl EngineModel {
     ///
     /// # Errors
     /// [`PlanError::Option`] naming the field, for invalid scheduler or host settings, a
-    /// memory fraction outside (0, 1], a zero block size or a negative issue time.
+    /// memory fraction outside (0, 1], a zero block size, a negative issue time or an fp8
+    /// decode fraction outside (0, 1].
     pub fn validate(&self) -> Result<(), PlanError> {
         let bad = |option: &str, value: String, expected: &str| PlanError::Option {
             option: format!("engine.{option}"),
@@ -887,6 +890,17 @@ impl EngineModel {
                 "> 0 (∞ for the maximum)",
             ));
         }
+        if let Some(r) = self
+            .kernels
+            .fp8_kv_decode_vs_bf16
+            .filter(|r| !(*r > 0.0 && *r <= 1.0))
+        {
+            return Err(bad(
+                "kernels.fp8_kv_decode_vs_bf16",
+                r.to_string(),
+                "a fraction in (0, 1] of the bf16 cache's time",
+            ));
+        }
         Ok(())
     }
 }
@@ -940,12 +954,14 @@ pub struct EngineKernels {
 /// | TensorRT-LLM (1.3.0rc20; 1.2.0rc5's sweep reads faster than the memory allows) | 0.535 | 0.534 |
 ///
 /// On Blackwell the same engines' kernels read an fp8 cache at 5.3–5.9 T elements/s on a
-/// B200, near the memory's pace: no fraction there. vLLM V0 runs vLLM's kernel.
+/// B200, near the memory's pace: no fraction there. vLLM V0 (0.6, whose fp8-cache decode
+/// kernel is not vLLM 0.14's) was not measured: none.
 pub fn fp8_kv_decode_ratio(engine: EngineKind, gpu: &str) -> Option<f64> {
     let h200 = measured_gpu_is_h200(gpu)?;
     Some(match (engine, h200) {
-        (EngineKind::Vllm | EngineKind::VllmV0, false) => 0.680,
-        (EngineKind::Vllm | EngineKind::VllmV0, true) => 0.831,
+        (EngineKind::VllmV0, _) => return None,
+        (EngineKind::Vllm, false) => 0.680,
+        (EngineKind::Vllm, true) => 0.831,
         (EngineKind::Sglang, false) => 0.682,
         (EngineKind::Sglang, true) => 0.881,
         (EngineKind::Trtllm, false) => 0.535,
@@ -1077,6 +1093,9 @@ fn measured_gpu_is_h200(gpu: &str) -> Option<bool> {
 type AllReduceCurves = Vec<(u32, Vec<(f64, f64)>)>;
 
 impl MeasuredAllReduce {
+    /// Variants, the last one's index plus one (keep it last when adding a table).
+    const COUNT: usize = MeasuredAllReduce::TrtllmGb300 as usize + 1;
+
     /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM, H200, B200,
     /// GB200, B300 or GB300), if measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's
     /// derives from it).
@@ -1216,7 +1235,8 @@ impl MeasuredAllReduce {
 
     fn curves(self) -> &'static AllReduceCurves {
         use std::sync::OnceLock;
-        static CELLS: [OnceLock<AllReduceCurves>; 12] = [const { OnceLock::new() }; 12];
+        static CELLS: [OnceLock<AllReduceCurves>; MeasuredAllReduce::COUNT] =
+            [const { OnceLock::new() }; MeasuredAllReduce::COUNT];
         CELLS[self as usize].get_or_init(|| {
             let (file, text) = self.text();
             // Embedded, fixed data covered by tests: a failure is a build defect.
@@ -1299,7 +1319,7 @@ impl EngineCost {
 /// activations: the GQA/MHA kernels [`fp8_kv_decode_ratio`] measured (not MLA's latent, which
 /// other kernels read).
 fn fp8_gqa_cache(shape: &parallax_ir::AttentionShape) -> bool {
-    shape.kv_dtype.bytes() == 1.0
+    shape.kv_dtype == parallax_ir::DType::Fp8
         && shape.act_dtype.bytes() == 2.0
         && shape.qk_head_dim == shape.v_head_dim
 }

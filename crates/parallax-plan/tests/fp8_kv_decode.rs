@@ -42,12 +42,9 @@ fn models(kind: EngineKind, cluster: &str) -> (Arc<dyn CostModel>, Arc<dyn CostM
 
 #[test]
 fn fractions_are_measured_on_hopper_only() {
-    for kind in [
-        EngineKind::Vllm,
-        EngineKind::VllmV0,
-        EngineKind::Sglang,
-        EngineKind::Trtllm,
-    ] {
+    // vLLM V0's fp8-cache kernel (0.6's) was not measured.
+    assert_eq!(fp8_kv_decode_ratio(EngineKind::VllmV0, "H100-SXM"), None);
+    for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
         for gpu in ["H100-SXM", "H200"] {
             let r = fp8_kv_decode_ratio(kind, gpu).unwrap();
             // More than half the bytes' time, less than the bf16 cache's.
@@ -118,10 +115,43 @@ fn large_fp8_decodes_take_the_kernels_fraction() {
 fn blackwell_fp8_decodes_are_unchanged() {
     let big = DecodeGroup::uniform(64, 8192);
     let gpu = catalog::gpu("B200").unwrap();
-    let (engine, bare) = models(EngineKind::Vllm, "1x1xB200");
+    for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
+        let ctx = EngineContext {
+            gpu: &gpu,
+            tp: 1,
+            max_model_len: 8192,
+            mla_or_sliding_window: false,
+        };
+        let preset = EngineModel::preset(kind, &ctx);
+        assert_eq!(preset.kernels.fp8_kv_decode_vs_bf16, None, "{kind:?}");
+        let (engine, bare) = models(kind, "1x1xB200");
+        assert_eq!(
+            engine.decode_attention(&gqa(DType::Fp8), &big),
+            bare.decode_attention(&gqa(DType::Fp8), &big)
+        );
+    }
+    // An int8 cache was not measured: unchanged on Hopper too.
+    let (engine, bare) = models(EngineKind::Vllm, "1x1xH100");
     assert_eq!(
-        engine.decode_attention(&gqa(DType::Fp8), &big),
-        bare.decode_attention(&gqa(DType::Fp8), &big)
+        engine.decode_attention(&gqa(DType::Int8), &big),
+        bare.decode_attention(&gqa(DType::Int8), &big)
     );
-    assert!(gpu.memory_bandwidth > 7e12);
+}
+
+#[test]
+fn fractions_outside_zero_one_are_refused() {
+    let gpu = catalog::gpu("H100").unwrap();
+    let ctx = EngineContext {
+        gpu: &gpu,
+        tp: 1,
+        max_model_len: 8192,
+        mla_or_sliding_window: false,
+    };
+    let mut e = EngineModel::preset(EngineKind::Vllm, &ctx);
+    assert!(e.validate().is_ok());
+    for bad in [0.0, 1.5, f64::NAN] {
+        e.kernels.fp8_kv_decode_vs_bf16 = Some(bad);
+        let msg = e.validate().unwrap_err().to_string();
+        assert!(msg.contains("fp8_kv_decode_vs_bf16"), "{msg}");
+    }
 }
