@@ -8,6 +8,9 @@ use parallax_hw::{catalog, CostModel, RooflineModel};
 use parallax_ir::{AttentionShape, DType, DecodeGroup};
 use std::sync::Arc;
 
+mod common;
+use common::median;
+
 const H100: &str = include_str!("data/aiconfigurator-mla/h100_sxm_generation_mla_bf16.csv");
 const H200: &str = include_str!("data/aiconfigurator-mla/h200_sxm_generation_mla_bf16.csv");
 
@@ -45,16 +48,6 @@ fn mla(heads: u32) -> AttentionShape {
         window: None,
         act_dtype: DType::Bf16,
         kv_dtype: DType::Bf16,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 

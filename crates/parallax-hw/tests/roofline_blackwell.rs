@@ -15,6 +15,9 @@ use parallax_hw::{
 use parallax_ir::{DType, Gemm};
 use std::collections::HashMap;
 
+mod common;
+use common::{gemm, median};
+
 const GEMM: &str = include_str!("data/aiconfigurator-blackwell-gemm/gemm.csv");
 
 /// One measured GEMM: system, engine, dtype, (m, n, k), seconds.
@@ -56,28 +59,6 @@ fn rows() -> Vec<Row> {
         .collect()
 }
 
-fn gemm((m, n, k): (u64, u64, u64), d: DType) -> Gemm {
-    Gemm {
-        m,
-        n,
-        k,
-        count: 1,
-        weight_dtype: d,
-        act_dtype: d,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    assert!(!v.is_empty());
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// The rows of `system`, and its catalogue GPU.
 fn system(system: &str) -> (Vec<Row>, parallax_hw::Gpu) {
     let gpu = catalog::gpu(match system {
@@ -95,7 +76,7 @@ fn median_ratio(rows: &[Row], model: &dyn CostModel, dtype: DType) -> f64 {
     median(
         rows.iter()
             .filter(|r| r.dtype == dtype)
-            .map(|r| r.seconds / model.gemm(&gemm(r.mnk, dtype)))
+            .map(|r| r.seconds / model.gemm(&gemm(r.mnk.0, r.mnk.1, r.mnk.2, dtype)))
             .collect(),
     )
 }
@@ -208,20 +189,20 @@ fn only_blackwell_changes() {
     let fp4 = Gemm {
         weight_dtype: DType::Fp4,
         act_dtype: DType::Bf16,
-        ..gemm((8192, 8192, 8192), DType::Bf16)
+        ..gemm(8192, 8192, 8192, DType::Bf16)
     };
-    let bf16 = gemm((8192, 8192, 8192), DType::Bf16);
+    let bf16 = gemm(8192, 8192, 8192, DType::Bf16);
     // Weight-only fp4 on Hopper is the bf16 GEMM's compute at a quarter of the weight bytes.
     assert!(m.gemm(&fp4) <= m.gemm(&bf16));
     assert!(m.gemm(&fp4) > 0.9 * m.gemm(&bf16));
     // So is W4A4 there (no fp4 path): the 4-bit fraction does not apply.
-    let w4a4 = gemm((8192, 8192, 8192), DType::Fp4);
+    let w4a4 = gemm(8192, 8192, 8192, DType::Fp4);
     assert!((m.gemm(&w4a4) / m.gemm(&fp4) - 1.0).abs() < 0.01);
     // W4A8 runs on the 8-bit path at its fraction, no faster than W8A8 (it was priced
     // at the fp8 peak with the bf16 fraction, 1.3x faster).
     for gpu in ["H100", "B200"] {
         let m = RooflineModel::calibrated(&catalog::gpu(gpu).unwrap());
-        let w8a8 = gemm((8192, 8192, 8192), DType::Fp8);
+        let w8a8 = gemm(8192, 8192, 8192, DType::Fp8);
         for w in [DType::Int4, DType::Fp4] {
             let w4a8 = Gemm {
                 weight_dtype: w,

@@ -6,6 +6,9 @@ use parallax_hw::roofline::calibrated_params;
 use parallax_hw::{catalog, CostModel, RooflineModel, RooflineParams, GEMM_8BIT_EFFICIENCY};
 use parallax_ir::{DType, Gemm};
 
+mod common;
+use common::{gemm, median};
+
 const H100: &str = include_str!("data/aiconfigurator-gemm/h100_sxm_bf16_fp8.csv");
 const H200: &str = include_str!("data/aiconfigurator-gemm/h200_sxm_bf16_fp8.csv");
 
@@ -26,27 +29,6 @@ fn rows(text: &str) -> Vec<(u64, u64, u64, f64, f64)> {
             )
         })
         .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn gemm(m: u64, n: u64, k: u64, dtype: DType) -> Gemm {
-    Gemm {
-        m,
-        n,
-        k,
-        count: 1,
-        weight_dtype: dtype,
-        act_dtype: dtype,
-    }
 }
 
 #[test]

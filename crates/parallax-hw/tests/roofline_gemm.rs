@@ -4,6 +4,9 @@
 use parallax_hw::{catalog, CostModel, RooflineModel, RooflineParams};
 use parallax_ir::{AttentionShape, DType, DecodeGroup, Gemm, PrefillChunk};
 
+mod common;
+use common::{gemm, median};
+
 fn h100() -> RooflineModel {
     RooflineModel::new(&catalog::gpu("H100-SXM").unwrap())
 }
@@ -26,27 +29,6 @@ fn rows(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
 
 fn num(row: &std::collections::BTreeMap<String, String>, col: &str) -> f64 {
     row[col].parse().unwrap()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn bf16_gemm(m: u64, n: u64, k: u64) -> Gemm {
-    Gemm {
-        m,
-        n,
-        k,
-        count: 1,
-        weight_dtype: DType::Bf16,
-        act_dtype: DType::Bf16,
-    }
 }
 
 fn l3_shape(heads: u32, kv_heads: u32, head_dim: u32) -> AttentionShape {
@@ -73,7 +55,7 @@ fn gemm_table_within_25_percent_for_m_at_least_256() {
     for r in &table {
         let (m, n, k) = (num(r, "m") as u64, num(r, "n") as u64, num(r, "k") as u64);
         let measured = num(r, "ms") * 1e-3;
-        let predicted = model.gemm(&bf16_gemm(m, n, k));
+        let predicted = model.gemm(&gemm(m, n, k, DType::Bf16));
         let err = (predicted - measured).abs() / measured;
         all.push(err);
         if m >= 256 {
@@ -158,21 +140,21 @@ fn small_gemms_are_weight_read_bound_and_large_ones_compute_bound() {
     let model = h100();
     let gpu = model.gpu().clone();
     // m = 1: time tracks the weight bytes, far below peak FLOP/s.
-    let g1 = bf16_gemm(1, 28672, 4096);
+    let g1 = gemm(1, 28672, 4096, DType::Bf16);
     let t1 = model.gemm(&g1);
     assert!(t1 >= g1.bytes() / gpu.memory_bandwidth);
     assert!(g1.flops() / t1 < 0.01 * gpu.peak.bf16);
     // m = 1 .. 64 barely changes the time (the weights dominate).
-    let t64 = model.gemm(&bf16_gemm(64, 28672, 4096));
+    let t64 = model.gemm(&gemm(64, 28672, 4096, DType::Bf16));
     assert!(t64 / t1 < 1.3);
     // Large GEMMs: 60-90% of peak.
-    let g = bf16_gemm(8192, 8192, 8192);
+    let g = gemm(8192, 8192, 8192, DType::Bf16);
     let frac = g.flops() / model.gemm(&g) / gpu.peak.bf16;
     assert!((0.6..0.9).contains(&frac), "{frac}");
     // Minimum kernel time.
-    assert!(model.gemm(&bf16_gemm(1, 16, 16)) >= model.params().gemm_floor);
+    assert!(model.gemm(&gemm(1, 16, 16, DType::Bf16)) >= model.params().gemm_floor);
     // Empty GEMMs cost nothing.
-    assert_eq!(model.gemm(&bf16_gemm(0, 16, 16)), 0.0);
+    assert_eq!(model.gemm(&gemm(0, 16, 16, DType::Bf16)), 0.0);
 }
 
 #[test]
@@ -180,11 +162,11 @@ fn monotone_in_m_and_count_and_faster_in_fp8() {
     let model = h100();
     let mut last = 0.0;
     for m in [1, 2, 8, 32, 128, 256, 512, 1000, 2048, 5000, 16384] {
-        let t = model.gemm(&bf16_gemm(m, 4096, 4096));
+        let t = model.gemm(&gemm(m, 4096, 4096, DType::Bf16));
         assert!(t >= last, "m={m}");
         last = t;
     }
-    let one = bf16_gemm(2048, 4096, 4096);
+    let one = gemm(2048, 4096, 4096, DType::Bf16);
     let eight = Gemm { count: 8, ..one };
     assert!(model.gemm(&eight) > 4.0 * model.gemm(&one));
     let fp8 = Gemm {
@@ -197,12 +179,12 @@ fn monotone_in_m_and_count_and_faster_in_fp8() {
 
 #[test]
 fn other_gpus_scale_with_their_ceilings() {
-    let g = bf16_gemm(8192, 8192, 8192);
+    let g = gemm(8192, 8192, 8192, DType::Bf16);
     let h100 = h100().gemm(&g);
     let b200 = RooflineModel::new(&catalog::gpu("B200").unwrap()).gemm(&g);
     let a100 = RooflineModel::new(&catalog::gpu("A100").unwrap()).gemm(&g);
     assert!(b200 < 0.6 * h100 && a100 > 2.5 * h100);
-    let gemv = bf16_gemm(1, 8192, 8192);
+    let gemv = gemm(1, 8192, 8192, DType::Bf16);
     let h200 = RooflineModel::new(&catalog::gpu("H200").unwrap()).gemm(&gemv);
     assert!(h200 < h100_gemv(&gemv));
 }
@@ -285,7 +267,7 @@ fn params_round_trip_and_are_used() {
     let m = RooflineModel::with_params(&gpu, slow.clone());
     assert_eq!(m.params(), &slow);
     assert_eq!(m.kernel_launch_overhead(), 9e-6);
-    let g = bf16_gemm(8192, 8192, 8192);
+    let g = gemm(8192, 8192, 8192, DType::Bf16);
     assert!(m.gemm(&g) > 1.8 * h100().gemm(&g));
     assert!(m.name().starts_with("roofline"));
     // Graph replays add nothing measurable to their kernels (fitted: 0); eager iterations
