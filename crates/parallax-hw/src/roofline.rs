@@ -451,45 +451,26 @@ impl RooflineModel {
         &self.gpu
     }
 
-    /// Peak FLOP/s for a GEMM: the wider of the two operand types decides which tensor-core
-    /// path runs (weight-only quantised GEMMs dequantise to the activation type).
-    fn gemm_peak(&self, g: &Gemm) -> f64 {
-        self.peak_for(g.weight_dtype, g.act_dtype)
-    }
-
-    /// The compute efficiency of `g`'s tensor-core path, the path of the wider of its two
-    /// types (as [`Self::peak_for`] prices it): the bf16 fraction, times
-    /// `gemm_8bit_efficiency` on the 8-bit path (fp8/int8 W8A8, and W4A8), or
-    /// `gemm_4bit_efficiency` on the fp4 path (NVFP4 W4A4). A GPU without the path (an
-    /// A100 for fp8, Hopper for fp4) runs them on its bf16 path at that path's efficiency.
-    fn gemm_efficiency(&self, g: &Gemm) -> f64 {
-        self.path_efficiency(g.weight_dtype, g.act_dtype)
-    }
-
-    /// The compute efficiency of a GEMM with `weights` and `inputs` (see
-    /// [`Self::gemm_efficiency`]), shared by GEMMs and fused MoE kernels.
-    fn path_efficiency(&self, weights: DType, inputs: DType) -> f64 {
+    /// The tensor-core path of a GEMM (or fused MoE kernel) with `weights` and `inputs`, as
+    /// its (peak FLOP/s, compute efficiency). The wider of the two types decides the path
+    /// (weight-only quantised GEMMs dequantise to the activation type; W4A8 runs on the 8-bit
+    /// path). The efficiency is the bf16 fraction, times `gemm_8bit_efficiency` on the 8-bit
+    /// path (fp8/int8 W8A8, and W4A8) or `gemm_4bit_efficiency` on the fp4 path (NVFP4 W4A4).
+    /// A GPU without the path (an A100 for fp8, Hopper for fp4) runs the GEMM on its bf16 path
+    /// at that path's peak and efficiency.
+    fn path(&self, weights: DType, inputs: DType) -> (f64, f64) {
         let p = &self.params;
-        // The path [`Self::peak_for`] prices: the wider type's (W4A8 runs on the 8-bit path).
         let wider = if weights.bytes() >= inputs.bytes() {
             weights
         } else {
             inputs
         };
-        match self.gpu.tensor_path(wider) {
+        let eff = match self.gpu.tensor_path(wider) {
             DType::Fp8 | DType::Int8 => p.gemm_compute_efficiency * p.gemm_8bit_efficiency,
             DType::Fp4 => p.gemm_compute_efficiency * p.gemm_4bit_efficiency,
             _ => p.gemm_compute_efficiency,
-        }
-    }
-
-    fn peak_for(&self, weights: DType, inputs: DType) -> f64 {
-        let dtype = if weights.bytes() >= inputs.bytes() {
-            weights
-        } else {
-            inputs
         };
-        self.gpu.peak_flops(dtype)
+        (self.gpu.peak_flops(wider), eff)
     }
 
     /// The α-β time of a collective over more than one rank (see the module docs), without
@@ -533,10 +514,10 @@ impl RooflineModel {
     }
 
     /// Compute-side time of the GEMM: the best tile shape's whole waves.
-    fn gemm_compute_time(&self, g: &Gemm, peak: f64) -> f64 {
+    fn gemm_compute_time(&self, g: &Gemm) -> f64 {
         let p = &self.params;
         let sms = self.gpu.compute_units.max(1) as f64;
-        let eff = self.gemm_efficiency(g);
+        let (peak, eff) = self.path(g.weight_dtype, g.act_dtype);
         let per_sm = peak * eff / sms;
         let mut best = f64::INFINITY;
         for &[tm, tn] in &p.gemm_tiles {
@@ -606,8 +587,7 @@ impl CostModel for RooflineModel {
             return 0.0;
         }
         let p = &self.params;
-        let peak = self.gemm_peak(g);
-        let t_c = self.gemm_compute_time(g, peak);
+        let t_c = self.gemm_compute_time(g);
         let t_m = g.bytes() / (p.gemm_memory_efficiency * self.gpu.memory_bandwidth);
         p.gemm_floor + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
     }
@@ -686,9 +666,9 @@ impl CostModel for RooflineModel {
         let bn = 128.0;
         let padded = active * (mean_rows / bm).ceil() * bm;
         let tile_eff = 1.0 / (1.0 + p.gemm_tile_overhead * (1.0 / bm + 1.0 / bn));
-        let peak = self.peak_for(op.weight_dtype, op.act_dtype);
+        let (peak, eff) = self.path(op.weight_dtype, op.act_dtype);
         let t_c = 2.0 * padded * op.hidden as f64 * op.intermediate as f64 * (op.up() + 1.0)
-            / (peak * self.path_efficiency(op.weight_dtype, op.act_dtype) * tile_eff);
+            / (peak * eff * tile_eff);
         let t_m = op.bytes() / (p.gemm_memory_efficiency * self.gpu.memory_bandwidth);
         2.0 * p.gemm_floor + p.elementwise_floor + smooth_max(t_c, t_m, p.gemm_overlap_exponent)
     }

@@ -65,11 +65,7 @@ fn mla_decode_matches_the_engines_kernels() {
         for engine in ["sglang-0.5.6.post2", "trtllm-1.2.0rc5"] {
             let (mut few, mut many) = (Vec::new(), Vec::new());
             for (_, heads, batch, ctx, measured) in all.iter().filter(|r| r.0 == engine) {
-                let decode = DecodeGroup {
-                    requests: *batch,
-                    context_sum: *batch as u64 * ctx,
-                    context_max: *ctx as u32,
-                };
+                let decode = DecodeGroup::uniform(*batch, *ctx as u32);
                 let shape = mla(*heads);
                 let t = model.decode_attention(&shape, &decode);
                 // No GQA family of the profile prices a latent cache.
@@ -111,11 +107,7 @@ fn gqa_decode_still_reads_the_measured_families() {
         act_dtype: DType::Bf16,
         kv_dtype: DType::Bf16,
     };
-    let decode = DecodeGroup {
-        requests: 32,
-        context_sum: 32 * 2048,
-        context_max: 2048,
-    };
+    let decode = DecodeGroup::uniform(32, 2048);
     assert_eq!(
         model.decode_attention(&shape, &decode),
         model.profiled_decode(&shape, &decode).unwrap()

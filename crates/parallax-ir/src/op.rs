@@ -241,6 +241,29 @@ pub struct AttentionShape {
 }
 
 impl AttentionShape {
+    /// The same attention with its KV cache stored as `dtype`: the same heads and tokens, the
+    /// cache's bytes per token scaled by the ratio of the two types' sizes (an fp8 cache's
+    /// bf16 twin, as attention tables are measured in the activations' type).
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_ir::{AttentionShape, DType};
+    /// let fp8 = AttentionShape {
+    ///     heads: 32, kv_heads: 8, qk_head_dim: 128, v_head_dim: 128,
+    ///     kv_bytes_per_token: 2.0 * 8.0 * 128.0, window: None,
+    ///     act_dtype: DType::Bf16, kv_dtype: DType::Fp8,
+    /// };
+    /// let bf16 = fp8.with_kv_dtype(DType::Bf16);
+    /// assert_eq!(bf16.kv_bytes_per_token, 2.0 * fp8.kv_bytes_per_token);
+    /// ```
+    pub fn with_kv_dtype(&self, dtype: DType) -> AttentionShape {
+        AttentionShape {
+            kv_dtype: dtype,
+            kv_bytes_per_token: self.kv_bytes_per_token * dtype.bytes() / self.kv_dtype.bytes(),
+            ..*self
+        }
+    }
+
     /// Sum over the batch's new tokens of the number of keys each attends to (causal, clipped
     /// to the window).
     ///

@@ -957,15 +957,15 @@ pub struct EngineKernels {
 /// B200, near the memory's pace: no fraction there. vLLM V0 (0.6, whose fp8-cache decode
 /// kernel is not vLLM 0.14's) was not measured: none.
 pub fn fp8_kv_decode_ratio(engine: EngineKind, gpu: &str) -> Option<f64> {
-    let h200 = measured_gpu_is_h200(gpu)?;
-    Some(match (engine, h200) {
-        (EngineKind::VllmV0, _) => return None,
-        (EngineKind::Vllm, false) => 0.680,
-        (EngineKind::Vllm, true) => 0.831,
-        (EngineKind::Sglang, false) => 0.682,
-        (EngineKind::Sglang, true) => 0.881,
-        (EngineKind::Trtllm, false) => 0.535,
-        (EngineKind::Trtllm, true) => 0.534,
+    use MeasuredGpu::{H100Sxm, H200};
+    Some(match (engine, MeasuredGpu::of(gpu)?) {
+        (EngineKind::Vllm, H100Sxm) => 0.680,
+        (EngineKind::Vllm, H200) => 0.831,
+        (EngineKind::Sglang, H100Sxm) => 0.682,
+        (EngineKind::Sglang, H200) => 0.881,
+        (EngineKind::Trtllm, H100Sxm) => 0.535,
+        (EngineKind::Trtllm, H200) => 0.534,
+        _ => return None,
     })
 }
 
@@ -990,11 +990,11 @@ impl MeasuredFusedMoe {
         if engine != EngineKind::Trtllm {
             return None;
         }
-        Some(if measured_gpu_is_h200(gpu)? {
-            MeasuredFusedMoe::TrtllmH200
-        } else {
-            MeasuredFusedMoe::TrtllmH100
-        })
+        match MeasuredGpu::of(gpu)? {
+            MeasuredGpu::H100Sxm => Some(MeasuredFusedMoe::TrtllmH100),
+            MeasuredGpu::H200 => Some(MeasuredFusedMoe::TrtllmH200),
+            _ => None,
+        }
     }
 
     /// The measured table as a profiled cost model (the embedded profile of the GPU with
@@ -1076,16 +1076,31 @@ pub enum MeasuredAllReduce {
     TrtllmGb300,
 }
 
-/// The GPU kinds the engines' kernels were measured on, by catalogue name: `Some(false)` for an
-/// H100 SXM, `Some(true)` for an H200, `None` for any other (the H100 PCIe included).
-fn measured_gpu_is_h200(gpu: &str) -> Option<bool> {
-    let g = gpu.to_ascii_uppercase();
-    if g.starts_with("H100") && !g.contains("PCIE") {
-        Some(false)
-    } else if g.starts_with("H200") {
-        Some(true)
-    } else {
-        None
+/// A GPU kind the engines' kernels were measured on (NVIDIA's aiconfigurator sweeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MeasuredGpu {
+    H100Sxm,
+    H200,
+    B200,
+    Gb200,
+    B300,
+    Gb300,
+}
+
+impl MeasuredGpu {
+    /// The measured kind of a catalogue GPU name, `None` for any other (the H100 PCIe
+    /// included): the H100 SXM and H200 by prefix (`H100-SXM`, `H200`), Blackwell by name.
+    fn of(gpu: &str) -> Option<MeasuredGpu> {
+        let g = gpu.to_ascii_uppercase();
+        Some(match g.as_str() {
+            _ if g.starts_with("H100") && !g.contains("PCIE") => MeasuredGpu::H100Sxm,
+            _ if g.starts_with("H200") => MeasuredGpu::H200,
+            "B200" => MeasuredGpu::B200,
+            "GB200" => MeasuredGpu::Gb200,
+            "B300" => MeasuredGpu::B300,
+            "GB300" => MeasuredGpu::Gb300,
+            _ => return None,
+        })
     }
 }
 
@@ -1101,74 +1116,46 @@ impl MeasuredAllReduce {
     /// derives from it).
     pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredAllReduce> {
         use MeasuredAllReduce as M;
-        let trt = engine == EngineKind::Trtllm;
-        let pick = |vllm, trtllm| Some(if trt { trtllm } else { vllm });
-        if let Some(h200) = measured_gpu_is_h200(gpu) {
-            return if h200 {
-                pick(M::VllmH200, M::TrtllmH200)
-            } else {
-                pick(M::VllmH100, M::TrtllmH100)
-            };
-        }
-        match gpu.to_ascii_uppercase().as_str() {
-            "B200" => pick(M::VllmB200, M::TrtllmB200),
-            "GB200" => pick(M::VllmGb200, M::TrtllmGb200),
-            "B300" => pick(M::VllmB300, M::TrtllmB300),
-            "GB300" => pick(M::VllmGb300, M::TrtllmGb300),
-            _ => None,
-        }
+        use MeasuredGpu as G;
+        let (vllm, trtllm) = match MeasuredGpu::of(gpu)? {
+            G::H100Sxm => (M::VllmH100, M::TrtllmH100),
+            G::H200 => (M::VllmH200, M::TrtllmH200),
+            G::B200 => (M::VllmB200, M::TrtllmB200),
+            G::Gb200 => (M::VllmGb200, M::TrtllmGb200),
+            G::B300 => (M::VllmB300, M::TrtllmB300),
+            G::Gb300 => (M::VllmGb300, M::TrtllmGb300),
+        };
+        Some(if engine == EngineKind::Trtllm {
+            trtllm
+        } else {
+            vllm
+        })
     }
 
     fn text(self) -> (&'static str, &'static str) {
+        // (file name, contents) of an embedded extract
+        macro_rules! table {
+            ($file:literal) => {
+                (
+                    $file,
+                    include_str!(concat!("../data/custom-allreduce/", $file)),
+                )
+            };
+        }
+        use MeasuredAllReduce as M;
         match self {
-            MeasuredAllReduce::VllmH100 => (
-                "h100_sxm-vllm-0.14.0.csv",
-                include_str!("../data/custom-allreduce/h100_sxm-vllm-0.14.0.csv"),
-            ),
-            MeasuredAllReduce::VllmH200 => (
-                "h200_sxm-vllm-0.14.0.csv",
-                include_str!("../data/custom-allreduce/h200_sxm-vllm-0.14.0.csv"),
-            ),
-            MeasuredAllReduce::TrtllmH100 => (
-                "h100_sxm-trtllm-1.2.0rc5.csv",
-                include_str!("../data/custom-allreduce/h100_sxm-trtllm-1.2.0rc5.csv"),
-            ),
-            MeasuredAllReduce::TrtllmH200 => (
-                "h200_sxm-trtllm-1.2.0rc5.csv",
-                include_str!("../data/custom-allreduce/h200_sxm-trtllm-1.2.0rc5.csv"),
-            ),
-            MeasuredAllReduce::VllmB200 => (
-                "b200_sxm-vllm-0.19.0.csv",
-                include_str!("../data/custom-allreduce/b200_sxm-vllm-0.19.0.csv"),
-            ),
-            MeasuredAllReduce::TrtllmB200 => (
-                "b200_sxm-trtllm-1.3.0rc20.csv",
-                include_str!("../data/custom-allreduce/b200_sxm-trtllm-1.3.0rc20.csv"),
-            ),
-            MeasuredAllReduce::VllmGb200 => (
-                "gb200-vllm-0.19.0.csv",
-                include_str!("../data/custom-allreduce/gb200-vllm-0.19.0.csv"),
-            ),
-            MeasuredAllReduce::TrtllmGb200 => (
-                "gb200-trtllm-1.3.0rc20.csv",
-                include_str!("../data/custom-allreduce/gb200-trtllm-1.3.0rc20.csv"),
-            ),
-            MeasuredAllReduce::VllmB300 => (
-                "b300_sxm-vllm-0.19.0.csv",
-                include_str!("../data/custom-allreduce/b300_sxm-vllm-0.19.0.csv"),
-            ),
-            MeasuredAllReduce::TrtllmB300 => (
-                "b300_sxm-trtllm-1.3.0rc20.csv",
-                include_str!("../data/custom-allreduce/b300_sxm-trtllm-1.3.0rc20.csv"),
-            ),
-            MeasuredAllReduce::VllmGb300 => (
-                "gb300-vllm-0.19.0.csv",
-                include_str!("../data/custom-allreduce/gb300-vllm-0.19.0.csv"),
-            ),
-            MeasuredAllReduce::TrtllmGb300 => (
-                "gb300-trtllm-1.3.0rc20.csv",
-                include_str!("../data/custom-allreduce/gb300-trtllm-1.3.0rc20.csv"),
-            ),
+            M::VllmH100 => table!("h100_sxm-vllm-0.14.0.csv"),
+            M::VllmH200 => table!("h200_sxm-vllm-0.14.0.csv"),
+            M::TrtllmH100 => table!("h100_sxm-trtllm-1.2.0rc5.csv"),
+            M::TrtllmH200 => table!("h200_sxm-trtllm-1.2.0rc5.csv"),
+            M::VllmB200 => table!("b200_sxm-vllm-0.19.0.csv"),
+            M::TrtllmB200 => table!("b200_sxm-trtllm-1.3.0rc20.csv"),
+            M::VllmGb200 => table!("gb200-vllm-0.19.0.csv"),
+            M::TrtllmGb200 => table!("gb200-trtllm-1.3.0rc20.csv"),
+            M::VllmB300 => table!("b300_sxm-vllm-0.19.0.csv"),
+            M::TrtllmB300 => table!("b300_sxm-trtllm-1.3.0rc20.csv"),
+            M::VllmGb300 => table!("gb300-vllm-0.19.0.csv"),
+            M::TrtllmGb300 => table!("gb300-trtllm-1.3.0rc20.csv"),
         }
     }
 
@@ -1352,12 +1339,7 @@ impl parallax_hw::CostModel for EngineCost {
         let t = self.inner.decode_attention(shape, decode);
         match self.kernels.fp8_kv_decode_vs_bf16 {
             Some(ratio) if fp8_gqa_cache(shape) => {
-                let bf16 = parallax_ir::AttentionShape {
-                    kv_dtype: shape.act_dtype,
-                    kv_bytes_per_token: shape.kv_bytes_per_token * shape.act_dtype.bytes()
-                        / shape.kv_dtype.bytes(),
-                    ..*shape
-                };
+                let bf16 = shape.with_kv_dtype(shape.act_dtype);
                 t.max(ratio * self.inner.decode_attention(&bf16, decode))
             }
             _ => t,

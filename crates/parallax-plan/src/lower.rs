@@ -1007,73 +1007,58 @@ impl PlanStageCost {
         part
     }
 
+    /// Attention of one group's `prefill` chunks and `decode` requests: seconds, flops, bytes.
+    fn attention_group(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> Attn {
+        let mut out = Attn::default();
+        for a in &self.attn {
+            let (t, f, b) = attention_call(&*self.cost, a, prefill, decode);
+            out.time += a.layers * t;
+            out.flops += a.layers * f;
+            out.bytes += a.layers * b;
+        }
+        out
+    }
+
     /// Attention of a batch of `prefill` chunks and `decode` requests.
     fn attention(&self, prefill: &[PrefillChunk], decode: &DecodeGroup) -> Attn {
-        let cost = &*self.cost;
         let r = self.attn_replicas;
-        let mut time = 0.0;
-        let mut flops = 0.0;
-        let mut bytes = 0.0;
-        let mut kernels = 0.0;
-        if r <= 1 {
-            for a in &self.attn {
-                let (t, f, b) = attention_call(cost, a, prefill, decode);
-                time += a.layers * t;
-                flops += a.layers * f;
-                bytes += a.layers * b;
-                kernels += a.layers * attention_call_count(a, prefill, decode);
-            }
-            return Attn {
-                time,
-                flops,
-                bytes,
-                kernels,
-            };
-        }
-        // Split the batch between the attention replica groups; the slowest group counts.
-        // Group `g` takes a contiguous run of the prefill chunks (`n/r` of them, one more for
-        // the first `n % r` groups): a sub-slice, so no allocation on this hot path.
-        let d = *decode;
-        let n = prefill.len() as u32;
-        let mut start = 0usize;
-        for g in 0..r {
-            let len = (n / r + u32::from(g < n % r)) as usize;
-            let bin = &prefill[start..start + len];
-            start += len;
-            let req = d.requests / r + u32::from(g < d.requests % r);
-            let decode = if req == 0 || d.requests == 0 {
-                DecodeGroup::default()
-            } else {
-                DecodeGroup {
-                    requests: req,
-                    context_sum: ((d.context_sum as f64) * req as f64 / d.requests as f64).round()
-                        as u64,
-                    context_max: d.context_max,
+        let mut out = if r <= 1 {
+            self.attention_group(prefill, decode)
+        } else {
+            // Split the batch between the attention replica groups; the slowest group counts.
+            // Group `g` takes a contiguous run of the prefill chunks (`n/r` of them, one more
+            // for the first `n % r` groups): a sub-slice, so no allocation on this hot path.
+            let d = *decode;
+            let n = prefill.len() as u32;
+            let mut start = 0usize;
+            let mut slowest = Attn::default();
+            for g in 0..r {
+                let len = (n / r + u32::from(g < n % r)) as usize;
+                let bin = &prefill[start..start + len];
+                start += len;
+                let req = d.requests / r + u32::from(g < d.requests % r);
+                let decode = if req == 0 || d.requests == 0 {
+                    DecodeGroup::default()
+                } else {
+                    DecodeGroup {
+                        requests: req,
+                        context_sum: ((d.context_sum as f64) * req as f64 / d.requests as f64)
+                            .round() as u64,
+                        context_max: d.context_max,
+                    }
+                };
+                let a = self.attention_group(bin, &decode);
+                if a.time > slowest.time || g == 0 {
+                    slowest = a;
                 }
-            };
-            let (mut gt, mut gf, mut gb) = (0.0, 0.0, 0.0);
-            for a in &self.attn {
-                let (t, f, b) = attention_call(cost, a, bin, &decode);
-                gt += a.layers * t;
-                gf += a.layers * f;
-                gb += a.layers * b;
             }
-            if gt > time || g == 0 {
-                time = gt;
-                flops = gf;
-                bytes = gb;
-            }
-        }
+            slowest
+        };
         // calls of the whole batch, as one group would issue them
         for a in &self.attn {
-            kernels += a.layers * attention_call_count(a, prefill, decode);
+            out.kernels += a.layers * attention_call_count(a, prefill, decode);
         }
-        Attn {
-            time,
-            flops,
-            bytes,
-            kernels,
-        }
+        out
     }
 
     fn compute(&self, batch: &Batch, cached: bool) -> StepCost {

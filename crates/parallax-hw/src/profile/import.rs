@@ -17,7 +17,7 @@ use super::format::{
     CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, PrefillPoint,
     Profile, ProfileGpu, Provenance, Scope, Software, Table,
 };
-use super::model::group_check;
+use super::model::{group_check, FamilyRow};
 use parallax_ir::{
     CollectiveKind, DType, ElementwiseKind, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
 };
@@ -544,22 +544,9 @@ pub fn aiconfigurator_fused_moe(
         file,
         "fused_moe",
         "num_tokens",
-        rows.iter().zip(&origin).map(|(r, o)| {
-            (
-                (
-                    r.dtype,
-                    r.act_dtype,
-                    r.block_scales,
-                    r.experts,
-                    r.layer_experts,
-                    r.top_k,
-                    r.hidden,
-                    r.intermediate,
-                ),
-                r.tokens as f64,
-                *o,
-            )
-        }),
+        rows.iter()
+            .zip(&origin)
+            .map(|(r, o)| (FamilyRow::key(r), FamilyRow::x(r), *o)),
     )?;
     let mut table = Table::with_origin(rows, origin);
     table.routing = Some(super::TableRouting::Spread);

@@ -243,7 +243,7 @@ fn distinct(mut xs: Vec<f64>) -> usize {
 }
 
 /// A table's row type as the families see it: which curve it lies on and where.
-trait FamilyRow {
+pub(crate) trait FamilyRow {
     /// The table, for errors.
     const TABLE: &'static str;
     /// The size column named when a family has fewer than two distinct sizes.
@@ -1119,15 +1119,7 @@ impl ProfiledCostModel {
 /// in), or `None` when it already is: the same heads and tokens, the cache's bytes per token
 /// scaled by the ratio of the two types' sizes.
 fn wide_kv(shape: &AttentionShape) -> Option<AttentionShape> {
-    if shape.kv_dtype == shape.act_dtype {
-        return None;
-    }
-    Some(AttentionShape {
-        kv_dtype: shape.act_dtype,
-        kv_bytes_per_token: shape.kv_bytes_per_token * shape.act_dtype.bytes()
-            / shape.kv_dtype.bytes(),
-        ..*shape
-    })
+    (shape.kv_dtype != shape.act_dtype).then(|| shape.with_kv_dtype(shape.act_dtype))
 }
 
 /// The time of `op` on the measured scale: its `measured` time when a table has its types;
