@@ -361,11 +361,20 @@ fn cost_model_files_from_calibrate_and_the_profiler() {
     for (edit, expect) in [
         (
             ("gemm_compute_efficiency", Value::from(-1.0)),
-            "params.gemm_compute_efficiency a fraction in (0, 1] of the datasheet peak (this file has -1)",
+            "params.gemm_compute_efficiency a fraction in [0.001, 1] of the datasheet peak (this file has -1)",
         ),
         (
             ("link_efficiency", Value::from(5.0)),
-            "params.link_efficiency a fraction in (0, 1]",
+            "params.link_efficiency a fraction in [0.001, 1]",
+        ),
+        // A subnormal efficiency made every GEMM infinite and predict print NaN.
+        (
+            ("gemm_compute_efficiency", Value::from(5e-324)),
+            "params.gemm_compute_efficiency a fraction in [0.001, 1] of the datasheet peak (this file has 5e-324)",
+        ),
+        (
+            ("gemm_tile_overhead", Value::from(1e300)),
+            "params.gemm_tile_overhead a value in [0, 1e6] (this file has 1e300)",
         ),
         (("gemm_floor", Value::from(-1e-6)), "params.gemm_floor a time in [0, 1] seconds"),
         (("gemm_speedup", Value::from(2.0)), "unknown field `gemm_speedup`"),

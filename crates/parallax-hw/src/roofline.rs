@@ -210,17 +210,20 @@ pub struct RooflineParams {
     pub graph_kernel_overlap: f64,
 }
 
+/// The smallest efficiency [`RooflineParams::validate`] accepts: a thousandth of a peak.
+const MIN_EFFICIENCY: f64 = 1e-3;
+
 impl RooflineParams {
-    /// Checks every parameter is in its physical range: efficiencies in (0, 1]
-    /// (`gemm_8bit_efficiency` and `gemm_4bit_efficiency` in (0, 2], fractions of the bf16
-    /// path's efficiency), fixed
-    /// times finite and in [0, 1] s, tiles and CTA rows ≥ 1, the tile overhead finite ≥ 0,
-    /// the blend exponents finite ≥ 1 (`host_overlap` > 0).
+    /// Checks every parameter is in its physical range: efficiencies in [0.001, 1]
+    /// (`gemm_8bit_efficiency` and `gemm_4bit_efficiency` in [0.001, 2], fractions of the bf16
+    /// path's efficiency; a smaller one, such as `5e-324`, made times infinite), fixed times
+    /// in [0, 1] s, tiles and CTA rows ≥ 1, the tile overhead and CTA overhead tokens in
+    /// [0, 1e6], the blend exponents finite ≥ 1 (`host_overlap` > 0).
     ///
     /// # Errors
     /// `(field, value as written, expected)` of the first parameter out of range.
     pub fn validate(&self) -> Result<(), (&'static str, String, &'static str)> {
-        let bad = |field, v: f64, expected| Err((field, v.to_string(), expected));
+        let bad = |field, v: f64, expected| Err((field, parallax_ir::error::compact(v), expected));
         for (field, v) in [
             ("gemm_compute_efficiency", self.gemm_compute_efficiency),
             ("gemm_memory_efficiency", self.gemm_memory_efficiency),
@@ -236,19 +239,19 @@ impl RooflineParams {
             ),
             ("link_efficiency", self.link_efficiency),
         ] {
-            if !(v > 0.0 && v <= 1.0) {
-                return bad(field, v, "a fraction in (0, 1] of the datasheet peak");
+            if !(MIN_EFFICIENCY..=1.0).contains(&v) {
+                return bad(field, v, "a fraction in [0.001, 1] of the datasheet peak");
             }
         }
         for (field, e) in [
             ("gemm_8bit_efficiency", self.gemm_8bit_efficiency),
             ("gemm_4bit_efficiency", self.gemm_4bit_efficiency),
         ] {
-            if !(e > 0.0 && e <= 2.0) {
+            if !(MIN_EFFICIENCY..=2.0).contains(&e) {
                 return bad(
                     field,
                     e,
-                    "in (0, 2]: a fraction of the bf16 path's efficiency",
+                    "in [0.001, 2]: a fraction of the bf16 path's efficiency",
                 );
             }
         }
@@ -284,8 +287,8 @@ impl RooflineParams {
                 self.prefill_cta_overhead_tokens,
             ),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(field, v, "a finite value ≥ 0");
+            if !(0.0..=1e6).contains(&v) {
+                return bad(field, v, "a value in [0, 1e6]");
             }
         }
         if !(self.gemm_overlap_exponent.is_finite() && self.gemm_overlap_exponent >= 1.0) {

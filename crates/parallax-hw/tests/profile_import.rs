@@ -226,3 +226,25 @@ fn measured_tables_refuse_what_would_not_fit_and_keep_odd_versions() {
         "{e}"
     );
 }
+
+/// device.json's matmul rate feeds every extrapolation: an absurd one is refused naming the
+/// file and field (1e300 TFLOP/s became an infinite rate and calibrated silently).
+#[test]
+fn measured_device_rates_out_of_range_are_refused() {
+    let e = pytorch_texts_edited(|f, t| {
+        if f == "device" {
+            let mut v: serde_json::Value = serde_json::from_str(t).unwrap();
+            for run in v.as_object_mut().unwrap().values_mut() {
+                run["ceilings"]["matmul_tflops"] = serde_json::json!(1e300);
+            }
+            v.to_string()
+        } else {
+            t.to_string()
+        }
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("dir/device.json") && e.contains("matmul_flops") && e.contains("between"),
+        "{e}"
+    );
+}

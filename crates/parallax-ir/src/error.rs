@@ -116,3 +116,20 @@ fn did_you_mean(suggestions: &[String]) -> String {
         format!("; did you mean: {}? ", suggestions.join(", "))
     }
 }
+
+/// `v` as a short text for error messages: plain decimals for ordinary magnitudes,
+/// scientific notation for tiny or huge ones (`1e-300`, not a 300-digit decimal).
+///
+/// # Examples
+/// ```
+/// assert_eq!(parallax_ir::error::compact(0.5), "0.5");
+/// assert_eq!(parallax_ir::error::compact(1e-300), "1e-300");
+/// ```
+pub fn compact(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
+}

@@ -117,9 +117,10 @@ pub fn longest_sequence(batch: &Batch) -> u64 {
 /// [`predict`] with every lowering option.
 ///
 /// # Errors
-/// As [`predict`], plus [`PlanError::Option`] for out-of-range options and
-/// [`PlanError::Option`] for a sequence longer than the model's context window
-/// ([`longest_sequence`] > `max_position_embeddings`).
+/// As [`predict`], plus [`PlanError::Option`] for out-of-range options, for a sequence
+/// longer than the model's context window ([`longest_sequence`] > `max_position_embeddings`)
+/// and for a cost model whose times sum to a NaN, infinite or absurd iteration (more than
+/// [`parallax_sim::MAX_STEP_S`]).
 pub fn predict_with(
     model: &Model,
     cluster: &Cluster,
@@ -176,6 +177,20 @@ pub fn predict_plan(
     let name = cost.name().to_string();
     let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
     let step = lowered.stages[0][0].step(batch);
+    if !(0.0..=parallax_sim::MAX_STEP_S).contains(&step.seconds) {
+        // a custom cost model's NaN or infinite op time (predict printed `iteration NaN ms`)
+        return Err(PlanError::Option {
+            option: format!("cost model `{name}`"),
+            value: format!(
+                "an iteration of {} s",
+                parallax_sim::error::compact(step.seconds)
+            ),
+            expected: format!(
+                "op times summing to a finite iteration of at most {} s",
+                parallax_sim::error::compact(parallax_sim::MAX_STEP_S)
+            ),
+        });
+    }
     let timing = lowered.stages[0][0].timing(batch);
     let mut breakdown_ms = BTreeMap::new();
     for k in OpKind::ALL {

@@ -105,16 +105,7 @@ pub enum SimError {
     },
 }
 
-/// `v` as a short text: plain decimals for ordinary magnitudes, scientific notation for
-/// tiny or huge ones (`1e-300`, not a 300-digit decimal).
-pub fn compact(v: f64) -> String {
-    let a = v.abs();
-    if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
-        v.to_string()
-    } else {
-        format!("{v:e}")
-    }
-}
+pub use parallax_ir::error::compact;
 
 impl SimError {
     /// Shorthand for [`SimError::InvalidConfig`].

@@ -79,8 +79,18 @@ impl Gaps {
         self.min = self.min.min(gap);
         self.max = self.max.max(gap);
         self.n += weight;
-        // Round to the picosecond without a libm call or a float → u128 conversion.
-        self.sum_ps += ((gap * 1e12 + 0.5) as u64) as u128 * weight as u128;
+        // Round to the picosecond without a libm call or, below 213 days, a float → u128
+        // conversion (a longer gap would saturate u64).
+        let ps = gap * 1e12 + 0.5;
+        let ps = if ps < u64::MAX as f64 {
+            ps as u64 as u128
+        } else {
+            ps as u128
+        };
+        // saturating: a cost model's absurd step (refused when the run ends) must not overflow
+        self.sum_ps = self
+            .sum_ps
+            .saturating_add(ps.saturating_mul(weight as u128));
     }
 
     /// The distribution, each value multiplied by `scale`.

@@ -50,6 +50,7 @@ pub use router::RouterPolicy;
 pub use scheduler::{Scheduler, SchedulerConfig, SchedulerKind};
 pub use sim::{
     PreemptionMode, SimConfig, Simulator, Slo, MAX_FRONTEND_LATENCY_S, MAX_FRONTEND_TOKEN_S,
+    MAX_STEP_S,
 };
 pub use speculation::{Speculation, SpeculationSummary, DEEPSEEK_MTP_ACCEPTANCE, MAX_DRAFT_TOKENS};
 pub use workload::{Prefix, Request, Workload};

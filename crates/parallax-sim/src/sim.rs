@@ -134,6 +134,11 @@ pub struct SimConfig {
 /// Largest [`SimConfig::frontend_latency_s`] accepted, seconds.
 pub const MAX_FRONTEND_LATENCY_S: f64 = 60.0;
 
+/// Longest iteration a stage's cost may report, seconds (11.6 days): a longer one, or one that
+/// is not finite, is a cost model's error (an efficiency of `5e-324`, a custom model returning
+/// `1e300`), refused by [`SimError::InvalidConfig`] instead of carried into every metric.
+pub const MAX_STEP_S: f64 = 1e6;
+
 /// Largest [`SimConfig::frontend_token_s`] accepted, seconds per token.
 pub const MAX_FRONTEND_TOKEN_S: f64 = 0.1;
 
@@ -1026,11 +1031,11 @@ impl Run<'_> {
                 c.breakdown[OpKind::Communication as usize] += x;
                 self.load_s += x;
             }
-            if !(c.seconds.is_finite() && c.seconds >= 0.0) && self.bad_cost.is_none() {
+            if !(0.0..=MAX_STEP_S).contains(&c.seconds) && self.bad_cost.is_none() {
                 self.bad_cost = Some(SimError::config(
                     &format!("replicas[{r}].stages[{s}].step(..).seconds"),
-                    c.seconds,
-                    "a finite time ≥ 0 from the StageCost",
+                    crate::error::compact(c.seconds),
+                    "a time in [0, 1e6] seconds from the StageCost",
                 ));
             }
             let start = at.max(rep.stage_free[s]);

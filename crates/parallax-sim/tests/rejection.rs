@@ -89,3 +89,22 @@ fn a_nan_stage_cost_is_an_error_not_a_hang() {
         .unwrap_err();
     assert!(matches!(e, SimError::InvalidConfig { .. }), "{e}");
 }
+
+/// A finite but absurd iteration (a custom cost model returning 1e300 s) is refused too: it
+/// saturated the inter-token sums (a mean of 1.8e10 ms against a p50 of 1e302 ms).
+#[test]
+fn an_absurd_stage_cost_is_an_error() {
+    let w = workload(&[(0.0, 10, 5)]);
+    let e = Simulator::new(vec![const_replica(1e300, 100, 16)], SimConfig::default())
+        .unwrap()
+        .run(&w)
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, SimError::InvalidConfig { .. }), "{e}");
+    assert!(msg.contains("1e300") && msg.contains("[0, 1e6]"), "{msg}");
+    // An hour-long iteration is a slow model, not an error.
+    Simulator::new(vec![const_replica(3600.0, 100, 16)], SimConfig::default())
+        .unwrap()
+        .run(&w)
+        .unwrap();
+}

@@ -297,7 +297,20 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             system: f(c_system).to_string(),
             mode,
             isl: count(c_isl, "isl", None, MAX_TOKENS)?,
-            osl: count(c_osl, "osl", None, MAX_TOKENS)?,
+            osl: match count(c_osl, "osl", None, MAX_TOKENS)? {
+                // TPOT is the time between output tokens: a row records one only with two
+                // (a 1-token row predicted NaN)
+                1 => {
+                    return Err(bad(
+                        file,
+                        line,
+                        "osl",
+                        f(c_osl),
+                        &format!("at least 2 output tokens, whose TPOT the row records (at most {MAX_TOKENS})"),
+                    ))
+                }
+                n => n,
+            },
             concurrency,
             tp: if agg {
                 count(c_tp, "tp_size", None, MAX_GPUS)?
@@ -844,11 +857,14 @@ fn mean_ttft_tpot(
     }
     let k = measured.len() as f64;
     let ttft = measured.iter().map(|r| r.ttft_s()).sum::<f64>() / k * 1e3;
-    let tpot = if p.osl > 1 {
-        measured.iter().map(|r| r.tpot_s()).sum::<f64>() / k * 1e3
-    } else {
-        f64::NAN
-    };
+    if p.osl < 2 {
+        // rows read from a file are refused when read; a point built in code lands here
+        return Err(format!(
+            "osl {}: TPOT needs at least 2 output tokens",
+            p.osl
+        ));
+    }
+    let tpot = measured.iter().map(|r| r.tpot_s()).sum::<f64>() / k * 1e3;
     Ok((ttft, tpot))
 }
 
@@ -1094,6 +1110,15 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
             .unwrap_err()
             .to_string();
         assert!(e.contains("at least one load point"), "{e}");
+        // one output token has no TPOT (the row predicted NaN)
+        let one = row("0.12.0", "agg", "2").replace(",1024,128,", ",1024,1,");
+        let e = parse_load_points("lp.csv", &format!("{header}\n{one}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lp.csv:2: column `osl`") && e.contains("at least 2 output tokens"),
+            "{e}"
+        );
         // trailing commas (spreadsheet exports) are unnamed columns, not repeated ones
         let pts = parse_load_points(
             "lp.csv",

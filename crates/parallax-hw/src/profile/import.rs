@@ -207,15 +207,18 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
         cuda,
         driver,
     };
+    let gpu = ProfileGpu {
+        name: "H100-SXM".to_string(),
+        device,
+        matmul_flops: median(&mut flops),
+        memory_bandwidth: median(&mut bw),
+    };
+    // device.json's rates feed every extrapolation: refuse an absurd one here, by file.
+    gpu.check_rates(&dev_file)?;
     Ok(Profile {
         name: name.to_string(),
         source_name: src.to_string(),
-        gpu: ProfileGpu {
-            name: "H100-SXM".to_string(),
-            device,
-            matmul_flops: median(&mut flops),
-            memory_bandwidth: median(&mut bw),
-        },
+        gpu,
         software,
         provenance: Provenance {
             source: format!("{src} (measured for the Parallax project)"),
