@@ -1,7 +1,7 @@
 //! vLLM's engine switches (`--enforce-eager`, `--disable-custom-all-reduce`) and flag names
 //! (`--enable-prefix-caching`, `--preemption-mode`) on `predict`, `simulate` and `search`.
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 use serde_json::Value;
 

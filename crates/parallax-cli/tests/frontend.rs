@@ -1,7 +1,7 @@
 //! `simulate --frontend-latency` and `--schedule-ahead` (documented in `docs/cli.md`,
 //! `parallax simulate`).
 
-mod common;
+use crate::common;
 use common::parallax;
 use serde_json::Value;
 

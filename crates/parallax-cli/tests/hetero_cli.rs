@@ -1,7 +1,7 @@
 //! `--cluster` with node groups of different GPU kinds on `search` and `simulate`
 //! (documented in `docs/cli.md`, "Heterogeneous clusters").
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 
 const MIXED: &str = "1x8xH100+1x8xA100-80GB";

@@ -1,7 +1,7 @@
 //! `--moe-skew`, `--expert-load` and `--eplb` on `simulate` and `search` (documented in
 //! `docs/cli.md`, "MoE routing skew").
 
-mod common;
+use crate::common;
 use common::parallax;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! library that the CLI must expose (latency of the max-load split, the contiguous MILP,
 //! expert splits derived for training graphs, the latency greedy baseline).
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 use std::path::PathBuf;
 

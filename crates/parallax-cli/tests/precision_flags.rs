@@ -1,7 +1,7 @@
 //! `--quantization` and `--kv-cache-dtype` on `predict`, `simulate` and `search`
 //! (documented in `docs/cli.md`, "Precision flags").
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 
 /// `predict --json` of a 32x2048 decode of Llama-3.1-8B on one H100, with `extra` flags.

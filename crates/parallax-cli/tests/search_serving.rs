@@ -1,7 +1,7 @@
 //! `search --prefix-caching`, `--cpu-prefix-cache`, `--preemption`, `--swap-space`,
 //! `--host-link-gbps` (documented in `docs/cli.md`, "Prefix caching and KV offload in search").
 
-mod common;
+use crate::common;
 use common::parallax;
 use serde_json::Value;
 

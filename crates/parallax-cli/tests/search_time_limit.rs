@@ -1,7 +1,7 @@
 //! `search --time-limit` bounds the disaggregated phase too, and the text output's
 //! "pool plans kept:" list stays short on big clusters (`--json` keeps every pool plan).
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 use std::time::{Duration, Instant};
 

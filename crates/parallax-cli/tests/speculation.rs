@@ -1,7 +1,7 @@
 //! `--num-speculative-tokens` and `--speculative-acceptance` on `predict`, `simulate` and
 //! `search` (documented in `docs/cli.md` after vLLM's engine switches): MTP speculative decoding.
 
-mod common;
+use crate::common;
 use common::{json, parallax};
 
 /// `simulate` of DeepSeek-V3 on 8 H200s serving `requests` chat requests, with `extra` flags.

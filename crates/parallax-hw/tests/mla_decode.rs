@@ -8,7 +8,7 @@ use parallax_hw::{catalog, CostModel, RooflineModel};
 use parallax_ir::{AttentionShape, DType, DecodeGroup};
 use std::sync::Arc;
 
-mod common;
+use crate::common;
 use common::median;
 
 const H100: &str = include_str!("data/aiconfigurator-mla/h100_sxm_generation_mla_bf16.csv");

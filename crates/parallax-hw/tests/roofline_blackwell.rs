@@ -15,7 +15,7 @@ use parallax_hw::{
 use parallax_ir::{DType, Gemm};
 use std::collections::HashMap;
 
-mod common;
+use crate::common;
 use common::{gemm, median};
 
 const GEMM: &str = include_str!("data/aiconfigurator-blackwell-gemm/gemm.csv");

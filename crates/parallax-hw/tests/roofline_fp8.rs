@@ -6,7 +6,7 @@ use parallax_hw::roofline::calibrated_params;
 use parallax_hw::{catalog, CostModel, RooflineModel, RooflineParams, GEMM_8BIT_EFFICIENCY};
 use parallax_ir::{DType, Gemm};
 
-mod common;
+use crate::common;
 use common::{gemm, median};
 
 const H100: &str = include_str!("data/aiconfigurator-gemm/h100_sxm_bf16_fp8.csv");

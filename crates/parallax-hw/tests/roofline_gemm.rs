@@ -4,7 +4,7 @@
 use parallax_hw::{catalog, CostModel, RooflineModel, RooflineParams};
 use parallax_ir::{AttentionShape, DType, DecodeGroup, Gemm, PrefillChunk};
 
-mod common;
+use crate::common;
 use common::{gemm, median};
 
 fn h100() -> RooflineModel {

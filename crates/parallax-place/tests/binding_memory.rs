@@ -4,7 +4,7 @@
 //! memory limit that binds, with and without overlap, `solve_contiguous` equals brute force. (2) The proven optima of
 //! the shipped graphs with the accelerator memory capped at a fraction of the model.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

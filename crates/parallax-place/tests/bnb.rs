@@ -5,7 +5,7 @@
 //! non-contiguous optima.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 #![allow(clippy::needless_range_loop)]
 //! memory limits, colocation classes, backward nodes and unsupported nodes.
 
-mod common;
+use crate::common;
 
 use common::{dp_equals_brute_force, random_graph, Rng};
 use parallax_place::{solve_contiguous, Instance, Limits, PlaceError};

@@ -3,7 +3,7 @@
 //! budgets; whatever comes back must be a typed result or error — never a panic, hang or
 //! abort. The CLI side is fuzzed in `tests/cli.rs`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! added from the paper.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The latency search equals brute force on small graphs, and solves shipped instances.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The MILP equals the DP under contiguity and brute force without it, on small graphs.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use common::{brute_max_load, close, random_graph, Rng};
 use parallax_place::{

@@ -11,7 +11,7 @@ use parallax_place::pipedream::{partition, ChainLayer, ChainPartition, PipeDream
 use parallax_place::{load_graph, Devices, Edge, Graph, Instance, Node};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 fn layers(c: &[f64], a: &[f64], w: &[f64]) -> Vec<ChainLayer> {
     (0..c.len())

@@ -10,7 +10,7 @@ use parallax_place::scotch::{self, ScotchOptions, WeightedGraph};
 use parallax_place::{load_graph, Instance};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 use common::{brute_max_load, random_graph, Rng};
 

@@ -2,7 +2,7 @@
 //! lower bound below the optimum, and a budget that ends in a result.
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use common::{close, for_each_assignment, random_graph, Rng};
 use parallax_place::eval::{split_maxima, violations};

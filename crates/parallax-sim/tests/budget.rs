@@ -1,7 +1,7 @@
 //! Per-iteration token budgets: without preemption (so no recompute prefills), no iteration of
 //! any scheduler holds more than `max_num_batched_tokens` (chunked: `chunk_size`) tokens.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! The capacity-weighted router: replicas of unequal speed get load in proportion to speed.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

@@ -1,7 +1,7 @@
 //! Under every scheduler every request completes with exactly its output tokens, with and
 //! without KV pressure.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::workload::synthetic::*;
 use parallax_sim::*;

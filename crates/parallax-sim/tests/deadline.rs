@@ -1,7 +1,7 @@
 //! `Simulator::run_until`: a wall-clock deadline only ever cuts a run short; it never changes
 //! the result of a run that finishes.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use std::time::{Duration, Instant};

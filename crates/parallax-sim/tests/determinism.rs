@@ -2,7 +2,7 @@
 //! calling the scheduler every iteration. (The crate uses no threads, so thread count cannot
 //! matter; the run is a pure function of its inputs.)
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::workload::synthetic::*;
 use parallax_sim::*;

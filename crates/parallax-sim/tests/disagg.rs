@@ -1,7 +1,7 @@
 //! Prefill/decode disaggregation: a hand-computed two-request case including the KV transfer,
 //! token conservation for every request, skip-ahead equivalence, configuration errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_ir::{Batch, OpKind};

@@ -2,7 +2,7 @@
 //! prefill-first scheduler and closed-loop clients (`max_concurrency`), under a constant-cost
 //! stage (every iteration takes 10 ms whatever the batch).
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

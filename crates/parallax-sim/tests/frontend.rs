@@ -1,7 +1,7 @@
 //! Frontend latency and scheduling one iteration ahead, on hand-computed cases: every
 //! iteration takes 10 ms whatever the batch.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

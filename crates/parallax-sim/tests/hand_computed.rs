@@ -2,7 +2,7 @@
 //! the batch), for each scheduler, a 2-stage pipeline and a preemption case. The arithmetic is
 //! written out above each case.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! and metrics that stay physical at extreme arrival times. Plus fuzzing of every workload
 //! parser (arbitrary and mutated text must give a value or a typed error, never a panic).
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::workload::{self, spec::parse_synthetic, MAX_ARRIVAL_S, MAX_REQUEST_TOKENS};
 use parallax_sim::*;

@@ -1,7 +1,7 @@
 //! Inter-token latency: per-token gaps, hand-computed, including the stall a prefill causes
 //! under vLLM v0 (prefill-first, no mixing) and the stall of a recompute after preemption.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_ir::{Batch, OpKind};

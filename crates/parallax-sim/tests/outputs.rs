@@ -1,6 +1,6 @@
 //! Metrics JSON shape, SLO attainment, per-request CSV and the Chrome trace.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! TTFT, conservation and skip-ahead equivalence under memory pressure, affinity routing, and
 //! the multi-turn TTFT gain.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_sim::workload::{self, Prefix, Request, Workload};

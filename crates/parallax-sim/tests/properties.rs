@@ -1,7 +1,7 @@
 //! Property tests: for random small workloads, KV sizes, pipeline depths and schedulers, every
 //! admitted request completes with its exact output, and skipping ahead changes nothing.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use proptest::prelude::*;

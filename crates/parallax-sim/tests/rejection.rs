@@ -1,7 +1,7 @@
 //! Requests that can never fit are rejected and counted, never dropped; invalid configs are
 //! typed errors.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

@@ -1,6 +1,6 @@
 //! Router policies across data-parallel replicas.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

@@ -2,7 +2,7 @@
 //! depths up to 3, and tight token budgets (the property test in `properties.rs` covers one
 //! replica).
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 use proptest::prelude::*;

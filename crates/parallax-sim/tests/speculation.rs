@@ -1,7 +1,7 @@
 //! Speculative decoding: decode steps emit the accepted drafts too, deterministically, with
 //! KV room for the drafts; the step's cost is the cost model's.
 
-mod common;
+use crate::common;
 use common::*;
 use parallax_sim::*;
 

@@ -1,7 +1,7 @@
 //! Preemption by swapping KV to host memory: token conservation under a tiny KV cache (swap
 //! and recompute alike), skip-ahead equivalence, transfer pricing, and configuration errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_ir::{Batch, OpKind};

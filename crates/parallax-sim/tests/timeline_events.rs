@@ -2,7 +2,7 @@
 //! (`tokens.forward`), prefill → decode KV transfers, host prefix-tier loads, the prefix-cache
 //! hit counter, and counter tracks (per-EP-rank routed pairs in the facade).
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_ir::{Batch, OpKind};
