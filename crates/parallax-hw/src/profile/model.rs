@@ -124,7 +124,7 @@ impl MoeFamilies {
             self.groups
                 .iter()
                 .filter_map(|(k, pts)| {
-                    let (top_k, h, i) = (k.5 as f64, k.6 as f64, k.7 as f64);
+                    let (top_k, h, i) = (k.top_k as f64, k.hidden as f64, k.intermediate as f64);
                     let ideal = Ideal::Linear(6.0 * top_k * h * i / fl);
                     Curve::new(pts, ideal).map(|c| (*k, c))
                 })
@@ -135,16 +135,51 @@ impl MoeFamilies {
     /// Whether a family has weights and GEMM inputs both of type `d` (the groups are sorted
     /// by key, types first: a binary search).
     pub(crate) fn has_dtype(&self, d: DType) -> bool {
-        let i = self.groups.partition_point(|(k, _)| (k.0, k.1) < (d, d));
+        let i = self
+            .groups
+            .partition_point(|(k, _)| (k.weights, k.act) < (d, d));
         self.groups
             .get(i)
-            .is_some_and(|(k, _)| (k.0, k.1) == (d, d))
+            .is_some_and(|(k, _)| (k.weights, k.act) == (d, d))
     }
 }
 
-/// Key of a fused-MoE family: weight dtype, GEMM-input dtype, block scales, local experts,
-/// layer experts, top-k, hidden, intermediate.
-pub(crate) type MoeKey = (DType, DType, bool, u32, u32, u32, u32, u32);
+/// Key of a fused-MoE family, ordered field by field in declaration order (types first, so
+/// [`MoeFamilies::has_dtype`] can binary-search on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct MoeKey {
+    /// Expert weights' type.
+    pub weights: DType,
+    /// The GEMMs' input type (differs from `weights` for weight-only quantisation).
+    pub act: DType,
+    /// Block-scaled (fp8 with per-block scales).
+    pub block_scales: bool,
+    /// Experts held by one rank.
+    pub local_experts: u32,
+    /// Experts of the layer.
+    pub layer_experts: u32,
+    /// Experts per token.
+    pub top_k: u32,
+    /// Hidden width.
+    pub hidden: u32,
+    /// Expert (intermediate) width.
+    pub intermediate: u32,
+}
+
+/// The key of `op`'s layer priced as `dtypes` (weights, GEMM inputs), `block` scaled, with
+/// `local` experts per rank.
+fn moe_key(op: &FusedMoe, (weights, act): (DType, DType), block: bool, local: u32) -> MoeKey {
+    MoeKey {
+        weights,
+        act,
+        block_scales: block,
+        local_experts: local,
+        layer_experts: op.layer_experts,
+        top_k: op.top_k,
+        hidden: op.hidden,
+        intermediate: op.intermediate,
+    }
+}
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -417,38 +452,38 @@ impl FamilyRow for FusedMoePoint {
         ]
     }
     fn key(&self) -> MoeKey {
-        (
-            self.dtype,
-            self.act_dtype,
-            self.block_scales,
-            self.experts,
-            self.layer_experts,
-            self.top_k,
-            self.hidden,
-            self.intermediate,
-        )
+        MoeKey {
+            weights: self.dtype,
+            act: self.act_dtype,
+            block_scales: self.block_scales,
+            local_experts: self.experts,
+            layer_experts: self.layer_experts,
+            top_k: self.top_k,
+            hidden: self.hidden,
+            intermediate: self.intermediate,
+        }
     }
     fn x(&self) -> f64 {
         self.tokens as f64
     }
     fn show(k: &MoeKey) -> String {
-        let weight_only = if k.0 == k.1 {
+        let weight_only = if k.weights == k.act {
             String::new()
         } else {
-            format!(" ({} GEMMs)", k.1)
+            format!(" ({} GEMMs)", k.act)
         };
-        let experts = if k.3 == k.4 {
-            k.3.to_string()
+        let experts = if k.local_experts == k.layer_experts {
+            k.local_experts.to_string()
         } else {
-            format!("{}/{}", k.3, k.4)
+            format!("{}/{}", k.local_experts, k.layer_experts)
         };
         format!(
             "(dtype={}{}{weight_only}, experts={experts}, top_k={}, hidden={}, intermediate={})",
-            k.0,
-            if k.2 { " block-scaled" } else { "" },
-            k.5,
-            k.6,
-            k.7
+            k.weights,
+            if k.block_scales { " block-scaled" } else { "" },
+            k.top_k,
+            k.hidden,
+            k.intermediate
         )
     }
 }
@@ -978,16 +1013,7 @@ impl ProfiledCostModel {
         // Block-scaled fp8 from its own family; a profile without one of the shape prices it
         // as per-tensor fp8.
         let find = |block: bool| {
-            let key = (
-                weights,
-                act,
-                block,
-                local,
-                op.layer_experts,
-                op.top_k,
-                op.hidden,
-                op.intermediate,
-            );
+            let key = moe_key(op, (weights, act), block, local);
             curves.binary_search_by(|(k, _)| k.cmp(&key)).ok()
         };
         let i = find(op.block_scales).or_else(|| op.block_scales.then(|| find(false)).flatten())?;
@@ -1030,38 +1056,28 @@ impl ProfiledCostModel {
         }
         let curves = self.fam.fused_moe.curves();
         let nearest = |block: bool| {
-            let same = (
-                weights,
-                act,
-                block,
-                op.layer_experts,
-                op.top_k,
-                op.hidden,
-                op.intermediate,
-            );
-            curves
-                .iter()
-                .map(|(k, _)| k)
-                .filter(|k| (k.0, k.1, k.2, k.4, k.5, k.6, k.7) == same)
-                .fold(None::<(&MoeKey, f64)>, |best, k| {
-                    let d = (op.local_experts.max(1) as f64 / k.3.max(1) as f64)
-                        .ln()
-                        .abs();
-                    match best {
-                        Some((_, b)) if b <= d => best,
-                        _ => Some((k, d)),
-                    }
-                })
+            // the layer's family at any local expert count
+            let same = |k: &MoeKey| *k == moe_key(op, (weights, act), block, k.local_experts);
+            let mut best: Option<(&MoeKey, f64)> = None;
+            for (k, _) in curves.iter().filter(|(k, _)| same(k)) {
+                let d = (op.local_experts.max(1) as f64 / k.local_experts.max(1) as f64)
+                    .ln()
+                    .abs();
+                if best.map_or(true, |(_, b)| d < b) {
+                    best = Some((k, d));
+                }
+            }
+            best
         };
         let (k, _) = nearest(op.block_scales)
             .or_else(|| op.block_scales.then(|| nearest(false)).flatten())?;
-        let active = op.active_experts.min(k.3).max(1);
+        let active = op.active_experts.min(k.local_experts).max(1);
         Some(FusedMoe {
-            local_experts: k.3,
-            ep: k.4 / k.3.max(1),
+            local_experts: k.local_experts,
+            ep: k.layer_experts / k.local_experts.max(1),
             active_experts: active,
             max_rows: op.assignments.div_ceil(active as u64),
-            block_scales: k.2,
+            block_scales: k.block_scales,
             ..*op
         })
     }
