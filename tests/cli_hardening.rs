@@ -449,6 +449,22 @@ fn errors_name_flags_not_library_fields() {
         ],
         &["--cost-model", "/dev/null"],
     );
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().expect("temp dir is UTF-8");
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "1x1",
+            "--cost-model",
+            dir,
+        ],
+        &["--cost-model", dir, "a directory, not a file"],
+    );
     for bad in [
         refs(&sim(&["--block-size", "0"])),
         refs(&sim(&["--preemption", "x"])),

@@ -49,7 +49,11 @@ pub fn cost_source(choice: &str) -> Result<CostSource, CliError> {
     if path.is_file() {
         return Ok(CostSource::File(path.to_path_buf()));
     }
-    let what = if choice.to_ascii_lowercase().ends_with(".json") || choice.contains('/') {
+    let what = if path.is_dir() {
+        "a directory, not a file"
+    } else if path.exists() {
+        "not a regular file"
+    } else if choice.to_ascii_lowercase().ends_with(".json") || choice.contains('/') {
         "no such file"
     } else {
         "not a cost model name nor an existing file"

@@ -196,6 +196,15 @@ fn other_bad_values_are_reported() {
         matches!(&e, ProfileError::BadValue { row: Row::Entry(0), column, .. } if column == "dtype"),
         "{e:?}"
     );
+    // A number written as a string is shown as written, quotes and all.
+    let e = err(
+        r#""gemm": {"columns": ["m","n","k","dtype","seconds"], "rows": [[1,"2",3,"bf16",1e-5],[2,2,3,"bf16",1e-5]]}"#,
+    );
+    assert!(
+        matches!(&e, ProfileError::BadValue { column, value, .. } if column == "n" && value == "\"2\""),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("value `\"2\"`"), "{e}");
     // Zero size.
     let e = err(
         r#""gemm": {"columns": ["m","n","k","dtype","seconds"], "rows": [[0,2,3,"bf16",1e-5],[2,2,3,"bf16",1e-5]]}"#,

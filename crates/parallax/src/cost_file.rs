@@ -64,7 +64,8 @@ pub fn cost_model_from_text(
     })?;
     if obj.contains_key("format_version") {
         let profile = Profile::from_json(file, text)?;
-        if !profile.gpu.name.eq_ignore_ascii_case(&cluster.gpu.name) {
+        // the catalogue's name or one of its aliases ("H100" for H100-SXM)
+        if !cluster.gpu.matches(&profile.gpu.name) {
             return Err(bad(
                 file,
                 &format!(
@@ -193,6 +194,21 @@ mod tests {
             weight_dtype: DType::Bf16,
             act_dtype: DType::Bf16,
         }
+    }
+
+    #[test]
+    fn a_profile_names_its_gpu_by_catalogue_name_or_alias() {
+        let text = include_str!("../../parallax-hw/data/profiles/parallax-profiler/h100-sxm.json");
+        let h100 = Cluster::parse("1x8xH100").unwrap();
+        assert!(cost_model_from_text(&h100, "p.json", text).is_ok());
+        let alias = text.replacen("\"name\": \"H100-SXM\"", "\"name\": \"h100\"", 1);
+        assert_ne!(alias, text);
+        assert!(cost_model_from_text(&h100, "p.json", &alias).is_ok());
+        let e = cost_model_from_text(&Cluster::parse("1x8xA100").unwrap(), "p.json", &alias)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("p.json") && e.contains("not of h100"), "{e}");
     }
 
     #[test]

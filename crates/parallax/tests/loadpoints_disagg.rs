@@ -99,3 +99,23 @@ fn an_implied_concurrency_past_the_limit_is_skipped_with_the_reason() {
     let why = rep.rows[0].skipped.as_deref().unwrap_or_default();
     assert!(why.contains("65536000") && why.contains("4096"), "{why}");
 }
+
+#[test]
+fn pools_past_the_simulated_size_are_skipped_with_their_true_gpu_count() {
+    // 65,536 prefill workers of 65,536 GPUs: the count is shown whole, not saturated at
+    // u32::MAX.
+    let header = DEV.lines().next().unwrap();
+    let row = DEV
+        .lines()
+        .find(|l| l.contains("b200_sxm_trtllm_disagg"))
+        .unwrap();
+    let big = row.replace(",1,40,1,1,1,1,1,80,6,4,", ",1,65536,65536,1,1,1,1,80,6,4,");
+    assert_ne!(big, row);
+    let pts = parse_load_points("x.csv", &format!("{header}\n{big}\n")).unwrap();
+    let rep = validate_load_points("x.csv", &pts, &LoadPointOptions::default());
+    let why = rep.rows[0].skipped.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("4294967320 GPUs") && why.contains("decode 24") && !why.contains("4294967295"),
+        "{why}"
+    );
+}

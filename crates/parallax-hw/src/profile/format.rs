@@ -734,10 +734,9 @@ fn bad_field(
         table: table.to_string(),
         row,
         column: column.to_string(),
-        value: match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        },
+        // as written in the JSON: a string keeps its quotes (`"128"` where a number was
+        // expected reads differently from `128`)
+        value: v.to_string(),
         expected: expected.to_string(),
     }
 }

@@ -139,10 +139,19 @@ pub(super) fn predict(
     };
     let (gpu, model) = super::row_model(p)?;
     let plan = plan_of(&s);
-    let total = plan.devices();
-    if total > 1024 {
-        return Err(format!("{total} GPUs in the two pools"));
+    // counted wide: the saturating `devices()` would print 4294967295 for a huge row
+    let pool = |w: u32, tp: u32, pp: u32| w as u64 * tp.max(1) as u64 * pp.max(1) as u64;
+    let (pre, dec) = (
+        pool(s.prefill_workers, s.prefill_tp, s.prefill_pp),
+        pool(s.decode_workers, s.decode_tp, s.decode_pp),
+    );
+    if pre + dec > 1024 {
+        return Err(format!(
+            "{} GPUs in the two pools (prefill {pre}, decode {dec}); at most 1024 are simulated",
+            pre + dec
+        ));
     }
+    let total = plan.devices();
     let spec = if total <= 8 {
         format!("1x{total}x{gpu}")
     } else {
