@@ -494,7 +494,8 @@ impl EngineModel {
     /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100, H200, B200 and
     /// B300 nodes and GB200 and GB300 trays ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's
     /// own kernel, vLLM's for the others), and on Hopper decodes over an fp8 KV cache at its
-    /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]).
+    /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]) and
+    /// pays its measured input quantisation before every fp8 GEMM ([`fp8_gemm_input_quant`]).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
@@ -507,6 +508,7 @@ impl EngineModel {
             custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
             fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
             fp8_kv_decode_vs_bf16: fp8_kv_decode_ratio(kind, &ctx.gpu.name),
+            fp8_gemm_input_quant: fp8_gemm_input_quant(kind, &ctx.gpu.name),
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -901,6 +903,20 @@ impl EngineModel {
                 "a fraction in (0, 1] of the bf16 cache's time",
             ));
         }
+        if let Some(q) = self.kernels.fp8_gemm_input_quant {
+            for (field, v, max) in [
+                ("fixed_s", q.fixed_s, 1e-3),
+                ("per_element_s", q.per_element_s, 1e-9),
+            ] {
+                if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                    return Err(bad(
+                        &format!("kernels.fp8_gemm_input_quant.{field}"),
+                        v.to_string(),
+                        &format!("a time in [0, {max:e}] seconds"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -935,6 +951,71 @@ pub struct EngineKernels {
     /// ([`fp8_kv_decode_ratio`]). `None`: the cost model's time. Absent in JSON: `None`.
     #[serde(default)]
     pub fp8_kv_decode_vs_bf16: Option<f64>,
+    /// What the engine adds to every fp8 GEMM (fp8 weights and inputs) to quantise its
+    /// input activations ([`fp8_gemm_input_quant`]); the cost model prices the GEMM kernel
+    /// alone. `None`: nothing. Absent in JSON: `None`.
+    #[serde(default)]
+    pub fp8_gemm_input_quant: Option<Fp8InputQuant>,
+}
+
+/// The time an engine's fp8 linear layer spends quantising its `m × k` input activations
+/// before the GEMM (a scale and a cast, in kernels of their own): `fixed_s + per_element_s ×
+/// m × k` per GEMM ([`fp8_gemm_input_quant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fp8InputQuant {
+    /// Seconds per GEMM, whatever its size (the quantisation kernels' own latency).
+    pub fixed_s: f64,
+    /// Seconds per input element (the passes over the activations).
+    pub per_element_s: f64,
+}
+
+impl Fp8InputQuant {
+    /// The added time of `count` GEMMs of `m × k` inputs.
+    pub fn seconds(&self, m: u64, k: u64, count: u32) -> f64 {
+        count as f64 * (self.fixed_s + self.per_element_s * m as f64 * k as f64)
+    }
+}
+
+/// What `engine`'s fp8 linear layer adds to each GEMM on `gpu` (catalogue name) to quantise
+/// its inputs, where measured: fitted on NVIDIA's aiconfigurator sweeps of each engine's own
+/// bf16 and fp8 linear layers on the same shapes
+/// (`systems/data/{h100_sxm,h200_sxm}/gemm/<engine>/<version>/gemm_perf.parquet` @095f58a;
+/// TensorRT-LLM 1.3.0rc20, SGLang 0.5.6.post2, vLLM 0.19.0), as `fp8 = r × bf16 + fixed +
+/// per_element × m × k` with `r` the calibrated roofline's fp8/bf16 ratio of the shape
+/// (least squares on the relative error, 500 shapes per engine and GPU: `m` 1–8192, `n` and
+/// `k` 1024–16384; the extract and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
+/// `tests/fp8_gemm_quant.rs`). The roofline alone prices every engine's fp8 layers too fast
+/// at small `m`, where the quantisation kernels, not the halved weight bytes, dominate:
+///
+/// | engine | GPU | fixed | per element | ≈ bytes per element | median error without → with |
+/// |---|---|---|---|---|---|
+/// | TensorRT-LLM | H100 | 8.09 µs | 1.28 ps | 4.3 | 36.9% → 4.4% |
+/// | TensorRT-LLM | H200 | 8.04 µs | 1.13 ps | 5.4 | 36.7% → 4.9% |
+/// | SGLang | H100 | 2.44 µs | 0.480 ps | 1.6 | 24.2% → 11.6% |
+/// | SGLang | H200 | 2.01 µs | 0.436 ps | 2.1 | 21.6% → 12.9% |
+/// | vLLM | H100 | 1.06 µs | 0.974 ps | 3.3 | 11.5% → 10.5% |
+/// | vLLM | H200 | 0.902 µs | 0.616 ps | 3.0 | 15.8% → 13.8% |
+///
+/// (bytes per element: the per-element time at the GPU's memory bandwidth.)
+/// TensorRT-LLM's layer computes a dynamic per-tensor scale (its collector's checkpoints
+/// carry no input scale): an absolute-maximum pass and a cast, about 5 bytes per element.
+/// Block-scaled fp8 layers (per-group input scales) are priced with the same terms. Elsewhere
+/// (Blackwell, other GPUs) and for vLLM V0 (0.6, not measured): none.
+pub fn fp8_gemm_input_quant(engine: EngineKind, gpu: &str) -> Option<Fp8InputQuant> {
+    use MeasuredGpu::{H100Sxm, H200};
+    let (fixed_s, per_element_s) = match (engine, MeasuredGpu::of(gpu)?) {
+        (EngineKind::Trtllm, H100Sxm) => (8.09e-6, 1.28e-12),
+        (EngineKind::Trtllm, H200) => (8.04e-6, 1.13e-12),
+        (EngineKind::Sglang, H100Sxm) => (2.44e-6, 0.480e-12),
+        (EngineKind::Sglang, H200) => (2.01e-6, 0.436e-12),
+        (EngineKind::Vllm, H100Sxm) => (1.06e-6, 0.974e-12),
+        (EngineKind::Vllm, H200) => (0.902e-6, 0.616e-12),
+        _ => return None,
+    };
+    Some(Fp8InputQuant {
+        fixed_s,
+        per_element_s,
+    })
 }
 
 /// How long `engine`'s decode attention over an fp8 KV cache takes on `gpu` (catalogue name)
@@ -1255,6 +1336,7 @@ impl Default for EngineKernels {
             custom_allreduce_measured: None,
             fused_moe_measured: None,
             fp8_kv_decode_vs_bf16: None,
+            fp8_gemm_input_quant: None,
         }
     }
 }
@@ -1316,7 +1398,17 @@ impl parallax_hw::CostModel for EngineCost {
         &self.name
     }
     fn gemm(&self, g: &parallax_ir::Gemm) -> f64 {
-        self.inner.gemm(g)
+        let t = self.inner.gemm(g);
+        match self.kernels.fp8_gemm_input_quant {
+            Some(q)
+                if g.weight_dtype == parallax_ir::DType::Fp8
+                    && g.act_dtype == parallax_ir::DType::Fp8
+                    && g.m > 0 =>
+            {
+                t + q.seconds(g.m, g.k, g.count)
+            }
+            _ => t,
+        }
     }
     fn fused_moe(&self, op: &parallax_ir::FusedMoe) -> f64 {
         self.kernels

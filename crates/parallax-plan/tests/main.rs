@@ -7,6 +7,7 @@ mod disagg;
 mod engine_fused_moe;
 mod enumerate;
 mod enumerate_families;
+mod fp8_gemm_quant;
 mod fp8_kv_decode;
 mod fused_moe;
 mod hardening;
