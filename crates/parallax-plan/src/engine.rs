@@ -960,7 +960,8 @@ pub struct EngineKernels {
 
 /// The time an engine's fp8 linear layer spends quantising its `m × k` input activations
 /// before the GEMM (a scale and a cast, in kernels of their own): `fixed_s + per_element_s ×
-/// m × k` per GEMM ([`fp8_gemm_input_quant`]).
+/// m × k` per GEMM ([`fp8_gemm_input_quant`]); a batched GEMM of `count` (a layer's heads, its
+/// experts) quantises its inputs in one go, paying the fixed time once.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fp8InputQuant {
     /// Seconds per GEMM, whatever its size (the quantisation kernels' own latency).
@@ -970,9 +971,12 @@ pub struct Fp8InputQuant {
 }
 
 impl Fp8InputQuant {
-    /// The added time of `count` GEMMs of `m × k` inputs.
+    /// The added time of one batched GEMM of `count` inputs of `m × k` (none for none).
     pub fn seconds(&self, m: u64, k: u64, count: u32) -> f64 {
-        count as f64 * (self.fixed_s + self.per_element_s * m as f64 * k as f64)
+        if count == 0 || m == 0 {
+            return 0.0;
+        }
+        self.fixed_s + self.per_element_s * count as f64 * m as f64 * k as f64
     }
 }
 
@@ -1402,8 +1406,7 @@ impl parallax_hw::CostModel for EngineCost {
         match self.kernels.fp8_gemm_input_quant {
             Some(q)
                 if g.weight_dtype == parallax_ir::DType::Fp8
-                    && g.act_dtype == parallax_ir::DType::Fp8
-                    && g.m > 0 =>
+                    && g.act_dtype == parallax_ir::DType::Fp8 =>
             {
                 t + q.seconds(g.m, g.k, g.count)
             }
