@@ -483,6 +483,17 @@ pub fn check_shard(cell: &Cell, shard: CellShard) -> Result<(), IrError> {
     }
 }
 
+/// `p` for the layers checkpoints leave unquantised whatever their scheme: the MoE router
+/// (gate) and the LM head run in the activation type (vLLM builds both without a quantisation
+/// method; ModelOpt, compressed-tensors and DeepSeek's fp8 releases exclude them).
+fn unquantized(p: &Precision) -> Precision {
+    Precision {
+        weights: p.activations,
+        compute: p.activations,
+        ..*p
+    }
+}
+
 fn gemm(name: &'static str, m: u64, n: u64, k: u64, count: u32, p: &Precision) -> Op {
     Op {
         name,
@@ -658,7 +669,14 @@ pub fn lower_cell(
         }
         Cell::Moe(m) => {
             let h = m.hidden as u64;
-            out.push(gemm("router", t, m.experts as u64, h, 1, precision));
+            out.push(gemm(
+                "router",
+                t,
+                m.experts as u64,
+                h,
+                1,
+                &unquantized(precision),
+            ));
             out.push(elementwise(
                 "routing",
                 routing_op(t, m.experts, m.top_k, m.hidden, act),
@@ -792,7 +810,14 @@ pub fn lower_lm_head(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>) {
         norm_op(batch.tokens(), model.hidden_size, p.activations, p.weights),
     ));
     let vl = model.vocab_size.div_ceil(tp) as u64;
-    out.push(gemm("lm_head", s, vl, model.hidden_size as u64, 1, p));
+    out.push(gemm(
+        "lm_head",
+        s,
+        vl,
+        model.hidden_size as u64,
+        1,
+        &unquantized(p),
+    ));
     let logits = s as f64 * model.vocab_size as f64 * p.activations.bytes();
     if tp > 1 {
         out.push(collective(

@@ -690,3 +690,43 @@ fn sparse_attention_reads_top_k_and_runs_its_indexer_on_every_rank() {
     };
     assert_eq!(dense.kv_bytes_per_token(&dense_fp8), 576.0);
 }
+
+#[test]
+fn router_and_lm_head_stay_in_the_activation_type_under_quantisation() {
+    let mut m = resolve("qwen3-30b-a3b").unwrap();
+    m.precision = Precision {
+        weights: DType::Fp8,
+        compute: DType::Fp8,
+        ..m.precision
+    };
+    let p = m.precision;
+    let gemm_types = |ops: &[Op]| -> Vec<(&'static str, DType, DType)> {
+        ops.iter()
+            .filter_map(|o| match &o.body {
+                OpBody::Gemm(g) => Some((o.name, g.weight_dtype, g.act_dtype)),
+                _ => None,
+            })
+            .collect()
+    };
+    let b = mixed_batch();
+    let moe = lower(
+        &cell_of(&m, |c| matches!(c, Cell::Moe(_))),
+        CellShard::SINGLE,
+        &b,
+        &p,
+    );
+    assert!(gemm_types(&moe).contains(&("router", DType::Bf16, DType::Bf16)));
+    let attn = lower(
+        &cell_of(&m, |c| matches!(c, Cell::Attention(_))),
+        CellShard::SINGLE,
+        &b,
+        &p,
+    );
+    assert!(gemm_types(&attn).contains(&("qkv_proj", DType::Fp8, DType::Fp8)));
+    let mut head = Vec::new();
+    lower_lm_head(&m, 1, &b, &mut head);
+    assert_eq!(
+        gemm_types(&head),
+        vec![("lm_head", DType::Bf16, DType::Bf16)]
+    );
+}

@@ -960,8 +960,9 @@ pub struct EngineKernels {
 
 /// The time an engine's fp8 linear layer spends quantising its `m × k` input activations
 /// before the GEMM (a scale and a cast, in kernels of their own): `fixed_s + per_element_s ×
-/// m × k` per GEMM ([`fp8_gemm_input_quant`]); a batched GEMM of `count` (a layer's heads, its
-/// experts) quantises its inputs in one go, paying the fixed time once.
+/// m × k` per GEMM ([`fp8_gemm_input_quant`]); a batched GEMM of `count` (MLA's per-head
+/// absorptions) quantises its inputs in one go, paying the fixed time once. MoE layers are
+/// priced as one fused kernel, whose measured tables include their quantisation: no term.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fp8InputQuant {
     /// Seconds per GEMM, whatever its size (the quantisation kernels' own latency).
@@ -1360,9 +1361,10 @@ pub const FUSED_ELEMENTWISE_FLOOR_S: f64 = 3.0e-6;
 /// 8 MiB on 8 GPUs (e.g. vLLM's kernel on 8 H100s: 17.3 µs at 1 MiB, 77 µs at 8 MiB).
 pub const CUSTOM_ALLREDUCE: (f64, f64) = (8.0 * 1024.0 * 1024.0, 6e-6);
 
-/// A cost model as a serving engine runs it: fused elementwise kernels and a custom
-/// all-reduce for small messages (see [`EngineKernels`]); every other price, and every
-/// overhead, is the wrapped model's.
+/// A cost model as a serving engine runs it: what [`EngineKernels`] lists (fused elementwise
+/// kernels, a custom all-reduce for small messages, the engine's measured fused MoE, fp8-cache
+/// decode and fp8 input quantisation); every other price, and every overhead, is the wrapped
+/// model's.
 #[derive(Debug)]
 pub struct EngineCost {
     inner: std::sync::Arc<dyn parallax_hw::CostModel>,

@@ -9,6 +9,7 @@ mod fidelity;
 mod hardening;
 mod hetero_search;
 mod hetero_stage_tp;
+mod layout;
 mod library;
 mod loadpoints_disagg;
 mod search_bound;

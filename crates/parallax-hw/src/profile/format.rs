@@ -734,8 +734,8 @@ fn bad_field(
         table: table.to_string(),
         row,
         column: column.to_string(),
-        // as written in the JSON: a string keeps its quotes (`"128"` where a number was
-        // expected reads differently from `128`)
+        // as JSON: a string keeps its quotes (`"128"` where a number was expected reads
+        // differently from `128`)
         value: v.to_string(),
         expected: expected.to_string(),
     }
