@@ -435,24 +435,10 @@ fn errors_name_flags_not_library_fields() {
         &["--pareto", "energy,cost"],
     );
     fails_with(&["search", "--objective", "fast"], &["--objective", "fast"]);
-    fails_with(
-        &[
-            "predict",
-            "--model",
-            "llama-3.1-8b",
-            "--gpu",
-            "H100",
-            "--decode",
-            "1x1",
-            "--cost-model",
-            "/dev/null",
-        ],
-        &["--cost-model", "/dev/null"],
-    );
     let dir = std::env::temp_dir();
     let dir = dir.to_str().expect("temp dir is UTF-8");
-    fails_with(
-        &[
+    for (file, why) in [("/dev/null", "/dev/null"), (dir, "a directory, not a file")] {
+        let predict = [
             "predict",
             "--model",
             "llama-3.1-8b",
@@ -461,10 +447,10 @@ fn errors_name_flags_not_library_fields() {
             "--decode",
             "1x1",
             "--cost-model",
-            dir,
-        ],
-        &["--cost-model", dir, "a directory, not a file"],
-    );
+            file,
+        ];
+        fails_with(&predict, &["--cost-model", file, why]);
+    }
     for bad in [
         refs(&sim(&["--block-size", "0"])),
         refs(&sim(&["--preemption", "x"])),

@@ -92,6 +92,17 @@ fn fit(rows: &[(f64, f64, f64, f64)]) -> (f64, f64) {
     (fixed.max(0.0), per.max(0.0))
 }
 
+/// Engine `kind`'s preset on one GPU of `cluster`.
+fn preset(kind: EngineKind, cluster: &Cluster) -> EngineModel {
+    let ctx = EngineContext {
+        gpu: &cluster.gpu,
+        tp: 1,
+        max_model_len: 8192,
+        mla_or_sliding_window: false,
+    };
+    EngineModel::preset(kind, &ctx)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -157,13 +168,7 @@ fn measured_on_hopper_for_the_three_engines_only() {
 fn an_engine_adds_the_quantisation_to_fp8_gemms_only() {
     let cluster = Cluster::parse("1x8xH100").unwrap();
     let bare = cost_model_for(&cluster, CostModelChoice::Auto).unwrap();
-    let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-    };
-    let trt = EngineModel::preset(EngineKind::Trtllm, &ctx);
+    let trt = preset(EngineKind::Trtllm, &cluster);
     let q = trt.kernels.fp8_gemm_input_quant.unwrap();
     let model = trt.cost_model(bare.clone(), cluster.gpu.memory_bandwidth);
     // Qwen3-32B's gate-up projection at TP 1, decoding 8 sequences and prefilling 4096 tokens
@@ -193,20 +198,13 @@ fn an_engine_adds_the_quantisation_to_fp8_gemms_only() {
         assert_eq!(model.gemm(&w8a16), bare.gemm(&w8a16));
     }
     // vLLM V0 was not measured: its preset prices the kernel alone.
-    let v0 = EngineModel::preset(EngineKind::VllmV0, &ctx);
+    let v0 = preset(EngineKind::VllmV0, &cluster);
     assert_eq!(v0.kernels.fp8_gemm_input_quant, None);
 }
 
 #[test]
 fn bad_quantisation_times_are_refused_by_field() {
-    let cluster = Cluster::parse("1x8xH100").unwrap();
-    let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-    };
-    let ok = EngineModel::preset(EngineKind::Sglang, &ctx);
+    let ok = preset(EngineKind::Sglang, &Cluster::parse("1x8xH100").unwrap());
     assert!(ok.validate().is_ok());
     for (fixed_s, per_element_s, field) in [
         (-1e-6, 0.0, "fixed_s"),
