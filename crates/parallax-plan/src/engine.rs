@@ -217,6 +217,9 @@ pub struct EngineContext<'a> {
     /// The model has MLA or sliding-window attention, for which vLLM V0 never turns chunked
     /// prefill on by itself.
     pub mla_or_sliding_window: bool,
+    /// The model's fp8 weights carry block scales ([`parallax_ir::Precision::fp8_block_scales`]):
+    /// the engines run such layers with other kernels ([`fp8_gemm_input_quant`]).
+    pub fp8_block_scales: bool,
 }
 
 /// vLLM V0 turns chunked prefill on by default above this context length
@@ -508,7 +511,7 @@ impl EngineModel {
             custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
             fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
             fp8_kv_decode_vs_bf16: fp8_kv_decode_ratio(kind, &ctx.gpu.name),
-            fp8_gemm_input_quant: fp8_gemm_input_quant(kind, &ctx.gpu.name),
+            fp8_gemm_input_quant: fp8_gemm_input_quant(kind, &ctx.gpu.name, ctx.fp8_block_scales),
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -982,39 +985,57 @@ impl Fp8InputQuant {
 }
 
 /// What `engine`'s fp8 linear layer adds to each GEMM on `gpu` (catalogue name) to quantise
-/// its inputs, where measured: fitted on NVIDIA's aiconfigurator sweeps of each engine's own
-/// bf16 and fp8 linear layers on the same shapes
-/// (`systems/data/{h100_sxm,h200_sxm}/gemm/<engine>/<version>/gemm_perf.parquet` @095f58a;
-/// TensorRT-LLM 1.3.0rc20, SGLang 0.5.6.post2, vLLM 0.19.0), as `fp8 = r × bf16 + fixed +
-/// per_element × m × k` with `r` the calibrated roofline's fp8/bf16 ratio of the shape
+/// its inputs, where measured, for per-tensor or (`block_scales`) block-scaled weights: fitted
+/// on NVIDIA's aiconfigurator sweeps of each engine's own bf16 and fp8 linear layers on the
+/// same shapes (`systems/data/{h100_sxm,h200_sxm}/gemm/<engine>/<version>/gemm_perf.parquet`
+/// @095f58a; TensorRT-LLM 1.3.0rc20, SGLang 0.5.6.post2, vLLM 0.19.0), as `fp8 = r × bf16 +
+/// fixed + per_element × m × k` with `r` the calibrated roofline's fp8/bf16 ratio of the shape
 /// (least squares on the relative error, 500 shapes per engine and GPU: `m` 1–8192, `n` and
 /// `k` 1024–16384; the extract and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
 /// `tests/fp8_gemm_quant.rs`). The roofline alone prices every engine's fp8 layers too fast
-/// at small `m`, where the quantisation kernels, not the halved weight bytes, dominate:
+/// at small `m`, where the quantisation kernels, not the halved weight bytes, dominate
+/// (bytes per element: the per-element time at the GPU's memory bandwidth):
 ///
-/// | engine | GPU | fixed | per element | ≈ bytes per element | median error without → with |
-/// |---|---|---|---|---|---|
-/// | TensorRT-LLM | H100 | 8.09 µs | 1.28 ps | 4.3 | 36.9% → 4.4% |
-/// | TensorRT-LLM | H200 | 8.04 µs | 1.13 ps | 5.4 | 36.7% → 4.9% |
-/// | SGLang | H100 | 2.44 µs | 0.480 ps | 1.6 | 24.2% → 11.6% |
-/// | SGLang | H200 | 2.01 µs | 0.436 ps | 2.1 | 21.6% → 12.9% |
-/// | vLLM | H100 | 1.06 µs | 0.974 ps | 3.3 | 11.5% → 10.5% |
-/// | vLLM | H200 | 0.902 µs | 0.616 ps | 3.0 | 15.8% → 13.8% |
+/// | engine | GPU | scales | fixed | per element | ≈ bytes per element | median error without → with |
+/// |---|---|---|---|---|---|---|
+/// | TensorRT-LLM | H100 | tensor | 8.09 µs | 1.28 ps | 4.3 | 36.9% → 4.4% |
+/// | TensorRT-LLM | H200 | tensor | 8.04 µs | 1.13 ps | 5.4 | 36.7% → 4.9% |
+/// | SGLang | H100 | tensor | 2.44 µs | 0.480 ps | 1.6 | 24.2% → 11.6% |
+/// | SGLang | H200 | tensor | 2.01 µs | 0.436 ps | 2.1 | 21.6% → 12.9% |
+/// | vLLM | H100 | tensor | 1.06 µs | 0.974 ps | 3.3 | 11.5% → 10.5% |
+/// | vLLM | H200 | tensor | 0.902 µs | 0.616 ps | 3.0 | 15.8% → 13.8% |
+/// | TensorRT-LLM | H100 | block | 1.56 µs | 1.75 ps | 5.9 | 17.9% → 7.9% |
+/// | TensorRT-LLM | H200 | block | 1.47 µs | 1.75 ps | 8.4 | 21.2% → 8.8% |
+/// | SGLang | H100 | block | 2.04 µs | 0.349 ps | 1.2 | 20.6% → 11.7% |
+/// | SGLang | H200 | block | 1.62 µs | 0.438 ps | 2.1 | 17.7% → 10.4% |
+/// | vLLM | H100 | block | 7.91 µs | 1.73 ps | 5.8 | 42.3% → 10.3% |
+/// | vLLM | H200 | block | 8.47 µs | 1.55 ps | 7.4 | 47.8% → 13.2% |
 ///
-/// (bytes per element: the per-element time at the GPU's memory bandwidth.)
-/// TensorRT-LLM's layer computes a dynamic per-tensor scale (its collector's checkpoints
-/// carry no input scale): an absolute-maximum pass and a cast, about 5 bytes per element.
-/// Block-scaled fp8 layers (per-group input scales) are priced with the same terms. Elsewhere
-/// (Blackwell, other GPUs) and for vLLM V0 (0.6, not measured): none.
-pub fn fp8_gemm_input_quant(engine: EngineKind, gpu: &str) -> Option<Fp8InputQuant> {
+/// TensorRT-LLM's per-tensor layer computes a dynamic scale (its collector's checkpoints carry
+/// no input scale): an absolute-maximum pass and a cast, about 5 bytes per element. Block
+/// scales quantise per 1×128 group instead: vLLM's layer then pays about 8 µs per GEMM,
+/// TensorRT-LLM's under 2 µs. Elsewhere (Blackwell, other GPUs) and for vLLM V0 (0.6, not
+/// measured): none.
+pub fn fp8_gemm_input_quant(
+    engine: EngineKind,
+    gpu: &str,
+    block_scales: bool,
+) -> Option<Fp8InputQuant> {
+    use EngineKind::{Sglang, Trtllm, Vllm};
     use MeasuredGpu::{H100Sxm, H200};
-    let (fixed_s, per_element_s) = match (engine, MeasuredGpu::of(gpu)?) {
-        (EngineKind::Trtllm, H100Sxm) => (8.09e-6, 1.28e-12),
-        (EngineKind::Trtllm, H200) => (8.04e-6, 1.13e-12),
-        (EngineKind::Sglang, H100Sxm) => (2.44e-6, 0.480e-12),
-        (EngineKind::Sglang, H200) => (2.01e-6, 0.436e-12),
-        (EngineKind::Vllm, H100Sxm) => (1.06e-6, 0.974e-12),
-        (EngineKind::Vllm, H200) => (0.902e-6, 0.616e-12),
+    let (fixed_s, per_element_s) = match (engine, MeasuredGpu::of(gpu)?, block_scales) {
+        (Trtllm, H100Sxm, false) => (8.09e-6, 1.28e-12),
+        (Trtllm, H200, false) => (8.04e-6, 1.13e-12),
+        (Sglang, H100Sxm, false) => (2.44e-6, 0.480e-12),
+        (Sglang, H200, false) => (2.01e-6, 0.436e-12),
+        (Vllm, H100Sxm, false) => (1.06e-6, 0.974e-12),
+        (Vllm, H200, false) => (0.902e-6, 0.616e-12),
+        (Trtllm, H100Sxm, true) => (1.56e-6, 1.75e-12),
+        (Trtllm, H200, true) => (1.47e-6, 1.75e-12),
+        (Sglang, H100Sxm, true) => (2.04e-6, 0.349e-12),
+        (Sglang, H200, true) => (1.62e-6, 0.438e-12),
+        (Vllm, H100Sxm, true) => (7.91e-6, 1.73e-12),
+        (Vllm, H200, true) => (8.47e-6, 1.55e-12),
         _ => return None,
     };
     Some(Fp8InputQuant {

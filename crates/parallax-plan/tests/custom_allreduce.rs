@@ -64,6 +64,7 @@ fn presets_pick_their_engines_kernel_where_measured() {
             tp: 8,
             max_model_len: 8192,
             mla_or_sliding_window: false,
+            fp8_block_scales: false,
         };
         EngineModel::preset(kind, &ctx)
             .kernels
@@ -92,6 +93,7 @@ fn engine_cost_prices_all_reduce_from_the_table_below_nccl() {
         tp: 8,
         max_model_len: 8192,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     let engine = EngineModel::preset(EngineKind::Vllm, &ctx);
     let nccl = parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();

@@ -34,6 +34,7 @@ fn preset(kind: EngineKind, gpu: &str) -> EngineModel {
         tp: 1,
         max_model_len: 8192,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     EngineModel::preset(kind, &ctx)
 }

@@ -31,6 +31,7 @@ fn models(kind: EngineKind, cluster: &str) -> (Arc<dyn CostModel>, Arc<dyn CostM
         tp: 1,
         max_model_len: 8192,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     let engine = EngineModel::preset(kind, &ctx);
     let bare = cost_model_for(&cluster, CostModelChoice::Auto).unwrap();
@@ -121,6 +122,7 @@ fn blackwell_fp8_decodes_are_unchanged() {
             tp: 1,
             max_model_len: 8192,
             mla_or_sliding_window: false,
+            fp8_block_scales: false,
         };
         let preset = EngineModel::preset(kind, &ctx);
         assert_eq!(preset.kernels.fp8_kv_decode_vs_bf16, None, "{kind:?}");
@@ -146,6 +148,7 @@ fn fractions_outside_zero_one_are_refused() {
         tp: 1,
         max_model_len: 8192,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     let mut e = EngineModel::preset(EngineKind::Vllm, &ctx);
     assert!(e.validate().is_ok());

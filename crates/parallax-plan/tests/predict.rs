@@ -221,6 +221,7 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
         tp: 1,
         max_model_len: model.max_position_embeddings,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     let run = |kind: EngineKind, launch: f64| {
         let engine = EngineModel::preset(kind, &ctx);
@@ -287,6 +288,7 @@ fn vllm_graphs_hold_fewer_speculative_decodes() {
         tp: 1,
         max_model_len: model.max_position_embeddings,
         mla_or_sliding_window: false,
+        fp8_block_scales: false,
     };
     let spec = parallax_sim::Speculation {
         draft_tokens: 1,

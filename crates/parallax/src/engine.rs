@@ -30,6 +30,7 @@ pub fn engine_model(kind: EngineKind, model: &Model, cluster: &Cluster, tp: u32)
                 }
                 _ => false,
             }),
+            fp8_block_scales: model.precision.fp8_block_scales,
         },
     )
 }
