@@ -512,6 +512,7 @@ impl EngineModel {
             fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
             fp8_kv_decode_vs_bf16: fp8_kv_decode_ratio(kind, &ctx.gpu.name),
             fp8_gemm_input_quant: fp8_gemm_input_quant(kind, &ctx.gpu.name, ctx.fp8_block_scales),
+            batched_gemms_16bit: kind == EngineKind::Vllm,
         };
         let host = |overlapped| HostOverhead {
             per_iteration_s,
@@ -959,6 +960,13 @@ pub struct EngineKernels {
     /// alone. `None`: nothing. Absent in JSON: `None`.
     #[serde(default)]
     pub fp8_gemm_input_quant: Option<Fp8InputQuant>,
+    /// The engine runs batched GEMMs (`count` > 1: MLA's per-head `W_UK`/`W_UV` products)
+    /// on 16-bit copies of quantised weights, with no input quantisation: vLLM has no
+    /// quantised batched matmul and dequantises `kv_b_proj` at load
+    /// (`vllm/v1/attention/backends/mla/common.py`, `process_weights_after_loading`). Absent
+    /// in JSON: `false`.
+    #[serde(default)]
+    pub batched_gemms_16bit: bool,
 }
 
 /// The time an engine's fp8 linear layer spends quantising its `m × k` input activations
@@ -1363,6 +1371,7 @@ impl Default for EngineKernels {
             fused_moe_measured: None,
             fp8_kv_decode_vs_bf16: None,
             fp8_gemm_input_quant: None,
+            batched_gemms_16bit: false,
         }
     }
 }
@@ -1425,6 +1434,18 @@ impl parallax_hw::CostModel for EngineCost {
         &self.name
     }
     fn gemm(&self, g: &parallax_ir::Gemm) -> f64 {
+        use parallax_ir::DType;
+        let quantised = |d: DType| d.bytes() < 2.0;
+        if self.kernels.batched_gemms_16bit
+            && g.count > 1
+            && (quantised(g.weight_dtype) || quantised(g.act_dtype))
+        {
+            return self.inner.gemm(&parallax_ir::Gemm {
+                weight_dtype: DType::Bf16,
+                act_dtype: DType::Bf16,
+                ..*g
+            });
+        }
         let t = self.inner.gemm(g);
         match self.kernels.fp8_gemm_input_quant {
             Some(q)

@@ -271,3 +271,31 @@ fn bad_quantisation_times_are_refused_by_field() {
     let back: EngineModel = serde_json::from_value(json).unwrap();
     assert_eq!(back.kernels.fp8_gemm_input_quant, None);
 }
+
+#[test]
+fn vllm_runs_batched_gemms_on_16_bit_weights() {
+    // DeepSeek-V3's q_absorb at TP 8: 16 heads' W_UK, 128 decoding tokens
+    let g = Gemm {
+        count: 16,
+        ..gemm(128, 512, 128, DType::Fp8)
+    };
+    let wide = Gemm {
+        weight_dtype: DType::Bf16,
+        act_dtype: DType::Bf16,
+        ..g
+    };
+    let cluster = Cluster::parse("1x8xH200").unwrap();
+    let bare = cost_model_for(&cluster, CostModelChoice::Auto).unwrap();
+    let bw = cluster.gpu.memory_bandwidth;
+    let vllm = preset(EngineKind::Vllm, &cluster).cost_model(bare.clone(), bw);
+    assert_eq!(vllm.gemm(&g), bare.gemm(&wide));
+    // one GEMM of the same type keeps its fp8 kernel and pays the quantisation
+    let single = Gemm { count: 1, ..g };
+    assert!(vllm.gemm(&single) > bare.gemm(&single));
+    // SGLang keeps fp8 for the batched product too
+    let sglang = preset(EngineKind::Sglang, &cluster);
+    assert!(!sglang.kernels.batched_gemms_16bit);
+    let q = sglang.kernels.fp8_gemm_input_quant.unwrap();
+    let sglang = sglang.cost_model(bare.clone(), bw);
+    assert_eq!(sglang.gemm(&g), bare.gemm(&g) + q.seconds(128, 128, 16));
+}
