@@ -1393,8 +1393,8 @@ pub const CUSTOM_ALLREDUCE: (f64, f64) = (8.0 * 1024.0 * 1024.0, 6e-6);
 
 /// A cost model as a serving engine runs it: what [`EngineKernels`] lists (fused elementwise
 /// kernels, a custom all-reduce for small messages, the engine's measured fused MoE, fp8-cache
-/// decode and fp8 input quantisation); every other price, and every overhead, is the wrapped
-/// model's.
+/// decode, fp8 input quantisation, vLLM's 16-bit batched GEMMs); every other price, and every
+/// overhead, is the wrapped model's.
 #[derive(Debug)]
 pub struct EngineCost {
     inner: std::sync::Arc<dyn parallax_hw::CostModel>,
