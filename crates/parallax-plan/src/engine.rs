@@ -218,7 +218,7 @@ pub struct EngineContext<'a> {
     /// prefill on by itself.
     pub mla_or_sliding_window: bool,
     /// The model's fp8 weights carry block scales ([`parallax_ir::Precision::fp8_block_scales`]):
-    /// the engines run such layers with other kernels ([`fp8_gemm_input_quant`]).
+    /// the engines run such layers with other kernels ([`gemm_input_quant`]).
     pub fp8_block_scales: bool,
 }
 
@@ -498,7 +498,8 @@ impl EngineModel {
     /// B300 nodes and GB200 and GB300 trays ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's
     /// own kernel, vLLM's for the others), and on Hopper decodes over an fp8 KV cache at its
     /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]) and
-    /// pays its measured input quantisation before every fp8 GEMM ([`fp8_gemm_input_quant`]).
+    /// pays its measured input quantisation before every fp8 or fp4 GEMM
+    /// ([`gemm_input_quant`]).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
@@ -511,7 +512,16 @@ impl EngineModel {
             custom_allreduce_measured: MeasuredAllReduce::for_engine(kind, &ctx.gpu.name),
             fused_moe_measured: MeasuredFusedMoe::for_engine(kind, &ctx.gpu.name),
             fp8_kv_decode_vs_bf16: fp8_kv_decode_ratio(kind, &ctx.gpu.name),
-            fp8_gemm_input_quant: fp8_gemm_input_quant(kind, &ctx.gpu.name, ctx.fp8_block_scales),
+            fp8_gemm_input_quant: gemm_input_quant(
+                kind,
+                &ctx.gpu.name,
+                if ctx.fp8_block_scales {
+                    InputQuant::Fp8Block
+                } else {
+                    InputQuant::Fp8Tensor
+                },
+            ),
+            fp4_gemm_input_quant: gemm_input_quant(kind, &ctx.gpu.name, InputQuant::Fp4),
             batched_gemms_16bit: kind == EngineKind::Vllm,
         };
         let host = |overlapped| HostOverhead {
@@ -907,14 +917,18 @@ impl EngineModel {
                 "a fraction in (0, 1] of the bf16 cache's time",
             ));
         }
-        if let Some(q) = self.kernels.fp8_gemm_input_quant {
+        for (name, q) in [
+            ("fp8_gemm_input_quant", self.kernels.fp8_gemm_input_quant),
+            ("fp4_gemm_input_quant", self.kernels.fp4_gemm_input_quant),
+        ] {
+            let Some(q) = q else { continue };
             for (field, v, max) in [
                 ("fixed_s", q.fixed_s, 1e-3),
                 ("per_element_s", q.per_element_s, 1e-9),
             ] {
                 if !(v.is_finite() && (0.0..=max).contains(&v)) {
                     return Err(bad(
-                        &format!("kernels.fp8_gemm_input_quant.{field}"),
+                        &format!("kernels.{name}.{field}"),
                         v.to_string(),
                         &format!("a time in [0, {max:e}] seconds"),
                     ));
@@ -956,10 +970,15 @@ pub struct EngineKernels {
     #[serde(default)]
     pub fp8_kv_decode_vs_bf16: Option<f64>,
     /// What the engine adds to every fp8 GEMM (fp8 weights and inputs) to quantise its
-    /// input activations ([`fp8_gemm_input_quant`]); the cost model prices the GEMM kernel
-    /// alone. `None`: nothing. Absent in JSON: `None`.
+    /// input activations ([`gemm_input_quant`], per tensor or block-scaled as the model's
+    /// weights are); the cost model prices the GEMM kernel alone. `None`: nothing. Absent in
+    /// JSON: `None`.
     #[serde(default)]
-    pub fp8_gemm_input_quant: Option<Fp8InputQuant>,
+    pub fp8_gemm_input_quant: Option<GemmInputQuant>,
+    /// The same for every fp4 GEMM (NVFP4 weights and inputs, Blackwell). Absent in JSON:
+    /// `None`.
+    #[serde(default)]
+    pub fp4_gemm_input_quant: Option<GemmInputQuant>,
     /// The engine runs batched GEMMs (`count` > 1: MLA's per-head `W_UK`/`W_UV` products)
     /// on 16-bit copies of quantised weights, with no input quantisation: vLLM has no
     /// quantised batched matmul and dequantises `kv_b_proj` at load
@@ -969,20 +988,20 @@ pub struct EngineKernels {
     pub batched_gemms_16bit: bool,
 }
 
-/// The time an engine's fp8 linear layer spends quantising its `m × k` input activations
-/// before the GEMM (a scale and a cast, in kernels of their own): `fixed_s + per_element_s ×
-/// m × k` per GEMM ([`fp8_gemm_input_quant`]); a batched GEMM of `count` (MLA's per-head
+/// The time an engine's quantised (fp8 or fp4) linear layer spends quantising its `m × k`
+/// input activations before the GEMM (a scale and a cast, in kernels of their own):
+/// `fixed_s + per_element_s × m × k` per GEMM ([`gemm_input_quant`]); a batched GEMM of `count` (MLA's per-head
 /// absorptions) quantises its inputs in one go, paying the fixed time once. MoE layers are
 /// priced as one fused kernel, whose measured tables include their quantisation: no term.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Fp8InputQuant {
+pub struct GemmInputQuant {
     /// Seconds per GEMM, whatever its size (the quantisation kernels' own latency).
     pub fixed_s: f64,
     /// Seconds per input element (the passes over the activations).
     pub per_element_s: f64,
 }
 
-impl Fp8InputQuant {
+impl GemmInputQuant {
     /// The added time of one batched GEMM of `count` inputs of `m × k` (none for none).
     pub fn seconds(&self, m: u64, k: u64, count: u32) -> f64 {
         if count == 0 || m == 0 {
@@ -992,17 +1011,30 @@ impl Fp8InputQuant {
     }
 }
 
-/// What `engine`'s fp8 linear layer adds to each GEMM on `gpu` (catalogue name) to quantise
-/// its inputs, where measured, for per-tensor or (`block_scales`) block-scaled weights: fitted
-/// on NVIDIA's aiconfigurator sweeps of each engine's own bf16 and fp8 linear layers on the
-/// same shapes (`systems/data/{h100_sxm,h200_sxm}/gemm/<engine>/<version>/gemm_perf.parquet`
-/// @095f58a; TensorRT-LLM 1.3.0rc20, SGLang 0.5.6.post2, vLLM 0.19.0), as `fp8 = r × bf16 +
-/// fixed + per_element × m × k` with `r` the calibrated roofline's fp8/bf16 ratio of the shape
+/// The input quantisation an engine's linear layer runs before a quantised GEMM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputQuant {
+    /// fp8 with one scale per tensor (or per channel).
+    Fp8Tensor,
+    /// fp8 with block scales (128×128 weight blocks, 1×128 input groups; DeepSeek-V3,
+    /// Qwen3's `-FP8` releases).
+    Fp8Block,
+    /// NVFP4 (fp4 with one fp8 scale per 16 elements; Blackwell).
+    Fp4,
+}
+
+/// What `engine`'s quantised linear layer adds to each GEMM on `gpu` (catalogue name) to
+/// quantise its inputs for `kind`, where measured: fitted on NVIDIA's aiconfigurator sweeps of
+/// each engine's own bf16 and quantised linear layers on the same shapes
+/// (`systems/data/<system>/gemm/<engine>/<version>/gemm_perf.parquet` @095f58a; TensorRT-LLM
+/// 1.3.0rc20, SGLang 0.5.6.post2 on Hopper and 0.5.9 on Blackwell, vLLM 0.19.0), as `q = r ×
+/// bf16 + fixed + per_element × m × k` with `r` the calibrated roofline's ratio of the shape
 /// (least squares on the relative error, 500 shapes per engine and GPU: `m` 1–8192, `n` and
-/// `k` 1024–16384; the extract and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
-/// `tests/fp8_gemm_quant.rs`). The roofline alone prices every engine's fp8 layers too fast
-/// at small `m`, where the quantisation kernels, not the halved weight bytes, dominate
-/// (bytes per element: the per-element time at the GPU's memory bandwidth):
+/// `k` 1024–16384; the extracts and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
+/// `tests/fp8_gemm_quant.rs`). The roofline alone prices every engine's quantised layers too
+/// fast at small `m`, where the quantisation kernels, not the smaller weight bytes, dominate.
+/// On Hopper (H100 SXM, H200; bytes per element: the per-element time at the GPU's memory
+/// bandwidth):
 ///
 /// | engine | GPU | scales | fixed | per element | ≈ bytes per element | median error without → with |
 /// |---|---|---|---|---|---|---|
@@ -1019,34 +1051,58 @@ impl Fp8InputQuant {
 /// | vLLM | H100 | block | 7.91 µs | 1.73 ps | 5.8 | 42.3% → 10.3% |
 /// | vLLM | H200 | block | 8.47 µs | 1.55 ps | 7.4 | 47.8% → 13.2% |
 ///
-/// TensorRT-LLM's per-tensor layer computes a dynamic scale (its collector's checkpoints carry
-/// no input scale): an absolute-maximum pass and a cast, about 5 bytes per element. Block
-/// scales quantise per 1×128 group instead: vLLM's layer then pays about 8 µs per GEMM,
-/// TensorRT-LLM's under 2 µs. Elsewhere (Blackwell, other GPUs) and for vLLM V0 (0.6, not
-/// measured): none.
-pub fn fp8_gemm_input_quant(
-    engine: EngineKind,
-    gpu: &str,
-    block_scales: bool,
-) -> Option<Fp8InputQuant> {
+/// On Blackwell, fitted on a B200 and taken for GB200, B300 and GB300 (the GB200 sweeps, not
+/// fitted, are checked by the test; fits of B300's and GB300's own sweeps give fixed times
+/// within 16% of these):
+///
+/// | engine | scales | fixed | per element | B200 error without → with | GB200 |
+/// |---|---|---|---|---|---|
+/// | TensorRT-LLM | tensor | 10.75 µs | 0.674 ps | 52.5% → 5.5% | 53.2% → 5.9% |
+/// | TensorRT-LLM | block | 2.56 µs | 0.135 ps | 20.9% → 10.5% | 22.2% → 10.3% |
+/// | TensorRT-LLM | NVFP4 | 5.32 µs | 0.636 ps | 47.1% → 13.2% | 45.3% → 14.2% |
+/// | SGLang | tensor | 2.45 µs | 0.418 ps | 24.5% → 9.5% | 23.9% → 8.3% |
+/// | SGLang | block | 13.6 µs | 0.670 ps | 61.1% → 15.0% | 61.7% → 13.7% |
+/// | SGLang | NVFP4 | 2.26 µs | 0.148 ps | 26.7% → 12.1% | 27.5% → 12.4% |
+/// | vLLM | tensor | 1.82 µs | 1.49 ps | 30.8% → 11.1% | 30.4% → 11.5% |
+/// | vLLM | block | 7.56 µs | 2.04 ps | 52.9% → 8.4% | 55.6% → 7.7% |
+/// | vLLM | NVFP4 | 2.56 µs | 0.096 ps | 25.9% → 9.8% | 26.8% → 10.1% |
+///
+/// TensorRT-LLM's per-tensor fp8 layer computes a dynamic scale (its collector's checkpoints
+/// carry no input scale): an absolute-maximum pass and a cast, about 5 bytes per element.
+/// Block scales quantise per 1×128 group instead: vLLM's layer then pays about 8 µs per GEMM
+/// (SGLang 0.5.9's on Blackwell 13.6 µs), TensorRT-LLM's under 3 µs. Elsewhere (other GPUs)
+/// and for vLLM V0 (0.6, not measured): none.
+pub fn gemm_input_quant(engine: EngineKind, gpu: &str, kind: InputQuant) -> Option<GemmInputQuant> {
     use EngineKind::{Sglang, Trtllm, Vllm};
-    use MeasuredGpu::{H100Sxm, H200};
-    let (fixed_s, per_element_s) = match (engine, MeasuredGpu::of(gpu)?, block_scales) {
-        (Trtllm, H100Sxm, false) => (8.09e-6, 1.28e-12),
-        (Trtllm, H200, false) => (8.04e-6, 1.13e-12),
-        (Sglang, H100Sxm, false) => (2.44e-6, 0.480e-12),
-        (Sglang, H200, false) => (2.01e-6, 0.436e-12),
-        (Vllm, H100Sxm, false) => (1.06e-6, 0.974e-12),
-        (Vllm, H200, false) => (0.902e-6, 0.616e-12),
-        (Trtllm, H100Sxm, true) => (1.56e-6, 1.75e-12),
-        (Trtllm, H200, true) => (1.47e-6, 1.75e-12),
-        (Sglang, H100Sxm, true) => (2.04e-6, 0.349e-12),
-        (Sglang, H200, true) => (1.62e-6, 0.438e-12),
-        (Vllm, H100Sxm, true) => (7.91e-6, 1.73e-12),
-        (Vllm, H200, true) => (8.47e-6, 1.55e-12),
+    use InputQuant::{Fp4, Fp8Block, Fp8Tensor};
+    use MeasuredGpu::{Gb200, Gb300, H100Sxm, B200, B300, H200};
+    let gpu = MeasuredGpu::of(gpu)?;
+    let blackwell = matches!(gpu, B200 | Gb200 | B300 | Gb300);
+    let (fixed_s, per_element_s) = match (engine, gpu, kind) {
+        (Trtllm, H100Sxm, Fp8Tensor) => (8.09e-6, 1.28e-12),
+        (Trtllm, H200, Fp8Tensor) => (8.04e-6, 1.13e-12),
+        (Sglang, H100Sxm, Fp8Tensor) => (2.44e-6, 0.480e-12),
+        (Sglang, H200, Fp8Tensor) => (2.01e-6, 0.436e-12),
+        (Vllm, H100Sxm, Fp8Tensor) => (1.06e-6, 0.974e-12),
+        (Vllm, H200, Fp8Tensor) => (0.902e-6, 0.616e-12),
+        (Trtllm, H100Sxm, Fp8Block) => (1.56e-6, 1.75e-12),
+        (Trtllm, H200, Fp8Block) => (1.47e-6, 1.75e-12),
+        (Sglang, H100Sxm, Fp8Block) => (2.04e-6, 0.349e-12),
+        (Sglang, H200, Fp8Block) => (1.62e-6, 0.438e-12),
+        (Vllm, H100Sxm, Fp8Block) => (7.91e-6, 1.73e-12),
+        (Vllm, H200, Fp8Block) => (8.47e-6, 1.55e-12),
+        (Trtllm, _, Fp8Tensor) if blackwell => (10.75e-6, 0.674e-12),
+        (Trtllm, _, Fp8Block) if blackwell => (2.56e-6, 0.135e-12),
+        (Trtllm, _, Fp4) if blackwell => (5.32e-6, 0.636e-12),
+        (Sglang, _, Fp8Tensor) if blackwell => (2.45e-6, 0.418e-12),
+        (Sglang, _, Fp8Block) if blackwell => (13.6e-6, 0.670e-12),
+        (Sglang, _, Fp4) if blackwell => (2.26e-6, 0.148e-12),
+        (Vllm, _, Fp8Tensor) if blackwell => (1.82e-6, 1.49e-12),
+        (Vllm, _, Fp8Block) if blackwell => (7.56e-6, 2.04e-12),
+        (Vllm, _, Fp4) if blackwell => (2.56e-6, 0.096e-12),
         _ => return None,
     };
-    Some(Fp8InputQuant {
+    Some(GemmInputQuant {
         fixed_s,
         per_element_s,
     })
@@ -1371,6 +1427,7 @@ impl Default for EngineKernels {
             fused_moe_measured: None,
             fp8_kv_decode_vs_bf16: None,
             fp8_gemm_input_quant: None,
+            fp4_gemm_input_quant: None,
             batched_gemms_16bit: false,
         }
     }
@@ -1393,7 +1450,7 @@ pub const CUSTOM_ALLREDUCE: (f64, f64) = (8.0 * 1024.0 * 1024.0, 6e-6);
 
 /// A cost model as a serving engine runs it: what [`EngineKernels`] lists (fused elementwise
 /// kernels, a custom all-reduce for small messages, the engine's measured fused MoE, fp8-cache
-/// decode, fp8 input quantisation, vLLM's 16-bit batched GEMMs); every other price, and every
+/// decode, fp8 and fp4 input quantisation, vLLM's 16-bit batched GEMMs); every other price, and every
 /// overhead, is the wrapped model's.
 #[derive(Debug)]
 pub struct EngineCost {
@@ -1447,15 +1504,12 @@ impl parallax_hw::CostModel for EngineCost {
             });
         }
         let t = self.inner.gemm(g);
-        match self.kernels.fp8_gemm_input_quant {
-            Some(q)
-                if g.weight_dtype == parallax_ir::DType::Fp8
-                    && g.act_dtype == parallax_ir::DType::Fp8 =>
-            {
-                t + q.seconds(g.m, g.k, g.count)
-            }
-            _ => t,
-        }
+        let quant = match (g.weight_dtype, g.act_dtype) {
+            (DType::Fp8, DType::Fp8) => self.kernels.fp8_gemm_input_quant,
+            (DType::Fp4, DType::Fp4) => self.kernels.fp4_gemm_input_quant,
+            _ => None,
+        };
+        t + quant.map_or(0.0, |q| q.seconds(g.m, g.k, g.count))
     }
     fn fused_moe(&self, op: &parallax_ir::FusedMoe) -> f64 {
         self.kernels

@@ -1,45 +1,88 @@
-//! The engines' fp8 linear layers pay for quantising their inputs: a fixed time per GEMM and a
-//! time per input element, fitted on NVIDIA's aiconfigurator sweeps of each engine's own bf16
-//! and fp8 layers (`engine::fp8_gemm_input_quant`; extract, source and licence in
+//! The engines' quantised linear layers pay for quantising their inputs: a fixed time per GEMM
+//! and a time per input element, fitted on NVIDIA's aiconfigurator sweeps of each engine's own
+//! bf16, fp8 and NVFP4 layers (`engine::gemm_input_quant`; extracts, source and licence in
 //! `tests/data/aiconfigurator-fp8-gemm/`).
 
 use parallax_hw::profile::{cost_model_for, CostModelChoice};
 use parallax_hw::{catalog, Cluster, CostModel, RooflineModel};
 use parallax_ir::{DType, Gemm};
-use parallax_plan::engine::{fp8_gemm_input_quant, Fp8InputQuant};
+use parallax_plan::engine::{gemm_input_quant, GemmInputQuant, InputQuant};
 use parallax_plan::{EngineContext, EngineKind, EngineModel};
 
-/// `(engine, catalogue GPU, extract)` of every fitted pair.
-const FILES: [(EngineKind, &str, &str); 6] = [
+/// `(engine, catalogue GPU, extract, fitted)` of every extract: Hopper's each fitted, Blackwell's
+/// fitted on the B200 and checked on the GB200.
+const FILES: [(EngineKind, &str, &str, bool); 12] = [
     (
         EngineKind::Trtllm,
         "H100-SXM",
         include_str!("data/aiconfigurator-fp8-gemm/h100_sxm-trtllm-1.3.0rc20.csv"),
+        true,
     ),
     (
         EngineKind::Trtllm,
         "H200",
         include_str!("data/aiconfigurator-fp8-gemm/h200_sxm-trtllm-1.3.0rc20.csv"),
+        true,
     ),
     (
         EngineKind::Sglang,
         "H100-SXM",
         include_str!("data/aiconfigurator-fp8-gemm/h100_sxm-sglang-0.5.6.post2.csv"),
+        true,
     ),
     (
         EngineKind::Sglang,
         "H200",
         include_str!("data/aiconfigurator-fp8-gemm/h200_sxm-sglang-0.5.6.post2.csv"),
+        true,
     ),
     (
         EngineKind::Vllm,
         "H100-SXM",
         include_str!("data/aiconfigurator-fp8-gemm/h100_sxm-vllm-0.19.0.csv"),
+        true,
     ),
     (
         EngineKind::Vllm,
         "H200",
         include_str!("data/aiconfigurator-fp8-gemm/h200_sxm-vllm-0.19.0.csv"),
+        true,
+    ),
+    (
+        EngineKind::Trtllm,
+        "B200",
+        include_str!("data/aiconfigurator-fp8-gemm/b200_sxm-trtllm-1.3.0rc20.csv"),
+        true,
+    ),
+    (
+        EngineKind::Sglang,
+        "B200",
+        include_str!("data/aiconfigurator-fp8-gemm/b200_sxm-sglang-0.5.9.csv"),
+        true,
+    ),
+    (
+        EngineKind::Vllm,
+        "B200",
+        include_str!("data/aiconfigurator-fp8-gemm/b200_sxm-vllm-0.19.0.csv"),
+        true,
+    ),
+    (
+        EngineKind::Trtllm,
+        "GB200",
+        include_str!("data/aiconfigurator-fp8-gemm/gb200-trtllm-1.3.0rc20.csv"),
+        false,
+    ),
+    (
+        EngineKind::Sglang,
+        "GB200",
+        include_str!("data/aiconfigurator-fp8-gemm/gb200-sglang-0.5.9.csv"),
+        false,
+    ),
+    (
+        EngineKind::Vllm,
+        "GB200",
+        include_str!("data/aiconfigurator-fp8-gemm/gb200-vllm-0.19.0.csv"),
+        false,
     ),
 ];
 
@@ -54,27 +97,44 @@ fn gemm(m: u64, n: u64, k: u64, d: DType) -> Gemm {
     }
 }
 
-/// `(m, k, roofline-scaled bf16 seconds, measured fp8 seconds)` of every shape of `text`, the
-/// fp8 layer's per-tensor or (`block`) block-scaled.
-fn rows(gpu: &str, text: &str, block: bool) -> Vec<(f64, f64, f64, f64)> {
+/// The extract's column and the GEMM type of `kind`.
+fn column(kind: InputQuant) -> (&'static str, DType) {
+    match kind {
+        InputQuant::Fp8Tensor => ("fp8_ms", DType::Fp8),
+        InputQuant::Fp8Block => ("fp8_block_ms", DType::Fp8),
+        InputQuant::Fp4 => ("nvfp4_ms", DType::Fp4),
+    }
+}
+
+/// `(m, k, roofline-scaled bf16 seconds, measured seconds)` of every shape of `text` measured
+/// as `kind`; `None` when the extract has no such column.
+fn rows(gpu: &str, text: &str, kind: InputQuant) -> Option<Vec<(f64, f64, f64, f64)>> {
     let roof = RooflineModel::calibrated(&catalog::gpu(gpu).unwrap());
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("m,n,k,bf16_ms,fp8_ms,fp8_block_ms"));
-    lines
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 6, "{l}");
-            let (m, n, k): (u64, u64, u64) = (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            );
-            let bf16: f64 = f[3].parse().unwrap();
-            let fp8: f64 = f[if block { 5 } else { 4 }].parse().unwrap();
-            let r = roof.gemm(&gemm(m, n, k, DType::Fp8)) / roof.gemm(&gemm(m, n, k, DType::Bf16));
-            (m as f64, k as f64, r * bf16 * 1e-3, fp8 * 1e-3)
-        })
-        .collect()
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["m", "n", "k", "bf16_ms"]);
+    let (name, dtype) = column(kind);
+    let col = header.iter().position(|h| *h == name)?;
+    Some(
+        lines
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                assert_eq!(f.len(), header.len(), "{l}");
+                if f[col].is_empty() {
+                    return None; // not measured (vLLM's block kernel at the largest shapes)
+                }
+                let (m, n, k): (u64, u64, u64) = (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                );
+                let bf16: f64 = f[3].parse().unwrap();
+                let q: f64 = f[col].parse().unwrap();
+                let r = roof.gemm(&gemm(m, n, k, dtype)) / roof.gemm(&gemm(m, n, k, DType::Bf16));
+                Some((m as f64, k as f64, r * bf16 * 1e-3, q * 1e-3))
+            })
+            .collect(),
+    )
 }
 
 /// Least squares on the relative error: `fp8 − base ≈ fixed + per_element × m × k`, both ≥ 0.
@@ -112,7 +172,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Median |relative error| of the fp8 layer's time without and with `q`.
-fn errors(rows: &[(f64, f64, f64, f64)], q: Fp8InputQuant) -> (f64, f64) {
+fn errors(rows: &[(f64, f64, f64, f64)], q: GemmInputQuant) -> (f64, f64) {
     let without = median(rows.iter().map(|r| (r.2 / r.3 - 1.0).abs()).collect());
     let with = median(
         rows.iter()
@@ -124,58 +184,82 @@ fn errors(rows: &[(f64, f64, f64, f64)], q: Fp8InputQuant) -> (f64, f64) {
 
 #[test]
 fn the_shipped_constants_are_the_fit_of_the_extract() {
-    for ((engine, gpu, text), block) in FILES.into_iter().flat_map(|f| [(f, false), (f, true)]) {
-        let rows = rows(gpu, text, block);
-        assert_eq!(rows.len(), 500, "{engine:?} {gpu}");
-        let (fixed, per) = fit(&rows);
-        let q = fp8_gemm_input_quant(engine, gpu, block).unwrap();
-        // the constants keep three significant digits
-        assert!(
-            (q.fixed_s / fixed - 1.0).abs() < 0.01 && (q.per_element_s / per - 1.0).abs() < 0.02,
-            "{engine:?} {gpu} block {block}: fitted {fixed:.3e} s + {per:.3e} s/element, \
-             shipped {q:?}"
-        );
-        let (without, with) = errors(&rows, q);
-        eprintln!("{engine:?} {gpu} block {block}: median |error| {without:.3} -> {with:.3}");
-        assert!(
-            with < without,
-            "{engine:?} {gpu}: {without:.3} -> {with:.3}"
-        );
-        if engine == EngineKind::Trtllm && !block {
-            // a dynamic scale and a cast: most of the error at small m
+    let kinds = [InputQuant::Fp8Tensor, InputQuant::Fp8Block, InputQuant::Fp4];
+    let mut checked = 0;
+    for (engine, gpu, text, fitted) in FILES {
+        for kind in kinds {
+            let Some(rows) = rows(gpu, text, kind) else {
+                continue;
+            };
+            assert!(rows.len() >= 450, "{engine:?} {gpu} {kind:?}");
+            let q = gemm_input_quant(engine, gpu, kind).unwrap();
+            let (without, with) = errors(&rows, q);
+            eprintln!("{engine:?} {gpu} {kind:?}: median |error| {without:.3} -> {with:.3}");
             assert!(
-                without > 0.3 && with < 0.06,
-                "{gpu}: {without:.3} -> {with:.3}"
+                with < without,
+                "{engine:?} {gpu} {kind:?}: {without:.3} -> {with:.3}"
             );
+            checked += 1;
+            if !fitted {
+                continue;
+            }
+            let (fixed, per) = fit(&rows);
+            // the constants keep three significant digits
+            assert!(
+                (q.fixed_s / fixed - 1.0).abs() < 0.01
+                    && (q.per_element_s / per - 1.0).abs() < 0.02,
+                "{engine:?} {gpu} {kind:?}: fitted {fixed:.3e} s + {per:.3e} s/element, \
+                 shipped {q:?}"
+            );
+            if engine == EngineKind::Trtllm && kind == InputQuant::Fp8Tensor {
+                // a dynamic scale and a cast: most of the error at small m
+                assert!(
+                    without > 0.3 && with < 0.07,
+                    "{gpu}: {without:.3} -> {with:.3}"
+                );
+            }
         }
     }
+    // Hopper: 6 files × 2 fp8 kinds; Blackwell: 6 files × 3
+    assert_eq!(checked, 30);
 }
 
 #[test]
-fn measured_on_hopper_for_the_three_engines_only() {
+fn measured_on_hopper_and_blackwell_for_the_three_engines_only() {
+    use InputQuant::{Fp4, Fp8Block, Fp8Tensor};
     assert_eq!(
-        fp8_gemm_input_quant(EngineKind::VllmV0, "H100-SXM", false),
+        gemm_input_quant(EngineKind::VllmV0, "H100-SXM", Fp8Tensor),
         None
     );
     for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
-        for gpu in ["B200", "GB200", "H100-PCIe", "A100-80GB-SXM", "L40S"] {
-            for block in [false, true] {
+        for gpu in ["H100-PCIe", "A100-80GB-SXM", "L40S"] {
+            for q in [Fp8Tensor, Fp8Block, Fp4] {
+                assert_eq!(gemm_input_quant(kind, gpu, q), None, "{kind:?} {gpu}");
+            }
+        }
+        // Hopper has no fp4 tensor cores: NVFP4 runs weight-only there, quantising nothing.
+        for gpu in ["H100-SXM", "H200"] {
+            assert_eq!(gemm_input_quant(kind, gpu, Fp4), None, "{kind:?} {gpu}");
+        }
+        // Blackwell: the B200's fit for all four
+        for gpu in ["GB200", "B300", "GB300"] {
+            for q in [Fp8Tensor, Fp8Block, Fp4] {
                 assert_eq!(
-                    fp8_gemm_input_quant(kind, gpu, block),
-                    None,
+                    gemm_input_quant(kind, gpu, q),
+                    gemm_input_quant(kind, "B200", q),
                     "{kind:?} {gpu}"
                 );
             }
         }
     }
     // vLLM's block-scaled layer quantises per 1×128 group in a kernel of its own: about 8 µs
-    // per GEMM, against 1 µs per tensor.
-    for gpu in ["H100-SXM", "H200"] {
+    // per GEMM, against 1–2 µs per tensor.
+    for gpu in ["H100-SXM", "H200", "B200"] {
         let (tensor, block) = (
-            fp8_gemm_input_quant(EngineKind::Vllm, gpu, false).unwrap(),
-            fp8_gemm_input_quant(EngineKind::Vllm, gpu, true).unwrap(),
+            gemm_input_quant(EngineKind::Vllm, gpu, Fp8Tensor).unwrap(),
+            gemm_input_quant(EngineKind::Vllm, gpu, Fp8Block).unwrap(),
         );
-        assert!(block.fixed_s > 5.0 * tensor.fixed_s, "{gpu}");
+        assert!(block.fixed_s > 4.0 * tensor.fixed_s, "{gpu}");
     }
     // The preset takes the model's scales from its context.
     let cluster = Cluster::parse("1x8xH200").unwrap();
@@ -191,13 +275,14 @@ fn measured_on_hopper_for_the_three_engines_only() {
     );
     assert_eq!(
         block.kernels.fp8_gemm_input_quant,
-        fp8_gemm_input_quant(EngineKind::Vllm, "H200", true)
+        gemm_input_quant(EngineKind::Vllm, "H200", Fp8Block)
     );
-    // TensorRT-LLM's dynamic scale costs the most per GEMM.
-    for gpu in ["H100-SXM", "H200"] {
-        let t = fp8_gemm_input_quant(EngineKind::Trtllm, gpu, false).unwrap();
+    assert_eq!(block.kernels.fp4_gemm_input_quant, None);
+    // TensorRT-LLM's dynamic per-tensor scale costs the most per GEMM.
+    for gpu in ["H100-SXM", "H200", "B200"] {
+        let t = gemm_input_quant(EngineKind::Trtllm, gpu, Fp8Tensor).unwrap();
         for kind in [EngineKind::Vllm, EngineKind::Sglang] {
-            assert!(fp8_gemm_input_quant(kind, gpu, false).unwrap().fixed_s < t.fixed_s);
+            assert!(gemm_input_quant(kind, gpu, Fp8Tensor).unwrap().fixed_s < t.fixed_s);
         }
     }
 }
@@ -252,7 +337,7 @@ fn bad_quantisation_times_are_refused_by_field() {
         (1e-6, f64::INFINITY, "per_element_s"),
     ] {
         let mut e = ok.clone();
-        e.kernels.fp8_gemm_input_quant = Some(Fp8InputQuant {
+        e.kernels.fp8_gemm_input_quant = Some(GemmInputQuant {
             fixed_s,
             per_element_s,
         });
@@ -298,4 +383,35 @@ fn vllm_runs_batched_gemms_on_16_bit_weights() {
     let q = sglang.kernels.fp8_gemm_input_quant.unwrap();
     let sglang = sglang.cost_model(bare.clone(), bw);
     assert_eq!(sglang.gemm(&g), bare.gemm(&g) + q.seconds(128, 128, 16));
+}
+
+#[test]
+fn blackwell_nvfp4_gemms_pay_their_quantisation() {
+    let cluster = Cluster::parse("1x8xB200").unwrap();
+    let bare = cost_model_for(&cluster, CostModelChoice::Auto).unwrap();
+    let trt = preset(EngineKind::Trtllm, &cluster);
+    let q = trt.kernels.fp4_gemm_input_quant.unwrap();
+    assert_eq!(
+        Some(q),
+        gemm_input_quant(EngineKind::Trtllm, "B200", InputQuant::Fp4)
+    );
+    let model = trt.cost_model(bare.clone(), cluster.gpu.memory_bandwidth);
+    let g = gemm(8, 51_200, 5120, DType::Fp4);
+    assert_eq!(model.gemm(&g), bare.gemm(&g) + q.seconds(8, 5120, 1));
+    // fp4 weights on bf16 inputs (weight-only) quantise nothing
+    let w4a16 = Gemm {
+        act_dtype: DType::Bf16,
+        ..g
+    };
+    assert_eq!(model.gemm(&w4a16), bare.gemm(&w4a16));
+    let mut bad = trt.clone();
+    bad.kernels.fp4_gemm_input_quant = Some(GemmInputQuant {
+        fixed_s: -1.0,
+        per_element_s: 0.0,
+    });
+    let msg = bad.validate().unwrap_err().to_string();
+    assert!(
+        msg.contains("kernels.fp4_gemm_input_quant.fixed_s"),
+        "{msg}"
+    );
 }
