@@ -496,10 +496,11 @@ impl EngineModel {
     /// end's latency that of [`FRONTEND_FITTED`]; every preset prices fused elementwise
     /// kernels and a custom all-reduce ([`EngineKernels`]), measured on H100, H200, B200 and
     /// B300 nodes and GB200 and GB300 trays ([`MeasuredAllReduce::for_engine`]: TensorRT-LLM's
-    /// own kernel, vLLM's for the others), and on Hopper decodes over an fp8 KV cache at its
-    /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]) and
-    /// pays its measured input quantisation before every fp8 or fp4 GEMM
-    /// ([`gemm_input_quant`]).
+    /// own kernel, vLLM's for the others); on Hopper it decodes over an fp8 KV cache at its
+    /// kernel's measured fraction of the bf16 cache's time ([`fp8_kv_decode_ratio`]); on
+    /// Hopper and Blackwell it pays its measured input quantisation before each GEMM whose
+    /// weights and inputs are both fp8 or both fp4 ([`gemm_input_quant`]; vLLM runs batched
+    /// GEMMs on 16-bit copies instead, [`EngineKernels::batched_gemms_16bit`]).
     pub fn preset(kind: EngineKind, ctx: &EngineContext<'_>) -> EngineModel {
         let big = ctx.gpu.memory_bytes as f64 >= 70.0 * GIB
             && !ctx.gpu.name.to_ascii_lowercase().contains("a100");
@@ -1029,8 +1030,8 @@ pub enum InputQuant {
 /// (`systems/data/<system>/gemm/<engine>/<version>/gemm_perf.parquet` @095f58a; TensorRT-LLM
 /// 1.3.0rc20, SGLang 0.5.6.post2 on Hopper and 0.5.9 on Blackwell, vLLM 0.19.0), as `q = r ×
 /// bf16 + fixed + per_element × m × k` with `r` the calibrated roofline's ratio of the shape
-/// (least squares on the relative error, 500 shapes per engine and GPU: `m` 1–8192, `n` and
-/// `k` 1024–16384; the extracts and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
+/// (least squares on the relative error, 500 shapes per engine and GPU, 450 for vLLM's block
+/// layer on Blackwell: `m` 1–8192, `n` and `k` 1024–16384; the extracts and the fit are in `tests/data/aiconfigurator-fp8-gemm/` and
 /// `tests/fp8_gemm_quant.rs`). The roofline alone prices every engine's quantised layers too
 /// fast at small `m`, where the quantisation kernels, not the smaller weight bytes, dominate.
 /// On Hopper (H100 SXM, H200; bytes per element: the per-element time at the GPU's memory
@@ -1052,8 +1053,8 @@ pub enum InputQuant {
 /// | vLLM | H200 | block | 8.47 µs | 1.55 ps | 7.4 | 47.8% → 13.2% |
 ///
 /// On Blackwell, fitted on a B200 and taken for GB200, B300 and GB300 (the GB200 sweeps, not
-/// fitted, are checked by the test; fits of B300's and GB300's own sweeps give fixed times
-/// within 16% of these):
+/// fitted, are checked by the test; fits of B300's and GB300's own sweeps, made once and not
+/// shipped, gave fixed times within 16% of these):
 ///
 /// | engine | scales | fixed | per element | B200 error without → with | GB200 |
 /// |---|---|---|---|---|---|

@@ -363,3 +363,25 @@ fn engine_none_is_the_bare_simulator() {
         &base
     ));
 }
+
+#[test]
+fn an_engine_prices_input_quantisation_as_the_models_weights_are_scaled() {
+    use parallax::plan::engine::{gemm_input_quant, InputQuant};
+    let cluster = Cluster::parse("1x8xH200").unwrap();
+    // DeepSeek-V3 ships block-scaled fp8
+    let ds = parallax::ir::resolve("deepseek-v3").unwrap();
+    assert!(ds.precision.fp8_block_scales);
+    let e = parallax::engine_model(EngineKind::Vllm, &ds, &cluster, 8);
+    assert_eq!(
+        e.kernels.fp8_gemm_input_quant,
+        gemm_input_quant(EngineKind::Vllm, "H200", InputQuant::Fp8Block)
+    );
+    // a bf16 checkpoint quantised online to fp8 is per tensor
+    let mut q = parallax::ir::resolve("qwen3-32b").unwrap();
+    q.precision = q.precision.quantized(parallax::ir::Quantization::Fp8);
+    let e = parallax::engine_model(EngineKind::Vllm, &q, &cluster, 8);
+    assert_eq!(
+        e.kernels.fp8_gemm_input_quant,
+        gemm_input_quant(EngineKind::Vllm, "H200", InputQuant::Fp8Tensor)
+    );
+}
