@@ -1338,6 +1338,8 @@ g,silicon_concurrency=8,trtllm,1.2.0,openai/gpt-oss-120b,h100_sxm,agg,1024,128,b
 h,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,nvfp4_wo,,8,1,1,100,10
 i,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,sq,,8,1,1,100,10
 j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_static,,8,1,1,100,10
+k,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,w4afp8,8,1,1,100,10
+l,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,fp8_block,8,1,1,100,10
 ";
         let pts = parse_load_points("moeq.csv", csv).unwrap();
         let prec = |i: usize| row_model(&pts[i]).unwrap().1.precision;
@@ -1367,6 +1369,11 @@ j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_st
         assert_eq!(prec(9).weights, DType::Fp8);
         let e = row_model(&pts[8]).unwrap_err();
         assert!(e.contains("`sq`"), "{e}");
+        // block scales: per tensor unless a mode says `fp8_block`; `fp8_block` GEMMs beside
+        // int4 experts keep their block kernels
+        assert!(!prec(0).fp8_block_scales && !prec(1).fp8_block_scales);
+        assert!(prec(10).fp8_block_scales && prec(11).fp8_block_scales);
+        assert_eq!(prec(10).expert_weights(), DType::Int4);
         // int4 experts read half the bytes: decode is faster
         let opts = LoadPointOptions::default();
         let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();

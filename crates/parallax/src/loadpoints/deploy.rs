@@ -94,14 +94,14 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
         model.precision.experts = Some(experts);
     }
-    // The experts' scales: `fp8_block` is block-scaled fp8, any other mode per tensor (or
-    // not fp8); no mode keeps the checkpoint's.
-    let experts_mode = match p.moe_quantization.trim() {
-        "" => p.quantization.trim(),
-        mode => mode,
-    };
-    if !experts_mode.is_empty() {
-        model.precision.fp8_block_scales = experts_mode.eq_ignore_ascii_case("fp8_block");
+    // Block scales: a row naming `fp8_block` for its GEMMs or its experts is block-scaled
+    // (one flag covers both: DeepSeek's `fp8_block` GEMMs beside `w4afp8` experts keep their
+    // dense layers' block kernels, the int4 experts ignore it); a row naming only other modes
+    // is per tensor (or not fp8); no mode keeps the checkpoint's.
+    let modes = [p.quantization.trim(), p.moe_quantization.trim()];
+    if modes.iter().any(|m| !m.is_empty()) {
+        model.precision.fp8_block_scales =
+            modes.iter().any(|m| m.eq_ignore_ascii_case("fp8_block"));
     }
     model.precision = model
         .precision
