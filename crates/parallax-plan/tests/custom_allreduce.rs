@@ -1,10 +1,11 @@
 //! The engines' measured custom all-reduce (`data/custom-allreduce/`, NVIDIA's aiconfigurator
 //! sweeps): parsing, interpolation, preset selection and pricing.
 
+use crate::common;
 use parallax_hw::profile::CostModelChoice;
 use parallax_hw::{catalog, Cluster};
 use parallax_ir::CollectiveKind;
-use parallax_plan::{EngineContext, EngineKind, EngineModel, MeasuredAllReduce};
+use parallax_plan::{EngineKind, MeasuredAllReduce};
 
 const ALL: [MeasuredAllReduce; 12] = [
     MeasuredAllReduce::VllmH100,
@@ -58,15 +59,7 @@ fn tables_cover_two_four_and_eight_gpus_and_interpolate() {
 #[test]
 fn presets_pick_their_engines_kernel_where_measured() {
     let pick = |kind, gpu: &str| {
-        let gpu = catalog::gpu(gpu).unwrap();
-        let ctx = EngineContext {
-            gpu: &gpu,
-            tp: 8,
-            max_model_len: 8192,
-            mla_or_sliding_window: false,
-            fp8_block_scales: false,
-        };
-        EngineModel::preset(kind, &ctx)
+        common::preset(kind, &catalog::gpu(gpu).unwrap(), 8)
             .kernels
             .custom_allreduce_measured
     };
@@ -88,14 +81,7 @@ fn presets_pick_their_engines_kernel_where_measured() {
 fn engine_cost_prices_all_reduce_from_the_table_below_nccl() {
     let cluster = Cluster::parse("1x8xH100").unwrap();
     let gpu = catalog::gpu("H100-SXM").unwrap();
-    let ctx = EngineContext {
-        gpu: &gpu,
-        tp: 8,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
-    };
-    let engine = EngineModel::preset(EngineKind::Vllm, &ctx);
+    let engine = common::preset(EngineKind::Vllm, &gpu, 8);
     let nccl = parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
     let cost = engine.cost_model(nccl.clone(), gpu.memory_bandwidth);
     let group = cluster.group(8);

@@ -1,11 +1,12 @@
 //! TensorRT-LLM's measured fused-MoE kernel (`data/fused-moe/`, NVIDIA's aiconfigurator sweeps)
 //! in its engine model.
 
+use crate::common;
 use parallax_hw::profile::CostModelChoice;
 use parallax_hw::{catalog, Cluster};
 use parallax_ir::lower::fused_moe_op;
 use parallax_ir::{Moe, Precision};
-use parallax_plan::{EngineContext, EngineKind, EngineModel, MeasuredFusedMoe};
+use parallax_plan::{EngineKind, EngineModel, MeasuredFusedMoe};
 
 /// The routed experts of the embedded Qwen3-30B-A3B (2,048 → 768, 128 experts, top-8, gated).
 fn qwen3_30b_moe() -> Moe {
@@ -28,15 +29,7 @@ fn deepseek_v3_moe() -> Moe {
 }
 
 fn preset(kind: EngineKind, gpu: &str) -> EngineModel {
-    let gpu = catalog::gpu(gpu).unwrap();
-    let ctx = EngineContext {
-        gpu: &gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
-    };
-    EngineModel::preset(kind, &ctx)
+    common::preset(kind, &catalog::gpu(gpu).unwrap(), 1)
 }
 
 #[test]

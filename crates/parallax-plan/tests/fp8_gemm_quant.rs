@@ -3,6 +3,7 @@
 //! bf16, fp8 and NVFP4 layers (`engine::gemm_input_quant`; extracts, source and licence in
 //! `tests/data/aiconfigurator-fp8-gemm/`).
 
+use crate::common;
 use parallax_hw::profile::{cost_model_for, CostModelChoice};
 use parallax_hw::{catalog, Cluster, CostModel, RooflineModel};
 use parallax_ir::{DType, Gemm};
@@ -156,14 +157,7 @@ fn fit(rows: &[(f64, f64, f64, f64)]) -> (f64, f64) {
 
 /// Engine `kind`'s preset on one GPU of `cluster`.
 fn preset(kind: EngineKind, cluster: &Cluster) -> EngineModel {
-    let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
-    };
-    EngineModel::preset(kind, &ctx)
+    common::preset(kind, &cluster.gpu, 1)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -268,11 +262,8 @@ fn measured_on_hopper_and_blackwell_for_the_three_engines_only() {
     let block = EngineModel::preset(
         EngineKind::Vllm,
         &EngineContext {
-            gpu: &cluster.gpu,
-            tp: 1,
-            max_model_len: 8192,
-            mla_or_sliding_window: false,
             fp8_block_scales: true,
+            ..common::context(&cluster.gpu, 1)
         },
     );
     assert_eq!(

@@ -2,11 +2,12 @@
 //! dequantisation of every cached element, at least a measured fraction of the bf16 cache's
 //! time (`engine::fp8_kv_decode_ratio`, from NVIDIA's aiconfigurator sweeps), not half.
 
+use crate::common;
 use parallax_hw::profile::{cost_model_for, CostModelChoice};
 use parallax_hw::{catalog, Cluster, CostModel};
 use parallax_ir::{AttentionShape, DType, DecodeGroup};
 use parallax_plan::engine::fp8_kv_decode_ratio;
-use parallax_plan::{EngineContext, EngineKind, EngineModel};
+use parallax_plan::EngineKind;
 use std::sync::Arc;
 
 /// Qwen3-32B's attention at TP 1 (64 query heads, 8 KV heads of 128) on a `kv` cache.
@@ -26,14 +27,7 @@ fn gqa(kv: DType) -> AttentionShape {
 /// The engine's cost model on one GPU of `cluster`, and the bare cost model under it.
 fn models(kind: EngineKind, cluster: &str) -> (Arc<dyn CostModel>, Arc<dyn CostModel>) {
     let cluster = Cluster::parse(cluster).unwrap();
-    let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
-    };
-    let engine = EngineModel::preset(kind, &ctx);
+    let engine = common::preset(kind, &cluster.gpu, 1);
     let bare = cost_model_for(&cluster, CostModelChoice::Auto).unwrap();
     (
         engine.cost_model(bare.clone(), cluster.gpu.memory_bandwidth),
@@ -117,14 +111,7 @@ fn blackwell_fp8_decodes_are_unchanged() {
     let big = DecodeGroup::uniform(64, 8192);
     let gpu = catalog::gpu("B200").unwrap();
     for kind in [EngineKind::Vllm, EngineKind::Sglang, EngineKind::Trtllm] {
-        let ctx = EngineContext {
-            gpu: &gpu,
-            tp: 1,
-            max_model_len: 8192,
-            mla_or_sliding_window: false,
-            fp8_block_scales: false,
-        };
-        let preset = EngineModel::preset(kind, &ctx);
+        let preset = common::preset(kind, &gpu, 1);
         assert_eq!(preset.kernels.fp8_kv_decode_vs_bf16, None, "{kind:?}");
         let (engine, bare) = models(kind, "1x1xB200");
         assert_eq!(
@@ -143,14 +130,7 @@ fn blackwell_fp8_decodes_are_unchanged() {
 #[test]
 fn fractions_outside_zero_one_are_refused() {
     let gpu = catalog::gpu("H100").unwrap();
-    let ctx = EngineContext {
-        gpu: &gpu,
-        tp: 1,
-        max_model_len: 8192,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
-    };
-    let mut e = EngineModel::preset(EngineKind::Vllm, &ctx);
+    let mut e = common::preset(EngineKind::Vllm, &gpu, 1);
     assert!(e.validate().is_ok());
     for bad in [0.0, 1.5, f64::NAN] {
         e.kernels.fp8_kv_decode_vs_bf16 = Some(bad);

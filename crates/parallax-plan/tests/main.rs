@@ -2,6 +2,7 @@
 //! module here (one compile and link for all of them, not one per file). Add a new file's
 //! module below.
 
+mod common;
 mod custom_allreduce;
 mod disagg;
 mod engine_fused_moe;

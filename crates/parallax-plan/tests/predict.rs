@@ -217,11 +217,8 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
         decode: DecodeGroup::uniform(0, 0),
     };
     let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
         max_model_len: model.max_position_embeddings,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
+        ..crate::common::context(&cluster.gpu, 1)
     };
     let run = |kind: EngineKind, launch: f64| {
         let engine = EngineModel::preset(kind, &ctx);
@@ -284,11 +281,8 @@ fn vllm_graphs_hold_fewer_speculative_decodes() {
     use parallax_plan::{EngineContext, EngineKind, EngineModel, LowerOptions};
     let (model, cluster, _) = setup();
     let ctx = EngineContext {
-        gpu: &cluster.gpu,
-        tp: 1,
         max_model_len: model.max_position_embeddings,
-        mla_or_sliding_window: false,
-        fp8_block_scales: false,
+        ..crate::common::context(&cluster.gpu, 1)
     };
     let spec = parallax_sim::Speculation {
         draft_tokens: 1,
