@@ -207,9 +207,7 @@ pub const STEADY_REQUESTS: (usize, usize) = (10, 100_000);
 
 /// A float as the user would write it: plain digits for ordinary magnitudes, scientific
 /// notation (`5e-324`, `1e300`) for tiny and huge ones, never a 300-digit decimal.
-pub fn num(v: f64) -> String {
-    parallax::sim::error::compact(v)
-}
+pub use parallax::sim::error::compact as num;
 
 /// A float flag checked against its documented range `min..=max` (finite).
 pub fn float_in(flag: &str, v: f64, min: f64, max: f64) -> Result<f64, CliError> {

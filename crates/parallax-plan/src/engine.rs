@@ -940,8 +940,9 @@ impl EngineModel {
     }
 }
 
-/// How a serving engine's own kernels change op prices (see [`EngineCost`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// How a serving engine's own kernels change op prices (see [`EngineCost`]). The default
+/// changes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct EngineKernels {
     /// Price norms, rotary embeddings, activations, residual adds and routing as the engine's
     /// fused kernels: `max(floor, bytes / (0.8 × memory bandwidth))` with this floor in
@@ -1077,8 +1078,11 @@ pub fn gemm_input_quant(engine: EngineKind, gpu: &str, kind: InputQuant) -> Opti
     use EngineKind::{Sglang, Trtllm, Vllm};
     use InputQuant::{Fp4, Fp8Block, Fp8Tensor};
     use MeasuredGpu::{Gb200, Gb300, H100Sxm, B200, B300, H200};
-    let gpu = MeasuredGpu::of(gpu)?;
-    let blackwell = matches!(gpu, B200 | Gb200 | B300 | Gb300);
+    // Blackwell: the B200's fit for all four kinds
+    let gpu = match MeasuredGpu::of(gpu)? {
+        Gb200 | B300 | Gb300 => B200,
+        g => g,
+    };
     let (fixed_s, per_element_s) = match (engine, gpu, kind) {
         (Trtllm, H100Sxm, Fp8Tensor) => (8.09e-6, 1.28e-12),
         (Trtllm, H200, Fp8Tensor) => (8.04e-6, 1.13e-12),
@@ -1092,15 +1096,15 @@ pub fn gemm_input_quant(engine: EngineKind, gpu: &str, kind: InputQuant) -> Opti
         (Sglang, H200, Fp8Block) => (1.62e-6, 0.438e-12),
         (Vllm, H100Sxm, Fp8Block) => (7.91e-6, 1.73e-12),
         (Vllm, H200, Fp8Block) => (8.47e-6, 1.55e-12),
-        (Trtllm, _, Fp8Tensor) if blackwell => (10.75e-6, 0.674e-12),
-        (Trtllm, _, Fp8Block) if blackwell => (2.56e-6, 0.135e-12),
-        (Trtllm, _, Fp4) if blackwell => (5.32e-6, 0.636e-12),
-        (Sglang, _, Fp8Tensor) if blackwell => (2.45e-6, 0.418e-12),
-        (Sglang, _, Fp8Block) if blackwell => (13.6e-6, 0.670e-12),
-        (Sglang, _, Fp4) if blackwell => (2.26e-6, 0.148e-12),
-        (Vllm, _, Fp8Tensor) if blackwell => (1.82e-6, 1.49e-12),
-        (Vllm, _, Fp8Block) if blackwell => (7.56e-6, 2.04e-12),
-        (Vllm, _, Fp4) if blackwell => (2.56e-6, 0.096e-12),
+        (Trtllm, B200, Fp8Tensor) => (10.75e-6, 0.674e-12),
+        (Trtllm, B200, Fp8Block) => (2.56e-6, 0.135e-12),
+        (Trtllm, B200, Fp4) => (5.32e-6, 0.636e-12),
+        (Sglang, B200, Fp8Tensor) => (2.45e-6, 0.418e-12),
+        (Sglang, B200, Fp8Block) => (13.6e-6, 0.670e-12),
+        (Sglang, B200, Fp4) => (2.26e-6, 0.148e-12),
+        (Vllm, B200, Fp8Tensor) => (1.82e-6, 1.49e-12),
+        (Vllm, B200, Fp8Block) => (7.56e-6, 2.04e-12),
+        (Vllm, B200, Fp4) => (2.56e-6, 0.096e-12),
         _ => return None,
     };
     Some(GemmInputQuant {
@@ -1415,22 +1419,6 @@ impl MeasuredAllReduce {
         let (a, b) = (pts[i - 1], pts[i]);
         let f = (bytes.ln() - a.0.ln()) / (b.0.ln() - a.0.ln());
         Some((a.1.ln() + f * (b.1.ln() - a.1.ln())).exp())
-    }
-}
-
-impl Default for EngineKernels {
-    fn default() -> Self {
-        EngineKernels {
-            fused_elementwise_floor_s: None,
-            custom_allreduce_max_bytes: 0.0,
-            custom_allreduce_latency_s: 0.0,
-            custom_allreduce_measured: None,
-            fused_moe_measured: None,
-            fp8_kv_decode_vs_bf16: None,
-            fp8_gemm_input_quant: None,
-            fp4_gemm_input_quant: None,
-            batched_gemms_16bit: false,
-        }
     }
 }
 

@@ -1035,7 +1035,7 @@ impl Run<'_> {
                 self.bad_cost = Some(SimError::config(
                     &format!("replicas[{r}].stages[{s}].step(..).seconds"),
                     crate::error::compact(c.seconds),
-                    "a time in [0, 1e6] seconds from the StageCost",
+                    &format!("a time in [0, {MAX_STEP_S:e}] seconds from the StageCost"),
                 ));
             }
             let start = at.max(rep.stage_free[s]);

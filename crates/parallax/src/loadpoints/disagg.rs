@@ -151,7 +151,7 @@ pub(super) fn predict(
             pre + dec
         ));
     }
-    let total = plan.devices();
+    let total = (pre + dec) as u32; // at most 1024
     let spec = if total <= 8 {
         format!("1x{total}x{gpu}")
     } else {
