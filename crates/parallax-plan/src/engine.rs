@@ -1284,8 +1284,24 @@ impl MeasuredGpu {
 type AllReduceCurves = Vec<(u32, Vec<(f64, f64)>)>;
 
 impl MeasuredAllReduce {
-    /// Variants, the last one's index plus one (keep it last when adding a table).
-    const COUNT: usize = MeasuredAllReduce::TrtllmGb300 as usize + 1;
+    /// Every measured table, in declaration order (`ALL[i] as usize == i`, checked by a test).
+    pub const ALL: [MeasuredAllReduce; 12] = [
+        MeasuredAllReduce::VllmH100,
+        MeasuredAllReduce::VllmH200,
+        MeasuredAllReduce::TrtllmH100,
+        MeasuredAllReduce::TrtllmH200,
+        MeasuredAllReduce::VllmB200,
+        MeasuredAllReduce::TrtllmB200,
+        MeasuredAllReduce::VllmGb200,
+        MeasuredAllReduce::TrtllmGb200,
+        MeasuredAllReduce::VllmB300,
+        MeasuredAllReduce::TrtllmB300,
+        MeasuredAllReduce::VllmGb300,
+        MeasuredAllReduce::TrtllmGb300,
+    ];
+
+    /// How many tables there are.
+    const COUNT: usize = MeasuredAllReduce::ALL.len();
 
     /// The table of `engine`'s kernel on `gpu` (by catalogue name: H100 SXM, H200, B200,
     /// GB200, B300 or GB300), if measured. vLLM V0 and SGLang run vLLM's kernel (SGLang's

@@ -7,20 +7,14 @@ use parallax_hw::{catalog, Cluster};
 use parallax_ir::CollectiveKind;
 use parallax_plan::{EngineKind, MeasuredAllReduce};
 
-const ALL: [MeasuredAllReduce; 12] = [
-    MeasuredAllReduce::VllmH100,
-    MeasuredAllReduce::VllmH200,
-    MeasuredAllReduce::TrtllmH100,
-    MeasuredAllReduce::TrtllmH200,
-    MeasuredAllReduce::VllmB200,
-    MeasuredAllReduce::TrtllmB200,
-    MeasuredAllReduce::VllmGb200,
-    MeasuredAllReduce::TrtllmGb200,
-    MeasuredAllReduce::VllmB300,
-    MeasuredAllReduce::TrtllmB300,
-    MeasuredAllReduce::VllmGb300,
-    MeasuredAllReduce::TrtllmGb300,
-];
+const ALL: [MeasuredAllReduce; 12] = MeasuredAllReduce::ALL;
+
+#[test]
+fn all_lists_every_table_in_declaration_order() {
+    for (i, m) in ALL.into_iter().enumerate() {
+        assert_eq!(m as usize, i, "{m:?}");
+    }
+}
 
 #[test]
 fn tables_cover_two_four_and_eight_gpus_and_interpolate() {
