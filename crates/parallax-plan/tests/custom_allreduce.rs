@@ -117,3 +117,23 @@ fn parse_errors_name_the_file_line_and_value() {
         assert!(e.contains("a.csv") && e.contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn tensorrt_llm_hopper_tables_rise_with_the_message() {
+    // TensorRT-LLM 1.2.0rc5's sweeps cost 9.9 µs for 8,192 elements on 2 H100s and 3.4 µs for
+    // 16,384; the shipped 1.3.0rc20 sweeps never fall by more than 5 % to a larger message.
+    for m in [MeasuredAllReduce::TrtllmH100, MeasuredAllReduce::TrtllmH200] {
+        for n in [2, 4, 8] {
+            let mut last = 0.0;
+            for e in 7..=24 {
+                let bytes = 2.0 * f64::from(1u32 << e);
+                let t = m.seconds(n, bytes).unwrap();
+                assert!(t >= 0.95 * last, "{m:?} {n} GPUs, {bytes} B: {t} after {last}");
+                last = t;
+            }
+        }
+    }
+    // 32,768 elements on 4 GPUs: the mid-size decode message (1.2.0rc5: 11.5 µs).
+    let t = MeasuredAllReduce::TrtllmH100.seconds(4, 65536.0).unwrap();
+    assert!(t < 5e-6, "{t}");
+}
