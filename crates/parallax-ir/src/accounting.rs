@@ -320,10 +320,13 @@ impl Cell {
         }
     }
 
-    /// Parameters the cell stores in the activation type whatever the weight type (a sparse
-    /// layer's indexer key projection; replicated, so the same on every device).
+    /// Parameters the cell stores in the activation type whatever the weight type (a norm's
+    /// scale, a sparse layer's indexer key projection; replicated, so the same on every
+    /// device). Quantised checkpoints (ModelOpt, compressed-tensors, GPTQ/AWQ, DeepSeek's fp8)
+    /// leave norms in 16 bits.
     fn unquantised_params(&self) -> u128 {
         match self {
+            Cell::Norm(Norm { hidden }) => *hidden as u128,
             Cell::Attention(a) => a.indexer_key_params(),
             _ => 0,
         }
@@ -584,14 +587,26 @@ impl Model {
     }
 
     /// Bytes of all weights in the model's weight types (routed experts as
-    /// [`Precision::expert_weights`]).
+    /// [`Precision::expert_weights`]; the embedding, the LM head and the norms in the
+    /// activation type, as quantised checkpoints keep them, see
+    /// [`Model::unquantised_head_params`]).
     pub fn weight_bytes(&self) -> f64 {
         weight_bytes_of(
             self.params_total() as u128,
             self.blocks_sum(|c| c.routed_params_shard(CellShard::SINGLE)),
-            self.blocks_sum(Cell::unquantised_params),
+            self.blocks_sum(Cell::unquantised_params) + self.unquantised_head_params() as u128,
             &self.precision,
         )
+    }
+
+    /// Parameters outside the blocks, all stored in the activation type whatever the weight
+    /// type: the input embedding and the output head with its final norm
+    /// ([`Model::embedding_params`] + [`Model::lm_head_params`]). vLLM builds the embedding
+    /// and LM head without a quantisation method, and ModelOpt, compressed-tensors, GPTQ/AWQ
+    /// and DeepSeek's fp8 releases leave them in 16 bits.
+    pub fn unquantised_head_params(&self) -> u64 {
+        self.embedding_params()
+            .saturating_add(self.lm_head_params())
     }
 
     /// KV-cache bytes per token of context, summed over all layers, in the model's KV type

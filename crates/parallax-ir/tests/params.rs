@@ -211,11 +211,16 @@ fn tied_embeddings_are_counted_once() {
 fn weight_bytes_follow_precision() {
     let m = model("llama-3.1-70b");
     assert_eq!(m.weight_bytes(), m.params_total() as f64 * 2.0);
+    // fp8 checkpoint: one byte per weight, but the embedding, the LM head and every norm (two
+    // per layer) in bf16, as the checkpoint stores them
     let m = model("deepseek-v3");
-    assert_eq!(m.weight_bytes(), m.params_total() as f64); // fp8 checkpoint
-                                                           // gpt-oss: routed experts in mxfp4 (0.5 bytes), the rest (attention, router,
-                                                           // embeddings, LM head: ≈ 2.2B parameters) in bf16: 61.7e9 bytes, the checkpoint's
-                                                           // 65.3e9 (60.8 GiB) less the experts' e8m0 block scales (one byte per 32 weights, 3.6e9)
+    let head = m.unquantised_head_params() as f64;
+    assert_eq!(head, 2.0 * 129280.0 * 7168.0 + 7168.0);
+    let norms = 61.0 * 2.0 * 7168.0;
+    assert_eq!(m.weight_bytes(), m.params_total() as f64 + head + norms);
+    // gpt-oss: routed experts in mxfp4 (0.5 bytes), the rest (attention, router,
+    // embeddings, LM head: ≈ 2.2B parameters) in bf16: 61.7e9 bytes, the checkpoint's
+    // 65.3e9 (60.8 GiB) less the experts' e8m0 block scales (one byte per 32 weights, 3.6e9)
     let m = model("gpt-oss-120b");
     assert!(
         (m.weight_bytes() / 61.7e9 - 1.0).abs() < 0.01,

@@ -5,7 +5,8 @@
 //! - **Weights**: every cell of the stage's blocks under its shard
 //!   ([`parallax_ir::Cell::weight_bytes_per_device`], times the blocks held), plus the
 //!   vocabulary-parallel input embedding (`vocab × hidden / tp`) on the first stage and the
-//!   final norm and LM head (`vocab × hidden / tp`) on the last. A tied LM head costs nothing
+//!   final norm and LM head (`vocab × hidden / tp`) on the last, these three in the activation
+//!   type under any quantisation (as checkpoints store them). A tied LM head costs nothing
 //!   extra when the first and last stage coincide (`pp = 1`); with `pp > 1` the last stage
 //!   holds its own copy, as vLLM does.
 //! - **Activation reserve** (the peak that vLLM's profiling run measures, estimated): the
@@ -518,7 +519,9 @@ pub(crate) fn stage_memory(
             }
         }
     }
-    let table = model.vocab_size as f64 * hidden * p.weights.bytes() / w;
+    // embedding, final norm and LM head stay in the activation type under any quantisation
+    // (`Model::unquantised_head_params`)
+    let table = model.vocab_size as f64 * hidden * a / w;
     let first = stage.index == 0;
     let last = stage.index + 1 == plan.pp as usize;
     if first {
@@ -532,7 +535,7 @@ pub(crate) fn stage_memory(
         kv += mtp * last_block.1;
     }
     if last {
-        weights += hidden * p.weights.bytes();
+        weights += hidden * a;
         if !model.tie_word_embeddings || !first {
             weights += table;
         }

@@ -128,7 +128,10 @@ fn tensorrt_llm_hopper_tables_rise_with_the_message() {
             for e in 7..=24 {
                 let bytes = 2.0 * f64::from(1u32 << e);
                 let t = m.seconds(n, bytes).unwrap();
-                assert!(t >= 0.95 * last, "{m:?} {n} GPUs, {bytes} B: {t} after {last}");
+                assert!(
+                    t >= 0.95 * last,
+                    "{m:?} {n} GPUs, {bytes} B: {t} after {last}"
+                );
                 last = t;
             }
         }

@@ -290,3 +290,27 @@ fn the_mtp_draft_module_counts_as_each_engine_loads_it() {
     assert_eq!(with_dp.stages[0].fraction, expected);
     assert!(base.stages[0].fraction - expected > 18.0 * gib / (141.0 * gib) - 0.001);
 }
+
+#[test]
+fn embedding_and_lm_head_stay_16_bit_under_quantisation() {
+    // Qwen3-32B in fp8 on one GPU: the blocks halve, the embedding and the untied LM head
+    // (151,936 × 5,120 each) and the norms keep two bytes per weight, as checkpoints store them.
+    let bf16 = parallax_ir::resolve("qwen3-32b").unwrap();
+    let mut fp8 = bf16.clone();
+    fp8.precision = fp8.precision.quantized(parallax_ir::Quantization::Fp8);
+    let c = Cluster::parse("1x1xH100").unwrap();
+    let plan = "tp=1".parse::<Plan>().unwrap();
+    let w = |m: &parallax_ir::Model| {
+        plan_memory(m, &plan, &c, &MemoryOptions::default())
+            .unwrap()
+            .stages[0]
+            .weights_bytes
+    };
+    let head = 2.0 * 151936.0 * 5120.0 + 5120.0;
+    let norms = 64.0 * 2.0 * 5120.0;
+    let blocks_bf16 = w(&bf16) - 2.0 * (head + norms);
+    let want = blocks_bf16 / 2.0 + 2.0 * (head + norms);
+    assert!((w(&fp8) / want - 1.0).abs() < 1e-9, "{} vs {want}", w(&fp8));
+    // the same as the model's own accounting
+    assert_eq!(w(&fp8), fp8.weight_bytes());
+}
