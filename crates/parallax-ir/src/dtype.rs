@@ -119,6 +119,13 @@ pub struct Precision {
     /// kernels ([`crate::FusedMoe::block_scales`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fp8_block_scales: bool,
+    /// The routed experts' block-scale flag where it differs from
+    /// [`Precision::fp8_block_scales`] (a checkpoint or deployment that quantises its experts
+    /// apart: block-scaled fp8 experts beside per-tensor or 16-bit dense layers, or the
+    /// reverse). `None` (default): the same as the dense layers'
+    /// ([`Precision::expert_block_scales`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert_fp8_block_scales: Option<bool>,
 }
 
 /// One line naming every class: `weights fp8 (fp8 GEMMs), activations bf16, kv cache fp8`,
@@ -132,17 +139,19 @@ pub struct Precision {
 /// ```
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let block = |d: DType| {
-            if self.fp8_block_scales && d == DType::Fp8 {
+        let block = |d: DType, scaled: bool| {
+            if scaled && d == DType::Fp8 {
                 " block-scaled"
             } else {
                 ""
             }
         };
         let w = self.weights;
-        write!(f, "weights {w}{} ({} GEMMs)", block(w), self.compute)?;
+        let b = block(w, self.fp8_block_scales);
+        write!(f, "weights {w}{b} ({} GEMMs)", self.compute)?;
         if let Some((w, c)) = self.experts {
-            write!(f, ", routed experts {w}{} ({c} GEMMs)", block(w))?;
+            let b = block(w, self.expert_block_scales());
+            write!(f, ", routed experts {w}{b} ({c} GEMMs)")?;
         }
         write!(
             f,
@@ -162,7 +171,15 @@ impl Precision {
             compute: d,
             experts: None,
             fp8_block_scales: false,
+            expert_fp8_block_scales: None,
         }
+    }
+
+    /// Whether the routed experts' fp8 weights carry block scales
+    /// ([`Precision::expert_fp8_block_scales`], else [`Precision::fp8_block_scales`]).
+    pub fn expert_block_scales(&self) -> bool {
+        self.expert_fp8_block_scales
+            .unwrap_or(self.fp8_block_scales)
     }
 
     /// The routed experts' weight type ([`Precision::experts`], else `weights`).
@@ -184,8 +201,13 @@ impl Precision {
     /// assert_eq!((p.weights, p.expert_weights(), p.expert_compute()), (DType::Bf16, DType::Fp4, DType::Bf16));
     /// ```
     pub fn with_experts_quantized(self, q: Quantization) -> Self {
+        // quantised online per tensor, unless they already were block-scaled fp8
+        let keep = q == Quantization::Fp8
+            && self.expert_weights() == DType::Fp8
+            && self.expert_block_scales();
         Precision {
             experts: Some(q.dtypes(self.activations)),
+            expert_fp8_block_scales: Some(keep),
             ..self
         }
     }
@@ -221,8 +243,9 @@ impl Precision {
     /// This precision with the weights (and GEMM inputs, for the W8A8/W4A4 schemes) quantised
     /// as `q` says, with per-tensor scales as engines quantise online
     /// ([`Precision::fp8_block_scales`] off, unless the weights already were block-scaled fp8
-    /// and `q` is fp8, or fp8 experts stored apart keep their block scales); activations, the
-    /// KV cache and experts stored apart ([`Precision::experts`]) are unchanged.
+    /// and `q` is fp8); activations, the KV cache and experts stored apart
+    /// ([`Precision::experts`], with their block scales) are unchanged. Experts stored with
+    /// the other weights are quantised with them.
     ///
     /// # Examples
     /// ```
@@ -239,11 +262,12 @@ impl Precision {
             weights,
             compute,
             // engines quantise online per tensor (vLLM's `--quantization fp8`), but a
-            // checkpoint already in block-scaled fp8 loads its own scales, and experts stored
-            // apart keep theirs
+            // checkpoint already in block-scaled fp8 loads its own scales
             fp8_block_scales: self.fp8_block_scales
-                && ((q == Quantization::Fp8 && self.weights == DType::Fp8)
-                    || self.experts.is_some_and(|e| e.0 == DType::Fp8)),
+                && q == Quantization::Fp8
+                && self.weights == DType::Fp8,
+            // experts stored apart keep theirs; the others follow the dense weights
+            expert_fp8_block_scales: self.experts.map(|_| self.expert_block_scales()),
             ..self
         }
     }

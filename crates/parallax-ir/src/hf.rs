@@ -732,19 +732,18 @@ fn compressed_tensors(qc: &Cfg<'_>, base: Precision) -> Result<Precision, IrErro
             .and_then(|w| w.get("strategy"))
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("block"));
-    let base = Precision {
-        fp8_block_scales: block,
-        ..base
-    };
     let mut p = if experts_only(qc)? {
+        // block scales on the experts only; the dense layers stay as they were
         Precision {
             experts: Some((weights, compute)),
+            expert_fp8_block_scales: Some(block),
             ..base
         }
     } else {
         Precision {
             weights,
             compute,
+            fp8_block_scales: block,
             ..base
         }
     };

@@ -150,7 +150,7 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
         gated: m.gated,
         weight_dtype: p.expert_weights(),
         act_dtype: p.expert_compute(),
-        block_scales: p.fp8_block_scales && p.expert_weights() == DType::Fp8,
+        block_scales: p.expert_block_scales() && p.expert_weights() == DType::Fp8,
     }
 }
 

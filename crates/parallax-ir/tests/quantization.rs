@@ -308,6 +308,48 @@ fn compressed_tensors_experts_only() {
     let p = from_json_str(&cfg.to_string(), "k.json").unwrap().precision;
     assert_eq!(types(p), (Bf16, Bf16, Bf16, Bf16));
     assert_eq!(p.experts, Some((Int4, Bf16)));
+    // The same layout with block-scaled fp8 experts: the block scales are the experts' only;
+    // quantising the dense layers online to fp8 gives them per-tensor scales and leaves the
+    // experts' alone.
+    let mut cfg = cfg;
+    cfg["quantization_config"]["config_groups"]["group_0"] = json!({"targets": ["Linear"],
+        "weights": {"num_bits": 8, "type": "float", "strategy": "block",
+            "block_structure": [128, 128]},
+        "input_activations": {"num_bits": 8, "type": "float", "strategy": "group",
+            "group_size": 128, "dynamic": true}});
+    let p = from_json_str(&cfg.to_string(), "k.json").unwrap().precision;
+    assert_eq!(types(p), (Bf16, Bf16, Bf16, Bf16));
+    assert_eq!(p.experts, Some((Fp8, Fp8)));
+    assert!(!p.fp8_block_scales && p.expert_block_scales());
+    assert_eq!(
+        p.to_string(),
+        "weights bf16 (bf16 GEMMs), routed experts fp8 block-scaled (fp8 GEMMs), activations \
+         bf16, kv cache bf16"
+    );
+    let q = p.quantized(Quantization::Fp8);
+    assert!(!q.fp8_block_scales && q.expert_block_scales());
+    assert_eq!(
+        q.to_string(),
+        "weights fp8 (fp8 GEMMs), routed experts fp8 block-scaled (fp8 GEMMs), activations \
+         bf16, kv cache bf16"
+    );
+    // Re-quantising the experts online drops their block scales, unless fp8 onto fp8.
+    assert!(!p
+        .with_experts_quantized(Quantization::Int4)
+        .expert_block_scales());
+    assert!(p
+        .with_experts_quantized(Quantization::Fp8)
+        .expert_block_scales());
+    // A block-scaled checkpoint (DeepSeek-V3's layout) quantised online to int4: neither keeps
+    // block scales.
+    let ds = Precision {
+        fp8_block_scales: true,
+        ..Precision::from_checkpoint_dtype(Fp8)
+    };
+    let w4 = ds.quantized(Quantization::Int4);
+    assert!(!w4.fp8_block_scales && !w4.expert_block_scales());
+    let f8 = ds.quantized(Quantization::Fp8);
+    assert!(f8.fp8_block_scales && f8.expert_block_scales());
 }
 
 #[test]

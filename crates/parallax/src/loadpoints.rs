@@ -1340,6 +1340,8 @@ i,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,sq,,8,
 j,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,fp8_static,,8,1,1,100,10
 k,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,w4afp8,8,1,1,100,10
 l,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,fp8_block,8,1,1,100,10
+m,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,fp8_block,8,1,1,100,10
+n,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,fp8,8,1,1,100,10
 ";
         let pts = parse_load_points("moeq.csv", csv).unwrap();
         let prec = |i: usize| row_model(&pts[i]).unwrap().1.precision;
@@ -1374,6 +1376,36 @@ l,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp
         assert!(!prec(0).fp8_block_scales && !prec(1).fp8_block_scales);
         assert!(prec(10).fp8_block_scales && prec(11).fp8_block_scales);
         assert_eq!(prec(10).expert_weights(), DType::Int4);
+        assert!(prec(11).expert_block_scales() && !prec(0).expert_block_scales());
+        // each mode sets its own layers' scales: per-tensor GEMMs beside block-scaled experts,
+        // and the reverse
+        assert!(!prec(12).fp8_block_scales && prec(12).expert_block_scales());
+        assert!(prec(13).fp8_block_scales && !prec(13).expert_block_scales());
+        let block_experts = |i: usize| {
+            let (_, m) = row_model(&pts[i]).unwrap();
+            let moe = m.cells().find_map(|(c, _)| match c {
+                parallax_ir::Cell::Moe(moe) => Some(*moe),
+                _ => None,
+            });
+            let batch = parallax_ir::Batch {
+                prefill: Vec::new(),
+                decode: parallax_ir::DecodeGroup::uniform(8, 1024),
+            };
+            let mut ops = Vec::new();
+            parallax_ir::lower_cell(
+                &parallax_ir::Cell::Moe(moe.unwrap()),
+                parallax_ir::CellShard::SINGLE,
+                &batch,
+                &m.precision,
+                &mut ops,
+            );
+            ops.iter().find_map(|o| match &o.body {
+                parallax_ir::OpBody::FusedMoe(f) => Some(f.block_scales),
+                _ => None,
+            })
+        };
+        assert_eq!(block_experts(12), Some(true));
+        assert_eq!(block_experts(13), Some(false));
         // int4 experts read half the bytes: decode is faster
         let opts = LoadPointOptions::default();
         let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();

@@ -94,14 +94,16 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
         model.precision.experts = Some(experts);
     }
-    // Block scales: a row naming `fp8_block` for its GEMMs or its experts is block-scaled
-    // (one flag covers both: DeepSeek's `fp8_block` GEMMs beside `w4afp8` experts keep their
-    // dense layers' block kernels, the int4 experts ignore it); a row naming only other modes
-    // is per tensor (or not fp8); no mode keeps the checkpoint's.
-    let modes = [p.quantization.trim(), p.moe_quantization.trim()];
-    if modes.iter().any(|m| !m.is_empty()) {
-        model.precision.fp8_block_scales =
-            modes.iter().any(|m| m.eq_ignore_ascii_case("fp8_block"));
+    // Block scales, for the GEMMs and the experts apart: a mode naming `fp8_block` is
+    // block-scaled, another mode per tensor (or not fp8), no mode keeps the checkpoint's
+    // (DeepSeek's `fp8_block` GEMMs beside `w4afp8` experts keep their block kernels).
+    let block = |m: &str| m.eq_ignore_ascii_case("fp8_block");
+    let (gemm, moe) = (p.quantization.trim(), p.moe_quantization.trim());
+    if !gemm.is_empty() {
+        model.precision.fp8_block_scales = block(gemm);
+    }
+    if !moe.is_empty() {
+        model.precision.expert_fp8_block_scales = Some(block(moe));
     }
     model.precision = model
         .precision
