@@ -46,7 +46,8 @@
 //! type GEMM inputs are quantised to (`Precision::compute`), and may set the KV-cache type:
 //! - `fp8` (vLLM; per-tensor, or block-scaled with `weight_block_size` as in DeepSeek-V3/R1:
 //!   [`crate::Precision::fp8_block_scales`], also set by compressed-tensors' `"strategy":
-//!   "block"`)
+//!   "block"`, for the routed experts alone, [`crate::Precision::expert_fp8_block_scales`],
+//!   when only they are quantised)
 //!   and `fbgemm_fp8`: fp8 weights, fp8 GEMM inputs (W8A8);
 //! - `compressed-tensors`: the first of `config_groups` (by name) targeting `Linear` gives
 //!   `weights` and `input_activations` (`num_bits` 8/4, `type` int/float; `null` inputs:

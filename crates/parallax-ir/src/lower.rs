@@ -155,7 +155,8 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
 }
 
 /// A fused residual-add + RMSNorm over `tokens × hidden`: reads input and residual, writes
-/// both; 5 FLOPs per element.
+/// both; 5 FLOPs per element. `weights` is the type of the norm's scale (the activation type
+/// in every lowering here: checkpoints keep norms in 16 bits whatever their quantisation).
 pub fn norm_op(tokens: u64, hidden: u32, act: DType, weights: DType) -> Elementwise {
     let elems = tokens as f64 * hidden as f64;
     Elementwise {
@@ -564,10 +565,7 @@ pub fn lower_cell(
     let ep = shard.ep.max(1);
     let act = precision.activations;
     match cell {
-        Cell::Norm(n) => out.push(elementwise(
-            "norm",
-            norm_op(t, n.hidden, act, precision.weights),
-        )),
+        Cell::Norm(n) => out.push(elementwise("norm", norm_op(t, n.hidden, act, act))),
         Cell::Attention(a) => {
             let shape = attention_shape(a, tp, precision);
             let h = a.hidden as u64;
@@ -599,19 +597,13 @@ pub fn lower_cell(
                     match q_lora_rank {
                         Some(q) => {
                             out.push(gemm("q_a_proj", t, q as u64, h, 1, precision));
-                            out.push(elementwise(
-                                "q_a_norm",
-                                norm_op(t, q, act, precision.weights),
-                            ));
+                            out.push(elementwise("q_a_norm", norm_op(t, q, act, act)));
                             out.push(gemm("q_b_proj", t, hl * (n + r), q as u64, 1, precision));
                         }
                         None => out.push(gemm("q_proj", t, hl * (n + r), h, 1, precision)),
                     }
                     out.push(gemm("kv_a_proj", t, c + r, h, 1, precision));
-                    out.push(elementwise(
-                        "kv_a_norm",
-                        norm_op(t, kv_lora_rank, act, precision.weights),
-                    ));
+                    out.push(elementwise("kv_a_norm", norm_op(t, kv_lora_rank, act, act)));
                     out.push(elementwise("rotary", rotary_op(t, (hl + 1) * r, act)));
                     push_indexer(a, batch, precision, out);
                     out.push(gemm("q_absorb", t, c, n, shape.heads, precision));
@@ -788,8 +780,9 @@ pub fn lower_embedding(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>)
         "embedding",
         Elementwise {
             kind: ElementwiseKind::Embedding,
-            // Each device reads the rows of its vocabulary shard and writes the full output.
-            bytes: elems * p.weights.bytes() / tp.max(1) as f64
+            // Each device reads the rows of its vocabulary shard (16-bit under any
+            // quantisation, as checkpoints store the table) and writes the full output.
+            bytes: elems * p.activations.bytes() / tp.max(1) as f64
                 + elems * p.activations.bytes()
                 + t as f64 * 4.0,
             flops: 0.0,
@@ -807,7 +800,12 @@ pub fn lower_lm_head(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>) {
     let s = batch.sequences() as u64;
     out.push(elementwise(
         "final_norm",
-        norm_op(batch.tokens(), model.hidden_size, p.activations, p.weights),
+        norm_op(
+            batch.tokens(),
+            model.hidden_size,
+            p.activations,
+            p.activations,
+        ),
     ));
     let vl = model.vocab_size.div_ceil(tp) as u64;
     out.push(gemm(

@@ -151,7 +151,7 @@ pub struct FusedMoe {
     pub weight_dtype: DType,
     /// Type of the GEMM inputs (the tensor-core path).
     pub act_dtype: DType,
-    /// fp8 weights with block scales ([`crate::Precision::fp8_block_scales`]): engines run
+    /// fp8 weights with block scales ([`crate::Precision::expert_block_scales`]): engines run
     /// other kernels for them than for per-tensor fp8 (vLLM's block-quantised Triton
     /// `fused_moe` config, about twice as fast at prefill sizes on DeepSeek-V3's experts).
     #[serde(default)]

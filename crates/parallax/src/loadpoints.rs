@@ -1342,6 +1342,7 @@ k,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp
 l,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,fp8_block,8,1,1,100,10
 m,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8,fp8_block,8,1,1,100,10
 n,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,fp8,8,1,1,100,10
+o,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp8_block,none,8,1,1,100,10
 ";
         let pts = parse_load_points("moeq.csv", csv).unwrap();
         let prec = |i: usize| row_model(&pts[i]).unwrap().1.precision;
@@ -1406,6 +1407,9 @@ n,silicon_concurrency=8,trtllm,1.2.0,Qwen/Qwen3-30B-A3B,h100_sxm,agg,1024,128,fp
         };
         assert_eq!(block_experts(12), Some(true));
         assert_eq!(block_experts(13), Some(false));
+        // `none` stores no experts apart: they keep the GEMMs' block scales
+        assert_eq!(prec(14).experts, None);
+        assert_eq!(block_experts(14), Some(true));
         // int4 experts read half the bytes: decode is faster
         let opts = LoadPointOptions::default();
         let (_, fp8) = predict_load_point(&pts[0], &opts).unwrap();

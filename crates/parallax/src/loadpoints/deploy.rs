@@ -91,19 +91,21 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
     }
-    if let Some(experts) = moe_quantization_of(&p.moe_quantization, model.precision.activations)? {
+    let experts_apart = moe_quantization_of(&p.moe_quantization, model.precision.activations)?;
+    if let Some(experts) = experts_apart {
         model.precision.experts = Some(experts);
     }
     // Block scales, for the GEMMs and the experts apart: a mode naming `fp8_block` is
     // block-scaled, another mode per tensor (or not fp8), no mode keeps the checkpoint's
-    // (DeepSeek's `fp8_block` GEMMs beside `w4afp8` experts keep their block kernels).
+    // (DeepSeek's `fp8_block` GEMMs beside `w4afp8` experts keep their block kernels). A MoE
+    // mode that stores no experts apart (`none`) leaves them with the GEMMs' scales.
     let block = |m: &str| m.eq_ignore_ascii_case("fp8_block");
-    let (gemm, moe) = (p.quantization.trim(), p.moe_quantization.trim());
+    let gemm = p.quantization.trim();
     if !gemm.is_empty() {
         model.precision.fp8_block_scales = block(gemm);
     }
-    if !moe.is_empty() {
-        model.precision.expert_fp8_block_scales = Some(block(moe));
+    if experts_apart.is_some() {
+        model.precision.expert_fp8_block_scales = Some(block(p.moe_quantization.trim()));
     }
     model.precision = model
         .precision
