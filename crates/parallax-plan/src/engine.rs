@@ -1224,6 +1224,14 @@ impl MeasuredFusedMoe {
 /// 1.3.0rc20 on 2/4/8 GPUs of one node, on Blackwell vLLM 0.19.0 and TensorRT-LLM 1.3.0rc20 on
 /// 2/4/8 GPUs of a B200 or B300 node and 2/4 GPUs of a GB200 or GB300 tray.
 ///
+/// vLLM's H200 table is its H100 one ([`MeasuredAllReduce::VllmH200`]): both nodes all-reduce
+/// over the same NVLink 4 fabric, and vLLM 0.14.0's own H200 sweep is anomalous on 8 GPUs (19.3
+/// µs at 131,072 elements, 43.9 µs at 524,288 and 38.8 µs at 1,048,576: 1.3–2.5× the H100's,
+/// where vLLM 0.19.0's H200 and H100 sweeps agree within 5%; its 2- and 4-GPU rows agree with
+/// the H100's within 8%). On the development rows this moves only SGLang's on 8 H200s: median
+/// TTFT error 34.6 → 27.5 % (the H200 group 21.6 / 7.5 → 19.2 / 7.5 %; vLLM 0.19.0's H200
+/// sweep instead gives 19.2 / 8.6 %).
+///
 /// TensorRT-LLM's Hopper tables are its 1.3.0rc20 sweeps, not the older 1.2.0rc5 ones: those
 /// fall back to NCCL-like times (8–12 µs) at some mid sizes (2 GPUs at 8,192 and 32,768
 /// elements, 4 GPUs from 32,768 up) where 1.3.0rc10 and 1.3.0rc20 agree on 3–6 µs. The
@@ -1235,7 +1243,8 @@ impl MeasuredFusedMoe {
 pub enum MeasuredAllReduce {
     /// vLLM's kernel on an H100 SXM node.
     VllmH100,
-    /// vLLM's kernel on an H200 SXM node.
+    /// vLLM's kernel on an H200 SXM node (priced from the H100 node's sweep: the same NVLink
+    /// fabric; see the type's docs).
     VllmH200,
     /// TensorRT-LLM's kernel on an H100 SXM node.
     TrtllmH100,
@@ -1344,7 +1353,7 @@ impl MeasuredAllReduce {
         use MeasuredAllReduce as M;
         match self {
             M::VllmH100 => table!("h100_sxm-vllm-0.14.0.csv"),
-            M::VllmH200 => table!("h200_sxm-vllm-0.14.0.csv"),
+            M::VllmH200 => table!("h100_sxm-vllm-0.14.0.csv"),
             M::TrtllmH100 => table!("h100_sxm-trtllm-1.3.0rc20.csv"),
             M::TrtllmH200 => table!("h200_sxm-trtllm-1.3.0rc20.csv"),
             M::VllmB200 => table!("b200_sxm-vllm-0.19.0.csv"),

@@ -140,3 +140,21 @@ fn tensorrt_llm_hopper_tables_rise_with_the_message() {
     let t = MeasuredAllReduce::TrtllmH100.seconds(4, 65536.0).unwrap();
     assert!(t < 5e-6, "{t}");
 }
+
+#[test]
+fn vllm_prices_an_h200_node_from_the_h100_sweep() {
+    // Same NVLink 4 fabric; vLLM 0.14.0's own H200 sweep cost 43.9 µs for 524,288 elements
+    // (1 MiB) per rank on 8 GPUs, 2.5× the H100's.
+    use MeasuredAllReduce as M;
+    for n in [2, 4, 8] {
+        for bytes in [4096.0, 262144.0, 1048576.0, 8388608.0] {
+            assert_eq!(
+                M::VllmH200.seconds(n, bytes),
+                M::VllmH100.seconds(n, bytes),
+                "{n} GPUs, {bytes} B"
+            );
+        }
+    }
+    let t = M::VllmH200.seconds(8, 1048576.0).unwrap();
+    assert!(t < 20e-6, "{t}");
+}

@@ -238,7 +238,7 @@ fn development_load_points_within_stated_errors() {
     for (engine, system, ttft, tpot) in [
         ("vllm", "h100_sxm", 12.0, 5.0),
         ("sglang", "h100_sxm", 14.0, 5.0),
-        ("sglang", "h200_sxm", 22.5, 8.5),
+        ("sglang", "h200_sxm", 20.0, 8.0),
         ("trtllm", "h100_sxm", 23.0, 6.0),
     ] {
         let s = rep
