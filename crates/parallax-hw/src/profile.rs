@@ -106,9 +106,9 @@ fn apex_table(
 }
 
 const H100_FUSED_MOE: &str =
-    include_str!("../data/profiles/aiconfigurator-moe/h100-vllm-0.14.0-fused-moe.csv");
+    include_str!("../data/profiles/aiconfigurator-moe/h100-vllm-fused-moe.csv");
 const H200_FUSED_MOE: &str =
-    include_str!("../data/profiles/aiconfigurator-moe/h200-vllm-0.14.0-fused-moe.csv");
+    include_str!("../data/profiles/aiconfigurator-moe/h200-vllm-fused-moe.csv");
 
 /// The measured fused-MoE table of an embedded profile (see [`import::aiconfigurator_fused_moe`]).
 fn embedded_fused_moe(
@@ -154,7 +154,7 @@ pub fn build_embedded_h100() -> Result<Profile, ProfileError> {
         p.elementwise = Some(t);
     }
     p.fused_moe = Some(embedded_fused_moe(
-        "h100-vllm-0.14.0-fused-moe.csv",
+        "h100-vllm-fused-moe.csv",
         "h100_sxm",
         H100_FUSED_MOE,
     )?);
@@ -187,7 +187,7 @@ pub fn build_embedded_h200() -> Result<Profile, ProfileError> {
     }
     if p.fused_moe.is_none() {
         p.fused_moe = Some(embedded_fused_moe(
-            "h200-vllm-0.14.0-fused-moe.csv",
+            "h200-vllm-fused-moe.csv",
             "h200_sxm",
             H200_FUSED_MOE,
         )?);
