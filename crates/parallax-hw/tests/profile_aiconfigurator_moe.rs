@@ -18,9 +18,15 @@ fn qwen3_30b_moe() -> Moe {
 
 #[test]
 fn embedded_profiles_carry_the_measured_tables() {
-    for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
+    // bf16 and fp8 (EP 1, then EP), block-scaled fp8 (both), MXFP4, int4 (both; the H200
+    // measured two more EP points)
+    for (gpu, p, int4_ep) in [
+        ("H100", embedded_h100(), 369),
+        ("H200", embedded_h200(), 371),
+    ] {
         let t = p.fused_moe.as_ref().expect("a fused_moe table");
-        assert_eq!(t.rows.len(), 3726 + 2966 + 1161 + 1348 + 324, "{gpu}");
+        let rows = 3726 + 2966 + 1161 + 1348 + 324 + 1161 + int4_ep;
+        assert_eq!(t.rows.len(), rows, "{gpu}");
         let prov = t.provenance.as_ref().unwrap();
         assert!(prov.source.contains("aiconfigurator"), "{gpu}: {prov:?}");
         assert!(prov.source.contains("Apache-2.0"), "{gpu}: {prov:?}");
@@ -28,7 +34,7 @@ fn embedded_profiles_carry_the_measured_tables() {
         assert!(t
             .rows
             .iter()
-            .all(|r| r.dtype == DType::Bf16 || r.dtype == DType::Fp8 || r.dtype == DType::Fp4));
+            .all(|r| matches!(r.dtype, DType::Bf16 | DType::Fp8 | DType::Fp4 | DType::Int4)));
         assert!(t
             .rows
             .iter()
@@ -75,9 +81,9 @@ fn importer_rejects_rows_the_format_cannot_express() {
     assert_eq!(t.rows[1].seconds, 0.07e-3);
     let cases = [
         (
-            "int4_wo,4,2048,768,8,128,1,1,balanced,0.1",
+            "w4afp8,4,2048,768,8,128,1,1,balanced,0.1",
             "moe_dtype",
-            "int4_wo",
+            "w4afp8",
         ),
         (
             "bfloat16,4,2048,768,8,128,1,8,balanced,0.1",
@@ -231,4 +237,26 @@ fn gpt_oss_mxfp4_experts_are_priced_from_vllm_s_kernel() {
         let tp8 = fused_moe_op(&moe, 64, 8, 1, &model.precision);
         assert!(m.profiled_fused_moe(&tp8).is_some(), "{gpu}");
     }
+}
+
+/// Kimi K2.5's int4 experts (bf16 GEMMs on int4 weights) from vLLM 0.14.0's Marlin MoE kernel:
+/// at prefill sizes it runs near the bf16 kernel's time, not at the roofline's.
+#[test]
+fn int4_experts_are_priced_from_vllm_s_marlin_kernel() {
+    let model = parallax_ir::resolve("kimi-k2.5").unwrap();
+    let moe = *model.first_moe().unwrap();
+    assert_eq!(model.precision.expert_weights(), DType::Int4);
+    let g = catalog::gpu("H200").unwrap();
+    let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&g));
+    let m = ProfiledCostModel::new(&embedded_h200(), roof.clone()).unwrap();
+    // 4,096 tokens at MoE TP 8: measured twice, 2.61283 and 2.62032 ms
+    let op = fused_moe_op(&moe, 4096, 8, 1, &model.precision);
+    assert_eq!((op.weight_dtype, op.act_dtype), (DType::Int4, DType::Bf16));
+    let t = m.profiled_fused_moe(&op).expect("a measured int4 family");
+    assert!((2.61283e-3..=2.62032e-3).contains(&t), "{t}");
+    assert!(
+        t > 1.5 * roof.fused_moe(&op),
+        "{t} vs {}",
+        roof.fused_moe(&op)
+    );
 }

@@ -455,8 +455,8 @@ pub fn apex_collectives_dir(
 /// `assignments / top_k` measures). Only the rows this format can express exactly are
 /// accepted: `num_experts`, `num_tokens` and `inter_size` divisible by `moe_ep_size`,
 /// `moe_ep_size` and `moe_tp_size`, `distribution` `balanced` and `moe_dtype` `bfloat16`, `fp8`
-/// (per-tensor scaled W8A8), `fp8_block` (block-scaled) or `w4a16_mxfp4` (MXFP4 weights on
-/// bf16 GEMMs). `latency` is in milliseconds. aiconfigurator's
+/// (per-tensor scaled W8A8), `fp8_block` (block-scaled), `w4a16_mxfp4` (MXFP4 weights on
+/// bf16 GEMMs) or `int4_wo` (int4 weights on bf16 GEMMs). `latency` is in milliseconds. aiconfigurator's
 /// `balanced` routing spreads the tokens over as many experts as it can (`T` tokens hit
 /// `min(E, T·top_k)` experts, `collector/helper.py::balanced_logits`), so the table is
 /// marked [`TableRouting::Spread`](super::TableRouting) and the cost model rescales it to random
@@ -496,11 +496,13 @@ pub fn aiconfigurator_fused_moe(
             "fp8_block" => (DType::Fp8, DType::Fp8, true),
             // MXFP4 weights dequantised to bf16 GEMMs (gpt-oss's experts)
             "w4a16_mxfp4" => (DType::Fp4, DType::Bf16, false),
+            // int4 weights dequantised to bf16 GEMMs (Marlin; Kimi K2's experts)
+            "int4_wo" => (DType::Int4, DType::Bf16, false),
             _ => {
                 return Err(c.bad_value(
                     line,
                     cd,
-                    "`bfloat16`, `fp8`, `fp8_block` or `w4a16_mxfp4`",
+                    "`bfloat16`, `fp8`, `fp8_block`, `w4a16_mxfp4` or `int4_wo`",
                 ))
             }
         };
