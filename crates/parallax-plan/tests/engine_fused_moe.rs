@@ -33,14 +33,51 @@ fn preset(kind: EngineKind, gpu: &str) -> EngineModel {
 }
 
 #[test]
-fn only_tensorrt_llm_on_h100_and_h200_has_its_own_table() {
+fn tensorrt_llm_and_sglang_on_h100_and_h200_have_their_own_tables() {
     use MeasuredFusedMoe as M;
     let pick = |k, g| preset(k, g).kernels.fused_moe_measured;
     assert_eq!(pick(EngineKind::Trtllm, "H100-SXM"), Some(M::TrtllmH100));
     assert_eq!(pick(EngineKind::Trtllm, "H200"), Some(M::TrtllmH200));
+    assert_eq!(pick(EngineKind::Sglang, "H100-SXM"), Some(M::SglangH100));
+    assert_eq!(pick(EngineKind::Sglang, "H200"), Some(M::SglangH200));
+    // vLLM's kernel is the embedded profiles' own table
     assert_eq!(pick(EngineKind::Vllm, "H100-SXM"), None);
-    assert_eq!(pick(EngineKind::Sglang, "H200"), None);
     assert_eq!(pick(EngineKind::Trtllm, "A100-80GB-SXM"), None);
+    assert_eq!(pick(EngineKind::Sglang, "B200"), None);
+    for (i, m) in M::ALL.into_iter().enumerate() {
+        assert_eq!(m as usize, i, "{m:?}");
+    }
+}
+
+#[test]
+fn sglang_prices_moe_from_its_own_kernels() {
+    // DeepSeek-V3's block-scaled fp8 experts over 8 H200s (32 local experts, 4,096 tokens):
+    // SGLang 0.5.9's Triton kernel works on the rank's own pairs, 0.88942 ms; vLLM 0.14.0's
+    // walks every token of the layer, 1.58641 ms.
+    let v3 = deepseek_v3_moe();
+    let fp8 = Precision::default().quantized(parallax_ir::Quantization::Fp8);
+    let block = Precision {
+        fp8_block_scales: true,
+        ..fp8
+    };
+    let op = fused_moe_op(&v3, 4096, 1, 8, &block);
+    assert!(op.block_scales);
+    let t = MeasuredFusedMoe::SglangH200.seconds(&op).unwrap();
+    assert!((t / 0.88942e-3 - 1.0).abs() < 1e-9, "{t}");
+    let cluster = Cluster::parse("1xH200").unwrap();
+    let profiled =
+        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let v = profiled.fused_moe(&op);
+    assert!((v / 1.58641e-3 - 1.0).abs() < 1e-9, "{v}");
+    // through the SGLang preset's cost model
+    let gpu = catalog::gpu("H200").unwrap();
+    let sglang =
+        preset(EngineKind::Sglang, "H200").cost_model(profiled.clone(), gpu.memory_bandwidth);
+    assert_eq!(sglang.fused_moe(&op), t);
+    // SGLang's sweeps measured no per-tensor fp8: the profile's (vLLM's) kernel prices it
+    let tensor = fused_moe_op(&v3, 4096, 1, 8, &fp8);
+    assert_eq!(MeasuredFusedMoe::SglangH200.seconds(&tensor), None);
+    assert_eq!(sglang.fused_moe(&tensor), profiled.fused_moe(&tensor));
 }
 
 #[test]

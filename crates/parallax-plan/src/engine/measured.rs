@@ -1,36 +1,56 @@
 //! The engines' kernels as NVIDIA measured them (aiconfigurator sweeps embedded from
-//! `data/custom-allreduce/` and `data/fused-moe/`): TensorRT-LLM's fused MoE and each engine's
-//! custom all-reduce.
+//! `data/custom-allreduce/` and `data/fused-moe/`): TensorRT-LLM's and SGLang's fused MoE and
+//! each engine's custom all-reduce.
 
 use super::EngineKind;
 use serde::{Deserialize, Serialize};
 
-/// TensorRT-LLM's fused-MoE kernel (CUTLASS, gated experts) measured on one GPU kind:
-/// NVIDIA's aiconfigurator sweeps of TensorRT-LLM 1.2.0rc5 (`data/fused-moe/`, Apache-2.0;
-/// bf16, per-tensor and block-scaled fp8, balanced routing, MoE TP 1–32 or EP 2–64). The
-/// embedded profiles' own `fused_moe` tables are vLLM's Triton kernel (which SGLang also
-/// runs); TensorRT-LLM's is up to ~1.8× faster at prefill sizes.
+/// An engine's own fused-MoE kernel measured on one GPU kind (NVIDIA's aiconfigurator sweeps,
+/// `data/fused-moe/`, Apache-2.0; balanced routing, MoE TP 1–32 or EP 2–64):
+/// - TensorRT-LLM 1.2.0rc5's (CUTLASS, gated experts; bf16, per-tensor and block-scaled fp8,
+///   gpt-oss's MXFP4), up to ~1.8× faster than vLLM's Triton kernel at prefill sizes;
+/// - SGLang 0.5.9's (its Triton `fused_moe`, and Marlin for int4 weight-only experts; bf16,
+///   block-scaled fp8, int4). Without expert parallelism it matches vLLM's kernel within 5%
+///   except block-scaled fp8 at more than 1,024 tokens (SGLang's 0.66–0.68× the time); under
+///   expert parallelism SGLang's kernel works on the rank's own pairs, 0.4–0.9× vLLM's time
+///   in bf16 and block fp8 (vLLM's Triton kernel still walks every token of the layer), while
+///   its int4 Marlin runs 1.1–2× vLLM's. SGLang's sweeps measured no per-tensor fp8.
+///
+/// The embedded profiles' own `fused_moe` tables (vLLM's kernels) serve vLLM and every layer
+/// these tables do not cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MeasuredFusedMoe {
-    /// On an H100 SXM.
+    /// TensorRT-LLM's kernel on an H100 SXM.
     TrtllmH100,
-    /// On an H200 SXM.
+    /// TensorRT-LLM's kernel on an H200 SXM.
     TrtllmH200,
+    /// SGLang's kernels on an H100 SXM.
+    SglangH100,
+    /// SGLang's kernels on an H200 SXM.
+    SglangH200,
 }
 
 impl MeasuredFusedMoe {
-    /// The table of `engine`'s own kernel on `gpu` (catalogue name), if measured: only
-    /// TensorRT-LLM's, on H100 SXM and H200.
+    /// Every table, in declaration order.
+    pub const ALL: [MeasuredFusedMoe; 4] = [
+        MeasuredFusedMoe::TrtllmH100,
+        MeasuredFusedMoe::TrtllmH200,
+        MeasuredFusedMoe::SglangH100,
+        MeasuredFusedMoe::SglangH200,
+    ];
+
+    /// The table of `engine`'s own kernel on `gpu` (catalogue name), if measured:
+    /// TensorRT-LLM's and SGLang's, on H100 SXM and H200.
     pub fn for_engine(engine: EngineKind, gpu: &str) -> Option<MeasuredFusedMoe> {
-        if engine != EngineKind::Trtllm {
-            return None;
-        }
-        match MeasuredGpu::of(gpu)? {
-            MeasuredGpu::H100Sxm => Some(MeasuredFusedMoe::TrtllmH100),
-            MeasuredGpu::H200 => Some(MeasuredFusedMoe::TrtllmH200),
-            _ => None,
-        }
+        use MeasuredFusedMoe as M;
+        Some(match (engine, MeasuredGpu::of(gpu)?) {
+            (EngineKind::Trtllm, MeasuredGpu::H100Sxm) => M::TrtllmH100,
+            (EngineKind::Trtllm, MeasuredGpu::H200) => M::TrtllmH200,
+            (EngineKind::Sglang, MeasuredGpu::H100Sxm) => M::SglangH100,
+            (EngineKind::Sglang, MeasuredGpu::H200) => M::SglangH200,
+            _ => return None,
+        })
     }
 
     /// The measured table as a profiled cost model (the embedded profile of the GPU with
@@ -38,7 +58,8 @@ impl MeasuredFusedMoe {
     fn model(self) -> &'static parallax_hw::profile::ProfiledCostModel {
         use parallax_hw::profile::{embedded_h100, embedded_h200, import, ProfiledCostModel};
         use std::sync::OnceLock;
-        static CELLS: [OnceLock<ProfiledCostModel>; 2] = [OnceLock::new(), OnceLock::new()];
+        static CELLS: [OnceLock<ProfiledCostModel>; MeasuredFusedMoe::ALL.len()] =
+            [const { OnceLock::new() }; MeasuredFusedMoe::ALL.len()];
         CELLS[self as usize].get_or_init(|| {
             let (file, text, mut profile, gpu) = match self {
                 MeasuredFusedMoe::TrtllmH100 => (
@@ -50,6 +71,18 @@ impl MeasuredFusedMoe {
                 MeasuredFusedMoe::TrtllmH200 => (
                     "<embedded fused-moe/h200_sxm-trtllm-1.2.0rc5.csv>",
                     include_str!("../../data/fused-moe/h200_sxm-trtllm-1.2.0rc5.csv"),
+                    (*embedded_h200()).clone(),
+                    "H200",
+                ),
+                MeasuredFusedMoe::SglangH100 => (
+                    "<embedded fused-moe/h100_sxm-sglang-0.5.9.csv>",
+                    include_str!("../../data/fused-moe/h100_sxm-sglang-0.5.9.csv"),
+                    (*embedded_h100()).clone(),
+                    "H100-SXM",
+                ),
+                MeasuredFusedMoe::SglangH200 => (
+                    "<embedded fused-moe/h200_sxm-sglang-0.5.9.csv>",
+                    include_str!("../../data/fused-moe/h200_sxm-sglang-0.5.9.csv"),
                     (*embedded_h200()).clone(),
                     "H200",
                 ),
