@@ -1,5 +1,6 @@
 //! The measured fused-MoE tables of the embedded H100 and H200 profiles (aiconfigurator's
-//! sweeps of vLLM's Triton `fused_moe`) and their importer.
+//! sweeps of vLLM's kernels: Triton `fused_moe`, Marlin for int4, the MXFP4 kernel for
+//! gpt-oss) and their importer.
 
 use parallax_hw::profile::import::aiconfigurator_fused_moe;
 use parallax_hw::profile::{embedded_h100, embedded_h200, ProfiledCostModel};
@@ -18,14 +19,10 @@ fn qwen3_30b_moe() -> Moe {
 
 #[test]
 fn embedded_profiles_carry_the_measured_tables() {
-    // bf16 and fp8 (EP 1, then EP), block-scaled fp8 (both), MXFP4, int4 (both; the H200
-    // measured two more EP points)
-    for (gpu, p, int4_ep) in [
-        ("H100", embedded_h100(), 369),
-        ("H200", embedded_h200(), 371),
-    ] {
+    // bf16 and fp8 (EP 1, then EP), block-scaled fp8 (both), MXFP4, int4 (both)
+    for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
         let t = p.fused_moe.as_ref().expect("a fused_moe table");
-        let rows = 3726 + 2966 + 1161 + 1348 + 324 + 1161 + int4_ep;
+        let rows = 3726 + 2966 + 1161 + 1348 + 324 + 1161 + 361;
         assert_eq!(t.rows.len(), rows, "{gpu}");
         let prov = t.provenance.as_ref().unwrap();
         assert!(prov.source.contains("aiconfigurator"), "{gpu}: {prov:?}");
@@ -254,6 +251,12 @@ fn int4_experts_are_priced_from_vllm_s_marlin_kernel() {
     assert_eq!((op.weight_dtype, op.act_dtype), (DType::Int4, DType::Bf16));
     let t = m.profiled_fused_moe(&op).expect("a measured int4 family");
     assert!((2.61283e-3..=2.62032e-3).contains(&t), "{t}");
+    // int4 weights on fp8 GEMMs (TensorRT-LLM's w4afp8) are another kernel: no family
+    let w4a8 = parallax_ir::FusedMoe {
+        act_dtype: DType::Fp8,
+        ..op
+    };
+    assert_eq!(m.profiled_fused_moe(&w4a8), None);
     assert!(
         t > 1.5 * roof.fused_moe(&op),
         "{t} vs {}",

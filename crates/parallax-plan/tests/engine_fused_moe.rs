@@ -1,5 +1,5 @@
-//! TensorRT-LLM's measured fused-MoE kernel (`data/fused-moe/`, NVIDIA's aiconfigurator sweeps)
-//! in its engine model.
+//! TensorRT-LLM's and SGLang's measured fused-MoE kernels (`data/fused-moe/`, NVIDIA's
+//! aiconfigurator sweeps) in their engine models.
 
 use crate::common;
 use parallax_hw::profile::CostModelChoice;

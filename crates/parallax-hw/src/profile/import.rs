@@ -563,13 +563,14 @@ pub fn aiconfigurator_provenance(src: &str, gpu: &str) -> Provenance {
     Provenance {
         source: format!(
             "ai-dynamo/aiconfigurator @095f58a51c4ca8e61b66ec108d86f223f8d559ce \
-             aic-core/src/aiconfigurator_core/systems/data/{gpu}/moe/vllm/0.14.0/moe_perf.parquet \
-             ({src}; Apache-2.0, Copyright NVIDIA CORPORATION & AFFILIATES)"
+             aic-core/src/aiconfigurator_core/systems/data/{gpu}/moe/vllm/{{0.14.0,0.24.0}}/\
+             moe_perf.parquet ({src}; Apache-2.0, Copyright NVIDIA CORPORATION & AFFILIATES)"
         ),
         date: "2026".to_string(),
-        method: "NVIDIA's kernel sweep of vLLM 0.14.0's Triton fused_moe (vllm_fused_moe) on one \
-                 GPU: balanced routing, expert parallelism 1; bf16 and per-tensor fp8 rows; \
-                 repeated measurements merged by median"
+        method: "NVIDIA's kernel sweeps on one GPU of vLLM 0.14.0's Triton fused_moe (bf16, \
+                 per-tensor and block-scaled fp8) and Marlin MoE (int4 weight-only), and of \
+                 vLLM 0.24.0's MXFP4 kernel (gpt-oss): balanced routing, expert parallelism \
+                 1-64; repeated measurements merged by median"
             .to_string(),
     }
 }
