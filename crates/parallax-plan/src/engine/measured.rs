@@ -61,31 +61,23 @@ impl MeasuredFusedMoe {
         static CELLS: [OnceLock<ProfiledCostModel>; MeasuredFusedMoe::ALL.len()] =
             [const { OnceLock::new() }; MeasuredFusedMoe::ALL.len()];
         CELLS[self as usize].get_or_init(|| {
+            // (file name, contents, the GPU's embedded profile, catalogue GPU)
+            macro_rules! table {
+                ($file:literal, $profile:ident, $gpu:literal) => {
+                    (
+                        concat!("<embedded fused-moe/", $file, ">"),
+                        include_str!(concat!("../../data/fused-moe/", $file)),
+                        (*$profile()).clone(),
+                        $gpu,
+                    )
+                };
+            }
+            use MeasuredFusedMoe as M;
             let (file, text, mut profile, gpu) = match self {
-                MeasuredFusedMoe::TrtllmH100 => (
-                    "<embedded fused-moe/h100_sxm-trtllm-1.2.0rc5.csv>",
-                    include_str!("../../data/fused-moe/h100_sxm-trtllm-1.2.0rc5.csv"),
-                    (*embedded_h100()).clone(),
-                    "H100-SXM",
-                ),
-                MeasuredFusedMoe::TrtllmH200 => (
-                    "<embedded fused-moe/h200_sxm-trtllm-1.2.0rc5.csv>",
-                    include_str!("../../data/fused-moe/h200_sxm-trtllm-1.2.0rc5.csv"),
-                    (*embedded_h200()).clone(),
-                    "H200",
-                ),
-                MeasuredFusedMoe::SglangH100 => (
-                    "<embedded fused-moe/h100_sxm-sglang-0.5.9.csv>",
-                    include_str!("../../data/fused-moe/h100_sxm-sglang-0.5.9.csv"),
-                    (*embedded_h100()).clone(),
-                    "H100-SXM",
-                ),
-                MeasuredFusedMoe::SglangH200 => (
-                    "<embedded fused-moe/h200_sxm-sglang-0.5.9.csv>",
-                    include_str!("../../data/fused-moe/h200_sxm-sglang-0.5.9.csv"),
-                    (*embedded_h200()).clone(),
-                    "H200",
-                ),
+                M::TrtllmH100 => table!("h100_sxm-trtllm-1.2.0rc5.csv", embedded_h100, "H100-SXM"),
+                M::TrtllmH200 => table!("h200_sxm-trtllm-1.2.0rc5.csv", embedded_h200, "H200"),
+                M::SglangH100 => table!("h100_sxm-sglang-0.5.9.csv", embedded_h100, "H100-SXM"),
+                M::SglangH200 => table!("h200_sxm-sglang-0.5.9.csv", embedded_h200, "H200"),
             };
             // Embedded, fixed data covered by tests: a failure is a build defect.
             profile.fused_moe = Some(
