@@ -3,6 +3,7 @@
 use crate::catalog;
 use crate::error::HwError;
 use crate::gpu::Gpu;
+use parallax_ir::error::compact;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -178,7 +179,7 @@ impl Link {
         if !(MIN_LINK_BANDWIDTH..=MAX_LINK_BANDWIDTH).contains(&self.bandwidth) {
             return Err(HwError::InvalidValue {
                 what: format!("{what} bandwidth"),
-                value: num(self.bandwidth),
+                value: compact(self.bandwidth),
                 expected: format!(
                     "a bandwidth in [{MIN_LINK_BANDWIDTH:e}, {MAX_LINK_BANDWIDTH:e}] bytes/s \
                      (1 MB/s to 1 PB/s)"
@@ -188,7 +189,7 @@ impl Link {
         if !(0.0..=MAX_LINK_LATENCY).contains(&self.latency) {
             return Err(HwError::InvalidValue {
                 what: format!("{what} latency"),
-                value: num(self.latency),
+                value: compact(self.latency),
                 expected: format!("a latency in [0, {MAX_LINK_LATENCY}] s"),
             });
         }
@@ -710,16 +711,6 @@ struct LinkFile {
     latency_us: Option<f64>,
 }
 
-/// `v` as written for ordinary magnitudes, in scientific notation when tiny or huge (a
-/// denormal prints as `5e-324`, not as 300 digits).
-fn num(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&v.abs()) {
-        v.to_string()
-    } else {
-        format!("{v:e}")
-    }
-}
-
 /// One node group of a TOML file; `prefix` (`group[0].` or empty) starts every field name.
 fn resolve_group(f: &GroupFile, prefix: &str, source: &str) -> Result<NodeGroup, HwError> {
     let field_err = |field: &str, value: String, expected: &str| HwError::TomlField {
@@ -814,8 +805,12 @@ fn resolve_link(
         } else {
             Err(err(
                 field,
-                num(v),
-                &format!("a number in [{}, {}] (1 MB/s to 1 PB/s)", num(lo), num(hi)),
+                compact(v),
+                &format!(
+                    "a number in [{}, {}] (1 MB/s to 1 PB/s)",
+                    compact(lo),
+                    compact(hi)
+                ),
             ))
         }
     };
@@ -849,7 +844,7 @@ fn resolve_link(
         Some(us) => {
             return Err(err(
                 "latency_us",
-                num(us),
+                compact(us),
                 &format!(
                     "a number of microseconds in [0, {}]",
                     MAX_LINK_LATENCY * 1e6

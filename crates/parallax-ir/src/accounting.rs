@@ -373,7 +373,7 @@ impl Cell {
         let t = batch.tokens() as f64;
         let act = crate::DType::Bf16; // FLOPs do not depend on types.
         match self {
-            Cell::Norm(n) => lower::norm_op(batch.tokens(), n.hidden, act, act).flops,
+            Cell::Norm(n) => lower::norm_op(batch.tokens(), n.hidden, act).flops,
             Cell::Attention(a) => {
                 let h = a.hidden as f64;
                 let shape = lower::attention_shape(a, 1, &Precision::uniform(act));
@@ -427,7 +427,7 @@ impl Cell {
                         let q = match q_lora_rank {
                             Some(q) => {
                                 2.0 * t * h * q as f64
-                                    + lower::norm_op(batch.tokens(), q, act, act).flops
+                                    + lower::norm_op(batch.tokens(), q, act).flops
                                     + 2.0 * t * q as f64 * hq * (n + r)
                             }
                             None => 2.0 * t * h * hq * (n + r),
@@ -435,7 +435,7 @@ impl Cell {
                         lower::indexer_flops(a, batch)
                             + q
                             + 2.0 * t * h * (c + r)
-                            + lower::norm_op(batch.tokens(), kv_lora_rank, act, act).flops
+                            + lower::norm_op(batch.tokens(), kv_lora_rank, act).flops
                             + lower::rotary_op(
                                 batch.tokens(),
                                 (heads as u64 + 1) * qk_rope_head_dim as u64,

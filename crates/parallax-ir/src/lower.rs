@@ -155,13 +155,13 @@ pub fn fused_moe_op(m: &Moe, tokens: u64, tp: u32, ep: u32, p: &Precision) -> Fu
 }
 
 /// A fused residual-add + RMSNorm over `tokens × hidden`: reads input and residual, writes
-/// both; 5 FLOPs per element. `weights` is the type of the norm's scale (the activation type
-/// in every lowering here: checkpoints keep norms in 16 bits whatever their quantisation).
-pub fn norm_op(tokens: u64, hidden: u32, act: DType, weights: DType) -> Elementwise {
+/// both, and its scale in the activation type (checkpoints keep norms in 16 bits whatever
+/// their quantisation); 5 FLOPs per element.
+pub fn norm_op(tokens: u64, hidden: u32, act: DType) -> Elementwise {
     let elems = tokens as f64 * hidden as f64;
     Elementwise {
         kind: ElementwiseKind::Norm,
-        bytes: 4.0 * elems * act.bytes() + hidden as f64 * weights.bytes(),
+        bytes: 4.0 * elems * act.bytes() + hidden as f64 * act.bytes(),
         flops: 5.0 * elems,
     }
 }
@@ -486,7 +486,8 @@ pub fn check_shard(cell: &Cell, shard: CellShard) -> Result<(), IrError> {
 
 /// `p` for the layers checkpoints leave unquantised whatever their scheme: the MoE router
 /// (gate) and the LM head run in the activation type (vLLM builds both without a quantisation
-/// method; ModelOpt, compressed-tensors and DeepSeek's fp8 releases exclude them).
+/// method; ModelOpt, compressed-tensors and DeepSeek's fp8 releases exclude them), and so does
+/// a sparse layer's indexer key projection (vLLM upcasts it at load).
 fn unquantized(p: &Precision) -> Precision {
     Precision {
         weights: p.activations,
@@ -565,7 +566,7 @@ pub fn lower_cell(
     let ep = shard.ep.max(1);
     let act = precision.activations;
     match cell {
-        Cell::Norm(n) => out.push(elementwise("norm", norm_op(t, n.hidden, act, act))),
+        Cell::Norm(n) => out.push(elementwise("norm", norm_op(t, n.hidden, act))),
         Cell::Attention(a) => {
             let shape = attention_shape(a, tp, precision);
             let h = a.hidden as u64;
@@ -597,13 +598,13 @@ pub fn lower_cell(
                     match q_lora_rank {
                         Some(q) => {
                             out.push(gemm("q_a_proj", t, q as u64, h, 1, precision));
-                            out.push(elementwise("q_a_norm", norm_op(t, q, act, act)));
+                            out.push(elementwise("q_a_norm", norm_op(t, q, act)));
                             out.push(gemm("q_b_proj", t, hl * (n + r), q as u64, 1, precision));
                         }
                         None => out.push(gemm("q_proj", t, hl * (n + r), h, 1, precision)),
                     }
                     out.push(gemm("kv_a_proj", t, c + r, h, 1, precision));
-                    out.push(elementwise("kv_a_norm", norm_op(t, kv_lora_rank, act, act)));
+                    out.push(elementwise("kv_a_norm", norm_op(t, kv_lora_rank, act)));
                     out.push(elementwise("rotary", rotary_op(t, (hl + 1) * r, act)));
                     push_indexer(a, batch, precision, out);
                     out.push(gemm("q_absorb", t, c, n, shape.heads, precision));
@@ -724,11 +725,7 @@ fn push_indexer(a: &Attention, batch: &Batch, precision: &Precision, out: &mut V
     let (hi, di) = (ix.heads as u64, ix.head_dim as u64);
     let q_in = a.indexer_query_input() as u64;
     out.push(gemm("indexer_q", t, hi * di, q_in, 1, precision));
-    let unquantised = Precision {
-        weights: act,
-        compute: act,
-        ..*precision
-    };
+    let unquantised = unquantized(precision);
     out.push(gemm(
         "indexer_k",
         t,
@@ -737,10 +734,7 @@ fn push_indexer(a: &Attention, batch: &Batch, precision: &Precision, out: &mut V
         1,
         &unquantised,
     ));
-    out.push(elementwise(
-        "indexer_k_norm",
-        norm_op(t, ix.head_dim, act, act),
-    ));
+    out.push(elementwise("indexer_k_norm", norm_op(t, ix.head_dim, act)));
     out.push(Op {
         name: "indexer",
         body: OpBody::Attention {
@@ -800,12 +794,7 @@ pub fn lower_lm_head(model: &Model, tp: u32, batch: &Batch, out: &mut Vec<Op>) {
     let s = batch.sequences() as u64;
     out.push(elementwise(
         "final_norm",
-        norm_op(
-            batch.tokens(),
-            model.hidden_size,
-            p.activations,
-            p.activations,
-        ),
+        norm_op(batch.tokens(), model.hidden_size, p.activations),
     ));
     let vl = model.vocab_size.div_ceil(tp) as u64;
     out.push(gemm(

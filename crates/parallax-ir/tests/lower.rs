@@ -709,19 +709,10 @@ fn router_and_lm_head_stay_in_the_activation_type_under_quantisation() {
             .collect()
     };
     let b = mixed_batch();
-    let moe = lower(
-        &cell_of(&m, |c| matches!(c, Cell::Moe(_))),
-        CellShard::SINGLE,
-        &b,
-        &p,
-    );
+    let lowered = |pick: fn(&Cell) -> bool| lower(&cell_of(&m, pick), CellShard::SINGLE, &b, &p);
+    let moe = lowered(|c| matches!(c, Cell::Moe(_)));
     assert!(gemm_types(&moe).contains(&("router", DType::Bf16, DType::Bf16)));
-    let attn = lower(
-        &cell_of(&m, |c| matches!(c, Cell::Attention(_))),
-        CellShard::SINGLE,
-        &b,
-        &p,
-    );
+    let attn = lowered(|c| matches!(c, Cell::Attention(_)));
     assert!(gemm_types(&attn).contains(&("qkv_proj", DType::Fp8, DType::Fp8)));
     let mut head = Vec::new();
     lower_lm_head(&m, 1, &b, &mut head);

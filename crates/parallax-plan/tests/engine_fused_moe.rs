@@ -64,9 +64,7 @@ fn sglang_prices_moe_from_its_own_kernels() {
     assert!(op.block_scales);
     let t = MeasuredFusedMoe::SglangH200.seconds(&op).unwrap();
     assert!((t / 0.88942e-3 - 1.0).abs() < 1e-9, "{t}");
-    let cluster = Cluster::parse("1xH200").unwrap();
-    let profiled =
-        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let profiled = profiled("H200");
     let v = profiled.fused_moe(&op);
     assert!((v / 1.58641e-3 - 1.0).abs() < 1e-9, "{v}");
     // through the SGLang preset's cost model
@@ -82,10 +80,8 @@ fn sglang_prices_moe_from_its_own_kernels() {
 
 #[test]
 fn tensorrt_llm_prices_moe_from_its_kernel() {
-    let cluster = Cluster::parse("1xH100").unwrap();
     let gpu = catalog::gpu("H100-SXM").unwrap();
-    let profiled =
-        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let profiled = profiled("H100");
     let trt =
         preset(EngineKind::Trtllm, "H100-SXM").cost_model(profiled.clone(), gpu.memory_bandwidth);
     let bf16 = Precision::default();
@@ -127,9 +123,7 @@ fn expert_parallel_layers_are_priced_from_their_own_measurements() {
     assert_eq!((op.local_experts, op.assignments), (32, 4096));
     let t = MeasuredFusedMoe::TrtllmH200.seconds(&op).unwrap();
     assert!((t / 0.922315e-3 - 1.0).abs() < 1e-9, "{t}");
-    let cluster = Cluster::parse("1xH200").unwrap();
-    let profiled =
-        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let profiled = profiled("H200");
     let v = profiled.fused_moe(&op);
     assert!((v / 2.17932e-3 - 1.0).abs() < 1e-9, "{v}");
 }
@@ -209,13 +203,17 @@ fn eplb_ranks_are_priced_on_their_layouts_measured_kernel() {
         eplb.assignments < plain.assignments,
         "redundancy evens the busiest rank"
     );
-    let cluster = Cluster::parse("1xH200").unwrap();
-    let profiled =
-        parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap();
+    let profiled = profiled("H200");
     let gpu = catalog::gpu("H200").unwrap();
     let roof = parallax_hw::RooflineModel::calibrated(&gpu);
     use parallax_hw::CostModel;
     let (p, e) = (profiled.fused_moe(&plain), profiled.fused_moe(&eplb));
     assert!(e < p, "{e} vs {p}");
     assert!(e > 1.5 * roof.fused_moe(&eplb), "{e}");
+}
+
+/// The profiled cost model (the embedded profile's tables, vLLM's kernels) of one `gpu`.
+fn profiled(gpu: &str) -> std::sync::Arc<dyn parallax_hw::CostModel> {
+    let cluster = Cluster::parse(&format!("1x{gpu}")).unwrap();
+    parallax_hw::profile::cost_model_for(&cluster, CostModelChoice::Profiled).unwrap()
 }

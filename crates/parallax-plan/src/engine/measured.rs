@@ -237,8 +237,7 @@ impl MeasuredAllReduce {
         }
         use MeasuredAllReduce as M;
         match self {
-            M::VllmH100 => table!("h100_sxm-vllm-0.14.0.csv"),
-            M::VllmH200 => table!("h100_sxm-vllm-0.14.0.csv"),
+            M::VllmH100 | M::VllmH200 => table!("h100_sxm-vllm-0.14.0.csv"),
             M::TrtllmH100 => table!("h100_sxm-trtllm-1.3.0rc20.csv"),
             M::TrtllmH200 => table!("h200_sxm-trtllm-1.3.0rc20.csv"),
             M::VllmB200 => table!("b200_sxm-vllm-0.19.0.csv"),
@@ -317,8 +316,13 @@ impl MeasuredAllReduce {
         use std::sync::OnceLock;
         static CELLS: [OnceLock<AllReduceCurves>; MeasuredAllReduce::COUNT] =
             [const { OnceLock::new() }; MeasuredAllReduce::COUNT];
-        CELLS[self as usize].get_or_init(|| {
-            let (file, text) = self.text();
+        // the H200 node shares the H100 node's parsed sweep (see the type's docs)
+        let table = match self {
+            MeasuredAllReduce::VllmH200 => MeasuredAllReduce::VllmH100,
+            m => m,
+        };
+        CELLS[table as usize].get_or_init(|| {
+            let (file, text) = table.text();
             // Embedded, fixed data covered by tests: a failure is a build defect.
             MeasuredAllReduce::parse(file, text).expect("embedded all-reduce tables are valid")
         })

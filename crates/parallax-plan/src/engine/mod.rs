@@ -936,10 +936,10 @@ impl EngineModel {
                 ("fixed_s", q.fixed_s, 1e-3),
                 ("per_element_s", q.per_element_s, 1e-9),
             ] {
-                if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                if !(0.0..=max).contains(&v) {
                     return Err(bad(
                         &format!("kernels.{name}.{field}"),
-                        v.to_string(),
+                        parallax_ir::error::compact(v),
                         &format!("a time in [0, {max:e}] seconds"),
                     ));
                 }
