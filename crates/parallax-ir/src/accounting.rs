@@ -249,8 +249,8 @@ impl Moe {
 
 /// Bytes of `params` weights of which `routed` belong to routed experts (stored in
 /// [`Precision::expert_weights`]) and `unquantised` stay in the activation type (norm cells, a
-/// sparse layer's indexer key projection, the embedding and LM head); the rest are in
-/// `weights`.
+/// sparse layer's indexer key projection, MoE routers, the embedding and LM head); the rest
+/// are in `weights`.
 fn weight_bytes_of(params: u128, routed: u128, unquantised: u128, precision: &Precision) -> f64 {
     params.saturating_sub(routed + unquantised) as f64 * precision.weights.bytes()
         + routed as f64 * precision.expert_weights().bytes()
@@ -327,14 +327,16 @@ impl Cell {
     }
 
     /// Parameters the cell stores in the activation type whatever the weight type (a norm's
-    /// scale, a sparse layer's indexer key projection; replicated, so the same on every
-    /// device). Quantised checkpoints (ModelOpt, compressed-tensors, GPTQ/AWQ, DeepSeek's fp8)
-    /// leave norms in 16 bits.
+    /// scale, a sparse layer's indexer key projection, a MoE's router; replicated, so the same
+    /// on every device). Quantised checkpoints (ModelOpt, compressed-tensors, GPTQ/AWQ,
+    /// DeepSeek's fp8, gpt-oss's MXFP4) leave norms and routers in 16 bits, and the lowering
+    /// prices the router GEMM so ([`crate::lower`]).
     fn unquantised_params(&self) -> u128 {
         match self {
             Cell::Norm(Norm { hidden }) => *hidden as u128,
             Cell::Attention(a) => a.indexer_key_params(),
-            _ => 0,
+            Cell::Moe(m) => m.router_params(),
+            Cell::Mlp(_) => 0,
         }
     }
 
@@ -593,8 +595,8 @@ impl Model {
     }
 
     /// Bytes of all weights in the model's weight types (routed experts as
-    /// [`Precision::expert_weights`]; the embedding, the LM head and the norms in the
-    /// activation type, as quantised checkpoints keep them, see
+    /// [`Precision::expert_weights`]; the embedding, the LM head, the norms and MoE routers in
+    /// the activation type, as quantised checkpoints keep them, see
     /// [`Model::unquantised_head_params`]).
     pub fn weight_bytes(&self) -> f64 {
         weight_bytes_of(

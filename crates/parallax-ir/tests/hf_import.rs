@@ -409,12 +409,13 @@ fn sparse_attention_configs() {
     }
     // The indexer's key projection is stored in the activation type: DeepSeek-V3.2's fp8
     // checkpoint holds 61 × 7168 × 192 of them at 2 bytes, not 1 (beside the embedding, the
-    // LM head and two norms per layer, also 16-bit).
+    // LM head, two norms per layer and the 58 MoE layers' routers, also 16-bit).
     let fp8 = v32.precision.weights.bytes();
     assert_eq!(fp8, 1.0);
     let extra = v32.weight_bytes() - v32.params_total() as f64 * fp8;
-    let head_and_norms = v32.unquantised_head_params() as f64 + 61.0 * 2.0 * 7168.0;
-    assert_eq!(extra - head_and_norms, 61.0 * 7168.0 * 192.0);
+    let head_norms_routers =
+        v32.unquantised_head_params() as f64 + 61.0 * 2.0 * 7168.0 + 58.0 * 7168.0 * 256.0;
+    assert_eq!(extra - head_norms_routers, 61.0 * 7168.0 * 192.0);
     let mut bad = base.clone();
     bad["indexer_types"] = serde_json::json!(["full", "half", "shared", "full"]);
     let e = indexers(&bad).unwrap_err();

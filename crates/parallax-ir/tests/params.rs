@@ -211,13 +211,18 @@ fn tied_embeddings_are_counted_once() {
 fn weight_bytes_follow_precision() {
     let m = model("llama-3.1-70b");
     assert_eq!(m.weight_bytes(), m.params_total() as f64 * 2.0);
-    // fp8 checkpoint: one byte per weight, but the embedding, the LM head and every norm (two
-    // per layer) in bf16, as the checkpoint stores them
+    // fp8 checkpoint: one byte per weight, but the embedding, the LM head, every norm (two
+    // per layer) and the routers of the 58 MoE layers (7168 × 256 each) in bf16, as the
+    // checkpoint stores them
     let m = model("deepseek-v3");
     let head = m.unquantised_head_params() as f64;
     assert_eq!(head, 2.0 * 129280.0 * 7168.0 + 7168.0);
     let norms = 61.0 * 2.0 * 7168.0;
-    assert_eq!(m.weight_bytes(), m.params_total() as f64 + head + norms);
+    let routers = 58.0 * 7168.0 * 256.0;
+    assert_eq!(
+        m.weight_bytes(),
+        m.params_total() as f64 + head + norms + routers
+    );
     // gpt-oss: routed experts in mxfp4 (0.5 bytes), the rest (attention, router,
     // embeddings, LM head: ≈ 2.2B parameters) in bf16: 61.7e9 bytes, the checkpoint's
     // 65.3e9 (60.8 GiB) less the experts' e8m0 block scales (one byte per 32 weights, 3.6e9)
