@@ -17,9 +17,9 @@
 //! - A sparse layer's indexer weights are replicated on every tensor-parallel rank; its fused
 //!   key/head-weight projection is stored in the activation type (vLLM upcasts it at load),
 //!   the query projection in the checkpoint's weight type.
-//! - The input embedding, the LM head with its final norm, and the blocks' norm cells are
-//!   stored in the activation type under any quantisation, as checkpoints keep them
-//!   ([`Model::unquantised_head_params`]). Norms inside an attention cell (MLA's low-rank
+//! - The input embedding, the LM head with its final norm, the blocks' norm cells and every
+//!   MoE's router are stored in the activation type under any quantisation, as checkpoints
+//!   keep them ([`Model::unquantised_head_params`]). Norms inside an attention cell (MLA's low-rank
 //!   norms, an indexer's) count with the cell's weights, at the weight type: a few hundred
 //!   thousand parameters.
 
@@ -304,8 +304,8 @@ impl Cell {
     /// holds `experts / ep` routed experts per device, replicates the router and shards the
     /// shared experts by `tp` only; norms are replicated. Sizes round up when not divisible
     /// (see [`crate::lower::check_shard`]). Routed experts are stored as
-    /// [`Precision::expert_weights`], a norm cell and a sparse layer's indexer key projection
-    /// in the activation type, everything else as `weights`.
+    /// [`Precision::expert_weights`], a norm cell, a MoE's router and a sparse layer's indexer
+    /// key projection in the activation type, everything else as `weights`.
     pub fn weight_bytes_per_device(&self, shard: CellShard, precision: &Precision) -> f64 {
         weight_bytes_of(
             self.params_shard(shard),

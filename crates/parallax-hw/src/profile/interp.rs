@@ -272,6 +272,12 @@ impl Curve {
         self.t0 + self.ideal.eval(x)
     }
 
+    /// The ideal part `c(x)` of the reference cost (the reference without the floor).
+    #[inline]
+    pub fn ideal(&self, x: f64) -> f64 {
+        self.ideal.eval(x)
+    }
+
     /// The ideal-cost rule the curve was built with (before `ThroughTop` is resolved).
     pub fn spec(&self) -> Ideal {
         self.spec

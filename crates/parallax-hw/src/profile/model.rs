@@ -18,20 +18,20 @@
 //! Points with equal `x` in a family are merged by their median time.
 //!
 //! - **Inside a family's range**: the PCHIP value (exact at points, monotone between them).
-//! - **Below the smallest `x`**: a power law from the first point with the first segment's
-//!   log–log slope clamped to `[0, 1]` (small ops approach a latency floor).
-//! - **Above the largest `x`**: proportional scaling from the last point by a reference cost:
-//!   for GEMM the roofline `max(2mnk / F, bytes / B)` with the profile's measured matmul rate
-//!   `F` and bandwidth `B`; for every other table `x` itself (time linear in work, bytes or
-//!   KV tokens), as APEX does for collectives.
+//! - **Outside the range** (below the smallest or above the largest `x`): the end point's
+//!   efficiency against the family's reference cost `t0 + c(x)` is held (see
+//!   `profile::interp`): `t0` is 0.8 × the family's smallest time, `c` for GEMM the roofline
+//!   `max(2mnk / F, bytes / B)` with the profile's measured matmul rate `F` and bandwidth `B`,
+//!   for every other table linear in `x` (work, bytes or KV tokens), as APEX does for
+//!   collectives; so times approach the latency floor below and scale linearly above.
 //! - **GEMM shape not in the table** (same dtype): the family nearest in
 //!   `|ln(n/n_f)| + |ln(k/k_f)|` (ties: the smaller key), its time at `m` scaled by
 //!   `(T + c(m, n, k)) / (T + c(m, n_f, k_f))`, with `c` the roofline above and `T` a latency
 //!   floor every shape of the dtype shares (0.8 × the dtype's smallest measured GEMM time).
 //!   Each family's own floor (0.8 × its smallest time) is right for interpolating within it
 //!   but not across shapes: a large family's smallest time is mostly bandwidth. Predicting
-//!   each embedded family from its nearest other one, the shared floor gives a median error of
-//!   3.5% (H100) and 6.6% (H200), the family's own 8.0% and 8.8%
+//!   each embedded family (LM heads aside) from its nearest other one, the shared floor gives
+//!   a median error of 3.5% (H100) and 6.6% (H200), the family's own 8.0% and 8.8%
 //!   (`tests/profile_holdout.rs`).
 //! - **Attention head shape not in the table** (same dtype): the family nearest in
 //!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
@@ -873,8 +873,8 @@ impl ProfiledCostModel {
                 // the family's time scaled by the ratio of the two shapes' references, each
                 // the shared latency floor plus the shape's roofline cost (not the family's
                 // own floor: a memory-bound family's smallest time is mostly bandwidth)
-                let ideal_f = f.curve.reference(m) - f.curve.floor();
-                f.curve.eval(m) * (f.shape_floor + query.eval(m)) / (f.shape_floor + ideal_f)
+                f.curve.eval(m) * (f.shape_floor + query.eval(m))
+                    / (f.shape_floor + f.curve.ideal(m))
             }
         };
         Some(t)
