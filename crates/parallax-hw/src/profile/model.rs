@@ -75,10 +75,6 @@ pub(crate) struct GemmFamily {
     ln_n: f64,
     ln_k: f64,
     pub curve: Curve,
-    /// The latency floor every GEMM shape of this dtype shares, for scaling this family's
-    /// times to a shape the table lacks: [`FLOOR_FRACTION`](super::interp::FLOOR_FRACTION)
-    /// times the dtype's smallest measured GEMM time (the least of its families' floors).
-    shape_floor: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +93,11 @@ pub(crate) struct AttnFamily {
 #[derive(Debug, Clone)]
 pub(crate) struct Families {
     pub gemm: ByDtype<GemmFamily>,
+    /// Per dtype (indexed by `DType as usize`), the latency floor every GEMM shape of it
+    /// shares, for scaling a family's times to a shape the table lacks:
+    /// [`FLOOR_FRACTION`](super::interp::FLOOR_FRACTION) times the dtype's smallest measured
+    /// GEMM time (the least of its families' floors; ∞ for a dtype without families).
+    pub gemm_shape_floor: [f64; DType::ALL.len()],
     pub prefill: ByDtype<AttnFamily>,
     pub decode: ByDtype<AttnFamily>,
     pub elementwise: [Option<Curve>; 7],
@@ -671,34 +672,27 @@ impl Families {
         let file = p.source_name.as_str();
         p.gpu.check_rates(file)?;
         let (fl, bw) = (p.gpu.matmul_flops, p.gpu.memory_bandwidth);
-        let mut gemm: Vec<GemmFamily> =
-            curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
-                n: n as f64,
-                k: k as f64,
-                b: dtype.bytes(),
-                flops: fl,
-                bw,
-            })?
-            .into_iter()
-            .map(|((dtype, n, k), curve)| GemmFamily {
-                dtype,
-                n,
-                k,
-                ln_n: (n as f64).ln(),
-                ln_k: (k as f64).ln(),
-                shape_floor: curve.floor(),
-                curve,
-            })
-            .collect();
-        for d in DType::ALL {
-            let floor = gemm
-                .iter()
-                .filter(|f| f.dtype == d)
-                .map(|f| f.shape_floor)
-                .fold(f64::INFINITY, f64::min);
-            for f in gemm.iter_mut().filter(|f| f.dtype == d) {
-                f.shape_floor = floor;
-            }
+        let gemm: Vec<GemmFamily> = curves(file, p.gemm.as_ref(), |&(dtype, n, k)| Ideal::Gemm {
+            n: n as f64,
+            k: k as f64,
+            b: dtype.bytes(),
+            flops: fl,
+            bw,
+        })?
+        .into_iter()
+        .map(|((dtype, n, k), curve)| GemmFamily {
+            dtype,
+            n,
+            k,
+            ln_n: (n as f64).ln(),
+            ln_k: (k as f64).ln(),
+            curve,
+        })
+        .collect();
+        let mut gemm_shape_floor = [f64::INFINITY; DType::ALL.len()];
+        for f in &gemm {
+            let floor = &mut gemm_shape_floor[f.dtype as usize];
+            *floor = floor.min(f.curve.floor());
         }
         let attn_family = |((dtype, h, kv, d), curve): (AttnKey, Curve)| AttnFamily {
             dtype,
@@ -742,6 +736,7 @@ impl Families {
             fused_moe,
             moe_spread,
             gemm: ByDtype::new(gemm, |f| f.dtype),
+            gemm_shape_floor,
             prefill: ByDtype::new(prefill, |f| f.dtype),
             decode: ByDtype::new(decode, |f| f.dtype),
             elementwise,
@@ -873,8 +868,8 @@ impl ProfiledCostModel {
                 // the family's time scaled by the ratio of the two shapes' references, each
                 // the shared latency floor plus the shape's roofline cost (not the family's
                 // own floor: a memory-bound family's smallest time is mostly bandwidth)
-                f.curve.eval(m) * (f.shape_floor + query.eval(m))
-                    / (f.shape_floor + f.curve.ideal(m))
+                let floor = self.fam.gemm_shape_floor[dt as usize];
+                f.curve.eval(m) * (floor + query.eval(m)) / (floor + f.curve.ideal(m))
             }
         };
         Some(t)
