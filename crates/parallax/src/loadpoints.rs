@@ -396,15 +396,27 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
 ///   Llama 3.3 70B (Llama 3.1 70B's architecture), DeepSeek-V3.1 (DeepSeek-V3's) and
 ///   Mixtral's instruct releases (`Mixtral-8x7B-Instruct-v0.1` → `mixtral-8x7b`).
 ///
-/// `None` when nothing embedded matches (e.g. DeepSeek-V3.2, whose attention differs, or
-/// Kimi-K2, whose expert count does).
+/// A checkpoint found after shedding a quantisation suffix is stored as that suffix says, and
+/// every engine runs it so (its weights cannot be loaded as anything else), so the model
+/// returned carries it ([`stored_as`]): `nvidia/Llama-3.3-70B-Instruct-FP8` is Llama 3.1
+/// 70B's architecture with fp8 weights and GEMMs, `nvidia/DeepSeek-R1-FP4` DeepSeek-R1's with
+/// NVFP4 ones, `unsloth/gpt-oss-20b-BF16` gpt-oss-20b's with its experts in bf16.
+///
+/// `None` when nothing embedded matches (e.g. a model whose architecture differs from every
+/// embedded one).
 pub fn model_of_checkpoint(id: &str) -> Option<Model> {
     if let Ok(m) = parallax_ir::resolve(id) {
         return Some(m);
     }
+    let org = id
+        .rsplit_once('/')
+        .map_or("", |(org, _)| org)
+        .to_ascii_lowercase();
     let mut name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
+    let mut shed_suffixes: Vec<&'static str> = Vec::new();
     loop {
-        if let Some(m) = same_architecture(&name) {
+        if let Some(mut m) = same_architecture(&name) {
+            m.precision = stored_as(m.precision, &org, &shed_suffixes);
             return Some(m);
         }
         let shed = [
@@ -434,7 +446,11 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
             "-v2",
         ]
         .iter()
-        .find_map(|suffix| name.strip_suffix(suffix))
+        .find_map(|suffix| {
+            let base = name.strip_suffix(suffix)?;
+            shed_suffixes.push(suffix);
+            Some(base)
+        })
         .or_else(|| {
             // a release date: `-MMDD` or `-YYMM`
             let (base, date) = name.rsplit_once('-')?;
@@ -443,6 +459,67 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
         match shed {
             Some(base) => name = base.to_string(),
             None => return None,
+        }
+    }
+}
+
+/// The precision of a checkpoint of organisation `org` (lower case) whose name carried the
+/// quantisation suffixes in `shed` (as [`model_of_checkpoint`] shed them, outermost first)
+/// and whose architecture's embedded configuration has precision `base`. The outermost
+/// suffix naming a storage format decides:
+/// * `-fp8`: W8A8 fp8 ([`Quantization::Fp8`](parallax_ir::Quantization::Fp8)), block-scaled
+///   for Qwen's own releases (their `quantization_config` is `fp8` with `weight_block_size`
+///   \[128, 128\], e.g. `Qwen/Qwen3-32B-FP8`) unless the name says `-Static` or `-PerTensor`,
+///   per tensor or channel otherwise (ModelOpt's `nvidia/…-FP8`, compressed-tensors'
+///   `RedHatAI/…-FP8-dynamic`);
+/// * `-nvfp4`, `-fp4`: NVFP4 (ModelOpt's `nvidia/…-FP4`, `…-NVFP4`);
+/// * `-mxfp4`: MXFP4 weights;
+/// * `-int4`, `-w4a16`, `-awq`, `-gptq`, `-quantized.w4a16`: 4-bit weight-only;
+/// * `-int8`, `-w8a16`, `-w8a8`, `-quantized.w8a8`, `-quantized.w8a16`: 8-bit weights, priced
+///   as weight-only int8 (Parallax has no int8 tensor-core scheme; decode, bound by weight
+///   bytes, is what the stored type decides);
+/// * `-bf16`: every weight in the activation type (a dequantised release such as
+///   `unsloth/gpt-oss-20b-BF16`).
+///
+/// No such suffix: `base` unchanged.
+fn stored_as(base: parallax_ir::Precision, org: &str, shed: &[&str]) -> parallax_ir::Precision {
+    use parallax_ir::Quantization as Q;
+    let format = shed.iter().find_map(|s| {
+        Some(match *s {
+            "-fp8" => Some(Q::Fp8),
+            "-nvfp4" | "-fp4" => Some(Q::Nvfp4),
+            "-mxfp4" => Some(Q::Mxfp4),
+            "-int4" | "-w4a16" | "-awq" | "-gptq" | "-quantized.w4a16" => Some(Q::Int4),
+            "-int8" | "-w8a16" | "-w8a8" | "-quantized.w8a8" | "-quantized.w8a16" => Some(Q::Int8),
+            "-bf16" => None,
+            _ => return None,
+        })
+    });
+    match format {
+        None => base,
+        // a 16-bit release: every weight, the experts' too, in the activation type
+        Some(None) => parallax_ir::Precision {
+            weights: base.activations,
+            compute: base.activations,
+            experts: None,
+            fp8_block_scales: false,
+            expert_fp8_block_scales: None,
+            ..base
+        },
+        Some(Some(q)) => {
+            let per_tensor = shed.iter().any(|s| matches!(*s, "-static" | "-pertensor"));
+            let block = q == Q::Fp8 && org == "qwen" && !per_tensor;
+            let stored = parallax_ir::Precision {
+                // the release stores the experts as every other weight
+                experts: None,
+                expert_fp8_block_scales: None,
+                ..base
+            }
+            .quantized(q);
+            parallax_ir::Precision {
+                fp8_block_scales: block,
+                ..stored
+            }
         }
     }
 }

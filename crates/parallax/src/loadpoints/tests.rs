@@ -690,3 +690,83 @@ fn sglang_versions_deployed_with_mixed_chunks() {
         assert!(!sglang_mixed_chunk(v), "{v}");
     }
 }
+
+#[test]
+fn checkpoints_found_by_shedding_a_quantisation_suffix_carry_that_storage_format() {
+    use parallax_ir::DType as D;
+    // (id, weights, GEMM inputs, block-scaled fp8)
+    for (id, weights, compute, block) in [
+        ("nvidia/Llama-3.3-70B-Instruct-FP8", D::Fp8, D::Fp8, false),
+        (
+            "RedHatAI/Llama-3.1-8B-Instruct-FP8-dynamic",
+            D::Fp8,
+            D::Fp8,
+            false,
+        ),
+        ("Qwen/Qwen3-235B-A22B-FP8", D::Fp8, D::Fp8, true),
+        ("Qwen/Qwen3-32B-FP8-Static-PerTensor", D::Fp8, D::Fp8, false),
+        ("nvidia/DeepSeek-R1-FP4", D::Fp4, D::Fp4, false),
+        ("nvidia/DeepSeek-R1-0528-FP4-v2", D::Fp4, D::Fp4, false),
+        ("Qwen/Qwen2.5-72B-Instruct-AWQ", D::Int4, D::Bf16, false),
+        (
+            "neuralmagic/Meta-Llama-3.1-70B-Instruct-quantized.w8a8",
+            D::Int8,
+            D::Bf16,
+            false,
+        ),
+        // the embedded configuration's own format, where no suffix was shed
+        ("deepseek-ai/DeepSeek-R1-0528", D::Fp8, D::Fp8, true),
+        ("meta-llama/Llama-3.3-70B-Instruct", D::Bf16, D::Bf16, false),
+    ] {
+        let p = model_of_checkpoint(id).expect(id).precision;
+        assert_eq!(
+            (p.weights, p.compute, p.fp8_block_scales, p.experts),
+            (weights, compute, block, None),
+            "{id}"
+        );
+        assert_eq!(p.activations, D::Bf16, "{id}");
+    }
+    // a 16-bit release of a checkpoint whose experts are stored in MXFP4
+    let native = model_of_checkpoint("openai/gpt-oss-20b").unwrap().precision;
+    assert_eq!(native.expert_weights(), D::Fp4);
+    let p = model_of_checkpoint("unsloth/gpt-oss-20b-BF16")
+        .unwrap()
+        .precision;
+    assert_eq!(
+        (p.weights, p.expert_weights(), p.compute),
+        (D::Bf16, D::Bf16, D::Bf16)
+    );
+}
+
+#[test]
+fn a_quantised_checkpoint_without_a_gemm_mode_is_predicted_as_stored() {
+    // the same deployment, its GEMM and MoE modes written out and left empty
+    let rows = |gemm: &str| {
+        format!(
+            "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+             gemm_quant_mode,moe_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,\
+             silicon_tpot_ms\n\
+             a,silicon_concurrency=4,vllm,0.12.0,nvidia/Llama-3.3-70B-Instruct-FP8,h100_sxm,agg,\
+             1024,64,{gemm},{gemm},4,2,1,100,20\n"
+        )
+    };
+    let predict = |gemm: &str| {
+        let p = parse_load_points("t.csv", &rows(gemm)).unwrap().remove(0);
+        predict_load_point(&p, &LoadPointOptions::default()).unwrap()
+    };
+    let (labelled, empty) = (predict("fp8"), predict(""));
+    assert!(labelled.0 > 0.0 && labelled.1 > 0.0, "{labelled:?}");
+    assert_eq!(labelled, empty);
+    // the 16-bit architecture it was found from decodes markedly slower (twice the bytes)
+    let base = parse_load_points(
+        "t.csv",
+        &rows("").replace(
+            "nvidia/Llama-3.3-70B-Instruct-FP8",
+            "meta-llama/Llama-3.3-70B-Instruct",
+        ),
+    )
+    .unwrap()
+    .remove(0);
+    let bf16 = predict_load_point(&base, &LoadPointOptions::default()).unwrap();
+    assert!(bf16.1 > 1.3 * labelled.1, "{bf16:?} vs {labelled:?}");
+}
