@@ -29,6 +29,7 @@ pub use format::{
     FORMAT_VERSION, FUSED_MOE_COLUMNS,
 };
 pub use holdout::{profiled_hold_out, HoldOut, HoldOutReport};
+pub use interp::nondecreasing;
 pub use measured::{parse_measured, ErrorSummary, MeasuredIteration};
 pub use model::ProfiledCostModel;
 pub mod import;

@@ -86,7 +86,7 @@ fn calibrated_roofline_hold_out() {
 /// Whole GEMM shapes left out: each family of the embedded H100 and H200 tables (LM heads
 /// aside, whose nearest neighbour is far) is predicted at every measured `m` from a table
 /// without it, by scaling its nearest family. The scale is the ratio of the two shapes'
-/// references over a latency floor every shape shares (3.5% and 6.6%); with each family's own
+/// references over a latency floor every shape shares (3.5% and 6.3%); with each family's own
 /// floor instead (0.8 × its smallest time, mostly bandwidth for a large GEMM) the medians were
 /// 8.0% and 8.8%.
 #[test]

@@ -2,8 +2,8 @@
 //! outside the table, and per-op fallback.
 
 use parallax_hw::profile::{
-    default_cost_model, embedded_h100, CostModelChoice, GemmPoint, Profile, ProfiledCostModel,
-    Table,
+    default_cost_model, embedded_h100, nondecreasing, CostModelChoice, GemmPoint, Profile,
+    ProfiledCostModel, Table,
 };
 use parallax_hw::{Cluster, CostModel, DeviceGroup, RooflineModel};
 use parallax_ir::{
@@ -74,18 +74,40 @@ fn median2(a: f64, b: f64) -> f64 {
     0.5 * (a + b)
 }
 
+/// The embedded H100 GEMM table's points `(m, n, k, seconds)` as the model holds them: the
+/// two runs of each shape merged by their median (mean of two), then each family's times
+/// made non-decreasing in m ([`nondecreasing`]: the small-m plateau scatters by a few %).
+fn gemm_points() -> Vec<(u64, u64, u64, f64)> {
+    let p = embedded_h100();
+    let rows = &p.gemm.as_ref().unwrap().rows;
+    let half = rows.len() / 2;
+    let mut pts: Vec<(u64, u64, u64, f64)> = rows[..half]
+        .iter()
+        .zip(&rows[half..])
+        .map(|(a, b)| {
+            assert_eq!((a.m, a.n, a.k), (b.m, b.n, b.k));
+            (a.m, a.n, a.k, median2(a.seconds, b.seconds))
+        })
+        .collect();
+    pts.sort_by_key(|p| (p.1, p.2, p.0));
+    for family in pts.chunk_by_mut(|a, b| (a.1, a.2) == (b.1, b.2)) {
+        let ts: Vec<f64> = family.iter().map(|p| p.3).collect();
+        for (p, t) in family.iter_mut().zip(nondecreasing(&ts)) {
+            p.3 = t;
+        }
+    }
+    pts
+}
+
 #[test]
 fn exact_at_table_points() {
     let m = model();
-    let p = embedded_h100();
-    let rows = &p.gemm.as_ref().unwrap().rows;
-    // Two runs per shape: the model returns their median (mean of two).
-    let half = rows.len() / 2;
-    for (a, b) in rows[..half].iter().zip(&rows[half..]) {
-        assert_eq!((a.m, a.n, a.k), (b.m, b.n, b.k));
-        let t = m.gemm(&gemm(a.m, a.n, a.k));
-        let want = median2(a.seconds, b.seconds);
-        assert!((t - want).abs() <= 1e-12 * want, "{a:?}: {t} vs {want}");
+    for (m_, n, k, want) in gemm_points() {
+        let t = m.gemm(&gemm(m_, n, k));
+        assert!(
+            (t - want).abs() <= 1e-12 * want,
+            "{m_}x{n}x{k}: {t} vs {want}"
+        );
     }
     // Prefill: run1,l3_8b,1,2048,32,8,128: 0.086928 / 0.085856 ms.
     let t = m.prefill_attention(
@@ -108,14 +130,7 @@ fn exact_at_table_points() {
 #[test]
 fn monotone_and_bounded_between_points() {
     let m = model();
-    let p = embedded_h100();
-    let rows = &p.gemm.as_ref().unwrap().rows;
-    let half = rows.len() / 2;
-    let pts: Vec<(u64, u64, u64, f64)> = rows[..half]
-        .iter()
-        .zip(&rows[half..])
-        .map(|(a, b)| (a.m, a.n, a.k, median2(a.seconds, b.seconds)))
-        .collect();
+    let pts = gemm_points();
     let mut checked = 0;
     for w in pts.windows(2) {
         let (a, b) = (w[0], w[1]);
@@ -402,8 +417,9 @@ fn elementwise_min_bytes_leaves_small_ops_to_the_fallback() {
         bytes,
         flops: 0.0,
     };
-    // A measured 1.4 MB SiLU·mul (32.5 µs, host-bound): the fallback's below the cut.
-    assert!((full.elementwise(&op(1_376_256.0)) - 32.48e-6).abs() < 0.1e-6);
+    // A measured 1.4 MB SiLU·mul (32.5 µs, host-bound; pooled with the 11 MB row's 29.0 µs,
+    // since times never fall with size): the fallback's below the cut.
+    assert!((full.elementwise(&op(1_376_256.0)) - 30.73e-6).abs() < 0.1e-6);
     assert_eq!(cut.elementwise(&op(1_376_256.0)), 4.0);
     // A measured 352 MB one: the table's either way.
     for m in [&full, &cut] {

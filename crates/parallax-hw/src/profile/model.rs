@@ -15,9 +15,12 @@
 //! | collective | op, group_size, scope | bytes |
 //! | fused_moe | dtype, experts, top_k, hidden, intermediate | tokens (an op's `assignments / top_k`) |
 //!
-//! Points with equal `x` in a family are merged by their median time.
+//! Points with equal `x` in a family are merged by their median time, and a family's times are
+//! made non-decreasing in `x` (`nondecreasing`: a run of points whose time falls as `x` grows
+//! is pooled at its median; more work never takes less time).
 //!
-//! - **Inside a family's range**: the PCHIP value (exact at points, monotone between them).
+//! - **Inside a family's range**: the PCHIP value (exact at the non-decreasing points,
+//!   monotone between them).
 //! - **Outside the range** (below the smallest or above the largest `x`): the end point's
 //!   efficiency against the family's reference cost `t0 + c(x)` is held (see
 //!   `profile::interp`): `t0` is 0.8 × the family's smallest time, `c` for GEMM the roofline
@@ -31,7 +34,7 @@
 //!   Each family's own floor (0.8 × its smallest time) is right for interpolating within it
 //!   but not across shapes: a large family's smallest time is mostly bandwidth. Predicting
 //!   each embedded family (LM heads aside) from its nearest other one, the shared floor gives
-//!   a median error of 3.5% (H100) and 6.6% (H200), the family's own 8.0% and 8.8%
+//!   a median error of 3.5% (H100) and 6.3% (H200), the family's own 8.0% and 8.8%
 //!   (`tests/profile_holdout.rs`).
 //! - **Attention head shape not in the table** (same dtype): the family nearest in
 //!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
