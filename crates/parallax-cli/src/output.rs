@@ -63,13 +63,33 @@ const FLAG_NAMES: &[(&str, &str)] = &[
     ("option cluster = ", "option --cluster = "),
 ];
 
-/// `message` with library option names replaced by the flags that set them.
+/// `message` with library option names replaced by the flags that set them, where a name
+/// stands as a word of its own (after the start, a space, `(` or a backtick; before the end,
+/// a space, a backtick, `=`, `:`, `,`, `;`, `)` or a full stop that ends the sentence): the
+/// same letters inside a path the user gave
+/// (`runs/max_num_seqs.jsonl`) or a header quoted from their file (`…,max_num_seqs,…`) stay
+/// as written.
 pub fn public_names(message: &str) -> String {
     let mut m = message.to_string();
     for &(internal, flag) in FLAG_NAMES {
-        if m.contains(internal) {
-            m = m.replace(internal, flag);
+        let mut out = String::with_capacity(m.len());
+        let mut rest = m.as_str();
+        while let Some(at) = rest.find(internal) {
+            let before = rest[..at].chars().next_back();
+            let mut after = rest[at + internal.len()..].chars();
+            let opens = before.map_or(true, |c| c.is_whitespace() || matches!(c, '(' | '`'));
+            let closes = match after.next() {
+                None => true,
+                // a full stop ends the sentence, not a file name
+                Some('.') => after.next().map_or(true, char::is_whitespace),
+                Some(c) => c.is_whitespace() || matches!(c, '`' | '=' | ':' | ',' | ')' | ';'),
+            };
+            out.push_str(&rest[..at]);
+            out.push_str(if opens && closes { flag } else { internal });
+            rest = &rest[at + internal.len()..];
         }
+        out.push_str(rest);
+        m = out;
     }
     m
 }
@@ -175,4 +195,29 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         line(row.iter().map(|s| s.as_str()).collect(), &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_names;
+
+    #[test]
+    fn option_names_become_flags_but_the_users_own_text_stays() {
+        assert_eq!(
+            public_names("invalid option max_num_seqs = 0: expected 1..=4096"),
+            "invalid option --max-num-seqs = 0: expected 1..=4096"
+        );
+        assert_eq!(
+            public_names("scheduler.max_num_batched_tokens (0) is below max_num_seqs"),
+            "--max-batched-tokens (0) is below --max-num-seqs"
+        );
+        // a path and a header quoted from the user's file are theirs
+        for text in [
+            "runs/max_num_seqs.jsonl:1: field `ContextTokens`",
+            "max_num_seqs.jsonl:1: field `ContextTokens`",
+            "header engine,max_num_seqs,max_num_batched_tokens,gpu_memory_utilization",
+        ] {
+            assert_eq!(public_names(text), text);
+        }
+    }
 }
