@@ -87,6 +87,18 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
                 })?;
                 cluster.group_cluster(i).unwrap_or(cluster)
             } else {
+                // one kind: a --gpu naming another would be silently overridden
+                if let Some(g) = gpu {
+                    let want = catalog::gpu(g).map_err(CliError::input)?;
+                    if want.name != cluster.gpu.name {
+                        return Err(CliError::input(format!(
+                            "invalid --gpu `{g}`: --cluster `{c}` has only {} GPUs, and a \
+                             profile calibrates the GPU whose links it times (leave --gpu out, \
+                             or pass a cluster of {})",
+                            cluster.gpu.name, want.name
+                        )));
+                    }
+                }
                 cluster
             }
         }

@@ -96,7 +96,8 @@ fn bad_mixed_inputs_are_clear_errors() {
 
 /// `calibrate --cluster` on a mixed cluster times the profile's collectives over its own
 /// kind's group (not silently the first group's); a kind the cluster lacks is an error naming
-/// `--cluster`. `predict` takes one GPU kind and says so for a mix.
+/// `--cluster`, as is a `--gpu` that a one-kind cluster lacks. `predict` takes one GPU kind
+/// and says so for a mix.
 #[test]
 fn calibrate_and_predict_on_mixed_kinds() {
     let profile = concat!(
@@ -132,6 +133,22 @@ fn calibrate_and_predict_on_mixed_kinds() {
         err.contains("--cluster `1x8xA100-80GB+1x8xL40S`")
             && err.contains("H100")
             && err.contains("A100-80GB-SXM, L40S"),
+        "{err}"
+    );
+    // one kind: a --gpu naming another is an error, not silently overridden
+    let out = parallax(&[
+        "calibrate",
+        profile,
+        "--gpu",
+        "H200",
+        "--cluster",
+        "1x8xA100",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--gpu `H200`") && err.contains("1x8xA100") && err.contains("A100-80GB-SXM"),
         "{err}"
     );
     let out = parallax(&[
