@@ -214,6 +214,39 @@ fn search_prunes_plans_eplb_does_not_divide() {
     );
 }
 
+/// EPLB replicas whose weights do not fit beside a plan's are pruned (counted under
+/// `eplb-memory`), not an error that ends the search: 64 replicas of Qwen3-30B-A3B's experts
+/// do not fit on an H100 holding every expert (`dp=4`), but fit where EP splits them.
+#[test]
+fn search_prunes_plans_eplb_replicas_overfill() {
+    let out = parallax(&[
+        "search",
+        "-m",
+        "qwen3-30b-a3b",
+        "--cluster",
+        "1x4xH100",
+        "--requests",
+        "20",
+        "--eplb",
+        "64",
+        "--disaggregation",
+        "off",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["plans_pruned"]["eplb-memory"].as_u64().unwrap() > 0,
+        "{}",
+        v["plans_pruned"]
+    );
+    assert!(v["best"]["plan"].as_str().is_some(), "{}", v["best"]);
+}
+
 /// `simulate --json`'s `moe_rank_load` on a hand case: Mixtral's 8 experts with measured loads
 /// 4,2,1,1,0,0,0,0 over `ep=2` (ranks hold experts 0–3 and 4–7), then `ep=4` with EPLB.
 #[test]

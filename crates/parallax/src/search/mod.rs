@@ -541,7 +541,6 @@ impl Search {
         out
     }
 
-    /// Lowering options for scheduler setting `s` (the engine's graphs and issue time).
     /// Whether `plan` can be lowered with the MoE load (EPLB replicas divide over its EP ranks).
     fn moe_load_fits(&self, plan: &Plan) -> bool {
         self.moe_load
@@ -740,7 +739,10 @@ impl Search {
                     closest = Some(m);
                 }
             }
-            // EPLB replicas must divide over a plan's EP ranks (see `Search::moe_load`).
+            let opts = self.lower_options(&s, required);
+            // EPLB replicas must divide over a plan's EP ranks (see `Search::moe_load`), and
+            // their weights must fit beside the plan's own (the enumeration's memory check
+            // does not know them).
             let mut plans = e.plans;
             if let Some(l) = &self.moe_load {
                 let before = plans.len() as u64;
@@ -749,6 +751,17 @@ impl Search {
                 if dropped > 0 {
                     *pruned.entry("moe-load".to_string()).or_insert(0) += dropped;
                 }
+                if l.redundant > 0 {
+                    let before = plans.len() as u64;
+                    plans.retain(|p| {
+                        parallax_plan::lowered_memory(&self.model, p, &self.cluster, &opts)
+                            .is_ok_and(|r| r.iter().all(|m| m.shortfall(required).is_none()))
+                    });
+                    let dropped = before - plans.len() as u64;
+                    if dropped > 0 {
+                        *pruned.entry("eplb-memory".to_string()).or_insert(0) += dropped;
+                    }
+                }
             }
             // Uneven pipeline splits by the exact DP, beside the even ones (see `split`).
             let mix = split::batch_mix(
@@ -756,7 +769,6 @@ impl Search {
                 s.max_num_batched_tokens,
                 s.max_num_seqs.min(64),
             );
-            let opts = self.lower_options(&s, required);
             let (uneven, cut) = split::uneven_plans_until(
                 &self.model,
                 &self.cluster,
