@@ -914,6 +914,20 @@ fn a_profiled_cost_model_without_a_profile_says_what_would_do() {
     );
 }
 
+/// A `--cost-model` file that is neither a profile nor roofline parameters is refused once,
+/// up front, not reported as the reason every load point could not be predicted.
+#[test]
+fn a_bad_cost_model_file_is_refused_before_anything_is_predicted() {
+    let rows = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax/data/serving/aiconfigurator/silicon_train.csv"
+    );
+    let args = ["validate", "--serving", rows, "--cost-model", rows];
+    fails_with(&args, &["--cost-model", "silicon_train.csv", "JSON"]);
+    let err = String::from_utf8_lossy(&parallax(&args).stderr).into_owned();
+    assert!(!err.contains("load points"), "{err}");
+}
+
 #[test]
 fn search_report_path_is_checked_before_the_search() {
     fails_with(

@@ -47,7 +47,10 @@ pub fn cost_source(choice: &str) -> Result<CostSource, CliError> {
     }
     let path = Path::new(choice);
     if path.is_file() {
-        return Ok(CostSource::File(path.to_path_buf()));
+        // a bad file is reported once, up front, not by everything predicted with it
+        let source = CostSource::File(path.to_path_buf());
+        source.check().map_err(CliError::input)?;
+        return Ok(source);
     }
     let what = if path.is_dir() {
         "a directory, not a file"

@@ -46,6 +46,47 @@ pub fn cost_model_from_text(
     file: &str,
     text: &str,
 ) -> Result<Arc<dyn CostModel>> {
+    match parse_cost_file(file, text)? {
+        CostFile::Profile(profile) => {
+            // the catalogue's name or one of its aliases ("H100" for H100-SXM)
+            if !cluster.gpu.matches(&profile.gpu.name) {
+                return Err(bad(
+                    file,
+                    &format!(
+                        "a profile of the cluster's GPU {}, not of {} (choose a cluster of {} \
+                         or measure a profile on {})",
+                        cluster.gpu.name, profile.gpu.name, profile.gpu.name, cluster.gpu.name
+                    ),
+                ));
+            }
+            let roofline: Arc<dyn CostModel> = Arc::new(default_roofline(&cluster.gpu));
+            Ok(Arc::new(ProfiledCostModel::new(&profile, roofline)?))
+        }
+        CostFile::Params(f) => {
+            if !cluster.gpu.matches(&f.gpu) {
+                return Err(bad(
+                    file,
+                    &format!(
+                        "parameters fitted on the cluster's GPU {}, not on {} (choose a \
+                         cluster of {} or calibrate on {})",
+                        cluster.gpu.name, f.gpu, f.gpu, cluster.gpu.name
+                    ),
+                ));
+            }
+            Ok(Arc::new(RooflineModel::with_params(&cluster.gpu, f.params)))
+        }
+    }
+}
+
+/// A cost-model file's contents, checked as far as they can be without a cluster.
+enum CostFile {
+    Profile(Box<Profile>),
+    Params(Box<RooflineParamsFile>),
+}
+
+/// Parses and checks `text` (the contents of `file`) as a profile or roofline parameters: all
+/// of [`cost_model_from_text`]'s checks but the cluster's GPU.
+fn parse_cost_file(file: &str, text: &str) -> Result<CostFile> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         bad(
             file,
@@ -63,20 +104,7 @@ pub fn cost_model_from_text(
         )
     })?;
     if obj.contains_key("format_version") {
-        let profile = Profile::from_json(file, text)?;
-        // the catalogue's name or one of its aliases ("H100" for H100-SXM)
-        if !cluster.gpu.matches(&profile.gpu.name) {
-            return Err(bad(
-                file,
-                &format!(
-                    "a profile of the cluster's GPU {}, not of {} (choose a cluster of {} or \
-                     measure a profile on {})",
-                    cluster.gpu.name, profile.gpu.name, profile.gpu.name, cluster.gpu.name
-                ),
-            ));
-        }
-        let roofline: Arc<dyn CostModel> = Arc::new(default_roofline(&cluster.gpu));
-        return Ok(Arc::new(ProfiledCostModel::new(&profile, roofline)?));
+        return Ok(CostFile::Profile(Box::new(Profile::from_json(file, text)?)));
     }
     if obj.contains_key("parallax_roofline_params") {
         let f: RooflineParamsFile = serde_json::from_value(value).map_err(|e| {
@@ -104,23 +132,13 @@ pub fn cost_model_from_text(
                 ),
             ));
         }
-        if !cluster.gpu.matches(&f.gpu) {
-            return Err(bad(
-                file,
-                &format!(
-                    "parameters fitted on the cluster's GPU {}, not on {} (choose a cluster of \
-                     {} or calibrate on {})",
-                    cluster.gpu.name, f.gpu, f.gpu, cluster.gpu.name
-                ),
-            ));
-        }
         if let Err((field, v, expected)) = f.params.validate() {
             return Err(bad(
                 file,
                 &format!("params.{field} {expected} (this file has {v})"),
             ));
         }
-        return Ok(Arc::new(RooflineModel::with_params(&cluster.gpu, f.params)));
+        return Ok(CostFile::Params(Box::new(f)));
     }
     Err(bad(
         file,
@@ -161,6 +179,24 @@ impl CostSource {
         match self {
             CostSource::Choice(c) => crate::cost_model(cluster, *c),
             CostSource::File(p) => cost_model_from_file(cluster, p),
+        }
+    }
+
+    /// Checks a file source as far as it can be without a cluster (readable, a profile or
+    /// roofline parameters, every value valid), so that a bad file is reported once, before
+    /// anything is predicted with it. A named choice always passes.
+    ///
+    /// # Errors
+    /// As [`cost_model_from_file`], but for a GPU the file does not describe.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            CostSource::Choice(_) => Ok(()),
+            CostSource::File(path) => {
+                let file = path.display().to_string();
+                let text = parallax_ir::read_text(path)
+                    .map_err(|e| bad(&file, &format!("a readable file ({e})")))?;
+                parse_cost_file(&file, &text).map(|_| ())
+            }
         }
     }
 }
