@@ -928,6 +928,36 @@ fn a_bad_cost_model_file_is_refused_before_anything_is_predicted() {
     assert!(!err.contains("load points"), "{err}");
 }
 
+/// `simulate`'s output files may not overwrite its trace or each other.
+#[test]
+fn simulate_outputs_overwrite_neither_inputs_nor_each_other() {
+    let dir = std::env::temp_dir().join(format!("parallax-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("trace.jsonl");
+    let line = r#"{"ContextTokens": 100, "GeneratedTokens": 10, "StartTimeOffset": 0}"#;
+    std::fs::write(&trace, format!("{line}\n")).unwrap();
+    let t = trace.to_str().unwrap();
+    let base = ["simulate", "-m", "llama-3.1-8b", "--cluster", "1x1xH100"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    fails_with(
+        &refs(&with(&["-w", t, "--requests-csv", t])),
+        &["--requests-csv", "--workload"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&trace).unwrap(),
+        format!("{line}\n")
+    );
+    let out = dir.join("out.json");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &refs(&with(&["-w", t, "--requests-csv", o, "--timeline", o])),
+        &["--timeline", "--requests-csv"],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn search_report_path_is_checked_before_the_search() {
     fails_with(

@@ -152,6 +152,43 @@ pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), CliError> 
     Ok(())
 }
 
+/// Whether `a` and `b` name the same file: the same canonical path where both exist (links
+/// and `./` resolved), else the same canonical folder and file name.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let canonical = |p: &std::path::Path| {
+        std::fs::canonicalize(p).ok().or_else(|| {
+            let parent = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+        })
+    };
+    match (canonical(a), canonical(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Refuses output files that would overwrite an input or each other: `outputs` and `inputs`
+/// are `(flag, path)` pairs (an input's path only where it names an existing file).
+pub fn check_distinct_outputs(
+    outputs: &[(&str, &std::path::Path)],
+    inputs: &[(&str, &std::path::Path)],
+) -> Result<(), CliError> {
+    for (i, &(flag, out)) in outputs.iter().enumerate() {
+        let earlier = outputs[..i].iter();
+        let inputs = inputs.iter().filter(|(_, p)| p.is_file());
+        if let Some((other, _)) = inputs.chain(earlier).find(|(_, p)| same_file(out, p)) {
+            return Err(CliError::input(format!(
+                "invalid {flag} `{}`: the file {other} names; expected another file",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Write `text` to `path`, naming the path on failure.
 pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)

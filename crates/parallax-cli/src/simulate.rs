@@ -337,6 +337,21 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
             crate::output::check_output(flag, p)?;
         }
     }
+    let outputs: Vec<(&str, &std::path::Path)> = [
+        ("--requests-csv", &args.requests_csv),
+        ("--timeline", &args.timeline),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+    .collect();
+    crate::output::check_distinct_outputs(
+        &outputs,
+        &[
+            ("--workload", std::path::Path::new(&args.workload)),
+            ("--model", std::path::Path::new(&args.model)),
+            ("--cost-model", std::path::Path::new(&args.cost_model)),
+        ],
+    )?;
     let model = common::max_model_len(
         args.precision.apply(common::model(&args.model)?)?,
         args.max_model_len,
