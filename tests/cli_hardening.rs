@@ -435,6 +435,15 @@ fn errors_name_flags_not_library_fields() {
         &["--pareto", "energy,cost"],
     );
     fails_with(&["search", "--objective", "fast"], &["--objective", "fast"]);
+    // a negative duration is the flag's range error, not an unknown argument `-1`
+    fails_with(
+        &refs(&sim(&["--frontend-latency", "-1ms"])),
+        &["--frontend-latency `-1ms`", "expected a duration"],
+    );
+    fails_with(
+        &["search", "--time-limit", "-5s"],
+        &["--time-limit `-5s`", "expected a duration"],
+    );
     let dir = std::env::temp_dir();
     let dir = dir.to_str().expect("temp dir is UTF-8");
     for (file, why) in [("/dev/null", "/dev/null"), (dir, "a directory, not a file")] {

@@ -56,7 +56,7 @@ pub struct PlaceArgs {
     /// Wall-clock budget of the whole run (solver and baselines), with a unit like every
     /// duration flag (`30s`, `500ms`, `5m`; default 300s, at most 1000000s); when it runs out
     /// the best placement is reported with its gap.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub time_limit: Option<String>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
     /// runs out the best schedule is reported with its proven gap.

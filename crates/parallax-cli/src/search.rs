@@ -171,7 +171,7 @@ pub struct SearchArgs {
     max_plans: Option<usize>,
     /// Stop starting simulations after this wall time (`30s`, `500ms`); the result then
     /// depends on timing.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     time_limit: Option<String>,
     /// Also print the Pareto front of two objectives, e.g. `e2e-mean,energy`.
     #[arg(long)]

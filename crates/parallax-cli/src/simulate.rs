@@ -81,7 +81,7 @@ pub struct SimulateArgs {
     /// they are sent and tokens reach the client this much after they are produced, so TTFT
     /// and end-to-end latency include it twice. Default: the engine's (3 ms for every preset,
     /// fitted on the development load points; 0 with `--engine none`); at most 60s.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     frontend_latency: Option<String>,
     /// Whether the engine forms the next iteration's batch while the current one runs (vLLM
     /// V1's async scheduling, SGLang's and TensorRT-LLM's overlap schedulers): `on` or `off`.
@@ -144,7 +144,7 @@ pub struct SimulateArgs {
     timeline: Option<PathBuf>,
     /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
     /// and no result.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]

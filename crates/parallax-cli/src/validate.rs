@@ -42,7 +42,7 @@ pub struct ValidateArgs {
     cost_model: String,
     /// Wall-clock budget (`30s`, `10m`; default 1h): past it the run stops with exit code 3
     /// and no result.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     time_limit: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
