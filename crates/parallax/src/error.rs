@@ -36,6 +36,22 @@ pub enum Error {
         /// Why it could not be predicted.
         source: Box<Error>,
     },
+    /// A cell of an input file (a measured-iteration, serving-run or load-point CSV) was
+    /// missing or out of range: the file, line and column, the value as written, and what was
+    /// expected.
+    #[error("{file}:{line}: column `{column}` = `{value}`: expected {expected}")]
+    Cell {
+        /// The file.
+        file: String,
+        /// Its line (1-based).
+        line: usize,
+        /// The column's name.
+        column: String,
+        /// The value as written (shortened past 120 characters).
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
     /// A search or validation option was out of range.
     #[error("invalid option `{option}` = `{value}`: expected {expected}")]
     Option {

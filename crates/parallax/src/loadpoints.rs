@@ -114,11 +114,22 @@ pub struct LoadPoint {
 
 /// True when `header` (the first line of a CSV) is a load-point file's.
 pub fn is_load_point_header(header: &str) -> bool {
-    let cols: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
-        .collect();
-    cols.iter().any(|c| c == "silicon_ttft_ms") && cols.iter().any(|c| c == "backend")
+    // read as CSV: names may be quoted
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(header.as_bytes());
+    let Some(Ok(cols)) = rdr.records().next() else {
+        return false;
+    };
+    // any of aiconfigurator's own columns marks the file, so that one missing column is
+    // named as such rather than the file taken for another format
+    cols.iter().any(|c| {
+        let c = c.trim().to_ascii_lowercase();
+        matches!(
+            c.as_str(),
+            "silicon_ttft_ms" | "silicon_tpot_ms" | "silicon_data_source"
+        )
+    })
 }
 
 /// Parse a load-point CSV (aiconfigurator's silicon columns; see `docs/measured-format.md`).
@@ -127,13 +138,16 @@ pub fn is_load_point_header(header: &str) -> bool {
 /// [`crate::Error::Option`] naming the file, line and column for a missing column or a bad value,
 /// or a file with no load point after its header.
 pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
+    // lines starting with `#` are comments, as in the other CSV formats
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
+        .comment(Some(b'#'))
         .from_reader(text.as_bytes());
     let headers = rdr
         .headers()
         .map_err(|e| bad(file, 1, "header", "", &format!("a CSV header ({e})")))?
         .clone();
+    let header_line = rdr.position().line().saturating_sub(1).max(1) as usize;
     // A column named twice would be read from its first copy only.
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim();
@@ -144,14 +158,14 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 .take(i)
                 .any(|e| e.trim().eq_ignore_ascii_case(h))
         {
-            return Err(bad(file, 1, h, h, "each column once"));
+            return Err(bad(file, header_line, h, h, "each column once"));
         }
     }
     let col = |name: &str| -> Result<usize> {
         headers
             .iter()
             .position(|h| h.trim().eq_ignore_ascii_case(name))
-            .ok_or_else(|| bad(file, 1, name, "", &format!("a `{name}` column")))
+            .ok_or_else(|| bad(file, header_line, name, "", &format!("a `{name}` column")))
     };
     let c_id = col("id")?;
     let c_src = col("silicon_data_source")?;
@@ -184,9 +198,15 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     let pools = disagg::Columns::find(&headers);
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec =
-            rec.map_err(|e| bad(file, line, "*", "", &format!("a well-formed CSV row ({e})")))?;
+        let rec = rec.map_err(|e| {
+            let line = e
+                .position()
+                .map_or(header_line + 1 + i, |p| p.line() as usize);
+            bad(file, line, "*", "", &format!("a well-formed CSV row ({e})"))
+        })?;
+        let line = rec
+            .position()
+            .map_or(header_line + 1 + i, |p| p.line() as usize);
         let f = |c: usize| rec.get(c).unwrap_or("").trim();
         // A count in 1..=max (documented in docs/cli.md, Limits), checked before anything is
         // sized from it.
@@ -244,14 +264,27 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         };
         // `silicon_concurrency=N` in the provenance string; else `_c<N>_` in the id; else the
         // configured batch size.
-        let from_id = f(c_id)
-            .split('_')
-            .filter_map(|t| t.strip_prefix('c'))
-            .find_map(|d| {
-                d.parse::<u32>()
-                    .ok()
-                    .filter(|&n| n > 0 && n <= MAX_CONCURRENCY)
-            });
+        let mut from_id: Option<u32> = None;
+        for t in f(c_id).split('_') {
+            let Some(d) = t
+                .strip_prefix('c')
+                .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            let expected = format!(
+                "one client concurrency `_c<N>_` with N from 1 to {MAX_CONCURRENCY} in the id"
+            );
+            let n = d
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0 && n <= MAX_CONCURRENCY)
+                .ok_or_else(|| bad(file, line, "id", f(c_id), &expected))?;
+            if from_id.is_some_and(|m| m != n) {
+                return Err(bad(file, line, "id", f(c_id), &expected));
+            }
+            from_id = Some(n);
+        }
         let given: Vec<&str> = f(c_src)
             .split(';')
             .map(str::trim)
@@ -266,6 +299,20 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 f(c_src),
                 "one silicon_concurrency (the row gives several different ones)",
             ));
+        }
+        if let (Some(v), Some(n)) = (given.first(), from_id) {
+            if v.parse::<u32>().ok() != Some(n) {
+                return Err(bad(
+                    file,
+                    line,
+                    "silicon_data_source",
+                    f(c_src),
+                    &format!(
+                        "the concurrency the id names (`_c{n}_` in `{}`), or an id without one",
+                        f(c_id)
+                    ),
+                ));
+            }
         }
         let concurrency = match given.first() {
             Some(v) => Some(

@@ -269,8 +269,10 @@ pub struct RunFlags {
 
 /// An error naming `file`, `line` and `column`, the value as written and what was expected.
 pub(crate) fn bad(file: &str, line: usize, column: &str, value: &str, expected: &str) -> Error {
-    Error::Option {
-        option: format!("{file}:{line}: column `{column}`"),
+    Error::Cell {
+        file: file.to_string(),
+        line,
+        column: column.to_string(),
         value: parallax_ir::shown(value, 120),
         expected: expected.to_string(),
     }

@@ -83,8 +83,13 @@ pub(crate) fn row_plan(
 /// The GPU name and model of a load point (a quantised checkpoint is its base model with the
 /// row's GEMM quantisation, and the KV cache of [`aiconfigurator_kv_cache`]).
 pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
-    let gpu = gpu_of_system(&p.system)
-        .ok_or_else(|| format!("GPU system `{}` is not in the catalogue", p.system))?;
+    let gpu = gpu_of_system(&p.system).ok_or_else(|| {
+        format!(
+            "GPU system `{}`: expected an aiconfigurator system name (h100_sxm, h200_sxm, \
+                 b200_sxm, gb200, b300_sxm, gb300, a100_sxm, h100_pcie, l40s)",
+            p.system
+        )
+    })?;
     let mut model = model_of_checkpoint(&p.model)
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
     let native = natively_fp8_or_nvfp4(&p.model, &model);

@@ -770,3 +770,64 @@ fn a_quantised_checkpoint_without_a_gemm_mode_is_predicted_as_stored() {
     let bf16 = predict_load_point(&base, &LoadPointOptions::default()).unwrap();
     assert!(bf16.1 > 1.3 * labelled.1, "{bf16:?} vs {labelled:?}");
 }
+
+/// The header as aiconfigurator writes it, with one row whose id and provenance give `c`.
+fn one_row(id: &str, src: &str) -> String {
+    format!(
+        "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+         gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms\n\
+         {id},{src},vllm,0.12.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,64,,8,2,1,100,20\n"
+    )
+}
+
+#[test]
+fn quoted_names_comments_and_missing_columns_are_read_as_written() {
+    let plain = one_row("a_c8_x", "silicon_concurrency=8");
+    let want = parse_load_points("t.csv", &plain).unwrap();
+    // quoted header names, and a comment line before the header
+    let (header, row) = plain.split_once('\n').unwrap();
+    let quoted: Vec<String> = header.split(',').map(|c| format!("\"{c}\"")).collect();
+    let quoted = format!("{}\n{row}", quoted.join(","));
+    assert!(super::is_load_point_header(quoted.lines().next().unwrap()));
+    assert_eq!(parse_load_points("t.csv", &quoted).unwrap(), want);
+    let commented = format!("# engine: vllm\n{plain}");
+    let got = parse_load_points("t.csv", &commented).unwrap();
+    assert_eq!(got[0].line, 3);
+    assert_eq!(
+        LoadPoint {
+            line: 2,
+            ..got[0].clone()
+        },
+        want[0]
+    );
+    // a missing column is named, not the file taken for another format
+    let without = plain.replacen("backend,", "", 1).replacen("vllm,", "", 1);
+    assert!(super::is_load_point_header(without.lines().next().unwrap()));
+    let e = parse_load_points("t.csv", &without)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.csv:1: column `backend`"), "{e}");
+}
+
+#[test]
+fn the_ids_concurrency_is_checked_not_dropped() {
+    let conc = |id: &str, src: &str| {
+        parse_load_points("t.csv", &one_row(id, src)).map(|p| p[0].concurrency)
+    };
+    assert_eq!(conc("a_c16_x", "").unwrap(), Some(16));
+    assert_eq!(conc("a_c16_x", "silicon_concurrency=16").unwrap(), Some(16));
+    // no concurrency anywhere: the batch size
+    assert_eq!(conc("a_x", "").unwrap(), Some(8));
+    for (id, src, column) in [
+        ("a_c0_x", "", "id"),
+        ("a_c99999_x", "", "id"),
+        ("a_c16_c32_x", "", "id"),
+        ("a_c16_x", "silicon_concurrency=8", "silicon_data_source"),
+    ] {
+        let e = conc(id, src).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("t.csv:2: column `{column}`")),
+            "{id}: {e}"
+        );
+    }
+}
