@@ -333,7 +333,9 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                         )
                     })?,
             ),
-            None => from_id.or(batch_size.filter(|&b| b <= MAX_CONCURRENCY)),
+            // a disaggregated row's pools imply theirs (`decode_batch_size × decode_num_workers`,
+            // see `disagg`); `batch_size` is an aggregated worker's
+            None => from_id.or(batch_size.filter(|&b| agg && b <= MAX_CONCURRENCY)),
         };
         out.push(LoadPoint {
             line,

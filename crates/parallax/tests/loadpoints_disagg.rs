@@ -119,3 +119,48 @@ fn pools_past_the_simulated_size_are_skipped_with_their_true_gpu_count() {
         "{why}"
     );
 }
+
+/// A MoE row's pools are laid out from their own attention-DP and expert-parallel columns, as
+/// an aggregated worker is; degrees that do not fit together are a reason naming the pool.
+#[test]
+fn moe_pools_take_their_attention_dp_and_expert_parallel_degrees() {
+    let header = DEV.lines().next().unwrap();
+    let row = DEV.lines().find(|l| l.contains("vllm_disagg")).unwrap();
+    // The vLLM row's pools (8 prefill workers of TP 1, 2 decode workers of TP 4; MoE
+    // columns 0) as a Qwen3-30B-A3B deployment whose decode workers run DP attention 4 with
+    // the experts over 4 GPUs (TP 1 each).
+    let cols: Vec<&str> = header.split(',').collect();
+    let at = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+    let mut cells: Vec<String> = row.split(',').map(str::to_string).collect();
+    cells[at("model_path")] = "Qwen/Qwen3-30B-A3B".into();
+    cells[at("decode_tp_size")] = "1".into();
+    cells[at("decode_attention_dp_size")] = "4".into();
+    cells[at("decode_moe_ep_size")] = "4".into();
+    let text = format!("{header}\n{}\n", cells.join(","));
+    let pts = parse_load_points("moe.csv", &text).unwrap();
+    let s = pts[0].disagg.unwrap();
+    assert_eq!(
+        (
+            s.decode_tp,
+            s.decode_attention_dp,
+            s.decode_moe_tp,
+            s.decode_moe_ep
+        ),
+        (1, 4, None, Some(4))
+    );
+    assert_eq!(s.decode_worker_gpus(), 4);
+    let rep = validate_load_points("moe.csv", &pts, &LoadPointOptions::default());
+    let r = &rep.rows[0];
+    assert!(r.skipped.is_none(), "{:?}", r.skipped);
+    assert!(r.predicted_ttft_ms > 0.0 && r.predicted_tpot_ms > 0.0);
+    // experts over 3 of the 4 GPUs: refused, naming the pool
+    cells[at("decode_moe_ep_size")] = "3".into();
+    let text = format!("{header}\n{}\n", cells.join(","));
+    let pts = parse_load_points("moe.csv", &text).unwrap();
+    let rep = validate_load_points("moe.csv", &pts, &LoadPointOptions::default());
+    let why = rep.rows[0].skipped.as_deref().unwrap_or("");
+    assert!(
+        why.contains("decode pool") && why.contains("moe_ep_size 3"),
+        "{why}"
+    );
+}

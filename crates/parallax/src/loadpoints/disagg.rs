@@ -1,6 +1,8 @@
 //! Disaggregated load points (`mode = disagg`): a prefill pool of `prefill_num_workers`
-//! workers of `prefill_tp_size × prefill_pp_size` GPUs and a decode pool of
-//! `decode_num_workers` workers, predicted through the disaggregated simulator
+//! workers of `prefill_tp_size × prefill_pp_size × prefill_attention_dp_size` GPUs and a decode
+//! pool of `decode_num_workers` workers, each worker laid out from its pool's degrees
+//! (attention data parallelism, MoE `moe_tp_size × moe_ep_size` expert groups) as an
+//! aggregated worker is, predicted through the disaggregated simulator
 //! ([`parallax_plan::lower_disaggregated`], [`parallax_sim::Disaggregation`]) with the same
 //! closed-loop benchmark as the aggregated rows (module docs of [`super`]).
 //!
@@ -39,9 +41,21 @@ pub struct DisaggShape {
     pub decode_pp: u32,
     /// Maximum running requests per decode worker, when recorded.
     pub decode_batch_size: Option<u32>,
+    /// Attention data-parallel degree of a prefill worker (1: none).
+    pub prefill_attention_dp: u32,
+    /// MoE tensor-parallel degree of a prefill worker, when recorded (0 or empty: none).
+    pub prefill_moe_tp: Option<u32>,
+    /// MoE expert-parallel degree of a prefill worker, when recorded.
+    pub prefill_moe_ep: Option<u32>,
+    /// Attention data-parallel degree of a decode worker (1: none).
+    pub decode_attention_dp: u32,
+    /// MoE tensor-parallel degree of a decode worker, when recorded.
+    pub decode_moe_tp: Option<u32>,
+    /// MoE expert-parallel degree of a decode worker, when recorded.
+    pub decode_moe_ep: Option<u32>,
 }
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 14] = [
     "prefill_num_workers",
     "prefill_tp_size",
     "prefill_pp_size",
@@ -50,12 +64,22 @@ const NAMES: [&str; 8] = [
     "decode_tp_size",
     "decode_pp_size",
     "decode_batch_size",
+    // degrees where 0, as aiconfigurator writes for "not used", is none
+    "prefill_attention_dp_size",
+    "prefill_moe_tp_size",
+    "prefill_moe_ep_size",
+    "decode_attention_dp_size",
+    "decode_moe_tp_size",
+    "decode_moe_ep_size",
 ];
+
+/// The first of [`NAMES`] that may be 0 (none).
+const FIRST_DEGREE: usize = 8;
 
 /// Where the pool columns are (each optional: files without them have no disaggregated
 /// shapes).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Columns([Option<usize>; 8]);
+pub(super) struct Columns([Option<usize>; 14]);
 
 impl Columns {
     pub(super) fn find(headers: &csv::StringRecord) -> Self {
@@ -73,10 +97,10 @@ impl Columns {
         file: &str,
         line: usize,
     ) -> Result<Option<DisaggShape>> {
-        let mut v = [None; 8];
+        let mut v = [None; 14];
         for (i, (c, name)) in self.0.iter().zip(NAMES).enumerate() {
             let text = c.and_then(|c| rec.get(c)).unwrap_or("").trim();
-            if text.is_empty() {
+            if text.is_empty() || (i >= FIRST_DEGREE && text == "0") {
                 continue;
             }
             v[i] = Some(
@@ -98,18 +122,91 @@ impl Columns {
             decode_tp: v[5].unwrap_or(1),
             decode_pp: v[6].unwrap_or(1),
             decode_batch_size: v[7],
+            prefill_attention_dp: v[8].unwrap_or(1),
+            prefill_moe_tp: v[9],
+            prefill_moe_ep: v[10],
+            decode_attention_dp: v[11].unwrap_or(1),
+            decode_moe_tp: v[12],
+            decode_moe_ep: v[13],
         }))
     }
 }
 
-/// The deployment of `s` as a plan string's pools.
+impl DisaggShape {
+    /// GPUs of one prefill worker (`tp × pp × attention_dp`).
+    pub fn prefill_worker_gpus(&self) -> u64 {
+        self.prefill_tp.max(1) as u64
+            * self.prefill_pp.max(1) as u64
+            * self.prefill_attention_dp.max(1) as u64
+    }
+
+    /// GPUs of one decode worker.
+    pub fn decode_worker_gpus(&self) -> u64 {
+        self.decode_tp.max(1) as u64
+            * self.decode_pp.max(1) as u64
+            * self.decode_attention_dp.max(1) as u64
+    }
+}
+
+/// The deployment of `s` as a plan string's pools, each worker `tp × attention_dp` GPUs
+/// wide (the layouts of a model's attention and MoE layers aside: [`pool_plans`]).
 pub fn plan_of(s: &DisaggShape) -> DisaggPlan {
     DisaggPlan {
         prefill: s.prefill_workers,
-        prefill_plan: Plan::new(1, s.prefill_pp, s.prefill_tp),
+        prefill_plan: Plan::new(
+            1,
+            s.prefill_pp,
+            s.prefill_tp * s.prefill_attention_dp.max(1),
+        ),
         decode: s.decode_workers,
-        decode_plan: Plan::new(1, s.decode_pp, s.decode_tp),
+        decode_plan: Plan::new(1, s.decode_pp, s.decode_tp * s.decode_attention_dp.max(1)),
     }
+}
+
+/// The pools of row `p` (shape `s`) for `model`: each pool's worker laid out from its own
+/// degrees as an aggregated row's worker is ([`super::row_plan`]: attention data
+/// parallelism, MoE expert groups).
+///
+/// # Errors
+/// A message naming the pool's degrees when they do not fit together.
+pub(super) fn pool_plans(
+    p: &LoadPoint,
+    s: &DisaggShape,
+    model: &parallax_ir::Model,
+) -> std::result::Result<DisaggPlan, String> {
+    let worker = |tp: u32, pp: u32, adp: u32, moe_tp: Option<u32>, moe_ep: Option<u32>| {
+        let point = LoadPoint {
+            tp,
+            pp,
+            attention_dp: adp,
+            moe_tp,
+            moe_ep,
+            ..p.clone()
+        };
+        super::row_plan(&point, model, 1)
+    };
+    let prefill = worker(
+        s.prefill_tp,
+        s.prefill_pp,
+        s.prefill_attention_dp,
+        s.prefill_moe_tp,
+        s.prefill_moe_ep,
+    )
+    .map_err(|e| format!("prefill pool: {e}"))?;
+    let decode = worker(
+        s.decode_tp,
+        s.decode_pp,
+        s.decode_attention_dp,
+        s.decode_moe_tp,
+        s.decode_moe_ep,
+    )
+    .map_err(|e| format!("decode pool: {e}"))?;
+    Ok(DisaggPlan {
+        prefill: s.prefill_workers,
+        prefill_plan: prefill,
+        decode: s.decode_workers,
+        decode_plan: decode,
+    })
 }
 
 /// Predict a disaggregated load point: mean TTFT and TPOT in ms, or why not.
@@ -138,12 +235,11 @@ pub(super) fn predict(
         }
     };
     let (gpu, model) = super::row_model(p)?;
-    let plan = plan_of(&s);
+    let plan = pool_plans(p, &s, &model)?;
     // counted wide: the saturating `devices()` would print 4294967295 for a huge row
-    let pool = |w: u32, tp: u32, pp: u32| w as u64 * tp.max(1) as u64 * pp.max(1) as u64;
     let (pre, dec) = (
-        pool(s.prefill_workers, s.prefill_tp, s.prefill_pp),
-        pool(s.decode_workers, s.decode_tp, s.decode_pp),
+        s.prefill_workers as u64 * s.prefill_worker_gpus(),
+        s.decode_workers as u64 * s.decode_worker_gpus(),
     );
     if pre + dec > 1024 {
         return Err(format!(
