@@ -23,7 +23,8 @@
 //! [`LoadPointOptions::prompt_pool`]: then the warm-up runs too, since the prompts it leaves
 //! cached are hit later by engines that cache prefixes (vLLM V1 and SGLang by default;
 //! TensorRT-LLM as aiconfigurator deploys it does not).
-//! A worker spans `tp × pp × attention_dp` GPUs; its `batch_size` (the configured maximum of
+//! A worker spans `tp × pp × attention_dp` GPUs, on nodes of 8 (a wider one crosses the
+//! network between them; on GB200 and GB300 racks up to 72 share NVLink); its `batch_size` (the configured maximum of
 //! running requests per attention-DP rank) times `attention_dp` becomes the engine's
 //! `max_num_seqs`, and a concurrency above that means `⌈concurrency / (batch_size ×
 //! attention_dp)⌉` workers (data-parallel replicas behind a round-robin router). Everything else
@@ -846,9 +847,12 @@ pub fn predict_deployed(
     let gpus = per_replica
         .checked_mul(workers)
         .ok_or("tp × pp × workers overflows")?;
+    // HGX systems are nodes of 8 GPUs: a wider worker spans nodes (its collectives cross
+    // the network); GB200 and GB300 racks join 72 GPUs over NVLink (NVL72)
+    let nvl72 = matches!(gpu, "GB200" | "GB300");
     let spec = if gpus <= 8 {
         format!("1x{gpus}x{gpu}")
-    } else if per_replica <= 8 && gpus % 8 == 0 {
+    } else if gpus % 8 == 0 && (per_replica <= 8 || (per_replica % 8 == 0 && !nvl72)) {
         format!("{}x8x{gpu}", gpus / 8)
     } else {
         format!("{workers}x{per_replica}x{gpu}")

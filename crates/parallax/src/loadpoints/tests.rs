@@ -831,3 +831,25 @@ fn the_ids_concurrency_is_checked_not_dropped() {
         );
     }
 }
+
+#[test]
+fn a_worker_wider_than_a_node_spans_nodes_of_eight_except_on_nvl72() {
+    let row = |system: &str, tp: u32, pp: u32| {
+        format!(
+            "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+             gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms\n\
+             a,silicon_concurrency=2,vllm,0.12.0,meta-llama/Llama-3.1-70B-Instruct,{system},agg,\
+             512,8,,2,{tp},{pp},100,20\n"
+        )
+    };
+    let cluster = |system: &str, tp: u32, pp: u32| {
+        let pts = parse_load_points("t.csv", &row(system, tp, pp)).unwrap();
+        let rep = super::validate_load_points("t.csv", &pts, &LoadPointOptions::default());
+        let r = &rep.rows[0];
+        assert!(r.skipped.is_none(), "{:?}", r.skipped);
+        r.deployment.as_ref().unwrap().cluster.clone()
+    };
+    assert_eq!(cluster("h100_sxm", 8, 2), "2x8xH100-SXM");
+    assert_eq!(cluster("h100_sxm", 8, 1), "1x8xH100-SXM");
+    assert_eq!(cluster("gb200", 16, 1), "1x16xGB200");
+}
