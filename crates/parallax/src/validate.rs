@@ -588,9 +588,17 @@ impl RunFlags {
             && !scheduler.kind.chunked()
             && scheduler.max_num_batched_tokens < len
         {
+            // the row may not give the budget: then say whose it is
+            let value = match self.max_num_batched_tokens {
+                Some(n) => n.to_string(),
+                None => format!(
+                    "{} (not given: the engine's default without chunked prefill)",
+                    scheduler.max_num_batched_tokens
+                ),
+            };
             return Err((
                 "max_num_batched_tokens",
-                scheduler.max_num_batched_tokens.to_string(),
+                value,
                 format!("at least max_model_len ({len}) without chunked prefill, as vLLM requires"),
             ));
         }
