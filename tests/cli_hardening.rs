@@ -586,6 +586,8 @@ fn load_points_are_bounded_before_anything_is_sized_from_them() {
     std::fs::write(
         &f,
         load_point(&[
+            // (an id naming no other concurrency)
+            ("id", "p_max"),
             ("silicon_data_source", "silicon_concurrency=4096"),
             ("mode", "disagg"),
             ("isl", "16777216"),

@@ -64,27 +64,32 @@ const FLAG_NAMES: &[(&str, &str)] = &[
 ];
 
 /// `message` with library option names replaced by the flags that set them, where a name
-/// stands as a word of its own (after the start, a space, `(` or a backtick; before the end,
-/// a space, a backtick, `=`, `:`, `,`, `;`, `)` or a full stop that ends the sentence): the
-/// same letters inside a path the user gave
+/// stands as a word of its own: the same letters inside a path the user gave
 /// (`runs/max_num_seqs.jsonl`) or a header quoted from their file (`…,max_num_seqs,…`) stay
-/// as written.
+/// as written. A name's edge that is a letter, digit or `_` must meet the start or end of the
+/// message or a character that cannot continue a path or a header cell (not a letter,
+/// digit, `_`, `/`, `-`, `.` or `,`; a `.` or `,` that a space or the end follows ends a
+/// sentence or a list and counts as a boundary after the name).
 pub fn public_names(message: &str) -> String {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let joins = |c: char| word(c) || matches!(c, '/' | '-' | '.' | ',');
     let mut m = message.to_string();
     for &(internal, flag) in FLAG_NAMES {
+        let check_before = internal.chars().next().is_some_and(word);
+        let check_after = internal.chars().next_back().is_some_and(word);
         let mut out = String::with_capacity(m.len());
         let mut rest = m.as_str();
         while let Some(at) = rest.find(internal) {
-            let before = rest[..at].chars().next_back();
-            let mut after = rest[at + internal.len()..].chars();
-            let opens = before.map_or(true, |c| c.is_whitespace() || matches!(c, '(' | '`'));
-            let closes = match after.next() {
-                None => true,
-                // a full stop ends the sentence, not a file name
-                Some('.') => after.next().map_or(true, char::is_whitespace),
-                Some(c) => c.is_whitespace() || matches!(c, '`' | '=' | ':' | ',' | ')' | ';'),
-            };
             out.push_str(&rest[..at]);
+            let before = out.chars().next_back();
+            let mut after = rest[at + internal.len()..].chars();
+            let opens = !check_before || before.map_or(true, |c| !joins(c));
+            let closes = !check_after
+                || match after.next() {
+                    None => true,
+                    Some('.' | ',') => after.next().map_or(true, char::is_whitespace),
+                    Some(c) => !joins(c),
+                };
             out.push_str(if opens && closes { flag } else { internal });
             rest = &rest[at + internal.len()..];
         }
@@ -245,8 +250,17 @@ mod tests {
             "invalid option --max-num-seqs = 0: expected 1..=4096"
         );
         assert_eq!(
-            public_names("scheduler.max_num_batched_tokens (0) is below max_num_seqs"),
-            "--max-batched-tokens (0) is below --max-num-seqs"
+            public_names("scheduler.max_num_batched_tokens (0) is below max_num_seqs."),
+            "--max-batched-tokens (0) is below --max-num-seqs."
+        );
+        assert_eq!(
+            public_names("set max_num_seqs, max_concurrency [or max_gpus]"),
+            "set --max-num-seqs, --max-concurrency [or --max-gpus]"
+        );
+        // an entry ending in a space is followed by the value
+        assert_eq!(
+            public_names("invalid option cluster = 1x8xH100+1x8xA100"),
+            "invalid option --cluster = 1x8xH100+1x8xA100"
         );
         // a path and a header quoted from the user's file are theirs
         for text in [

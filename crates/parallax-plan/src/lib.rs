@@ -38,7 +38,10 @@ pub use enumerate::{
     enumerate, heuristic_plan, max_tp_plan, Allowed, Constraints, Enumeration, PruneReason,
 };
 pub use error::{MemoryShortfall, PlanError};
-pub use lower::{lower, lower_plan, lowered_memory, LowerOptions, LoweredPlan, PlanStageCost};
+pub use lower::{
+    check_lowered_memory, lower, lower_plan, lowered_memory, LowerOptions, LoweredPlan,
+    PlanStageCost,
+};
 pub use mapping::{Mapping, StageSlot};
 pub use memory::{plan_memory, MemoryOptions, MemoryReport, MemoryRule, StageMemory};
 pub use plan::{CellLayout, CellPlacement, MoeLayout, Plan, Segment, StageSpec};

@@ -287,6 +287,23 @@ pub fn lowered_memory(
     Ok(reports)
 }
 
+/// Whether `plan` passes [`lower_plan`]'s memory check under `opts` (EPLB's redundant experts
+/// included), without lowering it: `Ok` when every replica fits.
+///
+/// # Errors
+/// [`PlanError::Memory`] with the worst shortfall, or as [`lowered_memory`].
+pub fn check_lowered_memory(
+    model: &Model,
+    plan: &Plan,
+    cluster: &Cluster,
+    opts: &LowerOptions,
+) -> Result<(), PlanError> {
+    for m in lowered_memory(model, plan, cluster, opts)? {
+        check_memory(&m, plan, opts)?;
+    }
+    Ok(())
+}
+
 /// Lower without the memory check (used by one-iteration prediction, which reports memory
 /// but prices the iteration even when the weights do not fit).
 pub(crate) fn lower_unchecked(

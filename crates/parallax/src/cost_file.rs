@@ -183,8 +183,9 @@ impl CostSource {
     }
 
     /// Checks a file source as far as it can be without a cluster (readable, a profile or
-    /// roofline parameters, every value valid), so that a bad file is reported once, before
-    /// anything is predicted with it. A named choice always passes.
+    /// roofline parameters, every row and value the file's format checks), so that a bad
+    /// file is reported once, before anything is predicted with it. A named choice always
+    /// passes.
     ///
     /// # Errors
     /// As [`cost_model_from_file`], but for a GPU the file does not describe.

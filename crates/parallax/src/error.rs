@@ -36,7 +36,7 @@ pub enum Error {
         /// Why it could not be predicted.
         source: Box<Error>,
     },
-    /// A cell of an input file (a measured-iteration, serving-run or load-point CSV) was
+    /// A cell of an input file (a serving-run or load-point CSV) was
     /// missing or out of range: the file, line and column, the value as written, and what was
     /// expected.
     #[error("{file}:{line}: column `{column}` = `{value}`: expected {expected}")]

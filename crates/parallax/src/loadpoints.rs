@@ -133,10 +133,52 @@ pub fn is_load_point_header(header: &str) -> bool {
     })
 }
 
+/// Line numbers of a CSV text by byte offset, for offsets visited in increasing order (O(n)
+/// over a file): the 1-based line of the first line at or after an offset that is neither
+/// blank nor a `#` comment, where the record there starts.
+struct LineCursor<'a> {
+    text: &'a str,
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> LineCursor<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCursor {
+            text,
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    fn content_line(&mut self, byte: usize) -> usize {
+        let byte = byte.min(self.text.len());
+        if byte >= self.byte {
+            self.line += self.text.as_bytes()[self.byte..byte]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.byte = byte;
+        }
+        let (mut at, mut line) = (self.byte, self.line);
+        while at < self.text.len() {
+            let rest = &self.text[at..];
+            let this = rest.split('\n').next().unwrap_or("");
+            let skipped = this.trim_end_matches('\r').is_empty() || this.starts_with('#');
+            if !skipped || this.len() == rest.len() {
+                break;
+            }
+            at += this.len() + 1;
+            line += 1;
+        }
+        line
+    }
+}
+
 /// Parse a load-point CSV (aiconfigurator's silicon columns; see `docs/measured-format.md`).
 ///
 /// # Errors
-/// [`crate::Error::Option`] naming the file, line and column for a missing column or a bad value,
+/// [`crate::Error::Cell`] naming the file, line and column for a missing column or a bad value,
 /// or a file with no load point after its header.
 pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     // lines starting with `#` are comments, as in the other CSV formats
@@ -144,11 +186,22 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         .flexible(false)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
+    // the reader records where it was before skipping comment and blank lines: lines are
+    // counted here instead, from each record's offset
+    let mut lines = LineCursor::new(text);
+    let header_line = lines.content_line(0);
     let headers = rdr
         .headers()
-        .map_err(|e| bad(file, 1, "header", "", &format!("a CSV header ({e})")))?
+        .map_err(|e| {
+            bad(
+                file,
+                header_line,
+                "header",
+                "",
+                &format!("a CSV header ({e})"),
+            )
+        })?
         .clone();
-    let header_line = rdr.position().line().saturating_sub(1).max(1) as usize;
     // A column named twice would be read from its first copy only.
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim();
@@ -198,16 +251,25 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     const MAX_GPUS: u32 = parallax_hw::MAX_CLUSTER_GPUS;
     let pools = disagg::Columns::find(&headers);
     let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| {
-            let line = e
-                .position()
-                .map_or(header_line + 1 + i, |p| p.line() as usize);
-            bad(file, line, "*", "", &format!("a well-formed CSV row ({e})"))
-        })?;
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                let line = e
+                    .position()
+                    .map_or(header_line + 1, |p| lines.content_line(p.byte() as usize));
+                return Err(bad(
+                    file,
+                    line,
+                    "*",
+                    "",
+                    &format!("a well-formed CSV row ({e})"),
+                ));
+            }
+        };
         let line = rec
             .position()
-            .map_or(header_line + 1 + i, |p| p.line() as usize);
+            .map_or(header_line + 1, |p| lines.content_line(p.byte() as usize));
         let f = |c: usize| rec.get(c).unwrap_or("").trim();
         // A count in 1..=max (documented in docs/cli.md, Limits), checked before anything is
         // sized from it.
@@ -301,20 +363,6 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                 "one silicon_concurrency (the row gives several different ones)",
             ));
         }
-        if let (Some(v), Some(n)) = (given.first(), from_id) {
-            if v.parse::<u32>().ok() != Some(n) {
-                return Err(bad(
-                    file,
-                    line,
-                    "silicon_data_source",
-                    f(c_src),
-                    &format!(
-                        "the concurrency the id names (`_c{n}_` in `{}`), or an id without one",
-                        f(c_id)
-                    ),
-                ));
-            }
-        }
         let concurrency = match given.first() {
             Some(v) => Some(
                 v.trim()
@@ -338,6 +386,20 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             // see `disagg`); `batch_size` is an aggregated worker's
             None => from_id.or(batch_size.filter(|&b| agg && b <= MAX_CONCURRENCY)),
         };
+        if let (Some(v), Some(n)) = (given.first(), from_id) {
+            if v.parse::<u32>().ok() != Some(n) {
+                return Err(bad(
+                    file,
+                    line,
+                    "silicon_data_source",
+                    f(c_src),
+                    &format!(
+                        "the concurrency the id names (`_c{n}_` in `{}`), or an id without one",
+                        f(c_id)
+                    ),
+                ));
+            }
+        }
         out.push(LoadPoint {
             line,
             id: f(c_id).to_string(),
@@ -404,7 +466,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     if out.is_empty() {
         return Err(bad(
             file,
-            1,
+            header_line,
             "(rows)",
             "",
             "at least one load point after the header",
@@ -448,7 +510,7 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
 ///
 /// A checkpoint found after shedding a quantisation suffix is stored as that suffix says, and
 /// every engine runs it so (its weights cannot be loaded as anything else), so the model
-/// returned carries it ([`stored_as`]): `nvidia/Llama-3.3-70B-Instruct-FP8` is Llama 3.1
+/// returned carries it: `nvidia/Llama-3.3-70B-Instruct-FP8` is Llama 3.1
 /// 70B's architecture with fp8 weights and GEMMs, `nvidia/DeepSeek-R1-FP4` DeepSeek-R1's with
 /// NVFP4 ones, `unsloth/gpt-oss-20b-BF16` gpt-oss-20b's with its experts in bf16.
 ///
@@ -466,7 +528,8 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
     let mut shed_suffixes: Vec<&'static str> = Vec::new();
     loop {
         if let Some(mut m) = same_architecture(&name) {
-            m.precision = stored_as(m.precision, &org, &shed_suffixes);
+            let is_moe = m.has_cell(|c| matches!(c, parallax_ir::Cell::Moe(_)));
+            m.precision = stored_as(m.precision, is_moe, &org, &shed_suffixes);
             return Some(m);
         }
         let shed = [
@@ -513,15 +576,18 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
     }
 }
 
-/// The precision of a checkpoint of organisation `org` (lower case) whose name carried the
+/// The precision of a checkpoint of organisation `org` (lower case; `is_moe`: its architecture
+/// has MoE layers) whose name carried the
 /// quantisation suffixes in `shed` (as [`model_of_checkpoint`] shed them, outermost first)
 /// and whose architecture's embedded configuration has precision `base`. The outermost
 /// suffix naming a storage format decides:
 /// * `-fp8`: W8A8 fp8 ([`Quantization::Fp8`](parallax_ir::Quantization::Fp8)), block-scaled
 ///   for Qwen's own releases (their `quantization_config` is `fp8` with `weight_block_size`
-///   \[128, 128\], e.g. `Qwen/Qwen3-32B-FP8`) unless the name says `-Static` or `-PerTensor`,
-///   per tensor or channel otherwise (ModelOpt's `nvidia/…-FP8`, compressed-tensors'
-///   `RedHatAI/…-FP8-dynamic`);
+///   \[128, 128\], e.g. `Qwen/Qwen3-32B-FP8`) and for a repost of a block-scaled checkpoint
+///   (DeepSeek-V3's) unless the name says `-Static` or `-PerTensor`, per tensor or channel
+///   otherwise (ModelOpt's `nvidia/…-FP8`, compressed-tensors' `RedHatAI/…-FP8-dynamic`); Meta's
+///   own fp8 releases of a MoE model (`meta-llama/Llama-4-…-FP8`) convert the routed experts
+///   only;
 /// * `-nvfp4`, `-fp4`: NVFP4 (ModelOpt's `nvidia/…-FP4`, `…-NVFP4`);
 /// * `-mxfp4`: MXFP4 weights;
 /// * `-int4`, `-w4a16`, `-awq`, `-gptq`, `-quantized.w4a16`: 4-bit weight-only;
@@ -532,8 +598,13 @@ pub fn model_of_checkpoint(id: &str) -> Option<Model> {
 ///   `unsloth/gpt-oss-20b-BF16`).
 ///
 /// No such suffix: `base` unchanged.
-fn stored_as(base: parallax_ir::Precision, org: &str, shed: &[&str]) -> parallax_ir::Precision {
-    use parallax_ir::Quantization as Q;
+fn stored_as(
+    base: parallax_ir::Precision,
+    is_moe: bool,
+    org: &str,
+    shed: &[&str],
+) -> parallax_ir::Precision {
+    use parallax_ir::{DType, Quantization as Q};
     let format = shed.iter().find_map(|s| {
         Some(match *s {
             "-fp8" => Some(Q::Fp8),
@@ -556,9 +627,17 @@ fn stored_as(base: parallax_ir::Precision, org: &str, shed: &[&str]) -> parallax
             expert_fp8_block_scales: None,
             ..base
         },
+        // Meta's own fp8 Llama 4 releases convert the routed experts only (attention, the
+        // shared expert and the router stay in bf16: `modules_to_not_convert`)
+        Some(Some(Q::Fp8)) if org == "meta-llama" && base.experts.is_none() && is_moe => {
+            base.with_experts_quantized(Q::Fp8)
+        }
         Some(Some(q)) => {
             let per_tensor = shed.iter().any(|s| matches!(*s, "-static" | "-pertensor"));
-            let block = q == Q::Fp8 && org == "qwen" && !per_tensor;
+            // Qwen's releases, and a repost of a block-scaled fp8 checkpoint, keep blocks
+            let block = q == Q::Fp8
+                && !per_tensor
+                && (org == "qwen" || (base.weights == DType::Fp8 && base.fp8_block_scales));
             let stored = parallax_ir::Precision {
                 // the release stores the experts as every other weight
                 experts: None,
@@ -848,11 +927,13 @@ pub fn predict_deployed(
         .checked_mul(workers)
         .ok_or("tp × pp × workers overflows")?;
     // HGX systems are nodes of 8 GPUs: a wider worker spans nodes (its collectives cross
-    // the network); GB200 and GB300 racks join 72 GPUs over NVLink (NVL72)
+    // the network); GB200 and GB300 racks join 72 GPUs over NVLink (NVL72). A TP × DP-attention
+    // group that does not pack into nodes of 8 (6, 12, …) runs on nodes as wide as a worker.
     let nvl72 = matches!(gpu, "GB200" | "GB300");
+    let packs = 8 % width == 0 || width % 8 == 0;
     let spec = if gpus <= 8 {
         format!("1x{gpus}x{gpu}")
-    } else if gpus % 8 == 0 && (per_replica <= 8 || (per_replica % 8 == 0 && !nvl72)) {
+    } else if gpus % 8 == 0 && packs && (per_replica <= 8 || !nvl72) {
         format!("{}x8x{gpu}", gpus / 8)
     } else {
         format!("{workers}x{per_replica}x{gpu}")

@@ -327,7 +327,7 @@ const SERVING_COLUMNS: [&str; 18] = [
 /// engine and flag columns of [`RunFlags`]).
 ///
 /// # Errors
-/// [`Error::Option`] naming the file, line and column for a missing column or a bad value.
+/// [`Error::Cell`] naming the file, line and column for a missing column or a bad value.
 pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
     // `#` comments and blank lines are skipped; line numbers are the file's.
     let mut lines = text

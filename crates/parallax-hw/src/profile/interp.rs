@@ -1,7 +1,8 @@
 //! One-dimensional interpolation of measured times against a reference cost, in log space.
 //!
 //! A curve holds points `(x_i, t_i)` of one shape family and a *reference cost*
-//! `r(x) = t0 + c(x)`: a latency floor `t0` (0.8 × the family's smallest measured time) plus
+//! `r(x) = t0 + c(x)`: a latency floor `t0` (0.8 × the family's smallest time, once its
+//! times are made non-decreasing) plus
 //! an ideal cost `c(x)` (a roofline: FLOPs over the measured matmul rate, bytes over the
 //! measured bandwidth, or for collectives a line through the largest point). What is
 //! interpolated is the *efficiency* `e = t / r` as a monotone piecewise-cubic Hermite curve
@@ -43,7 +44,8 @@ fn bucket_key(x: f64) -> u64 {
     x.to_bits() >> BUCKET_SHIFT
 }
 
-/// Fraction of a family's smallest measured time used as its latency floor `t0`.
+/// Fraction of a family's smallest time (after [`nondecreasing`]) used as its latency floor
+/// `t0`.
 pub(crate) const FLOOR_FRACTION: f64 = 0.8;
 
 /// The non-decreasing sequence nearest to `ts` in absolute deviation (isotonic median
@@ -55,7 +57,8 @@ pub(crate) const FLOOR_FRACTION: f64 = 0.8;
 /// scatter about a plateau (a memory-bound GEMM from m = 1 to 64) get the plateau's median
 /// rather than their smallest value. A non-decreasing input is returned unchanged.
 ///
-/// Complexity: O(n²) worst case over n points (tables hold tens). Allocates.
+/// Complexity: O(n² log n) worst case over n points (each pooling re-sorts its block; tables
+/// hold tens). Allocates.
 pub fn nondecreasing(ts: &[f64]) -> Vec<f64> {
     fn median(v: &[f64]) -> f64 {
         let mut v = v.to_vec();

@@ -17,7 +17,9 @@
 //!
 //! Points with equal `x` in a family are merged by their median time, and a family's times are
 //! made non-decreasing in `x` (`nondecreasing`: a run of points whose time falls as `x` grows
-//! is pooled at its median; more work never takes less time).
+//! is pooled at its median; more work never takes less time). Collective curves are first
+//! capped from above instead, each point at the least time of the larger sizes (an APEX+
+//! all-gather's 64 MiB point measured above its 128 MiB one), which leaves them non-decreasing.
 //!
 //! - **Inside a family's range**: the PCHIP value (exact at the non-decreasing points,
 //!   monotone between them).

@@ -80,8 +80,9 @@ pub(crate) fn row_plan(
     Ok(plan)
 }
 
-/// The GPU name and model of a load point (a quantised checkpoint is its base model with the
-/// row's GEMM quantisation, and the KV cache of [`aiconfigurator_kv_cache`]).
+/// The GPU name and model of a load point: the checkpoint as stored ([`model_of_checkpoint`]),
+/// then the row's GEMM and MoE quantisation where it gives one, and the KV cache of
+/// [`aiconfigurator_kv_cache`].
 pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
     let gpu = gpu_of_system(&p.system).ok_or_else(|| {
         format!(
@@ -92,7 +93,7 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     })?;
     let mut model = model_of_checkpoint(&p.model)
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
-    let native = natively_fp8_or_nvfp4(&p.model, &model);
+    let native = natively_fp8_or_nvfp4(&model);
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);
     }
@@ -118,24 +119,17 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     Ok((gpu, model))
 }
 
-/// Whether checkpoint `id` (resolved to `model`) is itself stored in fp8 with fp8 GEMM inputs
-/// (per-tensor or block-scaled: DeepSeek-V3's own release, `Qwen/…-FP8`, ModelOpt `…-FP8`)
-/// or in NVFP4 (ModelOpt `…-NVFP4`, `…-FP4`): the embedded configuration says so, or the id
-/// ends in the quantisation suffix [`model_of_checkpoint`] shed to find it. Weight-only
-/// checkpoints (gpt-oss's MXFP4 experts, GPTQ, AWQ) are not.
-pub(crate) fn natively_fp8_or_nvfp4(id: &str, model: &Model) -> bool {
+/// Whether a checkpoint (resolved to `model` by [`model_of_checkpoint`], which gives it the
+/// format its name states) is stored in fp8 with fp8 GEMM inputs (per-tensor or
+/// block-scaled: DeepSeek-V3's own release, `Qwen/…-FP8`, ModelOpt `…-FP8`) or in NVFP4
+/// (ModelOpt `…-NVFP4`, `…-FP4`), its dense layers or its routed experts (Meta's fp8 Llama
+/// 4). Weight-only checkpoints (gpt-oss's MXFP4 experts, GPTQ, AWQ) are not.
+pub(crate) fn natively_fp8_or_nvfp4(model: &Model) -> bool {
     use parallax_ir::DType;
     let pr = &model.precision;
     let w8a8_or_w4a4 =
         |w: DType, c: DType| matches!((w, c), (DType::Fp8, DType::Fp8) | (DType::Fp4, DType::Fp4));
-    if w8a8_or_w4a4(pr.weights, pr.compute) {
-        return true;
-    }
-    let name = id.rsplit('/').next().unwrap_or(id).to_ascii_lowercase();
-    // the suffix as model_of_checkpoint sheds it, before any variant suffixes after it
-    name.split('-')
-        .skip(1)
-        .any(|part| matches!(part, "fp8" | "nvfp4" | "fp4"))
+    w8a8_or_w4a4(pr.weights, pr.compute) || w8a8_or_w4a4(pr.expert_weights(), pr.expert_compute())
 }
 
 /// The engine a load point ran: `opts.engine`, else its backend's preset for `cluster` at

@@ -149,17 +149,15 @@ impl DisaggShape {
 }
 
 /// The deployment of `s` as a plan string's pools, each worker `tp × attention_dp` GPUs
-/// wide (the layouts of a model's attention and MoE layers aside: [`pool_plans`]).
+/// wide (the layouts of a model's attention and MoE layers aside, which prediction adds
+/// from the model).
 pub fn plan_of(s: &DisaggShape) -> DisaggPlan {
+    let wide = |tp: u32, adp: u32| tp.saturating_mul(adp.max(1));
     DisaggPlan {
         prefill: s.prefill_workers,
-        prefill_plan: Plan::new(
-            1,
-            s.prefill_pp,
-            s.prefill_tp * s.prefill_attention_dp.max(1),
-        ),
+        prefill_plan: Plan::new(1, s.prefill_pp, wide(s.prefill_tp, s.prefill_attention_dp)),
         decode: s.decode_workers,
-        decode_plan: Plan::new(1, s.decode_pp, s.decode_tp * s.decode_attention_dp.max(1)),
+        decode_plan: Plan::new(1, s.decode_pp, wide(s.decode_tp, s.decode_attention_dp)),
     }
 }
 
@@ -174,39 +172,42 @@ pub(super) fn pool_plans(
     s: &DisaggShape,
     model: &parallax_ir::Model,
 ) -> std::result::Result<DisaggPlan, String> {
-    let worker = |tp: u32, pp: u32, adp: u32, moe_tp: Option<u32>, moe_ep: Option<u32>| {
-        let point = LoadPoint {
-            tp,
-            pp,
-            attention_dp: adp,
-            moe_tp,
-            moe_ep,
-            ..p.clone()
-        };
-        super::row_plan(&point, model, 1)
-    };
-    let prefill = worker(
-        s.prefill_tp,
-        s.prefill_pp,
-        s.prefill_attention_dp,
-        s.prefill_moe_tp,
-        s.prefill_moe_ep,
-    )
-    .map_err(|e| format!("prefill pool: {e}"))?;
-    let decode = worker(
-        s.decode_tp,
-        s.decode_pp,
-        s.decode_attention_dp,
-        s.decode_moe_tp,
-        s.decode_moe_ep,
-    )
-    .map_err(|e| format!("decode pool: {e}"))?;
+    let prefill = super::row_plan(&prefill_point(p, s), model, 1)
+        .map_err(|e| format!("prefill pool: {e}"))?;
+    let decode =
+        super::row_plan(&decode_point(p, s), model, 1).map_err(|e| format!("decode pool: {e}"))?;
     Ok(DisaggPlan {
         prefill: s.prefill_workers,
         prefill_plan: prefill,
         decode: s.decode_workers,
         decode_plan: decode,
     })
+}
+
+/// Row `p` as one prefill worker of shape `s` (its degrees in the aggregated fields).
+fn prefill_point(p: &LoadPoint, s: &DisaggShape) -> LoadPoint {
+    LoadPoint {
+        tp: s.prefill_tp,
+        pp: s.prefill_pp,
+        attention_dp: s.prefill_attention_dp,
+        moe_tp: s.prefill_moe_tp,
+        moe_ep: s.prefill_moe_ep,
+        batch_size: s.prefill_batch_size,
+        ..p.clone()
+    }
+}
+
+/// Row `p` as one decode worker of shape `s`.
+fn decode_point(p: &LoadPoint, s: &DisaggShape) -> LoadPoint {
+    LoadPoint {
+        tp: s.decode_tp,
+        pp: s.decode_pp,
+        attention_dp: s.decode_attention_dp,
+        moe_tp: s.decode_moe_tp,
+        moe_ep: s.decode_moe_ep,
+        batch_size: s.decode_batch_size,
+        ..p.clone()
+    }
 }
 
 /// Predict a disaggregated load point: mean TTFT and TPOT in ms, or why not.
@@ -220,14 +221,18 @@ pub(super) fn predict(
     let concurrency = match p.concurrency {
         Some(c) => c,
         None => {
+            // `decode_batch_size` is per attention-DP rank, as an aggregated `batch_size`
             let implied = s
                 .decode_batch_size
-                .map(|b| b.saturating_mul(s.decode_workers))
+                .map(|b| {
+                    b.saturating_mul(s.decode_attention_dp.max(1))
+                        .saturating_mul(s.decode_workers)
+                })
                 .ok_or("no client concurrency recorded (provenance, id or decode batch size)")?;
             if implied > super::MAX_CONCURRENCY {
                 return Err(format!(
                     "the concurrency the decode pool implies, decode_batch_size × \
-                     decode_num_workers = {implied}, exceeds {}",
+                     decode_attention_dp_size × decode_num_workers = {implied}, exceeds {}",
                     super::MAX_CONCURRENCY
                 ));
             }
@@ -248,13 +253,22 @@ pub(super) fn predict(
         ));
     }
     let total = (pre + dec) as u32; // at most 1024
-    let spec = if total <= 8 {
+                                    // a GB200 or GB300 rack joins up to 72 GPUs over NVLink (as for aggregated rows)
+    let spec = if total <= 8 || (matches!(gpu, "GB200" | "GB300") && total <= 72) {
         format!("1x{total}x{gpu}")
     } else {
         format!("{}x8x{gpu}", total.div_ceil(8))
     };
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
-    let engine = super::row_engine(p, opts, &model, &cluster, s.decode_tp, s.decode_batch_size);
+    // the engine as a decode worker of the pool runs it: its width and running cap (per
+    // attention-DP rank, as for an aggregated worker)
+    let decode = decode_point(p, &s);
+    let width = s.decode_tp.saturating_mul(s.decode_attention_dp.max(1));
+    let per_worker = s
+        .decode_batch_size
+        .map(|b| b.saturating_mul(s.decode_attention_dp.max(1)));
+    let cap = super::running_cap(&decode, per_worker);
+    let engine = super::row_engine(&decode, opts, &model, &cluster, width, cap);
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,

@@ -714,6 +714,8 @@ fn checkpoints_found_by_shedding_a_quantisation_suffix_carry_that_storage_format
             D::Bf16,
             false,
         ),
+        // a repost of a block-scaled checkpoint keeps its blocks
+        ("unsloth/DeepSeek-V3-0324-FP8", D::Fp8, D::Fp8, true),
         // the embedded configuration's own format, where no suffix was shed
         ("deepseek-ai/DeepSeek-R1-0528", D::Fp8, D::Fp8, true),
         ("meta-llama/Llama-3.3-70B-Instruct", D::Bf16, D::Bf16, false),
@@ -726,6 +728,14 @@ fn checkpoints_found_by_shedding_a_quantisation_suffix_carry_that_storage_format
         );
         assert_eq!(p.activations, D::Bf16, "{id}");
     }
+    // Meta's fp8 Llama 4: the routed experts only
+    let p = model_of_checkpoint("meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8")
+        .unwrap()
+        .precision;
+    assert_eq!(
+        (p.weights, p.compute, p.expert_weights(), p.expert_compute()),
+        (D::Bf16, D::Bf16, D::Fp8, D::Fp8)
+    );
     // a 16-bit release of a checkpoint whose experts are stored in MXFP4
     let native = model_of_checkpoint("openai/gpt-oss-20b").unwrap().precision;
     assert_eq!(native.expert_weights(), D::Fp4);
@@ -800,6 +810,14 @@ fn quoted_names_comments_and_missing_columns_are_read_as_written() {
         },
         want[0]
     );
+    // comment and blank lines between rows count in the line numbers errors give
+    let row = row.trim_end();
+    let bad_isl = row.replace(",1024,", ",0,");
+    let twice = format!("# a\n{header}\n# b\n\n{row}\n# c\n{bad_isl}\n");
+    let e = parse_load_points("t.csv", &twice).unwrap_err().to_string();
+    assert!(e.starts_with("t.csv:7: column `isl`"), "{e}");
+    let got = parse_load_points("t.csv", &format!("# a\n{header}\n# b\n\n{row}\n")).unwrap();
+    assert_eq!(got[0].line, 5);
     // a missing column is named, not the file taken for another format
     let without = plain.replacen("backend,", "", 1).replacen("vllm,", "", 1);
     assert!(super::is_load_point_header(without.lines().next().unwrap()));

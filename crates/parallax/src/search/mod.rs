@@ -563,6 +563,7 @@ impl Search {
         config
     }
 
+    /// Lowering options for scheduler setting `s` (the engine's graphs and issue time).
     fn lower_options(&self, s: &SchedulerConfig, required_kv_tokens: u64) -> LowerOptions {
         let base = LowerOptions {
             required_kv_tokens,
@@ -754,8 +755,24 @@ impl Search {
                 if l.redundant > 0 {
                     let before = plans.len() as u64;
                     plans.retain(|p| {
-                        parallax_plan::lowered_memory(&self.model, p, &self.cluster, &opts)
-                            .is_ok_and(|r| r.iter().all(|m| m.shortfall(required).is_none()))
+                        match parallax_plan::check_lowered_memory(
+                            &self.model,
+                            p,
+                            &self.cluster,
+                            &opts,
+                        ) {
+                            Err(parallax_plan::PlanError::Memory(m)) => {
+                                if closest
+                                    .as_ref()
+                                    .map_or(true, |c| m.deficit_bytes() < c.deficit_bytes())
+                                {
+                                    closest = Some(m);
+                                }
+                                false
+                            }
+                            // other faults are lowering's to report, as without EPLB
+                            _ => true,
+                        }
                     });
                     let dropped = before - plans.len() as u64;
                     if dropped > 0 {
