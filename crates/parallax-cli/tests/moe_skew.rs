@@ -181,12 +181,32 @@ fn bad_flags_are_errors() {
     assert!(e.contains("--eplb 5000"), "{e}");
 }
 
-#[test]
-fn search_prunes_plans_eplb_does_not_divide() {
-    let out = parallax(&[
+/// `parallax search … --json` of qwen3-30b-a3b (disaggregation off) with `extra`, which must
+/// succeed: its `plans_pruned` counts.
+fn search_pruned(extra: &[&str]) -> Value {
+    let mut args = vec![
         "search",
         "-m",
         "qwen3-30b-a3b",
+        "--disaggregation",
+        "off",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = parallax(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["best"]["plan"].as_str().is_some(), "{}", v["best"]);
+    v["plans_pruned"].clone()
+}
+
+#[test]
+fn search_prunes_plans_eplb_does_not_divide() {
+    let pruned = search_pruned(&[
         "--cluster",
         "1x8xH100",
         "-w",
@@ -197,21 +217,8 @@ fn search_prunes_plans_eplb_does_not_divide() {
         "zipf:1.2",
         "--eplb",
         "3",
-        "--disaggregation",
-        "off",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        v["plans_pruned"]["moe-load"].as_u64().unwrap() > 0,
-        "{}",
-        v["plans_pruned"]
-    );
+    assert!(pruned["moe-load"].as_u64().unwrap() > 0, "{pruned}");
 }
 
 /// EPLB replicas whose weights do not fit beside a plan's are pruned (counted under
@@ -219,32 +226,8 @@ fn search_prunes_plans_eplb_does_not_divide() {
 /// do not fit on an H100 holding every expert (`dp=4`), but fit where EP splits them.
 #[test]
 fn search_prunes_plans_eplb_replicas_overfill() {
-    let out = parallax(&[
-        "search",
-        "-m",
-        "qwen3-30b-a3b",
-        "--cluster",
-        "1x4xH100",
-        "--requests",
-        "20",
-        "--eplb",
-        "64",
-        "--disaggregation",
-        "off",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        v["plans_pruned"]["eplb-memory"].as_u64().unwrap() > 0,
-        "{}",
-        v["plans_pruned"]
-    );
-    assert!(v["best"]["plan"].as_str().is_some(), "{}", v["best"]);
+    let pruned = search_pruned(&["--cluster", "1x4xH100", "--requests", "20", "--eplb", "64"]);
+    assert!(pruned["eplb-memory"].as_u64().unwrap() > 0, "{pruned}");
 }
 
 /// `simulate --json`'s `moe_rank_load` on a hand case: Mixtral's 8 experts with measured loads

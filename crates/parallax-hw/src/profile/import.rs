@@ -17,6 +17,7 @@ use super::format::{
     CollectivePoint, DecodePoint, ElementwisePoint, FusedMoePoint, GemmPoint, PrefillPoint,
     Profile, ProfileGpu, Provenance, Scope, Software, Table,
 };
+use super::interp::median;
 use super::model::{group_check, FamilyRow};
 use parallax_ir::{
     CollectiveKind, DType, ElementwiseKind, MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
@@ -52,16 +53,6 @@ fn json_err(file: &str, e: serde_json::Error) -> ProfileError {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 

@@ -48,6 +48,18 @@ fn bucket_key(x: f64) -> u64 {
 /// `t0`.
 pub(crate) const FLOOR_FRACTION: f64 = 0.8;
 
+/// The median of `v` (the mean of the two middle values for an even count; sorts `v`).
+/// `v` must not be empty.
+pub(crate) fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
 /// The non-decreasing sequence nearest to `ts` in absolute deviation (isotonic median
 /// regression, by pooling adjacent violators): every run of points that would make the
 /// time fall as the size grows becomes one block valued at the median of its points (the
@@ -60,16 +72,6 @@ pub(crate) const FLOOR_FRACTION: f64 = 0.8;
 /// Complexity: O(n² log n) worst case over n points (each pooling re-sorts its block; tables
 /// hold tens). Allocates.
 pub fn nondecreasing(ts: &[f64]) -> Vec<f64> {
-    fn median(v: &[f64]) -> f64 {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
-    }
     // blocks of consecutive points: (members, value)
     let mut blocks: Vec<(Vec<f64>, f64)> = Vec::new();
     for &t in ts {
@@ -78,7 +80,7 @@ pub fn nondecreasing(ts: &[f64]) -> Vec<f64> {
             let (last, _) = blocks.pop().unwrap_or_default();
             if let Some(prev) = blocks.last_mut() {
                 prev.0.extend(last);
-                prev.1 = median(&prev.0);
+                prev.1 = median(&mut prev.0.clone());
             }
         }
     }
@@ -171,15 +173,9 @@ impl Curve {
             while j < pts.len() && pts[j].0 == pts[i].0 {
                 j += 1;
             }
-            let group = &pts[i..j];
-            let n = group.len();
-            let med = if n % 2 == 1 {
-                group[n / 2].1
-            } else {
-                0.5 * (group[n / 2 - 1].1 + group[n / 2].1)
-            };
+            let mut group: Vec<f64> = pts[i..j].iter().map(|p| p.1).collect();
             xs.push(pts[i].0);
-            ts.push(med);
+            ts.push(median(&mut group));
             i = j;
         }
         if xs.len() < 2 {
