@@ -161,8 +161,8 @@ impl<'a> LineCursor<'a> {
             self.byte = byte;
         }
         let (mut at, mut line) = (self.byte, self.line);
-        while at < self.text.len() {
-            let rest = &self.text[at..];
+        // (an offset inside a character, which the reader never gives, stops the scan)
+        while let Some(rest) = self.text.get(at..).filter(|r| !r.is_empty()) {
             let this = rest.split('\n').next().unwrap_or("");
             let skipped = this.trim_end_matches('\r').is_empty() || this.starts_with('#');
             if !skipped || this.len() == rest.len() {
