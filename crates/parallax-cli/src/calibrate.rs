@@ -50,6 +50,10 @@ struct AtPeak {
 pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
     if let Some(out) = &args.out {
         crate::output::check_output("--out", out)?;
+        crate::output::check_distinct_outputs(
+            &[("--out", out)],
+            &[("the profile", &args.profile)],
+        )?;
     }
     let profile = if args.profile.is_dir() {
         let name = args

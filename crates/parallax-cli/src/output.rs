@@ -186,7 +186,8 @@ pub fn check_distinct_outputs(
         let inputs = inputs.iter().filter(|(_, p)| p.is_file());
         if let Some((other, _)) = inputs.chain(earlier).find(|(_, p)| same_file(out, p)) {
             return Err(CliError::input(format!(
-                "invalid {flag} `{}`: the file {other} names; expected another file",
+                "invalid {flag} `{}`: it names the same file as {other}; expected another file \
+                 (writing it would overwrite that one)",
                 out.display()
             )));
         }

@@ -349,6 +349,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         &[
             ("--workload", std::path::Path::new(&args.workload)),
             ("--model", std::path::Path::new(&args.model)),
+            ("--cluster", std::path::Path::new(&args.cluster)),
             ("--cost-model", std::path::Path::new(&args.cost_model)),
         ],
     )?;
