@@ -143,10 +143,7 @@ pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), CliError> 
             path.display()
         )));
     }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
+    let parent = parent_dir(path);
     if !parent.is_dir() {
         return Err(CliError::input(format!(
             "invalid {flag} `{}`: the folder `{}` does not exist",
@@ -157,16 +154,24 @@ pub fn check_output(flag: &str, path: &std::path::Path) -> Result<(), CliError> 
     Ok(())
 }
 
+/// The folder `path` is in (`.` for a bare file name).
+fn parent_dir(path: &std::path::Path) -> &std::path::Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    }
+}
+
 /// Whether `a` and `b` name the same file: the same canonical path where both exist (links
 /// and `./` resolved), else the same canonical folder and file name.
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     let canonical = |p: &std::path::Path| {
         std::fs::canonicalize(p).ok().or_else(|| {
-            let parent = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => std::path::Path::new("."),
-            };
-            Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+            Some(
+                std::fs::canonicalize(parent_dir(p))
+                    .ok()?
+                    .join(p.file_name()?),
+            )
         })
     };
     match (canonical(a), canonical(b)) {

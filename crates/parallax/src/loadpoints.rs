@@ -328,6 +328,8 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         // `silicon_concurrency=N` in the provenance string; else `_c<N>_` in the id; else the
         // configured batch size.
         let mut from_id: Option<u32> = None;
+        let expected =
+            format!("one client concurrency `_c<N>_` with N from 1 to {MAX_CONCURRENCY} in the id");
         for t in f(c_id).split('_') {
             let Some(d) = t
                 .strip_prefix('c')
@@ -335,9 +337,6 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
             else {
                 continue;
             };
-            let expected = format!(
-                "one client concurrency `_c<N>_` with N from 1 to {MAX_CONCURRENCY} in the id"
-            );
             let n = d
                 .parse::<u32>()
                 .ok()
@@ -926,14 +925,13 @@ pub fn predict_deployed(
     let gpus = per_replica
         .checked_mul(workers)
         .ok_or("tp × pp × workers overflows")?;
-    // HGX systems are nodes of 8 GPUs: a wider worker spans nodes (its collectives cross
-    // the network); GB200 and GB300 racks join 72 GPUs over NVLink (NVL72). A TP × DP-attention
-    // group that does not pack into nodes of 8 (6, 12, …) runs on nodes as wide as a worker.
-    let nvl72 = matches!(gpu, "GB200" | "GB300");
+    // a wider worker than a node spans nodes of 8 (its collectives cross the network), except
+    // within an NVLink domain wider than 8; a TP × DP-attention group that does not pack into
+    // nodes of 8 (6, 12, …) runs on nodes as wide as a worker
     let packs = 8 % width == 0 || width % 8 == 0;
     let spec = if gpus <= 8 {
         format!("1x{gpus}x{gpu}")
-    } else if gpus % 8 == 0 && packs && (per_replica <= 8 || !nvl72) {
+    } else if gpus % 8 == 0 && packs && (per_replica <= 8 || nvlink_domain(gpu) == 8) {
         format!("{}x8x{gpu}", gpus / 8)
     } else {
         format!("{workers}x{per_replica}x{gpu}")
@@ -985,6 +983,16 @@ pub fn predict_deployed(
     let sim = Simulator::new(lowered.replicas, config).map_err(|e| e.to_string())?;
     let (ttft, tpot) = closed_loop(&sim, p, concurrency, opts.stagger, pool)?;
     Ok((ttft, tpot, Some(deployment)))
+}
+
+/// GPUs that one NVLink domain of catalogue GPU `gpu` joins: 72 on GB200 and GB300 racks
+/// (NVL72), 8 on HGX nodes (H100, H200, B200, …).
+fn nvlink_domain(gpu: &str) -> u32 {
+    if matches!(gpu, "GB200" | "GB300") {
+        72
+    } else {
+        8
+    }
 }
 
 /// The running-request cap of one aggregated worker of `p`, whose `batch_size` (per

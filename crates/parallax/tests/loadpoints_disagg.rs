@@ -148,7 +148,7 @@ fn moe_pools_take_their_attention_dp_and_expert_parallel_degrees() {
         ),
         (1, 4, None, Some(4))
     );
-    assert_eq!(s.decode_worker_gpus(), 4);
+    assert_eq!(s.decode().worker_gpus(), 4);
     let rep = validate_load_points("moe.csv", &pts, &LoadPointOptions::default());
     let r = &rep.rows[0];
     assert!(r.skipped.is_none(), "{:?}", r.skipped);

@@ -69,7 +69,7 @@ pub(crate) fn median(v: &mut [f64]) -> f64 {
 /// scatter about a plateau (a memory-bound GEMM from m = 1 to 64) get the plateau's median
 /// rather than their smallest value. A non-decreasing input is returned unchanged.
 ///
-/// Complexity: O(n² log n) worst case over n points (each pooling re-sorts its block; tables
+/// Complexity: O(n² log n) worst case over n points (each pooling sorts its block; tables
 /// hold tens). Allocates.
 pub fn nondecreasing(ts: &[f64]) -> Vec<f64> {
     // blocks of consecutive points: (members, value)
@@ -79,8 +79,9 @@ pub fn nondecreasing(ts: &[f64]) -> Vec<f64> {
         while blocks.len() >= 2 && blocks[blocks.len() - 2].1 > blocks[blocks.len() - 1].1 {
             let (last, _) = blocks.pop().unwrap_or_default();
             if let Some(prev) = blocks.last_mut() {
+                // (a block's members only count: their order may change)
                 prev.0.extend(last);
-                prev.1 = median(&mut prev.0.clone());
+                prev.1 = median(&mut prev.0);
             }
         }
     }

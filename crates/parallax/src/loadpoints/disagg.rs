@@ -132,19 +132,81 @@ impl Columns {
     }
 }
 
-impl DisaggShape {
-    /// GPUs of one prefill worker (`tp × pp × attention_dp`).
-    pub fn prefill_worker_gpus(&self) -> u64 {
-        self.prefill_tp.max(1) as u64
-            * self.prefill_pp.max(1) as u64
-            * self.prefill_attention_dp.max(1) as u64
+/// One pool of a [`DisaggShape`]: its workers and the degrees of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Workers.
+    pub workers: u32,
+    /// TP degree of a worker.
+    pub tp: u32,
+    /// PP degree of a worker.
+    pub pp: u32,
+    /// Attention data-parallel degree of a worker (1: none).
+    pub attention_dp: u32,
+    /// MoE tensor-parallel degree, when recorded.
+    pub moe_tp: Option<u32>,
+    /// MoE expert-parallel degree, when recorded.
+    pub moe_ep: Option<u32>,
+    /// Running requests per attention-DP rank, when recorded.
+    pub batch_size: Option<u32>,
+}
+
+impl Pool {
+    /// GPUs of one worker (`tp × pp × attention_dp`).
+    pub fn worker_gpus(&self) -> u64 {
+        self.tp.max(1) as u64 * self.pp.max(1) as u64 * self.attention_dp.max(1) as u64
     }
 
-    /// GPUs of one decode worker.
-    pub fn decode_worker_gpus(&self) -> u64 {
-        self.decode_tp.max(1) as u64
-            * self.decode_pp.max(1) as u64
-            * self.decode_attention_dp.max(1) as u64
+    /// GPUs of a worker's stage, `tp × attention_dp` (saturating).
+    pub fn width(&self) -> u32 {
+        self.tp.saturating_mul(self.attention_dp.max(1))
+    }
+
+    /// Row `p` as one worker of this pool (its degrees in the aggregated fields).
+    fn point(&self, p: &LoadPoint) -> LoadPoint {
+        LoadPoint {
+            tp: self.tp,
+            pp: self.pp,
+            attention_dp: self.attention_dp,
+            moe_tp: self.moe_tp,
+            moe_ep: self.moe_ep,
+            batch_size: self.batch_size,
+            ..p.clone()
+        }
+    }
+
+    /// One worker laid out for `model` as an aggregated row's worker is
+    /// ([`super::row_plan`]: attention data parallelism, MoE expert groups).
+    fn plan(&self, p: &LoadPoint, model: &parallax_ir::Model) -> std::result::Result<Plan, String> {
+        super::row_plan(&self.point(p), model, 1)
+    }
+}
+
+impl DisaggShape {
+    /// The prefill pool.
+    pub fn prefill(&self) -> Pool {
+        Pool {
+            workers: self.prefill_workers,
+            tp: self.prefill_tp,
+            pp: self.prefill_pp,
+            attention_dp: self.prefill_attention_dp,
+            moe_tp: self.prefill_moe_tp,
+            moe_ep: self.prefill_moe_ep,
+            batch_size: self.prefill_batch_size,
+        }
+    }
+
+    /// The decode pool.
+    pub fn decode(&self) -> Pool {
+        Pool {
+            workers: self.decode_workers,
+            tp: self.decode_tp,
+            pp: self.decode_pp,
+            attention_dp: self.decode_attention_dp,
+            moe_tp: self.decode_moe_tp,
+            moe_ep: self.decode_moe_ep,
+            batch_size: self.decode_batch_size,
+        }
     }
 }
 
@@ -152,62 +214,35 @@ impl DisaggShape {
 /// wide (the layouts of a model's attention and MoE layers aside, which prediction adds
 /// from the model).
 pub fn plan_of(s: &DisaggShape) -> DisaggPlan {
-    let wide = |tp: u32, adp: u32| tp.saturating_mul(adp.max(1));
+    let (pre, dec) = (s.prefill(), s.decode());
     DisaggPlan {
-        prefill: s.prefill_workers,
-        prefill_plan: Plan::new(1, s.prefill_pp, wide(s.prefill_tp, s.prefill_attention_dp)),
-        decode: s.decode_workers,
-        decode_plan: Plan::new(1, s.decode_pp, wide(s.decode_tp, s.decode_attention_dp)),
+        prefill: pre.workers,
+        prefill_plan: Plan::new(1, pre.pp, pre.width()),
+        decode: dec.workers,
+        decode_plan: Plan::new(1, dec.pp, dec.width()),
     }
 }
 
-/// The pools of row `p` (shape `s`) for `model`: each pool's worker laid out from its own
-/// degrees as an aggregated row's worker is ([`super::row_plan`]: attention data
-/// parallelism, MoE expert groups).
+/// The pools of row `p` (shape `s`) for `model`, each worker laid out by [`Pool`]'s plan.
 ///
 /// # Errors
 /// A message naming the pool's degrees when they do not fit together.
-pub(super) fn pool_plans(
+fn pool_plans(
     p: &LoadPoint,
     s: &DisaggShape,
     model: &parallax_ir::Model,
 ) -> std::result::Result<DisaggPlan, String> {
-    let prefill = super::row_plan(&prefill_point(p, s), model, 1)
-        .map_err(|e| format!("prefill pool: {e}"))?;
-    let decode =
-        super::row_plan(&decode_point(p, s), model, 1).map_err(|e| format!("decode pool: {e}"))?;
+    let (pre, dec) = (s.prefill(), s.decode());
     Ok(DisaggPlan {
-        prefill: s.prefill_workers,
-        prefill_plan: prefill,
-        decode: s.decode_workers,
-        decode_plan: decode,
+        prefill: pre.workers,
+        prefill_plan: pre
+            .plan(p, model)
+            .map_err(|e| format!("prefill pool: {e}"))?,
+        decode: dec.workers,
+        decode_plan: dec
+            .plan(p, model)
+            .map_err(|e| format!("decode pool: {e}"))?,
     })
-}
-
-/// Row `p` as one prefill worker of shape `s` (its degrees in the aggregated fields).
-fn prefill_point(p: &LoadPoint, s: &DisaggShape) -> LoadPoint {
-    LoadPoint {
-        tp: s.prefill_tp,
-        pp: s.prefill_pp,
-        attention_dp: s.prefill_attention_dp,
-        moe_tp: s.prefill_moe_tp,
-        moe_ep: s.prefill_moe_ep,
-        batch_size: s.prefill_batch_size,
-        ..p.clone()
-    }
-}
-
-/// Row `p` as one decode worker of shape `s`.
-fn decode_point(p: &LoadPoint, s: &DisaggShape) -> LoadPoint {
-    LoadPoint {
-        tp: s.decode_tp,
-        pp: s.decode_pp,
-        attention_dp: s.decode_attention_dp,
-        moe_tp: s.decode_moe_tp,
-        moe_ep: s.decode_moe_ep,
-        batch_size: s.decode_batch_size,
-        ..p.clone()
-    }
 }
 
 /// Predict a disaggregated load point: mean TTFT and TPOT in ms, or why not.
@@ -218,16 +253,16 @@ pub(super) fn predict(
     let s = p
         .disagg
         .ok_or("disaggregated row without prefill_num_workers / decode_num_workers")?;
+    let decode = s.decode();
+    // `decode_batch_size` is per attention-DP rank, as an aggregated `batch_size`
+    let per_worker = decode
+        .batch_size
+        .map(|b| b.saturating_mul(decode.attention_dp.max(1)));
     let concurrency = match p.concurrency {
         Some(c) => c,
         None => {
-            // `decode_batch_size` is per attention-DP rank, as an aggregated `batch_size`
-            let implied = s
-                .decode_batch_size
-                .map(|b| {
-                    b.saturating_mul(s.decode_attention_dp.max(1))
-                        .saturating_mul(s.decode_workers)
-                })
+            let implied = per_worker
+                .map(|b| b.saturating_mul(decode.workers))
                 .ok_or("no client concurrency recorded (provenance, id or decode batch size)")?;
             if implied > super::MAX_CONCURRENCY {
                 return Err(format!(
@@ -243,8 +278,8 @@ pub(super) fn predict(
     let plan = pool_plans(p, &s, &model)?;
     // counted wide: the saturating `devices()` would print 4294967295 for a huge row
     let (pre, dec) = (
-        s.prefill_workers as u64 * s.prefill_worker_gpus(),
-        s.decode_workers as u64 * s.decode_worker_gpus(),
+        s.prefill_workers as u64 * s.prefill().worker_gpus(),
+        decode.workers as u64 * decode.worker_gpus(),
     );
     if pre + dec > 1024 {
         return Err(format!(
@@ -253,8 +288,8 @@ pub(super) fn predict(
         ));
     }
     let total = (pre + dec) as u32; // at most 1024
-                                    // a GB200 or GB300 rack joins up to 72 GPUs over NVLink (as for aggregated rows)
-    let spec = if total <= 8 || (matches!(gpu, "GB200" | "GB300") && total <= 72) {
+    let node = super::nvlink_domain(gpu);
+    let spec = if total <= node {
         format!("1x{total}x{gpu}")
     } else {
         format!("{}x8x{gpu}", total.div_ceil(8))
@@ -262,13 +297,9 @@ pub(super) fn predict(
     let cluster = Cluster::parse(&spec).map_err(|e| e.to_string())?;
     // the engine as a decode worker of the pool runs it: its width and running cap (per
     // attention-DP rank, as for an aggregated worker)
-    let decode = decode_point(p, &s);
-    let width = s.decode_tp.saturating_mul(s.decode_attention_dp.max(1));
-    let per_worker = s
-        .decode_batch_size
-        .map(|b| b.saturating_mul(s.decode_attention_dp.max(1)));
-    let cap = super::running_cap(&decode, per_worker);
-    let engine = super::row_engine(&decode, opts, &model, &cluster, width, cap);
+    let worker = decode.point(p);
+    let cap = super::running_cap(&worker, per_worker);
+    let engine = super::row_engine(&worker, opts, &model, &cluster, decode.width(), cap);
     let cost = engine.cost_model(
         opts.cost_model.build(&cluster).map_err(|e| e.to_string())?,
         cluster.gpu.memory_bandwidth,

@@ -733,12 +733,7 @@ impl Search {
                 *pruned.entry(r.name().to_string()).or_insert(0) += n;
             }
             if let Some(m) = e.closest_miss {
-                if closest
-                    .as_ref()
-                    .map_or(true, |c| m.deficit_bytes() < c.deficit_bytes())
-                {
-                    closest = Some(m);
-                }
+                keep_closest(&mut closest, m);
             }
             let opts = self.lower_options(&s, required);
             // EPLB replicas must divide over a plan's EP ranks (see `Search::moe_load`), and
@@ -761,13 +756,8 @@ impl Search {
                             &self.cluster,
                             &opts,
                         ) {
-                            Err(parallax_plan::PlanError::Memory(m)) => {
-                                if closest
-                                    .as_ref()
-                                    .map_or(true, |c| m.deficit_bytes() < c.deficit_bytes())
-                                {
-                                    closest = Some(m);
-                                }
+                            Err(PlanError::Memory(m)) => {
+                                keep_closest(&mut closest, m);
                                 false
                             }
                             // other faults are lowering's to report, as without EPLB
@@ -1320,4 +1310,15 @@ fn baseline_cluster(cluster: &Cluster, max_gpus: Option<u32>) -> Cluster {
         }
     }
     c
+}
+
+/// Keeps in `closest` the smaller of its memory miss and `m` (the "no feasible plan" report
+/// names the closest).
+fn keep_closest(closest: &mut Option<MemoryShortfall>, m: MemoryShortfall) {
+    if closest
+        .as_ref()
+        .map_or(true, |c| m.deficit_bytes() < c.deficit_bytes())
+    {
+        *closest = Some(m);
+    }
 }
