@@ -69,16 +69,23 @@ fn round_trips_and_interpolates() {
     let t = m.fused_moe(&f100);
     assert!(t > 300e-6 && t < 420e-6, "{t}");
     // Under ep = 4 a device holds 32 experts: no such family; the layer's measured layout of
-    // the same width (all 128 experts) at the same pairs, times the roofline's ratio.
-    let ep = fused_moe_op(&moe(), 32, 1, 4, &bf16);
-    let twin = parallax_ir::FusedMoe {
-        local_experts: 128,
-        ep: 1,
-        max_rows: ep.assignments.div_ceil(ep.active_experts as u64),
-        ..ep
-    };
+    // the same width (all 128 experts) at the same pairs, times the roofline's ratio (at a
+    // measured size, 256 pairs, exactly).
+    let ep = fused_moe_op(&moe(), 128, 1, 4, &bf16);
+    let twin = fused_moe_op(&moe(), 32, 1, 1, &bf16);
+    assert_eq!(ep.assignments, twin.assignments);
     let expected = m.fused_moe(&twin) * roof.fused_moe(&ep) / roof.fused_moe(&twin);
     assert!((m.fused_moe(&ep) / expected - 1.0).abs() < 1e-12);
+    // Below the smallest measured size (8 pairs, one per top-k slot): that size's time
+    // times the roofline's ratio, fewer pairs reading fewer experts.
+    let (small, smallest) = (
+        fused_moe_op(&moe(), 2, 1, 4, &bf16),
+        fused_moe_op(&moe(), 4, 1, 4, &bf16),
+    );
+    assert_eq!((small.assignments, smallest.assignments), (4, 8));
+    let expected = m.fused_moe(&smallest) * roof.fused_moe(&small) / roof.fused_moe(&smallest);
+    assert!((m.fused_moe(&small) / expected - 1.0).abs() < 1e-12);
+    assert!(m.fused_moe(&small) < m.fused_moe(&smallest));
     // A width the table never measured: the roofline prices it.
     let tp2 = fused_moe_op(&moe(), 32, 2, 1, &bf16);
     assert_eq!(m.fused_moe(&tp2), roof.fused_moe(&tp2));

@@ -93,12 +93,38 @@ pub fn routed_load(tokens: u64, local_experts: u32, experts: u32, top_k: u32) ->
     if tokens == 0 || local_experts == 0 || experts == 0 {
         return (0, 0);
     }
-    let k = top_k.min(experts) as f64 / experts as f64;
-    let p_hit = 1.0 - (1.0 - k).powf(tokens as f64);
-    let expected = local_experts as f64 * p_hit;
-    let count = ((expected - 1e-9).ceil().max(1.0) as u32).min(local_experts);
+    let count = active_experts(tokens as f64, local_experts, experts, top_k);
     let rows = (tokens as u128 * top_k.min(experts) as u128).div_ceil(experts as u128);
     (count, u64::try_from(rows).unwrap_or(u64::MAX))
+}
+
+/// The count of [`routed_load`] for a possibly fractional token count: of `local_experts`
+/// experts on a device, how many receive at least one of `tokens` tokens that each choose
+/// `top_k` of `experts` uniformly, in expectation, rounded up (at least 1, at most
+/// `local_experts`). 0 when `tokens <= 0` or either count is 0.
+///
+/// A cost model pricing a fused MoE op at a size between two integer token counts (one
+/// device's share of the pairs, `assignments / top_k`, times `experts / local_experts`)
+/// calls it with the fraction.
+///
+/// # Complexity
+/// O(1).
+///
+/// # Examples
+/// ```
+/// use parallax_ir::lower::active_experts;
+/// assert_eq!(active_experts(1.0, 8, 8, 2), 2);
+/// assert_eq!(active_experts(0.5, 16, 128, 8), 1);
+/// assert_eq!(active_experts(1e6, 16, 128, 8), 16);
+/// ```
+pub fn active_experts(tokens: f64, local_experts: u32, experts: u32, top_k: u32) -> u32 {
+    if tokens.is_nan() || tokens <= 0.0 || local_experts == 0 || experts == 0 {
+        return 0;
+    }
+    let k = top_k.min(experts) as f64 / experts as f64;
+    let p_hit = 1.0 - (1.0 - k).powf(tokens);
+    let expected = local_experts as f64 * p_hit;
+    ((expected - 1e-9).ceil().max(1.0) as u32).min(local_experts)
 }
 
 /// The routed experts of `m` on one device under `tp × ep` for `tokens` tokens, as one

@@ -242,6 +242,12 @@ impl Curve {
         }
         c.grid_x.push(xs[n - 1]);
         c.grid_t.push(c.t[n - 1]);
+        // The interpolant is monotone between non-decreasing points up to rounding: a pooled
+        // (flat) run's samples differ in their last bits. Clear that too, so that a larger
+        // size never prices lower by even one bit.
+        for i in 1..c.grid_t.len() {
+            c.grid_t[i] = c.grid_t[i].max(c.grid_t[i - 1]);
+        }
         c.grid_s = c
             .grid_x
             .windows(2)
@@ -341,10 +347,10 @@ impl Curve {
         let gx = &self.grid_x;
         let last = gx.len() - 1;
         if x <= gx[0] {
-            return self.reference(x) * self.e_lo;
+            return (self.reference(x) * self.e_lo).min(self.grid_t[0]);
         }
         if x >= gx[last] {
-            return self.reference(x) * self.e_hi;
+            return (self.reference(x) * self.e_hi).max(self.grid_t[last]);
         }
         // The samples before x's bucket are below x, those after it above: searching the
         // bucket alone finds the same interval as searching the whole grid.

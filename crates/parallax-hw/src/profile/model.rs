@@ -46,8 +46,12 @@
 //!   with a bf16 table): the bf16 family's time for the shape times the fallback model's
 //!   ratio `fallback(g) / fallback(g in bf16)` (the roofline at the quantised path's peak
 //!   and bytes), so quantised GEMMs stay on the measured scale.
-//! - **Fused MoE**: only the exact family (no nearest-shape scaling: active-expert counts
-//!   differ between shapes); otherwise the fallback's fused kernel.
+//! - **Fused MoE**: per op layout, a curve built from the layout's own family, else from its
+//!   layer's family of the same widths with the nearest local expert count, rescaled point
+//!   by point to the layout and to random routing by the fallback's ratio, non-decreasing;
+//!   below its smallest size the fallback scales the smallest point (see `model::moe`). A
+//!   layer no family measured (other types, experts, top-k or widths): the fallback's fused
+//!   kernel.
 //! - **Fallback**: a dtype with no family in a table, an elementwise kind or a collective
 //!   (op, group size, scope) with no curve, or a missing table: the wrapped fallback model.
 //!   Host time per lowered op and the per-iteration overhead come from the profile's
@@ -65,12 +69,15 @@ use super::format::{
 use super::interp::{Curve, Ideal};
 use crate::cost::CostModel;
 use crate::topology::{DeviceGroup, Link};
+use moe::{MoeFamilies, MoeKey};
 use parallax_ir::{
     AttentionShape, CollectiveKind, DType, DecodeGroup, Elementwise, ElementwiseKind, FusedMoe,
     Gemm, PrefillChunk,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+mod moe;
 
 #[derive(Debug, Clone)]
 pub(crate) struct GemmFamily {
@@ -117,85 +124,6 @@ pub(crate) struct Families {
 
 /// One family's key and measured points `(size, seconds)`.
 type Group<K> = (K, Vec<(f64, f64)>);
-
-/// The fused-MoE families of a profile, checked when the profile is read (every row's numbers,
-/// two sizes or more per family) and interpolated on first use: the embedded tables hold some
-/// 600 families (30 ms of curve building) that a dense model never reads.
-#[derive(Debug, Clone)]
-pub(crate) struct MoeFamilies {
-    /// Each family's points, sorted by key.
-    groups: Vec<Group<MoeKey>>,
-    /// The profile's matmul rate (the families' reference cost).
-    matmul_flops: f64,
-    curves: std::sync::OnceLock<Vec<(MoeKey, Curve)>>,
-}
-
-impl MoeFamilies {
-    /// The families' curves, sorted by key (built on the first call).
-    pub(crate) fn curves(&self) -> &[(MoeKey, Curve)] {
-        self.curves.get_or_init(|| {
-            let fl = self.matmul_flops;
-            // Above the largest size: GEMM FLOPs per token at the measured matmul rate.
-            // Every group has two sizes or more (checked in `grouped_points`).
-            self.groups
-                .iter()
-                .filter_map(|(k, pts)| {
-                    let (top_k, h, i) = (k.top_k as f64, k.hidden as f64, k.intermediate as f64);
-                    let ideal = Ideal::Linear(6.0 * top_k * h * i / fl);
-                    Curve::new(pts, ideal).map(|c| (*k, c))
-                })
-                .collect()
-        })
-    }
-
-    /// Whether a family has weights and GEMM inputs both of type `d` (the groups are sorted
-    /// by key, types first: a binary search).
-    pub(crate) fn has_dtype(&self, d: DType) -> bool {
-        let i = self
-            .groups
-            .partition_point(|(k, _)| (k.weights, k.act) < (d, d));
-        self.groups
-            .get(i)
-            .is_some_and(|(k, _)| (k.weights, k.act) == (d, d))
-    }
-}
-
-/// Key of a fused-MoE family, ordered field by field in declaration order (types first, so
-/// [`MoeFamilies::has_dtype`] can binary-search on them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct MoeKey {
-    /// Expert weights' type.
-    pub weights: DType,
-    /// The GEMMs' input type (differs from `weights` for weight-only quantisation).
-    pub act: DType,
-    /// Block-scaled (fp8 with per-block scales).
-    pub block_scales: bool,
-    /// Experts held by one rank.
-    pub local_experts: u32,
-    /// Experts of the layer.
-    pub layer_experts: u32,
-    /// Experts per token.
-    pub top_k: u32,
-    /// Hidden width.
-    pub hidden: u32,
-    /// Expert (intermediate) width.
-    pub intermediate: u32,
-}
-
-/// The key of `op`'s layer priced as `dtypes` (weights, GEMM inputs), `block` scaled, with
-/// `local` experts per rank.
-fn moe_key(op: &FusedMoe, (weights, act): (DType, DType), block: bool, local: u32) -> MoeKey {
-    MoeKey {
-        weights,
-        act,
-        block_scales: block,
-        local_experts: local,
-        layer_experts: op.layer_experts,
-        top_k: op.top_k,
-        hidden: op.hidden,
-        intermediate: op.intermediate,
-    }
-}
 
 /// Causal query–key pairs of one sequence of `new` tokens after `prefix`, with an optional
 /// sliding window of `w` keys.
@@ -792,6 +720,8 @@ pub struct ProfiledCostModel {
     /// The (intra-node, inter-node) links the profile's collectives were measured on; a
     /// group on other links is timed by the fallback (see [`ProfiledCostModel::measured_on`]).
     measured_links: Option<(Link, Link)>,
+    /// Fused-MoE curves per op layout, built on first use.
+    moe_layouts: moe::LayoutCache,
 }
 
 impl ProfiledCostModel {
@@ -825,6 +755,7 @@ impl ProfiledCostModel {
             iteration: profile.overheads.iteration_seconds,
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
+            moe_layouts: moe::LayoutCache::default(),
         })
     }
 
@@ -976,136 +907,6 @@ impl ProfiledCostModel {
             ctx * per_token / (2.0 * f.kv_heads.max(1) as f64 * f.head_dim as f64)
         };
         Some(f.curve.eval(x))
-    }
-
-    /// The profiled time of a fused MoE op: from the `fused_moe` family of its layout (weight
-    /// and GEMM-input types, block scales, local of layer experts, top-k, hidden,
-    /// intermediate), read at the op's equivalent token count on one device,
-    /// `assignments / top_k` (under expert parallelism a device holding `L` of `E` experts
-    /// receives `T·top_k·L/E` token-expert pairs). A layout without a family (an EP × TP
-    /// hybrid, an EP degree the sweeps skipped) takes the measured layout of the same layer
-    /// and expert width with the nearest local expert count, at the same pairs, times the
-    /// fallback's ratio of the two ops, so that such layouts are priced on the measured
-    /// scale. `None` when no family of the layer's types, experts, top-k and widths is
-    /// measured.
-    ///
-    /// A table measured with spread routing ([`TableRouting::Spread`](super::TableRouting)) is
-    /// scaled by the fallback's time of the op over the fallback's time of the same op with
-    /// the table's `min(L, pairs)` active experts, so that it prices the op's own (random)
-    /// routing; prefill-sized ops hit every expert either way and are unchanged.
-    ///
-    /// Complexity: O(log f + log p) with a family, O(f) without, plus up to four fallback
-    /// calls. No allocation.
-    pub fn profiled_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
-        if op.assignments == 0 || op.active_experts == 0 {
-            return Some(0.0);
-        }
-        // the twin below has the same types
-        let dtypes = self.moe_dtypes(op);
-        if let Some(t) = self.measured_fused_moe(op, dtypes) {
-            return Some(t);
-        }
-        // No family of this layout (an EP × TP hybrid, an EP degree the sweeps skipped): the
-        // nearest measured layout of the same layer, scaled by the fallback's ratio of the
-        // two, so that measured and unmeasured layouts are compared on one scale.
-        let twin = self.fused_moe_twin(op, dtypes)?;
-        let t = self.measured_fused_moe(&twin, dtypes)?;
-        let (ours, theirs) = (self.fallback.fused_moe(op), self.fallback.fused_moe(&twin));
-        (ours > 0.0 && theirs > 0.0 && ours.is_finite() && theirs.is_finite())
-            .then(|| t * ours / theirs)
-    }
-
-    /// The dtypes of `op`'s families: (weights, GEMM inputs).
-    fn moe_dtypes(&self, op: &FusedMoe) -> (DType, DType) {
-        let act = serving_dtype(op.act_dtype, |d| self.fam.fused_moe.has_dtype(d));
-        // weight-only quantised experts (fp4 weights, bf16 GEMMs) have families of their own
-        let weights = if op.weight_dtype == op.act_dtype {
-            act
-        } else {
-            op.weight_dtype
-        };
-        (weights, act)
-    }
-
-    /// The time of `op` from its own layout's family, or `None` without one.
-    fn measured_fused_moe(&self, op: &FusedMoe, (weights, act): (DType, DType)) -> Option<f64> {
-        let curves = self.fam.fused_moe.curves();
-        // The layout's family: `layer / ep` experts per rank (a rank with EPLB's redundant
-        // experts holds a few more, its pairs priced on the same kernel).
-        let local = match op.ep {
-            ep if ep > 1 && op.layer_experts % ep == 0 => op.layer_experts / ep,
-            _ => op.local_experts,
-        };
-        // Block-scaled fp8 from its own family; a profile without one of the shape prices it
-        // as per-tensor fp8.
-        let find = |block: bool| {
-            let key = moe_key(op, (weights, act), block, local);
-            curves.binary_search_by(|(k, _)| k.cmp(&key)).ok()
-        };
-        let i = find(op.block_scales).or_else(|| op.block_scales.then(|| find(false)).flatten())?;
-        let x = op.assignments as f64 / op.top_k.max(1) as f64;
-        let t = curves[i].1.eval(x);
-        // A table measured with the tokens spread over min(L, pairs) experts loads more
-        // expert weights than random routing does at small token counts (32 tokens of
-        // DeepSeek-V3 hit all 256 experts spread, ~164 at random): rescale by the fallback's
-        // ratio of the two routings.
-        let spread = u32::try_from(op.assignments)
-            .unwrap_or(u32::MAX)
-            .min(op.local_experts);
-        if self.fam.moe_spread && spread > op.active_experts {
-            let measured = FusedMoe {
-                active_experts: spread,
-                max_rows: op.assignments.div_ceil(spread as u64),
-                ..*op
-            };
-            let (ours, theirs) = (
-                self.fallback.fused_moe(op),
-                self.fallback.fused_moe(&measured),
-            );
-            if ours > 0.0 && theirs > 0.0 && ours.is_finite() && theirs.is_finite() {
-                return Some(t * ours / theirs);
-            }
-        }
-        Some(t)
-    }
-
-    /// The measured layout of `op`'s layer (same dtypes and scales, layer experts, top-k,
-    /// hidden width) with `op`'s expert width and the local expert count nearest its (in
-    /// `|ln L/L_f|`, the first of equals in key order): `op` with that layout's experts and
-    /// EP degree, receiving the same pairs. Same width only: the two then differ in the
-    /// expert weights they read, not in the work per pair, so their ratio grows with the load
-    /// and the priced time stays monotone in it. `None` when the layer has no family of that
-    /// width.
-    fn fused_moe_twin(&self, op: &FusedMoe, (weights, act): (DType, DType)) -> Option<FusedMoe> {
-        if op.layer_experts == 0 {
-            return None;
-        }
-        let curves = self.fam.fused_moe.curves();
-        let nearest = |block: bool| {
-            // the layer's family at any local expert count
-            let same = |k: &MoeKey| *k == moe_key(op, (weights, act), block, k.local_experts);
-            let mut best: Option<(&MoeKey, f64)> = None;
-            for (k, _) in curves.iter().filter(|(k, _)| same(k)) {
-                let d = (op.local_experts.max(1) as f64 / k.local_experts.max(1) as f64)
-                    .ln()
-                    .abs();
-                if best.map_or(true, |(_, b)| d < b) {
-                    best = Some((k, d));
-                }
-            }
-            best
-        };
-        let (k, _) = nearest(op.block_scales)
-            .or_else(|| op.block_scales.then(|| nearest(false)).flatten())?;
-        let active = op.active_experts.min(k.local_experts).max(1);
-        Some(FusedMoe {
-            local_experts: k.local_experts,
-            ep: k.layer_experts / k.local_experts.max(1),
-            active_experts: active,
-            max_rows: op.assignments.div_ceil(active as u64),
-            block_scales: k.block_scales,
-            ..*op
-        })
     }
 
     /// The profiled time of an elementwise op, or `None` when its kind has no curve or the
