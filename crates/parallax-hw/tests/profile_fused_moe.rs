@@ -64,6 +64,9 @@ fn round_trips_and_interpolates() {
         "{}",
         m.fused_moe(&f)
     );
+    // An op built without its token count is priced by its pairs, routed at random.
+    let untokened = parallax_ir::FusedMoe { tokens: 0, ..f };
+    assert_eq!(m.fused_moe(&untokened), m.fused_moe(&f));
     // Between points: monotone.
     let f100 = fused_moe_op(&moe(), 100, 1, 1, &bf16);
     let t = m.fused_moe(&f100);

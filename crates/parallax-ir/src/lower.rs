@@ -101,7 +101,7 @@ pub fn routed_load(tokens: u64, local_experts: u32, experts: u32, top_k: u32) ->
 /// The count of [`routed_load`] for a possibly fractional token count: of `local_experts`
 /// experts on a device, how many receive at least one of `tokens` tokens that each choose
 /// `top_k` of `experts` uniformly, in expectation, rounded up (at least 1, at most
-/// `local_experts`). 0 when `tokens <= 0` or either count is 0.
+/// `local_experts`). 0 when `tokens <= 0` (or NaN) or either expert count is 0.
 ///
 /// A cost model pricing a fused MoE op at a size between two integer token counts (one
 /// device's share of the pairs, `assignments / top_k`, times `experts / local_experts`)

@@ -1029,9 +1029,9 @@ impl CostModel for ProfiledCostModel {
         )
     }
 
-    /// The measured fused-MoE curve of the op's exact family, else the fallback's fused
-    /// kernel (never the per-expert GEMM tables, whose skinny shapes extrapolate a large-GEMM
-    /// floor per expert).
+    /// The measured fused-MoE curve of the op's layout ([`ProfiledCostModel::profiled_fused_moe`]),
+    /// else the fallback's fused kernel (never the per-expert GEMM tables, whose skinny
+    /// shapes extrapolate a large-GEMM floor per expert).
     fn fused_moe(&self, op: &FusedMoe) -> f64 {
         match self.profiled_fused_moe(op) {
             Some(t) => t,

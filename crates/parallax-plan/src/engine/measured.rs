@@ -93,8 +93,9 @@ impl MeasuredFusedMoe {
         })
     }
 
-    /// Seconds of `op` from the measured kernel, or `None` when the table lacks its shape
-    /// (dtype, local experts, top-k, hidden, width per GPU) or the experts are not gated.
+    /// Seconds of `op` from the measured kernel, or `None` when the table measured no layout
+    /// of its layer (dtype, layer experts, top-k, hidden, width per GPU; another local expert
+    /// count is rescaled from the nearest measured one) or the experts are not gated.
     pub fn seconds(self, op: &parallax_ir::FusedMoe) -> Option<f64> {
         if !op.gated {
             return None;

@@ -20,7 +20,7 @@
 //! - those points made non-decreasing and interpolated as every table is (`interp::Curve`),
 //!   so that the price never falls as the load grows. Applying the two ratios at every size
 //!   instead, as an earlier version did, let them beat against the interpolated times: 302 of
-//!   540 layouts of ten MoE models dipped, by up to 13 % (Mixtral-8x7B EP 4 × TP 2 at 15
+//!   540 layouts of nine MoE models dipped, by up to 13 % (Mixtral-8x7B EP 4 × TP 2 at 15
 //!   tokens), which also broke the search's bound (a stage never gets cheaper as its batch
 //!   grows);
 //! - **below the family's smallest size** (an EP family starts at as many tokens as ranks, so
@@ -262,19 +262,19 @@ impl ProfiledCostModel {
             return Some(0.0);
         }
         let c = self.layout_curve(op)?;
-        let base = balanced(op).unwrap_or(*op);
+        // an op built by hand without tokens: the layout's randomly routed op of its pairs
+        let base = balanced(op).unwrap_or_else(|| Layout::of(op).routed(op.assignments));
         let x = base.assignments as f64 / base.top_k.max(1) as f64;
-        let t = if x <= c.x0 {
-            let f = self.fallback.fused_moe(&base);
-            scaled(c.t0, f, c.f0).unwrap_or_else(|| c.curve.eval(x))
-        } else {
-            c.curve.eval(x)
+        let f_base = (x <= c.x0 || base != *op).then(|| self.fallback.fused_moe(&base));
+        let t = match f_base {
+            Some(f) if x <= c.x0 => scaled(c.t0, f, c.f0).unwrap_or_else(|| c.curve.eval(x)),
+            _ => c.curve.eval(x),
         };
         if base == *op {
             return Some(t);
         }
-        let (ours, theirs) = (self.fallback.fused_moe(op), self.fallback.fused_moe(&base));
-        Some(scaled(t, ours, theirs).unwrap_or(t))
+        let ours = self.fallback.fused_moe(op);
+        Some(f_base.and_then(|f| scaled(t, ours, f)).unwrap_or(t))
     }
 
     /// The dtypes of the families serving a fused MoE of types `(weights, act)`.
@@ -309,8 +309,8 @@ impl ProfiledCostModel {
         let dtypes = self.moe_dtypes(l.weights, l.act);
         let curves = self.fam.fused_moe.curves();
         // Its own family: `layer / ep` experts per rank (a rank with EPLB's redundant experts
-        // holds a few more, its pairs priced on the same kernel); block-scaled fp8 from its
-        // own families, else as per-tensor fp8.
+        // holds a few more: priced on the same family, rescaled to its expert count like a
+        // twin); block-scaled fp8 from its own families, else as per-tensor fp8.
         let local = match l.ep {
             ep if ep > 1 && l.layer_experts % ep == 0 => l.layer_experts / ep,
             _ => l.local_experts,
@@ -340,17 +340,19 @@ impl ProfiledCostModel {
         };
         let i = either(&find).or_else(|| either(&nearest))?;
         let (key, family) = &curves[i];
-        // The layout the family measured: its experts, of the same layer, types and widths.
+        // The layout the family measured: its experts and scales, of the same layer, types
+        // and widths.
         let measured = Layout {
             local_experts: key.local_experts,
             ep: key.layer_experts / key.local_experts.max(1),
+            block_scales: key.block_scales,
             ..*l
         };
-        let k = l.top_k as f64;
+        let pairs_at = |x: f64| (x * l.top_k as f64).round().max(1.0) as u64;
         let points: Vec<(f64, f64)> = family
             .points()
             .map(|(x, t)| {
-                let pairs = (x * k).round().max(1.0) as u64;
+                let pairs = pairs_at(x);
                 let ours = l.routed(pairs);
                 let theirs = if self.fam.moe_spread {
                     measured.spread(pairs)
@@ -369,9 +371,7 @@ impl ProfiledCostModel {
             .collect();
         let curve = Curve::new(&points, family.spec())?;
         let x0 = points.first()?.0;
-        let f0 = self
-            .fallback
-            .fused_moe(&l.routed((x0 * k).round().max(1.0) as u64));
+        let f0 = self.fallback.fused_moe(&l.routed(pairs_at(x0)));
         let t0 = curve.points().next()?.1;
         Some(LayoutCurve { t0, curve, x0, f0 })
     }
