@@ -462,3 +462,54 @@ fn min_bytes_that_leaves_one_row_is_named() {
     let e = ProfiledCostModel::new(&p, marker).unwrap_err().to_string();
     assert!(e.contains("elementwise") && e.contains("min_bytes"), "{e}");
 }
+
+/// A larger GEMM never takes less time: shapes the embedded tables lack (priced from the
+/// nearest family) and quantised GEMMs (priced from their bf16 twin), at every `m` up to
+/// 4,096 and beyond in steps, on the H100 and the H200. Applying the roofline ratio at each
+/// `m` alone once priced some larger `m` lower by up to 21 % (bf16) and 25 % (fp8) on the
+/// H200.
+#[test]
+fn gemm_prices_never_fall_as_m_grows() {
+    use parallax_hw::profile::embedded_h200;
+    for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
+        let g = parallax_hw::catalog::gpu(gpu).unwrap();
+        let m = ProfiledCostModel::new(&p, Arc::new(RooflineModel::calibrated(&g))).unwrap();
+        for (w, a) in [
+            (DType::Bf16, DType::Bf16),
+            (DType::Fp8, DType::Fp8),
+            (DType::Int4, DType::Bf16),
+        ] {
+            for (n, k) in [
+                (1024, 2048),
+                (1280, 5120),
+                (2560, 4096),
+                (5120, 8192),
+                (25600, 2048),
+            ]
+            .into_iter()
+            .chain([(51200, 5120), (10240, 5120), (4096, 14336)])
+            {
+                for count in [1, 16] {
+                    let mut last = 0.0;
+                    let sizes = (1..=4096u64).chain((4096..=32768).step_by(61));
+                    for mm in sizes {
+                        let gemm = Gemm {
+                            m: mm,
+                            n,
+                            k,
+                            count,
+                            weight_dtype: w,
+                            act_dtype: a,
+                        };
+                        let t = m.gemm(&gemm);
+                        assert!(
+                            t >= last,
+                            "{gpu} {w}/{a} {n}×{k}×{count}: m = {mm} {t} < {last}"
+                        );
+                        last = t;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -24,10 +24,11 @@ fn chat_70b_tp8_requests_csv_is_pinned() {
     let plan: Plan = "tp=8".parse().unwrap();
     let mut got = Vec::new();
     for (choice, want) in [
-        // Re-pinned when the profiled model made each table family's times non-decreasing
-        // in size (the H100 GEMMs' small-m plateaus scatter by a few %, now pooled at their
-        // median): a cost-model change, not a simulator one.
-        (CostModelChoice::Auto, 0x0bf4_fe32_a09a_4136u64),
+        // Re-pinned when GEMM shapes the table lacks took the envelope of their rule
+        // (`profile::model::gemm`: sampled and linear in ln m between samples, so the
+        // last digits of such GEMMs moved; the summary metrics are unchanged to 1 µs): a
+        // cost-model change, not a simulator one.
+        (CostModelChoice::Auto, 0xddaa_b341_5c65_f9edu64),
         // Re-pinned when the roofline's collective model was recalibrated to the APEX tables
         // (collective floor and link efficiency): a cost-model change, not a simulator one.
         (CostModelChoice::Roofline, 0x2c85_6a90_69d7_9c99u64),

@@ -77,6 +77,7 @@ use parallax_ir::{
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod gemm;
 mod moe;
 
 #[derive(Debug, Clone)]
@@ -722,6 +723,8 @@ pub struct ProfiledCostModel {
     measured_links: Option<(Link, Link)>,
     /// Fused-MoE curves per op layout, built on first use.
     moe_layouts: moe::LayoutCache,
+    /// Curves of GEMM shapes priced from other shapes or types, built on first use.
+    gemm_shapes: gemm::ShapeCache,
 }
 
 impl ProfiledCostModel {
@@ -756,6 +759,7 @@ impl ProfiledCostModel {
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
             moe_layouts: moe::LayoutCache::default(),
+            gemm_shapes: gemm::ShapeCache::default(),
         })
     }
 
@@ -774,8 +778,12 @@ impl ProfiledCostModel {
     /// charge the small-`m` floor of a separate kernel per head: 128 of them per layer for
     /// DeepSeek-V3's absorbed decode, 5x its whole decode step.)
     ///
-    /// Complexity: O(log f + log p) for f families of p points when the shape is in the table,
-    /// O(f + log p) otherwise. No allocation.
+    /// A shape the table lacks is priced from the nearest family of its dtype, rescaled point
+    /// by point (see `model::gemm`): non-decreasing in `m`, as the families are.
+    ///
+    /// Complexity: O(log f + log p) for f families of p points when the shape is in the table;
+    /// otherwise a map lookup and O(log p) once the shape's curve is built (O(f + p) the first
+    /// time). No allocation after that.
     pub fn profiled_gemm(&self, g: &Gemm) -> Option<f64> {
         if g.m == 0 || g.n == 0 || g.k == 0 || g.count == 0 {
             return Some(0.0);
@@ -783,32 +791,7 @@ impl ProfiledCostModel {
         if g.weight_dtype != g.act_dtype {
             return None;
         }
-        // Families are sorted by (dtype, n, k): binary searches find the dtype's range and
-        // the exact shape in it.
-        let dt = serving_dtype(g.act_dtype, |d| self.fam.gemm.has(d));
-        let fams = self.fam.gemm.of(dt);
-        let wide = g.n.saturating_mul(g.count as u64);
-        let (m, n, k) = (g.m as f64, wide as f64, g.k as f64);
-        let t = match fams.binary_search_by(|f| (f.n, f.k).cmp(&(wide, g.k))) {
-            Ok(i) => fams[i].curve.eval(m),
-            Err(_) => {
-                let (ln_n, ln_k) = (n.ln(), k.ln());
-                let f = nearest(fams, |f| (ln_n - f.ln_n).abs() + (ln_k - f.ln_k).abs())?;
-                let query = Ideal::Gemm {
-                    n,
-                    k,
-                    b: dt.bytes(),
-                    flops: self.matmul_flops,
-                    bw: self.memory_bandwidth,
-                };
-                // the family's time scaled by the ratio of the two shapes' references, each
-                // the shared latency floor plus the shape's roofline cost (not the family's
-                // own floor: a memory-bound family's smallest time is mostly bandwidth)
-                let floor = self.fam.gemm_shape_floor[dt as usize];
-                f.curve.eval(m) * (floor + query.eval(m)) / (floor + f.curve.ideal(m))
-            }
-        };
-        Some(t)
+        self.measured_gemm(g)
     }
 
     /// The family serving `shape`: the exact one (`true`) when the table has its dtype (or
@@ -996,19 +979,18 @@ impl CostModel for ProfiledCostModel {
     }
 
     fn gemm(&self, g: &Gemm) -> f64 {
-        // An fp8 or weight-only quantised GEMM with a bf16 table has a 16-bit twin.
+        if let Some(t) = self.profiled_gemm(g) {
+            return t;
+        }
+        // An fp8 or weight-only quantised GEMM with a bf16 table: its 16-bit twin's times
+        // on the measured scale (see `model::gemm`).
         let wide = |d: DType| matches!(d, DType::Bf16 | DType::F16);
-        let twin = (!(wide(g.weight_dtype) && wide(g.act_dtype))).then_some(Gemm {
-            weight_dtype: DType::Bf16,
-            act_dtype: DType::Bf16,
-            ..*g
-        });
-        on_measured_scale(
-            g,
-            twin,
-            |g| self.profiled_gemm(g),
-            |g| self.fallback.gemm(g),
-        )
+        if !(wide(g.weight_dtype) && wide(g.act_dtype)) {
+            if let Some(t) = self.quantised_gemm(g) {
+                return t;
+            }
+        }
+        self.fallback.gemm(g)
     }
 
     fn prefill_attention(&self, shape: &AttentionShape, chunks: &[PrefillChunk]) -> f64 {
