@@ -24,6 +24,34 @@ fn bench(c: &mut Criterion) {
             act_dtype: DType::Bf16,
         })
         .collect();
+    // A shape the table lacks (the envelope of the nearest family's rescaled time), and the
+    // known shape in fp8 (the envelope of its bf16 twin times the roofline's ratio).
+    let off_table: Vec<Gemm> = gemms
+        .iter()
+        .map(|g| Gemm {
+            n: 5000,
+            k: 3000,
+            ..*g
+        })
+        .collect();
+    let fp8: Vec<Gemm> = gemms
+        .iter()
+        .map(|g| Gemm {
+            weight_dtype: DType::Fp8,
+            act_dtype: DType::Fp8,
+            ..*g
+        })
+        .collect();
+    // Qwen3-30B-A3B's routed experts at 1, 32 and 512 tokens (bf16, one GPU; EP 8).
+    let moe = *parallax_ir::resolve("qwen3-30b-a3b")
+        .expect("embedded model")
+        .first_moe()
+        .expect("a MoE layer");
+    let bf16 = parallax_ir::Precision::default();
+    let moes: Vec<parallax_ir::FusedMoe> = [(1u64, 1u32), (32, 1), (512, 1), (1, 8), (512, 8)]
+        .iter()
+        .map(|&(t, ep)| parallax_ir::lower::fused_moe_op(&moe, t, 1, ep, &bf16))
+        .collect();
     let shape = AttentionShape {
         heads: 32,
         kv_heads: 8,
@@ -47,6 +75,24 @@ fn bench(c: &mut Criterion) {
     ] {
         g.bench_function(format!("{name}/gemm"), |b| {
             b.iter(|| gemms.iter().map(|x| model.gemm(black_box(x))).sum::<f64>())
+        });
+        g.bench_function(format!("{name}/gemm_off_table"), |b| {
+            b.iter(|| {
+                off_table
+                    .iter()
+                    .map(|x| model.gemm(black_box(x)))
+                    .sum::<f64>()
+            })
+        });
+        g.bench_function(format!("{name}/gemm_fp8"), |b| {
+            b.iter(|| fp8.iter().map(|x| model.gemm(black_box(x))).sum::<f64>())
+        });
+        g.bench_function(format!("{name}/fused_moe"), |b| {
+            b.iter(|| {
+                moes.iter()
+                    .map(|x| model.fused_moe(black_box(x)))
+                    .sum::<f64>()
+            })
         });
         g.bench_function(format!("{name}/prefill"), |b| {
             b.iter(|| model.prefill_attention(black_box(&shape), black_box(&chunks)))
