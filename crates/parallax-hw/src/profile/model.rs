@@ -37,7 +37,8 @@
 //!   but not across shapes: a large family's smallest time is mostly bandwidth. Predicting
 //!   each embedded family (LM heads aside) from its nearest other one, the shared floor gives
 //!   a median error of 3.5% (H100) and 6.3% (H200), the family's own 8.0% and 8.8%
-//!   (`tests/profile_holdout.rs`).
+//!   (`tests/profile_holdout.rs`). The price is the envelope of that rule over `m` (see
+//!   `model::gemm`): never lower at a larger `m`.
 //! - **Attention head shape not in the table** (same dtype): the family nearest in
 //!   `|ln(h/h_f)| + |ln(kv/kv_f)| + |ln(d/d_f)|`, at an equivalent `x`: prefill pairs times
 //!   `heads·d / (heads_f·d_f)` (equal FLOPs), decode KV tokens times `kv·d / (kv_f·d_f)`
@@ -45,7 +46,8 @@
 //! - **Quantised GEMM without a family of its types** (fp8 W8A8, fp4, weight-only int4/int8
 //!   with a bf16 table): the bf16 family's time for the shape times the fallback model's
 //!   ratio `fallback(g) / fallback(g in bf16)` (the roofline at the quantised path's peak
-//!   and bytes), so quantised GEMMs stay on the measured scale.
+//!   and bytes), so quantised GEMMs stay on the measured scale; the price is the envelope of
+//!   that rule over `m`, as for a shape the table lacks.
 //! - **Fused MoE**: per op layout, a curve built from the layout's own family, else from its
 //!   layer's family of the same widths with the nearest local expert count, rescaled point
 //!   by point to the layout and to random routing by the fallback's ratio, non-decreasing;
@@ -59,7 +61,7 @@
 //!   (as does the eager blend exponent); so does the per-kernel overlap of CUDA-graph
 //!   replays (`overheads.graph_kernel_overlap_seconds`).
 //! - Zero-size work (m = 0, no chunks, zero bytes, a group of one) costs 0.
-//! - `count` GEMMs cost `count` times one.
+//! - A batch of `count` GEMMs costs one GEMM of `count × n` columns (one batched kernel).
 
 use super::error::{ProfileError, Row};
 use super::format::{
@@ -79,6 +81,40 @@ use std::sync::Arc;
 
 mod gemm;
 mod moe;
+
+/// Values derived from a profile and built on first use, by key (`None`: nothing serves the
+/// key). Builds are pure, so two threads racing to build one key build the same value and
+/// the first insert is kept. A clone starts empty: the values are rebuilt on demand.
+#[derive(Debug)]
+pub(crate) struct BuildCache<K, V>(std::sync::RwLock<BTreeMap<K, Option<Arc<V>>>>);
+
+impl<K, V> Default for BuildCache<K, V> {
+    fn default() -> Self {
+        BuildCache(std::sync::RwLock::new(BTreeMap::new()))
+    }
+}
+
+impl<K, V> Clone for BuildCache<K, V> {
+    fn clone(&self) -> Self {
+        BuildCache::default()
+    }
+}
+
+impl<K: Ord + Copy, V> BuildCache<K, V> {
+    /// The value of `key`, built by `build` on first use.
+    pub(crate) fn get_or_build(&self, key: K, build: impl FnOnce() -> Option<V>) -> Option<Arc<V>> {
+        if let Some(v) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return v.clone();
+        }
+        let built = build().map(Arc::new);
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert(built)
+            .clone()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct GemmFamily {
@@ -722,9 +758,9 @@ pub struct ProfiledCostModel {
     /// group on other links is timed by the fallback (see [`ProfiledCostModel::measured_on`]).
     measured_links: Option<(Link, Link)>,
     /// Fused-MoE curves per op layout, built on first use.
-    moe_layouts: moe::LayoutCache,
-    /// Curves of GEMM shapes priced from other shapes or types, built on first use.
-    gemm_shapes: gemm::ShapeCache,
+    moe_layouts: BuildCache<moe::Layout, moe::LayoutCurve>,
+    /// Envelopes of GEMM shapes priced from other shapes or types, built on first use.
+    gemm_shapes: BuildCache<gemm::ShapeKey, gemm::Envelope>,
 }
 
 impl ProfiledCostModel {
@@ -758,8 +794,8 @@ impl ProfiledCostModel {
             iteration: profile.overheads.iteration_seconds,
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
-            moe_layouts: moe::LayoutCache::default(),
-            gemm_shapes: gemm::ShapeCache::default(),
+            moe_layouts: BuildCache::default(),
+            gemm_shapes: BuildCache::default(),
         })
     }
 
@@ -769,7 +805,8 @@ impl ProfiledCostModel {
     }
 
     /// The profiled time of `g`, or `None` when the profile has no GEMM family of its dtype
-    /// (then [`CostModel::gemm`] uses the fallback).
+    /// or its weights and inputs differ in type (then [`CostModel::gemm`] prices it from its
+    /// 16-bit twin, else by the fallback).
     ///
     /// A batch of `count > 1` GEMMs (MLA's per-head absorption, a grouped expert GEMM) runs
     /// as one batched kernel (`torch.bmm`, cuBLAS strided-batched), as the roofline prices
@@ -778,12 +815,12 @@ impl ProfiledCostModel {
     /// charge the small-`m` floor of a separate kernel per head: 128 of them per layer for
     /// DeepSeek-V3's absorbed decode, 5x its whole decode step.)
     ///
-    /// A shape the table lacks is priced from the nearest family of its dtype, rescaled point
-    /// by point (see `model::gemm`): non-decreasing in `m`, as the families are.
+    /// A shape the table lacks takes the envelope over `m` of the nearest family's time
+    /// rescaled to it (see `model::gemm`): non-decreasing in `m`, as the families are.
     ///
     /// Complexity: O(log f + log p) for f families of p points when the shape is in the table;
-    /// otherwise a map lookup and O(log p) once the shape's curve is built (O(f + p) the first
-    /// time). No allocation after that.
+    /// otherwise a map lookup and O(1) once the shape's envelope is built (the first time, 769
+    /// samples of O(f + log p) each). No allocation after that.
     pub fn profiled_gemm(&self, g: &Gemm) -> Option<f64> {
         if g.m == 0 || g.n == 0 || g.k == 0 || g.count == 0 {
             return Some(0.0);

@@ -8,35 +8,34 @@
 //! 16,384 in the embedded H100 profile) do not resolve; but it can fall faster than the
 //! family's time rises. Of 80 shapes (`n` 1,024–128,256, `k` 1,024–25,600) priced at every
 //! `m` from 1 to 16,384, 60 bf16 shapes on the H100 (by up to 2.8 %) and 55 on the H200 (by
-//! up to 21 %: 1,024 × 2,048 from the 4,096 × 4,096 family, 19.3 µs at `m` ≈ 200, 15.2 µs at
-//! 570) priced some larger `m` lower; fp8 by up to 5.4 % and 25 %.
+//! up to 21 %: 1,024 × 2,048 reached 19.3 µs below `m` = 270 and fell to 15.2 µs at 570)
+//! priced some larger `m` lower; fp8 by up to 5.4 % and 25 %.
 //!
 //! So each such shape gets an envelope, built once: the per-`m` rule sampled at
-//! [`SAMPLES_PER_OCTAVE`] sizes per doubling of `m` from 1 to 2^[`MAX_OCTAVES`], each sample raised to
-//! the largest before it, interpolated linearly in `ln m`. Where the rule rises it is
-//! followed to within the curvature between samples 2 % apart; where it dips the envelope
-//! holds the level reached. Interpolating the rescaled table points instead (as the fused
-//! MoE does) would lose the ratio's shape between points 4× apart: 10–30 % off the rule for
-//! fp8 GEMMs near the transition.
+//! `SAMPLES_PER_OCTAVE` sizes per doubling of `m` (2.2 % apart) from 1 to 2^`MAX_OCTAVES`,
+//! each sample raised to the largest before it, interpolated linearly in `ln m`; above the
+//! last sample, linear in `m` (compute-bound). Where the rule rises the envelope follows it
+//! (the H100's 4,096 × 4,096 fp8 GEMM: within 0.8 % at every `m` checked between its
+//! samples, the roofline's tile steps rounded off); where it dips the envelope holds the
+//! level reached. Interpolating the rescaled table points instead (as the fused MoE does)
+//! would lose the ratio's shape between points 4× apart: 10–30 % off the rule for fp8 GEMMs
+//! near the transition.
 
 use super::{nearest, serving_dtype, ProfiledCostModel};
 use crate::profile::interp::Ideal;
 use parallax_ir::{DType, Gemm};
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
 
 /// Samples of the envelope per doubling of `m`.
-pub(crate) const SAMPLES_PER_OCTAVE: usize = 32;
+const SAMPLES_PER_OCTAVE: usize = 32;
 /// Doublings of `m` the envelope samples, from 1 to 2^24 (`parallax_ir::MAX_SEQUENCE_TOKENS`,
-/// the most tokens one sequence may hold); above it the per-`m` rule, held at least at the
-/// last sample.
-pub(crate) const MAX_OCTAVES: usize = 24;
+/// the most tokens one sequence may hold); above, the last sample scaled linearly in `m`.
+const MAX_OCTAVES: usize = 24;
 
 /// A shape priced from another: from a family of its own types (a shape the table lacks) or
 /// from its 16-bit twin (a quantised GEMM); weight and input types, columns, depth and batch
 /// count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct ShapeKey {
+pub(crate) struct ShapeKey {
     quantised: bool,
     weights: DType,
     act: DType,
@@ -52,46 +51,36 @@ pub(crate) struct Envelope {
 }
 
 impl Envelope {
-    /// The envelope of `rule` over `[1, MAX_M]`, or `None` when the rule has no finite
-    /// positive value at `m` = 1.
+    /// The envelope of `rule` over `[1, 2^MAX_OCTAVES]`, or `None` when the rule has no
+    /// finite, non-negative value at `m` = 1. A later sample without one holds the level
+    /// reached.
     fn of(rule: impl Fn(f64) -> Option<f64>) -> Option<Envelope> {
         let n = MAX_OCTAVES * SAMPLES_PER_OCTAVE + 1;
         let step = std::f64::consts::LN_2 / SAMPLES_PER_OCTAVE as f64;
+        let valid = |t: Option<f64>| t.filter(|t| t.is_finite() && *t >= 0.0);
+        let mut top = valid(rule(1.0))?;
         let mut values = Vec::with_capacity(n);
-        let mut top = 0.0_f64;
-        for i in 0..n {
-            let t = rule((i as f64 * step).exp())?;
-            if !(t.is_finite() && t >= 0.0) {
-                return None;
+        values.push(top);
+        for i in 1..n {
+            if let Some(t) = valid(rule((i as f64 * step).exp())) {
+                top = top.max(t);
             }
-            top = top.max(t);
             values.push(top);
         }
         Some(Envelope { values })
     }
 
-    /// The envelope at `m ≥ 1`; above 2^[`MAX_OCTAVES`], `beyond` (the rule there) held at least at
-    /// the last sample.
-    fn eval(&self, m: f64, beyond: impl Fn() -> f64) -> f64 {
+    /// The envelope at `m` (at least 1); above the last sample, that sample's value scaled
+    /// linearly in `m`.
+    fn eval(&self, m: f64) -> f64 {
         let last = self.values.len() - 1;
-        let pos = m.max(1.0).ln() / std::f64::consts::LN_2 * SAMPLES_PER_OCTAVE as f64;
+        let pos = m.max(1.0).log2() * SAMPLES_PER_OCTAVE as f64;
         if pos >= last as f64 {
-            return beyond().max(self.values[last]);
+            return self.values[last] * (m / (1u64 << MAX_OCTAVES) as f64).max(1.0);
         }
         let i = pos as usize;
         let f = pos - i as f64;
         self.values[i] + f * (self.values[i + 1] - self.values[i])
-    }
-}
-
-/// The envelopes built so far (`None`: nothing measured serves the shape). A clone starts
-/// empty: they are derived data, rebuilt on demand.
-#[derive(Debug, Default)]
-pub(crate) struct ShapeCache(RwLock<BTreeMap<ShapeKey, Option<Arc<Envelope>>>>);
-
-impl Clone for ShapeCache {
-    fn clone(&self) -> Self {
-        ShapeCache::default()
     }
 }
 
@@ -102,6 +91,9 @@ impl ProfiledCostModel {
     pub(super) fn measured_gemm(&self, g: &Gemm) -> Option<f64> {
         let dt = serving_dtype(g.act_dtype, |d| self.fam.gemm.has(d));
         let fams = self.fam.gemm.of(dt);
+        if fams.is_empty() {
+            return None;
+        }
         let wide = g.n.saturating_mul(g.count as u64);
         if let Ok(i) = fams.binary_search_by(|f| (f.n, f.k).cmp(&(wide, g.k))) {
             return Some(fams[i].curve.eval(g.m as f64));
@@ -114,9 +106,7 @@ impl ProfiledCostModel {
             k: g.k,
             count: 1,
         };
-        let m = g.m as f64;
-        let env = self.envelope(key)?;
-        Some(env.eval(m, || self.rescaled(dt, wide, g.k, m).unwrap_or(0.0)))
+        Some(self.envelope(key)?.eval(g.m as f64))
     }
 
     /// The time of a quantised GEMM (types no family has) from its 16-bit twin's measured
@@ -130,29 +120,18 @@ impl ProfiledCostModel {
             k: g.k,
             count: g.count,
         };
-        let m = g.m as f64;
-        let env = self.envelope(key)?;
-        Some(env.eval(m, || self.quantised_rule(&key, m).unwrap_or(0.0)))
+        Some(self.envelope(key)?.eval(g.m as f64))
     }
 
     /// `key`'s envelope, built on first use.
-    fn envelope(&self, key: ShapeKey) -> Option<Arc<Envelope>> {
-        let cache = &self.gemm_shapes.0;
-        if let Some(e) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return e.clone();
-        }
-        let built = if key.quantised {
-            Envelope::of(|m| self.quantised_rule(&key, m))
-        } else {
-            Envelope::of(|m| self.rescaled(key.act, key.n, key.k, m))
-        }
-        .map(Arc::new);
-        cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert(built)
-            .clone()
+    fn envelope(&self, key: ShapeKey) -> Option<std::sync::Arc<Envelope>> {
+        self.gemm_shapes.get_or_build(key, || {
+            if key.quantised {
+                Envelope::of(|m| self.quantised_rule(&key, m))
+            } else {
+                Envelope::of(|m| self.rescaled(key.act, key.n, key.k, m))
+            }
+        })
     }
 
     /// The measured time of the 16-bit `n × k` GEMM of type `dt` at `m`: its family's, else
@@ -184,6 +163,8 @@ impl ProfiledCostModel {
     fn quantised_rule(&self, key: &ShapeKey, m: f64) -> Option<f64> {
         let dt = serving_dtype(DType::Bf16, |d| self.fam.gemm.has(d));
         let t16 = self.rescaled(dt, key.n.saturating_mul(key.count as u64), key.k, m)?;
+        // the fallback at the nearest whole m (a sample between two, below m ≈ 20, prices
+        // its ratio at one of them)
         let gemm = |(weight_dtype, act_dtype): (DType, DType)| Gemm {
             m: m.round().max(1.0) as u64,
             n: key.n,

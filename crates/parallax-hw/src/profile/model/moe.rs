@@ -42,8 +42,7 @@ use super::{Group, ProfiledCostModel};
 use crate::profile::interp::{Curve, Ideal};
 use parallax_ir::lower::active_experts;
 use parallax_ir::{DType, FusedMoe};
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 /// The fused-MoE families of a profile, checked when the profile is read (every row's numbers,
 /// two sizes or more per family) and interpolated on first use: the embedded tables hold some
@@ -230,17 +229,6 @@ pub(crate) struct LayoutCurve {
     f0: f64,
 }
 
-/// The layout curves built so far (`None`: no family serves the layout). A clone starts
-/// empty: the curves are derived data, rebuilt on demand.
-#[derive(Debug, Default)]
-pub(crate) struct LayoutCache(RwLock<BTreeMap<Layout, Option<Arc<LayoutCurve>>>>);
-
-impl Clone for LayoutCache {
-    fn clone(&self) -> Self {
-        LayoutCache::default()
-    }
-}
-
 /// `t · num / den` (`t` itself when the two are equal), or `None` unless both times are
 /// positive and finite.
 fn scaled(t: f64, num: f64, den: f64) -> Option<f64> {
@@ -288,17 +276,8 @@ impl ProfiledCostModel {
     /// `op`'s layout curve, built on first use.
     fn layout_curve(&self, op: &FusedMoe) -> Option<Arc<LayoutCurve>> {
         let layout = Layout::of(op);
-        let cache = &self.moe_layouts.0;
-        if let Some(c) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&layout) {
-            return c.clone();
-        }
-        let built = self.build_layout_curve(&layout).map(Arc::new);
-        cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(layout)
-            .or_insert(built)
-            .clone()
+        self.moe_layouts
+            .get_or_build(layout, || self.build_layout_curve(&layout))
     }
 
     /// The curve of `l` (see the module docs), or `None` when no family serves it.
