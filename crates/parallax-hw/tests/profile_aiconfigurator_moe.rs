@@ -9,7 +9,7 @@ use parallax_ir::lower::fused_moe_op;
 use parallax_ir::{DType, Moe, Precision};
 use std::sync::Arc;
 
-use crate::common::median;
+use crate::common::{median, spread_op};
 
 const HEADER: &str = "moe_dtype,num_tokens,hidden_size,inter_size,topk,num_experts,moe_tp_size,moe_ep_size,distribution,latency";
 
@@ -276,24 +276,7 @@ fn below_the_smallest_measured_size_the_roofline_scales_the_smallest_point() {
         let m = ProfiledCostModel::new(&rest, roof).unwrap();
         let mut errs = Vec::new();
         for r in table.rows.iter().filter(|r| one_gpu_small(r)) {
-            let pairs = r.tokens * r.top_k as u64;
-            let active = pairs.min(r.experts as u64) as u32;
-            let op = parallax_ir::FusedMoe {
-                tokens: r.tokens,
-                assignments: pairs,
-                active_experts: active,
-                local_experts: r.experts,
-                layer_experts: r.layer_experts,
-                ep: 1,
-                top_k: r.top_k,
-                max_rows: pairs.div_ceil(active as u64),
-                hidden: r.hidden,
-                intermediate: r.intermediate,
-                gated: true,
-                weight_dtype: r.dtype,
-                act_dtype: r.act_dtype,
-                block_scales: r.block_scales,
-            };
+            let op = spread_op(r);
             let t = m
                 .profiled_fused_moe(&op)
                 .expect("the family's other points");

@@ -42,22 +42,7 @@ fn check(path: &Path) {
     let moe = p.fused_moe.as_ref().expect("fused_moe table");
     assert!(moe.rows.len() >= 2);
     let r = moe.rows[0];
-    let op = parallax_ir::FusedMoe {
-        tokens: r.tokens,
-        assignments: r.tokens * r.top_k as u64,
-        active_experts: r.top_k,
-        local_experts: r.experts,
-        layer_experts: r.layer_experts,
-        ep: r.layer_experts / r.experts,
-        top_k: r.top_k,
-        max_rows: r.tokens,
-        hidden: r.hidden,
-        intermediate: r.intermediate,
-        gated: true,
-        weight_dtype: r.dtype,
-        act_dtype: r.act_dtype,
-        block_scales: r.block_scales,
-    };
+    let op = crate::common::spread_op(&r);
     assert!((m.fused_moe(&op) - r.seconds).abs() <= 1e-12 * r.seconds.max(1.0));
 }
 
