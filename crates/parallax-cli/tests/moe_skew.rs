@@ -594,3 +594,38 @@ fn search_says_when_its_engine_cannot_run_the_best_plan() {
     // no launch is written without --emit
     assert!(v.get("launch").is_none());
 }
+
+/// EPLB replicas that overfill some plans (64 per layer: a one-GPU pool plan of
+/// Qwen3-30B-A3B no longer fits) drop those plans, from the disaggregated pools as from the
+/// aggregated candidates, instead of failing the search.
+#[test]
+fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
+    let args = [
+        "search",
+        "-m",
+        "qwen3-30b-a3b",
+        "--cluster",
+        "1x8xH100",
+        "--eplb",
+        "64",
+        "--requests",
+        "16",
+        "--json",
+    ];
+    let out = parallax(&args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert!(
+        v["plans_pruned"]["eplb-memory"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        v["plans_pruned"]
+    );
+    assert!(
+        !v["disaggregation"].is_null(),
+        "disaggregated candidates still searched"
+    );
+}

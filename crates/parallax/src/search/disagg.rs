@@ -392,7 +392,18 @@ pub(super) fn compare(
                         break 'build;
                     }
                     let lowered =
-                        lower_plan(&s.model, plan, &s.cluster, Arc::clone(ctx.cost), &opts)?;
+                        match lower_plan(&s.model, plan, &s.cluster, Arc::clone(ctx.cost), &opts) {
+                            Ok(l) => l,
+                            // EPLB's replicas can overfill a plan that the enumeration's
+                            // memory check passed (it does not know them): not a pool plan,
+                            // as the aggregated search drops it (`eplb-memory`)
+                            Err(parallax_plan::PlanError::Memory(_))
+                                if s.moe_load.as_ref().is_some_and(|l| l.redundant > 0) =>
+                            {
+                                continue
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
                     let stages = &lowered.replicas[0].stages;
                     let cost = if role == "prefill" {
                         screen_cost(stages, &prefill_batches)
