@@ -222,11 +222,12 @@ fn search_prunes_plans_eplb_does_not_divide() {
 }
 
 /// EPLB replicas whose weights do not fit beside a plan's are pruned (counted under
-/// `eplb-memory`), not an error that ends the search: 64 replicas of Qwen3-30B-A3B's experts
-/// do not fit on an H100 holding every expert (`dp=4`), but fit where EP splits them.
+/// `eplb-memory`), not an error that ends the search: 256 replicas of Qwen3-30B-A3B's
+/// experts put 128 on each rank of an EP 2 plan, more than an H100 holds beside the model,
+/// but fit where EP 4 splits them further. (Plans without expert parallelism hold none.)
 #[test]
 fn search_prunes_plans_eplb_replicas_overfill() {
-    let pruned = search_pruned(&["--cluster", "1x4xH100", "--requests", "20", "--eplb", "64"]);
+    let pruned = search_pruned(&["--cluster", "1x4xH100", "--requests", "20", "--eplb", "256"]);
     assert!(pruned["eplb-memory"].as_u64().unwrap() > 0, "{pruned}");
 }
 
@@ -595,8 +596,8 @@ fn search_says_when_its_engine_cannot_run_the_best_plan() {
     assert!(v.get("launch").is_none());
 }
 
-/// EPLB replicas that overfill some plans (64 per layer: a one-GPU pool plan of
-/// Qwen3-30B-A3B no longer fits) drop those plans, from the disaggregated pools as from the
+/// EPLB replicas that overfill some plans (256 per layer: 128 on each rank of an EP 2 pool
+/// plan of Qwen3-30B-A3B) drop those plans, from the disaggregated pools as from the
 /// aggregated candidates, instead of failing the search.
 #[test]
 fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
@@ -607,7 +608,7 @@ fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
         "--cluster",
         "1x8xH100",
         "--eplb",
-        "64",
+        "256",
         "--requests",
         "16",
         "--json",
@@ -627,5 +628,67 @@ fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
     assert!(
         !v["disaggregation"].is_null(),
         "disaggregated candidates still searched"
+    );
+}
+
+/// A plan without expert parallelism holds no EPLB replica (one rank: nothing to balance),
+/// so `search --eplb N` scores it as `simulate` runs it without `--eplb` (which it refuses
+/// there): the two agree.
+#[test]
+fn search_eplb_scores_a_plan_without_expert_parallelism_without_replicas() {
+    let search = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "search",
+            "-m",
+            "qwen3-235b-a22b",
+            "--cluster",
+            "1x8xH100",
+            "--requests",
+            "16",
+            "--disaggregation",
+            "off",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = parallax(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+    };
+    let v = search(&["--eplb", "8"]);
+    let ranked = v["ranked"].as_array().unwrap();
+    let no_ep = ranked
+        .iter()
+        .find(|r| !r["plan"].as_str().unwrap().contains("ep"))
+        .expect("a plan without expert parallelism is ranked");
+    let plan = no_ep["plan"].as_str().unwrap();
+    let out = parallax(&[
+        "simulate",
+        "-m",
+        "qwen3-235b-a22b",
+        "--cluster",
+        "1x8xH100",
+        "--requests",
+        "16",
+        "--plan",
+        plan,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sim: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        no_ep["metrics"]["ttft_ms"]["mean"], sim["ttft_ms"]["mean"],
+        "{plan}"
+    );
+    assert_eq!(
+        no_ep["metrics"]["tpot_ms"]["mean"], sim["tpot_ms"]["mean"],
+        "{plan}"
     );
 }

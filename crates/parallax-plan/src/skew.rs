@@ -40,11 +40,23 @@ pub struct MoeLoad {
 }
 
 impl MoeLoad {
+    /// The redundant experts a MoE layer placed over `ep` EP ranks holds: [`Self::redundant`]
+    /// with expert parallelism, none without (one rank holds every expert: nothing to
+    /// balance; vLLM's EPLB needs expert parallelism too).
+    pub fn redundant_on(&self, ep: u32) -> u32 {
+        if ep > 1 {
+            self.redundant
+        } else {
+            0
+        }
+    }
+
     /// Add the weights of EPLB's redundant experts to each stage's per-device weights in
     /// `memory` (one replica's report of `plan`): every EP rank of a MoE layer holds
     /// `redundant / ep` extra experts, each its gate/up and down projections over the cell's
-    /// expert tensor-parallel degree, in the model's weight type. No redundant experts: no
-    /// change.
+    /// expert tensor-parallel degree, in the model's weight type. No redundant experts, or a
+    /// layer without expert parallelism (ep = 1: one rank, nothing to balance, no replica):
+    /// no change.
     ///
     /// # Errors
     /// As [`Plan::stages`].
@@ -65,6 +77,9 @@ impl MoeLoad {
                 for (i, cell) in block.cells.iter().enumerate() {
                     if let Cell::Moe(m) = cell {
                         let shard = plan.placement(block, i).shard;
+                        if shard.ep <= 1 {
+                            continue;
+                        }
                         let per_rank = self.redundant as f64 / shard.ep.max(1) as f64;
                         let up = if m.gated { 2.0 } else { 1.0 };
                         let expert =
@@ -129,7 +144,8 @@ impl MoeLoad {
     }
 
     /// Per-token share of the busiest EP rank's routed pairs (1/ep when balanced) for `plan`'s
-    /// MoE layers of `model`; `None` for a dense model.
+    /// MoE layers of `model`; `None` for a dense model. A plan without expert parallelism
+    /// holds no EPLB replica (one rank: nothing to balance), whatever [`Self::redundant`].
     ///
     /// # Errors
     /// As [`Self::expert_load`]; [`PlanError::Option`] when `E + redundant` is not a multiple of
@@ -141,7 +157,7 @@ impl MoeLoad {
                 if let Cell::Moe(m) = cell {
                     let load = self.expert_load(m.experts, m.top_k)?;
                     let rank = load
-                        .busiest_rank(plan.moe.ep.max(1), self.redundant)
+                        .busiest_rank(plan.moe.ep.max(1), self.redundant_on(plan.moe.ep))
                         .map_err(|e| PlanError::Option {
                             option: "eplb".into(),
                             value: self.redundant.to_string(),
@@ -206,10 +222,11 @@ impl StageSkew {
         else {
             return;
         };
-        if load.is_balanced() && self.load.redundant == 0 {
+        let redundant = self.load.redundant_on(shard.ep);
+        if load.is_balanced() && redundant == 0 {
             return;
         }
-        let Ok(ranks) = load.placement(shard.ep.max(1), self.load.redundant) else {
+        let Ok(ranks) = load.placement(shard.ep.max(1), redundant) else {
             return;
         };
         let mut slowest: Option<(f64, FusedMoe)> = None;

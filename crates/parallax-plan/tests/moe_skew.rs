@@ -138,3 +138,35 @@ fn eplb_redundant_experts_occupy_weight_memory() {
         none.memory.stages[0].weights_bytes
     );
 }
+
+/// A plan without expert parallelism holds no EPLB replica (one rank holds every expert:
+/// nothing to balance): its memory and step times are those without redundant experts.
+#[test]
+fn eplb_leaves_a_plan_without_expert_parallelism_alone() {
+    let load = zipf(1.2, 16).unwrap();
+    assert_eq!((load.redundant_on(1), load.redundant_on(8)), (0, 16));
+    assert_eq!(
+        step_times("tp=8", Some(load)).unwrap(),
+        step_times("tp=8", zipf(1.2, 0)).unwrap()
+    );
+    let model = parallax_ir::resolve("qwen3-30b-a3b").unwrap();
+    let cluster = Cluster::parse("1x8xH100").unwrap();
+    let plan: Plan = "tp=8".parse().unwrap();
+    let weights = |moe_load| {
+        let opts = LowerOptions {
+            moe_load,
+            ..LowerOptions::default()
+        };
+        let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+        let l = lower_plan(&model, &plan, &cluster, cost, &opts).unwrap();
+        l.memory.stages[0].weights_bytes
+    };
+    assert_eq!(weights(Some(load)), weights(None));
+    assert_eq!(
+        load.busiest_rank_share(&model, &plan).unwrap(),
+        zipf(1.2, 0)
+            .unwrap()
+            .busiest_rank_share(&model, &plan)
+            .unwrap()
+    );
+}

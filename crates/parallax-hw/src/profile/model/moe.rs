@@ -237,9 +237,9 @@ fn scaled(t: f64, num: f64, den: f64) -> Option<f64> {
 }
 
 impl ProfiledCostModel {
-    /// The profiled time of a fused MoE op, from its layout's curve (see the module docs
-    /// of `profile::model::moe`): the op's own measured family, else its layer's family of the same
-    /// widths with the nearest local expert count, scaled to its layout and to random
+    /// The profiled time of a fused MoE op, from its layout's curve (see the module docs of
+    /// `profile::model::moe`): the op's own measured family, else its layer's family of the
+    /// same widths with the nearest local expert count, scaled to its layout and to random
     /// routing point by point, non-decreasing in the load. `None` when no family of the
     /// layer's types, experts, top-k and widths is measured.
     ///
