@@ -317,7 +317,66 @@ fn scheduler(
             space.chunk_sizes = v;
         }
     }
+    check_combinations(args, &cfg, &space)?;
     Ok((cfg, space))
+}
+
+/// Refuse, before anything runs, a `--max-num-seqs` or `--chunk` value that cannot combine
+/// with the other scheduler settings: an iteration's token budget must hold every running
+/// decode (the simulator's own check, which would otherwise stop the search midway and name
+/// a setting the user may never have written). The message names the value as written and
+/// says which side is the engine's default.
+fn check_combinations(
+    args: &SearchArgs,
+    cfg: &SchedulerConfig,
+    space: &SchedulerSpace,
+) -> Result<(), CliError> {
+    let seqs = if space.max_num_seqs.is_empty() {
+        vec![cfg.max_num_seqs]
+    } else {
+        space.max_num_seqs.clone()
+    };
+    let chunks: Vec<Option<u32>> = if space.chunk_sizes.is_empty() {
+        vec![cfg.chunk_size]
+    } else {
+        space.chunk_sizes.iter().map(|&c| Some(c)).collect()
+    };
+    let given = |set: bool| if set { "" } else { " (the engine's default)" };
+    for &n in &seqs {
+        for &c in &chunks {
+            let t = SchedulerConfig {
+                max_num_seqs: n,
+                chunk_size: c,
+                ..*cfg
+            };
+            if t.validate().is_ok() {
+                continue;
+            }
+            let budget = t.token_budget();
+            let seqs_flag = format!("--max-num-seqs {n}{}", given(args.max_num_seqs.is_some()));
+            let message = if c.is_some() && t.kind == SchedulerKind::Chunked {
+                format!(
+                    "invalid --chunk {budget}{}: a chunk below {seqs_flag} cannot hold every \
+                     running decode in one iteration; expected a chunk of at least {n}",
+                    given(args.chunk.is_some())
+                )
+            } else {
+                format!(
+                    "invalid {seqs_flag}: {n} running requests need a token budget of at least \
+                     {n} per iteration (every running decode in one), but it is {budget} \
+                     (--max-num-batched-tokens{}); lower --max-num-seqs or raise \
+                     --max-num-batched-tokens",
+                    if args.max_num_batched_tokens.is_some() {
+                        ""
+                    } else {
+                        ", the engine's default"
+                    }
+                )
+            };
+            return Err(CliError::input(message));
+        }
+    }
+    Ok(())
 }
 
 /// Run `parallax search`.

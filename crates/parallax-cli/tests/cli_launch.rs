@@ -599,6 +599,22 @@ fn knob_search_shows_knob_values_in_the_table() {
         &parallax(&["search", "-m", "llama-3.1-8b", "--max-num-seqs", "16,64,16"]),
         &["`16,64,16`", "distinct values"],
     );
+    // A value that cannot combine with the token budget is refused before the search runs,
+    // naming it and saying which side is the engine's default.
+    fails(
+        &parallax(&[
+            "search",
+            "-m",
+            "llama-3.1-8b",
+            "--max-num-seqs",
+            "256,16384",
+        ]),
+        &["--max-num-seqs 16384", "8192", "the engine's default"],
+    );
+    fails(
+        &parallax(&["search", "-m", "llama-3.1-8b", "--chunk", "256,2048"]),
+        &["--chunk 256", "--max-num-seqs 1024 (the engine's default)"],
+    );
     // Without a knob search the table has no knob columns.
     let text = ok(&parallax(&[
         "search",
