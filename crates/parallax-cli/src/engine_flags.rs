@@ -103,6 +103,9 @@ pub fn speculation_text(s: &Speculation) -> String {
          decoding request and step on average",
         s.draft_tokens,
         if s.draft_tokens == 1 { "" } else { "s" },
-        crate::common::num(s.tokens_per_step())
+        // a computed mean (0.9 + 0.9·0.7 = 2.5300000000000002): three decimals, trimmed
+        format!("{:.3}", s.tokens_per_step())
+            .trim_end_matches('0')
+            .trim_end_matches('.')
     )
 }

@@ -91,6 +91,27 @@ fn predict_prices_the_step_and_reports_per_token() {
     let per = s["tokens_per_step"].as_f64().unwrap();
     assert!((per - (1.0 + 0.8 + 0.8 * 0.5)).abs() < 1e-12, "{per}");
     assert!((s["ms_per_token"].as_f64().unwrap() - step / per).abs() < 1e-9);
+    // The text rounds the computed mean (0.9 + 0.9 × 0.7 = 2.5300000000000002) to 2.53.
+    let out = parallax(&[
+        "predict",
+        "--model",
+        "deepseek-r1",
+        "--gpu",
+        "H200",
+        "--tp",
+        "8",
+        "--decode",
+        "32x2048",
+        "--num-speculative-tokens",
+        "2",
+        "--speculative-acceptance",
+        "0.9,0.7",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(", 2.53 tokens per decoding request"),
+        "{text}"
+    );
 }
 
 #[test]
