@@ -364,8 +364,8 @@ fn check_combinations(
                 format!(
                     "invalid {seqs_flag}: {n} running requests need a token budget of at least \
                      {n} per iteration (every running decode in one), but it is {budget} \
-                     (--max-num-batched-tokens{}); lower --max-num-seqs or raise \
-                     --max-num-batched-tokens",
+                     (--max-batched-tokens{}); lower --max-num-seqs or raise \
+                     --max-batched-tokens",
                     if args.max_num_batched_tokens.is_some() {
                         ""
                     } else {

@@ -59,7 +59,10 @@ pub enum IrError {
         supported: Vec<String>,
     },
     /// A cell cannot be split as requested.
-    #[error("cannot shard {cell} with tp={tp}, ep={ep}: {reason}")]
+    #[error(
+        "cannot shard {cell} with tp={tp}{}: {reason}",
+        if *ep > 1 { format!(", ep={ep}") } else { String::new() }
+    )]
     InvalidShard {
         /// Description of the cell, e.g. `attention (heads=64, kv_heads=8)`.
         cell: String,

@@ -156,12 +156,17 @@ impl MoeLoad {
             for cell in &run.block.cells {
                 if let Cell::Moe(m) = cell {
                     let load = self.expert_load(m.experts, m.top_k)?;
+                    let (ep, redundant) = (plan.moe.ep.max(1), self.redundant_on(plan.moe.ep));
                     let rank = load
-                        .busiest_rank(plan.moe.ep.max(1), self.redundant_on(plan.moe.ep))
-                        .map_err(|e| PlanError::Option {
+                        .busiest_rank(ep, redundant)
+                        .map_err(|_| PlanError::Option {
                             option: "eplb".into(),
                             value: self.redundant.to_string(),
-                            expected: e.to_string(),
+                            expected: format!(
+                            "the experts plus the redundant replicas ({} + {redundant}) divisible \
+                             by the plan's {ep} EP ranks",
+                            m.experts
+                        ),
                         })?;
                     let s: f64 = rank.iter().sum();
                     worst = Some(worst.map_or(s, |w: f64| w.max(s)));
