@@ -561,6 +561,19 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                     .map_or("no candidate was simulated", |i| i.reason.as_str())
             ))),
             Some(best) => {
+                // A disaggregated deployment that beats every aggregated plan has no launch
+                // to write yet: say that the aggregated one is written instead.
+                if let (true, Some(d)) = (emitting, report.disaggregation.as_ref()) {
+                    if let (parallax::search::Winner::Disaggregated, Some(b)) = (&d.winner, &d.best)
+                    {
+                        eprintln!(
+                            "note: --emit {engine}: the best deployment is disaggregated (`{}`), \
+                             whose launch is not written yet; writing the best aggregated plan, \
+                             `{}`",
+                            b.plan, best.plan
+                        );
+                    }
+                }
                 // The best plan the engine can run: a plan it cannot express (vLLM's expert
                 // parallelism spans the whole stage, SGLang has no dense-MLP replicas, …) is
                 // passed over for the next in rank order, and the note says so.
@@ -574,9 +587,9 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
                         r.scheduler,
                         memory,
                         // The EPLB count simulated with the plan: the search's choice, else
-                        // the pinned `--eplb`.
+                        // the pinned `--eplb` (none on a plan without expert parallelism).
                         r.eplb.as_ref().map_or_else(
-                            || moe_load.map_or(0, |l| l.redundant),
+                            || moe_load.map_or(0, |l| l.redundant_on(r.plan.moe.ep)),
                             |c| c.redundant_experts,
                         ),
                         &args.engine_flags,

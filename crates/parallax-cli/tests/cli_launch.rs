@@ -732,3 +732,34 @@ fn max_model_len_and_max_concurrency() {
     );
     assert!(closed["makespan_s"].as_f64().unwrap() > open["makespan_s"].as_f64().unwrap());
 }
+
+/// When a disaggregated deployment wins, `search --emit` says that the launch it writes is the
+/// best aggregated plan's (a disaggregated launch is not written yet).
+#[test]
+fn search_emit_says_when_a_disaggregated_deployment_won() {
+    let out = parallax(&[
+        "search",
+        "-w",
+        "code",
+        "--rate",
+        "50",
+        "--requests",
+        "32",
+        "--emit",
+        "vllm",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // At 50 requests/s of the code workload three prefill pools and one decode pool win.
+    assert!(text.contains("winner: disaggregated"), "{text}");
+    assert!(
+        err.contains("the best deployment is disaggregated")
+            && err.contains("writing the best aggregated plan"),
+        "{err}"
+    );
+}
