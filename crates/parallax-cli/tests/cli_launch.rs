@@ -763,3 +763,27 @@ fn search_emit_says_when_a_disaggregated_deployment_won() {
         "{err}"
     );
 }
+
+/// Parallelisms that cannot use the cluster's GPUs (expert parallelism alone divides a
+/// stage's tensor-parallel GPUs, and none are allowed) say so, naming them.
+#[test]
+fn search_says_when_the_allowed_parallelisms_make_no_plan() {
+    let out = parallax(&[
+        "search",
+        "-m",
+        "qwen3-30b-a3b",
+        "--requests",
+        "8",
+        "--parallelisms",
+        "ep",
+        "--disaggregation",
+        "off",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let reason = v["infeasible"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("allowed parallelisms (ep)") && reason.contains("need tp"),
+        "{reason}"
+    );
+}

@@ -881,6 +881,15 @@ impl Search {
                     self.model.name,
                     self.cluster.spec()
                 ),
+                // nothing to prune: the allowed parallelisms make no plan of the GPUs
+                None if enumerated == 0 => format!(
+                    "no plan of {} on {}: the allowed parallelisms ({}) cannot use its GPUs \
+                     (ep, attn-replicas and mlp-replicas divide a stage's tensor-parallel GPUs, \
+                     so they need tp; dp and pp add GPUs)",
+                    self.model.name,
+                    self.cluster.spec(),
+                    allowed_names(&self.constraints.allowed)
+                ),
                 None => format!(
                     "no feasible plan among {enumerated} candidates for {} on {} (pruned: {})",
                     self.model.name,
@@ -1314,6 +1323,24 @@ fn baseline_cluster(cluster: &Cluster, max_gpus: Option<u32>) -> Cluster {
 
 /// Keeps in `closest` the smaller of its memory miss and `m` (the "no feasible plan" report
 /// names the closest).
+/// The parallelisms `a` allows, as `--parallelisms` names them (`none` for none).
+fn allowed_names(a: &parallax_plan::Allowed) -> String {
+    let names = [
+        (a.dp, "dp"),
+        (a.pp, "pp"),
+        (a.tp, "tp"),
+        (a.ep, "ep"),
+        (a.attn_replicas, "attn-replicas"),
+        (a.mlp_replicas, "mlp-replicas"),
+    ];
+    let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+    if on.is_empty() {
+        "none".into()
+    } else {
+        on.join(", ")
+    }
+}
+
 fn keep_closest(closest: &mut Option<MemoryShortfall>, m: MemoryShortfall) {
     if closest
         .as_ref()
