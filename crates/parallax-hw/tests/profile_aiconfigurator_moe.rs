@@ -200,8 +200,8 @@ fn unmeasured_layouts_of_a_measured_layer_stay_on_the_measured_scale() {
     assert_eq!(m.fused_moe(&op), roof.fused_moe(&op));
 }
 
-/// More tokens never take less time: for ten MoE models' experts in their own types, bf16
-/// and fp8, at every TP × EP layout of up to 8 GPUs, on the H100 and the H200, the price of
+/// More tokens never take less time: for ten MoE models' experts in their own types, bf16,
+/// fp8 and int8, at every TP × EP layout of up to 8 GPUs, on the H100 and the H200, the price of
 /// 1 to 1,024 tokens never falls. Measured families, their rescaling to random routing and
 /// to layouts the sweeps skipped (which once dipped by up to 13 %) and the rule below a
 /// family's smallest size all keep it; the search's bound relies on it.
@@ -220,6 +220,8 @@ fn fused_moe_prices_never_fall_as_tokens_grow() {
         "kimi-k2.5",
     ];
     let fp8 = Precision::default().quantized(parallax_ir::Quantization::Fp8);
+    // int8 experts: no family of their types, priced from the 16-bit families
+    let int8 = Precision::default().quantized(parallax_ir::Quantization::Int8);
     let mut layouts = 0;
     for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
         let g = catalog::gpu(gpu).unwrap();
@@ -228,7 +230,7 @@ fn fused_moe_prices_never_fall_as_tokens_grow() {
         for name in models {
             let model = parallax_ir::resolve(name).unwrap();
             let moe = *model.first_moe().unwrap();
-            for prec in [model.precision, Precision::default(), fp8] {
+            for prec in [model.precision, Precision::default(), fp8, int8] {
                 for (tp, ep) in [(1, 1), (2, 1), (1, 2), (4, 1), (2, 2), (1, 4), (8, 1)]
                     .into_iter()
                     .chain([(4, 2), (2, 4), (1, 8)])
@@ -251,7 +253,7 @@ fn fused_moe_prices_never_fall_as_tokens_grow() {
             }
         }
     }
-    assert_eq!(layouts, 600);
+    assert_eq!(layouts, 800);
 }
 
 /// Below a family's smallest measured size the price is the smallest point's time scaled by
@@ -347,12 +349,24 @@ fn int4_experts_are_priced_from_vllm_s_marlin_kernel() {
     assert_eq!((op.weight_dtype, op.act_dtype), (DType::Int4, DType::Bf16));
     let t = m.profiled_fused_moe(&op).expect("a measured int4 family");
     assert!((2.61283e-3..=2.62032e-3).contains(&t), "{t}");
-    // int4 weights on fp8 GEMMs (TensorRT-LLM's w4afp8) are another kernel: no family
+    // int4 weights on fp8 GEMMs (TensorRT-LLM's w4afp8) are another kernel, which no
+    // family measures: the layer's bf16 family times the roofline's ratio prices it, as
+    // quantised GEMMs without a table of their types are
     let w4a8 = parallax_ir::FusedMoe {
         act_dtype: DType::Fp8,
         ..op
     };
-    assert_eq!(m.profiled_fused_moe(&w4a8), None);
+    let bf16_op = parallax_ir::FusedMoe {
+        weight_dtype: DType::Bf16,
+        act_dtype: DType::Bf16,
+        ..op
+    };
+    let (q, b) = (
+        m.profiled_fused_moe(&w4a8).expect("the bf16 family"),
+        m.profiled_fused_moe(&bf16_op).expect("the bf16 family"),
+    );
+    let ratio = roof.fused_moe(&w4a8) / roof.fused_moe(&bf16_op);
+    assert!((q / b / ratio - 1.0).abs() < 0.05, "{q} vs {b} × {ratio}");
     assert!(
         t > 1.5 * roof.fused_moe(&op),
         "{t} vs {}",

@@ -92,7 +92,8 @@ fn round_trips_and_interpolates() {
     // A width the table never measured: the roofline prices it.
     let tp2 = fused_moe_op(&moe(), 32, 2, 1, &bf16);
     assert_eq!(m.fused_moe(&tp2), roof.fused_moe(&tp2));
-    // fp8 weights: no fp8 family, the roofline prices it.
+    // fp8 weights: no fp8 family; the bf16 family's time times the roofline's ratio of the
+    // two (at a measured size exactly), as quantised GEMMs are priced.
     let fp8 = fused_moe_op(
         &moe(),
         32,
@@ -100,7 +101,13 @@ fn round_trips_and_interpolates() {
         1,
         &Precision::default().quantized(parallax_ir::Quantization::Fp8),
     );
-    assert_eq!(m.fused_moe(&fp8), roof.fused_moe(&fp8));
+    let want = 300e-6 * roof.fused_moe(&fp8) / roof.fused_moe(&f);
+    assert!(
+        (m.fused_moe(&fp8) / want - 1.0).abs() < 1e-9,
+        "{}",
+        m.fused_moe(&fp8)
+    );
+    assert!(m.fused_moe(&fp8) < m.fused_moe(&f));
 }
 
 #[test]

@@ -10,13 +10,14 @@
 //! - **its own family** when the table has one (its types, block scales, `E / ep` local of
 //!   `E` layer experts, top-k and widths), else the layer's family of the same widths with the
 //!   nearest local expert count (`|ln L/L_f|`; an EP × TP hybrid, an EP degree the sweeps
-//!   skipped);
+//!   skipped); for types no family has (int8 experts, fp8 or fp4 ones of a layer measured in
+//!   16 bits only), the same search among the layer's 16-bit families;
 //! - at each of the family's points `(x_i, t_i)`, the time `t_i · F(ours_i) / F(measured_i)`:
 //!   `F` the fallback model, `ours_i` the layout receiving `x_i · top_k` pairs routed
 //!   uniformly at random, `measured_i` the op the table timed there (the family's layout, its
 //!   tokens spread over `min(L_f, pairs)` experts for a [`TableRouting::Spread`] table, routed
-//!   at random otherwise). A layout's own family measured with random routing keeps its
-//!   points exactly;
+//!   at random otherwise; in the family's types). A layout's own family measured with random
+//!   routing keeps its points exactly;
 //! - those points made non-decreasing and interpolated as every table is (`interp::Curve`),
 //!   so that the price never falls as the load grows. Applying the two ratios at every size
 //!   instead, as an earlier version did, let them beat against the interpolated times: 302 of
@@ -294,15 +295,15 @@ impl ProfiledCostModel {
             ep if ep > 1 && l.layer_experts % ep == 0 => l.layer_experts / ep,
             _ => l.local_experts,
         };
-        let find = |block: bool| {
-            let key = l.key(dtypes, block, local);
+        let find = |dt: (DType, DType), block: bool| {
+            let key = l.key(dt, block, local);
             curves.binary_search_by(|(k, _)| k.cmp(&key)).ok()
         };
         // Else the layer's family of the same widths with the nearest local expert count
         // (the first of equals in key order): the two then differ in the expert weights
         // they read, not in the work per pair.
-        let nearest = |block: bool| {
-            let same = |k: &MoeKey| *k == l.key(dtypes, block, k.local_experts);
+        let nearest = |dt: (DType, DType), block: bool| {
+            let same = |k: &MoeKey| *k == l.key(dt, block, k.local_experts);
             let mut best: Option<(usize, f64)> = None;
             for (i, (k, _)) in curves.iter().enumerate().filter(|(_, (k, _))| same(k)) {
                 let d = (l.local_experts as f64 / k.local_experts.max(1) as f64)
@@ -314,17 +315,30 @@ impl ProfiledCostModel {
             }
             best.map(|(i, _)| i)
         };
-        let either = |f: &dyn Fn(bool) -> Option<usize>| {
-            f(l.block_scales).or_else(|| l.block_scales.then(|| f(false)).flatten())
+        let search = |dt: (DType, DType)| {
+            let either = |f: &dyn Fn((DType, DType), bool) -> Option<usize>| {
+                f(dt, l.block_scales).or_else(|| l.block_scales.then(|| f(dt, false)).flatten())
+            };
+            either(&find).or_else(|| either(&nearest))
         };
-        let i = either(&find).or_else(|| either(&nearest))?;
+        // Types no family has (int8 experts; fp8 or fp4 ones of a layer measured in 16 bits
+        // only): the layer's 16-bit family, each point rescaled by the fallback's ratio of
+        // the quantised op to the 16-bit one, as quantised GEMMs are.
+        let wide = super::serving_dtype(DType::Bf16, |d| self.fam.fused_moe.has_dtype(d));
+        let i = search(dtypes).or_else(|| {
+            (dtypes != (wide, wide))
+                .then(|| search((wide, wide)))
+                .flatten()
+        })?;
         let (key, family) = &curves[i];
-        // The layout the family measured: its experts and scales, of the same layer, types
+        // The layout the family measured: its experts, scales and types, of the same layer
         // and widths.
         let measured = Layout {
             local_experts: key.local_experts,
             ep: key.layer_experts / key.local_experts.max(1),
             block_scales: key.block_scales,
+            weights: key.weights,
+            act: key.act,
             ..*l
         };
         let pairs_at = |x: f64| (x * l.top_k as f64).round().max(1.0) as u64;
