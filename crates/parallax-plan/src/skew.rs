@@ -164,7 +164,7 @@ impl MoeLoad {
                             value: self.redundant.to_string(),
                             expected: format!(
                             "the experts plus the redundant replicas ({} + {redundant}) divisible \
-                             by the plan's {ep} EP ranks",
+                             by the plan's EP degree, ep={ep}",
                             m.experts
                         ),
                         })?;
