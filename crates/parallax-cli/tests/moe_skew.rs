@@ -2,7 +2,7 @@
 //! `docs/cli.md`, "MoE routing skew").
 
 use crate::common;
-use common::parallax;
+use common::{json, parallax};
 use serde_json::Value;
 
 fn simulate(extra: &[&str]) -> Value {
@@ -613,13 +613,7 @@ fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
         "16",
         "--json",
     ];
-    let out = parallax(&args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let v = json(&args);
     assert!(
         v["plans_pruned"]["eplb-memory"].as_u64().unwrap_or(0) > 0,
         "{}",
@@ -636,53 +630,28 @@ fn search_drops_plans_that_eplb_overfills_from_disaggregated_pools_too() {
 /// there): the two agree.
 #[test]
 fn search_eplb_scores_a_plan_without_expert_parallelism_without_replicas() {
-    let search = |extra: &[&str]| -> Value {
+    let run = |command: &str, extra: &[&str]| {
         let mut args = vec![
-            "search",
+            command,
             "-m",
             "qwen3-235b-a22b",
             "--cluster",
             "1x8xH100",
             "--requests",
             "16",
-            "--disaggregation",
-            "off",
             "--json",
         ];
         args.extend_from_slice(extra);
-        let out = parallax(&args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+        json(&args)
     };
-    let v = search(&["--eplb", "8"]);
+    let v = run("search", &["--disaggregation", "off", "--eplb", "8"]);
     let ranked = v["ranked"].as_array().unwrap();
     let no_ep = ranked
         .iter()
         .find(|r| !r["plan"].as_str().unwrap().contains("ep"))
         .expect("a plan without expert parallelism is ranked");
     let plan = no_ep["plan"].as_str().unwrap();
-    let out = parallax(&[
-        "simulate",
-        "-m",
-        "qwen3-235b-a22b",
-        "--cluster",
-        "1x8xH100",
-        "--requests",
-        "16",
-        "--plan",
-        plan,
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sim: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sim = run("simulate", &["--plan", plan]);
     assert_eq!(
         no_ep["metrics"]["ttft_ms"]["mean"], sim["ttft_ms"]["mean"],
         "{plan}"

@@ -63,19 +63,20 @@ fn mtp_speeds_decoding_by_its_accepted_drafts() {
 
 #[test]
 fn predict_prices_the_step_and_reports_per_token() {
+    let base = [
+        "predict",
+        "--model",
+        "deepseek-r1",
+        "--gpu",
+        "H200",
+        "--tp",
+        "8",
+        "--decode",
+        "32x2048",
+    ];
     let args = |k: Option<&str>| {
-        let mut a = vec![
-            "predict",
-            "--model",
-            "deepseek-r1",
-            "--gpu",
-            "H200",
-            "--tp",
-            "8",
-            "--decode",
-            "32x2048",
-            "--json",
-        ];
+        let mut a = base.to_vec();
+        a.push("--json");
         if let Some(k) = k {
             a.extend(["--num-speculative-tokens", k, "--speculative-acceptance"]);
             a.push(if k == "1" { "0.8" } else { "0.8,0.5" });
@@ -92,21 +93,14 @@ fn predict_prices_the_step_and_reports_per_token() {
     assert!((per - (1.0 + 0.8 + 0.8 * 0.5)).abs() < 1e-12, "{per}");
     assert!((s["ms_per_token"].as_f64().unwrap() - step / per).abs() < 1e-9);
     // The text rounds the computed mean (0.9 + 0.9 × 0.7 = 2.5300000000000002) to 2.53.
-    let out = parallax(&[
-        "predict",
-        "--model",
-        "deepseek-r1",
-        "--gpu",
-        "H200",
-        "--tp",
-        "8",
-        "--decode",
-        "32x2048",
+    let mut a = base.to_vec();
+    a.extend([
         "--num-speculative-tokens",
         "2",
         "--speculative-acceptance",
         "0.9,0.7",
     ]);
+    let out = parallax(&a);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(", 2.53 tokens per decoding request"),

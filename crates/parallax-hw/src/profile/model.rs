@@ -759,6 +759,8 @@ pub struct ProfiledCostModel {
     measured_links: Option<(Link, Link)>,
     /// Fused-MoE curves per op layout, built on first use.
     moe_layouts: BuildCache<moe::Layout, moe::LayoutCurve>,
+    /// Fused-MoE curves of layouts whose types no family has, from the 16-bit families.
+    moe_twins: BuildCache<moe::Layout, moe::LayoutCurve>,
     /// Envelopes of GEMM shapes priced from other shapes or types, built on first use.
     gemm_shapes: BuildCache<gemm::ShapeKey, gemm::Envelope>,
 }
@@ -795,6 +797,7 @@ impl ProfiledCostModel {
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
             moe_layouts: BuildCache::default(),
+            moe_twins: BuildCache::default(),
             gemm_shapes: BuildCache::default(),
         })
     }
@@ -1049,13 +1052,13 @@ impl CostModel for ProfiledCostModel {
     }
 
     /// The measured fused-MoE curve of the op's layout ([`ProfiledCostModel::profiled_fused_moe`]),
-    /// else the fallback's fused kernel (never the per-expert GEMM tables, whose skinny
-    /// shapes extrapolate a large-GEMM floor per expert).
+    /// else, for expert types no family has, the layer's 16-bit families rescaled to them
+    /// (`model::moe`), else the fallback's fused kernel (never the per-expert GEMM tables,
+    /// whose skinny shapes extrapolate a large-GEMM floor per expert).
     fn fused_moe(&self, op: &FusedMoe) -> f64 {
-        match self.profiled_fused_moe(op) {
-            Some(t) => t,
-            None => self.fallback.fused_moe(op),
-        }
+        self.profiled_fused_moe(op)
+            .or_else(|| self.sixteen_bit_fused_moe(op))
+            .unwrap_or_else(|| self.fallback.fused_moe(op))
     }
 
     fn elementwise(&self, op: &Elementwise) -> f64 {

@@ -43,7 +43,7 @@ use super::{Group, ProfiledCostModel};
 use crate::profile::interp::{Curve, Ideal};
 use parallax_ir::lower::active_experts;
 use parallax_ir::{DType, FusedMoe};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// The fused-MoE families of a profile, checked when the profile is read (every row's numbers,
 /// two sizes or more per family) and interpolated on first use: the embedded tables hold some
@@ -250,7 +250,36 @@ impl ProfiledCostModel {
         if op.assignments == 0 || op.active_experts == 0 {
             return Some(0.0);
         }
-        let c = self.layout_curve(op)?;
+        let layout = Layout::of(op);
+        let c = self
+            .moe_layouts
+            .get_or_build(layout, || self.build_layout_curve(&layout, false))?;
+        Some(self.price_on(&c, op))
+    }
+
+    /// The time of a fused MoE op whose types no family has (int8 experts; fp8 or fp4 ones
+    /// of a layer measured in 16 bits only), from the layer's 16-bit families rescaled to
+    /// its types point by point (see the module docs), as quantised GEMMs are; `None` for
+    /// 16-bit types or without such a family. [`CostModel::fused_moe`] asks it after
+    /// [`Self::profiled_fused_moe`], so that an engine's own table of the op's types is
+    /// consulted first.
+    ///
+    /// [`CostModel::fused_moe`]: crate::CostModel::fused_moe
+    pub(super) fn sixteen_bit_fused_moe(&self, op: &FusedMoe) -> Option<f64> {
+        let wide = |d: DType| matches!(d, DType::Bf16 | DType::F16);
+        let sixteen = wide(op.weight_dtype) && wide(op.act_dtype);
+        if op.assignments == 0 || op.active_experts == 0 || sixteen {
+            return None;
+        }
+        let layout = Layout::of(op);
+        let c = self
+            .moe_twins
+            .get_or_build(layout, || self.build_layout_curve(&layout, true))?;
+        Some(self.price_on(&c, op))
+    }
+
+    /// The price of `op` on its layout's curve `c` (see the module docs).
+    fn price_on(&self, c: &LayoutCurve, op: &FusedMoe) -> f64 {
         // an op built by hand without tokens: the layout's randomly routed op of its pairs
         let base = balanced(op).unwrap_or_else(|| Layout::of(op).routed(op.assignments));
         let x = base.assignments as f64 / base.top_k.max(1) as f64;
@@ -260,10 +289,10 @@ impl ProfiledCostModel {
             _ => c.curve.eval(x),
         };
         if base == *op {
-            return Some(t);
+            return t;
         }
         let ours = self.fallback.fused_moe(op);
-        Some(f_base.and_then(|f| scaled(t, ours, f)).unwrap_or(t))
+        f_base.and_then(|f| scaled(t, ours, f)).unwrap_or(t)
     }
 
     /// The dtypes of the families serving a fused MoE of types `(weights, act)`.
@@ -274,15 +303,9 @@ impl ProfiledCostModel {
         (weights, served)
     }
 
-    /// `op`'s layout curve, built on first use.
-    fn layout_curve(&self, op: &FusedMoe) -> Option<Arc<LayoutCurve>> {
-        let layout = Layout::of(op);
-        self.moe_layouts
-            .get_or_build(layout, || self.build_layout_curve(&layout))
-    }
-
-    /// The curve of `l` (see the module docs), or `None` when no family serves it.
-    fn build_layout_curve(&self, l: &Layout) -> Option<LayoutCurve> {
+    /// The curve of `l` (see the module docs) from a family of its types, or with
+    /// `sixteen_bit` from the layer's 16-bit families; `None` when no family serves it.
+    fn build_layout_curve(&self, l: &Layout, sixteen_bit: bool) -> Option<LayoutCurve> {
         if l.layer_experts == 0 || l.local_experts == 0 || l.top_k == 0 {
             return None;
         }
@@ -325,11 +348,11 @@ impl ProfiledCostModel {
         // only): the layer's 16-bit family, each point rescaled by the fallback's ratio of
         // the quantised op to the 16-bit one, as quantised GEMMs are.
         let wide = super::serving_dtype(DType::Bf16, |d| self.fam.fused_moe.has_dtype(d));
-        let i = search(dtypes).or_else(|| {
-            (dtypes != (wide, wide))
-                .then(|| search((wide, wide)))
-                .flatten()
-        })?;
+        let i = if sixteen_bit {
+            search((wide, wide))?
+        } else {
+            search(dtypes)?
+        };
         let (key, family) = &curves[i];
         // The layout the family measured: its experts, scales and types, of the same layer
         // and widths.
