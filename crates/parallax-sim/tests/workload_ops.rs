@@ -158,6 +158,13 @@ fn rescale_and_take() {
     assert!((r.mean_rate().unwrap() - 1.0).abs() < 1e-9);
     assert_eq!(r.requests[0].arrival_s, chat.requests[0].arrival_s);
     assert!(r.notes.iter().any(|n| n.contains("rescaled")));
+    // a tiny factor is shown in significant digits, not as 0.000000
+    let fast = chat.clone().with_rate(1e6).unwrap();
+    let note = fast.notes.iter().find(|n| n.contains("rescaled")).unwrap();
+    assert!(
+        note.contains("e-") && !note.contains("× 0.000000"),
+        "{note}"
+    );
     let t = chat.clone().take(10).unwrap();
     assert_eq!(t.len(), 10);
     assert_eq!(t.requests[..], chat.requests[..10]);

@@ -271,8 +271,14 @@ impl Workload {
         for r in &mut self.requests {
             r.arrival_s = t0 + (r.arrival_s - t0) * factor;
         }
+        // six decimals, or three significant digits for a factor that would print as 0
+        let times = if factor >= 1e-4 {
+            format!("{factor:.6}")
+        } else {
+            format!("{factor:.3e}")
+        };
         self.notes.push(format!(
-            "{}: arrivals rescaled from {current:.4} to {rate} req/s (times × {factor:.6})",
+            "{}: arrivals rescaled from {current:.4} to {rate} req/s (times × {times})",
             self.name
         ));
         Ok(self)
