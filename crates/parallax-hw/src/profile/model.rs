@@ -760,7 +760,7 @@ pub struct ProfiledCostModel {
     /// Fused-MoE curves per op layout, built on first use.
     moe_layouts: BuildCache<moe::Layout, moe::LayoutCurve>,
     /// Fused-MoE curves of layouts whose types no family has, from the 16-bit families.
-    moe_twins: BuildCache<moe::Layout, moe::LayoutCurve>,
+    moe_sixteen_bit: BuildCache<moe::Layout, moe::LayoutCurve>,
     /// Envelopes of GEMM shapes priced from other shapes or types, built on first use.
     gemm_shapes: BuildCache<gemm::ShapeKey, gemm::Envelope>,
 }
@@ -797,7 +797,7 @@ impl ProfiledCostModel {
             graph_overlap: profile.overheads.graph_kernel_overlap_seconds,
             measured_links: None,
             moe_layouts: BuildCache::default(),
-            moe_twins: BuildCache::default(),
+            moe_sixteen_bit: BuildCache::default(),
             gemm_shapes: BuildCache::default(),
         })
     }
@@ -990,9 +990,11 @@ fn wide_kv(shape: &AttentionShape) -> Option<AttentionShape> {
 
 /// The time of `op` on the measured scale: its `measured` time when a table has its types;
 /// else, for an op whose types no table has but whose 16-bit `twin` (the same shape in the
-/// tables' type: a quantised GEMM's bf16 GEMM, an fp8 cache's bf16 cache) one does, the
-/// twin's measured time times the `fallback`'s ratio of the two — so quantised ops stay on
-/// one measured scale with unquantised ones; else the fallback's own time.
+/// tables' type: an fp8 cache's bf16 cache) one does, the twin's measured time times the
+/// `fallback`'s ratio of the two — so quantised ops stay on one measured scale with
+/// unquantised ones; else the fallback's own time. (Attention only: quantised GEMMs and
+/// fused MoE apply the ratio per measured point and stay monotone, `model::gemm` and
+/// `model::moe`.)
 fn on_measured_scale<T>(
     op: &T,
     twin: Option<T>,

@@ -273,7 +273,7 @@ impl ProfiledCostModel {
         }
         let layout = Layout::of(op);
         let c = self
-            .moe_twins
+            .moe_sixteen_bit
             .get_or_build(layout, || self.build_layout_curve(&layout, true))?;
         Some(self.price_on(&c, op))
     }
