@@ -377,6 +377,19 @@ fn newer_count_flags_have_documented_maxima() {
         &["search", "--steady-requests", "18446744073709551615"],
         &["--steady-requests", "100000"],
     );
+    // Too few for any window to show the SLO target: the smallest stream that can is named.
+    fails_with(
+        &[
+            "search",
+            "--objective",
+            "throughput",
+            "--slo-ttft",
+            "2s",
+            "--steady-requests",
+            "100",
+        ],
+        &["--steady-requests", "100", "at least 116 requests", "90 %"],
+    );
 }
 
 #[test]

@@ -30,7 +30,8 @@
 //!   `metrics` has the fields of `simulate --json` and `window` (throughput and goodput, else
 //!   `null`) is the steady-state measurement window {`driving_requests`, `warmup_requests`,
 //!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
-//!   `completion_rate_req_per_s`, `stable`, `slo_attainment`, `slo_attainment_lower`,
+//!   `completion_rate_req_per_s`, `expected_completion_rate_req_per_s`, `stable`,
+//!   `slo_attainment`, `slo_attainment_lower`,
 //!   `goodput_req_per_s`};
 //!   With a MoE skew, entries of expert-parallel plans also carry `eplb` (the EPLB setting the
 //!   search chose and every count it tried; docs/cli.md, "Per-rank MoE load");
@@ -42,7 +43,7 @@
 //! - `infeasible`: `null` or {`reason`, `closest_miss`, `deficit_bytes`};
 //! - `steady_state`: `null`, or for throughput and goodput the stream settings {`requests`,
 //!   `arrivals` (`poisson`, `trace`), `warmup_fraction`, `drain_fraction`,
-//!   `stability_tolerance`, `seed`}.
+//!   `stability_tolerance`, `min_latencies`, `max_extension`, `seed`}.
 //!
 //! With `--prefix-caching`, `--preemption swap` and the other serving-feature flags
 //! (`crate::serving`), each entry's `metrics` also has `prefix_cache` / `swap`.
@@ -871,8 +872,8 @@ fn print_text(r: &SearchReport, precision: &str) {
                 outln!(
                     "steady state: {} requests ({} arrivals, lengths resampled from the \
                      workload); window {:.1}-{:.1} s without {} warm-up and {} drain \
-                     requests: {} measured, arrivals {:.3} req/s, completions {:.3} req/s, \
-                     SLO attainment {}",
+                     requests: {} measured, arrivals {:.3} req/s, completions {:.3} req/s \
+                     ({:.3} expected of a settled system), SLO attainment {}",
                     w.driving_requests,
                     st.arrivals.name(),
                     w.start_s,
@@ -882,6 +883,7 @@ fn print_text(r: &SearchReport, precision: &str) {
                     w.measured_requests,
                     w.arrival_rate_req_per_s,
                     w.completion_rate_req_per_s,
+                    w.expected_completion_rate_req_per_s,
                     w.slo_attainment
                         .map_or("-".into(), |a| format!("{:.1} %", 100.0 * a))
                 );

@@ -129,19 +129,23 @@ fn throughput_is_the_highest_sustainable_rate_found() {
     assert!(best.objective > 0.0);
     // The window is that of the steady-state stream at that rate, and it meets the target.
     let win = best.window.expect("throughput reports its window");
-    assert_eq!(win.driving_requests, 600);
-    assert!(win.warmup_requests >= 120 && win.drain_requests == 60);
+    // At least the 600 asked for; more when 600 last under 10 mean latencies at that rate.
+    let n = win.driving_requests;
+    assert!(n >= 600 && n <= 600 * steady.max_extension as usize, "{n}");
+    let lasted = (n - 1) as f64 / best.objective;
+    assert!(n == 600 || lasted >= steady.min_latencies * best.metrics.e2e_s.mean * 0.999);
+    assert!(win.warmup_requests >= n / 5 && win.drain_requests == n / 10);
     assert!(win.stable);
     assert!(win.slo_attainment.unwrap() >= 0.9);
     assert!(win.start_s > 0.0 && win.end_s > win.start_s);
     assert_eq!(best.metrics.requests.rejected, 0);
-    assert_eq!(best.metrics.requests.total, 600);
+    assert_eq!(best.metrics.requests.total as usize, n);
     // Re-simulating the same stream at that rate reproduces the metrics and the window.
     let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
     let cluster = Cluster::parse("1x4xH100").unwrap();
     let trace = parallax::load_workload("chat", Some(4.0), Some(256)).unwrap();
     let w = steady
-        .stream(&trace)
+        .stream_of(n, &trace)
         .unwrap()
         .with_rate(best.objective)
         .unwrap();

@@ -45,11 +45,14 @@
 //! # Throughput: the steady-state rate search
 //! For [`Objective::Throughput`] each plan is lowered once and driven by a steady-state
 //! stream ([`SteadyState`]: by default 4,000 requests resampled from the workload's lengths
-//! under Poisson arrivals, drawn once per search). From the workload's own rate the rate
+//! under Poisson arrivals, drawn once per search). The search starts from the plan's burst
+//! capacity (the rate at which it completes the whole stream arriving at once; the
+//! workload's own rate when that run completes nothing), and the rate
 //! doubles (or halves) up to [`RATE_BRACKET_STEPS`] times until sustainability flips, then
 //! [`RATE_BISECTION_STEPS`] geometric bisection steps narrow the bracket: a fixed,
 //! deterministic number of simulations. A rate is sustained when every request completes,
-//! completions keep up with arrivals in a measurement window that excludes warm-up and drain,
+//! completions keep up with those of a settled system in a measurement window that excludes
+//! warm-up and drain (a stream too short for its latencies is extended),
 //! and the SLO attainment of the requests arriving in the window reaches the target (see
 //! [`throughput`](self::SteadyState) for the definition beside vLLM's and Vidur's); each
 //! ranked plan reports its window ([`RankedPlan::window`]). The value is the highest rate
@@ -485,6 +488,7 @@ impl Search {
         }
         if self.objective.needs_slo() {
             self.steady.validate()?;
+            self.steady.validate_target(self.slo_target)?;
         }
         if !self.space.chunk_sizes.is_empty() && !self.scheduler.kind.chunked() {
             return bad(
@@ -1207,9 +1211,18 @@ impl Ctx<'_> {
                     ),
                 });
             }
-            let wl = stream.clone().with_rate(rate)?;
+            let mut wl = stream.clone().with_rate(rate)?;
             self.sims.fetch_add(1, Ordering::Relaxed);
-            let report = sim.run(&wl)?;
+            let mut report = sim.run(&wl)?;
+            // A stream too short for its latencies is run again, longer (SteadyState docs).
+            while let Some(n) = s
+                .steady
+                .extended_length(wl.len(), rate, report.metrics.e2e_s.mean)
+            {
+                wl = s.steady.stream_of(n, &s.workload)?.with_rate(rate)?;
+                self.sims.fetch_add(1, Ordering::Relaxed);
+                report = sim.run(&wl)?;
+            }
             let window = s.steady.window(&wl, &report, s.slo);
             let ok = window.sustains(&report.metrics, s.slo_target);
             Ok((ok, (report.metrics, window)))
@@ -1219,14 +1232,39 @@ impl Ctx<'_> {
             let v = w.goodput_req_per_s.unwrap_or(f64::NAN);
             return Ok((m, Some(base), v, ok, Some(w)));
         }
-        let out = throughput::search_rate(base, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, at)?;
+        let start = self.burst_capacity(sim, stream)?.unwrap_or(base);
+        let out = throughput::search_rate(start, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, at)?;
         Ok(match out {
             throughput::RateOutcome::Sustained(r, (m, w)) => (m, Some(r), r, true, Some(w)),
             throughput::RateOutcome::Never((m, w)) => {
-                let r = base * 0.5f64.powi(RATE_BRACKET_STEPS as i32);
+                let r = start * 0.5f64.powi(RATE_BRACKET_STEPS as i32);
                 (m, Some(r), 0.0, false, Some(w))
             }
         })
+    }
+
+    /// Where the rate search of `sim` starts: the rate at which it completes the whole
+    /// `stream` arriving at once (its completions over the makespan, with the fullest
+    /// batches), near the highest rate it could sustain. `None` when that run completes
+    /// nothing or gives no usable rate (the search then starts from the workload's rate).
+    fn burst_capacity(&self, sim: &Simulator, stream: &Workload) -> Result<Option<f64>> {
+        let burst = Workload::new(
+            &stream.name,
+            stream
+                .requests
+                .iter()
+                .map(|r| parallax_sim::Request {
+                    arrival_s: 0.0,
+                    ..*r
+                })
+                .collect(),
+        )?;
+        self.sims.fetch_add(1, Ordering::Relaxed);
+        let rate = sim.run(&burst)?.metrics.throughput.requests_per_s;
+        Ok((rate.is_finite()
+            && (parallax_sim::workload::MIN_RATE..=parallax_sim::workload::MAX_RATE)
+                .contains(&rate))
+        .then_some(rate))
     }
 
     fn baselines(&self, ranked: &[RankedPlan], best: Option<&RankedPlan>) -> Vec<Baseline> {

@@ -37,7 +37,8 @@ pub enum Direction {
 /// *Sustainable* (for `throughput`): driven at the rate tried by a steady-state stream
 /// ([`crate::search::SteadyState`]: requests resampled from the workload's lengths, Poisson
 /// arrivals by default), every request completes (none rejected, none unfinished),
-/// completions keep up with arrivals in a measurement window that excludes warm-up and drain,
+/// completions keep up with those of a settled system in a measurement window that excludes
+/// warm-up and drain,
 /// and the SLO attainment of the requests arriving in the window — the fraction that complete
 /// within every given SLO — reaches the search's target (default 90 %,
 /// [`crate::Search::slo_target`]) with confidence (its Wilson lower bound at z = 3 does). `goodput` is measured in the same window of the same

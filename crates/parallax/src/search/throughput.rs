@@ -3,9 +3,11 @@
 //! # Definition
 //! A plan *sustains* an arrival rate λ when, driven by a long request stream at λ,
 //! 1. every request completes (none rejected, none unfinished);
-//! 2. it is **stable**: over the measurement window, completions keep up with arrivals
-//!    (completions finishing inside the window ≥ (1 − [`SteadyState::stability_tolerance`]) ×
-//!    arrivals inside it), so the queue does not grow; and
+//! 2. it is **stable**: over the measurement window, completions keep up with what a
+//!    stationary system would complete, so the queue does not grow. Completions finishing
+//!    inside the window must reach (1 − [`SteadyState::stability_tolerance`]) × the
+//!    completions *expected* inside it were every request of the stream (warm-up included)
+//!    as slow as a request drawn from the window's own latencies (see below); and
 //! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
 //!    completing within every SLO) reaches the search's target with confidence: its one-sided
 //!    Wilson lower bound at z = 3 ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
@@ -29,6 +31,20 @@
 //! arrival ([`SteadyWindow`] reports it with its rates and attainment). A window left with
 //! fewer than [`MIN_MEASURED_FRACTION`] of the stream cannot show a steady state and counts
 //! as unstable (a rate whose latency grows with the run is not sustained).
+//!
+//! **Why expected completions, not arrivals.** Counting completions against the window's
+//! arrivals is biased wherever latencies have a long tail: a request arriving at `t` is
+//! still running at `t0` when its latency exceeds `t0 − t`, and the stream has no arrivals
+//! before its start to make up for it, so a stable plan completes fewer requests inside the
+//! window than arrive in it. With the chat trace on 8 pipeline stages (mean end-to-end
+//! latency 10 s, a tail past 60 s), completions trailed arrivals by 5–6 % at every rate
+//! whose latency stayed flat, so the sustained rate depended on the stream's length
+//! (33.7 req/s at 2,000 requests, 71.8 at 8,000). The expected count
+//! `Σ_i #{j : t0 ≤ a_i + L_j ≤ t1} / m` (over every arrival `a_i` of the stream and the `m`
+//! window latencies `L_j`) carries the same tail, so a stationary system completes it on
+//! average whatever the tail; one whose latency grows with arrival time (a growing queue)
+//! falls short of it, by about `k / (1 + k)` when each second of arrivals adds `k` seconds
+//! of latency.
 //!
 //! # Beside vLLM and Vidur
 //! - vLLM's `benchmark_serving.py` sends a fixed number of prompts (resampled from a dataset)
@@ -61,6 +77,11 @@ pub const DEFAULT_STEADY_REQUESTS: usize = 4000;
 pub const ATTAINMENT_CONFIDENCE_Z: f64 = 3.0;
 /// Smallest share of the stream a window must measure to show a steady state.
 pub const MIN_MEASURED_FRACTION: f64 = 0.25;
+/// Default [`SteadyState::min_latencies`]: with the 2-latency warm-up and the 10 % drain,
+/// a stream of 10 mean latencies leaves a window of about 7.
+pub const DEFAULT_MIN_LATENCIES: f64 = 10.0;
+/// Default [`SteadyState::max_extension`].
+pub const DEFAULT_MAX_EXTENSION: u32 = 16;
 
 /// How the steady-state stream's arrivals are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -91,6 +112,13 @@ pub struct SteadyState {
     pub requests: usize,
     /// Arrival process of the stream.
     pub arrivals: SteadyArrivals,
+    /// The stream must last at least this many mean end-to-end latencies (of the probe's own
+    /// run): a probe whose stream is shorter, so that its warm-up and window cannot show a
+    /// settled system, is run again on a longer stream (the same seed, up to
+    /// [`SteadyState::max_extension`] × `requests`). 0 never extends.
+    pub min_latencies: f64,
+    /// Largest factor by which a probe's stream may be extended (≥ 1; 1 never extends).
+    pub max_extension: u32,
     /// Fraction of the stream (first arrivals) not measured while the system fills, in
     /// [0, 1).
     pub warmup_fraction: f64,
@@ -109,6 +137,8 @@ impl Default for SteadyState {
         SteadyState {
             requests: DEFAULT_STEADY_REQUESTS,
             arrivals: SteadyArrivals::Poisson,
+            min_latencies: DEFAULT_MIN_LATENCIES,
+            max_extension: DEFAULT_MAX_EXTENSION,
             warmup_fraction: 0.2,
             drain_fraction: 0.1,
             stability_tolerance: 0.05,
@@ -137,8 +167,11 @@ pub struct SteadyWindow {
     pub arrival_rate_req_per_s: f64,
     /// Completions (of any request) per second in the window.
     pub completion_rate_req_per_s: f64,
-    /// Completions keep up with arrivals (within the tolerance) in a window measuring at
-    /// least [`MIN_MEASURED_FRACTION`] of the stream.
+    /// Completions per second a stationary system would show in the window: every request of
+    /// the stream given, in turn, each latency measured in the window (see the module docs).
+    pub expected_completion_rate_req_per_s: f64,
+    /// Completions keep up with the expected ones (within the tolerance) in a window
+    /// measuring at least [`MIN_MEASURED_FRACTION`] of the stream.
     pub stable: bool,
     /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
     pub slo_attainment: Option<f64>,
@@ -179,6 +212,20 @@ impl SteadyState {
                 return bad(name, v.to_string(), "a fraction in [0, 1)");
             }
         }
+        if !(self.min_latencies.is_finite() && self.min_latencies >= 0.0) {
+            return bad(
+                "steady_state.min_latencies",
+                self.min_latencies.to_string(),
+                "a finite number of latencies ≥ 0",
+            );
+        }
+        if self.max_extension == 0 {
+            return bad(
+                "steady_state.max_extension",
+                "0".into(),
+                "a factor ≥ 1 (1 never extends the stream)",
+            );
+        }
         let (w, d) = self.split();
         if w + d + 2 > self.requests {
             return bad(
@@ -203,6 +250,71 @@ impl SteadyState {
         self.split_of(self.requests)
     }
 
+    /// Check that a window of this stream can show SLO attainment `target` at all: even with
+    /// every measured request within the SLOs, the Wilson lower bound over the fewest
+    /// requests a window measures (`1 − warmup_fraction − drain_fraction` of the stream) must
+    /// reach it. With the defaults (90 %, a 70 % window) that takes 116 requests.
+    ///
+    /// # Errors
+    /// [`Error::Option`] on `steady_state.requests` naming the smallest stream that can.
+    pub fn validate_target(&self, target: f64) -> Result<()> {
+        let needed = self.min_requests_for(target);
+        if self.requests >= needed {
+            return Ok(());
+        }
+        let (w, d) = self.split();
+        if needed == usize::MAX {
+            return Err(Error::Option {
+                option: "slo_target".into(),
+                value: target.to_string(),
+                expected: format!(
+                    "a target below 1 for throughput and goodput: their attainment is shown by \
+                     a lower confidence bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}), which \
+                     stays below {target} over any number of requests"
+                ),
+            });
+        }
+        Err(Error::Option {
+            option: "steady_state.requests".into(),
+            value: self.requests.to_string(),
+            expected: format!(
+                "at least {needed} requests for an SLO target of {} %: a window measures {} of \
+                 them, and even with all within the SLOs their attainment's lower bound \
+                 (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}) is {:.1} %",
+                100.0 * target,
+                self.requests - w - d,
+                100.0 * wilson_lower(self.requests - w - d, self.requests - w - d)
+            ),
+        })
+    }
+
+    /// Fewest requests whose window can show attainment `target` (see
+    /// [`SteadyState::validate_target`]); `usize::MAX` when none can (a target of 1).
+    pub fn min_requests_for(&self, target: f64) -> usize {
+        let reaches = |n: usize| {
+            let s = SteadyState {
+                requests: n,
+                ..*self
+            };
+            let (w, d) = s.split();
+            n >= w + d + 2 && wilson_lower(n - w - d, n - w - d) >= target
+        };
+        if !reaches(parallax_sim::workload::MAX_REQUESTS) {
+            return usize::MAX;
+        }
+        // wilson_lower(m, m) grows with m: bisect the smallest stream.
+        let (mut lo, mut hi) = (1usize, parallax_sim::workload::MAX_REQUESTS);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if reaches(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
+    }
+
     /// The driving stream at unit rate (1 req/s on average), lengths resampled from
     /// `trace`.
     ///
@@ -211,6 +323,35 @@ impl SteadyState {
     /// variation to measure (fewer than two distinct arrival times); simulator errors for an
     /// empty trace.
     pub fn stream(&self, trace: &Workload) -> Result<Workload> {
+        self.stream_of(self.requests, trace)
+    }
+
+    /// Requests of the stream a probe at `rate` should run on after a run of `ran` requests
+    /// whose completed requests took `mean_e2e_s` on average: `None` when the stream lasted
+    /// at least [`SteadyState::min_latencies`] of them (or may not grow), else enough for
+    /// that, at least twice `ran`, at most [`SteadyState::max_extension`] × `requests`.
+    pub fn extended_length(&self, ran: usize, rate: f64, mean_e2e_s: f64) -> Option<usize> {
+        let cap = self
+            .requests
+            .saturating_mul(self.max_extension as usize)
+            .min(parallax_sim::workload::MAX_REQUESTS);
+        let lasted = ran.saturating_sub(1) as f64 / rate;
+        let needed = self.min_latencies * mean_e2e_s;
+        // NaN latencies (nothing completed) never extend
+        if needed.partial_cmp(&lasted) != Some(std::cmp::Ordering::Greater) || ran >= cap {
+            return None;
+        }
+        let want = (needed * rate).ceil() + 1.0;
+        let want = if want.is_finite() && want < cap as f64 {
+            want as usize
+        } else {
+            cap
+        };
+        Some(want.max(ran.saturating_mul(2)).min(cap))
+    }
+
+    /// [`SteadyState::stream`] with `requests` requests instead of the setting's.
+    pub fn stream_of(&self, requests: usize, trace: &Workload) -> Result<Workload> {
         let arrivals = match self.arrivals {
             SteadyArrivals::Poisson => Arrivals::Poisson { rate: 1.0 },
             SteadyArrivals::Trace => {
@@ -225,7 +366,7 @@ impl SteadyState {
             }
         };
         let spec = SyntheticSpec {
-            requests: self.requests,
+            requests,
             arrivals,
             lengths: Lengths::Resample(trace.lengths()),
             seed: self.seed,
@@ -249,6 +390,7 @@ impl SteadyState {
                 end_s: 0.0,
                 arrival_rate_req_per_s: 0.0,
                 completion_rate_req_per_s: 0.0,
+                expected_completion_rate_req_per_s: 0.0,
                 stable: false,
                 slo_attainment: None,
                 slo_attainment_lower: None,
@@ -299,6 +441,7 @@ impl SteadyState {
             .iter()
             .filter(|r| measured_ids.contains(&r.id) && within_slo(r, slo))
             .count();
+        let expected = expected_completions(&report.requests, &measured_ids, t0, t1);
         let per_s = |x: usize| if span > 0.0 { x as f64 / span } else { 0.0 };
         SteadyWindow {
             driving_requests: n,
@@ -309,8 +452,9 @@ impl SteadyState {
             end_s: t1 - t_first,
             arrival_rate_req_per_s: per_s(measured),
             completion_rate_req_per_s: per_s(completions),
+            expected_completion_rate_req_per_s: if span > 0.0 { expected / span } else { 0.0 },
             stable: measured as f64 >= MIN_MEASURED_FRACTION * n as f64
-                && completions as f64 >= (1.0 - self.stability_tolerance) * measured as f64,
+                && completions as f64 >= (1.0 - self.stability_tolerance) * expected,
             slo_attainment: has_slo.then(|| good as f64 / measured as f64),
             slo_attainment_lower: has_slo.then(|| wilson_lower(good, measured)),
             goodput_req_per_s: has_slo.then(|| per_s(good)),
@@ -328,6 +472,40 @@ impl SteadyWindow {
             && self.stable
             && self.slo_attainment_lower.map_or(true, |a| a >= target)
     }
+}
+
+/// Completions expected in `[t0, t1]` from a stationary system (see the module docs): over
+/// every record of `requests` that was not rejected, the share of the latencies of the
+/// `measured` requests (completed ones) that would make it finish inside the window. 0 when
+/// no measured request completed.
+///
+/// Complexity: O((n + m) log m) for `n` requests and `m` measured latencies.
+fn expected_completions(
+    requests: &[RequestRecord],
+    measured: &BTreeSet<u64>,
+    t0: f64,
+    t1: f64,
+) -> f64 {
+    let mut latencies: Vec<f64> = requests
+        .iter()
+        .filter(|r| r.completed && measured.contains(&r.id))
+        .map(|r| r.e2e_s())
+        .collect();
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let hits: usize = requests
+        .iter()
+        .filter(|r| r.rejected.is_none())
+        .map(|r| {
+            // latencies L with t0 ≤ a + L ≤ t1
+            let lo = latencies.partition_point(|&l| r.arrival_s + l < t0);
+            let hi = latencies.partition_point(|&l| r.arrival_s + l <= t1);
+            hi - lo
+        })
+        .sum();
+    hits as f64 / latencies.len() as f64
 }
 
 /// One-sided Wilson score lower bound of a proportion `k / n` at [`ATTAINMENT_CONFIDENCE_Z`].
@@ -462,6 +640,111 @@ mod tests {
         assert_eq!(out, RateOutcome::Sustained(8.0, 8.0));
     }
 
+    /// Completions inside the window over arrivals inside it and over the expected
+    /// completions, for a Poisson stream of `n` requests at 35 req/s whose latency is a
+    /// heavy-tailed draw (mean 10 s, a tail past 60 s) plus `k` × the arrival time (a queue
+    /// growing by `k` seconds per second), with the window of the default settings.
+    fn ratios(n: usize, k: f64, seed: u64) -> (f64, f64) {
+        let mut rng = parallax_sim::rng::Rng::new(seed);
+        let mut t = 0.0;
+        let records: Vec<RequestRecord> = (0..n as u64)
+            .map(|id| {
+                let a = t;
+                t += rng.exponential(35.0);
+                // log-normal, sigma 1, mean 10 s
+                let z = (-2.0 * rng.next_open_f64().ln()).sqrt()
+                    * (std::f64::consts::TAU * rng.next_f64()).cos();
+                let l = (10f64.ln() - 0.5 + z).exp() + k * a;
+                RequestRecord {
+                    id,
+                    arrival_s: a,
+                    prompt_tokens: 1,
+                    output_tokens: 2,
+                    replica: Some(0),
+                    completed: true,
+                    rejected: None,
+                    scheduled_s: a,
+                    first_token_s: a,
+                    finish_s: a + l,
+                    preemptions: 0,
+                }
+            })
+            .collect();
+        let mean = records.iter().map(|r| r.e2e_s()).sum::<f64>() / n as f64;
+        let (warm, drain) = SteadyState::default().split_of(n);
+        let warm = records
+            .partition_point(|r| r.arrival_s < 2.0 * mean)
+            .max(warm);
+        let end = n - drain;
+        let (t0, t1) = (records[warm].arrival_s, records[end].arrival_s);
+        let done = records
+            .iter()
+            .filter(|r| r.finish_s >= t0 && r.finish_s <= t1)
+            .count() as f64;
+        let ids: BTreeSet<u64> = (warm as u64..end as u64).collect();
+        let expected = expected_completions(&records, &ids, t0, t1);
+        (done / (end - warm) as f64, done / expected)
+    }
+
+    #[test]
+    fn expected_completions_carry_the_latency_tail_and_miss_a_growing_queue() {
+        let mean = |k: f64| {
+            let r: Vec<(f64, f64)> = (0..20).map(|s| ratios(2000, k, s)).collect();
+            let m = |f: fn(&(f64, f64)) -> f64| r.iter().map(f).sum::<f64>() / 20.0;
+            (m(|x| x.0), m(|x| x.1))
+        };
+        // Stable: completions trail the window's arrivals by the tail, not the expected ones.
+        let (by_arrivals, by_expected) = mean(0.0);
+        assert!(by_arrivals < 0.97, "{by_arrivals}");
+        assert!((by_expected - 1.0).abs() < 0.01, "{by_expected}");
+        // A queue adding 0.1 s per second falls short of the expected completions by ~k/(1+k).
+        let (_, growing) = mean(0.1);
+        assert!(growing < 0.95 && growing > 0.88, "{growing}");
+    }
+
+    #[test]
+    fn the_smallest_stream_that_can_show_a_target() {
+        let s = SteadyState::default();
+        // 116 requests leave a window of 82, whose lower bound with all good is 0.901.
+        assert_eq!(s.min_requests_for(0.9), 116);
+        s.validate_target(0.9).unwrap();
+        let small = SteadyState { requests: 115, ..s };
+        let e = small.validate_target(0.9).unwrap_err().to_string();
+        assert!(
+            e.contains("at least 116 requests") && e.contains("115"),
+            "{e}"
+        );
+        assert!(s.min_requests_for(0.99) > s.min_requests_for(0.95));
+        let e = s.validate_target(1.0).unwrap_err().to_string();
+        assert!(e.contains("slo_target") && e.contains("below 1"), "{e}");
+    }
+
+    #[test]
+    fn a_short_stream_is_extended_to_ten_latencies_within_the_cap() {
+        let s = SteadyState {
+            requests: 1000,
+            ..SteadyState::default()
+        };
+        // 1,000 requests at 50 req/s last 19.98 s: enough for 1.9 s latencies, not for 5 s.
+        assert_eq!(s.extended_length(1000, 50.0, 1.9), None);
+        assert_eq!(s.extended_length(1000, 50.0, 5.0), Some(2501));
+        // At least doubling; never past the cap; NaN latencies (nothing completed) stay.
+        assert_eq!(s.extended_length(1000, 50.0, 2.1), Some(2000));
+        assert_eq!(s.extended_length(1000, 50.0, 1e6), Some(16_000));
+        assert_eq!(s.extended_length(16_000, 50.0, 1e6), None);
+        assert_eq!(s.extended_length(1000, 50.0, f64::NAN), None);
+        let never = SteadyState {
+            max_extension: 1,
+            ..s
+        };
+        assert_eq!(never.extended_length(1000, 50.0, 5.0), None);
+        let off = SteadyState {
+            min_latencies: 0.0,
+            ..s
+        };
+        assert_eq!(off.extended_length(1000, 50.0, 5.0), None);
+    }
+
     #[test]
     fn wilson_lower_bound() {
         assert!(wilson_lower(0, 10) < 1e-12);
@@ -527,6 +810,14 @@ mod tests {
             SteadyState {
                 warmup_fraction: 0.6,
                 drain_fraction: 0.4,
+                ..ok
+            },
+            SteadyState {
+                min_latencies: -1.0,
+                ..ok
+            },
+            SteadyState {
+                max_extension: 0,
                 ..ok
             },
         ] {
