@@ -178,7 +178,8 @@ pub struct SearchArgs {
     #[arg(long)]
     pareto: Option<String>,
     /// Requests in the steady-state stream that drives `throughput` and `goodput` (lengths
-    /// resampled from the workload), at least 10.
+    /// resampled from the workload), at least 10; a rate whose stream lasts under 10 mean
+    /// latencies runs on a longer one (up to 16×).
     #[arg(long, default_value_t = parallax::search::DEFAULT_STEADY_REQUESTS, value_parser = common::steady_requests_arg)]
     steady_requests: usize,
     /// Arrivals of the steady-state stream: `poisson`, or `trace` (gamma gaps with the
