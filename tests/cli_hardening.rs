@@ -388,7 +388,7 @@ fn newer_count_flags_have_documented_maxima() {
             "--steady-requests",
             "100",
         ],
-        &["--steady-requests", "100", "at least 116 requests", "90 %"],
+        &["--steady-requests", "100", "at least 114 requests", "90 %"],
     );
 }
 

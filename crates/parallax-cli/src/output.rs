@@ -38,6 +38,7 @@ pub struct CliError {
 /// speak of builder fields, users of flags.
 const FLAG_NAMES: &[(&str, &str)] = &[
     ("steady_state.requests", "--steady-requests"),
+    ("steady_state.arrivals", "--arrivals"),
     ("scheduler_space.max_num_seqs", "--max-num-seqs"),
     ("scheduler.max_num_batched_tokens", "--max-batched-tokens"),
     ("scheduler_space.chunk_sizes", "--chunk"),

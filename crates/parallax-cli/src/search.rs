@@ -30,7 +30,8 @@
 //!   `metrics` has the fields of `simulate --json` and `window` (throughput and goodput, else
 //!   `null`) is the steady-state measurement window {`driving_requests`, `warmup_requests`,
 //!   `drain_requests`, `measured_requests`, `start_s`, `end_s`, `arrival_rate_req_per_s`,
-//!   `completion_rate_req_per_s`, `expected_completion_rate_req_per_s`, `stable`,
+//!   `completion_rate_req_per_s`, `expected_completion_rate_req_per_s`, `latency_drift`,
+//!   `latency_drift_z`, `stable`,
 //!   `slo_attainment`, `slo_attainment_lower`,
 //!   `goodput_req_per_s`};
 //!   With a MoE skew, entries of expert-parallel plans also carry `eplb` (the EPLB setting the
@@ -43,7 +44,7 @@
 //! - `infeasible`: `null` or {`reason`, `closest_miss`, `deficit_bytes`};
 //! - `steady_state`: `null`, or for throughput and goodput the stream settings {`requests`,
 //!   `arrivals` (`poisson`, `trace`), `warmup_fraction`, `drain_fraction`,
-//!   `stability_tolerance`, `min_latencies`, `max_extension`, `seed`}.
+//!   `stability_tolerance`, `drift_tolerance`, `min_latencies`, `max_extension`, `seed`}.
 //!
 //! With `--prefix-caching`, `--preemption swap` and the other serving-feature flags
 //! (`crate::serving`), each entry's `metrics` also has `prefix_cache` / `swap`.

@@ -56,7 +56,8 @@
 //! and the SLO attainment of the requests arriving in the window reaches the target (see
 //! [`throughput`](self::SteadyState) for the definition beside vLLM's and Vidur's); each
 //! ranked plan reports its window ([`RankedPlan::window`]). The value is the highest rate
-//! found sustained; it is 0 when even `2^-12 ×` the start is not, and capped at `2^12 ×` it.
+//! found sustained; it is 0 when even `2^-12 ×` the start is not (or no rate down to
+//! [`SteadyState::lowest_rate`]), and capped at `2^12 ×` the start.
 //! [`Objective::Goodput`] uses the same stream at the workload's own rate.
 //!
 //! # Bound pruning
@@ -482,13 +483,31 @@ impl Search {
             return bad(
                 "workload",
                 self.workload.name.clone(),
-                "a workload with at least two distinct arrival times (throughput and goodput \
-                 start from its arrival rate)",
+                "a workload with at least two distinct arrival times (goodput runs at its \
+                 arrival rate, and throughput starts there when a plan's burst capacity \
+                 cannot be measured)",
             );
         }
         if self.objective.needs_slo() {
             self.steady.validate()?;
             self.steady.validate_target(self.slo_target)?;
+        }
+        if let (Objective::Goodput, Some(rate)) = (self.objective, self.workload.mean_rate()) {
+            if rate < self.steady.lowest_rate() {
+                return bad(
+                    "workload",
+                    format!("{} ({rate:e} req/s)", self.workload.name),
+                    &format!(
+                        "for goodput, which runs the steady-state stream at the workload's rate, \
+                         a rate of at least {:e} req/s ({} requests, extended up to {}×, must \
+                         arrive within {:e} s)",
+                        self.steady.lowest_rate(),
+                        self.steady.requests,
+                        self.steady.max_extension,
+                        parallax_sim::workload::MAX_ARRIVAL_S
+                    ),
+                );
+            }
         }
         if !self.space.chunk_sizes.is_empty() && !self.scheduler.kind.chunked() {
             return bad(
@@ -970,18 +989,49 @@ impl Search {
         if m.requests.unfinished > 0 {
             why.push(format!("{} requests unfinished", m.requests.unfinished));
         }
-        if let Some(a) = m.slo.attainment {
-            if a < self.slo_target {
-                why.push(format!(
-                    "SLO attainment {:.1} % < target {:.1} %",
-                    100.0 * a,
-                    100.0 * self.slo_target
-                ));
+        match &r.window {
+            // throughput and goodput: what the steady-state window showed
+            Some(w) => {
+                if !w.stable {
+                    why.push(format!(
+                        "not stable ({} requests measured of {}; completions {:.3} req/s of \
+                         {:.3} expected; latency drift {:+.1} %)",
+                        w.measured_requests,
+                        w.driving_requests,
+                        w.completion_rate_req_per_s,
+                        w.expected_completion_rate_req_per_s,
+                        100.0 * w.latency_drift
+                    ));
+                }
+                if let (Some(a), Some(lo)) = (w.slo_attainment, w.slo_attainment_lower) {
+                    if lo < self.slo_target {
+                        why.push(format!(
+                            "SLO attainment in the window {:.1} % (lower bound {:.1} %) < \
+                             target {:.1} %",
+                            100.0 * a,
+                            100.0 * lo,
+                            100.0 * self.slo_target
+                        ));
+                    }
+                }
+            }
+            None => {
+                if let Some(a) = m.slo.attainment {
+                    if a < self.slo_target {
+                        why.push(format!(
+                            "SLO attainment {:.1} % < target {:.1} %",
+                            100.0 * a,
+                            100.0 * self.slo_target
+                        ));
+                    }
+                }
             }
         }
         if self.objective.searches_rate() {
             why.push(format!(
-                "no rate down to 2^-{RATE_BRACKET_STEPS} × the workload's was sustainable"
+                "no rate tried was sustained, down to {} req/s",
+                r.rate_req_per_s
+                    .map_or("-".to_string(), |x| format!("{x:.3e}"))
             ));
         }
         format!(
@@ -1213,7 +1263,7 @@ impl Ctx<'_> {
             }
             let mut wl = stream.clone().with_rate(rate)?;
             self.sims.fetch_add(1, Ordering::Relaxed);
-            let mut report = sim.run(&wl)?;
+            let mut report = sim.run_until(&wl, self.deadline.clone())?;
             // A stream too short for its latencies is run again, longer (SteadyState docs).
             while let Some(n) = s
                 .steady
@@ -1221,7 +1271,7 @@ impl Ctx<'_> {
             {
                 wl = s.steady.stream_of(n, &s.workload)?.with_rate(rate)?;
                 self.sims.fetch_add(1, Ordering::Relaxed);
-                report = sim.run(&wl)?;
+                report = sim.run_until(&wl, self.deadline.clone())?;
             }
             let window = s.steady.window(&wl, &report, s.slo);
             let ok = window.sustains(&report.metrics, s.slo_target);
@@ -1232,14 +1282,13 @@ impl Ctx<'_> {
             let v = w.goodput_req_per_s.unwrap_or(f64::NAN);
             return Ok((m, Some(base), v, ok, Some(w)));
         }
-        let start = self.burst_capacity(sim, stream)?.unwrap_or(base);
-        let out = throughput::search_rate(start, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, at)?;
+        let floor = s.steady.lowest_rate();
+        let start = self.burst_capacity(sim, stream)?.unwrap_or(base).max(floor);
+        let out =
+            throughput::search_rate(start, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, floor, at)?;
         Ok(match out {
             throughput::RateOutcome::Sustained(r, (m, w)) => (m, Some(r), r, true, Some(w)),
-            throughput::RateOutcome::Never((m, w)) => {
-                let r = start * 0.5f64.powi(RATE_BRACKET_STEPS as i32);
-                (m, Some(r), 0.0, false, Some(w))
-            }
+            throughput::RateOutcome::Never(r, (m, w)) => (m, Some(r), 0.0, false, Some(w)),
         })
     }
 
@@ -1260,7 +1309,11 @@ impl Ctx<'_> {
                 .collect(),
         )?;
         self.sims.fetch_add(1, Ordering::Relaxed);
-        let rate = sim.run(&burst)?.metrics.throughput.requests_per_s;
+        let rate = sim
+            .run_until(&burst, self.deadline.clone())?
+            .metrics
+            .throughput
+            .requests_per_s;
         Ok((rate.is_finite()
             && (parallax_sim::workload::MIN_RATE..=parallax_sim::workload::MAX_RATE)
                 .contains(&rate))

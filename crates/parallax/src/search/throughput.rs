@@ -7,7 +7,15 @@
 //!    stationary system would complete, so the queue does not grow. Completions finishing
 //!    inside the window must reach (1 − [`SteadyState::stability_tolerance`]) × the
 //!    completions *expected* inside it were every request of the stream (warm-up included)
-//!    as slow as a request drawn from the window's own latencies (see below); and
+//!    as slow as a request drawn from the window's own latencies (see below), and the
+//!    latency does not drift up across the window: the mean of `TTFT + ō × TPOT` (ō the
+//!    measured requests' mean output length, so output lengths do not add noise) over the
+//!    last third of the window's arrivals exceeds that over its first third by at most
+//!    [`SteadyState::drift_tolerance`] (or by less than [`DRIFT_Z`] standard errors of the
+//!    difference, so that a short or noisy window is not judged by its noise). A tolerance on completions alone lets a queue grow
+//!    slowly without end (5 % of arrivals is a queue that grows by 0.05 s every second), so
+//!    that a longer stream certified a higher rate; the drift test makes a longer stream only
+//!    ever stricter; and
 //! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
 //!    completing within every SLO) reaches the search's target with confidence: its one-sided
 //!    Wilson lower bound at z = 3 ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
@@ -82,6 +90,17 @@ pub const MIN_MEASURED_FRACTION: f64 = 0.25;
 pub const DEFAULT_MIN_LATENCIES: f64 = 10.0;
 /// Default [`SteadyState::max_extension`].
 pub const DEFAULT_MAX_EXTENSION: u32 = 16;
+/// Default [`SteadyState::drift_tolerance`]: 10 %.
+pub const DEFAULT_DRIFT_TOLERANCE: f64 = 0.1;
+/// Standard errors a latency drift must also exceed to count ([`SteadyWindow::latency_drift_z`]).
+pub const DRIFT_Z: f64 = 3.0;
+/// Batches of the window's requests (in arrival order) whose means the drift test compares:
+/// four per third, so that the standard error comes from batch means, which are nearly
+/// independent where single requests (sharing their queue) are not.
+const DRIFT_BATCHES: usize = 12;
+/// Slack in comparing an attainment's lower bound with its target: a bound that equals the
+/// target in exact arithmetic (81 of 81 at 90 %: 81 / 90) reaches it.
+const TARGET_SLACK: f64 = 1e-9;
 
 /// How the steady-state stream's arrivals are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -125,9 +144,12 @@ pub struct SteadyState {
     /// Fraction of the stream (last arrivals) not measured while it ends, in [0, 1);
     /// `warmup_fraction + drain_fraction < 1`.
     pub drain_fraction: f64,
-    /// Largest shortfall of completions against arrivals inside the window still counted as
-    /// stable, in [0, 1).
+    /// Largest shortfall of completions against the expected ones inside the window still
+    /// counted as stable, in [0, 1).
     pub stability_tolerance: f64,
+    /// Largest rise of the window's latency from its first third of arrivals to its last
+    /// still counted as stable (see the module docs), ≥ 0.
+    pub drift_tolerance: f64,
     /// Seed of the stream.
     pub seed: u64,
 }
@@ -142,6 +164,7 @@ impl Default for SteadyState {
             warmup_fraction: 0.2,
             drain_fraction: 0.1,
             stability_tolerance: 0.05,
+            drift_tolerance: DEFAULT_DRIFT_TOLERANCE,
             seed: 0,
         }
     }
@@ -170,8 +193,15 @@ pub struct SteadyWindow {
     /// Completions per second a stationary system would show in the window: every request of
     /// the stream given, in turn, each latency measured in the window (see the module docs).
     pub expected_completion_rate_req_per_s: f64,
-    /// Completions keep up with the expected ones (within the tolerance) in a window
-    /// measuring at least [`MIN_MEASURED_FRACTION`] of the stream.
+    /// Rise of the latency (`TTFT + ō × TPOT`) from the first third of the window's arrivals
+    /// to the last: their means' ratio − 1 (0 when a third has no completed request).
+    pub latency_drift: f64,
+    /// That rise in standard errors of the difference of the two means, estimated from batch
+    /// means (12 batches in arrival order, 4 per third): a drift counts only beyond
+    /// [`DRIFT_Z`] of them, so that a short or noisy window is not judged by its noise.
+    pub latency_drift_z: f64,
+    /// Completions keep up with the expected ones and the latency does not drift (each within
+    /// its tolerance), in a window measuring at least [`MIN_MEASURED_FRACTION`] of the stream.
     pub stable: bool,
     /// Fraction of the measured requests completing within every SLO (`None` without SLOs).
     pub slo_attainment: Option<f64>,
@@ -219,6 +249,13 @@ impl SteadyState {
                 "a finite number of latencies ≥ 0",
             );
         }
+        if !(self.drift_tolerance.is_finite() && self.drift_tolerance >= 0.0) {
+            return bad(
+                "steady_state.drift_tolerance",
+                self.drift_tolerance.to_string(),
+                "a finite fraction ≥ 0",
+            );
+        }
         if self.max_extension == 0 {
             return bad(
                 "steady_state.max_extension",
@@ -251,59 +288,67 @@ impl SteadyState {
     }
 
     /// Check that a window of this stream can show SLO attainment `target` at all: even with
-    /// every measured request within the SLOs, the Wilson lower bound over the fewest
-    /// requests a window measures (`1 − warmup_fraction − drain_fraction` of the stream) must
-    /// reach it. With the defaults (90 %, a 70 % window) that takes 116 requests.
+    /// every measured request within the SLOs, the Wilson lower bound over the requests a
+    /// window measures at least (the stream less its warm-up and drain fractions) must reach
+    /// it. With the defaults (90 %, a 70 % window) that takes 114 requests.
     ///
     /// # Errors
-    /// [`Error::Option`] on `steady_state.requests` naming the smallest stream that can.
+    /// [`Error::Option`] on `slo_target` when no stream can (a target of 1, or one whose
+    /// window would exceed the simulator's request limit), else on `steady_state.requests`
+    /// naming the length from which every stream can.
     pub fn validate_target(&self, target: f64) -> Result<()> {
-        let needed = self.min_requests_for(target);
-        if self.requests >= needed {
-            return Ok(());
-        }
-        let (w, d) = self.split();
-        if needed == usize::MAX {
+        let Some(needed) = self.min_requests_for(target) else {
             return Err(Error::Option {
                 option: "slo_target".into(),
                 value: target.to_string(),
                 expected: format!(
-                    "a target below 1 for throughput and goodput: their attainment is shown by \
-                     a lower confidence bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}), which \
-                     stays below {target} over any number of requests"
+                    "a target below 1 for throughput and goodput, that a stream of at most \
+                     {} requests can show: their attainment is shown by a lower confidence \
+                     bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}), below the target even with \
+                     every request within the SLOs",
+                    parallax_sim::workload::MAX_REQUESTS
                 ),
             });
+        };
+        let m = self.window_len(self.requests);
+        if m >= self.min_window_for(target).unwrap_or(usize::MAX) {
+            return Ok(());
         }
         Err(Error::Option {
             option: "steady_state.requests".into(),
             value: self.requests.to_string(),
             expected: format!(
-                "at least {needed} requests for an SLO target of {} %: a window measures {} of \
-                 them, and even with all within the SLOs their attainment's lower bound \
-                 (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}) is {:.1} %",
+                "at least {needed} requests for an SLO target of {} % (or a lower target): a \
+                 window of this stream measures {m}, and even with all within the SLOs their \
+                 attainment's lower bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}) is {:.2} %",
                 100.0 * target,
-                self.requests - w - d,
-                100.0 * wilson_lower(self.requests - w - d, self.requests - w - d)
+                100.0 * wilson_lower(m, m)
             ),
         })
     }
 
-    /// Fewest requests whose window can show attainment `target` (see
-    /// [`SteadyState::validate_target`]); `usize::MAX` when none can (a target of 1).
-    pub fn min_requests_for(&self, target: f64) -> usize {
-        let reaches = |n: usize| {
-            let s = SteadyState {
-                requests: n,
-                ..*self
-            };
-            let (w, d) = s.split();
-            n >= w + d + 2 && wilson_lower(n - w - d, n - w - d) >= target
-        };
-        if !reaches(parallax_sim::workload::MAX_REQUESTS) {
-            return usize::MAX;
+    /// Requests a window of a stream of `n` measures at least: `n` less the warm-up and drain
+    /// fractions (not monotone in `n`: each fraction is rounded down).
+    fn window_len(&self, n: usize) -> usize {
+        let (w, d) = self.split_of(n);
+        if n < w + d + 2 {
+            0
+        } else {
+            n - w - d
         }
-        // wilson_lower(m, m) grows with m: bisect the smallest stream.
-        let (mut lo, mut hi) = (1usize, parallax_sim::workload::MAX_REQUESTS);
+    }
+
+    /// Fewest measured requests whose lower bound, all within the SLOs, reaches `target`
+    /// (within [`TARGET_SLACK`]); `None` when no window up to the simulator's request limit
+    /// does.
+    fn min_window_for(&self, target: f64) -> Option<usize> {
+        let reaches = |m: usize| wilson_lower(m, m) >= target - TARGET_SLACK;
+        let max = parallax_sim::workload::MAX_REQUESTS;
+        if !reaches(max) {
+            return None;
+        }
+        // wilson_lower(m, m) grows with m: bisect.
+        let (mut lo, mut hi) = (1usize, max);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if reaches(mid) {
@@ -312,7 +357,27 @@ impl SteadyState {
                 lo = mid + 1;
             }
         }
-        lo
+        Some(lo)
+    }
+
+    /// The stream length from which every longer stream's window can show attainment
+    /// `target` (see [`SteadyState::validate_target`]; a shorter one may too, as windows
+    /// are rounded down); `None` when none can.
+    pub fn min_requests_for(&self, target: f64) -> Option<usize> {
+        let m = self.min_window_for(target)?;
+        let share = 1.0 - self.warmup_fraction - self.drain_fraction;
+        if share <= 0.0 || share.is_nan() {
+            return None;
+        }
+        // window_len(n) ≥ share × n: from ⌈m / share⌉ on, every stream's window is long enough
+        let mut n = (m as f64 / share).ceil() as usize;
+        while self.window_len(n) < m {
+            n += 1;
+        }
+        while n > 1 && self.window_len(n - 1) >= m {
+            n -= 1;
+        }
+        (n <= parallax_sim::workload::MAX_REQUESTS).then_some(n)
     }
 
     /// The driving stream at unit rate (1 req/s on average), lengths resampled from
@@ -348,6 +413,18 @@ impl SteadyState {
             cap
         };
         Some(want.max(ran.saturating_mul(2)).min(cap))
+    }
+
+    /// Lowest rate a probe may run at: its longest stream ([`SteadyState::max_extension`] ×
+    /// `requests` requests, about one second apart at unit rate) must arrive within the
+    /// simulator's horizon ([`parallax_sim::workload::MAX_ARRIVAL_S`]) with room to spare.
+    pub fn lowest_rate(&self) -> f64 {
+        let longest = self
+            .requests
+            .saturating_mul(self.max_extension.max(1) as usize)
+            .min(parallax_sim::workload::MAX_REQUESTS);
+        (4.0 * longest as f64 / parallax_sim::workload::MAX_ARRIVAL_S)
+            .max(parallax_sim::workload::MIN_RATE)
     }
 
     /// [`SteadyState::stream`] with `requests` requests instead of the setting's.
@@ -391,6 +468,8 @@ impl SteadyState {
                 arrival_rate_req_per_s: 0.0,
                 completion_rate_req_per_s: 0.0,
                 expected_completion_rate_req_per_s: 0.0,
+                latency_drift: 0.0,
+                latency_drift_z: 0.0,
                 stable: false,
                 slo_attainment: None,
                 slo_attainment_lower: None,
@@ -442,6 +521,7 @@ impl SteadyState {
             .filter(|r| measured_ids.contains(&r.id) && within_slo(r, slo))
             .count();
         let expected = expected_completions(&report.requests, &measured_ids, t0, t1);
+        let (drift, drift_z) = latency_drift(&report.requests, &measured_ids);
         let per_s = |x: usize| if span > 0.0 { x as f64 / span } else { 0.0 };
         SteadyWindow {
             driving_requests: n,
@@ -453,8 +533,11 @@ impl SteadyState {
             arrival_rate_req_per_s: per_s(measured),
             completion_rate_req_per_s: per_s(completions),
             expected_completion_rate_req_per_s: if span > 0.0 { expected / span } else { 0.0 },
+            latency_drift: drift,
+            latency_drift_z: drift_z,
             stable: measured as f64 >= MIN_MEASURED_FRACTION * n as f64
-                && completions as f64 >= (1.0 - self.stability_tolerance) * expected,
+                && completions as f64 >= (1.0 - self.stability_tolerance) * expected
+                && !(drift > self.drift_tolerance && drift_z > DRIFT_Z),
             slo_attainment: has_slo.then(|| good as f64 / measured as f64),
             slo_attainment_lower: has_slo.then(|| wilson_lower(good, measured)),
             goodput_req_per_s: has_slo.then(|| per_s(good)),
@@ -470,8 +553,71 @@ impl SteadyWindow {
         metrics.requests.rejected == 0
             && metrics.requests.unfinished == 0
             && self.stable
-            && self.slo_attainment_lower.map_or(true, |a| a >= target)
+            && self
+                .slo_attainment_lower
+                .map_or(true, |a| a >= target - TARGET_SLACK)
     }
+}
+
+/// [`SteadyWindow::latency_drift`] and [`SteadyWindow::latency_drift_z`] of the completed
+/// records of `requests` whose ids are `measured`, in arrival order (`(0, 0)` with fewer than
+/// three).
+fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, f64) {
+    let mut done: Vec<&RequestRecord> = requests
+        .iter()
+        .filter(|r| r.completed && measured.contains(&r.id))
+        .collect();
+    done.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s).then(a.id.cmp(&b.id)));
+    if done.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean_out = done.iter().map(|r| r.output_tokens as f64).sum::<f64>() / done.len() as f64;
+    let latency = |r: &&RequestRecord| {
+        let tpot = r.tpot_s();
+        r.ttft_s()
+            + if tpot.is_finite() {
+                mean_out * tpot
+            } else {
+                0.0
+            }
+    };
+    // Batch means (latencies of neighbouring requests share their queue, so single requests
+    // are not independent): DRIFT_BATCHES batches in arrival order, a third of them each side.
+    let k = DRIFT_BATCHES;
+    if done.len() < k {
+        return (0.0, 0.0);
+    }
+    let batch: Vec<f64> = (0..k)
+        .map(|b| {
+            let rs = &done[b * done.len() / k..(b + 1) * done.len() / k];
+            rs.iter().map(latency).sum::<f64>() / rs.len() as f64
+        })
+        .collect();
+    let per = k / 3;
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let thirds = [&batch[..per], &batch[per..k - per], &batch[k - per..]];
+    let (first, last) = (mean(thirds[0]), mean(thirds[2]));
+    if !(first > 0.0 && last.is_finite()) {
+        return (0.0, 0.0);
+    }
+    // pooled variance of a batch mean within each third (a trend across thirds left out)
+    let ss: f64 = thirds
+        .iter()
+        .map(|t| {
+            let m = mean(t);
+            t.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+        })
+        .sum();
+    let var = ss / (k - 3) as f64;
+    let se = (2.0 * var / per as f64).sqrt();
+    let z = if se > 0.0 {
+        (last - first) / se
+    } else if last > first {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    (last / first - 1.0, z)
 }
 
 /// Completions expected in `[t0, t1]` from a stationary system (see the module docs): over
@@ -551,16 +697,18 @@ fn gap_cv(w: &Workload) -> Option<f64> {
 pub(crate) enum RateOutcome<T> {
     /// The highest sustained rate found, with its probe.
     Sustained(f64, T),
-    /// No rate tried was sustained: the last (lowest) probe.
-    Never(T),
+    /// No rate tried was sustained: the last (lowest) rate tried and its probe.
+    Never(f64, T),
 }
 
 /// Bracket then bisect (geometrically) the highest sustained rate from `start`: double (or
-/// halve) up to `bracket_steps` times until the outcome flips, then `bisect_steps` bisections.
+/// halve, never below `floor`) up to `bracket_steps` times until the outcome flips, then
+/// `bisect_steps` bisections.
 pub(crate) fn search_rate<T>(
     start: f64,
     bracket_steps: u32,
     bisect_steps: u32,
+    floor: f64,
     mut at: impl FnMut(f64) -> Result<(bool, T)>,
 ) -> Result<RateOutcome<T>> {
     let (ok, p) = at(start)?;
@@ -584,11 +732,14 @@ pub(crate) fn search_rate<T>(
             None => return Ok(RateOutcome::Sustained(lo.0, lo.1)),
         }
     } else {
-        let mut fallback = p;
+        let mut fallback = (start, p);
         let mut hi = start;
         let mut found = None;
         let mut r = start;
         for _ in 0..bracket_steps {
+            if r / 2.0 < floor {
+                break;
+            }
             r /= 2.0;
             let (ok, p) = at(r)?;
             if ok {
@@ -596,11 +747,11 @@ pub(crate) fn search_rate<T>(
                 break;
             }
             hi = r;
-            fallback = p;
+            fallback = (r, p);
         }
         match found {
             Some(lo) => (lo, hi),
-            None => return Ok(RateOutcome::Never(fallback)),
+            None => return Ok(RateOutcome::Never(fallback.0, fallback.1)),
         }
     };
     for _ in 0..bisect_steps {
@@ -623,7 +774,7 @@ mod tests {
     fn rate_search_finds_a_threshold_within_the_bisection_resolution() {
         for threshold in [0.003, 0.7, 1.0, 5.3, 900.0] {
             let mut calls = 0;
-            let out = search_rate(1.0, 12, 6, |r| {
+            let out = search_rate(1.0, 12, 6, 0.0, |r| {
                 calls += 1;
                 Ok((r <= threshold, r))
             })
@@ -634,10 +785,13 @@ mod tests {
             assert!(r <= threshold && r * 2f64.powf(1.0 / 64.0) > threshold * 0.999_999);
             assert!(calls <= 1 + 12 + 6);
         }
-        let out = search_rate(1.0, 3, 6, |r| Ok((r < 0.0, r))).unwrap();
-        assert_eq!(out, RateOutcome::Never(0.125));
-        let out = search_rate(1.0, 3, 6, |r| Ok((r > 0.0, r))).unwrap();
+        let out = search_rate(1.0, 3, 6, 0.0, |r| Ok((r < 0.0, r))).unwrap();
+        assert_eq!(out, RateOutcome::Never(0.125, 0.125));
+        let out = search_rate(1.0, 3, 6, 0.0, |r| Ok((r > 0.0, r))).unwrap();
         assert_eq!(out, RateOutcome::Sustained(8.0, 8.0));
+        // Never below the floor: halving stops at 0.25, the last rate tried.
+        let out = search_rate(1.0, 12, 6, 0.2, |r| Ok((r < 0.0, r))).unwrap();
+        assert_eq!(out, RateOutcome::Never(0.25, 0.25));
     }
 
     /// Completions inside the window over arrivals inside it and over the expected
@@ -703,20 +857,63 @@ mod tests {
     }
 
     #[test]
+    fn latency_drift_sees_a_growing_queue_not_a_settled_one() {
+        // 3,000 requests at 50 req/s, 5–5.5 s each, plus `k` s per second of arrival time.
+        let drift = |k: f64| {
+            let mut rng = parallax_sim::rng::Rng::new(7);
+            let records: Vec<RequestRecord> = (0..3000u64)
+                .map(|id| {
+                    let a = id as f64 / 50.0;
+                    let l = 5.0 + 0.5 * rng.next_f64() + k * a;
+                    RequestRecord {
+                        id,
+                        arrival_s: a,
+                        prompt_tokens: 1,
+                        output_tokens: 10,
+                        replica: Some(0),
+                        completed: true,
+                        rejected: None,
+                        scheduled_s: a,
+                        first_token_s: a + 0.1 * l,
+                        finish_s: a + l,
+                        preemptions: 0,
+                    }
+                })
+                .collect();
+            let ids: BTreeSet<u64> = (600..2700).collect();
+            latency_drift(&records, &ids).0
+        };
+        assert!(drift(0.0).abs() < 0.02, "{}", drift(0.0));
+        // 0.05 s per s over the 28 s between the thirds' centres: about +25 %
+        let d = drift(0.05);
+        assert!(d > 0.2 && d < 0.3, "{d}");
+        assert!(d > SteadyState::default().drift_tolerance);
+    }
+
+    #[test]
     fn the_smallest_stream_that_can_show_a_target() {
         let s = SteadyState::default();
-        // 116 requests leave a window of 82, whose lower bound with all good is 0.901.
-        assert_eq!(s.min_requests_for(0.9), 116);
-        s.validate_target(0.9).unwrap();
-        let small = SteadyState { requests: 115, ..s };
-        let e = small.validate_target(0.9).unwrap_err().to_string();
+        // 114 requests leave a window of 81, whose lower bound with all good is 81/90 = 0.9.
+        assert_eq!(s.min_requests_for(0.9), Some(114));
+        let at = |n: usize, t: f64| SteadyState { requests: n, ..s }.validate_target(t);
+        at(114, 0.9).unwrap();
+        let e = at(113, 0.9).unwrap_err().to_string();
         assert!(
-            e.contains("at least 116 requests") && e.contains("115"),
+            e.contains("at least 114 requests") && e.contains("113"),
             "{e}"
         );
+        // Windows are rounded down: 49 requests measure 36, 50 only 35 (0.8 needs 36).
+        at(49, 0.8).unwrap();
+        let e = at(50, 0.8).unwrap_err().to_string();
+        assert!(e.contains("at least 51 requests"), "{e}");
+        for n in 51..400 {
+            at(n, 0.8).unwrap();
+        }
         assert!(s.min_requests_for(0.99) > s.min_requests_for(0.95));
-        let e = s.validate_target(1.0).unwrap_err().to_string();
-        assert!(e.contains("slo_target") && e.contains("below 1"), "{e}");
+        for t in [1.0, 1.0 - 1e-12] {
+            let e = s.validate_target(t).unwrap_err().to_string();
+            assert!(e.contains("slo_target") && e.contains("below 1"), "{e}");
+        }
     }
 
     #[test]
