@@ -388,7 +388,20 @@ fn newer_count_flags_have_documented_maxima() {
             "--steady-requests",
             "100",
         ],
-        &["--steady-requests", "100", "at least 114 requests", "90 %"],
+        &["--steady-requests", "100", "114 requests or more", "90 %"],
+    );
+    // A target no stream the flag allows can show.
+    fails_with(
+        &[
+            "search",
+            "--objective",
+            "goodput",
+            "--slo-tpot",
+            "50ms",
+            "--slo-target",
+            "0.9999",
+        ],
+        &["--slo-target", "0.9999", "at most 99.98", "100000"],
     );
 }
 

@@ -39,6 +39,7 @@ pub struct CliError {
 const FLAG_NAMES: &[(&str, &str)] = &[
     ("steady_state.requests", "--steady-requests"),
     ("steady_state.arrivals", "--arrivals"),
+    ("workload.rate", "--rate"),
     ("scheduler_space.max_num_seqs", "--max-num-seqs"),
     ("scheduler.max_num_batched_tokens", "--max-batched-tokens"),
     ("scheduler_space.chunk_sizes", "--chunk"),

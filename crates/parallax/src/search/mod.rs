@@ -494,18 +494,18 @@ impl Search {
             self.steady.validate_target(self.slo_target)?;
         }
         if let (Objective::Goodput, Some(rate)) = (self.objective, self.workload.mean_rate()) {
-            if rate < self.steady.lowest_rate() {
+            // the stream at the workload's rate must arrive within the simulator's horizon
+            let lowest = 2.0 * self.steady.requests as f64 / parallax_sim::workload::MAX_ARRIVAL_S;
+            if rate < lowest {
                 return bad(
-                    "workload",
-                    format!("{} ({rate:e} req/s)", self.workload.name),
+                    "workload.rate",
+                    format!("{rate:e}"),
                     &format!(
-                        "for goodput, which runs the steady-state stream at the workload's rate, \
-                         a rate of at least {:e} req/s ({} requests, extended up to {}×, must \
-                         arrive within {:e} s)",
-                        self.steady.lowest_rate(),
+                        "for goodput, which runs {} steady-state requests at the workload's \
+                         rate, a rate of at least {lowest:e} req/s (they must arrive within \
+                         {:e} s), or fewer steady-state requests",
                         self.steady.requests,
-                        self.steady.max_extension,
-                        parallax_sim::workload::MAX_ARRIVAL_S
+                        parallax_sim::workload::MAX_ARRIVAL_S / 2.0
                     ),
                 );
             }
@@ -933,7 +933,10 @@ impl Search {
             })
         } else if ranked.is_empty() {
             Some(Infeasibility {
-                reason: format!("{} before any plan was simulated", cut_reason(&deadline)),
+                reason: format!(
+                    "{} before any plan's simulation finished",
+                    cut_reason(&deadline)
+                ),
                 closest_miss: None,
                 deficit_bytes: None,
             })
@@ -1374,6 +1377,13 @@ impl Ctx<'_> {
                         b.speedup =
                             best.and_then(|best| s.objective.gain(best.objective, r.objective));
                         b.metrics = Some(r.metrics);
+                    }
+                    // the deadline stopped its simulation
+                    Err(_) if self.past_deadline() => {
+                        b.error = Some(format!(
+                            "skipped: {} while this baseline was simulated",
+                            cut_reason(&self.deadline)
+                        ))
                     }
                     Err(e) => b.error = Some(e.to_string()),
                 }

@@ -11,11 +11,11 @@
 //!    latency does not drift up across the window: the mean of `TTFT + ō × TPOT` (ō the
 //!    measured requests' mean output length, so output lengths do not add noise) over the
 //!    last third of the window's arrivals exceeds that over its first third by at most
-//!    [`SteadyState::drift_tolerance`] (or by less than [`DRIFT_Z`] standard errors of the
-//!    difference, so that a short or noisy window is not judged by its noise). A tolerance on completions alone lets a queue grow
-//!    slowly without end (5 % of arrivals is a queue that grows by 0.05 s every second), so
-//!    that a longer stream certified a higher rate; the drift test makes a longer stream only
-//!    ever stricter; and
+//!    [`SteadyState::drift_tolerance`], or the rise is within [`DRIFT_Z`] standard errors
+//!    (from 12 batch means, their noise from the differences of neighbours), so that a short
+//!    or noisy window is not judged by its noise. A tolerance on completions alone lets a
+//!    queue grow slowly without end (5 % of arrivals is a queue that grows by 0.05 s every
+//!    second), so that a longer stream certified a higher rate; and
 //! 3. the **SLO attainment** of the requests that *arrive* inside the window (the fraction
 //!    completing within every SLO) reaches the search's target with confidence: its one-sided
 //!    Wilson lower bound at z = 3 ([`ATTAINMENT_CONFIDENCE_Z`]) does, so that another stream
@@ -94,9 +94,9 @@ pub const DEFAULT_MAX_EXTENSION: u32 = 16;
 pub const DEFAULT_DRIFT_TOLERANCE: f64 = 0.1;
 /// Standard errors a latency drift must also exceed to count ([`SteadyWindow::latency_drift_z`]).
 pub const DRIFT_Z: f64 = 3.0;
-/// Batches of the window's requests (in arrival order) whose means the drift test compares:
-/// four per third, so that the standard error comes from batch means, which are nearly
-/// independent where single requests (sharing their queue) are not.
+/// Batches of the window's requests (in arrival order) whose means the drift test fits: the
+/// standard error comes from batch means, which are nearly independent where single requests
+/// (sharing their queue) are not; four make each third.
 const DRIFT_BATCHES: usize = 12;
 /// Slack in comparing an attainment's lower bound with its target: a bound that equals the
 /// target in exact arithmetic (81 of 81 at 90 %: 81 / 90) reaches it.
@@ -196,9 +196,12 @@ pub struct SteadyWindow {
     /// Rise of the latency (`TTFT + ō × TPOT`) from the first third of the window's arrivals
     /// to the last: their means' ratio − 1 (0 when a third has no completed request).
     pub latency_drift: f64,
-    /// That rise in standard errors of the difference of the two means, estimated from batch
-    /// means (12 batches in arrival order, 4 per third): a drift counts only beyond
-    /// [`DRIFT_Z`] of them, so that a short or noisy window is not judged by its noise.
+    /// How significant the rise is: the difference of the two thirds' means in standard
+    /// errors, from the means of 12 batches of the window's requests (in arrival order) whose
+    /// noise is estimated from the differences of neighbouring batches (which a smooth trend
+    /// hardly inflates); a drift counts only beyond [`DRIFT_Z`] of them, so that a short or
+    /// noisy window is not judged by its noise. Infinite for a rise without noise (serialised
+    /// as `null`).
     pub latency_drift_z: f64,
     /// Completions keep up with the expected ones and the latency does not drift (each within
     /// its tolerance), in a window measuring at least [`MIN_MEASURED_FRACTION`] of the stream.
@@ -318,13 +321,20 @@ impl SteadyState {
             option: "steady_state.requests".into(),
             value: self.requests.to_string(),
             expected: format!(
-                "at least {needed} requests for an SLO target of {} % (or a lower target): a \
+                "{needed} requests or more for an SLO target of {} % (or a lower target): a \
                  window of this stream measures {m}, and even with all within the SLOs their \
-                 attainment's lower bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}) is {:.2} %",
-                100.0 * target,
-                100.0 * wilson_lower(m, m)
+                 attainment's lower bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}) is {} %",
+                pct(target),
+                pct(self.highest_target())
             ),
         })
+    }
+
+    /// The highest SLO target a window of this stream can show: the lower bound with every
+    /// measured request within the SLOs.
+    pub fn highest_target(&self) -> f64 {
+        let m = self.window_len(self.requests);
+        wilson_lower(m, m)
     }
 
     /// Requests a window of a stream of `n` measures at least: `n` less the warm-up and drain
@@ -404,6 +414,11 @@ impl SteadyState {
         let needed = self.min_latencies * mean_e2e_s;
         // NaN latencies (nothing completed) never extend
         if needed.partial_cmp(&lasted) != Some(std::cmp::Ordering::Greater) || ran >= cap {
+            return None;
+        }
+        // ... and within the simulator's horizon, with room to spare
+        let cap = cap.min((rate * parallax_sim::workload::MAX_ARRIVAL_S / 4.0) as usize);
+        if ran >= cap {
             return None;
         }
         let want = (needed * rate).ceil() + 1.0;
@@ -600,15 +615,13 @@ fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, 
     if !(first > 0.0 && last.is_finite()) {
         return (0.0, 0.0);
     }
-    // pooled variance of a batch mean within each third (a trend across thirds left out)
-    let ss: f64 = thirds
-        .iter()
-        .map(|t| {
-            let m = mean(t);
-            t.iter().map(|x| (x - m).powi(2)).sum::<f64>()
-        })
-        .sum();
-    let var = ss / (k - 3) as f64;
+    // Significance of the rise: the difference of the thirds' means in standard errors, the
+    // noise of a batch mean taken from the differences of neighbouring batches (von Neumann's
+    // estimator), which a smooth trend hardly inflates, unlike the spread about a mean.
+    let var = (1..k)
+        .map(|b| (batch[b] - batch[b - 1]).powi(2))
+        .sum::<f64>()
+        / (2.0 * (k - 1) as f64);
     let se = (2.0 * var / per as f64).sqrt();
     let z = if se > 0.0 {
         (last - first) / se
@@ -618,6 +631,11 @@ fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, 
         0.0
     };
     (last / first - 1.0, z)
+}
+
+/// A fraction as a percentage in at most 6 decimals (99.999, not 99.99900000000001).
+fn pct(x: f64) -> String {
+    format!("{}", (100.0 * x * 1e6).round() / 1e6)
 }
 
 /// Completions expected in `[t0, t1]` from a stationary system (see the module docs): over
@@ -899,13 +917,13 @@ mod tests {
         at(114, 0.9).unwrap();
         let e = at(113, 0.9).unwrap_err().to_string();
         assert!(
-            e.contains("at least 114 requests") && e.contains("113"),
+            e.contains("114 requests or more") && e.contains("113"),
             "{e}"
         );
         // Windows are rounded down: 49 requests measure 36, 50 only 35 (0.8 needs 36).
         at(49, 0.8).unwrap();
         let e = at(50, 0.8).unwrap_err().to_string();
-        assert!(e.contains("at least 51 requests"), "{e}");
+        assert!(e.contains("51 requests or more"), "{e}");
         for n in 51..400 {
             at(n, 0.8).unwrap();
         }
