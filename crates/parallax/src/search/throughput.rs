@@ -576,7 +576,7 @@ impl SteadyWindow {
 
 /// [`SteadyWindow::latency_drift`] and [`SteadyWindow::latency_drift_z`] of the completed
 /// records of `requests` whose ids are `measured`, in arrival order (`(0, 0)` with fewer than
-/// three).
+/// [`DRIFT_BATCHES`] of them).
 fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, f64) {
     let mut done: Vec<&RequestRecord> = requests
         .iter()
@@ -610,8 +610,7 @@ fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, 
         .collect();
     let per = k / 3;
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
-    let thirds = [&batch[..per], &batch[per..k - per], &batch[k - per..]];
-    let (first, last) = (mean(thirds[0]), mean(thirds[2]));
+    let (first, last) = (mean(&batch[..per]), mean(&batch[k - per..]));
     if !(first > 0.0 && last.is_finite()) {
         return (0.0, 0.0);
     }
