@@ -19,7 +19,8 @@ Every invalid input raises ``ValueError`` (or ``TypeError`` for a wrong type) wi
 that names the field, the value and what was expected. Counts are checked against the CLI's
 documented limits, exported here as ``MAX_REQUESTS``, ``MAX_NUM_SEQS``,
 ``MAX_BATCHED_TOKENS``, ``MAX_GPUS``, ``MAX_PLANS``, ``MAX_LIST_VALUES``,
-``MAX_PRICE_PER_GPU_HOUR``, ``MAX_DURATION_S``, ``MAX_DRAFT_TOKENS`` and ``MAX_SUBGRAPHS``.
+``MAX_PRICE_PER_GPU_HOUR``, ``MAX_DURATION_S``, ``MAX_DRAFT_TOKENS``, ``MAX_STEADY_REQUESTS``
+and ``MAX_SUBGRAPHS``.
 """
 
 import json as _json
@@ -37,6 +38,7 @@ from ._native import (
     MAX_PLANS,
     MAX_PRICE_PER_GPU_HOUR,
     MAX_REQUESTS,
+    MAX_STEADY_REQUESTS,
     MAX_SUBGRAPHS,
     Cluster,
     Model,
@@ -99,6 +101,7 @@ _COUNTS = {
     "max_num_batched_tokens": (1, MAX_BATCHED_TOKENS),
     "chunk_size": (1, MAX_BATCHED_TOKENS),
     "num_speculative_tokens": (1, MAX_DRAFT_TOKENS),
+    "steady_requests": (10, MAX_STEADY_REQUESTS),
     "seed": (0, MAX_SEED),
 }
 #: The list options of :func:`search` and their values' maxima.
@@ -321,7 +324,10 @@ def search(model, cluster, workload, **options):
     admission on the prompt, with preemption, the others'), ``num_speculative_tokens`` and
     ``speculative_acceptance`` (a list of rates, one per draft) for speculative decoding with
     the model's multi-token-prediction module, as the CLI's ``--num-speculative-tokens`` and
-    ``--speculative-acceptance``.
+    ``--speculative-acceptance``, and for ``throughput`` and ``goodput`` ``steady_requests``
+    (the least length of the steady-state stream, 10 to ``MAX_STEADY_REQUESTS``, default 4,000)
+    and ``arrivals`` (``"poisson"``, default, or ``"trace"``), as the CLI's
+    ``--steady-requests`` and ``--arrivals``.
 
     ``time_limit_s`` is a number of seconds > 0 and at most ``MAX_DURATION_S`` (1,000,000, as
     the CLI's durations). Counts are ints within the CLI's limits: ``requests`` 1 to

@@ -13,6 +13,9 @@ use parallax::ir::{
 };
 use parallax::place::{self, Instance};
 use parallax::plan::{batch_from_specs, LowerOptions};
+use parallax::search::{
+    SteadyArrivals, SteadyState, DEFAULT_STEADY_REQUESTS, MAX_STEADY_REQUESTS, MIN_STEADY_REQUESTS,
+};
 use parallax::sim::error::compact;
 use parallax::{
     Cluster, CostModel, CostModelChoice, CostOverride, Limits, Model, Objective, Overridden, Plan,
@@ -835,7 +838,8 @@ fn list_arg(name: &str, values: Option<Vec<u32>>, max: u32) -> PyResult<Vec<u32>
     max_num_batched_tokens=None, chunk_size=None, search_max_num_seqs=None,
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
     pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
-    capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None
+    capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None,
+    steady_requests=None, arrivals=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -871,11 +875,14 @@ fn search_json(
     capacity_scheduler_policy: Option<&str>,
     num_speculative_tokens: Option<u32>,
     speculative_acceptance: Option<Vec<f64>>,
+    steady_requests: Option<usize>,
+    arrivals: Option<&str>,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
     let objective: Objective = objective.parse().map_err(value_err)?;
+    let steady = steady_arg(objective, steady_requests, arrivals)?;
     let engine = speculation_arg(
         engine_arg(engine, &model, &cluster, cluster.gpus_per_node)?,
         &model,
@@ -943,6 +950,9 @@ fn search_json(
     if let Some(t) = slo_target {
         s = s.slo_target(t);
     }
+    if let Some(st) = steady {
+        s = s.steady_state(st);
+    }
     if let Some(u) = gpu_memory_utilization {
         s = s.gpu_memory_utilization(u);
     }
@@ -957,6 +967,48 @@ fn search_json(
     let report = interruptible(py, &cancel, || s.run())?;
     raise_kept(&kept)?;
     to_json(&report.map_err(lib_err)?)
+}
+
+/// The steady-state stream of `throughput` and `goodput` (`None`: the default): at least
+/// `steady_requests` requests (`MIN_STEADY_REQUESTS` to `MAX_STEADY_REQUESTS`, as the CLI's
+/// `--steady-requests`) with `arrivals` `"poisson"` (default) or `"trace"` (gamma gaps with
+/// the workload's own burstiness, steady-state objectives only, as the CLI's `--arrivals`).
+fn steady_arg(
+    objective: Objective,
+    steady_requests: Option<usize>,
+    arrivals: Option<&str>,
+) -> PyResult<Option<SteadyState>> {
+    if steady_requests.is_none() && arrivals.is_none() {
+        return Ok(None);
+    }
+    let requests = steady_requests.unwrap_or(DEFAULT_STEADY_REQUESTS);
+    if !(MIN_STEADY_REQUESTS..=MAX_STEADY_REQUESTS).contains(&requests) {
+        return Err(PyValueError::new_err(format!(
+            "steady_requests = {requests}: expected {MIN_STEADY_REQUESTS} to \
+             {MAX_STEADY_REQUESTS} requests"
+        )));
+    }
+    let arrivals = match arrivals.unwrap_or("poisson") {
+        "poisson" => SteadyArrivals::Poisson,
+        "trace" if objective.needs_slo() => SteadyArrivals::Trace,
+        "trace" => {
+            return Err(PyValueError::new_err(format!(
+                "arrivals = \"trace\": expected the steady-state objectives (\"throughput\", \
+                 \"goodput\"), not objective {:?}",
+                objective.name()
+            )))
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "arrivals = {other:?}: expected \"poisson\" or \"trace\""
+            )))
+        }
+    };
+    Ok(Some(SteadyState {
+        requests,
+        arrivals,
+        ..SteadyState::default()
+    }))
 }
 
 /// Run `work` on a thread of its own while this thread, the GIL released between checks,
@@ -1273,6 +1325,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_BATCHED_TOKENS", MAX_SEQUENCE_TOKENS)?;
     m.add("MAX_GPUS", MAX_CLUSTER_GPUS)?;
     m.add("MAX_PLANS", MAX_PLANS)?;
+    m.add("MAX_STEADY_REQUESTS", MAX_STEADY_REQUESTS)?;
     m.add("MAX_LIST_VALUES", MAX_LIST_VALUES)?;
     m.add("MAX_PRICE_PER_GPU_HOUR", MAX_PRICE_PER_HOUR)?;
     m.add("MAX_DURATION_S", MAX_DURATION_S)?;

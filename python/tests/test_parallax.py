@@ -105,6 +105,29 @@ def test_throughput_objective_with_slos_and_pareto(model, workload):
     assert r.pareto["points"]
 
 
+def test_steady_state_stream_options(model, workload):
+    r = small_search(
+        model, workload, objective="goodput", max_plans=1, steady_requests=300, arrivals="trace"
+    )
+    assert r.report["steady_state"]["requests"] == 300
+    assert r.report["steady_state"]["arrivals"] == "trace"
+    assert r.best["window"]["driving_requests"] >= 300
+    assert "latency_drift" in r.best["window"]
+    with pytest.raises(ValueError, match="steady_requests"):
+        small_search(model, workload, objective="throughput", steady_requests=9)
+    with pytest.raises(ValueError, match="steady_requests"):
+        small_search(
+            model, workload, objective="throughput", steady_requests=parallax.MAX_STEADY_REQUESTS + 1
+        )
+    with pytest.raises(ValueError, match="arrivals"):
+        small_search(model, workload, objective="throughput", arrivals="uniform")
+    with pytest.raises(ValueError, match="arrivals"):
+        small_search(model, workload, arrivals="trace")
+    # too short for the SLO target to be shown: the length from which it can is named
+    with pytest.raises(ValueError, match="114 requests or more"):
+        small_search(model, workload, objective="throughput", steady_requests=100)
+
+
 def test_search_option_errors(model, workload):
     with pytest.raises(ValueError, match="objective"):
         small_search(model, workload, objective="fastest")

@@ -206,7 +206,10 @@ pub const MAX_BLOCK_SIZE: u32 = parallax::ir::MAX_SEQUENCE_TOKENS;
 /// Largest `--max-concurrency` (the largest workload's requests).
 pub const MAX_CONCURRENCY: u32 = parallax::sim::workload::MAX_REQUESTS as u32;
 /// Fewest and most requests of `search --steady-requests`.
-pub const STEADY_REQUESTS: (usize, usize) = (10, 100_000);
+pub const STEADY_REQUESTS: (usize, usize) = (
+    parallax::search::MIN_STEADY_REQUESTS,
+    parallax::search::MAX_STEADY_REQUESTS,
+);
 
 /// A float as the user would write it: plain digits for ordinary magnitudes, scientific
 /// notation (`5e-324`, `1e300`) for tiny and huge ones, never a 300-digit decimal.

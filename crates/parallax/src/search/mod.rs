@@ -113,7 +113,8 @@ pub use report::{
 pub use serving::ServingFeatures;
 pub use throughput::{
     SteadyArrivals, SteadyState, SteadyWindow, DEFAULT_DRIFT_TOLERANCE, DEFAULT_MAX_EXTENSION,
-    DEFAULT_MIN_LATENCIES, DEFAULT_STEADY_REQUESTS, DRIFT_Z, MIN_MEASURED_FRACTION,
+    DEFAULT_MIN_LATENCIES, DEFAULT_STEADY_REQUESTS, DRIFT_Z, MAX_STEADY_REQUESTS,
+    MIN_MEASURED_FRACTION, MIN_STEADY_REQUESTS,
 };
 
 use crate::error::{Error, Result};

@@ -78,6 +78,11 @@ use std::collections::BTreeSet;
 
 /// Default number of requests driving each throughput probe.
 pub const DEFAULT_STEADY_REQUESTS: usize = 4000;
+/// Fewest [`SteadyState::requests`] the front ends take (the CLI's `--steady-requests`, the
+/// Python binding's `steady_requests`); [`SteadyState::validate`] refuses fewer.
+pub const MIN_STEADY_REQUESTS: usize = 10;
+/// Most [`SteadyState::requests`] the front ends take: longer streams take minutes per plan.
+pub const MAX_STEADY_REQUESTS: usize = 100_000;
 /// z-score of the one-sided Wilson lower bound (z = 3, 99.87 %) the window's SLO attainment
 /// must bring to the target. Chosen so that the rate agrees with re-simulations from other
 /// streams: at z = 1.645 a 5,000-request re-simulation of the chat trace missed the target by
@@ -229,11 +234,11 @@ impl SteadyState {
                 expected: expected.into(),
             })
         };
-        if self.requests < 10 {
+        if self.requests < MIN_STEADY_REQUESTS {
             return bad(
                 "steady_state.requests",
                 self.requests.to_string(),
-                "at least 10 requests",
+                &format!("at least {MIN_STEADY_REQUESTS} requests"),
             );
         }
         for (name, v) in [
