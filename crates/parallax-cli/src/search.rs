@@ -476,29 +476,6 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             args.objective
         )));
     }
-    if obj.needs_slo() {
-        // a target that even the longest stream the flag allows cannot show
-        let longest = SteadyState {
-            requests: common::STEADY_REQUESTS.1,
-            ..SteadyState::default()
-        };
-        if longest
-            .min_requests_for(args.slo_target)
-            .map_or(true, |n| n > common::STEADY_REQUESTS.1)
-            && args.slo_target < 1.0
-        {
-            return Err(CliError::input(format!(
-                "invalid option `--slo-target` = `{}`: expected at most {} % for --objective {}: \
-                 its attainment is shown by a lower confidence bound, and over the longest \
-                 stream `--steady-requests` takes ({}) that bound stays below the target even \
-                 with every request within the SLOs",
-                args.slo_target,
-                (100.0 * longest.highest_target() * 1e4).floor() / 1e4,
-                args.objective,
-                common::STEADY_REQUESTS.1
-            )));
-        }
-    }
     let moe_load = args.moe.moe_load(&model)?;
     let precision_line = common::precision_text(&model.precision, &cluster.gpu);
     let mut search = Search::new(model, cluster, workload.clone())

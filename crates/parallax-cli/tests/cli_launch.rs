@@ -748,13 +748,8 @@ fn search_emit_says_when_a_disaggregated_deployment_won() {
         "--emit",
         "vllm",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    let text = String::from_utf8_lossy(&out.stdout);
     // At 50 requests/s of the code workload three prefill pools and one decode pool win.
     assert!(text.contains("winner: disaggregated"), "{text}");
     assert!(

@@ -77,10 +77,7 @@ impl MoeLoad {
                 for (i, cell) in block.cells.iter().enumerate() {
                     if let Cell::Moe(m) = cell {
                         let shard = plan.placement(block, i).shard;
-                        if shard.ep <= 1 {
-                            continue;
-                        }
-                        let per_rank = self.redundant as f64 / shard.ep.max(1) as f64;
+                        let per_rank = self.redundant_on(shard.ep) as f64 / shard.ep.max(1) as f64;
                         let up = if m.gated { 2.0 } else { 1.0 };
                         let expert =
                             (up + 1.0) * m.hidden as f64 * m.expert_intermediate as f64 * wb

@@ -664,6 +664,7 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
             stream: None,
+            burst: None,
             deadline: Deadline::default(),
         };
         let (sim, price) = ctx.prepare(plan, &self.scheduler)?;
@@ -832,6 +833,10 @@ impl Search {
         } else {
             None
         };
+        let burst = match &stream {
+            Some(st) if self.objective.searches_rate() => Some(burst_of(st)?),
+            _ => None,
+        };
         let ctx = Ctx {
             search: self,
             cost: &cost,
@@ -840,6 +845,7 @@ impl Search {
             price,
             sims: AtomicU64::new(0),
             stream,
+            burst,
             deadline: deadline.clone(),
         };
         let done = AtomicUsize::new(0);
@@ -1135,6 +1141,9 @@ struct Ctx<'a> {
     sims: AtomicU64,
     /// The steady-state stream at unit rate (throughput and goodput only).
     stream: Option<Workload>,
+    /// That stream arriving at once, which measures a plan's burst capacity (throughput
+    /// only): [`Ctx::burst_capacity`].
+    burst: Option<Workload>,
     /// When `Limits::time` runs out or the caller cancels ([`Search::cancel_on`]): no
     /// simulation starts after it, the rate search's included.
     deadline: Deadline,
@@ -1288,7 +1297,12 @@ impl Ctx<'_> {
             return Ok((m, Some(base), v, ok, Some(w)));
         }
         let floor = s.steady.lowest_rate();
-        let start = self.burst_capacity(sim, stream)?.unwrap_or(base).max(floor);
+        let start = match &self.burst {
+            Some(burst) => self.burst_capacity(sim, burst)?,
+            None => None,
+        }
+        .unwrap_or(base)
+        .max(floor);
         let out =
             throughput::search_rate(start, RATE_BRACKET_STEPS, RATE_BISECTION_STEPS, floor, at)?;
         Ok(match out {
@@ -1298,24 +1312,14 @@ impl Ctx<'_> {
     }
 
     /// Where the rate search of `sim` starts: the rate at which it completes the whole
-    /// `stream` arriving at once (its completions over the makespan, with the fullest
-    /// batches), near the highest rate it could sustain. `None` when that run completes
-    /// nothing or gives no usable rate (the search then starts from the workload's rate).
-    fn burst_capacity(&self, sim: &Simulator, stream: &Workload) -> Result<Option<f64>> {
-        let burst = Workload::new(
-            &stream.name,
-            stream
-                .requests
-                .iter()
-                .map(|r| parallax_sim::Request {
-                    arrival_s: 0.0,
-                    ..*r
-                })
-                .collect(),
-        )?;
+    /// steady-state stream arriving at once (`burst`: its completions over the makespan,
+    /// with the fullest batches), near the highest rate it could sustain. `None` when that
+    /// run completes nothing or gives no usable rate (the search then starts from the
+    /// workload's rate).
+    fn burst_capacity(&self, sim: &Simulator, burst: &Workload) -> Result<Option<f64>> {
         self.sims.fetch_add(1, Ordering::Relaxed);
         let rate = sim
-            .run_until(&burst, self.deadline.clone())?
+            .run_until(burst, self.deadline.clone())?
             .metrics
             .throughput
             .requests_per_s;
@@ -1424,8 +1428,22 @@ fn baseline_cluster(cluster: &Cluster, max_gpus: Option<u32>) -> Cluster {
     c
 }
 
-/// Keeps in `closest` the smaller of its memory miss and `m` (the "no feasible plan" report
-/// names the closest).
+/// `stream` with every request arriving at its first arrival time (a burst).
+fn burst_of(stream: &Workload) -> Result<Workload> {
+    let t0 = stream.requests.first().map_or(0.0, |r| r.arrival_s);
+    Ok(Workload::new(
+        &stream.name,
+        stream
+            .requests
+            .iter()
+            .map(|r| parallax_sim::Request {
+                arrival_s: t0,
+                ..*r
+            })
+            .collect(),
+    )?)
+}
+
 /// The parallelisms `a` allows, as `--parallelisms` names them (`none` for none).
 fn allowed_names(a: &parallax_plan::Allowed) -> String {
     let names = [
@@ -1444,6 +1462,8 @@ fn allowed_names(a: &parallax_plan::Allowed) -> String {
     }
 }
 
+/// Keeps in `closest` the smaller of its memory miss and `m` (the "no feasible plan" report
+/// names the closest).
 fn keep_closest(closest: &mut Option<MemoryShortfall>, m: MemoryShortfall) {
     if closest
         .as_ref()

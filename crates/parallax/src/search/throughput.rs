@@ -301,27 +301,35 @@ impl SteadyState {
     /// it. With the defaults (90 %, a 70 % window) that takes 114 requests.
     ///
     /// # Errors
-    /// [`Error::Option`] on `slo_target` when no stream can (a target of 1, or one whose
-    /// window would exceed the simulator's request limit), else on `steady_state.requests`
-    /// naming the length from which every stream can.
+    /// [`Error::Option`] on `slo_target` when no stream of at most [`MAX_STEADY_REQUESTS`]
+    /// can (a target of 1 never can), else on `steady_state.requests` naming the length
+    /// from which every stream can.
     pub fn validate_target(&self, target: f64) -> Result<()> {
-        let Some(needed) = self.min_requests_for(target) else {
-            return Err(Error::Option {
-                option: "slo_target".into(),
-                value: target.to_string(),
-                expected: format!(
-                    "a target below 1 for throughput and goodput, that a stream of at most \
-                     {} requests can show: their attainment is shown by a lower confidence \
-                     bound (Wilson, z = {ATTAINMENT_CONFIDENCE_Z}), below the target even with \
-                     every request within the SLOs",
-                    parallax_sim::workload::MAX_REQUESTS
-                ),
-            });
-        };
         let m = self.window_len(self.requests);
         if m >= self.min_window_for(target).unwrap_or(usize::MAX) {
             return Ok(());
         }
+        let needed = self
+            .min_requests_for(target)
+            .filter(|&n| n <= MAX_STEADY_REQUESTS);
+        let Some(needed) = needed else {
+            let longest = SteadyState {
+                requests: MAX_STEADY_REQUESTS,
+                ..*self
+            };
+            return Err(Error::Option {
+                option: "slo_target".into(),
+                value: target.to_string(),
+                expected: format!(
+                    "a target below 1 for throughput and goodput that a stream of at most \
+                     {MAX_STEADY_REQUESTS} requests can show, at most {} %: their attainment \
+                     is shown by a lower confidence bound (Wilson, z = \
+                     {ATTAINMENT_CONFIDENCE_Z}), below the target even with every request \
+                     within the SLOs",
+                    (100.0 * longest.highest_target() * 1e4).floor() / 1e4
+                ),
+            });
+        };
         Err(Error::Option {
             option: "steady_state.requests".into(),
             value: self.requests.to_string(),
@@ -540,8 +548,9 @@ impl SteadyState {
             .iter()
             .filter(|r| measured_ids.contains(&r.id) && within_slo(r, slo))
             .count();
-        let expected = expected_completions(&report.requests, &measured_ids, t0, t1);
-        let (drift, drift_z) = latency_drift(&report.requests, &measured_ids);
+        let done = completed_in_arrival_order(&report.requests, &measured_ids);
+        let expected = expected_completions(&report.requests, &done, t0, t1);
+        let (drift, drift_z) = latency_drift(&done);
         let per_s = |x: usize| if span > 0.0 { x as f64 / span } else { 0.0 };
         SteadyWindow {
             driving_requests: n,
@@ -579,15 +588,22 @@ impl SteadyWindow {
     }
 }
 
-/// [`SteadyWindow::latency_drift`] and [`SteadyWindow::latency_drift_z`] of the completed
-/// records of `requests` whose ids are `measured`, in arrival order (`(0, 0)` with fewer than
-/// [`DRIFT_BATCHES`] of them).
-fn latency_drift(requests: &[RequestRecord], measured: &BTreeSet<u64>) -> (f64, f64) {
+/// The completed records of `requests` whose ids are `measured`, in arrival order.
+fn completed_in_arrival_order<'a>(
+    requests: &'a [RequestRecord],
+    measured: &BTreeSet<u64>,
+) -> Vec<&'a RequestRecord> {
     let mut done: Vec<&RequestRecord> = requests
         .iter()
         .filter(|r| r.completed && measured.contains(&r.id))
         .collect();
     done.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s).then(a.id.cmp(&b.id)));
+    done
+}
+
+/// [`SteadyWindow::latency_drift`] and [`SteadyWindow::latency_drift_z`] of the window's
+/// completed requests `done`, in arrival order (`(0, 0)` with fewer than [`DRIFT_BATCHES`]).
+fn latency_drift(done: &[&RequestRecord]) -> (f64, f64) {
     if done.is_empty() {
         return (0.0, 0.0);
     }
@@ -644,21 +660,17 @@ fn pct(x: f64) -> String {
 
 /// Completions expected in `[t0, t1]` from a stationary system (see the module docs): over
 /// every record of `requests` that was not rejected, the share of the latencies of the
-/// `measured` requests (completed ones) that would make it finish inside the window. 0 when
-/// no measured request completed.
+/// window's completed requests `done` that would make it finish inside the window. 0 when
+/// none completed.
 ///
 /// Complexity: O((n + m) log m) for `n` requests and `m` measured latencies.
 fn expected_completions(
     requests: &[RequestRecord],
-    measured: &BTreeSet<u64>,
+    done: &[&RequestRecord],
     t0: f64,
     t1: f64,
 ) -> f64 {
-    let mut latencies: Vec<f64> = requests
-        .iter()
-        .filter(|r| r.completed && measured.contains(&r.id))
-        .map(|r| r.e2e_s())
-        .collect();
+    let mut latencies: Vec<f64> = done.iter().map(|r| r.e2e_s()).collect();
     if latencies.is_empty() {
         return 0.0;
     }
@@ -858,7 +870,8 @@ mod tests {
             .filter(|r| r.finish_s >= t0 && r.finish_s <= t1)
             .count() as f64;
         let ids: BTreeSet<u64> = (warm as u64..end as u64).collect();
-        let expected = expected_completions(&records, &ids, t0, t1);
+        let window = completed_in_arrival_order(&records, &ids);
+        let expected = expected_completions(&records, &window, t0, t1);
         (done / (end - warm) as f64, done / expected)
     }
 
@@ -903,7 +916,7 @@ mod tests {
                 })
                 .collect();
             let ids: BTreeSet<u64> = (600..2700).collect();
-            latency_drift(&records, &ids).0
+            latency_drift(&completed_in_arrival_order(&records, &ids)).0
         };
         assert!(drift(0.0).abs() < 0.02, "{}", drift(0.0));
         // 0.05 s per s over the 28 s between the thirds' centres: about +25 %
