@@ -282,7 +282,7 @@ fn library_option_names_are_shown_as_flags() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--gpu-memory-utilization"), "{err}");
     assert!(!err.contains("max_num_batched_tokens"), "{err}");
-    // a huge value is shown compactly, not as 309 digits
+    // a huge value is quoted as written, not as 309 digits
     fails_with(
         &[
             "simulate",
@@ -1192,4 +1192,52 @@ fn a_run_with_every_request_rejected_shows_no_latency_figures() {
     // no request completed: a dash, not a latency of 0
     assert!(ttft.contains('-') && !ttft.contains("0.000"), "{ttft}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 of 3 requests rejected"));
+}
+
+/// A real-valued flag's error quotes the value as written, not as parsed and reprinted
+/// (`1.50`, not `1.5`; `0.0e0`, not `0`), including the checks the library makes.
+#[test]
+fn real_flags_are_quoted_as_written() {
+    for (args, quoted) in [
+        (&["search", "--slo-target", "1.50"][..], "`1.50`"),
+        (
+            &[
+                "search",
+                "--objective",
+                "throughput",
+                "--slo-ttft",
+                "1s",
+                "--slo-tpot",
+                "50ms",
+                "--slo-target",
+                "1.0",
+            ][..],
+            "`1.0`",
+        ),
+        (&["search", "--rate", "0.0e0"][..], "--rate 0.0e0:"),
+        (&["simulate", "--rate", "2.0e6"][..], "--rate 2.0e6:"),
+        (&["search", "--price", "1.0e9"][..], "--price 1.0e9:"),
+        (
+            &["simulate", "--gpu-memory-utilization", "1.10"][..],
+            "--gpu-memory-utilization 1.10:",
+        ),
+        (
+            &["simulate", "--swap-space", "-1.0"][..],
+            "--swap-space -1.0:",
+        ),
+        (
+            &["simulate", "--host-link-gbps", "0.00"][..],
+            "--host-link-gbps 0.00:",
+        ),
+        (
+            &["simulate", "--cpu-prefix-cache", "2.0"][..],
+            "--cpu-prefix-cache 2.0 needs --prefix-caching",
+        ),
+    ] {
+        fails_with(args, &[quoted]);
+    }
+    fails_with(
+        &["search", "--slo-target", "ninety"],
+        &["--slo-target", "expected a number, got `ninety`"],
+    );
 }

@@ -215,14 +215,48 @@ pub const STEADY_REQUESTS: (usize, usize) = (
 /// notation (`5e-324`, `1e300`) for tiny and huge ones, never a 300-digit decimal.
 pub use parallax::sim::error::compact as num;
 
+/// A real-valued flag: its value and its text as the user wrote it, so that an error quotes
+/// the text (`--rate 0.0e0`, not `0`). Parses as Rust's `f64` does (`1e-3`, `inf`, `NaN`);
+/// the range checks are the flags' own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Real {
+    /// The parsed value.
+    pub value: f64,
+    /// The text as given.
+    pub text: String,
+}
+
+impl std::str::FromStr for Real {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.parse::<f64>()
+            .map(|value| Real {
+                value,
+                text: text.to_string(),
+            })
+            .map_err(|_| format!("expected a number, got `{text}`"))
+    }
+}
+
+impl std::fmt::Display for Real {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The value of an optional real flag.
+pub fn value_of(flag: Option<&Real>) -> Option<f64> {
+    flag.map(|r| r.value)
+}
+
 /// A float flag checked against its documented range `min..=max` (finite).
-pub fn float_in(flag: &str, v: f64, min: f64, max: f64) -> Result<f64, CliError> {
-    if v.is_finite() && v >= min && v <= max {
-        Ok(v)
+pub fn float_in(flag: &str, v: &Real, min: f64, max: f64) -> Result<f64, CliError> {
+    if v.value.is_finite() && v.value >= min && v.value <= max {
+        Ok(v.value)
     } else {
         Err(CliError::input(format!(
-            "invalid {flag} {}: expected a number from {} to {}",
-            num(v),
+            "invalid {flag} {v}: expected a number from {} to {}",
             num(min),
             num(max)
         )))
@@ -230,16 +264,35 @@ pub fn float_in(flag: &str, v: f64, min: f64, max: f64) -> Result<f64, CliError>
 }
 
 /// `--rate`, checked against the simulator's documented range.
-pub fn rate(value: Option<f64>) -> Result<Option<f64>, CliError> {
+pub fn rate(value: Option<&Real>) -> Result<Option<f64>, CliError> {
     use parallax::sim::workload::{MAX_RATE, MIN_RATE};
     match value {
-        Some(r) if !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r)) => {
+        Some(r) if !(r.value.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r.value)) => {
             Err(CliError::input(format!(
-                "invalid --rate {}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s",
-                num(r)
+                "invalid --rate {r}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s"
             )))
         }
-        other => Ok(other),
+        other => Ok(value_of(other)),
+    }
+}
+
+/// `e` with the value of a library option that a flag set (`Error::Option` naming `option`)
+/// replaced by the flag's text as the user wrote it.
+pub fn as_written(e: parallax::Error, option: &str, flag: Option<&Real>) -> parallax::Error {
+    match (e, flag) {
+        (
+            parallax::Error::Option {
+                option: o,
+                expected,
+                ..
+            },
+            Some(r),
+        ) if o == option => parallax::Error::Option {
+            option: o,
+            value: r.text.clone(),
+            expected,
+        },
+        (e, _) => e,
     }
 }
 
@@ -371,19 +424,18 @@ pub fn capacity_policy(v: &str) -> Result<bool, CliError> {
 
 /// The memory fraction and rule a run uses: `--gpu-memory-utilization` with vLLM's meaning
 /// (the share of each GPU for weights, activations and KV cache) when given, a fraction in
-/// (0, 1] (checked here so that the error shows the value compactly, as the user may have
-/// written `1e308`); otherwise `engine`'s own (SGLang's static fraction, TensorRT-LLM's
-/// free-memory fraction, vLLM's utilization).
+/// (0, 1] (checked here so that the error shows the value as the user wrote it); otherwise
+/// `engine`'s own (SGLang's static fraction, TensorRT-LLM's free-memory fraction, vLLM's
+/// utilization).
 pub fn memory_setting(
-    v: Option<f64>,
+    v: Option<&Real>,
     engine: &parallax::EngineModel,
 ) -> Result<(f64, parallax::plan::MemoryRule), CliError> {
     match v {
-        Some(u) if !(u > 0.0 && u <= 1.0) => Err(CliError::input(format!(
-            "invalid --gpu-memory-utilization {}: expected a fraction in (0, 1]",
-            num(u)
+        Some(u) if !(u.value > 0.0 && u.value <= 1.0) => Err(CliError::input(format!(
+            "invalid --gpu-memory-utilization {u}: expected a fraction in (0, 1]"
         ))),
-        Some(u) => Ok((u, parallax::plan::MemoryRule::Utilization)),
+        Some(u) => Ok((u.value, parallax::plan::MemoryRule::Utilization)),
         None => Ok((engine.gpu_memory_utilization, engine.memory_rule)),
     }
 }

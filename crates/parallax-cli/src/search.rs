@@ -52,7 +52,7 @@
 //! The output holds no timings: it is byte-identical across runs and `RAYON_NUM_THREADS`
 //! values (unless `--time-limit` cut the search short).
 
-use crate::common;
+use crate::common::{self, Real};
 use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,7 +76,7 @@ pub struct SearchArgs {
     workload: String,
     /// Rescale arrivals to this rate, requests per second.
     #[arg(long)]
-    rate: Option<f64>,
+    rate: Option<Real>,
     /// Use only the first N requests of the workload.
     #[arg(long, value_parser = common::requests_arg)]
     requests: Option<usize>,
@@ -91,8 +91,8 @@ pub struct SearchArgs {
     #[arg(long)]
     slo_tpot: Option<String>,
     /// Fraction of requests that must meet every SLO, in (0, 1].
-    #[arg(long, default_value_t = 0.9)]
-    slo_target: f64,
+    #[arg(long, default_value = "0.9")]
+    slo_target: Real,
     /// Plans shown in the table (and kept in `--json`'s `ranked`).
     #[arg(long, default_value_t = 10, value_parser = common::top_arg)]
     top: usize,
@@ -148,7 +148,7 @@ pub struct SearchArgs {
     /// (default: the engine's own setting: vLLM 0.9, SGLang's mem_fraction_static, TensorRT-LLM
     /// 0.9 of the memory free after the weights).
     #[arg(long)]
-    gpu_memory_utilization: Option<f64>,
+    gpu_memory_utilization: Option<Real>,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a
     /// FILE: a profile or the roofline parameters of `calibrate --out`.
     #[arg(long, default_value = "auto")]
@@ -167,7 +167,7 @@ pub struct SearchArgs {
     engine_flags: crate::engine_flags::EngineFlags,
     /// Price of one GPU-hour for `--objective cost` (default: the GPU catalogue's).
     #[arg(long)]
-    price: Option<f64>,
+    price: Option<Real>,
     /// Simulate at most this many plans (the first in enumeration order).
     #[arg(long, value_parser = common::plans_arg)]
     max_plans: Option<usize>,
@@ -228,11 +228,10 @@ fn parse_list(flag: &str, text: &str, max: u32) -> Result<Vec<u32>, CliError> {
 /// `--price` against its documented range (docs/cli.md, "Limits"; the count flags' ranges are
 /// their clap parsers', `common::count_arg`).
 fn check_counts(args: &SearchArgs) -> Result<(), CliError> {
-    if let Some(p) = args.price {
-        if !(p.is_finite() && (0.0..=common::MAX_PRICE).contains(&p)) {
+    if let Some(p) = &args.price {
+        if !(p.value.is_finite() && (0.0..=common::MAX_PRICE).contains(&p.value)) {
             return Err(CliError::input(format!(
-                "invalid --price {}: expected a price per GPU-hour in [0, {}]",
-                common::num(p),
+                "invalid --price {p}: expected a price per GPU-hour in [0, {}]",
                 common::MAX_PRICE
             )));
         }
@@ -393,8 +392,12 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         args.max_model_len,
     )?;
     let cluster = common::cluster(&args.cluster)?;
-    let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
-        .map_err(CliError::input)?;
+    let workload = parallax::load_workload(
+        &args.workload,
+        common::rate(args.rate.as_ref())?,
+        args.requests,
+    )
+    .map_err(CliError::input)?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     // A heterogeneous cluster gets one automatic cost model per GPU kind (facade).
     let hetero = cluster.is_heterogeneous();
@@ -413,7 +416,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let (sched, space) = scheduler(&args, engine.scheduler, model.max_position_embeddings)?;
     let emit_engine = args.emit.as_deref().map(crate::emit::engine).transpose()?;
     let (gpu_memory_utilization, rule) =
-        common::memory_setting(args.gpu_memory_utilization, &engine)?;
+        common::memory_setting(args.gpu_memory_utilization.as_ref(), &engine)?;
     let memory = MemoryOptions {
         gpu_memory_utilization,
         rule,
@@ -481,7 +484,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
-        .slo_target(args.slo_target)
+        .slo_target(args.slo_target.value)
         .limits(Limits {
             max_plans: args.max_plans,
             time,
@@ -510,8 +513,8 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     if !hetero {
         search = search.cost_model(cost.clone());
     }
-    if let Some(p) = args.price {
-        search = search.price_per_gpu_hour(p);
+    if let Some(p) = &args.price {
+        search = search.price_per_gpu_hour(p.value);
     }
     if let Some(l) = moe_load {
         search = search.moe_load(l).eplb(args.moe.eplb_mode()?);
@@ -544,7 +547,10 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let mut report = result.map_err(CliError::input)?;
+    let mut report = result
+        .map_err(|e| common::as_written(e, "slo_target", Some(&args.slo_target)))
+        .map_err(|e| common::as_written(e, "workload.rate", args.rate.as_ref()))
+        .map_err(CliError::input)?;
     let full = report.clone();
     report.ranked.truncate(args.top);
     if let Some(d) = report.disaggregation.as_mut() {

@@ -3,7 +3,7 @@
 //! defaults and ranges for both ([`parallax::search::ServingFeatures`]; `search` applies them
 //! to every candidate).
 
-use crate::common;
+use crate::common::{self, Real};
 use crate::output::CliError;
 use clap::Args;
 use parallax::search::ServingFeatures;
@@ -23,15 +23,15 @@ pub struct ServingArgs {
     preemption: String,
     /// Host swap space per GPU for --preemption swap, GiB (vLLM's swap_space; default 4).
     #[arg(long)]
-    swap_space: Option<f64>,
+    swap_space: Option<Real>,
     /// Host-memory tier of the prefix cache per GPU, GiB (needs --prefix-caching): blocks
     /// evicted from the GPU are kept there and loaded back over the host link.
-    #[arg(long, default_value_t = 0.0)]
-    cpu_prefix_cache: f64,
+    #[arg(long, default_value = "0")]
+    cpu_prefix_cache: Real,
     /// GPU-to-host link bandwidth per GPU, GB/s per direction (prices KV swaps and loads;
     /// default 50).
     #[arg(long)]
-    host_link_gbps: Option<f64>,
+    host_link_gbps: Option<Real>,
 }
 
 impl ServingArgs {
@@ -44,35 +44,37 @@ impl ServingArgs {
         // The library's defaults (vLLM's 4 GiB swap space, a 50 GB/s host link) where not given.
         let defaults = ServingFeatures::default();
         for (flag, v, lo, hi) in [
-            ("--swap-space", self.swap_space, 0.0, 1e6),
-            ("--cpu-prefix-cache", Some(self.cpu_prefix_cache), 0.0, 1e6),
-            ("--host-link-gbps", self.host_link_gbps, 1e-3, 1e6),
+            ("--swap-space", self.swap_space.as_ref(), 0.0, 1e6),
+            ("--cpu-prefix-cache", Some(&self.cpu_prefix_cache), 0.0, 1e6),
+            ("--host-link-gbps", self.host_link_gbps.as_ref(), 1e-3, 1e6),
         ] {
             if let Some(v) = v {
                 common::float_in(flag, v, lo, hi)?;
             }
         }
-        if self.cpu_prefix_cache > 0.0 && !self.prefix_caching {
+        if self.cpu_prefix_cache.value > 0.0 && !self.prefix_caching {
             return Err(CliError::input(format!(
                 "--cpu-prefix-cache {} needs --prefix-caching (the host tier holds evicted prefix \
                  blocks)",
-                common::num(self.cpu_prefix_cache)
+                self.cpu_prefix_cache
             )));
         }
         let gib = (1u64 << 30) as f64;
         Ok(ServingFeatures {
             prefix_caching: self.prefix_caching,
-            cpu_prefix_cache_bytes_per_gpu: self.cpu_prefix_cache * gib,
+            cpu_prefix_cache_bytes_per_gpu: self.cpu_prefix_cache.value * gib,
             preemption: self
                 .preemption
                 .parse::<PreemptionMode>()
                 .map_err(CliError::input)?,
             swap_space_bytes_per_gpu: self
                 .swap_space
-                .map_or(defaults.swap_space_bytes_per_gpu, |g| g * gib),
+                .as_ref()
+                .map_or(defaults.swap_space_bytes_per_gpu, |g| g.value * gib),
             host_link_bandwidth: self
                 .host_link_gbps
-                .map_or(defaults.host_link_bandwidth, |b| b * 1e9),
+                .as_ref()
+                .map_or(defaults.host_link_bandwidth, |b| b.value * 1e9),
         })
     }
 
@@ -99,28 +101,24 @@ impl ServingArgs {
             );
             swap = false;
         }
-        if let Some(v) = self.swap_space.filter(|_| !swap) {
+        if let Some(v) = self.swap_space.as_ref().filter(|_| !swap) {
             notes.push(if never_preempts {
-                format!(
-                    "--swap-space {} has no effect: nothing is preempted",
-                    common::num(v)
-                )
+                format!("--swap-space {v} has no effect: nothing is preempted")
             } else {
                 format!(
-                    "--swap-space {} has no effect without --preemption swap (recompute \
-                     preemption keeps no KV in host memory)",
-                    common::num(v)
+                    "--swap-space {v} has no effect without --preemption swap (recompute \
+                     preemption keeps no KV in host memory)"
                 )
             });
         }
         if let Some(v) = self
             .host_link_gbps
+            .as_ref()
             .filter(|_| !swap && features.cpu_prefix_cache_bytes_per_gpu == 0.0)
         {
             notes.push(format!(
-                "--host-link-gbps {} has no effect: nothing crosses the host link without \
-                 --preemption swap or --cpu-prefix-cache",
-                common::num(v)
+                "--host-link-gbps {v} has no effect: nothing crosses the host link without \
+                 --preemption swap or --cpu-prefix-cache"
             ));
         }
         notes

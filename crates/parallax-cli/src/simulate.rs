@@ -1,6 +1,6 @@
 //! `parallax simulate`: run one plan through the batching simulator.
 
-use crate::common;
+use crate::common::{self, Real};
 use crate::output::{print_json, table, write_file, CliError};
 use clap::Args;
 use parallax::plan::{DisaggPlan, LowerOptions, MemoryOptions, Plan};
@@ -30,7 +30,7 @@ pub struct SimulateArgs {
     workload: String,
     /// Rescale arrivals to this rate (requests/s).
     #[arg(long)]
-    rate: Option<f64>,
+    rate: Option<Real>,
     /// Keep only the first N requests.
     #[arg(long, value_parser = common::requests_arg)]
     requests: Option<usize>,
@@ -71,7 +71,7 @@ pub struct SimulateArgs {
     /// (default: the engine's own setting: vLLM 0.9, SGLang's mem_fraction_static, TensorRT-LLM
     /// 0.9 of the memory free after the weights).
     #[arg(long)]
-    gpu_memory_utilization: Option<f64>,
+    gpu_memory_utilization: Option<Real>,
     /// Clients keep at most N requests in flight (closed loop, as `vllm bench serve
     /// --max-concurrency`): a request is sent at its arrival time or when one completes.
     #[arg(long, value_parser = common::concurrency_arg)]
@@ -400,14 +400,18 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
     if let Some(p) = &single {
         engine.adapt_to_plan(&mut config, p);
     }
-    let workload = parallax::load_workload(&args.workload, common::rate(args.rate)?, args.requests)
-        .map_err(CliError::input)?;
+    let workload = parallax::load_workload(
+        &args.workload,
+        common::rate(args.rate.as_ref())?,
+        args.requests,
+    )
+    .map_err(CliError::input)?;
     let base_cost = common::cost_model(&cluster, &args.cost_model)?;
     let cost_name = base_cost.name().to_string();
     let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);
     let mut lower = engine.lower_options(&LowerOptions::default());
     let (gpu_memory_utilization, rule) =
-        common::memory_setting(args.gpu_memory_utilization, &engine)?;
+        common::memory_setting(args.gpu_memory_utilization.as_ref(), &engine)?;
     lower.memory = MemoryOptions {
         gpu_memory_utilization,
         rule,
