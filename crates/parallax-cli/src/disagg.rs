@@ -16,6 +16,36 @@ fn value(v: f64) -> String {
 }
 
 /// Print the comparison `d` of report `r` (objective column titled `obj_col`).
+const NONE_MEETS: &str = "no disaggregated deployment meets the constraints";
+const AGGREGATED_NONE_MEETS: &str = "no aggregated plan meets the constraints";
+
+/// Why no aggregated plan wins: none was simulated (the time limit), or none meets the
+/// constraints.
+fn none_aggregated(r: &SearchReport) -> &'static str {
+    if r.ranked.is_empty() {
+        "no aggregated plan was simulated"
+    } else {
+        AGGREGATED_NONE_MEETS
+    }
+}
+
+/// Why no disaggregated deployment wins: none simulated (the time limit, or no feasible pool
+/// split: the report's note says which), none of those simulated before the time limit meets
+/// the constraints, or none at all does.
+fn none_disaggregated(d: &DisaggComparison) -> String {
+    if d.simulated == 0 {
+        "no disaggregated deployment was simulated".into()
+    } else if d.simulated < d.candidates {
+        format!(
+            "none of the {} disaggregated deployments simulated before the time limit meets \
+             the constraints",
+            d.simulated
+        )
+    } else {
+        NONE_MEETS.into()
+    }
+}
+
 pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
     outln!();
     let sizes: Vec<String> = d
@@ -91,12 +121,15 @@ pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
             r.objective
         ),
         (Winner::Disaggregated, None) => {
-            format!("disaggregated `{dis}` (no aggregated plan meets the constraints)")
+            format!("disaggregated `{dis}` ({})", none_aggregated(r))
         }
-        (Winner::Aggregated, None) => {
-            format!("aggregated `{agg}` (no disaggregated deployment meets the constraints)")
-        }
-        (Winner::None, _) => "none: no deployment of either kind meets the constraints".into(),
+        (Winner::Aggregated, None) => format!("aggregated `{agg}` ({})", none_disaggregated(d)),
+        (Winner::None, _) => match (none_aggregated(r), none_disaggregated(d)) {
+            (a, b) if a == AGGREGATED_NONE_MEETS && b == NONE_MEETS => {
+                "none: no deployment of either kind meets the constraints".into()
+            }
+            (a, b) => format!("none: {a}; {b}"),
+        },
     };
     outln!("winner: {verdict}");
 }

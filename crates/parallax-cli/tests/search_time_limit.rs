@@ -72,3 +72,33 @@ fn huge_cluster_search_stops_at_the_time_limit_with_a_short_report() {
         .lines()
         .any(|l| l.starts_with("disaggregated: ") && l.contains("time limit")));
 }
+
+/// When the time limit leaves no disaggregated deployment simulated, the winner line says so
+/// rather than that none meets the constraints (nothing was judged).
+#[test]
+fn the_winner_line_says_when_no_disaggregated_deployment_was_simulated() {
+    let out = parallax(&[
+        "search",
+        "--disaggregation",
+        "auto",
+        "--requests",
+        "20",
+        "--time-limit",
+        "1ms",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let winner = text
+        .lines()
+        .find(|l| l.starts_with("winner: "))
+        .expect("a winner line");
+    assert!(
+        winner.contains("no disaggregated deployment was simulated"),
+        "{winner}"
+    );
+    assert!(!winner.contains("either kind meets"), "{winner}");
+}
