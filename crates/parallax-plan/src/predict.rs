@@ -25,7 +25,8 @@ pub struct IterationPrediction {
     pub cost_model: String,
     /// Whether the iteration ran as a CUDA graph (decode-only, graphs on, batch small enough).
     pub cuda_graph: bool,
-    /// Tokens through the GEMMs.
+    /// Tokens through the GEMMs: the batch's, plus the drafts verified under speculative
+    /// decoding ([`LowerOptions::speculative_tokens`] per decoding request).
     pub tokens: u64,
     /// Wall time of the iteration in milliseconds.
     pub iteration_ms: f64,
@@ -37,8 +38,9 @@ pub struct IterationPrediction {
     pub device_ms: f64,
     /// Host time to issue the ops eagerly, milliseconds (counts only for eager iterations).
     pub host_ms: f64,
-    /// Lowered ops (kernels) the iteration issues.
-    pub ops: f64,
+    /// Lowered ops (kernels) the iteration issues, to the nearest whole op (a draft module's
+    /// share of the stage's ops is priced as a fraction of its layers).
+    pub ops: u64,
     /// Floating-point operations per device.
     pub flops_per_device: f64,
     /// Bytes moved to and from device memory per device.
@@ -213,12 +215,13 @@ pub fn predict_plan(
         plan: plan.to_string(),
         cost_model: name,
         cuda_graph: timing.cuda_graph,
-        tokens: batch.tokens(),
+        tokens: batch.tokens()
+            + u64::from(opts.speculative_tokens) * u64::from(batch.decode.requests),
         iteration_ms: step.seconds * 1e3,
         breakdown_ms,
         device_ms: timing.device_seconds * 1e3,
         host_ms: timing.host_seconds * 1e3,
-        ops: timing.ops,
+        ops: timing.ops.round() as u64,
         flops_per_device: step.flops,
         bytes_per_device: step.bytes,
         fits_memory: fits,

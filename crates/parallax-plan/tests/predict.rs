@@ -229,14 +229,20 @@ fn compiled_engines_issue_ops_at_the_measured_launch_cost() {
     // A tiny eager prefill is host-bound: its host time is ops × the measured launch.
     let fast = run(EngineKind::Sglang, 2e-6);
     let slow = run(EngineKind::Sglang, 40e-6);
-    assert!(!fast.cuda_graph && fast.ops > 100.0);
-    assert!((fast.host_ms - fast.ops * 2e-3).abs() < 1e-9, "{fast:?}");
-    assert!((slow.host_ms - slow.ops * 40e-3).abs() < 1e-9, "{slow:?}");
+    assert!(!fast.cuda_graph && fast.ops > 100);
+    assert!(
+        (fast.host_ms - fast.ops as f64 * 2e-3).abs() < 1e-9,
+        "{fast:?}"
+    );
+    assert!(
+        (slow.host_ms - slow.ops as f64 * 40e-3).abs() < 1e-9,
+        "{slow:?}"
+    );
     assert!(slow.iteration_ms > fast.iteration_ms);
     // vLLM V0 runs an uncompiled eager forward: the cost model's per-op dispatch, not the launch.
     let v0 = run(EngineKind::VllmV0, 2e-6);
     let per_op = parallax_hw::CostModel::kernel_launch_overhead(&RooflineModel::new(&cluster.gpu));
-    assert!((v0.host_ms - v0.ops * per_op * 1e3).abs() < 1e-9 * v0.host_ms.max(1.0));
+    assert!((v0.host_ms - v0.ops as f64 * per_op * 1e3).abs() < 1e-9 * v0.host_ms.max(1.0));
 }
 
 /// Speculative decoding: a decode step verifies `1 + k` tokens per request and runs the draft
@@ -272,6 +278,18 @@ fn speculative_steps_price_verification_and_drafts() {
     // a prefill runs the draft module once over its prompt: one more layer of 61
     let (p0, p2) = (step(0, &pre), step(2, &pre));
     assert!(p2 > p0 && p2 < 1.05 * p0, "{p0} {p2}");
+    // the tokens reported are those through the GEMMs: each decode verifies its drafts too
+    let tokens = |k: u32, batch: &Batch| {
+        let opts = LowerOptions {
+            speculative_tokens: k,
+            ..LowerOptions::default()
+        };
+        predict_plan(&model, &cluster, &plan, batch, cost.clone(), &opts)
+            .unwrap()
+            .tokens
+    };
+    assert_eq!((tokens(0, &d), tokens(3, &d)), (32, 128));
+    assert_eq!(tokens(2, &pre), 1024);
 }
 
 /// vLLM captures decode CUDA graphs by tokens: under speculation with `k` drafts a graph of

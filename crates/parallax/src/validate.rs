@@ -198,7 +198,7 @@ pub fn validate_iterations_with(
             .into(),
             device_ms: p.device_ms,
             host_ms: p.host_ms,
-            ops: p.ops,
+            ops: p.ops as f64,
         });
     }
     let summary = ErrorSummary::from_pairs(out.iter().map(|c| (c.predicted_ms, c.measured_ms)));
