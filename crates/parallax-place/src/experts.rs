@@ -14,16 +14,27 @@ use crate::eval::{evaluate, violations, Placement, Violation};
 use crate::latency::{evaluate_plan, LatencyPlan};
 use crate::model::{Instance, NodeId};
 
+// Unknown fields are errors: a misspelled `nodes` or `fpgas` would silently empty a device.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawDevice {
     nodes: Vec<NodeId>,
+    /// The paper's placeholder load (`-1`); ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    load: Option<f64>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawSplit {
     #[serde(default)]
     cpus: Vec<RawDevice>,
     fpgas: Vec<RawDevice>,
+    /// The paper's placeholder (`-1`); ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    max_load: Option<f64>,
 }
 
 /// A human-expert split: node ids per accelerator and per CPU.
@@ -53,7 +64,8 @@ pub struct ExpertScore {
 
 impl ExpertSplit {
     /// Parses an expert file (`{"cpus": [{"nodes": [...]}], "fpgas": [{"nodes": [...]}]}`;
-    /// other fields such as `load` and `maxLoad` are placeholders and ignored).
+    /// the paper's placeholders `load` and `maxLoad` are ignored, any other field is an
+    /// error).
     ///
     /// # Errors
     /// [`PlaceError::Json`] naming `origin`.

@@ -104,8 +104,10 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+// The paper's formats reject unknown fields as the native one does: a misspelled `size` or
+// `colorClass` would otherwise silently change the answer.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PaperNode {
     id: NodeId,
     #[serde(default)]
@@ -127,7 +129,7 @@ struct PaperNode {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PaperEdge {
     source_id: NodeId,
     dest_id: NodeId,
@@ -139,7 +141,7 @@ struct PaperEdge {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PaperGraph {
     #[serde(rename = "maxSizePerFPGA")]
     max_size_per_fpga: f64,

@@ -210,3 +210,55 @@ fn json_errors_name_the_file() {
     assert!(e.to_string().contains("colour"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The paper's formats reject unknown fields too: a misspelled `size` would make a node
+/// weightless, a misspelled `colorClass` drop its colocation, a misspelled top-level key its
+/// limit.
+#[test]
+fn paper_formats_reject_unknown_fields() {
+    let misspelled = node(1, 1.0, 5.0, 1).replace("\"size\"", "\"Size\"");
+    let e = parse(&paper(&misspelled, "", 1, 0, 1.0)).unwrap_err();
+    assert!(
+        matches!(e, PlaceError::Json { .. }) && e.to_string().contains("`Size`"),
+        "{e}"
+    );
+    let colour = node(1, 1.0, 0.0, 1).replace("\"size\"", "\"colourClass\": 2, \"size\"");
+    let e = parse(&paper(&colour, "", 1, 0, 1.0)).unwrap_err();
+    assert!(e.to_string().contains("colourClass"), "{e}");
+    let top = paper(&node(1, 1.0, 0.0, 1), "", 1, 0, 1.0).replacen('{', r#"{"maxCPU": 3, "#, 1);
+    let e = parse(&top).unwrap_err();
+    assert!(e.to_string().contains("maxCPU"), "{e}");
+    let edge = paper(
+        &[node(1, 1.0, 0.0, 1), node(2, 1.0, 0.0, 1)].join(","),
+        r#"{"sourceId": 1, "destId": 2, "cost": 1, "weight": 2}"#,
+        1,
+        0,
+        1.0,
+    );
+    assert!(parse(&edge).unwrap_err().to_string().contains("weight"));
+    // the fields the published graphs carry are all accepted
+    let full = paper(
+        &[
+            node(1, 1.0, 0.0, 1).replace(
+                "\"id\"",
+                r#""name": "a", "colorClass": 1, "layerId": 0, "id""#,
+            ),
+            node(2, 1.0, 0.0, 1),
+        ]
+        .join(","),
+        r#"{"sourceId": 1, "destId": 2, "cost": 1, "size": 64}"#,
+        1,
+        0,
+        1.0,
+    );
+    parse(&full).unwrap();
+    // expert splits: the paper's placeholders pass, a misspelled device list does not
+    let ok = r#"{"fpgas": [{"load": -1, "nodes": [1]}], "cpus": [{"load": 0.0, "nodes": []}], "maxLoad": -1}"#;
+    parallax_place::ExpertSplit::from_json(ok, Path::new("e.json")).unwrap();
+    let bad = r#"{"fpgas": [{"load": -1, "node": [1]}], "maxLoad": -1}"#;
+    let e = parallax_place::ExpertSplit::from_json(bad, Path::new("e.json")).unwrap_err();
+    assert!(e.to_string().contains("`node`"), "{e}");
+    let bad = r#"{"fpga": [{"nodes": [1]}], "fpgas": []}"#;
+    let e = parallax_place::ExpertSplit::from_json(bad, Path::new("e.json")).unwrap_err();
+    assert!(e.to_string().contains("`fpga`"), "{e}");
+}
