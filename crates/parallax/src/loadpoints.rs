@@ -947,18 +947,7 @@ pub fn predict_deployed(
         required_kv_tokens: p.isl as u64 + p.osl as u64,
         ..engine.lower_options(&LowerOptions::default())
     };
-    let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| {
-        // a request past the context window is the likelier fault than the memory
-        let tokens = p.isl as u64 + p.osl as u64;
-        let window = model.max_position_embeddings as u64;
-        match e {
-            parallax_plan::PlanError::Memory(_) if tokens > window => format!(
-                "{e} (isl + osl = {tokens} tokens is past {}'s context window of {window})",
-                model.name
-            ),
-            _ => e.to_string(),
-        }
-    })?;
+    let lowered = lower_plan(&model, &plan, &cluster, cost, &lower).map_err(|e| e.to_string())?;
     // a prompt pool matters only where the deployed engine reuses cached prefixes
     let pool = opts.prompt_pool.filter(|_| benchmark_prefix_caching(p));
     let mut config = SimConfig {

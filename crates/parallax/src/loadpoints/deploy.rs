@@ -82,7 +82,8 @@ pub(crate) fn row_plan(
 
 /// The GPU name and model of a load point: the checkpoint as stored ([`model_of_checkpoint`]),
 /// then the row's GEMM and MoE quantisation where it gives one, and the KV cache of
-/// [`aiconfigurator_kv_cache`].
+/// [`aiconfigurator_kv_cache`]. A row whose isl + osl exceeds the model's context window is
+/// refused.
 pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Model), String> {
     let gpu = gpu_of_system(&p.system).ok_or_else(|| {
         format!(
@@ -93,6 +94,16 @@ pub(crate) fn row_model(p: &LoadPoint) -> std::result::Result<(&'static str, Mod
     })?;
     let mut model = model_of_checkpoint(&p.model)
         .ok_or_else(|| format!("model `{}` is not embedded", p.model))?;
+    // a request past the context window is not one the model serves
+    let tokens = u64::from(p.isl) + u64::from(p.osl);
+    let window = u64::from(model.max_position_embeddings);
+    if tokens > window {
+        return Err(format!(
+            "isl + osl = {tokens} tokens exceeds model `{}`'s context window of {window} tokens \
+             (max_position_embeddings)",
+            p.model
+        ));
+    }
     let native = natively_fp8_or_nvfp4(&model);
     if let Some(q) = quantization_of(&p.quantization)? {
         model.precision = model.precision.quantized(q);

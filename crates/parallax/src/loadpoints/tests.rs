@@ -871,3 +871,24 @@ fn a_worker_wider_than_a_node_spans_nodes_of_eight_except_on_nvl72() {
     assert_eq!(cluster("h100_sxm", 8, 1), "1x8xH100-SXM");
     assert_eq!(cluster("gb200", 16, 1), "1x16xGB200");
 }
+
+/// A load point longer than its model's context window is refused with the window, not
+/// predicted (it had been simulated as if the model served it).
+#[test]
+fn a_row_past_the_context_window_is_refused() {
+    use super::{parse_load_points, row_model};
+    let text = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,osl,\
+                gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms\n\
+                a,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,\
+                agg,200000,128,,8,1,1,190.95,7.94\n\
+                b,silicon_concurrency=8,trtllm,1.0.0rc3,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,\
+                agg,130944,128,,8,1,1,190.95,7.94\n";
+    let pts = parse_load_points("w.csv", text).unwrap();
+    let e = row_model(&pts[0]).unwrap_err();
+    assert!(
+        e.contains("200128 tokens") && e.contains("context window of 131072"),
+        "{e}"
+    );
+    // exactly the window is served
+    row_model(&pts[1]).unwrap();
+}
