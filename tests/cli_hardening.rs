@@ -831,6 +831,24 @@ fn place_latency_flags_are_bounded_and_never_silently_ignored() {
         "--time-limit",
         "20s",
     ]);
+    // `--max-labels 0` stops at once, with the best schedule found and its proven gap (the
+    // documented limit: any 64-bit count)
+    let resnet = graph.replace("layer_bert24_inference", "layer_resnet50_inference");
+    let out = common::parallax(&[
+        "place",
+        &resnet,
+        "--objective",
+        "latency",
+        "--max-labels",
+        "0",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("label budget reached"), "{text}");
 }
 
 #[test]

@@ -59,8 +59,8 @@ pub struct PlaceArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub time_limit: Option<String>,
     /// Label budget of the latency search (default: that of `Limits::default()`); when it
-    /// runs out the best schedule is reported with its proven gap.
-    #[arg(long, value_parser = |s: &str| crate::common::count_arg(s, 1, u64::MAX))]
+    /// runs out the best schedule is reported with its proven gap (0: at once).
+    #[arg(long, value_parser = |s: &str| crate::common::count_arg(s, 0, u64::MAX))]
     pub max_labels: Option<u64>,
     /// A human-expert split (the paper's `*_expert.json`: node ids per accelerator and CPU)
     /// to score beside the optimum.
