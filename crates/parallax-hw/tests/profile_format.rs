@@ -290,3 +290,43 @@ fn other_bad_values_are_reported() {
         Err(ProfileError::Io { .. })
     ));
 }
+
+/// `overheads.iteration_seconds` may be 0 (the fitted default: graph rows add nothing
+/// per iteration) and round-trips; a negative one, or a host cost per op of 0, is refused.
+#[test]
+fn an_iteration_overhead_of_zero_is_accepted() {
+    let with = |overheads: &str| {
+        minimal(GEMM_OK).replacen(
+            r#""tables""#,
+            &format!(r#""overheads": {{{overheads}}}, "tables""#),
+            1,
+        )
+    };
+    let p = Profile::from_json("o.json", &with(r#""iteration_seconds": 0"#)).unwrap();
+    assert_eq!(p.overheads.iteration_seconds, Some(0.0));
+    assert_eq!(Profile::from_json("o.json", &p.to_json()).unwrap(), p);
+    let e = Profile::from_json("o.json", &with(r#""iteration_seconds": -1e-6"#)).unwrap_err();
+    assert!(e.to_string().contains("iteration_seconds"), "{e}");
+    let e = Profile::from_json("o.json", &with(r#""host_op_seconds": 0"#)).unwrap_err();
+    assert!(e.to_string().contains("host_op_seconds"), "{e}");
+}
+
+/// A fused-MoE row routing each token to more experts than the layer has is refused, naming
+/// the row and column; under expert parallelism `top_k` may exceed the local experts.
+#[test]
+fn a_fused_moe_top_k_beyond_the_layer_is_refused() {
+    let moe = |experts: &str, top_k: u32| {
+        format!(
+            r#"{GEMM_OK}, "fused_moe": {{"columns": ["tokens","experts","top_k","hidden","intermediate","dtype","seconds"],
+            "rows": [[1, {experts}, {top_k}, 7168, 2048, "bf16", 1e-4], [2, {experts}, {top_k}, 7168, 2048, "bf16", 2e-4]]}}"#
+        )
+    };
+    let e = err(&moe("8", 9));
+    let text = e.to_string();
+    assert!(
+        text.contains("top_k") && text.contains("at most the layer's 8 experts"),
+        "{text}"
+    );
+    Profile::from_json("ok.json", &minimal(&moe("8", 8))).unwrap();
+    Profile::from_json("ok.json", &minimal(&moe(r#""4/256""#, 8))).unwrap();
+}

@@ -1164,11 +1164,21 @@ impl TableRow for FusedMoePoint {
                 (e, e)
             }
         };
+        let top_k = r.u32(i, row, 2, true)?;
+        if top_k > layer_experts {
+            // each token goes to `top_k` distinct experts of the layer
+            return Err(r.bad(
+                i,
+                2,
+                r.cell(row, 2),
+                &format!("at most the layer's {layer_experts} experts"),
+            ));
+        }
         Ok(FusedMoePoint {
             tokens: r.pos_int(i, row, 0)?,
             experts,
             layer_experts,
-            top_k: r.u32(i, row, 2, true)?,
+            top_k,
             hidden: r.u32(i, row, 3, true)?,
             intermediate: r.u32(i, row, 4, true)?,
             dtype,
@@ -1393,7 +1403,7 @@ impl Profile {
                 opt_pos(file, o, "overheads", "kernel_launch_seconds")?;
             overheads.graph_kernel_seconds = opt_pos(file, o, "overheads", "graph_kernel_seconds")?;
             overheads.host_op_seconds = opt_pos(file, o, "overheads", "host_op_seconds")?;
-            overheads.iteration_seconds = opt_pos(file, o, "overheads", "iteration_seconds")?;
+            overheads.iteration_seconds = opt_nonneg(file, o, "overheads", "iteration_seconds")?;
             overheads.graph_kernel_overlap_seconds =
                 opt_nonneg(file, o, "overheads", "graph_kernel_overlap_seconds")?;
         }
