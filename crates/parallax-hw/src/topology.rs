@@ -578,10 +578,28 @@ impl Cluster {
                 if list.is_empty() {
                     return Err(field_err("group", "[]".into(), "at least one `[[group]]`"));
                 }
-                list.iter()
+                let groups = list
+                    .iter()
                     .enumerate()
                     .map(|(i, g)| resolve_group(g, &format!("group[{i}]."), source))
-                    .collect::<Result<_, _>>()?
+                    .collect::<Result<Vec<_>, _>>()?;
+                // one group per GPU kind, named as the file numbers its groups, with the kind
+                // as written (`H100` and `H100-SXM` are one kind)
+                for (i, g) in groups.iter().enumerate() {
+                    if let Some(j) = groups[..i].iter().position(|h| h.gpu.name == g.gpu.name) {
+                        return Err(HwError::TomlField {
+                            source_name: source.to_string(),
+                            field: format!("group[{i}].gpu"),
+                            value: format!("\"{}\"", list[i].gpu),
+                            expected: format!(
+                                "a GPU kind not already used by group[{j}] (\"{}\", both {}; \
+                                 merge groups of one kind into one with more nodes)",
+                                list[j].gpu, g.gpu.name
+                            ),
+                        });
+                    }
+                }
+                groups
             }
         };
         let many = groups.len() > 1;

@@ -117,6 +117,21 @@ fn toml_group_errors_name_the_field() {
         "nodes = 1\n[[group]]\nnodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\n",
         "nodes",
     );
+    // a kind used twice: both groups numbered as the file numbers them, the kinds as written
+    let e = Cluster::from_toml_str(
+        "[[group]]\nnodes = 1\ngpus_per_node = 2\ngpu = \"H100\"\n[[group]]\nnodes = 1\n\
+         gpus_per_node = 2\ngpu = \"L40S\"\n[[group]]\nnodes = 1\ngpus_per_node = 2\n\
+         gpu = \"h100-sxm\"\n",
+        "m.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("group[2].gpu")
+            && e.contains("\"h100-sxm\"")
+            && e.contains("group[0] (\"H100\""),
+        "{e}"
+    );
     let e = Cluster::from_toml_str("gpus_per_node = 8\ngpu = \"H100\"\n", "m.toml").unwrap_err();
     assert!(
         matches!(e, HwError::Toml { .. }) && e.to_string().contains("nodes"),
