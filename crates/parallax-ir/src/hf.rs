@@ -323,7 +323,12 @@ fn import(text: &str, source: &str, quant: QuantSource<'_>) -> Result<Model, IrE
         return Err(IrError::invalid(
             source,
             "num_hidden_layers",
-            format!("{} (giving {total} parameters)", model.layers()),
+            // the count saturates at u64::MAX
+            if total == u64::MAX {
+                format!("{} (giving more than {total} parameters)", model.layers())
+            } else {
+                format!("{} (giving {total} parameters)", model.layers())
+            },
             format!("a model of at most {MAX_PARAMS} parameters"),
         ));
     }

@@ -121,8 +121,8 @@ pub fn longest_sequence(batch: &Batch) -> u64 {
 /// # Errors
 /// As [`predict`], plus [`PlanError::Option`] for out-of-range options, for a sequence
 /// longer than the model's context window ([`longest_sequence`] > `max_position_embeddings`)
-/// and for a cost model whose times sum to a NaN, infinite or absurd iteration (more than
-/// [`parallax_sim::MAX_STEP_S`]).
+/// for a cost model whose times sum to a NaN or infinite iteration, and for a batch whose
+/// iteration is finite but absurd (more than [`parallax_sim::MAX_STEP_S`]).
 pub fn predict_with(
     model: &Model,
     cluster: &Cluster,
@@ -179,6 +179,25 @@ pub fn predict_plan(
     let name = cost.name().to_string();
     let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
     let step = lowered.stages[0][0].step(batch);
+    if step.seconds.is_finite() && step.seconds > parallax_sim::MAX_STEP_S {
+        // a finite but absurd iteration: the batch is too large for the stage (65,536
+        // prompts of 100,000 tokens), not the cost model's fault
+        return Err(PlanError::Option {
+            option: "the batch (--prefill/--decode)".into(),
+            value: format!(
+                "{} sequences, {} tokens: an iteration of {:.1} s on plan {plan} (cost model \
+                 `{name}`)",
+                batch.sequences(),
+                batch.tokens(),
+                step.seconds
+            ),
+            expected: format!(
+                "a batch whose iteration takes at most {} s (or a cost model whose op times \
+                 are not absurd)",
+                parallax_sim::error::compact(parallax_sim::MAX_STEP_S)
+            ),
+        });
+    }
     if !(0.0..=parallax_sim::MAX_STEP_S).contains(&step.seconds) {
         // a custom cost model's NaN or infinite op time (predict printed `iteration NaN ms`)
         return Err(PlanError::Option {

@@ -1,5 +1,5 @@
-//! A cost model whose op times sum to a NaN or infinite iteration is an error from `predict`,
-//! not a result (it printed `iteration NaN ms`).
+//! A cost model whose op times sum to a NaN or infinite iteration, or a batch whose iteration
+//! is absurdly long, is an error from `predict`, not a result (it printed `iteration NaN ms`).
 
 use parallax_hw::wrap::{CostOverride, Overridden};
 use parallax_hw::{Cluster, CostModel, RooflineModel};
@@ -35,6 +35,17 @@ fn non_finite_or_absurd_iterations_are_errors() {
             "{e}"
         );
     }
+    // A finite but absurd iteration names the batch (and the cost model it was priced with).
+    let cost = Arc::new(Overridden::new(inner.clone(), GemmTakes(1e5)).with_name("slow"));
+    let e = parallax_plan::predict(&model, &cluster, 1, &batch, true, cost)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the batch (--prefill/--decode)")
+            && e.contains("8 sequences, 8 tokens")
+            && e.contains("cost model `slow`"),
+        "{e}"
+    );
     // A slow but finite model still predicts.
     let cost = Arc::new(Overridden::new(inner, GemmTakes(1e-3)));
     let p = parallax_plan::predict(&model, &cluster, 1, &batch, true, cost).unwrap();
