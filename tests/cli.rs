@@ -461,6 +461,11 @@ fn validate_compares_measured_iterations() {
         .iter()
         .all(|r| r["predicted_ms"].as_f64().unwrap() > 0.0));
     assert!(v["summary"]["median"].as_f64().unwrap() < 15.0);
+    // `--rows` (one line per load point) says it changes nothing here: every row is listed
+    let out = parallax(&["validate", "--measured", measured, "--rows"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: --rows has no effect"), "{err}");
 }
 
 #[test]

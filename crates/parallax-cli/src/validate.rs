@@ -128,6 +128,13 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
             path.display()
         )));
     }
+    if args.rows {
+        eprintln!(
+            "note: --rows has no effect on {}: the table of measured iterations or serving runs \
+             lists every row already (--rows adds one line per load point)",
+            path.display()
+        );
+    }
     let declared = declared_engine(&path.display().to_string(), &text)?;
     let engine = match args.engine.as_deref() {
         Some(n) if n.eq_ignore_ascii_case("none") => None,

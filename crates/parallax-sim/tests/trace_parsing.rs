@@ -113,6 +113,38 @@ fn csv_with_wrong_column_count_or_bad_number_fails_with_line() {
     );
 }
 
+/// A field given as `null` is a bad value, not a missing field; a field given twice is
+/// refused rather than read as its last value; a null optional field is absent.
+#[test]
+fn null_and_repeated_fields_in_apex_traces() {
+    let e = workload::parse(
+        "n.jsonl",
+        "{\"ContextTokens\": null, \"GeneratedTokens\": 1, \"StartTimeOffset\": 0}\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, SimError::TraceValue { line: 1, .. }) && e.to_string().contains("= null"),
+        "{e:?}"
+    );
+    let e = workload::parse(
+        "d.jsonl",
+        "{\"ContextTokens\": 3, \"GeneratedTokens\": 1, \"StartTimeOffset\": 0}\n\
+         {\"ContextTokens\": 3, \"GeneratedTokens\": 1, \"StartTimeOffset\": 1, \"ContextTokens\": 9}\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, SimError::TraceSyntax { line: 2, .. })
+            && e.to_string().contains("`ContextTokens` appears twice"),
+        "{e:?}"
+    );
+    let w = workload::parse(
+        "o.jsonl",
+        "{\"ContextTokens\": 3, \"GeneratedTokens\": 1, \"StartTimeOffset\": 0, \"prefix_id\": null}\n",
+    )
+    .unwrap();
+    assert_eq!(w.requests.len(), 1);
+}
+
 #[test]
 fn unsorted_arrivals_are_sorted_and_reported() {
     let w = workload::parse(

@@ -373,7 +373,7 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
                             file,
                             line,
                             "silicon_data_source",
-                            v,
+                            f(c_src),
                             &format!(
                                 "silicon_concurrency=<positive integer, at most \
                                      {MAX_CONCURRENCY}>"

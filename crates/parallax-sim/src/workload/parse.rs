@@ -194,6 +194,38 @@ fn len_from_text(file: &str, line: usize, field: &str, s: &str) -> Result<u32, S
     Ok(v as u32)
 }
 
+/// The first key that a JSON object's text gives twice (at its top level), if any; `None`
+/// for text that is not an object (the caller's parse reports it).
+fn repeated_key(text: &str) -> Option<String> {
+    struct Keys(Option<String>);
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    while let Some(k) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if !seen.insert(k.clone()) {
+                            return Ok(Keys(Some(k)));
+                        }
+                    }
+                    Ok(Keys(None))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Keys>(text).ok().and_then(|k| k.0)
+}
+
 fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -214,10 +246,18 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
                 message: "expected a JSON object".into(),
             });
         };
+        // a key given twice would be read as its last value: refuse it
+        if let Some(k) = repeated_key(l) {
+            return Err(SimError::TraceSyntax {
+                file: file.to_string(),
+                line,
+                message: format!("field `{k}` appears twice"),
+            });
+        }
         let get = |field: &str| -> Result<&serde_json::Value, SimError> {
             match obj.get(field) {
-                Some(v) if !v.is_null() => Ok(v),
-                _ => Err(SimError::TraceMissingField {
+                Some(v) => Ok(v),
+                None => Err(SimError::TraceMissingField {
                     file: file.to_string(),
                     line,
                     field: field.to_string(),

@@ -90,6 +90,12 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
         e.contains("lp.csv:2: column `osl`") && e.contains("at least 2 output tokens"),
         "{e}"
     );
+    // a bad concurrency is quoted as the cell gives it
+    let zero = row("0.12.0", "agg", "2").replace("silicon_concurrency=8", "silicon_concurrency=0");
+    let e = parse_load_points("lp.csv", &format!("{header}\n{zero}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`silicon_concurrency=0`"), "{e}");
     // trailing commas (spreadsheet exports) are unnamed columns, not repeated ones
     let pts = parse_load_points(
         "lp.csv",
