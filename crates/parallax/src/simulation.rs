@@ -9,7 +9,9 @@
 use crate::error::Result;
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
-use parallax_plan::{EngineModel, LowerOptions, MemoryOptions, MemoryReport, MemoryRule, Plan};
+use parallax_plan::{
+    DisaggPlan, EngineModel, LowerOptions, MemoryOptions, MemoryReport, MemoryRule, Plan,
+};
 use parallax_sim::{SchedulerConfig, SimConfig, SimReport, Slo, Workload};
 use std::fmt;
 use std::sync::Arc;
@@ -31,16 +33,35 @@ use std::sync::Arc;
 /// assert_eq!(report.metrics.requests.completed, 32);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A disaggregated deployment (a prefill pool and a decode pool) is simulated the same way,
+/// from [`Simulation::disaggregated`].
 #[derive(Clone)]
 pub struct Simulation<'a> {
     model: &'a Model,
     cluster: &'a Cluster,
-    plan: &'a Plan,
+    plan: Target<'a>,
     workload: &'a Workload,
     cost: Option<Arc<dyn CostModel>>,
     config: SimConfig,
     lower: LowerOptions,
     engine: Option<EngineModel>,
+}
+
+/// What a [`Simulation`] runs: one plan, or the pools of a disaggregated deployment.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    One(&'a Plan),
+    Pools(&'a DisaggPlan),
+}
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::One(p) => write!(f, "{p}"),
+            Target::Pools(d) => write!(f, "{d}"),
+        }
+    }
 }
 
 impl fmt::Debug for Simulation<'_> {
@@ -69,12 +90,28 @@ impl<'a> Simulation<'a> {
         Simulation {
             model,
             cluster,
-            plan,
+            plan: Target::One(plan),
             workload,
             cost: None,
             config: SimConfig::default(),
             lower: LowerOptions::default(),
             engine: None,
+        }
+    }
+
+    /// Simulate `workload` on the disaggregated deployment `plan` (`prefill=…;decode=…`: the
+    /// prefill pool's instances hand each request's KV over to the decode pool's), with the
+    /// defaults. The engine's per-plan settings follow the prefill pool's plan, where prompts
+    /// are chunked.
+    pub fn disaggregated(
+        model: &'a Model,
+        cluster: &'a Cluster,
+        plan: &'a DisaggPlan,
+        workload: &'a Workload,
+    ) -> Self {
+        Simulation {
+            plan: Target::Pools(plan),
+            ..Simulation::new(model, cluster, &plan.prefill_plan, workload)
         }
     }
 
@@ -146,9 +183,21 @@ impl<'a> Simulation<'a> {
     /// lowers the plan (without its check that a request fits).
     ///
     /// # Errors
-    /// [`crate::Error::Plan`] for a plan the model or cluster cannot take.
+    /// [`crate::Error::Plan`] for a plan the model or cluster cannot take;
+    /// [`crate::Error::Option`] for a disaggregated deployment (a plan per pool).
     pub fn memory(&self) -> Result<MemorySummary> {
-        MemorySummary::of_plan(self.model, self.plan, self.cluster, &self.synced_lower())
+        match self.plan {
+            Target::One(plan) => {
+                MemorySummary::of_plan(self.model, plan, self.cluster, &self.synced_lower())
+            }
+            Target::Pools(d) => Err(crate::Error::Option {
+                option: "plan".into(),
+                value: d.to_string(),
+                expected: "one plan for a memory summary (a disaggregated deployment has one \
+                           plan per pool)"
+                    .into(),
+            }),
+        }
     }
 
     /// The lowering options with the memory reserves sized for the scheduler's limits.
@@ -167,25 +216,28 @@ impl<'a> Simulation<'a> {
     pub fn run(&self) -> Result<SimReport> {
         let mut config = self.config;
         if let Some(e) = &self.engine {
-            e.adapt_to_plan(&mut config, self.plan);
+            let adapt_to = match self.plan {
+                Target::One(p) => p,
+                // prompts are chunked in the prefill pool
+                Target::Pools(d) => &d.prefill_plan,
+            };
+            e.adapt_to_plan(&mut config, adapt_to);
         }
         let config = &config;
+        let lower = self.synced_lower();
         if self.cluster.is_heterogeneous() {
             let costs = crate::hetero::group_cost_models(
                 self.cluster,
                 self.cost.as_ref(),
                 self.engine.as_ref(),
             )?;
-            let lower = self.synced_lower();
-            return crate::hetero::simulate_plan(
-                self.model,
-                self.cluster,
-                self.plan,
-                &costs,
-                self.workload,
-                config,
-                &lower,
-            );
+            let (m, c, w) = (self.model, self.cluster, self.workload);
+            return match self.plan {
+                Target::One(p) => crate::hetero::simulate_plan(m, c, p, &costs, w, config, &lower),
+                Target::Pools(d) => {
+                    crate::hetero::simulate_disaggregated(m, c, d, &costs, w, config, &lower)
+                }
+            };
         }
         let cost = match &self.cost {
             Some(c) => c.clone(),
@@ -195,16 +247,11 @@ impl<'a> Simulation<'a> {
             Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
             None => cost,
         };
-        let lower = self.synced_lower();
-        crate::simulate_plan(
-            self.model,
-            self.cluster,
-            self.plan,
-            cost,
-            self.workload,
-            config,
-            &lower,
-        )
+        let (m, c, w) = (self.model, self.cluster, self.workload);
+        match self.plan {
+            Target::One(p) => crate::simulate_plan(m, c, p, cost, w, config, &lower),
+            Target::Pools(d) => crate::simulate_disaggregated(m, c, d, cost, w, config, &lower),
+        }
     }
 }
 

@@ -229,3 +229,57 @@ fn throughput_compares_sustained_rates_and_is_deterministic() {
         serde_json::to_string(&b).unwrap()
     );
 }
+
+/// `Simulation::disaggregated` runs a deployment as `simulate_disaggregated` does, under an
+/// engine too (the engine's settings adapted to the prefill pool's plan), and on a
+/// heterogeneous cluster with one automatic cost model per GPU kind; it has no one-plan
+/// memory summary.
+#[test]
+fn the_simulation_builder_runs_disaggregated_deployments() {
+    use parallax::plan::DisaggPlan;
+    use parallax::Simulation;
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x4xH100").unwrap();
+    let workload = parallax::load_workload("summarization", Some(4.0), Some(24)).unwrap();
+    let plan: DisaggPlan = "prefill=1x(tp=2);decode=1x(tp=2)".parse().unwrap();
+    let cost = parallax::cost_model(&cluster, parallax::CostModelChoice::Auto).unwrap();
+    let direct = parallax::simulate_disaggregated(
+        &model,
+        &cluster,
+        &plan,
+        Arc::clone(&cost),
+        &workload,
+        &SimConfig::default(),
+        &LowerOptions::default(),
+    )
+    .unwrap();
+    let built = Simulation::disaggregated(&model, &cluster, &plan, &workload)
+        .cost_model(cost)
+        .run()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&built.metrics).unwrap(),
+        serde_json::to_string(&direct.metrics).unwrap()
+    );
+    assert!(built.metrics.kv_transfer.is_some());
+    let engine = parallax::engine_named("vllm", &model, &cluster, 2).unwrap();
+    let under = Simulation::disaggregated(&model, &cluster, &plan, &workload)
+        .engine(&engine)
+        .run()
+        .unwrap();
+    assert_eq!(under.metrics.requests.completed, 24);
+    let sim = Simulation::disaggregated(&model, &cluster, &plan, &workload);
+    assert!(sim
+        .memory()
+        .unwrap_err()
+        .to_string()
+        .contains("one plan per pool"));
+    let mixed = Cluster::parse("1x2xH100+1x2xA100-80GB").unwrap();
+    let on: DisaggPlan = "prefill=1x(tp=2,on=H100);decode=1x(tp=2,on=A100-80GB)"
+        .parse()
+        .unwrap();
+    let r = Simulation::disaggregated(&model, &mixed, &on, &workload)
+        .run()
+        .unwrap();
+    assert_eq!(r.metrics.requests.completed, 24);
+}
