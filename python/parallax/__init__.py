@@ -2,8 +2,9 @@
 
 Search serving plans for an LLM (data, pipeline, tensor and expert parallelism), simulate one
 plan under iteration-level batching, predict one iteration, and place an operator graph
-exactly. Results are plain dicts (the same fields as the CLI's ``--json`` output, see
-docs/cli.md) and, when pandas is installed, DataFrames.
+exactly. Results are plain dicts (the fields of the CLI's ``--json`` output, see docs/cli.md;
+``place`` returns the solution without the baselines) and, when pandas is installed,
+DataFrames.
 
     >>> import parallax
     >>> r = parallax.search("llama-3.1-8b", "1x2xH100", "chat", requests=64,
@@ -11,8 +12,9 @@ docs/cli.md) and, when pandas is installed, DataFrames.
     >>> r.best["plan"]                                     # doctest: +SKIP
     'dp=1,pp=1,tp=2'
 
-Models, clusters and workloads are given as text (as on the command line) or as
-:class:`Model`, :class:`Cluster` and :class:`Workload` objects, which load once. A cost model
+Models, clusters and workloads are given as text (as on the command line), as paths
+(``os.PathLike``) or as :class:`Model`, :class:`Cluster` and :class:`Workload` objects, which
+load once. A cost model
 written in Python (:class:`CostModel`) plugs in wherever ``cost_model=`` is accepted.
 
 Every invalid input raises ``ValueError`` (or ``TypeError`` for a wrong type) with a message
@@ -23,6 +25,7 @@ documented limits, exported here as ``MAX_REQUESTS``, ``MAX_NUM_SEQS``,
 and ``MAX_SUBGRAPHS``.
 """
 
+import inspect as _inspect
 import json as _json
 import operator as _operator
 import os as _os
@@ -111,16 +114,54 @@ _COUNT_LISTS = {
 }
 
 
-def _check_options(options):
-    """``options`` with every count (and list of counts) checked; ``None`` means unset."""
-    out = dict(options)
+#: The real-valued options of :func:`search` and :func:`simulate` (``bool`` is refused: it is
+#: an int to Python, but no rate, fraction or time is written ``True``).
+_REALS = (
+    "rate",
+    "gpu_memory_utilization",
+    "time_limit_s",
+    "slo_ttft_ms",
+    "slo_tpot_ms",
+    "slo_target",
+    "price_per_gpu_hour",
+)
+
+
+def _real(name, value):
+    """``value`` as a float: a ``TypeError`` naming ``name`` for a ``bool`` or a non-number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+        type(value), "__float__"
+    ):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _check_options(fn, public, options):
+    """``options`` of ``public`` (the function the user called), for the native ``fn``: an
+    unknown keyword is a ``TypeError`` naming ``public``; every count (and list of counts) and
+    real number is checked; ``None`` means unset (the native default)."""
+    params = _inspect.signature(fn).parameters
+    out = {}
     for name, v in options.items():
+        p = params.get(name)
+        if p is None or p.kind != _inspect.Parameter.KEYWORD_ONLY:
+            raise TypeError(f"{public}() got an unexpected keyword argument {name!r}")
         if v is None:
+            # unset: the native default (``seed=0``, ``engine="vllm"``, …)
             continue
         if name in _COUNTS:
-            out[name] = _count(name, v, *_COUNTS[name])
+            v = _count(name, v, *_COUNTS[name])
         elif name in _COUNT_LISTS:
-            out[name] = _count_list(name, v, _COUNT_LISTS[name])
+            v = _count_list(name, v, _COUNT_LISTS[name])
+        elif name in _REALS:
+            v = _real(name, v)
+        elif name == "speculative_acceptance":
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+                raise TypeError(
+                    f"{name}: expected a list of acceptance rates, got {type(v).__name__} {v!r}"
+                )
+            v = [_real(f"{name}[{i}]", x) for i, x in enumerate(v)]
+        out[name] = v
     return out
 
 
@@ -168,6 +209,10 @@ class CostModel:
       ``host_overlap_exponent(inner)``, ``graph_kernel_overlap(inner)``: constants
       (``host_overlap_exponent`` > 0, ``inf`` allowed; ``graph_kernel_overlap``, the device
       time each pair of consecutive kernels of a CUDA-graph replay hides, in [0, 1] seconds).
+      The engine models ``"vllm"``, ``"sglang"`` and ``"trtllm"`` issue ops at their own
+      compiled forward's cost and overlap, so they never call ``kernel_launch_overhead`` or
+      ``host_overlap_exponent``: defining either with such an engine raises a
+      ``UserWarning`` saying so; ``engine="none"`` and ``"vllm-v0"`` use both.
 
     Methods are called from the simulator's worker threads (one at a time, under the GIL) and
     must be pure functions of their arguments: the results are cached per shape. An exception,
@@ -267,7 +312,8 @@ class SearchResult:
 class SimulationResult:
     """What :func:`simulate` returns: ``.metrics`` (a dict, the CLI's ``simulate --json``),
     ``.requests`` (one dict per request) and ``.memory`` (the engine's memory setting and the KV
-    cache it leaves one replica, as the CLI's ``memory``)."""
+    cache it leaves one replica, as the CLI's ``memory``; ``None`` for a disaggregated
+    deployment, which has a plan per pool)."""
 
     def __init__(self, out):
         self.plan = out["plan"]
@@ -288,6 +334,10 @@ class SimulationResult:
             "metrics": self.metrics,
             "requests": self.requests,
         }
+
+    def to_json(self):
+        """:meth:`to_dict` as JSON text."""
+        return _json.dumps(self.to_dict())
 
     def to_dataframe(self):
         """One row per request. Needs pandas."""
@@ -341,12 +391,16 @@ def search(model, cluster, workload, **options):
 
     Returns a :class:`SearchResult`.
     """
-    options = _check_options(options)
+    options = _check_options(_native.search_json, "search", options)
     return SearchResult(_json.loads(_native.search_json(model, cluster, workload, **options)))
 
 
 def simulate(model, cluster, plan, workload, **options):
-    """Simulate ``workload`` on one plan (``"dp=2,tp=4"``, the canonical plan string).
+    """Simulate ``workload`` on one plan (``"dp=2,tp=4"``, the canonical plan string), or on
+    a disaggregated deployment (``"prefill=1x(tp=2);decode=1x(tp=2)"``, as a search's
+    ``disaggregation`` ranks them and the CLI's ``simulate --plan`` takes them). On a
+    heterogeneous cluster (``"1x8xH100+1x8xA100"``) each GPU kind gets its own automatic cost
+    model: ``cost_model`` must then be ``None`` or ``"auto"``.
 
     Options: ``cost_model``, ``scheduler``, ``max_num_seqs``, ``max_num_batched_tokens``,
     ``chunk_size``, ``slo`` / ``slo_ttft_ms`` / ``slo_tpot_ms``, ``router``, ``seed``,
@@ -354,11 +408,11 @@ def simulate(model, cluster, plan, workload, **options):
     CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
     ``quantization``, ``kv_cache_dtype``, ``capacity_scheduler_policy``,
     ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`; counts in
-    the same ranges, ``seed`` 0 to 2**64 - 1).
+    the same ranges, ``seed`` 0 to 2**64 - 1). ``None`` for any option means its default.
     Returns a
     :class:`SimulationResult` (``.precision`` names the types simulated).
     """
-    options = _check_options(options)
+    options = _check_options(_native.simulate_json, "simulate", options)
     return SimulationResult(
         _json.loads(_native.simulate_json(model, cluster, plan, workload, **options))
     )
@@ -424,8 +478,9 @@ def place(graph, *, objective="throughput", subgraphs=1, time_limit_s=None):
     exactly (``objective`` ``"throughput"``: contiguous max-load; ``"latency"``: at most
     ``subgraphs`` subgraphs per accelerator, 1 to ``MAX_SUBGRAPHS``; under ``"throughput"``
     ``subgraphs`` must stay 1, as the CLI's ``--subgraphs``). ``time_limit_s``: seconds > 0 and
-    at most ``MAX_DURATION_S``. Returns a dict with ``value``, ``status`` (optimal, or stopped with a proven
-    lower bound) and the placement or schedule."""
+    at most ``MAX_DURATION_S``; by default the CLI's 300 s. Returns a dict with ``value``,
+    ``status`` (optimal, or stopped with a proven lower bound) and the placement or schedule
+    (fewer fields than the CLI's ``place --json``, which adds the baselines)."""
     if not isinstance(graph, (str, _os.PathLike)):
         raise TypeError(
             f"graph: expected a path (str or os.PathLike), got {type(graph).__name__} {graph!r}"

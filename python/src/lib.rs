@@ -12,7 +12,7 @@ use parallax::ir::{
     MAX_BATCH_SEQUENCES, MAX_SEQUENCE_TOKENS,
 };
 use parallax::place::{self, Instance};
-use parallax::plan::{batch_from_specs, LowerOptions};
+use parallax::plan::{batch_from_specs, DisaggPlan, LowerOptions};
 use parallax::search::{
     SteadyArrivals, SteadyState, DEFAULT_STEADY_REQUESTS, MAX_STEADY_REQUESTS, MIN_STEADY_REQUESTS,
 };
@@ -98,6 +98,38 @@ fn count_obj(name: &str, obj: &Bound<'_, PyAny>, lo: u64, hi: u64) -> PyResult<u
 
 /// A library error as a `ValueError`; a scheduler setting the simulator refuses
 /// (`scheduler.chunk_size`) is named by its keyword (`chunk_size`).
+/// An optional real-valued argument: `None`, or a number that is not a `bool` (`True` is an
+/// int to Python, but no rate or fraction is written `True`).
+fn real_arg(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected a number, got bool {}",
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        )));
+    }
+    obj.extract::<f64>().map(Some).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{name}: expected a number, got {} {}",
+            type_name(obj),
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+/// An error of the batch specs, naming the arguments `prefill` / `decode` where the library
+/// names the CLI's flags.
+fn py_flags(e: impl fmt::Display) -> PyErr {
+    PyValueError::new_err(
+        e.to_string()
+            .replace("--prefill/--decode", "prefill/decode")
+            .replace("--prefill", "prefill")
+            .replace("--decode", "decode"),
+    )
+}
+
 fn lib_err(e: parallax::Error) -> PyErr {
     if let parallax::Error::Simulation(parallax::sim::SimError::InvalidConfig {
         field,
@@ -126,13 +158,20 @@ struct PyModel {
     inner: Model,
 }
 
-#[pymethods]
 impl PyModel {
-    #[new]
-    fn new(spec: &str) -> PyResult<Self> {
+    fn resolve(spec: &str) -> PyResult<Self> {
         Ok(PyModel {
             inner: parallax::ir::resolve(spec).map_err(value_err)?,
         })
+    }
+}
+
+#[pymethods]
+impl PyModel {
+    #[new]
+    fn new(spec: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let spec = spec_arg(spec, "an embedded model name or the path of a config.json")?;
+        Self::resolve(&spec)
     }
     /// The model's name.
     #[getter]
@@ -171,10 +210,8 @@ struct PyCluster {
     inner: Cluster,
 }
 
-#[pymethods]
 impl PyCluster {
-    #[new]
-    fn new(spec: &str) -> PyResult<Self> {
+    fn parse(spec: &str) -> PyResult<Self> {
         let path = std::path::Path::new(spec);
         if path.is_file() {
             let inner = Cluster::load(spec).map_err(value_err)?;
@@ -200,23 +237,48 @@ impl PyCluster {
         let inner = spec.parse::<Cluster>().map_err(value_err)?;
         Ok(PyCluster { inner })
     }
+}
+
+#[pymethods]
+impl PyCluster {
+    #[new]
+    fn new(spec: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let spec = spec_arg(
+            spec,
+            "a spec such as \"1x8xH100\" or the path of a cluster TOML",
+        )?;
+        Self::parse(&spec)
+    }
     /// `NxGxGPU`.
     #[getter]
     fn spec(&self) -> String {
         self.inner.spec()
     }
-    /// The GPU's catalogue name.
+    /// The GPU's catalogue name (the first node group's on a heterogeneous cluster: see
+    /// `groups`).
     #[getter]
     fn gpu(&self) -> String {
         self.inner.gpu.name.clone()
     }
+    /// Nodes (the first node group's on a heterogeneous cluster: see `groups`).
     #[getter]
     fn nodes(&self) -> u32 {
         self.inner.nodes
     }
+    /// GPUs per node (the first node group's on a heterogeneous cluster: see `groups`).
     #[getter]
     fn gpus_per_node(&self) -> u32 {
         self.inner.gpus_per_node
+    }
+    /// The node groups, one per GPU kind, as `(nodes, gpus_per_node, gpu)` tuples: one for
+    /// a homogeneous cluster.
+    #[getter]
+    fn groups(&self) -> Vec<(u32, u32, String)> {
+        self.inner
+            .node_groups()
+            .into_iter()
+            .map(|g| (g.nodes, g.gpus_per_node, g.gpu.name))
+            .collect()
     }
     #[getter]
     fn total_gpus(&self) -> u32 {
@@ -247,7 +309,16 @@ impl PyWorkload {
 impl PyWorkload {
     #[new]
     #[pyo3(signature = (spec, rate=None, requests=None))]
-    fn new(spec: &str, rate: Option<f64>, requests: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(
+        spec: &Bound<'_, PyAny>,
+        rate: Option<&Bound<'_, PyAny>>,
+        requests: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let spec = spec_arg(
+            spec,
+            "an embedded workload name, a `synthetic:…` spec or the path of a trace",
+        )?;
+        let rate = real_arg("rate", rate)?;
         let requests = match requests.filter(|r| !r.is_none()) {
             Some(r) => Some(count_obj(
                 "requests",
@@ -257,7 +328,7 @@ impl PyWorkload {
             )? as usize),
             None => None,
         };
-        Self::load(spec, rate, requests)
+        Self::load(&spec, rate, requests)
     }
     #[getter]
     fn name(&self) -> String {
@@ -284,14 +355,38 @@ impl PyWorkload {
     }
 }
 
+/// A spec given as text or a path: a `str`, or an `os.PathLike` (`pathlib.Path`) as its
+/// `os.fspath` text; `None` for anything else.
+fn spec_text(obj: &Bound<'_, PyAny>) -> Option<String> {
+    if let Ok(s) = obj.extract::<String>() {
+        return Some(s);
+    }
+    let os = obj.py().import("os").ok()?;
+    let path_like = os.getattr("PathLike").ok()?;
+    if !obj.is_instance(&path_like).unwrap_or(false) {
+        return None;
+    }
+    os.call_method1("fsdecode", (obj,)).ok()?.extract().ok()
+}
+
+/// `spec_text` of a constructor's `spec`, else a `TypeError` naming `what` was expected.
+fn spec_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    spec_text(obj).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "spec: expected {what} (a str or os.PathLike), got {}",
+            type_name(obj)
+        ))
+    })
+}
+
 fn model_arg(obj: &Bound<'_, PyAny>) -> PyResult<Model> {
     if let Ok(m) = obj.downcast::<PyModel>() {
         return Ok(m.get().inner.clone());
     }
-    match obj.extract::<String>() {
-        Ok(s) => Ok(PyModel::new(&s)?.inner),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "model: expected a parallax.Model or a string, got {}",
+    match spec_text(obj) {
+        Some(s) => Ok(PyModel::resolve(&s)?.inner),
+        None => Err(PyTypeError::new_err(format!(
+            "model: expected a parallax.Model, a string or an os.PathLike, got {}",
             obj.get_type().name()?
         ))),
     }
@@ -301,10 +396,11 @@ fn cluster_arg(obj: &Bound<'_, PyAny>) -> PyResult<Cluster> {
     if let Ok(c) = obj.downcast::<PyCluster>() {
         return Ok(c.get().inner.clone());
     }
-    match obj.extract::<String>() {
-        Ok(s) => Ok(PyCluster::new(&s)?.inner),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "cluster: expected a parallax.Cluster or a string such as \"1x8xH100\", got {}",
+    match spec_text(obj) {
+        Some(s) => Ok(PyCluster::parse(&s)?.inner),
+        None => Err(PyTypeError::new_err(format!(
+            "cluster: expected a parallax.Cluster, a string such as \"1x8xH100\" or an \
+             os.PathLike, got {}",
             obj.get_type().name()?
         ))),
     }
@@ -325,10 +421,11 @@ fn workload_arg(
         }
         return Ok(w);
     }
-    match obj.extract::<String>() {
-        Ok(s) => Ok(PyWorkload::load(&s, rate, requests)?.inner),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "workload: expected a parallax.Workload or a string such as \"chat\", got {}",
+    match spec_text(obj) {
+        Some(s) => Ok(PyWorkload::load(&s, rate, requests)?.inner),
+        None => Err(PyTypeError::new_err(format!(
+            "workload: expected a parallax.Workload, a string such as \"chat\" or an \
+             os.PathLike, got {}",
             obj.get_type().name()?
         ))),
     }
@@ -393,6 +490,12 @@ impl PyOverride {
                     Some(d) => obj.call_method1(method, (d, inner))?,
                     None => obj.call_method1(method, (inner,))?,
                 };
+                if v.is_instance_of::<PyBool>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "cost model method {method} returned {}, expected a float (seconds)",
+                        v.repr().map(|r| r.to_string()).unwrap_or_default()
+                    )));
+                }
                 let x: f64 = v.extract().map_err(|_| {
                     PyTypeError::new_err(format!(
                         "cost model method {method} returned {}, expected a float (seconds)",
@@ -537,6 +640,29 @@ type PyErrSlot = Arc<Mutex<Option<PyErr>>>;
 /// define at least one of [`METHODS`] or be a `parallax.CostModel` (whose instances without
 /// methods pass the base model through); anything else (an int, a list, a dict…) is a
 /// `TypeError` rather than silently the base model.
+/// The cost model of a run on a heterogeneous cluster: `None` (each GPU kind gets its own
+/// automatic model, as the CLI's `--cost-model auto`) for `None` or `"auto"`; anything else
+/// prices one GPU kind and is refused.
+fn hetero_cost(cluster: &Cluster, obj: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(());
+    };
+    match obj.extract::<String>() {
+        Ok(s) if s.trim().eq_ignore_ascii_case("auto") => Ok(()),
+        Ok(s) => Err(hetero_cost_err(cluster, &format!("{s:?}"))),
+        Err(_) => Err(hetero_cost_err(cluster, &type_name(obj))),
+    }
+}
+
+fn hetero_cost_err(cluster: &Cluster, given: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "cost_model = {given} on the heterogeneous cluster {}: expected None or \"auto\" \
+         (each GPU kind gets its own automatic cost model; a custom or fixed one prices one \
+         kind)",
+        cluster.spec()
+    ))
+}
+
 fn cost_arg(
     py: Python<'_>,
     cluster: &Cluster,
@@ -627,6 +753,48 @@ fn cost_arg(
     ))
 }
 
+/// A Python cost model's host-side methods that `engine` would not call: its engine model
+/// issues ops at its own compiled forward's cost and overlap (`LowerOptions::eager_op_host`,
+/// `eager_overlap_exponent`), so a `UserWarning` says so rather than ignoring them silently
+/// (a pass-through wrapper defining every method is legitimate).
+fn check_engine_uses(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+    engine: Option<&parallax::EngineModel>,
+) -> PyResult<()> {
+    let (Some(obj), Some(e)) = (obj.filter(|o| !o.is_none()), engine) else {
+        return Ok(());
+    };
+    if obj.extract::<String>().is_ok() {
+        return Ok(());
+    }
+    let lower = e.lower_options(&LowerOptions::default());
+    for (method, own) in [
+        ("kernel_launch_overhead", lower.eager_op_host.is_some()),
+        (
+            "host_overlap_exponent",
+            lower.eager_overlap_exponent.is_some(),
+        ),
+    ] {
+        let defined = obj
+            .getattr(method)
+            .map(|m| !m.is_none() && m.is_callable())
+            .unwrap_or(false);
+        if defined && own {
+            let text = format!(
+                "cost_model.{method} is not called under engine {:?}: its model issues ops at \
+                 its own compiled forward's cost; engine=\"none\" or \"vllm-v0\" price host \
+                 time with the cost model",
+                e.name
+            );
+            let text = std::ffi::CString::new(text).unwrap_or_default();
+            let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+            PyErr::warn(py, category.as_any(), &text, 2)?;
+        }
+    }
+    Ok(())
+}
+
 fn raise_kept(slot: &Option<PyErrSlot>) -> PyResult<()> {
     if let Some(s) = slot {
         if let Some(e) = s.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -699,6 +867,12 @@ fn engine_arg(
     if engine.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    if engine.parse::<parallax::EngineKind>().is_err() {
+        return Err(PyValueError::new_err(format!(
+            "engine = {engine:?}: expected \"vllm\", \"vllm-v0\", \"sglang\", \"trtllm\" or \
+             \"none\" (no engine model)"
+        )));
+    }
     parallax::engine_named(engine, model, cluster, tp)
         .map(Some)
         .map_err(value_err)
@@ -765,9 +939,29 @@ fn precision_arg(
     Ok(model)
 }
 
+/// The SLO range of the CLI's `--slo-ttft` / `--slo-tpot` durations, ms: 1 µs to 1e6 s.
+const SLO_MS: (f64, f64) = (1e-3, 1e9);
+
 fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> PyResult<Slo> {
     let mut slo: Slo = match text {
-        Some(t) => t.parse().map_err(value_err)?,
+        Some(t) => {
+            let slo: Slo = t.parse().map_err(value_err)?;
+            if slo.ttft_ms.is_none() && slo.tpot_ms.is_none() {
+                return Err(PyValueError::new_err(format!(
+                    "slo = {t:?}: expected `ttft=TIME`, `tpot=TIME` or both (e.g. \
+                     \"ttft=500ms,tpot=50ms\"), or None for no SLO"
+                )));
+            }
+            for (key, v) in [("ttft", slo.ttft_ms), ("tpot", slo.tpot_ms)] {
+                if let Some(v) = v.filter(|v| !(SLO_MS.0..=SLO_MS.1).contains(v)) {
+                    return Err(PyValueError::new_err(format!(
+                        "slo = {t:?}: {key} of {} ms, expected from 1us to 1000000s",
+                        compact(v)
+                    )));
+                }
+            }
+            slo
+        }
         None => Slo::default(),
     };
     for (name, v, slot) in [
@@ -775,6 +969,12 @@ fn slo_arg(text: Option<&str>, ttft_ms: Option<f64>, tpot_ms: Option<f64>) -> Py
         ("slo_tpot_ms", tpot_ms, &mut slo.tpot_ms),
     ] {
         if let Some(v) = v {
+            if !(SLO_MS.0..=SLO_MS.1).contains(&v) {
+                return Err(PyValueError::new_err(format!(
+                    "{name} = {}: expected milliseconds from 0.001 (1 µs) to 1e9 (1,000,000 s)",
+                    compact(v)
+                )));
+            }
             if slot.is_some() {
                 return Err(PyValueError::new_err(format!(
                     "{name} = {v}: the SLO text already sets it; give it once"
@@ -889,8 +1089,37 @@ fn search_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
+    check_engine_uses(py, cost_model, engine.as_ref())?;
+    let (cost, kept) = if cluster.is_heterogeneous() {
+        hetero_cost(&cluster, cost_model)?;
+        (None, None)
+    } else {
+        let (c, k) = cost_arg(py, &cluster, cost_model)?;
+        (Some(c), k)
+    };
     let time = time_limit_arg(time_limit_s)?;
+    // one value or a list to search over, not both (the CLI's one flag does either)
+    for (one, one_given, list, list_given) in [
+        (
+            "max_num_seqs",
+            max_num_seqs.is_some(),
+            "search_max_num_seqs",
+            search_max_num_seqs.as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+        (
+            "chunk_size",
+            chunk_size.is_some(),
+            "search_chunk_sizes",
+            search_chunk_sizes.as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+    ] {
+        if one_given && list_given {
+            return Err(PyValueError::new_err(format!(
+                "{one} and {list}: give one value ({one}) or the values to search over \
+                 ({list}), not both"
+            )));
+        }
+    }
     let pareto = pareto.map(|p| pareto_arg(&p)).transpose()?;
     if let Some(p) = price_per_gpu_hour {
         if !(p.is_finite() && (0.0..=MAX_PRICE_PER_HOUR).contains(&p)) {
@@ -934,10 +1163,12 @@ fn search_json(
     if let Some(e) = engine {
         s = s.engine(e);
     }
+    if let Some(c) = cost {
+        s = s.cost_model(c);
+    }
     let mut s = s
         .objective(objective)
         .slo(slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?)
-        .cost_model(cost)
         .limits(Limits { max_plans, time })
         .constraints(SearchConstraints {
             max_gpus,
@@ -1097,15 +1328,35 @@ fn simulate_json(
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
-    let plan: Plan = plan.parse().map_err(value_err)?;
+    // one plan, or a disaggregated `prefill=…;decode=…` deployment (as `simulate --plan`)
+    let target = if DisaggPlan::is_disaggregated(plan) {
+        Err(plan.parse::<DisaggPlan>().map_err(value_err)?)
+    } else {
+        Ok(plan.parse::<Plan>().map_err(value_err)?)
+    };
+    let engine_tp = target.as_ref().map_or(cluster.gpus_per_node, |p| p.tp);
     let engine = speculation_arg(
-        engine_arg(engine, &model, &cluster, plan.tp)?,
+        engine_arg(engine, &model, &cluster, engine_tp)?,
         &model,
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
-    let cost_name = cost.name().to_string();
+    check_engine_uses(py, cost_model, engine.as_ref())?;
+    let (cost, kept) = if cluster.is_heterogeneous() {
+        hetero_cost(&cluster, cost_model)?;
+        (None, None)
+    } else {
+        let (c, k) = cost_arg(py, &cluster, cost_model)?;
+        (Some(c), k)
+    };
+    // on a heterogeneous cluster, the first kind's automatic model (as the CLI names it)
+    let cost_name = match &cost {
+        Some(c) => c.name().to_string(),
+        None => parallax::cost_model(&cluster, parallax::CostModelChoice::Auto)
+            .map_err(lib_err)?
+            .name()
+            .to_string(),
+    };
     let base = parallax::SimConfig::default();
     let config = parallax::SimConfig {
         scheduler: scheduler_arg(
@@ -1121,7 +1372,13 @@ fn simulate_json(
         slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,
         ..engine.as_ref().map_or(base, |e| e.sim_config(&base))
     };
-    let mut sim = Simulation::new(&model, &cluster, &plan, &workload).cost_model(cost);
+    let mut sim = match &target {
+        Ok(p) => Simulation::new(&model, &cluster, p, &workload),
+        Err(d) => Simulation::disaggregated(&model, &cluster, d, &workload),
+    };
+    if let Some(c) = cost {
+        sim = sim.cost_model(c);
+    }
     if let Some(e) = &engine {
         sim = sim.engine(e);
     }
@@ -1132,9 +1389,17 @@ fn simulate_json(
     let report = py.allow_threads(|| sim.run());
     raise_kept(&kept)?;
     let report = report.map_err(lib_err)?;
-    let memory = sim.memory().map_err(lib_err)?;
+    // a disaggregated deployment has a plan per pool and no one-plan memory summary
+    let memory = match &target {
+        Ok(_) => Some(sim.memory().map_err(lib_err)?),
+        Err(_) => None,
+    };
+    let plan = match &target {
+        Ok(p) => p.to_string(),
+        Err(d) => d.to_string(),
+    };
     to_json(&serde_json::json!({
-        "plan": plan.to_string(),
+        "plan": plan,
         "cost_model": cost_name,
         "engine": engine.as_ref().map_or("none".to_string(), |e| e.name.clone()),
         "precision": model.precision.to_string(),
@@ -1183,9 +1448,10 @@ fn predict_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
+    check_engine_uses(py, cost_model, engine.as_ref())?;
     let (cost, kept) = cost_arg(py, &cluster, cost_model)?;
     let batch = batch_from_specs(&prefill.unwrap_or_default(), &decode.unwrap_or_default())
-        .map_err(value_err)?;
+        .map_err(py_flags)?;
     // As the CLI's `predict`: the engine's lowering (CUDA-graph policy, issue costs) and
     // kernels; `cuda_graphs=False` runs the iteration eagerly.
     let (cost, lower) = match &engine {
@@ -1212,7 +1478,7 @@ fn predict_json(
         parallax::plan::predict_plan(&model, &cluster, &plan, &batch, cost, &lower)
     });
     raise_kept(&kept)?;
-    let mut v = serde_json::to_value(p.map_err(value_err)?).map_err(value_err)?;
+    let mut v = serde_json::to_value(p.map_err(py_flags)?).map_err(value_err)?;
     if let Some(o) = v.as_object_mut() {
         let name = engine
             .as_ref()
@@ -1266,8 +1532,9 @@ fn place_json(
     let time_limit = time_limit_arg(time_limit_s)?;
     let g = place::load_graph(std::path::Path::new(graph)).map_err(value_err)?;
     let inst = Instance::new(&g).map_err(value_err)?;
+    // as the CLI's `place`: the solver's default budget (300 s) unless one is given
     let limits = place::Limits {
-        time_limit,
+        time_limit: time_limit.or(place::Limits::default().time_limit),
         ..place::Limits::default()
     };
     let out = match objective {

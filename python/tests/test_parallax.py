@@ -201,6 +201,8 @@ def ranked_metrics(r):
     return [(p["plan"], p["metrics"]) for p in r.ranked]
 
 
+@pytest.mark.filterwarnings("ignore:cost_model.kernel_launch_overhead is not called")
+@pytest.mark.filterwarnings("ignore:cost_model.host_overlap_exponent is not called")
 def test_python_cost_model_pass_through_changes_nothing(model, workload):
     plain = small_search(model, workload)
     for cm in (PassThrough(), parallax.CostModel()):
@@ -679,3 +681,91 @@ def test_ctrl_c_stops_a_running_search():
     finally:
         timer.cancel()
     assert time.monotonic() - start < 30
+
+
+def test_heterogeneous_clusters_get_a_cost_model_per_kind(workload):
+    c = parallax.Cluster("1x2xH100+1x2xA100")
+    assert c.groups == [(1, 2, "H100-SXM"), (1, 2, "A100-80GB-SXM")]
+    assert c.total_gpus == 4
+    s = parallax.simulate(MODEL, c, "tp=2", workload, requests=8)
+    assert s.metrics["requests"]["completed"] == 8
+    r = parallax.search(MODEL, c, workload, requests=8, max_plans=20)
+    assert r.best is not None
+    for bad in ("roofline", parallax.CostModel()):
+        with pytest.raises(ValueError, match=r"heterogeneous cluster .*None or \"auto\""):
+            parallax.simulate(MODEL, c, "tp=2", workload, requests=8, cost_model=bad)
+
+
+def test_a_searched_disaggregated_deployment_simulates(workload):
+    r = parallax.search(MODEL, "1x4xH100", workload, requests=16)
+    ranked = r.report["disaggregation"]["ranked"]
+    assert ranked
+    plan = ranked[0]["plan"]
+    s = parallax.simulate(MODEL, "1x4xH100", plan, workload, requests=16)
+    assert s.plan == plan and s.memory is None
+    assert s.metrics["e2e_s"]["mean"] == pytest.approx(ranked[0]["metrics"]["e2e_s"]["mean"])
+    assert json.loads(s.to_json())["plan"] == plan
+
+
+def test_options_are_checked_as_the_cli_checks_flags(model, workload):
+    # one value or a list to search over, not both
+    with pytest.raises(ValueError, match="max_num_seqs and search_max_num_seqs"):
+        small_search(model, workload, max_num_seqs=8, search_max_num_seqs=[16, 32])
+    with pytest.raises(ValueError, match="chunk_size and search_chunk_sizes"):
+        small_search(model, workload, scheduler="sarathi", chunk_size=2048,
+                     search_chunk_sizes=[1024])
+    # SLOs in the CLI's duration range, and an SLO text that sets something
+    sim = lambda **k: parallax.simulate(model, CLUSTER, "tp=2", workload, requests=4, **k)
+    for k in ({"slo_ttft_ms": 1e12}, {"slo_tpot_ms": 1e-9}, {"slo": "ttft=1e12s"}, {"slo": ","}):
+        with pytest.raises(ValueError):
+            sim(**k)
+    # a bool is no number
+    for k in ({"rate": True}, {"gpu_memory_utilization": True}, {"slo_ttft_ms": True}):
+        with pytest.raises(TypeError, match="expected a number, got bool"):
+            sim(**k)
+    with pytest.raises(TypeError, match="rate: expected a number, got bool"):
+        parallax.Workload("chat", rate=True)
+    # None means the default, whatever the option
+    a = sim(seed=None, engine=None, kv_cache_dtype=None)
+    b = sim()
+    assert a.metrics == b.metrics
+    # an unknown keyword names the function called
+    with pytest.raises(TypeError, match=r"search\(\) got an unexpected keyword argument 'top'"):
+        small_search(model, workload, top=3)
+    with pytest.raises(ValueError, match=r"engine = \"bogus\""):
+        sim(engine="bogus")
+    with pytest.raises(ValueError, match="prefill/decode") as e:
+        parallax.predict(MODEL, prefill=None, decode=None)
+    assert "--" not in str(e.value)
+
+
+def test_paths_are_accepted_where_text_is():
+    config = ROOT / "crates" / "parallax-ir" / "data" / "models"
+    configs = sorted(config.glob("*.json")) if config.is_dir() else []
+    if configs:
+        assert parallax.Model(configs[0]).name
+    with pytest.raises(ValueError, match="does not exist"):
+        parallax.Cluster(pathlib.Path("/nonexistent/cluster.toml"))
+    with pytest.raises(TypeError, match="os.PathLike"):
+        parallax.Model(3)
+
+
+def test_engine_models_refuse_host_methods_they_would_not_call(workload):
+    class Launch(parallax.CostModel):
+        def kernel_launch_overhead(self, inner):
+            return 1e-3
+
+    sim = lambda **k: parallax.simulate(MODEL, CLUSTER, "tp=2", workload, requests=4,
+                                        cost_model=Launch(), **k)
+    with pytest.warns(UserWarning, match=r"kernel_launch_overhead is not called under engine"):
+        sim()
+    slow = sim(engine="vllm-v0")
+    fast = parallax.simulate(MODEL, CLUSTER, "tp=2", workload, requests=4, engine="vllm-v0")
+    assert slow.metrics["e2e_s"]["mean"] > fast.metrics["e2e_s"]["mean"]
+
+    class Truthy(parallax.CostModel):
+        def gemm(self, op, inner):
+            return True
+
+    with pytest.raises(TypeError, match="returned True, expected a float"):
+        parallax.simulate(MODEL, CLUSTER, "tp=2", workload, requests=4, cost_model=Truthy())
