@@ -409,6 +409,9 @@ def simulate(model, cluster, plan, workload, **options):
     ``quantization``, ``kv_cache_dtype``, ``capacity_scheduler_policy``,
     ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`; counts in
     the same ranges, ``seed`` 0 to 2**64 - 1). ``None`` for any option means its default.
+    ``time_limit_s`` (seconds > 0, at most ``MAX_DURATION_S``; default: none) stops a run
+    that outlasts it with a ``TimeoutError`` and no result, as the CLI's ``--time-limit``;
+    Ctrl-C stops a run within about 100 ms and raises ``KeyboardInterrupt``.
     Returns a
     :class:`SimulationResult` (``.precision`` names the types simulated).
     """

@@ -1295,8 +1295,9 @@ fn join<T>(worker: std::thread::ScopedJoinHandle<'_, T>) -> T {
 #[pyo3(signature = (
     model, cluster, plan, workload, *, cost_model=None, scheduler=None, max_num_seqs=None,
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
-    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
-    capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None
+    router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm",
+    quantization=None, kv_cache_dtype="auto", capacity_scheduler_policy=None,
+    num_speculative_tokens=None, speculative_acceptance=None, time_limit_s=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -1324,7 +1325,9 @@ fn simulate_json(
     capacity_scheduler_policy: Option<&str>,
     num_speculative_tokens: Option<u32>,
     speculative_acceptance: Option<Vec<f64>>,
+    time_limit_s: Option<f64>,
 ) -> PyResult<String> {
+    let time = time_limit_arg(time_limit_s)?;
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
     let workload = workload_arg(workload, rate, requests)?;
@@ -1386,7 +1389,25 @@ fn simulate_json(
     if let Some(u) = gpu_memory_utilization {
         sim = sim.gpu_memory_utilization(u);
     }
-    let report = py.allow_threads(|| sim.run());
+    // Ctrl-C stops the run (its flag), and so does `time_limit_s`: a run cut short has no
+    // meaningful metrics, so it raises instead of returning them
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut deadline = parallax::sim::Deadline::default().cancel_on(cancel.clone());
+    if let Some(t) = time {
+        deadline =
+            parallax::sim::Deadline::at(std::time::Instant::now() + t).cancel_on(cancel.clone());
+    }
+    let sim = sim.deadline(deadline);
+    let report = interruptible(py, &cancel, || sim.run())?;
+    if let Err(parallax::Error::Simulation(parallax::sim::SimError::DeadlineReached { .. })) =
+        &report
+    {
+        return Err(pyo3::exceptions::PyTimeoutError::new_err(format!(
+            "simulate stopped at time_limit_s = {} before the run finished (a run cut short \
+             has no meaningful metrics; raise time_limit_s)",
+            compact(time_limit_s.unwrap_or(f64::NAN))
+        )));
+    }
     raise_kept(&kept)?;
     let report = report.map_err(lib_err)?;
     // a disaggregated deployment has a plan per pool and no one-plan memory summary

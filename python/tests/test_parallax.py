@@ -769,3 +769,15 @@ def test_engine_models_refuse_host_methods_they_would_not_call(workload):
 
     with pytest.raises(TypeError, match="returned True, expected a float"):
         parallax.simulate(MODEL, CLUSTER, "tp=2", workload, requests=4, cost_model=Truthy())
+
+
+def test_simulate_stops_at_its_time_limit():
+    big = "synthetic:requests=200000,rate=2000,prompt=fixed(100),output=fixed(100)"
+    with pytest.raises(TimeoutError, match="time_limit_s = 0.05"):
+        parallax.simulate(MODEL, "1x8xH100", "dp=8", big, time_limit_s=0.05)
+    with pytest.raises(ValueError, match="time_limit_s"):
+        parallax.simulate(MODEL, CLUSTER, "tp=2", "chat", requests=4, time_limit_s=0)
+    # a run that finishes first is the run without a limit
+    a = parallax.simulate(MODEL, CLUSTER, "tp=2", "chat", requests=8, time_limit_s=600)
+    b = parallax.simulate(MODEL, CLUSTER, "tp=2", "chat", requests=8)
+    assert a.metrics == b.metrics

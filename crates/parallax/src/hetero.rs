@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{hetero, EngineModel, LowerOptions, Plan};
-use parallax_sim::{RouterPolicy, SimConfig, SimReport, Simulator, Workload};
+use parallax_sim::{Deadline, RouterPolicy, SimConfig, SimReport, Simulator, Workload};
 use std::sync::Arc;
 
 /// One cost model per node group of `cluster` (in [`Cluster::node_groups`] order): the
@@ -105,6 +105,22 @@ pub fn simulate_plan(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    let never = Deadline::default();
+    simulate_plan_until(model, cluster, plan, costs, workload, config, lower, &never)
+}
+
+/// [`simulate_plan`] stopped by `deadline`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn simulate_plan_until(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &Plan,
+    costs: &[Arc<dyn CostModel>],
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+    deadline: &Deadline,
+) -> Result<SimReport> {
     crate::check_context(model, workload)?;
     crate::simulate::check_speculation(config, lower)?;
     let lowered = hetero::lower_plan(model, plan, cluster, costs, lower)?;
@@ -113,7 +129,7 @@ pub fn simulate_plan(
         ..*config
     };
     let sim = Simulator::new(lowered.replicas, config)?;
-    Ok(sim.run(workload)?)
+    Ok(sim.run_until(workload, deadline.clone())?)
 }
 
 /// Lower a disaggregated plan on a (possibly heterogeneous) cluster with one cost model per
@@ -131,6 +147,22 @@ pub fn simulate_disaggregated(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    let never = Deadline::default();
+    simulate_disaggregated_until(model, cluster, plan, costs, workload, config, lower, &never)
+}
+
+/// [`simulate_disaggregated`] stopped by `deadline`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn simulate_disaggregated_until(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &parallax_plan::DisaggPlan,
+    costs: &[Arc<dyn CostModel>],
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+    deadline: &Deadline,
+) -> Result<SimReport> {
     crate::check_context(model, workload)?;
     crate::simulate::check_speculation(config, lower)?;
     let (replicas, d) = hetero::lower_disaggregated(model, plan, cluster, costs, lower)?;
@@ -139,5 +171,5 @@ pub fn simulate_disaggregated(
         ..*config
     };
     let sim = Simulator::new(replicas, config)?;
-    Ok(sim.run(workload)?)
+    Ok(sim.run_until(workload, deadline.clone())?)
 }

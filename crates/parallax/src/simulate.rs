@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{lower_plan, LowerOptions, Plan};
-use parallax_sim::{workload, SimConfig, SimReport, Simulator, Workload};
+use parallax_sim::{workload, Deadline, SimConfig, SimReport, Simulator, Workload};
 use std::sync::Arc;
 
 /// A workload from an embedded name (`chat`, `creation`, `summarization`, `code`,
@@ -145,11 +145,27 @@ pub fn simulate_plan(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    let never = Deadline::default();
+    simulate_plan_until(model, cluster, plan, cost, workload, config, lower, &never)
+}
+
+/// [`simulate_plan`] stopped by `deadline` ([`parallax_sim::Simulator::run_until`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn simulate_plan_until(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &Plan,
+    cost: Arc<dyn CostModel>,
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+    deadline: &Deadline,
+) -> Result<SimReport> {
     check_context(model, workload)?;
     check_speculation(config, lower)?;
     let lowered = lower_plan(model, plan, cluster, cost, lower)?;
     let sim = Simulator::new(lowered.replicas, *config)?;
-    Ok(sim.run(workload)?)
+    Ok(sim.run_until(workload, deadline.clone())?)
 }
 
 /// Lower a disaggregated plan (prefill and decode pools, see
@@ -167,6 +183,23 @@ pub fn simulate_disaggregated(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
+    let never = Deadline::default();
+    simulate_disaggregated_until(model, cluster, plan, cost, workload, config, lower, &never)
+}
+
+/// [`simulate_disaggregated`] stopped by `deadline`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn simulate_disaggregated_until(
+    model: &Model,
+    cluster: &Cluster,
+    plan: &parallax_plan::DisaggPlan,
+    cost: Arc<dyn CostModel>,
+    workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
+    deadline: &Deadline,
+) -> Result<SimReport> {
+    check_context(model, workload)?;
     check_speculation(config, lower)?;
     let (replicas, d) = parallax_plan::lower_disaggregated(model, plan, cluster, cost, lower)?;
     let config = SimConfig {
@@ -174,5 +207,5 @@ pub fn simulate_disaggregated(
         ..*config
     };
     let sim = Simulator::new(replicas, config)?;
-    Ok(sim.run(workload)?)
+    Ok(sim.run_until(workload, deadline.clone())?)
 }

@@ -12,7 +12,7 @@ use parallax_ir::Model;
 use parallax_plan::{
     DisaggPlan, EngineModel, LowerOptions, MemoryOptions, MemoryReport, MemoryRule, Plan,
 };
-use parallax_sim::{SchedulerConfig, SimConfig, SimReport, Slo, Workload};
+use parallax_sim::{Deadline, SchedulerConfig, SimConfig, SimReport, Slo, Workload};
 use std::fmt;
 use std::sync::Arc;
 
@@ -46,6 +46,7 @@ pub struct Simulation<'a> {
     config: SimConfig,
     lower: LowerOptions,
     engine: Option<EngineModel>,
+    deadline: Deadline,
 }
 
 /// What a [`Simulation`] runs: one plan, or the pools of a disaggregated deployment.
@@ -96,6 +97,7 @@ impl<'a> Simulation<'a> {
             config: SimConfig::default(),
             lower: LowerOptions::default(),
             engine: None,
+            deadline: Deadline::default(),
         }
     }
 
@@ -158,6 +160,15 @@ impl<'a> Simulation<'a> {
         self
     }
 
+    /// Stop the run at a wall-clock instant or when a flag is set ([`Deadline`]; default: never).
+    /// A run cut short returns [`parallax_sim::SimError::DeadlineReached`] or
+    /// [`parallax_sim::SimError::Cancelled`] and no metrics; one that finishes first is exactly
+    /// the run without a deadline.
+    pub fn deadline(mut self, deadline: impl Into<Deadline>) -> Self {
+        self.deadline = deadline.into();
+        self
+    }
+
     /// Lowering options (memory, CUDA graphs, caches).
     pub fn lower(mut self, lower: LowerOptions) -> Self {
         self.lower = lower;
@@ -212,7 +223,7 @@ impl<'a> Simulation<'a> {
     ///
     /// # Errors
     /// As [`crate::simulate_plan`]; also [`crate::Error::Option`] when the default cost model
-    /// cannot be built.
+    /// cannot be built, and the deadline's errors ([`Simulation::deadline`]).
     pub fn run(&self) -> Result<SimReport> {
         let mut config = self.config;
         if let Some(e) = &self.engine {
@@ -231,12 +242,14 @@ impl<'a> Simulation<'a> {
                 self.cost.as_ref(),
                 self.engine.as_ref(),
             )?;
-            let (m, c, w) = (self.model, self.cluster, self.workload);
+            let (m, c, w, at) = (self.model, self.cluster, self.workload, &self.deadline);
             return match self.plan {
-                Target::One(p) => crate::hetero::simulate_plan(m, c, p, &costs, w, config, &lower),
-                Target::Pools(d) => {
-                    crate::hetero::simulate_disaggregated(m, c, d, &costs, w, config, &lower)
+                Target::One(p) => {
+                    crate::hetero::simulate_plan_until(m, c, p, &costs, w, config, &lower, at)
                 }
+                Target::Pools(d) => crate::hetero::simulate_disaggregated_until(
+                    m, c, d, &costs, w, config, &lower, at,
+                ),
             };
         }
         let cost = match &self.cost {
@@ -247,10 +260,14 @@ impl<'a> Simulation<'a> {
             Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
             None => cost,
         };
-        let (m, c, w) = (self.model, self.cluster, self.workload);
+        let (m, c, w, at) = (self.model, self.cluster, self.workload, &self.deadline);
         match self.plan {
-            Target::One(p) => crate::simulate_plan(m, c, p, cost, w, config, &lower),
-            Target::Pools(d) => crate::simulate_disaggregated(m, c, d, cost, w, config, &lower),
+            Target::One(p) => {
+                crate::simulate::simulate_plan_until(m, c, p, cost, w, config, &lower, at)
+            }
+            Target::Pools(d) => {
+                crate::simulate::simulate_disaggregated_until(m, c, d, cost, w, config, &lower, at)
+            }
         }
     }
 }

@@ -283,3 +283,50 @@ fn the_simulation_builder_runs_disaggregated_deployments() {
         .unwrap();
     assert_eq!(r.metrics.requests.completed, 24);
 }
+
+/// `Simulation::deadline` stops a run that outlasts it (an instant already past, or a set
+/// cancellation flag), for one plan and for a deployment; a far deadline changes nothing.
+#[test]
+fn the_simulation_builder_stops_at_its_deadline() {
+    use parallax::plan::DisaggPlan;
+    use parallax::sim::{Deadline, SimError};
+    use parallax::{Error, Plan, Simulation};
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x4xH100").unwrap();
+    let workload = parallax::load_workload("chat", Some(50.0), None).unwrap();
+    let plan: Plan = "tp=4".parse().unwrap();
+    let pools: DisaggPlan = "prefill=1x(tp=2);decode=1x(tp=2)".parse().unwrap();
+    let past = Instant::now();
+    let e = Simulation::new(&model, &cluster, &plan, &workload)
+        .deadline(past)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Simulation(SimError::DeadlineReached { .. })),
+        "{e:?}"
+    );
+    let flag = Arc::new(AtomicBool::new(true));
+    let e = Simulation::disaggregated(&model, &cluster, &pools, &workload)
+        .deadline(Deadline::default().cancel_on(flag))
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Simulation(SimError::Cancelled { .. })),
+        "{e:?}"
+    );
+    let small = parallax::load_workload("chat", None, Some(16)).unwrap();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let a = Simulation::new(&model, &cluster, &plan, &small)
+        .deadline(far)
+        .run()
+        .unwrap();
+    let b = Simulation::new(&model, &cluster, &plan, &small)
+        .run()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&a.metrics).unwrap(),
+        serde_json::to_string(&b.metrics).unwrap()
+    );
+}
