@@ -377,7 +377,8 @@ def search(model, cluster, workload, **options):
     ``--speculative-acceptance``, and for ``throughput`` and ``goodput`` ``steady_requests``
     (the least length of the steady-state stream, 10 to ``MAX_STEADY_REQUESTS``, default 4,000)
     and ``arrivals`` (``"poisson"``, default, or ``"trace"``), as the CLI's
-    ``--steady-requests`` and ``--arrivals``.
+    ``--steady-requests`` and ``--arrivals``. ``prefix_caching=True`` simulates every
+    candidate with automatic prefix caching (the CLI's ``--prefix-caching``; default off).
 
     ``time_limit_s`` is a number of seconds > 0 and at most ``MAX_DURATION_S`` (1,000,000, as
     the CLI's durations). Counts are ints within the CLI's limits: ``requests`` 1 to
@@ -407,8 +408,10 @@ def simulate(model, cluster, plan, workload, **options):
     ``gpu_memory_utilization``, ``rate``, ``requests``, ``engine`` (``"vllm"`` by default, as the
     CLI; ``"vllm-v0"``, ``"sglang"``, ``"trtllm"``, or ``"none"`` for the bare simulator),
     ``quantization``, ``kv_cache_dtype``, ``capacity_scheduler_policy``,
-    ``num_speculative_tokens`` and ``speculative_acceptance`` (as :func:`search`; counts in
-    the same ranges, ``seed`` 0 to 2**64 - 1). ``None`` for any option means its default.
+    ``num_speculative_tokens``, ``speculative_acceptance`` and ``prefix_caching`` (as
+    :func:`search`; counts in the same ranges, ``seed`` 0 to 2**64 - 1; the
+    ``"prefix-affinity"`` router needs ``prefix_caching=True``). ``None`` for any option means
+    its default.
     ``time_limit_s`` (seconds > 0, at most ``MAX_DURATION_S``; default: none) stops a run
     that outlasts it with a ``TimeoutError`` and no result, as the CLI's ``--time-limit``;
     Ctrl-C stops a run within about 100 ms and raises ``KeyboardInterrupt``.

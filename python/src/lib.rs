@@ -1039,7 +1039,7 @@ fn list_arg(name: &str, values: Option<Vec<u32>>, max: u32) -> PyResult<Vec<u32>
     search_chunk_sizes=None, gpu_memory_utilization=None, price_per_gpu_hour=None,
     pareto=None, rate=None, requests=None, engine="vllm", quantization=None, kv_cache_dtype="auto",
     capacity_scheduler_policy=None, num_speculative_tokens=None, speculative_acceptance=None,
-    steady_requests=None, arrivals=None
+    steady_requests=None, arrivals=None, prefix_caching=false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn search_json(
@@ -1077,6 +1077,7 @@ fn search_json(
     speculative_acceptance: Option<Vec<f64>>,
     steady_requests: Option<usize>,
     arrivals: Option<&str>,
+    prefix_caching: bool,
 ) -> PyResult<String> {
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
     let cluster = cluster_arg(cluster)?;
@@ -1183,6 +1184,12 @@ fn search_json(
     }
     if let Some(st) = steady {
         s = s.steady_state(st);
+    }
+    if prefix_caching {
+        s = s.serving(parallax::search::ServingFeatures {
+            prefix_caching: true,
+            ..parallax::search::ServingFeatures::default()
+        });
     }
     if let Some(u) = gpu_memory_utilization {
         s = s.gpu_memory_utilization(u);
@@ -1297,7 +1304,8 @@ fn join<T>(worker: std::thread::ScopedJoinHandle<'_, T>) -> T {
     max_num_batched_tokens=None, chunk_size=None, slo=None, slo_ttft_ms=None, slo_tpot_ms=None,
     router=None, seed=0, gpu_memory_utilization=None, rate=None, requests=None, engine="vllm",
     quantization=None, kv_cache_dtype="auto", capacity_scheduler_policy=None,
-    num_speculative_tokens=None, speculative_acceptance=None, time_limit_s=None
+    num_speculative_tokens=None, speculative_acceptance=None, time_limit_s=None,
+    prefix_caching=false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_json(
@@ -1326,6 +1334,7 @@ fn simulate_json(
     num_speculative_tokens: Option<u32>,
     speculative_acceptance: Option<Vec<f64>>,
     time_limit_s: Option<f64>,
+    prefix_caching: bool,
 ) -> PyResult<String> {
     let time = time_limit_arg(time_limit_s)?;
     let model = precision_arg(model_arg(model)?, quantization, kv_cache_dtype)?;
@@ -1372,6 +1381,7 @@ fn simulate_json(
         )?,
         router: router.unwrap_or("round-robin").parse().map_err(value_err)?,
         seed,
+        prefix_caching,
         slo: slo_arg(slo, slo_ttft_ms, slo_tpot_ms)?,
         ..engine.as_ref().map_or(base, |e| e.sim_config(&base))
     };

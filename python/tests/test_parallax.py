@@ -781,3 +781,17 @@ def test_simulate_stops_at_its_time_limit():
     a = parallax.simulate(MODEL, CLUSTER, "tp=2", "chat", requests=8, time_limit_s=600)
     b = parallax.simulate(MODEL, CLUSTER, "tp=2", "chat", requests=8)
     assert a.metrics == b.metrics
+
+
+def test_prefix_caching_is_an_option():
+    conv = "synthetic:requests=64,rate=8,prompt=fixed(1024),output=fixed(32),prefix=shared(768)"
+    off = parallax.simulate(MODEL, CLUSTER, "dp=2", conv)
+    on = parallax.simulate(MODEL, CLUSTER, "dp=2", conv, prefix_caching=True,
+                           router="prefix-affinity")
+    assert on.metrics["ttft_ms"]["mean"] < off.metrics["ttft_ms"]["mean"]
+    with pytest.raises(ValueError, match="prefix_caching on"):
+        parallax.simulate(MODEL, CLUSTER, "dp=2", conv, router="prefix-affinity")
+    with pytest.raises(TypeError):
+        parallax.simulate(MODEL, CLUSTER, "dp=2", conv, prefix_caching="yes")
+    r = parallax.search(MODEL, CLUSTER, conv, prefix_caching=True, max_plans=10)
+    assert r.best is not None
