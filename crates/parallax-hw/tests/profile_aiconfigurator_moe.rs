@@ -372,3 +372,72 @@ fn int4_experts_are_priced_from_vllm_s_marlin_kernel() {
         roof.fused_moe(&op)
     );
 }
+
+/// An unbalanced load's price never falls as its tokens grow either: the busiest rank under a
+/// skewed router (zipf 0.8 and 1.2) and an EPLB rank (balanced or skewed, with redundant
+/// replicas), for five MoE models at EP 2 to 8 on the H100 and the H200, 1 to 1,024 tokens.
+/// Scaling the balanced price by the fallback's ratio had dipped in every one of these
+/// layouts, by up to 31 % (Mixtral-8x7B, EP 4 with 4 redundant experts).
+#[test]
+fn unbalanced_fused_moe_prices_never_fall_as_tokens_grow() {
+    use parallax_ir::routing::{fused_moe_op_with_load, ExpertLoad};
+    let models = [
+        "qwen3-30b-a3b",
+        "qwen3-235b-a22b",
+        "mixtral-8x7b",
+        "deepseek-v3",
+        "gpt-oss-120b",
+    ];
+    let mut layouts = 0;
+    for (gpu, p) in [("H100", embedded_h100()), ("H200", embedded_h200())] {
+        let g = catalog::gpu(gpu).unwrap();
+        let roof: Arc<dyn CostModel> = Arc::new(RooflineModel::calibrated(&g));
+        let m = ProfiledCostModel::new(&p, roof).unwrap();
+        for name in models {
+            let model = parallax_ir::resolve(name).unwrap();
+            let moe = *model.first_moe().unwrap();
+            for s in [0.0, 0.8, 1.2] {
+                let load = if s == 0.0 {
+                    ExpertLoad::balanced(moe.experts)
+                } else {
+                    ExpertLoad::zipf(moe.experts, s, 7).unwrap()
+                };
+                for (tp, ep, redundant) in [
+                    (1, 2, 0),
+                    (1, 4, 0),
+                    (1, 8, 0),
+                    (2, 4, 0),
+                    (1, 8, 8),
+                    (1, 4, 4),
+                ] {
+                    let divides = moe.experts % ep == 0 && (moe.experts + redundant) % ep == 0;
+                    if !divides || (s == 0.0 && redundant == 0) {
+                        continue;
+                    }
+                    layouts += 1;
+                    let mut last = 0.0;
+                    for tokens in 1..=1024 {
+                        let op = fused_moe_op_with_load(
+                            &moe,
+                            tokens,
+                            tp,
+                            ep,
+                            &model.precision,
+                            &load,
+                            redundant,
+                        )
+                        .unwrap();
+                        let t = m.fused_moe(&op);
+                        assert!(
+                            t >= last,
+                            "{gpu} {name} zipf {s} TP {tp} × EP {ep} + {redundant}: {tokens} \
+                             tokens {t} < {last}"
+                        );
+                        last = t;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(layouts, 140);
+}

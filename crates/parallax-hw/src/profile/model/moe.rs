@@ -35,7 +35,11 @@
 //!   matmul rate.
 //!
 //! An op whose load is not balanced random routing of its tokens (an EPLB rank, a skewed
-//! router) is priced at the balanced op of its tokens times `F(op) / F(balanced)`.
+//! router) is priced as the dearer of two random loads on its layout's curve: its own pairs,
+//! and the fewest pairs that keep as many experts busy (the weights it reads). Both grow with
+//! its tokens, so its price never falls as they grow. (Scaling the balanced op of its tokens
+//! by the fallback's `F(op) / F(balanced)`, as before, stepped down where either load's tile
+//! padding or expert count stepped up: prices fell by up to 31 % as tokens grew.)
 //!
 //! [`TableRouting::Spread`]: crate::profile::TableRouting::Spread
 
@@ -189,6 +193,27 @@ impl Layout {
         self.op(tokens.ceil() as u64, pairs, active)
     }
 
+    /// The fewest pairs whose random routing ([`Layout::routed`]) keeps `active` of the
+    /// device's experts busy: `T = ln(1 − (active − 1)/L) / ln(1 − k/E)` tokens of the layer
+    /// (the expected count then passes `active − 1`, which [`active_experts`] rounds up), at
+    /// `k · L / E` pairs per token. Never fewer than one pair; nondecreasing in `active`.
+    fn pairs_activating(&self, active: u32) -> u64 {
+        let (l, e) = (self.local_experts.max(1), self.layer_experts.max(1));
+        let k = self.top_k.max(1).min(e);
+        if active <= 1 || k >= e {
+            return 1;
+        }
+        let (lf, ef, kf) = (l as f64, e as f64, k as f64);
+        let busy = f64::from(active.min(l) - 1);
+        let tokens = (1.0 - busy / lf).ln() / (1.0 - kf / ef).ln();
+        let pairs = (tokens * kf * lf / ef).floor() + 1.0;
+        if pairs.is_finite() && pairs >= 1.0 {
+            pairs.min(u64::MAX as f64 / 2.0) as u64
+        } else {
+            1
+        }
+    }
+
     /// This layout receiving `pairs` pairs spread over as many experts as possible
     /// ([`TableRouting::Spread`](crate::profile::TableRouting::Spread)).
     fn spread(&self, pairs: u64) -> FusedMoe {
@@ -280,19 +305,31 @@ impl ProfiledCostModel {
 
     /// The price of `op` on its layout's curve `c` (see the module docs).
     fn price_on(&self, c: &LayoutCurve, op: &FusedMoe) -> f64 {
-        // an op built by hand without tokens: the layout's randomly routed op of its pairs
-        let base = balanced(op).unwrap_or_else(|| Layout::of(op).routed(op.assignments));
-        let x = base.assignments as f64 / base.top_k.max(1) as f64;
-        let f_base = (x <= c.x0 || base != *op).then(|| self.fallback.fused_moe(&base));
-        let t = match f_base {
-            Some(f) if x <= c.x0 => scaled(c.t0, f, c.f0).unwrap_or_else(|| c.curve.eval(x)),
-            _ => c.curve.eval(x),
-        };
-        if base == *op {
-            return t;
+        match balanced(op) {
+            Some(base) if base == *op => self.random_price(c, op),
+            // An unbalanced load (an EPLB rank, a skewed router; or an op built by hand
+            // without tokens): the dearer of two random loads, its own pairs and the fewest
+            // pairs that read as many experts' weights.
+            _ => {
+                let layout = Layout::of(op);
+                let own = self.random_price(c, &layout.routed(op.assignments));
+                let reads = layout.pairs_activating(op.active_experts);
+                own.max(self.random_price(c, &layout.routed(reads)))
+            }
         }
-        let ours = self.fallback.fused_moe(op);
-        f_base.and_then(|f| scaled(t, ours, f)).unwrap_or(t)
+    }
+
+    /// The price of `op`, a load routed uniformly at random, on its layout's curve `c`: the
+    /// curve at its pairs per top-k slot, and below the curve's smallest size the smallest
+    /// point's time scaled by the fallback.
+    fn random_price(&self, c: &LayoutCurve, op: &FusedMoe) -> f64 {
+        let x = op.assignments as f64 / op.top_k.max(1) as f64;
+        if x <= c.x0 {
+            let f = self.fallback.fused_moe(op);
+            scaled(c.t0, f, c.f0).unwrap_or_else(|| c.curve.eval(x))
+        } else {
+            c.curve.eval(x)
+        }
     }
 
     /// The dtypes of the families serving a fused MoE of types `(weights, act)`.
