@@ -1259,3 +1259,31 @@ fn real_flags_are_quoted_as_written() {
         &["--slo-target", "expected a number, got `ninety`"],
     );
 }
+
+/// `--rate` errors raised while rescaling the workload quote the value as written too; a
+/// `synthetic:` spec missing its own `rate=` says so.
+#[test]
+fn workload_rate_errors_quote_the_flag_as_written() {
+    fails_with(
+        &["simulate", "--workload", "chat", "--rate", "0.0000010"],
+        &["--rate = 0.0000010"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--workload",
+            "synthetic:requests=1,rate=1,prompt=fixed(10),output=fixed(10)",
+            "--rate",
+            "1.50",
+        ],
+        &["--rate = 1.50", "two distinct arrival times"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "--workload",
+            "synthetic:requests=2,prompt=fixed(10),output=fixed(10)",
+        ],
+        &["rate = (missing)", "need `requests=` and `rate=`"],
+    );
+}

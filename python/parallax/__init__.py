@@ -128,12 +128,19 @@ _REALS = (
 
 
 def _real(name, value):
-    """``value`` as a float: a ``TypeError`` naming ``name`` for a ``bool`` or a non-number."""
+    """``value`` as a float: a ``TypeError`` naming ``name`` for a ``bool`` or a non-number, a
+    ``ValueError`` for an int too large for a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
         type(value), "__float__"
     ):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name}: expected a number within a float's range, got an int of "
+            f"{len(str(value))} digits"
+        ) from None
 
 
 def _check_options(fn, public, options):

@@ -96,8 +96,6 @@ fn count_obj(name: &str, obj: &Bound<'_, PyAny>, lo: u64, hi: u64) -> PyResult<u
     v.extract()
 }
 
-/// A library error as a `ValueError`; a scheduler setting the simulator refuses
-/// (`scheduler.chunk_size`) is named by its keyword (`chunk_size`).
 /// An optional real-valued argument: `None`, or a number that is not a `bool` (`True` is an
 /// int to Python, but no rate or fraction is written `True`).
 fn real_arg(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
@@ -110,12 +108,21 @@ fn real_arg(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>>
             obj.repr().map(|r| r.to_string()).unwrap_or_default()
         )));
     }
+    // an int too large for a float is a bad value, not a bad type
+    let is_int = obj.is_instance_of::<pyo3::types::PyInt>();
     obj.extract::<f64>().map(Some).map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{name}: expected a number, got {} {}",
-            type_name(obj),
-            obj.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))
+        if is_int {
+            PyValueError::new_err(format!(
+                "{name}: expected a number within a float's range, got an int of {} digits",
+                obj.str().map(|t| t.to_string().len()).unwrap_or(0)
+            ))
+        } else {
+            PyTypeError::new_err(format!(
+                "{name}: expected a number, got {} {}",
+                type_name(obj),
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        }
     })
 }
 
@@ -130,6 +137,8 @@ fn py_flags(e: impl fmt::Display) -> PyErr {
     )
 }
 
+/// A library error as a `ValueError`; a scheduler setting the simulator refuses
+/// (`scheduler.chunk_size`) is named by its keyword (`chunk_size`).
 fn lib_err(e: parallax::Error) -> PyErr {
     if let parallax::Error::Simulation(parallax::sim::SimError::InvalidConfig {
         field,
@@ -634,12 +643,6 @@ impl CostOverride for PyOverride {
 
 type PyErrSlot = Arc<Mutex<Option<PyErr>>>;
 
-/// The cost model from a `cost_model=` argument: `None` (auto), a choice name (`auto`,
-/// `roofline`, `profiled`) or a Python object (see [`PyOverride`]) whose `base` attribute
-/// names the model it adjusts (default `auto`) and `name` names it in reports. The object must
-/// define at least one of [`METHODS`] or be a `parallax.CostModel` (whose instances without
-/// methods pass the base model through); anything else (an int, a list, a dict…) is a
-/// `TypeError` rather than silently the base model.
 /// The cost model of a run on a heterogeneous cluster: `None` (each GPU kind gets its own
 /// automatic model, as the CLI's `--cost-model auto`) for `None` or `"auto"`; anything else
 /// prices one GPU kind and is refused.
@@ -663,6 +666,12 @@ fn hetero_cost_err(cluster: &Cluster, given: &str) -> PyErr {
     ))
 }
 
+/// The cost model from a `cost_model=` argument: `None` (auto), a choice name (`auto`,
+/// `roofline`, `profiled`) or a Python object (see [`PyOverride`]) whose `base` attribute
+/// names the model it adjusts (default `auto`) and `name` names it in reports. The object must
+/// define at least one of [`METHODS`] or be a `parallax.CostModel` (whose instances without
+/// methods pass the base model through); anything else (an int, a list, a dict…) is a
+/// `TypeError` rather than silently the base model.
 fn cost_arg(
     py: Python<'_>,
     cluster: &Cluster,
@@ -864,7 +873,7 @@ fn engine_arg(
     cluster: &Cluster,
     tp: u32,
 ) -> PyResult<Option<parallax::EngineModel>> {
-    if engine.eq_ignore_ascii_case("none") {
+    if engine.trim().eq_ignore_ascii_case("none") {
         return Ok(None);
     }
     if engine.parse::<parallax::EngineKind>().is_err() {
@@ -1090,11 +1099,11 @@ fn search_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    check_engine_uses(py, cost_model, engine.as_ref())?;
     let (cost, kept) = if cluster.is_heterogeneous() {
         hetero_cost(&cluster, cost_model)?;
         (None, None)
     } else {
+        check_engine_uses(py, cost_model, engine.as_ref())?;
         let (c, k) = cost_arg(py, &cluster, cost_model)?;
         (Some(c), k)
     };
@@ -1353,11 +1362,11 @@ fn simulate_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    check_engine_uses(py, cost_model, engine.as_ref())?;
     let (cost, kept) = if cluster.is_heterogeneous() {
         hetero_cost(&cluster, cost_model)?;
         (None, None)
     } else {
+        check_engine_uses(py, cost_model, engine.as_ref())?;
         let (c, k) = cost_arg(py, &cluster, cost_model)?;
         (Some(c), k)
     };
@@ -1409,6 +1418,8 @@ fn simulate_json(
     }
     let sim = sim.deadline(deadline);
     let report = interruptible(py, &cancel, || sim.run())?;
+    // a Python cost model's own exception first: the run went on without it
+    raise_kept(&kept)?;
     if let Err(parallax::Error::Simulation(parallax::sim::SimError::DeadlineReached { .. })) =
         &report
     {

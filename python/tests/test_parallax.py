@@ -725,6 +725,10 @@ def test_options_are_checked_as_the_cli_checks_flags(model, workload):
             sim(**k)
     with pytest.raises(TypeError, match="rate: expected a number, got bool"):
         parallax.Workload("chat", rate=True)
+    with pytest.raises(ValueError, match="an int of 401 digits"):
+        sim(rate=10**400)
+    with pytest.raises(ValueError, match="an int of 401 digits"):
+        parallax.Workload("chat", rate=10**400)
     # None means the default, whatever the option
     a = sim(seed=None, engine=None, kv_cache_dtype=None)
     b = sim()
@@ -750,7 +754,7 @@ def test_paths_are_accepted_where_text_is():
         parallax.Model(3)
 
 
-def test_engine_models_refuse_host_methods_they_would_not_call(workload):
+def test_engine_models_warn_of_host_methods_they_would_not_call(workload):
     class Launch(parallax.CostModel):
         def kernel_launch_overhead(self, inner):
             return 1e-3

@@ -276,6 +276,32 @@ pub fn rate(value: Option<&Real>) -> Result<Option<f64>, CliError> {
     }
 }
 
+/// A workload error about the rate `--rate` rescaled it to (its field `rate`, its value that
+/// rate; a `synthetic:` spec's own `rate=` has its own text) with the value as the user
+/// wrote it.
+pub fn rate_as_written(e: parallax::Error, rate: Option<&Real>) -> parallax::Error {
+    use parallax::sim::SimError;
+    match (e, rate) {
+        (
+            parallax::Error::Simulation(SimError::InvalidWorkload {
+                workload,
+                field,
+                value,
+                expected,
+            }),
+            Some(r),
+        ) if field == "rate" && value == num(r.value) => {
+            parallax::Error::Simulation(SimError::InvalidWorkload {
+                workload,
+                field: "--rate".into(),
+                value: r.text.clone(),
+                expected,
+            })
+        }
+        (e, _) => e,
+    }
+}
+
 /// `e` with the value of a library option that a flag set (`Error::Option` naming `option`)
 /// replaced by the flag's text as the user wrote it.
 pub fn as_written(e: parallax::Error, option: &str, flag: Option<&Real>) -> parallax::Error {

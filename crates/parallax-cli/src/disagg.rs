@@ -15,7 +15,6 @@ fn value(v: f64) -> String {
     }
 }
 
-/// Print the comparison `d` of report `r` (objective column titled `obj_col`).
 const NONE_MEETS: &str = "no disaggregated deployment meets the constraints";
 const AGGREGATED_NONE_MEETS: &str = "no aggregated plan meets the constraints";
 
@@ -46,6 +45,7 @@ fn none_disaggregated(d: &DisaggComparison) -> String {
     }
 }
 
+/// Print the comparison `d` of report `r` (objective column titled `obj_col`).
 pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
     outln!();
     let sizes: Vec<String> = d

@@ -397,7 +397,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         common::rate(args.rate.as_ref())?,
         args.requests,
     )
-    .map_err(CliError::input)?;
+    .map_err(|e| CliError::input(common::rate_as_written(e, args.rate.as_ref())))?;
     let cost = common::cost_model(&cluster, &args.cost_model)?;
     // A heterogeneous cluster gets one automatic cost model per GPU kind (facade).
     let hetero = cluster.is_heterogeneous();

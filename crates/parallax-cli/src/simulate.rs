@@ -405,7 +405,7 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
         common::rate(args.rate.as_ref())?,
         args.requests,
     )
-    .map_err(CliError::input)?;
+    .map_err(|e| CliError::input(common::rate_as_written(e, args.rate.as_ref())))?;
     let base_cost = common::cost_model(&cluster, &args.cost_model)?;
     let cost_name = base_cost.name().to_string();
     let cost = engine.cost_model(base_cost, cluster.gpu.memory_bandwidth);

@@ -179,21 +179,22 @@ pub fn predict_plan(
     let name = cost.name().to_string();
     let lowered = lower_unchecked(model, plan, cluster, cost, opts)?;
     let step = lowered.stages[0][0].step(batch);
+    let tokens =
+        batch.tokens() + u64::from(opts.speculative_tokens) * u64::from(batch.decode.requests);
     if step.seconds.is_finite() && step.seconds > parallax_sim::MAX_STEP_S {
-        // a finite but absurd iteration: the batch is too large for the stage (65,536
-        // prompts of 100,000 tokens), not the cost model's fault
+        // A finite but absurd iteration: a batch too large for the stage (65,536 prompts of
+        // 100,000 tokens), or a cost model's absurd op times; both are named.
         return Err(PlanError::Option {
-            option: "the batch (--prefill/--decode)".into(),
+            option: "the iteration".into(),
             value: format!(
-                "{} sequences, {} tokens: an iteration of {:.1} s on plan {plan} (cost model \
-                 `{name}`)",
+                "{} s for {} sequences, {tokens} tokens on plan {plan} under cost model \
+                 `{name}`",
+                parallax_sim::error::compact(step.seconds),
                 batch.sequences(),
-                batch.tokens(),
-                step.seconds
             ),
             expected: format!(
-                "a batch whose iteration takes at most {} s (or a cost model whose op times \
-                 are not absurd)",
+                "at most {} s: a smaller batch (--prefill/--decode), or a cost model whose op \
+                 times are not absurd",
                 parallax_sim::error::compact(parallax_sim::MAX_STEP_S)
             ),
         });
@@ -234,8 +235,7 @@ pub fn predict_plan(
         plan: plan.to_string(),
         cost_model: name,
         cuda_graph: timing.cuda_graph,
-        tokens: batch.tokens()
-            + u64::from(opts.speculative_tokens) * u64::from(batch.decode.requests),
+        tokens,
         iteration_ms: step.seconds * 1e3,
         breakdown_ms,
         device_ms: timing.device_seconds * 1e3,

@@ -35,17 +35,21 @@ fn non_finite_or_absurd_iterations_are_errors() {
             "{e}"
         );
     }
-    // A finite but absurd iteration names the batch (and the cost model it was priced with).
-    let cost = Arc::new(Overridden::new(inner.clone(), GemmTakes(1e5)).with_name("slow"));
+    // A finite but absurd iteration names both suspects, the batch and the cost model, and
+    // its time compactly.
+    let cost = Arc::new(Overridden::new(inner.clone(), GemmTakes(1e300)).with_name("slow"));
     let e = parallax_plan::predict(&model, &cluster, 1, &batch, true, cost)
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("the batch (--prefill/--decode)")
+        e.contains("the iteration")
             && e.contains("8 sequences, 8 tokens")
-            && e.contains("cost model `slow`"),
+            && e.contains("cost model `slow`")
+            && e.contains("--prefill/--decode")
+            && e.contains("e30"),
         "{e}"
     );
+    assert!(e.len() < 400, "{e}");
     // A slow but finite model still predicts.
     let cost = Arc::new(Overridden::new(inner, GemmTakes(1e-3)));
     let p = parallax_plan::predict(&model, &cluster, 1, &batch, true, cost).unwrap();

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{hetero, EngineModel, LowerOptions, Plan};
-use parallax_sim::{Deadline, RouterPolicy, SimConfig, SimReport, Simulator, Workload};
+use parallax_sim::{Deadline, RouterPolicy, SimConfig, SimReport, Workload};
 use std::sync::Arc;
 
 /// One cost model per node group of `cluster` (in [`Cluster::node_groups`] order): the
@@ -128,8 +128,7 @@ pub(crate) fn simulate_plan_until(
         router: router_for(plan, cluster, config.router),
         ..*config
     };
-    let sim = Simulator::new(lowered.replicas, config)?;
-    Ok(sim.run_until(workload, deadline.clone())?)
+    crate::simulate::run_lowered(lowered.replicas, config, workload, deadline)
 }
 
 /// Lower a disaggregated plan on a (possibly heterogeneous) cluster with one cost model per
@@ -170,6 +169,5 @@ pub(crate) fn simulate_disaggregated_until(
         disaggregation: Some(d),
         ..*config
     };
-    let sim = Simulator::new(replicas, config)?;
-    Ok(sim.run_until(workload, deadline.clone())?)
+    crate::simulate::run_lowered(replicas, config, workload, deadline)
 }

@@ -126,6 +126,17 @@ pub(crate) fn check_speculation(config: &SimConfig, lower: &LowerOptions) -> Res
     })
 }
 
+/// Simulate `workload` on lowered `replicas` under `config`, stopped by `deadline`.
+pub(crate) fn run_lowered(
+    replicas: Vec<parallax_sim::ReplicaSpec>,
+    config: SimConfig,
+    workload: &Workload,
+    deadline: &Deadline,
+) -> Result<SimReport> {
+    let sim = Simulator::new(replicas, config)?;
+    Ok(sim.run_until(workload, deadline.clone())?)
+}
+
 /// Lower `plan` and simulate `workload` on it.
 ///
 /// Requests that can never fit the plan's KV cache are rejected and counted by the simulator
@@ -164,8 +175,7 @@ pub(crate) fn simulate_plan_until(
     check_context(model, workload)?;
     check_speculation(config, lower)?;
     let lowered = lower_plan(model, plan, cluster, cost, lower)?;
-    let sim = Simulator::new(lowered.replicas, *config)?;
-    Ok(sim.run_until(workload, deadline.clone())?)
+    run_lowered(lowered.replicas, *config, workload, deadline)
 }
 
 /// Lower a disaggregated plan (prefill and decode pools, see
@@ -206,6 +216,5 @@ pub(crate) fn simulate_disaggregated_until(
         disaggregation: Some(d),
         ..*config
     };
-    let sim = Simulator::new(replicas, config)?;
-    Ok(sim.run_until(workload, deadline.clone())?)
+    run_lowered(replicas, config, workload, deadline)
 }

@@ -1,5 +1,6 @@
-//! [`Simulation`]: simulating one plan with named options instead of
-//! [`crate::simulate_plan`]'s seven positional arguments.
+//! [`Simulation`]: simulating one plan (or a disaggregated deployment) with named options
+//! instead of [`crate::simulate_plan`]'s (or [`crate::simulate_disaggregated`]'s) seven
+//! positional arguments.
 //!
 //! Migrating: `simulate_plan(&m, &c, &p, cost, &w, &config, &lower)` is
 //! `Simulation::new(&m, &c, &p, &w).cost_model(cost).config(config).lower(lower).run()`,
@@ -76,6 +77,7 @@ impl fmt::Debug for Simulation<'_> {
             .field("config", &self.config)
             .field("lower", &self.lower)
             .field("engine", &self.engine.as_ref().map(|e| e.name.clone()))
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -223,7 +225,9 @@ impl<'a> Simulation<'a> {
     ///
     /// # Errors
     /// As [`crate::simulate_plan`]; also [`crate::Error::Option`] when the default cost model
-    /// cannot be built, and the deadline's errors ([`Simulation::deadline`]).
+    /// cannot be built, the deadline's errors ([`Simulation::deadline`]), and, for a
+    /// disaggregated deployment, as [`crate::simulate_disaggregated`] (both pools needing
+    /// more devices than the cluster has).
     pub fn run(&self) -> Result<SimReport> {
         let mut config = self.config;
         if let Some(e) = &self.engine {

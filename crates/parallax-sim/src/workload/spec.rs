@@ -171,9 +171,14 @@ fn keyvals(spec: &str) -> Result<BTreeMap<&str, &str>, SimError> {
 
 fn parse_kv(spec: &str, kv: &BTreeMap<&str, &str>) -> Result<SyntheticSpec, SimError> {
     let need = |k: &str| {
-        kv.get(k)
-            .copied()
-            .ok_or_else(|| err(spec, k, "", "a value"))
+        kv.get(k).copied().ok_or_else(|| {
+            err(
+                spec,
+                k,
+                "(missing)",
+                "a value: `synthetic:` specs need `requests=` and `rate=`",
+            )
+        })
     };
     let req_text = need("requests")?;
     let requests_expected = format!("an integer in 1..={MAX_REQUESTS}");
