@@ -804,6 +804,27 @@ fn check_engine_uses(
     Ok(())
 }
 
+/// A run's cost model (`None`: one per GPU kind) and the error slot of a Python one.
+type RunCost = (Option<Arc<dyn CostModel>>, Option<PyErrSlot>);
+
+/// The cost model of a `search` or `simulate` run: `None` on a heterogeneous cluster (one
+/// automatic model per GPU kind, [`hetero_cost`]), else [`cost_arg`]'s, with its error slot;
+/// a Python model's host methods the engine would not call are warned of.
+fn run_cost(
+    py: Python<'_>,
+    cluster: &Cluster,
+    cost_model: Option<&Bound<'_, PyAny>>,
+    engine: Option<&parallax::EngineModel>,
+) -> PyResult<RunCost> {
+    if cluster.is_heterogeneous() {
+        hetero_cost(cluster, cost_model)?;
+        return Ok((None, None));
+    }
+    check_engine_uses(py, cost_model, engine)?;
+    let (c, k) = cost_arg(py, cluster, cost_model)?;
+    Ok((Some(c), k))
+}
+
 fn raise_kept(slot: &Option<PyErrSlot>) -> PyResult<()> {
     if let Some(s) = slot {
         if let Some(e) = s.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -1099,14 +1120,7 @@ fn search_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    let (cost, kept) = if cluster.is_heterogeneous() {
-        hetero_cost(&cluster, cost_model)?;
-        (None, None)
-    } else {
-        check_engine_uses(py, cost_model, engine.as_ref())?;
-        let (c, k) = cost_arg(py, &cluster, cost_model)?;
-        (Some(c), k)
-    };
+    let (cost, kept) = run_cost(py, &cluster, cost_model, engine.as_ref())?;
     let time = time_limit_arg(time_limit_s)?;
     // one value or a list to search over, not both (the CLI's one flag does either)
     for (one, one_given, list, list_given) in [
@@ -1362,14 +1376,7 @@ fn simulate_json(
         num_speculative_tokens,
         speculative_acceptance,
     )?;
-    let (cost, kept) = if cluster.is_heterogeneous() {
-        hetero_cost(&cluster, cost_model)?;
-        (None, None)
-    } else {
-        check_engine_uses(py, cost_model, engine.as_ref())?;
-        let (c, k) = cost_arg(py, &cluster, cost_model)?;
-        (Some(c), k)
-    };
+    let (cost, kept) = run_cost(py, &cluster, cost_model, engine.as_ref())?;
     // on a heterogeneous cluster, the first kind's automatic model (as the CLI names it)
     let cost_name = match &cost {
         Some(c) => c.name().to_string(),
