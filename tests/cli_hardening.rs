@@ -1287,3 +1287,81 @@ fn workload_rate_errors_quote_the_flag_as_written() {
         &["rate = (missing)", "need `requests=` and `rate=`"],
     );
 }
+
+/// Search flags with no effect in the combination given are refused or noted: `--eplb`
+/// when `--parallelisms` excludes expert parallelism (refused, as `simulate` refuses it on a
+/// plan without EP), `--steady-requests` under a non-steady objective and `--slo-target`
+/// without SLOs (noted).
+#[test]
+fn search_flags_without_effect_are_refused_or_noted() {
+    fails_with(
+        &[
+            "search",
+            "-m",
+            "qwen3-30b-a3b",
+            "--requests",
+            "8",
+            "--parallelisms",
+            "tp,dp",
+            "--eplb",
+            "8",
+        ],
+        &["invalid --eplb `8`", "--parallelisms `tp,dp`"],
+    );
+    let err = succeeds(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x2xH100",
+        "--requests",
+        "8",
+        "--disaggregation",
+        "off",
+        "--steady-requests",
+        "100",
+        "--slo-target",
+        "0.5",
+    ]);
+    assert!(
+        err.contains("note: --steady-requests 100 has no effect")
+            && err.contains("note: --slo-target 0.5 has no effect"),
+        "{err}"
+    );
+}
+
+/// An explicit `--router round-robin` that a mixed-kind plan replaces says so; a
+/// disaggregated run without transfers reports 0 bytes, not -0.
+#[test]
+fn replaced_router_is_noted_and_no_negative_zero() {
+    let err = succeeds(&[
+        "simulate",
+        "--cluster",
+        "1x8xH100+1x8xA100",
+        "--requests",
+        "10",
+        "--plan",
+        "dp=2,tp=8,on=H100/A100",
+        "--router",
+        "round-robin",
+    ]);
+    assert!(
+        err.contains("note: --router round-robin is replaced by capacity"),
+        "{err}"
+    );
+    let out = common::parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "-w",
+        "synthetic:requests=6,rate=1,prompt=fixed(100),output=fixed(1)",
+        "--plan",
+        "prefill=1x(tp=2);decode=1x(tp=2)",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("-0.0"), "{text}");
+}

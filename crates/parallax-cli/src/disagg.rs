@@ -109,27 +109,56 @@ pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
         .as_ref()
         .map_or("-".into(), |p| p.to_string());
     let dis = d.best.as_ref().map_or("-".into(), |p| p.plan.to_string());
-    let verdict = match (d.winner, d.gain_over_aggregated) {
-        (Winner::Disaggregated, Some(g)) => format!(
-            "disaggregated `{dis}`, {g:.2}× better {} than the best aggregated `{agg}`",
-            r.objective
-        ),
-        (Winner::Aggregated, Some(g)) => format!(
-            "aggregated `{agg}`, {:.2}× better {} than the best disaggregated `{dis}` \
+    let verdict =
+        match (d.winner, d.gain_over_aggregated) {
+            (Winner::Disaggregated, Some(g)) => format!(
+                "disaggregated `{dis}`, {g:.2}× better {} than the best aggregated `{agg}`",
+                r.objective
+            ),
+            (Winner::Aggregated, Some(g)) => format!(
+                "aggregated `{agg}`, {:.2}× better {} than the best disaggregated `{dis}` \
              (disaggregation's gain {g:.2}×)",
-            1.0 / g,
-            r.objective
-        ),
-        (Winner::Disaggregated, None) => {
-            format!("disaggregated `{dis}` ({})", none_aggregated(r))
-        }
-        (Winner::Aggregated, None) => format!("aggregated `{agg}` ({})", none_disaggregated(d)),
-        (Winner::None, _) => match (none_aggregated(r), none_disaggregated(d)) {
-            (a, b) if a == AGGREGATED_NONE_MEETS && b == NONE_MEETS => {
-                "none: no deployment of either kind meets the constraints".into()
+                1.0 / g,
+                r.objective
+            ),
+            // both kinds meet the constraints, but their values give no ratio (an objective of
+            // 0, a free GPU-hour; equal values are ordered by mean end-to-end latency)
+            (Winner::Disaggregated | Winner::Aggregated, None)
+                if d.best.is_some() && d.best_aggregated.is_some() =>
+            {
+                let (dv, av) = (
+                    d.best.as_ref().map_or(f64::NAN, |b| b.objective),
+                    r.best.as_ref().map_or(f64::NAN, |b| b.objective),
+                );
+                let (won, lost) = if d.winner == Winner::Disaggregated {
+                    (
+                        format!("disaggregated `{dis}`"),
+                        format!("aggregated `{agg}`"),
+                    )
+                } else {
+                    (
+                        format!("aggregated `{agg}`"),
+                        format!("disaggregated `{dis}`"),
+                    )
+                };
+                format!(
+                "{won}, ahead of the best {lost} ({} {} vs {}, which give no gain ratio; equal \
+                 values are ordered by mean end-to-end latency)",
+                r.objective,
+                value(if d.winner == Winner::Disaggregated { dv } else { av }),
+                value(if d.winner == Winner::Disaggregated { av } else { dv }),
+            )
             }
-            (a, b) => format!("none: {a}; {b}"),
-        },
-    };
+            (Winner::Disaggregated, None) => {
+                format!("disaggregated `{dis}` ({})", none_aggregated(r))
+            }
+            (Winner::Aggregated, None) => format!("aggregated `{agg}` ({})", none_disaggregated(d)),
+            (Winner::None, _) => match (none_aggregated(r), none_disaggregated(d)) {
+                (a, b) if a == AGGREGATED_NONE_MEETS && b == NONE_MEETS => {
+                    "none: no deployment of either kind meets the constraints".into()
+                }
+                (a, b) => format!("none: {a}; {b}"),
+            },
+        };
     outln!("winner: {verdict}");
 }

@@ -480,6 +480,29 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         )));
     }
     let moe_load = args.moe.moe_load(&model)?;
+    let allowed = parse_allowed(&args.parallelisms)?;
+    if let (Some(e), false) = (args.moe.eplb_text(), allowed.ep) {
+        // as `simulate --eplb` on a plan without expert parallelism
+        return Err(CliError::input(format!(
+            "invalid --eplb `{e}`: --parallelisms `{}` excludes expert parallelism (ep), and \
+             redundant experts only balance expert-parallel ranks; add ep or drop --eplb",
+            args.parallelisms
+        )));
+    }
+    if !obj.needs_slo() && args.steady_requests != parallax::search::DEFAULT_STEADY_REQUESTS {
+        eprintln!(
+            "note: --steady-requests {} has no effect: it sizes the steady-state stream of \
+             --objective throughput and goodput, not {}",
+            args.steady_requests, args.objective
+        );
+    }
+    if slo.ttft_ms.is_none() && slo.tpot_ms.is_none() && args.slo_target.text != "0.9" {
+        eprintln!(
+            "note: --slo-target {} has no effect without --slo-ttft or --slo-tpot (it is the \
+             share of requests that must meet them)",
+            args.slo_target
+        );
+    }
     let precision_line = common::precision_text(&model.precision, &cluster.gpu);
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
@@ -493,7 +516,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             max_gpus: args.max_gpus,
             use_all_gpus: if args.fewer_gpus { Some(false) } else { None },
             max_pp: args.max_pp,
-            allowed: parse_allowed(&args.parallelisms)?,
+            allowed,
         })
         .engine(engine.clone())
         .exact_top((!args.no_bound_pruning).then_some(args.top))

@@ -476,6 +476,16 @@ pub fn run(args: SimulateArgs) -> Result<(), CliError> {
 
         (Some(plan), None) if cluster.is_heterogeneous() => {
             common::check_hetero_cost_model(&cluster, &args.cost_model)?;
+            let asked = config.router;
+            let runs = parallax::hetero::router_for(plan, &cluster, asked);
+            if args.router.is_some() && runs != asked {
+                eprintln!(
+                    "note: --router {} is replaced by {}: plan `{plan}` has replicas on \
+                     different GPU kinds, which round-robin would load equally",
+                    args.router.as_deref().unwrap_or_default(),
+                    runs.name()
+                );
+            }
             let costs = parallax::hetero::group_cost_models(&cluster, None, Some(&engine))
                 .map_err(CliError::input)?;
             let r = parallax::hetero::simulate_plan(

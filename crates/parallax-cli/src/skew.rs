@@ -125,6 +125,11 @@ impl MoeSkewArgs {
         self.load(model)
     }
 
+    /// `--eplb` as written, when given.
+    pub fn eplb_text(&self) -> Option<&str> {
+        self.eplb.as_deref()
+    }
+
     /// How `search` sets EPLB: `auto` (also the default when a skew is given without
     /// `--eplb`) or the fixed count.
     ///

@@ -102,3 +102,36 @@ fn the_winner_line_says_when_no_disaggregated_deployment_was_simulated() {
     );
     assert!(!winner.contains("either kind meets"), "{winner}");
 }
+
+/// When both kinds meet the constraints with values that give no ratio (a free GPU-hour makes
+/// every cost 0), the winner line says so instead of that the other kind meets nothing.
+#[test]
+fn the_winner_line_explains_a_tie_without_a_gain_ratio() {
+    let out = parallax(&[
+        "search",
+        "-m",
+        "llama-3.1-8b",
+        "--requests",
+        "40",
+        "-o",
+        "cost",
+        "--price",
+        "0",
+        "--disaggregation",
+        "on",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let winner = text
+        .lines()
+        .find(|l| l.starts_with("winner: "))
+        .expect("a winner line");
+    assert!(
+        winner.contains("which give no gain ratio") && !winner.contains("meets the constraints"),
+        "{winner}"
+    );
+}

@@ -1366,7 +1366,9 @@ impl Run<'_> {
                     .iter()
                     .filter(|r| r.completed && r.output_tokens > 1)
                     .map(|r| r.prompt_tokens as f64 * d.kv_link.kv_bytes_per_token)
-                    .sum(),
+                    // an empty f64 sum is -0.0; `+ 0.0` makes it 0
+                    .sum::<f64>()
+                    + 0.0,
                 transfer_ms: Summary::of(&mut self.transfers.clone(), 1e3),
             }),
             swap,

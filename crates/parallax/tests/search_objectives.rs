@@ -283,3 +283,27 @@ fn chunked_scheduler_chunk_sizes_are_searched() {
         vec![Some(256), Some(2048)]
     );
 }
+
+/// A TPOT objective over a workload whose requests all have one output token (no TPOT) is
+/// refused on the workload, not ranked by an undefined 0 ms.
+#[test]
+fn tpot_objectives_need_requests_with_a_second_token() {
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x2xH100").unwrap();
+    let one = parallax::load_workload(
+        "synthetic:requests=5,rate=1,prompt=fixed(100),output=fixed(1)",
+        None,
+        None,
+    )
+    .unwrap();
+    for o in [Objective::TpotMean, Objective::TpotP99] {
+        let r = Search::new(model.clone(), cluster.clone(), one.clone())
+            .objective(o)
+            .run();
+        option_error(r, "workload");
+    }
+    let r = Search::new(model, cluster, one)
+        .objective(Objective::TtftP99)
+        .run();
+    assert!(r.is_ok());
+}

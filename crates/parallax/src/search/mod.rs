@@ -481,6 +481,21 @@ impl Search {
                 "a workload with at least one request",
             );
         }
+        // TPOT is the time per output token after the first: without a request of two output
+        // tokens or more, every plan would rank by an undefined 0 ms
+        if matches!(self.objective, Objective::TpotMean | Objective::TpotP99)
+            && self.workload.requests.iter().all(|r| r.output_tokens < 2)
+        {
+            return bad(
+                "workload",
+                self.workload.name.clone(),
+                &format!(
+                    "for objective {}, requests of at least 2 output tokens (TPOT is the time \
+                     per output token after the first; every request here has at most one)",
+                    self.objective.name()
+                ),
+            );
+        }
         if self.objective.needs_slo() && self.workload.mean_rate().is_none() {
             return bad(
                 "workload",
