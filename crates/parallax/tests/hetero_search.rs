@@ -115,3 +115,40 @@ fn a_plan_on_two_kinds_has_no_single_launch_command() {
         other => panic!("{other:?}"),
     }
 }
+
+/// On a mixed cluster a plan's cost is read at its own GPU kinds' prices everywhere: the
+/// value a Pareto front reads after the search is each plan's `cost_per_mtok`, not one at
+/// the report's first-group `price_per_gpu_hour`.
+#[test]
+fn pareto_costs_use_each_plans_own_price_on_a_mixed_cluster() {
+    use parallax::Objective;
+    let model = parallax::ir::resolve("llama-3.1-8b").unwrap();
+    let cluster = Cluster::parse("1x4xH100+1x4xA100-80GB").unwrap();
+    let workload = parallax::load_workload("chat", Some(4.0), Some(40)).unwrap();
+    let report = Search::new(model, cluster, workload)
+        .pareto(Objective::E2eMean, Objective::Cost)
+        .run()
+        .unwrap();
+    let a100 = report
+        .ranked
+        .iter()
+        .find(|r| r.plan.to_string().contains("on=A100"))
+        .expect("an A100-only plan is ranked");
+    let v = a100
+        .value_of(
+            Objective::Cost,
+            Objective::E2eMean,
+            report.price_per_gpu_hour,
+        )
+        .unwrap();
+    assert_eq!(v, a100.cost_per_mtok);
+    let at_first_group = Objective::Cost
+        .value(&a100.metrics, a100.gpus, report.price_per_gpu_hour)
+        .unwrap();
+    assert!(v < at_first_group, "{v} vs {at_first_group}");
+    let front = report.pareto(Objective::E2eMean, Objective::Cost).unwrap();
+    for p in &front.points {
+        let r = report.ranked.iter().find(|r| r.plan == p.plan).unwrap();
+        assert_eq!(p.b, r.cost_per_mtok, "{}", p.plan);
+    }
+}
