@@ -245,11 +245,6 @@ impl std::fmt::Display for Real {
     }
 }
 
-/// The value of an optional real flag.
-pub fn value_of(flag: Option<&Real>) -> Option<f64> {
-    flag.map(|r| r.value)
-}
-
 /// A float flag checked against its documented range `min..=max` (finite).
 pub fn float_in(flag: &str, v: &Real, min: f64, max: f64) -> Result<f64, CliError> {
     if v.value.is_finite() && v.value >= min && v.value <= max {
@@ -272,7 +267,7 @@ pub fn rate(value: Option<&Real>) -> Result<Option<f64>, CliError> {
                 "invalid --rate {r}: expected a rate in [{MIN_RATE:e}, {MAX_RATE:e}] requests/s"
             )))
         }
-        other => Ok(value_of(other)),
+        other => Ok(other.map(|r| r.value)),
     }
 }
 

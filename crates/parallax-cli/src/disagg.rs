@@ -15,16 +15,13 @@ fn value(v: f64) -> String {
     }
 }
 
-const NONE_MEETS: &str = "no disaggregated deployment meets the constraints";
-const AGGREGATED_NONE_MEETS: &str = "no aggregated plan meets the constraints";
-
 /// Why no aggregated plan wins: none was simulated (the time limit), or none meets the
 /// constraints.
 fn none_aggregated(r: &SearchReport) -> &'static str {
     if r.ranked.is_empty() {
         "no aggregated plan was simulated"
     } else {
-        AGGREGATED_NONE_MEETS
+        "no aggregated plan meets the constraints"
     }
 }
 
@@ -41,7 +38,7 @@ fn none_disaggregated(d: &DisaggComparison) -> String {
             d.simulated
         )
     } else {
-        NONE_MEETS.into()
+        "no disaggregated deployment meets the constraints".into()
     }
 }
 
@@ -104,61 +101,58 @@ pub fn print(d: &DisaggComparison, r: &SearchReport, obj_col: &str) {
             )
         );
     }
+    outln!("winner: {}", verdict(d, r));
+}
+
+/// The `winner:` line's text: which kind wins and by how much, or why there is no ratio or
+/// no winner.
+fn verdict(d: &DisaggComparison, r: &SearchReport) -> String {
     let agg = d
         .best_aggregated
         .as_ref()
         .map_or("-".into(), |p| p.to_string());
     let dis = d.best.as_ref().map_or("-".into(), |p| p.plan.to_string());
-    let verdict =
-        match (d.winner, d.gain_over_aggregated) {
-            (Winner::Disaggregated, Some(g)) => format!(
-                "disaggregated `{dis}`, {g:.2}× better {} than the best aggregated `{agg}`",
-                r.objective
-            ),
-            (Winner::Aggregated, Some(g)) => format!(
-                "aggregated `{agg}`, {:.2}× better {} than the best disaggregated `{dis}` \
-             (disaggregation's gain {g:.2}×)",
-                1.0 / g,
-                r.objective
-            ),
-            // both kinds meet the constraints, but their values give no ratio (an objective of
-            // 0, a free GPU-hour; equal values are ordered by mean end-to-end latency)
-            (Winner::Disaggregated | Winner::Aggregated, None)
-                if d.best.is_some() && d.best_aggregated.is_some() =>
-            {
-                let (dv, av) = (
-                    d.best.as_ref().map_or(f64::NAN, |b| b.objective),
-                    r.best.as_ref().map_or(f64::NAN, |b| b.objective),
-                );
-                let (won, lost) = if d.winner == Winner::Disaggregated {
-                    (
-                        format!("disaggregated `{dis}`"),
-                        format!("aggregated `{agg}`"),
-                    )
-                } else {
-                    (
-                        format!("aggregated `{agg}`"),
-                        format!("disaggregated `{dis}`"),
-                    )
-                };
-                format!(
-                "{won}, ahead of the best {lost} ({} {} vs {}, which give no gain ratio; equal \
-                 values are ordered by mean end-to-end latency)",
-                r.objective,
-                value(if d.winner == Winner::Disaggregated { dv } else { av }),
-                value(if d.winner == Winner::Disaggregated { av } else { dv }),
-            )
-            }
-            (Winner::Disaggregated, None) => {
-                format!("disaggregated `{dis}` ({})", none_aggregated(r))
-            }
-            (Winner::Aggregated, None) => format!("aggregated `{agg}` ({})", none_disaggregated(d)),
-            (Winner::None, _) => match (none_aggregated(r), none_disaggregated(d)) {
-                (a, b) if a == AGGREGATED_NONE_MEETS && b == NONE_MEETS => {
-                    "none: no deployment of either kind meets the constraints".into()
-                }
-                (a, b) => format!("none: {a}; {b}"),
-            },
-        };
-    outln!("winner: {verdict}");
+    let (agg_kind, dis_kind) = (
+        format!("aggregated `{agg}`"),
+        format!("disaggregated `{dis}`"),
+    );
+    let (dv, av) = (
+        d.best.as_ref().map_or(f64::NAN, |b| b.objective),
+        r.best.as_ref().map_or(f64::NAN, |b| b.objective),
+    );
+    let o = r.objective;
+    let disaggregated = match d.winner {
+        Winner::Disaggregated => true,
+        Winner::Aggregated => false,
+        Winner::None => {
+            let judged_all = !r.ranked.is_empty() && d.simulated > 0 && d.simulated == d.candidates;
+            return if judged_all {
+                "none: no deployment of either kind meets the constraints".into()
+            } else {
+                format!("none: {}; {}", none_aggregated(r), none_disaggregated(d))
+            };
+        }
+    };
+    let (won, lost, won_v, lost_v) = if disaggregated {
+        (dis_kind, agg_kind, dv, av)
+    } else {
+        (agg_kind, dis_kind, av, dv)
+    };
+    match d.gain_over_aggregated {
+        Some(g) if disaggregated => format!("{won}, {g:.2}× better {o} than the best {lost}"),
+        Some(g) => format!(
+            "{won}, {:.2}× better {o} than the best {lost} (disaggregation's gain {g:.2}×)",
+            1.0 / g
+        ),
+        // both kinds meet the constraints, but their values give no ratio (an objective of
+        // 0, a free GPU-hour; equal values are ordered by mean end-to-end latency)
+        None if d.best.is_some() && d.best_aggregated.is_some() => format!(
+            "{won}, ahead of the best {lost} ({o} {} vs {}, which give no gain ratio; equal \
+             values are ordered by mean end-to-end latency)",
+            value(won_v),
+            value(lost_v),
+        ),
+        None if disaggregated => format!("{won} ({})", none_aggregated(r)),
+        None => format!("{won} ({})", none_disaggregated(d)),
+    }
 }

@@ -57,7 +57,9 @@ use crate::output::{print_json, table, CliError};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax::plan::{Allowed, MemoryOptions};
-use parallax::search::{DisaggComparison, DisaggMode, SteadyArrivals, SteadyState};
+use parallax::search::{
+    DisaggComparison, DisaggMode, SteadyArrivals, SteadyState, DEFAULT_SLO_TARGET,
+};
 use parallax::sim::{SchedulerConfig, SchedulerKind};
 use parallax::{Limits, Objective, SchedulerSpace, Search, SearchConstraints, SearchReport};
 use std::io::IsTerminal;
@@ -90,9 +92,10 @@ pub struct SearchArgs {
     /// Time-per-output-token SLO with a unit: `50ms`, `0.05s`.
     #[arg(long)]
     slo_tpot: Option<String>,
-    /// Fraction of requests that must meet every SLO, in (0, 1].
-    #[arg(long, default_value = "0.9")]
-    slo_target: Real,
+    /// Fraction of requests that must meet every SLO, in (0, 1] (default 0.9, the library's
+    /// `DEFAULT_SLO_TARGET`).
+    #[arg(long)]
+    slo_target: Option<Real>,
     /// Plans shown in the table (and kept in `--json`'s `ranked`).
     #[arg(long, default_value_t = 10, value_parser = common::top_arg)]
     top: usize,
@@ -496,18 +499,22 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
             args.steady_requests, args.objective
         );
     }
-    if slo.ttft_ms.is_none() && slo.tpot_ms.is_none() && args.slo_target.text != "0.9" {
+    if let (None, None, Some(target)) = (slo.ttft_ms, slo.tpot_ms, &args.slo_target) {
         eprintln!(
             "note: --slo-target {} has no effect without --slo-ttft or --slo-tpot (it is the \
              share of requests that must meet them)",
-            args.slo_target
+            target
         );
     }
     let precision_line = common::precision_text(&model.precision, &cluster.gpu);
     let mut search = Search::new(model, cluster, workload.clone())
         .objective(obj)
         .slo(slo)
-        .slo_target(args.slo_target.value)
+        .slo_target(
+            args.slo_target
+                .as_ref()
+                .map_or(DEFAULT_SLO_TARGET, |t| t.value),
+        )
         .limits(Limits {
             max_plans: args.max_plans,
             time,
@@ -571,7 +578,7 @@ pub fn run(args: SearchArgs) -> Result<(), CliError> {
         bar.finish_and_clear();
     }
     let mut report = result
-        .map_err(|e| common::as_written(e, "slo_target", Some(&args.slo_target)))
+        .map_err(|e| common::as_written(e, "slo_target", args.slo_target.as_ref()))
         .map_err(|e| common::as_written(e, "workload.rate", args.rate.as_ref()))
         .map_err(CliError::input)?;
     let full = report.clone();

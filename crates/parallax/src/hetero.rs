@@ -9,6 +9,7 @@
 //! was asked for.
 
 use crate::error::{Error, Result};
+use crate::simulate::{simulate, Lowering};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{hetero, EngineModel, LowerOptions, Plan};
@@ -105,30 +106,16 @@ pub fn simulate_plan(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
-    let never = Deadline::default();
-    simulate_plan_until(model, cluster, plan, costs, workload, config, lower, &never)
-}
-
-/// [`simulate_plan`] stopped by `deadline`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn simulate_plan_until(
-    model: &Model,
-    cluster: &Cluster,
-    plan: &Plan,
-    costs: &[Arc<dyn CostModel>],
-    workload: &Workload,
-    config: &SimConfig,
-    lower: &LowerOptions,
-    deadline: &Deadline,
-) -> Result<SimReport> {
-    crate::check_context(model, workload)?;
-    crate::simulate::check_speculation(config, lower)?;
-    let lowered = hetero::lower_plan(model, plan, cluster, costs, lower)?;
-    let config = SimConfig {
-        router: router_for(plan, cluster, config.router),
-        ..*config
-    };
-    crate::simulate::run_lowered(lowered.replicas, config, workload, deadline)
+    let what = Lowering::MixedPlan(plan, costs);
+    simulate(
+        model,
+        cluster,
+        what,
+        workload,
+        config,
+        lower,
+        &Deadline::default(),
+    )
 }
 
 /// Lower a disaggregated plan on a (possibly heterogeneous) cluster with one cost model per
@@ -146,28 +133,14 @@ pub fn simulate_disaggregated(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
-    let never = Deadline::default();
-    simulate_disaggregated_until(model, cluster, plan, costs, workload, config, lower, &never)
-}
-
-/// [`simulate_disaggregated`] stopped by `deadline`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn simulate_disaggregated_until(
-    model: &Model,
-    cluster: &Cluster,
-    plan: &parallax_plan::DisaggPlan,
-    costs: &[Arc<dyn CostModel>],
-    workload: &Workload,
-    config: &SimConfig,
-    lower: &LowerOptions,
-    deadline: &Deadline,
-) -> Result<SimReport> {
-    crate::check_context(model, workload)?;
-    crate::simulate::check_speculation(config, lower)?;
-    let (replicas, d) = hetero::lower_disaggregated(model, plan, cluster, costs, lower)?;
-    let config = SimConfig {
-        disaggregation: Some(d),
-        ..*config
-    };
-    crate::simulate::run_lowered(replicas, config, workload, deadline)
+    let what = Lowering::MixedPools(plan, costs);
+    simulate(
+        model,
+        cluster,
+        what,
+        workload,
+        config,
+        lower,
+        &Deadline::default(),
+    )
 }

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
-use parallax_plan::{lower_plan, LowerOptions, Plan};
+use parallax_plan::{lower_plan, DisaggPlan, LowerOptions, Plan};
 use parallax_sim::{workload, Deadline, SimConfig, SimReport, Simulator, Workload};
 use std::sync::Arc;
 
@@ -126,13 +126,58 @@ pub(crate) fn check_speculation(config: &SimConfig, lower: &LowerOptions) -> Res
     })
 }
 
-/// Simulate `workload` on lowered `replicas` under `config`, stopped by `deadline`.
-pub(crate) fn run_lowered(
-    replicas: Vec<parallax_sim::ReplicaSpec>,
-    config: SimConfig,
+/// What [`simulate`] lowers: one plan or a disaggregated deployment, priced by one cost model
+/// or by one per node group of a heterogeneous cluster ([`crate::hetero`]).
+pub(crate) enum Lowering<'a> {
+    Plan(&'a Plan, Arc<dyn CostModel>),
+    Pools(&'a DisaggPlan, Arc<dyn CostModel>),
+    MixedPlan(&'a Plan, &'a [Arc<dyn CostModel>]),
+    MixedPools(&'a DisaggPlan, &'a [Arc<dyn CostModel>]),
+}
+
+/// Check `workload` and the speculation settings, lower `what` and simulate `workload` on it
+/// until `deadline`: the body of the positional simulate functions (with a deadline that never
+/// passes) and of [`crate::Simulation::run`]. A disaggregated deployment gets
+/// `config.disaggregation` from its lowering; a plan on a heterogeneous cluster its router
+/// from [`crate::hetero::router_for`].
+pub(crate) fn simulate(
+    model: &Model,
+    cluster: &Cluster,
+    what: Lowering<'_>,
     workload: &Workload,
+    config: &SimConfig,
+    lower: &LowerOptions,
     deadline: &Deadline,
 ) -> Result<SimReport> {
+    check_context(model, workload)?;
+    check_speculation(config, lower)?;
+    let pools = |(replicas, d)| {
+        let config = SimConfig {
+            disaggregation: Some(d),
+            ..*config
+        };
+        (replicas, config)
+    };
+    let (replicas, config) = match what {
+        Lowering::Plan(p, cost) => (
+            lower_plan(model, p, cluster, cost, lower)?.replicas,
+            *config,
+        ),
+        Lowering::Pools(d, cost) => pools(parallax_plan::lower_disaggregated(
+            model, d, cluster, cost, lower,
+        )?),
+        Lowering::MixedPlan(p, costs) => {
+            let lowered = parallax_plan::hetero::lower_plan(model, p, cluster, costs, lower)?;
+            let config = SimConfig {
+                router: crate::hetero::router_for(p, cluster, config.router),
+                ..*config
+            };
+            (lowered.replicas, config)
+        }
+        Lowering::MixedPools(d, costs) => pools(parallax_plan::hetero::lower_disaggregated(
+            model, d, cluster, costs, lower,
+        )?),
+    };
     let sim = Simulator::new(replicas, config)?;
     Ok(sim.run_until(workload, deadline.clone())?)
 }
@@ -156,26 +201,16 @@ pub fn simulate_plan(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
-    let never = Deadline::default();
-    simulate_plan_until(model, cluster, plan, cost, workload, config, lower, &never)
-}
-
-/// [`simulate_plan`] stopped by `deadline` ([`parallax_sim::Simulator::run_until`]).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn simulate_plan_until(
-    model: &Model,
-    cluster: &Cluster,
-    plan: &Plan,
-    cost: Arc<dyn CostModel>,
-    workload: &Workload,
-    config: &SimConfig,
-    lower: &LowerOptions,
-    deadline: &Deadline,
-) -> Result<SimReport> {
-    check_context(model, workload)?;
-    check_speculation(config, lower)?;
-    let lowered = lower_plan(model, plan, cluster, cost, lower)?;
-    run_lowered(lowered.replicas, *config, workload, deadline)
+    let what = Lowering::Plan(plan, cost);
+    simulate(
+        model,
+        cluster,
+        what,
+        workload,
+        config,
+        lower,
+        &Deadline::default(),
+    )
 }
 
 /// Lower a disaggregated plan (prefill and decode pools, see
@@ -193,28 +228,14 @@ pub fn simulate_disaggregated(
     config: &SimConfig,
     lower: &LowerOptions,
 ) -> Result<SimReport> {
-    let never = Deadline::default();
-    simulate_disaggregated_until(model, cluster, plan, cost, workload, config, lower, &never)
-}
-
-/// [`simulate_disaggregated`] stopped by `deadline`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn simulate_disaggregated_until(
-    model: &Model,
-    cluster: &Cluster,
-    plan: &parallax_plan::DisaggPlan,
-    cost: Arc<dyn CostModel>,
-    workload: &Workload,
-    config: &SimConfig,
-    lower: &LowerOptions,
-    deadline: &Deadline,
-) -> Result<SimReport> {
-    check_context(model, workload)?;
-    check_speculation(config, lower)?;
-    let (replicas, d) = parallax_plan::lower_disaggregated(model, plan, cluster, cost, lower)?;
-    let config = SimConfig {
-        disaggregation: Some(d),
-        ..*config
-    };
-    run_lowered(replicas, config, workload, deadline)
+    let what = Lowering::Pools(plan, cost);
+    simulate(
+        model,
+        cluster,
+        what,
+        workload,
+        config,
+        lower,
+        &Deadline::default(),
+    )
 }

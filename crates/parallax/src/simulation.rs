@@ -8,6 +8,7 @@
 //! limits (as `parallax simulate` and the search do) instead of taking them as given.
 
 use crate::error::Result;
+use crate::simulate::Lowering;
 use parallax_hw::{Cluster, CostModel};
 use parallax_ir::Model;
 use parallax_plan::{
@@ -240,39 +241,40 @@ impl<'a> Simulation<'a> {
         }
         let config = &config;
         let lower = self.synced_lower();
-        if self.cluster.is_heterogeneous() {
-            let costs = crate::hetero::group_cost_models(
+        let costs;
+        let what = if self.cluster.is_heterogeneous() {
+            costs = crate::hetero::group_cost_models(
                 self.cluster,
                 self.cost.as_ref(),
                 self.engine.as_ref(),
             )?;
-            let (m, c, w, at) = (self.model, self.cluster, self.workload, &self.deadline);
-            return match self.plan {
-                Target::One(p) => {
-                    crate::hetero::simulate_plan_until(m, c, p, &costs, w, config, &lower, at)
-                }
-                Target::Pools(d) => crate::hetero::simulate_disaggregated_until(
-                    m, c, d, &costs, w, config, &lower, at,
-                ),
+            match self.plan {
+                Target::One(p) => Lowering::MixedPlan(p, &costs),
+                Target::Pools(d) => Lowering::MixedPools(d, &costs),
+            }
+        } else {
+            let cost = match &self.cost {
+                Some(c) => c.clone(),
+                None => crate::cost_model(self.cluster, crate::CostModelChoice::Auto)?,
             };
-        }
-        let cost = match &self.cost {
-            Some(c) => c.clone(),
-            None => crate::cost_model(self.cluster, crate::CostModelChoice::Auto)?,
-        };
-        let cost = match &self.engine {
-            Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
-            None => cost,
-        };
-        let (m, c, w, at) = (self.model, self.cluster, self.workload, &self.deadline);
-        match self.plan {
-            Target::One(p) => {
-                crate::simulate::simulate_plan_until(m, c, p, cost, w, config, &lower, at)
+            let cost = match &self.engine {
+                Some(e) => e.cost_model(cost, self.cluster.gpu.memory_bandwidth),
+                None => cost,
+            };
+            match self.plan {
+                Target::One(p) => Lowering::Plan(p, cost),
+                Target::Pools(d) => Lowering::Pools(d, cost),
             }
-            Target::Pools(d) => {
-                crate::simulate::simulate_disaggregated_until(m, c, d, cost, w, config, &lower, at)
-            }
-        }
+        };
+        crate::simulate::simulate(
+            self.model,
+            self.cluster,
+            what,
+            self.workload,
+            config,
+            &lower,
+            &self.deadline,
+        )
     }
 }
 

@@ -194,36 +194,37 @@ fn len_from_text(file: &str, line: usize, field: &str, s: &str) -> Result<u32, S
     Ok(v as u32)
 }
 
-/// The first key that a JSON object's text gives twice (at its top level), if any; `None`
-/// for text that is not an object (the caller's parse reports it).
-fn repeated_key(text: &str) -> Option<String> {
-    struct Keys(Option<String>);
-    impl<'de> Deserialize<'de> for Keys {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Keys;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut map: A,
-                ) -> Result<Keys, A::Error> {
-                    let mut seen = std::collections::HashSet::new();
-                    while let Some(k) = map.next_key::<String>()? {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                        if !seen.insert(k.clone()) {
-                            return Ok(Keys(Some(k)));
-                        }
-                    }
-                    Ok(Keys(None))
-                }
+/// A JSON object read in one pass that refuses a key given twice (`serde_json::Value` would
+/// keep its last value).
+struct UniqueObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
             }
-            d.deserialize_map(V)
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut obj = serde_json::Map::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value()?;
+                    if obj.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "field `{k}` appears twice"
+                        )));
+                    }
+                    obj.insert(k, v);
+                }
+                Ok(UniqueObject(obj))
+            }
         }
+        d.deserialize_map(V)
     }
-    serde_json::from_str::<Keys>(text).ok().and_then(|k| k.0)
 }
 
 fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
@@ -234,26 +235,13 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
         if l.is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(l).map_err(|e| SimError::TraceSyntax {
+        // an object, each key once (a repeated key would be read as its last value)
+        let UniqueObject(obj) = serde_json::from_str(l).map_err(|e| SimError::TraceSyntax {
             file: file.to_string(),
             line,
             message: format!("invalid JSON: {e}"),
         })?;
-        let Some(obj) = v.as_object() else {
-            return Err(SimError::TraceSyntax {
-                file: file.to_string(),
-                line,
-                message: "expected a JSON object".into(),
-            });
-        };
-        // a key given twice would be read as its last value: refuse it
-        if let Some(k) = repeated_key(l) {
-            return Err(SimError::TraceSyntax {
-                file: file.to_string(),
-                line,
-                message: format!("field `{k}` appears twice"),
-            });
-        }
+        let obj = &obj;
         let get = |field: &str| -> Result<&serde_json::Value, SimError> {
             match obj.get(field) {
                 Some(v) => Ok(v),
