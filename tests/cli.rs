@@ -789,6 +789,47 @@ fn simulate_disaggregated_plan() {
     assert!(x["transfers"].as_u64().unwrap() > 0);
     assert!(x["bytes"].as_f64().unwrap() > 0.0);
     assert!(x["transfer_ms"]["mean"].as_f64().unwrap() > 0.0);
+    // The per-request CSV names both pools' replicas: prefill 0–1, decode 2.
+    let dir = std::env::temp_dir().join(format!("parallax-cli-disagg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("req.csv");
+    let out = parallax(&[
+        "simulate",
+        "-m",
+        "llama-3.1-8b",
+        "--cluster",
+        "1x4xH100",
+        "--plan",
+        "prefill=2x(tp=1);decode=1x(tp=2)",
+        "--workload",
+        "chat",
+        "--requests",
+        "64",
+        "--requests-csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = rows.lines();
+    assert!(lines.next().unwrap().ends_with(
+        ",replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s,decode_replica"
+    ));
+    let mut decoded = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert!(["0", "1"].contains(&f[4]), "{l}");
+        let output: u32 = f[3].parse().unwrap();
+        if output > 1 {
+            assert_eq!(f[12], "2", "{l}");
+            decoded += 1;
+        }
+    }
+    assert!(decoded > 0);
+    std::fs::remove_dir_all(&dir).ok();
     fails_with(
         &[
             "simulate",

@@ -1308,6 +1308,18 @@ fn search_flags_without_effect_are_refused_or_noted() {
         ],
         &["invalid --eplb `8`", "--parallelisms `tp,dp`"],
     );
+    fails_with(
+        &[
+            "search",
+            "-m",
+            "llama-3.1-8b",
+            "--requests",
+            "8",
+            "--parallelisms",
+            "tp, dp,tp",
+        ],
+        &["invalid --parallelisms `tp, dp,tp`", "`tp` is listed twice"],
+    );
     let err = succeeds(&[
         "search",
         "-m",

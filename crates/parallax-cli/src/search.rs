@@ -252,19 +252,24 @@ fn parse_allowed(text: &str) -> Result<Allowed, CliError> {
         mlp_replicas: false,
     };
     for part in text.split(',').map(str::trim) {
-        match part {
-            "dp" => a.dp = true,
-            "pp" => a.pp = true,
-            "tp" => a.tp = true,
-            "ep" => a.ep = true,
-            "attn-replicas" => a.attn_replicas = true,
-            "mlp-replicas" => a.mlp_replicas = true,
+        let flag = match part {
+            "dp" => &mut a.dp,
+            "pp" => &mut a.pp,
+            "tp" => &mut a.tp,
+            "ep" => &mut a.ep,
+            "attn-replicas" => &mut a.attn_replicas,
+            "mlp-replicas" => &mut a.mlp_replicas,
             _ => {
                 return Err(CliError::input(format!(
                     "invalid --parallelisms `{text}` at `{part}`: expected a comma-separated \
                      list of dp, pp, tp, ep, attn-replicas, mlp-replicas"
                 )))
             }
+        };
+        if std::mem::replace(flag, true) {
+            return Err(CliError::input(format!(
+                "invalid --parallelisms `{text}`: `{part}` is listed twice"
+            )));
         }
     }
     Ok(a)

@@ -27,8 +27,13 @@ pub struct RequestRecord {
     pub prompt_tokens: u32,
     /// Output tokens requested.
     pub output_tokens: u32,
-    /// Replica it was routed to (`None` if rejected).
+    /// Replica it was routed to (`None` if rejected); in a disaggregated run, the prefill
+    /// replica.
     pub replica: Option<u32>,
+    /// In a disaggregated run, the decode replica its KV moved to (`None` otherwise, and for
+    /// a request that never reached the decode pool).
+    #[serde(default)]
+    pub decode_replica: Option<u32>,
     /// True once every output token was generated.
     pub completed: bool,
     /// Set when rejected at arrival.
@@ -51,6 +56,7 @@ impl RequestRecord {
             prompt_tokens: prompt,
             output_tokens: output,
             replica: None,
+            decode_replica: None,
             completed: false,
             rejected: None,
             scheduled_s: f64::NAN,
@@ -391,12 +397,14 @@ fn fmt_f(out: &mut String, v: f64) {
 }
 
 /// Per-request rows as CSV text, header first:
-/// `id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s`.
+/// `id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s,decode_replica`
+/// (`replica` is the prefill replica and `decode_replica` the decode one in a disaggregated
+/// run; `decode_replica` is empty otherwise).
 /// `status` is `completed`, `rejected-kv-capacity`, `rejected-prompt-too-long` or
 /// `unfinished`; unreached times are empty.
 pub fn requests_csv(report: &SimReport) -> String {
     let mut out = String::with_capacity(64 * (report.requests.len() + 1));
-    out.push_str("id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s\n");
+    out.push_str("id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s,decode_replica\n");
     for r in &report.requests {
         let _ = write!(out, "{},", r.id);
         fmt_f(&mut out, r.arrival_s);
@@ -419,6 +427,10 @@ pub fn requests_csv(report: &SimReport) -> String {
                 out.push(',');
             }
             fmt_f(&mut out, v);
+        }
+        out.push(',');
+        if let Some(rep) = r.decode_replica {
+            let _ = write!(out, "{rep}");
         }
         out.push('\n');
     }

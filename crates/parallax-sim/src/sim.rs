@@ -969,6 +969,7 @@ impl Run<'_> {
             self.reps[r].engines[v].steady_left = 0;
         }
         self.reps[r].engines[v].add_remote(idx as u32, p, o, rec.first_token_s);
+        self.records[idx].decode_replica = Some(r as u32);
         if self.timeline.is_some() {
             let x = link.seconds(p as u64);
             self.transfer_spans.push(TransferSpan {

@@ -99,8 +99,14 @@ fn every_request_gets_exactly_its_tokens() {
             assert_eq!(m.kv_transfer.unwrap().transfers, moved, "{what}");
             for r in &done {
                 assert!(r.finish_s >= r.first_token_s && r.first_token_s > r.arrival_s);
-                // Prefill replicas only.
+                // Prefill replicas only; one with more than one token decoded on a decode
+                // replica.
                 assert!((r.replica.unwrap() as usize) < p);
+                if r.output_tokens > 1 {
+                    assert!(r.decode_replica.unwrap() as usize >= p, "{what}");
+                } else {
+                    assert_eq!(r.decode_replica, None, "{what}");
+                }
             }
         }
     }

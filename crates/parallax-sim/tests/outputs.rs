@@ -83,9 +83,9 @@ fn requests_csv_has_one_row_per_request() {
     let csv = requests_csv(&rep);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0], "id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s");
+    assert_eq!(lines[0], "id,arrival_s,prompt_tokens,output_tokens,replica,status,preemptions,queue_s,ttft_s,tpot_s,e2e_s,finish_s,decode_replica");
     assert!(
-        lines[1].starts_with("0,0,10,3,0,completed,0,0,0.01,0.015,0.04,0.04"),
+        lines[1] == "0,0,10,3,0,completed,0,0,0.01,0.015,0.04,0.04,",
         "{}",
         lines[1]
     );
