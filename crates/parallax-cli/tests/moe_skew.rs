@@ -109,7 +109,25 @@ fn skew_slows_an_ep_plan_and_eplb_recovers_part() {
         "--expert-load",
         short.to_str().unwrap(),
     ]);
-    assert!(e.contains("line 2") && e.contains("`x`"), "{e}");
+    assert!(e.contains("line 2 (expert 2)") && e.contains("`x`"), "{e}");
+    // A value out of range names its line and is quoted as written.
+    for bad in ["nan", "-1e0", "inf", "1e999"] {
+        std::fs::write(&short, format!("# loads\n1, 2\n3 {bad}")).unwrap();
+        let e = error(&[
+            "simulate",
+            "-m",
+            "qwen3-30b-a3b",
+            "--plan",
+            "ep=8",
+            "--expert-load",
+            short.to_str().unwrap(),
+        ]);
+        assert!(
+            e.contains("line 3 (expert 3)") && e.contains(&format!("`{bad}`")),
+            "{e}"
+        );
+        assert!(e.contains("a finite load >= 0"), "{e}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

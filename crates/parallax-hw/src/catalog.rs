@@ -61,7 +61,7 @@ fn positive(source: &str, field: String, v: f64) -> Result<f64, HwError> {
         Err(HwError::TomlField {
             source_name: source.to_string(),
             field,
-            value: v.to_string(),
+            value: parallax_ir::error::compact(v),
             expected: "a positive finite number".into(),
         })
     }

@@ -101,7 +101,7 @@ impl Gpu {
         if !(price_per_hour.is_finite() && (0.0..=MAX_PRICE_PER_HOUR).contains(&price_per_hour)) {
             return Err(HwError::InvalidValue {
                 what: format!("price_per_hour of {}", self.name),
-                value: price_per_hour.to_string(),
+                value: parallax_ir::error::compact(price_per_hour),
                 expected: format!("a USD amount per GPU-hour from 0 to {MAX_PRICE_PER_HOUR:e}"),
             });
         }

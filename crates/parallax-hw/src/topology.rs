@@ -766,12 +766,8 @@ fn resolve_group(f: &GroupFile, prefix: &str, source: &str) -> Result<NodeGroup,
         gpu = gpu.with_price(p).map_err(|_| {
             field_err(
                 "price_per_hour",
-                // as TOML wrote it, compactly (`1e300`, not 301 digits)
-                if p.is_finite() && p.abs() >= 1e15 {
-                    format!("{p:e}")
-                } else {
-                    p.to_string()
-                },
+                // as TOML wrote it, compactly (`1e300`, not 301 digits; `nan`, not `NaN`)
+                compact(p),
                 &format!(
                     "a USD amount per GPU-hour from 0 to {:e}",
                     crate::gpu::MAX_PRICE_PER_HOUR

@@ -121,6 +121,17 @@ fn toml_errors_name_file_field_and_value() {
     // a price above the cap (1e6, as `--price`) is refused, and shown compactly
     let (f, v) = field("nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\nprice_per_hour = 1e300\n");
     assert_eq!((f.as_str(), v.as_str()), ("price_per_hour", "1e300"));
+    // non-finite values as TOML spells them, not Rust's `NaN`
+    for (written, shown) in [("nan", "nan"), ("-inf", "-inf"), ("+inf", "inf")] {
+        let (f, v) = field(&format!(
+            "nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\nprice_per_hour = {written}\n"
+        ));
+        assert_eq!((f.as_str(), v.as_str()), ("price_per_hour", shown));
+        let (f, v) = field(&format!(
+            "nodes = 1\ngpus_per_node = 8\ngpu = \"H100\"\n[intra_node]\nlatency_us = {written}\n"
+        ));
+        assert_eq!((f.as_str(), v.as_str()), ("intra_node.latency_us", shown));
+    }
 
     let e = Cluster::from_toml_str("nodes = 1\ngpu = \"H100\"\n", "y.toml").unwrap_err();
     assert!(matches!(e, HwError::Toml { .. }));

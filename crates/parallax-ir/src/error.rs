@@ -121,16 +121,21 @@ fn did_you_mean(suggestions: &[String]) -> String {
 }
 
 /// `v` as a short text for error messages: plain decimals for ordinary magnitudes,
-/// scientific notation for tiny or huge ones (`1e-300`, not a 300-digit decimal).
+/// scientific notation for tiny or huge ones (`1e-300`, not a 300-digit decimal), and the
+/// non-finite values as TOML spells them (`nan`, `inf`, `-inf`), the only input format of
+/// this project that can hold them.
 ///
 /// # Examples
 /// ```
 /// assert_eq!(parallax_ir::error::compact(0.5), "0.5");
 /// assert_eq!(parallax_ir::error::compact(1e-300), "1e-300");
+/// assert_eq!(parallax_ir::error::compact(f64::NAN), "nan");
 /// ```
 pub fn compact(v: f64) -> String {
     let a = v.abs();
-    if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
+    if v.is_nan() {
+        "nan".into()
+    } else if v == 0.0 || !v.is_finite() || (1e-4..1e15).contains(&a) {
         v.to_string()
     } else {
         format!("{v:e}")

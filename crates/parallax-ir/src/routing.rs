@@ -138,8 +138,8 @@ impl ExpertLoad {
     /// comment. `source` names the input in errors, which give the line and the token.
     ///
     /// # Errors
-    /// [`IrError::InvalidValue`] for a token that is not a number (field `line N`), or as
-    /// [`Self::from_counts`].
+    /// [`IrError::InvalidValue`] for a token that is not a finite number >= 0 (field
+    /// `line N (expert I)`, the token as written), or as [`Self::from_counts`].
     ///
     /// # Examples
     /// ```
@@ -156,14 +156,20 @@ impl ExpertLoad {
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|t| !t.is_empty())
             {
-                let v: f64 = tok.parse().map_err(|_| {
+                let bad = |expected: &str| {
                     IrError::invalid(
                         source,
-                        &format!("line {}", n + 1),
+                        &format!("line {} (expert {})", n + 1, counts.len()),
                         format!("`{tok}`"),
-                        "a number (one load per expert)",
+                        expected,
                     )
-                })?;
+                };
+                let v: f64 = tok
+                    .parse()
+                    .map_err(|_| bad("a number (one load per expert)"))?;
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(bad("a finite load >= 0"));
+                }
                 counts.push(v);
             }
         }
