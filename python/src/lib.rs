@@ -160,6 +160,15 @@ fn to_json(v: &impl serde::Serialize) -> PyResult<String> {
     serde_json::to_string(v).map_err(value_err)
 }
 
+/// A `T` from the JSON text its `__reduce__` wrote (an unpickled object).
+fn from_pickle<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> PyResult<T> {
+    serde_json::from_str(text).map_err(|e| {
+        PyValueError::new_err(format!(
+            "cannot unpickle a parallax {what}: its state is not the JSON this version writes ({e})"
+        ))
+    })
+}
+
 /// A model: an embedded short name, a Hugging Face id or the path of a `config.json`.
 #[pyclass(frozen, module = "parallax._native", name = "Model")]
 #[derive(Debug, Clone)]
@@ -209,6 +218,18 @@ impl PyModel {
     }
     fn __repr__(&self) -> String {
         format!("Model({:?})", self.inner.name)
+    }
+    /// Pickling: rebuilt from its JSON IR (a model read from a `config.json` does not
+    /// need the file again).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let text = to_json(&slf.get().inner)?;
+        Ok((slf.get_type().getattr("_from_json")?, (text,)))
+    }
+    #[staticmethod]
+    fn _from_json(text: &str) -> PyResult<Self> {
+        Ok(PyModel {
+            inner: from_pickle(text, "Model")?,
+        })
     }
 }
 
@@ -296,6 +317,18 @@ impl PyCluster {
     fn __repr__(&self) -> String {
         format!("Cluster({:?})", self.inner.spec())
     }
+    /// Pickling: rebuilt from its JSON form (links and prices included; a cluster read from
+    /// a TOML file does not need the file again).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let text = to_json(&slf.get().inner)?;
+        Ok((slf.get_type().getattr("_from_json")?, (text,)))
+    }
+    #[staticmethod]
+    fn _from_json(text: &str) -> PyResult<Self> {
+        Ok(PyCluster {
+            inner: from_pickle(text, "Cluster")?,
+        })
+    }
 }
 
 /// A workload: an embedded name (`chat`, `code`, …), a `synthetic:…` spec or a trace file,
@@ -361,6 +394,17 @@ impl PyWorkload {
             self.inner.name,
             self.inner.len()
         )
+    }
+    /// Pickling: rebuilt from its JSON form (every request; a trace file is not read again).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let text = to_json(&slf.get().inner)?;
+        Ok((slf.get_type().getattr("_from_json")?, (text,)))
+    }
+    #[staticmethod]
+    fn _from_json(text: &str) -> PyResult<Self> {
+        Ok(PyWorkload {
+            inner: from_pickle(text, "Workload")?,
+        })
     }
 }
 

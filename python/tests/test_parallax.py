@@ -799,3 +799,31 @@ def test_prefix_caching_is_an_option():
         parallax.simulate(MODEL, CLUSTER, "dp=2", conv, prefix_caching="yes")
     r = parallax.search(MODEL, CLUSTER, conv, prefix_caching=True, max_plans=10)
     assert r.best is not None
+
+
+def test_objects_and_results_pickle(model, workload, tmp_path):
+    """Models, clusters, workloads and results survive pickling (multiprocessing pools send
+    them to worker processes): the copy simulates byte-identically, and needs no file."""
+    import pickle
+
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'nodes = 1\ngpus_per_node = 2\ngpu = "H100"\nprice_per_hour = 3.25\n'
+        "[intra_node]\nbandwidth_gbytes_per_s = 300\n"
+    )
+    cluster = parallax.Cluster(str(toml))
+    copies = [pickle.loads(pickle.dumps(x)) for x in (model, cluster, workload)]
+    toml.unlink()
+    m2, c2, w2 = copies
+    assert type(m2) is parallax.Model and m2.to_json() == model.to_json()
+    assert (c2.spec, c2.groups) == (cluster.spec, cluster.groups)
+    assert w2.requests_json() == workload.requests_json() and len(w2) == len(workload)
+    a = parallax.simulate(model, cluster, "tp=2", workload)
+    b = parallax.simulate(m2, c2, "tp=2", w2)
+    assert a.to_json() == b.to_json()
+    r = pickle.loads(pickle.dumps(a))
+    assert r.to_json() == a.to_json()
+    s = small_search(model, workload)
+    assert pickle.loads(pickle.dumps(s)).to_json() == s.to_json()
+    with pytest.raises(ValueError, match="cannot unpickle a parallax Model"):
+        parallax.Model._from_json("{}")
