@@ -80,6 +80,38 @@ fn predict_json_has_iteration_and_breakdown() {
     );
 }
 
+/// A TP group wider than an HGX node spans nodes of 8 (its collectives cross the network);
+/// a GB200 NVL72 rack holds it in one NVLink domain.
+#[test]
+fn predict_spans_nodes_beyond_the_scale_up_domain() {
+    let run = |gpu: &str, tp: &str| {
+        json(&[
+            "predict",
+            "-m",
+            "llama-3.1-70b",
+            "--gpu",
+            gpu,
+            "--tp",
+            tp,
+            "--decode",
+            "8x1000",
+            "--json",
+        ])
+    };
+    let (t8, t16) = (run("H100", "8"), run("H100", "16"));
+    assert_eq!(t8["cluster"], "1x8xH100-SXM");
+    assert_eq!(t16["cluster"], "2x8xH100-SXM");
+    assert_eq!(run("GB200", "16")["cluster"], "1x16xGB200");
+    // 16 GPUs each do half the math of 8, but every all-reduce crosses the network
+    let comm = |v: &Value| v["breakdown_ms"]["communication"].as_f64().unwrap();
+    assert!(
+        comm(&t16) > 2.0 * comm(&t8),
+        "{} vs {}",
+        comm(&t16),
+        comm(&t8)
+    );
+}
+
 #[test]
 fn cuda_graphs_remove_launch_overhead_in_decode() {
     let args = |g: &'static str| {

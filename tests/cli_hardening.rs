@@ -942,6 +942,23 @@ fn calibrate_says_when_a_fit_is_clamped_at_peak() {
         .unwrap()
         .iter()
         .any(|p| p["parameter"] == "gemm_compute_efficiency"));
+    // A cluster of another kind than the profile's GPU is refused unless --gpu says so.
+    fails_with(
+        &["calibrate", profile, "--cluster", "1x8xB200"],
+        &[
+            "invalid --cluster `1x8xB200`",
+            "measured on H100-SXM",
+            "--gpu B200",
+        ],
+    );
+    succeeds(&[
+        "calibrate",
+        profile,
+        "--cluster",
+        "1x8xB200",
+        "--gpu",
+        "B200",
+    ]);
     let own = parallax(&["calibrate", profile, "--json"]);
     assert!(!String::from_utf8_lossy(&own.stderr).contains("warning"));
     let v: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();

@@ -102,6 +102,20 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
                             cluster.gpu.name, want.name
                         )));
                     }
+                } else if let Ok(own) = catalog::gpu(&profile.gpu.name) {
+                    // the profile's own GPU is the default: a cluster of another kind would
+                    // silently calibrate that kind from it
+                    if own.name != cluster.gpu.name {
+                        return Err(CliError::input(format!(
+                            "invalid --cluster `{c}`: it has only {} GPUs, and the profile was                              measured on {} (`{}`); pass a cluster of {}, or --gpu {} to                              calibrate {} from this profile anyway",
+                            cluster.gpu.name,
+                            own.name,
+                            profile.gpu.name,
+                            own.name,
+                            cluster.gpu.name,
+                            cluster.gpu.name
+                        )));
+                    }
                 }
                 cluster
             }

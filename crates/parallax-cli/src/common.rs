@@ -33,10 +33,11 @@ pub fn cluster(spec: &str) -> Result<Cluster, CliError> {
     }
 }
 
-/// One node of `gpus` GPUs of the named kind (for commands that take `--gpu`).
-pub fn single_node(gpu: &str, gpus: u32) -> Result<Cluster, CliError> {
+/// `gpus` GPUs of the named kind for one parallel group (for commands that take `--gpu`):
+/// one node, or nodes of the GPU's scale-up domain when wider ([`Cluster::for_group`]).
+pub fn group_cluster(gpu: &str, gpus: u32) -> Result<Cluster, CliError> {
     let g = catalog::gpu(gpu).map_err(CliError::input)?;
-    Cluster::new(1, gpus.max(1), g).map_err(CliError::input)
+    Cluster::for_group(g, gpus.max(1)).map_err(CliError::input)
 }
 
 /// Where the cost model comes from, from a `--cost-model` value: `auto`, `roofline`,

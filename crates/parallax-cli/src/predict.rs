@@ -109,7 +109,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
             args.gpu.split('+').next().unwrap_or("").trim()
         )));
     }
-    let cluster = common::single_node(&args.gpu, args.tp)?;
+    let cluster = common::group_cluster(&args.gpu, args.tp)?;
     let engine = args.engine_flags.apply(
         common::engine(&args.engine, &model, &cluster, args.tp)?,
         &model,
@@ -141,6 +141,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         if let Some(o) = v.as_object_mut() {
             o.insert("engine".into(), engine.name.clone().into());
             o.insert("precision".into(), model.precision.to_string().into());
+            o.insert("cluster".into(), cluster.spec().into());
             if let Some(s) = &engine.speculation {
                 o.insert(
                     "speculation".into(),
@@ -152,10 +153,15 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         return print_json(&v);
     }
     outln!(
-        "{} on {}x {}{} (cost model {}, engine {}), {} tokens, cuda graph: {}",
+        "{} on {}x {}{}{} (cost model {}, engine {}), {} tokens, cuda graph: {}",
         model.name,
         args.tp,
         cluster.gpu.name,
+        if cluster.nodes > 1 {
+            format!(" ({} nodes of {})", cluster.nodes, cluster.gpus_per_node)
+        } else {
+            String::new()
+        },
         if args.enable_expert_parallel {
             format!(", plan {}", p.plan)
         } else {

@@ -86,6 +86,17 @@ pub struct Gpu {
 }
 
 impl Gpu {
+    /// GPUs that one scale-up domain of this kind joins (the widest node a deployment can
+    /// use at full link speed): 72 for GB200 and GB300 (an NVL72 rack), else 8 (an HGX or
+    /// OAM board, or an 8-GPU PCIe server).
+    pub fn scale_up_domain(&self) -> u32 {
+        if matches!(self.name.as_str(), "GB200" | "GB300") {
+            72
+        } else {
+            8
+        }
+    }
+
     /// The same GPU at another price per GPU-hour (USD).
     ///
     /// # Errors

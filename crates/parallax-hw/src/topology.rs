@@ -198,6 +198,33 @@ impl Link {
 }
 
 impl Cluster {
+    /// `gpus` GPUs of kind `gpu` as one parallel group is deployed on them: one node when
+    /// they fit its scale-up domain ([`Gpu::scale_up_domain`]: 8 on HGX boards), else the
+    /// fewest equal nodes that each fit it (16 H100s: 2 × 8; 12: 2 × 6), default links. What
+    /// `predict --tp` and measured iterations run on: a TP 16 group of H100s crosses the
+    /// network, not a 16-GPU NVSwitch that does not exist.
+    ///
+    /// # Errors
+    /// As [`Cluster::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// use parallax_hw::{catalog, Cluster};
+    /// let h100 = catalog::gpu("H100")?;
+    /// assert_eq!(Cluster::for_group(h100.clone(), 4)?.spec(), "1x4xH100-SXM");
+    /// assert_eq!(Cluster::for_group(h100.clone(), 16)?.spec(), "2x8xH100-SXM");
+    /// assert_eq!(Cluster::for_group(h100, 12)?.spec(), "2x6xH100-SXM");
+    /// assert_eq!(Cluster::for_group(catalog::gpu("GB200")?, 16)?.spec(), "1x16xGB200");
+    /// # Ok::<(), parallax_hw::HwError>(())
+    /// ```
+    pub fn for_group(gpu: Gpu, gpus: u32) -> Result<Cluster, HwError> {
+        let domain = gpu.scale_up_domain();
+        let nodes = (gpus.max(1).div_ceil(domain)..=gpus.max(1))
+            .find(|k| gpus % k == 0)
+            .unwrap_or(1);
+        Cluster::new(nodes, gpus / nodes.max(1), gpu)
+    }
+
     /// `nodes` × `gpus_per_node` GPUs of kind `gpu` with the default links
     /// ([`Link::default_intra_node`], [`Link::default_inter_node`]).
     ///

@@ -188,6 +188,16 @@ fn too_few_points_names_family_row_and_column() {
 
 #[test]
 fn other_bad_values_are_reported() {
+    // A collective of one rank moves nothing (it would price every collective at 0).
+    let e = err(&format!(
+        r#"{GEMM_OK}, "collective": {{"columns": ["op","group_size","scope","bytes","seconds"],
+        "rows": [["all_reduce", 2, "intra", 1024, 1e-5], ["all_reduce", 1, "intra", 1024, 1e-5]]}}"#
+    ));
+    assert!(
+        matches!(&e, ProfileError::BadValue { row: Row::Entry(1), column, .. } if column == "group_size"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("at least 2 ranks"), "{e}");
     // Wrong dtype.
     let e = err(
         r#""gemm": {"columns": ["m","n","k","dtype","seconds"], "rows": [[1,2,3,"bf17",1e-5],[2,2,3,"bf16",1e-5]]}"#,

@@ -975,13 +975,9 @@ pub fn predict_deployed(
 }
 
 /// GPUs that one NVLink domain of catalogue GPU `gpu` joins: 72 on GB200 and GB300 racks
-/// (NVL72), 8 on HGX nodes (H100, H200, B200, …).
+/// (NVL72), 8 on HGX nodes (H100, H200, B200, …): [`parallax_hw::Gpu::scale_up_domain`].
 fn nvlink_domain(gpu: &str) -> u32 {
-    if matches!(gpu, "GB200" | "GB300") {
-        72
-    } else {
-        8
-    }
+    parallax_hw::catalog::gpu(gpu).map_or(8, |g| g.scale_up_domain())
 }
 
 /// The running-request cap of one aggregated worker of `p`, whose `batch_size` (per

@@ -166,7 +166,8 @@ pub fn validate_iterations_with(
         };
         let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
-        let cluster = Cluster::new(1, r.tp.max(1), gpu).map_err(|e| at(e.into()))?;
+        // a TP group wider than a node spans nodes (16 H100s: 2 × 8), as deployed
+        let cluster = Cluster::for_group(gpu, r.tp.max(1)).map_err(|e| at(e.into()))?;
         let mut cost = choice.build(&cluster).map_err(at)?;
         let mut lower = LowerOptions::default();
         if let Some(k) = engine {

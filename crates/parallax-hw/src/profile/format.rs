@@ -1080,7 +1080,18 @@ impl TableRow for CollectivePoint {
     fn read(r: &TableReader<'_>, i: usize, row: &Value) -> Result<Self, ProfileError> {
         Ok(CollectivePoint {
             op: r.parsed(i, row, 0, parse_collective_kind, COLLECTIVE_EXPECTED)?,
-            group_size: r.u32(i, row, 1, true)?,
+            group_size: match r.u32(i, row, 1, true)? {
+                // one rank moves nothing: such a row would price every collective at 0
+                1 => {
+                    return Err(r.bad(
+                        i,
+                        1,
+                        r.cell(row, 1),
+                        "at least 2 ranks (a collective of one rank moves nothing)",
+                    ))
+                }
+                n => n,
+            },
             scope: r.parsed(i, row, 2, parse_scope, "`intra` or `inter`")?,
             bytes: r.pos_f64(i, row, 3)?,
             seconds: r.seconds(i, row, 4)?,
