@@ -740,6 +740,25 @@ fn engine_directives_of_measured_files_are_read_and_checked() {
         n.extend(needles);
         fails_with(&["validate", "--measured", &path], &n);
     }
+    // A load-point file's rows name their engines: a directive there is refused, not ignored.
+    let silicon = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../crates/parallax/data/serving/aiconfigurator/silicon_train.csv"),
+    )
+    .unwrap();
+    let rows: String = silicon.lines().take(2).map(|l| format!("{l}\n")).collect();
+    for directive in ["# engine: foo\n", "# note\n# engine: sglang\n"] {
+        std::fs::write(&f, format!("{directive}{rows}")).unwrap();
+        let line = if directive.starts_with("# note") {
+            ":2:"
+        } else {
+            ":1:"
+        };
+        fails_with(
+            &["validate", "--serving", &path],
+            &[&path, line, "load-point file", "`backend`"],
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

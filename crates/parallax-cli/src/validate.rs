@@ -119,6 +119,21 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
     if parallax::loadpoints::is_load_point_header(header) {
+        // each row's `backend` names its engine: a directive would be silently ignored
+        let directive = text.lines().position(|l| {
+            l.trim().strip_prefix('#').is_some_and(|c| {
+                c.trim_start()
+                    .get(..7)
+                    .is_some_and(|k| k.eq_ignore_ascii_case("engine:"))
+            })
+        });
+        if let Some(i) = directive {
+            let (file, line) = (path.display(), i + 1);
+            return Err(CliError::input(format!(
+                "{file}:{line}: a `# engine:` directive in a load-point file: each row's \
+                 `backend` column names its engine (--engine E predicts every row with E)"
+            )));
+        }
         return load_points(&args, &path, &text, choice);
     }
     if args.prompt_pool.is_some() {

@@ -490,6 +490,21 @@ pub fn gpu_of_system(system: &str) -> Option<&'static str> {
     }
 }
 
+/// The aiconfigurator spelling of a GPU system as written (`H100_SXM` and `h100` are
+/// `h100_sxm`), so that one GPU is summarised once however rows spell it; a system
+/// [`gpu_of_system`] does not know is kept as written.
+fn system_name(system: &str) -> String {
+    match gpu_of_system(system) {
+        Some("H100-SXM") => "h100_sxm".into(),
+        Some("H200") => "h200_sxm".into(),
+        Some("B200") => "b200_sxm".into(),
+        Some("B300") => "b300_sxm".into(),
+        Some("A100-80GB-SXM") => "a100_sxm".into(),
+        Some(_) => system.to_ascii_lowercase(),
+        None => system.to_string(),
+    }
+}
+
 /// The model of a checkpoint id: the id itself when it resolves, else an embedded model of
 /// the same architecture, found from its name without the organisation, trying after each
 /// suffix it sheds:
@@ -1210,7 +1225,10 @@ pub fn summarise(file: &str, cost: &CostSource, rows: Vec<LoadPointComparison>) 
     let is_disagg = |r: &LoadPointComparison| r.point.mode == "disagg";
     for r in rows.iter().filter(|r| !is_disagg(r)) {
         groups
-            .entry((r.point.engine.name().to_string(), r.point.system.clone()))
+            .entry((
+                r.point.engine.name().to_string(),
+                system_name(&r.point.system),
+            ))
             .or_default()
             .push(r);
     }

@@ -155,7 +155,27 @@ pub fn validate_iterations_with(
     choice: impl Into<CostSource>,
     engine: Option<EngineKind>,
 ) -> Result<ValidationReport> {
-    let choice: CostSource = choice.into();
+    iterations_in(file, None, rows, choice.into(), engine)
+}
+
+/// A model spec of a measured file's row: a `config.json` path relative to the file's folder
+/// `base` when one is there (as cluster and workload files are found), else the spec as
+/// written (a name, a Hugging Face id, or a path from the working directory).
+fn resolve_model_at(base: Option<&Path>, spec: &str) -> Result<parallax_ir::Model> {
+    match base.map(|b| b.join(spec)).filter(|p| p.is_file()) {
+        Some(p) => Ok(parallax_ir::resolve(&p.display().to_string())?),
+        None => Ok(parallax_ir::resolve(spec)?),
+    }
+}
+
+/// [`validate_iterations_with`] for a file in folder `base` (model paths relative to it).
+fn iterations_in(
+    file: &str,
+    base: Option<&Path>,
+    rows: &[MeasuredIteration],
+    choice: CostSource,
+    engine: Option<EngineKind>,
+) -> Result<ValidationReport> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let at = |e: Error| Error::Row {
@@ -164,7 +184,7 @@ pub fn validate_iterations_with(
             row: format!("{} on {} tp={}", r.model, r.gpu, r.tp),
             source: Box::new(e),
         };
-        let model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let model = resolve_model_at(base, &r.model).map_err(at)?;
         let gpu = catalog::gpu(&r.gpu).map_err(|e| at(e.into()))?;
         // a TP group wider than a node spans nodes (16 H100s: 2 × 8), as deployed
         let cluster = Cluster::for_group(gpu, r.tp.max(1)).map_err(|e| at(e.into()))?;
@@ -441,6 +461,15 @@ pub fn parse_serving(file: &str, text: &str) -> Result<Vec<MeasuredRun>> {
             tpot_ms: time_ms(cpo, "tpot_ms")?,
         });
     }
+    if out.is_empty() {
+        return Err(bad(
+            file,
+            hline,
+            "header",
+            header,
+            "at least one run after the header",
+        ));
+    }
     Ok(out)
 }
 
@@ -649,7 +678,7 @@ pub fn validate_serving_with(
             row: format!("{} / {} / {}", r.model, r.cluster, r.plan),
             source: Box::new(e),
         };
-        let mut model = parallax_ir::resolve(&r.model).map_err(|e| at(e.into()))?;
+        let mut model = resolve_model_at(Some(base), &r.model).map_err(at)?;
         let f = &r.flags;
         if let Some(n) = f.max_model_len {
             let own = model.max_position_embeddings;
@@ -759,27 +788,35 @@ pub fn validate_file_with(
         value: file.clone(),
         expected: format!("a readable file ({e})"),
     })?;
-    let header = text
+    // the header: the first line that is neither blank nor a `#` comment, read as CSV
+    // (quoted names, as spreadsheets and R write them, included)
+    let (hline, header) = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    if cols.contains(&"measured_ms") {
+        .enumerate()
+        .find(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map_or((1, ""), |(i, l)| (i + 1, l));
+    let cols: Vec<String> = parallax_sim::workload::csv_fields(header)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    let has = |name: &str| cols.iter().any(|c| c == name);
+    if has("measured_ms") {
         let rows = parse_measured(&file, &text)?;
-        validate_iterations_with(&file, &rows, choice, engine)
-    } else if cols.contains(&"ttft_ms") && cols.contains(&"tpot_ms") {
+        iterations_in(&file, path.parent(), &rows, choice, engine)
+    } else if has("ttft_ms") && has("tpot_ms") {
         let runs = parse_serving(&file, &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         validate_serving_with(&file, base, &runs, choice, engine)
     } else {
-        Err(Error::Option {
-            option: format!("{file}:1 header"),
-            value: header,
-            expected: "a measured-iteration CSV (with a `measured_ms` column) or a serving-run \
-                       CSV (with `ttft_ms` and `tpot_ms` columns); see docs/measured-format.md"
-                .into(),
-        })
+        Err(bad(
+            &file,
+            hline,
+            "header",
+            header,
+            "a measured-iteration CSV (with a `measured_ms` column) or a serving-run CSV \
+             (with `ttft_ms` and `tpot_ms` columns); see docs/measured-format.md",
+        ))
     }
 }

@@ -343,3 +343,111 @@ fn serving_row_quoting_errors_say_what_is_wrong() {
         assert!(e.contains("runs.csv:2") && e.contains(needle), "{e}");
     }
 }
+
+/// Quoted CSV as spreadsheets and R's `write.csv` write it reads like the plain file; a file
+/// with a header and no rows, and a header of neither format, are errors naming the header's
+/// line and quoting it as written.
+#[test]
+fn quoted_files_read_and_empty_or_unknown_ones_are_refused() {
+    let plain = write(
+        "it-plain.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,1x512,,off,28.0\n",
+    );
+    let quoted = write(
+        "it-quoted.csv",
+        "\"model\",\"gpu\",\"tp\",\"prefill\",\"decode\",\"cuda_graphs\",\"measured_ms\"\n\
+         \"llama-3.1-8b\",\"H100-SXM\",\"1\",\"1x512\",\"\",\"off\",\"28.0\"\n",
+    );
+    let a = validate_file(&plain, CostModelChoice::Roofline).unwrap();
+    let b = validate_file(&quoted, CostModelChoice::Roofline).unwrap();
+    assert_eq!(a.iterations[0].predicted_ms, b.iterations[0].predicted_ms);
+    let runs = write(
+        "sv-quoted.csv",
+        "\"model\",\"cluster\",\"plan\",\"workload\",\"requests\",\"ttft_ms\",\"tpot_ms\"\n\
+         \"llama-3.1-8b\",\"1x1xH100\",\"tp=1\",\"chat\",\"8\",\"40\",\"9\"\n",
+    );
+    assert_eq!(
+        validate_file(&runs, CostModelChoice::Roofline)
+            .unwrap()
+            .serving
+            .len(),
+        1
+    );
+    let empty = write(
+        "sv-empty.csv",
+        "# no runs yet\n\nmodel,cluster,plan,workload,ttft_ms,tpot_ms\n",
+    );
+    let e = validate_file(&empty, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sv-empty.csv:3:") && e.contains("at least one run"),
+        "{e}"
+    );
+    let unknown = write(
+        "unknown.csv",
+        "# x\n# y\n\nModel,GPU,Time_ms\nllama,H100,3\n",
+    );
+    let e = validate_file(&unknown, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown.csv:4:")
+            && e.contains("Model,GPU,Time_ms")
+            && e.contains("measured_ms"),
+        "{e}"
+    );
+    // a quoted value holding a comma cannot be a table cell: named, not misread
+    let comma = write(
+        "it-comma.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,\"1x512,1x256\",,off,28.0\n",
+    );
+    let e = validate_file(&comma, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("\"1x512"), "{e}");
+}
+
+/// A model given as a relative `config.json` path is found next to the measured file, as its
+/// cluster and workload files are, whatever the working directory.
+#[test]
+fn relative_model_paths_are_found_next_to_the_file() {
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../parallax-ir/data/models/meta-llama--Llama-3.1-8B.json"
+    ))
+    .unwrap();
+    let it = write(
+        "rel-it.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         rel-sub/config.json,H100-SXM,1,1x512,,off,28.0\n",
+    );
+    let sub = it.parent().unwrap().join("rel-sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("config.json"), config).unwrap();
+    let by_path = validate_file(&it, CostModelChoice::Roofline).unwrap();
+    let named = write(
+        "rel-named.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,1x512,,off,28.0\n",
+    );
+    let by_name = validate_file(&named, CostModelChoice::Roofline).unwrap();
+    assert_eq!(
+        by_path.iterations[0].predicted_ms,
+        by_name.iterations[0].predicted_ms
+    );
+    let runs = write(
+        "rel-sv.csv",
+        "model,cluster,plan,workload,requests,ttft_ms,tpot_ms\n\
+         rel-sub/config.json,1x1xH100,tp=1,chat,8,40,9\n",
+    );
+    assert_eq!(
+        validate_file(&runs, CostModelChoice::Roofline)
+            .unwrap()
+            .serving
+            .len(),
+        1
+    );
+}

@@ -22,6 +22,39 @@ pub(crate) struct Csv<'a> {
     pub rows: Vec<(usize, Vec<&'a str>)>,
 }
 
+/// The comma-separated fields of `l`, trimmed, each unquoted when the whole field is in
+/// double quotes (`"1"`, `"measured_ms"`, as spreadsheets and R's `write.csv` write them). The
+/// tables hold numbers, names and specs, never a comma or a quote inside a value: a quoted
+/// field that holds one is an error naming it rather than a misread row.
+fn fields_of<'a>(
+    file: &str,
+    table: &str,
+    l: &'a str,
+    row: Row,
+) -> Result<Vec<&'a str>, ProfileError> {
+    l.split(',')
+        .map(str::trim)
+        .map(|f| match f.strip_prefix('"') {
+            None if !f.contains('"') => Ok(f),
+            Some(rest) => match rest.strip_suffix('"') {
+                Some(inner) if !inner.contains('"') => Ok(inner.trim()),
+                _ => Err(f),
+            },
+            None => Err(f),
+        })
+        .collect::<Result<Vec<&str>, &str>>()
+        .map_err(|f| ProfileError::BadValue {
+            file: file.to_string(),
+            table: table.to_string(),
+            row,
+            column: "(row)".to_string(),
+            value: shown(f),
+            expected: "fields without commas or quotes inside them (a whole field may be \
+                       quoted: \"1\")"
+                .to_string(),
+        })
+}
+
 impl<'a> Csv<'a> {
     /// Splits `text` into a header and rows. Blank lines are skipped; a row with a different
     /// number of fields than the header is an error naming its line.
@@ -33,7 +66,7 @@ impl<'a> Csv<'a> {
         let header: Vec<&str> = loop {
             match lines.next() {
                 Some((_, l)) if l.trim().is_empty() => continue,
-                Some((_, l)) => break l.split(',').map(str::trim).collect(),
+                Some((_, l)) => break fields_of(file, table, l, Row::Header)?,
                 None => {
                     return Err(ProfileError::Empty {
                         file: file.to_string(),
@@ -63,7 +96,7 @@ impl<'a> Csv<'a> {
             if l.trim().is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
+            let fields = fields_of(file, table, l, Row::Line(line))?;
             if fields.len() != header.len() {
                 return Err(ProfileError::BadValue {
                     file: file.to_string(),

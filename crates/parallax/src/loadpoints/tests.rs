@@ -898,3 +898,14 @@ fn a_row_past_the_context_window_is_refused() {
     // exactly the window is served
     row_model(&pts[1]).unwrap();
 }
+
+#[test]
+fn one_gpu_is_summarised_once_however_rows_spell_it() {
+    for s in ["h100_sxm", "H100_SXM", "h100", "H100"] {
+        assert_eq!(super::system_name(s), "h100_sxm", "{s}");
+    }
+    assert_eq!(super::system_name("GB200"), "gb200");
+    assert_eq!(super::system_name("h200"), "h200_sxm");
+    // unknown systems (whose rows are skipped) stay as written
+    assert_eq!(super::system_name("TPU_v5"), "TPU_v5");
+}
