@@ -740,6 +740,19 @@ fn engine_directives_of_measured_files_are_read_and_checked() {
         n.extend(needles);
         fails_with(&["validate", "--measured", &path], &n);
     }
+    // A batch that cannot fit one GPU is predicted, with a warning naming its line.
+    std::fs::write(
+        &f,
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,H100-SXM,1,1x512,,off,28\n\
+         llama-3.1-8b,H100-SXM,1,,4096x100000,on,28\n",
+    )
+    .unwrap();
+    let err = succeeds(&["validate", "--measured", &path]);
+    assert!(
+        err.contains("warning") && err.contains("line 3 does not fit"),
+        "{err}"
+    );
     // A load-point file's rows name their engines: a directive there is refused, not ignored.
     let silicon = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -164,6 +164,22 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
     // Errors name the file's columns, not flags.
     let report =
         parallax::validate_file_with(&path, choice, engine).map_err(CliError::input_verbatim)?;
+    // a batch that cannot fit a GPU was not measured as written (as `predict` warns)
+    let unfit: Vec<String> = report
+        .iterations
+        .iter()
+        .filter(|r| !r.fits_memory)
+        .map(|r| r.line.to_string())
+        .collect();
+    if !unfit.is_empty() {
+        eprintln!(
+            "warning: {}: the batch of line{} {} does not fit one GPU's memory (weights, \
+             reserves and its KV cache); its prediction prices a run that cannot happen",
+            path.display(),
+            if unfit.len() > 1 { "s" } else { "" },
+            unfit.join(", ")
+        );
+    }
     if args.json {
         return print_json(&report);
     }

@@ -915,9 +915,14 @@ pub fn predict_deployed(
     if p.mode == "disagg" {
         return disagg::predict(p, opts).map(|(ttft, tpot)| (ttft, tpot, None));
     }
-    let concurrency = p
-        .concurrency
-        .ok_or("no client concurrency recorded (provenance, id or batch_size)")?;
+    let concurrency = p.concurrency.ok_or_else(|| match p.batch_size {
+        // the batch size stands in for a concurrency only up to the most simulated
+        Some(b) if b > MAX_CONCURRENCY => format!(
+            "no client concurrency recorded (provenance or id), and batch_size {b} cannot \
+             stand in for one: at most {MAX_CONCURRENCY} clients are simulated"
+        ),
+        _ => "no client concurrency recorded (provenance, id or batch_size)".to_string(),
+    })?;
     let (gpu, model) = row_model(p)?;
     // `batch_size` is per attention-DP rank: a concurrency above a worker's `batch_size ×
     // attention_dp` means several workers (replicas).

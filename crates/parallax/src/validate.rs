@@ -48,6 +48,9 @@ pub struct IterationComparison {
     pub host_ms: f64,
     /// Lowered ops of the iteration.
     pub ops: f64,
+    /// Whether the weights, reserves and the batch's KV cache fit one GPU (as `predict`'s
+    /// `fits_memory`); a row that does not was never measured as written.
+    pub fits_memory: bool,
 }
 
 impl IterationComparison {
@@ -220,6 +223,7 @@ fn iterations_in(
             device_ms: p.device_ms,
             host_ms: p.host_ms,
             ops: p.ops as f64,
+            fits_memory: p.fits_memory,
         });
     }
     let summary = ErrorSummary::from_pairs(out.iter().map(|c| (c.predicted_ms, c.measured_ms)));

@@ -909,3 +909,24 @@ fn one_gpu_is_summarised_once_however_rows_spell_it() {
     // unknown systems (whose rows are skipped) stay as written
     assert_eq!(super::system_name("TPU_v5"), "TPU_v5");
 }
+
+#[test]
+fn a_batch_size_too_large_to_stand_in_for_the_concurrency_says_so() {
+    let header = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,\
+osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
+    let text = |batch: u32| {
+        format!("{header}\nr,src,vllm,0.12.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,{batch},2,1,100,10\n")
+    };
+    let big = parse_load_points("lp.csv", &text(5000)).unwrap();
+    let why = predict_load_point(&big[0], &LoadPointOptions::default()).unwrap_err();
+    assert!(
+        why.contains("batch_size 5000") && why.contains("4096"),
+        "{why}"
+    );
+    let none = parse_load_points("lp.csv", &text(8)).unwrap();
+    assert_eq!(
+        none[0].concurrency,
+        Some(8),
+        "a batch size in range stands in"
+    );
+}
