@@ -815,6 +815,41 @@ fn simulate_and_validate_stop_at_their_wall_budget() {
     }
     // Within the budget the output is the full, normal one.
     succeeds(&refs(&sim(&["--time-limit", "1h"])));
+    // calibrate too: a small file of huge prefill batches takes minutes to fit.
+    let dir = temp_dir("calibrate-budget");
+    let rows: Vec<String> = (1..=30)
+        .map(|i| {
+            format!(
+                "[1048576, {}, 0, 32, 8, 128, \"bf16\", {}]",
+                16 * i,
+                1e-3 * i as f64
+            )
+        })
+        .collect();
+    let profile = dir.join("slow.json");
+    std::fs::write(
+        &profile,
+        format!(
+            r#"{{"format_version": 1, "name": "slow", "gpu": {{"name": "H100", "device": "NVIDIA H100",
+            "matmul_flops": 7e14, "memory_bandwidth": 3e12}},
+            "software": {{"torch": "x", "cuda": "x", "driver": "x"}},
+            "provenance": {{"source": "s", "date": "2026-01-01", "method": "m"}},
+            "tables": {{"prefill_attention": {{"columns": ["batch", "new_tokens", "prefix", "heads",
+            "kv_heads", "head_dim", "dtype", "seconds"], "rows": [{}]}}}}}}"#,
+            rows.join(", ")
+        ),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = parallax(&["calibrate", profile.to_str().unwrap(), "--time-limit", "1s"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("`parallax calibrate`") && err.contains("--time-limit 1s"),
+        "{err}"
+    );
+    assert!(start.elapsed().as_secs_f64() < 20.0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Wall-clock budgets of the subcommands whose running time grows with their input
-//! (`simulate`, `validate`): a watchdog thread ends the process with exit code
+//! (`simulate`, `validate`, `calibrate`): a watchdog thread ends the process with exit code
 //! [`EXIT_BUDGET`] and a message naming the flag once the budget has passed.
 //!
 //! A simulation cut short has no meaningful metrics, so none are printed: the run either
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Exit code of a run stopped by its wall-clock budget.
 pub const EXIT_BUDGET: i32 = 3;
 
-/// Default budget of `simulate` and `validate` (one hour).
+/// Default budget of `simulate`, `validate` and `calibrate` (one hour).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(3600);
 
 /// Start the budget of subcommand `command`: `limit` is the `--time-limit` value as the user

@@ -25,6 +25,10 @@ pub struct CalibrateArgs {
     /// search and validate.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Wall-clock budget (`30s`, `10m`; default 1h): past it the fit stops with exit code 3
+    /// and no result.
+    #[arg(long, allow_hyphen_values = true)]
+    time_limit: Option<String>,
     /// Print JSON (the report and the fitted parameters) instead of a table.
     #[arg(long)]
     json: bool,
@@ -48,6 +52,7 @@ struct AtPeak {
 
 /// Run `parallax calibrate`.
 pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
+    crate::budget::start("calibrate", args.time_limit.as_deref())?;
     if let Some(out) = &args.out {
         crate::output::check_output("--out", out)?;
         crate::output::check_distinct_outputs(
