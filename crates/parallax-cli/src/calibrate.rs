@@ -137,6 +137,12 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
         }
     };
     let fit = calibrate(&profile, &cluster, &RooflineParams::default()).map_err(CliError::input)?;
+    if profile.fused_moe.is_some() {
+        eprintln!(
+            "note: the profile's fused_moe table is not fitted (the roofline has no fused-MoE \
+             parameters; --cost-model with the profile prices fused MoE from it directly)"
+        );
+    }
     if let Some(out) = &args.out {
         let file = parallax::cost_file::RooflineParamsFile {
             parallax_roofline_params: 1,
@@ -189,6 +195,7 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
                 format!("{:.1}%", t.after.median),
                 format!("{:.1}%", t.after.mean),
                 format!("{:.1}%", t.after.max),
+                format!("{:.3} → {:.3}", t.loss_before, t.loss_after),
             ]
         })
         .collect();
@@ -204,9 +211,14 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
                 "median after",
                 "mean after",
                 "max after",
+                "fit loss",
             ],
             &rows
         )
+    );
+    outln!(
+        "fit loss: mean |ln(predicted / measured)|, what the fit minimises; the percent \
+         errors may move either way where the roofline's shape cannot follow a table"
     );
     match &args.out {
         Some(out) => outln!(

@@ -13,7 +13,10 @@
 //! | collective | `link_efficiency` (0.05–1), `collective_floor` (0–50 µs) |
 //!
 //! The loss of a table is the mean absolute log error `mean(|ln t_pred − ln t_meas|)` over its
-//! rows (an L1 loss, which tracks the median error reported). The optimiser is cyclic coordinate descent: [`SWEEPS`] sweeps over the table's
+//! rows (an L1 loss in log space: a row twice too slow weighs as much as one twice too fast,
+//! and outliers do not dominate). The loss never rises ([`TableFit::loss_before`],
+//! [`TableFit::loss_after`]); the percent errors reported beside it are another metric and
+//! may move either way on a table the roofline's shape cannot follow. The optimiser is cyclic coordinate descent: [`SWEEPS`] sweeps over the table's
 //! parameters in the order above, each a golden-section search of [`GOLDEN_STEPS`] steps over
 //! the parameter's bounds, keeping the new value only if the loss decreased. Everything is
 //! deterministic: no randomness, fixed iteration counts, rows in table order.
@@ -317,6 +320,10 @@ pub struct TableFit {
     pub before: ErrorSummary,
     /// Absolute % errors with the fitted parameters.
     pub after: ErrorSummary,
+    /// The fit's loss (mean absolute log error) with the starting parameters.
+    pub loss_before: f64,
+    /// The fit's loss with the fitted parameters (at most `loss_before`).
+    pub loss_after: f64,
 }
 
 /// A fitted parameter set and its report.
@@ -356,7 +363,18 @@ pub fn calibrate(
     let all = points(profile, cluster);
     if all.is_empty() {
         return Err(ProfileError::Calibration {
-            message: format!("profile `{}` has no rows to fit", profile.name),
+            message: format!(
+                "profile `{}` has no rows to fit: the roofline's parameters are fitted to its \
+                 {} tables{}",
+                profile.name,
+                TABLES.join(", "),
+                if profile.fused_moe.is_some() {
+                    " (its fused_moe table is priced from the profile itself by --cost-model, \
+                     not fitted)"
+                } else {
+                    ""
+                }
+            ),
         });
     }
     let mut params = start.clone();
@@ -368,6 +386,7 @@ pub fn calibrate(
             continue;
         }
         let before = summary(cluster, start, &pts);
+        let loss_before = loss(cluster, start, &pts);
         fit_table(cluster, &mut params, table, &pts);
         for f in fit_params().iter().filter(|f| f.table == table) {
             let v = f.get(&params);
@@ -382,6 +401,8 @@ pub fn calibrate(
                 points: pts.len(),
                 before,
                 after,
+                loss_before,
+                loss_after: loss(cluster, &params, &pts),
             });
         }
     }
@@ -413,7 +434,18 @@ pub fn calibrated_hold_out(
     let all = points(profile, cluster);
     if all.is_empty() {
         return Err(ProfileError::Calibration {
-            message: format!("profile `{}` has no rows to fit", profile.name),
+            message: format!(
+                "profile `{}` has no rows to fit: the roofline's parameters are fitted to its \
+                 {} tables{}",
+                profile.name,
+                TABLES.join(", "),
+                if profile.fused_moe.is_some() {
+                    " (its fused_moe table is priced from the profile itself by --cost-model, \
+                     not fitted)"
+                } else {
+                    ""
+                }
+            ),
         });
     }
     let mut out = Vec::new();
