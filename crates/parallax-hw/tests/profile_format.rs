@@ -187,6 +187,13 @@ fn too_few_points_names_family_row_and_column() {
 }
 
 #[test]
+fn a_repeated_key_is_refused() {
+    let text = minimal(GEMM_OK).replacen("{", "{\"name\": \"first\",", 1);
+    let e = Profile::from_json("dup.json", &text).unwrap_err();
+    assert!(e.to_string().contains("`name` appears twice"), "{e}");
+}
+
+#[test]
 fn other_bad_values_are_reported() {
     // A collective of one rank moves nothing (it would price every collective at 0).
     let e = err(&format!(

@@ -186,7 +186,7 @@ type QuantSource<'a> = &'a dyn Fn() -> Result<Option<(String, String)>, IrError>
 
 /// The JSON object `text` (from `file`), or an error naming the file, line and column.
 fn json_object(text: &str, file: &str) -> Result<Map<String, Value>, IrError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| IrError::Json {
+    let root: Value = crate::json::parse_unique(text).map_err(|e| IrError::Json {
         file: file.to_string(),
         line: e.line(),
         column: e.column(),

@@ -19,6 +19,7 @@ pub mod dtype;
 pub mod error;
 pub mod hf;
 pub mod hf_cache;
+pub mod json;
 pub mod lower;
 pub mod model;
 pub mod op;

@@ -268,3 +268,27 @@ fn read_text_refuses_devices_and_directories_instead_of_reading_forever() {
     let e = parallax_ir::resolve("/dev/zero").unwrap_err().to_string();
     assert!(e.contains("/dev/zero"), "{e}");
 }
+
+/// A key given twice is refused with its line, not read as its last value (serde_json's
+/// `Value` would keep `"hidden_size": 8192` below without a word).
+#[test]
+fn a_repeated_key_is_refused_with_its_line() {
+    let text = "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 4096,\n\
+        \"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,\n\
+        \"intermediate_size\": 14336, \"vocab_size\": 128256, \"hidden_size\": 8192,\n\
+        \"max_position_embeddings\": 131072, \"torch_dtype\": \"bfloat16\"}";
+    let e = from_json_str(text, "dup.json").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("dup.json") && msg.contains("`hidden_size` appears twice"),
+        "{msg}"
+    );
+    assert!(matches!(e, IrError::Json { line: 3, .. }), "{e:?}");
+    // nested objects too (a quantization_config with two quant_methods)
+    let nested = text.replace(
+        "\"hidden_size\": 8192,",
+        "\"quantization_config\": {\"quant_method\": \"fp8\", \"quant_method\": \"awq\"},",
+    );
+    let msg = from_json_str(&nested, "dup.json").unwrap_err().to_string();
+    assert!(msg.contains("`quant_method` appears twice"), "{msg}");
+}

@@ -87,7 +87,7 @@ enum CostFile {
 /// Parses and checks `text` (the contents of `file`) as a profile or roofline parameters: all
 /// of [`cost_model_from_text`]'s checks but the cluster's GPU.
 fn parse_cost_file(file: &str, text: &str) -> Result<CostFile> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    let value: serde_json::Value = parallax_ir::json::parse_unique(text).map_err(|e| {
         bad(
             file,
             &format!(

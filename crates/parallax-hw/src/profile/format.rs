@@ -1320,12 +1320,13 @@ impl Profile {
     /// A [`ProfileError`] naming the file, and for row-level faults the table, the row (entry
     /// index) and the column.
     pub fn from_json(file: &str, text: &str) -> Result<Profile, ProfileError> {
-        let root: Value = serde_json::from_str(text).map_err(|e| ProfileError::Json {
-            file: file.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let root: Value =
+            parallax_ir::json::parse_unique(text).map_err(|e| ProfileError::Json {
+                file: file.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })?;
         let top = match &root {
             Value::Object(o) => o,
             other => {

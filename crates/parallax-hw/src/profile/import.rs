@@ -72,7 +72,7 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
     // device.json
     let dev_file = format!("{src}/device.json");
     let dev: serde_json::Value =
-        serde_json::from_str(t.device).map_err(|e| json_err(&dev_file, e))?;
+        parallax_ir::json::parse_unique(t.device).map_err(|e| json_err(&dev_file, e))?;
     let runs = dev
         .as_object()
         .filter(|o| !o.is_empty())

@@ -194,39 +194,6 @@ fn len_from_text(file: &str, line: usize, field: &str, s: &str) -> Result<u32, S
     Ok(v as u32)
 }
 
-/// A JSON object read in one pass that refuses a key given twice (`serde_json::Value` would
-/// keep its last value).
-struct UniqueObject(serde_json::Map<String, serde_json::Value>);
-
-impl<'de> Deserialize<'de> for UniqueObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueObject, A::Error> {
-                let mut obj = serde_json::Map::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    let v = map.next_value()?;
-                    if obj.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!(
-                            "field `{k}` appears twice"
-                        )));
-                    }
-                    obj.insert(k, v);
-                }
-                Ok(UniqueObject(obj))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
 fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
     let mut rows = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -236,12 +203,21 @@ fn parse_apex(file: &str, text: &str) -> Result<Vec<Row>, SimError> {
             continue;
         }
         // an object, each key once (a repeated key would be read as its last value)
-        let UniqueObject(obj) = serde_json::from_str(l).map_err(|e| SimError::TraceSyntax {
+        let value = parallax_ir::json::parse_unique(l).map_err(|e| SimError::TraceSyntax {
             file: file.to_string(),
             line,
             message: format!("invalid JSON: {e}"),
         })?;
-        let obj = &obj;
+        let Some(obj) = value.as_object() else {
+            return Err(SimError::TraceSyntax {
+                file: file.to_string(),
+                line,
+                message: format!(
+                    "invalid JSON: expected a JSON object, found `{}`",
+                    parallax_ir::shown(l, 40)
+                ),
+            });
+        };
         let get = |field: &str| -> Result<&serde_json::Value, SimError> {
             match obj.get(field) {
                 Some(v) => Ok(v),
