@@ -244,7 +244,35 @@ fn measured_device_rates_out_of_range_are_refused() {
     })
     .unwrap_err();
     assert!(
-        e.contains("dir/device.json") && e.contains("matmul_flops") && e.contains("between"),
+        e.contains("dir/device.json")
+            && e.contains("ceilings.matmul_tflops")
+            && e.contains("e+300"),
         "{e}"
     );
+    // present but zero, negative, null or a string: named as such, not as missing
+    for bad in [
+        serde_json::json!(0),
+        serde_json::json!(-5),
+        serde_json::Value::Null,
+        serde_json::json!("735"),
+    ] {
+        let e = pytorch_texts_edited(|f, t| {
+            if f == "device" {
+                let mut v: serde_json::Value = serde_json::from_str(t).unwrap();
+                for run in v.as_object_mut().unwrap().values_mut() {
+                    run["ceilings"]["matmul_tflops"] = bad.clone();
+                }
+                v.to_string()
+            } else {
+                t.to_string()
+            }
+        })
+        .unwrap_err();
+        assert!(
+            e.contains("ceilings.matmul_tflops")
+                && e.contains(&bad.to_string())
+                && !e.contains("missing"),
+            "{e}"
+        );
+    }
 }

@@ -88,19 +88,39 @@ pub fn h100_pytorch(t: PytorchTexts<'_>, name: &str) -> Result<Profile, ProfileE
     let mut bw = Vec::new();
     let mut first_meta = None;
     for (run, v) in runs {
-        let get = |field: &str| -> Result<f64, ProfileError> {
-            v.get("ceilings")
-                .and_then(|c| c.get(field))
-                .and_then(|x| x.as_f64())
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| ProfileError::MissingField {
+        // in the file's units (TFLOP/s, GB/s), the ranges every profile's rates must lie in
+        let get = |field: &str, scale: f64, (lo, hi): (f64, f64)| -> Result<f64, ProfileError> {
+            let Some(x) = v.get("ceilings").and_then(|c| c.get(field)) else {
+                return Err(ProfileError::MissingField {
                     file: dev_file.clone(),
                     location: format!("{run}.ceilings"),
                     field: field.to_string(),
+                });
+            };
+            // present but not a rate in range: named with the value as written
+            let (lo, hi) = (lo / scale, hi / scale);
+            x.as_f64()
+                .filter(|x| (lo..=hi).contains(x))
+                .map(|x| x * scale)
+                .ok_or_else(|| ProfileError::BadValue {
+                    file: dev_file.clone(),
+                    table: "device".into(),
+                    row: Row::Header,
+                    column: format!("{run}.ceilings.{field}"),
+                    value: x.to_string().chars().take(60).collect(),
+                    expected: format!("a number from {lo:e} to {hi:e}"),
                 })
         };
-        flops.push(get("matmul_tflops")? * 1e12);
-        bw.push(get("copy_gbs_rw")? * 1e9);
+        flops.push(get(
+            "matmul_tflops",
+            1e12,
+            super::format::MATMUL_FLOPS_RANGE,
+        )?);
+        bw.push(get(
+            "copy_gbs_rw",
+            1e9,
+            super::format::MEMORY_BANDWIDTH_RANGE,
+        )?);
         if first_meta.is_none() {
             first_meta = v.get("meta").cloned();
         }
