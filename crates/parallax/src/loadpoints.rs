@@ -182,8 +182,10 @@ impl<'a> LineCursor<'a> {
 /// or a file with no load point after its header.
 pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
     // lines starting with `#` are comments, as in the other CSV formats
+    // (row lengths are checked below, so that a blank line of spaces is skipped as in the
+    // other formats and a short row is quoted)
     let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
+        .flexible(true)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
     // the reader records where it was before skipping comment and blank lines: lines are
@@ -270,6 +272,25 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         let line = rec
             .position()
             .map_or(header_line + 1, |p| lines.content_line(p.byte() as usize));
+        if rec.len() == 1 && rec[0].trim().is_empty() {
+            continue; // a line of blanks
+        }
+        if rec.len() != headers.len() {
+            let row: Vec<&str> = rec.iter().collect();
+            let expected = if row.iter().any(|f| f.contains('\n')) {
+                "a closing quote: a field opened with `\"` on this line runs on over the \
+                 following lines"
+                    .to_string()
+            } else {
+                format!(
+                    "{} comma-separated fields like the header, found {} (quote a value that \
+                     holds a comma)",
+                    headers.len(),
+                    rec.len()
+                )
+            };
+            return Err(bad(file, line, "*", &row.join(","), &expected));
+        }
         let f = |c: usize| rec.get(c).unwrap_or("").trim();
         // A count in 1..=max (documented in docs/cli.md, Limits), checked before anything is
         // sized from it.

@@ -508,9 +508,16 @@ fn run_flags<'a>(
     let switch = |column: &str| -> Result<Option<bool>> {
         cell(column)
             .map(|v| match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                _ => Err(bad(file, line, column, v, "true or false")),
+                // the spellings a measured iteration's `cuda_graphs` takes too
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(bad(
+                    file,
+                    line,
+                    column,
+                    v,
+                    "true or false (or on/off, yes/no, 1/0)",
+                )),
             })
             .transpose()
     };

@@ -451,3 +451,36 @@ fn relative_model_paths_are_found_next_to_the_file() {
         1
     );
 }
+
+/// Switch columns take one set of spellings, and an error lists them.
+#[test]
+fn switch_columns_take_the_same_spellings() {
+    let row = |v: &str| {
+        write(
+            &format!("sw-{v}.csv"),
+            &format!(
+                "model,cluster,plan,workload,requests,enforce_eager,ttft_ms,tpot_ms\n\
+                 llama-3.1-8b,1x1xH100,tp=1,chat,8,{v},40,9\n"
+            ),
+        )
+    };
+    let eager = |v: &str| {
+        validate_file(&row(v), CostModelChoice::Roofline)
+            .unwrap()
+            .serving[0]
+            .predicted_tpot_ms
+    };
+    let on = eager("true");
+    for v in ["on", "yes", "1", "TRUE"] {
+        assert_eq!(eager(v), on, "{v}");
+    }
+    let off = eager("false");
+    assert_ne!(on, off);
+    for v in ["off", "no", "0"] {
+        assert_eq!(eager(v), off, "{v}");
+    }
+    let e = validate_file(&row("maybe"), CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`maybe`") && e.contains("on/off"), "{e}");
+}

@@ -246,7 +246,7 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
         let cuda_graphs = match f[cc].to_ascii_lowercase().as_str() {
             "on" | "true" | "1" | "yes" => true,
             "off" | "false" | "0" | "no" => false,
-            _ => return Err(c.bad_value(l, cc, "on or off")),
+            _ => return Err(c.bad_value(l, cc, "on or off (or true/false, yes/no, 1/0)")),
         };
         out.push(MeasuredIteration {
             model: f[cm].to_string(),

@@ -930,3 +930,25 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
         "a batch size in range stands in"
     );
 }
+
+#[test]
+fn malformed_rows_say_what_is_wrong_and_blank_lines_are_skipped() {
+    let header = "id,silicon_data_source,backend,backend_version,model_path,system,mode,isl,\
+osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
+    let row =
+        "r,silicon_concurrency=8,vllm,0.12.0,Qwen/Qwen3-32B,h100_sxm,agg,1024,128,,8,2,1,100,10";
+    let ok = parse_load_points("lp.csv", &format!("{header}\n   \n{row}\n\t\n{row}\n")).unwrap();
+    assert_eq!(ok.iter().map(|p| p.line).collect::<Vec<_>>(), [3, 5]);
+    let e = parse_load_points("lp.csv", &format!("{header}\n{row},extra\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("lp.csv:2") && e.contains("15 comma-separated fields") && e.contains("found 16"),
+        "{e}"
+    );
+    let open = row.replace("Qwen/Qwen3-32B", "\"Qwen/Qwen3-32B");
+    let e = parse_load_points("lp.csv", &format!("{header}\n{open}\n{row}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lp.csv:2") && e.contains("closing quote"), "{e}");
+}
