@@ -313,8 +313,26 @@ fn import(text: &str, source: &str, quant: QuantSource<'_>) -> Result<Model, IrE
         Err(e) => return Err(e),
     };
     let name = match root.get("_name_or_path") {
+        // a name is printed in every report: control characters (a terminal escape) are not
+        // part of one
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            return Err(IrError::invalid(
+                source,
+                "_name_or_path",
+                s.escape_debug().to_string(),
+                "a model name or path without control characters",
+            ))
+        }
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        _ => stem(source),
+        Some(Value::String(_)) | Some(Value::Null) | None => stem(source),
+        Some(other) => {
+            return Err(IrError::invalid(
+                source,
+                "_name_or_path",
+                other.to_string(),
+                "a string (the model's name or path)",
+            ))
+        }
     };
     let precision = precision(&top, &cfg, quant)?;
     let model = build(&cfg, family, name, arch, precision)?;

@@ -292,3 +292,26 @@ fn a_repeated_key_is_refused_with_its_line() {
     let msg = from_json_str(&nested, "dup.json").unwrap_err().to_string();
     assert!(msg.contains("`quant_method` appears twice"), "{msg}");
 }
+
+/// `_name_or_path` names the model in every report: a terminal escape in it, or a value that is
+/// not a string, is refused rather than printed raw or silently replaced by the file name.
+#[test]
+fn a_name_with_control_characters_or_of_another_type_is_refused() {
+    let mut v = llama();
+    v["_name_or_path"] = json!("evil\u{1b}[2Jname");
+    let e = import(&v).unwrap_err().to_string();
+    assert!(
+        e.contains("_name_or_path") && e.contains("\\u{1b}[2J") && !e.contains('\u{1b}'),
+        "{e}"
+    );
+    v["_name_or_path"] = json!(42);
+    let e = import(&v).unwrap_err().to_string();
+    assert!(
+        e.contains("_name_or_path") && e.contains("42") && e.contains("a string"),
+        "{e}"
+    );
+    v["_name_or_path"] = json!("org/My-Model");
+    assert_eq!(import(&v).unwrap().name, "org/My-Model");
+    v["_name_or_path"] = serde_json::Value::Null;
+    assert_eq!(import(&v).unwrap().name, "cfg");
+}
