@@ -753,6 +753,15 @@ fn engine_directives_of_measured_files_are_read_and_checked() {
         err.contains("warning") && err.contains("line 3 does not fit"),
         "{err}"
     );
+    // --serving takes serving runs and load points, not iterations; with no file both flags
+    // are named.
+    fails_with(
+        &["validate", "--serving", &path],
+        &["a measured-iteration file", "--measured"],
+    );
+    let out = parallax(&["validate"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--measured <FILE>|--serving <FILE>"), "{err}");
     // A load-point file's rows name their engines: a directive there is refused, not ignored.
     let silicon = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,15 +7,11 @@ use std::path::PathBuf;
 
 /// Arguments of `parallax validate`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("file").required(true).args(["measured", "serving"])))]
 pub struct ValidateArgs {
     /// A measured-iteration CSV, a serving-run CSV or a load-point CSV
     /// (docs/measured-format.md).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "serving",
-        conflicts_with = "serving"
-    )]
+    #[arg(long, value_name = "FILE")]
     measured: Option<PathBuf>,
     /// A serving measurement: a serving-run CSV, or closed-loop engine load points
     /// (aiconfigurator's silicon CSV; each row is predicted with its own backend's engine).
@@ -135,6 +131,18 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
             )));
         }
         return load_points(&args, &path, &text, choice);
+    }
+    if args.serving.is_some()
+        && parallax::sim::workload::csv_fields(header)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.trim().eq_ignore_ascii_case("measured_ms"))
+    {
+        return Err(CliError::input(format!(
+            "--serving {}: a measured-iteration file (its header has `measured_ms`); \
+             --serving takes serving runs or load points, --measured takes iterations",
+            path.display()
+        )));
     }
     if args.prompt_pool.is_some() {
         return Err(CliError::input(format!(
