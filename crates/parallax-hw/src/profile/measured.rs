@@ -194,7 +194,15 @@ pub fn parse_measured(file: &str, text: &str) -> Result<Vec<MeasuredIteration>, 
             return Err(c.bad_value(l, cg, "a GPU name"));
         }
         let tp = u32::try_from(c.pos_int(l, f, ct)?)
-            .map_err(|_| c.bad_value(l, ct, "a TP degree < 2^32"))?;
+            .ok()
+            .filter(|&t| t <= crate::MAX_CLUSTER_GPUS)
+            .ok_or_else(|| {
+                c.bad_value(
+                    l,
+                    ct,
+                    &format!("a TP degree from 1 to {}", crate::MAX_CLUSTER_GPUS),
+                )
+            })?;
         let mut prefill = Vec::new();
         for s in specs(f[cp]) {
             prefill.push(parse_prefill(s).ok_or_else(|| {
