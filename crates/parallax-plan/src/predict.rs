@@ -218,19 +218,27 @@ pub fn predict_plan(
     for k in OpKind::ALL {
         breakdown_ms.insert(k.name().to_string(), step.breakdown[k as usize] * 1e3);
     }
-    // The KV the batch itself holds after the iteration.
+    // The KV the batch itself holds after the iteration: each sequence's, sliding-window
+    // layers keeping at most their window of it.
     let stage = &lowered.memory.stages[0];
-    let kv_tokens: u64 = batch
+    let prefill_kv: f64 = batch
         .prefill
         .iter()
-        .map(|c| c.new_tokens as u64 + c.prefix as u64)
-        .sum::<u64>()
-        + batch.decode.context_sum;
-    let fits = stage.weights_bytes
-        + stage.activation_bytes
-        + stage.runtime_bytes
-        + kv_tokens as f64 * stage.kv_bytes_per_token
-        <= stage.available_bytes;
+        .map(|c| stage.request_kv_bytes(c.new_tokens as u64 + c.prefix as u64))
+        .sum();
+    let d = &batch.decode;
+    let windowed: f64 = stage.windowed_kv.iter().map(|&(_, b)| b).sum();
+    // a window caps each request's tokens: `min(sum, requests × window)` (exact when the
+    // group's contexts are equal, an upper bound otherwise)
+    let decode_kv = (stage.kv_bytes_per_token - windowed) * d.context_sum as f64
+        + stage
+            .windowed_kv
+            .iter()
+            .map(|&(w, b)| b * (d.context_sum as f64).min(d.requests as f64 * w as f64))
+            .sum::<f64>();
+    let fits =
+        stage.weights_bytes + stage.activation_bytes + stage.runtime_bytes + prefill_kv + decode_kv
+            <= stage.available_bytes;
     Ok(IterationPrediction {
         plan: plan.to_string(),
         cost_model: name,

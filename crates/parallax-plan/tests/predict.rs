@@ -321,3 +321,21 @@ fn vllm_graphs_hold_fewer_speculative_decodes() {
         assert_eq!(graphs(&with), expected, "{kind:?}");
     }
 }
+
+/// A sliding-window model's KV holds at most its window per sequence: 16 requests of 32,768
+/// tokens of Mistral-7B (4,096-token window) need 8.6 GB of KV, not 69 GB, and fit an H100;
+/// Llama-3.1-8B's full-attention KV for the same batch does not.
+#[test]
+fn fits_memory_counts_a_sliding_window_once_per_sequence() {
+    let cluster = Cluster::parse("1x1xH100").unwrap();
+    let fits = |name: &str, b: u32, c: u32| {
+        let model = parallax_ir::resolve(name).unwrap();
+        let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+        predict(&model, &cluster, 1, &decode(b, c), true, cost)
+            .unwrap()
+            .fits_memory
+    };
+    assert!(fits("mistral-7b", 16, 32768));
+    assert!(!fits("llama-3.1-8b", 16, 32768));
+    assert!(fits("llama-3.1-8b", 16, 4096));
+}
