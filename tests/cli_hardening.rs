@@ -1470,3 +1470,50 @@ fn replaced_router_is_noted_and_no_negative_zero() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("-0.0"), "{text}");
 }
+
+/// TensorRT-LLM is NVIDIA's: an AMD GPU with `--engine trtllm` is refused, not priced with its
+/// kernels; vLLM on it is fine.
+#[test]
+fn trtllm_is_refused_on_gpus_it_does_not_run_on() {
+    fails_with(
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "MI300X",
+            "--engine",
+            "trtllm",
+            "--decode",
+            "1x100",
+        ],
+        &["`trtllm`", "MI300X", "NVIDIA GPUs only"],
+    );
+    fails_with(
+        &[
+            "simulate",
+            "-m",
+            "llama-3.1-8b",
+            "--cluster",
+            "1x1xMI300X",
+            "--plan",
+            "tp=1",
+            "--engine",
+            "trtllm",
+            "--requests",
+            "4",
+        ],
+        &["`trtllm`", "MI300X"],
+    );
+    succeeds(&[
+        "predict",
+        "-m",
+        "llama-3.1-8b",
+        "--gpu",
+        "MI300X",
+        "--engine",
+        "vllm",
+        "--decode",
+        "1x100",
+    ]);
+}

@@ -39,12 +39,30 @@ pub fn engine_model(kind: EngineKind, model: &Model, cluster: &Cluster, tp: u32)
 /// simulator).
 ///
 /// # Errors
-/// [`crate::Error::Plan`] for an unknown name.
+/// [`crate::Error::Plan`] for an unknown name; [`crate::Error::Option`] for TensorRT-LLM on
+/// a cluster with GPUs it does not run on (it is NVIDIA's: not AMD's MI300X).
 pub fn engine_named(name: &str, model: &Model, cluster: &Cluster, tp: u32) -> Result<EngineModel> {
     if name.trim().eq_ignore_ascii_case("none") {
         return Ok(EngineModel::none());
     }
     let kind: EngineKind = name.parse()?;
+    if kind == EngineKind::Trtllm {
+        if let Some(g) = cluster
+            .node_groups()
+            .into_iter()
+            .find(|g| !g.gpu.vendor.eq_ignore_ascii_case("nvidia"))
+        {
+            return Err(crate::Error::Option {
+                option: "engine".into(),
+                value: name.trim().to_string(),
+                expected: format!(
+                    "an engine that runs on {} ({} GPU): vllm, vllm-v0 or sglang \
+                     (TensorRT-LLM runs on NVIDIA GPUs only)",
+                    g.gpu.name, g.gpu.vendor
+                ),
+            });
+        }
+    }
     Ok(engine_model(kind, model, cluster, tp))
 }
 
