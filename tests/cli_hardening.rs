@@ -1517,3 +1517,37 @@ fn trtllm_is_refused_on_gpus_it_does_not_run_on() {
         "1x100",
     ]);
 }
+
+/// predict's batch: a negative count is the spec's own error (not clap's "unexpected
+/// argument"), and no batch at all says what to give.
+#[test]
+fn predict_batch_errors_name_the_flag() {
+    fails_with(
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--prefill",
+            "-1x10",
+        ],
+        &["--prefill", "`-1x10`"],
+    );
+    fails_with(
+        &[
+            "predict",
+            "-m",
+            "llama-3.1-8b",
+            "--gpu",
+            "H100",
+            "--decode",
+            "-4x100",
+        ],
+        &["--decode", "`-4x100`"],
+    );
+    fails_with(
+        &["predict", "-m", "llama-3.1-8b", "--gpu", "H100"],
+        &["no batch to predict", "--prefill BxS[+P]"],
+    );
+}

@@ -31,10 +31,10 @@ pub struct PredictArgs {
     #[arg(long)]
     enable_expert_parallel: bool,
     /// `BxS` or `BxS+P`: B sequences of S new tokens, each after P cached tokens. Repeatable.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     prefill: Vec<String>,
     /// `BxC`: B decode requests, each with C tokens of context. Repeatable.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     decode: Vec<String>,
     /// Whether iterations may replay CUDA graphs (`on`, the default: as the engine does it).
     #[arg(long, value_enum)]

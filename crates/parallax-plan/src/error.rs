@@ -75,6 +75,12 @@ pub enum PlanError {
         /// What was expected.
         expected: String,
     },
+    /// A batch of no prefill and no decode: nothing to predict.
+    #[error(
+        "no batch to predict: expected at least one --prefill/--decode spec (`--prefill BxS[+P]` \
+         or `--decode BxC`)"
+    )]
+    EmptyBatch,
     /// An invalid option value (e.g. `gpu_memory_utilization` outside (0, 1]).
     #[error("invalid option {option} = {value}: expected {expected}")]
     Option {

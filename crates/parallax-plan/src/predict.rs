@@ -156,11 +156,7 @@ pub fn predict_plan(
         ));
     }
     if batch.is_empty() {
-        return Err(PlanError::BatchSpec {
-            flag: "--prefill/--decode".into(),
-            spec: String::new(),
-            expected: "at least one prefill or decode token in the batch".into(),
-        });
+        return Err(PlanError::EmptyBatch);
     }
     // A sequence beyond the model's context window is not an iteration it runs.
     let longest = longest_sequence(batch);
@@ -434,11 +430,7 @@ pub fn batch_from_specs<P: AsRef<str>, D: AsRef<str>>(
         };
     }
     if batch.is_empty() {
-        return Err(spec_err(
-            "--prefill/--decode",
-            "",
-            "at least one `--prefill BxS[+P]` or `--decode BxC`",
-        ));
+        return Err(PlanError::EmptyBatch);
     }
     Ok(batch)
 }

@@ -104,7 +104,7 @@ fn bad_tp_is_a_typed_error() {
     let e = predict(&model, &cluster, 16, &decode(1, 10), true, cost.clone()).unwrap_err();
     assert!(matches!(e, PlanError::Inconsistent { .. }), "{e}");
     let e = predict(&model, &cluster, 1, &Batch::default(), true, cost).unwrap_err();
-    assert!(matches!(e, PlanError::BatchSpec { .. }), "{e}");
+    assert!(matches!(e, PlanError::EmptyBatch), "{e}");
 }
 
 #[test]
