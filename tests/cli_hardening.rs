@@ -1551,3 +1551,40 @@ fn predict_batch_errors_name_the_flag() {
         &["no batch to predict", "--prefill BxS[+P]"],
     );
 }
+
+/// A prefill-only batch decodes no request: speculation gives it no time per token.
+#[test]
+fn speculation_reports_no_time_per_token_without_decodes() {
+    let args = |batch: &'static str, spec: &'static str| {
+        vec![
+            "predict",
+            "-m",
+            "deepseek-v3",
+            "--gpu",
+            "H200",
+            "--tp",
+            "8",
+            batch,
+            spec,
+            "--num-speculative-tokens",
+            "1",
+            "--json",
+        ]
+    };
+    let run = |a: Vec<&str>| -> serde_json::Value {
+        let out = parallax(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let prefill = run(args("--prefill", "1x10"));
+    assert!(
+        prefill["speculation"].get("ms_per_token").is_none(),
+        "{prefill}"
+    );
+    let decode = run(args("--decode", "8x1000"));
+    assert!(decode["speculation"]["ms_per_token"].as_f64().unwrap() > 0.0);
+}

@@ -143,10 +143,11 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
             o.insert("precision".into(), model.precision.to_string().into());
             o.insert("cluster".into(), cluster.spec().into());
             if let Some(s) = &engine.speculation {
+                // a time per emitted token only where requests decode
+                let step = (batch.decode.requests > 0).then_some(p.iteration_ms);
                 o.insert(
                     "speculation".into(),
-                    serde_json::to_value(s.summary(Some(p.iteration_ms)))
-                        .map_err(CliError::failure)?,
+                    serde_json::to_value(s.summary(step)).map_err(CliError::failure)?,
                 );
             }
         }
@@ -192,10 +193,14 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     outln!("iteration     {:.4} ms", p.iteration_ms);
     if let Some(s) = &engine.speculation {
         outln!("{}", crate::engine_flags::speculation_text(s));
-        outln!(
-            "per token     {:.4} ms (each decoding request)",
-            p.iteration_ms / s.tokens_per_step()
-        );
+        if batch.decode.requests > 0 {
+            outln!(
+                "per token     {:.4} ms (each decoding request)",
+                p.iteration_ms / s.tokens_per_step()
+            );
+        } else {
+            outln!("per token     - (no request decodes in this batch: speculation drafts none)");
+        }
     }
     if !p.fits_memory {
         outln!("warning: weights, reserves and this batch's KV cache do not fit one device");
