@@ -8,7 +8,9 @@ use parallax::plan::{batch_from_specs, longest_sequence, predict_plan, LowerOpti
 /// CUDA graphs on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnOff {
-    /// Decode-only iterations replay a captured CUDA graph (vLLM's default).
+    /// Iterations replay captured CUDA graphs as the engine does (vLLM V1: decode batches,
+    /// and prefill or mixed batches of up to 512 tokens piecewise; the others: decode batches
+    /// up to their capture size).
     On,
     /// Every kernel is launched eagerly.
     Off,
@@ -43,7 +45,7 @@ pub struct PredictArgs {
     #[command(flatten)]
     engine_flags: crate::engine_flags::EngineFlags,
     /// Serving engine whose kernels, CUDA-graph policy and issue costs to price: vllm (V1),
-    /// vllm-v0, sglang, trtllm.
+    /// vllm-v0, sglang, trtllm, or none (the cost model alone).
     #[arg(long, default_value = "vllm")]
     engine: String,
     /// `auto` (measured profile where one ships, else roofline), `roofline`, `profiled`, or a

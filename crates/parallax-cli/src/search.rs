@@ -116,7 +116,8 @@ pub struct SearchArgs {
     /// Allowed parallelisms, comma-separated from dp, pp, tp, ep, attn-replicas, mlp-replicas.
     #[arg(long, default_value = "dp,pp,tp,ep,attn-replicas,mlp-replicas")]
     parallelisms: String,
-    /// Serving engine every plan runs under: vllm (V1), vllm-v0, sglang, trtllm.
+    /// Serving engine every plan runs under: vllm (V1), vllm-v0, sglang, trtllm, or none (the
+    /// bare simulator).
     #[arg(long, default_value = "vllm")]
     engine: String,
     /// Override the engine's scheduling policy: vllm (v0), sarathi (v1 chunked), orca, static,

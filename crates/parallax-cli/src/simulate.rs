@@ -35,7 +35,7 @@ pub struct SimulateArgs {
     #[arg(long, value_parser = common::requests_arg)]
     requests: Option<usize>,
     /// Serving engine whose defaults and mechanics to simulate: vllm (V1), vllm-v0, sglang,
-    /// trtllm.
+    /// trtllm, or none (the bare simulator).
     #[arg(long, default_value = "vllm")]
     engine: String,
     /// Override the engine's scheduling policy: vllm (v0, prefill first), sarathi (v1
