@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 ///   except block-scaled fp8 at more than 1,024 tokens (SGLang's 0.66–0.68× the time); under
 ///   expert parallelism SGLang's kernel works on the rank's own pairs, 0.4–0.9× vLLM's time
 ///   in bf16 and block fp8 (vLLM's Triton kernel still walks every token of the layer), while
-///   its int4 Marlin runs 1.1–2× vLLM's. SGLang's sweeps measured no per-tensor fp8.
+///   its int4 Marlin runs 1.1–2× vLLM's. SGLang's sweeps measured no per-tensor fp8: its
+///   block-scaled fp8 times price it ([`MeasuredFusedMoe::seconds`]).
 ///
 /// The embedded profiles' own `fused_moe` tables (vLLM's kernels) serve vLLM and every layer
 /// these tables do not cover.
@@ -100,7 +101,29 @@ impl MeasuredFusedMoe {
         if !op.gated {
             return None;
         }
-        self.model().profiled_fused_moe(op)
+        let model = self.model();
+        model.profiled_fused_moe(op).or_else(|| {
+            // SGLang's sweeps measured block-scaled fp8 but no per-tensor fp8: its Triton
+            // kernel runs both, the per-tensor one with less scaling work, so the block
+            // kernel's time bounds it. (vLLM's per-tensor table, the other candidate, is its
+            // own Triton configs: 2.6x SGLang's block kernel at 4,096 tokens of
+            // Qwen3-30B-A3B's experts on an H100, within 10% of it at decode sizes.)
+            let sglang = matches!(
+                self,
+                MeasuredFusedMoe::SglangH100 | MeasuredFusedMoe::SglangH200
+            );
+            let per_tensor_fp8 = op.weight_dtype == parallax_ir::DType::Fp8
+                && op.act_dtype == parallax_ir::DType::Fp8
+                && !op.block_scales;
+            (sglang && per_tensor_fp8)
+                .then(|| {
+                    model.profiled_fused_moe(&parallax_ir::FusedMoe {
+                        block_scales: true,
+                        ..*op
+                    })
+                })
+                .flatten()
+        })
     }
 }
 
