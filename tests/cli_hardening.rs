@@ -1023,8 +1023,8 @@ fn calibrate_says_when_a_fit_is_clamped_at_peak() {
         &["calibrate", profile, "--cluster", "1x8xB200"],
         &[
             "invalid --cluster `1x8xB200`",
-            "measured on H100-SXM",
-            "--gpu B200",
+            "the profile was measured on H100-SXM",
+            "--gpu B200 to calibrate",
         ],
     );
     succeeds(&[

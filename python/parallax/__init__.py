@@ -447,7 +447,9 @@ def predict(
     num_speculative_tokens=None,
     speculative_acceptance=None,
 ):
-    """Predict one iteration of ``model`` with tensor parallelism ``tp`` on one node.
+    """Predict one iteration of ``model`` with tensor parallelism ``tp``: on one node, or on
+    nodes of the GPU's scale-up domain when wider (``tp=16`` on H100s: 2 nodes of 8, whose
+    collectives cross the network; the dict's ``cluster`` names it).
 
     ``prefill`` and ``decode`` are lists of batch specs as the CLI takes them
     (``"2x1024"``: two prompts of 1024 tokens; decode ``"32x2048"``: 32 requests with 2048
@@ -459,8 +461,9 @@ def predict(
     ``enable_expert_parallel=True`` (vLLM's flag; MoE models only) splits the experts over
     the ``tp`` GPUs (plan ``tp=N,ep=N``). ``num_speculative_tokens`` and
     ``speculative_acceptance`` as in :func:`search` (the dict then has ``speculation``:
-    ``draft_tokens``, ``tokens_per_step``, ``ms_per_token``). Returns a dict (the CLI's
-    ``predict --json``, with ``engine`` and ``precision``).
+    ``draft_tokens``, ``tokens_per_step``, and ``ms_per_token`` where requests decode).
+    Returns a dict (the CLI's ``predict --json``, with ``engine``, ``cluster`` and
+    ``precision``).
     """
     tp = _count("tp", tp, 1, MAX_GPUS)
     if num_speculative_tokens is not None:

@@ -389,8 +389,9 @@ fn simulate_json(
     }))
 }
 
-/// Predict one iteration of `model` with tensor parallelism `tp` on one node of `gpu`;
-/// returns the prediction as JSON text (the CLI's `predict --json`).
+/// Predict one iteration of `model` with tensor parallelism `tp` on `gpu` (one node, or
+/// nodes of its scale-up domain when wider); returns the prediction as JSON text (the CLI's
+/// `predict --json`).
 #[pyfunction]
 #[pyo3(signature = (
     model, *, gpu="H100", tp=1, prefill=None, decode=None, cuda_graphs=true, cost_model=None,
@@ -421,7 +422,8 @@ fn predict_json(
         ));
     }
     let g = catalog::gpu(gpu).map_err(value_err)?;
-    let cluster = Cluster::new(1, tp, g).map_err(value_err)?;
+    // one node, or nodes of the GPU's scale-up domain when wider (as the CLI's predict)
+    let cluster = Cluster::for_group(g, tp).map_err(value_err)?;
     let engine = speculation_arg(
         engine_arg(engine, &model, &cluster, tp)?,
         &model,
@@ -465,14 +467,16 @@ fn predict_json(
             .map_or("none".to_string(), |e| e.name.clone());
         o.insert("engine".into(), name.into());
         o.insert("precision".into(), model.precision.to_string().into());
+        o.insert("cluster".into(), cluster.spec().into());
         if let Some(s) = engine.as_ref().and_then(|e| e.speculation) {
+            // a time per emitted token only where requests decode (as the CLI's)
             let step = o
                 .get("iteration_ms")
                 .and_then(|x| x.as_f64())
-                .unwrap_or(f64::NAN);
+                .filter(|_| batch.decode.requests > 0);
             o.insert(
                 "speculation".into(),
-                serde_json::to_value(s.summary(Some(step))).map_err(value_err)?,
+                serde_json::to_value(s.summary(step)).map_err(value_err)?,
             );
         }
     }

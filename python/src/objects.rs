@@ -6,6 +6,11 @@ use parallax::{Cluster, Model, Workload};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+/// The error of a pickled state that is not a valid `what`.
+fn unpickle_err(what: &str, why: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("cannot unpickle a parallax {what}: {why}"))
+}
+
 /// A `T` from the JSON text its `__reduce__` wrote (an unpickled object).
 fn from_pickle<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> PyResult<T> {
     serde_json::from_str(text).map_err(|e| {
@@ -171,9 +176,14 @@ impl PyCluster {
     }
     #[staticmethod]
     fn _from_json(text: &str) -> PyResult<Self> {
-        Ok(PyCluster {
-            inner: from_pickle(text, "Cluster")?,
-        })
+        let state: Cluster = from_pickle(text, "Cluster")?;
+        // checked as a cluster built from its groups is (counts, links, kinds)
+        let inner = Cluster::from_groups(state.node_groups(), state.inter_node)
+            .map_err(|e| unpickle_err("Cluster", e))?;
+        if inner != state {
+            return Err(unpickle_err("Cluster", "its fields disagree with its node groups"));
+        }
+        Ok(PyCluster { inner })
     }
 }
 
@@ -248,9 +258,15 @@ impl PyWorkload {
     }
     #[staticmethod]
     fn _from_json(text: &str) -> PyResult<Self> {
-        Ok(PyWorkload {
-            inner: from_pickle(text, "Workload")?,
-        })
+        let state: Workload = from_pickle(text, "Workload")?;
+        // checked as a loaded workload is (lengths, arrivals), and already in arrival order
+        let mut inner = Workload::new(state.name.clone(), state.requests.clone())
+            .map_err(|e| unpickle_err("Workload", e))?;
+        if inner.requests != state.requests {
+            return Err(unpickle_err("Workload", "its requests are not in arrival order"));
+        }
+        inner.notes = state.notes;
+        Ok(PyWorkload { inner })
     }
 }
 

@@ -827,3 +827,26 @@ def test_objects_and_results_pickle(model, workload, tmp_path):
     assert pickle.loads(pickle.dumps(s)).to_json() == s.to_json()
     with pytest.raises(ValueError, match="cannot unpickle a parallax Model"):
         parallax.Model._from_json("{}")
+    # a state that is not a valid object is refused as loading refuses it, not simulated
+    bad = json.loads(w2.requests_json())
+    bad[0]["prompt_tokens"] = 0
+    state = json.dumps({"name": "x", "requests": bad, "notes": []})
+    with pytest.raises(ValueError, match="cannot unpickle a parallax Workload.*prompt_tokens"):
+        parallax.Workload._from_json(state)
+    late = json.loads(w2.requests_json())
+    late[0]["arrival_s"], late[1]["arrival_s"] = late[1]["arrival_s"] + 1.0, late[0]["arrival_s"]
+    with pytest.raises(ValueError, match="arrival order"):
+        parallax.Workload._from_json(json.dumps({"name": "x", "requests": late, "notes": []}))
+    cstate = json.loads(cluster.__reduce__()[1][0])
+    cstate["nodes"] = 0
+    with pytest.raises(ValueError, match="cannot unpickle a parallax Cluster"):
+        parallax.Cluster._from_json(json.dumps(cstate))
+
+
+def test_predict_spans_nodes_as_the_cli():
+    """A TP group wider than an HGX node spans nodes of 8, as the CLI's predict prices it."""
+    wide = parallax.predict("llama-3.1-70b", gpu="H100", tp=16, decode=["8x1000"])
+    assert wide["cluster"] == "2x8xH100-SXM"
+    assert parallax.predict("llama-3.1-70b", gpu="H100", tp=8, decode=["8x1000"])[
+        "cluster"
+    ] == "1x8xH100-SXM"

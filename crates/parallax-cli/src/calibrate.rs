@@ -112,7 +112,9 @@ pub fn run(args: CalibrateArgs) -> Result<(), CliError> {
                     // silently calibrate that kind from it
                     if own.name != cluster.gpu.name {
                         return Err(CliError::input(format!(
-                            "invalid --cluster `{c}`: it has only {} GPUs, and the profile was                              measured on {} (`{}`); pass a cluster of {}, or --gpu {} to                              calibrate {} from this profile anyway",
+                            "invalid --cluster `{c}`: it has only {} GPUs, and the profile was \
+                             measured on {} (`{}`); pass a cluster of {}, or --gpu {} to \
+                             calibrate {} from this profile anyway",
                             cluster.gpu.name,
                             own.name,
                             profile.gpu.name,

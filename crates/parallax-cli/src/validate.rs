@@ -127,7 +127,7 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
             let (file, line) = (path.display(), i + 1);
             return Err(CliError::input(format!(
                 "{file}:{line}: a `# engine:` directive in a load-point file: each row's \
-                 `backend` column names its engine (--engine E predicts every row with E)"
+                 `backend` column names its engine (remove the line)"
             )));
         }
         return load_points(&args, &path, &text, choice);

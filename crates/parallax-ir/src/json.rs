@@ -22,6 +22,9 @@ use std::fmt;
 /// let e = parse_unique("{\"a\": 1,\n \"a\": 2}").unwrap_err();
 /// assert!(e.to_string().contains("field `a` appears twice"));
 /// assert_eq!(e.line(), 2);
+/// // a key is quoted escaped: no terminal control reaches the message
+/// let e = parse_unique("{\"\\u001b[2J\": 1, \"\\u001b[2J\": 2}").unwrap_err();
+/// assert!(e.to_string().contains("`\\u{1b}[2J` appears twice") && !e.to_string().contains('\u{1b}'));
 /// ```
 pub fn parse_unique(text: &str) -> Result<Value, serde_json::Error> {
     let UniqueValue(v) = serde_json::from_str(text)?;
@@ -83,8 +86,10 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         let mut obj = Map::new();
         while let Some(k) = map.next_key::<String>()? {
             if obj.contains_key(&k) {
+                // escaped and cut, as every value an error quotes
+                let shown = crate::shown(&k.escape_debug().to_string(), 80);
                 return Err(de::Error::custom(format!(
-                    "field `{k}` appears twice in one object"
+                    "field `{shown}` appears twice in one object"
                 )));
             }
             let UniqueValue(v) = map.next_value()?;

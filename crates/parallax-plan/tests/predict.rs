@@ -322,9 +322,11 @@ fn vllm_graphs_hold_fewer_speculative_decodes() {
     }
 }
 
-/// A sliding-window model's KV holds at most its window per sequence: 16 requests of 32,768
-/// tokens of Mistral-7B (4,096-token window) need 8.6 GB of KV, not 69 GB, and fit an H100;
-/// Llama-3.1-8B's full-attention KV for the same batch does not.
+/// A sliding-window model's decode KV holds at most its window per sequence: 16 requests of
+/// 32,768 tokens of Mistral-7B (4,096-token window) need 8.6 GB of KV, not 69 GB, and fit an
+/// H100; Llama-3.1-8B's full-attention KV for the same batch does not. (The simulator's paged
+/// capacity counts every layer at full size: vLLM's hybrid allocator frees a window's old
+/// blocks, which one iteration's `fits_memory` does model and the capacity does not.)
 #[test]
 fn fits_memory_counts_a_sliding_window_once_per_sequence() {
     let cluster = Cluster::parse("1x1xH100").unwrap();
@@ -338,4 +340,23 @@ fn fits_memory_counts_a_sliding_window_once_per_sequence() {
     assert!(fits("mistral-7b", 16, 32768));
     assert!(!fits("llama-3.1-8b", 16, 32768));
     assert!(fits("llama-3.1-8b", 16, 4096));
+    // a prefill writes every new token's KV, window or not: 16 prompts of 32,768 tokens
+    // hold 64 GiB in the iteration
+    let model = parallax_ir::resolve("mistral-7b").unwrap();
+    let cost = Arc::new(RooflineModel::new(&cluster.gpu));
+    let prefill = Batch {
+        prefill: vec![
+            PrefillChunk {
+                new_tokens: 32768,
+                prefix: 0
+            };
+            16
+        ],
+        decode: DecodeGroup::default(),
+    };
+    assert!(
+        !predict(&model, &cluster, 1, &prefill, true, cost)
+            .unwrap()
+            .fits_memory
+    );
 }

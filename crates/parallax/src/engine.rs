@@ -46,24 +46,31 @@ pub fn engine_named(name: &str, model: &Model, cluster: &Cluster, tp: u32) -> Re
         return Ok(EngineModel::none());
     }
     let kind: EngineKind = name.parse()?;
-    if kind == EngineKind::Trtllm {
-        if let Some(g) = cluster
-            .node_groups()
-            .into_iter()
-            .find(|g| !g.gpu.vendor.eq_ignore_ascii_case("nvidia"))
-        {
-            return Err(crate::Error::Option {
-                option: "engine".into(),
-                value: name.trim().to_string(),
-                expected: format!(
-                    "an engine that runs on {} ({} GPU): vllm, vllm-v0 or sglang \
-                     (TensorRT-LLM runs on NVIDIA GPUs only)",
-                    g.gpu.name, g.gpu.vendor
-                ),
-            });
-        }
+    if let Some(expected) = unsupported_gpu(kind, cluster) {
+        return Err(crate::Error::Option {
+            option: "engine".into(),
+            value: name.trim().to_string(),
+            expected,
+        });
     }
     Ok(engine_model(kind, model, cluster, tp))
+}
+
+/// Why engine `kind` cannot serve on `cluster`, as the "expected" half of an error: `Some`
+/// for TensorRT-LLM on a cluster with a GPU not NVIDIA's (MI300X); `None` when it runs there.
+pub fn unsupported_gpu(kind: EngineKind, cluster: &Cluster) -> Option<String> {
+    if kind != EngineKind::Trtllm {
+        return None;
+    }
+    let g = cluster
+        .node_groups()
+        .into_iter()
+        .find(|g| !g.gpu.vendor.eq_ignore_ascii_case("nvidia"))?;
+    Some(format!(
+        "an engine that runs on {} ({} GPU): vllm, vllm-v0 or sglang (TensorRT-LLM runs on \
+         NVIDIA GPUs only)",
+        g.gpu.name, g.gpu.vendor
+    ))
 }
 
 /// The scheduler `base` of engine `kind` (`None`: the bare simulator) with chunked prefill

@@ -275,9 +275,12 @@ pub fn parse_load_points(file: &str, text: &str) -> Result<Vec<LoadPoint>> {
         if rec.len() == 1 && rec[0].trim().is_empty() {
             continue; // a line of blanks
         }
-        if rec.len() != headers.len() {
+        // no field of this format spans lines: one that does opened a quote it never closed
+        // (whatever the row's length: in the last column it swallows the lines after it)
+        let runs_on = rec.iter().any(|f| f.contains('\n'));
+        if runs_on || rec.len() != headers.len() {
             let row: Vec<&str> = rec.iter().collect();
-            let expected = if row.iter().any(|f| f.contains('\n')) {
+            let expected = if runs_on {
                 "a closing quote: a field opened with `\"` on this line runs on over the \
                  following lines"
                     .to_string()

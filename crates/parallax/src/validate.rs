@@ -161,11 +161,16 @@ pub fn validate_iterations_with(
     iterations_in(file, None, rows, choice.into(), engine)
 }
 
-/// A model spec of a measured file's row: a `config.json` path relative to the file's folder
-/// `base` when one is there (as cluster and workload files are found), else the spec as
-/// written (a name, a Hugging Face id, or a path from the working directory).
+/// A model spec of a measured file's row: a `config.json` (or a model folder holding one)
+/// relative to the file's folder `base` when one is there (as cluster and workload files are
+/// found), else the spec as written (a name, a Hugging Face id, or a path from the working
+/// directory).
 fn resolve_model_at(base: Option<&Path>, spec: &str) -> Result<parallax_ir::Model> {
-    match base.map(|b| b.join(spec)).filter(|p| p.is_file()) {
+    let beside = base
+        .filter(|_| !spec.is_empty() && !Path::new(spec).is_absolute())
+        .map(|b| b.join(spec))
+        .filter(|p| p.exists());
+    match beside {
         Some(p) => Ok(parallax_ir::resolve(&p.display().to_string())?),
         None => Ok(parallax_ir::resolve(spec)?),
     }
@@ -194,6 +199,13 @@ fn iterations_in(
         let mut cost = choice.build(&cluster).map_err(at)?;
         let mut lower = LowerOptions::default();
         if let Some(k) = engine {
+            if let Some(expected) = crate::engine::unsupported_gpu(k, &cluster) {
+                return Err(at(Error::Option {
+                    option: "engine".into(),
+                    value: k.name().into(),
+                    expected,
+                }));
+            }
             let e = crate::engine_model(k, &model, &cluster, r.tp);
             cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
             lower = e.lower_options(&lower);
@@ -582,6 +594,13 @@ impl RunFlags {
         tp: u32,
     ) -> std::result::Result<(EngineModel, SchedulerConfig), (&'static str, String, String)> {
         let kind = self.engine.unwrap_or(default);
+        if let Some(expected) = kind.and_then(|k| crate::engine::unsupported_gpu(k, cluster)) {
+            return Err((
+                "engine",
+                kind.map_or("", |k| k.name()).to_string(),
+                expected,
+            ));
+        }
         let mut e = match kind {
             Some(k) => crate::engine_model(k, model, cluster, tp),
             None => EngineModel::none(),

@@ -428,6 +428,17 @@ fn relative_model_paths_are_found_next_to_the_file() {
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::write(sub.join("config.json"), config).unwrap();
     let by_path = validate_file(&it, CostModelChoice::Roofline).unwrap();
+    // the folder holding the config too
+    let folder = write(
+        "rel-folder.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         rel-sub,H100-SXM,1,1x512,,off,28.0\n",
+    );
+    let by_folder = validate_file(&folder, CostModelChoice::Roofline).unwrap();
+    assert_eq!(
+        by_folder.iterations[0].predicted_ms,
+        by_path.iterations[0].predicted_ms
+    );
     let named = write(
         "rel-named.csv",
         "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
@@ -483,4 +494,45 @@ fn switch_columns_take_the_same_spellings() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("`maybe`") && e.contains("on/off"), "{e}");
+}
+
+/// TensorRT-LLM runs on NVIDIA GPUs only: measured iterations and serving runs on an MI300X
+/// under it are refused, as `predict` and `simulate` refuse them.
+#[test]
+fn trtllm_rows_on_an_amd_gpu_are_refused() {
+    let it = write(
+        "mi-it.csv",
+        "model,gpu,tp,prefill,decode,cuda_graphs,measured_ms\n\
+         llama-3.1-8b,MI300X,1,,8x1000,on,5.0\n",
+    );
+    let e = parallax::validate::validate_file_with(
+        &it,
+        CostModelChoice::Roofline,
+        Some(parallax::EngineKind::Trtllm),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("MI300X") && e.contains("NVIDIA GPUs only"),
+        "{e}"
+    );
+    let runs = write(
+        "mi-sv.csv",
+        "model,cluster,plan,workload,requests,engine,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,1x1xMI300X,tp=1,chat,8,trtllm,40,9\n",
+    );
+    let e = validate_file(&runs, CostModelChoice::Roofline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`engine`") && e.contains("NVIDIA GPUs only"),
+        "{e}"
+    );
+    // vLLM runs there
+    let ok = write(
+        "mi-ok.csv",
+        "model,cluster,plan,workload,requests,engine,ttft_ms,tpot_ms\n\
+         llama-3.1-8b,1x1xMI300X,tp=1,chat,8,vllm,40,9\n",
+    );
+    validate_file(&ok, CostModelChoice::Roofline).unwrap();
 }

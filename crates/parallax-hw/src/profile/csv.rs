@@ -1,5 +1,6 @@
-//! A minimal reader for the plain comma-separated files of the published profiles (no quoted
-//! fields, no embedded commas), keeping line numbers for error messages.
+//! A minimal reader for the plain comma-separated files of the published profiles and
+//! measured iterations, keeping line numbers for error messages: a whole field may be quoted
+//! (`"1"`, as spreadsheets write it), but no value holds a comma or a quote.
 
 use super::error::{ProfileError, Row};
 
@@ -43,12 +44,13 @@ fn fields_of<'a>(
             None => Err(f),
         })
         .collect::<Result<Vec<&str>, &str>>()
-        .map_err(|f| ProfileError::BadValue {
+        .map_err(|_| ProfileError::BadValue {
             file: file.to_string(),
             table: table.to_string(),
             row,
             column: "(row)".to_string(),
-            value: shown(f),
+            // the whole line: a quoted cell holding a comma is split across fields
+            value: shown(l.trim()),
             expected: "fields without commas or quotes inside them (a whole field may be \
                        quoted: \"1\")"
                 .to_string(),

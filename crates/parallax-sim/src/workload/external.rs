@@ -52,13 +52,26 @@ pub enum ExternalFormat {
 /// element has `conversations` (ShareGPT), or an object with `input_lens` and `output_lens`
 /// (`vllm bench serve`). Looks only at the first non-blank character before parsing.
 pub fn detect(text: &str) -> Option<(ExternalFormat, Value)> {
-    let first = text.trim_start().chars().next()?;
+    detect_strict(text).ok().flatten()
+}
+
+/// [`detect`], with a key repeated in one object of a whole-JSON document as the error
+/// (`serde_json`'s data error with its line; [`parallax_ir::json::parse_unique`]).
+fn detect_strict(text: &str) -> Result<Option<(ExternalFormat, Value)>, serde_json::Error> {
+    let Some(first) = text.trim_start().chars().next() else {
+        return Ok(None);
+    };
     if first != '[' && first != '{' {
-        return None;
+        return Ok(None);
     }
-    // A JSON-lines trace is not one JSON value: quick reject before a full parse.
-    let value: Value = serde_json::from_str(text).ok()?;
-    match &value {
+    // A JSON-lines trace is not one JSON value: its syntax error means "not this format"; a
+    // repeated key in a document that parses is an error of the document.
+    let value = match parallax_ir::json::parse_unique(text) {
+        Ok(v) => v,
+        Err(e) if e.classify() == serde_json::error::Category::Data => return Err(e),
+        Err(_) => return Ok(None),
+    };
+    Ok(match &value {
         Value::Array(a) if a.first().is_some_and(|e| e.get("conversations").is_some()) => {
             Some((ExternalFormat::ShareGpt, value))
         }
@@ -66,15 +79,24 @@ pub fn detect(text: &str) -> Option<(ExternalFormat, Value)> {
             Some((ExternalFormat::VllmBench, value))
         }
         _ => None,
-    }
+    })
 }
 
 /// Parse `text` if it is an external format ([`detect`]); `None` otherwise.
 ///
 /// # Errors
-/// [`SimError::InvalidWorkload`] naming the entry and field for a malformed entry.
+/// [`SimError::InvalidWorkload`] naming the entry and field for a malformed entry, or a key
+/// repeated in one object (with its line).
 pub fn parse(source: &str, text: &str) -> Result<Option<Workload>, SimError> {
-    match detect(text) {
+    let detected = detect_strict(text).map_err(|e| {
+        bad(
+            source,
+            format!("line {}", e.line()),
+            "(a repeated key)",
+            &format!("each key once per object ({e})"),
+        )
+    })?;
+    match detected {
         None => Ok(None),
         Some((ExternalFormat::ShareGpt, v)) => sharegpt(source, &v).map(Some),
         Some((ExternalFormat::VllmBench, v)) => vllm_bench(source, &v).map(Some),
@@ -446,6 +468,22 @@ pub fn vllm_bench_summary(text: &str) -> Option<BTreeMap<String, f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_key_is_an_error_not_the_last_value() {
+        let text = "{\"input_lens\": [100, 200], \"output_lens\": [10, 20],\n \"input_lens\": [5000, 6000]}";
+        let e = parse("vb.json", text).unwrap_err().to_string();
+        assert!(
+            e.contains("vb.json")
+                && e.contains("line 2")
+                && e.contains("`input_lens` appears twice"),
+            "{e}"
+        );
+        // JSON lines are not one document: not this format, no error
+        assert!(parse("t.jsonl", "{\"a\": 1}\n{\"a\": 2}\n")
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn sharegpt_first_two_turns_approximated_or_pretokenized() {

@@ -951,4 +951,13 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
         .unwrap_err()
         .to_string();
     assert!(e.contains("lp.csv:2") && e.contains("closing quote"), "{e}");
+    // opened in the last column, of the last row or an earlier one
+    let last = format!("{row}").replace(",100,10", ",100,\"10");
+    for text in [
+        format!("{header}\n{row}\n{last}\n"),
+        format!("{header}\n{last}\n{row}\n"),
+    ] {
+        let e = parse_load_points("lp.csv", &text).unwrap_err().to_string();
+        assert!(e.contains("closing quote"), "{e}");
+    }
 }
