@@ -362,20 +362,7 @@ pub fn calibrate(
 ) -> Result<Calibration, ProfileError> {
     let all = points(profile, cluster);
     if all.is_empty() {
-        return Err(ProfileError::Calibration {
-            message: format!(
-                "profile `{}` has no rows to fit: the roofline's parameters are fitted to its \
-                 {} tables{}",
-                profile.name,
-                TABLES.join(", "),
-                if profile.fused_moe.is_some() {
-                    " (its fused_moe table is priced from the profile itself by --cost-model, \
-                     not fitted)"
-                } else {
-                    ""
-                }
-            ),
-        });
+        return Err(no_rows(profile));
     }
     let mut params = start.clone();
     let mut report = Vec::new();
@@ -413,6 +400,24 @@ pub fn calibrate(
     })
 }
 
+/// The error of a profile without a row the roofline's parameters fit.
+fn no_rows(profile: &Profile) -> ProfileError {
+    ProfileError::Calibration {
+        message: format!(
+            "profile `{}` has no rows to fit: the roofline's parameters are fitted to its {} \
+             tables{}",
+            profile.name,
+            TABLES.join(", "),
+            if profile.fused_moe.is_some() {
+                " (its fused_moe table is priced from the profile itself by --cost-model, not \
+                 fitted)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
 /// Leave-out evaluation of the calibrated roofline: the rows of each table are split into
 /// `folds` folds by their distinct size key (rows of equal shape, e.g. two runs, stay
 /// together; shapes in table order, fold = index mod `folds`); each fold is predicted by
@@ -433,20 +438,7 @@ pub fn calibrated_hold_out(
     }
     let all = points(profile, cluster);
     if all.is_empty() {
-        return Err(ProfileError::Calibration {
-            message: format!(
-                "profile `{}` has no rows to fit: the roofline's parameters are fitted to its \
-                 {} tables{}",
-                profile.name,
-                TABLES.join(", "),
-                if profile.fused_moe.is_some() {
-                    " (its fused_moe table is priced from the profile itself by --cost-model, \
-                     not fitted)"
-                } else {
-                    ""
-                }
-            ),
-        });
+        return Err(no_rows(profile));
     }
     let mut out = Vec::new();
     for table in TABLES {
