@@ -952,7 +952,7 @@ osl,gemm_quant_mode,batch_size,tp_size,pp_size,silicon_ttft_ms,silicon_tpot_ms";
         .to_string();
     assert!(e.contains("lp.csv:2") && e.contains("closing quote"), "{e}");
     // opened in the last column, of the last row or an earlier one
-    let last = format!("{row}").replace(",100,10", ",100,\"10");
+    let last = row.replace(",100,10", ",100,\"10");
     for text in [
         format!("{header}\n{row}\n{last}\n"),
         format!("{header}\n{last}\n{row}\n"),
