@@ -82,6 +82,10 @@ struct ExpertOut {
     /// Its latency with each accelerator's nodes as one subgraph; null when that is not a
     /// valid latency schedule.
     latency: Option<f64>,
+    /// Why `latency` is null (a class split between devices, a cycle between subgraphs,
+    /// memory, ...); absent when it has a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_error: Option<String>,
     /// Accelerators over their memory: [index, memory used].
     over_memory: Vec<(usize, f64)>,
     /// Its value for the chosen objective divided by the solver's value (null when it is
@@ -167,7 +171,10 @@ struct Report {
 fn place_error(e: PlaceError, file: &std::path::Path) -> CliError {
     let names_file = matches!(
         e,
-        PlaceError::Io { .. } | PlaceError::Json { .. } | PlaceError::ExpertMismatch { .. }
+        PlaceError::Io { .. }
+            | PlaceError::Json { .. }
+            | PlaceError::InvalidField { .. }
+            | PlaceError::ExpertMismatch { .. }
     );
     let msg = if names_file {
         e.to_string()
@@ -241,6 +248,8 @@ const MAX_SUBGRAPHS: usize = 1 << 20;
 
 /// Runs `parallax place`.
 pub fn run(args: PlaceArgs) -> Result<(), CliError> {
+    // the budget covers the whole run: reading the files, the solver and the baselines
+    let run_started = Instant::now();
     let budget = match args.time_limit.as_deref() {
         Some(text) => {
             let t = crate::common::duration("--time-limit", text)?.as_secs_f64();
@@ -296,8 +305,15 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    // what is left of the budget (at least a microsecond: the solvers take a positive limit
+    // and stop at once with their best so far)
+    let left = || {
+        budget
+            .saturating_sub(run_started.elapsed())
+            .max(std::time::Duration::from_micros(1))
+    };
     let limits = Limits {
-        time_limit: Some(budget),
+        time_limit: Some(left()),
         max_labels: args.max_labels.or(Limits::default().max_labels),
         ..Limits::default()
     };
@@ -307,7 +323,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             let opts = MilpOptions {
                 contiguous: !args.non_contiguous,
                 cpu_contiguous: !args.cpus_noncontiguous,
-                time_limit: Some(budget.as_secs_f64()),
+                time_limit: Some(left().as_secs_f64()),
                 ..MilpOptions::default()
             };
             let sol = place::solve_milp(&inst, &opts).map_err(|e| place_error(e, file))?;
@@ -325,10 +341,11 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "constraints": sol.constraints,
                     "seed": sol.seed,
                     "from_seed": sol.from_seed,
+                    "milp_stop_reason": sol.solver_stop,
                 }),
             )
         }
-        Objective::SplitMaxima => split_maxima_report(&args, &inst, budget)?,
+        Objective::SplitMaxima => split_maxima_report(&args, &inst, left())?,
         Objective::Throughput => {
             let sol = place::solve_contiguous(&inst, &limits).map_err(|e| place_error(e, file))?;
             throughput_report(
@@ -405,6 +422,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
                     "labels": sol.labels,
                     "pairs": sol.pairs,
                     "series_dp": sol.series,
+                    "class_solves": sol.class_solves,
                 }),
             }
         }
@@ -415,11 +433,11 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
     }
     if args.objective != Objective::Latency {
         // the baselines get what is left of the budget
-        let left = Limits {
-            time_limit: Some(budget.saturating_sub(started.elapsed())),
+        let rest = Limits {
+            time_limit: Some(budget.saturating_sub(run_started.elapsed())),
             ..Limits::default()
         };
-        report.baselines = baselines::run_all_with(&inst, &left)
+        report.baselines = baselines::run_all_with(&inst, &rest)
             .into_iter()
             .map(|b| BaselineOut {
                 max_load: b.placement.as_ref().map(|p| p.max_load),
@@ -465,6 +483,7 @@ pub fn run(args: PlaceArgs) -> Result<(), CliError> {
             contiguous: score.placement.contiguous,
             max_load: score.placement.max_load,
             latency: score.latency,
+            latency_error: score.latency_error,
             over_memory: score.over_memory,
             vs_solution,
             derived_nodes,
@@ -583,6 +602,17 @@ fn print_table(r: &Report) {
         },
         r.solve_ms
     );
+    if let Some(reason) = r
+        .solver
+        .get("milp_stop_reason")
+        .and_then(|v| v.as_str())
+        .filter(|_| r.optimal)
+    {
+        outln!(
+            "note: the MILP stopped before finishing ({}); the bound known without it (the seeding DP's proof, or the trivial bound) proves this optimal all the same",
+            reason.replace('_', " ")
+        );
+    }
     if let Some(s) = &r.split_maxima {
         outln!(
             "max forward load {} + max backward load {}; max load of this split: {}",
@@ -663,9 +693,10 @@ fn print_expert(e: &ExpertOut, objective: Objective) {
             fmt(e.split_maxima.unwrap_or(f64::NAN)),
             fmt(e.max_load)
         ),
-        Objective::Latency => match e.latency {
-            Some(l) => format!("latency {}", fmt(l)),
-            None => "no valid latency schedule".to_string(),
+        Objective::Latency => match (e.latency, &e.latency_error) {
+            (Some(l), _) => format!("latency {}", fmt(l)),
+            (None, Some(why)) => format!("no valid latency schedule ({why})"),
+            (None, None) => "no valid latency schedule".to_string(),
         },
     };
     let ratio = e

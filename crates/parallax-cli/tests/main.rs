@@ -8,6 +8,7 @@ mod engine_flags;
 mod frontend;
 mod hetero_cli;
 mod moe_skew;
+mod place_budgets;
 mod place_paper_features;
 mod precision_flags;
 mod report;

@@ -71,19 +71,34 @@ pub fn run_all(inst: &Instance) -> Vec<Baseline> {
 }
 
 /// Runs all six baselines within `limits.time_limit` (for all of them together) and
-/// `limits.max_table_bytes`. A baseline the budget cuts short is marked `timed_out`.
+/// `limits.max_table_bytes`. A baseline the budget cuts short is marked `timed_out`. The
+/// four that can take long (local search, the chain DP, PipeDream, the Scotch-like
+/// partitioner) run in that order, each within the time left divided by the number of them
+/// still to run, so that one slow baseline does not starve the others.
 pub fn run_all_with(inst: &Instance, limits: &Limits) -> Vec<Baseline> {
     let deadline = limits.deadline(std::time::Instant::now());
     let usable = inst.usable();
     let inst: &Instance = &usable;
     let con = Contraction::new(inst, false);
     let greedy = greedy_fill(inst, &con);
-    let ls = local_search_restarts(inst, &con, LOCAL_SEARCH_RESTARTS, deadline);
-    let ls_cut = deadline.passed();
-    let chain = chain_dp_until(inst, &con, deadline, limits.max_table_bytes);
-    let chain_cut = chain.is_none() && deadline.passed();
-    let pd = crate::pipedream::assignment_until(inst, &con, deadline);
-    let pd_cut = pd.is_none() && deadline.passed();
+    // the four that can take long share what is left fairly: each may use the time left
+    // divided by the number of them still to run (on a small graph none comes near it)
+    let share = |left: u32| match deadline.0 {
+        Some(d) => {
+            let now = std::time::Instant::now();
+            Deadline(Some(now + d.saturating_duration_since(now) / left))
+        }
+        None => deadline,
+    };
+    let mine = share(4);
+    let ls = local_search_restarts(inst, &con, LOCAL_SEARCH_RESTARTS, mine);
+    let ls_cut = mine.passed();
+    let mine = share(3);
+    let chain = chain_dp_until(inst, &con, mine, limits.max_table_bytes);
+    let chain_cut = chain.is_none() && mine.passed();
+    let mine = share(2);
+    let pd = crate::pipedream::assignment_until(inst, &con, mine);
+    let pd_cut = pd.is_none() && mine.passed();
     let scotch =
         crate::scotch::scotch_like_until(inst, &crate::scotch::ScotchOptions::default(), deadline);
     let scotch_cut = scotch.is_none() && deadline.passed();
@@ -302,18 +317,19 @@ pub(crate) fn chain_dp_until(
     Some(assign_groups(con, inst.len(), &gslot))
 }
 
-/// Load of one device slot from scratch, given the members of that slot.
-fn device_load(
+/// Compute time and transfer time of one device slot from scratch, given its members
+/// (transfers only on accelerators): the parts of its load.
+fn device_parts(
     inst: &Instance,
     slot: &[usize],
     d: usize,
     members: &[usize],
     mark: &mut [u32],
     epoch: u32,
-) -> f64 {
+) -> (f64, f64) {
     let k = inst.devices.accelerators;
     if d >= k {
-        return members.iter().map(|&u| inst.p_cpu[u]).sum();
+        return (members.iter().map(|&u| inst.p_cpu[u]).sum(), 0.0);
     }
     let (mut load, mut transfer) = (0.0, 0.0);
     for &u in members {
@@ -329,12 +345,179 @@ fn device_load(
             }
         }
     }
-    inst.acc_load(load, transfer)
+    (load, transfer)
+}
+
+/// The device loads of an assignment under moves of one group to another device: per node
+/// the devices of its successors (with counts), so that the change a move makes to the
+/// transfers of its source and target is found from the group and its predecessors alone,
+/// O(Σ degrees of the group), instead of from every member of both devices.
+struct MoveEval {
+    k: usize,
+    /// Per node: (device, number of out-edges into it), for the devices it sends to.
+    hist: Vec<Vec<(u32, u32)>>,
+    /// Compute time (Σ p_acc on accelerators, Σ p_cpu on CPUs) and transfer time per device.
+    comp: Vec<f64>,
+    trans: Vec<f64>,
+    /// The prepared group: membership, out-edges of each node into it, and the nodes whose
+    /// crossing status a move of it can change (its members and their predecessors).
+    in_group: Vec<bool>,
+    into_group: Vec<u32>,
+    seen: Vec<bool>,
+    touched: Vec<usize>,
+}
+
+impl MoveEval {
+    fn new(inst: &Instance, slot: &[usize], members: &[Vec<usize>]) -> MoveEval {
+        let n = inst.len();
+        let nd = members.len();
+        let mut hist: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        for u in 0..n {
+            for &v in &inst.succ[u] {
+                bump(&mut hist[u], slot[v], 1);
+            }
+        }
+        let mut e = MoveEval {
+            k: inst.devices.accelerators,
+            hist,
+            comp: vec![0.0; nd],
+            trans: vec![0.0; nd],
+            in_group: vec![false; n],
+            into_group: vec![0; n],
+            seen: vec![false; n],
+            touched: Vec::new(),
+        };
+        let mut mark = vec![0u32; n];
+        for d in 0..nd {
+            e.refresh(inst, slot, d, &members[d], &mut mark, d as u32 + 1);
+        }
+        e
+    }
+
+    /// Recomputes device `d`'s parts from scratch (no drift from many moves).
+    fn refresh(
+        &mut self,
+        inst: &Instance,
+        slot: &[usize],
+        d: usize,
+        members: &[usize],
+        mark: &mut [u32],
+        epoch: u32,
+    ) {
+        let (c, t) = device_parts(inst, slot, d, members, mark, epoch);
+        self.comp[d] = c;
+        self.trans[d] = t;
+    }
+
+    fn load(&self, inst: &Instance, d: usize) -> f64 {
+        if d < self.k {
+            inst.acc_load(self.comp[d], self.trans[d])
+        } else {
+            self.comp[d]
+        }
+    }
+
+    fn count(&self, w: usize, d: usize) -> u32 {
+        self.hist[w]
+            .iter()
+            .find(|e| e.0 as usize == d)
+            .map_or(0, |e| e.1)
+    }
+
+    fn prepare(&mut self, inst: &Instance, group: &[usize]) {
+        for &u in group {
+            self.in_group[u] = true;
+            self.seen[u] = true;
+            self.touched.push(u);
+        }
+        for &u in group {
+            for &w in &inst.pred[u] {
+                if !self.seen[w] {
+                    self.seen[w] = true;
+                    self.touched.push(w);
+                }
+                self.into_group[w] += 1;
+            }
+        }
+    }
+
+    fn unprepare(&mut self, group: &[usize]) {
+        for &w in &self.touched {
+            self.into_group[w] = 0;
+            self.seen[w] = false;
+        }
+        for &u in group {
+            self.in_group[u] = false;
+        }
+        self.touched.clear();
+    }
+
+    /// The change of device `d`'s transfer time when the prepared group moves from `f` to
+    /// `t` (`d` is one of them, an accelerator).
+    fn transfer_delta(&self, inst: &Instance, slot: &[usize], f: usize, t: usize, d: usize) -> f64 {
+        let mut delta = 0.0;
+        for &w in &self.touched {
+            let deg = inst.succ[w].len() as u32;
+            let cnt = self.count(w, d);
+            let before = if slot[w] == d { cnt < deg } else { cnt > 0 };
+            let moved = self.into_group[w];
+            let cnt_after = if d == t {
+                cnt + moved
+            } else if d == f {
+                cnt - moved
+            } else {
+                cnt
+            };
+            let at = if self.in_group[w] { t } else { slot[w] };
+            let after = if at == d {
+                cnt_after < deg
+            } else {
+                cnt_after > 0
+            };
+            match (before, after) {
+                (false, true) => delta += inst.out_cost[w],
+                (true, false) => delta -= inst.out_cost[w],
+                _ => {}
+            }
+        }
+        delta
+    }
+
+    /// Moves the group from `f` to `t` in the successor histograms (the caller updates
+    /// `slot` and refreshes both devices).
+    fn apply(&mut self, inst: &Instance, group: &[usize], f: usize, t: usize) {
+        for &u in group {
+            for &w in &inst.pred[u] {
+                bump(&mut self.hist[w], f, -1);
+                bump(&mut self.hist[w], t, 1);
+            }
+        }
+    }
+}
+
+/// Adds `by` to the count of device `d` in a successor histogram (dropping a count of 0).
+fn bump(hist: &mut Vec<(u32, u32)>, d: usize, by: i32) {
+    match hist.iter().position(|e| e.0 as usize == d) {
+        Some(i) => {
+            let c = hist[i].1 as i64 + by as i64;
+            if c <= 0 {
+                hist.swap_remove(i);
+            } else {
+                hist[i].1 = c as u32;
+            }
+        }
+        None if by > 0 => hist.push((d as u32, by as u32)),
+        None => {}
+    }
 }
 
 /// Steepest-descent local search over moves of one group to another device (not restricted
 /// to contiguous placements), respecting memory and support, from a start assignment.
 /// Objective: max load, then the sum of squared loads. Deterministic.
+///
+/// # Complexity
+/// O(iterations · g · (k + l) · Σ deg) for g groups: a move is evaluated from the group
+/// and its predecessors only, and the objective from the three largest loads.
 pub fn local_search(
     inst: &Instance,
     con: &Contraction,
@@ -358,45 +541,41 @@ pub(crate) fn local_search_until(
         members[slot[u]].push(u);
     }
     let mut mark = vec![0u32; inst.len()];
-    let mut epoch = 0u32;
-    let mut loads: Vec<f64> = (0..nd)
-        .map(|d| {
-            epoch += 1;
-            device_load(inst, &slot, d, &members[d], &mut mark, epoch)
-        })
-        .collect();
+    let mut epoch = nd as u32;
+    let mut eval = MoveEval::new(inst, &slot, &members);
+    let mut loads: Vec<f64> = (0..nd).map(|d| eval.load(inst, d)).collect();
     let mut mem: Vec<f64> = (0..nd)
         .map(|d| members[d].iter().map(|&u| inst.size[u]).sum())
         .collect();
-    let objective = |loads: &[f64]| {
-        (
-            loads.iter().copied().fold(0.0, f64::max),
-            loads.iter().map(|x| x * x).sum::<f64>(),
-        )
-    };
     let better = |a: (f64, f64), b: (f64, f64)| {
         a.0 < b.0 - 1e-12 * b.0.abs().max(1.0)
             || (a.0 <= b.0 + 1e-12 * b.0.abs().max(1.0) && a.1 < b.1 - 1e-9 * b.1.abs().max(1.0))
     };
-    // the work on each device (Σ p_acc on accelerators, Σ p_cpu on CPUs): a move whose
-    // target's load is surely above the current maximum (its work alone exceeds it) cannot
-    // improve the objective and is skipped without the from-scratch evaluation
-    let work_of = |d: usize, members: &[usize]| -> f64 {
-        if d < k {
-            members.iter().map(|&u| inst.p_acc[u]).sum()
-        } else {
-            members.iter().map(|&u| inst.p_cpu[u]).sum()
-        }
-    };
-    let mut work: Vec<f64> = (0..nd).map(|d| work_of(d, &members[d])).collect();
-    let mut cur = objective(&loads);
+    let mut cur = (
+        loads.iter().copied().fold(0.0, f64::max),
+        loads.iter().map(|x| x * x).sum::<f64>(),
+    );
     'search: for _iter in 0..200 {
-        let mut best: Option<((f64, f64), usize, usize, f64, f64)> = None;
+        // the three largest loads: the max of the others when two devices change
+        let mut top: [(f64, usize); 3] = [(f64::NEG_INFINITY, usize::MAX); 3];
+        for (d, &x) in loads.iter().enumerate() {
+            if x > top[2].0 {
+                top[2] = (x, d);
+                top.sort_by(|a, b| b.0.total_cmp(&a.0));
+            }
+        }
+        let others = |f: usize, t: usize| {
+            top.iter()
+                .find(|e| e.1 != f && e.1 != t && e.1 != usize::MAX)
+                .map_or(0.0, |e| e.0.max(0.0))
+        };
+        let mut best: Option<((f64, f64), usize, usize)> = None;
         for g in 0..con.len() {
             if deadline.passed() {
                 break 'search;
             }
-            let from = slot[con.groups[g][0]];
+            let group = &con.groups[g];
+            let from = slot[group[0]];
             // the source's load without g does not depend on the target
             let mut lf: Option<f64> = None;
             for to in 0..nd {
@@ -408,54 +587,63 @@ pub(crate) fn local_search_until(
                     continue;
                 }
                 let added = if to < k { con.p_acc[g] } else { con.p_cpu[g] };
-                let top = best.map_or(cur, |b| b.0).0;
-                if work[to] + added > top + 1e-9 * top.abs().max(1.0) {
+                let top_now = best.map_or(cur, |b| b.0).0;
+                if eval.comp[to] + added > top_now + 1e-9 * top_now.abs().max(1.0) {
                     continue;
                 }
-                for &u in &con.groups[g] {
-                    slot[u] = to;
+                if lf.is_none() {
+                    eval.prepare(inst, group);
                 }
                 let lf = *lf.get_or_insert_with(|| {
-                    let from_members: Vec<usize> = members[from]
-                        .iter()
-                        .copied()
-                        .filter(|&u| slot[u] == from)
-                        .collect();
-                    epoch += 1;
-                    device_load(inst, &slot, from, &from_members, &mut mark, epoch)
+                    let taken = if from < k { con.p_acc[g] } else { con.p_cpu[g] };
+                    if from < k {
+                        let dt = eval.transfer_delta(inst, &slot, from, to, from);
+                        inst.acc_load(eval.comp[from] - taken, eval.trans[from] + dt)
+                    } else {
+                        eval.comp[from] - taken
+                    }
+                    .max(0.0)
                 });
-                let mut to_members = members[to].clone();
-                to_members.extend_from_slice(&con.groups[g]);
-                epoch += 1;
-                let lt = device_load(inst, &slot, to, &to_members, &mut mark, epoch);
-                for &u in &con.groups[g] {
-                    slot[u] = from;
-                }
-                let mut trial = loads.clone();
-                trial[from] = lf;
-                trial[to] = lt;
-                let obj = objective(&trial);
+                let lt = if to < k {
+                    let dt = eval.transfer_delta(inst, &slot, from, to, to);
+                    inst.acc_load(eval.comp[to] + added, eval.trans[to] + dt)
+                } else {
+                    eval.comp[to] + added
+                };
+                let obj = (
+                    others(from, to).max(lf).max(lt),
+                    cur.1 - loads[from] * loads[from] - loads[to] * loads[to] + lf * lf + lt * lt,
+                );
                 if better(obj, best.map_or(cur, |b| b.0)) {
-                    best = Some((obj, g, to, lf, lt));
+                    best = Some((obj, g, to));
                 }
             }
+            if lf.is_some() {
+                eval.unprepare(group);
+            }
         }
-        let Some((obj, g, to, lf, lt)) = best else {
+        let Some((_, g, to)) = best else {
             break;
         };
-        let from = slot[con.groups[g][0]];
-        for &u in &con.groups[g] {
+        let group = &con.groups[g];
+        let from = slot[group[0]];
+        eval.apply(inst, group, from, to);
+        for &u in group {
             slot[u] = to;
         }
         members[from].retain(|&u| slot[u] == from);
-        members[to].extend_from_slice(&con.groups[g]);
+        members[to].extend_from_slice(group);
         mem[from] -= con.size[g];
         mem[to] += con.size[g];
-        work[from] = work_of(from, &members[from]);
-        work[to] = work_of(to, &members[to]);
-        loads[from] = lf;
-        loads[to] = lt;
-        cur = obj;
+        for d in [from, to] {
+            epoch += 1;
+            eval.refresh(inst, &slot, d, &members[d], &mut mark, epoch);
+            loads[d] = eval.load(inst, d);
+        }
+        cur = (
+            loads.iter().copied().fold(0.0, f64::max),
+            loads.iter().map(|x| x * x).sum::<f64>(),
+        );
     }
     Some(slot)
 }

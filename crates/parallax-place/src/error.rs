@@ -19,12 +19,27 @@ pub enum PlaceError {
         source: std::io::Error,
     },
     /// The file is not valid JSON of the expected shape.
-    #[error("{file}: invalid placement JSON: {source}")]
+    #[error("{file}: invalid placement JSON: {source}{note}")]
     Json {
         /// The file (or `<string>` for in-memory input).
         file: PathBuf,
         /// The underlying serde error (carries line and column).
         source: serde_json::Error,
+        /// A note after serde's message (empty, or `; ...`: for instance that JSON numbers
+        /// cannot be NaN or Infinity).
+        note: String,
+    },
+    /// A field of a node, an edge or the devices has the wrong type, is missing, or is not
+    /// a field of the format.
+    #[error("{file}: {item}: {problem}")]
+    InvalidField {
+        /// The file.
+        file: PathBuf,
+        /// What holds the field: `node 3 (nodes[2])`, `edge 1 -> 2 (edges[0])`, `devices`,
+        /// `top level`.
+        item: String,
+        /// The field, the value as written and what was expected.
+        problem: String,
     },
     /// Two nodes share one id.
     #[error("node id {id} is used by more than one node")]
@@ -44,7 +59,7 @@ pub enum PlaceError {
     },
     /// A time, size or cost is negative, not finite, or above [`crate::MAX_VALUE`] (sums of
     /// such values would overflow).
-    #[error("node {node}: field `{field}` is {value}, expected a number from 0 to 1e300")]
+    #[error("node {node}: field `{field}` is {}, expected a number from 0 to 1e300", compact(*.value))]
     NegativeValue {
         /// The node carrying the value.
         node: NodeId,
@@ -53,8 +68,21 @@ pub enum PlaceError {
         /// The offending value.
         value: f64,
     },
+    /// An edge's value (the paper's `cost`) is negative, not finite, or above
+    /// [`crate::MAX_VALUE`].
+    #[error("edge {from} -> {to}: field `{field}` is {}, expected a number from 0 to 1e300", compact(*.value))]
+    InvalidEdgeValue {
+        /// Edge source.
+        from: NodeId,
+        /// Edge destination.
+        to: NodeId,
+        /// The field name as written in the input.
+        field: &'static str,
+        /// The offending value.
+        value: f64,
+    },
     /// A device parameter is out of range.
-    #[error("device parameter `{field}` is {value}, expected {expected}")]
+    #[error("device parameter `{field}` is {}, expected {expected}", compact(*.value))]
     InvalidDevices {
         /// The field name as written in the input.
         field: &'static str,
@@ -64,7 +92,7 @@ pub enum PlaceError {
         expected: &'static str,
     },
     /// The out-edges of one node carry different transfer costs.
-    #[error("node {node}: its out-edges carry different costs ({first} and {second}); the model needs one output transfer cost per node")]
+    #[error("node {node}: its out-edges carry different costs ({} and {}); the model needs one output transfer cost per node", compact(*.first), compact(*.second))]
     InconsistentEdgeCost {
         /// The edge source.
         node: NodeId,
@@ -74,7 +102,7 @@ pub enum PlaceError {
         second: f64,
     },
     /// The graph has a directed cycle.
-    #[error("the graph has a cycle through nodes {nodes:?}")]
+    #[error("the graph has a cycle {}", cycle_text(.nodes))]
     Cycle {
         /// The node ids on the cycle, in order (the first follows the last).
         nodes: Vec<NodeId>,
@@ -114,4 +142,46 @@ pub enum PlaceError {
     /// A placement did not pass the independent re-verification (a bug, please report).
     #[error("internal check failed: {0}")]
     Verification(String),
+}
+
+/// A number as a reader would write it: plain for ordinary magnitudes, in exponent form
+/// (`1e301`, `2.5e-12`) for very large or very small ones (never 300 digits).
+pub fn compact(v: f64) -> String {
+    let a = v.abs();
+    if v.is_finite() && a != 0.0 && !(1e-5..1e16).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Nodes named on a cycle before the rest are left out of the message.
+const CYCLE_SHOWN: usize = 8;
+
+/// A cycle in words: its length and its nodes, at most [`CYCLE_SHOWN`] of them (a cycle
+/// through a large graph would otherwise make a message of hundreds of kilobytes).
+fn cycle_text(nodes: &[NodeId]) -> String {
+    let Some(first) = nodes.first() else {
+        return "(no nodes)".to_string();
+    };
+    if nodes.len() == 1 {
+        return format!("at node {first} (an edge from the node to itself)");
+    }
+    let all = nodes.len() <= CYCLE_SHOWN + 1;
+    let take = if all { nodes.len() } else { CYCLE_SHOWN };
+    let shown: Vec<String> = nodes.iter().take(take).map(|n| n.to_string()).collect();
+    let more = if !all {
+        format!(
+            " -> … ({} more) -> {}",
+            nodes.len() - CYCLE_SHOWN - 1,
+            nodes[nodes.len() - 1]
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "of {} nodes: {}{more} -> {first}",
+        nodes.len(),
+        shown.join(" -> ")
+    )
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::error::PlaceError;
 use crate::eval::{evaluate, violations, Placement, Violation};
-use crate::latency::{evaluate_plan, LatencyPlan};
+use crate::latency::{check_plan, LatencyPlan};
 use crate::model::{Instance, NodeId};
 
 // Unknown fields are errors: a misspelled `nodes` or `fpgas` would silently empty a device.
@@ -60,6 +60,8 @@ pub struct ExpertScore {
     /// Latency with each accelerator's nodes as one subgraph (`None` when that is not a
     /// valid latency schedule: memory, a cycle between subgraphs, ...).
     pub latency: Option<f64>,
+    /// Why `latency` is `None`, in words ([`crate::latency::check_plan`]'s reason).
+    pub latency_error: Option<String>,
 }
 
 impl ExpertSplit {
@@ -70,10 +72,8 @@ impl ExpertSplit {
     /// # Errors
     /// [`PlaceError::Json`] naming `origin`.
     pub fn from_json(text: &str, origin: &Path) -> Result<ExpertSplit, PlaceError> {
-        let raw: RawSplit = serde_json::from_str(text).map_err(|source| PlaceError::Json {
-            file: origin.to_path_buf(),
-            source,
-        })?;
+        let raw: RawSplit = serde_json::from_str(text)
+            .map_err(|source| crate::diagnose::json_syntax_error(text, origin, source))?;
         Ok(ExpertSplit {
             file: origin.to_path_buf(),
             accelerators: raw.fpgas.into_iter().map(|d| d.nodes).collect(),
@@ -235,12 +235,16 @@ impl ExpertSplit {
             .iter()
             .map(|&s| if s < k { Some((s, 0)) } else { None })
             .collect();
-        let latency = evaluate_plan(inst, &plan, q.max(1)).map(|s| s.latency);
+        let (latency, latency_error) = match check_plan(inst, &plan, q.max(1)) {
+            Ok(s) => (Some(s.latency), None),
+            Err(why) => (None, Some(why)),
+        };
         Ok(ExpertScore {
             placement,
             feasible: bad.is_empty(),
             over_memory,
             latency,
+            latency_error,
         })
     }
 }

@@ -1,6 +1,5 @@
 //! Enumeration of the ideals (predecessor-closed sets) of the group DAG.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::limits::StopReason;
@@ -28,6 +27,74 @@ pub struct Ideals {
     pub up: Vec<(u32, u32)>,
 }
 
+/// Why [`Ideals::enumerate_capped`] stopped, and how many ideals it had counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdealsStopped {
+    /// What ran out.
+    pub reason: StopReason,
+    /// Ideals counted when it stopped. A limit that is known to be exceeded before
+    /// enumerating (see [`Ideals::enumerate_capped`]) reports the proven lower bound on the
+    /// count that exceeds it: at least n + 1 ideals for memory, and for the ideal limit
+    /// `limit + 1`, the count at which the enumeration itself would have stopped.
+    pub counted: usize,
+}
+
+/// Bytes the enumeration holds per ideal besides its bitset: its slot in the hash table of
+/// its level (two 4-byte slots, the table at most half full), its offsets in the two CSR
+/// arrays (4 bytes each) and its entry in `level_start` at worst.
+const IDEAL_OVERHEAD: u64 = 24;
+
+/// Bytes per Hasse edge at the peak of the enumeration: the edge list (12 bytes), its
+/// sorted copy (12) and the two CSR arrays (8 each).
+const EDGE_BYTES: u64 = 40;
+
+/// A hash of a bitset (FxHash-style; only equal sets must collide).
+#[inline]
+fn hash_words(words: &[u64]) -> u64 {
+    let mut h = 0u64;
+    for &w in words {
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h ^ (h >> 29)
+}
+
+/// The largest level of a longest-path layering (nodes at the same depth are pairwise
+/// incomparable): an antichain, so the DAG has at least 2^w ideals.
+fn antichain_width(pred: &[Vec<usize>]) -> Option<usize> {
+    let n = pred.len();
+    let mut depth = vec![usize::MAX; n];
+    // predecessors may come in any order: settle by a topological order (Kahn)
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indeg = vec![0usize; n];
+    for (v, ps) in pred.iter().enumerate() {
+        for &p in ps {
+            succ[p].push(v);
+            indeg[v] += 1;
+        }
+    }
+    let mut stack: Vec<usize> = (0..n).filter(|&v| indeg[v] == 0).collect();
+    let mut seen = 0;
+    while let Some(v) = stack.pop() {
+        seen += 1;
+        depth[v] = pred[v].iter().map(|&p| depth[p] + 1).max().unwrap_or(0);
+        for &w in &succ[v] {
+            indeg[w] -= 1;
+            if indeg[w] == 0 {
+                stack.push(w);
+            }
+        }
+    }
+    if seen != n {
+        // not a DAG: no ideals to speak of (callers pass DAGs)
+        return None;
+    }
+    let mut count = vec![0usize; n.max(1)];
+    for &d in &depth {
+        count[d] += 1;
+    }
+    count.into_iter().max()
+}
+
 impl Ideals {
     /// Enumerates the ideals of a DAG given by predecessor lists (vertices `0..n`).
     ///
@@ -50,53 +117,172 @@ impl Ideals {
         limit: usize,
         deadline: Option<Instant>,
     ) -> Result<Ideals, StopReason> {
+        Ideals::enumerate_capped(pred, limit, deadline, u64::MAX).map_err(|s| s.reason)
+    }
+
+    /// Like [`Ideals::enumerate_until`], within `max_bytes` of memory for the bitsets, the
+    /// hash tables and the Hasse diagram ([`Ideals::heap_bytes`] and the enumeration's
+    /// transient copies), and reporting how many ideals it had counted when it stops.
+    ///
+    /// Limits that are exceeded for sure are reported before enumerating anything: every
+    /// DAG on n vertices has at least n + 1 ideals (the prefixes of a topological order),
+    /// each a bitset of ⌈n/64⌉ words, and at least 2^w for an antichain of w vertices (the
+    /// largest level of a longest-path layering).
+    ///
+    /// # Errors
+    /// [`IdealsStopped`] with [`StopReason::IdealLimit`], [`StopReason::MemoryLimit`] or
+    /// [`StopReason::TimeLimit`].
+    ///
+    /// # Complexity
+    /// O(I·(n + m)) time for I ideals; memory as checked.
+    pub fn enumerate_capped(
+        pred: &[Vec<usize>],
+        limit: usize,
+        deadline: Option<Instant>,
+        max_bytes: u64,
+    ) -> Result<Ideals, IdealsStopped> {
         let n = pred.len();
         let words = n.div_ceil(64).max(1);
+        let per_ideal = words as u64 * 8 + IDEAL_OVERHEAD;
+        let stop = |reason, counted| Err(IdealsStopped { reason, counted });
+        // proven lower bounds on the count
+        let at_least = (n as u64).saturating_add(1);
+        if at_least > limit as u64 || at_least > u32::MAX as u64 {
+            return stop(StopReason::IdealLimit, limit.saturating_add(1));
+        }
+        if let Some(w) = antichain_width(pred) {
+            if w >= 63 || (1u64 << w) > limit as u64 {
+                return stop(StopReason::IdealLimit, limit.saturating_add(1));
+            }
+        }
+        if at_least.saturating_mul(per_ideal) > max_bytes {
+            return stop(StopReason::MemoryLimit, at_least as usize);
+        }
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (v, ps) in pred.iter().enumerate() {
+            for &p in ps {
+                succ[p].push(v);
+            }
+        }
+        for s in &mut succ {
+            s.sort_unstable();
+            s.dedup();
+        }
         let mut bits = vec![0u64; words];
         let mut level_start = vec![0usize, 1];
+        // the addable vertices of each ideal of the level, ascending (CSR): an ideal's are
+        // its parent's without the vertex added, plus that vertex's successors whose
+        // predecessors are all in now
+        let mut add: Vec<u32> = (0..n)
+            .filter(|&v| pred[v].is_empty())
+            .map(|v| v as u32)
+            .collect();
+        let mut add_start: Vec<usize> = vec![0, add.len()];
+        let mut next_add: Vec<u32> = Vec::new();
+        let mut next_add_start: Vec<usize> = Vec::new();
         let mut edges: Vec<(u32, u32, u32)> = Vec::new(); // (from, v, to) upward
         let contains = |b: &[u64], v: usize| b[v / 64] >> (v % 64) & 1 == 1;
+        let mut nb = vec![0u64; words];
+        // the level's hash table: slot -> index in the level + 1 (0: empty)
+        let mut table: Vec<u32> = Vec::new();
+        let bytes = |count: usize, edges: usize| {
+            (count as u64)
+                .saturating_mul(per_ideal)
+                .saturating_add((edges as u64).saturating_mul(EDGE_BYTES))
+        };
         for _t in 0..n {
             let (lo, hi) = (
                 level_start[level_start.len() - 2],
                 level_start[level_start.len() - 1],
             );
-            let mut map: HashMap<Vec<u64>, u32> = HashMap::new();
             let mut next_bits: Vec<u64> = Vec::new();
+            next_add.clear();
+            next_add_start.clear();
+            next_add_start.push(0);
+            table.clear();
+            table.resize(64, 0);
+            let mut in_level = 0usize;
             let mut count = hi;
             for i in lo..hi {
-                let cur = bits[i * words..(i + 1) * words].to_vec();
-                for v in 0..n {
-                    if contains(&cur, v) || !pred[v].iter().all(|&p| contains(&cur, p)) {
-                        continue;
-                    }
-                    let mut nb = cur.clone();
+                let cur = &bits[i * words..(i + 1) * words];
+                let addable = &add[add_start[i - lo]..add_start[i - lo + 1]];
+                for &v in addable {
+                    let v = v as usize;
+                    nb.copy_from_slice(cur);
                     nb[v / 64] |= 1 << (v % 64);
-                    let id = match map.get(&nb) {
-                        Some(&id) => id,
+                    let mask = table.len() - 1;
+                    let mut at = hash_words(&nb) as usize & mask;
+                    let id = loop {
+                        match table[at] {
+                            0 => break None,
+                            j => {
+                                let j = j as usize - 1;
+                                if next_bits[j * words..(j + 1) * words] == nb[..] {
+                                    break Some(hi + j);
+                                }
+                            }
+                        }
+                        at = (at + 1) & mask;
+                    };
+                    let id = match id {
+                        Some(id) => id,
                         None => {
-                            let id = count as u32;
+                            let id = count;
                             count += 1;
                             if count > limit || count > u32::MAX as usize {
-                                return Err(StopReason::IdealLimit);
+                                return stop(StopReason::IdealLimit, count);
+                            }
+                            if bytes(count, edges.len() + 1) > max_bytes {
+                                return stop(StopReason::MemoryLimit, count);
                             }
                             if count % 4096 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                                return Err(StopReason::TimeLimit);
+                                return stop(StopReason::TimeLimit, count);
                             }
                             next_bits.extend_from_slice(&nb);
-                            map.insert(nb, id);
+                            let from = next_add.len();
+                            next_add.extend(addable.iter().copied().filter(|&x| x as usize != v));
+                            for &w in &succ[v] {
+                                if pred[w].iter().all(|&p| contains(&nb, p)) {
+                                    next_add.push(w as u32);
+                                }
+                            }
+                            next_add[from..].sort_unstable();
+                            next_add_start.push(next_add.len());
+                            table[at] = in_level as u32 + 1;
+                            in_level += 1;
+                            if in_level * 2 > table.len() {
+                                // grow and rehash the level
+                                let cap = table.len() * 2;
+                                table.clear();
+                                table.resize(cap, 0);
+                                for j in 0..in_level {
+                                    let mut a = hash_words(&next_bits[j * words..(j + 1) * words])
+                                        as usize
+                                        & (cap - 1);
+                                    while table[a] != 0 {
+                                        a = (a + 1) & (cap - 1);
+                                    }
+                                    table[a] = j as u32 + 1;
+                                }
+                            }
                             id
                         }
                     };
                     if edges.len() >= u32::MAX as usize {
-                        return Err(StopReason::IdealLimit);
+                        return stop(StopReason::IdealLimit, count);
                     }
-                    edges.push((i as u32, v as u32, id));
+                    if bytes(count, edges.len() + 1) > max_bytes {
+                        return stop(StopReason::MemoryLimit, count);
+                    }
+                    edges.push((i as u32, v as u32, id as u32));
                 }
             }
             bits.extend_from_slice(&next_bits);
             level_start.push(count);
+            std::mem::swap(&mut add, &mut next_add);
+            std::mem::swap(&mut add_start, &mut next_add_start);
         }
+        drop(table);
         let total = *level_start.last().unwrap_or(&1);
         let csr = |key: &dyn Fn(&(u32, u32, u32)) -> (u32, u32, u32)| {
             let mut e: Vec<(u32, u32, u32)> = edges.iter().map(key).collect();
@@ -124,6 +310,16 @@ impl Ideals {
             up_start,
             up,
         })
+    }
+
+    /// Bytes held by the bitsets and the Hasse diagram (what a DP sized after the
+    /// enumeration must leave room for).
+    pub fn heap_bytes(&self) -> u64 {
+        let b = |len: usize, size: usize| (len as u64).saturating_mul(size as u64);
+        b(self.bits.len(), 8)
+            .saturating_add(b(self.level_start.len(), 8))
+            .saturating_add(b(self.down_start.len() + self.up_start.len(), 4))
+            .saturating_add(b(self.down.len() + self.up.len(), 8))
     }
 
     /// Number of ideals.

@@ -27,6 +27,7 @@ mod band;
 pub mod baselines;
 mod bnb;
 pub mod contract;
+mod diagnose;
 pub mod error;
 pub mod eval;
 pub mod experts;

@@ -17,7 +17,8 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(300);
 /// The largest accepted time limit, in seconds: 1,000,000 s (about 11.6 days).
 pub const MAX_TIME_LIMIT_SECS: f64 = 1_000_000.0;
 
-/// The default size limit of the DP tables (ideals × (k+1)·(l+1) values): 2 GiB.
+/// The default memory limit of the ideal lattice and the DP table (ideals × (k+1)·(l+1)
+/// values) together: 2 GiB.
 pub const DEFAULT_MAX_TABLE_BYTES: u64 = 2 << 30;
 
 /// Budgets for the exact solvers.
@@ -36,8 +37,10 @@ pub struct Limits {
     /// default, 200 million (a few hundred MB at most), lets every shipped latency instance
     /// finish with a proof — Inception-v3 needs about 77 million labels, ~1 minute of CPU.
     pub max_labels: Option<u64>,
-    /// Largest DP table (and chain-DP table) allowed, in bytes; the size is computed with
-    /// checked arithmetic before anything is allocated. Default [`DEFAULT_MAX_TABLE_BYTES`].
+    /// Largest memory for the ideal lattice and the DP table together (and, apart, for
+    /// the chain-DP table), in bytes; sizes are computed with checked arithmetic before
+    /// anything is allocated, and the ideals are counted against it as they are
+    /// enumerated. Default [`DEFAULT_MAX_TABLE_BYTES`].
     pub max_table_bytes: u64,
 }
 
@@ -102,7 +105,8 @@ pub enum StopReason {
     PairLimit,
     /// [`Limits::max_labels`] search states created.
     LabelLimit,
-    /// The DP table would exceed [`Limits::max_table_bytes`].
+    /// The ideal lattice (its bitsets and Hasse diagram) and the DP table together would
+    /// exceed [`Limits::max_table_bytes`].
     MemoryLimit,
     /// The MILP solver failed numerically; the best placement known is returned.
     SolverFailure,
@@ -115,7 +119,9 @@ impl fmt::Display for StopReason {
             StopReason::IdealLimit => "too many ideals (max_ideals)",
             StopReason::PairLimit => "pair budget reached (max_pairs)",
             StopReason::LabelLimit => "label budget reached (--max-labels)",
-            StopReason::MemoryLimit => "DP table larger than the memory limit",
+            StopReason::MemoryLimit => {
+                "the ideals and DP table would exceed the memory limit (max_table_bytes, 2 GiB by default)"
+            }
             StopReason::SolverFailure => "the MILP solver failed",
         })
     }

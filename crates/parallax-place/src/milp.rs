@@ -118,6 +118,11 @@ pub struct MilpSolution {
     pub backend: MilpBackend,
     /// Search nodes of the branch and bound (0 for the MILP backends).
     pub nodes: u64,
+    /// Why the MILP (or the branch and bound) itself stopped before it finished, `None`
+    /// when it finished. Set even when `status` is optimal because the seed's own proof
+    /// settles the question (the DP's proven contiguous optimum under contiguity): the
+    /// MILP's cross-check was then cut short.
+    pub solver_stop: Option<StopReason>,
 }
 
 /// Most constraints [`solve_milp`] builds; a larger model is not built (the seed is
@@ -558,6 +563,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: true,
             backend,
             nodes: 0,
+            solver_stop: Some(reason),
         })
     };
     let Some(m) = build(inst, opts, ub, false) else {
@@ -635,6 +641,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
     } else {
         solved.bound.unwrap_or(0.0).max(seed_lb)
     };
+    let solver_stop = (!solved.optimal).then_some(StopReason::TimeLimit);
     let status = |value: f64| {
         if solved.optimal {
             ProofStatus::Optimal
@@ -652,6 +659,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: false,
             backend,
             nodes: 0,
+            solver_stop,
         });
     }
     // the seed is at least as good
@@ -665,6 +673,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: true,
             backend,
             nodes: 0,
+            solver_stop,
         }),
         None => Ok(MilpSolution {
             status: status(placement.max_load),
@@ -675,6 +684,7 @@ pub fn solve_milp(inst: &Instance, opts: &MilpOptions) -> Result<MilpSolution, P
             from_seed: false,
             backend,
             nodes: 0,
+            solver_stop,
         }),
     }
 }
@@ -761,6 +771,7 @@ fn solve_bnb(
         from_seed: !out.improved,
         backend: MilpBackend::BranchAndBound,
         nodes: out.nodes,
+        solver_stop: (!out.optimal).then_some(StopReason::TimeLimit),
     })
 }
 
@@ -774,6 +785,9 @@ fn map_err(e: good_lp::ResolutionError, inst: &Instance) -> PlaceError {
         other => PlaceError::Milp(other.to_string()),
     }
 }
+
+/// How long past its time limit a microlp solve is waited for before it is abandoned.
+const MICROLP_GRACE_SECS: f64 = 0.005;
 
 fn solve_microlp(
     m: Model,
@@ -791,7 +805,36 @@ fn solve_microlp(
     for c in m.constraints {
         model.add_constraint(c);
     }
-    let sol = model.solve().map_err(|e| map_err(e, inst))?;
+    let sol = match time_limit {
+        None => model.solve(),
+        Some(t) => {
+            // microlp reads its clock every 1,000 simplex pivots, which on a model of
+            // thousands of rows can be half a second past its limit: the solve runs on a
+            // thread of its own and is abandoned at the limit (it stops by itself at its
+            // next check), so that the caller's budget holds
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                // the receiver may have given up: nothing to do then
+                let _ = tx.send(model.solve());
+            });
+            let wait = std::time::Duration::try_from_secs_f64(t + MICROLP_GRACE_SECS)
+                .unwrap_or(std::time::Duration::MAX);
+            match rx.recv_timeout(wait) {
+                Ok(sol) => sol,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(PlaceError::Milp(format!(
+                        "the MILP solver did not stop within its time limit ({t:.3} s)"
+                    )))
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(PlaceError::Milp(
+                        "the MILP solver ended without a result".into(),
+                    ))
+                }
+            }
+        }
+    }
+    .map_err(|e| map_err(e, inst))?;
     let optimal = matches!(sol.status(), SolutionStatus::Optimal);
     let slot = extract(&sol, &m.x, inst);
     let bound = sol

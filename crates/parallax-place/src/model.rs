@@ -88,20 +88,35 @@ pub struct Graph {
 
 /// A 0/1 or true/false flag as written in the paper's JSON files.
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        B(bool),
-        I(i64),
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a flag (true/false or 0/1)")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+            match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                other => Err(E::custom(format!(
+                    "expected a flag (true/false or 0/1), found {other}"
+                ))),
+            }
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+            match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                other => Err(E::custom(format!(
+                    "expected a flag (true/false or 0/1), found {other}"
+                ))),
+            }
+        }
     }
-    match Flag::deserialize(d)? {
-        Flag::B(b) => Ok(b),
-        Flag::I(0) => Ok(false),
-        Flag::I(1) => Ok(true),
-        Flag::I(other) => Err(serde::de::Error::custom(format!(
-            "expected a flag (true/false or 0/1), found {other}"
-        ))),
-    }
+    d.deserialize_any(Flag)
 }
 
 // The paper's formats reject unknown fields as the native one does: a misspelled `size` or
@@ -159,10 +174,8 @@ impl Graph {
     /// Edge costs become the source's `output_cost`; all out-edges of a node must carry
     /// the same cost. `origin` names the input in error messages.
     pub fn from_paper_json(text: &str, origin: &Path) -> Result<Graph, PlaceError> {
-        let raw: PaperGraph = serde_json::from_str(text).map_err(|source| PlaceError::Json {
-            file: origin.to_path_buf(),
-            source,
-        })?;
+        let raw: PaperGraph = serde_json::from_str(text)
+            .map_err(|source| crate::diagnose::json_error(text, origin, source, true))?;
         let count = |field: &'static str, v: i64| -> Result<usize, PlaceError> {
             usize::try_from(v).ok().filter(|&c| c <= MAX_DEVICES).ok_or(
                 PlaceError::InvalidDevices {
@@ -196,8 +209,9 @@ impl Graph {
         let mut cost: BTreeMap<NodeId, f64> = BTreeMap::new();
         for e in &raw.edges {
             if !(0.0..=crate::MAX_VALUE).contains(&e.cost) {
-                return Err(PlaceError::NegativeValue {
-                    node: e.source_id,
+                return Err(PlaceError::InvalidEdgeValue {
+                    from: e.source_id,
+                    to: e.dest_id,
                     field: "cost",
                     value: e.cost,
                 });
@@ -248,19 +262,14 @@ impl Graph {
 
     /// Parses our own format (see `FORMAT.md`).
     pub fn from_json(text: &str, origin: &Path) -> Result<Graph, PlaceError> {
-        serde_json::from_str(text).map_err(|source| PlaceError::Json {
-            file: origin.to_path_buf(),
-            source,
-        })
+        serde_json::from_str(text)
+            .map_err(|source| crate::diagnose::json_error(text, origin, source, false))
     }
 
     /// Parses either format: the paper's when the top level has `maxFPGAs`, ours otherwise.
     pub fn from_any_json(text: &str, origin: &Path) -> Result<Graph, PlaceError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|source| PlaceError::Json {
-                file: origin.to_path_buf(),
-                source,
-            })?;
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|source| crate::diagnose::json_syntax_error(text, origin, source))?;
         if value.get("maxFPGAs").is_some() {
             Graph::from_paper_json(text, origin)
         } else {

@@ -664,8 +664,17 @@ fn dp_solve(
         (violations(inst, &slot).is_empty() && p.contiguous).then_some((slot, p))
     };
     // the chain DP, or (when it is cut short or too big) the linear-time greedy fill, so
-    // that a stop always has a placement to return when one of them fits
-    let heuristic = baselines::chain_dp_until(inst, &con, deadline, limits.max_table_bytes)
+    // that a stop always has a placement to return when one of them fits. The chain DP is
+    // quadratic in the groups: it gets at most a quarter of the time left, so that on a
+    // large graph the exact DP (or its stop) and the baselines still get theirs.
+    let quarter = match deadline.0 {
+        Some(d) => {
+            let now = Instant::now();
+            Deadline(Some(now + d.saturating_duration_since(now) / 4))
+        }
+        None => deadline,
+    };
+    let heuristic = baselines::chain_dp_until(inst, &con, quarter, limits.max_table_bytes)
         .and_then(valid)
         .or_else(|| baselines::greedy_fill(inst, &con).and_then(valid))
         .map(|(_, p)| p);
@@ -705,9 +714,17 @@ fn dp_solve(
     if deadline.passed() {
         return stop(StopReason::TimeLimit, stats);
     }
-    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+    let ideals = match Ideals::enumerate_capped(
+        &con.pred,
+        limits.max_ideals,
+        deadline.0,
+        limits.max_table_bytes,
+    ) {
         Ok(ideals) => ideals,
-        Err(reason) => return stop(reason, stats),
+        Err(stopped) => {
+            stats.ideals = stopped.counted;
+            return stop(stopped.reason, stats);
+        }
     };
     stats.ideals = ideals.len();
     let ctx = Ctx {
@@ -720,7 +737,9 @@ fn dp_solve(
         ub: ub_prune,
         bands: Bands::new(&con, &ideals, k, l, ub_prune),
     };
-    let Some(mut dp) = Table::new(&ctx, limits.max_table_bytes) else {
+    // the ideals and the table share the memory limit
+    let room = limits.max_table_bytes.saturating_sub(ideals.heap_bytes());
+    let Some(mut dp) = Table::new(&ctx, room) else {
         return stop(StopReason::MemoryLimit, stats);
     };
     for t in 1..ideals.level_start.len() - 1 {

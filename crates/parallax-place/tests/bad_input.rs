@@ -219,7 +219,9 @@ fn paper_formats_reject_unknown_fields() {
     let misspelled = node(1, 1.0, 5.0, 1).replace("\"size\"", "\"Size\"");
     let e = parse(&paper(&misspelled, "", 1, 0, 1.0)).unwrap_err();
     assert!(
-        matches!(e, PlaceError::Json { .. }) && e.to_string().contains("`Size`"),
+        matches!(e, PlaceError::InvalidField { .. })
+            && e.to_string()
+                .contains("node 1 (nodes[0]): unknown field `Size`"),
         "{e}"
     );
     let colour = node(1, 1.0, 0.0, 1).replace("\"size\"", "\"colourClass\": 2, \"size\"");
@@ -261,4 +263,101 @@ fn paper_formats_reject_unknown_fields() {
     let bad = r#"{"fpga": [{"nodes": [1]}], "fpgas": []}"#;
     let e = parallax_place::ExpertSplit::from_json(bad, Path::new("e.json")).unwrap_err();
     assert!(e.to_string().contains("`fpga`"), "{e}");
+}
+
+/// Errors name the node or edge, the field, the value as written (compactly) and what was
+/// expected, and stay short.
+#[test]
+fn errors_name_the_node_field_and_value() {
+    // a flag written as a string (was "data did not match any variant of untagged enum Flag")
+    let bad =
+        node(3, 1.0, 0.0, 1).replace("\"supportedOnFpga\": 1", "\"supportedOnFpga\": \"yes\"");
+    let e = parse(&paper(&bad, "", 1, 1, 10.0)).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, PlaceError::InvalidField { .. }), "{text}");
+    for needle in [
+        "test.json",
+        "node 3 (nodes[0])",
+        "`supportedOnFpga`",
+        "\"yes\"",
+        "0/1",
+    ] {
+        assert!(text.contains(needle), "{text} lacks {needle}");
+    }
+    // a missing field, and a wrong type in our own format
+    let bad = node(4, 1.0, 0.0, 1).replace("\"cpuLatency\": 10, ", "");
+    let e = parse(&paper(&bad, "", 1, 1, 10.0)).unwrap_err().to_string();
+    assert!(
+        e.contains("node 4 (nodes[0]): field `cpuLatency` is missing"),
+        "{e}"
+    );
+    let ours = r#"{"devices": {"accelerators": 1, "accelerator_memory": 10, "cpus": 1},
+        "nodes": [{"id": 6, "acc_time": 1, "cpu_time": "fast"}], "edges": []}"#;
+    let e = parse(ours).unwrap_err().to_string();
+    assert!(
+        e.contains("node 6 (nodes[0]): field `cpu_time` is \"fast\", expected a number"),
+        "{e}"
+    );
+    // an edge cost too large: the edge, and 1e301 (was 302 digits under "node 1")
+    let nodes = [node(1, 1.0, 0.0, 1), node(2, 1.0, 0.0, 1)].join(",");
+    let e = parse(&paper(
+        &nodes,
+        r#"{"sourceId":1,"destId":2,"cost":1e301}"#,
+        1,
+        1,
+        10.0,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PlaceError::InvalidEdgeValue {
+                from: 1,
+                to: 2,
+                field: "cost",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("edge 1 -> 2: field `cost` is 1e301, expected"),
+        "{text}"
+    );
+    assert!(text.len() < 120, "{text}");
+    let ours = r#"{"devices": {"accelerators": 1, "accelerator_memory": 10, "cpus": 1},
+        "nodes": [{"id": 1, "acc_time": 1e308, "cpu_time": 1}], "edges": []}"#;
+    let e = parse(ours).unwrap_err().to_string();
+    assert!(e.contains("field `acc_time` is 1e308,"), "{e}");
+    // NaN and Infinity are no JSON numbers: said so
+    for word in ["NaN", "Infinity", "-Infinity"] {
+        let text = format!(
+            r#"{{"devices": {{"accelerators": 1, "accelerator_memory": 10, "cpus": 1}},
+                "nodes": [{{"id": 1, "acc_time": {word}, "cpu_time": 1}}], "edges": []}}"#
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("cannot be NaN or Infinity"), "{word}: {e}");
+        assert!(e.contains("line 2"), "{word}: {e}");
+    }
+}
+
+/// A cycle through a large graph is named by its length and first nodes, not all of them
+/// (a 50,000-node cycle made a 339 KB message).
+#[test]
+fn a_long_cycle_makes_a_short_message() {
+    let n = 50_000;
+    let nodes: Vec<String> = (0..n).map(|i| node(i, 1.0, 0.0, 1)).collect();
+    let edges: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"sourceId":{i},"destId":{},"cost":0}}"#, (i + 1) % n))
+        .collect();
+    let e = parse(&paper(&nodes.join(","), &edges.join(","), 1, 1, 10.0)).unwrap_err();
+    let PlaceError::Cycle { nodes } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(nodes.len(), n as usize);
+    let text = e.to_string();
+    assert!(text.len() < 200, "{} bytes: {text}", text.len());
+    assert!(text.contains("cycle of 50000 nodes: 0 -> 1 -> 2"), "{text}");
+    assert!(text.ends_with("-> 49999 -> 0"), "{text}");
 }

@@ -274,3 +274,221 @@ fn local_search_restarts_are_deterministic_and_no_worse() {
     // upper bound only, so just check it is a sane placement
     assert!(b > 0.0);
 }
+
+/// A graph of `n` nodes, `chain` ones linked in a chain or none linked.
+fn big_graph(n: usize, chain: bool, accelerators: usize) -> Graph {
+    let nodes = (0..n)
+        .map(|i| Node {
+            id: i as i64,
+            name: None,
+            acc_time: 1.0 + (i % 7) as f64 * 0.25,
+            cpu_time: 5.0 + (i % 3) as f64,
+            memory: 1.0,
+            acc_supported: true,
+            backward: false,
+            class: None,
+            output_cost: 0.01,
+        })
+        .collect();
+    let edges = if chain {
+        (1..n)
+            .map(|i| parallax_place::Edge {
+                from: i as i64 - 1,
+                to: i as i64,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Graph {
+        devices: Devices {
+            accelerators,
+            accelerator_memory: 1e12,
+            cpus: 1,
+        },
+        nodes,
+        edges,
+    }
+}
+
+/// The ideal lattice is held within the memory limit: 5,000 independent nodes have 2^5000
+/// ideals (the enumeration took 27 s and 5.3 GB before it stopped at the ideal limit); a
+/// chain of n nodes has n + 1 ideals of n bits each, which a small limit refuses before
+/// enumerating (and the DP table shares that limit).
+#[test]
+fn ideal_enumeration_keeps_to_the_memory_limit() {
+    use parallax_place::ideals::Ideals;
+    let free: Vec<Vec<usize>> = vec![Vec::new(); 5000];
+    let e = Ideals::enumerate_capped(&free, 4_000_000, None, 2 << 30).unwrap_err();
+    assert_eq!(e.reason, StopReason::IdealLimit);
+    assert_eq!(e.counted, 4_000_001);
+    // a chain of 3,000: 3,001 bitsets of 47 words, 1.1 MB
+    let chain: Vec<Vec<usize>> = (0..3000)
+        .map(|v| if v == 0 { vec![] } else { vec![v - 1] })
+        .collect();
+    let e = Ideals::enumerate_capped(&chain, 4_000_000, None, 500_000).unwrap_err();
+    assert_eq!((e.reason, e.counted), (StopReason::MemoryLimit, 3001));
+    let all = Ideals::enumerate_capped(&chain, 4_000_000, None, 2 << 30).expect("fits");
+    assert_eq!(all.len(), 3001);
+    assert!(all.heap_bytes() > 1_000_000 && all.heap_bytes() < 2_000_000);
+    // the DP stops on the memory limit with the count it met (its table alone would fit:
+    // 3,001 ideals × 2 cells)
+    let g = big_graph(3000, true, 1);
+    let inst = Instance::new(&g).expect("valid");
+    let limits = Limits {
+        max_table_bytes: 500_000,
+        ..Limits::default()
+    };
+    let sol = solve_contiguous(&inst, &limits).expect("a placement");
+    assert!(
+        matches!(
+            sol.status,
+            ProofStatus::Stopped {
+                reason: StopReason::MemoryLimit,
+                ..
+            }
+        ),
+        "{:?}",
+        sol.status
+    );
+    assert_eq!(sol.stats.ideals, 3001);
+}
+
+/// A stop on the ideal limit reports the ideals counted, not 0 (throughput DP and latency
+/// search alike); a chain of n nodes has n + 1 of them.
+#[test]
+fn stopped_solvers_report_the_ideals_they_counted() {
+    let g = big_graph(2000, false, 4);
+    let inst = Instance::new(&g).expect("valid");
+    let sol = solve_contiguous(&inst, &Limits::default()).expect("a placement");
+    assert!(!sol.status.is_optimal());
+    assert_eq!(sol.stats.ideals, Limits::default().max_ideals + 1);
+    let limits = Limits {
+        max_ideals: 100,
+        ..Limits::default()
+    };
+    let chain = Instance::new(&big_graph(500, true, 2)).expect("valid");
+    let sol = solve_contiguous(&chain, &limits).expect("a placement");
+    assert_eq!(sol.stats.ideals, 101, "{:?}", sol.status);
+    let lat = solve_latency(&chain, 1, &limits).expect("a schedule");
+    assert_eq!(lat.ideals, 101);
+    // unlimited: all n + 1 of them
+    let lat = solve_latency(&chain, 1, &Limits::default()).expect("a schedule");
+    assert_eq!(lat.ideals, 501);
+}
+
+/// The incremental local search (a move evaluated from the group and its predecessors)
+/// agrees with a from-scratch evaluation of every move: on random graphs it makes the same
+/// moves as the plain steepest descent written out here.
+#[test]
+fn incremental_local_search_equals_from_scratch_descent() {
+    fn reference(inst: &Instance, con: &Contraction, start: Vec<usize>) -> Vec<usize> {
+        let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
+        let nd = k + l;
+        let mut slot = start;
+        let loads = |slot: &[usize]| -> Vec<f64> {
+            let p = evaluate(inst, slot);
+            let mut out = vec![0.0; nd];
+            for d in &p.devices {
+                let i = match d.kind {
+                    parallax_place::DeviceKind::Accelerator => d.index,
+                    parallax_place::DeviceKind::Cpu => k + d.index,
+                };
+                out[i] = d.load;
+            }
+            out
+        };
+        let obj = |x: &[f64]| {
+            (
+                x.iter().copied().fold(0.0, f64::max),
+                x.iter().map(|v| v * v).sum::<f64>(),
+            )
+        };
+        let better = |a: (f64, f64), b: (f64, f64)| {
+            a.0 < b.0 - 1e-12 * b.0.abs().max(1.0)
+                || (a.0 <= b.0 + 1e-12 * b.0.abs().max(1.0)
+                    && a.1 < b.1 - 1e-9 * b.1.abs().max(1.0))
+        };
+        for _ in 0..200 {
+            let cur = obj(&loads(&slot));
+            let mem = |slot: &[usize], d: usize| -> f64 {
+                (0..inst.len())
+                    .filter(|&u| slot[u] == d)
+                    .map(|u| inst.size[u])
+                    .sum()
+            };
+            let mut best: Option<((f64, f64), usize, usize)> = None;
+            for g in 0..con.len() {
+                let from = slot[con.groups[g][0]];
+                for to in 0..nd {
+                    if to == from
+                        || (to < k
+                            && (!con.supported[g]
+                                || mem(&slot, to) + con.size[g] > inst.devices.accelerator_memory))
+                    {
+                        continue;
+                    }
+                    let mut trial = slot.clone();
+                    for &u in &con.groups[g] {
+                        trial[u] = to;
+                    }
+                    let o = obj(&loads(&trial));
+                    if better(o, best.map_or(cur, |b| b.0)) {
+                        best = Some((o, g, to));
+                    }
+                }
+            }
+            let Some((_, g, to)) = best else { break };
+            for &u in &con.groups[g] {
+                slot[u] = to;
+            }
+        }
+        slot
+    }
+    let mut compared = 0;
+    for seed in 0..60u64 {
+        let mut rng = Rng(seed);
+        let n = 4 + (seed % 7) as usize;
+        let g = random_graph(&mut rng, n, 1 + (seed % 3) as usize, (seed % 2) as usize);
+        let Ok(inst) = Instance::new(&g) else {
+            continue;
+        };
+        let con = Contraction::new(&inst, false);
+        let Some(start) = parallax_place::baselines::greedy_fill(&inst, &con) else {
+            continue;
+        };
+        let fast = local_search(&inst, &con, Some(start.clone())).expect("ls");
+        let slow = reference(&inst, &con, start);
+        let (a, b) = (
+            evaluate(&inst, &fast).max_load,
+            evaluate(&inst, &slow).max_load,
+        );
+        assert!(close(a, b, 1e-9), "seed {seed}: {a} vs {b}");
+        compared += 1;
+    }
+    assert!(compared >= 40);
+}
+
+/// One slow baseline no longer starves the others: on a 20,000-node chain within 2 s the
+/// near-linear Scotch-like partitioner, run last, still finishes (the local search's
+/// restarts took the whole budget before).
+#[test]
+fn baselines_share_the_time_left() {
+    let inst = Instance::new(&big_graph(20_000, true, 4)).expect("valid");
+    let limits = Limits {
+        time_limit: Some(Duration::from_secs(2)),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let out = parallax_place::baselines::run_all_with(&inst, &limits);
+    let scotch = out
+        .iter()
+        .find(|b| b.name == "scotch_like")
+        .expect("listed");
+    assert!(
+        !scotch.timed_out && scotch.placement.is_some(),
+        "{scotch:?}"
+    );
+    // (a generous bound: the budget is 2 s)
+    assert!(started.elapsed() < Duration::from_secs(20));
+}

@@ -3,7 +3,6 @@
 
 use crate::common;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{close, random_graph, Rng};
@@ -15,43 +14,6 @@ use parallax_place::{
     load_graph, solve_latency, Edge, Graph, Instance, Limits, Node, PlaceError, ProofStatus,
 };
 use proptest::prelude::*;
-
-/// Whether a node set is convex in the graph of all edges with classes contracted.
-fn convex(inst: &Instance, set: &BTreeSet<usize>) -> bool {
-    let in_set: BTreeSet<usize> = set.iter().map(|&u| inst.class[u]).collect();
-    let n = inst.len();
-    let mut seen = vec![false; n];
-    let mut stack: Vec<usize> = Vec::new();
-    for u in 0..n {
-        if in_set.contains(&inst.class[u]) {
-            for &v in &inst.succ[u] {
-                if !in_set.contains(&inst.class[v]) && !seen[v] {
-                    seen[v] = true;
-                    stack.push(v);
-                }
-            }
-        }
-    }
-    while let Some(u) = stack.pop() {
-        // all nodes of u's class are reached too
-        for w in 0..n {
-            if inst.class[w] == inst.class[u] && !seen[w] {
-                seen[w] = true;
-                stack.push(w);
-            }
-        }
-        for &v in &inst.succ[u] {
-            if in_set.contains(&inst.class[v]) {
-                return false;
-            }
-            if !seen[v] {
-                seen[v] = true;
-                stack.push(v);
-            }
-        }
-    }
-    true
-}
 
 fn brute(inst: &Instance, q: usize) -> Option<f64> {
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
@@ -67,18 +29,12 @@ fn brute(inst: &Instance, q: usize) -> Option<f64> {
         let plan: LatencyPlan = (0..inst.len())
             .map(|u| choices[cs[inst.class[u]]])
             .collect();
-        let mut blocks: std::collections::BTreeMap<(usize, usize), BTreeSet<usize>> =
-            Default::default();
-        for (u, p) in plan.iter().enumerate() {
-            if let Some(p) = p {
-                blocks.entry(*p).or_default().insert(u);
-            }
-        }
-        if blocks.values().all(|b| convex(inst, b)) {
-            if let Some(s) = evaluate_plan(inst, &plan, q) {
-                if best.map_or(true, |b| s.latency < b) {
-                    best = Some(s.latency);
-                }
+        // the model: a class inside one subgraph or all of it on CPUs (by construction),
+        // subgraphs convex, i.e. no cycle between subgraphs and CPU nodes (`evaluate_plan`
+        // rejects one; contiguity is not asked of the CPU nodes, as in the paper's IP)
+        if let Some(s) = evaluate_plan(inst, &plan, q) {
+            if best.map_or(true, |b| s.latency < b) {
+                best = Some(s.latency);
             }
         }
         let mut i = 0;
@@ -289,6 +245,144 @@ proptest! {
         let total: f64 = g.nodes.iter().map(|n| n.memory).sum();
         g.devices.accelerator_memory = (total / (k as f64 + 0.5)).max(3.0);
         check_against_brute(&g, q)?;
+    }
+}
+
+/// A random DAG whose colocation classes have nodes on both sides of other nodes, CPU-only
+/// nodes and nodes far faster on an accelerator or on a CPU: a class on the CPUs leaves the
+/// nodes between its nodes free (each CPU node starts when its own inputs are ready), which
+/// contracting the class (and the nodes on paths between its nodes) into one group does not.
+fn class_graph(rng: &mut Rng, n: usize, k: usize, l: usize) -> Graph {
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        let acc = (1 + rng.below(6)) as f64;
+        let cpu = match rng.below(3) {
+            0 => acc * (20 + rng.below(80)) as f64,
+            1 => (1 + rng.below(4)) as f64,
+            _ => acc * (1 + rng.below(5)) as f64,
+        };
+        nodes.push(Node {
+            id: i as i64 + 1,
+            name: None,
+            acc_time: acc,
+            cpu_time: cpu,
+            memory: rng.below(4) as f64,
+            acc_supported: l == 0 || !rng.chance(0.2),
+            backward: false,
+            class: rng.chance(0.55).then(|| rng.below(2) as i64),
+            output_cost: rng.below(3) as f64 * 0.5,
+        });
+    }
+    let mut edges = Vec::new();
+    for j in 1..n {
+        for i in 0..j {
+            if rng.chance(if i + 1 == j { 0.75 } else { 0.25 }) {
+                edges.push(Edge {
+                    from: i as i64 + 1,
+                    to: j as i64 + 1,
+                });
+            }
+        }
+    }
+    common::with_random_memory(rng, nodes, edges, (k, l), (0.3, 0.9, 3.0))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// Colocation classes that may run on the CPUs, with other nodes between their nodes
+    /// (the branch and bound over classes, and the classes bound to the CPUs): the search
+    /// equals brute force over every class-to-subgraph assignment of the model (a class
+    /// inside one subgraph or all of it on CPUs; subgraphs convex; CPU nodes free).
+    #[test]
+    fn latency_with_colocation_classes_equals_brute_force(
+        seed in any::<u64>(),
+        n in 3usize..9,
+        k in 1usize..3,
+        l in 1usize..2,
+        q in 1usize..3,
+    ) {
+        let choices = (l + k * q) as u64;
+        prop_assume!(choices.pow(n as u32) <= 40_000);
+        let mut rng = Rng(seed);
+        let g = class_graph(&mut rng, n, k, l);
+        check_against_brute(&g, q)?;
+    }
+}
+
+/// The reviewer's case: nodes 1 and 3 share a class and run only on a CPU, node 2 between
+/// them costs 1 on the accelerator and 100 on a CPU. The class on the CPU does not hold
+/// node 2 there: 1 (CPU) + 1 (accelerator) + 1 (CPU) = 3, not 102 with everything on the CPU.
+#[test]
+fn a_class_on_the_cpus_leaves_the_nodes_between_free() {
+    let g = Graph::from_json(
+        r#"{"devices":{"accelerators":1,"accelerator_memory":100.0,"cpus":1},
+            "nodes":[{"id":1,"acc_time":1,"cpu_time":1,"acc_supported":false,"class":7},
+                     {"id":2,"acc_time":1,"cpu_time":100},
+                     {"id":3,"acc_time":1,"cpu_time":1,"acc_supported":false,"class":7}],
+            "edges":[{"from":1,"to":2},{"from":2,"to":3}]}"#,
+        Path::new("<test>"),
+    )
+    .expect("parses");
+    let inst = Instance::new(&g).expect("valid");
+    let sol = solve_latency(&inst, 1, &Limits::default()).expect("solves");
+    assert!(sol.status.is_optimal());
+    assert!(
+        close(sol.schedule.latency, 3.0, 1e-12),
+        "{:?}",
+        sol.schedule
+    );
+    assert_eq!(sol.schedule.subgraphs.len(), 1);
+    assert_eq!(sol.schedule.subgraphs[0].nodes, vec![2]);
+    // the same with the class free to run on the accelerator too (then the branch and
+    // bound decides it): on the accelerator the class would hold node 2 as well (4 +
+    // transfers), on the CPU it is 3
+    let mut g = g;
+    for node in &mut g.nodes {
+        node.acc_supported = true;
+        if node.id != 2 {
+            node.acc_time = 50.0;
+        }
+    }
+    let inst = Instance::new(&g).expect("valid");
+    let sol = solve_latency(&inst, 1, &Limits::default()).expect("solves");
+    assert!(sol.status.is_optimal());
+    assert!(
+        close(sol.schedule.latency, 3.0, 1e-12),
+        "{:?}",
+        sol.schedule
+    );
+    assert!(sol.class_solves >= 1);
+    // a plan that splits the class between the accelerator and the CPU is no schedule
+    let plan: LatencyPlan = vec![Some((0, 0)), Some((0, 0)), None];
+    let why = parallax_place::latency::check_plan(&inst, &plan, 1).expect_err("invalid");
+    assert!(
+        why.contains("nodes 1 and 3 share a colocation class"),
+        "{why}"
+    );
+}
+
+/// The reviewer's random repros (seeds 3236, 3254, 3282 and 3383 of their generator): the
+/// optimum equals brute force, where the contracted model claimed worse optima.
+#[test]
+fn reviewer_class_cases_equal_brute_force() {
+    let cases = [
+        r#"{"devices": {"accelerators": 3, "accelerator_memory": 1000000000.0, "cpus": 2}, "nodes": [{"id": 1, "acc_time": 2.13, "cpu_time": 9.9, "memory": 1.94, "acc_supported": false, "output_cost": 2.65, "class": 1}, {"id": 2, "acc_time": 3.24, "cpu_time": 14.87, "memory": 1.73, "acc_supported": true, "output_cost": 0}, {"id": 3, "acc_time": 4.66, "cpu_time": 14.34, "memory": 1.83, "acc_supported": true, "output_cost": 1.15}, {"id": 4, "acc_time": 0.99, "cpu_time": 13.2, "memory": 0.14, "acc_supported": true, "output_cost": 1.77, "class": 1}, {"id": 5, "acc_time": 0.12, "cpu_time": 0.14, "memory": 2.99, "acc_supported": false, "output_cost": 0.57}, {"id": 6, "acc_time": 0.77, "cpu_time": 1.93, "memory": 2.37, "acc_supported": false, "output_cost": 0.28, "class": 1}, {"id": 7, "acc_time": 4.19, "cpu_time": 6.56, "memory": 1.06, "acc_supported": false, "output_cost": 0}], "edges": [{"from": 1, "to": 2}, {"from": 1, "to": 7}, {"from": 2, "to": 3}, {"from": 2, "to": 4}, {"from": 2, "to": 5}, {"from": 4, "to": 6}]}"#,
+        SEED_3254,
+        SEED_3282,
+        SEED_3383,
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let g = Graph::from_json(text, Path::new("<test>")).expect("parses");
+        let inst = Instance::new(&g).expect("valid");
+        let b = brute(&inst, 1).expect("feasible");
+        let sol = solve_latency(&inst, 1, &Limits::default()).expect("solves");
+        assert!(sol.status.is_optimal());
+        assert!(
+            close(b, sol.schedule.latency, 1e-9),
+            "case {i}: brute {b} search {}",
+            sol.schedule.latency
+        );
     }
 }
 
@@ -679,3 +773,8 @@ fn latency_search_is_the_same_with_any_thread_count() {
         assert_eq!(one, run(3, &inst, 1, &limits, true));
     }
 }
+
+// The reviewer's random repros (their generator's seeds 3254, 3282 and 3383).
+const SEED_3254: &str = r#"{"devices": {"accelerators": 2, "accelerator_memory": 1000000000.0, "cpus": 1}, "nodes": [{"id": 1, "acc_time": 3.28, "cpu_time": 16.07, "memory": 2.93, "acc_supported": false, "output_cost": 0, "class": 1}, {"id": 2, "acc_time": 1.47, "cpu_time": 3.73, "memory": 2.13, "acc_supported": true, "output_cost": 0, "class": 1}, {"id": 3, "acc_time": 2.46, "cpu_time": 19.34, "memory": 0.88, "acc_supported": true, "output_cost": 0, "class": 2}, {"id": 4, "acc_time": 0.51, "cpu_time": 10.71, "memory": 1.05, "acc_supported": true, "output_cost": 0}, {"id": 5, "acc_time": 4.54, "cpu_time": 18.74, "memory": 1.29, "acc_supported": true, "output_cost": 0, "class": 1}], "edges": [{"from": 1, "to": 4}, {"from": 2, "to": 5}, {"from": 3, "to": 4}, {"from": 3, "to": 5}, {"from": 4, "to": 5}]}"#;
+const SEED_3282: &str = r#"{"devices": {"accelerators": 2, "accelerator_memory": 4.427528285550133, "cpus": 2}, "nodes": [{"id": 1, "acc_time": 3.91, "cpu_time": 18.46, "memory": 0.04, "acc_supported": true, "output_cost": 2.59}, {"id": 2, "acc_time": 3.97, "cpu_time": 10.54, "memory": 1.71, "acc_supported": true, "output_cost": 0}, {"id": 3, "acc_time": 1.37, "cpu_time": 10.9, "memory": 2.37, "acc_supported": true, "output_cost": 0, "class": 2}, {"id": 4, "acc_time": 0.59, "cpu_time": 12.14, "memory": 0.59, "acc_supported": true, "output_cost": 0.02}, {"id": 5, "acc_time": 4.04, "cpu_time": 17.09, "memory": 1.59, "acc_supported": true, "output_cost": 0}, {"id": 6, "acc_time": 4.46, "cpu_time": 15.67, "memory": 2.91, "acc_supported": false, "output_cost": 0.18, "class": 2}, {"id": 7, "acc_time": 3.34, "cpu_time": 5.1, "memory": 0.7, "acc_supported": true, "output_cost": 0, "class": 2}], "edges": [{"from": 1, "to": 2}, {"from": 1, "to": 3}, {"from": 2, "to": 4}, {"from": 3, "to": 4}, {"from": 3, "to": 7}, {"from": 4, "to": 6}]}"#;
+const SEED_3383: &str = r#"{"devices": {"accelerators": 3, "accelerator_memory": 4.1487962273132615, "cpus": 2}, "nodes": [{"id": 1, "acc_time": 3.23, "cpu_time": 7.22, "memory": 0.08, "acc_supported": true, "output_cost": 0, "class": 1}, {"id": 2, "acc_time": 4.46, "cpu_time": 17.75, "memory": 2.45, "acc_supported": true, "output_cost": 0, "class": 1}, {"id": 3, "acc_time": 2.23, "cpu_time": 16.86, "memory": 2.1, "acc_supported": true, "output_cost": 0}, {"id": 4, "acc_time": 0.17, "cpu_time": 16.37, "memory": 0.43, "acc_supported": true, "output_cost": 0.43}, {"id": 5, "acc_time": 1.59, "cpu_time": 9.88, "memory": 0.23, "acc_supported": false, "output_cost": 2.7, "class": 1}, {"id": 6, "acc_time": 2.07, "cpu_time": 15.91, "memory": 0.19, "acc_supported": true, "output_cost": 2.08}, {"id": 7, "acc_time": 1.8, "cpu_time": 0.09, "memory": 2.95, "acc_supported": true, "output_cost": 0, "class": 1}], "edges": [{"from": 1, "to": 5}, {"from": 2, "to": 3}, {"from": 2, "to": 7}, {"from": 3, "to": 5}, {"from": 3, "to": 6}, {"from": 4, "to": 5}, {"from": 4, "to": 6}, {"from": 5, "to": 6}]}"#;

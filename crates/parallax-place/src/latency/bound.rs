@@ -1,6 +1,7 @@
 //! The path lower bound of the latency search: post-dominator regions and memory buckets.
 
 use crate::model::Instance;
+use std::time::Instant;
 
 /// Post-dominator regions of a DAG. Node e post-dominates v when every path from v to a
 /// sink passes through e; the region of v and its immediate post-dominator e is every node
@@ -24,7 +25,7 @@ impl Regions {
     /// At most this many (node, exit) slots (each holds a row of memory buckets).
     const MAX_SLOTS: usize = 8_192;
 
-    pub(super) fn new(inst: &Instance, topo: &[usize]) -> Regions {
+    pub(super) fn new(inst: &Instance, topo: &[usize], deadline: Option<Instant>) -> Regions {
         let n = inst.len();
         let mut out = Regions {
             exit: vec![None; n],
@@ -34,6 +35,13 @@ impl Regions {
         if !(3..=Self::MAX_NODES).contains(&n) || topo.len() != n {
             return out;
         }
+        // O(n²): past the deadline, the per-node rule alone (as with too many rows)
+        let late = || deadline.is_some_and(|d| Instant::now() >= d);
+        let none = |n: usize| Regions {
+            exit: vec![None; n],
+            within: vec![Vec::new(); n],
+            slots: 0,
+        };
         // immediate post-dominators: n stands for the virtual sink
         let sink = n;
         let mut ipdom = vec![sink; n];
@@ -85,6 +93,9 @@ impl Regions {
         // per exit e: the union of the regions of the nodes whose ipdom is e
         let mut member = vec![0u64; n * words];
         for v in 0..n {
+            if v % 256 == 0 && late() {
+                return none(n);
+            }
             let e = ipdom[v];
             if e == sink {
                 continue;
@@ -103,6 +114,9 @@ impl Regions {
         }
         let mut slots = 0;
         for e in 0..n {
+            if e % 256 == 0 && late() {
+                return none(n);
+            }
             for x in 0..n {
                 if has(&member, e, x) {
                     out.within[x].push((e, slots));
@@ -155,6 +169,16 @@ pub(super) struct PathBound {
 
 impl PathBound {
     pub(super) fn new(inst: &Instance, topo: &[usize]) -> PathBound {
+        PathBound::new_until(inst, topo, None)
+    }
+
+    /// [`PathBound::new`]; past `deadline` the post-dominator regions (O(n²) to find) are
+    /// left out, which weakens the bound but keeps it valid.
+    pub(super) fn new_until(
+        inst: &Instance,
+        topo: &[usize],
+        deadline: Option<Instant>,
+    ) -> PathBound {
         let n = inst.len();
         let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
         let cap = inst.devices.accelerator_memory;
@@ -183,14 +207,23 @@ impl PathBound {
             }
         };
         let inf = f64::INFINITY;
-        let reg = Regions::new(inst, topo);
+        let reg = Regions::new(inst, topo, deadline);
         let mut hc = vec![inf; n];
         let mut ha = vec![inf; n * width];
         // `hin[slot * width + b]` for the slot of (x, e): like `ha` for x, when the path's
         // subgraph at x must not hold e (it holds a node whose post-dominator region, up to
         // e, it does not hold whole)
         let mut hin = vec![inf; reg.slots * width];
-        for &v in topo.iter().rev() {
+        for (at, &v) in topo.iter().rev().enumerate() {
+            if at % 256 == 255 && deadline.is_some_and(|d| Instant::now() >= d) {
+                // out of time: no path bound (0 bounds every remaining time)
+                return PathBound {
+                    hc: vec![0.0; n],
+                    ha0: vec![0.0; n],
+                    ha: vec![0.0; n * width],
+                    delta,
+                };
+            }
             let c = inst.out_cost[v];
             if l > 0 {
                 let mut worst = 0.0f64;

@@ -45,12 +45,17 @@ pub(super) fn improve(
     };
     let mut plan = start.clone();
     let mut cur = key(&evaluate_plan(inst, &plan, q)?);
-    for _ in 0..IMPROVE_ROUNDS {
-        if limits.time_limit.is_some_and(|d| started.elapsed() >= d) {
+    let late = || limits.time_limit.is_some_and(|d| started.elapsed() >= d);
+    'rounds: for _ in 0..IMPROVE_ROUNDS {
+        if late() {
             break;
         }
         let mut moved = false;
         for u in 0..n {
+            // a round evaluates O(n) plans of O((n + m) log n) each: read the clock inside
+            if u % 16 == 15 && late() {
+                break 'rounds;
+            }
             let mut targets: Vec<Option<(usize, usize)>> = Vec::new();
             for &w in inst.pred[u].iter().chain(&inst.succ[u]) {
                 if plan[w] != plan[u] && !targets.contains(&plan[w]) {
@@ -144,11 +149,19 @@ pub(super) fn node_topo(inst: &Instance) -> Vec<usize> {
 }
 
 /// Starting plans: all on CPU (when allowed) and a chain split into at most k subgraphs
-/// minimising the sum of subgraph durations under the memory limit.
+/// minimising the sum of subgraph durations under the memory limit. The chain split is
+/// skipped when its table of (groups + 1)·(k + 1) values and back pointers would exceed
+/// `max_bytes`, and left out when `deadline` passes first.
+///
+/// # Complexity
+/// O(g²·(d + k)) time for g groups of average degree d (the durations of the pieces ending
+/// at each group are computed in turn, and a piece grows no further back once it breaks
+/// memory or support), O(g·k) memory.
 pub(super) fn initial_plans(
     inst: &Instance,
     con: &Contraction,
     max_bytes: u64,
+    deadline: Option<Instant>,
 ) -> Vec<LatencyPlan> {
     let n = inst.len();
     let (k, l) = (inst.devices.accelerators, inst.devices.cpus);
@@ -158,39 +171,46 @@ pub(super) fn initial_plans(
     }
     let ng = con.len();
     let k = k.min(ng);
-    // tables: (ng+1)² durations and (ng+1)(k+1) values and back pointers
+    // tables: (ng+1)(k+1) values and back pointers, and the durations ending at one group
     let bytes = (ng + 1)
-        .checked_mul(ng + 1)
-        .and_then(|x| x.checked_mul(8))
-        .and_then(|x| x.checked_add((ng + 1).checked_mul(k + 1)?.checked_mul(32)?));
+        .checked_mul(k + 1)
+        .and_then(|x| x.checked_mul(32))
+        .and_then(|x| x.checked_add((ng + 1).checked_mul(8)?));
     if k == 0 || !bytes.is_some_and(|b| b as u64 <= max_bytes) {
         return plans;
     }
     // group order: con numbering is topological
     let mut tr = CommTracker::new(inst);
-    let idx = |i: usize, j: usize| i * (ng + 1) + j;
-    let mut dur = vec![f64::INFINITY; (ng + 1) * (ng + 1)];
-    for i in 0..ng {
-        let (mut p, mut s, mut c, mut sup) = (0.0, 0.0, 0.0, true);
-        for j in i..ng {
-            p += con.p_acc[j];
-            s += con.size[j];
-            sup &= con.supported[j];
-            c += tr.add(&con.groups[j]);
-            if sup && s <= inst.devices.accelerator_memory {
-                dur[idx(i, j + 1)] = p + c;
-            }
-        }
-        for j in i..ng {
-            tr.remove(&con.groups[j]);
-        }
-    }
+    // dur[i]: the duration of the subgraph of groups i..j (for the current j)
+    let mut dur = vec![f64::INFINITY; ng + 1];
     // best[j][a]: min total duration for the first j groups in at most a subgraphs,
     // unsupported groups may go to CPU as single-group pieces when l > 0
     let mut best = vec![vec![f64::INFINITY; k + 1]; ng + 1];
     let mut back = vec![vec![(usize::MAX, false); k + 1]; ng + 1];
     best[0].iter_mut().for_each(|x| *x = 0.0);
     for j in 1..=ng {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return plans;
+        }
+        // the pieces i..j, grown backwards from group j - 1
+        let (mut p, mut s, mut c) = (0.0, 0.0, 0.0);
+        let mut first = j;
+        for i in (0..j).rev() {
+            if !con.supported[i] {
+                break;
+            }
+            s += con.size[i];
+            if s > inst.devices.accelerator_memory {
+                break;
+            }
+            p += con.p_acc[i];
+            c += tr.add(&con.groups[i]);
+            dur[i] = p + c;
+            first = i;
+        }
+        for i in first..j {
+            tr.remove(&con.groups[i]);
+        }
         for a in 0..=k {
             if l > 0 {
                 let v = best[j - 1][a] + con.p_cpu[j - 1];
@@ -200,8 +220,8 @@ pub(super) fn initial_plans(
                 }
             }
             if a > 0 {
-                for i in 0..j {
-                    let v = best[i][a - 1] + dur[idx(i, j)];
+                for i in first..j {
+                    let v = best[i][a - 1] + dur[i];
                     if v < best[j][a] {
                         best[j][a] = v;
                         back[j][a] = (i, true);

@@ -1,16 +1,20 @@
 //! Exact single-input latency with up to q contiguous subgraphs per accelerator.
 //!
-//! Model (the paper's latency variant): every node runs either on a CPU or inside one
-//! *subgraph* on an accelerator. A subgraph is a convex set of groups; it starts when all its
-//! inputs are ready and when its accelerator has finished its previous subgraph, and runs for
+//! Model (the paper's latency variant, as its IP has it): every node runs either on a CPU or
+//! inside one *subgraph* on an accelerator. A subgraph is a convex set of nodes (no path
+//! leaves it and comes back); it starts when all its inputs are ready and when its
+//! accelerator has finished its previous subgraph, and runs for
 //! Σ p_acc + Σ_{u ∈ X(S)} c(u); all its nodes are done when it finishes. CPU nodes are not
 //! contended (as in the paper: CPUs are allowed when `cpus > 0` and each CPU node starts as
 //! soon as its inputs are ready). Each accelerator runs at most q subgraphs whose sizes add up
-//! to at most M. A colocation class stays inside one subgraph. The latency is the finish time
-//! of the last node.
+//! to at most M. A colocation class stays inside one subgraph, or all of it runs on CPUs —
+//! where nothing else ties its nodes: only subgraphs must be convex, so the nodes between two
+//! nodes of a class on the CPUs may run on accelerators. The latency is the finish time of
+//! the last node. [`evaluate_plan`] and [`check_plan`] apply exactly these rules.
 
 mod blocks;
 mod bound;
+mod classes;
 mod heuristics;
 mod label;
 mod reduce;
@@ -19,7 +23,7 @@ mod search;
 mod series;
 
 pub use heuristics::latency_greedy;
-pub use schedule::{evaluate_plan, latency_of_placement, plan_of};
+pub use schedule::{check_plan, evaluate_plan, latency_of_placement, plan_of};
 
 use self::bound::PathBound;
 use self::heuristics::{improve, initial_plans, node_topo};
@@ -87,8 +91,13 @@ pub struct LatencySolution {
     /// Subgraphs (ideal pairs) evaluated, all passes.
     pub pairs: u64,
     /// Whether the series decomposition at the cut vertices (an exact DP over the blocks
-    /// between them, each block by its own local search) settled the result.
+    /// between them, each block by its own local search) settled the result (of some
+    /// search, with `class_solves`).
     pub series: bool,
+    /// Searches run by the branch and bound over colocation classes that may run on CPUs
+    /// (see [`solve_latency`]); 0 when no class needs it (one search then). The counters
+    /// above then add up all of them (`ideals`: the most of any).
+    pub class_solves: u64,
 }
 
 /// A plan to evaluate: node index → `None` (CPU) or `(accelerator, position)`.
@@ -96,6 +105,13 @@ pub type LatencyPlan = Vec<Option<(usize, usize)>>;
 
 /// Solves the latency objective exactly by a label-setting search over the ideals of the
 /// group DAG.
+///
+/// The search contracts each colocation class (and the nodes on paths between its nodes)
+/// into one group, which is exact for a class inside a subgraph but not for one on the
+/// CPUs. So classes that cannot run on an accelerator become CPU-only nodes of their own
+/// first, and any other class of several nodes with nodes between them is decided by a
+/// branch and bound over relaxations, each node of it a search (see the `classes` module;
+/// `class_solves` counts them).
 ///
 /// Two exact reductions come first (both need CPUs): nodes with no CPU time and no output
 /// cost whose inputs are all such nodes are fixed on a CPU at time 0 (moving one out of a
@@ -170,7 +186,7 @@ pub fn solve_latency(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(BLOCK_GATE))
+    classes::solve(inst, q, limits, Some(BLOCK_GATE))
 }
 
 /// [`solve_latency`] with the block bound from the first exact pass on (it normally comes
@@ -181,7 +197,7 @@ pub fn solve_latency_block_bounded(
     q: usize,
     limits: &Limits,
 ) -> Result<LatencySolution, PlaceError> {
-    solve_latency_impl(inst, q, limits, Some(0))
+    classes::solve(inst, q, limits, Some(0))
 }
 
 /// The series DP over the cut vertices alone (see [`solve_latency`]), with or without the
@@ -253,6 +269,19 @@ pub(crate) fn solve_latency_impl(
     limits: &Limits,
     gate: Option<u64>,
 ) -> Result<LatencySolution, PlaceError> {
+    solve_latency_seeded(inst, q, limits, gate, None)
+}
+
+/// [`solve_latency_impl`] with an incumbent: a plan that [`evaluate_plan`] accepts on
+/// `inst` (with `q`) and its latency. The search prunes against it from the start and
+/// returns it when it finds nothing better; a proof then says that nothing beats it.
+pub(crate) fn solve_latency_seeded(
+    inst: &Instance,
+    q: usize,
+    limits: &Limits,
+    gate: Option<u64>,
+    incumbent: Option<(f64, LatencyPlan)>,
+) -> Result<LatencySolution, PlaceError> {
     let local = gate.is_none();
     if q == 0 {
         return Err(PlaceError::Unsupported(
@@ -285,6 +314,11 @@ pub(crate) fn solve_latency_impl(
             seed = Some((one.schedule.latency, plan_of(inst, &one.schedule)));
         }
     }
+    if let Some((v, plan)) = incumbent {
+        if seed.as_ref().map_or(true, |s| v < s.0) {
+            seed = Some((v, plan));
+        }
+    }
     let limits = &limits;
     let k = inst.devices.accelerators;
     let mem_cap = inst.devices.accelerator_memory;
@@ -301,7 +335,7 @@ pub(crate) fn solve_latency_impl(
         Contraction::all_edges(core, true)
     };
     let topo = node_topo(core);
-    let bound = PathBound::new(core, &topo);
+    let bound = PathBound::new_until(core, &topo, deadline.0);
     let root_lb = (0..core.len())
         .filter(|&u| core.pred[u].is_empty())
         .map(|u| bound.source(u))
@@ -316,7 +350,12 @@ pub(crate) fn solve_latency_impl(
             }
         }
     };
-    for plan in initial_plans(core, &con, limits.max_table_bytes) {
+    // the chain split is quadratic in the groups: at most a quarter of the time left
+    let quarter = deadline.0.map(|d| {
+        let now = Instant::now();
+        now + d.saturating_duration_since(now) / 4
+    });
+    for plan in initial_plans(core, &con, limits.max_table_bytes, quarter) {
         consider(plan, &mut best);
     }
     if let Some((v, plan)) = seed {
@@ -324,9 +363,16 @@ pub(crate) fn solve_latency_impl(
             best = Some((v, plan));
         }
     }
-    let ideals = match Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0) {
+    let ideals = match Ideals::enumerate_capped(
+        &con.pred,
+        limits.max_ideals,
+        deadline.0,
+        limits.max_table_bytes,
+    ) {
         Ok(ideals) => ideals,
-        Err(reason) => return finish_stopped(inst, q, best, reason, root_lb, 0, 0),
+        Err(stopped) => {
+            return finish_stopped(inst, q, best, stopped.reason, root_lb, 0, stopped.counted)
+        }
     };
     let ni = ideals.len();
     let mut search = Search::new(core, q, con, ideals, red.host.clone(), &topo, bound);
@@ -511,6 +557,7 @@ pub(crate) fn solve_latency_impl(
         ideals: ni,
         pairs: search.pairs,
         series: solved_by_series,
+        class_solves: 0,
     })
 }
 
@@ -561,5 +608,6 @@ fn finish_stopped(
         ideals,
         pairs: 0,
         series: false,
+        class_solves: 0,
     })
 }

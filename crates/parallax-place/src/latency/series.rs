@@ -475,7 +475,13 @@ fn local_exits(
     // no folding: a zero-time b_j folded into its input would lose the exits where they part
     let con = Contraction::all_edges(local, false);
     let deadline = limits.deadline(started);
-    let ideals = Ideals::enumerate_until(&con.pred, limits.max_ideals, deadline.0)?;
+    let ideals = Ideals::enumerate_capped(
+        &con.pred,
+        limits.max_ideals,
+        deadline.0,
+        limits.max_table_bytes,
+    )
+    .map_err(|s| s.reason)?;
     let mut search = Search::new(local, 1, con, ideals, vec![None; local.len()], &topo, bound);
     search.exits = true;
     search.exit_tail = tail;
