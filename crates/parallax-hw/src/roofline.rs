@@ -117,16 +117,14 @@ fn default_4bit_efficiency() -> f64 {
 }
 
 /// `gemm_compute_efficiency` of Blackwell GPUs ([`GpuArchitecture::Blackwell`]): large bf16
-/// GEMMs on a B200 reach 0.731 of the 2,250 TFLOP/s datasheet peak (with the calibrated tile
-/// efficiency) where the H100-calibrated 0.83 would have them: the median measured/predicted
-/// time over the same 2,061 pairs as [`GEMM_4BIT_EFFICIENCY`] is 1.135 (the fit before the
-/// calibration gained 16-row tiles: 0.708 against 0.81, ratio 1.145; TensorRT-LLM 1.143,
-/// vLLM 1.096, SGLang 1.233 then; GB200's, not fitted, 1.196, and 1.048 with the fitted
-/// value). [`RooflineModel::calibrated`] uses it for
+/// GEMMs on a B200 reach 0.708 of the 2,250 TFLOP/s datasheet peak where the H100-calibrated
+/// 0.81 would have them: the median measured/predicted time over the same 2,061 pairs as
+/// [`GEMM_4BIT_EFFICIENCY`] is 1.145 (TensorRT-LLM 1.143, vLLM 1.096, SGLang 1.233; GB200's,
+/// not fitted, 1.196, and 1.048 with this value). [`RooflineModel::calibrated`] uses it for
 /// Blackwell GPUs in place of the calibrated file's value; every other parameter stands (the
 /// same source's TensorRT-LLM 1.3.0rc20 sweeps put decode attention within 4% of the
 /// calibrated roofline on both GPUs, and all-reduces of 1 MiB or more within 10%).
-pub const BLACKWELL_GEMM_COMPUTE_EFFICIENCY: f64 = 0.731;
+pub const BLACKWELL_GEMM_COMPUTE_EFFICIENCY: f64 = 0.708;
 
 /// Explicit efficiency parameters of the [`RooflineModel`].
 ///
