@@ -14,11 +14,7 @@
 //!   `t_c = waves · 2·TM·TN·k / (compute_efficiency · tile_efficiency · peak / SMs)`, minimised
 //!   over the candidate tile shapes (what a GEMM library's heuristic does). The tile efficiency
 //!   `1 / (1 + tile_overhead · (1/TM + 1/TN))` makes small tiles slower per FLOP. Waves are
-//!   whole numbers: this is the wave-quantisation that makes `m = 1024, n = 1280` slow. The
-//!   candidates run from 128×256 down to 16-row tiles, as libraries pick for small `m`
-//!   (Marlin's and CUTLASS's 16-row configurations): without them a batch of one paid a
-//!   64-row tile's math, and a weight-only int4 GEMM of one token priced as 64 (A100,
-//!   Llama-3.1-8B decode of 1 request: 6.44 ms of GEMM as for 64 requests; now 4.11 ms).
+//!   whole numbers: this is the wave-quantisation that makes `m = 1024, n = 1280` slow.
 //!
 //! # Fused MoE
 //! The routed experts of a layer run as one grouped kernel (gate/up GEMM, activation, down
@@ -348,8 +344,6 @@ impl Default for RooflineParams {
                 [64, 128],
                 [128, 64],
                 [64, 64],
-                [32, 128],
-                [16, 128],
             ],
             gemm_tile_overhead: 4.0,
             gemm_overlap_exponent: 3.0,

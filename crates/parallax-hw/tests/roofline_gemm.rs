@@ -297,34 +297,3 @@ fn shipped_roofline_parameters_are_in_range() {
     };
     assert_eq!(p.validate().unwrap_err().0, "gemm_tiles");
 }
-
-/// A GEMM of one row reads its weights: the calibrated roofline prices weight-only int4 and
-/// int8 decode GEMMs (bf16 inputs) below bf16 ones, and one row below 64, as small-`m` kernels
-/// (16-row tiles) run them, instead of charging a 64-row tile's math.
-#[test]
-fn one_row_gemms_are_bound_by_their_weights() {
-    let a100 = RooflineModel::calibrated(&catalog::gpu("A100-80GB").unwrap());
-    let at = |m: u64, w: DType| {
-        a100.gemm(&Gemm {
-            m,
-            n: 14336 * 2,
-            k: 4096,
-            count: 1,
-            weight_dtype: w,
-            act_dtype: DType::Bf16,
-        })
-    };
-    let (bf16, int8, int4) = (at(1, DType::Bf16), at(1, DType::Int8), at(1, DType::Int4));
-    assert!(
-        int4 < 0.65 * bf16 && int4 < int8 && int8 < bf16,
-        "{int4} {int8} {bf16}"
-    );
-    assert!(at(1, DType::Int4) < 0.8 * at(64, DType::Int4));
-    // monotone in m all the same
-    let mut last = 0.0;
-    for m in 1..=512 {
-        let t = at(m, DType::Int4);
-        assert!(t >= last * (1.0 - 1e-12), "m = {m}: {t} < {last}");
-        last = t;
-    }
-}
