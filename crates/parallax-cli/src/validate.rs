@@ -45,6 +45,16 @@ pub struct ValidateArgs {
     json: bool,
 }
 
+/// What follows `engine:` in the text of a `#` comment, when it is an engine directive
+/// (`# Engine: vllm` is the same directive: the key is case-insensitive).
+fn directive_value(comment: &str) -> Option<&str> {
+    let comment = comment.trim_start();
+    comment
+        .get(..7)
+        .filter(|k| k.eq_ignore_ascii_case("engine:"))
+        .map(|_| &comment[7..])
+}
+
 /// The engine a measured file declares in a `# engine: NAME` comment line before its header
 /// (`Some(None)` for `none`; `None` when it declares none). An unknown name, or two
 /// directives, is an error naming the file, the line and the value.
@@ -62,13 +72,7 @@ fn declared_engine(
             past_header = true; // the header: directives come before it
             continue;
         };
-        // `# Engine: vllm` is the same directive (case-insensitive key)
-        let comment = comment.trim_start();
-        let Some(rest) = comment
-            .get(..7)
-            .filter(|k| k.eq_ignore_ascii_case("engine:"))
-            .map(|_| &comment[7..])
-        else {
+        let Some(rest) = directive_value(comment) else {
             continue;
         };
         if past_header {
@@ -117,11 +121,10 @@ pub fn run(args: ValidateArgs) -> Result<(), CliError> {
     if parallax::loadpoints::is_load_point_header(header) {
         // each row's `backend` names its engine: a directive would be silently ignored
         let directive = text.lines().position(|l| {
-            l.trim().strip_prefix('#').is_some_and(|c| {
-                c.trim_start()
-                    .get(..7)
-                    .is_some_and(|k| k.eq_ignore_ascii_case("engine:"))
-            })
+            l.trim()
+                .strip_prefix('#')
+                .and_then(directive_value)
+                .is_some()
         });
         if let Some(i) = directive {
             let (file, line) = (path.display(), i + 1);

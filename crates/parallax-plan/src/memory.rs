@@ -351,6 +351,30 @@ impl StageMemory {
                 .sum::<f64>()
     }
 
+    /// KV bytes `batch` holds during its iteration: each sequence's, sliding-window layers
+    /// keeping at most their window of what was cached before it (a prefill writes every new
+    /// token's KV whatever the window); a decode group's window caps each request's tokens as
+    /// `min(sum, requests × window)` (exact for equal contexts, an upper bound otherwise).
+    pub fn batch_kv_bytes(&self, batch: &parallax_ir::Batch) -> f64 {
+        let windowed: f64 = self.windowed_kv.iter().map(|&(_, b)| b).sum();
+        // tokens a layer of window `w` holds for the whole batch
+        let held = |w: f64| -> f64 {
+            let prefill: f64 = batch
+                .prefill
+                .iter()
+                .map(|c| c.new_tokens as f64 + (c.prefix as f64).min(w))
+                .sum();
+            let d = &batch.decode;
+            prefill + (d.context_sum as f64).min(d.requests as f64 * w)
+        };
+        (self.kv_bytes_per_token - windowed) * held(f64::INFINITY)
+            + self
+                .windowed_kv
+                .iter()
+                .map(|&(w, b)| b * held(w as f64))
+                .sum::<f64>()
+    }
+
     /// Bytes one device needs to hold the weights, reserves and one request of `tokens` (in a
     /// replica of one stage; [`MemoryReport::shortfall`] accounts for pipeline engines).
     pub fn needed_bytes(&self, tokens: u64) -> f64 {

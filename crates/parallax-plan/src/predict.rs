@@ -214,36 +214,12 @@ pub fn predict_plan(
     for k in OpKind::ALL {
         breakdown_ms.insert(k.name().to_string(), step.breakdown[k as usize] * 1e3);
     }
-    // The KV the batch holds in the iteration: each sequence's, sliding-window layers
-    // keeping at most their window of what was cached before it (a prefill writes every new
-    // token's KV whatever the window).
     let stage = &lowered.memory.stages[0];
-    let windowed: f64 = stage.windowed_kv.iter().map(|&(_, b)| b).sum();
-    let prefill_kv: f64 = batch
-        .prefill
-        .iter()
-        .map(|c| {
-            let (new, prefix) = (c.new_tokens as f64, c.prefix as f64);
-            (stage.kv_bytes_per_token - windowed) * (new + prefix)
-                + stage
-                    .windowed_kv
-                    .iter()
-                    .map(|&(w, b)| b * (new + prefix.min(w as f64)))
-                    .sum::<f64>()
-        })
-        .sum();
-    let d = &batch.decode;
-    // a window caps each request's tokens: `min(sum, requests × window)` (exact when the
-    // group's contexts are equal, an upper bound otherwise)
-    let decode_kv = (stage.kv_bytes_per_token - windowed) * d.context_sum as f64
-        + stage
-            .windowed_kv
-            .iter()
-            .map(|&(w, b)| b * (d.context_sum as f64).min(d.requests as f64 * w as f64))
-            .sum::<f64>();
-    let fits =
-        stage.weights_bytes + stage.activation_bytes + stage.runtime_bytes + prefill_kv + decode_kv
-            <= stage.available_bytes;
+    let fits = stage.weights_bytes
+        + stage.activation_bytes
+        + stage.runtime_bytes
+        + stage.batch_kv_bytes(batch)
+        <= stage.available_bytes;
     Ok(IterationPrediction {
         plan: plan.to_string(),
         cost_model: name,

@@ -46,14 +46,23 @@ pub fn engine_named(name: &str, model: &Model, cluster: &Cluster, tp: u32) -> Re
         return Ok(EngineModel::none());
     }
     let kind: EngineKind = name.parse()?;
-    if let Some(expected) = unsupported_gpu(kind, cluster) {
-        return Err(crate::Error::Option {
-            option: "engine".into(),
-            value: name.trim().to_string(),
-            expected,
-        });
-    }
+    check_runs_on(kind, name.trim(), cluster)?;
     Ok(engine_model(kind, model, cluster, tp))
+}
+
+/// [`unsupported_gpu`] as the error of option `engine` written `written`.
+///
+/// # Errors
+/// [`crate::Error::Option`] when `kind` does not run on `cluster`'s GPUs.
+pub fn check_runs_on(kind: EngineKind, written: &str, cluster: &Cluster) -> Result<()> {
+    match unsupported_gpu(kind, cluster) {
+        None => Ok(()),
+        Some(expected) => Err(crate::Error::Option {
+            option: "engine".into(),
+            value: written.to_string(),
+            expected,
+        }),
+    }
 }
 
 /// Why engine `kind` cannot serve on `cluster`, as the "expected" half of an error: `Some`

@@ -199,13 +199,7 @@ fn iterations_in(
         let mut cost = choice.build(&cluster).map_err(at)?;
         let mut lower = LowerOptions::default();
         if let Some(k) = engine {
-            if let Some(expected) = crate::engine::unsupported_gpu(k, &cluster) {
-                return Err(at(Error::Option {
-                    option: "engine".into(),
-                    value: k.name().into(),
-                    expected,
-                }));
-            }
+            crate::engine::check_runs_on(k, k.name(), &cluster).map_err(at)?;
             let e = crate::engine_model(k, &model, &cluster, r.tp);
             cost = e.cost_model(cost, cluster.gpu.memory_bandwidth);
             lower = e.lower_options(&lower);
